@@ -1,0 +1,31 @@
+# Two commands: `make demo` and `make test`. Each bootstraps .venv on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench tools clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai]'
+	touch $(STAMP)
+
+# Debian's Chromium for the UI tests and Azurite (npm) for the Blob storage tests.
+tools: $(STAMP)
+	bash scripts/install-test-tools
+
+demo: $(STAMP)
+	$(BIN)/bot-telemetry demo
+
+test: $(STAMP) tools
+	$(BIN)/ruff check bot_telemetry sample_bot tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.turn_overhead --json
+
+clean:
+	rm -rf $(VENV) .bot-telemetry .tools

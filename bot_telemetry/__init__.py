@@ -1,0 +1,64 @@
+"""bot-telemetry: end-to-end, correlated OpenTelemetry telemetry for Bot Framework bots.
+
+    import bot_telemetry
+    telemetry = bot_telemetry.configure(service_name="bot")
+    adapter.use(bot_telemetry.TelemetryMiddleware())
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .export import Telemetry, configure
+from .privacy import PrivacyPolicy
+
+if TYPE_CHECKING:
+    from .bot.dialogs import set_telemetry_client
+    from .bot.middleware import TelemetryMiddleware
+    from .bot.telemetry_client import OpenTelemetryBotTelemetryClient
+    from .correlation.client import instrument_aiohttp_client
+    from .correlation.server import instrument_app, telemetry_middleware
+    from .dependencies.middleware import TimedMiddleware
+    from .dependencies.qna import TelemetryQnA
+    from .dependencies.recognizer import TelemetryRecognizer
+    from .dependencies.storage import TelemetryStorage
+
+# Imported on first use so that `import bot_telemetry` stays light for services that only
+# call configure() (and so that botbuilder is not imported by the collector).
+_LAZY = {
+    "TelemetryMiddleware": ".bot.middleware",
+    "OpenTelemetryBotTelemetryClient": ".bot.telemetry_client",
+    "set_telemetry_client": ".bot.dialogs",
+    "instrument_app": ".correlation.server",
+    "telemetry_middleware": ".correlation.server",
+    "instrument_aiohttp_client": ".correlation.client",
+    "TelemetryRecognizer": ".dependencies.recognizer",
+    "TelemetryQnA": ".dependencies.qna",
+    "TelemetryStorage": ".dependencies.storage",
+    "TimedMiddleware": ".dependencies.middleware",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bot_telemetry' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+__all__ = [
+    "OpenTelemetryBotTelemetryClient",
+    "PrivacyPolicy",
+    "Telemetry",
+    "TelemetryMiddleware",
+    "TelemetryQnA",
+    "TelemetryRecognizer",
+    "TelemetryStorage",
+    "TimedMiddleware",
+    "configure",
+    "instrument_aiohttp_client",
+    "instrument_app",
+    "set_telemetry_client",
+    "telemetry_middleware",
+]

@@ -1,0 +1,35 @@
+"""Marks the span of a dependency call in the context.
+
+A wrapper's dependency span (``TelemetryRecognizer`` calling the NLU service, say) is
+already the CLIENT span of the call. The HTTP client instrumentation underneath checks
+this mark and injects that span's context instead of opening a second, nested CLIENT
+span, so the callee's SERVER span is the dependency span's child and the app map draws
+one edge per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import context, trace
+
+_KEY = context.create_key("bot_telemetry.dependency_span")
+
+
+@contextmanager
+def dependency_span_scope(span: trace.Span) -> Iterator[None]:
+    """Within this block, outgoing HTTP calls report under ``span`` instead of a new span."""
+    token = context.attach(context.set_value(_KEY, span))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def current_dependency_span() -> trace.Span | None:
+    """The dependency span that is the current span right now, if any."""
+    span = context.get_value(_KEY)
+    if isinstance(span, trace.Span) and span is trace.get_current_span():
+        return span
+    return None

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import pytest
+from opentelemetry import _logs as logs
+from opentelemetry import propagate, trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+from bot_telemetry import configure
+from bot_telemetry.export import configuration as configure_module
+from tests.support.telemetry import capture
+
+
+def test_resource_carries_service_identity(telemetry):
+    with trace.get_tracer("t").start_as_current_span("work"):
+        pass
+    (span,) = telemetry.spans()
+    resource = span.resource.attributes
+    assert resource["service.name"] == "bot"
+    assert resource["service.namespace"] == "bot-telemetry"
+    assert resource["service.version"] == "0.0.0"
+    assert resource["service.instance.id"]
+
+
+def test_configuring_twice_exports_once_to_the_new_exporters():
+    first = capture("first")
+    tracer = trace.get_tracer("t")  # obtained before the second configure
+    second = capture("second")
+    with tracer.start_as_current_span("after"):
+        pass
+    try:
+        assert [s.name for s in second.spans()] == ["after"]
+        assert second.spans()[0].resource.attributes["service.name"] == "second"
+        assert first.span_exporter.get_finished_spans() == ()
+    finally:
+        second.handle.shutdown()
+
+
+def test_log_records_follow_the_current_handle(telemetry):
+    logs.get_logger("t").emit(body="hello", attributes={"k": "v"})
+    (record,) = telemetry.logs()
+    assert record.log_record.body == "hello"
+
+
+def test_default_exports_to_the_embedded_collector(monkeypatch):
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    spans, _, _, destinations = configure_module._exporters_from_environment()
+    assert destinations == ["embedded collector http://127.0.0.1:4318"]
+    assert isinstance(spans[0], OTLPSpanExporter)
+    assert spans[0]._endpoint == "http://127.0.0.1:4318/v1/traces"
+
+
+def test_otlp_endpoint_variable_selects_otlp(monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    spans, _, _, destinations = configure_module._exporters_from_environment()
+    assert destinations == ["OTLP http://127.0.0.1:9"]
+    assert spans[0]._endpoint == "http://127.0.0.1:9/v1/traces"
+
+
+def test_connection_string_selects_azure_monitor(monkeypatch):
+    from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
+
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.setenv(
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+        "IngestionEndpoint=http://127.0.0.1:9/",
+    )
+    spans, _, _, destinations = configure_module._exporters_from_environment()
+    assert destinations == ["Azure Monitor"]
+    assert isinstance(spans[0], AzureMonitorTraceExporter)
+
+
+def test_otel_propagators_is_honoured(monkeypatch):
+    monkeypatch.setenv("OTEL_PROPAGATORS", "baggage")
+    handle = capture("bot")
+    try:
+        fields = propagate.get_global_textmap().fields
+        assert "baggage" in fields and "traceparent" not in fields
+    finally:
+        handle.handle.shutdown()
+
+
+def test_unknown_propagator_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext,nonsense")
+    with pytest.raises(ValueError, match="nonsense"):
+        configure("bot", span_exporters=[], log_exporters=[], metric_readers=[])
