@@ -14,15 +14,17 @@ from opentelemetry import metrics, propagate
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
+from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from ..privacy.policy import DEFAULT_POLICY, PrivacyPolicy
 from . import providers
+from .accounting import ExportAccounting
+from .batching import QueuedLogRecordProcessor, QueuedSpanProcessor
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +41,12 @@ class Telemetry:
     logger_provider: LoggerProvider
     meter_provider: MeterProvider
     privacy: PrivacyPolicy
+    accounting: ExportAccounting
     destinations: list[str] = field(default_factory=list)
+
+    def dropped(self) -> dict[str, int]:
+        """Telemetry items dropped so far (backend down, queue full), by signal and reason."""
+        return self.accounting.dropped()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Export everything queued so far; False if some of it could not be exported in time."""
@@ -53,6 +60,7 @@ class Telemetry:
         self.tracer_provider.shutdown()
         self.logger_provider.shutdown()
         self.meter_provider.shutdown()
+        self.accounting.remove_log_folding()
         if _current is self:
             providers.uninstall()
             _current = None
@@ -110,41 +118,43 @@ def configure(
     attributes.update(resource_attributes or {})
     resource = Resource.create(attributes)
 
-    destinations: list[str] = []
-    if span_exporters is None or log_exporters is None or metric_readers is None:
-        env_spans, env_logs, env_readers, destinations = _exporters_from_environment()
-        span_exporters = env_spans if span_exporters is None else span_exporters
-        log_exporters = env_logs if log_exporters is None else log_exporters
-        metric_readers = env_readers if metric_readers is None else metric_readers
-    else:
-        destinations = ["explicit exporters"]
+    explicit = span_exporters is not None and log_exporters is not None
+    from_environment = [] if explicit and metric_readers is not None else (
+        _destinations_from_environment()
+    )
+    spans = _named(span_exporters, from_environment, "spans")
+    logs = _named(log_exporters, from_environment, "logs")
+    readers = (
+        list(metric_readers)
+        if metric_readers is not None
+        else [d.reader for d in from_environment if d.reader is not None]
+    )
 
-    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
-    for span_exporter in span_exporters:
-        tracer_provider.add_span_processor(
-            BatchSpanProcessor(
-                span_exporter,
-                max_queue_size=max_queue_size,
-                schedule_delay_millis=schedule_delay_millis,
-            )
-        )
-    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    for log_exporter in log_exporters:
-        logger_provider.add_log_record_processor(
-            BatchLogRecordProcessor(
-                log_exporter,
-                max_queue_size=max_queue_size,
-                schedule_delay_millis=schedule_delay_millis,
-            )
-        )
     meter_provider = MeterProvider(
-        resource=resource, metric_readers=list(metric_readers), shutdown_on_exit=False
+        resource=resource, metric_readers=readers, shutdown_on_exit=False
     )
     if not _global_meter_provider_set:
         # The metrics API takes one global provider per process; later handles keep their own
         # meter provider, which our components reach through ``meter()``.
         metrics.set_meter_provider(meter_provider)
         _global_meter_provider_set = True
+    accounting = ExportAccounting(meter_provider.get_meter("bot_telemetry.export"))
+    accounting.install_log_folding()
+
+    queue_options = {
+        "max_queue_size": max_queue_size,
+        "schedule_delay_millis": schedule_delay_millis,
+    }
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    for destination, span_exporter in spans:
+        tracer_provider.add_span_processor(
+            QueuedSpanProcessor(span_exporter, destination, accounting, **queue_options)
+        )
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    for destination, log_exporter in logs:
+        logger_provider.add_log_record_processor(
+            QueuedLogRecordProcessor(log_exporter, destination, accounting, **queue_options)
+        )
 
     propagate.set_global_textmap(_propagator_from_environment())
     providers.install(tracer_provider, logger_provider)
@@ -154,7 +164,8 @@ def configure(
         logger_provider=logger_provider,
         meter_provider=meter_provider,
         privacy=privacy or DEFAULT_POLICY,
-        destinations=destinations,
+        accounting=accounting,
+        destinations=sorted({name for name, _ in [*spans, *logs]}),
     )
     return _current
 
@@ -170,63 +181,88 @@ def _instance_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _exporters_from_environment() -> tuple[
-    list[SpanExporter], list[LogRecordExporter], list[MetricReader], list[str]
-]:
+@dataclass
+class _Destination:
+    name: str
+    spans: SpanExporter | None
+    logs: LogRecordExporter | None
+    reader: MetricReader | None
+
+
+def _named(
+    explicit: Sequence[Any] | None, from_environment: list[_Destination], signal: str
+) -> list[tuple[str, Any]]:
+    if explicit is not None:
+        return [(type(exporter).__name__, exporter) for exporter in explicit]
+    found = ((d.name, getattr(d, signal)) for d in from_environment)
+    return [(name, exporter) for name, exporter in found if exporter is not None]
+
+
+def _destinations_from_environment() -> list[_Destination]:
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    spans: list[SpanExporter] = []
-    logs: list[LogRecordExporter] = []
-    readers: list[MetricReader] = []
-    destinations: list[str] = []
-
+    destinations: list[_Destination] = []
     otlp = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
     connection_string = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()
     if otlp:
         # The exporters read the endpoint, headers and timeouts from the standard variables.
-        spans.append(OTLPSpanExporter())
-        logs.append(OTLPLogExporter())
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
-        destinations.append(f"OTLP {otlp}")
+        destinations.append(
+            _Destination(
+                f"OTLP {otlp}",
+                OTLPSpanExporter(),
+                OTLPLogExporter(),
+                PeriodicExportingMetricReader(OTLPMetricExporter()),
+            )
+        )
     if connection_string:
-        try:
-            from azure.monitor.opentelemetry.exporter import (
-                AzureMonitorLogExporter,
-                AzureMonitorMetricExporter,
-                AzureMonitorTraceExporter,
-            )
-        except ImportError as error:
-            raise RuntimeError(
-                "APPLICATIONINSIGHTS_CONNECTION_STRING is set but the Azure Monitor exporter is "
-                "not installed: pip install 'bot-telemetry[azure]'"
-            ) from error
-        spans.append(AzureMonitorTraceExporter(connection_string=connection_string))
-        logs.append(AzureMonitorLogExporter(connection_string=connection_string))
-        readers.append(
-            PeriodicExportingMetricReader(
-                AzureMonitorMetricExporter(connection_string=connection_string)
-            )
-        )
-        destinations.append("Azure Monitor")
+        destinations.append(_azure_monitor(connection_string))
     if not destinations:
-        spans.append(OTLPSpanExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/traces"))
-        logs.append(OTLPLogExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/logs"))
-        readers.append(
-            PeriodicExportingMetricReader(
-                OTLPMetricExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/metrics")
+        destinations.append(
+            _Destination(
+                f"embedded collector {EMBEDDED_ENDPOINT}",
+                OTLPSpanExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/traces"),
+                OTLPLogExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/logs"),
+                PeriodicExportingMetricReader(
+                    OTLPMetricExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/metrics")
+                ),
             )
         )
-        destinations.append(f"embedded collector {EMBEDDED_ENDPOINT}")
+    for destination in destinations:
+        if _disabled("OTEL_TRACES_EXPORTER"):
+            destination.spans = None
+        if _disabled("OTEL_LOGS_EXPORTER"):
+            destination.logs = None
+        if _disabled("OTEL_METRICS_EXPORTER"):
+            destination.reader = None
+    return destinations
 
-    if os.environ.get("OTEL_TRACES_EXPORTER", "").strip() == "none":
-        spans = []
-    if os.environ.get("OTEL_LOGS_EXPORTER", "").strip() == "none":
-        logs = []
-    if os.environ.get("OTEL_METRICS_EXPORTER", "").strip() == "none":
-        readers = []
-    return spans, logs, readers, destinations
+
+def _disabled(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().lower() == "none"
+
+
+def _azure_monitor(connection_string: str) -> _Destination:
+    try:
+        from azure.monitor.opentelemetry.exporter import (
+            AzureMonitorLogExporter,
+            AzureMonitorMetricExporter,
+            AzureMonitorTraceExporter,
+        )
+    except ImportError as error:
+        raise RuntimeError(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING is set but the Azure Monitor exporter is "
+            "not installed: pip install 'bot-telemetry[azure]'"
+        ) from error
+    return _Destination(
+        "Azure Monitor",
+        AzureMonitorTraceExporter(connection_string=connection_string),
+        AzureMonitorLogExporter(connection_string=connection_string),
+        PeriodicExportingMetricReader(
+            AzureMonitorMetricExporter(connection_string=connection_string)
+        ),
+    )
 
 
 def _propagator_from_environment() -> TextMapPropagator:

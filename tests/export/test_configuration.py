@@ -44,18 +44,18 @@ def test_log_records_follow_the_current_handle(telemetry):
 def test_default_exports_to_the_embedded_collector(monkeypatch):
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
-    spans, _, _, destinations = configure_module._exporters_from_environment()
-    assert destinations == ["embedded collector http://127.0.0.1:4318"]
-    assert isinstance(spans[0], OTLPSpanExporter)
-    assert spans[0]._endpoint == "http://127.0.0.1:4318/v1/traces"
+    (destination,) = configure_module._destinations_from_environment()
+    assert destination.name == "embedded collector http://127.0.0.1:4318"
+    assert isinstance(destination.spans, OTLPSpanExporter)
+    assert destination.spans._endpoint == "http://127.0.0.1:4318/v1/traces"
 
 
 def test_otlp_endpoint_variable_selects_otlp(monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
-    spans, _, _, destinations = configure_module._exporters_from_environment()
-    assert destinations == ["OTLP http://127.0.0.1:9"]
-    assert spans[0]._endpoint == "http://127.0.0.1:9/v1/traces"
+    (destination,) = configure_module._destinations_from_environment()
+    assert destination.name == "OTLP http://127.0.0.1:9"
+    assert destination.spans._endpoint == "http://127.0.0.1:9/v1/traces"
 
 
 def test_connection_string_selects_azure_monitor(monkeypatch):
@@ -67,9 +67,9 @@ def test_connection_string_selects_azure_monitor(monkeypatch):
         "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
         "IngestionEndpoint=http://127.0.0.1:9/",
     )
-    spans, _, _, destinations = configure_module._exporters_from_environment()
-    assert destinations == ["Azure Monitor"]
-    assert isinstance(spans[0], AzureMonitorTraceExporter)
+    (destination,) = configure_module._destinations_from_environment()
+    assert destination.name == "Azure Monitor"
+    assert isinstance(destination.spans, AzureMonitorTraceExporter)
 
 
 def test_otel_propagators_is_honoured(monkeypatch):

@@ -1,0 +1,125 @@
+"""A telemetry backend that fails: the loss is counted exactly and reported once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from bot_telemetry import configure
+from bot_telemetry.export.accounting import DROPPED_METRIC
+
+
+class Backend:
+    """A real OTLP/HTTP endpoint whose answer the test sets: a status code, or a hang."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.release = threading.Event()
+        self.release.set()
+        self.spans_received = 0
+        self.requests = 0
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                backend.requests += 1
+                backend.release.wait(30)
+                if backend.status == 200:
+                    request = ExportTraceServiceRequest.FromString(body)
+                    backend.spans_received += sum(
+                        len(scope.spans)
+                        for resource in request.resource_spans
+                        for scope in resource.scope_spans
+                    )
+                self.send_response(backend.status)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+
+
+@pytest.fixture
+def backend(monkeypatch) -> Iterator[Backend]:
+    running = Backend()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", running.url)
+    monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    yield running
+    running.close()
+
+
+def emit(count: int) -> None:
+    tracer = trace.get_tracer("test")
+    for index in range(count):
+        with tracer.start_as_current_span(f"span {index}"):
+            pass
+
+
+def test_failed_export_is_counted_logged_once_and_recovers(backend, caplog):
+    backend.status = 500
+    handle = configure("bot")
+    try:
+        with caplog.at_level(logging.DEBUG):
+            for _ in range(3):
+                emit(10)
+                handle.force_flush()
+        assert handle.dropped() == {"traces/export_failed": 30}
+        assert backend.requests == 3
+        ours = [r for r in caplog.records if r.name == "bot_telemetry.export"]
+        assert len(ours) == 1 and "is failing" in ours[0].getMessage()
+        assert DROPPED_METRIC in ours[0].getMessage()
+        assert not [r for r in caplog.records if r.name.startswith("opentelemetry")]
+
+        backend.status = 200
+        emit(5)
+        handle.force_flush()
+        assert backend.spans_received == 5
+        recovered = [r for r in caplog.records if r.name == "bot_telemetry.export"][1:]
+        assert len(recovered) == 1
+        assert "recovered; 30 items were dropped" in recovered[0].getMessage()
+    finally:
+        handle.shutdown()
+
+
+def test_full_queue_drops_are_counted_exactly(backend):
+    backend.release.clear()  # the backend hangs: the export thread is stuck on one batch
+    handle = configure("bot", max_queue_size=8, schedule_delay_millis=10)
+    try:
+        emit(100)
+        backend.release.set()
+        handle.force_flush()
+        dropped = handle.dropped().get("traces/queue_full", 0)
+        assert dropped > 0
+        assert backend.spans_received + dropped == 100
+    finally:
+        handle.shutdown()
+
+
+def test_backend_down_never_raises_and_counts(backend, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")  # retries give up after a second
+    backend.close()
+    handle = configure("bot")
+    try:
+        emit(4)
+        handle.force_flush()
+        assert handle.dropped() == {"traces/export_failed": 4}
+    finally:
+        handle.shutdown()
