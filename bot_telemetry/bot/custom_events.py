@@ -18,11 +18,27 @@ from opentelemetry import context, trace
 
 from ..export import current_privacy
 from ..privacy import PrivacyPolicy
-
-CUSTOM_EVENT_NAME = "microsoft.custom_event.name"
+from .contract import CUSTOM_EVENT_NAME
 
 _logger = logs.get_logger("bot_telemetry.events")
 _log = logging.getLogger(__name__)
+_TURN_PROPERTIES = context.create_key("bot_telemetry.turn_properties")
+
+
+def with_turn_properties(
+    properties: Mapping[str, str], parent: context.Context | None = None
+) -> context.Context:
+    """A context in which every custom event also carries these properties (unless it sets
+    them itself). ``TelemetryMiddleware`` uses it so that events from dialogs, recognizers
+    and Q&A carry the turn's ``activityId``/``conversationId`` like the BotMessage* ones.
+    """
+    return context.set_value(_TURN_PROPERTIES, dict(properties), parent)
+
+
+def turn_properties() -> Mapping[str, str]:
+    """The properties set by ``with_turn_properties`` in the current context, if any."""
+    found = context.get_value(_TURN_PROPERTIES)
+    return found if isinstance(found, dict) else {}
 
 
 def track_custom_event(
@@ -39,11 +55,14 @@ def track_custom_event(
     """
     try:
         policy = policy or current_privacy()
+        merged = dict(turn_properties())
+        merged.update((k, v) for k, v in (properties or {}).items() if v is not None)
         attributes: dict[str, Any] = {
-            key: _attribute_value(value) for key, value in policy.apply(properties or {}).items()
+            key: _attribute_value(value) for key, value in policy.apply(merged).items()
         }
         for key, number in (measurements or {}).items():
-            attributes[key] = float(number)
+            if isinstance(number, int | float) and not isinstance(number, bool):
+                attributes[key] = float(number)
         attributes[CUSTOM_EVENT_NAME] = name
         _logger.emit(
             body=name,

@@ -42,6 +42,12 @@ PERSONAL_KEYS: frozenset[str] = frozenset(
     }
 )
 
+#: Keys whose values identify a user: recorded as a keyed hash (see ``pseudonymize``) so
+#: one user's events still join up without the raw id leaving the bot.
+PSEUDONYMOUS_KEYS: frozenset[str] = frozenset(
+    {"fromId", "recipientId", "userId", "TeamsUserAadObjectId"}
+)
+
 #: Built-in redaction patterns, applied in this order to text that is allowed.
 BUILTIN_PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
@@ -88,6 +94,7 @@ class PrivacyPolicy:
     pseudonymization_key: bytes | str | None = field(default=None, repr=False)
     max_value_length: int = 4096
     replacement: str = "[REDACTED]"
+    pseudonymous_keys: frozenset[str] = PSEUDONYMOUS_KEYS
     _patterns: tuple[re.Pattern[str], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
@@ -125,8 +132,11 @@ class PrivacyPolicy:
         return text
 
     def value(self, key: str, value: Any) -> Any:
-        """The recordable form of one allowed value: personal text redacted, long text cut."""
+        """The recordable form of one allowed value: user ids hashed, personal text redacted,
+        long text cut."""
         if isinstance(value, str):
+            if key in self.pseudonymous_keys:
+                return self.pseudonymize(value)
             if self.is_personal(key):
                 value = self.redact_text(value)
             if len(value) > self.max_value_length:

@@ -1,0 +1,62 @@
+"""Set one telemetry client on a whole dialog tree.
+
+botbuilder-dialogs does not pass a telemetry client down: ``DialogSet.add`` leaves the
+added dialog on the null client, and ``ComponentDialog`` keeps its children in a private
+``DialogSet`` its ``telemetry_client`` setter never touches. Call this after the tree is
+built (dialogs added later need another call):
+
+    set_telemetry_client(main_dialog, OpenTelemetryBotTelemetryClient())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeAlias
+
+from botbuilder.core import BotTelemetryClient
+from botbuilder.dialogs import ComponentDialog, Dialog, DialogSet
+from botbuilder.dialogs.dialog_container import DialogContainer
+from botbuilder.dialogs.dialog_manager import DialogManager
+
+DialogTree: TypeAlias = Dialog | DialogSet | DialogManager
+
+
+def set_telemetry_client(root: DialogTree, client: BotTelemetryClient | None) -> int:
+    """Set ``client`` on ``root`` and every dialog and dialog set below it.
+
+    Returns how many dialogs were set. Cycles and shared dialogs are visited once.
+    ``None`` restores botbuilder's null client.
+    """
+    if not isinstance(root, Dialog | DialogSet | DialogManager):
+        raise TypeError(
+            f"set_telemetry_client() takes a Dialog, DialogSet or DialogManager, "
+            f"not {type(root).__name__}"
+        )
+    seen: set[int] = set()
+    pending: list[object] = [root]
+    dialogs = 0
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Dialog):
+            node.telemetry_client = client
+            dialogs += 1
+        elif isinstance(node, DialogSet):
+            node.telemetry_client = client
+        pending.extend(_children(node))
+    return dialogs
+
+
+def _children(node: object) -> Iterable[object]:
+    if isinstance(node, DialogSet):
+        # DialogSet exposes no public way to list its dialogs.
+        return list(node._dialogs.values())
+    if isinstance(node, ComponentDialog):
+        return [node._dialogs]
+    if isinstance(node, DialogContainer):
+        return [node.dialogs]
+    if isinstance(node, DialogManager):
+        return [child for child in (node.root_dialog, node.dialogs) if child is not None]
+    return []

@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from botbuilder.core import TelemetryLoggerMiddleware, TurnContext
+from botbuilder.core.adapters import TestAdapter
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+)
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+
+from bot_telemetry import PrivacyPolicy, TelemetryMiddleware
+from bot_telemetry.bot import contract
+from tests.support.telemetry import CapturedTelemetry
+
+USER = ChannelAccount(id="user-42", name="Ada Lovelace")
+CONVERSATION = ConversationAccount(id="conv-7", name="support")
+
+
+def incoming(text: str = "hello", **fields: Any) -> Activity:
+    return Activity(
+        type=ActivityTypes.message,
+        text=text,
+        locale="en-GB",
+        from_property=USER,
+        conversation=CONVERSATION,
+        **fields,
+    )
+
+
+def props(record: Any) -> dict[str, Any]:
+    return dict(record.log_record.attributes or {})
+
+
+async def echo(context: TurnContext) -> None:
+    await context.send_activity(Activity(type=ActivityTypes.typing))
+    await context.send_trace_activity("debug", {"x": 1})
+    await context.send_activity(f"you said {context.activity.text}")
+
+
+async def run(adapter: TestAdapter, activity: Activity) -> None:
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("POST /api/messages", kind=SpanKind.SERVER):
+        await adapter.receive_activity(activity)
+
+
+async def test_turn_span_is_a_child_of_the_request_span_with_the_contract_attributes(
+    telemetry: CapturedTelemetry,
+) -> None:
+    adapter = TestAdapter(echo)
+    adapter.use(TelemetryMiddleware())
+    await run(adapter, incoming())
+
+    turn = telemetry.span_named("bot.turn")
+    request = telemetry.span_named("POST /api/messages")
+    assert turn.kind is SpanKind.INTERNAL
+    assert turn.parent is not None and turn.parent.span_id == request.context.span_id
+    assert turn.context.trace_id == request.context.trace_id
+    attributes = dict(turn.attributes or {})
+    policy = telemetry.handle.privacy
+    assert attributes == {
+        "activity.id": attributes["activity.id"],
+        "activity.type": "message",
+        "activity.channel_id": "test",
+        "activity.conversation.id": "conv-7",
+        "gen_ai.conversation.id": "conv-7",
+        "session.id": policy.pseudonymize("conv-7"),
+        "enduser.pseudo.id": policy.pseudonymize("user-42"),
+    }
+    assert attributes["activity.id"]
+    assert "user-42" not in str(attributes)
+
+
+async def test_received_and_send_events_carry_the_activity_properties_in_the_turn_trace(
+    telemetry: CapturedTelemetry,
+) -> None:
+    adapter = TestAdapter(echo)
+    adapter.use(TelemetryMiddleware())
+    await run(adapter, incoming())
+
+    turn = telemetry.span_named("bot.turn")
+    received = telemetry.events(contract.BOT_MESSAGE_RECEIVED)
+    sent = telemetry.events(contract.BOT_MESSAGE_SEND)
+    assert len(received) == 1
+    assert len(sent) == 1, "typing and trace activities must not produce BotMessageSend"
+    for record in received + sent:
+        assert record.log_record.trace_id == turn.context.trace_id
+        attributes = props(record)
+        for key in contract.ACTIVITY_PROPERTIES:
+            assert attributes.get(key), f"{key} missing from {attributes}"
+        assert attributes["conversationId"] == "conv-7"
+        assert attributes["channelId"] == "test"
+        assert "text" not in attributes and "fromName" not in attributes
+
+    got = props(received[0])
+    assert got["activityType"] == "message"
+    assert got["locale"] == "en-GB"
+    assert got["conversationName"] == "support"
+    assert got["recipientName"] == "Bot"
+    assert got["fromId"] == telemetry.handle.privacy.pseudonymize("user-42")
+    reply = props(sent[0])
+    assert reply["replyActivityId"] == got["activityId"]
+    assert reply["recipientId"] == telemetry.handle.privacy.pseudonymize("user-42")
+    # Also span events on the turn span, for Jaeger/Tempo users.
+    assert [event.name for event in turn.events] == [
+        contract.BOT_MESSAGE_RECEIVED,
+        contract.BOT_MESSAGE_SEND,
+    ]
+    assert turn.events[0].attributes == received[0].log_record.attributes
+
+
+async def test_trace_and_typing_are_logged_when_asked(telemetry: CapturedTelemetry) -> None:
+    adapter = TestAdapter(echo, send_trace_activities=True)
+    adapter.use(TelemetryMiddleware(skip_send_types=()))
+    await run(adapter, incoming())
+
+    kinds = sorted(props(r)["activityType"] for r in telemetry.events(contract.BOT_MESSAGE_SEND))
+    assert kinds == ["message", "trace", "typing"]
+
+
+async def test_update_and_delete_events(telemetry: CapturedTelemetry) -> None:
+    async def edit(context: TurnContext) -> None:
+        response = await context.send_activity("draft")
+        assert response is not None
+        update = Activity(type=ActivityTypes.message, id=response.id, text="final answer")
+        update = TurnContext.apply_conversation_reference(
+            update, TurnContext.get_conversation_reference(context.activity)
+        )
+        await context.update_activity(update)
+        reference = TurnContext.get_conversation_reference(context.activity)
+        reference.activity_id = response.id
+        await context.delete_activity(reference)
+
+    adapter = TestAdapter(edit)
+    adapter.use(TelemetryMiddleware(PrivacyPolicy(log_personal_information=True)))
+    await run(adapter, incoming())
+
+    (updated,) = telemetry.events(contract.BOT_MESSAGE_UPDATE)
+    (deleted,) = telemetry.events(contract.BOT_MESSAGE_DELETE)
+    assert props(updated)["text"] == "final answer"
+    assert props(updated)["conversationId"] == "conv-7"
+    assert props(deleted)["activityType"] == "messageDelete"
+    assert props(deleted)["conversationId"] == "conv-7"
+    assert props(deleted)["activityId"] == props(updated)["activityId"]
+    turn = telemetry.span_named("bot.turn")
+    assert {updated.log_record.trace_id, deleted.log_record.trace_id} == {turn.context.trace_id}
+
+
+class TaggingMiddleware(TelemetryMiddleware):
+    async def fill_receive_event_properties(
+        self, activity: Activity, additional_properties: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return await super().fill_receive_event_properties(
+            activity, {"tenant": "contoso", "locale": "xx", **(additional_properties or {})}
+        )
+
+    async def fill_send_event_properties(
+        self, activity: Activity, additional_properties: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        properties = await super().fill_send_event_properties(activity, additional_properties)
+        properties["replyLength"] = len(activity.text or "")
+        return properties
+
+
+async def test_subclass_hooks_add_and_override_properties(telemetry: CapturedTelemetry) -> None:
+    adapter = TestAdapter(echo)
+    adapter.use(TaggingMiddleware())
+    await run(adapter, incoming("hi"))
+
+    received = props(telemetry.events(contract.BOT_MESSAGE_RECEIVED)[0])
+    assert received["tenant"] == "contoso"
+    assert received["locale"] == "xx", "additional properties override stock ones"
+    sent = props(telemetry.events(contract.BOT_MESSAGE_SEND)[0])
+    assert sent["replyLength"] == len("you said hi")
+
+
+async def test_botbuilders_own_additional_properties_path_is_broken() -> None:
+    # Why our hooks exist: upstream iterates the dict and reads ``prop.key`` on each key.
+    upstream = TelemetryLoggerMiddleware(None, False)
+    activity = incoming()
+    activity.recipient = ChannelAccount(id="bot")
+    with pytest.raises(AttributeError, match="'str' object has no attribute"):
+        await upstream.fill_receive_event_properties(activity, {"tenant": "contoso"})
+
+
+class BrokenHook(TelemetryMiddleware):
+    async def fill_receive_event_properties(
+        self, activity: Activity, additional_properties: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        raise RuntimeError("bug in a subclass")
+
+
+async def test_a_failing_hook_never_fails_the_turn(
+    telemetry: CapturedTelemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = TestAdapter(echo)
+    adapter.use(BrokenHook())
+    with caplog.at_level(logging.ERROR, logger="bot_telemetry"):
+        await run(adapter, incoming())
+
+    assert [a.text for a in adapter.activity_buffer if a.type == "message"] == ["you said hello"]
+    assert telemetry.events(contract.BOT_MESSAGE_RECEIVED) == []
+    assert len(telemetry.events(contract.BOT_MESSAGE_SEND)) == 1
+    assert "could not record BotMessageReceived" in caplog.text
+    assert telemetry.span_named("bot.turn").end_time is not None
+
+
+async def test_a_failing_bot_marks_the_turn_span_and_the_error_reaches_the_adapter(
+    telemetry: CapturedTelemetry,
+) -> None:
+    async def failing(context: TurnContext) -> None:
+        raise ValueError("boom")
+
+    adapter = TestAdapter(failing)
+    adapter.use(TelemetryMiddleware())
+    with pytest.raises(ValueError, match="boom"):
+        await run(adapter, incoming())
+
+    turn = telemetry.span_named("bot.turn")
+    assert turn.status.status_code is StatusCode.ERROR
+    assert [event.name for event in turn.events][-1] == "exception"
+
+
+async def test_opened_policy_records_text_redacted(telemetry: CapturedTelemetry) -> None:
+    adapter = TestAdapter(echo)
+    adapter.use(TelemetryMiddleware(PrivacyPolicy(log_personal_information=True)))
+    await run(adapter, incoming("mail me at ada@example.org"))
+
+    received = props(telemetry.events(contract.BOT_MESSAGE_RECEIVED)[0])
+    assert received["text"] == "mail me at [REDACTED]"
+    assert received["fromName"] == "Ada Lovelace"
+
+
+async def test_events_after_the_turn_started_elsewhere_still_join_the_turn(
+    telemetry: CapturedTelemetry,
+) -> None:
+    # A send from a span the bot opened itself: the event goes to the turn span anyway.
+    tracer = trace.get_tracer("test")
+
+    async def nested(context: TurnContext) -> None:
+        with tracer.start_as_current_span("bot.step"):
+            await context.send_activity("from a step")
+
+    adapter = TestAdapter(nested)
+    adapter.use(TelemetryMiddleware())
+    await run(adapter, incoming())
+
+    turn = telemetry.span_named("bot.turn")
+    assert contract.BOT_MESSAGE_SEND in [event.name for event in turn.events]
+    step = telemetry.span_named("bot.step")
+    assert step.parent is not None and step.parent.span_id == turn.context.span_id
