@@ -1,0 +1,165 @@
+"""``TelemetryQnA``: a Q&A client as a dependency with a ``QnAMessage`` event.
+
+    qna = TelemetryQnA(QnAMaker(endpoint))
+    answers = await qna.get_answers(turn_context)     # same answers, now traced
+
+    qna = TelemetryQnA(my_async_answer_function, service_name="faq")
+
+The client is botbuilder-ai's ``QnAMaker`` (or anything with its
+``get_answers(turn_context, options)``) or an async callable taking the turn context and
+returning answers. Answers are read as QnA Maker's: objects or dicts with ``answer``,
+``score``, ``id`` and ``questions``, best first; ``id == -1``, no answer or an empty list
+means nothing matched, reported as ``articleFound: false`` with no answer fields.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final
+
+from botbuilder.core import TurnContext
+
+from ..bot.contract import (
+    ANSWER,
+    ARTICLE_FOUND,
+    KNOWLEDGE_BASE_ID,
+    MATCHED_QUESTION,
+    ORIGINAL_QUESTION,
+    QNA_MESSAGE,
+    QUESTION,
+    QUESTION_ID,
+    SCORE,
+    USERNAME,
+)
+from ..bot.custom_events import track_custom_event
+from ..privacy import PrivacyPolicy
+from .call import DependencyCall, Target, dependency_call
+from .events import number, string, turn_event_properties
+from .trace_activities import TraceActivities
+
+COMPONENT: Final = "QnA"
+SPAN_NAME: Final = "QnA Query"
+ATTR_ARTICLE_FOUND: Final = "bot.qna.article_found"
+ATTR_SCORE: Final = "bot.qna.score"
+ATTR_KNOWLEDGE_BASE_ID: Final = "bot.qna.knowledge_base_id"
+#: QnA Maker's id for "no answer in the knowledge base".
+NO_MATCH_ID: Final = -1
+
+_log = logging.getLogger(__name__)
+
+AnswerFunction = Callable[..., Awaitable[Any]]
+
+
+class TelemetryQnA:
+    """Wraps a Q&A client; ``get_answers`` returns exactly what the client returned.
+
+    ``service_name`` names the app-map node (default ``QnAMaker`` for botbuilder's client,
+    the class name for other clients, ``QnA`` for a function); ``endpoint`` and
+    ``knowledge_base_id`` default to a ``QnAMaker``'s own.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        service_name: str | None = None,
+        endpoint: str | None = None,
+        knowledge_base_id: str | None = None,
+        trace_activities: TraceActivities | str | None = None,
+        policy: PrivacyPolicy | None = None,
+    ) -> None:
+        method = getattr(client, "get_answers", None)
+        if callable(method):
+            self._ask: AnswerFunction = method
+            default_name = type(client).__name__
+        elif callable(client):
+            self._ask = client
+            default_name = COMPONENT
+        else:
+            raise TypeError(
+                "TelemetryQnA wraps a Q&A client with get_answers(turn_context, options) or an "
+                f"async callable taking the turn context, got {type(client).__name__}"
+            )
+        self.inner = client
+        own_endpoint = getattr(client, "_endpoint", None)
+        url = endpoint or string(getattr(own_endpoint, "host", None))
+        self._knowledge_base_id = knowledge_base_id or string(
+            getattr(own_endpoint, "knowledge_base_id", None)
+        )
+        self._target = Target.for_url(service_name or default_name, url)
+        self._trace_activities = TraceActivities.resolve(trace_activities)
+        self._policy = policy
+
+    async def get_answers(
+        self, turn_context: TurnContext, options: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        """Ask the client; ``options`` and anything else are passed on unchanged."""
+        extra = (options, *args) if options is not None or args else ()
+        attributes = (
+            {ATTR_KNOWLEDGE_BASE_ID: self._knowledge_base_id} if self._knowledge_base_id else {}
+        )
+        async with dependency_call(
+            SPAN_NAME,
+            self._target,
+            component=COMPONENT,
+            turn_context=turn_context,
+            attributes=attributes,
+            trace_activities=self._trace_activities,
+            policy=self._policy,
+        ) as call:
+            answers = await self._ask(turn_context, *extra, **kwargs)
+            self._report(answers, turn_context, call)
+        return answers
+
+    def _report(self, answers: Any, turn_context: TurnContext, call: DependencyCall) -> None:
+        try:
+            properties = turn_event_properties(turn_context, call.span)
+            properties[KNOWLEDGE_BASE_ID] = self._knowledge_base_id
+            best = best_answer(answers)
+            properties[ARTICLE_FOUND] = best is not None
+            if best is not None:
+                score = number(_field(best, "score"))
+                properties[ANSWER] = _field(best, "answer")
+                properties[SCORE] = score
+                properties[QUESTION_ID] = _text(_field(best, "id"))
+                properties[MATCHED_QUESTION] = _field(best, "questions")
+                if score is not None:
+                    call.set_attribute(ATTR_SCORE, score)
+            call.set_attribute(ATTR_ARTICLE_FOUND, best is not None)
+            activity = turn_context.activity
+            text = getattr(activity, "text", None)
+            properties[USERNAME] = getattr(getattr(activity, "from_property", None), "name", None)
+            properties[ORIGINAL_QUESTION] = text
+            properties[QUESTION] = text
+        except Exception:  # answers we cannot read must not fail the turn
+            _log.warning("could not read the Q&A answers for telemetry", exc_info=True)
+            return
+        track_custom_event(QNA_MESSAGE, properties, policy=self._policy, span=call.span)
+
+
+def best_answer(answers: Any) -> Any | None:
+    """The first answer if it is a match, else None.
+
+    >>> best_answer([{"id": -1, "answer": "No good match found in KB.", "score": 0}]) is None
+    True
+    """
+    if not isinstance(answers, Sequence) and hasattr(answers, "answers"):
+        answers = answers.answers  # QnAMaker.get_answers_raw's QueryResults
+    if not isinstance(answers, Sequence) or isinstance(answers, str) or not answers:
+        return None
+    first = answers[0]
+    if _field(first, "answer") is None or _field(first, "id") == NO_MATCH_ID:
+        return None
+    return first
+
+
+def _field(answer: Any, name: str) -> Any:
+    if isinstance(answer, Mapping):
+        return answer.get(name)
+    return getattr(answer, name, None)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
