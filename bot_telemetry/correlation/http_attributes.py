@@ -1,0 +1,98 @@
+"""HTTP span attributes (stable semantic conventions) from values we do not control.
+
+Everything taken from a request is bounded: cut to a fixed length and stripped of control
+characters, so a hostile header can never put an unbounded value into exported telemetry.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+
+from opentelemetry.trace import Span, Status, StatusCode
+from yarl import URL
+
+MAX_LENGTH = 256
+MAX_URL_LENGTH = 2048
+MAX_MESSAGE_LENGTH = 1024
+MAX_STACK_LENGTH = 8192
+
+KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
+)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_NOT_SPACE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_ELLIPSIS = "…"
+
+
+def bounded(value: object, limit: int = MAX_LENGTH, *, multiline: bool = False) -> str:
+    """``value`` as text of at most ``limit`` characters, control characters replaced
+    (``multiline`` keeps tabs and line breaks, for stack traces).
+
+        bounded("a" * 1000, 8)  # 'aaaaaaa…'
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + _ELLIPSIS
+    return (_CONTROL_NOT_SPACE if multiline else _CONTROL).sub("\ufffd", text)
+
+
+def method_attributes(method: str) -> dict[str, str]:
+    """``http.request.method``; unknown methods become ``_OTHER`` as the conventions say."""
+    upper = method.upper()
+    if upper in KNOWN_METHODS:
+        return {"http.request.method": upper}
+    return {"http.request.method": "_OTHER", "http.request.method_original": bounded(method)}
+
+
+def span_method(attributes: dict[str, str]) -> str:
+    method = attributes["http.request.method"]
+    return "HTTP" if method == "_OTHER" else method
+
+
+def host_and_port(host: str, default_port: int | None) -> tuple[str, int | None]:
+    """Split a ``Host`` header value (``name``, ``name:port``, ``[v6]:port``)."""
+    name, port_text = host, ""
+    if host.startswith("["):
+        end = host.find("]")
+        if end != -1:
+            name, port_text = host[1:end], host[end + 1 :].removeprefix(":")
+    elif host.count(":") == 1:
+        name, port_text = host.split(":")
+    port = int(port_text) if port_text.isdigit() and len(port_text) <= 5 else default_port
+    return bounded(name), port
+
+
+def default_port(scheme: str) -> int | None:
+    return {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme.lower())
+
+
+def full_url(url: URL) -> str:
+    """``url.full`` without credentials, query or fragment (they may hold secrets)."""
+    try:
+        clean = url.with_user(None).with_query(None).with_fragment(None)
+        return bounded(str(clean), MAX_URL_LENGTH)
+    except (ValueError, TypeError):
+        return bounded(url.path, MAX_URL_LENGTH)
+
+
+def record_error(span: Span, error: BaseException) -> None:
+    """Mark ``span`` failed by ``error``, with a bounded exception event.
+
+    Exception messages can quote request data, so they are cut like any other value.
+    """
+    kind = type(error).__qualname__
+    message = bounded(str(error), MAX_MESSAGE_LENGTH)
+    span.set_attribute("error.type", kind)
+    span.add_event(
+        "exception",
+        {
+            "exception.type": kind,
+            "exception.message": message,
+            "exception.stacktrace": bounded(
+                "".join(traceback.format_exception(error)), MAX_STACK_LENGTH, multiline=True
+            ),
+        },
+    )
+    span.set_status(Status(StatusCode.ERROR, f"{kind}: {message}"))
