@@ -1,0 +1,40 @@
+"""``python -m sample_bot.channel --port 5103 --bot-url http://127.0.0.1:3978/api/messages``."""
+
+from __future__ import annotations
+
+import sys
+from urllib.parse import urlsplit
+
+from ..service import run_service, service_arguments
+from .simulator import ChannelSimulator, build_app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = service_arguments("A Bot Framework channel simulator for the sample bot", 5103)
+    parser.add_argument(
+        "--bot-url",
+        default="http://127.0.0.1:3978/api/messages",
+        help="the bot's messaging endpoint",
+    )
+    parser.add_argument("--channel-id", default="sample-channel", help="channelId on activities")
+    parser.add_argument(
+        "--service-url", help="serviceUrl the bot replies to (default: http://HOST:PORT)"
+    )
+    args = parser.parse_args(argv)
+    bot = urlsplit(args.bot_url)
+    if bot.scheme not in ("http", "https") or not bot.hostname:
+        parser.error(f"--bot-url must be an http(s) URL, not {args.bot_url!r}")
+    service_url = args.service_url or f"http://{args.host}:{args.port}"
+    simulator = ChannelSimulator(args.bot_url, service_url, channel_id=args.channel_id)
+    return run_service(
+        lambda ledger: build_app(simulator, ledger),
+        service_name="channel",
+        host=args.host,
+        port=args.port,
+        fail_every=args.fail_every,
+        peer_services={bot.netloc: "bot"},
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
