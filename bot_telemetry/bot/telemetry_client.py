@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from botbuilder.core import BotTelemetryClient, Severity, TelemetryDataPointType
+from botbuilder.core import BotTelemetryClient, Severity
+from botbuilder.core.bot_telemetry_client import TelemetryDataPointType
 from opentelemetry import _logs as logs
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode

@@ -1,0 +1,198 @@
+"""Local HTTP servers speaking the real wire protocols of the cloud edges we don't own.
+
+LUIS and QnA Maker are retired cloud services; Application Insights ingestion and the Bot
+Connector are Azure endpoints. Each server here answers the requests botbuilder and the
+Azure Monitor exporter really send, on a free port, and keeps what it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.support.ports import free_port
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Run ``app`` on 127.0.0.1:<free port> for the block; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class Recorded:
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- LUIS v3 prediction API -------------------------------------------------------------
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def luis_app(recorded: Recorded) -> web.Application:
+    """POST /luis/prediction/v3.0/apps/{app}/slots/{slot}/predict, as LUIS answered it."""
+
+    async def predict(request: web.Request) -> web.Response:
+        body = await request.json()
+        recorded.requests.append(
+            {"path": request.path, "query": dict(request.query), "body": body,
+             "headers": dict(request.headers)}
+        )
+        if not request.headers.get("Ocp-Apim-Subscription-Key"):
+            return web.json_response({"error": {"code": "401"}}, status=401)
+        query: str = body["query"]
+        entities: dict[str, Any] = {}
+        instances: dict[str, Any] = {}
+        email = _EMAIL.search(query)
+        if email:
+            entities["email"] = [email.group(0)]
+            instances["email"] = [
+                {
+                    "type": "builtin.email",
+                    "text": email.group(0),
+                    "startIndex": email.start(),
+                    "length": len(email.group(0)),
+                    "modelTypeId": 2,
+                    "modelType": "Prebuilt Entity Extractor",
+                    "recognitionSources": ["model"],
+                }
+            ]
+        if instances:
+            entities["$instance"] = instances
+        top = "BookFlight" if "flight" in query.lower() else "None"
+        return web.json_response(
+            {
+                "query": query,
+                "prediction": {
+                    "topIntent": top,
+                    "intents": {top: {"score": 0.97}, "Cancel": {"score": 0.02}},
+                    "entities": entities,
+                    "sentiment": {"label": "neutral", "score": 0.5},
+                },
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/luis/prediction/v3.0/apps/{app}/slots/{slot}/predict", predict)
+    return app
+
+
+# --- QnA Maker generateAnswer -----------------------------------------------------------
+
+
+def qna_app(recorded: Recorded) -> web.Application:
+    """POST /qnamaker/knowledgebases/{kb}/generateAnswer, as QnA Maker answered it."""
+
+    async def generate_answer(request: web.Request) -> web.Response:
+        body = await request.json()
+        recorded.requests.append(
+            {"path": request.path, "body": body, "headers": dict(request.headers)}
+        )
+        if not request.headers.get("Authorization", "").startswith("EndpointKey "):
+            return web.json_response({"error": {"code": "Unauthorized"}}, status=401)
+        return web.json_response(
+            {
+                "answers": [
+                    {
+                        "questions": ["How do I reset my password?"],
+                        "answer": "Use the reset link on the sign-in page.",
+                        "score": 87.5,
+                        "id": 12,
+                        "source": "faq.tsv",
+                        "metadata": [],
+                    }
+                ],
+                "activeLearningEnabled": False,
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/qnamaker/knowledgebases/{kb}/generateAnswer", generate_answer)
+    return app
+
+
+# --- Application Insights ingestion (Breeze) --------------------------------------------
+
+
+@dataclass
+class Ingestion:
+    envelopes: list[dict[str, Any]] = field(default_factory=list)
+    raw_bodies: list[bytes] = field(default_factory=list)
+
+    def of_type(self, base_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.envelopes if e["data"]["baseType"] == base_type]
+
+    async def wait_for(
+        self, condition: Callable[[Ingestion], bool], timeout: float = 20.0
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(self):
+            if time.monotonic() > deadline:
+                kinds = [e["data"]["baseType"] for e in self.envelopes]
+                raise AssertionError(f"ingestion never met the condition; got {kinds}")
+            await asyncio.sleep(0.05)
+
+
+def ingestion_app(ingestion: Ingestion) -> web.Application:
+    """POST /v2.1/track with JSON envelopes (gzip or not), answering like the service."""
+
+    async def track(request: web.Request) -> web.Response:
+        raw = await request.read()
+        ingestion.raw_bodies.append(raw)
+        if request.headers.get("Content-Encoding", "").lower() == "gzip" or raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        text = raw.decode("utf-8").strip()
+        if text.startswith("["):
+            items = json.loads(text)
+        else:  # newline-delimited JSON, which the service also accepts
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        ingestion.envelopes.extend(items)
+        return web.json_response(
+            {"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []}
+        )
+
+    app = web.Application()
+    app.router.add_post("/v2.1/track", track)
+    return app
+
+
+# --- Bot Connector (replies from the bot) ----------------------------------------------
+
+
+def connector_app(recorded: Recorded) -> web.Application:
+    """The Bot Connector's send/reply routes; each reply gets a fresh activity id."""
+
+    async def send(request: web.Request) -> web.Response:
+        activity = await request.json()
+        recorded.requests.append(
+            {
+                "conversation": request.match_info["conversation"],
+                "reply_to": request.match_info.get("activity"),
+                "activity": activity,
+                "headers": dict(request.headers),
+            }
+        )
+        return web.json_response({"id": uuid.uuid4().hex})
+
+    app = web.Application()
+    app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", send)
+    app.router.add_post("/v3/conversations/{conversation}/activities", send)
+    return app
