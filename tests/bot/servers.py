@@ -141,9 +141,9 @@ class Ingestion:
         return [e for e in self.envelopes if e["data"]["baseType"] == base_type]
 
     async def wait_for(
-        self, condition: Callable[[Ingestion], bool], timeout: float = 20.0
+        self, condition: Callable[[Ingestion], bool], within: float = 20.0
     ) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while not condition(self):
             if time.monotonic() > deadline:
                 kinds = [e["data"]["baseType"] for e in self.envelopes]

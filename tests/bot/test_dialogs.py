@@ -169,7 +169,10 @@ async def test_waterfall_events_from_every_level_land_in_their_turns(
         ("outer-waterfall", "conv-d"),
         ("outer-waterfall", "conv-e"),
     ]
-    assert seen("WaterfallComplete") == [("inner-waterfall", "conv-d"), ("outer-waterfall", "conv-d")]
+    assert seen("WaterfallComplete") == [
+        ("inner-waterfall", "conv-d"),
+        ("outer-waterfall", "conv-d"),
+    ]
     assert ("inner-waterfall", "conv-d") in seen("WaterfallStep")
     assert ("outer-waterfall", "conv-e") in seen("WaterfallCancel")
     assert set(turns) == {"conv-d", "conv-e"}
