@@ -1,0 +1,241 @@
+"""The app map as text, Mermaid or SVG; the SVG is what the web UI shows.
+
+The layout reads left to right: nodes nobody calls (the channel) in the first column, every
+other node one column right of its furthest caller, calls that go back (a reply to the
+channel) drawn as arcs under the nodes. Every value from telemetry is XML-escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+from .appmap import AppMap, Edge, Node
+
+NODE_WIDTH, NODE_HEIGHT = 170, 58
+COLUMN_GAP, ROW_GAP, MARGIN = 110, 44, 30
+
+
+def as_json(app_map: AppMap) -> str:
+    return json.dumps(app_map, indent=2)
+
+
+def as_text(app_map: AppMap) -> str:
+    lines = ["nodes:"]
+    width = max([len(node["id"]) for node in app_map["nodes"]] + [4])
+    for node in app_map["nodes"]:
+        lines.append(
+            f"  {node['id']:<{width}}  {node['kind']:<10}  requests {node['requests']:>6}"
+            f"  failures {node['failures']:>5}"
+        )
+    lines.append("edges:")
+    pair_width = max([len(e["source"]) + len(e["target"]) + 4 for e in app_map["edges"]] + [4])
+    for edge in app_map["edges"]:
+        pair = f"{edge['source']} -> {edge['target']}"
+        lines.append(
+            f"  {pair:<{pair_width}}  calls {edge['calls']:>6}  failures {edge['failures']:>5}"
+            f"  p50 {edge['p50_ms']:>9.1f} ms  p95 {edge['p95_ms']:>9.1f} ms"
+        )
+    if not app_map["nodes"]:
+        lines.append("  (no telemetry in this time window)")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    # Mermaid labels are quoted; quotes and markup become entity codes it understands.
+    return (text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;")
+            .replace(">", "#gt;"))
+
+
+def as_mermaid(app_map: AppMap) -> str:
+    ids = {node["id"]: f"n{index}" for index, node in enumerate(app_map["nodes"])}
+    lines = ["flowchart LR"]
+    for node in app_map["nodes"]:
+        label = _mermaid_text(f"{node['id']}\n{_node_figures(node)}").replace("\n", "<br/>")
+        opening, closing = ('["', '"]') if node["kind"] == "service" else ('[("', '")]')
+        lines.append(f"  {ids[node['id']]}{opening}{label}{closing}")
+    for edge in app_map["edges"]:
+        label = _mermaid_text(_edge_figures(edge))
+        lines.append(f"  {ids[edge['source']]} -->|\"{label}\"| {ids[edge['target']]}")
+    for node in app_map["nodes"]:
+        if node["failures"]:
+            lines.append(f"  style {ids[node['id']]} stroke:#d13438,stroke-width:3px")
+    return "\n".join(lines) + "\n"
+
+
+def _node_figures(node: Node) -> str:
+    noun = "requests" if node["kind"] == "service" else "calls"
+    failed = f", {node['failures']} failed" if node["failures"] else ""
+    return f"{node['requests']} {noun}{failed}"
+
+
+def _edge_figures(edge: Edge) -> str:
+    failed = f", {edge['failures']} failed" if edge["failures"] else ""
+    return f"{edge['calls']} calls{failed}, p50 {edge['p50_ms']:.0f} ms, p95 {edge['p95_ms']:.0f} ms"
+
+
+@dataclass(frozen=True)
+class Placed:
+    x: int
+    y: int
+    column: int
+
+
+def layout(app_map: AppMap) -> dict[str, Placed]:
+    """Columns by longest call path from the nodes nobody calls; rows by caller order."""
+    names = [node["id"] for node in app_map["nodes"]]
+    outgoing: dict[str, list[str]] = {name: [] for name in names}
+    incoming: dict[str, int] = dict.fromkeys(names, 0)
+    for edge in app_map["edges"]:
+        if edge["source"] in outgoing and edge["target"] in incoming:
+            outgoing[edge["source"]].append(edge["target"])
+            incoming[edge["target"]] += 1
+    # Depth-first from the roots marks the edges that close a cycle (a reply back to the
+    # channel); columns come from the remaining, acyclic edges.
+    roots = [name for name in names if incoming[name] == 0] or names[:1]
+    order: list[str] = []
+    state: dict[str, int] = {}
+    forward: dict[str, list[str]] = {name: [] for name in names}
+    for start in roots + names:
+        if start in state:
+            continue
+        stack = [(start, iter(sorted(outgoing[start])))]
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                order.append(node)
+                stack.pop()
+            elif child not in state:
+                forward[node].append(child)
+                state[child] = 1
+                stack.append((child, iter(sorted(outgoing[child]))))
+            elif state[child] == 2:
+                forward[node].append(child)
+    column = dict.fromkeys(names, 0)
+    for node in reversed(order):  # reverse post-order is a topological order of ``forward``
+        for child in forward[node]:
+            column[child] = max(column[child], column[node] + 1)
+    rows: dict[int, list[str]] = {}
+    for node in reversed(order):
+        rows.setdefault(column[node], []).append(node)
+    placed: dict[str, Placed] = {}
+    for index in sorted(rows):
+        members = rows[index]
+        if index:
+            def barycentre(name: str) -> float:
+                callers = [placed[c].y for c in names if name in forward[c] and c in placed]
+                return sum(callers) / len(callers) if callers else 0.0
+            members.sort(key=lambda name: (barycentre(name), name))
+        for row, name in enumerate(members):
+            placed[name] = Placed(
+                x=MARGIN + index * (NODE_WIDTH + COLUMN_GAP),
+                y=MARGIN + row * (NODE_HEIGHT + ROW_GAP),
+                column=index,
+            )
+    return placed
+
+
+def as_svg(app_map: AppMap) -> str:
+    """A standalone SVG document; nodes carry ``data-node`` for the web UI to open."""
+    placed = layout(app_map)
+    nodes = {node["id"]: node for node in app_map["nodes"]}
+    width = max([p.x + NODE_WIDTH for p in placed.values()] + [300]) + MARGIN
+    bottom = max([p.y + NODE_HEIGHT for p in placed.values()] + [60])
+    back_edges = sum(
+        1 for e in app_map["edges"]
+        if e["source"] in placed and e["target"] in placed
+        and placed[e["target"]].column <= placed[e["source"]].column
+    )
+    height = bottom + MARGIN + (40 + 26 * back_edges if back_edges else 0)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="appmap" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img">',
+        "<title>App map</title>",
+        "<defs>"
+        '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+        'fill="#605e5c"/></marker>'
+        '<marker id="arrow-failed" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+        'fill="#d13438"/></marker></defs>',
+    ]
+    if not app_map["nodes"]:
+        parts.append('<text x="30" y="40" class="empty">No telemetry in this time window.</text>')
+    back_index = 0
+    for edge in app_map["edges"]:
+        source, target = placed.get(edge["source"]), placed.get(edge["target"])
+        if source is None or target is None:
+            continue
+        failed = edge["failures"] > 0
+        if target.column > source.column:
+            x1, y1 = source.x + NODE_WIDTH, source.y + NODE_HEIGHT // 2
+            x2, y2 = target.x, target.y + NODE_HEIGHT // 2
+            bend = (x2 - x1) // 2
+            path = f"M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}"
+            label_x, label_y = (x1 + x2) // 2, (y1 + y2) // 2 - 6
+        else:
+            back_index += 1
+            x1, y1 = source.x + NODE_WIDTH // 2, source.y + NODE_HEIGHT
+            x2, y2 = target.x + NODE_WIDTH // 2, target.y + NODE_HEIGHT
+            low = bottom + 20 + 26 * back_index
+            path = f"M {x1} {y1} C {x1} {low}, {x2} {low}, {x2} {y2}"
+            label_x, label_y = (x1 + x2) // 2, low - 4
+        marker = "arrow-failed" if failed else "arrow"
+        parts.append(
+            f'<g class="edge{" failed" if failed else ""}" '
+            f"data-source={quoteattr(edge['source'])} data-target={quoteattr(edge['target'])}>"
+            f"<title>{escape(edge['source'])} → {escape(edge['target'])}: "
+            f"{escape(_edge_figures(edge))}</title>"
+            f'<path d="{path}" fill="none" marker-end="url(#{marker})"/>'
+            f'<text x="{label_x}" y="{label_y}" text-anchor="middle">'
+            f"{escape(_edge_label(edge))}</text></g>"
+        )
+    for name, place in placed.items():
+        node = nodes[name]
+        classes = f"node {node['kind']}" + (" failed" if node["failures"] else "")
+        shown = name if len(name) <= 22 else name[:21] + "…"
+        parts.append(
+            f"<g class={quoteattr(classes)} data-node={quoteattr(name)} "
+            f"data-kind={quoteattr(node['kind'])} tabindex=\"0\">"
+            f"<title>{escape(name)} ({escape(node['kind'])}): {escape(_node_figures(node))}"
+            "</title>"
+            f'<rect x="{place.x}" y="{place.y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" '
+            'rx="10"/>'
+            f'<text x="{place.x + NODE_WIDTH // 2}" y="{place.y + 24}" text-anchor="middle" '
+            f'class="name">{escape(shown)}</text>'
+            f'<text x="{place.x + NODE_WIDTH // 2}" y="{place.y + 44}" text-anchor="middle" '
+            f'class="figures">{escape(_node_figures(node))}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts) + "\n"
+
+
+def _edge_label(edge: Edge) -> str:
+    failed = f" · {edge['failures']} failed" if edge["failures"] else ""
+    return f"{edge['calls']} calls · p95 {edge['p95_ms']:.0f} ms{failed}"
+
+
+# Standalone SVG output (CLI --format svg) carries its own styles; the web UI styles inline SVG.
+APPMAP_CSS = """
+.appmap { font-family: system-ui, sans-serif; background: #fff; }
+.appmap .node rect { fill: #eff6fc; stroke: #0078d4; stroke-width: 2; }
+.appmap .node.dependency rect { fill: #f3f2f1; stroke: #605e5c; stroke-dasharray: 5 3; }
+.appmap .node.failed rect { stroke: #d13438; stroke-width: 3; }
+.appmap .node .name { font-size: 14px; font-weight: 600; fill: #201f1e; }
+.appmap .node .figures { font-size: 12px; fill: #484644; }
+.appmap .edge path { stroke: #605e5c; stroke-width: 1.6; }
+.appmap .edge.failed path { stroke: #d13438; stroke-width: 2.4; }
+.appmap .edge text { font-size: 11px; fill: #323130; }
+.appmap .edge.failed text { fill: #a4262c; font-weight: 600; }
+"""
+SVG_STYLE = f"<style>{APPMAP_CSS}</style>"
+
+
+def as_standalone_svg(app_map: AppMap) -> str:
+    svg = as_svg(app_map)
+    head, _, rest = svg.partition("<title>")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{SVG_STYLE}<title>{rest}'
