@@ -1,0 +1,296 @@
+"""``bot-telemetry demo``: the sample bot, its services and the collector, talking.
+
+Starts the collector and UI (``bot-telemetry serve``), ``nlu``, ``qna``, ``bot`` and
+``channel`` as processes, drives scripted conversations through the channel, prints the
+app map and the UI's address, and runs until Ctrl-C; then stops everything it started.
+
+    bot-telemetry demo                              # until Ctrl-C
+    bot-telemetry demo --conversations 20 --exit    # for scripts: map, then exit 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from bot_telemetry.collector.access import ServerSource
+from bot_telemetry.collector.appmap import AppMap
+from bot_telemetry.collector.render import as_text
+from bot_telemetry.collector.store import DEFAULT_STORE
+from bot_telemetry.collector.window import TimeWindow
+
+from .driver import ChannelDriver, DriverError
+from .processes import Fleet, StartupError, port_in_use
+from .scripts import script_for
+
+DEFAULT_PORTS = {"collector": 4318, "nlu": 5101, "qna": 5102, "bot": 3978, "channel": 5103}
+
+
+@dataclass
+class Summary:
+    """What the demo did, counted on both sides: what it sent and what the services served."""
+
+    conversations: int = 0
+    activities_sent: int = 0
+    messages_sent: int = 0
+    replies_received: int = 0
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bot-telemetry demo",
+        description="Run the sample bot, its services and the collector; drive conversations.",
+    )
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        default=24,
+        metavar="N",
+        help="scripted conversations to drive (default 24)",
+    )
+    parser.add_argument(
+        "--exit",
+        action="store_true",
+        help="exit after printing the app map instead of running until Ctrl-C",
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_STORE,
+        help=f"the collector's store file (default {DEFAULT_STORE})",
+    )
+    for name, port in DEFAULT_PORTS.items():
+        parser.add_argument(f"--{name}-port", type=int, default=port, help=f"default {port}")
+    parser.add_argument(
+        "--nlu-fail-every",
+        type=int,
+        default=13,
+        metavar="N",
+        help="nlu fails one request in N (0: never; default 13)",
+    )
+    parser.add_argument(
+        "--qna-fail-every",
+        type=int,
+        default=5,
+        metavar="N",
+        help="qna fails one request in N (0: never; default 5)",
+    )
+    parser.add_argument(
+        "--summary", type=Path, help="also write what was driven and served as JSON to this file"
+    )
+    args = parser.parse_args(argv)
+    if args.conversations < 0:
+        parser.error("--conversations must not be negative")
+    ports = [getattr(args, f"{name}_port") for name in DEFAULT_PORTS]
+    if len(set(ports)) != len(ports):
+        parser.error(f"the five ports must differ: {ports}")
+    for value in ports:
+        if not 1 <= value <= 65535:
+            parser.error(f"{value} is not a TCP port")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    busy = [
+        f"port {getattr(args, f'{name}_port')} (--{name}-port) is already in use"
+        for name in DEFAULT_PORTS
+        if port_in_use(getattr(args, f"{name}_port"))
+    ]
+    if busy:
+        print(
+            "demo: " + "; ".join(busy) + ". Stop what uses it or pick another port.",
+            file=sys.stderr,
+        )
+        return 2
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix="bot-telemetry-demo-"))
+    collector_url = f"http://127.0.0.1:{args.collector_port}"
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector_url,
+        # One key for all processes, so pseudonymous ids match across them.
+        "BOT_TELEMETRY_PSEUDONYM_KEY": os.environ.get("BOT_TELEMETRY_PSEUDONYM_KEY")
+        or secrets.token_hex(16),
+    }
+    fleet = Fleet(log_dir, env)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        started = time.time_ns()
+        _start_all(fleet, args)
+        summary = asyncio.run(_drive(args, _progress(sys.stderr, args.conversations)))
+        summary.services = {
+            name: _get_json(f"{_url(args, name)}/stats")
+            for name in ("nlu", "qna", "bot", "channel")
+        }
+        app_map = _collected_app_map(args, collector_url, summary, started)
+        print(as_text(app_map))
+        _print_summary(summary)
+        if args.summary:
+            args.summary.write_text(json.dumps(asdict(summary), indent=2))
+        print(f"UI: {collector_url}/   (logs in {log_dir})")
+        if not args.exit:
+            print(
+                f"The bot is at {_url(args, 'bot')}/api/messages (Bot Framework Emulator). "
+                "Ctrl-C stops everything."
+            )
+            threading.Event().wait()
+        return 0
+    except KeyboardInterrupt:
+        print("\nstopping...", file=sys.stderr)
+        return 0
+    except (StartupError, DriverError) as error:
+        print(f"demo: {error}\n(logs in {log_dir})", file=sys.stderr)
+        return 1
+    finally:
+        fleet.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _url(args: argparse.Namespace, name: str) -> str:
+    return f"http://127.0.0.1:{getattr(args, f'{name}_port')}"
+
+
+def _start_all(fleet: Fleet, args: argparse.Namespace) -> None:
+    collector = fleet.start(
+        "collector",
+        [
+            "-m",
+            "bot_telemetry.cli",
+            "serve",
+            "--port",
+            str(args.collector_port),
+            "--store",
+            str(args.store),
+        ],
+    )
+    fleet.wait_ready(collector, f"{_url(args, 'collector')}/api/health")
+    services = [
+        ("nlu", ["-m", "sample_bot.nlu", "--fail-every", str(args.nlu_fail_every)]),
+        ("qna", ["-m", "sample_bot.qna", "--fail-every", str(args.qna_fail_every)]),
+        (
+            "bot",
+            [
+                "-m",
+                "sample_bot",
+                "--nlu-url",
+                _url(args, "nlu"),
+                "--qna-url",
+                _url(args, "qna"),
+                "--channel-url",
+                _url(args, "channel"),
+            ],
+        ),
+        ("channel", ["-m", "sample_bot.channel", "--bot-url", f"{_url(args, 'bot')}/api/messages"]),
+    ]
+    # Start them all, then wait: they import botbuilder in parallel.
+    children = [
+        (fleet.start(name, [*command, "--port", str(getattr(args, f"{name}_port"))]), name)
+        for name, command in services
+    ]
+    for child, name in children:
+        fleet.wait_ready(child, f"{_url(args, name)}/health")
+
+
+async def _drive(args: argparse.Namespace, progress: Any) -> Summary:
+    summary = Summary()
+    async with ChannelDriver(_url(args, "channel")) as channel:
+        for index in range(args.conversations):
+            script = script_for(index)
+            conversation = await channel.start(f"user-{index:04d}", script.user_name)
+            summary.activities_sent += 1
+            for text in script.messages:
+                replies = await channel.say(conversation, text)
+                summary.activities_sent += 1
+                summary.messages_sent += 1
+                summary.replies_received += len(replies)
+            summary.conversations += 1
+            progress(index + 1)
+    # Welcome messages answer conversationUpdate: count everything the channel recorded.
+    channel_stats = _get_json(f"{_url(args, 'channel')}/stats")
+    summary.replies_received = sum(
+        entry["requests"]
+        for route, entry in channel_stats["byRoute"].items()
+        if route.startswith("POST /v3/conversations")
+    )
+    return summary
+
+
+def _progress(stream: TextIO, total: int) -> Any:
+    width = 30
+    interactive = stream.isatty()
+
+    def show(done: int) -> None:
+        if not interactive and done not in (total, total // 2):
+            return
+        filled = width * done // max(total, 1)
+        bar = "#" * filled + "." * (width - filled)
+        end = "\n" if done == total or not interactive else ""
+        stream.write(f"\rconversations [{bar}] {done}/{total}{end}")
+        stream.flush()
+
+    if total == 0:
+        stream.write("conversations: none asked for\n")
+    return show
+
+
+def _collected_app_map(
+    args: argparse.Namespace, collector_url: str, summary: Summary, started_ns: int
+) -> AppMap:
+    """Flush every service, then wait until the collector has the channel->bot calls."""
+    for name in ("channel", "bot", "qna", "nlu"):
+        _post(f"{_url(args, name)}/telemetry/flush")
+    source = ServerSource(collector_url)
+    window = TimeWindow(start_ns=started_ns)
+    deadline = time.monotonic() + 15
+    while True:
+        app_map = source.app_map(window)
+        calls = {(e["source"], e["target"]): e["calls"] for e in app_map["edges"]}
+        if (
+            calls.get(("channel", "bot"), 0) >= summary.activities_sent
+            or time.monotonic() > deadline
+        ):
+            return app_map
+        time.sleep(0.2)
+
+
+def _print_summary(summary: Summary) -> None:
+    nlu, qna = summary.services.get("nlu", {}), summary.services.get("qna", {})
+    print(
+        f"drove {summary.conversations} conversations: {summary.activities_sent} activities to "
+        f"the bot, {summary.replies_received} replies back; nlu served {nlu.get('requests')} "
+        f"({nlu.get('failures')} failed on purpose), qna {qna.get('requests')} "
+        f"({qna.get('failures')} failed on purpose)"
+    )
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _post(url: str) -> Any:
+    request = urllib.request.Request(url, data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
