@@ -1,0 +1,69 @@
+"""One benchmark variant in its own process, running rounds of turns on command.
+
+``python -m benchmarks._turn_worker --variant NAME --sink URL`` builds the variant, runs a
+few warm-up turns and prints ``{"ready": ...}``. Then each line ``{"turns": N}`` on stdin
+runs N turns one after another, drains the variant's telemetry to the sink and prints one
+JSON line: the round's wall time (turns and drain), the median single-turn latency and
+what the sink has received. An empty line or end of input stops it.
+
+A process per variant keeps them apart: the baseline never has an OpenTelemetry SDK or
+botbuilder's telemetry client loaded, and one variant's export threads cannot run during
+another's round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+
+from . import _variants
+
+WARM_UP_TURNS = 20
+
+
+async def _turns(variant: _variants.Variant, sink_url: str, count: int) -> list[int]:
+    latencies = []
+    for _ in range(count):
+        activity = _variants.message(sink_url, variant.name)
+        start = time.perf_counter_ns()
+        await _variants.run_turn(variant, activity)
+        latencies.append(time.perf_counter_ns() - start)
+    return latencies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", required=True, choices=_variants.VARIANTS)
+    parser.add_argument("--sink", required=True, help="the sink's base URL")
+    args = parser.parse_args(argv)
+    tenant = f"{args.sink}/{args.variant}"
+    with asyncio.Runner() as runner:
+        variant = _variants.build(args.variant, args.sink)
+        runner.run(_turns(variant, args.sink, WARM_UP_TURNS))
+        variant.drain()
+        print(json.dumps({"ready": args.variant}), flush=True)
+        for line in sys.stdin:
+            if not line.strip():
+                break
+            count = int(json.loads(line)["turns"])
+            start = time.perf_counter_ns()
+            latencies = runner.run(_turns(variant, args.sink, count))
+            variant.drain()
+            elapsed = time.perf_counter_ns() - start
+            result = {
+                "elapsed_ns": elapsed,
+                "turns": count,
+                "turn_median_ns": statistics.median(latencies),
+                "sink": _variants.sink_counts(tenant),
+            }
+            print(json.dumps(result), flush=True)
+        variant.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""What telemetry adds to a bot turn: ours, botbuilder + Application Insights', and none.
+
+    python -m benchmarks.turn_overhead            # a table
+    python -m benchmarks.turn_overhead --json     # one JSON object
+
+Each variant (see ``_variants``) runs in its own worker process, driving botbuilder's
+``CloudAdapter.process_activity`` with replies posted to a local connector sink and
+telemetry exported to the same sink process. Rounds are interleaved: round r runs every
+variant once, in an order rotated by r, so drifting machine load hits them all alike. A
+round is N turns one after another plus draining the telemetry they produced to the
+sink, so export work is charged to the variant that caused it. Figures are medians over
+rounds of the round's time per turn, in microseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from tests.support.ports import free_port
+from tests.support.processes import REPO, running
+
+from . import _report
+from ._variants import ECHO_VARIANTS, FULL_VARIANTS, VARIANTS
+
+#: Echo target: our added cost at most this share of botbuilder + Application Insights'.
+ECHO_ADDED_RATIO_MAX = 0.5
+#: Full-turn target: at most this many microseconds added per turn.
+FULL_ADDED_US_MAX = 400.0
+#: A fixed key, as a deployment would set, so pseudonymous ids are computed as in production.
+PSEUDONYM_KEY = "benchmark-pseudonym-key"
+
+
+@dataclass
+class Worker:
+    variant: str
+    process: subprocess.Popen[str]
+    log: Path
+    per_turn_us: list[float] = field(default_factory=list)
+    turn_median_us: list[float] = field(default_factory=list)
+    sink: dict[str, int] = field(default_factory=dict)
+    exported: dict[str, int] = field(default_factory=dict)
+    measured_turns: int = 0
+
+    def request(self, line: str) -> dict[str, Any]:
+        stdin, stdout = self._pipes()
+        stdin.write(line + "\n")
+        stdin.flush()
+        return self._answer(stdout)
+
+    def read_ready(self) -> None:
+        self._answer(self._pipes()[1])
+
+    def _pipes(self) -> tuple[IO[str], IO[str]]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        return self.process.stdin, self.process.stdout
+
+    def _answer(self, stdout: IO[str]) -> dict[str, Any]:
+        line = stdout.readline()
+        if not line:
+            self.process.wait(10)
+            raise RuntimeError(
+                f"worker {self.variant} exited with {self.process.returncode}:\n"
+                + self.log.read_text(errors="replace")[-4000:]
+            )
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+
+@contextmanager
+def _worker(variant: str, sink_url: str) -> Iterator[Worker]:
+    log = Path(tempfile.mkstemp(prefix=f"bench-{variant}-", suffix=".log")[1])
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BOT_TELEMETRY_PSEUDONYM_KEY": PSEUDONYM_KEY}
+    with log.open("w") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._turn_worker", "--variant", variant,
+             "--sink", sink_url],
+            cwd=REPO, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+        )
+    worker = Worker(variant, process, log)
+    try:
+        yield worker
+    finally:
+        if process.poll() is None:
+            assert process.stdin is not None
+            try:
+                process.stdin.write("\n")
+                process.stdin.close()
+                process.wait(30)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                process.kill()
+                process.wait(5)
+
+
+def _record(worker: Worker, answer: dict[str, Any], measured: bool) -> None:
+    sink: dict[str, int] = answer["sink"]
+    if measured:
+        turns = answer["turns"]
+        worker.per_turn_us.append(answer["elapsed_ns"] / turns / 1000)
+        worker.turn_median_us.append(answer["turn_median_ns"] / 1000)
+        for key, value in sink.items():
+            worker.exported[key] = worker.exported.get(key, 0) + value - worker.sink.get(key, 0)
+        worker.measured_turns += turns
+    worker.sink = sink
+
+
+def measure(
+    variants: Sequence[str] = VARIANTS, rounds: int = 15, turns: int = 200, warm_up: int = 1
+) -> dict[str, Any]:
+    """Run the interleaved rounds and return the report (what ``--json`` prints)."""
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown or not variants:
+        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    if rounds < 1 or turns < 1 or warm_up < 0:
+        raise ValueError("rounds and turns must be at least 1, warm_up at least 0")
+    port = free_port()
+    sink_url = f"http://127.0.0.1:{port}"
+    machine = _report.machine()
+    with ExitStack() as stack:
+        stack.enter_context(
+            running(["-m", "benchmarks._sink", "--port", str(port)], ready_url=f"{sink_url}/health")
+        )
+        workers = [stack.enter_context(_worker(v, sink_url)) for v in variants]
+        for worker in workers:
+            worker.read_ready()
+        for number in range(warm_up + rounds):
+            shift = number % len(workers)
+            for worker in workers[shift:] + workers[:shift]:
+                answer = worker.request(json.dumps({"turns": turns}))
+                _record(worker, answer, measured=number >= warm_up)
+    return _summary(workers, rounds, turns, machine)
+
+
+def _summary(
+    workers: Sequence[Worker], rounds: int, turns: int, machine: dict[str, Any]
+) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    by_name = {w.variant: w for w in workers}
+    for worker in workers:
+        report[f"{worker.variant}_us"] = round(statistics.median(worker.per_turn_us), 1)
+
+    def added(variant: str, baseline: str) -> float | None:
+        if variant in by_name and baseline in by_name:
+            return round(report[f"{variant}_us"] - report[f"{baseline}_us"], 1)
+        return None
+
+    ai_added = added("echo_botbuilder_ai", "echo_baseline")
+    ours_added = added("echo_bot_telemetry", "echo_baseline")
+    full_added = added("full_bot_telemetry", "full_baseline")
+    report["echo_botbuilder_ai_added_us"] = ai_added
+    report["echo_bot_telemetry_added_us"] = ours_added
+    report["full_bot_telemetry_added_us"] = full_added
+    ratio = None
+    if ai_added is not None and ours_added is not None and ai_added > 0:
+        ratio = round(ours_added / ai_added, 3)
+    report["echo_added_ratio"] = ratio
+    report["targets"] = {
+        "echo_added_ratio_max": ECHO_ADDED_RATIO_MAX,
+        "echo_met": None if ratio is None else ratio <= ECHO_ADDED_RATIO_MAX,
+        "full_added_us_max": FULL_ADDED_US_MAX,
+        "full_met": None if full_added is None else full_added <= FULL_ADDED_US_MAX,
+    }
+    report["exported_per_turn"] = {
+        w.variant: {k: round(v / w.measured_turns, 2) for k, v in sorted(w.exported.items())}
+        for w in workers
+    }
+    report["turn_latency_median_us"] = {
+        w.variant: round(statistics.median(w.turn_median_us), 1) for w in workers
+    }
+    report["round_spread_us"] = {
+        w.variant: [round(min(w.per_turn_us), 1), round(max(w.per_turn_us), 1)] for w in workers
+    }
+    report["rounds"] = rounds
+    report["turns_per_round"] = turns
+    report["machine"] = machine
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--rounds", type=int, default=15, help="measured rounds (default 15)")
+    parser.add_argument("--turns", type=int, default=200, help="turns per round (default 200)")
+    parser.add_argument("--warm-up", type=int, default=1, help="rounds not measured (default 1)")
+    parser.add_argument(
+        "--variants", default="all",
+        help=f"comma-separated subset of {','.join(VARIANTS)}, or echo, full, all",
+    )
+    args = parser.parse_args(argv)
+    groups = {"all": VARIANTS, "echo": ECHO_VARIANTS, "full": FULL_VARIANTS}
+    chosen = groups.get(args.variants) or tuple(v.strip() for v in args.variants.split(","))
+    try:
+        report = measure(chosen, args.rounds, args.turns, args.warm_up)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        scalars = {k: v for k, v in report.items() if not isinstance(v, dict)}
+        _report.print_table("turn overhead (microseconds per turn, medians over rounds)", scalars)
+        for key in ("targets", "exported_per_turn", "turn_latency_median_us"):
+            _report.print_table(key, report[key])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
