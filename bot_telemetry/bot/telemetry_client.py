@@ -135,19 +135,27 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             policy = self.privacy
             attributes = _attributes(properties, policy)
             attributes.update(_numbers(measurements))
+            message = policy.redact_text(str(value))
+            kind = _qualified_name(exception_type)
+            stack = policy.redact_text(
+                "".join(traceback_module.format_exception(exception_type, value, trace))
+            )
+            details = {
+                "exception.type": kind,
+                "exception.message": message,
+                "exception.stacktrace": stack,
+            }
             span = _current_span()
             if span.is_recording():
-                span.record_exception(value, attributes=attributes)
-            stack = "".join(traceback_module.format_exception(exception_type, value, trace))
-            attributes.update(
-                {
-                    "exception.type": _qualified_name(exception_type),
-                    "exception.message": policy.redact_text(str(value)),
-                    "exception.stacktrace": policy.redact_text(stack),
-                }
-            )
+                # record_exception would format the raw message; pass ours, redacted.
+                span.add_event("exception", {**attributes, **details})
+                # Azure Monitor turns both the span event and an exception.* log record into
+                # an exceptions row; the log record keeps only error.type so it is counted once.
+                attributes["error.type"] = kind
+            else:
+                attributes.update(details)
             _logger.emit(
-                body=policy.redact_text(str(value)),
+                body=message,
                 attributes=attributes,
                 context=context.get_current(),
                 severity_number=logs.SeverityNumber.ERROR,

@@ -155,6 +155,10 @@ def ingestion_app(ingestion: Ingestion) -> web.Application:
     """POST /v2.1/track with JSON envelopes (gzip or not), answering like the service."""
 
     async def track(request: web.Request) -> web.Response:
+        # Connection strings usually end the IngestionEndpoint with "/", so the exporter
+        # posts to "//v2.1/track"; the service accepts that, and so do we.
+        if re.sub("/+", "/", request.path) != "/v2.1/track":
+            return web.json_response({"error": "not found"}, status=404)
         raw = await request.read()
         ingestion.raw_bodies.append(raw)
         if request.headers.get("Content-Encoding", "").lower() == "gzip" or raw[:2] == b"\x1f\x8b":
@@ -170,7 +174,7 @@ def ingestion_app(ingestion: Ingestion) -> web.Application:
         )
 
     app = web.Application()
-    app.router.add_post("/v2.1/track", track)
+    app.router.add_post("/{path:.*}", track)
     return app
 
 

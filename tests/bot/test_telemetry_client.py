@@ -165,13 +165,30 @@ def test_track_exception_records_on_the_span_and_as_a_log_record(
     assert event.name == "exception"
     assert (event.attributes or {})["exception.type"] == "KeyError"
     assert (event.attributes or {})["dialog"] == "booking"
+    recorded = dict(event.attributes or {})
+    assert "ada@example.org" not in recorded["exception.message"]
+    assert "ada@example.org" not in recorded["exception.stacktrace"]
+    assert "raise KeyError" in recorded["exception.stacktrace"]
     (record,) = telemetry.logs()
     got = attributes(record)
     assert record.log_record.severity_number == logs.SeverityNumber.ERROR
     assert record.log_record.trace_id == turn.context.trace_id
+    assert record.log_record.body == "'[REDACTED]'"
+    # the span event is the exception; the log record says so without counting it twice
+    assert got == {"dialog": "booking", "error.type": "KeyError"}
+
+
+def test_track_exception_outside_a_span_keeps_the_details_on_the_log_record(
+    telemetry: CapturedTelemetry, client: OpenTelemetryBotTelemetryClient
+) -> None:
+    try:
+        raise KeyError("ada@example.org")
+    except KeyError:
+        client.track_exception()
+    (record,) = telemetry.logs()
+    got = attributes(record)
     assert got["exception.type"] == "KeyError"
     assert "ada@example.org" not in got["exception.message"]
-    assert "ada@example.org" not in got["exception.stacktrace"]
     assert "raise KeyError" in got["exception.stacktrace"]
 
 

@@ -1,0 +1,175 @@
+"""Application Insights fidelity: what the Azure Monitor exporter really sends for a turn.
+
+The bot runs on CloudAdapter over HTTP and exports through azure-monitor-opentelemetry-
+exporter to a local server that accepts the real ingestion requests (POST /v2.1/track,
+gzip'd JSON envelopes) and decodes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from azure.monitor.opentelemetry.exporter import (
+    AzureMonitorLogExporter,
+    AzureMonitorTraceExporter,
+)
+from botbuilder.core import TurnContext
+
+from bot_telemetry import OpenTelemetryBotTelemetryClient, Telemetry, configure
+from bot_telemetry.bot import contract
+from tests.bot.harness import running_bot
+from tests.bot.servers import Ingestion, ingestion_app, serving
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN_ID = "00f067aa0ba902b7"
+INSTANCE = "bot-instance-1"
+
+
+@pytest.fixture
+async def azure_monitor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[Telemetry, Ingestion]]:
+    # Statsbeat would report to Microsoft's own endpoint and SDK stats to ours after the test
+    # (at exit); offline storage would retry from disk.
+    monkeypatch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
+    monkeypatch.setenv("APPLICATIONINSIGHTS_SDKSTATS_DISABLED", "true")
+    # The exporter's extra "_OTELRESOURCE_" item reads ``resource`` off the global tracer
+    # provider, which our re-pointable proxy does not expose (see the report).
+    monkeypatch.setenv("APPLICATIONINSIGHTS_OPENTELEMETRY_RESOURCE_METRIC_DISABLED", "true")
+    ingestion = Ingestion()
+    async with serving(ingestion_app(ingestion)) as endpoint:
+        connection = f"InstrumentationKey={uuid.uuid4()};IngestionEndpoint={endpoint}/"
+        options: dict[str, Any] = {"connection_string": connection, "disable_offline_storage": True}
+        handle = configure(
+            "bot",
+            service_instance_id=INSTANCE,
+            span_exporters=[AzureMonitorTraceExporter(**options)],
+            log_exporters=[AzureMonitorLogExporter(**options)],
+            metric_readers=[],
+        )
+        try:
+            yield handle, ingestion
+        finally:
+            # The exporters post synchronously from their worker thread to the server on this
+            # loop, so flushing must not block the loop.
+            await asyncio.to_thread(handle.shutdown)
+
+
+def post(url: str, body: dict[str, Any]) -> int:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "traceparent": f"00-{TRACE_ID}-{CALLER_SPAN_ID}-01",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        status: int = response.status
+        return status
+
+
+def named(envelopes: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    matches = [e for e in envelopes if e["data"]["baseData"].get("name") == name]
+    assert len(matches) == 1, f"{name}: {[e['data']['baseData'].get('name') for e in envelopes]}"
+    return matches[0]
+
+
+async def test_a_turn_arrives_as_requests_dependencies_and_custom_events(
+    azure_monitor: tuple[Telemetry, Ingestion],
+) -> None:
+    handle, ingestion = azure_monitor
+    client = OpenTelemetryBotTelemetryClient()
+
+    async def logic(context: TurnContext) -> None:
+        client.track_dependency(
+            "profiles.read", "get profile", "Azure table", "profiles-store", 12, True, "200"
+        )
+        try:
+            raise LookupError("no profile yet")
+        except LookupError:
+            client.track_exception()
+        await context.send_activity("hello back")
+
+    async with running_bot(logic) as bot:
+        activity = bot.activity("hello", "conv-ai", user="user-ai")
+        assert await asyncio.to_thread(post, bot.url, activity) in {200, 201}
+        assert await asyncio.to_thread(handle.force_flush, 10_000)
+
+    await ingestion.wait_for(
+        lambda i: len(i.of_type("EventData")) >= 2 and len(i.of_type("RemoteDependencyData")) >= 3
+    )
+    everything = ingestion.envelopes
+    for envelope in everything:
+        tags = envelope["tags"]
+        assert tags["ai.operation.id"] == TRACE_ID, envelope
+        assert tags["ai.cloud.role"] == "bot-telemetry.bot"  # service.namespace + "." + name
+        assert tags["ai.cloud.roleInstance"] == INSTANCE
+
+    requests = ingestion.of_type("RequestData")
+    request = named(requests, "POST /api/messages")
+    assert request["tags"]["ai.operation.parentId"] == CALLER_SPAN_ID
+    assert request["data"]["baseData"]["responseCode"] in {"200", "201"}
+    assert request["data"]["baseData"]["success"] is True
+    request_id = request["data"]["baseData"]["id"]
+
+    dependencies = ingestion.of_type("RemoteDependencyData")
+    turn = named(dependencies, contract.TURN_SPAN_NAME)
+    assert turn["data"]["baseData"]["type"] == "InProc"
+    assert turn["tags"]["ai.operation.parentId"] == request_id
+    policy = handle.privacy
+    assert turn["tags"]["ai.user.id"] == policy.pseudonymize("user-ai")
+    assert turn["tags"]["ai.session.id"] == policy.pseudonymize("conv-ai")
+    turn_id = turn["data"]["baseData"]["id"]
+
+    store = named(dependencies, "profiles.read")["data"]["baseData"]
+    assert store["type"] == "Azure table"
+    assert store["target"] == "profiles-store"
+    assert store["success"] is True
+    assert store["duration"] == "0.00:00:00.012"  # d.hh:mm:ss.fff
+    assert named(dependencies, "profiles.read")["tags"]["ai.operation.parentId"] == turn_id
+
+    (reply,) = [
+        d for d in dependencies if d["data"]["baseData"]["type"] == "HTTP"
+    ]
+    connector_host = bot.connector_url.removeprefix("http://")
+    assert reply["data"]["baseData"]["target"] == connector_host
+    assert reply["data"]["baseData"]["resultCode"] == "200"
+    assert reply["tags"]["ai.operation.parentId"] == turn_id
+
+    events = ingestion.of_type("EventData")
+    assert sorted(e["data"]["baseData"]["name"] for e in events) == [
+        contract.BOT_MESSAGE_RECEIVED,
+        contract.BOT_MESSAGE_SEND,
+    ]
+    for event in events:
+        assert event["name"] == "Microsoft.ApplicationInsights.Event"
+        assert event["tags"]["ai.operation.parentId"] == turn_id
+        properties = event["data"]["baseData"]["properties"]
+        assert properties[contract.CONVERSATION_ID] == "conv-ai"
+        assert properties[contract.CHANNEL_ID] == "directline"
+        assert properties[contract.ACTIVITY_TYPE] == "message"
+        assert properties[contract.ACTIVITY_ID]
+        assert "text" not in properties
+    received = named(events, contract.BOT_MESSAGE_RECEIVED)["data"]["baseData"]["properties"]
+    assert received[contract.ACTIVITY_ID] == activity["id"]
+    assert received[contract.FROM_ID] == policy.pseudonymize("user-ai")
+    assert received[contract.LOCALE] == "en-US"
+    # One exceptions row per tracked exception (span event + log record would be two).
+    (exception,) = ingestion.of_type("ExceptionData")
+    assert exception["data"]["baseData"]["exceptions"][0]["typeName"] == "LookupError"
+    assert exception["tags"]["ai.operation.parentId"] == turn_id
+    # Nothing in the bytes that reached "Azure" names the user.
+    assert not any(b"user-ai" in _decoded(raw) for raw in ingestion.raw_bodies)
+
+
+def _decoded(raw: bytes) -> bytes:
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
