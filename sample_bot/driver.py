@@ -58,3 +58,13 @@ class ChannelDriver:
         )
         replies: list[dict[str, Any]] = answer["replies"]
         return replies
+
+    async def replies(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Everything the bot has sent to the conversation so far."""
+        assert self._session is not None, "use ChannelDriver in 'async with'"
+        url = f"{self.base_url}/driver/conversations/{conversation_id}/replies"
+        async with self._session.get(url) as response:
+            if response.status != 200:
+                raise DriverError(f"channel answered {response.status} for {conversation_id}")
+            answer: dict[str, Any] = await response.json()
+            return list(answer["replies"])
