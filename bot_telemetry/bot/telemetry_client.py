@@ -340,10 +340,15 @@ def _entity_names_only(
     properties: Mapping[str, object] | None, policy: PrivacyPolicy
 ) -> dict[str, object]:
     """LUIS puts the recognized entity *values* (pieces of the user's message) in
-    ``entities``; unless personal data may be logged, keep only the entity names."""
+    ``entities``: unless personal data may be logged keep only the entity names, and when
+    it may, redact them like any other text."""
     found = dict(properties or {})
     raw = found.get(contract.ENTITIES)
-    if raw is None or policy.log_personal_information:
+    if raw is None:
+        return found
+    if policy.log_personal_information:
+        text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+        found[contract.ENTITIES] = policy.redact_text(text)
         return found
     try:
         parsed = json.loads(raw) if isinstance(raw, str) else raw
