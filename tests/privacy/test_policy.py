@@ -54,3 +54,24 @@ def test_values_are_bounded():
 def test_unknown_builtin_pattern_is_rejected():
     with pytest.raises(ValueError, match="unknown redaction pattern"):
         PrivacyPolicy(redact=("ssn",))
+
+
+def test_user_ids_are_pseudonymized_even_when_personal_data_is_allowed():
+    for policy in (
+        PrivacyPolicy(pseudonymization_key="k"),
+        PrivacyPolicy(pseudonymization_key="k", log_personal_information=True),
+    ):
+        kept = policy.apply({"fromId": "ada@example.org", "recipientId": "u-1", "channelId": "c"})
+        assert kept == {
+            "fromId": policy.pseudonymize("ada@example.org"),
+            "recipientId": policy.pseudonymize("u-1"),
+            "channelId": "c",
+        }
+
+
+def test_pseudonymous_keys_are_configurable():
+    policy = PrivacyPolicy(pseudonymization_key="k", pseudonymous_keys=frozenset({"tenant"}))
+    assert policy.apply({"tenant": "t-1", "fromId": "u-1"}) == {
+        "tenant": policy.pseudonymize("t-1"),
+        "fromId": "u-1",
+    }
