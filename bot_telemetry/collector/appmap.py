@@ -27,7 +27,14 @@ from typing import Literal, TypedDict
 
 import duckdb
 
-from .store import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATUS_ERROR
+from .store import (
+    KIND_CLIENT,
+    KIND_CONSUMER,
+    KIND_NAMES,
+    KIND_PRODUCER,
+    KIND_SERVER,
+    STATUS_ERROR,
+)
 from .window import TimeWindow
 
 
@@ -83,7 +90,8 @@ SELECT service_name,
        count(*) FILTER (WHERE kind IN {_CALLEES}) AS requests,
        count(*) FILTER (WHERE kind IN {_CALLEES} AND status_code = {STATUS_ERROR}) AS failures
 FROM spans WHERE start_ns >= ? AND start_ns < ?
-GROUP BY service_name ORDER BY service_name
+GROUP BY service_name
+ORDER BY count(*) FILTER (WHERE parent_span_id IS NULL) DESC, service_name
 """
 
 
@@ -92,7 +100,11 @@ def _ms(nanoseconds: float | None) -> float:
 
 
 def build_app_map(db: duckdb.DuckDBPyConnection, window: TimeWindow = TimeWindow()) -> AppMap:
-    """The app map of everything that started in ``window``."""
+    """The app map of everything that started in ``window``.
+
+    Services come first, those that start the most traces (the channel) leading, so a
+    layout can begin where the traffic does even when calls go both ways; then dependencies.
+    """
     services: dict[str, Node] = {}
     for name, requests, failures in db.execute(_SERVICES_SQL, window.params).fetchall():
         services[name] = Node(id=name, kind="service", requests=requests, failures=failures)
@@ -128,8 +140,6 @@ def node_operations(
     db: duckdb.DuckDBPyConnection, node: str, window: TimeWindow = TimeWindow(), limit: int = 50
 ) -> list[Operation]:
     """A node's operations: a service's spans by name, or the calls made to a dependency."""
-    from .store import KIND_NAMES
-
     is_service = db.execute(
         "SELECT count(*) > 0 FROM spans WHERE service_name = ? AND start_ns >= ? AND start_ns < ?",
         [node, *window.params],

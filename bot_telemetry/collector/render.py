@@ -92,8 +92,10 @@ def layout(app_map: AppMap) -> dict[str, Placed]:
             outgoing[edge["source"]].append(edge["target"])
             incoming[edge["target"]] += 1
     # Depth-first from the roots marks the edges that close a cycle (a reply back to the
-    # channel); columns come from the remaining, acyclic edges.
-    roots = [name for name in names if incoming[name] == 0] or names[:1]
+    # channel); columns come from the remaining, acyclic edges. When every node is called
+    # (channel -> bot -> channel), the walk starts from the first node: build_app_map puts
+    # the service that starts the most traces first.
+    roots = [name for name in names if incoming[name] == 0]
     order: list[str] = []
     state: dict[str, int] = {}
     forward: dict[str, list[str]] = {name: [] for name in names}
