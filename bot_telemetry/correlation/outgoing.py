@@ -1,0 +1,117 @@
+"""The span of one outgoing HTTP request, shared by every HTTP client we instrument.
+
+A request gets a CLIENT span, child of the current span, unless a dependency wrapper has
+already opened the call's span (``dependency_span_scope``): then that span is the one
+injected and described, so the callee's SERVER span is its direct child.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from yarl import URL
+
+from .dependency_context import current_dependency_span
+from .http_attributes import full_url, method_attributes, record_error, span_method
+
+_log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("bot_telemetry.correlation.client")
+_peer_services: dict[str, str] = {}
+_PEER_KEYS = ("peer.service", "service.peer.name")
+
+
+def set_peer_service(address: str, name: str) -> None:
+    """Name the service at ``address`` (``"host:port"`` or ``"host"``) for later requests.
+
+        set_peer_service("127.0.0.1:5001", "nlu")
+    """
+    _peer_services[address.strip().lower()] = name
+
+
+def peer_service(host: str | None, port: int | None) -> str | None:
+    """The configured name of the service at ``host:port`` (or ``host``), if any."""
+    if not host:
+        return None
+    host = host.lower()
+    return _peer_services.get(f"{host}:{port}") or _peer_services.get(host)
+
+
+class OutgoingRequest:
+    """The span of one request: ``start`` before sending, then ``finish`` or ``fail``."""
+
+    def __init__(self, span: trace.Span, owned: bool) -> None:
+        self.span = span
+        #: False when the span belongs to a dependency wrapper, which ends it.
+        self.owned = owned
+
+    @classmethod
+    def start(cls, method: str, url: URL, headers: MutableMapping[str, Any]) -> OutgoingRequest:
+        """Open (or adopt) the span and write its context into ``headers``."""
+        attributes = request_attributes(method, url)
+        span = current_dependency_span()
+        owned = span is None
+        if span is None:
+            span = _tracer.start_span(
+                span_method(attributes), kind=SpanKind.CLIENT, attributes=attributes
+            )
+        else:
+            existing = getattr(span, "attributes", None) or {}
+            # A wrapper names its own peer; ours must not overwrite it.
+            span.set_attributes(
+                {k: v for k, v in attributes.items() if not (k in _PEER_KEYS and k in existing)}
+            )
+        # Keep the caller's baggage: only the span changes.
+        propagate.inject(headers, context=trace.set_span_in_context(span, context.get_current()))
+        return cls(span, owned)
+
+    def finish(self, status: int) -> None:
+        try:
+            self.span.set_attribute("http.response.status_code", status)
+            if status >= 400:
+                self.span.set_attribute("error.type", str(status))
+                self.span.set_status(Status(StatusCode.ERROR))
+        except Exception:
+            _log.debug("could not finish an outgoing request span", exc_info=True)
+        finally:
+            self._end()
+
+    def fail(self, error: BaseException) -> None:
+        try:
+            record_error(self.span, error)
+        except Exception:
+            _log.debug("could not record an outgoing request failure", exc_info=True)
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        if self.owned:
+            self.span.end()
+
+
+def request_attributes(method: str, url: URL) -> dict[str, Any]:
+    attributes: dict[str, Any] = method_attributes(method)
+    attributes["url.full"] = full_url(url)
+    if url.host:
+        attributes["server.address"] = url.host
+    if url.port is not None:
+        attributes["server.port"] = url.port
+    name = peer_service(url.host, url.port)
+    if name:
+        attributes["peer.service"] = name
+        attributes["service.peer.name"] = name
+    return attributes
+
+
+def start_quietly(
+    method: str, url: URL, headers: MutableMapping[str, Any]
+) -> OutgoingRequest | None:
+    """``OutgoingRequest.start``, or None if telemetry failed: the request goes on regardless."""
+    try:
+        return OutgoingRequest.start(method, url, headers)
+    except Exception:
+        _log.debug("could not trace an outgoing request", exc_info=True)
+        return None
