@@ -1,0 +1,83 @@
+"""``bot-telemetry demo``: real processes, then the app map and events read back by the CLI."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sample_bot import demo
+from tests.support.ports import free_port
+from tests.support.processes import REPO
+
+NAMES = ("collector", "nlu", "qna", "bot", "channel")
+
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def _port_options(ports: dict[str, int]) -> list[str]:
+    return [option for name in NAMES for option in (f"--{name}-port", str(ports[name]))]
+
+
+def test_twenty_conversations_make_the_app_map_and_events(tmp_path: Path) -> None:
+    store, summary_file = tmp_path / "demo.duckdb", tmp_path / "summary.json"
+    ports = {name: free_port() for name in NAMES}
+    ran = _cli("demo", "--conversations", "20", "--exit", "--store", str(store),
+               "--summary", str(summary_file), *_port_options(ports), timeout=90)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert f"UI: http://127.0.0.1:{ports['collector']}/" in ran.stdout
+    assert "channel -> bot" in ran.stdout  # the app map, printed
+    assert "20/20" in ran.stderr  # the progress bar's end
+
+    summary: dict[str, Any] = json.loads(summary_file.read_text())
+    nlu, qna = summary["services"]["nlu"], summary["services"]["qna"]
+    assert summary["conversations"] == 20
+    assert nlu["failures"] > 0 and qna["failures"] > 0  # the knob made them fail now and then
+
+    app_map = json.loads(_cli("appmap", "--store", str(store), "--format", "json").stdout)
+    edges = {(e["source"], e["target"]): e for e in app_map["edges"]}
+    assert edges[("channel", "bot")]["calls"] == summary["activities_sent"]
+    assert edges[("bot", "channel")]["calls"] == summary["replies_received"]
+    # Every message is recognised; the nlu service's own count must agree with the traces.
+    assert edges[("bot", "nlu")]["calls"] == nlu["requests"] == summary["messages_sent"]
+    assert edges[("bot", "nlu")]["failures"] == nlu["failures"]
+    assert (edges[("bot", "qna")]["calls"], edges[("bot", "qna")]["failures"]) == (
+        qna["requests"], qna["failures"]
+    )
+    assert edges[("bot", "MemoryStorage")]["calls"] >= summary["activities_sent"]
+    kinds = {node["id"]: node["kind"] for node in app_map["nodes"]}
+    assert kinds == {"bot": "service", "channel": "service", "nlu": "service",
+                     "qna": "service", "MemoryStorage": "dependency"}
+
+    listed = _cli("events", "--store", str(store), "--limit", "100000", "--format", "jsonl")
+    names = Counter(json.loads(line)["name"] for line in listed.stdout.splitlines())
+    assert names["BotMessageReceived"] == summary["activities_sent"]
+    assert names["BotMessageSend"] == summary["replies_received"]
+    luis = sum(n for name, n in names.items() if name.startswith("LuisIntent."))
+    assert luis == nlu["requests"] - nlu["failures"]
+    assert names["QnAMessage"] == qna["requests"] - qna["failures"]
+    for waterfall in ("WaterfallStart", "WaterfallStep", "WaterfallComplete", "WaterfallCancel"):
+        assert names[waterfall] > 0, names
+    assert names["WaterfallStart"] > names["WaterfallComplete"] + names["WaterfallCancel"]
+
+
+def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {name: free_port() for name in NAMES} | {"bot": port}
+        code = demo.main(["--conversations", "1", "--exit", *_port_options(ports)])
+    assert code == 2
+    assert f"port {port} (--bot-port) is already in use" in capsys.readouterr().err
