@@ -67,7 +67,10 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
     ) -> None:
         span, token = self._start_turn(context)
         try:
-            await self.on_receive_activity(context.activity)
+            try:
+                await self.on_receive_activity(context.activity)
+            except Exception:  # an overridden hook that fails must not fail the turn
+                _log.exception("could not record %s", contract.BOT_MESSAGE_RECEIVED)
             await logic()
         except BaseException as error:
             if span is not None and span.is_recording():

@@ -196,11 +196,19 @@ class BrokenHook(TelemetryMiddleware):
         raise RuntimeError("bug in a subclass")
 
 
+class BrokenOverride(TelemetryMiddleware):
+    async def on_receive_activity(self, activity: Activity) -> None:
+        raise RuntimeError("bug in a subclass")
+
+
+@pytest.mark.parametrize("middleware", [BrokenHook, BrokenOverride])
 async def test_a_failing_hook_never_fails_the_turn(
-    telemetry: CapturedTelemetry, caplog: pytest.LogCaptureFixture
+    telemetry: CapturedTelemetry,
+    caplog: pytest.LogCaptureFixture,
+    middleware: type[TelemetryMiddleware],
 ) -> None:
     adapter = TestAdapter(echo)
-    adapter.use(BrokenHook())
+    adapter.use(middleware())
     with caplog.at_level(logging.ERROR, logger="bot_telemetry"):
         await run(adapter, incoming())
 
