@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict
-from opentelemetry import baggage, context, propagate, trace
-from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry import baggage, context, trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -224,28 +223,6 @@ async def test_a_sessions_own_trace_configs_are_kept(
             await response.read()
     assert started == [f"{target.url}"]
     assert len(client_spans(telemetry)) == 1
-
-
-class BrokenPropagator(TextMapPropagator):
-    """A propagator that fails, as a misconfigured third-party one might."""
-
-    def extract(self, carrier: object, context: object = None, getter: object = None) -> object:  # type: ignore[override]
-        raise RuntimeError("broken extract")
-
-    def inject(self, carrier: object, context: object = None, setter: object = None) -> None:  # type: ignore[override]
-        raise RuntimeError("broken inject")
-
-    @property
-    def fields(self) -> set[str]:
-        return set()
-
-
-@pytest.fixture
-def broken_propagator() -> Iterator[None]:
-    previous = propagate.get_global_textmap()
-    propagate.set_global_textmap(BrokenPropagator())
-    yield
-    propagate.set_global_textmap(previous)
 
 
 async def test_telemetry_failures_never_reach_the_caller(

@@ -314,3 +314,12 @@ async def test_a_hostile_host_header_is_bounded(telemetry: CapturedTelemetry) ->
     assert span.attributes is not None
     assert len(str(span.attributes["server.address"])) == 256
     assert "server.port" not in span.attributes or span.attributes["server.port"] == 80
+
+
+async def test_a_failing_propagator_never_breaks_the_request(
+    telemetry: CapturedTelemetry, broken_propagator: None
+) -> None:
+    async with serve(make_app()) as url:
+        response = await raw_request(url, "/items/1", [("traceparent", TP)])
+    assert response.status == 200
+    assert json.loads(response.body) == {"baggage": {}, "tracestate": {}}
