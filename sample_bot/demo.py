@@ -127,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         or secrets.token_hex(16),
     }
     fleet = Fleet(log_dir, env)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGINT too: a shell that starts the demo in the background leaves SIGINT ignored.
+    previous = {
+        signum: signal.signal(signum, _raise_interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         started = time.time_ns()
         _start_all(fleet, args)
@@ -157,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         fleet.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from sample_bot import demo
+from sample_bot.processes import port_in_use
 from tests.support.ports import free_port
 from tests.support.processes import REPO
 
@@ -81,3 +84,28 @@ def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> N
         code = demo.main(["--conversations", "1", "--exit", *_port_options(ports)])
     assert code == 2
     assert f"port {port} (--bot-port) is already in use" in capsys.readouterr().err
+
+
+def test_runs_until_ctrl_c_then_stops_what_it_started(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in NAMES}
+    log = tmp_path / "demo.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot_telemetry.cli", "demo", "--conversations", "2",
+             "--store", str(tmp_path / "demo.duckdb"), *_port_options(ports)],
+            cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Ctrl-C stops everything" not in log.read_text() and process.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert process.poll() is None, log.read_text()  # still running, serving the Emulator
+        for name in NAMES:
+            assert port_in_use(ports[name]), name
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert [name for name in NAMES if port_in_use(ports[name])] == []
