@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 from .appmap import AppMap, Edge, Node
 
 NODE_WIDTH, NODE_HEIGHT = 170, 58
-COLUMN_GAP, ROW_GAP, MARGIN = 110, 44, 30
+COLUMN_GAP, ROW_GAP, MARGIN = 200, 44, 30
 
 
 def as_json(app_map: AppMap) -> str:
@@ -70,9 +70,15 @@ def _node_figures(node: Node) -> str:
     return f"{node['requests']} {noun}{failed}"
 
 
+def _duration(milliseconds: float) -> str:
+    digits = 2 if milliseconds < 1 else 1 if milliseconds < 10 else 0
+    return f"{milliseconds:.{digits}f} ms"
+
+
 def _edge_figures(edge: Edge) -> str:
     failed = f", {edge['failures']} failed" if edge["failures"] else ""
-    return f"{edge['calls']} calls{failed}, p50 {edge['p50_ms']:.0f} ms, p95 {edge['p95_ms']:.0f} ms"
+    return (f"{edge['calls']} calls{failed}, p50 {_duration(edge['p50_ms'])}, "
+            f"p95 {_duration(edge['p95_ms'])}")
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,7 @@ def as_svg(app_map: AppMap) -> str:
         and placed[e["target"]].column <= placed[e["source"]].column
     )
     height = bottom + MARGIN + (40 + 26 * back_edges if back_edges else 0)
+    width += 40  # room for labels of edges into the last column
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="appmap" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img">',
@@ -178,14 +185,18 @@ def as_svg(app_map: AppMap) -> str:
             x2, y2 = target.x, target.y + NODE_HEIGHT // 2
             bend = (x2 - x1) // 2
             path = f"M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}"
-            label_x, label_y = (x1 + x2) // 2, (y1 + y2) // 2 - 6
+            # Just above the arrowhead: edges leaving one node fan out, so their labels
+            # would collide half way.
+            label_x, label_y, anchor = x2 - 8, y2 - 7, "end"
         else:
             back_index += 1
             x1, y1 = source.x + NODE_WIDTH // 2, source.y + NODE_HEIGHT
             x2, y2 = target.x + NODE_WIDTH // 2, target.y + NODE_HEIGHT
             low = bottom + 20 + 26 * back_index
             path = f"M {x1} {y1} C {x1} {low}, {x2} {low}, {x2} {y2}"
-            label_x, label_y = (x1 + x2) // 2, low - 4
+            # A cubic with both control points at ``low`` bottoms out three quarters down.
+            label_x = (x1 + x2) // 2
+            label_y, anchor = y1 + (low - y1) * 3 // 4 + 14, "middle"
         marker = "arrow-failed" if failed else "arrow"
         parts.append(
             f'<g class="edge{" failed" if failed else ""}" '
@@ -193,7 +204,7 @@ def as_svg(app_map: AppMap) -> str:
             f"<title>{escape(edge['source'])} → {escape(edge['target'])}: "
             f"{escape(_edge_figures(edge))}</title>"
             f'<path d="{path}" fill="none" marker-end="url(#{marker})"/>'
-            f'<text x="{label_x}" y="{label_y}" text-anchor="middle">'
+            f'<text x="{label_x}" y="{label_y}" text-anchor="{anchor}">'
             f"{escape(_edge_label(edge))}</text></g>"
         )
     for name, place in placed.items():
@@ -218,7 +229,7 @@ def as_svg(app_map: AppMap) -> str:
 
 def _edge_label(edge: Edge) -> str:
     failed = f" · {edge['failures']} failed" if edge["failures"] else ""
-    return f"{edge['calls']} calls · p95 {edge['p95_ms']:.0f} ms{failed}"
+    return f"{edge['calls']} calls · p95 {_duration(edge['p95_ms'])}{failed}"
 
 
 # Standalone SVG output (CLI --format svg) carries its own styles; the web UI styles inline SVG.

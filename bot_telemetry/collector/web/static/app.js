@@ -193,7 +193,11 @@ async function showTrace(traceId) {
     bar.style.left = `${(span.offset_ms / total) * 100}%`;
     bar.style.width = `${Math.max((span.duration_ms / total) * 100, 0.3)}%`;
     const time = el("span", { class: "span-time" }, ms(span.duration_ms));
-    time.style.left = `${Math.min((span.offset_ms / total) * 100, 85)}%`;
+    const start = (span.offset_ms / total) * 100;
+    const end = start + (span.duration_ms / total) * 100;
+    // Beside the bar: after it when there is room, else before it.
+    if (end < 82) time.style.left = `calc(${end}% + 4px)`;
+    else time.style.right = `calc(${100 - start}% + 4px)`;
     const label = el("div", { class: "span-label", title: span.name },
       el("span", { class: "service" }, span.service), span.name);
     label.style.paddingLeft = `${8 + span.depth * 16}px`;
@@ -273,7 +277,7 @@ async function showConversation(conversationId) {
   view.replaceChildren(
     el("p", {}, el("a", { href: "#/conversations" }, "← Conversations")),
     el("h2", {}, `Conversation ${conversation.conversation_id}`),
-    conversation.turns.map((turn, index) => turnCard(turn, index + 1)));
+    ...conversation.turns.map((turn, index) => turnCard(turn, index + 1)));
 }
 
 // ---- routing -------------------------------------------------------------------------

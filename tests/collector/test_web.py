@@ -1,0 +1,148 @@
+"""The web UI in headless Chromium (Debian's package; never a downloaded browser).
+
+Screenshots go to test-artifacts/collector/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.collector.conftest import Populated
+from tests.support.processes import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts" / "collector"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+    pytest.skip("Debian's chromium is missing: run `bash scripts/install-test-tools`",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class Page:
+    """A page on the collector that records every request and every dialog it opens."""
+
+    def __init__(self, browser: Any, base: str):
+        self.base = base
+        self.page = browser.new_page(viewport={"width": 1280, "height": 860})
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message),
+                                               dialog.dismiss()))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def open(self, hash_: str) -> Any:
+        self.page.goto(f"{self.base}/{hash_}")
+        return self.ready(hash_)
+
+    def ready(self, hash_: str) -> Any:
+        self.page.wait_for_selector(f'body[data-ready="{hash_}"]', timeout=10_000)
+        return self.page
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.dialogs == [], "telemetry text ran as script"
+        foreign = [url for url in self.requests if not url.startswith(self.base)]
+        assert foreign == [], f"the UI fetched from elsewhere: {foreign}"
+        self.page.close()
+
+
+@pytest.fixture
+def ui(browser: Any, populated: Populated) -> Iterator[Page]:
+    page = Page(browser, populated.url)
+    yield page
+    page.close()
+
+
+def test_app_map_reads_left_to_right_and_opens_a_node(ui: Page) -> None:
+    page = ui.open("#/appmap")
+    nodes = page.locator("svg.appmap g.node")
+    assert sorted(nodes.evaluate_all("els => els.map(e => e.dataset.node)")) == [
+        "azure.blob", "bot", "channel", "nlu", "qna"]
+    boxes = {name: page.locator(f'g.node[data-node="{name}"]').bounding_box()
+             for name in ("channel", "bot", "nlu")}
+    assert boxes["channel"]["x"] < boxes["bot"]["x"] < boxes["nlu"]["x"]
+    assert "failed" in (page.locator('g.node[data-node="nlu"]').get_attribute("class") or "")
+    assert page.locator("g.edge.failed").count() == 1
+    assert "3 calls" in (page.locator('g.edge[data-source="channel"] text').text_content() or "")
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 5
+    ui.shot("appmap")
+
+    page.locator('g.node[data-node="nlu"]').click()
+    ui.ready("#/node/nlu")
+    assert "POST /luis/predict handler" in page.locator("table").first.inner_text()
+    assert page.locator("table").nth(1).locator("tbody tr").count() == 3
+    ui.shot("appmap-node-nlu")
+
+
+def test_transactions_search_and_waterfall(ui: Page, populated: Populated) -> None:
+    page = ui.open("#/traces")
+    assert page.locator("table tbody tr").count() == 3
+    page.fill("input[name=conversation]", "conv-1")
+    page.select_option("select[name=failed]", "true")
+    page.click("form.search button")
+    ui.ready("#/traces?conversation=conv-1&failed=true")
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 1
+    assert populated.sent.failed_traces[0] in rows.inner_text()
+    ui.shot("transactions")
+
+    rows.first.click()
+    ui.ready(f"#/trace/{populated.sent.failed_traces[0]}")
+    assert page.locator(".span-row").count() == 10
+    assert page.locator(".span-row.error").count() == 2
+    page.locator(".span-row", has_text="bot.turn").click()
+    details = page.locator("#span-details")
+    assert "activity.conversation.id" in details.inner_text()
+    assert "BotMessageReceived" in details.inner_text()
+    bars = page.locator(".span-bar").evaluate_all("els => els.map(e => e.style.width)")
+    assert all(width.endswith("%") for width in bars)
+    ui.shot("trace-waterfall")
+
+
+def test_conversation_transcript_escapes_text(ui: Page) -> None:
+    page = ui.open("#/conversations")
+    assert "conv-1" in page.locator("table tbody").inner_text()
+    page.locator("table tbody tr").first.click()
+    ui.ready("#/conversation/conv-1")
+    turns = page.locator("section.turn")
+    assert turns.count() == 3, page.locator("#view").inner_text()
+    assert "failed" in (turns.nth(1).get_attribute("class") or "")
+    assert "nlu crashed" in turns.nth(1).inner_text()
+    assert "intent Greeting (0.93)" in turns.first.inner_text()
+    assert "answer Hello <b>there</b> (0.81)" in turns.first.inner_text()
+    # Hostile text from telemetry is shown as text, never parsed as markup.
+    assert turns.nth(2).locator(".user").inner_text() == "<script>alert(1)</script>"
+    assert page.locator("section.turn script, section.turn b").count() == 0
+    ui.shot("conversation")
+
+
+def test_unknown_trace_and_bad_links_show_an_error(ui: Page) -> None:
+    page = ui.open("#/trace/0123456789abcdef0123456789abcdef")
+    assert "No trace" in page.locator("#view").inner_text()
+    page = ui.open("#/trace/not-hex")
+    assert "is not a trace id" in page.locator("#view .error").inner_text()
