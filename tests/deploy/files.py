@@ -9,7 +9,10 @@ definition wins, ``environment`` merges by key).
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -129,3 +132,14 @@ def host_port(address: str, default_scheme: str = "http") -> tuple[str, int]:
     parts = urlsplit(address if "://" in address else f"{default_scheme}://{address}")
     assert parts.hostname and parts.port, f"no host:port in {address!r}"
     return parts.hostname, parts.port
+
+
+@cache
+def help_text(*command: str) -> str:
+    """``python -m <command...> --help``: the options a program of ours accepts."""
+    result = subprocess.run(
+        [sys.executable, "-m", *command, "--help"], cwd=REPO, capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -42,7 +42,8 @@ BACKEND_OVERLAYS = {"jaeger.yaml", "tempo.yaml", "azure-monitor.yaml"}
 def variants() -> list[tuple[str, dict[str, Any]]]:
     """The base alone and the base with each overlay, merged as the collector merges them."""
     found = [("otelcol.yaml", collector_config(BASE_CONFIG))]
-    found += [(f"otelcol.yaml+{path.name}", collector_config(BASE_CONFIG, path)) for path in OVERLAYS]
+    for path in OVERLAYS:
+        found.append((f"otelcol.yaml+{path.name}", collector_config(BASE_CONFIG, path)))
     return found
 
 
@@ -169,7 +170,8 @@ def test_tail_sampling_keeps_failed_and_slow_turns_and_a_share_of_the_rest() -> 
     assert set(policies) == {"status_code", "latency", "probabilistic"}
     assert policies["status_code"]["status_code"]["status_codes"] == ["ERROR"]
     threshold = int(expand(str(policies["latency"]["latency"]["threshold_ms"]), {}))
-    share = float(expand(str(policies["probabilistic"]["probabilistic"]["sampling_percentage"]), {}))
+    percentage = policies["probabilistic"]["probabilistic"]["sampling_percentage"]
+    share = float(expand(str(percentage), {}))
     assert threshold > 0
     assert 0 < share < 100, "the default keeps a share, not everything"
     # A top-level list of policies is an OR: any policy keeping a trace keeps it.

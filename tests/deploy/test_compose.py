@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from .files import (
     compose_project,
     env_references,
     expand,
+    help_text,
     host_port,
     load,
     option,
@@ -78,16 +76,6 @@ def collector_files(project: dict[str, Any]) -> list[Path]:
         assert (COMPOSE / source).resolve() == COLLECTOR.resolve(), source
         files.append(COLLECTOR / inside.name)
     return files
-
-
-@cache
-def help_text(module: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True,
-        timeout=60, check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def test_two_topologies_jaeger_and_tempo() -> None:
