@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from sample_bot import bot
+from sample_bot.storage import CONNECTION_STRING_ENV, CONTAINER_ENV
+from tests.dependencies.conftest import Azurite
 from tests.sample_bot.stack import sample_stack
 from tests.support.telemetry import CapturedTelemetry
 
@@ -117,3 +120,23 @@ async def test_the_hops_are_one_trace(telemetry: CapturedTelemetry) -> None:
         [served] = [s for s in trace if s.name == route]
         parent = by_id[served.parent.span_id]
         assert (parent.name, parent.kind) == (caller, SpanKind.CLIENT)
+
+
+async def test_state_in_azure_blob_storage(
+    telemetry: CapturedTelemetry, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CONNECTION_STRING_ENV, azurite.connection_string)
+    monkeypatch.setenv(CONTAINER_ENV, "sample-bot-test")
+    async with sample_stack() as stack:
+        conversation = await stack.channel.start("u1", "Cleo")
+        await stack.channel.say(conversation, "book a table for 2")
+        # The dialog's place survives between turns only through the store.
+        assert _texts(await stack.channel.say(conversation, "monday")) == [
+            "What name is the booking under?"
+        ]
+    storage = [s for s in telemetry.spans() if s.name.startswith("Storage ")]
+    assert {s.name for s in storage} >= {"Storage Read", "Storage Write"}
+    for span in storage:
+        assert span.attributes["db.system.name"] == "azure.blob"
+        assert span.attributes["db.namespace"] == "sample-bot-test"
+        assert span.attributes["peer.service"] == "devstoreaccount1"
