@@ -30,7 +30,7 @@ from typing import Any, Final
 from botbuilder.core import Storage
 
 from ..privacy import PrivacyPolicy
-from .call import DependencyCall, Target, dependency_call
+from .call import RESULT_OK, DependencyCall, Target, dependency_call
 from .events import string
 from .trace_activities import TraceActivities
 
@@ -110,6 +110,9 @@ class TelemetryStorage(Storage):  # type: ignore[misc]
             policy=self._policy,
         ) as call:
             yield call
+            # One storage operation may be many requests (a blob per key, a container
+            # check); no single HTTP status speaks for it, so a success is just OK.
+            call.set_result_code(RESULT_OK)
 
 
 def storage_target(storage: Any) -> Target:

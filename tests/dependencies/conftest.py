@@ -83,7 +83,7 @@ def azurite() -> Iterator[Azurite]:
             process = subprocess.Popen(
                 [node, str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port),
                  "--location", str(Path(location) / "data"), "--disableTelemetry",
-                 "--skipApiVersionCheck", "--silent"],
+                 "--skipApiVersionCheck", "--loose", "--silent"],
                 stdout=sink, stderr=subprocess.STDOUT,
             )
         try:
