@@ -177,6 +177,10 @@ def served(stats: dict[str, Any], prefix: str) -> tuple[int, int]:
     return sum(r["requests"] for r in routes), sum(r["failures"] for r in routes)
 
 
+def received(found: Counter[str]) -> int:
+    return sum(n for key, n in found.items() if json.loads(key)[1] == "BotMessageReceived")
+
+
 def expected_edges(stats: dict[str, dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
     """Calls and failures per edge, as the callees counted them."""
     return {
@@ -196,6 +200,7 @@ def test_rotel_between_the_sample_bot_and_the_collector_changes_nothing(tmp_path
             direct_stats = play_sample_bot(tmp_path / "direct", direct)
             rotel_stats = play_sample_bot(tmp_path / "rotel", rotel_url)
             expected = expected_edges(direct_stats)
+            activities = expected[("channel", "bot")][0]
             assert expected == expected_edges(rotel_stats), "the two runs did different work"
             assert expected[("bot", "nlu")][1] > 0, "the script should hit an nlu failure"
 
@@ -205,6 +210,7 @@ def test_rotel_between_the_sample_bot_and_the_collector_changes_nothing(tmp_path
                 lists = events(direct), events(behind_rotel)
                 edges = {(s, t): (calls, failures) for s, t, calls, failures in maps[1]["edges"]}
                 complete = all(edges.get(edge) == counts for edge, counts in expected.items())
+                complete = complete and received(lists[1]) == activities
                 if (complete and maps[0] == maps[1] and lists[0] == lists[1]) or (
                     time.monotonic() > deadline
                 ):
@@ -219,6 +225,8 @@ def test_rotel_between_the_sample_bot_and_the_collector_changes_nothing(tmp_path
         assert {(s, t): (c, f) for s, t, c, f in direct_map["edges"]}.get(edge) == counts, edge
     assert rotel_map == direct_map
     assert rotel_events == direct_events
+    # One BotMessageReceived per activity the bot was sent, on both paths.
+    assert received(direct_events) == activities
     names = Counter(json.loads(key)[1] for key in rotel_events.elements())
     assert names["BotMessageReceived"] > 0 and names["BotMessageSend"] > 0, names
     assert any(name.startswith("LuisIntent.") for name in names), names
