@@ -20,8 +20,10 @@ import itertools
 import json
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -37,6 +39,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 COUNTS_KEY = web.AppKey("counts", defaultdict)
 _reply_ids = itertools.count(1)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _body(request: web.Request) -> bytes:
@@ -104,8 +107,16 @@ def _protobuf(body: bytes) -> web.Response:
     return web.Response(body=body, content_type="application/x-protobuf")
 
 
+@web.middleware
+async def _refuse_garbage(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except (ValueError, TypeError, DecodeError, OSError) as error:  # bad JSON, protobuf or gzip
+        raise web.HTTPBadRequest(text=f"unreadable payload: {error}") from error
+
+
 def build_app() -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_refuse_garbage])
     app[COUNTS_KEY] = defaultdict(Counter)
     app.router.add_get("/health", health)
     app.router.add_post("/{tenant}/v3/conversations/{conversation}/activities", connector_reply)

@@ -1,10 +1,10 @@
 """One benchmark variant in its own process, running rounds of turns on command.
 
 ``python -m benchmarks._turn_worker --variant NAME --sink URL`` builds the variant, runs a
-few warm-up turns and prints ``{"ready": ...}``. Then each line ``{"turns": N}`` on stdin
-runs N turns one after another, drains the variant's telemetry to the sink and prints one
-JSON line: the round's wall time (turns and drain), the median single-turn latency and
-what the sink has received. An empty line or end of input stops it.
+few warm-up turns and prints ``{"ready": ..., "sink": {...}}``. Then each line
+``{"turns": N}`` on stdin runs N turns one after another, drains the variant's telemetry
+to the sink and prints one JSON line: the round's wall time (turns and drain), the median
+single-turn latency and what the sink has received. An empty line or end of input stops it.
 
 A process per variant keeps them apart: the baseline never has an OpenTelemetry SDK or
 botbuilder's telemetry client loaded, and one variant's export threads cannot run during
@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         variant = _variants.build(args.variant, args.sink)
         runner.run(_turns(variant, args.sink, WARM_UP_TURNS))
         variant.drain()
-        print(json.dumps({"ready": args.variant}), flush=True)
+        ready = {"ready": args.variant, "sink": _variants.sink_counts(tenant)}
+        print(json.dumps(ready), flush=True)
         for line in sys.stdin:
             if not line.strip():
                 break

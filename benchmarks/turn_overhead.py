@@ -59,7 +59,8 @@ class Worker:
         return self._answer(stdout)
 
     def read_ready(self) -> None:
-        self._answer(self._pipes()[1])
+        # Counts so far are the warm-up's; measured rounds are counted from here.
+        self.sink = self._answer(self._pipes()[1])["sink"]
 
     def _pipes(self) -> tuple[IO[str], IO[str]]:
         assert self.process.stdin is not None and self.process.stdout is not None

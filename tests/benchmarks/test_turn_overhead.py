@@ -1,0 +1,66 @@
+"""turn_overhead runs every variant end to end and reports well-formed figures.
+
+Tiny iteration counts; nothing here judges speed (that is what the benchmark is for).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks._variants import VARIANTS
+from benchmarks.turn_overhead import measure
+from tests.support.processes import REPO
+
+
+def test_json_report_has_every_figure_and_real_exports() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.turn_overhead", "--json",
+         "--rounds", "2", "--turns", "3", "--warm-up", "0"],
+        cwd=REPO, capture_output=True, text=True, timeout=90,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+
+    for variant in VARIANTS:
+        assert report[f"{variant}_us"] > 0
+        assert report["turn_latency_median_us"][variant] > 0
+    for key in ("echo_botbuilder_ai_added_us", "echo_bot_telemetry_added_us",
+                "full_bot_telemetry_added_us"):
+        assert isinstance(report[key], float)
+    assert isinstance(report["targets"]["full_met"], bool)
+    assert report["rounds"] == 2 and report["turns_per_round"] == 3
+    assert report["machine"]["nproc"] >= 1
+
+    exported = report["exported_per_turn"]
+    # Every turn replied over the connector API, in every variant.
+    assert all(exported[v]["replies"] == 1.0 for v in VARIANTS)
+    # The baselines export nothing; the others deliver what they claim, parsed by the sink.
+    assert set(exported["echo_baseline"]) == {"replies"}
+    assert set(exported["full_baseline"]) == {"replies"}
+    assert exported["echo_botbuilder_ai"]["envelope:EventData"] == 2.0  # received + send
+    assert exported["echo_bot_telemetry"]["spans"] >= 1.0
+    assert exported["echo_bot_telemetry"]["log_records"] >= 2.0
+    assert exported["full_bot_telemetry"]["spans"] > exported["echo_bot_telemetry"]["spans"]
+
+
+def test_a_subset_reports_no_ratio_it_cannot_compute() -> None:
+    report = measure(("echo_baseline", "echo_bot_telemetry"), rounds=1, turns=2, warm_up=0)
+
+    assert report["echo_bot_telemetry_added_us"] is not None
+    assert report["echo_botbuilder_ai_added_us"] is None
+    assert report["echo_added_ratio"] is None
+    assert report["targets"]["echo_met"] is None
+
+
+@pytest.mark.parametrize(
+    ("variants", "rounds"), [(("echo_nothing",), 1), ((), 1), (("echo_baseline",), 0)]
+)
+def test_bad_arguments_are_refused_before_anything_starts(
+    variants: tuple[str, ...], rounds: int
+) -> None:
+    with pytest.raises(ValueError):
+        measure(variants, rounds=rounds, turns=1)
