@@ -3,8 +3,8 @@
 ``python -m benchmarks._turn_worker --variant NAME --sink URL`` builds the variant, runs a
 few warm-up turns and prints ``{"ready": ..., "sink": {...}}``. Then each line
 ``{"turns": N}`` on stdin runs N turns one after another, drains the variant's telemetry
-to the sink and prints one JSON line: the round's wall time (turns and drain), the median
-single-turn latency and what the sink has received. An empty line or end of input stops it.
+to the sink and prints one JSON line: the round's wall and CPU time (turns and drain), the
+median single-turn latency and what the sink has received. An empty line or end of input stops it.
 
 A process per variant keeps them apart: the baseline never has an OpenTelemetry SDK or
 botbuilder's telemetry client loaded, and one variant's export threads cannot run during
@@ -51,12 +51,14 @@ def main(argv: list[str] | None = None) -> int:
             if not line.strip():
                 break
             count = int(json.loads(line)["turns"])
-            start = time.perf_counter_ns()
+            start, cpu_start = time.perf_counter_ns(), time.process_time_ns()
             latencies = runner.run(_turns(variant, args.sink, count))
             variant.drain()
             elapsed = time.perf_counter_ns() - start
             result = {
                 "elapsed_ns": elapsed,
+                # every thread of this process: the export threads' work counts too
+                "cpu_ns": time.process_time_ns() - cpu_start,
                 "turns": count,
                 "turn_median_ns": statistics.median(latencies),
                 "sink": _variants.sink_counts(tenant),

@@ -9,7 +9,8 @@ telemetry exported to the same sink process. Rounds are interleaved: round r run
 variant once, in an order rotated by r, so drifting machine load hits them all alike. A
 round is N turns one after another plus draining the telemetry they produced to the
 sink, so export work is charged to the variant that caused it. Figures are medians over
-rounds of the round's time per turn, in microseconds.
+rounds of the round's wall time per turn, in microseconds; ``cpu_per_turn_us`` is the same
+for the worker's CPU time (all its threads), which other load on the machine disturbs less.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Worker:
     log: Path
     per_turn_us: list[float] = field(default_factory=list)
     turn_median_us: list[float] = field(default_factory=list)
+    cpu_per_turn_us: list[float] = field(default_factory=list)
     sink: dict[str, int] = field(default_factory=dict)
     exported: dict[str, int] = field(default_factory=dict)
     measured_turns: int = 0
@@ -110,6 +112,7 @@ def _record(worker: Worker, answer: dict[str, Any], measured: bool) -> None:
         turns = answer["turns"]
         worker.per_turn_us.append(answer["elapsed_ns"] / turns / 1000)
         worker.turn_median_us.append(answer["turn_median_ns"] / 1000)
+        worker.cpu_per_turn_us.append(answer["cpu_ns"] / turns / 1000)
         for key, value in sink.items():
             worker.exported[key] = worker.exported.get(key, 0) + value - worker.sink.get(key, 0)
         worker.measured_turns += turns
@@ -179,6 +182,17 @@ def _summary(
     report["turn_latency_median_us"] = {
         w.variant: round(statistics.median(w.turn_median_us), 1) for w in workers
     }
+    cpu = {w.variant: round(statistics.median(w.cpu_per_turn_us), 1) for w in workers}
+    report["cpu_per_turn_us"] = cpu
+    report["cpu_added_us"] = {
+        variant: round(cpu[variant] - cpu[baseline], 1)
+        for variant, baseline in (
+            ("echo_botbuilder_ai", "echo_baseline"),
+            ("echo_bot_telemetry", "echo_baseline"),
+            ("full_bot_telemetry", "full_baseline"),
+        )
+        if variant in cpu and baseline in cpu
+    }
     report["round_spread_us"] = {
         w.variant: [round(min(w.per_turn_us), 1), round(max(w.per_turn_us), 1)] for w in workers
     }
@@ -210,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         scalars = {k: v for k, v in report.items() if not isinstance(v, dict)}
         _report.print_table("turn overhead (microseconds per turn, medians over rounds)", scalars)
-        for key in ("targets", "exported_per_turn", "turn_latency_median_us"):
+        for key in ("targets", "cpu_added_us", "exported_per_turn", "turn_latency_median_us"):
             _report.print_table(key, report[key])
     return 0
 

@@ -34,6 +34,10 @@ def test_json_report_has_every_figure_and_real_exports() -> None:
     assert isinstance(report["targets"]["full_met"], bool)
     assert report["rounds"] == 2 and report["turns_per_round"] == 3
     assert report["machine"]["nproc"] >= 1
+    assert all(report["cpu_per_turn_us"][v] > 0 for v in VARIANTS)
+    assert set(report["cpu_added_us"]) == {
+        "echo_botbuilder_ai", "echo_bot_telemetry", "full_bot_telemetry"
+    }
 
     exported = report["exported_per_turn"]
     # Every turn replied over the connector API, in every variant.
