@@ -180,7 +180,8 @@ def _finish(
             span.set_status(Status(StatusCode.OK))
     else:
         code = call.result_code or _error_code(error, status)
-        span.record_exception(error, escaped=True)
+        if not _already_recorded(span, error):
+            span.record_exception(error, escaped=True)
         span.set_attribute(ATTR_ERROR_TYPE, _qualified_name(type(error)))
         span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:512]))
     span.set_attribute(ATTR_RESULT_CODE, code)
@@ -230,6 +231,17 @@ def _error_code(error: BaseException, recorded: int | None) -> str:
     if recorded is not None and recorded >= 400:
         return str(recorded)
     return type(error).__name__
+
+
+def _already_recorded(span: trace.Span, error: BaseException) -> bool:
+    # The HTTP client instrumentation records a failed request on the span it reports
+    # under; the same exception then reaches us, and one exception event is enough.
+    names = {type(error).__qualname__, _qualified_name(type(error))}
+    events: Any = getattr(span, "events", ())
+    return any(
+        event.name == "exception" and (event.attributes or {}).get("exception.type") in names
+        for event in events
+    )
 
 
 def _qualified_name(kind: type[BaseException]) -> str:

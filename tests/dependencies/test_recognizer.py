@@ -146,6 +146,7 @@ async def test_an_unreachable_service_is_a_failed_call(
     span = telemetry.span_named("Recognizer Query")
     assert span.status.status_code is StatusCode.ERROR
     assert (span.attributes or {})["bot.dependency.result_code"] == "ClientConnectorError"
+    assert [e.name for e in span.events] == ["exception"], "recorded once, not per layer"
 
 
 class NothingRecognizer(Recognizer):  # type: ignore[misc]
