@@ -35,7 +35,7 @@ from .store import (
     KIND_SERVER,
     STATUS_ERROR,
 )
-from .window import TimeWindow
+from .window import EVERYTHING, TimeWindow
 
 
 class Node(TypedDict):
@@ -99,7 +99,7 @@ def _ms(nanoseconds: float | None) -> float:
     return round((nanoseconds or 0) / 1e6, 3)
 
 
-def build_app_map(db: duckdb.DuckDBPyConnection, window: TimeWindow = TimeWindow()) -> AppMap:
+def build_app_map(db: duckdb.DuckDBPyConnection, window: TimeWindow = EVERYTHING) -> AppMap:
     """The app map of everything that started in ``window``.
 
     Services come first, those that start the most traces (the channel) leading, so a
@@ -137,14 +137,16 @@ class Operation(TypedDict):
 
 
 def node_operations(
-    db: duckdb.DuckDBPyConnection, node: str, window: TimeWindow = TimeWindow(), limit: int = 50
+    db: duckdb.DuckDBPyConnection, node: str, window: TimeWindow = EVERYTHING, limit: int = 50
 ) -> list[Operation]:
     """A node's operations: a service's spans by name, or the calls made to a dependency."""
     is_service = db.execute(
         "SELECT count(*) > 0 FROM spans WHERE service_name = ? AND start_ns >= ? AND start_ns < ?",
         [node, *window.params],
     ).fetchone()
-    where = "service_name = ?" if is_service and is_service[0] else f"peer = ? AND kind IN {_CALLERS}"
+    where = "service_name = ?"
+    if not (is_service and is_service[0]):
+        where = f"peer = ? AND kind IN {_CALLERS}"
     rows = db.execute(
         f"""SELECT service_name, name, kind, count(*),
                    count(*) FILTER (WHERE status_code = {STATUS_ERROR}),
@@ -161,7 +163,7 @@ def node_operations(
 
 
 def node_trace_ids(
-    db: duckdb.DuckDBPyConnection, node: str, window: TimeWindow = TimeWindow(), limit: int = 20
+    db: duckdb.DuckDBPyConnection, node: str, window: TimeWindow = EVERYTHING, limit: int = 20
 ) -> list[str]:
     """The most recent traces that touch a node (as a service or as a called dependency)."""
     rows = db.execute(

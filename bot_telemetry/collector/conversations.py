@@ -17,7 +17,7 @@ import duckdb
 
 from .store import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATUS_ERROR
 from .traces import iso
-from .window import TimeWindow
+from .window import EVERYTHING, TimeWindow
 
 TURN_SPAN = "bot.turn"
 _CALLEES = (KIND_SERVER, KIND_CONSUMER)
@@ -33,7 +33,7 @@ class ConversationSummary(TypedDict):
 
 
 def list_conversations(
-    db: duckdb.DuckDBPyConnection, window: TimeWindow = TimeWindow(), limit: int = 100
+    db: duckdb.DuckDBPyConnection, window: TimeWindow = EVERYTHING, limit: int = 100
 ) -> list[ConversationSummary]:
     """Conversations with a turn in the window, most recently active first."""
     rows = db.execute(

@@ -12,7 +12,7 @@ import duckdb
 
 from .rows import CUSTOM_EVENT_NAME
 from .traces import iso
-from .window import TimeWindow
+from .window import EVERYTHING, TimeWindow
 
 
 class Event(TypedDict):
@@ -27,7 +27,7 @@ class Event(TypedDict):
 
 def list_events(
     db: duckdb.DuckDBPyConnection,
-    window: TimeWindow = TimeWindow(),
+    window: TimeWindow = EVERYTHING,
     name: str | None = None,
     limit: int = 100,
 ) -> list[Event]:

@@ -101,7 +101,9 @@ def decode(signal: Signal, body: bytes, encoding: Encoding) -> Message:
         try:
             message.ParseFromString(body)
         except DecodeError as error:
-            raise OtlpError(400, f"body is not a valid {_name(message)} protobuf: {error}") from error
+            raise OtlpError(
+                400, f"body is not a valid {_name(message)} protobuf: {error}"
+            ) from error
         return message
     try:
         document = json.loads(body)
@@ -132,7 +134,7 @@ def status_body(error: OtlpError, encoding: Encoding | None) -> tuple[bytes, str
 
 
 def _name(message: Message) -> str:
-    return message.DESCRIPTOR.name
+    return str(message.DESCRIPTOR.name)
 
 
 def _ids_to_base64(value: Any, key: str = "") -> Any:

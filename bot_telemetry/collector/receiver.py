@@ -54,7 +54,7 @@ def _refusal(error: OtlpError, encoding: Encoding | None) -> web.Response:
 def _success(signal: Signal, batch: Batch, encoding: Encoding) -> web.Response:
     response: Message = signal.response()
     if batch.rejected:
-        partial = response.partial_success  # type: ignore[attr-defined]
+        partial = response.partial_success
         counter = {Signal.TRACES: "rejected_spans", Signal.LOGS: "rejected_log_records",
                    Signal.METRICS: "rejected_data_points"}[signal]
         setattr(partial, counter, batch.rejected)

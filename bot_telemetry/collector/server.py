@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from . import receiver
 from .store import DEFAULT_STORE, Store
@@ -84,10 +85,6 @@ def discovery_path(store: Path) -> Path:
     return store.with_name(store.name + ".serve.json")
 
 
-Middleware = Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]],
-                      Awaitable[web.StreamResponse]]
-
-
 def _guard(config: ServerConfig) -> Middleware:
     loopback_only = is_loopback(config.host)
 
@@ -118,7 +115,8 @@ def _guard(config: ServerConfig) -> Middleware:
             response.set_cookie(TOKEN_COOKIE, config.token, httponly=True, samesite="Strict")
         return response
 
-    return guard
+    middleware: Middleware = guard
+    return middleware
 
 
 def _presented_token(request: web.Request) -> str | None:

@@ -58,3 +58,7 @@ class TimeWindow:
     @property
     def params(self) -> list[int]:
         return [self.start_ns, self.end_ns]
+
+
+#: The window of everything stored.
+EVERYTHING = TimeWindow()

@@ -95,8 +95,10 @@ class Topology:
         with self._call("channel", "bot", "POST /api/messages", {"peer.service": "bot"}):
             bot = self.tracers["bot"]
             attributes = {
-                "activity.conversation.id": conversation, "activity.id": f"a{len(sent.turn_traces)}",
-                "activity.type": "message", "activity.channel_id": "directline",
+                "activity.conversation.id": conversation,
+                "activity.id": f"a{len(sent.turn_traces)}",
+                "activity.type": "message",
+                "activity.channel_id": "directline",
             }
             with bot.start_as_current_span("bot.turn", attributes=attributes) as turn_span:
                 trace_id = format(turn_span.get_span_context().trace_id, "032x")

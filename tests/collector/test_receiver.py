@@ -24,9 +24,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.export import SpanExportResult
 
 from bot_telemetry.collector.server import CollectorThread, ConfigError, ServerConfig
 from bot_telemetry.collector.store import Store
@@ -106,8 +105,8 @@ def test_otlp_json_with_hex_ids_is_accepted(collector: CollectorThread) -> None:
             "status": {"code": 2, "message": "boom"},
         }]}],
     }]}
-    status, body, content_type = post(f"{collector.url}/v1/traces", json.dumps(document).encode(),
-                                      {"Content-Type": "application/json"})
+    status, _, content_type = post(f"{collector.url}/v1/traces", json.dumps(document).encode(),
+                                   {"Content-Type": "application/json"})
     assert (status, content_type) == (200, "application/json")
     trace = get_json(f"{collector.url}/api/traces/{trace_id}")
     (span,) = trace["spans"]

@@ -55,7 +55,7 @@ def test_retention_drops_old_telemetry(tmp_path: Path) -> None:
 
 
 def test_clear_errors_for_a_missing_or_foreign_file(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="no store at .*bot-telemetry serve"):
+    with pytest.raises(StoreError, match=r"no store at .*bot-telemetry serve"):
         Store.open(tmp_path / "missing.duckdb", read_only=True)
     import duckdb
 
