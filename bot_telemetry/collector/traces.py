@@ -179,8 +179,10 @@ def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | Non
         parent = row[1] if row[1] in by_id else None
         children.setdefault(parent, []).append(row[0])
     spans: list[SpanDetail] = []
-
-    def visit(span_id: str, depth: int) -> None:
+    # Depth-first without recursion: a trace may be deeper than Python's recursion limit.
+    stack = [(root, 0) for root in reversed(children.get(None, []))]
+    while stack:
+        span_id, depth = stack.pop()
         (_, parent, service, name, kind, span_start, _, duration, status, message,
          attributes) = by_id[span_id]
         spans.append(SpanDetail(
@@ -190,11 +192,7 @@ def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | Non
             status=STATUS_NAMES.get(status, str(status)), status_message=message,
             attributes=_load(attributes), events=events.get(span_id, []),
         ))
-        for child in children.get(span_id, []):
-            visit(child, depth + 1)
-
-    for root in children.get(None, []):
-        visit(root, 0)
+        stack.extend((child, depth + 1) for child in reversed(children.get(span_id, [])))
     logs = [
         LogEntry(time=iso(time_ns), offset_ms=_offset(time_ns, start), service=service,
                  span_id=span_id, event_name=event_name, severity=severity, body=body,

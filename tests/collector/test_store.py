@@ -68,3 +68,19 @@ def test_clear_errors_for_a_missing_or_foreign_file(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="read-only"):
         opened.write(batch_of(1))
     opened.close()
+
+
+def test_the_collector_and_cli_do_not_import_botbuilder() -> None:
+    import subprocess
+    import sys
+
+    from tests.support.processes import REPO
+
+    code = (
+        "import sys, bot_telemetry.cli, bot_telemetry.collector.server, "
+        "bot_telemetry.collector.access, bot_telemetry.collector.conversations; "
+        "print(sorted(m for m in sys.modules if m.startswith('botbuilder')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"

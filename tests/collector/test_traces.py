@@ -87,3 +87,36 @@ def test_api_errors_say_why(populated: Populated, path: str, status: int, messag
         get_json(f"{populated.url}{path}")
     assert error.value.code == status
     assert message in json.loads(error.value.read())["error"]
+
+
+def test_a_very_deep_trace_is_returned_whole(tmp_path: Any) -> None:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from bot_telemetry.collector.rows import spans_batch
+    from bot_telemetry.collector.store import Store
+    from bot_telemetry.collector.traces import get_trace
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "deep"}))
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("test")
+    spans, parent = [], None
+    from opentelemetry import trace as api
+
+    for level in range(1500):  # deeper than the default recursion limit
+        context = api.set_span_in_context(parent) if parent is not None else None
+        parent = tracer.start_span(f"level {level}", context=context)
+        spans.append(parent)
+    for span in reversed(spans):
+        span.end()
+    store = Store.open(tmp_path / "deep.duckdb")
+    store.write(spans_batch(encode_spans(memory.get_finished_spans())))
+    with store.reader() as db:
+        found = get_trace(db, format(spans[0].get_span_context().trace_id, "032x"))
+    store.close()
+    assert found is not None
+    assert [s["depth"] for s in found["spans"]] == list(range(1500))
