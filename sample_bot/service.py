@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import errno
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -96,9 +95,7 @@ def run_service(
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {service_name} %(levelname)s %(message)s"
     )
-    telemetry = bot_telemetry.configure(
-        service_name=service_name, schedule_delay_millis=_schedule_delay()
-    )
+    telemetry = bot_telemetry.configure(service_name=service_name)
     try:
         # Before the app exists, so every client session it creates is traced.
         bot_telemetry.instrument_aiohttp_client(peer_services=dict(peer_services or {}))
@@ -118,16 +115,6 @@ def run_service(
         # Runs on SIGTERM too (the handler below ends _serve normally), so nothing queued is lost.
         telemetry.force_flush(10_000)
         telemetry.shutdown()
-
-
-def _schedule_delay(default: int = 1000) -> int:
-    # The standard variable; configure() takes the delay as an argument only.
-    raw = os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "").strip()
-    try:
-        return max(1, int(raw)) if raw else default
-    except ValueError:
-        _log.warning("OTEL_BSP_SCHEDULE_DELAY=%r is not a number of milliseconds", raw)
-        return default
 
 
 async def _serve(app: web.Application, host: str, port: int, service_name: str) -> None:

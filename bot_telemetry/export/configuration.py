@@ -91,14 +91,16 @@ def configure(
     span_exporters: Sequence[SpanExporter] | None = None,
     log_exporters: Sequence[LogRecordExporter] | None = None,
     metric_readers: Sequence[MetricReader] | None = None,
-    max_queue_size: int = 2048,
-    schedule_delay_millis: int = 1000,
+    max_queue_size: int | None = None,
+    schedule_delay_millis: int | None = None,
 ) -> Telemetry:
     """Set up tracing, custom events and metrics for this process and return a handle.
 
     Exporters come from the standard variables unless given: ``OTEL_EXPORTER_OTLP_ENDPOINT``
     sends OTLP/HTTP there, ``APPLICATIONINSIGHTS_CONNECTION_STRING`` sends to Azure Monitor,
-    neither sends OTLP/HTTP to the embedded collector on 127.0.0.1:4318. Calling it again
+    neither sends OTLP/HTTP to the embedded collector on 127.0.0.1:4318. The export queue's
+    size and delay default to ``OTEL_BSP_MAX_QUEUE_SIZE`` and ``OTEL_BSP_SCHEDULE_DELAY``
+    (2048 items, 1000 ms). Calling it again
     replaces the previous setup (its queues are flushed first), so nothing is exported twice.
 
         telemetry = bot_telemetry.configure(service_name="bot")
@@ -142,8 +144,9 @@ def configure(
     accounting.install_log_folding()
 
     queue_options = {
-        "max_queue_size": max_queue_size,
-        "schedule_delay_millis": schedule_delay_millis,
+        "max_queue_size": max_queue_size or _env_int("OTEL_BSP_MAX_QUEUE_SIZE", 2048),
+        "schedule_delay_millis": schedule_delay_millis
+        or _env_int("OTEL_BSP_SCHEDULE_DELAY", 1000),
     }
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     for destination, span_exporter in spans:
@@ -237,6 +240,16 @@ def _destinations_from_environment() -> list[_Destination]:
         if _disabled("OTEL_METRICS_EXPORTER"):
             destination.reader = None
     return destinations
+
+
+def _env_int(variable: str, default: int) -> int:
+    raw = os.environ.get(variable, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        _log.warning("%s=%r is not a whole number; using %d", variable, raw, default)
+        return default
+    return max(1, value)
 
 
 def _disabled(variable: str) -> bool:

@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from bot_telemetry import configure
 from bot_telemetry.export.accounting import DROPPED_METRIC
+from tests.support.waiting import wait_for
 
 
 class Backend:
@@ -121,5 +122,21 @@ def test_backend_down_never_raises_and_counts(backend, monkeypatch):
         emit(4)
         handle.force_flush()
         assert handle.dropped() == {"traces/export_failed": 4}
+    finally:
+        handle.shutdown()
+
+
+def test_queue_size_comes_from_the_standard_variable(backend, monkeypatch):
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "3")
+    backend.release.clear()
+    handle = configure("bot")
+    try:
+        emit(3)  # a full batch wakes the export thread, which then hangs on the backend
+        wait_for(lambda: backend.requests == 1, what="the first export request")
+        emit(5)  # three fit in the queue, two do not
+        assert handle.dropped() == {"traces/queue_full": 2}
+        backend.release.set()
+        handle.force_flush()
+        assert backend.spans_received == 6
     finally:
         handle.shutdown()

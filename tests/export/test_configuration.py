@@ -86,3 +86,4 @@ def test_unknown_propagator_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext,nonsense")
     with pytest.raises(ValueError, match="nonsense"):
         configure("bot", span_exporters=[], log_exporters=[], metric_readers=[])
+
