@@ -222,7 +222,10 @@ def _conversations(options: argparse.Namespace) -> int:
         return 0
     print(f"conversation {found['conversation_id']}: {len(found['turns'])} turns")
     for number, turn in enumerate(found["turns"], 1):
-        text = turn["text"] if turn["text"] is not None else "(text not recorded)"
+        text = turn["text"]
+        if text is None:
+            kind = turn["activity_type"]
+            text = f"({kind} activity)" if kind and kind != "message" else "(text not recorded)"
         print(f"\n#{number} {turn['start']}  {turn['activity_type'] or '?'}  "
               f"{turn['duration_ms']:.1f} ms  trace {turn['trace_id']}")
         print(f"  user: {text}")

@@ -255,7 +255,9 @@ function turnCard(turn, number) {
   return el("section", { class: `turn${failed ? " failed" : ""}`, "data-trace": turn.trace_id },
     el("div", { class: "meta" }, `#${number} · ${turn.start} · ${turn.activity_type || "?"} · `,
       ms(turn.duration_ms), " · ", el("a", { href: `#/trace/${turn.trace_id}` }, "trace")),
-    said("user", turn.text),
+    turn.text === null && turn.activity_type && turn.activity_type !== "message"
+      ? el("div", { class: "user" }, el("span", { class: "norecord" }, `(${turn.activity_type} activity)`))
+      : said("user", turn.text),
     el("div", {},
       turn.intents.map((i) => el("span", { class: "chip intent" },
         `intent ${i.intent}${i.score === null ? "" : ` (${i.score.toFixed(2)})`}`)),
