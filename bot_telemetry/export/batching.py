@@ -129,6 +129,10 @@ class BatchQueue(Generic[Item]):
                     self._accounting.export_succeeded(self._destination)
                 else:
                     self._accounting.export_failed(self._destination, self._signal, len(batch))
+                    if self._closed:
+                        # Shutting down with the backend failing: one timeout is enough to wait;
+                        # close() counts what is left as dropped.
+                        return
 
 
 class QueuedSpanProcessor(SpanProcessor):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,8 +58,11 @@ class Telemetry:
     def shutdown(self) -> None:
         """Flush and stop every exporter. Idempotent."""
         global _current
+        # Side by side: with the backend down each signal may wait out one export timeout.
+        logs = threading.Thread(target=self.logger_provider.shutdown, name="bot-telemetry-logs")
+        logs.start()
         self.tracer_provider.shutdown()
-        self.logger_provider.shutdown()
+        logs.join()
         self.meter_provider.shutdown()
         self.accounting.remove_log_folding()
         if _current is self:

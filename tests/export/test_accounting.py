@@ -140,3 +140,20 @@ def test_queue_size_comes_from_the_standard_variable(backend, monkeypatch):
         assert backend.spans_received == 6
     finally:
         handle.shutdown()
+
+
+def test_shutdown_with_the_backend_failing_tries_once_and_counts_the_rest(backend):
+    backend.status = 500
+    backend.release.clear()
+    handle = configure("bot")
+    emit(512)  # a full batch: the export thread takes it and hangs on the backend
+    wait_for(lambda: backend.requests == 1, what="the first export request")
+    emit(1000)
+    closing = threading.Thread(target=handle.shutdown)
+    closing.start()
+    backend.release.set()
+    closing.join(30)
+    assert not closing.is_alive()
+    # The batch in flight, then one more try at shutdown; the rest is counted, not retried.
+    assert backend.requests == 2
+    assert handle.dropped() == {"traces/export_failed": 1024, "traces/shutdown": 488}
