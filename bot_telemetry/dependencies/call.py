@@ -170,22 +170,13 @@ def _finish(
 ) -> DependencyReport:
     span = call.span
     duration_ms = (time.perf_counter_ns() - started) / 1e6
-    status = _recorded_status(span)
-    if error is None:
-        # A library may retry or shrug off a failed request (a blob that is not there is
-        # an empty read); the call as a whole succeeded, whatever the HTTP layer recorded.
-        failed_request = status is not None and status >= 400
-        code = call.result_code or (str(status) if status and not failed_request else RESULT_OK)
-        if failed_request or _status_code(span) is StatusCode.ERROR:
-            span.set_status(Status(StatusCode.OK))
-    else:
-        code = call.result_code or _error_code(error, status)
-        if not _already_recorded(span, error):
-            span.record_exception(error, escaped=True)
-        span.set_attribute(ATTR_ERROR_TYPE, _qualified_name(type(error)))
-        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:512]))
-    span.set_attribute(ATTR_RESULT_CODE, code)
-    span.end()
+    try:
+        code = _record_outcome(call, error)
+    except Exception:  # recording must never replace the call's own outcome
+        _log.warning("could not record the outcome of %r", name, exc_info=True)
+        code = RESULT_OK if error is None else type(error).__name__
+    finally:
+        span.end()
     context = span.get_span_context()
     return DependencyReport(
         component=component,
@@ -197,6 +188,26 @@ def _finish(
         trace_id=trace.format_trace_id(context.trace_id),
         span_id=trace.format_span_id(context.span_id),
     )
+
+
+def _record_outcome(call: DependencyCall, error: BaseException | None) -> str:
+    span = call.span
+    status = _recorded_status(span)
+    if error is None:
+        # A library may retry or shrug off a failed request (a blob that is not there is
+        # an empty read); the call as a whole succeeded, whatever the HTTP layer recorded.
+        failed_request = status is not None and status >= 400
+        code = call.result_code or (str(status) if status and not failed_request else RESULT_OK)
+        if failed_request or _status_code(span) is StatusCode.ERROR:
+            span.set_status(Status(StatusCode.OK))
+    else:
+        code = call.result_code or _error_code(error, status)
+        span.set_attribute(ATTR_ERROR_TYPE, _qualified_name(type(error)))
+        span.set_status(Status(StatusCode.ERROR, _describe(error)))
+    span.set_attribute(ATTR_RESULT_CODE, code)
+    if error is not None and not _already_recorded(span, error):
+        span.record_exception(error, escaped=True)  # last: it calls str(error)
+    return code
 
 
 async def _send(
@@ -231,6 +242,14 @@ def _error_code(error: BaseException, recorded: int | None) -> str:
     if recorded is not None and recorded >= 400:
         return str(recorded)
     return type(error).__name__
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        message = str(error)
+    except Exception:  # an exception whose __str__ fails must not replace the real one
+        message = ""
+    return f"{type(error).__name__}: {message}"[:512] if message else type(error).__name__
 
 
 def _already_recorded(span: trace.Span, error: BaseException) -> bool:

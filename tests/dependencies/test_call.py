@@ -161,3 +161,20 @@ def test_targets_parse_their_address_from_a_url() -> None:
     assert Target("store", db_system="memory").attributes() == {
         "peer.service": "store", "service.peer.name": "store", "db.system.name": "memory",
     }
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for this one")
+
+
+async def test_an_exception_that_cannot_be_printed_still_propagates_itself(
+    telemetry: CapturedTelemetry,
+) -> None:
+    with pytest.raises(Unprintable):
+        async with dependency_call("QnA Query", Target("qna"), component="QnA"):
+            raise Unprintable()
+    span = telemetry.span_named("QnA Query")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "Unprintable"
+    assert (span.attributes or {})[ATTR_RESULT_CODE] == "Unprintable"
