@@ -27,6 +27,7 @@ from ..export import current_privacy
 from ..privacy import PrivacyPolicy
 from . import contract
 from .custom_events import track_custom_event, with_turn_properties
+from .turn_context import turn_context_scope
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("bot_telemetry.bot")
@@ -71,7 +72,9 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
                 await self.on_receive_activity(context.activity)
             except Exception:  # an overridden hook that fails must not fail the turn
                 _log.exception("could not record %s", contract.BOT_MESSAGE_RECEIVED)
-            await logic()
+            # Storage is not handed the turn; its trace activities find the turn through this.
+            with turn_context_scope(context):
+                await logic()
         except BaseException as error:
             if span is not None and span.is_recording():
                 span.record_exception(error)

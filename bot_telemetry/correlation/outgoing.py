@@ -22,6 +22,7 @@ _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("bot_telemetry.correlation.client")
 _peer_services: dict[str, str] = {}
 _PEER_KEYS = ("peer.service", "service.peer.name")
+_ADOPTED_KEYS = frozenset({"server.address", "server.port", *_PEER_KEYS})
 
 
 def set_peer_service(address: str, name: str) -> None:
@@ -59,10 +60,17 @@ class OutgoingRequest:
                 span_method(attributes), kind=SpanKind.CLIENT, attributes=attributes
             )
         else:
+            # The wrapper describes its call (name, peer, outcome). We add only where it went:
+            # not the URL, whose path can hold personal data (a blob's name is botbuilder's
+            # state key, with the user id in it), nor the method, which would make Azure
+            # Monitor file a storage call under HTTP.
             existing = getattr(span, "attributes", None) or {}
-            # A wrapper names its own peer; ours must not overwrite it.
             span.set_attributes(
-                {k: v for k, v in attributes.items() if not (k in _PEER_KEYS and k in existing)}
+                {
+                    k: v
+                    for k, v in attributes.items()
+                    if k in _ADOPTED_KEYS and not (k in _PEER_KEYS and k in existing)
+                }
             )
         # Keep the caller's baggage: only the span changes.
         propagate.inject(headers, context=trace.set_span_in_context(span, context.get_current()))
@@ -71,7 +79,9 @@ class OutgoingRequest:
     def finish(self, status: int) -> None:
         try:
             self.span.set_attribute("http.response.status_code", status)
-            if status >= 400:
+            # Under a wrapper a 404 or 409 may be an answer, not a failure (a blob not there
+            # yet): the wrapper decides from what the call returns or raises.
+            if status >= 400 and self.owned:
                 self.span.set_attribute("error.type", str(status))
                 self.span.set_status(Status(StatusCode.ERROR))
         except Exception:
@@ -81,7 +91,8 @@ class OutgoingRequest:
 
     def fail(self, error: BaseException) -> None:
         try:
-            record_error(self.span, error)
+            if self.owned:  # a wrapper records what propagates out of its call, once
+                record_error(self.span, error)
         except Exception:
             _log.debug("could not record an outgoing request failure", exc_info=True)
         finally:

@@ -34,11 +34,11 @@ from ..bot.contract import (
     ATTR_SERVER_PORT,
     ATTR_SERVICE_PEER_NAME,
 )
+from ..bot.turn_context import current_turn_context
 from ..correlation.dependency_context import dependency_span_scope
 from ..export import current_privacy
 from ..privacy import PrivacyPolicy
 from .trace_activities import DependencyReport, TraceActivities, send_dependency_trace
-from .turn import current_turn_context
 
 if TYPE_CHECKING:
     from botbuilder.core import TurnContext
@@ -195,17 +195,15 @@ def _record_outcome(call: DependencyCall, error: BaseException | None) -> str:
     status = _recorded_status(span)
     if error is None:
         # A library may retry or shrug off a failed request (a blob that is not there is
-        # an empty read); the call as a whole succeeded, whatever the HTTP layer recorded.
+        # an empty read); the call as a whole succeeded, whatever the last response said.
         failed_request = status is not None and status >= 400
         code = call.result_code or (str(status) if status and not failed_request else RESULT_OK)
-        if failed_request or _status_code(span) is StatusCode.ERROR:
-            span.set_status(Status(StatusCode.OK))
     else:
         code = call.result_code or _error_code(error, status)
         span.set_attribute(ATTR_ERROR_TYPE, _qualified_name(type(error)))
         span.set_status(Status(StatusCode.ERROR, _describe(error)))
     span.set_attribute(ATTR_RESULT_CODE, code)
-    if error is not None and not _already_recorded(span, error):
+    if error is not None:
         span.record_exception(error, escaped=True)  # last: it calls str(error)
     return code
 
@@ -228,11 +226,6 @@ def _recorded_status(span: trace.Span) -> int | None:
     return status if isinstance(status, int) and not isinstance(status, bool) else None
 
 
-def _status_code(span: trace.Span) -> StatusCode | None:
-    status = getattr(span, "status", None)
-    return status.status_code if isinstance(status, Status) else None
-
-
 def _error_code(error: BaseException, recorded: int | None) -> str:
     # azure-core's HttpResponseError has status_code, aiohttp's ClientResponseError status.
     for attribute in ("status_code", "status"):
@@ -250,17 +243,6 @@ def _describe(error: BaseException) -> str:
     except Exception:  # an exception whose __str__ fails must not replace the real one
         message = ""
     return f"{type(error).__name__}: {message}"[:512] if message else type(error).__name__
-
-
-def _already_recorded(span: trace.Span, error: BaseException) -> bool:
-    # The HTTP client instrumentation records a failed request on the span it reports
-    # under; the same exception then reaches us, and one exception event is enough.
-    names = {type(error).__qualname__, _qualified_name(type(error))}
-    events: Any = getattr(span, "events", ())
-    return any(
-        event.name == "exception" and (event.attributes or {}).get("exception.type") in names
-        for event in events
-    )
 
 
 def _qualified_name(kind: type[BaseException]) -> str:

@@ -24,10 +24,10 @@ from typing import Any, Final
 from botbuilder.core import Middleware, TurnContext
 from opentelemetry.trace import SpanKind
 
+from ..bot.turn_context import turn_context_scope
 from ..privacy import PrivacyPolicy
 from .call import Target, dependency_call
 from .trace_activities import TraceActivities
-from .turn import turn_context_scope
 
 COMPONENT: Final = "Middleware"
 ATTR_SELF_TIME: Final = "bot.middleware.self_time_ms"

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from ..privacy.policy import DEFAULT_POLICY, PrivacyPolicy
 from . import providers
 from .accounting import ExportAccounting
+from .azure_monitor import WithoutCustomEventSpanEvents
 from .batching import QueuedLogRecordProcessor, QueuedSpanProcessor
 
 _log = logging.getLogger(__name__)
@@ -274,7 +275,7 @@ def _azure_monitor(connection_string: str) -> _Destination:
         ) from error
     return _Destination(
         "Azure Monitor",
-        AzureMonitorTraceExporter(connection_string=connection_string),
+        WithoutCustomEventSpanEvents(AzureMonitorTraceExporter(connection_string=connection_string)),
         AzureMonitorLogExporter(connection_string=connection_string),
         PeriodicExportingMetricReader(
             AzureMonitorMetricExporter(connection_string=connection_string)

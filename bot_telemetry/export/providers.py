@@ -14,6 +14,7 @@ from typing import Any
 from opentelemetry import _logs as logs
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes
@@ -22,6 +23,12 @@ from opentelemetry.util.types import Attributes
 class ReconfigurableTracerProvider(trace.TracerProvider):
     def __init__(self) -> None:
         self.delegate: trace.TracerProvider = trace.NoOpTracerProvider()
+
+    @property
+    def resource(self) -> Resource:
+        # Exporters (Azure Monitor's among them) read the global provider's resource.
+        resource = getattr(self.delegate, "resource", None)
+        return resource if isinstance(resource, Resource) else Resource.get_empty()
 
     def get_tracer(
         self,

@@ -16,10 +16,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from azure.monitor.opentelemetry.exporter import (
-    AzureMonitorLogExporter,
-    AzureMonitorTraceExporter,
-)
 from botbuilder.core import TurnContext
 
 from bot_telemetry import OpenTelemetryBotTelemetryClient, Telemetry, configure
@@ -40,20 +36,17 @@ async def azure_monitor(
     # (at exit); offline storage would retry from disk.
     monkeypatch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
     monkeypatch.setenv("APPLICATIONINSIGHTS_SDKSTATS_DISABLED", "true")
-    # The exporter's extra "_OTELRESOURCE_" item reads ``resource`` off the global tracer
-    # provider, which our re-pointable proxy does not expose (see the report).
-    monkeypatch.setenv("APPLICATIONINSIGHTS_OPENTELEMETRY_RESOURCE_METRIC_DISABLED", "true")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     ingestion = Ingestion()
     async with serving(ingestion_app(ingestion)) as endpoint:
-        connection = f"InstrumentationKey={uuid.uuid4()};IngestionEndpoint={endpoint}/"
-        options: dict[str, Any] = {"connection_string": connection, "disable_offline_storage": True}
-        handle = configure(
-            "bot",
-            service_instance_id=INSTANCE,
-            span_exporters=[AzureMonitorTraceExporter(**options)],
-            log_exporters=[AzureMonitorLogExporter(**options)],
-            metric_readers=[],
+        # The way users turn it on: the connection string in the environment.
+        monkeypatch.setenv(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            f"InstrumentationKey={uuid.uuid4()};IngestionEndpoint={endpoint}/",
         )
+        handle = configure("bot", service_instance_id=INSTANCE)
+        assert handle.destinations == ["Azure Monitor"]
         try:
             yield handle, ingestion
         finally:
@@ -107,7 +100,14 @@ async def test_a_turn_arrives_as_requests_dependencies_and_custom_events(
     await ingestion.wait_for(
         lambda i: len(i.of_type("EventData")) >= 2 and len(i.of_type("RemoteDependencyData")) >= 3
     )
-    everything = ingestion.envelopes
+    # The exporter also describes the resource once (an "_OTELRESOURCE_" metric item), which
+    # it reads off the global tracer provider.
+    (resource_item,) = [
+        e for e in ingestion.of_type("MetricData")
+        if e["data"]["baseData"]["metrics"][0]["name"] == "_OTELRESOURCE_"
+    ]
+    assert resource_item["data"]["baseData"]["properties"]["service.instance.id"] == INSTANCE
+    everything = [e for e in ingestion.envelopes if e is not resource_item]
     for envelope in everything:
         tags = envelope["tags"]
         assert tags["ai.operation.id"] == TRACE_ID, envelope
@@ -145,6 +145,10 @@ async def test_a_turn_arrives_as_requests_dependencies_and_custom_events(
     assert reply["data"]["baseData"]["resultCode"] == "200"
     assert reply["tags"]["ai.operation.parentId"] == turn_id
 
+    # Each custom event once, in customEvents: not a second time in traces (its span event).
+    messages = [m["data"]["baseData"]["message"] for m in ingestion.of_type("MessageData")]
+    assert contract.BOT_MESSAGE_RECEIVED not in messages
+    assert contract.BOT_MESSAGE_SEND not in messages
     events = ingestion.of_type("EventData")
     assert sorted(e["data"]["baseData"]["name"] for e in events) == [
         contract.BOT_MESSAGE_RECEIVED,

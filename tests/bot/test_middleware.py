@@ -263,3 +263,27 @@ async def test_events_after_the_turn_started_elsewhere_still_join_the_turn(
     assert contract.BOT_MESSAGE_SEND in [event.name for event in turn.events]
     step = telemetry.span_named("bot.step")
     assert step.parent is not None and step.parent.span_id == turn.context.span_id
+
+
+async def test_storage_under_the_middleware_reports_to_the_emulator_without_timed_middleware(
+    telemetry: CapturedTelemetry,
+) -> None:
+    from botbuilder.core import MemoryStorage
+
+    from bot_telemetry import TelemetryStorage
+    from tests.dependencies.turns import bot_adapter, dependency_traces
+
+    storage = TelemetryStorage(MemoryStorage())
+
+    async def logic(context: TurnContext) -> None:
+        await storage.read(["state-key"])  # storage gets no turn context of its own
+        await context.send_activity("ok")
+
+    adapter = bot_adapter(logic, channel="emulator")
+    adapter.use(TelemetryMiddleware())
+    await adapter.send("hi")
+    (trace_activity,) = dependency_traces(adapter)
+    assert trace_activity.label == "Storage Read"
+    read = telemetry.span_named("Storage Read")
+    assert read.parent is not None
+    assert read.parent.span_id == telemetry.span_named(contract.TURN_SPAN_NAME).context.span_id

@@ -11,13 +11,13 @@ from botbuilder.core import MemoryStorage, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot_telemetry import PrivacyPolicy, TelemetryStorage
+from bot_telemetry.bot.turn_context import turn_context_scope
 from bot_telemetry.dependencies.call import Target, dependency_call
 from bot_telemetry.dependencies.trace_activities import (
     DEPENDENCY_VALUE_TYPE,
     TRACE_ACTIVITIES_ENV,
     TraceActivities,
 )
-from bot_telemetry.dependencies.turn import turn_context_scope
 from tests.dependencies.turns import bot_adapter, dependency_traces
 from tests.support.telemetry import CapturedTelemetry
 

@@ -19,7 +19,7 @@ from bot_telemetry import (
     TelemetryStorage,
     TimedMiddleware,
 )
-from bot_telemetry.dependencies.turn import current_turn_context, turn_context_scope
+from bot_telemetry.bot.turn_context import current_turn_context, turn_context_scope
 from tests.dependencies.conftest import Service
 from tests.dependencies.services import ENDPOINT_KEY, KNOWLEDGE_BASE, HttpRecognizer
 from tests.dependencies.turns import CONVERSATION_ID, bot_adapter, dependency_traces
