@@ -7,6 +7,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 
 from bot_telemetry import configure
 from bot_telemetry.export import configuration as configure_module
+from bot_telemetry.export.azure_monitor import WithoutCustomEventSpanEvents
 from tests.support.telemetry import capture
 
 
@@ -69,7 +70,8 @@ def test_connection_string_selects_azure_monitor(monkeypatch):
     )
     (destination,) = configure_module._destinations_from_environment()
     assert destination.name == "Azure Monitor"
-    assert isinstance(destination.spans, AzureMonitorTraceExporter)
+    assert isinstance(destination.spans, WithoutCustomEventSpanEvents)
+    assert isinstance(destination.spans.exporter, AzureMonitorTraceExporter)
 
 
 def test_otel_propagators_is_honoured(monkeypatch):
