@@ -36,7 +36,7 @@ TELEMETRY = re.compile(
     r"bot_telemetry/|opentelemetry/|applicationinsights/|telemetry_logger_middleware"
 )
 #: Frames of the bot itself: time below them is the bot's, even when telemetry called it.
-BOT = re.compile(r"botbuilder/|botframework/|msrest/|aiohttp/|benchmarks/")
+BOT = re.compile(r"botbuilder/|botframework/|msrest/|aiohttp/|benchmarks/|sample_bot/")
 EXPORT_THREAD = re.compile(r"bot-telemetry-export|Thread-\d+ \(_run\)")
 PACKAGE = re.compile(r"(bot_telemetry|opentelemetry|botbuilder|applicationinsights|benchmarks)/.*$")
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?):(?P<line>\d+)\)$")
