@@ -8,17 +8,20 @@ import json
 import os
 import signal
 import subprocess
+import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bot_telemetry.collector.store import Store
 from sample_bot.processes import Child, Fleet
 from tests.support.ports import free_port
+from tests.support.processes import RunningProcess, running
 
 SERVICES = ("nlu", "qna", "bot", "channel")
 
@@ -146,3 +149,84 @@ async def drive(channel: str, conversations: int, turns: int, texts: Sequence[st
 def exporting_to(url: str, **extra: str) -> dict[str, str]:
     """The environment that points every process's exporters at ``url``."""
     return {"OTEL_EXPORTER_OTLP_ENDPOINT": url, **extra, "PATH": os.environ.get("PATH", "")}
+
+
+@dataclass
+class Collector:
+    process: RunningProcess
+    url: str
+
+
+@contextmanager
+def collector(store: Path, port: int | None = None) -> Iterator[Collector]:
+    """``bot-telemetry serve`` as a real process on a (free) loopback port."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(serve_args(port, store), ready_url=f"{url}/api/health") as process:
+        yield Collector(process, url)
+
+
+def stored(store: Path, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a query over the store file (read-only: the collector must have stopped)."""
+    db = Store.open(store, read_only=True)
+    try:
+        with db.reader() as connection:
+            return [tuple(row) for row in connection.execute(sql, list(parameters)).fetchall()]
+    finally:
+        db.close()
+
+
+@dataclass
+class Load:
+    """Conversations that keep talking until told to stop; every turn timed and kept."""
+
+    channel: str
+    conversations: int
+    text: str = "when are you open?"
+    turns: list[tuple[float, Turn]] = field(default_factory=list)  # (monotonic when answered)
+    failures: int = 0
+    _stop: asyncio.Event | None = None
+    _progress: asyncio.Event | None = None
+
+    def answered_before(self, instant: float) -> list[Turn]:
+        return [turn for at, turn in self.turns
+                if at < instant and (turn.status, turn.bot_status) == (200, 201) and turn.replies]
+
+    async def run(self, until: Callable[[Load], Awaitable[None]]) -> None:
+        """Talk until ``until(self)`` returns, then stop."""
+        self._stop, self._progress = asyncio.Event(), asyncio.Event()
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+
+            async def talk(index: int) -> None:
+                assert self._stop is not None and self._progress is not None
+                try:
+                    conversation = await start_conversation(http, self.channel, f"load-{index}")
+                except (TimeoutError, aiohttp.ClientError, AssertionError):
+                    self.failures += 1
+                    return
+                while not self._stop.is_set():
+                    try:
+                        turn = await say(http, self.channel, conversation, self.text)
+                    except (TimeoutError, aiohttp.ClientError, ValueError):
+                        self.failures += 1
+                        await asyncio.sleep(0.05)  # the bot is gone: do not spin
+                        continue
+                    self.turns.append((time.monotonic(), turn))
+                    self._progress.set()
+
+            talkers = [asyncio.create_task(talk(index)) for index in range(self.conversations)]
+            try:
+                await until(self)
+            finally:
+                self._stop.set()
+                await asyncio.gather(*talkers)
+
+    def answered(self) -> int:
+        return sum(1 for _, turn in self.turns if turn.replies)
+
+    async def wait_answered(self, count: int) -> None:
+        assert self._progress is not None, "call from within run()"
+        while self.answered() < count:
+            self._progress.clear()
+            await self._progress.wait()
