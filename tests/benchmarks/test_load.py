@@ -32,6 +32,8 @@ def test_json_report_compares_a_telemetry_free_copy_with_an_exporting_one() -> N
         # every turn answered through the connector API, in both copies
         assert report["exported"][mode]["replies"] >= report[f"turns_{mode}"]
     assert report["throughput_ratio"] > 0 and report["p99_ratio"] > 0
+    assert 0 < report["cpu_ms_per_turn_off"] and 0 < report["cpu_ms_per_turn_on"]
+    assert report["cpu_capacity_ratio"] > 0
     assert isinstance(report["targets"]["throughput_met"], bool)
     # The baseline really is telemetry-free; the other copy exports spans and custom events.
     assert report["telemetry_off_records_nothing"] is True
