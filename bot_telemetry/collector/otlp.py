@@ -107,12 +107,14 @@ def decode(signal: Signal, body: bytes, encoding: Encoding) -> Message:
         return message
     try:
         document = json.loads(body)
+        if not isinstance(document, dict):
+            raise OtlpError(400, f"body must be a JSON object holding a {_name(message)}")
+        json_format.ParseDict(_ids_to_base64(document), message, ignore_unknown_fields=True)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise OtlpError(400, f"body is not valid JSON: {error}") from error
-    if not isinstance(document, dict):
-        raise OtlpError(400, f"body must be a JSON object holding a {_name(message)}")
-    try:
-        json_format.ParseDict(_ids_to_base64(document), message, ignore_unknown_fields=True)
+    except RecursionError as error:
+        # Far deeper than any OTLP message can be (protobuf stops at 100 levels).
+        raise OtlpError(400, "body is nested too deeply to be an OTLP message") from error
     except (json_format.ParseError, ValueError) as error:
         raise OtlpError(400, f"body is not a valid {_name(message)}: {error}") from error
     return message
