@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai,bench]'
 	touch $(STAMP)
 
 # Debian's Chromium for the UI tests and Azurite (npm) for the Blob storage tests.
@@ -26,6 +26,8 @@ test: $(STAMP) tools
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.turn_overhead --json
+	$(BIN)/python -m benchmarks.load --json
+	$(BIN)/python -m benchmarks.ingest --json
 
 clean:
 	rm -rf $(VENV) .bot-telemetry .tools
