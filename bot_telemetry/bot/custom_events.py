@@ -58,7 +58,7 @@ def track_custom_event(
         merged = dict(turn_properties())
         merged.update((k, v) for k, v in (properties or {}).items() if v is not None)
         attributes: dict[str, Any] = {
-            key: _attribute_value(value) for key, value in policy.apply(merged).items()
+            key: attribute_value(value) for key, value in policy.apply(merged).items()
         }
         for key, number in (measurements or {}).items():
             if isinstance(number, int | float) and not isinstance(number, bool):
@@ -79,7 +79,8 @@ def track_custom_event(
         _log.exception("could not record custom event %r", name)
 
 
-def _attribute_value(value: Any) -> str | bool | int | float:
+def attribute_value(value: Any) -> str | bool | int | float:
+    """``value`` as an OpenTelemetry attribute: scalars as they are, the rest as JSON."""
     if isinstance(value, str | bool | int | float):
         return value
     try:

@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ..export import current, current_privacy, meter
 from ..privacy import PrivacyPolicy
 from . import contract
-from .custom_events import track_custom_event
+from .custom_events import attribute_value, track_custom_event
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("bot_telemetry.bot")
@@ -316,16 +316,7 @@ def _attributes(
     properties: Mapping[str, object] | None, policy: PrivacyPolicy
 ) -> dict[str, str | bool | int | float]:
     allowed = policy.apply(properties or {})
-    return {key: _scalar(value) for key, value in allowed.items()}
-
-
-def _scalar(value: object) -> str | bool | int | float:
-    if isinstance(value, str | bool | int | float):
-        return value
-    try:
-        return json.dumps(value, default=str, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return str(value)
+    return {key: attribute_value(value) for key, value in allowed.items()}
 
 
 def _numbers(measurements: Mapping[str, object] | None) -> dict[str, float]:
