@@ -1,7 +1,7 @@
 """One benchmark variant in its own process, running rounds of turns on command.
 
-``python -m benchmarks._turn_worker --variant NAME --sink URL`` builds the variant, runs a
-few warm-up turns and prints ``{"ready": ..., "sink": {...}}``. Then each line
+``python -m benchmarks._turn_worker --variant NAME --sink URL [--adapter test]`` builds the
+variant, runs a few warm-up turns and prints ``{"ready": ..., "sink": {...}}``. Then each line
 ``{"turns": N}`` on stdin runs N turns one after another, drains the variant's telemetry
 to the sink and prints one JSON line: the round's wall and CPU time (turns and drain), the
 median single-turn latency and what the sink has received. An empty line or end of input stops it.
@@ -39,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", required=True, choices=_variants.VARIANTS)
     parser.add_argument("--sink", required=True, help="the sink's base URL")
+    parser.add_argument("--adapter", default="cloud", choices=_variants.ADAPTERS)
     args = parser.parse_args(argv)
     tenant = f"{args.sink}/{args.variant}"
     with asyncio.Runner() as runner:
-        variant = _variants.build(args.variant, args.sink)
+        variant = _variants.build(args.variant, args.sink, args.adapter)
         runner.run(_turns(variant, args.sink, WARM_UP_TURNS))
         variant.drain()
         ready = {"ready": args.variant, "sink": _variants.sink_counts(tenant)}

@@ -1,8 +1,10 @@
 """The bots and telemetry set-ups that ``turn_overhead`` compares.
 
-Every variant is the same botbuilder ``CloudAdapter`` (authentication off, as with the
-Emulator) running the same bot; replies go over HTTP to the sink's connector API. Only
-the telemetry differs:
+Every variant is the same botbuilder adapter running the same bot: ``CloudAdapter``
+(authentication off, as with the Emulator) with replies going over HTTP to the sink's
+connector API, or botbuilder's in-memory ``TestAdapter`` (same middleware pipeline, no
+connector round trip or per-turn client set-up, so far less noise). Only the telemetry
+differs:
 
 - ``echo_baseline``: an echo bot, no telemetry;
 - ``echo_botbuilder_ai``: botbuilder-core's ``TelemetryLoggerMiddleware`` with
@@ -37,6 +39,7 @@ from botbuilder.core import (
     TurnContext,
     UserState,
 )
+from botbuilder.core.adapters import TestAdapter
 from botbuilder.core.intent_score import IntentScore
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
@@ -44,6 +47,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Conversat
 ECHO_VARIANTS = ("echo_baseline", "echo_botbuilder_ai", "echo_bot_telemetry")
 FULL_VARIANTS = ("full_baseline", "full_bot_telemetry")
 VARIANTS = ECHO_VARIANTS + FULL_VARIANTS
+ADAPTERS = ("cloud", "test")
 #: Channel of the benchmark's activities: a production one, where botbuilder drops trace
 #: activities (the Emulator would get one per dependency).
 CHANNEL_ID = "directline"
@@ -124,17 +128,24 @@ class FullBot(ActivityHandler):  # type: ignore[misc]
 @dataclass
 class Variant:
     name: str
-    adapter: CloudAdapter
+    adapter: CloudAdapter | TestAdapter
     bot: ActivityHandler
     drain: Callable[[], None] = lambda: None
     close: Callable[[], None] = lambda: None
 
 
-def build(name: str, sink_url: str) -> Variant:
-    """The variant ``name`` (one of ``VARIANTS``), sending everything to ``sink_url``."""
+def build(name: str, sink_url: str, adapter_kind: str = "cloud") -> Variant:
+    """The variant ``name`` (one of ``VARIANTS``) on a ``cloud`` or ``test`` adapter,
+    sending everything to ``sink_url``."""
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(NoAuthConfig()))
+    if adapter_kind not in ADAPTERS:
+        raise ValueError(f"unknown adapter {adapter_kind!r}; choose from {', '.join(ADAPTERS)}")
+    adapter: CloudAdapter | TestAdapter = (
+        CloudAdapter(ConfigurationBotFrameworkAuthentication(NoAuthConfig()))
+        if adapter_kind == "cloud"
+        else TestAdapter()
+    )
     tenant = f"{sink_url}/{name}"
     if name == "echo_baseline":
         return Variant(name, adapter, EchoBot())
@@ -145,7 +156,7 @@ def build(name: str, sink_url: str) -> Variant:
     return _bot_telemetry(name, adapter, tenant, full=name == "full_bot_telemetry")
 
 
-def _botbuilder_ai(name: str, adapter: CloudAdapter, tenant: str) -> Variant:
+def _botbuilder_ai(name: str, adapter: CloudAdapter | TestAdapter, tenant: str) -> Variant:
     from applicationinsights import TelemetryClient
     from applicationinsights.channel import (
         AsynchronousQueue,
@@ -178,7 +189,9 @@ def _botbuilder_ai(name: str, adapter: CloudAdapter, tenant: str) -> Variant:
     return Variant(name, adapter, EchoBot(), drain=drain)
 
 
-def _bot_telemetry(name: str, adapter: CloudAdapter, tenant: str, *, full: bool) -> Variant:
+def _bot_telemetry(
+    name: str, adapter: CloudAdapter | TestAdapter, tenant: str, *, full: bool
+) -> Variant:
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -244,5 +257,12 @@ def message(sink_url: str, variant: str, text: str = "hello, book a flight") -> 
 
 
 async def run_turn(variant: Variant, activity: Activity) -> None:
-    await variant.adapter.process_activity("", activity, variant.bot.on_turn)
+    adapter = variant.adapter
+    if isinstance(adapter, TestAdapter):
+        await adapter.process_activity(activity, variant.bot.on_turn)
+        if not adapter.activity_buffer:
+            raise RuntimeError(f"{variant.name}: the bot did not reply")
+        adapter.activity_buffer.clear()  # what the channel would have taken away
+    else:
+        await adapter.process_activity("", activity, variant.bot.on_turn)
 

@@ -4,14 +4,16 @@
     python -m benchmarks.turn_overhead --json     # one JSON object
 
 Each variant (see ``_variants``) runs in its own worker process, driving botbuilder's
-``CloudAdapter.process_activity`` with replies posted to a local connector sink and
+``CloudAdapter.process_activity`` with replies posted to a local connector sink (or, with
+``--adapter test``, botbuilder's in-memory ``TestAdapter``: the same middleware pipeline
+without the connector round trip and per-turn client set-up, so far less noise) and
 telemetry exported to the same sink process. Rounds are interleaved: round r runs every
 variant once, in an order rotated by r, so drifting machine load hits them all alike. A
 round is N turns one after another plus draining the telemetry they produced to the
-sink, so export work is charged to the variant that caused it. Figures are medians over
-rounds of the worker's CPU time (all its threads) per turn, in microseconds: other load on
-the machine disturbs CPU time far less than wall time, which is reported beside it
-(``wall_us``, and ``wall_added_us`` as the median of per-round differences).
+sink, so export work is charged to the variant that caused it. Figures are the worker's
+CPU time (all its threads) per turn in microseconds, medians over rounds; added costs are
+medians of per-round differences to the baseline. Other load on the machine disturbs CPU
+time far less than wall time, which is reported beside it (``wall_us``, ``wall_added_us``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from tests.support.ports import free_port
 from tests.support.processes import REPO, running
 
 from . import _report
-from ._variants import ECHO_VARIANTS, FULL_VARIANTS, VARIANTS
+from ._variants import ADAPTERS, ECHO_VARIANTS, FULL_VARIANTS, VARIANTS
 
 #: Echo target: our added cost at most this share of botbuilder + Application Insights'.
 ECHO_ADDED_RATIO_MAX = 0.5
@@ -82,13 +84,13 @@ class Worker:
 
 
 @contextmanager
-def _worker(variant: str, sink_url: str) -> Iterator[Worker]:
+def _worker(variant: str, sink_url: str, adapter: str) -> Iterator[Worker]:
     log = Path(tempfile.mkstemp(prefix=f"bench-{variant}-", suffix=".log")[1])
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BOT_TELEMETRY_PSEUDONYM_KEY": PSEUDONYM_KEY}
     with log.open("w") as errors:
         process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks._turn_worker", "--variant", variant,
-             "--sink", sink_url],
+             "--sink", sink_url, "--adapter", adapter],
             cwd=REPO, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
         )
@@ -121,12 +123,18 @@ def _record(worker: Worker, answer: dict[str, Any], measured: bool) -> None:
 
 
 def measure(
-    variants: Sequence[str] = VARIANTS, rounds: int = 15, turns: int = 200, warm_up: int = 1
+    variants: Sequence[str] = VARIANTS,
+    rounds: int = 15,
+    turns: int = 200,
+    warm_up: int = 1,
+    adapter: str = "cloud",
 ) -> dict[str, Any]:
     """Run the interleaved rounds and return the report (what ``--json`` prints)."""
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown or not variants:
         raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    if adapter not in ADAPTERS:
+        raise ValueError(f"unknown adapter {adapter!r}; choose from {', '.join(ADAPTERS)}")
     if rounds < 1 or turns < 1 or warm_up < 0:
         raise ValueError("rounds and turns must be at least 1, warm_up at least 0")
     port = free_port()
@@ -136,7 +144,7 @@ def measure(
         stack.enter_context(
             running(["-m", "benchmarks._sink", "--port", str(port)], ready_url=f"{sink_url}/health")
         )
-        workers = [stack.enter_context(_worker(v, sink_url)) for v in variants]
+        workers = [stack.enter_context(_worker(v, sink_url, adapter)) for v in variants]
         for worker in workers:
             worker.read_ready()
         for number in range(warm_up + rounds):
@@ -144,7 +152,9 @@ def measure(
             for worker in workers[shift:] + workers[:shift]:
                 answer = worker.request(json.dumps({"turns": turns}))
                 _record(worker, answer, measured=number >= warm_up)
-    return _summary(workers, rounds, turns, machine)
+    report = _summary(workers, rounds, turns, machine)
+    report["adapter"] = adapter
+    return report
 
 
 #: Each telemetry variant and the baseline its added cost is measured against.
@@ -159,6 +169,10 @@ def _median(values: Sequence[float]) -> float:
     return round(statistics.median(values), 1)
 
 
+def _paired(variant: Sequence[float], baseline: Sequence[float]) -> float:
+    return _median([v - b for v, b in zip(variant, baseline, strict=True)])
+
+
 def _summary(
     workers: Sequence[Worker], rounds: int, turns: int, machine: dict[str, Any]
 ) -> dict[str, Any]:
@@ -169,7 +183,9 @@ def _summary(
     report: dict[str, Any] = {"basis": "cpu time per turn, all threads, export included"}
     for worker in workers:
         report[f"{worker.variant}_us"] = _median(worker.cpu_per_turn_us)
-    added = {v: round(report[f"{v}_us"] - report[f"{b}_us"], 1) for v, b in pairs}
+    # Added cost: per round, variant minus baseline, then the median. A round runs every
+    # variant back to back, so the pairs cancel slow drifts in what else the machine does.
+    added = {v: _paired(by_name[v].cpu_per_turn_us, by_name[b].cpu_per_turn_us) for v, b in pairs}
     for variant, _ in PAIRS:
         report[f"{variant}_added_us"] = added.get(variant)
     ai_added, ours_added = added.get("echo_botbuilder_ai"), added.get("echo_bot_telemetry")
@@ -189,12 +205,8 @@ def _summary(
         for w in workers
     }
     report["wall_us"] = {w.variant: _median(w.per_turn_us) for w in workers}
-    # Per round, variant minus baseline, then the median: pairs cancel slow drifts in load.
     report["wall_added_us"] = {
-        v: _median(
-            [a - b for a, b in zip(by_name[v].per_turn_us, by_name[b].per_turn_us, strict=True)]
-        )
-        for v, b in pairs
+        v: _paired(by_name[v].per_turn_us, by_name[b].per_turn_us) for v, b in pairs
     }
     report["turn_latency_median_us"] = {w.variant: _median(w.turn_median_us) for w in workers}
     report["spread_us"] = {
@@ -217,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=200, help="turns per round (default 200)")
     parser.add_argument("--warm-up", type=int, default=1, help="rounds not measured (default 1)")
     parser.add_argument(
+        "--adapter", default="cloud", choices=ADAPTERS,
+        help="cloud: CloudAdapter, replies over HTTP (default); test: in-memory TestAdapter",
+    )
+    parser.add_argument(
         "--variants", default="all",
         help=f"comma-separated subset of {','.join(VARIANTS)}, or echo, full, all",
     )
@@ -224,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     groups = {"all": VARIANTS, "echo": ECHO_VARIANTS, "full": FULL_VARIANTS}
     chosen = groups.get(args.variants) or tuple(v.strip() for v in args.variants.split(","))
     try:
-        report = measure(chosen, args.rounds, args.turns, args.warm_up)
+        report = measure(chosen, args.rounds, args.turns, args.warm_up, args.adapter)
     except ValueError as error:
         parser.error(str(error))
     if args.json:
