@@ -1,6 +1,6 @@
 """Where a variant's telemetry time goes, per turn: py-spy on one turn_overhead worker.
 
-    python -m benchmarks.profile_turn --variant echo_bot_telemetry [--turns 1500] [--json]
+    python -m benchmarks.profile_turn --variant echo_bot_telemetry [--adapter test] [--json]
 
 Runs the variant's worker (see ``_turn_worker``) under ``py-spy record --gil --threads``,
 so only samples holding the GIL count, the export threads' included. A sample counts as
@@ -29,7 +29,7 @@ from typing import Any
 from tests.support.ports import free_port
 from tests.support.processes import REPO, running
 
-from ._variants import VARIANTS
+from ._variants import ADAPTERS, VARIANTS
 from .turn_overhead import PSEUDONYM_KEY
 
 TELEMETRY = re.compile(
@@ -91,7 +91,7 @@ def attribute(raw: str, turns: int, rate: int = RATE, depth: int = 2) -> dict[st
     }
 
 
-def profile(variant: str, turns: int, depth: int = 2) -> dict[str, Any]:
+def profile(variant: str, turns: int, depth: int = 2, adapter: str = "cloud") -> dict[str, Any]:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         raise RuntimeError("py-spy is not installed: pip install py-spy")
@@ -104,13 +104,13 @@ def profile(variant: str, turns: int, depth: int = 2) -> dict[str, Any]:
         subprocess.run(
             [py_spy, "record", "--gil", "--threads", "-r", str(RATE), "-f", "raw",
              "-o", str(output), "--", sys.executable, "-m", "benchmarks._turn_worker",
-             "--variant", variant, "--sink", sink_url],
+             "--variant", variant, "--sink", sink_url, "--adapter", adapter],
             input=rounds + "\n", text=True, cwd=REPO, check=True, capture_output=True,
             env={**os.environ, "BOT_TELEMETRY_PSEUDONYM_KEY": PSEUDONYM_KEY},
             timeout=600,
         )
     report = attribute(output.read_text(), measured, depth=depth)
-    return {"variant": variant, "turns": measured, **report}
+    return {"variant": variant, "adapter": adapter, "turns": measured, **report}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", required=True, choices=VARIANTS)
     parser.add_argument("--turns", type=int, default=1500, help="turns sampled (default 1500)")
     parser.add_argument("--depth", type=int, default=2, help="telemetry frames per entry")
+    parser.add_argument("--adapter", default="cloud", choices=ADAPTERS)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    report = profile(args.variant, args.turns, args.depth)
+    report = profile(args.variant, args.turns, args.depth, args.adapter)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
