@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -24,6 +25,9 @@ from bot_telemetry.export.configuration import current
 from .faults import PLUMBING_PATHS, Handler, RequestLedger
 
 LEDGER_KEY = web.AppKey("ledger", RequestLedger)
+#: ``1`` opens the privacy policy: message text, names and questions are recorded, with
+#: emails, phone and card numbers redacted. Unset or ``0``: no personal data (the default).
+LOG_PERSONAL_INFORMATION_ENV = "BOT_TELEMETRY_LOG_PERSONAL_INFORMATION"
 _log = logging.getLogger(__name__)
 
 
@@ -44,6 +48,17 @@ def service_arguments(description: str, default_port: int) -> argparse.ArgumentP
         help="answer 503 to every Nth API request (0: never), to show failing dependencies",
     )
     return parser
+
+
+def privacy_from_environment() -> bot_telemetry.PrivacyPolicy:
+    """The policy ``BOT_TELEMETRY_LOG_PERSONAL_INFORMATION`` asks for; ValueError if unclear."""
+    raw = os.environ.get(LOG_PERSONAL_INFORMATION_ENV, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return bot_telemetry.PrivacyPolicy()
+    if raw in ("1", "true", "yes", "on"):
+        return bot_telemetry.PrivacyPolicy(log_personal_information=True)
+    raise ValueError(f"{LOG_PERSONAL_INFORMATION_ENV}={raw!r}: use 1 to record personal data "
+                     "(redacted) or 0 not to")
 
 
 def add_plumbing(app: web.Application, service_name: str, ledger: RequestLedger) -> None:
@@ -95,7 +110,12 @@ def run_service(
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {service_name} %(levelname)s %(message)s"
     )
-    telemetry = bot_telemetry.configure(service_name=service_name)
+    try:
+        privacy = privacy_from_environment()
+    except ValueError as error:
+        print(f"{service_name}: {error}", file=sys.stderr)
+        return 2
+    telemetry = bot_telemetry.configure(service_name=service_name, privacy=privacy)
     try:
         # Before the app exists, so every client session it creates is traced.
         bot_telemetry.instrument_aiohttp_client(peer_services=dict(peer_services or {}))

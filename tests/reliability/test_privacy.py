@@ -1,0 +1,104 @@
+"""The PII corpus through the whole demo stack (channel, bot, nlu, qna as processes,
+``bot-telemetry serve`` behind a recording OTLP endpoint). Under the default policy no byte
+of it is in any exported payload (the OTLP bodies as sent on the wire) or in the store;
+with the policy opened (``BOT_TELEMETRY_LOG_PERSONAL_INFORMATION=1``) the text and names
+are there, with emails, phone and card numbers redacted."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.privacy.test_corpus import CORPUS, NAMES, PATTERNED
+from tests.reliability.backend import Backend
+from tests.reliability.stack import (
+    collector,
+    exporting_to,
+    sample_stack,
+    say,
+    start_conversation,
+    stored,
+)
+
+# The corpus as the user types it, plus a booking in which the user gives their name.
+BOOKING = ("book a table for 2 on friday", "{name}", "yes")
+
+
+def forms(value: str) -> set[bytes]:
+    """The ways a value can be written in a payload: as is, URL-encoded (query strings),
+    and without separators (digits of a card or phone)."""
+    found = {value, urllib.parse.quote(value), urllib.parse.quote_plus(value),
+             urllib.parse.quote(value, safe="")}
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) >= 7:
+        found.add(digits)
+    return {form.encode() for form in found}
+
+
+def text_columns(store: Path) -> bytes:
+    """Every text value in the store, read back through SQL (the file may compress strings)."""
+    rows = stored(store, "SELECT table_name, column_name FROM information_schema.columns "
+                         "WHERE data_type = 'VARCHAR'")
+    values = []
+    for table, column in rows:
+        values += [row[0] for row in stored(store, f'SELECT "{column}" FROM "{table}" '
+                                                   f'WHERE "{column}" IS NOT NULL')]
+    return "\n".join(values).encode()
+
+
+async def converse(channel: str) -> int:
+    answered = 0
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        for user_id, name, text in CORPUS:
+            conversation = await start_conversation(http, channel, user_id, name)
+            for message in (text, f"again: {text}", *(m.format(name=name) for m in BOOKING)):
+                turn = await say(http, channel, conversation, message)
+                assert (turn.status, turn.bot_status) == (200, 201) and turn.replies
+                answered += 1
+    return answered
+
+
+@pytest.mark.parametrize("opened", [False, True], ids=["default policy", "opened policy"])
+def test_the_pii_corpus_through_the_demo_stack(tmp_path: Path, opened: bool) -> None:
+    store = tmp_path / "telemetry.duckdb"
+    with collector(store) as serve:
+        backend = Backend(forward_to=serve.url)
+        try:
+            env = exporting_to(backend.url, OTEL_METRIC_EXPORT_INTERVAL="200",
+                               BOT_TELEMETRY_LOG_PERSONAL_INFORMATION="1" if opened else "0")
+            with sample_stack(tmp_path, env) as stack:
+                answered = asyncio.run(converse(stack.urls["channel"]))
+            # Every service flushed on SIGTERM, through the recording endpoint into serve.
+        finally:
+            backend.close()
+    wire = backend.wire_bytes()
+    kept = text_columns(store) + store.read_bytes()
+    assert answered == len(CORPUS) * (2 + len(BOOKING))
+    assert backend.received.events[("bot", "BotMessageReceived")] == answered + len(CORPUS)
+    assert b"BotMessageReceived" in wire and b"BotMessageReceived" in kept
+
+    secrets = {form: value for value in [*PATTERNED, *(user for user, _, _ in CORPUS
+                                                        if "@" in user)]
+               for form in forms(value)}
+    leaked = sorted({value for form, value in secrets.items() if form in wire or form in kept})
+    assert not leaked, f"redacted or pseudonymous values found: {leaked}"
+
+    names_found = sorted(name for name in NAMES if name.encode() in wire)
+    texts_found = [text for _, _, text in CORPUS
+                   if any(word.encode() in wire for word in ("flight", "password"))]
+    if not opened:
+        names_kept = sorted(name for name in NAMES if name.encode() in kept)
+        assert names_found == names_kept == [], "names left the bot under the default policy"
+        for _, _, text in CORPUS:
+            assert text.encode() not in wire
+        assert b"[REDACTED]" not in wire
+    else:
+        # Opened: text and names are recorded (on the wire and in the store) and redacted.
+        assert names_found == sorted(NAMES)
+        assert sorted(name for name in NAMES if name.encode() in kept) == sorted(NAMES)
+        assert texts_found and b"[REDACTED]" in wire and b"[REDACTED]" in kept
+        assert b"My card is [REDACTED], book a flight to Houston" in wire
