@@ -7,6 +7,9 @@ are there, with emails, phone and card numbers redacted."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from tests.reliability.stack import (
     start_conversation,
     stored,
 )
+from tests.support.ports import free_port
+from tests.support.processes import REPO
 
 # The corpus as the user types it, plus a booking in which the user gives their name.
 BOOKING = ("book a table for 2 on friday", "{name}", "yes")
@@ -102,3 +107,12 @@ def test_the_pii_corpus_through_the_demo_stack(tmp_path: Path, opened: bool) -> 
         assert sorted(name for name in NAMES if name.encode() in kept) == sorted(NAMES)
         assert texts_found and b"[REDACTED]" in wire and b"[REDACTED]" in kept
         assert b"My card is [REDACTED], book a flight to Houston" in wire
+
+
+def test_an_unclear_switch_stops_the_process(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sample_bot.nlu", "--port", str(free_port())], cwd=REPO,
+        env={**os.environ, "BOT_TELEMETRY_LOG_PERSONAL_INFORMATION": "maybe"},
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "BOT_TELEMETRY_LOG_PERSONAL_INFORMATION='maybe'" in done.stderr
