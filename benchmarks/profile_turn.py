@@ -37,7 +37,10 @@ TELEMETRY = re.compile(
 )
 #: Frames of the bot itself: time below them is the bot's, even when telemetry called it.
 BOT = re.compile(r"botbuilder/|botframework/|msrest/|aiohttp/|benchmarks/|sample_bot/")
-EXPORT_THREAD = re.compile(r"bot-telemetry-export|Thread-\d+ \(_run\)")
+#: Export threads, by name where py-spy has it, else by their loop.
+EXPORT_THREAD = re.compile(
+    r"bot-telemetry-export|Thread-\d+ \(_run\)|BatchQueue\._run|AsynchronousSender\._run"
+)
 PACKAGE = re.compile(r"(bot_telemetry|opentelemetry|botbuilder|applicationinsights|benchmarks)/.*$")
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?):(?P<line>\d+)\)$")
 RATE = 500
@@ -74,7 +77,7 @@ def attribute(raw: str, turns: int, rate: int = RATE, depth: int = 2) -> dict[st
         if any("<module>" in frames[i] for i in marked):
             continue  # importing, not running
         entry = [i for i in marked if not bot or i > bot[-1]]
-        thread = "export" if EXPORT_THREAD.search(frames[0]) else "turn"
+        thread = "export" if EXPORT_THREAD.search(stack) else "turn"
         count = int(count_text)
         per_thread[thread] += count
         entries[(thread, " > ".join(_short(frames[i]) for i in entry[:depth]))] += count
