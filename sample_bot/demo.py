@@ -145,8 +145,13 @@ def main(argv: list[str] | None = None) -> int:
         _print_summary(summary)
         if args.summary:
             args.summary.write_text(json.dumps(asdict(summary), indent=2))
-        print(f"UI: {collector_url}/   (logs in {log_dir})")
-        if not args.exit:
+        if args.exit:
+            print(
+                f"The store is {args.store}: `bot-telemetry serve --store {args.store}` opens "
+                f"the UI on it again.   (logs in {log_dir})"
+            )
+        else:
+            print(f"UI: {collector_url}/   (logs in {log_dir})")
             print(
                 f"The bot is at {_url(args, 'bot')}/api/messages (Bot Framework Emulator). "
                 "Ctrl-C stops everything."

@@ -39,7 +39,8 @@ def test_twenty_conversations_make_the_app_map_and_events(tmp_path: Path) -> Non
     ran = _cli("demo", "--conversations", "20", "--exit", "--store", str(store),
                "--summary", str(summary_file), *_port_options(ports), timeout=90)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert f"UI: http://127.0.0.1:{ports['collector']}/" in ran.stdout
+    # The collector stopped with the demo: it says how to open the UI on the store again.
+    assert f"bot-telemetry serve --store {store}" in ran.stdout
     assert "channel -> bot" in ran.stdout  # the app map, printed
     assert "20/20" in ran.stderr  # the progress bar's end
 
@@ -101,6 +102,7 @@ def test_runs_until_ctrl_c_then_stops_what_it_started(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         assert process.poll() is None, log.read_text()  # still running, serving the Emulator
+        assert f"UI: http://127.0.0.1:{ports['collector']}/" in log.read_text()
         for name in NAMES:
             assert port_in_use(ports[name]), name
         process.send_signal(signal.SIGINT)
