@@ -20,11 +20,19 @@ _KEY = context.create_key("bot_telemetry.dependency_span")
 @contextmanager
 def dependency_span_scope(span: trace.Span) -> Iterator[None]:
     """Within this block, outgoing HTTP calls report under ``span`` instead of a new span."""
-    token = context.attach(context.set_value(_KEY, span))
+    token = context.attach(with_dependency_span(span))
     try:
         yield
     finally:
         context.detach(token)
+
+
+def with_dependency_span(
+    span: trace.Span, parent: context.Context | None = None
+) -> context.Context:
+    """``parent`` (default: the current context) with ``span`` marked as the dependency span;
+    attach it to get what ``dependency_span_scope`` does in one step with other values."""
+    return context.set_value(_KEY, span, parent)
 
 
 def current_dependency_span() -> trace.Span | None:

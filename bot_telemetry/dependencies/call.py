@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -35,7 +36,7 @@ from ..bot.contract import (
     ATTR_SERVICE_PEER_NAME,
 )
 from ..bot.turn_context import current_turn_context
-from ..correlation.dependency_context import dependency_span_scope
+from ..correlation.dependency_context import with_dependency_span
 from ..export import current_privacy
 from ..privacy import PrivacyPolicy
 from .trace_activities import DependencyReport, TraceActivities, send_dependency_trace
@@ -135,29 +136,28 @@ async def dependency_call(
     )
     call = DependencyCall(span)
     started = time.perf_counter_ns()
+    token = otel_context.attach(_call_context(span, kind))
     try:
-        with _current(span, kind):
-            yield call
+        yield call
     except BaseException as error:
+        otel_context.detach(token)
         report = _finish(call, name, target, component, started, error)
         # A cancelled task must stop now; anything else is reported before it propagates.
         if isinstance(error, Exception):
             await _send(report, turn_context, trace_activities, policy)
         raise
+    otel_context.detach(token)
     report = _finish(call, name, target, component, started, None)
     await _send(report, turn_context, trace_activities, policy)
 
 
-@contextmanager
-def _current(span: trace.Span, kind: SpanKind) -> Iterator[None]:
-    with ExitStack() as stack:
-        stack.enter_context(
-            trace.use_span(span, record_exception=False, set_status_on_exception=False)
-        )
-        if kind is SpanKind.CLIENT:
-            # HTTP calls made for this dependency report under its span, not a nested one.
-            stack.enter_context(dependency_span_scope(span))
-        yield
+def _call_context(span: trace.Span, kind: SpanKind) -> otel_context.Context:
+    # One context, attached once: two nested scopes cost ~10 µs per call.
+    current = trace.set_span_in_context(span)
+    if kind is SpanKind.CLIENT:
+        # HTTP calls made for this dependency report under its span, not a nested one.
+        current = with_dependency_span(span, current)
+    return current
 
 
 def _finish(
