@@ -4,6 +4,7 @@ import pytest
 from opentelemetry import _logs as logs
 from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
 
 from bot_telemetry import configure
 from bot_telemetry.export import configuration as configure_module
@@ -20,6 +21,17 @@ def test_resource_carries_service_identity(telemetry):
     assert resource["service.namespace"] == "bot-telemetry"
     assert resource["service.version"] == "0.0.0"
     assert resource["service.instance.id"]
+
+
+def test_resource_hashes_and_compares_as_a_plain_resource(telemetry):
+    # The OTLP encoders group items by resource; ours must group with an equal plain one.
+    with trace.get_tracer("test").start_as_current_span("work"):
+        pass
+    resource = telemetry.spans()[0].resource
+    plain = Resource(dict(resource.attributes), resource.schema_url)
+    assert resource == plain
+    assert hash(resource) == hash(plain)
+    assert {plain: "grouped"}[resource] == "grouped"
 
 
 def test_configuring_twice_exports_once_to_the_new_exporters():
