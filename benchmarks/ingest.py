@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     options = parser.parse_args(argv)
-    report = {
+    report: dict[str, Any] = {
         "benchmark": "collector ingest and queries",
         "machine": machine(),
         "ingest": measure_ingest(options.ingest_spans, options.senders),
