@@ -132,8 +132,9 @@ def run_service(
         print(f"{service_name}: {error}", file=sys.stderr)
         return 2
     finally:
-        # Runs on SIGTERM too (the handler below ends _serve normally), so nothing queued is lost.
-        telemetry.force_flush(10_000)
+        # Runs on SIGTERM too (the handler below ends _serve normally), so nothing queued is
+        # lost: shutdown exports what is queued. A force_flush first would only make a bot
+        # whose backend hangs wait out the export timeouts twice before it exits.
         telemetry.shutdown()
 
 

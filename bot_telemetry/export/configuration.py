@@ -52,9 +52,17 @@ class Telemetry:
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Export everything queued so far; False if some of it could not be exported in time."""
+        # Side by side, as in shutdown: one after the other, a hanging backend would make the
+        # caller wait out an export timeout per signal.
+        logs: list[bool] = []
+        flushing = threading.Thread(
+            target=lambda: logs.append(self.logger_provider.force_flush(timeout_millis)),
+            name="bot-telemetry-flush-logs",
+        )
+        flushing.start()
         spans = self.tracer_provider.force_flush(timeout_millis)
-        logs = self.logger_provider.force_flush(timeout_millis)
-        return bool(spans and logs)
+        flushing.join()
+        return bool(spans and logs and logs[0])
 
     def shutdown(self) -> None:
         """Flush and stop every exporter. Idempotent."""

@@ -16,7 +16,15 @@ import urllib.request
 from pathlib import Path
 
 from sample_bot.processes import port_in_use
-from tests.reliability.stack import Load, collector, exporting_to, sample_stack, stored
+from tests.reliability.backend import ACCEPT, HANG, Backend
+from tests.reliability.stack import (
+    Load,
+    collector,
+    drive,
+    exporting_to,
+    sample_stack,
+    stored,
+)
 from tests.support.ports import free_port
 from tests.support.processes import REPO
 from tests.support.waiting import wait_for
@@ -112,3 +120,34 @@ def test_sigterm_to_the_demo_under_load(tmp_path: Path) -> None:
     assert message_turns >= answered and received >= answered and driven >= answered
     print(f"\ndemo: {answered} messages answered before SIGTERM; stored: {message_turns} "
           f"message turns, {received} BotMessageReceived, {driven} driven by the channel")
+
+
+def test_sigterm_with_the_backend_hanging_exits_within_three_export_timeouts(
+    tmp_path: Path,
+) -> None:
+    """A container gets a grace period (30 s by default in Kubernetes) between SIGTERM and
+    SIGKILL. With the backend hanging, the bot waits out at most three export timeouts: the
+    export in flight, one more try with what is queued (spans and logs side by side), and
+    the last metrics export; then it exits and counts the rest as dropped."""
+    export_timeout = 3
+    backend = Backend(hang_seconds=120)
+    env = exporting_to(backend.url, OTEL_EXPORTER_OTLP_TIMEOUT=str(export_timeout))
+    try:
+        with sample_stack(tmp_path, env) as stack:
+            backend.set_mode(HANG)
+            # 300 turns: several batches per signal are queued behind the hung one.
+            turns = asyncio.run(drive(stack.urls["channel"], 20, 15, ["when are you open?"]))
+            assert all(turn.replies for turn in turns)
+            wait_for(lambda: backend.requests[HANG] > 0, timeout=10, what="a hung export")
+            signalled = time.monotonic()
+            assert stack.terminate("bot", timeout=60) == 0
+            took = time.monotonic() - signalled
+            log = stack.log("bot")
+            backend.set_mode(ACCEPT)  # the other services stop without waiting
+    finally:
+        backend.close()
+    # Three timeouts, and three seconds for the process itself to stop.
+    assert took < 3 * export_timeout + 3, f"the bot took {took:.1f}s to exit"
+    assert log.count("is failing") == 1, log[-2000:]
+    print(f"\nSIGTERM with the backend hanging: exited after {took:.1f}s "
+          f"(export timeout {export_timeout}s)")
