@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .accounting import ExportAccounting
+from .otlp_encoding import otlp_sender
 
 Item = TypeVar("Item")
 
@@ -147,7 +148,7 @@ class QueuedSpanProcessor(SpanProcessor):
     ) -> None:
         self._exporter = exporter
         self._queue: BatchQueue[ReadableSpan] = BatchQueue(
-            lambda batch: exporter.export(batch) is SpanExportResult.SUCCESS,
+            otlp_sender(exporter, lambda batch: exporter.export(batch) is SpanExportResult.SUCCESS),
             signal="traces",
             destination=destination,
             accounting=accounting,
@@ -178,7 +179,9 @@ class QueuedLogRecordProcessor(LogRecordProcessor):
     ) -> None:
         self._exporter = exporter
         self._queue: BatchQueue[ReadableLogRecord] = BatchQueue(
-            lambda batch: exporter.export(batch) is LogRecordExportResult.SUCCESS,
+            otlp_sender(
+                exporter, lambda batch: exporter.export(batch) is LogRecordExportResult.SUCCESS
+            ),
             signal="logs",
             destination=destination,
             accounting=accounting,
