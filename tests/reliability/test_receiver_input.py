@@ -75,6 +75,8 @@ def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
         yield found
         # After everything the module threw at it: alive, bounded, and no traceback logged.
         assert process.process.poll() is None
+        print(f"\nserve RSS: {found.baseline_rss / 2**20:.1f} MiB before, "
+              f"{found.rss() / 2**20:.1f} MiB after the hostile requests")
         assert found.rss() - found.baseline_rss < RSS_GROWTH_LIMIT, (found.rss(),
                                                                       found.baseline_rss)
         assert "Traceback" not in process.output(), process.output()[-3000:]
