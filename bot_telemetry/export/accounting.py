@@ -77,6 +77,11 @@ class ExportAccounting:
                 lost,
             )
 
+    def is_failing(self, destination: str) -> bool:
+        """Whether the last export to ``destination`` failed."""
+        with self._lock:
+            return destination in self._failing
+
     def note_reason(self, reason: str) -> None:
         with self._lock:
             self._last_reason = reason

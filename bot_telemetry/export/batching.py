@@ -73,14 +73,16 @@ class BatchQueue(Generic[Item]):
 
     def put(self, item: Item) -> None:
         with self._lock:
-            if self._closed or len(self._queue) >= self._max_queue_size:
-                full = True
+            if self._closed:
+                refused = "shutdown"
+            elif len(self._queue) >= self._max_queue_size:
+                refused = "queue_full"
             else:
-                full = False
+                refused = ""
                 self._queue.append(item)
                 wake = len(self._queue) >= self._max_batch_size
-        if full:
-            self._accounting.count(self._signal, "queue_full", 1)
+        if refused:
+            self._accounting.count(self._signal, refused, 1)
         elif wake:
             self._wake.set()
 
@@ -98,7 +100,9 @@ class BatchQueue(Generic[Item]):
             self._closed = True
         self._wake.set()
         self._worker.join(timeout_millis / 1000)
-        self.flush(timeout_millis)
+        # With the backend already failing, another try would only wait out one more timeout.
+        if not self._accounting.is_failing(self._destination):
+            self.flush(timeout_millis)
         with self._lock:
             left, self._queue = len(self._queue), deque()
         if left:
@@ -130,10 +134,9 @@ class BatchQueue(Generic[Item]):
                     self._accounting.export_succeeded(self._destination)
                 else:
                     self._accounting.export_failed(self._destination, self._signal, len(batch))
-                    if self._closed:
-                        # Shutting down with the backend failing: one timeout is enough to wait;
-                        # close() counts what is left as dropped.
-                        return
+                    # One try per round while the backend fails: the worker tries again on its
+                    # next tick, a flush returns instead of waiting out timeout after timeout.
+                    return
 
 
 class QueuedSpanProcessor(SpanProcessor):
