@@ -112,6 +112,7 @@ class Store:
         self.read_only = read_only
         self._writer: duckdb.DuckDBPyConnection | None = None
         self._inserts: dict[str, str] = {}
+        self._inserts_skipping: dict[str, str] = {}
 
     @classmethod
     def open(cls, path: str | Path = DEFAULT_STORE, *, read_only: bool = False) -> Store:
@@ -153,8 +154,17 @@ class Store:
         # The setting is this connection's only; readers keep theirs.
         self._writer = self._connection.cursor()
         self._writer.execute("PRAGMA disable_optimizer")
-        self._inserts = {
+        self._inserts_skipping = {
             table: _insert_sql(self._connection, table, columns, "INSERT OR IGNORE")
+            for table, columns, _ in _TABLES
+        }
+        # Every export repeats its resources, so they always skip; other rows are new unless
+        # an export is retried, and a plain insert checks them against the primary key's
+        # index, where OR IGNORE joins them with every stored key (a scan that grows with
+        # the store).
+        self._inserts = {
+            table: (_insert_sql(self._connection, table, columns, "INSERT")
+                    if table != "resources" else self._inserts_skipping[table])
             for table, columns, _ in _TABLES
         }
 
@@ -168,18 +178,25 @@ class Store:
         """Store a batch in one transaction; rows already stored are skipped."""
         if self.read_only or self._writer is None:
             raise StoreError(f"the store {self.path} was opened read-only")
-        db = self._writer
+        try:
+            self._insert(self._writer, batch, self._inserts)
+        except duckdb.ConstraintException:
+            # A retried export (or a row sent twice): write it again, skipping stored rows.
+            self._insert(self._writer, batch, self._inserts_skipping)
+        return Written(batch.span_count, batch.log_count, batch.point_count)
+
+    @staticmethod
+    def _insert(db: duckdb.DuckDBPyConnection, batch: Batch, inserts: dict[str, str]) -> None:
         db.execute("BEGIN TRANSACTION")
         try:
             for table, columns, field in _TABLES:
                 values: dict[str, list[Any]] = getattr(batch, field)
                 if values[columns[0]]:
-                    db.execute(self._inserts[table], [_document(values)])
+                    db.execute(inserts[table], [_document(values)])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return Written(batch.span_count, batch.log_count, batch.point_count)
 
     def delete_older_than(self, cutoff_ns: int) -> int:
         """Retention: drop telemetry that started before ``cutoff_ns``; returns spans dropped."""

@@ -84,3 +84,15 @@ def test_the_collector_and_cli_do_not_import_botbuilder() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_batch_overlapping_stored_rows_adds_only_the_new_ones(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.duckdb")
+    stored, new = batch_of(4), batch_of(3)
+    store.write(stored)
+    overlapping = Batch()
+    overlapping.extend(new)
+    overlapping.extend(stored)
+    assert store.write(overlapping).spans == 7
+    assert store.counts()["spans"] == 7
+    store.close()
