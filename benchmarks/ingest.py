@@ -7,7 +7,10 @@ Two measurements:
 1. Ingest: ``bot-telemetry serve`` runs as its own process; senders post OTLP/HTTP protobuf
    exports of 512 spans each (demo-shaped traces) and we count spans per second from the
    first request to the last acknowledgement. Acknowledged means committed, so this is the
-   durable rate. The stored count is checked against what was sent.
+   durable rate. The stored count is checked against what was sent. The senders run on the
+   same machine and compete with the server for its cores, so the server's own CPU time
+   (user + system, from /proc on Linux) is reported too: spans per CPU-second is the rate
+   one core would sustain, whatever the senders take.
 2. Queries: a million demo-shaped spans (and their custom events) are generated straight
    into a store with SQL, then the app map, transaction searches, one trace and the
    conversation views are timed (median and worst of several runs after a warm-up).
@@ -146,12 +149,14 @@ def measure_ingest(spans: int, senders: int) -> dict[str, Any]:
                 connection.close()
 
             threads = [threading.Thread(target=send) for _ in range(senders)]
+            cpu_before = cpu_seconds(server.pid)
             started = time.perf_counter()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - started
+            cpu_after = cpu_seconds(server.pid)
         finally:
             server.terminate()
             server.wait(60)
@@ -162,7 +167,27 @@ def measure_ingest(spans: int, senders: int) -> dict[str, Any]:
         "spans_sent": spans, "spans_stored": stored, "batch_spans": BATCH,
         "requests": len(bodies), "senders": senders, "failed_requests": len(failures),
         "seconds": round(elapsed, 3), "spans_per_second": round(spans / elapsed),
+        **_cpu_figures(spans, cpu_before, cpu_after),
     }
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (all its threads), or None off Linux."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name (which may hold spaces) start at field 3, the state.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_figures(spans: int, before: float | None, after: float | None) -> dict[str, Any]:
+    if before is None or after is None or after <= before:
+        return {}
+    used = after - before
+    return {"server_cpu_seconds": round(used, 2),
+            "spans_per_server_cpu_second": round(spans / used)}
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
