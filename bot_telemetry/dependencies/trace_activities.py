@@ -90,6 +90,15 @@ class DependencyReport:
         }
 
 
+def wants_trace(turn_context: TurnContext, mode: TraceActivities) -> bool:
+    """Whether a trace activity sent now in this turn would go anywhere (checked before a
+    report is built, so channels that drop trace activities cost nothing)."""
+    if mode is TraceActivities.OFF or _sending.get():
+        return False
+    channel = getattr(turn_context.activity, "channel_id", None)
+    return mode is not TraceActivities.EMULATOR or channel == EMULATOR_CHANNEL
+
+
 async def send_dependency_trace(
     turn_context: TurnContext,
     report: DependencyReport,
@@ -100,11 +109,8 @@ async def send_dependency_trace(
 
     Never raises: a trace activity that cannot be sent is logged and forgotten.
     """
-    if mode is TraceActivities.OFF or _sending.get():
-        return False
     try:
-        channel = getattr(turn_context.activity, "channel_id", None)
-        if mode is TraceActivities.EMULATOR and channel != EMULATOR_CHANNEL:
+        if not wants_trace(turn_context, mode):
             return False
         token = _sending.set(True)
         try:
