@@ -21,7 +21,8 @@ from botbuilder.integration.aiohttp import (
 )
 
 from bot_telemetry import TelemetryMiddleware, instrument_aiohttp_client, telemetry_middleware
-from tests.bot.servers import Recorded, connector_app, serving
+from tests.bot.servers import Recorded, connector_app
+from tests.support.servers import serving
 
 
 class AuthDisabled:

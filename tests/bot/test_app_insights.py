@@ -21,7 +21,8 @@ from botbuilder.core import TurnContext
 from bot_telemetry import OpenTelemetryBotTelemetryClient, Telemetry, configure
 from bot_telemetry.bot import contract
 from tests.bot.harness import running_bot
-from tests.bot.servers import Ingestion, ingestion_app, serving
+from tests.bot.servers import Ingestion, ingestion_app
+from tests.support.servers import serving
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN_ID = "00f067aa0ba902b7"

@@ -20,7 +20,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from bot_telemetry import OpenTelemetryBotTelemetryClient, PrivacyPolicy, TelemetryMiddleware
 from bot_telemetry.export import configure
-from tests.bot.servers import Recorded, luis_app, qna_app, serving
+from tests.bot.servers import Recorded, luis_app, qna_app
+from tests.support.servers import serving
 from tests.support.telemetry import CapturedTelemetry
 
 LUIS_APP_ID = "b31aeaf3-3511-495b-a07f-571fc873214b"

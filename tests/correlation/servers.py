@@ -4,29 +4,10 @@ client would refuse or merge (repeated fields, control characters, huge values).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from aiohttp import web
 from multidict import CIMultiDict
-
-from tests.support.ports import free_port
-
-
-@asynccontextmanager
-async def serve(app: web.Application, **handler_args: Any) -> AsyncIterator[str]:
-    """Run ``app`` on 127.0.0.1 and yield its base URL."""
-    runner = web.AppRunner(app, **handler_args)
-    await runner.setup()
-    port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 @dataclass

@@ -16,8 +16,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 from bot_telemetry import instrument_aiohttp_client
 from bot_telemetry.correlation.client import TRACE_CONFIG, set_peer_service
 from bot_telemetry.correlation.dependency_context import dependency_span_scope
-from tests.correlation.servers import serve
 from tests.support.ports import free_port
+from tests.support.servers import serving
 from tests.support.telemetry import CapturedTelemetry
 
 
@@ -50,7 +50,7 @@ async def target() -> AsyncIterator[Target]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", record)
-    async with serve(app) as url:
+    async with serving(app) as url:
         found.url = url
         yield found
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from bot_telemetry import instrument_aiohttp_client, instrument_app
-from tests.correlation.servers import serve
+from tests.support.servers import serving
 from tests.support.telemetry import CapturedTelemetry
 
 CONCURRENT = 100
@@ -57,7 +57,7 @@ def by_parent(spans: list[ReadableSpan]) -> dict[int, list[ReadableSpan]]:
 async def test_concurrent_requests_keep_their_own_trace(telemetry: CapturedTelemetry) -> None:
     instrument_aiohttp_client()
     holder: list[aiohttp.ClientSession] = []
-    async with serve(downstream_app()) as downstream, serve(bot_app(downstream, holder)) as bot:
+    async with serving(downstream_app()) as downstream, serving(bot_app(downstream, holder)) as bot:
         async with aiohttp.ClientSession() as shared, aiohttp.ClientSession() as caller:
             holder.append(shared)  # one session for all turns, like a recognizer's client
 

@@ -12,7 +12,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from bot_telemetry import instrument_app, telemetry_middleware
-from tests.correlation.servers import raw_request, serve
+from tests.correlation.servers import raw_request
+from tests.support.servers import serving
 from tests.support.telemetry import CapturedTelemetry
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -65,7 +66,7 @@ def server_span(telemetry: CapturedTelemetry) -> ReadableSpan:
 async def test_one_server_span_per_request_with_http_semantics(
     telemetry: CapturedTelemetry,
 ) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         response = await raw_request(url, "/items/42?q=secret", [("traceparent", TP)])
     assert response.status == 200
     span = server_span(telemetry)
@@ -86,7 +87,7 @@ async def test_one_server_span_per_request_with_http_semantics(
 
 
 async def test_the_span_continues_the_callers_trace(telemetry: CapturedTelemetry) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         await raw_request(url, "/items/1", [("traceparent", TP)])
     span = server_span(telemetry)
     assert span.context is not None and span.parent is not None
@@ -96,7 +97,7 @@ async def test_the_span_continues_the_callers_trace(telemetry: CapturedTelemetry
 
 
 async def test_traceresponse_names_the_server_span(telemetry: CapturedTelemetry) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         response = await raw_request(url, "/items/1", [("traceparent", f"00-{T}-{S}-03")])
     span = server_span(telemetry)
     assert span.context is not None
@@ -115,7 +116,7 @@ async def test_traceresponse_names_the_server_span(telemetry: CapturedTelemetry)
 async def test_an_invalid_traceparent_starts_a_new_trace_without_tracestate(
     telemetry: CapturedTelemetry, headers: list[tuple[str, str]]
 ) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         response = await raw_request(url, "/items/1", headers)
     span = server_span(telemetry)
     assert span.parent is None
@@ -124,7 +125,7 @@ async def test_an_invalid_traceparent_starts_a_new_trace_without_tracestate(
 
 
 async def test_tracestate_and_baggage_reach_the_handler(telemetry: CapturedTelemetry) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         response = await raw_request(
             url,
             "/items/1",
@@ -137,7 +138,7 @@ async def test_tracestate_and_baggage_reach_the_handler(telemetry: CapturedTelem
 
 
 async def test_a_legacy_request_id_continues_its_trace(telemetry: CapturedTelemetry) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         await raw_request(url, "/items/1", [("Request-Id", f"|{T}.{S}.")])
     span = server_span(telemetry)
     assert span.context is not None and span.parent is not None
@@ -147,13 +148,13 @@ async def test_a_legacy_request_id_continues_its_trace(telemetry: CapturedTeleme
 
 async def test_traceparent_wins_over_request_id(telemetry: CapturedTelemetry) -> None:
     other = "11111111111111111111111111111111"
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         await raw_request(url, "/items/1", [("traceparent", TP), ("Request-Id", f"|{other}.1.")])
     assert server_span(telemetry).context.trace_id == int(T, 16)  # type: ignore[union-attr]
 
 
 async def test_a_5xx_response_marks_the_span_failed(telemetry: CapturedTelemetry) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         response = await raw_request(url, "/unavailable")
     assert response.status == 503
     span = server_span(telemetry)
@@ -164,7 +165,7 @@ async def test_a_5xx_response_marks_the_span_failed(telemetry: CapturedTelemetry
 
 
 async def test_an_http_exception_is_a_response_not_a_fault(telemetry: CapturedTelemetry) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         response = await raw_request(url, "/bad")
     assert response.status == 400
     assert "traceresponse" in response.headers
@@ -174,7 +175,7 @@ async def test_an_http_exception_is_a_response_not_a_fault(telemetry: CapturedTe
 
 
 async def test_an_unknown_route_is_named_by_method_only(telemetry: CapturedTelemetry) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         response = await raw_request(url, "/nowhere")
     assert response.status == 404
     span = server_span(telemetry)
@@ -197,7 +198,7 @@ async def test_an_exception_is_recorded_and_reraised_unchanged(
 
     app = web.Application(middlewares=[outer, telemetry_middleware])
     app.router.add_get("/fail", _fail)
-    async with serve(app) as url:
+    async with serving(app) as url:
         response = await raw_request(url, "/fail")
     assert response.status == 500 and response.body == b"caught"
     assert len(seen) == 1 and str(seen[0]) == "handler failed"
@@ -216,7 +217,7 @@ async def test_an_unknown_method_is_reported_as_other(telemetry: CapturedTelemet
     app = web.Application()
     app.router.add_route("*", "/any", _item)
     instrument_app(app)
-    async with serve(app) as url:
+    async with serving(app) as url:
         await raw_request(url, "/any", method="PROPFIND")
     span = server_span(telemetry)
     assert span.name == "HTTP /any"
@@ -255,7 +256,7 @@ def assert_bounded(span: ReadableSpan) -> None:
 
 
 async def test_100kb_headers_never_raise_and_stay_bounded(telemetry: CapturedTelemetry) -> None:
-    async with serve(make_app(), max_field_size=200_000, max_line_size=200_000) as url:
+    async with serving(make_app(), max_field_size=200_000, max_line_size=200_000) as url:
         response = await raw_request(url, "/items/" + "p" * 50_000, HOSTILE)
     assert response.status == 200
     span = server_span(telemetry)
@@ -279,7 +280,7 @@ async def test_100kb_headers_never_raise_and_stay_bounded(telemetry: CapturedTel
 async def test_control_characters_are_refused_before_the_bot(
     telemetry: CapturedTelemetry, header: tuple[str, str]
 ) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         refused = await raw_request(url, "/items/1", [header])
         after = await raw_request(url, "/items/1", [("traceparent", TP)])
     assert refused.status == 400
@@ -294,7 +295,7 @@ async def test_tabs_and_non_ascii_bytes_stay_out_of_attributes(
         ("tracestate", "a=\t1,b=\xff"),
         ("User-Agent", "agent\tx\xff\xfe" + "y" * 1000),
     ]
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         response = await raw_request(url, "/items/%00%01%0a%ff", headers)
     assert response.status == 200
     span = server_span(telemetry)
@@ -306,7 +307,7 @@ async def test_tabs_and_non_ascii_bytes_stay_out_of_attributes(
 
 
 async def test_a_hostile_host_header_is_bounded(telemetry: CapturedTelemetry) -> None:
-    async with serve(make_app(), max_field_size=200_000) as url:
+    async with serving(make_app(), max_field_size=200_000) as url:
         response = await raw_request(url, "/items/1", host_header="h" * 50_000 + ":99999999")
     assert response.status == 200
     span = server_span(telemetry)
@@ -319,7 +320,7 @@ async def test_a_hostile_host_header_is_bounded(telemetry: CapturedTelemetry) ->
 async def test_a_failing_propagator_never_breaks_the_request(
     telemetry: CapturedTelemetry, broken_propagator: None
 ) -> None:
-    async with serve(make_app()) as url:
+    async with serving(make_app()) as url:
         response = await raw_request(url, "/items/1", [("traceparent", TP)])
     assert response.status == 200
     assert json.loads(response.body) == {"baggage": {}, "tracestate": {}}

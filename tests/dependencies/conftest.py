@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot_telemetry import instrument_aiohttp_client
-from tests.bot.servers import serving
 from tests.dependencies.services import Received, nlu_app, qna_maker_app
 from tests.support.ports import free_port
 from tests.support.processes import REPO, wait_until_ready
+from tests.support.servers import serving
 
 AZURITE_BLOB = REPO / ".tools/azurite/node_modules/azurite/dist/src/blob/main.js"
 # Azurite's well-known development account (public, documented by Microsoft).

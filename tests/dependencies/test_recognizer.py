@@ -12,11 +12,12 @@ from botbuilder.core import Recognizer, RecognizerResult, TurnContext
 from opentelemetry.trace import SpanKind, StatusCode
 
 from bot_telemetry import PrivacyPolicy, TelemetryRecognizer
-from tests.bot.servers import Recorded, luis_app, serving
+from tests.bot.servers import Recorded, luis_app
 from tests.dependencies.conftest import Service
 from tests.dependencies.services import HttpRecognizer
 from tests.dependencies.turns import CONVERSATION_ID, bot_adapter, dependency_traces
 from tests.support.ports import free_port
+from tests.support.servers import serving
 from tests.support.telemetry import CapturedTelemetry
 
 

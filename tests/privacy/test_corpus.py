@@ -26,7 +26,8 @@ from bot_telemetry import (
     set_telemetry_client,
 )
 from tests.bot.harness import running_bot
-from tests.bot.servers import Recorded, luis_app, qna_app, serving
+from tests.bot.servers import Recorded, luis_app, qna_app
+from tests.support.servers import serving
 from tests.support.telemetry import CapturedTelemetry, capture
 
 # (user id, user name, message): ids and names are personal too.

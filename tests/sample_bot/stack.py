@@ -26,8 +26,8 @@ from sample_bot.nlu.model import load_model
 from sample_bot.qna.api import build_app as build_qna
 from sample_bot.qna.knowledge_base import load_knowledge_base
 from sample_bot.service import add_plumbing, traced_unless_plumbing
-from tests.sample_bot.servers import serving
 from tests.support.ports import free_port
+from tests.support.servers import serving
 
 
 @dataclass

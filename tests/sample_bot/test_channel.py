@@ -15,8 +15,8 @@ from aiohttp import web
 from bot_telemetry import instrument_aiohttp_client
 from sample_bot.channel import ChannelSimulator, build_app
 from sample_bot.driver import ChannelDriver, DriverError
-from tests.sample_bot.servers import serving
 from tests.support.ports import free_port
+from tests.support.servers import serving
 from tests.support.telemetry import CapturedTelemetry
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$")

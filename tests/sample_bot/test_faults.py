@@ -6,7 +6,7 @@ from aiohttp import web
 
 from sample_bot.faults import RequestLedger
 from sample_bot.service import add_plumbing
-from tests.sample_bot.servers import serving
+from tests.support.servers import serving
 
 
 async def _ok(_: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ import pytest
 
 from sample_bot.nlu.api import build_app
 from sample_bot.nlu.model import IntentModel, load_model
-from tests.sample_bot.servers import serving
+from tests.support.servers import serving
 
 PREDICT = "/luis/prediction/v3.0/apps/sample-restaurant/slots/production/predict"
 

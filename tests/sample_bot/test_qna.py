@@ -9,7 +9,7 @@ import pytest
 
 from sample_bot.qna.api import build_app
 from sample_bot.qna.knowledge_base import KnowledgeBase, load_knowledge_base
-from tests.sample_bot.servers import serving
+from tests.support.servers import serving
 
 GENERATE = "/qnamaker/knowledgebases/restaurant-faq/generateAnswer"
 

@@ -13,9 +13,10 @@ from multidict import CIMultiDict
 
 from bot_telemetry import instrument_app
 from sample_bot.w3c_test_route import add_w3c_test_route
-from tests.correlation.servers import raw_request, serve
+from tests.correlation.servers import raw_request
 from tests.support.ports import free_port
 from tests.support.processes import REPO, running
+from tests.support.servers import serving
 from tests.support.telemetry import CapturedTelemetry
 
 T = "12345678901234567890123456789012"
@@ -45,7 +46,7 @@ async def harness() -> AsyncIterator[Harness]:
 
     app = web.Application()
     app.router.add_post("/{n}", callback)
-    async with serve(app) as url:
+    async with serving(app) as url:
         found.url = url
         yield found
 
@@ -55,7 +56,7 @@ async def bot(telemetry: CapturedTelemetry) -> AsyncIterator[str]:
     app = web.Application()
     instrument_app(app)
     add_w3c_test_route(app)
-    async with serve(app) as url:
+    async with serving(app) as url:
         yield url
 
 
