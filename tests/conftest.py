@@ -4,7 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.azurite import azurite
 from tests.support.telemetry import CapturedTelemetry, capture
+
+__all__ = ["azurite"]  # a session fixture: one Azurite for every test that needs it
 
 
 @pytest.fixture

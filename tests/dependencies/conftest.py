@@ -1,26 +1,13 @@
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from bot_telemetry import instrument_aiohttp_client
 from tests.dependencies.services import Received, nlu_app, qna_maker_app
-from tests.support.ports import free_port
-from tests.support.processes import REPO, wait_until_ready
 from tests.support.servers import serving
-
-AZURITE_BLOB = REPO / ".tools/azurite/node_modules/azurite/dist/src/blob/main.js"
-# Azurite's well-known development account (public, documented by Microsoft).
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
 
 
 @dataclass
@@ -47,54 +34,3 @@ async def qna_maker(instrumented_client: None) -> AsyncIterator[Service]:
     received = Received()
     async with serving(qna_maker_app(received)) as base:
         yield Service(base, received)
-
-
-@dataclass
-class Azurite:
-    port: int
-    location: Path
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT}"
-
-    @property
-    def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-            f"AccountKey={AZURITE_KEY};BlobEndpoint={self.endpoint};"
-        )
-
-
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
-    """A real Azure Blob endpoint (Azurite, from npm) on a free loopback port."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed; Azurite (the local Azure Blob endpoint) needs it")
-    if not AZURITE_BLOB.is_file():
-        pytest.fail(
-            f"Azurite is not installed at {AZURITE_BLOB}: run `bash scripts/install-test-tools`"
-        )
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="azurite-") as location:
-        log = Path(location) / "azurite.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [node, str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port),
-                 "--location", str(Path(location) / "data"), "--disableTelemetry",
-                 "--skipApiVersionCheck", "--loose", "--silent"],
-                stdout=sink, stderr=subprocess.STDOUT,
-            )
-        try:
-            # Any answer below 500 (here a 400/403 for an unauthenticated request) means ready.
-            wait_until_ready(f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}?comp=list",
-                             process, log, timeout=30)
-            yield Azurite(port, Path(location))
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)

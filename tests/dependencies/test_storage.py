@@ -26,8 +26,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from bot_telemetry import TelemetryStorage
 from bot_telemetry.bot.turn_context import turn_context_scope
-from tests.dependencies.conftest import AZURITE_ACCOUNT, Azurite
 from tests.dependencies.turns import bot_adapter, dependency_traces
+from tests.support.azurite import AZURITE_ACCOUNT, Azurite
 from tests.support.telemetry import CapturedTelemetry
 
 

@@ -9,8 +9,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from sample_bot import bot
 from sample_bot.storage import CONNECTION_STRING_ENV, CONTAINER_ENV
-from tests.dependencies.conftest import Azurite
 from tests.sample_bot.stack import sample_stack
+from tests.support.azurite import Azurite
 from tests.support.telemetry import CapturedTelemetry
 
 
