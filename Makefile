@@ -17,7 +17,7 @@ tools: $(STAMP)
 	bash scripts/install-test-tools
 
 demo: $(STAMP)
-	$(BIN)/bot-telemetry demo
+	$(BIN)/python -m sample_bot.demo
 
 test: $(STAMP) tools
 	$(BIN)/ruff check bot_telemetry sample_bot tests benchmarks

@@ -208,8 +208,8 @@ def _bot_telemetry(
     if full:
         bot = FullBot(
             bot_telemetry.TelemetryStorage(MemoryStorage()),
-            bot_telemetry.TelemetryRecognizer(KeywordRecognizer(), service_name="nlu"),
-            bot_telemetry.TelemetryQnA(answer, service_name="qna").get_answers,
+            bot_telemetry.TelemetryRecognizer(KeywordRecognizer(), name="nlu"),
+            bot_telemetry.TelemetryQnA(answer, name="qna").get_answers,
         )
 
     def drain() -> None:
@@ -265,4 +265,3 @@ async def run_turn(variant: Variant, activity: Activity) -> None:
         adapter.activity_buffer.clear()  # what the channel would have taken away
     else:
         await adapter.process_activity("", activity, variant.bot.on_turn)
-

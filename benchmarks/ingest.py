@@ -40,8 +40,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from benchmarks._report import machine, print_table
-from bot_telemetry.collector import appmap, conversations, traces
-from bot_telemetry.collector.store import Store
+from bot_telemetry.analytics import appmap, conversations, traces
+from bot_telemetry.store.database import Store
 
 BATCH = 512
 REPO = Path(__file__).resolve().parents[1]
@@ -56,10 +56,24 @@ TURN = [
     (2, "bot", "POST /qna/generateAnswer", Span.SPAN_KIND_CLIENT, "qna", 40_000, 40_000),
     (5, "qna", "POST /qna/generateAnswer", Span.SPAN_KIND_SERVER, None, 41_000, 38_000),
     (2, "bot", "blob read", Span.SPAN_KIND_CLIENT, "azure.blob", 82_000, 8_000),
-    (2, "bot", "POST /v3/conversations/activities", Span.SPAN_KIND_CLIENT, "channel", 92_000,
-     15_000),
-    (8, "channel", "POST /v3/conversations/activities", Span.SPAN_KIND_SERVER, None, 93_000,
-     12_000),
+    (
+        2,
+        "bot",
+        "POST /v3/conversations/activities",
+        Span.SPAN_KIND_CLIENT,
+        "channel",
+        92_000,
+        15_000,
+    ),
+    (
+        8,
+        "channel",
+        "POST /v3/conversations/activities",
+        Span.SPAN_KIND_SERVER,
+        None,
+        93_000,
+        12_000,
+    ),
 ]
 SERVICES = sorted({step[1] for step in TURN})
 
@@ -92,7 +106,10 @@ def export_bodies(spans: int, seed: int = 7) -> list[bytes]:
                 if count == BATCH or made + count == spans:
                     break
                 span = per_service[service].spans.add(
-                    trace_id=trace_id, span_id=span_ids[index], name=name, kind=kind,
+                    trace_id=trace_id,
+                    span_id=span_ids[index],
+                    name=name,
+                    kind=kind,
                     start_time_unix_nano=start + offset * 1000,
                     end_time_unix_nano=start + (offset + duration) * 1000,
                 )
@@ -101,11 +118,13 @@ def export_bodies(spans: int, seed: int = 7) -> list[bytes]:
                 if peer:
                     span.attributes.append(_text("peer.service", peer))
                 if name == "bot.turn":
-                    span.attributes.extend([
-                        _text("activity.conversation.id", conversation),
-                        _text("activity.type", "message"),
-                        _text("activity.channel_id", "directline"),
-                    ])
+                    span.attributes.extend(
+                        [
+                            _text("activity.conversation.id", conversation),
+                            _text("activity.type", "message"),
+                            _text("activity.channel_id", "directline"),
+                        ]
+                    )
                 span.attributes.append(_text("http.request.method", "POST"))
                 count += 1
         made += count
@@ -123,9 +142,19 @@ def measure_ingest(spans: int, senders: int) -> dict[str, Any]:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         server = subprocess.Popen(
-            [sys.executable, "-m", "bot_telemetry.cli", "serve", "--store", str(store),
-             "--port", str(port)],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "bot_telemetry.cli",
+                "serve",
+                "--store",
+                str(store),
+                "--port",
+                str(port),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         try:
             _wait_for(f"http://127.0.0.1:{port}/api/health", server)
@@ -140,8 +169,9 @@ def measure_ingest(spans: int, senders: int) -> dict[str, Any]:
                         if not queue:
                             break
                         _, body = queue.pop()
-                    connection.request("POST", "/v1/traces", body,
-                                       {"Content-Type": "application/x-protobuf"})
+                    connection.request(
+                        "POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"}
+                    )
                     response = connection.getresponse()
                     response.read()
                     if response.status != 200:
@@ -164,9 +194,14 @@ def measure_ingest(spans: int, senders: int) -> dict[str, Any]:
         stored = opened.counts()["spans"]
         opened.close()
     return {
-        "spans_sent": spans, "spans_stored": stored, "batch_spans": BATCH,
-        "requests": len(bodies), "senders": senders, "failed_requests": len(failures),
-        "seconds": round(elapsed, 3), "spans_per_second": round(spans / elapsed),
+        "spans_sent": spans,
+        "spans_stored": stored,
+        "batch_spans": BATCH,
+        "requests": len(bodies),
+        "senders": senders,
+        "failed_requests": len(failures),
+        "seconds": round(elapsed, 3),
+        "spans_per_second": round(spans / elapsed),
         **_cpu_figures(spans, cpu_before, cpu_after),
     }
 
@@ -186,8 +221,10 @@ def _cpu_figures(spans: int, before: float | None, after: float | None) -> dict[
     if before is None or after is None or after <= before:
         return {}
     used = after - before
-    return {"server_cpu_seconds": round(used, 2),
-            "spans_per_server_cpu_second": round(spans / used)}
+    return {
+        "server_cpu_seconds": round(used, 2),
+        "spans_per_server_cpu_second": round(spans / used),
+    }
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -205,8 +242,15 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -
 
 _TEMPLATE_VALUES = ", ".join(
     "({}, {}, '{}', '{}', {}, {}, {}, {})".format(
-        index, "NULL" if parent is None else parent, service, name, kind,
-        f"'{peer}'" if peer else "NULL", offset, duration)
+        index,
+        "NULL" if parent is None else parent,
+        service,
+        name,
+        kind,
+        f"'{peer}'" if peer else "NULL",
+        offset,
+        duration,
+    )
     for index, (parent, service, name, kind, peer, offset, duration) in enumerate(TURN)
 )
 
@@ -271,8 +315,10 @@ def timed(run: Callable[[], Any], repeats: int) -> dict[str, float]:
         run()
         durations.append((time.perf_counter() - started) * 1000)
     durations.sort()
-    return {"median_ms": round(durations[len(durations) // 2], 1),
-            "max_ms": round(durations[-1], 1)}
+    return {
+        "median_ms": round(durations[len(durations) // 2], 1),
+        "max_ms": round(durations[-1], 1),
+    }
 
 
 def measure_queries(spans: int, repeats: int) -> dict[str, Any]:
@@ -285,16 +331,20 @@ def measure_queries(spans: int, repeats: int) -> dict[str, Any]:
         try:
             with store.reader() as db:
                 some_trace = db.execute(
-                    "SELECT trace_id FROM spans WHERE status_code = 2 LIMIT 1").fetchone()[0]  # type: ignore[index]
+                    "SELECT trace_id FROM spans WHERE status_code = 2 LIMIT 1"
+                ).fetchone()[0]  # type: ignore[index]
                 checks: dict[str, Callable[[], Any]] = {
                     "app_map": lambda: appmap.build_app_map(db),
                     "search_recent": lambda: traces.search_traces(db, traces.TraceQuery()),
                     "search_failed": lambda: traces.search_traces(
-                        db, traces.TraceQuery(failed=True)),
+                        db, traces.TraceQuery(failed=True)
+                    ),
                     "search_conversation": lambda: traces.search_traces(
-                        db, traces.TraceQuery(conversation_id="conv-42")),
+                        db, traces.TraceQuery(conversation_id="conv-42")
+                    ),
                     "search_event": lambda: traces.search_traces(
-                        db, traces.TraceQuery(event_name="QnAMessage")),
+                        db, traces.TraceQuery(event_name="QnAMessage")
+                    ),
                     "trace": lambda: traces.get_trace(db, some_trace),
                     "conversations": lambda: conversations.list_conversations(db),
                     "conversation": lambda: conversations.get_conversation(db, "conv-42"),
@@ -303,8 +353,13 @@ def measure_queries(spans: int, repeats: int) -> dict[str, Any]:
                 edges = len(appmap.build_app_map(db)["edges"])
         finally:
             store.close()
-    return {"spans": counts["spans"], "log_records": counts["logs"],
-            "generate_seconds": round(generated, 1), "app_map_edges": edges, **results}
+    return {
+        "spans": counts["spans"],
+        "log_records": counts["logs"],
+        "generate_seconds": round(generated, 1),
+        "app_map_edges": edges,
+        **results,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,9 +380,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
     else:
         print_table("ingest (OTLP/HTTP protobuf into serve)", report["ingest"])
-        flat = {name: (f"{value['median_ms']} ms median, {value['max_ms']} ms max"
-                       if isinstance(value, dict) else value)
-                for name, value in report["queries"].items()}
+        flat = {
+            name: (
+                f"{value['median_ms']} ms median, {value['max_ms']} ms max"
+                if isinstance(value, dict)
+                else value
+            )
+            for name, value in report["queries"].items()
+        }
         print_table(f"queries over {report['queries']['spans']:,} stored spans", flat)
     return 0
 

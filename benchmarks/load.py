@@ -99,7 +99,8 @@ def _start_sample(stack: ExitStack, mode: str, sink_url: str) -> Copy:
         started = stack.enter_context(
             running(
                 ["-m", f"sample_bot.{service}", "--port", str(port)],
-                ready_url=f"{urls[service]}/health", env=env,
+                ready_url=f"{urls[service]}/health",
+                env=env,
             )
         )
         pids.append(started.process.pid)
@@ -107,9 +108,20 @@ def _start_sample(stack: ExitStack, mode: str, sink_url: str) -> Copy:
     bot_url = f"http://127.0.0.1:{port}"
     bot = stack.enter_context(
         running(
-            ["-m", "sample_bot", "--port", str(port), "--nlu-url", urls["nlu"],
-             "--qna-url", urls["qna"], "--channel-url", sink_url],
-            ready_url=f"{bot_url}/health", env=env,
+            [
+                "-m",
+                "sample_bot",
+                "--port",
+                str(port),
+                "--nlu-url",
+                urls["nlu"],
+                "--qna-url",
+                urls["qna"],
+                "--channel-url",
+                sink_url,
+            ],
+            ready_url=f"{bot_url}/health",
+            env=env,
         )
     )
     return Copy(mode, bot_url, [bot_url, *urls.values()], pids=[bot.process.pid, *pids])
@@ -200,8 +212,13 @@ def _records_nothing(env: Mapping[str, str]) -> bool:
     """Whether ``configure()`` under ``env`` (as the sample's processes run it) leaves spans
     unrecorded: if not, the "off" copy still pays for instrumentation, only not for export."""
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE], cwd=REPO, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=60, check=True,
+        [sys.executable, "-c", _PROBE],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return result.stdout.strip().splitlines()[-1] == "False"
 
@@ -250,9 +267,7 @@ def measure(
                 _post(f"{url}/telemetry/flush")
         exported = {mode: _get(f"{sink_url}/load-{mode}/counts") for mode in MODES}
     off_records_nothing = _records_nothing(_environment("off", sink_url))
-    return _summary(
-        copies, exported, rounds, duration, concurrency, machine, off_records_nothing
-    )
+    return _summary(copies, exported, rounds, duration, concurrency, machine, off_records_nothing)
 
 
 def _summary(

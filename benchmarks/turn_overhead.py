@@ -89,10 +89,23 @@ def _worker(variant: str, sink_url: str, adapter: str) -> Iterator[Worker]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BOT_TELEMETRY_PSEUDONYM_KEY": PSEUDONYM_KEY}
     with log.open("w") as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._turn_worker", "--variant", variant,
-             "--sink", sink_url, "--adapter", adapter],
-            cwd=REPO, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+            [
+                sys.executable,
+                "-m",
+                "benchmarks._turn_worker",
+                "--variant",
+                variant,
+                "--sink",
+                sink_url,
+                "--adapter",
+                adapter,
+            ],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
         )
     worker = Worker(variant, process, log)
     try:
@@ -229,11 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=200, help="turns per round (default 200)")
     parser.add_argument("--warm-up", type=int, default=1, help="rounds not measured (default 1)")
     parser.add_argument(
-        "--adapter", default="cloud", choices=ADAPTERS,
+        "--adapter",
+        default="cloud",
+        choices=ADAPTERS,
         help="cloud: CloudAdapter, replies over HTTP (default); test: in-memory TestAdapter",
     )
     parser.add_argument(
-        "--variants", default="all",
+        "--variants",
+        default="all",
         help=f"comma-separated subset of {','.join(VARIANTS)}, or echo, full, all",
     )
     args = parser.parse_args(argv)

@@ -1,8 +1,8 @@
 """bot-telemetry: end-to-end, correlated OpenTelemetry telemetry for Bot Framework bots.
 
-    import bot_telemetry
-    telemetry = bot_telemetry.configure(service_name="bot")
-    adapter.use(bot_telemetry.TelemetryMiddleware())
+import bot_telemetry
+telemetry = bot_telemetry.configure(service_name="bot")
+adapter.use(bot_telemetry.TelemetryMiddleware())
 """
 
 from __future__ import annotations

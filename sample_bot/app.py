@@ -61,10 +61,10 @@ def build_app(settings: BotSettings, ledger: RequestLedger | None = None) -> web
     bot = SampleBot(
         ConversationState(storage),
         UserState(storage),
-        TelemetryRecognizer(recognizer, service_name="nlu", endpoint=recognizer.predict_url),
+        TelemetryRecognizer(recognizer, name="nlu", endpoint=recognizer.predict_url),
         TelemetryQnA(
             qna_client,
-            service_name="qna",
+            name="qna",
             endpoint=qna_client.generate_answer_url,
             knowledge_base_id=qna_client.knowledge_base_id,
         ),

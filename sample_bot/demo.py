@@ -26,11 +26,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from bot_telemetry.collector.access import ServerSource
-from bot_telemetry.collector.appmap import AppMap
-from bot_telemetry.collector.render import as_text
-from bot_telemetry.collector.store import DEFAULT_STORE
-from bot_telemetry.collector.window import TimeWindow
+from bot_telemetry.analytics.appmap import AppMap
+from bot_telemetry.analytics.window import TimeWindow
+from bot_telemetry.cli.access import ServerSource
+from bot_telemetry.store.database import DEFAULT_STORE
+from bot_telemetry.web.render import as_text
 
 from .driver import ChannelDriver, DriverError
 from .processes import Fleet, StartupError, port_in_use

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 import bot_telemetry
-from bot_telemetry.export.configuration import current
+from bot_telemetry.export.configure import current
 
 from .faults import PLUMBING_PATHS, Handler, RequestLedger
 
@@ -57,8 +57,10 @@ def privacy_from_environment() -> bot_telemetry.PrivacyPolicy:
         return bot_telemetry.PrivacyPolicy()
     if raw in ("1", "true", "yes", "on"):
         return bot_telemetry.PrivacyPolicy(log_personal_information=True)
-    raise ValueError(f"{LOG_PERSONAL_INFORMATION_ENV}={raw!r}: use 1 to record personal data "
-                     "(redacted) or 0 not to")
+    raise ValueError(
+        f"{LOG_PERSONAL_INFORMATION_ENV}={raw!r}: use 1 to record personal data "
+        "(redacted) or 0 not to"
+    )
 
 
 def add_plumbing(app: web.Application, service_name: str, ledger: RequestLedger) -> None:

@@ -23,11 +23,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..export import current_privacy
-from ..privacy import PrivacyPolicy
-from . import contract
-from .custom_events import track_custom_event, with_turn_properties
-from .turn_context import turn_context_scope
+from .. import contract
+from ..privacy import PrivacyPolicy, current_policy
+from ..signals.custom_events import track_custom_event, with_turn_properties
+from ..signals.turn_context import turn_context_scope
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("bot_telemetry.bot")
@@ -56,16 +55,14 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
 
     @property
     def privacy(self) -> PrivacyPolicy:
-        return self._privacy or current_privacy()
+        return self._privacy or current_policy()
 
     @property
     def log_personal_information(self) -> bool:
         """botbuilder's flag, answered by the policy."""
         return self.privacy.log_personal_information
 
-    async def on_turn(
-        self, context: TurnContext, logic: Callable[[], Awaitable[Any]]
-    ) -> None:
+    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[Any]]) -> None:
         span, token = self._start_turn(context)
         try:
             try:
@@ -259,7 +256,7 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
                 return
             properties = await fill(activity)
             turn_span = trace.get_current_span()
-            track_custom_event(name, properties, policy=self.privacy, span=turn_span)
+            track_custom_event(name, properties, privacy=self.privacy, span=turn_span)
         except Exception:  # a subclass hook that fails must not fail the turn
             _log.exception("could not record %s", name)
 

@@ -24,13 +24,12 @@ from urllib.parse import urlsplit
 from botbuilder.core import BotTelemetryClient, Severity
 from botbuilder.core.bot_telemetry_client import TelemetryDataPointType
 from opentelemetry import _logs as logs
-from opentelemetry import context, trace
+from opentelemetry import context, metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..export import current, current_privacy, meter
-from ..privacy import PrivacyPolicy
-from . import contract
-from .custom_events import attribute_value, track_custom_event
+from .. import contract
+from ..privacy import PrivacyPolicy, current_policy
+from ..signals.custom_events import attribute_value, track_custom_event
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("bot_telemetry.bot")
@@ -72,7 +71,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
 
     @property
     def privacy(self) -> PrivacyPolicy:
-        return self._privacy or current_privacy()
+        return self._privacy or current_policy()
 
     def track_event(
         self,
@@ -87,7 +86,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
                 name,
                 _entity_names_only(properties, policy),
                 _numbers(measurements),
-                policy=policy,
+                privacy=policy,
             )
         except Exception:
             _log.exception("could not track event %r", name)
@@ -107,7 +106,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
                 name,
                 {**(properties or {}), "url": policy.redact_text(str(url))},
                 {**_numbers(measurements), "duration": float(duration or 0)},
-                policy=policy,
+                privacy=policy,
             )
         except Exception:
             _log.exception("could not track page view %r", name)
@@ -184,7 +183,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             instrument_name = _INVALID_INSTRUMENT_CHARS.sub("_", name)[:255]
             if not instrument_name[:1].isalpha():
                 instrument_name = f"metric_{instrument_name}"[:255]
-            histogram = meter("bot_telemetry.bot").create_histogram(instrument_name)
+            histogram = metrics.get_meter("bot_telemetry.bot").create_histogram(instrument_name)
             histogram.record(float(value), attributes=_attributes(properties, self.privacy))
         except Exception:
             _log.exception("could not track metric %r", name)
@@ -298,11 +297,12 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             _log.exception("could not track dependency %r", name)
 
     def flush(self) -> None:
-        """Export everything queued so far by the current ``configure()`` handle (blocking)."""
+        """Export everything queued so far by the global providers (blocking)."""
         try:
-            handle = current()
-            if handle is not None:
-                handle.force_flush()
+            for provider in (trace.get_tracer_provider(), logs.get_logger_provider()):
+                force_flush = getattr(provider, "force_flush", None)
+                if callable(force_flush):
+                    force_flush()
         except Exception:
             _log.exception("could not flush telemetry")
 

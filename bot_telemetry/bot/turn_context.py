@@ -1,39 +1,5 @@
-"""The turn a task is working on, for dependencies that are not handed a ``TurnContext``.
+"""Deprecated: moved to ``bot_telemetry.signals``."""
 
-botbuilder's ``Storage`` API takes keys, not a turn, yet a storage call is part of a
-turn and its trace activity belongs in that turn's conversation. Middleware that sees
-the turn (``TimedMiddleware``, and ``TelemetryMiddleware`` when it enters this scope)
-marks it here; ``TelemetryStorage`` reads it.
+from .._deprecated import moved
 
-    with turn_context_scope(turn_context):
-        await logic()
-"""
-
-from __future__ import annotations
-
-import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from botbuilder.core import TurnContext
-
-_turn: contextvars.ContextVar[TurnContext | None] = contextvars.ContextVar(
-    "bot_telemetry_turn_context", default=None
-)
-
-
-@contextmanager
-def turn_context_scope(turn_context: TurnContext) -> Iterator[None]:
-    """Within this block (and tasks started in it) ``current_turn_context()`` is this turn."""
-    token = _turn.set(turn_context)
-    try:
-        yield
-    finally:
-        _turn.reset(token)
-
-
-def current_turn_context() -> TurnContext | None:
-    """The turn marked by the innermost ``turn_context_scope``, if any."""
-    return _turn.get()
+__getattr__ = moved("bot_telemetry.bot.turn_context", "bot_telemetry.signals")

@@ -1,8 +1,8 @@
 """The ``baggage`` header (W3C Baggage): members, properties, percent-encoding and limits.
 
-    parse_baggage(["user.tier=gold;ttl=60, lang=fr%20CA"])
-    # [Member(key="user.tier", value="gold", properties="ttl=60"),
-    #  Member(key="lang", value="fr CA", properties="")]
+parse_baggage(["user.tier=gold;ttl=60, lang=fr%20CA"])
+# [Member(key="user.tier", value="gold", properties="ttl=60"),
+#  Member(key="lang", value="fr CA", properties="")]
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # baggage-octet: printable ASCII without space, '"', ',', ';' and '\'.
 _VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
 # Characters a value may carry unencoded; '%' is always encoded.
-_SAFE = "".join(
-    chr(c) for c in range(0x21, 0x7F) if chr(c) not in '",;\\%'
-)
+_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '",;\\%')
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ _ADOPTED_KEYS = frozenset({"server.address", "server.port", *_PEER_KEYS})
 def set_peer_service(address: str, name: str) -> None:
     """Name the service at ``address`` (``"host:port"`` or ``"host"``) for later requests.
 
-        set_peer_service("127.0.0.1:5001", "nlu")
+    set_peer_service("127.0.0.1:5001", "nlu")
     """
     _peer_services[address.strip().lower()] = name
 

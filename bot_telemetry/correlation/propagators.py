@@ -47,9 +47,9 @@ def _values(
 class TraceContextPropagator(textmap.TextMapPropagator):
     """``traceparent``/``tracestate`` in and out, plus Application Insights' ``Request-Id`` in.
 
-        propagator = TraceContextPropagator()
-        context = propagator.extract(request.headers)
-        propagator.inject(headers, context)
+    propagator = TraceContextPropagator()
+    context = propagator.extract(request.headers)
+    propagator.inject(headers, context)
     """
 
     def extract(

@@ -1,7 +1,7 @@
 """The ``traceparent`` header (W3C Trace Context Level 2): parse strictly, emit version 00.
 
-    parse_traceparent(["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"])
-    # Traceparent(trace_id=0x4bf9..., span_id=0x00f0..., flags=3)
+parse_traceparent(["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"])
+# Traceparent(trace_id=0x4bf9..., span_id=0x00f0..., flags=3)
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from ..bot.contract import (
+from .._deprecated import renamed
+from ..contract import (
     ATTR_DB_NAMESPACE,
     ATTR_DB_SYSTEM_NAME,
     ATTR_PEER_SERVICE,
@@ -36,10 +37,9 @@ from ..bot.contract import (
     ATTR_SERVER_PORT,
     ATTR_SERVICE_PEER_NAME,
 )
-from ..bot.turn_context import current_turn_context
 from ..correlation.dependency_context import with_dependency_span
-from ..export import current_privacy
-from ..privacy import PrivacyPolicy
+from ..privacy import PrivacyPolicy, current_policy
+from ..signals.turn_context import current_turn_context
 from .trace_activities import (
     DependencyReport,
     TraceActivities,
@@ -125,6 +125,7 @@ def dependency_call(
     kind: SpanKind = SpanKind.CLIENT,
     attributes: Mapping[str, AttributeValue] | None = None,
     trace_activities: TraceActivities = TraceActivities.EMULATOR,
+    privacy: PrivacyPolicy | None = None,
     policy: PrivacyPolicy | None = None,
 ) -> AbstractAsyncContextManager[DependencyCall]:
     """Time the block as one call to ``target``; an exception is recorded and re-raised as is.
@@ -132,8 +133,9 @@ def dependency_call(
     Afterwards the call is sent to ``turn_context``'s conversation (or the turn this task is
     in) as a trace activity, unless ``trace_activities`` says otherwise.
     """
+    privacy = renamed("dependency_call", "policy", "privacy", policy, privacy)
     return _DependencyScope(
-        name, target, component, turn_context, kind, attributes, trace_activities, policy
+        name, target, component, turn_context, kind, attributes, trace_activities, privacy
     )
 
 
@@ -215,7 +217,7 @@ class _DependencyScope(AbstractAsyncContextManager[DependencyCall]):
             trace_id=trace.format_trace_id(span_context.trace_id),
             span_id=trace.format_span_id(span_context.span_id),
         )
-        await send_dependency_trace(context, report, mode, self._policy or current_privacy())
+        await send_dependency_trace(context, report, mode, self._policy or current_policy())
 
 
 def _call_context(span: trace.Span, kind: SpanKind) -> otel_context.Context:
@@ -282,8 +284,10 @@ def _describe(error: BaseException) -> str:
 
 
 def _qualified_name(kind: type[BaseException]) -> str:
-    return kind.__qualname__ if kind.__module__ == "builtins" else (
-        f"{kind.__module__}.{kind.__qualname__}"
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else (f"{kind.__module__}.{kind.__qualname__}")
     )
 
 

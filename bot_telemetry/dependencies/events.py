@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
-from ..bot.contract import ACTIVITY_ID, CONVERSATION_ID, CORRELATION_ID
+from ..contract import ACTIVITY_ID, CONVERSATION_ID, CORRELATION_ID
 
 if TYPE_CHECKING:
     from botbuilder.core import TurnContext

@@ -24,8 +24,9 @@ from typing import Any, Final
 from botbuilder.core import Middleware, TurnContext
 from opentelemetry.trace import SpanKind
 
-from ..bot.turn_context import turn_context_scope
+from .._deprecated import renamed
 from ..privacy import PrivacyPolicy
+from ..signals.turn_context import turn_context_scope
 from .call import Target, dependency_call
 from .trace_activities import TraceActivities
 
@@ -47,8 +48,10 @@ class TimedMiddleware(Middleware):  # type: ignore[misc]
         name: str | None = None,
         *,
         trace_activities: TraceActivities | str | None = None,
+        privacy: PrivacyPolicy | None = None,
         policy: PrivacyPolicy | None = None,
     ) -> None:
+        privacy = renamed("TimedMiddleware", "policy", "privacy", policy, privacy)
         if not callable(getattr(middleware, "on_turn", None)):
             raise TypeError(
                 "TimedMiddleware wraps a botbuilder Middleware (an object with an async "
@@ -58,11 +61,9 @@ class TimedMiddleware(Middleware):  # type: ignore[misc]
         self.name = name or type(middleware).__name__
         self._target = Target(self.name)
         self._trace_activities = TraceActivities.resolve(trace_activities)
-        self._policy = policy
+        self._privacy = privacy
 
-    async def on_turn(
-        self, context: TurnContext, logic: Callable[[], Awaitable[Any]]
-    ) -> Any:
+    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[Any]]) -> Any:
         downstream = _Downstream(logic)
         with turn_context_scope(context):
             async with dependency_call(
@@ -72,7 +73,7 @@ class TimedMiddleware(Middleware):  # type: ignore[misc]
                 turn_context=context,
                 kind=SpanKind.INTERNAL,
                 trace_activities=self._trace_activities,
-                policy=self._policy,
+                privacy=self._privacy,
             ) as call:
                 started = time.perf_counter_ns()
                 try:

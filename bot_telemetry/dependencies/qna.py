@@ -3,7 +3,7 @@
     qna = TelemetryQnA(QnAMaker(endpoint))
     answers = await qna.get_answers(turn_context)     # same answers, now traced
 
-    qna = TelemetryQnA(my_async_answer_function, service_name="faq")
+    qna = TelemetryQnA(my_async_answer_function, name="faq")
 
 The client is botbuilder-ai's ``QnAMaker`` (or anything with its
 ``get_answers(turn_context, options)``) or an async callable taking the turn context and
@@ -20,7 +20,8 @@ from typing import Any, Final
 
 from botbuilder.core import TurnContext
 
-from ..bot.contract import (
+from .._deprecated import renamed
+from ..contract import (
     ANSWER,
     ARTICLE_FOUND,
     KNOWLEDGE_BASE_ID,
@@ -32,8 +33,8 @@ from ..bot.contract import (
     SCORE,
     USERNAME,
 )
-from ..bot.custom_events import track_custom_event
 from ..privacy import PrivacyPolicy
+from ..signals.custom_events import track_custom_event
 from .call import DependencyCall, Target, dependency_call
 from .events import number, string, turn_event_properties
 from .trace_activities import TraceActivities
@@ -54,7 +55,7 @@ AnswerFunction = Callable[..., Awaitable[Any]]
 class TelemetryQnA:
     """Wraps a Q&A client; ``get_answers`` returns exactly what the client returned.
 
-    ``service_name`` names the app-map node (default ``QnAMaker`` for botbuilder's client,
+    ``name`` names the app-map node (default ``QnAMaker`` for botbuilder's client,
     the class name for other clients, ``QnA`` for a function); ``endpoint`` and
     ``knowledge_base_id`` default to a ``QnAMaker``'s own.
     """
@@ -63,12 +64,16 @@ class TelemetryQnA:
         self,
         client: Any,
         *,
-        service_name: str | None = None,
+        name: str | None = None,
         endpoint: str | None = None,
         knowledge_base_id: str | None = None,
         trace_activities: TraceActivities | str | None = None,
+        privacy: PrivacyPolicy | None = None,
+        service_name: str | None = None,
         policy: PrivacyPolicy | None = None,
     ) -> None:
+        name = renamed("TelemetryQnA", "service_name", "name", service_name, name)
+        privacy = renamed("TelemetryQnA", "policy", "privacy", policy, privacy)
         method = getattr(client, "get_answers", None)
         if callable(method):
             self._ask: AnswerFunction = method
@@ -87,9 +92,9 @@ class TelemetryQnA:
         self._knowledge_base_id = knowledge_base_id or string(
             getattr(own_endpoint, "knowledge_base_id", None)
         )
-        self._target = Target.for_url(service_name or default_name, url)
+        self._target = Target.for_url(name or default_name, url)
         self._trace_activities = TraceActivities.resolve(trace_activities)
-        self._policy = policy
+        self._privacy = privacy
 
     async def get_answers(
         self, turn_context: TurnContext, options: Any = None, *args: Any, **kwargs: Any
@@ -106,7 +111,7 @@ class TelemetryQnA:
             turn_context=turn_context,
             attributes=attributes,
             trace_activities=self._trace_activities,
-            policy=self._policy,
+            privacy=self._privacy,
         ) as call:
             answers = await self._ask(turn_context, *extra, **kwargs)
             self._report(answers, turn_context, call)
@@ -135,7 +140,7 @@ class TelemetryQnA:
         except Exception:  # answers we cannot read must not fail the turn
             _log.warning("could not read the Q&A answers for telemetry", exc_info=True)
             return
-        track_custom_event(QNA_MESSAGE, properties, policy=self._policy, span=call.span)
+        track_custom_event(QNA_MESSAGE, properties, privacy=self._privacy, span=call.span)
 
 
 def best_answer(answers: Any) -> Any | None:
@@ -162,4 +167,3 @@ def _field(answer: Any, name: str) -> Any:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-

@@ -1,6 +1,6 @@
 """``TelemetryRecognizer``: any botbuilder ``Recognizer`` as a dependency with intent events.
 
-    recognizer = TelemetryRecognizer(LuisRecognizer(app), service_name="LUIS")
+    recognizer = TelemetryRecognizer(LuisRecognizer(app), name="LUIS")
     result = await recognizer.recognize(turn_context)   # same result, now traced
 
 Each call is a ``Recognizer Query`` CLIENT span to the recognizer's service and a custom
@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from botbuilder.core import Recognizer, RecognizerResult, TurnContext
 
-from ..bot.contract import (
+from .._deprecated import renamed
+from ..contract import (
     BOTBUILDER_LUIS_RESULT,
     ENTITIES,
     INTENT,
@@ -29,8 +30,8 @@ from ..bot.contract import (
     SENTIMENT_SCORE,
     luis_intent_event,
 )
-from ..bot.custom_events import track_custom_event
 from ..privacy import PrivacyPolicy
+from ..signals.custom_events import track_custom_event
 from .call import DependencyCall, Target, dependency_call
 from .events import number, string, turn_event_properties
 from .trace_activities import TraceActivities
@@ -48,7 +49,7 @@ _log = logging.getLogger(__name__)
 class TelemetryRecognizer(Recognizer):  # type: ignore[misc]
     """Wraps ``recognizer`` and is itself a ``Recognizer``.
 
-    ``service_name`` names the app-map node (default: ``LUIS`` for botbuilder's
+    ``name`` names the app-map node (default: ``LUIS`` for botbuilder's
     ``LuisRecognizer``, else the recognizer's class name); ``endpoint`` (a URL) adds
     ``server.address``/``server.port`` (read from ``LuisRecognizer`` or an ``endpoint``
     attribute when not given). ``luis_result_event=True`` names the event ``LuisResult``.
@@ -58,12 +59,16 @@ class TelemetryRecognizer(Recognizer):  # type: ignore[misc]
         self,
         recognizer: Recognizer,
         *,
-        service_name: str | None = None,
+        name: str | None = None,
         endpoint: str | None = None,
         luis_result_event: bool = False,
         trace_activities: TraceActivities | str | None = None,
+        privacy: PrivacyPolicy | None = None,
+        service_name: str | None = None,
         policy: PrivacyPolicy | None = None,
     ) -> None:
+        name = renamed("TelemetryRecognizer", "service_name", "name", service_name, name)
+        privacy = renamed("TelemetryRecognizer", "policy", "privacy", policy, privacy)
         if not callable(getattr(recognizer, "recognize", None)):
             raise TypeError(
                 f"TelemetryRecognizer wraps a botbuilder Recognizer (an object with an async "
@@ -72,13 +77,15 @@ class TelemetryRecognizer(Recognizer):  # type: ignore[misc]
         self.inner = recognizer
         application = getattr(recognizer, "_application", None)
         default_name = "LUIS" if application is not None else type(recognizer).__name__
-        url = endpoint or string(getattr(application, "endpoint", None)) or string(
-            getattr(recognizer, "endpoint", None)
+        url = (
+            endpoint
+            or string(getattr(application, "endpoint", None))
+            or string(getattr(recognizer, "endpoint", None))
         )
-        self._target = Target.for_url(service_name or default_name, url)
+        self._target = Target.for_url(name or default_name, url)
         self._luis_result_event = luis_result_event
         self._trace_activities = TraceActivities.resolve(trace_activities)
-        self._policy = policy
+        self._privacy = privacy
 
     async def recognize(
         self, turn_context: TurnContext, *args: Any, **kwargs: Any
@@ -89,7 +96,7 @@ class TelemetryRecognizer(Recognizer):  # type: ignore[misc]
             component=COMPONENT,
             turn_context=turn_context,
             trace_activities=self._trace_activities,
-            policy=self._policy,
+            privacy=self._privacy,
         ) as call:
             result: RecognizerResult = await self.inner.recognize(turn_context, *args, **kwargs)
             self._report(result, turn_context, call)
@@ -113,7 +120,7 @@ class TelemetryRecognizer(Recognizer):  # type: ignore[misc]
             _log.warning("could not read the recognizer result for telemetry", exc_info=True)
             return
         name = BOTBUILDER_LUIS_RESULT if self._luis_result_event else luis_intent_event(intent)
-        track_custom_event(name, properties, policy=self._policy, span=call.span)
+        track_custom_event(name, properties, privacy=self._privacy, span=call.span)
 
 
 def top_intent(result: RecognizerResult | None) -> tuple[str, float | None]:
@@ -155,4 +162,3 @@ def _score(intent: Any) -> float | None:
     if isinstance(intent, Mapping):
         return number(intent.get("score"))
     return number(getattr(intent, "score", None))
-

@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from botbuilder.core import Storage
 
+from .._deprecated import renamed
 from ..privacy import PrivacyPolicy
 from .call import RESULT_OK, DependencyCall, Target, dependency_call
 from .events import string
@@ -53,8 +54,10 @@ class TelemetryStorage(Storage):  # type: ignore[misc]
         namespace: str | None = None,
         endpoint: str | None = None,
         trace_activities: TraceActivities | str | None = None,
+        privacy: PrivacyPolicy | None = None,
         policy: PrivacyPolicy | None = None,
     ) -> None:
+        privacy = renamed("TelemetryStorage", "policy", "privacy", policy, privacy)
         operations = ("read", "write", "delete")
         missing = [op for op in operations if not callable(getattr(storage, op, None))]
         if missing:
@@ -77,7 +80,7 @@ class TelemetryStorage(Storage):  # type: ignore[misc]
         )
         self._collection = _collection_of(storage)
         self._trace_activities = TraceActivities.resolve(trace_activities)
-        self._policy = policy
+        self._privacy = privacy
 
     async def read(self, keys: list[str]) -> dict[str, object]:
         async with self._call("Read", keys) as call:
@@ -110,7 +113,7 @@ class TelemetryStorage(Storage):  # type: ignore[misc]
             component=COMPONENT,
             attributes=attributes,
             trace_activities=self._trace_activities,
-            policy=self._policy,
+            privacy=self._privacy,
         )
 
 

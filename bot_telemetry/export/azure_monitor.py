@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ..bot.contract import CUSTOM_EVENT_NAME
+from ..contract import CUSTOM_EVENT_NAME
 
 
 class WithoutCustomEventSpanEvents(SpanExporter):

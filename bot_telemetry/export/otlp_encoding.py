@@ -167,8 +167,12 @@ def _span(span: ReadableSpan) -> bytes:
     if context is None:
         raise ValueError(f"span {span.name!r} has no span context")
     parts = [
-        T1_LEN, b"\x10", context.trace_id.to_bytes(16, "big"),
-        T2_LEN, b"\x08", context.span_id.to_bytes(8, "big"),
+        T1_LEN,
+        b"\x10",
+        context.trace_id.to_bytes(16, "big"),
+        T2_LEN,
+        b"\x08",
+        context.span_id.to_bytes(8, "big"),
     ]
     if context.trace_state:
         parts.append(_string(T3_LEN, ",".join(f"{k}={v}" for k, v in context.trace_state.items())))
@@ -193,11 +197,16 @@ def _span(span: ReadableSpan) -> bytes:
     parts.append(_uint(SPAN_DROPPED_EVENTS, span.dropped_events))
     for link in span.links:
         body = (
-            T1_LEN + b"\x10" + link.context.trace_id.to_bytes(16, "big")
-            + T2_LEN + b"\x08" + link.context.span_id.to_bytes(8, "big")
+            T1_LEN
+            + b"\x10"
+            + link.context.trace_id.to_bytes(16, "big")
+            + T2_LEN
+            + b"\x08"
+            + link.context.span_id.to_bytes(8, "big")
             + _attributes(T4_LEN, link.attributes)
             + _uint(LINK_DROPPED, link.dropped_attributes)
-            + LINK_FLAGS + _span_flags(link.context)
+            + LINK_FLAGS
+            + _span_flags(link.context)
         )
         parts.append(_len_field(T13_LEN, body))
     parts.append(_uint(SPAN_DROPPED_LINKS, span.dropped_links))

@@ -104,9 +104,7 @@ class PrivacyPolicy:
     _key: bytes | None = field(init=False, repr=False, compare=False, default=None)
     # Every field is frozen, so a key's decision never changes: events repeat the same few
     # keys on every turn, and deciding each one again cost ~10 µs per event.
-    _decisions: dict[str, bool] = field(
-        init=False, repr=False, compare=False, default_factory=dict
-    )
+    _decisions: dict[str, bool] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.redact if name not in BUILTIN_PATTERNS]

@@ -17,9 +17,24 @@ from tests.support.processes import REPO
 
 def test_json_report_compares_a_telemetry_free_copy_with_an_exporting_one() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.load", "--json", "--rounds", "1",
-         "--duration", "1", "--warm-up", "0.2", "--concurrency", "4"],
-        cwd=REPO, capture_output=True, text=True, timeout=110,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.load",
+            "--json",
+            "--rounds",
+            "1",
+            "--duration",
+            "1",
+            "--warm-up",
+            "0.2",
+            "--concurrency",
+            "4",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)

@@ -19,9 +19,24 @@ from tests.support.processes import REPO
 @pytest.mark.parametrize("adapter", ["cloud", "test"])
 def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.turn_overhead", "--json", "--adapter", adapter,
-         "--rounds", "2", "--turns", "3", "--warm-up", "0"],
-        cwd=REPO, capture_output=True, text=True, timeout=90,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.turn_overhead",
+            "--json",
+            "--adapter",
+            adapter,
+            "--rounds",
+            "2",
+            "--turns",
+            "3",
+            "--warm-up",
+            "0",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
@@ -31,8 +46,11 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
         assert report["turn_latency_median_us"][variant] > 0
         spread = report["spread_us"][variant]
         assert spread["cpu"][0] <= report[f"{variant}_us"] <= spread["cpu"][1]
-    for key in ("echo_botbuilder_ai_added_us", "echo_bot_telemetry_added_us",
-                "full_bot_telemetry_added_us"):
+    for key in (
+        "echo_botbuilder_ai_added_us",
+        "echo_bot_telemetry_added_us",
+        "full_bot_telemetry_added_us",
+    ):
         assert isinstance(report[key], float)
     assert isinstance(report["targets"]["full_met"], bool)
     assert report["rounds"] == 2 and report["turns_per_round"] == 3
@@ -40,7 +58,9 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
     assert report["machine"]["nproc"] >= 1
     assert all(report["wall_us"][v] > 0 for v in VARIANTS)
     assert set(report["wall_added_us"]) == {
-        "echo_botbuilder_ai", "echo_bot_telemetry", "full_bot_telemetry"
+        "echo_botbuilder_ai",
+        "echo_bot_telemetry",
+        "full_bot_telemetry",
     }
 
     exported = report["exported_per_turn"]

@@ -36,8 +36,12 @@ def luis_app(recorded: Recorded) -> web.Application:
     async def predict(request: web.Request) -> web.Response:
         body = await request.json()
         recorded.requests.append(
-            {"path": request.path, "query": dict(request.query), "body": body,
-             "headers": dict(request.headers)}
+            {
+                "path": request.path,
+                "query": dict(request.query),
+                "body": body,
+                "headers": dict(request.headers),
+            }
         )
         if not request.headers.get("Ocp-Apim-Subscription-Key"):
             return web.json_response({"error": {"code": "401"}}, status=401)
@@ -123,9 +127,7 @@ class Ingestion:
     def of_type(self, base_type: str) -> list[dict[str, Any]]:
         return [e for e in self.envelopes if e["data"]["baseType"] == base_type]
 
-    async def wait_for(
-        self, condition: Callable[[Ingestion], bool], within: float = 20.0
-    ) -> None:
+    async def wait_for(self, condition: Callable[[Ingestion], bool], within: float = 20.0) -> None:
         deadline = time.monotonic() + within
         while not condition(self):
             if time.monotonic() > deadline:

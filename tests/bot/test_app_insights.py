@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 from botbuilder.core import TurnContext
 
-from bot_telemetry import OpenTelemetryBotTelemetryClient, Telemetry, configure
-from bot_telemetry.bot import contract
+from bot_telemetry import OpenTelemetryBotTelemetryClient, Telemetry, configure, contract
 from tests.bot.harness import running_bot
 from tests.bot.servers import Ingestion, ingestion_app
 from tests.support.servers import serving
@@ -104,7 +103,8 @@ async def test_a_turn_arrives_as_requests_dependencies_and_custom_events(
     # The exporter also describes the resource once (an "_OTELRESOURCE_" metric item), which
     # it reads off the global tracer provider.
     (resource_item,) = [
-        e for e in ingestion.of_type("MetricData")
+        e
+        for e in ingestion.of_type("MetricData")
         if e["data"]["baseData"]["metrics"][0]["name"] == "_OTELRESOURCE_"
     ]
     assert resource_item["data"]["baseData"]["properties"]["service.instance.id"] == INSTANCE
@@ -138,9 +138,7 @@ async def test_a_turn_arrives_as_requests_dependencies_and_custom_events(
     assert store["duration"] == "0.00:00:00.012"  # d.hh:mm:ss.fff
     assert named(dependencies, "profiles.read")["tags"]["ai.operation.parentId"] == turn_id
 
-    (reply,) = [
-        d for d in dependencies if d["data"]["baseData"]["type"] == "HTTP"
-    ]
+    (reply,) = [d for d in dependencies if d["data"]["baseData"]["type"] == "HTTP"]
     connector_host = bot.connector_url.removeprefix("http://")
     assert reply["data"]["baseData"]["target"] == connector_host
     assert reply["data"]["baseData"]["resultCode"] == "200"

@@ -9,8 +9,7 @@ import aiohttp
 from botbuilder.core import TurnContext
 from opentelemetry.trace import SpanKind
 
-from bot_telemetry import OpenTelemetryBotTelemetryClient
-from bot_telemetry.bot import contract
+from bot_telemetry import OpenTelemetryBotTelemetryClient, contract
 from tests.bot.harness import running_bot
 from tests.support.telemetry import CapturedTelemetry
 
@@ -69,10 +68,10 @@ async def test_concurrent_conversations_each_stay_in_their_own_turns_trace(
         assert dependency.parent is not None
         assert dependency.parent.span_id == turn.context.span_id
         replies_sent = [
-            s for s in in_trace
-            if s.kind is SpanKind.CLIENT and bot.connector_url.split("//")[1] in str(
-                (s.attributes or {}).get("url.full", "")
-            )
+            s
+            for s in in_trace
+            if s.kind is SpanKind.CLIENT
+            and bot.connector_url.split("//")[1] in str((s.attributes or {}).get("url.full", ""))
         ]
         assert len(replies_sent) == 1
         # the connector saw this trace in the reply's traceparent
@@ -81,8 +80,11 @@ async def test_concurrent_conversations_each_stay_in_their_own_turns_trace(
 
     events = telemetry.events()
     for name in (contract.BOT_MESSAGE_RECEIVED, contract.BOT_MESSAGE_SEND, "OrderLookup"):
-        of_name = [e for e in events if (e.log_record.attributes or {}).get(
-            contract.CUSTOM_EVENT_NAME) == name]
+        of_name = [
+            e
+            for e in events
+            if (e.log_record.attributes or {}).get(contract.CUSTOM_EVENT_NAME) == name
+        ]
         assert len(of_name) == CONVERSATIONS, name
         for record in of_name:
             attributes = record.log_record.attributes or {}

@@ -4,7 +4,7 @@ from botbuilder.ai.luis import LuisTelemetryConstants
 from botbuilder.ai.qna.utils import QnATelemetryConstants
 from botbuilder.core import TelemetryConstants, TelemetryLoggerConstants
 
-from bot_telemetry.bot import contract
+from bot_telemetry import contract
 
 
 def test_event_names_are_botbuilders():

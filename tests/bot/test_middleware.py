@@ -15,8 +15,7 @@ from botbuilder.schema import (
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from bot_telemetry import PrivacyPolicy, TelemetryMiddleware
-from bot_telemetry.bot import contract
+from bot_telemetry import PrivacyPolicy, TelemetryMiddleware, contract
 from tests.support.telemetry import CapturedTelemetry
 
 USER = ChannelAccount(id="user-42", name="Ada Lovelace")

@@ -96,8 +96,13 @@ def test_track_dependency_of_type_http(
     telemetry: CapturedTelemetry, client: OpenTelemetryBotTelemetryClient
 ) -> None:
     client.track_dependency(
-        "POST /orders", "https://orders.example.net/orders", type_name="HTTP",
-        target="orders.example.net", duration=5, success=True, result_code="201",
+        "POST /orders",
+        "https://orders.example.net/orders",
+        type_name="HTTP",
+        target="orders.example.net",
+        duration=5,
+        success=True,
+        result_code="201",
     )
     got = dict(telemetry.span_named("POST /orders").attributes or {})
     assert got["http.request.method"] == "POST"
@@ -112,7 +117,13 @@ def test_track_request_is_a_server_span_with_the_given_start_and_duration(
 ) -> None:
     started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     client.track_request(
-        "GET /health", "http://bot.local/health", False, started.isoformat(), 40, "503", "get",
+        "GET /health",
+        "http://bot.local/health",
+        False,
+        started.isoformat(),
+        40,
+        "503",
+        "get",
         request_id="req-9",
     )
     request = telemetry.span_named("GET /health")

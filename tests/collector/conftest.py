@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot_telemetry.collector.server import CollectorThread, ServerConfig
+from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.collector.scenario import Sent, run_conversation
 
 

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from bot_telemetry import PrivacyPolicy, Telemetry, configure
-from bot_telemetry.bot.custom_events import track_custom_event
+from bot_telemetry.signals.custom_events import track_custom_event
 
 SERVICES = ("channel", "nlu", "qna")
 
@@ -39,15 +39,25 @@ class Sent:
 class Topology:
     """The SDK side of the demo, exporting to ``url``."""
 
-    def __init__(self, url: str, *, headers: dict[str, str] | None = None,
-                 privacy: PrivacyPolicy | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        privacy: PrivacyPolicy | None = None,
+    ):
         self.providers: dict[str, TracerProvider] = {}
         for index, name in enumerate(SERVICES):
             provider = TracerProvider(resource=Resource.create({"service.name": name}))
             # One service compresses its exports, as many collectors' clients do.
             compression = Compression.Gzip if index == 0 else Compression.NoCompression
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
-                endpoint=f"{url}/v1/traces", headers=headers, compression=compression)))
+            provider.add_span_processor(
+                BatchSpanProcessor(
+                    OTLPSpanExporter(
+                        endpoint=f"{url}/v1/traces", headers=headers, compression=compression
+                    )
+                )
+            )
             self.providers[name] = provider
         self.bot: Telemetry = configure(
             "bot",
@@ -70,19 +80,27 @@ class Topology:
         self.bot.shutdown()
 
     @contextmanager
-    def _call(self, caller: str, callee: str | None, name: str,
-              attributes: dict[str, str], fail: bool = False) -> Iterator[None]:
+    def _call(
+        self,
+        caller: str,
+        callee: str | None,
+        name: str,
+        attributes: dict[str, str],
+        fail: bool = False,
+    ) -> Iterator[None]:
         """A CLIENT span in ``caller`` and, if instrumented, the SERVER span it parents."""
         tracer = self.tracers[caller]
-        with tracer.start_as_current_span(name, kind=SpanKind.CLIENT,
-                                          attributes=attributes) as client:
+        with tracer.start_as_current_span(
+            name, kind=SpanKind.CLIENT, attributes=attributes
+        ) as client:
             if callee is None:
                 if fail:
                     client.set_status(Status(StatusCode.ERROR, "dependency failed"))
                 yield
                 return
             with self.tracers[callee].start_as_current_span(
-                    f"{name} handler", kind=SpanKind.SERVER) as server:
+                f"{name} handler", kind=SpanKind.SERVER
+            ) as server:
                 if fail:
                     server.set_status(Status(StatusCode.ERROR, f"{callee} crashed"))
                 yield
@@ -102,27 +120,46 @@ class Topology:
             }
             with bot.start_as_current_span("bot.turn", attributes=attributes) as turn_span:
                 trace_id = format(turn_span.get_span_context().trace_id, "032x")
-                track_custom_event("BotMessageReceived", {
-                    "conversationId": conversation, "text": text, "channelId": "directline"})
-                with self._call("bot", "nlu", "POST /luis/predict", {"peer.service": "nlu"},
-                                fail=nlu_fails):
+                track_custom_event(
+                    "BotMessageReceived",
+                    {"conversationId": conversation, "text": text, "channelId": "directline"},
+                )
+                with self._call(
+                    "bot", "nlu", "POST /luis/predict", {"peer.service": "nlu"}, fail=nlu_fails
+                ):
                     pass
                 if not nlu_fails:
-                    track_custom_event("LuisIntent.Greeting", {
-                        "conversationId": conversation, "intent": "Greeting", "intentScore": 0.93})
-                with self._call("bot", "qna", "POST /qna/generateAnswer",
-                                {"peer.service": "qna"}):
+                    track_custom_event(
+                        "LuisIntent.Greeting",
+                        {"conversationId": conversation, "intent": "Greeting", "intentScore": 0.93},
+                    )
+                with self._call("bot", "qna", "POST /qna/generateAnswer", {"peer.service": "qna"}):
                     pass
-                track_custom_event("QnAMessage", {
-                    "conversationId": conversation, "answer": "Hello <b>there</b>",
-                    "score": 0.81, "articleFound": True})
-                with self._call("bot", None, "blob read",
-                                {"db.system.name": "azure.blob", "db.namespace": "state"}):
+                track_custom_event(
+                    "QnAMessage",
+                    {
+                        "conversationId": conversation,
+                        "answer": "Hello <b>there</b>",
+                        "score": 0.81,
+                        "articleFound": True,
+                    },
+                )
+                with self._call(
+                    "bot",
+                    None,
+                    "blob read",
+                    {"db.system.name": "azure.blob", "db.namespace": "state"},
+                ):
                     pass
-                with self._call("bot", "channel", "POST /v3/conversations/activities",
-                                {"peer.service": "channel"}):
-                    track_custom_event("BotMessageSend", {
-                        "conversationId": conversation, "text": f"echo: {text}"})
+                with self._call(
+                    "bot",
+                    "channel",
+                    "POST /v3/conversations/activities",
+                    {"peer.service": "channel"},
+                ):
+                    track_custom_event(
+                        "BotMessageSend", {"conversationId": conversation, "text": f"echo: {text}"}
+                    )
         sent.turn_traces.append(trace_id)
         if nlu_fails:
             sent.failed_traces.append(trace_id)
@@ -132,8 +169,7 @@ class Topology:
 def run_conversation(url: str, *, headers: dict[str, str] | None = None) -> Sent:
     """Three turns of one conversation, the second with a failing recognizer; flushed."""
     # The bot's policy allows message text, so the transcript has some to show.
-    topology = Topology(url, headers=headers,
-                        privacy=PrivacyPolicy(log_personal_information=True))
+    topology = Topology(url, headers=headers, privacy=PrivacyPolicy(log_personal_information=True))
     sent = Sent()
     try:
         topology.turn(sent, "hi")

@@ -16,10 +16,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from bot_telemetry.collector.appmap import build_app_map, node_operations, node_trace_ids
-from bot_telemetry.collector.rows import spans_batch
-from bot_telemetry.collector.store import Store
-from bot_telemetry.collector.window import TimeWindow
+from bot_telemetry.analytics.appmap import build_app_map, node_operations, node_trace_ids
+from bot_telemetry.analytics.window import TimeWindow
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.rows import spans_batch
 from tests.collector.conftest import Populated
 
 
@@ -92,8 +92,10 @@ def app_map_of(shaper: Shaper) -> tuple[dict[str, Any], dict[tuple[str, str], An
     shaper.flush()
     with shaper.store.reader() as db:
         built = build_app_map(db)
-    return ({n["id"]: (n["kind"], n["requests"], n["failures"]) for n in built["nodes"]},
-            {(e["source"], e["target"]): (e["calls"], e["failures"]) for e in built["edges"]})
+    return (
+        {n["id"]: (n["kind"], n["requests"], n["failures"]) for n in built["nodes"]},
+        {(e["source"], e["target"]): (e["calls"], e["failures"]) for e in built["edges"]},
+    )
 
 
 def test_peer_names_come_from_the_most_specific_attribute(shaper: Shaper) -> None:
@@ -109,19 +111,25 @@ def test_peer_names_come_from_the_most_specific_attribute(shaper: Shaper) -> Non
             with bot.start_as_current_span("call", kind=SpanKind.CLIENT, attributes=attributes):
                 pass
     nodes, edges = app_map_of(shaper)
-    assert set(edges) == {("bot", "payments"), ("bot", "crm"), ("bot", "postgresql"),
-                          ("bot", "api.example.com")}
+    assert set(edges) == {
+        ("bot", "payments"),
+        ("bot", "crm"),
+        ("bot", "postgresql"),
+        ("bot", "api.example.com"),
+    }
     assert nodes["postgresql"] == ("dependency", 1, 0)
     assert nodes["bot"] == ("service", 1, 0)
 
 
 def test_a_peer_that_is_an_instrumented_service_is_that_service(shaper: Shaper) -> None:
     bot, nlu = shaper.tracer("bot"), shaper.tracer("nlu")
-    with bot.start_as_current_span("call nlu", kind=SpanKind.CLIENT,
-                                   attributes={"peer.service": "nlu"}):
+    with bot.start_as_current_span(
+        "call nlu", kind=SpanKind.CLIENT, attributes={"peer.service": "nlu"}
+    ):
         pass  # this call's server span was lost
-    with bot.start_as_current_span("call nlu", kind=SpanKind.CLIENT,
-                                   attributes={"peer.service": "nlu-by-another-name"}):
+    with bot.start_as_current_span(
+        "call nlu", kind=SpanKind.CLIENT, attributes={"peer.service": "nlu-by-another-name"}
+    ):
         with nlu.start_as_current_span("predict", kind=SpanKind.SERVER):
             pass
     nodes, edges = app_map_of(shaper)
@@ -140,8 +148,9 @@ def test_failures_count_on_either_side_and_in_process_calls_make_no_edge(shaper:
         client.set_status(Status(StatusCode.ERROR, "timeout"))
         with qna.start_as_current_span("answer", kind=SpanKind.SERVER):
             pass
-    with bot.start_as_current_span("self call", kind=SpanKind.CLIENT,
-                                   attributes={"peer.service": "bot"}):
+    with bot.start_as_current_span(
+        "self call", kind=SpanKind.CLIENT, attributes={"peer.service": "bot"}
+    ):
         with bot.start_as_current_span("self handler", kind=SpanKind.SERVER):
             pass
     nodes, edges = app_map_of(shaper)
@@ -152,12 +161,14 @@ def test_failures_count_on_either_side_and_in_process_calls_make_no_edge(shaper:
 
 def test_node_operations_and_recent_traces(populated: Populated) -> None:
     nlu = get_json(f"{populated.url}/api/nodes/nlu")
-    assert [(o["service"], o["name"], o["kind"], o["calls"], o["failures"])
-            for o in nlu["operations"]] == [("nlu", "POST /luis/predict handler", "server", 3, 1)]
+    assert [
+        (o["service"], o["name"], o["kind"], o["calls"], o["failures"]) for o in nlu["operations"]
+    ] == [("nlu", "POST /luis/predict handler", "server", 3, 1)]
     assert sorted(t["trace_id"] for t in nlu["traces"]) == sorted(populated.sent.turn_traces)
     blob = get_json(f"{populated.url}/api/nodes/azure.blob")
     assert [(o["service"], o["name"], o["kind"], o["calls"]) for o in blob["operations"]] == [
-        ("bot", "blob read", "client", 3)]
+        ("bot", "blob read", "client", 3)
+    ]
 
 
 def test_node_queries_on_an_empty_window(shaper: Shaper) -> None:

@@ -11,15 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from bot_telemetry.collector.server import discovery_path
+from bot_telemetry.web import discovery_path
 from tests.collector.scenario import Sent, run_conversation
 from tests.support.ports import free_port
 from tests.support.processes import REPO, running
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot_telemetry.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @dataclass
@@ -59,8 +64,12 @@ def test_appmap_formats(served: Served) -> None:
     as_json = json.loads(cli("appmap", "--store", str(served.store), "--format", "json").stdout)
     assert set(as_json) == {"nodes", "edges"}
     assert {(e["source"], e["target"]) for e in as_json["edges"]} == {
-        ("channel", "bot"), ("bot", "nlu"), ("bot", "qna"), ("bot", "azure.blob"),
-        ("bot", "channel")}
+        ("channel", "bot"),
+        ("bot", "nlu"),
+        ("bot", "qna"),
+        ("bot", "azure.blob"),
+        ("bot", "channel"),
+    }
     text = cli("appmap", "--store", str(served.store)).stdout
     assert "bot -> nlu" in text
     mermaid = cli("appmap", "--store", str(served.store), "--format", "mermaid").stdout
@@ -71,8 +80,9 @@ def test_appmap_formats(served: Served) -> None:
 
 def test_events_trace_and_conversations(served: Served) -> None:
     store = str(served.store)
-    lines = cli("events", "--store", store, "--name", "QnAMessage", "--format", "jsonl",
-                "--limit", "2").stdout.splitlines()
+    lines = cli(
+        "events", "--store", store, "--name", "QnAMessage", "--format", "jsonl", "--limit", "2"
+    ).stdout.splitlines()
     assert [json.loads(line)["name"] for line in lines] == ["QnAMessage", "QnAMessage"]
     table = cli("events", "--store", store).stdout.splitlines()
     assert table[0].split() == ["TIME", "SERVICE", "EVENT", "CONVERSATION", "TRACE"]

@@ -28,26 +28,42 @@ def test_a_transcript(populated: Populated) -> None:
     assert [t["trace_id"] for t in turns] == populated.sent.turn_traces
     assert [t["text"] for t in turns] == ["hi", "what's up?", "<script>alert(1)</script>"]
     assert [t["replies"] for t in turns] == [
-        ["echo: hi"], ["echo: what's up?"], ["echo: <script>alert(1)</script>"]]
+        ["echo: hi"],
+        ["echo: what's up?"],
+        ["echo: <script>alert(1)</script>"],
+    ]
     assert [[i["intent"] for i in t["intents"]] for t in turns] == [["Greeting"], [], ["Greeting"]]
     assert turns[0]["intents"][0]["score"] == 0.93
     assert turns[0]["answers"] == [
-        {"answer": "Hello <b>there</b>", "score": 0.81, "article_found": True}]
+        {"answer": "Hello <b>there</b>", "score": 0.81, "article_found": True}
+    ]
     first = turns[0]
     assert (first["activity_id"], first["activity_type"], first["channel_id"]) == (
-        "a0", "message", "directline")
+        "a0",
+        "message",
+        "directline",
+    )
     assert [(d["source"], d["target"], d["failed"]) for d in first["dependencies"]] == [
-        ("bot", "nlu", False), ("bot", "qna", False), ("bot", "azure.blob", False),
-        ("bot", "channel", False)]
+        ("bot", "nlu", False),
+        ("bot", "qna", False),
+        ("bot", "azure.blob", False),
+        ("bot", "channel", False),
+    ]
     assert all(d["duration_ms"] > 0 for d in first["dependencies"])
     failing = turns[1]
     assert [(f["service"], f["message"]) for f in failing["failures"]] == [
-        ("bot", "nlu answered 500"), ("nlu", "nlu crashed")]
+        ("bot", "nlu answered 500"),
+        ("nlu", "nlu crashed"),
+    ]
     assert failing["dependencies"][0]["failed"] is True
     assert turns[0]["failures"] == [] and turns[2]["failures"] == []
     # Log records are the events; their span-event copies are not counted twice.
     assert first["events"] == [
-        "BotMessageReceived", "LuisIntent.Greeting", "QnAMessage", "BotMessageSend"]
+        "BotMessageReceived",
+        "LuisIntent.Greeting",
+        "QnAMessage",
+        "BotMessageSend",
+    ]
 
 
 def test_events_are_log_records_only(populated: Populated) -> None:

@@ -27,8 +27,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from bot_telemetry.collector.server import CollectorThread, ConfigError, ServerConfig
-from bot_telemetry.collector.store import Store
+from bot_telemetry.store.database import Store
+from bot_telemetry.web import CollectorThread, ConfigError, ServerConfig
 from tests.collector.conftest import Populated
 
 
@@ -84,7 +84,8 @@ def test_a_retried_export_is_stored_once(collector: CollectorThread) -> None:
     memory = InMemoryLogRecordExporter()
     provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
     provider.get_logger("test").emit(
-        body="OrderPlaced", attributes={"microsoft.custom_event.name": "OrderPlaced"})
+        body="OrderPlaced", attributes={"microsoft.custom_event.name": "OrderPlaced"}
+    )
     logs = OTLPLogExporter(endpoint=f"{collector.url}/v1/logs")
     records = list(memory.get_finished_logs())
     logs.export(records)
@@ -95,23 +96,48 @@ def test_a_retried_export_is_stored_once(collector: CollectorThread) -> None:
 
 def test_otlp_json_with_hex_ids_is_accepted(collector: CollectorThread) -> None:
     trace_id = "5b8efff798038103d269b633813fc60c"
-    document = {"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js-bot"}}]},
-        "scopeSpans": [{"scope": {"name": "manual"}, "spans": [{
-            "traceId": trace_id, "spanId": "eee19b7ec3c1b174", "name": "GET /health",
-            "kind": 2, "startTimeUnixNano": "1700000000000000000",
-            "endTimeUnixNano": "1700000000250000000",
-            "attributes": [{"key": "http.route", "value": {"stringValue": "/health"}}],
-            "status": {"code": 2, "message": "boom"},
-        }]}],
-    }]}
-    status, _, content_type = post(f"{collector.url}/v1/traces", json.dumps(document).encode(),
-                                   {"Content-Type": "application/json"})
+    document = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "js-bot"}}]
+                },
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "manual"},
+                        "spans": [
+                            {
+                                "traceId": trace_id,
+                                "spanId": "eee19b7ec3c1b174",
+                                "name": "GET /health",
+                                "kind": 2,
+                                "startTimeUnixNano": "1700000000000000000",
+                                "endTimeUnixNano": "1700000000250000000",
+                                "attributes": [
+                                    {"key": "http.route", "value": {"stringValue": "/health"}}
+                                ],
+                                "status": {"code": 2, "message": "boom"},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    status, _, content_type = post(
+        f"{collector.url}/v1/traces",
+        json.dumps(document).encode(),
+        {"Content-Type": "application/json"},
+    )
     assert (status, content_type) == (200, "application/json")
     trace = get_json(f"{collector.url}/api/traces/{trace_id}")
     (span,) = trace["spans"]
     assert (span["service"], span["name"], span["kind"], span["status"]) == (
-        "js-bot", "GET /health", "server", "error")
+        "js-bot",
+        "GET /health",
+        "server",
+        "error",
+    )
     assert span["duration_ms"] == 250.0
     assert span["attributes"] == {"http.route": "/health"}
 
@@ -124,8 +150,11 @@ def test_invalid_spans_are_rejected_and_the_rest_kept(collector: CollectorThread
     request.CopyFrom(encode_spans(spans))
     bad = request.resource_spans[0].scope_spans[0].spans.add()
     bad.name = "no ids"
-    status, body, _ = post(f"{collector.url}/v1/traces", request.SerializeToString(),
-                           {"Content-Type": "application/x-protobuf"})
+    status, body, _ = post(
+        f"{collector.url}/v1/traces",
+        request.SerializeToString(),
+        {"Content-Type": "application/x-protobuf"},
+    )
     assert status == 200
     response = ExportTraceServiceResponse.FromString(body)
     assert response.partial_success.rejected_spans == 1
@@ -144,22 +173,45 @@ def _status_message(body: bytes, content_type: str) -> str:
     ("headers", "body", "expected_status", "reason"),
     [
         ({"Content-Type": "text/plain"}, b"hello", 415, "unsupported content type 'text/plain'"),
-        ({"Content-Type": "application/grpc"}, b"hello", 415,
-         "unsupported content type 'application/grpc'"),
-        ({"Content-Type": "application/x-protobuf", "Content-Encoding": "br"}, b"x", 415,
-         "unsupported content encoding 'br'"),
-        ({"Content-Type": "application/x-protobuf"}, b"\xff\xff\xff\xff", 400,
-         "not a valid ExportTraceServiceRequest protobuf"),
+        (
+            {"Content-Type": "application/grpc"},
+            b"hello",
+            415,
+            "unsupported content type 'application/grpc'",
+        ),
+        (
+            {"Content-Type": "application/x-protobuf", "Content-Encoding": "br"},
+            b"x",
+            415,
+            "unsupported content encoding 'br'",
+        ),
+        (
+            {"Content-Type": "application/x-protobuf"},
+            b"\xff\xff\xff\xff",
+            400,
+            "not a valid ExportTraceServiceRequest protobuf",
+        ),
         ({"Content-Type": "application/json"}, b"{not json", 400, "not valid JSON"),
         ({"Content-Type": "application/json"}, b"[1, 2]", 400, "must be a JSON object"),
-        ({"Content-Type": "application/json"},
-         b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}', 400,
-         "traceId 'zz' is not a hex string"),
-        ({"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, b"not gzip",
-         400, "not valid gzip"),
+        (
+            {"Content-Type": "application/json"},
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}',
+            400,
+            "traceId 'zz' is not a hex string",
+        ),
+        (
+            {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+            b"not gzip",
+            400,
+            "not valid gzip",
+        ),
         ({"Content-Type": "application/x-protobuf"}, b"\x00" * 5000, 413, "over the limit"),
-        ({"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
-         gzip.compress(b"\x00" * 1_000_000), 413, "once decompressed"),
+        (
+            {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+            gzip.compress(b"\x00" * 1_000_000),
+            413,
+            "once decompressed",
+        ),
     ],
 )
 def test_bad_requests_get_a_reason_and_the_server_keeps_serving(
@@ -173,7 +225,8 @@ def test_bad_requests_get_a_reason_and_the_server_keeps_serving(
         # Still serving, and nothing of the refused request was stored.
         spans = recorded_spans(3)
         assert OTLPSpanExporter(endpoint=f"{collector.url}/v1/traces").export(spans) == (
-            SpanExportResult.SUCCESS)
+            SpanExportResult.SUCCESS
+        )
         assert len(get_json(f"{collector.url}/api/traces")) == 1
 
 
@@ -182,9 +235,11 @@ def test_metrics_are_accepted_and_stored(tmp_path: Path) -> None:
     with CollectorThread(ServerConfig(store=store, port=0)) as collector:
         reader = PeriodicExportingMetricReader(
             OTLPMetricExporter(endpoint=f"{collector.url}/v1/metrics"),
-            export_interval_millis=3_600_000)
-        provider = MeterProvider(resource=Resource.create({"service.name": "bot"}),
-                                 metric_readers=[reader])
+            export_interval_millis=3_600_000,
+        )
+        provider = MeterProvider(
+            resource=Resource.create({"service.name": "bot"}), metric_readers=[reader]
+        )
         provider.get_meter("test").create_counter("turns").add(3, {"channel": "directline"})
         assert provider.force_flush(10_000)
         provider.shutdown()
@@ -192,7 +247,8 @@ def test_metrics_are_accepted_and_stored(tmp_path: Path) -> None:
     try:
         with opened.reader() as db:
             rows = db.execute(
-                "SELECT metric_name, service_name, value FROM metric_points").fetchall()
+                "SELECT metric_name, service_name, value FROM metric_points"
+            ).fetchall()
     finally:
         opened.close()
     assert ("turns", "bot", 3.0) in rows
@@ -219,8 +275,9 @@ def test_a_token_is_required_when_set(tmp_path: Path) -> None:
         with pytest.raises(urllib.error.HTTPError) as error:
             get_json(f"{collector.url}/api/traces")
         assert error.value.code == 401
-        allowed = OTLPSpanExporter(endpoint=f"{collector.url}/v1/traces",
-                                   headers={"Authorization": f"Bearer {token}"})
+        allowed = OTLPSpanExporter(
+            endpoint=f"{collector.url}/v1/traces", headers={"Authorization": f"Bearer {token}"}
+        )
         assert allowed.export(spans) == SpanExportResult.SUCCESS
         found = get_json(f"{collector.url}/api/traces", {"Authorization": f"Bearer {token}"})
         assert len(found) == 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 
-from bot_telemetry.collector.appmap import AppMap, Edge, Node
-from bot_telemetry.collector.render import (
+from bot_telemetry.analytics.appmap import AppMap, Edge, Node
+from bot_telemetry.web.render import (
     as_json,
     as_mermaid,
     as_standalone_svg,
@@ -21,8 +21,9 @@ HOSTILE = '<script>alert("x")</script>&'
 
 def demo_map() -> AppMap:
     def edge(source: str, target: str, failures: int = 0) -> Edge:
-        return Edge(source=source, target=target, calls=4, failures=failures, p50_ms=12.5,
-                    p95_ms=40.0)
+        return Edge(
+            source=source, target=target, calls=4, failures=failures, p50_ms=12.5, p95_ms=40.0
+        )
 
     return AppMap(
         nodes=[
@@ -32,8 +33,12 @@ def demo_map() -> AppMap:
             Node(id="nlu", kind="service", requests=4, failures=1),
             Node(id=HOSTILE, kind="dependency", requests=4, failures=0),
         ],
-        edges=[edge("channel", "bot"), edge("bot", "nlu", 1), edge("bot", HOSTILE),
-               edge("bot", "channel")],
+        edges=[
+            edge("channel", "bot"),
+            edge("bot", "nlu", 1),
+            edge("bot", HOSTILE),
+            edge("bot", "channel"),
+        ],
     )
 
 
@@ -48,11 +53,15 @@ def test_layout_reads_left_to_right_from_the_channel() -> None:
 def test_svg_escapes_telemetry_values_and_marks_failures() -> None:
     document = ElementTree.fromstring(as_svg(demo_map()))
     assert document.find(f".//{SVG}script") is None
-    nodes = {g.get("data-node"): g for g in document.iter(f"{SVG}g")
-             if "node" in (g.get("class") or "").split()}
+    nodes = {
+        g.get("data-node"): g
+        for g in document.iter(f"{SVG}g")
+        if "node" in (g.get("class") or "").split()
+    }
     assert set(nodes) == {"bot", "channel", "nlu", HOSTILE}
-    names = {t.text for g in nodes.values() for t in g.iter(f"{SVG}text")
-             if t.get("class") == "name"}
+    names = {
+        t.text for g in nodes.values() for t in g.iter(f"{SVG}text") if t.get("class") == "name"
+    }
     assert HOSTILE[:21] + "…" in names  # long names are shortened on the node ...
     title = nodes[HOSTILE].find(f"{SVG}title")
     assert title is not None and (title.text or "").startswith(HOSTILE)  # ... not in its title

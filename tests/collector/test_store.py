@@ -12,9 +12,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from bot_telemetry.collector.rows import Batch, spans_batch
-from bot_telemetry.collector.store import Store, StoreError
-from bot_telemetry.collector.writer import StoreWriter
+from bot_telemetry.store.database import Store, StoreError
+from bot_telemetry.store.rows import Batch, spans_batch
+from bot_telemetry.store.writer import StoreWriter
 
 
 def batch_of(count: int, start_ns: int | None = None) -> Batch:
@@ -24,7 +24,8 @@ def batch_of(count: int, start_ns: int | None = None) -> Batch:
     tracer = provider.get_tracer("test")
     for index in range(count):
         tracer.start_span(f"span {index}", start_time=start_ns).end(
-            end_time=None if start_ns is None else start_ns + 1000)
+            end_time=None if start_ns is None else start_ns + 1000
+        )
     return spans_batch(encode_spans(memory.get_finished_spans()))
 
 
@@ -77,12 +78,18 @@ def test_the_collector_and_cli_do_not_import_botbuilder() -> None:
     from tests.support.processes import REPO
 
     code = (
-        "import sys, bot_telemetry.cli, bot_telemetry.collector.server, "
-        "bot_telemetry.collector.access, bot_telemetry.collector.conversations; "
+        "import sys, bot_telemetry.cli, bot_telemetry.web, "
+        "bot_telemetry.cli.access, bot_telemetry.analytics.conversations; "
         "print(sorted(m for m in sys.modules if m.startswith('botbuilder')))"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert result.stdout.strip() == "[]"
 
 

@@ -29,12 +29,15 @@ def test_search_by_each_criterion(populated: Populated) -> None:
     assert get_json(f"{url}/api/traces?conversation=nope") == []
     assert ids(get_json(f"{url}/api/traces?failed=true")) == sorted(sent.failed_traces)
     assert ids(get_json(f"{url}/api/traces?failed=false")) == sorted(
-        set(sent.turn_traces) - set(sent.failed_traces))
+        set(sent.turn_traces) - set(sent.failed_traces)
+    )
     # The failing turn has no recognized intent: its trace is the one without the event.
     assert ids(get_json(f"{url}/api/traces?event=LuisIntent.Greeting")) == sorted(
-        set(sent.turn_traces) - set(sent.failed_traces))
+        set(sent.turn_traces) - set(sent.failed_traces)
+    )
     assert ids(get_json(f"{url}/api/traces?service=qna&limit=2")) == ids(
-        get_json(f"{url}/api/traces?limit=2"))
+        get_json(f"{url}/api/traces?limit=2")
+    )
     assert get_json(f"{url}/api/traces?since=2000-01-01&until=2000-01-02") == []
     found = get_json(f"{url}/api/traces?limit=1")
     assert len(found) == 1 and found[0]["root_service"] == "channel"
@@ -66,7 +69,10 @@ def test_one_trace_as_a_span_tree_with_events_and_logs(populated: Populated) -> 
     # Custom events show as span events on the turn and as log records, once each.
     assert [e["name"] for e in turn["events"]] == ["BotMessageReceived", "QnAMessage"]
     assert [log["event_name"] for log in trace["logs"]] == [
-        "BotMessageReceived", "QnAMessage", "BotMessageSend"]
+        "BotMessageReceived",
+        "QnAMessage",
+        "BotMessageSend",
+    ]
     offsets = [s["offset_ms"] for s in trace["spans"]]
     assert offsets[0] == 0 and all(o >= 0 for o in offsets)
 
@@ -96,9 +102,9 @@ def test_a_very_deep_trace_is_returned_whole(tmp_path: Any) -> None:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from bot_telemetry.collector.rows import spans_batch
-    from bot_telemetry.collector.store import Store
-    from bot_telemetry.collector.traces import get_trace
+    from bot_telemetry.analytics.traces import get_trace
+    from bot_telemetry.store.database import Store
+    from bot_telemetry.store.rows import spans_batch
 
     provider = TracerProvider(resource=Resource.create({"service.name": "deep"}))
     memory = InMemorySpanExporter()

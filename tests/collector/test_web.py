@@ -18,14 +18,22 @@ from tests.support.processes import REPO
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "collector"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-    pytest.skip("Debian's chromium is missing: run `bash scripts/install-test-tools`",
-                allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is missing: run `bash scripts/install-test-tools`",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +54,9 @@ class Page:
         self.dialogs: list[str] = []
         self.errors: list[str] = []
         self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message),
-                                               dialog.dismiss()))
+        self.page.on(
+            "dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss())
+        )
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def open(self, hash_: str) -> Any:
@@ -81,9 +90,16 @@ def test_app_map_reads_left_to_right_and_opens_a_node(ui: Page) -> None:
     page = ui.open("#/appmap")
     nodes = page.locator("svg.appmap g.node")
     assert sorted(nodes.evaluate_all("els => els.map(e => e.dataset.node)")) == [
-        "azure.blob", "bot", "channel", "nlu", "qna"]
-    boxes = {name: page.locator(f'g.node[data-node="{name}"]').bounding_box()
-             for name in ("channel", "bot", "nlu")}
+        "azure.blob",
+        "bot",
+        "channel",
+        "nlu",
+        "qna",
+    ]
+    boxes = {
+        name: page.locator(f'g.node[data-node="{name}"]').bounding_box()
+        for name in ("channel", "bot", "nlu")
+    }
     assert boxes["channel"]["x"] < boxes["bot"]["x"] < boxes["nlu"]["x"]
     assert "failed" in (page.locator('g.node[data-node="nlu"]').get_attribute("class") or "")
     assert page.locator("g.edge.failed").count() == 1

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from bot_telemetry.collector.window import TimeWindow, parse_duration
+from bot_telemetry.analytics.window import TimeWindow, parse_duration
 
 
 def test_durations_and_instants() -> None:
@@ -18,10 +18,13 @@ def test_durations_and_instants() -> None:
     assert TimeWindow.parse() == TimeWindow()
 
 
-@pytest.mark.parametrize(("since", "until", "message"), [
-    ("soon", None, "neither a duration"),
-    ("1h", "2h", "window is empty"),
-])
+@pytest.mark.parametrize(
+    ("since", "until", "message"),
+    [
+        ("soon", None, "neither a duration"),
+        ("1h", "2h", "window is empty"),
+    ],
+)
 def test_bad_windows(since: str, until: str | None, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TimeWindow.parse(since, until)

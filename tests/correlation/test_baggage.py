@@ -43,9 +43,9 @@ def test_keys_are_not_percent_decoded() -> None:
 
 
 def test_values_are_percent_encoded_when_sent() -> None:
-    header = format_baggage([Member("city", "São Paulo, 100%;\"x\"\\")])
+    header = format_baggage([Member("city", 'São Paulo, 100%;"x"\\')])
     assert header == "city=S%C3%A3o%20Paulo%2C%20100%25%3B%22x%22%5C"
-    assert parse_baggage([header]) == [Member("city", "São Paulo, 100%;\"x\"\\")]
+    assert parse_baggage([header]) == [Member("city", 'São Paulo, 100%;"x"\\')]
 
 
 def test_an_empty_value_is_allowed() -> None:

@@ -150,9 +150,12 @@ async def test_a_dependency_span_is_injected_instead_of_a_nested_client_span(
 ) -> None:
     instrument_aiohttp_client({f"127.0.0.1:{target.port}": "from-the-map"})
     tracer = trace.get_tracer("test")
-    with tracer.start_as_current_span(
-        "LUIS", kind=SpanKind.CLIENT, attributes={"peer.service": "luis"}
-    ) as dependency, dependency_span_scope(dependency):
+    with (
+        tracer.start_as_current_span(
+            "LUIS", kind=SpanKind.CLIENT, attributes={"peer.service": "luis"}
+        ) as dependency,
+        dependency_span_scope(dependency),
+    ):
         await get(f"{target.url}/luis")
     (span,) = client_spans(telemetry)
     assert span.name == "LUIS"
@@ -170,9 +173,10 @@ async def test_an_error_answer_under_a_dependency_span_is_left_to_the_wrapper(
     telemetry: CapturedTelemetry, target: Target
 ) -> None:
     tracer = trace.get_tracer("test")
-    with tracer.start_as_current_span(
-        "Storage Read", kind=SpanKind.CLIENT
-    ) as dependency, dependency_span_scope(dependency):
+    with (
+        tracer.start_as_current_span("Storage Read", kind=SpanKind.CLIENT) as dependency,
+        dependency_span_scope(dependency),
+    ):
         assert await get(f"{target.url}/broken") == 500
     (span,) = client_spans(telemetry)
     assert span.attributes is not None

@@ -39,8 +39,8 @@ def test_an_uppercase_root_is_accepted() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        "|abc.1.",                     # root is not a trace id
-        f"{ROOT}.1.",                  # no leading "|"
+        "|abc.1.",  # root is not a trace id
+        f"{ROOT}.1.",  # no leading "|"
         f"|{ROOT[:-1]}.1.",
         f"|{ROOT}0.1.",
         f"|{'0' * 32}.1.",

@@ -21,13 +21,15 @@ def test_members_are_kept_in_order() -> None:
 
 def test_several_fields_are_one_list_in_field_order() -> None:
     assert parse_tracestate(["foo=1,bar=2", "rojo=1,congo=2", "baz=3"]) == [
-        ("foo", "1"), ("bar", "2"), ("rojo", "1"), ("congo", "2"), ("baz", "3"),
+        ("foo", "1"),
+        ("bar", "2"),
+        ("rojo", "1"),
+        ("congo", "2"),
+        ("baz", "3"),
     ]
 
 
-@pytest.mark.parametrize(
-    "values", [[""], ["foo=1", ""], ["", "foo=1"], [" , ,foo=1, "]], ids=repr
-)
+@pytest.mark.parametrize("values", [[""], ["foo=1", ""], ["", "foo=1"], [" , ,foo=1, "]], ids=repr)
 def test_empty_headers_and_members_are_allowed(values: list[str]) -> None:
     parsed = parse_tracestate(values)
     assert parsed is not None
@@ -58,10 +60,10 @@ def test_thirty_three_members_drop_the_whole_header() -> None:
     "key",
     [
         "foo@bar",
-        "foo@",                 # Level 2: '@' is an ordinary key character
+        "foo@",  # Level 2: '@' is an ordinary key character
         "foo@@bar",
         "foo@bar@baz",
-        "1abc",                 # Level 2: a key may start with a digit
+        "1abc",  # Level 2: a key may start with a digit
         "t" * 240 + "@" + "v" * 15,  # 256 characters, 15 after the "@"
         "abcdefghijklmnopqrstuvwxyz0123456789_-*/@",
         "z" * 256,

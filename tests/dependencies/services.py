@@ -40,8 +40,11 @@ def nlu_app(received: Received) -> web.Application:
             return web.json_response(
                 {
                     "intents": {"BookFlight": 0.91, "Cancel": 0.04},
-                    "entities": {"city": ["Paris"], "date": ["tomorrow"],
-                                 "$instance": {"city": [{"startIndex": 15}]}},
+                    "entities": {
+                        "city": ["Paris"],
+                        "date": ["tomorrow"],
+                        "$instance": {"city": [{"startIndex": 15}]},
+                    },
                     "sentiment": {"label": "positive", "score": 0.83},
                 }
             )
@@ -61,9 +64,10 @@ class HttpRecognizer(Recognizer):  # type: ignore[misc]
 
     async def recognize(self, turn_context: TurnContext) -> RecognizerResult:
         text = turn_context.activity.text
-        async with aiohttp.ClientSession() as session, session.post(
-            self.endpoint, json={"text": text}
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.endpoint, json={"text": text}) as response,
+        ):
             response.raise_for_status()
             body = await response.json()
         return RecognizerResult(
@@ -94,8 +98,13 @@ def qna_maker_app(received: Received) -> web.Application:
             ]
         else:
             answers = [
-                {"questions": [], "answer": "No good match found in KB.", "score": 0.0,
-                 "id": -1, "metadata": []}
+                {
+                    "questions": [],
+                    "answer": "No good match found in KB.",
+                    "score": 0.0,
+                    "id": -1,
+                    "metadata": [],
+                }
             ]
         return web.json_response({"answers": answers, "activeLearningEnabled": False})
 

@@ -86,7 +86,9 @@ async def test_in_process_work_is_internal_and_not_a_dependency_scope(
     telemetry: CapturedTelemetry,
 ) -> None:
     async with dependency_call(
-        "Middleware Translator", Target("Translator"), component="Middleware",
+        "Middleware Translator",
+        Target("Translator"),
+        component="Middleware",
         kind=SpanKind.INTERNAL,
     ):
         # Calls made by the rest of the pipeline must get spans of their own.
@@ -117,11 +119,13 @@ async def test_a_cancelled_call_is_recorded_and_stays_cancelled(
 async def test_the_callee_request_is_the_child_of_the_dependency_span(
     telemetry: CapturedTelemetry, nlu: Service
 ) -> None:
-    async with dependency_call("Recognizer Query", Target.for_url("nlu", nlu.url),
-                               component="Recognizer") as call:
-        async with aiohttp.ClientSession() as session, session.post(
-            nlu.url, json={"text": "hello"}
-        ) as response:
+    async with dependency_call(
+        "Recognizer Query", Target.for_url("nlu", nlu.url), component="Recognizer"
+    ) as call:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(nlu.url, json={"text": "hello"}) as response,
+        ):
             assert response.status == 200
     context = call.span.get_span_context()
 
@@ -159,7 +163,9 @@ def test_targets_parse_their_address_from_a_url() -> None:
     assert Target.for_url("x", "http://[::1]:99999/") == Target("x")  # port out of range
     assert Target.for_url("x", None) == Target("x")
     assert Target("store", db_system="memory").attributes() == {
-        "peer.service": "store", "service.peer.name": "store", "db.system.name": "memory",
+        "peer.service": "store",
+        "service.peer.name": "store",
+        "db.system.name": "memory",
     }
 
 

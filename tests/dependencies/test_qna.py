@@ -100,7 +100,7 @@ async def test_personal_fields_are_recorded_when_the_policy_allows(
     telemetry: CapturedTelemetry, qna_client: QnAMaker
 ) -> None:
     policy = PrivacyPolicy(log_personal_information=True)
-    adapter = bot_adapter(answering(TelemetryQnA(qna_client, policy=policy), []))
+    adapter = bot_adapter(answering(TelemetryQnA(qna_client, privacy=policy), []))
     await adapter.receive_activity("password reset for ada@example.com")
     properties = properties_of(telemetry)
     assert properties["username"] == "Ada Lovelace"
@@ -145,8 +145,7 @@ async def test_any_async_function_returning_answers_can_be_wrapped(
     adapter = bot_adapter(logic)
     await adapter.receive_activity("opening hours?")
     await adapter.receive_activity("parking?")
-    assert [a.text for a in adapter.activity_buffer if a.type == "message"] == ["9 to 5",
-                                                                               "no idea"]
+    assert [a.text for a in adapter.activity_buffer if a.type == "message"] == ["9 to 5", "no idea"]
     found, missing = telemetry.events("QnAMessage")
     assert (found.log_record.attributes or {})["answer"] == "9 to 5"
     assert (found.log_record.attributes or {})["knowledgeBaseId"] == "faq-v2"

@@ -37,7 +37,7 @@ def attributes_of(record: Any) -> dict[str, Any]:
 async def test_a_recognition_is_a_dependency_span_and_an_intent_event(
     telemetry: CapturedTelemetry, nlu: Service
 ) -> None:
-    recognizer = TelemetryRecognizer(HttpRecognizer(nlu.url), service_name="nlu")
+    recognizer = TelemetryRecognizer(HttpRecognizer(nlu.url), name="nlu")
     results: list[RecognizerResult] = []
     adapter = bot_adapter(recognizing(recognizer, results))
     await adapter.receive_activity("book a flight to Paris, write to ada@example.com")
@@ -85,7 +85,7 @@ async def test_the_question_is_recorded_redacted_when_the_policy_allows(
     telemetry: CapturedTelemetry, nlu: Service
 ) -> None:
     policy = PrivacyPolicy(log_personal_information=True)
-    recognizer = TelemetryRecognizer(HttpRecognizer(nlu.url), policy=policy)
+    recognizer = TelemetryRecognizer(HttpRecognizer(nlu.url), privacy=policy)
     adapter = bot_adapter(recognizing(recognizer, []))
     await adapter.receive_activity("book a flight, mail ada@example.com")
     [event] = telemetry.events("LuisIntent.BookFlight")
@@ -119,7 +119,7 @@ async def test_the_luis_result_option_uses_botbuilders_event_name(
 async def test_a_service_error_fails_the_span_and_reaches_the_bot_unchanged(
     telemetry: CapturedTelemetry, nlu: Service
 ) -> None:
-    recognizer = TelemetryRecognizer(HttpRecognizer(nlu.url), service_name="nlu")
+    recognizer = TelemetryRecognizer(HttpRecognizer(nlu.url), name="nlu")
     adapter = bot_adapter(recognizing(recognizer, []))
     with pytest.raises(aiohttp.ClientResponseError) as caught:
         await adapter.receive_activity("crash the model")
@@ -178,8 +178,9 @@ async def test_botbuilders_luis_recognizer_is_named_luis_with_its_endpoint(
     recorded = Recorded()
     async with serving(luis_app(recorded)) as base:
         luis = LuisRecognizer(
-            LuisApplication("b31aeaf3-3511-495b-a07f-571fc873214b",
-                            "0123456789abcdef0123456789abcdef", base),
+            LuisApplication(
+                "b31aeaf3-3511-495b-a07f-571fc873214b", "0123456789abcdef0123456789abcdef", base
+            ),
             LuisRecognizerOptionsV3(include_all_intents=True),
         )
         adapter = bot_adapter(recognizing(TelemetryRecognizer(luis), []))

@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from bot_telemetry import TelemetryStorage
-from bot_telemetry.bot.turn_context import turn_context_scope
+from bot_telemetry.signals.turn_context import turn_context_scope
 from tests.dependencies.turns import bot_adapter, dependency_traces
 from tests.support.azurite import AZURITE_ACCOUNT, Azurite
 from tests.support.telemetry import CapturedTelemetry
@@ -58,8 +58,10 @@ async def test_state_in_a_turn_reads_and_writes_through_spans_and_trace_activiti
     adapter = bot_adapter(logic)
     await adapter.receive_activity("one")
     await adapter.receive_activity("two")
-    assert [a.text for a in adapter.activity_buffer if a.type == "message"] == ["count 1",
-                                                                               "count 2"]
+    assert [a.text for a in adapter.activity_buffer if a.type == "message"] == [
+        "count 1",
+        "count 2",
+    ]
 
     spans = storage_spans(telemetry)
     # botbuilder's BotState reads again while its cached state is still empty (turn one).
@@ -118,7 +120,10 @@ async def test_botbuilders_own_argument_errors_pass_through(telemetry: CapturedT
 
 def test_names_can_be_given(telemetry: CapturedTelemetry) -> None:
     storage = TelemetryStorage(
-        MemoryStorage(), name="session-cache", db_system="redis", namespace="0",
+        MemoryStorage(),
+        name="session-cache",
+        db_system="redis",
+        namespace="0",
         endpoint="redis://cache.internal:6380",
     )
     assert storage.target.attributes() == {
@@ -136,12 +141,16 @@ def test_cosmos_db_is_named_after_its_account() -> None:
     cosmos = CosmosDbPartitionedStorage(
         CosmosDbPartitionedConfig(
             cosmos_db_endpoint="https://contoso-bot.documents.azure.com:443/",
-            auth_key="a2V5", database_id="bot-db", container_id="bot-state",
+            auth_key="a2V5",
+            database_id="bot-db",
+            container_id="bot-state",
         )
     )
     target = TelemetryStorage(cosmos).target
     assert (target.name, target.db_system, target.db_namespace) == (
-        "contoso-bot", "azure.cosmosdb", "bot-db"
+        "contoso-bot",
+        "azure.cosmosdb",
+        "bot-db",
     )
     assert (target.server_address, target.server_port) == ("contoso-bot.documents.azure.com", 443)
 
@@ -184,8 +193,12 @@ async def test_blob_reads_writes_and_deletes_are_spans_on_the_account(
     assert read["conv/1"]["turns"] == 1 and "never-written" not in read
     assert set(after) == {"conv/1"}
     spans = storage_spans(telemetry)
-    assert [s.name for s in spans] == ["Storage Write", "Storage Read", "Storage Delete",
-                                       "Storage Read"]
+    assert [s.name for s in spans] == [
+        "Storage Write",
+        "Storage Read",
+        "Storage Delete",
+        "Storage Read",
+    ]
     assert [attributes(s)["bot.storage.key_count"] for s in spans] == [2, 3, 2, 2]
     assert [attributes(s).get("bot.storage.found_count") for s in spans] == [None, 2, None, 1]
     for span in spans:
@@ -199,8 +212,11 @@ async def test_blob_reads_writes_and_deletes_are_spans_on_the_account(
         assert found["bot.dependency.result_code"] == "OK"
         # Blobs that are not there answer 404 and BlobStorage shrugs: still a success.
         assert span.status.status_code is not StatusCode.ERROR
-    assert not [s for s in telemetry.spans() if s.kind is SpanKind.CLIENT
-                and not s.name.startswith("Storage ")], "blob requests report under the span"
+    assert not [
+        s
+        for s in telemetry.spans()
+        if s.kind is SpanKind.CLIENT and not s.name.startswith("Storage ")
+    ], "blob requests report under the span"
     names = [b.name async for b in service.get_container_client(container).list_blobs()]
     assert names == ["conv/1"], "the wrapper changed nothing about what is stored"
 

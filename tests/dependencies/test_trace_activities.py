@@ -11,13 +11,13 @@ from botbuilder.core import MemoryStorage, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot_telemetry import PrivacyPolicy, TelemetryStorage
-from bot_telemetry.bot.turn_context import turn_context_scope
 from bot_telemetry.dependencies.call import Target, dependency_call
 from bot_telemetry.dependencies.trace_activities import (
     DEPENDENCY_VALUE_TYPE,
     TRACE_ACTIVITIES_ENV,
     TraceActivities,
 )
+from bot_telemetry.signals.turn_context import turn_context_scope
 from tests.dependencies.turns import bot_adapter, dependency_traces
 from tests.support.telemetry import CapturedTelemetry
 
@@ -29,8 +29,12 @@ def calling(
 ) -> Callable[[TurnContext], Awaitable[None]]:
     async def logic(turn_context: TurnContext) -> None:
         async with dependency_call(
-            "Recognizer Query", Target("nlu"), component="Recognizer",
-            turn_context=turn_context, trace_activities=mode, policy=policy,
+            "Recognizer Query",
+            Target("nlu"),
+            component="Recognizer",
+            turn_context=turn_context,
+            trace_activities=mode,
+            privacy=policy,
         ):
             if fail:
                 raise ConnectionResetError("peer went away")
@@ -52,8 +56,15 @@ async def test_a_call_is_sent_as_a_trace_activity_on_the_emulator(
     assert trace_activity.label == "Recognizer Query"
     assert trace_activity.value_type == DEPENDENCY_VALUE_TYPE
     value = trace_activity.value
-    assert set(value) == {"name", "target", "duration", "success", "resultCode", "traceId",
-                          "spanId"}
+    assert set(value) == {
+        "name",
+        "target",
+        "duration",
+        "success",
+        "resultCode",
+        "traceId",
+        "spanId",
+    }
     assert value["name"] == "Recognizer Query"
     assert value["target"] == "nlu"
     assert value["success"] is True

@@ -19,7 +19,7 @@ from bot_telemetry import (
     TelemetryStorage,
     TimedMiddleware,
 )
-from bot_telemetry.bot.turn_context import current_turn_context, turn_context_scope
+from bot_telemetry.signals.turn_context import current_turn_context, turn_context_scope
 from tests.dependencies.conftest import Service
 from tests.dependencies.services import ENDPOINT_KEY, KNOWLEDGE_BASE, HttpRecognizer
 from tests.dependencies.turns import CONVERSATION_ID, bot_adapter, dependency_traces
@@ -71,7 +71,7 @@ async def test_a_turn_using_every_wrapper(
 ) -> None:
     state = ConversationState(TelemetryStorage(MemoryStorage()))
     last_intent = state.create_property("last_intent")
-    recognizer = TelemetryRecognizer(HttpRecognizer(nlu.url), service_name="nlu")
+    recognizer = TelemetryRecognizer(HttpRecognizer(nlu.url), name="nlu")
     qna = TelemetryQnA(qna_client)
 
     async def bot(turn_context: TurnContext) -> None:
@@ -113,8 +113,7 @@ async def test_a_turn_using_every_wrapper(
         (record.log_record.attributes or {}).get("microsoft.custom_event.name")
         for record in telemetry.events()
     ]
-    assert events == ["BotMessageReceived", "LuisIntent.BookFlight", "QnAMessage",
-                      "BotMessageSend"]
+    assert events == ["BotMessageReceived", "LuisIntent.BookFlight", "QnAMessage", "BotMessageSend"]
     for record in telemetry.events():
         attributes = record.log_record.attributes or {}
         assert attributes["conversationId"] == CONVERSATION_ID
@@ -124,8 +123,14 @@ async def test_a_turn_using_every_wrapper(
     assert (qna_message.log_record.attributes or {})["articleFound"] is True
 
     labels = [a.label for a in dependency_traces(adapter)]
-    assert labels == ["Storage Read", "Storage Read", "Recognizer Query", "QnA Query",
-                      "Storage Write", "Middleware AutoSave"]
+    assert labels == [
+        "Storage Read",
+        "Storage Read",
+        "Recognizer Query",
+        "QnA Query",
+        "Storage Write",
+        "Middleware AutoSave",
+    ]
     assert {a.value["traceId"] for a in dependency_traces(adapter)} == {trace_id}
     replies = [a.text for a in adapter.activity_buffer if a.type == "message"]
     assert replies == ["BookFlight: Use the reset link on the sign-in page."]

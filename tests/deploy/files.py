@@ -73,6 +73,7 @@ def env_references(node: Any) -> Iterator[tuple[str, str | None]]:
 
 def expand(value: str, environment: Mapping[str, str]) -> str:
     """A config string with its ``${env:...}`` references replaced as the collector would."""
+
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         return environment.get(name) or default or ""
@@ -97,8 +98,10 @@ def _resolve_extends(service: dict[str, Any], folder: Path) -> dict[str, Any]:
     base = _resolve_extends(dict(load(source)["services"][extends["service"]]), source.parent)
     resolved = {**base, **{key: value for key, value in service.items() if key != "extends"}}
     if "environment" in base or "environment" in service:
-        resolved["environment"] = {**as_mapping(base.get("environment")),
-                                   **as_mapping(service.get("environment"))}
+        resolved["environment"] = {
+            **as_mapping(base.get("environment")),
+            **as_mapping(service.get("environment")),
+        }
     return resolved
 
 
@@ -138,8 +141,12 @@ def host_port(address: str, default_scheme: str = "http") -> tuple[str, int]:
 def help_text(*command: str) -> str:
     """``python -m <command...> --help``: the options a program of ours accepts."""
     result = subprocess.run(
-        [sys.executable, "-m", *command, "--help"], cwd=REPO, capture_output=True, text=True,
-        timeout=60, check=False,
+        [sys.executable, "-m", *command, "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import bot_telemetry
-from bot_telemetry.bot import contract
+from bot_telemetry import contract
 
 from .files import AZURE, BOT_SERVICES, TOPOLOGIES, as_mapping, compose_project, load, merge
 
@@ -18,13 +18,20 @@ TABLES = {"customEvents", "dependencies", "requests", "traces", "exceptions"}
 
 #: Every custom event property key of the contract (botbuilder's camelCase names).
 PROPERTY_KEYS = {
-    value for name, value in vars(contract).items()
-    if name.isupper() and isinstance(value, str) and not name.startswith("ATTR_")
-    and value[:1].islower() and "." not in value
+    value
+    for name, value in vars(contract).items()
+    if name.isupper()
+    and isinstance(value, str)
+    and not name.startswith("ATTR_")
+    and value[:1].islower()
+    and "." not in value
 }
 EVENT_NAMES = {
-    contract.BOT_MESSAGE_RECEIVED, contract.BOT_MESSAGE_SEND, contract.BOT_MESSAGE_UPDATE,
-    contract.BOT_MESSAGE_DELETE, contract.QNA_MESSAGE,
+    contract.BOT_MESSAGE_RECEIVED,
+    contract.BOT_MESSAGE_SEND,
+    contract.BOT_MESSAGE_UPDATE,
+    contract.BOT_MESSAGE_DELETE,
+    contract.QNA_MESSAGE,
 }
 
 
@@ -36,8 +43,12 @@ def code(path: Path) -> str:
 
 def test_the_four_asked_for_queries_exist() -> None:
     names = {path.stem for path in QUERIES}
-    assert {"messages-per-channel", "top-intents", "qna-answer-rate",
-            "dependency-failures"} <= names, names
+    assert {
+        "messages-per-channel",
+        "top-intents",
+        "qna-answer-rate",
+        "dependency-failures",
+    } <= names, names
 
 
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: p.name)
@@ -90,8 +101,12 @@ def test_readme_lists_every_query_file() -> None:
 def test_readme_event_table_uses_contract_names_and_keys() -> None:
     rows = re.findall(r"^\| `([^`]+)` \| (.+) \|$", readme(), flags=re.M)
     events = {name: re.findall(r"`(\w+)`", keys) for name, keys in rows}
-    assert {contract.BOT_MESSAGE_RECEIVED, contract.BOT_MESSAGE_SEND, contract.QNA_MESSAGE,
-            f"{contract.LUIS_INTENT_PREFIX}<Intent>"} <= set(events), set(events)
+    assert {
+        contract.BOT_MESSAGE_RECEIVED,
+        contract.BOT_MESSAGE_SEND,
+        contract.QNA_MESSAGE,
+        f"{contract.LUIS_INTENT_PREFIX}<Intent>",
+    } <= set(events), set(events)
     for name, keys in events.items():
         if name.endswith(".kql"):
             continue
@@ -124,8 +139,10 @@ def test_compose_override_adds_the_connection_string_to_every_bot_process(
     assert set(override["services"]) == set(BOT_SERVICES)
     project = compose_project(topology)
     for name in BOT_SERVICES:
-        merged = merge(as_mapping(project["services"][name]["environment"]),
-                       as_mapping(override["services"][name]["environment"]))
+        merged = merge(
+            as_mapping(project["services"][name]["environment"]),
+            as_mapping(override["services"][name]["environment"]),
+        )
         value = merged["APPLICATIONINSIGHTS_CONNECTION_STRING"]
         # Required: Compose stops with this message instead of starting without Azure.
         assert value.startswith("${APPLICATIONINSIGHTS_CONNECTION_STRING:?"), value

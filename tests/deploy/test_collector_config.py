@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot_telemetry.bot import contract
-from bot_telemetry.export import configuration
+from bot_telemetry import contract
+from bot_telemetry.export import destinations as configuration
 
 from .files import (
     BASE_CONFIG,
@@ -181,8 +181,12 @@ def test_tail_sampling_keeps_failed_and_slow_turns_and_a_share_of_the_rest() -> 
 def test_service_graph_names_the_nodes_our_dependency_spans_name() -> None:
     connectors = load(BASE_CONFIG)["connectors"]
     peers = connectors["servicegraph"]["virtual_node_peer_attributes"]
-    for attribute in (contract.ATTR_SERVICE_PEER_NAME, contract.ATTR_PEER_SERVICE,
-                      contract.ATTR_DB_SYSTEM_NAME, contract.ATTR_SERVER_ADDRESS):
+    for attribute in (
+        contract.ATTR_SERVICE_PEER_NAME,
+        contract.ATTR_PEER_SERVICE,
+        contract.ATTR_DB_SYSTEM_NAME,
+        contract.ATTR_SERVER_ADDRESS,
+    ):
         assert attribute in peers, attribute
     assert contract.ATTR_DB_NAMESPACE in connectors["servicegraph"]["database_name_attributes"]
     span_attributes = {value for name, value in vars(contract).items() if name.startswith("ATTR_")}

@@ -107,8 +107,12 @@ def test_bot_processes_run_the_sample_modules_with_options_they_accept(
 
 
 def test_service_names_match_what_each_process_calls_itself(project: dict[str, Any]) -> None:
-    expected = {"sample_bot": "bot", "sample_bot.nlu": "nlu", "sample_bot.qna": "qna",
-                "sample_bot.channel": "channel"}
+    expected = {
+        "sample_bot": "bot",
+        "sample_bot.nlu": "nlu",
+        "sample_bot.qna": "qna",
+        "sample_bot.channel": "channel",
+    }
     for name in BOT_SERVICES:
         module = module_of(services(project)[name]["command"])
         assert expected[module] == name
@@ -178,7 +182,7 @@ def test_collector_exports_to_the_backend_service_of_its_topology(
 ) -> None:
     endpoints = backend_endpoints(project)
     assert len(endpoints) == 1, endpoints
-    (exporter_id, (host, port)), = endpoints.items()
+    ((exporter_id, (host, port)),) = endpoints.items()
     backend = exporter_id.split("/", 1)[1]
     assert host == backend and backend in services(project), exporter_id
     if backend == "tempo":
@@ -227,8 +231,9 @@ def test_tempo_topology_wires_grafana_prometheus_and_the_service_graph() -> None
     assert by_uid["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == "prometheus"
     assert "servicegraph" in config["connectors"]
     mounts = services(project)["grafana"]["volumes"]
-    assert any(m.endswith(":/etc/grafana/provisioning/datasources/datasources.yaml:ro")
-               for m in mounts)
+    assert any(
+        m.endswith(":/etc/grafana/provisioning/datasources/datasources.yaml:ro") for m in mounts
+    )
 
 
 def test_jaeger_topology_publishes_the_ui() -> None:

@@ -20,8 +20,9 @@ DOCKERFILE = (IMAGE / "Dockerfile").read_text(encoding="utf-8")
 def instructions(name: str) -> list[str]:
     """The arguments of every ``name`` instruction (continuation lines joined)."""
     joined = DOCKERFILE.replace("\\\n", " ")
-    return [line.split(None, 1)[1] for line in joined.splitlines()
-            if line.split(None, 1)[:1] == [name]]
+    return [
+        line.split(None, 1)[1] for line in joined.splitlines() if line.split(None, 1)[:1] == [name]
+    ]
 
 
 def bot_services() -> dict[str, dict[str, Any]]:
@@ -30,8 +31,11 @@ def bot_services() -> dict[str, dict[str, Any]]:
 
 
 def test_copied_paths_exist_and_survive_the_dockerignore() -> None:
-    ignore = [line for line in (IMAGE / "Dockerfile.dockerignore").read_text().splitlines()
-              if line and not line.startswith("#")]
+    ignore = [
+        line
+        for line in (IMAGE / "Dockerfile.dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     for arguments in instructions("COPY"):
         *sources, _ = shlex.split(arguments)
         for source in sources:
@@ -79,4 +83,3 @@ def test_health_check_probes_the_route_every_sample_process_serves() -> None:
 def test_runs_as_a_non_root_user() -> None:
     (user,) = instructions("USER")
     assert user.strip() not in {"root", "0"}
-

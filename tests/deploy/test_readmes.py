@@ -24,8 +24,9 @@ from .files import (
 
 FOLDERS = [DEPLOY, *sorted(path for path in DEPLOY.iterdir() if path.is_dir())]
 READMES = [folder / "README.md" for folder in FOLDERS]
-SOURCES = sorted(path for package in ("bot_telemetry", "sample_bot")
-                 for path in (REPO / package).rglob("*.py"))
+SOURCES = sorted(
+    path for package in ("bot_telemetry", "sample_bot") for path in (REPO / package).rglob("*.py")
+)
 
 #: Variable-looking words in the READMEs that are not environment variables.
 NOT_VARIABLES = {"CONVERSATION_ID", "PII"}
@@ -38,8 +39,11 @@ def text(path: Path) -> str:
 def known_variables() -> set[str]:
     """Variables something here really reads or sets: collector configs, Compose, our code."""
     names = {name for path in [BASE_CONFIG, *OVERLAYS] for name, _ in env_references(load(path))}
-    compose_files = [*TOPOLOGIES, COMPOSE / "bot-services.yaml",
-                     DEPLOY / "azure" / "compose.azure.yaml"]
+    compose_files = [
+        *TOPOLOGIES,
+        COMPOSE / "bot-services.yaml",
+        DEPLOY / "azure" / "compose.azure.yaml",
+    ]
     for path in compose_files:
         for service in compose_project(path)["services"].values():
             names |= set(as_mapping(service.get("environment")))
@@ -47,8 +51,11 @@ def known_variables() -> set[str]:
     source = "\n".join(text(path) for path in SOURCES)
     names |= set(re.findall(r"[\"']([A-Z][A-Z0-9_]+)[\"']", source))
     # Variables the OpenTelemetry SDK reads itself (we pass them through, not read them).
-    names |= {"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_METRIC_EXPORT_INTERVAL",
-              "OTEL_RESOURCE_ATTRIBUTES"}
+    names |= {
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        "OTEL_RESOURCE_ATTRIBUTES",
+    }
     return names
 
 
@@ -129,8 +136,12 @@ THIRD_PARTY_OPTIONS = {"--build", "--rm", "--config"}
 @pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(DEPLOY)))
 def test_options_in_readmes_are_accepted_by_our_programs(readme: Path) -> None:
     accepted = "\n".join(
-        help_text(*command) for command in (
-            ("sample_bot",), ("sample_bot.nlu",), ("sample_bot.qna",), ("sample_bot.channel",),
+        help_text(*command)
+        for command in (
+            ("sample_bot",),
+            ("sample_bot.nlu",),
+            ("sample_bot.qna",),
+            ("sample_bot.channel",),
             ("bot_telemetry.cli", "serve"),
         )
     )

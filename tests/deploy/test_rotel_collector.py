@@ -62,17 +62,27 @@ def rotel(forward_to: str, workdir: Path) -> Iterator[str]:
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [
-                str(rotel_binary()), "start",
-                "--otlp-http-endpoint", f"127.0.0.1:{http_port}",
-                "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
-                "--exporter", "otlp",
-                "--otlp-exporter-protocol", "http",
-                "--otlp-exporter-endpoint", forward_to,
-                "--batch-timeout", "100ms",
-                "--pid-file", str(workdir / "rotel.pid"),
-                "--log-file", str(log),
+                str(rotel_binary()),
+                "start",
+                "--otlp-http-endpoint",
+                f"127.0.0.1:{http_port}",
+                "--otlp-grpc-endpoint",
+                f"127.0.0.1:{grpc_port}",
+                "--exporter",
+                "otlp",
+                "--otlp-exporter-protocol",
+                "http",
+                "--otlp-exporter-endpoint",
+                forward_to,
+                "--batch-timeout",
+                "100ms",
+                "--pid-file",
+                str(workdir / "rotel.pid"),
+                "--log-file",
+                str(log),
             ],
-            stdout=sink, stderr=subprocess.STDOUT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{http_port}"
     try:
@@ -103,20 +113,35 @@ def play_sample_bot(workdir: Path, otlp_endpoint: str) -> dict[str, Any]:
     """Run channel, bot, nlu and qna exporting to ``otlp_endpoint``; drive the scripts;
     stop them (which flushes their telemetry); what each service counted."""
     workdir.mkdir()
-    fleet = Fleet(workdir, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
-                            "BOT_TELEMETRY_PSEUDONYM_KEY": PSEUDONYM_KEY})
+    fleet = Fleet(
+        workdir,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+            "BOT_TELEMETRY_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        },
+    )
     ports = {name: free_port() for name in ("nlu", "qna", "bot", "channel")}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     commands = {
         "nlu": ["-m", "sample_bot.nlu", "--fail-every", str(NLU_FAIL_EVERY)],
         "qna": ["-m", "sample_bot.qna"],
-        "bot": ["-m", "sample_bot", "--nlu-url", url["nlu"], "--qna-url", url["qna"],
-                "--channel-url", url["channel"]],
+        "bot": [
+            "-m",
+            "sample_bot",
+            "--nlu-url",
+            url["nlu"],
+            "--qna-url",
+            url["qna"],
+            "--channel-url",
+            url["channel"],
+        ],
         "channel": ["-m", "sample_bot.channel", "--bot-url", f"{url['bot']}/api/messages"],
     }
     try:
-        children = {name: fleet.start(name, [*command, "--port", str(ports[name])])
-                    for name, command in commands.items()}
+        children = {
+            name: fleet.start(name, [*command, "--port", str(ports[name])])
+            for name, command in commands.items()
+        }
         for name, child in children.items():
             fleet.wait_ready(child, f"{url[name]}/health", timeout=45)
         asyncio.run(drive(url["channel"]))
@@ -142,7 +167,11 @@ def get_json(url: str) -> Any:
 def cli(*arguments: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "bot_telemetry.cli", *arguments],
-        cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -153,8 +182,9 @@ def app_map(collector: str) -> dict[str, Any]:
     found = json.loads(cli("appmap", "--format", "json", "--url", collector))
     return {
         "nodes": sorted((n["id"], n["kind"], n["requests"], n["failures"]) for n in found["nodes"]),
-        "edges": sorted((e["source"], e["target"], e["calls"], e["failures"])
-                        for e in found["edges"]),
+        "edges": sorted(
+            (e["source"], e["target"], e["calls"], e["failures"]) for e in found["edges"]
+        ),
     }
 
 
@@ -165,8 +195,11 @@ def events(collector: str) -> Counter[str]:
     found: Counter[str] = Counter()
     for line in output.splitlines():
         event = json.loads(line)
-        properties = {key: value for key, value in event["properties"].items()
-                      if key not in PER_RUN_PROPERTIES}
+        properties = {
+            key: value
+            for key, value in event["properties"].items()
+            if key not in PER_RUN_PROPERTIES
+        }
         found[json.dumps([event["service"], event["name"], properties], sort_keys=True)] += 1
     return found
 

@@ -169,4 +169,3 @@ def test_shutdown_with_the_backend_failing_waits_for_the_batch_in_flight_only(ba
         "traces/export_failed": 512,
         "traces/shutdown": 1536 + probes,
     }
-

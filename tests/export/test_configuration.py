@@ -7,8 +7,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 
 from bot_telemetry import configure
-from bot_telemetry.export import configuration as configure_module
 from bot_telemetry.export.azure_monitor import WithoutCustomEventSpanEvents
+from bot_telemetry.export.destinations import destinations_from_environment
 from tests.support.telemetry import capture
 
 
@@ -57,7 +57,7 @@ def test_log_records_follow_the_current_handle(telemetry):
 def test_default_exports_to_the_embedded_collector(monkeypatch):
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
-    (destination,) = configure_module._destinations_from_environment()
+    (destination,) = destinations_from_environment()
     assert destination.name == "embedded collector http://127.0.0.1:4318"
     assert isinstance(destination.spans, OTLPSpanExporter)
     assert destination.spans._endpoint == "http://127.0.0.1:4318/v1/traces"
@@ -66,7 +66,7 @@ def test_default_exports_to_the_embedded_collector(monkeypatch):
 def test_otlp_endpoint_variable_selects_otlp(monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
-    (destination,) = configure_module._destinations_from_environment()
+    (destination,) = destinations_from_environment()
     assert destination.name == "OTLP http://127.0.0.1:9"
     assert destination.spans._endpoint == "http://127.0.0.1:9/v1/traces"
 
@@ -80,7 +80,7 @@ def test_connection_string_selects_azure_monitor(monkeypatch):
         "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
         "IngestionEndpoint=http://127.0.0.1:9/",
     )
-    (destination,) = configure_module._destinations_from_environment()
+    (destination,) = destinations_from_environment()
     assert destination.name == "Azure Monitor"
     assert isinstance(destination.spans, WithoutCustomEventSpanEvents)
     assert isinstance(destination.spans.exporter, AzureMonitorTraceExporter)
@@ -100,4 +100,3 @@ def test_unknown_propagator_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext,nonsense")
     with pytest.raises(ValueError, match="nonsense"):
         configure("bot", span_exporters=[], log_exporters=[], metric_readers=[])
-

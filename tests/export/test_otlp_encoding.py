@@ -31,9 +31,9 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from opentelemetry.trace.span import TraceState
 
 from bot_telemetry import configure
-from bot_telemetry.bot.custom_events import track_custom_event
 from bot_telemetry.export import otlp_encoding
 from bot_telemetry.export.otlp_encoding import encode_logs, encode_spans, otlp_sender
+from bot_telemetry.signals.custom_events import track_custom_event
 from tests.support.ports import free_port
 from tests.support.telemetry import CapturedTelemetry
 from tests.support.waiting import wait_for
@@ -261,9 +261,7 @@ def test_a_shut_down_exporter_refuses_as_the_sdk_does(
     with trace.get_tracer("bot").start_as_current_span("turn"):
         pass
     exporter = OTLPSpanExporter(endpoint=f"{receiver.url}/v1/traces")
-    send = otlp_sender(
-        exporter, lambda batch: exporter.export(batch) is SpanExportResult.SUCCESS
-    )
+    send = otlp_sender(exporter, lambda batch: exporter.export(batch) is SpanExportResult.SUCCESS)
     exporter.shutdown()
     with caplog.at_level(logging.WARNING):
         assert send(telemetry.spans()) is False

@@ -32,8 +32,11 @@ from tests.support.telemetry import CapturedTelemetry, capture
 
 # (user id, user name, message): ids and names are personal too.
 CORPUS = [
-    ("grace.hopper@navy.example.mil", "Grace Hopper",
-     "Hi, I'm Grace Hopper, write to grace.hopper@navy.example.mil"),
+    (
+        "grace.hopper@navy.example.mil",
+        "Grace Hopper",
+        "Hi, I'm Grace Hopper, write to grace.hopper@navy.example.mil",
+    ),
     ("u-2", "Alan Turing", "Call me on +44 20 7946 0958 about the flight, Alan Turing here"),
     ("u-3", "Margaret Hamilton", "My card is 4111 1111 1111 1111, book a flight to Houston"),
     ("u-4", "Katherine Johnson", "Mastercard 5500-0000-0000-0004, phone (415) 555-0132"),
@@ -129,8 +132,16 @@ async def converse(captured: CapturedTelemetry) -> bytes:
 
 
 def assert_signals_present(data: bytes) -> None:
-    expected = [b"bot.turn", b"BotMessageReceived", b"BotMessageSend", b"LuisResult",
-                b"QnaMessage", b"WaterfallStep", b"Feedback", b"profiles.read"]
+    expected = [
+        b"bot.turn",
+        b"BotMessageReceived",
+        b"BotMessageSend",
+        b"LuisResult",
+        b"QnaMessage",
+        b"WaterfallStep",
+        b"Feedback",
+        b"profiles.read",
+    ]
     for name in expected:
         assert name in data, name
 

@@ -25,9 +25,7 @@ def test_opened_policy_keeps_text_redacted():
 
 def test_user_patterns_and_no_redaction():
     policy = PrivacyPolicy(log_personal_information=True, redact=(), extra_patterns=(r"ID-\d+",))
-    assert policy.apply({"text": "ID-42 ada@example.org"}) == {
-        "text": "[REDACTED] ada@example.org"
-    }
+    assert policy.apply({"text": "ID-42 ada@example.org"}) == {"text": "[REDACTED] ada@example.org"}
 
 
 def test_allow_and_deny_lists():

@@ -55,8 +55,9 @@ class Received:
 
 
 class Backend:
-    def __init__(self, *, forward_to: str | None = None, retry_after: int = 1,
-                 hang_seconds: float = 30.0) -> None:
+    def __init__(
+        self, *, forward_to: str | None = None, retry_after: int = 1, hang_seconds: float = 30.0
+    ) -> None:
         self.mode = ACCEPT
         self.forward_to = forward_to
         self.retry_after = retry_after
@@ -151,7 +152,9 @@ class Backend:
 
     def _forward(self, path: str, body: bytes, headers: Any) -> tuple[int, bytes]:
         request = urllib.request.Request(
-            f"{self.forward_to}{path}", data=body, method="POST",
+            f"{self.forward_to}{path}",
+            data=body,
+            method="POST",
             headers={"Content-Type": headers.get("Content-Type", "application/x-protobuf")},
         )
         try:
@@ -174,7 +177,8 @@ class Backend:
                             received.spans[(service, span.name)] += 1
                             if span.name == "bot.turn":
                                 conversation = _attributes(span.attributes).get(
-                                    "activity.conversation.id", "")
+                                    "activity.conversation.id", ""
+                                )
                                 received.turn_conversations.append(str(conversation))
         elif path == "/v1/logs":
             logs = ExportLogsServiceRequest.FromString(body)
@@ -183,8 +187,7 @@ class Backend:
                     service = _service(resource_logs.resource)
                     for scope in resource_logs.scope_logs:
                         for record in scope.log_records:
-                            name = _attributes(record.attributes).get(
-                                "microsoft.custom_event.name")
+                            name = _attributes(record.attributes).get("microsoft.custom_event.name")
                             if name:
                                 received.events[(service, str(name))] += 1
         elif path == "/v1/metrics":
@@ -198,8 +201,11 @@ class Backend:
                                 continue
                             for point in metric.sum.data_points:
                                 labels = _attributes(point.attributes)
-                                key = (service, str(labels.get("signal")),
-                                       str(labels.get("reason")))
+                                key = (
+                                    service,
+                                    str(labels.get("signal")),
+                                    str(labels.get("reason")),
+                                )
                                 received.dropped[key] = int(point.as_int)
 
     def spans_of(self, service: str) -> int:

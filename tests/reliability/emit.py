@@ -14,7 +14,7 @@ import time
 from opentelemetry import trace
 
 import bot_telemetry
-from bot_telemetry.bot.custom_events import track_custom_event
+from bot_telemetry.signals.custom_events import track_custom_event
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from bot_telemetry.collector.store import Store
+from bot_telemetry.store.database import Store
 from sample_bot.processes import Child, Fleet
 from tests.support.ports import free_port
 from tests.support.processes import RunningProcess, running
@@ -44,8 +44,9 @@ class Stack:
         return self.children[name].log.read_text(errors="replace")
 
     def flush(self, name: str) -> bool:
-        request = urllib.request.Request(f"{self.urls[name]}/telemetry/flush", data=b"",
-                                         method="POST")
+        request = urllib.request.Request(
+            f"{self.urls[name]}/telemetry/flush", data=b"", method="POST"
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return bool(json.loads(response.read())["flushed"])
 
@@ -84,8 +85,17 @@ def sample_stack(
     commands = {
         "nlu": ["-m", "sample_bot.nlu"],
         "qna": ["-m", "sample_bot.qna"],
-        "bot": ["-m", "sample_bot", "--nlu-url", urls["nlu"], "--qna-url", urls["qna"],
-                "--channel-url", urls["channel"], *bot_args],
+        "bot": [
+            "-m",
+            "sample_bot",
+            "--nlu-url",
+            urls["nlu"],
+            "--qna-url",
+            urls["qna"],
+            "--channel-url",
+            urls["channel"],
+            *bot_args,
+        ],
         "channel": ["-m", "sample_bot.channel", "--bot-url", f"{urls['bot']}/api/messages"],
     }
     fleet = Fleet(log_dir, {"BOT_TELEMETRY_PSEUDONYM_KEY": "reliability-tests", **env})
@@ -110,25 +120,39 @@ class Turn:
     trace_id: str
 
 
-async def start_conversation(http: aiohttp.ClientSession, channel: str, user: str,
-                             name: str = "Ana") -> str:
-    async with http.post(f"{channel}/driver/conversations",
-                         json={"userId": user, "userName": name}) as response:
+async def start_conversation(
+    http: aiohttp.ClientSession, channel: str, user: str, name: str = "Ana"
+) -> str:
+    async with http.post(
+        f"{channel}/driver/conversations", json={"userId": user, "userName": name}
+    ) as response:
         assert response.status in (200, 201), await response.text()
         return str((await response.json())["conversationId"])
 
 
 async def say(http: aiohttp.ClientSession, channel: str, conversation: str, text: str) -> Turn:
-    async with http.post(f"{channel}/driver/conversations/{conversation}/messages",
-                         json={"text": text}) as response:
+    async with http.post(
+        f"{channel}/driver/conversations/{conversation}/messages", json={"text": text}
+    ) as response:
         answer = await response.json()
         traceresponse = response.headers.get("traceresponse", "--")
-        return Turn(conversation, response.status, int(answer.get("botStatus", 0)),
-                    list(answer.get("replies", [])), traceresponse.split("-")[1])
+        return Turn(
+            conversation,
+            response.status,
+            int(answer.get("botStatus", 0)),
+            list(answer.get("replies", [])),
+            traceresponse.split("-")[1],
+        )
 
 
-async def drive(channel: str, conversations: int, turns: int, texts: Sequence[str],
-                concurrency: int | None = None, user_prefix: str = "user") -> list[Turn]:
+async def drive(
+    channel: str,
+    conversations: int,
+    turns: int,
+    texts: Sequence[str],
+    concurrency: int | None = None,
+    user_prefix: str = "user",
+) -> list[Turn]:
     """``conversations`` conversations of ``turns`` messages each, all at once (or at most
     ``concurrency`` at a time); every turn, answered or not."""
     limit = asyncio.Semaphore(concurrency or conversations)
@@ -139,8 +163,10 @@ async def drive(channel: str, conversations: int, turns: int, texts: Sequence[st
         async def one(index: int) -> list[Turn]:
             async with limit:
                 conversation = await start_conversation(http, channel, f"{user_prefix}-{index}")
-                return [await say(http, channel, conversation, texts[(index + n) % len(texts)])
-                        for n in range(turns)]
+                return [
+                    await say(http, channel, conversation, texts[(index + n) % len(texts)])
+                    for n in range(turns)
+                ]
 
         done = await asyncio.gather(*(one(index) for index in range(conversations)))
     return [turn for turns_of_one in done for turn in turns_of_one]
@@ -189,8 +215,11 @@ class Load:
     _progress: asyncio.Event | None = None
 
     def answered_before(self, instant: float) -> list[Turn]:
-        return [turn for at, turn in self.turns
-                if at < instant and (turn.status, turn.bot_status) == (200, 201) and turn.replies]
+        return [
+            turn
+            for at, turn in self.turns
+            if at < instant and (turn.status, turn.bot_status) == (200, 201) and turn.replies
+        ]
 
     async def run(self, until: Callable[[Load], Awaitable[None]]) -> None:
         """Talk until ``until(self)`` returns, then stop."""

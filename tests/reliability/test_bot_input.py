@@ -40,10 +40,13 @@ def bots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bots]:
     port = free_port()
     env = exporting_to(backend.url, OTEL_BSP_SCHEDULE_DELAY="100")
     try:
-        with sample_stack(tmp_path_factory.mktemp("bot-input"), env) as stack, running(
-            ["-m", "tests.reliability.plain_bot", "--port", str(port)],
-            ready_url=f"http://127.0.0.1:{port}/health",
-        ) as plain:
+        with (
+            sample_stack(tmp_path_factory.mktemp("bot-input"), env) as stack,
+            running(
+                ["-m", "tests.reliability.plain_bot", "--port", str(port)],
+                ready_url=f"http://127.0.0.1:{port}/health",
+            ) as plain,
+        ):
             yield Bots(stack, plain, f"http://127.0.0.1:{port}", backend)
             raised = raised_in_bot_telemetry(stack.log("bot"))
             assert not raised, "exceptions raised in bot-telemetry:\n" + "\n\n".join(raised)
@@ -84,11 +87,15 @@ def new_conversation(bots: Bots) -> str:
 
 def activity(conversation_id: str, channel_url: str, **changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "type": "message", "id": f"act-{conversation_id}", "channelId": "sample-channel",
-        "serviceUrl": channel_url, "conversation": {"id": conversation_id},
+        "type": "message",
+        "id": f"act-{conversation_id}",
+        "channelId": "sample-channel",
+        "serviceUrl": channel_url,
+        "conversation": {"id": conversation_id},
         "from": {"id": "hostile-user", "name": "Mallory"},
         "recipient": {"id": "sample-bot", "name": "Sample Bot"},
-        "text": "when are you open?", "locale": "en-US",
+        "text": "when are you open?",
+        "locale": "en-US",
     }
     for key, value in changes.items():
         if value is DROP:
@@ -127,40 +134,55 @@ def replies(bots: Bots, conversation: str) -> list[dict[str, Any]]:
 JSON = [("Content-Type", "application/json")]
 # W3C Trace Context's invalid traceparent cases (test suite and specification).
 INVALID_TRACEPARENTS = [
-    f"ff-{TRACE_ID}-00f067aa0ba902b7-01",                      # version ff
-    f"00-{TRACE_ID.upper()}-00f067aa0ba902b7-01",              # upper-case hex
-    f"00-{'0' * 32}-00f067aa0ba902b7-01",                      # all-zero trace id
-    f"00-{TRACE_ID}-{'0' * 16}-01",                            # all-zero parent id
-    f"00-{TRACE_ID[:-1]}-00f067aa0ba902b7-01",                 # trace id too short
-    f"00-{TRACE_ID}0-00f067aa0ba902b7-01",                     # trace id too long
-    f"00-{TRACE_ID}-00f067aa0ba902b-01",                       # parent id too short
-    f"00-{TRACE_ID}-00f067aa0ba902b7-1",                       # flags one digit
-    f"00-{TRACE_ID}-00f067aa0ba902b7-01-extra",                # version 00 with more fields
-    f"0-{TRACE_ID}-00f067aa0ba902b7-01",                       # version one digit
-    f"00-{TRACE_ID[:-1]}g-00f067aa0ba902b7-01",                # non-hex character
-    f"00_{TRACE_ID}_00f067aa0ba902b7_01",                      # wrong delimiter
-    f"00-{TRACE_ID}-00f067aa0ba902b7-0g",                      # non-hex flags
-    f"cc-{TRACE_ID}-00f067aa0ba902b7-01.",                     # future version, bad suffix
-    "",                                                        # empty
-    "00-" + "a" * 4000,                                        # long garbage
+    f"ff-{TRACE_ID}-00f067aa0ba902b7-01",  # version ff
+    f"00-{TRACE_ID.upper()}-00f067aa0ba902b7-01",  # upper-case hex
+    f"00-{'0' * 32}-00f067aa0ba902b7-01",  # all-zero trace id
+    f"00-{TRACE_ID}-{'0' * 16}-01",  # all-zero parent id
+    f"00-{TRACE_ID[:-1]}-00f067aa0ba902b7-01",  # trace id too short
+    f"00-{TRACE_ID}0-00f067aa0ba902b7-01",  # trace id too long
+    f"00-{TRACE_ID}-00f067aa0ba902b-01",  # parent id too short
+    f"00-{TRACE_ID}-00f067aa0ba902b7-1",  # flags one digit
+    f"00-{TRACE_ID}-00f067aa0ba902b7-01-extra",  # version 00 with more fields
+    f"0-{TRACE_ID}-00f067aa0ba902b7-01",  # version one digit
+    f"00-{TRACE_ID[:-1]}g-00f067aa0ba902b7-01",  # non-hex character
+    f"00_{TRACE_ID}_00f067aa0ba902b7_01",  # wrong delimiter
+    f"00-{TRACE_ID}-00f067aa0ba902b7-0g",  # non-hex flags
+    f"cc-{TRACE_ID}-00f067aa0ba902b7-01.",  # future version, bad suffix
+    "",  # empty
+    "00-" + "a" * 4000,  # long garbage
 ]
 HEADER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
-    *[(f"traceparent {index}: {value[:40]!r}", [("traceparent", value)])
-      for index, value in enumerate(INVALID_TRACEPARENTS)],
-    ("two different traceparents", [("traceparent", VALID_TRACEPARENT),
-                                    ("traceparent", f"00-{'1' * 32}-{'2' * 16}-01")]),
-    ("tracestate with invalid keys", [("traceparent", VALID_TRACEPARENT),
-                                      ("tracestate", "UPPER=1,=empty,k=v=w,@@@=x")]),
-    ("tracestate with 40 members", [("traceparent", VALID_TRACEPARENT),
-                                    ("tracestate", ",".join(f"k{i}=v" for i in range(40)))]),
-    ("tracestate duplicated keys", [("traceparent", VALID_TRACEPARENT),
-                                    ("tracestate", "a=1,a=2"), ("tracestate", "a=3")]),
+    *[
+        (f"traceparent {index}: {value[:40]!r}", [("traceparent", value)])
+        for index, value in enumerate(INVALID_TRACEPARENTS)
+    ],
+    (
+        "two different traceparents",
+        [("traceparent", VALID_TRACEPARENT), ("traceparent", f"00-{'1' * 32}-{'2' * 16}-01")],
+    ),
+    (
+        "tracestate with invalid keys",
+        [("traceparent", VALID_TRACEPARENT), ("tracestate", "UPPER=1,=empty,k=v=w,@@@=x")],
+    ),
+    (
+        "tracestate with 40 members",
+        [
+            ("traceparent", VALID_TRACEPARENT),
+            ("tracestate", ",".join(f"k{i}=v" for i in range(40))),
+        ],
+    ),
+    (
+        "tracestate duplicated keys",
+        [("traceparent", VALID_TRACEPARENT), ("tracestate", "a=1,a=2"), ("tracestate", "a=3")],
+    ),
     ("tracestate 7 kB", [("traceparent", VALID_TRACEPARENT), ("tracestate", "k=" + "v" * 7000)]),
     ("baggage malformed", [("baggage", "=;;==,,%zz=%%,key")]),
     ("baggage 7 kB", [("baggage", ",".join(f"k{i}={'v' * 60}" for i in range(100)))]),
     ("Request-Id garbage", [("Request-Id", "|@@@.&&&.")]),
-    ("Request-Id and invalid traceparent", [("Request-Id", f"|{TRACE_ID}.1."),
-                                            ("traceparent", INVALID_TRACEPARENTS[0])]),
+    (
+        "Request-Id and invalid traceparent",
+        [("Request-Id", f"|{TRACE_ID}.1."), ("traceparent", INVALID_TRACEPARENTS[0])],
+    ),
 ]
 
 
@@ -192,8 +214,11 @@ BODY_CASES: list[tuple[str, Any, list[tuple[str, str]]]] = [
     ("JSON list", b"[1, 2]", JSON),
     ("JSON string", b'"hello"', JSON),
     ("not UTF-8", b"\xff\xfe{\x00", JSON),
-    ("deeply nested channelData", lambda c, s: (
-        b'{"type": "message", "channelData": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"), JSON),
+    (
+        "deeply nested channelData",
+        lambda c, s: b'{"type": "message", "channelData": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        JSON,
+    ),
     ("no type", {"type": DROP}, JSON),
     ("unknown type", {"type": "bogus"}, JSON),
     ("only a type", lambda c, s: b'{"type": "message"}', JSON),
@@ -222,10 +247,12 @@ BODY_CASES: list[tuple[str, Any, list[tuple[str, str]]]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "change", "headers"), BODY_CASES,
-                         ids=[c for c, _, _ in BODY_CASES])
-def test_invalid_activities(bots: Bots, case: str, change: Any,
-                            headers: list[tuple[str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("case", "change", "headers"), BODY_CASES, ids=[c for c, _, _ in BODY_CASES]
+)
+def test_invalid_activities(
+    bots: Bots, case: str, change: Any, headers: list[tuple[str, str]]
+) -> None:
     statuses, conversations = {}, {}
     for name, url in (("sample", bots.stack.urls["bot"]), ("plain", bots.plain_url)):
         conversation = conversations[name] = new_conversation(bots)

@@ -39,8 +39,11 @@ def bot_events(backend: Backend) -> int:
 
 
 def dropped(backend: Backend, signal: str) -> int:
-    return sum(n for (service, kind, _), n in backend.received.dropped.items()
-               if service == "bot" and kind == signal)
+    return sum(
+        n
+        for (service, kind, _), n in backend.received.dropped.items()
+        if service == "bot" and kind == signal
+    )
 
 
 def assert_all_answered(turns: list[Turn]) -> None:
@@ -65,8 +68,11 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
         with sample_stack(tmp_path_factory.mktemp("faults"), env) as stack:
             faulty = Faulty(backend, stack)
             # The same run with a healthy backend: what the bot emits for 300 such turns.
-            turns = asyncio.run(drive(stack.urls["channel"], CONVERSATIONS, TURNS, [QUESTION],
-                                      user_prefix="baseline"))
+            turns = asyncio.run(
+                drive(
+                    stack.urls["channel"], CONVERSATIONS, TURNS, [QUESTION], user_prefix="baseline"
+                )
+            )
             assert_all_answered(turns)
             assert stack.flush("bot")
             faulty.spans_per_run = backend.spans_of("bot")
@@ -86,8 +92,11 @@ def test_a_failing_backend_never_fails_a_turn(faulty: Faulty, fault: str) -> Non
     log_before = stack.log("bot")
 
     backend.set_mode(fault)
-    turns = asyncio.run(drive(stack.urls["channel"], CONVERSATIONS, TURNS, [QUESTION],
-                              user_prefix=f"during-{fault}"))
+    turns = asyncio.run(
+        drive(
+            stack.urls["channel"], CONVERSATIONS, TURNS, [QUESTION], user_prefix=f"during-{fault}"
+        )
+    )
     assert_all_answered(turns)
     faulty.rss[fault] = stack.rss_bytes("bot")
     assert faulty.rss[fault] - faulty.rss["baseline"] < RSS_GROWTH_LIMIT, faulty.rss
@@ -101,7 +110,9 @@ def test_a_failing_backend_never_fails_a_turn(faulty: Faulty, fault: str) -> Non
         lost_spans = dropped(backend, "traces") - dropped_before["traces"]
         lost_events = dropped(backend, "logs") - dropped_before["logs"]
         return (spans + lost_spans, events + lost_events) == (
-            faulty.spans_per_run, faulty.events_per_run)
+            faulty.spans_per_run,
+            faulty.events_per_run,
+        )
 
     # The dropped metric reaches the backend once it is back (cumulative, every 300 ms).
     wait_for(accounted, timeout=15, what=f"every item delivered or counted as dropped ({fault})")
@@ -112,24 +123,31 @@ def test_a_failing_backend_never_fails_a_turn(faulty: Faulty, fault: str) -> Non
     assert bot_events(backend) - events_before <= 2 * QUEUE_SIZE
 
     # Export resumes by itself: a new conversation's turns arrive.
-    resumed = asyncio.run(drive(stack.urls["channel"], 1, 3, [QUESTION],
-                                user_prefix=f"after-{fault}"))
+    resumed = asyncio.run(
+        drive(stack.urls["channel"], 1, 3, [QUESTION], user_prefix=f"after-{fault}")
+    )
     assert stack.flush("bot")
     # conversationUpdate and three messages
     assert backend.received.turn_conversations.count(resumed[0].conversation) == 4
 
     # One line when the outage started and one when it ended; nothing per span or batch.
-    new_lines = stack.log("bot")[len(log_before):].splitlines()
+    new_lines = stack.log("bot")[len(log_before) :].splitlines()
     ours = [line for line in new_lines if "telemetry export to" in line]
     assert len(ours) == 2, new_lines
     assert "is failing" in ours[0] and "bot_telemetry.telemetry.dropped" in ours[0]
     assert "recovered" in ours[1]
-    noisy = [line for line in new_lines if line not in ours
-             and ("Failed to export" in line or "Transient" in line or "Traceback" in line)]
+    noisy = [
+        line
+        for line in new_lines
+        if line not in ours
+        and ("Failed to export" in line or "Transient" in line or "Traceback" in line)
+    ]
     assert not noisy, noisy
-    print(f"\n{fault}: bot RSS {faulty.rss[fault] / 2**20:.1f} MiB "
-          f"(baseline {faulty.rss['baseline'] / 2**20:.1f} MiB); "
-          f"dropped spans {dropped(backend, 'traces') - dropped_before['traces']} "
-          f"of {faulty.spans_per_run}, log records "
-          f"{dropped(backend, 'logs') - dropped_before['logs']} of {faulty.events_per_run}; "
-          f"requests refused {backend.requests[fault]}")
+    print(
+        f"\n{fault}: bot RSS {faulty.rss[fault] / 2**20:.1f} MiB "
+        f"(baseline {faulty.rss['baseline'] / 2**20:.1f} MiB); "
+        f"dropped spans {dropped(backend, 'traces') - dropped_before['traces']} "
+        f"of {faulty.spans_per_run}, log records "
+        f"{dropped(backend, 'logs') - dropped_before['logs']} of {faulty.events_per_run}; "
+        f"requests refused {backend.requests[fault]}"
+    )

@@ -36,8 +36,12 @@ BOOKING = ("book a table for 2 on friday", "{name}", "yes")
 def forms(value: str) -> set[bytes]:
     """The ways a value can be written in a payload: as is, URL-encoded (query strings),
     and without separators (digits of a card or phone)."""
-    found = {value, urllib.parse.quote(value), urllib.parse.quote_plus(value),
-             urllib.parse.quote(value, safe="")}
+    found = {
+        value,
+        urllib.parse.quote(value),
+        urllib.parse.quote_plus(value),
+        urllib.parse.quote(value, safe=""),
+    }
     digits = "".join(ch for ch in value if ch.isdigit())
     if len(digits) >= 7:
         found.add(digits)
@@ -46,12 +50,19 @@ def forms(value: str) -> set[bytes]:
 
 def text_columns(store: Path) -> bytes:
     """Every text value in the store, read back through SQL (the file may compress strings)."""
-    rows = stored(store, "SELECT table_name, column_name FROM information_schema.columns "
-                         "WHERE data_type = 'VARCHAR'")
+    rows = stored(
+        store,
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE data_type = 'VARCHAR'",
+    )
     values = []
     for table, column in rows:
-        values += [row[0] for row in stored(store, f'SELECT "{column}" FROM "{table}" '
-                                                   f'WHERE "{column}" IS NOT NULL')]
+        values += [
+            row[0]
+            for row in stored(
+                store, f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'
+            )
+        ]
     return "\n".join(values).encode()
 
 
@@ -73,8 +84,11 @@ def test_the_pii_corpus_through_the_demo_stack(tmp_path: Path, opened: bool) -> 
     with collector(store) as serve:
         backend = Backend(forward_to=serve.url)
         try:
-            env = exporting_to(backend.url, OTEL_METRIC_EXPORT_INTERVAL="200",
-                               BOT_TELEMETRY_LOG_PERSONAL_INFORMATION="1" if opened else "0")
+            env = exporting_to(
+                backend.url,
+                OTEL_METRIC_EXPORT_INTERVAL="200",
+                BOT_TELEMETRY_LOG_PERSONAL_INFORMATION="1" if opened else "0",
+            )
             with sample_stack(tmp_path, env) as stack:
                 answered = asyncio.run(converse(stack.urls["channel"]))
             # Every service flushed on SIGTERM, through the recording endpoint into serve.
@@ -85,19 +99,26 @@ def test_the_pii_corpus_through_the_demo_stack(tmp_path: Path, opened: bool) -> 
     assert answered == len(CORPUS) * (2 + len(BOOKING))
     assert backend.received.events[("bot", "BotMessageReceived")] == answered + len(CORPUS)
     assert b"BotMessageReceived" in wire and b"BotMessageReceived" in kept
-    print(f"\n{'opened' if opened else 'default'} policy: searched {len(wire):,} bytes sent in "
-          f"{len(backend.bodies)} exports and a {store.stat().st_size:,}-byte store for "
-          f"{len(PATTERNED) + len(NAMES)} values in {len(CORPUS)} conversations")
+    print(
+        f"\n{'opened' if opened else 'default'} policy: searched {len(wire):,} bytes sent in "
+        f"{len(backend.bodies)} exports and a {store.stat().st_size:,}-byte store for "
+        f"{len(PATTERNED) + len(NAMES)} values in {len(CORPUS)} conversations"
+    )
 
-    secrets = {form: value for value in [*PATTERNED, *(user for user, _, _ in CORPUS
-                                                        if "@" in user)]
-               for form in forms(value)}
+    secrets = {
+        form: value
+        for value in [*PATTERNED, *(user for user, _, _ in CORPUS if "@" in user)]
+        for form in forms(value)
+    }
     leaked = sorted({value for form, value in secrets.items() if form in wire or form in kept})
     assert not leaked, f"redacted or pseudonymous values found: {leaked}"
 
     names_found = sorted(name for name in NAMES if name.encode() in wire)
-    texts_found = [text for _, _, text in CORPUS
-                   if any(word.encode() in wire for word in ("flight", "password"))]
+    texts_found = [
+        text
+        for _, _, text in CORPUS
+        if any(word.encode() in wire for word in ("flight", "password"))
+    ]
     if not opened:
         names_kept = sorted(name for name in NAMES if name.encode() in kept)
         assert names_found == names_kept == [], "names left the bot under the default policy"
@@ -114,8 +135,12 @@ def test_the_pii_corpus_through_the_demo_stack(tmp_path: Path, opened: bool) -> 
 
 def test_an_unclear_switch_stops_the_process(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sample_bot.nlu", "--port", str(free_port())], cwd=REPO,
+        [sys.executable, "-m", "sample_bot.nlu", "--port", str(free_port())],
+        cwd=REPO,
         env={**os.environ, "BOT_TELEMETRY_LOG_PERSONAL_INFORMATION": "maybe"},
-        capture_output=True, text=True, timeout=60)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "BOT_TELEMETRY_LOG_PERSONAL_INFORMATION='maybe'" in done.stderr

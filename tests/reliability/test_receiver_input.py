@@ -37,9 +37,11 @@ OTLP_TYPES = ("application/x-protobuf", "application/protobuf", "application/jso
 # Parsing a 4 MiB body, its rows and one transaction take memory for a moment; an unbounded
 # inflate or a leak per request would take far more over a few hundred requests.
 RSS_GROWTH_LIMIT = 160 * 1024 * 1024
-FUZZ = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @dataclass
@@ -75,10 +77,14 @@ def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
         yield found
         # After everything the module threw at it: alive, bounded, and no traceback logged.
         assert process.process.poll() is None
-        print(f"\nserve RSS: {found.baseline_rss / 2**20:.1f} MiB before, "
-              f"{found.rss() / 2**20:.1f} MiB after the hostile requests")
-        assert found.rss() - found.baseline_rss < RSS_GROWTH_LIMIT, (found.rss(),
-                                                                      found.baseline_rss)
+        print(
+            f"\nserve RSS: {found.baseline_rss / 2**20:.1f} MiB before, "
+            f"{found.rss() / 2**20:.1f} MiB after the hostile requests"
+        )
+        assert found.rss() - found.baseline_rss < RSS_GROWTH_LIMIT, (
+            found.rss(),
+            found.baseline_rss,
+        )
         assert "Traceback" not in process.output(), process.output()[-3000:]
 
 
@@ -107,11 +113,15 @@ def assert_clear(status: int, body: bytes, content_type: str, allowed: set[int])
 
 
 @FUZZ
-@given(body=st.binary(max_size=4096), path=st.sampled_from(PATHS),
-       content_type=st.sampled_from(OTLP_TYPES),
-       encoding=st.sampled_from([None, "gzip", "identity"]))
-def test_random_bytes(receiver: Receiver, body: bytes, path: str, content_type: str,
-                      encoding: str | None) -> None:
+@given(
+    body=st.binary(max_size=4096),
+    path=st.sampled_from(PATHS),
+    content_type=st.sampled_from(OTLP_TYPES),
+    encoding=st.sampled_from([None, "gzip", "identity"]),
+)
+def test_random_bytes(
+    receiver: Receiver, body: bytes, path: str, content_type: str, encoding: str | None
+) -> None:
     headers = {"Content-Type": content_type}
     if encoding:
         headers["Content-Encoding"] = encoding
@@ -121,12 +131,14 @@ def test_random_bytes(receiver: Receiver, body: bytes, path: str, content_type: 
 
 
 @FUZZ
-@given(cut=st.integers(min_value=0, max_value=len(VALID) - 1),
-       flips=st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)),
-                      max_size=4),
-       gzipped=st.booleans())
-def test_truncated_and_mutated_protobuf(receiver: Receiver, cut: int,
-                                        flips: list[tuple[int, int]], gzipped: bool) -> None:
+@given(
+    cut=st.integers(min_value=0, max_value=len(VALID) - 1),
+    flips=st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=4),
+    gzipped=st.booleans(),
+)
+def test_truncated_and_mutated_protobuf(
+    receiver: Receiver, cut: int, flips: list[tuple[int, int]], gzipped: bool
+) -> None:
     body = bytearray(VALID)
     for position, value in flips:
         body[position] = value
@@ -141,8 +153,10 @@ def test_truncated_and_mutated_protobuf(receiver: Receiver, cut: int,
 
 
 @FUZZ
-@given(depth=st.integers(min_value=1, max_value=300_000),
-       shape=st.sampled_from(["list", "object", "kvlist"]))
+@given(
+    depth=st.integers(min_value=1, max_value=300_000),
+    shape=st.sampled_from(["list", "object", "kvlist"]),
+)
 def test_deeply_nested_json(receiver: Receiver, depth: int, shape: str) -> None:
     if shape == "list":
         body = b"[" * depth + b"]" * depth
@@ -152,20 +166,25 @@ def test_deeply_nested_json(receiver: Receiver, depth: int, shape: str) -> None:
         value = '{"stringValue":"x"}'
         for _ in range(min(depth, 2_000)):
             value = '{"kvlistValue":{"values":[{"key":"k","value":' + value + "}]}}"
-        body = ('{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"' + "0" * 31 + '1",'
-                '"spanId":"' + "0" * 15 + '1","name":"deep","attributes":[{"key":"k",'
-                '"value":' + value + "}]}]}]}]}").encode()
-    status, answer, answered_type = receiver.post("/v1/traces", body,
-                                                  {"Content-Type": "application/json"})
+        body = (
+            '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"' + "0" * 31 + '1",'
+            '"spanId":"' + "0" * 15 + '1","name":"deep","attributes":[{"key":"k",'
+            '"value":' + value + "}]}]}]}]}"
+        ).encode()
+    status, answer, answered_type = receiver.post(
+        "/v1/traces", body, {"Content-Type": "application/json"}
+    )
     assert_clear(status, answer, answered_type, {200, 400, 413})
 
 
 @FUZZ
-@given(content_type=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126),
-                            max_size=80))
+@given(
+    content_type=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
+)
 def test_any_content_type(receiver: Receiver, content_type: str) -> None:
-    status, answer, answered_type = receiver.post("/v1/traces", VALID,
-                                                  {"Content-Type": content_type})
+    status, answer, answered_type = receiver.post(
+        "/v1/traces", VALID, {"Content-Type": content_type}
+    )
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("application/x-protobuf", "application/protobuf"):
         assert status == 200
@@ -183,11 +202,11 @@ def gzip_bomb(inflated_mib: int) -> bytes:
 
 
 @pytest.mark.parametrize("content_type", ["application/x-protobuf", "application/json"])
-def test_gzip_bombs_are_refused_before_they_inflate(receiver: Receiver,
-                                                    content_type: str) -> None:
+def test_gzip_bombs_are_refused_before_they_inflate(receiver: Receiver, content_type: str) -> None:
     bomb = gzip_bomb(1024)  # 1 GiB of zeros in about 1 MiB
     status, answer, answered_type = receiver.post(
-        "/v1/traces", bomb, {"Content-Type": content_type, "Content-Encoding": "gzip"})
+        "/v1/traces", bomb, {"Content-Type": content_type, "Content-Encoding": "gzip"}
+    )
     assert_clear(status, answer, answered_type, {413})
     assert receiver.rss() - receiver.baseline_rss < RSS_GROWTH_LIMIT
 
@@ -200,18 +219,31 @@ def one_span_with(attributes: list[KeyValue]) -> bytes:
     return request.SerializeToString()
 
 
-@pytest.mark.parametrize("attributes", [
-    pytest.param([KeyValue(key="huge", value=AnyValue(string_value="x" * 3_500_000))],
-                 id="a 3.5 MB value"),
-    pytest.param([KeyValue(key=f"k{index}", value=AnyValue(int_value=index))
-                  for index in range(100_000)], id="100k attributes"),
-    pytest.param([KeyValue(key="k" * 1_000_000, value=AnyValue(bool_value=True))],
-                 id="a 1 MB key"),
-])
-def test_huge_attributes_are_stored_or_refused_clearly(receiver: Receiver,
-                                                       attributes: list[KeyValue]) -> None:
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        pytest.param(
+            [KeyValue(key="huge", value=AnyValue(string_value="x" * 3_500_000))],
+            id="a 3.5 MB value",
+        ),
+        pytest.param(
+            [
+                KeyValue(key=f"k{index}", value=AnyValue(int_value=index))
+                for index in range(100_000)
+            ],
+            id="100k attributes",
+        ),
+        pytest.param(
+            [KeyValue(key="k" * 1_000_000, value=AnyValue(bool_value=True))], id="a 1 MB key"
+        ),
+    ],
+)
+def test_huge_attributes_are_stored_or_refused_clearly(
+    receiver: Receiver, attributes: list[KeyValue]
+) -> None:
     status, answer, answered_type = receiver.post(
-        "/v1/traces", one_span_with(attributes), {"Content-Type": "application/x-protobuf"})
+        "/v1/traces", one_span_with(attributes), {"Content-Type": "application/x-protobuf"}
+    )
     assert_clear(status, answer, answered_type, {200, 413})
     assert receiver.rss() - receiver.baseline_rss < RSS_GROWTH_LIMIT
     # The UI's query over that span still answers.

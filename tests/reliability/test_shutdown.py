@@ -31,8 +31,12 @@ from tests.support.waiting import wait_for
 
 
 def turn_traces(store: Path, service: str) -> set[str]:
-    rows = stored(store, "SELECT DISTINCT trace_id FROM spans WHERE service_name = ? "
-                         "AND (name = 'bot.turn' OR kind = 2)", [service])
+    rows = stored(
+        store,
+        "SELECT DISTINCT trace_id FROM spans WHERE service_name = ? "
+        "AND (name = 'bot.turn' OR kind = 2)",
+        [service],
+    )
     return {row[0] for row in rows}
 
 
@@ -72,20 +76,33 @@ def test_sigterm_to_a_service_then_the_bot_under_load(tmp_path: Path) -> None:
     assert not [t.trace_id for t in before_bot if t.trace_id not in received_traces(store)]
     # Each turn answered before nlu's signal had asked nlu, and nlu flushed its side too.
     assert not [t.trace_id for t in before_nlu if t.trace_id not in nlu_requests]
-    print(f"\nanswered before SIGTERM: nlu {len(before_nlu)}, bot {len(before_bot)}; "
-          f"turns in the store {len(bot_turns)}; nlu requests in the store {len(nlu_requests)}")
+    print(
+        f"\nanswered before SIGTERM: nlu {len(before_nlu)}, bot {len(before_bot)}; "
+        f"turns in the store {len(bot_turns)}; nlu requests in the store {len(nlu_requests)}"
+    )
 
 
 def test_sigterm_to_the_demo_under_load(tmp_path: Path) -> None:
     ports = {name: free_port() for name in ("collector", "nlu", "qna", "bot", "channel")}
     store = tmp_path / "telemetry.duckdb"
-    command = [sys.executable, "-m", "bot_telemetry.cli", "demo", "--conversations", "1000",
-               "--store", str(store),
-               *[arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))]]
+    command = [
+        sys.executable,
+        "-m",
+        "sample_bot.demo",
+        "--conversations",
+        "1000",
+        "--store",
+        str(store),
+        *[arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))],
+    ]
     log = (tmp_path / "demo.log").open("wb")
-    demo = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            env={**exporting_to(""), "OTEL_BSP_SCHEDULE_DELAY": "600000",
-                                 "PYTHONUNBUFFERED": "1"})
+    demo = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**exporting_to(""), "OTEL_BSP_SCHEDULE_DELAY": "600000", "PYTHONUNBUFFERED": "1"},
+    )
     channel = f"http://127.0.0.1:{ports['channel']}"
 
     def messages_answered() -> int:
@@ -94,8 +111,11 @@ def test_sigterm_to_the_demo_under_load(tmp_path: Path) -> None:
                 routes = json.loads(response.read())["byRoute"]
         except OSError:
             return 0
-        return int(routes.get("POST /driver/conversations/{conversation_id}/messages",
-                              {}).get("requests", 0))
+        return int(
+            routes.get("POST /driver/conversations/{conversation_id}/messages", {}).get(
+                "requests", 0
+            )
+        )
 
     try:
         wait_for(lambda: messages_answered() >= 40, timeout=60, what="the demo driving turns")
@@ -110,16 +130,27 @@ def test_sigterm_to_the_demo_under_load(tmp_path: Path) -> None:
     assert "stopping" in output, output
     assert not [name for name, port in ports.items() if port_in_use(port)], "a process is left"
 
-    message_turns = stored(store, "SELECT count(*) FROM spans WHERE service_name = 'bot' "
-                                  "AND name = 'bot.turn' AND attributes LIKE "
-                                  "'%\"activity.type\":\"message\"%'")[0][0]
-    received = stored(store, "SELECT count(*) FROM logs WHERE event_name = 'BotMessageReceived' "
-                             "AND attributes LIKE '%\"activityType\":\"message\"%'")[0][0]
-    driven = stored(store, "SELECT count(*) FROM spans WHERE service_name = 'channel' AND name "
-                           "= 'POST /driver/conversations/{conversation_id}/messages'")[0][0]
+    message_turns = stored(
+        store,
+        "SELECT count(*) FROM spans WHERE service_name = 'bot' "
+        "AND name = 'bot.turn' AND attributes LIKE "
+        '\'%"activity.type":"message"%\'',
+    )[0][0]
+    received = stored(
+        store,
+        "SELECT count(*) FROM logs WHERE event_name = 'BotMessageReceived' "
+        'AND attributes LIKE \'%"activityType":"message"%\'',
+    )[0][0]
+    driven = stored(
+        store,
+        "SELECT count(*) FROM spans WHERE service_name = 'channel' AND name "
+        "= 'POST /driver/conversations/{conversation_id}/messages'",
+    )[0][0]
     assert message_turns >= answered and received >= answered and driven >= answered
-    print(f"\ndemo: {answered} messages answered before SIGTERM; stored: {message_turns} "
-          f"message turns, {received} BotMessageReceived, {driven} driven by the channel")
+    print(
+        f"\ndemo: {answered} messages answered before SIGTERM; stored: {message_turns} "
+        f"message turns, {received} BotMessageReceived, {driven} driven by the channel"
+    )
 
 
 def test_sigterm_with_the_backend_hanging_exits_within_two_export_timeouts(
@@ -149,5 +180,7 @@ def test_sigterm_with_the_backend_hanging_exits_within_two_export_timeouts(
     # Two timeouts, and three seconds for the process itself to stop.
     assert took < 2 * export_timeout + 3, f"the bot took {took:.1f}s to exit"
     assert log.count("is failing") == 1, log[-2000:]
-    print(f"\nSIGTERM with the backend hanging: exited after {took:.1f}s "
-          f"(export timeout {export_timeout}s)")
+    print(
+        f"\nSIGTERM with the backend hanging: exited after {took:.1f}s "
+        f"(export timeout {export_timeout}s)"
+    )

@@ -28,8 +28,11 @@ def test_200_conversations_of_10_turns(tmp_path: Path) -> None:
     with collector(store) as serve:
         with sample_stack(tmp_path, exporting_to(serve.url)) as stack:
             started = time.monotonic()
-            turns = asyncio.run(drive_conversations(
-                stack.urls["channel"], CONVERSATIONS, TURNS, TEXTS, user_prefix="soak"))
+            turns = asyncio.run(
+                drive_conversations(
+                    stack.urls["channel"], CONVERSATIONS, TURNS, TEXTS, user_prefix="soak"
+                )
+            )
             elapsed = time.monotonic() - started
             bot_stats = stack.stats("bot")
         # The services flushed on SIGTERM; serve stops next, and its store is ours to read.
@@ -40,25 +43,51 @@ def test_200_conversations_of_10_turns(tmp_path: Path) -> None:
     assert len(conversations) == CONVERSATIONS
 
     # One turn span per activity: conversationUpdate plus ten messages per conversation.
-    per_conversation = Counter(dict(stored(
-        store, "SELECT conversation_id, count(*) FROM spans WHERE service_name = 'bot' "
-               "AND name = 'bot.turn' GROUP BY conversation_id")))
+    per_conversation = Counter(
+        dict(
+            stored(
+                store,
+                "SELECT conversation_id, count(*) FROM spans WHERE service_name = 'bot' "
+                "AND name = 'bot.turn' GROUP BY conversation_id",
+            )
+        )
+    )
     assert per_conversation == Counter({c: TURNS + 1 for c in conversations})
-    received = Counter(dict(stored(
-        store, "SELECT conversation_id, count(*) FROM logs WHERE service_name = 'bot' "
-               "AND event_name = 'BotMessageReceived' GROUP BY conversation_id")))
+    received = Counter(
+        dict(
+            stored(
+                store,
+                "SELECT conversation_id, count(*) FROM logs WHERE service_name = 'bot' "
+                "AND event_name = 'BotMessageReceived' GROUP BY conversation_id",
+            )
+        )
+    )
     assert received == per_conversation
 
     # Each message's trace holds its turn, under the conversation that sent it.
-    turn_of_trace = dict(stored(
-        store, "SELECT trace_id, conversation_id FROM spans WHERE service_name = 'bot' "
-               "AND name = 'bot.turn'"))
-    event_of_trace = dict(stored(
-        store, "SELECT trace_id, conversation_id FROM logs WHERE service_name = 'bot' "
-               "AND event_name = 'BotMessageReceived'"))
-    wrong = [t for t in turns if turn_of_trace.get(t.trace_id) != t.conversation
-             or event_of_trace.get(t.trace_id) != t.conversation]
+    turn_of_trace = dict(
+        stored(
+            store,
+            "SELECT trace_id, conversation_id FROM spans WHERE service_name = 'bot' "
+            "AND name = 'bot.turn'",
+        )
+    )
+    event_of_trace = dict(
+        stored(
+            store,
+            "SELECT trace_id, conversation_id FROM logs WHERE service_name = 'bot' "
+            "AND event_name = 'BotMessageReceived'",
+        )
+    )
+    wrong = [
+        t
+        for t in turns
+        if turn_of_trace.get(t.trace_id) != t.conversation
+        or event_of_trace.get(t.trace_id) != t.conversation
+    ]
     assert not wrong, f"{len(wrong)} turns stored under another conversation or missing"
     assert bot_stats["requests"] == CONVERSATIONS * (TURNS + 1)
-    print(f"\nsoak: {len(turns)} turns in {elapsed:.1f}s ({len(turns) / elapsed:.0f} turns/s) "
-          f"with {CONVERSATIONS} conversations at once")
+    print(
+        f"\nsoak: {len(turns)} turns in {elapsed:.1f}s ({len(turns) / elapsed:.0f} turns/s) "
+        f"with {CONVERSATIONS} conversations at once"
+    )

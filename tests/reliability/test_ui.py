@@ -50,7 +50,7 @@ PAYLOADS = [
     f"<script>{MARK}</script>",
     f'"><svg onload="{MARK}"><b>bold</b>',
     f"]]><!-- --><script>{MARK}</script>",
-    "<a href=\"javascript:window.__xss=1\">click</a>",
+    '<a href="javascript:window.__xss=1">click</a>',
     "{{constructor.constructor('window.__xss=1')()}}",
     "<img src=http://example.invalid/beacon.png>",
 ]
@@ -64,27 +64,44 @@ def hostile_export() -> bytes:
 
     spans, now = [], time.time_ns()
     for index, payload in enumerate(PAYLOADS):
-        span = Span(trace_id=bytes.fromhex(TRACE_ID), span_id=(index + 1).to_bytes(8, "big"),
-                    parent_span_id=b"" if index == 0 else (1).to_bytes(8, "big"),
-                    name=payload, kind=Span.SPAN_KIND_CLIENT if index else Span.SPAN_KIND_SERVER,
-                    start_time_unix_nano=now + index,
-                    end_time_unix_nano=now + 1_000_000 + index)
-        span.attributes.extend([attribute("peer.service", payload),
-                                attribute(payload, payload),
-                                attribute("activity.conversation.id", PAYLOADS[1])])
+        span = Span(
+            trace_id=bytes.fromhex(TRACE_ID),
+            span_id=(index + 1).to_bytes(8, "big"),
+            parent_span_id=b"" if index == 0 else (1).to_bytes(8, "big"),
+            name=payload,
+            kind=Span.SPAN_KIND_CLIENT if index else Span.SPAN_KIND_SERVER,
+            start_time_unix_nano=now + index,
+            end_time_unix_nano=now + 1_000_000 + index,
+        )
+        span.attributes.extend(
+            [
+                attribute("peer.service", payload),
+                attribute(payload, payload),
+                attribute("activity.conversation.id", PAYLOADS[1]),
+            ]
+        )
         event = span.events.add(name=payload, time_unix_nano=span.start_time_unix_nano)
         event.attributes.append(attribute("text", payload))
         span.status.code = 2
         span.status.message = payload
         spans.append(span)
     # A turn of a conversation whose id is markup, so the conversation views list it.
-    turn = Span(trace_id=bytes.fromhex(TRACE_ID), span_id=(99).to_bytes(8, "big"),
-                parent_span_id=(1).to_bytes(8, "big"), name="bot.turn",
-                kind=Span.SPAN_KIND_INTERNAL, start_time_unix_nano=now + 10,
-                end_time_unix_nano=now + 500_000)
-    turn.attributes.extend([attribute("activity.conversation.id", PAYLOADS[1]),
-                            attribute("activity.channel_id", PAYLOADS[2]),
-                            attribute("activity.type", "message")])
+    turn = Span(
+        trace_id=bytes.fromhex(TRACE_ID),
+        span_id=(99).to_bytes(8, "big"),
+        parent_span_id=(1).to_bytes(8, "big"),
+        name="bot.turn",
+        kind=Span.SPAN_KIND_INTERNAL,
+        start_time_unix_nano=now + 10,
+        end_time_unix_nano=now + 500_000,
+    )
+    turn.attributes.extend(
+        [
+            attribute("activity.conversation.id", PAYLOADS[1]),
+            attribute("activity.channel_id", PAYLOADS[2]),
+            attribute("activity.type", "message"),
+        ]
+    )
     spans.append(turn)
     resource = ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])
     resource.resource.attributes.append(attribute("service.name", PAYLOADS[0]))
@@ -108,8 +125,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
             async def talk() -> tuple[str, str]:
                 async with aiohttp.ClientSession() as http:
                     channel = stack.urls["channel"]
-                    conversation = await start_conversation(http, channel, "mallory",
-                                                            PAYLOADS[2])
+                    conversation = await start_conversation(http, channel, "mallory", PAYLOADS[2])
                     for payload in PAYLOADS:
                         turn = await say(http, channel, conversation, payload)
                     return conversation, turn.trace_id
@@ -117,8 +133,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
             # On a thread of its own: Playwright's sync API keeps an event loop on this one.
             with ThreadPoolExecutor(1) as thread:
                 conversation, turn_trace = thread.submit(asyncio.run, talk()).result()
-        request = urllib.request.Request(f"{serve.url}/v1/traces", data=hostile_export(),
-                                         headers={"Content-Type": "application/x-protobuf"})
+        request = urllib.request.Request(
+            f"{serve.url}/v1/traces",
+            data=hostile_export(),
+            headers={"Content-Type": "application/x-protobuf"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
         yield Hostile(serve, conversation, turn_trace)
@@ -126,8 +145,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
 
 def assert_inert(ui: Page, page: Any) -> None:
     assert page.evaluate("window.__xss") is None, "telemetry text ran as script"
-    injected = page.locator("#view img, #view script, #view svg [onload], #view b, "
-                            "#view a[href^=javascript]")
+    injected = page.locator(
+        "#view img, #view script, #view svg [onload], #view b, #view a[href^=javascript]"
+    )
     assert injected.count() == 0, page.locator("#view").inner_html()[:2000]
 
 
@@ -165,8 +185,7 @@ def test_lists_and_the_app_map_show_markup_as_text(ui: Page, view: str) -> None:
     page = ui.open(view)
     assert_inert(ui, page)
     if view == "#/appmap":
-        labels = page.locator("#view svg text").evaluate_all(
-            "els => els.map(e => e.textContent)")
+        labels = page.locator("#view svg text").evaluate_all("els => els.map(e => e.textContent)")
         assert any("<img" in label or "<script" in label for label in labels), labels
     else:
         assert "<script>" in page.locator("#view").inner_text()
@@ -200,21 +219,31 @@ def listening_addresses(port: int) -> set[str]:
 
 def test_serve_binds_to_loopback_by_default(tmp_path: Path) -> None:
     port = free_port()
-    with running(serve_args(port, tmp_path / "t.duckdb"),
-                 ready_url=f"http://127.0.0.1:{port}/api/health"):
+    with running(
+        serve_args(port, tmp_path / "t.duckdb"), ready_url=f"http://127.0.0.1:{port}/api/health"
+    ):
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--host", "0.0.0.0"], "refusing to listen on 0.0.0.0"),
-    (["--host", "0.0.0.0", "--allow-remote"], "needs --token"),
-    (["--host", "0.0.0.0", "--allow-remote", "--token", "short"], "needs --token"),
-])
-def test_another_address_needs_allow_remote_and_a_token(tmp_path: Path, extra: list[str],
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--host", "0.0.0.0"], "refusing to listen on 0.0.0.0"),
+        (["--host", "0.0.0.0", "--allow-remote"], "needs --token"),
+        (["--host", "0.0.0.0", "--allow-remote", "--token", "short"], "needs --token"),
+    ],
+)
+def test_another_address_needs_allow_remote_and_a_token(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
     port = free_port()
-    done = subprocess.run([sys.executable, *serve_args(port, tmp_path / "t.duckdb"), *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, *serve_args(port, tmp_path / "t.duckdb"), *extra],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode != 0 and message in done.stderr
     assert listening_addresses(port) == set()
 
@@ -225,8 +254,9 @@ def test_a_token_guards_otlp_the_api_and_the_ui(browser: Any, tmp_path: Path) ->
     args = [*serve_args(port, tmp_path / "t.duckdb"), "--token", token]
     with running(args, ready_url=f"{url}/api/health"):
         for path, body in (("/v1/traces", hostile_export()), ("/api/traces", None)):
-            request = urllib.request.Request(f"{url}{path}", data=body,
-                                             headers={"Content-Type": "application/x-protobuf"})
+            request = urllib.request.Request(
+                f"{url}{path}", data=body, headers={"Content-Type": "application/x-protobuf"}
+            )
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(request, timeout=10)
             assert refused.value.code == 401

@@ -57,8 +57,11 @@ async def sample_stack(nlu_fail_every: int = 0, qna_fail_every: int = 0) -> Asyn
         channel_port = free_port()
         channel_url = f"http://127.0.0.1:{channel_port}"
         instrument_aiohttp_client(
-            {urlsplit(nlu).netloc: "nlu", urlsplit(qna).netloc: "qna",
-             urlsplit(channel_url).netloc: "channel"}
+            {
+                urlsplit(nlu).netloc: "nlu",
+                urlsplit(qna).netloc: "qna",
+                urlsplit(channel_url).netloc: "channel",
+            }
         )
         bot_ledger = RequestLedger()
         bot = await stack.enter_async_context(
@@ -68,9 +71,15 @@ async def sample_stack(nlu_fail_every: int = 0, qna_fail_every: int = 0) -> Asyn
         simulator = ChannelSimulator(f"{bot}/api/messages", channel_url)
         channel_ledger = RequestLedger()
         await stack.enter_async_context(
-            serving(_traced(build_channel(simulator, channel_ledger), "channel", channel_ledger),
-                    port=channel_port)
+            serving(
+                _traced(build_channel(simulator, channel_ledger), "channel", channel_ledger),
+                port=channel_port,
+            )
         )
         driver = await stack.enter_async_context(ChannelDriver(channel_url))
-        yield Stack(driver, nlu_ledger, qna_ledger,
-                    {"nlu": nlu, "qna": qna, "bot": bot, "channel": channel_url})
+        yield Stack(
+            driver,
+            nlu_ledger,
+            qna_ledger,
+            {"nlu": nlu, "qna": qna, "bot": bot, "channel": channel_url},
+        )

@@ -93,8 +93,11 @@ async def test_failing_dependencies_degrade_the_answer_not_the_turn(
     assert _texts(replies) == [bot.QNA_DOWN]
     assert stack.nlu.stats()["failures"] == 1
     assert stack.qna.stats()["failures"] == 1
-    failed = {s.name for s in telemetry.spans()
-              if s.kind == SpanKind.CLIENT and s.status.status_code == StatusCode.ERROR}
+    failed = {
+        s.name
+        for s in telemetry.spans()
+        if s.kind == SpanKind.CLIENT and s.status.status_code == StatusCode.ERROR
+    }
     assert {"Recognizer Query", "QnA Query"} <= failed
     turns = [s for s in telemetry.spans() if s.name == "bot.turn"]
     assert all(s.status.status_code != StatusCode.ERROR for s in turns)

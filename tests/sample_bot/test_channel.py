@@ -41,8 +41,10 @@ class LateBot:
 
     async def _reply(self, activity: dict[str, Any]) -> None:
         await asyncio.sleep(0.05)
-        url = (f"{activity['serviceUrl']}/v3/conversations/{activity['conversation']['id']}"
-               f"/activities/{activity['id']}")
+        url = (
+            f"{activity['serviceUrl']}/v3/conversations/{activity['conversation']['id']}"
+            f"/activities/{activity['id']}"
+        )
         async with aiohttp.ClientSession() as session:
             await session.post(url, json={"type": "message", "text": f"echo {activity['text']}"})
 

@@ -25,7 +25,20 @@ NAMES = ("collector", "nlu", "qna", "bot", "channel")
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot_telemetry.cli", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _demo(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sample_bot.demo", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -36,8 +49,17 @@ def _port_options(ports: dict[str, int]) -> list[str]:
 def test_twenty_conversations_make_the_app_map_and_events(tmp_path: Path) -> None:
     store, summary_file = tmp_path / "demo.duckdb", tmp_path / "summary.json"
     ports = {name: free_port() for name in NAMES}
-    ran = _cli("demo", "--conversations", "20", "--exit", "--store", str(store),
-               "--summary", str(summary_file), *_port_options(ports), timeout=90)
+    ran = _demo(
+        "--conversations",
+        "20",
+        "--exit",
+        "--store",
+        str(store),
+        "--summary",
+        str(summary_file),
+        *_port_options(ports),
+        timeout=90,
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     # The collector stopped with the demo: it says how to open the UI on the store again.
     assert f"bot-telemetry serve --store {store}" in ran.stdout
@@ -57,12 +79,18 @@ def test_twenty_conversations_make_the_app_map_and_events(tmp_path: Path) -> Non
     assert edges[("bot", "nlu")]["calls"] == nlu["requests"] == summary["messages_sent"]
     assert edges[("bot", "nlu")]["failures"] == nlu["failures"]
     assert (edges[("bot", "qna")]["calls"], edges[("bot", "qna")]["failures"]) == (
-        qna["requests"], qna["failures"]
+        qna["requests"],
+        qna["failures"],
     )
     assert edges[("bot", "MemoryStorage")]["calls"] >= summary["activities_sent"]
     kinds = {node["id"]: node["kind"] for node in app_map["nodes"]}
-    assert kinds == {"bot": "service", "channel": "service", "nlu": "service",
-                     "qna": "service", "MemoryStorage": "dependency"}
+    assert kinds == {
+        "bot": "service",
+        "channel": "service",
+        "nlu": "service",
+        "qna": "service",
+        "MemoryStorage": "dependency",
+    }
 
     listed = _cli("events", "--store", str(store), "--limit", "100000", "--format", "jsonl")
     names = Counter(json.loads(line)["name"] for line in listed.stdout.splitlines())
@@ -92,9 +120,19 @@ def test_runs_until_ctrl_c_then_stops_what_it_started(tmp_path: Path) -> None:
     log = tmp_path / "demo.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot_telemetry.cli", "demo", "--conversations", "2",
-             "--store", str(tmp_path / "demo.duckdb"), *_port_options(ports)],
-            cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "sample_bot.demo",
+                "--conversations",
+                "2",
+                "--store",
+                str(tmp_path / "demo.duckdb"),
+                *_port_options(ports),
+            ],
+            cwd=REPO,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 60

@@ -27,9 +27,21 @@ def _post(url: str, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 def _trace(store: Path, trace_id: str) -> dict[str, Any] | None:
     done = subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", "trace", trace_id, "--store", str(store),
-         "--format", "json"],
-        cwd=REPO, capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "bot_telemetry.cli",
+            "trace",
+            trace_id,
+            "--store",
+            str(store),
+            "--format",
+            "json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     if done.returncode != 0:
         return None
@@ -44,8 +56,15 @@ def test_one_trace_across_the_processes(tmp_path: Path) -> None:
     # Nothing leaves a process on its own within the test: what arrives was flushed at exit.
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": url["collector"], "OTEL_BSP_SCHEDULE_DELAY": "600000"}
     with running(
-        ["-m", "bot_telemetry.cli", "serve", "--port", str(ports["collector"]),
-         "--store", str(store)],
+        [
+            "-m",
+            "bot_telemetry.cli",
+            "serve",
+            "--port",
+            str(ports["collector"]),
+            "--store",
+            str(store),
+        ],
         ready_url=f"{url['collector']}/api/health",
     ):
         with ExitStack() as services:
@@ -53,14 +72,30 @@ def test_one_trace_across_the_processes(tmp_path: Path) -> None:
             for name, args in (
                 ("nlu", ["-m", "sample_bot.nlu"]),
                 ("qna", ["-m", "sample_bot.qna"]),
-                ("bot", ["-m", "sample_bot", "--nlu-url", url["nlu"], "--qna-url", url["qna"],
-                         "--channel-url", url["channel"]]),
-                ("channel", ["-m", "sample_bot.channel",
-                             "--bot-url", f"{url['bot']}/api/messages"]),
+                (
+                    "bot",
+                    [
+                        "-m",
+                        "sample_bot",
+                        "--nlu-url",
+                        url["nlu"],
+                        "--qna-url",
+                        url["qna"],
+                        "--channel-url",
+                        url["channel"],
+                    ],
+                ),
+                (
+                    "channel",
+                    ["-m", "sample_bot.channel", "--bot-url", f"{url['bot']}/api/messages"],
+                ),
             ):
                 process = services.enter_context(
-                    running([*args, "--port", str(ports[name])], ready_url=f"{url[name]}/health",
-                            env=env)
+                    running(
+                        [*args, "--port", str(ports[name])],
+                        ready_url=f"{url[name]}/health",
+                        env=env,
+                    )
                 )
                 stopped.append(process)
             started, _ = _post(f"{url['channel']}/driver/conversations", {"userName": "Ana"})
@@ -99,7 +134,9 @@ def test_one_trace_across_the_processes(tmp_path: Path) -> None:
         served = one(service, route)
         assert served["kind"] == "server"
         assert (parent(served)["service"], parent(served)["name"], parent(served)["kind"]) == (
-            "bot", caller, "client"
+            "bot",
+            caller,
+            "client",
         )
     names = {event["name"] for span in spans.values() for event in span["events"]}
     assert {"BotMessageReceived", "LuisIntent.None", "QnAMessage", "BotMessageSend"} <= names

@@ -64,9 +64,7 @@ def test_bad_knowledge_base_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least one question"):
         KnowledgeBase({"id": "x", "entries": [{"id": 1, "questions": [], "answer": "a"}]})
     with pytest.raises(ValueError, match="unique"):
-        KnowledgeBase(
-            {"id": "x", "entries": [{"id": 1, "questions": ["q"], "answer": "a"}] * 2}
-        )
+        KnowledgeBase({"id": "x", "entries": [{"id": 1, "questions": ["q"], "answer": "a"}] * 2})
     with pytest.raises(ValueError, match="malformed"):
         KnowledgeBase({"entries": []})
 
@@ -90,8 +88,14 @@ async def test_generate_answer_shape(kb: KnowledgeBase) -> None:
         assert answer["source"] == kb.name
         status, body = await _ask(url, {"question": "tell me a joke"})
         assert body["answers"] == [
-            {"id": -1, "answer": kb.default_answer, "score": 0.0, "questions": [],
-             "source": None, "metadata": []}
+            {
+                "id": -1,
+                "answer": kb.default_answer,
+                "score": 0.0,
+                "questions": [],
+                "source": None,
+                "metadata": [],
+            }
         ]
 
 

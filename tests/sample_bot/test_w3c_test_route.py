@@ -77,7 +77,9 @@ async def test_each_element_is_posted_with_its_arguments(bot: str, harness: Harn
     status = await send(bot, harness, [("traceparent", f"00-{T}-{S}-01")], count=3)
     assert status == 200
     assert [(path, args) for path, _, args in harness.calls] == [
-        ("/0", [{"n": 0}]), ("/1", [{"n": 1}]), ("/2", [{"n": 2}]),
+        ("/0", [{"n": 0}]),
+        ("/1", [{"n": 1}]),
+        ("/2", [{"n": 2}]),
     ]
     parents = [harness.traceparent(i) for i in range(3)]
     assert all(p.startswith(f"00-{T}-") for p in parents)
@@ -110,9 +112,7 @@ async def test_a_future_version_is_continued_as_version_00(bot: str, harness: Ha
     assert harness.traceparent().startswith(f"00-{T}-")
 
 
-async def test_tracestate_is_passed_on_and_the_random_flag_kept(
-    bot: str, harness: Harness
-) -> None:
+async def test_tracestate_is_passed_on_and_the_random_flag_kept(bot: str, harness: Harness) -> None:
     headers = [
         ("traceparent", f"00-{T}-{S}-03"),
         ("tracestate", "foo=1,bar=2"),

@@ -54,15 +54,28 @@ def azurite() -> Iterator[Azurite]:
         log = Path(location) / "azurite.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [node, str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port),
-                 "--location", str(Path(location) / "data"), "--disableTelemetry",
-                 "--skipApiVersionCheck", "--loose", "--silent"],
-                stdout=sink, stderr=subprocess.STDOUT,
+                [
+                    node,
+                    str(AZURITE_BLOB),
+                    "--blobHost",
+                    "127.0.0.1",
+                    "--blobPort",
+                    str(port),
+                    "--location",
+                    str(Path(location) / "data"),
+                    "--disableTelemetry",
+                    "--skipApiVersionCheck",
+                    "--loose",
+                    "--silent",
+                ],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
         try:
             # Any answer below 500 (here a 400/403 for an unauthenticated request) means ready.
-            wait_until_ready(f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}?comp=list",
-                             process, log, timeout=30)
+            wait_until_ready(
+                f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}?comp=list", process, log, timeout=30
+            )
             yield Azurite(port, Path(location))
         finally:
             process.terminate()

@@ -57,8 +57,10 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, time
         except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
             last_error = error
         time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {timeout}s ({last_error}):\n"
-                       + log.read_text(errors="replace")[-4000:])
+    raise TimeoutError(
+        f"{url} did not answer within {timeout}s ({last_error}):\n"
+        + log.read_text(errors="replace")[-4000:]
+    )
 
 
 @contextmanager

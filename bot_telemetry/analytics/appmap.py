@@ -1,0 +1,191 @@
+"""The app map: services and dependencies as nodes, calls between them as edges.
+
+The rules are Grafana Tempo's service graph, which Application Insights' app map matches on
+the points that matter here:
+
+* An edge joins a CLIENT (or PRODUCER) span to the SERVER (or CONSUMER) span it is the direct
+  parent of, when that span belongs to another service.
+* A CLIENT/PRODUCER span with no such child goes to its peer node, named by ``peer.service``,
+  ``service.peer.name``, ``db.system.name``, then ``server.address`` (Tempo: "virtual nodes").
+  A peer whose name is an instrumented service is that service's node.
+* An edge's call fails when either side's status is ERROR (Tempo); a service node's requests
+  are its SERVER/CONSUMER spans and its failures those with ERROR status (App Insights).
+
+Where we depart from Tempo:
+
+* Edge latency (p50/p95) is the CLIENT span's duration, what the caller waited, as App
+  Insights shows on a dependency; Tempo keeps client and server histograms apart.
+* Tempo draws a "user" node for root SERVER spans; we don't: the channel is instrumented
+  and is the root, and a node's request count already shows traffic from outside.
+* Tempo pairs spans in a stream with a wait window; we pair them in the store, so a late
+  span is paired whenever it arrives.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+import duckdb
+
+from ..store.database import (
+    KIND_CLIENT,
+    KIND_CONSUMER,
+    KIND_NAMES,
+    KIND_PRODUCER,
+    KIND_SERVER,
+    STATUS_ERROR,
+)
+from .window import EVERYTHING, TimeWindow
+
+
+class Node(TypedDict):
+    id: str
+    kind: Literal["service", "dependency"]
+    requests: int
+    failures: int
+
+
+class Edge(TypedDict):
+    source: str
+    target: str
+    calls: int
+    failures: int
+    p50_ms: float
+    p95_ms: float
+
+
+class AppMap(TypedDict):
+    nodes: list[Node]
+    edges: list[Edge]
+
+
+_CALLERS = f"({KIND_CLIENT}, {KIND_PRODUCER})"
+_CALLEES = f"({KIND_SERVER}, {KIND_CONSUMER})"
+
+_EDGES_SQL = f"""
+WITH callers AS (
+    SELECT trace_id, span_id, service_name, peer, duration_ns, status_code FROM spans
+    WHERE kind IN {_CALLERS} AND start_ns >= ? AND start_ns < ?
+), callees AS (
+    SELECT trace_id, parent_span_id, service_name, status_code FROM spans
+    WHERE kind IN {_CALLEES} AND parent_span_id IS NOT NULL AND start_ns >= ?
+), pairs AS (
+    SELECT c.service_name AS source,
+           coalesce(s.service_name, c.peer) AS target,
+           c.duration_ns,
+           c.status_code = {STATUS_ERROR} OR coalesce(s.status_code = {STATUS_ERROR}, false)
+               AS failed
+    FROM callers c LEFT JOIN callees s
+      ON s.trace_id = c.trace_id AND s.parent_span_id = c.span_id
+     AND s.service_name <> c.service_name
+)
+SELECT source, target, count(*) AS calls, count(*) FILTER (WHERE failed) AS failures,
+       quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
+FROM pairs WHERE target IS NOT NULL AND target <> source
+GROUP BY source, target ORDER BY source, target
+"""
+
+_SERVICES_SQL = f"""
+SELECT service_name,
+       count(*) FILTER (WHERE kind IN {_CALLEES}) AS requests,
+       count(*) FILTER (WHERE kind IN {_CALLEES} AND status_code = {STATUS_ERROR}) AS failures
+FROM spans WHERE start_ns >= ? AND start_ns < ?
+GROUP BY service_name
+ORDER BY count(*) FILTER (WHERE parent_span_id IS NULL) DESC, service_name
+"""
+
+
+def _ms(nanoseconds: float | None) -> float:
+    return round((nanoseconds or 0) / 1e6, 3)
+
+
+def build_app_map(db: duckdb.DuckDBPyConnection, window: TimeWindow = EVERYTHING) -> AppMap:
+    """The app map of everything that started in ``window``.
+
+    Services come first, those that start the most traces (the channel) leading, so a
+    layout can begin where the traffic does even when calls go both ways; then dependencies.
+    """
+    services: dict[str, Node] = {}
+    for name, requests, failures in db.execute(_SERVICES_SQL, window.params).fetchall():
+        services[name] = Node(id=name, kind="service", requests=requests, failures=failures)
+    edges: list[Edge] = []
+    dependencies: dict[str, Node] = {}
+    # Callees may start a little after the window's end; pair them anyway.
+    params = [*window.params, window.start_ns]
+    for source, target, calls, failures, p50, p95 in db.execute(_EDGES_SQL, params).fetchall():
+        edges.append(
+            Edge(
+                source=source,
+                target=target,
+                calls=calls,
+                failures=failures,
+                p50_ms=_ms(p50),
+                p95_ms=_ms(p95),
+            )
+        )
+        if target not in services:
+            # An uninstrumented dependency's requests are the calls made to it.
+            node = dependencies.setdefault(
+                target, Node(id=target, kind="dependency", requests=0, failures=0)
+            )
+            node["requests"] += calls
+            node["failures"] += failures
+    nodes = list(services.values()) + sorted(dependencies.values(), key=lambda n: n["id"])
+    return AppMap(nodes=nodes, edges=edges)
+
+
+class Operation(TypedDict):
+    service: str
+    name: str
+    kind: str
+    calls: int
+    failures: int
+    p50_ms: float
+    p95_ms: float
+
+
+def node_operations(
+    db: duckdb.DuckDBPyConnection, node: str, window: TimeWindow = EVERYTHING, limit: int = 50
+) -> list[Operation]:
+    """A node's operations: a service's spans by name, or the calls made to a dependency."""
+    is_service = db.execute(
+        "SELECT count(*) > 0 FROM spans WHERE service_name = ? AND start_ns >= ? AND start_ns < ?",
+        [node, *window.params],
+    ).fetchone()
+    where = "service_name = ?"
+    if not (is_service and is_service[0]):
+        where = f"peer = ? AND kind IN {_CALLERS}"
+    rows = db.execute(
+        f"""SELECT service_name, name, kind, count(*),
+                   count(*) FILTER (WHERE status_code = {STATUS_ERROR}),
+                   quantile_cont(duration_ns, 0.5), quantile_cont(duration_ns, 0.95)
+            FROM spans WHERE {where} AND start_ns >= ? AND start_ns < ?
+            GROUP BY ALL ORDER BY 4 DESC, 2 LIMIT ?""",
+        [node, *window.params, limit],
+    ).fetchall()
+    return [
+        Operation(
+            service=service,
+            name=name,
+            kind=KIND_NAMES.get(kind, str(kind)),
+            calls=calls,
+            failures=failures,
+            p50_ms=_ms(p50),
+            p95_ms=_ms(p95),
+        )
+        for service, name, kind, calls, failures, p50, p95 in rows
+    ]
+
+
+def node_trace_ids(
+    db: duckdb.DuckDBPyConnection, node: str, window: TimeWindow = EVERYTHING, limit: int = 20
+) -> list[str]:
+    """The most recent traces that touch a node (as a service or as a called dependency)."""
+    rows = db.execute(
+        f"""SELECT trace_id FROM spans
+            WHERE (service_name = ? OR (peer = ? AND kind IN {_CALLERS}))
+              AND start_ns >= ? AND start_ns < ?
+            GROUP BY trace_id ORDER BY max(start_ns) DESC LIMIT ?""",
+        [node, node, *window.params, limit],
+    ).fetchall()
+    return [row[0] for row in rows]

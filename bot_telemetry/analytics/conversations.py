@@ -1,0 +1,267 @@
+"""Conversations: the list, and one conversation's turns as an annotated transcript.
+
+A turn is a ``bot.turn`` span (it carries ``activity.conversation.id``). Everything below it in
+its trace belongs to the turn, across services: the recognizer's and Q&A's calls, their own
+server spans, storage, the reply sent back to the channel. Custom events come from log records
+(the source of truth; their span-event copies are not counted again) and are tied to a turn
+through the span they were recorded in. Message text appears only when the bot's privacy
+policy let it be recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypedDict
+
+import duckdb
+
+from .. import contract
+from ..store.database import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATUS_ERROR
+from .traces import iso
+from .window import EVERYTHING, TimeWindow
+
+TURN_SPAN = contract.TURN_SPAN_NAME
+_CALLEES = (KIND_SERVER, KIND_CONSUMER)
+
+
+class ConversationSummary(TypedDict):
+    conversation_id: str
+    channel_id: str | None
+    first: str
+    last: str
+    turns: int
+    failed_turns: int
+
+
+def list_conversations(
+    db: duckdb.DuckDBPyConnection, window: TimeWindow = EVERYTHING, limit: int = 100
+) -> list[ConversationSummary]:
+    """Conversations with a turn in the window, most recently active first."""
+    rows = db.execute(
+        f"""WITH turns AS (
+                SELECT trace_id, conversation_id, start_ns, end_ns, attributes FROM spans
+                WHERE name = ? AND conversation_id IS NOT NULL AND start_ns >= ? AND start_ns < ?
+            ), failing AS (
+                SELECT DISTINCT trace_id FROM spans
+                WHERE status_code = {STATUS_ERROR} AND trace_id IN (SELECT trace_id FROM turns)
+            )
+            SELECT conversation_id,
+                   any_value(json_extract_string(attributes, '$."{contract.ATTR_CHANNEL_ID}"')),
+                   min(start_ns), max(end_ns), count(*),
+                   count(*) FILTER (WHERE trace_id IN (SELECT trace_id FROM failing))
+            FROM turns GROUP BY conversation_id ORDER BY max(start_ns) DESC LIMIT ?""",
+        [TURN_SPAN, *window.params, limit],
+    ).fetchall()
+    return [
+        ConversationSummary(
+            conversation_id=conversation,
+            channel_id=channel,
+            first=iso(first),
+            last=iso(last),
+            turns=turns,
+            failed_turns=failed,
+        )
+        for conversation, channel, first, last, turns, failed in rows
+    ]
+
+
+class Intent(TypedDict):
+    intent: str
+    score: float | None
+
+
+class Answer(TypedDict):
+    answer: str | None
+    score: float | None
+    article_found: bool | None
+
+
+class Dependency(TypedDict):
+    source: str
+    target: str
+    name: str
+    duration_ms: float
+    failed: bool
+
+
+class Failure(TypedDict):
+    service: str
+    name: str
+    message: str | None
+
+
+class Turn(TypedDict):
+    trace_id: str
+    start: str
+    duration_ms: float
+    activity_id: str | None
+    activity_type: str | None
+    channel_id: str | None
+    text: str | None
+    replies: list[str | None]
+    intents: list[Intent]
+    answers: list[Answer]
+    events: list[str]
+    dependencies: list[Dependency]
+    failures: list[Failure]
+
+
+class Conversation(TypedDict):
+    conversation_id: str
+    turns: list[Turn]
+
+
+def get_conversation(db: duckdb.DuckDBPyConnection, conversation_id: str) -> Conversation | None:
+    """One conversation's turns in order, or None if no turn of it is stored."""
+    turn_rows = db.execute(
+        """SELECT trace_id, span_id FROM spans WHERE name = ? AND conversation_id = ?
+           ORDER BY start_ns""",
+        [TURN_SPAN, conversation_id],
+    ).fetchall()
+    if not turn_rows:
+        return None
+    trace_ids = sorted({row[0] for row in turn_rows})
+    spans: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in db.execute(
+        """SELECT trace_id, span_id, parent_span_id, service_name, name, kind, start_ns,
+                  duration_ns, status_code, status_message, peer, attributes
+           FROM spans WHERE trace_id IN (SELECT unnest(?))""",
+        [trace_ids],
+    ).fetchall():
+        keys = (
+            "trace_id",
+            "span_id",
+            "parent",
+            "service",
+            "name",
+            "kind",
+            "start_ns",
+            "duration_ns",
+            "status",
+            "message",
+            "peer",
+            "attributes",
+        )
+        span = dict(zip(keys, row, strict=True))
+        spans[(span["trace_id"], span["span_id"])] = span
+    turn_keys = [(trace_id, span_id) for trace_id, span_id in turn_rows]
+    owner = _turn_owners(spans, set(turn_keys))
+    turns = {key: _new_turn(spans[key]) for key in turn_keys}
+
+    callee_of = {
+        (span["trace_id"], span["parent"]): span["service"]
+        for span in spans.values()
+        if span["kind"] in _CALLEES and span["parent"]
+    }
+    for key, span in sorted(spans.items(), key=lambda item: item[1]["start_ns"]):
+        turn = turns.get(owner.get(key, ("", "")))
+        if turn is None:
+            continue
+        if span["kind"] in (KIND_CLIENT, KIND_PRODUCER):
+            target = callee_of.get(key) or span["peer"]
+            if target and target != span["service"]:
+                turn["dependencies"].append(
+                    Dependency(
+                        source=span["service"],
+                        target=target,
+                        name=span["name"],
+                        duration_ms=round(span["duration_ns"] / 1e6, 3),
+                        failed=span["status"] == STATUS_ERROR,
+                    )
+                )
+        if span["status"] == STATUS_ERROR:
+            turn["failures"].append(
+                Failure(service=span["service"], name=span["name"], message=span["message"])
+            )
+
+    for trace_id, span_id, event, attributes in db.execute(
+        """SELECT trace_id, span_id, event_name, attributes FROM logs
+           WHERE trace_id IN (SELECT unnest(?)) AND event_name IS NOT NULL ORDER BY time_ns""",
+        [trace_ids],
+    ).fetchall():
+        turn = turns.get(owner.get((trace_id, span_id), ("", "")))
+        if turn is not None:
+            _annotate(turn, event, json.loads(attributes or "{}"))
+    return Conversation(conversation_id=conversation_id, turns=[turns[key] for key in turn_keys])
+
+
+def _turn_owners(
+    spans: dict[tuple[str, str], dict[str, Any]], turn_keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each span's nearest ``bot.turn`` ancestor (itself for a turn span)."""
+    owner: dict[tuple[str, str], tuple[str, str]] = {}
+    for key in spans:
+        path = []
+        current: tuple[str, str] | None = key
+        found: tuple[str, str] | None = None
+        while current is not None and current in spans:
+            if current in owner:
+                found = owner[current]
+                break
+            path.append(current)
+            if current in turn_keys:
+                found = current
+                break
+            parent = spans[current]["parent"]
+            current = (current[0], parent) if parent else None
+        if found is not None:
+            for step in path:
+                owner[step] = found
+    return owner
+
+
+def _new_turn(span: dict[str, Any]) -> Turn:
+    attributes = json.loads(span["attributes"] or "{}")
+    return Turn(
+        trace_id=span["trace_id"],
+        start=iso(span["start_ns"]),
+        duration_ms=round(span["duration_ns"] / 1e6, 3),
+        activity_id=attributes.get(contract.ATTR_ACTIVITY_ID),
+        activity_type=attributes.get(contract.ATTR_ACTIVITY_TYPE),
+        channel_id=attributes.get(contract.ATTR_CHANNEL_ID),
+        text=None,
+        replies=[],
+        intents=[],
+        answers=[],
+        events=[],
+        dependencies=[],
+        failures=[],
+    )
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def _annotate(turn: Turn, event: str, properties: dict[str, Any]) -> None:
+    turn["events"].append(event)
+    text = properties.get(contract.TEXT)
+    if event == contract.BOT_MESSAGE_RECEIVED and turn["text"] is None and isinstance(text, str):
+        turn["text"] = text
+    elif event == contract.BOT_MESSAGE_SEND:
+        turn["replies"].append(text if isinstance(text, str) else None)
+    elif event.startswith(contract.LUIS_INTENT_PREFIX):
+        intent = properties.get(contract.INTENT) or event.removeprefix(contract.LUIS_INTENT_PREFIX)
+        turn["intents"].append(
+            Intent(intent=str(intent), score=_number(properties.get(contract.INTENT_SCORE)))
+        )
+    elif event == contract.QNA_MESSAGE:
+        answer = properties.get(contract.ANSWER)
+        turn["answers"].append(
+            Answer(
+                answer=answer if isinstance(answer, str) else None,
+                score=_number(properties.get(contract.SCORE)),
+                article_found=_flag(properties.get(contract.ARTICLE_FOUND)),
+            )
+        )

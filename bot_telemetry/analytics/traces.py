@@ -1,0 +1,256 @@
+"""Transactions: search traces, and one trace as a span tree with its events and logs."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypedDict
+
+import duckdb
+
+from ..store.database import KIND_NAMES, STATUS_ERROR
+from .window import TimeWindow
+
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+STATUS_NAMES = {0: "unset", 1: "ok", 2: "error"}
+
+
+def iso(nanoseconds: int) -> str:
+    """An epoch time in nanoseconds as ISO 8601 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(nanoseconds / 1e9, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def valid_trace_id(text: str) -> str:
+    """The trace id in lower-case hex, or ValueError saying what one looks like."""
+    trace_id = text.strip().lower()
+    if not _TRACE_ID.match(trace_id):
+        raise ValueError(f"{text!r} is not a trace id (32 hex digits)")
+    return trace_id
+
+
+class TraceSummary(TypedDict):
+    trace_id: str
+    start: str
+    start_ns: int
+    duration_ms: float
+    spans: int
+    errors: int
+    root_service: str
+    root_name: str
+    services: list[str]
+    conversation_id: str | None
+
+
+@dataclass(frozen=True)
+class TraceQuery:
+    """What to look for; every field narrows the search."""
+
+    window: TimeWindow = field(default_factory=TimeWindow)
+    conversation_id: str | None = None
+    event_name: str | None = None
+    service: str | None = None
+    failed: bool | None = None
+    limit: int = 50
+
+
+_SUMMARY_SQL = f"""
+SELECT trace_id, min(start_ns) AS start_ns, max(end_ns) - min(start_ns) AS duration_ns,
+       count(*) AS spans, count(*) FILTER (WHERE status_code = {STATUS_ERROR}) AS errors,
+       first(service_name ORDER BY parent_span_id IS NOT NULL, start_ns) AS root_service,
+       first(name ORDER BY parent_span_id IS NOT NULL, start_ns) AS root_name,
+       list(DISTINCT service_name ORDER BY service_name) AS services,
+       max(conversation_id) AS conversation_id
+FROM spans WHERE trace_id IN (SELECT unnest(?))
+GROUP BY trace_id ORDER BY start_ns DESC
+"""
+
+
+def summarize(db: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> list[TraceSummary]:
+    """One line per trace, most recent first."""
+    if not trace_ids:
+        return []
+    return [
+        TraceSummary(
+            trace_id=trace_id,
+            start=iso(start),
+            start_ns=start,
+            duration_ms=round(duration / 1e6, 3),
+            spans=spans,
+            errors=errors,
+            root_service=root_service,
+            root_name=root_name,
+            services=list(services),
+            conversation_id=conversation_id,
+        )
+        for (
+            trace_id,
+            start,
+            duration,
+            spans,
+            errors,
+            root_service,
+            root_name,
+            services,
+            conversation_id,
+        ) in db.execute(_SUMMARY_SQL, [trace_ids]).fetchall()
+    ]
+
+
+def search_traces(db: duckdb.DuckDBPyConnection, query: TraceQuery) -> list[TraceSummary]:
+    """Traces that started in the window and match every given criterion, newest first."""
+    where = ["start_ns >= ?", "start_ns < ?"]
+    params: list[Any] = list(query.window.params)
+    if query.service:
+        where.append("trace_id IN (SELECT trace_id FROM spans WHERE service_name = ?)")
+        params.append(query.service)
+    if query.conversation_id:
+        where.append("trace_id IN (SELECT trace_id FROM spans WHERE conversation_id = ?)")
+        params.append(query.conversation_id)
+    if query.event_name:
+        where.append("trace_id IN (SELECT trace_id FROM logs WHERE event_name = ?)")
+        params.append(query.event_name)
+    having = ""
+    if query.failed is not None:
+        having = f"HAVING {'' if query.failed else 'NOT '}bool_or(status_code = {STATUS_ERROR})"
+    rows = db.execute(
+        f"""SELECT trace_id FROM spans WHERE {" AND ".join(where)}
+            GROUP BY trace_id {having} ORDER BY min(start_ns) DESC LIMIT ?""",
+        [*params, max(1, min(query.limit, 1000))],
+    ).fetchall()
+    return summarize(db, [row[0] for row in rows])
+
+
+class SpanEvent(TypedDict):
+    name: str
+    offset_ms: float
+    attributes: dict[str, Any]
+
+
+class SpanDetail(TypedDict):
+    span_id: str
+    parent_span_id: str | None
+    depth: int
+    service: str
+    name: str
+    kind: str
+    start: str
+    offset_ms: float
+    duration_ms: float
+    status: str
+    status_message: str | None
+    attributes: dict[str, Any]
+    events: list[SpanEvent]
+
+
+class LogEntry(TypedDict):
+    time: str
+    offset_ms: float
+    service: str
+    span_id: str | None
+    event_name: str | None
+    severity: str | None
+    body: str | None
+    attributes: dict[str, Any]
+
+
+class TraceDetail(TypedDict):
+    trace_id: str
+    start: str
+    duration_ms: float
+    services: list[str]
+    errors: int
+    spans: list[SpanDetail]
+    logs: list[LogEntry]
+
+
+def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | None:
+    """The whole trace in tree order (children after their parent), or None if unknown."""
+    trace_id = valid_trace_id(trace_id)
+    rows = db.execute(
+        """SELECT span_id, parent_span_id, service_name, name, kind, start_ns, end_ns,
+                  duration_ns, status_code, status_message, attributes
+           FROM spans WHERE trace_id = ? ORDER BY start_ns""",
+        [trace_id],
+    ).fetchall()
+    if not rows:
+        return None
+    start = min(row[5] for row in rows)
+    end = max(row[6] for row in rows)
+    events: dict[str, list[SpanEvent]] = {}
+    for span_id, time_ns, name, attributes in db.execute(
+        "SELECT span_id, time_ns, name, attributes FROM span_events WHERE trace_id = ? "
+        "ORDER BY span_id, seq",
+        [trace_id],
+    ).fetchall():
+        events.setdefault(span_id, []).append(
+            SpanEvent(name=name, offset_ms=_offset(time_ns, start), attributes=_load(attributes))
+        )
+    by_id = {row[0]: row for row in rows}
+    children: dict[str | None, list[str]] = {}
+    for row in rows:
+        parent = row[1] if row[1] in by_id else None
+        children.setdefault(parent, []).append(row[0])
+    spans: list[SpanDetail] = []
+    # Depth-first without recursion: a trace may be deeper than Python's recursion limit.
+    stack = [(root, 0) for root in reversed(children.get(None, []))]
+    while stack:
+        span_id, depth = stack.pop()
+        (_, parent, service, name, kind, span_start, _, duration, status, message, attributes) = (
+            by_id[span_id]
+        )
+        spans.append(
+            SpanDetail(
+                span_id=span_id,
+                parent_span_id=parent,
+                depth=depth,
+                service=service,
+                name=name,
+                kind=KIND_NAMES.get(kind, str(kind)),
+                start=iso(span_start),
+                offset_ms=_offset(span_start, start),
+                duration_ms=round(duration / 1e6, 3),
+                status=STATUS_NAMES.get(status, str(status)),
+                status_message=message,
+                attributes=_load(attributes),
+                events=events.get(span_id, []),
+            )
+        )
+        stack.extend((child, depth + 1) for child in reversed(children.get(span_id, [])))
+    logs = [
+        LogEntry(
+            time=iso(time_ns),
+            offset_ms=_offset(time_ns, start),
+            service=service,
+            span_id=span_id,
+            event_name=event_name,
+            severity=severity,
+            body=body,
+            attributes=_load(attributes),
+        )
+        for time_ns, service, span_id, event_name, severity, body, attributes in db.execute(
+            """SELECT time_ns, service_name, span_id, event_name, severity_text, body, attributes
+               FROM logs WHERE trace_id = ? ORDER BY time_ns""",
+            [trace_id],
+        ).fetchall()
+    ]
+    return TraceDetail(
+        trace_id=trace_id,
+        start=iso(start),
+        duration_ms=round((end - start) / 1e6, 3),
+        services=sorted({row[2] for row in rows}),
+        errors=sum(1 for row in rows if row[8] == STATUS_ERROR),
+        spans=spans,
+        logs=logs,
+    )
+
+
+def _offset(time_ns: int, start_ns: int) -> float:
+    return round((time_ns - start_ns) / 1e6, 3)
+
+
+def _load(attributes: str | None) -> dict[str, Any]:
+    loaded = json.loads(attributes) if attributes else {}
+    return loaded if isinstance(loaded, dict) else {}

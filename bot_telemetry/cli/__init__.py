@@ -1,0 +1,76 @@
+"""The ``bot-telemetry`` command: the embedded collector and queries over its store.
+
+    bot-telemetry serve                      # OTLP/HTTP + web UI on http://127.0.0.1:4318
+    bot-telemetry appmap --format mermaid --since 1h
+    bot-telemetry events --name QnAMessage --limit 20 --format jsonl
+    bot-telemetry trace 4bf92f3577b34da6a3ce929d0e0e4736
+    bot-telemetry conversations [CONVERSATION_ID]
+
+Errors are one line on stderr and a non-zero exit status. Each command group is a module
+with a ``register(subparsers)`` returning its handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+
+from . import queries, serve
+from .common import PROG, CommandError, Handler
+
+#: The command groups, in the order ``--help`` lists them.
+COMMAND_GROUPS = (serve, queries)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    handlers: dict[str, Handler] = {}
+    for group in COMMAND_GROUPS:
+        handlers.update(group.register(commands))
+    commands.add_parser("demo", help="deprecated: run `make demo` in a clone", add_help=False)
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["demo"]:
+        # Everything after "demo" is the demo's own to parse.
+        return _demo(arguments[1:])
+    parser, handlers = build_parser()
+    options = parser.parse_args(arguments)
+    from ..store.database import StoreError
+    from ..web import ConfigError
+    from .access import RemoteError
+
+    try:
+        return handlers[options.command](options)
+    except (CommandError, StoreError, RemoteError, ConfigError, ValueError, OSError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _demo(arguments: list[str]) -> int:
+    """Deprecated: the demo is the repository's sample, not part of the library."""
+    print(
+        f"{PROG}: 'demo' is deprecated: run `make demo` (or `python -m sample_bot.demo`) "
+        "in a clone of the repository",
+        file=sys.stderr,
+    )
+    if importlib.util.find_spec("sample_bot") is None:
+        print(
+            f"{PROG}: error: the sample bot is not on the path; the demo lives in the "
+            "repository's sample_bot/ folder",
+            file=sys.stderr,
+        )
+        return 2
+    # exec, not a child: Ctrl-C and SIGTERM reach the demo itself.
+    os.execv(sys.executable, [sys.executable, "-m", "sample_bot.demo", *arguments])
+
+
+__all__ = ["CommandError", "build_parser", "main"]

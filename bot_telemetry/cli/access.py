@@ -1,0 +1,166 @@
+"""Where the CLI reads from: the store file, or the running server that holds it.
+
+DuckDB lets one process write a file and no other open it meanwhile, so while ``serve``
+runs the CLI asks it over its JSON API (found through the discovery file it writes next
+to the store) and gets the very same answers.
+
+    with open_source(Path(".bot-telemetry/telemetry.duckdb")) as source:
+        print(source.app_map(TimeWindow()))
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, cast
+
+from ..analytics import appmap, conversations, events, traces
+from ..analytics.appmap import AppMap
+from ..analytics.conversations import Conversation, ConversationSummary
+from ..analytics.events import Event
+from ..analytics.traces import TraceDetail
+from ..analytics.window import _MAX_NS, TimeWindow
+from ..store.database import Store, StoreBusy, StoreError
+from ..web.discovery import discovery_path
+
+
+class Source(Protocol):
+    def app_map(self, window: TimeWindow) -> AppMap: ...
+    def events(self, window: TimeWindow, name: str | None, limit: int) -> list[Event]: ...
+    def trace(self, trace_id: str) -> TraceDetail | None: ...
+    def conversations(self, window: TimeWindow, limit: int) -> list[ConversationSummary]: ...
+    def conversation(self, conversation_id: str) -> Conversation | None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Source: ...
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None: ...
+
+
+class _Closing:
+    def close(self) -> None:
+        """Nothing to release by default."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class StoreSource(_Closing):
+    """Reads the store file directly (read-only)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def app_map(self, window: TimeWindow) -> AppMap:
+        with self.store.reader() as db:
+            return appmap.build_app_map(db, window)
+
+    def events(self, window: TimeWindow, name: str | None, limit: int) -> list[Event]:
+        with self.store.reader() as db:
+            return events.list_events(db, window, name, limit)
+
+    def trace(self, trace_id: str) -> TraceDetail | None:
+        with self.store.reader() as db:
+            return traces.get_trace(db, trace_id)
+
+    def conversations(self, window: TimeWindow, limit: int) -> list[ConversationSummary]:
+        with self.store.reader() as db:
+            return conversations.list_conversations(db, window, limit)
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        with self.store.reader() as db:
+            return conversations.get_conversation(db, conversation_id)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class RemoteError(Exception):
+    """The running server could not answer."""
+
+
+class ServerSource(_Closing):
+    """Asks a running ``bot-telemetry serve`` through its JSON API."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
+        request = urllib.request.Request(f"{self.url}{path}" + (f"?{query}" if query else ""))
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            try:
+                message = json.loads(error.read()).get("error", error.reason)
+            except (ValueError, AttributeError):
+                message = error.reason
+            raise RemoteError(f"{self.url} answered {error.code}: {message}") from error
+        except (urllib.error.URLError, OSError) as error:
+            raise RemoteError(f"cannot reach the collector at {self.url}: {error}") from error
+
+    @staticmethod
+    def _window(window: TimeWindow) -> dict[str, Any]:
+        return {
+            "since": traces.iso(window.start_ns) if window.start_ns > 0 else None,
+            "until": traces.iso(window.end_ns) if window.end_ns < _MAX_NS else None,
+        }
+
+    def app_map(self, window: TimeWindow) -> AppMap:
+        return cast(AppMap, self._get("/api/appmap", self._window(window)))
+
+    def events(self, window: TimeWindow, name: str | None, limit: int) -> list[Event]:
+        found = self._get("/api/events", {**self._window(window), "name": name, "limit": limit})
+        return cast(list[Event], found)
+
+    def trace(self, trace_id: str) -> TraceDetail | None:
+        trace_id = traces.valid_trace_id(trace_id)
+        return cast(TraceDetail | None, self._get(f"/api/traces/{trace_id}"))
+
+    def conversations(self, window: TimeWindow, limit: int) -> list[ConversationSummary]:
+        found = self._get("/api/conversations", {**self._window(window), "limit": limit})
+        return cast(list[ConversationSummary], found)
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        quoted = urllib.parse.quote(conversation_id, safe="")
+        return cast(Conversation | None, self._get(f"/api/conversations/{quoted}"))
+
+
+def open_source(store: Path, url: str | None = None, token: str | None = None) -> Source:
+    """The server at ``url`` if given; else the store file, or the server holding it."""
+    if url:
+        return ServerSource(url, token)
+    try:
+        return StoreSource(Store.open(store, read_only=True))
+    except StoreBusy as busy:
+        discovery = discovery_path(store)
+        try:
+            found = json.loads(discovery.read_text())
+            return ServerSource(str(found["url"]), token)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise StoreError(
+                f"{busy}, and no running `bot-telemetry serve` says it holds it "
+                f"({discovery} is missing); pass --url of the server that does"
+            ) from busy

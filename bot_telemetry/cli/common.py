@@ -1,0 +1,58 @@
+"""What every command shares: the store and time-window options, errors, where to read from."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..analytics.window import TimeWindow
+from ..store.database import DEFAULT_STORE
+
+PROG = "bot-telemetry"
+TOKEN_VARIABLE = "BOT_TELEMETRY_TOKEN"
+
+#: A command's handler: parsed options in, exit status out.
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CommandError(Exception):
+    """A failure to report as one line and exit status 1."""
+
+
+def store_options(parser: argparse.ArgumentParser, window: bool = True) -> None:
+    """--store, and (for queries over a time window) --since/--until/--url/--token."""
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_STORE,
+        help=f"the store file (default {DEFAULT_STORE})",
+    )
+    if window:
+        parser.add_argument("--since", help="start of the window: 15m, 2h, 7d or an ISO time")
+        parser.add_argument("--until", help="end of the window: a duration ago or an ISO time")
+        remote_options(parser)
+
+
+def remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="ask this running collector instead of the store file")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_VARIABLE),
+        help=f"token of a remote collector (default ${TOKEN_VARIABLE})",
+    )
+
+
+def time_window(options: argparse.Namespace) -> TimeWindow:
+    return TimeWindow.parse(options.since, options.until)
+
+
+def open_for(options: argparse.Namespace) -> Any:
+    """The running collector (``--url``), else the store file or the server holding it."""
+    from .access import open_source
+
+    return open_source(
+        options.store, getattr(options, "url", None), getattr(options, "token", None)
+    )

@@ -1,0 +1,122 @@
+"""The queries over a store: ``appmap``, ``events``, ``trace``, ``conversations``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .common import CommandError, Handler, open_for, remote_options, store_options, time_window
+
+
+def register(commands: Any) -> dict[str, Handler]:
+    appmap = commands.add_parser("appmap", help="print the app map")
+    store_options(appmap)
+    appmap.add_argument("--format", choices=("text", "json", "mermaid", "svg"), default="text")
+
+    events = commands.add_parser("events", help="list custom events, newest first")
+    store_options(events)
+    events.add_argument("--name", help="only events of this name")
+    events.add_argument("--limit", type=int, default=50)
+    events.add_argument("--format", choices=("table", "jsonl"), default="table")
+
+    trace = commands.add_parser("trace", help="print one trace as a span tree")
+    store_options(trace, window=False)
+    remote_options(trace)
+    trace.add_argument("trace_id", metavar="TRACE_ID")
+    trace.add_argument("--format", choices=("text", "json"), default="text")
+
+    talks = commands.add_parser("conversations", help="list conversations, or show one")
+    store_options(talks)
+    talks.add_argument("conversation_id", nargs="?", metavar="CONVERSATION_ID")
+    talks.add_argument("--limit", type=int, default=50)
+    talks.add_argument("--format", choices=("text", "json"), default="text")
+    return {"appmap": _appmap, "events": _events, "trace": _trace, "conversations": _conversations}
+
+
+def _appmap(options: argparse.Namespace) -> int:
+    from ..web import render
+
+    window = time_window(options)
+    with open_for(options) as source:
+        built = source.app_map(window)
+    formats: dict[str, Callable[[Any], str]] = {
+        "text": render.as_text,
+        "json": render.as_json,
+        "mermaid": render.as_mermaid,
+        "svg": render.as_standalone_svg,
+    }
+    sys.stdout.write(formats[options.format](built).rstrip("\n") + "\n")
+    return 0
+
+
+def _events(options: argparse.Namespace) -> int:
+    window = time_window(options)
+    with open_for(options) as source:
+        found = source.events(window, options.name, options.limit)
+    if options.format == "jsonl":
+        for event in found:
+            print(json.dumps(event, ensure_ascii=False))
+        return 0
+    from ..web import render
+
+    rows = [
+        (e["time"], e["service"], e["name"], e["conversation_id"] or "-", e["trace_id"] or "-")
+        for e in found
+    ]
+    sys.stdout.write(render.as_table(("TIME", "SERVICE", "EVENT", "CONVERSATION", "TRACE"), rows))
+    return 0
+
+
+def _trace(options: argparse.Namespace) -> int:
+    from ..analytics.traces import valid_trace_id
+    from ..web import render
+
+    trace_id = valid_trace_id(options.trace_id)
+    with open_for(options) as source:
+        found = source.trace(trace_id)
+    if found is None:
+        raise CommandError(f"no trace {trace_id} in {options.url or options.store}")
+    if options.format == "json":
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render.trace_as_text(found))
+    return 0
+
+
+def _conversations(options: argparse.Namespace) -> int:
+    from ..web import render
+
+    window = time_window(options)
+    with open_for(options) as source:
+        if options.conversation_id:
+            found = source.conversation(options.conversation_id)
+            if found is None:
+                raise CommandError(f"no conversation {options.conversation_id!r} in the store")
+            shown: Any = found
+        else:
+            shown = source.conversations(window, options.limit)
+    if options.format == "json":
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
+    elif options.conversation_id:
+        sys.stdout.write(render.conversation_as_text(shown))
+    else:
+        sys.stdout.write(
+            render.as_table(
+                ("CONVERSATION", "CHANNEL", "TURNS", "FAILED", "FIRST", "LAST"),
+                [
+                    (
+                        c["conversation_id"],
+                        c["channel_id"] or "-",
+                        str(c["turns"]),
+                        str(c["failed_turns"]),
+                        c["first"],
+                        c["last"],
+                    )
+                    for c in shown
+                ],
+            )
+        )
+    return 0

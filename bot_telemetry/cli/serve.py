@@ -1,0 +1,64 @@
+"""``bot-telemetry serve``: the OTLP receiver and the web UI over one store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+from ..analytics.window import parse_duration
+from .common import PROG, TOKEN_VARIABLE, Handler, store_options
+
+
+def register(commands: Any) -> dict[str, Handler]:
+    serve = commands.add_parser("serve", help="run the OTLP/HTTP receiver and the web UI")
+    store_options(serve, window=False)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=4318, help="port (default 4318; 0 picks one)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding to an address other than loopback (needs --token)",
+    )
+    serve.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_VARIABLE),
+        help=f"token every client must send (default ${TOKEN_VARIABLE})",
+    )
+    serve.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=16.0,
+        help="largest export accepted, in MiB, compressed or not (default 16)",
+    )
+    serve.add_argument(
+        "--retention",
+        default=None,
+        help="drop telemetry older than this (e.g. 7d); default keep everything",
+    )
+    return {"serve": run}
+
+
+def run(options: argparse.Namespace) -> int:
+    from ..web import Running, ServerConfig, serve
+
+    config = ServerConfig(
+        store=options.store,
+        host=options.host,
+        port=options.port,
+        allow_remote=options.allow_remote,
+        token=options.token or None,
+        max_body=int(options.max_body_mb * 1024 * 1024),
+        retention_seconds=parse_duration(options.retention) if options.retention else 0,
+    )
+
+    def ready(running: Running) -> None:
+        print(
+            f"{PROG} collector on {running.url}  (OTLP/HTTP /v1/traces /v1/logs /v1/metrics; "
+            f"web UI {running.url}/)  store {config.store}",
+            flush=True,
+        )
+
+    asyncio.run(serve(config, ready))
+    return 0

@@ -1,1 +1,0 @@
-"""The web UI: a JSON API over the store and the static pages that draw it."""

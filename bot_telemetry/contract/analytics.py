@@ -1,0 +1,49 @@
+"""The analytics vocabulary: one set of definitions for every measure, funnel, flow and export.
+
+* **user**: the pseudonymous user id (``enduser.pseudo.id`` on a turn, ``fromId`` on events);
+* **conversation**: the channel's conversation id;
+* **session**: one user's events with no gap longer than ``SESSION_GAP_SECONDS``;
+* **turn**: one ``bot.turn`` span;
+* **dialog outcome**: one of ``DIALOG_OUTCOMES``; a dialog is abandoned only when no step
+  came within ``ABANDONMENT_SECONDS``, never just because it is recent;
+* **fallback turn**: the top intent is ``None`` or scores below ``FALLBACK_SCORE``, or the
+  Q&A found no answer;
+* **escalation**: a handoff activity; a **contained** conversation engaged the bot and was
+  not escalated.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SESSION_GAP_SECONDS: Final = 30 * 60
+ABANDONMENT_SECONDS: Final = 30 * 60
+FALLBACK_SCORE: Final = 0.5
+NONE_INTENT: Final = "None"
+
+OUTCOME_COMPLETED: Final = "completed"
+OUTCOME_CANCELLED: Final = "cancelled"
+OUTCOME_ABANDONED: Final = "abandoned"
+OUTCOME_IN_PROGRESS: Final = "in_progress"
+DIALOG_OUTCOMES: Final = (
+    OUTCOME_COMPLETED,
+    OUTCOME_CANCELLED,
+    OUTCOME_ABANDONED,
+    OUTCOME_IN_PROGRESS,
+)
+
+#: The activity type botbuilder uses to hand a conversation to a person.
+HANDOFF_ACTIVITY_TYPE: Final = "handoff"
+
+__all__ = [
+    "ABANDONMENT_SECONDS",
+    "DIALOG_OUTCOMES",
+    "FALLBACK_SCORE",
+    "HANDOFF_ACTIVITY_TYPE",
+    "NONE_INTENT",
+    "OUTCOME_ABANDONED",
+    "OUTCOME_CANCELLED",
+    "OUTCOME_COMPLETED",
+    "OUTCOME_IN_PROGRESS",
+    "SESSION_GAP_SECONDS",
+]

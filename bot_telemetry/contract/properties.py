@@ -1,0 +1,79 @@
+"""Custom event property keys: botbuilder's camelCase, so existing Application Insights
+queries over ``customDimensions`` keep working."""
+
+from __future__ import annotations
+
+from typing import Final
+
+ACTIVITY_ID: Final = "activityId"
+ACTIVITY_TYPE: Final = "activityType"
+CHANNEL_ID: Final = "channelId"
+CONVERSATION_ID: Final = "conversationId"
+CONVERSATION_NAME: Final = "conversationName"
+CORRELATION_ID: Final = "correlationId"
+FROM_ID: Final = "fromId"
+FROM_NAME: Final = "fromName"
+RECIPIENT_ID: Final = "recipientId"
+RECIPIENT_NAME: Final = "recipientName"
+REPLY_ACTIVITY_ID: Final = "replyActivityId"
+LOCALE: Final = "locale"
+TEXT: Final = "text"
+SPEAK: Final = "speak"
+ATTACHMENTS: Final = "attachments"
+INTENT: Final = "intent"
+INTENT_SCORE: Final = "intentScore"
+ENTITIES: Final = "entities"
+SENTIMENT_LABEL: Final = "sentimentLabel"
+SENTIMENT_SCORE: Final = "sentimentScore"
+QUESTION: Final = "question"
+ORIGINAL_QUESTION: Final = "originalQuestion"
+USERNAME: Final = "username"
+ANSWER: Final = "answer"
+SCORE: Final = "score"
+ARTICLE_FOUND: Final = "articleFound"
+KNOWLEDGE_BASE_ID: Final = "knowledgeBaseId"
+QUESTION_ID: Final = "questionId"
+MATCHED_QUESTION: Final = "matchedQuestion"
+#: botbuilder's waterfall events.
+DIALOG_ID: Final = "DialogId"
+STEP_NAME: Final = "StepName"
+INSTANCE_ID: Final = "InstanceId"
+
+#: Properties every BotMessage* event carries.
+ACTIVITY_PROPERTIES: Final = (ACTIVITY_ID, ACTIVITY_TYPE, CHANNEL_ID, CONVERSATION_ID)
+
+__all__ = [
+    "ACTIVITY_ID",
+    "ACTIVITY_PROPERTIES",
+    "ACTIVITY_TYPE",
+    "ANSWER",
+    "ARTICLE_FOUND",
+    "ATTACHMENTS",
+    "CHANNEL_ID",
+    "CONVERSATION_ID",
+    "CONVERSATION_NAME",
+    "CORRELATION_ID",
+    "DIALOG_ID",
+    "ENTITIES",
+    "FROM_ID",
+    "FROM_NAME",
+    "INSTANCE_ID",
+    "INTENT",
+    "INTENT_SCORE",
+    "KNOWLEDGE_BASE_ID",
+    "LOCALE",
+    "MATCHED_QUESTION",
+    "ORIGINAL_QUESTION",
+    "QUESTION",
+    "QUESTION_ID",
+    "RECIPIENT_ID",
+    "RECIPIENT_NAME",
+    "REPLY_ACTIVITY_ID",
+    "SCORE",
+    "SENTIMENT_LABEL",
+    "SENTIMENT_SCORE",
+    "SPEAK",
+    "STEP_NAME",
+    "TEXT",
+    "USERNAME",
+]

@@ -1,0 +1,69 @@
+"""Span names and attribute keys: what the bot puts on spans and log records, and what the
+collector reads back from anyone's telemetry."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: The name of the turn span; the collector finds turns by it.
+TURN_SPAN_NAME: Final = "bot.turn"
+
+ATTR_ACTIVITY_ID: Final = "activity.id"
+ATTR_ACTIVITY_TYPE: Final = "activity.type"
+ATTR_CHANNEL_ID: Final = "activity.channel_id"
+#: The collector groups traces into conversations by this attribute.
+ATTR_CONVERSATION_ID: Final = "activity.conversation.id"
+ATTR_GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+ATTR_SESSION_ID: Final = "session.id"
+ATTR_ENDUSER_PSEUDO_ID: Final = "enduser.pseudo.id"
+
+ATTR_PEER_SERVICE: Final = "peer.service"
+ATTR_SERVICE_PEER_NAME: Final = "service.peer.name"
+ATTR_SERVER_ADDRESS: Final = "server.address"
+ATTR_SERVER_PORT: Final = "server.port"
+ATTR_DB_SYSTEM_NAME: Final = "db.system.name"
+ATTR_DB_NAMESPACE: Final = "db.namespace"
+
+#: The log record attribute Azure Monitor turns into a customEvents row.
+CUSTOM_EVENT_NAME: Final = "microsoft.custom_event.name"
+#: The attribute some SDKs name an event by, instead of the LogRecord's event_name field.
+EVENT_NAME: Final = "event.name"
+
+#: Where a dependency's node name comes from, most specific first. Tempo's service graph
+#: uses peer.service, db.name and db.system by default; Application Insights uses the target
+#: (host, or db name). The stable conventions come first, then their older names.
+PEER_ATTRIBUTES: Final = (
+    ATTR_PEER_SERVICE,
+    ATTR_SERVICE_PEER_NAME,
+    ATTR_DB_SYSTEM_NAME,
+    "db.system",
+    ATTR_SERVER_ADDRESS,
+    "net.peer.name",
+)
+#: Where a span's or record's conversation id comes from, most specific first.
+CONVERSATION_ATTRIBUTES: Final = (
+    ATTR_CONVERSATION_ID,
+    ATTR_GEN_AI_CONVERSATION_ID,
+    "conversationId",
+)
+
+__all__ = [
+    "ATTR_ACTIVITY_ID",
+    "ATTR_ACTIVITY_TYPE",
+    "ATTR_CHANNEL_ID",
+    "ATTR_CONVERSATION_ID",
+    "ATTR_DB_NAMESPACE",
+    "ATTR_DB_SYSTEM_NAME",
+    "ATTR_ENDUSER_PSEUDO_ID",
+    "ATTR_GEN_AI_CONVERSATION_ID",
+    "ATTR_PEER_SERVICE",
+    "ATTR_SERVER_ADDRESS",
+    "ATTR_SERVER_PORT",
+    "ATTR_SERVICE_PEER_NAME",
+    "ATTR_SESSION_ID",
+    "CONVERSATION_ATTRIBUTES",
+    "CUSTOM_EVENT_NAME",
+    "EVENT_NAME",
+    "PEER_ATTRIBUTES",
+    "TURN_SPAN_NAME",
+]

@@ -1,0 +1,190 @@
+"""``configure``: one call that sets up OpenTelemetry for a bot or one of its services."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import propagate
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from ..privacy import DEFAULT_POLICY, PrivacyPolicy, set_current_policy
+from . import providers
+from .accounting import ExportAccounting
+from .batching import QueuedLogRecordProcessor, QueuedSpanProcessor
+from .destinations import destinations_from_environment, env_int, named
+from .propagation import propagator_from_environment
+
+
+@dataclass
+class Telemetry:
+    """What ``configure`` set up. Flush before a short-lived process exits."""
+
+    resource: Resource
+    tracer_provider: TracerProvider
+    logger_provider: LoggerProvider
+    meter_provider: MeterProvider
+    privacy: PrivacyPolicy
+    accounting: ExportAccounting
+    destinations: list[str] = field(default_factory=list)
+
+    def dropped(self) -> dict[str, int]:
+        """Telemetry items dropped so far (backend down, queue full), by signal and reason."""
+        return self.accounting.dropped()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Export everything queued so far; False if some of it could not be exported in time."""
+        # Side by side, as in shutdown: one after the other, a hanging backend would make the
+        # caller wait out an export timeout per signal.
+        logs: list[bool] = []
+        flushing = threading.Thread(
+            target=lambda: logs.append(self.logger_provider.force_flush(timeout_millis)),
+            name="bot-telemetry-flush-logs",
+        )
+        flushing.start()
+        spans = self.tracer_provider.force_flush(timeout_millis)
+        flushing.join()
+        return bool(spans and logs and logs[0])
+
+    def shutdown(self) -> None:
+        """Flush and stop every exporter. Idempotent."""
+        global _current
+        # Side by side: with the backend down each signal may wait out one export timeout.
+        logs = threading.Thread(target=self.logger_provider.shutdown, name="bot-telemetry-logs")
+        logs.start()
+        self.tracer_provider.shutdown()
+        logs.join()
+        self.meter_provider.shutdown()
+        self.accounting.remove_log_folding()
+        if _current is self:
+            providers.uninstall()
+            set_current_policy(None)
+            _current = None
+
+
+class OnceHashedResource(Resource):
+    """A ``Resource`` that computes its hash once.
+
+    The SDK's OTLP encoders group every span and log record by resource, and
+    ``Resource.__hash__`` serialises all attributes to JSON on each call: ~10 µs per item.
+    A resource's attributes cannot change, so neither can its hash.
+    """
+
+    def __init__(self, attributes: Mapping[str, Any], schema_url: str | None = None) -> None:
+        super().__init__(attributes, schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+_current: Telemetry | None = None
+
+
+def current() -> Telemetry | None:
+    """The handle of the last ``configure`` call still in force, if any."""
+    return _current
+
+
+def configure(
+    service_name: str,
+    *,
+    service_namespace: str = "bot-telemetry",
+    service_version: str = "0.0.0",
+    service_instance_id: str | None = None,
+    resource_attributes: Mapping[str, Any] | None = None,
+    privacy: PrivacyPolicy | None = None,
+    span_exporters: Sequence[SpanExporter] | None = None,
+    log_exporters: Sequence[LogRecordExporter] | None = None,
+    metric_readers: Sequence[MetricReader] | None = None,
+    max_queue_size: int | None = None,
+    schedule_delay_millis: int | None = None,
+) -> Telemetry:
+    """Set up tracing, custom events and metrics for this process and return a handle.
+
+    Exporters come from the standard variables unless given: ``OTEL_EXPORTER_OTLP_ENDPOINT``
+    sends OTLP/HTTP there, ``APPLICATIONINSIGHTS_CONNECTION_STRING`` sends to Azure Monitor,
+    neither sends OTLP/HTTP to the embedded collector on 127.0.0.1:4318. The export queue's
+    size and delay default to ``OTEL_BSP_MAX_QUEUE_SIZE`` and ``OTEL_BSP_SCHEDULE_DELAY``
+    (2048 items, 1000 ms). Calling it again replaces the previous setup (its queues are
+    flushed first), so nothing is exported twice.
+
+        telemetry = bot_telemetry.configure(service_name="bot")
+        ...
+        telemetry.shutdown()
+    """
+    global _current
+    if _current is not None:
+        _current.shutdown()
+
+    attributes: dict[str, Any] = {
+        "service.name": service_name,
+        "service.namespace": service_namespace,
+        "service.version": service_version,
+        "service.instance.id": service_instance_id or _instance_id(),
+    }
+    attributes.update(resource_attributes or {})
+    created = Resource.create(attributes)
+    resource = OnceHashedResource(created.attributes or {}, created.schema_url)
+
+    explicit = span_exporters is not None and log_exporters is not None
+    from_environment = (
+        [] if explicit and metric_readers is not None else destinations_from_environment()
+    )
+    spans = named(span_exporters, from_environment, "spans")
+    logs = named(log_exporters, from_environment, "logs")
+    readers = (
+        list(metric_readers)
+        if metric_readers is not None
+        else [d.reader for d in from_environment if d.reader is not None]
+    )
+
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=readers, shutdown_on_exit=False
+    )
+    accounting = ExportAccounting(meter_provider.get_meter("bot_telemetry.export"))
+    accounting.install_log_folding()
+
+    queue_options = {
+        "max_queue_size": max_queue_size or env_int("OTEL_BSP_MAX_QUEUE_SIZE", 2048),
+        "schedule_delay_millis": schedule_delay_millis or env_int("OTEL_BSP_SCHEDULE_DELAY", 1000),
+    }
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    for destination, span_exporter in spans:
+        tracer_provider.add_span_processor(
+            QueuedSpanProcessor(span_exporter, destination, accounting, **queue_options)
+        )
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    for destination, log_exporter in logs:
+        logger_provider.add_log_record_processor(
+            QueuedLogRecordProcessor(log_exporter, destination, accounting, **queue_options)
+        )
+
+    propagate.set_global_textmap(propagator_from_environment())
+    providers.install(tracer_provider, logger_provider, meter_provider)
+    set_current_policy(privacy)
+    _current = Telemetry(
+        resource=resource,
+        tracer_provider=tracer_provider,
+        logger_provider=logger_provider,
+        meter_provider=meter_provider,
+        privacy=privacy or DEFAULT_POLICY,
+        accounting=accounting,
+        destinations=sorted({name for name, _ in [*spans, *logs]}),
+    )
+    return _current
+
+
+def _instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,126 @@
+"""Where telemetry goes, from the standard environment variables.
+
+``OTEL_EXPORTER_OTLP_ENDPOINT`` sends OTLP/HTTP there, ``APPLICATIONINSIGHTS_CONNECTION_STRING``
+sends to Azure Monitor, neither sends OTLP/HTTP to the embedded collector on 127.0.0.1:4318.
+``OTEL_{TRACES,LOGS,METRICS}_EXPORTER=none`` switches one signal off everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from .azure_monitor import WithoutCustomEventSpanEvents
+
+_log = logging.getLogger(__name__)
+
+#: Where the embedded collector (``bot-telemetry serve``) listens by default.
+EMBEDDED_ENDPOINT = "http://127.0.0.1:4318"
+
+
+@dataclass
+class Destination:
+    """One backend: an exporter per signal (``None`` where that signal is switched off)."""
+
+    name: str
+    spans: SpanExporter | None
+    logs: LogRecordExporter | None
+    reader: MetricReader | None
+
+
+def named(
+    explicit: Sequence[Any] | None, from_environment: list[Destination], signal: str
+) -> list[tuple[str, Any]]:
+    """(destination name, exporter) pairs for one signal: the explicit exporters, else the
+    environment's."""
+    if explicit is not None:
+        return [(type(exporter).__name__, exporter) for exporter in explicit]
+    found = ((d.name, getattr(d, signal)) for d in from_environment)
+    return [(name, exporter) for name, exporter in found if exporter is not None]
+
+
+def destinations_from_environment() -> list[Destination]:
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    destinations: list[Destination] = []
+    otlp = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    connection_string = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()
+    if otlp:
+        # The exporters read the endpoint, headers and timeouts from the standard variables.
+        destinations.append(
+            Destination(
+                f"OTLP {otlp}",
+                OTLPSpanExporter(),
+                OTLPLogExporter(),
+                PeriodicExportingMetricReader(OTLPMetricExporter()),
+            )
+        )
+    if connection_string:
+        destinations.append(_azure_monitor(connection_string))
+    if not destinations:
+        destinations.append(
+            Destination(
+                f"embedded collector {EMBEDDED_ENDPOINT}",
+                OTLPSpanExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/traces"),
+                OTLPLogExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/logs"),
+                PeriodicExportingMetricReader(
+                    OTLPMetricExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/metrics")
+                ),
+            )
+        )
+    for destination in destinations:
+        if _disabled("OTEL_TRACES_EXPORTER"):
+            destination.spans = None
+        if _disabled("OTEL_LOGS_EXPORTER"):
+            destination.logs = None
+        if _disabled("OTEL_METRICS_EXPORTER"):
+            destination.reader = None
+    return destinations
+
+
+def env_int(variable: str, default: int) -> int:
+    """A positive whole number from the environment; a bad value is logged and ignored."""
+    raw = os.environ.get(variable, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        _log.warning("%s=%r is not a whole number; using %d", variable, raw, default)
+        return default
+    return max(1, value)
+
+
+def _disabled(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().lower() == "none"
+
+
+def _azure_monitor(connection_string: str) -> Destination:
+    try:
+        from azure.monitor.opentelemetry.exporter import (
+            AzureMonitorLogExporter,
+            AzureMonitorMetricExporter,
+            AzureMonitorTraceExporter,
+        )
+    except ImportError as error:
+        raise RuntimeError(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING is set but the Azure Monitor exporter is "
+            "not installed: pip install 'bot-telemetry[azure]'"
+        ) from error
+    return Destination(
+        "Azure Monitor",
+        WithoutCustomEventSpanEvents(
+            AzureMonitorTraceExporter(connection_string=connection_string)
+        ),
+        AzureMonitorLogExporter(connection_string=connection_string),
+        PeriodicExportingMetricReader(
+            AzureMonitorMetricExporter(connection_string=connection_string)
+        ),
+    )

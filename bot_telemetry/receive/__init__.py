@@ -1,0 +1,1 @@
+"""Receive layer: OTLP exports in, rows out to the store's writer."""

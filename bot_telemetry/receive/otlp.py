@@ -1,0 +1,168 @@
+"""Decode OTLP/HTTP request bodies (protobuf or JSON, optionally gzip) into the official messages.
+
+The JSON encoding differs from protobuf's canonical JSON in one way that matters: trace and
+span ids are hex strings, not base64 (OTLP specification, "JSON Protobuf Encoding"). We turn
+them into base64 before handing the document to ``json_format`` so any SDK's JSON decodes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+Encoding = Literal["protobuf", "json"]
+
+PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+JSON_TYPES = frozenset({"application/json"})
+
+# Keys whose values are ids: hex in OTLP/JSON, bytes in protobuf.
+_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
+
+
+class Signal(Enum):
+    """One OTLP signal: its request and response message types."""
+
+    TRACES = (
+        trace_service_pb2.ExportTraceServiceRequest,
+        trace_service_pb2.ExportTraceServiceResponse,
+    )
+    LOGS = (logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse)
+    METRICS = (
+        metrics_service_pb2.ExportMetricsServiceRequest,
+        metrics_service_pb2.ExportMetricsServiceResponse,
+    )
+
+    def request(self) -> Message:
+        message: Message = self.value[0]()
+        return message
+
+    def response(self) -> Message:
+        message: Message = self.value[1]()
+        return message
+
+
+@dataclass(frozen=True)
+class OtlpError(Exception):
+    """A request we refuse, with the HTTP status and a reason a person can act on."""
+
+    status: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.reason}"
+
+
+def encoding_of(content_type: str | None) -> Encoding:
+    """The OTLP encoding named by a Content-Type header, or a 415 error."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type in PROTOBUF_TYPES:
+        return "protobuf"
+    if media_type in JSON_TYPES:
+        return "json"
+    shown = media_type or "none"
+    raise OtlpError(
+        415,
+        f"unsupported content type {shown!r}: send application/x-protobuf or application/json",
+    )
+
+
+def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """The body without its Content-Encoding, refusing more than ``limit`` bytes once inflated."""
+    coding = (content_encoding or "identity").strip().lower()
+    if coding in ("", "identity"):
+        return body
+    if coding != "gzip":
+        raise OtlpError(415, f"unsupported content encoding {coding!r}: send gzip or identity")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        # Inflate at most one byte past the limit so a small bomb cannot fill memory.
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise OtlpError(400, f"body is not valid gzip: {error}") from error
+    if len(data) > limit:
+        raise OtlpError(413, f"body is over the limit of {limit} bytes once decompressed")
+    if not inflater.eof:
+        raise OtlpError(400, "body is not valid gzip: the stream is truncated")
+    return data
+
+
+def decode(signal: Signal, body: bytes, encoding: Encoding) -> Message:
+    """Parse an export request, or raise a 400 saying why it cannot be parsed."""
+    message = signal.request()
+    if encoding == "protobuf":
+        try:
+            message.ParseFromString(body)
+        except DecodeError as error:
+            raise OtlpError(
+                400, f"body is not a valid {_name(message)} protobuf: {error}"
+            ) from error
+        return message
+    try:
+        document = json.loads(body)
+        if not isinstance(document, dict):
+            raise OtlpError(400, f"body must be a JSON object holding a {_name(message)}")
+        json_format.ParseDict(_ids_to_base64(document), message, ignore_unknown_fields=True)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise OtlpError(400, f"body is not valid JSON: {error}") from error
+    except RecursionError as error:
+        # Far deeper than any OTLP message can be (protobuf stops at 100 levels).
+        raise OtlpError(400, "body is nested too deeply to be an OTLP message") from error
+    except (json_format.ParseError, ValueError) as error:
+        raise OtlpError(400, f"body is not a valid {_name(message)}: {error}") from error
+    return message
+
+
+def encode(message: Message, encoding: Encoding) -> tuple[bytes, str]:
+    """A response body and its Content-Type in the request's encoding."""
+    if encoding == "protobuf":
+        return message.SerializeToString(), "application/x-protobuf"
+    text = json_format.MessageToJson(message, indent=None)
+    return text.encode(), "application/json"
+
+
+def status_body(error: OtlpError, encoding: Encoding | None) -> tuple[bytes, str]:
+    """The google.rpc.Status body OTLP/HTTP asks for on a 4xx answer."""
+    # 3 is INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED; the HTTP status carries the finer meaning.
+    status = status_pb2.Status(code=8 if error.status == 413 else 3, message=error.reason)
+    return encode(status, encoding or "json")
+
+
+def _name(message: Message) -> str:
+    return str(message.DESCRIPTOR.name)
+
+
+def _ids_to_base64(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {name: _ids_to_base64(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_ids_to_base64(item, key) for item in value]
+    if key in _ID_KEYS and isinstance(value, str) and value:
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError as error:
+            raise OtlpError(400, f"{key} {value!r} is not a hex string") from error
+        return base64.b64encode(raw).decode()
+    return value
+
+
+__all__ = [
+    "Encoding",
+    "OtlpError",
+    "Signal",
+    "decode",
+    "decompress",
+    "encode",
+    "encoding_of",
+    "status_body",
+]

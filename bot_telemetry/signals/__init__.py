@@ -1,0 +1,24 @@
+"""Signals layer: what a bot records through the OpenTelemetry API, for any runtime
+(botbuilder or the Agents SDK): custom events (a log record and a span event each), the
+properties every event of a turn carries, and the turn a task is working on.
+
+    from bot_telemetry.signals import track_custom_event
+    track_custom_event("OrderPlaced", {"conversationId": cid}, {"items": 3})
+"""
+
+from .custom_events import (
+    attribute_value,
+    track_custom_event,
+    turn_properties,
+    with_turn_properties,
+)
+from .turn_context import current_turn_context, turn_context_scope
+
+__all__ = [
+    "attribute_value",
+    "current_turn_context",
+    "track_custom_event",
+    "turn_context_scope",
+    "turn_properties",
+    "with_turn_properties",
+]

@@ -1,0 +1,258 @@
+"""The store: one DuckDB file holding spans, span events, log records, metric points, resources.
+
+    store = Store.open(".bot-telemetry/telemetry.duckdb")
+    store.write(batch)          # one transaction; a retried batch is stored once
+    with store.reader() as db:  # a connection of its own, for one thread
+        db.execute("select count(*) from spans").fetchone()
+
+Only one process may open the file for writing (DuckDB's file lock). ``bot-telemetry serve``
+is that process; while it runs, the CLI asks it over HTTP instead (see ``remote``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .rows import EVENT_COLUMNS, LOG_COLUMNS, POINT_COLUMNS, RESOURCE_COLUMNS, SPAN_COLUMNS, Batch
+
+DEFAULT_STORE = Path(".bot-telemetry") / "telemetry.duckdb"
+SCHEMA_VERSION = "1"
+
+# Kinds and status codes keep their OTLP enum numbers.
+KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = 1, 2, 3, 4, 5
+STATUS_ERROR = 2
+KIND_NAMES = {
+    0: "unspecified",
+    1: "internal",
+    2: "server",
+    3: "client",
+    4: "producer",
+    5: "consumer",
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS resources (
+    resource_id VARCHAR PRIMARY KEY, service_name VARCHAR NOT NULL, attributes VARCHAR);
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, parent_span_id VARCHAR,
+    service_name VARCHAR NOT NULL, name VARCHAR NOT NULL, kind TINYINT NOT NULL,
+    start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, duration_ns BIGINT NOT NULL,
+    status_code TINYINT NOT NULL, status_message VARCHAR, peer VARCHAR, conversation_id VARCHAR,
+    attributes VARCHAR, links VARCHAR, resource_id VARCHAR, scope_name VARCHAR,
+    PRIMARY KEY (trace_id, span_id));
+CREATE TABLE IF NOT EXISTS span_events (
+    trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, seq INTEGER NOT NULL,
+    time_ns BIGINT NOT NULL, name VARCHAR NOT NULL, attributes VARCHAR,
+    PRIMARY KEY (trace_id, span_id, seq));
+CREATE TABLE IF NOT EXISTS logs (
+    record_id VARCHAR PRIMARY KEY, time_ns BIGINT NOT NULL, trace_id VARCHAR, span_id VARCHAR,
+    service_name VARCHAR NOT NULL, severity_number INTEGER, severity_text VARCHAR, body VARCHAR,
+    event_name VARCHAR, conversation_id VARCHAR, attributes VARCHAR, resource_id VARCHAR,
+    scope_name VARCHAR);
+CREATE TABLE IF NOT EXISTS metric_points (
+    point_id VARCHAR PRIMARY KEY, metric_name VARCHAR NOT NULL, unit VARCHAR,
+    service_name VARCHAR NOT NULL, time_ns BIGINT NOT NULL, value DOUBLE, count BIGINT,
+    attributes VARCHAR);
+"""
+
+# (table, its columns, the Batch field holding its rows)
+_TABLES = (
+    ("resources", RESOURCE_COLUMNS, "resources"),
+    ("spans", SPAN_COLUMNS, "spans"),
+    ("span_events", EVENT_COLUMNS, "events"),
+    ("logs", LOG_COLUMNS, "logs"),
+    ("metric_points", POINT_COLUMNS, "points"),
+)
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message says what to do."""
+
+
+class StoreBusy(StoreError):
+    """Another process (normally ``bot-telemetry serve``) holds the store's write lock."""
+
+
+@dataclass(frozen=True)
+class Written:
+    spans: int
+    logs: int
+    points: int
+
+
+def _insert_sql(
+    db: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], verb: str
+) -> str:
+    # The rows arrive as one JSON document of column lists, {"name": [v1, v2, ...], ...}:
+    # one VARCHAR parameter binds in microseconds, where a Python list per column made DuckDB
+    # convert and plan every value as a constant (about half the write time). The strict
+    # parse fails on a value out of its column's range, as the list parameters did.
+    declared = dict(
+        db.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+            [table],
+        ).fetchall()
+    )
+    shape = json.dumps({name: [declared[name]] for name in columns})
+    selected = ", ".join(f"unnest(rows.{name})" for name in columns)
+    return (
+        f"{verb} INTO {table} ({', '.join(columns)}) SELECT {selected} "
+        f"FROM (SELECT from_json_strict($1, '{shape}') AS rows)"
+    )
+
+
+def _document(values: dict[str, list[Any]]) -> str:
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+
+
+class Store:
+    """One DuckDB database file. ``write`` is for one writer thread; readers use ``reader()``."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path, read_only: bool):
+        self._connection = connection
+        self.path = path
+        self.read_only = read_only
+        self._writer: duckdb.DuckDBPyConnection | None = None
+        self._inserts: dict[str, str] = {}
+        self._inserts_skipping: dict[str, str] = {}
+
+    @classmethod
+    def open(cls, path: str | Path = DEFAULT_STORE, *, read_only: bool = False) -> Store:
+        """Open (creating it unless ``read_only``) the store at ``path``."""
+        path = Path(path)
+        if read_only and not path.exists():
+            raise StoreError(
+                f"no store at {path}: start `bot-telemetry serve --store {path}` and send "
+                "it telemetry first"
+            )
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                holder = re.search(r"PID (\d+)", str(error))
+                by = f" by process {holder.group(1)}" if holder else ""
+                raise StoreBusy(f"the store {path} is in use{by}") from error
+            raise StoreError(f"cannot open the store {path}: {error}") from error
+        except duckdb.Error as error:
+            raise StoreError(f"cannot open the store {path}: {error}") from error
+        store = cls(connection, path, read_only)
+        if not read_only:
+            connection.execute(_SCHEMA)
+            connection.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+            )
+            store._prepare_writes()
+        elif not store._has_schema():
+            connection.close()
+            raise StoreError(f"{path} is not a bot-telemetry store")
+        return store
+
+    def _prepare_writes(self) -> None:
+        # A connection of its own for inserts, without the optimizer: an insert of rows
+        # unnested from one parameter has nothing to optimise, and the optimizer would fold
+        # the whole document into a constant and gather statistics over it for each batch.
+        # The setting is this connection's only; readers keep theirs.
+        self._writer = self._connection.cursor()
+        self._writer.execute("PRAGMA disable_optimizer")
+        self._inserts_skipping = {
+            table: _insert_sql(self._connection, table, columns, "INSERT OR IGNORE")
+            for table, columns, _ in _TABLES
+        }
+        # Every export repeats its resources, so they always skip; other rows are new unless
+        # an export is retried, and a plain insert checks them against the primary key's
+        # index, where OR IGNORE joins them with every stored key (a scan that grows with
+        # the store).
+        self._inserts = {
+            table: (
+                _insert_sql(self._connection, table, columns, "INSERT")
+                if table != "resources"
+                else self._inserts_skipping[table]
+            )
+            for table, columns, _ in _TABLES
+        }
+
+    def _has_schema(self) -> bool:
+        found = self._connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'spans'"
+        ).fetchone()
+        return bool(found and found[0])
+
+    def write(self, batch: Batch) -> Written:
+        """Store a batch in one transaction; rows already stored are skipped."""
+        if self.read_only or self._writer is None:
+            raise StoreError(f"the store {self.path} was opened read-only")
+        try:
+            self._insert(self._writer, batch, self._inserts)
+        except duckdb.ConstraintException:
+            # A retried export (or a row sent twice): write it again, skipping stored rows.
+            self._insert(self._writer, batch, self._inserts_skipping)
+        return Written(batch.span_count, batch.log_count, batch.point_count)
+
+    @staticmethod
+    def _insert(db: duckdb.DuckDBPyConnection, batch: Batch, inserts: dict[str, str]) -> None:
+        db.execute("BEGIN TRANSACTION")
+        try:
+            for table, columns, field in _TABLES:
+                values: dict[str, list[Any]] = getattr(batch, field)
+                if values[columns[0]]:
+                    db.execute(inserts[table], [_document(values)])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def delete_older_than(self, cutoff_ns: int) -> int:
+        """Retention: drop telemetry that started before ``cutoff_ns``; returns spans dropped."""
+        db = self._connection
+        db.execute("BEGIN TRANSACTION")
+        try:
+            row = db.execute(
+                "DELETE FROM spans WHERE start_ns < ? RETURNING 1", [cutoff_ns]
+            ).fetchall()
+            db.execute("DELETE FROM span_events WHERE time_ns < ?", [cutoff_ns])
+            db.execute("DELETE FROM logs WHERE time_ns < ?", [cutoff_ns])
+            db.execute("DELETE FROM metric_points WHERE time_ns < ?", [cutoff_ns])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return len(row)
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for the calling thread; DuckDB gives it a consistent snapshot."""
+        cursor = self._connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def counts(self) -> dict[str, int]:
+        with self.reader() as db:
+            result: dict[str, int] = {}
+            for table, _, _ in _TABLES:
+                row = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+                result[table] = int(row[0]) if row else 0
+            return result
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._connection.close()
+
+
+def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The last query's rows as dicts keyed by column name."""
+    names = [column[0] for column in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,36 @@
+"""The aiohttp application of ``bot-telemetry serve``: the OTLP receiver, the UI and its API
+over one store."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..receive import otlp_http
+from ..store.database import Store
+from ..store.writer import StoreWriter
+from .auth import guard
+from .config import ServerConfig
+from .routes import Queries, add_routes
+
+
+def create_app(config: ServerConfig, store: Store | None = None) -> web.Application:
+    """The aiohttp application; it opens the store (unless given one) and closes it on cleanup."""
+    config.check()
+    opened = store or Store.open(config.store)
+    writer = StoreWriter(opened, retention_seconds=config.retention_seconds)
+    queries = Queries(opened)
+    app = web.Application(client_max_size=config.max_body, middlewares=[guard(config)])
+    otlp_http.add_routes(app, writer, config.max_body)
+    add_routes(app, queries)
+
+    async def close(_: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, writer.close)
+        queries.close()
+        if store is None:
+            opened.close()
+
+    app.on_cleanup.append(close)
+    return app

@@ -1,0 +1,342 @@
+"""What the CLI prints and the UI draws: the app map as text, Mermaid or SVG (the SVG is what
+the web UI shows), a trace as a span tree, a conversation as a transcript, tables.
+
+The layout reads left to right: nodes nobody calls (the channel) in the first column, every
+other node one column right of its furthest caller, calls that go back (a reply to the
+channel) drawn as arcs under the nodes. Every value from telemetry is XML-escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+from ..analytics.appmap import AppMap, Edge, Node
+from ..analytics.conversations import Conversation
+from ..analytics.traces import TraceDetail
+
+NODE_WIDTH, NODE_HEIGHT = 170, 58
+COLUMN_GAP, ROW_GAP, MARGIN = 200, 44, 30
+
+
+def as_json(app_map: AppMap) -> str:
+    return json.dumps(app_map, indent=2)
+
+
+def as_text(app_map: AppMap) -> str:
+    lines = ["nodes:"]
+    width = max([len(node["id"]) for node in app_map["nodes"]] + [4])
+    for node in app_map["nodes"]:
+        lines.append(
+            f"  {node['id']:<{width}}  {node['kind']:<10}  requests {node['requests']:>6}"
+            f"  failures {node['failures']:>5}"
+        )
+    lines.append("edges:")
+    pair_width = max([len(e["source"]) + len(e["target"]) + 4 for e in app_map["edges"]] + [4])
+    for edge in app_map["edges"]:
+        pair = f"{edge['source']} -> {edge['target']}"
+        lines.append(
+            f"  {pair:<{pair_width}}  calls {edge['calls']:>6}  failures {edge['failures']:>5}"
+            f"  p50 {edge['p50_ms']:>9.1f} ms  p95 {edge['p95_ms']:>9.1f} ms"
+        )
+    if not app_map["nodes"]:
+        lines.append("  (no telemetry in this time window)")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    # Mermaid labels are quoted; quotes and markup become entity codes it understands.
+    return (
+        text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    )
+
+
+def as_mermaid(app_map: AppMap) -> str:
+    ids = {node["id"]: f"n{index}" for index, node in enumerate(app_map["nodes"])}
+    lines = ["flowchart LR"]
+    for node in app_map["nodes"]:
+        label = _mermaid_text(f"{node['id']}\n{_node_figures(node)}").replace("\n", "<br/>")
+        opening, closing = ('["', '"]') if node["kind"] == "service" else ('[("', '")]')
+        lines.append(f"  {ids[node['id']]}{opening}{label}{closing}")
+    for edge in app_map["edges"]:
+        label = _mermaid_text(_edge_figures(edge))
+        lines.append(f'  {ids[edge["source"]]} -->|"{label}"| {ids[edge["target"]]}')
+    for node in app_map["nodes"]:
+        if node["failures"]:
+            lines.append(f"  style {ids[node['id']]} stroke:#d13438,stroke-width:3px")
+    return "\n".join(lines) + "\n"
+
+
+def _node_figures(node: Node) -> str:
+    noun = "requests" if node["kind"] == "service" else "calls"
+    failed = f", {node['failures']} failed" if node["failures"] else ""
+    return f"{node['requests']} {noun}{failed}"
+
+
+def _duration(milliseconds: float) -> str:
+    digits = 2 if milliseconds < 1 else 1 if milliseconds < 10 else 0
+    return f"{milliseconds:.{digits}f} ms"
+
+
+def _edge_figures(edge: Edge) -> str:
+    failed = f", {edge['failures']} failed" if edge["failures"] else ""
+    return (
+        f"{edge['calls']} calls{failed}, p50 {_duration(edge['p50_ms'])}, "
+        f"p95 {_duration(edge['p95_ms'])}"
+    )
+
+
+@dataclass(frozen=True)
+class Placed:
+    x: int
+    y: int
+    column: int
+
+
+def layout(app_map: AppMap) -> dict[str, Placed]:
+    """Columns by longest call path from the nodes nobody calls; rows by caller order."""
+    names = [node["id"] for node in app_map["nodes"]]
+    outgoing: dict[str, list[str]] = {name: [] for name in names}
+    incoming: dict[str, int] = dict.fromkeys(names, 0)
+    for edge in app_map["edges"]:
+        if edge["source"] in outgoing and edge["target"] in incoming:
+            outgoing[edge["source"]].append(edge["target"])
+            incoming[edge["target"]] += 1
+    # Depth-first from the roots marks the edges that close a cycle (a reply back to the
+    # channel); columns come from the remaining, acyclic edges. When every node is called
+    # (channel -> bot -> channel), the walk starts from the first node: build_app_map puts
+    # the service that starts the most traces first.
+    roots = [name for name in names if incoming[name] == 0]
+    order: list[str] = []
+    state: dict[str, int] = {}
+    forward: dict[str, list[str]] = {name: [] for name in names}
+    for start in roots + names:
+        if start in state:
+            continue
+        stack = [(start, iter(sorted(outgoing[start])))]
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                order.append(node)
+                stack.pop()
+            elif child not in state:
+                forward[node].append(child)
+                state[child] = 1
+                stack.append((child, iter(sorted(outgoing[child]))))
+            elif state[child] == 2:
+                forward[node].append(child)
+    column = dict.fromkeys(names, 0)
+    for node in reversed(order):  # reverse post-order is a topological order of ``forward``
+        for child in forward[node]:
+            column[child] = max(column[child], column[node] + 1)
+    rows: dict[int, list[str]] = {}
+    for node in reversed(order):
+        rows.setdefault(column[node], []).append(node)
+    placed: dict[str, Placed] = {}
+    for index in sorted(rows):
+        members = rows[index]
+        if index:
+
+            def barycentre(name: str) -> float:
+                callers = [placed[c].y for c in names if name in forward[c] and c in placed]
+                return sum(callers) / len(callers) if callers else 0.0
+
+            members.sort(key=lambda name: (barycentre(name), name))
+        for row, name in enumerate(members):
+            placed[name] = Placed(
+                x=MARGIN + index * (NODE_WIDTH + COLUMN_GAP),
+                y=MARGIN + row * (NODE_HEIGHT + ROW_GAP),
+                column=index,
+            )
+    return placed
+
+
+def as_svg(app_map: AppMap) -> str:
+    """A standalone SVG document; nodes carry ``data-node`` for the web UI to open."""
+    placed = layout(app_map)
+    nodes = {node["id"]: node for node in app_map["nodes"]}
+    width = max([p.x + NODE_WIDTH for p in placed.values()] + [300]) + MARGIN
+    bottom = max([p.y + NODE_HEIGHT for p in placed.values()] + [60])
+    back_edges = sum(
+        1
+        for e in app_map["edges"]
+        if e["source"] in placed
+        and e["target"] in placed
+        and placed[e["target"]].column <= placed[e["source"]].column
+    )
+    height = bottom + MARGIN + (40 + 26 * back_edges if back_edges else 0)
+    width += 40  # room for labels of edges into the last column
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="appmap" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img">',
+        "<title>App map</title>",
+        "<defs>"
+        '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+        'fill="#605e5c"/></marker>'
+        '<marker id="arrow-failed" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+        'fill="#d13438"/></marker></defs>',
+    ]
+    if not app_map["nodes"]:
+        parts.append('<text x="30" y="40" class="empty">No telemetry in this time window.</text>')
+    back_index = 0
+    for edge in app_map["edges"]:
+        source, target = placed.get(edge["source"]), placed.get(edge["target"])
+        if source is None or target is None:
+            continue
+        failed = edge["failures"] > 0
+        if target.column > source.column:
+            x1, y1 = source.x + NODE_WIDTH, source.y + NODE_HEIGHT // 2
+            x2, y2 = target.x, target.y + NODE_HEIGHT // 2
+            bend = (x2 - x1) // 2
+            path = f"M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}"
+            # Just above the arrowhead: edges leaving one node fan out, so their labels
+            # would collide half way.
+            label_x, label_y, anchor = x2 - 8, y2 - 7, "end"
+        else:
+            back_index += 1
+            x1, y1 = source.x + NODE_WIDTH // 2, source.y + NODE_HEIGHT
+            x2, y2 = target.x + NODE_WIDTH // 2, target.y + NODE_HEIGHT
+            low = bottom + 20 + 26 * back_index
+            path = f"M {x1} {y1} C {x1} {low}, {x2} {low}, {x2} {y2}"
+            # A cubic with both control points at ``low`` bottoms out three quarters down.
+            label_x = (x1 + x2) // 2
+            label_y, anchor = y1 + (low - y1) * 3 // 4 + 14, "middle"
+        marker = "arrow-failed" if failed else "arrow"
+        parts.append(
+            f'<g class="edge{" failed" if failed else ""}" '
+            f"data-source={quoteattr(edge['source'])} data-target={quoteattr(edge['target'])}>"
+            f"<title>{escape(edge['source'])} → {escape(edge['target'])}: "
+            f"{escape(_edge_figures(edge))}</title>"
+            f'<path d="{path}" fill="none" marker-end="url(#{marker})"/>'
+            f'<text x="{label_x}" y="{label_y}" text-anchor="{anchor}">'
+            f"{escape(_edge_label(edge))}</text></g>"
+        )
+    for name, place in placed.items():
+        node = nodes[name]
+        classes = f"node {node['kind']}" + (" failed" if node["failures"] else "")
+        shown = name if len(name) <= 22 else name[:21] + "…"
+        parts.append(
+            f"<g class={quoteattr(classes)} data-node={quoteattr(name)} "
+            f'data-kind={quoteattr(node["kind"])} tabindex="0">'
+            f"<title>{escape(name)} ({escape(node['kind'])}): {escape(_node_figures(node))}"
+            "</title>"
+            f'<rect x="{place.x}" y="{place.y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" '
+            'rx="10"/>'
+            f'<text x="{place.x + NODE_WIDTH // 2}" y="{place.y + 24}" text-anchor="middle" '
+            f'class="name">{escape(shown)}</text>'
+            f'<text x="{place.x + NODE_WIDTH // 2}" y="{place.y + 44}" text-anchor="middle" '
+            f'class="figures">{escape(_node_figures(node))}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts) + "\n"
+
+
+def _edge_label(edge: Edge) -> str:
+    failed = f" · {edge['failures']} failed" if edge["failures"] else ""
+    return f"{edge['calls']} calls · p95 {_duration(edge['p95_ms'])}{failed}"
+
+
+# Standalone SVG output (CLI --format svg) carries its own styles; the web UI styles inline SVG.
+APPMAP_CSS = """
+.appmap { font-family: system-ui, sans-serif; background: #fff; }
+.appmap .node rect { fill: #eff6fc; stroke: #0078d4; stroke-width: 2; }
+.appmap .node.dependency rect { fill: #f3f2f1; stroke: #605e5c; stroke-dasharray: 5 3; }
+.appmap .node.failed rect { stroke: #d13438; stroke-width: 3; }
+.appmap .node .name { font-size: 14px; font-weight: 600; fill: #201f1e; }
+.appmap .node .figures { font-size: 12px; fill: #484644; }
+.appmap .edge path { stroke: #605e5c; stroke-width: 1.6; }
+.appmap .edge.failed path { stroke: #d13438; stroke-width: 2.4; }
+.appmap .edge text { font-size: 11px; fill: #323130; }
+.appmap .edge.failed text { fill: #a4262c; font-weight: 600; }
+"""
+SVG_STYLE = f"<style>{APPMAP_CSS}</style>"
+
+
+def as_standalone_svg(app_map: AppMap) -> str:
+    svg = as_svg(app_map)
+    head, _, rest = svg.partition("<title>")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{SVG_STYLE}<title>{rest}'
+
+
+def trace_as_text(found: TraceDetail) -> str:
+    """One trace as an indented span tree, then its log records."""
+    lines = [
+        f"trace {found['trace_id']}  {found['start']}  {found['duration_ms']:.1f} ms  "
+        f"{len(found['spans'])} spans  {found['errors']} errors  "
+        f"services: {', '.join(found['services'])}"
+    ]
+    for span in found["spans"]:
+        indent = "  " * span["depth"]
+        mark = ""
+        if span["status"] == "error":
+            mark = "  ERROR" + (f": {span['status_message']}" if span["status_message"] else "")
+        lines.append(
+            f"{span['offset_ms']:>9.1f} ms {span['duration_ms']:>9.1f} ms  {indent}"
+            f"[{span['service']}] {span['name']} ({span['kind']}){mark}"
+        )
+        for event in span["events"]:
+            lines.append(f"{'':>24}  {indent}  · {event['name']} at +{event['offset_ms']:.1f} ms")
+    if found["logs"]:
+        lines.append("log records:")
+        for log in found["logs"]:
+            label = log["event_name"] or log["severity"] or "log"
+            body = f" {log['body']}" if log["body"] and log["body"] != log["event_name"] else ""
+            lines.append(f"{log['offset_ms']:>9.1f} ms  [{log['service']}] {label}{body}")
+    return "\n".join(lines) + "\n"
+
+
+def conversation_as_text(found: Conversation) -> str:
+    """One conversation as a transcript: what the user said, what the bot understood,
+    answered and called, and what failed."""
+    lines = [f"conversation {found['conversation_id']}: {len(found['turns'])} turns"]
+    for number, turn in enumerate(found["turns"], 1):
+        text = turn["text"]
+        if text is None:
+            kind = turn["activity_type"]
+            text = f"({kind} activity)" if kind and kind != "message" else "(text not recorded)"
+        lines.append(
+            f"\n#{number} {turn['start']}  {turn['activity_type'] or '?'}  "
+            f"{turn['duration_ms']:.1f} ms  trace {turn['trace_id']}"
+        )
+        lines.append(f"  user: {text}")
+        for intent in turn["intents"]:
+            lines.append(f"  intent: {intent['intent']} ({_score(intent['score'])})")
+        for answer in turn["answers"]:
+            shown = answer["answer"] if answer["answer"] is not None else "(not recorded)"
+            lines.append(f"  answer: {shown} ({_score(answer['score'])})")
+        for reply in turn["replies"]:
+            lines.append(f"  bot: {reply if reply is not None else '(text not recorded)'}")
+        for dependency in turn["dependencies"]:
+            failed = "  FAILED" if dependency["failed"] else ""
+            lines.append(
+                f"  call: {dependency['source']} -> {dependency['target']} "
+                f"{dependency['name']} {dependency['duration_ms']:.1f} ms{failed}"
+            )
+        for failure in turn["failures"]:
+            lines.append(
+                f"  failure: [{failure['service']}] {failure['name']}"
+                + (f": {failure['message']}" if failure["message"] else "")
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _score(score: float | None) -> str:
+    return "score ?" if score is None else f"score {score:.2f}"
+
+
+def as_table(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns; a line saying so when there are no rows."""
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headings)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headings, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not rows:
+        lines.append("(none in this time window)")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,143 @@
+// bot-telemetry web UI: the helpers every page uses, the page registry and the router.
+// Each page is a file in static/pages/ that calls BotTelemetry.register(...); the server adds
+// a script tag per file. Every value from telemetry reaches the page through textContent or
+// an attribute set by the DOM API, never as markup; the app map SVG is escaped by the server
+// and parsed as XML, never assigned to innerHTML.
+"use strict";
+
+const view = document.getElementById("view");
+const status = document.getElementById("status");
+const windowSelect = document.getElementById("window");
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = String(value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(key, value);
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+function windowParams() {
+  return { since: windowSelect.value };
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(body.error || `${path} answered ${response.status}`);
+  return body;
+}
+
+function ms(value) {
+  return `${Number(value).toFixed(value < 10 ? 2 : 1)} ms`;
+}
+
+function table(headings, rows, onRow) {
+  const body = el("tbody");
+  for (const row of rows) {
+    const tr = el("tr", { class: [row.failed ? "failed" : "", onRow ? "clickable" : ""].join(" ") },
+      row.cells.map((cell, i) => el("td", { class: headings[i].num ? "num" : "" }, cell)));
+    if (onRow) {
+      tr.tabIndex = 0;
+      tr.addEventListener("click", () => onRow(row));
+      tr.addEventListener("keydown", (event) => { if (event.key === "Enter") onRow(row); });
+    }
+    body.append(tr);
+  }
+  if (!rows.length) {
+    body.append(el("tr", {}, el("td", { class: "empty", colspan: headings.length },
+      "Nothing in this time window.")));
+  }
+  return el("table", {}, el("thead", {}, el("tr", {},
+    headings.map((h) => el("th", { class: h.num ? "num" : "" }, h.label)))), body);
+}
+
+function go(hash) {
+  window.location.hash = hash;
+}
+
+function traceRows(traces) {
+  return traces.map((t) => ({
+    failed: t.errors > 0,
+    trace: t.trace_id,
+    cells: [t.start, `${t.root_service}: ${t.root_name}`, ms(t.duration_ms), t.spans, t.errors,
+      t.conversation_id || "–", t.trace_id],
+  }));
+}
+
+const TRACE_HEADINGS = [
+  { label: "Start" }, { label: "Root" }, { label: "Duration", num: true },
+  { label: "Spans", num: true }, { label: "Errors", num: true }, { label: "Conversation" },
+  { label: "Trace" },
+];
+
+// ---- pages and routing -----------------------------------------------------------------
+
+// route name -> { show(arg, params), section, nav, order }
+const pages = new Map();
+
+// Register a page for "#/<route>/<arg>?<params>". `nav` (a label) puts it in the header,
+// ordered by `order`; `section` is the nav entry it belongs to (default: its own route).
+function register(route, page) {
+  pages.set(route, { section: route, ...page });
+}
+
+function buildNav() {
+  const nav = document.querySelector("header nav");
+  const entries = [...pages.entries()].filter(([, page]) => page.nav)
+    .sort((a, b) => (a[1].order || 100) - (b[1].order || 100));
+  nav.replaceChildren(...entries.map(([route, page]) =>
+    el("a", { href: `#/${route}`, "data-view": route }, page.nav)));
+}
+
+async function route() {
+  const hash = window.location.hash || "#/appmap";
+  const [path, search] = hash.slice(1).split("?");
+  const parts = path.split("/").filter(Boolean);
+  const params = new URLSearchParams(search || "");
+  const page = pages.get(parts[0]) || pages.get("appmap");
+  for (const link of document.querySelectorAll("nav a")) {
+    link.classList.toggle("active", link.dataset.view === page.section);
+  }
+  status.textContent = "loading…";
+  try {
+    const arg = parts[1] === undefined ? undefined : decodeURIComponent(parts[1]);
+    await page.show(arg, params);
+    status.textContent = "";
+    document.body.dataset.ready = hash;
+  } catch (error) {
+    view.replaceChildren(el("p", { class: "error" }, String(error.message || error)));
+    status.textContent = "";
+    document.body.dataset.ready = hash;
+  }
+}
+
+window.BotTelemetry = {
+  el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
+};
+
+// Page scripts are deferred too and run before this event: every page is registered by then.
+document.addEventListener("DOMContentLoaded", () => {
+  buildNav();
+  windowSelect.addEventListener("change", route);
+  window.addEventListener("hashchange", route);
+  route();
+});

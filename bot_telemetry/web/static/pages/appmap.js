@@ -1,0 +1,55 @@
+// The app map, and one node's operations and traces.
+"use strict";
+
+(() => {
+const { el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register } =
+  window.BotTelemetry;
+
+async function showAppMap() {
+  const [svgResponse, map] = await Promise.all([
+    fetch(`/api/appmap.svg${query(windowParams())}`),
+    getJson(`/api/appmap${query(windowParams())}`),
+  ]);
+  if (!svgResponse.ok) throw new Error(`app map answered ${svgResponse.status}`);
+  const parsed = new DOMParser().parseFromString(await svgResponse.text(), "image/svg+xml");
+  const svg = document.importNode(parsed.documentElement, true);
+  for (const node of svg.querySelectorAll("g.node")) {
+    const open = () => go(`#/node/${encodeURIComponent(node.getAttribute("data-node"))}`);
+    node.addEventListener("click", open);
+    node.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
+  }
+  const edges = map.edges.map((e) => ({
+    failed: e.failures > 0,
+    cells: [e.source, e.target, e.calls, e.failures, ms(e.p50_ms), ms(e.p95_ms)],
+  }));
+  view.replaceChildren(
+    el("h2", {}, "App map"),
+    el("div", { class: "appmap-frame" }, svg),
+    el("h3", {}, "Calls"),
+    table([{ label: "From" }, { label: "To" }, { label: "Calls", num: true },
+      { label: "Failures", num: true }, { label: "p50", num: true }, { label: "p95", num: true }],
+    edges),
+  );
+}
+
+async function showNode(name) {
+  const details = await getJson(`/api/nodes/${encodeURIComponent(name)}${query(windowParams())}`);
+  const operations = details.operations.map((o) => ({
+    failed: o.failures > 0,
+    cells: [o.service, o.name, o.kind, o.calls, o.failures, ms(o.p50_ms), ms(o.p95_ms)],
+  }));
+  view.replaceChildren(
+    el("p", {}, el("a", { href: "#/appmap" }, "← App map")),
+    el("h2", {}, `Node ${name}`),
+    el("h3", {}, "Operations"),
+    table([{ label: "Service" }, { label: "Operation" }, { label: "Kind" },
+      { label: "Calls", num: true }, { label: "Failures", num: true }, { label: "p50", num: true },
+      { label: "p95", num: true }], operations),
+    el("h3", {}, "Recent traces"),
+    table(TRACE_HEADINGS, traceRows(details.traces), (row) => go(`#/trace/${row.trace}`)),
+  );
+}
+
+register("appmap", { nav: "App map", order: 10, show: () => showAppMap() });
+register("node", { section: "appmap", show: (name) => showNode(name) });
+})();

@@ -1,0 +1,57 @@
+// Conversations: the list, and one conversation as an annotated transcript.
+"use strict";
+
+(() => {
+const { el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register } =
+  window.BotTelemetry;
+
+async function showConversations() {
+  const found = await getJson(`/api/conversations${query(windowParams())}`);
+  const rows = found.map((c) => ({
+    failed: c.failed_turns > 0,
+    id: c.conversation_id,
+    cells: [c.conversation_id, c.channel_id || "–", c.turns, c.failed_turns, c.first, c.last],
+  }));
+  view.replaceChildren(el("h2", {}, "Conversations"),
+    table([{ label: "Conversation" }, { label: "Channel" }, { label: "Turns", num: true },
+      { label: "Failed turns", num: true }, { label: "First" }, { label: "Last" }], rows,
+    (row) => go(`#/conversation/${encodeURIComponent(row.id)}`)));
+}
+
+function turnCard(turn, number) {
+  const failed = turn.failures.length > 0;
+  const said = (cls, text) => el("div", { class: cls },
+    text === null || text === undefined ? el("span", { class: "norecord" }, "(text not recorded)") : text);
+  return el("section", { class: `turn${failed ? " failed" : ""}`, "data-trace": turn.trace_id },
+    el("div", { class: "meta" }, `#${number} · ${turn.start} · ${turn.activity_type || "?"} · `,
+      ms(turn.duration_ms), " · ", el("a", { href: `#/trace/${turn.trace_id}` }, "trace")),
+    turn.text === null && turn.activity_type && turn.activity_type !== "message"
+      ? el("div", { class: "user" }, el("span", { class: "norecord" }, `(${turn.activity_type} activity)`))
+      : said("user", turn.text),
+    el("div", {},
+      turn.intents.map((i) => el("span", { class: "chip intent" },
+        `intent ${i.intent}${i.score === null ? "" : ` (${i.score.toFixed(2)})`}`)),
+      turn.answers.map((a) => el("span", { class: "chip answer" },
+        `answer ${a.answer === null ? "(not recorded)" : a.answer}${a.score === null ? "" : ` (${a.score.toFixed(2)})`}`)),
+      turn.failures.map((f) => el("span", { class: "chip failure" },
+        `${f.service}: ${f.name}${f.message ? ` – ${f.message}` : ""}`))),
+    turn.replies.map((reply) => said("bot", reply)),
+    el("ul", { class: "deps" }, turn.dependencies.map((d) => el("li", { class: d.failed ? "failed" : "" },
+      `${d.source} → ${d.target}: ${d.name} ${ms(d.duration_ms)}${d.failed ? " (failed)" : ""}`))));
+}
+
+async function showConversation(conversationId) {
+  const conversation = await getJson(`/api/conversations/${encodeURIComponent(conversationId)}`);
+  if (!conversation) {
+    view.replaceChildren(el("p", { class: "error" }, `No conversation ${conversationId} in the store.`));
+    return;
+  }
+  view.replaceChildren(
+    el("p", {}, el("a", { href: "#/conversations" }, "← Conversations")),
+    el("h2", {}, `Conversation ${conversation.conversation_id}`),
+    ...conversation.turns.map((turn, index) => turnCard(turn, index + 1)));
+}
+
+register("conversations", { nav: "Conversations", order: 30, show: () => showConversations() });
+register("conversation", { section: "conversations", show: (id) => showConversation(id) });
+})();

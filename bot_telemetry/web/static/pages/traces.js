@@ -1,0 +1,107 @@
+// Transactions: trace search, and one trace as a waterfall.
+"use strict";
+
+(() => {
+const { el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register } =
+  window.BotTelemetry;
+
+async function showTraces(params) {
+  const field = (label, name, value, placeholder) => el("label", {}, label,
+    el("input", { name, value: value || "", placeholder }));
+  const failed = el("select", { name: "failed" },
+    [["", "any"], ["true", "failed only"], ["false", "successful only"]].map(([value, label]) =>
+      el("option", { value, selected: params.get("failed") === value ? "selected" : null }, label)));
+  const form = el("form", { class: "search", id: "trace-search" },
+    field("Conversation id", "conversation", params.get("conversation"), "conversation id"),
+    field("Event name", "event", params.get("event"), "e.g. QnAMessage"),
+    field("Service", "service", params.get("service"), "e.g. bot"),
+    el("label", {}, "Outcome", failed),
+    el("button", { type: "submit" }, "Search"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    go(`#/traces${query(Object.fromEntries(data.entries()))}`);
+  });
+  const found = await getJson(`/api/traces${query({
+    ...windowParams(), conversation: params.get("conversation"), event: params.get("event"),
+    service: params.get("service"), failed: params.get("failed"),
+  })}`);
+  view.replaceChildren(el("h2", {}, "Transactions"), form,
+    table(TRACE_HEADINGS, traceRows(found), (row) => go(`#/trace/${row.trace}`)));
+}
+
+function attributesTable(attributes) {
+  const rows = Object.entries(attributes || {}).map(([key, value]) =>
+    el("tr", {}, el("td", {}, key),
+      el("td", {}, typeof value === "string" ? value : JSON.stringify(value))));
+  return el("table", {}, el("tbody", {}, rows));
+}
+
+function spanDetails(span) {
+  return el("div", { class: "details", id: "span-details" },
+    el("h3", {}, `${span.service}: ${span.name}`),
+    el("p", {}, `${span.kind} · ${ms(span.duration_ms)} · status ${span.status}`,
+      span.status_message ? ` – ${span.status_message}` : ""),
+    attributesTable({ span_id: span.span_id, parent_span_id: span.parent_span_id || "",
+      ...span.attributes }),
+    span.events.length ? el("h3", {}, "Span events") : null,
+    span.events.map((e) => el("div", {}, el("strong", {}, `${e.name} +${ms(e.offset_ms)}`),
+      attributesTable(e.attributes))));
+}
+
+async function showTrace(traceId) {
+  const trace = await getJson(`/api/traces/${encodeURIComponent(traceId)}`);
+  if (!trace) {
+    view.replaceChildren(el("p", { class: "error" }, `No trace ${traceId} in the store.`));
+    return;
+  }
+  const total = Math.max(trace.duration_ms, 0.001);
+  const detailSlot = el("div");
+  const rows = trace.spans.map((span) => {
+    const bar = el("div", { class: "span-bar" });
+    bar.style.left = `${(span.offset_ms / total) * 100}%`;
+    bar.style.width = `${Math.max((span.duration_ms / total) * 100, 0.3)}%`;
+    const time = el("span", { class: "span-time" }, ms(span.duration_ms));
+    const start = (span.offset_ms / total) * 100;
+    const end = start + (span.duration_ms / total) * 100;
+    // Beside the bar: after it when there is room, else before it.
+    if (end < 82) time.style.left = `calc(${end}% + 4px)`;
+    else time.style.right = `calc(${100 - start}% + 4px)`;
+    const label = el("div", { class: "span-label", title: span.name },
+      el("span", { class: "service" }, span.service), span.name);
+    label.style.paddingLeft = `${8 + span.depth * 16}px`;
+    const row = el("div", {
+      class: `span-row${span.status === "error" ? " error" : ""}`, "data-span": span.span_id,
+      tabindex: 0,
+    }, label, el("div", { class: "span-track" }, bar, time));
+    const open = () => {
+      for (const other of view.querySelectorAll(".span-row.selected")) other.classList.remove("selected");
+      row.classList.add("selected");
+      detailSlot.replaceChildren(spanDetails(span));
+    };
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
+    return row;
+  });
+  const logs = trace.logs.map((log) => ({
+    cells: [`+${ms(log.offset_ms)}`, log.service, log.event_name || log.severity || "log",
+      log.event_name ? Object.entries(log.attributes)
+        .filter(([key]) => key !== "microsoft.custom_event.name")
+        .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+        .join("  ") : (log.body || "")],
+  }));
+  view.replaceChildren(
+    el("h2", {}, `Trace ${trace.trace_id}`),
+    el("p", {}, `${trace.start} · ${ms(trace.duration_ms)} · ${trace.spans.length} spans · `,
+      el("span", { class: trace.errors ? "error" : "" }, `${trace.errors} errors`),
+      ` · ${trace.services.join(", ")}`),
+    el("div", { class: "waterfall" }, rows),
+    detailSlot,
+    el("h3", {}, "Events and log records"),
+    table([{ label: "At" }, { label: "Service" }, { label: "Event" }, { label: "Properties" }], logs),
+  );
+}
+
+register("traces", { nav: "Transactions", order: 20, show: (_, params) => showTraces(params) });
+register("trace", { section: "traces", show: (traceId) => showTrace(traceId) });
+})();
