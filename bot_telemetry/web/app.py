@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ..receive import otlp_http
 from ..store.database import Store
+from ..store.engine import DuckDBEngine
 from ..store.writer import StoreWriter
 from .auth import guard
 from .config import ServerConfig
@@ -20,7 +21,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     config.check()
     opened = store or Store.open(config.store)
     writer = StoreWriter(opened, retention_seconds=config.retention_seconds)
-    queries = Queries(opened)
+    queries = Queries(DuckDBEngine(opened))
     app = web.Application(client_max_size=config.max_body, middlewares=[guard(config)])
     otlp_http.add_routes(app, writer, config.max_body)
     add_routes(app, queries)
