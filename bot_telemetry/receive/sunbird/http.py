@@ -124,7 +124,7 @@ def telemetry_handler(
             body = await _read(request, limit)
             headers = request.headers
             encoding = headers.get("Content-Encoding")
-            if encoding and body[:2] != _GZIP_MAGIC:
+            if encoding and encoding.strip().lower() == "gzip" and body[:2] != _GZIP_MAGIC:
                 # An app run with aiohttp's auto_decompress has inflated it already (bounded
                 # by the limit all the same, as we read it).
                 encoding = None
