@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             "pipeline share of the baseline": figures["pipeline_share_of_baseline"],
             "pipeline events per second (wall)": figures["pipeline"]["events_per_second"],
-            "stored (answers / rows)": (
+            "stored (answers / rows incl. warm-up)": (
                 f"{figures['pipeline']['stored']} / {figures['pipeline']['rows_in_store']}"
             ),
         },
