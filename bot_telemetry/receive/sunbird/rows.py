@@ -241,7 +241,26 @@ def _producer(raw: Any) -> str:
     return name if isinstance(name, str) and name else "unknown_client"
 
 
-_ROW_FIELDS = frozenset(ClientEventRow._fields)
+# The row's fields by position (NamedTuple's own list of them is a private name).
+_ROW_INDEX = {
+    name: index
+    for index, name in enumerate(
+        (
+            "record_id",
+            "time_ns",
+            "trace_id",
+            "span_id",
+            "service_name",
+            "severity_number",
+            "severity_text",
+            "body",
+            "event_name",
+            "conversation_id",
+            "attributes",
+            "scope_name",
+        )
+    )
+}
 
 
 def add_rows(batch: Batch, rows: list[ClientEventRow]) -> None:
@@ -253,8 +272,8 @@ def add_rows(batch: Batch, rows: list[ClientEventRow]) -> None:
     for name in LOG_COLUMNS:
         if name == "attributes":
             columns[name].extend(to_json(row.attributes) for row in rows)
-        elif name in _ROW_FIELDS:
-            index = ClientEventRow._fields.index(name)
+        elif name in _ROW_INDEX:
+            index = _ROW_INDEX[name]
             columns[name].extend(row[index] for row in rows)
         else:
             columns[name].extend([None] * len(rows))

@@ -60,3 +60,15 @@ def test_free_text_is_dropped_by_default_and_redacted_when_allowed() -> None:
     kept = private_edata("INTERACT", interact, PrivacyPolicy(log_personal_information=True))
     assert kept["extra"] == {"value": "call [REDACTED]"}
     assert private_edata("START", {"type": "x"}, PrivacyPolicy()) == {"type": "x"}
+
+
+def test_a_row_fills_every_log_column_by_name() -> None:
+    from bot_telemetry.receive.sunbird.rows import BundleInfo, add_rows, event_row
+    from bot_telemetry.store.rows import LOG_COLUMNS, Batch
+
+    row = event_row(event("START"), BundleInfo(None, None, 1, "t"), PrivacyPolicy())
+    batch = Batch()
+    add_rows(batch, [row])
+    assert batch.log_count == 1
+    assert batch.logs["event_name"] == ["START"] and batch.logs["record_id"] == [row.record_id]
+    assert {name: len(batch.logs[name]) for name in LOG_COLUMNS} == dict.fromkeys(LOG_COLUMNS, 1)
