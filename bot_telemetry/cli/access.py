@@ -18,8 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, cast
 
-from ..analytics import appmap, conversations, events, traces
+from ..analytics import appmap, client_events, conversations, events, traces
 from ..analytics.appmap import AppMap
+from ..analytics.client_events import ClientEvent, FailedEvent
 from ..analytics.conversations import Conversation, ConversationSummary
 from ..analytics.events import Event
 from ..analytics.traces import TraceDetail
@@ -35,6 +36,10 @@ class Source(Protocol):
     def trace(self, trace_id: str) -> TraceDetail | None: ...
     def conversations(self, window: TimeWindow, limit: int) -> list[ConversationSummary]: ...
     def conversation(self, conversation_id: str) -> Conversation | None: ...
+    def client_events(
+        self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
+    ) -> list[ClientEvent]: ...
+    def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]: ...
     def close(self) -> None: ...
     def __enter__(self) -> Source: ...
     def __exit__(
@@ -81,6 +86,14 @@ class EngineSource(_Closing):
 
     def conversation(self, conversation_id: str) -> Conversation | None:
         return conversations.get_conversation(self.engine, conversation_id)
+
+    def client_events(
+        self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
+    ) -> list[ClientEvent]:
+        return client_events.list_client_events(self.engine, window, eid, conversation_id, limit)
+
+    def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]:
+        return client_events.list_failed(self.engine, window, limit)
 
     def close(self) -> None:
         self.engine.close()
@@ -142,6 +155,18 @@ class ServerSource(_Closing):
     def conversation(self, conversation_id: str) -> Conversation | None:
         quoted = urllib.parse.quote(conversation_id, safe="")
         return cast(Conversation | None, self._get(f"/api/conversations/{quoted}"))
+
+    def client_events(
+        self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
+    ) -> list[ClientEvent]:
+        params = {"eid": eid, "conversation": conversation_id, "limit": limit}
+        found = self._get("/api/client-events", {**self._window(window), **params})
+        return cast(list[ClientEvent], found)
+
+    def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]:
+        params = {"failed": "true", "limit": limit}
+        found = self._get("/api/client-events", {**self._window(window), **params})
+        return cast(list[FailedEvent], found)
 
 
 def open_source(store: Path, url: str | None = None, token: str | None = None) -> Source:

@@ -77,7 +77,7 @@ def test_events_by_name(engines: Engines) -> None:
     assert by_name["BotMessageReceived"]["events"] == turns
     assert by_name["BotMessageReceived"]["users"] == 3
     assert by_name["BotMessageReceived"]["version"] == "1.4.2"
-    assert by_name["INTERACT"]["users"] == 0  # a client event without a user
+    assert by_name["INTERACT"]["users"] == 3  # client events: the actor's fromId
     assert by_name["WaterfallStart"]["conversations"] == len(engines.traffic.conversations)
 
 
@@ -137,6 +137,22 @@ def test_conversations(engines: Engines) -> None:
     assert len(expected) == len(engines.traffic.conversations)
     one = conversations.get_conversation(duckdb, "conv-2")
     assert conversations.get_conversation(clickhouse, "conv-2") == one
+    assert one is not None and one["client_events"] and one["turns"][0]["client_events"]
+
+
+def test_client_events(engines: Engines) -> None:
+    from bot_telemetry.analytics import client_events
+
+    duckdb, clickhouse = both(engines)
+    for eid, conversation in ((None, None), ("INTERACT", "conv-1"), ("START", None)):
+        expected = client_events.list_client_events(duckdb, eid=eid, conversation_id=conversation)
+        found = client_events.list_client_events(clickhouse, eid=eid, conversation_id=conversation)
+        assert [{**e, "properties": None} for e in found] == [
+            {**e, "properties": None} for e in expected
+        ]
+        assert expected
+    assert client_events.counts(clickhouse) == client_events.counts(duckdb)
+    assert client_events.counts(duckdb)["stored"]["START"] == len(engines.traffic.conversations)
 
 
 @pytest.mark.parametrize("relation", sorted(RELATIONS))

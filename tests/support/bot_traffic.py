@@ -75,6 +75,7 @@ class _Service:
         self.meter_provider = MeterProvider(resource=resource, metric_readers=[self.reader])
         self.tracer = self.tracer_provider.get_tracer("bot_traffic", "1.0")
         self.logger = self.logger_provider.get_logger("bot_telemetry.events")
+        self.client_logger = self.logger_provider.get_logger(contract.CLIENT_EVENT_SCOPE)
 
     def requests(self) -> list[Request]:
         found: list[Request] = []
@@ -284,13 +285,26 @@ def generate(conversations: int = 4, turns_per_conversation: int = 4) -> Traffic
             bot_turn.end(turn.tick(2))
             request.end(turn.tick(1))
             inbound.end(turn.tick(1))
-            # A client event (no custom-event attribute, only the OTLP event name).
-            services["channel"].logger.emit(
+            # A client event from the page (Sunbird v3, as the collector stores one): no
+            # custom-event attribute, only the OTLP event name; in the turn's trace.
+            client = {
+                contract.CONVERSATION_ID: conversation,
+                contract.FROM_ID: f"from-{user}",
+                contract.SUNBIRD_EDATA_PREFIX + "type": "TOUCH",
+                contract.SUNBIRD_EDATA_PREFIX + "id": "send",
+            }
+            services["channel"].client_logger.emit(
                 timestamp=turn.tick(1),
                 context=trace.set_span_in_context(inbound),
                 event_name="INTERACT",
-                attributes={contract.CONVERSATION_ID: conversation, "edata.type": "TOUCH"},
+                attributes=client,  # type: ignore[arg-type]
             )
+            if t == 0:  # the page opened before the first turn: in no trace
+                services["channel"].client_logger.emit(
+                    timestamp=start - 500 * MS,
+                    event_name="START",
+                    attributes={**client, contract.SUNBIRD_EDATA_PREFIX + "type": "session"},  # type: ignore[arg-type]
+                )
             turns_counter.add(1, {"channel": "directline" if c % 2 == 0 else "msteams"})
             latency.record(40.0 + number, {"outcome": "failed" if turn_fails else "ok"})
             traffic.last_ns = turn.clock

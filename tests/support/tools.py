@@ -44,3 +44,17 @@ def chromium() -> str:
 
 def node() -> str:
     return require("node", shutil.which("node"))
+
+
+def webchat() -> Path:
+    """The sample's built web chat page (``scripts/build-webchat``: npm packages + esbuild)."""
+    built = REPO / "sample_bot" / "webchat" / "dist"
+    require("webchat", built / "webchat.js")
+    return built
+
+
+def node_modules(package: str) -> Path:
+    """An npm package the web chat build installed (the Sunbird SDK, for the Node tests)."""
+    found = REPO / "sample_bot" / "webchat" / "node_modules" / package
+    require("webchat", found / "package.json")
+    return found
