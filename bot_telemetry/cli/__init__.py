@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from . import client_events, queries, serve
+from . import clickhouse, client_events, queries, serve
 from .common import PROG, CommandError, Handler
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = (serve, queries, client_events)
+COMMAND_GROUPS = (serve, queries, client_events, clickhouse)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
@@ -43,12 +44,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo(arguments[1:])
     parser, handlers = build_parser()
     options = parser.parse_args(arguments)
+    from ..store.clickhouse import ClickHouseError
     from ..store.database import StoreError
     from ..web import ConfigError
     from .access import RemoteError
 
+    # clickhouse-connect logs a warning of its own before raising; the error line says it all.
+    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
     try:
         return handlers[options.command](options)
+    except ClickHouseError as error:
+        # The store named by --store cannot be used as it is: what to fix, like a usage error.
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
     except (CommandError, StoreError, RemoteError, ConfigError, ValueError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1

@@ -35,7 +35,19 @@ def register(commands: Any) -> dict[str, Handler]:
     serve.add_argument(
         "--retention",
         default=None,
-        help="drop telemetry older than this (e.g. 7d); default keep everything",
+        help="drop telemetry older than this (e.g. 7d); default keep everything "
+        "(ClickHouse: the TTL of the tables --create-schema creates)",
+    )
+    serve.add_argument(
+        "--read-only",
+        action="store_true",
+        help="serve the UI and API only, no receivers (a stateless reader of a ClickHouse "
+        "database the OpenTelemetry Collector fills; run as many as you need)",
+    )
+    serve.add_argument(
+        "--create-schema",
+        action="store_true",
+        help="ClickHouse: create the exporter's database and tables when they are missing",
     )
     serve.add_argument(
         "--cors-origin",
@@ -67,9 +79,18 @@ def run(options: argparse.Namespace) -> int:
         retention_seconds=parse_duration(options.retention) if options.retention else 0,
         cors_origins=tuple(check_origin(origin) for origin in options.cors_origin),
         client_dedup_seconds=parse_duration(options.client_dedup_window),
+        read_only=options.read_only,
+        create_schema=options.create_schema,
     )
 
     def ready(running: Running) -> None:
+        if config.read_only:
+            print(
+                f"{PROG} reader on {running.url}  (web UI {running.url}/, no receivers)  "
+                f"store {config.store}",
+                flush=True,
+            )
+            return
         print(
             f"{PROG} collector on {running.url}  (OTLP/HTTP /v1/traces /v1/logs /v1/metrics, "
             f"client telemetry /v1/telemetry; "

@@ -14,14 +14,29 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from .database import Store, Written
+from .database import Written
 from .rows import Batch
 
 _log = logging.getLogger(__name__)
 
 # How many rows one transaction may gather from waiting batches.
 GROUP_ROWS = 20_000
+
+
+class Sink(Protocol):
+    """Where a writer commits: the DuckDB ``Store``, or ClickHouse (``clickhouse_ingest``)."""
+
+    @property
+    def path(self) -> Any:
+        """Where the rows go, for messages."""
+
+    def write(self, batch: Batch) -> Written:
+        """Store a batch (one transaction where the store has them)."""
+
+    def delete_older_than(self, cutoff_ns: int) -> int:
+        """Retention: drop what started before ``cutoff_ns``; returns spans dropped."""
 
 
 class WriterBusy(Exception):
@@ -39,7 +54,7 @@ class StoreWriter:
 
     def __init__(
         self,
-        store: Store,
+        store: Sink,
         *,
         max_pending: int = 256,
         retention_seconds: float = 0,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..receive import otlp_http
 from ..store.database import DEFAULT_STORE
+from ..store.location import ClickHouseLocation
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4318
@@ -20,7 +21,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ServerConfig:
-    store: Path = DEFAULT_STORE
+    #: The DuckDB store file, or a ClickHouse database (the Collector exporter's tables).
+    store: Path | ClickHouseLocation = DEFAULT_STORE
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     allow_remote: bool = False
@@ -31,6 +33,11 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     #: How long a client event's mid (and a bundle) is remembered to drop repeats.
     client_dedup_seconds: float = 3600.0
+    #: Serve the UI and API only, no receivers (ClickHouse filled by a Collector: a stateless
+    #: reader, run as many as needed).
+    read_only: bool = False
+    #: ClickHouse: create the exporter's tables when missing (TTL from retention_seconds).
+    create_schema: bool = False
 
     def check(self) -> None:
         """Refuse a non-loopback bind unless it is explicit and protected by a token."""

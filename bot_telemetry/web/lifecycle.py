@@ -19,6 +19,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
@@ -39,7 +40,8 @@ class Running:
         self.url = f"http://{shown}:{port}"
 
     async def stop(self) -> None:
-        discovery_path(self.config.store).unlink(missing_ok=True)
+        if isinstance(self.config.store, Path):
+            discovery_path(self.config.store).unlink(missing_ok=True)
         await self.runner.cleanup()
 
 
@@ -56,7 +58,10 @@ async def start(config: ServerConfig) -> Running:
         await runner.cleanup()
         raise
     running = Running(runner, config)
-    discovery_path(config.store).write_text(json.dumps({"url": running.url, "pid": os.getpid()}))
+    if isinstance(config.store, Path):  # ClickHouse has no file lock: the CLI reads it itself
+        discovery_path(config.store).write_text(
+            json.dumps({"url": running.url, "pid": os.getpid()})
+        )
     return running
 
 

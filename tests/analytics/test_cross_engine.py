@@ -25,6 +25,14 @@ def both(engines: Engines, legacy: bool = False) -> tuple[Engine, Engine]:
     return engines.duckdb, engines.clickhouse_legacy if legacy else engines.clickhouse
 
 
+@pytest.fixture(params=["chdb", "http"])
+def pair(engines: Engines, request: pytest.FixtureRequest) -> tuple[Engine, Engine]:
+    """DuckDB and a ClickHouse engine: chDB in this process, or the HTTP client on the test
+    server (the same data in both)."""
+    other = engines.clickhouse if request.param == "chdb" else engines.clickhouse_http
+    return engines.duckdb, other
+
+
 @pytest.mark.parametrize("legacy", [False, True], ids=["current-spellings", "old-spellings"])
 def test_app_map(engines: Engines, legacy: bool) -> None:
     duckdb, clickhouse = both(engines, legacy)
@@ -38,18 +46,18 @@ def test_app_map(engines: Engines, legacy: bool) -> None:
     assert {n["id"] for n in expected["nodes"]} == {"channel", "bot", "nlu", "qna", "azure.blob"}
 
 
-def test_app_map_of_a_window(engines: Engines) -> None:
+def test_app_map_of_a_window(engines: Engines, pair: tuple[Engine, Engine]) -> None:
     # The first five turns only (one second apart).
     window = TimeWindow(T0, T0 + 5 * 1000 * MS)
-    duckdb, clickhouse = both(engines)
+    duckdb, clickhouse = pair
     expected = appmap.build_app_map(duckdb, window)
     assert appmap.build_app_map(clickhouse, window) == expected
     assert next(e for e in expected["edges"] if e["source"] == "channel")["calls"] == 5
 
 
 @pytest.mark.parametrize("node", ["bot", "nlu", "azure.blob", "nowhere"])
-def test_node_details(engines: Engines, node: str) -> None:
-    duckdb, clickhouse = both(engines)
+def test_node_details(engines: Engines, node: str, pair: tuple[Engine, Engine]) -> None:
+    duckdb, clickhouse = pair
     operations = appmap.node_operations(duckdb, node)
     assert appmap.node_operations(clickhouse, node) == operations
     trace_ids = appmap.node_trace_ids(duckdb, node, limit=5)
@@ -68,8 +76,8 @@ EVENTS_BY_NAME = Query(
 )
 
 
-def test_events_by_name(engines: Engines) -> None:
-    duckdb, clickhouse = both(engines)
+def test_events_by_name(engines: Engines, pair: tuple[Engine, Engine]) -> None:
+    duckdb, clickhouse = pair
     expected = EVENTS_BY_NAME.run(duckdb, start=0, end=2**63 - 1).dicts()
     assert EVENTS_BY_NAME.run(clickhouse, start=0, end=2**63 - 1).dicts() == expected
     by_name = {row["name"]: row for row in expected}
@@ -89,33 +97,33 @@ def as_text(value: object) -> object:
 
 
 @pytest.mark.parametrize("relation", sorted(RELATIONS))
-def test_every_relation_has_the_same_rows(engines: Engines, relation: str) -> None:
+def test_every_relation_has_the_same_rows(
+    engines: Engines, relation: str, pair: tuple[Engine, Engine]
+) -> None:
     columns = [c.name for c in RELATIONS[relation].columns if c.type != "UBIGINT"]
     sql = f"SELECT {', '.join(columns)} FROM {relation}"
-    duckdb, clickhouse = both(engines)
+    duckdb, clickhouse = pair
     left = sorted((tuple(as_text(v) for v in row) for row in duckdb.query(sql)), key=repr)
     right = sorted((tuple(as_text(v) for v in row) for row in clickhouse.query(sql)), key=repr)
     assert len(left) > 0
     assert left == right
 
 
-def test_recent_events(engines: Engines) -> None:
+def test_recent_events(engines: Engines, pair: tuple[Engine, Engine]) -> None:
     from bot_telemetry.analytics.events import list_events
 
-    duckdb, clickhouse = both(engines)
+    duckdb, clickhouse = pair
     for name in (None, "QnAMessage", "INTERACT"):
         expected = list_events(duckdb, name=name, limit=30)
         found = list_events(clickhouse, name=name, limit=30)
-        assert [{**e, "properties": None} for e in found] == [
-            {**e, "properties": None} for e in expected
-        ]
+        assert texts(found) == texts(expected)
         assert len(expected) > 0
 
 
-def test_traces(engines: Engines) -> None:
+def test_traces(engines: Engines, pair: tuple[Engine, Engine]) -> None:
     from bot_telemetry.analytics import traces
 
-    duckdb, clickhouse = both(engines)
+    duckdb, clickhouse = pair
     for query in (
         traces.TraceQuery(),
         traces.TraceQuery(failed=True),
@@ -128,10 +136,10 @@ def test_traces(engines: Engines) -> None:
         assert expected
 
 
-def test_conversations(engines: Engines) -> None:
+def test_conversations(engines: Engines, pair: tuple[Engine, Engine]) -> None:
     from bot_telemetry.analytics import conversations
 
-    duckdb, clickhouse = both(engines)
+    duckdb, clickhouse = pair
     expected = conversations.list_conversations(duckdb)
     assert conversations.list_conversations(clickhouse) == expected
     assert len(expected) == len(engines.traffic.conversations)
@@ -140,23 +148,49 @@ def test_conversations(engines: Engines) -> None:
     assert one is not None and one["client_events"] and one["turns"][0]["client_events"]
 
 
-def test_client_events(engines: Engines) -> None:
+def test_client_events(engines: Engines, pair: tuple[Engine, Engine]) -> None:
     from bot_telemetry.analytics import client_events
 
-    duckdb, clickhouse = both(engines)
+    duckdb, clickhouse = pair
     for eid, conversation in ((None, None), ("INTERACT", "conv-1"), ("START", None)):
         expected = client_events.list_client_events(duckdb, eid=eid, conversation_id=conversation)
         found = client_events.list_client_events(clickhouse, eid=eid, conversation_id=conversation)
-        assert [{**e, "properties": None} for e in found] == [
-            {**e, "properties": None} for e in expected
-        ]
+        assert texts(found) == texts(expected)
         assert expected
     assert client_events.counts(clickhouse) == client_events.counts(duckdb)
     assert client_events.counts(duckdb)["stored"]["START"] == len(engines.traffic.conversations)
 
 
 @pytest.mark.parametrize("relation", sorted(RELATIONS))
-def test_select_star_gives_the_model_columns_in_order(engines: Engines, relation: str) -> None:
-    for engine in both(engines):
+def test_select_star_gives_the_model_columns_in_order(
+    engines: Engines, relation: str, pair: tuple[Engine, Engine]
+) -> None:
+    for engine in pair:
         found = engine.query(f"SELECT * FROM {relation} LIMIT 1")
         assert found.columns == RELATIONS[relation].column_names
+
+
+def texts(value: object) -> object:
+    """``value`` with every attribute map's values as text (as ClickHouse keeps them)."""
+    if isinstance(value, dict):
+        return {
+            key: {k: attribute_text(v) for k, v in item.items()}
+            if key in ("attributes", "properties") and isinstance(item, dict)
+            else texts(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [texts(item) for item in value]
+    return value
+
+
+def test_trace_detail(engines: Engines, pair: tuple[Engine, Engine]) -> None:
+    from bot_telemetry.analytics import traces
+
+    duckdb, clickhouse = pair
+    for trace_id in engines.traffic.turn_traces[:3] + engines.traffic.turn_traces[-2:]:
+        expected = traces.get_trace(duckdb, trace_id)
+        assert expected is not None
+        assert texts(traces.get_trace(clickhouse, trace_id)) == texts(expected)
+        assert len(expected["spans"]) >= 10 and expected["logs"]
+    assert traces.get_trace(clickhouse, "0" * 31 + "1") is None
