@@ -137,7 +137,7 @@ async def test_update_and_delete_events(telemetry: CapturedTelemetry) -> None:
         await context.delete_activity(reference)
 
     adapter = TestAdapter(edit)
-    adapter.use(TelemetryMiddleware(PrivacyPolicy(log_personal_information=True)))
+    adapter.use(TelemetryMiddleware(privacy=PrivacyPolicy(log_personal_information=True)))
     await run(adapter, incoming())
 
     (updated,) = telemetry.events(contract.BOT_MESSAGE_UPDATE)
@@ -236,7 +236,7 @@ async def test_a_failing_bot_marks_the_turn_span_and_the_error_reaches_the_adapt
 
 async def test_opened_policy_records_text_redacted(telemetry: CapturedTelemetry) -> None:
     adapter = TestAdapter(echo)
-    adapter.use(TelemetryMiddleware(PrivacyPolicy(log_personal_information=True)))
+    adapter.use(TelemetryMiddleware(privacy=PrivacyPolicy(log_personal_information=True)))
     await run(adapter, incoming("mail me at ada@example.org"))
 
     received = props(telemetry.events(contract.BOT_MESSAGE_RECEIVED)[0])
