@@ -94,9 +94,9 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
                 f"TelemetryMiddleware(privacy=...) takes a PrivacyPolicy, got "
                 f"{type(privacy).__name__}"
             )
-        if telemetry_client is not None and not isinstance(
-            telemetry_client, OpenTelemetryBotTelemetryClient | NullTelemetryClient
-        ):
+        # botbuilder's null client is how its own code says "no client": nothing to tell.
+        quiet = telemetry_client is None or type(telemetry_client) is NullTelemetryClient
+        if not quiet and not isinstance(telemetry_client, OpenTelemetryBotTelemetryClient):
             _log.warning(
                 "TelemetryMiddleware records through OpenTelemetry (configure()); the %s "
                 "passed to it is not called, so no event is recorded twice",

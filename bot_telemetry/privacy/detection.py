@@ -5,8 +5,8 @@ Two jobs, both on values whose meaning we do not know:
 * ``redact``: replace emails, phone and card numbers in text, and nothing that only looks
   like them: a score ``0.8446753``, a version ``10.0.19041``, a date, the tail of a GUID or
   an epoch in milliseconds survive. A card must pass the Luhn check and start like a card
-  (2-6); a phone number needs 7 to 15 digits and is not a decimal number, a date, or a
-  dotted version or address. JSON is redacted inside its strings only, so it stays valid.
+  (2-6); a phone number needs 7 to 15 digits (12 without separators) and is not a decimal
+  number, a date, or a dotted version or address. JSON is redacted inside its strings only, so it stays valid.
 * ``personal``: whether a value might be personal data at all. Free text (anything with
   whitespace, or encoded whitespace) might be; so might anything the patterns find. Numbers,
   identifiers, GUIDs, timestamps, versions and other single tokens are not.
@@ -66,7 +66,9 @@ def is_card(candidate: str) -> bool:
 def is_phone(candidate: str) -> bool:
     text = candidate.strip()
     digits = sum(ch.isdigit() for ch in text)
-    if not 7 <= digits <= 15:
+    # E.164 allows 15 digits; written without "+" or separators a phone number has at most
+    # 12, and a longer run is an epoch in milliseconds or an id.
+    if not 7 <= digits <= (12 if text.isdigit() else 15):
         return False
     if _DECIMAL.fullmatch(text) or _DATE.match(text):
         return False

@@ -260,23 +260,24 @@ class PrivacyPolicy:
         return self._redacted(text)
 
     def url(self, url: str) -> str:
-        """A URL as it may be recorded: without credentials, query or fragment unless
-        personal data may be logged; the patterns replaced in what is left.
+        """A URL as it may be recorded: never with credentials; without query or fragment
+        unless personal data may be logged; the patterns replaced in what is left.
 
         >>> PrivacyPolicy().url("https://u:p@example.org/a?q=Grace%20Hopper#top")
         'https://example.org/a'
         """
-        if self.log_personal_information:
-            return self._redacted(url)
         try:
             parts = urlsplit(url)
             host = parts.hostname or ""
-            netloc = f"{host}:{parts.port}" if parts.port else host
-            if ":" in host:
-                netloc = f"[{host}]:{parts.port}" if parts.port else f"[{host}]"
+            port = parts.port
         except ValueError:
             return ""
-        return self._redacted(urlunsplit((parts.scheme, netloc, parts.path, "", "")))
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{port}" if port else host
+        opened = self.log_personal_information
+        query, fragment = (parts.query, parts.fragment) if opened else ("", "")
+        return self._redacted(urlunsplit((parts.scheme, netloc, parts.path, query, fragment)))
 
     def exception_attributes(self, error: BaseException) -> dict[str, str]:
         """``exception.type``/``.message``/``.stacktrace`` as this policy lets them leave:
