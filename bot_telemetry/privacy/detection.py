@@ -6,7 +6,8 @@ Two jobs, both on values whose meaning we do not know:
   like them: a score ``0.8446753``, a version ``10.0.19041``, a date, the tail of a GUID or
   an epoch in milliseconds survive. A card must pass the Luhn check and start like a card
   (2-6); a phone number needs 7 to 15 digits (12 without separators) and is not a decimal
-  number, a date, or a dotted version or address. JSON is redacted inside its strings only, so it stays valid.
+  number, a date, or a dotted version or address. JSON is redacted inside its strings
+  only, so it stays valid.
 * ``personal``: whether a value might be personal data at all. Free text (anything with
   whitespace, or encoded whitespace) might be; so might anything the patterns find. Numbers,
   identifiers, GUIDs, timestamps, versions and other single tokens are not.

@@ -18,7 +18,7 @@ from bot_telemetry.signals import (
 from tests.support.telemetry import CapturedTelemetry
 
 
-class Constants(str, Enum):
+class Constants(str, Enum):  # noqa: UP042 (botbuilder's kind: str() is not the value)
     event = "LuisResult"
     intent = "intent"
     channel = "msteams"
