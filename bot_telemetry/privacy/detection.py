@@ -91,7 +91,27 @@ def redact_text(
     patterns: tuple[tuple[re.Pattern[str], Callable[[str], bool] | None], ...],
     replacement: str,
 ) -> str:
-    """``text`` with every validated match of ``patterns`` replaced."""
+    """``text`` with every validated match of ``patterns`` replaced.
+
+    URL encoding hides a match (``grace%40example.org``, ``%2B44+20+7946+0958`` in a query
+    string that an error message quotes): when decoding the text reveals one, the decoded
+    text is returned, redacted.
+    """
+    redacted = _redact(text, patterns, replacement)
+    if "%" in redacted or "+" in redacted:
+        decoded = unquote_plus(redacted)
+        if decoded != redacted:
+            found = _redact(decoded, patterns, replacement)
+            if found != decoded:
+                return found
+    return redacted
+
+
+def _redact(
+    text: str,
+    patterns: tuple[tuple[re.Pattern[str], Callable[[str], bool] | None], ...],
+    replacement: str,
+) -> str:
     for pattern, valid in patterns:
         if valid is None:
             text = pattern.sub(replacement, text)

@@ -126,3 +126,16 @@ def test_text_that_only_looks_like_json_is_redacted_as_text() -> None:
 def test_names_and_free_text_under_unknown_keys_are_left_out() -> None:
     for name in NAMES:
         assert PrivacyPolicy().apply({"guest": name, "party": 4}) == {"party": 4}
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("GET /predict?query=mail+grace%40example.org", "GET /predict?query=mail [REDACTED]"),
+        ("tel=%2B44+20+7946+0958&x=1", "tel=[REDACTED]&x=1"),
+        ("q=4111%201111%201111%201111", "q=[REDACTED]"),
+        ("a+b=c%20d, nothing personal", "a+b=c%20d, nothing personal"),
+    ],
+)
+def test_url_encoding_does_not_hide_a_match(text: str, redacted: str) -> None:
+    assert OPENED.redact_text(text) == redacted
