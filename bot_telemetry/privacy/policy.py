@@ -176,7 +176,17 @@ class PrivacyPolicy:
         return self._bounded(self.redact_text(text))
 
     def _bounded(self, text: str) -> str:
-        return text if len(text) <= self.max_value_length else text[: self.max_value_length]
+        if len(text) <= self.max_value_length:
+            return text
+        if detection.looks_like_json(text):
+            # Cut inside its strings: JSON cut in the middle would no longer parse.
+            found = detection.map_json_strings(text, self._cut)
+            if found is not None:
+                return found
+        return text[: self.max_value_length]
+
+    def _cut(self, text: str) -> str:
+        return text[: self.max_value_length]
 
     def _kept_if_not_personal(self, text: str) -> str | None:
         return None if detection.personal(text) else self._bounded(text)

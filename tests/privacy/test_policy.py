@@ -53,6 +53,15 @@ def test_values_are_bounded():
     assert policy.apply({"channelId": "x" * 100}) == {"channelId": "x" * 10}
 
 
+def test_long_json_is_cut_inside_its_strings_and_stays_valid():
+    policy = PrivacyPolicy(max_value_length=10)
+    value = json.dumps(["x" * 100, "y" * 100])
+    assert json.loads(policy.apply({"matchedQuestion": value})["matchedQuestion"]) == [
+        "x" * 10,
+        "y" * 10,
+    ]
+
+
 def test_unknown_builtin_pattern_is_rejected():
     with pytest.raises(ValueError, match="unknown redaction pattern"):
         PrivacyPolicy(redact=("ssn",))
