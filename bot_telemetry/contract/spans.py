@@ -26,6 +26,9 @@ ATTR_DB_NAMESPACE: Final = "db.namespace"
 
 #: The log record attribute Azure Monitor turns into a customEvents row.
 CUSTOM_EVENT_NAME: Final = "microsoft.custom_event.name"
+#: A custom event's numeric measurements, as one JSON object of ``{name: number}``. The Azure
+#: Monitor exporter turns it into customMeasurements (and leaves it out of customDimensions).
+CUSTOM_MEASUREMENTS: Final = "microsoft.custom_measurements"
 #: The attribute some SDKs name an event by, instead of the LogRecord's event_name field.
 EVENT_NAME: Final = "event.name"
 
@@ -63,6 +66,7 @@ __all__ = [
     "ATTR_SESSION_ID",
     "CONVERSATION_ATTRIBUTES",
     "CUSTOM_EVENT_NAME",
+    "CUSTOM_MEASUREMENTS",
     "EVENT_NAME",
     "PEER_ATTRIBUTES",
     "TURN_SPAN_NAME",
