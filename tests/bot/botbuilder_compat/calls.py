@@ -14,7 +14,7 @@ from tests.support.telemetry import CapturedTelemetry
 
 #: Properties every custom event gets inside a TelemetryMiddleware turn (a documented
 #: difference: botbuilder's components send none of them).
-TURN_PROPERTIES = frozenset(contract.ACTIVITY_PROPERTIES)
+TURN_PROPERTIES = frozenset((*contract.ACTIVITY_PROPERTIES, *contract.TURN_IDENTITY_KEYS))
 
 
 @dataclass(frozen=True)
