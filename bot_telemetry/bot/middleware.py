@@ -192,12 +192,14 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
     ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
         try:
             activity: Activity = context.activity
+            attributes = self.turn_span_attributes(activity)
             span = _tracer.start_span(
-                contract.TURN_SPAN_NAME,
-                kind=SpanKind.INTERNAL,
-                attributes=self.turn_span_attributes(activity),
+                contract.TURN_SPAN_NAME, kind=SpanKind.INTERNAL, attributes=attributes
             )
             turn = self._activity_properties(activity)
+            # Every event of the turn says whose it is (per-user funnels, PostHog's distinct_id).
+            turn[contract.USER_PSEUDO_ID] = attributes.get(contract.ATTR_ENDUSER_PSEUDO_ID)
+            turn[contract.SESSION_ID] = attributes.get(contract.ATTR_SESSION_ID)
             scope = with_turn_properties(
                 {key: value for key, value in turn.items() if value is not None},
                 trace.set_span_in_context(span),
