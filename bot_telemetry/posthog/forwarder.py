@@ -14,7 +14,8 @@ counted (``ExportAccounting``: ``posthog/queue_full``, ``export_failed``, ``too_
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, Protocol, TypeVar
 
 from ..delivery import BatchQueue, Delivery, ExportAccounting
 from ..privacy import DEFAULT_POLICY, PrivacyPolicy
@@ -25,6 +26,14 @@ from .settings import PostHogSettings
 _log = logging.getLogger(__name__)
 
 SIGNAL = "posthog"
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=Named)
 
 
 def destination_name(settings: PostHogSettings) -> str:
@@ -54,14 +63,21 @@ def map_and_send(
     return delivery
 
 
-class PostHogForwarder:
-    """Queues ``EventRecord``s and sends them to PostHog in the background."""
+def _as_record(item: EventRecord) -> EventRecord:
+    return item
+
+
+class PostHogForwarder(Generic[Item]):
+    """Queues items (``EventRecord``s, or rows turned into them on the sending thread by
+    ``to_record``) and sends them to PostHog in the background. Items whose name the
+    settings' include/exclude rules refuse are not queued."""
 
     def __init__(
         self,
         settings: PostHogSettings,
         accounting: ExportAccounting,
         *,
+        to_record: Callable[[Item], EventRecord] = _as_record,  # type: ignore[assignment]
         policy: PrivacyPolicy = DEFAULT_POLICY,
         max_queue_size: int = 8192,
         max_batch_size: int = 512,
@@ -71,8 +87,9 @@ class PostHogForwarder:
         self.accounting = accounting
         self.policy = policy
         self.destination = destination_name(settings)
+        self._to_record = to_record
         self._sender = CaptureSender(settings)
-        self._queue: BatchQueue[EventRecord] = BatchQueue(
+        self._queue: BatchQueue[Item] = BatchQueue(
             self._deliver,
             signal=SIGNAL,
             destination=self.destination,
@@ -83,12 +100,12 @@ class PostHogForwarder:
         )
         self.sent = 0
 
-    def put(self, record: EventRecord) -> None:
-        if self.settings.wants(record.name):
-            self._queue.put(record)
+    def put(self, item: Item) -> None:
+        if self.settings.wants(item.name):
+            self._queue.put(item)
 
-    def put_many(self, records: Iterable[EventRecord]) -> None:
-        self._queue.put_many(r for r in records if self.settings.wants(r.name))
+    def put_many(self, items: Iterable[Item]) -> None:
+        self._queue.put_many(item for item in items if self.settings.wants(item.name))
 
     def pending(self) -> int:
         return self._queue.pending()
@@ -102,7 +119,15 @@ class PostHogForwarder:
         self._queue.close(timeout_millis)
         self._sender.close()
 
-    def _deliver(self, batch: Sequence[EventRecord]) -> Delivery:
-        delivery = map_and_send(batch, self.settings, self.policy, self._sender)
+    def _deliver(self, batch: Sequence[Item]) -> Delivery:
+        records, unreadable = [], 0
+        for item in batch:
+            try:
+                records.append(self._to_record(item))
+            except Exception:
+                unreadable += 1
+                _log.exception("could not read %r for PostHog", item.name)
+        delivery = map_and_send(records, self.settings, self.policy, self._sender)
+        delivery.drop("rejected", unreadable)
         self.sent += delivery.delivered
         return delivery

@@ -7,11 +7,13 @@ import asyncio
 
 from aiohttp import web
 
+from ..posthog import PostHogSettings
 from ..receive import otlp_http
 from ..store.database import Store
 from ..store.writer import StoreWriter
 from .auth import guard
 from .config import ServerConfig
+from .posthog import add_posthog_routes
 from .routes import Queries, add_routes
 
 
@@ -33,4 +35,5 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
             opened.close()
 
     app.on_cleanup.append(close)
+    add_posthog_routes(app, writer, queries, PostHogSettings.from_environment())
     return app

@@ -203,7 +203,9 @@ class PostHogServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > owner.max_body:
-                    # Refused before reading, as a server in front of PostHog's would.
+                    # Read and thrown away, so the client is not cut off mid-send, then refused.
+                    while length > 0:
+                        length -= len(self.rfile.read(min(length, 1 << 20)) or b"\0" * length)
                     self._reply(413, _error(413), "")
                     return
                 body = self.rfile.read(length)
