@@ -7,6 +7,7 @@
 - 429, 408, 5xx and no answer at all are retried with exponential backoff (0.5 s doubling,
   at most 30 s), or after the ``Retry-After`` PostHog asked for, while the batch's retry
   budget (``retry_seconds``) lasts; then the batch is dropped as ``export_failed``.
+  ``stop_retrying`` (shutdown) cuts a wait short for one last try at once.
 - 400 (a payload PostHog refuses) and 413 (a body too large for a proxy in front of it)
   split the request in halves until the one event at fault is alone: it is dropped as
   ``rejected`` / ``too_large`` with one log line, the others are delivered.
@@ -116,8 +117,9 @@ class CaptureSender:
                 wait = _backoff(attempt) if answer.retry_after is None else answer.retry_after
                 if time.monotonic() + wait <= deadline:
                     attempt += 1
-                    if not self._stop.wait(wait):
-                        continue
+                    # Shutting down ends the wait: one last try at once, then no more.
+                    self._stop.wait(wait)
+                    continue
             delivery.drop(EXPORT_FAILED, len(chunk))
             delivery.reason = self._failure(answer)
             return False
