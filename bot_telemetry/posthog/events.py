@@ -106,7 +106,7 @@ def capture_event(
         "distinct_id": _distinct_id(user, conversation, record.service),
         "properties": properties,
         "timestamp": iso_time(record.time_ns),
-        "uuid": str(event_uuid(record)),
+        "uuid": _uuid5_text(_uuid_seed(record)),
     }
 
 
@@ -117,13 +117,27 @@ def event_uuid(record: EventRecord) -> uuid.UUID:
     ``log.record.uid`` such as a Sunbird ``mid``, with the name and time: some clients
     repeat ids), else from its trace, span, time and name.
     """
+    return uuid.uuid5(EVENT_NAMESPACE, _uuid_seed(record))
+
+
+def _uuid_seed(record: EventRecord) -> str:
     if record.key:
-        seed = record.key
-    else:
-        uid = record.attributes.get(ATTR_LOG_RECORD_UID)
-        where = f"uid:{uid}" if uid else f"{record.trace_id or ''}:{record.span_id or ''}"
-        seed = f"{where}:{record.time_ns}:{record.name}"
-    return uuid.uuid5(EVENT_NAMESPACE, seed)
+        return record.key
+    uid = record.attributes.get(ATTR_LOG_RECORD_UID)
+    where = f"uid:{uid}" if uid else f"{record.trace_id or ''}:{record.span_id or ''}"
+    return f"{where}:{record.time_ns}:{record.name}"
+
+
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+
+
+def _uuid5_text(seed: str) -> str:
+    """``str(uuid.uuid5(EVENT_NAMESPACE, seed))`` without building UUID objects (per event)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + seed.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @lru_cache(maxsize=4096)

@@ -154,3 +154,9 @@ def test_timestamps_are_iso_utc_with_microseconds() -> None:
     now = time.time_ns()
     parsed = datetime.fromisoformat(iso_time(now).replace("Z", "+00:00"))
     assert abs(parsed.timestamp() * 1e9 - now) < 2_000
+
+
+def test_the_uuid_sent_is_the_uuid5_of_the_event() -> None:
+    for item in (record(), record("LuisIntent.Book", n=1), record()._replace(key="span:x:y")):
+        sent = capture_event(item, SETTINGS, PrivacyPolicy())["uuid"]
+        assert sent == str(event_uuid(item)) and uuid.UUID(sent).version == 5
