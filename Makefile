@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.turn_overhead --json
 	$(BIN)/python -m benchmarks.load --json
 	$(BIN)/python -m benchmarks.ingest --json
+	$(BIN)/python -m benchmarks.posthog --json
 
 clean:
 	rm -rf $(VENV) .bot-telemetry .tools
