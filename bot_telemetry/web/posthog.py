@@ -128,6 +128,8 @@ def stored_rows(
 ) -> Iterator[StoredRow]:
     """The rows of a committed batch worth forwarding (on the writer thread: no JSON parsed
     per row, only each new resource's attributes once)."""
+    if len(resources) > 10_000:  # many short-lived processes: start over
+        resources.clear()
     for index, resource_id in enumerate(batch.resources["resource_id"]):
         if resource_id not in resources:
             found = json.loads(batch.resources["attributes"][index] or "{}")
@@ -136,8 +138,6 @@ def stored_rows(
                 str(version) if version else None,
                 bool(found.get(RESOURCE_POSTHOG_FORWARDED)),
             )
-            if len(resources) > 10_000:  # many short-lived processes: start over
-                resources.clear()
     logs = batch.logs
     for index, name in enumerate(logs["event_name"]):
         version, forwarded = resources.get(logs["resource_id"][index], (None, False))
