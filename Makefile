@@ -19,10 +19,13 @@ tools: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m sample_bot.demo
 
+# ruff (lint and format), mypy --strict, then the suite; coverage (files under 100% and the
+# TOTAL line) is printed just before pytest's closing line.
 test: $(STAMP) tools
 	$(BIN)/ruff check bot_telemetry sample_bot tests benchmarks
+	$(BIN)/ruff format --check bot_telemetry sample_bot tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.turn_overhead --json

@@ -10,12 +10,7 @@ from typing import Any, TypedDict
 
 import duckdb
 
-from ..contract import (
-    ATTR_ENDUSER_PSEUDO_ID,
-    ATTR_SESSION_ID,
-    CUSTOM_EVENT_NAME,
-    TURN_SPAN_NAME,
-)
+from ..contract import CUSTOM_EVENT_NAME, TURN_IDENTITY_KEYS, TURN_SPAN_NAME
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
 
@@ -87,9 +82,6 @@ class EventsPage(TypedDict):
     remaining: int | None
 
 
-_TURN_IDENTITY = (ATTR_ENDUSER_PSEUDO_ID, ATTR_SESSION_ID)
-
-
 def stored_events_page(
     db: duckdb.DuckDBPyConnection,
     window: TimeWindow,
@@ -124,7 +116,7 @@ def stored_events_page(
             [TURN_SPAN_NAME, traces],
         ).fetchall():
             found = json.loads(attributes or "{}")
-            turns[trace_id] = {key: found[key] for key in _TURN_IDENTITY if key in found}
+            turns[trace_id] = {key: found[key] for key in TURN_IDENTITY_KEYS if key in found}
     events = []
     versions: dict[str | None, Any] = {}  # a page repeats a few resources
     for record_id, time_ns, trace_id, span_id, service, name, attributes, resource in rows:

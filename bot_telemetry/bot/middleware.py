@@ -197,9 +197,10 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
                 contract.TURN_SPAN_NAME, kind=SpanKind.INTERNAL, attributes=attributes
             )
             turn = self._activity_properties(activity)
-            # Every event of the turn says whose it is (per-user funnels, PostHog's distinct_id).
-            turn[contract.USER_PSEUDO_ID] = attributes.get(contract.ATTR_ENDUSER_PSEUDO_ID)
-            turn[contract.SESSION_ID] = attributes.get(contract.ATTR_SESSION_ID)
+            # Every event of the turn says whose it is (pseudonymously), so analytics can count
+            # users and sessions from events alone.
+            for key in contract.TURN_IDENTITY_KEYS:
+                turn[key] = attributes.get(key)
             scope = with_turn_properties(
                 {key: value for key, value in turn.items() if value is not None},
                 trace.set_span_in_context(span),

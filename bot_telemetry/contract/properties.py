@@ -41,11 +41,9 @@ INSTANCE_ID: Final = "InstanceId"
 
 #: Properties every BotMessage* event carries.
 ACTIVITY_PROPERTIES: Final = (ACTIVITY_ID, ACTIVITY_TYPE, CHANNEL_ID, CONVERSATION_ID)
-#: Turn properties every custom event of a turn carries besides ``ACTIVITY_PROPERTIES``: the
-#: pseudonymous user and session ids, the same values (and keys) as the turn span's
-#: ``enduser.pseudo.id`` and ``session.id``, so an event alone says whose it is.
-USER_PSEUDO_ID: Final = "enduser.pseudo.id"
-SESSION_ID: Final = "session.id"
+#: Besides ACTIVITY_PROPERTIES, every custom event recorded inside a turn carries these: the
+#: pseudonymous user id and the session id, under the turn span's attribute names.
+TURN_IDENTITY_KEYS: Final = ("enduser.pseudo.id", "session.id")
 
 __all__ = [
     "ACTIVITY_ID",
@@ -77,10 +75,9 @@ __all__ = [
     "SCORE",
     "SENTIMENT_LABEL",
     "SENTIMENT_SCORE",
-    "SESSION_ID",
     "SPEAK",
     "STEP_NAME",
     "TEXT",
+    "TURN_IDENTITY_KEYS",
     "USERNAME",
-    "USER_PSEUDO_ID",
 ]

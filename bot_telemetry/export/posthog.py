@@ -66,11 +66,7 @@ class PostHogLogExporter(LogRecordExporter):
 def event_record(item: ReadableLogRecord) -> EventRecord:
     """A bot's log record as the event both halves map (same ids and time as the store's row)."""
     record = item.log_record
-    found = record.attributes
-    # BoundedAttributes copies item by item through its lock-taking Mapping methods (~10 µs
-    # an event); the SDK never changes a record's attributes once emitted, so its dict will do.
-    inner = getattr(found, "_dict", None)
-    attributes = dict(inner if isinstance(inner, dict) else (found or {}))
+    attributes = dict(record.attributes or {})
     name = attributes.get(CUSTOM_EVENT_NAME) or record.event_name or ""
     resource = item.resource.attributes if item.resource is not None else {}
     version = resource.get("service.version")
