@@ -192,9 +192,7 @@ class BatchQueue(Generic[Item]):
                 if not failed:
                     self._accounting.export_succeeded(self._destination)
                 else:
-                    self._accounting.export_failed(
-                        self._destination, self._signal, failed, error
-                    )
+                    self._accounting.export_failed(self._destination, self._signal, failed, error)
                     # One try per round while the backend fails: the worker tries again on its
                     # next tick, a flush returns instead of waiting out timeout after timeout.
                     return
