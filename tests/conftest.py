@@ -8,7 +8,7 @@ from tests.support.azurite import azurite
 from tests.support.browser import browser
 from tests.support.telemetry import CapturedTelemetry, capture
 
-__all__ = ["azurite", "browser"]  # session fixtures: one Azurite, one Chromium for the suite
+__all__ = ["azurite", "browser"]  # one Azurite for the session; Chromium per module
 
 
 @pytest.fixture

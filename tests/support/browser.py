@@ -32,7 +32,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in this
+# thread while it is open, and the asyncio tests of other modules need the thread free.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
