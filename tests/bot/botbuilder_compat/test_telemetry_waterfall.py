@@ -4,8 +4,9 @@ reading the Waterfall* events OpenTelemetry recorded instead of a mock's calls.
 
 Upstream runs the dialogs with no middleware; so do these, and again under
 ``TelemetryMiddleware`` (then every event also carries the turn's activityId,
-activityType, channelId, conversationId and the two pseudonymous identity keys: difference D5, so the exact property count
-of the cancel test is checked outside a turn and, with those four, inside one).
+activityType, channelId, conversationId and the two pseudonymous identity keys: difference D5,
+so the exact property count of the cancel test is checked outside a turn and, with those six,
+inside one).
 """
 
 from __future__ import annotations
