@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 import duckdb
 
 from ..contract import CUSTOM_EVENT_NAME, TURN_IDENTITY_KEYS, TURN_SPAN_NAME
-from ..store.engine import Engine
+from ..store.engine import DuckDBEngine, Engine, EngineError
 from .query import Query
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
@@ -84,14 +84,31 @@ class EventsPage(TypedDict):
 
 
 def stored_events_page(
-    db: duckdb.DuckDBPyConnection,
+    engine: Engine,
     window: TimeWindow,
     after: tuple[int, str] | None = None,
     limit: int = 500,
     count: bool = False,
 ) -> EventsPage:
     """Events in the window after the cursor ``(time_ns, record_id)``, oldest first: one page
-    of a resumable walk over stored history (the PostHog backfill)."""
+    of a resumable walk over stored history (the PostHog backfill). The embedded store only,
+    for now: the cursor is its log records' ids."""
+    if not isinstance(engine, DuckDBEngine):
+        raise EngineError(
+            f"reading stored history from {engine.description} is not supported yet; "
+            "run the backfill against the embedded store"
+        )
+    with engine.store.reader() as db:
+        return _stored_events_page(db, window, after, limit, count)
+
+
+def _stored_events_page(
+    db: duckdb.DuckDBPyConnection,
+    window: TimeWindow,
+    after: tuple[int, str] | None,
+    limit: int,
+    count: bool,
+) -> EventsPage:
     where = "l.event_name IS NOT NULL AND l.time_ns >= ? AND l.time_ns < ?"
     params: list[Any] = list(window.params)
     if after is not None:

@@ -101,13 +101,7 @@ class EngineSource(_Closing):
     def stored_events_page(
         self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
     ) -> EventsPage:
-        if not isinstance(self.engine, DuckDBEngine):
-            raise StoreError(
-                f"reading stored history from {self.engine.description} is not supported yet; "
-                "run the backfill against the embedded store"
-            )
-        with self.engine.store.reader() as db:
-            return events.stored_events_page(db, window, after, limit, count)
+        return events.stored_events_page(self.engine, window, after, limit, count)
 
     def close(self) -> None:
         self.engine.close()
