@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.turn_overhead --json
 	$(BIN)/python -m benchmarks.load --json
 	$(BIN)/python -m benchmarks.ingest --json
+	$(BIN)/python -m benchmarks.posthog --json
 
 clean:
 	rm -rf $(VENV) .bot-telemetry .tools sample_bot/webchat/node_modules sample_bot/webchat/dist

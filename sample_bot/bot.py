@@ -3,6 +3,11 @@
 Every message goes to the recognizer first (so Cancel and Help interrupt a booking);
 ``BookTable`` starts the booking dialog, small talk gets a short answer, anything else
 is asked of the Q&A service. A dependency that fails degrades the answer, never the turn.
+
+Two events of its own go to the telemetry client, as a restaurant would want them:
+``TableBooked`` (day, guest, party size) and ``QuestionUnanswered`` (the question, so the
+knowledge base can grow). Both carry personal data under keys the privacy policy has never
+seen; it decides what leaves the bot.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from typing import Any
 
 from botbuilder.core import (
     ActivityHandler,
+    BotTelemetryClient,
     ConversationState,
+    NullTelemetryClient,
     Recognizer,
     RecognizerResult,
     TurnContext,
@@ -55,6 +62,7 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
         recognizer: Recognizer,
         qna: Any,
         dialog: BookingDialog | None = None,
+        telemetry_client: BotTelemetryClient | None = None,
     ) -> None:
         self.conversation_state = conversation_state
         self.user_state = user_state
@@ -62,6 +70,7 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
         self.qna = qna
         self.dialog_state = conversation_state.create_property("DialogState")
         self.bookings = user_state.create_property("Bookings")
+        self.telemetry_client = telemetry_client or NullTelemetryClient()
         self.dialog = dialog or BookingDialog(on_booked=self._remember)
         self.dialogs = DialogSet(self.dialog_state)
         self.dialogs.add(self.dialog)
@@ -118,6 +127,9 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
             return
         best = answers[0] if answers else None
         if best is None or best.id < 0:
+            self.telemetry_client.track_event(
+                "QuestionUnanswered", {"userQuestion": turn_context.activity.text}
+            )
             await turn_context.send_activity(NO_ANSWER)
         else:
             await turn_context.send_activity(with_feedback(best.answer))
@@ -125,6 +137,11 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
     async def _remember(self, turn_context: TurnContext, booking: Booking) -> None:
         bookings = await self.bookings.get(turn_context, list)
         bookings.append(asdict(booking))
+        self.telemetry_client.track_event(
+            "TableBooked",
+            {"day": booking.day, "guest": booking.name},
+            {"partySize": booking.party_size or 0},
+        )
 
 
 def _top(result: RecognizerResult | None) -> tuple[str, float]:

@@ -25,14 +25,21 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot": frozenset(_BOT_SIDE),
     "agents": frozenset(_BOT_SIDE),
     "dependencies": frozenset(_BOT_SIDE),
-    "export": frozenset(_BOT_SIDE),
+    # Shared by both halves: the export queue and its accounting; the PostHog protocol.
+    "delivery": frozenset(),
+    "posthog": frozenset({"contract", "privacy", "delivery"}),
+    "export": frozenset({*_BOT_SIDE, "delivery", "posthog"}),
     "store": frozenset({"contract", "privacy"}),
     "receive": frozenset({"contract", "privacy", "store"}),
     "analytics": frozenset({"contract", "privacy", "store"}),
     "exhaust": frozenset({"contract", "privacy", "store", "analytics"}),
-    "web": frozenset({"contract", "privacy", "store", "receive", "analytics", "exhaust", "export"}),
+    "web": frozenset(
+        {"contract", "privacy", "store", "receive", "analytics", "exhaust", "export"}
+        | {"delivery", "posthog"}
+    ),
     "cli": frozenset(
         {"contract", "privacy", "store", "receive", "analytics", "exhaust", "web", "export"}
+        | {"delivery", "posthog"}
     ),
 }
 #: Modules at the package's top: helpers any layer may use (they import nothing of ours).
@@ -42,6 +49,7 @@ SHIMS = frozenset({"collector"})
 COLLECTOR_SIDE = frozenset({"store", "receive", "analytics", "exhaust", "web", "cli"})
 API_ONLY = frozenset(
     {"contract", "privacy", "correlation", "signals", "bot", "agents", "dependencies"}
+    | {"delivery", "posthog"}
 )
 RUNTIMES = ("botbuilder", "botframework", "microsoft_agents")
 

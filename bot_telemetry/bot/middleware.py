@@ -1,22 +1,26 @@
 """``TelemetryMiddleware``: the turn span and the BotMessage* events, for any botbuilder adapter.
 
-A drop-in for botbuilder-core's ``TelemetryLoggerMiddleware`` (same ``fill_*`` and
-``on_*_activity`` hooks to override), with what that one lacks: a turn span in the
+A drop-in for botbuilder-core's ``TelemetryLoggerMiddleware``: the same constructor
+``(telemetry_client, log_personal_information)`` and the same ``fill_*`` and
+``on_*_activity`` hooks to override, with what that one lacks: a turn span in the
 request's trace, activityId/activityType/channelId/conversationId on every event, one
-privacy policy instead of a flag, and ``additional_properties`` that work.
+privacy policy behind the flag, and ``additional_properties`` that work.
 
     adapter.use(TelemetryMiddleware())
+    adapter.use(TelemetryMiddleware(telemetry_client, True))   # as TelemetryLoggerMiddleware
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import Token
+from enum import Enum
 from typing import Any
 
-from botbuilder.core import Middleware, TurnContext
+from botbuilder.core import BotTelemetryClient, Middleware, NullTelemetryClient, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference, ResourceResponse
 from botframework.connector import Channels
 from opentelemetry import context as otel_context
@@ -25,11 +29,18 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import contract
 from ..privacy import PrivacyPolicy, current_policy
-from ..signals.custom_events import track_custom_event, with_turn_properties
+from ..signals.custom_events import (
+    track_custom_event,
+    with_turn_personal_values,
+    with_turn_properties,
+)
+from ..signals.setup_check import warn_if_not_recording
 from ..signals.turn_context import turn_context_scope
+from .telemetry_client import OpenTelemetryBotTelemetryClient
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("bot_telemetry.bot")
+_ESCAPED = "exception.escaped"
 
 Properties = dict[str, Any]
 
@@ -37,30 +48,98 @@ Properties = dict[str, Any]
 class TelemetryMiddleware(Middleware):  # type: ignore[misc]
     """Records each turn as a ``bot.turn`` span and its activities as custom events.
 
-    ``privacy`` defaults to the policy of the current ``configure()`` call. Activities
-    whose type is in ``skip_send_types`` (trace and typing by default) get no
-    BotMessageSend. Subclasses change what an event carries by overriding
-    ``fill_receive_event_properties`` (and the send/update/delete ones) or
-    ``turn_span_attributes``. Nothing here raises into the turn.
+    Constructed like botbuilder's ``TelemetryLoggerMiddleware``: ``telemetry_client`` and
+    ``log_personal_information``, by position or keyword. Everything is recorded through
+    OpenTelemetry (``configure()``); the client only lends its privacy policy when it is an
+    ``OpenTelemetryBotTelemetryClient``. Any other client is not called, so that a bot
+    moving from Application Insights' client to ``configure()`` does not record each event
+    twice.
+
+    The policy is ``privacy`` if given, else the client's, else the one of the current
+    ``configure()`` call; ``log_personal_information``, when given, replaces that policy's
+    flag (its redaction patterns and keys stay). Activities whose type is in
+    ``skip_send_types`` (trace and typing by default) get no BotMessageSend. Subclasses
+    change what an event carries by overriding ``fill_receive_event_properties`` (and the
+    send/update/delete ones) or ``turn_span_attributes``. Nothing here raises into the turn.
     """
 
     def __init__(
         self,
-        privacy: PrivacyPolicy | None = None,
+        telemetry_client: BotTelemetryClient | None = None,
+        log_personal_information: bool | None = None,
         *,
+        privacy: PrivacyPolicy | None = None,
         skip_send_types: Collection[str] = (ActivityTypes.trace, ActivityTypes.typing),
     ) -> None:
+        if isinstance(telemetry_client, PrivacyPolicy):
+            raise TypeError(
+                "TelemetryMiddleware's first argument is botbuilder's telemetry_client; pass "
+                "the policy by keyword: TelemetryMiddleware(privacy=PrivacyPolicy(...))"
+            )
+        if telemetry_client is not None and not isinstance(telemetry_client, BotTelemetryClient):
+            raise TypeError(
+                "TelemetryMiddleware(telemetry_client, log_personal_information): "
+                "telemetry_client must be a botbuilder BotTelemetryClient (such as "
+                "OpenTelemetryBotTelemetryClient()) or None, got "
+                f"{type(telemetry_client).__name__}"
+            )
+        if log_personal_information is not None and not isinstance(log_personal_information, bool):
+            raise TypeError(
+                "TelemetryMiddleware(telemetry_client, log_personal_information): "
+                "log_personal_information must be True, False or None (the policy decides), "
+                f"got {type(log_personal_information).__name__}"
+            )
+        if privacy is not None and not isinstance(privacy, PrivacyPolicy):
+            raise TypeError(
+                f"TelemetryMiddleware(privacy=...) takes a PrivacyPolicy, got "
+                f"{type(privacy).__name__}"
+            )
+        # botbuilder's null client is how its own code says "no client": nothing to tell.
+        quiet = telemetry_client is None or type(telemetry_client) is NullTelemetryClient
+        if not quiet and not isinstance(telemetry_client, OpenTelemetryBotTelemetryClient):
+            _log.warning(
+                "TelemetryMiddleware records through OpenTelemetry (configure()); the %s "
+                "passed to it is not called, so no event is recorded twice",
+                type(telemetry_client).__name__,
+            )
+        self._telemetry_client = telemetry_client
+        self._flag = log_personal_information
         self._privacy = privacy
+        self._derived: tuple[PrivacyPolicy, PrivacyPolicy] | None = None
         self.skip_send_types = frozenset(_type_name(kind) for kind in skip_send_types)
 
     @property
     def privacy(self) -> PrivacyPolicy:
-        return self._privacy or current_policy()
+        """The policy in force: ``privacy``, the client's, or ``configure()``'s, with
+        ``log_personal_information`` applied when it was given."""
+        base = self._privacy
+        if base is None and isinstance(self._telemetry_client, OpenTelemetryBotTelemetryClient):
+            base = self._telemetry_client.privacy
+        if base is None:
+            base = current_policy()
+        if self._flag is None or base.log_personal_information == self._flag:
+            return base
+        derived = self._derived
+        if derived is None or derived[0] is not base:
+            # Built once per base policy: a policy caches its decisions and pseudonyms.
+            derived = (base, dataclasses.replace(base, log_personal_information=self._flag))
+            self._derived = derived
+        return derived[1]
 
     @property
     def log_personal_information(self) -> bool:
         """botbuilder's flag, answered by the policy."""
         return self.privacy.log_personal_information
+
+    @property
+    def telemetry_client(self) -> BotTelemetryClient:
+        """The client given, or an ``OpenTelemetryBotTelemetryClient`` with this middleware's
+        policy (botbuilder's middleware has this property too)."""
+        if self._telemetry_client is None:
+            # Without a policy or flag of its own it follows configure(), as this does.
+            own = self._privacy is not None or self._flag is not None
+            self._telemetry_client = OpenTelemetryBotTelemetryClient(self.privacy if own else None)
+        return self._telemetry_client
 
     async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[Any]]) -> None:
         span, token = self._start_turn(context)
@@ -74,8 +153,7 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
                 await logic()
         except BaseException as error:
             if span is not None and span.is_recording():
-                span.record_exception(error)
-                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                self._record_error(span, error)
             raise
         finally:
             if token is not None:
@@ -175,7 +253,7 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
         attributes: Properties = {
             contract.ATTR_ACTIVITY_ID: activity.id,
             contract.ATTR_ACTIVITY_TYPE: _type_name(activity.type),
-            contract.ATTR_CHANNEL_ID: activity.channel_id,
+            contract.ATTR_CHANNEL_ID: _plain(activity.channel_id),
             contract.ATTR_CONVERSATION_ID: conversation_id,
             contract.ATTR_GEN_AI_CONVERSATION_ID: conversation_id,
             contract.ATTR_SESSION_ID: policy.pseudonymize(conversation_id)
@@ -187,6 +265,15 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
 
     # --- internals ---------------------------------------------------------------------
 
+    def _record_error(self, span: trace.Span, error: BaseException) -> None:
+        try:
+            policy = self.privacy
+            # Not span.record_exception: it would record the raw message and stack trace.
+            span.add_event("exception", {**policy.exception_attributes(error), _ESCAPED: True})
+            span.set_status(Status(StatusCode.ERROR, policy.error_description(error)))
+        except Exception:
+            _log.exception("could not record the turn's exception")
+
     def _start_turn(
         self, context: TurnContext
     ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
@@ -196,6 +283,7 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
             span = _tracer.start_span(
                 contract.TURN_SPAN_NAME, kind=SpanKind.INTERNAL, attributes=attributes
             )
+            warn_if_not_recording(span)
             turn = self._activity_properties(activity)
             # Every event of the turn says whose it is (pseudonymously), so analytics can count
             # users and sessions from events alone.
@@ -204,6 +292,16 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
             scope = with_turn_properties(
                 {key: value for key, value in turn.items() if value is not None},
                 trace.set_span_in_context(span),
+            )
+            sender = activity.from_property
+            scope = with_turn_personal_values(
+                (
+                    activity.text,
+                    activity.speak,
+                    sender.name if sender else None,
+                    sender.id if sender else None,
+                ),
+                scope,
             )
             token = otel_context.attach(scope)
             self._hook_pipeline(context, scope)
@@ -267,7 +365,7 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
         return {
             contract.ACTIVITY_ID: activity.id,
             contract.ACTIVITY_TYPE: _type_name(activity.type),
-            contract.CHANNEL_ID: activity.channel_id,
+            contract.CHANNEL_ID: _plain(activity.channel_id),
             contract.CONVERSATION_ID: activity.conversation.id if activity.conversation else None,
         }
 
@@ -289,6 +387,12 @@ def _merged(properties: Properties, additional: Properties | None) -> Properties
     # botbuilder iterates the dict and reads ``prop.key`` (AttributeError on a str key);
     # here additional properties really do override the stock ones.
     return {**properties, **(additional or {})}
+
+
+def _plain(value: Any) -> Any:
+    # botbuilder's TestAdapter and Teams activities carry Channels members (a str Enum whose
+    # str() is "Channels.ms_teams"): record the value, "msteams", as botbuilder's JSON does.
+    return value.value if isinstance(value, Enum) else value
 
 
 def _type_name(kind: object) -> str:
@@ -315,11 +419,11 @@ def _teams_properties(activity: Activity) -> Properties:
     tenant = activity.channel_data.get("tenant") or {}
     team = activity.channel_data.get("team")
     properties: Properties = {
-        "TeamsTenantId": tenant.get("id") if isinstance(tenant, dict) else None,
-        "TeamsUserAadObjectId": activity.from_property.aad_object_id
+        contract.TEAMS_TENANT_ID: tenant.get("id") if isinstance(tenant, dict) else None,
+        contract.TEAMS_USER_AAD_OBJECT_ID: activity.from_property.aad_object_id
         if activity.from_property
         else None,
     }
     if isinstance(team, dict):
-        properties["TeamsTeamInfo"] = team
+        properties[contract.TEAMS_TEAM_INFO] = team
     return properties

@@ -15,7 +15,6 @@ import logging
 import re
 import sys
 import time
-import traceback as traceback_module
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -29,7 +28,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import contract
 from ..privacy import PrivacyPolicy, current_policy
-from ..signals.custom_events import attribute_value, track_custom_event
+from ..privacy.policy import plain_key
+from ..signals.custom_events import (
+    attribute_value,
+    measurement_json,
+    track_custom_event,
+    turn_personal_values,
+)
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("bot_telemetry.bot")
@@ -57,6 +62,8 @@ _SEVERITY_NAMES: dict[str, Severity] = {
 _HTTP_TYPES = frozenset({"http", "https", "ajax"})
 _HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _INVALID_INSTRUMENT_CHARS = re.compile(r"[^A-Za-z0-9_.\-/]")
+# A page view's own fields: its URL has been made safe already (policy.url).
+_PAGE_VIEW_KEYS = frozenset({"url"})
 
 
 class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
@@ -85,7 +92,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             track_custom_event(
                 name,
                 _entity_names_only(properties, policy),
-                _numbers(measurements),
+                measurements,  # type: ignore[arg-type]  # track_custom_event keeps the numbers
                 privacy=policy,
             )
         except Exception:
@@ -104,9 +111,10 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             policy = self.privacy
             track_custom_event(
                 name,
-                {**(properties or {}), "url": policy.redact_text(str(url))},
-                {**_numbers(measurements), "duration": float(duration or 0)},
+                {**(properties or {}), "url": policy.url(str(url))},
+                {**(measurements or {}), "duration": float(duration or 0)},  # type: ignore[dict-item]
                 privacy=policy,
+                known_safe=_PAGE_VIEW_KEYS,
             )
         except Exception:
             _log.exception("could not track page view %r", name)
@@ -130,23 +138,20 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
                 assert exception_type is not None
                 value = exception_type()
             exception_type = exception_type or type(value)
-            trace = trace or value.__traceback__
+            if value.__traceback__ is None and trace is not None:
+                value = value.with_traceback(trace)
             policy = self.privacy
             attributes = _attributes(properties, policy)
-            attributes.update(_numbers(measurements))
-            message = policy.redact_text(str(value))
+            _add_measurements(attributes, measurements)
+            # The message only when personal data may be logged (then redacted): see
+            # bot_telemetry.privacy.exceptions.
+            details: dict[str, str] = policy.exception_attributes(value)
             kind = _qualified_name(exception_type)
-            stack = policy.redact_text(
-                "".join(traceback_module.format_exception(exception_type, value, trace))
-            )
-            details = {
-                "exception.type": kind,
-                "exception.message": message,
-                "exception.stacktrace": stack,
-            }
+            details["exception.type"] = kind
+            message = details.get("exception.message", kind)
             span = _current_span()
             if span.is_recording():
-                # record_exception would format the raw message; pass ours, redacted.
+                # record_exception would format the raw message; pass ours.
                 span.add_event("exception", {**attributes, **details})
                 # Azure Monitor turns both the span event and an exception.* log record into
                 # an exceptions row; the log record keeps only error.type so it is counted once.
@@ -199,7 +204,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             policy = self.privacy
             number, text = _SEVERITIES[_severity(severity)]
             _logger.emit(
-                body=policy.redact_text(str(name)),
+                body=policy.free_text(str(name), turn_personal_values()),
                 attributes=_attributes(properties, policy),
                 context=context.get_current(),
                 severity_number=number,
@@ -226,8 +231,8 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             policy = self.privacy
             start_ns, end_ns = _timing(start_time, duration)
             attributes = _attributes(properties, policy)
-            attributes.update(_numbers(measurements))
-            attributes["url.full"] = policy.redact_text(str(url))
+            _add_measurements(attributes, measurements)
+            attributes["url.full"] = policy.url(str(url))
             if http_method:
                 attributes["http.request.method"] = http_method.upper()
             status_code = _int(response_code)
@@ -236,7 +241,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             if request_id:
                 attributes["bot.request.id"] = request_id
             span = _tracer.start_span(
-                name, kind=SpanKind.SERVER, attributes=attributes, start_time=start_ns
+                _text(name), kind=SpanKind.SERVER, attributes=attributes, start_time=start_ns
             )
             span.set_status(Status(StatusCode.OK if success else StatusCode.ERROR))
             span.end(end_time=end_ns)
@@ -267,13 +272,20 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             policy = self.privacy
             start_ns, end_ns = _timing(None, duration)
             attributes = _attributes(properties, policy)
-            attributes.update(_numbers(measurements))
+            _add_measurements(attributes, measurements)
             attributes.update(_target_attributes(target))
             if dependency_id:
                 attributes["bot.dependency.id"] = dependency_id
-            command = policy.redact_text(str(data)) if data else ""
+            type_name = _text(type_name) if type_name else type_name
+            http = (type_name or "").lower() in _HTTP_TYPES
+            command = ""
+            if data:
+                text = str(data)
+                command = (
+                    policy.url(text) if http else policy.free_text(text, turn_personal_values())
+                )
             code = _int(result_code)
-            if (type_name or "").lower() in _HTTP_TYPES:
+            if http:
                 method = (name or "").split(" ", 1)[0].upper()
                 attributes["http.request.method"] = method if method in _HTTP_METHODS else "_OTHER"
                 if command:
@@ -288,7 +300,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
                 if result_code:
                     attributes["db.response.status_code"] = str(result_code)
             span = _tracer.start_span(
-                name, kind=SpanKind.CLIENT, attributes=attributes, start_time=start_ns
+                _text(name), kind=SpanKind.CLIENT, attributes=attributes, start_time=start_ns
             )
             if success is not None:
                 span.set_status(Status(StatusCode.OK if success else StatusCode.ERROR))
@@ -319,12 +331,18 @@ def _attributes(
     return {key: attribute_value(value) for key, value in allowed.items()}
 
 
-def _numbers(measurements: Mapping[str, object] | None) -> dict[str, float]:
-    numbers: dict[str, float] = {}
-    for key, value in (measurements or {}).items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            numbers[key] = float(value)
-    return numbers
+def _add_measurements(
+    attributes: dict[str, str | bool | int | float], measurements: Mapping[str, object] | None
+) -> None:
+    # Azure Monitor: the customMeasurements of the request, dependency or exception.
+    numbers = measurement_json(measurements)
+    if numbers is not None:
+        attributes[contract.CUSTOM_MEASUREMENTS] = numbers
+
+
+def _text(value: object) -> str:
+    """A name botbuilder may pass as an Enum member, as its value."""
+    return value if type(value) is str else plain_key(value)
 
 
 def _entity_names_only(
@@ -339,7 +357,8 @@ def _entity_names_only(
         return found
     if policy.log_personal_information:
         text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-        found[contract.ENTITIES] = policy.redact_text(text)
+        # Inside the JSON's strings only: a score such as 0.8446753 is not a phone number.
+        found[contract.ENTITIES] = policy.redact_value(text)
         return found
     try:
         parsed = json.loads(raw) if isinstance(raw, str) else raw

@@ -22,7 +22,7 @@ from ..analytics import appmap, client_events, conversations, events, traces
 from ..analytics.appmap import AppMap
 from ..analytics.client_events import ClientEvent, FailedEvent
 from ..analytics.conversations import Conversation, ConversationSummary
-from ..analytics.events import Event
+from ..analytics.events import Event, EventsPage
 from ..analytics.traces import TraceDetail
 from ..analytics.window import _MAX_NS, TimeWindow
 from ..store.database import Store, StoreBusy, StoreError
@@ -41,6 +41,9 @@ class Source(Protocol):
         self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
     ) -> list[ClientEvent]: ...
     def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]: ...
+    def stored_events_page(
+        self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
+    ) -> EventsPage: ...
     def close(self) -> None: ...
     def __enter__(self) -> Source: ...
     def __exit__(
@@ -95,6 +98,11 @@ class EngineSource(_Closing):
 
     def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]:
         return client_events.list_failed(self.engine, window, limit)
+
+    def stored_events_page(
+        self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
+    ) -> EventsPage:
+        return events.stored_events_page(self.engine, window, after, limit, count)
 
     def close(self) -> None:
         self.engine.close()
@@ -168,6 +176,21 @@ class ServerSource(_Closing):
         params = {"failed": "true", "limit": limit}
         found = self._get("/api/client-events", {**self._window(window), **params})
         return cast(list[FailedEvent], found)
+
+    def stored_events_page(
+        self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
+    ) -> EventsPage:
+        params = {
+            **self._window(window),
+            "after_time": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": limit,
+            "count": "true" if count else None,
+        }
+        found = self._get("/api/posthog/events", params)
+        if found is None:
+            raise RemoteError(f"{self.url} has no /api/posthog/events: is it an older version?")
+        return cast(EventsPage, found)
 
 
 def open_source(

@@ -34,6 +34,14 @@ ARTICLE_FOUND: Final = "articleFound"
 KNOWLEDGE_BASE_ID: Final = "knowledgeBaseId"
 QUESTION_ID: Final = "questionId"
 MATCHED_QUESTION: Final = "matchedQuestion"
+#: botbuilder-ai's LuisResult event (``LuisTelemetryConstants``).
+APPLICATION_ID: Final = "applicationId"
+INTENT_2: Final = "intent2"
+INTENT_SCORE_2: Final = "intentScore2"
+#: botbuilder's Teams properties on BotMessageReceived.
+TEAMS_TENANT_ID: Final = "TeamsTenantId"
+TEAMS_USER_AAD_OBJECT_ID: Final = "TeamsUserAadObjectId"
+TEAMS_TEAM_INFO: Final = "TeamsTeamInfo"
 #: botbuilder's waterfall events.
 DIALOG_ID: Final = "DialogId"
 STEP_NAME: Final = "StepName"
@@ -50,6 +58,7 @@ __all__ = [
     "ACTIVITY_PROPERTIES",
     "ACTIVITY_TYPE",
     "ANSWER",
+    "APPLICATION_ID",
     "ARTICLE_FOUND",
     "ATTACHMENTS",
     "CHANNEL_ID",
@@ -62,7 +71,9 @@ __all__ = [
     "FROM_NAME",
     "INSTANCE_ID",
     "INTENT",
+    "INTENT_2",
     "INTENT_SCORE",
+    "INTENT_SCORE_2",
     "KNOWLEDGE_BASE_ID",
     "LOCALE",
     "MATCHED_QUESTION",
@@ -77,6 +88,9 @@ __all__ = [
     "SENTIMENT_SCORE",
     "SPEAK",
     "STEP_NAME",
+    "TEAMS_TEAM_INFO",
+    "TEAMS_TENANT_ID",
+    "TEAMS_USER_AAD_OBJECT_ID",
     "TEXT",
     "TURN_IDENTITY_KEYS",
     "USERNAME",

@@ -8,17 +8,25 @@ properties every event of a turn carries, and the turn a task is working on.
 
 from .custom_events import (
     attribute_value,
+    measurement_json,
     track_custom_event,
+    turn_personal_values,
     turn_properties,
+    with_turn_personal_values,
     with_turn_properties,
 )
+from .setup_check import warn_if_not_recording
 from .turn_context import current_turn_context, turn_context_scope
 
 __all__ = [
     "attribute_value",
     "current_turn_context",
+    "measurement_json",
     "track_custom_event",
     "turn_context_scope",
+    "turn_personal_values",
     "turn_properties",
+    "warn_if_not_recording",
+    "with_turn_personal_values",
     "with_turn_properties",
 ]

@@ -7,6 +7,7 @@ import asyncio
 
 from aiohttp import web
 
+from ..posthog import PostHogSettings
 from ..receive import otlp_http
 from ..receive.cors import cors_middleware
 from ..receive.sunbird import add_telemetry_routes
@@ -17,6 +18,7 @@ from ..store.writer import Sink, StoreWriter
 from .auth import guard
 from .client_events import add_client_event_routes
 from .config import ServerConfig
+from .posthog import add_posthog_routes
 from .routes import Queries, add_routes
 
 
@@ -62,4 +64,5 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
         engine.close()
 
     app.on_cleanup.append(close)
+    add_posthog_routes(app, writer, queries, PostHogSettings.from_environment())
     return app

@@ -50,6 +50,7 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
         "echo_botbuilder_ai_added_us",
         "echo_bot_telemetry_added_us",
         "full_bot_telemetry_added_us",
+        "full_bot_telemetry_posthog_added_us",
     ):
         assert isinstance(report[key], float)
     assert isinstance(report["targets"]["full_met"], bool)
@@ -61,6 +62,7 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
         "echo_botbuilder_ai",
         "echo_bot_telemetry",
         "full_bot_telemetry",
+        "full_bot_telemetry_posthog",
     }
 
     exported = report["exported_per_turn"]
@@ -77,6 +79,9 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
     assert exported["echo_bot_telemetry"]["spans"] >= 1.0
     assert exported["echo_bot_telemetry"]["log_records"] >= 2.0
     assert exported["full_bot_telemetry"]["spans"] > exported["echo_bot_telemetry"]["spans"]
+    # Every custom event also reached the PostHog capture API.
+    posthog = exported["full_bot_telemetry_posthog"]
+    assert posthog["posthog_events"] == posthog["log_records"] >= 4.0
 
 
 def test_a_subset_reports_no_ratio_it_cannot_compute() -> None:
