@@ -59,7 +59,7 @@ class Engine(ABC):
     dialect: ClassVar[Dialect]
 
     def __init__(self) -> None:
-        self._compiled: dict[tuple[str, tuple[tuple[str, str], ...]], Compiled] = {}
+        self._compiled: dict[tuple[str, tuple[tuple[str, str], ...], frozenset[str]], Compiled] = {}
         self._lock = threading.Lock()
 
     @property
@@ -76,13 +76,18 @@ class Engine(ABC):
         return {}
 
     def compile(self, sql: str, values: Mapping[str, Any] | None = None) -> Compiled:
-        """``sql`` in this engine's dialect; compiled once per query and parameter types."""
-        types = self.parameter_types(values or {})
-        key = (sql, tuple(sorted(types.items())))
+        """``sql`` in this engine's dialect; compiled once per query, parameter types and
+        set of NULL parameters (those are inlined: optional filters cost nothing)."""
+        values = values or {}
+        nulls = frozenset(name for name, value in values.items() if value is None)
+        types = self.parameter_types(
+            {name: value for name, value in values.items() if value is not None}
+        )
+        key = (sql, tuple(sorted(types.items())), nulls)
         with self._lock:
             found = self._compiled.get(key)
         if found is None:
-            found = compile_query(sql, self.dialect, self.definitions(), types)
+            found = compile_query(sql, self.dialect, self.definitions(), types, nulls)
             with self._lock:
                 self._compiled[key] = found
         return found

@@ -82,10 +82,22 @@ def test_clickhouse_rewrites() -> None:
     assert "quantileExactInclusive(0.95)(d)" in house
     assert "groupUniqArray(tuple(tuple(s), s))" in house
     assert "argMin(n, tuple(k, j))" in house
-    assert "max(toUInt8(b)) = 1" in house
+    assert "(max(toUInt8(b)) = 1)" in house
     assert house.endswith("SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1")
 
 
 def test_a_bad_query_says_so() -> None:
     with pytest.raises(QueryError, match="cannot parse"):
         compile_query("SELEC 1 FROM", "duckdb", {})
+
+
+def test_a_null_parameter_folds_its_optional_filter_away() -> None:
+    sql = """SELECT trace_id FROM spans
+             WHERE start_ns >= $start AND ($service IS NULL OR service_name = $service)
+             GROUP BY trace_id HAVING $failed IS NULL OR bool_or(status_code = 2) = $failed"""
+    unused = compile_query(sql, "duckdb", {}, null_parameters=frozenset({"service", "failed"}))
+    assert unused.sql == "SELECT trace_id FROM spans WHERE start_ns >= $start GROUP BY trace_id"
+    assert unused.parameters == ("start",)
+    used = compile_query(sql, "duckdb", {}, null_parameters=frozenset({"failed"}))
+    assert "service_name = $service" in used.sql and "HAVING" not in used.sql
+    assert set(used.parameters) == {"start", "service"}
