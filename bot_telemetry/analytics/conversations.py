@@ -10,13 +10,13 @@ policy let it be recorded.
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypedDict
 
 import duckdb
 
 from .. import contract
 from ..store.database import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATUS_ERROR
+from .json_values import load_object
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
 
@@ -181,7 +181,7 @@ def get_conversation(db: duckdb.DuckDBPyConnection, conversation_id: str) -> Con
     ).fetchall():
         turn = turns.get(owner.get((trace_id, span_id), ("", "")))
         if turn is not None:
-            _annotate(turn, event, json.loads(attributes or "{}"))
+            _annotate(turn, event, load_object(attributes))
     return Conversation(conversation_id=conversation_id, turns=[turns[key] for key in turn_keys])
 
 
@@ -211,7 +211,7 @@ def _turn_owners(
 
 
 def _new_turn(span: dict[str, Any]) -> Turn:
-    attributes = json.loads(span["attributes"] or "{}")
+    attributes = load_object(span["attributes"])
     return Turn(
         trace_id=span["trace_id"],
         start=iso(span["start_ns"]),

@@ -1,16 +1,17 @@
-"""Custom events: log records carrying ``microsoft.custom_event.name`` (or an OTLP event name).
+"""Custom events: log records named by ``microsoft.custom_event.name``, the OTLP
+LogRecord ``event_name`` field or the ``event.name`` attribute.
 
 Span events with the same name are copies made for trace viewers; they are not listed here.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypedDict
 
 import duckdb
 
-from ..contract import CUSTOM_EVENT_NAME
+from ..contract import CUSTOM_EVENT_NAME, EVENT_NAME
+from .json_values import load_object
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
 
@@ -45,8 +46,11 @@ def list_events(
     ).fetchall()
     events = []
     for time_ns, service, event, trace_id, span_id, conversation_id, attributes in rows:
-        properties = json.loads(attributes or "{}")
-        properties.pop(CUSTOM_EVENT_NAME, None)
+        properties = load_object(attributes)
+        # The name is the event's; the attribute that carried it is not a property.
+        for key in (CUSTOM_EVENT_NAME, EVENT_NAME):
+            if properties.get(key) == event:
+                properties.pop(key)
         events.append(
             Event(
                 time=iso(time_ns),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import Any, TypedDict
 import duckdb
 
 from ..store.database import KIND_NAMES, STATUS_ERROR
+from .json_values import load_object
 from .window import TimeWindow
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -252,5 +252,4 @@ def _offset(time_ns: int, start_ns: int) -> float:
 
 
 def _load(attributes: str | None) -> dict[str, Any]:
-    loaded = json.loads(attributes) if attributes else {}
-    return loaded if isinstance(loaded, dict) else {}
+    return load_object(attributes)
