@@ -10,7 +10,7 @@ from typing import Any, TypedDict
 import duckdb
 
 from ..store.database import KIND_NAMES, STATUS_ERROR
-from .json_values import load_object
+from .json_values import load_json, load_object
 from .window import TimeWindow
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -129,6 +129,25 @@ class SpanEvent(TypedDict):
     attributes: dict[str, Any]
 
 
+class SpanLink(TypedDict):
+    trace_id: str
+    span_id: str
+    attributes: dict[str, Any]
+    #: Whether the linked trace is in the store (the UI makes it a link only then).
+    stored: bool
+
+
+class Scope(TypedDict):
+    name: str
+    version: str | None
+
+
+class ResourceDetail(TypedDict):
+    resource_id: str
+    service: str
+    attributes: dict[str, Any]
+
+
 class SpanDetail(TypedDict):
     span_id: str
     parent_span_id: str | None
@@ -143,6 +162,9 @@ class SpanDetail(TypedDict):
     status_message: str | None
     attributes: dict[str, Any]
     events: list[SpanEvent]
+    links: list[SpanLink]
+    scope: Scope | None
+    resource_id: str | None
 
 
 class LogEntry(TypedDict):
@@ -164,6 +186,8 @@ class TraceDetail(TypedDict):
     errors: int
     spans: list[SpanDetail]
     logs: list[LogEntry]
+    #: The resources (service.version, host.name, ...) the trace's spans came from.
+    resources: list[ResourceDetail]
 
 
 def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | None:
@@ -171,12 +195,29 @@ def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | Non
     trace_id = valid_trace_id(trace_id)
     rows = db.execute(
         """SELECT span_id, parent_span_id, service_name, name, kind, start_ns, end_ns,
-                  duration_ns, status_code, status_message, attributes
+                  duration_ns, status_code, status_message, attributes,
+                  links, scope_name, scope_version, resource_id
            FROM spans WHERE trace_id = ? ORDER BY start_ns""",
         [trace_id],
     ).fetchall()
     if not rows:
         return None
+    links = {row[0]: _links(row[11]) for row in rows if row[11]}
+    linked = sorted({link["trace_id"] for found in links.values() for link in found})
+    stored = (
+        {
+            row[0]
+            for row in db.execute(
+                "SELECT DISTINCT trace_id FROM spans WHERE trace_id IN (SELECT unnest(?))",
+                [linked],
+            ).fetchall()
+        }
+        if linked
+        else set()
+    )
+    for found in links.values():
+        for link in found:
+            link["stored"] = link["trace_id"] in stored
     start = min(row[5] for row in rows)
     end = max(row[6] for row in rows)
     events: dict[str, list[SpanEvent]] = {}
@@ -198,9 +239,23 @@ def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | Non
     stack = [(root, 0) for root in reversed(children.get(None, []))]
     while stack:
         span_id, depth = stack.pop()
-        (_, parent, service, name, kind, span_start, _, duration, status, message, attributes) = (
-            by_id[span_id]
-        )
+        (
+            _,
+            parent,
+            service,
+            name,
+            kind,
+            span_start,
+            _,
+            duration,
+            status,
+            message,
+            attributes,
+            _,
+            scope_name,
+            scope_version,
+            resource_id,
+        ) = by_id[span_id]
         spans.append(
             SpanDetail(
                 span_id=span_id,
@@ -216,6 +271,11 @@ def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | Non
                 status_message=message,
                 attributes=_load(attributes),
                 events=events.get(span_id, []),
+                links=links.get(span_id, []),
+                scope=Scope(name=scope_name, version=scope_version)
+                if scope_name or scope_version
+                else None,
+                resource_id=resource_id,
             )
         )
         stack.extend((child, depth + 1) for child in reversed(children.get(span_id, [])))
@@ -236,6 +296,19 @@ def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | Non
             [trace_id],
         ).fetchall()
     ]
+    resource_ids = sorted({row[14] for row in rows if row[14]})
+    resources = (
+        [
+            ResourceDetail(resource_id=resource_id, service=service, attributes=_load(attributes))
+            for resource_id, service, attributes in db.execute(
+                """SELECT resource_id, service_name, attributes FROM resources
+                   WHERE resource_id IN (SELECT unnest(?)) ORDER BY service_name, resource_id""",
+                [resource_ids],
+            ).fetchall()
+        ]
+        if resource_ids
+        else []
+    )
     return TraceDetail(
         trace_id=trace_id,
         start=iso(start),
@@ -244,7 +317,22 @@ def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | Non
         errors=sum(1 for row in rows if row[8] == STATUS_ERROR),
         spans=spans,
         logs=logs,
+        resources=resources,
     )
+
+
+def _links(stored: str) -> list[SpanLink]:
+    found = load_json(stored)
+    return [
+        SpanLink(
+            trace_id=str(link.get("trace_id", "")),
+            span_id=str(link.get("span_id", "")),
+            attributes=link.get("attributes") or {},
+            stored=False,
+        )
+        for link in (found if isinstance(found, list) else [])
+        if isinstance(link, dict)
+    ]
 
 
 def _offset(time_ns: int, start_ns: int) -> float:

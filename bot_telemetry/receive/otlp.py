@@ -30,6 +30,10 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 Encoding = Literal["protobuf", "json"]
 
+#: The OTLP specification's default ports: gRPC and HTTP.
+DEFAULT_GRPC_PORT = 4317
+DEFAULT_HTTP_PORT = 4318
+
 PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
 JSON_TYPES = frozenset({"application/json"})
 
@@ -255,6 +259,8 @@ def _encode_varint(value: int) -> bytes:
 
 
 __all__ = [
+    "DEFAULT_GRPC_PORT",
+    "DEFAULT_HTTP_PORT",
     "Encoding",
     "OtlpError",
     "Signal",

@@ -12,7 +12,11 @@ from ..store.database import Store
 from ..store.writer import StoreWriter
 from .auth import guard
 from .config import ServerConfig
+from .metrics_routes import add_metrics_routes
 from .routes import Queries, add_routes
+
+#: The store's single writer, shared with the OTLP/gRPC server.
+WRITER = web.AppKey("writer", StoreWriter)
 
 
 def create_app(config: ServerConfig, store: Store | None = None) -> web.Application:
@@ -22,8 +26,10 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     writer = StoreWriter(opened, retention_seconds=config.retention_seconds)
     queries = Queries(opened)
     app = web.Application(client_max_size=config.max_body, middlewares=[guard(config)])
+    app[WRITER] = writer
     otlp_http.add_routes(app, writer, config.max_body)
     add_routes(app, queries)
+    add_metrics_routes(app, queries)
 
     async def close(_: web.Application) -> None:
         loop = asyncio.get_running_loop()
