@@ -70,6 +70,9 @@ class Distribution(TypedDict):
 class Series(TypedDict):
     service: str
     resource_id: str | None
+    #: The resource attributes that tell this series from the service's others (such as
+    #: ``service.instance.id`` when several instances report); empty when nothing does.
+    resource: dict[str, Any]
     attributes: dict[str, Any]
     points: int
     first: str
@@ -153,10 +156,46 @@ def get_metric(
         _series(key, points, kind, before.get((*key, points[-1][6])), max_values)
         for key, points in busiest
     ]
-    series.sort(key=lambda found: (found["service"], str(sorted(found["attributes"].items()))))
+    _label_resources(db, series)
+    series.sort(
+        key=lambda found: (
+            found["service"],
+            str(sorted(found["resource"].items())),
+            str(sorted(found["attributes"].items())),
+        )
+    )
     return MetricDetail(
         name=name, kind=kind, unit=latest[14], description=latest[15], series=series
     )
+
+
+def _label_resources(db: duckdb.DuckDBPyConnection, series: list[Series]) -> None:
+    """Fill each series' ``resource`` with the attributes that differ within its service."""
+    ids = sorted({found["resource_id"] for found in series if found["resource_id"]})
+    if not ids:
+        return
+    attributes = {
+        resource_id: load_object(stored)
+        for resource_id, stored in db.execute(
+            "SELECT resource_id, attributes FROM resources WHERE resource_id IN (SELECT unnest(?))",
+            [ids],
+        ).fetchall()
+    }
+    by_service: dict[str, set[str]] = {}
+    for found in series:
+        if found["resource_id"]:
+            by_service.setdefault(found["service"], set()).add(found["resource_id"])
+    for service, resource_ids in by_service.items():
+        keys = {key for rid in resource_ids for key in attributes.get(rid, {})}
+        differing = {
+            key
+            for key in keys
+            if len({repr(attributes.get(rid, {}).get(key)) for rid in resource_ids}) > 1
+        }
+        for found in series:
+            if found["service"] == service and found["resource_id"]:
+                own = attributes.get(found["resource_id"], {})
+                found["resource"] = {key: own.get(key) for key in sorted(differing)}
 
 
 def _points_before(
@@ -208,6 +247,7 @@ def _series(
     return Series(
         service=service,
         resource_id=resource_id,
+        resource={},
         attributes=load_object(attributes),
         points=len(points),
         first=iso(points[0][7]),

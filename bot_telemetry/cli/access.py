@@ -18,10 +18,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, cast
 
-from ..analytics import appmap, conversations, events, traces
+from ..analytics import appmap, conversations, events, metrics, traces
 from ..analytics.appmap import AppMap
 from ..analytics.conversations import Conversation, ConversationSummary
 from ..analytics.events import Event
+from ..analytics.metrics import MetricDetail, MetricSummary
 from ..analytics.traces import TraceDetail
 from ..analytics.window import _MAX_NS, TimeWindow
 from ..store.database import Store, StoreBusy, StoreError
@@ -34,6 +35,8 @@ class Source(Protocol):
     def trace(self, trace_id: str) -> TraceDetail | None: ...
     def conversations(self, window: TimeWindow, limit: int) -> list[ConversationSummary]: ...
     def conversation(self, conversation_id: str) -> Conversation | None: ...
+    def metrics(self, window: TimeWindow) -> list[MetricSummary]: ...
+    def metric(self, name: str, window: TimeWindow) -> MetricDetail | None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Source: ...
     def __exit__(
@@ -85,6 +88,14 @@ class StoreSource(_Closing):
     def conversation(self, conversation_id: str) -> Conversation | None:
         with self.store.reader() as db:
             return conversations.get_conversation(db, conversation_id)
+
+    def metrics(self, window: TimeWindow) -> list[MetricSummary]:
+        with self.store.reader() as db:
+            return metrics.list_metrics(db, window)
+
+    def metric(self, name: str, window: TimeWindow) -> MetricDetail | None:
+        with self.store.reader() as db:
+            return metrics.get_metric(db, name, window)
 
     def close(self) -> None:
         self.store.close()
@@ -146,6 +157,14 @@ class ServerSource(_Closing):
     def conversation(self, conversation_id: str) -> Conversation | None:
         quoted = urllib.parse.quote(conversation_id, safe="")
         return cast(Conversation | None, self._get(f"/api/conversations/{quoted}"))
+
+    def metrics(self, window: TimeWindow) -> list[MetricSummary]:
+        return cast(list[MetricSummary], self._get("/api/metrics", self._window(window)))
+
+    def metric(self, name: str, window: TimeWindow) -> MetricDetail | None:
+        quoted = urllib.parse.quote(name, safe="")
+        found = self._get(f"/api/metrics/{quoted}", self._window(window))
+        return cast(MetricDetail | None, found)
 
 
 def open_source(store: Path, url: str | None = None, token: str | None = None) -> Source:
