@@ -25,16 +25,12 @@ def register(commands: Any) -> dict[str, Handler]:
     grpc.add_argument(
         "--grpc-port",
         type=int,
-        default=DEFAULT_GRPC_PORT,
-        help=f"OTLP/gRPC port on the same host (default {DEFAULT_GRPC_PORT}; 0 picks one)",
+        default=None,
+        help=f"OTLP/gRPC port on the same host (0 picks one). Default {DEFAULT_GRPC_PORT}, "
+        "or no gRPC with a warning when that port is taken (by an OpenTelemetry Collector, "
+        "say); a port given here must be free",
     )
-    grpc.add_argument(
-        "--no-grpc",
-        dest="grpc_port",
-        action="store_const",
-        const=None,
-        help="serve no OTLP/gRPC",
-    )
+    grpc.add_argument("--no-grpc", action="store_true", help="serve no OTLP/gRPC")
     serve.add_argument(
         "--allow-remote",
         action="store_true",
@@ -59,6 +55,10 @@ def register(commands: Any) -> dict[str, Handler]:
     return {"serve": run}
 
 
+def _grpc_port(given: int | None) -> int:
+    return DEFAULT_GRPC_PORT if given is None else given
+
+
 def run(options: argparse.Namespace) -> int:
     from ..web import Running, ServerConfig, serve
 
@@ -66,7 +66,8 @@ def run(options: argparse.Namespace) -> int:
         store=options.store,
         host=options.host,
         port=options.port,
-        grpc_port=options.grpc_port,
+        grpc_port=None if options.no_grpc else _grpc_port(options.grpc_port),
+        grpc_optional=options.grpc_port is None,
         allow_remote=options.allow_remote,
         token=options.token or None,
         max_body=int(options.max_body_mb * 1024 * 1024),

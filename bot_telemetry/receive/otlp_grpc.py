@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import hmac
+import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -173,17 +174,29 @@ def _address(host: str, port: int) -> str:
     return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
 
 
-def _why_not(host: str, port: int) -> str:
-    """Why binding failed (grpcio's RuntimeError does not say), from a plain bind."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+def _refuse_if_taken(host: str, port: int) -> None:
+    """OSError when ``host:port`` is taken. grpcio's own bind failure says only "failed to
+    bind" (the reason goes to stderr through gRPC's core log), so a plain bind asks first."""
     try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
+        family = (
+            socket.AF_INET6
+            if ipaddress.ip_address(host.strip("[]")).version == 6
+            else socket.AF_INET
+        )
+    except ValueError:
+        return  # a host name: leave it to grpcio
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+        try:
             probe.bind((host.strip("[]"), port))
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            return "the address is already in use"
-        return error.strerror or str(error)
-    return "grpcio could not bind it"
+        except OSError as error:
+            why = (
+                "the address is already in use"
+                if error.errno == errno.EADDRINUSE
+                else error.strerror or str(error)
+            )
+            where = _address(host, port)
+            raise OSError(f"cannot listen for OTLP/gRPC on {where}: {why}") from error
 
 
 async def start_grpc(
@@ -195,11 +208,12 @@ async def start_grpc(
         options=server_options(max_body),
     )
     server.add_generic_rpc_handlers(export_handlers(writer, max_body))
+    if port:
+        _refuse_if_taken(host, port)
     address = _address(host, port)
     try:
         bound = server.add_insecure_port(address)
     except RuntimeError as error:
-        why = _why_not(host, port)
-        raise OSError(f"cannot listen for OTLP/gRPC on {address}: {why}") from error
+        raise OSError(f"cannot listen for OTLP/gRPC on {address}: {error}") from error
     await server.start()
     return server, bound

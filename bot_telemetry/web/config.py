@@ -23,12 +23,14 @@ class ConfigError(ValueError):
 class ServerConfig:
     """``grpc_port``: OTLP/gRPC on this port of the same host (0 picks one); None, the
     default here, serves no gRPC, so tests and notebooks never claim 4317 by surprise
-    (``bot-telemetry serve`` passes ``DEFAULT_GRPC_PORT``)."""
+    (``bot-telemetry serve`` passes ``DEFAULT_GRPC_PORT``). ``grpc_optional``: when that
+    port is taken, serve without gRPC and log why, instead of failing to start."""
 
     store: Path = DEFAULT_STORE
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     grpc_port: int | None = None
+    grpc_optional: bool = False
     allow_remote: bool = False
     token: str | None = None
     max_body: int = otlp_http.DEFAULT_MAX_BODY

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import threading
@@ -30,6 +31,8 @@ from .app import WRITER, create_app
 from .config import ServerConfig
 from .discovery import discovery_path
 from .grpc_on_http import GuardedTCPSite
+
+_log = logging.getLogger(__name__)
 
 #: How long in-flight gRPC exports may take to finish when the server stops.
 GRPC_GRACE_SECONDS = 10.0
@@ -78,13 +81,22 @@ async def start(config: ServerConfig) -> Running:
     try:
         # gRPC first, so a gRPC client at the HTTP port is told the port actually picked.
         if config.grpc_port is not None:
-            grpc_server, grpc_port = await start_grpc(
-                app[WRITER],
-                config.host,
-                config.grpc_port,
-                max_body=config.max_body,
-                token=config.token,
-            )
+            try:
+                grpc_server, grpc_port = await start_grpc(
+                    app[WRITER],
+                    config.host,
+                    config.grpc_port,
+                    max_body=config.max_body,
+                    token=config.token,
+                )
+            except OSError as error:
+                if not config.grpc_optional:
+                    raise
+                _log.warning(
+                    "OTLP/gRPC not served: %s (pass --grpc-port to use another port, "
+                    "--no-grpc to serve none)",
+                    error,
+                )
         site = GuardedTCPSite(runner, config.host, config.port, grpc_port=grpc_port)
         await site.start()
     except OSError:
