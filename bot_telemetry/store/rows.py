@@ -398,30 +398,38 @@ def logs_batch(request: ExportLogsServiceRequest) -> Batch:
     return batch
 
 
+def _power_of_base(index: int, scale: int) -> float:
+    """base^index for base = 2^(2^-scale), without overflow: +inf past the largest double
+    (at scale -10 the base itself is 2^1024), 0.0 below the smallest."""
+    if scale <= 0:
+        exponent = index << -scale  # an integer: 2^(index * 2^-scale)
+        if exponent >= 1024:
+            return math.inf
+        return math.ldexp(1.0, max(exponent, -1075))
+    power = index / (1 << scale)
+    return math.inf if power >= 1024 else 2.0**power
+
+
 def _exponential_buckets(point: Any) -> tuple[list[float], list[int]]:
     """An exponential histogram's buckets as explicit upper bounds and counts.
 
     Bucket ``i`` of scale ``s`` holds (base^i, base^(i+1)] with base = 2^(2^-s); negative
     buckets mirror it. The result reads like an explicit histogram: ``counts[j]`` holds
-    (bounds[j-1], bounds[j]], with -inf and +inf at the ends. Raises OverflowError for
-    bounds beyond a double.
+    (bounds[j-1], bounds[j]], with -inf and +inf at the ends.
     """
-    base = 2.0 ** (2.0**-point.scale)
-    negative, positive = point.negative, point.positive
+    scale, negative, positive = point.scale, point.negative, point.positive
     bounds: list[float] = []
     counts: list[int] = []
     top = negative.offset + len(negative.bucket_counts) - 1
     for index in range(top, negative.offset - 1, -1):
-        bounds.append(-(base**index))
+        bounds.append(-_power_of_base(index, scale))
         counts.append(negative.bucket_counts[index - negative.offset])
     bounds.append(point.zero_threshold)
     counts.append(point.zero_count)
     for index, count in enumerate(positive.bucket_counts, positive.offset):
-        bounds.append(base ** (index + 1))
+        bounds.append(_power_of_base(index + 1, scale))
         counts.append(count)
     counts.append(0)
-    if any(math.isinf(bound) for bound in bounds):
-        raise OverflowError("bucket bound beyond a double")
     return bounds, counts
 
 
@@ -451,10 +459,7 @@ def _point_row(
     else:
         if point.scale not in EXPONENTIAL_SCALES:
             return f"has scale {point.scale}, not one of -10 to 20"
-        try:
-            bounds, counts = _exponential_buckets(point)
-        except OverflowError:
-            return "has buckets beyond the range of a double"
+        bounds, counts = _exponential_buckets(point)
     if any(count > MAX_INT64 for count in counts):
         return "has a bucket count over 2^63-1"
     return value, point.count, low, high, bounds or None, counts or None
@@ -478,6 +483,11 @@ def metrics_batch(request: ExportMetricsServiceRequest) -> Batch:
                 if kind not in METRIC_KINDS:
                     continue
                 data = getattr(metric, kind)
+                if not metric.name:
+                    # The name is required (OTLP metrics data model): nothing could find it.
+                    for _ in data.data_points:
+                        batch.reject("a metric has no name")
+                    continue
                 temporality = (
                     data.aggregation_temporality
                     if kind in ("sum", "histogram", "exponential_histogram")

@@ -26,5 +26,5 @@ def add_metrics_routes(app: web.Application, queries: Queries) -> None:
         return _json(found)
 
     app.router.add_get("/api/metrics", _bad_input(metric_list))
-    # Metric names may hold "/" (the OTLP name syntax allows it).
-    app.router.add_get("/api/metrics/{name:.+}", _bad_input(metric))
+    # Metric names may hold "/" (the OTLP name syntax allows it), and anything else.
+    app.router.add_get(r"/api/metrics/{name:[\s\S]+}", _bad_input(metric))

@@ -224,6 +224,32 @@ def test_a_point_the_store_cannot_hold_is_refused_alone(point: dict[str, Any], r
     assert reason in batch.problems[0] and "'h'" in batch.problems[0]
 
 
+def test_exponential_buckets_at_the_extreme_scales() -> None:
+    batch = metrics_batch(
+        metrics_request(
+            [
+                {
+                    "name": "e",
+                    "kind": "exponential_histogram",
+                    # scale -10: base 2^1024, past the largest double; bucket 0 holds (1, inf].
+                    "points": [
+                        {"scale": -10, "count": 2, "positive": (-1, [1, 1])},
+                        {
+                            "scale": 20,
+                            "count": 1,
+                            "positive": (2**20, [1]),
+                            "time_unix_nano": T0 + 1,
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    assert batch.rejected == 0
+    assert batch.points["bounds"] == [[0.0, 1.0, math.inf], [0.0, 2.0 ** (1 + 2**-20)]]
+    assert batch.points["bucket_counts"] == [[0, 1, 1, 0], [0, 1, 0]]
+
+
 def test_exponential_scale_out_of_range_is_refused() -> None:
     batch = metrics_batch(
         metrics_request(
