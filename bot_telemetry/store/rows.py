@@ -259,6 +259,13 @@ def _append_rows(
         columns[name].extend(values)
 
 
+_ZERO_TRACE_ID, _ZERO_SPAN_ID = bytes(16), bytes(8)
+
+
+def _late_event(events: Any) -> bool:
+    return any(event.time_unix_nano > MAX_INT64 for event in events)
+
+
 def _span_problem(span: Any) -> str | None:
     """Why the store cannot hold this span, or None."""
     if not _valid_id(span.trace_id, 16) or not _valid_id(span.span_id, 8):
@@ -288,26 +295,40 @@ def spans_batch(request: ExportTraceServiceRequest) -> Batch:
             scope = scope_spans.scope.name
             scope_version = scope_spans.scope.version or None
             for span in scope_spans.spans:
-                problem = _span_problem(span)
-                if problem is not None:
-                    batch.reject(problem)
-                    continue
-                trace_id = span.trace_id.hex()
-                span_id = span.span_id.hex()
-                attributes = attributes_dict(span.attributes)
+                raw_trace_id, raw_span_id = span.trace_id, span.span_id
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
+                kind, status = span.kind, span.status
+                code = status.code
+                # One inexpensive test on the common path; the reason only for a bad span.
+                if (
+                    len(raw_trace_id) != 16
+                    or len(raw_span_id) != 8
+                    or raw_trace_id == _ZERO_TRACE_ID
+                    or raw_span_id == _ZERO_SPAN_ID
+                    or not 0 <= kind <= 5
+                    or not 0 <= code <= 2
+                    or start > MAX_INT64
+                    or end > MAX_INT64
+                    or (span.events and _late_event(span.events))
+                ):
+                    batch.reject(_span_problem(span) or f"span {span.name!r} is invalid")
+                    continue
+                trace_id = raw_trace_id.hex()
+                span_id = raw_span_id.hex()
+                attributes = attributes_dict(span.attributes)
+                parent = span.parent_span_id
                 row = (
                     trace_id,
                     span_id,
-                    span.parent_span_id.hex() if _valid_id(span.parent_span_id, 8) else None,
+                    parent.hex() if len(parent) == 8 and parent != _ZERO_SPAN_ID else None,
                     service,
                     span.name,
-                    span.kind,
+                    kind,
                     start,
                     end,
                     max(end - start, 0),
-                    span.status.code,
-                    span.status.message or None,
+                    code,
+                    status.message or None,
                     peer_of(attributes),
                     conversation_of(attributes),
                     to_json(attributes),
