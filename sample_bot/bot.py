@@ -24,6 +24,7 @@ from botbuilder.schema import ChannelAccount
 
 from .booking import BOOKING_DIALOG, Booking, BookingDialog, booking_from_entities
 from .http_clients import ServiceError
+from .replies import with_feedback, with_suggestions
 
 _log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
     ) -> None:
         for member in members_added:
             if member.id != turn_context.activity.recipient.id:
-                await turn_context.send_activity(WELCOME)
+                await turn_context.send_activity(with_suggestions(WELCOME))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         result = await self._recognize(turn_context)
@@ -119,7 +120,7 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
         if best is None or best.id < 0:
             await turn_context.send_activity(NO_ANSWER)
         else:
-            await turn_context.send_activity(best.answer)
+            await turn_context.send_activity(with_feedback(best.answer))
 
     async def _remember(self, turn_context: TurnContext, booking: Booking) -> None:
         bookings = await self.bookings.get(turn_context, list)

@@ -192,12 +192,15 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
     ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
         try:
             activity: Activity = context.activity
+            attributes = self.turn_span_attributes(activity)
             span = _tracer.start_span(
-                contract.TURN_SPAN_NAME,
-                kind=SpanKind.INTERNAL,
-                attributes=self.turn_span_attributes(activity),
+                contract.TURN_SPAN_NAME, kind=SpanKind.INTERNAL, attributes=attributes
             )
             turn = self._activity_properties(activity)
+            # Every event of the turn says whose it is (pseudonymously), so analytics can count
+            # users and sessions from events alone.
+            for key in contract.TURN_IDENTITY_KEYS:
+                turn[key] = attributes.get(key)
             scope = with_turn_properties(
                 {key: value for key, value in turn.items() if value is not None},
                 trace.set_span_in_context(span),

@@ -6,6 +6,7 @@
     bot-telemetry trace 4bf92f3577b34da6a3ce929d0e0e4736
     bot-telemetry conversations [CONVERSATION_ID]
     bot-telemetry metrics [METRIC]
+    bot-telemetry client-events [--failed]
 
 Errors are one line on stderr and a non-zero exit status. Output cut short by a closed pipe
 (``bot-telemetry events | head -1``) ends quietly with status 141, as a command killed by
@@ -21,11 +22,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import metrics, queries, serve
+from . import client_events, metrics, queries, serve
 from .common import PROG, CommandError, Handler
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = (serve, queries, metrics)
+COMMAND_GROUPS = (serve, queries, metrics, client_events)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:

@@ -18,8 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, cast
 
-from ..analytics import appmap, conversations, events, metrics, traces
+from ..analytics import appmap, client_events, conversations, events, metrics, traces
 from ..analytics.appmap import AppMap
+from ..analytics.client_events import ClientEvent, FailedEvent
 from ..analytics.conversations import Conversation, ConversationSummary
 from ..analytics.events import Event
 from ..analytics.metrics import MetricDetail, MetricSummary
@@ -37,6 +38,11 @@ class Source(Protocol):
     def conversation(self, conversation_id: str) -> Conversation | None: ...
     def metrics(self, window: TimeWindow) -> list[MetricSummary]: ...
     def metric(self, name: str, window: TimeWindow) -> MetricDetail | None: ...
+
+    def client_events(
+        self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
+    ) -> list[ClientEvent]: ...
+    def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]: ...
     def close(self) -> None: ...
     def __enter__(self) -> Source: ...
     def __exit__(
@@ -96,6 +102,16 @@ class StoreSource(_Closing):
     def metric(self, name: str, window: TimeWindow) -> MetricDetail | None:
         with self.store.reader() as db:
             return metrics.get_metric(db, name, window)
+
+    def client_events(
+        self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
+    ) -> list[ClientEvent]:
+        with self.store.reader() as db:
+            return client_events.list_client_events(db, window, eid, conversation_id, limit)
+
+    def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]:
+        with self.store.reader() as db:
+            return client_events.list_failed(db, window, limit)
 
     def close(self) -> None:
         self.store.close()
@@ -165,6 +181,18 @@ class ServerSource(_Closing):
         quoted = urllib.parse.quote(name, safe="")
         found = self._get(f"/api/metrics/{quoted}", self._window(window))
         return cast(MetricDetail | None, found)
+
+    def client_events(
+        self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
+    ) -> list[ClientEvent]:
+        params = {"eid": eid, "conversation": conversation_id, "limit": limit}
+        found = self._get("/api/client-events", {**self._window(window), **params})
+        return cast(list[ClientEvent], found)
+
+    def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]:
+        params = {"failed": "true", "limit": limit}
+        found = self._get("/api/client-events", {**self._window(window), **params})
+        return cast(list[FailedEvent], found)
 
 
 def open_source(store: Path, url: str | None = None, token: str | None = None) -> Source:

@@ -41,6 +41,9 @@ INSTANCE_ID: Final = "InstanceId"
 
 #: Properties every BotMessage* event carries.
 ACTIVITY_PROPERTIES: Final = (ACTIVITY_ID, ACTIVITY_TYPE, CHANNEL_ID, CONVERSATION_ID)
+#: Besides ACTIVITY_PROPERTIES, every custom event recorded inside a turn carries these: the
+#: pseudonymous user id and the session id, under the turn span's attribute names.
+TURN_IDENTITY_KEYS: Final = ("enduser.pseudo.id", "session.id")
 
 __all__ = [
     "ACTIVITY_ID",
@@ -75,5 +78,6 @@ __all__ = [
     "SPEAK",
     "STEP_NAME",
     "TEXT",
+    "TURN_IDENTITY_KEYS",
     "USERNAME",
 ]

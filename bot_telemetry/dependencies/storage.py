@@ -30,6 +30,7 @@ from typing import Any, Final
 from botbuilder.core import Storage
 
 from .._deprecated import renamed
+from .._private import blob_container_client
 from ..privacy import PrivacyPolicy
 from .call import RESULT_OK, DependencyCall, Target, dependency_call
 from .events import string
@@ -126,8 +127,7 @@ def _succeeded(call: DependencyCall) -> None:
 def storage_target(storage: Any) -> Target:
     """The app-map node for a store (see the table in this module's docstring)."""
     kind = type(storage).__name__
-    # BlobStorage keeps its container client private (name-mangled).
-    container = getattr(storage, f"_{kind}__container_client", None)
+    container = blob_container_client(storage) if kind == "BlobStorage" else None
     if container is not None:
         return Target.for_url(
             string(getattr(container, "account_name", None)) or kind,

@@ -52,12 +52,16 @@ class ExportAccounting:
             self._dropped[(signal, reason)] += items
         self._counter.add(items, {"signal": signal, "reason": reason})
 
-    def export_failed(self, destination: str, signal: str, items: int) -> None:
+    def export_failed(
+        self, destination: str, signal: str, items: int, error: BaseException | None = None
+    ) -> None:
+        """A batch was not delivered; the first failure of an outage is logged, with the
+        exporter's exception (and its traceback) when it raised one."""
         self.count(signal, "export_failed", items)
         with self._lock:
             starting = destination not in self._failing
             self._failing[destination] = self._failing.get(destination, 0) + items
-            reason = self._last_reason
+            reason = f"{type(error).__name__}: {error}"[:200] if error else self._last_reason
         if starting:
             _log.warning(
                 "telemetry export to %s is failing%s; dropped telemetry is counted in the "
@@ -65,6 +69,7 @@ class ExportAccounting:
                 destination,
                 f" ({reason})" if reason else "",
                 DROPPED_METRIC,
+                exc_info=error,
             )
 
     def export_succeeded(self, destination: str) -> None:

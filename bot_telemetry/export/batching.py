@@ -4,34 +4,39 @@ The SDK's batch processors would do the batching, but they log a line for every 
 dropped from a full queue and count drops only in opt-in internal metrics. A bot whose
 backend is down needs the opposite: the turn pays one lock and an append, and every
 dropped item is counted (``ExportAccounting``) with one log line per outage.
+
+Like the SDK's processors, a queue survives ``fork()`` (a gunicorn ``--preload`` worker starts
+its own export thread, with an empty queue: what was queued is the parent's to send) and is
+flushed when the interpreter exits, bounded by ``EXIT_FLUSH_MILLIS``.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
+import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from opentelemetry.context import (
-    _SUPPRESS_INSTRUMENTATION_KEY,
-    Context,
-    attach,
-    detach,
-    set_value,
-)
+from opentelemetry.context import Context, attach, detach, set_value
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from .._private import SUPPRESS_INSTRUMENTATION_KEY
 from .accounting import ExportAccounting
 from .otlp_encoding import otlp_sender
 
 Item = TypeVar("Item")
+
+#: How long exiting waits for each queue still holding telemetry.
+EXIT_FLUSH_MILLIS = 5_000
 
 
 class BatchQueue(Generic[Item]):
@@ -61,13 +66,19 @@ class BatchQueue(Generic[Item]):
         self._max_queue_size = max_queue_size
         self._max_batch_size = min(max_batch_size, max_queue_size)
         self._delay = schedule_delay_millis / 1000
+        self._closed = False
+        self._start()
+        _live.add(self)
+
+    def _start(self) -> None:
+        # Also the child's fresh start after fork(): locks a parent thread held stay held in
+        # the child, and the parent's worker thread does not exist there.
         self._queue: deque[Item] = deque()
         self._lock = threading.Lock()
         self._export_lock = threading.Lock()
         self._wake = threading.Event()
-        self._closed = False
         self._worker = threading.Thread(
-            target=self._run, name=f"bot-telemetry-export-{signal}", daemon=True
+            target=self._run, name=f"bot-telemetry-export-{self._signal}", daemon=True
         )
         self._worker.start()
 
@@ -123,20 +134,42 @@ class BatchQueue(Generic[Item]):
                 if not batch:
                     return
                 # Exporters use HTTP clients; their own instrumentation must not trace the export.
-                token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+                token = attach(set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
+                error: Exception | None = None
                 try:
                     delivered = self._export(batch)
-                except Exception:
-                    delivered = False
+                except Exception as raised:
+                    delivered, error = False, raised
                 finally:
                     detach(token)
                 if delivered:
                     self._accounting.export_succeeded(self._destination)
                 else:
-                    self._accounting.export_failed(self._destination, self._signal, len(batch))
+                    self._accounting.export_failed(
+                        self._destination, self._signal, len(batch), error
+                    )
                     # One try per round while the backend fails: the worker tries again on its
                     # next tick, a flush returns instead of waiting out timeout after timeout.
                     return
+
+
+_live: weakref.WeakSet[BatchQueue[Any]] = weakref.WeakSet()
+
+
+def _restart_after_fork() -> None:
+    for queue in list(_live):
+        if not queue._closed:
+            queue._start()
+
+
+def _flush_at_exit() -> None:
+    for queue in list(_live):
+        if not queue._closed:
+            queue.close(EXIT_FLUSH_MILLIS)
+
+
+os.register_at_fork(after_in_child=_restart_after_fork)
+atexit.register(_flush_at_exit)
 
 
 class QueuedSpanProcessor(SpanProcessor):

@@ -8,9 +8,12 @@ import asyncio
 from aiohttp import web
 
 from ..receive import otlp_http
+from ..receive.cors import cors_middleware
+from ..receive.sunbird import add_telemetry_routes
 from ..store.database import Store
 from ..store.writer import StoreWriter
 from .auth import guard
+from .client_events import add_client_event_routes
 from .config import ServerConfig
 from .metrics_routes import add_metrics_routes
 from .routes import Queries, add_routes
@@ -25,11 +28,15 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     opened = store or Store.open(config.store)
     writer = StoreWriter(opened, retention_seconds=config.retention_seconds)
     queries = Queries(opened)
-    app = web.Application(client_max_size=config.max_body, middlewares=[guard(config)])
+    # CORS before the token check: a browser's preflight carries no token.
+    middlewares = [cors_middleware(config.cors_origins), guard(config)]
+    app = web.Application(client_max_size=config.max_body, middlewares=middlewares)
     app[WRITER] = writer
     otlp_http.add_routes(app, writer, config.max_body)
+    receiver = add_telemetry_routes(app, writer, dedup_window=config.client_dedup_seconds)
     add_routes(app, queries)
     add_metrics_routes(app, queries)
+    add_client_event_routes(app, queries, receiver)
 
     async def close(_: web.Application) -> None:
         loop = asyncio.get_running_loop()

@@ -441,6 +441,7 @@ def test_good_exports_beside_hostile_ones_are_all_stored_once(
         item.check_stored_once(collector)
 
 
+@pytest.mark.slow  # reads what the test above stored
 def test_everything_stored_reads_back_as_valid_json(collector: CollectorThread) -> None:
     def get(path: str) -> Any:
         with urllib.request.urlopen(f"{collector.url}{path}", timeout=30) as response:

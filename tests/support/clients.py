@@ -10,38 +10,27 @@ import shutil
 import subprocess
 from typing import Any
 
-import pytest
-
+from tests.support import tools
 from tests.support.processes import REPO
 
 CLIENTS = REPO / "tests" / "clients"
 JS_MODULES = REPO / ".tools" / "otel-js" / "node_modules"
 PYTHON_SDK = REPO / ".tools" / "otel-python" / "bin" / "python"
-INSTALL = "run `bash scripts/install-test-tools`"
 
 
 def node() -> str:
-    found = shutil.which("node")
-    if found is None:
-        pytest.skip("Node.js is not installed; the OpenTelemetry JS SDK needs it")
-    if not (JS_MODULES / "@opentelemetry" / "sdk-trace-base").is_dir():
-        pytest.fail(f"the OpenTelemetry JS SDK is not installed in {JS_MODULES}: {INSTALL}")
+    """Node.js with the JS SDK installed; a skip only where the installer recorded why not."""
+    found = tools.node()
+    tools.require("otel-js", JS_MODULES / "@opentelemetry" / "sdk-trace-base" / "package.json")
     return found
 
 
 def python_sdk() -> str:
-    if not PYTHON_SDK.is_file():
-        pytest.fail(
-            f"the Python SDK's virtualenv is missing at {PYTHON_SDK.parent.parent}: {INSTALL}"
-        )
-    return str(PYTHON_SDK)
+    return tools.require("otel-python", PYTHON_SDK)
 
 
 def curl() -> str:
-    found = shutil.which("curl")
-    if found is None:
-        pytest.skip("curl is not installed")
-    return found
+    return tools.require("curl", shutil.which("curl"))
 
 
 def run_client(

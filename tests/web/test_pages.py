@@ -16,7 +16,7 @@ import pytest
 from google.protobuf.message import Message
 
 from bot_telemetry.web import CollectorThread, ServerConfig
-from tests.collector.test_web import Page, browser
+from tests.support.browser import Page
 from tests.support.otlp_messages import (
     T0,
     metrics_request,
@@ -24,10 +24,7 @@ from tests.support.otlp_messages import (
     new_trace_id,
     spans_request,
 )
-from tests.support.processes import REPO
 
-__all__ = ["browser"]  # the module's Chromium, shared with the collector's UI tests
-ARTIFACTS = REPO / "test-artifacts" / "web"
 SECOND = 1_000_000_000
 LINKED = (new_trace_id(), new_span_id())
 MISSING = (new_trace_id(), new_span_id())
@@ -106,14 +103,9 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorThr
 
 @pytest.fixture
 def ui(browser: Any, collector: CollectorThread) -> Iterator[Page]:
-    page = Page(browser, collector.url)
+    page = Page(browser, collector.url, artifacts="web")
     yield page
     page.close()
-
-
-def shot(ui: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    ui.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_trace_shows_links_scope_resource_and_cuts_a_long_value(ui: Page) -> None:
@@ -134,7 +126,7 @@ def test_trace_shows_links_scope_resource_and_cuts_a_long_value(ui: Page) -> Non
     assert len(long_value.inner_text()) < 1100
     height = page.evaluate("document.body.scrollHeight")
     assert height < 3000, f"page is {height}px tall"
-    shot(ui, "trace-links-resource")
+    ui.shot("trace-links-resource")
     long_value.locator("button.show-all").click()
     assert long_value.inner_text() == "B" * 100_000
     # The stored link opens the linked trace.
@@ -160,7 +152,7 @@ def test_metrics_page_lists_metrics_and_draws_a_line_per_series(ui: Page) -> Non
     assert len(first.locator("polyline").get_attribute("points").split()) == 4
     assert "NaN" not in (first.locator("polyline").get_attribute("points") or "")
     assert page.locator(".legend li").all_inner_texts() == ["svc room=a", "svc room=b"]
-    shot(ui, "metric-gauge")
+    ui.shot("metric-gauge")
 
 
 def test_a_histogram_shows_percentiles_and_its_buckets(ui: Page) -> None:
@@ -177,4 +169,4 @@ def test_a_histogram_shows_percentiles_and_its_buckets(ui: Page) -> None:
         "(100, 1000]: 2",
         "(1000, +inf]: 0",
     ]
-    shot(ui, "metric-histogram")
+    ui.shot("metric-histogram")
