@@ -14,6 +14,7 @@ import pytest
 from bot_telemetry.analytics.metrics import get_metric, list_metrics, percentile
 from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine
 from bot_telemetry.store.rows import metrics_batch
 from tests.support.otlp_messages import T0, metrics_request
 
@@ -76,8 +77,7 @@ def test_names_kinds_and_series(store: Store) -> None:
         },
     )
     write(store, {"name": "requests", "kind": "sum", "points": [{"as_int": 3}]}, service="other")
-    with store.reader() as db:
-        found = list_metrics(db)
+    found = list_metrics(DuckDBEngine(store))
     assert [(m["name"], m["kind"], m["series"], m["points"], m["services"]) for m in found] == [
         ("requests", "sum", 3, 3, ["other", "svc"]),
         ("temperature", "gauge", 1, 1, ["svc"]),
@@ -94,8 +94,7 @@ def test_gauge_values_over_time_keep_nan_and_infinity_as_strings(store: Store) -
         {"as_int": 4, "time_unix_nano": T0 + 4 * SECOND},
     ]
     write(store, {"name": "g", "kind": "gauge", "points": points})
-    with store.reader() as db:
-        found = get_metric(db, "g")
+    found = get_metric(DuckDBEngine(store), "g")
     assert found is not None
     (series,) = found["series"]
     assert [v["value"] for v in series["values"]] == [1.5, "NaN", "Infinity", None, 4.0]
@@ -110,9 +109,8 @@ def test_delta_histograms_add_up_over_the_window(store: Store) -> None:
         histogram_point(20, [0, 0, 1, 0], min=500.0, max=500.0),
     ]
     write(store, {"name": "latency", "kind": "histogram", "temporality": 1, "points": points})
-    with store.reader() as db:
-        everything = get_metric(db, "latency")
-        late = get_metric(db, "latency", TimeWindow(T0 + 5 * SECOND, T0 + 15 * SECOND))
+    everything = get_metric(DuckDBEngine(store), "latency")
+    late = get_metric(DuckDBEngine(store), "latency", TimeWindow(T0 + 5 * SECOND, T0 + 15 * SECOND))
     assert everything is not None and late is not None
     distribution = everything["series"][0]["distribution"]
     assert distribution is not None
@@ -137,9 +135,10 @@ def test_cumulative_histograms_take_the_latest_less_the_point_before_the_window(
         histogram_point(20, [1, 2, 3, 0]),
     ]
     write(store, {"name": "latency", "kind": "histogram", "temporality": 2, "points": points})
-    with store.reader() as db:
-        everything = get_metric(db, "latency")
-        late = get_metric(db, "latency", TimeWindow(T0 + 15 * SECOND, T0 + 25 * SECOND))
+    everything = get_metric(DuckDBEngine(store), "latency")
+    late = get_metric(
+        DuckDBEngine(store), "latency", TimeWindow(T0 + 15 * SECOND, T0 + 25 * SECOND)
+    )
     assert everything is not None and late is not None
     full = everything["series"][0]["distribution"]
     assert full is not None and (full["count"], [b["count"] for b in full["buckets"]]) == (
@@ -154,5 +153,4 @@ def test_cumulative_histograms_take_the_latest_less_the_point_before_the_window(
 
 
 def test_an_unknown_metric_is_none(store: Store) -> None:
-    with store.reader() as db:
-        assert get_metric(db, "nothing") is None
+    assert get_metric(DuckDBEngine(store), "nothing") is None

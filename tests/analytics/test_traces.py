@@ -11,6 +11,7 @@ import duckdb
 
 from bot_telemetry.analytics.traces import get_trace
 from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine
 from bot_telemetry.store.rows import spans_batch
 from tests.support.otlp_messages import new_span_id, new_trace_id, spans_request
 
@@ -35,8 +36,7 @@ def test_links_scope_and_resources(tmp_path: Path) -> None:
             )
         )
     )
-    with store.reader() as db:
-        found = get_trace(db, trace_id.hex())
+    found = get_trace(DuckDBEngine(store), trace_id.hex())
     store.close()
     assert found is not None
     (span,) = found["spans"]
@@ -67,8 +67,7 @@ def test_bare_nan_in_an_older_store_reads_back_as_strings(tmp_path: Path) -> Non
     )
     connection.close()
     store = Store.open(tmp_path / "s.duckdb", read_only=True)
-    with store.reader() as db:
-        found = get_trace(db, trace_id.hex())
+    found = get_trace(DuckDBEngine(store), trace_id.hex())
     store.close()
     assert found is not None
     assert found["spans"][0]["attributes"] == {
