@@ -29,8 +29,9 @@ def store_options(parser: argparse.ArgumentParser, window: bool = True) -> None:
         "--store",
         type=store_argument,
         default=DEFAULT_STORE,
-        help=f"the store file (default {DEFAULT_STORE}), or a ClickHouse database holding the "
-        "OpenTelemetry Collector's tables: clickhouse://user:password@host:8123/otel",
+        help=f"the store file, or a folder holding telemetry.duckdb (default {DEFAULT_STORE}), "
+        "or a ClickHouse database holding the OpenTelemetry Collector's tables: "
+        "clickhouse://user:password@host:8123/otel",
     )
     if window:
         parser.add_argument("--since", help="start of the window: 15m, 2h, 7d or an ISO time")

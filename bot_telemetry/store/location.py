@@ -90,10 +90,13 @@ def is_clickhouse(text: str) -> bool:
 
 
 def parse_store(text: str | Path) -> Path | ClickHouseLocation:
-    """``--store``'s value: a ClickHouse URL, else a store file (or folder)."""
+    """``--store``'s value: a ClickHouse URL, else a store file (a folder means the
+    ``telemetry.duckdb`` in it)."""
     if isinstance(text, str) and is_clickhouse(text):
         return ClickHouseLocation.parse(text)
-    return Path(text)
+    from .database import store_file
+
+    return store_file(text)
 
 
 def open_engine(location: Path | ClickHouseLocation) -> Engine:

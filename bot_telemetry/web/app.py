@@ -18,8 +18,12 @@ from ..store.writer import Sink, StoreWriter
 from .auth import guard
 from .client_events import add_client_event_routes
 from .config import ServerConfig
+from .metrics_routes import add_metrics_routes
 from .posthog import add_posthog_routes
 from .routes import Queries, add_routes
+
+#: The store's single writer, shared with the OTLP/gRPC server (absent when read-only).
+WRITER = web.AppKey("writer", StoreWriter)
 
 
 def _open(config: ServerConfig, store: Store | None) -> tuple[Engine, Sink | None]:
@@ -51,9 +55,11 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     receiver = None
     if sink is not None:
         writer = StoreWriter(sink, retention_seconds=config.retention_seconds)
+        app[WRITER] = writer
         otlp_http.add_routes(app, writer, config.max_body)
         receiver = add_telemetry_routes(app, writer, dedup_window=config.client_dedup_seconds)
     add_routes(app, queries)
+    add_metrics_routes(app, queries)
     add_client_event_routes(app, queries, receiver)
 
     async def close(_: web.Application) -> None:
