@@ -9,8 +9,8 @@ telemetry (``otel_rows`` describes the mapping), so a database filled by ``serve
 filled by a Collector read the same. Differences from the DuckDB store: ClickHouse has no
 primary key, so an export the sender retries after a lost acknowledgement is stored twice
 (as with the Collector); retention is the tables' TTL (``create_schema(ttl_days=...)``), not
-a periodic delete. Histogram points are written as summaries (sum and count), all the store's
-rows keep of them.
+a periodic delete. Exponential histograms are written to the histogram table with the
+explicit buckets the store converts them to.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def _rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def exporter_rows(batch: Batch, resources: dict[str, dict[str, str]]) -> dict[str, list[Any]]:
-    """The batch's rows by exporter table kind: ``traces``, ``logs``, ``gauge``, ``summary``.
+    """The batch's rows by exporter table kind: ``traces``, ``logs``, and the metric kinds
+    (``gauge``, ``sum``, ``histogram``, ``summary``).
 
     ``resources`` maps resource ids to their attributes; the batch's own are added to it (a
     writer keeps it across batches: each resource is sent once per batch that first used it).
@@ -98,20 +99,42 @@ def exporter_rows(batch: Batch, resources: dict[str, dict[str, str]]) -> dict[st
         }
         for record in _rows(batch.logs)
     ]
-    gauges, summaries = [], []
+    points: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for point in _rows(batch.points):
-        row = {
+        kind = point.get("kind") or ("gauge" if point["count"] is None else "summary")
+        row: dict[str, Any] = {
+            "ResourceAttributes": resources.get(point.get("resource_id") or "", {}),
+            "ScopeName": point.get("scope_name") or "",
             "ServiceName": point["service_name"],
             "MetricName": point["metric_name"],
+            "MetricDescription": point.get("description") or "",
             "MetricUnit": point["unit"] or "",
             "Attributes": _text_map(point["attributes"]),
+            "StartTimeUnix": timestamp(point.get("start_ns") or 0),
             "TimeUnix": timestamp(point["time_ns"]),
+            # FLAG_NO_RECORDED_VALUE for a point stored without a value.
+            "Flags": 1 if point["value"] is None and kind in ("gauge", "sum") else 0,
         }
-        if point["count"] is None:
-            gauges.append({**row, "Value": point["value"]})
+        if kind in ("gauge", "sum"):
+            row["Value"] = point["value"] or 0.0
+            if kind == "sum":
+                row["AggregationTemporality"] = point.get("temporality") or 0
+                row["IsMonotonic"] = bool(point.get("monotonic"))
         else:
-            summaries.append({**row, "Sum": point["value"], "Count": point["count"]})
-    return {"traces": traces, "logs": logs, "gauge": gauges, "summary": summaries}
+            row["Sum"] = point["value"] or 0.0
+            row["Count"] = point["count"] or 0
+        if kind in ("histogram", "exponential_histogram"):
+            # The store keeps an exponential histogram's buckets as explicit ones.
+            kind = "histogram"
+            row.update(
+                ExplicitBounds=list(point.get("bounds") or []),
+                BucketCounts=list(point.get("bucket_counts") or []),
+                Min=point.get("min") or 0.0,
+                Max=point.get("max") or 0.0,
+                AggregationTemporality=point.get("temporality") or 0,
+            )
+        points[kind].append(row)
+    return {"traces": traces, "logs": logs, **points}
 
 
 class ClickHouseSink:
@@ -127,15 +150,10 @@ class ClickHouseSink:
 
     def write(self, batch: Batch) -> Written:
         tables = self.engine.tables
-        names = {
-            "traces": tables.traces,
-            "logs": tables.logs,
-            "gauge": tables.metrics("gauge"),
-            "summary": tables.metrics("summary"),
-        }
+        names = {"traces": tables.traces, "logs": tables.logs}
         for kind, rows in exporter_rows(batch, self._resources).items():
             if rows:
-                self.engine.insert(names[kind], rows)
+                self.engine.insert(names.get(kind) or tables.metrics(kind), rows)
         return Written(batch.span_count, batch.log_count, batch.point_count)
 
     def delete_older_than(self, cutoff_ns: int) -> int:

@@ -90,9 +90,12 @@ def test_events_by_name(engines: Engines, pair: tuple[Engine, Engine]) -> None:
 
 
 def as_text(value: object) -> object:
-    """Attribute maps (JSON text) with every value as text, as ClickHouse stores them."""
+    """Attribute maps (JSON text) with every value as text, as ClickHouse stores them; an
+    empty list as NULL (ClickHouse arrays cannot be NULL)."""
     if isinstance(value, str) and value.startswith("{"):
         return {key: attribute_text(item) for key, item in json.loads(value).items()}
+    if value == []:
+        return None
     return value
 
 
@@ -194,3 +197,28 @@ def test_trace_detail(engines: Engines, pair: tuple[Engine, Engine]) -> None:
         assert texts(traces.get_trace(clickhouse, trace_id)) == texts(expected)
         assert len(expected["spans"]) >= 10 and expected["logs"]
     assert traces.get_trace(clickhouse, "0" * 31 + "1") is None
+
+
+def test_metrics(engines: Engines, pair: tuple[Engine, Engine]) -> None:
+    from bot_telemetry.analytics import metrics
+
+    duckdb, clickhouse = pair
+    expected = metrics.list_metrics(duckdb)
+    assert metrics.list_metrics(clickhouse) == expected
+    assert {m["name"]: m["kind"] for m in expected} == {
+        "bot.turns": "sum",
+        "bot.turn.duration": "histogram",
+    }
+    for name in ("bot.turns", "bot.turn.duration"):
+        found = metrics.get_metric(duckdb, name)
+        assert found is not None and found["series"]
+        assert texts(metrics.get_metric(clickhouse, name)) == texts(found)
+    duration = metrics.get_metric(duckdb, "bot.turn.duration")
+    assert duration is not None
+    distribution = duration["series"][0]["distribution"]
+    assert distribution is not None and distribution["count"] > 0
+    assert metrics.get_metric(clickhouse, "no.such.metric") is None
+    # A window that starts later reads each cumulative series' last point before it.
+    later = TimeWindow(1, 2**63 - 1)
+    found = metrics.get_metric(duckdb, "bot.turn.duration", later)
+    assert texts(metrics.get_metric(clickhouse, "bot.turn.duration", later)) == texts(found)
