@@ -45,14 +45,14 @@ CHECKPOINT;
 """
 
 # The store's rows as the exporter's: kinds and statuses as names, attributes as maps, times
-# as DateTime64(9).
+# as DateTime64(9); the generator's rows have no resource, so neither have these.
 _TRACES_FROM_PARQUET = """
 INSERT INTO `{database}`.otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName,
     SpanKind, ServiceName, ResourceAttributes, ScopeName, SpanAttributes, Duration, StatusCode,
     StatusMessage)
 SELECT fromUnixTimestamp64Nano(start_ns), trace_id, span_id, ifNull(parent_span_id, ''), name,
        ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'][kind + 1],
-       service_name, map('service.name', service_name), ifNull(scope_name, ''),
+       service_name, map(), ifNull(scope_name, ''),
        CAST(JSONExtractKeysAndValues(ifNull(attributes, '{{}}'), 'String'),
             'Map(LowCardinality(String), String)'),
        duration_ns, ['Unset', 'Ok', 'Error'][status_code + 1], ifNull(status_message, '')
@@ -63,7 +63,7 @@ INSERT INTO `{database}`.otel_logs (Timestamp, TraceId, SpanId, SeverityText, Se
     ServiceName, Body, ResourceAttributes, ScopeName, LogAttributes, EventName)
 SELECT fromUnixTimestamp64Nano(time_ns), ifNull(trace_id, ''), ifNull(span_id, ''),
        ifNull(severity_text, ''), severity_number, service_name, ifNull(body, ''),
-       map('service.name', service_name), ifNull(scope_name, ''),
+       map(), ifNull(scope_name, ''),
        CAST(JSONExtractKeysAndValues(ifNull(attributes, '{{}}'), 'String'),
             'Map(LowCardinality(String), String)'),
        ifNull(event_name, '')

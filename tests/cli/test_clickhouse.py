@@ -87,7 +87,9 @@ def ingested(server: ClickHouseServer) -> Iterator[tuple[str, Sent]]:
     port = free_port()
     store = server.url("ingest")
     args = ["-m", "bot_telemetry.cli", "serve", "--store", store, "--port", str(port)]
-    with running([*args, "--create-schema"], ready_url=f"http://127.0.0.1:{port}/api/health"):
+    with running(
+        [*args, "--create-schema", "--no-grpc"], ready_url=f"http://127.0.0.1:{port}/api/health"
+    ):
         yield f"http://127.0.0.1:{port}", run_conversation(f"http://127.0.0.1:{port}")
 
 
