@@ -218,7 +218,7 @@ FROM {logs_table}"""
 
     def events(mentioned: frozenset[str] | None) -> str:
         return f"""SELECT time_ns, service_name, service_version, name, trace_id, span_id,
-    conversation_id, user_id, session_id, channel_id, dialog_id, attributes
+    conversation_id, user_id, session_id, channel_id, dialog_id, attributes, event_id
 FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
     {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version,
     {event_name} AS name, nullIf(TraceId, '') AS trace_id, nullIf(SpanId, '') AS span_id,
@@ -227,7 +227,9 @@ FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
     {_attr("LogAttributes", ATTR_SESSION_ID)} AS session_id,
     {_attr("LogAttributes", CHANNEL_ID)} AS channel_id,
     {_attr("LogAttributes", DIALOG_ID)} AS dialog_id,
-    LogAttributes AS attributes
+    LogAttributes AS attributes,
+    lower(hex(sipHash128(Timestamp, TraceId, SpanId, ServiceName, Body, LogAttributes,
+                         ResourceAttributes))) AS event_id
   FROM {logs_table})
 WHERE name IS NOT NULL"""
 

@@ -74,7 +74,7 @@ def events(mentioned: frozenset[str] | None) -> str:
     {_attr("l.attributes", ATTR_SESSION_ID)} AS session_id,
     {_attr("l.attributes", CHANNEL_ID)} AS channel_id,
     {_attr("l.attributes", DIALOG_ID)} AS dialog_id,
-    l.attributes
+    l.attributes, l.record_id AS event_id
 FROM main.logs l {join}
 WHERE l.event_name IS NOT NULL"""
 

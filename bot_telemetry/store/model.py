@@ -27,6 +27,9 @@ class Column:
     name: str
     type: str
     doc: str
+    #: The values differ between engines (hash keys, ids): for joins, grouping and cursors
+    #: only, never to compare or show.
+    per_engine: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,14 @@ SPANS = Relation(
             "UBIGINT",
             "a 64-bit hash of (trace_id, span_id), for joins only: ClickHouse joins one "
             "integer several times faster than two strings; the values differ by engine",
+            per_engine=True,
         ),
         Column(
             "parent_key",
             "UBIGINT",
             "the same hash of (trace_id, parent_span_id); join a child's parent_key to its "
             "parent's span_key (a root's matches no span)",
+            per_engine=True,
         ),
     ),
 )
@@ -150,6 +155,13 @@ EVENTS = Relation(
         Column("channel_id", "VARCHAR", "channelId, NULL if none"),
         Column("dialog_id", "VARCHAR", "DialogId (botbuilder's waterfall events), NULL if none"),
         Column("attributes", "ATTRIBUTES", "the event's properties and measurements"),
+        Column(
+            "event_id",
+            "VARCHAR",
+            "the record's id, unique per event, for cursors (the store's record id; on "
+            "ClickHouse a hash of the row); the values differ by engine",
+            per_engine=True,
+        ),
     ),
 )
 
@@ -224,6 +236,7 @@ METRIC_POINTS = Relation(
             "UBIGINT",
             "a 64-bit hash of (service, resource, attributes): one series of the metric, for "
             "grouping and joins only; the values differ by engine",
+            per_engine=True,
         ),
     ),
 )
