@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai,bench]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai,bench,agents]'
 	touch $(STAMP)
 
 # Debian's Chromium for the UI tests and Azurite (npm) for the Blob storage tests.

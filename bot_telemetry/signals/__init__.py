@@ -1,6 +1,8 @@
 """Signals layer: what a bot records through the OpenTelemetry API, for any runtime
 (botbuilder or the Agents SDK): custom events (a log record and a span event each), the
-properties every event of a turn carries, and the turn a task is working on.
+properties every event of a turn carries, the turn a task is working on, what an activity
+says in a BotMessage* event, and the turn span with its events (``TurnTelemetry``, the
+base of both runtimes' ``TelemetryMiddleware``).
 
     from bot_telemetry.signals import track_custom_event
     track_custom_event("OrderPlaced", {"conversationId": cid}, {"items": 3})
@@ -10,15 +12,20 @@ from .custom_events import (
     attribute_value,
     track_custom_event,
     turn_properties,
+    turn_span,
     with_turn_properties,
 )
 from .turn_context import current_turn_context, turn_context_scope
+from .turns import TurnTelemetry, fail_current_turn
 
 __all__ = [
+    "TurnTelemetry",
     "attribute_value",
     "current_turn_context",
+    "fail_current_turn",
     "track_custom_event",
     "turn_context_scope",
     "turn_properties",
+    "turn_span",
     "with_turn_properties",
 ]
