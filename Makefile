@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What the demo's bot runs on: botbuilder or agents (the Microsoft 365 Agents SDK).
+RUNTIME ?= botbuilder
 
 .PHONY: demo test lint bench tools clean
 
@@ -17,7 +19,7 @@ tools: $(STAMP)
 	bash scripts/install-test-tools
 
 demo: $(STAMP)
-	$(BIN)/python -m sample_bot.demo
+	$(BIN)/python -m sample_bot.demo --runtime $(RUNTIME)
 
 test: $(STAMP) tools
 	$(BIN)/ruff check bot_telemetry sample_bot tests benchmarks
@@ -25,7 +27,7 @@ test: $(STAMP) tools
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.turn_overhead --json
+	$(BIN)/python -m benchmarks.turn_overhead --json --runtime both
 	$(BIN)/python -m benchmarks.load --json
 	$(BIN)/python -m benchmarks.ingest --json
 
