@@ -270,3 +270,27 @@ async def test_events_from_a_span_the_agent_opened_still_join_the_turn(
     assert contract.BOT_MESSAGE_SEND in [event.name for event in turn.events]
     step = telemetry.span_named("agent.step")
     assert step.parent is not None and step.parent.span_id == turn.context.span_id
+
+
+async def test_the_default_policy_keeps_personal_data_out_of_every_signal(
+    telemetry: CapturedTelemetry,
+) -> None:
+    async def personal(context: TurnContext, state: TurnState) -> None:
+        await context.send_activity(f"Thanks {context.activity.from_property.name}, noted.")
+
+    async with running_agent(personal) as agent:
+        await say(agent, "I am Ada, ada@example.org, card 4111 1111 1111 1111")
+    assert agent.replies()[0]["activity"]["text"] == "Thanks Ada Lovelace, noted."
+
+    recorded: list[str] = []
+    for span in telemetry.spans():
+        recorded += [str(v) for v in (span.attributes or {}).values()]
+        for event in span.events:
+            recorded += [str(v) for v in (event.attributes or {}).values()]
+    for record in telemetry.logs():
+        recorded += [str(record.log_record.body)]
+        recorded += [str(v) for v in (record.log_record.attributes or {}).values()]
+    everything = "\n".join(recorded)
+    assert "BotMessageReceived" in everything and "BotMessageSend" in everything
+    for personal_value in ("user-42", "Ada", "ada@example.org", "4111", "Thanks", "noted"):
+        assert personal_value not in everything, personal_value
