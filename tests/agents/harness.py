@@ -98,7 +98,9 @@ async def running_agent(
     storage: Storage | None = None,
     configure_app: Callable[[AgentApplication[TurnState]], None] | None = None,
 ) -> AsyncIterator[RunningAgent]:
-    """``route`` answers every message (after what ``configure_app`` registers)."""
+    """``route`` answers every message (after what ``configure_app`` registers);
+    ``middleware`` (one or a list, in order) goes on the adapter, our turn middleware by
+    default."""
     instrument_aiohttp_client()
     connections = anonymous_connections()
     adapter = CloudAdapter(connection_manager=connections)
@@ -109,7 +111,10 @@ async def running_agent(
         await context.send_activity("Sorry, something went wrong.")
 
     adapter.on_turn_error = on_turn_error
-    adapter.use(middleware if middleware is not None else TelemetryMiddleware())
+    if middleware is None:
+        middleware = TelemetryMiddleware()
+    for each in middleware if isinstance(middleware, list) else [middleware]:
+        adapter.use(each)
     app = AgentApplication[TurnState](
         storage=storage or MemoryStorage(), connection_manager=connections
     )
