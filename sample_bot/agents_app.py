@@ -54,7 +54,12 @@ def anonymous_connections() -> ConnectionManager:
     )
 
 
+#: Warns on every turn that there is no app id, which is what authentication off means.
+_NO_APP_ID_WARNING = "microsoft_agents.hosting.core.connector.client.user_token_client"
+
+
 def build_agents_app(settings: BotSettings, ledger: RequestLedger | None = None) -> web.Application:
+    logging.getLogger(_NO_APP_ID_WARNING).setLevel(logging.ERROR)
     connections = anonymous_connections()
     adapter = CloudAdapter(connection_manager=connections)
     # The SDK's default prints the traceback to stdout and tells the user the exception.
