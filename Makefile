@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # What the demo's bot runs on: botbuilder or agents (the Microsoft 365 Agents SDK).
 RUNTIME ?= botbuilder
 
-.PHONY: demo test lint bench tools clean
+.PHONY: demo test lint bench tools webchat clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,18 +18,27 @@ $(STAMP): pyproject.toml constraints.txt
 tools: $(STAMP)
 	bash scripts/install-test-tools
 
-demo: $(STAMP)
+# The sample's web chat page from npm packages (Web Chat, OpenTelemetry JS, the Sunbird SDK);
+# without Node.js the demo runs without it.
+webchat:
+	bash scripts/build-webchat || echo "make: the web chat page is not built; the demo runs without it" >&2
+
+demo: $(STAMP) webchat
 	$(BIN)/python -m sample_bot.demo --runtime $(RUNTIME)
 
+# ruff (lint and format), mypy --strict, then the suite; coverage (files under 100% and the
+# TOTAL line) is printed just before pytest's closing line.
 test: $(STAMP) tools
 	$(BIN)/ruff check bot_telemetry sample_bot tests benchmarks
+	$(BIN)/ruff format --check bot_telemetry sample_bot tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.turn_overhead --json --runtime both
 	$(BIN)/python -m benchmarks.load --json
 	$(BIN)/python -m benchmarks.ingest --json
+	$(BIN)/python -m benchmarks.posthog --json
 
 clean:
-	rm -rf $(VENV) .bot-telemetry .tools
+	rm -rf $(VENV) .bot-telemetry .tools sample_bot/webchat/node_modules sample_bot/webchat/dist

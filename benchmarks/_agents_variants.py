@@ -110,8 +110,8 @@ def build(name: str, sink_url: str, adapter_kind: str = "cloud") -> AgentsVarian
     full = "_full_" in name
     if name.endswith("_bot_telemetry"):
         telemetry = _configure(f"{sink_url}/{name}")
-        from bot_telemetry.agents import (
-            TelemetryMiddleware,
+        from bot_telemetry.agents import TelemetryMiddleware
+        from bot_telemetry.dependencies.agents import (
             TelemetryQnA,
             TelemetryRecognizer,
             TelemetryStorage,

@@ -5,6 +5,7 @@
 - ``POST v3/conversations/<id>/activities[/<reply-to>]``: the Bot Connector reply API;
 - ``POST v2/track``: Application Insights' ingestion API (JSON array of envelopes);
 - ``POST v1/traces``, ``v1/logs``, ``v1/metrics``: OTLP/HTTP protobuf;
+- ``POST batch/``: PostHog's capture API (gzipped JSON, events need a name and distinct id);
 - ``GET counts``: what that tenant delivered so far (replies, envelopes, spans, log records).
 
 Every payload is parsed, so a benchmark that exports garbage fails instead of looking fast.
@@ -44,7 +45,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 async def _body(request: web.Request) -> bytes:
     data = await request.read()
-    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+    # aiohttp inflates gzip bodies itself (auto_decompress) unless the runner says otherwise.
+    if request.headers.get("Content-Encoding", "").lower() == "gzip" and data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     return data
 
@@ -95,6 +97,17 @@ async def metrics(request: web.Request) -> web.Response:
     return _protobuf(ExportMetricsServiceResponse().SerializeToString())
 
 
+async def posthog_batch(request: web.Request) -> web.Response:
+    payload = json.loads(await _body(request))
+    events = payload.get("batch") if isinstance(payload, dict) else None
+    if not isinstance(events, list) or not all(
+        isinstance(e, dict) and e.get("event") and e.get("distinct_id") for e in events
+    ):
+        raise web.HTTPBadRequest(text="not a PostHog batch")
+    _counts(request)["posthog_events"] += len(events)
+    return web.json_response({"status": 1})
+
+
 async def counts(request: web.Request) -> web.Response:
     return web.json_response(dict(_counts(request)))
 
@@ -127,6 +140,7 @@ def build_app() -> web.Application:
     app.router.add_post("/{tenant}/v1/traces", traces)
     app.router.add_post("/{tenant}/v1/logs", logs)
     app.router.add_post("/{tenant}/v1/metrics", metrics)
+    app.router.add_post("/{tenant}/batch/", posthog_batch)
     app.router.add_get("/{tenant}/counts", counts)
     return app
 

@@ -13,7 +13,9 @@ differs:
   batching queue;
 - ``full_baseline`` / ``full_bot_telemetry``: a turn that also reads and writes state,
   runs a recognizer and asks a Q&A service (all in process, so only telemetry differs),
-  without and with our middleware and wrappers.
+  without and with our middleware and wrappers;
+- ``full_bot_telemetry_posthog``: ``full_bot_telemetry`` with PostHog beside OTLP (every
+  custom event also sent to the sink's PostHog capture API).
 
 ``drain()`` waits until the sink has everything the variant's telemetry produced, so a
 round's time includes exporting it.
@@ -45,7 +47,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Conversat
 from ._counts import sink_counts
 
 ECHO_VARIANTS = ("echo_baseline", "echo_botbuilder_ai", "echo_bot_telemetry")
-FULL_VARIANTS = ("full_baseline", "full_bot_telemetry")
+FULL_VARIANTS = ("full_baseline", "full_bot_telemetry", "full_bot_telemetry_posthog")
 VARIANTS = ECHO_VARIANTS + FULL_VARIANTS
 ADAPTERS = ("cloud", "test")
 #: Channel of the benchmark's activities: a production one, where botbuilder drops trace
@@ -153,7 +155,9 @@ def build(name: str, sink_url: str, adapter_kind: str = "cloud") -> Variant:
         return _botbuilder_ai(name, adapter, tenant)
     if name == "full_baseline":
         return Variant(name, adapter, FullBot(MemoryStorage(), KeywordRecognizer(), answer))
-    return _bot_telemetry(name, adapter, tenant, full=name == "full_bot_telemetry")
+    return _bot_telemetry(
+        name, adapter, tenant, full=name.startswith("full"), posthog=name.endswith("_posthog")
+    )
 
 
 def _botbuilder_ai(name: str, adapter: CloudAdapter | TestAdapter, tenant: str) -> Variant:
@@ -190,17 +194,24 @@ def _botbuilder_ai(name: str, adapter: CloudAdapter | TestAdapter, tenant: str) 
 
 
 def _bot_telemetry(
-    name: str, adapter: CloudAdapter | TestAdapter, tenant: str, *, full: bool
+    name: str, adapter: CloudAdapter | TestAdapter, tenant: str, *, full: bool, posthog: bool
 ) -> Variant:
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk._logs.export import LogRecordExporter
 
     import bot_telemetry
+    from bot_telemetry.export.posthog import PostHogLogExporter
+    from bot_telemetry.posthog import PostHogSettings
 
+    log_exporters: list[LogRecordExporter] = [OTLPLogExporter(endpoint=f"{tenant}/v1/logs")]
+    if posthog:
+        settings = PostHogSettings(api_key="phc_benchmark", host=tenant)
+        log_exporters.append(PostHogLogExporter(settings))
     telemetry = bot_telemetry.configure(
         service_name="bench-bot",
         span_exporters=[OTLPSpanExporter(endpoint=f"{tenant}/v1/traces")],
-        log_exporters=[OTLPLogExporter(endpoint=f"{tenant}/v1/logs")],
+        log_exporters=log_exporters,
         metric_readers=[],
     )
     adapter.use(bot_telemetry.TelemetryMiddleware())

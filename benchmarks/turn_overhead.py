@@ -193,6 +193,8 @@ PAIRS = (
     ("echo_botbuilder_ai", "echo_baseline"),
     ("echo_bot_telemetry", "echo_baseline"),
     ("full_bot_telemetry", "full_baseline"),
+    # What PostHog adds to our telemetry (not to no telemetry).
+    ("full_bot_telemetry_posthog", "full_bot_telemetry"),
     ("agents_echo_bot_telemetry", "agents_echo_baseline"),
     ("agents_full_bot_telemetry", "agents_full_baseline"),
 )
@@ -262,6 +264,14 @@ def _summary(
         w.variant: {k: round(v / w.measured_turns, 2) for k, v in sorted(w.exported.items())}
         for w in workers
     }
+    # PostHog's added CPU per event it sent (all threads: the turn's share and the export's).
+    posthog = by_name.get("full_bot_telemetry_posthog")
+    posthog_added = added.get("full_bot_telemetry_posthog")
+    per_event = None
+    if posthog is not None and posthog_added is not None and posthog.measured_turns:
+        events = posthog.exported.get("posthog_events", 0) / posthog.measured_turns
+        per_event = round(posthog_added / events, 1) if events else None
+    report["posthog_added_us_per_event"] = per_event
     report["wall_us"] = {w.variant: _median(w.per_turn_us) for w in workers}
     report["wall_added_us"] = {
         v: _paired(by_name[v].per_turn_us, by_name[b].per_turn_us) for v, b in pairs

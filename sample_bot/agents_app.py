@@ -22,12 +22,14 @@ from microsoft_agents.hosting.core import (
 from bot_telemetry.agents import (
     OpenTelemetryAgentTelemetryClient,
     TelemetryMiddleware,
+    record_application_errors,
+    set_telemetry_client,
+)
+from bot_telemetry.dependencies.agents import (
     TelemetryQnA,
     TelemetryRecognizer,
     TelemetryStorage,
     TimedMiddleware,
-    record_application_errors,
-    set_telemetry_client,
 )
 
 from .agents_bot import AgentsSampleBot
@@ -71,6 +73,7 @@ def build_agents_app(settings: BotSettings, ledger: RequestLedger | None = None)
         storage=make_agents_storage(TelemetryStorage), connection_manager=connections
     )
     record_application_errors(app)
+    client = OpenTelemetryAgentTelemetryClient()
     session = SharedSession()
     recognizer = NluClient(settings.nlu_url, session)
     qna_client = QnaClient(settings.qna_url, session)
@@ -83,8 +86,9 @@ def build_agents_app(settings: BotSettings, ledger: RequestLedger | None = None)
             endpoint=qna_client.generate_answer_url,
             knowledge_base_id=qna_client.knowledge_base_id,
         ),
+        client,
     )
-    set_telemetry_client(bot.dialog, OpenTelemetryAgentTelemetryClient())
+    set_telemetry_client(bot.dialog, client)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         response = await start_agent_process(request, app, adapter)

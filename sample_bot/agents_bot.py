@@ -13,9 +13,10 @@ from typing import Any
 from microsoft_agents.hosting.core import AgentApplication, TurnContext, TurnState
 from microsoft_agents.hosting.dialogs import DialogSet
 
+from . import agents_replies
 from .agents_booking import BookingDialog
 from .booking_steps import Booking
-from .conversation import Conversation
+from .conversation import Conversation, Replies
 
 DIALOG_STATE = "DialogState"
 BOOKINGS = "Bookings"
@@ -27,8 +28,15 @@ TURN_STATE_KEY = "sample_bot.turn_state"
 class AgentsSampleBot:
     """Adds the sample's routes to ``app``."""
 
-    def __init__(self, app: AgentApplication[TurnState], recognizer: Any, qna: Any) -> None:
-        self.conversation = Conversation(recognizer, qna)
+    def __init__(
+        self,
+        app: AgentApplication[TurnState],
+        recognizer: Any,
+        qna: Any,
+        telemetry_client: Any,
+    ) -> None:
+        replies = Replies(agents_replies.with_suggestions, agents_replies.with_feedback)
+        self.conversation = Conversation(recognizer, qna, replies, telemetry_client)
         self.dialog = BookingDialog(on_booked=self._remember)
         app.conversation_update("membersAdded")(self._on_members_added)
         app.activity("message")(self._on_message)
@@ -48,3 +56,4 @@ class AgentsSampleBot:
         bookings = await accessor.get(context, list)
         bookings.append(asdict(booking))
         await accessor.set(context, bookings)
+        self.conversation.booked(booking)

@@ -49,6 +49,7 @@ def build_app(settings: BotSettings, ledger: RequestLedger | None = None) -> web
     adapter.use(TimedMiddleware(NormalizeTextMiddleware(), name="NormalizeText"))
 
     storage = TelemetryStorage(make_storage())
+    client = OpenTelemetryBotTelemetryClient()
     session = SharedSession()
     recognizer = NluRecognizer(settings.nlu_url, session)
     qna_client = QnaClient(settings.qna_url, session)
@@ -62,8 +63,9 @@ def build_app(settings: BotSettings, ledger: RequestLedger | None = None) -> web
             endpoint=qna_client.generate_answer_url,
             knowledge_base_id=qna_client.knowledge_base_id,
         ),
+        telemetry_client=client,
     )
-    set_telemetry_client(bot.dialogs, OpenTelemetryBotTelemetryClient())
+    set_telemetry_client(bot.dialogs, client)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         response = await adapter.process(request, bot)

@@ -11,7 +11,9 @@ from typing import Any
 
 from botbuilder.core import (
     ActivityHandler,
+    BotTelemetryClient,
     ConversationState,
+    NullTelemetryClient,
     Recognizer,
     TurnContext,
     UserState,
@@ -28,7 +30,9 @@ from .conversation import (
     REPLIES,
     WELCOME,
     Conversation,
+    Replies,
 )
+from .replies import with_feedback, with_suggestions
 
 __all__ = [
     "HELP",
@@ -49,10 +53,14 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
         recognizer: Recognizer,
         qna: Any,
         dialog: BookingDialog | None = None,
+        telemetry_client: BotTelemetryClient | None = None,
     ) -> None:
         self.conversation_state = conversation_state
         self.user_state = user_state
-        self.conversation = Conversation(recognizer, qna)
+        self.telemetry_client = telemetry_client or NullTelemetryClient()
+        self.conversation = Conversation(
+            recognizer, qna, Replies(with_suggestions, with_feedback), self.telemetry_client
+        )
         self.dialog_state = conversation_state.create_property("DialogState")
         self.bookings = user_state.create_property("Bookings")
         self.dialog = dialog or BookingDialog(on_booked=self._remember)
@@ -75,3 +83,4 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
     async def _remember(self, turn_context: TurnContext, booking: Booking) -> None:
         bookings = await self.bookings.get(turn_context, list)
         bookings.append(asdict(booking))
+        self.conversation.booked(booking)

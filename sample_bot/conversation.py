@@ -4,6 +4,11 @@ Every message goes to the recognizer first (so Cancel and Help interrupt a booki
 ``BookTable`` starts the booking dialog, small talk gets a short answer, anything else
 is asked of the Q&A service. A dependency that fails degrades the answer, never the turn.
 
+Two events of its own go to the telemetry client, as a restaurant would want them:
+``TableBooked`` (day, guest, party size) and ``QuestionUnanswered`` (the question, so the
+knowledge base can grow). Both carry personal data under keys the privacy policy has never
+seen; it decides what leaves the bot.
+
 botbuilder's ``TurnContext``, ``DialogSet`` and ``DialogContext`` and the Agents SDK's
 have the same methods, so ``Conversation`` takes either; each runtime's bot
 (``bot.py``, ``agents_bot.py``) only wires it to its pipeline and state.
@@ -12,11 +17,11 @@ have the same methods, so ``Conversation`` takes either; each runtime's bot
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from .booking_steps import BOOKING_DIALOG, booking_from_entities
+from .booking_steps import BOOKING_DIALOG, Booking, booking_from_entities
 from .http_clients import ServiceError
 
 _log = logging.getLogger(__name__)
@@ -36,22 +41,44 @@ REPLIES = {
     "Goodbye": "Goodbye, hope to see you soon!",
     "Cancel": "There's nothing to cancel.",
 }
+#: What the welcome offers to say, one click each.
+SUGGESTIONS = ("book a table", "when are you open?", "help")
 # Below this score an intent is not trusted to interrupt a dialog ("4" is not a booking).
 INTERRUPT_SCORE = 0.6
 
 
+@dataclass(frozen=True)
+class Replies:
+    """A runtime's way of building the richer replies (``replies.py``, ``agents_replies.py``):
+    suggested actions under the welcome, thumbs up/down under answers."""
+
+    with_suggestions: Callable[[str], Any]
+    with_feedback: Callable[[str], Any]
+
+
 class Conversation:
     """The sample's replies: ``recognizer`` has ``recognize(turn_context)``, ``qna`` has
-    ``get_answers(turn_context)``."""
+    ``get_answers(turn_context)``, ``telemetry_client`` has ``track_event(name,
+    properties, measurements)`` (either runtime's client)."""
 
-    def __init__(self, recognizer: Any, qna: Any) -> None:
+    def __init__(self, recognizer: Any, qna: Any, replies: Replies, telemetry_client: Any) -> None:
         self.recognizer = recognizer
         self.qna = qna
+        self.replies = replies
+        self.telemetry_client = telemetry_client
 
     async def welcome(self, turn_context: Any, members_added: list[Any]) -> None:
         for member in members_added:
             if member.id != turn_context.activity.recipient.id:
-                await turn_context.send_activity(WELCOME)
+                await turn_context.send_activity(self.replies.with_suggestions(WELCOME))
+
+    def booked(self, booking: Booking) -> None:
+        """Record a confirmed booking."""
+        self.telemetry_client.track_event(
+            "TableBooked",
+            {"day": booking.day, "guest": booking.name},
+            {"partySize": booking.party_size or 0},
+        )
 
     async def on_message(self, turn_context: Any, dialogs: Any) -> None:
         """Answer a message; ``dialogs`` is the runtime's ``DialogSet`` holding the booking."""
@@ -93,9 +120,12 @@ class Conversation:
             return
         best = answers[0] if answers else None
         if best is None or best.id < 0:
+            self.telemetry_client.track_event(
+                "QuestionUnanswered", {"userQuestion": turn_context.activity.text}
+            )
             await turn_context.send_activity(NO_ANSWER)
         else:
-            await turn_context.send_activity(best.answer)
+            await turn_context.send_activity(self.replies.with_feedback(best.answer))
 
 
 def top_intent(result: Any) -> tuple[str, float]:

@@ -33,6 +33,7 @@ from bot_telemetry.cli.access import ServerSource
 from bot_telemetry.store.database import DEFAULT_STORE
 from bot_telemetry.web.render import as_text
 
+from .channel.directline import WEBCHAT_DIR
 from .driver import ChannelDriver, DriverError
 from .processes import Fleet, StartupError, port_in_use
 from .scripts import script_for
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             print(f"UI: {collector_url}/   (logs in {log_dir})")
+            print(_webchat_line(args))
             print(
                 f"The bot is at {_url(args, 'bot')}/api/messages (Bot Framework Emulator). "
                 "Ctrl-C stops everything."
@@ -176,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
         fleet.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _webchat_line(args: argparse.Namespace) -> str:
+    if not (WEBCHAT_DIR / "dist" / "webchat.js").is_file():
+        return "Web chat: not built (needs Node.js and npm): run `bash scripts/build-webchat`"
+    return f"Web chat: {_url(args, 'channel')}/webchat/   (talk to the bot in your browser)"
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -197,6 +205,11 @@ def _start_all(fleet: Fleet, args: argparse.Namespace) -> None:
             str(args.collector_port),
             "--store",
             str(args.store),
+            # The web chat page (on the channel) sends its traces and events from the browser.
+            "--cors-origin",
+            _url(args, "channel"),
+            "--cors-origin",
+            f"http://localhost:{args.channel_port}",
         ],
     )
     fleet.wait_ready(collector, f"{_url(args, 'collector')}/api/health")

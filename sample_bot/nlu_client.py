@@ -53,7 +53,12 @@ class NluClient:
                 self.predict_url, params={"query": text, "show-all-intents": "true"}
             ) as response:
                 if response.status != 200:
-                    raise ServiceError(f"nlu answered {response.status}: {await response.text()}")
+                    # As aiohttp's raise_for_status words it: the URL, query (the user's
+                    # text) included. The privacy policy keeps it out of telemetry.
+                    raise ServiceError(
+                        f"nlu answered {response.status} for {response.url}: "
+                        f"{await response.text()}"
+                    )
                 body: dict[str, Any] = await response.json()
                 return body
         except (aiohttp.ClientError, TimeoutError) as error:

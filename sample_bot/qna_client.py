@@ -56,7 +56,9 @@ class QnaClient:
         try:
             async with self._session.get().post(self.generate_answer_url, json=request) as response:
                 if response.status != 200:
-                    raise ServiceError(f"qna answered {response.status}: {await response.text()}")
+                    raise ServiceError(
+                        f"qna answered {response.status} to {question!r}: {await response.text()}"
+                    )
                 body: dict[str, Any] = await response.json()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise ServiceError(f"qna at {self.endpoint} is unreachable: {error!r}") from error

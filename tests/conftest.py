@@ -5,9 +5,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.azurite import azurite
+from tests.support.browser import browser
 from tests.support.telemetry import CapturedTelemetry, capture
 
-__all__ = ["azurite"]  # a session fixture: one Azurite for every test that needs it
+__all__ = ["azurite", "browser"]  # one Azurite for the session; Chromium per module
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from typing import Any, TypeAlias
 from microsoft_agents.hosting.dialogs import ComponentDialog, Dialog, DialogManager, DialogSet
 from microsoft_agents.hosting.dialogs.dialog_container import DialogContainer
 
+from .._private import component_dialog_set, dialog_set_dialogs
+
 __all__ = ["DialogTree", "dialogs_in", "set_telemetry_client"]
 
 DialogTree: TypeAlias = Dialog | DialogSet | DialogManager
@@ -67,10 +69,9 @@ def _nodes(root: DialogTree) -> Iterator[object]:
 
 def _children(node: object) -> Iterable[object]:
     if isinstance(node, DialogSet):
-        # DialogSet exposes no public way to list its dialogs.
-        return list(node._dialogs.values())
+        return dialog_set_dialogs(node)
     if isinstance(node, ComponentDialog):
-        return [node._dialogs]
+        return [component_dialog_set(node)]
     if isinstance(node, DialogContainer):
         return [node.dialogs]
     if isinstance(node, DialogManager):

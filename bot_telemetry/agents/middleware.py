@@ -14,6 +14,7 @@ of it is called with the context (``await logic(context)``).
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
@@ -21,6 +22,7 @@ from microsoft_agents.activity import Activity, ActivityTypes, ConversationRefer
 from microsoft_agents.hosting.core import AgentApplication, TurnContext
 from opentelemetry import trace
 
+from .._private import application_error_dispatch, replace_application_error_dispatch
 from ..privacy import PrivacyPolicy, current_policy
 from ..signals.turns import DEFAULT_SKIP_SEND_TYPES, TurnTelemetry, fail_current_turn
 
@@ -75,22 +77,29 @@ def record_application_errors(app: AgentApplication[Any]) -> AgentApplication[An
     An ``AgentApplication`` with an ``@app.error`` handler hands route errors to it and
     never re-raises, so the turn middleware sees a turn that went well. This wraps the
     application's error dispatch (all handlers, present and future): the ``bot.turn``
-    span gets the exception and an ERROR status first, then the handlers run as before;
-    without handlers the error still propagates to the middleware as usual.
+    span gets the exception (as the privacy policy allows) and an ERROR status first, then
+    the handlers run as before; without handlers the error still propagates to the
+    middleware as usual. ``privacy`` is the policy of the current ``configure()`` call.
     """
-    dispatch = getattr(app, "_on_error", None)
-    if not callable(dispatch):
+    if not isinstance(app, AgentApplication):
         raise TypeError(
             "record_application_errors() takes an AgentApplication (microsoft-agents-hosting-"
             f"core 1.9), got {type(app).__name__}"
         )
-    if getattr(dispatch, "_bot_telemetry", False):
-        return app  # already wrapped
+    dispatch = application_error_dispatch(app)
+    if not callable(dispatch):
+        return app  # the SDK changed: _private logged it; failed turns stay unmarked
+    if dispatch in _WRAPPED:
+        return app
 
     async def on_error(context: TurnContext, error: Exception) -> None:
-        fail_current_turn(error)
+        fail_current_turn(error, current_policy())
         await dispatch(context, error)
 
-    on_error._bot_telemetry = True  # type: ignore[attr-defined]
-    setattr(app, "_on_error", on_error)  # noqa: B010 (a private method, on purpose)
+    _WRAPPED.add(on_error)
+    replace_application_error_dispatch(app, on_error)
     return app
+
+
+#: The dispatches put in place, so a second call does not wrap one twice.
+_WRAPPED: weakref.WeakSet[Any] = weakref.WeakSet()

@@ -17,6 +17,7 @@ import duckdb
 
 from .. import contract
 from ..store.database import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATUS_ERROR
+from .client_events import ClientEventNote, conversation_notes
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
 
@@ -104,11 +105,15 @@ class Turn(TypedDict):
     events: list[str]
     dependencies: list[Dependency]
     failures: list[Failure]
+    #: The page's own events in this turn's trace (client telemetry).
+    client_events: list[ClientEventNote]
 
 
 class Conversation(TypedDict):
     conversation_id: str
     turns: list[Turn]
+    #: The page's events outside any turn's trace, each placed before ``before_turn``.
+    client_events: list[ClientEventNote]
 
 
 def get_conversation(db: duckdb.DuckDBPyConnection, conversation_id: str) -> Conversation | None:
@@ -182,7 +187,14 @@ def get_conversation(db: duckdb.DuckDBPyConnection, conversation_id: str) -> Con
         turn = turns.get(owner.get((trace_id, span_id), ("", "")))
         if turn is not None:
             _annotate(turn, event, json.loads(attributes or "{}"))
-    return Conversation(conversation_id=conversation_id, turns=[turns[key] for key in turn_keys])
+    ordered = [turns[key] for key in turn_keys]
+    by_trace = {turn["trace_id"]: turn for turn in ordered}
+    outside: list[ClientEventNote] = []
+    starts = [spans[key]["start_ns"] for key in turn_keys]
+    for note in conversation_notes(db, conversation_id, trace_ids, starts):
+        owner_turn = by_trace.get(note["trace_id"] or "")
+        (owner_turn["client_events"] if owner_turn else outside).append(note)
+    return Conversation(conversation_id=conversation_id, turns=ordered, client_events=outside)
 
 
 def _turn_owners(
@@ -226,6 +238,7 @@ def _new_turn(span: dict[str, Any]) -> Turn:
         events=[],
         dependencies=[],
         failures=[],
+        client_events=[],
     )
 
 

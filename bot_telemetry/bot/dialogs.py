@@ -18,6 +18,8 @@ from botbuilder.dialogs import ComponentDialog, Dialog, DialogSet
 from botbuilder.dialogs.dialog_container import DialogContainer
 from botbuilder.dialogs.dialog_manager import DialogManager
 
+from .._private import component_dialog_set, dialog_set_dialogs
+
 DialogTree: TypeAlias = Dialog | DialogSet | DialogManager
 
 
@@ -51,10 +53,9 @@ def set_telemetry_client(root: DialogTree, client: BotTelemetryClient | None) ->
 
 def _children(node: object) -> Iterable[object]:
     if isinstance(node, DialogSet):
-        # DialogSet exposes no public way to list its dialogs.
-        return list(node._dialogs.values())
+        return dialog_set_dialogs(node)
     if isinstance(node, ComponentDialog):
-        return [node._dialogs]
+        return [component_dialog_set(node)]
     if isinstance(node, DialogContainer):
         return [node.dialogs]
     if isinstance(node, DialogManager):

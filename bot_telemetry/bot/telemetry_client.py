@@ -22,15 +22,16 @@ from opentelemetry import context, metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..privacy import PrivacyPolicy, current_policy
-from ..signals.custom_events import track_custom_event
+from ..signals.custom_events import track_custom_event, turn_personal_values
 from ..signals.telemetry_client import (
+    add_measurements,
     as_int,
     attributes_of,
     flush_providers,
-    numbers,
     record_dependency,
     record_event,
     record_exception,
+    text_of,
     timing,
 )
 
@@ -58,6 +59,8 @@ _SEVERITY_NAMES: dict[str, Severity] = {
     "FATAL": Severity.critical,
 }
 _INVALID_INSTRUMENT_CHARS = re.compile(r"[^A-Za-z0-9_.\-/]")
+# A page view's own fields: its URL has been made safe already (policy.url).
+_PAGE_VIEW_KEYS = frozenset({"url"})
 
 
 class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
@@ -96,9 +99,10 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             policy = self.privacy
             track_custom_event(
                 name,
-                {**(properties or {}), "url": policy.redact_text(str(url))},
-                {**numbers(measurements), "duration": float(duration or 0)},
+                {**(properties or {}), "url": policy.url(str(url))},
+                {**(measurements or {}), "duration": float(duration or 0)},  # type: ignore[dict-item]
                 privacy=policy,
+                known_safe=_PAGE_VIEW_KEYS,
             )
         except Exception:
             _log.exception("could not track page view %r", name)
@@ -155,7 +159,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             policy = self.privacy
             number, text = _SEVERITIES[_severity(severity)]
             _logger.emit(
-                body=policy.redact_text(str(name)),
+                body=policy.free_text(str(name), turn_personal_values()),
                 attributes=attributes_of(properties, policy),
                 context=context.get_current(),
                 severity_number=number,
@@ -182,8 +186,8 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             policy = self.privacy
             start_ns, end_ns = timing(start_time, duration)
             attributes = attributes_of(properties, policy)
-            attributes.update(numbers(measurements))
-            attributes["url.full"] = policy.redact_text(str(url))
+            add_measurements(attributes, measurements)
+            attributes["url.full"] = policy.url(str(url))
             if http_method:
                 attributes["http.request.method"] = http_method.upper()
             status_code = as_int(response_code)
@@ -192,7 +196,7 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             if request_id:
                 attributes["bot.request.id"] = request_id
             span = _tracer.start_span(
-                name, kind=SpanKind.SERVER, attributes=attributes, start_time=start_ns
+                text_of(name), kind=SpanKind.SERVER, attributes=attributes, start_time=start_ns
             )
             span.set_status(Status(StatusCode.OK if success else StatusCode.ERROR))
             span.end(end_time=end_ns)

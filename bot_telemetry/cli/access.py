@@ -18,10 +18,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, cast
 
-from ..analytics import appmap, conversations, events, traces
+from ..analytics import appmap, client_events, conversations, events, traces
 from ..analytics.appmap import AppMap
+from ..analytics.client_events import ClientEvent, FailedEvent
 from ..analytics.conversations import Conversation, ConversationSummary
-from ..analytics.events import Event
+from ..analytics.events import Event, EventsPage
 from ..analytics.traces import TraceDetail
 from ..analytics.window import _MAX_NS, TimeWindow
 from ..store.database import Store, StoreBusy, StoreError
@@ -34,6 +35,13 @@ class Source(Protocol):
     def trace(self, trace_id: str) -> TraceDetail | None: ...
     def conversations(self, window: TimeWindow, limit: int) -> list[ConversationSummary]: ...
     def conversation(self, conversation_id: str) -> Conversation | None: ...
+    def client_events(
+        self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
+    ) -> list[ClientEvent]: ...
+    def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]: ...
+    def stored_events_page(
+        self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
+    ) -> EventsPage: ...
     def close(self) -> None: ...
     def __enter__(self) -> Source: ...
     def __exit__(
@@ -85,6 +93,22 @@ class StoreSource(_Closing):
     def conversation(self, conversation_id: str) -> Conversation | None:
         with self.store.reader() as db:
             return conversations.get_conversation(db, conversation_id)
+
+    def client_events(
+        self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
+    ) -> list[ClientEvent]:
+        with self.store.reader() as db:
+            return client_events.list_client_events(db, window, eid, conversation_id, limit)
+
+    def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]:
+        with self.store.reader() as db:
+            return client_events.list_failed(db, window, limit)
+
+    def stored_events_page(
+        self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
+    ) -> EventsPage:
+        with self.store.reader() as db:
+            return events.stored_events_page(db, window, after, limit, count)
 
     def close(self) -> None:
         self.store.close()
@@ -146,6 +170,33 @@ class ServerSource(_Closing):
     def conversation(self, conversation_id: str) -> Conversation | None:
         quoted = urllib.parse.quote(conversation_id, safe="")
         return cast(Conversation | None, self._get(f"/api/conversations/{quoted}"))
+
+    def client_events(
+        self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
+    ) -> list[ClientEvent]:
+        params = {"eid": eid, "conversation": conversation_id, "limit": limit}
+        found = self._get("/api/client-events", {**self._window(window), **params})
+        return cast(list[ClientEvent], found)
+
+    def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]:
+        params = {"failed": "true", "limit": limit}
+        found = self._get("/api/client-events", {**self._window(window), **params})
+        return cast(list[FailedEvent], found)
+
+    def stored_events_page(
+        self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
+    ) -> EventsPage:
+        params = {
+            **self._window(window),
+            "after_time": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": limit,
+            "count": "true" if count else None,
+        }
+        found = self._get("/api/posthog/events", params)
+        if found is None:
+            raise RemoteError(f"{self.url} has no /api/posthog/events: is it an older version?")
+        return cast(EventsPage, found)
 
 
 def open_source(store: Path, url: str | None = None, token: str | None = None) -> Source:

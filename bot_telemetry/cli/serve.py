@@ -37,10 +37,24 @@ def register(commands: Any) -> dict[str, Handler]:
         default=None,
         help="drop telemetry older than this (e.g. 7d); default keep everything",
     )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a page origin (http://host:port) allowed to send /v1/telemetry and /v1/traces "
+        "from a browser; repeat for more; '*' allows any",
+    )
+    serve.add_argument(
+        "--client-dedup-window",
+        default="1h",
+        help="how long client events' mids are remembered to drop repeats (default 1h)",
+    )
     return {"serve": run}
 
 
 def run(options: argparse.Namespace) -> int:
+    from ..receive.cors import check_origin
     from ..web import Running, ServerConfig, serve
 
     config = ServerConfig(
@@ -51,11 +65,14 @@ def run(options: argparse.Namespace) -> int:
         token=options.token or None,
         max_body=int(options.max_body_mb * 1024 * 1024),
         retention_seconds=parse_duration(options.retention) if options.retention else 0,
+        cors_origins=tuple(check_origin(origin) for origin in options.cors_origin),
+        client_dedup_seconds=parse_duration(options.client_dedup_window),
     )
 
     def ready(running: Running) -> None:
         print(
-            f"{PROG} collector on {running.url}  (OTLP/HTTP /v1/traces /v1/logs /v1/metrics; "
+            f"{PROG} collector on {running.url}  (OTLP/HTTP /v1/traces /v1/logs /v1/metrics, "
+            f"client telemetry /v1/telemetry; "
             f"web UI {running.url}/)  store {config.store}",
             flush=True,
         )

@@ -34,6 +34,14 @@ ARTICLE_FOUND: Final = "articleFound"
 KNOWLEDGE_BASE_ID: Final = "knowledgeBaseId"
 QUESTION_ID: Final = "questionId"
 MATCHED_QUESTION: Final = "matchedQuestion"
+#: botbuilder-ai's LuisResult event (``LuisTelemetryConstants``).
+APPLICATION_ID: Final = "applicationId"
+INTENT_2: Final = "intent2"
+INTENT_SCORE_2: Final = "intentScore2"
+#: botbuilder's Teams properties on BotMessageReceived.
+TEAMS_TENANT_ID: Final = "TeamsTenantId"
+TEAMS_USER_AAD_OBJECT_ID: Final = "TeamsUserAadObjectId"
+TEAMS_TEAM_INFO: Final = "TeamsTeamInfo"
 #: botbuilder's waterfall events.
 DIALOG_ID: Final = "DialogId"
 STEP_NAME: Final = "StepName"
@@ -41,12 +49,16 @@ INSTANCE_ID: Final = "InstanceId"
 
 #: Properties every BotMessage* event carries.
 ACTIVITY_PROPERTIES: Final = (ACTIVITY_ID, ACTIVITY_TYPE, CHANNEL_ID, CONVERSATION_ID)
+#: Besides ACTIVITY_PROPERTIES, every custom event recorded inside a turn carries these: the
+#: pseudonymous user id and the session id, under the turn span's attribute names.
+TURN_IDENTITY_KEYS: Final = ("enduser.pseudo.id", "session.id")
 
 __all__ = [
     "ACTIVITY_ID",
     "ACTIVITY_PROPERTIES",
     "ACTIVITY_TYPE",
     "ANSWER",
+    "APPLICATION_ID",
     "ARTICLE_FOUND",
     "ATTACHMENTS",
     "CHANNEL_ID",
@@ -59,7 +71,9 @@ __all__ = [
     "FROM_NAME",
     "INSTANCE_ID",
     "INTENT",
+    "INTENT_2",
     "INTENT_SCORE",
+    "INTENT_SCORE_2",
     "KNOWLEDGE_BASE_ID",
     "LOCALE",
     "MATCHED_QUESTION",
@@ -74,6 +88,10 @@ __all__ = [
     "SENTIMENT_SCORE",
     "SPEAK",
     "STEP_NAME",
+    "TEAMS_TEAM_INFO",
+    "TEAMS_TENANT_ID",
+    "TEAMS_USER_AAD_OBJECT_ID",
     "TEXT",
+    "TURN_IDENTITY_KEYS",
     "USERNAME",
 ]

@@ -24,8 +24,24 @@ ATTR_SERVER_PORT: Final = "server.port"
 ATTR_DB_SYSTEM_NAME: Final = "db.system.name"
 ATTR_DB_NAMESPACE: Final = "db.namespace"
 
+#: Where an event's pseudonymous user id comes from, most specific first: every custom
+#: event of a turn carries the turn's ``enduser.pseudo.id`` (a turn property); older events
+#: only BotMessageReceived's ``fromId`` (pseudonymized by the privacy policy).
+USER_ATTRIBUTES: Final = (ATTR_ENDUSER_PSEUDO_ID, "fromId")
+#: Where an event's session comes from: the turn's ``session.id`` (a turn property).
+SESSION_ATTRIBUTES: Final = (ATTR_SESSION_ID,)
+#: A log record's own unique id (OpenTelemetry's ``log.record.uid``): a client event's id
+#: (a Sunbird ``mid``), from which forwarders derive the event's deterministic uuid.
+ATTR_LOG_RECORD_UID: Final = "log.record.uid"
+#: A resource attribute a process sets when it forwards its own events to PostHog, so that
+#: ``bot-telemetry serve`` does not forward them a second time.
+RESOURCE_POSTHOG_FORWARDED: Final = "bot_telemetry.posthog.forwarded"
+
 #: The log record attribute Azure Monitor turns into a customEvents row.
 CUSTOM_EVENT_NAME: Final = "microsoft.custom_event.name"
+#: A custom event's numeric measurements, as one JSON object of ``{name: number}``. The Azure
+#: Monitor exporter turns it into customMeasurements (and leaves it out of customDimensions).
+CUSTOM_MEASUREMENTS: Final = "microsoft.custom_measurements"
 #: The attribute some SDKs name an event by, instead of the LogRecord's event_name field.
 EVENT_NAME: Final = "event.name"
 
@@ -56,6 +72,7 @@ __all__ = [
     "ATTR_DB_SYSTEM_NAME",
     "ATTR_ENDUSER_PSEUDO_ID",
     "ATTR_GEN_AI_CONVERSATION_ID",
+    "ATTR_LOG_RECORD_UID",
     "ATTR_PEER_SERVICE",
     "ATTR_SERVER_ADDRESS",
     "ATTR_SERVER_PORT",
@@ -63,7 +80,11 @@ __all__ = [
     "ATTR_SESSION_ID",
     "CONVERSATION_ATTRIBUTES",
     "CUSTOM_EVENT_NAME",
+    "CUSTOM_MEASUREMENTS",
     "EVENT_NAME",
     "PEER_ATTRIBUTES",
+    "RESOURCE_POSTHOG_FORWARDED",
+    "SESSION_ATTRIBUTES",
     "TURN_SPAN_NAME",
+    "USER_ATTRIBUTES",
 ]

@@ -7,10 +7,11 @@ characters, so a hostile header can never put an unbounded value into exported t
 from __future__ import annotations
 
 import re
-import traceback
 
 from opentelemetry.trace import Span, Status, StatusCode
 from yarl import URL
+
+from ..privacy import PrivacyPolicy, current_policy
 
 MAX_LENGTH = 256
 MAX_URL_LENGTH = 2048
@@ -77,22 +78,30 @@ def full_url(url: URL) -> str:
         return bounded(url.path, MAX_URL_LENGTH)
 
 
-def record_error(span: Span, error: BaseException) -> None:
+def record_error(span: Span, error: BaseException, privacy: PrivacyPolicy | None = None) -> None:
     """Mark ``span`` failed by ``error``, with a bounded exception event.
 
-    Exception messages can quote request data, so they are cut like any other value.
+    Exception messages can quote request data (a URL with the user's question), so what
+    the event and the status say follows the privacy policy (``configure()``'s by default):
+    the type and frames only, unless personal data may be logged.
     """
-    kind = type(error).__qualname__
-    message = bounded(str(error), MAX_MESSAGE_LENGTH)
-    span.set_attribute("error.type", kind)
+    policy = privacy or current_policy()
+    span.set_attribute("error.type", type(error).__qualname__)
+    details = policy.exception_attributes(error)
     span.add_event(
         "exception",
         {
-            "exception.type": kind,
-            "exception.message": message,
-            "exception.stacktrace": bounded(
-                "".join(traceback.format_exception(error)), MAX_STACK_LENGTH, multiline=True
-            ),
+            key: bounded(value, _LIMITS.get(key, MAX_LENGTH), multiline=True)
+            for key, value in details.items()
         },
     )
-    span.set_status(Status(StatusCode.ERROR, f"{kind}: {message}"))
+    span.set_status(
+        Status(StatusCode.ERROR, bounded(policy.error_description(error), MAX_MESSAGE_LENGTH))
+    )
+
+
+_LIMITS = {
+    "exception.type": MAX_LENGTH,
+    "exception.message": MAX_MESSAGE_LENGTH,
+    "exception.stacktrace": MAX_STACK_LENGTH,
+}

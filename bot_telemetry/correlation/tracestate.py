@@ -1,9 +1,11 @@
 """The ``tracestate`` header (W3C Trace Context Level 2).
 
-Parsing is all-or-nothing, as the specification's test suite expects: one malformed member,
-a duplicated key or more than 32 members and the whole header is dropped (the traceparent
-still counts). What we forward is the parsed list unchanged, cut to whole members when it
-grows past ``PROPAGATED_LENGTH`` characters.
+Parsing is all-or-nothing for what cannot be parsed, as the specification's test suite
+expects: one malformed member or more than 32 members and the whole header is dropped (the
+traceparent still counts). A repeated key is not malformed: the left-most (most recent)
+member is kept and the later ones are discarded, which the specification allows ("deleting
+duplicate keys") and its test suite checks. What we forward is the parsed list, cut to
+whole members when it grows past ``PROPAGATED_LENGTH`` characters.
 """
 
 from __future__ import annotations
@@ -36,12 +38,18 @@ def valid_member(key: str, value: str) -> bool:
 def parse_tracestate(values: Sequence[str]) -> list[tuple[str, str]] | None:
     """The members of these header fields, in order; None when the header must be dropped.
 
-    Several fields are one list joined by commas (RFC 9110); empty members are allowed.
+    Several fields are one list joined by commas (RFC 9110); empty members are allowed. A
+    key seen again keeps its first (left-most) value; the 32-member limit counts every
+    member received, repeated ones included, since the list grammar caps the list itself.
+
+    >>> parse_tracestate(["a=1,b=2,a=3"])
+    [('a', '1'), ('b', '2')]
     """
     if sum(len(value) for value in values) > MAX_INBOUND_LENGTH:
         return None
     members: list[tuple[str, str]] = []
     seen: set[str] = set()
+    received = 0
     for value in values:
         for raw in value.split(","):
             member = raw.strip(_OWS)
@@ -50,8 +58,11 @@ def parse_tracestate(values: Sequence[str]) -> list[tuple[str, str]] | None:
             key, sep, item = member.partition("=")
             if not sep or not valid_member(key, item):
                 return None
-            if key in seen or len(members) == MAX_MEMBERS:
+            received += 1
+            if received > MAX_MEMBERS:
                 return None
+            if key in seen:
+                continue
             seen.add(key)
             members.append((key, item))
     return members

@@ -58,6 +58,7 @@ ATTR_ERROR_TYPE: Final = "error.type"
 _HTTP_STATUS: Final = "http.response.status_code"
 
 RESULT_OK: Final = "OK"
+_ESCAPED: Final = "exception.escaped"
 
 _tracer = trace.get_tracer("bot_telemetry.dependencies")
 _log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ class _DependencyScope(AbstractAsyncContextManager[DependencyCall]):
     ) -> bool:
         otel_context.detach(self._token)
         duration_ms = (time.perf_counter_ns() - self._started) / 1e6
-        code = _finish(self._call, self._name, error)
+        code = _finish(self._call, self._name, error, self._policy)
         # A cancelled task must stop now; anything else is reported before it propagates.
         if error is None or isinstance(error, Exception):
             await self._send(duration_ms, code, error is None)
@@ -226,10 +227,12 @@ def _call_context(span: trace.Span, kind: SpanKind) -> otel_context.Context:
     return current
 
 
-def _finish(call: DependencyCall, name: str, error: BaseException | None) -> str:
+def _finish(
+    call: DependencyCall, name: str, error: BaseException | None, policy: PrivacyPolicy | None
+) -> str:
     """End the span with its outcome; the result code."""
     try:
-        return _record_outcome(call, error)
+        return _record_outcome(call, error, policy)
     except Exception:  # recording must never replace the call's own outcome
         _log.warning("could not record the outcome of %r", name, exc_info=True)
         return RESULT_OK if error is None else type(error).__name__
@@ -237,7 +240,9 @@ def _finish(call: DependencyCall, name: str, error: BaseException | None) -> str
         call.span.end()
 
 
-def _record_outcome(call: DependencyCall, error: BaseException | None) -> str:
+def _record_outcome(
+    call: DependencyCall, error: BaseException | None, policy: PrivacyPolicy | None
+) -> str:
     span = call.span
     status = _recorded_status(span)
     if error is None:
@@ -248,10 +253,13 @@ def _record_outcome(call: DependencyCall, error: BaseException | None) -> str:
     else:
         code = call.result_code or _error_code(error, status)
         span.set_attribute(ATTR_ERROR_TYPE, _qualified_name(type(error)))
-        span.set_status(Status(StatusCode.ERROR, _describe(error)))
     span.set_attribute(ATTR_RESULT_CODE, code)
     if error is not None:
-        span.record_exception(error, escaped=True)  # last: it calls str(error)
+        # Not span.record_exception: exception messages quote data (a URL with the user's
+        # question, a storage key with their id); the policy says what may be recorded.
+        policy = policy or current_policy()
+        span.set_status(Status(StatusCode.ERROR, policy.error_description(error)))
+        span.add_event("exception", {**policy.exception_attributes(error), _ESCAPED: True})
     return code
 
 
@@ -270,14 +278,6 @@ def _error_code(error: BaseException, recorded: int | None) -> str:
     if recorded is not None and recorded >= 400:
         return str(recorded)
     return type(error).__name__
-
-
-def _describe(error: BaseException) -> str:
-    try:
-        message = str(error)
-    except Exception:  # an exception whose __str__ fails must not replace the real one
-        message = ""
-    return f"{type(error).__name__}: {message}"[:512] if message else type(error).__name__
 
 
 def _qualified_name(kind: type[BaseException]) -> str:

@@ -4,7 +4,7 @@
 
 What the span carries (self and downstream time, whether the turn went on): ``timed.py``.
 The Agents SDK's middleware (``logic(context)``) has its own wrapper,
-``agents_middleware.py``.
+in ``agents.py``.
 """
 
 from __future__ import annotations

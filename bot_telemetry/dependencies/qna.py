@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from .._deprecated import renamed
+from .._private import qna_endpoint
 from ..contract import (
     ANSWER,
     ARTICLE_FOUND,
@@ -86,7 +87,7 @@ class TelemetryQnA:
                 f"async callable taking the turn context, got {type(client).__name__}"
             )
         self.inner = client
-        own_endpoint = getattr(client, "_endpoint", None)
+        own_endpoint = qna_endpoint(client) if _is_qna_maker(client) else None
         url = endpoint or string(getattr(own_endpoint, "host", None))
         self._knowledge_base_id = knowledge_base_id or string(
             getattr(own_endpoint, "knowledge_base_id", None)
@@ -166,3 +167,8 @@ def _field(answer: Any, name: str) -> Any:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _is_qna_maker(client: object) -> bool:
+    # By name: botbuilder-ai is an optional extra, not imported unless the bot uses it.
+    return any(kind.__name__ == "QnAMaker" for kind in type(client).__mro__)

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .._deprecated import renamed
+from .._private import luis_application
 from ..contract import (
     BOTBUILDER_LUIS_RESULT,
     ENTITIES,
@@ -83,7 +84,7 @@ class RecognizerTelemetry:
                 f"recognize(turn_context)), got {type(recognizer).__name__}"
             )
         self.inner = recognizer
-        application = getattr(recognizer, "_application", None)
+        application = luis_application(recognizer) if _is_luis(recognizer) else None
         default_name = "LUIS" if application is not None else type(recognizer).__name__
         url = (
             endpoint
@@ -166,3 +167,8 @@ def _score(intent: Any) -> float | None:
     if isinstance(intent, Mapping):
         return number(intent.get("score"))
     return number(getattr(intent, "score", None))
+
+
+def _is_luis(recognizer: object) -> bool:
+    # By name: botbuilder-ai is an optional extra, not imported unless the bot uses it.
+    return any(kind.__name__ == "LuisRecognizer" for kind in type(recognizer).__mro__)

@@ -4,7 +4,7 @@
     conversation_state = ConversationState(storage)
 
 What each span carries and how a store is named: ``stores.py``. The Agents SDK's
-``Storage`` (``read(keys, *, target_cls)``) has its own wrapper, ``agents_storage.py``.
+``Storage`` (``read(keys, *, target_cls)``) has its own wrapper, in ``agents.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A state store as a dependency: a span per read, write and delete, for any runtime.
 
 ``StorageTelemetry`` is what botbuilder's ``TelemetryStorage`` (``storage.py``) and the
-Agents SDK's (``agents_storage.py``) share: the app-map node a store is named after and
+Agents SDK's (``agents.py``) share: the app-map node a store is named after and
 the call each operation is timed as. Each wrapper only forwards its runtime's signatures.
 
     storage = TelemetryStorage(BlobStorage(settings))
@@ -33,6 +33,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from .._deprecated import renamed
+from .._private import blob_container_client
 from ..privacy import PrivacyPolicy
 from .call import RESULT_OK, DependencyCall, Target, dependency_call
 from .events import string
@@ -116,11 +117,7 @@ def succeeded(call: DependencyCall, found: object = None) -> None:
 def storage_target(storage: Any) -> Target:
     """The app-map node for a store (see the table in this module's docstring)."""
     kind = type(storage).__name__
-    # BlobStorage keeps its container client private: name-mangled in botbuilder-azure,
-    # underscored in the Agents SDK.
-    container = getattr(storage, f"_{kind}__container_client", None) or getattr(
-        storage, "_container_client", None
-    )
+    container = blob_container_client(storage) if kind == "BlobStorage" else None
     if container is not None:
         return Target.for_url(
             string(getattr(container, "account_name", None)) or kind,

@@ -1,7 +1,7 @@
 """A middleware timed as its own span, for any runtime.
 
 ``MiddlewareTelemetry`` is what botbuilder's ``TimedMiddleware`` (``middleware.py``) and
-the Agents SDK's (``agents_middleware.py``) share; they differ only in how the rest of the
+the Agents SDK's (``agents.py``) share; they differ only in how the rest of the
 pipeline is called (``logic()`` in botbuilder, ``logic(context)`` in the Agents SDK).
 
     adapter.use(TimedMiddleware(TranslationMiddleware(...), name="Translator"))

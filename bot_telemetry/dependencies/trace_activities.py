@@ -31,6 +31,12 @@ DEPENDENCY_VALUE_TYPE: Final = "urn:bot-telemetry:dependency:1"
 TRACE_ACTIVITIES_ENV: Final = "BOT_TELEMETRY_TRACE_ACTIVITIES"
 EMULATOR_CHANNEL: Final = "emulator"
 
+#: The fields of a report: ours, none of them personal (the dependency's name and target are
+#: the developer's constants, the result code a status or an exception's type).
+REPORT_KEYS: Final = frozenset(
+    {"name", "target", "duration", "success", "resultCode", "traceId", "spanId"}
+)
+
 _log = logging.getLogger(__name__)
 # Set while a trace activity is being sent: a dependency called by a send handler (a
 # transcript store, say) must not send one of its own, or sending would never end.
@@ -118,7 +124,7 @@ async def send_dependency_trace(
         try:
             await turn_context.send_trace_activity(
                 report.component,
-                value=policy.apply(report.value()),
+                value=policy.apply(report.value(), REPORT_KEYS),
                 value_type=DEPENDENCY_VALUE_TYPE,
                 label=report.name,
             )

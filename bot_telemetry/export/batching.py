@@ -1,142 +1,46 @@
-"""Bounded, batching export off the event loop, with exact accounting of what is lost.
+"""The SDK's span and log-record processors on our bounded queue (``delivery.BatchQueue``).
 
 The SDK's batch processors would do the batching, but they log a line for every item
-dropped from a full queue and count drops only in opt-in internal metrics. A bot whose
-backend is down needs the opposite: the turn pays one lock and an append, and every
-dropped item is counted (``ExportAccounting``) with one log line per outage.
+dropped from a full queue and count drops only in opt-in internal metrics. Ours hand each
+item to ``BatchQueue``: the turn pays one lock and an append, and every dropped item is
+counted (``ExportAccounting``) with one log line per outage.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
-from opentelemetry.context import (
-    _SUPPRESS_INSTRUMENTATION_KEY,
-    Context,
-    attach,
-    detach,
-    set_value,
-)
+from opentelemetry._logs import LogRecord
+from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .accounting import ExportAccounting
+from ..delivery import BatchQueue, ExportAccounting
+from ..delivery.queue import Outcome
 from .otlp_encoding import otlp_sender
 
-Item = TypeVar("Item")
+__all__ = ["BatchQueue", "Forwarding", "QueuedLogRecordProcessor", "QueuedSpanProcessor"]
 
 
-class BatchQueue(Generic[Item]):
-    """A bounded queue drained by one background thread in batches.
+@runtime_checkable
+class Forwarding(Protocol):
+    """A log-record exporter that forwards some records elsewhere (PostHog): it says which
+    records it wants before they are queued, delivers part of a batch when it must (and
+    counts what it refused itself), and stops retrying when the process shuts down."""
 
-    ``export`` returns True when the batch was delivered. When the queue is full the new item
-    is dropped and counted; nothing on the caller's path waits for the network.
-    """
+    #: The ``signal`` its losses are counted under.
+    signal: str
 
-    def __init__(
-        self,
-        export: Callable[[Sequence[Item]], bool],
-        *,
-        signal: str,
-        destination: str,
-        accounting: ExportAccounting,
-        max_queue_size: int = 2048,
-        max_batch_size: int = 512,
-        schedule_delay_millis: float = 1000,
-    ) -> None:
-        if max_queue_size < 1 or max_batch_size < 1:
-            raise ValueError("max_queue_size and max_batch_size must be at least 1")
-        self._export = export
-        self._signal = signal
-        self._destination = destination
-        self._accounting = accounting
-        self._max_queue_size = max_queue_size
-        self._max_batch_size = min(max_batch_size, max_queue_size)
-        self._delay = schedule_delay_millis / 1000
-        self._queue: deque[Item] = deque()
-        self._lock = threading.Lock()
-        self._export_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = False
-        self._worker = threading.Thread(
-            target=self._run, name=f"bot-telemetry-export-{signal}", daemon=True
-        )
-        self._worker.start()
+    def wants(self, record: LogRecord) -> bool: ...
 
-    def put(self, item: Item) -> None:
-        with self._lock:
-            if self._closed:
-                refused = "shutdown"
-            elif len(self._queue) >= self._max_queue_size:
-                refused = "queue_full"
-            else:
-                refused = ""
-                self._queue.append(item)
-                wake = len(self._queue) >= self._max_batch_size
-        if refused:
-            self._accounting.count(self._signal, refused, 1)
-        elif wake:
-            self._wake.set()
+    def deliver(self, batch: Sequence[ReadableLogRecord]) -> Outcome: ...
 
-    def flush(self, timeout_millis: float = 30_000) -> bool:
-        """Export everything queued now; False if that took longer than the timeout."""
-        deadline = time.monotonic() + timeout_millis / 1000
-        self._drain(deadline)
-        with self._lock:
-            return not self._queue
-
-    def close(self, timeout_millis: float = 30_000) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._wake.set()
-        self._worker.join(timeout_millis / 1000)
-        # With the backend already failing, another try would only wait out one more timeout.
-        if not self._accounting.is_failing(self._destination):
-            self.flush(timeout_millis)
-        with self._lock:
-            left, self._queue = len(self._queue), deque()
-        if left:
-            self._accounting.count(self._signal, "shutdown", left)
-
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.wait(self._delay)
-            self._wake.clear()
-            self._drain(None)
-
-    def _drain(self, deadline: float | None) -> None:
-        with self._export_lock:
-            while deadline is None or time.monotonic() < deadline:
-                with self._lock:
-                    count = min(self._max_batch_size, len(self._queue))
-                    batch = [self._queue.popleft() for _ in range(count)]
-                if not batch:
-                    return
-                # Exporters use HTTP clients; their own instrumentation must not trace the export.
-                token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-                try:
-                    delivered = self._export(batch)
-                except Exception:
-                    delivered = False
-                finally:
-                    detach(token)
-                if delivered:
-                    self._accounting.export_succeeded(self._destination)
-                else:
-                    self._accounting.export_failed(self._destination, self._signal, len(batch))
-                    # One try per round while the backend fails: the worker tries again on its
-                    # next tick, a flush returns instead of waiting out timeout after timeout.
-                    return
+    def stop_retrying(self) -> None: ...
 
 
 class QueuedSpanProcessor(SpanProcessor):
@@ -171,7 +75,11 @@ class QueuedSpanProcessor(SpanProcessor):
 
 
 class QueuedLogRecordProcessor(LogRecordProcessor):
-    """Log records (custom events among them) go to ``exporter`` in batches."""
+    """Log records (custom events among them) go to ``exporter`` in batches.
+
+    A ``Forwarding`` exporter (the PostHog one) is asked first whether it wants a record,
+    so records it would not send take no room in its queue.
+    """
 
     def __init__(
         self,
@@ -181,17 +89,22 @@ class QueuedLogRecordProcessor(LogRecordProcessor):
         **options: float,
     ) -> None:
         self._exporter = exporter
+        self._forwarding = exporter if isinstance(exporter, Forwarding) else None
         self._queue: BatchQueue[ReadableLogRecord] = BatchQueue(
-            otlp_sender(
+            self._forwarding.deliver
+            if self._forwarding is not None
+            else otlp_sender(
                 exporter, lambda batch: exporter.export(batch) is LogRecordExportResult.SUCCESS
             ),
-            signal="logs",
+            signal=self._forwarding.signal if self._forwarding is not None else "logs",
             destination=destination,
             accounting=accounting,
             **options,  # type: ignore[arg-type]
         )
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        if self._forwarding is not None and not self._forwarding.wants(log_record.log_record):
+            return
         # Queue a copy without the context: it may hold a whole turn's objects alive.
         record = copy.copy(log_record.log_record)
         record.context = Context()
@@ -208,5 +121,8 @@ class QueuedLogRecordProcessor(LogRecordProcessor):
         return self._queue.flush(timeout_millis)
 
     def shutdown(self) -> None:
+        if self._forwarding is not None:
+            # A batch waiting out a backoff gives up now; close() tries what is left once.
+            self._forwarding.stop_retrying()
         self._queue.close()
         self._exporter.shutdown()  # type: ignore[no-untyped-call]

@@ -19,11 +19,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from ..contract import RESOURCE_POSTHOG_FORWARDED
+from ..delivery import ExportAccounting
 from ..privacy import DEFAULT_POLICY, PrivacyPolicy, set_current_policy
 from . import providers
-from .accounting import ExportAccounting
 from .batching import QueuedLogRecordProcessor, QueuedSpanProcessor
 from .destinations import destinations_from_environment, env_int, named
+from .posthog import PostHogLogExporter
 from .propagation import propagator_from_environment
 
 #: The Microsoft 365 Agents SDK's tracer and meter name. Its spans duplicate ours (turn,
@@ -122,7 +124,8 @@ def configure(
 
     Exporters come from the standard variables unless given: ``OTEL_EXPORTER_OTLP_ENDPOINT``
     sends OTLP/HTTP there, ``APPLICATIONINSIGHTS_CONNECTION_STRING`` sends to Azure Monitor,
-    neither sends OTLP/HTTP to the embedded collector on 127.0.0.1:4318. The export queue's
+    neither sends OTLP/HTTP to the embedded collector on 127.0.0.1:4318; ``POSTHOG_API_KEY``
+    adds PostHog (custom events) beside them. The export queue's
     size and delay default to ``OTEL_BSP_MAX_QUEUE_SIZE`` and ``OTEL_BSP_SCHEDULE_DELAY``
     (2048 items, 1000 ms). Calling it again replaces the previous setup (its queues are
     flushed first), so nothing is exported twice. Spans and metrics of the instrumentation
@@ -144,8 +147,6 @@ def configure(
         "service.instance.id": service_instance_id or _instance_id(),
     }
     attributes.update(resource_attributes or {})
-    created = Resource.create(attributes)
-    resource = OnceHashedResource(created.attributes or {}, created.schema_url)
 
     explicit = span_exporters is not None and log_exporters is not None
     from_environment = (
@@ -153,6 +154,11 @@ def configure(
     )
     spans = named(span_exporters, from_environment, "spans")
     logs = named(log_exporters, from_environment, "logs")
+    if any(isinstance(exporter, PostHogLogExporter) for _, exporter in logs):
+        # So that `bot-telemetry serve` does not forward this process's events again.
+        attributes[RESOURCE_POSTHOG_FORWARDED] = True
+    created = Resource.create(attributes)
+    resource = OnceHashedResource(created.attributes or {}, created.schema_url)
     readers = (
         list(metric_readers)
         if metric_readers is not None

@@ -2,7 +2,8 @@
 
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` sends OTLP/HTTP there, ``APPLICATIONINSIGHTS_CONNECTION_STRING``
 sends to Azure Monitor, neither sends OTLP/HTTP to the embedded collector on 127.0.0.1:4318.
-``OTEL_{TRACES,LOGS,METRICS}_EXPORTER=none`` switches one signal off everywhere.
+``OTEL_{TRACES,LOGS,METRICS}_EXPORTER=none`` switches one signal off for those.
+``POSTHOG_API_KEY`` (with ``POSTHOG_HOST``) adds PostHog, for custom events, beside them.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ def destinations_from_environment() -> list[Destination]:
             destination.logs = None
         if _disabled("OTEL_METRICS_EXPORTER"):
             destination.reader = None
+    # Beside the others, never instead of them; its own variables switch it on and off.
+    posthog = _posthog()
+    if posthog is not None:
+        destinations.append(posthog)
     return destinations
 
 
@@ -100,6 +105,17 @@ def env_int(variable: str, default: int) -> int:
 
 def _disabled(variable: str) -> bool:
     return os.environ.get(variable, "").strip().lower() == "none"
+
+
+def _posthog() -> Destination | None:
+    from ..posthog import PostHogSettings
+    from ..posthog.forwarder import destination_name
+    from .posthog import PostHogLogExporter
+
+    settings = PostHogSettings.from_environment()
+    if settings is None:
+        return None
+    return Destination(destination_name(settings), None, PostHogLogExporter(settings), None)
 
 
 def _azure_monitor(connection_string: str) -> Destination:

@@ -26,6 +26,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
+from .._private import otlp_http_client, otlp_http_is_shut_down, otlp_http_max_request_size
+
 _logger = logging.getLogger(__name__)
 Item = TypeVar("Item")
 
@@ -306,28 +308,31 @@ def otlp_sender(
     encoded here and posted by the exporter's own HTTP client (True when delivered); for
     any other exporter, ``fallback``.
 
-    The client is the exporter's private ``_client``; an SDK without one gets ``fallback``.
+    The client is the exporter's private ``_client`` (see ``bot_telemetry._private``); an
+    SDK without one gets ``fallback``, with one warning.
     So do the cases the SDK's ``export`` handles itself (internal metrics switched on, a
     shut-down exporter, a request over its size limit, a batch this module cannot encode),
     so they log and count exactly as the SDK does.
     """
     encode = _encoder_for(exporter)
-    client = getattr(exporter, "_client", None)
-    if encode is None or not callable(getattr(client, "export", None)):
+    if encode is None:
+        return fallback
+    client = otlp_http_client(exporter)
+    if client is None:
         return fallback
     if os.environ.get(OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED, "").strip().lower() == "true":
         return fallback
 
     def send(batch: Sequence[Item]) -> bool:
-        if getattr(exporter, "_shutdown", True):
+        if otlp_http_is_shut_down(exporter):
             return fallback(batch)
         try:
             data = encode(batch)
         except Exception:
             return fallback(batch)
-        limit = getattr(exporter, "_max_request_size", 0)
-        if isinstance(limit, int) and 0 < limit < len(data):
+        limit = otlp_http_max_request_size(exporter)
+        if limit and limit < len(data):
             return fallback(batch)
-        return bool(client.export(data).success)  # type: ignore[union-attr]
+        return bool(client.export(data).success)
 
     return send

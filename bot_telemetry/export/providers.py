@@ -23,8 +23,9 @@ from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import Link, Span, SpanKind
-from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes
+
+from .._private import agnosticcontextmanager
 
 
 class ReconfigurableTracerProvider(trace.TracerProvider):
@@ -101,7 +102,7 @@ class _ReconfigurableTracer(trace.Tracer):
             set_status_on_exception,
         )
 
-    @_agnosticcontextmanager
+    @agnosticcontextmanager
     def start_as_current_span(
         self,
         name: str,
@@ -148,7 +149,7 @@ class _SilentTracer(trace.Tracer):
     ) -> Span:
         return trace.NonRecordingSpan(trace.get_current_span(context).get_span_context())
 
-    @_agnosticcontextmanager
+    @agnosticcontextmanager
     def start_as_current_span(
         self,
         name: str,
@@ -227,7 +228,7 @@ class ReconfigurableMeterProvider(metrics.MeterProvider):
     def __init__(self) -> None:
         self.delegate: metrics.MeterProvider = metrics.NoOpMeterProvider()
         self.silenced: frozenset[str] = frozenset()
-        self._observables: list[_Observable] = []
+        self.observables: list[_Observable] = []
 
     def get_meter(
         self,
@@ -244,7 +245,7 @@ class ReconfigurableMeterProvider(metrics.MeterProvider):
     def repoint(self, delegate: metrics.MeterProvider) -> None:
         self.delegate = delegate
         # Asynchronous instruments are called back by the provider: register them anew.
-        for observable in self._observables:
+        for observable in self.observables:
             observable.register()
 
 
@@ -395,7 +396,7 @@ class _Observable(
     ) -> None:
         self._meter = meter
         self._create = (factory, name, list(callbacks or []), unit, description)
-        meter.provider._observables.append(self)
+        meter.provider.observables.append(self)
         self.register()
 
     def register(self) -> None:

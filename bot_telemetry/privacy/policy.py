@@ -14,52 +14,30 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum, IntEnum
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from . import detection, exceptions
+from .keys import JUDGED_BY_VALUE, PERSONAL_KEYS, PSEUDONYMOUS_KEYS, SAFE_KEYS, named_personal
 
 _log = logging.getLogger(__name__)
 
-#: Keys whose values are personal data: botbuilder's camelCase property keys and the
-#: OpenTelemetry attribute keys we would otherwise emit. Recorded only when allowed.
-PERSONAL_KEYS: frozenset[str] = frozenset(
-    {
-        "text",
-        "speak",
-        "fromName",
-        "attachments",
-        "question",
-        "originalQuestion",
-        "username",
-        "userName",
-        "enduser.id",
-        "user.id",
-        "user.name",
-        "user.email",
-        "message.text",
-        "gen_ai.prompt",
-        "gen_ai.completion",
-    }
-)
-
-#: Keys whose values identify a user: recorded as a keyed hash (see ``pseudonymize``) so
-#: one user's events still join up without the raw id leaving the bot.
-PSEUDONYMOUS_KEYS: frozenset[str] = frozenset(
-    {"fromId", "recipientId", "userId", "TeamsUserAadObjectId"}
-)
-
-#: Built-in redaction patterns, applied in this order to text that is allowed.
+#: Built-in redaction patterns, applied in this order to text that is allowed. Each match
+#: is checked before it is replaced (a card passes the Luhn check, a phone number is not a
+#: decimal number or a date): see ``bot_telemetry.privacy.detection``.
 BUILTIN_PATTERNS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-    # Cards before phones: a 16-digit card number also looks like a long phone number.
-    "card": re.compile(r"\b(?:\d[ -]?){12,18}\d\b"),
-    "phone": re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{6,}\d\b"),
+    name: pattern for name, (pattern, _) in detection.BUILTIN.items()
 }
 
 PSEUDONYM_KEY_ENV = "BOT_TELEMETRY_PSEUDONYM_KEY"
 #: How many keys a policy remembers its decision for; keys past that are decided each time.
 _REMEMBERED_KEYS = 1024
+#: How many values under unknown keys a policy remembers its judgement of.
+_REMEMBERED_VALUES = 4096
 _process_key: bytes | None = None
 
 
@@ -80,13 +58,41 @@ def _default_key() -> bytes:
     return _process_key
 
 
+class Treatment(IntEnum):
+    """What the policy does with a key's values (decided once per key)."""
+
+    DROP = 0
+    #: Recorded as is (text cut to ``max_value_length``).
+    KEEP = 1
+    #: A user id: recorded as a keyed hash.
+    HASH = 2
+    #: Personal data that may be recorded: with the redaction patterns applied.
+    REDACT = 3
+    #: A key the policy does not know, personal data not allowed: each value is recorded
+    #: only if it cannot be personal (numbers, ids, single tokens; not free text).
+    DETECT = 4
+
+
+_DROP, _KEEP, _HASH, _REDACT, _DETECT = (
+    Treatment.DROP,
+    Treatment.KEEP,
+    Treatment.HASH,
+    Treatment.REDACT,
+    Treatment.DETECT,
+)
+
+
 @dataclass(frozen=True)
 class PrivacyPolicy:
     """What personal data may leave the bot, and in what form.
 
     Defaults record no message text, speech, names, attachments, questions or user names,
     and replace user and session ids by a keyed hash (key from ``pseudonymization_key``
-    or the ``BOT_TELEMETRY_PSEUDONYM_KEY`` variable).
+    or the ``BOT_TELEMETRY_PSEUDONYM_KEY`` variable). Keys the policy does not know are
+    judged by name (``guestName`` is personal) and then by value: free text and anything
+    that looks like an email, phone or card number is left out; numbers, ids and other
+    single tokens are kept. ``safe_keys`` names more keys to record as they are;
+    ``allow_keys`` records only the keys it lists.
     """
 
     log_personal_information: bool = False
@@ -98,13 +104,19 @@ class PrivacyPolicy:
     max_value_length: int = 4096
     replacement: str = "[REDACTED]"
     pseudonymous_keys: frozenset[str] = PSEUDONYMOUS_KEYS
-    _patterns: tuple[re.Pattern[str], ...] = field(
+    safe_keys: frozenset[str] = frozenset()
+    _patterns: tuple[tuple[re.Pattern[str], Callable[[str], bool] | None], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
     _key: bytes | None = field(init=False, repr=False, compare=False, default=None)
-    # Every field is frozen, so a key's decision never changes: events repeat the same few
+    # Every field is frozen, so a key's treatment never changes: events repeat the same few
     # keys on every turn, and deciding each one again cost ~10 µs per event.
-    _decisions: dict[str, bool] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _decisions: dict[str, Treatment] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _detected_values: dict[str, str | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.redact if name not in BUILTIN_PATTERNS]
@@ -112,17 +124,28 @@ class PrivacyPolicy:
             raise ValueError(
                 f"unknown redaction pattern(s) {unknown}; built in: {sorted(BUILTIN_PATTERNS)}"
             )
-        patterns = [BUILTIN_PATTERNS[name] for name in self.redact]
-        patterns += [p if isinstance(p, re.Pattern) else re.compile(p) for p in self.extra_patterns]
+        # Built-ins in their own order (cards before phones), whatever order they were named in.
+        patterns = [found for name, found in detection.BUILTIN.items() if name in self.redact]
+        patterns += [
+            (p if isinstance(p, re.Pattern) else re.compile(p), None) for p in self.extra_patterns
+        ]
         object.__setattr__(self, "_patterns", tuple(patterns))
         key = self.pseudonymization_key
         object.__setattr__(self, "_key", key.encode() if isinstance(key, str) else key)
 
     def is_personal(self, key: str) -> bool:
-        return key in PERSONAL_KEYS
+        """Whether the key names personal data: a known personal key, or a name that says so
+        (``userQuestion``, ``guestName``), unless it is a key known to be safe."""
+        if key in SAFE_KEYS or key in self.safe_keys or key in JUDGED_BY_VALUE:
+            return False
+        return key in PERSONAL_KEYS or named_personal(key)
 
     def allows(self, key: str) -> bool:
         """Whether a property or attribute with this key may be recorded at all."""
+        return self.treatment(key) is not Treatment.DROP
+
+    def treatment(self, key: str) -> Treatment:
+        """What happens to this key's values (decided once per key, then remembered)."""
         decision = self._decisions.get(key)
         if decision is None:
             decision = self._decide(key)
@@ -130,49 +153,202 @@ class PrivacyPolicy:
                 self._decisions[key] = decision
         return decision
 
-    def _decide(self, key: str) -> bool:
+    def _decide(self, key: str) -> Treatment:
         if key in self.deny_keys:
-            return False
-        if self.allow_keys is not None and key in self.allow_keys:
-            return True
+            return Treatment.DROP
+        listed = self.allow_keys is not None and key in self.allow_keys
+        if self.allow_keys is not None and not listed:
+            return Treatment.DROP
+        if key in self.pseudonymous_keys:
+            return Treatment.HASH
         if self.is_personal(key):
-            return self.log_personal_information
-        return self.allow_keys is None or key in self.allow_keys
+            allowed = self.log_personal_information or listed
+            return Treatment.REDACT if allowed else Treatment.DROP
+        if listed or key in SAFE_KEYS or key in self.safe_keys:
+            return Treatment.KEEP
+        return Treatment.REDACT if self.log_personal_information else Treatment.DETECT
 
     def redact_text(self, text: str) -> str:
-        """Replace every configured pattern in ``text``."""
-        for pattern in self._patterns:
-            text = pattern.sub(self.replacement, text)
-        return text
+        """Replace every configured pattern in ``text`` (matches that only look like an
+        email, phone or card number, such as a score or a date, are kept)."""
+        return detection.redact_text(text, self._patterns, self.replacement)
 
-    def value(self, key: str, value: Any) -> Any:
-        """The recordable form of one allowed value: user ids hashed, personal text redacted,
-        long text cut."""
+    def redact_value(self, value: Any) -> Any:
+        """``value`` with the patterns replaced in its text: inside JSON strings only when it
+        is JSON (so it stays valid), in every string of a dict or list; numbers untouched."""
         if isinstance(value, str):
-            if key in self.pseudonymous_keys:
-                return self.pseudonymize(value)
-            if self.is_personal(key):
-                value = self.redact_text(value)
-            if len(value) > self.max_value_length:
-                value = value[: self.max_value_length]
+            if detection.looks_like_json(value):
+                found = detection.map_json_strings(value, self._redacted)
+                if found is not None:
+                    return found
+            return self._redacted(value)
+        if isinstance(value, Mapping | list | tuple):
+            return detection.map_strings(value, self._redacted)
         return value
 
-    def apply(self, properties: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    def _redacted(self, text: str) -> str:
+        return self._bounded(self.redact_text(text))
+
+    def _bounded(self, text: str) -> str:
+        if len(text) <= self.max_value_length:
+            return text
+        if detection.looks_like_json(text):
+            # Cut inside its strings: JSON cut in the middle would no longer parse.
+            found = detection.map_json_strings(text, self._cut)
+            if found is not None:
+                return found
+        return text[: self.max_value_length]
+
+    def _cut(self, text: str) -> str:
+        return text[: self.max_value_length]
+
+    def _kept_if_not_personal(self, text: str) -> str | None:
+        return None if detection.personal(text) else self._bounded(text)
+
+    def value(self, key: str, value: Any) -> Any:
+        """The recordable form of one value under ``key``; None when it must be left out.
+
+        User ids hashed, personal text redacted (or left out when not allowed), text cut;
+        under an unknown key a value is kept only if it cannot be personal (numbers, ids,
+        single tokens), and JSON keeps its structure with the personal strings nulled.
+        """
+        treatment = self._decisions.get(key)
+        if treatment is None:
+            treatment = self.treatment(key)
+        if treatment is _KEEP:
+            if type(value) is str and len(value) <= self.max_value_length:
+                return value
+            return self._bounded(value) if isinstance(value, str) else value
+        if treatment is _DROP:
+            return None
+        return self._treated(treatment, value)
+
+    def _treated(self, treatment: Treatment, value: Any) -> Any:
+        if treatment is _DETECT:
+            return self._detected(value)
+        if treatment is _HASH:
+            if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+                return self.pseudonymize(str(value))
+            return value
+        return self.redact_value(value)
+
+    def _detected(self, value: Any) -> Any:
+        if isinstance(value, str):
+            # Values repeat turn after turn: parsing JSON again cost ~15 µs a value.
+            cache = self._detected_values
+            if value in cache:
+                return cache[value]
+            found: str | None = None
+            if detection.looks_like_json(value):
+                found = detection.map_json_strings(value, self._kept_if_not_personal)
+            if found is None:
+                found = self._kept_if_not_personal(value)
+            if len(cache) < _REMEMBERED_VALUES:
+                cache[value] = found
+            return found
+        if isinstance(value, Mapping | list | tuple):
+            return detection.map_strings(value, self._kept_if_not_personal)
+        return value
+
+    def apply(
+        self,
+        properties: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
+        known_safe: Collection[str] = (),
+    ) -> dict[str, Any]:
         """Filter a property map: drop what is not allowed, redact and bound what is.
+        Keys may be ``Enum`` members (botbuilder's constants); they become their values.
+        ``known_safe`` names keys of a map we built ourselves that hold no personal data
+        (a trace activity's ``name``): those are only bounded and checked against
+        ``deny_keys``/``allow_keys``.
 
         >>> PrivacyPolicy().apply({"text": "hi", "channelId": "msteams"})
         {'channelId': 'msteams'}
         """
         items = properties.items() if isinstance(properties, Mapping) else properties
-        return {
-            key: self.value(key, value)
-            for key, value in items
-            if value is not None and self.allows(key)
-        }
+        found: dict[str, Any] = {}
+        decisions = self._decisions
+        limit = self.max_value_length
+        for key, value in items:
+            if value is None:
+                continue
+            if type(key) is not str:
+                key = plain_key(key)
+            if known_safe and key in known_safe:
+                kept = self._bounded(value) if isinstance(value, str) else value
+                if key in self.deny_keys or (
+                    self.allow_keys is not None and key not in self.allow_keys
+                ):
+                    continue
+            else:
+                # The common case inline: a key decided before, kept as it is.
+                treatment = decisions.get(key)
+                if treatment is None:
+                    treatment = self.treatment(key)
+                if treatment is _KEEP:
+                    if type(value) is str and len(value) > limit:
+                        value = self._bounded(value)
+                    kept = value
+                elif treatment is _DROP:
+                    continue
+                else:
+                    kept = self._treated(treatment, value)
+            if kept is not None:
+                found[key] = kept
+        return found
+
+    def free_text(self, text: str, known_personal: Iterable[str] = ()) -> str:
+        """Text the developer wrote (a trace message, a dependency's command) as it may be
+        recorded: the patterns replaced and, unless personal data may be logged, every
+        ``known_personal`` value (the turn's message, the user's name and id) replaced too.
+
+        >>> PrivacyPolicy().free_text("Grace Hopper asked", ["Grace Hopper"])
+        '[REDACTED] asked'
+        """
+        if not self.log_personal_information:
+            for value in known_personal:
+                if value and value in text:
+                    text = text.replace(value, self.replacement)
+        return self._redacted(text)
+
+    def url(self, url: str) -> str:
+        """A URL as it may be recorded: never with credentials; without query or fragment
+        unless personal data may be logged; the patterns replaced in what is left.
+
+        >>> PrivacyPolicy().url("https://u:p@example.org/a?q=Grace%20Hopper#top")
+        'https://example.org/a'
+        """
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            port = parts.port
+        except ValueError:
+            return ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{port}" if port else host
+        opened = self.log_personal_information
+        query, fragment = (parts.query, parts.fragment) if opened else ("", "")
+        return self._redacted(urlunsplit((parts.scheme, netloc, parts.path, query, fragment)))
+
+    def exception_attributes(self, error: BaseException) -> dict[str, str]:
+        """``exception.type``/``.message``/``.stacktrace`` as this policy lets them leave:
+        see ``bot_telemetry.privacy.exceptions``."""
+        return exceptions.exception_attributes(error, self)
+
+    def error_description(self, error: BaseException) -> str:
+        """A span status description for ``error``: its type, plus its redacted message
+        when personal data may be logged."""
+        return exceptions.error_description(error, self)
 
     def pseudonymize(self, identifier: str) -> str:
         """A stable, keyed, one-way id for a user or session id."""
         return _keyed_hash(self._key or _default_key(), identifier)
+
+
+def plain_key(key: Any) -> str:
+    """A property key as text: an ``Enum`` member (botbuilder's ``LuisTelemetryConstants``)
+    becomes its value, not ``"LuisTelemetryConstants.intent_property"``."""
+    return str(key.value if isinstance(key, Enum) else key)
 
 
 # The same users and conversations come back turn after turn; an HMAC each time cost ~5 µs.
@@ -182,3 +358,14 @@ def _keyed_hash(key: bytes, identifier: str) -> str:
 
 
 DEFAULT_POLICY = PrivacyPolicy()
+
+__all__ = [
+    "BUILTIN_PATTERNS",
+    "DEFAULT_POLICY",
+    "PERSONAL_KEYS",
+    "PSEUDONYMOUS_KEYS",
+    "PSEUDONYM_KEY_ENV",
+    "PrivacyPolicy",
+    "Treatment",
+    "plain_key",
+]

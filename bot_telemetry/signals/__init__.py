@@ -10,11 +10,15 @@ base of both runtimes' ``TelemetryMiddleware``).
 
 from .custom_events import (
     attribute_value,
+    measurement_json,
     track_custom_event,
+    turn_personal_values,
     turn_properties,
     turn_span,
+    with_turn_personal_values,
     with_turn_properties,
 )
+from .setup_check import warn_if_not_recording
 from .turn_context import current_turn_context, turn_context_scope
 from .turns import TurnTelemetry, fail_current_turn
 
@@ -23,9 +27,13 @@ __all__ = [
     "attribute_value",
     "current_turn_context",
     "fail_current_turn",
+    "measurement_json",
     "track_custom_event",
     "turn_context_scope",
+    "turn_personal_values",
     "turn_properties",
     "turn_span",
+    "warn_if_not_recording",
+    "with_turn_personal_values",
     "with_turn_properties",
 ]

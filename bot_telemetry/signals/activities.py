@@ -17,6 +17,7 @@ out when the event is recorded.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 from .. import contract
@@ -38,7 +39,15 @@ def type_name(kind: object) -> str:
 
 
 def channel_name(channel_id: object) -> str | None:
-    """The channel id as a plain string (a ``ChannelId`` is a str subclass)."""
+    """The channel id as a plain string: botbuilder's ``TestAdapter`` and Teams activities
+    carry ``Channels`` members (a str Enum whose ``str()`` is "Channels.ms_teams"), the
+    Agents SDK a ``ChannelId`` (a str subclass).
+
+    >>> channel_name("msteams:COPILOT")
+    'msteams:COPILOT'
+    """
+    if isinstance(channel_id, Enum):
+        channel_id = channel_id.value
     return str.__str__(channel_id) if isinstance(channel_id, str) else None
 
 
@@ -149,13 +158,13 @@ def teams_properties(activity: Any) -> Properties:
     tenant = activity.channel_data.get("tenant") or {}
     team = activity.channel_data.get("team")
     properties: Properties = {
-        "TeamsTenantId": tenant.get("id") if isinstance(tenant, dict) else None,
-        "TeamsUserAadObjectId": activity.from_property.aad_object_id
+        contract.TEAMS_TENANT_ID: tenant.get("id") if isinstance(tenant, dict) else None,
+        contract.TEAMS_USER_AAD_OBJECT_ID: activity.from_property.aad_object_id
         if activity.from_property
         else None,
     }
     if isinstance(team, dict):
-        properties["TeamsTeamInfo"] = team
+        properties[contract.TEAMS_TEAM_INFO] = team
     return properties
 
 

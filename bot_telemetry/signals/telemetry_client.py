@@ -13,11 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-import traceback as traceback_module
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry import _logs as logs
@@ -26,7 +24,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import contract
 from ..privacy import PrivacyPolicy
-from .custom_events import attribute_value, track_custom_event
+from ..privacy.policy import plain_key
+from .custom_events import (
+    attribute_value,
+    measurement_json,
+    track_custom_event,
+    turn_personal_values,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -43,7 +47,10 @@ def record_event(
     """A custom event: an Application Insights customEvents row and a span event."""
     try:
         track_custom_event(
-            name, entity_names_only(properties, policy), numbers(measurements), privacy=policy
+            name,
+            entity_names_only(properties, policy),
+            measurements,  # type: ignore[arg-type]  # track_custom_event keeps the numbers
+            privacy=policy,
         )
     except Exception:
         _log.exception("could not track event %r", name)
@@ -58,8 +65,8 @@ def record_exception(
     policy: PrivacyPolicy,
     logger: logs.Logger,
 ) -> None:
-    """The exception on the current span (or the turn's) and as a log record; message and
-    stack go through the policy's redaction."""
+    """The exception on the current span and as a log record; its message only when
+    personal data may be logged, then redacted (``bot_telemetry.privacy.exceptions``)."""
     try:
         if value is None and exception_type is None:
             return
@@ -67,22 +74,17 @@ def record_exception(
             assert exception_type is not None
             value = exception_type()
         exception_type = exception_type or type(value)
-        tb = tb or value.__traceback__
+        if value.__traceback__ is None and tb is not None:
+            value = value.with_traceback(tb)
         attributes = attributes_of(properties, policy)
-        attributes.update(numbers(measurements))
-        message = policy.redact_text(str(value))
+        add_measurements(attributes, measurements)
+        details: dict[str, str] = policy.exception_attributes(value)
         kind = qualified_name(exception_type)
-        stack = policy.redact_text(
-            "".join(traceback_module.format_exception(exception_type, value, tb))
-        )
-        details = {
-            "exception.type": kind,
-            "exception.message": message,
-            "exception.stacktrace": stack,
-        }
+        details["exception.type"] = kind
+        message = details.get("exception.message", kind)
         span = trace.get_current_span()
         if span.is_recording():
-            # record_exception would format the raw message; pass ours, redacted.
+            # record_exception would format the raw message; pass ours.
             span.add_event("exception", {**attributes, **details})
             # Azure Monitor turns both the span event and an exception.* log record into
             # an exceptions row; the log record keeps only error.type so it is counted once.
@@ -124,13 +126,18 @@ def record_dependency(
     try:
         start_ns, end_ns = timing(None, duration)
         attributes = attributes_of(properties, policy)
-        attributes.update(numbers(measurements))
+        add_measurements(attributes, measurements)
         attributes.update(_target_attributes(target))
         if dependency_id:
             attributes["bot.dependency.id"] = dependency_id
-        command = policy.redact_text(str(data)) if data else ""
+        type_name = text_of(type_name) if type_name else type_name
+        http = (type_name or "").lower() in _HTTP_TYPES
+        command = ""
+        if data:
+            text = str(data)
+            command = policy.url(text) if http else policy.free_text(text, turn_personal_values())
         code = as_int(result_code)
-        if (type_name or "").lower() in _HTTP_TYPES:
+        if http:
             method = (name or "").split(" ", 1)[0].upper()
             attributes["http.request.method"] = method if method in _HTTP_METHODS else "_OTHER"
             if command:
@@ -145,7 +152,7 @@ def record_dependency(
             if result_code:
                 attributes["db.response.status_code"] = str(result_code)
         span = tracer.start_span(
-            name, kind=SpanKind.CLIENT, attributes=attributes, start_time=start_ns
+            text_of(name), kind=SpanKind.CLIENT, attributes=attributes, start_time=start_ns
         )
         if success is not None:
             span.set_status(Status(StatusCode.OK if success else StatusCode.ERROR))
@@ -173,13 +180,18 @@ def attributes_of(
     return {key: attribute_value(value) for key, value in allowed.items()}
 
 
-def numbers(measurements: Mapping[str, object] | None) -> dict[str, float]:
-    """The real numbers among ``measurements`` (bools are not), as floats."""
-    found: dict[str, float] = {}
-    for key, value in (measurements or {}).items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            found[key] = float(value)
-    return found
+def add_measurements(
+    attributes: dict[str, str | bool | int | float], measurements: Mapping[str, object] | None
+) -> None:
+    """Azure Monitor: the customMeasurements of a request, dependency or exception."""
+    numbers = measurement_json(measurements)
+    if numbers is not None:
+        attributes[contract.CUSTOM_MEASUREMENTS] = numbers
+
+
+def text_of(value: object) -> str:
+    """A name botbuilder may pass as an Enum member, as its value."""
+    return value if type(value) is str else plain_key(value)
 
 
 def entity_names_only(
@@ -194,7 +206,8 @@ def entity_names_only(
         return found
     if policy.log_personal_information:
         text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-        found[contract.ENTITIES] = policy.redact_text(text)
+        # Inside the JSON's strings only: a score such as 0.8446753 is not a phone number.
+        found[contract.ENTITIES] = policy.redact_value(text)
         return found
     try:
         parsed = json.loads(raw) if isinstance(raw, str) else raw
@@ -232,10 +245,10 @@ def qualified_name(kind: type) -> str:
     return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
-def _target_attributes(target: str | None) -> dict[str, Any]:
+def _target_attributes(target: str | None) -> dict[str, str | int]:
     if not target:
         return {}
-    attributes: dict[str, Any] = {
+    attributes: dict[str, str | int] = {
         contract.ATTR_PEER_SERVICE: target,
         contract.ATTR_SERVICE_PEER_NAME: target,
     }

@@ -28,10 +28,17 @@ from .. import contract
 from ..privacy import PrivacyPolicy
 from . import activities
 from .activities import Properties
-from .custom_events import track_custom_event, turn_span, with_turn_properties
+from .custom_events import (
+    track_custom_event,
+    turn_span,
+    with_turn_personal_values,
+    with_turn_properties,
+)
+from .setup_check import warn_if_not_recording
 from .turn_context import turn_context_scope
 
 _log = logging.getLogger(__name__)
+_ESCAPED = "exception.escaped"
 
 #: Activity types that get no BotMessageSend unless asked (as in botbuilder).
 DEFAULT_SKIP_SEND_TYPES = ("trace", "typing")
@@ -73,8 +80,7 @@ class TurnTelemetry:
                 await logic()
         except BaseException as error:
             if span is not None and span.is_recording():
-                span.record_exception(error)
-                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                self._record_error(span, error)
             raise
         finally:
             if token is not None:
@@ -136,21 +142,38 @@ class TurnTelemetry:
 
     # --- internals -----------------------------------------------------------------------
 
+    def _record_error(self, span: trace.Span, error: BaseException) -> None:
+        record_error(span, error, self.privacy)
+
     def _start_turn(
         self, context: Any
     ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
         try:
             activity = context.activity
+            attributes = self.turn_span_attributes(activity)
             span = self._tracer.start_span(
-                contract.TURN_SPAN_NAME,
-                kind=SpanKind.INTERNAL,
-                attributes=self.turn_span_attributes(activity),
+                contract.TURN_SPAN_NAME, kind=SpanKind.INTERNAL, attributes=attributes
             )
+            warn_if_not_recording(span)
             turn = self._activity_properties(activity)
+            # Every event of the turn says whose it is (pseudonymously), so analytics can count
+            # users and sessions from events alone.
+            for key in contract.TURN_IDENTITY_KEYS:
+                turn[key] = attributes.get(key)
             scope = with_turn_properties(
                 {key: value for key, value in turn.items() if value is not None},
                 trace.set_span_in_context(span),
                 span=span,
+            )
+            sender = activity.from_property
+            scope = with_turn_personal_values(
+                (
+                    activity.text,
+                    activity.speak,
+                    sender.name if sender else None,
+                    sender.id if sender else None,
+                ),
+                scope,
             )
             token = otel_context.attach(scope)
             self._hook_pipeline(context, scope)
@@ -206,7 +229,7 @@ class TurnTelemetry:
         return activities.activity_properties(activity)
 
 
-def fail_current_turn(error: BaseException) -> bool:
+def fail_current_turn(error: BaseException, policy: PrivacyPolicy) -> bool:
     """Mark the turn this code runs in as failed with ``error``; False outside a turn.
 
     For runtimes whose error handlers swallow the exception before the turn middleware
@@ -215,9 +238,18 @@ def fail_current_turn(error: BaseException) -> bool:
     span = turn_span()
     if not span.is_recording():
         return False
-    span.record_exception(error)
-    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+    record_error(span, error, policy)
     return True
+
+
+def record_error(span: trace.Span, error: BaseException, policy: PrivacyPolicy) -> None:
+    """The turn's exception on its span, as the policy allows, and the span failed."""
+    try:
+        # Not span.record_exception: it would record the raw message and stack trace.
+        span.add_event("exception", {**policy.exception_attributes(error), _ESCAPED: True})
+        span.set_status(Status(StatusCode.ERROR, policy.error_description(error)))
+    except Exception:
+        _log.exception("could not record the turn's exception")
 
 
 @contextmanager

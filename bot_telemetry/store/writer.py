@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -51,6 +52,9 @@ class StoreWriter:
         self._jobs: queue.Queue[_Job | None] = queue.Queue(max_pending)
         self._thread = threading.Thread(target=self._run, name="bot-telemetry-writer", daemon=True)
         self._next_retention = 0.0
+        # Forwarding hook (PostHog): called on the writer thread with each committed batch;
+        # it must only hand the rows on (a queue put), never wait.
+        self.on_written: Callable[[Batch], None] | None = None
         self._thread.start()
 
     def submit(self, batch: Batch) -> Future[Written]:
@@ -105,6 +109,12 @@ class StoreWriter:
             job.future.set_result(
                 Written(job.batch.span_count, job.batch.log_count, job.batch.point_count)
             )
+        # -- forwarding hook: committed rows handed on; its failure never fails a write ----
+        if self.on_written is not None:
+            try:
+                self.on_written(merged)
+            except Exception:
+                _log.exception("could not hand written rows to the forwarder")
 
     def _apply_retention(self) -> None:
         if self.retention_seconds <= 0 or time.monotonic() < self._next_retention:

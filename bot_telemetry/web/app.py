@@ -7,11 +7,16 @@ import asyncio
 
 from aiohttp import web
 
+from ..posthog import PostHogSettings
 from ..receive import otlp_http
+from ..receive.cors import cors_middleware
+from ..receive.sunbird import add_telemetry_routes
 from ..store.database import Store
 from ..store.writer import StoreWriter
 from .auth import guard
+from .client_events import add_client_event_routes
 from .config import ServerConfig
+from .posthog import add_posthog_routes
 from .routes import Queries, add_routes
 
 
@@ -21,9 +26,13 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     opened = store or Store.open(config.store)
     writer = StoreWriter(opened, retention_seconds=config.retention_seconds)
     queries = Queries(opened)
-    app = web.Application(client_max_size=config.max_body, middlewares=[guard(config)])
+    # CORS before the token check: a browser's preflight carries no token.
+    middlewares = [cors_middleware(config.cors_origins), guard(config)]
+    app = web.Application(client_max_size=config.max_body, middlewares=middlewares)
     otlp_http.add_routes(app, writer, config.max_body)
+    receiver = add_telemetry_routes(app, writer, dedup_window=config.client_dedup_seconds)
     add_routes(app, queries)
+    add_client_event_routes(app, queries, receiver)
 
     async def close(_: web.Application) -> None:
         loop = asyncio.get_running_loop()
@@ -33,4 +42,5 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
             opened.close()
 
     app.on_cleanup.append(close)
+    add_posthog_routes(app, writer, queries, PostHogSettings.from_environment())
     return app

@@ -27,6 +27,10 @@ class ServerConfig:
     token: str | None = None
     max_body: int = otlp_http.DEFAULT_MAX_BODY
     retention_seconds: float = 0
+    #: Origins of pages allowed to send telemetry from a browser (CORS on /v1/*); "*": any.
+    cors_origins: tuple[str, ...] = ()
+    #: How long a client event's mid (and a bundle) is remembered to drop repeats.
+    client_dedup_seconds: float = 3600.0
 
     def check(self) -> None:
         """Refuse a non-loopback bind unless it is explicit and protected by a token."""

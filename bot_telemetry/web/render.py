@@ -296,7 +296,11 @@ def conversation_as_text(found: Conversation) -> str:
     """One conversation as a transcript: what the user said, what the bot understood,
     answered and called, and what failed."""
     lines = [f"conversation {found['conversation_id']}: {len(found['turns'])} turns"]
+    outside = found.get("client_events", [])
     for number, turn in enumerate(found["turns"], 1):
+        for note in outside:
+            if note["before_turn"] == number - 1:
+                lines.append(f"\n  page: {note['label']}  ({note['time']})")
         text = turn["text"]
         if text is None:
             kind = turn["activity_type"]
@@ -324,6 +328,11 @@ def conversation_as_text(found: Conversation) -> str:
                 f"  failure: [{failure['service']}] {failure['name']}"
                 + (f": {failure['message']}" if failure["message"] else "")
             )
+        for note in turn.get("client_events", []):
+            lines.append(f"  page: {note['label']}")
+    for note in outside:
+        if note["before_turn"] >= len(found["turns"]):
+            lines.append(f"\n  page: {note['label']}  ({note['time']})")
     return "\n".join(lines) + "\n"
 
 

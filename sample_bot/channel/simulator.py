@@ -24,6 +24,7 @@ import itertools
 import json
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +70,8 @@ class ChannelSimulator:
         self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
+        #: Called with (conversation id, activity) for everything the bot sends (Direct Line).
+        self.observers: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
 
     async def start(self, _: web.Application) -> None:
         self._session = aiohttp.ClientSession(timeout=self._bot_timeout)
@@ -105,6 +108,10 @@ class ChannelSimulator:
             raise BotUnavailable(f"the bot at {self.bot_url} did not answer: {error!r}") from error
 
     async def start_conversation(self, user_id: str, user_name: str) -> tuple[str, int]:
+        conversation_id = self.open_conversation(user_id, user_name)
+        return conversation_id, await self.greet(conversation_id)
+
+    def open_conversation(self, user_id: str, user_name: str) -> str:
         conversation = _Conversation(
             id=f"conv-{uuid.uuid4().hex[:12]}",
             user={"id": user_id, "name": user_name, "role": "user"},
@@ -112,10 +119,25 @@ class ChannelSimulator:
         self._conversations[conversation.id] = conversation
         while len(self._conversations) > MAX_CONVERSATIONS:
             self._conversations.popitem(last=False)
+        return conversation.id
+
+    async def greet(self, conversation_id: str) -> int:
+        """Tell the bot the user and the bot joined (``conversationUpdate``)."""
+        conversation = self._conversations[conversation_id]
         update = self._activity(
             conversation, "conversationUpdate", membersAdded=[conversation.user, self.bot]
         )
-        return conversation.id, await self._post_to_bot(update)
+        return await self._post_to_bot(update)
+
+    def user_activity(self, conversation_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """An activity from the conversation's user with the channel's ids (not yet sent)."""
+        fields = dict(fields)
+        kind = str(fields.pop("type"))
+        return self._activity(self._conversations[conversation_id], kind, **fields)
+
+    async def post_activity(self, activity: dict[str, Any]) -> int:
+        """Send an activity made by ``user_activity`` to the bot; the bot's HTTP status."""
+        return await self._post_to_bot(activity)
 
     async def send_message(
         self, conversation_id: str, text: str, expect_replies: int, wait: float
@@ -148,9 +170,12 @@ class ChannelSimulator:
         if conversation is None:
             return None
         activity_id = f"out-{next(self._ids):06d}"
+        stored = {**activity, "id": activity_id}
         async with conversation.changed:
-            conversation.activities.append({**activity, "id": activity_id})
+            conversation.activities.append(stored)
             conversation.changed.notify_all()
+        for observer in self.observers:
+            await observer(conversation_id, stored)
         return activity_id
 
     def conversation(self, conversation_id: str) -> _Conversation | None:

@@ -47,13 +47,16 @@ import aiohttp
 import bot_telemetry
 import bot_telemetry.agents
 from bot_telemetry.agents import *  # every name the package offers
+from bot_telemetry.dependencies.agents import *  # and its dependency wrappers
 from microsoft_agents.hosting.core import MemoryStorage
 from sample_bot.agents_app import build_agents_app
 from sample_bot.settings import BotSettings
 from tests.agents.harness import running_agent
 
-for name in bot_telemetry.agents.__all__:
-    getattr(bot_telemetry.agents, name)
+import bot_telemetry.dependencies.agents
+for module in (bot_telemetry.agents, bot_telemetry.dependencies.agents):
+    for name in module.__all__:
+        getattr(module, name)
 handle = bot_telemetry.configure("bot", span_exporters=[], log_exporters=[], metric_readers=[])
 
 async def main():

@@ -102,6 +102,9 @@ async def test_received_and_send_events_carry_the_activity_properties_in_the_tur
         "recipientId": policy.pseudonymize("agent-1"),
         "recipientName": "Agent",
         "locale": "en-US",
+        # every event of the turn says whose it is, pseudonymously
+        "enduser.pseudo.id": policy.pseudonymize("user-42"),
+        "session.id": policy.pseudonymize("conv-7"),
         "microsoft.custom_event.name": "BotMessageReceived",
     }
     reply = props(replies[0])

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from bot_telemetry import configure, contract
-from bot_telemetry.agents import TelemetryStorage
+from bot_telemetry.dependencies.agents import TelemetryStorage
 from bot_telemetry.export.configure import AGENTS_SDK_SCOPE, Telemetry
 from tests.agents.harness import RunningAgent, running_agent
 from tests.support.azurite import Azurite

@@ -46,9 +46,10 @@ def test_track_event_is_a_custom_event_and_a_span_event_filtered_by_the_policy(
             "OrderPlaced", {"orderId": "o-1", "text": "secret"}, {"items": 3, "note": "x"}
         )
     (event,) = telemetry.events("OrderPlaced")
+    # measurements: one JSON object (Azure Monitor's customMeasurements); "note" is no number
     assert attributes(event) == {
         "orderId": "o-1",
-        "items": 3.0,
+        "microsoft.custom_measurements": '{"items":3.0}',
         "microsoft.custom_event.name": "OrderPlaced",
     }
     assert event.log_record.span_id == span.get_span_context().span_id
@@ -106,12 +107,24 @@ def test_track_exception_redacts_the_message_on_the_span_and_the_log_record(
     (event,) = telemetry.span_named("turn").events
     recorded = dict(event.attributes or {})
     assert event.name == "exception" and recorded["exception.type"] == "KeyError"
-    assert "ada@example.org" not in recorded["exception.message"]
-    assert "raise KeyError" in recorded["exception.stacktrace"]
+    # the default policy: the type and the frames, no message (it quotes the user's id)
+    assert "exception.message" not in recorded
+    assert "ada@example.org" not in recorded["exception.stacktrace"]
+    assert "in test_track_exception_redacts" in recorded["exception.stacktrace"]
     (record,) = telemetry.logs()
     assert record.log_record.severity_number == logs.SeverityNumber.ERROR
-    assert record.log_record.body == "'[REDACTED]'"
+    assert record.log_record.body == "KeyError"
     assert attributes(record) == {"dialog": "booking", "error.type": "KeyError"}
+
+
+def test_track_exception_with_the_policy_opened_keeps_the_message_redacted(
+    telemetry: CapturedTelemetry,
+) -> None:
+    client = OpenTelemetryAgentTelemetryClient(PrivacyPolicy(log_personal_information=True))
+    with trace.get_tracer("test").start_as_current_span("turn"):
+        client.track_exception(KeyError("ada@example.org"))
+    (event,) = telemetry.span_named("turn").events
+    assert (event.attributes or {})["exception.message"] == "'[REDACTED]'"
 
 
 def test_an_opened_policy_records_what_the_default_keeps_out(

@@ -51,6 +51,7 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
         "echo_botbuilder_ai_added_us",
         "echo_bot_telemetry_added_us",
         "full_bot_telemetry_added_us",
+        "full_bot_telemetry_posthog_added_us",
     ):
         assert isinstance(report[key], float)
     assert isinstance(report["targets"]["full_met"], bool)
@@ -62,6 +63,7 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
         "echo_botbuilder_ai",
         "echo_bot_telemetry",
         "full_bot_telemetry",
+        "full_bot_telemetry_posthog",
     }
 
     exported = report["exported_per_turn"]
@@ -78,6 +80,9 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
     assert exported["echo_bot_telemetry"]["spans"] >= 1.0
     assert exported["echo_bot_telemetry"]["log_records"] >= 2.0
     assert exported["full_bot_telemetry"]["spans"] > exported["echo_bot_telemetry"]["spans"]
+    # Every custom event also reached the PostHog capture API.
+    posthog = exported["full_bot_telemetry_posthog"]
+    assert posthog["posthog_events"] == posthog["log_records"] >= 4.0
 
 
 def test_both_runtimes_side_by_side_each_against_its_own_baseline() -> None:

@@ -30,8 +30,19 @@ class Recorded:
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
 
-def luis_app(recorded: Recorded) -> web.Application:
-    """POST /luis/prediction/v3.0/apps/{app}/slots/{slot}/predict, as LUIS answered it."""
+def empty_prediction(query: str) -> dict[str, Any]:
+    """What LUIS answers when no intent or entity was found."""
+    return {"query": query, "prediction": {"topIntent": "", "intents": {}, "entities": {}}}
+
+
+def luis_app(
+    recorded: Recorded, predict_for: Callable[[str], dict[str, Any]] | None = None
+) -> web.Application:
+    """POST /luis/prediction/v3.0/apps/{app}/slots/{slot}/predict, as LUIS answered it.
+
+    ``predict_for(query)`` gives the response body; by default an email in the query is an
+    entity and "flight" means BookFlight.
+    """
 
     async def predict(request: web.Request) -> web.Response:
         body = await request.json()
@@ -46,6 +57,8 @@ def luis_app(recorded: Recorded) -> web.Application:
         if not request.headers.get("Ocp-Apim-Subscription-Key"):
             return web.json_response({"error": {"code": "401"}}, status=401)
         query: str = body["query"]
+        if predict_for is not None:
+            return web.json_response(predict_for(query))
         entities: dict[str, Any] = {}
         instances: dict[str, Any] = {}
         email = _EMAIL.search(query)
@@ -85,8 +98,19 @@ def luis_app(recorded: Recorded) -> web.Application:
 # --- QnA Maker generateAnswer -----------------------------------------------------------
 
 
-def qna_app(recorded: Recorded) -> web.Application:
-    """POST /qnamaker/knowledgebases/{kb}/generateAnswer, as QnA Maker answered it."""
+RESET_PASSWORD_ANSWER: dict[str, Any] = {
+    "questions": ["How do I reset my password?"],
+    "answer": "Use the reset link on the sign-in page.",
+    "score": 87.5,
+    "id": 12,
+    "source": "faq.tsv",
+    "metadata": [],
+}
+
+
+def qna_app(recorded: Recorded, answers: list[dict[str, Any]] | None = None) -> web.Application:
+    """POST /qnamaker/knowledgebases/{kb}/generateAnswer, as QnA Maker answered it, with
+    ``answers`` (default: one answer about resetting a password)."""
 
     async def generate_answer(request: web.Request) -> web.Response:
         body = await request.json()
@@ -95,21 +119,8 @@ def qna_app(recorded: Recorded) -> web.Application:
         )
         if not request.headers.get("Authorization", "").startswith("EndpointKey "):
             return web.json_response({"error": {"code": "Unauthorized"}}, status=401)
-        return web.json_response(
-            {
-                "answers": [
-                    {
-                        "questions": ["How do I reset my password?"],
-                        "answer": "Use the reset link on the sign-in page.",
-                        "score": 87.5,
-                        "id": 12,
-                        "source": "faq.tsv",
-                        "metadata": [],
-                    }
-                ],
-                "activeLearningEnabled": False,
-            }
-        )
+        found = [RESET_PASSWORD_ANSWER] if answers is None else answers
+        return web.json_response({"answers": found, "activeLearningEnabled": False})
 
     app = web.Application()
     app.router.add_post("/qnamaker/knowledgebases/{kb}/generateAnswer", generate_answer)

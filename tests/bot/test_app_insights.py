@@ -16,11 +16,22 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from botbuilder.ai.luis import LuisApplication, LuisRecognizer, LuisRecognizerOptionsV3
+from botbuilder.ai.qna import QnAMaker, QnAMakerEndpoint
 from botbuilder.core import TurnContext
+from botbuilder.core.adapters import TestAdapter
+from botbuilder.schema import ConversationReference
+from botframework.connector import Channels
 
-from bot_telemetry import OpenTelemetryBotTelemetryClient, Telemetry, configure, contract
+from bot_telemetry import (
+    OpenTelemetryBotTelemetryClient,
+    Telemetry,
+    TelemetryMiddleware,
+    configure,
+    contract,
+)
 from tests.bot.harness import running_bot
-from tests.bot.servers import Ingestion, ingestion_app
+from tests.bot.servers import Ingestion, Recorded, ingestion_app, luis_app, qna_app
 from tests.support.servers import serving
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -176,3 +187,85 @@ async def test_a_turn_arrives_as_requests_dependencies_and_custom_events(
 
 def _decoded(raw: bytes) -> bytes:
     return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+
+async def test_botbuilder_names_values_and_measurements_arrive_as_botbuilder_means_them(
+    azure_monitor: tuple[Telemetry, Ingestion],
+) -> None:
+    """LUIS and QnA Maker through our client on a Teams turn: names and channel are the
+    Enum members' values, QnA's score is a customMeasurement, keys without value are absent,
+    and exceptions carry no message under the default policy."""
+    handle, ingestion = azure_monitor
+    client = OpenTelemetryBotTelemetryClient()
+    luis_calls, qna_calls = Recorded(), Recorded()
+    async with serving(luis_app(luis_calls)) as luis_url, serving(qna_app(qna_calls)) as qna_url:
+        recognizer = LuisRecognizer(
+            LuisApplication(
+                "b31aeaf3-3511-495b-a07f-571fc873214b", "048ec46dc58e495482b0c447cfdbd291", luis_url
+            ),
+            LuisRecognizerOptionsV3(telemetry_client=client),
+        )
+        qna = QnAMaker(
+            QnAMakerEndpoint("kb-1", "key", f"{qna_url}/qnamaker"), telemetry_client=client
+        )
+
+        async def logic(context: TurnContext) -> None:
+            await recognizer.recognize(context)
+            answers = await qna.get_answers(context)
+            client.track_dependency(
+                "crm.read", "read", "Azure table", "crm", 4, True, "200", None, {"rows": 3}
+            )
+            try:
+                raise LookupError(f"no profile for {context.activity.text}")
+            except LookupError:
+                client.track_exception()
+            await context.send_activity(answers[0].answer)
+
+        adapter = TestAdapter(
+            logic, template_or_conversation=ConversationReference(channel_id=Channels.ms_teams)
+        )
+        adapter.use(TelemetryMiddleware())
+        try:
+            await adapter.receive_activity("I forgot my login, I'm Ada Lovelace")
+        finally:
+            await qna.close()
+        assert await asyncio.to_thread(handle.force_flush, 10_000)
+
+    await ingestion.wait_for(lambda i: len(i.of_type("EventData")) >= 4)
+    events = ingestion.of_type("EventData")
+    assert sorted(e["data"]["baseData"]["name"] for e in events) == [
+        "BotMessageReceived",
+        "BotMessageSend",
+        "LuisResult",
+        "QnaMessage",
+    ]
+    for event in events:
+        properties = event["data"]["baseData"]["properties"]
+        assert properties["channelId"] == "msteams"
+        assert not any(
+            key.startswith(("LuisTelemetryConstants", "QnATelemetry")) for key in properties
+        )
+        assert "microsoft.custom_measurements" not in properties
+    received = named(events, "BotMessageReceived")["data"]["baseData"]["properties"]
+    assert "conversationName" not in received  # no value: no key (docs/bot.md, D2)
+
+    luis_result = named(events, "LuisResult")["data"]["baseData"]
+    assert {"applicationId", "intent", "intentScore", "entities"} <= set(luis_result["properties"])
+    qna_message = named(events, "QnaMessage")["data"]["baseData"]
+    assert qna_message["measurements"] == {"score": 0.875}
+    assert "score" not in qna_message["properties"]
+    assert qna_message["properties"]["knowledgeBaseId"] == "kb-1"
+
+    dependencies = ingestion.of_type("RemoteDependencyData")
+    assert named(dependencies, "crm.read")["data"]["baseData"]["measurements"] == {"rows": 3.0}
+    turn = named(dependencies, contract.TURN_SPAN_NAME)["data"]["baseData"]
+    assert turn["properties"]["activity.channel_id"] == "msteams"
+
+    (exception,) = ingestion.of_type("ExceptionData")
+    details = exception["data"]["baseData"]["exceptions"][0]
+    assert details["typeName"] == "LookupError"
+    assert "Ada Lovelace" not in json.dumps(exception)
+    everything = b"".join(_decoded(raw) for raw in ingestion.raw_bodies)
+    for secret in (b"Ada Lovelace", b"forgot my login", b"LuisTelemetryConstants", b"Channels."):
+        at = everything.find(secret)
+        assert at == -1, everything[max(at - 300, 0) : at + 100]

@@ -1,21 +1,31 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
-from botbuilder.core import TelemetryLoggerMiddleware, TurnContext
+from botbuilder.core import NullTelemetryClient, TelemetryLoggerMiddleware, TurnContext
 from botbuilder.core.adapters import TestAdapter
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
     ChannelAccount,
     ConversationAccount,
+    ConversationReference,
 )
+from botframework.connector import Channels
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from bot_telemetry import PrivacyPolicy, TelemetryMiddleware, contract
+from bot_telemetry import (
+    OpenTelemetryBotTelemetryClient,
+    PrivacyPolicy,
+    TelemetryMiddleware,
+    contract,
+)
+from bot_telemetry.privacy import current_policy, set_current_policy
+from bot_telemetry.signals import setup_check
 from tests.support.telemetry import CapturedTelemetry
 
 USER = ChannelAccount(id="user-42", name="Ada Lovelace")
@@ -137,7 +147,7 @@ async def test_update_and_delete_events(telemetry: CapturedTelemetry) -> None:
         await context.delete_activity(reference)
 
     adapter = TestAdapter(edit)
-    adapter.use(TelemetryMiddleware(PrivacyPolicy(log_personal_information=True)))
+    adapter.use(TelemetryMiddleware(privacy=PrivacyPolicy(log_personal_information=True)))
     await run(adapter, incoming())
 
     (updated,) = telemetry.events(contract.BOT_MESSAGE_UPDATE)
@@ -236,7 +246,7 @@ async def test_a_failing_bot_marks_the_turn_span_and_the_error_reaches_the_adapt
 
 async def test_opened_policy_records_text_redacted(telemetry: CapturedTelemetry) -> None:
     adapter = TestAdapter(echo)
-    adapter.use(TelemetryMiddleware(PrivacyPolicy(log_personal_information=True)))
+    adapter.use(TelemetryMiddleware(privacy=PrivacyPolicy(log_personal_information=True)))
     await run(adapter, incoming("mail me at ada@example.org"))
 
     received = props(telemetry.events(contract.BOT_MESSAGE_RECEIVED)[0])
@@ -286,3 +296,201 @@ async def test_storage_under_the_middleware_reports_to_the_emulator_without_time
     read = telemetry.span_named("Storage Read")
     assert read.parent is not None
     assert read.parent.span_id == telemetry.span_named(contract.TURN_SPAN_NAME).context.span_id
+
+
+# --- botbuilder's constructor --------------------------------------------------------------
+
+
+def received_text(telemetry: CapturedTelemetry) -> str | None:
+    (received,) = telemetry.events(contract.BOT_MESSAGE_RECEIVED)
+    text = props(received).get("text")
+    return text if isinstance(text, str) else None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda client: TelemetryMiddleware(client, True),
+        lambda client: TelemetryMiddleware(telemetry_client=client, log_personal_information=True),
+        lambda client: TelemetryMiddleware(None, True),
+    ],
+    ids=["positional", "keywords", "no client"],
+)
+async def test_constructed_like_telemetry_logger_middleware(
+    telemetry: CapturedTelemetry, make: Any
+) -> None:
+    middleware = make(OpenTelemetryBotTelemetryClient())
+    assert middleware.log_personal_information is True
+    adapter = TestAdapter(echo)
+    adapter.use(middleware)
+    await run(adapter, incoming("book a table"))
+    assert received_text(telemetry) == "book a table"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "says"),
+    [
+        ((PrivacyPolicy(),), {}, "privacy=PrivacyPolicy"),
+        (("my-client",), {}, "must be a botbuilder BotTelemetryClient"),
+        ((None, "yes"), {}, "must be True, False or None"),
+        ((), {"privacy": True}, "takes a PrivacyPolicy"),
+    ],
+    ids=["policy in first place", "not a client", "flag not a bool", "privacy not a policy"],
+)
+def test_a_wrong_argument_is_a_type_error_saying_what_to_pass(
+    args: tuple[Any, ...], kwargs: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(TypeError, match=re.escape(says)):
+        TelemetryMiddleware(*args, **kwargs)
+
+
+@pytest.mark.parametrize("flag", [False, True])
+async def test_the_flag_replaces_the_configured_policys_both_ways(
+    flag: bool, telemetry: CapturedTelemetry
+) -> None:
+    configured = PrivacyPolicy(log_personal_information=not flag)
+    set_current_policy(configured)  # as configure(privacy=configured) would
+    try:
+        middleware = TelemetryMiddleware(log_personal_information=flag)
+        assert middleware.privacy.log_personal_information is flag
+        assert middleware.privacy is middleware.privacy  # derived once, not per event
+        adapter = TestAdapter(echo)
+        adapter.use(middleware)
+        await run(adapter, incoming("book a table"))
+    finally:
+        set_current_policy(None)
+    assert received_text(telemetry) == ("book a table" if flag else None)
+
+
+def test_policy_precedence() -> None:
+    keyed = PrivacyPolicy(pseudonymization_key="k", replacement="***")
+    client = OpenTelemetryBotTelemetryClient(PrivacyPolicy(pseudonymization_key="client"))
+    # privacy= first; the flag changes only its flag
+    both = TelemetryMiddleware(client, True, privacy=keyed).privacy
+    assert both.log_personal_information and both.replacement == "***"
+    assert both.pseudonymize("u") == keyed.pseudonymize("u")
+    # then the client's policy
+    assert TelemetryMiddleware(client).privacy is client.privacy
+    # then configure()'s
+    assert TelemetryMiddleware().privacy is current_policy()
+    assert TelemetryMiddleware(None, False).privacy is current_policy()
+
+
+def test_the_telemetry_client_property() -> None:
+    client = OpenTelemetryBotTelemetryClient()
+    assert TelemetryMiddleware(client).telemetry_client is client
+    own = TelemetryMiddleware(None, True).telemetry_client
+    assert isinstance(own, OpenTelemetryBotTelemetryClient)
+    assert own.privacy.log_personal_information is True
+
+
+async def test_another_client_is_not_called_and_says_so(
+    telemetry: CapturedTelemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str] = []
+
+    class Recording(NullTelemetryClient):  # type: ignore[misc]
+        def track_event(self, name: str, *args: Any, **kwargs: Any) -> None:
+            calls.append(name)
+
+    with caplog.at_level(logging.WARNING, logger="bot_telemetry"):
+        middleware = TelemetryMiddleware(Recording(), False)
+        silent = TelemetryMiddleware(NullTelemetryClient(), False)
+    assert "the Recording passed to it is not called" in caplog.text
+    assert "NullTelemetryClient" not in caplog.text
+    for each in (middleware, silent):
+        adapter = TestAdapter(echo)
+        adapter.use(each)
+        await run(adapter, incoming())
+    assert calls == []
+    assert len(telemetry.events(contract.BOT_MESSAGE_RECEIVED)) == 2
+
+
+# --- values as botbuilder means them ---------------------------------------------------------
+
+
+async def test_channel_enum_members_are_recorded_as_their_values(
+    telemetry: CapturedTelemetry,
+) -> None:
+    adapter = TestAdapter(
+        echo, template_or_conversation=ConversationReference(channel_id=Channels.ms_teams)
+    )
+    adapter.use(TelemetryMiddleware())
+    await adapter.receive_activity(incoming())
+    channel = dict(telemetry.span_named("bot.turn").attributes or {})["activity.channel_id"]
+    assert channel == "msteams" and type(channel) is str
+    for record in telemetry.events():
+        value = props(record)["channelId"]
+        assert value == "msteams" and type(value) is str
+
+
+# --- nothing configured, nothing hidden -----------------------------------------------------
+
+
+async def test_without_an_sdk_the_first_turn_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    setup_check.reset_warning()
+    assert not trace.get_tracer("probe").start_span("probe").get_span_context().is_valid
+    adapter = TestAdapter(echo)
+    adapter.use(TelemetryMiddleware())
+    with caplog.at_level(logging.WARNING, logger="bot_telemetry"):
+        await adapter.receive_activity(incoming())
+        await adapter.receive_activity(incoming("again"))
+    warnings = [r for r in caplog.records if r.getMessage() == setup_check.NOT_CONFIGURED]
+    assert len(warnings) == 1
+
+
+async def test_with_an_sdk_no_warning(
+    telemetry: CapturedTelemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup_check.reset_warning()
+    adapter = TestAdapter(echo)
+    adapter.use(TelemetryMiddleware())
+    with caplog.at_level(logging.WARNING, logger="bot_telemetry"):
+        await adapter.receive_activity(incoming())
+    assert setup_check.NOT_CONFIGURED not in caplog.text
+
+
+# --- exceptions and free text under the policy ----------------------------------------------
+
+
+@pytest.mark.parametrize("opened", [False, True], ids=["default", "opened"])
+async def test_the_turns_exception_follows_the_policy(
+    telemetry: CapturedTelemetry, opened: bool
+) -> None:
+    async def failing(context: TurnContext) -> None:
+        raise ValueError(f"cannot book for {context.activity.from_property.name}")
+
+    adapter = TestAdapter(failing)
+    adapter.use(TelemetryMiddleware(privacy=PrivacyPolicy(log_personal_information=opened)))
+    with pytest.raises(ValueError):
+        await run(adapter, incoming())
+    turn = telemetry.span_named("bot.turn")
+    (event,) = [e for e in turn.events if e.name == "exception"]
+    attributes = dict(event.attributes or {})
+    assert attributes["exception.type"] == "ValueError"
+    assert attributes["exception.escaped"] is True
+    if opened:
+        assert attributes["exception.message"] == "cannot book for Ada Lovelace"
+        assert turn.status.description == "ValueError: cannot book for Ada Lovelace"
+    else:
+        assert "exception.message" not in attributes
+        assert "Ada Lovelace" not in str(attributes) and turn.status.description == "ValueError"
+
+
+async def test_the_turns_personal_values_are_kept_out_of_developer_text(
+    telemetry: CapturedTelemetry,
+) -> None:
+    client = OpenTelemetryBotTelemetryClient()
+
+    async def logic(context: TurnContext) -> None:
+        user = context.activity.from_property
+        client.track_trace(f"{user.name} ({user.id}) said: {context.activity.text}")
+        client.track_dependency("crm", f"lookup {user.name}", "Azure table", "crm", 3, True)
+
+    adapter = TestAdapter(logic)
+    adapter.use(TelemetryMiddleware())
+    await run(adapter, incoming("book a table for 2"))
+    (trace_record,) = [r for r in telemetry.logs() if r.log_record.event_name is None]
+    assert trace_record.log_record.body == "[REDACTED] ([REDACTED]) said: [REDACTED]"
+    crm = dict(telemetry.span_named("crm").attributes or {})
+    assert crm["db.query.text"] == "lookup [REDACTED]"

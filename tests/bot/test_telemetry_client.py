@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -46,9 +47,10 @@ def test_track_event_is_a_custom_event_and_a_span_event_filtered_by_the_policy(
         )
 
     (event,) = telemetry.events("OrderPlaced")
+    # measurements: one JSON object (Azure Monitor's customMeasurements); "note" is no number
     assert attributes(event) == {
         "orderId": "o-1",
-        "items": 3.0,
+        "microsoft.custom_measurements": '{"items":3.0}',
         "microsoft.custom_event.name": "OrderPlaced",
     }
     assert event.log_record.trace_id == span.get_span_context().trace_id
@@ -178,14 +180,16 @@ def test_track_exception_records_on_the_span_and_as_a_log_record(
     assert (event.attributes or {})["exception.type"] == "KeyError"
     assert (event.attributes or {})["dialog"] == "booking"
     recorded = dict(event.attributes or {})
-    assert "ada@example.org" not in recorded["exception.message"]
+    # the default policy: the type and the frames, no message (it quotes the user's id)
+    assert "exception.message" not in recorded
     assert "ada@example.org" not in recorded["exception.stacktrace"]
-    assert "raise KeyError" in recorded["exception.stacktrace"]
+    assert "in test_track_exception_records_on_the_span" in recorded["exception.stacktrace"]
+    assert recorded["exception.stacktrace"].endswith("KeyError\n")
     (record,) = telemetry.logs()
     got = attributes(record)
     assert record.log_record.severity_number == logs.SeverityNumber.ERROR
     assert record.log_record.trace_id == turn.context.trace_id
-    assert record.log_record.body == "'[REDACTED]'"
+    assert record.log_record.body == "KeyError"
     # the span event is the exception; the log record says so without counting it twice
     assert got == {"dialog": "booking", "error.type": "KeyError"}
 
@@ -200,28 +204,49 @@ def test_track_exception_outside_a_span_keeps_the_details_on_the_log_record(
     (record,) = telemetry.logs()
     got = attributes(record)
     assert got["exception.type"] == "KeyError"
-    assert "ada@example.org" not in got["exception.message"]
-    assert "raise KeyError" in got["exception.stacktrace"]
+    assert "exception.message" not in got
+    assert "in test_track_exception_outside_a_span" in got["exception.stacktrace"]
 
 
-def test_track_exception_with_an_explicit_exception(
-    telemetry: CapturedTelemetry, client: OpenTelemetryBotTelemetryClient
+def test_track_exception_with_personal_data_allowed_records_the_redacted_message(
+    telemetry: CapturedTelemetry,
 ) -> None:
+    client = OpenTelemetryBotTelemetryClient(PrivacyPolicy(log_personal_information=True))
+    try:
+        raise KeyError("ada@example.org")
+    except KeyError:
+        client.track_exception()
+    (record,) = telemetry.logs()
+    got = attributes(record)
+    assert record.log_record.body == got["exception.message"] == "'[REDACTED]'"
+    assert "ada@example.org" not in got["exception.stacktrace"]
+    assert got["exception.stacktrace"].endswith("KeyError: '[REDACTED]'\n")
+
+
+def test_track_exception_with_an_explicit_exception(telemetry: CapturedTelemetry) -> None:
+    client = OpenTelemetryBotTelemetryClient(PrivacyPolicy(log_personal_information=True))
     error = ValueError("bad input")
     client.track_exception(type(error), error)
     (record,) = telemetry.logs()
     assert attributes(record)["exception.message"] == "bad input"
+    assert attributes(record)["exception.type"] == "ValueError"
 
 
 def test_track_pageview_is_a_custom_event(
     telemetry: CapturedTelemetry, client: OpenTelemetryBotTelemetryClient
 ) -> None:
-    client.track_pageview("Settings", "https://bot.example.net/settings", 120, {"tab": "privacy"})
+    client.track_pageview(
+        "Settings",
+        "https://bot.example.net/settings?user=ada%40example.org",
+        120,
+        {"tab": "privacy"},
+    )
     (event,) = telemetry.events("Settings")
+    # the default policy leaves the query out: it may carry personal data
     assert attributes(event) == {
         "tab": "privacy",
         "url": "https://bot.example.net/settings",
-        "duration": 120.0,
+        "microsoft.custom_measurements": '{"duration":120.0}',
         "microsoft.custom_event.name": "Settings",
     }
 
@@ -366,7 +391,9 @@ async def test_qna_maker_reports_qna_message_into_the_turn(
     assert got["answer"] == "Use the reset link on the sign-in page."
     assert got["articleFound"] == "true"
     assert got["questionId"] == "12"
-    assert got["score"] == pytest.approx(0.875)
+    # botbuilder's measurement, as one: Azure Monitor's customMeasurements, not a dimension
+    assert "score" not in got
+    assert json.loads(got["microsoft.custom_measurements"]) == {"score": pytest.approx(0.875)}
     assert got["username"] == "Ada Lovelace"
     assert got["question"] == "reset password for [REDACTED]"
     assert got["conversationId"] == "conv-luis"

@@ -5,78 +5,13 @@ Screenshots go to test-artifacts/collector/ for a person to look at.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.collector.conftest import Populated
-from tests.support.processes import REPO
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = REPO / "test-artifacts" / "collector"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-    pytest.skip(
-        "Debian's chromium is missing: run `bash scripts/install-test-tools`",
-        allow_module_level=True,
-    )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-class Page:
-    """A page on the collector that records every request and every dialog it opens."""
-
-    def __init__(self, browser: Any, base: str):
-        self.base = base
-        self.page = browser.new_page(viewport={"width": 1280, "height": 860})
-        self.requests: list[str] = []
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on(
-            "dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss())
-        )
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-    def open(self, hash_: str) -> Any:
-        self.page.goto(f"{self.base}/{hash_}")
-        return self.ready(hash_)
-
-    def ready(self, hash_: str) -> Any:
-        self.page.wait_for_selector(f'body[data-ready="{hash_}"]', timeout=10_000)
-        return self.page
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def close(self) -> None:
-        assert self.errors == [], self.errors
-        assert self.dialogs == [], "telemetry text ran as script"
-        foreign = [url for url in self.requests if not url.startswith(self.base)]
-        assert foreign == [], f"the UI fetched from elsewhere: {foreign}"
-        self.page.close()
+from tests.support.browser import Page
 
 
 @pytest.fixture

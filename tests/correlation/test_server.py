@@ -210,7 +210,12 @@ async def test_an_exception_is_recorded_and_reraised_unchanged(
     (event,) = span.events
     assert event.name == "exception"
     assert event.attributes is not None
-    assert event.attributes["exception.message"] == "handler failed"
+    # the default policy: type and frames, no message (it may quote the request)
+    assert event.attributes["exception.type"] == "tests.correlation.test_server.Boom"
+    assert "exception.message" not in event.attributes
+    assert "handler failed" not in str(event.attributes["exception.stacktrace"])
+    assert "in _fail" in str(event.attributes["exception.stacktrace"])
+    assert span.status.description == "Boom"
 
 
 async def test_an_unknown_method_is_reported_as_other(telemetry: CapturedTelemetry) -> None:

@@ -95,8 +95,24 @@ def test_an_invalid_value_drops_the_whole_header(member: str) -> None:
 @pytest.mark.parametrize(
     "values", [["foo=1,foo=1"], ["foo=1,foo=2"], ["foo=1", "foo=1"], ["foo=1", "foo=2"]]
 )
-def test_a_duplicated_key_drops_the_whole_header(values: list[str]) -> None:
-    assert parse_tracestate(values) is None
+def test_a_duplicated_key_keeps_the_first_member(values: list[str]) -> None:
+    # W3C test suite, test_tracestate_duplicated_keys: the header is inherited, with one of
+    # the duplicates discarded. The left-most member is the most recent vendor's.
+    assert parse_tracestate(values) == [("foo", "1")]
+
+
+def test_later_duplicates_are_discarded_and_the_order_kept() -> None:
+    assert parse_tracestate(["a=1,b=2,a=3", "b=4,c=5"]) == [("a", "1"), ("b", "2"), ("c", "5")]
+
+
+def test_duplicates_count_towards_the_32_member_limit() -> None:
+    distinct = ",".join(f"k{i:02}=1" for i in range(32))
+    assert parse_tracestate([distinct]) is not None
+    assert parse_tracestate([distinct, "k00=2"]) is None
+
+
+def test_a_malformed_member_after_a_duplicate_still_drops_the_header() -> None:
+    assert parse_tracestate(["foo=1,foo=2,BAR=3"]) is None
 
 
 def test_an_unmodified_list_is_forwarded_unchanged() -> None:

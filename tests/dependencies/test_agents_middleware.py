@@ -15,7 +15,8 @@ from microsoft_agents.hosting.core.storage import FileTranscriptStore, Transcrip
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
-from bot_telemetry.agents import TelemetryMiddleware, TelemetryStorage, TimedMiddleware
+from bot_telemetry.agents import TelemetryMiddleware
+from bot_telemetry.dependencies.agents import TelemetryStorage, TimedMiddleware
 from tests.agents.harness import RunningAgent, running_agent
 from tests.support.telemetry import CapturedTelemetry
 

@@ -16,7 +16,7 @@ from microsoft_agents.storage.blob import BlobStorage, BlobStorageConfig
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from bot_telemetry.agents import TelemetryStorage
+from bot_telemetry.dependencies.agents import TelemetryStorage
 from tests.agents.harness import running_agent
 from tests.support.azurite import AZURITE_ACCOUNT, Azurite
 from tests.support.telemetry import CapturedTelemetry

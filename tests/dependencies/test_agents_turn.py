@@ -10,8 +10,8 @@ import aiohttp
 from microsoft_agents.hosting.core import MemoryStorage, TurnContext, TurnState
 from opentelemetry.trace import SpanKind
 
-from bot_telemetry.agents import (
-    TelemetryMiddleware,
+from bot_telemetry.agents import TelemetryMiddleware
+from bot_telemetry.dependencies.agents import (
     TelemetryQnA,
     TelemetryRecognizer,
     TelemetryStorage,

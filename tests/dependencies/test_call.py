@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
+from bot_telemetry import PrivacyPolicy
 from bot_telemetry.correlation.dependency_context import current_dependency_span
 from bot_telemetry.dependencies.call import (
     ATTR_COMPONENT,
@@ -55,13 +56,37 @@ async def test_an_exception_is_recorded_and_re_raised_unchanged(
 
     span = telemetry.span_named("QnA Query")
     assert span.status.status_code is StatusCode.ERROR
-    assert span.status.description == "QuotaExceeded: too many requests this minute"
+    # the default policy: no message anywhere (messages quote data), the type and frames
+    assert span.status.description == "QuotaExceeded"
     attributes = span.attributes or {}
     assert attributes[ATTR_RESULT_CODE] == "429"
     assert attributes["error.type"] == "tests.dependencies.test_call.QuotaExceeded"
     [event] = span.events
     assert event.name == "exception"
-    assert (event.attributes or {})["exception.type"].endswith("QuotaExceeded")
+    recorded = dict(event.attributes or {})
+    assert recorded["exception.type"] == "tests.dependencies.test_call.QuotaExceeded"
+    assert recorded["exception.escaped"] is True
+    assert "exception.message" not in recorded
+    assert "too many requests" not in recorded["exception.stacktrace"]
+    assert (
+        "in test_an_exception_is_recorded_and_re_raised_unchanged"
+        in (recorded["exception.stacktrace"])
+    )
+
+
+async def test_with_personal_data_allowed_the_message_is_recorded_redacted(
+    telemetry: CapturedTelemetry,
+) -> None:
+    opened = PrivacyPolicy(log_personal_information=True)
+    with pytest.raises(QuotaExceeded):
+        async with dependency_call("QnA Query", Target("qna"), component="QnA", privacy=opened):
+            raise QuotaExceeded("too many requests from ada@example.org")
+    span = telemetry.span_named("QnA Query")
+    assert span.status.description == "QuotaExceeded: too many requests from [REDACTED]"
+    [event] = span.events
+    recorded = dict(event.attributes or {})
+    assert recorded["exception.message"] == "too many requests from [REDACTED]"
+    assert "ada@example.org" not in recorded["exception.stacktrace"]
 
 
 async def test_without_a_status_the_result_code_is_the_exception_type(

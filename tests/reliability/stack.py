@@ -78,8 +78,10 @@ def sample_stack(
     *,
     services: Sequence[str] = SERVICES,
     bot_args: Sequence[str] = (),
+    service_args: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[Stack]:
-    """Start the sample's services (nlu, qna, bot, channel) exporting as ``env`` says."""
+    """Start the sample's services (nlu, qna, bot, channel) exporting as ``env`` says;
+    ``service_args`` adds options per service (``{"nlu": ["--fail-every", "7"]}``)."""
     ports = {name: free_port() for name in SERVICES}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     commands = {
@@ -101,7 +103,10 @@ def sample_stack(
     fleet = Fleet(log_dir, {"BOT_TELEMETRY_PSEUDONYM_KEY": "reliability-tests", **env})
     try:
         children = {
-            name: fleet.start(name, [*commands[name], "--port", str(ports[name])])
+            name: fleet.start(
+                name,
+                [*commands[name], *(service_args or {}).get(name, ()), "--port", str(ports[name])],
+            )
             for name in services
         }
         for name, child in children.items():

@@ -1,9 +1,17 @@
-"""The PII corpus through the whole demo stack (channel, bot, nlu, qna as processes,
-``bot-telemetry serve`` behind a recording OTLP endpoint), with the bot on each runtime
-(botbuilder and the Microsoft 365 Agents SDK). Under the default policy no byte
+"""The PII corpus through the whole demo stack (channel, bot, nlu, qna as processes, the bot on
+each runtime: botbuilder and the Agents SDK,
+``bot-telemetry serve`` behind a recording OTLP endpoint). Under the default policy no byte
 of it is in any exported payload (the OTLP bodies as sent on the wire) or in the store;
 with the policy opened (``BOT_TELEMETRY_LOG_PERSONAL_INFORMATION=1``) the text and names
-are there, with emails, phone and card numbers redacted."""
+are there, with emails, phone and card numbers redacted.
+
+The personal data reaches the sample's telemetry every way it can: message text and the
+user's name and id on each activity; the nlu and qna questions (TelemetryRecognizer,
+TelemetryQnA); the sample's own events with keys no policy lists (``TableBooked``'s
+``guest``, ``QuestionUnanswered``'s ``userQuestion``); and exception messages, since nlu
+and qna fail now and then and the sample's errors quote the request (the nlu URL with the
+user's text in its query, the qna question).
+"""
 
 from __future__ import annotations
 
@@ -49,6 +57,10 @@ def forms(value: str) -> set[bytes]:
     return {form.encode() for form in found}
 
 
+def forms_of_text(value: str) -> set[str]:
+    return {form.decode() for form in forms(value)}
+
+
 def text_columns(store: Path) -> bytes:
     """Every text value in the store, read back through SQL (the file may compress strings)."""
     rows = stored(
@@ -91,11 +103,13 @@ def test_the_pii_corpus_through_the_demo_stack(tmp_path: Path, opened: bool, run
                 OTEL_METRIC_EXPORT_INTERVAL="200",
                 BOT_TELEMETRY_LOG_PERSONAL_INFORMATION="1" if opened else "0",
             )
-            with sample_stack(tmp_path, env, bot_args=("--runtime", runtime)) as stack:
+            failing = {"nlu": ["--fail-every", "7"], "qna": ["--fail-every", "3"]}
+            runtime_args = ("--runtime", runtime)
+            with sample_stack(tmp_path, env, bot_args=runtime_args, service_args=failing) as stack:
                 # The Agents SDK's hosting answers 202 Accepted, the botbuilder sample 201.
-                answered = asyncio.run(
-                    converse(stack.urls["channel"], 202 if runtime == "agents" else 201)
-                )
+                bot_status = 202 if runtime == "agents" else 201
+                answered = asyncio.run(converse(stack.urls["channel"], bot_status))
+                bot_log = stack.log("bot")
             # Every service flushed on SIGTERM, through the recording endpoint into serve.
         finally:
             backend.close()
@@ -104,6 +118,14 @@ def test_the_pii_corpus_through_the_demo_stack(tmp_path: Path, opened: bool, run
     assert answered == len(CORPUS) * (2 + len(BOOKING))
     assert backend.received.events[("bot", "BotMessageReceived")] == answered + len(CORPUS)
     assert b"BotMessageReceived" in wire and b"BotMessageReceived" in kept
+    # Every way in was taken: the sample's own events, and failures whose exceptions
+    # quoted the user's words (the bot's own log, which stays on the machine, shows them).
+    for signal in (b"TableBooked", b"QuestionUnanswered", b"sample_bot.http_clients.ServiceError"):
+        assert signal in wire and signal in kept, signal
+    assert "recognizer failed: nlu answered 503 for http" in bot_log
+    assert "qna failed: qna answered 503 to " in bot_log
+    quoted = [text for _, _, text in CORPUS if any(f in bot_log for f in forms_of_text(text))]
+    assert quoted, "no exception message quoted a corpus message"
     print(
         f"\n{'opened' if opened else 'default'} policy: searched {len(wire):,} bytes sent in "
         f"{len(backend.bodies)} exports and a {store.stat().st_size:,}-byte store for "
@@ -136,6 +158,8 @@ def test_the_pii_corpus_through_the_demo_stack(tmp_path: Path, opened: bool, run
         assert sorted(name for name in NAMES if name.encode() in kept) == sorted(NAMES)
         assert texts_found and b"[REDACTED]" in wire and b"[REDACTED]" in kept
         assert b"My card is [REDACTED], book a flight to Houston" in wire
+        # the exceptions' messages are recorded too, redacted (URL-encoded text included)
+        assert b"nlu answered 503 for" in wire and b"qna answered 503 to" in wire
 
 
 def test_an_unclear_switch_stops_the_process(tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from tests.collector.test_web import Page, browser
 from tests.reliability.stack import (
     Collector,
     collector,
@@ -37,10 +36,9 @@ from tests.reliability.stack import (
     serve_args,
     start_conversation,
 )
+from tests.support.browser import Page
 from tests.support.ports import free_port
 from tests.support.processes import REPO, running
-
-__all__ = ["browser"]  # the Chromium fixture, shared with the collector's UI tests
 
 # Ran as script, it sets a flag and opens a dialog (which the page fixture fails on at the end,
 # after an image's onerror has had time to fire).

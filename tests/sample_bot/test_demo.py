@@ -22,24 +22,22 @@ from tests.support.processes import REPO
 NAMES = ("collector", "nlu", "qna", "bot", "channel")
 
 
-def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _module(module: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", *args],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return _module("bot_telemetry.cli", *args, timeout=timeout)
 
 
 def _demo(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sample_bot.demo", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return _module("sample_bot.demo", *args, timeout=timeout)
 
 
 def _port_options(ports: dict[str, int]) -> list[str]:

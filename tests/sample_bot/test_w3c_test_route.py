@@ -124,6 +124,19 @@ async def test_tracestate_is_passed_on_and_the_random_flag_kept(bot: str, harnes
 
 
 @pytest.mark.parametrize(
+    "fields", [["foo=1,foo=1"], ["foo=1,foo=2"], ["foo=1", "foo=1"], ["foo=1", "foo=2"]]
+)
+async def test_a_duplicated_tracestate_key_is_inherited_once(
+    bot: str, harness: Harness, fields: list[str]
+) -> None:
+    # The W3C suite's test_tracestate_duplicated_keys, end to end.
+    headers = [("traceparent", f"00-{T}-{S}-00"), *(("tracestate", f) for f in fields)]
+    assert await send(bot, harness, headers) == 200
+    assert harness.traceparent().startswith(f"00-{T}-")
+    assert harness.calls[0][1]["tracestate"] == "foo=1"
+
+
+@pytest.mark.parametrize(
     ("payload", "message"),
     [
         (b"not json", "body is not JSON"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import tools
 from tests.support.ports import free_port
 from tests.support.processes import REPO, wait_until_ready
 
@@ -42,13 +42,8 @@ class Azurite:
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
     """A real Azure Blob endpoint (Azurite, from npm) on a free loopback port."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed; Azurite (the local Azure Blob endpoint) needs it")
-    if not AZURITE_BLOB.is_file():
-        pytest.fail(
-            f"Azurite is not installed at {AZURITE_BLOB}: run `bash scripts/install-test-tools`"
-        )
+    node = tools.node()
+    tools.require("azurite", AZURITE_BLOB)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="azurite-") as location:
         log = Path(location) / "azurite.log"

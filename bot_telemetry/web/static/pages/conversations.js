@@ -37,7 +37,15 @@ function turnCard(turn, number) {
         `${f.service}: ${f.name}${f.message ? ` – ${f.message}` : ""}`))),
     turn.replies.map((reply) => said("bot", reply)),
     el("ul", { class: "deps" }, turn.dependencies.map((d) => el("li", { class: d.failed ? "failed" : "" },
-      `${d.source} → ${d.target}: ${d.name} ${ms(d.duration_ms)}${d.failed ? " (failed)" : ""}`))));
+      `${d.source} → ${d.target}: ${d.name} ${ms(d.duration_ms)}${d.failed ? " (failed)" : ""}`))),
+    pageNotes(turn.client_events || []));
+}
+
+// The page's own events (client telemetry): in their turn when they carry its trace.
+function pageNotes(notes) {
+  if (!notes.length) return null;
+  return el("ul", { class: "page-events" }, notes.map((note) =>
+    el("li", { "data-eid": note.eid }, el("span", { class: "chip" }, "page"), ` ${note.label}`)));
 }
 
 async function showConversation(conversationId) {
@@ -46,10 +54,15 @@ async function showConversation(conversationId) {
     view.replaceChildren(el("p", { class: "error" }, `No conversation ${conversationId} in the store.`));
     return;
   }
-  view.replaceChildren(
+  view.replaceChildren(...[
     el("p", {}, el("a", { href: "#/conversations" }, "← Conversations")),
     el("h2", {}, `Conversation ${conversation.conversation_id}`),
-    ...conversation.turns.map((turn, index) => turnCard(turn, index + 1)));
+    ...conversation.turns.flatMap((turn, index) => [
+      pageNotes((conversation.client_events || []).filter((note) => note.before_turn === index)),
+      turnCard(turn, index + 1)]),
+    pageNotes((conversation.client_events || []).filter(
+      (note) => note.before_turn >= conversation.turns.length)),
+  ].filter(Boolean));
 }
 
 register("conversations", { nav: "Conversations", order: 30, show: () => showConversations() });

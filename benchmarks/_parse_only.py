@@ -1,0 +1,46 @@
+"""The baseline for ``benchmarks.client_events``: an aiohttp server that reads a bundle, parses
+its JSON and answers as the real endpoint does, storing nothing.
+
+    python -m benchmarks._parse_only --port 4399
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from aiohttp import web
+
+
+async def telemetry(request: web.Request) -> web.Response:
+    bundle = json.loads(await request.read())
+    events = len(bundle["events"])
+    return web.json_response(
+        {
+            "id": "api.telemetry",
+            "ver": "1.0",
+            "ets": time.time_ns() // 1_000_000,
+            "params": {"status": "successful"},
+            "responseCode": "SUCCESS",
+            "result": {"received": events},
+        }
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    port = parser.parse_args().port
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app.router.add_post("/v1/telemetry", telemetry)
+    app.router.add_get("/api/health", health)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""``bot-telemetry posthog backfill``: stored history to PostHog, resumable.
+
+    POSTHOG_API_KEY=phc_... POSTHOG_HOST=https://eu.i.posthog.com \\
+        bot-telemetry posthog backfill --since 30d
+
+Events are read page by page (oldest first) from the store, or from the ``serve`` that
+holds it, mapped as the live forwarders map them (same uuids, so PostHog collapses what
+was already sent) and sent with ``historical_migration``. After each page PostHog took, a
+checkpoint next to the store (``<store>.posthog-backfill.json``) records where the walk
+is: run the same command again to resume after an interruption or an outage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from ..analytics.events import StoredEvent
+from ..analytics.window import TimeWindow
+from ..posthog import CaptureSender, EventRecord, PostHogSettings, map_and_send
+from ..privacy import DEFAULT_POLICY
+from .common import PROG, CommandError, Handler, open_for, store_options
+
+
+def register(commands: Any) -> dict[str, Handler]:
+    posthog = commands.add_parser("posthog", help="send stored events to PostHog")
+    actions = posthog.add_subparsers(dest="posthog_command", required=True, metavar="ACTION")
+    backfill = actions.add_parser(
+        "backfill",
+        help="send stored history (historical_migration), resumable",
+        description=__doc__.split("\n\n")[0],
+    )
+    store_options(backfill)
+    backfill.add_argument("--batch", type=int, default=500, help="events per page (default 500)")
+    backfill.add_argument(
+        "--retry-seconds",
+        type=float,
+        default=120.0,
+        help="how long a page may be retried while PostHog fails (default 120)",
+    )
+    backfill.add_argument(
+        "--restart", action="store_true", help="ignore the checkpoint and start over"
+    )
+    return {"posthog": run}
+
+
+def run(options: argparse.Namespace) -> int:
+    settings = PostHogSettings.from_environment()
+    if settings is None:
+        raise CommandError("POSTHOG_API_KEY is not set: say which PostHog project to send to")
+    settings = dataclasses.replace(settings, retry_seconds=options.retry_seconds)
+    if options.batch < 1:
+        raise CommandError("--batch must be at least 1")
+    checkpoint = Checkpoint.load(checkpoint_path(options.store))
+    window = TimeWindow.parse(options.since, options.until)
+    if options.restart or checkpoint is None or checkpoint.host != settings.host:
+        checkpoint = Checkpoint.start(checkpoint_path(options.store), settings.host, window)
+    elif checkpoint.done:
+        print(
+            f"{PROG}: the backfill to {settings.host} is complete ({checkpoint.sent:,} events); "
+            "pass --restart to send again",
+            file=sys.stderr,
+        )
+        return 0
+    else:
+        print(
+            f"{PROG}: resuming the backfill to {settings.host}: {checkpoint.sent:,} events sent",
+            file=sys.stderr,
+        )
+    return backfill(options, settings, checkpoint)
+
+
+def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint: Checkpoint) -> int:
+    sender = CaptureSender(settings)
+    window = TimeWindow(checkpoint.since_ns, checkpoint.until_ns)
+    progress: Progress | None = None
+    try:
+        with open_for(options) as source:
+            while True:
+                page = source.stored_events_page(
+                    window, checkpoint.after, options.batch, progress is None
+                )
+                if progress is None:
+                    handled = checkpoint.sent + sum(checkpoint.dropped.values())
+                    progress = Progress(handled, handled + (page["remaining"] or 0), sys.stderr)
+                    progress.show(handled)
+                stored = page["events"]
+                if not stored:
+                    break
+                delivery = map_and_send(
+                    [event_record(event) for event in stored],
+                    settings,
+                    DEFAULT_POLICY,
+                    sender,
+                    historical=True,
+                )
+                if delivery.failed:
+                    checkpoint.save()
+                    raise CommandError(
+                        f"{delivery.reason}; {checkpoint.sent:,} events sent so far, run the "
+                        "same command again to resume"
+                    )
+                for reason, items in delivery.dropped.items():
+                    checkpoint.dropped[reason] = checkpoint.dropped.get(reason, 0) + items
+                checkpoint.sent += delivery.delivered
+                last = stored[-1]
+                checkpoint.after = (last["time_ns"], last["record_id"])
+                checkpoint.save()
+                progress.show(checkpoint.sent + sum(checkpoint.dropped.values()))
+    finally:
+        sender.close()
+        if progress is not None:
+            progress.finish()
+    checkpoint.done = True
+    checkpoint.save()
+    dropped = ", ".join(f"{n:,} {reason}" for reason, n in sorted(checkpoint.dropped.items()))
+    print(
+        f"{PROG}: sent {checkpoint.sent:,} events to {settings.host}"
+        + (f"; dropped {dropped}" if dropped else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def event_record(event: StoredEvent) -> EventRecord:
+    return EventRecord(
+        event["name"],
+        event["time_ns"],
+        event["trace_id"],
+        event["span_id"],
+        event["attributes"],
+        event["service"],
+        event["service_version"],
+        turn=event["turn"],
+    )
+
+
+def checkpoint_path(store: Path) -> Path:
+    return store.with_name(store.name + ".posthog-backfill.json")
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """Where a backfill is: its window, the last event PostHog took, what was sent."""
+
+    path: Path
+    host: str
+    since_ns: int
+    until_ns: int
+    after: tuple[int, str] | None = None
+    sent: int = 0
+    dropped: dict[str, int] = dataclasses.field(default_factory=dict)
+    done: bool = False
+
+    @classmethod
+    def start(cls, path: Path, host: str, window: TimeWindow) -> Checkpoint:
+        # The end is fixed now: events stored later are the live forwarder's. Whole
+        # milliseconds, as the window travels to a running serve.
+        until = min(window.end_ns, time.time_ns())
+        return cls(path, host, _whole_ms(window.start_ns), _whole_ms(until))
+
+    @classmethod
+    def load(cls, path: Path) -> Checkpoint | None:
+        try:
+            found = json.loads(path.read_text())
+            after = found.get("after")
+            return cls(
+                path,
+                str(found["host"]),
+                int(found["since_ns"]),
+                int(found["until_ns"]),
+                (int(after[0]), str(after[1])) if after else None,
+                int(found.get("sent", 0)),
+                {str(k): int(v) for k, v in found.get("dropped", {}).items()},
+                bool(found.get("done", False)),
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            raise CommandError(
+                f"the checkpoint {path} is unreadable ({error}); pass --restart to start over"
+            ) from error
+
+    def save(self) -> None:
+        data = {
+            "host": self.host,
+            "since_ns": self.since_ns,
+            "until_ns": self.until_ns,
+            "after": list(self.after) if self.after else None,
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "done": self.done,
+        }
+        # Written whole or not at all: an interrupted backfill must find a readable one.
+        partial = self.path.with_name(self.path.name + ".tmp")
+        partial.write_text(json.dumps(data))
+        os.replace(partial, self.path)
+
+
+def _whole_ms(nanoseconds: int) -> int:
+    return nanoseconds // 1_000_000 * 1_000_000
+
+
+class Progress:
+    """One status line on stderr: a bar on a terminal, a line per tenth elsewhere.
+
+    Our own (ten lines) rather than a dependency for one line of output.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, first: int, total: int, out: IO[str]) -> None:
+        self.first = first  # handled by earlier runs: not part of this run's rate
+        self.total = max(total, 0)
+        self.out = out
+        self.started = time.monotonic()
+        self.terminal = out.isatty()
+        self._tenth = -1
+
+    def show(self, done: int) -> None:
+        share = done / self.total if self.total else 1.0
+        rate = (done - self.first) / max(time.monotonic() - self.started, 1e-6)
+        filled = int(share * self.WIDTH)
+        line = (
+            f"posthog backfill [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+            f"{done:,}/{self.total:,} events ({share:.0%}, {rate:,.0f}/s)"
+        )
+        if self.terminal:
+            self.out.write("\r" + line)
+            self.out.flush()
+        elif int(share * 10) > self._tenth:
+            self._tenth = int(share * 10)
+            print(line, file=self.out, flush=True)
+
+    def finish(self) -> None:
+        if self.terminal:
+            self.out.write("\n")
+            self.out.flush()

@@ -1,0 +1,137 @@
+"""What a property key says about its value: personal, a user id, known to be safe, or unknown.
+
+Keys are botbuilder's camelCase property keys and the attribute keys we emit. A key none of
+these lists knows is judged by its name first (``userQuestion``, ``guestName`` and
+``contactEmail`` name personal data) and otherwise by its value (see ``detection``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from .. import contract
+
+#: Keys whose values are personal data: botbuilder's camelCase property keys and the
+#: OpenTelemetry attribute keys we would otherwise emit. Recorded only when allowed.
+PERSONAL_KEYS: frozenset[str] = frozenset(
+    {
+        "text",
+        "speak",
+        "fromName",
+        "attachments",
+        "question",
+        "originalQuestion",
+        "username",
+        "userName",
+        "enduser.id",
+        "user.id",
+        "user.name",
+        "user.email",
+        "message.text",
+        "gen_ai.prompt",
+        "gen_ai.completion",
+    }
+)
+
+#: Keys whose values identify a user: recorded as a keyed hash (see ``pseudonymize``) so
+#: one user's events still join up without the raw id leaving the bot.
+PSEUDONYMOUS_KEYS: frozenset[str] = frozenset(
+    {"fromId", "recipientId", "userId", "TeamsUserAadObjectId"}
+)
+
+#: Keys whose values we know hold no personal data, recorded as they are: ids the channel
+#: or we generate, scores, intents, the knowledge base's own questions and answers, dialog
+#: and step names, and what botbuilder's own components send under these names.
+SAFE_KEYS: frozenset[str] = frozenset(
+    {
+        contract.ACTIVITY_ID,
+        contract.ACTIVITY_TYPE,
+        contract.CHANNEL_ID,
+        contract.CONVERSATION_ID,
+        contract.CORRELATION_ID,
+        contract.REPLY_ACTIVITY_ID,
+        # On BotMessageReceived the recipient is the bot itself.
+        contract.RECIPIENT_NAME,
+        contract.LOCALE,
+        contract.INTENT,
+        contract.INTENT_SCORE,
+        contract.INTENT_2,
+        contract.INTENT_SCORE_2,
+        contract.APPLICATION_ID,
+        contract.SENTIMENT_LABEL,
+        contract.SENTIMENT_SCORE,
+        contract.ANSWER,
+        contract.SCORE,
+        contract.ARTICLE_FOUND,
+        contract.KNOWLEDGE_BASE_ID,
+        contract.QUESTION_ID,
+        contract.MATCHED_QUESTION,
+        contract.DIALOG_ID,
+        contract.STEP_NAME,
+        contract.INSTANCE_ID,
+        contract.TEAMS_TENANT_ID,
+        contract.CUSTOM_EVENT_NAME,
+        contract.CUSTOM_MEASUREMENTS,
+        # Already pseudonymous: the turn span's keyed hashes of the user and conversation ids.
+        *contract.TURN_IDENTITY_KEYS,
+    }
+)
+
+#: Keys we know whose values may or may not be personal: a conversation's name is often a
+#: channel's ("support") but can be a group chat's title; a team's name likewise. Under a
+#: policy that keeps personal data out they are judged by value, like unknown keys.
+JUDGED_BY_VALUE: frozenset[str] = frozenset({contract.CONVERSATION_NAME, contract.TEAMS_TEAM_INFO})
+
+# Words that name personal data wherever they appear in a key (contactEmail, phoneNumber).
+_ANYWHERE: Final = ("email", "mail", "phone", "mobile", "password", "passwd", "ssn", "birth")
+# Words that name personal data when a key ends with them (userQuestion, guest_name,
+# feedbackText), but not when they only qualify it (messageCount, questionId, textLength).
+_LAST: Final = (
+    "name",
+    "names",
+    "text",
+    "message",
+    "messages",
+    "question",
+    "query",
+    "utterance",
+    "comment",
+    "comments",
+    "feedback",
+    "address",
+    "transcript",
+    "prompt",
+    "completion",
+    "speak",
+    "speech",
+    "body",
+    "content",
+    "input",
+    "user",
+    "customer",
+    "guest",
+    "person",
+    "author",
+    "contact",
+    "sender",
+)
+_WORD_BREAK = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def named_personal(key: str) -> bool:
+    """Whether a key's name says its value is personal.
+
+    >>> named_personal("userQuestion"), named_personal("original_question")
+    (True, True)
+    >>> named_personal("questionId"), named_personal("messageCount"), named_personal("score")
+    (False, False, False)
+    """
+    words = [word.lower() for word in _WORD_BREAK.split(key) if word]
+    if not words:
+        return False
+    joined = "".join(words)
+    if any(word in joined for word in _ANYWHERE):
+        return True
+    # "username", "displayname": compounds written without a break end with the word too.
+    return words[-1] in _LAST or any(joined.endswith(word) for word in _LAST)

@@ -1,0 +1,288 @@
+"""Client telemetry in: a Sunbird bundle through validate → de-duplicate → unbundle → enrich →
+store, independent of HTTP (``http.py`` serves it; tests and benchmarks call it directly).
+
+    receiver = SunbirdReceiver(writer)
+    outcome = await receiver.ingest(body, headers=ClientHeaders(device="d-1"))
+    outcome.stored, outcome.duplicates, outcome.failures
+
+A bundle that cannot be read at all raises ``BundleError`` (status and reason). Otherwise
+every event is accounted for: stored, a duplicate (already stored), or failed (kept in the
+failed set with its reason). The outcome is known only once the rows are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ...privacy import PrivacyPolicy, current_policy
+from ...store.rows import Batch
+from ...store.writer import StoreWriter, WriterBusy
+from ..otlp import OtlpError, decompress
+from .dedup import DEFAULT_WINDOW_SECONDS, DedupWindow
+from .enrich import Sessions, fill_from_headers
+from .rows import BundleInfo, ClientEventRow, add_rows, event_key, event_row, failed_row
+from .schemas import Problem
+from .validate import validate
+
+#: Sunbird's ingest service takes bodies up to 5 MB; so do we by default.
+DEFAULT_MAX_BODY = 5 * 1024 * 1024
+#: The SDK sends at most 1000 events a batch; a bundle of more is refused whole.
+DEFAULT_MAX_EVENTS = 10_000
+#: Failures listed in one answer (all are counted and all are stored).
+MAX_LISTED_FAILURES = 100
+
+
+class BundleError(Exception):
+    """A request refused whole: the HTTP status and a reason a person can act on."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ClientHeaders:
+    """The context a client may send in headers instead of in each event."""
+
+    device: str = ""
+    channel: str = ""
+    app: str = ""
+
+
+@dataclass
+class Parsed:
+    """A bundle read and its events validated (CPU work, done off the event loop)."""
+
+    bundle_id: str | None
+    msgid: str | None
+    bundle_key: tuple[str, ...]
+    events: list[dict[str, Any]]
+    keys: list[tuple[str, str, str]]
+    failures: list[tuple[int, Any, Problem]]
+    received: int
+
+
+@dataclass
+class Outcome:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    repeated_bundle: bool = False
+    msgid: str | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_bundle(
+    body: bytes,
+    content_encoding: str | None,
+    headers: ClientHeaders,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    max_events: int = DEFAULT_MAX_EVENTS,
+) -> Parsed:
+    """Read the bundle and validate each event; ``BundleError`` if it is not a bundle."""
+    try:
+        data = decompress(body, content_encoding, max_body)
+    except OtlpError as error:
+        raise BundleError(error.status, error.reason) from error
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BundleError(400, f"body is not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise BundleError(400, "body is nested too deeply to be a telemetry bundle") from error
+    if type(document) is not dict:
+        raise BundleError(
+            400, "body must be a JSON object: a Sunbird bundle {id, ver, params, ets, events}"
+        )
+    events = document.get("events")
+    if type(events) is not list:
+        raise BundleError(400, "not a Sunbird bundle: 'events' must be an array of events")
+    if len(events) > max_events:
+        raise BundleError(
+            413, f"the bundle has {len(events)} events, over the limit of {max_events}"
+        )
+    bundle_id = document.get("id")
+    params = document.get("params", {})
+    if bundle_id is not None and type(bundle_id) is not str:
+        raise BundleError(400, "not a Sunbird bundle: 'id' must be a string")
+    if type(params) is not dict:
+        raise BundleError(400, "not a Sunbird bundle: 'params' must be an object")
+    msgid = params.get("msgid")
+    if msgid is not None and type(msgid) is not str:
+        raise BundleError(400, "not a Sunbird bundle: 'params.msgid' must be a string")
+    valid: list[dict[str, Any]] = []
+    keys: list[tuple[str, str, str]] = []
+    failures: list[tuple[int, Any, Problem]] = []
+    for index, event in enumerate(events):
+        fill_from_headers(event, headers.device, headers.channel, headers.app)
+        problem = validate(event)
+        if problem is None:
+            valid.append(event)
+            keys.append(event_key(event))
+        else:
+            failures.append((index, event, problem))
+    # A repeat of the bundle: the same msgid and the same bytes from the same device.
+    bundle_key = ("bundle", msgid or "", hashlib.sha256(data).hexdigest(), headers.device)
+    return Parsed(bundle_id, msgid, bundle_key, valid, keys, failures, len(events))
+
+
+def build_batch(
+    parsed: Parsed,
+    new: list[int],
+    bundle: BundleInfo,
+    policy: PrivacyPolicy,
+    sessions: Sessions,
+    device: str,
+) -> Batch:
+    """The rows of the new events and of the failed ones, enriched (CPU work)."""
+    rows: list[ClientEventRow] = []
+    for index in new:
+        event = parsed.events[index]
+        context = event["context"]
+        session = None
+        if not context.get("sid"):
+            session = sessions.session_for(
+                event["actor"]["id"], context.get("did") or "", event["ets"]
+            )
+        rows.append(event_row(event, bundle, policy, session=session))
+    for _, raw, problem in parsed.failures:
+        rows.append(failed_row(raw, problem, bundle, policy, device))
+    batch = Batch()
+    add_rows(batch, rows)
+    return batch
+
+
+def _failure(index: int, raw: Any, problem: Problem) -> dict[str, Any]:
+    listed: dict[str, Any] = {
+        "index": index,
+        "field": problem.field or "event",
+        "expected": problem.expected,
+        "reason": problem.reason,
+    }
+    if type(raw) is dict:
+        for name in ("eid", "mid"):
+            if isinstance(raw.get(name), str):
+                listed[name] = raw[name]
+    return listed
+
+
+class SunbirdReceiver:
+    """The pipeline's state: the de-duplication window, open sessions and counters."""
+
+    def __init__(
+        self,
+        writer: StoreWriter,
+        *,
+        dedup_window: float = DEFAULT_WINDOW_SECONDS,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        policy: PrivacyPolicy | Callable[[], PrivacyPolicy] = current_policy,
+        sessions: Sessions | None = None,
+    ) -> None:
+        self.writer = writer
+        self.window = DedupWindow(dedup_window)
+        self.sessions = sessions or Sessions()
+        self.max_body = max_body
+        self.max_events = max_events
+        self._policy = policy
+        self.counts = {"bundles": 0, "received": 0, "stored": 0, "duplicates": 0, "failed": 0}
+
+    def policy(self) -> PrivacyPolicy:
+        return self._policy if isinstance(self._policy, PrivacyPolicy) else self._policy()
+
+    async def ingest(
+        self,
+        body: bytes,
+        content_encoding: str | None = None,
+        headers: ClientHeaders | None = None,
+    ) -> Outcome:
+        """Validate, de-duplicate, enrich and store one bundle; the outcome once committed.
+        Raises ``BundleError`` (refused whole, nothing stored)."""
+        headers = headers or ClientHeaders()
+        loop = asyncio.get_running_loop()
+        parsed = await loop.run_in_executor(
+            None,
+            lambda: parse_bundle(
+                body,
+                content_encoding,
+                headers,
+                max_body=self.max_body,
+                max_events=self.max_events,
+            ),
+        )
+        outcome = Outcome(received=parsed.received, msgid=parsed.msgid)
+        window = self.window
+        while True:
+            busy_bundle = window.is_busy(parsed.bundle_key)
+            if busy_bundle is not None:
+                await busy_bundle.done.wait()
+                continue
+            if window.is_duplicate(parsed.bundle_key):
+                outcome.repeated_bundle = True
+                outcome.duplicates = len(parsed.events)
+                window.duplicates += outcome.duplicates
+                self._count(outcome)
+                return outcome
+            new, duplicates, busy = window.classify(parsed.keys)
+            if not busy:
+                break
+            for ticket in busy:
+                await ticket.done.wait()
+        reserved: list[Hashable] = [parsed.bundle_key]
+        reserved.extend(parsed.keys[index] for index in new)
+        ticket = window.reserve(reserved)
+        try:
+            syncts = time.time_ns() // 1_000_000
+            bundle = BundleInfo(
+                parsed.bundle_id,
+                parsed.msgid,
+                syncts,
+                datetime.fromtimestamp(syncts / 1000, tz=UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
+            )
+            policy = self.policy()
+            batch = await loop.run_in_executor(
+                None, build_batch, parsed, new, bundle, policy, self.sessions, headers.device
+            )
+            if batch.log_count:
+                try:
+                    written = self.writer.submit(batch)
+                except WriterBusy as error:
+                    raise BundleError(503, str(error)) from error
+                try:
+                    await asyncio.wrap_future(written)
+                except Exception as error:
+                    raise BundleError(500, f"the events could not be stored: {error}") from error
+        except BaseException:
+            window.release(ticket)
+            raise
+        window.commit(ticket)
+        window.duplicates += duplicates
+        outcome.stored = len(new)
+        outcome.duplicates = duplicates
+        outcome.failed = len(parsed.failures)
+        outcome.failures = [
+            _failure(index, raw, problem)
+            for index, raw, problem in parsed.failures[:MAX_LISTED_FAILURES]
+        ]
+        self._count(outcome)
+        return outcome
+
+    def _count(self, outcome: Outcome) -> None:
+        counts = self.counts
+        counts["bundles"] += 1
+        counts["received"] += outcome.received
+        counts["stored"] += outcome.stored
+        counts["duplicates"] += outcome.duplicates
+        counts["failed"] += outcome.failed

@@ -1,0 +1,49 @@
+// Client events: what web pages and apps sent (Sunbird v3), and the failed set with reasons.
+"use strict";
+
+(() => {
+const { el, query, windowParams, getJson, table, go, view, register } = window.BotTelemetry;
+
+async function showClientEvents(arg, params) {
+  const failed = params.get("failed") === "true";
+  const eid = params.get("eid") || "";
+  const stats = await getJson(`/api/client-events/stats${query(windowParams())}`);
+  const filters = el("form", { class: "search" },
+    el("label", {}, "Event ", el("select", { name: "eid" },
+      el("option", { value: "" }, "any"),
+      Object.keys(stats.stored).map((name) =>
+        el("option", { value: name, selected: name === eid }, `${name} (${stats.stored[name]})`)))),
+    el("label", {}, el("input", { type: "checkbox", name: "failed", checked: failed }),
+      ` failed set (${stats.failed})`),
+    el("button", { type: "submit" }, "Show"));
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    go(`#/client-events${query({ eid: filters.eid.value, failed: filters.failed.checked ? "true" : "" })}`);
+  });
+  const received = stats.receiver
+    ? el("p", { class: "meta" }, `Since this server started: ${stats.receiver.received} received, `
+      + `${stats.receiver.stored} stored, ${stats.receiver.duplicates} duplicates, `
+      + `${stats.receiver.failed} failed.`)
+    : null;
+  let listing;
+  if (failed) {
+    const found = await getJson(`/api/client-events${query({ ...windowParams(), failed: "true" })}`);
+    listing = table([{ label: "Received" }, { label: "Service" }, { label: "Eid" }, { label: "Field" },
+      { label: "Expected" }, { label: "Event as sent" }],
+    found.map((f) => ({ failed: true, cells: [f.received, f.service, f.eid || "–", f.field || "–",
+      f.expected || "–", el("code", {}, JSON.stringify(f.event).slice(0, 300))] })));
+  } else {
+    const found = await getJson(`/api/client-events${query({ ...windowParams(), eid })}`);
+    listing = table([{ label: "Time" }, { label: "Service" }, { label: "Event" },
+      { label: "Conversation" }, { label: "Trace" }],
+    found.map((e) => ({ conversation: e.conversation_id, trace: e.trace_id,
+      cells: [e.time, e.service, e.label, e.conversation_id || "–", e.trace_id || "–"] })),
+    (row) => go(row.trace ? `#/trace/${row.trace}`
+      : row.conversation ? `#/conversation/${encodeURIComponent(row.conversation)}` : "#/client-events"));
+  }
+  view.replaceChildren(...[el("h2", {}, failed ? "Client events: failed set" : "Client events"),
+    filters, received, listing].filter(Boolean));
+}
+
+register("client-events", { nav: "Client events", order: 40, show: showClientEvents });
+})();

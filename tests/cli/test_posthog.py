@@ -1,0 +1,150 @@
+"""``bot-telemetry posthog backfill``: stored history to PostHog, resumable, idempotent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from opentelemetry import context, trace
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+from bot_telemetry import configure
+from bot_telemetry.cli import main
+from bot_telemetry.posthog import EventRecord, event_uuid
+from bot_telemetry.signals import track_custom_event, with_turn_properties
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.reliability.stack import stored
+from tests.support.posthog import PostHogServer
+
+TURNS = 30
+
+
+@dataclass
+class History:
+    store: Path
+    uuids: set[str]  # every stored event's uuid, as the live forwarders give it
+
+
+def record_turns(url: str) -> None:
+    handle = configure(
+        "bot",
+        span_exporters=[OTLPSpanExporter(endpoint=f"{url}/v1/traces")],
+        log_exporters=[OTLPLogExporter(endpoint=f"{url}/v1/logs")],
+        metric_readers=[],
+    )
+    try:
+        tracer = trace.get_tracer("test")
+        for turn in range(TURNS):
+            attributes = {"enduser.pseudo.id": f"user-{turn % 4}", "session.id": f"s-{turn}"}
+            with tracer.start_as_current_span("bot.turn", attributes=attributes):
+                # As bots recorded them before events carried the turn's user and session.
+                token = context.attach(with_turn_properties({"conversationId": f"c-{turn}"}))
+                try:
+                    track_custom_event("BotMessageReceived", {"text": "personal"})
+                    track_custom_event("QnAMessage", {"score": 0.5})
+                finally:
+                    context.detach(token)
+        assert handle.force_flush(10_000)
+    finally:
+        handle.shutdown()
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    store = tmp_path_factory.mktemp("backfill") / "store.duckdb"
+    with CollectorThread(ServerConfig(store=store, port=0)) as collector:
+        record_turns(collector.url)
+    rows = stored(
+        store,
+        "SELECT event_name, time_ns, trace_id, span_id FROM logs WHERE event_name IS NOT NULL",
+    )
+    uuids = {
+        str(event_uuid(EventRecord(name, time_ns, trace_id, span_id, {}, "bot")))
+        for name, time_ns, trace_id, span_id in rows
+    }
+    assert len(uuids) == 2 * TURNS
+    return History(store, uuids)
+
+
+@pytest.fixture
+def posthog(monkeypatch: pytest.MonkeyPatch) -> Iterator[PostHogServer]:
+    server = PostHogServer()
+    monkeypatch.setenv("POSTHOG_API_KEY", server.api_key)
+    monkeypatch.setenv("POSTHOG_HOST", server.url)
+    yield server
+    server.close()
+
+
+def backfill(store: Path, *args: str) -> int:
+    return main(["posthog", "backfill", "--store", str(store), "--since", "1d", *args])
+
+
+def test_history_goes_once_as_historical_with_the_turns_user(
+    history: History, posthog: PostHogServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store.duckdb"
+    store.write_bytes(history.store.read_bytes())
+    assert backfill(store, "--batch", "7") == 0
+    got = posthog.received()
+    assert {r.uuid for r in got} == history.uuids and len(got) == 2 * TURNS
+    assert all(r.historical for r in got)
+    # Stored before events carried them: user and session come from the turn span.
+    assert {r.distinct_id for r in got} == {f"user-{n}" for n in range(4)}
+    assert all("$session_id" in r.properties for r in got)
+    assert b"personal" not in posthog.wire()
+    err = capsys.readouterr().err
+    assert "60/60 events" in err and "sent 60 events" in err
+
+    assert backfill(store) == 0  # done: nothing sent again
+    assert "complete" in capsys.readouterr().err and len(posthog.received()) == 2 * TURNS
+
+
+def test_an_outage_stops_it_and_the_same_command_resumes(
+    history: History, posthog: PostHogServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store.duckdb"
+    store.write_bytes(history.store.read_bytes())
+    posthog.refuse = None
+    real_answer = posthog.answer
+    calls = {"n": 0}
+
+    def third_request_on_fails(path, headers, body):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] >= 3:
+            return 503, {"detail": "down for maintenance"}, ""
+        return real_answer(path, headers, body)
+
+    posthog.answer = third_request_on_fails  # type: ignore[method-assign]
+    assert backfill(store, "--batch", "10", "--retry-seconds", "0") == 1
+    assert "503" in capsys.readouterr().err
+    checkpoint = json.loads((tmp_path / "store.duckdb.posthog-backfill.json").read_text())
+    assert checkpoint["sent"] == 20 and not checkpoint["done"]
+
+    posthog.answer = real_answer  # type: ignore[method-assign]
+    assert backfill(store, "--batch", "10") == 0
+    assert "resuming" in capsys.readouterr().err
+    got = posthog.received()
+    assert len(got) == 2 * TURNS, "nothing sent twice, nothing missing"
+    assert {r.uuid for r in got} == history.uuids
+
+
+def test_a_running_serve_is_asked_for_the_events(
+    history: History, posthog: PostHogServer, tmp_path: Path
+) -> None:
+    store = tmp_path / "store.duckdb"
+    store.write_bytes(history.store.read_bytes())
+    with CollectorThread(ServerConfig(store=store, port=0)) as collector:
+        assert backfill(store, "--batch", "25", "--url", collector.url) == 0
+    assert {r.uuid for r in posthog.received()} == history.uuids
+
+
+def test_without_a_key_it_says_what_is_missing(
+    history: History, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POSTHOG_API_KEY", raising=False)
+    assert backfill(history.store) == 1
+    assert "POSTHOG_API_KEY is not set" in capsys.readouterr().err

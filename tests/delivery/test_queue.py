@@ -1,0 +1,74 @@
+"""The one export queue: handing over many items at once, and partial deliveries counted
+exactly by reason."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import pytest
+from opentelemetry.metrics import NoOpMeter
+
+from bot_telemetry.delivery import BatchQueue, Delivery, ExportAccounting
+
+
+def accounting() -> ExportAccounting:
+    return ExportAccounting(NoOpMeter("test"))
+
+
+def test_put_many_takes_what_fits_and_counts_the_rest() -> None:
+    counts = accounting()
+    release = threading.Event()
+    got: list[int] = []
+
+    def send(batch: Sequence[int]) -> bool:
+        release.wait(10)
+        got.extend(batch)
+        return True
+
+    queue: BatchQueue[int] = BatchQueue(
+        send, signal="posthog", destination="d", accounting=counts, max_queue_size=10
+    )
+    queue.put_many(range(25))
+    assert counts.dropped() == {"posthog/queue_full": 15}
+    assert queue.pending() == 10
+    release.set()
+    assert queue.flush(10_000)
+    queue.close()
+    queue.put_many([1, 2])
+    assert got == list(range(10))
+    assert counts.dropped() == {"posthog/queue_full": 15, "posthog/shutdown": 2}
+
+
+def test_a_partial_delivery_is_counted_by_reason_with_one_outage_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    counts = accounting()
+    outcomes = [
+        Delivery(delivered=7, dropped={"too_large": 1}),
+        Delivery(delivered=2, dropped={"export_failed": 6, "rejected": 1}, reason="503 twice"),
+        Delivery(delivered=0, dropped={"export_failed": 9}, reason="still 503"),
+        Delivery(delivered=9),
+    ]
+
+    def send(batch: Sequence[int]) -> Delivery:
+        return outcomes.pop(0)
+
+    queue: BatchQueue[int] = BatchQueue(
+        send, signal="posthog", destination="PostHog", accounting=counts, max_batch_size=9
+    )
+    with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+        for _ in range(4):
+            queue.put_many(range(9))
+            queue.flush(5_000)
+    queue.close()
+    assert counts.dropped() == {
+        "posthog/too_large": 1,
+        "posthog/export_failed": 15,
+        "posthog/rejected": 1,
+    }
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert "is failing (503 twice)" in lines[0]
+    assert "recovered; 15 items were dropped" in lines[1]

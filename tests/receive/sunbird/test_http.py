@@ -1,0 +1,397 @@
+"""``POST /v1/telemetry`` on a real ``bot-telemetry serve`` (in-process, real HTTP): what is
+stored, what is refused, repeats, retries, header context, concurrent senders, CORS, tokens,
+and the client events in the conversation and trace views."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot_telemetry import contract
+from bot_telemetry.privacy import PrivacyPolicy
+from bot_telemetry.store.database import Store
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.collector.scenario import run_conversation
+from tests.receive.sunbird.events import EIDS, bundle, event
+from tests.support.processes import REPO
+
+PAGE = "http://127.0.0.1:5999"
+
+
+def post(
+    url: str,
+    body: Any,
+    headers: dict[str, str] | None = None,
+    *,
+    raw: bytes | None = None,
+    method: str = "POST",
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    data = raw if raw is not None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{url}/v1/telemetry",
+        data=data if method == "POST" else None,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+            return response.status, json.loads(text) if text else {}, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        return error.code, json.loads(text) if text else {}, dict(error.headers)
+
+
+def get(url: str, path: str) -> Any:
+    with urllib.request.urlopen(f"{url}{path}", timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[CollectorThread]:
+    config = ServerConfig(store=tmp_path / "store.duckdb", port=0, cors_origins=(PAGE,))
+    with CollectorThread(config) as running:
+        yield running
+
+
+def stored_events(url: str, **query: str) -> list[dict[str, Any]]:
+    search = "&".join(f"{key}={value}" for key, value in {"limit": "1000", **query}.items())
+    found: list[dict[str, Any]] = get(url, f"/api/client-events?{search}")
+    return found
+
+
+def test_every_eid_is_stored_as_an_event_named_by_it(served: CollectorThread) -> None:
+    events = [event(eid) for eid in EIDS]
+    status, answer, _ = post(served.url, bundle(events))
+    assert status == 200, answer
+    assert answer["id"] == "api.telemetry" and answer["responseCode"] == "SUCCESS"
+    assert answer["params"]["status"] == "successful"
+    assert answer["result"] == {
+        "received": len(EIDS),
+        "stored": len(EIDS),
+        "duplicates": 0,
+        "failed": 0,
+        "repeatedBundle": False,
+        "failures": [],
+    }
+    found = {e["eid"]: e for e in stored_events(served.url)}
+    assert set(found) == set(EIDS)
+    # The general event list (every event view) sees them too, by eid.
+    names = {e["name"] for e in get(served.url, "/api/events?limit=1000")}
+    assert set(EIDS) <= names
+    interact = found["INTERACT"]
+    assert interact["conversation_id"] == "conv-1"
+    assert interact["service"] == "webchat"
+    assert interact["label"] == "INTERACT CLICK imBack suggested-action"
+    props = interact["properties"]
+    assert props["sunbird.edata.target.parent.id"] == "p"
+    assert props["sunbird.context.pdata.pid"] == "sample-bot-webchat"
+    assert props["sunbird.cdata.Conversation"] == "conv-1"
+    assert props["sunbird.tags"] == ["demo"]
+    assert props["conversationId"] == "conv-1"
+    assert props["session.id"] == "session-1"
+    assert props["sunbird.session.source"] == "client"
+    # Ids pseudonymised with the bot's key; free text dropped under the default policy.
+    policy = PrivacyPolicy()
+    assert props["sunbird.actor.id"] == policy.pseudonymize("user-1") == props["fromId"]
+    assert props["sunbird.context.did"] == policy.pseudonymize("device-1")
+    assert "user-1" not in json.dumps(props) and "device-1" not in json.dumps(props)
+    assert "sunbird.edata.extra.value" not in props
+    assert "sunbird.edata.commenttxt" not in found["FEEDBACK"]["properties"]
+    assert found["FEEDBACK"]["properties"]["sunbird.edata.rating"] == 5
+    assert "sunbird.edata.query" not in found["SEARCH"]["properties"]
+    assert props["sunbird.syncts"] >= props["sunbird.ets"] - 60_000
+    assert props["sunbird.@timestamp"].endswith("Z")
+
+
+def test_invalid_events_are_kept_in_the_failed_set_beside_valid_ones(
+    served: CollectorThread,
+) -> None:
+    good = event("START")
+    no_mid = event("IMPRESSION")
+    del no_mid["mid"]
+    wrong_ver = event("INTERACT", ver="2.1")
+    extra = event("FEEDBACK")
+    extra["edata"]["colour"] = "red"
+    wrong_type = event("END", ets="yesterday")
+    status, answer, _ = post(served.url, bundle([good, no_mid, wrong_ver, extra, wrong_type, 7]))
+    assert status == 200
+    assert answer["responseCode"] == "SUCCESS" and answer["params"]["status"] == "partial"
+    assert answer["params"]["err"] == "INVALID_EVENTS"
+    result = answer["result"]
+    assert (result["received"], result["stored"], result["failed"]) == (6, 1, 5)
+    reasons = {f["index"]: (f["field"], f["expected"]) for f in result["failures"]}
+    assert reasons[1] == ("mid", "a non-empty string (required)")
+    assert reasons[2] == ("ver", 'one of "3.0", "3.1"')
+    assert reasons[3][0] == "edata.colour" and reasons[3][1].startswith("no such field")
+    assert reasons[4][0] == "ets"
+    assert reasons[5] == ("event", "an event object")
+    failed = get(served.url, "/api/client-events?failed=true")
+    assert len(failed) == 5
+    by_field = {f["field"]: f for f in failed}
+    assert by_field["ver"]["eid"] == "INTERACT"
+    assert by_field["ver"]["event"]["edata"]["id"] == "suggested-action"
+    # The kept event is pseudonymised and without free text.
+    assert by_field["ver"]["event"]["actor"]["id"] == PrivacyPolicy().pseudonymize("user-1")
+    assert "extra" not in by_field["ver"]["event"]["edata"]
+    # Failed events are not events: event views do not list them.
+    assert [e["eid"] for e in stored_events(served.url)] == ["START"]
+    # Sending the same bad event again keeps it once.
+    post(served.url, bundle([wrong_ver], msgid="another"))
+    assert len(get(served.url, "/api/client-events?failed=true")) == 5
+    stats = get(served.url, "/api/client-events/stats")
+    assert stats["stored"] == {"START": 1} and stats["failed"] == 5
+
+
+@pytest.mark.parametrize(
+    ("raw", "headers", "status", "reason"),
+    [
+        (b"{not json", {}, 400, "not valid JSON"),
+        (b"[1, 2]", {}, 400, "must be a JSON object"),
+        (b'{"id": "api.sunbird.telemetry"}', {}, 400, "'events' must be an array"),
+        (b'{"events": {}}', {}, 400, "'events' must be an array"),
+        (b'{"events": [], "params": []}', {}, 400, "'params' must be an object"),
+        (b'{"events": [], "id": 3}', {}, 400, "'id' must be a string"),
+        (b'{"events": []}', {"Content-Type": "application/xml"}, 415, "content type"),
+        (b"\x1f\x8bnot gzip", {"Content-Encoding": "gzip"}, 400, "not valid gzip"),
+        (b'{"events": []}', {"Content-Encoding": "br"}, 415, "content encoding"),
+    ],
+)
+def test_a_bundle_that_cannot_be_read_is_refused_whole(
+    served: CollectorThread, raw: bytes, headers: dict[str, str], status: int, reason: str
+) -> None:
+    got, answer, _ = post(served.url, None, headers, raw=raw)
+    assert got == status, answer
+    assert answer["responseCode"] == "CLIENT_ERROR"
+    assert answer["params"]["status"] == "failed"
+    assert reason in answer["params"]["errmsg"]
+
+
+def test_size_limits_and_gzip(served: CollectorThread, tmp_path: Path) -> None:
+    events = [event("LOG", edata={"type": "t", "level": "INFO", "message": "x"})]
+    status, answer, _ = post(
+        served.url,
+        None,
+        {"Content-Encoding": "gzip"},
+        raw=gzip.compress(json.dumps(bundle(events)).encode()),
+    )
+    assert status == 200 and answer["result"]["stored"] == 1
+    big = b'{"events": [], "pad": "' + b"x" * (6 * 1024 * 1024) + b'"}'
+    status, answer, _ = post(served.url, None, raw=big)
+    assert status == 413 and "over the limit" in answer["params"]["errmsg"]
+    bomb = gzip.compress(b'{"events": [], "pad": "' + b"0" * (64 * 1024 * 1024) + b'"}')
+    assert len(bomb) < 1024 * 1024
+    status, answer, _ = post(served.url, None, {"Content-Encoding": "gzip"}, raw=bomb)
+    assert status == 413 and "decompressed" in answer["params"]["errmsg"]
+    many = bundle([{"eid": "LOG"}] * 10_001)
+    status, answer, _ = post(served.url, many)
+    assert status == 413 and "10001 events" in answer["params"]["errmsg"]
+
+
+def test_duplicates_within_and_across_bundles_and_retries_are_stored_once(
+    served: CollectorThread,
+) -> None:
+    one, two = event("START"), event("INTERACT")
+    status, answer, _ = post(served.url, bundle([one, two, one]))
+    assert answer["result"]["stored"] == 2 and answer["result"]["duplicates"] == 1
+    # A retry of the same bundle (same msgid, same bytes): a repeat as a whole.
+    first = bundle([event("END")])
+    post(served.url, first)
+    status, answer, _ = post(served.url, first)
+    assert status == 200 and answer["result"]["repeatedBundle"] is True
+    assert answer["result"]["stored"] == 0 and answer["result"]["duplicates"] == 1
+    # The same events in another bundle: each one a duplicate.
+    status, answer, _ = post(served.url, bundle([two, event("IMPRESSION")]))
+    assert answer["result"]["stored"] == 1 and answer["result"]["duplicates"] == 1
+    eids = sorted(e["eid"] for e in stored_events(served.url))
+    assert eids == ["END", "IMPRESSION", "INTERACT", "START"]
+    assert get(served.url, "/api/client-events/stats")["receiver"]["duplicates"] == 3
+
+
+def test_the_same_mid_from_two_users_is_two_events(served: CollectorThread) -> None:
+    # UCI's mids repeat within a second across users: the key is mid + actor + device.
+    shared = "ASSESS:same-second"
+    events = [
+        event("ASSESS", actor="alice", did="phone-a", mid=shared),
+        event("ASSESS", actor="bob", did="phone-b", mid=shared),
+        event("ASSESS", actor="bob", did="phone-c", mid=shared),
+    ]
+    _status, answer, _ = post(served.url, bundle(events))
+    assert answer["result"]["stored"] == 3 and answer["result"]["duplicates"] == 0
+    assert len(stored_events(served.url, eid="ASSESS")) == 3
+
+
+def test_a_repeat_after_the_window_is_still_stored_once(tmp_path: Path) -> None:
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0, client_dedup_seconds=0)
+    made = event("START")
+    with CollectorThread(config) as running:
+        post(running.url, bundle([made]))
+        status, answer, _ = post(running.url, bundle([made], msgid="other"))
+        assert status == 200 and answer["result"]["stored"] == 1  # the window forgot it
+        assert len(stored_events(running.url)) == 1  # the store did not
+    # After a restart the window is empty; the store still keeps one.
+    with CollectorThread(config) as running:
+        post(running.url, bundle([made]))
+        assert len(stored_events(running.url)) == 1
+
+
+def test_headers_only_context(served: CollectorThread) -> None:
+    made = event("IMPRESSION", did=None, sid=None, conversation=None)
+    made["context"] = {"env": "webchat"}
+    headers = {"X-Device-ID": "dev-9", "X-Channel-ID": "web", "X-App-ID": "portal"}
+    _, answer, _ = post(served.url, bundle([made]), headers)
+    assert answer["result"]["stored"] == 1, answer
+    stored = stored_events(served.url)[0]
+    props = stored["properties"]
+    assert stored["service"] == "portal"
+    assert props["sunbird.context.channel"] == "web"
+    assert props["sunbird.context.pdata.pid"] == "portal"
+    assert props["sunbird.context.did"] == PrivacyPolicy().pseudonymize("dev-9")
+    # No sid from the client: the collector's own session, the same for the next event.
+    assert props["sunbird.session.source"] == "server"
+    later = event("END", did=None, sid=None, conversation=None, ets=made["ets"] + 60_000)
+    later["context"] = {"env": "webchat"}
+    post(served.url, bundle([later]), headers)
+    sessions = {e["session_id"] for e in stored_events(served.url)}
+    assert len(sessions) == 1 and next(iter(sessions)).startswith("srv-")
+    # Without the headers the same shape is invalid, with the reason.
+    _status, answer, _ = post(served.url, bundle([{**made, "context": {"env": "webchat"}}]))
+    assert answer["result"]["failures"][0]["field"] == "context.channel"
+
+
+def test_concurrent_senders_store_each_event_once(served: CollectorThread) -> None:
+    events = [event("INTERACT", actor=f"user-{n}") for n in range(40)]
+    bundles = [bundle(events[start : start + 20]) for start in range(0, 40, 10)]  # overlapping
+    answers: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def send(body: dict[str, Any]) -> None:
+        for _ in range(3):  # each sender retries its bundle, as the SDK does
+            status, answer, _ = post(served.url, body)
+            assert status == 200
+            with lock:
+                answers.append(answer["result"])
+
+    threads = [threading.Thread(target=send, args=(body,)) for body in bundles * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(answers) == 24
+    assert sum(a["stored"] for a in answers) == 40
+    received = sum(a["received"] for a in answers)
+    assert sum(a["duplicates"] for a in answers) == received - 40
+    assert len(stored_events(served.url)) == 40
+
+
+def test_cors_for_listed_pages_and_the_token_rule(tmp_path: Path) -> None:
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0, token="t" * 20, cors_origins=(PAGE,))
+    with CollectorThread(config) as running:
+        url = running.url
+        preflight = {
+            "Origin": PAGE,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-app-id,x-channel-id,x-device-id",
+        }
+        for path in ("/v1/telemetry", "/v1/traces"):
+            request = urllib.request.Request(f"{url}{path}", headers=preflight, method="OPTIONS")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 204
+                assert response.headers["Access-Control-Allow-Origin"] == PAGE
+                allowed = response.headers["Access-Control-Allow-Headers"]
+                assert {"x-app-id", "x-device-id", "x-channel-id", "content-type"} <= set(
+                    allowed.split(", ")
+                )
+        other = {**preflight, "Origin": "http://127.0.0.1:6000"}
+        status, answer, _ = post(url, None, other, method="OPTIONS")
+        assert status == 403
+        made = bundle([event("START")])
+        status, _, headers = post(url, made, {"Origin": PAGE})
+        assert status == 401  # same token rule as every other route
+        assert headers["Access-Control-Allow-Origin"] == PAGE  # and the page can read why
+        status, answer, headers = post(
+            url, made, {"Origin": PAGE, "Authorization": f"Bearer {'t' * 20}"}
+        )
+        assert status == 200 and answer["result"]["stored"] == 1
+        assert headers["Access-Control-Allow-Origin"] == PAGE
+        status, _, headers = post(
+            url, made, {"Origin": "http://evil.test", "Authorization": f"Bearer {'t' * 20}"}
+        )
+        assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_client_events_join_the_conversation_and_the_trace(served: CollectorThread) -> None:
+    sent = run_conversation(served.url)
+    turn_trace = sent.turn_traces[1]
+    summaries = get(served.url, f"/api/conversations/{sent.conversation_id}")["turns"]
+    first_start = min(turn["start"] for turn in summaries)
+    from datetime import datetime
+
+    before = int(datetime.fromisoformat(first_start.replace("Z", "+00:00")).timestamp() * 1000)
+    start = event("START", conversation=sent.conversation_id, ets=before - 5_000)
+    interact = event("INTERACT", conversation=sent.conversation_id)
+    interact["context"]["cdata"].append({"type": "Trace", "id": turn_trace.upper()})
+    post(served.url, bundle([start, interact]))
+    found = get(served.url, f"/api/conversations/{sent.conversation_id}")
+    assert [note["eid"] for note in found["client_events"]] == ["START"]
+    assert found["client_events"][0]["before_turn"] == 0
+    turn = next(t for t in found["turns"] if t["trace_id"] == turn_trace)
+    assert [note["label"] for note in turn["client_events"]] == [
+        "INTERACT CLICK imBack suggested-action"
+    ]
+    trace = get(served.url, f"/api/traces/{turn_trace}")
+    assert "INTERACT" in [entry["event_name"] for entry in trace["logs"]]
+    # The CLI's transcript shows them in place too.
+    from bot_telemetry.web.render import conversation_as_text
+
+    text = conversation_as_text(found)
+    assert text.index("page: START") < text.index("#1 ")
+    assert "  page: INTERACT CLICK imBack suggested-action" in text
+
+
+def test_cli_lists_client_events_and_the_failed_set(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with CollectorThread(ServerConfig(store=path, port=0)) as running:
+        post(running.url, bundle([event("FEEDBACK"), event("START", ver="9")]))
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bot_telemetry.cli",
+                "client-events",
+                "--store",
+                str(path),
+                *list(args),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "FEEDBACK rating 5" in cli()
+    failed = cli("--failed")
+    assert 'ver: expected one of "3.0", "3.1", found \'9\'' in failed
+    lines = [json.loads(line) for line in cli("--failed", "--format", "jsonl").splitlines()]
+    assert [(f["eid"], f["field"]) for f in lines] == [("START", "ver")]
+    opened = Store.open(path, read_only=True)
+    try:
+        with opened.reader() as db:
+            scopes = db.execute("SELECT scope_name, count(*) FROM logs GROUP BY 1").fetchall()
+    finally:
+        opened.close()
+    assert dict(scopes) == {contract.CLIENT_EVENT_SCOPE: 1, contract.CLIENT_FAILED_SCOPE: 1}

@@ -1,0 +1,156 @@
+"""``bot-telemetry serve`` forwards what it stores to PostHog: a real serve process, bots
+exporting OTLP to it, and a local server speaking PostHog's capture protocol."""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry import context, trace
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+
+from bot_telemetry import configure
+from bot_telemetry.export.posthog import PostHogLogExporter, event_record
+from bot_telemetry.posthog import PostHogSettings, event_uuid
+from bot_telemetry.signals import track_custom_event, with_turn_properties
+from tests.reliability.stack import serve_args
+from tests.support.ports import free_port
+from tests.support.posthog import PostHogServer
+from tests.support.processes import RunningProcess, running
+from tests.support.waiting import wait_for
+
+
+@pytest.fixture
+def posthog() -> Iterator[PostHogServer]:
+    server = PostHogServer()
+    yield server
+    server.close()
+
+
+def serve(store: Path, posthog: PostHogServer, **env: str) -> Any:
+    port = free_port()
+    return running(
+        serve_args(port, store),
+        ready_url=f"http://127.0.0.1:{port}/api/health",
+        env={"POSTHOG_API_KEY": posthog.api_key, "POSTHOG_HOST": posthog.url, **env},
+    )
+
+
+def url_of(process: RunningProcess) -> str:
+    port = process.process.args[process.process.args.index("--port") + 1]  # type: ignore[union-attr]
+    return f"http://127.0.0.1:{port}"
+
+
+def status(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/api/posthog", timeout=10) as response:
+        found: dict[str, Any] = json.loads(response.read())
+        return found
+
+
+def bot_turns(serve_url: str, turns: int, *, posthog: PostHogSettings | None = None) -> list[Any]:
+    """A bot exporting OTLP to serve (and to PostHog itself when given): its custom events."""
+    memory = InMemoryLogRecordExporter()
+    log_exporters: list[Any] = [OTLPLogExporter(endpoint=f"{serve_url}/v1/logs"), memory]
+    if posthog is not None:
+        log_exporters.append(PostHogLogExporter(posthog))
+    handle = configure(
+        "bot",
+        service_version="3.1",
+        span_exporters=[OTLPSpanExporter(endpoint=f"{serve_url}/v1/traces")],
+        log_exporters=log_exporters,
+        metric_readers=[],
+    )
+    try:
+        tracer = trace.get_tracer("test")
+        for turn in range(turns):
+            identity = {
+                "conversationId": f"conv-{turn}",
+                "enduser.pseudo.id": f"user-{turn % 2}",
+                "session.id": f"session-{turn}",
+            }
+            with tracer.start_as_current_span("bot.turn"):
+                token = context.attach(with_turn_properties(identity))
+                try:
+                    track_custom_event("BotMessageReceived", {"text": "hello, I am Ana"})
+                    track_custom_event("QnAMessage", {"score": 0.8}, {"score": 0.8})
+                finally:
+                    context.detach(token)
+        assert handle.force_flush(10_000)
+    finally:
+        handle.shutdown()
+    return [r for r in memory.get_finished_logs() if r.log_record.event_name]
+
+
+def test_serve_forwards_stored_events_with_the_bots_uuids(
+    tmp_path: Path, posthog: PostHogServer
+) -> None:
+    with serve(tmp_path / "store.duckdb", posthog) as process:
+        url = url_of(process)
+        sent = bot_turns(url, 5)
+        wait_for(lambda: len(posthog.received()) >= 10, timeout=20, what="10 forwarded events")
+        assert status(url)["sent"] == 10
+        assert status(url)["dropped"] == {}
+    got = posthog.received()
+    # The same uuid the bot would have given each event: sending from both collapses.
+    assert sorted(r.uuid or "" for r in got) == sorted(
+        str(event_uuid(event_record(record))) for record in sent
+    )
+    assert {r.distinct_id for r in got} == {"user-0", "user-1"}
+    assert all(r.properties["service_version"] == "3.1" for r in got)
+    assert b"hello, I am Ana" not in posthog.wire()
+    assert len(got) == 10, "each stored event once"
+
+
+def test_events_of_a_bot_that_forwards_itself_are_not_sent_twice(
+    tmp_path: Path, posthog: PostHogServer
+) -> None:
+    with serve(tmp_path / "store.duckdb", posthog) as process:
+        url = url_of(process)
+        own = PostHogSettings(api_key=posthog.api_key, host=posthog.url)
+        bot_turns(url, 3, posthog=own)  # this bot sends its 6 events itself
+        bot_turns(url, 1)  # this one relies on serve: 2 events
+        wait_for(lambda: len(posthog.received()) >= 8, timeout=20, what="8 events")
+        wait_for(lambda: status(url)["queued"] == 0, timeout=20, what="serve's queue empty")
+        assert status(url)["sent"] == 2
+    assert len(posthog.received()) == 8
+
+
+def test_everything_stored_goes_with_forward_all(tmp_path: Path, posthog: PostHogServer) -> None:
+    with serve(tmp_path / "store.duckdb", posthog, POSTHOG_FORWARD="all") as process:
+        url = url_of(process)
+        bot_turns(url, 2)
+        # SIGTERM at once: what serve still holds is sent before it exits.
+        assert process.stop(signal.SIGTERM) == 0
+    received = posthog.received()
+    names = sorted(r.name for r in received)
+    assert names.count("bot.turn") == 2 and names.count("QnAMessage") == 2
+    spans = [r for r in received if r.name == "bot.turn"]
+    assert all(r.properties["span.kind"] == "internal" for r in spans)
+    assert all(r.properties["duration_ms"] >= 0 for r in spans)
+    assert len({r.uuid for r in received}) == len(received)
+
+
+def test_posthog_down_is_counted_and_serve_keeps_storing(
+    tmp_path: Path, posthog: PostHogServer
+) -> None:
+    with serve(tmp_path / "store.duckdb", posthog, POSTHOG_RETRY_SECONDS="1") as process:
+        url = url_of(process)
+        posthog.down()
+        bot_turns(url, 3)  # exports acknowledged: stored, whatever PostHog does
+        wait_for(lambda: status(url)["dropped"] == {"posthog/export_failed": 6}, timeout=30)
+        posthog.up()
+        bot_turns(url, 1)
+        wait_for(lambda: status(url)["sent"] == 2, timeout=30, what="forwarding resumed")
+        events = json.loads(
+            urllib.request.urlopen(f"{url}/api/events?limit=100", timeout=10).read()
+        )
+        assert len(events) == 8
+    log = process.output()
+    assert log.count("is failing") == 1 and log.count("recovered; 6 items were dropped") == 1
