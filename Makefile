@@ -11,7 +11,7 @@ RUNTIME ?= botbuilder
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai,bench,agents]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai,bench,clickhouse,agents]'
 	touch $(STAMP)
 
 # Debian's Chromium for the UI tests and Azurite (npm) for the Blob storage tests.

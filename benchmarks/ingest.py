@@ -42,6 +42,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from benchmarks._report import machine, print_table
 from bot_telemetry.analytics import appmap, conversations, traces
 from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine
 
 BATCH = 512
 REPO = Path(__file__).resolve().parents[1]
@@ -329,28 +330,26 @@ def measure_queries(spans: int, repeats: int) -> dict[str, Any]:
         generated = time.perf_counter() - started
         store = Store.open(path, read_only=True)
         try:
-            with store.reader() as db:
-                some_trace = db.execute(
-                    "SELECT trace_id FROM spans WHERE status_code = 2 LIMIT 1"
-                ).fetchone()[0]  # type: ignore[index]
-                checks: dict[str, Callable[[], Any]] = {
-                    "app_map": lambda: appmap.build_app_map(db),
-                    "search_recent": lambda: traces.search_traces(db, traces.TraceQuery()),
-                    "search_failed": lambda: traces.search_traces(
-                        db, traces.TraceQuery(failed=True)
-                    ),
-                    "search_conversation": lambda: traces.search_traces(
-                        db, traces.TraceQuery(conversation_id="conv-42")
-                    ),
-                    "search_event": lambda: traces.search_traces(
-                        db, traces.TraceQuery(event_name="QnAMessage")
-                    ),
-                    "trace": lambda: traces.get_trace(db, some_trace),
-                    "conversations": lambda: conversations.list_conversations(db),
-                    "conversation": lambda: conversations.get_conversation(db, "conv-42"),
-                }
-                results = {name: timed(run, repeats) for name, run in checks.items()}
-                edges = len(appmap.build_app_map(db)["edges"])
+            db = DuckDBEngine(store)
+            some_trace = db.query(
+                "SELECT trace_id FROM spans WHERE status_code = 2 LIMIT 1"
+            ).scalar()
+            checks: dict[str, Callable[[], Any]] = {
+                "app_map": lambda: appmap.build_app_map(db),
+                "search_recent": lambda: traces.search_traces(db, traces.TraceQuery()),
+                "search_failed": lambda: traces.search_traces(db, traces.TraceQuery(failed=True)),
+                "search_conversation": lambda: traces.search_traces(
+                    db, traces.TraceQuery(conversation_id="conv-42")
+                ),
+                "search_event": lambda: traces.search_traces(
+                    db, traces.TraceQuery(event_name="QnAMessage")
+                ),
+                "trace": lambda: traces.get_trace(db, some_trace),
+                "conversations": lambda: conversations.list_conversations(db),
+                "conversation": lambda: conversations.get_conversation(db, "conv-42"),
+            }
+            results = {name: timed(run, repeats) for name, run in checks.items()}
+            edges = len(appmap.build_app_map(db)["edges"])
         finally:
             store.close()
     return {

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-import duckdb
-
 from ..store.database import (
     KIND_CLIENT,
     KIND_CONSUMER,
@@ -35,6 +33,8 @@ from ..store.database import (
     KIND_SERVER,
     STATUS_ERROR,
 )
+from ..store.engine import Engine
+from .query import Query
 from .window import EVERYTHING, TimeWindow
 
 
@@ -62,13 +62,18 @@ class AppMap(TypedDict):
 _CALLERS = f"({KIND_CLIENT}, {KIND_PRODUCER})"
 _CALLEES = f"({KIND_SERVER}, {KIND_CONSUMER})"
 
-_EDGES_SQL = f"""
+# Callees may start a little after the window's end; they are paired anyway. The join is on
+# span_key/parent_key (one integer) rather than the id pair: the same pairs, several times
+# faster on ClickHouse.
+EDGES = Query(
+    "appmap.edges",
+    f"""
 WITH callers AS (
-    SELECT trace_id, span_id, service_name, peer, duration_ns, status_code FROM spans
-    WHERE kind IN {_CALLERS} AND start_ns >= ? AND start_ns < ?
+    SELECT span_key, service_name, peer, duration_ns, status_code FROM spans
+    WHERE kind IN {_CALLERS} AND start_ns >= $start AND start_ns < $end
 ), callees AS (
-    SELECT trace_id, parent_span_id, service_name, status_code FROM spans
-    WHERE kind IN {_CALLEES} AND parent_span_id IS NOT NULL AND start_ns >= ?
+    SELECT parent_key, service_name, status_code FROM spans
+    WHERE kind IN {_CALLEES} AND parent_span_id IS NOT NULL AND start_ns >= $start
 ), pairs AS (
     SELECT c.service_name AS source,
            coalesce(s.service_name, c.peer) AS target,
@@ -76,43 +81,44 @@ WITH callers AS (
            c.status_code = {STATUS_ERROR} OR coalesce(s.status_code = {STATUS_ERROR}, false)
                AS failed
     FROM callers c LEFT JOIN callees s
-      ON s.trace_id = c.trace_id AND s.parent_span_id = c.span_id
-     AND s.service_name <> c.service_name
+      ON s.parent_key = c.span_key AND s.service_name <> c.service_name
 )
 SELECT source, target, count(*) AS calls, count(*) FILTER (WHERE failed) AS failures,
        quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
 FROM pairs WHERE target IS NOT NULL AND target <> source
 GROUP BY source, target ORDER BY source, target
-"""
+""",
+)
 
-_SERVICES_SQL = f"""
+SERVICES = Query(
+    "appmap.services",
+    f"""
 SELECT service_name,
        count(*) FILTER (WHERE kind IN {_CALLEES}) AS requests,
        count(*) FILTER (WHERE kind IN {_CALLEES} AND status_code = {STATUS_ERROR}) AS failures
-FROM spans WHERE start_ns >= ? AND start_ns < ?
+FROM spans WHERE start_ns >= $start AND start_ns < $end
 GROUP BY service_name
 ORDER BY count(*) FILTER (WHERE parent_span_id IS NULL) DESC, service_name
-"""
+""",
+)
 
 
 def _ms(nanoseconds: float | None) -> float:
     return round((nanoseconds or 0) / 1e6, 3)
 
 
-def build_app_map(db: duckdb.DuckDBPyConnection, window: TimeWindow = EVERYTHING) -> AppMap:
+def build_app_map(engine: Engine, window: TimeWindow = EVERYTHING) -> AppMap:
     """The app map of everything that started in ``window``.
 
     Services come first, those that start the most traces (the channel) leading, so a
     layout can begin where the traffic does even when calls go both ways; then dependencies.
     """
     services: dict[str, Node] = {}
-    for name, requests, failures in db.execute(_SERVICES_SQL, window.params).fetchall():
+    for name, requests, failures in SERVICES.run(engine, **window.bounds):
         services[name] = Node(id=name, kind="service", requests=requests, failures=failures)
     edges: list[Edge] = []
     dependencies: dict[str, Node] = {}
-    # Callees may start a little after the window's end; pair them anyway.
-    params = [*window.params, window.start_ns]
-    for source, target, calls, failures, p50, p95 in db.execute(_EDGES_SQL, params).fetchall():
+    for source, target, calls, failures, p50, p95 in EDGES.run(engine, **window.bounds):
         edges.append(
             Edge(
                 source=source,
@@ -144,25 +150,35 @@ class Operation(TypedDict):
     p95_ms: float
 
 
+IS_SERVICE = Query(
+    "appmap.is_service",
+    """SELECT count(*) > 0 FROM spans
+       WHERE service_name = $node AND start_ns >= $start AND start_ns < $end""",
+)
+
+_OPERATIONS = f"""
+SELECT service_name, name, kind, count(*) AS calls,
+       count(*) FILTER (WHERE status_code = {STATUS_ERROR}) AS failures,
+       quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
+FROM spans WHERE {{where}} AND start_ns >= $start AND start_ns < $end
+GROUP BY service_name, name, kind
+ORDER BY calls DESC, name, service_name, kind LIMIT $limit
+"""
+SERVICE_OPERATIONS = Query(
+    "appmap.service_operations", _OPERATIONS.format(where="service_name = $node")
+)
+DEPENDENCY_OPERATIONS = Query(
+    "appmap.dependency_operations",
+    _OPERATIONS.format(where=f"peer = $node AND kind IN {_CALLERS}"),
+)
+
+
 def node_operations(
-    db: duckdb.DuckDBPyConnection, node: str, window: TimeWindow = EVERYTHING, limit: int = 50
+    engine: Engine, node: str, window: TimeWindow = EVERYTHING, limit: int = 50
 ) -> list[Operation]:
     """A node's operations: a service's spans by name, or the calls made to a dependency."""
-    is_service = db.execute(
-        "SELECT count(*) > 0 FROM spans WHERE service_name = ? AND start_ns >= ? AND start_ns < ?",
-        [node, *window.params],
-    ).fetchone()
-    where = "service_name = ?"
-    if not (is_service and is_service[0]):
-        where = f"peer = ? AND kind IN {_CALLERS}"
-    rows = db.execute(
-        f"""SELECT service_name, name, kind, count(*),
-                   count(*) FILTER (WHERE status_code = {STATUS_ERROR}),
-                   quantile_cont(duration_ns, 0.5), quantile_cont(duration_ns, 0.95)
-            FROM spans WHERE {where} AND start_ns >= ? AND start_ns < ?
-            GROUP BY ALL ORDER BY 4 DESC, 2 LIMIT ?""",
-        [node, *window.params, limit],
-    ).fetchall()
+    is_service = IS_SERVICE.run(engine, node=node, **window.bounds).scalar()
+    query = SERVICE_OPERATIONS if is_service else DEPENDENCY_OPERATIONS
     return [
         Operation(
             service=service,
@@ -173,19 +189,23 @@ def node_operations(
             p50_ms=_ms(p50),
             p95_ms=_ms(p95),
         )
-        for service, name, kind, calls, failures, p50, p95 in rows
+        for service, name, kind, calls, failures, p50, p95 in query.run(
+            engine, node=node, limit=limit, **window.bounds
+        )
     ]
 
 
+NODE_TRACE_IDS = Query(
+    "appmap.node_trace_ids",
+    f"""SELECT trace_id FROM spans
+        WHERE (service_name = $node OR (peer = $node AND kind IN {_CALLERS}))
+          AND start_ns >= $start AND start_ns < $end
+        GROUP BY trace_id ORDER BY max(start_ns) DESC, trace_id LIMIT $limit""",
+)
+
+
 def node_trace_ids(
-    db: duckdb.DuckDBPyConnection, node: str, window: TimeWindow = EVERYTHING, limit: int = 20
+    engine: Engine, node: str, window: TimeWindow = EVERYTHING, limit: int = 20
 ) -> list[str]:
     """The most recent traces that touch a node (as a service or as a called dependency)."""
-    rows = db.execute(
-        f"""SELECT trace_id FROM spans
-            WHERE (service_name = ? OR (peer = ? AND kind IN {_CALLERS}))
-              AND start_ns >= ? AND start_ns < ?
-            GROUP BY trace_id ORDER BY max(start_ns) DESC LIMIT ?""",
-        [node, node, *window.params, limit],
-    ).fetchall()
-    return [row[0] for row in rows]
+    return [row[0] for row in NODE_TRACE_IDS.run(engine, node=node, limit=limit, **window.bounds)]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any, TypedDict
 
-import duckdb
-
 from .. import contract
+from ..store.engine import Engine
+from .query import Query
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
 
@@ -79,34 +79,57 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _where(
-    window: TimeWindow, eid: str | None, conversation_id: str | None
-) -> tuple[str, list[Any]]:
-    where = "scope_name = ? AND time_ns >= ? AND time_ns < ?"
-    params: list[Any] = [contract.CLIENT_EVENT_SCOPE, *window.params]
-    if eid:
-        where += " AND event_name = ?"
-        params.append(eid)
-    if conversation_id:
-        where += " AND conversation_id = ?"
-        params.append(conversation_id)
-    return where, params
+CLIENT_EVENTS = Query(
+    "client_events.list",
+    """SELECT time_ns, event_name, service_name, conversation_id, trace_id, attributes
+       FROM logs
+       WHERE scope_name = $scope AND time_ns >= $start AND time_ns < $end
+         AND ($eid IS NULL OR event_name = $eid)
+         AND ($conversation IS NULL OR conversation_id = $conversation)
+       ORDER BY time_ns DESC, event_name, trace_id LIMIT $limit""",
+)
+FAILED = Query(
+    "client_events.failed",
+    """SELECT time_ns, service_name, attributes, body FROM logs
+       WHERE scope_name = $scope AND time_ns >= $start AND time_ns < $end
+       ORDER BY time_ns DESC, body LIMIT $limit""",
+)
+COUNTS = Query(
+    "client_events.counts",
+    """SELECT event_name, count(*) AS events FROM logs
+       WHERE scope_name = $scope AND time_ns >= $start AND time_ns < $end
+       GROUP BY event_name ORDER BY event_name""",
+)
+FAILED_COUNT = Query(
+    "client_events.failed_count",
+    """SELECT count(*) AS failed FROM logs
+       WHERE scope_name = $scope AND time_ns >= $start AND time_ns < $end""",
+)
+NOTES = Query(
+    "client_events.notes",
+    """SELECT time_ns, event_name, trace_id, attributes FROM logs
+       WHERE scope_name = $scope
+         AND (conversation_id = $conversation OR trace_id IN (SELECT unnest($trace_ids)))
+       ORDER BY time_ns, event_name, trace_id""",
+)
 
 
 def list_client_events(
-    db: duckdb.DuckDBPyConnection,
+    engine: Engine,
     window: TimeWindow = EVERYTHING,
     eid: str | None = None,
     conversation_id: str | None = None,
     limit: int = 100,
 ) -> list[ClientEvent]:
     """Stored client events in the window, newest first."""
-    where, params = _where(window, eid, conversation_id)
-    rows = db.execute(
-        f"""SELECT time_ns, event_name, service_name, conversation_id, trace_id, attributes
-            FROM logs WHERE {where} ORDER BY time_ns DESC LIMIT ?""",
-        [*params, max(0, limit)],
-    ).fetchall()
+    rows = CLIENT_EVENTS.run(
+        engine,
+        scope=contract.CLIENT_EVENT_SCOPE,
+        eid=eid or None,
+        conversation=conversation_id or None,
+        limit=max(0, limit),
+        **window.bounds,
+    )
     found: list[ClientEvent] = []
     for time_ns, eid_, service, conversation, trace_id, attributes in rows:
         properties = json.loads(attributes or "{}")
@@ -127,15 +150,12 @@ def list_client_events(
 
 
 def list_failed(
-    db: duckdb.DuckDBPyConnection, window: TimeWindow = EVERYTHING, limit: int = 100
+    engine: Engine, window: TimeWindow = EVERYTHING, limit: int = 100
 ) -> list[FailedEvent]:
     """The failed set: invalid events received in the window, newest first, with the reason."""
-    rows = db.execute(
-        """SELECT time_ns, service_name, attributes, body FROM logs
-           WHERE scope_name = ? AND time_ns >= ? AND time_ns < ?
-           ORDER BY time_ns DESC LIMIT ?""",
-        [contract.CLIENT_FAILED_SCOPE, *window.params, max(0, limit)],
-    ).fetchall()
+    rows = FAILED.run(
+        engine, scope=contract.CLIENT_FAILED_SCOPE, limit=max(0, limit), **window.bounds
+    )
     failed: list[FailedEvent] = []
     for time_ns, service, attributes, body in rows:
         properties = json.loads(attributes or "{}")
@@ -158,37 +178,27 @@ def list_failed(
     return failed
 
 
-def counts(db: duckdb.DuckDBPyConnection, window: TimeWindow = EVERYTHING) -> dict[str, Any]:
+def counts(engine: Engine, window: TimeWindow = EVERYTHING) -> dict[str, Any]:
     """Stored client events per eid, and the size of the failed set, in the window."""
-    by_eid = dict(
-        db.execute(
-            """SELECT event_name, count(*) FROM logs
-               WHERE scope_name = ? AND time_ns >= ? AND time_ns < ?
-               GROUP BY event_name ORDER BY event_name""",
-            [contract.CLIENT_EVENT_SCOPE, *window.params],
-        ).fetchall()
-    )
-    failed = db.execute(
-        "SELECT count(*) FROM logs WHERE scope_name = ? AND time_ns >= ? AND time_ns < ?",
-        [contract.CLIENT_FAILED_SCOPE, *window.params],
-    ).fetchone()
-    return {"stored": by_eid, "failed": int(failed[0]) if failed else 0}
+    by_eid = dict(COUNTS.run(engine, scope=contract.CLIENT_EVENT_SCOPE, **window.bounds).rows)
+    failed = FAILED_COUNT.run(engine, scope=contract.CLIENT_FAILED_SCOPE, **window.bounds)
+    return {"stored": by_eid, "failed": int(failed.scalar() or 0)}
 
 
 def conversation_notes(
-    db: duckdb.DuckDBPyConnection,
+    engine: Engine,
     conversation_id: str,
     trace_ids: list[str],
     turn_starts_ns: list[int],
 ) -> list[ClientEventNote]:
     """The client events of one conversation (by its id in cdata, or by a trace of its turns),
     in time order, each with the index of the first turn that started after it."""
-    rows = db.execute(
-        """SELECT time_ns, event_name, trace_id, attributes FROM logs
-           WHERE scope_name = ? AND (conversation_id = ? OR trace_id IN (SELECT unnest(?)))
-           ORDER BY time_ns""",
-        [contract.CLIENT_EVENT_SCOPE, conversation_id, trace_ids],
-    ).fetchall()
+    rows = NOTES.run(
+        engine,
+        scope=contract.CLIENT_EVENT_SCOPE,
+        conversation=conversation_id,
+        trace_ids=list(trace_ids),
+    )
     notes: list[ClientEventNote] = []
     for time_ns, eid, trace_id, attributes in rows:
         before = sum(1 for start in turn_starts_ns if start <= time_ns)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any, TypedDict
 
-import duckdb
-
 from .. import contract
 from ..store.database import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATUS_ERROR
+from ..store.engine import Engine
 from .client_events import ClientEventNote, conversation_notes
+from .query import Query
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
 
@@ -34,25 +34,30 @@ class ConversationSummary(TypedDict):
     failed_turns: int
 
 
+CONVERSATIONS = Query(
+    "conversations.list",
+    f"""
+WITH recent AS (
+    SELECT trace_id, conversation_id, channel_id, start_ns, end_ns FROM turns
+    WHERE conversation_id IS NOT NULL AND start_ns >= $start AND start_ns < $end
+), failing AS (
+    SELECT DISTINCT trace_id FROM spans
+    WHERE status_code = {STATUS_ERROR} AND trace_id IN (SELECT trace_id FROM recent)
+)
+SELECT conversation_id, min(channel_id) AS channel, min(start_ns) AS first_ns,
+       max(end_ns) AS last_ns, count(*) AS turns,
+       count(*) FILTER (WHERE trace_id IN (SELECT trace_id FROM failing)) AS failed_turns
+FROM recent GROUP BY conversation_id
+ORDER BY max(start_ns) DESC, conversation_id LIMIT $limit
+""",
+)
+
+
 def list_conversations(
-    db: duckdb.DuckDBPyConnection, window: TimeWindow = EVERYTHING, limit: int = 100
+    engine: Engine, window: TimeWindow = EVERYTHING, limit: int = 100
 ) -> list[ConversationSummary]:
     """Conversations with a turn in the window, most recently active first."""
-    rows = db.execute(
-        f"""WITH turns AS (
-                SELECT trace_id, conversation_id, start_ns, end_ns, attributes FROM spans
-                WHERE name = ? AND conversation_id IS NOT NULL AND start_ns >= ? AND start_ns < ?
-            ), failing AS (
-                SELECT DISTINCT trace_id FROM spans
-                WHERE status_code = {STATUS_ERROR} AND trace_id IN (SELECT trace_id FROM turns)
-            )
-            SELECT conversation_id,
-                   any_value(json_extract_string(attributes, '$."{contract.ATTR_CHANNEL_ID}"')),
-                   min(start_ns), max(end_ns), count(*),
-                   count(*) FILTER (WHERE trace_id IN (SELECT trace_id FROM failing))
-            FROM turns GROUP BY conversation_id ORDER BY max(start_ns) DESC LIMIT ?""",
-        [TURN_SPAN, *window.params, limit],
-    ).fetchall()
+    rows = CONVERSATIONS.run(engine, limit=limit, **window.bounds)
     return [
         ConversationSummary(
             conversation_id=conversation,
@@ -116,23 +121,32 @@ class Conversation(TypedDict):
     client_events: list[ClientEventNote]
 
 
-def get_conversation(db: duckdb.DuckDBPyConnection, conversation_id: str) -> Conversation | None:
+CONVERSATION_TURNS = Query(
+    "conversations.turns",
+    """SELECT trace_id, span_id FROM turns WHERE conversation_id = $conversation_id
+       ORDER BY start_ns, span_id""",
+)
+CONVERSATION_SPANS = Query(
+    "conversations.spans",
+    """SELECT trace_id, span_id, parent_span_id, service_name, name, kind, start_ns,
+              duration_ns, status_code, status_message, peer, attributes
+       FROM spans WHERE trace_id IN (SELECT unnest($trace_ids)) ORDER BY start_ns, span_id""",
+)
+CONVERSATION_EVENTS = Query(
+    "conversations.events",
+    """SELECT trace_id, span_id, name, attributes FROM events
+       WHERE trace_id IN (SELECT unnest($trace_ids)) ORDER BY time_ns, span_id, name""",
+)
+
+
+def get_conversation(engine: Engine, conversation_id: str) -> Conversation | None:
     """One conversation's turns in order, or None if no turn of it is stored."""
-    turn_rows = db.execute(
-        """SELECT trace_id, span_id FROM spans WHERE name = ? AND conversation_id = ?
-           ORDER BY start_ns""",
-        [TURN_SPAN, conversation_id],
-    ).fetchall()
+    turn_rows = CONVERSATION_TURNS.run(engine, conversation_id=conversation_id).rows
     if not turn_rows:
         return None
     trace_ids = sorted({row[0] for row in turn_rows})
     spans: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in db.execute(
-        """SELECT trace_id, span_id, parent_span_id, service_name, name, kind, start_ns,
-                  duration_ns, status_code, status_message, peer, attributes
-           FROM spans WHERE trace_id IN (SELECT unnest(?))""",
-        [trace_ids],
-    ).fetchall():
+    for row in CONVERSATION_SPANS.run(engine, trace_ids=trace_ids):
         keys = (
             "trace_id",
             "span_id",
@@ -179,11 +193,9 @@ def get_conversation(db: duckdb.DuckDBPyConnection, conversation_id: str) -> Con
                 Failure(service=span["service"], name=span["name"], message=span["message"])
             )
 
-    for trace_id, span_id, event, attributes in db.execute(
-        """SELECT trace_id, span_id, event_name, attributes FROM logs
-           WHERE trace_id IN (SELECT unnest(?)) AND event_name IS NOT NULL ORDER BY time_ns""",
-        [trace_ids],
-    ).fetchall():
+    for trace_id, span_id, event, attributes in CONVERSATION_EVENTS.run(
+        engine, trace_ids=trace_ids
+    ):
         turn = turns.get(owner.get((trace_id, span_id), ("", "")))
         if turn is not None:
             _annotate(turn, event, json.loads(attributes or "{}"))
@@ -191,7 +203,7 @@ def get_conversation(db: duckdb.DuckDBPyConnection, conversation_id: str) -> Con
     by_trace = {turn["trace_id"]: turn for turn in ordered}
     outside: list[ClientEventNote] = []
     starts = [spans[key]["start_ns"] for key in turn_keys]
-    for note in conversation_notes(db, conversation_id, trace_ids, starts):
+    for note in conversation_notes(engine, conversation_id, trace_ids, starts):
         owner_turn = by_trace.get(note["trace_id"] or "")
         (owner_turn["client_events"] if owner_turn else outside).append(note)
     return Conversation(conversation_id=conversation_id, turns=ordered, client_events=outside)

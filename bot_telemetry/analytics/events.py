@@ -11,6 +11,8 @@ from typing import Any, TypedDict
 import duckdb
 
 from ..contract import CUSTOM_EVENT_NAME, TURN_IDENTITY_KEYS, TURN_SPAN_NAME
+from ..store.engine import Engine
+from .query import Query
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
 
@@ -25,24 +27,23 @@ class Event(TypedDict):
     properties: dict[str, Any]
 
 
+RECENT_EVENTS = Query(
+    "events.recent",
+    """SELECT time_ns, service_name, name, trace_id, span_id, conversation_id, attributes
+       FROM events
+       WHERE time_ns >= $start AND time_ns < $end AND ($name IS NULL OR name = $name)
+       ORDER BY time_ns DESC, name, span_id LIMIT $limit""",
+)
+
+
 def list_events(
-    db: duckdb.DuckDBPyConnection,
+    engine: Engine,
     window: TimeWindow = EVERYTHING,
     name: str | None = None,
     limit: int = 100,
 ) -> list[Event]:
     """The most recent events in the window, newest first, optionally of one name."""
-    where = "event_name IS NOT NULL AND time_ns >= ? AND time_ns < ?"
-    params: list[Any] = list(window.params)
-    if name:
-        where += " AND event_name = ?"
-        params.append(name)
-    rows = db.execute(
-        f"""SELECT time_ns, service_name, event_name, trace_id, span_id, conversation_id,
-                   attributes
-            FROM logs WHERE {where} ORDER BY time_ns DESC LIMIT ?""",
-        [*params, max(0, limit)],
-    ).fetchall()
+    rows = RECENT_EVENTS.run(engine, name=name or None, limit=max(0, limit), **window.bounds)
     events = []
     for time_ns, service, event, trace_id, span_id, conversation_id, attributes in rows:
         properties = json.loads(attributes or "{}")

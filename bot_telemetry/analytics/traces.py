@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-import duckdb
-
 from ..store.database import KIND_NAMES, STATUS_ERROR
+from ..store.engine import Engine
+from .query import Query
 from .window import TimeWindow
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -56,19 +56,23 @@ class TraceQuery:
     limit: int = 50
 
 
-_SUMMARY_SQL = f"""
-SELECT trace_id, min(start_ns) AS start_ns, max(end_ns) - min(start_ns) AS duration_ns,
+SUMMARIES = Query(
+    "traces.summaries",
+    f"""
+SELECT trace_id, min(start_ns) AS first_ns, max(end_ns) - min(start_ns) AS length_ns,
        count(*) AS spans, count(*) FILTER (WHERE status_code = {STATUS_ERROR}) AS errors,
-       first(service_name ORDER BY parent_span_id IS NOT NULL, start_ns) AS root_service,
-       first(name ORDER BY parent_span_id IS NOT NULL, start_ns) AS root_name,
+       first(service_name ORDER BY parent_span_id IS NOT NULL, start_ns, span_id)
+           AS root_service,
+       first(name ORDER BY parent_span_id IS NOT NULL, start_ns, span_id) AS root_name,
        list(DISTINCT service_name ORDER BY service_name) AS services,
-       max(conversation_id) AS conversation_id
-FROM spans WHERE trace_id IN (SELECT unnest(?))
-GROUP BY trace_id ORDER BY start_ns DESC
-"""
+       max(conversation_id) AS conversation
+FROM spans WHERE trace_id IN (SELECT unnest($trace_ids))
+GROUP BY trace_id ORDER BY first_ns DESC, trace_id
+""",
+)
 
 
-def summarize(db: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> list[TraceSummary]:
+def summarize(engine: Engine, trace_ids: list[str]) -> list[TraceSummary]:
     """One line per trace, most recent first."""
     if not trace_ids:
         return []
@@ -95,32 +99,40 @@ def summarize(db: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> list[Trace
             root_name,
             services,
             conversation_id,
-        ) in db.execute(_SUMMARY_SQL, [trace_ids]).fetchall()
+        ) in SUMMARIES.run(engine, trace_ids=list(trace_ids))
     ]
 
 
-def search_traces(db: duckdb.DuckDBPyConnection, query: TraceQuery) -> list[TraceSummary]:
+# Each criterion narrows the search only when given ($x IS NULL otherwise), so the search is
+# one query compiled once per engine.
+SEARCH = Query(
+    "traces.search",
+    f"""
+SELECT trace_id FROM spans
+WHERE start_ns >= $start AND start_ns < $end
+  AND ($service IS NULL OR trace_id IN (SELECT trace_id FROM spans WHERE service_name = $service))
+  AND ($conversation IS NULL
+       OR trace_id IN (SELECT trace_id FROM spans WHERE conversation_id = $conversation))
+  AND ($event IS NULL OR trace_id IN (SELECT trace_id FROM logs WHERE event_name = $event))
+GROUP BY trace_id
+HAVING $failed = 'any' OR bool_or(status_code = {STATUS_ERROR}) = ($failed = 'yes')
+ORDER BY min(start_ns) DESC, trace_id LIMIT $limit
+""",
+)
+
+
+def search_traces(engine: Engine, query: TraceQuery) -> list[TraceSummary]:
     """Traces that started in the window and match every given criterion, newest first."""
-    where = ["start_ns >= ?", "start_ns < ?"]
-    params: list[Any] = list(query.window.params)
-    if query.service:
-        where.append("trace_id IN (SELECT trace_id FROM spans WHERE service_name = ?)")
-        params.append(query.service)
-    if query.conversation_id:
-        where.append("trace_id IN (SELECT trace_id FROM spans WHERE conversation_id = ?)")
-        params.append(query.conversation_id)
-    if query.event_name:
-        where.append("trace_id IN (SELECT trace_id FROM logs WHERE event_name = ?)")
-        params.append(query.event_name)
-    having = ""
-    if query.failed is not None:
-        having = f"HAVING {'' if query.failed else 'NOT '}bool_or(status_code = {STATUS_ERROR})"
-    rows = db.execute(
-        f"""SELECT trace_id FROM spans WHERE {" AND ".join(where)}
-            GROUP BY trace_id {having} ORDER BY min(start_ns) DESC LIMIT ?""",
-        [*params, max(1, min(query.limit, 1000))],
-    ).fetchall()
-    return summarize(db, [row[0] for row in rows])
+    rows = SEARCH.run(
+        engine,
+        service=query.service or None,
+        conversation=query.conversation_id or None,
+        event=query.event_name or None,
+        failed="any" if query.failed is None else "yes" if query.failed else "no",
+        limit=max(1, min(query.limit, 1000)),
+        **query.window.bounds,
+    )
+    return summarize(engine, [row[0] for row in rows])
 
 
 class SpanEvent(TypedDict):
@@ -166,25 +178,34 @@ class TraceDetail(TypedDict):
     logs: list[LogEntry]
 
 
-def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | None:
+TRACE_SPANS = Query(
+    "traces.spans",
+    """SELECT span_id, parent_span_id, service_name, name, kind, start_ns, end_ns,
+              duration_ns, status_code, status_message, attributes
+       FROM spans WHERE trace_id = $trace_id ORDER BY start_ns, span_id""",
+)
+TRACE_SPAN_EVENTS = Query(
+    "traces.span_events",
+    """SELECT span_id, time_ns, name, attributes FROM span_events WHERE trace_id = $trace_id
+       ORDER BY span_id, seq""",
+)
+TRACE_LOGS = Query(
+    "traces.logs",
+    """SELECT time_ns, service_name, span_id, event_name, severity_text, body, attributes
+       FROM logs WHERE trace_id = $trace_id ORDER BY time_ns, span_id, event_name, body""",
+)
+
+
+def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
     """The whole trace in tree order (children after their parent), or None if unknown."""
     trace_id = valid_trace_id(trace_id)
-    rows = db.execute(
-        """SELECT span_id, parent_span_id, service_name, name, kind, start_ns, end_ns,
-                  duration_ns, status_code, status_message, attributes
-           FROM spans WHERE trace_id = ? ORDER BY start_ns""",
-        [trace_id],
-    ).fetchall()
+    rows = TRACE_SPANS.run(engine, trace_id=trace_id).rows
     if not rows:
         return None
     start = min(row[5] for row in rows)
     end = max(row[6] for row in rows)
     events: dict[str, list[SpanEvent]] = {}
-    for span_id, time_ns, name, attributes in db.execute(
-        "SELECT span_id, time_ns, name, attributes FROM span_events WHERE trace_id = ? "
-        "ORDER BY span_id, seq",
-        [trace_id],
-    ).fetchall():
+    for span_id, time_ns, name, attributes in TRACE_SPAN_EVENTS.run(engine, trace_id=trace_id):
         events.setdefault(span_id, []).append(
             SpanEvent(name=name, offset_ms=_offset(time_ns, start), attributes=_load(attributes))
         )
@@ -230,11 +251,9 @@ def get_trace(db: duckdb.DuckDBPyConnection, trace_id: str) -> TraceDetail | Non
             body=body,
             attributes=_load(attributes),
         )
-        for time_ns, service, span_id, event_name, severity, body, attributes in db.execute(
-            """SELECT time_ns, service_name, span_id, event_name, severity_text, body, attributes
-               FROM logs WHERE trace_id = ? ORDER BY time_ns""",
-            [trace_id],
-        ).fetchall()
+        for time_ns, service, span_id, event_name, severity, body, attributes in TRACE_LOGS.run(
+            engine, trace_id=trace_id
+        )
     ]
     return TraceDetail(
         trace_id=trace_id,

@@ -59,6 +59,11 @@ class TimeWindow:
     def params(self) -> list[int]:
         return [self.start_ns, self.end_ns]
 
+    @property
+    def bounds(self) -> dict[str, int]:
+        """The window as a query's ``$start`` and ``$end`` parameters."""
+        return {"start": self.start_ns, "end": self.end_ns}
+
 
 #: The window of everything stored.
 EVERYTHING = TimeWindow()

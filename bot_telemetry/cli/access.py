@@ -26,6 +26,7 @@ from ..analytics.events import Event, EventsPage
 from ..analytics.traces import TraceDetail
 from ..analytics.window import _MAX_NS, TimeWindow
 from ..store.database import Store, StoreBusy, StoreError
+from ..store.engine import DuckDBEngine, Engine
 from ..web.discovery import discovery_path
 
 
@@ -68,50 +69,48 @@ class _Closing:
         self.close()
 
 
-class StoreSource(_Closing):
-    """Reads the store file directly (read-only)."""
+class EngineSource(_Closing):
+    """Runs the queries itself, on an engine: the store file (read-only) or ClickHouse."""
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, engine: Engine):
+        self.engine = engine
 
     def app_map(self, window: TimeWindow) -> AppMap:
-        with self.store.reader() as db:
-            return appmap.build_app_map(db, window)
+        return appmap.build_app_map(self.engine, window)
 
     def events(self, window: TimeWindow, name: str | None, limit: int) -> list[Event]:
-        with self.store.reader() as db:
-            return events.list_events(db, window, name, limit)
+        return events.list_events(self.engine, window, name, limit)
 
     def trace(self, trace_id: str) -> TraceDetail | None:
-        with self.store.reader() as db:
-            return traces.get_trace(db, trace_id)
+        return traces.get_trace(self.engine, trace_id)
 
     def conversations(self, window: TimeWindow, limit: int) -> list[ConversationSummary]:
-        with self.store.reader() as db:
-            return conversations.list_conversations(db, window, limit)
+        return conversations.list_conversations(self.engine, window, limit)
 
     def conversation(self, conversation_id: str) -> Conversation | None:
-        with self.store.reader() as db:
-            return conversations.get_conversation(db, conversation_id)
+        return conversations.get_conversation(self.engine, conversation_id)
 
     def client_events(
         self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
     ) -> list[ClientEvent]:
-        with self.store.reader() as db:
-            return client_events.list_client_events(db, window, eid, conversation_id, limit)
+        return client_events.list_client_events(self.engine, window, eid, conversation_id, limit)
 
     def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]:
-        with self.store.reader() as db:
-            return client_events.list_failed(db, window, limit)
+        return client_events.list_failed(self.engine, window, limit)
 
     def stored_events_page(
         self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
     ) -> EventsPage:
-        with self.store.reader() as db:
+        if not isinstance(self.engine, DuckDBEngine):
+            raise StoreError(
+                f"reading stored history from {self.engine.description} is not supported yet; "
+                "run the backfill against the embedded store"
+            )
+        with self.engine.store.reader() as db:
             return events.stored_events_page(db, window, after, limit, count)
 
     def close(self) -> None:
-        self.store.close()
+        self.engine.close()
 
 
 class RemoteError(Exception):
@@ -204,7 +203,7 @@ def open_source(store: Path, url: str | None = None, token: str | None = None) -
     if url:
         return ServerSource(url, token)
     try:
-        return StoreSource(Store.open(store, read_only=True))
+        return EngineSource(DuckDBEngine(Store.open(store, read_only=True), owns_store=True))
     except StoreBusy as busy:
         discovery = discovery_path(store)
         try:

@@ -11,11 +11,13 @@ TURN_SPAN_NAME: Final = "bot.turn"
 ATTR_ACTIVITY_ID: Final = "activity.id"
 ATTR_ACTIVITY_TYPE: Final = "activity.type"
 ATTR_CHANNEL_ID: Final = "activity.channel_id"
+ATTR_LOCALE: Final = "activity.locale"
 #: The collector groups traces into conversations by this attribute.
 ATTR_CONVERSATION_ID: Final = "activity.conversation.id"
 ATTR_GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 ATTR_SESSION_ID: Final = "session.id"
 ATTR_ENDUSER_PSEUDO_ID: Final = "enduser.pseudo.id"
+ATTR_SERVICE_VERSION: Final = "service.version"
 
 ATTR_PEER_SERVICE: Final = "peer.service"
 ATTR_SERVICE_PEER_NAME: Final = "service.peer.name"
@@ -72,11 +74,13 @@ __all__ = [
     "ATTR_DB_SYSTEM_NAME",
     "ATTR_ENDUSER_PSEUDO_ID",
     "ATTR_GEN_AI_CONVERSATION_ID",
+    "ATTR_LOCALE",
     "ATTR_LOG_RECORD_UID",
     "ATTR_PEER_SERVICE",
     "ATTR_SERVER_ADDRESS",
     "ATTR_SERVER_PORT",
     "ATTR_SERVICE_PEER_NAME",
+    "ATTR_SERVICE_VERSION",
     "ATTR_SESSION_ID",
     "CONVERSATION_ATTRIBUTES",
     "CUSTOM_EVENT_NAME",

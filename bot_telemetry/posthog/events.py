@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import time
 import uuid
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from ..contract import (
     CHANNEL_ID,
     CONVERSATION_ATTRIBUTES,
     CUSTOM_EVENT_NAME,
+    CUSTOM_MEASUREMENTS,
     SESSION_ATTRIBUTES,
     USER_ATTRIBUTES,
 )
@@ -77,13 +79,14 @@ def capture_event(
     conversation = _first(attributes, CONVERSATION_ATTRIBUTES)
     channel = attributes.get(CHANNEL_ID) or attributes.get(ATTR_CHANNEL_ID)
 
-    properties: dict[str, Any] = {}
-    for key, value in attributes.items():
-        if value is None or key in _NOT_PROPERTIES or not policy.allows(key):
-            continue
-        if isinstance(value, str) and policy.is_personal(key):
-            value = policy.redact_text(value)
-        properties[key] = value
+    # The one privacy decision of the project (known keys, key names, values of unknown keys):
+    # PostHog gets exactly what the other destinations get.
+    properties = policy.apply(
+        (key, value) for key, value in attributes.items() if key not in _NOT_PROPERTIES
+    )
+    # Measurements travel as one JSON attribute (for Azure Monitor); PostHog wants them as
+    # plain numeric properties.
+    properties.update(_measurements(properties.pop(CUSTOM_MEASUREMENTS, None)))
     properties["$lib"] = LIB
     properties["$lib_version"] = LIB_VERSION
     properties["service"] = record.service
@@ -158,6 +161,20 @@ def session_uuid(session: str, time_ns: int) -> str:
     """
     day_ms = time_ns // 1_000_000 // _DAY_MS * _DAY_MS
     return _session_uuid(session, day_ms)
+
+
+def _measurements(encoded: Any) -> dict[str, float]:
+    try:
+        decoded = json.loads(encoded) if isinstance(encoded, str) else encoded
+    except ValueError:
+        return {}
+    if not isinstance(decoded, dict):
+        return {}
+    return {
+        str(key): float(value)
+        for key, value in decoded.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
 
 
 def iso_time(time_ns: int) -> str:

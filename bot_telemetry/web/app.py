@@ -12,6 +12,7 @@ from ..receive import otlp_http
 from ..receive.cors import cors_middleware
 from ..receive.sunbird import add_telemetry_routes
 from ..store.database import Store
+from ..store.engine import DuckDBEngine
 from ..store.writer import StoreWriter
 from .auth import guard
 from .client_events import add_client_event_routes
@@ -25,7 +26,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     config.check()
     opened = store or Store.open(config.store)
     writer = StoreWriter(opened, retention_seconds=config.retention_seconds)
-    queries = Queries(opened)
+    queries = Queries(DuckDBEngine(opened))
     # CORS before the token check: a browser's preflight carries no token.
     middlewares = [cors_middleware(config.cors_origins), guard(config)]
     app = web.Application(client_max_size=config.max_body, middlewares=middlewares)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 from aiohttp import web
 
 from ..analytics import client_events
 from ..receive.sunbird import SunbirdReceiver
+from ..store.engine import Engine
 from .routes import Queries, _bad_input, _failed, _int, _json, _window
 
 
@@ -39,8 +39,8 @@ def add_client_event_routes(
     async def stats(request: web.Request) -> web.StreamResponse:
         window = _window(request)
 
-        def stored(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-            return client_events.counts(db, window)
+        def stored(engine: Engine) -> dict[str, Any]:
+            return client_events.counts(engine, window)
 
         found = await queries.run(stored)
         received = dict(receiver.counts) if receiver is not None else None

@@ -8,7 +8,8 @@
     GET /api/conversations       the list;  /api/conversations/{id}: the transcript
     GET /api/events              custom events (?name=&limit=)
 
-Queries run on a small thread pool with a DuckDB connection each, never on the event loop.
+Queries run on an engine (the DuckDB store, or ClickHouse) on a small thread pool, never on
+the event loop.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from functools import partial
 from importlib import resources
 from typing import Any, TypeVar
 
-import duckdb
 from aiohttp import web
 
 from ..analytics import appmap, conversations, events, traces
 from ..analytics.window import TimeWindow
-from ..store.database import Store
+from ..store.engine import Engine, EngineError
 from . import render
 
 T = TypeVar("T")
@@ -49,19 +49,15 @@ SECURITY_HEADERS = {
 
 
 class Queries:
-    """Runs read queries against the store on worker threads."""
+    """Runs analytics functions (``f(engine, *args)``) on worker threads."""
 
-    def __init__(self, store: Store, workers: int = 2):
-        self.store = store
+    def __init__(self, engine: Engine, workers: int = 2):
+        self.engine = engine
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="bot-telemetry-query")
 
     async def run(self, query: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, partial(self._in_thread, query, *args))
-
-    def _in_thread(self, query: Callable[..., T], *args: Any) -> T:
-        with self.store.reader() as db:
-            return query(db, *args)
+        return await loop.run_in_executor(self._pool, partial(query, self.engine, *args))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -124,7 +120,7 @@ def _bad_input(handler: Handler) -> Handler:
             return await handler(request)
         except ValueError as error:
             return _error(400, str(error))
-        except duckdb.Error as error:
+        except EngineError as error:
             return _error(500, f"store query failed: {error}")
 
     return wrapped
@@ -162,12 +158,12 @@ def add_routes(app: web.Application, queries: Queries) -> None:
         name = request.match_info["node"]
         window = _window(request)
 
-        def details(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-            ids = appmap.node_trace_ids(db, name, window)
+        def details(engine: Engine) -> dict[str, Any]:
+            ids = appmap.node_trace_ids(engine, name, window)
             return {
                 "node": name,
-                "operations": appmap.node_operations(db, name, window),
-                "traces": traces.summarize(db, ids),
+                "operations": appmap.node_operations(engine, name, window),
+                "traces": traces.summarize(engine, ids),
             }
 
         return _json(await queries.run(details))
@@ -215,7 +211,7 @@ def add_routes(app: web.Application, queries: Queries) -> None:
         )
 
     async def health(request: web.Request) -> web.StreamResponse:
-        return _json({"status": "ok", "store": str(queries.store.path)})
+        return _json({"status": "ok", "store": queries.engine.description})
 
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", static)

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from bot_telemetry.analytics.appmap import build_app_map, node_operations, node_trace_ids
 from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine
 from bot_telemetry.store.rows import spans_batch
 from tests.collector.conftest import Populated
 
@@ -90,8 +91,7 @@ def shaper(tmp_path: Path) -> Iterator[Shaper]:
 
 def app_map_of(shaper: Shaper) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
     shaper.flush()
-    with shaper.store.reader() as db:
-        built = build_app_map(db)
+    built = build_app_map(DuckDBEngine(shaper.store))
     return (
         {n["id"]: (n["kind"], n["requests"], n["failures"]) for n in built["nodes"]},
         {(e["source"], e["target"]): (e["calls"], e["failures"]) for e in built["edges"]},
@@ -172,6 +172,6 @@ def test_node_operations_and_recent_traces(populated: Populated) -> None:
 
 
 def test_node_queries_on_an_empty_window(shaper: Shaper) -> None:
-    with shaper.store.reader() as db:
-        assert node_operations(db, "bot", TimeWindow()) == []
-        assert node_trace_ids(db, "bot", TimeWindow()) == []
+    engine = DuckDBEngine(shaper.store)
+    assert node_operations(engine, "bot", TimeWindow()) == []
+    assert node_trace_ids(engine, "bot", TimeWindow()) == []

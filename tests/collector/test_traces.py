@@ -104,6 +104,7 @@ def test_a_very_deep_trace_is_returned_whole(tmp_path: Any) -> None:
 
     from bot_telemetry.analytics.traces import get_trace
     from bot_telemetry.store.database import Store
+    from bot_telemetry.store.engine import DuckDBEngine
     from bot_telemetry.store.rows import spans_batch
 
     provider = TracerProvider(resource=Resource.create({"service.name": "deep"}))
@@ -121,8 +122,7 @@ def test_a_very_deep_trace_is_returned_whole(tmp_path: Any) -> None:
         span.end()
     store = Store.open(tmp_path / "deep.duckdb")
     store.write(spans_batch(encode_spans(memory.get_finished_spans())))
-    with store.reader() as db:
-        found = get_trace(db, format(spans[0].get_span_context().trace_id, "032x"))
+    found = get_trace(DuckDBEngine(store), format(spans[0].get_span_context().trace_id, "032x"))
     store.close()
     assert found is not None
     assert [s["depth"] for s in found["spans"]] == list(range(1500))

@@ -1,0 +1,213 @@
+"""The logical relations (``store.model``) as ClickHouse SELECTs over the tables the
+OpenTelemetry Collector's ``clickhouseexporter`` (and rotel's) writes.
+
+What the views smooth over:
+
+* span kinds and status codes are strings in two spellings: ``Server``/``Error`` (the
+  exporter since 2024, rotel) and ``SPAN_KIND_SERVER``/``STATUS_CODE_ERROR`` (older
+  exporters); both become the OTLP numbers the DuckDB store keeps;
+* ``Timestamp`` is ``DateTime64(9)``: times become nanoseconds; metric tables written by some
+  exporter versions hold ``DateTime`` (seconds), read as whole seconds;
+* missing text is ``''`` in the exporter's columns and maps: the views say NULL;
+* span events are ``Nested`` columns of ``otel_traces``: ``span_events`` unrolls them;
+* ``EventName`` exists only in newer ``otel_logs`` tables: the view reads it when it is there.
+
+The tables' columns are read from the server (``system.columns``) when an engine connects,
+as the exporter itself does, so which variant a database holds never has to be configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..contract import (
+    ATTR_ACTIVITY_ID,
+    ATTR_ACTIVITY_TYPE,
+    ATTR_CHANNEL_ID,
+    ATTR_ENDUSER_PSEUDO_ID,
+    ATTR_LOCALE,
+    ATTR_SERVICE_VERSION,
+    ATTR_SESSION_ID,
+    CHANNEL_ID,
+    CONVERSATION_ATTRIBUTES,
+    CUSTOM_EVENT_NAME,
+    DIALOG_ID,
+    EVENT_NAME,
+    FROM_ID,
+    PEER_ATTRIBUTES,
+    TURN_SPAN_NAME,
+)
+from .compiler import Definition
+
+#: The exporter's metric tables, by the kind of point they hold.
+METRIC_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
+
+#: OTLP numbers of the exporter's strings, in both spellings.
+_KINDS = {"Internal": 1, "Server": 2, "Client": 3, "Producer": 4, "Consumer": 5}
+_STATUSES = {"Ok": 1, "Error": 2}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Where the exporter writes: its ``database``, ``traces_table_name``,
+    ``logs_table_name`` and the prefix of its metrics tables (the Collector's defaults)."""
+
+    database: str = "otel"
+    traces: str = "otel_traces"
+    logs: str = "otel_logs"
+    metrics_prefix: str = "otel_metrics"
+
+    def metrics(self, kind: str) -> str:
+        return f"{self.metrics_prefix}_{kind}"
+
+    def qualified(self, table: str) -> str:
+        return f"`{self.database}`.`{table}`"
+
+
+#: Each table's columns and their types, as the server describes them.
+Columns = Mapping[str, Mapping[str, str]]
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _attr(column: str, key: str) -> str:
+    return f"nullIf({column}[{_text(key)}], '')"
+
+
+def _first_attr(column: str, keys: tuple[str, ...]) -> str:
+    return f"coalesce({', '.join(_attr(column, key) for key in keys)})"
+
+
+def _enum(column: str, numbers: Mapping[str, int], prefix: str) -> str:
+    arms = ", ".join(
+        f"{column} IN ({_text(name)}, {_text(prefix + name.upper())}), {number}"
+        for name, number in numbers.items()
+    )
+    return f"toInt32(multiIf({arms}, 0))"
+
+
+def _nanoseconds(column: str, type_name: str) -> str:
+    if type_name.startswith("DateTime64"):
+        return f"toUnixTimestamp64Nano({column})"
+    return f"toInt64(toUnixTimestamp({column})) * 1000000000"
+
+
+def _is_error(column: str) -> str:
+    return f"{column} IN ('Error', 'STATUS_CODE_ERROR')"
+
+
+def definitions(tables: Tables, columns: Columns) -> dict[str, Definition]:
+    """The definitions for a database whose tables have ``columns``."""
+    traces = tables.qualified(tables.traces)
+    logs_table = tables.qualified(tables.logs)
+    start = _nanoseconds("Timestamp", columns[tables.traces].get("Timestamp", "DateTime64(9)"))
+    duration = "toInt64(Duration)"
+
+    def spans(mentioned: frozenset[str] | None) -> str:
+        return f"""SELECT TraceId AS trace_id, SpanId AS span_id,
+    nullIf(ParentSpanId, '') AS parent_span_id, ServiceName AS service_name, SpanName AS name,
+    {_enum("SpanKind", _KINDS, "SPAN_KIND_")} AS kind,
+    {start} AS start_ns, {start} + {duration} AS end_ns, {duration} AS duration_ns,
+    {_enum("StatusCode", _STATUSES, "STATUS_CODE_")} AS status_code,
+    nullIf(StatusMessage, '') AS status_message,
+    {_first_attr("SpanAttributes", PEER_ATTRIBUTES)} AS peer,
+    {_first_attr("SpanAttributes", CONVERSATION_ATTRIBUTES)} AS conversation_id,
+    SpanAttributes AS attributes, ScopeName AS scope_name,
+    ResourceAttributes AS resource_attributes,
+    cityHash64(TraceId, SpanId) AS span_key, cityHash64(TraceId, ParentSpanId) AS parent_key
+FROM {traces}"""
+
+    def span_events(mentioned: frozenset[str] | None) -> str:
+        event_time = _nanoseconds("event.1", "DateTime64(9)")
+        return f"""SELECT TraceId AS trace_id, SpanId AS span_id, toInt32(position - 1) AS seq,
+    {event_time} AS time_ns, event.2 AS name, event.3 AS attributes
+FROM {traces}
+ARRAY JOIN arrayZip(`Events.Timestamp`, `Events.Name`, `Events.Attributes`) AS event,
+    arrayEnumerate(`Events.Name`) AS position"""
+
+    log_columns = columns[tables.logs]
+    log_time = _nanoseconds("Timestamp", log_columns.get("Timestamp", "DateTime64(9)"))
+    # The store's order: microsoft.custom_event.name, then the record's event_name.
+    names = [_attr("LogAttributes", CUSTOM_EVENT_NAME)]
+    if "EventName" in log_columns:
+        names.append("nullIf(EventName, '')")
+    names.append(_attr("LogAttributes", EVENT_NAME))
+    event_name = f"coalesce({', '.join(names)})"
+
+    def logs(mentioned: frozenset[str] | None) -> str:
+        return f"""SELECT {log_time} AS time_ns, nullIf(TraceId, '') AS trace_id,
+    nullIf(SpanId, '') AS span_id, ServiceName AS service_name,
+    toInt32(SeverityNumber) AS severity_number, nullIf(SeverityText, '') AS severity_text,
+    nullIf(Body, '') AS body, {event_name} AS event_name,
+    {_first_attr("LogAttributes", CONVERSATION_ATTRIBUTES)} AS conversation_id,
+    LogAttributes AS attributes, ScopeName AS scope_name,
+    ResourceAttributes AS resource_attributes
+FROM {logs_table}"""
+
+    def events(mentioned: frozenset[str] | None) -> str:
+        return f"""SELECT time_ns, service_name, service_version, name, trace_id, span_id,
+    conversation_id, user_id, session_id, channel_id, dialog_id, attributes
+FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
+    {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version,
+    {event_name} AS name, nullIf(TraceId, '') AS trace_id, nullIf(SpanId, '') AS span_id,
+    {_first_attr("LogAttributes", CONVERSATION_ATTRIBUTES)} AS conversation_id,
+    {_first_attr("LogAttributes", (ATTR_ENDUSER_PSEUDO_ID, FROM_ID))} AS user_id,
+    {_attr("LogAttributes", ATTR_SESSION_ID)} AS session_id,
+    {_attr("LogAttributes", CHANNEL_ID)} AS channel_id,
+    {_attr("LogAttributes", DIALOG_ID)} AS dialog_id,
+    LogAttributes AS attributes
+  FROM {logs_table})
+WHERE name IS NOT NULL"""
+
+    def turns(mentioned: frozenset[str] | None) -> str:
+        return f"""SELECT TraceId AS trace_id, SpanId AS span_id, {start} AS start_ns,
+    {start} + {duration} AS end_ns, {duration} AS duration_ns,
+    {_is_error("StatusCode")} AS failed,
+    {_first_attr("SpanAttributes", CONVERSATION_ATTRIBUTES)} AS conversation_id,
+    {_attr("SpanAttributes", ATTR_ENDUSER_PSEUDO_ID)} AS user_id,
+    {_attr("SpanAttributes", ATTR_SESSION_ID)} AS session_id,
+    {_attr("SpanAttributes", ATTR_CHANNEL_ID)} AS channel_id,
+    {_attr("SpanAttributes", ATTR_ACTIVITY_ID)} AS activity_id,
+    {_attr("SpanAttributes", ATTR_ACTIVITY_TYPE)} AS activity_type,
+    {_attr("SpanAttributes", ATTR_LOCALE)} AS locale,
+    ServiceName AS service_name,
+    {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version
+FROM {traces}
+WHERE SpanName = {_text(TURN_SPAN_NAME)}"""
+
+    def metric_points(mentioned: frozenset[str] | None) -> str:
+        parts = []
+        for kind in METRIC_KINDS:
+            table = tables.metrics(kind)
+            if table not in columns:
+                continue
+            time_ns = _nanoseconds("TimeUnix", columns[table].get("TimeUnix", "DateTime64(9)"))
+            if kind in ("gauge", "sum"):
+                value, count = "toFloat64(Value)", "CAST(NULL AS Nullable(Int64))"
+            else:
+                value, count = "toFloat64(Sum)", "CAST(toInt64(Count) AS Nullable(Int64))"
+            parts.append(
+                f"""SELECT toString(MetricName) AS metric_name, nullIf(MetricUnit, '') AS unit,
+    ServiceName AS service_name, {time_ns} AS time_ns, {value} AS value, {count} AS count,
+    Attributes AS attributes
+FROM {tables.qualified(table)}"""
+            )
+        if not parts:
+            return """SELECT CAST('' AS String) AS metric_name,
+    CAST(NULL AS Nullable(String)) AS unit, CAST('' AS String) AS service_name,
+    toInt64(0) AS time_ns, toFloat64(0) AS value, CAST(NULL AS Nullable(Int64)) AS count,
+    CAST(map() AS Map(String, String)) AS attributes
+FROM system.one WHERE 0"""
+        return "\nUNION ALL\n".join(parts)
+
+    return {
+        "spans": spans,
+        "span_events": span_events,
+        "logs": logs,
+        "events": events,
+        "turns": turns,
+        "metric_points": metric_points,
+    }

@@ -1,0 +1,305 @@
+"""Queries are written once, in DuckDB SQL over the logical relations; this makes each
+engine's SQL from them.
+
+    compiled = compile_query(sql, "clickhouse", definitions, {"start": "Int64"})
+
+What it does, with SQLGlot (parse DuckDB SQL, rewrite the tree, generate the target dialect):
+
+* puts each engine's definition of a logical relation (``store.model``) in place of its
+  name, as a subquery under the same alias; an engine may leave out costly columns a query
+  never names (DuckDB joins the resources table only for ``resource_attributes``);
+* expands our macros: ``attr(attributes, 'key')`` is one attribute's value as text, NULL when
+  absent or empty (``nullif(json_extract_string(...), '')`` on DuckDB, ``nullIf(m['key'],
+  '')`` on ClickHouse, whose maps give ``''`` for a missing key);
+* ``$name`` parameters stay as they are on DuckDB and become ``{name:Type}`` on ClickHouse,
+  the type taken from the value passed;
+* on ClickHouse, rewrites what SQLGlot's own dialect gets wrong or subtly different
+  (``ClickHouseDialect`` below), and appends the settings that give DuckDB's NULL semantics.
+
+See docs/analytics-model.md for the rules a query follows to run the same on both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.clickhouse import ClickHouse
+from sqlglot.errors import SqlglotError
+from sqlglot.generator import Generator
+from sqlglot.generators.clickhouse import ClickHouseGenerator
+
+from .model import RELATIONS
+
+Dialect = Literal["duckdb", "clickhouse"]
+
+#: An engine's definition of one logical relation: the SELECT that produces its columns,
+#: given the column names the query mentions (None: it may use any, e.g. ``SELECT *``).
+Definition = Callable[[frozenset[str] | None], str]
+
+#: Settings every ClickHouse query runs with, so results match DuckDB's:
+#: an unmatched LEFT JOIN side is NULL (not '' or 0); min/max/avg of no rows is NULL (not 0).
+CLICKHOUSE_SETTINGS = {
+    "join_use_nulls": 1,
+    "aggregate_functions_null_for_empty": 1,
+}
+
+_ATTRIBUTE_KEY = re.compile(r"^[^\"\\']+$")
+
+
+class QueryError(Exception):
+    """A query the compiler cannot translate; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    #: The ``$name`` parameters the query uses, in order of first use.
+    parameters: tuple[str, ...]
+
+
+# --- ClickHouse rewrites ---------------------------------------------------------------
+
+
+def _quantile(self: Generator, node: exp.Expression) -> str:
+    # DuckDB's quantile_cont interpolates like ClickHouse's quantileExactInclusive exactly;
+    # ClickHouse's plain quantile() samples.
+    level = node.args.get("expression") or node.args.get("quantile")
+    value = self.sql(node, "this")
+    if isinstance(level, exp.Array):
+        levels = ", ".join(self.sql(q) for q in level.expressions)
+        return f"quantilesExactInclusive({levels})({value})"
+    return f"quantileExactInclusive({self.sql(level)})({value})"
+
+
+def _sorted_values(self: Generator, target: exp.Expression) -> str:
+    """groupArray with DuckDB's DISTINCT and ORDER BY (ClickHouse aggregates take no ORDER
+    BY): gather (keys, value) tuples, sort them, keep the values. Like DuckDB's list() of a
+    non-NULL column; ClickHouse leaves NULLs out."""
+    order = target if isinstance(target, exp.Order) else None
+    value = order.this if order is not None else target
+    distinct = isinstance(value, exp.Distinct)
+    if distinct:
+        value = value.expressions[0]
+    gather = "groupUniqArray" if distinct else "groupArray"
+    if order is None:
+        return f"{gather}({self.sql(value)})"
+    keys = ", ".join(
+        f"-({self.sql(k, 'this')})" if k.args.get("desc") else self.sql(k, "this")
+        for k in order.expressions
+    )
+    return (
+        f"arrayMap(pair -> pair.2, arraySort(pair -> pair.1, "
+        f"{gather}(tuple(tuple({keys}), {self.sql(value)}))))"
+    )
+
+
+def _array_agg(self: Generator, node: exp.ArrayAgg) -> str:
+    return _sorted_values(self, node.this)
+
+
+def _group_concat(self: Generator, node: exp.GroupConcat) -> str:
+    separator = self.sql(node, "separator") or "','"
+    return f"arrayStringConcat({_sorted_values(self, node.this)}, {separator})"
+
+
+def _first(self: Generator, node: exp.First) -> str:
+    # first(x ORDER BY a, b) -> the x of the smallest (a, b). Without ORDER BY DuckDB's
+    # first() is any row's, like any().
+    target = node.this
+    if isinstance(target, exp.Order):
+        keys = ", ".join(
+            f"-({self.sql(k, 'this')})" if k.args.get("desc") else self.sql(k, "this")
+            for k in target.expressions
+        )
+        return f"argMin({self.sql(target, 'this')}, tuple({keys}))"
+    return f"any({self.sql(target)})"
+
+
+def _window_shift(name: str) -> Callable[[Generator, exp.Expression], str]:
+    # lagInFrame/leadInFrame give the type's default for a missing neighbour; on a Nullable
+    # argument that default is NULL, as DuckDB's lag/lead give.
+    def render(self: Generator, node: exp.Expression) -> str:
+        arguments = [f"toNullable({self.sql(node, 'this')})"]
+        for key in ("offset", "default"):
+            if node.args.get(key) is not None:
+                arguments.append(self.sql(node, key))
+        return f"{name}({', '.join(arguments)})"
+
+    return render
+
+
+class ClickHouseDialect(ClickHouse):
+    """SQLGlot's ClickHouse dialect with the rewrites DuckDB SQL needs to mean the same."""
+
+    class Generator(ClickHouseGenerator):
+        TRANSFORMS = {
+            **ClickHouseGenerator.TRANSFORMS,
+            exp.PercentileCont: _quantile,
+            exp.ArrayAgg: _array_agg,
+            exp.GroupConcat: _group_concat,
+            exp.First: _first,
+            exp.LogicalOr: lambda self, e: f"max(toUInt8({self.sql(e, 'this')})) = 1",
+            exp.LogicalAnd: lambda self, e: f"min(toUInt8({self.sql(e, 'this')})) = 1",
+            exp.Length: lambda self, e: f"length({self.sql(e, 'this')})",
+            exp.Lag: _window_shift("lagInFrame"),
+            exp.Lead: _window_shift("leadInFrame"),
+        }
+
+
+def _whole_frame(node: exp.Expression) -> exp.Expression:
+    """lagInFrame/leadInFrame see only their frame: give them the whole partition."""
+    if (
+        isinstance(node, exp.Window)
+        and isinstance(node.this, exp.Lag | exp.Lead)
+        and not node.args.get("spec")
+    ):
+        node.set(
+            "spec",
+            exp.WindowSpec(
+                kind="ROWS",
+                start="UNBOUNDED",
+                start_side="PRECEDING",
+                end="UNBOUNDED",
+                end_side="FOLLOWING",
+            ),
+        )
+    return node
+
+
+# --- macros ----------------------------------------------------------------------------
+
+
+def _attribute_key(node: exp.Anonymous) -> tuple[exp.Expression, str]:
+    arguments = node.expressions
+    if len(arguments) != 2 or not (
+        isinstance(arguments[1], exp.Literal) and arguments[1].is_string
+    ):
+        raise QueryError("attr() takes an attributes column and a literal key: attr(a, 'key')")
+    key = arguments[1].name
+    if not _ATTRIBUTE_KEY.match(key):
+        raise QueryError(f"attr() key {key!r} may not be empty or hold quotes or backslashes")
+    return arguments[0], key
+
+
+def _expand_macros(dialect: Dialect) -> Callable[[exp.Expression], exp.Expression]:
+    def expand(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "attr":
+            column, key = _attribute_key(node)
+            if dialect == "duckdb":
+                value: exp.Expression = exp.Anonymous(
+                    this="json_extract_string",
+                    expressions=[column, exp.Literal.string(f'$."{key}"')],
+                )
+            else:
+                value = exp.Bracket(this=column, expressions=[exp.Literal.string(key)])
+            return exp.Nullif(this=value, expression=exp.Literal.string(""))
+        return node
+
+    return expand
+
+
+# --- parameters ------------------------------------------------------------------------
+
+
+def _parameter_name(node: exp.Expression) -> str:
+    name = node.name
+    if not name or name == "?" or name.isdigit():
+        raise QueryError("use $name parameters: ClickHouse has no positional ones")
+    return name
+
+
+def _mentioned_columns(tree: exp.Expr) -> frozenset[str] | None:
+    """Every column name the query mentions, or None if it selects ``*`` somewhere."""
+    for star in tree.find_all(exp.Star):
+        if not isinstance(star.parent, exp.Count):
+            return None
+    return frozenset(column.name for column in tree.find_all(exp.Column))
+
+
+def _check_aliases(tree: exp.Expr) -> None:
+    """An output name may not be a logical column's name (unless it is that column):
+    ClickHouse lets an alias shadow a column everywhere in its SELECT (``min(start_ns) AS
+    start_ns, max(end_ns) - min(start_ns)`` nests aggregates there) where DuckDB does not."""
+    used = {table.name for table in tree.find_all(exp.Table)}
+    columns = {
+        column for name in used if name in RELATIONS for column in RELATIONS[name].column_names
+    }
+    for alias in tree.find_all(exp.Alias):
+        if alias.alias in columns and not (
+            isinstance(alias.this, exp.Column) and alias.this.name == alias.alias
+        ):
+            raise QueryError(
+                f"the output name {alias.alias!r} is also a column's: choose another "
+                "(ClickHouse would read the column as the alias)"
+            )
+
+
+def compile_query(
+    sql: str,
+    dialect: Dialect,
+    definitions: Mapping[str, Definition],
+    parameter_types: Mapping[str, str] | None = None,
+) -> Compiled:
+    """``sql`` (DuckDB SQL over the logical relations) as ``dialect`` SQL over the engine's
+    tables. ``parameter_types`` gives ClickHouse's type of each ``$name`` parameter."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except SqlglotError as error:
+        raise QueryError(f"cannot parse the query: {error}") from error
+    _check_aliases(tree)
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    mentioned = _mentioned_columns(tree)
+    tree = tree.transform(_expand_macros(dialect))
+
+    markers: dict[str, str] = {}
+    for table in list(tree.find_all(exp.Table)):
+        name = table.name
+        if table.args.get("db") or name in ctes or name not in definitions:
+            continue
+        marker = f"__relation_{name}__"
+        markers[marker] = definitions[name](mentioned)
+        alias = table.alias_or_name
+        table.replace(
+            exp.Table(
+                this=exp.to_identifier(marker), alias=exp.TableAlias(this=exp.to_identifier(alias))
+            )
+        )
+
+    names: list[str] = []
+    for node in tree.find_all(exp.Placeholder, exp.Parameter):
+        name = _parameter_name(node)
+        if name not in names:
+            names.append(name)
+
+    if dialect == "duckdb":
+        text = tree.sql(dialect="duckdb")
+    else:
+        types = parameter_types or {}
+
+        def parameter(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Placeholder | exp.Parameter):
+                name = _parameter_name(node)
+                if name not in types:
+                    raise QueryError(f"no value for the parameter ${name}")
+                return exp.Var(this=f"{{{name}:{types[name]}}}")
+            return node
+
+        tree = tree.transform(_whole_frame).transform(parameter)
+        settings = ", ".join(f"{key} = {value}" for key, value in CLICKHOUSE_SETTINGS.items())
+        text = f"{tree.sql(dialect=ClickHouseDialect)} SETTINGS {settings}"
+    for marker, definition in markers.items():
+        text = text.replace(marker, f"({definition})")
+    return Compiled(text, tuple(names))
+
+
+def bound(compiled: Compiled, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of the parameters ``compiled`` uses; a missing one is a QueryError."""
+    missing = [name for name in compiled.parameters if name not in values]
+    if missing:
+        raise QueryError(f"no value for the parameter(s) {', '.join('$' + m for m in missing)}")
+    return {name: values[name] for name in compiled.parameters}

@@ -1,0 +1,108 @@
+"""The logical relations (``store.model``) as DuckDB SELECTs over the store's own tables.
+
+The store already keeps times in nanoseconds, kinds and status codes as OTLP numbers, NULL for
+what is missing, and promotes the attributes the hot queries filter on (``peer``,
+``conversation_id``, ``event_name``) to columns at ingest; so most relations are the tables
+themselves. Attributes are JSON text. Resource attributes live once per resource in
+``resources``: that join is made only for queries that name a column needing it (DuckDB does
+not drop an unused LEFT JOIN by itself).
+"""
+
+from __future__ import annotations
+
+from ..contract import (
+    ATTR_ACTIVITY_ID,
+    ATTR_ACTIVITY_TYPE,
+    ATTR_CHANNEL_ID,
+    ATTR_ENDUSER_PSEUDO_ID,
+    ATTR_LOCALE,
+    ATTR_SERVICE_VERSION,
+    ATTR_SESSION_ID,
+    CHANNEL_ID,
+    DIALOG_ID,
+    FROM_ID,
+    TURN_SPAN_NAME,
+)
+from .compiler import Definition
+from .database import STATUS_ERROR
+
+
+def _attr(column: str, key: str) -> str:
+    return f"""nullif(json_extract_string({column}, '$."{key}"'), '')"""
+
+
+def _needs(mentioned: frozenset[str] | None, *columns: str) -> bool:
+    return mentioned is None or any(column in mentioned for column in columns)
+
+
+def _resources(mentioned: frozenset[str] | None, table: str, *columns: str) -> tuple[str, str]:
+    """The resource attributes expression and the join it needs (or NULL and no join)."""
+    if _needs(mentioned, *columns):
+        return "r.attributes", f"LEFT JOIN resources r ON r.resource_id = {table}.resource_id"
+    return "CAST(NULL AS VARCHAR)", ""
+
+
+def spans(mentioned: frozenset[str] | None) -> str:
+    resource, join = _resources(mentioned, "s", "resource_attributes")
+    return f"""SELECT s.trace_id, s.span_id, s.parent_span_id, s.service_name, s.name, s.kind,
+    s.start_ns, s.end_ns, s.duration_ns, s.status_code, s.status_message, s.peer,
+    s.conversation_id, s.attributes, s.scope_name, {resource} AS resource_attributes,
+    hash(s.trace_id, s.span_id) AS span_key, hash(s.trace_id, s.parent_span_id) AS parent_key
+FROM main.spans s {join}"""
+
+
+def span_events(mentioned: frozenset[str] | None) -> str:
+    return "SELECT trace_id, span_id, seq, time_ns, name, attributes FROM main.span_events"
+
+
+def logs(mentioned: frozenset[str] | None) -> str:
+    resource, join = _resources(mentioned, "l", "resource_attributes")
+    return f"""SELECT l.time_ns, l.trace_id, l.span_id, l.service_name, l.severity_number,
+    l.severity_text, l.body, l.event_name, l.conversation_id, l.attributes, l.scope_name,
+    {resource} AS resource_attributes
+FROM main.logs l {join}"""
+
+
+def events(mentioned: frozenset[str] | None) -> str:
+    resource, join = _resources(mentioned, "l", "service_version")
+    return f"""SELECT l.time_ns, l.service_name,
+    {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version,
+    l.event_name AS name, l.trace_id, l.span_id, l.conversation_id,
+    coalesce({_attr("l.attributes", ATTR_ENDUSER_PSEUDO_ID)}, {_attr("l.attributes", FROM_ID)})
+        AS user_id,
+    {_attr("l.attributes", ATTR_SESSION_ID)} AS session_id,
+    {_attr("l.attributes", CHANNEL_ID)} AS channel_id,
+    {_attr("l.attributes", DIALOG_ID)} AS dialog_id,
+    l.attributes
+FROM main.logs l {join}
+WHERE l.event_name IS NOT NULL"""
+
+
+def turns(mentioned: frozenset[str] | None) -> str:
+    resource, join = _resources(mentioned, "s", "service_version")
+    return f"""SELECT s.trace_id, s.span_id, s.start_ns, s.end_ns, s.duration_ns,
+    s.status_code = {STATUS_ERROR} AS failed, s.conversation_id,
+    {_attr("s.attributes", ATTR_ENDUSER_PSEUDO_ID)} AS user_id,
+    {_attr("s.attributes", ATTR_SESSION_ID)} AS session_id,
+    {_attr("s.attributes", ATTR_CHANNEL_ID)} AS channel_id,
+    {_attr("s.attributes", ATTR_ACTIVITY_ID)} AS activity_id,
+    {_attr("s.attributes", ATTR_ACTIVITY_TYPE)} AS activity_type,
+    {_attr("s.attributes", ATTR_LOCALE)} AS locale,
+    s.service_name, {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version
+FROM main.spans s {join}
+WHERE s.name = '{TURN_SPAN_NAME}'"""
+
+
+def metric_points(mentioned: frozenset[str] | None) -> str:
+    return """SELECT metric_name, unit, service_name, time_ns, value, count, attributes
+FROM main.metric_points"""
+
+
+DEFINITIONS: dict[str, Definition] = {
+    "spans": spans,
+    "span_events": span_events,
+    "logs": logs,
+    "events": events,
+    "turns": turns,
+    "metric_points": metric_points,
+}

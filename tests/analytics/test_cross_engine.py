@@ -1,0 +1,162 @@
+"""Every query gives the same answer on DuckDB (the store) and ClickHouse (the exporter's
+tables, in chDB), over the same telemetry (tests/support/bot_traffic.py).
+
+To add a query: call it on both engines below and compare; it must also be non-trivial on
+this data (assert something about the answer itself, so equal-but-empty cannot pass).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot_telemetry.analytics import appmap
+from bot_telemetry.analytics.query import Query
+from bot_telemetry.analytics.window import TimeWindow
+from bot_telemetry.store.engine import Engine
+from bot_telemetry.store.model import RELATIONS
+from bot_telemetry.store.otel_rows import attribute_text
+from tests.analytics.conftest import Engines
+from tests.support.bot_traffic import MS, T0
+
+
+def both(engines: Engines, legacy: bool = False) -> tuple[Engine, Engine]:
+    return engines.duckdb, engines.clickhouse_legacy if legacy else engines.clickhouse
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["current-spellings", "old-spellings"])
+def test_app_map(engines: Engines, legacy: bool) -> None:
+    duckdb, clickhouse = both(engines, legacy)
+    expected = appmap.build_app_map(duckdb)
+    assert appmap.build_app_map(clickhouse) == expected
+    edges = {(e["source"], e["target"]): (e["calls"], e["failures"]) for e in expected["edges"]}
+    turns = len(engines.traffic.turn_traces)
+    assert edges[("channel", "bot")] == (turns, 0)
+    assert edges[("bot", "nlu")][1] > 0
+    assert edges[("bot", "azure.blob")] == (turns, 0)
+    assert {n["id"] for n in expected["nodes"]} == {"channel", "bot", "nlu", "qna", "azure.blob"}
+
+
+def test_app_map_of_a_window(engines: Engines) -> None:
+    # The first five turns only (one second apart).
+    window = TimeWindow(T0, T0 + 5 * 1000 * MS)
+    duckdb, clickhouse = both(engines)
+    expected = appmap.build_app_map(duckdb, window)
+    assert appmap.build_app_map(clickhouse, window) == expected
+    assert next(e for e in expected["edges"] if e["source"] == "channel")["calls"] == 5
+
+
+@pytest.mark.parametrize("node", ["bot", "nlu", "azure.blob", "nowhere"])
+def test_node_details(engines: Engines, node: str) -> None:
+    duckdb, clickhouse = both(engines)
+    operations = appmap.node_operations(duckdb, node)
+    assert appmap.node_operations(clickhouse, node) == operations
+    trace_ids = appmap.node_trace_ids(duckdb, node, limit=5)
+    assert appmap.node_trace_ids(clickhouse, node, limit=5) == trace_ids
+    assert (len(operations) > 0) == (node != "nowhere")
+
+
+# The example over `events` in docs/analytics-model.md: users and events per event name.
+EVENTS_BY_NAME = Query(
+    "example.events_by_name",
+    """SELECT name, count(*) AS events, count(DISTINCT user_id) AS users,
+              count(DISTINCT conversation_id) AS conversations,
+              min(time_ns) AS first_ns, any_value(service_version) AS version
+       FROM events WHERE time_ns >= $start AND time_ns < $end
+       GROUP BY name ORDER BY events DESC, name""",
+)
+
+
+def test_events_by_name(engines: Engines) -> None:
+    duckdb, clickhouse = both(engines)
+    expected = EVENTS_BY_NAME.run(duckdb, start=0, end=2**63 - 1).dicts()
+    assert EVENTS_BY_NAME.run(clickhouse, start=0, end=2**63 - 1).dicts() == expected
+    by_name = {row["name"]: row for row in expected}
+    turns = len(engines.traffic.turn_traces)
+    assert by_name["BotMessageReceived"]["events"] == turns
+    assert by_name["BotMessageReceived"]["users"] == 3
+    assert by_name["BotMessageReceived"]["version"] == "1.4.2"
+    assert by_name["INTERACT"]["users"] == 3  # client events: the actor's fromId
+    assert by_name["WaterfallStart"]["conversations"] == len(engines.traffic.conversations)
+
+
+def as_text(value: object) -> object:
+    """Attribute maps (JSON text) with every value as text, as ClickHouse stores them."""
+    if isinstance(value, str) and value.startswith("{"):
+        return {key: attribute_text(item) for key, item in json.loads(value).items()}
+    return value
+
+
+@pytest.mark.parametrize("relation", sorted(RELATIONS))
+def test_every_relation_has_the_same_rows(engines: Engines, relation: str) -> None:
+    columns = [c.name for c in RELATIONS[relation].columns if c.type != "UBIGINT"]
+    sql = f"SELECT {', '.join(columns)} FROM {relation}"
+    duckdb, clickhouse = both(engines)
+    left = sorted((tuple(as_text(v) for v in row) for row in duckdb.query(sql)), key=repr)
+    right = sorted((tuple(as_text(v) for v in row) for row in clickhouse.query(sql)), key=repr)
+    assert len(left) > 0
+    assert left == right
+
+
+def test_recent_events(engines: Engines) -> None:
+    from bot_telemetry.analytics.events import list_events
+
+    duckdb, clickhouse = both(engines)
+    for name in (None, "QnAMessage", "INTERACT"):
+        expected = list_events(duckdb, name=name, limit=30)
+        found = list_events(clickhouse, name=name, limit=30)
+        assert [{**e, "properties": None} for e in found] == [
+            {**e, "properties": None} for e in expected
+        ]
+        assert len(expected) > 0
+
+
+def test_traces(engines: Engines) -> None:
+    from bot_telemetry.analytics import traces
+
+    duckdb, clickhouse = both(engines)
+    for query in (
+        traces.TraceQuery(),
+        traces.TraceQuery(failed=True),
+        traces.TraceQuery(failed=False, limit=3),
+        traces.TraceQuery(conversation_id="conv-1"),
+        traces.TraceQuery(event_name="WaterfallStart", service="nlu"),
+    ):
+        expected = traces.search_traces(duckdb, query)
+        assert traces.search_traces(clickhouse, query) == expected, query
+        assert expected
+
+
+def test_conversations(engines: Engines) -> None:
+    from bot_telemetry.analytics import conversations
+
+    duckdb, clickhouse = both(engines)
+    expected = conversations.list_conversations(duckdb)
+    assert conversations.list_conversations(clickhouse) == expected
+    assert len(expected) == len(engines.traffic.conversations)
+    one = conversations.get_conversation(duckdb, "conv-2")
+    assert conversations.get_conversation(clickhouse, "conv-2") == one
+    assert one is not None and one["client_events"] and one["turns"][0]["client_events"]
+
+
+def test_client_events(engines: Engines) -> None:
+    from bot_telemetry.analytics import client_events
+
+    duckdb, clickhouse = both(engines)
+    for eid, conversation in ((None, None), ("INTERACT", "conv-1"), ("START", None)):
+        expected = client_events.list_client_events(duckdb, eid=eid, conversation_id=conversation)
+        found = client_events.list_client_events(clickhouse, eid=eid, conversation_id=conversation)
+        assert [{**e, "properties": None} for e in found] == [
+            {**e, "properties": None} for e in expected
+        ]
+        assert expected
+    assert client_events.counts(clickhouse) == client_events.counts(duckdb)
+    assert client_events.counts(duckdb)["stored"]["START"] == len(engines.traffic.conversations)
+
+
+@pytest.mark.parametrize("relation", sorted(RELATIONS))
+def test_select_star_gives_the_model_columns_in_order(engines: Engines, relation: str) -> None:
+    for engine in both(engines):
+        found = engine.query(f"SELECT * FROM {relation} LIMIT 1")
+        assert found.columns == RELATIONS[relation].column_names
