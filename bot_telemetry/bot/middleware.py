@@ -29,12 +29,14 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import contract
 from ..privacy import PrivacyPolicy, current_policy
+from ..signals.consent import lookup_consent
 from ..signals.custom_events import (
     track_custom_event,
     with_turn_personal_values,
     with_turn_properties,
 )
 from ..signals.setup_check import warn_if_not_recording
+from ..signals.turn_consent import TurnConsent, with_turn_consent
 from ..signals.turn_context import turn_context_scope
 from .telemetry_client import OpenTelemetryBotTelemetryClient
 
@@ -142,7 +144,8 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
         return self._telemetry_client
 
     async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[Any]]) -> None:
-        span, token = self._start_turn(context)
+        consent = await self._turn_consent(context)
+        span, token = self._start_turn(context, consent)
         try:
             try:
                 await self.on_receive_activity(context.activity)
@@ -274,8 +277,21 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
         except Exception:
             _log.exception("could not record the turn's exception")
 
+    async def _turn_consent(self, context: TurnContext) -> TurnConsent | None:
+        """Under ``consent_mode``, whether this turn's user consented (one registry lookup)."""
+        try:
+            policy = self.privacy
+            if not policy.consent_mode:
+                return None
+            sender = context.activity.from_property if context.activity else None
+            user_key = policy.pseudonymize(sender.id) if sender and sender.id else None
+            return await lookup_consent(user_key, policy)
+        except Exception:
+            _log.exception("could not look up the user's consent")
+            return None
+
     def _start_turn(
-        self, context: TurnContext
+        self, context: TurnContext, consent: TurnConsent | None = None
     ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
         try:
             activity: Activity = context.activity
@@ -293,6 +309,9 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
                 {key: value for key, value in turn.items() if value is not None},
                 trace.set_span_in_context(span),
             )
+            # record_consent() changes it for the rest of the turn.
+            user_key = attributes.get(contract.ATTR_ENDUSER_PSEUDO_ID)
+            scope = with_turn_consent(consent or TurnConsent(user_key), scope)
             sender = activity.from_property
             scope = with_turn_personal_values(
                 (

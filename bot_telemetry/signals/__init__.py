@@ -1,11 +1,20 @@
 """Signals layer: what a bot records through the OpenTelemetry API, for any runtime
 (botbuilder or the Agents SDK): custom events (a log record and a span event each), the
-properties every event of a turn carries, and the turn a task is working on.
+properties every event of a turn carries, the turn a task is working on, prompt answers and
+users' consent.
 
     from bot_telemetry.signals import track_custom_event
     track_custom_event("OrderPlaced", {"conversationId": cid}, {"items": 3})
 """
 
+from .consent import (
+    ConsentRegistry,
+    MemoryConsentRegistry,
+    consent_registry,
+    lookup_consent,
+    record_consent,
+    set_consent_registry,
+)
 from .custom_events import (
     attribute_value,
     measurement_json,
@@ -15,18 +24,31 @@ from .custom_events import (
     with_turn_personal_values,
     with_turn_properties,
 )
+from .prompts import PromptAnswer, track_prompt_answer
 from .setup_check import warn_if_not_recording
+from .turn_consent import TurnConsent, turn_consent, with_turn_consent
 from .turn_context import current_turn_context, turn_context_scope
 
 __all__ = [
+    "ConsentRegistry",
+    "MemoryConsentRegistry",
+    "PromptAnswer",
+    "TurnConsent",
     "attribute_value",
+    "consent_registry",
     "current_turn_context",
+    "lookup_consent",
     "measurement_json",
+    "record_consent",
+    "set_consent_registry",
     "track_custom_event",
+    "track_prompt_answer",
+    "turn_consent",
     "turn_context_scope",
     "turn_personal_values",
     "turn_properties",
     "warn_if_not_recording",
+    "with_turn_consent",
     "with_turn_personal_values",
     "with_turn_properties",
 ]
