@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import logging
 import time
-from decimal import Decimal
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from botbuilder.core import TurnContext

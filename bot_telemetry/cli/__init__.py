@@ -7,6 +7,7 @@
     bot-telemetry conversations [CONVERSATION_ID]
     bot-telemetry client-events [--failed]
     bot-telemetry posthog backfill --since 30d   # stored history to PostHog (POSTHOG_API_KEY)
+    bot-telemetry exhaust submit|status|list|run  # data exhaust jobs (UCI's API)
 
 Errors are one line on stderr and a non-zero exit status. Each command group is a module
 with a ``register(subparsers)`` returning its handlers.
@@ -20,11 +21,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import client_events, posthog, queries, serve
+from . import client_events, exhaust, posthog, queries, serve
 from .common import PROG, CommandError, Handler
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = (serve, queries, client_events, posthog)
+COMMAND_GROUPS = (serve, queries, client_events, posthog, exhaust)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:

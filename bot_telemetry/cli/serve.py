@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from ..analytics.window import parse_duration
+from . import exhaust
 from .common import PROG, TOKEN_VARIABLE, Handler, store_options
 
 
@@ -50,6 +51,7 @@ def register(commands: Any) -> dict[str, Handler]:
         default="1h",
         help="how long client events' mids are remembered to drop repeats (default 1h)",
     )
+    exhaust.serve_options(serve)
     return {"serve": run}
 
 
@@ -67,6 +69,7 @@ def run(options: argparse.Namespace) -> int:
         retention_seconds=parse_duration(options.retention) if options.retention else 0,
         cors_origins=tuple(check_origin(origin) for origin in options.cors_origin),
         client_dedup_seconds=parse_duration(options.client_dedup_window),
+        **exhaust.serve_settings(options),
     )
 
     def ready(running: Running) -> None:

@@ -81,9 +81,7 @@ class IdentityVault:
                 continue
             key_id, colon, encoded = item.partition(":")
             if not colon:
-                raise VaultError(
-                    f"{VAULT_KEYS_ENV}: {key_id[:8]}... has no id: write id:base64key"
-                )
+                raise VaultError(f"{VAULT_KEYS_ENV}: {key_id[:8]}... has no id: write id:base64key")
             try:
                 key = base64.b64decode(encoded, validate=True)
             except (binascii.Error, ValueError) as error:

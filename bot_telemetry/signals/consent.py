@@ -75,9 +75,7 @@ def set_consent_registry(registry: ConsentRegistry | None) -> None:
     _registry = registry if registry is not None else MemoryConsentRegistry()
 
 
-async def lookup_consent(
-    user_key: str | None, policy: PrivacyPolicy
-) -> TurnConsent:
+async def lookup_consent(user_key: str | None, policy: PrivacyPolicy) -> TurnConsent:
     """The turn's consent for ``user_key`` (pseudonymous). Looked up only under
     ``consent_mode``; a registry that fails or is slow counts as no consent, never fails the
     turn."""

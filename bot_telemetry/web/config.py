@@ -31,6 +31,11 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     #: How long a client event's mid (and a bundle) is remembered to drop repeats.
     client_dedup_seconds: float = 3600.0
+    #: Data exhausts: their folder (jobs, files; default ``exhaust/`` next to the store), when
+    #: the runner runs (``now``, ``daily@HH:MM``, ``off``) and how long download links last.
+    exhaust_dir: Path | None = None
+    exhaust_schedule: str = "now"
+    exhaust_expiry_seconds: float = 30 * 60
 
     def check(self) -> None:
         """Refuse a non-loopback bind unless it is explicit and protected by a token."""
