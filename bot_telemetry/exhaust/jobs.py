@@ -144,8 +144,8 @@ class JobStore:
         self.lease_ms = int(lease_seconds * 1000)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._transaction() as db:
-            db.executescript(_SCHEMA)
+        # executescript commits on its own; every statement is IF NOT EXISTS.
+        self._connection().executescript(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         found: sqlite3.Connection | None = getattr(self._local, "db", None)
