@@ -219,13 +219,18 @@ class ChDBEngine(ClickHouseEngine):
             except Exception as error:
                 raise EngineError(str(error).strip()) from error
             try:
-                for batch in reader:
-                    columns = tuple(batch.schema.names)
-                    values_by_column = [
-                        _from_arrow(batch.column(index).to_pylist(), batch.schema.field(index).type)
-                        for index in range(len(columns))
-                    ]
-                    yield Result(columns, list(zip(*values_by_column, strict=True)))
+                for whole in reader:
+                    columns = tuple(whole.schema.names)
+                    # chDB's blocks follow ClickHouse's, whatever rows_per_batch says.
+                    for offset in range(0, whole.num_rows, batch_rows):
+                        batch = whole.slice(offset, batch_rows)
+                        values_by_column = [
+                            _from_arrow(
+                                batch.column(index).to_pylist(), batch.schema.field(index).type
+                            )
+                            for index in range(len(columns))
+                        ]
+                        yield Result(columns, list(zip(*values_by_column, strict=True)))
             except EngineError:
                 raise
             except Exception as error:
