@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,20 +49,31 @@ PRIVATE_HEADERS: Final = (
 
 def timestamp(time_ns: int) -> str:
     """ISO 8601 in UTC with milliseconds: ``2025-06-15T14:13:20.123Z``."""
-    moment = dt.datetime.fromtimestamp(time_ns // 1_000_000 / 1000, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return f"{_second(time_ns // 1_000_000_000)}.{time_ns // 1_000_000 % 1000:03d}Z"
 
 
+@lru_cache(maxsize=4096)
+def _second(epoch_seconds: int) -> str:
+    # Rows come in time order, many to a second: strftime once per second, not per row.
+    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@lru_cache(maxsize=8192)
 def seconds(milliseconds: Any) -> str:
     """A duration in ms (text or number) as seconds with millisecond precision: ``2.5``."""
     if milliseconds is None or milliseconds == "":
         return ""
     try:
-        value = int(float(milliseconds))
+        value = int(milliseconds)
     except ValueError:
-        return ""
+        try:
+            value = int(float(milliseconds))
+        except ValueError:
+            return ""
     whole, part = divmod(value, 1000)
-    return f"{whole}.{part:03d}".rstrip("0").rstrip(".") if part else str(whole)
+    if not part:
+        return str(whole)
+    return f"{whole}.{part:03d}".rstrip("0")
 
 
 def response_rows(batches: Iterable[Result], bot: str) -> Iterator[list[list[str]]]:
