@@ -40,12 +40,18 @@ from botbuilder.dialogs.prompts import (
 from botbuilder.schema import ActivityTypes
 
 from ..privacy import PrivacyPolicy
+from ..signals.custom_events import turn_personal_values
 from ..signals.prompts import PromptAnswer, track_prompt_answer
 from .dialogs import DialogTree, walk_dialogs
 
 _log = logging.getLogger(__name__)
 #: Where a prompt's state keeps when it was last sent (ns since the epoch).
 PROMPTED_AT = "botTelemetry.promptedAt"
+#: The prompt instance's personal values its text may quote, and the asking dialog's answers
+#: so far (kept in the bot's own dialog state, never recorded as they are).
+QUOTABLE = "botTelemetry.quotable"
+ANSWERS = "botTelemetry.answers"
+_KEPT_ANSWERS = 20
 _MARK = "_bot_telemetry_prompt_answers"
 _RECOGNIZED = "bot_telemetry.prompt_recognized"
 
@@ -84,10 +90,24 @@ def record_prompt_answers(root: DialogTree, *, privacy: PrivacyPolicy | None = N
 
 
 def _wire(prompt: Prompt, kind: str, privacy: PrivacyPolicy | None) -> None:
+    begin_dialog: Callable[..., Awaitable[Any]] = prompt.begin_dialog
     on_prompt: Callable[..., Awaitable[Any]] = prompt.on_prompt
     on_recognize: Callable[..., Awaitable[Any]] = prompt.on_recognize
     continue_dialog: Callable[[DialogContext], Awaitable[Any]] = prompt.continue_dialog
     recognized_key = f"{_RECOGNIZED}.{id(prompt)}"
+
+    async def begun(dialog_context: DialogContext, options: Any = None) -> Any:
+        # What the prompt may quote, kept while it waits for its answer (it is answered in a
+        # later turn, whose message is not the one the prompt's text was built from).
+        try:
+            stack = dialog_context.stack
+            if stack:
+                earlier = stack[1].state.get(ANSWERS, []) if len(stack) > 1 else []
+                quotable = [*turn_personal_values(), *earlier][-_KEPT_ANSWERS:]
+                stack[0].state[QUOTABLE] = quotable
+        except Exception:
+            _log.exception("could not note what prompt %r may quote", prompt.id)
+        return await begin_dialog(dialog_context, options)
 
     async def prompted(turn_context: TurnContext, state: Any, options: Any, is_retry: bool) -> Any:
         result = await on_prompt(turn_context, state, options, is_retry)
@@ -114,6 +134,7 @@ def _wire(prompt: Prompt, kind: str, privacy: PrivacyPolicy | None) -> None:
             _log.exception("could not record the answer to prompt %r", prompt.id)
         return result
 
+    prompt.begin_dialog = begun
     prompt.on_prompt = prompted
     prompt.on_recognize = recognized
     prompt.continue_dialog = continued
@@ -133,6 +154,10 @@ class _Asked:
         self.options = state.get(Prompt.persisted_options)
         inner = state.get(Prompt.persisted_state)
         self.prompted_at = inner.get(PROMPTED_AT) if isinstance(inner, dict) else None
+        quotable = state.get(QUOTABLE)
+        self.quotable = (
+            [v for v in quotable if isinstance(v, str)] if isinstance(quotable, list) else []
+        )
         self.x_path = "/".join(_path(dialog_context))
         # Before botbuilder moves the waterfall on to its next step.
         self.step = self._step(dialog_context)
@@ -149,6 +174,11 @@ class _Asked:
         # Valid: botbuilder ended the prompt (it stays on the stack to ask again otherwise).
         valid = all(entry is not self.instance for entry in stack)
         eof = valid and self.parent is not None and all(entry is not self.parent for entry in stack)
+        if valid and text and self.parent is not None and isinstance(self.parent.state, dict):
+            kept = self.parent.state.setdefault(ANSWERS, [])
+            if isinstance(kept, list):
+                kept.append(text)
+                del kept[:-_KEPT_ANSWERS]
         succeeded = bool(getattr(recognized, "succeeded", False))
         response = _plain(recognized.value) if succeeded else text
         dialog_id, step_index, step_name = self.step
@@ -171,6 +201,7 @@ class _Asked:
                 dialog_id=dialog_id,
                 step_index=step_index,
                 step_name=step_name,
+                quotable=self.quotable,
             ),
             privacy=privacy,
         )

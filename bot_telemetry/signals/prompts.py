@@ -7,8 +7,10 @@ The runtime's adapter (``bot_telemetry.bot.prompts`` for botbuilder's dialog pro
 * the answer is personal data (``promptResponse``): recorded only when the policy allows it
   for this user (``log_personal_information``, or ``consent_mode`` and the user's consent);
 * the question's texts are bot-authored, so they are kept, but a prompt may quote the user
-  ("a table under the name Ana?"): the turn's personal values (the message, the user's name
-  and id) and the redaction patterns are replaced in them unless personal data is allowed;
+  ("a table under the name Ana?"): unless personal data is allowed, the personal values it
+  may quote (the turn's message, the user's name and id, and ``quotable``: what the user had
+  said when the prompt was sent, their earlier answers in the dialog) and the redaction
+  patterns are replaced in them;
 * the rest (ids, type, scores, duration, dialog path) holds no personal data.
 
     track_prompt_answer(PromptAnswer(question_id="booking.steps#1", question_type="number",
@@ -24,7 +26,7 @@ from typing import Any
 
 from .. import contract
 from ..privacy import PrivacyPolicy, current_policy
-from .custom_events import track_custom_event, turn_personal_values
+from .custom_events import MIN_PERSONAL_VALUE_LENGTH, track_custom_event, turn_personal_values
 from .turn_consent import turn_consent_granted
 
 #: The texts made safe here, which the policy then only bounds.
@@ -50,6 +52,9 @@ class PromptAnswer:
     dialog_id: str | None = None
     step_index: int | None = None
     step_name: str | None = None
+    #: Personal values the question's texts may quote besides the current turn's: what the
+    #: user said when the prompt was sent, their earlier answers in the dialog.
+    quotable: Sequence[str] = ()
 
     @property
     def score(self) -> int:
@@ -58,7 +63,7 @@ class PromptAnswer:
 
 def prompt_answer_properties(answer: PromptAnswer, policy: PrivacyPolicy) -> dict[str, Any]:
     """The event's properties before the policy filters them (texts already made safe)."""
-    known = turn_personal_values()
+    known = _longest_first([*turn_personal_values(), *answer.quotable])
     properties: dict[str, Any] = {
         contract.QUESTION_ID: answer.question_id,
         contract.QUESTION_TYPE: answer.question_type,
@@ -84,6 +89,12 @@ def prompt_answer_properties(answer: PromptAnswer, policy: PrivacyPolicy) -> dic
             answer.response, ensure_ascii=False, default=str, separators=(",", ":")
         )
     return properties
+
+
+def _longest_first(values: Sequence[str]) -> list[str]:
+    # A name inside a longer message goes with the message (as with_turn_personal_values).
+    found = {v for v in values if isinstance(v, str) and len(v) >= MIN_PERSONAL_VALUE_LENGTH}
+    return sorted(found, key=len, reverse=True)
 
 
 def track_prompt_answer(answer: PromptAnswer, *, privacy: PrivacyPolicy | None = None) -> None:
