@@ -1,8 +1,11 @@
 """The booking dialog: a four-question task a user can finish, cancel or walk away from.
 
-day -> party size -> name -> confirm. Answers the recognizer already found in the first
-message ("a table for 4 on friday") skip their question. Each step is a WaterfallStep
-event, so abandoned bookings show where users leave.
+consent -> day -> party size -> name -> confirm. A user who has not said yet whether their
+answers may be kept is asked first (the answer is recorded as their consent, see
+``bot_telemetry.bot.consent``). Answers the recognizer already found in the first message
+("a table for 4 on friday") skip their question. Each step is a WaterfallStep event, so
+abandoned bookings show where users leave; each answer to a prompt is a PromptAnswered
+event, what a data exhaust exports.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from botbuilder.dialogs.prompts import (
 
 BOOKING_DIALOG = "booking"
 MAX_PARTY = 12
+CONSENT_QUESTION = (
+    "Before we start: may we keep your answers and your contact id to improve our service?"
+)
+#: The key of the booking's options that carries the user's earlier consent decision.
+CONSENT_OPTION = "consent"
 
 
 @dataclass
@@ -52,25 +60,45 @@ def booking_from_entities(entities: dict[str, Any]) -> Booking:
 
 
 class BookingDialog(ComponentDialog):  # type: ignore[misc]
-    def __init__(self, on_booked: Any = None) -> None:
+    def __init__(self, on_booked: Any = None, on_consent: Any = None) -> None:
         super().__init__(BOOKING_DIALOG)
         self._on_booked = on_booked
+        self._on_consent = on_consent
         self.add_dialog(
             WaterfallDialog(
                 "booking.steps",
-                [self._day, self._party_size, self._name, self._confirm, self._finish],
+                [
+                    self._consent,
+                    self._day,
+                    self._party_size,
+                    self._name,
+                    self._confirm,
+                    self._finish,
+                ],
             )
         )
+        self.add_dialog(ConfirmPrompt("booking.consent", default_locale="en-us"))
         self.add_dialog(TextPrompt("booking.day"))
         self.add_dialog(NumberPrompt("booking.party", _valid_party_size, default_locale="en-us"))
         self.add_dialog(TextPrompt("booking.name"))
         self.add_dialog(ConfirmPrompt("booking.confirm", default_locale="en-us"))
         self.initial_dialog_id = "booking.steps"
 
-    async def _day(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def _consent(self, step: WaterfallStepContext) -> DialogTurnResult:
+        options = dict(step.options) if isinstance(step.options, dict) else {}
+        decided = options.pop(CONSENT_OPTION, None)
         # Dialog state is stored (Blob Storage serialises it as JSON): keep plain values there.
-        booking = Booking(**step.options) if isinstance(step.options, dict) else Booking()
-        step.values["booking"] = asdict(booking)
+        step.values["booking"] = asdict(Booking(**options))
+        if decided is not None:
+            return await step.next(None)
+        return await step.prompt(
+            "booking.consent", PromptOptions(prompt=MessageFactory.text(CONSENT_QUESTION))
+        )
+
+    async def _day(self, step: WaterfallStepContext) -> DialogTurnResult:
+        if isinstance(step.result, bool) and self._on_consent is not None:
+            await self._on_consent(step.context, step.result)
+        booking = Booking(**step.values["booking"])
         if booking.day:
             return await step.next(booking.day)
         return await step.prompt(

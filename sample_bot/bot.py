@@ -29,7 +29,9 @@ from botbuilder.core import (
 from botbuilder.dialogs import DialogSet
 from botbuilder.schema import ChannelAccount
 
-from .booking import BOOKING_DIALOG, Booking, BookingDialog, booking_from_entities
+from bot_telemetry.bot.consent import record_consent
+
+from .booking import BOOKING_DIALOG, CONSENT_OPTION, Booking, BookingDialog, booking_from_entities
 from .http_clients import ServiceError
 from .replies import with_feedback, with_suggestions
 
@@ -70,8 +72,9 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
         self.qna = qna
         self.dialog_state = conversation_state.create_property("DialogState")
         self.bookings = user_state.create_property("Bookings")
+        self.consent = user_state.create_property("Consent")
         self.telemetry_client = telemetry_client or NullTelemetryClient()
-        self.dialog = dialog or BookingDialog(on_booked=self._remember)
+        self.dialog = dialog or BookingDialog(on_booked=self._remember, on_consent=self._consent)
         self.dialogs = DialogSet(self.dialog_state)
         self.dialogs.add(self.dialog)
 
@@ -103,7 +106,9 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
             return
         if intent == "BookTable":
             booking = booking_from_entities(result.entities if result else {})
-            await dialog_context.begin_dialog(BOOKING_DIALOG, asdict(booking))
+            decided = await self.consent.get(turn_context, lambda: None)
+            options = {**asdict(booking), CONSENT_OPTION: decided}
+            await dialog_context.begin_dialog(BOOKING_DIALOG, options)
         elif intent in REPLIES:
             await turn_context.send_activity(REPLIES[intent])
         else:
@@ -133,6 +138,12 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
             await turn_context.send_activity(NO_ANSWER)
         else:
             await turn_context.send_activity(with_feedback(best.answer))
+
+    async def _consent(self, turn_context: TurnContext, granted: bool) -> None:
+        """The answer to the consent question: kept with the user, and recorded (under the
+        sample's consent mode, their personal data is recorded from now on)."""
+        await self.consent.set(turn_context, granted)
+        await record_consent(turn_context, granted)
 
     async def _remember(self, turn_context: TurnContext, booking: Booking) -> None:
         bookings = await self.bookings.get(turn_context, list)

@@ -37,8 +37,9 @@ from tests.reliability.stack import (
 from tests.support.ports import free_port
 from tests.support.processes import REPO
 
-# The corpus as the user types it, plus a booking in which the user gives their name.
-BOOKING = ("book a table for 2 on friday", "{name}", "yes")
+# The corpus as the user types it, plus a booking in which the user gives their name (having
+# said no to the consent question).
+BOOKING = ("book a table for 2 on friday", "no", "{name}", "yes")
 
 
 def forms(value: str) -> set[bytes]:
