@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -76,46 +76,11 @@ def seconds(milliseconds: Any) -> str:
     return f"{whole}.{part:03d}".rstrip("0")
 
 
-def response_rows(batches: Iterable[Result], bot: str) -> Iterator[list[list[str]]]:
-    """RESPONSES' batches as CSV rows (Conversation ID and Name are the bot)."""
+def response_rows(batches: Iterable[Result]) -> Iterator[list[tuple[Any, ...]]]:
+    """RESPONSES' batches as CSV rows: its columns are the file's, in order; the duration
+    becomes seconds and the time ISO 8601 (None is written as an empty field)."""
     for batch in batches:
-        index = {name: position for position, name in enumerate(batch.columns)}
-        m, d, s = index["message_id"], index["device_id"], index["session"]
-        qi, qt, ti, de = (
-            index["question_id"],
-            index["question_type"],
-            index["question_title"],
-            index["question_description"],
-        )
-        du, sc, ms, op = (
-            index["duration_ms"],
-            index["score"],
-            index["max_score"],
-            index["question_options"],
-        )
-        re, xp, eo, at = index["response"], index["x_path"], index["eof"], index["answered_ns"]
-        yield [
-            [
-                row[m] or "",
-                bot,
-                bot,
-                row[d] or "",
-                row[s] or "",
-                row[qi] or "",
-                row[qt] or "",
-                row[ti] or "",
-                row[de] or "",
-                seconds(row[du]),
-                row[sc] or "",
-                row[ms] or "",
-                row[op] or "",
-                row[re] or "",
-                row[xp] or "",
-                row[eo] or "",
-                timestamp(row[at]),
-            ]
-            for row in batch.rows
-        ]
+        yield [(*row[:9], seconds(row[9]), *row[10:16], timestamp(row[16])) for row in batch.rows]
 
 
 def private_rows(
@@ -136,7 +101,7 @@ def private_rows(
         yield found
 
 
-def write_csv(path: Path, headers: tuple[str, ...], rows: Iterable[list[list[str]]]) -> int:
+def write_csv(path: Path, headers: tuple[str, ...], rows: Iterable[Sequence[Sequence[Any]]]) -> int:
     """Write the header and every batch of rows; the number of rows written."""
     written = 0
     with path.open("w", newline="", encoding="utf-8") as file:

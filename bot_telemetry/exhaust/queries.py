@@ -41,32 +41,57 @@ _DECISIONS = f"""decisions AS (
     GROUP BY user_id
 )"""
 
-#: One row per answered prompt; the response only where the user's consent stands.
-RESPONSES = Query(
-    "exhaust.responses",
-    f"""WITH {_DECISIONS}
-SELECT attr(e.attributes, '{ACTIVITY_ID}') AS message_id,
+#: The answer's attributes, read together (attrs(): one JSON parse per row on DuckDB).
+_KEYS = (
+    ACTIVITY_ID,
+    QUESTION_ID,
+    QUESTION_TYPE,
+    QUESTION_TITLE,
+    QUESTION_DESCRIPTION,
+    QUESTION_DURATION_MS,
+    QUESTION_SCORE,
+    QUESTION_MAX_SCORE,
+    QUESTION_OPTIONS,
+    PROMPT_RESPONSE,
+    X_PATH,
+    EOF,
+)
+
+
+def _key(name: str) -> str:
+    return f"nullif(e.a[{_KEYS.index(name) + 1}], '')"
+
+
+_ANSWERS = f"""SELECT {_key(ACTIVITY_ID)} AS message_id,
     e.service_name AS bot,
+    e.service_name AS bot_name,
     e.user_id AS device_id,
     e.session_id AS session,
-    attr(e.attributes, '{QUESTION_ID}') AS question_id,
-    attr(e.attributes, '{QUESTION_TYPE}') AS question_type,
-    attr(e.attributes, '{QUESTION_TITLE}') AS question_title,
-    attr(e.attributes, '{QUESTION_DESCRIPTION}') AS question_description,
-    attr(e.attributes, '{QUESTION_DURATION_MS}') AS duration_ms,
-    attr(e.attributes, '{QUESTION_SCORE}') AS score,
-    attr(e.attributes, '{QUESTION_MAX_SCORE}') AS max_score,
-    attr(e.attributes, '{QUESTION_OPTIONS}') AS question_options,
-    CASE WHEN d.decision = '{CONSENT_GRANTED}' THEN attr(e.attributes, '{PROMPT_RESPONSE}') END
-        AS response,
-    attr(e.attributes, '{X_PATH}') AS x_path,
-    attr(e.attributes, '{EOF}') AS eof,
+    {_key(QUESTION_ID)} AS question_id,
+    {_key(QUESTION_TYPE)} AS question_type,
+    {_key(QUESTION_TITLE)} AS question_title,
+    {_key(QUESTION_DESCRIPTION)} AS question_description,
+    {_key(QUESTION_DURATION_MS)} AS duration_ms,
+    {_key(QUESTION_SCORE)} AS score,
+    {_key(QUESTION_MAX_SCORE)} AS max_score,
+    {_key(QUESTION_OPTIONS)} AS question_options,
+    CASE WHEN d.decision = '{CONSENT_GRANTED}' THEN {_key(PROMPT_RESPONSE)} END AS response,
+    {_key(X_PATH)} AS x_path,
+    {_key(EOF)} AS eof,
     e.time_ns AS answered_ns
-FROM events e LEFT JOIN decisions d ON d.user_id = e.user_id
-WHERE e.name = '{PROMPT_ANSWERED}' AND e.service_name = $bot
-    AND e.time_ns >= $start AND e.time_ns < $end
-ORDER BY answered_ns, device_id, message_id, question_id""",
-)
+FROM (
+    SELECT attrs(attributes, {", ".join(f"'{key}'" for key in _KEYS)}) AS a,
+        service_name, user_id, session_id, time_ns
+    FROM events
+    WHERE name = '{PROMPT_ANSWERED}' AND service_name = $bot
+        AND time_ns >= $start AND time_ns < $end
+) AS e LEFT JOIN decisions d ON d.user_id = e.user_id"""
+_ANSWER_ORDER = "answered_ns, device_id, message_id, question_id"
+
+#: One row per answered prompt, in the response file's column order (the duration in ms and
+#: the time in ns, formatted by ``files``); the response only where the user's consent stands.
+RESPONSES = Query("exhaust.responses", f"WITH {_DECISIONS}\n{_ANSWERS}\nORDER BY {_ANSWER_ORDER}")
+
 
 #: One row per user who talked to the bot in the window: their consent and, where it
 #: stands, the vault's ciphertext of their real id.

@@ -113,9 +113,7 @@ class Runner:
         csv_path = directory / Path(file_name(job)).with_suffix(".csv").name
         if job.dataset == RESPONSE_EXHAUST:
             batches = self.engine.stream(queries.RESPONSES.sql, values, batch_rows=self.batch_rows)
-            rows = files.write_csv(
-                csv_path, files.RESPONSE_HEADERS, files.response_rows(batches, bot)
-            )
+            rows = files.write_csv(csv_path, files.RESPONSE_HEADERS, files.response_rows(batches))
         else:
             undecrypted = [0]
             batches = self.engine.stream(queries.USERS.sql, values, batch_rows=self.batch_rows)
