@@ -223,13 +223,16 @@ def main(argv: list[str] | None = None) -> int:
             store.close()
         if "chdb" in options.engines:
             from bot_telemetry.store.clickhouse import ChDBEngine
+            from bot_telemetry.store.clickhouse_relations import Tables
 
-            engine = ChDBEngine(str(folder / "chdb"))
+            # chDB keeps one data directory per process: a database of our own in it.
+            engine = ChDBEngine(tables=Tables(database="bench_exhaust"))
             started = time.perf_counter()
             load_chdb(engine, options.rows)
             loaded = time.perf_counter() - started
             result = export(engine, folder / "clickhouse", options.rows)
             results["chdb"] = {**result, "load_seconds": round(loaded, 1)}
+            engine.raw("DROP DATABASE IF EXISTS bench_exhaust")
             engine.close()
     if options.json:
         print(json.dumps(results, indent=2))
