@@ -164,6 +164,19 @@ def _rss_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def python_heap(engine: Engine, folder: Path, rows: int) -> float:
+    """The peak of Python's own allocations (MiB) during one more job, under tracemalloc:
+    what the streaming bounds (the engine's own memory is not Python's)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        export(engine, folder, rows)
+        return round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+    finally:
+        tracemalloc.stop()
+
+
 def export(engine: Engine, folder: Path, rows: int) -> dict[str, Any]:
     """One response exhaust job over the whole window, timed."""
     day = dt.datetime.fromtimestamp(T0 / 1e9, dt.UTC).date()
@@ -212,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="duckdb,chdb")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--python-heap",
+        action="store_true",
+        help="also run each job under tracemalloc and report Python's peak allocations",
+    )
+    parser.add_argument(
         "--keep",
         type=Path,
         help="keep the DuckDB store in this folder and reuse it next time (loading is slow)",
@@ -228,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             if not reuse:
                 load_duckdb(store, options.rows)
             loaded = time.perf_counter() - started
-            result = export(DuckDBEngine(store), folder / "duckdb", options.rows)
+            engine = DuckDBEngine(store)
+            result = export(engine, folder / "duckdb", options.rows)
+            if options.python_heap:
+                result["python_heap_peak_mib"] = python_heap(engine, folder / "d2", options.rows)
             results["duckdb"] = {**result, "load_seconds": round(loaded, 1)}
             store.close()
         if "chdb" in options.engines:
@@ -241,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             load_chdb(engine, options.rows)
             loaded = time.perf_counter() - started
             result = export(engine, folder / "clickhouse", options.rows)
+            if options.python_heap:
+                result["python_heap_peak_mib"] = python_heap(engine, folder / "c2", options.rows)
             results["chdb"] = {**result, "load_seconds": round(loaded, 1)}
             engine.raw("DROP DATABASE IF EXISTS bench_exhaust")
             engine.close()
