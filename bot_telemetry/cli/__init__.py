@@ -8,6 +8,7 @@
     bot-telemetry metrics [METRIC]
     bot-telemetry client-events [--failed]
     bot-telemetry posthog backfill --since 30d   # stored history to PostHog (POSTHOG_API_KEY)
+    bot-telemetry exhaust submit|status|list|run  # data exhaust jobs (UCI's API)
 
 Errors are one line on stderr and a non-zero exit status. Output cut short by a closed pipe
 (``bot-telemetry events | head -1``) ends quietly with status 141, as a command killed by
@@ -24,11 +25,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import clickhouse, client_events, metrics, posthog, queries, serve
+from . import clickhouse, client_events, exhaust, metrics, posthog, queries, serve
 from .common import PROG, CommandError, Handler
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = (serve, queries, metrics, client_events, posthog, clickhouse)
+COMMAND_GROUPS = (serve, queries, metrics, client_events, posthog, exhaust, clickhouse)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:

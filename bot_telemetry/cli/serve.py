@@ -9,6 +9,7 @@ from typing import Any
 
 from ..analytics.window import parse_duration
 from ..receive.otlp import DEFAULT_GRPC_PORT
+from . import exhaust
 from .common import PROG, TOKEN_VARIABLE, Handler, store_options
 
 
@@ -77,6 +78,7 @@ def register(commands: Any) -> dict[str, Handler]:
         default="1h",
         help="how long client events' mids are remembered to drop repeats (default 1h)",
     )
+    exhaust.serve_options(serve)
     return {"serve": run}
 
 
@@ -102,6 +104,7 @@ def run(options: argparse.Namespace) -> int:
         client_dedup_seconds=parse_duration(options.client_dedup_window),
         read_only=options.read_only,
         create_schema=options.create_schema,
+        **exhaust.serve_settings(options),
     )
 
     def ready(running: Running) -> None:

@@ -17,7 +17,7 @@ import json
 import re
 import threading
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import otel_schema
@@ -239,6 +239,37 @@ class ChDBEngine(ClickHouseEngine):
         ]
         return Result(columns, list(zip(*values_by_column, strict=True)))
 
+    def execute_stream(
+        self, compiled: Compiled, values: dict[str, Any], batch_rows: int
+    ) -> Iterator[Result]:
+        params = {name: _escaped(value) for name, value in values.items()}
+        # The session is held while the caller reads: chDB runs one query at a time anyway.
+        with self._session_lock:
+            try:
+                found = self._session.send_query(compiled.sql, "Arrow", params=params or None)
+                reader = found.record_batch(rows_per_batch=batch_rows)
+            except Exception as error:
+                raise EngineError(str(error).strip()) from error
+            try:
+                for whole in reader:
+                    columns = tuple(whole.schema.names)
+                    # chDB's blocks follow ClickHouse's, whatever rows_per_batch says.
+                    for offset in range(0, whole.num_rows, batch_rows):
+                        batch = whole.slice(offset, batch_rows)
+                        values_by_column = [
+                            _from_arrow(
+                                batch.column(index).to_pylist(), batch.schema.field(index).type
+                            )
+                            for index in range(len(columns))
+                        ]
+                        yield Result(columns, list(zip(*values_by_column, strict=True)))
+            except EngineError:
+                raise
+            except Exception as error:
+                raise EngineError(str(error).strip()) from error
+            finally:
+                found.close()  # type: ignore[no-untyped-call]
+
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
@@ -370,6 +401,22 @@ class HTTPClickHouseEngine(ClickHouseEngine):
             raise EngineError(str(error).strip()) from error
         columns = tuple(result.column_names)
         return Result(columns, [tuple(plain(value) for value in row) for row in result.result_rows])
+
+    def execute_stream(
+        self, compiled: Compiled, values: dict[str, Any], batch_rows: int
+    ) -> Iterator[Result]:
+        try:
+            stream = self._client.query_row_block_stream(
+                compiled.sql, parameters=values, settings={"max_block_size": batch_rows}
+            )
+            with stream:
+                columns = tuple(stream.source.column_names)
+                for block in stream:
+                    yield Result(columns, [tuple(plain(value) for value in row) for row in block])
+        except EngineError:
+            raise
+        except Exception as error:  # clickhouse-connect's own exception classes
+            raise EngineError(str(error).strip()) from error
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:

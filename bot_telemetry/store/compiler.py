@@ -186,8 +186,33 @@ def _attribute_key(node: exp.Anonymous) -> tuple[exp.Expression, str]:
     return arguments[0], key
 
 
+def _attribute_keys(node: exp.Anonymous) -> tuple[exp.Expression, list[str]]:
+    arguments = node.expressions
+    keys = arguments[1:]
+    if len(arguments) < 2 or not all(isinstance(k, exp.Literal) and k.is_string for k in keys):
+        raise QueryError("attrs() takes an attributes column and literal keys: attrs(a, 'k', 'l')")
+    names = [key.name for key in keys]
+    for name in names:
+        if not _ATTRIBUTE_KEY.match(name):
+            raise QueryError(f"attrs() key {name!r} may not be empty or hold quotes or backslashes")
+    return arguments[0], names
+
+
 def _expand_macros(dialect: Dialect) -> Callable[[exp.Expression], exp.Expression]:
     def expand(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "attrs":
+            # Many keys read at once: DuckDB parses the JSON once for all of them (one
+            # json_extract_string per key parses it again each time).
+            column, keys = _attribute_keys(node)
+            if dialect == "duckdb":
+                paths = exp.Array(expressions=[exp.Literal.string(f'$."{k}"') for k in keys])
+                return exp.Anonymous(this="json_extract_string", expressions=[column, paths])
+            return exp.Array(
+                expressions=[
+                    exp.Bracket(this=column.copy(), expressions=[exp.Literal.string(k)])
+                    for k in keys
+                ]
+            )
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "attr":
             column, key = _attribute_key(node)
             if dialect == "duckdb":

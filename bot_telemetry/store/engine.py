@@ -27,6 +27,9 @@ from . import duckdb_relations
 from .compiler import Compiled, Definition, Dialect, QueryError, bound, compile_query
 from .database import Store
 
+#: Rows per batch of ``Engine.stream``.
+BATCH_ROWS = 10_000
+
 
 class EngineError(Exception):
     """A query failed in the engine (the message is the engine's own)."""
@@ -101,6 +104,23 @@ class Engine(ABC):
     def execute(self, compiled: Compiled, values: dict[str, Any]) -> Result:
         """Run SQL this engine's compiler produced."""
 
+    def stream(
+        self, sql: str, values: Mapping[str, Any] | None = None, *, batch_rows: int = BATCH_ROWS
+    ) -> Iterator[Result]:
+        """Run ``sql`` and yield its rows a batch at a time, so a large answer (an export of
+        millions of rows) is never all in memory. Close the iterator to stop early."""
+        compiled = self.compile(sql, values)
+        return self.execute_stream(compiled, bound(compiled, values or {}), batch_rows)
+
+    def execute_stream(
+        self, compiled: Compiled, values: dict[str, Any], batch_rows: int
+    ) -> Iterator[Result]:
+        """Batches of a compiled query's rows. This default runs it whole and cuts the answer;
+        engines that can stream from the database override it."""
+        result = self.execute(compiled, values)
+        for start in range(0, len(result.rows), batch_rows):
+            yield Result(result.columns, result.rows[start : start + batch_rows])
+
     @abstractmethod
     def close(self) -> None:
         """Release the connection (the engine is unusable afterwards)."""
@@ -138,6 +158,18 @@ class DuckDBEngine(Engine):
                 raise EngineError(str(error)) from error
             columns = tuple(column[0] for column in cursor.description or [])
         return Result(columns, rows)
+
+    def execute_stream(
+        self, compiled: Compiled, values: dict[str, Any], batch_rows: int
+    ) -> Iterator[Result]:
+        with self.store.reader() as cursor:
+            try:
+                cursor.execute(compiled.sql, values)
+                columns = tuple(column[0] for column in cursor.description or [])
+                while rows := cursor.fetchmany(batch_rows):
+                    yield Result(columns, rows)
+            except duckdb.Error as error:
+                raise EngineError(str(error)) from error
 
     def close(self) -> None:
         if self._owns_store:

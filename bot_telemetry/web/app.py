@@ -18,6 +18,7 @@ from ..store.writer import Sink, StoreWriter
 from .auth import guard
 from .client_events import add_client_event_routes
 from .config import ServerConfig
+from .exhaust import add_exhaust
 from .metrics_routes import add_metrics_routes
 from .posthog import add_posthog_routes
 from .routes import Queries, add_routes
@@ -61,6 +62,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     add_routes(app, queries)
     add_metrics_routes(app, queries)
     add_client_event_routes(app, queries, receiver)
+    add_exhaust(app, config, queries.engine, writer)
 
     async def close(_: web.Application) -> None:
         loop = asyncio.get_running_loop()

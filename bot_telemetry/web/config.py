@@ -46,6 +46,11 @@ class ServerConfig:
     read_only: bool = False
     #: ClickHouse: create the exporter's tables when missing (TTL from retention_seconds).
     create_schema: bool = False
+    #: Data exhausts: their folder (jobs, files; default ``exhaust/`` next to the store), when
+    #: the runner runs (``now``, ``daily@HH:MM``, ``off``) and how long download links last.
+    exhaust_dir: Path | None = None
+    exhaust_schedule: str = "now"
+    exhaust_expiry_seconds: float = 30 * 60
 
     def __post_init__(self) -> None:
         # A folder means the store file inside it, here as everywhere.

@@ -49,6 +49,17 @@ def test_attr_on_each_engine() -> None:
         compile_query("SELECT attr(attributes, name) FROM logs", "duckdb", {})
 
 
+def test_attrs_reads_many_keys_at_once_on_each_engine() -> None:
+    sql = "SELECT attrs(attributes, 'a.b', 'c')[2] AS second FROM logs"
+    duck = compile_query(sql, "duckdb", {}).sql
+    house = compile_query(sql, "clickhouse", {}).sql
+    assert "JSON_EXTRACT_STRING(attributes, ['$.\"a.b\"', '$.\"c\"'])[2]" in duck
+    assert "[attributes['a.b'], attributes['c']][2]" in house
+    for wrong in ("attrs(attributes)", "attrs(attributes, name)", "attrs(attributes, '')"):
+        with pytest.raises(QueryError, match="attrs"):
+            compile_query(f"SELECT {wrong} FROM logs", "duckdb", {})
+
+
 def test_parameters() -> None:
     sql = "SELECT trace_id FROM spans WHERE start_ns >= $start AND name = $name LIMIT $start"
     duck = compile_query(sql, "duckdb", {})
