@@ -15,6 +15,7 @@ may pass ``?token=`` once and keeps a cookie).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -113,6 +114,10 @@ async def start(config: ServerConfig) -> Running:
 async def serve(config: ServerConfig, ready: Callable[[Running], None] | None = None) -> None:
     """Serve until SIGINT or SIGTERM, then finish pending writes and close the store."""
     running = await start(config)
+    # This process is the server's: what it holds once started (modules, routes, caches)
+    # lives as long as it does, so full collections need not walk it again on every few
+    # requests; under ingest they ran every few bundles and took a third of the CPU.
+    gc.freeze()
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -123,6 +128,7 @@ async def serve(config: ServerConfig, ready: Callable[[Running], None] | None = 
         await stopped.wait()
     finally:
         await running.stop()
+        gc.unfreeze()  # so what the process frees at exit is freed (native extensions check)
 
 
 class CollectorThread:

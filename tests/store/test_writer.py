@@ -10,7 +10,7 @@ import pytest
 
 from bot_telemetry.store.database import Store, Written
 from bot_telemetry.store.rows import Batch, spans_batch
-from bot_telemetry.store.writer import StoreWriter
+from bot_telemetry.store.writer import LINGER_ROWS, StoreWriter
 from tests.support.otlp_messages import spans_request
 
 
@@ -57,4 +57,77 @@ def test_a_bad_batch_in_a_group_fails_alone(tmp_path: Path) -> None:
     with store.reader() as db:
         names = sorted(row[0] for row in db.execute("SELECT name FROM spans").fetchall())
     assert names == ["after", "first", "good 0", "good 1", "good 2", "x", "x", "x"]
+    store.close()
+
+
+class RecordingStore(Store):
+    """A real store that notes how many spans each transaction held."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.groups: list[int] = []
+
+    def write(self, batch: Batch) -> Written:
+        written = super().write(batch)
+        self.groups.append(batch.span_count)
+        return written
+
+
+def named(name: str, count: int = 1) -> Batch:
+    return spans_batch(spans_request([{"name": name}] * count))
+
+
+def test_announced_batches_are_gathered_into_one_transaction(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    # A long linger: the writer must wait for the announced batch however slow this thread.
+    writer = StoreWriter(store, linger_seconds=60)
+    try:
+        with writer.coming():
+            with writer.coming():
+                first = writer.submit(named("first"))
+            assert not first.done()  # another batch is announced: the group waits for it
+            second = writer.submit(named("second", 2))
+        assert first.result(30) == Written(1, 0, 0) and second.result(30) == Written(2, 0, 0)
+    finally:
+        writer.close()
+    assert store.groups == [3]
+    store.close()
+
+
+def test_nothing_announced_commits_at_once(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store, linger_seconds=60)
+    try:
+        # Far sooner than the linger: with nothing announced the writer does not wait.
+        assert writer.submit(named("alone")).result(30) == Written(1, 0, 0)
+        with writer.coming():
+            pass  # announced, then given up (a bundle refused whole): no wait for it
+        assert writer.submit(named("next")).result(30) == Written(1, 0, 0)
+    finally:
+        writer.close()
+    assert store.groups == [1, 1]
+    store.close()
+
+
+def test_the_linger_is_bounded(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store, linger_seconds=0.05)
+    try:
+        with writer.coming():  # announced, never submitted while the writer waits
+            assert writer.submit(named("waited")).result(30) == Written(1, 0, 0)
+    finally:
+        writer.close()
+    assert store.groups == [1]
+    store.close()
+
+
+def test_a_group_big_enough_does_not_wait(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store, linger_seconds=60)
+    try:
+        with writer.coming(), writer.coming():
+            assert writer.submit(named("big", LINGER_ROWS)).result(30).spans == LINGER_ROWS
+    finally:
+        writer.close()
+    assert store.groups == [LINGER_ROWS]
     store.close()
