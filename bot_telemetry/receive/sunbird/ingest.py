@@ -26,7 +26,7 @@ from ...store.writer import StoreWriter, WriterBusy
 from ..otlp import OtlpError, decompress
 from .dedup import DEFAULT_WINDOW_SECONDS, DedupWindow
 from .enrich import Sessions, fill_from_headers
-from .rows import BundleInfo, ClientEventRow, add_rows, event_key, event_row, failed_row
+from .rows import BundleInfo, add_rows, event_key, event_values, failed_row
 from .schemas import Problem
 from .validate import validate
 
@@ -154,7 +154,8 @@ def build_batch(
     device: str,
 ) -> Batch:
     """The rows of the new events and of the failed ones, enriched (CPU work)."""
-    rows: list[ClientEventRow] = []
+    rows: list[tuple[Any, ...]] = []
+    pseudonyms: dict[str, str] = {}
     for index in new:
         event = parsed.events[index]
         context = event["context"]
@@ -163,7 +164,7 @@ def build_batch(
             session = sessions.session_for(
                 event["actor"]["id"], context.get("did") or "", event["ets"]
             )
-        rows.append(event_row(event, bundle, policy, session=session))
+        rows.append(event_values(event, bundle, policy, session, pseudonyms))
     for _, raw, problem in parsed.failures:
         rows.append(failed_row(raw, problem, bundle, policy, device))
     batch = Batch()
