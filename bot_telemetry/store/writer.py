@@ -7,11 +7,11 @@ one commit, and DuckDB work never runs on the server's event loop. When a group'
 transaction fails, each batch in it is written again on its own: only a batch that fails
 alone is refused, and the good exports grouped with it are stored and acknowledged.
 
-A transaction has a fixed cost (~3 ms of CPU in DuckDB, whatever its size), so many small
-requests in flight at once are worth gathering: a receiver says a batch is on its way with
-``with writer.coming():`` around its parse-to-``submit``, and while such batches are coming
-and the group is still small, the writer waits for them (at most ``LINGER_SECONDS``) before
-it commits. Nobody announced, or the group big enough: it commits at once, as before.
+A transaction has a fixed cost (~3 ms of CPU in DuckDB, whatever its size), so small batches
+from many senders are worth gathering: a batch submitted with ``gather=True`` (a browser's
+bundle of a few events) lets its group wait up to ``LINGER_SECONDS`` for more batches while
+the group is under ``LINGER_ROWS`` rows, then commits them together. Its answer is that much
+later; batches submitted without it (OTLP exports, already hundreds of items) never wait.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .database import Store, Written
@@ -32,8 +31,8 @@ _log = logging.getLogger(__name__)
 
 # How many rows one transaction may gather from waiting batches.
 GROUP_ROWS = 20_000
-#: How long a small group waits for announced batches (``StoreWriter.coming``), and the size
-#: past which it no longer waits: the fixed cost of a transaction is already spread thinly.
+#: How long a small group of gathering batches waits for more, and the size past which it no
+#: longer waits: the fixed cost of a transaction is already spread thinly.
 LINGER_SECONDS = 0.005
 LINGER_ROWS = 2_000
 
@@ -46,6 +45,7 @@ class WriterBusy(Exception):
 class _Job:
     batch: Batch
     future: Future[Written]
+    gather: bool = False
 
 
 def _written(batch: Batch) -> Written:
@@ -69,9 +69,8 @@ class StoreWriter:
         self.retention_seconds = retention_seconds
         self.retention_every = retention_every
         self.max_pending = max_pending
-        # Batches waiting (None: stop), and how many announced batches are still coming.
+        # Batches waiting (None: stop).
         self._jobs: deque[_Job | None] = deque()
-        self._coming = 0
         self._changed = threading.Condition(threading.Lock())
         self._thread = threading.Thread(target=self._run, name="bot-telemetry-writer", daemon=True)
         self._next_retention = 0.0
@@ -80,33 +79,16 @@ class StoreWriter:
         self.on_written: Callable[[Batch], None] | None = None
         self._thread.start()
 
-    def submit(self, batch: Batch) -> Future[Written]:
+    def submit(self, batch: Batch, *, gather: bool = False) -> Future[Written]:
+        """Queue ``batch``; the future resolves once it is committed. ``gather``: a small
+        batch whose group may wait up to ``linger_seconds`` for others to share its commit."""
         future: Future[Written] = Future()
         with self._changed:
             if len(self._jobs) >= self.max_pending:
                 raise WriterBusy("the store is busy writing earlier batches; retry shortly")
-            self._jobs.append(_Job(batch, future))
+            self._jobs.append(_Job(batch, future, gather))
             self._changed.notify()
         return future
-
-    @contextmanager
-    def coming(self) -> Iterator[None]:
-        """Announce a batch to be submitted within this block, so a small group waits for it
-        (``LINGER_SECONDS`` at most) rather than committing without it.
-
-            with writer.coming():
-                batch = build(...)          # CPU work
-                written = writer.submit(batch)
-            await asyncio.wrap_future(written)
-        """
-        with self._changed:
-            self._coming += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._coming -= 1
-                self._changed.notify()
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop the thread."""
@@ -121,6 +103,7 @@ class StoreWriter:
             self._apply_retention()
             jobs: list[_Job] = []
             rows = 0
+            gather = False
             deadline = None
             with self._changed:
                 if not self._jobs:
@@ -133,9 +116,10 @@ class StoreWriter:
                             break
                         jobs.append(job)
                         rows += job.batch.span_count + job.batch.log_count + job.batch.point_count
+                        gather = gather or job.gather
                         continue
-                    # Nothing waiting: wait a little for announced batches if the group is small.
-                    if not jobs or not self._coming or rows >= LINGER_ROWS:
+                    # Nothing waiting: a small group of gathering batches waits a little.
+                    if not gather or rows >= LINGER_ROWS:
                         break
                     now = time.monotonic()
                     if deadline is None:

@@ -77,35 +77,34 @@ def named(name: str, count: int = 1) -> Batch:
     return spans_batch(spans_request([{"name": name}] * count))
 
 
-def test_announced_batches_are_gathered_into_one_transaction(tmp_path: Path) -> None:
+def test_gathering_batches_wait_for_others_to_share_their_commit(tmp_path: Path) -> None:
     store = RecordingStore.open(tmp_path / "s.duckdb")
-    # A long linger: the writer must wait for the announced batch however slow this thread.
+    # A long linger: the small group waits until the group is big enough, however slow this
+    # thread is to submit the next batch.
     writer = StoreWriter(store, linger_seconds=60)
     try:
-        with writer.coming():
-            with writer.coming():
-                first = writer.submit(named("first"))
-            assert not first.done()  # another batch is announced: the group waits for it
-            second = writer.submit(named("second", 2))
+        first = writer.submit(named("first"), gather=True)
+        second = writer.submit(named("second", 2), gather=True)
+        assert not first.done() and not second.done()
+        third = writer.submit(named("third", LINGER_ROWS))
         assert first.result(30) == Written(1, 0, 0) and second.result(30) == Written(2, 0, 0)
+        assert third.result(30).spans == LINGER_ROWS
     finally:
         writer.close()
-    assert store.groups == [3]
+    assert store.groups == [3 + LINGER_ROWS]
     store.close()
 
 
-def test_nothing_announced_commits_at_once(tmp_path: Path) -> None:
+def test_other_batches_never_wait(tmp_path: Path) -> None:
     store = RecordingStore.open(tmp_path / "s.duckdb")
     writer = StoreWriter(store, linger_seconds=60)
     try:
-        # Far sooner than the linger: with nothing announced the writer does not wait.
+        # Far sooner than the linger: a batch that does not gather is committed at once.
         assert writer.submit(named("alone")).result(30) == Written(1, 0, 0)
-        with writer.coming():
-            pass  # announced, then given up (a bundle refused whole): no wait for it
-        assert writer.submit(named("next")).result(30) == Written(1, 0, 0)
+        assert writer.submit(named("next", 2)).result(30) == Written(2, 0, 0)
     finally:
         writer.close()
-    assert store.groups == [1, 1]
+    assert store.groups == [1, 2]
     store.close()
 
 
@@ -113,21 +112,18 @@ def test_the_linger_is_bounded(tmp_path: Path) -> None:
     store = RecordingStore.open(tmp_path / "s.duckdb")
     writer = StoreWriter(store, linger_seconds=0.05)
     try:
-        with writer.coming():  # announced, never submitted while the writer waits
-            assert writer.submit(named("waited")).result(30) == Written(1, 0, 0)
+        assert writer.submit(named("waited"), gather=True).result(30) == Written(1, 0, 0)
     finally:
         writer.close()
     assert store.groups == [1]
     store.close()
 
 
-def test_a_group_big_enough_does_not_wait(tmp_path: Path) -> None:
+def test_closing_commits_a_waiting_group(tmp_path: Path) -> None:
     store = RecordingStore.open(tmp_path / "s.duckdb")
     writer = StoreWriter(store, linger_seconds=60)
-    try:
-        with writer.coming(), writer.coming():
-            assert writer.submit(named("big", LINGER_ROWS)).result(30).spans == LINGER_ROWS
-    finally:
-        writer.close()
-    assert store.groups == [LINGER_ROWS]
+    waiting = writer.submit(named("waiting"), gather=True)
+    writer.close()
+    assert waiting.result(0) == Written(1, 0, 0)
+    assert store.groups == [1]
     store.close()

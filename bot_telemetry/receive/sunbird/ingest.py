@@ -223,75 +223,69 @@ class SunbirdReceiver:
         # and two trips to a worker thread would cost more than the work itself.
         inline = len(body) <= INLINE_BYTES
         loop = asyncio.get_running_loop()
-        # Announced until its rows are submitted: a small group waits a moment for them.
-        with self.writer.coming():
-            if inline:
-                parsed = parse_bundle(
+        if inline:
+            parsed = parse_bundle(
+                body,
+                content_encoding,
+                headers,
+                max_body=self.max_body,
+                max_events=self.max_events,
+            )
+        else:
+            parsed = await loop.run_in_executor(
+                None,
+                lambda: parse_bundle(
                     body,
                     content_encoding,
                     headers,
                     max_body=self.max_body,
                     max_events=self.max_events,
-                )
-            else:
-                parsed = await loop.run_in_executor(
-                    None,
-                    lambda: parse_bundle(
-                        body,
-                        content_encoding,
-                        headers,
-                        max_body=self.max_body,
-                        max_events=self.max_events,
-                    ),
-                )
-            outcome = Outcome(received=parsed.received, msgid=parsed.msgid)
-            window = self.window
-            while True:
-                busy_bundle = window.is_busy(parsed.bundle_key)
-                if busy_bundle is not None:
-                    await busy_bundle.done.wait()
-                    continue
-                if window.is_duplicate(parsed.bundle_key):
-                    outcome.repeated_bundle = True
-                    outcome.duplicates = len(parsed.events)
-                    window.duplicates += outcome.duplicates
-                    self._count(outcome)
-                    return outcome
-                new, duplicates, busy = window.classify(parsed.keys)
-                if not busy:
-                    break
-                for ticket in busy:
-                    await ticket.done.wait()
-            reserved: list[Hashable] = [parsed.bundle_key]
-            reserved.extend(parsed.keys[index] for index in new)
-            ticket = window.reserve(reserved)
-            written = None
-            try:
-                bundle = bundle_info(parsed, time.time_ns() // 1_000_000)
-                policy = self.policy()
-                if inline:
-                    batch = build_batch(parsed, new, bundle, policy, self.sessions, headers.device)
-                else:
-                    batch = await loop.run_in_executor(
-                        None,
-                        build_batch,
-                        parsed,
-                        new,
-                        bundle,
-                        policy,
-                        self.sessions,
-                        headers.device,
-                    )
-                if batch.log_count:
-                    try:
-                        written = self.writer.submit(batch)
-                    except WriterBusy as error:
-                        raise BundleError(503, str(error)) from error
-            except BaseException:
-                window.release(ticket)
-                raise
+                ),
+            )
+        outcome = Outcome(received=parsed.received, msgid=parsed.msgid)
+        window = self.window
+        while True:
+            busy_bundle = window.is_busy(parsed.bundle_key)
+            if busy_bundle is not None:
+                await busy_bundle.done.wait()
+                continue
+            if window.is_duplicate(parsed.bundle_key):
+                outcome.repeated_bundle = True
+                outcome.duplicates = len(parsed.events)
+                window.duplicates += outcome.duplicates
+                self._count(outcome)
+                return outcome
+            new, duplicates, busy = window.classify(parsed.keys)
+            if not busy:
+                break
+            for ticket in busy:
+                await ticket.done.wait()
+        reserved: list[Hashable] = [parsed.bundle_key]
+        reserved.extend(parsed.keys[index] for index in new)
+        ticket = window.reserve(reserved)
         try:
-            if written is not None:
+            bundle = bundle_info(parsed, time.time_ns() // 1_000_000)
+            policy = self.policy()
+            if inline:
+                batch = build_batch(parsed, new, bundle, policy, self.sessions, headers.device)
+            else:
+                batch = await loop.run_in_executor(
+                    None,
+                    build_batch,
+                    parsed,
+                    new,
+                    bundle,
+                    policy,
+                    self.sessions,
+                    headers.device,
+                )
+            if batch.log_count:
+                try:
+                    # A bundle is a few events: its commit may wait a moment to be shared
+                    # with other senders' (store/writer.py, LINGER_SECONDS).
+                    written = self.writer.submit(batch, gather=True)
+                except WriterBusy as error:
+                    raise BundleError(503, str(error)) from error
                 try:
                     await asyncio.wrap_future(written)
                 except Exception as error:
