@@ -83,6 +83,18 @@ class Outcome:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _as_text(constant: str) -> str:
+    # NaN, Infinity and -Infinity are not JSON, though Python's json reads them: as text, a
+    # number field holding one is refused alone with a reason, and anything stored stays JSON.
+    return constant
+
+
+def _finite_or_text(text: str) -> float | str:
+    # A decimal too big for a float (1e400) would read as infinity: kept as its text too.
+    number = float(text)
+    return number if number - number == 0 else text
+
+
 def parse_bundle(
     body: bytes,
     content_encoding: str | None,
@@ -97,7 +109,7 @@ def parse_bundle(
     except OtlpError as error:
         raise BundleError(error.status, error.reason) from error
     try:
-        document = json.loads(data)
+        document = json.loads(data, parse_constant=_as_text, parse_float=_finite_or_text)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BundleError(400, f"body is not valid JSON: {error}") from error
     except RecursionError as error:

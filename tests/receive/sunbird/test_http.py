@@ -292,6 +292,32 @@ def test_a_bundle_too_big_to_read_on_the_event_loop_is_stored_alike(
     assert sorted(inline["properties"]) == sorted(threaded["properties"])
 
 
+def test_non_finite_numbers_are_refused_alone_or_kept_as_text(served: CollectorThread) -> None:
+    # Python's json reads NaN, Infinity and 1e400 (as infinity); none of them is JSON. A number
+    # field holding one refuses its event alone; elsewhere it is kept as text, so every stored
+    # document stays strict JSON.
+    good = event("START", actor="user-good")
+    nan_ets = {**event("END", actor="user-nan"), "ets": float("nan")}
+    huge = event("IMPRESSION", actor="user-huge")
+    huge["edata"]["duration"] = 1.0
+    beat = event("HEARTBEAT", actor="user-beat")
+    beat["edata"] = {"load": float("inf"), "min": float("-inf")}
+    raw = json.dumps(bundle([good, nan_ets, huge, beat])).replace(
+        '"duration": 1.0', '"duration": 1e400'
+    )
+    status, answer, _ = post(served.url, None, raw=raw.encode())
+    assert status == 200
+    result = answer["result"]
+    assert (result["stored"], result["failed"]) == (2, 2)
+    reasons = {failure["field"]: failure["reason"] for failure in result["failures"]}
+    assert sorted(reasons) == ["edata.duration", "ets"]
+    assert all(reason.endswith("found string") for reason in reasons.values())
+    stored = {e["eid"]: e for e in stored_events(served.url)}
+    assert sorted(stored) == ["HEARTBEAT", "START"]
+    assert stored["HEARTBEAT"]["properties"]["sunbird.edata.load"] == "Infinity"
+    assert stored["HEARTBEAT"]["properties"]["sunbird.edata.min"] == "-Infinity"
+
+
 def test_concurrent_senders_store_each_event_once(served: CollectorThread) -> None:
     events = [event("INTERACT", actor=f"user-{n}") for n in range(40)]
     bundles = [bundle(events[start : start + 20]) for start in range(0, 40, 10)]  # overlapping
