@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..contract import (
+    ACTIVITY_TYPE,
+    ARTICLE_FOUND,
     ATTR_ACTIVITY_ID,
     ATTR_ACTIVITY_TYPE,
     ATTR_CHANNEL_ID,
@@ -29,13 +31,22 @@ from ..contract import (
     ATTR_LOCALE,
     ATTR_SERVICE_VERSION,
     ATTR_SESSION_ID,
+    BOTBUILDER_LUIS_RESULT,
+    BOTBUILDER_QNA_MESSAGE,
     CHANNEL_ID,
     CONVERSATION_ATTRIBUTES,
     CUSTOM_EVENT_NAME,
     DIALOG_ID,
     EVENT_NAME,
+    FALLBACK_SCORE,
     FROM_ID,
+    HANDOFF_ACTIVITY_TYPE,
+    INTENT,
+    INTENT_SCORE,
+    LUIS_INTENT_PREFIX,
+    NONE_INTENT,
     PEER_ATTRIBUTES,
+    QNA_MESSAGE,
     TURN_SPAN_NAME,
 )
 from .compiler import Definition
@@ -149,7 +160,15 @@ FROM {logs_table}"""
 
     def events(mentioned: frozenset[str] | None) -> str:
         return f"""SELECT time_ns, service_name, service_version, name, trace_id, span_id,
-    conversation_id, user_id, session_id, channel_id, dialog_id, attributes
+    conversation_id, user_id, session_id, channel_id, dialog_id, attributes,
+    coalesce(((startsWith(name, {_text(LUIS_INTENT_PREFIX)})
+                OR name = {_text(BOTBUILDER_LUIS_RESULT)})
+              AND ({_attr("attributes", INTENT)} = {_text(NONE_INTENT)}
+                   OR toFloat64OrNull({_attr("attributes", INTENT_SCORE)}) < {FALLBACK_SCORE}))
+             OR (name IN ({_text(QNA_MESSAGE)}, {_text(BOTBUILDER_QNA_MESSAGE)})
+                 AND {_attr("attributes", ARTICLE_FOUND)} = 'false'), false) AS fallback,
+    coalesce({_attr("attributes", ACTIVITY_TYPE)} = {_text(HANDOFF_ACTIVITY_TYPE)}, false)
+        AS escalation
 FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
     {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version,
     {event_name} AS name, nullIf(TraceId, '') AS trace_id, nullIf(SpanId, '') AS span_id,

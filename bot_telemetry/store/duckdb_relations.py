@@ -11,6 +11,8 @@ not drop an unused LEFT JOIN by itself).
 from __future__ import annotations
 
 from ..contract import (
+    ACTIVITY_TYPE,
+    ARTICLE_FOUND,
     ATTR_ACTIVITY_ID,
     ATTR_ACTIVITY_TYPE,
     ATTR_CHANNEL_ID,
@@ -18,9 +20,18 @@ from ..contract import (
     ATTR_LOCALE,
     ATTR_SERVICE_VERSION,
     ATTR_SESSION_ID,
+    BOTBUILDER_LUIS_RESULT,
+    BOTBUILDER_QNA_MESSAGE,
     CHANNEL_ID,
     DIALOG_ID,
+    FALLBACK_SCORE,
     FROM_ID,
+    HANDOFF_ACTIVITY_TYPE,
+    INTENT,
+    INTENT_SCORE,
+    LUIS_INTENT_PREFIX,
+    NONE_INTENT,
+    QNA_MESSAGE,
     TURN_SPAN_NAME,
 )
 from .compiler import Definition
@@ -73,7 +84,15 @@ def events(mentioned: frozenset[str] | None) -> str:
     {_attr("l.attributes", ATTR_SESSION_ID)} AS session_id,
     {_attr("l.attributes", CHANNEL_ID)} AS channel_id,
     {_attr("l.attributes", DIALOG_ID)} AS dialog_id,
-    l.attributes
+    l.attributes,
+    coalesce(((starts_with(l.event_name, '{LUIS_INTENT_PREFIX}')
+                OR l.event_name = '{BOTBUILDER_LUIS_RESULT}')
+              AND ({_attr("l.attributes", INTENT)} = '{NONE_INTENT}'
+                   OR TRY_CAST({_attr("l.attributes", INTENT_SCORE)} AS DOUBLE) < {FALLBACK_SCORE}))
+             OR (l.event_name IN ('{QNA_MESSAGE}', '{BOTBUILDER_QNA_MESSAGE}')
+                 AND {_attr("l.attributes", ARTICLE_FOUND)} = 'false'), false) AS fallback,
+    coalesce({_attr("l.attributes", ACTIVITY_TYPE)} = '{HANDOFF_ACTIVITY_TYPE}', false)
+        AS escalation
 FROM main.logs l {join}
 WHERE l.event_name IS NOT NULL"""
 

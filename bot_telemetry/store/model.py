@@ -143,6 +143,18 @@ EVENTS = Relation(
         Column("channel_id", "VARCHAR", "channelId, NULL if none"),
         Column("dialog_id", "VARCHAR", "DialogId (botbuilder's waterfall events), NULL if none"),
         Column("attributes", "ATTRIBUTES", "the event's properties and measurements"),
+        Column(
+            "fallback",
+            "BOOLEAN",
+            "the event reports a fallback (contract.analytics): a recognizer result "
+            "(LuisIntent.*, LuisResult) whose intent is None or scores below FALLBACK_SCORE, "
+            "or a Q&A result (QnAMessage, QnaMessage) with articleFound false",
+        ),
+        Column(
+            "escalation",
+            "BOOLEAN",
+            "the event is about a handoff activity (activityType HANDOFF_ACTIVITY_TYPE)",
+        ),
     ),
 )
 
