@@ -42,10 +42,12 @@ Dialect = Literal["duckdb", "clickhouse"]
 Definition = Callable[[frozenset[str] | None], str]
 
 #: Settings every ClickHouse query runs with, so results match DuckDB's:
-#: an unmatched LEFT JOIN side is NULL (not '' or 0); min/max/avg of no rows is NULL (not 0).
+#: an unmatched LEFT JOIN side is NULL (not '' or 0); min/max/avg of no rows is NULL (not 0);
+#: a column a GROUPING SETS/ROLLUP/CUBE row does not group by is NULL (not its type's default).
 CLICKHOUSE_SETTINGS = {
     "join_use_nulls": 1,
     "aggregate_functions_null_for_empty": 1,
+    "group_by_use_nulls": 1,
 }
 
 _ATTRIBUTE_KEY = re.compile(r"^[^\"\\']+$")
