@@ -292,7 +292,12 @@ def compile_query(
             return node
 
         tree = tree.transform(_whole_frame).transform(parameter)
-        settings = ", ".join(f"{key} = {value}" for key, value in CLICKHOUSE_SETTINGS.items())
+        chosen = dict(CLICKHOUSE_SETTINGS)
+        if any(cte.args.get("materialized") for cte in tree.find_all(exp.CTE)):
+            # WITH x AS MATERIALIZED: computed once, not again at every reference (an
+            # experimental ClickHouse feature, off unless asked for).
+            chosen["enable_materialized_cte"] = 1
+        settings = ", ".join(f"{key} = {value}" for key, value in chosen.items())
         text = f"{tree.sql(dialect=ClickHouseDialect)} SETTINGS {settings}"
     for marker, definition in markers.items():
         text = text.replace(marker, f"({definition})")

@@ -1,0 +1,103 @@
+"""SQL pieces every journey query shares: which events a step matches, the context filter,
+what is counted (a user, a conversation or a session), and the parameters that carry every
+value. All of it is DuckDB SQL over the logical relations, compiled for each engine.
+
+    params = Params()
+    condition = event_condition(EventMatch("LuisIntent.*"), params)
+    # "starts_with(name, $p0)", params.values == {"p0": "LuisIntent."}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...contract import SESSION_GAP_SECONDS
+from .requests import DIMENSIONS, CountBy, EventMatch
+
+
+class Params:
+    """Values of a query's ``$name`` parameters, named as they are added."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any, name: str | None = None) -> str:
+        key = name or f"p{len(self.values)}"
+        self.values[key] = value
+        return f"${key}"
+
+
+def event_condition(match: EventMatch, params: Params) -> str:
+    """A boolean over an ``events`` row (``name``, ``attributes``): the event is ``match``'s.
+    Property values are compared as text."""
+    parts = []
+    prefix = match.prefix
+    if prefix is None:
+        parts.append(f"name = {params.add(match.event)}")
+    elif prefix:
+        parts.append(f"starts_with(name, {params.add(prefix)})")
+    for key, values in match.where:
+        alternatives = ", ".join(params.add(value) for value in values)
+        parts.append(f"attr(attributes, '{key}') IN ({alternatives})")
+    return "(" + " AND ".join(parts) + ")" if parts else "true"
+
+
+def name_condition(pattern: str, params: Params) -> str:
+    return event_condition(EventMatch(pattern), params)
+
+
+def context_condition(context: tuple[tuple[str, tuple[str, ...]], ...], params: Params) -> str:
+    """Events carrying one of the listed values for every dimension given."""
+    parts = [
+        f"{column} IN ({', '.join(params.add(value) for value in values)})"
+        for column, values in context
+    ]
+    return " AND ".join(parts) if parts else "true"
+
+
+def property_value(key: str) -> str:
+    """A dimension's column (``channelId`` is ``channel_id``), else the event property."""
+    return DIMENSIONS.get(key) or f"attr(attributes, '{key}')"
+
+
+def scoped_events(
+    count_by: CountBy,
+    names: list[str],
+    where: str,
+    params: Params,
+) -> tuple[str, str]:
+    """CTEs giving ``entity`` (what is counted) and the ``events`` columns ``names`` for the
+    events ``where`` selects, and the name of the last one. A session is a user's run of
+    events with no gap longer than SESSION_GAP_SECONDS; its key is the user and the time the
+    session began."""
+    columns = ", ".join(dict.fromkeys(names))
+    if count_by == "conversation":
+        return (
+            f"scoped AS (SELECT conversation_id AS entity, {columns} FROM events "
+            f"WHERE {where} AND conversation_id IS NOT NULL)",
+            "scoped",
+        )
+    if count_by == "user":
+        return (
+            f"scoped AS (SELECT user_id AS entity, {columns} FROM events "
+            f"WHERE {where} AND user_id IS NOT NULL)",
+            "scoped",
+        )
+    gap = params.add(SESSION_GAP_SECONDS * 10**9, "session_gap")
+    # Equal times are one moment: the RANGE frame gives all of them the same session.
+    others = ", ".join(name for name in dict.fromkeys(names) if name != "user_id")
+    return (
+        f"""user_events AS (
+    SELECT user_id, {others},
+        coalesce(time_ns - lag(time_ns) OVER (PARTITION BY user_id ORDER BY time_ns) > {gap},
+                 true) AS opens
+    FROM events WHERE {where} AND user_id IS NOT NULL
+), scoped AS (
+    SELECT user_id || '@' || CAST(max(CASE WHEN opens THEN time_ns END) OVER (
+               PARTITION BY user_id ORDER BY time_ns
+               RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR) AS entity,
+        {columns}
+    FROM user_events
+)""",
+        "scoped",
+    )
