@@ -161,12 +161,13 @@ FROM {logs_table}"""
     def events(mentioned: frozenset[str] | None) -> str:
         return f"""SELECT time_ns, service_name, service_version, name, trace_id, span_id,
     conversation_id, user_id, session_id, channel_id, dialog_id, attributes,
-    coalesce(((startsWith(name, {_text(LUIS_INTENT_PREFIX)})
-                OR name = {_text(BOTBUILDER_LUIS_RESULT)})
-              AND ({_attr("attributes", INTENT)} = {_text(NONE_INTENT)}
-                   OR toFloat64OrNull({_attr("attributes", INTENT_SCORE)}) < {FALLBACK_SCORE}))
-             OR (name IN ({_text(QNA_MESSAGE)}, {_text(BOTBUILDER_QNA_MESSAGE)})
-                 AND {_attr("attributes", ARTICLE_FOUND)} = 'false'), false) AS fallback,
+    CASE WHEN startsWith(name, {_text(LUIS_INTENT_PREFIX)})
+            OR name = {_text(BOTBUILDER_LUIS_RESULT)}
+        THEN coalesce({_attr("attributes", INTENT)} = {_text(NONE_INTENT)}
+            OR toFloat64OrNull({_attr("attributes", INTENT_SCORE)}) < {FALLBACK_SCORE}, false)
+        WHEN name IN ({_text(QNA_MESSAGE)}, {_text(BOTBUILDER_QNA_MESSAGE)})
+        THEN coalesce({_attr("attributes", ARTICLE_FOUND)} = 'false', false)
+        ELSE false END AS fallback,
     coalesce({_attr("attributes", ACTIVITY_TYPE)} = {_text(HANDOFF_ACTIVITY_TYPE)}, false)
         AS escalation
 FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,

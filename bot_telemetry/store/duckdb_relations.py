@@ -85,14 +85,17 @@ def events(mentioned: frozenset[str] | None) -> str:
     {_attr("l.attributes", CHANNEL_ID)} AS channel_id,
     {_attr("l.attributes", DIALOG_ID)} AS dialog_id,
     l.attributes,
-    coalesce(((starts_with(l.event_name, '{LUIS_INTENT_PREFIX}')
-                OR l.event_name = '{BOTBUILDER_LUIS_RESULT}')
-              AND ({_attr("l.attributes", INTENT)} = '{NONE_INTENT}'
-                   OR TRY_CAST({_attr("l.attributes", INTENT_SCORE)} AS DOUBLE) < {FALLBACK_SCORE}))
-             OR (l.event_name IN ('{QNA_MESSAGE}', '{BOTBUILDER_QNA_MESSAGE}')
-                 AND {_attr("l.attributes", ARTICLE_FOUND)} = 'false'), false) AS fallback,
-    coalesce({_attr("l.attributes", ACTIVITY_TYPE)} = '{HANDOFF_ACTIVITY_TYPE}', false)
-        AS escalation
+    CASE WHEN starts_with(l.event_name, '{LUIS_INTENT_PREFIX}')
+            OR l.event_name = '{BOTBUILDER_LUIS_RESULT}'
+        THEN coalesce({_attr("l.attributes", INTENT)} = '{NONE_INTENT}'
+            OR TRY_CAST({_attr("l.attributes", INTENT_SCORE)} AS DOUBLE) < {FALLBACK_SCORE}, false)
+        WHEN l.event_name IN ('{QNA_MESSAGE}', '{BOTBUILDER_QNA_MESSAGE}')
+        THEN coalesce({_attr("l.attributes", ARTICLE_FOUND)} = 'false', false)
+        ELSE false END AS fallback,
+    -- Reading JSON costs: only records that mention a handoff are parsed.
+    CASE WHEN contains(l.attributes, '{HANDOFF_ACTIVITY_TYPE}')
+        THEN coalesce({_attr("l.attributes", ACTIVITY_TYPE)} = '{HANDOFF_ACTIVITY_TYPE}', false)
+        ELSE false END AS escalation
 FROM main.logs l {join}
 WHERE l.event_name IS NOT NULL"""
 

@@ -46,6 +46,7 @@ from .matching import (
     Params,
     context_condition,
     event_condition,
+    name_condition,
     property_value,
     scoped_events,
 )
@@ -185,8 +186,11 @@ class _FunnelQuery:
         )
         where = ""
         if request.order != "strict":
-            # Only the events that match a step or an exclusion take part.
-            where = "WHERE " + " OR ".join(steps + exclusions)
+            # Only the events that match a step or an exclusion take part (by name first: a
+            # property is read only for an event whose name matches).
+            names = [name_condition(m, self.params) for m in request.steps]
+            names += [name_condition(e.match, self.params) for e in request.exclusions]
+            where = "WHERE " + " OR ".join(dict.fromkeys(names))
         return f"""flagged AS (
     SELECT entity, time_ns, name, trace_id, span_id, conversation_id, {breakdown} AS bd,
         {", ".join(flags)}

@@ -27,23 +27,29 @@ class Params:
         return f"${key}"
 
 
-def event_condition(match: EventMatch, params: Params) -> str:
-    """A boolean over an ``events`` row (``name``, ``attributes``): the event is ``match``'s.
-    Property values are compared as text."""
-    parts = []
+def name_condition(match: EventMatch, params: Params) -> str:
+    """A boolean over an ``events`` row's ``name`` alone: cheap, a first filter."""
     prefix = match.prefix
     if prefix is None:
-        parts.append(f"name = {params.add(match.event)}")
-    elif prefix:
-        parts.append(f"starts_with(name, {params.add(prefix)})")
-    for key, values in match.where:
-        alternatives = ", ".join(params.add(value) for value in values)
-        parts.append(f"attr(attributes, '{key}') IN ({alternatives})")
-    return "(" + " AND ".join(parts) + ")" if parts else "true"
+        return f"name = {params.add(match.event)}"
+    if prefix:
+        return f"starts_with(name, {params.add(prefix)})"
+    return "true"
 
 
-def name_condition(pattern: str, params: Params) -> str:
-    return event_condition(EventMatch(pattern), params)
+def event_condition(match: EventMatch, params: Params) -> str:
+    """A boolean over an ``events`` row (``name``, ``attributes``): the event is ``match``'s.
+    Property values are compared as text; they are read only for events of the right name
+    (reading an attribute parses JSON on DuckDB)."""
+    name = name_condition(match, params)
+    if not match.where:
+        return f"({name})"
+    properties = " AND ".join(
+        f"coalesce(attr(attributes, '{key}') IN "
+        f"({', '.join(params.add(value) for value in values)}), false)"
+        for key, values in match.where
+    )
+    return f"(CASE WHEN {name} THEN {properties} ELSE false END)"
 
 
 def context_condition(context: tuple[tuple[str, tuple[str, ...]], ...], params: Params) -> str:
