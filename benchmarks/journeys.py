@@ -40,6 +40,7 @@ from bot_telemetry.analytics.journeys import funnel
 from bot_telemetry.analytics.journeys.requests import FunnelRequest
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine, Engine
+from tests.support.window_funnel import step_counts, window_funnel_levels
 
 #: 2026-11-02T00:00:00Z (a Monday); data spans eight weeks from here.
 T0 = 1_793_577_600_000_000_000
@@ -240,36 +241,6 @@ def load_chdb(engine: Any, folder: Path) -> None:
     )
 
 
-def window_funnel_levels(engine: Any, request: FunnelRequest) -> dict[int, int]:
-    """Entities per furthest step by ClickHouse's own windowFunnel (the comparison point)."""
-    from bot_telemetry.analytics.journeys.matching import Params, event_condition
-
-    params = Params()
-    conditions = [event_condition(step, params) for step in request.steps]
-    conditions[0] = f"{conditions[0]} AND time_ns < {params.add(request.range.end_ns, 'end')}"
-    start = params.add(request.range.start_ns, "start")
-    until = params.add(request.range.end_ns + request.window_ns, "until")
-    # Compile the events relation and the conditions with our compiler, then wrap them in
-    # windowFunnel, which DuckDB SQL cannot express.
-    flags = ", ".join(f"{c} AS c{i}" for i, c in enumerate(conditions))
-    inner = engine.compile(
-        f"SELECT conversation_id AS entity, time_ns, {flags} FROM events "
-        f"WHERE time_ns >= {start} AND time_ns < {until} AND conversation_id IS NOT NULL",
-        params.values,
-    )
-    body = inner.sql.rsplit(" SETTINGS ", 1)[0]
-    steps = ", ".join(f"c{i}" for i in range(len(conditions)))
-    sql = (
-        f"SELECT level, count() AS n FROM (SELECT entity, windowFunnel({request.window_ns}, "
-        f"'strict_once')(toUInt64(time_ns), {steps}) AS level FROM ({body}) GROUP BY entity) "
-        "WHERE level > 0 GROUP BY level"
-    )
-    from bot_telemetry.store.compiler import bound
-
-    rows = engine.raw(sql, bound(inner, params.values)).rows
-    return {int(level): int(n) for level, n in rows}
-
-
 def _time(run: Callable[[], Any], runs: int) -> dict[str, float]:
     run()
     times = []
@@ -328,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda e=engine: window_funnel_levels(e, request), options.runs
             )
             ours = [s["count"] for s in answers[name]["steps"]]
-            theirs = [sum(n for level, n in levels.items() if level > k) for k in range(5)]
-            report["windowfunnel_agrees"] = ours == theirs
+            report["windowfunnel_agrees"] = ours == step_counts(levels, len(ours))
         engine.close()
     report["funnel_counts"] = [s["count"] for s in answers["duckdb"]["steps"]]
     report["drop_off_causes"] = [s["dropOffCauses"] for s in answers["duckdb"]["steps"]]

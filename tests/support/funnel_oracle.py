@@ -118,11 +118,13 @@ def oracle_funnel(records: list[Record], request: FunnelRequest) -> Expected:
             if request.order != "strict" and not (any(hits) or any(outs)):
                 continue
             first = next((k for k, hit in enumerate(hits) if hit), n)
-            flagged.append((record, hits, outs, first))
+            last = next((k for k in reversed(range(n)) if hits[k]), n)
+            flagged.append((record, hits, outs, first, last))
         flagged.sort(
             key=lambda f: (
                 f[0].time_ns,
                 f[3],
+                f[4],
                 f[0].name,
                 f[0].trace_id or "",
             )
@@ -163,7 +165,7 @@ def oracle_funnel(records: list[Record], request: FunnelRequest) -> Expected:
 
 
 def _attempts(
-    flagged: list[tuple[Record, list[bool], list[bool], int]],
+    flagged: list[tuple[Record, list[bool], list[bool], int, int]],
     request: FunnelRequest,
     n: int,
     window: int,
@@ -171,7 +173,7 @@ def _attempts(
 ) -> list[tuple[int, int, list[int], bool]]:
     """(level, start position, positions of the steps reached, disqualified) per attempt."""
     found = []
-    for s, (record, hits, _, _) in enumerate(flagged):
+    for s, (record, hits, _, _, _) in enumerate(flagged):
         deadline = record.time_ns + window
         if request.order == "unordered":
             if not (any(hits) and record.time_ns < end):

@@ -198,8 +198,14 @@ class _FunnelQuery:
 )"""
 
     def _positions(self) -> str:
+        # Equal times: the event that can fill the earliest step first, then the one whose
+        # latest step is earliest (a LuisIntent.None before a LuisIntent.Book when the steps
+        # are LuisIntent.* then LuisIntent.Book).
         first_step = " ".join(f"WHEN m{k} THEN {k}" for k in range(self.n))
-        order = "PARTITION BY entity ORDER BY time_ns, first_step, name, trace_id, span_id"
+        last_step = " ".join(f"WHEN m{k} THEN {k}" for k in reversed(range(self.n)))
+        order = (
+            "PARTITION BY entity ORDER BY time_ns, first_step, last_step, name, trace_id, span_id"
+        )
         extra = ""
         if self.request.order == "strict":
             # The first exclusion event after each event (for attempts that break off).
@@ -210,7 +216,8 @@ class _FunnelQuery:
             )
         return f"""positioned AS (
     SELECT *, row_number() OVER ({order}) AS pos{extra}
-    FROM (SELECT *, CASE {first_step} ELSE {self.n} END AS first_step FROM flagged) f
+    FROM (SELECT *, CASE {first_step} ELSE {self.n} END AS first_step,
+            CASE {last_step} ELSE {self.n} END AS last_step FROM flagged) f
 )"""
 
     # attempts, by order: one row per attempt with its level (steps reached), the times of
@@ -440,8 +447,7 @@ attempts AS (
         if not request.drop_off:
             return [
                 f"""classified AS (
-    SELECT {", ".join(columns)}, CAST(NULL AS BIGINT) AS cause_rank,
-        CAST(NULL AS VARCHAR) AS cause_trace
+    SELECT {", ".join(columns)}, CAST(NULL AS BIGINT) AS cause_rank, step_trace AS cause_trace
     FROM counted
 )"""
             ]
