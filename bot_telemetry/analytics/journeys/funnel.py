@@ -491,8 +491,9 @@ evidence AS (
             WHEN e.time_ns > c.t_last AND e.fallback THEN 2
             WHEN s.handoff = 1 OR (e.time_ns > c.t_last AND e.escalation) THEN 3
             WHEN e.time_ns > c.t_last AND e.name = {cancel} THEN 4
-            WHEN e.time_ns > c.t_last
-                AND coalesce(e.trace_id, '') <> coalesce(c.step_trace, '') THEN 5
+            -- Another turn's event (an event in no trace cannot be told apart: it counts).
+            WHEN e.time_ns > c.t_last AND (e.trace_id IS NULL OR c.step_trace IS NULL
+                OR e.trace_id <> c.step_trace) THEN 5
         END AS row_rank
     FROM counted c
         JOIN {source} e ON e.entity = c.entity

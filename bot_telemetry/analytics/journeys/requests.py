@@ -332,7 +332,8 @@ class FunnelRequest:
         steps = tuple(EventMatch.parse(step, f"steps[{i}]") for i, step in enumerate(steps_body))
         order = _choice(request, "order", ORDERS, "ordered")
         window, window_ns = parse_window(request.get("window"))
-        exclusions_body = request.get("exclusions") or []
+        exclusions_body = request.get("exclusions")
+        exclusions_body = [] if exclusions_body is None else exclusions_body
         if not isinstance(exclusions_body, list):
             raise RequestError("exclusions", "expected a list of {event, fromStep, toStep}")
         if exclusions_body and order == "unordered":
