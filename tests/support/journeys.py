@@ -265,3 +265,67 @@ def journey_engines(stream: Stream, folder: Path, name: str) -> Iterator[tuple[E
 
 
 __all__ = ["SECOND", "T0", "Record", "Stream", "Turn", "journey_engines", "ns"]
+
+
+#: One turn of a scripted conversation: the events the bot records in it (after the
+#: BotMessageReceived every turn has), and options of the turn (``failing_call``, ...).
+TurnScript = tuple[list[tuple[str, dict[str, object]]], dict[str, object]]
+
+
+def booking(dialog: str = "booking") -> dict[str, list[TurnScript]]:
+    """Scripts of a booking dialog: finished, failed, not understood, left, cancelled."""
+    props = {"DialogId": dialog}
+
+    def step(name: str) -> tuple[str, dict[str, object]]:
+        return ("WaterfallStep", {**props, "StepName": name})
+
+    book: TurnScript = (
+        [
+            ("LuisIntent.BookTable", {"intent": "BookTable", "intentScore": 0.97}),
+            ("WaterfallStart", props),
+            step("ask_day"),
+        ],
+        {},
+    )
+    day: TurnScript = (
+        [("LuisIntent.None", {"intent": "None", "intentScore": 0.7}), step("ask_size")],
+        {},
+    )
+    size: TurnScript = ([step("confirm")], {})
+    done: TurnScript = ([("WaterfallComplete", props), ("TableBooked", {})], {})
+    return {
+        "finished": [book, day, size, done],
+        "failed": [book, day, ([], {"failing_call": 0.05, "failed": True})],
+        "not-understood": [
+            book,
+            ([("LuisIntent.None", {"intent": "None", "intentScore": 0.2})], {}),
+        ],
+        "left": [book],
+        "cancelled": [
+            book,
+            (
+                [
+                    ("LuisIntent.Cancel", {"intent": "Cancel", "intentScore": 0.99}),
+                    ("WaterfallCancel", props),
+                ],
+                {},
+            ),
+        ],
+    }
+
+
+def converse(
+    stream: Stream, conversation: str, at: float, script: list[TurnScript], user: str | None = None
+) -> list[Turn]:
+    """Turns 20 s apart, each a bot.turn span with BotMessageReceived, the script's events
+    and BotMessageSend."""
+    turns = []
+    for i, (events, options) in enumerate(script):
+        start = at + 20 * i
+        turn = stream.turn(conversation, start, user=user, **options)  # type: ignore[arg-type]
+        stream.event(conversation, start + 0.01, "BotMessageReceived", turn=turn)
+        for j, (name, properties) in enumerate(events):
+            stream.event(conversation, start + 0.02 + 0.01 * j, name, turn=turn, **properties)
+        stream.event(conversation, start + 0.15, "BotMessageSend", turn=turn)
+        turns.append(turn)
+    return turns
