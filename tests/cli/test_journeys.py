@@ -80,22 +80,55 @@ def test_a_dialogs_funnel_by_name(store_file: Path) -> None:
     listed = cli("funnel", "--store", str(store_file), "--until", END, "--dialogs")
     assert listed.returncode == 0, listed.stderr
     assert "booking" in listed.stdout and "ask_day > ask_size > confirm" in listed.stdout
-    ran = cli("funnel", "--store", str(store_file), "--until", END, "--dialog", "booking",
-              "--format", "json")
+    ran = cli(
+        "funnel",
+        "--store",
+        str(store_file),
+        "--until",
+        END,
+        "--dialog",
+        "booking",
+        "--format",
+        "json",
+    )
     assert [s["count"] for s in json.loads(ran.stdout)["steps"]] == [5, 5, 2, 1, 1]
     unknown = cli("funnel", "--store", str(store_file), "--until", END, "--dialog", "nope")
     assert unknown.returncode == 1 and "no dialog 'nope'" in unknown.stderr
 
 
 def test_paths_and_retention(store_file: Path) -> None:
-    flows = cli("paths", "--store", str(store_file), "--until", END,
-                "--start", "LuisIntent.BookTable", "--group", "LuisIntent.*", "--format", "csv")
+    flows = cli(
+        "paths",
+        "--store",
+        str(store_file),
+        "--until",
+        END,
+        "--start",
+        "LuisIntent.BookTable",
+        "--group",
+        "LuisIntent.*",
+        "--format",
+        "csv",
+    )
     assert flows.returncode == 0, flows.stderr
     rows = list(csv.DictReader(io.StringIO(flows.stdout)))
     first = next(r for r in rows if r["kind"] == "node" and r["step"] == "1")
     assert (first["event"], first["count"]) == ("LuisIntent.*", "5")
-    kept = cli("retention", "--store", str(store_file), "--since", "2026-11-02T00:00:00Z",
-               "--until", END, "--period", "day", "--intervals", "2", "--format", "json")
+    kept = cli(
+        "retention",
+        "--store",
+        str(store_file),
+        "--since",
+        "2026-11-02T00:00:00Z",
+        "--until",
+        END,
+        "--period",
+        "day",
+        "--intervals",
+        "2",
+        "--format",
+        "json",
+    )
     cohorts = json.loads(kept.stdout)["cohorts"]
     assert [c["size"] for c in cohorts] == [2, 0]
 

@@ -486,7 +486,9 @@ evidence AS (
     SELECT {grouped}, e.time_ns, e.trace_id,
         CASE
             WHEN c.level = 0 OR c.level = {self.n} THEN NULL
-            WHEN s.failed_ns >= c.t_last THEN 0
+            -- A span of the step's own turn or a later one failed (the turn the user saw
+            -- last may have been degraded before the step's event).
+            WHEN s.failed_ns IS NOT NULL THEN 0
             WHEN s.slow = 1 THEN 1
             WHEN e.time_ns > c.t_last AND e.fallback THEN 2
             WHEN s.handoff = 1 OR (e.time_ns > c.t_last AND e.escalation) THEN 3

@@ -90,7 +90,7 @@ def build() -> Stream:
     step("d_err", 0)
     later("d_err", 30, failing_call=0.05)
     step("d_exc", 0, exception=0.1)
-    step("d_err_before", 0, failing_call=0.01)
+    step("d_err_before", 0, failing_call=0.01)  # in the step's turn, before its event
     step("d_slow", 0)
     later("d_slow", 30, duration=5)
     step("d_both", 0)
@@ -251,13 +251,13 @@ def test_why_each_one_stopped(engines: tuple[Engine, Engine]) -> None:
     result = run(engines, steps=["dA", "dB"])
     assert counts(result) == [13, 1]
     assert result["steps"][0]["dropOffCauses"] == {
-        "botError": 3,  # a failing call after the step, an exception after it, both
+        "botError": 4,  # a failing call after the step or in its turn, an exception, both
         "slowReply": 1,
         "fallback": 2,  # a None intent, a Q&A miss
         "escalated": 1,
         "cancelled": 1,
         "wentElsewhere": 1,
-        "userLeft": 3,  # nothing more; a failure before the step; a failure after the window
+        "userLeft": 2,  # nothing more; a failure after the window
     }
     stopped = {d["conversationId"]: d for d in result["dropped"]}
     assert len(stopped) == 12 and all(d["step"] == 0 for d in stopped.values())
@@ -278,7 +278,7 @@ def test_why_each_one_stopped(engines: tuple[Engine, Engine]) -> None:
         assert stopped[conversation]["stepTraceId"] == TRACES[conversation].trace_id
     for conversation, cause in (
         ("d_exc", "botError"),
-        ("d_err_before", "userLeft"),
+        ("d_err_before", "botError"),
         ("d_left", "userLeft"),
         ("d_late", "userLeft"),
     ):
