@@ -24,9 +24,7 @@ round's time includes exporting it.
 from __future__ import annotations
 
 import itertools
-import json
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +43,8 @@ from botbuilder.core.adapters import TestAdapter
 from botbuilder.core.intent_score import IntentScore
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+
+from ._counts import sink_counts
 
 ECHO_VARIANTS = ("echo_baseline", "echo_botbuilder_ai", "echo_bot_telemetry")
 FULL_VARIANTS = ("full_baseline", "full_bot_telemetry", "full_bot_telemetry_posthog")
@@ -231,12 +231,6 @@ def _bot_telemetry(
             raise RuntimeError(f"bot-telemetry dropped telemetry: {dropped}")
 
     return Variant(name, adapter, bot, drain=drain, close=telemetry.shutdown)
-
-
-def sink_counts(tenant_url: str) -> dict[str, int]:
-    with urllib.request.urlopen(f"{tenant_url}/counts", timeout=10) as response:
-        counts: dict[str, int] = json.loads(response.read())
-        return counts
 
 
 def _wait_for_sink(tenant: str, key: str, expected: Callable[[], int]) -> None:

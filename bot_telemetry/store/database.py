@@ -21,10 +21,23 @@ from typing import Any
 
 import duckdb
 
-from .rows import EVENT_COLUMNS, LOG_COLUMNS, POINT_COLUMNS, RESOURCE_COLUMNS, SPAN_COLUMNS, Batch
+from ..contract import EVENT_NAME
+from .rows import (
+    EVENT_COLUMNS,
+    LOG_COLUMNS,
+    POINT_COLUMNS,
+    RESOURCE_COLUMNS,
+    SEVERITY_NAMES,
+    SPAN_COLUMNS,
+    Batch,
+)
 
 DEFAULT_STORE = Path(".bot-telemetry") / "telemetry.duckdb"
-SCHEMA_VERSION = "1"
+#: The file name a store folder holds (``--store DIR`` means ``DIR/telemetry.duckdb``).
+STORE_FILE_NAME = DEFAULT_STORE.name
+#: 2: spans and logs keep the scope version; metric points keep kind, temporality,
+#: histogram buckets, min and max, resource and scope. Older files are upgraded on open.
+SCHEMA_VERSION = "2"
 
 # Kinds and status codes keep their OTLP enum numbers.
 KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = 1, 2, 3, 4, 5
@@ -48,6 +61,7 @@ CREATE TABLE IF NOT EXISTS spans (
     start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, duration_ns BIGINT NOT NULL,
     status_code TINYINT NOT NULL, status_message VARCHAR, peer VARCHAR, conversation_id VARCHAR,
     attributes VARCHAR, links VARCHAR, resource_id VARCHAR, scope_name VARCHAR,
+    scope_version VARCHAR,
     PRIMARY KEY (trace_id, span_id));
 CREATE TABLE IF NOT EXISTS span_events (
     trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, seq INTEGER NOT NULL,
@@ -57,12 +71,47 @@ CREATE TABLE IF NOT EXISTS logs (
     record_id VARCHAR PRIMARY KEY, time_ns BIGINT NOT NULL, trace_id VARCHAR, span_id VARCHAR,
     service_name VARCHAR NOT NULL, severity_number INTEGER, severity_text VARCHAR, body VARCHAR,
     event_name VARCHAR, conversation_id VARCHAR, attributes VARCHAR, resource_id VARCHAR,
-    scope_name VARCHAR);
+    scope_name VARCHAR, scope_version VARCHAR);
 CREATE TABLE IF NOT EXISTS metric_points (
-    point_id VARCHAR PRIMARY KEY, metric_name VARCHAR NOT NULL, unit VARCHAR,
-    service_name VARCHAR NOT NULL, time_ns BIGINT NOT NULL, value DOUBLE, count BIGINT,
-    attributes VARCHAR);
+    point_id VARCHAR PRIMARY KEY, metric_name VARCHAR NOT NULL, description VARCHAR,
+    unit VARCHAR, kind VARCHAR, temporality INTEGER, monotonic BOOLEAN,
+    service_name VARCHAR NOT NULL, start_ns BIGINT, time_ns BIGINT NOT NULL, value DOUBLE,
+    count BIGINT, min DOUBLE, max DOUBLE, bounds DOUBLE[], bucket_counts BIGINT[],
+    attributes VARCHAR, resource_id VARCHAR, scope_name VARCHAR);
 """
+
+# From schema 1: the columns version 2 added, and what can be recovered for old rows.
+# Version 1 kept a number point's value and a histogram's sum and count only, so old points
+# read as gauges and summaries; records named by ``event.name`` become events; records
+# with a severity number only get its name.
+_UPGRADE_FROM_1 = (
+    "ALTER TABLE spans ADD COLUMN scope_version VARCHAR",
+    "ALTER TABLE logs ADD COLUMN scope_version VARCHAR",
+    *(
+        f"ALTER TABLE metric_points ADD COLUMN {column}"
+        for column in (
+            "description VARCHAR",
+            "kind VARCHAR",
+            "temporality INTEGER",
+            "monotonic BOOLEAN",
+            "start_ns BIGINT",
+            "min DOUBLE",
+            "max DOUBLE",
+            "bounds DOUBLE[]",
+            "bucket_counts BIGINT[]",
+            "resource_id VARCHAR",
+            "scope_name VARCHAR",
+        )
+    ),
+    "UPDATE metric_points SET kind = CASE WHEN count IS NULL THEN 'gauge' ELSE 'summary' END",
+    f"""UPDATE logs SET event_name = json_extract_string(attributes, '$."{EVENT_NAME}"')
+        WHERE event_name IS NULL
+          AND json_extract_string(attributes, '$."{EVENT_NAME}"') <> ''""",
+    "UPDATE logs SET severity_text = names.name FROM (VALUES "
+    + ", ".join(f"({number}, '{name}')" for number, name in SEVERITY_NAMES.items())
+    + ") AS names(number, name) "
+    "WHERE logs.severity_text IS NULL AND logs.severity_number = names.number",
+)
 
 # (table, its columns, the Batch field holding its rows)
 _TABLES = (
@@ -102,12 +151,29 @@ def _insert_sql(
             [table],
         ).fetchall()
     )
-    shape = json.dumps({name: [declared[name]] for name in columns})
+    shape = json.dumps({name: [_json_shape(declared[name])] for name in columns})
     selected = ", ".join(f"unnest(rows.{name})" for name in columns)
     return (
         f"{verb} INTO {table} ({', '.join(columns)}) SELECT {selected} "
         f"FROM (SELECT from_json_strict($1, '{shape}') AS rows)"
     )
+
+
+def _json_shape(data_type: str) -> Any:
+    # from_json_strict describes a list column as a JSON list of its element type.
+    if data_type.endswith("[]"):
+        return [_json_shape(data_type[:-2])]
+    return data_type
+
+
+def store_file(path: str | Path) -> Path:
+    """The store file ``path`` names: a folder (existing, or written with a trailing slash)
+    means the store file inside it."""
+    text = str(path)
+    resolved = Path(path)
+    if resolved.is_dir() or text.endswith(("/", "\\")):
+        return resolved / STORE_FILE_NAME
+    return resolved
 
 
 def _document(values: dict[str, list[Any]]) -> str:
@@ -127,8 +193,9 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path = DEFAULT_STORE, *, read_only: bool = False) -> Store:
-        """Open (creating it unless ``read_only``) the store at ``path``."""
-        path = Path(path)
+        """Open (creating it unless ``read_only``) the store at ``path`` (a file, or a folder
+        holding ``telemetry.duckdb``). A store written by an older version is upgraded first."""
+        path = store_file(path)
         if read_only and not path.exists():
             raise StoreError(
                 f"no store at {path}: start `bot-telemetry serve --store {path}` and send "
@@ -147,16 +214,57 @@ class Store:
         except duckdb.Error as error:
             raise StoreError(f"cannot open the store {path}: {error}") from error
         store = cls(connection, path, read_only)
-        if not read_only:
-            connection.execute(_SCHEMA)
-            connection.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
-            )
-            store._prepare_writes()
-        elif not store._has_schema():
+        try:
+            if not read_only:
+                connection.execute(_SCHEMA)
+                store._upgrade()
+                store._prepare_writes()
+                return store
+            if not store._has_schema():
+                raise StoreError(f"{path} is not a bot-telemetry store")
+            if store._version() < int(SCHEMA_VERSION):
+                # Upgraded by a short writing open: readers need the current columns.
+                connection.close()
+                cls.open(path).close()
+                return cls.open(path, read_only=True)
+            store._check_version()
+        except BaseException:
             connection.close()
-            raise StoreError(f"{path} is not a bot-telemetry store")
+            raise
         return store
+
+    def _version(self) -> int:
+        found = self._connection.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(found[0]) if found else 0
+
+    def _check_version(self) -> None:
+        if self._version() > int(SCHEMA_VERSION):
+            raise StoreError(
+                f"the store {self.path} was written by a newer bot-telemetry (schema "
+                f"{self._version()}, this one knows {SCHEMA_VERSION}): upgrade bot-telemetry"
+            )
+
+    def _upgrade(self) -> None:
+        db = self._connection
+        version = self._version()
+        if version == 0:  # a new file: _SCHEMA made the current tables
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            return
+        self._check_version()
+        if version == 1:
+            db.execute("BEGIN TRANSACTION")
+            try:
+                for statement in _UPGRADE_FROM_1:
+                    db.execute(statement)
+                db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION]
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def _prepare_writes(self) -> None:
         # A connection of its own for inserts, without the optimizer: an insert of rows

@@ -57,7 +57,8 @@ def spans(mentioned: frozenset[str] | None) -> str:
     resource, join = _resources(mentioned, "s", "resource_attributes")
     return f"""SELECT s.trace_id, s.span_id, s.parent_span_id, s.service_name, s.name, s.kind,
     s.start_ns, s.end_ns, s.duration_ns, s.status_code, s.status_message, s.peer,
-    s.conversation_id, s.attributes, s.scope_name, {resource} AS resource_attributes,
+    s.conversation_id, s.attributes, s.scope_name, s.scope_version, s.links,
+    {resource} AS resource_attributes,
     hash(s.trace_id, s.span_id) AS span_key, hash(s.trace_id, s.parent_span_id) AS parent_key
 FROM main.spans s {join}"""
 

@@ -140,3 +140,13 @@ class DuckDBEngine(Engine):
 
 
 __all__ = ["DuckDBEngine", "Engine", "EngineError", "QueryError", "Result"]
+
+
+def embedded_store(engine: Engine, what: str) -> Store:
+    """The DuckDB store behind ``engine``, for the few reads not yet on the logical model;
+    ``EngineError`` saying so on any other engine."""
+    if isinstance(engine, DuckDBEngine):
+        return engine.store
+    raise EngineError(
+        f"{what} from {engine.description} is not supported yet: it reads the embedded store"
+    )
