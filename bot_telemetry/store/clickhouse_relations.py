@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..contract import (
-    ACTIVITY_TYPE,
-    ARTICLE_FOUND,
     ATTR_ACTIVITY_ID,
     ATTR_ACTIVITY_TYPE,
     ATTR_CHANNEL_ID,
@@ -31,25 +29,17 @@ from ..contract import (
     ATTR_LOCALE,
     ATTR_SERVICE_VERSION,
     ATTR_SESSION_ID,
-    BOTBUILDER_LUIS_RESULT,
-    BOTBUILDER_QNA_MESSAGE,
     CHANNEL_ID,
     CONVERSATION_ATTRIBUTES,
     CUSTOM_EVENT_NAME,
     DIALOG_ID,
     EVENT_NAME,
-    FALLBACK_SCORE,
     FROM_ID,
-    HANDOFF_ACTIVITY_TYPE,
-    INTENT,
-    INTENT_SCORE,
-    LUIS_INTENT_PREFIX,
-    NONE_INTENT,
     PEER_ATTRIBUTES,
-    QNA_MESSAGE,
     TURN_SPAN_NAME,
 )
-from .compiler import Definition
+from . import vocabulary
+from .compiler import Definition, translate_expression
 
 #: The exporter's metric tables, by the kind of point they hold.
 METRIC_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
@@ -78,6 +68,10 @@ class Tables:
 
 #: Each table's columns and their types, as the server describes them.
 Columns = Mapping[str, Mapping[str, str]]
+
+
+_FALLBACK = translate_expression(vocabulary.fallback("name", "attributes"), "clickhouse")
+_ESCALATION = translate_expression(vocabulary.escalation("name", "attributes"), "clickhouse")
 
 
 def _text(value: str) -> str:
@@ -165,15 +159,8 @@ FROM {logs_table}"""
     def events(mentioned: frozenset[str] | None) -> str:
         return f"""SELECT time_ns, service_name, service_version, name, trace_id, span_id,
     conversation_id, user_id, session_id, channel_id, dialog_id, attributes,
-    CASE WHEN startsWith(name, {_text(LUIS_INTENT_PREFIX)})
-            OR name = {_text(BOTBUILDER_LUIS_RESULT)}
-        THEN coalesce({_attr("attributes", INTENT)} = {_text(NONE_INTENT)}
-            OR toFloat64OrNull({_attr("attributes", INTENT_SCORE)}) < {FALLBACK_SCORE}, false)
-        WHEN name IN ({_text(QNA_MESSAGE)}, {_text(BOTBUILDER_QNA_MESSAGE)})
-        THEN coalesce({_attr("attributes", ARTICLE_FOUND)} = 'false', false)
-        ELSE false END AS fallback,
-    coalesce({_attr("attributes", ACTIVITY_TYPE)} = {_text(HANDOFF_ACTIVITY_TYPE)}, false)
-        AS escalation
+    {_FALLBACK} AS fallback,
+    {_ESCALATION} AS escalation
 FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
     {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version,
     {event_name} AS name, nullIf(TraceId, '') AS trace_id, nullIf(SpanId, '') AS span_id,

@@ -33,6 +33,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.generator import Generator
 from sqlglot.generators.clickhouse import ClickHouseGenerator
 
+from . import vocabulary
 from .model import RELATIONS
 
 Dialect = Literal["duckdb", "clickhouse"]
@@ -135,12 +136,21 @@ def _window_shift(name: str) -> Callable[[Generator, exp.Expression], str]:
     return render
 
 
+def _try_cast(self: Generator, node: exp.TryCast) -> str:
+    # DuckDB's TRY_CAST gives NULL for text that is not a number; ClickHouse's CAST throws.
+    target = self.sql(node.to)
+    if target.startswith("Nullable(") and target.endswith(")"):
+        target = target[len("Nullable(") : -1]
+    return f"accurateCastOrNull({self.sql(node, 'this')}, '{target}')"
+
+
 class ClickHouseDialect(ClickHouse):
     """SQLGlot's ClickHouse dialect with the rewrites DuckDB SQL needs to mean the same."""
 
     class Generator(ClickHouseGenerator):
         TRANSFORMS = {
             **ClickHouseGenerator.TRANSFORMS,
+            exp.TryCast: _try_cast,
             exp.PercentileCont: _quantile,
             exp.ArrayAgg: _array_agg,
             exp.GroupConcat: _group_concat,
@@ -188,8 +198,24 @@ def _attribute_key(node: exp.Anonymous) -> tuple[exp.Expression, str]:
     return arguments[0], key
 
 
+def _vocabulary(node: exp.Anonymous, name: str) -> exp.Expression:
+    """``is_fallback(name, attributes)``: the vocabulary's definition (store.vocabulary) over
+    those expressions, still to be expanded (it uses attr())."""
+    arguments = node.expressions
+    if len(arguments) != 2:
+        raise QueryError(f"{name}() takes an event's name and attributes: {name}(name, attributes)")
+    text = vocabulary.MACROS[name](*(argument.sql(dialect="duckdb") for argument in arguments))
+    parsed = sqlglot.parse_one(text, read="duckdb")
+    if not isinstance(parsed, exp.Expression):
+        raise QueryError(f"{name}() is not an expression")
+    return parsed
+
+
 def _expand_macros(dialect: Dialect) -> Callable[[exp.Expression], exp.Expression]:
     def expand(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() in vocabulary.MACROS:
+            expanded: exp.Expression = _vocabulary(node, str(node.this).lower()).transform(expand)
+            return expanded
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "attr":
             column, key = _attribute_key(node)
             if dialect == "duckdb":
@@ -239,6 +265,13 @@ def _check_aliases(tree: exp.Expr) -> None:
                 f"the output name {alias.alias!r} is also a column's: choose another "
                 "(ClickHouse would read the column as the alias)"
             )
+
+
+def translate_expression(text: str, dialect: Dialect) -> str:
+    """One SQL expression (DuckDB SQL with our macros) in ``dialect``: how a relation's
+    definition uses the vocabulary (store.vocabulary) on each engine."""
+    tree = sqlglot.parse_one(text, read="duckdb").transform(_expand_macros(dialect))
+    return tree.sql(dialect="duckdb" if dialect == "duckdb" else ClickHouseDialect)
 
 
 def compile_query(

@@ -11,8 +11,6 @@ not drop an unused LEFT JOIN by itself).
 from __future__ import annotations
 
 from ..contract import (
-    ACTIVITY_TYPE,
-    ARTICLE_FOUND,
     ATTR_ACTIVITY_ID,
     ATTR_ACTIVITY_TYPE,
     ATTR_CHANNEL_ID,
@@ -20,22 +18,17 @@ from ..contract import (
     ATTR_LOCALE,
     ATTR_SERVICE_VERSION,
     ATTR_SESSION_ID,
-    BOTBUILDER_LUIS_RESULT,
-    BOTBUILDER_QNA_MESSAGE,
     CHANNEL_ID,
     DIALOG_ID,
-    FALLBACK_SCORE,
     FROM_ID,
-    HANDOFF_ACTIVITY_TYPE,
-    INTENT,
-    INTENT_SCORE,
-    LUIS_INTENT_PREFIX,
-    NONE_INTENT,
-    QNA_MESSAGE,
     TURN_SPAN_NAME,
 )
-from .compiler import Definition
+from . import vocabulary
+from .compiler import Definition, translate_expression
 from .database import STATUS_ERROR
+
+_FALLBACK = translate_expression(vocabulary.fallback("l.event_name", "l.attributes"), "duckdb")
+_ESCALATION = translate_expression(vocabulary.escalation("l.event_name", "l.attributes"), "duckdb")
 
 
 def _attr(column: str, key: str) -> str:
@@ -86,17 +79,8 @@ def events(mentioned: frozenset[str] | None) -> str:
     {_attr("l.attributes", CHANNEL_ID)} AS channel_id,
     {_attr("l.attributes", DIALOG_ID)} AS dialog_id,
     l.attributes,
-    CASE WHEN starts_with(l.event_name, '{LUIS_INTENT_PREFIX}')
-            OR l.event_name = '{BOTBUILDER_LUIS_RESULT}'
-        THEN coalesce({_attr("l.attributes", INTENT)} = '{NONE_INTENT}'
-            OR TRY_CAST({_attr("l.attributes", INTENT_SCORE)} AS DOUBLE) < {FALLBACK_SCORE}, false)
-        WHEN l.event_name IN ('{QNA_MESSAGE}', '{BOTBUILDER_QNA_MESSAGE}')
-        THEN coalesce({_attr("l.attributes", ARTICLE_FOUND)} = 'false', false)
-        ELSE false END AS fallback,
-    -- Reading JSON costs: only records that mention a handoff are parsed.
-    CASE WHEN contains(l.attributes, '{HANDOFF_ACTIVITY_TYPE}')
-        THEN coalesce({_attr("l.attributes", ACTIVITY_TYPE)} = '{HANDOFF_ACTIVITY_TYPE}', false)
-        ELSE false END AS escalation
+    {_FALLBACK} AS fallback,
+    {_ESCALATION} AS escalation
 FROM main.logs l {join}
 WHERE l.event_name IS NOT NULL"""
 
