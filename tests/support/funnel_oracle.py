@@ -126,7 +126,6 @@ def oracle_funnel(records: list[Record], request: FunnelRequest) -> Expected:
                 f[3],
                 f[4],
                 f[0].name,
-                f[0].trace_id or "",
             )
         )
         attempts = _attempts(flagged, request, n, window, end)

@@ -156,8 +156,7 @@ class _FunnelQuery:
             column = property_value(request.breakdown)
             if not column.startswith("attr("):
                 names.append(column)
-        if request.drop_off and request.count_by == "session":
-            names += ["fallback", "escalation"]
+
         cte, _ = scoped_events(request.count_by, names, self._in_range(), self.params)
         return cte
 
@@ -203,9 +202,9 @@ class _FunnelQuery:
         # are LuisIntent.* then LuisIntent.Book).
         first_step = " ".join(f"WHEN m{k} THEN {k}" for k in range(self.n))
         last_step = " ".join(f"WHEN m{k} THEN {k}" for k in reversed(range(self.n)))
-        order = (
-            "PARTITION BY entity ORDER BY time_ns, first_step, last_step, name, trace_id, span_id"
-        )
+        # (Sorting by strings is what costs here: no trace or span id, so two events of one
+        # name at the same nanosecond in one entity come in either order.)
+        order = "PARTITION BY entity ORDER BY time_ns, first_step, last_step, name"
         extra = ""
         if self.request.order == "strict":
             # The first exclusion event after each event (for attempts that break off).
@@ -426,15 +425,14 @@ attempts AS (
         """Per entity its best attempt that no exclusion disqualifies (level 0 when every
         attempt is disqualified: the entity is excluded)."""
         columns = [c for c in self._counted_columns() if c != "level"]
+        # The attempts not disqualified come first: if the one picked is, all are.
         return f"""counted AS (
-    SELECT {", ".join(columns)}, CASE WHEN all_disqualified THEN 0 ELSE reached END AS level,
+    SELECT {", ".join(columns)}, CASE WHEN disqualified THEN 0 ELSE reached END AS level,
         t0 + {self.window} AS deadline
     FROM (
         SELECT *, level AS reached,
             row_number() OVER (PARTITION BY entity ORDER BY disqualified, level DESC, s0)
-                AS pick,
-            min(CASE WHEN disqualified THEN 1 ELSE 0 END) OVER (PARTITION BY entity) = 1
-                AS all_disqualified
+                AS pick
         FROM attempts) a
     WHERE pick = 1
 )"""
@@ -459,7 +457,7 @@ attempts AS (
         else:
             column = "conversation_id" if request.count_by == "conversation" else "user_id"
             source = f"""(
-    SELECT {column} AS entity, time_ns, trace_id, name, fallback, escalation FROM events
+    SELECT {column} AS entity, time_ns, trace_id, name, attributes FROM events
     WHERE {self._in_range()} AND {column} IS NOT NULL)"""
         grouped = ", ".join(f"c.{c} AS {c}" for c in columns)
         return [
@@ -490,8 +488,10 @@ evidence AS (
             -- last may have been degraded before the step's event).
             WHEN s.failed_ns IS NOT NULL THEN 0
             WHEN s.slow = 1 THEN 1
-            WHEN e.time_ns > c.t_last AND e.fallback THEN 2
-            WHEN s.handoff = 1 OR (e.time_ns > c.t_last AND e.escalation) THEN 3
+            -- The vocabulary, read only for the events after a step where someone stopped.
+            WHEN e.time_ns > c.t_last AND is_fallback(e.name, e.attributes) THEN 2
+            WHEN s.handoff = 1
+                OR (e.time_ns > c.t_last AND is_escalation(e.name, e.attributes)) THEN 3
             WHEN e.time_ns > c.t_last AND e.name = {cancel} THEN 4
             -- Another turn's event (an event in no trace cannot be told apart: it counts).
             WHEN e.time_ns > c.t_last AND (e.trace_id IS NULL OR c.step_trace IS NULL
@@ -517,8 +517,15 @@ classified AS (
         """Breakdown values beyond the top ``breakdownLimit`` (by entities) are grouped as
         other; the most recent ``dropOffLimit`` entities that stopped at each step are
         listed."""
-        limit = self.params.add(self.request.breakdown_limit, "breakdown_limit")
         samples = self.params.add(self.request.drop_off_limit, "drop_off_limit")
+        if self.request.breakdown is None:
+            return f"""ranked AS (
+    SELECT *, CAST(NULL AS VARCHAR) AS bd_key, false AS bd_other,
+        level > 0 AND level < {self.n} AND row_number() OVER (
+            PARTITION BY level ORDER BY t_last DESC, entity) <= {samples} AS sampled
+    FROM classified
+)"""
+        limit = self.params.add(self.request.breakdown_limit, "breakdown_limit")
         return f"""ranked AS (
     SELECT *,
         CASE WHEN bd IS NOT NULL AND bd_rank <= {limit} THEN bd END AS bd_key,
@@ -543,11 +550,13 @@ classified AS (
             step_time = f"CASE WHEN level > {k} THEN t{k} - t{k - 1} END"
             for name, q in ((f"median{k}", 0.5), (f"p90_{k}", 0.9)):
                 quantiles.append(f"quantile_cont({step_time}, {q}) OVER () AS all_{name}")
-                quantiles.append(
-                    f"quantile_cont({step_time}, {q}) OVER (PARTITION BY bd_key, bd_other) "
-                    f"AS group_{name}"
-                )
-                kept += [f"max(all_{name}) AS all_{name}", f"max(group_{name}) AS group_{name}"]
+                kept.append(f"max(all_{name}) AS all_{name}")
+                if self.request.breakdown is not None:
+                    quantiles.append(
+                        f"quantile_cont({step_time}, {q}) OVER (PARTITION BY bd_key, bd_other) "
+                        f"AS group_{name}"
+                    )
+                    kept.append(f"max(group_{name}) AS group_{name}")
         sample = {
             "sample_entity": "CASE WHEN sampled THEN entity END",
             "sample_conversation": "CASE WHEN sampled THEN step_conversation END",
