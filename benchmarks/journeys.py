@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._report import machine, print_table
-from bot_telemetry.analytics.journeys import funnel
+from bot_telemetry.analytics.journeys import funnel, paths, retention
 from bot_telemetry.analytics.journeys.requests import FunnelRequest
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine, Engine
@@ -66,6 +66,20 @@ FUNNEL = {
     "countBy": "conversation",
     "startTime": "2026-11-02T00:00:00Z",
     "endTime": "2026-12-28T00:00:00Z",
+}
+PATHS = {
+    "startEvent": "LuisIntent.BookTable",
+    "stepLimit": 5,
+    "edgeLimit": 50,
+    "groupings": ["LuisIntent.*"],
+    "startTime": FUNNEL["startTime"],
+    "endTime": FUNNEL["endTime"],
+}
+RETENTION = {
+    "period": "week",
+    "totalIntervals": 8,
+    "startTime": FUNNEL["startTime"],
+    "endTime": FUNNEL["endTime"],
 }
 
 _CONVERSATIONS = """
@@ -293,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         answers[name] = funnel(engine, request)
         timings["funnel"] = _time(lambda e=engine: funnel(e, request), options.runs)
         timings["funnel_plain"] = _time(lambda e=engine: funnel(e, plain), options.runs)
+        answers[name + ".paths"] = paths(engine, PATHS)
+        timings["paths"] = _time(lambda e=engine: paths(e, PATHS), options.runs)
+        answers[name + ".retention"] = retention(engine, RETENTION)
+        timings["retention"] = _time(lambda e=engine: retention(e, RETENTION), options.runs)
         if name == "chdb":
             levels = window_funnel_levels(engine, request)
             timings["windowfunnel"] = _time(
@@ -302,9 +320,14 @@ def main(argv: list[str] | None = None) -> int:
             report["windowfunnel_agrees"] = ours == step_counts(levels, len(ours))
         engine.close()
     report["funnel_counts"] = [s["count"] for s in answers["duckdb"]["steps"]]
+    report["paths_nodes"] = len(answers["duckdb.paths"]["nodes"])
+    report["retention_first_cohort"] = answers["duckdb.retention"]["cohorts"][0]["values"]
     report["drop_off_causes"] = [s["dropOffCauses"] for s in answers["duckdb"]["steps"]]
     if "chdb" in answers:
-        report["engines_agree"] = answers["chdb"] == answers["duckdb"]
+        report["engines_agree"] = all(
+            answers[f"chdb{kind}"] == answers[f"duckdb{kind}"]
+            for kind in ("", ".paths", ".retention")
+        )
     report["results"] = results
     if options.json:
         print(json.dumps(report, indent=2))

@@ -29,7 +29,6 @@ The entity counts at the furthest step of its best attempt that no exclusion dis
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
@@ -49,6 +48,7 @@ from .matching import (
     name_condition,
     property_value,
     scoped_events,
+    with_clause,
 )
 from .requests import FunnelRequest
 
@@ -434,7 +434,7 @@ attempts AS (
             row_number() OVER (PARTITION BY entity ORDER BY disqualified, level DESC, s0)
                 AS pick
         FROM attempts) a
-    WHERE pick = 1
+    WHERE pick = 1 AND entity IS NOT NULL
 )"""
 
     # why the ones who stopped did
@@ -458,7 +458,7 @@ attempts AS (
             column = "conversation_id" if request.count_by == "conversation" else "user_id"
             source = f"""(
     SELECT {column} AS entity, time_ns, trace_id, name, attributes FROM events
-    WHERE {self._in_range()} AND {column} IS NOT NULL)"""
+    WHERE {self._in_range()})"""
         grouped = ", ".join(f"c.{c} AS {c}" for c in columns)
         return [
             f"""signals AS (
@@ -574,23 +574,6 @@ GROUP BY {", ".join(keys)}"""
 def _names(expressions: list[str]) -> list[str]:
     """The output names of ``expr AS name`` items."""
     return [expression.rsplit(" AS ", 1)[1] for expression in expressions]
-
-
-_CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
-
-
-def with_clause(ctes: list[str], query: str) -> str:
-    """``WITH`` the CTEs (each ``name AS (...)``, possibly several in one string), those read
-    more than once marked MATERIALIZED: computed once on both engines (ClickHouse otherwise
-    runs a CTE again at every reference)."""
-    text = ",\n".join(ctes)
-    names = _CTE_NAME.findall(text)
-    everything = text + "\n" + query
-    for name in names:
-        uses = len(re.findall(rf"\b{name}\b", everything)) - 1
-        if uses > 1:
-            text = re.sub(rf"^{name} AS \(", f"{name} AS MATERIALIZED (", text, flags=re.M)
-    return "WITH " + text
 
 
 # --- the answer --------------------------------------------------------------------------

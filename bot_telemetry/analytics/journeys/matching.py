@@ -9,6 +9,7 @@ value. All of it is DuckDB SQL over the logical relations, compiled for each eng
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ...contract import SESSION_GAP_SECONDS
@@ -84,9 +85,10 @@ def scoped_events(
             "scoped",
         )
     if count_by == "user":
+        # Events with no user are dropped by the caller, after a window or an aggregate: a
+        # filter on user_id here would read it twice on DuckDB (it is parsed from JSON).
         return (
-            f"scoped AS (SELECT user_id AS entity, {columns} FROM events "
-            f"WHERE {where} AND user_id IS NOT NULL)",
+            f"scoped AS (SELECT user_id AS entity, {columns} FROM events WHERE {where})",
             "scoped",
         )
     gap = params.add(SESSION_GAP_SECONDS * 10**9, "session_gap")
@@ -107,3 +109,20 @@ def scoped_events(
 )""",
         "scoped",
     )
+
+
+_CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
+
+
+def with_clause(ctes: list[str], query: str) -> str:
+    """``WITH`` the CTEs (each ``name AS (...)``, possibly several in one string), those read
+    more than once marked MATERIALIZED: computed once on both engines (ClickHouse otherwise
+    runs a CTE again at every reference)."""
+    text = ",\n".join(ctes)
+    names = _CTE_NAME.findall(text)
+    everything = text + "\n" + query
+    for name in names:
+        uses = len(re.findall(rf"\b{name}\b", everything)) - 1
+        if uses > 1:
+            text = re.sub(rf"^{name} AS \(", f"{name} AS MATERIALIZED (", text, flags=re.M)
+    return "WITH " + text

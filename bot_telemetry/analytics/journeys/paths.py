@@ -95,50 +95,51 @@ def paths_sql(request: PathsRequest) -> tuple[str, dict[str, Any]]:
         f"time_ns >= {start} AND time_ns < {end} AND {context_condition(request.context, params)}"
     )
     scoped, _ = scoped_events(request.count_by, ["time_ns", "name", "attributes"], where, params)
-    if request.end is not None:
-        # The end event is at step stepLimit; the path is the runs before it.
-        anchor_run = "min(CASE WHEN anchor_here THEN run END) OVER (PARTITION BY entity)"
-        span = f"run BETWEEN anchor_run - {limit} + 1 AND anchor_run"
-        step = f"{limit} - (anchor_run - run)"
+    ordering = "PARTITION BY entity ORDER BY time_ns, node"
+    if request.start is not None:
+        anchor_ns = "min(CASE WHEN anchors THEN time_ns END) OVER (PARTITION BY entity)"
+    elif request.end is not None:
+        anchor_ns = "min(CASE WHEN anchors THEN time_ns END) OVER (PARTITION BY entity)"
     else:
-        anchor_run = (
-            "min(CASE WHEN anchor_here THEN run END) OVER (PARTITION BY entity)"
-            if request.start is not None
-            else "1"
-        )
-        span = f"run BETWEEN anchor_run AND anchor_run + {limit} - 1"
-        step = "run - anchor_run + 1"
+        anchor_ns = "min(time_ns) OVER (PARTITION BY entity)"
+    if request.end is not None:
+        # The runs up to the end event's, numbered back from it (it is at step stepLimit).
+        kept_runs = "time_ns <= anchor_ns"
+        numbered = f"""{limit} + 1 - row_number() OVER (
+            PARTITION BY entity ORDER BY time_ns DESC, node DESC) AS step,
+        lag(node) OVER (PARTITION BY entity ORDER BY time_ns DESC, node DESC) AS next_node,
+        row_number() OVER (PARTITION BY entity ORDER BY time_ns DESC, node DESC) = 1
+            AND last_ns = anchor_ns AS ends"""
+        starts_run = "previous IS NULL OR previous <> node"
+    else:
+        # The runs from the anchor's (the anchor starts a run even inside a run of its node).
+        kept_runs = "time_ns >= anchor_ns"
+        numbered = f"""row_number() OVER ({ordering}) AS step,
+        lead(node) OVER ({ordering}) AS next_node,
+        lead(node) OVER ({ordering}) IS NULL AS ends"""
+        starts_run = "previous IS NULL OR previous <> node OR (anchors AND time_ns = anchor_ns)"
     sql = f"""WITH {scoped},
 named AS (
     SELECT entity, time_ns, {node} AS node, {anchored} AS anchors FROM scoped
     WHERE ({kept}) OR {anchored}
 ),
-changes AS (
-    SELECT *, CASE WHEN lag(node) OVER (PARTITION BY entity ORDER BY time_ns, node) = node
-            THEN 0 ELSE 1 END AS opens
+marked AS (
+    SELECT *, lag(node) OVER ({ordering}) AS previous, {anchor_ns} AS anchor_ns,
+        max(time_ns) OVER (PARTITION BY entity) AS last_ns
     FROM named
 ),
 runs AS (
-    SELECT *, sum(opens) OVER (PARTITION BY entity ORDER BY time_ns, node
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run
-    FROM changes
-),
-collapsed AS (
-    SELECT entity, run, node, max(CASE WHEN anchors THEN 1 ELSE 0 END) = 1 AS anchor_here
-    FROM runs GROUP BY entity, run, node
-),
-anchored AS (
-    SELECT *, {anchor_run} AS anchor_run, max(run) OVER (PARTITION BY entity) AS last_run
-    FROM collapsed
+    SELECT entity, time_ns, node, anchors, anchor_ns, last_ns FROM marked
+    WHERE anchor_ns IS NOT NULL AND entity IS NOT NULL AND {kept_runs}
+        AND ({starts_run})
 ),
 stepped AS (
-    SELECT entity, node, {step} AS step, run = last_run AS ends,
-        lead(node) OVER (PARTITION BY entity ORDER BY run) AS next_node
-    FROM anchored WHERE anchor_run IS NOT NULL AND {span}
+    SELECT entity, node, {numbered} FROM runs
 )
 SELECT step, node, CASE WHEN step < {limit} THEN next_node END AS next_node,
     count(*) AS entities, count(*) FILTER (WHERE ends) AS ended
-FROM stepped GROUP BY ALL ORDER BY step, node, next_node NULLS FIRST"""
+FROM stepped WHERE step BETWEEN 1 AND {limit}
+GROUP BY ALL ORDER BY step, node, next_node NULLS FIRST"""
     return sql, params.values
 
 

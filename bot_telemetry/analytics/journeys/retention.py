@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 
 from ...store.engine import Engine
 from ..traces import iso
-from .matching import Params, context_condition, event_condition
+from .matching import Params, context_condition, event_condition, with_clause
 from .requests import EventMatch, Period, RetentionRequest
 
 
@@ -82,15 +82,15 @@ def period_bounds(request: RetentionRequest) -> list[int]:
 
 
 def _which_period(column: str, bounds: list[int], params: Params) -> str:
-    arms = " ".join(
-        f"WHEN {column} < {params.add(bound, f'bound{i}')} THEN {i - 1}"
-        for i, bound in enumerate(bounds)
-        if i > 0
-    )
-    return f"CASE {arms} END"
+    """The period ``column`` falls in: 0 to totalIntervals - 1, NULL outside them."""
+    names = [params.add(bound, f"bound{i}") for i, bound in enumerate(bounds)]
+    arms = " ".join(f"WHEN {column} < {name} THEN {i - 1}" for i, name in enumerate(names) if i)
+    return f"CASE WHEN {column} < {names[0]} THEN NULL {arms} END"
 
 
 def retention_sql(request: RetentionRequest, bounds: list[int]) -> tuple[str, dict[str, Any]]:
+    """One pass over the events: per user and period, the first cohort event and whether they
+    came back; the cohorts and the table from that."""
     params = Params()
     first, last = params.add(bounds[0], "first"), params.add(bounds[-1], "last")
     end = params.add(request.range.end_ns, "end")
@@ -105,25 +105,31 @@ def retention_sql(request: RetentionRequest, bounds: list[int]) -> tuple[str, di
         if request.returning is not None
         else "conversation_id IS NOT NULL"
     )
-    sql = f"""WITH first_seen AS (
-    SELECT user_id, min(time_ns) AS first_ns FROM events
-    WHERE {cohort} AND user_id IS NOT NULL AND time_ns < {end} AND {context}
-    GROUP BY user_id
-), cohorts AS (
-    SELECT user_id, {_which_period("first_ns", bounds, params)} AS cohort FROM first_seen
-    WHERE first_ns >= {first} AND first_ns < {last}
-), activity AS (
-    SELECT DISTINCT user_id, {_which_period("time_ns", bounds, params)} AS period_index
-    FROM events
-    WHERE {returning} AND user_id IS NOT NULL AND time_ns >= {first} AND time_ns < {last}
-        AND time_ns < {end} AND {context}
-        AND user_id IN (SELECT user_id FROM cohorts)
-)
-SELECT c.cohort, coalesce(a.period_index - c.cohort, -1) AS interval_index,
+    period = _which_period("time_ns", bounds, params)
+    ctes = [
+        f"""per_period AS (
+    SELECT user_id, {period} AS period_index,
+        min(CASE WHEN {cohort} THEN time_ns END) AS first_in,
+        max(CASE WHEN {returning} THEN 1 ELSE 0 END) AS active
+    FROM events WHERE time_ns < {end} AND {context}
+    GROUP BY user_id, period_index
+)""",
+        f"""cohorts AS (
+    SELECT user_id, {_which_period("first_ns", bounds, params)} AS cohort FROM (
+        SELECT user_id, min(first_in) AS first_ns FROM per_period GROUP BY user_id) u
+    -- (Events with no user are dropped here, not before: filtering on user_id first would
+    -- read it twice on DuckDB.)
+    WHERE user_id IS NOT NULL AND first_ns >= {first} AND first_ns < {last}
+)""",
+    ]
+    query = """SELECT c.cohort, coalesce(a.period_index - c.cohort, -1) AS interval_index,
     count(DISTINCT c.user_id) AS users
-FROM cohorts c LEFT JOIN activity a ON a.user_id = c.user_id AND a.period_index >= c.cohort
+FROM cohorts c LEFT JOIN (
+    SELECT user_id, period_index FROM per_period
+    WHERE active = 1 AND period_index IS NOT NULL) a
+    ON a.user_id = c.user_id AND a.period_index >= c.cohort
 GROUP BY GROUPING SETS ((c.cohort, interval_index), (c.cohort))"""
-    return sql, params.values
+    return with_clause(ctes, query) + "\n" + query, params.values
 
 
 def _label(request: Mapping[str, Any] | EventMatch | None, default: str) -> str:

@@ -84,6 +84,13 @@ def test_the_edge_limit_keeps_the_most_taken(engines: tuple[Engine, Engine]) -> 
     assert set(nodes(result)) == {"1_Start", "2_LuisIntent.*", "2_Step"}
 
 
+def test_paths_into_an_event_inside_a_run(engines: tuple[Engine, Engine]) -> None:
+    # p1's two Steps in a row are one node; the path ends with it, and p1 went on after it.
+    result = run(engines, endEvent="Step", stepLimit=2)
+    assert nodes(result)["2_Step"] == (2, 1)
+    assert edges(result)[("1_LuisIntent.Help", "2_Step")] == 1
+
+
 def test_paths_into_an_event(engines: tuple[Engine, Engine]) -> None:
     result = run(engines, endEvent="Step", stepLimit=3, groupings=["LuisIntent.*"])
     assert result["entities"] == 2
