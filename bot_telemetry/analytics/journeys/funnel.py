@@ -47,6 +47,7 @@ from .matching import (
     event_condition,
     name_condition,
     property_value,
+    read_properties,
     scoped_events,
     with_clause,
 )
@@ -168,8 +169,10 @@ class _FunnelQuery:
 
     def _flagged(self) -> str:
         request = self.request
-        steps = [event_condition(step, self.params) for step in request.steps]
-        exclusions = [event_condition(e.match, self.params) for e in request.exclusions]
+        matches = [*request.steps, *(e.match for e in request.exclusions)]
+        reads, read = read_properties(matches, self.params)
+        steps = [event_condition(step, self.params, read) for step in request.steps]
+        exclusions = [event_condition(e.match, self.params, read) for e in request.exclusions]
         flags = []
         for k, condition in enumerate(steps):
             if k == 0 and request.order != "unordered":
@@ -190,10 +193,11 @@ class _FunnelQuery:
             names = [name_condition(m, self.params) for m in request.steps]
             names += [name_condition(e.match, self.params) for e in request.exclusions]
             where = "WHERE " + " OR ".join(dict.fromkeys(names))
+        properties = "".join(f", {expression}" for expression in reads)
         return f"""flagged AS (
     SELECT entity, time_ns, name, trace_id, span_id, conversation_id, {breakdown} AS bd,
         {", ".join(flags)}
-    FROM scoped {where}
+    FROM (SELECT *{properties} FROM scoped {where}) s
 )"""
 
     def _positions(self) -> str:

@@ -10,6 +10,7 @@ value. All of it is DuckDB SQL over the logical relations, compiled for each eng
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ...contract import SESSION_GAP_SECONDS
@@ -38,19 +39,37 @@ def name_condition(match: EventMatch, params: Params) -> str:
     return "true"
 
 
-def event_condition(match: EventMatch, params: Params) -> str:
+def event_condition(
+    match: EventMatch, params: Params, read: Mapping[str, str] | None = None
+) -> str:
     """A boolean over an ``events`` row (``name``, ``attributes``): the event is ``match``'s.
     Property values are compared as text; they are read only for events of the right name
-    (reading an attribute parses JSON on DuckDB)."""
+    (reading an attribute parses JSON on DuckDB). ``read`` names columns already holding
+    some properties (see ``read_properties``)."""
     name = name_condition(match, params)
     if not match.where:
         return f"({name})"
     properties = " AND ".join(
-        f"coalesce(attr(attributes, '{key}') IN "
+        f"coalesce({(read or {}).get(key) or f'attr(attributes, {chr(39)}{key}{chr(39)})'} IN "
         f"({', '.join(params.add(value) for value in values)}), false)"
         for key, values in match.where
     )
     return f"(CASE WHEN {name} THEN {properties} ELSE false END)"
+
+
+def read_properties(matches: list[EventMatch], params: Params) -> tuple[list[str], dict[str, str]]:
+    """Each property the matches compare, read once per event (and only for the events whose
+    name can match): select expressions ``... AS prop0`` and the key -> column map."""
+    keys: dict[str, list[EventMatch]] = {}
+    for match in matches:
+        for key, _ in match.where:
+            keys.setdefault(key, []).append(match)
+    selects, columns = [], {}
+    for i, (key, users) in enumerate(keys.items()):
+        names = " OR ".join(dict.fromkeys(name_condition(m, params) for m in users))
+        selects.append(f"CASE WHEN {names} THEN attr(attributes, '{key}') END AS prop{i}")
+        columns[key] = f"prop{i}"
+    return selects, columns
 
 
 def context_condition(context: tuple[tuple[str, tuple[str, ...]], ...], params: Params) -> str:
