@@ -91,7 +91,7 @@ def events(mentioned: frozenset[str] | None) -> str:
     {_attr("l.attributes", ATTR_SESSION_ID)} AS session_id,
     {_attr("l.attributes", CHANNEL_ID)} AS channel_id,
     {_attr("l.attributes", DIALOG_ID)} AS dialog_id,
-    l.attributes,
+    l.attributes, l.record_id AS event_id,
     {_FALLBACK} AS fallback,
     {_ESCALATION} AS escalation
 FROM main.logs l {join}
@@ -114,8 +114,12 @@ WHERE s.name = '{TURN_SPAN_NAME}'"""
 
 
 def metric_points(mentioned: frozenset[str] | None) -> str:
-    return """SELECT metric_name, unit, service_name, time_ns, value, count, attributes
-FROM main.metric_points"""
+    resource, join = _resources(mentioned, "p", "resource_attributes")
+    return f"""SELECT p.metric_name, p.description, p.unit, p.kind, p.temporality, p.monotonic,
+    p.service_name, p.start_ns, p.time_ns, p.value, p.count, p.min, p.max, p.bounds,
+    p.bucket_counts, p.attributes, p.scope_name, {resource} AS resource_attributes,
+    hash(p.service_name, p.resource_id, p.attributes) AS series_key
+FROM main.metric_points p {join}"""
 
 
 DEFINITIONS: dict[str, Definition] = {
