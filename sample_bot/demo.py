@@ -52,6 +52,8 @@ class Summary:
     messages_sent: int = 0
     replies_received: int = 0
     services: dict[str, Any] = field(default_factory=dict)
+    #: Which script each conversation played, by conversation id.
+    scripts: dict[str, str] = field(default_factory=dict)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -253,6 +255,7 @@ async def _drive(args: argparse.Namespace, progress: Any) -> Summary:
         for index in range(args.conversations):
             script = script_for(index)
             conversation = await channel.start(f"user-{index:04d}", script.user_name)
+            summary.scripts[conversation] = script.name
             summary.activities_sent += 1
             for text in script.messages:
                 replies = await channel.say(conversation, text)

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, cast
 
-from ..analytics import appmap, client_events, conversations, events, metrics, traces
+from ..analytics import appmap, client_events, conversations, events, journeys, metrics, traces
 from ..analytics.appmap import AppMap
 from ..analytics.client_events import ClientEvent, FailedEvent
 from ..analytics.conversations import Conversation, ConversationSummary
@@ -48,6 +48,7 @@ class Source(Protocol):
     def stored_events_page(
         self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
     ) -> EventsPage: ...
+    def journey(self, kind: str, body: dict[str, Any]) -> Any: ...
     def close(self) -> None: ...
     def __enter__(self) -> Source: ...
     def __exit__(
@@ -114,8 +115,21 @@ class EngineSource(_Closing):
     ) -> EventsPage:
         return events.stored_events_page(self.engine, window, after, limit, count)
 
+    def journey(self, kind: str, body: dict[str, Any]) -> Any:
+        """``kind`` is a journeys route: funnel, funnel/dialogs, paths or retention."""
+        return JOURNEYS[kind](self.engine, body)
+
     def close(self) -> None:
         self.engine.close()
+
+
+#: What ``journey(kind, body)`` runs in process, by the route's name under /analytics/.
+JOURNEYS: dict[str, Any] = {
+    "funnel": journeys.funnel,
+    "funnel/dialogs": journeys.dialog_funnels,
+    "paths": journeys.paths,
+    "retention": journeys.retention,
+}
 
 
 class RemoteError(Exception):
@@ -130,9 +144,14 @@ class ServerSource(_Closing):
         self.token = token
         self.timeout = timeout
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    def _get(self, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        """GET ``path``, or POST ``body`` as JSON to it."""
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
-        request = urllib.request.Request(f"{self.url}{path}" + (f"?{query}" if query else ""))
+        request = urllib.request.Request(
+            f"{self.url}{path}" + (f"?{query}" if query else ""),
+            data=None if body is None else json.dumps(body).encode(),
+            headers={} if body is None else {"Content-Type": "application/json"},
+        )
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
@@ -209,6 +228,12 @@ class ServerSource(_Closing):
         if found is None:
             raise RemoteError(f"{self.url} has no /api/posthog/events: is it an older version?")
         return cast(EventsPage, found)
+
+    def journey(self, kind: str, body: dict[str, Any]) -> Any:
+        found = self._get(f"/analytics/{kind}", body=body)
+        if found is None:
+            raise RemoteError(f"{self.url} has no /analytics/{kind}: is it an older version?")
+        return found
 
 
 def open_source(

@@ -9,7 +9,13 @@
 * **fallback turn**: the top intent is ``None`` or scores below ``FALLBACK_SCORE``, or the
   Q&A found no answer;
 * **escalation**: a handoff activity; a **contained** conversation engaged the bot and was
-  not escalated.
+  not escalated;
+* **slow reply**: a turn that took longer than ``SLOW_TURN_SECONDS``;
+* **drop-off cause**: why an entity stopped after a funnel step, one of ``DROP_OFF_CAUSES``
+  (the first that applies, in that order) from what happened after the step: a span failed
+  or recorded an exception (bot error), a turn was slow, the bot fell back, the conversation
+  was handed to a person, the dialog was cancelled, the user did something else, or nothing
+  more (the user left).
 """
 
 from __future__ import annotations
@@ -35,9 +41,38 @@ DIALOG_OUTCOMES: Final = (
 #: The activity type botbuilder uses to hand a conversation to a person.
 HANDOFF_ACTIVITY_TYPE: Final = "handoff"
 
+#: A turn slower than this is a slow reply (funnels' drop-off causes; a request may say another).
+SLOW_TURN_SECONDS: Final = 3.0
+
+CAUSE_BOT_ERROR: Final = "botError"
+CAUSE_SLOW_REPLY: Final = "slowReply"
+CAUSE_FALLBACK: Final = "fallback"
+CAUSE_ESCALATED: Final = "escalated"
+CAUSE_CANCELLED: Final = "cancelled"
+CAUSE_WENT_ELSEWHERE: Final = "wentElsewhere"
+CAUSE_USER_LEFT: Final = "userLeft"
+#: Why an entity dropped off after a funnel step, in the order they are tried.
+DROP_OFF_CAUSES: Final = (
+    CAUSE_BOT_ERROR,
+    CAUSE_SLOW_REPLY,
+    CAUSE_FALLBACK,
+    CAUSE_ESCALATED,
+    CAUSE_CANCELLED,
+    CAUSE_WENT_ELSEWHERE,
+    CAUSE_USER_LEFT,
+)
+
 __all__ = [
     "ABANDONMENT_SECONDS",
+    "CAUSE_BOT_ERROR",
+    "CAUSE_CANCELLED",
+    "CAUSE_ESCALATED",
+    "CAUSE_FALLBACK",
+    "CAUSE_SLOW_REPLY",
+    "CAUSE_USER_LEFT",
+    "CAUSE_WENT_ELSEWHERE",
     "DIALOG_OUTCOMES",
+    "DROP_OFF_CAUSES",
     "FALLBACK_SCORE",
     "HANDOFF_ACTIVITY_TYPE",
     "NONE_INTENT",
@@ -46,4 +81,5 @@ __all__ = [
     "OUTCOME_COMPLETED",
     "OUTCOME_IN_PROGRESS",
     "SESSION_GAP_SECONDS",
+    "SLOW_TURN_SECONDS",
 ]

@@ -38,7 +38,8 @@ from ..contract import (
     PEER_ATTRIBUTES,
     TURN_SPAN_NAME,
 )
-from .compiler import Definition
+from . import vocabulary
+from .compiler import Definition, translate_expression
 
 #: The exporter's metric tables, by the kind of point they hold.
 METRIC_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
@@ -67,6 +68,10 @@ class Tables:
 
 #: Each table's columns and their types, as the server describes them.
 Columns = Mapping[str, Mapping[str, str]]
+
+
+_FALLBACK = translate_expression(vocabulary.fallback("name", "attributes"), "clickhouse")
+_ESCALATION = translate_expression(vocabulary.escalation("name", "attributes"), "clickhouse")
 
 
 def _text(value: str) -> str:
@@ -218,7 +223,9 @@ FROM {logs_table}"""
 
     def events(mentioned: frozenset[str] | None) -> str:
         return f"""SELECT time_ns, service_name, service_version, name, trace_id, span_id,
-    conversation_id, user_id, session_id, channel_id, dialog_id, attributes, event_id
+    conversation_id, user_id, session_id, channel_id, dialog_id, attributes, event_id,
+    {_FALLBACK} AS fallback,
+    {_ESCALATION} AS escalation
 FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
     {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version,
     {event_name} AS name, nullIf(TraceId, '') AS trace_id, nullIf(SpanId, '') AS span_id,

@@ -33,6 +33,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.generator import Generator
 from sqlglot.generators.clickhouse import ClickHouseGenerator
 
+from . import vocabulary
 from .model import RELATIONS
 
 Dialect = Literal["duckdb", "clickhouse"]
@@ -42,10 +43,12 @@ Dialect = Literal["duckdb", "clickhouse"]
 Definition = Callable[[frozenset[str] | None], str]
 
 #: Settings every ClickHouse query runs with, so results match DuckDB's:
-#: an unmatched LEFT JOIN side is NULL (not '' or 0); min/max/avg of no rows is NULL (not 0).
+#: an unmatched LEFT JOIN side is NULL (not '' or 0); min/max/avg of no rows is NULL (not 0);
+#: a column a GROUPING SETS/ROLLUP/CUBE row does not group by is NULL (not its type's default).
 CLICKHOUSE_SETTINGS = {
     "join_use_nulls": 1,
     "aggregate_functions_null_for_empty": 1,
+    "group_by_use_nulls": 1,
 }
 
 _ATTRIBUTE_KEY = re.compile(r"^[^\"\\']+$")
@@ -133,12 +136,21 @@ def _window_shift(name: str) -> Callable[[Generator, exp.Expression], str]:
     return render
 
 
+def _try_cast(self: Generator, node: exp.TryCast) -> str:
+    # DuckDB's TRY_CAST gives NULL for text that is not a number; ClickHouse's CAST throws.
+    target = self.sql(node.to)
+    if target.startswith("Nullable(") and target.endswith(")"):
+        target = target[len("Nullable(") : -1]
+    return f"accurateCastOrNull({self.sql(node, 'this')}, '{target}')"
+
+
 class ClickHouseDialect(ClickHouse):
     """SQLGlot's ClickHouse dialect with the rewrites DuckDB SQL needs to mean the same."""
 
     class Generator(ClickHouseGenerator):
         TRANSFORMS = {
             **ClickHouseGenerator.TRANSFORMS,
+            exp.TryCast: _try_cast,
             exp.PercentileCont: _quantile,
             exp.ArrayAgg: _array_agg,
             exp.GroupConcat: _group_concat,
@@ -186,6 +198,19 @@ def _attribute_key(node: exp.Anonymous) -> tuple[exp.Expression, str]:
     return arguments[0], key
 
 
+def _vocabulary(node: exp.Anonymous, name: str) -> exp.Expression:
+    """``is_fallback(name, attributes)``: the vocabulary's definition (store.vocabulary) over
+    those expressions, still to be expanded (it uses attr())."""
+    arguments = node.expressions
+    if len(arguments) != 2:
+        raise QueryError(f"{name}() takes an event's name and attributes: {name}(name, attributes)")
+    text = vocabulary.MACROS[name](*(argument.sql(dialect="duckdb") for argument in arguments))
+    parsed = sqlglot.parse_one(text, read="duckdb")
+    if not isinstance(parsed, exp.Expression):
+        raise QueryError(f"{name}() is not an expression")
+    return parsed
+
+
 def _attribute_keys(node: exp.Anonymous) -> tuple[exp.Expression, list[str]]:
     arguments = node.expressions
     keys = arguments[1:]
@@ -200,6 +225,9 @@ def _attribute_keys(node: exp.Anonymous) -> tuple[exp.Expression, list[str]]:
 
 def _expand_macros(dialect: Dialect) -> Callable[[exp.Expression], exp.Expression]:
     def expand(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() in vocabulary.MACROS:
+            expanded: exp.Expression = _vocabulary(node, str(node.this).lower()).transform(expand)
+            return expanded
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "attrs":
             # Many keys read at once: DuckDB parses the JSON once for all of them (one
             # json_extract_string per key parses it again each time).
@@ -262,6 +290,13 @@ def _check_aliases(tree: exp.Expr) -> None:
                 f"the output name {alias.alias!r} is also a column's: choose another "
                 "(ClickHouse would read the column as the alias)"
             )
+
+
+def translate_expression(text: str, dialect: Dialect) -> str:
+    """One SQL expression (DuckDB SQL with our macros) in ``dialect``: how a relation's
+    definition uses the vocabulary (store.vocabulary) on each engine."""
+    tree = sqlglot.parse_one(text, read="duckdb").transform(_expand_macros(dialect))
+    return tree.sql(dialect="duckdb" if dialect == "duckdb" else ClickHouseDialect)
 
 
 def _is_true(node: exp.Expression) -> bool:
@@ -373,7 +408,12 @@ def compile_query(
             return node
 
         tree = tree.transform(_whole_frame).transform(parameter)
-        settings = ", ".join(f"{key} = {value}" for key, value in CLICKHOUSE_SETTINGS.items())
+        chosen = dict(CLICKHOUSE_SETTINGS)
+        if any(cte.args.get("materialized") for cte in tree.find_all(exp.CTE)):
+            # WITH x AS MATERIALIZED: computed once, not again at every reference (an
+            # experimental ClickHouse feature, off unless asked for).
+            chosen["enable_materialized_cte"] = 1
+        settings = ", ".join(f"{key} = {value}" for key, value in chosen.items())
         text = f"{tree.sql(dialect=ClickHouseDialect)} SETTINGS {settings}"
     for marker, definition in markers.items():
         text = text.replace(marker, f"({definition})")

@@ -23,12 +23,30 @@ from ..contract import (
     FROM_ID,
     TURN_SPAN_NAME,
 )
-from .compiler import Definition
+from . import vocabulary
+from .compiler import Definition, translate_expression
 from .database import STATUS_ERROR
+
+_FALLBACK = translate_expression(vocabulary.fallback("l.event_name", "l.attributes"), "duckdb")
+_ESCALATION = translate_expression(vocabulary.escalation("l.event_name", "l.attributes"), "duckdb")
 
 
 def _attr(column: str, key: str) -> str:
     return f"""nullif(json_extract_string({column}, '$."{key}"'), '')"""
+
+
+def _first_of(column: str, *keys: str) -> str:
+    """The first of ``keys`` the JSON holds: one parse for all of them (DuckDB parses the
+    document again for each json_extract_string, and that is most of reading a key)."""
+    paths = ", ".join(f"""'$."{key}"'""" for key in keys)
+    return (
+        "coalesce("
+        + ", ".join(
+            f"nullif(json_extract_string({column}, [{paths}])[{i}], '')"
+            for i in range(1, len(keys) + 1)
+        )
+        + ")"
+    )
 
 
 def _needs(mentioned: frozenset[str] | None, *columns: str) -> bool:
@@ -69,12 +87,13 @@ def events(mentioned: frozenset[str] | None) -> str:
     return f"""SELECT l.time_ns, l.service_name,
     {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version,
     l.event_name AS name, l.trace_id, l.span_id, l.conversation_id,
-    coalesce({_attr("l.attributes", ATTR_ENDUSER_PSEUDO_ID)}, {_attr("l.attributes", FROM_ID)})
-        AS user_id,
+    {_first_of("l.attributes", ATTR_ENDUSER_PSEUDO_ID, FROM_ID)} AS user_id,
     {_attr("l.attributes", ATTR_SESSION_ID)} AS session_id,
     {_attr("l.attributes", CHANNEL_ID)} AS channel_id,
     {_attr("l.attributes", DIALOG_ID)} AS dialog_id,
-    l.attributes, l.record_id AS event_id
+    l.attributes, l.record_id AS event_id,
+    {_FALLBACK} AS fallback,
+    {_ESCALATION} AS escalation
 FROM main.logs l {join}
 WHERE l.event_name IS NOT NULL"""
 

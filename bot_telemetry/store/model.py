@@ -162,6 +162,18 @@ EVENTS = Relation(
             "ClickHouse a hash of the row); the values differ by engine",
             per_engine=True,
         ),
+        Column(
+            "fallback",
+            "BOOLEAN",
+            "the event reports a fallback (contract.analytics): a recognizer result "
+            "(LuisIntent.*, LuisResult) whose intent is None or scores below FALLBACK_SCORE, "
+            "or a Q&A result (QnAMessage, QnaMessage) with articleFound false",
+        ),
+        Column(
+            "escalation",
+            "BOOLEAN",
+            "the event is about a handoff activity (activityType HANDOFF_ACTIVITY_TYPE)",
+        ),
     ),
 )
 

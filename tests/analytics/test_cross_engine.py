@@ -174,6 +174,28 @@ def test_select_star_gives_the_model_columns_in_order(
         assert found.columns == RELATIONS[relation].column_names
 
 
+# GROUPING SETS: a column a row does not group by is NULL on both engines (ClickHouse's own
+# default would be 0 or '').
+EVENTS_BY_NAME_AND_CHANNEL = Query(
+    "example.events_by_name_and_channel",
+    """SELECT name, channel_id, count(*) AS events FROM events
+       GROUP BY GROUPING SETS ((name, channel_id), (name), ())
+       ORDER BY name NULLS FIRST, channel_id NULLS FIRST, events""",
+)
+
+
+def test_grouping_sets(engines: Engines) -> None:
+    duckdb, clickhouse = both(engines)
+    expected = EVENTS_BY_NAME_AND_CHANNEL.run(duckdb).rows
+    assert EVENTS_BY_NAME_AND_CHANNEL.run(clickhouse).rows == expected
+    # The grand total first, then per name its total before its channels.
+    assert expected[0][:2] == (None, None)
+    assert expected[0][2] == duckdb.query("SELECT count(*) AS n FROM events").scalar() > 0
+    received = [r for r in expected if r[0] == "BotMessageReceived"]
+    assert received[0][1] is None and received[0][2] == sum(r[2] for r in received[1:])
+    assert {r[1] for r in received[1:]} == {"directline", "msteams"}
+
+
 def texts(value: object) -> object:
     """``value`` with every attribute map's values as text (as ClickHouse keeps them)."""
     if isinstance(value, dict):

@@ -94,7 +94,10 @@ def test_clickhouse_rewrites() -> None:
     assert "groupUniqArray(tuple(tuple(s), s))" in house
     assert "argMin(n, tuple(k, j))" in house
     assert "(max(toUInt8(b)) = 1)" in house
-    assert house.endswith("SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1")
+    assert house.endswith(
+        "SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1, "
+        "group_by_use_nulls = 1"
+    )
 
 
 def test_a_bad_query_says_so() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -29,3 +32,32 @@ async def serving(
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@contextmanager
+def serving_in_thread(app: web.Application) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 from a thread with its own event loop (for a test that is
+    not async, like the Chromium ones); yields its URL."""
+    loop = asyncio.new_event_loop()
+    started: queue.Queue[str | BaseException] = queue.Queue()
+    stopping = asyncio.Event()
+
+    async def run() -> None:
+        try:
+            async with serving(app) as url:
+                started.put(url)
+                await stopping.wait()
+        except BaseException as error:  # handed to the test's thread
+            started.put(error)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
+    thread.start()
+    found = started.get(timeout=30)
+    if isinstance(found, BaseException):
+        raise found
+    try:
+        yield found
+    finally:
+        loop.call_soon_threadsafe(stopping.set)
+        thread.join(30)
+        loop.close()

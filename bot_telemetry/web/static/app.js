@@ -46,6 +46,36 @@ async function getJson(path) {
   return body;
 }
 
+// POST a JSON body; the answer's JSON, or an Error with the server's message (a 400 names
+// the field).
+async function postJson(path, payload) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(payload),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error || `${path} answered ${response.status}`);
+  return body;
+}
+
+// An SVG element, like el(): attributes through setAttribute, text through textContent.
+const SVG_NS = "http://www.w3.org/2000/svg";
+function svg(tag, props, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "text") node.textContent = String(value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
 function ms(value) {
   return `${Number(value).toFixed(value < 10 ? 2 : 1)} ms`;
 }
@@ -146,8 +176,8 @@ async function route() {
 }
 
 window.BotTelemetry = {
-  el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
-  shownValue,
+  el, query, windowParams, getJson, postJson, svg, ms, table, go, traceRows, TRACE_HEADINGS,
+  view, register, shownValue,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

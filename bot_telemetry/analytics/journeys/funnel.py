@@ -1,0 +1,698 @@
+"""Funnels: how many users, conversations or sessions go through a list of steps, where they
+stop, how long each step takes, and why those who stopped did (docs/funnels.md).
+
+    result = funnel(engine, {
+        "steps": [{"event": "WaterfallStart", "where": {"DialogId": "booking"}},
+                  {"event": "WaterfallComplete", "where": {"DialogId": "booking"}}],
+        "window": "30m", "countBy": "conversation"})
+    result["steps"][1]["count"], result["steps"][0]["dropOffCauses"]
+
+The counting rule is ClickHouse ``windowFunnel``'s: each entity is counted once, at the
+furthest step it reaches in an attempt that starts inside the time range, the last step no
+later than ``window`` after the first. The query is one definition over the logical model
+(DuckDB SQL, compiled for each engine); no engine's own funnel function is used, so both give
+the same answer (the tests compare it with ``windowFunnel`` on ClickHouse).
+
+How an attempt is found, per entity, over its events sorted by time (equal times: the event
+matching the earlier step first):
+
+* ``ordered``: an attempt begins at a first-step event (the last one before the second step,
+  if several come before it) and takes, for each next step, the earliest matching event after
+  the previous step's. One event fills one step.
+* ``strict``: the same, but each next step must be the entity's very next event.
+* ``unordered``: an attempt begins at any event matching a step; it reaches as many steps as
+  it has distinct steps matched within the window.
+
+The entity counts at the furthest step of its best attempt that no exclusion disqualifies
+(the first such attempt if several reach as far).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
+
+from ...contract import (
+    DROP_OFF_CAUSES,
+    HANDOFF_ACTIVITY_TYPE,
+    WATERFALL_CANCEL,
+)
+from ...store.database import STATUS_ERROR
+from ...store.engine import Engine
+from ..traces import iso
+from ..window import _MAX_NS
+from .matching import (
+    Params,
+    context_condition,
+    event_condition,
+    name_condition,
+    property_value,
+    read_properties,
+    scoped_events,
+    with_clause,
+)
+from .requests import FunnelRequest
+
+#: The rank ``userLeft`` gets when no other cause applies.
+_USER_LEFT = DROP_OFF_CAUSES.index("userLeft")
+
+
+class Step(TypedDict):
+    index: int
+    name: str
+    event: str
+    where: dict[str, Any]
+    count: int
+    conversionFromFirst: float | None
+    conversionFromPrevious: float | None
+    dropOff: int
+    dropOffRate: float | None
+    medianSecondsToConvert: float | None
+    p90SecondsToConvert: float | None
+    dropOffCauses: dict[str, int]
+
+
+class BreakdownValue(TypedDict):
+    value: str | None
+    other: bool
+    steps: list[Step]
+
+
+class DroppedEntity(TypedDict):
+    step: int
+    entity: str
+    conversationId: str | None
+    traceId: str | None
+    stepTraceId: str | None
+    cause: str | None
+    time: str
+
+
+class FunnelResult(TypedDict):
+    order: str
+    window: str
+    countBy: str
+    startTime: str
+    endTime: str
+    steps: list[Step]
+    excluded: int
+    breakdown: str | None
+    breakdownValues: list[BreakdownValue]
+    dropped: list[DroppedEntity]
+
+
+def funnel(engine: Engine, request: FunnelRequest | Mapping[str, Any]) -> FunnelResult:
+    """The funnel ``request`` describes (a FunnelRequest or its JSON body), on ``engine``."""
+    parsed = request if isinstance(request, FunnelRequest) else FunnelRequest.parse(request)
+    sql, values = funnel_sql(parsed)
+    rows = engine.query(sql, values).dicts()
+    return _shape(parsed, rows)
+
+
+# --- the query ---------------------------------------------------------------------------
+
+
+def funnel_sql(request: FunnelRequest) -> tuple[str, dict[str, Any]]:
+    """The funnel's query (DuckDB SQL over the logical model) and its parameter values."""
+    return _FunnelQuery(request).build()
+
+
+class _FunnelQuery:
+    """The query is a pipeline: each step reads the one before it (only ``pointers`` is read
+    once per step), because ClickHouse expands every reference to a CTE when it plans a
+    query, and a query whose CTEs read each other many times takes seconds to plan."""
+
+    def __init__(self, request: FunnelRequest):
+        self.request = request
+        self.params = Params()
+        self.n = len(request.steps)
+        window = request.range
+        self.start = self.params.add(window.start_ns, "start")
+        self.end = self.params.add(window.end_ns, "end")
+        # Steps after the first may come up to a window after the range's end.
+        self.until = self.params.add(min(window.end_ns + request.window_ns, _MAX_NS), "until")
+        self.window = self.params.add(request.window_ns, "window")
+
+    def build(self) -> tuple[str, dict[str, Any]]:
+        request = self.request
+        ctes = [self._scoped(), self._flagged(), self._positions()]
+        if request.order == "ordered":
+            ctes += self._ordered()
+        elif request.order == "strict":
+            ctes += self._strict()
+        else:
+            ctes += self._unordered()
+        ctes.append(self._counted())
+        ctes += self._classified()
+        ctes.append(self._ranked())
+        output = self._output()
+        return with_clause(ctes, output) + "\n" + output, self.params.values
+
+    # entity, the events in scope, and which step or exclusion each one matches
+
+    def _scoped(self) -> str:
+        request = self.request
+        names = ["time_ns", "name", "trace_id", "span_id", "conversation_id", "attributes"]
+        if request.breakdown is not None:
+            column = property_value(request.breakdown)
+            if not column.startswith("attr("):
+                names.append(column)
+
+        cte, _ = scoped_events(request.count_by, names, self._in_range(), self.params)
+        return cte
+
+    def _in_range(self) -> str:
+        return (
+            f"time_ns >= {self.start} AND time_ns < {self.until} AND "
+            f"{context_condition(self.request.context, self.params)}"
+        )
+
+    def _flagged(self) -> str:
+        request = self.request
+        matches = [*request.steps, *(e.match for e in request.exclusions)]
+        reads, read = read_properties(matches, self.params)
+        steps = [event_condition(step, self.params, read) for step in request.steps]
+        exclusions = [event_condition(e.match, self.params, read) for e in request.exclusions]
+        flags = []
+        for k, condition in enumerate(steps):
+            if k == 0 and request.order != "unordered":
+                condition = f"({condition} AND time_ns < {self.end})"
+            flags.append(f"{condition} AS m{k}")
+        flags += [f"{condition} AS x{j}" for j, condition in enumerate(exclusions)]
+        if request.order == "unordered":
+            flags.append(f"(({' OR '.join(steps)}) AND time_ns < {self.end}) AS opens")
+        breakdown = (
+            "CAST(NULL AS VARCHAR)"
+            if request.breakdown is None
+            else property_value(request.breakdown)
+        )
+        where = ""
+        if request.order != "strict":
+            # Only the events that match a step or an exclusion take part (by name first: a
+            # property is read only for an event whose name matches).
+            names = [name_condition(m, self.params) for m in request.steps]
+            names += [name_condition(e.match, self.params) for e in request.exclusions]
+            where = "WHERE " + " OR ".join(dict.fromkeys(names))
+        properties = "".join(f", {expression}" for expression in reads)
+        return f"""flagged AS (
+    SELECT entity, time_ns, name, trace_id, span_id, conversation_id, {breakdown} AS bd,
+        {", ".join(flags)}
+    FROM (SELECT *{properties} FROM scoped {where}) s
+)"""
+
+    def _positions(self) -> str:
+        # Equal times: the event that can fill the earliest step first, then the one whose
+        # latest step is earliest (a LuisIntent.None before a LuisIntent.Book when the steps
+        # are LuisIntent.* then LuisIntent.Book).
+        first_step = " ".join(f"WHEN m{k} THEN {k}" for k in range(self.n))
+        last_step = " ".join(f"WHEN m{k} THEN {k}" for k in reversed(range(self.n)))
+        # (Sorting by strings is what costs here: no trace or span id, so two events of one
+        # name at the same nanosecond in one entity come in either order.)
+        order = "PARTITION BY entity ORDER BY time_ns, first_step, last_step, name"
+        extra = ""
+        if self.request.order == "strict":
+            # The first exclusion event after each event (for attempts that break off).
+            extra = "".join(
+                f",\n        min(CASE WHEN x{j} THEN time_ns END) OVER ({order} ROWS BETWEEN "
+                f"1 FOLLOWING AND UNBOUNDED FOLLOWING) AS tx{j}"
+                for j in range(len(self.request.exclusions))
+            )
+        return f"""positioned AS (
+    SELECT *, row_number() OVER ({order}) AS pos{extra}
+    FROM (SELECT *, CASE {first_step} ELSE {self.n} END AS first_step,
+            CASE {last_step} ELSE {self.n} END AS last_step FROM flagged) f
+)"""
+
+    # attempts, by order: one row per attempt with its level (steps reached), the times of
+    # the steps reached (t0, t1, ...), the last step's event and whether it is disqualified
+
+    def _level(self, missing: str) -> str:
+        """The furthest step reached, from ``missing(k)``: step k was not reached in time."""
+        arms = " ".join(f"WHEN {missing.format(k=k)} THEN {k}" for k in range(1, self.n))
+        return f"CASE {arms} ELSE {self.n} END" if arms else str(self.n)
+
+    def _at_level(self, column: str) -> str:
+        """``column{k}`` of the last step reached."""
+        arms = " ".join(f"WHEN {k + 1} THEN {column}{k}" for k in range(self.n))
+        return f"CASE level {arms} END"
+
+    def _disqualified(self, reached: Callable[[int], str]) -> str:
+        """An exclusion event came after the attempt's ``fromStep`` and before its ``toStep``
+        (or, short of it, within the window). ``reached(k)``: the position of step k;
+        ``ex{j}``/``ext{j}``: the next exclusion's position and time after ``fromStep``."""
+        parts = []
+        for j, exclusion in enumerate(self.request.exclusions):
+            a, b = exclusion.from_step, exclusion.to_step
+            parts.append(
+                f"(level > {a} AND ex{j} IS NOT NULL AND CASE "
+                f"WHEN level > {b} THEN ex{j} < {reached(b)} "
+                f"ELSE ext{j} <= t0 + {self.window} END)"
+            )
+        return f"coalesce({' OR '.join(parts)}, false)" if parts else "false"
+
+    def _ordered(self) -> list[str]:
+        n = self.n
+        exclusions = self.request.exclusions
+        after = "PARTITION BY entity ORDER BY pos ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
+        pointers = [f"min(CASE WHEN m{k} THEN pos END) OVER ({after}) AS n{k}" for k in range(n)]
+        for j in range(len(exclusions)):
+            pointers.append(f"min(CASE WHEN x{j} THEN pos END) OVER ({after}) AS nx{j}")
+            pointers.append(f"min(CASE WHEN x{j} THEN time_ns END) OVER ({after}) AS tx{j}")
+        ctes = [
+            f"""pointers AS (
+    SELECT entity, pos, time_ns, bd, trace_id, conversation_id, m0, {", ".join(pointers)}
+    FROM positioned
+)"""
+        ]
+
+        def from_here(step: int) -> list[str]:
+            return [
+                f"{kind}{j}"
+                for j, e in enumerate(exclusions)
+                if e.from_step == step
+                for kind in ("ex", "ext")
+            ]
+
+        def pointer(column: str) -> str:
+            """ex{j} is the pointer nx{j} taken at the step's event, ext{j} its tx{j}."""
+            return f"p.tx{column[3:]}" if column.startswith("ext") else f"p.nx{column[2:]}"
+
+        # An attempt begins at the last first-step event before the second step.
+        superseded = "n0 IS NOT NULL" if n == 1 else "n0 IS NOT NULL AND (n1 IS NULL OR n0 < n1)"
+        first = [
+            "p.entity AS entity",
+            "p.pos AS s0",
+            "p.time_ns AS t0",
+            "p.bd AS bd",
+            "p.trace_id AS trace0",
+            "p.conversation_id AS conversation0",
+        ]
+        if n > 1:
+            first.append("p.n1 AS r1")
+        first += [f"{pointer(c)} AS {c}" for c in from_here(0)]
+        ctes.append(
+            f"""chain0 AS (
+    SELECT {", ".join(first)} FROM pointers p WHERE p.m0 AND NOT ({superseded})
+)"""
+        )
+        # Joined tables share column names (ClickHouse then qualifies c.*): name them all.
+        carried = [item.rsplit(" AS ", 1)[1] for item in first]
+        for k in range(1, n):
+            added = [
+                f"p.time_ns AS t{k}",
+                f"p.trace_id AS trace{k}",
+                f"p.conversation_id AS conversation{k}",
+            ]
+            if k + 1 < n:
+                added.append(f"p.n{k + 1} AS r{k + 1}")
+            added += [f"{pointer(c)} AS {c}" for c in from_here(k)]
+            kept = [f"c.{column} AS {column}" for column in carried]
+            ctes.append(
+                f"""chain{k} AS (
+    SELECT {", ".join(kept + added)}
+    FROM chain{k - 1} c LEFT JOIN pointers p ON p.entity = c.entity AND p.pos = c.r{k}
+)"""
+            )
+            carried += [item.rsplit(" AS ", 1)[1] for item in added]
+        level = self._level("r{k} IS NULL OR t{k} > t0 + " + self.window)
+        positions = ["s0"] + [f"r{k}" for k in range(1, n)]
+        ctes.append(
+            f"""leveled AS (SELECT *, {level} AS level FROM chain{n - 1}),
+attempts AS (
+    SELECT *, {self._disqualified(lambda k: positions[k])} AS disqualified,
+        {self._at_level("t")} AS t_last, {self._at_level("trace")} AS step_trace,
+        {self._at_level("conversation")} AS step_conversation
+    FROM leveled
+)"""
+        )
+        return ctes
+
+    def _strict(self) -> list[str]:
+        n = self.n
+        exclusions = self.request.exclusions
+        w = "PARTITION BY entity ORDER BY pos"
+        leads = []
+        for k in range(1, n):
+            leads.append(f"lead(m{k}, {k}) OVER ({w}) AS a{k}")
+            leads.append(f"lead(time_ns, {k}) OVER ({w}) AS t{k}")
+            leads.append(f"lead(trace_id, {k}) OVER ({w}) AS trace{k}")
+            leads.append(f"lead(conversation_id, {k}) OVER ({w}) AS conversation{k}")
+        for j, exclusion in enumerate(exclusions):
+            a = exclusion.from_step
+            leads.append(f"lead(tx{j}, {a}) OVER ({w}) AS ext{j}" if a else f"tx{j} AS ext{j}")
+        level = self._level("NOT coalesce(a{k}, false) OR t{k} > t0 + " + self.window)
+        parts = []
+        for j, exclusion in enumerate(exclusions):
+            a, b = exclusion.from_step, exclusion.to_step
+            # The next step is the very next event: nothing comes between reached steps, so
+            # only an attempt that broke off between the two steps can be disqualified.
+            parts.append(f"(level > {a} AND level <= {b} AND ext{j} <= t0 + {self.window})")
+        disqualified = f"coalesce({' OR '.join(parts)}, false)" if parts else "false"
+        lead_columns = "".join(f", {column}" for column in _names(leads))
+        return [
+            f"""stepped AS (
+    SELECT entity, pos, time_ns, bd, trace_id, conversation_id, m0{
+                "".join(f", {lead}" for lead in leads)
+            }
+    FROM positioned
+),
+leveled AS (
+    SELECT entity, pos AS s0, time_ns AS t0, bd, trace_id AS trace0,
+        conversation_id AS conversation0{lead_columns}, {level} AS level
+    FROM stepped WHERE m0
+),
+attempts AS (
+    SELECT *, {disqualified} AS disqualified, {self._at_level("t")} AS t_last,
+        {self._at_level("trace")} AS step_trace,
+        {self._at_level("conversation")} AS step_conversation
+    FROM leveled
+)"""
+        ]
+
+    def _unordered(self) -> list[str]:
+        n = self.n
+        w = "PARTITION BY entity ORDER BY pos ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"
+        firsts = []
+        for k in range(n):
+            firsts.append(f"min(CASE WHEN m{k} THEN time_ns END) OVER ({w}) AS f{k}")
+            firsts.append(f"min(CASE WHEN m{k} THEN pos END) OVER ({w}) AS q{k}")
+        reached = " + ".join(
+            f"CASE WHEN f{k} <= time_ns + {self.window} THEN 1 ELSE 0 END" for k in range(n)
+        )
+        steps = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(n))
+        done_ns = " ".join(f"WHEN {k} THEN f{k}" for k in range(n))
+        done_pos = " ".join(f"WHEN {k} THEN q{k}" for k in range(n))
+        times = ", ".join(
+            f"max(CASE WHEN done_rank = {k + 1} THEN done_ns END) AS t{k}" for k in range(n)
+        )
+        return [
+            f"""firsts AS (
+    SELECT entity, pos, time_ns, bd, opens, {", ".join(firsts)} FROM positioned
+),
+candidates AS (
+    SELECT entity, pos AS s0, time_ns AS t0, bd, {", ".join(f"f{k}, q{k}" for k in range(n))},
+        {reached} AS level
+    FROM firsts WHERE opens
+),
+best AS (
+    SELECT * FROM (
+        SELECT *, row_number() OVER (PARTITION BY entity ORDER BY level DESC, s0) AS pick
+        FROM candidates) c
+    WHERE pick = 1
+),
+completions AS (
+    SELECT entity, s0, bd, level, done_ns, done_pos,
+        row_number() OVER (PARTITION BY entity ORDER BY done_ns, done_pos) AS done_rank
+    FROM (
+        SELECT b.entity, b.s0, b.bd, b.level, b.t0,
+            CASE k {done_ns} END AS done_ns, CASE k {done_pos} END AS done_pos
+        FROM best b CROSS JOIN ({steps}) step_numbers) d
+    WHERE done_ns <= t0 + {self.window}
+),
+completed AS (
+    SELECT entity, s0, bd, level, {times}, max(done_pos) AS last_pos
+    FROM completions GROUP BY entity, s0, bd, level
+),
+attempts AS (
+    SELECT c.entity AS entity, c.s0 AS s0, c.bd AS bd, c.level AS level,
+        {", ".join(f"c.t{k} AS t{k}" for k in range(n))}, false AS disqualified,
+        p.time_ns AS t_last, p.trace_id AS step_trace, p.conversation_id AS step_conversation
+    FROM completed c JOIN positioned p ON p.entity = c.entity AND p.pos = c.last_pos
+)"""
+        ]
+
+    def _counted_columns(self) -> list[str]:
+        times = [f"t{k}" for k in range(self.n)]
+        return ["entity", "bd", "level", *times, "t_last", "step_trace", "step_conversation"]
+
+    def _counted(self) -> str:
+        """Per entity its best attempt that no exclusion disqualifies (level 0 when every
+        attempt is disqualified: the entity is excluded)."""
+        columns = [c for c in self._counted_columns() if c != "level"]
+        # The attempts not disqualified come first: if the one picked is, all are.
+        return f"""counted AS (
+    SELECT {", ".join(columns)}, CASE WHEN disqualified THEN 0 ELSE reached END AS level,
+        t0 + {self.window} AS deadline
+    FROM (
+        SELECT *, level AS reached,
+            row_number() OVER (PARTITION BY entity ORDER BY disqualified, level DESC, s0)
+                AS pick
+        FROM attempts) a
+    WHERE pick = 1 AND entity IS NOT NULL
+)"""
+
+    # why the ones who stopped did
+
+    def _classified(self) -> list[str]:
+        request = self.request
+        columns = self._counted_columns()
+        if not request.drop_off:
+            return [
+                f"""classified AS (
+    SELECT {", ".join(columns)}, CAST(NULL AS BIGINT) AS cause_rank, step_trace AS cause_trace
+    FROM counted
+)"""
+            ]
+        slow = self.params.add(int(request.slow_reply_seconds * 1e9), "slow")
+        cancel = self.params.add(WATERFALL_CANCEL, "cancel")
+        handoff = self.params.add(HANDOFF_ACTIVITY_TYPE, "handoff")
+        if request.count_by == "session":
+            source = "scoped"
+        else:
+            column = "conversation_id" if request.count_by == "conversation" else "user_id"
+            source = f"""(
+    SELECT {column} AS entity, time_ns, trace_id, name, attributes FROM events
+    WHERE {self._in_range()})"""
+        grouped = ", ".join(f"c.{c} AS {c}" for c in columns)
+        return [
+            f"""signals AS (
+    SELECT trace_id AS turn_trace, max(failed_ns) AS failed_ns, max(slow) AS slow,
+        max(handoff) AS handoff
+    FROM (
+        SELECT trace_id, end_ns AS failed_ns, 0 AS slow, 0 AS handoff FROM spans
+        WHERE status_code = {STATUS_ERROR} AND end_ns >= {self.start}
+            AND start_ns < {self.until}
+        UNION ALL
+        SELECT trace_id, time_ns AS failed_ns, 0 AS slow, 0 AS handoff FROM span_events
+        WHERE name = 'exception' AND time_ns >= {self.start} AND time_ns < {self.until}
+        UNION ALL
+        SELECT trace_id, CAST(NULL AS BIGINT) AS failed_ns,
+            CASE WHEN duration_ns > {slow} THEN 1 ELSE 0 END AS slow,
+            CASE WHEN activity_type = {handoff} THEN 1 ELSE 0 END AS handoff
+        FROM turns
+        WHERE (duration_ns > {slow} OR activity_type = {handoff}) AND end_ns >= {self.start}
+            AND start_ns < {self.until}) s
+    GROUP BY trace_id
+),
+evidence AS (
+    SELECT {grouped}, e.time_ns, e.trace_id,
+        CASE
+            WHEN c.level = 0 OR c.level = {self.n} THEN NULL
+            -- A span of the step's own turn or a later one failed (the turn the user saw
+            -- last may have been degraded before the step's event).
+            WHEN s.failed_ns IS NOT NULL THEN 0
+            WHEN s.slow = 1 THEN 1
+            -- The vocabulary, read only for the events after a step where someone stopped.
+            WHEN e.time_ns > c.t_last AND is_fallback(e.name, e.attributes) THEN 2
+            WHEN s.handoff = 1
+                OR (e.time_ns > c.t_last AND is_escalation(e.name, e.attributes)) THEN 3
+            WHEN e.time_ns > c.t_last AND e.name = {cancel} THEN 4
+            -- Another turn's event (an event in no trace cannot be told apart: it counts).
+            WHEN e.time_ns > c.t_last AND (e.trace_id IS NULL OR c.step_trace IS NULL
+                OR e.trace_id <> c.step_trace) THEN 5
+        END AS row_rank
+    FROM counted c
+        JOIN {source} e ON e.entity = c.entity
+        LEFT JOIN signals s ON s.turn_trace = e.trace_id
+    WHERE (e.time_ns >= c.t_last AND e.time_ns <= c.deadline) OR e.time_ns = c.t0
+),
+classified AS (
+    SELECT {", ".join(columns)},
+        CASE WHEN level > 0 AND level < {self.n}
+            THEN coalesce(min(row_rank), {_USER_LEFT}) END AS cause_rank,
+        CASE WHEN min(row_rank) IS NULL THEN step_trace
+            ELSE first(trace_id ORDER BY coalesce(row_rank, 99), time_ns, trace_id) END
+            AS cause_trace
+    FROM evidence GROUP BY {", ".join(columns)}
+)"""
+        ]
+
+    def _ranked(self) -> str:
+        """Breakdown values beyond the top ``breakdownLimit`` (by entities) are grouped as
+        other; the most recent ``dropOffLimit`` entities that stopped at each step are
+        listed."""
+        samples = self.params.add(self.request.drop_off_limit, "drop_off_limit")
+        if self.request.breakdown is None:
+            return f"""ranked AS (
+    SELECT *, CAST(NULL AS VARCHAR) AS bd_key, false AS bd_other,
+        level > 0 AND level < {self.n} AND row_number() OVER (
+            PARTITION BY level ORDER BY t_last DESC, entity) <= {samples} AS sampled
+    FROM classified
+)"""
+        limit = self.params.add(self.request.breakdown_limit, "breakdown_limit")
+        return f"""ranked AS (
+    SELECT *,
+        CASE WHEN bd IS NOT NULL AND bd_rank <= {limit} THEN bd END AS bd_key,
+        coalesce(bd IS NOT NULL AND bd_rank > {limit}, false) AS bd_other,
+        level > 0 AND level < {self.n} AND sample_rank <= {samples} AS sampled
+    FROM (
+        SELECT *, dense_rank() OVER (PARTITION BY bd IS NULL ORDER BY bd_size DESC, bd)
+                AS bd_rank,
+            row_number() OVER (PARTITION BY level ORDER BY t_last DESC, entity)
+                AS sample_rank
+        FROM (SELECT *, count(*) OVER (PARTITION BY bd) AS bd_size FROM classified) c
+    ) r
+)"""
+
+    def _output(self) -> str:
+        """One row per (breakdown group, level, cause), plus one per listed entity. The
+        quantiles are over the group and over everyone, as window aggregates (ClickHouse plans
+        GROUPING SETS slowly), so every row of a group carries the group's and everyone's."""
+        quantiles = []
+        kept = []
+        for k in range(1, self.n):
+            step_time = f"CASE WHEN level > {k} THEN t{k} - t{k - 1} END"
+            for name, q in ((f"median{k}", 0.5), (f"p90_{k}", 0.9)):
+                quantiles.append(f"quantile_cont({step_time}, {q}) OVER () AS all_{name}")
+                kept.append(f"max(all_{name}) AS all_{name}")
+                if self.request.breakdown is not None:
+                    quantiles.append(
+                        f"quantile_cont({step_time}, {q}) OVER (PARTITION BY bd_key, bd_other) "
+                        f"AS group_{name}"
+                    )
+                    kept.append(f"max(group_{name}) AS group_{name}")
+        sample = {
+            "sample_entity": "CASE WHEN sampled THEN entity END",
+            "sample_conversation": "CASE WHEN sampled THEN step_conversation END",
+            "sample_trace": "CASE WHEN sampled THEN cause_trace END",
+            "sample_step_trace": "CASE WHEN sampled THEN step_trace END",
+            "sample_ns": "CASE WHEN sampled THEN t_last END",
+        }
+        listed = ", ".join(f"{value} AS {name}" for name, value in sample.items())
+        keys = ["bd_key", "bd_other", "level", "cause_rank", *sample]
+        return f"""SELECT {", ".join(keys)}, count(*) AS entities{"".join(", " + k for k in kept)}
+FROM (SELECT *, {", ".join([*quantiles, listed])} FROM ranked) r
+GROUP BY {", ".join(keys)}"""
+
+
+def _names(expressions: list[str]) -> list[str]:
+    """The output names of ``expr AS name`` items."""
+    return [expression.rsplit(" AS ", 1)[1] for expression in expressions]
+
+
+# --- the answer --------------------------------------------------------------------------
+
+
+def _steps(
+    request: FunnelRequest,
+    levels: dict[int, int],
+    causes: dict[tuple[int, int], int],
+    quantiles: Mapping[str, Any] | None,
+) -> list[Step]:
+    n = len(request.steps)
+    reached = [sum(count for level, count in levels.items() if level > k) for k in range(n)]
+    steps = []
+    for k, step in enumerate(request.steps):
+        count = reached[k]
+        following = reached[k + 1] if k + 1 < n else count
+        dropped = count - following
+        step_causes = (
+            {cause: causes.get((k + 1, rank), 0) for rank, cause in enumerate(DROP_OFF_CAUSES)}
+            if request.drop_off and k + 1 < n
+            else {}
+        )
+        median = p90 = None
+        if k > 0 and quantiles is not None:
+            median = _seconds(quantiles.get(f"median{k}"))
+            p90 = _seconds(quantiles.get(f"p90_{k}"))
+        steps.append(
+            Step(
+                index=k,
+                name=step.label(),
+                event=step.event,
+                where=step.as_json()["where"],
+                count=count,
+                conversionFromFirst=_ratio(count, reached[0]),
+                conversionFromPrevious=_ratio(count, reached[k - 1]) if k else _ratio(count, count),
+                dropOff=dropped,
+                dropOffRate=_ratio(dropped, count),
+                medianSecondsToConvert=median,
+                p90SecondsToConvert=p90,
+                dropOffCauses=step_causes,
+            )
+        )
+    return steps
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 6) if whole else None
+
+
+def _seconds(nanoseconds: Any) -> float | None:
+    return None if nanoseconds is None else round(float(nanoseconds) / 1e9, 6)
+
+
+def _shape(request: FunnelRequest, rows: list[dict[str, Any]]) -> FunnelResult:
+    # Per group (None: everyone; else (value, other)): entities by level and by (level,
+    # cause), and the time-to-convert quantiles.
+    levels: dict[Any, dict[int, int]] = {}
+    causes: dict[Any, dict[tuple[int, int], int]] = {}
+    quantiles: dict[Any, dict[str, Any]] = {}
+    dropped: list[DroppedEntity] = []
+    for row in rows:
+        level, rank, count = int(row["level"]), row["cause_rank"], int(row["entities"])
+        if row["sample_entity"] is not None:
+            dropped.append(
+                DroppedEntity(
+                    step=level - 1,
+                    entity=row["sample_entity"],
+                    conversationId=row["sample_conversation"],
+                    traceId=row["sample_trace"],
+                    stepTraceId=row["sample_step_trace"],
+                    cause=None if rank is None else DROP_OFF_CAUSES[int(rank)],
+                    time=iso(int(row["sample_ns"])),
+                )
+            )
+        groups: list[Any] = [None]
+        if request.breakdown is not None:
+            groups.append((row["bd_key"], bool(row["bd_other"])))
+        for group in groups:
+            found = levels.setdefault(group, {})
+            found[level] = found.get(level, 0) + count
+            if rank is not None:
+                by_cause = causes.setdefault(group, {})
+                by_cause[(level, int(rank))] = by_cause.get((level, int(rank)), 0) + count
+            prefix = "all_" if group is None else "group_"
+            quantiles[group] = {
+                key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)
+            }
+    values = [
+        BreakdownValue(
+            value=group[0],
+            other=group[1],
+            steps=_steps(request, found, causes.get(group, {}), quantiles.get(group)),
+        )
+        for group, found in levels.items()
+        if group is not None and any(level > 0 for level in found)
+    ]
+    values.sort(
+        key=lambda v: (v["other"], -v["steps"][0]["count"], v["value"] is None, v["value"] or "")
+    )
+    dropped.sort(key=lambda d: (d["step"], _descending(d["time"]), d["entity"]))
+    window = request.range
+    return FunnelResult(
+        order=request.order,
+        window=request.window,
+        countBy=request.count_by,
+        startTime=iso(window.start_ns),
+        endTime=iso(min(window.end_ns, _MAX_NS)),
+        steps=_steps(request, levels.get(None, {}), causes.get(None, {}), quantiles.get(None)),
+        excluded=levels.get(None, {}).get(0, 0),
+        breakdown=request.breakdown,
+        breakdownValues=values,
+        dropped=dropped,
+    )
+
+
+def _descending(text: str) -> tuple[int, ...]:
+    return tuple(-ord(character) for character in text)

@@ -1,0 +1,147 @@
+"""SQL pieces every journey query shares: which events a step matches, the context filter,
+what is counted (a user, a conversation or a session), and the parameters that carry every
+value. All of it is DuckDB SQL over the logical relations, compiled for each engine.
+
+    params = Params()
+    condition = event_condition(EventMatch("LuisIntent.*"), params)
+    # "starts_with(name, $p0)", params.values == {"p0": "LuisIntent."}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ...contract import SESSION_GAP_SECONDS
+from .requests import DIMENSIONS, CountBy, EventMatch
+
+
+class Params:
+    """Values of a query's ``$name`` parameters, named as they are added."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any, name: str | None = None) -> str:
+        key = name or f"p{len(self.values)}"
+        self.values[key] = value
+        return f"${key}"
+
+
+def name_condition(match: EventMatch, params: Params) -> str:
+    """A boolean over an ``events`` row's ``name`` alone: cheap, a first filter."""
+    prefix = match.prefix
+    if prefix is None:
+        return f"name = {params.add(match.event)}"
+    if prefix:
+        return f"starts_with(name, {params.add(prefix)})"
+    return "true"
+
+
+def event_condition(
+    match: EventMatch, params: Params, read: Mapping[str, str] | None = None
+) -> str:
+    """A boolean over an ``events`` row (``name``, ``attributes``): the event is ``match``'s.
+    Property values are compared as text; they are read only for events of the right name
+    (reading an attribute parses JSON on DuckDB). ``read`` names columns already holding
+    some properties (see ``read_properties``)."""
+    name = name_condition(match, params)
+    if not match.where:
+        return f"({name})"
+    properties = " AND ".join(
+        f"coalesce({(read or {}).get(key) or f'attr(attributes, {chr(39)}{key}{chr(39)})'} IN "
+        f"({', '.join(params.add(value) for value in values)}), false)"
+        for key, values in match.where
+    )
+    return f"(CASE WHEN {name} THEN {properties} ELSE false END)"
+
+
+def read_properties(matches: list[EventMatch], params: Params) -> tuple[list[str], dict[str, str]]:
+    """Each property the matches compare, read once per event (and only for the events whose
+    name can match): select expressions ``... AS prop0`` and the key -> column map."""
+    keys: dict[str, list[EventMatch]] = {}
+    for match in matches:
+        for key, _ in match.where:
+            keys.setdefault(key, []).append(match)
+    selects, columns = [], {}
+    for i, (key, users) in enumerate(keys.items()):
+        names = " OR ".join(dict.fromkeys(name_condition(m, params) for m in users))
+        selects.append(f"CASE WHEN {names} THEN attr(attributes, '{key}') END AS prop{i}")
+        columns[key] = f"prop{i}"
+    return selects, columns
+
+
+def context_condition(context: tuple[tuple[str, tuple[str, ...]], ...], params: Params) -> str:
+    """Events carrying one of the listed values for every dimension given."""
+    parts = [
+        f"{column} IN ({', '.join(params.add(value) for value in values)})"
+        for column, values in context
+    ]
+    return " AND ".join(parts) if parts else "true"
+
+
+def property_value(key: str) -> str:
+    """A dimension's column (``channelId`` is ``channel_id``), else the event property."""
+    return DIMENSIONS.get(key) or f"attr(attributes, '{key}')"
+
+
+def scoped_events(
+    count_by: CountBy,
+    names: list[str],
+    where: str,
+    params: Params,
+) -> tuple[str, str]:
+    """CTEs giving ``entity`` (what is counted) and the ``events`` columns ``names`` for the
+    events ``where`` selects, and the name of the last one. A session is a user's run of
+    events with no gap longer than SESSION_GAP_SECONDS; its key is the user and the time the
+    session began."""
+    columns = ", ".join(dict.fromkeys(names))
+    if count_by == "conversation":
+        return (
+            f"scoped AS (SELECT conversation_id AS entity, {columns} FROM events "
+            f"WHERE {where} AND conversation_id IS NOT NULL)",
+            "scoped",
+        )
+    if count_by == "user":
+        # Events with no user are dropped by the caller, after a window or an aggregate: a
+        # filter on user_id here would read it twice on DuckDB (it is parsed from JSON).
+        return (
+            f"scoped AS (SELECT user_id AS entity, {columns} FROM events WHERE {where})",
+            "scoped",
+        )
+    gap = params.add(SESSION_GAP_SECONDS * 10**9, "session_gap")
+    # Equal times are one moment: the RANGE frame gives all of them the same session.
+    others = ", ".join(name for name in dict.fromkeys(names) if name != "user_id")
+    return (
+        f"""user_events AS (
+    SELECT user_id, {others},
+        coalesce(time_ns - lag(time_ns) OVER (PARTITION BY user_id ORDER BY time_ns) > {gap},
+                 true) AS opens
+    FROM events WHERE {where} AND user_id IS NOT NULL
+), scoped AS (
+    SELECT user_id || '@' || CAST(max(CASE WHEN opens THEN time_ns END) OVER (
+               PARTITION BY user_id ORDER BY time_ns
+               RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR) AS entity,
+        {columns}
+    FROM user_events
+)""",
+        "scoped",
+    )
+
+
+_CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
+
+
+def with_clause(ctes: list[str], query: str) -> str:
+    """``WITH`` the CTEs (each ``name AS (...)``, possibly several in one string), those read
+    more than once marked MATERIALIZED: computed once on both engines (ClickHouse otherwise
+    runs a CTE again at every reference)."""
+    text = ",\n".join(ctes)
+    names = _CTE_NAME.findall(text)
+    everything = text + "\n" + query
+    for name in names:
+        uses = len(re.findall(rf"\b{name}\b", everything)) - 1
+        if uses > 1:
+            text = re.sub(rf"^{name} AS \(", f"{name} AS MATERIALIZED (", text, flags=re.M)
+    return "WITH " + text

@@ -1,0 +1,175 @@
+"""User flows: the paths conversations (or sessions, users) take through events, as nodes and
+edges for a Sankey diagram (docs/funnels.md).
+
+    paths(engine, {"startEvent": "LuisIntent.BookTable", "stepLimit": 5,
+                   "groupings": ["LuisIntent.*"]})
+
+Each entity's events in the time range are taken in time order (equal times: by name), a
+grouping pattern turning every name it matches into the pattern, and repeats in a row
+counted once (a user asking three questions in a row is one ``QnAMessage`` node). With
+``startEvent`` a path begins at the entity's first such event in the range and has up to
+``stepLimit`` nodes; with ``endEvent`` it ends at the first such event and has up to
+``stepLimit`` nodes before it (the end event is always at step ``stepLimit``); with neither it
+begins at the entity's first event. A node is ``<step>_<event>``; its ``dropOff`` counts the
+entities that did nothing after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+from ...store.engine import Engine
+from ..traces import iso
+from .matching import Params, context_condition, event_condition, name_condition, scoped_events
+from .requests import EventMatch, PathsRequest
+
+
+class Node(TypedDict):
+    id: str
+    step: int
+    event: str
+    count: int
+    dropOff: int
+
+
+class Edge(TypedDict):
+    source: str
+    target: str
+    count: int
+
+
+class PathsResult(TypedDict):
+    startTime: str
+    endTime: str
+    countBy: str
+    startEvent: str | None
+    endEvent: str | None
+    stepLimit: int
+    entities: int
+    nodes: list[Node]
+    edges: list[Edge]
+    #: Edges left out beyond edgeLimit (the smallest).
+    otherEdges: int
+
+
+def paths(engine: Engine, request: PathsRequest | Mapping[str, Any]) -> PathsResult:
+    """The user flows ``request`` describes (a PathsRequest or its JSON body), on ``engine``."""
+    parsed = request if isinstance(request, PathsRequest) else PathsRequest.parse(request)
+    sql, values = paths_sql(parsed)
+    rows = engine.query(sql, values).rows
+    return _shape(parsed, rows)
+
+
+def node_id(step: int, event: str) -> str:
+    return f"{step}_{event}"
+
+
+def paths_sql(request: PathsRequest) -> tuple[str, dict[str, Any]]:
+    """The query (DuckDB SQL over the logical model) and its parameter values."""
+    params = Params()
+    window = request.range
+    start, end = params.add(window.start_ns, "start"), params.add(window.end_ns, "end")
+    limit = params.add(request.step_limit, "step_limit")
+    node = "name"
+    for pattern in reversed(request.groupings):
+        node = (
+            f"CASE WHEN {name_condition(EventMatch(pattern), params)} "
+            f"THEN {params.add(pattern)} ELSE {node} END"
+        )
+    anchor: EventMatch | None = request.start or request.end
+    anchored = event_condition(anchor, params) if anchor is not None else "false"
+    keep = []
+    if request.include:
+        keep.append(
+            "(" + " OR ".join(name_condition(EventMatch(p), params) for p in request.include) + ")"
+        )
+    if request.exclude:
+        keep.append(
+            "NOT ("
+            + " OR ".join(name_condition(EventMatch(p), params) for p in request.exclude)
+            + ")"
+        )
+    kept = " AND ".join(keep) if keep else "true"
+    where = (
+        f"time_ns >= {start} AND time_ns < {end} AND {context_condition(request.context, params)}"
+    )
+    scoped, _ = scoped_events(request.count_by, ["time_ns", "name", "attributes"], where, params)
+    ordering = "PARTITION BY entity ORDER BY time_ns, node"
+    if request.start is not None:
+        anchor_ns = "min(CASE WHEN anchors THEN time_ns END) OVER (PARTITION BY entity)"
+    elif request.end is not None:
+        anchor_ns = "min(CASE WHEN anchors THEN time_ns END) OVER (PARTITION BY entity)"
+    else:
+        anchor_ns = "min(time_ns) OVER (PARTITION BY entity)"
+    if request.end is not None:
+        # The runs up to the end event's, numbered back from it (it is at step stepLimit).
+        kept_runs = "time_ns <= anchor_ns"
+        numbered = f"""{limit} + 1 - row_number() OVER (
+            PARTITION BY entity ORDER BY time_ns DESC, node DESC) AS step,
+        lag(node) OVER (PARTITION BY entity ORDER BY time_ns DESC, node DESC) AS next_node,
+        row_number() OVER (PARTITION BY entity ORDER BY time_ns DESC, node DESC) = 1
+            AND last_ns = anchor_ns AS ends"""
+        starts_run = "previous IS NULL OR previous <> node"
+    else:
+        # The runs from the anchor's (the anchor starts a run even inside a run of its node).
+        kept_runs = "time_ns >= anchor_ns"
+        numbered = f"""row_number() OVER ({ordering}) AS step,
+        lead(node) OVER ({ordering}) AS next_node,
+        lead(node) OVER ({ordering}) IS NULL AS ends"""
+        starts_run = "previous IS NULL OR previous <> node OR (anchors AND time_ns = anchor_ns)"
+    sql = f"""WITH {scoped},
+named AS (
+    SELECT entity, time_ns, {node} AS node, {anchored} AS anchors FROM scoped
+    WHERE ({kept}) OR {anchored}
+),
+marked AS (
+    SELECT *, lag(node) OVER ({ordering}) AS previous, {anchor_ns} AS anchor_ns,
+        max(time_ns) OVER (PARTITION BY entity) AS last_ns
+    FROM named
+),
+runs AS (
+    SELECT entity, time_ns, node, anchors, anchor_ns, last_ns FROM marked
+    WHERE anchor_ns IS NOT NULL AND entity IS NOT NULL AND {kept_runs}
+        AND ({starts_run})
+),
+stepped AS (
+    SELECT entity, node, {numbered} FROM runs
+)
+SELECT step, node, CASE WHEN step < {limit} THEN next_node END AS next_node,
+    count(*) AS entities, count(*) FILTER (WHERE ends) AS ended
+FROM stepped WHERE step BETWEEN 1 AND {limit}
+GROUP BY ALL ORDER BY step, node, next_node NULLS FIRST"""
+    return sql, params.values
+
+
+def _shape(request: PathsRequest, rows: list[tuple[Any, ...]]) -> PathsResult:
+    nodes: dict[str, Node] = {}
+    edges: dict[tuple[str, str], Edge] = {}
+    for step, node, next_node, count, ended in rows:
+        key = node_id(int(step), node)
+        found = nodes.setdefault(key, Node(id=key, step=int(step), event=node, count=0, dropOff=0))
+        found["count"] += int(count)
+        found["dropOff"] += int(ended)
+        if next_node is not None:
+            target = node_id(int(step) + 1, next_node)
+            edges[(key, target)] = Edge(source=key, target=target, count=int(count))
+    ranked = sorted(edges.values(), key=lambda e: (-e["count"], e["source"], e["target"]))
+    kept = ranked[: request.edge_limit]
+    used = {e["source"] for e in kept} | {e["target"] for e in kept}
+    # Every path has its anchor: the first step, or with endEvent the last.
+    anchor_step = request.step_limit if request.end is not None else 1
+    entities = sum(n["count"] for n in nodes.values() if n["step"] == anchor_step)
+    shown = [n for n in nodes.values() if n["id"] in used or n["step"] == anchor_step]
+    return PathsResult(
+        startTime=iso(request.range.start_ns),
+        endTime=iso(request.range.end_ns),
+        countBy=request.count_by,
+        startEvent=None if request.start is None else request.start.label(),
+        endEvent=None if request.end is None else request.end.label(),
+        stepLimit=request.step_limit,
+        entities=entities,
+        nodes=sorted(shown, key=lambda n: (n["step"], -n["count"], n["event"])),
+        edges=kept,
+        otherEdges=len(ranked) - len(kept),
+    )

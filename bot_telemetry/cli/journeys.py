@@ -1,0 +1,274 @@
+"""``funnel``, ``paths`` and ``retention``: the journeys API from the command line.
+
+bot-telemetry funnel LuisIntent.BookTable "WaterfallStart:DialogId=booking" \\
+    WaterfallComplete --window 30m --since 7d
+bot-telemetry funnel --dialogs                      # every dialog's funnel, ready to run
+bot-telemetry funnel --dialog booking --format json
+bot-telemetry funnel --request funnel.json          # the body of POST /analytics/funnel
+bot-telemetry paths --start LuisIntent.BookTable --group "LuisIntent.*" --format csv
+bot-telemetry retention --period week --intervals 8
+
+A step is ``EVENT`` or ``EVENT:key=value,key=a|b`` (a value, or alternatives); ``EVENT`` may
+be a pattern like ``LuisIntent.*``. Output: a table, ``--format json`` (the API's answer) or
+``--format csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import CommandError, Handler, open_for, store_options
+
+
+def register(commands: Any) -> dict[str, Handler]:
+    funnel = commands.add_parser(
+        "funnel", help="a funnel: entities per step, time to convert, why they dropped off"
+    )
+    store_options(funnel)
+    funnel.add_argument("steps", nargs="*", metavar="STEP", help="EVENT or EVENT:key=value,...")
+    funnel.add_argument("--order", choices=("ordered", "strict", "unordered"))
+    funnel.add_argument("--window", help="first to last step at most this long (default 14d)")
+    funnel.add_argument("--count-by", choices=("user", "conversation", "session"))
+    funnel.add_argument("--breakdown", help="a property or dimension (channelId, ...)")
+    funnel.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="EVENT:FROM:TO",
+        help="not counted when EVENT comes between steps FROM and TO (from 0)",
+    )
+    funnel.add_argument("--slow-reply", type=float, metavar="SECONDS")
+    funnel.add_argument("--dialogs", action="store_true", help="list every dialog's funnel")
+    funnel.add_argument("--dialog", metavar="DIALOG_ID", help="run this dialog's funnel")
+    _common(funnel)
+
+    paths = commands.add_parser("paths", help="user flows: where entities go from an event")
+    store_options(paths)
+    anchor = paths.add_mutually_exclusive_group()
+    anchor.add_argument("--start", metavar="STEP", help="paths from this event")
+    anchor.add_argument("--end", metavar="STEP", help="paths into this event")
+    paths.add_argument("--steps", type=int, help="nodes per path (default 5)")
+    paths.add_argument("--edges", type=int, help="the most taken edges shown (default 50)")
+    paths.add_argument("--count-by", choices=("user", "conversation", "session"))
+    paths.add_argument("--include", action="append", default=[], metavar="EVENT")
+    paths.add_argument("--exclude", action="append", default=[], metavar="EVENT")
+    paths.add_argument(
+        "--group", action="append", default=[], metavar="PATTERN", help="e.g. 'LuisIntent.*'"
+    )
+    _common(paths)
+
+    retention = commands.add_parser("retention", help="cohorts of users and who came back")
+    store_options(retention)
+    retention.add_argument("--period", choices=("day", "week", "month"))
+    retention.add_argument("--intervals", type=int, help="periods (default 8)")
+    retention.add_argument("--cohort-event", metavar="STEP", help="default: first conversation")
+    retention.add_argument("--returning-event", metavar="STEP", help="default: any conversation")
+    _common(retention)
+    return {"funnel": _funnel, "paths": _paths, "retention": _retention}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--request", type=Path, metavar="FILE", help="the JSON body to send ('-': stdin)"
+    )
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+
+def parse_step(text: str) -> Any:
+    """``EVENT`` or ``EVENT:key=value,key=a|b`` as a step of the API."""
+    event, _, conditions = text.partition(":")
+    if not conditions:
+        return event
+    where: dict[str, Any] = {}
+    for condition in conditions.split(","):
+        key, equals, value = condition.partition("=")
+        if not equals or not key:
+            raise CommandError(f"step {text!r}: expected key=value after the ':'")
+        alternatives = value.split("|")
+        where[key] = alternatives if len(alternatives) > 1 else value
+    return {"event": event, "where": where}
+
+
+def _body(options: argparse.Namespace, fields: dict[str, Any]) -> dict[str, Any]:
+    if options.request is not None:
+        text = sys.stdin.read() if str(options.request) == "-" else options.request.read_text()
+        try:
+            body = json.loads(text)
+        except ValueError as error:
+            raise CommandError(f"--request: not JSON: {error}") from error
+        if not isinstance(body, dict):
+            raise CommandError("--request: expected a JSON object")
+    else:
+        body = {}
+    if options.since:
+        body["startTime"] = options.since
+    if options.until:
+        body["endTime"] = options.until
+    body.update({key: value for key, value in fields.items() if value not in (None, [], "")})
+    return body
+
+
+def _ask(options: argparse.Namespace, kind: str, body: dict[str, Any]) -> Any:
+    with open_for(options) as source:
+        return source.journey(kind, body)
+
+
+def _write(options: argparse.Namespace, result: Any, table: str, rows: list[list[Any]]) -> None:
+    if options.format == "json":
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    elif options.format == "csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        sys.stdout.write(out.getvalue())
+    else:
+        sys.stdout.write(table)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _funnel(options: argparse.Namespace) -> int:
+    from ..web import render
+
+    if options.dialogs or options.dialog:
+        dialogs = _ask(options, "funnel/dialogs", _body(options, {}))
+        if options.dialogs:
+            rows = [
+                [d["dialogId"], d["starts"], d["completes"], d["cancels"], " > ".join(d["steps"])]
+                for d in dialogs
+            ]
+            headings = ["DIALOG", "STARTS", "COMPLETES", "CANCELS", "STEPS"]
+            text = render.as_table(headings, [[str(c) for c in row] for row in rows])
+            _write(options, dialogs, text, [[h.lower() for h in headings], *rows])
+            return 0
+        chosen = next((d for d in dialogs if d["dialogId"] == options.dialog), None)
+        if chosen is None:
+            known = ", ".join(d["dialogId"] for d in dialogs) or "none"
+            raise CommandError(f"no dialog {options.dialog!r} in this time window ({known})")
+        body = chosen["funnel"]
+    else:
+        exclusions = []
+        for item in options.exclude:
+            parts = item.rsplit(":", 2)
+            if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+                raise CommandError(f"--exclude {item!r}: expected EVENT:FROM:TO, e.g. X:0:2")
+            exclusions.append(
+                {"event": parts[0], "fromStep": int(parts[1]), "toStep": int(parts[2])}
+            )
+        body = _body(
+            options,
+            {
+                "steps": [parse_step(step) for step in options.steps],
+                "order": options.order,
+                "window": options.window,
+                "countBy": options.count_by,
+                "breakdown": options.breakdown,
+                "exclusions": exclusions,
+                "slowReplySeconds": options.slow_reply,
+            },
+        )
+    result = _ask(options, "funnel", body)
+    causes = list(result["steps"][0]["dropOffCauses"]) if result["steps"] else []
+    headings = ["STEP", "COUNT", "FROM_FIRST", "FROM_PREVIOUS", "DROP_OFF", "MEDIAN_S", "P90_S"]
+    groups = [(None, result["steps"])] + [
+        (v["value"] if not v["other"] else "(other)", v["steps"]) for v in result["breakdownValues"]
+    ]
+    rows = []
+    table = ""
+    for value, steps in groups:
+        lines = [
+            [
+                s["name"],
+                s["count"],
+                s["conversionFromFirst"],
+                s["conversionFromPrevious"],
+                s["dropOff"],
+                s["medianSecondsToConvert"],
+                s["p90SecondsToConvert"],
+                *(s["dropOffCauses"].get(c, 0) for c in causes),
+            ]
+            for s in steps
+        ]
+        label = "all" if value is None else f"{result['breakdown']}={value}"
+        rows += [[label, *line] for line in lines]
+        table += f"{label}:\n" + render.as_table(
+            headings + [c.upper() for c in causes],
+            [[_number(cell) for cell in line] for line in lines],
+        )
+    if result["excluded"]:
+        table += f"excluded (an exclusion event came between the steps): {result['excluded']}\n"
+    for dropped in result["dropped"][:10]:
+        table += (
+            f"stopped after step {dropped['step']}: {dropped['entity']} ({dropped['cause']}) "
+            f"conversation {dropped['conversationId']} trace {dropped['traceId']}\n"
+        )
+    header = ["group", *[h.lower() for h in headings], *causes]
+    _write(options, result, table, [header, *rows])
+    return 0
+
+
+def _paths(options: argparse.Namespace) -> int:
+    from ..web import render
+
+    body = _body(
+        options,
+        {
+            "startEvent": parse_step(options.start) if options.start else None,
+            "endEvent": parse_step(options.end) if options.end else None,
+            "stepLimit": options.steps,
+            "edgeLimit": options.edges,
+            "countBy": options.count_by,
+            "include": options.include,
+            "exclude": options.exclude,
+            "groupings": options.group,
+        },
+    )
+    result = _ask(options, "paths", body)
+    nodes = [[n["step"], n["event"], n["count"], n["dropOff"]] for n in result["nodes"]]
+    edges = [[e["source"], e["target"], e["count"]] for e in result["edges"]]
+    table = render.as_table(
+        ["STEP", "EVENT", "COUNT", "DROP_OFF"], [[str(c) for c in row] for row in nodes]
+    ) + render.as_table(["FROM", "TO", "COUNT"], [[str(c) for c in row] for row in edges])
+    rows = [["kind", "step", "event", "source", "target", "count", "drop_off"]]
+    rows += [["node", step, event, "", "", count, drop] for step, event, count, drop in nodes]
+    rows += [["edge", "", "", source, target, count, ""] for source, target, count in edges]
+    _write(options, result, table, rows)
+    return 0
+
+
+def _retention(options: argparse.Namespace) -> int:
+    from ..web import render
+
+    body = _body(
+        options,
+        {
+            "period": options.period,
+            "totalIntervals": options.intervals,
+            "cohortEvent": parse_step(options.cohort_event) if options.cohort_event else None,
+            "returningEvent": (
+                parse_step(options.returning_event) if options.returning_event else None
+            ),
+        },
+    )
+    result = _ask(options, "retention", body)
+    n = result["totalIntervals"]
+    headings = ["COHORT", "SIZE", *(f"{result['period'].upper()}_{i}" for i in range(n))]
+    lines = [
+        [c["cohortStart"], c["size"], *c["values"], *([None] * (n - len(c["values"])))]
+        for c in result["cohorts"]
+    ]
+    table = render.as_table(headings, [[_number(cell) for cell in line] for line in lines])
+    rows = [[h.lower() for h in headings], *lines]
+    _write(options, result, table, [[("" if c is None else c) for c in row] for row in rows])
+    return 0

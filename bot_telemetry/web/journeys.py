@@ -1,0 +1,57 @@
+"""The journeys API (docs/funnels.md), on whichever engine serve reads:
+
+    POST /analytics/funnel            a funnel, its drop-off causes and dropped entities
+    POST /analytics/funnel/dialogs    every dialog's funnel, ready to POST to /analytics/funnel
+    POST /analytics/paths             user flows: nodes and edges
+    POST /analytics/retention         a cohort table
+
+Bodies are JSON objects; a bad one is a 400 whose ``error`` names the field and what was
+expected (``field`` holds the field alone).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from ..analytics import journeys
+from ..analytics.journeys import RequestError
+from ..store.engine import EngineError
+from .routes import Queries, _error, _json
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _body(request: web.Request) -> Mapping[str, Any]:
+    text = await request.text()
+    if not text.strip():
+        return {}
+    try:
+        body = json.loads(text)
+    except ValueError as error:
+        raise RequestError("request body", f"expected JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise RequestError("request body", "expected a JSON object")
+    return body
+
+
+def add_journey_routes(app: web.Application, queries: Queries) -> None:
+    def route(analysis: Callable[..., Any]) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            try:
+                body = await _body(request)
+                return _json(await queries.run(analysis, body))
+            except RequestError as error:
+                return _json({"error": str(error), "field": error.field}, 400)
+            except EngineError as error:
+                return _error(500, f"store query failed: {error}")
+
+        return handle
+
+    app.router.add_post("/analytics/funnel", route(journeys.funnel))
+    app.router.add_post("/analytics/funnel/dialogs", route(journeys.dialog_funnels))
+    app.router.add_post("/analytics/paths", route(journeys.paths))
+    app.router.add_post("/analytics/retention", route(journeys.retention))

@@ -1,0 +1,264 @@
+// Funnels: every dialog's funnel with no set-up, or one described by hand; a bar per step,
+// and for a step the reasons entities stopped there, each one a click away from its
+// transcript and the trace of the turn where it stopped.
+"use strict";
+
+(() => {
+const { el, windowParams, postJson, svg, table, go, view, register } = window.BotTelemetry;
+
+const CAUSES = {
+  botError: "bot error",
+  slowReply: "slow reply",
+  fallback: "not understood (fallback)",
+  escalated: "handed to a person",
+  cancelled: "cancelled",
+  wentElsewhere: "went elsewhere",
+  userLeft: "user left",
+};
+
+// The header's time window, as the API's startTime (a duration ago); null: everything.
+function since() {
+  return windowParams().since || null;
+}
+
+function percent(value) {
+  return value === null || value === undefined ? "–" : `${(value * 100).toFixed(1)}%`;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 1) return `${(seconds * 1000).toFixed(0)} ms`;
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  return `${(seconds / 60).toFixed(1)} min`;
+}
+
+// A step as one line, "EVENT" or "EVENT:key=value,key=a|b" (the CLI's syntax), and back.
+function stepLine(step) {
+  if (typeof step === "string") return step;
+  const where = Object.entries(step.where || {})
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join("|") : value}`).join(",");
+  return where ? `${step.event}:${where}` : step.event;
+}
+
+function parseStep(line) {
+  const colon = line.indexOf(":");
+  if (colon < 0) return line.trim();
+  const where = {};
+  for (const part of line.slice(colon + 1).split(",")) {
+    const equals = part.indexOf("=");
+    if (equals < 1) continue;
+    const alternatives = part.slice(equals + 1).split("|");
+    where[part.slice(0, equals).trim()] = alternatives.length > 1 ? alternatives : alternatives[0];
+  }
+  return { event: line.slice(0, colon).trim(), where };
+}
+
+function requestIn(params) {
+  const text = params.get("request");
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error("the funnel in the address is not JSON");
+  }
+}
+
+function funnelLink(request, extra) {
+  const search = new URLSearchParams({ request: JSON.stringify(request), ...(extra || {}) });
+  return `#/funnels?${search.toString()}`;
+}
+
+function form(request) {
+  const field = (label, input) => el("label", {}, label, input);
+  const steps = el("textarea", { name: "steps", rows: 4, cols: 48 },
+    (request.steps || []).map(stepLine).join("\n"));
+  const select = (name, options, value) => el("select", { name },
+    options.map((option) => el("option", { value: option, selected: option === value ? "selected" : null }, option)));
+  const order = select("order", ["ordered", "strict", "unordered"], request.order || "ordered");
+  const countBy = select("countBy", ["conversation", "user", "session"], request.countBy || "conversation");
+  const window_ = el("input", { name: "window", value: request.window || "14d", size: 6 });
+  const breakdown = el("input", { name: "breakdown", value: request.breakdown || "", size: 12,
+    placeholder: "e.g. channelId" });
+  const exclusions = el("textarea", { name: "exclusions", rows: 2, cols: 28,
+    placeholder: "EVENT:FROM:TO" },
+  (request.exclusions || []).map((e) => `${stepLine(e)}:${e.fromStep}:${e.toStep}`).join("\n"));
+  const built = el("form", { class: "search", id: "funnel-form" },
+    field("Steps (one per line: EVENT or EVENT:key=value)", steps),
+    field("Order", order), field("Window", window_), field("Count", countBy),
+    field("Breakdown", breakdown), field("Exclusions", exclusions),
+    el("button", { type: "submit" }, "Show funnel"));
+  built.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const excluded = exclusions.value.split("\n").map((line) => line.trim()).filter(Boolean)
+      .map((line) => {
+        const parts = line.split(":");
+        const to = Number(parts.pop());
+        const from = Number(parts.pop());
+        const step = parseStep(parts.join(":"));
+        return { ...(typeof step === "string" ? { event: step } : step), fromStep: from, toStep: to };
+      });
+    go(funnelLink({
+      steps: steps.value.split("\n").map((line) => line.trim()).filter(Boolean).map(parseStep),
+      order: order.value, window: window_.value, countBy: countBy.value,
+      breakdown: breakdown.value || null, exclusions: excluded,
+    }));
+  });
+  return built;
+}
+
+// Two short lines under a bar: the event, and the last property it must have.
+function shortLines(step, room) {
+  const fit = (text) => (text.length > room ? `…${text.slice(text.length - room + 1)}` : text);
+  const values = Object.values(step.where || {}).map((v) => (Array.isArray(v) ? v.join("|") : v));
+  return [fit(step.event), values.length ? fit(String(values[values.length - 1])) : ""];
+}
+
+function shortName(step) {
+  return shortLines(step, 24).filter(Boolean).join(" ");
+}
+
+// A bar per step (its height: the entities that reached it), on the first step's height in
+// grey; a click opens why those who stopped there did.
+function chart(result, onSelect) {
+  const steps = result.steps;
+  const width = Math.max(640, 140 * steps.length);
+  const height = 300;
+  const top = 24;
+  const bottom = 70;
+  const plot = height - top - bottom;
+  const first = Math.max(steps.length ? steps[0].count : 0, 1);
+  const slot = width / Math.max(steps.length, 1);
+  const barWidth = Math.min(110, slot * 0.62);
+  const root = svg("svg", { class: "funnel-chart", width, height, viewBox: `0 0 ${width} ${height}`,
+    role: "img", "aria-label": "funnel" });
+  steps.forEach((step, index) => {
+    const x = index * slot + (slot - barWidth) / 2;
+    const barHeight = Math.max((step.count / first) * plot, 1);
+    const y = top + plot - barHeight;
+    const middle = x + barWidth / 2;
+    const group = svg("g", { class: "funnel-step", "data-step": index, tabindex: 0, role: "button" },
+      svg("title", { text: [
+        step.name,
+        `${step.count} (${percent(step.conversionFromFirst)} of the first step, ` +
+          `${percent(step.conversionFromPrevious)} of the previous)`,
+        `stopped here: ${step.dropOff}`,
+        step.medianSecondsToConvert === null ? "" :
+          `time to convert: median ${duration(step.medianSecondsToConvert)}, ` +
+          `p90 ${duration(step.p90SecondsToConvert)}`,
+      ].filter(Boolean).join("\n") }),
+      svg("rect", { class: "ghost", x, y: top, width: barWidth, height: plot }),
+      svg("rect", { class: "bar", x, y, width: barWidth, height: barHeight }),
+      svg("text", { class: "count", x: middle, y: y - 6, "text-anchor": "middle", text: step.count }),
+      ...shortLines(step, Math.max(8, Math.floor(slot / 7.5))).map((line, row) =>
+        svg("text", { class: "label", x: middle, y: height - bottom + 16 + row * 14,
+          "text-anchor": "middle", text: line })),
+      svg("text", { class: "rate", x: middle, y: height - bottom + 46, "text-anchor": "middle",
+        text: index === 0 ? "" : `${percent(step.conversionFromPrevious)} of previous` }),
+      step.dropOff ? svg("text", { class: "dropped", x: middle, y: height - bottom + 60,
+        "text-anchor": "middle", text: `${step.dropOff} stopped` }) : null);
+    const select = () => onSelect(index);
+    group.addEventListener("click", select);
+    group.addEventListener("keydown", (event) => { if (event.key === "Enter") select(); });
+    root.append(group);
+  });
+  return root;
+}
+
+function stepsTable(steps) {
+  return table([{ label: "Step" }, { label: "Count", num: true }, { label: "Of first", num: true },
+    { label: "Of previous", num: true }, { label: "Stopped here", num: true },
+    { label: "Median to convert", num: true }, { label: "p90 to convert", num: true }],
+  steps.map((s) => ({ cells: [s.name, s.count, percent(s.conversionFromFirst),
+    percent(s.conversionFromPrevious), s.dropOff, duration(s.medianSecondsToConvert),
+    duration(s.p90SecondsToConvert)] })));
+}
+
+// Why those who stopped after step `index` did, and who they are.
+function dropPanel(result, index, request) {
+  const step = result.steps[index];
+  const last = index === result.steps.length - 1;
+  const pathsOut = { startEvent: request.steps[index], countBy: result.countBy === "user" ? "user" : result.countBy };
+  const pathsIn = { endEvent: request.steps[index], countBy: pathsOut.countBy };
+  const links = el("p", { class: "path-links" },
+    el("a", { href: `#/paths?${new URLSearchParams({ request: JSON.stringify(pathsOut) })}` },
+      "Paths out of this step"), " · ",
+    el("a", { href: `#/paths?${new URLSearchParams({ request: JSON.stringify(pathsIn) })}` },
+      "Paths into this step"));
+  if (last) {
+    return el("div", { class: "details", id: "drop-off" }, el("h3", {}, step.name),
+      el("p", {}, `${step.count} reached the last step.`), links);
+  }
+  const causes = Object.entries(step.dropOffCauses).filter(([, n]) => n > 0)
+    .map(([cause, n]) => ({ cells: [CAUSES[cause] || cause, n, percent(n / Math.max(step.dropOff, 1))] }));
+  const dropped = result.dropped.filter((d) => d.step === index).map((d) => ({
+    failed: d.cause === "botError",
+    cells: [
+      d.time,
+      CAUSES[d.cause] || d.cause || "–",
+      d.conversationId ? el("a", { href: `#/conversation/${encodeURIComponent(d.conversationId)}`,
+        class: "conversation-link" }, d.conversationId) : "–",
+      d.traceId ? el("a", { href: `#/trace/${d.traceId}`, class: "trace-link" }, d.traceId) : "–",
+    ],
+  }));
+  return el("div", { class: "details", id: "drop-off" },
+    el("h3", {}, `Stopped after “${step.name}”: ${step.dropOff}`),
+    table([{ label: "Why" }, { label: "Entities", num: true }, { label: "Share", num: true }], causes),
+    el("h3", {}, "Who (most recent first)"),
+    table([{ label: "Stopped at" }, { label: "Why" }, { label: "Conversation" },
+      { label: "Turn where it stopped" }], dropped),
+    links);
+}
+
+function breakdownTable(result) {
+  if (!result.breakdown) return null;
+  const headings = [{ label: result.breakdown }, ...result.steps.map((s, i) => ({
+    label: `${i + 1}. ${shortName(s)}`, num: true }))];
+  const rows = result.breakdownValues.map((value) => ({
+    cells: [value.other ? "(other values)" : value.value === null ? "(none)" : value.value,
+      ...value.steps.map((s) => `${s.count} (${percent(s.conversionFromFirst)})`)],
+  }));
+  return [el("h3", {}, `By ${result.breakdown}`), table(headings, rows)];
+}
+
+async function showFunnels(params) {
+  const dialogs = await postJson("/analytics/funnel/dialogs", { startTime: since() });
+  let request = requestIn(params);
+  if (!request && dialogs.length) request = dialogs[0].funnel;
+  const dialogRows = dialogs.map((d) => ({
+    request: d.funnel,
+    cells: [d.dialogId, d.starts, d.completes, d.cancels, d.steps.length],
+  }));
+  const parts = [
+    el("h2", {}, "Funnels"),
+    el("h3", {}, "Dialogs"),
+    table([{ label: "Dialog" }, { label: "Started", num: true }, { label: "Completed", num: true },
+      { label: "Cancelled", num: true }, { label: "Steps", num: true }], dialogRows,
+    (row) => go(funnelLink(row.request))),
+  ];
+  if (!request) {
+    view.replaceChildren(...parts, form({}),
+      el("p", { class: "empty" }, "No dialog in this time window: describe a funnel above."));
+    return;
+  }
+  const result = await postJson("/analytics/funnel", { ...request, startTime: since() || request.startTime || null });
+  const slot = el("div");
+  const select = (index) => {
+    for (const bar of view.querySelectorAll(".funnel-step.selected")) bar.classList.remove("selected");
+    view.querySelector(`.funnel-step[data-step="${index}"]`)?.classList.add("selected");
+    slot.replaceChildren(dropPanel(result, index, request));
+  };
+  view.replaceChildren(...parts,
+    form(request),
+    el("p", { class: "funnel-summary" }, `${result.order} · window ${result.window} · counting ` +
+      `${result.countBy}s`, result.excluded ? ` · ${result.excluded} excluded` : ""),
+    el("div", { class: "chart-frame" }, chart(result, select)),
+    slot,
+    el("h3", {}, "Steps"),
+    stepsTable(result.steps),
+    ...(breakdownTable(result) || []));
+  const chosen = params.get("step");
+  if (chosen !== null && result.steps[Number(chosen)]) select(Number(chosen));
+}
+
+register("funnels", { nav: "Funnels", order: 40, show: (_, params) => showFunnels(params) });
+})();

@@ -1,0 +1,102 @@
+// Retention: users by the period they first came (their cohort), and the share who came back
+// in each period after, as a heat map (drawn here) with the cohort table below.
+"use strict";
+
+(() => {
+const { el, windowParams, postJson, svg, table, go, view, register } = window.BotTelemetry;
+
+function requestIn(params) {
+  const text = params.get("request");
+  if (!text) return { period: "week", totalIntervals: 8 };
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error("the retention request in the address is not JSON");
+  }
+}
+
+function percent(value) {
+  return value === null || value === undefined ? "" : `${Math.round(value * 100)}%`;
+}
+
+function day(iso) {
+  return iso.slice(0, 10);
+}
+
+function form(request) {
+  const period = el("select", { name: "period" }, ["day", "week", "month"].map((p) =>
+    el("option", { value: p, selected: p === (request.period || "week") ? "selected" : null }, p)));
+  const intervals = el("input", { name: "intervals", size: 3, value: request.totalIntervals || 8 });
+  const cohort = el("input", { name: "cohortEvent", size: 22, value: request.cohortEvent || "",
+    placeholder: "first conversation" });
+  const returning = el("input", { name: "returningEvent", size: 22,
+    value: request.returningEvent || "", placeholder: "any conversation" });
+  const built = el("form", { class: "search", id: "retention-form" },
+    el("label", {}, "Period", period), el("label", {}, "Intervals", intervals),
+    el("label", {}, "Cohort event", cohort), el("label", {}, "Returning event", returning),
+    el("button", { type: "submit" }, "Show retention"));
+  built.addEventListener("submit", (event) => {
+    event.preventDefault();
+    go(`#/retention?${new URLSearchParams({ request: JSON.stringify({
+      period: period.value, totalIntervals: Number(intervals.value) || 8,
+      cohortEvent: cohort.value.trim() || null, returningEvent: returning.value.trim() || null,
+    }) })}`);
+  });
+  return built;
+}
+
+// A row per cohort, a cell per interval; the darker, the more came back.
+function heatMap(result) {
+  const n = result.totalIntervals;
+  const cell = 56;
+  const left = 150;
+  const top = 26;
+  const width = left + n * cell + 10;
+  const height = top + result.cohorts.length * 30 + 10;
+  const root = svg("svg", { class: "heatmap", width, height, viewBox: `0 0 ${width} ${height}`,
+    role: "img", "aria-label": "retention" });
+  for (let i = 0; i < n; i += 1) {
+    root.append(svg("text", { class: "axis", x: left + i * cell + cell / 2, y: 16,
+      "text-anchor": "middle", text: `${result.period} ${i}` }));
+  }
+  result.cohorts.forEach((cohort, row) => {
+    const y = top + row * 30;
+    root.append(svg("text", { class: "axis", x: left - 8, y: y + 19, "text-anchor": "end",
+      text: `${day(cohort.cohortStart)} (${cohort.size})` }));
+    cohort.values.forEach((value, i) => {
+      if (value === null) return;
+      const rate = cohort.rates[i] || 0;
+      root.append(svg("g", { class: "cell", "data-cohort": row, "data-interval": i },
+        svg("title", { text: `cohort ${day(cohort.cohortStart)}, ${result.period} ${i}: ` +
+          `${value} of ${cohort.size} (${percent(cohort.rates[i]) || "–"})` }),
+        svg("rect", { x: left + i * cell, y, width: cell - 2, height: 28,
+          "fill-opacity": (0.08 + 0.92 * rate).toFixed(3) }),
+        svg("text", { x: left + i * cell + cell / 2 - 1, y: y + 18, "text-anchor": "middle",
+          class: rate > 0.55 ? "light" : "", text: percent(cohort.rates[i]) })));
+    });
+  });
+  return root;
+}
+
+async function showRetention(params) {
+  const request = requestIn(params);
+  const startTime = windowParams().since || request.startTime || null;
+  const result = await postJson("/analytics/retention", { ...request, startTime });
+  const n = result.totalIntervals;
+  view.replaceChildren(
+    el("h2", {}, "Retention"),
+    form(request),
+    el("p", { class: "funnel-summary" }, `cohort: ${result.cohortEvent} · back: ` +
+      `${result.returningEvent} · by ${result.period}`),
+    el("div", { class: "chart-frame" }, heatMap(result)),
+    el("h3", {}, "Cohorts"),
+    table([{ label: "Cohort" }, { label: "Users", num: true },
+      ...Array.from({ length: n }, (_, i) => ({ label: `${result.period} ${i}`, num: true }))],
+    result.cohorts.map((c) => ({ cells: [day(c.cohortStart), c.size,
+      ...Array.from({ length: n }, (_, i) => (c.values[i] === null || c.values[i] === undefined
+        ? "" : `${c.values[i]} (${percent(c.rates[i]) || "–"})`))] }))),
+  );
+}
+
+register("retention", { nav: "Retention", order: 47, show: (_, params) => showRetention(params) });
+})();

@@ -1,0 +1,148 @@
+"""Requests are checked before any query runs; every refusal names the field and what it
+expected (the HTTP API returns the same text as its 400)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot_telemetry.analytics.journeys import (
+    FunnelRequest,
+    PathsRequest,
+    RequestError,
+    RetentionRequest,
+)
+from bot_telemetry.analytics.journeys.requests import EventMatch
+
+NOW = 1_800_000_000_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ({}, "steps", "expected a list of 1 to 20 steps, got none"),
+        ({"steps": []}, "steps", "got none"),
+        ({"steps": ["A"] * 21}, "steps", "at most 20 steps, got 21"),
+        ({"steps": ["A"], "order": "sideways"}, "order", "ordered, strict, unordered"),
+        ({"steps": ["A"], "window": "soon"}, "window", "a duration like 30m"),
+        ({"steps": ["A"], "window": "0s"}, "window", "above 0"),
+        ({"steps": ["A"], "window": "400d"}, "window", "at most 366d"),
+        ({"steps": ["A"], "countBy": "team"}, "countBy", "user, conversation, session"),
+        ({"steps": [""]}, "steps[0]", "an event name"),
+        ({"steps": ["A*B"]}, "steps[0]", "may only end in *"),
+        ({"steps": [{"where": {"k": "v"}}]}, "steps[0].event", "an event name"),
+        ({"steps": [{"event": "A", "when": 1}]}, "steps[0].when", "unknown field"),
+        ({"steps": [{"event": "A", "where": {"k": []}}]}, "steps[0].where.k", "non-empty"),
+        ({"steps": [{"event": "A", "where": {"k": {"x": 1}}}]}, "steps[0].where.k", "strings"),
+        ({"steps": [{"event": "A", "where": {"a'b": 1}}]}, "steps[0].where", "quotes"),
+        ({"steps": ["A", "B"], "exclusions": {}}, "exclusions", "a list"),
+        (
+            {"steps": ["A", "B"], "exclusions": [{"event": "X", "fromStep": 1, "toStep": 1}]},
+            "exclusions[0].toStep",
+            "after fromStep",
+        ),
+        (
+            {"steps": ["A", "B"], "exclusions": [{"event": "X", "fromStep": 0, "toStep": 5}]},
+            "toStep",
+            "from 0 to 1",
+        ),
+        (
+            {"steps": ["A", "B"], "order": "unordered", "exclusions": [{"event": "X"}]},
+            "exclusions",
+            "unordered",
+        ),
+        ({"steps": ["A"], "startTime": "yesterday"}, "startTime", "ISO 8601"),
+        (
+            {"steps": ["A"], "startTime": "2026-11-02T00:00:00Z", "endTime": "2026-11-01"},
+            "endTime",
+            "after startTime",
+        ),
+        ({"steps": ["A"], "context": {"planet": ["mars"]}}, "context.planet", "channelId"),
+        ({"steps": ["A"], "context": {"channelId": "web"}}, "context.channelId", "list"),
+        ({"steps": ["A"], "breakdownLimit": 0}, "breakdownLimit", "from 1 to 1000"),
+        ({"steps": ["A"], "slowReplySeconds": -1}, "slowReplySeconds", "above 0"),
+        ({"steps": ["A"], "dropOff": "yes"}, "dropOff", "true or false"),
+        ({"steps": ["A"], "colour": "red"}, "colour", "unknown field"),
+        ([1, 2], "request body", "JSON object"),
+    ],
+)
+def test_a_bad_funnel_is_refused_naming_the_field(body: Any, field: str, says: str) -> None:
+    with pytest.raises(RequestError) as refused:
+        FunnelRequest.parse(body, NOW)
+    assert refused.value.field.endswith(field) or refused.value.field == field
+    assert str(refused.value).startswith(f"{refused.value.field}: ")
+    assert says in str(refused.value)
+
+
+def test_the_issues_example_is_understood() -> None:
+    request = FunnelRequest.parse(
+        {
+            "startTime": "2026-11-01T00:00:00Z",
+            "endTime": None,
+            "context": {"channelId": ["webchat"]},
+            "steps": [
+                {"event": "WaterfallStart", "where": {"DialogId": "booking"}},
+                {"event": "WaterfallStep", "where": {"StepName": "ask_date"}},
+                {"event": "WaterfallComplete", "where": {"DialogId": "booking"}},
+            ],
+            "order": "ordered",
+            "window": "30m",
+            "countBy": "conversation",
+            "breakdown": "channelId",
+            "exclusions": [{"event": "WaterfallCancel", "fromStep": 0, "toStep": 2}],
+        },
+        NOW,
+    )
+    assert request.range.start_ns == 1_793_491_200 * 10**9 and request.range.end_ns == NOW
+    assert request.context == (("channel_id", ("webchat",)),)
+    assert request.steps[1] == EventMatch("WaterfallStep", (("StepName", ("ask_date",)),))
+    assert request.window_ns == 30 * 60 * 10**9
+    assert request.exclusions[0].match.event == "WaterfallCancel"
+    assert (request.exclusions[0].from_step, request.exclusions[0].to_step) == (0, 2)
+
+
+def test_times_and_values() -> None:
+    parsed = FunnelRequest.parse(
+        {"steps": [{"event": "A", "where": {"n": [1, True, "x"]}}], "startTime": 1_700_000_000_000},
+        NOW,
+    )
+    assert parsed.range.start_ns == 1_700_000_000_000 * 10**6
+    assert parsed.steps[0].where == (("n", ("1", "true", "x")),)
+    week_ago = FunnelRequest.parse({"steps": ["A"], "startTime": "7d"}, NOW)
+    assert week_ago.range.start_ns == NOW - 7 * 86400 * 10**9
+    assert EventMatch("LuisIntent.*").prefix == "LuisIntent."
+    assert EventMatch("*").prefix == "" and EventMatch("A").prefix is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"startEvent": "A", "endEvent": "B"}, "endEvent"),
+        ({"stepLimit": 1}, "stepLimit"),
+        ({"stepLimit": 21}, "stepLimit"),
+        ({"edgeLimit": 0}, "edgeLimit"),
+        ({"groupings": ["LuisIntent"]}, "groupings[0]"),
+        ({"include": "A"}, "include"),
+        ({"countBy": "team"}, "countBy"),
+    ],
+)
+def test_a_bad_paths_request_is_refused(body: dict[str, Any], field: str) -> None:
+    with pytest.raises(RequestError) as refused:
+        PathsRequest.parse(body, NOW)
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"period": "year"}, "period"),
+        ({"totalIntervals": 0}, "totalIntervals"),
+        ({"cohortEvent": ""}, "cohortEvent"),
+        ({"returningEvent": {"where": {}}}, "returningEvent.event"),
+    ],
+)
+def test_a_bad_retention_request_is_refused(body: dict[str, Any], field: str) -> None:
+    with pytest.raises(RequestError) as refused:
+        RetentionRequest.parse(body, NOW)
+    assert refused.value.field == field

@@ -1,0 +1,165 @@
+"""``bot-telemetry funnel | paths | retention``: on a store file, and through a running serve
+(the store is then locked, so the CLI asks serve's API); JSON, CSV and the table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot_telemetry.cli.journeys import parse_step
+from bot_telemetry.store.database import Store
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support.journeys import Stream, booking, converse, load_duckdb
+from tests.support.processes import REPO
+
+END = "2026-11-10T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    stream = Stream()
+    for i, (name, script) in enumerate(booking().items()):
+        converse(stream, name, i * 300, script, user=f"user-{i % 2}")
+    path = tmp_path_factory.mktemp("cli-journeys") / "store.duckdb"
+    store = Store.open(path)
+    load_duckdb(store, stream)
+    store.close()
+    return path
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def funnel_args(store: Path, *extra: str) -> list[str]:
+    return [
+        "funnel",
+        "--store",
+        str(store),
+        "--until",
+        END,
+        "LuisIntent.BookTable",
+        "WaterfallStep:StepName=ask_size|confirm",
+        "WaterfallComplete:DialogId=booking",
+        "--window",
+        "30m",
+        *extra,
+    ]
+
+
+def test_a_funnel_as_json_csv_and_a_table(store_file: Path) -> None:
+    ran = cli(*funnel_args(store_file, "--format", "json"))
+    assert ran.returncode == 0, ran.stderr
+    result: dict[str, Any] = json.loads(ran.stdout)
+    assert [s["count"] for s in result["steps"]] == [5, 2, 1]
+    assert result["steps"][1]["dropOffCauses"]["botError"] == 1
+
+    rows = list(csv.reader(io.StringIO(cli(*funnel_args(store_file, "--format", "csv")).stdout)))
+    assert rows[0][:3] == ["group", "step", "count"]
+    assert [row[2] for row in rows[1:]] == ["5", "2", "1"]
+    assert rows[0][-7:] == list(result["steps"][0]["dropOffCauses"])
+
+    table = cli(*funnel_args(store_file)).stdout
+    assert "LuisIntent.BookTable" in table and "(botError)" in table
+
+
+def test_a_dialogs_funnel_by_name(store_file: Path) -> None:
+    listed = cli("funnel", "--store", str(store_file), "--until", END, "--dialogs")
+    assert listed.returncode == 0, listed.stderr
+    assert "booking" in listed.stdout and "ask_day > ask_size > confirm" in listed.stdout
+    ran = cli(
+        "funnel",
+        "--store",
+        str(store_file),
+        "--until",
+        END,
+        "--dialog",
+        "booking",
+        "--format",
+        "json",
+    )
+    assert [s["count"] for s in json.loads(ran.stdout)["steps"]] == [5, 5, 2, 1, 1]
+    unknown = cli("funnel", "--store", str(store_file), "--until", END, "--dialog", "nope")
+    assert unknown.returncode == 1 and "no dialog 'nope'" in unknown.stderr
+
+
+def test_paths_and_retention(store_file: Path) -> None:
+    flows = cli(
+        "paths",
+        "--store",
+        str(store_file),
+        "--until",
+        END,
+        "--start",
+        "LuisIntent.BookTable",
+        "--group",
+        "LuisIntent.*",
+        "--format",
+        "csv",
+    )
+    assert flows.returncode == 0, flows.stderr
+    rows = list(csv.DictReader(io.StringIO(flows.stdout)))
+    first = next(r for r in rows if r["kind"] == "node" and r["step"] == "1")
+    assert (first["event"], first["count"]) == ("LuisIntent.*", "5")
+    kept = cli(
+        "retention",
+        "--store",
+        str(store_file),
+        "--since",
+        "2026-11-02T00:00:00Z",
+        "--until",
+        END,
+        "--period",
+        "day",
+        "--intervals",
+        "2",
+        "--format",
+        "json",
+    )
+    cohorts = json.loads(kept.stdout)["cohorts"]
+    assert [c["size"] for c in cohorts] == [2, 0]
+
+
+def test_bad_input_is_one_line_and_status_1(store_file: Path) -> None:
+    ran = cli("funnel", "--store", str(store_file), "A", "--window", "soon")
+    assert ran.returncode == 1
+    assert ran.stderr.strip().splitlines() == [
+        "bot-telemetry: error: window: expected a duration like 30m, 2h, 14d or a number of "
+        "seconds, got 'soon'"
+    ]
+    assert cli("funnel", "--store", str(store_file)).returncode == 1  # no steps
+    bad = cli("funnel", "--store", str(store_file), "A", "--exclude", "X:one:2")
+    assert "expected EVENT:FROM:TO" in bad.stderr
+
+
+def test_through_a_running_serve(store_file: Path, tmp_path: Path) -> None:
+    with CollectorThread(ServerConfig(store=store_file, port=0)) as running:
+        # serve holds the store: the CLI finds it and asks its API instead.
+        ran = cli(*funnel_args(store_file, "--format", "json"))
+        assert ran.returncode == 0, ran.stderr
+        assert [s["count"] for s in json.loads(ran.stdout)["steps"]] == [5, 2, 1]
+        by_url = cli("retention", "--url", running.url, "--period", "week", "--format", "json")
+        assert json.loads(by_url.stdout)["period"] == "week"
+        refused = cli("paths", "--url", running.url, "--steps", "50")
+        assert refused.returncode == 1 and "stepLimit" in refused.stderr
+
+
+def test_the_step_syntax() -> None:
+    assert parse_step("LuisIntent.*") == "LuisIntent.*"
+    assert parse_step("WaterfallStep:StepName=a|b,DialogId=booking") == {
+        "event": "WaterfallStep",
+        "where": {"StepName": ["a", "b"], "DialogId": "booking"},
+    }

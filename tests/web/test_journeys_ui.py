@@ -1,0 +1,156 @@
+"""The Funnels, User flows and Retention pages in headless Chromium, over the DuckDB store
+(serve's own app) and over ClickHouse (chDB): from a funnel bar to the transcript of a
+conversation that stopped there, and to the failing span of the turn where it stopped, in
+two clicks.
+
+Screenshots go to test-artifacts/journeys/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot_telemetry.store.database import Store
+from bot_telemetry.web import CollectorThread, ServerConfig
+from bot_telemetry.web.journeys import add_journey_routes
+from bot_telemetry.web.routes import Queries, add_routes
+from tests.support.browser import Page
+from tests.support.clickhouse import chdb_engine
+from tests.support.journeys import Stream, booking, converse, load_clickhouse, load_duckdb
+from tests.support.servers import serving_in_thread
+
+
+def stream() -> Stream:
+    s = Stream()
+    for i, (name, script) in enumerate(booking().items()):
+        for copy in range(2):
+            converse(s, f"{name}-{copy}", i * 300 + copy * 100, script, user=f"user-{name}")
+    # The same users back the next day, for retention.
+    converse(s, "finished-again", 86400 + 50, booking()["finished"], user="user-finished")
+    return s
+
+
+@pytest.fixture(scope="module", params=["duckdb", "clickhouse"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "duckdb":
+        path = tmp_path_factory.mktemp("ui-journeys") / "store.duckdb"
+        store = Store.open(path)
+        load_duckdb(store, stream())
+        store.close()
+        with CollectorThread(ServerConfig(store=path, port=0)) as running:
+            yield running.url
+        return
+    with chdb_engine("ui_journeys") as engine:
+        load_clickhouse(engine, stream())
+        app = web.Application()
+        queries = Queries(engine)
+        add_routes(app, queries)
+        add_journey_routes(app, queries)
+        with serving_in_thread(app) as url:
+            yield url
+        queries.close()
+
+
+@pytest.fixture
+def ui(browser: Any, server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+    page = Page(browser, server, artifacts="journeys")
+    page.engine = request.node.callspec.params["server"]  # type: ignore[attr-defined]
+    yield page
+    page.close()
+
+
+def bar(page: Any, step: int) -> Any:
+    return page.locator(f'svg.funnel-chart g.funnel-step[data-step="{step}"]')
+
+
+def test_a_dialog_funnel_down_to_the_failing_span(ui: Page) -> None:
+    page = ui.open("#/funnels")
+    assert "booking" in page.locator("table").first.inner_text()
+    counts = page.locator("svg.funnel-chart text.count").all_text_contents()
+    assert counts == ["11", "11", "5", "3", "3"]
+    # Values on hover: every bar says its numbers in its title.
+    assert "stopped here: 6" in (bar(page, 1).locator("title").text_content() or "")
+    ui.shot(f"funnel-{ui.engine}")  # type: ignore[attr-defined]
+
+    bar(page, 2).click()  # first click: why the two who stopped after ask_size did
+    panel = page.locator("#drop-off")
+    assert "bot error" in panel.inner_text()
+    link = panel.locator("a.conversation-link").first
+    conversation = link.text_content() or ""
+    assert conversation.startswith("failed-")
+    link.click()  # second click: the transcript
+    ui.ready(f"#/conversation/{conversation}")
+    assert page.locator("section.turn.failed").count() == 1
+    ui.shot(f"funnel-transcript-{ui.engine}")  # type: ignore[attr-defined]
+
+    page.go_back()
+    ui.ready("#/funnels")
+    bar(page, 2).click()
+    trace_link = page.locator("#drop-off a.trace-link").first
+    trace = trace_link.text_content() or ""
+    trace_link.click()  # or the trace of the turn where it stopped
+    ui.ready(f"#/trace/{trace}")
+    assert page.locator(".span-row.error").count() >= 1
+    ui.shot(f"funnel-trace-{ui.engine}")  # type: ignore[attr-defined]
+
+
+def test_why_they_stopped_after_the_first_question(ui: Page) -> None:
+    page = ui.open("#/funnels")
+    bar(page, 1).click()
+    text = page.locator("#drop-off").inner_text()
+    for cause in ("not understood (fallback)", "user left", "cancelled"):
+        assert re.search(rf"{re.escape(cause)}\s+2", text), text
+    assert page.locator("#drop-off a.conversation-link").count() == 6
+
+
+def test_a_funnel_from_the_form(ui: Page) -> None:
+    page = ui.open("#/funnels")
+    page.fill("textarea[name=steps]", "LuisIntent.BookTable\nWaterfallComplete:DialogId=booking")
+    page.fill("input[name=window]", "1h")
+    page.click("#funnel-form button")
+    page.wait_for_selector('body[data-ready*="request="]')
+    page.wait_for_selector("svg.funnel-chart")
+    assert page.locator("svg.funnel-chart text.count").all_text_contents() == ["11", "3"]
+    assert page.locator("table").nth(1).locator("tbody tr").count() == 2
+
+
+def test_user_flows_as_a_sankey(ui: Page) -> None:
+    page = ui.open("#/paths?start=LuisIntent.BookTable")
+    nodes = page.locator("svg.sankey g.node")
+    assert nodes.count() >= 4
+    assert page.locator("svg.sankey path.link").count() >= 3
+    first = page.locator('svg.sankey g.node[data-node="1_LuisIntent.*"] title').text_content()
+    assert "11 here" in (first or "")
+    ui.shot(f"paths-{ui.engine}")  # type: ignore[attr-defined]
+    # A funnel step opens the paths out of it.
+    page = ui.open("#/funnels")
+    bar(page, 2).click()
+    page.locator("#drop-off a", has_text="Paths out of this step").click()
+    page.wait_for_selector("svg.sankey")
+    assert "from WaterfallStep" in page.locator(".funnel-summary").inner_text()
+
+
+def test_retention_heat_map(ui: Page) -> None:
+    request = {"period": "day", "totalIntervals": 3, "startTime": "2026-11-02T00:00:00Z"}
+    page = ui.open("#/retention?" + urllib.parse.urlencode({"request": json.dumps(request)}))
+    cells = page.locator("svg.heatmap g.cell")
+    assert cells.count() == 6  # 3 + 2 + 1 intervals
+    back = page.locator('svg.heatmap g.cell[data-cohort="0"][data-interval="1"] title')
+    assert "1 of 5" in (back.text_content() or "")  # user-finished came back the next day
+    ui.shot(f"retention-{ui.engine}")  # type: ignore[attr-defined]
+
+
+def test_the_pages_are_in_the_navigation(ui: Page, tmp_path: Path) -> None:
+    page = ui.open("#/funnels")
+    labels = page.locator("header nav a").all_text_contents()
+    assert {"Funnels", "User flows", "Retention"} <= set(labels)
