@@ -9,7 +9,8 @@
 * **fallback turn**: the top intent is ``None`` or scores below ``FALLBACK_SCORE``, or the
   Q&A found no answer;
 * **escalation**: a handoff activity; a **contained** conversation engaged the bot and was
-  not escalated.
+  not escalated;
+* **message**: an activity of type ``message``: what a user says, and the bot's replies.
 """
 
 from __future__ import annotations
@@ -34,12 +35,21 @@ DIALOG_OUTCOMES: Final = (
 
 #: The activity type botbuilder uses to hand a conversation to a person.
 HANDOFF_ACTIVITY_TYPE: Final = "handoff"
+#: The activity type of what a user says (and of the bot's replies): a **message**.
+MESSAGE_ACTIVITY_TYPE: Final = "message"
+#: The span event an exception is recorded as (OpenTelemetry's name).
+EXCEPTION_EVENT: Final = "exception"
+#: The client event (Sunbird eid) that carries a user's rating, under ``sunbird.edata.rating``.
+FEEDBACK_EID: Final = "FEEDBACK"
 
 __all__ = [
     "ABANDONMENT_SECONDS",
     "DIALOG_OUTCOMES",
+    "EXCEPTION_EVENT",
     "FALLBACK_SCORE",
+    "FEEDBACK_EID",
     "HANDOFF_ACTIVITY_TYPE",
+    "MESSAGE_ACTIVITY_TYPE",
     "NONE_INTENT",
     "OUTCOME_ABANDONED",
     "OUTCOME_CANCELLED",

@@ -1,0 +1,133 @@
+"""Dialogs: dialogOutcomes, dialogSteps.
+
+A dialog run is one waterfall instance: botbuilder's ``WaterfallStart`` begins it, each
+``WaterfallStep`` records a step, ``WaterfallComplete`` or ``WaterfallCancel`` ends it (all
+carry ``DialogId`` and ``InstanceId``). Its **outcome**, as of endTime: completed, cancelled,
+**abandoned** when its last event is at least ``abandonmentSeconds`` before endTime, or
+**in progress** — never abandoned just because it is recent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import contract
+from .context import EVENTS, WATERFALL_EVENT_NAMES
+from .definition import COUNT, RATIO, Measure, Param, Sql, Value, ratio, register
+
+_INSTANCE = f"attr(attributes, '{contract.INSTANCE_ID}')"
+_STEP = f"attr(attributes, '{contract.STEP_NAME}')"
+_STARTS = EVENTS.with_columns("dialog runs (WaterfallStart events)")
+
+
+def _starts(q: Sql) -> str:
+    return f"""SELECT {_INSTANCE} AS instance, dialog_id AS dialog, time_ns AS begun_ns,
+           {q.bucket("time_ns")} AS bucket
+    FROM events
+    WHERE name = '{contract.WATERFALL_START}' AND {q.window("time_ns")}
+      AND {_INSTANCE} IS NOT NULL AND dialog_id IS NOT NULL {q.filters}"""
+
+
+def _outcomes(q: Sql) -> str:
+    return f"""WITH starts AS ({_starts(q)}
+), later AS (
+    SELECT {_INSTANCE} AS instance, max(time_ns) AS last_ns,
+           bool_or(name = '{contract.WATERFALL_COMPLETE}') AS completed,
+           bool_or(name = '{contract.WATERFALL_CANCEL}') AS cancelled
+    FROM events
+    WHERE name IN ({WATERFALL_EVENT_NAMES}) AND {q.window("time_ns")}
+      AND {_INSTANCE} IN (SELECT instance FROM starts)
+    GROUP BY instance
+)
+SELECT s.bucket AS bucket, s.dialog AS dialogId, count(*) AS runs,
+       count(*) FILTER (WHERE l.completed) AS completed_runs,
+       count(*) FILTER (WHERE NOT l.completed AND l.cancelled) AS cancelled_runs,
+       count(*) FILTER (WHERE NOT l.completed AND NOT l.cancelled
+                          AND l.last_ns <= $end - $abandonmentSeconds * CAST(1000000000 AS BIGINT))
+           AS abandoned_runs
+FROM starts s JOIN later l ON l.instance = s.instance
+GROUP BY s.bucket, s.dialog"""
+
+
+def _outcome_values(raw: dict[str, Any]) -> dict[str, Any]:
+    ended = raw["completed_runs"] + raw["cancelled_runs"] + raw["abandoned_runs"]
+    return {
+        "started": raw["runs"],
+        contract.OUTCOME_COMPLETED: raw["completed_runs"],
+        contract.OUTCOME_CANCELLED: raw["cancelled_runs"],
+        contract.OUTCOME_ABANDONED: raw["abandoned_runs"],
+        "inProgress": raw["runs"] - ended,
+    }
+
+
+DIALOG_OUTCOMES = register(
+    Measure(
+        "dialogOutcomes",
+        "Dialog runs begun in the bucket, per dialog, by outcome as of endTime: completed, "
+        "cancelled, abandoned (no event of the run for abandonmentSeconds before endTime) "
+        "or in progress.",
+        _STARTS,
+        keys=("dialogId",),
+        values=(
+            Value("started", COUNT, "runs begun"),
+            Value(contract.OUTCOME_COMPLETED, COUNT, "runs that completed"),
+            Value(contract.OUTCOME_CANCELLED, COUNT, "runs cancelled"),
+            Value(contract.OUTCOME_ABANDONED, COUNT, "runs abandoned"),
+            Value("inProgress", COUNT, "runs still going"),
+        ),
+        sql=_outcomes,
+        finish=_outcome_values,
+        params=(
+            Param(
+                "abandonmentSeconds",
+                "a run with no event for this long before endTime is abandoned",
+                float(contract.ABANDONMENT_SECONDS),
+                minimum=1,
+                integer=True,
+            ),
+        ),
+    )
+)
+
+
+def _steps(q: Sql) -> str:
+    return f"""WITH starts AS ({_starts(q)}
+), begun AS (
+    SELECT bucket, dialog, count(*) AS runs FROM starts GROUP BY bucket, dialog
+), reached AS (
+    SELECT {_INSTANCE} AS instance, {_STEP} AS step FROM events
+    WHERE name = '{contract.WATERFALL_STEP}' AND {q.window("time_ns")} AND {_STEP} IS NOT NULL
+      AND {_INSTANCE} IN (SELECT instance FROM starts)
+    GROUP BY instance, step
+)
+SELECT s.bucket AS bucket, s.dialog AS dialogId, r.step AS step,
+       count(*) AS reached_runs, any_value(b.runs) AS begun_runs
+FROM starts s JOIN reached r ON r.instance = s.instance
+     JOIN begun b ON b.dialog = s.dialog AND b.bucket = s.bucket
+GROUP BY s.bucket, s.dialog, r.step"""
+
+
+def _step_values(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "reached": raw["reached_runs"],
+        "started": raw["begun_runs"],
+        "reach": ratio(raw["reached_runs"], raw["begun_runs"]),
+    }
+
+
+DIALOG_STEPS = register(
+    Measure(
+        "dialogSteps",
+        "How far dialog runs got: for each dialog and step, the runs begun in the bucket "
+        "that reached the step (a WaterfallStep event), and their share of the runs begun.",
+        _STARTS,
+        keys=("dialogId", "step"),
+        values=(
+            Value("reached", COUNT, "runs that reached the step"),
+            Value("started", COUNT, "runs of the dialog begun in the bucket"),
+            Value("reach", RATIO, "reached / started"),
+        ),
+        sql=_steps,
+        finish=_step_values,
+    )
+)
