@@ -157,7 +157,9 @@ TURNS: Final = Subject(
         LOCALE: "locale",
     },
 )
-#: Custom events recorded in a turn.
+#: Custom events recorded in a turn: they carry the turn's channel, conversation and user;
+#: a dialog, an intent or a locale is the turn's (an event's own DialogId is only on
+#: waterfall events; the dialog measures use it).
 EVENTS: Final = Subject(
     "custom events",
     {
@@ -166,7 +168,6 @@ EVENTS: Final = Subject(
         USER_ID: "user_id",
         SERVICE_NAME: "service_name",
         SERVICE_VERSION: "service_version",
-        DIALOG_ID: "dialog_id",
     },
 )
 #: Dependency calls: CLIENT/PRODUCER spans; the service is the caller's.

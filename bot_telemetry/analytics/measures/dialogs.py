@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from ... import contract
-from .context import EVENTS, WATERFALL_EVENT_NAMES
-from .definition import COUNT, RATIO, Measure, Param, Sql, Value, ratio, register
+from .context import DIALOG_ID, EVENTS, WATERFALL_EVENT_NAMES
+from .definition import COUNT, Measure, Param, Sql, Value, register
 
 _INSTANCE = f"attr(attributes, '{contract.INSTANCE_ID}')"
 _STEP = f"attr(attributes, '{contract.STEP_NAME}')"
-_STARTS = EVENTS.with_columns("dialog runs (WaterfallStart events)")
+_STARTS = EVENTS.with_columns("dialog runs (WaterfallStart events)", **{DIALOG_ID: "dialog_id"})
 
 
 def _starts(q: Sql) -> str:
@@ -92,8 +92,6 @@ DIALOG_OUTCOMES = register(
 
 def _steps(q: Sql) -> str:
     return f"""WITH starts AS ({_starts(q)}
-), begun AS (
-    SELECT bucket, dialog, count(*) AS runs FROM starts GROUP BY bucket, dialog
 ), reached AS (
     SELECT {_INSTANCE} AS instance, {_STEP} AS step FROM events
     WHERE name = '{contract.WATERFALL_STEP}' AND {q.window("time_ns")} AND {_STEP} IS NOT NULL
@@ -101,33 +99,20 @@ def _steps(q: Sql) -> str:
     GROUP BY instance, step
 )
 SELECT s.bucket AS bucket, s.dialog AS dialogId, r.step AS step,
-       count(*) AS reached_runs, any_value(b.runs) AS begun_runs
+       count(*) AS reached
 FROM starts s JOIN reached r ON r.instance = s.instance
-     JOIN begun b ON b.dialog = s.dialog AND b.bucket = s.bucket
 GROUP BY s.bucket, s.dialog, r.step"""
-
-
-def _step_values(raw: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "reached": raw["reached_runs"],
-        "started": raw["begun_runs"],
-        "reach": ratio(raw["reached_runs"], raw["begun_runs"]),
-    }
 
 
 DIALOG_STEPS = register(
     Measure(
         "dialogSteps",
         "How far dialog runs got: for each dialog and step, the runs begun in the bucket "
-        "that reached the step (a WaterfallStep event), and their share of the runs begun.",
+        "that reached the step (a WaterfallStep event). dialogOutcomes' started gives the "
+        "runs begun, to make shares of.",
         _STARTS,
         keys=("dialogId", "step"),
-        values=(
-            Value("reached", COUNT, "runs that reached the step"),
-            Value("started", COUNT, "runs of the dialog begun in the bucket"),
-            Value("reach", RATIO, "reached / started"),
-        ),
+        values=(Value("reached", COUNT, "runs begun in the bucket that reached the step"),),
         sql=_steps,
-        finish=_step_values,
     )
 )

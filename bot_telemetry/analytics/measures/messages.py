@@ -59,7 +59,7 @@ def _reply_latency(q: Sql) -> str:
     GROUP BY trace_id
 ), replies AS (
     SELECT trace_id, min(time_ns) AS out_ns FROM events
-    WHERE name = '{contract.BOT_MESSAGE_SEND}' AND time_ns >= $start
+    WHERE name = '{contract.BOT_MESSAGE_SEND}' AND time_ns >= $start AND {_IS_MESSAGE}
       AND trace_id IN (SELECT trace_id FROM received)
     GROUP BY trace_id
 )
