@@ -5,6 +5,7 @@
     bot-telemetry events --name QnAMessage --limit 20 --format jsonl
     bot-telemetry trace 4bf92f3577b34da6a3ce929d0e0e4736
     bot-telemetry conversations [CONVERSATION_ID]
+    bot-telemetry measures activeUsers intents --since 7d --granularity day --channel msteams
     bot-telemetry client-events [--failed]
     bot-telemetry posthog backfill --since 30d   # stored history to PostHog (POSTHOG_API_KEY)
 
@@ -20,11 +21,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import client_events, posthog, queries, serve
+from . import client_events, measures, posthog, queries, serve
 from .common import PROG, CommandError, Handler
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = (serve, queries, client_events, posthog)
+COMMAND_GROUPS = (serve, queries, measures, client_events, posthog)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, cast
 
-from ..analytics import appmap, client_events, conversations, events, traces
+from ..analytics import appmap, client_events, conversations, events, measures, traces
 from ..analytics.appmap import AppMap
 from ..analytics.client_events import ClientEvent, FailedEvent
 from ..analytics.conversations import Conversation, ConversationSummary
@@ -43,6 +43,7 @@ class Source(Protocol):
     def stored_events_page(
         self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
     ) -> EventsPage: ...
+    def measures(self, body: dict[str, Any]) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
     def __enter__(self) -> Source: ...
     def __exit__(
@@ -103,6 +104,11 @@ class EngineSource(_Closing):
     ) -> EventsPage:
         return events.stored_events_page(self.engine, window, after, limit, count)
 
+    def measures(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """A ``POST /analytics/query`` body's answer (a bad body raises RequestError)."""
+        request = measures.parse_request(body)
+        return [result.as_json() for result in measures.run(self.engine, request)]
+
     def close(self) -> None:
         self.engine.close()
 
@@ -122,6 +128,18 @@ class ServerSource(_Closing):
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
         request = urllib.request.Request(f"{self.url}{path}" + (f"?{query}" if query else ""))
+        return self._send(request)
+
+    def _post(self, path: str, body: Any) -> Any:
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        return self._send(request)
+
+    def _send(self, request: urllib.request.Request) -> Any:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
@@ -190,6 +208,12 @@ class ServerSource(_Closing):
         if found is None:
             raise RemoteError(f"{self.url} has no /api/posthog/events: is it an older version?")
         return cast(EventsPage, found)
+
+    def measures(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        found = self._post("/analytics/query", body)
+        if found is None:
+            raise RemoteError(f"{self.url} has no /analytics/query: is it an older version?")
+        return cast(list[dict[str, Any]], found)
 
 
 def open_source(store: Path, url: str | None = None, token: str | None = None) -> Source:

@@ -17,6 +17,7 @@ from ..store.writer import StoreWriter
 from .auth import guard
 from .client_events import add_client_event_routes
 from .config import ServerConfig
+from .measures import add_measure_routes
 from .posthog import add_posthog_routes
 from .routes import Queries, add_routes
 
@@ -34,6 +35,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     receiver = add_telemetry_routes(app, writer, dedup_window=config.client_dedup_seconds)
     add_routes(app, queries)
     add_client_event_routes(app, queries, receiver)
+    add_measure_routes(app, queries)
 
     async def close(_: web.Application) -> None:
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
@@ -451,3 +452,18 @@ def record(plan: Plan) -> tuple[Traffic, dict[int, str]]:
     for service in services.values():
         traffic.requests.extend(service.requests())
     return traffic, traces
+
+
+def planned_store(path: Path) -> Plan:
+    """A store file at ``path`` holding the plan's telemetry (closed again); the plan."""
+    from bot_telemetry.store.database import Store
+    from tests.support.bot_traffic import load_duckdb
+
+    plan = make_plan()
+    traffic, _ = record(plan)
+    store = Store.open(path)
+    try:
+        load_duckdb(store, traffic)
+    finally:
+        store.close()
+    return plan
