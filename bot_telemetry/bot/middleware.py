@@ -29,6 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import contract
 from ..privacy import PrivacyPolicy, current_policy
+from ..signals import metrics
 from ..signals.custom_events import (
     track_custom_event,
     with_turn_personal_values,
@@ -143,6 +144,8 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
 
     async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[Any]]) -> None:
         span, token = self._start_turn(context)
+        measured = _measure_turn(context.activity)
+        failure: BaseException | None = None
         try:
             try:
                 await self.on_receive_activity(context.activity)
@@ -152,10 +155,13 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
             with turn_context_scope(context):
                 await logic()
         except BaseException as error:
+            failure = error
             if span is not None and span.is_recording():
                 self._record_error(span, error)
             raise
         finally:
+            if measured is not None:
+                metrics.turn_ended(measured, failure)
             if token is not None:
                 otel_context.detach(token)
             if span is not None:
@@ -317,6 +323,9 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
             responses: list[ResourceResponse] | None = await next_send()
             with _within(scope):
                 for activity in activities:
+                    kind = _type_name(activity.type)
+                    if kind not in self.skip_send_types:
+                        metrics.message_sent(_plain(activity.channel_id), kind)
                     await self.on_send_activity(activity)
             return responses
 
@@ -368,6 +377,16 @@ class TelemetryMiddleware(Middleware):  # type: ignore[misc]
             contract.CHANNEL_ID: _plain(activity.channel_id),
             contract.CONVERSATION_ID: activity.conversation.id if activity.conversation else None,
         }
+
+
+def _measure_turn(activity: Activity | None) -> Token[metrics.TurnMarks | None] | None:
+    try:
+        if activity is None:
+            return None
+        return metrics.turn_started(_plain(activity.channel_id), _type_name(activity.type))
+    except Exception:
+        _log.warning("could not start the turn's metrics", exc_info=True)
+        return None
 
 
 @contextmanager

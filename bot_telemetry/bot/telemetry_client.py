@@ -35,9 +35,16 @@ from ..signals.custom_events import (
     track_custom_event,
     turn_personal_values,
 )
+from ..signals.metrics import dialog_event
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("bot_telemetry.bot")
+#: botbuilder's waterfall events, as the bot.dialog.runs metric counts them.
+_DIALOG_OUTCOMES = {
+    contract.WATERFALL_START: contract.DIALOG_STARTED,
+    contract.WATERFALL_COMPLETE: contract.DIALOG_COMPLETED,
+    contract.WATERFALL_CANCEL: contract.DIALOG_CANCELLED,
+}
 _logger = logs.get_logger("bot_telemetry.bot")
 
 _SEVERITIES: dict[Severity, tuple[logs.SeverityNumber, str]] = {
@@ -95,6 +102,10 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
                 measurements,  # type: ignore[arg-type]  # track_custom_event keeps the numbers
                 privacy=policy,
             )
+            outcome = _DIALOG_OUTCOMES.get(name)
+            if outcome is not None:
+                dialog = (properties or {}).get(contract.DIALOG_ID)
+                dialog_event(dialog if isinstance(dialog, str) else None, outcome)
         except Exception:
             _log.exception("could not track event %r", name)
 

@@ -25,6 +25,7 @@ from .._private import qna_endpoint
 from ..contract import (
     ANSWER,
     ARTICLE_FOUND,
+    FALLBACK_NO_ANSWER,
     KNOWLEDGE_BASE_ID,
     MATCHED_QUESTION,
     ORIGINAL_QUESTION,
@@ -36,6 +37,7 @@ from ..contract import (
 )
 from ..privacy import PrivacyPolicy
 from ..signals.custom_events import track_custom_event
+from ..signals.metrics import note_fallback
 from .call import DependencyCall, Target, dependency_call
 from .events import number, string, turn_event_properties
 from .trace_activities import TraceActivities
@@ -142,6 +144,8 @@ class TelemetryQnA:
             _log.warning("could not read the Q&A answers for telemetry", exc_info=True)
             return
         track_custom_event(QNA_MESSAGE, properties, privacy=self._privacy, span=call.span)
+        if best is None:
+            note_fallback(FALLBACK_NO_ANSWER)
 
 
 def best_answer(answers: Any) -> Any | None:

@@ -24,6 +24,9 @@ from .._private import luis_application
 from ..contract import (
     BOTBUILDER_LUIS_RESULT,
     ENTITIES,
+    FALLBACK_LOW_SCORE,
+    FALLBACK_NONE_INTENT,
+    FALLBACK_SCORE,
     INTENT,
     INTENT_SCORE,
     QUESTION,
@@ -33,6 +36,7 @@ from ..contract import (
 )
 from ..privacy import PrivacyPolicy
 from ..signals.custom_events import track_custom_event
+from ..signals.metrics import note_fallback
 from .call import DependencyCall, Target, dependency_call
 from .events import number, string, turn_event_properties
 from .trace_activities import TraceActivities
@@ -122,6 +126,10 @@ class TelemetryRecognizer(Recognizer):  # type: ignore[misc]
             return
         name = BOTBUILDER_LUIS_RESULT if self._luis_result_event else luis_intent_event(intent)
         track_custom_event(name, properties, privacy=self._privacy, span=call.span)
+        if intent == NO_INTENT:
+            note_fallback(FALLBACK_NONE_INTENT)
+        elif score is not None and score < FALLBACK_SCORE:
+            note_fallback(FALLBACK_LOW_SCORE)
 
 
 def top_intent(result: RecognizerResult | None) -> tuple[str, float | None]:

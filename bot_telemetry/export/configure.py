@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import propagate
+from opentelemetry import metrics, propagate
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -57,7 +57,9 @@ class Telemetry:
         flushing.start()
         spans = self.tracer_provider.force_flush(timeout_millis)
         flushing.join()
-        return bool(spans and logs and logs[0])
+        # Metrics last: the spans and logs just exported may have taken a while.
+        points = self.meter_provider.force_flush(timeout_millis)
+        return bool(spans and logs and logs[0] and points)
 
     def shutdown(self) -> None:
         """Flush and stop every exporter. Idempotent."""
@@ -178,7 +180,10 @@ def configure(
         )
 
     propagate.set_global_textmap(propagator_from_environment())
-    providers.install(tracer_provider, logger_provider, meter_provider)
+    # Without a reader nothing would ever be exported: the API's no-op instruments then
+    # cost the bot nothing, where the SDK's would still aggregate every measurement.
+    installed_meters = meter_provider if readers else metrics.NoOpMeterProvider()
+    providers.install(tracer_provider, logger_provider, installed_meters)
     set_current_policy(privacy)
     _current = Telemetry(
         resource=resource,
