@@ -41,6 +41,8 @@ from ._variants import ADAPTERS, ECHO_VARIANTS, FULL_VARIANTS, VARIANTS
 ECHO_ADDED_RATIO_MAX = 0.5
 #: Full-turn target: at most this many microseconds added per turn.
 FULL_ADDED_US_MAX = 400.0
+#: Metrics target: the bot's own metrics add at most this many microseconds per turn.
+METRICS_ADDED_US_MAX = 10.0
 #: A fixed key, as a deployment would set, so pseudonymous ids are computed as in production.
 PSEUDONYM_KEY = "benchmark-pseudonym-key"
 
@@ -167,7 +169,26 @@ def measure(
                 _record(worker, answer, measured=number >= warm_up)
     report = _summary(workers, rounds, turns, machine)
     report["adapter"] = adapter
+    if any(variant.endswith("_metrics") for variant in variants):
+        report["metrics_isolated"] = _metrics_isolated()
+        for kind in ("echo", "full"):
+            added = report["metrics_isolated"][f"{kind}_added_us"]
+            report["targets"][f"metrics_{kind}_isolated_met"] = added <= METRICS_ADDED_US_MAX
     return report
+
+
+def _metrics_isolated() -> dict[str, float]:
+    """The metrics' calls alone (benchmarks._metrics_cost), in a process of their own."""
+    found = subprocess.run(
+        [sys.executable, "-m", "benchmarks._metrics_cost"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    isolated: dict[str, float] = json.loads(found.stdout)
+    return isolated
 
 
 #: Each telemetry variant and the baseline its added cost is measured against.
@@ -177,6 +198,9 @@ PAIRS = (
     ("full_bot_telemetry", "full_baseline"),
     # What PostHog adds to our telemetry (not to no telemetry).
     ("full_bot_telemetry_posthog", "full_bot_telemetry"),
+    # What the bot's own metrics add to our telemetry (metrics on vs off).
+    ("echo_bot_telemetry_metrics", "echo_bot_telemetry"),
+    ("full_bot_telemetry_metrics", "full_bot_telemetry"),
 )
 
 
@@ -209,11 +233,17 @@ def _summary(
         ratio = round(ours_added / ai_added, 3)
     report["echo_added_ratio"] = ratio
     full_added = added.get("full_bot_telemetry")
+    metrics_added = {kind: added.get(f"{kind}_bot_telemetry_metrics") for kind in ("echo", "full")}
     report["targets"] = {
         "echo_added_ratio_max": ECHO_ADDED_RATIO_MAX,
         "echo_met": None if ratio is None else ratio <= ECHO_ADDED_RATIO_MAX,
         "full_added_us_max": FULL_ADDED_US_MAX,
         "full_met": None if full_added is None else full_added <= FULL_ADDED_US_MAX,
+        "metrics_added_us_max": METRICS_ADDED_US_MAX,
+        **{
+            f"metrics_{kind}_met": None if value is None else value <= METRICS_ADDED_US_MAX
+            for kind, value in metrics_added.items()
+        },
     }
     report["exported_per_turn"] = {
         w.variant: {k: round(v / w.measured_turns, 2) for k, v in sorted(w.exported.items())}
@@ -274,8 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         scalars = {k: v for k, v in report.items() if not isinstance(v, dict)}
         _report.print_table("turn overhead (microseconds per turn, medians over rounds)", scalars)
-        for key in ("targets", "wall_us", "wall_added_us", "exported_per_turn"):
-            _report.print_table(key, report[key])
+        for key in ("targets", "wall_us", "wall_added_us", "exported_per_turn", "metrics_isolated"):
+            if key in report:
+                _report.print_table(key, report[key])
     return 0
 
 
