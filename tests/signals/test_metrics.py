@@ -135,7 +135,8 @@ def points(reader: InMemoryMetricReader) -> dict[str, tuple[str, list[Any]]]:
     """Each metric of ours: its unit and its data points."""
     found: dict[str, tuple[str, list[Any]]] = {}
     data = reader.get_metrics_data()
-    assert data is not None
+    if data is None:  # nothing recorded yet
+        return found
     for resource in data.resource_metrics:
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
