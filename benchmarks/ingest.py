@@ -271,7 +271,9 @@ def generate_store(path: Path, spans: int) -> dict[str, int]:
         CREATE TEMP TABLE template (idx INT, parent INT, service VARCHAR, name VARCHAR,
             kind TINYINT, peer VARCHAR, offset_us BIGINT, duration_us BIGINT);
         INSERT INTO template VALUES {_TEMPLATE_VALUES};
-        INSERT INTO spans
+        INSERT INTO spans (trace_id, span_id, parent_span_id, service_name, name, kind,
+            start_ns, end_ns, duration_ns, status_code, status_message, peer, conversation_id,
+            attributes, links, resource_id, scope_name, channel_id, activity_type)
         SELECT md5(t.range::VARCHAR) AS trace_id,
                substr(md5(t.range::VARCHAR || '-' || p.idx), 1, 16) AS span_id,
                CASE WHEN p.parent IS NULL THEN NULL
@@ -288,9 +290,13 @@ def generate_store(path: Path, spans: int) -> dict[str, int]:
                CASE WHEN p.name = 'bot.turn' THEN
                    '{{"activity.channel_id":"directline","activity.type":"message"}}'
                    ELSE '{{}}' END,
-               NULL, NULL, 'benchmark'
+               NULL, NULL, 'benchmark',
+               CASE WHEN p.name = 'bot.turn' THEN 'directline' END,
+               CASE WHEN p.name = 'bot.turn' THEN 'message' END
         FROM range({turns}) t CROSS JOIN template p;
-        INSERT INTO logs
+        INSERT INTO logs (record_id, time_ns, trace_id, span_id, service_name, severity_number,
+            severity_text, body, event_name, conversation_id, attributes, resource_id,
+            scope_name)
         SELECT md5(t.range::VARCHAR || e.name), {base} + t.range * {spacing}
                    + 4000000,
                md5(t.range::VARCHAR), substr(md5(t.range::VARCHAR || '-2'), 1, 16), 'bot', 9,

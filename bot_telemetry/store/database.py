@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +21,21 @@ from typing import Any
 
 import duckdb
 
-from .rows import EVENT_COLUMNS, LOG_COLUMNS, POINT_COLUMNS, RESOURCE_COLUMNS, SPAN_COLUMNS, Batch
+from ..contract import PROMOTED_EVENT_PROPERTIES, PROMOTED_SPAN_ATTRIBUTES
+from .rows import (
+    EVENT_COLUMNS,
+    LOG_COLUMNS,
+    POINT_COLUMNS,
+    PROMOTED_TYPES,
+    RESOURCE_COLUMNS,
+    SPAN_COLUMNS,
+    Batch,
+)
 
 DEFAULT_STORE = Path(".bot-telemetry") / "telemetry.duckdb"
-SCHEMA_VERSION = "1"
+#: 2: promoted turn and event columns (``rows.PROMOTED_*``); a version 1 store gets them,
+#: filled from its attributes, when it is next opened for writing.
+SCHEMA_VERSION = "2"
 
 # Kinds and status codes keep their OTLP enum numbers.
 KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = 1, 2, 3, 4, 5
@@ -38,7 +49,12 @@ KIND_NAMES = {
     5: "consumer",
 }
 
-_SCHEMA = """
+
+def _promoted_ddl(promoted: Mapping[str, tuple[str, ...]]) -> str:
+    return "".join(f", {name} {PROMOTED_TYPES.get(name, 'VARCHAR')}" for name in promoted)
+
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS resources (
     resource_id VARCHAR PRIMARY KEY, service_name VARCHAR NOT NULL, attributes VARCHAR);
@@ -47,8 +63,8 @@ CREATE TABLE IF NOT EXISTS spans (
     service_name VARCHAR NOT NULL, name VARCHAR NOT NULL, kind TINYINT NOT NULL,
     start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, duration_ns BIGINT NOT NULL,
     status_code TINYINT NOT NULL, status_message VARCHAR, peer VARCHAR, conversation_id VARCHAR,
-    attributes VARCHAR, links VARCHAR, resource_id VARCHAR, scope_name VARCHAR,
-    PRIMARY KEY (trace_id, span_id));
+    attributes VARCHAR, links VARCHAR, resource_id VARCHAR, scope_name VARCHAR
+    {_promoted_ddl(PROMOTED_SPAN_ATTRIBUTES)}, PRIMARY KEY (trace_id, span_id));
 CREATE TABLE IF NOT EXISTS span_events (
     trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, seq INTEGER NOT NULL,
     time_ns BIGINT NOT NULL, name VARCHAR NOT NULL, attributes VARCHAR,
@@ -57,12 +73,14 @@ CREATE TABLE IF NOT EXISTS logs (
     record_id VARCHAR PRIMARY KEY, time_ns BIGINT NOT NULL, trace_id VARCHAR, span_id VARCHAR,
     service_name VARCHAR NOT NULL, severity_number INTEGER, severity_text VARCHAR, body VARCHAR,
     event_name VARCHAR, conversation_id VARCHAR, attributes VARCHAR, resource_id VARCHAR,
-    scope_name VARCHAR);
+    scope_name VARCHAR {_promoted_ddl(PROMOTED_EVENT_PROPERTIES)});
 CREATE TABLE IF NOT EXISTS metric_points (
     point_id VARCHAR PRIMARY KEY, metric_name VARCHAR NOT NULL, unit VARCHAR,
     service_name VARCHAR NOT NULL, time_ns BIGINT NOT NULL, value DOUBLE, count BIGINT,
     attributes VARCHAR);
 """
+#: The promoted columns of each table, and the attributes they are filled from.
+_PROMOTED = (("spans", PROMOTED_SPAN_ATTRIBUTES), ("logs", PROMOTED_EVENT_PROPERTIES))
 
 # (table, its columns, the Batch field holding its rows)
 _TABLES = (
@@ -149,8 +167,9 @@ class Store:
         store = cls(connection, path, read_only)
         if not read_only:
             connection.execute(_SCHEMA)
+            _promote_stored(connection)
             connection.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
             )
             store._prepare_writes()
         elif not store._has_schema():
@@ -181,6 +200,16 @@ class Store:
             )
             for table, columns, _ in _TABLES
         }
+
+    @property
+    def promoted(self) -> bool:
+        """Whether the promoted columns exist (a version 1 store opened read-only lacks them;
+        the relations then read the attributes instead)."""
+        found = self._connection.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'logs' AND column_name = 'intent_score'"
+        ).fetchone()
+        return bool(found and found[0])
 
     def _has_schema(self) -> bool:
         found = self._connection.execute(
@@ -250,6 +279,50 @@ class Store:
         if self._writer is not None:
             self._writer.close()
         self._connection.close()
+
+
+def trace_key_sql(column: str) -> str:
+    """SQL for ``rows.trace_key``: the trace id's first 16 hex digits as an integer."""
+    return f"CAST('0x' || substr({column}, 1, 16) AS UBIGINT)"
+
+
+def promoted_sql(column: str, keys: tuple[str, ...], attributes: str = "attributes") -> str:
+    """SQL computing a promoted column from a JSON attributes column, as ingest does."""
+    found = ", ".join(
+        f"""nullif(json_extract_string({attributes}, '$."{key}"'), '')""" for key in keys
+    )
+    text = f"coalesce({found})" if len(keys) > 1 else found
+    kind = PROMOTED_TYPES.get(column)
+    if kind == "DOUBLE":
+        return f"TRY_CAST({text} AS DOUBLE)"
+    if kind == "BOOLEAN":
+        return f"CASE lower({text}) WHEN 'true' THEN true WHEN 'false' THEN false END"
+    return text
+
+
+def _promote_stored(db: duckdb.DuckDBPyConnection) -> None:
+    """Give a store written before the promoted columns existed those columns, filled from
+    the attributes of the rows it holds (once; later rows are filled at ingest)."""
+    for table, promoted in _PROMOTED:
+        present = {
+            row[0]
+            for row in db.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                [table],
+            ).fetchall()
+        }
+        missing = [name for name in promoted if name not in present]
+        if "trace_key" in present and not missing:
+            continue
+        assignments = [f"{name} = {promoted_sql(name, promoted[name])}" for name in missing]
+        for name in missing:
+            db.execute(
+                f"ALTER TABLE {table} ADD COLUMN {name} {PROMOTED_TYPES.get(name, 'VARCHAR')}"
+            )
+        if "trace_key" not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN trace_key UBIGINT")
+            assignments.append(f"trace_key = {trace_key_sql('trace_id')}")
+        db.execute(f"UPDATE {table} SET {', '.join(assignments)}")
 
 
 def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -116,13 +116,16 @@ class DuckDBEngine(Engine):
         super().__init__()
         self.store = store
         self._owns_store = owns_store
+        self._promoted: bool | None = None
 
     @property
     def description(self) -> str:
         return str(self.store.path)
 
     def definitions(self) -> Mapping[str, Definition]:
-        return duckdb_relations.DEFINITIONS
+        if self._promoted is None:
+            self._promoted = self.store.promoted
+        return duckdb_relations.DEFINITIONS if self._promoted else duckdb_relations.JSON_DEFINITIONS
 
     def execute(self, compiled: Compiled, values: dict[str, Any]) -> Result:
         with self.store.reader() as cursor:

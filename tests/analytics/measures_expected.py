@@ -66,7 +66,7 @@ def quantile(values: Sequence[float], q: float) -> float:
 
 
 def ms(ns: float) -> float:
-    return round(ns / 1e6, 3)
+    return round(round(ns, 3) / 1e6, 3)
 
 
 @dataclass

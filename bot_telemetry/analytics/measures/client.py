@@ -1,9 +1,9 @@
 """Client telemetry: clientEvents, feedback.
 
 Client events are Sunbird v3 events a page or app sent to ``POST /v1/telemetry``, stored as
-log records of scope ``CLIENT_EVENT_SCOPE`` named by their ``eid`` (docs/client-telemetry.md);
-the actor is their ``fromId``, already pseudonymised. A ``FEEDBACK`` event carries the user's
-rating in ``sunbird.edata.rating``.
+events of scope ``CLIENT_EVENT_SCOPE`` named by their ``eid`` (docs/client-telemetry.md); the
+actor is their ``fromId``, already pseudonymised (the events' ``user_id``). A ``FEEDBACK``
+event carries the user's rating in ``sunbird.edata.rating``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from ... import contract
 from .context import CLIENT_EVENTS
 from .definition import COUNT, NUMBER, Measure, Sql, Value, register, rounded
 
-_CLIENT = f"scope_name = '{contract.CLIENT_EVENT_SCOPE}' AND event_name IS NOT NULL"
+_CLIENT = f"scope_name = '{contract.CLIENT_EVENT_SCOPE}'"
 _RATING = f"TRY_CAST(attr(attributes, '{contract.SUNBIRD_EDATA_PREFIX}rating') AS DOUBLE)"
 
 
 def _client_events(q: Sql) -> str:
-    return f"""SELECT {q.bucket("time_ns")} AS bucket, event_name AS eid, count(*) AS events,
-       count(DISTINCT attr(attributes, '{contract.FROM_ID}')) AS actors
-FROM logs WHERE {_CLIENT} AND {q.window("time_ns")} {q.filters}
+    return f"""SELECT {q.bucket("time_ns")} AS bucket, name AS eid, count(*) AS events,
+       count(DISTINCT user_id) AS actors
+FROM events WHERE {_CLIENT} AND {q.window("time_ns")} {q.filters}
 GROUP BY bucket, eid"""
 
 
@@ -49,8 +49,8 @@ CLIENT_EVENT_COUNTS = register(
 def _feedback(q: Sql) -> str:
     return f"""SELECT {q.bucket("time_ns")} AS bucket, count(*) AS events,
        count({_RATING}) AS rated, avg({_RATING}) AS mean_rating
-FROM logs
-WHERE {_CLIENT} AND event_name = '{contract.FEEDBACK_EID}' AND {q.window("time_ns")}
+FROM events
+WHERE {_CLIENT} AND name = '{contract.FEEDBACK_EID}' AND {q.window("time_ns")}
   {q.filters}
 GROUP BY bucket"""
 

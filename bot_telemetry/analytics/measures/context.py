@@ -69,28 +69,28 @@ INTENT_EVENT_CONDITION: Final = (
 QNA_EVENT_NAMES: Final = _names((contract.QNA_MESSAGE, contract.BOTBUILDER_QNA_MESSAGE))
 WATERFALL_EVENT_NAMES: Final = _names(contract.WATERFALL_EVENTS)
 
-#: The turns (trace ids) that have a value of each dimension.
+#: The turns that have a value of each dimension, as their ``{key}`` (``trace_key``, the
+#: integer a join is fast on, or ``trace_id``).
 _TURN_TRACES: Final = {
-    CHANNEL_ID: f"SELECT trace_id FROM turns WHERE channel_id IN {_values(CHANNEL_ID)}",
+    CHANNEL_ID: f"SELECT {{key}} FROM turns WHERE channel_id IN {_values(CHANNEL_ID)}",
     CONVERSATION_ID: (
-        f"SELECT trace_id FROM turns WHERE conversation_id IN {_values(CONVERSATION_ID)}"
+        f"SELECT {{key}} FROM turns WHERE conversation_id IN {_values(CONVERSATION_ID)}"
     ),
-    USER_ID: f"SELECT trace_id FROM turns WHERE user_id IN {_values(USER_ID)}",
-    SERVICE_NAME: f"SELECT trace_id FROM turns WHERE service_name IN {_values(SERVICE_NAME)}",
+    USER_ID: f"SELECT {{key}} FROM turns WHERE user_id IN {_values(USER_ID)}",
+    SERVICE_NAME: f"SELECT {{key}} FROM turns WHERE service_name IN {_values(SERVICE_NAME)}",
     SERVICE_VERSION: (
-        f"SELECT trace_id FROM turns WHERE service_version IN {_values(SERVICE_VERSION)}"
+        f"SELECT {{key}} FROM turns WHERE service_version IN {_values(SERVICE_VERSION)}"
     ),
-    LOCALE: f"SELECT trace_id FROM turns WHERE locale IN {_values(LOCALE)}",
+    LOCALE: f"SELECT {{key}} FROM turns WHERE locale IN {_values(LOCALE)}",
     DIALOG_ID: (
-        f"SELECT trace_id FROM events WHERE name IN ({WATERFALL_EVENT_NAMES}) "
+        f"SELECT {{key}} FROM events WHERE name IN ({WATERFALL_EVENT_NAMES}) "
         f"AND dialog_id IN {_values(DIALOG_ID)}"
     ),
     INTENT: (
-        f"SELECT trace_id FROM events WHERE {INTENT_EVENT_CONDITION} "
-        f"AND attr(attributes, '{contract.INTENT}') IN {_values(INTENT)}"
+        f"SELECT {{key}} FROM events WHERE {INTENT_EVENT_CONDITION} AND intent IN {_values(INTENT)}"
     ),
     DEPENDENCY: (
-        f"SELECT trace_id FROM spans WHERE kind IN ({KIND_CLIENT}, {KIND_PRODUCER}) "
+        f"SELECT {{key}} FROM spans WHERE kind IN ({KIND_CLIENT}, {KIND_PRODUCER}) "
         f"AND peer IN {_values(DEPENDENCY)}"
     ),
 }
@@ -104,7 +104,8 @@ class Subject:
     #: What the rows are, for the docs: "turns", "BotMessageReceived events", ...
     doc: str
     columns: Mapping[str, str] = field(default_factory=dict)
-    trace: str | None = "trace_id"
+    #: The column tying a row to its turn: ``trace_key`` where the relation has it.
+    trace: str | None = "trace_key"
     #: Conditions for dimensions the rows answer without being a column, with ``{values}``
     #: where the list goes.
     conditions: Mapping[str, str] = field(default_factory=dict)
@@ -139,7 +140,8 @@ class Subject:
             elif dimension in self.conditions:
                 conditions.append(self.conditions[dimension].format(values=_values(dimension)))
             elif self.trace is not None:
-                conditions.append(f"{self.trace} IN ({_TURN_TRACES[dimension]})")
+                turns = _TURN_TRACES[dimension].format(key=self.trace)
+                conditions.append(f"{self.trace} IN ({turns})")
             else:
                 raise ValueError(f"{dimension} does not apply to {self.doc}")
         return "".join(f" AND {condition}" for condition in conditions)
@@ -178,6 +180,7 @@ SPANS: Final = Subject(
 #: Exceptions recorded on spans (span events named ``exception``); the service is the span's.
 SPAN_EVENTS: Final = Subject(
     "exceptions (span events named exception)",
+    trace="trace_id",
     conditions={
         SERVICE_NAME: "span_id IN (SELECT span_id FROM spans WHERE service_name IN {values})"
     },
@@ -188,7 +191,7 @@ CLIENT_EVENTS: Final = Subject(
     "client events (Sunbird v3)",
     {
         CONVERSATION_ID: "conversation_id",
-        USER_ID: f"attr(attributes, '{contract.FROM_ID}')",
+        USER_ID: "user_id",
         SERVICE_NAME: "service_name",
     },
     trace=None,

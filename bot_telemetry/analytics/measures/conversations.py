@@ -88,7 +88,7 @@ TURNS_PER_CONVERSATION = register(
 _HANDOFF = f"""SELECT DISTINCT conversation_id FROM events
     WHERE name IN ('{contract.BOT_MESSAGE_SEND}', '{contract.BOT_MESSAGE_RECEIVED}')
       AND {Sql.window("time_ns")}
-      AND attr(attributes, '{contract.ACTIVITY_TYPE}') = '{contract.HANDOFF_ACTIVITY_TYPE}'
+      AND activity_type = '{contract.HANDOFF_ACTIVITY_TYPE}'
       AND conversation_id IS NOT NULL"""
 
 

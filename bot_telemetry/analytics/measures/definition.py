@@ -139,7 +139,13 @@ def register(measure: Measure) -> Measure:
 
 
 def milliseconds(nanoseconds: float | None) -> float | None:
-    return None if nanoseconds is None else round(nanoseconds / 1e6, 3)
+    """Nanoseconds as milliseconds to 3 places. An interpolated quantile of integer
+    nanoseconds is a multiple of 0.01 ns; the engines compute it a last bit apart, which
+    could round a value exactly halfway differently. Rounded to 0.001 ns first, both give the
+    same double, and so the same milliseconds."""
+    if nanoseconds is None:
+        return None
+    return round(round(nanoseconds, 3) / 1e6, 3)
 
 
 def ratio(part: int | None, whole: int | None) -> float | None:

@@ -15,8 +15,8 @@ from ... import contract
 from .context import DIALOG_ID, EVENTS, WATERFALL_EVENT_NAMES
 from .definition import COUNT, Measure, Param, Sql, Value, register
 
-_INSTANCE = f"attr(attributes, '{contract.INSTANCE_ID}')"
-_STEP = f"attr(attributes, '{contract.STEP_NAME}')"
+_INSTANCE = "instance_id"
+_STEP = "step_name"
 _STARTS = EVENTS.with_columns("dialog runs (WaterfallStart events)", **{DIALOG_ID: "dialog_id"})
 
 

@@ -15,10 +15,9 @@ from .definition import COUNT, MILLISECONDS, Measure, Sql, Value, milliseconds, 
 
 #: Message events: their locale is a property of their own.
 _MESSAGE_EVENTS = EVENTS.with_columns(
-    "BotMessageReceived / BotMessageSend events",
-    **{LOCALE: f"attr(attributes, '{contract.LOCALE}')"},
+    "BotMessageReceived / BotMessageSend events", **{LOCALE: "locale"}
 )
-_IS_MESSAGE = f"attr(attributes, '{contract.ACTIVITY_TYPE}') = '{contract.MESSAGE_ACTIVITY_TYPE}'"
+_IS_MESSAGE = f"activity_type = '{contract.MESSAGE_ACTIVITY_TYPE}'"
 
 
 def _count_of(event: str) -> Any:
@@ -52,21 +51,18 @@ MESSAGES_SENT = register(
 
 
 def _reply_latency(q: Sql) -> str:
-    return f"""WITH received AS (
-    SELECT trace_id, min(time_ns) AS in_ns FROM events
-    WHERE name = '{contract.BOT_MESSAGE_RECEIVED}' AND {q.window("time_ns")} AND {_IS_MESSAGE}
-      AND trace_id IS NOT NULL {q.filters}
-    GROUP BY trace_id
-), replies AS (
-    SELECT trace_id, min(time_ns) AS out_ns FROM events
-    WHERE name = '{contract.BOT_MESSAGE_SEND}' AND time_ns >= $start AND {_IS_MESSAGE}
-      AND trace_id IN (SELECT trace_id FROM received)
-    GROUP BY trace_id
-)
-SELECT {q.bucket("in_ns")} AS bucket, count(*) AS replied,
+    # One pass over the turns' message events, grouped by their trace (the integer key):
+    # at 10M spans a join of received to sent on the 32-digit trace id cost twice the CPU.
+    return f"""SELECT {q.bucket("in_ns")} AS bucket, count(*) AS replied,
        quantile_cont(out_ns - in_ns, [0.5, 0.95, 0.99]) AS latency
-FROM received r JOIN replies p ON p.trace_id = r.trace_id
-WHERE out_ns >= in_ns
+FROM (SELECT trace_key,
+             min(time_ns) FILTER (WHERE name = '{contract.BOT_MESSAGE_RECEIVED}') AS in_ns,
+             min(time_ns) FILTER (WHERE name = '{contract.BOT_MESSAGE_SEND}') AS out_ns
+      FROM events
+      WHERE name IN ('{contract.BOT_MESSAGE_RECEIVED}', '{contract.BOT_MESSAGE_SEND}')
+        AND {_IS_MESSAGE} AND trace_key IS NOT NULL AND time_ns >= $start {q.filters}
+      GROUP BY trace_key) turns_messages
+WHERE in_ns < $end AND out_ns >= in_ns
 GROUP BY bucket"""
 
 
@@ -84,8 +80,8 @@ REPLY_LATENCY = register(
     Measure(
         "replyLatency",
         "From a user's message to the bot's first reply in the same turn (the times the two "
-        "events were recorded: the reply's once the channel took it): the 50th, 95th and "
-        "99th percentiles over the messages answered, by when the message came.",
+        "events were recorded: the reply's once the channel took it): the 50th, 95th and 99th "
+        "percentiles over the messages answered, by when the message came.",
         _MESSAGE_EVENTS,
         values=(
             Value("p50Ms", MILLISECONDS, "median"),

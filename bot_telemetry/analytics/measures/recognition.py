@@ -15,14 +15,14 @@ from ... import contract
 from .context import EVENTS, INTENT, INTENT_EVENT_CONDITION, QNA_EVENT_NAMES, TURNS
 from .definition import COUNT, NUMBER, RATIO, Measure, Param, Sql, Value, ratio, register, rounded
 
-_INTENT = f"attr(attributes, '{contract.INTENT}')"
-_SCORE = f"TRY_CAST(attr(attributes, '{contract.INTENT_SCORE}') AS DOUBLE)"
-_NOT_FOUND = f"attr(attributes, '{contract.ARTICLE_FOUND}') = 'false'"
+_INTENT = "intent"
+_SCORE = "intent_score"
+_NOT_FOUND = "NOT article_found"
 
 
 def _intents(q: Sql) -> str:
     at_least = " AND " + _SCORE + " >= $minScore" if q.params.get("minScore") is not None else ""
-    return f"""SELECT {q.bucket("time_ns")} AS bucket, {_INTENT} AS intent,
+    return f"""SELECT {q.bucket("time_ns")} AS bucket, intent,
        count(*) AS recognitions, avg({_SCORE}) AS mean_score
 FROM events
 WHERE {INTENT_EVENT_CONDITION} AND {q.window("time_ns")} AND {_INTENT} IS NOT NULL
@@ -53,20 +53,20 @@ INTENTS = register(
 
 
 def _fallbacks(q: Sql) -> str:
-    return f"""WITH message_turns AS (
-    SELECT trace_id, start_ns FROM turns
-    WHERE {q.window("start_ns")} AND activity_type = '{contract.MESSAGE_ACTIVITY_TYPE}'
-      {q.filters}
-), fallback AS (
-    SELECT DISTINCT trace_id FROM events
-    WHERE time_ns >= $start AND trace_id IN (SELECT trace_id FROM message_turns)
+    # Turns to their results by trace_key (an integer), each fallback turn once.
+    return f"""WITH fallback AS (
+    SELECT DISTINCT trace_key FROM events
+    WHERE time_ns >= $start AND trace_key IS NOT NULL
       AND ((({INTENT_EVENT_CONDITION}) AND ({_INTENT} = '{contract.NONE_INTENT}'
                                               OR {_SCORE} < $threshold))
            OR (name IN ({QNA_EVENT_NAMES}) AND {_NOT_FOUND}))
 )
 SELECT {q.bucket("m.start_ns")} AS bucket, count(*) AS turns,
-       count(f.trace_id) AS fallback_turns
-FROM message_turns m LEFT JOIN fallback f ON f.trace_id = m.trace_id
+       count(f.trace_key) AS fallback_turns
+FROM (SELECT trace_key, start_ns FROM turns
+      WHERE {q.window("start_ns")} AND activity_type = '{contract.MESSAGE_ACTIVITY_TYPE}'
+        {q.filters}) m
+LEFT JOIN fallback f ON f.trace_key = m.trace_key
 GROUP BY bucket"""
 
 
@@ -106,7 +106,7 @@ FALLBACK_RATE = register(
 
 def _answers(q: Sql) -> str:
     return f"""SELECT {q.bucket("time_ns")} AS bucket, count(*) AS questions,
-       count(*) FILTER (WHERE attr(attributes, '{contract.ARTICLE_FOUND}') = 'true') AS answered
+       count(*) FILTER (WHERE article_found) AS answered
 FROM events WHERE name IN ({QNA_EVENT_NAMES}) AND {q.window("time_ns")} {q.filters}
 GROUP BY bucket"""
 

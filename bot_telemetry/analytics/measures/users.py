@@ -51,9 +51,11 @@ NEW_USERS = register(
 
 def _sessions(q: Sql) -> str:
     # A turn starts a session when the same user's previous turn is more than the gap
-    # before it; turns up to one gap before the window decide the first ones.
+    # before it; turns up to one gap before the window decide the first ones. Turns of one
+    # user at the same instant need no order among them: whichever is first, the count of
+    # session starts is the same (and a tie-break on the span id cost 60% more at 10M).
     return f"""SELECT {q.bucket("start_ns")} AS bucket, count(*) AS sessions
-FROM (SELECT start_ns, lag(start_ns) OVER (PARTITION BY user_id ORDER BY start_ns, span_id)
+FROM (SELECT start_ns, lag(start_ns) OVER (PARTITION BY user_id ORDER BY start_ns)
              AS previous_ns
       FROM turns
       WHERE start_ns >= $start - $gapSeconds * CAST(1000000000 AS BIGINT) AND start_ns < $end

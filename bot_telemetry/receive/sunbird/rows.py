@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from ... import contract
 from ...privacy import PrivacyPolicy
-from ...store.rows import LOG_COLUMNS, Batch, to_json
+from ...store.rows import LOG_COLUMNS, Batch, promoted_values, to_json, trace_key
 from .enrich import private_edata
 from .schemas import Problem
 
@@ -269,9 +269,18 @@ def add_rows(batch: Batch, rows: list[ClientEventRow]) -> None:
     if not rows:
         return
     columns = batch.logs
+    values = [promoted_values(row.attributes, contract.PROMOTED_EVENT_PROPERTIES) for row in rows]
+    promoted = {
+        name: [row_values[index] for row_values in values]
+        for index, name in enumerate(contract.PROMOTED_EVENT_PROPERTIES)
+    }
     for name in LOG_COLUMNS:
         if name == "attributes":
             columns[name].extend(to_json(row.attributes) for row in rows)
+        elif name in promoted:  # the actor, session, ... as the bot's events have them
+            columns[name].extend(promoted[name])
+        elif name == "trace_key":
+            columns[name].extend(trace_key(row.trace_id) for row in rows)
         elif name in _ROW_INDEX:
             index = _ROW_INDEX[name]
             columns[name].extend(row[index] for row in rows)
