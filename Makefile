@@ -3,13 +3,15 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What the demo's bot runs on: botbuilder or agents (the Microsoft 365 Agents SDK).
+RUNTIME ?= botbuilder
 
 .PHONY: demo test lint bench tools webchat clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai,bench,clickhouse]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai,bench,clickhouse,agents]'
 	touch $(STAMP)
 
 # Debian's Chromium for the UI tests and Azurite (npm) for the Blob storage tests.
@@ -22,7 +24,7 @@ webchat:
 	bash scripts/build-webchat || echo "make: the web chat page is not built; the demo runs without it" >&2
 
 demo: $(STAMP) webchat
-	$(BIN)/python -m sample_bot.demo
+	$(BIN)/python -m sample_bot.demo --runtime $(RUNTIME)
 
 # ruff (lint and format), mypy --strict, then the suite; coverage (files under 100% and the
 # TOTAL line) is printed just before pytest's closing line.
@@ -33,7 +35,7 @@ test: $(STAMP) tools
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.turn_overhead --json
+	$(BIN)/python -m benchmarks.turn_overhead --json --runtime both
 	$(BIN)/python -m benchmarks.load --json
 	$(BIN)/python -m benchmarks.ingest --json
 	$(BIN)/python -m benchmarks.posthog --json

@@ -19,41 +19,55 @@ import json
 import statistics
 import sys
 import time
+from types import ModuleType
+from typing import Any
 
-from . import _variants
+from . import _agents_variants
+from ._counts import sink_counts
 
 WARM_UP_TURNS = 20
 
 
-async def _turns(variant: _variants.Variant, sink_url: str, count: int) -> list[int]:
+def _runtime(variant: str) -> ModuleType:
+    """The variant's module, imported only for it: an Agents SDK worker never loads
+    botbuilder, a botbuilder worker never loads the Agents SDK."""
+    if variant in _agents_variants.AGENTS_VARIANTS:
+        return _agents_variants
+    from . import _variants
+
+    return _variants
+
+
+async def _turns(runtime: ModuleType, variant: Any, sink_url: str, count: int) -> list[int]:
     latencies = []
     for _ in range(count):
-        activity = _variants.message(sink_url, variant.name)
+        activity = runtime.message(sink_url, variant.name)
         start = time.perf_counter_ns()
-        await _variants.run_turn(variant, activity)
+        await runtime.run_turn(variant, activity)
         latencies.append(time.perf_counter_ns() - start)
     return latencies
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", required=True, choices=_variants.VARIANTS)
+    parser.add_argument("--variant", required=True)
     parser.add_argument("--sink", required=True, help="the sink's base URL")
-    parser.add_argument("--adapter", default="cloud", choices=_variants.ADAPTERS)
+    parser.add_argument("--adapter", default="cloud", choices=("cloud", "test"))
     args = parser.parse_args(argv)
     tenant = f"{args.sink}/{args.variant}"
+    runtime = _runtime(args.variant)
     with asyncio.Runner() as runner:
-        variant = _variants.build(args.variant, args.sink, args.adapter)
-        runner.run(_turns(variant, args.sink, WARM_UP_TURNS))
+        variant = runtime.build(args.variant, args.sink, args.adapter)
+        runner.run(_turns(runtime, variant, args.sink, WARM_UP_TURNS))
         variant.drain()
-        ready = {"ready": args.variant, "sink": _variants.sink_counts(tenant)}
+        ready = {"ready": args.variant, "sink": sink_counts(tenant)}
         print(json.dumps(ready), flush=True)
         for line in sys.stdin:
             if not line.strip():
                 break
             count = int(json.loads(line)["turns"])
             start, cpu_start = time.perf_counter_ns(), time.process_time_ns()
-            latencies = runner.run(_turns(variant, args.sink, count))
+            latencies = runner.run(_turns(runtime, variant, args.sink, count))
             variant.drain()
             elapsed = time.perf_counter_ns() - start
             result = {
@@ -62,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_ns": time.process_time_ns() - cpu_start,
                 "turns": count,
                 "turn_median_ns": statistics.median(latencies),
-                "sink": _variants.sink_counts(tenant),
+                "sink": sink_counts(tenant),
             }
             print(json.dumps(result), flush=True)
         variant.close()

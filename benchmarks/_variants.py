@@ -27,9 +27,7 @@ round's time includes exporting it.
 from __future__ import annotations
 
 import itertools
-import json
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +46,8 @@ from botbuilder.core.adapters import TestAdapter
 from botbuilder.core.intent_score import IntentScore
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+
+from ._counts import sink_counts
 
 ECHO_VARIANTS = (
     "echo_baseline",
@@ -262,12 +262,6 @@ def _bot_telemetry(
             raise RuntimeError(f"bot-telemetry dropped telemetry: {dropped}")
 
     return Variant(name, adapter, bot, drain=drain, close=telemetry.shutdown)
-
-
-def sink_counts(tenant_url: str) -> dict[str, int]:
-    with urllib.request.urlopen(f"{tenant_url}/counts", timeout=10) as response:
-        counts: dict[str, int] = json.loads(response.read())
-        return counts
 
 
 def _wait_for_sink(tenant: str, key: str, expected: Callable[[], int]) -> None:

@@ -5,8 +5,9 @@
 Two measurements:
 
 1. Ingest: ``bot-telemetry serve`` runs as its own process; senders post OTLP/HTTP protobuf
-   exports of 512 spans each (demo-shaped traces) and we count spans per second from the
-   first request to the last acknowledgement. Acknowledged means committed, so this is the
+   exports of 512 spans each (demo-shaped traces), then the same bodies over OTLP/gRPC to a
+   fresh serve, and we count spans per second from the first request to the last
+   acknowledgement. Acknowledged means committed, so this is the
    durable rate. The stored count is checked against what was sent. The senders run on the
    same machine and compete with the server for its cores, so the server's own CPU time
    (user + system, from /proc on Linux) is reported too: spans per CPU-second is the rate
@@ -133,15 +134,52 @@ def export_bodies(spans: int, seed: int = 7) -> list[bytes]:
     return bodies
 
 
-def measure_ingest(spans: int, senders: int) -> dict[str, Any]:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _http_sender(port: int, queue: list[bytes], lock: threading.Lock, failures: list[str]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    while True:
+        with lock:
+            if not queue:
+                break
+            body = queue.pop()
+        connection.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            failures.append(f"{response.status}")
+    connection.close()
+
+
+def _grpc_sender(port: int, queue: list[bytes], lock: threading.Lock, failures: list[str]) -> None:
+    import grpc
+
+    # One channel (one HTTP/2 connection) per sender, as one exporter has.
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        while True:
+            with lock:
+                if not queue:
+                    break
+                body = queue.pop()
+            try:
+                export(body, timeout=120)
+            except grpc.RpcError as error:
+                failures.append(str(error.code()))  # type: ignore[attr-defined]
+
+
+def measure_ingest(spans: int, senders: int, protocol: str = "http") -> dict[str, Any]:
+    """Spans per second into a fresh ``serve``, over OTLP/HTTP or OTLP/gRPC."""
     bodies = export_bodies(spans)
     with tempfile.TemporaryDirectory() as directory:
         store = Path(directory) / "ingest.duckdb"
-        import socket
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port, grpc_port = _free_port(), _free_port()
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -152,6 +190,8 @@ def measure_ingest(spans: int, senders: int) -> dict[str, Any]:
                 str(store),
                 "--port",
                 str(port),
+                "--grpc-port",
+                str(grpc_port),
             ],
             cwd=REPO,
             stdout=subprocess.DEVNULL,
@@ -160,24 +200,14 @@ def measure_ingest(spans: int, senders: int) -> dict[str, Any]:
         try:
             _wait_for(f"http://127.0.0.1:{port}/api/health", server)
             failures: list[str] = []
-            queue = list(enumerate(bodies))
+            queue = list(bodies)
             lock = threading.Lock()
+            sender, target = (
+                (_grpc_sender, grpc_port) if protocol == "grpc" else (_http_sender, port)
+            )
 
             def send() -> None:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-                while True:
-                    with lock:
-                        if not queue:
-                            break
-                        _, body = queue.pop()
-                    connection.request(
-                        "POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"}
-                    )
-                    response = connection.getresponse()
-                    response.read()
-                    if response.status != 200:
-                        failures.append(f"{response.status}")
-                connection.close()
+                sender(target, queue, lock, failures)
 
             threads = [threading.Thread(target=send) for _ in range(senders)]
             cpu_before = cpu_seconds(server.pid)
@@ -195,6 +225,7 @@ def measure_ingest(spans: int, senders: int) -> dict[str, Any]:
         stored = opened.counts()["spans"]
         opened.close()
     return {
+        "protocol": "OTLP/gRPC" if protocol == "grpc" else "OTLP/HTTP protobuf",
         "spans_sent": spans,
         "spans_stored": stored,
         "batch_spans": BATCH,
@@ -273,7 +304,8 @@ def generate_store(path: Path, spans: int) -> dict[str, int]:
         INSERT INTO template VALUES {_TEMPLATE_VALUES};
         INSERT INTO spans (trace_id, span_id, parent_span_id, service_name, name, kind,
             start_ns, end_ns, duration_ns, status_code, status_message, peer, conversation_id,
-            attributes, links, resource_id, scope_name, channel_id, activity_type)
+            attributes, links, resource_id, scope_name, scope_version, channel_id, activity_type,
+            trace_key)
         SELECT md5(t.range::VARCHAR) AS trace_id,
                substr(md5(t.range::VARCHAR || '-' || p.idx), 1, 16) AS span_id,
                CASE WHEN p.parent IS NULL THEN NULL
@@ -290,18 +322,20 @@ def generate_store(path: Path, spans: int) -> dict[str, int]:
                CASE WHEN p.name = 'bot.turn' THEN
                    '{{"activity.channel_id":"directline","activity.type":"message"}}'
                    ELSE '{{}}' END,
-               NULL, NULL, 'benchmark',
+               NULL, NULL, 'benchmark', NULL,
                CASE WHEN p.name = 'bot.turn' THEN 'directline' END,
-               CASE WHEN p.name = 'bot.turn' THEN 'message' END
+               CASE WHEN p.name = 'bot.turn' THEN 'message' END,
+               CAST('0x' || substr(md5(t.range::VARCHAR), 1, 16) AS UBIGINT)
         FROM range({turns}) t CROSS JOIN template p;
         INSERT INTO logs (record_id, time_ns, trace_id, span_id, service_name, severity_number,
             severity_text, body, event_name, conversation_id, attributes, resource_id,
-            scope_name)
+            scope_name, scope_version, trace_key)
         SELECT md5(t.range::VARCHAR || e.name), {base} + t.range * {spacing}
                    + 4000000,
                md5(t.range::VARCHAR), substr(md5(t.range::VARCHAR || '-2'), 1, 16), 'bot', 9,
                'INFO', e.name, e.name, 'conv-' || (t.range % 10000),
-               '{{"microsoft.custom_event.name":"' || e.name || '"}}', NULL, 'benchmark'
+               '{{"microsoft.custom_event.name":"' || e.name || '"}}', NULL, 'benchmark', NULL,
+               CAST('0x' || substr(md5(t.range::VARCHAR), 1, 16) AS UBIGINT)
         FROM range({turns}) t CROSS JOIN (VALUES ('BotMessageReceived'), ('QnAMessage'),
              ('BotMessageSend')) e(name);
         CHECKPOINT;
@@ -373,18 +407,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--query-spans", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="ingest rounds, HTTP then gRPC in each (default 1)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     options = parser.parse_args(argv)
+    # HTTP and gRPC alternate, so a change in the machine's load hits both alike.
+    rounds = [
+        (
+            measure_ingest(options.ingest_spans, options.senders, "http"),
+            measure_ingest(options.ingest_spans, options.senders, "grpc"),
+        )
+        for _ in range(max(1, options.rounds))
+    ]
     report: dict[str, Any] = {
         "benchmark": "collector ingest and queries",
         "machine": machine(),
-        "ingest": measure_ingest(options.ingest_spans, options.senders),
+        "ingest": rounds[0][0],
+        "ingest_grpc": rounds[0][1],
+        **(
+            {
+                "ingest_rounds": [
+                    {"http": http["spans_per_second"], "grpc": grpc["spans_per_second"]}
+                    for http, grpc in rounds
+                ]
+            }
+            if len(rounds) > 1
+            else {}
+        ),
         "queries": measure_queries(options.query_spans, options.repeats),
     }
     if options.json:
         print(json.dumps(report, indent=2))
     else:
         print_table("ingest (OTLP/HTTP protobuf into serve)", report["ingest"])
+        print_table("ingest (OTLP/gRPC into serve)", report["ingest_grpc"])
         flat = {
             name: (
                 f"{value['median_ms']} ms median, {value['max_ms']} ms max"

@@ -1,7 +1,13 @@
 """What telemetry adds to a bot turn: ours, botbuilder + Application Insights', and none.
 
-    python -m benchmarks.turn_overhead            # a table
-    python -m benchmarks.turn_overhead --json     # one JSON object
+    python -m benchmarks.turn_overhead                    # a table (botbuilder)
+    python -m benchmarks.turn_overhead --json             # one JSON object
+    python -m benchmarks.turn_overhead --runtime both     # botbuilder and the Agents SDK
+
+``--runtime agents`` (or ``both``) also runs the same bots on the Microsoft 365 Agents SDK
+(``_agents_variants``): its CloudAdapter and an AgentApplication, with its own
+no-telemetry baseline in the same rounds, so each runtime's added cost and ratio is
+against its own baseline.
 
 Each variant (see ``_variants``) runs in its own worker process, driving botbuilder's
 ``CloudAdapter.process_activity`` with replies posted to a local connector sink (or, with
@@ -35,7 +41,16 @@ from tests.support.ports import free_port
 from tests.support.processes import REPO, running
 
 from . import _report
+from ._agents_variants import AGENTS_ECHO_VARIANTS, AGENTS_FULL_VARIANTS, AGENTS_VARIANTS
 from ._variants import ADAPTERS, ECHO_VARIANTS, FULL_VARIANTS, VARIANTS
+
+RUNTIMES = ("botbuilder", "agents", "both")
+#: Every variant of each runtime, by ``--variants`` group.
+GROUPS = {
+    "botbuilder": {"all": VARIANTS, "echo": ECHO_VARIANTS, "full": FULL_VARIANTS},
+    "agents": {"all": AGENTS_VARIANTS, "echo": AGENTS_ECHO_VARIANTS, "full": AGENTS_FULL_VARIANTS},
+}
+ALL_VARIANTS = VARIANTS + AGENTS_VARIANTS
 
 #: Echo target: our added cost at most this share of botbuilder + Application Insights'.
 ECHO_ADDED_RATIO_MAX = 0.5
@@ -145,11 +160,13 @@ def measure(
     adapter: str = "cloud",
 ) -> dict[str, Any]:
     """Run the interleaved rounds and return the report (what ``--json`` prints)."""
-    unknown = sorted(set(variants) - set(VARIANTS))
+    unknown = sorted(set(variants) - set(ALL_VARIANTS))
     if unknown or not variants:
-        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(ALL_VARIANTS)}")
     if adapter not in ADAPTERS:
         raise ValueError(f"unknown adapter {adapter!r}; choose from {', '.join(ADAPTERS)}")
+    if adapter != "cloud" and set(variants) & set(AGENTS_VARIANTS):
+        raise ValueError("the Agents SDK has no in-memory test adapter: use --adapter cloud")
     if rounds < 1 or turns < 1 or warm_up < 0:
         raise ValueError("rounds and turns must be at least 1, warm_up at least 0")
     port = free_port()
@@ -191,7 +208,8 @@ def _metrics_isolated() -> dict[str, float]:
     return isolated
 
 
-#: Each telemetry variant and the baseline its added cost is measured against.
+#: Each telemetry variant and the baseline its added cost is measured against: the same
+#: bot on the same runtime without telemetry.
 PAIRS = (
     ("echo_botbuilder_ai", "echo_baseline"),
     ("echo_bot_telemetry", "echo_baseline"),
@@ -201,7 +219,14 @@ PAIRS = (
     # What the bot's own metrics add to our telemetry (metrics on vs off).
     ("echo_bot_telemetry_metrics", "echo_bot_telemetry"),
     ("full_bot_telemetry_metrics", "full_bot_telemetry"),
+    ("agents_echo_bot_telemetry", "agents_echo_baseline"),
+    ("agents_full_bot_telemetry", "agents_full_baseline"),
 )
+#: The side-by-side table: per runtime, our echo and full variants.
+SIDE_BY_SIDE = {
+    "botbuilder": ("echo_bot_telemetry", "full_bot_telemetry"),
+    "agents": ("agents_echo_bot_telemetry", "agents_full_bot_telemetry"),
+}
 
 
 def _median(values: Sequence[float]) -> float:
@@ -210,6 +235,11 @@ def _median(values: Sequence[float]) -> float:
 
 def _paired(variant: Sequence[float], baseline: Sequence[float]) -> float:
     return _median([v - b for v, b in zip(variant, baseline, strict=True)])
+
+
+def _median_ratio(variant: Sequence[float], baseline: Sequence[float]) -> float:
+    ratios = [v / b for v, b in zip(variant, baseline, strict=True) if b > 0]
+    return round(statistics.median(ratios), 3) if ratios else 0.0
 
 
 def _summary(
@@ -244,6 +274,21 @@ def _summary(
             f"metrics_{kind}_met": None if value is None else value <= METRICS_ADDED_US_MAX
             for kind, value in metrics_added.items()
         },
+    }
+    # Each runtime against its own baseline: added CPU per turn, and telemetry's turn as a
+    # multiple of the baseline's (per-round ratios, then the median).
+    ratios = {
+        v: _median_ratio(by_name[v].cpu_per_turn_us, by_name[b].cpu_per_turn_us) for v, b in pairs
+    }
+    report["ratio_to_baseline"] = ratios
+    report["runtimes"] = {
+        runtime: {
+            f"{kind}_{figure}": values.get(variant)
+            for kind, variant in zip(("echo", "full"), variants, strict=True)
+            for figure, values in (("added_us", added), ("ratio", ratios))
+        }
+        for runtime, variants in SIDE_BY_SIDE.items()
+        if any(v in by_name for v in variants)
     }
     report["exported_per_turn"] = {
         w.variant: {k: round(v / w.measured_turns, 2) for k, v in sorted(w.exported.items())}
@@ -288,13 +333,23 @@ def main(argv: list[str] | None = None) -> int:
         help="cloud: CloudAdapter, replies over HTTP (default); test: in-memory TestAdapter",
     )
     parser.add_argument(
+        "--runtime",
+        default="botbuilder",
+        choices=RUNTIMES,
+        help="botbuilder (default), agents (the Microsoft 365 Agents SDK) or both side by side",
+    )
+    parser.add_argument(
         "--variants",
         default="all",
-        help=f"comma-separated subset of {','.join(VARIANTS)}, or echo, full, all",
+        help=f"comma-separated subset of {','.join(ALL_VARIANTS)}, or echo, full, all "
+        "(of the runtime chosen)",
     )
     args = parser.parse_args(argv)
-    groups = {"all": VARIANTS, "echo": ECHO_VARIANTS, "full": FULL_VARIANTS}
-    chosen = groups.get(args.variants) or tuple(v.strip() for v in args.variants.split(","))
+    runtimes = ("botbuilder", "agents") if args.runtime == "both" else (args.runtime,)
+    if args.variants in ("all", "echo", "full"):
+        chosen = tuple(v for r in runtimes for v in GROUPS[r][args.variants])
+    else:
+        chosen = tuple(v.strip() for v in args.variants.split(","))
     try:
         report = measure(chosen, args.rounds, args.turns, args.warm_up, args.adapter)
     except ValueError as error:
@@ -304,9 +359,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         scalars = {k: v for k, v in report.items() if not isinstance(v, dict)}
         _report.print_table("turn overhead (microseconds per turn, medians over rounds)", scalars)
-        for key in ("targets", "wall_us", "wall_added_us", "exported_per_turn", "metrics_isolated"):
-            if key in report:
-                _report.print_table(key, report[key])
+        for key in ("targets", "ratio_to_baseline", "wall_us", "wall_added_us"):
+            _report.print_table(key, report[key])
+        for runtime, figures in report["runtimes"].items():
+            _report.print_table(f"{runtime}: against its own baseline", figures)
+        _report.print_table("exported_per_turn", report["exported_per_turn"])
+        if "metrics_isolated" in report:
+            _report.print_table("metrics_isolated", report["metrics_isolated"])
     return 0
 
 

@@ -51,6 +51,16 @@ USES: Final = {
     "botbuilder-azure 4.17": [
         ("BlobStorage._BlobStorage__container_client", "the app-map node of blob storage"),
     ],
+    "microsoft-agents-hosting-dialogs 1.9": [
+        ("DialogSet._dialogs", "set_telemetry_client walks a dialog set's dialogs"),
+        ("ComponentDialog._dialogs", "set_telemetry_client reaches a component's children"),
+    ],
+    "microsoft-agents-storage-blob 1.9": [
+        ("BlobStorage._container_client", "the app-map node of blob storage"),
+    ],
+    "microsoft-agents-hosting-core 1.9": [
+        ("AgentApplication._on_error", "record_application_errors: failed turns stay failed"),
+    ],
     "botbuilder-ai 4.17": [
         ("LuisRecognizer._application", "the LUIS endpoint (app-map node and server.address)"),
         ("QnAMaker._endpoint", "the QnA host and knowledge base id"),
@@ -82,19 +92,40 @@ _MISSING: Final = object()
 
 
 def dialog_set_dialogs(dialog_set: object) -> list[Any]:
-    """The dialogs a botbuilder ``DialogSet`` holds (no public way to list them)."""
-    found = _read(dialog_set, "_dialogs", "botbuilder DialogSet._dialogs")
+    """The dialogs a ``DialogSet`` holds (no public way to list them): botbuilder's, and
+    the Agents SDK's, which keeps them under the same name."""
+    found = _read(dialog_set, "_dialogs", f"{_runtime(dialog_set)} DialogSet._dialogs")
     return list(found.values()) if isinstance(found, dict) else []
 
 
 def component_dialog_set(component: object) -> Any:
-    """The ``DialogSet`` of a botbuilder ``ComponentDialog`` (its setter never reaches it)."""
-    return _read(component, "_dialogs", "botbuilder ComponentDialog._dialogs")
+    """The ``DialogSet`` of a ``ComponentDialog`` (its setter never reaches it), botbuilder's
+    or the Agents SDK's."""
+    return _read(component, "_dialogs", f"{_runtime(component)} ComponentDialog._dialogs")
 
 
 def blob_container_client(storage: object) -> Any:
-    """A botbuilder-azure ``BlobStorage``'s container client (name-mangled, private)."""
+    """A ``BlobStorage``'s container client: botbuilder-azure's (name-mangled) or
+    microsoft-agents-storage-blob's (underscored)."""
+    if _runtime(storage) == "Agents SDK":
+        return _read(storage, "_container_client", "Agents SDK BlobStorage._container_client")
     return _read(storage, "_BlobStorage__container_client", "BlobStorage.__container_client")
+
+
+def application_error_dispatch(app: object) -> Any:
+    """An Agents SDK ``AgentApplication``'s error dispatch, ``_on_error(context, error)``:
+    it runs the ``@app.error`` handlers and re-raises only when there are none."""
+    return _read(app, "_on_error", "Agents SDK AgentApplication._on_error")
+
+
+def replace_application_error_dispatch(app: object, dispatch: Any) -> None:
+    """Put ``dispatch`` in place of the application's own (an instance attribute, so the
+    class and other applications are untouched)."""
+    setattr(app, "_on_error", dispatch)  # noqa: B010 (a private name: this module's job)
+
+
+def _runtime(owner: object) -> str:
+    return "Agents SDK" if type(owner).__module__.startswith("microsoft_agents") else "botbuilder"
 
 
 def luis_application(recognizer: object) -> Any:
@@ -132,6 +163,7 @@ __all__ = [
     "SUPPRESS_INSTRUMENTATION_KEY",
     "USES",
     "agnosticcontextmanager",
+    "application_error_dispatch",
     "blob_container_client",
     "component_dialog_set",
     "dialog_set_dialogs",
@@ -140,4 +172,5 @@ __all__ = [
     "otlp_http_is_shut_down",
     "otlp_http_max_request_size",
     "qna_endpoint",
+    "replace_application_error_dispatch",
 ]

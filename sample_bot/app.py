@@ -1,10 +1,10 @@
-"""The sample bot's aiohttp app: CloudAdapter, telemetry pipeline, state and routes."""
+"""The sample bot's aiohttp app on botbuilder: CloudAdapter, telemetry pipeline, state and
+routes (the Agents SDK variant: ``agents_app.py``)."""
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 
 from aiohttp import web
 from botbuilder.core import ConversationState, TurnContext, UserState
@@ -25,17 +25,11 @@ from .faults import RequestLedger
 from .http_clients import SharedSession
 from .qna_client import QnaClient
 from .recognizer import NluRecognizer
+from .settings import BotSettings
 from .storage import make_storage
 from .text_middleware import NormalizeTextMiddleware
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BotSettings:
-    nlu_url: str = "http://127.0.0.1:5101"
-    qna_url: str = "http://127.0.0.1:5102"
-    w3c_test_route: bool = False
 
 
 class AuthConfig:

@@ -6,6 +6,7 @@ app map and the UI's address, and runs until Ctrl-C; then stops everything it st
 
     bot-telemetry demo                              # until Ctrl-C
     bot-telemetry demo --conversations 20 --exit    # for scripts: map, then exit 0
+    python -m sample_bot.demo --runtime agents      # the bot on the Microsoft 365 Agents SDK
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .channel.directline import WEBCHAT_DIR
 from .driver import ChannelDriver, DriverError
 from .processes import Fleet, StartupError, port_in_use
 from .scripts import script_for
+from .settings import RUNTIMES
 
 DEFAULT_PORTS = {"collector": 4318, "nlu": 5101, "qna": 5102, "bot": 3978, "channel": 5103}
 
@@ -67,6 +69,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--exit",
         action="store_true",
         help="exit after printing the app map instead of running until Ctrl-C",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="botbuilder",
+        help="what the bot runs on: botbuilder-python (default) or the Microsoft 365 Agents SDK",
     )
     parser.add_argument(
         "--store",
@@ -213,6 +221,8 @@ def _start_all(fleet: Fleet, args: argparse.Namespace) -> None:
             [
                 "-m",
                 "sample_bot",
+                "--runtime",
+                args.runtime,
                 "--nlu-url",
                 _url(args, "nlu"),
                 "--qna-url",
@@ -223,7 +233,7 @@ def _start_all(fleet: Fleet, args: argparse.Namespace) -> None:
         ),
         ("channel", ["-m", "sample_bot.channel", "--bot-url", f"{_url(args, 'bot')}/api/messages"]),
     ]
-    # Start them all, then wait: they import botbuilder in parallel.
+    # Start them all, then wait: they import their SDKs in parallel.
     children = [
         (fleet.start(name, [*command, "--port", str(getattr(args, f"{name}_port"))]), name)
         for name, command in services

@@ -1,4 +1,5 @@
-"""``QnaClient``: asks the qna service (generateAnswer API) the activity's text."""
+"""``QnaClient``: asks the qna service (generateAnswer API) the activity's text, for a
+turn of either runtime (it reads only ``turn_context.activity.text``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from botbuilder.core import TurnContext
 
 from .http_clients import ServiceError, SharedSession
 
@@ -46,7 +46,7 @@ class QnaClient:
     def generate_answer_url(self) -> str:
         return f"{self.endpoint}/qnamaker/knowledgebases/{self.knowledge_base_id}/generateAnswer"
 
-    async def get_answers(self, turn_context: TurnContext, top: int = 1) -> list[QnaAnswer]:
+    async def get_answers(self, turn_context: Any, top: int = 1) -> list[QnaAnswer]:
         question = (turn_context.activity.text or "").strip()
         if not question:
             return []

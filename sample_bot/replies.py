@@ -12,8 +12,9 @@ from typing import Any
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Activity, CardAction, Entity, SuggestedActions
 
-#: What the welcome offers to say, one click each.
-SUGGESTIONS = ("book a table", "when are you open?", "help")
+from .conversation import SUGGESTIONS
+
+__all__ = ["SUGGESTIONS", "MessageEntity", "with_feedback", "with_suggestions"]
 
 
 def with_suggestions(text: str) -> Activity:

@@ -6,8 +6,9 @@ import os
 
 from botbuilder.core import MemoryStorage, Storage
 
-CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
-CONTAINER_ENV = "AZURE_STORAGE_CONTAINER"
+from .settings import CONNECTION_STRING_ENV, CONTAINER_ENV
+
+__all__ = ["CONNECTION_STRING_ENV", "CONTAINER_ENV", "make_storage"]
 
 
 def make_storage() -> Storage:

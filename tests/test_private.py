@@ -67,6 +67,66 @@ async def test_luis_application_and_qna_endpoint() -> None:
         await qna.close()
 
 
+def test_the_agents_sdks_dialogs_blob_storage_and_error_dispatch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from microsoft_agents.hosting.core import (
+        AgentApplication,
+        AgentAuthConfiguration,
+        AnonymousTokenProvider,
+        ConnectionManager,
+        TurnState,
+    )
+    from microsoft_agents.hosting.core import (
+        ConversationState as AgentsConversationState,
+    )
+    from microsoft_agents.hosting.core import (
+        MemoryStorage as AgentsMemoryStorage,
+    )
+    from microsoft_agents.hosting.dialogs import ComponentDialog as AgentsComponent
+    from microsoft_agents.hosting.dialogs import DialogSet as AgentsDialogSet
+    from microsoft_agents.hosting.dialogs import WaterfallDialog as AgentsWaterfall
+    from microsoft_agents.storage.blob import BlobStorage, BlobStorageConfig
+
+    state = AgentsConversationState(AgentsMemoryStorage())
+    dialogs = AgentsDialogSet(state.create_property("dialogs"))
+    step = AgentsWaterfall("steps", [])
+    dialogs.add(step)
+    assert _private.dialog_set_dialogs(dialogs) == [step]
+    assert isinstance(_private.component_dialog_set(AgentsComponent("c")), AgentsDialogSet)
+
+    blob = BlobStorage(
+        BlobStorageConfig(
+            container_name="state",
+            connection_string=(
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+                "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+                "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+            ),
+        )
+    )
+    container = _private.blob_container_client(blob)
+    assert (container.container_name, container.account_name) == ("state", "devstoreaccount1")
+
+    connections = ConnectionManager(
+        provider_factory=lambda _config: AnonymousTokenProvider(),
+        connections_configurations={
+            "SERVICE_CONNECTION": AgentAuthConfiguration(anonymous_allowed=True)
+        },
+    )
+    app = AgentApplication[TurnState](storage=AgentsMemoryStorage(), connection_manager=connections)
+    dispatch = _private.application_error_dispatch(app)
+    assert callable(dispatch) and dispatch.__func__ is AgentApplication._on_error
+    replacement = object()
+    _private.replace_application_error_dispatch(app, replacement)
+    assert _private.application_error_dispatch(app) is replacement
+    other = AgentApplication[TurnState](
+        storage=AgentsMemoryStorage(), connection_manager=connections
+    )
+    assert _private.application_error_dispatch(other) is not replacement, "one instance only"
+    assert "not there any more" not in caplog.text
+
+
 @pytest.mark.parametrize("kind", [OTLPSpanExporter, OTLPLogExporter])
 def test_otlp_http_exporter_client(kind: type) -> None:
     exporter = kind(endpoint="http://127.0.0.1:9/v1/x", timeout=1)

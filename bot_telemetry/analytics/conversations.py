@@ -10,13 +10,13 @@ policy let it be recorded.
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypedDict
 
 from .. import contract
 from ..store.database import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATUS_ERROR
 from ..store.engine import Engine
 from .client_events import ClientEventNote, conversation_notes
+from .json_values import load_object
 from .query import Query
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
@@ -198,7 +198,7 @@ def get_conversation(engine: Engine, conversation_id: str) -> Conversation | Non
     ):
         turn = turns.get(owner.get((trace_id, span_id), ("", "")))
         if turn is not None:
-            _annotate(turn, event, json.loads(attributes or "{}"))
+            _annotate(turn, event, load_object(attributes))
     ordered = [turns[key] for key in turn_keys]
     by_trace = {turn["trace_id"]: turn for turn in ordered}
     outside: list[ClientEventNote] = []
@@ -235,7 +235,7 @@ def _turn_owners(
 
 
 def _new_turn(span: dict[str, Any]) -> Turn:
-    attributes = json.loads(span["attributes"] or "{}")
+    attributes = load_object(span["attributes"])
     return Turn(
         trace_id=span["trace_id"],
         start=iso(span["start_ns"]),

@@ -1,17 +1,18 @@
-"""Custom events: log records carrying ``microsoft.custom_event.name`` (or an OTLP event name).
+"""Custom events: log records named by ``microsoft.custom_event.name``, the OTLP
+LogRecord ``event_name`` field or the ``event.name`` attribute.
 
 Span events with the same name are copies made for trace viewers; they are not listed here.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypedDict
 
 import duckdb
 
-from ..contract import CUSTOM_EVENT_NAME, TURN_IDENTITY_KEYS, TURN_SPAN_NAME
-from ..store.engine import DuckDBEngine, Engine, EngineError
+from ..contract import CUSTOM_EVENT_NAME, EVENT_NAME, TURN_IDENTITY_KEYS, TURN_SPAN_NAME
+from ..store.engine import Engine, embedded_store
+from .json_values import load_object
 from .query import Query
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
@@ -46,8 +47,11 @@ def list_events(
     rows = RECENT_EVENTS.run(engine, name=name or None, limit=max(0, limit), **window.bounds)
     events = []
     for time_ns, service, event, trace_id, span_id, conversation_id, attributes in rows:
-        properties = json.loads(attributes or "{}")
-        properties.pop(CUSTOM_EVENT_NAME, None)
+        properties = load_object(attributes)
+        # The name is the event's; the attribute that carried it is not a property.
+        for key in (CUSTOM_EVENT_NAME, EVENT_NAME):
+            if properties.get(key) == event:
+                properties.pop(key)
         events.append(
             Event(
                 time=iso(time_ns),
@@ -93,12 +97,7 @@ def stored_events_page(
     """Events in the window after the cursor ``(time_ns, record_id)``, oldest first: one page
     of a resumable walk over stored history (the PostHog backfill). The embedded store only,
     for now: the cursor is its log records' ids."""
-    if not isinstance(engine, DuckDBEngine):
-        raise EngineError(
-            f"reading stored history from {engine.description} is not supported yet; "
-            "run the backfill against the embedded store"
-        )
-    with engine.store.reader() as db:
+    with embedded_store(engine, "reading stored history").reader() as db:
         return _stored_events_page(db, window, after, limit, count)
 
 
@@ -133,13 +132,13 @@ def _stored_events_page(
             "WHERE name = ? AND trace_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY trace_id",
             [TURN_SPAN_NAME, traces],
         ).fetchall():
-            found = json.loads(attributes or "{}")
-            turns[trace_id] = {key: found[key] for key in TURN_IDENTITY_KEYS if key in found}
+            turn = load_object(attributes)
+            turns[trace_id] = {key: turn[key] for key in TURN_IDENTITY_KEYS if key in turn}
     events = []
     versions: dict[str | None, Any] = {}  # a page repeats a few resources
     for record_id, time_ns, trace_id, span_id, service, name, attributes, resource in rows:
         if resource not in versions:
-            versions[resource] = json.loads(resource or "{}").get("service.version")
+            versions[resource] = load_object(resource).get("service.version")
         version = versions[resource]
         events.append(
             StoredEvent(
@@ -150,7 +149,7 @@ def _stored_events_page(
                 service=service,
                 service_version=str(version) if version else None,
                 name=name,
-                attributes=json.loads(attributes or "{}"),
+                attributes=load_object(attributes),
                 turn=turns.get(trace_id or "", {}),
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any, TypedDict
 
 from ..store.database import KIND_NAMES, STATUS_ERROR
 from ..store.engine import Engine
+from .json_values import load_json, load_object
 from .query import Query
 from .window import TimeWindow
 
@@ -141,6 +143,25 @@ class SpanEvent(TypedDict):
     attributes: dict[str, Any]
 
 
+class SpanLink(TypedDict):
+    trace_id: str
+    span_id: str
+    attributes: dict[str, Any]
+    #: Whether the linked trace is in the store (the UI makes it a link only then).
+    stored: bool
+
+
+class Scope(TypedDict):
+    name: str
+    version: str | None
+
+
+class ResourceDetail(TypedDict):
+    resource_id: str
+    service: str
+    attributes: dict[str, Any]
+
+
 class SpanDetail(TypedDict):
     span_id: str
     parent_span_id: str | None
@@ -155,6 +176,9 @@ class SpanDetail(TypedDict):
     status_message: str | None
     attributes: dict[str, Any]
     events: list[SpanEvent]
+    links: list[SpanLink]
+    scope: Scope | None
+    resource_id: str | None
 
 
 class LogEntry(TypedDict):
@@ -176,13 +200,21 @@ class TraceDetail(TypedDict):
     errors: int
     spans: list[SpanDetail]
     logs: list[LogEntry]
+    #: The resources (service.version, host.name, ...) the trace's spans came from.
+    resources: list[ResourceDetail]
 
 
 TRACE_SPANS = Query(
     "traces.spans",
     """SELECT span_id, parent_span_id, service_name, name, kind, start_ns, end_ns,
-              duration_ns, status_code, status_message, attributes
+              duration_ns, status_code, status_message, attributes, links, scope_name,
+              scope_version, resource_attributes
        FROM spans WHERE trace_id = $trace_id ORDER BY start_ns, span_id""",
+)
+STORED_TRACES = Query(
+    "traces.stored",
+    """SELECT DISTINCT trace_id FROM spans WHERE trace_id IN (SELECT unnest($trace_ids))
+       ORDER BY trace_id""",
 )
 TRACE_SPAN_EVENTS = Query(
     "traces.span_events",
@@ -202,6 +234,12 @@ def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
     rows = TRACE_SPANS.run(engine, trace_id=trace_id).rows
     if not rows:
         return None
+    links = {row[0]: _links(row[11]) for row in rows if row[11]}
+    linked = sorted({link["trace_id"] for found in links.values() for link in found})
+    stored = {row[0] for row in STORED_TRACES.run(engine, trace_ids=linked)} if linked else set()
+    for found in links.values():
+        for link in found:
+            link["stored"] = link["trace_id"] in stored
     start = min(row[5] for row in rows)
     end = max(row[6] for row in rows)
     events: dict[str, list[SpanEvent]] = {}
@@ -209,6 +247,18 @@ def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
         events.setdefault(span_id, []).append(
             SpanEvent(name=name, offset_ms=_offset(time_ns, start), attributes=_load(attributes))
         )
+    # A resource is identified by its attributes: the id is theirs, the same on every engine.
+    resources: dict[str, ResourceDetail] = {}
+    resource_of: dict[str, str] = {}
+    for row in rows:
+        attributes = _load(row[14])
+        if attributes:
+            resource_id = _resource_id(attributes)
+            resource_of[row[0]] = resource_id
+            resources.setdefault(
+                resource_id,
+                ResourceDetail(resource_id=resource_id, service=row[2], attributes=attributes),
+            )
     by_id = {row[0]: row for row in rows}
     children: dict[str | None, list[str]] = {}
     for row in rows:
@@ -219,9 +269,23 @@ def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
     stack = [(root, 0) for root in reversed(children.get(None, []))]
     while stack:
         span_id, depth = stack.pop()
-        (_, parent, service, name, kind, span_start, _, duration, status, message, attributes) = (
-            by_id[span_id]
-        )
+        (
+            _,
+            parent,
+            service,
+            name,
+            kind,
+            span_start,
+            _,
+            duration,
+            status,
+            message,
+            attributes,
+            _,
+            scope_name,
+            scope_version,
+            _,
+        ) = by_id[span_id]
         spans.append(
             SpanDetail(
                 span_id=span_id,
@@ -237,6 +301,11 @@ def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
                 status_message=message,
                 attributes=_load(attributes),
                 events=events.get(span_id, []),
+                links=links.get(span_id, []),
+                scope=Scope(name=scope_name or "", version=scope_version)
+                if scope_name or scope_version
+                else None,
+                resource_id=resource_of.get(span_id),
             )
         )
         stack.extend((child, depth + 1) for child in reversed(children.get(span_id, [])))
@@ -263,7 +332,27 @@ def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
         errors=sum(1 for row in rows if row[8] == STATUS_ERROR),
         spans=spans,
         logs=logs,
+        resources=sorted(resources.values(), key=lambda r: (r["service"], r["resource_id"])),
     )
+
+
+def _links(stored: str) -> list[SpanLink]:
+    found = load_json(stored)
+    return [
+        SpanLink(
+            trace_id=str(link.get("trace_id", "")),
+            span_id=str(link.get("span_id", "")),
+            attributes=link.get("attributes") or {},
+            stored=False,
+        )
+        for link in (found if isinstance(found, list) else [])
+        if isinstance(link, dict)
+    ]
+
+
+def _resource_id(attributes: dict[str, Any]) -> str:
+    text = json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _offset(time_ns: int, start_ns: int) -> float:
@@ -271,5 +360,4 @@ def _offset(time_ns: int, start_ns: int) -> float:
 
 
 def _load(attributes: str | None) -> dict[str, Any]:
-    loaded = json.loads(attributes) if attributes else {}
-    return loaded if isinstance(loaded, dict) else {}
+    return load_object(attributes)

@@ -5,12 +5,15 @@
     bot-telemetry events --name QnAMessage --limit 20 --format jsonl
     bot-telemetry trace 4bf92f3577b34da6a3ce929d0e0e4736
     bot-telemetry conversations [CONVERSATION_ID]
+    bot-telemetry metrics [METRIC]
     bot-telemetry measures activeUsers intents --since 7d --granularity day --channel msteams
     bot-telemetry client-events [--failed]
     bot-telemetry posthog backfill --since 30d   # stored history to PostHog (POSTHOG_API_KEY)
 
-Errors are one line on stderr and a non-zero exit status. Each command group is a module
-with a ``register(subparsers)`` returning its handlers.
+Errors are one line on stderr and a non-zero exit status. Output cut short by a closed pipe
+(``bot-telemetry events | head -1``) ends quietly with status 141, as a command killed by
+SIGPIPE does. Each command group is a module with a ``register(subparsers)`` returning its
+handlers.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import client_events, measures, posthog, queries, serve
+from . import client_events, measures, metrics, posthog, queries, serve
 from .common import PROG, CommandError, Handler
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = (serve, queries, measures, client_events, posthog)
+COMMAND_GROUPS = (serve, queries, metrics, measures, client_events, posthog)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
@@ -51,11 +54,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return handlers[options.command](options)
+    except BrokenPipeError:
+        return _pipe_closed()
     except (CommandError, StoreError, RemoteError, ConfigError, ValueError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+#: The status of a command killed by SIGPIPE in a shell (128 + 13).
+PIPE_CLOSED_STATUS = 141
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (``| head``): stop quietly."""
+    # Python flushes stdout again at exit and would report the broken pipe there; point the
+    # descriptor at /dev/null so that flush goes nowhere.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return PIPE_CLOSED_STATUS
 
 
 def _demo(arguments: list[str]) -> int:

@@ -18,11 +18,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, cast
 
-from ..analytics import appmap, client_events, conversations, events, measures, traces
+from ..analytics import appmap, client_events, conversations, events, measures, metrics, traces
 from ..analytics.appmap import AppMap
 from ..analytics.client_events import ClientEvent, FailedEvent
 from ..analytics.conversations import Conversation, ConversationSummary
 from ..analytics.events import Event, EventsPage
+from ..analytics.metrics import MetricDetail, MetricSummary
 from ..analytics.traces import TraceDetail
 from ..analytics.window import _MAX_NS, TimeWindow
 from ..store.database import Store, StoreBusy, StoreError
@@ -36,6 +37,9 @@ class Source(Protocol):
     def trace(self, trace_id: str) -> TraceDetail | None: ...
     def conversations(self, window: TimeWindow, limit: int) -> list[ConversationSummary]: ...
     def conversation(self, conversation_id: str) -> Conversation | None: ...
+    def metrics(self, window: TimeWindow) -> list[MetricSummary]: ...
+    def metric(self, name: str, window: TimeWindow) -> MetricDetail | None: ...
+
     def client_events(
         self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
     ) -> list[ClientEvent]: ...
@@ -90,6 +94,12 @@ class EngineSource(_Closing):
 
     def conversation(self, conversation_id: str) -> Conversation | None:
         return conversations.get_conversation(self.engine, conversation_id)
+
+    def metrics(self, window: TimeWindow) -> list[MetricSummary]:
+        return metrics.list_metrics(self.engine, window)
+
+    def metric(self, name: str, window: TimeWindow) -> MetricDetail | None:
+        return metrics.get_metric(self.engine, name, window)
 
     def client_events(
         self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int
@@ -181,6 +191,14 @@ class ServerSource(_Closing):
     def conversation(self, conversation_id: str) -> Conversation | None:
         quoted = urllib.parse.quote(conversation_id, safe="")
         return cast(Conversation | None, self._get(f"/api/conversations/{quoted}"))
+
+    def metrics(self, window: TimeWindow) -> list[MetricSummary]:
+        return cast(list[MetricSummary], self._get("/api/metrics", self._window(window)))
+
+    def metric(self, name: str, window: TimeWindow) -> MetricDetail | None:
+        quoted = urllib.parse.quote(name, safe="")
+        found = self._get(f"/api/metrics/{quoted}", self._window(window))
+        return cast(MetricDetail | None, found)
 
     def client_events(
         self, window: TimeWindow, eid: str | None, conversation_id: str | None, limit: int

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ..analytics.window import TimeWindow
-from ..store.database import DEFAULT_STORE
+from ..store.database import DEFAULT_STORE, store_file
 
 PROG = "bot-telemetry"
 TOKEN_VARIABLE = "BOT_TELEMETRY_TOKEN"
@@ -26,9 +25,9 @@ def store_options(parser: argparse.ArgumentParser, window: bool = True) -> None:
     """--store, and (for queries over a time window) --since/--until/--url/--token."""
     parser.add_argument(
         "--store",
-        type=Path,
+        type=store_file,
         default=DEFAULT_STORE,
-        help=f"the store file (default {DEFAULT_STORE})",
+        help=f"the store file, or a folder holding telemetry.duckdb (default {DEFAULT_STORE})",
     )
     if window:
         parser.add_argument("--since", help="start of the window: 15m, 2h, 7d or an ISO time")

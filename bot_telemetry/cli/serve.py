@@ -1,4 +1,4 @@
-"""``bot-telemetry serve``: the OTLP receiver and the web UI over one store."""
+"""``bot-telemetry serve``: the OTLP receivers (HTTP and gRPC) and the web UI over one store."""
 
 from __future__ import annotations
 
@@ -8,14 +8,29 @@ import os
 from typing import Any
 
 from ..analytics.window import parse_duration
+from ..receive.otlp import DEFAULT_GRPC_PORT
 from .common import PROG, TOKEN_VARIABLE, Handler, store_options
 
 
 def register(commands: Any) -> dict[str, Handler]:
-    serve = commands.add_parser("serve", help="run the OTLP/HTTP receiver and the web UI")
+    serve = commands.add_parser(
+        "serve", help="run the OTLP receivers (HTTP and gRPC) and the web UI"
+    )
     store_options(serve, window=False)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    serve.add_argument("--port", type=int, default=4318, help="port (default 4318; 0 picks one)")
+    serve.add_argument(
+        "--port", type=int, default=4318, help="OTLP/HTTP and UI port (default 4318; 0 picks one)"
+    )
+    grpc = serve.add_mutually_exclusive_group()
+    grpc.add_argument(
+        "--grpc-port",
+        type=int,
+        default=None,
+        help=f"OTLP/gRPC port on the same host (0 picks one). Default {DEFAULT_GRPC_PORT}, "
+        "or no gRPC with a warning when that port is taken (by an OpenTelemetry Collector, "
+        "say); a port given here must be free",
+    )
+    grpc.add_argument("--no-grpc", action="store_true", help="serve no OTLP/gRPC")
     serve.add_argument(
         "--allow-remote",
         action="store_true",
@@ -53,6 +68,10 @@ def register(commands: Any) -> dict[str, Handler]:
     return {"serve": run}
 
 
+def _grpc_port(given: int | None) -> int:
+    return DEFAULT_GRPC_PORT if given is None else given
+
+
 def run(options: argparse.Namespace) -> int:
     from ..receive.cors import check_origin
     from ..web import Running, ServerConfig, serve
@@ -61,6 +80,8 @@ def run(options: argparse.Namespace) -> int:
         store=options.store,
         host=options.host,
         port=options.port,
+        grpc_port=None if options.no_grpc else _grpc_port(options.grpc_port),
+        grpc_optional=options.grpc_port is None,
         allow_remote=options.allow_remote,
         token=options.token or None,
         max_body=int(options.max_body_mb * 1024 * 1024),
@@ -70,10 +91,10 @@ def run(options: argparse.Namespace) -> int:
     )
 
     def ready(running: Running) -> None:
+        grpc = f"; OTLP/gRPC {running.grpc_url}" if running.grpc_url else ""
         print(
             f"{PROG} collector on {running.url}  (OTLP/HTTP /v1/traces /v1/logs /v1/metrics, "
-            f"client telemetry /v1/telemetry; "
-            f"web UI {running.url}/)  store {config.store}",
+            f"client telemetry /v1/telemetry{grpc}; web UI {running.url}/)  store {config.store}",
             flush=True,
         )
 

@@ -36,8 +36,18 @@ def with_dependency_span(
 
 
 def current_dependency_span() -> trace.Span | None:
-    """The dependency span that is the current span right now, if any."""
+    """The dependency span that is the current span right now, if any.
+
+    A span of a switched-off scope in between (the Agents SDK's ``agents.storage.read``
+    around a ``BlobStorage`` call) does not record and carries its parent's context: the
+    dependency span is still the one the call reports under.
+    """
     span = context.get_value(_KEY)
-    if isinstance(span, trace.Span) and span is trace.get_current_span():
+    if not isinstance(span, trace.Span):
+        return None
+    current = trace.get_current_span()
+    if current is span:
+        return span
+    if not current.is_recording() and current.get_span_context() == span.get_span_context():
         return span
     return None

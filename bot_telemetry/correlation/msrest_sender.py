@@ -3,12 +3,21 @@
 The sender runs ``requests`` in a worker thread; we wrap its ``send`` coroutine, which still
 runs on the event loop in the turn's context, so the span and injected headers belong to
 the right turn.
+
+msrest is not imported for this: a bot on the Agents SDK (whose connector uses aiohttp)
+never loads it. When it is not loaded yet, the sender is wrapped the moment it is.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import logging
+import sys
+from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 from yarl import URL
@@ -18,13 +27,54 @@ from .outgoing import start_quietly
 _log = logging.getLogger(__name__)
 
 
+_MODULE = "msrest.universal_http.async_requests"
+
+
 def instrument() -> bool:
-    """Wrap ``AsyncRequestsHTTPSender.send``; False when msrest is not installed."""
+    """Wrap ``AsyncRequestsHTTPSender.send`` now, or when msrest's sender is first imported;
+    False when msrest is not installed."""
+    module = sys.modules.get(_MODULE)
+    if module is not None:
+        return _wrap(module)
     try:
-        from msrest.universal_http.async_requests import AsyncRequestsHTTPSender
-    except ImportError:
+        installed = importlib.util.find_spec("msrest") is not None
+    except ValueError:  # a half-initialised msrest in sys.modules
+        installed = False
+    if not installed:
         return False
-    original = AsyncRequestsHTTPSender.send
+    if not any(isinstance(finder, _WrapOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _WrapOnImport())
+    return True
+
+
+class _WrapOnImport(importlib.abc.MetaPathFinder):
+    """Finds msrest's sender module as the normal path finder would, and wraps the sender
+    once the module has run."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != _MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        loader = spec.loader if spec is not None else None
+        if spec is None or loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run_module = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run_module(module)
+            _wrap(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _wrap(module: ModuleType) -> bool:
+    sender = module.AsyncRequestsHTTPSender
+    original = sender.send
     if getattr(original, "__bot_telemetry__", False):
         return True
 
@@ -46,5 +96,5 @@ def instrument() -> bool:
         return response
 
     send.__bot_telemetry__ = True  # type: ignore[attr-defined]
-    AsyncRequestsHTTPSender.send = send  # type: ignore[method-assign]
+    sender.send = send
     return True

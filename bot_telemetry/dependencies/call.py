@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
@@ -41,16 +41,13 @@ from ..contract import (
 from ..correlation.dependency_context import with_dependency_span
 from ..privacy import PrivacyPolicy, current_policy
 from ..signals.metrics import dependency_call_ended, error_type
-from ..signals.turn_context import current_turn_context
+from ..signals.turn_context import TurnContextLike, current_turn_context
 from .trace_activities import (
     DependencyReport,
     TraceActivities,
     send_dependency_trace,
     wants_trace,
 )
-
-if TYPE_CHECKING:
-    from botbuilder.core import TurnContext
 
 #: What kind of component made the call: Recognizer, QnA, Storage, Middleware.
 ATTR_COMPONENT: Final = ATTR_DEPENDENCY_COMPONENT
@@ -124,7 +121,7 @@ def dependency_call(
     target: Target,
     *,
     component: str,
-    turn_context: TurnContext | None = None,
+    turn_context: TurnContextLike | None = None,
     kind: SpanKind = SpanKind.CLIENT,
     attributes: Mapping[str, AttributeValue] | None = None,
     trace_activities: TraceActivities = TraceActivities.EMULATOR,
@@ -149,7 +146,7 @@ class _DependencyScope(AbstractAsyncContextManager[DependencyCall]):
         name: str,
         target: Target,
         component: str,
-        turn_context: TurnContext | None,
+        turn_context: TurnContextLike | None,
         kind: SpanKind,
         attributes: Mapping[str, AttributeValue] | None,
         trace_activities: TraceActivities,

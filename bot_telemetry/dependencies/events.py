@@ -3,17 +3,15 @@ values out of results whose types we do not own."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import trace
 
 from ..contract import ACTIVITY_ID, CONVERSATION_ID, CORRELATION_ID
-
-if TYPE_CHECKING:
-    from botbuilder.core import TurnContext
+from ..signals.turn_context import TurnContextLike
 
 
-def turn_event_properties(turn_context: TurnContext, span: trace.Span) -> dict[str, Any]:
+def turn_event_properties(turn_context: TurnContextLike, span: trace.Span) -> dict[str, Any]:
     """``activityId``, ``conversationId`` and ``correlationId`` (the trace id, as hex)."""
     activity = turn_context.activity
     conversation = getattr(activity, "conversation", None)

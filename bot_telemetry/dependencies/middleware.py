@@ -2,101 +2,43 @@
 
     adapter.use(TimedMiddleware(TranslationMiddleware(...), name="Translator"))
 
-The middleware's ``on_turn`` becomes an INTERNAL span ``Middleware <name>``. A middleware
-runs the rest of the pipeline from inside itself (its ``next``), so its span covers the
-whole remaining turn and the bot's own spans are its children. How much of that time is
-the middleware's own work is recorded separately:
-
-- ``bot.middleware.self_time_ms``: time spent in the middleware itself,
-- ``bot.middleware.downstream_time_ms``: time spent in the rest of the pipeline,
-- ``bot.middleware.called_next``: whether it let the turn continue at all.
-
-The turn is marked with ``turn_context_scope`` so storage calls further down can send
-their trace activities to it.
+What the span carries (self and downstream time, whether the turn went on): ``timed.py``.
+The Agents SDK's middleware (``logic(context)``) has its own wrapper,
+in ``agents.py``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any
 
 from botbuilder.core import Middleware, TurnContext
-from opentelemetry.trace import SpanKind
 
-from .._deprecated import renamed
-from ..privacy import PrivacyPolicy
-from ..signals.turn_context import turn_context_scope
-from .call import Target, dependency_call
-from .trace_activities import TraceActivities
+from .timed import (
+    ATTR_CALLED_NEXT,
+    ATTR_DOWNSTREAM_TIME,
+    ATTR_SELF_TIME,
+    COMPONENT,
+    Downstream,
+    MiddlewareTelemetry,
+)
 
-COMPONENT: Final = "Middleware"
-ATTR_SELF_TIME: Final = "bot.middleware.self_time_ms"
-ATTR_DOWNSTREAM_TIME: Final = "bot.middleware.downstream_time_ms"
-ATTR_CALLED_NEXT: Final = "bot.middleware.called_next"
+__all__ = [
+    "ATTR_CALLED_NEXT",
+    "ATTR_DOWNSTREAM_TIME",
+    "ATTR_SELF_TIME",
+    "COMPONENT",
+    "TimedMiddleware",
+]
 
 
-class TimedMiddleware(Middleware):  # type: ignore[misc]
+class TimedMiddleware(MiddlewareTelemetry, Middleware):  # type: ignore[misc]
     """Wraps ``middleware`` and is itself a botbuilder ``Middleware``.
 
     ``name`` (default: the middleware's class name) names the span and the app-map node.
     """
 
-    def __init__(
-        self,
-        middleware: Middleware,
-        name: str | None = None,
-        *,
-        trace_activities: TraceActivities | str | None = None,
-        privacy: PrivacyPolicy | None = None,
-        policy: PrivacyPolicy | None = None,
-    ) -> None:
-        privacy = renamed("TimedMiddleware", "policy", "privacy", policy, privacy)
-        if not callable(getattr(middleware, "on_turn", None)):
-            raise TypeError(
-                "TimedMiddleware wraps a botbuilder Middleware (an object with an async "
-                f"on_turn(context, logic)), got {type(middleware).__name__}"
-            )
-        self.inner = middleware
-        self.name = name or type(middleware).__name__
-        self._target = Target(self.name)
-        self._trace_activities = TraceActivities.resolve(trace_activities)
-        self._privacy = privacy
+    _wraps = "a botbuilder Middleware"
 
     async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[Any]]) -> Any:
-        downstream = _Downstream(logic)
-        with turn_context_scope(context):
-            async with dependency_call(
-                f"{COMPONENT} {self.name}",
-                self._target,
-                component=COMPONENT,
-                turn_context=context,
-                kind=SpanKind.INTERNAL,
-                trace_activities=self._trace_activities,
-                privacy=self._privacy,
-            ) as call:
-                started = time.perf_counter_ns()
-                try:
-                    return await self.inner.on_turn(context, downstream.run)
-                finally:
-                    total = time.perf_counter_ns() - started
-                    call.set_attribute(ATTR_SELF_TIME, (total - downstream.elapsed) / 1e6)
-                    call.set_attribute(ATTR_DOWNSTREAM_TIME, downstream.elapsed / 1e6)
-                    call.set_attribute(ATTR_CALLED_NEXT, downstream.calls > 0)
-
-
-class _Downstream:
-    """The rest of the pipeline, timed each time the middleware runs it."""
-
-    def __init__(self, logic: Callable[[], Awaitable[Any]]) -> None:
-        self._logic = logic
-        self.elapsed = 0
-        self.calls = 0
-
-    async def run(self) -> Any:
-        self.calls += 1
-        started = time.perf_counter_ns()
-        try:
-            return await self._logic()
-        finally:
-            self.elapsed += time.perf_counter_ns() - started
+        return await self._timed(context, Downstream(logic))

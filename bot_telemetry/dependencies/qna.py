@@ -18,8 +18,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
-from botbuilder.core import TurnContext
-
 from .._deprecated import renamed
 from .._private import qna_endpoint
 from ..contract import (
@@ -38,6 +36,7 @@ from ..contract import (
 from ..privacy import PrivacyPolicy
 from ..signals.custom_events import track_custom_event
 from ..signals.metrics import note_fallback
+from ..signals.turn_context import TurnContextLike
 from .call import DependencyCall, Target, dependency_call
 from .events import number, string, turn_event_properties
 from .trace_activities import TraceActivities
@@ -100,7 +99,7 @@ class TelemetryQnA:
         self._privacy = privacy
 
     async def get_answers(
-        self, turn_context: TurnContext, options: Any = None, *args: Any, **kwargs: Any
+        self, turn_context: TurnContextLike, options: Any = None, *args: Any, **kwargs: Any
     ) -> Any:
         """Ask the client; ``options`` and anything else are passed on unchanged."""
         extra = (options, *args) if options is not None or args else ()
@@ -120,7 +119,7 @@ class TelemetryQnA:
             self._report(answers, turn_context, call)
         return answers
 
-    def _report(self, answers: Any, turn_context: TurnContext, call: DependencyCall) -> None:
+    def _report(self, answers: Any, turn_context: TurnContextLike, call: DependencyCall) -> None:
         try:
             properties = turn_event_properties(turn_context, call.span)
             properties[KNOWLEDGE_BASE_ID] = self._knowledge_base_id

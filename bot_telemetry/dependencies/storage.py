@@ -3,153 +3,36 @@
     storage = TelemetryStorage(BlobStorage(settings))
     conversation_state = ConversationState(storage)
 
-Each call is a ``Storage Read`` / ``Storage Write`` / ``Storage Delete`` CLIENT span with
-the number of keys (``bot.storage.key_count``; reads add ``bot.storage.found_count``) and
-never the keys themselves, which carry user and conversation ids. The store is the
-app-map node, named after what it is:
-
-- ``MemoryStorage``: ``peer.service`` MemoryStorage, ``db.system.name`` memory.
-- botbuilder-azure ``BlobStorage``: the storage account (``devstoreaccount1`` on Azurite),
-  ``azure.blob``, ``db.namespace`` the container, server the blob endpoint.
-- ``CosmosDbPartitionedStorage``: the Cosmos DB account (first label of its host),
-  ``azure.cosmosdb``, ``db.namespace`` the database, ``db.collection.name`` the container.
-- anything else: its class name, and the class name in lower case as ``db.system.name``.
-
-Any of these can be given instead (``name``, ``db_system``, ``namespace``, ``endpoint``).
-The trace activity goes to the turn marked by ``turn_context_scope``, since the Storage
-API is not handed one.
+What each span carries and how a store is named: ``stores.py``. The Agents SDK's
+``Storage`` (``read(keys, *, target_cls)``) has its own wrapper, in ``agents.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
-from dataclasses import replace
-from typing import Any, Final
-
 from botbuilder.core import Storage
 
-from .._deprecated import renamed
-from .._private import blob_container_client
-from ..privacy import PrivacyPolicy
-from .call import RESULT_OK, DependencyCall, Target, dependency_call
-from .events import string
-from .trace_activities import TraceActivities
+from .stores import StorageTelemetry, storage_target, succeeded
 
-COMPONENT: Final = "Storage"
-ATTR_OPERATION: Final = "db.operation.name"
-ATTR_KEY_COUNT: Final = "bot.storage.key_count"
-ATTR_FOUND_COUNT: Final = "bot.storage.found_count"
-ATTR_COLLECTION: Final = "db.collection.name"
+__all__ = ["TelemetryStorage", "storage_target"]
 
 
-class TelemetryStorage(Storage):  # type: ignore[misc]
+class TelemetryStorage(StorageTelemetry, Storage):  # type: ignore[misc]
     """Wraps ``storage`` and is itself a botbuilder ``Storage``; results pass through as is."""
 
-    def __init__(
-        self,
-        storage: Storage,
-        *,
-        name: str | None = None,
-        db_system: str | None = None,
-        namespace: str | None = None,
-        endpoint: str | None = None,
-        trace_activities: TraceActivities | str | None = None,
-        privacy: PrivacyPolicy | None = None,
-        policy: PrivacyPolicy | None = None,
-    ) -> None:
-        privacy = renamed("TelemetryStorage", "policy", "privacy", policy, privacy)
-        operations = ("read", "write", "delete")
-        missing = [op for op in operations if not callable(getattr(storage, op, None))]
-        if missing:
-            raise TypeError(
-                f"TelemetryStorage wraps a botbuilder Storage; {type(storage).__name__} has no "
-                f"{', '.join(missing)}"
-            )
-        self.inner = storage
-        target = storage_target(storage)
-        if endpoint:
-            located = Target.for_url(target.name, endpoint)
-            target = replace(
-                target, server_address=located.server_address, server_port=located.server_port
-            )
-        self.target = replace(
-            target,
-            name=name or target.name,
-            db_system=db_system or target.db_system,
-            db_namespace=namespace or target.db_namespace,
-        )
-        self._collection = _collection_of(storage)
-        self._trace_activities = TraceActivities.resolve(trace_activities)
-        self._privacy = privacy
+    _wraps = "a botbuilder Storage"
 
     async def read(self, keys: list[str]) -> dict[str, object]:
         async with self._call("Read", keys) as call:
             items: dict[str, object] = await self.inner.read(keys)
-            if isinstance(items, Mapping):
-                call.set_attribute(ATTR_FOUND_COUNT, len(items))
-            _succeeded(call)
+            succeeded(call, items)
         return items
 
     async def write(self, changes: dict[str, object]) -> None:
         async with self._call("Write", changes) as call:
             await self.inner.write(changes)
-            _succeeded(call)
+            succeeded(call)
 
     async def delete(self, keys: list[str]) -> None:
         async with self._call("Delete", keys) as call:
             await self.inner.delete(keys)
-            _succeeded(call)
-
-    def _call(self, operation: str, keys: Any) -> AbstractAsyncContextManager[DependencyCall]:
-        # A plain function, not a nested context manager: each layer cost a few µs per call.
-        attributes: dict[str, str | int] = {ATTR_OPERATION: operation.lower()}
-        if keys is not None and hasattr(keys, "__len__"):
-            attributes[ATTR_KEY_COUNT] = len(keys)
-        if self._collection:
-            attributes[ATTR_COLLECTION] = self._collection
-        return dependency_call(
-            f"{COMPONENT} {operation}",
-            self.target,
-            component=COMPONENT,
-            attributes=attributes,
-            trace_activities=self._trace_activities,
-            privacy=self._privacy,
-        )
-
-
-def _succeeded(call: DependencyCall) -> None:
-    # One storage operation may be many requests (a blob per key, a container check); no
-    # single HTTP status speaks for it, so a success is just OK.
-    call.set_result_code(RESULT_OK)
-
-
-def storage_target(storage: Any) -> Target:
-    """The app-map node for a store (see the table in this module's docstring)."""
-    kind = type(storage).__name__
-    container = blob_container_client(storage) if kind == "BlobStorage" else None
-    if container is not None:
-        return Target.for_url(
-            string(getattr(container, "account_name", None)) or kind,
-            string(getattr(container, "url", None)),
-            db_system="azure.blob",
-            db_namespace=string(getattr(container, "container_name", None)),
-        )
-    config = getattr(storage, "config", None)
-    cosmos_endpoint = string(getattr(config, "cosmos_db_endpoint", None))
-    if cosmos_endpoint:
-        account = Target.for_url(kind, cosmos_endpoint)
-        return Target(
-            (account.server_address or kind).split(".")[0],
-            account.server_address,
-            account.server_port,
-            "azure.cosmosdb",
-            string(getattr(config, "database_id", None)),
-        )
-    if kind == "MemoryStorage":
-        return Target(kind, db_system="memory")
-    return Target(kind, db_system=kind.lower())
-
-
-def _collection_of(storage: Any) -> str | None:
-    return string(getattr(getattr(storage, "config", None), "container_id", None))
+            succeeded(call)

@@ -5,11 +5,12 @@ dependency call, named after the component (``Recognizer``, ``QnA``, ``Storage``
 ``Middleware``), labelled with the call's span name, carrying ``DEPENDENCY_VALUE_TYPE``
 and a value with name, target, duration (ms), success, result code, trace id and span id.
 
-botbuilder's adapters (CloudAdapter, BotFrameworkAdapter) drop trace activities on every
-channel but the Emulator; the default ``TraceActivities.EMULATOR`` does the same before
-the activity is built, so other channels pay nothing. ``ALL`` hands every trace activity
-to the adapter and lets it decide (transcript loggers and ``TestAdapter`` then see them);
-``OFF`` sends none. ``BOT_TELEMETRY_TRACE_ACTIVITIES`` sets the default.
+botbuilder's adapters (CloudAdapter, BotFrameworkAdapter) and the Agents SDK's drop trace
+activities on every channel but the Emulator; the default ``TraceActivities.EMULATOR``
+does the same before the activity is built, so other channels pay nothing. ``ALL`` hands
+every trace activity to the adapter and lets it decide (transcript loggers and
+``TestAdapter`` then see them); ``OFF`` sends none. ``BOT_TELEMETRY_TRACE_ACTIVITIES``
+sets the default.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ import logging
 import os
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from ..privacy import PrivacyPolicy
-
-if TYPE_CHECKING:
-    from botbuilder.core import TurnContext
+from ..signals.activities import channel_name
+from ..signals.turn_context import TurnContextLike
 
 #: ``valueType`` of our trace activities, so a transcript reader can tell them apart.
 DEPENDENCY_VALUE_TYPE: Final = "urn:bot-telemetry:dependency:1"
@@ -96,17 +96,19 @@ class DependencyReport:
         }
 
 
-def wants_trace(turn_context: TurnContext, mode: TraceActivities) -> bool:
+def wants_trace(turn_context: TurnContextLike, mode: TraceActivities) -> bool:
     """Whether a trace activity sent now in this turn would go anywhere (checked before a
     report is built, so channels that drop trace activities cost nothing)."""
     if mode is TraceActivities.OFF or _sending.get():
         return False
-    channel = getattr(turn_context.activity, "channel_id", None)
+    # The same test as both runtimes' adapters: the whole channel id (the Agents SDK's
+    # ChannelId is a str subclass, compared as a string).
+    channel = channel_name(getattr(turn_context.activity, "channel_id", None))
     return mode is not TraceActivities.EMULATOR or channel == EMULATOR_CHANNEL
 
 
 async def send_dependency_trace(
-    turn_context: TurnContext,
+    turn_context: TurnContextLike,
     report: DependencyReport,
     mode: TraceActivities,
     policy: PrivacyPolicy,

@@ -6,7 +6,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,12 @@ from .batching import QueuedLogRecordProcessor, QueuedSpanProcessor
 from .destinations import destinations_from_environment, env_int, named
 from .posthog import PostHogLogExporter
 from .propagation import propagator_from_environment
+
+#: The Microsoft 365 Agents SDK's tracer and meter name. Its spans duplicate ours (turn,
+#: storage, connector) and carry raw ids the privacy policy never sees: silenced unless
+#: ``configure(silenced_scopes=())`` asks for them (docs/agents.md).
+AGENTS_SDK_SCOPE = "microsoft_agents"
+DEFAULT_SILENCED_SCOPES: tuple[str, ...] = (AGENTS_SDK_SCOPE,)
 
 
 @dataclass
@@ -116,6 +122,7 @@ def configure(
     metric_readers: Sequence[MetricReader] | None = None,
     max_queue_size: int | None = None,
     schedule_delay_millis: int | None = None,
+    silenced_scopes: Collection[str] = DEFAULT_SILENCED_SCOPES,
 ) -> Telemetry:
     """Set up tracing, custom events and metrics for this process and return a handle.
 
@@ -125,7 +132,9 @@ def configure(
     adds PostHog (custom events) beside them. The export queue's
     size and delay default to ``OTEL_BSP_MAX_QUEUE_SIZE`` and ``OTEL_BSP_SCHEDULE_DELAY``
     (2048 items, 1000 ms). Calling it again replaces the previous setup (its queues are
-    flushed first), so nothing is exported twice.
+    flushed first), so nothing is exported twice. Spans and metrics of the instrumentation
+    scopes in ``silenced_scopes`` are not recorded (default: the Agents SDK's own, which
+    ours replace; pass ``()`` to keep them).
 
         telemetry = bot_telemetry.configure(service_name="bot")
         ...
@@ -192,7 +201,7 @@ def configure(
     # Without a reader nothing would ever be exported: the API's no-op instruments then
     # cost the bot nothing, where the SDK's would still aggregate every measurement.
     installed_meters = meter_provider if readers else metrics.NoOpMeterProvider()
-    providers.install(tracer_provider, logger_provider, installed_meters)
+    providers.install(tracer_provider, logger_provider, installed_meters, silenced_scopes)
     set_current_policy(privacy)
     _current = Telemetry(
         resource=resource,

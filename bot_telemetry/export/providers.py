@@ -5,11 +5,17 @@ The OpenTelemetry API lets a process set its global tracer, logger and meter pro
 we install are thin proxies and each ``configure`` call swaps the SDK providers behind
 them. Tracers, loggers, meters and instruments handed out earlier follow the swap, so the
 bot-facing layers use nothing but the OpenTelemetry API.
+
+The proxies can also silence an instrumentation scope: its tracer hands out spans that
+record nothing but carry their parent's context (so spans below them attach to the
+nearest recorded ancestor and the tree stays connected), and its meter is a no-op. That
+is how ``configure`` keeps the Microsoft 365 Agents SDK's own spans and metrics, which
+duplicate ours and bypass the privacy policy, out of the trace (docs/agents.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from opentelemetry import _logs as logs
@@ -25,6 +31,7 @@ from .._private import agnosticcontextmanager
 class ReconfigurableTracerProvider(trace.TracerProvider):
     def __init__(self) -> None:
         self.delegate: trace.TracerProvider = trace.NoOpTracerProvider()
+        self.silenced: frozenset[str] = frozenset()
 
     @property
     def resource(self) -> Resource:
@@ -66,7 +73,10 @@ class _ReconfigurableTracer(trace.Tracer):
         delegate = self._provider.delegate
         if delegate is not self._for:
             name, version, schema_url, attributes = self._args
-            self._tracer = delegate.get_tracer(name, version, schema_url, attributes)
+            if name in self._provider.silenced:
+                self._tracer = _SilentTracer()
+            else:
+                self._tracer = delegate.get_tracer(name, version, schema_url, attributes)
             self._for = delegate
         return self._tracer
 
@@ -116,6 +126,43 @@ class _ReconfigurableTracer(trace.Tracer):
             set_status_on_exception,
             end_on_exit,
         ) as span:
+            yield span
+
+
+class _SilentTracer(trace.Tracer):
+    """A silenced scope's tracer: each span is its parent's context, recording nothing.
+
+    Not a dropping sampler (its children would name a parent that is never exported) nor
+    the no-op tracer (its invalid span would make every child start a new trace).
+    """
+
+    def start_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> Span:
+        return trace.NonRecordingSpan(trace.get_current_span(context).get_span_context())
+
+    @agnosticcontextmanager
+    def start_as_current_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[Span]:
+        with trace.use_span(self.start_span(name, context), end_on_exit=end_on_exit) as span:
             yield span
 
 
@@ -180,6 +227,7 @@ class _ReconfigurableLogger(logs.Logger):
 class ReconfigurableMeterProvider(metrics.MeterProvider):
     def __init__(self) -> None:
         self.delegate: metrics.MeterProvider = metrics.NoOpMeterProvider()
+        self.silenced: frozenset[str] = frozenset()
         self.observables: list[_Observable] = []
 
     def get_meter(
@@ -220,7 +268,10 @@ class _ReconfigurableMeter(metrics.Meter):
         delegate = self.provider.delegate
         if delegate is not self._for:
             name, version, schema_url, attributes = self._args
-            self._meter = delegate.get_meter(name, version, schema_url, attributes)
+            if name in self.provider.silenced:
+                self._meter = metrics.NoOpMeter(name)
+            else:
+                self._meter = delegate.get_meter(name, version, schema_url, attributes)
             self._for = delegate
         return self._meter
 
@@ -368,14 +419,18 @@ def install(
     tracer_provider: trace.TracerProvider,
     logger_provider: logs.LoggerProvider,
     meter_provider: metrics.MeterProvider,
+    silenced_scopes: Collection[str] = (),
 ) -> None:
-    """Point the process-wide OpenTelemetry providers at these SDK providers."""
+    """Point the process-wide OpenTelemetry providers at these SDK providers; tracers and
+    meters of ``silenced_scopes`` record nothing."""
     global _installed
     if not _installed:
         trace.set_tracer_provider(_tracer_provider)
         logs.set_logger_provider(_logger_provider)
         metrics.set_meter_provider(_meter_provider)
         _installed = True
+    # Before the delegates change: each tracer and meter re-resolves on the next call.
+    _tracer_provider.silenced = _meter_provider.silenced = frozenset(silenced_scopes)
     _tracer_provider.delegate = tracer_provider
     _logger_provider.delegate = logger_provider
     _meter_provider.repoint(meter_provider)

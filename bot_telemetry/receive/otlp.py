@@ -3,18 +3,25 @@
 The JSON encoding differs from protobuf's canonical JSON in one way that matters: trace and
 span ids are hex strings, not base64 (OTLP specification, "JSON Protobuf Encoding"). We turn
 them into base64 before handing the document to ``json_format`` so any SDK's JSON decodes.
+
+Text that is not valid Unicode is repaired, not refused, as the OpenTelemetry Collector does:
+a lone surrogate in OTLP/JSON (``"\\ud83d"``, half an emoji cut by a JavaScript SDK) and bytes
+that are not UTF-8 in a protobuf string field both become U+FFFD, so one bad string does not
+cost the whole batch.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -23,11 +30,19 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 Encoding = Literal["protobuf", "json"]
 
+#: The OTLP specification's default ports: gRPC and HTTP.
+DEFAULT_GRPC_PORT = 4317
+DEFAULT_HTTP_PORT = 4318
+
 PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
 JSON_TYPES = frozenset({"application/json"})
 
 # Keys whose values are ids: hex in OTLP/JSON, bytes in protobuf.
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
+# A \\uD800-\\uDFFF escape in the JSON text: only then can a decoded string hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
 
 
 class Signal(Enum):
@@ -104,15 +119,27 @@ def decode(signal: Signal, body: bytes, encoding: Encoding) -> Message:
         try:
             message.ParseFromString(body)
         except DecodeError as error:
-            raise OtlpError(
-                400, f"body is not a valid {_name(message)} protobuf: {error}"
-            ) from error
+            if "UTF-8" not in str(error):
+                raise OtlpError(
+                    400, f"body is not a valid {_name(message)} protobuf: {error}"
+                ) from error
+            # Rare, so the repair (a second walk over the bytes) costs nothing otherwise.
+            try:
+                message.ParseFromString(repair_utf8(body, message.DESCRIPTOR))
+            except (DecodeError, IndexError) as again:
+                raise OtlpError(
+                    400, f"body is not a valid {_name(message)} protobuf: {again}"
+                ) from again
         return message
     try:
-        document = json.loads(body)
+        # Invalid UTF-8 in the JSON text becomes U+FFFD, as in a protobuf string.
+        document = json.loads(body.decode("utf-8", "replace"))
         if not isinstance(document, dict):
             raise OtlpError(400, f"body must be a JSON object holding a {_name(message)}")
-        json_format.ParseDict(_ids_to_base64(document), message, ignore_unknown_fields=True)
+        surrogates = _SURROGATE_ESCAPE.search(body) is not None
+        json_format.ParseDict(
+            _prepare_json(document, "", surrogates), message, ignore_unknown_fields=True
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise OtlpError(400, f"body is not valid JSON: {error}") from error
     except RecursionError as error:
@@ -142,21 +169,98 @@ def _name(message: Message) -> str:
     return str(message.DESCRIPTOR.name)
 
 
-def _ids_to_base64(value: Any, key: str = "") -> Any:
+def _prepare_json(value: Any, key: str, surrogates: bool) -> Any:
+    """Hex ids to base64; lone surrogates (only looked for when ``surrogates``) to U+FFFD."""
     if isinstance(value, dict):
-        return {name: _ids_to_base64(item, name) for name, item in value.items()}
+        if surrogates:
+            return {
+                _SURROGATE.sub(REPLACEMENT, name): _prepare_json(item, name, surrogates)
+                for name, item in value.items()
+            }
+        return {name: _prepare_json(item, name, surrogates) for name, item in value.items()}
     if isinstance(value, list):
-        return [_ids_to_base64(item, key) for item in value]
-    if key in _ID_KEYS and isinstance(value, str) and value:
-        try:
-            raw = bytes.fromhex(value)
-        except ValueError as error:
-            raise OtlpError(400, f"{key} {value!r} is not a hex string") from error
-        return base64.b64encode(raw).decode()
+        return [_prepare_json(item, key, surrogates) for item in value]
+    if isinstance(value, str):
+        if key in _ID_KEYS and value:
+            try:
+                raw = bytes.fromhex(value)
+            except ValueError as error:
+                raise OtlpError(400, f"{key} {value!r} is not a hex string") from error
+            return base64.b64encode(raw).decode()
+        if surrogates:
+            return _SURROGATE.sub(REPLACEMENT, value)
     return value
 
 
+def repair_utf8(data: bytes, descriptor: Descriptor) -> bytes:
+    """The protobuf ``data`` with every string field made valid UTF-8 (bad bytes -> U+FFFD).
+
+    A walk over the wire format guided by the message's descriptor: string fields are
+    re-encoded, nested messages repaired in turn, everything else copied as it is.
+    Raises DecodeError (or IndexError) when the bytes are not protobuf at all.
+    """
+    out = bytearray()
+    position = 0
+    while position < len(data):
+        key, start = _varint(data, position)
+        wire_type = key & 7
+        if wire_type == 0:
+            _, end = _varint(data, start)
+        elif wire_type == 1:
+            end = start + 8
+        elif wire_type == 5:
+            end = start + 4
+        elif wire_type == 2:
+            length, begin = _varint(data, start)
+            end = begin + length
+            if end > len(data):
+                raise DecodeError("truncated length-delimited field")
+            payload = data[begin:end]
+            field = descriptor.fields_by_number.get(key >> 3)
+            if field is not None and field.type == FieldDescriptor.TYPE_STRING:
+                payload = payload.decode("utf-8", "replace").encode()
+            elif field is not None and field.type == FieldDescriptor.TYPE_MESSAGE:
+                payload = repair_utf8(payload, field.message_type)
+            out += data[position:start] + _encode_varint(len(payload)) + payload
+            position = end
+            continue
+        else:
+            raise DecodeError(f"unsupported wire type {wire_type}")
+        if end > len(data):
+            raise DecodeError("truncated field")
+        out += data[position:end]
+        position = end
+    return bytes(out)
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, position
+        shift += 7
+        if shift > 63:
+            raise DecodeError("varint too long")
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
 __all__ = [
+    "DEFAULT_GRPC_PORT",
+    "DEFAULT_HTTP_PORT",
     "Encoding",
     "OtlpError",
     "Signal",

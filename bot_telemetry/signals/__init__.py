@@ -1,6 +1,8 @@
 """Signals layer: what a bot records through the OpenTelemetry API, for any runtime
 (botbuilder or the Agents SDK): custom events (a log record and a span event each), the
-properties every event of a turn carries, and the turn a task is working on.
+properties every event of a turn carries, the turn a task is working on, what an activity
+says in a BotMessage* event, and the turn span with its events (``TurnTelemetry``, the
+base of both runtimes' ``TelemetryMiddleware``).
 
     from bot_telemetry.signals import track_custom_event
     track_custom_event("OrderPlaced", {"conversationId": cid}, {"items": 3})
@@ -12,20 +14,25 @@ from .custom_events import (
     track_custom_event,
     turn_personal_values,
     turn_properties,
+    turn_span,
     with_turn_personal_values,
     with_turn_properties,
 )
 from .setup_check import warn_if_not_recording
 from .turn_context import current_turn_context, turn_context_scope
+from .turns import TurnTelemetry, fail_current_turn
 
 __all__ = [
+    "TurnTelemetry",
     "attribute_value",
     "current_turn_context",
+    "fail_current_turn",
     "measurement_json",
     "track_custom_event",
     "turn_context_scope",
     "turn_personal_values",
     "turn_properties",
+    "turn_span",
     "warn_if_not_recording",
     "with_turn_personal_values",
     "with_turn_properties",

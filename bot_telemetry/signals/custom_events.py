@@ -32,18 +32,32 @@ _logger = logs.get_logger("bot_telemetry.events")
 _log = logging.getLogger(__name__)
 _TURN_PROPERTIES = context.create_key("bot_telemetry.turn_properties")
 _TURN_PERSONAL = context.create_key("bot_telemetry.turn_personal_values")
+_TURN_SPAN = context.create_key("bot_telemetry.turn_span")
 #: Personal values shorter than this are not looked for in free text (they match too much).
 MIN_PERSONAL_VALUE_LENGTH = 3
 
 
 def with_turn_properties(
-    properties: Mapping[str, str], parent: context.Context | None = None
+    properties: Mapping[str, str],
+    parent: context.Context | None = None,
+    *,
+    span: trace.Span | None = None,
 ) -> context.Context:
     """A context in which every custom event also carries these properties (unless it sets
     them itself). ``TelemetryMiddleware`` uses it so that events from dialogs, recognizers
     and Q&A carry the turn's ``activityId``/``conversationId`` like the BotMessage* ones.
+    ``span`` is the turn's span: events recorded where the current span does not record
+    (a span switched off, such as the Agents SDK's own) become its span events.
     """
-    return context.set_value(_TURN_PROPERTIES, dict(properties), parent)
+    found = context.set_value(_TURN_PROPERTIES, dict(properties), parent)
+    return context.set_value(_TURN_SPAN, span, found) if span is not None else found
+
+
+def turn_span() -> trace.Span:
+    """The span of the turn this code runs in (set by ``with_turn_properties``), or an
+    invalid, non-recording span outside a turn."""
+    found = context.get_value(_TURN_SPAN)
+    return found if isinstance(found, trace.Span) else trace.INVALID_SPAN
 
 
 def turn_properties() -> Mapping[str, str]:
@@ -118,6 +132,8 @@ def track_custom_event(
             severity_text="INFO",
         )
         target = span or trace.get_current_span()
+        if not target.is_recording():
+            target = turn_span()
         if target.is_recording():
             target.add_event(name, attributes)
     except Exception:  # telemetry must never raise into a turn

@@ -137,12 +137,14 @@ _meter.create_observable_counter(
 class TurnMarks:
     """What the metrics need to know about the turn in progress."""
 
-    __slots__ = ("activity_type", "channel", "fallback", "started_ns")
+    __slots__ = ("activity_type", "channel", "error_type", "fallback", "started_ns")
 
     def __init__(self, channel: str | None, activity_type: str | None):
         self.channel = channel
         self.activity_type = activity_type
         self.fallback: str | None = None
+        #: Set when a runtime's error handler swallowed the turn's exception.
+        self.error_type: str | None = None
         self.started_ns = time.perf_counter_ns()
 
 
@@ -173,11 +175,21 @@ def turn_ended(token: Token[TurnMarks | None], error: BaseException | None = Non
             attributes[ATTR_ACTIVITY_TYPE] = marks.activity_type
         if error is not None:
             attributes[ATTR_ERROR_TYPE] = error_type(error)
+        elif marks.error_type is not None:
+            attributes[ATTR_ERROR_TYPE] = marks.error_type
         TURN_DURATION.record(seconds, attributes)
         if marks.fallback is not None:
             FALLBACKS.add(marks.channel, marks.fallback)
     except Exception:
         _log.warning("could not record the turn's metrics", exc_info=True)
+
+
+def note_turn_failed(error: BaseException) -> None:
+    """The turn in progress failed though its exception was handled before the turn's
+    middleware saw it (the Agents SDK's ``@app.error``)."""
+    marks = _turn.get()
+    if marks is not None:
+        marks.error_type = error_type(error)
 
 
 def message_sent(channel: str | None, activity_type: str | None) -> None:

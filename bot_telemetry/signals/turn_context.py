@@ -14,7 +14,24 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
+
+
+class TurnContextLike(Protocol):
+    """What this package needs of a turn context; botbuilder's and the Agents SDK's both
+    have it, so the dependency layer types against this and imports neither."""
+
+    @property
+    def activity(self) -> Any: ...
+
+    async def send_trace_activity(
+        self,
+        name: str,
+        value: Any = None,
+        value_type: str | None = None,
+        label: str | None = None,
+    ) -> Any: ...
+
 
 # Any runtime's turn context (botbuilder's or the Agents SDK's): this layer imports neither.
 _turn: contextvars.ContextVar[Any] = contextvars.ContextVar(

@@ -128,6 +128,10 @@ def definitions(tables: Tables, columns: Columns) -> dict[str, Definition]:
     {_first_attr("SpanAttributes", PEER_ATTRIBUTES)} AS peer,
     {_first_attr("SpanAttributes", CONVERSATION_ATTRIBUTES)} AS conversation_id,
     SpanAttributes AS attributes, ScopeName AS scope_name,
+    nullIf(ScopeVersion, '') AS scope_version,
+    nullIf(toJSONString(arrayMap((t, s, a) -> CAST((t, s, a),
+        'Tuple(trace_id String, span_id String, attributes Map(String, String))'),
+        `Links.TraceId`, `Links.SpanId`, `Links.Attributes`)), '[]') AS links,
     ResourceAttributes AS resource_attributes,
     cityHash64(TraceId, SpanId) AS span_key, cityHash64(TraceId, ParentSpanId) AS parent_key,
     {_trace_key("TraceId")} AS trace_key

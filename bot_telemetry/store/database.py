@@ -21,21 +21,26 @@ from typing import Any
 
 import duckdb
 
-from ..contract import PROMOTED_EVENT_PROPERTIES, PROMOTED_SPAN_ATTRIBUTES
+from ..contract import EVENT_NAME, PROMOTED_EVENT_PROPERTIES, PROMOTED_SPAN_ATTRIBUTES
 from .rows import (
     EVENT_COLUMNS,
     LOG_COLUMNS,
     POINT_COLUMNS,
     PROMOTED_TYPES,
     RESOURCE_COLUMNS,
+    SEVERITY_NAMES,
     SPAN_COLUMNS,
     Batch,
 )
 
 DEFAULT_STORE = Path(".bot-telemetry") / "telemetry.duckdb"
-#: 2: promoted turn and event columns (``rows.PROMOTED_*``); a version 1 store gets them,
-#: filled from its attributes, when it is next opened for writing.
-SCHEMA_VERSION = "2"
+#: The file name a store folder holds (``--store DIR`` means ``DIR/telemetry.duckdb``).
+STORE_FILE_NAME = DEFAULT_STORE.name
+#: 2: spans and logs keep the scope version; metric points keep kind, temporality,
+#: histogram buckets, min and max, resource and scope. 3: promoted turn and event columns and
+#: the trace key (``rows.PROMOTED_*``, ``rows.trace_key``), filled from the attributes of the
+#: rows already stored. Older files are upgraded on open.
+SCHEMA_VERSION = "3"
 
 # Kinds and status codes keep their OTLP enum numbers.
 KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = 1, 2, 3, 4, 5
@@ -54,6 +59,8 @@ def _promoted_ddl(promoted: Mapping[str, tuple[str, ...]]) -> str:
     return "".join(f", {name} {PROMOTED_TYPES.get(name, 'VARCHAR')}" for name in promoted)
 
 
+_SPAN_PROMOTED = _promoted_ddl(PROMOTED_SPAN_ATTRIBUTES)
+_LOG_PROMOTED = _promoted_ddl(PROMOTED_EVENT_PROPERTIES)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS resources (
@@ -63,8 +70,9 @@ CREATE TABLE IF NOT EXISTS spans (
     service_name VARCHAR NOT NULL, name VARCHAR NOT NULL, kind TINYINT NOT NULL,
     start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, duration_ns BIGINT NOT NULL,
     status_code TINYINT NOT NULL, status_message VARCHAR, peer VARCHAR, conversation_id VARCHAR,
-    attributes VARCHAR, links VARCHAR, resource_id VARCHAR, scope_name VARCHAR
-    {_promoted_ddl(PROMOTED_SPAN_ATTRIBUTES)}, PRIMARY KEY (trace_id, span_id));
+    attributes VARCHAR, links VARCHAR, resource_id VARCHAR, scope_name VARCHAR,
+    scope_version VARCHAR, trace_key UBIGINT{_SPAN_PROMOTED},
+    PRIMARY KEY (trace_id, span_id));
 CREATE TABLE IF NOT EXISTS span_events (
     trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, seq INTEGER NOT NULL,
     time_ns BIGINT NOT NULL, name VARCHAR NOT NULL, attributes VARCHAR,
@@ -73,14 +81,86 @@ CREATE TABLE IF NOT EXISTS logs (
     record_id VARCHAR PRIMARY KEY, time_ns BIGINT NOT NULL, trace_id VARCHAR, span_id VARCHAR,
     service_name VARCHAR NOT NULL, severity_number INTEGER, severity_text VARCHAR, body VARCHAR,
     event_name VARCHAR, conversation_id VARCHAR, attributes VARCHAR, resource_id VARCHAR,
-    scope_name VARCHAR {_promoted_ddl(PROMOTED_EVENT_PROPERTIES)});
+    scope_name VARCHAR, scope_version VARCHAR, trace_key UBIGINT{_LOG_PROMOTED});
 CREATE TABLE IF NOT EXISTS metric_points (
-    point_id VARCHAR PRIMARY KEY, metric_name VARCHAR NOT NULL, unit VARCHAR,
-    service_name VARCHAR NOT NULL, time_ns BIGINT NOT NULL, value DOUBLE, count BIGINT,
-    attributes VARCHAR);
+    point_id VARCHAR PRIMARY KEY, metric_name VARCHAR NOT NULL, description VARCHAR,
+    unit VARCHAR, kind VARCHAR, temporality INTEGER, monotonic BOOLEAN,
+    service_name VARCHAR NOT NULL, start_ns BIGINT, time_ns BIGINT NOT NULL, value DOUBLE,
+    count BIGINT, min DOUBLE, max DOUBLE, bounds DOUBLE[], bucket_counts BIGINT[],
+    attributes VARCHAR, resource_id VARCHAR, scope_name VARCHAR);
 """
-#: The promoted columns of each table, and the attributes they are filled from.
-_PROMOTED = (("spans", PROMOTED_SPAN_ATTRIBUTES), ("logs", PROMOTED_EVENT_PROPERTIES))
+
+# From schema 1: the columns version 2 added, and what can be recovered for old rows.
+# Version 1 kept a number point's value and a histogram's sum and count only, so old points
+# read as gauges and summaries; records named by ``event.name`` become events; records
+# with a severity number only get its name.
+_UPGRADE_FROM_1 = (
+    "ALTER TABLE spans ADD COLUMN scope_version VARCHAR",
+    "ALTER TABLE logs ADD COLUMN scope_version VARCHAR",
+    *(
+        f"ALTER TABLE metric_points ADD COLUMN {column}"
+        for column in (
+            "description VARCHAR",
+            "kind VARCHAR",
+            "temporality INTEGER",
+            "monotonic BOOLEAN",
+            "start_ns BIGINT",
+            "min DOUBLE",
+            "max DOUBLE",
+            "bounds DOUBLE[]",
+            "bucket_counts BIGINT[]",
+            "resource_id VARCHAR",
+            "scope_name VARCHAR",
+        )
+    ),
+    "UPDATE metric_points SET kind = CASE WHEN count IS NULL THEN 'gauge' ELSE 'summary' END",
+    f"""UPDATE logs SET event_name = json_extract_string(attributes, '$."{EVENT_NAME}"')
+        WHERE event_name IS NULL
+          AND json_extract_string(attributes, '$."{EVENT_NAME}"') <> ''""",
+    "UPDATE logs SET severity_text = names.name FROM (VALUES "
+    + ", ".join(f"({number}, '{name}')" for number, name in SEVERITY_NAMES.items())
+    + ") AS names(number, name) "
+    "WHERE logs.severity_text IS NULL AND logs.severity_number = names.number",
+)
+
+
+def trace_key_sql(column: str) -> str:
+    """SQL for ``rows.trace_key``: the trace id's first 16 hex digits as an integer."""
+    return f"CAST('0x' || substr({column}, 1, 16) AS UBIGINT)"
+
+
+def promoted_sql(column: str, keys: tuple[str, ...], attributes: str = "attributes") -> str:
+    """SQL computing a promoted column from a JSON attributes column, as ingest does."""
+    found = ", ".join(
+        f"""nullif(json_extract_string({attributes}, '$."{key}"'), '')""" for key in keys
+    )
+    text = f"coalesce({found})" if len(keys) > 1 else found
+    kind = PROMOTED_TYPES.get(column)
+    if kind == "DOUBLE":
+        return f"TRY_CAST({text} AS DOUBLE)"
+    if kind == "BOOLEAN":
+        return f"CASE lower({text}) WHEN 'true' THEN true WHEN 'false' THEN false END"
+    return text
+
+
+# From schema 2: the promoted columns and the trace key, filled from the rows' attributes
+# and trace ids (what ingest fills for new rows).
+_UPGRADE_FROM_2 = tuple(
+    statement
+    for table, promoted in (
+        ("spans", PROMOTED_SPAN_ATTRIBUTES),
+        ("logs", PROMOTED_EVENT_PROPERTIES),
+    )
+    for statement in (
+        f"ALTER TABLE {table} ADD COLUMN trace_key UBIGINT",
+        *(
+            f"ALTER TABLE {table} ADD COLUMN {name} {PROMOTED_TYPES.get(name, 'VARCHAR')}"
+            for name in promoted
+        ),
+        f"UPDATE {table} SET trace_key = {trace_key_sql('trace_id')}, "
+        + ", ".join(f"{name} = {promoted_sql(name, keys)}" for name, keys in promoted.items()),
+    )
+)
 
 # (table, its columns, the Batch field holding its rows)
 _TABLES = (
@@ -120,12 +200,29 @@ def _insert_sql(
             [table],
         ).fetchall()
     )
-    shape = json.dumps({name: [declared[name]] for name in columns})
+    shape = json.dumps({name: [_json_shape(declared[name])] for name in columns})
     selected = ", ".join(f"unnest(rows.{name})" for name in columns)
     return (
         f"{verb} INTO {table} ({', '.join(columns)}) SELECT {selected} "
         f"FROM (SELECT from_json_strict($1, '{shape}') AS rows)"
     )
+
+
+def _json_shape(data_type: str) -> Any:
+    # from_json_strict describes a list column as a JSON list of its element type.
+    if data_type.endswith("[]"):
+        return [_json_shape(data_type[:-2])]
+    return data_type
+
+
+def store_file(path: str | Path) -> Path:
+    """The store file ``path`` names: a folder (existing, or written with a trailing slash)
+    means the store file inside it."""
+    text = str(path)
+    resolved = Path(path)
+    if resolved.is_dir() or text.endswith(("/", "\\")):
+        return resolved / STORE_FILE_NAME
+    return resolved
 
 
 def _document(values: dict[str, list[Any]]) -> str:
@@ -145,8 +242,9 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path = DEFAULT_STORE, *, read_only: bool = False) -> Store:
-        """Open (creating it unless ``read_only``) the store at ``path``."""
-        path = Path(path)
+        """Open (creating it unless ``read_only``) the store at ``path`` (a file, or a folder
+        holding ``telemetry.duckdb``). A store written by an older version is upgraded first."""
+        path = store_file(path)
         if read_only and not path.exists():
             raise StoreError(
                 f"no store at {path}: start `bot-telemetry serve --store {path}` and send "
@@ -165,17 +263,58 @@ class Store:
         except duckdb.Error as error:
             raise StoreError(f"cannot open the store {path}: {error}") from error
         store = cls(connection, path, read_only)
-        if not read_only:
-            connection.execute(_SCHEMA)
-            _promote_stored(connection)
-            connection.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
-            )
-            store._prepare_writes()
-        elif not store._has_schema():
+        try:
+            if not read_only:
+                connection.execute(_SCHEMA)
+                store._upgrade()
+                store._prepare_writes()
+                return store
+            if not store._has_schema():
+                raise StoreError(f"{path} is not a bot-telemetry store")
+            if store._version() < int(SCHEMA_VERSION):
+                # Upgraded by a short writing open: readers need the current columns.
+                connection.close()
+                cls.open(path).close()
+                return cls.open(path, read_only=True)
+            store._check_version()
+        except BaseException:
             connection.close()
-            raise StoreError(f"{path} is not a bot-telemetry store")
+            raise
         return store
+
+    def _version(self) -> int:
+        found = self._connection.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(found[0]) if found else 0
+
+    def _check_version(self) -> None:
+        if self._version() > int(SCHEMA_VERSION):
+            raise StoreError(
+                f"the store {self.path} was written by a newer bot-telemetry (schema "
+                f"{self._version()}, this one knows {SCHEMA_VERSION}): upgrade bot-telemetry"
+            )
+
+    def _upgrade(self) -> None:
+        db = self._connection
+        version = self._version()
+        if version == 0:  # a new file: _SCHEMA made the current tables
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            return
+        self._check_version()
+        if version < int(SCHEMA_VERSION):
+            steps = (*(_UPGRADE_FROM_1 if version == 1 else ()), *_UPGRADE_FROM_2)
+            db.execute("BEGIN TRANSACTION")
+            try:
+                for statement in steps:
+                    db.execute(statement)
+                db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION]
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def _prepare_writes(self) -> None:
         # A connection of its own for inserts, without the optimizer: an insert of rows
@@ -200,16 +339,6 @@ class Store:
             )
             for table, columns, _ in _TABLES
         }
-
-    @property
-    def promoted(self) -> bool:
-        """Whether the promoted columns exist (a version 1 store opened read-only lacks them;
-        the relations then read the attributes instead)."""
-        found = self._connection.execute(
-            "SELECT count(*) FROM information_schema.columns "
-            "WHERE table_name = 'logs' AND column_name = 'intent_score'"
-        ).fetchone()
-        return bool(found and found[0])
 
     def _has_schema(self) -> bool:
         found = self._connection.execute(
@@ -279,50 +408,6 @@ class Store:
         if self._writer is not None:
             self._writer.close()
         self._connection.close()
-
-
-def trace_key_sql(column: str) -> str:
-    """SQL for ``rows.trace_key``: the trace id's first 16 hex digits as an integer."""
-    return f"CAST('0x' || substr({column}, 1, 16) AS UBIGINT)"
-
-
-def promoted_sql(column: str, keys: tuple[str, ...], attributes: str = "attributes") -> str:
-    """SQL computing a promoted column from a JSON attributes column, as ingest does."""
-    found = ", ".join(
-        f"""nullif(json_extract_string({attributes}, '$."{key}"'), '')""" for key in keys
-    )
-    text = f"coalesce({found})" if len(keys) > 1 else found
-    kind = PROMOTED_TYPES.get(column)
-    if kind == "DOUBLE":
-        return f"TRY_CAST({text} AS DOUBLE)"
-    if kind == "BOOLEAN":
-        return f"CASE lower({text}) WHEN 'true' THEN true WHEN 'false' THEN false END"
-    return text
-
-
-def _promote_stored(db: duckdb.DuckDBPyConnection) -> None:
-    """Give a store written before the promoted columns existed those columns, filled from
-    the attributes of the rows it holds (once; later rows are filled at ingest)."""
-    for table, promoted in _PROMOTED:
-        present = {
-            row[0]
-            for row in db.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                [table],
-            ).fetchall()
-        }
-        missing = [name for name in promoted if name not in present]
-        if "trace_key" in present and not missing:
-            continue
-        assignments = [f"{name} = {promoted_sql(name, promoted[name])}" for name in missing]
-        for name in missing:
-            db.execute(
-                f"ALTER TABLE {table} ADD COLUMN {name} {PROMOTED_TYPES.get(name, 'VARCHAR')}"
-            )
-        if "trace_key" not in present:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN trace_key UBIGINT")
-            assignments.append(f"trace_key = {trace_key_sql('trace_id')}")
-        db.execute(f"UPDATE {table} SET {', '.join(assignments)}")
 
 
 def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -70,6 +70,13 @@ SPANS = Relation(
         ),
         Column("attributes", "ATTRIBUTES", "the span's attributes: " + _ATTRIBUTES),
         Column("scope_name", "VARCHAR", "the instrumentation scope"),
+        Column("scope_version", "VARCHAR", "the instrumentation scope's version, NULL if none"),
+        Column(
+            "links",
+            "VARCHAR",
+            "the span's links as JSON text: a list of {trace_id, span_id, attributes}; "
+            "NULL or [] when it has none",
+        ),
         Column("resource_attributes", "ATTRIBUTES", "the resource's attributes"),
         Column(
             "span_key",

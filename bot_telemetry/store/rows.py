@@ -3,16 +3,26 @@
 A few attributes the queries need often are promoted to columns at ingest (the span's
 dependency ``peer`` name and its conversation id, a log record's event name; a turn's user,
 session, channel, activity and locale; a custom event's user, channel, dialog, activity type,
-intent and score, Q&A result, dialog run and step), so the app map, searches and measures
-never parse JSON over millions of rows: reading the attributes column alone took a second
-at 3.5 million events. Which attributes those are is the contract's (``PEER_ATTRIBUTES``,
-``CONVERSATION_ATTRIBUTES``, ``PROMOTED_SPAN_ATTRIBUTES``, ``PROMOTED_EVENT_PROPERTIES``).
+intent and score, Q&A result, dialog run and step; the trace as an integer key), so the app
+map, searches and measures never parse JSON over millions of rows: reading the attributes
+column alone took a second at 3.5 million events. Which attributes those are is the
+contract's: ``PEER_ATTRIBUTES``, ``CONVERSATION_ATTRIBUTES``, ``PROMOTED_SPAN_ATTRIBUTES``,
+``PROMOTED_EVENT_PROPERTIES``, and for an event's name ``CUSTOM_EVENT_NAME``, the
+LogRecord's ``event_name`` field or ``EVENT_NAME``.
+
+A value the store cannot hold (a time past 2262, a span kind of 1000, a count over 2^63)
+rejects its own span, log record or metric point, with the reason, as OTLP partial success;
+the rest of the export is stored. Every stored JSON value is valid JSON: NaN and ±Infinity
+attribute values are kept as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``
+(the protobuf JSON mapping's own spelling).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,15 +38,38 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from ..contract import (
     CONVERSATION_ATTRIBUTES,
     CUSTOM_EVENT_NAME,
+    EVENT_NAME,
     PEER_ATTRIBUTES,
     PROMOTED_EVENT_PROPERTIES,
     PROMOTED_SPAN_ATTRIBUTES,
 )
 
 UNKNOWN_SERVICE = "unknown_service"
-
 #: The promoted columns' types: text unless listed here.
 PROMOTED_TYPES = {"intent_score": "DOUBLE", "article_found": "BOOLEAN"}
+
+#: Largest value of the store's BIGINT columns (times in ns, counts): 2262-04-11 as a time.
+MAX_INT64 = 2**63 - 1
+#: Span kinds and status codes the OTLP enums define.
+SPAN_KINDS = range(6)
+STATUS_CODES = range(3)
+#: Exponential histogram scales the OTLP specification allows.
+EXPONENTIAL_SCALES = range(-10, 21)
+#: Short severity names by SeverityNumber (OTLP logs data model), for records sending none.
+SEVERITY_NAMES = {
+    number: base + (str(number - first + 1) if number > first else "")
+    for first, base in (
+        (1, "TRACE"),
+        (5, "DEBUG"),
+        (9, "INFO"),
+        (13, "WARN"),
+        (17, "ERROR"),
+        (21, "FATAL"),
+    )
+    for number in range(first, first + 4)
+}
+#: Metric point kinds as stored in ``metric_points.kind``.
+METRIC_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 SPAN_COLUMNS = (
     "trace_id",
@@ -56,6 +89,7 @@ SPAN_COLUMNS = (
     "links",
     "resource_id",
     "scope_name",
+    "scope_version",
     "trace_key",
     *PROMOTED_SPAN_ATTRIBUTES,
 )
@@ -74,18 +108,30 @@ LOG_COLUMNS = (
     "attributes",
     "resource_id",
     "scope_name",
+    "scope_version",
     "trace_key",
     *PROMOTED_EVENT_PROPERTIES,
 )
 POINT_COLUMNS = (
     "point_id",
     "metric_name",
+    "description",
     "unit",
+    "kind",
+    "temporality",
+    "monotonic",
     "service_name",
+    "start_ns",
     "time_ns",
     "value",
     "count",
+    "min",
+    "max",
+    "bounds",
+    "bucket_counts",
     "attributes",
+    "resource_id",
+    "scope_name",
 )
 RESOURCE_COLUMNS = ("resource_id", "service_name", "attributes")
 
@@ -168,7 +214,17 @@ def any_value(value: AnyValue) -> Any:
         return attributes_dict(value.kvlist_value.values)
     if kind == "bytes_value":
         return value.bytes_value.hex()
+    if kind == "double_value":
+        number = value.double_value
+        return number if number - number == 0 else non_finite(number)
     return getattr(value, kind)
+
+
+def non_finite(number: float) -> str:
+    """NaN and ±Infinity as the protobuf JSON mapping spells them, so stored JSON stays JSON."""
+    if math.isnan(number):
+        return "NaN"
+    return "Infinity" if number > 0 else "-Infinity"
 
 
 def attributes_dict(attributes: Any) -> dict[str, Any]:
@@ -271,6 +327,32 @@ def _append_rows(
         columns[name].extend(values)
 
 
+_ZERO_TRACE_ID, _ZERO_SPAN_ID = bytes(16), bytes(8)
+
+
+def _late_event(events: Any) -> bool:
+    return any(event.time_unix_nano > MAX_INT64 for event in events)
+
+
+def _span_problem(span: Any) -> str | None:
+    """Why the store cannot hold this span, or None."""
+    if not _valid_id(span.trace_id, 16) or not _valid_id(span.span_id, 8):
+        return (
+            f"span {span.name!r} has an invalid trace_id or span_id "
+            "(16 and 8 non-zero bytes expected)"
+        )
+    if span.kind not in SPAN_KINDS:
+        return f"span {span.name!r} has kind {span.kind}, not one of 0-5"
+    if span.status.code not in STATUS_CODES:
+        return f"span {span.name!r} has status code {span.status.code}, not one of 0-2"
+    if span.start_time_unix_nano > MAX_INT64 or span.end_time_unix_nano > MAX_INT64:
+        return f"span {span.name!r} has a start or end time after 2262 (over 2^63-1 ns)"
+    for event in span.events:
+        if event.time_unix_nano > MAX_INT64:
+            return f"span {span.name!r} has an event time after 2262 (over 2^63-1 ns)"
+    return None
+
+
 def spans_batch(request: ExportTraceServiceRequest) -> Batch:
     batch = Batch()
     span_rows: list[tuple[Any, ...]] = []
@@ -279,29 +361,42 @@ def spans_batch(request: ExportTraceServiceRequest) -> Batch:
         resource_id, service = batch.add_resource(resource_spans.resource)
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope.name
+            scope_version = scope_spans.scope.version or None
             for span in scope_spans.spans:
-                if not _valid_id(span.trace_id, 16) or not _valid_id(span.span_id, 8):
-                    batch.reject(
-                        f"span {span.name!r} has an invalid trace_id or span_id "
-                        "(16 and 8 non-zero bytes expected)"
-                    )
-                    continue
-                trace_id = span.trace_id.hex()
-                span_id = span.span_id.hex()
-                attributes = attributes_dict(span.attributes)
+                raw_trace_id, raw_span_id = span.trace_id, span.span_id
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
+                kind, status = span.kind, span.status
+                code = status.code
+                # One inexpensive test on the common path; the reason only for a bad span.
+                if (
+                    len(raw_trace_id) != 16
+                    or len(raw_span_id) != 8
+                    or raw_trace_id == _ZERO_TRACE_ID
+                    or raw_span_id == _ZERO_SPAN_ID
+                    or not 0 <= kind <= 5
+                    or not 0 <= code <= 2
+                    or start > MAX_INT64
+                    or end > MAX_INT64
+                    or (span.events and _late_event(span.events))
+                ):
+                    batch.reject(_span_problem(span) or f"span {span.name!r} is invalid")
+                    continue
+                trace_id = raw_trace_id.hex()
+                span_id = raw_span_id.hex()
+                attributes = attributes_dict(span.attributes)
+                parent = span.parent_span_id
                 row = (
                     trace_id,
                     span_id,
-                    span.parent_span_id.hex() if _valid_id(span.parent_span_id, 8) else None,
+                    parent.hex() if len(parent) == 8 and parent != _ZERO_SPAN_ID else None,
                     service,
                     span.name,
-                    span.kind,
+                    kind,
                     start,
                     end,
                     max(end - start, 0),
-                    span.status.code,
-                    span.status.message or None,
+                    code,
+                    status.message or None,
                     peer_of(attributes),
                     conversation_of(attributes),
                     to_json(attributes),
@@ -319,6 +414,7 @@ def spans_batch(request: ExportTraceServiceRequest) -> Batch:
                     else None,
                     resource_id,
                     scope,
+                    scope_version,
                     trace_key(trace_id),
                     *promoted_values(attributes, PROMOTED_SPAN_ATTRIBUTES),
                 )
@@ -341,16 +437,29 @@ def spans_batch(request: ExportTraceServiceRequest) -> Batch:
     return batch
 
 
+def event_name_of(record: Any, attributes: dict[str, Any]) -> str | None:
+    """A log record's event name: Azure Monitor's attribute, the OTLP field, or ``event.name``."""
+    name = attributes.get(CUSTOM_EVENT_NAME) or record.event_name or attributes.get(EVENT_NAME)
+    return str(name) if name not in (None, "") else None
+
+
 def logs_batch(request: ExportLogsServiceRequest) -> Batch:
     batch = Batch()
-    columns = batch.logs
+    rows: list[tuple[Any, ...]] = []
+    # OTLP: a receiver sets the observed time when the sender did not; a record with
+    # neither time is placed at its arrival, never at 1970.
+    received = time.time_ns()
     for resource_logs in request.resource_logs:
         resource_id, service = batch.add_resource(resource_logs.resource)
         for scope_logs in resource_logs.scope_logs:
             scope = scope_logs.scope.name
+            scope_version = scope_logs.scope.version or None
             for record in scope_logs.log_records:
+                moment = record.time_unix_nano or record.observed_time_unix_nano or received
+                if moment > MAX_INT64:
+                    batch.reject("a log record has a time after 2262 (over 2^63-1 ns)")
+                    continue
                 attributes = attributes_dict(record.attributes)
-                event = attributes.get(CUSTOM_EVENT_NAME) or record.event_name or None
                 body = any_value(record.body)
                 # No id in OTLP logs: the record's own bytes identify it, so a retried
                 # batch maps to the same ids and is stored once.
@@ -358,60 +467,161 @@ def logs_batch(request: ExportLogsServiceRequest) -> Batch:
                     resource_id.encode() + record.SerializeToString(deterministic=True)
                 )
                 trace_id = record.trace_id.hex() if _valid_id(record.trace_id, 16) else None
-                row = (
-                    record_id,
-                    record.time_unix_nano or record.observed_time_unix_nano,
-                    trace_id,
-                    record.span_id.hex() if _valid_id(record.span_id, 8) else None,
-                    service,
-                    record.severity_number,
-                    record.severity_text or None,
-                    body if isinstance(body, str) or body is None else to_json(body),
-                    str(event) if event else None,
-                    conversation_of(attributes),
-                    to_json(attributes),
-                    resource_id,
-                    scope,
-                    trace_key(trace_id),
-                    *promoted_values(attributes, PROMOTED_EVENT_PROPERTIES),
+                rows.append(
+                    (
+                        record_id,
+                        moment,
+                        trace_id,
+                        record.span_id.hex() if _valid_id(record.span_id, 8) else None,
+                        service,
+                        record.severity_number,
+                        record.severity_text or SEVERITY_NAMES.get(record.severity_number),
+                        body if isinstance(body, str) or body is None else to_json(body),
+                        event_name_of(record, attributes),
+                        conversation_of(attributes),
+                        to_json(attributes),
+                        resource_id,
+                        scope,
+                        scope_version,
+                        trace_key(trace_id),
+                        *promoted_values(attributes, PROMOTED_EVENT_PROPERTIES),
+                    )
                 )
-                for name, value in zip(LOG_COLUMNS, row, strict=True):
-                    columns[name].append(value)
+    if rows:
+        _append_rows(batch.logs, LOG_COLUMNS, rows)
     return batch
 
 
+def _power_of_base(index: int, scale: int) -> float:
+    """base^index for base = 2^(2^-scale), without overflow: +inf past the largest double
+    (at scale -10 the base itself is 2^1024), 0.0 below the smallest."""
+    if scale <= 0:
+        exponent = index << -scale  # an integer: 2^(index * 2^-scale)
+        if exponent >= 1024:
+            return math.inf
+        return math.ldexp(1.0, max(exponent, -1075))
+    power = index / (1 << scale)
+    return math.inf if power >= 1024 else 2.0**power
+
+
+def _exponential_buckets(point: Any) -> tuple[list[float], list[int]]:
+    """An exponential histogram's buckets as explicit upper bounds and counts.
+
+    Bucket ``i`` of scale ``s`` holds (base^i, base^(i+1)] with base = 2^(2^-s); negative
+    buckets mirror it. The result reads like an explicit histogram: ``counts[j]`` holds
+    (bounds[j-1], bounds[j]], with -inf and +inf at the ends.
+    """
+    scale, negative, positive = point.scale, point.negative, point.positive
+    bounds: list[float] = []
+    counts: list[int] = []
+    top = negative.offset + len(negative.bucket_counts) - 1
+    for index in range(top, negative.offset - 1, -1):
+        bounds.append(-_power_of_base(index, scale))
+        counts.append(negative.bucket_counts[index - negative.offset])
+    bounds.append(point.zero_threshold)
+    counts.append(point.zero_count)
+    for index, count in enumerate(positive.bucket_counts, positive.offset):
+        bounds.append(_power_of_base(index + 1, scale))
+        counts.append(count)
+    counts.append(0)
+    return bounds, counts
+
+
+def _point_row(
+    kind: str, point: Any
+) -> tuple[float | None, int | None, float | None, float | None, Any, Any] | str:
+    """(value, count, min, max, bounds, bucket counts) of one point, or why it is refused."""
+    if point.time_unix_nano > MAX_INT64 or point.start_time_unix_nano > MAX_INT64:
+        return "has a time after 2262 (over 2^63-1 ns)"
+    # FLAG_NO_RECORDED_VALUE: a staleness marker, stored with no value rather than as 0.
+    empty = bool(point.flags & 1)
+    if kind in ("gauge", "sum"):
+        if empty:
+            return None, None, None, None, None, None
+        number = point.as_double if point.HasField("as_double") else float(point.as_int)
+        return number, None, None, None, None, None
+    if point.count > MAX_INT64:
+        return f"has a count of {point.count}, over 2^63-1"
+    value = point.sum if not empty and (kind == "summary" or point.HasField("sum")) else None
+    if kind == "summary":
+        return value, point.count, None, None, None, None
+    low = point.min if point.HasField("min") else None
+    high = point.max if point.HasField("max") else None
+    if kind == "histogram":
+        bounds: list[float] = list(point.explicit_bounds)
+        counts: list[int] = list(point.bucket_counts)
+    else:
+        if point.scale not in EXPONENTIAL_SCALES:
+            return f"has scale {point.scale}, not one of -10 to 20"
+        bounds, counts = _exponential_buckets(point)
+    if any(count > MAX_INT64 for count in counts):
+        return "has a bucket count over 2^63-1"
+    return value, point.count, low, high, bounds or None, counts or None
+
+
 def metrics_batch(request: ExportMetricsServiceRequest) -> Batch:
-    """Number and histogram points as (value, count); enough for totals and rates over time."""
+    """Every point with its kind, temporality and, for histograms, buckets, min and max.
+
+    Exponential histograms are kept as explicit bounds and counts (computed from scale and
+    offset; nothing is lost but the bucket's lower edge at the two ends); summaries keep
+    their sum and count.
+    """
     batch = Batch()
+    rows: list[tuple[Any, ...]] = []
     for resource_metrics in request.resource_metrics:
         resource_id, service = batch.add_resource(resource_metrics.resource)
         for scope_metrics in resource_metrics.scope_metrics:
+            scope = scope_metrics.scope.name
             for metric in scope_metrics.metrics:
                 kind = metric.WhichOneof("data")
-                points: list[tuple[Any, float, int | None]] = []
-                if kind in ("gauge", "sum"):
-                    for point in getattr(metric, kind).data_points:
-                        number = point.as_double if point.HasField("as_double") else point.as_int
-                        points.append((point, float(number), None))
-                elif kind in ("histogram", "exponential_histogram", "summary"):
-                    for point in getattr(metric, kind).data_points:
-                        points.append((point, float(point.sum), int(point.count)))
-                for point, value, count in points:
+                if kind not in METRIC_KINDS:
+                    continue
+                data = getattr(metric, kind)
+                if not metric.name:
+                    # The name is required (OTLP metrics data model): nothing could find it.
+                    for _ in data.data_points:
+                        batch.reject("a metric has no name")
+                    continue
+                temporality = (
+                    data.aggregation_temporality
+                    if kind in ("sum", "histogram", "exponential_histogram")
+                    else None
+                )
+                monotonic = data.is_monotonic if kind == "sum" else None
+                for point in data.data_points:
+                    shaped = _point_row(kind, point)
+                    if isinstance(shaped, str):
+                        batch.reject(f"a point of metric {metric.name!r} {shaped}")
+                        continue
+                    value, count, low, high, bounds, bucket_counts = shaped
                     point_id = _digest(
                         resource_id.encode()
                         + metric.name.encode()
                         + point.SerializeToString(deterministic=True)
                     )
-                    row = (
-                        point_id,
-                        metric.name,
-                        metric.unit or None,
-                        service,
-                        point.time_unix_nano,
-                        value,
-                        count,
-                        to_json(attributes_dict(point.attributes)),
+                    rows.append(
+                        (
+                            point_id,
+                            metric.name,
+                            metric.description or None,
+                            metric.unit or None,
+                            kind,
+                            temporality,
+                            monotonic,
+                            service,
+                            point.start_time_unix_nano or None,
+                            point.time_unix_nano,
+                            value,
+                            count,
+                            low,
+                            high,
+                            bounds,
+                            bucket_counts,
+                            to_json(attributes_dict(point.attributes)),
+                            resource_id,
+                            scope,
+                        )
                     )
-                    for name, column_value in zip(POINT_COLUMNS, row, strict=True):
-                        batch.points[name].append(column_value)
+    if rows:
+        _append_rows(batch.points, POINT_COLUMNS, rows)
     return batch

@@ -3,7 +3,9 @@
 Requests hand their rows to ``submit`` and await the returned future; it resolves only
 once the rows are committed, which is when the receiver acknowledges the export. Batches
 waiting together are written in one transaction (group commit), so many small exports cost
-one commit, and DuckDB work never runs on the server's event loop.
+one commit, and DuckDB work never runs on the server's event loop. When a group's
+transaction fails, each batch in it is written again on its own: only a batch that fails
+alone is refused, and the good exports grouped with it are stored and acknowledged.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class WriterBusy(Exception):
 class _Job:
     batch: Batch
     future: Future[Written]
+
+
+def _written(batch: Batch) -> Written:
+    return Written(batch.span_count, batch.log_count, batch.point_count)
 
 
 class StoreWriter:
@@ -95,24 +101,44 @@ class StoreWriter:
             self._write(jobs)
 
     def _write(self, jobs: list[_Job]) -> None:
+        if len(jobs) == 1:
+            self._write_alone(jobs[0])
+            return
         merged = Batch()
         for job in jobs:
             merged.extend(job.batch)
         try:
             self.store.write(merged)
         except Exception as error:
-            _log.exception("could not write %d batches to %s", len(jobs), self.store.path)
+            # The transaction rolled back; find the culprit by writing each batch alone.
+            _log.warning(
+                "a group of %d batches could not be written to %s (%s); writing each alone",
+                len(jobs),
+                self.store.path,
+                error,
+            )
             for job in jobs:
-                job.future.set_exception(error)
+                self._write_alone(job)
             return
         for job in jobs:
-            job.future.set_result(
-                Written(job.batch.span_count, job.batch.log_count, job.batch.point_count)
-            )
-        # -- forwarding hook: committed rows handed on; its failure never fails a write ----
+            job.future.set_result(_written(job.batch))
+        self._hand_on(merged)
+
+    def _write_alone(self, job: _Job) -> None:
+        try:
+            self.store.write(job.batch)
+        except Exception as error:
+            _log.exception("could not write a batch to %s", self.store.path)
+            job.future.set_exception(error)
+            return
+        job.future.set_result(_written(job.batch))
+        self._hand_on(job.batch)
+
+    def _hand_on(self, written: Batch) -> None:
+        # The forwarding hook: committed rows handed on; its failure never fails a write.
         if self.on_written is not None:
             try:
-                self.on_written(merged)
+                self.on_written(written)
             except Exception:
                 _log.exception("could not hand written rows to the forwarder")
 

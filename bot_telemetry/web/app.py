@@ -18,8 +18,12 @@ from .auth import guard
 from .client_events import add_client_event_routes
 from .config import ServerConfig
 from .measures import add_measure_routes
+from .metrics_routes import add_metrics_routes
 from .posthog import add_posthog_routes
 from .routes import Queries, add_routes
+
+#: The store's single writer, shared with the OTLP/gRPC server.
+WRITER = web.AppKey("writer", StoreWriter)
 
 
 def create_app(config: ServerConfig, store: Store | None = None) -> web.Application:
@@ -31,9 +35,11 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     # CORS before the token check: a browser's preflight carries no token.
     middlewares = [cors_middleware(config.cors_origins), guard(config)]
     app = web.Application(client_max_size=config.max_body, middlewares=middlewares)
+    app[WRITER] = writer
     otlp_http.add_routes(app, writer, config.max_body)
     receiver = add_telemetry_routes(app, writer, dedup_window=config.client_dedup_seconds)
     add_routes(app, queries)
+    add_metrics_routes(app, queries)
     add_client_event_routes(app, queries, receiver)
     add_measure_routes(app, queries)
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..receive import otlp_http
-from ..store.database import DEFAULT_STORE
+from ..receive.otlp import DEFAULT_GRPC_PORT
+from ..store.database import DEFAULT_STORE, store_file
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4318
@@ -20,9 +21,16 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ServerConfig:
+    """``grpc_port``: OTLP/gRPC on this port of the same host (0 picks one); None, the
+    default here, serves no gRPC, so tests and notebooks never claim 4317 by surprise
+    (``bot-telemetry serve`` passes ``DEFAULT_GRPC_PORT``). ``grpc_optional``: when that
+    port is taken, serve without gRPC and log why, instead of failing to start."""
+
     store: Path = DEFAULT_STORE
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    grpc_port: int | None = None
+    grpc_optional: bool = False
     allow_remote: bool = False
     token: str | None = None
     max_body: int = otlp_http.DEFAULT_MAX_BODY
@@ -31,6 +39,10 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     #: How long a client event's mid (and a bundle) is remembered to drop repeats.
     client_dedup_seconds: float = 3600.0
+
+    def __post_init__(self) -> None:
+        # A folder means the store file inside it, here as everywhere.
+        object.__setattr__(self, "store", store_file(self.store))
 
     def check(self) -> None:
         """Refuse a non-loopback bind unless it is explicit and protected by a token."""
@@ -54,3 +66,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+__all__ = [
+    "DEFAULT_GRPC_PORT",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "LOOPBACK_NAMES",
+    "ConfigError",
+    "ServerConfig",
+    "is_loopback",
+]

@@ -1,6 +1,7 @@
-"""``bot-telemetry serve``: the OTLP/HTTP receiver and the web UI on one port.
+"""``bot-telemetry serve``: the OTLP/HTTP receiver and the web UI on one port, and the
+OTLP/gRPC receiver on another (when ``grpc_port`` is set), in one event loop.
 
-    config = ServerConfig(store=Path(".bot-telemetry/telemetry.duckdb"))
+    config = ServerConfig(store=Path(".bot-telemetry/telemetry.duckdb"), grpc_port=4317)
     asyncio.run(serve(config))            # until SIGINT/SIGTERM
 
     with CollectorThread(config) as collector:   # in-process, on a thread of its own
@@ -15,31 +16,57 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import threading
 from collections.abc import Callable
 from types import TracebackType
 
+import grpc
 from aiohttp import web
 
-from .app import create_app
+from ..receive.otlp_grpc import start_grpc
+from .app import WRITER, create_app
 from .config import ServerConfig
 from .discovery import discovery_path
+from .grpc_on_http import GuardedTCPSite
+
+_log = logging.getLogger(__name__)
+
+#: How long in-flight gRPC exports may take to finish when the server stops.
+GRPC_GRACE_SECONDS = 10.0
+
+
+def _shown(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 class Running:
-    """A started server: its URL, and a way to stop it from its own loop."""
+    """A started server: its URLs, and a way to stop it from its own loop."""
 
-    def __init__(self, runner: web.AppRunner, config: ServerConfig):
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        config: ServerConfig,
+        grpc_server: grpc.aio.Server | None = None,
+        grpc_port: int | None = None,
+    ):
         self.runner = runner
         self.config = config
         host, port = runner.addresses[0][:2]
-        shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{port}"
+        self.url = f"http://{_shown(host)}:{port}"
+        self.grpc_server = grpc_server
+        #: The OTLP/gRPC endpoint as exporters take it, or None when gRPC is off.
+        self.grpc_url = (
+            f"http://{_shown(config.host.strip('[]'))}:{grpc_port}" if grpc_port else None
+        )
 
     async def stop(self) -> None:
         discovery_path(self.config.store).unlink(missing_ok=True)
+        # gRPC first: in-flight exports await the writer, which closes with the app.
+        if self.grpc_server is not None:
+            await self.grpc_server.stop(GRPC_GRACE_SECONDS)
         await self.runner.cleanup()
 
 
@@ -49,14 +76,37 @@ async def start(config: ServerConfig) -> Running:
     # The receiver inflates gzip itself, so it can bound the inflated size (a gzip bomb).
     runner = web.AppRunner(app, access_log=None, auto_decompress=False)
     await runner.setup()
+    grpc_server: grpc.aio.Server | None = None
+    grpc_port: int | None = None
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        # gRPC first, so a gRPC client at the HTTP port is told the port actually picked.
+        if config.grpc_port is not None:
+            try:
+                grpc_server, grpc_port = await start_grpc(
+                    app[WRITER],
+                    config.host,
+                    config.grpc_port,
+                    max_body=config.max_body,
+                    token=config.token,
+                )
+            except OSError as error:
+                if not config.grpc_optional:
+                    raise
+                _log.warning(
+                    "OTLP/gRPC not served: %s (pass --grpc-port to use another port, "
+                    "--no-grpc to serve none)",
+                    error,
+                )
+        site = GuardedTCPSite(runner, config.host, config.port, grpc_port=grpc_port)
         await site.start()
     except OSError:
+        if grpc_server is not None:
+            await grpc_server.stop(None)
         await runner.cleanup()
         raise
-    running = Running(runner, config)
-    discovery_path(config.store).write_text(json.dumps({"url": running.url, "pid": os.getpid()}))
+    running = Running(runner, config, grpc_server, grpc_port)
+    found = {"url": running.url, "pid": os.getpid(), "grpc_url": running.grpc_url}
+    discovery_path(config.store).write_text(json.dumps(found))
     return running
 
 

@@ -3,7 +3,12 @@ the web UI shows), a trace as a span tree, a conversation as a transcript, table
 
 The layout reads left to right: nodes nobody calls (the channel) in the first column, every
 other node one column right of its furthest caller, calls that go back (a reply to the
-channel) drawn as arcs under the nodes. Every value from telemetry is XML-escaped.
+channel) drawn as arcs under the nodes. An edge's label goes just before its arrowhead; when
+that spot is taken (several callers of one node) or the label would cover a node, above or
+below the line just after the caller, else at the first point along its own curve where it
+covers nothing, so
+with many services each label stays beside the edge it belongs to. Every value from
+telemetry is XML-escaped.
 """
 
 from __future__ import annotations
@@ -19,6 +24,59 @@ from ..analytics.traces import TraceDetail
 
 NODE_WIDTH, NODE_HEIGHT = 170, 58
 COLUMN_GAP, ROW_GAP, MARGIN = 200, 44, 30
+# Edge labels: 11px text, about this wide per character (system sans-serif), and the points
+# along a curve to try when both ends are taken (0 is the caller, 1 the callee).
+LABEL_CHAR_WIDTH, LABEL_HEIGHT = 6.4, 14
+LABEL_POSITIONS = (0.5, 0.35, 0.65, 0.2, 0.8)
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+def _overlap(a: Box, b: Box) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    return width * height if width > 0 and height > 0 else 0.0
+
+
+def _bezier(points: Sequence[tuple[float, float]], t: float) -> tuple[float, float]:
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points
+    u = 1 - t
+    return (
+        u**3 * x0 + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t**3 * x3,
+        u**3 * y0 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t**3 * y3,
+    )
+
+
+def _place_label(
+    curve: Sequence[tuple[float, float]], text: str, taken: list[Box]
+) -> tuple[float, float, str]:
+    """Where a label goes (x, baseline y, text-anchor): the candidate that covers the fewest
+    taken boxes (nodes and labels placed before); its box is added to ``taken``."""
+    width = len(text) * LABEL_CHAR_WIDTH
+    (x1, y1), (x2, y2) = curve[0], curve[-1]
+    # Above the arrowhead, above or below the line where it leaves the caller, below the
+    # arrowhead: each beside one end of this very edge.
+    candidates = [
+        (x2 - 8, y2 - 7, "end"),
+        (x1 + 8, y1 - 7, "start"),
+        (x1 + 8, y1 + 16, "start"),
+        (x2 - 8, y2 + 16, "end"),
+    ]
+    for t in LABEL_POSITIONS:
+        x, y = _bezier(curve, t)
+        candidates.append((x, y - 4, "middle"))
+    best: tuple[float, Box, tuple[float, float, str]] | None = None
+    for x, y, anchor in candidates:
+        left = x - width if anchor == "end" else x - width / 2 if anchor == "middle" else x
+        box = (left, y - LABEL_HEIGHT + 3, left + width, y + 3)
+        covered = sum(_overlap(box, other) for other in taken)
+        if best is None or covered < best[0]:
+            best = (covered, box, (x, y, anchor))
+        if covered == 0:
+            break
+    assert best is not None
+    taken.append(best[1])
+    return best[2]
 
 
 def as_json(app_map: AppMap) -> str:
@@ -186,6 +244,10 @@ def as_svg(app_map: AppMap) -> str:
     if not app_map["nodes"]:
         parts.append('<text x="30" y="40" class="empty">No telemetry in this time window.</text>')
     back_index = 0
+    # Node boxes, with a little margin: no label may cover a node.
+    taken: list[Box] = [
+        (p.x - 4, p.y - 4, p.x + NODE_WIDTH + 4, p.y + NODE_HEIGHT + 4) for p in placed.values()
+    ]
     for edge in app_map["edges"]:
         source, target = placed.get(edge["source"]), placed.get(edge["target"])
         if source is None or target is None:
@@ -196,9 +258,10 @@ def as_svg(app_map: AppMap) -> str:
             x2, y2 = target.x, target.y + NODE_HEIGHT // 2
             bend = (x2 - x1) // 2
             path = f"M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}"
-            # Just above the arrowhead: edges leaving one node fan out, so their labels
-            # would collide half way.
-            label_x, label_y, anchor = x2 - 8, y2 - 7, "end"
+            at_x, at_y, anchor = _place_label(
+                ((x1, y1), (x1 + bend, y1), (x2 - bend, y2), (x2, y2)), _edge_label(edge), taken
+            )
+            label_x, label_y = round(at_x), round(at_y)
         else:
             back_index += 1
             x1, y1 = source.x + NODE_WIDTH // 2, source.y + NODE_HEIGHT
@@ -208,6 +271,8 @@ def as_svg(app_map: AppMap) -> str:
             # A cubic with both control points at ``low`` bottoms out three quarters down.
             label_x = (x1 + x2) // 2
             label_y, anchor = y1 + (low - y1) * 3 // 4 + 14, "middle"
+            half = len(_edge_label(edge)) * LABEL_CHAR_WIDTH / 2
+            taken.append((label_x - half, label_y - LABEL_HEIGHT + 3, label_x + half, label_y + 3))
         marker = "arrow-failed" if failed else "arrow"
         parts.append(
             f'<g class="edge{" failed" if failed else ""}" '
@@ -253,7 +318,8 @@ APPMAP_CSS = """
 .appmap .node .figures { font-size: 12px; fill: #484644; }
 .appmap .edge path { stroke: #605e5c; stroke-width: 1.6; }
 .appmap .edge.failed path { stroke: #d13438; stroke-width: 2.4; }
-.appmap .edge text { font-size: 11px; fill: #323130; }
+.appmap .edge text { font-size: 11px; fill: #323130; paint-order: stroke; stroke: #fff;
+                     stroke-width: 3px; stroke-linejoin: round; }
 .appmap .edge.failed text { fill: #a4262c; font-weight: 600; }
 """
 SVG_STYLE = f"<style>{APPMAP_CSS}</style>"

@@ -80,9 +80,10 @@ def _index_page() -> str:
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, text=json.dumps(value, ensure_ascii=False), content_type="application/json"
-    )
+    # allow_nan=False: the queries give NaN and Infinity as strings (analytics.json_values),
+    # and an answer the browser's JSON.parse refuses must never leave.
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return web.Response(status=status, text=text, content_type="application/json")
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from benchmarks._variants import VARIANTS
+from benchmarks._agents_variants import AGENTS_ECHO_VARIANTS
+from benchmarks._variants import ECHO_VARIANTS, VARIANTS
 from benchmarks.turn_overhead import measure
 from tests.support.processes import REPO
 
@@ -95,6 +96,31 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
     assert "metric_exports" not in exported["full_bot_telemetry"]
 
 
+def test_both_runtimes_side_by_side_each_against_its_own_baseline() -> None:
+    tiny = ["--variants", "echo", "--rounds", "2", "--turns", "3", "--warm-up", "0"]
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.turn_overhead", "--json", "--runtime", "both", *tiny],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    for variant in (*ECHO_VARIANTS, *AGENTS_ECHO_VARIANTS):
+        assert report[f"{variant}_us"] > 0
+    assert set(report["runtimes"]) == {"botbuilder", "agents"}
+    for figures in report["runtimes"].values():
+        assert isinstance(figures["echo_added_us"], float)
+        assert figures["echo_ratio"] > 0
+        assert figures["full_added_us"] is None, "no full variants were asked for"
+    assert report["ratio_to_baseline"]["agents_echo_bot_telemetry"] > 0
+    exported = report["exported_per_turn"]
+    assert exported["agents_echo_baseline"] == {"replies": 1.0}
+    # The same telemetry per echo turn as on botbuilder: the turn span and two events.
+    assert exported["agents_echo_bot_telemetry"] == exported["echo_bot_telemetry"]
+
+
 def test_a_subset_reports_no_ratio_it_cannot_compute() -> None:
     report = measure(("echo_baseline", "echo_bot_telemetry"), rounds=1, turns=2, warm_up=0)
 
@@ -111,6 +137,7 @@ def test_a_subset_reports_no_ratio_it_cannot_compute() -> None:
         ((), 1, "cloud"),
         (("echo_baseline",), 0, "cloud"),
         (("echo_baseline",), 1, "bot-framework-adapter"),
+        (("agents_echo_baseline",), 1, "test"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_starts(

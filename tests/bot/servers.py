@@ -178,21 +178,34 @@ def ingestion_app(ingestion: Ingestion) -> web.Application:
 
 
 def connector_app(recorded: Recorded) -> web.Application:
-    """The Bot Connector's send/reply routes; each reply gets a fresh activity id."""
+    """The Bot Connector's send/reply routes (each reply gets a fresh activity id) and its
+    update (PUT) and delete (DELETE) routes."""
 
     async def send(request: web.Request) -> web.Response:
-        activity = await request.json()
+        activity = await request.json() if request.method != "DELETE" else None
         recorded.requests.append(
             {
+                "method": request.method,
                 "conversation": request.match_info["conversation"],
                 "reply_to": request.match_info.get("activity"),
                 "activity": activity,
                 "headers": dict(request.headers),
             }
         )
-        return web.json_response({"id": uuid.uuid4().hex})
+        if request.method == "DELETE":
+            return web.Response(status=200)
+        return web.json_response(
+            {
+                "id": request.match_info.get("activity")
+                if request.method == "PUT"
+                else uuid.uuid4().hex
+            }
+        )
 
     app = web.Application()
-    app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", send)
+    activity = "/v3/conversations/{conversation}/activities/{activity}"
+    app.router.add_post(activity, send)
+    app.router.add_put(activity, send)
+    app.router.add_delete(activity, send)
     app.router.add_post("/v3/conversations/{conversation}/activities", send)
     return app

@@ -39,6 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     store = tmp_path_factory.mktemp("cli") / "telemetry.duckdb"
     port = free_port()
     args = ["-m", "bot_telemetry.cli", "serve", "--store", str(store), "--port", str(port)]
+    args += ["--grpc-port", "0"]
     with running(args, ready_url=f"http://127.0.0.1:{port}/api/health") as process:
         sent = run_conversation(f"http://127.0.0.1:{port}")
         # While serve holds the store, the CLI asks it over HTTP and gets the same answers.
@@ -58,6 +59,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def test_serve_prints_one_url_for_otlp_and_the_ui(served: Served) -> None:
     assert "collector on http://127.0.0.1:" in served.serve_output
     assert "/v1/traces" in served.serve_output and "web UI http://127.0.0.1:" in served.serve_output
+    assert "OTLP/gRPC http://127.0.0.1:" in served.serve_output
 
 
 def test_appmap_formats(served: Served) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -17,6 +19,7 @@ from bot_telemetry import instrument_aiohttp_client
 from bot_telemetry.correlation.client import TRACE_CONFIG, set_peer_service
 from bot_telemetry.correlation.dependency_context import dependency_span_scope
 from tests.support.ports import free_port
+from tests.support.processes import REPO
 from tests.support.servers import serving
 from tests.support.telemetry import CapturedTelemetry
 
@@ -276,3 +279,24 @@ async def test_connector_replies_carry_the_trace(
     assert span.attributes["url.full"] == f"{target.url}/v3/conversations/c1/activities/a1"
     assert span.attributes["http.response.status_code"] == 200
     assert target.only()["traceparent"].startswith(named_traceparent(span))
+
+
+def test_msrest_is_not_imported_for_its_sender_but_wrapped_once_it_is() -> None:
+    # A fresh interpreter: instrumenting first (as an Agents SDK bot does) loads no msrest;
+    # a botbuilder bot that imports it later still gets its replies traced.
+    script = (
+        "import sys\n"
+        "from bot_telemetry import instrument_aiohttp_client\n"
+        "instrument_aiohttp_client()\n"
+        "assert 'msrest' not in sys.modules, 'instrumenting imported msrest'\n"
+        "from msrest.universal_http.async_requests import AsyncRequestsHTTPSender\n"
+        "assert AsyncRequestsHTTPSender.send.__bot_telemetry__\n"
+        "instrument_aiohttp_client()\n"
+        "import botframework.connector\n"
+        "print('wrapped')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "wrapped"

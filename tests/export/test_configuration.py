@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry import _logs as logs
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 
@@ -100,3 +100,67 @@ def test_unknown_propagator_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext,nonsense")
     with pytest.raises(ValueError, match="nonsense"):
         configure("bot", span_exporters=[], log_exporters=[], metric_readers=[])
+
+
+def _silenced_capture(silenced: tuple[str, ...]):
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    handle = configure(
+        "bot",
+        span_exporters=[spans],
+        log_exporters=[InMemoryLogRecordExporter()],
+        metric_readers=[reader],
+        silenced_scopes=silenced,
+    )
+    return handle, spans, reader
+
+
+def test_a_silenced_scope_records_nothing_and_its_children_join_the_nearest_recorded_span():
+    # Obtained before configure, as a library does at import (the Agents SDK's tracer does).
+    noisy, ours = trace.get_tracer("noisy.sdk"), trace.get_tracer("ours")
+    counter = metrics.get_meter("noisy.sdk").create_counter("noisy.turns")
+    handle, spans, reader = _silenced_capture(("noisy.sdk",))
+    try:
+        with ours.start_as_current_span("turn") as turn:
+            with noisy.start_as_current_span("noisy.process") as silent:
+                assert not silent.is_recording()
+                assert silent.get_span_context() == turn.get_span_context()
+                with ours.start_as_current_span("storage"):
+                    pass
+                silent.set_attribute("user.id", "raw")  # nowhere to go
+        counter.add(1)
+        assert handle.force_flush(10_000)
+        finished = {s.name: s for s in spans.get_finished_spans()}
+        assert set(finished) == {"turn", "storage"}
+        storage = finished["storage"]
+        assert storage.parent is not None
+        assert storage.parent.span_id == finished["turn"].context.span_id
+        data = reader.get_metrics_data()
+        names = [
+            m.name
+            for r in (data.resource_metrics if data else [])
+            for s in r.scope_metrics
+            for m in s.metrics
+        ]
+        assert "noisy.turns" not in names
+    finally:
+        handle.shutdown()
+
+    # Configured again without silencing: the same tracer and counter record again.
+    handle, spans, reader = _silenced_capture(())
+    try:
+        with noisy.start_as_current_span("noisy.process"):
+            pass
+        counter.add(1)
+        assert handle.force_flush(10_000)
+        assert [s.name for s in spans.get_finished_spans()] == ["noisy.process"]
+        data = reader.get_metrics_data()
+        assert data is not None
+        assert "noisy.turns" in [
+            m.name for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics
+        ]
+    finally:
+        handle.shutdown()

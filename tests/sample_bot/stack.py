@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot_telemetry import instrument_aiohttp_client
-from sample_bot.app import BotSettings
-from sample_bot.app import build_app as build_bot
+from sample_bot.__main__ import app_builder
 from sample_bot.channel import ChannelSimulator
 from sample_bot.channel import build_app as build_channel
 from sample_bot.driver import ChannelDriver
@@ -26,6 +25,7 @@ from sample_bot.nlu.model import load_model
 from sample_bot.qna.api import build_app as build_qna
 from sample_bot.qna.knowledge_base import load_knowledge_base
 from sample_bot.service import add_plumbing, traced_unless_plumbing
+from sample_bot.settings import BotSettings
 from tests.support.ports import free_port
 from tests.support.servers import serving
 
@@ -45,7 +45,11 @@ def _traced(app: web.Application, name: str, ledger: RequestLedger) -> web.Appli
 
 
 @asynccontextmanager
-async def sample_stack(nlu_fail_every: int = 0, qna_fail_every: int = 0) -> AsyncIterator[Stack]:
+async def sample_stack(
+    nlu_fail_every: int = 0, qna_fail_every: int = 0, runtime: str = "botbuilder"
+) -> AsyncIterator[Stack]:
+    """The sample with its bot on ``runtime`` (botbuilder or agents)."""
+    build_bot = app_builder(runtime)
     async with AsyncExitStack() as stack:
         nlu_ledger, qna_ledger = RequestLedger(nlu_fail_every), RequestLedger(qna_fail_every)
         nlu = await stack.enter_async_context(

@@ -1,4 +1,5 @@
-"""The sample bot's behaviour and telemetry, over real HTTP through the channel simulator."""
+"""The sample bot's behaviour and telemetry, over real HTTP through the channel simulator,
+on each runtime (botbuilder and the Microsoft 365 Agents SDK)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ from typing import Any
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from sample_bot import bot
-from sample_bot.storage import CONNECTION_STRING_ENV, CONTAINER_ENV
+from sample_bot import conversation as bot
+from sample_bot.settings import CONNECTION_STRING_ENV, CONTAINER_ENV, RUNTIMES
 from tests.sample_bot.stack import sample_stack
 from tests.support.azurite import Azurite
 from tests.support.telemetry import CapturedTelemetry
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def _texts(replies: list[dict[str, Any]]) -> list[str]:
@@ -22,8 +28,8 @@ def _props(telemetry: CapturedTelemetry, name: str) -> list[dict[str, Any]]:
     return [dict(record.log_record.attributes or {}) for record in telemetry.events(name)]
 
 
-async def test_welcome_and_small_talk(telemetry: CapturedTelemetry) -> None:
-    async with sample_stack() as stack:
+async def test_welcome_and_small_talk(runtime: str, telemetry: CapturedTelemetry) -> None:
+    async with sample_stack(runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Ana")
         replies = await stack.channel.say(conversation, "hello there")
         conversation_replies = await stack.channel.replies(conversation)
@@ -34,10 +40,15 @@ async def test_welcome_and_small_talk(telemetry: CapturedTelemetry) -> None:
     assert greeting["conversationId"] == conversation
     assert len(telemetry.events("BotMessageReceived")) == 2  # conversationUpdate + message
     assert len(telemetry.events("BotMessageSend")) == 2
+    # The runtime asked for is the one that ran the turns.
+    scopes = {s.instrumentation_scope.name for s in telemetry.spans() if s.name == "bot.turn"}
+    assert scopes == {"bot_telemetry.agents" if runtime == "agents" else "bot_telemetry.bot"}
 
 
-async def test_booking_in_one_go_completes_the_waterfall(telemetry: CapturedTelemetry) -> None:
-    async with sample_stack() as stack:
+async def test_booking_in_one_go_completes_the_waterfall(
+    runtime: str, telemetry: CapturedTelemetry
+) -> None:
+    async with sample_stack(runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Ana")
         asked = await stack.channel.say(conversation, "book a table for 4 on friday")
         confirm = await stack.channel.say(conversation, "Ana")
@@ -52,8 +63,10 @@ async def test_booking_in_one_go_completes_the_waterfall(telemetry: CapturedTele
     assert not telemetry.events("WaterfallCancel")
 
 
-async def test_cancel_and_help_interrupt_a_booking(telemetry: CapturedTelemetry) -> None:
-    async with sample_stack() as stack:
+async def test_cancel_and_help_interrupt_a_booking(
+    runtime: str, telemetry: CapturedTelemetry
+) -> None:
+    async with sample_stack(runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Finn")
         assert _texts(await stack.channel.say(conversation, "book a table")) == [
             "Which day would you like to come?"
@@ -69,8 +82,8 @@ async def test_cancel_and_help_interrupt_a_booking(telemetry: CapturedTelemetry)
     assert not telemetry.events("WaterfallComplete")
 
 
-async def test_questions_answered_and_missed(telemetry: CapturedTelemetry) -> None:
-    async with sample_stack() as stack:
+async def test_questions_answered_and_missed(runtime: str, telemetry: CapturedTelemetry) -> None:
+    async with sample_stack(runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Ben")
         answered = await stack.channel.say(conversation, "do you have parking?")
         missed = await stack.channel.say(conversation, "what is the meaning of life")
@@ -85,9 +98,10 @@ async def test_questions_answered_and_missed(telemetry: CapturedTelemetry) -> No
 
 
 async def test_failing_dependencies_degrade_the_answer_not_the_turn(
+    runtime: str,
     telemetry: CapturedTelemetry,
 ) -> None:
-    async with sample_stack(nlu_fail_every=1, qna_fail_every=1) as stack:
+    async with sample_stack(nlu_fail_every=1, qna_fail_every=1, runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Dan")
         replies = await stack.channel.say(conversation, "when are you open?")
     assert _texts(replies) == [bot.QNA_DOWN]
@@ -103,8 +117,8 @@ async def test_failing_dependencies_degrade_the_answer_not_the_turn(
     assert all(s.status.status_code != StatusCode.ERROR for s in turns)
 
 
-async def test_the_hops_are_one_trace(telemetry: CapturedTelemetry) -> None:
-    async with sample_stack() as stack:
+async def test_the_hops_are_one_trace(runtime: str, telemetry: CapturedTelemetry) -> None:
+    async with sample_stack(runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Ben")
         await stack.channel.say(conversation, "can I pay by card?")
     spans = telemetry.spans()
@@ -126,11 +140,11 @@ async def test_the_hops_are_one_trace(telemetry: CapturedTelemetry) -> None:
 
 
 async def test_state_in_azure_blob_storage(
-    telemetry: CapturedTelemetry, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+    runtime: str, telemetry: CapturedTelemetry, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(CONNECTION_STRING_ENV, azurite.connection_string)
     monkeypatch.setenv(CONTAINER_ENV, "sample-bot-test")
-    async with sample_stack() as stack:
+    async with sample_stack(runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Cleo")
         await stack.channel.say(conversation, "book a table for 2")
         # The dialog's place survives between turns only through the store.

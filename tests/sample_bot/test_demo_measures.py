@@ -1,6 +1,7 @@
 """Measures through the sample: after ``python -m sample_bot.demo --conversations N --exit``
 the measures (asked through ``bot-telemetry measures``, as a user would) equal what the demo
-drove, and so do the bot's own OpenTelemetry metrics that ``serve`` stored."""
+drove, and so do the bot's own OpenTelemetry metrics that ``serve`` stored; with the bot on
+botbuilder and on the Agents SDK."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections import defaultdict
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot_telemetry import contract
 from bot_telemetry.store.database import Store
@@ -75,7 +78,8 @@ def latest_metric_points(store: Path) -> dict[str, dict[tuple[tuple[str, str], .
     return found
 
 
-def test_the_measures_equal_what_the_demo_drove(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime", ["botbuilder", "agents"])
+def test_the_measures_equal_what_the_demo_drove(tmp_path: Path, runtime: str) -> None:
     store, summary_file = tmp_path / "demo.duckdb", tmp_path / "summary.json"
     ports = [option for name in NAMES for option in (f"--{name}-port", str(free_port()))]
     started = time.time()
@@ -88,6 +92,8 @@ def test_the_measures_equal_what_the_demo_drove(tmp_path: Path) -> None:
         str(store),
         "--summary",
         str(summary_file),
+        "--runtime",
+        runtime,
         *ports,
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr

@@ -1,6 +1,6 @@
-"""Promoted columns: a turn's and an event's vocabulary kept in columns at ingest; a store
-written before them is read through the JSON (read-only) or given them (opened to write),
-with the same rows either way."""
+"""Promoted columns: a turn's and an event's vocabulary (and the trace key) kept in columns at
+ingest; a store written before them (schema 2) gets them, filled from its rows, when opened,
+and reads the same."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_values_are_the_first_present_as_their_column_wants() -> None:
 
 
 def _without_promoted_columns(path: Path) -> None:
-    """Make the store what version 1 wrote: no promoted columns."""
+    """Make the store what schema version 2 wrote: no promoted columns, no trace key."""
     db = duckdb.connect(str(path))
     for table, promoted in (
         ("spans", contract.PROMOTED_SPAN_ATTRIBUTES),
@@ -58,32 +58,24 @@ def _without_promoted_columns(path: Path) -> None:
     ):
         for column in (*promoted, "trace_key"):
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.close()
 
 
-def test_an_older_store_reads_the_same_and_is_promoted_when_written(tmp_path: Path) -> None:
+def test_an_older_store_is_upgraded_and_reads_the_same(tmp_path: Path) -> None:
     path = tmp_path / "store.duckdb"
     planned_store(path)
     with closing(Store.open(path, read_only=True)) as current:
-        assert current.promoted
         engine = DuckDBEngine(current)
         turns, events = engine.query(EVERY_TURN).rows, engine.query(EVERY_EVENT).rows
     assert sum(1 for row in events if row[14] is not None) > 100  # intent_score
+    assert all(row[-1] is not None for row in turns)  # trace_key
     _without_promoted_columns(path)
 
-    with closing(Store.open(path, read_only=True)) as older:
-        assert not older.promoted
-        engine = DuckDBEngine(older)
+    with closing(Store.open(path, read_only=True)) as upgraded:  # upgraded on the way
+        engine = DuckDBEngine(upgraded)
         assert engine.query(EVERY_TURN).rows == turns
         assert engine.query(EVERY_EVENT).rows == events
-
-    Store.open(path).close()  # opened to write: the columns are added and filled
-    with closing(Store.open(path, read_only=True)) as migrated:
-        assert migrated.promoted
-        engine = DuckDBEngine(migrated)
-        assert engine.query(EVERY_TURN).rows == turns
-        assert engine.query(EVERY_EVENT).rows == events
-        with migrated.reader() as db:
+        with upgraded.reader() as db:
             version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("2",)
+    assert version == ("3",)

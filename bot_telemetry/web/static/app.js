@@ -70,6 +70,21 @@ function table(headings, rows, onRow) {
     headings.map((h) => el("th", { class: h.num ? "num" : "" }, h.label)))), body);
 }
 
+// Values longer than this are cut, with a button to show them whole: a 100 KB attribute
+// would otherwise make a page thousands of pixels tall.
+const LONG_VALUE = 1000;
+
+function shownValue(value) {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  if (text === undefined || text.length <= LONG_VALUE) return el("span", {}, text ?? "");
+  const holder = el("span", { class: "long-value" }, text.slice(0, LONG_VALUE), "… ");
+  const more = el("button", { type: "button", class: "show-all" },
+    `show all ${text.length.toLocaleString("en")} characters`);
+  more.addEventListener("click", () => holder.replaceChildren(text));
+  holder.append(more);
+  return holder;
+}
+
 function go(hash) {
   window.location.hash = hash;
 }
@@ -132,6 +147,7 @@ async function route() {
 
 window.BotTelemetry = {
   el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
+  shownValue,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

@@ -123,11 +123,11 @@ function chart(measure, result, kind) {
   for (let tick = 0; tick <= 4; tick++) {
     const value = (top * tick) / 4;
     root.append(svg("line", { class: "grid", x1: PAD.left, x2: WIDTH - PAD.right, y1: y(value), y2: y(value) }),
-      text(PAD.left - 6, y(value) + 4, format(value, valueKind), "axis", "end"));
+      text(PAD.left - 6, y(value) + 4, format(value, valueKind), "tick", "end"));
   }
   const every = Math.max(1, Math.ceil(times.length / 8));
   times.forEach((time, i) => {
-    if (i % every === 0) root.append(text(x(i), HEIGHT - 10, timeLabel(time, result.timeGranularity), "axis", "middle"));
+    if (i % every === 0) root.append(text(x(i), HEIGHT - 10, timeLabel(time, result.timeGranularity), "tick", "middle"));
   });
   // the series
   series.forEach((s, number) => {

@@ -2,8 +2,10 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register } =
-  window.BotTelemetry;
+const {
+  el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
+  shownValue,
+} = window.BotTelemetry;
 
 async function showTraces(params) {
   const field = (label, name, value, placeholder) => el("label", {}, label,
@@ -30,23 +32,42 @@ async function showTraces(params) {
     table(TRACE_HEADINGS, traceRows(found), (row) => go(`#/trace/${row.trace}`)));
 }
 
-function attributesTable(attributes) {
+function attributesTable(attributes, cls) {
   const rows = Object.entries(attributes || {}).map(([key, value]) =>
-    el("tr", {}, el("td", {}, key),
-      el("td", {}, typeof value === "string" ? value : JSON.stringify(value))));
-  return el("table", {}, el("tbody", {}, rows));
+    el("tr", {}, el("td", {}, key), el("td", {}, shownValue(value))));
+  return el("table", { class: cls || "" }, el("tbody", {}, rows));
 }
 
-function spanDetails(span) {
+function linkList(links) {
+  return el("ul", { class: "links" }, links.map((link) => el("li", {},
+    link.stored
+      ? el("a", { href: `#/trace/${link.trace_id}`, "data-trace": link.trace_id },
+        `trace ${link.trace_id}`)
+      : el("span", { class: "unstored", title: "this trace is not in the store" },
+        `trace ${link.trace_id} (not stored)`),
+    ` · span ${link.span_id}`,
+    Object.keys(link.attributes || {}).length ? attributesTable(link.attributes) : null)));
+}
+
+function spanDetails(span, resources) {
+  const resource = resources.find((r) => r.resource_id === span.resource_id);
+  const scope = span.scope
+    ? `${span.scope.name || "(unnamed)"}${span.scope.version ? ` ${span.scope.version}` : ""}`
+    : null;
   return el("div", { class: "details", id: "span-details" },
     el("h3", {}, `${span.service}: ${span.name}`),
     el("p", {}, `${span.kind} · ${ms(span.duration_ms)} · status ${span.status}`,
       span.status_message ? ` – ${span.status_message}` : ""),
     attributesTable({ span_id: span.span_id, parent_span_id: span.parent_span_id || "",
-      ...span.attributes }),
+      ...span.attributes }, "span-attributes"),
+    span.links.length ? el("h3", {}, "Links") : null,
+    span.links.length ? linkList(span.links) : null,
     span.events.length ? el("h3", {}, "Span events") : null,
     span.events.map((e) => el("div", {}, el("strong", {}, `${e.name} +${ms(e.offset_ms)}`),
-      attributesTable(e.attributes))));
+      attributesTable(e.attributes))),
+    scope ? el("p", { class: "scope" }, "Instrumentation scope: ", scope) : null,
+    resource ? el("h3", {}, "Resource") : null,
+    resource ? attributesTable(resource.attributes, "resource-attributes") : null);
 }
 
 async function showTrace(traceId) {
@@ -77,7 +98,7 @@ async function showTrace(traceId) {
     const open = () => {
       for (const other of view.querySelectorAll(".span-row.selected")) other.classList.remove("selected");
       row.classList.add("selected");
-      detailSlot.replaceChildren(spanDetails(span));
+      detailSlot.replaceChildren(spanDetails(span, trace.resources || []));
     };
     row.addEventListener("click", open);
     row.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
@@ -85,11 +106,13 @@ async function showTrace(traceId) {
   });
   const logs = trace.logs.map((log) => ({
     cells: [`+${ms(log.offset_ms)}`, log.service, log.event_name || log.severity || "log",
-      log.event_name ? Object.entries(log.attributes)
-        .filter(([key]) => key !== "microsoft.custom_event.name")
+      shownValue(log.event_name ? Object.entries(log.attributes)
+        .filter(([key]) => key !== "microsoft.custom_event.name" && key !== "event.name")
         .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
-        .join("  ") : (log.body || "")],
+        .join("  ") : (log.body || ""))],
   }));
+  const resources = (trace.resources || []).map((resource) => el("div", { class: "resource" },
+    el("strong", {}, resource.service), attributesTable(resource.attributes)));
   view.replaceChildren(
     el("h2", {}, `Trace ${trace.trace_id}`),
     el("p", {}, `${trace.start} · ${ms(trace.duration_ms)} · ${trace.spans.length} spans · `,
@@ -99,6 +122,8 @@ async function showTrace(traceId) {
     detailSlot,
     el("h3", {}, "Events and log records"),
     table([{ label: "At" }, { label: "Service" }, { label: "Event" }, { label: "Properties" }], logs),
+    el("h3", {}, "Resources"),
+    el("div", { class: "resources" }, resources),
   );
 }
 

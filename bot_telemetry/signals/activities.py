@@ -1,0 +1,186 @@
+"""What a BotMessage* event and the turn span say about an activity, for any runtime.
+
+botbuilder's ``Activity`` (msrest) and the Agents SDK's (pydantic) have the same field
+names (``from_property``, ``recipient``, ``conversation``, ``reply_to_id``, ...), so one
+reading serves both; the few differences are handled here and nowhere else:
+
+- activity types are ``ActivityTypes`` members in botbuilder (a str Enum whose ``str()``
+  is ``"ActivityTypes.trace"``) and plain strings in the Agents SDK;
+- the Agents SDK's ``channel_id`` is a ``ChannelId`` (a ``str`` subclass that may carry a
+  sub-channel, ``"msteams:COPILOT"``): recorded as a plain ``str``;
+- attachments serialize with ``serialize()`` (msrest) or ``model_dump()`` (pydantic).
+
+Personal properties (text, names, attachments) are put in; the privacy policy takes them
+out when the event is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from .. import contract
+from ..privacy import PrivacyPolicy
+
+Properties = dict[str, Any]
+
+#: The channel id Microsoft Teams uses (botframework-connector's ``Channels.ms_teams``).
+TEAMS_CHANNEL = "msteams"
+
+
+def type_name(kind: object) -> str:
+    """An activity type as a plain string, whichever runtime's type it is.
+
+    >>> type_name("message")
+    'message'
+    """
+    return str(getattr(kind, "value", kind) or "")
+
+
+def channel_name(channel_id: object) -> str | None:
+    """The channel id as a plain string: botbuilder's ``TestAdapter`` and Teams activities
+    carry ``Channels`` members (a str Enum whose ``str()`` is "Channels.ms_teams"), the
+    Agents SDK a ``ChannelId`` (a str subclass).
+
+    >>> channel_name("msteams:COPILOT")
+    'msteams:COPILOT'
+    """
+    if isinstance(channel_id, Enum):
+        channel_id = channel_id.value
+    return str.__str__(channel_id) if isinstance(channel_id, str) else None
+
+
+def activity_properties(activity: Any) -> Properties:
+    """``activityId``, ``activityType``, ``channelId`` and ``conversationId``: every
+    BotMessage* event carries them, and so does every other event of the turn."""
+    conversation = activity.conversation
+    return {
+        contract.ACTIVITY_ID: activity.id,
+        contract.ACTIVITY_TYPE: type_name(activity.type),
+        contract.CHANNEL_ID: channel_name(activity.channel_id),
+        contract.CONVERSATION_ID: conversation.id if conversation else None,
+    }
+
+
+def received_properties(activity: Any) -> Properties:
+    """BotMessageReceived's properties."""
+    sender = activity.from_property
+    recipient = activity.recipient
+    conversation = activity.conversation
+    return {
+        **activity_properties(activity),
+        contract.CONVERSATION_NAME: conversation.name if conversation else None,
+        contract.FROM_ID: sender.id if sender else None,
+        contract.FROM_NAME: non_blank(sender.name if sender else None),
+        contract.RECIPIENT_ID: recipient.id if recipient else None,
+        contract.RECIPIENT_NAME: recipient.name if recipient else None,
+        contract.LOCALE: activity.locale,
+        contract.TEXT: non_blank(activity.text),
+        contract.SPEAK: non_blank(activity.speak),
+        **teams_properties(activity),
+    }
+
+
+def sent_properties(activity: Any, *, with_attachments: bool = False) -> Properties:
+    """BotMessageSend's properties; attachments only when asked (serializing cards is not
+    free, so only when the policy would keep them)."""
+    sender = activity.from_property
+    properties = {
+        **activity_properties(activity),
+        contract.REPLY_ACTIVITY_ID: activity.reply_to_id,
+        contract.RECIPIENT_ID: _recipient_id(activity),
+        contract.CONVERSATION_NAME: _conversation_name(activity),
+        contract.LOCALE: activity.locale,
+        contract.FROM_NAME: non_blank(sender.name if sender else None),
+        contract.TEXT: non_blank(activity.text),
+        contract.SPEAK: non_blank(activity.speak),
+    }
+    if with_attachments and activity.attachments:
+        properties[contract.ATTACHMENTS] = [_serialized(a) for a in activity.attachments]
+    return properties
+
+
+def updated_properties(activity: Any) -> Properties:
+    """BotMessageUpdate's properties."""
+    return {
+        **activity_properties(activity),
+        contract.RECIPIENT_ID: _recipient_id(activity),
+        contract.CONVERSATION_NAME: _conversation_name(activity),
+        contract.LOCALE: activity.locale,
+        contract.TEXT: non_blank(activity.text),
+    }
+
+
+def deleted_properties(activity: Any) -> Properties:
+    """BotMessageDelete's properties."""
+    return {
+        **activity_properties(activity),
+        contract.RECIPIENT_ID: _recipient_id(activity),
+        contract.CONVERSATION_NAME: _conversation_name(activity),
+    }
+
+
+def turn_span_attributes(activity: Any, policy: PrivacyPolicy) -> Properties:
+    """The turn span's attributes. User and session ids are pseudonymized."""
+    conversation_id = activity.conversation.id if activity.conversation else None
+    user_id = activity.from_property.id if activity.from_property else None
+    attributes: Properties = {
+        contract.ATTR_ACTIVITY_ID: activity.id,
+        contract.ATTR_ACTIVITY_TYPE: type_name(activity.type),
+        contract.ATTR_CHANNEL_ID: channel_name(activity.channel_id),
+        contract.ATTR_CONVERSATION_ID: conversation_id,
+        contract.ATTR_GEN_AI_CONVERSATION_ID: conversation_id,
+        contract.ATTR_SESSION_ID: policy.pseudonymize(conversation_id) if conversation_id else None,
+        contract.ATTR_ENDUSER_PSEUDO_ID: policy.pseudonymize(user_id) if user_id else None,
+    }
+    return {key: value for key, value in attributes.items() if value is not None}
+
+
+def merged(properties: Properties, additional: Mapping[str, Any] | None) -> Properties:
+    """``properties`` with ``additional`` on top.
+
+    botbuilder iterates the dict and reads ``prop.key`` (AttributeError on a str key);
+    here additional properties really do override the stock ones.
+    """
+    return {**properties, **(additional or {})}
+
+
+def non_blank(text: str | None) -> str | None:
+    return text if text and text.strip() else None
+
+
+def teams_properties(activity: Any) -> Properties:
+    """botbuilder's Teams extras on BotMessageReceived: tenant, user's AAD object, team."""
+    channel = channel_name(activity.channel_id) or ""
+    if channel.split(":", 1)[0] != TEAMS_CHANNEL or not isinstance(activity.channel_data, dict):
+        return {}
+    tenant = activity.channel_data.get("tenant") or {}
+    team = activity.channel_data.get("team")
+    properties: Properties = {
+        contract.TEAMS_TENANT_ID: tenant.get("id") if isinstance(tenant, dict) else None,
+        contract.TEAMS_USER_AAD_OBJECT_ID: activity.from_property.aad_object_id
+        if activity.from_property
+        else None,
+    }
+    if isinstance(team, dict):
+        properties[contract.TEAMS_TEAM_INFO] = team
+    return properties
+
+
+def _recipient_id(activity: Any) -> str | None:
+    return activity.recipient.id if activity.recipient else None
+
+
+def _conversation_name(activity: Any) -> str | None:
+    return activity.conversation.name if activity.conversation else None
+
+
+def _serialized(attachment: Any) -> Any:
+    serialize = getattr(attachment, "serialize", None)  # botbuilder (msrest)
+    if callable(serialize):
+        return serialize()
+    dump = getattr(attachment, "model_dump", None)  # the Agents SDK (pydantic)
+    if callable(dump):
+        return dump(by_alias=True, exclude_none=True, mode="json")
+    return attachment

@@ -1,0 +1,285 @@
+"""The turn span and the BotMessage* events, for any runtime's turn context.
+
+botbuilder's ``TurnContext`` and the Agents SDK's register send, update and delete
+handlers the same way (``on_send_activities``, ``on_update_activity``,
+``on_delete_activity``, each handler called with the context, what is sent and ``next``),
+so ``TurnTelemetry`` does all the recording; a runtime's middleware only says how to run
+the rest of its pipeline and how to build the deleted activity from a conversation
+reference:
+
+    class TelemetryMiddleware(TurnTelemetry):
+        async def on_turn(self, context, logic):
+            await self._run_turn(context, lambda: logic(context))
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection, Iterator
+from contextlib import contextmanager
+from contextvars import Token
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from .. import contract
+from ..privacy import PrivacyPolicy
+from . import activities, metrics
+from .activities import Properties
+from .custom_events import (
+    track_custom_event,
+    turn_span,
+    with_turn_personal_values,
+    with_turn_properties,
+)
+from .setup_check import warn_if_not_recording
+from .turn_context import turn_context_scope
+
+_log = logging.getLogger(__name__)
+_ESCAPED = "exception.escaped"
+
+#: Activity types that get no BotMessageSend unless asked (as in botbuilder).
+DEFAULT_SKIP_SEND_TYPES = ("trace", "typing")
+
+
+class TurnTelemetry:
+    """Records each turn as a ``bot.turn`` span and its activities as custom events.
+
+    Subclasses set ``_tracer`` and ``skip_send_types``, give ``privacy``, implement
+    ``_deleted_activity`` and call ``_run_turn`` from their middleware hook. They change
+    what an event carries by overriding ``fill_receive_event_properties`` (and the
+    send/update/delete ones) or ``turn_span_attributes``. Nothing here raises into the turn.
+    """
+
+    _tracer: trace.Tracer = trace.get_tracer("bot_telemetry.signals")
+    skip_send_types: frozenset[str] = frozenset(DEFAULT_SKIP_SEND_TYPES)
+
+    @property
+    def privacy(self) -> PrivacyPolicy:
+        raise NotImplementedError
+
+    @staticmethod
+    def send_types(kinds: Collection[object]) -> frozenset[str]:
+        """``skip_send_types`` from activity types of either runtime."""
+        return frozenset(activities.type_name(kind) for kind in kinds)
+
+    # --- the turn -----------------------------------------------------------------------
+
+    async def _run_turn(self, context: Any, logic: Callable[[], Awaitable[Any]]) -> None:
+        """Run the rest of the pipeline (``logic``) as one turn."""
+        span, token = self._start_turn(context)
+        measured = _measure_turn(context.activity)
+        failure: BaseException | None = None
+        try:
+            try:
+                await self.on_receive_activity(context.activity)
+            except Exception:  # an overridden hook that fails must not fail the turn
+                _log.exception("could not record %s", contract.BOT_MESSAGE_RECEIVED)
+            # Storage is not handed the turn; its trace activities find the turn through this.
+            with turn_context_scope(context):
+                await logic()
+        except BaseException as error:
+            failure = error
+            if span is not None and span.is_recording():
+                self._record_error(span, error)
+            raise
+        finally:
+            if measured is not None:
+                metrics.turn_ended(measured, failure)
+            if token is not None:
+                otel_context.detach(token)
+            if span is not None:
+                span.end()
+
+    def _deleted_activity(self, reference: Any) -> Any:
+        """The runtime's ``messageDelete`` activity for a deleted conversation reference."""
+        raise NotImplementedError
+
+    # --- botbuilder's hooks --------------------------------------------------------------
+
+    async def on_receive_activity(self, activity: Any) -> None:
+        fill = self.fill_receive_event_properties
+        await self._track(contract.BOT_MESSAGE_RECEIVED, activity, fill)
+
+    async def on_send_activity(self, activity: Any) -> None:
+        if activities.type_name(activity.type) in self.skip_send_types:
+            return
+        await self._track(contract.BOT_MESSAGE_SEND, activity, self.fill_send_event_properties)
+
+    async def on_update_activity(self, activity: Any) -> None:
+        await self._track(contract.BOT_MESSAGE_UPDATE, activity, self.fill_update_event_properties)
+
+    async def on_delete_activity(self, activity: Any) -> None:
+        await self._track(contract.BOT_MESSAGE_DELETE, activity, self.fill_delete_event_properties)
+
+    async def fill_receive_event_properties(
+        self, activity: Any, additional_properties: Properties | None = None
+    ) -> Properties:
+        """BotMessageReceived's properties. Personal ones are filtered later, by the policy."""
+        return activities.merged(activities.received_properties(activity), additional_properties)
+
+    async def fill_send_event_properties(
+        self, activity: Any, additional_properties: Properties | None = None
+    ) -> Properties:
+        """BotMessageSend's properties."""
+        properties = activities.sent_properties(
+            activity, with_attachments=self.privacy.allows(contract.ATTACHMENTS)
+        )
+        return activities.merged(properties, additional_properties)
+
+    async def fill_update_event_properties(
+        self, activity: Any, additional_properties: Properties | None = None
+    ) -> Properties:
+        """BotMessageUpdate's properties."""
+        return activities.merged(activities.updated_properties(activity), additional_properties)
+
+    async def fill_delete_event_properties(
+        self, activity: Any, additional_properties: Properties | None = None
+    ) -> Properties:
+        """BotMessageDelete's properties."""
+        return activities.merged(activities.deleted_properties(activity), additional_properties)
+
+    def turn_span_attributes(self, activity: Any) -> Properties:
+        """The turn span's attributes. User and session ids are pseudonymized."""
+        return activities.turn_span_attributes(activity, self.privacy)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _record_error(self, span: trace.Span, error: BaseException) -> None:
+        record_error(span, error, self.privacy)
+
+    def _start_turn(
+        self, context: Any
+    ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
+        try:
+            activity = context.activity
+            attributes = self.turn_span_attributes(activity)
+            span = self._tracer.start_span(
+                contract.TURN_SPAN_NAME, kind=SpanKind.INTERNAL, attributes=attributes
+            )
+            warn_if_not_recording(span)
+            turn = self._activity_properties(activity)
+            # Every event of the turn says whose it is (pseudonymously), so analytics can count
+            # users and sessions from events alone.
+            for key in contract.TURN_IDENTITY_KEYS:
+                turn[key] = attributes.get(key)
+            scope = with_turn_properties(
+                {key: value for key, value in turn.items() if value is not None},
+                trace.set_span_in_context(span),
+                span=span,
+            )
+            sender = activity.from_property
+            scope = with_turn_personal_values(
+                (
+                    activity.text,
+                    activity.speak,
+                    sender.name if sender else None,
+                    sender.id if sender else None,
+                ),
+                scope,
+            )
+            token = otel_context.attach(scope)
+            self._hook_pipeline(context, scope)
+            return span, token
+        except Exception:
+            _log.exception("could not start the turn span")
+            return None, None
+
+    def _hook_pipeline(self, context: Any, scope: otel_context.Context) -> None:
+        async def on_send(_: Any, sent: list[Any], next_send: Callable[[], Awaitable[Any]]) -> Any:
+            responses = await next_send()
+            with _within(scope):
+                for activity in sent:
+                    kind = activities.type_name(activity.type)
+                    if kind not in self.skip_send_types:
+                        metrics.message_sent(activities.channel_name(activity.channel_id), kind)
+                    await self.on_send_activity(activity)
+            return responses
+
+        async def on_update(
+            _: Any, activity: Any, next_update: Callable[[], Awaitable[Any]]
+        ) -> Any:
+            response = await next_update()
+            with _within(scope):
+                await self.on_update_activity(activity)
+            return response
+
+        async def on_delete(
+            _: Any, reference: Any, next_delete: Callable[[], Awaitable[Any]]
+        ) -> None:
+            await next_delete()
+            with _within(scope):
+                await self.on_delete_activity(self._deleted_activity(reference))
+
+        context.on_send_activities(on_send)
+        context.on_update_activity(on_update)
+        context.on_delete_activity(on_delete)
+
+    async def _track(
+        self,
+        name: str,
+        activity: Any,
+        fill: Callable[[Any], Awaitable[Properties]],
+    ) -> None:
+        try:
+            if activity is None:
+                return
+            properties = await fill(activity)
+            track_custom_event(
+                name, properties, privacy=self.privacy, span=trace.get_current_span()
+            )
+        except Exception:  # a subclass hook that fails must not fail the turn
+            _log.exception("could not record %s", name)
+
+    def _activity_properties(self, activity: Any) -> Properties:
+        return activities.activity_properties(activity)
+
+
+def fail_current_turn(error: BaseException, policy: PrivacyPolicy) -> bool:
+    """Mark the turn this code runs in as failed with ``error``; False outside a turn.
+
+    For runtimes whose error handlers swallow the exception before the turn middleware
+    sees it (the Agents SDK's ``@app.error``).
+    """
+    span = turn_span()
+    if not span.is_recording():
+        return False
+    record_error(span, error, policy)
+    metrics.note_turn_failed(error)
+    return True
+
+
+def record_error(span: trace.Span, error: BaseException, policy: PrivacyPolicy) -> None:
+    """The turn's exception on its span, as the policy allows, and the span failed."""
+    try:
+        # Not span.record_exception: it would record the raw message and stack trace.
+        span.add_event("exception", {**policy.exception_attributes(error), _ESCAPED: True})
+        span.set_status(Status(StatusCode.ERROR, policy.error_description(error)))
+    except Exception:
+        _log.exception("could not record the turn's exception")
+
+
+def _measure_turn(activity: Any) -> Token[metrics.TurnMarks | None] | None:
+    try:
+        if activity is None:
+            return None
+        channel = activities.channel_name(activity.channel_id)
+        return metrics.turn_started(channel, activities.type_name(activity.type))
+    except Exception:
+        _log.warning("could not start the turn's metrics", exc_info=True)
+        return None
+
+
+@contextmanager
+def _within(scope: otel_context.Context) -> Iterator[None]:
+    """Run in the turn's context even when a send happens from another task (proactive
+    replies, ``asyncio.create_task``), so the event still lands in the turn's trace."""
+    token = otel_context.attach(scope)
+    try:
+        yield
+    except Exception:
+        _log.exception("could not record an outgoing activity")
+    finally:
+        otel_context.detach(token)

@@ -1,0 +1,99 @@
+"""The Agents SDK's CloudAdapter and AgentApplication over real HTTP, under concurrency:
+200 conversations at once, each turn in its own trace (as tests/bot/test_cloud_adapter.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import aiohttp
+from microsoft_agents.hosting.core import TurnContext, TurnState
+from opentelemetry.trace import SpanKind
+
+from bot_telemetry import contract
+from bot_telemetry.agents import OpenTelemetryAgentTelemetryClient
+from tests.agents.harness import running_agent
+from tests.support.telemetry import CapturedTelemetry
+
+CONVERSATIONS = 200
+
+
+async def test_concurrent_conversations_each_stay_in_their_own_turns_trace(
+    telemetry: CapturedTelemetry,
+) -> None:
+    client = OpenTelemetryAgentTelemetryClient()
+
+    async def route(context: TurnContext, state: TurnState) -> None:
+        conversation = context.activity.conversation.id
+        await asyncio.sleep(0)  # let the other turns interleave with this one
+        client.track_event("OrderLookup", {"order": f"order-{conversation}"})
+        client.track_dependency(
+            "orders.get", f"GET /orders/{conversation}", "Azure table", "orders-store", 3, True
+        )
+        await asyncio.sleep(0)
+        await context.send_activity(f"echo {context.activity.text}")
+
+    async with running_agent(route) as agent:
+        async with aiohttp.ClientSession() as http:
+
+            async def converse(index: int) -> int:
+                body = agent.activity(f"msg {index}", f"conv-{index}", user=f"user-{index}")
+                return await agent.send(http, body)
+
+            statuses = await asyncio.gather(*(converse(i) for i in range(CONVERSATIONS)))
+        assert set(statuses) == {202}
+
+    replies = {r["conversation"]: r for r in agent.replies()}
+    assert len(agent.replies()) == CONVERSATIONS
+    for index in range(CONVERSATIONS):
+        assert replies[f"conv-{index}"]["activity"]["text"] == f"echo msg {index}"
+
+    spans = telemetry.spans()
+    by_trace = defaultdict(list)
+    for span in spans:
+        by_trace[span.context.trace_id].append(span)
+    turns = [span for span in spans if span.name == contract.TURN_SPAN_NAME]
+    assert len(turns) == CONVERSATIONS
+    turn_of: dict[str, int] = {}
+    for turn in turns:
+        conversation = str((turn.attributes or {})[contract.ATTR_CONVERSATION_ID])
+        assert conversation not in turn_of, "one turn per conversation"
+        turn_of[conversation] = turn.context.trace_id
+        in_trace = by_trace[turn.context.trace_id]
+        assert [s.name for s in in_trace].count(contract.TURN_SPAN_NAME) == 1
+        # Recorded inside the SDK's (switched-off) route span: still the turn's span event.
+        assert "OrderLookup" in [event.name for event in turn.events]
+        (server,) = [s for s in in_trace if s.kind is SpanKind.SERVER]
+        assert turn.parent is not None and turn.parent.span_id == server.context.span_id
+        # the dependency, the state reads and the connector reply are children of this turn
+        (dependency,) = [s for s in in_trace if s.name == "orders.get"]
+        assert dependency.parent is not None
+        assert dependency.parent.span_id == turn.context.span_id
+        replies_sent = [
+            s
+            for s in in_trace
+            if s.kind is SpanKind.CLIENT
+            and agent.connector_url.split("//")[1] in str((s.attributes or {}).get("url.full", ""))
+        ]
+        assert len(replies_sent) == 1
+        assert replies_sent[0].parent is not None
+        assert replies_sent[0].parent.span_id == turn.context.span_id
+        # the connector saw this trace, and the reply's own span, in the traceparent
+        traceparent = replies[conversation]["headers"]["traceparent"]
+        assert traceparent.split("-")[1] == f"{turn.context.trace_id:032x}"
+        assert traceparent.split("-")[2] == f"{replies_sent[0].context.span_id:016x}"
+
+    events = telemetry.events()
+    for name in (contract.BOT_MESSAGE_RECEIVED, contract.BOT_MESSAGE_SEND, "OrderLookup"):
+        of_name = [
+            e
+            for e in events
+            if (e.log_record.attributes or {}).get(contract.CUSTOM_EVENT_NAME) == name
+        ]
+        assert len(of_name) == CONVERSATIONS, name
+        for record in of_name:
+            attributes = record.log_record.attributes or {}
+            conversation = str(attributes[contract.CONVERSATION_ID])
+            assert record.log_record.trace_id == turn_of[conversation], (name, conversation)
+            if name == "OrderLookup":
+                assert attributes["order"] == f"order-{conversation}"

@@ -1,0 +1,80 @@
+"""The CLI's output end: a reader that goes away (``| head -1``) ends the command quietly;
+``--store`` takes the folder users pass."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot_telemetry.cli import PIPE_CLOSED_STATUS
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.rows import logs_batch
+from tests.support.otlp_messages import T0, logs_request
+from tests.support.processes import REPO
+
+
+@pytest.fixture(scope="module")
+def store_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("events")
+    store = Store.open(folder / "telemetry.duckdb")
+    records = [
+        {"time_unix_nano": T0 + i, "event_name": "Clicked", "attributes": {"n": i, "pad": "x" * 80}}
+        for i in range(2000)
+    ]
+    store.write(logs_batch(logs_request(records)))
+    store.close()
+    return folder
+
+
+@pytest.mark.parametrize("output", ["table", "jsonl"])
+def test_a_closed_pipe_ends_quietly_with_status_141(store_folder: Path, output: str) -> None:
+    command = [sys.executable, "-m", "bot_telemetry.cli", "events", "--store", str(store_folder)]
+    command += ["--limit", "2000", "--format", output]
+    with subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # what `| head -1` does after its line
+        errors = process.stderr.read()
+        status = process.wait(30)
+    assert "Clicked" in first or first.startswith("TIME")
+    assert errors == ""  # no "Broken pipe", no traceback
+    if output == "jsonl":  # a line per write: a write after the close always fails
+        assert status == PIPE_CLOSED_STATUS == 141
+    else:  # one write of the whole table: the kernel may have taken it all before the close
+        assert status in (0, PIPE_CLOSED_STATUS)
+
+
+def test_in_a_shell_pipeline_head_gets_its_line(store_folder: Path) -> None:
+    shell = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'"{sys.executable}" -m bot_telemetry.cli events --store "{store_folder}" '
+            '--limit 2000 --format jsonl | head -1; echo "status ${PIPESTATUS[0]}"',
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shell.stderr == ""
+    assert '"name": "Clicked"' in shell.stdout.splitlines()[0]
+    assert shell.stdout.splitlines()[1] == "status 141"
+
+
+def test_store_accepts_a_folder_or_the_file(store_folder: Path) -> None:
+    for given in (str(store_folder), f"{store_folder}/", str(store_folder / "telemetry.duckdb")):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot_telemetry.cli", "events", "--store", given, "--limit", "1"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Clicked" in result.stdout

@@ -1,0 +1,210 @@
+"""OTLP/gRPC on the official grpcio stack: the same durability, idempotency, limits, token
+rule and partial success as OTLP/HTTP, and the OTLP/gRPC status codes for refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from bot_telemetry.receive.otlp_grpc import start_grpc
+from bot_telemetry.store.database import Store, Written
+from bot_telemetry.store.rows import Batch
+from bot_telemetry.store.writer import StoreWriter
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support.otlp_messages import (
+    T0,
+    logs_request,
+    metrics_request,
+    new_span_id,
+    new_trace_id,
+    spans_request,
+)
+
+TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+LOGS = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+METRICS = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+TOKEN = "a-token-of-twenty-chars"
+
+
+def call(target: str, method: str, body: bytes, **options: Any) -> bytes:
+    """One unary call with raw bytes, as any OTLP exporter makes it."""
+    compression = options.pop("compression", None)
+    with grpc.insecure_channel(target, compression=compression) as channel:
+        answer: bytes = channel.unary_unary(method)(body, timeout=10, **options)
+        return answer
+
+
+def grpc_target(collector: CollectorThread) -> str:
+    assert collector._running is not None and collector._running.grpc_url
+    return collector._running.grpc_url.removeprefix("http://")
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[CollectorThread]:
+    config = ServerConfig(store=tmp_path / "store.duckdb", port=0, grpc_port=0)
+    with CollectorThread(config) as running:
+        yield running
+
+
+def counts(collector: CollectorThread) -> tuple[int, int, int]:
+    from tests.collector.test_receiver import get_json
+
+    traces = get_json(f"{collector.url}/api/traces")
+    events = get_json(f"{collector.url}/api/events")
+    return sum(t["spans"] for t in traces), len(events), len(traces)
+
+
+@pytest.mark.parametrize("compression", [grpc.Compression.NoCompression, grpc.Compression.Gzip])
+def test_three_signals_are_stored_and_a_retry_is_stored_once(
+    collector: CollectorThread, compression: grpc.Compression
+) -> None:
+    target = grpc_target(collector)
+    trace_id = new_trace_id()
+    spans = spans_request([{"trace_id": trace_id}, {"trace_id": trace_id}])
+    logs = logs_request([{"time_unix_nano": T0, "event_name": "GrpcEvent"}])
+    metrics = metrics_request([{"name": "m", "kind": "sum", "points": [{"as_int": 5}]}])
+    for _ in range(3):  # the same exports, retried
+        assert call(target, TRACES, spans.SerializeToString(), compression=compression) == b""
+        assert call(target, LOGS, logs.SerializeToString(), compression=compression) == b""
+        assert call(target, METRICS, metrics.SerializeToString(), compression=compression) == b""
+    assert counts(collector) == (2, 1, 1)
+    store = collector.config.store
+    assert store.exists()
+    from tests.collector.test_receiver import get_json
+
+    (series,) = get_json(f"{collector.url}/api/metrics/m")["series"]
+    assert series["points"] == 1
+
+
+def test_refused_spans_are_partial_success_with_the_reason(collector: CollectorThread) -> None:
+    request = spans_request([{"name": "good"}, {"name": "far", "end": 2**64 - 1}, {"kind": 1000}])
+    answer = ExportTraceServiceResponse.FromString(
+        call(grpc_target(collector), TRACES, request.SerializeToString())
+    )
+    assert answer.partial_success.rejected_spans == 2
+    assert "'far'" in answer.partial_success.error_message
+    assert "kind 1000" in answer.partial_success.error_message
+    assert counts(collector)[0] == 1
+
+
+def test_an_undecodable_body_is_invalid_argument_with_the_reason(
+    collector: CollectorThread,
+) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        call(grpc_target(collector), TRACES, b"\xff\xff\xff")
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid ExportTraceServiceRequest" in refused.value.details()
+
+
+@pytest.mark.parametrize("compression", [grpc.Compression.NoCompression, grpc.Compression.Gzip])
+def test_over_the_limit_inflated_or_not_is_resource_exhausted(
+    tmp_path: Path, compression: grpc.Compression
+) -> None:
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0, grpc_port=0, max_body=100_000)
+    big = spans_request([{"name": "x" * 200_000}]).SerializeToString()
+    assert len(gzip.compress(big)) < 100_000  # gzipped it fits; inflated it does not
+    with CollectorThread(config) as collector:
+        with pytest.raises(grpc.RpcError) as refused:
+            call(grpc_target(collector), TRACES, big, compression=compression)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        trailers = dict(refused.value.trailing_metadata() or ())
+        assert "google.rpc.retryinfo-bin" not in trailers  # not retryable
+        assert call(grpc_target(collector), TRACES, spans_request([{}]).SerializeToString()) == b""
+
+
+def test_the_token_rule_is_the_same_as_http(tmp_path: Path) -> None:
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0, grpc_port=0, token=TOKEN)
+    body = spans_request([{}]).SerializeToString()
+    with CollectorThread(config) as collector:
+        target = grpc_target(collector)
+        for metadata in [
+            (),
+            (("authorization", "Bearer wrong"),),
+            (("authorization", f"Basic {TOKEN}"),),
+        ]:
+            with pytest.raises(grpc.RpcError) as refused:
+                call(target, TRACES, body, metadata=metadata)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert call(target, TRACES, body, metadata=(("authorization", f"bearer {TOKEN}"),)) == b""
+
+
+class GatedStore(Store):
+    """A real store whose writes wait for the test, to watch what happens before a commit."""
+
+    gate = threading.Event()
+
+    def write(self, batch: Batch) -> Written:
+        self.gate.wait(10)
+        return super().write(batch)
+
+
+async def test_acknowledged_only_after_commit_and_unavailable_with_retry_info_when_busy(
+    tmp_path: Path,
+) -> None:
+    GatedStore.gate = threading.Event()
+    store = GatedStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store, max_pending=1)
+    server, port = await start_grpc(writer, "127.0.0.1", 0, max_body=1 << 20)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary(TRACES)
+            first = asyncio.ensure_future(export(spans_request([{}]).SerializeToString()))
+            second = asyncio.ensure_future(export(spans_request([{}]).SerializeToString()))
+            await asyncio.sleep(0.5)
+            assert not first.done() and not second.done()  # nothing committed: no answer yet
+            with pytest.raises(grpc.aio.AioRpcError) as busy:  # one writing, one waiting: full
+                await export(spans_request([{}]).SerializeToString())
+            GatedStore.gate.set()
+            assert await first == b"" and await second == b""
+        assert busy.value.code() == grpc.StatusCode.UNAVAILABLE
+        trailers = dict(busy.value.trailing_metadata() or ())
+        info = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
+        assert info.retry_delay.seconds == 1
+        status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+        detail = error_details_pb2.RetryInfo()
+        assert status.details[0].Unpack(detail) and detail.retry_delay.seconds == 1
+    finally:
+        await server.stop(5)
+        writer.close()
+    assert store.counts()["spans"] == 2
+    store.close()
+
+
+def test_a_second_collector_cannot_take_the_same_grpc_port(
+    collector: CollectorThread, tmp_path: Path
+) -> None:
+    port = int(grpc_target(collector).rsplit(":", 1)[1])
+    config = ServerConfig(store=tmp_path / "other.duckdb", port=0, grpc_port=port)
+    with pytest.raises(OSError, match="already in use"):
+        with CollectorThread(config):
+            pass
+    # The first one still has the port to itself and serves.
+    assert call(grpc_target(collector), TRACES, spans_request([{}]).SerializeToString()) == b""
+
+
+def test_links_and_scope_survive_grpc(collector: CollectorThread) -> None:
+    linked_trace, linked_span = new_trace_id(), new_span_id()
+    request = spans_request([{"links": [(linked_trace, linked_span)]}])
+    call(grpc_target(collector), TRACES, request.SerializeToString())
+    from tests.collector.test_receiver import get_json
+
+    trace_id = request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
+    (span,) = get_json(f"{collector.url}/api/traces/{trace_id}")["spans"]
+    assert span["links"] == [
+        {
+            "trace_id": linked_trace.hex(),
+            "span_id": linked_span.hex(),
+            "attributes": {},
+            "stored": False,
+        }
+    ]
+    assert span["scope"] == {"name": "tests", "version": "1.2.3"}

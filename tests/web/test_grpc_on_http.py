@@ -1,0 +1,55 @@
+"""A gRPC client pointed at the OTLP/HTTP port gets one clear answer and one log line, not a
+traceback; HTTP/1.1 on that port is untouched."""
+
+from __future__ import annotations
+
+import http.client
+import logging
+from pathlib import Path
+
+import grpc
+import pytest
+
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support.otlp_messages import spans_request
+
+TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def test_a_grpc_client_at_the_http_port_is_told_where_to_go(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0, grpc_port=0)
+    with CollectorThread(config) as collector:
+        assert collector._running is not None and collector._running.grpc_url
+        grpc_port = collector._running.grpc_url.rsplit(":", 1)[1]
+        http_target = collector.url.removeprefix("http://")
+        for _ in range(3):
+            with grpc.insecure_channel(http_target) as channel:
+                export = channel.unary_unary(TRACES)
+                with pytest.raises(grpc.RpcError) as refused:
+                    export(spans_request([{}]).SerializeToString(), timeout=5)
+            assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert refused.value.details() == (
+                f"this is the OTLP/HTTP port; send OTLP/gRPC to port {grpc_port}"
+            )
+        # HTTP/1.1 on the same port: keep-alive requests, bodies of several reads.
+        host, port = http_target.rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        for size in (1, 3 << 20):
+            body = spans_request([{"name": "n" * size}]).SerializeToString()
+            connection.request(
+                "POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"}
+            )
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+        connection.close()
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # Three attempts from one peer: one line (repeats are folded), and no traceback.
+    assert [r.getMessage() for r in warnings] == [
+        "gRPC (HTTP/2) connection from 127.0.0.1 refused: this is the OTLP/HTTP port; "
+        f"send OTLP/gRPC to port {grpc_port}"
+    ]
+    assert not any(r.exc_info for r in caplog.records)

@@ -1,0 +1,77 @@
+"""The app map SVG with about twenty services: every edge label sits beside its own edge's
+caller or callee, and covers no node and no other label."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ElementTree
+
+from bot_telemetry.analytics.appmap import AppMap, Edge, Node
+from bot_telemetry.web import render
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def twenty_services() -> AppMap:
+    """A gateway fanning out to 18 services; every third calls both of two databases."""
+
+    def node(name: str, kind: str = "service") -> Node:
+        return Node(id=name, kind=kind, requests=10, failures=0)
+
+    def edge(source: str, target: str, calls: int, failures: int = 0) -> Edge:
+        return Edge(
+            source=source, target=target, calls=calls, failures=failures, p50_ms=1.0, p95_ms=12.5
+        )
+
+    services = [f"svc{i:02d}" for i in range(18)]
+    edges = [edge("channel", "gateway", 100), edge("gateway", "channel", 100)]
+    edges += [edge("gateway", name, 10 + i, failures=i % 5) for i, name in enumerate(services)]
+    for name in services[::3]:
+        edges += [edge(name, "postgres", 5), edge(name, "redis", 7)]
+    nodes = [node("channel"), node("gateway"), *map(node, services)]
+    nodes += [node("postgres", "dependency"), node("redis", "dependency")]
+    return AppMap(nodes=nodes, edges=edges)
+
+
+def label_box(text: ElementTree.Element) -> tuple[float, float, float, float]:
+    width = len(text.text or "") * render.LABEL_CHAR_WIDTH
+    x, y = float(text.attrib["x"]), float(text.attrib["y"])
+    left = {"end": x - width, "middle": x - width / 2, "start": x}[text.attrib["text-anchor"]]
+    return left, y - render.LABEL_HEIGHT + 3, left + width, y + 3
+
+
+def distance(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    dx = max(b[0] - a[2], a[0] - b[2], 0)
+    dy = max(b[1] - a[3], a[1] - b[3], 0)
+    return float((dx * dx + dy * dy) ** 0.5)
+
+
+def test_each_label_is_beside_its_own_edge_and_covers_nothing() -> None:
+    app_map = twenty_services()
+    root = ElementTree.fromstring(render.as_svg(app_map))
+    nodes = {}
+    for group in root.iter(f"{SVG}g"):
+        if "node" in group.attrib.get("class", "").split():
+            rect = group.find(f"{SVG}rect")
+            assert rect is not None
+            x, y = float(rect.attrib["x"]), float(rect.attrib["y"])
+            nodes[group.attrib["data-node"]] = (x, y, x + render.NODE_WIDTH, y + render.NODE_HEIGHT)
+    labels = []
+    for group in root.iter(f"{SVG}g"):
+        if "edge" in group.attrib.get("class", "").split():
+            text = group.find(f"{SVG}text")
+            assert text is not None and re.match(r"\d+ calls", text.text or "")
+            labels.append(
+                (group.attrib["data-source"], group.attrib["data-target"], label_box(text))
+            )
+    assert len(labels) == len(app_map["edges"])
+    for index, (source, target, box) in enumerate(labels):
+        for name, node_box in nodes.items():
+            assert render._overlap(box, node_box) == 0, f"{source}->{target} covers {name}"
+        for other_source, other_target, other in labels[index + 1 :]:
+            assert render._overlap(box, other) == 0, (
+                f"{source}->{target} and {other_source}->{other_target} overlap"
+            )
+        nearest = min(nodes, key=lambda name: distance(box, nodes[name]))
+        if (source, target) != ("gateway", "channel"):  # the reply arcs under the nodes
+            assert nearest in (source, target), f"{source}->{target} is beside {nearest}"
