@@ -14,8 +14,10 @@ from .export import Telemetry, configure
 from .privacy import PrivacyPolicy
 
 if TYPE_CHECKING:
+    from .bot.consent import record_consent
     from .bot.dialogs import set_telemetry_client
     from .bot.middleware import TelemetryMiddleware
+    from .bot.prompts import record_prompt_answers
     from .bot.telemetry_client import OpenTelemetryBotTelemetryClient
     from .correlation.client import instrument_aiohttp_client
     from .correlation.server import instrument_app, telemetry_middleware
@@ -30,6 +32,8 @@ _LAZY = {
     "TelemetryMiddleware": ".bot.middleware",
     "OpenTelemetryBotTelemetryClient": ".bot.telemetry_client",
     "set_telemetry_client": ".bot.dialogs",
+    "record_prompt_answers": ".bot.prompts",
+    "record_consent": ".bot.consent",
     "instrument_app": ".correlation.server",
     "telemetry_middleware": ".correlation.server",
     "instrument_aiohttp_client": ".correlation.client",
@@ -59,6 +63,8 @@ __all__ = [
     "configure",
     "instrument_aiohttp_client",
     "instrument_app",
+    "record_consent",
+    "record_prompt_answers",
     "set_telemetry_client",
     "telemetry_middleware",
 ]

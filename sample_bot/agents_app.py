@@ -23,6 +23,7 @@ from bot_telemetry.agents import (
     OpenTelemetryAgentTelemetryClient,
     TelemetryMiddleware,
     record_application_errors,
+    record_prompt_answers,
     set_telemetry_client,
 )
 from bot_telemetry.dependencies.agents import (
@@ -89,6 +90,7 @@ def build_agents_app(settings: BotSettings, ledger: RequestLedger | None = None)
         client,
     )
     set_telemetry_client(bot.dialog, client)
+    record_prompt_answers(bot.dialog)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         response = await start_agent_process(request, app, adapter)

@@ -11,7 +11,7 @@ from microsoft_agents.hosting.dialogs.prompts import (
     TextPrompt,
 )
 
-from .booking_steps import BOOKING_DIALOG, BookingSteps, DialogKit, OnBooked
+from .booking_steps import BOOKING_DIALOG, BookingSteps, DialogKit, OnBooked, OnConsent
 
 
 class BookingDialog(BookingSteps, ComponentDialog):
@@ -19,6 +19,8 @@ class BookingDialog(BookingSteps, ComponentDialog):
         WaterfallDialog, TextPrompt, NumberPrompt, ConfirmPrompt, PromptOptions, MessageFactory.text
     )
 
-    def __init__(self, on_booked: OnBooked | None = None) -> None:
+    def __init__(
+        self, on_booked: OnBooked | None = None, on_consent: OnConsent | None = None
+    ) -> None:
         super().__init__(BOOKING_DIALOG)
-        self._add_booking_dialogs(on_booked)
+        self._add_booking_dialogs(on_booked, on_consent)

@@ -13,6 +13,8 @@ from typing import Any
 from microsoft_agents.hosting.core import AgentApplication, TurnContext, TurnState
 from microsoft_agents.hosting.dialogs import DialogSet
 
+from bot_telemetry.agents.consent import record_consent
+
 from . import agents_replies
 from .agents_booking import BookingDialog
 from .booking_steps import Booking
@@ -20,6 +22,7 @@ from .conversation import Conversation, Replies
 
 DIALOG_STATE = "DialogState"
 BOOKINGS = "Bookings"
+CONSENT = "Consent"
 #: Where a message route leaves its TurnState for the booking dialog's callback, which is
 #: handed only the turn context.
 TURN_STATE_KEY = "sample_bot.turn_state"
@@ -37,7 +40,7 @@ class AgentsSampleBot:
     ) -> None:
         replies = Replies(agents_replies.with_suggestions, agents_replies.with_feedback)
         self.conversation = Conversation(recognizer, qna, replies, telemetry_client)
-        self.dialog = BookingDialog(on_booked=self._remember)
+        self.dialog = BookingDialog(on_booked=self._remember, on_consent=self._consent)
         app.conversation_update("membersAdded")(self._on_members_added)
         app.activity("message")(self._on_message)
 
@@ -48,7 +51,14 @@ class AgentsSampleBot:
         context.turn_state[TURN_STATE_KEY] = state
         dialogs = DialogSet(state.conversation.create_property(DIALOG_STATE))
         dialogs.add(self.dialog)
-        await self.conversation.on_message(context, dialogs)
+        consent = await state.user.create_property(CONSENT).get(context, lambda: None)
+        await self.conversation.on_message(context, dialogs, consent)
+
+    async def _consent(self, context: TurnContext, granted: bool) -> None:
+        """The answer to the consent question: kept with the user, and recorded."""
+        state: TurnState = context.turn_state[TURN_STATE_KEY]
+        await state.user.create_property(CONSENT).set(context, granted)
+        await record_consent(context, granted)
 
     async def _remember(self, context: TurnContext, booking: Booking) -> None:
         state: TurnState = context.turn_state[TURN_STATE_KEY]

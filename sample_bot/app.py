@@ -19,6 +19,7 @@ from bot_telemetry import (
     TimedMiddleware,
     set_telemetry_client,
 )
+from bot_telemetry.bot.prompts import record_prompt_answers
 
 from .bot import SampleBot
 from .faults import RequestLedger
@@ -66,6 +67,7 @@ def build_app(settings: BotSettings, ledger: RequestLedger | None = None) -> web
         telemetry_client=client,
     )
     set_telemetry_client(bot.dialogs, client)
+    record_prompt_answers(bot.dialogs)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         response = await adapter.process(request, bot)

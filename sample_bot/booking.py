@@ -14,6 +14,7 @@ from .booking_steps import (
     BookingSteps,
     DialogKit,
     OnBooked,
+    OnConsent,
     booking_from_entities,
 )
 
@@ -25,6 +26,8 @@ class BookingDialog(BookingSteps, ComponentDialog):  # type: ignore[misc]
         WaterfallDialog, TextPrompt, NumberPrompt, ConfirmPrompt, PromptOptions, MessageFactory.text
     )
 
-    def __init__(self, on_booked: OnBooked | None = None) -> None:
+    def __init__(
+        self, on_booked: OnBooked | None = None, on_consent: OnConsent | None = None
+    ) -> None:
         super().__init__(BOOKING_DIALOG)
-        self._add_booking_dialogs(on_booked)
+        self._add_booking_dialogs(on_booked, on_consent)

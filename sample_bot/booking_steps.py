@@ -1,8 +1,11 @@
 """The booking's steps, for either runtime's dialogs.
 
-day -> party size -> name -> confirm. Answers the recognizer already found in the first
+consent -> day -> party size -> name -> confirm. A user who has not said yet whether their
+answers may be kept is asked first; the bot records the answer as their consent
+(``record_consent``, see docs/exhaust.md). Answers the recognizer already found in the first
 message ("a table for 4 on friday") skip their question. Each step is a WaterfallStep
-event, so abandoned bookings show where users leave.
+event, so abandoned bookings show where users leave; each answer to a prompt is a
+PromptAnswered event, what a data exhaust exports.
 
 botbuilder-dialogs and microsoft-agents-hosting-dialogs have the same dialog API
 (``ComponentDialog``, ``WaterfallDialog``, prompts, ``PromptOptions``) in different
@@ -19,9 +22,16 @@ from typing import Any
 
 BOOKING_DIALOG = "booking"
 MAX_PARTY = 12
+CONSENT_QUESTION = (
+    "Before we start: may we keep your answers and your contact id to improve our service?"
+)
+#: The key of the booking's options that carries the user's earlier consent decision.
+CONSENT_OPTION = "consent"
 
 #: ``on_booked(turn_context, booking)``, awaited when a booking is confirmed.
 OnBooked = Callable[[Any, "Booking"], Awaitable[None]]
+#: ``on_consent(turn_context, granted)``, awaited with the answer to the consent question.
+OnConsent = Callable[[Any, bool], Awaitable[None]]
 
 
 @dataclass
@@ -66,15 +76,26 @@ class BookingSteps:
     add_dialog: Callable[[Any], Any]
     initial_dialog_id: str
 
-    def _add_booking_dialogs(self, on_booked: OnBooked | None) -> None:
+    def _add_booking_dialogs(
+        self, on_booked: OnBooked | None, on_consent: OnConsent | None = None
+    ) -> None:
         kit = self.kit
         self._on_booked = on_booked
+        self._on_consent = on_consent
         self.add_dialog(
             kit.waterfall(
                 "booking.steps",
-                [self._day, self._party_size, self._name, self._confirm, self._finish],
+                [
+                    self._consent,
+                    self._day,
+                    self._party_size,
+                    self._name,
+                    self._confirm,
+                    self._finish,
+                ],
             )
         )
+        self.add_dialog(kit.confirm_prompt("booking.consent", default_locale="en-us"))
         self.add_dialog(kit.text_prompt("booking.day"))
         self.add_dialog(
             kit.number_prompt("booking.party", _valid_party_size, default_locale="en-us")
@@ -89,10 +110,19 @@ class BookingSteps:
             return kit.prompt_options(prompt=kit.text(text))
         return kit.prompt_options(prompt=kit.text(text), retry_prompt=kit.text(retry))
 
-    async def _day(self, step: Any) -> Any:
+    async def _consent(self, step: Any) -> Any:
+        options = dict(step.options) if isinstance(step.options, dict) else {}
+        decided = options.pop(CONSENT_OPTION, None)
         # Dialog state is stored (Blob Storage serialises it as JSON): keep plain values there.
-        booking = Booking(**step.options) if isinstance(step.options, dict) else Booking()
-        step.values["booking"] = asdict(booking)
+        step.values["booking"] = asdict(Booking(**options))
+        if decided is not None:
+            return await step.next(None)
+        return await step.prompt("booking.consent", self._ask(CONSENT_QUESTION))
+
+    async def _day(self, step: Any) -> Any:
+        if isinstance(step.result, bool) and self._on_consent is not None:
+            await self._on_consent(step.context, step.result)
+        booking = Booking(**step.values["booking"])
         if booking.day:
             return await step.next(booking.day)
         return await step.prompt("booking.day", self._ask("Which day would you like to come?"))

@@ -21,6 +21,8 @@ from botbuilder.core import (
 from botbuilder.dialogs import DialogSet
 from botbuilder.schema import ChannelAccount
 
+from bot_telemetry.bot.consent import record_consent
+
 from .booking import Booking, BookingDialog
 from .conversation import (
     HELP,
@@ -63,7 +65,8 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
         )
         self.dialog_state = conversation_state.create_property("DialogState")
         self.bookings = user_state.create_property("Bookings")
-        self.dialog = dialog or BookingDialog(on_booked=self._remember)
+        self.consent = user_state.create_property("Consent")
+        self.dialog = dialog or BookingDialog(on_booked=self._remember, on_consent=self._consent)
         self.dialogs = DialogSet(self.dialog_state)
         self.dialogs.add(self.dialog)
 
@@ -78,7 +81,14 @@ class SampleBot(ActivityHandler):  # type: ignore[misc]
         await self.conversation.welcome(turn_context, members_added)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        await self.conversation.on_message(turn_context, self.dialogs)
+        consent = await self.consent.get(turn_context, lambda: None)
+        await self.conversation.on_message(turn_context, self.dialogs, consent)
+
+    async def _consent(self, turn_context: TurnContext, granted: bool) -> None:
+        """The answer to the consent question: kept with the user, and recorded (under the
+        sample's consent mode, their personal data is recorded from now on)."""
+        await self.consent.set(turn_context, granted)
+        await record_consent(turn_context, granted)
 
     async def _remember(self, turn_context: TurnContext, booking: Booking) -> None:
         bookings = await self.bookings.get(turn_context, list)

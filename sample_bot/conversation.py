@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .booking_steps import BOOKING_DIALOG, Booking, booking_from_entities
+from .booking_steps import BOOKING_DIALOG, CONSENT_OPTION, Booking, booking_from_entities
 from .http_clients import ServiceError
 
 _log = logging.getLogger(__name__)
@@ -80,8 +80,11 @@ class Conversation:
             {"partySize": booking.party_size or 0},
         )
 
-    async def on_message(self, turn_context: Any, dialogs: Any) -> None:
-        """Answer a message; ``dialogs`` is the runtime's ``DialogSet`` holding the booking."""
+    async def on_message(
+        self, turn_context: Any, dialogs: Any, consent: bool | None = None
+    ) -> None:
+        """Answer a message; ``dialogs`` is the runtime's ``DialogSet`` holding the booking,
+        ``consent`` the user's earlier answer to the consent question (None: not asked yet)."""
         result = await self._recognize(turn_context)
         intent, score = top_intent(result)
         dialog_context = await dialogs.create_context(turn_context)
@@ -97,7 +100,8 @@ class Conversation:
             return
         if intent == "BookTable":
             booking = booking_from_entities(result.entities if result else {})
-            await dialog_context.begin_dialog(BOOKING_DIALOG, asdict(booking))
+            options = {**asdict(booking), CONSENT_OPTION: consent}
+            await dialog_context.begin_dialog(BOOKING_DIALOG, options)
         elif intent in REPLIES:
             await turn_context.send_activity(REPLIES[intent])
         else:

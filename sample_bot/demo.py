@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from bot_telemetry.analytics.appmap import AppMap
 from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.cli.access import ServerSource
+from bot_telemetry.privacy.vault import VAULT_KEYS_ENV, new_key
 from bot_telemetry.store.database import DEFAULT_STORE
 from bot_telemetry.web.render import as_text
 
@@ -134,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         # One key for all processes, so pseudonymous ids match across them.
         "BOT_TELEMETRY_PSEUDONYM_KEY": os.environ.get("BOT_TELEMETRY_PSEUDONYM_KEY")
         or secrets.token_hex(16),
+        # The identity vault: the bot encrypts consenting users' ids, serve's private
+        # exhaust decrypts them.
+        VAULT_KEYS_ENV: os.environ.get(VAULT_KEYS_ENV) or f"demo:{new_key()}",
     }
     fleet = Fleet(log_dir, env)
     # SIGINT too: a shell that starts the demo in the background leaves SIGINT ignored.
@@ -152,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         app_map = _collected_app_map(args, collector_url, summary, started)
         print(as_text(app_map))
         _print_summary(summary)
+        print(_exhaust_line(collector_url))
         if args.summary:
             args.summary.write_text(json.dumps(asdict(summary), indent=2))
         if args.exit:
@@ -304,6 +309,42 @@ def _collected_app_map(
         time.sleep(0.2)
 
 
+def _exhaust_line(collector_url: str) -> str:
+    """Ask serve for today's response exhaust (UCI's API) and say where it is."""
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    request = {
+        "dataset": "uci-response-exhaust",
+        "tag": "demo",
+        "requestedBy": "demo",
+        "requestedChannel": "demo",
+        "datasetConfig": {
+            "type": "uci-response-exhaust",
+            "conversationId": "bot",
+            "startDate": today,
+            "endDate": today,
+        },
+    }
+    try:
+        submitted = _post_json(f"{collector_url}/dataset/v1/request/submit", {"request": request})
+        request_id = submitted["result"]["requestId"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            read = _get_json(
+                f"{collector_url}/dataset/v1/request/read/demo?requestId={request_id}"
+            )["result"]
+            if read["status"] in ("SUCCESS", "FAILED"):
+                break
+            time.sleep(0.2)
+    except (OSError, ValueError, KeyError) as error:
+        return f"Data exhaust: could not be made ({error})"
+    if read["status"] != "SUCCESS":
+        return f"Data exhaust: {read['status']} {read.get('statusMessage', '')}"
+    return (
+        "Data exhaust (every answered prompt; answers only of users who consented), link "
+        f"valid 30 minutes: {read['downloadUrls'][0]}"
+    )
+
+
 def _print_summary(summary: Summary) -> None:
     nlu, qna = summary.services.get("nlu", {}), summary.services.get("qna", {})
     print(
@@ -316,6 +357,17 @@ def _print_summary(summary: Summary) -> None:
 
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _post_json(url: str, body: Any) -> Any:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 

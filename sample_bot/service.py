@@ -26,7 +26,8 @@ from .faults import PLUMBING_PATHS, Handler, RequestLedger
 
 LEDGER_KEY = web.AppKey("ledger", RequestLedger)
 #: ``1`` opens the privacy policy: message text, names and questions are recorded, with
-#: emails, phone and card numbers redacted. Unset or ``0``: no personal data (the default).
+#: emails, phone and card numbers redacted. Unset or ``0``: personal data only of users who
+#: consented (the booking asks), none of anyone else's (the default).
 LOG_PERSONAL_INFORMATION_ENV = "BOT_TELEMETRY_LOG_PERSONAL_INFORMATION"
 _log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def privacy_from_environment() -> bot_telemetry.PrivacyPolicy:
     """The policy ``BOT_TELEMETRY_LOG_PERSONAL_INFORMATION`` asks for; ValueError if unclear."""
     raw = os.environ.get(LOG_PERSONAL_INFORMATION_ENV, "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
-        return bot_telemetry.PrivacyPolicy()
+        return bot_telemetry.PrivacyPolicy(consent_mode=True)
     if raw in ("1", "true", "yes", "on"):
         return bot_telemetry.PrivacyPolicy(log_personal_information=True)
     raise ValueError(

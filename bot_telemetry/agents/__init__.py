@@ -6,7 +6,7 @@ under the same names:
     import bot_telemetry
     from bot_telemetry.agents import (
         OpenTelemetryAgentTelemetryClient, TelemetryMiddleware, record_application_errors,
-        set_telemetry_client,
+        record_consent, record_prompt_answers, set_telemetry_client,
     )
     from bot_telemetry.dependencies.agents import TelemetryStorage
 
@@ -19,14 +19,18 @@ under the same names:
     )
     record_application_errors(app)
     set_telemetry_client(main_dialog, OpenTelemetryAgentTelemetryClient())
+    record_prompt_answers(main_dialog)           # a PromptAnswered event per answer
+    await record_consent(context, granted)       # from a consent prompt (docs/exhaust.md)
 
 Nothing here imports botbuilder, and nothing on the botbuilder side imports this. The
 dependency wrappers (storage, middleware, recognizer, Q&A) are in
 ``bot_telemetry.dependencies.agents``, the layer above this one.
 """
 
+from .consent import record_consent
 from .dialogs import dialogs_in, set_telemetry_client
 from .middleware import TelemetryMiddleware, record_application_errors
+from .prompts import record_prompt_answers
 from .telemetry_client import OpenTelemetryAgentTelemetryClient
 
 __all__ = [
@@ -34,5 +38,7 @@ __all__ = [
     "TelemetryMiddleware",
     "dialogs_in",
     "record_application_errors",
+    "record_consent",
+    "record_prompt_answers",
     "set_telemetry_client",
 ]

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-import duckdb
-
-from ..contract import CUSTOM_EVENT_NAME, EVENT_NAME, TURN_IDENTITY_KEYS, TURN_SPAN_NAME
-from ..store.engine import Engine, embedded_store
+from ..contract import CUSTOM_EVENT_NAME, EVENT_NAME, TURN_IDENTITY_KEYS
+from ..store.engine import Engine
 from .json_values import load_object
 from .query import Query
 from .traces import iso
@@ -87,6 +85,30 @@ class EventsPage(TypedDict):
     remaining: int | None
 
 
+STORED_PAGE = Query(
+    "events.stored_page",
+    """SELECT event_id, time_ns, trace_id, span_id, service_name, name, attributes,
+              service_version
+       FROM events
+       WHERE time_ns >= $start AND time_ns < $end
+         AND ($after_ns IS NULL OR time_ns > $after_ns
+              OR (time_ns = $after_ns AND event_id > $after_id))
+       ORDER BY time_ns, event_id LIMIT $limit""",
+)
+STORED_COUNT = Query(
+    "events.stored_count",
+    """SELECT count(*) AS remaining FROM events
+       WHERE time_ns >= $start AND time_ns < $end
+         AND ($after_ns IS NULL OR time_ns > $after_ns
+              OR (time_ns = $after_ns AND event_id > $after_id))""",
+)
+TURN_IDENTITIES = Query(
+    "events.turn_identities",
+    """SELECT trace_id, min(user_id) AS user, min(session_id) AS session FROM turns
+       WHERE trace_id IN (SELECT unnest($trace_ids)) GROUP BY trace_id""",
+)
+
+
 def stored_events_page(
     engine: Engine,
     window: TimeWindow,
@@ -95,62 +117,33 @@ def stored_events_page(
     count: bool = False,
 ) -> EventsPage:
     """Events in the window after the cursor ``(time_ns, record_id)``, oldest first: one page
-    of a resumable walk over stored history (the PostHog backfill). The embedded store only,
-    for now: the cursor is its log records' ids."""
-    with embedded_store(engine, "reading stored history").reader() as db:
-        return _stored_events_page(db, window, after, limit, count)
-
-
-def _stored_events_page(
-    db: duckdb.DuckDBPyConnection,
-    window: TimeWindow,
-    after: tuple[int, str] | None,
-    limit: int,
-    count: bool,
-) -> EventsPage:
-    where = "l.event_name IS NOT NULL AND l.time_ns >= ? AND l.time_ns < ?"
-    params: list[Any] = list(window.params)
-    if after is not None:
-        where += " AND (l.time_ns > ? OR (l.time_ns = ? AND l.record_id > ?))"
-        params += [after[0], after[0], after[1]]
-    remaining = None
-    if count:
-        found = db.execute(f"SELECT count(*) FROM logs l WHERE {where}", params).fetchone()
-        remaining = int(found[0]) if found else 0
-    rows = db.execute(
-        f"""SELECT l.record_id, l.time_ns, l.trace_id, l.span_id, l.service_name, l.event_name,
-                   l.attributes, r.attributes
-            FROM logs l LEFT JOIN resources r ON r.resource_id = l.resource_id
-            WHERE {where} ORDER BY l.time_ns, l.record_id LIMIT ?""",
-        [*params, max(0, limit)],
-    ).fetchall()
+    of a resumable walk over stored history (the PostHog backfill). ``record_id`` is the
+    model's ``event_id``: a cursor from one engine means nothing on another."""
+    cursor = {
+        "after_ns": after[0] if after else None,
+        "after_id": after[1] if after else None,
+        **window.bounds,
+    }
+    remaining = int(STORED_COUNT.run(engine, **cursor).scalar() or 0) if count else None
+    rows = STORED_PAGE.run(engine, limit=max(0, limit), **cursor).rows
     traces = sorted({row[2] for row in rows if row[2]})
     turns: dict[str, dict[str, Any]] = {}
     if traces:
-        for trace_id, attributes in db.execute(
-            "SELECT trace_id, any_value(attributes) FROM spans "
-            "WHERE name = ? AND trace_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY trace_id",
-            [TURN_SPAN_NAME, traces],
-        ).fetchall():
-            turn = load_object(attributes)
-            turns[trace_id] = {key: turn[key] for key in TURN_IDENTITY_KEYS if key in turn}
-    events = []
-    versions: dict[str | None, Any] = {}  # a page repeats a few resources
-    for record_id, time_ns, trace_id, span_id, service, name, attributes, resource in rows:
-        if resource not in versions:
-            versions[resource] = load_object(resource).get("service.version")
-        version = versions[resource]
-        events.append(
-            StoredEvent(
-                record_id=record_id,
-                time_ns=time_ns,
-                trace_id=trace_id,
-                span_id=span_id,
-                service=service,
-                service_version=str(version) if version else None,
-                name=name,
-                attributes=load_object(attributes),
-                turn=turns.get(trace_id or "", {}),
-            )
+        for trace_id, user, session in TURN_IDENTITIES.run(engine, trace_ids=traces):
+            values = dict(zip(TURN_IDENTITY_KEYS, (user, session), strict=True))
+            turns[trace_id] = {key: value for key, value in values.items() if value is not None}
+    events = [
+        StoredEvent(
+            record_id=record_id,
+            time_ns=time_ns,
+            trace_id=trace_id,
+            span_id=span_id,
+            service=service,
+            service_version=version,
+            name=name,
+            attributes=load_object(attributes),
+            turn=turns.get(trace_id or "", {}),
         )
+        for record_id, time_ns, trace_id, span_id, service, name, attributes, version in rows
+    ]
     return EventsPage(events=events, remaining=remaining)

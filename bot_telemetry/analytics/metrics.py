@@ -1,18 +1,19 @@
 """Metrics: what is stored, each metric's series, values over time and histogram percentiles.
 
-    list_metrics(db, TimeWindow.parse(since="1h"))      # names, kinds, series, points
-    get_metric(db, "http.server.duration", window)      # series with values or percentiles
+    list_metrics(engine, TimeWindow.parse(since="1h"))      # names, kinds, series, points
+    get_metric(engine, "http.server.duration", window)      # series with values or percentiles
 
-A series is one (service, resource, attribute set) of a metric. Gauges and sums give their
-values over time (a cumulative sum's values are running totals, a delta sum's the change
-per interval). Histograms give the distribution over the window: a delta series adds its
-points' buckets; a cumulative series takes its latest point in the window less its latest
-point before the window (same start time), or everything since it started. Percentiles
-are interpolated linearly inside the bucket holding the rank and kept within the
+A series is one (service, resource, attribute set) of a metric (``series_key`` in the
+model); a resource is told by its attributes, so its id is the same on every engine. Gauges
+and sums give their values over time (a cumulative sum's values are running totals, a delta
+sum's the change per interval). Histograms give the distribution over the window: a delta
+series adds its points' buckets; a cumulative series takes its latest point in the window
+less its latest point before the window (same start time), or everything since it started.
+Percentiles are interpolated linearly inside the bucket holding the rank and kept within the
 histogram's min and max, as Prometheus' ``histogram_quantile`` does with its buckets.
 
-The SQL is plain (filters, grouping, joins) so it ports to another engine; the bucket
-arithmetic runs in Python over the rows it returns.
+The SQL is plain (filters, grouping, a window function) over ``metric_points`` and runs on
+every engine; the bucket arithmetic runs in Python over the rows it returns.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
-import duckdb
-
-from ..store.engine import Engine, embedded_store
+from ..store.engine import Engine
 from .json_values import load_object, number
-from .traces import iso
+from .query import Query
+from .traces import _resource_id, iso
 from .window import EVERYTHING, TimeWindow
 
 #: The quantiles shown for a histogram.
@@ -74,6 +74,8 @@ class Series(TypedDict):
     #: The resource attributes that tell this series from the service's others (such as
     #: ``service.instance.id`` when several instances report); empty when nothing does.
     resource: dict[str, Any]
+    #: All of the resource's attributes.
+    resource_attributes: dict[str, Any]
     attributes: dict[str, Any]
     points: int
     first: str
@@ -95,28 +97,46 @@ class MetricDetail(TypedDict):
     series: list[Series]
 
 
+METRICS = Query(
+    "metrics.list",
+    """SELECT metric_name, max(kind) AS metric_kind, max(unit) AS metric_unit,
+              max(description) AS metric_description,
+              list(DISTINCT service_name ORDER BY service_name) AS services,
+              count(DISTINCT series_key) AS series, count(*) AS points,
+              min(time_ns) AS first_ns, max(time_ns) AS last_ns
+       FROM metric_points WHERE time_ns >= $start AND time_ns < $end
+       GROUP BY metric_name ORDER BY metric_name LIMIT $limit""",
+)
+
+_POINT_COLUMNS = """service_name, series_key, attributes, kind, temporality, monotonic,
+    start_ns, time_ns, value, count, min, max, bounds, bucket_counts, unit, description,
+    resource_attributes"""
+
+POINTS = Query(
+    "metrics.points",
+    f"""SELECT {_POINT_COLUMNS} FROM metric_points
+        WHERE metric_name = $name AND time_ns >= $start AND time_ns < $end
+        ORDER BY time_ns, series_key""",
+)
+# Each cumulative series' latest point before the window, per start time.
+POINTS_BEFORE = Query(
+    "metrics.points_before",
+    f"""SELECT {_POINT_COLUMNS} FROM (
+            SELECT *, row_number() OVER (
+                PARTITION BY series_key, start_ns ORDER BY time_ns DESC) AS position
+            FROM metric_points
+            WHERE metric_name = $name AND time_ns < $start AND temporality = 2) AS ranked
+        WHERE position = 1""",
+)
+
+_Key = tuple[str, int]
+
+
 def list_metrics(
     engine: Engine, window: TimeWindow = EVERYTHING, limit: int = 500
 ) -> list[MetricSummary]:
-    """The metrics stored in the window (the embedded store only, for now)."""
-    with embedded_store(engine, "metrics").reader() as db:
-        return _list_metrics(db, window, limit)
-
-
-def _list_metrics(
-    db: duckdb.DuckDBPyConnection, window: TimeWindow = EVERYTHING, limit: int = 500
-) -> list[MetricSummary]:
     """Every metric with points in the window, by name."""
-    rows = db.execute(
-        """SELECT metric_name,
-                  max(kind) AS kind, max(unit) AS unit, max(description) AS description,
-                  list(DISTINCT service_name ORDER BY service_name) AS services,
-                  count(DISTINCT (service_name, resource_id, attributes)) AS series,
-                  count(*) AS points, min(time_ns) AS first_ns, max(time_ns) AS last_ns
-           FROM metric_points WHERE time_ns >= ? AND time_ns < ?
-           GROUP BY metric_name ORDER BY metric_name LIMIT ?""",
-        [*window.params, max(1, limit)],
-    ).fetchall()
+    rows = METRICS.run(engine, limit=max(1, limit), **window.bounds)
     return [
         MetricSummary(
             name=name,
@@ -133,10 +153,6 @@ def _list_metrics(
     ]
 
 
-_POINT_COLUMNS = """service_name, resource_id, attributes, kind, temporality, monotonic,
-    start_ns, time_ns, value, count, min, max, bounds, bucket_counts, unit, description"""
-
-
 def get_metric(
     engine: Engine,
     name: str,
@@ -145,114 +161,66 @@ def get_metric(
     max_series: int = 50,
     max_values: int = 500,
 ) -> MetricDetail | None:
-    """One metric's series in the window (the busiest ``max_series``), or None (the embedded
-    store only, for now)."""
-    with embedded_store(engine, "metrics").reader() as db:
-        return _get_metric(db, name, window, max_series=max_series, max_values=max_values)
-
-
-def _get_metric(
-    db: duckdb.DuckDBPyConnection,
-    name: str,
-    window: TimeWindow = EVERYTHING,
-    *,
-    max_series: int = 50,
-    max_values: int = 500,
-) -> MetricDetail | None:
-    rows = db.execute(
-        f"""SELECT {_POINT_COLUMNS} FROM metric_points
-            WHERE metric_name = ? AND time_ns >= ? AND time_ns < ?
-            ORDER BY time_ns""",
-        [name, *window.params],
-    ).fetchall()
+    """One metric's series in the window (the busiest ``max_series``), or None."""
+    rows = POINTS.run(engine, name=name, **window.bounds).rows
     if not rows:
         return None
-    grouped: dict[tuple[str, str | None, str], list[tuple[Any, ...]]] = {}
+    grouped: dict[_Key, list[tuple[Any, ...]]] = {}
     for row in rows:
-        grouped.setdefault((row[0], row[1], row[2] or "{}"), []).append(row)
+        grouped.setdefault((row[0], row[1]), []).append(row)
     latest = rows[-1]
     kind = latest[3] or "gauge"
-    before = _points_before(db, name, window) if kind in HISTOGRAM_KINDS else {}
-    busiest = sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0]))[:max_series]
+    before: dict[tuple[str, int, int | None], tuple[Any, ...]] = {}
+    if kind in HISTOGRAM_KINDS and window.start_ns > 0:
+        for row in POINTS_BEFORE.run(engine, name=name, start=window.start_ns):
+            before[(row[0], row[1], row[6])] = row
     series = [
-        _series(key, points, kind, before.get((*key, points[-1][6])), max_values)
-        for key, points in busiest
+        _series(points, kind, before.get((*key, points[-1][6])), max_values)
+        for key, points in grouped.items()
     ]
-    _label_resources(db, series)
-    series.sort(
-        key=lambda found: (
-            found["service"],
-            str(sorted(found["resource"].items())),
-            str(sorted(found["attributes"].items())),
-        )
-    )
+    busiest = sorted(series, key=lambda found: (-found["points"], _order(found)))[:max_series]
+    _label_resources(busiest)
+    busiest.sort(key=_order)
     return MetricDetail(
-        name=name, kind=kind, unit=latest[14], description=latest[15], series=series
+        name=name, kind=kind, unit=latest[14], description=latest[15], series=busiest
     )
 
 
-def _label_resources(db: duckdb.DuckDBPyConnection, series: list[Series]) -> None:
+def _order(found: Series) -> tuple[str, str, str]:
+    """A series' place: by service, resource and attributes (as text, the same on every
+    engine)."""
+    return (
+        found["service"],
+        found["resource_id"] or "",
+        str(sorted((key, str(value)) for key, value in found["attributes"].items())),
+    )
+
+
+def _label_resources(series: list[Series]) -> None:
     """Fill each series' ``resource`` with the attributes that differ within its service."""
-    ids = sorted({found["resource_id"] for found in series if found["resource_id"]})
-    if not ids:
-        return
-    attributes = {
-        resource_id: load_object(stored)
-        for resource_id, stored in db.execute(
-            "SELECT resource_id, attributes FROM resources WHERE resource_id IN (SELECT unnest(?))",
-            [ids],
-        ).fetchall()
-    }
-    by_service: dict[str, set[str]] = {}
+    by_service: dict[str, list[Series]] = {}
     for found in series:
-        if found["resource_id"]:
-            by_service.setdefault(found["service"], set()).add(found["resource_id"])
-    for service, resource_ids in by_service.items():
-        keys = {key for rid in resource_ids for key in attributes.get(rid, {})}
+        by_service.setdefault(found["service"], []).append(found)
+    for group in by_service.values():
+        keys = {key for found in group for key in found["resource_attributes"]}
         differing = {
             key
             for key in keys
-            if len({repr(attributes.get(rid, {}).get(key)) for rid in resource_ids}) > 1
+            if len({repr(found["resource_attributes"].get(key)) for found in group}) > 1
         }
-        for found in series:
-            if found["service"] == service and found["resource_id"]:
-                own = attributes.get(found["resource_id"], {})
-                found["resource"] = {key: own.get(key) for key in sorted(differing)}
-
-
-def _points_before(
-    db: duckdb.DuckDBPyConnection, name: str, window: TimeWindow
-) -> dict[tuple[str, str | None, str, int | None], tuple[Any, ...]]:
-    """Each cumulative histogram series' latest point before the window, by series and start."""
-    if window.start_ns <= 0:
-        return {}
-    rows = db.execute(
-        f"""SELECT {", ".join(f"p.{c.strip()}" for c in _POINT_COLUMNS.split(","))}
-            FROM metric_points AS p
-            JOIN (SELECT service_name, resource_id, attributes, start_ns, max(time_ns) AS t
-                  FROM metric_points
-                  WHERE metric_name = ? AND time_ns < ? AND temporality = 2
-                  GROUP BY service_name, resource_id, attributes, start_ns) AS last
-              ON p.service_name = last.service_name
-             AND p.resource_id IS NOT DISTINCT FROM last.resource_id
-             AND p.attributes IS NOT DISTINCT FROM last.attributes
-             AND p.start_ns IS NOT DISTINCT FROM last.start_ns
-             AND p.time_ns = last.t
-            WHERE p.metric_name = ?""",
-        [name, window.start_ns, name],
-    ).fetchall()
-    return {(row[0], row[1], row[2] or "{}", row[6]): row for row in rows}
+        for found in group:
+            own = found["resource_attributes"]
+            found["resource"] = {key: own.get(key) for key in sorted(differing)}
 
 
 def _series(
-    key: tuple[str, str | None, str],
     points: list[tuple[Any, ...]],
     kind: str,
     before: tuple[Any, ...] | None,
     max_values: int,
 ) -> Series:
-    service, resource_id, attributes = key
     last = points[-1]
+    resource_attributes = load_object(last[16])
     distribution: Distribution | None = None
     values: list[ValueAt] = []
     latest: float | int | str | None = None
@@ -267,10 +235,11 @@ def _series(
             for point in points[-max_values:]
         ]
     return Series(
-        service=service,
-        resource_id=resource_id,
+        service=last[0],
+        resource_id=_resource_id(resource_attributes) if resource_attributes else None,
         resource={},
-        attributes=load_object(attributes),
+        resource_attributes=resource_attributes,
+        attributes=load_object(last[2]),
         points=len(points),
         first=iso(points[0][7]),
         last=iso(last[7]),

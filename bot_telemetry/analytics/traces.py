@@ -105,8 +105,8 @@ def summarize(engine: Engine, trace_ids: list[str]) -> list[TraceSummary]:
     ]
 
 
-# Each criterion narrows the search only when given ($x IS NULL otherwise), so the search is
-# one query compiled once per engine.
+# Each criterion narrows the search only when given; one not given is NULL, and the compiler
+# folds its condition away (and compiles each combination once).
 SEARCH = Query(
     "traces.search",
     f"""
@@ -117,7 +117,7 @@ WHERE start_ns >= $start AND start_ns < $end
        OR trace_id IN (SELECT trace_id FROM spans WHERE conversation_id = $conversation))
   AND ($event IS NULL OR trace_id IN (SELECT trace_id FROM logs WHERE event_name = $event))
 GROUP BY trace_id
-HAVING $failed = 'any' OR bool_or(status_code = {STATUS_ERROR}) = ($failed = 'yes')
+HAVING $failed IS NULL OR bool_or(status_code = {STATUS_ERROR}) = $failed
 ORDER BY min(start_ns) DESC, trace_id LIMIT $limit
 """,
 )
@@ -130,7 +130,7 @@ def search_traces(engine: Engine, query: TraceQuery) -> list[TraceSummary]:
         service=query.service or None,
         conversation=query.conversation_id or None,
         event=query.event_name or None,
-        failed="any" if query.failed is None else "yes" if query.failed else "no",
+        failed=query.failed,
         limit=max(1, min(query.limit, 1000)),
         **query.window.bounds,
     )

@@ -10,7 +10,7 @@ built (dialogs added later need another call):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TypeAlias
 
 from botbuilder.core import BotTelemetryClient
@@ -29,26 +29,31 @@ def set_telemetry_client(root: DialogTree, client: BotTelemetryClient | None) ->
     Returns how many dialogs were set. Cycles and shared dialogs are visited once.
     ``None`` restores botbuilder's null client.
     """
-    if not isinstance(root, Dialog | DialogSet | DialogManager):
-        raise TypeError(
-            f"set_telemetry_client() takes a Dialog, DialogSet or DialogManager, "
-            f"not {type(root).__name__}"
-        )
-    seen: set[int] = set()
-    pending: list[object] = [root]
     dialogs = 0
-    while pending:
-        node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in walk_dialogs(root, "set_telemetry_client"):
         if isinstance(node, Dialog):
             node.telemetry_client = client
             dialogs += 1
         elif isinstance(node, DialogSet):
             node.telemetry_client = client
-        pending.extend(_children(node))
     return dialogs
+
+
+def walk_dialogs(root: DialogTree, caller: str = "walk_dialogs") -> Iterator[object]:
+    """Every dialog and dialog set in the tree below ``root`` (``root`` included), once each."""
+    if not isinstance(root, Dialog | DialogSet | DialogManager):
+        raise TypeError(
+            f"{caller}() takes a Dialog, DialogSet or DialogManager, not {type(root).__name__}"
+        )
+    seen: set[int] = set()
+    pending: list[object] = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        pending.extend(_children(node))
 
 
 def _children(node: object) -> Iterable[object]:

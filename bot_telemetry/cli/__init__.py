@@ -9,6 +9,7 @@
     bot-telemetry measures activeUsers intents --since 7d --granularity day --channel msteams
     bot-telemetry client-events [--failed]
     bot-telemetry posthog backfill --since 30d   # stored history to PostHog (POSTHOG_API_KEY)
+    bot-telemetry exhaust submit|status|list|run  # data exhaust jobs (UCI's API)
 
 Errors are one line on stderr and a non-zero exit status. Output cut short by a closed pipe
 (``bot-telemetry events | head -1``) ends quietly with status 141, as a command killed by
@@ -20,15 +21,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from . import client_events, measures, metrics, posthog, queries, serve
+from . import clickhouse, client_events, exhaust, measures, metrics, posthog, queries, serve
 from .common import PROG, CommandError, Handler
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = (serve, queries, metrics, measures, client_events, posthog)
+COMMAND_GROUPS = (serve, queries, metrics, measures, client_events, posthog, exhaust, clickhouse)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
@@ -48,12 +50,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo(arguments[1:])
     parser, handlers = build_parser()
     options = parser.parse_args(arguments)
+    from ..store.clickhouse import ClickHouseError
     from ..store.database import StoreError
     from ..web import ConfigError
     from .access import RemoteError
 
+    # clickhouse-connect logs a warning of its own before raising; the error line says it all.
+    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
     try:
         return handlers[options.command](options)
+    except ClickHouseError as error:
+        # The store named by --store cannot be used as it is: what to fix, like a usage error.
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         return _pipe_closed()
     except (CommandError, StoreError, RemoteError, ConfigError, ValueError, OSError) as error:

@@ -28,6 +28,7 @@ from ..analytics.traces import TraceDetail
 from ..analytics.window import _MAX_NS, TimeWindow
 from ..store.database import Store, StoreBusy, StoreError
 from ..store.engine import DuckDBEngine, Engine
+from ..store.location import ClickHouseLocation, open_engine
 from ..web.discovery import discovery_path
 
 
@@ -234,10 +235,15 @@ class ServerSource(_Closing):
         return cast(list[dict[str, Any]], found)
 
 
-def open_source(store: Path, url: str | None = None, token: str | None = None) -> Source:
-    """The server at ``url`` if given; else the store file, or the server holding it."""
+def open_source(
+    store: Path | ClickHouseLocation, url: str | None = None, token: str | None = None
+) -> Source:
+    """The server at ``url`` if given; else ClickHouse, or the store file, or the server
+    holding it."""
     if url:
         return ServerSource(url, token)
+    if isinstance(store, ClickHouseLocation):
+        return EngineSource(open_engine(store))
     try:
         return EngineSource(DuckDBEngine(Store.open(store, read_only=True), owns_store=True))
     except StoreBusy as busy:

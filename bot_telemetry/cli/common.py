@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..analytics.window import TimeWindow
-from ..store.database import DEFAULT_STORE, store_file
+from ..store.database import DEFAULT_STORE
+from ..store.location import ClickHouseLocation, parse_store
 
 PROG = "bot-telemetry"
 TOKEN_VARIABLE = "BOT_TELEMETRY_TOKEN"
@@ -25,14 +27,24 @@ def store_options(parser: argparse.ArgumentParser, window: bool = True) -> None:
     """--store, and (for queries over a time window) --since/--until/--url/--token."""
     parser.add_argument(
         "--store",
-        type=store_file,
+        type=store_argument,
         default=DEFAULT_STORE,
-        help=f"the store file, or a folder holding telemetry.duckdb (default {DEFAULT_STORE})",
+        help=f"the store file, or a folder holding telemetry.duckdb (default {DEFAULT_STORE}), "
+        "or a ClickHouse database holding the OpenTelemetry Collector's tables: "
+        "clickhouse://user:password@host:8123/otel",
     )
     if window:
         parser.add_argument("--since", help="start of the window: 15m, 2h, 7d or an ISO time")
         parser.add_argument("--until", help="end of the window: a duration ago or an ISO time")
         remote_options(parser)
+
+
+def store_argument(text: str) -> Path | ClickHouseLocation:
+    """``--store``: a store file, or a clickhouse:// URL (a malformed one is a usage error)."""
+    try:
+        return parse_store(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def remote_options(parser: argparse.ArgumentParser) -> None:

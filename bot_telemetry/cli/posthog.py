@@ -25,6 +25,8 @@ from ..analytics.events import StoredEvent
 from ..analytics.window import TimeWindow
 from ..posthog import CaptureSender, EventRecord, PostHogSettings, map_and_send
 from ..privacy import DEFAULT_POLICY
+from ..store.database import DEFAULT_STORE
+from ..store.location import ClickHouseLocation
 from .common import PROG, CommandError, Handler, open_for, store_options
 
 
@@ -141,7 +143,12 @@ def event_record(event: StoredEvent) -> EventRecord:
     )
 
 
-def checkpoint_path(store: Path) -> Path:
+def checkpoint_path(store: Path | ClickHouseLocation) -> Path:
+    """Next to the store file; for ClickHouse (no file of ours), under .bot-telemetry/ named
+    by the server and database."""
+    if isinstance(store, ClickHouseLocation):
+        name = f"clickhouse-{store.host}-{store.port}-{store.tables.database}"
+        return DEFAULT_STORE.parent / f"{name}.posthog-backfill.json"
     return store.with_name(store.name + ".posthog-backfill.json")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..analytics.window import parse_duration
 from ..receive.otlp import DEFAULT_GRPC_PORT
+from . import exhaust
 from .common import PROG, TOKEN_VARIABLE, Handler, store_options
 
 
@@ -50,7 +51,19 @@ def register(commands: Any) -> dict[str, Handler]:
     serve.add_argument(
         "--retention",
         default=None,
-        help="drop telemetry older than this (e.g. 7d); default keep everything",
+        help="drop telemetry older than this (e.g. 7d); default keep everything "
+        "(ClickHouse: the TTL of the tables --create-schema creates)",
+    )
+    serve.add_argument(
+        "--read-only",
+        action="store_true",
+        help="serve the UI and API only, no receivers (a stateless reader of a ClickHouse "
+        "database the OpenTelemetry Collector fills; run as many as you need)",
+    )
+    serve.add_argument(
+        "--create-schema",
+        action="store_true",
+        help="ClickHouse: create the exporter's database and tables when they are missing",
     )
     serve.add_argument(
         "--cors-origin",
@@ -65,6 +78,7 @@ def register(commands: Any) -> dict[str, Handler]:
         default="1h",
         help="how long client events' mids are remembered to drop repeats (default 1h)",
     )
+    exhaust.serve_options(serve)
     return {"serve": run}
 
 
@@ -88,9 +102,19 @@ def run(options: argparse.Namespace) -> int:
         retention_seconds=parse_duration(options.retention) if options.retention else 0,
         cors_origins=tuple(check_origin(origin) for origin in options.cors_origin),
         client_dedup_seconds=parse_duration(options.client_dedup_window),
+        read_only=options.read_only,
+        create_schema=options.create_schema,
+        **exhaust.serve_settings(options),
     )
 
     def ready(running: Running) -> None:
+        if config.read_only:
+            print(
+                f"{PROG} reader on {running.url}  (web UI {running.url}/, no receivers)  "
+                f"store {config.store}",
+                flush=True,
+            )
+            return
         grpc = f"; OTLP/gRPC {running.grpc_url}" if running.grpc_url else ""
         print(
             f"{PROG} collector on {running.url}  (OTLP/HTTP /v1/traces /v1/logs /v1/metrics, "

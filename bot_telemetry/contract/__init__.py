@@ -6,6 +6,7 @@ a renamed key breaks at import time rather than in a dashboard.
 """
 
 from .analytics import *  # noqa: F403
+from .answers import *  # noqa: F403
 from .client_events import *  # noqa: F403
 from .events import *  # noqa: F403
 from .metrics import *  # noqa: F403

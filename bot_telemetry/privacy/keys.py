@@ -31,6 +31,9 @@ PERSONAL_KEYS: frozenset[str] = frozenset(
         "message.text",
         "gen_ai.prompt",
         "gen_ai.completion",
+        # a prompt's answer: recorded only for a user whose consent stands (or when
+        # personal data may be logged for everyone)
+        contract.PROMPT_RESPONSE,
     }
 )
 
@@ -75,6 +78,18 @@ SAFE_KEYS: frozenset[str] = frozenset(
         contract.CUSTOM_MEASUREMENTS,
         # Already pseudonymous: the turn span's keyed hashes of the user and conversation ids.
         *contract.TURN_IDENTITY_KEYS,
+        # PromptAnswered's facts about the question (its texts are made safe by the signal)
+        contract.QUESTION_TYPE,
+        contract.QUESTION_DURATION_MS,
+        contract.QUESTION_SCORE,
+        contract.QUESTION_MAX_SCORE,
+        contract.X_PATH,
+        contract.EOF,
+        contract.PROMPT_ID,
+        contract.STEP_INDEX,
+        # ConsentChanged: the decision, and the real id only as the vault's ciphertext
+        contract.CONSENT,
+        contract.ENCRYPTED_USER_ID,
     }
 )
 

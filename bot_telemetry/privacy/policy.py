@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from functools import lru_cache
 from typing import Any
@@ -93,6 +93,10 @@ class PrivacyPolicy:
     that looks like an email, phone or card number is left out; numbers, ids and other
     single tokens are kept. ``safe_keys`` names more keys to record as they are;
     ``allow_keys`` records only the keys it lists.
+
+    ``consent_mode=True``: personal data (message text, names, prompt answers) is recorded
+    for a user only while that user's consent stands (``bot_telemetry.signals.record_consent``),
+    as ``log_personal_information`` would record it; for everyone else, as this policy says.
     """
 
     log_personal_information: bool = False
@@ -105,6 +109,7 @@ class PrivacyPolicy:
     replacement: str = "[REDACTED]"
     pseudonymous_keys: frozenset[str] = PSEUDONYMOUS_KEYS
     safe_keys: frozenset[str] = frozenset()
+    consent_mode: bool = False
     _patterns: tuple[tuple[re.Pattern[str], Callable[[str], bool] | None], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
@@ -117,6 +122,7 @@ class PrivacyPolicy:
     _detected_values: dict[str, str | None] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    _consented: PrivacyPolicy | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.redact if name not in BUILTIN_PATTERNS]
@@ -132,6 +138,24 @@ class PrivacyPolicy:
         object.__setattr__(self, "_patterns", tuple(patterns))
         key = self.pseudonymization_key
         object.__setattr__(self, "_key", key.encode() if isinstance(key, str) else key)
+
+    def for_consent(self, granted: bool | None) -> PrivacyPolicy:
+        """The policy for a user whose consent is ``granted`` (None: never asked): under
+        ``consent_mode``, a consenting user's personal data is recorded (the redaction
+        patterns still apply); otherwise this policy itself.
+
+        >>> policy = PrivacyPolicy(consent_mode=True)
+        >>> policy.for_consent(True).log_personal_information, policy.for_consent(False) is policy
+        (True, True)
+        """
+        if not granted or not self.consent_mode or self.log_personal_information:
+            return self
+        opened = self._consented
+        if opened is None:
+            # Built once: a policy caches its decisions and pseudonyms.
+            opened = replace(self, log_personal_information=True)
+            object.__setattr__(self, "_consented", opened)
+        return opened
 
     def is_personal(self, key: str) -> bool:
         """Whether the key names personal data: a known personal key, or a name that says so

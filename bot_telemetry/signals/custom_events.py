@@ -27,6 +27,7 @@ from .._deprecated import renamed
 from ..contract import CUSTOM_EVENT_NAME, CUSTOM_MEASUREMENTS
 from ..privacy import PrivacyPolicy, current_policy
 from ..privacy.policy import plain_key
+from .turn_consent import turn_consent_granted
 
 _logger = logs.get_logger("bot_telemetry.events")
 _log = logging.getLogger(__name__)
@@ -103,13 +104,16 @@ def track_custom_event(
     Properties whose value is None are left out. Measurements must be finite numbers; they
     go into ``microsoft.custom_measurements`` (Azure Monitor: customMeasurements).
     ``known_safe`` names properties the caller built and made safe itself (see
-    ``PrivacyPolicy.apply``).
+    ``PrivacyPolicy.apply``). Under ``consent_mode`` the policy follows the turn's consent
+    (``signals.consent``).
 
     track_custom_event("OrderPlaced", {"conversationId": cid}, {"items": 3})
     """
     try:
         policy = renamed("track_custom_event", "policy", "privacy", policy, privacy)
         policy = policy or current_policy()
+        if policy.consent_mode:
+            policy = policy.for_consent(turn_consent_granted())
         if type(name) is not str:
             name = plain_key(name)
         merged = dict(turn_properties())

@@ -28,6 +28,7 @@ from .. import contract
 from ..privacy import PrivacyPolicy
 from . import activities, metrics
 from .activities import Properties
+from .consent import lookup_consent
 from .custom_events import (
     track_custom_event,
     turn_span,
@@ -35,6 +36,7 @@ from .custom_events import (
     with_turn_properties,
 )
 from .setup_check import warn_if_not_recording
+from .turn_consent import TurnConsent, with_turn_consent
 from .turn_context import turn_context_scope
 
 _log = logging.getLogger(__name__)
@@ -69,7 +71,8 @@ class TurnTelemetry:
 
     async def _run_turn(self, context: Any, logic: Callable[[], Awaitable[Any]]) -> None:
         """Run the rest of the pipeline (``logic``) as one turn."""
-        span, token = self._start_turn(context)
+        consent = await self._turn_consent(context)
+        span, token = self._start_turn(context, consent)
         measured = _measure_turn(context.activity)
         failure: BaseException | None = None
         try:
@@ -150,8 +153,21 @@ class TurnTelemetry:
     def _record_error(self, span: trace.Span, error: BaseException) -> None:
         record_error(span, error, self.privacy)
 
+    async def _turn_consent(self, context: Any) -> TurnConsent | None:
+        """Under ``consent_mode``, whether this turn's user consented (one registry lookup)."""
+        try:
+            policy = self.privacy
+            if not policy.consent_mode:
+                return None
+            sender = context.activity.from_property if context.activity else None
+            user_key = policy.pseudonymize(sender.id) if sender and sender.id else None
+            return await lookup_consent(user_key, policy)
+        except Exception:
+            _log.exception("could not look up the user's consent")
+            return None
+
     def _start_turn(
-        self, context: Any
+        self, context: Any, consent: TurnConsent | None = None
     ) -> tuple[trace.Span | None, Token[otel_context.Context] | None]:
         try:
             activity = context.activity
@@ -170,6 +186,9 @@ class TurnTelemetry:
                 trace.set_span_in_context(span),
                 span=span,
             )
+            # record_consent() changes it for the rest of the turn.
+            user_key = attributes.get(contract.ATTR_ENDUSER_PSEUDO_ID)
+            scope = with_turn_consent(consent or TurnConsent(user_key), scope)
             sender = activity.from_property
             scope = with_turn_personal_values(
                 (

@@ -4,7 +4,7 @@
     engine.create_schema()                       # the exporter's tables (store.otel_schema)
     engine.query("SELECT count(*) FROM spans").scalar()
 
-    engine = HTTPClickHouseEngine.connect("clickhouse://user:pw@host:8123/otel")
+    engine = open_engine(parse_store("clickhouse://user:pw@host:8123/otel"))  # store.location
 
 Both need the ``clickhouse`` extra (``pip install 'bot-telemetry[clickhouse]'``): chDB for the
 in-process engine, clickhouse-connect for a server over HTTP. Queries compile to ClickHouse SQL
@@ -14,15 +14,17 @@ in-process engine, clickhouse-connect for a server over HTTP. Queries compile to
 from __future__ import annotations
 
 import json
+import re
 import threading
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import otel_schema
 from .clickhouse_relations import METRIC_KINDS, Columns, Tables, definitions
 from .compiler import Compiled, Definition
 from .engine import Engine, EngineError, Result
+from .location import PASSWORD_VARIABLE, ClickHouseLocation
 
 #: The tables every reader needs; metric tables are optional (rotel writes none).
 REQUIRED = ("traces", "logs")
@@ -134,14 +136,44 @@ class ClickHouseEngine(Engine):
         with self._lock:
             self._compiled.clear()
 
-    def create_schema(self, *, ttl_days: int = 0) -> None:
+    def create_schema(self, *, ttl_days: int = 0, table_engine: str = "MergeTree()") -> None:
         """Create the exporter's database and tables (as its ``create_schema`` would)."""
-        for statement in otel_schema.statements(self.tables, ttl_days=ttl_days):
+        statements = otel_schema.statements(self.tables, engine=table_engine, ttl_days=ttl_days)
+        for statement in statements:
             self.raw(statement)
         self.refresh()
 
     def metric_tables(self) -> list[str]:
         return [self.tables.metrics(kind) for kind in METRIC_KINDS]
+
+
+def _connection_error(error: Exception, location: ClickHouseLocation) -> ClickHouseError:
+    text = str(error)
+    where = f"{location.host}:{location.port}"
+    code = re.search(r"[Cc]ode:? (\d+)", text)
+    if code and code.group(1) in ("516", "192", "193", "194"):
+        return ClickHouseError(
+            f"ClickHouse at {where} refused user {location.username!r}: wrong user name or "
+            f"password (give them in the URL, or the password in ${PASSWORD_VARIABLE})"
+        )
+    if code:
+        return ClickHouseError(f"ClickHouse at {where} answered with an error: {_first_line(text)}")
+    return ClickHouseError(
+        f"cannot reach ClickHouse at {where}"
+        + (" over HTTPS" if location.secure else "")
+        + f": {_reason(text)} (is the server running, and is the host and HTTP port right?)"
+    )
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else "no details"
+
+
+def _reason(text: str) -> str:
+    for marker in ("Connection refused", "Name or service not known", "timed out", "No route"):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return _first_line(text)
 
 
 def _escaped(value: Any) -> str:
@@ -207,6 +239,37 @@ class ChDBEngine(ClickHouseEngine):
         ]
         return Result(columns, list(zip(*values_by_column, strict=True)))
 
+    def execute_stream(
+        self, compiled: Compiled, values: dict[str, Any], batch_rows: int
+    ) -> Iterator[Result]:
+        params = {name: _escaped(value) for name, value in values.items()}
+        # The session is held while the caller reads: chDB runs one query at a time anyway.
+        with self._session_lock:
+            try:
+                found = self._session.send_query(compiled.sql, "Arrow", params=params or None)
+                reader = found.record_batch(rows_per_batch=batch_rows)
+            except Exception as error:
+                raise EngineError(str(error).strip()) from error
+            try:
+                for whole in reader:
+                    columns = tuple(whole.schema.names)
+                    # chDB's blocks follow ClickHouse's, whatever rows_per_batch says.
+                    for offset in range(0, whole.num_rows, batch_rows):
+                        batch = whole.slice(offset, batch_rows)
+                        values_by_column = [
+                            _from_arrow(
+                                batch.column(index).to_pylist(), batch.schema.field(index).type
+                            )
+                            for index in range(len(columns))
+                        ]
+                        yield Result(columns, list(zip(*values_by_column, strict=True)))
+            except EngineError:
+                raise
+            except Exception as error:
+                raise EngineError(str(error).strip()) from error
+            finally:
+                found.close()  # type: ignore[no-untyped-call]
+
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
@@ -267,36 +330,65 @@ class HTTPClickHouseEngine(ClickHouseEngine):
         self.url = url
 
     @classmethod
-    def connect(
+    def open(
         cls,
-        host: str,
-        port: int = 8123,
+        location: ClickHouseLocation,
         *,
-        username: str = "default",
-        password: str = "",
-        tables: Tables | None = None,
-        secure: bool = False,
+        create_schema: bool = False,
+        ttl_days: int = 0,
+        table_engine: str = "MergeTree()",
         timeout: float = 30.0,
     ) -> HTTPClickHouseEngine:
+        """Connect and check that the exporter's tables are there (or create them, with
+        ``create_schema``); a ClickHouseError says, in one line, what to fix (an unreachable
+        server, wrong credentials, a missing database or tables)."""
         try:
             import clickhouse_connect
         except ImportError as error:
             raise ClickHouseError(
                 "clickhouse-connect is not installed: pip install 'bot-telemetry[clickhouse]'"
             ) from error
-        tables = tables or Tables()
-        url = f"{'https' if secure else 'http'}://{username}@{host}:{port}/{tables.database}"
-        client = clickhouse_connect.get_client(
-            host=host,
-            port=port,
-            username=username,
-            password=password,
-            secure=secure,
-            connect_timeout=timeout,
-            send_receive_timeout=timeout,
-            autogenerate_session_id=False,
-        )
-        return cls(client, url, tables)
+        where = f"{location.host}:{location.port}"
+        try:
+            client = clickhouse_connect.get_client(
+                host=location.host,
+                port=location.port,
+                username=location.username,
+                password=location.password,
+                secure=location.secure,
+                connect_timeout=timeout,
+                send_receive_timeout=timeout,
+                autogenerate_session_id=False,
+            )
+        except Exception as error:
+            raise _connection_error(error, location) from error
+        engine = cls(client, str(location), location.tables)
+        if create_schema:
+            try:
+                engine.create_schema(ttl_days=ttl_days, table_engine=table_engine)
+            except EngineError as error:
+                engine.close()
+                raise ClickHouseError(
+                    f"cannot create the exporter's tables in {location}: {_first_line(str(error))}"
+                ) from error
+        database = location.tables.database
+        exists = engine.raw(
+            "SELECT count() FROM system.databases WHERE name = {database:String}",
+            {"database": database},
+        ).scalar()
+        if not exists:
+            engine.close()
+            raise ClickHouseError(
+                f"ClickHouse at {where} has no database {database!r}: name the exporter's "
+                "database in the URL (clickhouse://user:password@host:8123/DATABASE), or create "
+                "it with the Collector's clickhouse exporter (create_schema: true)"
+            )
+        try:
+            engine.definitions()
+        except ClickHouseError:
+            engine.close()
+            raise
+        return engine
 
     @property
     def description(self) -> str:
@@ -309,6 +401,22 @@ class HTTPClickHouseEngine(ClickHouseEngine):
             raise EngineError(str(error).strip()) from error
         columns = tuple(result.column_names)
         return Result(columns, [tuple(plain(value) for value in row) for row in result.result_rows])
+
+    def execute_stream(
+        self, compiled: Compiled, values: dict[str, Any], batch_rows: int
+    ) -> Iterator[Result]:
+        try:
+            stream = self._client.query_row_block_stream(
+                compiled.sql, parameters=values, settings={"max_block_size": batch_rows}
+            )
+            with stream:
+                columns = tuple(stream.source.column_names)
+                for block in stream:
+                    yield Result(columns, [tuple(plain(value) for value in row) for row in block])
+        except EngineError:
+            raise
+        except Exception as error:  # clickhouse-connect's own exception classes
+            raise EngineError(str(error).strip()) from error
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:

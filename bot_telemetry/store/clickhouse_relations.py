@@ -111,6 +111,71 @@ def _is_error(column: str) -> str:
     return f"{column} IN ('Error', 'STATUS_CODE_ERROR')"
 
 
+_NO_POINT = "CAST(NULL AS Nullable({}))"
+_NO_METRIC_POINTS = """SELECT CAST('' AS String) AS metric_name,
+    CAST(NULL AS Nullable(String)) AS description, CAST(NULL AS Nullable(String)) AS unit,
+    CAST('' AS String) AS kind, CAST(NULL AS Nullable(Int32)) AS temporality,
+    CAST(NULL AS Nullable(Bool)) AS monotonic, CAST('' AS String) AS service_name,
+    CAST(NULL AS Nullable(Int64)) AS start_ns, toInt64(0) AS time_ns,
+    CAST(NULL AS Nullable(Float64)) AS value, CAST(NULL AS Nullable(Int64)) AS count,
+    CAST(NULL AS Nullable(Float64)) AS min, CAST(NULL AS Nullable(Float64)) AS max,
+    CAST([] AS Array(Float64)) AS bounds, CAST([] AS Array(Int64)) AS bucket_counts,
+    CAST(map() AS Map(String, String)) AS attributes, CAST('' AS String) AS scope_name,
+    CAST(map() AS Map(String, String)) AS resource_attributes, toUInt64(0) AS series_key
+FROM system.one WHERE 0"""
+
+# An exponential histogram's buckets as explicit bounds and counts, as the DuckDB store keeps
+# them (rows._exponential_buckets): bucket i of scale s holds (base^i, base^(i+1)] with
+# base = 2^(2^-s); negative buckets mirror it; the zero bucket ends at 0 (the exporter does
+# not keep the zero threshold); an empty +inf bucket closes the list.
+_EXPONENTIAL_BOUNDS = """arrayConcat(
+        arrayMap(i -> -pow(2, (NegativeOffset + i - 1) * pow(2, -Scale)),
+                 arrayReverse(arrayEnumerate(NegativeBucketCounts))),
+        [toFloat64(0)],
+        arrayMap(i -> pow(2, (PositiveOffset + i) * pow(2, -Scale)),
+                 arrayEnumerate(PositiveBucketCounts)))"""
+_EXPONENTIAL_COUNTS = """arrayMap(c -> toInt64(c), arrayConcat(arrayReverse(NegativeBucketCounts),
+        [ZeroCount], PositiveBucketCounts, [toUInt64(0)]))"""
+
+
+def _metric_select(tables: Tables, kind: str, columns: Mapping[str, str]) -> str:
+    """One metric table's points as metric_points rows."""
+    time_ns = _nanoseconds("TimeUnix", columns.get("TimeUnix", "DateTime64(9)"))
+    start_ns = _nanoseconds("StartTimeUnix", columns.get("StartTimeUnix", "DateTime64(9)"))
+    # FLAG_NO_RECORDED_VALUE: a staleness marker, no value (the store keeps NULL).
+    no_value = "bitAnd(Flags, 1) = 1"
+    temporality = monotonic = count = low = high = _NO_POINT
+    bounds, counts = "CAST([] AS Array(Float64))", "CAST([] AS Array(Int64))"
+    if kind in ("gauge", "sum"):
+        value = f"if({no_value}, NULL, toFloat64(Value))"
+    else:
+        value = f"if({no_value}, NULL, toFloat64(Sum))"
+        count = "CAST(toInt64(Count) AS Nullable(Int64))"
+    if kind in ("sum", "histogram", "exponential_histogram"):
+        temporality = "CAST(AggregationTemporality AS Nullable(Int32))"
+    if kind == "sum":
+        monotonic = "CAST(IsMonotonic AS Nullable(Bool))"
+    if kind in ("histogram", "exponential_histogram"):
+        low, high = "CAST(Min AS Nullable(Float64))", "CAST(Max AS Nullable(Float64))"
+    if kind == "histogram":
+        bounds = "CAST(ExplicitBounds AS Array(Float64))"
+        counts = "arrayMap(c -> toInt64(c), BucketCounts)"
+    elif kind == "exponential_histogram":
+        bounds, counts = _EXPONENTIAL_BOUNDS, _EXPONENTIAL_COUNTS
+    return f"""SELECT toString(MetricName) AS metric_name,
+    nullIf(toString(MetricDescription), '') AS description,
+    nullIf(toString(MetricUnit), '') AS unit, {_text(kind)} AS kind,
+    {temporality.format("Int32")} AS temporality, {monotonic.format("Bool")} AS monotonic,
+    toString(ServiceName) AS service_name, nullIf({start_ns}, 0) AS start_ns,
+    {time_ns} AS time_ns, {value} AS value, {count.format("Int64")} AS count,
+    {low.format("Float64")} AS min, {high.format("Float64")} AS max,
+    {bounds} AS bounds, {counts} AS bucket_counts,
+    CAST(Attributes AS Map(String, String)) AS attributes, ScopeName AS scope_name,
+    CAST(ResourceAttributes AS Map(String, String)) AS resource_attributes,
+    cityHash64(ServiceName, ResourceAttributes, Attributes) AS series_key
+FROM {tables.qualified(tables.metrics(kind))}"""
+
+
 def definitions(tables: Tables, columns: Columns) -> dict[str, Definition]:
     """The definitions for a database whose tables have ``columns``."""
     traces = tables.qualified(tables.traces)
@@ -168,7 +233,8 @@ FROM {logs_table}"""
         found = f"lower(LogAttributes[{_text(ARTICLE_FOUND)}])"
         return f"""SELECT time_ns, service_name, service_version, name, trace_id, span_id,
     conversation_id, user_id, session_id, channel_id, dialog_id, activity_type, locale, intent,
-    intent_score, article_found, instance_id, step_name, attributes, scope_name, trace_key
+    intent_score, article_found, instance_id, step_name, attributes, scope_name, trace_key,
+    event_id
 FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
     {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version,
     {event_name} AS name, nullIf(TraceId, '') AS trace_id, nullIf(SpanId, '') AS span_id,
@@ -185,7 +251,9 @@ FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
     {_attr("LogAttributes", INSTANCE_ID)} AS instance_id,
     {_attr("LogAttributes", STEP_NAME)} AS step_name,
     LogAttributes AS attributes, ScopeName AS scope_name,
-    if(TraceId = '', NULL, {_trace_key("TraceId")}) AS trace_key
+    if(TraceId = '', NULL, {_trace_key("TraceId")}) AS trace_key,
+    lower(hex(sipHash128(Timestamp, TraceId, SpanId, ServiceName, Body, LogAttributes,
+                         ResourceAttributes))) AS event_id
   FROM {logs_table})
 WHERE name IS NOT NULL"""
 
@@ -207,28 +275,13 @@ FROM {traces}
 WHERE SpanName = {_text(TURN_SPAN_NAME)}"""
 
     def metric_points(mentioned: frozenset[str] | None) -> str:
-        parts = []
-        for kind in METRIC_KINDS:
-            table = tables.metrics(kind)
-            if table not in columns:
-                continue
-            time_ns = _nanoseconds("TimeUnix", columns[table].get("TimeUnix", "DateTime64(9)"))
-            if kind in ("gauge", "sum"):
-                value, count = "toFloat64(Value)", "CAST(NULL AS Nullable(Int64))"
-            else:
-                value, count = "toFloat64(Sum)", "CAST(toInt64(Count) AS Nullable(Int64))"
-            parts.append(
-                f"""SELECT toString(MetricName) AS metric_name, nullIf(MetricUnit, '') AS unit,
-    ServiceName AS service_name, {time_ns} AS time_ns, {value} AS value, {count} AS count,
-    Attributes AS attributes
-FROM {tables.qualified(table)}"""
-            )
+        parts = [
+            _metric_select(tables, kind, columns[tables.metrics(kind)])
+            for kind in METRIC_KINDS
+            if tables.metrics(kind) in columns
+        ]
         if not parts:
-            return """SELECT CAST('' AS String) AS metric_name,
-    CAST(NULL AS Nullable(String)) AS unit, CAST('' AS String) AS service_name,
-    toInt64(0) AS time_ns, toFloat64(0) AS value, CAST(NULL AS Nullable(Int64)) AS count,
-    CAST(map() AS Map(String, String)) AS attributes
-FROM system.one WHERE 0"""
+            return _NO_METRIC_POINTS
         return "\nUNION ALL\n".join(parts)
 
     return {

@@ -159,8 +159,8 @@ class ClickHouseDialect(ClickHouse):
             exp.ArrayAgg: _array_agg,
             exp.GroupConcat: _group_concat,
             exp.First: _first,
-            exp.LogicalOr: lambda self, e: f"max(toUInt8({self.sql(e, 'this')})) = 1",
-            exp.LogicalAnd: lambda self, e: f"min(toUInt8({self.sql(e, 'this')})) = 1",
+            exp.LogicalOr: lambda self, e: f"(max(toUInt8({self.sql(e, 'this')})) = 1)",
+            exp.LogicalAnd: lambda self, e: f"(min(toUInt8({self.sql(e, 'this')})) = 1)",
             exp.Length: lambda self, e: f"length({self.sql(e, 'this')})",
             exp.IntDiv: _int_div,
             exp.TryCast: _try_cast,
@@ -204,8 +204,33 @@ def _attribute_key(node: exp.Anonymous) -> tuple[exp.Expression, str]:
     return arguments[0], key
 
 
+def _attribute_keys(node: exp.Anonymous) -> tuple[exp.Expression, list[str]]:
+    arguments = node.expressions
+    keys = arguments[1:]
+    if len(arguments) < 2 or not all(isinstance(k, exp.Literal) and k.is_string for k in keys):
+        raise QueryError("attrs() takes an attributes column and literal keys: attrs(a, 'k', 'l')")
+    names = [key.name for key in keys]
+    for name in names:
+        if not _ATTRIBUTE_KEY.match(name):
+            raise QueryError(f"attrs() key {name!r} may not be empty or hold quotes or backslashes")
+    return arguments[0], names
+
+
 def _expand_macros(dialect: Dialect) -> Callable[[exp.Expression], exp.Expression]:
     def expand(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "attrs":
+            # Many keys read at once: DuckDB parses the JSON once for all of them (one
+            # json_extract_string per key parses it again each time).
+            column, keys = _attribute_keys(node)
+            if dialect == "duckdb":
+                paths = exp.Array(expressions=[exp.Literal.string(f'$."{k}"') for k in keys])
+                return exp.Anonymous(this="json_extract_string", expressions=[column, paths])
+            return exp.Array(
+                expressions=[
+                    exp.Bracket(this=column.copy(), expressions=[exp.Literal.string(k)])
+                    for k in keys
+                ]
+            )
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == "attr":
             column, key = _attribute_key(node)
             if dialect == "duckdb":
@@ -257,14 +282,70 @@ def _check_aliases(tree: exp.Expr) -> None:
             )
 
 
+def _is_true(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Boolean) and bool(node.this)
+
+
+def _fold(node: exp.Expression) -> exp.Expression:
+    """One step of folding what a NULL parameter makes constant: ``NULL IS NULL`` is true,
+    ``true OR x`` is true, ``x AND true`` is x, a condition that is true goes."""
+    if isinstance(node, exp.Is) and isinstance(node.this, exp.Null):
+        if isinstance(node.expression, exp.Null):
+            return exp.true()
+    if isinstance(node, exp.Paren) and isinstance(node.this, exp.Boolean):
+        return node.this
+    if isinstance(node, exp.Or) and (_is_true(node.this) or _is_true(node.expression)):
+        return exp.true()
+    if isinstance(node, exp.And):
+        left: exp.Expression = node.this
+        right: exp.Expression = node.expression
+        if _is_true(left):
+            return right
+        if _is_true(right):
+            return left
+    if isinstance(node, exp.Where | exp.Having) and _is_true(node.this):
+        return exp.Null()  # removed below: a clause cannot be dropped from inside itself
+    return node
+
+
+def _fold_null_parameters(tree: exp.Expr, nulls: frozenset[str]) -> exp.Expr:
+    """Inline ``$name`` parameters whose value is NULL and fold the conditions that become
+    constant, so an optional filter written ``($x IS NULL OR column = $x)`` costs nothing when
+    it is not used (neither engine folds a parameter: the filter's subqueries would run)."""
+    tree = tree.transform(
+        lambda node: (
+            exp.Null()
+            if isinstance(node, exp.Placeholder | exp.Parameter) and node.name in nulls
+            else node
+        )
+    )
+    for _ in range(32):  # to a fixed point; each pass folds one level
+        before = tree.sql()
+        tree = tree.transform(_fold)
+        for clause in list(tree.find_all(exp.Where, exp.Having)):
+            if isinstance(clause.this, exp.Null) and clause.parent is not None:
+                clause.pop()
+        for select in tree.find_all(exp.Select):
+            for key in ("where", "having"):
+                found = select.args.get(key)
+                if isinstance(found, exp.Null):
+                    select.set(key, None)
+        if tree.sql() == before:
+            break
+    return tree
+
+
 def compile_query(
     sql: str,
     dialect: Dialect,
     definitions: Mapping[str, Definition],
     parameter_types: Mapping[str, str] | None = None,
+    null_parameters: frozenset[str] = frozenset(),
 ) -> Compiled:
     """``sql`` (DuckDB SQL over the logical relations) as ``dialect`` SQL over the engine's
-    tables. ``parameter_types`` gives ClickHouse's type of each ``$name`` parameter."""
+    tables. ``parameter_types`` gives ClickHouse's type of each ``$name`` parameter;
+    ``null_parameters`` names those whose value is NULL (inlined, see
+    ``_fold_null_parameters``)."""
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except SqlglotError as error:
@@ -273,6 +354,8 @@ def compile_query(
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     mentioned = _mentioned_columns(tree)
     tree = tree.transform(_expand_macros(dialect))
+    if null_parameters:
+        tree = _fold_null_parameters(tree, null_parameters)
 
     markers: dict[str, str] = {}
     for table in list(tree.find_all(exp.Table)):

@@ -60,7 +60,8 @@ def events(mentioned: frozenset[str] | None) -> str:
     {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version,
     l.event_name AS name, l.trace_id, l.span_id, l.conversation_id, l.user_id, l.session_id,
     l.channel_id, l.dialog_id, l.activity_type, l.locale, l.intent, l.intent_score,
-    l.article_found, l.instance_id, l.step_name, l.attributes, l.scope_name, l.trace_key
+    l.article_found, l.instance_id, l.step_name, l.attributes, l.scope_name, l.trace_key,
+    l.record_id AS event_id
 FROM main.logs l {join}
 WHERE l.event_name IS NOT NULL"""
 
@@ -76,8 +77,12 @@ WHERE s.name = '{TURN_SPAN_NAME}'"""
 
 
 def metric_points(mentioned: frozenset[str] | None) -> str:
-    return """SELECT metric_name, unit, service_name, time_ns, value, count, attributes
-FROM main.metric_points"""
+    resource, join = _resources(mentioned, "p", "resource_attributes")
+    return f"""SELECT p.metric_name, p.description, p.unit, p.kind, p.temporality, p.monotonic,
+    p.service_name, p.start_ns, p.time_ns, p.value, p.count, p.min, p.max, p.bounds,
+    p.bucket_counts, p.attributes, p.scope_name, {resource} AS resource_attributes,
+    hash(p.service_name, p.resource_id, p.attributes) AS series_key
+FROM main.metric_points p {join}"""
 
 
 DEFINITIONS: dict[str, Definition] = {

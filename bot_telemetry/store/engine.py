@@ -27,6 +27,9 @@ from . import duckdb_relations
 from .compiler import Compiled, Definition, Dialect, QueryError, bound, compile_query
 from .database import Store
 
+#: Rows per batch of ``Engine.stream``.
+BATCH_ROWS = 10_000
+
 
 class EngineError(Exception):
     """A query failed in the engine (the message is the engine's own)."""
@@ -59,7 +62,7 @@ class Engine(ABC):
     dialect: ClassVar[Dialect]
 
     def __init__(self) -> None:
-        self._compiled: dict[tuple[str, tuple[tuple[str, str], ...]], Compiled] = {}
+        self._compiled: dict[tuple[str, tuple[tuple[str, str], ...], frozenset[str]], Compiled] = {}
         self._lock = threading.Lock()
 
     @property
@@ -76,13 +79,18 @@ class Engine(ABC):
         return {}
 
     def compile(self, sql: str, values: Mapping[str, Any] | None = None) -> Compiled:
-        """``sql`` in this engine's dialect; compiled once per query and parameter types."""
-        types = self.parameter_types(values or {})
-        key = (sql, tuple(sorted(types.items())))
+        """``sql`` in this engine's dialect; compiled once per query, parameter types and
+        set of NULL parameters (those are inlined: optional filters cost nothing)."""
+        values = values or {}
+        nulls = frozenset(name for name, value in values.items() if value is None)
+        types = self.parameter_types(
+            {name: value for name, value in values.items() if value is not None}
+        )
+        key = (sql, tuple(sorted(types.items())), nulls)
         with self._lock:
             found = self._compiled.get(key)
         if found is None:
-            found = compile_query(sql, self.dialect, self.definitions(), types)
+            found = compile_query(sql, self.dialect, self.definitions(), types, nulls)
             with self._lock:
                 self._compiled[key] = found
         return found
@@ -95,6 +103,23 @@ class Engine(ABC):
     @abstractmethod
     def execute(self, compiled: Compiled, values: dict[str, Any]) -> Result:
         """Run SQL this engine's compiler produced."""
+
+    def stream(
+        self, sql: str, values: Mapping[str, Any] | None = None, *, batch_rows: int = BATCH_ROWS
+    ) -> Iterator[Result]:
+        """Run ``sql`` and yield its rows a batch at a time, so a large answer (an export of
+        millions of rows) is never all in memory. Close the iterator to stop early."""
+        compiled = self.compile(sql, values)
+        return self.execute_stream(compiled, bound(compiled, values or {}), batch_rows)
+
+    def execute_stream(
+        self, compiled: Compiled, values: dict[str, Any], batch_rows: int
+    ) -> Iterator[Result]:
+        """Batches of a compiled query's rows. This default runs it whole and cuts the answer;
+        engines that can stream from the database override it."""
+        result = self.execute(compiled, values)
+        for start in range(0, len(result.rows), batch_rows):
+            yield Result(result.columns, result.rows[start : start + batch_rows])
 
     @abstractmethod
     def close(self) -> None:
@@ -134,19 +159,21 @@ class DuckDBEngine(Engine):
             columns = tuple(column[0] for column in cursor.description or [])
         return Result(columns, rows)
 
+    def execute_stream(
+        self, compiled: Compiled, values: dict[str, Any], batch_rows: int
+    ) -> Iterator[Result]:
+        with self.store.reader() as cursor:
+            try:
+                cursor.execute(compiled.sql, values)
+                columns = tuple(column[0] for column in cursor.description or [])
+                while rows := cursor.fetchmany(batch_rows):
+                    yield Result(columns, rows)
+            except duckdb.Error as error:
+                raise EngineError(str(error)) from error
+
     def close(self) -> None:
         if self._owns_store:
             self.store.close()
 
 
 __all__ = ["DuckDBEngine", "Engine", "EngineError", "QueryError", "Result"]
-
-
-def embedded_store(engine: Engine, what: str) -> Store:
-    """The DuckDB store behind ``engine``, for the few reads not yet on the logical model;
-    ``EngineError`` saying so on any other engine."""
-    if isinstance(engine, DuckDBEngine):
-        return engine.store
-    raise EngineError(
-        f"{what} from {engine.description} is not supported yet: it reads the embedded store"
-    )

@@ -27,6 +27,9 @@ class Column:
     name: str
     type: str
     doc: str
+    #: The values differ between engines (hash keys, ids): for joins, grouping and cursors
+    #: only, never to compare or show.
+    per_engine: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,14 @@ SPANS = Relation(
             "UBIGINT",
             "a 64-bit hash of (trace_id, span_id), for joins only: ClickHouse joins one "
             "integer several times faster than two strings; the values differ by engine",
+            per_engine=True,
         ),
         Column(
             "parent_key",
             "UBIGINT",
             "the same hash of (trace_id, parent_span_id); join a child's parent_key to its "
             "parent's span_key (a root's matches no span)",
+            per_engine=True,
         ),
         Column(
             "trace_key",
@@ -178,6 +183,13 @@ EVENTS = Relation(
             "the instrumentation scope (client events: contract.CLIENT_EVENT_SCOPE)",
         ),
         Column("trace_key", "UBIGINT", "as on spans"),
+        Column(
+            "event_id",
+            "VARCHAR",
+            "the record's id, unique per event, for cursors (the store's record id; on "
+            "ClickHouse a hash of the row); the values differ by engine",
+            per_engine=True,
+        ),
     ),
 )
 
@@ -209,12 +221,52 @@ METRIC_POINTS = Relation(
     "One row per metric data point.",
     (
         Column("metric_name", "VARCHAR", "the instrument's name"),
+        Column("description", "VARCHAR", "the instrument's description, NULL if none"),
         Column("unit", "VARCHAR", "its unit, NULL if none"),
+        Column(
+            "kind",
+            "VARCHAR",
+            "gauge, sum, histogram, exponential_histogram or summary",
+        ),
+        Column(
+            "temporality",
+            "INTEGER",
+            "sums and histograms: 1 delta, 2 cumulative; NULL for the others",
+        ),
+        Column("monotonic", "BOOLEAN", "sums: whether it only grows; NULL for the others"),
         Column("service_name", "VARCHAR", "the resource's service.name"),
+        Column("start_ns", "BIGINT", "the start of the point's interval, NULL if none"),
         Column("time_ns", "BIGINT", "the point's time"),
-        Column("value", "DOUBLE", "gauge/sum: the value; histogram/summary: the sum"),
+        Column(
+            "value",
+            "DOUBLE",
+            "gauge/sum: the value; histogram/summary: the sum; NULL for a point with no "
+            "recorded value",
+        ),
         Column("count", "BIGINT", "histogram/summary: the count; NULL for gauge/sum"),
+        Column("min", "DOUBLE", "histograms: the smallest value recorded, else NULL"),
+        Column("max", "DOUBLE", "histograms: the largest value recorded, else NULL"),
+        Column(
+            "bounds",
+            "DOUBLE[]",
+            "histograms: the buckets' upper bounds (an exponential histogram's converted to "
+            "explicit ones); NULL or [] for the others",
+        ),
+        Column(
+            "bucket_counts",
+            "BIGINT[]",
+            "histograms: the count in each bucket, one more than bounds; NULL or [] otherwise",
+        ),
         Column("attributes", "ATTRIBUTES", "the point's attributes"),
+        Column("scope_name", "VARCHAR", "the instrumentation scope"),
+        Column("resource_attributes", "ATTRIBUTES", "the resource's attributes"),
+        Column(
+            "series_key",
+            "UBIGINT",
+            "a 64-bit hash of (service, resource, attributes): one series of the metric, for "
+            "grouping and joins only; the values differ by engine",
+            per_engine=True,
+        ),
     ),
 )
 

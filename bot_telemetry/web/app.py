@@ -12,43 +12,66 @@ from ..receive import otlp_http
 from ..receive.cors import cors_middleware
 from ..receive.sunbird import add_telemetry_routes
 from ..store.database import Store
-from ..store.engine import DuckDBEngine
-from ..store.writer import StoreWriter
+from ..store.engine import DuckDBEngine, Engine
+from ..store.location import ClickHouseLocation
+from ..store.writer import Sink, StoreWriter
 from .auth import guard
 from .client_events import add_client_event_routes
 from .config import ServerConfig
+from .exhaust import add_exhaust
 from .measures import add_measure_routes
 from .metrics_routes import add_metrics_routes
 from .posthog import add_posthog_routes
 from .routes import Queries, add_routes
 
-#: The store's single writer, shared with the OTLP/gRPC server.
+#: The store's single writer, shared with the OTLP/gRPC server (absent when read-only).
 WRITER = web.AppKey("writer", StoreWriter)
 
 
+def _open(config: ServerConfig, store: Store | None) -> tuple[Engine, Sink | None]:
+    """The engine the UI and API read, and where receivers write (None: read-only)."""
+    if isinstance(config.store, ClickHouseLocation):
+        from ..store.clickhouse import HTTPClickHouseEngine
+        from ..store.clickhouse_ingest import ClickHouseSink
+
+        engine = HTTPClickHouseEngine.open(
+            config.store,
+            create_schema=config.create_schema,
+            ttl_days=int(config.retention_seconds // 86400),
+        )
+        return engine, None if config.read_only else ClickHouseSink(engine)
+    opened = store or Store.open(config.store, read_only=config.read_only)
+    return DuckDBEngine(opened, owns_store=store is None), None if config.read_only else opened
+
+
 def create_app(config: ServerConfig, store: Store | None = None) -> web.Application:
-    """The aiohttp application; it opens the store (unless given one) and closes it on cleanup."""
+    """The aiohttp application; it opens the store (unless given one) or connects to ClickHouse,
+    and closes it on cleanup."""
     config.check()
-    opened = store or Store.open(config.store)
-    writer = StoreWriter(opened, retention_seconds=config.retention_seconds)
-    queries = Queries(DuckDBEngine(opened))
+    engine, sink = _open(config, store)
+    queries = Queries(engine)
     # CORS before the token check: a browser's preflight carries no token.
     middlewares = [cors_middleware(config.cors_origins), guard(config)]
     app = web.Application(client_max_size=config.max_body, middlewares=middlewares)
-    app[WRITER] = writer
-    otlp_http.add_routes(app, writer, config.max_body)
-    receiver = add_telemetry_routes(app, writer, dedup_window=config.client_dedup_seconds)
+    writer = None
+    receiver = None
+    if sink is not None:
+        writer = StoreWriter(sink, retention_seconds=config.retention_seconds)
+        app[WRITER] = writer
+        otlp_http.add_routes(app, writer, config.max_body)
+        receiver = add_telemetry_routes(app, writer, dedup_window=config.client_dedup_seconds)
     add_routes(app, queries)
     add_metrics_routes(app, queries)
     add_client_event_routes(app, queries, receiver)
     add_measure_routes(app, queries)
+    add_exhaust(app, config, queries.engine, writer)
 
     async def close(_: web.Application) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, writer.close)
+        if writer is not None:
+            await loop.run_in_executor(None, writer.close)
         queries.close()
-        if store is None:
-            opened.close()
+        engine.close()
 
     app.on_cleanup.append(close)
     add_posthog_routes(app, writer, queries, PostHogSettings.from_environment())

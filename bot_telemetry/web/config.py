@@ -9,6 +9,7 @@ from pathlib import Path
 from ..receive import otlp_http
 from ..receive.otlp import DEFAULT_GRPC_PORT
 from ..store.database import DEFAULT_STORE, store_file
+from ..store.location import ClickHouseLocation
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4318
@@ -26,7 +27,8 @@ class ServerConfig:
     (``bot-telemetry serve`` passes ``DEFAULT_GRPC_PORT``). ``grpc_optional``: when that
     port is taken, serve without gRPC and log why, instead of failing to start."""
 
-    store: Path = DEFAULT_STORE
+    #: The DuckDB store file, or a ClickHouse database (the Collector exporter's tables).
+    store: Path | ClickHouseLocation = DEFAULT_STORE
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     grpc_port: int | None = None
@@ -39,10 +41,21 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     #: How long a client event's mid (and a bundle) is remembered to drop repeats.
     client_dedup_seconds: float = 3600.0
+    #: Serve the UI and API only, no receivers (ClickHouse filled by a Collector: a stateless
+    #: reader, run as many as needed).
+    read_only: bool = False
+    #: ClickHouse: create the exporter's tables when missing (TTL from retention_seconds).
+    create_schema: bool = False
+    #: Data exhausts: their folder (jobs, files; default ``exhaust/`` next to the store), when
+    #: the runner runs (``now``, ``daily@HH:MM``, ``off``) and how long download links last.
+    exhaust_dir: Path | None = None
+    exhaust_schedule: str = "now"
+    exhaust_expiry_seconds: float = 30 * 60
 
     def __post_init__(self) -> None:
         # A folder means the store file inside it, here as everywhere.
-        object.__setattr__(self, "store", store_file(self.store))
+        if not isinstance(self.store, ClickHouseLocation):
+            object.__setattr__(self, "store", store_file(self.store))
 
     def check(self) -> None:
         """Refuse a non-loopback bind unless it is explicit and protected by a token."""

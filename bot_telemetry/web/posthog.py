@@ -68,12 +68,16 @@ def to_record(row: StoredRow) -> EventRecord:
 
 
 def add_posthog_routes(
-    app: web.Application, writer: StoreWriter, queries: Queries, settings: PostHogSettings | None
+    app: web.Application,
+    writer: StoreWriter | None,
+    queries: Queries,
+    settings: PostHogSettings | None,
 ) -> None:
-    """The routes, and the forwarder when ``settings`` say so (call after the app's own
-    cleanup is registered, so the writer has handed over its last rows when it closes)."""
+    """The routes, and the forwarder when ``settings`` say so and this server stores what it
+    receives (``writer``; a read-only reader forwards nothing). Call after the app's own
+    cleanup is registered, so the writer has handed over its last rows when it closes."""
     forwarder: PostHogForwarder[StoredRow] | None = None
-    if settings is not None and settings.forward != "off":
+    if writer is not None and settings is not None and settings.forward != "off":
         accounting = ExportAccounting(metrics.get_meter("bot_telemetry.posthog"))
         forwarder = PostHogForwarder(settings, accounting, to_record=to_record)
         resources: dict[str, tuple[str | None, bool]] = {}

@@ -28,7 +28,7 @@ KINDS = ("receivers", "processors", "exporters", "connectors", "extensions")
 CURRENT_TYPES = {
     "receivers": {"otlp"},
     "processors": {"memory_limiter", "batch", "tail_sampling"},
-    "exporters": {"otlp_grpc", "otlp_http", "prometheus", "debug", "azuremonitor"},
+    "exporters": {"otlp_grpc", "otlp_http", "prometheus", "debug", "azuremonitor", "clickhouse"},
     "connectors": {"spanmetrics", "servicegraph"},
     "extensions": {"health_check"},
 }

@@ -78,8 +78,12 @@ def collector_files(project: dict[str, Any]) -> list[Path]:
     return files
 
 
-def test_two_topologies_jaeger_and_tempo() -> None:
-    assert [path.name for path in TOPOLOGIES] == ["compose.jaeger.yaml", "compose.tempo.yaml"]
+def test_three_topologies_jaeger_tempo_and_clickhouse() -> None:
+    assert [path.name for path in TOPOLOGIES] == [
+        "compose.clickhouse.yaml",
+        "compose.jaeger.yaml",
+        "compose.tempo.yaml",
+    ]
 
 
 def test_every_compose_file_parses() -> None:
@@ -173,7 +177,7 @@ def backend_endpoints(project: dict[str, Any]) -> dict[str, tuple[str, int]]:
     return {
         exporter_id: host_port(expand(spec["endpoint"], environment))
         for exporter_id, spec in config["exporters"].items()
-        if exporter_id.startswith("otlp_")
+        if exporter_id.startswith(("otlp_", "clickhouse"))
     }
 
 
@@ -183,9 +187,11 @@ def test_collector_exports_to_the_backend_service_of_its_topology(
     endpoints = backend_endpoints(project)
     assert len(endpoints) == 1, endpoints
     ((exporter_id, (host, port)),) = endpoints.items()
-    backend = exporter_id.split("/", 1)[1]
+    backend = exporter_id.split("/", 1)[-1]
     assert host == backend and backend in services(project), exporter_id
-    if backend == "tempo":
+    if backend == "clickhouse":
+        assert port == 9000, "the clickhouse exporter speaks ClickHouse's native protocol"
+    elif backend == "tempo":
         tempo = load(COMPOSE / "tempo" / "tempo.yaml")
         grpc = tempo["distributor"]["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
         assert host_port(grpc)[1] == port
@@ -200,6 +206,8 @@ def test_dependencies_and_mounts_exist(project: dict[str, Any]) -> None:
             assert dependency in services(project), f"{name} depends on unknown {dependency}"
         for volume in service.get("volumes", []):
             source = str(volume).split(":", 1)[0]
+            if source in project.get("volumes", {}):
+                continue  # a named volume Compose creates
             assert (COMPOSE / source).exists(), f"{name} mounts missing {source}"
 
 
@@ -239,3 +247,40 @@ def test_tempo_topology_wires_grafana_prometheus_and_the_service_graph() -> None
 def test_jaeger_topology_publishes_the_ui() -> None:
     project = compose_project(COMPOSE / "compose.jaeger.yaml")
     assert published_ports(services(project)["jaeger"]) == {16686: 16686}
+
+
+def test_clickhouse_topology_reader_reads_what_the_collector_writes() -> None:
+    project = compose_project(COMPOSE / "compose.clickhouse.yaml")
+    reader = services(project)["bot-telemetry"]
+    command = reader["command"]
+    assert command[:5] == ["python", "-m", "bot_telemetry.cli", "serve", "--store"]
+    accepted = help_text("bot_telemetry.cli", "serve")
+    for argument in command[4:]:
+        if argument.startswith("--"):
+            assert argument in accepted, f"serve does not take {argument}"
+    assert "--read-only" in command and option(command, "--host") == "0.0.0.0"
+
+    from bot_telemetry.store.clickhouse_relations import Tables
+    from bot_telemetry.store.location import PASSWORD_VARIABLE, ClickHouseLocation
+
+    store = ClickHouseLocation.parse(option(command, "--store"))
+    clickhouse = services(project)["clickhouse"]
+    server_env = as_mapping(clickhouse["environment"])
+    collector_env = as_mapping(services(project)[COLLECTOR_SERVICE]["environment"])
+    reader_env = as_mapping(reader["environment"])
+    # Where the reader looks: ClickHouse's HTTP port, the database and user the collector uses.
+    assert (store.host, store.port) == ("clickhouse", 8123)
+    assert 8123 in published_ports(clickhouse).values()
+    assert store.tables.database == server_env["CLICKHOUSE_DB"]
+    assert store.tables.database == collector_env["CLICKHOUSE_DATABASE"]
+    assert store.username == server_env["CLICKHOUSE_USER"] == collector_env["CLICKHOUSE_USER"]
+    assert reader_env[PASSWORD_VARIABLE] == server_env["CLICKHOUSE_PASSWORD"]
+    assert server_env["CLICKHOUSE_PASSWORD"] == collector_env["CLICKHOUSE_PASSWORD"]
+    assert len(reader_env["BOT_TELEMETRY_TOKEN"]) >= 16, "serve --allow-remote needs a token"
+    # The tables the exporter writes are the ones --store reads by default.
+    exporter = collector_config(*collector_files(project))["exporters"]["clickhouse"]
+    assert exporter["create_schema"] is True
+    assert exporter["traces_table_name"] == Tables().traces
+    assert exporter["logs_table_name"] == Tables().logs
+    published = published_ports(reader)
+    assert published == {8080: int(option(command, "--port"))}

@@ -40,6 +40,8 @@ PSEUDONYM_KEY = "0123456789abcdef0123456789abcdef"
 #: session id is the conversation id's pseudonym).
 PER_RUN_PROPERTIES = frozenset(
     {"activityId", "conversationId", "correlationId", "replyActivityId", "InstanceId", "session.id"}
+    # how long the user took to answer a prompt; the vault's ciphertext (a fresh nonce each time)
+    | {"questionDurationMs", "encryptedUserId"}
 )
 
 pytestmark = pytest.mark.timeout(90)

@@ -42,6 +42,7 @@ from bot_telemetry import (
     configure,
     set_telemetry_client,
 )
+from bot_telemetry.bot.prompts import record_prompt_answers
 from bot_telemetry.dependencies.call import Target, dependency_call
 from tests.bot.harness import running_bot
 from tests.bot.servers import Ingestion, Recorded, ingestion_app, luis_app, qna_app
@@ -106,6 +107,8 @@ async def converse(exported: Exported) -> bytes:
     dialogs.add(TextPrompt("again"))
     dialogs.add(WaterfallDialog("echo", [ask, finish]))
     set_telemetry_client(dialogs, client)
+    # the prompt's answer and its text, which quotes the user's previous message
+    assert record_prompt_answers(dialogs) == 1
 
     luis_calls, qna_calls = Recorded(), Recorded()
     async with serving(luis_app(luis_calls)) as luis_url, serving(qna_app(qna_calls)) as qna_url:
@@ -189,6 +192,8 @@ def assert_signals_present(data: bytes) -> None:
         b"LuisResult",
         b"QnaMessage",
         b"WaterfallStep",
+        b"PromptAnswered",
+        b"you said: ",
         b"Feedback",
         b"profiles.read",
         b"profiles.lookup",
@@ -248,6 +253,8 @@ async def test_default_policy_exports_none_of_the_personal_data(otlp: Exported) 
     assert_nothing_personal(data)
     # the developer's own text keeps its words, not the turn's personal values
     assert b"[REDACTED] ([REDACTED]) asked: [REDACTED]" in data
+    # a prompt's text keeps its words, not the message it quotes from an earlier turn
+    assert b"you said: [REDACTED]" in data
 
 
 @pytest.mark.parametrize("otlp", [PrivacyPolicy(log_personal_information=True)], indirect=True)
@@ -308,3 +315,13 @@ async def test_azure_monitor_envelopes_hold_none_of_the_personal_data(
     assert_signals_present(data)
     assert b"ExceptionData" in data and b"EventData" in data and b"MessageData" in data
     assert_nothing_personal(data)
+
+
+@pytest.mark.parametrize("otlp", [PrivacyPolicy(consent_mode=True)], indirect=True)
+async def test_consent_mode_without_consent_exports_none_of_the_personal_data(
+    otlp: Exported,
+) -> None:
+    data = await converse(otlp)
+    assert_signals_present(data)
+    assert_nothing_personal(data)
+    assert b"you said: [REDACTED]" in data

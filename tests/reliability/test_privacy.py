@@ -38,8 +38,9 @@ from tests.reliability.stack import (
 from tests.support.ports import free_port
 from tests.support.processes import REPO
 
-# The corpus as the user types it, plus a booking in which the user gives their name.
-BOOKING = ("book a table for 2 on friday", "{name}", "yes")
+# The corpus as the user types it, plus a booking in which the user gives their name (having
+# said no to the consent question).
+BOOKING = ("book a table for 2 on friday", "no", "{name}", "yes")
 
 
 def forms(value: str) -> set[bytes]:
@@ -151,7 +152,10 @@ def test_the_pii_corpus_through_the_demo_stack(tmp_path: Path, opened: bool, run
         assert names_found == names_kept == [], "names left the bot under the default policy"
         for _, _, text in CORPUS:
             assert text.encode() not in wire
-        assert b"[REDACTED]" not in wire
+        # Nothing personal is sent redacted either, but for the booking's confirm question:
+        # its text quotes the name the user gave, replaced (PromptAnswered's questionTitle).
+        quoted_name = b"under the name [REDACTED]. Shall I book it?"
+        assert wire.count(b"[REDACTED]") == wire.count(quoted_name) > 0
     else:
         # Opened: text and names are recorded (on the wire and in the store) and redacted.
         assert names_found == sorted(NAMES)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
+from sample_bot import booking_steps
 from sample_bot import conversation as bot
 from sample_bot.settings import CONNECTION_STRING_ENV, CONTAINER_ENV, RUNTIMES
 from tests.sample_bot.stack import sample_stack
@@ -50,17 +51,35 @@ async def test_booking_in_one_go_completes_the_waterfall(
 ) -> None:
     async with sample_stack(runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Ana")
-        asked = await stack.channel.say(conversation, "book a table for 4 on friday")
+        consent = await stack.channel.say(conversation, "book a table for 4 on friday")
+        asked = await stack.channel.say(conversation, "yes")
         confirm = await stack.channel.say(conversation, "Ana")
         done = await stack.channel.say(conversation, "yes")
+        # a second booking does not ask for consent again
+        again = await stack.channel.say(conversation, "book a table for 2 on monday")
+    # the confirm prompt adds its choices to the question
+    assert _texts(consent) == [f"{booking_steps.CONSENT_QUESTION} (1) Yes or (2) No"]
     # Day and party size came with the first message: only the name is asked.
     assert _texts(asked) == ["What name is the booking under?"]
     assert "a table for 4 on friday, under the name Ana" in _texts(confirm)[0]
     assert _texts(done) == ["Booked: a table for 4 on friday, under the name Ana. See you then!"]
-    assert len(telemetry.events("WaterfallStart")) == 1
+    assert _texts(again) == ["What name is the booking under?"]
+    assert len(telemetry.events("WaterfallStart")) == 2
     assert len(telemetry.events("WaterfallComplete")) == 1
-    assert len(telemetry.events("WaterfallStep")) == 5
+    assert len(telemetry.events("WaterfallStep")) == 6 + 4
     assert not telemetry.events("WaterfallCancel")
+    # the consent decision, and one event per answered prompt
+    (granted,) = _props(telemetry, "ConsentChanged")
+    assert granted["consent"] == "granted"
+    answered = _props(telemetry, "PromptAnswered")
+    assert [(a["promptId"], a["questionScore"], a["eof"]) for a in answered] == [
+        ("booking.consent", 1, False),
+        ("booking.name", 1, False),
+        ("booking.confirm", 1, True),
+    ]
+    assert {a["xPath"] for a in answered} == {
+        f"booking/booking.steps/{a['promptId']}" for a in answered
+    }
 
 
 async def test_cancel_and_help_interrupt_a_booking(
@@ -69,6 +88,9 @@ async def test_cancel_and_help_interrupt_a_booking(
     async with sample_stack(runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Finn")
         assert _texts(await stack.channel.say(conversation, "book a table")) == [
+            f"{booking_steps.CONSENT_QUESTION} (1) Yes or (2) No"
+        ]
+        assert _texts(await stack.channel.say(conversation, "no")) == [
             "Which day would you like to come?"
         ]
         helped = await stack.channel.say(conversation, "help")
@@ -147,6 +169,7 @@ async def test_state_in_azure_blob_storage(
     async with sample_stack(runtime=runtime) as stack:
         conversation = await stack.channel.start("u1", "Cleo")
         await stack.channel.say(conversation, "book a table for 2")
+        await stack.channel.say(conversation, "no")
         # The dialog's place survives between turns only through the store.
         assert _texts(await stack.channel.say(conversation, "monday")) == [
             "What name is the booking under?"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -14,21 +16,27 @@ from typing import Any
 
 import pytest
 
+from bot_telemetry import PrivacyPolicy
 from sample_bot import demo
 from sample_bot.processes import port_in_use
+from sample_bot.scripts import script_for
 from tests.support.ports import free_port
 from tests.support.processes import REPO
 
 NAMES = ("collector", "nlu", "qna", "bot", "channel")
+PSEUDONYM_KEY = "demo-test-pseudonym-key"
 
 
-def _module(module: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _module(
+    module: str, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -36,8 +44,10 @@ def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return _module("bot_telemetry.cli", *args, timeout=timeout)
 
 
-def _demo(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return _module("sample_bot.demo", *args, timeout=timeout)
+def _demo(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return _module("sample_bot.demo", *args, timeout=timeout, env=env)
 
 
 def _port_options(ports: dict[str, int]) -> list[str]:
@@ -57,6 +67,7 @@ def test_twenty_conversations_make_the_app_map_and_events(tmp_path: Path) -> Non
         str(summary_file),
         *_port_options(ports),
         timeout=90,
+        env={"BOT_TELEMETRY_PSEUDONYM_KEY": PSEUDONYM_KEY},
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     # The collector stopped with the demo: it says how to open the UI on the store again.
@@ -100,6 +111,35 @@ def test_twenty_conversations_make_the_app_map_and_events(tmp_path: Path) -> Non
     for waterfall in ("WaterfallStart", "WaterfallStep", "WaterfallComplete", "WaterfallCancel"):
         assert names[waterfall] > 0, names
     assert names["WaterfallStart"] > names["WaterfallComplete"] + names["WaterfallCancel"]
+    assert names["PromptAnswered"] > 0 and names["ConsentChanged"] > 0
+
+    # The demo asked serve for today's response exhaust: answers only of those who said yes.
+    assert "Data exhaust (every answered prompt" in ran.stdout
+    (exported,) = (store.parent / "exhaust" / "files").rglob("*.csv")
+    with exported.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == names["PromptAnswered"]
+    policy = PrivacyPolicy(pseudonymization_key=PSEUDONYM_KEY)
+    users = {index: policy.pseudonymize(f"user-{index:04d}") for index in range(20)}
+    said_yes = {
+        users[index] for index in users if _consent_answer(script_for(index).messages) == "yes"
+    }
+    said_no = {
+        users[index] for index in users if _consent_answer(script_for(index).messages) == "no"
+    }
+    assert said_yes and said_no
+    kept = {row["Device ID"] for row in rows if row["Question Response"]}
+    assert kept == said_yes
+    assert said_no <= {row["Device ID"] for row in rows}  # they answered; nothing kept
+    assert not any(f"user-{index:04d}" in exported.read_text() for index in users)
+
+
+def _consent_answer(messages: tuple[str, ...]) -> str | None:
+    """What a script says to the consent question: the message after its first booking."""
+    for index, message in enumerate(messages[:-1]):
+        if any(word in message for word in ("book a table", "reservation", "reserve")):
+            return messages[index + 1]
+    return None
 
 
 def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

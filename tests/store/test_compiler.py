@@ -49,6 +49,17 @@ def test_attr_on_each_engine() -> None:
         compile_query("SELECT attr(attributes, name) FROM logs", "duckdb", {})
 
 
+def test_attrs_reads_many_keys_at_once_on_each_engine() -> None:
+    sql = "SELECT attrs(attributes, 'a.b', 'c')[2] AS second FROM logs"
+    duck = compile_query(sql, "duckdb", {}).sql
+    house = compile_query(sql, "clickhouse", {}).sql
+    assert "JSON_EXTRACT_STRING(attributes, ['$.\"a.b\"', '$.\"c\"'])[2]" in duck
+    assert "[attributes['a.b'], attributes['c']][2]" in house
+    for wrong in ("attrs(attributes)", "attrs(attributes, name)", "attrs(attributes, '')"):
+        with pytest.raises(QueryError, match="attrs"):
+            compile_query(f"SELECT {wrong} FROM logs", "duckdb", {})
+
+
 def test_parameters() -> None:
     sql = "SELECT trace_id FROM spans WHERE start_ns >= $start AND name = $name LIMIT $start"
     duck = compile_query(sql, "duckdb", {})
@@ -82,10 +93,22 @@ def test_clickhouse_rewrites() -> None:
     assert "quantileExactInclusive(0.95)(d)" in house
     assert "groupUniqArray(tuple(tuple(s), s))" in house
     assert "argMin(n, tuple(k, j))" in house
-    assert "max(toUInt8(b)) = 1" in house
+    assert "(max(toUInt8(b)) = 1)" in house
     assert house.endswith("SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1")
 
 
 def test_a_bad_query_says_so() -> None:
     with pytest.raises(QueryError, match="cannot parse"):
         compile_query("SELEC 1 FROM", "duckdb", {})
+
+
+def test_a_null_parameter_folds_its_optional_filter_away() -> None:
+    sql = """SELECT trace_id FROM spans
+             WHERE start_ns >= $start AND ($service IS NULL OR service_name = $service)
+             GROUP BY trace_id HAVING $failed IS NULL OR bool_or(status_code = 2) = $failed"""
+    unused = compile_query(sql, "duckdb", {}, null_parameters=frozenset({"service", "failed"}))
+    assert unused.sql == "SELECT trace_id FROM spans WHERE start_ns >= $start GROUP BY trace_id"
+    assert unused.parameters == ("start",)
+    used = compile_query(sql, "duckdb", {}, null_parameters=frozenset({"failed"}))
+    assert "service_name = $service" in used.sql and "HAVING" not in used.sql
+    assert set(used.parameters) == {"start", "service"}

@@ -10,7 +10,7 @@ import pytest
 
 from bot_telemetry.store.database import Store, Written
 from bot_telemetry.store.rows import Batch, spans_batch
-from bot_telemetry.store.writer import StoreWriter
+from bot_telemetry.store.writer import LINGER_ROWS, StoreWriter
 from tests.support.otlp_messages import spans_request
 
 
@@ -57,4 +57,73 @@ def test_a_bad_batch_in_a_group_fails_alone(tmp_path: Path) -> None:
     with store.reader() as db:
         names = sorted(row[0] for row in db.execute("SELECT name FROM spans").fetchall())
     assert names == ["after", "first", "good 0", "good 1", "good 2", "x", "x", "x"]
+    store.close()
+
+
+class RecordingStore(Store):
+    """A real store that notes how many spans each transaction held."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.groups: list[int] = []
+
+    def write(self, batch: Batch) -> Written:
+        written = super().write(batch)
+        self.groups.append(batch.span_count)
+        return written
+
+
+def named(name: str, count: int = 1) -> Batch:
+    return spans_batch(spans_request([{"name": name}] * count))
+
+
+def test_gathering_batches_wait_for_others_to_share_their_commit(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    # A long linger: the small group waits until the group is big enough, however slow this
+    # thread is to submit the next batch.
+    writer = StoreWriter(store, linger_seconds=60)
+    try:
+        first = writer.submit(named("first"), gather=True)
+        second = writer.submit(named("second", 2), gather=True)
+        assert not first.done() and not second.done()
+        third = writer.submit(named("third", LINGER_ROWS))
+        assert first.result(30) == Written(1, 0, 0) and second.result(30) == Written(2, 0, 0)
+        assert third.result(30).spans == LINGER_ROWS
+    finally:
+        writer.close()
+    assert store.groups == [3 + LINGER_ROWS]
+    store.close()
+
+
+def test_other_batches_never_wait(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store, linger_seconds=60)
+    try:
+        # Far sooner than the linger: a batch that does not gather is committed at once.
+        assert writer.submit(named("alone")).result(30) == Written(1, 0, 0)
+        assert writer.submit(named("next", 2)).result(30) == Written(2, 0, 0)
+    finally:
+        writer.close()
+    assert store.groups == [1, 2]
+    store.close()
+
+
+def test_the_linger_is_bounded(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store, linger_seconds=0.05)
+    try:
+        assert writer.submit(named("waited"), gather=True).result(30) == Written(1, 0, 0)
+    finally:
+        writer.close()
+    assert store.groups == [1]
+    store.close()
+
+
+def test_closing_commits_a_waiting_group(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store, linger_seconds=60)
+    waiting = writer.submit(named("waiting"), gather=True)
+    writer.close()
+    assert waiting.result(0) == Written(1, 0, 0)
+    assert store.groups == [1]
     store.close()

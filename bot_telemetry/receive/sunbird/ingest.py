@@ -18,7 +18,6 @@ import json
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ...privacy import PrivacyPolicy, current_policy
@@ -27,7 +26,7 @@ from ...store.writer import StoreWriter, WriterBusy
 from ..otlp import OtlpError, decompress
 from .dedup import DEFAULT_WINDOW_SECONDS, DedupWindow
 from .enrich import Sessions, fill_from_headers
-from .rows import BundleInfo, ClientEventRow, add_rows, event_key, event_row, failed_row
+from .rows import BundleInfo, add_rows, event_key, event_values, failed_row
 from .schemas import Problem
 from .validate import validate
 
@@ -37,6 +36,9 @@ DEFAULT_MAX_BODY = 5 * 1024 * 1024
 DEFAULT_MAX_EVENTS = 10_000
 #: Failures listed in one answer (all are counted and all are stored).
 MAX_LISTED_FAILURES = 100
+#: Bodies up to this size (about 100 web-chat events, ~2 ms of CPU at worst) are read and
+#: enriched on the event loop; bigger ones on a worker thread, so the loop never stalls long.
+INLINE_BYTES = 64 * 1024
 
 
 class BundleError(Exception):
@@ -81,6 +83,18 @@ class Outcome:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _as_text(constant: str) -> str:
+    # NaN, Infinity and -Infinity are not JSON, though Python's json reads them: as text, a
+    # number field holding one is refused alone with a reason, and anything stored stays JSON.
+    return constant
+
+
+def _finite_or_text(text: str) -> float | str:
+    # A decimal too big for a float (1e400) would read as infinity: kept as its text too.
+    number = float(text)
+    return number if number - number == 0 else text
+
+
 def parse_bundle(
     body: bytes,
     content_encoding: str | None,
@@ -95,7 +109,7 @@ def parse_bundle(
     except OtlpError as error:
         raise BundleError(error.status, error.reason) from error
     try:
-        document = json.loads(data)
+        document = json.loads(data, parse_constant=_as_text, parse_float=_finite_or_text)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BundleError(400, f"body is not valid JSON: {error}") from error
     except RecursionError as error:
@@ -136,6 +150,13 @@ def parse_bundle(
     return Parsed(bundle_id, msgid, bundle_key, valid, keys, failures, len(events))
 
 
+def bundle_info(parsed: Parsed, syncts_ms: int) -> BundleInfo:
+    """What the bundle's rows share: its id, msgid and the time it was received."""
+    seconds, millis = divmod(syncts_ms, 1000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return BundleInfo(parsed.bundle_id, parsed.msgid, syncts_ms, f"{stamp}.{millis:03d}Z")
+
+
 def build_batch(
     parsed: Parsed,
     new: list[int],
@@ -145,7 +166,8 @@ def build_batch(
     device: str,
 ) -> Batch:
     """The rows of the new events and of the failed ones, enriched (CPU work)."""
-    rows: list[ClientEventRow] = []
+    rows: list[tuple[Any, ...]] = []
+    pseudonyms: dict[str, str] = {}
     for index in new:
         event = parsed.events[index]
         context = event["context"]
@@ -154,7 +176,7 @@ def build_batch(
             session = sessions.session_for(
                 event["actor"]["id"], context.get("did") or "", event["ets"]
             )
-        rows.append(event_row(event, bundle, policy, session=session))
+        rows.append(event_values(event, bundle, policy, session, pseudonyms))
     for _, raw, problem in parsed.failures:
         rows.append(failed_row(raw, problem, bundle, policy, device))
     batch = Batch()
@@ -209,17 +231,29 @@ class SunbirdReceiver:
         """Validate, de-duplicate, enrich and store one bundle; the outcome once committed.
         Raises ``BundleError`` (refused whole, nothing stored)."""
         headers = headers or ClientHeaders()
+        # A small bundle is read on the event loop: its CPU work is bounded (INLINE_BYTES)
+        # and two trips to a worker thread would cost more than the work itself.
+        inline = len(body) <= INLINE_BYTES
         loop = asyncio.get_running_loop()
-        parsed = await loop.run_in_executor(
-            None,
-            lambda: parse_bundle(
+        if inline:
+            parsed = parse_bundle(
                 body,
                 content_encoding,
                 headers,
                 max_body=self.max_body,
                 max_events=self.max_events,
-            ),
-        )
+            )
+        else:
+            parsed = await loop.run_in_executor(
+                None,
+                lambda: parse_bundle(
+                    body,
+                    content_encoding,
+                    headers,
+                    max_body=self.max_body,
+                    max_events=self.max_events,
+                ),
+            )
         outcome = Outcome(received=parsed.received, msgid=parsed.msgid)
         window = self.window
         while True:
@@ -242,22 +276,26 @@ class SunbirdReceiver:
         reserved.extend(parsed.keys[index] for index in new)
         ticket = window.reserve(reserved)
         try:
-            syncts = time.time_ns() // 1_000_000
-            bundle = BundleInfo(
-                parsed.bundle_id,
-                parsed.msgid,
-                syncts,
-                datetime.fromtimestamp(syncts / 1000, tz=UTC)
-                .isoformat(timespec="milliseconds")
-                .replace("+00:00", "Z"),
-            )
+            bundle = bundle_info(parsed, time.time_ns() // 1_000_000)
             policy = self.policy()
-            batch = await loop.run_in_executor(
-                None, build_batch, parsed, new, bundle, policy, self.sessions, headers.device
-            )
+            if inline:
+                batch = build_batch(parsed, new, bundle, policy, self.sessions, headers.device)
+            else:
+                batch = await loop.run_in_executor(
+                    None,
+                    build_batch,
+                    parsed,
+                    new,
+                    bundle,
+                    policy,
+                    self.sessions,
+                    headers.device,
+                )
             if batch.log_count:
                 try:
-                    written = self.writer.submit(batch)
+                    # A bundle is a few events: its commit may wait a moment to be shared
+                    # with other senders' (store/writer.py, LINGER_SECONDS).
+                    written = self.writer.submit(batch, gather=True)
                 except WriterBusy as error:
                     raise BundleError(503, str(error)) from error
                 try:

@@ -5,7 +5,9 @@ context, pdata, cdata, object and one ``edata`` per eid).
 A small schema language of our own rather than a JSON Schema library: each node checks a
 decoded JSON value and says, on the first mismatch, which field and what was expected —
 the reason kept with a failed event. A general validator walking schema documents costs
-several times more per event, and ingest speed is a goal (docs/client-telemetry.md).
+several times more per event, and ingest speed is a goal (docs/client-telemetry.md); for the
+same reason ``compiled.py`` turns these nodes into one straight-line check per eid, and the
+nodes are walked only to say why an event is refused.
 
 JSON Schema's meaning is kept: ``number`` accepts integers and decimals but not ``true``;
 an object is open unless closed (``additionalProperties: false``); a required field must be

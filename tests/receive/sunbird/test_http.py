@@ -19,6 +19,7 @@ import pytest
 
 from bot_telemetry import contract
 from bot_telemetry.privacy import PrivacyPolicy
+from bot_telemetry.receive.sunbird.ingest import INLINE_BYTES
 from bot_telemetry.store.database import Store
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.collector.scenario import run_conversation
@@ -267,6 +268,54 @@ def test_headers_only_context(served: CollectorThread) -> None:
     # Without the headers the same shape is invalid, with the reason.
     _status, answer, _ = post(served.url, bundle([{**made, "context": {"env": "webchat"}}]))
     assert answer["result"]["failures"][0]["field"] == "context.channel"
+
+
+def test_a_bundle_too_big_to_read_on_the_event_loop_is_stored_alike(
+    served: CollectorThread,
+) -> None:
+    # Small bundles are read on the event loop, bigger ones on a worker thread: same result.
+    events = [event("INTERACT", actor=f"user-{n}") for n in range(200)]
+    events += [events[0], {**events[1], "mid": ""}]  # a duplicate and an invalid event
+    body = bundle(events)
+    assert len(json.dumps(body)) > INLINE_BYTES
+    status, answer, _ = post(served.url, body)
+    assert status == 200
+    result = answer["result"]
+    assert (result["stored"], result["duplicates"], result["failed"]) == (200, 1, 1)
+    assert result["failures"][0]["field"] == "mid"
+    small = event("INTERACT", actor="user-small")
+    _status, answer, _ = post(served.url, bundle([small]))
+    assert answer["result"]["stored"] == 1
+    stored = {e["properties"]["sunbird.mid"]: e for e in stored_events(served.url)}
+    assert len(stored) == 201
+    inline, threaded = stored[small["mid"]], stored[events[5]["mid"]]
+    assert sorted(inline["properties"]) == sorted(threaded["properties"])
+
+
+def test_non_finite_numbers_are_refused_alone_or_kept_as_text(served: CollectorThread) -> None:
+    # Python's json reads NaN, Infinity and 1e400 (as infinity); none of them is JSON. A number
+    # field holding one refuses its event alone; elsewhere it is kept as text, so every stored
+    # document stays strict JSON.
+    good = event("START", actor="user-good")
+    nan_ets = {**event("END", actor="user-nan"), "ets": float("nan")}
+    huge = event("IMPRESSION", actor="user-huge")
+    huge["edata"]["duration"] = 1.0
+    beat = event("HEARTBEAT", actor="user-beat")
+    beat["edata"] = {"load": float("inf"), "min": float("-inf")}
+    raw = json.dumps(bundle([good, nan_ets, huge, beat])).replace(
+        '"duration": 1.0', '"duration": 1e400'
+    )
+    status, answer, _ = post(served.url, None, raw=raw.encode())
+    assert status == 200
+    result = answer["result"]
+    assert (result["stored"], result["failed"]) == (2, 2)
+    reasons = {failure["field"]: failure["reason"] for failure in result["failures"]}
+    assert sorted(reasons) == ["edata.duration", "ets"]
+    assert all(reason.endswith("found string") for reason in reasons.values())
+    stored = {e["eid"]: e for e in stored_events(served.url)}
+    assert sorted(stored) == ["HEARTBEAT", "START"]
+    assert stored["HEARTBEAT"]["properties"]["sunbird.edata.load"] == "Infinity"
+    assert stored["HEARTBEAT"]["properties"]["sunbird.edata.min"] == "-Infinity"
 
 
 def test_concurrent_senders_store_each_event_once(served: CollectorThread) -> None:

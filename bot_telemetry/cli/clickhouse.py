@@ -1,0 +1,57 @@
+"""``bot-telemetry clickhouse-schema``: the OpenTelemetry Collector exporter's tables.
+
+bot-telemetry clickhouse-schema                                  # print the DDL (database otel)
+bot-telemetry clickhouse-schema --store clickhouse://admin:pw@ch:8123/otel --ttl 30d  # create them
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..analytics.window import parse_duration
+from .common import PROG, Handler, store_argument
+
+
+def register(commands: Any) -> dict[str, Handler]:
+    parser = commands.add_parser(
+        "clickhouse-schema",
+        help="print, or create in ClickHouse, the tables the Collector's clickhouse exporter uses",
+    )
+    parser.add_argument(
+        "--store",
+        type=store_argument,
+        help="create them in this database (clickhouse://user:password@host:8123/otel); "
+        "without it the statements are printed",
+    )
+    parser.add_argument("--ttl", help="drop rows older than this (e.g. 30d); default keep all")
+    parser.add_argument(
+        "--engine",
+        default="MergeTree()",
+        help="table engine, e.g. \"ReplicatedMergeTree('/clickhouse/tables/{shard}/{table}', "
+        "'{replica}')\" (default MergeTree())",
+    )
+    return {"clickhouse-schema": _schema}
+
+
+def _schema(options: argparse.Namespace) -> int:
+    from ..store import otel_schema
+    from ..store.clickhouse import ClickHouseError, HTTPClickHouseEngine
+    from ..store.clickhouse_relations import Tables
+    from ..store.location import ClickHouseLocation
+
+    ttl_days = int(parse_duration(options.ttl) // 86400) if options.ttl else 0
+    location = options.store
+    if location is None:
+        for statement in otel_schema.statements(Tables(), engine=options.engine, ttl_days=ttl_days):
+            sys.stdout.write(statement + ";\n\n")
+        return 0
+    if not isinstance(location, ClickHouseLocation):
+        raise ClickHouseError("--store must be a clickhouse:// URL here")
+    engine = HTTPClickHouseEngine.open(
+        location, create_schema=True, ttl_days=ttl_days, table_engine=options.engine
+    )
+    engine.close()
+    print(f"{PROG}: the exporter's tables are in {location}", file=sys.stderr)
+    return 0

@@ -1,0 +1,247 @@
+"""``bot-telemetry exhaust``: data exhaust jobs from a shell or cron, and serve's options.
+
+    bot-telemetry exhaust submit --dataset uci-response-exhaust --tag T --requested-by me \\
+        --channel C --bot bot --start 2025-06-01 --end 2025-06-30
+    bot-telemetry exhaust status T REQUEST_ID      # the job, with fresh download links
+    bot-telemetry exhaust list T --limit 5
+    bot-telemetry exhaust run                      # run submitted jobs now (cron: daily)
+    bot-telemetry exhaust audit                    # who downloaded what
+    bot-telemetry exhaust vault-key                # a new key for BOT_TELEMETRY_VAULT_KEYS
+
+They work on the jobs file in the exhaust folder (next to ``--store`` unless
+``--exhaust-dir``), which ``serve`` shares; ``run`` reads the store, and while ``serve``
+holds it asks ``serve`` to run them. ``--url`` sends everything to a running ``serve``'s API
+instead. Answers are UCI's JSON envelopes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..analytics.window import parse_duration
+from ..store.location import ClickHouseLocation
+from .common import CommandError, Handler, remote_options, store_options
+
+
+def schedule_argument(text: str) -> str:
+    from ..exhaust.schedule import Schedule
+
+    try:
+        return str(Schedule.parse(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def serve_options(parser: argparse.ArgumentParser) -> None:
+    """``serve``'s exhaust options."""
+    parser.add_argument(
+        "--exhaust-dir",
+        type=Path,
+        default=None,
+        help="the data exhausts' folder: jobs, files, link key (default: exhaust/ next to the "
+        "store; name one when the store is ClickHouse)",
+    )
+    parser.add_argument(
+        "--exhaust-schedule",
+        type=schedule_argument,
+        default="now",
+        help="when submitted exhaust jobs run: now (default), daily@HH:MM (local time, as "
+        "UCI's daily@02:00), or off (bot-telemetry exhaust run from cron)",
+    )
+    parser.add_argument(
+        "--exhaust-link-expiry",
+        default="30m",
+        help="how long a download link works after each read (default 30m)",
+    )
+
+
+def serve_settings(options: argparse.Namespace) -> dict[str, Any]:
+    """``ServerConfig``'s exhaust fields from ``serve_options``."""
+    return {
+        "exhaust_dir": options.exhaust_dir,
+        "exhaust_schedule": options.exhaust_schedule,
+        "exhaust_expiry_seconds": parse_duration(options.exhaust_link_expiry),
+    }
+
+
+def register(commands: Any) -> dict[str, Handler]:
+    parser = commands.add_parser("exhaust", help="data exhaust jobs (UCI response/private)")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    submit = actions.add_parser("submit", help="submit a job (the same request again: the job)")
+    _common(submit)
+    submit.add_argument(
+        "--dataset",
+        required=True,
+        choices=("uci-response-exhaust", "uci-private-exhaust"),
+    )
+    submit.add_argument("--tag", required=True, help="the request's tag (a UUID in UCI)")
+    submit.add_argument("--requested-by", required=True)
+    submit.add_argument("--channel", required=True, help="requestedChannel")
+    submit.add_argument(
+        "--bot", required=True, help="the bot (UCI's conversationId): its service.name"
+    )
+    submit.add_argument("--start", required=True, help="startDate, yyyy-MM-dd")
+    submit.add_argument("--end", required=True, help="endDate, yyyy-MM-dd (included)")
+    submit.add_argument("--encryption-key", help="the ZIP's password (required for private)")
+
+    status = actions.add_parser("status", help="a job, with fresh download links")
+    _common(status)
+    status.add_argument("tag")
+    status.add_argument("request_id")
+
+    listing = actions.add_parser("list", help="a tag's newest jobs")
+    _common(listing)
+    listing.add_argument("tag")
+    listing.add_argument("--limit", type=int, default=10)
+
+    run = actions.add_parser("run", help="run submitted jobs now")
+    _common(run)
+
+    audit = actions.add_parser("audit", help="the downloads of exhaust files, newest first")
+    _common(audit)
+    audit.add_argument("--request-id")
+    audit.add_argument("--limit", type=int, default=50)
+
+    actions.add_parser("vault-key", help="print a new identity vault key (base64, 256 bits)")
+    return {"exhaust": _exhaust}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    store_options(parser, window=False)
+    remote_options(parser)
+    parser.add_argument("--exhaust-dir", type=Path, default=None)
+    parser.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:4318",
+        help="where serve answers, for links to files in the local folder",
+    )
+
+
+def _exhaust(options: argparse.Namespace) -> int:
+    if options.action == "vault-key":
+        from ..privacy.vault import new_key
+
+        print(new_key())
+        return 0
+    if options.url:
+        answer = _remote(options)
+    else:
+        answer = _local(options)
+    print(json.dumps(answer, indent=2, ensure_ascii=False))
+    code = answer.get("responseCode") if isinstance(answer, dict) else None
+    return 0 if code in (None, "OK") else 1
+
+
+def _submit_body(options: argparse.Namespace) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "dataset": options.dataset,
+        "tag": options.tag,
+        "requestedBy": options.requested_by,
+        "requestedChannel": options.channel,
+        "datasetConfig": {
+            "type": options.dataset,
+            "conversationId": options.bot,
+            "startDate": options.start,
+            "endDate": options.end,
+        },
+        "output_format": "csv",
+    }
+    if options.encryption_key:
+        request["encryptionKey"] = options.encryption_key
+    return {"id": "bot-telemetry.exhaust.submit", "ver": "1.0", "params": {}, "request": request}
+
+
+def _local(options: argparse.Namespace) -> Any:
+    from ..exhaust import Exhaust, ExhaustSettings
+
+    if isinstance(options.store, ClickHouseLocation) and options.exhaust_dir is None:
+        raise CommandError(
+            "the store is ClickHouse: name the exhaust folder serve uses with --exhaust-dir"
+        )
+    store_file = options.store if isinstance(options.store, Path) else None
+    settings = ExhaustSettings.beside(store_file, options.exhaust_dir)
+    if options.action == "run":
+        return _run_local(options, settings)
+    exhaust = Exhaust(None, settings)  # submit, status, list and audit need no store
+    try:
+        if options.action == "submit":
+            return exhaust.submit(_submit_body(options))[1]
+        if options.action == "status":
+            return exhaust.read(options.tag, options.request_id, base_url=options.base_url)[1]
+        if options.action == "list":
+            return exhaust.list_jobs(options.tag, options.limit, base_url=options.base_url)[1]
+        trail = exhaust.jobs.audit_trail(options.request_id, options.limit)
+        return {"audit": [record.__dict__ for record in trail]}
+    finally:
+        exhaust.close()
+
+
+def _run_local(options: argparse.Namespace, settings: Any) -> Any:
+    from ..exhaust import Exhaust
+    from ..store.database import StoreBusy
+    from ..store.location import open_engine
+    from ..web.discovery import discovery_path
+
+    try:
+        engine = open_engine(options.store)
+    except StoreBusy as busy:
+        # serve holds the store: it runs the jobs (its runner shares the jobs file).
+        try:
+            url = json.loads(discovery_path(options.store).read_text())["url"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise CommandError(f"{busy}, and no running serve says it holds it") from busy
+        options.url = url
+        return _remote(options)
+    exhaust = Exhaust(engine, settings)
+    try:
+        done = exhaust.run_pending()
+        return {
+            "ran": [
+                {"requestId": job.request_id, "status": job.status, "message": job.status_message}
+                for job in done
+            ]
+        }
+    finally:
+        exhaust.close()
+        engine.close()
+
+
+def _remote(options: argparse.Namespace) -> Any:
+    base = options.url.rstrip("/")
+    quote = urllib.parse.quote
+    if options.action == "submit":
+        return _call(options, "POST", f"{base}/dataset/v1/request/submit", _submit_body(options))
+    if options.action == "status":
+        query = urllib.parse.urlencode({"requestId": options.request_id})
+        return _call(options, "GET", f"{base}/dataset/v1/request/read/{quote(options.tag)}?{query}")
+    if options.action == "list":
+        query = urllib.parse.urlencode({"limit": options.limit})
+        return _call(options, "GET", f"{base}/dataset/v1/request/list/{quote(options.tag)}?{query}")
+    if options.action == "run":
+        return _call(options, "POST", f"{base}/api/exhaust/run", {})
+    raise CommandError("the audit trail is read from the exhaust folder: leave out --url")
+
+
+def _call(options: argparse.Namespace, method: str, url: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if options.token:
+        request.add_header("Authorization", f"Bearer {options.token}")
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            return json.loads(error.read())
+        except ValueError:
+            raise CommandError(f"{url} answered {error.code}") from error
+    except (urllib.error.URLError, OSError) as error:
+        raise CommandError(f"cannot reach {url}: {error}") from error

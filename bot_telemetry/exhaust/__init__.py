@@ -1,0 +1,22 @@
+"""Exhaust layer: data exports of what users answered, with their consent, as Sunbird UCI's
+data exhaust jobs (submit, read, list; a runner; files behind links that expire).
+
+    from bot_telemetry.exhaust import Exhaust, ExhaustSettings
+    exhaust = Exhaust(engine, ExhaustSettings.beside(store_path))
+    exhaust.submit(body); exhaust.run_pending(); exhaust.read(tag, request_id, base_url=url)
+
+See docs/exhaust.md.
+"""
+
+from .requests import DATASETS, PRIVATE_EXHAUST, RESPONSE_EXHAUST, RequestError, parse_submit
+from .service import Exhaust, ExhaustSettings
+
+__all__ = [
+    "DATASETS",
+    "PRIVATE_EXHAUST",
+    "RESPONSE_EXHAUST",
+    "Exhaust",
+    "ExhaustSettings",
+    "RequestError",
+    "parse_submit",
+]

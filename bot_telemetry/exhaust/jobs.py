@@ -1,0 +1,422 @@
+"""Exhaust jobs, kept durably in one small SQLite file (``jobs.sqlite3`` in the exhaust
+folder, next to the store): what was asked, its status, attempts and files, and the audit
+trail of downloads.
+
+SQLite because the job state must outlive ``serve``, be shared by ``serve``'s runner and the
+``bot-telemetry exhaust`` commands (cron) on the same machine, and take a lock for each
+change; the standard library has it, and the DuckDB store cannot be opened by a second
+process while ``serve`` writes it.
+
+Status: ``SUBMITTED -> PROCESSING -> SUCCESS | FAILED``. A runner claims the oldest submitted
+job (attempt + 1) and holds it under a lease; a runner that dies leaves the job PROCESSING
+until its lease runs out, or at once when the next runner on the same machine sees the
+holder's process is gone; then the job is submitted again, or FAILED after ``MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from .requests import ExhaustRequest
+
+SUBMITTED: Final = "SUBMITTED"
+PROCESSING: Final = "PROCESSING"
+SUCCESS: Final = "SUCCESS"
+FAILED: Final = "FAILED"
+MAX_ATTEMPTS: Final = 3
+DEFAULT_LEASE_SECONDS: Final = 600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS exhaust_jobs (
+    request_id TEXT PRIMARY KEY,
+    tag TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    requested_channel TEXT NOT NULL,
+    dataset_config TEXT NOT NULL,
+    output_format TEXT NOT NULL,
+    encryption_key TEXT,
+    status TEXT NOT NULL,
+    status_message TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    submitted_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    completed_ms INTEGER,
+    execution_ms INTEGER,
+    files TEXT NOT NULL DEFAULT '[]',
+    rows INTEGER,
+    holder TEXT,
+    lease_until_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS exhaust_jobs_tag ON exhaust_jobs (tag, submitted_ms);
+CREATE INDEX IF NOT EXISTS exhaust_jobs_status ON exhaust_jobs (status, submitted_ms);
+CREATE TABLE IF NOT EXISTS exhaust_audit (
+    time_ms INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    file TEXT NOT NULL,
+    client TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+"""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class Job:
+    request_id: str
+    tag: str
+    dataset: str
+    requested_by: str
+    requested_channel: str
+    dataset_config: dict[str, Any]
+    output_format: str
+    encryption_key: str | None
+    status: str
+    status_message: str
+    attempts: int
+    submitted_ms: int
+    updated_ms: int
+    completed_ms: int | None
+    execution_ms: int | None
+    files: list[str] = field(default_factory=list)
+    rows: int | None = None
+
+    @property
+    def conversation_id(self) -> str:
+        return str(self.dataset_config.get("conversationId", ""))
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    time_ms: int
+    action: str
+    request_id: str
+    dataset: str
+    tag: str
+    file: str
+    client: str
+    outcome: str
+
+
+def holder_id() -> str:
+    """Who holds a job: this process, on this machine."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _holder_gone(holder: str | None) -> bool:
+    """Whether the process holding a job is known to be gone (same machine, no such pid)."""
+    if not holder:
+        return True
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's: only its lease tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class JobStore:
+    """The jobs file. Safe to share between threads (a connection per call) and processes
+    (SQLite's locks; changes in ``BEGIN IMMEDIATE`` transactions)."""
+
+    def __init__(self, path: Path, *, lease_seconds: float = DEFAULT_LEASE_SECONDS):
+        self.path = Path(path)
+        self.lease_ms = int(lease_seconds * 1000)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        # executescript commits on its own; every statement is IF NOT EXISTS.
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        found: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if found is None:
+            found = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            found.row_factory = sqlite3.Row
+            found.execute("PRAGMA journal_mode=WAL")
+            found.execute("PRAGMA busy_timeout=30000")
+            self._local.db = found
+        return found
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        found: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if found is not None:
+            found.close()
+            self._local.db = None
+
+    # --- requests -----------------------------------------------------------------------
+
+    def submit(self, request: ExhaustRequest, request_id: str) -> tuple[Job, bool]:
+        """The job for ``request``: a new one, or the existing one (a FAILED one submitted
+        again with this request's key). Returns the job and whether it was created."""
+        now = now_ms()
+        with self._transaction() as db:
+            existing = db.execute(
+                "SELECT * FROM exhaust_jobs WHERE request_id = ?", [request_id]
+            ).fetchone()
+            if existing is None:
+                db.execute(
+                    "INSERT INTO exhaust_jobs (request_id, tag, dataset, requested_by, "
+                    "requested_channel, dataset_config, output_format, encryption_key, status, "
+                    "submitted_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        request_id,
+                        request.stored_tag,
+                        request.dataset,
+                        request.requested_by,
+                        request.requested_channel,
+                        json.dumps(request.config.as_json()),
+                        request.output_format,
+                        request.encryption_key,
+                        SUBMITTED,
+                        now,
+                        now,
+                    ],
+                )
+                created = True
+            else:
+                created = False
+                if existing["status"] == FAILED:
+                    db.execute(
+                        "UPDATE exhaust_jobs SET status = ?, status_message = '', attempts = 0, "
+                        "encryption_key = ?, updated_ms = ?, completed_ms = NULL, "
+                        "execution_ms = NULL, files = '[]', rows = NULL, holder = NULL, "
+                        "lease_until_ms = NULL WHERE request_id = ?",
+                        [SUBMITTED, request.encryption_key, now, request_id],
+                    )
+            row = db.execute(
+                "SELECT * FROM exhaust_jobs WHERE request_id = ?", [request_id]
+            ).fetchone()
+        return _job(row), created
+
+    def get(self, request_id: str) -> Job | None:
+        row = (
+            self._connection()
+            .execute("SELECT * FROM exhaust_jobs WHERE request_id = ?", [request_id])
+            .fetchone()
+        )
+        return _job(row) if row is not None else None
+
+    def find(self, tag: str, request_id: str, channel: str | None = None) -> Job | None:
+        """The job ``request_id`` if it has ``tag`` (the tag as submitted, or ``tag:channel``)."""
+        job = self.get(request_id)
+        if job is None or not _tag_matches(job.tag, tag, channel):
+            return None
+        return job
+
+    def for_tag(self, tag: str, limit: int, channel: str | None = None) -> list[Job]:
+        """The newest ``limit`` jobs with ``tag``."""
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT * FROM exhaust_jobs WHERE tag = ? OR substr(tag, 1, ?) = ? "
+                "ORDER BY submitted_ms DESC, request_id",
+                [tag, len(tag) + 1, f"{tag}:"],
+            )
+            .fetchall()
+        )
+        jobs = [_job(row) for row in rows]
+        return [job for job in jobs if _tag_matches(job.tag, tag, channel)][:limit]
+
+    def tag_exists(self, tag: str, channel: str | None = None) -> bool:
+        return bool(self.for_tag(tag, 1, channel))
+
+    # --- the runner's side ----------------------------------------------------------------
+
+    def claim(self, holder: str | None = None) -> Job | None:
+        """Take the oldest submitted job (attempt + 1) after putting back jobs whose runner
+        died; None when there is nothing to do."""
+        holder = holder or holder_id()
+        now = now_ms()
+        with self._transaction() as db:
+            self._recover(db, now)
+            row = db.execute(
+                "SELECT request_id FROM exhaust_jobs WHERE status = ? "
+                "ORDER BY submitted_ms, request_id LIMIT 1",
+                [SUBMITTED],
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE exhaust_jobs SET status = ?, attempts = attempts + 1, holder = ?, "
+                "lease_until_ms = ?, updated_ms = ? WHERE request_id = ?",
+                [PROCESSING, holder, now + self.lease_ms, now, row["request_id"]],
+            )
+            claimed = db.execute(
+                "SELECT * FROM exhaust_jobs WHERE request_id = ?", [row["request_id"]]
+            ).fetchone()
+        return _job(claimed)
+
+    def recover(self) -> int:
+        """Put back (or fail) jobs whose runner died; how many."""
+        with self._transaction() as db:
+            return self._recover(db, now_ms())
+
+    def _recover(self, db: sqlite3.Connection, now: int) -> int:
+        stuck = db.execute(
+            "SELECT request_id, attempts, holder, lease_until_ms FROM exhaust_jobs "
+            "WHERE status = ?",
+            [PROCESSING],
+        ).fetchall()
+        recovered = 0
+        for row in stuck:
+            expired = (row["lease_until_ms"] or 0) < now
+            if not expired and not _holder_gone(row["holder"]):
+                continue
+            recovered += 1
+            if row["attempts"] >= MAX_ATTEMPTS:
+                db.execute(
+                    "UPDATE exhaust_jobs SET status = ?, status_message = ?, holder = NULL, "
+                    "lease_until_ms = NULL, encryption_key = NULL, updated_ms = ? "
+                    "WHERE request_id = ?",
+                    [
+                        FAILED,
+                        f"stopped before finishing {row['attempts']} times; not tried again",
+                        now,
+                        row["request_id"],
+                    ],
+                )
+            else:
+                db.execute(
+                    "UPDATE exhaust_jobs SET status = ?, holder = NULL, lease_until_ms = NULL, "
+                    "updated_ms = ? WHERE request_id = ?",
+                    [SUBMITTED, now, row["request_id"]],
+                )
+        return recovered
+
+    def succeed(self, request_id: str, files: list[str], rows: int, started_ms: int) -> Job | None:
+        now = now_ms()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE exhaust_jobs SET status = ?, status_message = '', files = ?, rows = ?, "
+                "completed_ms = ?, execution_ms = ?, updated_ms = ?, holder = NULL, "
+                "lease_until_ms = NULL, encryption_key = NULL WHERE request_id = ?",
+                [SUCCESS, json.dumps(files), rows, now, now - started_ms, now, request_id],
+            )
+        return self.get(request_id)
+
+    def fail(self, request_id: str, message: str, *, retry: bool) -> Job | None:
+        """A failed attempt: submitted again while attempts remain (``retry``), else FAILED."""
+        now = now_ms()
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT attempts FROM exhaust_jobs WHERE request_id = ?", [request_id]
+            ).fetchone()
+            if row is None:
+                return None
+            if retry and row["attempts"] < MAX_ATTEMPTS:
+                db.execute(
+                    "UPDATE exhaust_jobs SET status = ?, status_message = ?, holder = NULL, "
+                    "lease_until_ms = NULL, updated_ms = ? WHERE request_id = ?",
+                    [SUBMITTED, message, now, request_id],
+                )
+            else:
+                db.execute(
+                    "UPDATE exhaust_jobs SET status = ?, status_message = ?, completed_ms = ?, "
+                    "holder = NULL, lease_until_ms = NULL, encryption_key = NULL, "
+                    "updated_ms = ? WHERE request_id = ?",
+                    [FAILED, message, now, now, request_id],
+                )
+        return self.get(request_id)
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def audit(self, record: AuditRecord) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO exhaust_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record.time_ms,
+                    record.action,
+                    record.request_id,
+                    record.dataset,
+                    record.tag,
+                    record.file,
+                    record.client,
+                    record.outcome,
+                ],
+            )
+
+    def audit_trail(self, request_id: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT * FROM exhaust_audit WHERE (? IS NULL OR request_id = ?) "
+                "ORDER BY time_ms DESC, rowid DESC LIMIT ?",
+                [request_id, request_id, limit],
+            )
+            .fetchall()
+        )
+        return [AuditRecord(*tuple(row)) for row in rows]
+
+
+def _tag_matches(stored: str, tag: str, channel: str | None) -> bool:
+    if channel:
+        return stored == f"{tag}:{channel}"
+    return stored == tag or stored.startswith(f"{tag}:")
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        request_id=row["request_id"],
+        tag=row["tag"],
+        dataset=row["dataset"],
+        requested_by=row["requested_by"],
+        requested_channel=row["requested_channel"],
+        dataset_config=json.loads(row["dataset_config"]),
+        output_format=row["output_format"],
+        encryption_key=row["encryption_key"],
+        status=row["status"],
+        status_message=row["status_message"],
+        attempts=row["attempts"],
+        submitted_ms=row["submitted_ms"],
+        updated_ms=row["updated_ms"],
+        completed_ms=row["completed_ms"],
+        execution_ms=row["execution_ms"],
+        files=json.loads(row["files"]),
+        rows=row["rows"],
+    )
+
+
+__all__ = [
+    "FAILED",
+    "MAX_ATTEMPTS",
+    "PROCESSING",
+    "SUBMITTED",
+    "SUCCESS",
+    "AuditRecord",
+    "Job",
+    "JobStore",
+    "holder_id",
+    "now_ms",
+]

@@ -1,0 +1,152 @@
+"""Running exhaust jobs: claim, query the model, write the file, put it in place.
+
+    runner = Runner(engine, jobs, destination, vault, work=folder / "tmp")
+    runner.run_pending()            # every submitted job, one after the other
+
+Each attempt writes under ``tmp/<request id>.<attempt>/`` and only a finished file is moved
+(or uploaded) to its name, so a runner that dies midway leaves nothing a link could serve;
+the next attempt clears what it left. A query or write that fails is retried (at most
+``MAX_ATTEMPTS`` attempts); a window with no answers (or users) fails at once with
+``No data found``, as UCI's job does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..privacy import IdentityVault
+from ..store.engine import Engine
+from . import files, queries
+from .destinations import Destination
+from .jobs import Job, JobStore, holder_id, now_ms
+from .requests import PRIVATE_EXHAUST, RESPONSE_EXHAUST, DatasetConfig
+
+_log = logging.getLogger(__name__)
+NO_DATA = "No data found"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class NoData(Exception):
+    """The window holds nothing to export."""
+
+
+@dataclass(frozen=True)
+class Produced:
+    name: str
+    rows: int
+
+
+def file_name(job: Job) -> str:
+    """``<dataset>/<request id>/<bot>_<response|private>_<yyyyMMdd>.<csv|zip>``, as UCI names
+    its files (the date is the job's submission day)."""
+    kind = "private" if job.dataset == PRIVATE_EXHAUST else "response"
+    day = time.strftime("%Y%m%d", time.gmtime(job.submitted_ms / 1000))
+    bot = _UNSAFE.sub("_", job.conversation_id) or "bot"
+    extension = "zip" if job.encryption_key else "csv"
+    return f"{job.dataset}/{job.request_id}/{bot}_{kind}_{day}.{extension}"
+
+
+class Runner:
+    def __init__(
+        self,
+        engine: Engine,
+        jobs: JobStore,
+        destination: Destination,
+        vault: IdentityVault | None,
+        work: Path,
+        *,
+        batch_rows: int = 10_000,
+    ):
+        self.engine = engine
+        self.jobs = jobs
+        self.destination = destination
+        self.vault = vault
+        self.work = Path(work)
+        self.batch_rows = batch_rows
+
+    def run_pending(self, limit: int | None = None) -> list[Job]:
+        """Run submitted jobs until none is left (or ``limit``); the jobs as they ended."""
+        done: list[Job] = []
+        holder = holder_id()
+        while limit is None or len(done) < limit:
+            job = self.jobs.claim(holder)
+            if job is None:
+                break
+            ended = self.run(job)
+            if ended is not None:
+                done.append(ended)
+        return done
+
+    def run(self, job: Job) -> Job | None:
+        """One attempt at a claimed job."""
+        started = now_ms()
+        attempt_dir = self.work / f"{job.request_id}.{job.attempts}"
+        self._clear(job.request_id)
+        try:
+            attempt_dir.mkdir(parents=True)
+            produced = self.produce(job, attempt_dir)
+        except NoData:
+            return self.jobs.fail(job.request_id, NO_DATA, retry=False)
+        except Exception as error:
+            _log.exception("exhaust job %s failed (attempt %d)", job.request_id, job.attempts)
+            return self.jobs.fail(job.request_id, f"{type(error).__name__}: {error}", retry=True)
+        finally:
+            shutil.rmtree(attempt_dir, ignore_errors=True)
+        return self.jobs.succeed(job.request_id, [produced.name], produced.rows, started)
+
+    def produce(self, job: Job, directory: Path) -> Produced:
+        config = DatasetConfig(
+            job.dataset_config["type"],
+            job.dataset_config["conversationId"],
+            _date(job.dataset_config["startDate"]),
+            _date(job.dataset_config["endDate"]),
+        )
+        start, end = config.bounds_ns
+        bot = config.conversation_id
+        values = {"bot": bot, "start": start, "end": end}
+        csv_path = directory / Path(file_name(job)).with_suffix(".csv").name
+        if job.dataset == RESPONSE_EXHAUST:
+            batches = self.engine.stream(queries.RESPONSES.sql, values, batch_rows=self.batch_rows)
+            rows = files.write_csv(csv_path, files.RESPONSE_HEADERS, files.response_rows(batches))
+        else:
+            undecrypted = [0]
+            batches = self.engine.stream(queries.USERS.sql, values, batch_rows=self.batch_rows)
+            rows = files.write_csv(
+                csv_path,
+                files.PRIVATE_HEADERS,
+                files.private_rows(batches, bot, self.vault, undecrypted),
+            )
+            if undecrypted[0]:
+                _log.warning(
+                    "exhaust job %s: %d consenting users' ids could not be decrypted (%s)",
+                    job.request_id,
+                    undecrypted[0],
+                    "no vault key" if self.vault is None else "a key the vault lacks",
+                )
+        if rows == 0:
+            raise NoData()
+        final = csv_path
+        if job.encryption_key:
+            final = directory / Path(file_name(job)).name
+            files.encrypted_zip(csv_path, final, job.encryption_key)
+        name = file_name(job)
+        self.destination.put(final, name)
+        return Produced(name, rows)
+
+    def _clear(self, request_id: str) -> None:
+        # What an earlier attempt that died left behind.
+        for left in self.work.glob(f"{request_id}.*"):
+            shutil.rmtree(left, ignore_errors=True)
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+__all__ = ["NO_DATA", "NoData", "Produced", "Runner", "file_name"]

@@ -1,0 +1,208 @@
+"""The data exhaust service: UCI's three API calls over the jobs, the runner and the files.
+
+    exhaust = Exhaust(engine, ExhaustSettings(folder=Path(".bot-telemetry/exhaust")))
+    status, answer = exhaust.submit(body)                    # 200 and the envelope
+    status, answer = exhaust.read(tag, request_id, base_url=...)
+    status, answer = exhaust.list_jobs(tag, limit, base_url=...)
+    exhaust.run_pending()
+
+What is kept in the exhaust folder (next to the store by default; name it with
+``--exhaust-dir`` when the telemetry is in ClickHouse):
+
+* ``jobs.sqlite3``: the jobs and the audit trail of downloads (``exhaust.jobs``);
+* ``files/``: finished files, when they are not sent to Azure Blob Storage;
+* ``tmp/``: attempts being written (cleared by the next attempt);
+* ``link.key``: the key signing download links (unless ``BOT_TELEMETRY_EXHAUST_SECRET``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from ..privacy import IdentityVault
+from ..store.engine import Engine
+from . import envelope
+from .destinations import AzureBlobFolder, Destination, LinkSigner, LocalFolder
+from .jobs import SUCCESS, AuditRecord, Job, JobStore, now_ms
+from .requests import RequestError, parse_submit
+from .runner import Runner
+
+BLOB_ENV: Final = "BOT_TELEMETRY_EXHAUST_BLOB"
+DEFAULT_EXPIRY_SECONDS: Final = 30 * 60
+MAX_LIST: Final = 1000
+
+
+@dataclass(frozen=True)
+class ExhaustSettings:
+    folder: Path
+    #: How long a download link works after each read (UCI's default: 30 minutes).
+    expiry_seconds: float = DEFAULT_EXPIRY_SECONDS
+    #: An Azure Blob Storage connection string: files go there instead of ``files/``.
+    blob_connection_string: str | None = None
+    blob_container: str = "exhausts"
+    lease_seconds: float = 600.0
+
+    @classmethod
+    def beside(
+        cls, store: Path | None, folder: Path | None = None, **options: Any
+    ) -> ExhaustSettings:
+        """Settings for a store: the folder ``exhaust/`` next to the store file unless
+        ``folder`` is given; the Blob connection string from ``BOT_TELEMETRY_EXHAUST_BLOB``."""
+        if folder is None:
+            base = store.parent if store is not None else Path(".bot-telemetry")
+            folder = base / "exhaust"
+        options.setdefault("blob_connection_string", os.environ.get(BLOB_ENV) or None)
+        return cls(folder=Path(folder), **options)
+
+
+class Exhaust:
+    def __init__(
+        self,
+        engine: Engine | None,
+        settings: ExhaustSettings,
+        vault: IdentityVault | None = None,
+    ):
+        self.engine = engine
+        self.settings = settings
+        self.vault = vault if vault is not None else IdentityVault.from_environment()
+        self.jobs = JobStore(settings.folder / "jobs.sqlite3", lease_seconds=settings.lease_seconds)
+        self.local: LocalFolder | None = None
+        self.destination: Destination
+        if settings.blob_connection_string:
+            self.destination = AzureBlobFolder(
+                settings.blob_connection_string, settings.blob_container
+            )
+        else:
+            signer = LinkSigner.for_folder(settings.folder)
+            self.local = LocalFolder(settings.folder / "files", signer)
+            self.destination = self.local
+        # No engine: the API only (submit, read, list), e.g. a shell while serve holds the store.
+        self.runner = (
+            Runner(engine, self.jobs, self.destination, self.vault, settings.folder / "tmp")
+            if engine is not None
+            else None
+        )
+        self._run_lock = threading.Lock()
+
+    # --- the API ----------------------------------------------------------------------
+
+    def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
+        try:
+            request = parse_submit(body)
+        except RequestError as error:
+            return error.status, envelope.error(envelope.SUBMIT_ID, error.field, _message(error))
+        request_id = request.request_id(dt.datetime.now(dt.UTC).date())
+        job, _ = self.jobs.submit(request, request_id)
+        expires = self._expires()
+        return 200, envelope.ok(
+            envelope.SUBMIT_ID, envelope.job_result(job, [], expires, with_message=False)
+        )
+
+    def read(
+        self,
+        tag: str,
+        request_id: str | None,
+        *,
+        base_url: str,
+        channel: str | None = None,
+        client: str = "",
+    ) -> tuple[int, dict[str, Any]]:
+        if not request_id:
+            return 400, envelope.error(
+                envelope.READ_ID, "requestId", "is missing: expected the id submit returned"
+            )
+        job = self.jobs.find(tag, request_id, channel)
+        if job is None:
+            field, message = (
+                ("tag", f"no job has the tag {tag!r}")
+                if not self.jobs.tag_exists(tag, channel)
+                else ("requestId", f"no job {request_id!r} has the tag {tag!r}")
+            )
+            return 404, envelope.error(envelope.READ_ID, field, message, "RESOURCE_NOT_FOUND")
+        expires = self._expires()
+        urls = self.links(job, expires, base_url, client)
+        return 200, envelope.ok(envelope.READ_ID, envelope.job_result(job, urls, expires))
+
+    def list_jobs(
+        self,
+        tag: str,
+        limit: str | int | None,
+        *,
+        base_url: str,
+        channel: str | None = None,
+        client: str = "",
+    ) -> tuple[int, dict[str, Any]]:
+        try:
+            count = int(limit) if limit not in (None, "") else 10
+            if not 1 <= count <= MAX_LIST:
+                raise ValueError(count)
+        except ValueError:
+            return 400, envelope.error(
+                envelope.LIST_ID, "limit", f"expected a number from 1 to {MAX_LIST}, got {limit!r}"
+            )
+        jobs = self.jobs.for_tag(tag, count, channel)
+        if not jobs:
+            return 404, envelope.error(
+                envelope.LIST_ID, "tag", f"no job has the tag {tag!r}", "RESOURCE_NOT_FOUND"
+            )
+        expires = self._expires()
+        found = [
+            envelope.job_result(job, self.links(job, expires, base_url, client), expires)
+            for job in jobs
+        ]
+        return 200, envelope.ok(envelope.LIST_ID, {"count": len(found), "jobs": found})
+
+    def links(self, job: Job, expires_ms: int, base_url: str, client: str = "") -> list[str]:
+        """Fresh links to a finished job's files (signed again on every read). With Azure
+        Blob Storage the link is the download, so handing it out is what the audit records."""
+        if job.status != SUCCESS:
+            return []
+        urls = [self.destination.url(name, expires_ms, base_url) for name in job.files]
+        if self.local is None:
+            for name in job.files:
+                self.audit("link", job, name, client, "issued")
+        return urls
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def run_pending(self, limit: int | None = None) -> list[Job]:
+        """Run every submitted job now (one runner at a time in this process)."""
+        if self.runner is None:
+            raise RuntimeError("this exhaust service has no store to read: give it an engine")
+        with self._run_lock:
+            return self.runner.run_pending(limit)
+
+    def audit(self, action: str, job: Job, name: str, client: str, outcome: str) -> AuditRecord:
+        record = AuditRecord(
+            now_ms(), action, job.request_id, job.dataset, job.tag, name, client, outcome
+        )
+        self.jobs.audit(record)
+        return record
+
+    def job_for_file(self, name: str) -> Job | None:
+        """The job a file name belongs to (``<dataset>/<request id>/<file>``)."""
+        parts = name.split("/")
+        if len(parts) != 3:
+            return None
+        job = self.jobs.get(parts[1])
+        return job if job is not None and name in job.files else None
+
+    def _expires(self) -> int:
+        return now_ms() + int(self.settings.expiry_seconds * 1000)
+
+    def close(self) -> None:
+        self.jobs.close()
+
+
+def _message(error: RequestError) -> str:
+    text = str(error)
+    prefix = f"{error.field}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+__all__ = ["BLOB_ENV", "DEFAULT_EXPIRY_SECONDS", "Exhaust", "ExhaustSettings"]

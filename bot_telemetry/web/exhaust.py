@@ -1,0 +1,213 @@
+"""Sunbird UCI's data exhaust API on ``serve``, and the downloads of its files.
+
+    POST /dataset/v1/request/submit
+    GET  /dataset/v1/request/read/{tag}?requestId=...
+    GET  /dataset/v1/request/list/{tag}?limit=N
+    GET  /dataset/v1/download/{file}?expires=...&signature=...   (files in the local folder)
+    POST /api/exhaust/run                                           (run submitted jobs now)
+
+``X-Channel-ID`` narrows read and list to one channel's jobs (the stored tag is
+``tag:channel``). The guard of every route applies (loopback host names, the token when
+set). A private exhaust is never served without the token, even on loopback. Every download
+(served or refused) is recorded in the jobs file's audit trail and, when ``serve`` stores
+telemetry, as an ``ExhaustDownloaded`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from .. import contract
+from ..exhaust import envelope
+from ..exhaust.jobs import AuditRecord
+from ..exhaust.requests import PRIVATE_EXHAUST
+from ..exhaust.schedule import Schedule, Scheduler
+from ..exhaust.service import Exhaust, ExhaustSettings
+from ..store.engine import Engine
+from ..store.rows import LOG_COLUMNS, Batch, to_json
+from ..store.writer import StoreWriter
+from .config import ServerConfig
+
+T = TypeVar("T")
+EXHAUST_KEY = web.AppKey("exhaust", Exhaust)
+AUDIT_SERVICE = "bot-telemetry"
+AUDIT_SCOPE = "bot_telemetry.exhaust"
+
+
+def add_exhaust(
+    app: web.Application, config: ServerConfig, engine: Engine, writer: StoreWriter | None
+) -> Exhaust:
+    """The exhaust service for ``serve``'s configuration: its folder (next to the store unless
+    ``exhaust_dir``), its runner's schedule, its routes."""
+    store = config.store if isinstance(config.store, Path) else None
+    settings = ExhaustSettings.beside(
+        store, config.exhaust_dir, expiry_seconds=config.exhaust_expiry_seconds
+    )
+    exhaust = Exhaust(engine, settings)
+    scheduler = Scheduler(exhaust.run_pending, Schedule.parse(config.exhaust_schedule))
+    add_exhaust_routes(app, exhaust, scheduler, config, writer)
+    return exhaust
+
+
+def add_exhaust_routes(
+    app: web.Application,
+    exhaust: Exhaust,
+    scheduler: Scheduler,
+    config: ServerConfig,
+    writer: StoreWriter | None,
+) -> None:
+    app[EXHAUST_KEY] = exhaust
+
+    async def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        # SQLite and file work off the event loop.
+        return await asyncio.get_running_loop().run_in_executor(
+            None, partial(call, *args, **kwargs)
+        )
+
+    async def submit(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            answer = envelope.error(envelope.SUBMIT_ID, "body", "expected a JSON object")
+            return web.json_response(answer, status=400)
+        status, answer = await blocking(exhaust.submit, body)
+        if status == 200:
+            scheduler.wake()
+        return web.json_response(answer, status=status)
+
+    async def read(request: web.Request) -> web.Response:
+        status, answer = await blocking(
+            exhaust.read,
+            request.match_info["tag"],
+            request.query.get("requestId"),
+            base_url=_base_url(request),
+            channel=request.headers.get("X-Channel-ID"),
+            client=_client(request),
+        )
+        return web.json_response(answer, status=status)
+
+    async def list_jobs(request: web.Request) -> web.Response:
+        status, answer = await blocking(
+            exhaust.list_jobs,
+            request.match_info["tag"],
+            request.query.get("limit"),
+            base_url=_base_url(request),
+            channel=request.headers.get("X-Channel-ID"),
+            client=_client(request),
+        )
+        return web.json_response(answer, status=status)
+
+    async def download(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        local = exhaust.local
+        job = await blocking(exhaust.job_for_file, name)
+        path = local.path(name) if local is not None else None
+        if job is None or path is None or not path.is_file():
+            return web.json_response({"error": f"no exhaust file {name!r}"}, status=404)
+        checked = local.signer.check(  # type: ignore[union-attr]
+            name,
+            request.query.get("expires"),
+            request.query.get("signature"),
+            int(time.time()),
+        )
+        refusal = None if checked.ok else checked.reason
+        if refusal is None and job.dataset == PRIVATE_EXHAUST and not config.token:
+            refusal = (
+                "private exhausts are served only with a token: start bot-telemetry serve "
+                "with --token (even on loopback) and send Authorization: Bearer TOKEN"
+            )
+        outcome = "served" if refusal is None else f"refused: {refusal}"
+        record = await blocking(exhaust.audit, "download", job, name, _client(request), outcome)
+        _store_audit(writer, record)
+        if refusal is not None:
+            return web.json_response({"error": refusal}, status=403)
+        return web.FileResponse(
+            path,
+            headers={
+                "Content-Disposition": f'attachment; filename="{path.name}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def run_now(request: web.Request) -> web.Response:
+        done = await blocking(exhaust.run_pending)
+        return web.json_response(
+            {
+                "ran": [
+                    {
+                        "requestId": j.request_id,
+                        "status": j.status,
+                        "statusMessage": j.status_message,
+                    }
+                    for j in done
+                ]
+            }
+        )
+
+    app.router.add_post("/dataset/v1/request/submit", submit)
+    app.router.add_get("/dataset/v1/request/read/{tag}", read)
+    app.router.add_get("/dataset/v1/request/list/{tag}", list_jobs)
+    app.router.add_get("/dataset/v1/download/{name:.+}", download)
+    app.router.add_post("/api/exhaust/run", run_now)
+
+    async def start(_: web.Application) -> None:
+        scheduler.start()
+
+    async def stop(_: web.Application) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, scheduler.stop)
+        exhaust.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.insert(0, stop)
+
+
+def _base_url(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or ""
+
+
+def _store_audit(writer: StoreWriter | None, record: AuditRecord) -> None:
+    """The audit record as an event beside the telemetry (only when serve stores it)."""
+    if writer is None:
+        return
+    attributes = {
+        contract.CUSTOM_EVENT_NAME: contract.EXHAUST_DOWNLOADED,
+        contract.EXHAUST_REQUEST_ID: record.request_id,
+        contract.EXHAUST_DATASET: record.dataset,
+        contract.EXHAUST_TAG: record.tag,
+        contract.EXHAUST_FILE: record.file,
+        contract.EXHAUST_CLIENT: record.client,
+        "exhaust.outcome": record.outcome,
+    }
+    row = {
+        "record_id": uuid.uuid4().hex,
+        "time_ns": record.time_ms * 1_000_000,
+        "service_name": AUDIT_SERVICE,
+        "severity_number": 9,
+        "severity_text": "INFO",
+        "body": contract.EXHAUST_DOWNLOADED,
+        "event_name": contract.EXHAUST_DOWNLOADED,
+        "attributes": to_json(attributes),
+        "scope_name": AUDIT_SCOPE,
+    }
+    batch = Batch()
+    for column in LOG_COLUMNS:
+        batch.logs[column].append(row.get(column))
+    try:
+        writer.submit(batch)
+    except Exception:  # the audit trail in the jobs file has it; the event is a convenience
+        pass
+
+
+__all__ = ["EXHAUST_KEY", "add_exhaust", "add_exhaust_routes"]

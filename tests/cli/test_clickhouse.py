@@ -1,0 +1,152 @@
+"""``--store clickhouse://...``: every command over the OpenTelemetry Collector's tables in
+ClickHouse (the test server: ClickHouse's HTTP interface over chDB), ``serve`` ingesting into
+it or reading it only, and one clear line with exit status 2 for a store that cannot be used."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.collector.scenario import Sent, run_conversation
+from tests.support.clickhouse import ClickHouseServer, clickhouse_server
+from tests.support.ports import free_port
+from tests.support.processes import REPO, running
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    with clickhouse_server(tmp_path_factory.mktemp("clickhouse")) as started:
+        yield started
+
+
+@pytest.mark.parametrize(
+    ("store", "says"),
+    [
+        ("clickhouse://reader:x@127.0.0.1:{closed}/otel", "cannot reach ClickHouse at 127.0.0.1"),
+        ("clickhouse://reader:wrong@127.0.0.1:{port}/otel", "refused user 'reader': wrong user"),
+        ("{url:nowhere}", "has no database 'nowhere'"),
+        ("{url:default}", "has no table otel_traces or otel_logs"),
+        ("clickhouse://:8123/otel", "needs a host"),
+    ],
+    ids=["unreachable", "wrong-password", "no-database", "no-tables", "malformed"],
+)
+def test_a_store_that_cannot_be_used_is_one_line_and_status_2(
+    server: ClickHouseServer, store: str, says: str
+) -> None:
+    if store.startswith("{url:"):
+        store = server.url(store[5:-1])
+    store = store.format(closed=free_port(), port=server.port)
+    for command in (["appmap"], ["events"], ["serve", "--port", "0"]):
+        done = cli(*command, "--store", store)
+        assert done.returncode == 2, done.stderr
+        assert says in done.stderr
+        if says != "needs a host":  # argparse prints its usage first for a malformed value
+            assert done.stderr.count("\n") == 1, done.stderr
+        assert "s3cret" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_schema_command_prints_or_creates_the_exporter_tables(
+    server: ClickHouseServer,
+) -> None:
+    printed = cli("clickhouse-schema", "--ttl", "30d")
+    assert printed.returncode == 0
+    assert "CREATE TABLE IF NOT EXISTS `otel`.`otel_traces`" in printed.stdout
+    assert "TTL toDateTime(Timestamp) + toIntervalDay(30)" in printed.stdout
+    created = cli("clickhouse-schema", "--store", server.url("made"))
+    assert created.returncode == 0, created.stderr
+    empty = cli("appmap", "--store", server.url("made"), "--format", "json")
+    assert empty.returncode == 0, empty.stderr
+    assert json.loads(empty.stdout) == {"nodes": [], "edges": []}
+
+
+@pytest.fixture(scope="module")
+def ingested(server: ClickHouseServer) -> Iterator[tuple[str, Sent]]:
+    """``serve --store clickhouse://...`` taking the scenario's telemetry over OTLP."""
+    port = free_port()
+    store = server.url("ingest")
+    args = ["-m", "bot_telemetry.cli", "serve", "--store", store, "--port", str(port)]
+    with running(
+        [*args, "--create-schema", "--no-grpc"], ready_url=f"http://127.0.0.1:{port}/api/health"
+    ):
+        yield f"http://127.0.0.1:{port}", run_conversation(f"http://127.0.0.1:{port}")
+
+
+def test_serve_ingests_into_clickhouse_and_every_command_reads_it(
+    server: ClickHouseServer, ingested: tuple[str, Sent]
+) -> None:
+    url, sent = ingested
+    store = server.url("ingest")
+    app_map = get_json(f"{url}/api/appmap")
+    edges = {(e["source"], e["target"]): (e["calls"], e["failures"]) for e in app_map["edges"]}
+    assert edges == {
+        ("channel", "bot"): (3, 0),
+        ("bot", "nlu"): (3, 1),
+        ("bot", "qna"): (3, 0),
+        ("bot", "azure.blob"): (3, 0),
+        ("bot", "channel"): (3, 0),
+    }
+    from_cli = cli("appmap", "--store", store, "--format", "json")
+    assert json.loads(from_cli.stdout) == app_map
+    events = cli("events", "--store", store, "--format", "jsonl")
+    names = [json.loads(line)["name"] for line in events.stdout.splitlines()]
+    assert names.count("BotMessageReceived") == 3
+    assert names.count("QnAMessage") == 3
+    trace = cli("trace", sent.failed_traces[0], "--store", store, "--format", "json")
+    assert trace.returncode == 0, trace.stderr
+    detail = json.loads(trace.stdout)
+    assert detail["errors"] == 2
+    assert {s["name"] for s in detail["spans"]} >= {"bot.turn", "POST /luis/predict handler"}
+    talks = cli("conversations", "--store", store, "--format", "json")
+    assert [
+        (c["conversation_id"], c["turns"], c["failed_turns"]) for c in json.loads(talks.stdout)
+    ] == [("conv-1", 3, 1)]
+    one = cli("conversations", "conv-1", "--store", store, "--format", "json")
+    transcript = json.loads(one.stdout)
+    assert [turn["text"] for turn in transcript["turns"]] == [
+        "hi",
+        "what's up?",
+        "<script>alert(1)</script>",
+    ]
+
+
+def test_a_read_only_serve_is_a_stateless_reader(
+    server: ClickHouseServer, ingested: tuple[str, Sent]
+) -> None:
+    url, _ = ingested
+    port = free_port()
+    args = ["-m", "bot_telemetry.cli", "serve", "--store", server.url("ingest")]
+    with running(
+        [*args, "--port", str(port), "--read-only"],
+        ready_url=f"http://127.0.0.1:{port}/api/health",
+    ) as reader:
+        assert get_json(f"http://127.0.0.1:{port}/api/appmap") == get_json(f"{url}/api/appmap")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/traces", data=b"", method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code in (404, 405)
+        assert "reader on" in reader.output()
+        assert "s3cret" not in reader.output()

@@ -1,0 +1,342 @@
+"""UCI's data exhaust API on a real ``serve``, over HTTP: submit, read, list, the runner,
+the files behind the links, the errors."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import time
+import uuid
+from typing import Any
+
+import pytest
+import requests
+
+from bot_telemetry.exhaust.destinations import LinkSigner
+from bot_telemetry.exhaust.files import PRIVATE_HEADERS, RESPONSE_HEADERS, read_encrypted_zip
+from tests.exhaust.conftest import Served
+from tests.exhaust.traffic import (
+    ANSWERS,
+    BOT,
+    EOFS,
+    QUESTIONS,
+    SCORES,
+    USERS,
+    Driven,
+    expected_responses,
+)
+from tests.support.waiting import wait_for
+
+RESPONSE = "uci-response-exhaust"
+PRIVATE = "uci-private-exhaust"
+
+
+def body(dataset: str = RESPONSE, **changes: Any) -> dict[str, Any]:
+    today = dt.datetime.now(dt.UTC).date()
+    request: dict[str, Any] = {
+        "dataset": dataset,
+        "tag": str(uuid.uuid4()),
+        "requestedBy": "researcher-1",
+        "requestedChannel": "ORG_001",
+        "datasetConfig": {
+            "type": dataset,
+            "conversationId": BOT,
+            "startDate": (today - dt.timedelta(days=1)).isoformat(),
+            "endDate": (today + dt.timedelta(days=1)).isoformat(),
+        },
+        "output_format": "csv",
+    }
+    if dataset == PRIVATE:
+        request["encryptionKey"] = "s3cret-zip-password"
+    for key, value in changes.items():
+        if key in request["datasetConfig"]:
+            request["datasetConfig"][key] = value
+        elif value is None:
+            request.pop(key, None)
+        else:
+            request[key] = value
+    return {
+        "id": "ekstep.analytics.job.request.submit",
+        "ver": "1.0",
+        "ts": "2025-06-01T10:07:00+05:30",
+        "params": {"msgid": str(uuid.uuid4())},
+        "request": request,
+    }
+
+
+def uci_request_id(request: dict[str, Any]) -> str:
+    """The rule, computed here independently: MD5 of dataset|tag|by|channel|date|type."""
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    text = "|".join(
+        (
+            request["dataset"],
+            request["tag"],
+            request["requestedBy"],
+            request["requestedChannel"],
+            today,
+            request["datasetConfig"]["type"],
+        )
+    )
+    return hashlib.md5(text.encode()).hexdigest().upper()
+
+
+def finished(served: Served, tag: str, request_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    def done() -> bool:
+        answer = served.get(f"/dataset/v1/request/read/{tag}", requestId=request_id).json()
+        found.update(answer)
+        return answer["result"]["status"] in ("SUCCESS", "FAILED")
+
+    wait_for(done, timeout=60, what=f"job {request_id} to finish")
+    return found
+
+
+def submitted(served: Served, request: dict[str, Any]) -> dict[str, Any]:
+    answer = served.post("/dataset/v1/request/submit", request)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def rows_of(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    reader = csv.reader(io.StringIO(text))
+    headers = next(reader)
+    return headers, [dict(zip(headers, row, strict=True)) for row in reader]
+
+
+# --- the response exhaust ----------------------------------------------------------------
+
+
+def test_submit_answers_as_uci_and_the_same_request_is_the_same_job(served: Served) -> None:
+    request = body()
+    first = submitted(served, request)
+    assert first["id"] == "ekstep.analytics.dataset.request.submit"
+    assert first["responseCode"] == "OK" and first["params"]["status"] == "successful"
+    result = first["result"]
+    assert set(result) == {
+        "attempts",
+        "lastUpdated",
+        "tag",
+        "expiresAt",
+        "datasetConfig",
+        "downloadUrls",
+        "requestedBy",
+        "jobStats",
+        "status",
+        "dataset",
+        "requestId",
+        "requestedChannel",
+    }
+    assert result["requestId"] == uci_request_id(request["request"])
+    assert result["tag"] == f"{request['request']['tag']}:ORG_001"
+    assert result["status"] == "SUBMITTED" and result["downloadUrls"] == []
+    assert result["datasetConfig"] == request["request"]["datasetConfig"]
+    assert set(result["jobStats"]) == {"dtJobSubmitted", "dtJobCompleted", "executionTime"}
+    again = submitted(served, {**request, "params": {"msgid": "another"}})["result"]
+    assert again["requestId"] == result["requestId"]
+    assert again["jobStats"]["dtJobSubmitted"] == result["jobStats"]["dtJobSubmitted"]
+
+
+def test_the_response_file_has_one_row_per_answer_and_only_consented_responses(
+    served: Served,
+) -> None:
+    request = body()
+    tag = request["request"]["tag"]
+    request_id = submitted(served, request)["result"]["requestId"]
+    answer = finished(served, tag, request_id)
+    result = answer["result"]
+    assert result["status"] == "SUCCESS", result
+    assert result["statusMessage"] == "" and result["attempts"] == 1
+    now_ms = time.time() * 1000
+    assert abs(result["expiresAt"] - (now_ms + 30 * 60 * 1000)) < 60_000
+    (url,) = result["downloadUrls"]
+    download = requests.get(url, headers=served.headers(), timeout=30)
+    assert download.status_code == 200, download.text
+    headers, rows = rows_of(download.content.decode())
+    assert headers == list(RESPONSE_HEADERS)
+    assert len(rows) == served.driven.answers == len(USERS) * len(ANSWERS)
+    for role, real_id in USERS.items():
+        mine = [row for row in rows if row["Device ID"] == Driven.pseudonym(real_id)]
+        assert [row["Question Response"] for row in mine] == expected_responses(role), role
+        assert [(r["Question Id"], r["Question Type"], r["Question Title"]) for r in mine] == list(
+            QUESTIONS
+        )
+        assert [row["Question Score"] for row in mine] == list(SCORES)
+        assert [row["Eof"] for row in mine] == list(EOFS)
+        assert {row["Question Max Score"] for row in mine} == {"1"}
+        assert {row["X Path"] for row in mine} == {
+            f"survey/survey.steps/{p}" for p in ("survey.name", "survey.size", "survey.ok")
+        }
+        assert {(row["Conversation ID"], row["Conversation Name"]) for row in mine} == {(BOT, BOT)}
+        assert len({row["Session ID"] for row in mine}) == 1 and mine[0]["Session ID"]
+        assert all(row["Message ID"] for row in mine)
+        assert mine[2]["Question Description"] == "From 1 to 12, please."
+    # no real id anywhere in the file
+    assert not any(real_id in download.text for real_id in USERS.values())
+    times = [row["Timestamp"] for row in rows]
+    assert times == sorted(times) and all(t.endswith("Z") for t in times)
+
+
+def test_links_are_signed_again_on_every_read_and_refuse_tampering_and_expiry(
+    served: Served,
+) -> None:
+    request = body()
+    tag = request["request"]["tag"]
+    request_id = submitted(served, request)["result"]["requestId"]
+    first = finished(served, tag, request_id)["result"]
+    time.sleep(1.1)  # the next read's expiry is a later second
+    second = served.get(f"/dataset/v1/request/read/{tag}", requestId=request_id).json()["result"]
+    assert second["expiresAt"] > first["expiresAt"]
+    assert second["downloadUrls"] != first["downloadUrls"]
+    url = second["downloadUrls"][0]
+    tampered = url.replace("signature=", "signature=0")
+    refused = requests.get(tampered, timeout=30)
+    assert refused.status_code == 403 and "tampered" in refused.json()["error"]
+    # a link signed with the server's own key, but already expired
+    path, _, _ = url.partition("?")
+    name = path.split("/dataset/v1/download/", 1)[1]
+    signer = LinkSigner.for_folder(served.folder)
+    expired_at = int(time.time()) - 5
+    expired = f"{path}?expires={expired_at}&signature={signer.signature(name, expired_at)}"
+    refused = requests.get(expired, timeout=30)
+    assert refused.status_code == 403 and "expired" in refused.json()["error"]
+    # the same link made to last longer no longer matches its signature
+    longer = url.replace(f"expires={second['expiresAt'] // 1000}", f"expires={2**40}")
+    assert requests.get(longer, timeout=30).json()["error"].startswith("the link was tampered")
+
+
+def test_list_gives_a_tags_newest_jobs(served: Served) -> None:
+    tag = str(uuid.uuid4())
+    first = submitted(served, body(tag=tag))["result"]["requestId"]
+    second = submitted(served, body(tag=tag, requestedBy="researcher-2"))["result"]["requestId"]
+    answer = served.get(f"/dataset/v1/request/list/{tag}", limit="5").json()
+    assert answer["id"] == "ekstep.analytics.dataset.request.list"
+    assert answer["result"]["count"] == 2
+    assert {job["requestId"] for job in answer["result"]["jobs"]} == {first, second}
+    assert all(job["tag"] == f"{tag}:ORG_001" for job in answer["result"]["jobs"])
+    one = served.get(f"/dataset/v1/request/list/{tag}", limit="1").json()["result"]
+    assert one["count"] == 1
+
+
+def test_a_window_without_answers_fails_with_no_data_and_can_be_submitted_again(
+    served: Served,
+) -> None:
+    request = body(conversationId="a-bot-nobody-talked-to")
+    tag = request["request"]["tag"]
+    request_id = submitted(served, request)["result"]["requestId"]
+    result = finished(served, tag, request_id)["result"]
+    assert (result["status"], result["statusMessage"]) == ("FAILED", "No data found")
+    assert result["downloadUrls"] == []
+    again = served.post("/dataset/v1/request/submit", request).json()["result"]
+    assert (again["requestId"], again["status"]) == (request_id, "SUBMITTED")
+
+
+# --- the private exhaust -----------------------------------------------------------------
+
+
+def test_private_exhausts_are_never_served_without_a_token(served: Served) -> None:
+    request = body(PRIVATE)
+    tag = request["request"]["tag"]
+    request_id = submitted(served, request)["result"]["requestId"]
+    result = finished(served, tag, request_id)["result"]
+    assert result["status"] == "SUCCESS"
+    (url,) = result["downloadUrls"]
+    assert url.split("?")[0].endswith(".zip")
+    refused = requests.get(url, timeout=30)
+    assert refused.status_code == 403
+    assert "only with a token" in refused.json()["error"]
+
+
+def test_private_rows_are_decrypted_exactly_for_consenting_users(guarded: Served) -> None:
+    request = body(PRIVATE)
+    tag = request["request"]["tag"]
+    assert requests.get(guarded.url + "/dataset/v1/request/list/x", timeout=30).status_code == 401
+    request_id = submitted(guarded, request)["result"]["requestId"]
+    result = finished(guarded, tag, request_id)["result"]
+    assert result["status"] == "SUCCESS", result
+    (url,) = result["downloadUrls"]
+    assert requests.get(url, timeout=30).status_code == 401  # the token, besides the signature
+    download = requests.get(url, headers=guarded.headers(), timeout=30)
+    assert download.status_code == 200
+    assert download.content[:2] == b"PK"
+    archive = guarded.folder / "check.zip"
+    archive.write_bytes(download.content)
+    (member,) = read_encrypted_zip(archive, "s3cret-zip-password").values()
+    headers, rows = rows_of(member.decode())
+    assert headers == list(PRIVATE_HEADERS)
+    by_device = {row["Device UUID"]: row for row in rows}
+    assert set(by_device) == {Driven.pseudonym(real) for real in USERS.values()}
+    for role, real_id in USERS.items():
+        row = by_device[Driven.pseudonym(real_id)]
+        assert (row["Conversation ID"], row["Conversation Name"]) == (BOT, BOT)
+        if role == "consenting":
+            assert row["Decrypted Device ID"] == real_id
+            assert row["Encrypted Device ID"].startswith("v1:k1:")
+        else:  # never consented, or withdrew: the pseudonymous id, no ciphertext
+            assert row["Decrypted Device ID"] == Driven.pseudonym(real_id)
+            assert row["Encrypted Device ID"] == ""
+    with pytest.raises(RuntimeError):
+        read_encrypted_zip(archive, "a wrong password")
+    # the download is in the audit trail, as an event beside the telemetry
+    events = guarded.get("/api/events", name="ExhaustDownloaded").json()
+    assert any(request_id in str(event) for event in events)
+
+
+# --- errors, in UCI's envelope -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"dataset": None}, "request.dataset"),
+        ({"dataset": "uci-everything"}, "request.dataset"),
+        ({"tag": None}, "request.tag"),
+        ({"requestedBy": None}, "request.requestedBy"),
+        ({"requestedChannel": None}, "request.requestedChannel"),
+        ({"startDate": "2025-13-01"}, "request.datasetConfig.startDate"),
+        ({"endDate": "01/02/2025"}, "request.datasetConfig.endDate"),
+        ({"startDate": "2025-06-10", "endDate": "2025-06-01"}, "request.datasetConfig.endDate"),
+        ({"conversationId": ""}, "request.datasetConfig.conversationId"),
+        ({"output_format": "json"}, "request.output_format"),
+        ({"type": "uci-private-exhaust"}, "request.datasetConfig.type"),
+    ],
+)
+def test_bad_requests_get_a_client_error_naming_the_field(
+    served: Served, change: dict[str, Any], field: str
+) -> None:
+    answer = served.post("/dataset/v1/request/submit", body(**change))
+    assert answer.status_code == 400
+    found = answer.json()
+    assert found["responseCode"] == "CLIENT_ERROR"
+    assert found["params"]["status"] == "failed"
+    assert found["params"]["errmsg"].startswith(f"{field}: "), found["params"]["errmsg"]
+    assert found["result"] == {}
+
+
+def test_a_private_request_needs_its_encryption_key(served: Served) -> None:
+    answer = served.post("/dataset/v1/request/submit", body(PRIVATE, encryptionKey=None)).json()
+    assert answer["params"]["errmsg"].startswith("request.encryptionKey: is missing")
+
+
+def test_unknown_tags_and_request_ids_are_client_errors(served: Served) -> None:
+    request = body()
+    tag = request["request"]["tag"]
+    submitted(served, request)
+    unknown_id = served.get(f"/dataset/v1/request/read/{tag}", requestId="0" * 32)
+    assert unknown_id.status_code == 404
+    assert unknown_id.json()["params"]["errmsg"].startswith("requestId: ")
+    unknown_tag = served.get("/dataset/v1/request/read/no-such-tag", requestId="0" * 32)
+    assert unknown_tag.json()["responseCode"] == "CLIENT_ERROR"
+    assert unknown_tag.json()["params"]["errmsg"].startswith("tag: ")
+    missing = served.get(f"/dataset/v1/request/read/{tag}")
+    assert missing.json()["params"]["errmsg"].startswith("requestId: is missing")
+    listed = served.get("/dataset/v1/request/list/no-such-tag", limit="3")
+    assert listed.status_code == 404 and listed.json()["params"]["errmsg"].startswith("tag: ")
+    bad_limit = served.get(f"/dataset/v1/request/list/{tag}", limit="lots")
+    assert bad_limit.json()["params"]["errmsg"].startswith("limit: ")
+    not_json = requests.post(
+        served.url + "/dataset/v1/request/submit", data=b"{", timeout=30
+    ).json()
+    assert not_json["params"]["errmsg"].startswith("body: ")

@@ -1,0 +1,121 @@
+"""The jobs file: one job per request and day, FAILED ones submitted again, at most three
+attempts, jobs of runners that died put back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot_telemetry.exhaust.jobs import MAX_ATTEMPTS, JobStore, holder_id
+from bot_telemetry.exhaust.requests import DatasetConfig, ExhaustRequest, request_id
+
+REQUEST = ExhaustRequest(
+    dataset="uci-response-exhaust",
+    tag="7ed871f7-0d5b-4bb0-86a0-a00151352706",
+    requested_by="user_id",
+    requested_channel="01269878797503692810",
+    config=DatasetConfig("uci-response-exhaust", "bot", dt.date(2022, 3, 1), dt.date(2022, 4, 1)),
+)
+DAY = dt.date(2022, 4, 6)
+
+
+def test_the_request_id_is_ucis_md5_rule() -> None:
+    text = (
+        "uci-response-exhaust|7ed871f7-0d5b-4bb0-86a0-a00151352706|user_id|"
+        "01269878797503692810|2022-04-06|uci-response-exhaust"
+    )
+    assert REQUEST.request_id(DAY) == hashlib.md5(text.encode()).hexdigest().upper()
+    assert REQUEST.request_id(DAY) != REQUEST.request_id(DAY + dt.timedelta(days=1))
+    assert REQUEST.stored_tag == "7ed871f7-0d5b-4bb0-86a0-a00151352706:01269878797503692810"
+    assert request_id("a", "b", "c", "d", DAY, "e").isupper()
+
+
+def test_the_window_runs_from_the_start_dates_midnight_past_the_end_date() -> None:
+    start, end = REQUEST.config.bounds_ns
+    assert start == int(dt.datetime(2022, 3, 1, tzinfo=dt.UTC).timestamp()) * 10**9
+    assert end == int(dt.datetime(2022, 4, 2, tzinfo=dt.UTC).timestamp()) * 10**9
+
+
+@pytest.fixture
+def jobs(tmp_path: Path) -> JobStore:
+    return JobStore(tmp_path / "jobs.sqlite3", lease_seconds=60)
+
+
+def test_the_same_request_is_one_job_and_a_failed_one_starts_again(jobs: JobStore) -> None:
+    key = REQUEST.request_id(DAY)
+    job, created = jobs.submit(REQUEST, key)
+    assert created and job.status == "SUBMITTED" and job.attempts == 0
+    again, created = jobs.submit(REQUEST, key)
+    assert not created and again.submitted_ms == job.submitted_ms
+    claimed = jobs.claim()
+    assert claimed is not None and (claimed.status, claimed.attempts) == ("PROCESSING", 1)
+    failed = jobs.fail(key, "No data found", retry=False)
+    assert failed is not None and (failed.status, failed.status_message) == (
+        "FAILED",
+        "No data found",
+    )
+    reset, created = jobs.submit(REQUEST, key)
+    assert not created
+    assert (reset.status, reset.attempts, reset.status_message) == ("SUBMITTED", 0, "")
+
+
+def test_a_job_that_keeps_failing_stops_after_three_attempts(jobs: JobStore) -> None:
+    key = REQUEST.request_id(DAY)
+    jobs.submit(REQUEST, key)
+    statuses = []
+    for _ in range(MAX_ATTEMPTS):
+        claimed = jobs.claim()
+        assert claimed is not None
+        ended = jobs.fail(key, "EngineError: the server went away", retry=True)
+        assert ended is not None
+        statuses.append((ended.status, ended.attempts))
+    assert statuses == [("SUBMITTED", 1), ("SUBMITTED", 2), ("FAILED", 3)]
+    assert jobs.claim() is None
+
+
+def test_the_job_of_a_runner_that_died_is_put_back(jobs: JobStore) -> None:
+    key = REQUEST.request_id(DAY)
+    jobs.submit(REQUEST, key)
+    # a process that has exited holds it (its pid is free now)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = holder_id().rsplit(":", 1)[0] + ":" + gone.stdout.strip()
+    assert jobs.claim(dead) is not None
+    assert jobs.claim() is not None  # recovered at once: same machine, no such process
+    assert jobs.get(key).attempts == 2  # type: ignore[union-attr]
+
+
+def test_a_live_runners_job_waits_for_its_lease(jobs: JobStore, tmp_path: Path) -> None:
+    key = REQUEST.request_id(DAY)
+    jobs.submit(REQUEST, key)
+    assert jobs.claim() is not None  # held by this very process, lease 60 s
+    assert jobs.claim() is None
+    expired = JobStore(tmp_path / "jobs.sqlite3", lease_seconds=-1)
+    expired.submit(
+        ExhaustRequest(**{**REQUEST.__dict__, "requested_by": "someone else"}),
+        REQUEST.request_id(DAY)[::-1],
+    )
+    first = expired.claim()
+    assert first is not None
+    # its lease is over as soon as it is taken: the next claim puts it back and takes it
+    again = expired.claim()
+    assert again is not None and again.request_id == first.request_id and again.attempts == 2
+
+
+def test_after_three_deaths_the_job_fails_saying_so(tmp_path: Path) -> None:
+    jobs = JobStore(tmp_path / "jobs.sqlite3", lease_seconds=-1)
+    key = REQUEST.request_id(DAY)
+    jobs.submit(REQUEST, key)
+    for _ in range(MAX_ATTEMPTS):
+        assert jobs.claim() is not None
+    assert jobs.recover() == 1
+    job = jobs.get(key)
+    assert job is not None and job.status == "FAILED"
+    assert job.status_message == "stopped before finishing 3 times; not tried again"
+    assert job.encryption_key is None

@@ -1,0 +1,84 @@
+"""The stored rows of client events, column by column, for events covering every branch of
+the mapping (each eid; with and without sid, did, cdata, object, tags; Trace and Span cdata,
+bad hex ids, extra context keys, rollups, free text under two policies; invalid events in the
+failed set), compared with ``data/rows.json``: the rows as the first, plain implementation
+made them (before the speed work of issue 19), so a faster mapping stores exactly the same."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot_telemetry.privacy import PrivacyPolicy
+from bot_telemetry.receive.sunbird.enrich import Sessions
+from bot_telemetry.receive.sunbird.ingest import ClientHeaders, build_batch, parse_bundle
+from bot_telemetry.receive.sunbird.rows import BundleInfo
+
+from .events import EIDS, event
+
+GOLDEN = Path(__file__).parent / "data" / "rows.json"
+ETS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+BUNDLE = BundleInfo("api.sunbird.telemetry", "msg-1", ETS + 5_000, "2026-01-01T00:00:05.000Z")
+POLICIES = {
+    "default": PrivacyPolicy(pseudonymization_key=b"k" * 32),
+    "personal": PrivacyPolicy(pseudonymization_key=b"k" * 32, log_personal_information=True),
+}
+
+
+def cases() -> list[Any]:
+    """Events, valid and not, in one bundle's order."""
+    made: list[Any] = [event(eid, ets=ETS + index) for index, eid in enumerate(EIDS)]
+    traced = event("INTERACT", ets=ETS + 100, actor="user-2")
+    traced["context"]["cdata"] += [
+        {"type": "Trace", "id": "0AF7651916CD43DD8448EB211C80319C"},
+        {"type": "span", "id": "b7ad6b7169203331"},
+        {"type": "Custom", "id": "c-1"},
+    ]
+    traced["context"]["rollup"] = {"l1": "a", "l2": "b"}
+    traced["context"]["extra"] = "kept"
+    traced["object"] = {"id": "o", "type": "Bot", "ver": "2", "rollup": {"l1": "x"}}
+    made.append(traced)
+    bad_ids = event("FEEDBACK", ets=ETS + 101, actor="user-3", conversation="")
+    bad_ids["context"]["cdata"] += [
+        {"type": "Trace", "id": "0" * 32},
+        {"type": "Span", "id": "not-hex-not-hex!"},
+    ]
+    made.append(bad_ids)
+    span_only = event("LOG", ets=ETS + 102, conversation=None)
+    span_only["context"]["cdata"] = [{"type": "Span", "id": "b7ad6b7169203331"}]
+    made.append(span_only)
+    bare = event("END", ets=ETS + 103, sid=None, did=None, conversation=None, tags=[])
+    del bare["object"]
+    made.append(bare)
+    later = event("START", ets=ETS + 104 + 31 * 60_000, sid=None, did=None, conversation=None)
+    made.append(later)
+    fractional = event("SEARCH", ets=ETS + 0.5)
+    made.append(fractional)
+    broken = copy.deepcopy(made[0])
+    broken["edata"]["type"] = 3
+    made += [broken, "not an event", {"eid": "NOPE", "mid": "m-1"}, [1, 2]]
+    return made
+
+
+def rows(policy: PrivacyPolicy) -> dict[str, list[Any]]:
+    body = json.dumps({"id": "api.sunbird.telemetry", "events": cases()}).encode()
+    parsed = parse_bundle(body, None, ClientHeaders(device="header-device", app="portal"))
+    batch = build_batch(
+        parsed, list(range(len(parsed.events))), BUNDLE, policy, Sessions(), "header-device"
+    )
+    return batch.logs
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_rows_are_those_of_the_reference_mapping(name: str) -> None:
+    expected = json.loads(GOLDEN.read_text())[name]
+    made = rows(POLICIES[name])
+    assert set(made) == set(expected)
+    for column, values in expected.items():
+        assert made[column] == values, column
+    # Attribute documents are compared as text: the same keys in the same order.
+    assert len(made["attributes"]) == len(cases())
