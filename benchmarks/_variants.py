@@ -15,7 +15,10 @@ differs:
   runs a recognizer and asks a Q&A service (all in process, so only telemetry differs),
   without and with our middleware and wrappers;
 - ``full_bot_telemetry_posthog``: ``full_bot_telemetry`` with PostHog beside OTLP (every
-  custom event also sent to the sink's PostHog capture API).
+  custom event also sent to the sink's PostHog capture API);
+- ``echo_bot_telemetry_metrics`` / ``full_bot_telemetry_metrics``: the same with the bot's
+  own metrics on (a metric reader exporting OTLP/HTTP to the sink); the other variants have
+  no reader, so their metrics are off.
 
 ``drain()`` waits until the sink has everything the variant's telemetry produced, so a
 round's time includes exporting it.
@@ -46,8 +49,18 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Conversat
 
 from ._counts import sink_counts
 
-ECHO_VARIANTS = ("echo_baseline", "echo_botbuilder_ai", "echo_bot_telemetry")
-FULL_VARIANTS = ("full_baseline", "full_bot_telemetry", "full_bot_telemetry_posthog")
+ECHO_VARIANTS = (
+    "echo_baseline",
+    "echo_botbuilder_ai",
+    "echo_bot_telemetry",
+    "echo_bot_telemetry_metrics",
+)
+FULL_VARIANTS = (
+    "full_baseline",
+    "full_bot_telemetry",
+    "full_bot_telemetry_posthog",
+    "full_bot_telemetry_metrics",
+)
 VARIANTS = ECHO_VARIANTS + FULL_VARIANTS
 ADAPTERS = ("cloud", "test")
 #: Channel of the benchmark's activities: a production one, where botbuilder drops trace
@@ -156,7 +169,12 @@ def build(name: str, sink_url: str, adapter_kind: str = "cloud") -> Variant:
     if name == "full_baseline":
         return Variant(name, adapter, FullBot(MemoryStorage(), KeywordRecognizer(), answer))
     return _bot_telemetry(
-        name, adapter, tenant, full=name.startswith("full"), posthog=name.endswith("_posthog")
+        name,
+        adapter,
+        tenant,
+        full=name.startswith("full"),
+        posthog=name.endswith("_posthog"),
+        with_metrics=name.endswith("_metrics"),
     )
 
 
@@ -194,11 +212,19 @@ def _botbuilder_ai(name: str, adapter: CloudAdapter | TestAdapter, tenant: str) 
 
 
 def _bot_telemetry(
-    name: str, adapter: CloudAdapter | TestAdapter, tenant: str, *, full: bool, posthog: bool
+    name: str,
+    adapter: CloudAdapter | TestAdapter,
+    tenant: str,
+    *,
+    full: bool,
+    posthog: bool,
+    with_metrics: bool,
 ) -> Variant:
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk._logs.export import LogRecordExporter
+    from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 
     import bot_telemetry
     from bot_telemetry.export.posthog import PostHogLogExporter
@@ -208,11 +234,16 @@ def _bot_telemetry(
     if posthog:
         settings = PostHogSettings(api_key="phc_benchmark", host=tenant)
         log_exporters.append(PostHogLogExporter(settings))
+    readers: list[MetricReader] = []
+    if with_metrics:
+        # The SDK's default interval; each round's drain exports once more (force_flush).
+        exporter = OTLPMetricExporter(endpoint=f"{tenant}/v1/metrics")
+        readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=60_000))
     telemetry = bot_telemetry.configure(
         service_name="bench-bot",
         span_exporters=[OTLPSpanExporter(endpoint=f"{tenant}/v1/traces")],
         log_exporters=log_exporters,
-        metric_readers=[],
+        metric_readers=readers,
     )
     adapter.use(bot_telemetry.TelemetryMiddleware())
     bot: ActivityHandler = EchoBot()

@@ -302,7 +302,10 @@ def generate_store(path: Path, spans: int) -> dict[str, int]:
         CREATE TEMP TABLE template (idx INT, parent INT, service VARCHAR, name VARCHAR,
             kind TINYINT, peer VARCHAR, offset_us BIGINT, duration_us BIGINT);
         INSERT INTO template VALUES {_TEMPLATE_VALUES};
-        INSERT INTO spans
+        INSERT INTO spans (trace_id, span_id, parent_span_id, service_name, name, kind,
+            start_ns, end_ns, duration_ns, status_code, status_message, peer, conversation_id,
+            attributes, links, resource_id, scope_name, scope_version, channel_id, activity_type,
+            trace_key)
         SELECT md5(t.range::VARCHAR) AS trace_id,
                substr(md5(t.range::VARCHAR || '-' || p.idx), 1, 16) AS span_id,
                CASE WHEN p.parent IS NULL THEN NULL
@@ -319,14 +322,20 @@ def generate_store(path: Path, spans: int) -> dict[str, int]:
                CASE WHEN p.name = 'bot.turn' THEN
                    '{{"activity.channel_id":"directline","activity.type":"message"}}'
                    ELSE '{{}}' END,
-               NULL, NULL, 'benchmark', NULL
+               NULL, NULL, 'benchmark', NULL,
+               CASE WHEN p.name = 'bot.turn' THEN 'directline' END,
+               CASE WHEN p.name = 'bot.turn' THEN 'message' END,
+               CAST('0x' || substr(md5(t.range::VARCHAR), 1, 16) AS UBIGINT)
         FROM range({turns}) t CROSS JOIN template p;
-        INSERT INTO logs
+        INSERT INTO logs (record_id, time_ns, trace_id, span_id, service_name, severity_number,
+            severity_text, body, event_name, conversation_id, attributes, resource_id,
+            scope_name, scope_version, trace_key)
         SELECT md5(t.range::VARCHAR || e.name), {base} + t.range * {spacing}
                    + 4000000,
                md5(t.range::VARCHAR), substr(md5(t.range::VARCHAR || '-2'), 1, 16), 'bot', 9,
                'INFO', e.name, e.name, 'conv-' || (t.range % 10000),
-               '{{"microsoft.custom_event.name":"' || e.name || '"}}', NULL, 'benchmark', NULL
+               '{{"microsoft.custom_event.name":"' || e.name || '"}}', NULL, 'benchmark', NULL,
+               CAST('0x' || substr(md5(t.range::VARCHAR), 1, 16) AS UBIGINT)
         FROM range({turns}) t CROSS JOIN (VALUES ('BotMessageReceived'), ('QnAMessage'),
              ('BotMessageSend')) e(name);
         CHECKPOINT;

@@ -56,6 +56,8 @@ ALL_VARIANTS = VARIANTS + AGENTS_VARIANTS
 ECHO_ADDED_RATIO_MAX = 0.5
 #: Full-turn target: at most this many microseconds added per turn.
 FULL_ADDED_US_MAX = 400.0
+#: Metrics target: the bot's own metrics add at most this many microseconds per turn.
+METRICS_ADDED_US_MAX = 10.0
 #: A fixed key, as a deployment would set, so pseudonymous ids are computed as in production.
 PSEUDONYM_KEY = "benchmark-pseudonym-key"
 
@@ -184,7 +186,26 @@ def measure(
                 _record(worker, answer, measured=number >= warm_up)
     report = _summary(workers, rounds, turns, machine)
     report["adapter"] = adapter
+    if any(variant.endswith("_metrics") for variant in variants):
+        report["metrics_isolated"] = _metrics_isolated()
+        for kind in ("echo", "full"):
+            added = report["metrics_isolated"][f"{kind}_added_us"]
+            report["targets"][f"metrics_{kind}_isolated_met"] = added <= METRICS_ADDED_US_MAX
     return report
+
+
+def _metrics_isolated() -> dict[str, float]:
+    """The metrics' calls alone (benchmarks._metrics_cost), in a process of their own."""
+    found = subprocess.run(
+        [sys.executable, "-m", "benchmarks._metrics_cost"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    isolated: dict[str, float] = json.loads(found.stdout)
+    return isolated
 
 
 #: Each telemetry variant and the baseline its added cost is measured against: the same
@@ -195,6 +216,9 @@ PAIRS = (
     ("full_bot_telemetry", "full_baseline"),
     # What PostHog adds to our telemetry (not to no telemetry).
     ("full_bot_telemetry_posthog", "full_bot_telemetry"),
+    # What the bot's own metrics add to our telemetry (metrics on vs off).
+    ("echo_bot_telemetry_metrics", "echo_bot_telemetry"),
+    ("full_bot_telemetry_metrics", "full_bot_telemetry"),
     ("agents_echo_bot_telemetry", "agents_echo_baseline"),
     ("agents_full_bot_telemetry", "agents_full_baseline"),
 )
@@ -239,11 +263,17 @@ def _summary(
         ratio = round(ours_added / ai_added, 3)
     report["echo_added_ratio"] = ratio
     full_added = added.get("full_bot_telemetry")
+    metrics_added = {kind: added.get(f"{kind}_bot_telemetry_metrics") for kind in ("echo", "full")}
     report["targets"] = {
         "echo_added_ratio_max": ECHO_ADDED_RATIO_MAX,
         "echo_met": None if ratio is None else ratio <= ECHO_ADDED_RATIO_MAX,
         "full_added_us_max": FULL_ADDED_US_MAX,
         "full_met": None if full_added is None else full_added <= FULL_ADDED_US_MAX,
+        "metrics_added_us_max": METRICS_ADDED_US_MAX,
+        **{
+            f"metrics_{kind}_met": None if value is None else value <= METRICS_ADDED_US_MAX
+            for kind, value in metrics_added.items()
+        },
     }
     # Each runtime against its own baseline: added CPU per turn, and telemetry's turn as a
     # multiple of the baseline's (per-round ratios, then the median).
@@ -334,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         for runtime, figures in report["runtimes"].items():
             _report.print_table(f"{runtime}: against its own baseline", figures)
         _report.print_table("exported_per_turn", report["exported_per_turn"])
+        if "metrics_isolated" in report:
+            _report.print_table("metrics_isolated", report["metrics_isolated"])
     return 0
 
 

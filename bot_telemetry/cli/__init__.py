@@ -6,6 +6,7 @@
     bot-telemetry trace 4bf92f3577b34da6a3ce929d0e0e4736
     bot-telemetry conversations [CONVERSATION_ID]
     bot-telemetry metrics [METRIC]
+    bot-telemetry measures activeUsers intents --since 7d --granularity day --channel msteams
     bot-telemetry funnel LuisIntent.BookTable WaterfallComplete --window 30m
     bot-telemetry paths --start LuisIntent.BookTable;  bot-telemetry retention --period week
     bot-telemetry client-events [--failed]
@@ -27,11 +28,31 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import clickhouse, client_events, exhaust, journeys, metrics, posthog, queries, serve
+from . import (
+    clickhouse,
+    client_events,
+    exhaust,
+    journeys,
+    measures,
+    metrics,
+    posthog,
+    queries,
+    serve,
+)
 from .common import PROG, CommandError, Handler
 
 #: The command groups, in the order ``--help`` lists them.
-COMMAND_GROUPS = (serve, queries, journeys, metrics, client_events, posthog, exhaust, clickhouse)
+COMMAND_GROUPS = (
+    serve,
+    queries,
+    metrics,
+    measures,
+    journeys,
+    client_events,
+    posthog,
+    exhaust,
+    clickhouse,
+)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:

@@ -18,7 +18,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, cast
 
-from ..analytics import appmap, client_events, conversations, events, journeys, metrics, traces
+from ..analytics import (
+    appmap,
+    client_events,
+    conversations,
+    events,
+    journeys,
+    measures,
+    metrics,
+    traces,
+)
 from ..analytics.appmap import AppMap
 from ..analytics.client_events import ClientEvent, FailedEvent
 from ..analytics.conversations import Conversation, ConversationSummary
@@ -49,6 +58,7 @@ class Source(Protocol):
         self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
     ) -> EventsPage: ...
     def journey(self, kind: str, body: dict[str, Any]) -> Any: ...
+    def measures(self, body: dict[str, Any]) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
     def __enter__(self) -> Source: ...
     def __exit__(
@@ -119,6 +129,11 @@ class EngineSource(_Closing):
         """``kind`` is a journeys route: funnel, funnel/dialogs, paths or retention."""
         return JOURNEYS[kind](self.engine, body)
 
+    def measures(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """A ``POST /analytics/query`` body's answer (a bad body raises RequestError)."""
+        request = measures.parse_request(body)
+        return [result.as_json() for result in measures.run(self.engine, request)]
+
     def close(self) -> None:
         self.engine.close()
 
@@ -144,14 +159,21 @@ class ServerSource(_Closing):
         self.token = token
         self.timeout = timeout
 
-    def _get(self, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
-        """GET ``path``, or POST ``body`` as JSON to it."""
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
+        request = urllib.request.Request(f"{self.url}{path}" + (f"?{query}" if query else ""))
+        return self._send(request)
+
+    def _post(self, path: str, body: Any) -> Any:
         request = urllib.request.Request(
-            f"{self.url}{path}" + (f"?{query}" if query else ""),
-            data=None if body is None else json.dumps(body).encode(),
-            headers={} if body is None else {"Content-Type": "application/json"},
+            f"{self.url}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
+        return self._send(request)
+
+    def _send(self, request: urllib.request.Request) -> Any:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
@@ -230,10 +252,16 @@ class ServerSource(_Closing):
         return cast(EventsPage, found)
 
     def journey(self, kind: str, body: dict[str, Any]) -> Any:
-        found = self._get(f"/analytics/{kind}", body=body)
+        found = self._post(f"/analytics/{kind}", body)
         if found is None:
             raise RemoteError(f"{self.url} has no /analytics/{kind}: is it an older version?")
         return found
+
+    def measures(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        found = self._post("/analytics/query", body)
+        if found is None:
+            raise RemoteError(f"{self.url} has no /analytics/query: is it an older version?")
+        return cast(list[dict[str, Any]], found)
 
 
 def open_source(

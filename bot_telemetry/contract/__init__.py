@@ -9,5 +9,6 @@ from .analytics import *  # noqa: F403
 from .answers import *  # noqa: F403
 from .client_events import *  # noqa: F403
 from .events import *  # noqa: F403
+from .metrics import *  # noqa: F403
 from .properties import *  # noqa: F403
 from .spans import *  # noqa: F403

@@ -16,6 +16,7 @@
   or recorded an exception (bot error), a turn was slow, the bot fell back, the conversation
   was handed to a person, the dialog was cancelled, the user did something else, or nothing
   more (the user left).
+* **message**: an activity of type ``message``: what a user says, and the bot's replies.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ DIALOG_OUTCOMES: Final = (
 
 #: The activity type botbuilder uses to hand a conversation to a person.
 HANDOFF_ACTIVITY_TYPE: Final = "handoff"
+#: The activity type of what a user says (and of the bot's replies): a **message**.
+MESSAGE_ACTIVITY_TYPE: Final = "message"
+#: The span event an exception is recorded as (OpenTelemetry's name).
+EXCEPTION_EVENT: Final = "exception"
+#: The client event (Sunbird eid) that carries a user's rating, under ``sunbird.edata.rating``.
+FEEDBACK_EID: Final = "FEEDBACK"
 
 #: A turn slower than this is a slow reply (funnels' drop-off causes; a request may say another).
 SLOW_TURN_SECONDS: Final = 3.0
@@ -73,8 +80,11 @@ __all__ = [
     "CAUSE_WENT_ELSEWHERE",
     "DIALOG_OUTCOMES",
     "DROP_OFF_CAUSES",
+    "EXCEPTION_EVENT",
     "FALLBACK_SCORE",
+    "FEEDBACK_EID",
     "HANDOFF_ACTIVITY_TYPE",
+    "MESSAGE_ACTIVITY_TYPE",
     "NONE_INTENT",
     "OUTCOME_ABANDONED",
     "OUTCOME_CANCELLED",

@@ -53,6 +53,23 @@ ACTIVITY_PROPERTIES: Final = (ACTIVITY_ID, ACTIVITY_TYPE, CHANNEL_ID, CONVERSATI
 #: pseudonymous user id and the session id, under the turn span's attribute names.
 TURN_IDENTITY_KEYS: Final = ("enduser.pseudo.id", "session.id")
 
+#: Properties of a custom event the embedded store keeps in columns of their own (filled at
+#: ingest), so the event queries never parse JSON: column name -> the properties it holds, the
+#: first one present wins (the user: the turn's pseudonymous id, else fromId).
+PROMOTED_EVENT_PROPERTIES: Final = {
+    "user_id": (TURN_IDENTITY_KEYS[0], FROM_ID),
+    "session_id": (TURN_IDENTITY_KEYS[1],),
+    "channel_id": (CHANNEL_ID,),
+    "dialog_id": (DIALOG_ID,),
+    "activity_type": (ACTIVITY_TYPE,),
+    "locale": (LOCALE,),
+    "intent": (INTENT,),
+    "intent_score": (INTENT_SCORE,),
+    "article_found": (ARTICLE_FOUND,),
+    "instance_id": (INSTANCE_ID,),
+    "step_name": (STEP_NAME,),
+}
+
 __all__ = [
     "ACTIVITY_ID",
     "ACTIVITY_PROPERTIES",
@@ -78,6 +95,7 @@ __all__ = [
     "LOCALE",
     "MATCHED_QUESTION",
     "ORIGINAL_QUESTION",
+    "PROMOTED_EVENT_PROPERTIES",
     "QUESTION",
     "QUESTION_ID",
     "RECIPIENT_ID",

@@ -65,6 +65,17 @@ CONVERSATION_ATTRIBUTES: Final = (
     "conversationId",
 )
 
+#: Attributes of a turn span the embedded store keeps in columns of their own (filled at
+#: ingest), so the turn queries never parse JSON: column name -> the attribute it holds.
+PROMOTED_SPAN_ATTRIBUTES: Final = {
+    "user_id": (ATTR_ENDUSER_PSEUDO_ID,),
+    "session_id": (ATTR_SESSION_ID,),
+    "channel_id": (ATTR_CHANNEL_ID,),
+    "activity_id": (ATTR_ACTIVITY_ID,),
+    "activity_type": (ATTR_ACTIVITY_TYPE,),
+    "locale": (ATTR_LOCALE,),
+}
+
 __all__ = [
     "ATTR_ACTIVITY_ID",
     "ATTR_ACTIVITY_TYPE",
@@ -87,6 +98,7 @@ __all__ = [
     "CUSTOM_MEASUREMENTS",
     "EVENT_NAME",
     "PEER_ATTRIBUTES",
+    "PROMOTED_SPAN_ATTRIBUTES",
     "RESOURCE_POSTHOG_FORWARDED",
     "SESSION_ATTRIBUTES",
     "TURN_SPAN_NAME",

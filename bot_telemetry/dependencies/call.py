@@ -32,6 +32,7 @@ from .._deprecated import renamed
 from ..contract import (
     ATTR_DB_NAMESPACE,
     ATTR_DB_SYSTEM_NAME,
+    ATTR_DEPENDENCY_COMPONENT,
     ATTR_PEER_SERVICE,
     ATTR_SERVER_ADDRESS,
     ATTR_SERVER_PORT,
@@ -39,6 +40,7 @@ from ..contract import (
 )
 from ..correlation.dependency_context import with_dependency_span
 from ..privacy import PrivacyPolicy, current_policy
+from ..signals.metrics import dependency_call_ended, error_type
 from ..signals.turn_context import TurnContextLike, current_turn_context
 from .trace_activities import (
     DependencyReport,
@@ -48,7 +50,7 @@ from .trace_activities import (
 )
 
 #: What kind of component made the call: Recognizer, QnA, Storage, Middleware.
-ATTR_COMPONENT: Final = "bot.dependency.component"
+ATTR_COMPONENT: Final = ATTR_DEPENDENCY_COMPONENT
 #: The call's result code: an HTTP or storage status when one is known, else ``OK`` or
 #: the exception's type. Azure Monitor's ``resultCode``; the trace activity's too.
 ATTR_RESULT_CODE: Final = "bot.dependency.result_code"
@@ -183,8 +185,10 @@ class _DependencyScope(AbstractAsyncContextManager[DependencyCall]):
         traceback: TracebackType | None,
     ) -> bool:
         otel_context.detach(self._token)
-        duration_ms = (time.perf_counter_ns() - self._started) / 1e6
+        elapsed_ns = time.perf_counter_ns() - self._started
+        duration_ms = elapsed_ns / 1e6
         code = _finish(self._call, self._name, error, self._policy)
+        dependency_call_ended(self._target.name, self._component, elapsed_ns / 1e9, error)
         # A cancelled task must stop now; anything else is reported before it propagates.
         if error is None or isinstance(error, Exception):
             await self._send(duration_ms, code, error is None)
@@ -252,7 +256,7 @@ def _record_outcome(
         code = call.result_code or (str(status) if status and not failed_request else RESULT_OK)
     else:
         code = call.result_code or _error_code(error, status)
-        span.set_attribute(ATTR_ERROR_TYPE, _qualified_name(type(error)))
+        span.set_attribute(ATTR_ERROR_TYPE, error_type(error))
     span.set_attribute(ATTR_RESULT_CODE, code)
     if error is not None:
         # Not span.record_exception: exception messages quote data (a URL with the user's
@@ -278,14 +282,6 @@ def _error_code(error: BaseException, recorded: int | None) -> str:
     if recorded is not None and recorded >= 400:
         return str(recorded)
     return type(error).__name__
-
-
-def _qualified_name(kind: type[BaseException]) -> str:
-    return (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else (f"{kind.__module__}.{kind.__qualname__}")
-    )
 
 
 def _address_of(url: str | None) -> tuple[str | None, int | None]:

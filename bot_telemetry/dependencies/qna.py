@@ -23,6 +23,7 @@ from .._private import qna_endpoint
 from ..contract import (
     ANSWER,
     ARTICLE_FOUND,
+    FALLBACK_NO_ANSWER,
     KNOWLEDGE_BASE_ID,
     MATCHED_QUESTION,
     ORIGINAL_QUESTION,
@@ -34,6 +35,7 @@ from ..contract import (
 )
 from ..privacy import PrivacyPolicy
 from ..signals.custom_events import track_custom_event
+from ..signals.metrics import note_fallback
 from ..signals.turn_context import TurnContextLike
 from .call import DependencyCall, Target, dependency_call
 from .events import number, string, turn_event_properties
@@ -141,6 +143,8 @@ class TelemetryQnA:
             _log.warning("could not read the Q&A answers for telemetry", exc_info=True)
             return
         track_custom_event(QNA_MESSAGE, properties, privacy=self._privacy, span=call.span)
+        if best is None:
+            note_fallback(FALLBACK_NO_ANSWER)
 
 
 def best_answer(answers: Any) -> Any | None:

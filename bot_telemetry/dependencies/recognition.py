@@ -29,6 +29,9 @@ from .._private import luis_application
 from ..contract import (
     BOTBUILDER_LUIS_RESULT,
     ENTITIES,
+    FALLBACK_LOW_SCORE,
+    FALLBACK_NONE_INTENT,
+    FALLBACK_SCORE,
     INTENT,
     INTENT_SCORE,
     QUESTION,
@@ -38,6 +41,7 @@ from ..contract import (
 )
 from ..privacy import PrivacyPolicy
 from ..signals.custom_events import track_custom_event
+from ..signals.metrics import note_fallback
 from ..signals.turn_context import TurnContextLike
 from .call import DependencyCall, Target, dependency_call
 from .events import number, string, turn_event_properties
@@ -126,6 +130,10 @@ class RecognizerTelemetry:
             return
         name = BOTBUILDER_LUIS_RESULT if self._luis_result_event else luis_intent_event(intent)
         track_custom_event(name, properties, privacy=self._privacy, span=call.span)
+        if intent == NO_INTENT:
+            note_fallback(FALLBACK_NONE_INTENT)
+        elif score is not None and score < FALLBACK_SCORE:
+            note_fallback(FALLBACK_LOW_SCORE)
 
 
 def top_intent(result: Any) -> tuple[str, float | None]:

@@ -31,8 +31,15 @@ from .custom_events import (
     track_custom_event,
     turn_personal_values,
 )
+from .metrics import dialog_event
 
 _log = logging.getLogger(__name__)
+#: Waterfall dialogs' events (botbuilder's and the Agents SDK's), as bot.dialog.runs counts them.
+_DIALOG_OUTCOMES = {
+    contract.WATERFALL_START: contract.DIALOG_STARTED,
+    contract.WATERFALL_COMPLETE: contract.DIALOG_COMPLETED,
+    contract.WATERFALL_CANCEL: contract.DIALOG_CANCELLED,
+}
 
 _HTTP_TYPES = frozenset({"http", "https", "ajax"})
 _HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -44,7 +51,8 @@ def record_event(
     measurements: Mapping[str, object] | None,
     policy: PrivacyPolicy,
 ) -> None:
-    """A custom event: an Application Insights customEvents row and a span event."""
+    """A custom event: an Application Insights customEvents row and a span event (a
+    waterfall dialog's start, completion or cancellation also counts in bot.dialog.runs)."""
     try:
         track_custom_event(
             name,
@@ -52,6 +60,10 @@ def record_event(
             measurements,  # type: ignore[arg-type]  # track_custom_event keeps the numbers
             privacy=policy,
         )
+        outcome = _DIALOG_OUTCOMES.get(name)
+        if outcome is not None:
+            dialog = (properties or {}).get(contract.DIALOG_ID)
+            dialog_event(dialog if isinstance(dialog, str) else None, outcome)
     except Exception:
         _log.exception("could not track event %r", name)
 

@@ -26,7 +26,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import contract
 from ..privacy import PrivacyPolicy
-from . import activities
+from . import activities, metrics
 from .activities import Properties
 from .consent import lookup_consent
 from .custom_events import (
@@ -73,6 +73,8 @@ class TurnTelemetry:
         """Run the rest of the pipeline (``logic``) as one turn."""
         consent = await self._turn_consent(context)
         span, token = self._start_turn(context, consent)
+        measured = _measure_turn(context.activity)
+        failure: BaseException | None = None
         try:
             try:
                 await self.on_receive_activity(context.activity)
@@ -82,10 +84,13 @@ class TurnTelemetry:
             with turn_context_scope(context):
                 await logic()
         except BaseException as error:
+            failure = error
             if span is not None and span.is_recording():
                 self._record_error(span, error)
             raise
         finally:
+            if measured is not None:
+                metrics.turn_ended(measured, failure)
             if token is not None:
                 otel_context.detach(token)
             if span is not None:
@@ -206,6 +211,9 @@ class TurnTelemetry:
             responses = await next_send()
             with _within(scope):
                 for activity in sent:
+                    kind = activities.type_name(activity.type)
+                    if kind not in self.skip_send_types:
+                        metrics.message_sent(activities.channel_name(activity.channel_id), kind)
                     await self.on_send_activity(activity)
             return responses
 
@@ -258,6 +266,7 @@ def fail_current_turn(error: BaseException, policy: PrivacyPolicy) -> bool:
     if not span.is_recording():
         return False
     record_error(span, error, policy)
+    metrics.note_turn_failed(error)
     return True
 
 
@@ -269,6 +278,17 @@ def record_error(span: trace.Span, error: BaseException, policy: PrivacyPolicy) 
         span.set_status(Status(StatusCode.ERROR, policy.error_description(error)))
     except Exception:
         _log.exception("could not record the turn's exception")
+
+
+def _measure_turn(activity: Any) -> Token[metrics.TurnMarks | None] | None:
+    try:
+        if activity is None:
+            return None
+        channel = activities.channel_name(activity.channel_id)
+        return metrics.turn_started(channel, activities.type_name(activity.type))
+    except Exception:
+        _log.warning("could not start the turn's metrics", exc_info=True)
+        return None
 
 
 @contextmanager

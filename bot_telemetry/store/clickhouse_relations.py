@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..contract import (
+    ACTIVITY_TYPE,
+    ARTICLE_FOUND,
     ATTR_ACTIVITY_ID,
     ATTR_ACTIVITY_TYPE,
     ATTR_CHANNEL_ID,
@@ -35,7 +37,12 @@ from ..contract import (
     DIALOG_ID,
     EVENT_NAME,
     FROM_ID,
+    INSTANCE_ID,
+    INTENT,
+    INTENT_SCORE,
+    LOCALE,
     PEER_ATTRIBUTES,
+    STEP_NAME,
     TURN_SPAN_NAME,
 )
 from . import vocabulary
@@ -98,6 +105,11 @@ def _nanoseconds(column: str, type_name: str) -> str:
     if type_name.startswith("DateTime64"):
         return f"toUnixTimestamp64Nano({column})"
     return f"toInt64(toUnixTimestamp({column})) * 1000000000"
+
+
+def _trace_key(column: str) -> str:
+    # The first 8 bytes, big-endian: the same integer the DuckDB store keeps.
+    return f"reinterpretAsUInt64(reverse(unhex(substring({column}, 1, 16))))"
 
 
 def _is_error(column: str) -> str:
@@ -191,7 +203,8 @@ def definitions(tables: Tables, columns: Columns) -> dict[str, Definition]:
         'Tuple(trace_id String, span_id String, attributes Map(String, String))'),
         `Links.TraceId`, `Links.SpanId`, `Links.Attributes`)), '[]') AS links,
     ResourceAttributes AS resource_attributes,
-    cityHash64(TraceId, SpanId) AS span_key, cityHash64(TraceId, ParentSpanId) AS parent_key
+    cityHash64(TraceId, SpanId) AS span_key, cityHash64(TraceId, ParentSpanId) AS parent_key,
+    {_trace_key("TraceId")} AS trace_key
 FROM {traces}"""
 
     def span_events(mentioned: frozenset[str] | None) -> str:
@@ -222,8 +235,11 @@ ARRAY JOIN arrayZip(`Events.Timestamp`, `Events.Name`, `Events.Attributes`) AS e
 FROM {logs_table}"""
 
     def events(mentioned: frozenset[str] | None) -> str:
+        found = f"lower(LogAttributes[{_text(ARTICLE_FOUND)}])"
         return f"""SELECT time_ns, service_name, service_version, name, trace_id, span_id,
-    conversation_id, user_id, session_id, channel_id, dialog_id, attributes, event_id,
+    conversation_id, user_id, session_id, channel_id, dialog_id, activity_type, locale, intent,
+    intent_score, article_found, instance_id, step_name, attributes, scope_name, trace_key,
+    event_id,
     {_FALLBACK} AS fallback,
     {_ESCALATION} AS escalation
 FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
@@ -234,7 +250,15 @@ FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
     {_attr("LogAttributes", ATTR_SESSION_ID)} AS session_id,
     {_attr("LogAttributes", CHANNEL_ID)} AS channel_id,
     {_attr("LogAttributes", DIALOG_ID)} AS dialog_id,
-    LogAttributes AS attributes,
+    {_attr("LogAttributes", ACTIVITY_TYPE)} AS activity_type,
+    {_attr("LogAttributes", LOCALE)} AS locale,
+    {_attr("LogAttributes", INTENT)} AS intent,
+    toFloat64OrNull(LogAttributes[{_text(INTENT_SCORE)}]) AS intent_score,
+    multiIf({found} = 'true', true, {found} = 'false', false, NULL) AS article_found,
+    {_attr("LogAttributes", INSTANCE_ID)} AS instance_id,
+    {_attr("LogAttributes", STEP_NAME)} AS step_name,
+    LogAttributes AS attributes, ScopeName AS scope_name,
+    if(TraceId = '', NULL, {_trace_key("TraceId")}) AS trace_key,
     lower(hex(sipHash128(Timestamp, TraceId, SpanId, ServiceName, Body, LogAttributes,
                          ResourceAttributes))) AS event_id
   FROM {logs_table})
@@ -252,7 +276,8 @@ WHERE name IS NOT NULL"""
     {_attr("SpanAttributes", ATTR_ACTIVITY_TYPE)} AS activity_type,
     {_attr("SpanAttributes", ATTR_LOCALE)} AS locale,
     ServiceName AS service_name,
-    {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version
+    {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version,
+    {_trace_key("TraceId")} AS trace_key
 FROM {traces}
 WHERE SpanName = {_text(TURN_SPAN_NAME)}"""
 

@@ -123,6 +123,22 @@ def _first(self: Generator, node: exp.First) -> str:
     return f"any({self.sql(target)})"
 
 
+def _int_div(self: Generator, node: exp.IntDiv) -> str:
+    # SQLGlot's ClickHouse form is a float division cast back to an integer: nanosecond
+    # times (~1.7e18) lose their last bits in a double, so a time on a bucket's edge could
+    # fall into the bucket before. intDiv truncates toward zero, as DuckDB's // does.
+    return f"intDiv({self.sql(node, 'this')}, {self.sql(node, 'expression')})"
+
+
+def _try_cast(self: Generator, node: exp.TryCast) -> str:
+    # SQLGlot makes TRY_CAST a plain CAST to a Nullable type, which raises on text that is
+    # not a number; DuckDB's TRY_CAST gives NULL, as accurateCastOrNull does.
+    target = self.sql(node, "to")
+    if target.startswith("Nullable(") and target.endswith(")"):
+        target = target[len("Nullable(") : -1]
+    return f"accurateCastOrNull({self.sql(node, 'this')}, '{target}')"
+
+
 def _window_shift(name: str) -> Callable[[Generator, exp.Expression], str]:
     # lagInFrame/leadInFrame give the type's default for a missing neighbour; on a Nullable
     # argument that default is NULL, as DuckDB's lag/lead give.
@@ -136,21 +152,12 @@ def _window_shift(name: str) -> Callable[[Generator, exp.Expression], str]:
     return render
 
 
-def _try_cast(self: Generator, node: exp.TryCast) -> str:
-    # DuckDB's TRY_CAST gives NULL for text that is not a number; ClickHouse's CAST throws.
-    target = self.sql(node.to)
-    if target.startswith("Nullable(") and target.endswith(")"):
-        target = target[len("Nullable(") : -1]
-    return f"accurateCastOrNull({self.sql(node, 'this')}, '{target}')"
-
-
 class ClickHouseDialect(ClickHouse):
     """SQLGlot's ClickHouse dialect with the rewrites DuckDB SQL needs to mean the same."""
 
     class Generator(ClickHouseGenerator):
         TRANSFORMS = {
             **ClickHouseGenerator.TRANSFORMS,
-            exp.TryCast: _try_cast,
             exp.PercentileCont: _quantile,
             exp.ArrayAgg: _array_agg,
             exp.GroupConcat: _group_concat,
@@ -158,6 +165,8 @@ class ClickHouseDialect(ClickHouse):
             exp.LogicalOr: lambda self, e: f"(max(toUInt8({self.sql(e, 'this')})) = 1)",
             exp.LogicalAnd: lambda self, e: f"(min(toUInt8({self.sql(e, 'this')})) = 1)",
             exp.Length: lambda self, e: f"length({self.sql(e, 'this')})",
+            exp.IntDiv: _int_div,
+            exp.TryCast: _try_cast,
             exp.Lag: _window_shift("lagInFrame"),
             exp.Lead: _window_shift("leadInFrame"),
         }

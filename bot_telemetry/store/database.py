@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +21,12 @@ from typing import Any
 
 import duckdb
 
-from ..contract import EVENT_NAME
+from ..contract import EVENT_NAME, PROMOTED_EVENT_PROPERTIES, PROMOTED_SPAN_ATTRIBUTES
 from .rows import (
     EVENT_COLUMNS,
     LOG_COLUMNS,
     POINT_COLUMNS,
+    PROMOTED_TYPES,
     RESOURCE_COLUMNS,
     SEVERITY_NAMES,
     SPAN_COLUMNS,
@@ -36,8 +37,10 @@ DEFAULT_STORE = Path(".bot-telemetry") / "telemetry.duckdb"
 #: The file name a store folder holds (``--store DIR`` means ``DIR/telemetry.duckdb``).
 STORE_FILE_NAME = DEFAULT_STORE.name
 #: 2: spans and logs keep the scope version; metric points keep kind, temporality,
-#: histogram buckets, min and max, resource and scope. Older files are upgraded on open.
-SCHEMA_VERSION = "2"
+#: histogram buckets, min and max, resource and scope. 3: promoted turn and event columns and
+#: the trace key (``rows.PROMOTED_*``, ``rows.trace_key``), filled from the attributes of the
+#: rows already stored. Older files are upgraded on open.
+SCHEMA_VERSION = "3"
 
 # Kinds and status codes keep their OTLP enum numbers.
 KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = 1, 2, 3, 4, 5
@@ -51,7 +54,14 @@ KIND_NAMES = {
     5: "consumer",
 }
 
-_SCHEMA = """
+
+def _promoted_ddl(promoted: Mapping[str, tuple[str, ...]]) -> str:
+    return "".join(f", {name} {PROMOTED_TYPES.get(name, 'VARCHAR')}" for name in promoted)
+
+
+_SPAN_PROMOTED = _promoted_ddl(PROMOTED_SPAN_ATTRIBUTES)
+_LOG_PROMOTED = _promoted_ddl(PROMOTED_EVENT_PROPERTIES)
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS resources (
     resource_id VARCHAR PRIMARY KEY, service_name VARCHAR NOT NULL, attributes VARCHAR);
@@ -61,7 +71,7 @@ CREATE TABLE IF NOT EXISTS spans (
     start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, duration_ns BIGINT NOT NULL,
     status_code TINYINT NOT NULL, status_message VARCHAR, peer VARCHAR, conversation_id VARCHAR,
     attributes VARCHAR, links VARCHAR, resource_id VARCHAR, scope_name VARCHAR,
-    scope_version VARCHAR,
+    scope_version VARCHAR, trace_key UBIGINT{_SPAN_PROMOTED},
     PRIMARY KEY (trace_id, span_id));
 CREATE TABLE IF NOT EXISTS span_events (
     trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, seq INTEGER NOT NULL,
@@ -71,7 +81,7 @@ CREATE TABLE IF NOT EXISTS logs (
     record_id VARCHAR PRIMARY KEY, time_ns BIGINT NOT NULL, trace_id VARCHAR, span_id VARCHAR,
     service_name VARCHAR NOT NULL, severity_number INTEGER, severity_text VARCHAR, body VARCHAR,
     event_name VARCHAR, conversation_id VARCHAR, attributes VARCHAR, resource_id VARCHAR,
-    scope_name VARCHAR, scope_version VARCHAR);
+    scope_name VARCHAR, scope_version VARCHAR, trace_key UBIGINT{_LOG_PROMOTED});
 CREATE TABLE IF NOT EXISTS metric_points (
     point_id VARCHAR PRIMARY KEY, metric_name VARCHAR NOT NULL, description VARCHAR,
     unit VARCHAR, kind VARCHAR, temporality INTEGER, monotonic BOOLEAN,
@@ -111,6 +121,45 @@ _UPGRADE_FROM_1 = (
     + ", ".join(f"({number}, '{name}')" for number, name in SEVERITY_NAMES.items())
     + ") AS names(number, name) "
     "WHERE logs.severity_text IS NULL AND logs.severity_number = names.number",
+)
+
+
+def trace_key_sql(column: str) -> str:
+    """SQL for ``rows.trace_key``: the trace id's first 16 hex digits as an integer."""
+    return f"CAST('0x' || substr({column}, 1, 16) AS UBIGINT)"
+
+
+def promoted_sql(column: str, keys: tuple[str, ...], attributes: str = "attributes") -> str:
+    """SQL computing a promoted column from a JSON attributes column, as ingest does."""
+    found = ", ".join(
+        f"""nullif(json_extract_string({attributes}, '$."{key}"'), '')""" for key in keys
+    )
+    text = f"coalesce({found})" if len(keys) > 1 else found
+    kind = PROMOTED_TYPES.get(column)
+    if kind == "DOUBLE":
+        return f"TRY_CAST({text} AS DOUBLE)"
+    if kind == "BOOLEAN":
+        return f"CASE lower({text}) WHEN 'true' THEN true WHEN 'false' THEN false END"
+    return text
+
+
+# From schema 2: the promoted columns and the trace key, filled from the rows' attributes
+# and trace ids (what ingest fills for new rows).
+_UPGRADE_FROM_2 = tuple(
+    statement
+    for table, promoted in (
+        ("spans", PROMOTED_SPAN_ATTRIBUTES),
+        ("logs", PROMOTED_EVENT_PROPERTIES),
+    )
+    for statement in (
+        f"ALTER TABLE {table} ADD COLUMN trace_key UBIGINT",
+        *(
+            f"ALTER TABLE {table} ADD COLUMN {name} {PROMOTED_TYPES.get(name, 'VARCHAR')}"
+            for name in promoted
+        ),
+        f"UPDATE {table} SET trace_key = {trace_key_sql('trace_id')}, "
+        + ", ".join(f"{name} = {promoted_sql(name, keys)}" for name, keys in promoted.items()),
+    )
 )
 
 # (table, its columns, the Batch field holding its rows)
@@ -253,10 +302,11 @@ class Store:
             db.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             return
         self._check_version()
-        if version == 1:
+        if version < int(SCHEMA_VERSION):
+            steps = (*(_UPGRADE_FROM_1 if version == 1 else ()), *_UPGRADE_FROM_2)
             db.execute("BEGIN TRANSACTION")
             try:
-                for statement in _UPGRADE_FROM_1:
+                for statement in steps:
                     db.execute(statement)
                 db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION]

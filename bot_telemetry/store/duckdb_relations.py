@@ -1,26 +1,18 @@
 """The logical relations (``store.model``) as DuckDB SELECTs over the store's own tables.
 
 The store already keeps times in nanoseconds, kinds and status codes as OTLP numbers, NULL for
-what is missing, and promotes the attributes the hot queries filter on (``peer``,
-``conversation_id``, ``event_name``) to columns at ingest; so most relations are the tables
-themselves. Attributes are JSON text. Resource attributes live once per resource in
-``resources``: that join is made only for queries that name a column needing it (DuckDB does
-not drop an unused LEFT JOIN by itself).
+what is missing, and promotes the attributes the hot queries read (``peer``,
+``conversation_id``, ``event_name``; a turn's and an event's vocabulary: user, session,
+channel, activity type, intent, ...; the trace as an integer ``trace_key``) to columns at
+ingest; so most relations are the tables themselves. Attributes are JSON text. Resource
+attributes live once per resource in ``resources``: that join is made only for queries that
+name a column needing it (DuckDB does not drop an unused LEFT JOIN by itself).
 """
 
 from __future__ import annotations
 
 from ..contract import (
-    ATTR_ACTIVITY_ID,
-    ATTR_ACTIVITY_TYPE,
-    ATTR_CHANNEL_ID,
-    ATTR_ENDUSER_PSEUDO_ID,
-    ATTR_LOCALE,
     ATTR_SERVICE_VERSION,
-    ATTR_SESSION_ID,
-    CHANNEL_ID,
-    DIALOG_ID,
-    FROM_ID,
     TURN_SPAN_NAME,
 )
 from . import vocabulary
@@ -66,7 +58,8 @@ def spans(mentioned: frozenset[str] | None) -> str:
     s.start_ns, s.end_ns, s.duration_ns, s.status_code, s.status_message, s.peer,
     s.conversation_id, s.attributes, s.scope_name, s.scope_version, s.links,
     {resource} AS resource_attributes,
-    hash(s.trace_id, s.span_id) AS span_key, hash(s.trace_id, s.parent_span_id) AS parent_key
+    hash(s.trace_id, s.span_id) AS span_key, hash(s.trace_id, s.parent_span_id) AS parent_key,
+    s.trace_key
 FROM main.spans s {join}"""
 
 
@@ -86,12 +79,10 @@ def events(mentioned: frozenset[str] | None) -> str:
     resource, join = _resources(mentioned, "l", "service_version")
     return f"""SELECT l.time_ns, l.service_name,
     {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version,
-    l.event_name AS name, l.trace_id, l.span_id, l.conversation_id,
-    {_first_of("l.attributes", ATTR_ENDUSER_PSEUDO_ID, FROM_ID)} AS user_id,
-    {_attr("l.attributes", ATTR_SESSION_ID)} AS session_id,
-    {_attr("l.attributes", CHANNEL_ID)} AS channel_id,
-    {_attr("l.attributes", DIALOG_ID)} AS dialog_id,
-    l.attributes, l.record_id AS event_id,
+    l.event_name AS name, l.trace_id, l.span_id, l.conversation_id, l.user_id, l.session_id,
+    l.channel_id, l.dialog_id, l.activity_type, l.locale, l.intent, l.intent_score,
+    l.article_found, l.instance_id, l.step_name, l.attributes, l.scope_name, l.trace_key,
+    l.record_id AS event_id,
     {_FALLBACK} AS fallback,
     {_ESCALATION} AS escalation
 FROM main.logs l {join}
@@ -101,14 +92,9 @@ WHERE l.event_name IS NOT NULL"""
 def turns(mentioned: frozenset[str] | None) -> str:
     resource, join = _resources(mentioned, "s", "service_version")
     return f"""SELECT s.trace_id, s.span_id, s.start_ns, s.end_ns, s.duration_ns,
-    s.status_code = {STATUS_ERROR} AS failed, s.conversation_id,
-    {_attr("s.attributes", ATTR_ENDUSER_PSEUDO_ID)} AS user_id,
-    {_attr("s.attributes", ATTR_SESSION_ID)} AS session_id,
-    {_attr("s.attributes", ATTR_CHANNEL_ID)} AS channel_id,
-    {_attr("s.attributes", ATTR_ACTIVITY_ID)} AS activity_id,
-    {_attr("s.attributes", ATTR_ACTIVITY_TYPE)} AS activity_type,
-    {_attr("s.attributes", ATTR_LOCALE)} AS locale,
-    s.service_name, {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version
+    s.status_code = {STATUS_ERROR} AS failed, s.conversation_id, s.user_id, s.session_id,
+    s.channel_id, s.activity_id, s.activity_type, s.locale,
+    s.service_name, {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version, s.trace_key
 FROM main.spans s {join}
 WHERE s.name = '{TURN_SPAN_NAME}'"""
 

@@ -20,6 +20,7 @@ from .client_events import add_client_event_routes
 from .config import ServerConfig
 from .exhaust import add_exhaust
 from .journeys import add_journey_routes
+from .measures import add_measure_routes
 from .metrics_routes import add_metrics_routes
 from .posthog import add_posthog_routes
 from .routes import Queries, add_routes
@@ -64,6 +65,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     add_metrics_routes(app, queries)
     add_client_event_routes(app, queries, receiver)
     add_journey_routes(app, queries)
+    add_measure_routes(app, queries)
     add_exhaust(app, config, queries.engine, writer)
 
     async def close(_: web.Application) -> None:

@@ -52,9 +52,15 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
         "echo_bot_telemetry_added_us",
         "full_bot_telemetry_added_us",
         "full_bot_telemetry_posthog_added_us",
+        "echo_bot_telemetry_metrics_added_us",
+        "full_bot_telemetry_metrics_added_us",
     ):
         assert isinstance(report[key], float)
     assert isinstance(report["targets"]["full_met"], bool)
+    assert isinstance(report["targets"]["metrics_full_met"], bool)
+    isolated = report["metrics_isolated"]
+    assert 0 < isolated["echo_off_us"] < isolated["echo_on_us"] < isolated["full_on_us"]
+    assert isinstance(report["targets"]["metrics_echo_isolated_met"], bool)
     assert report["rounds"] == 2 and report["turns_per_round"] == 3
     assert report["adapter"] == adapter
     assert report["machine"]["nproc"] >= 1
@@ -64,6 +70,8 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
         "echo_bot_telemetry",
         "full_bot_telemetry",
         "full_bot_telemetry_posthog",
+        "echo_bot_telemetry_metrics",
+        "full_bot_telemetry_metrics",
     }
 
     exported = report["exported_per_turn"]
@@ -83,6 +91,9 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
     # Every custom event also reached the PostHog capture API.
     posthog = exported["full_bot_telemetry_posthog"]
     assert posthog["posthog_events"] == posthog["log_records"] >= 4.0
+    # Metrics on: an export per round (the drain flushes them); off: none.
+    assert exported["full_bot_telemetry_metrics"]["metric_exports"] > 0
+    assert "metric_exports" not in exported["full_bot_telemetry"]
 
 
 def test_both_runtimes_side_by_side_each_against_its_own_baseline() -> None:

@@ -103,3 +103,27 @@ def test_older_exporter_tables() -> None:
 )
 def test_attribute_values_read_as_the_exporter_writes_them(value: object, text: str) -> None:
     assert attribute_text(value) == text
+
+
+def test_integer_division_and_try_cast_mean_what_they_mean_on_duckdb() -> None:
+    """``//`` on nanosecond times is exact (a double would round 1.75e18 to 256 ns and put a
+    time on a bucket's edge into the bucket before); TRY_CAST gives NULL for text that is
+    not a number instead of failing the query."""
+    hour = 3_600_000_000_000
+    edge = (1_750_000_000_000_000_000 // hour + 7) * hour  # an hour's edge
+    sql = """SELECT ($t - 1) // 3600000000000 AS before_edge, $t // 3600000000000 AS at_edge,
+                    -7 // 2 AS negative, TRY_CAST($text AS DOUBLE) AS bad,
+                    TRY_CAST($number AS DOUBLE) AS good"""
+    values = {"t": edge, "text": "high", "number": "0.93"}
+    with chdb_engine("division") as engine:
+        engine.create_schema()
+        answer = engine.query(sql, values).dicts()
+    assert answer == [
+        {
+            "before_edge": edge // hour - 1,
+            "at_edge": edge // hour,
+            "negative": -3,
+            "bad": None,
+            "good": 0.93,
+        }
+    ]

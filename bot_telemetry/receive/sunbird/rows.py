@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from ... import contract
 from ...privacy import PrivacyPolicy
-from ...store.rows import LOG_COLUMNS, Batch, to_json
+from ...store.rows import LOG_COLUMNS, Batch, promoted_values, to_json, trace_key
 from .enrich import private_edata
 from .schemas import Problem
 
@@ -334,9 +334,16 @@ def add_rows(batch: Batch, rows: Sequence[tuple[Any, ...]]) -> None:
         return
     columns = batch.logs
     by_field = list(zip(*rows, strict=True))
+    attributes = by_field[_ROW_INDEX["attributes"]]
+    values = [promoted_values(a, contract.PROMOTED_EVENT_PROPERTIES) for a in attributes]
+    promoted = dict(zip(contract.PROMOTED_EVENT_PROPERTIES, zip(*values, strict=True), strict=True))
     for name in LOG_COLUMNS:
         if name == "attributes":
-            columns[name].extend(map(_to_json, by_field[_ROW_INDEX[name]]))
+            columns[name].extend(map(_to_json, attributes))
+        elif name in promoted:  # the actor, session, ... as the bot's events have them
+            columns[name].extend(promoted[name])
+        elif name == "trace_key":
+            columns[name].extend(map(trace_key, by_field[_ROW_INDEX["trace_id"]]))
         elif name in _ROW_INDEX:
             columns[name].extend(by_field[_ROW_INDEX[name]])
         else:

@@ -17,6 +17,7 @@ from bot_telemetry.privacy import PrivacyPolicy
 from bot_telemetry.receive.sunbird.enrich import Sessions
 from bot_telemetry.receive.sunbird.ingest import ClientHeaders, build_batch, parse_bundle
 from bot_telemetry.receive.sunbird.rows import BundleInfo
+from bot_telemetry.store.rows import LOG_COLUMNS
 
 from .events import EIDS, event
 
@@ -77,8 +78,28 @@ def rows(policy: PrivacyPolicy) -> dict[str, list[Any]]:
 def test_rows_are_those_of_the_reference_mapping(name: str) -> None:
     expected = json.loads(GOLDEN.read_text())[name]
     made = rows(POLICIES[name])
-    assert set(made) == set(expected)
+    # Columns added since (issue 16: promoted properties, trace_key) are checked below.
+    assert set(expected) <= set(made) == set(LOG_COLUMNS)
     for column, values in expected.items():
         assert made[column] == values, column
     # Attribute documents are compared as text: the same keys in the same order.
     assert len(made["attributes"]) == len(cases())
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_promoted_columns_hold_the_events_own_values(name: str) -> None:
+    """The columns analytics read without the JSON (issue 16): the actor, session, channel
+    and the rest as the stored attributes say, and trace_key the trace id's first 8 bytes."""
+    made = rows(POLICIES[name])
+    stored = [json.loads(document) for document in made["attributes"]]
+    users = [a.get("enduser.pseudo.id") or a.get("fromId") for a in stored]
+    assert made["user_id"] == users and any(users)
+    sessions = [a.get("session.id") for a in stored]
+    assert made["session_id"] == sessions and any(sessions)
+    assert made["channel_id"] == [a.get("channelId") for a in stored]
+    traced = [(t, k) for t, k in zip(made["trace_id"], made["trace_key"], strict=True) if t]
+    assert traced, "a case carries a Trace cdata"
+    for trace_id, key in traced:
+        assert key == int(trace_id[:16], 16)
+    untraced = [k for t, k in zip(made["trace_id"], made["trace_key"], strict=True) if not t]
+    assert untraced and set(untraced) == {None}

@@ -1,0 +1,71 @@
+"""The measures API (the seed-002 shape; docs/measures.md):
+
+POST /analytics/query       {"startTime": ..., "endTime": ..., "context": {...},
+                             "measures": [{"measureType": ..., ...}]}
+                            -> [{"measureType", "timeGranularity", "response": [rows]}, ...]
+GET  /analytics/measures    every measure (definition, values, keys, dimensions, params),
+                            the granularities and dimensions, and the stored time range
+
+A bad request is a 400 whose body names the field and what was expected there:
+``{"error": "...", "field": "measures[0].timeGranularity", "expected": "..."}``. The guard of
+``web/auth.py`` applies as to every route.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ..analytics.measures import RequestError, catalog, parse_request, run
+from ..analytics.query import Query
+from ..analytics.traces import iso
+from ..store.engine import Engine, EngineError
+from .routes import Queries, _json
+
+STORED_RANGE = Query(
+    "measures.stored_range",
+    """SELECT min(first_ns) AS earliest_ns, max(last_ns) AS latest_ns FROM (
+           SELECT min(start_ns) AS first_ns, max(start_ns) AS last_ns FROM turns
+           UNION ALL
+           SELECT min(time_ns) AS first_ns, max(time_ns) AS last_ns FROM events) found""",
+)
+
+
+def stored_range(engine: Engine) -> dict[str, str | None]:
+    """When the first and the last turn or event stored happened (None: nothing stored)."""
+    row = STORED_RANGE.run(engine).dicts()[0]
+    return {
+        "first": iso(row["earliest_ns"]) if row["earliest_ns"] is not None else None,
+        "last": iso(row["latest_ns"]) if row["latest_ns"] is not None else None,
+    }
+
+
+def add_measure_routes(app: web.Application, queries: Queries) -> None:
+    async def analytics_query(request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read() or b"null")
+        except (ValueError, UnicodeDecodeError) as error:
+            problem = RequestError("body", "a JSON object", detail=f"it is not JSON: {error}")
+            return _json(problem.as_json(), 400)
+        try:
+            checked = parse_request(body)
+        except RequestError as error:
+            return _json(error.as_json(), 400)
+        try:
+            results = await queries.run(run, checked)
+        except EngineError as error:
+            return _json({"error": f"store query failed: {error}"}, 500)
+        return _json([result.as_json() for result in results])
+
+    async def measures(request: web.Request) -> web.StreamResponse:
+        try:
+            stored = await queries.run(stored_range)
+        except EngineError as error:
+            return _json({"error": f"store query failed: {error}"}, 500)
+        described: dict[str, Any] = {**catalog(), "stored": stored}
+        return _json(described)
+
+    app.router.add_post("/analytics/query", analytics_query)
+    app.router.add_get("/analytics/measures", measures)

@@ -1,0 +1,261 @@
+// Measures: pick measures, a granularity and filters; each answer is a chart (drawn here as
+// SVG, line or bar, values on hover) with its table below. Everything from telemetry (intent
+// names, dialog ids, ...) is set as text or as an attribute through the DOM, never as markup.
+"use strict";
+
+(() => {
+const { el, query, windowParams, getJson, table, go, view, register } = window.BotTelemetry;
+
+const SVG = "http://www.w3.org/2000/svg";
+const WIDTH = 880;
+const HEIGHT = 240;
+const PAD = { left: 58, right: 16, top: 14, bottom: 30 };
+const MAX_SERIES = 8;
+const DURATIONS = { m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };
+
+function svg(tag, attributes, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes || {})) {
+    if (value !== undefined && value !== null) node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+function text(x, y, content, cls, anchor) {
+  const node = svg("text", { x, y, class: cls, "text-anchor": anchor || "start" });
+  node.textContent = String(content);
+  return node;
+}
+
+async function postJson(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.error || `${path} answered ${response.status}`);
+  return answer;
+}
+
+// The page's own "from", else the global window: a duration ago, or the first thing stored.
+function startTime(stored, from) {
+  if (from) return from;
+  const since = windowParams().since;
+  const match = /^(\d+)([mhdw])$/.exec(since || "");
+  if (match) return Date.now() - Number(match[1]) * DURATIONS[match[2]];
+  return stored.first || new Date(Date.now() - 7 * DURATIONS.d).toISOString();
+}
+
+function format(value, kind) {
+  if (value === null || value === undefined) return "–";
+  if (kind === "ratio") return `${(value * 100).toFixed(1)}%`;
+  if (kind === "milliseconds") return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+  if (Number.isInteger(value)) return String(value);
+  return String(Number(value.toPrecision(4)));
+}
+
+function niceMax(value) {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  const step = [1, 2, 2.5, 5, 10].find((s) => s * power >= value);
+  return step * power;
+}
+
+function timeLabel(iso, granularity) {
+  if (granularity === "month") return iso.slice(0, 7);
+  if (granularity === "day" || granularity === "week") return iso.slice(0, 10);
+  if (granularity === "second") return iso.slice(11, 19);
+  return `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+}
+
+// What one chart draws: the first value, and the values after it of the same kind
+// (p50/p95/p99; started/completed/...); a grouped measure: the first value per key.
+function seriesOf(measure, rows) {
+  const times = [...new Set(rows.map((row) => row.time))].sort();
+  const index = new Map(times.map((time, i) => [time, i]));
+  const first = measure.values[0];
+  if (measure.keys.length) {
+    const keyOf = (row) => measure.keys.map((k) => row[k]).join(" / ");
+    const totals = new Map();
+    for (const row of rows) totals.set(keyOf(row), (totals.get(keyOf(row)) || 0) + (row[first.name] || 0));
+    const keys = [...totals.keys()].sort((a, b) => totals.get(b) - totals.get(a) || (a < b ? -1 : 1))
+      .slice(0, MAX_SERIES);
+    const series = keys.map((key) => ({ name: key, values: times.map(() => null) }));
+    const byKey = new Map(series.map((s) => [s.name, s]));
+    for (const row of rows) {
+      const target = byKey.get(keyOf(row));
+      if (target) target.values[index.get(row.time)] = row[first.name];
+    }
+    return { times, kind: first.kind, series, hidden: totals.size - keys.length };
+  }
+  const drawn = [];
+  for (const value of measure.values) {
+    if (value.kind !== first.kind) break;
+    drawn.push(value);
+  }
+  const series = drawn.map((value) => ({ name: value.name, values: times.map(() => null) }));
+  for (const row of rows) {
+    drawn.forEach((value, i) => { series[i].values[index.get(row.time)] = row[value.name]; });
+  }
+  return { times, kind: first.kind, series, hidden: 0 };
+}
+
+function chart(measure, result, kind) {
+  const { times, series, hidden } = seriesOf(measure, result.response);
+  const valueKind = measure.values[0].kind;
+  const plotWidth = WIDTH - PAD.left - PAD.right;
+  const plotHeight = HEIGHT - PAD.top - PAD.bottom;
+  const all = series.flatMap((s) => s.values).filter((v) => v !== null);
+  const top = valueKind === "ratio" ? Math.max(1, niceMax(Math.max(...all, 0))) : niceMax(Math.max(...all, 0));
+  const band = plotWidth / Math.max(times.length, 1);
+  const x = (i) => PAD.left + (i + 0.5) * band;
+  const y = (v) => PAD.top + plotHeight - (v / top) * plotHeight;
+  const root = svg("svg", {
+    class: "chart", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img",
+    "aria-label": `${result.measureType} by ${result.timeGranularity}`,
+    "data-measure": result.measureType, "data-kind": kind,
+  });
+  // axes and grid
+  for (let tick = 0; tick <= 4; tick++) {
+    const value = (top * tick) / 4;
+    root.append(svg("line", { class: "grid", x1: PAD.left, x2: WIDTH - PAD.right, y1: y(value), y2: y(value) }),
+      text(PAD.left - 6, y(value) + 4, format(value, valueKind), "tick", "end"));
+  }
+  const every = Math.max(1, Math.ceil(times.length / 8));
+  times.forEach((time, i) => {
+    if (i % every === 0) root.append(text(x(i), HEIGHT - 10, timeLabel(time, result.timeGranularity), "tick", "middle"));
+  });
+  // the series
+  series.forEach((s, number) => {
+    const cls = `series series-${number}`;
+    if (kind === "bar") {
+      const width = Math.max(1, (band * 0.8) / series.length);
+      s.values.forEach((v, i) => {
+        if (v === null) return;
+        const left = x(i) - band * 0.4 + number * width;
+        root.append(svg("rect", { class: `bar ${cls}`, x: left, y: y(v), width, height: y(0) - y(v) }));
+      });
+      return;
+    }
+    let run = [];
+    const flush = () => {
+      if (run.length > 1) root.append(svg("polyline", { class: `line ${cls}`, points: run.join(" ") }));
+      run = [];
+    };
+    s.values.forEach((v, i) => {
+      if (v === null) { flush(); return; }
+      run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+      if (times.length <= 120) root.append(svg("circle", { class: `point ${cls}`, cx: x(i), cy: y(v), r: 2.5 }));
+    });
+    flush();
+  });
+  // hover: a band per bucket shows every series' value there
+  const guide = svg("line", { class: "guide", y1: PAD.top, y2: PAD.top + plotHeight, visibility: "hidden" });
+  const tip = svg("g", { class: "tip", visibility: "hidden" });
+  root.append(guide);
+  times.forEach((time, i) => {
+    const hit = svg("rect", { class: "hit", x: PAD.left + i * band, y: PAD.top, width: band, height: plotHeight,
+      tabindex: 0, "data-index": i });
+    const show = () => {
+      guide.setAttribute("x1", x(i)); guide.setAttribute("x2", x(i)); guide.setAttribute("visibility", "visible");
+      const lines = [timeLabel(time, result.timeGranularity),
+        ...series.map((s) => `${s.name}: ${format(s.values[i], valueKind)}`)];
+      const tipWidth = 12 + 7 * Math.max(...lines.map((line) => line.length));
+      const left = x(i) + 10 + tipWidth > WIDTH ? x(i) - 10 - tipWidth : x(i) + 10;
+      tip.replaceChildren(svg("rect", { x: left, y: PAD.top, width: tipWidth, height: 8 + 16 * lines.length, rx: 4 }),
+        ...lines.map((line, n) => text(left + 6, PAD.top + 18 + 16 * n, line, n ? "tip-value" : "tip-time")));
+      tip.setAttribute("visibility", "visible");
+    };
+    const hide = () => { tip.setAttribute("visibility", "hidden"); guide.setAttribute("visibility", "hidden"); };
+    hit.addEventListener("mouseenter", show);
+    hit.addEventListener("focus", show);
+    hit.addEventListener("mouseleave", hide);
+    hit.addEventListener("blur", hide);
+    root.append(hit);
+  });
+  root.append(tip);
+  const legend = el("p", { class: "legend" }, series.map((s, number) =>
+    el("span", { class: "legend-item" }, el("span", { class: `swatch series-${number}` }), s.name)),
+  hidden > 0 ? el("span", { class: "meta" }, ` and ${hidden} more in the table`) : null);
+  return [el("div", { class: "chart-frame" }, root), legend];
+}
+
+function resultTable(measure, result) {
+  const headings = [{ label: "Time" }, ...measure.keys.map((k) => ({ label: k })),
+    ...measure.values.map((v) => ({ label: v.name, num: true }))];
+  const rows = result.response.map((row) => ({
+    cells: [row.time, ...measure.keys.map((k) => (row[k] === null ? "–" : row[k])),
+      ...measure.values.map((v) => format(row[v.name], v.kind))],
+  }));
+  return table(headings, rows);
+}
+
+async function showMeasures(arg, params) {
+  const catalog = await getJson("/analytics/measures");
+  const byName = new Map(catalog.measures.map((m) => [m.measureType, m]));
+  const picked = (params.get("m") || "activeUsers,messagesReceived").split(",").filter((m) => byName.has(m));
+  const granularity = params.get("g") || "day";
+  const kind = params.get("chart") === "bar" ? "bar" : "line";
+  const from = params.get("from") || "";
+  const to = params.get("to") || "";
+  const context = {};
+  for (const dimension of catalog.dimensions) {
+    const values = (params.get(dimension) || "").split(",").map((v) => v.trim()).filter(Boolean);
+    if (values.length) context[dimension] = values;
+  }
+  const form = el("form", { class: "search measures-form" },
+    el("fieldset", { class: "measure-picks" }, el("legend", {}, "Measures"),
+      catalog.measures.map((m) => el("label", { title: m.doc },
+        el("input", { type: "checkbox", name: "measure", value: m.measureType,
+          checked: picked.includes(m.measureType) }), ` ${m.measureType}`))),
+    el("div", { class: "measure-options" },
+      el("label", {}, "Granularity", el("select", { name: "granularity" },
+        catalog.granularities.map((g) => el("option", { value: g, selected: g === granularity }, g)))),
+      el("label", {}, "Chart", el("select", { name: "chart" },
+        ["line", "bar"].map((c) => el("option", { value: c, selected: c === kind }, c)))),
+      el("label", {}, "From", el("input", { name: "from", value: from, size: 20,
+        placeholder: "the time window's start" })),
+      el("label", {}, "To", el("input", { name: "to", value: to, size: 20, placeholder: "now" })),
+      catalog.dimensions.map((dimension) => el("label", {}, dimension,
+        el("input", { name: dimension, value: (context[dimension] || []).join(", "), placeholder: "any",
+          size: 12 }))),
+      el("button", { type: "submit" }, "Show")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = [...form.querySelectorAll("input[name=measure]:checked")].map((i) => i.value);
+    const filters = {};
+    for (const dimension of catalog.dimensions) filters[dimension] = form.elements[dimension].value.trim();
+    go(`#/measures${query({ m: chosen.join(","), g: form.granularity.value,
+      chart: form.chart.value === "bar" ? "bar" : "", from: form.elements.from.value.trim(),
+      to: form.elements.to.value.trim(), ...filters })}`);
+  });
+  const sections = [];
+  if (picked.length) {
+    const answer = await postJson("/analytics/query", {
+      startTime: startTime(catalog.stored, from), endTime: to || null, context,
+      measures: picked.map((m) => ({ measureType: m, timeGranularity: [granularity] })),
+    }).catch((error) => error);
+    if (answer instanceof Error) {
+      sections.push(el("p", { class: "error" }, answer.message));
+    } else {
+      for (const result of answer) {
+        const measure = byName.get(result.measureType);
+        sections.push(el("section", { class: "measure", "data-measure": result.measureType },
+          el("h3", {}, `${result.measureType} by ${result.timeGranularity}`),
+          el("p", { class: "meta" }, measure.doc),
+          ...chart(measure, result, kind),
+          resultTable(measure, result)));
+      }
+    }
+  } else {
+    sections.push(el("p", { class: "meta" }, "Pick one or more measures."));
+  }
+  view.replaceChildren(el("h2", {}, "Measures"), form, ...sections);
+}
+
+register("measures", { nav: "Measures", order: 35, show: showMeasures });
+})();

@@ -1,0 +1,188 @@
+"""The request: every field checked, every refusal naming the field and what was expected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot_telemetry.analytics.measures import MEASURES, RequestError, parse_request
+from bot_telemetry.analytics.measures.context import DIMENSIONS
+from bot_telemetry.analytics.measures.request import parse_time
+
+NOW = 1_790_000_000_000_000_000  # 2026-09-21, nanoseconds
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "startTime": "2026-09-20T00:00:00Z",
+        "endTime": None,
+        "measures": [{"measureType": "activeUsers"}],
+    }
+    found.update(changes)
+    return found
+
+
+def refused(request: Any) -> RequestError:
+    with pytest.raises(RequestError) as caught:
+        parse_request(request, now_ns=NOW)
+    return caught.value
+
+
+def test_the_issue_example_is_accepted() -> None:
+    request = parse_request(
+        {
+            "startTime": "2026-09-01T00:00:00Z",
+            "endTime": None,
+            "context": {"channelId": ["msteams"], "dialogId": ["booking"]},
+            "measures": [
+                {"measureType": "activeUsers", "timeGranularity": ["hour", "day"]},
+                {
+                    "measureType": "intents",
+                    "params": {"minScore": 0.5},
+                    "page": 0,
+                    "pageSize": 50,
+                    "sortDirection": "descending",
+                },
+            ],
+        },
+        now_ns=NOW,
+    )
+    assert request.end_ns == NOW
+    assert request.context == {"channelId": ("msteams",), "dialogId": ("booking",)}
+    first, second = request.measures
+    assert first.time_granularity == ("hour", "day")
+    assert second.time_granularity == ("hour",)  # the default
+    assert (second.params, second.page_size, second.sort_direction) == (
+        {"minScore": 0.5},
+        50,
+        "descending",
+    )
+
+
+def test_times_in_iso_8601_or_epoch_milliseconds() -> None:
+    assert parse_time("2026-09-20T00:00:00Z", "startTime") == 1_789_862_400_000_000_000
+    assert parse_time("2026-09-20T02:00:00+02:00", "startTime") == 1_789_862_400_000_000_000
+    assert parse_time("2026-09-20T00:00:00", "startTime") == 1_789_862_400_000_000_000  # UTC
+    assert parse_time(1_789_862_400_000, "startTime") == 1_789_862_400_000_000_000
+    assert parse_time(1_789_862_400_000.5, "startTime") == 1_789_862_400_000_500_000
+
+
+@pytest.mark.parametrize(
+    ("request_body", "field", "expected"),
+    [
+        ({"measures": [{"measureType": "turns"}]}, "startTime", "ISO 8601"),
+        (body(startTime=None), "startTime", "ISO 8601"),
+        (body(startTime="yesterday"), "startTime", "ISO 8601"),
+        (body(startTime=True), "startTime", "ISO 8601"),
+        (body(startTime=-5), "startTime", "from 1970"),
+        (body(endTime="2026-09-19T00:00:00Z"), "endTime", "after startTime"),
+        (body(endTime="2026-09-20T00:00:00Z"), "endTime", "after startTime"),
+        (body(startTime="2026-09-22T00:00:00Z"), "endTime", "after startTime"),  # after now
+        (body(context={"channelId": "msteams"}), "context.channelId", "a non-empty list"),
+        (body(context={"channelId": []}), "context.channelId", "a non-empty list"),
+        (body(context={"channelId": ["a", 3]}), "context.channelId[1]", "a string"),
+        (body(context=["msteams"]), "context", "an object"),
+        (body(context={"projectId": ["p"]}), "context.projectId", "channelId, conversationId"),
+        (body(measures=[]), "measures", "a non-empty list"),
+        (body(measures="activeUsers"), "measures", "a non-empty list"),
+        (body(measures=["activeUsers"]), "measures[0]", "an object"),
+        (body(measures=[{"measureType": "users"}]), "measures[0].measureType", "activeUsers"),
+        (body(measures=[{}]), "measures[0].measureType", "one of activeUsers"),
+        (
+            body(measures=[{"measureType": "turns", "timeGranularity": "day"}]),
+            "measures[0].timeGranularity",
+            "a non-empty list of second, minute, hour, day, week, month",
+        ),
+        (
+            body(measures=[{"measureType": "turns", "timeGranularity": ["day", "year"]}]),
+            "measures[0].timeGranularity[1]",
+            "one of second",
+        ),
+        (
+            body(measures=[{"measureType": "turns", "timeGranularity": ["second"]}]),
+            "measures[0].timeGranularity[0]",
+            "at most 10,000 buckets",
+        ),
+        (
+            body(measures=[{"measureType": "turns", "sortDirection": "up"}]),
+            "measures[0].sortDirection",
+            "ascending or descending",
+        ),
+        (
+            body(measures=[{"measureType": "turns", "pageSize": 0}]),
+            "measures[0].pageSize",
+            "a whole number from 1 to 10,000",
+        ),
+        (
+            body(measures=[{"measureType": "turns", "page": -1}]),
+            "measures[0].page",
+            "a whole number",
+        ),
+        (
+            body(measures=[{"measureType": "turns", "params": {"minScore": 0.5}}]),
+            "measures[0].params.minScore",
+            "no parameters",
+        ),
+        (
+            body(measures=[{"measureType": "intents", "params": {"minScore": 2}}]),
+            "measures[0].params.minScore",
+            "a number from 0 to 1",
+        ),
+        (
+            body(measures=[{"measureType": "intents", "params": {"min": 0.2}}]),
+            "measures[0].params.min",
+            "one of minScore",
+        ),
+        (
+            body(measures=[{"measureType": "sessions", "params": {"gapSeconds": 1.5}}]),
+            "measures[0].params.gapSeconds",
+            "a whole number",
+        ),
+        (
+            body(measures=[{"measureType": "turns", "granularity": ["day"]}]),
+            "measures[0].granularity",
+            "timeGranularity",
+        ),
+        (body(start="2026-09-20T00:00:00Z"), "start", "startTime"),
+        ("not an object", "body", "a JSON object"),
+    ],
+)
+def test_refusals_name_the_field(request_body: Any, field: str, expected: str) -> None:
+    error = refused(request_body)
+    assert error.field == field
+    assert expected in error.expected, error.expected
+    assert str(error).startswith(f"{field}: expected ")
+    assert error.as_json() == {"error": str(error), "field": field, "expected": error.expected}
+
+
+def test_a_dimension_a_measure_does_not_take_is_refused_naming_both() -> None:
+    error = refused(
+        body(
+            context={"locale": ["en-US"]},
+            measures=[{"measureType": "turns"}, {"measureType": "clientEvents"}],
+        )
+    )
+    assert error.field == "context.locale"
+    assert error.expected == (
+        "one of the dimensions clientEvents takes: conversationId, userId, serviceName"
+    )
+    assert "locale does not apply to client events" in str(error)
+
+
+def test_every_measure_takes_some_dimensions_and_the_bot_side_ones_take_all() -> None:
+    for name, measure in MEASURES.items():
+        if name in ("clientEvents", "feedback"):
+            assert measure.dimensions == ("conversationId", "userId", "serviceName")
+        else:
+            assert measure.dimensions == DIMENSIONS, name
+
+
+def test_ten_thousand_buckets_are_allowed_one_more_is_not() -> None:
+    start = "2026-09-20T00:00:00Z"
+    exactly = body(startTime=start, endTime="2026-09-20T02:46:40Z")  # 10,000 seconds
+    exactly["measures"] = [{"measureType": "turns", "timeGranularity": ["second"]}]
+    parse_request(exactly, now_ns=NOW)
+    one_more = dict(exactly, endTime="2026-09-20T02:46:41Z")
+    error = refused(one_more)
+    assert "second gives 10,001" in str(error)

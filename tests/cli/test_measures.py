@@ -1,0 +1,173 @@
+"""``bot-telemetry measures`` as a user runs it (a child process): on the store file, through
+the running ``serve`` that holds it, as a table, JSON and CSV, with the progress bar."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.analytics.measures_expected import EXPECTED, Window
+from tests.analytics.test_measures import same
+from tests.support.measure_traffic import START, Plan, planned_store
+from tests.support.processes import REPO
+
+SINCE = "2026-10-30T20:00:00Z"
+UNTIL = "2026-11-03T20:00:00Z"
+END = START + 4 * 86_400 * 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Plan]:
+    path = tmp_path_factory.mktemp("measures-cli") / "store.duckdb"
+    return path, planned_store(path)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", "measures", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def window_args(store: Path) -> list[str]:
+    return ["--store", str(store), "--since", SINCE, "--until", UNTIL]
+
+
+def test_json_is_the_api_answer(planned: tuple[Path, Plan]) -> None:
+    store, plan = planned
+    ran = cli(
+        "activeUsers",
+        "intents",
+        *window_args(store),
+        "--granularity",
+        "day,week",
+        "--channel",
+        "msteams",
+        "--channel",
+        "webchat",
+        "--param",
+        "minScore=0.5",
+        "--format",
+        "json",
+    )
+    # activeUsers takes no minScore: the error names the field.
+    assert ran.returncode == 1
+    assert "measures[0].params.minScore: expected no parameters" in ran.stderr
+
+    ran = cli(
+        "activeUsers",
+        "intents",
+        *window_args(store),
+        "--granularity",
+        "day,week",
+        "--channel",
+        "msteams",
+        "--channel",
+        "webchat",
+        "--format",
+        "json",
+    )
+    assert ran.returncode == 0, ran.stderr
+    answer = json.loads(ran.stdout)
+    assert [(a["measureType"], a["timeGranularity"]) for a in answer] == [
+        ("activeUsers", "day"),
+        ("activeUsers", "week"),
+        ("intents", "day"),
+        ("intents", "week"),
+    ]
+    context = {"channelId": ["msteams", "webchat"]}
+    for element in answer:
+        window = Window(START, END, element["timeGranularity"], context, {})
+        assert same(element["response"], EXPECTED[element["measureType"]](plan, window))
+    assert ran.stderr == ""  # fast: no progress bar
+
+
+def test_table_and_csv(planned: tuple[Path, Plan]) -> None:
+    store, plan = planned
+    table = cli("turnLatency", "dependencyCalls", *window_args(store), "--granularity", "day")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0] == "turnLatency by day"
+    assert lines[1].split() == ["TIME", "P50MS", "P95MS", "P99MS", "TURNS"]
+    assert len([line for line in lines if line.startswith("2026-")]) == 5 + 5 * 3
+    assert "dependencyCalls by day" in lines
+
+    ran = cli(
+        "turns", "failedTurns", *window_args(store), "--granularity", "day", "--format", "csv"
+    )
+    assert ran.returncode == 0, ran.stderr
+    rows = list(csv.DictReader(io.StringIO(ran.stdout)))
+    assert list(rows[0]) == ["measureType", "timeGranularity", "time", "turns", "failed", "rate"]
+    turns = [r for r in rows if r["measureType"] == "turns"]
+    failed = [r for r in rows if r["measureType"] == "failedTurns"]
+    assert [int(r["turns"]) for r in turns] == [int(r["turns"]) for r in failed]
+    assert sum(int(r["turns"]) for r in turns) == sum(
+        1 for t in plan.turns if START <= t.start_ns < END
+    )
+    assert turns[0]["failed"] == ""  # a column turns does not have
+    assert sum(int(r["failed"]) for r in failed) == sum(
+        1 for t in plan.turns if START <= t.start_ns < END and t.failure
+    )
+
+
+def test_the_progress_bar_appears_after_the_threshold(planned: tuple[Path, Plan]) -> None:
+    store, _ = planned
+    ran = cli(
+        "turns",
+        "sessions",
+        "intents",
+        *window_args(store),
+        "--granularity",
+        "hour,day",
+        "--progress-after",
+        "0",
+        "--format",
+        "json",
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr.rstrip("\n").endswith("measures [" + "#" * 30 + "] 6/6")
+    assert len(json.loads(ran.stdout)) == 6
+
+
+def test_listing_the_measures() -> None:
+    ran = cli()
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[0].split() == ["MEASURE", "PER", "VALUES"]
+    listed = {line.split()[0]: line.split()[1:] for line in ran.stdout.splitlines()[1:23]}
+    assert listed["dependencyCalls"] == ["dependency", "calls,", "failures,", "p50Ms,", "p95Ms"]
+    assert len(listed) == 22
+    assert ran.stdout.count("\n") >= 22
+
+
+@pytest.fixture
+def serving(planned: tuple[Path, Plan]) -> Iterator[CollectorThread]:
+    with CollectorThread(ServerConfig(store=planned[0], port=0)) as running:
+        yield running
+
+
+def test_while_serve_holds_the_store_the_cli_asks_it(
+    serving: CollectorThread, planned: tuple[Path, Plan]
+) -> None:
+    store, plan = planned
+    args = ("messagesReceived", *window_args(store), "--granularity", "day", "--format", "json")
+    through_discovery = cli(*args)
+    assert through_discovery.returncode == 0, through_discovery.stderr
+    through_url = cli(*args, "--url", serving.url)
+    assert json.loads(through_url.stdout) == json.loads(through_discovery.stdout)
+    response = json.loads(through_url.stdout)[0]["response"]
+    assert same(response, EXPECTED["messagesReceived"](plan, Window(START, END, "day", {}, {})))
+
+    bad = cli("feedback", *window_args(store), "--url", serving.url, "--locale", "de-DE")
+    assert bad.returncode == 1
+    assert "answered 400: context.locale: expected one of the dimensions feedback" in bad.stderr

@@ -1,0 +1,297 @@
+"""The bot's own metrics through botbuilder's real pipeline (TestAdapter, TelemetryMiddleware,
+a recognizer, a Q&A client, storage and a waterfall dialog, all wrapped as users wrap them),
+read back from the real SDK with an in-memory reader: names, units, attributes and counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botbuilder.core import (
+    ConversationState,
+    MemoryStorage,
+    Recognizer,
+    RecognizerResult,
+    TurnContext,
+)
+from botbuilder.core.adapters import TestAdapter
+from botbuilder.core.intent_score import IntentScore
+from botbuilder.dialogs import DialogSet, DialogTurnStatus, WaterfallDialog, WaterfallStepContext
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from opentelemetry.sdk.metrics.export import (
+    HistogramDataPoint,
+    InMemoryMetricReader,
+    NumberDataPoint,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import bot_telemetry
+from bot_telemetry import contract
+from bot_telemetry.signals import metrics as bot_metrics
+
+SECRET_USER = "user-secret-42"
+SECRET_CONVERSATION = "conversation-secret-7"
+
+
+class Keywords(Recognizer):  # type: ignore[misc]
+    """hello: Greeting 0.9; book: BookTable 0.4 (below the fallback score); else None."""
+
+    async def recognize(self, turn_context: TurnContext) -> RecognizerResult:
+        text = (turn_context.activity.text or "").lower()
+        intent, score = ("None", 0.8)
+        if "hello" in text:
+            intent, score = ("Greeting", 0.9)
+        elif "book" in text:
+            intent, score = ("BookTable", 0.4)
+        return RecognizerResult(text=text, intents={intent: IntentScore(score=score)})
+
+
+async def faq(turn_context: TurnContext) -> list[dict[str, Any]]:
+    if "parking" in (turn_context.activity.text or ""):
+        return [{"answer": "Yes.", "score": 0.9, "id": 3, "questions": ["parking?"]}]
+    if "outage" in (turn_context.activity.text or ""):
+        raise ConnectionError("qna is down")
+    return [{"answer": "No good match found in KB.", "score": 0, "id": -1}]
+
+
+@pytest.fixture
+def reader() -> Iterator[InMemoryMetricReader]:
+    found = InMemoryMetricReader()
+    handle = bot_telemetry.configure(
+        "metrics-bot",
+        span_exporters=[InMemorySpanExporter()],
+        log_exporters=[],
+        metric_readers=[found],
+    )
+    yield found
+    handle.shutdown()
+
+
+def build_bot() -> TestAdapter:
+    client = bot_telemetry.OpenTelemetryBotTelemetryClient()
+    storage = bot_telemetry.TelemetryStorage(MemoryStorage())
+    state = ConversationState(storage)
+    dialogs = DialogSet(state.create_property("dialogs"))
+
+    async def ask_day(step: WaterfallStepContext) -> Any:
+        await step.context.send_activity("Which day?")
+        return DialogTurnStatus.Waiting
+
+    async def done(step: WaterfallStepContext) -> Any:
+        await step.context.send_activity(f"Booked for {step.context.activity.text}.")
+        return await step.end_dialog()
+
+    booking = WaterfallDialog("booking", [ask_day, done])
+    booking.telemetry_client = client
+    dialogs.add(booking)
+    recognizer = bot_telemetry.TelemetryRecognizer(Keywords(), name="nlu")
+    qna = bot_telemetry.TelemetryQnA(faq, name="qna")
+
+    async def logic(context: TurnContext) -> None:
+        if context.activity.type != ActivityTypes.message:
+            await context.send_activity("Welcome!")
+            return
+        text = context.activity.text or ""
+        if text == "crash":
+            raise KeyError("the bot's own bug")
+        dialog = await dialogs.create_context(context)
+        if dialog.active_dialog is not None:
+            if text == "cancel":
+                await dialog.cancel_all_dialogs()
+                await context.send_activity("Cancelled.")
+            else:
+                await dialog.continue_dialog()
+        else:
+            result = await recognizer.recognize(context)
+            top = result.get_top_scoring_intent().intent
+            if top == "BookTable":
+                await dialog.begin_dialog("booking")
+            elif top == "Greeting":
+                await context.send_activity("Hi!")
+            else:
+                try:
+                    answers = await qna.get_answers(context)
+                except ConnectionError:
+                    answers = []
+                await context.send_activity(answers[0]["answer"] if answers else "Sorry.")
+                await context.send_activity(Activity(type=ActivityTypes.typing))
+        await state.save_changes(context)
+
+    template = Activity(
+        channel_id="msteams",
+        service_url="https://test.example",
+        from_property=ChannelAccount(id=SECRET_USER, name="Ada"),
+        recipient=ChannelAccount(id="bot", name="Bot"),
+        conversation=ConversationAccount(id=SECRET_CONVERSATION),
+    )
+    adapter = TestAdapter(logic, template)
+    adapter.use(bot_telemetry.TelemetryMiddleware(client))
+    return adapter
+
+
+def points(reader: InMemoryMetricReader) -> dict[str, tuple[str, list[Any]]]:
+    """Each metric of ours: its unit and its data points."""
+    found: dict[str, tuple[str, list[Any]]] = {}
+    data = reader.get_metrics_data()
+    if data is None:  # nothing recorded yet
+        return found
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name.startswith("bot."):
+                    found[metric.name] = (metric.unit or "", list(metric.data.data_points))
+    return found
+
+
+def by_attributes(
+    data: list[Any], *keys: str, before: list[Any] | None = None
+) -> Counter[tuple[Any, ...]]:
+    """Counts by the attributes' values; minus what ``before`` had (counters are the
+    process's, cumulative, so earlier tests' turns are in them)."""
+    counted: Counter[tuple[Any, ...]] = Counter()
+    for sign, points_ in ((1, data), (-1, before or [])):
+        for point in points_:
+            attributes = dict(point.attributes or {})
+            amount = point.count if isinstance(point, HistogramDataPoint) else point.value
+            counted[tuple(attributes.get(key) for key in keys)] += sign * amount
+    return +counted
+
+
+async def test_a_conversation_becomes_metrics(reader: InMemoryMetricReader) -> None:
+    before = points(reader)
+
+    def since(name: str) -> list[Any]:
+        return before.get(name, ("", []))[1]
+
+    adapter = build_bot()
+    welcome = Activity(
+        type=ActivityTypes.conversation_update,
+        members_added=[ChannelAccount(id=SECRET_USER)],
+    )
+    await adapter.process_activity(welcome, adapter.logic)
+    for text in ("hello", "do you have parking?", "what is this", "book a table", "friday"):
+        await adapter.send(text)
+    await adapter.send("book again")
+    await adapter.send("cancel")
+    await adapter.send("outage now")
+    with pytest.raises(KeyError):
+        await adapter.send("crash")
+    found = points(reader)
+
+    unit, data = found[contract.METRIC_TURN_DURATION]
+    assert unit == "s"
+    turns = by_attributes(data, "activity.channel_id", "activity.type", "error.type")
+    assert turns == {
+        ("msteams", "conversationUpdate", None): 1,
+        ("msteams", "message", None): 8,
+        ("msteams", "message", "KeyError"): 1,
+    }
+    assert all(isinstance(p, HistogramDataPoint) and p.sum > 0 for p in data)
+    assert data[0].explicit_bounds == contract.DURATION_BUCKETS_SECONDS
+
+    unit, data = found[contract.METRIC_MESSAGES_RECEIVED]
+    assert unit == "{message}"
+    received = since(contract.METRIC_MESSAGES_RECEIVED)
+    assert by_attributes(data, "activity.channel_id", "activity.type", before=received) == {
+        ("msteams", "conversationUpdate"): 1,
+        ("msteams", "message"): 9,
+    }
+    assert all(isinstance(p, NumberDataPoint) for p in data)
+
+    # Welcome, Hi, Yes., Sorry., Which day?, Booked, Which day?, Cancelled., Sorry.: typing
+    # activities are not messages.
+    unit, data = found[contract.METRIC_MESSAGES_SENT]
+    assert unit == "{message}"
+    sent = since(contract.METRIC_MESSAGES_SENT)
+    assert by_attributes(data, "activity.channel_id", "activity.type", before=sent) == {
+        ("msteams", "message"): 9
+    }
+
+    # The top intent was None for "parking" (answered by the Q&A: still a fallback turn, as
+    # the vocabulary has it), "what is this" (the Q&A had no answer either: one turn, its
+    # first reason) and "outage now"; "book a table" and "book again" scored 0.4.
+    unit, data = found[contract.METRIC_TURN_FALLBACKS]
+    assert unit == "{turn}"
+    fallbacks = since(contract.METRIC_TURN_FALLBACKS)
+    assert by_attributes(data, "activity.channel_id", "bot.fallback.reason", before=fallbacks) == {
+        ("msteams", "none_intent"): 3,
+        ("msteams", "low_score"): 2,
+    }
+
+    unit, data = found[contract.METRIC_DEPENDENCY_DURATION]
+    assert unit == "s"
+    calls = by_attributes(data, "peer.service", "bot.dependency.component", "error.type")
+    assert calls[("nlu", "Recognizer", None)] == 6
+    assert calls[("qna", "QnA", None)] == 2
+    assert calls[("qna", "QnA", "builtins.ConnectionError")] == 0  # builtins are bare
+    assert calls[("qna", "QnA", "ConnectionError")] == 1
+    assert calls[("MemoryStorage", "Storage", None)] > 0
+
+    unit, data = found[contract.METRIC_DIALOG_RUNS]
+    assert unit == "{run}"
+    runs = since(contract.METRIC_DIALOG_RUNS)
+    assert by_attributes(data, "bot.dialog.id", "bot.dialog.outcome", before=runs) == {
+        ("booking", "started"): 2,
+        ("booking", "completed"): 1,
+        ("booking", "cancelled"): 1,
+    }
+
+
+async def test_no_metric_carries_an_id(reader: InMemoryMetricReader) -> None:
+    adapter = build_bot()
+    for text in ("hello", "book", "friday", "what"):
+        await adapter.send(text)
+    allowed = {
+        "activity.channel_id",
+        "activity.type",
+        "error.type",
+        "peer.service",
+        "bot.dependency.component",
+        "bot.fallback.reason",
+        "bot.dialog.id",
+        "bot.dialog.outcome",
+    }
+    for _, data in points(reader).values():
+        for point in data:
+            attributes = dict(point.attributes or {})
+            assert set(attributes) <= allowed
+            assert SECRET_USER not in attributes.values()
+            assert SECRET_CONVERSATION not in attributes.values()
+
+
+def test_counts_beyond_the_limit_fold_into_overflow() -> None:
+    tally = bot_metrics.Tally(("activity.channel_id", "activity.type"), limit=3)
+    for channel in ("a", "b", "c", "d", "e", "a"):
+        tally.add(channel, "message")
+    assert tally.counts() == {
+        ("a", "message"): 2,
+        ("b", "message"): 1,
+        ("c", "message"): 1,
+        ("otel.metric.overflow",): 2,
+    }
+    observed = {tuple(sorted(o.attributes.items())): o.value for o in tally.observe(None)}  # type: ignore[arg-type, union-attr]
+    assert observed[(("otel.metric.overflow", True),)] == 2
+    assert observed[(("activity.channel_id", "a"), ("activity.type", "message"))] == 2
+
+
+async def test_without_a_reader_nothing_is_aggregated() -> None:
+    """configure() without a metric reader installs the API's no-op meters."""
+    handle = bot_telemetry.configure(
+        "quiet-bot", span_exporters=[InMemorySpanExporter()], log_exporters=[], metric_readers=[]
+    )
+    try:
+        from opentelemetry import metrics
+
+        meter = metrics.get_meter("probe")
+        histogram = meter.create_histogram("probe.duration")
+        histogram.record(1.0)
+        # The SDK provider exists (for the handle) but has no reader to give anything to.
+        assert handle.meter_provider.force_flush(1000)
+        assert type(metrics.get_meter_provider()).__name__ == "ReconfigurableMeterProvider"
+        from bot_telemetry.export import providers
+
+        assert isinstance(providers._meter_provider.delegate, metrics.NoOpMeterProvider)
+    finally:
+        handle.shutdown()

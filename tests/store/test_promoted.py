@@ -1,0 +1,81 @@
+"""Promoted columns: a turn's and an event's vocabulary (and the trace key) kept in columns at
+ingest; a store written before them (schema 2) gets them, filled from its rows, when opened,
+and reads the same."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+
+import duckdb
+
+from bot_telemetry import contract
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine
+from bot_telemetry.store.rows import promoted_values
+from tests.support.measure_traffic import planned_store
+
+EVERY_TURN = "SELECT * EXCLUDE (span_id) FROM turns ORDER BY trace_id, start_ns"
+EVERY_EVENT = "SELECT * FROM events ORDER BY time_ns, name, span_id"
+
+
+def test_values_are_the_first_present_as_their_column_wants() -> None:
+    promoted = contract.PROMOTED_EVENT_PROPERTIES
+    values = dict(
+        zip(
+            promoted,
+            promoted_values(
+                {
+                    "enduser.pseudo.id": "",  # empty: the next key answers
+                    "fromId": "u-7",
+                    "intent": "Book",
+                    "intentScore": "0.93",
+                    "articleFound": "False",
+                    "locale": 3,
+                },
+                promoted,
+            ),
+            strict=True,
+        )
+    )
+    assert values["user_id"] == "u-7"
+    assert values["intent"] == "Book"
+    assert values["intent_score"] == 0.93
+    assert values["article_found"] is False
+    assert values["locale"] == "3"
+    assert values["session_id"] is None and values["dialog_id"] is None
+    flags = promoted_values({"articleFound": True, "intentScore": "high"}, promoted)
+    found = dict(zip(promoted, flags, strict=True))
+    assert found["article_found"] is True and found["intent_score"] is None
+
+
+def _without_promoted_columns(path: Path) -> None:
+    """Make the store what schema version 2 wrote: no promoted columns, no trace key."""
+    db = duckdb.connect(str(path))
+    for table, promoted in (
+        ("spans", contract.PROMOTED_SPAN_ATTRIBUTES),
+        ("logs", contract.PROMOTED_EVENT_PROPERTIES),
+    ):
+        for column in (*promoted, "trace_key"):
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.close()
+
+
+def test_an_older_store_is_upgraded_and_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "store.duckdb"
+    planned_store(path)
+    with closing(Store.open(path, read_only=True)) as current:
+        engine = DuckDBEngine(current)
+        turns, events = engine.query(EVERY_TURN).rows, engine.query(EVERY_EVENT).rows
+    assert sum(1 for row in events if row[14] is not None) > 100  # intent_score
+    assert all(row[-1] is not None for row in turns)  # trace_key
+    _without_promoted_columns(path)
+
+    with closing(Store.open(path, read_only=True)) as upgraded:  # upgraded on the way
+        engine = DuckDBEngine(upgraded)
+        assert engine.query(EVERY_TURN).rows == turns
+        assert engine.query(EVERY_EVENT).rows == events
+        with upgraded.reader() as db:
+            version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == ("3",)
