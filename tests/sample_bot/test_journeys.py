@@ -49,7 +49,7 @@ def test_scripted_bookings_and_an_injected_failure_are_the_funnel_and_its_causes
         "--conversations",
         str(len(SCRIPTS)),
         "--nlu-fail-every",
-        "18",
+        "21",  # the abandoned booking's last message: the 21st the scripts send
         "--qna-fail-every",
         "0",
         "--exit",
@@ -70,6 +70,7 @@ def test_scripted_bookings_and_an_injected_failure_are_the_funnel_and_its_causes
     # Five scripts book; three finish (one of them says "no" at the end), one cancels.
     assert (booking["starts"], booking["completes"], booking["cancels"]) == (5, 3, 1)
     assert [step.split(".")[-1] for step in booking["steps"]] == [
+        "_consent",  # each scripted user is new, so each is asked first
         "_day",
         "_party_size",
         "_name",
@@ -78,12 +79,12 @@ def test_scripted_bookings_and_an_injected_failure_are_the_funnel_and_its_causes
     ]
 
     result = _json("funnel", "--store", str(store), "--dialog", "booking.steps", "--format", "json")
-    assert [s["count"] for s in result["steps"]] == [5, 5, 5, 4, 3, 3, 3]
+    assert [s["count"] for s in result["steps"]] == [5, 5, 5, 5, 4, 3, 3, 3]
     dropped = {d["conversationId"]: d for d in result["dropped"]}
     assert len(dropped) == 2
 
     abandoned = dropped[by_script["abandoned booking"]]
-    assert (abandoned["step"], abandoned["cause"]) == (2, "botError")  # after _party_size
+    assert (abandoned["step"], abandoned["cause"]) == (3, "botError")  # after _party_size
     transcript = _json(
         "conversations", abandoned["conversationId"], "--store", str(store), "--format", "json"
     )
@@ -93,7 +94,7 @@ def test_scripted_bookings_and_an_injected_failure_are_the_funnel_and_its_causes
     assert any(span["status"] == "error" for span in trace["spans"])
 
     cancelled = dropped[by_script["cancelled booking"]]
-    assert (cancelled["step"], cancelled["cause"]) == (3, "cancelled")  # after _name
+    assert (cancelled["step"], cancelled["cause"]) == (4, "cancelled")  # after _name
     transcript = _json(
         "conversations", cancelled["conversationId"], "--store", str(store), "--format", "json"
     )

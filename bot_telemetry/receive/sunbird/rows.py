@@ -305,26 +305,8 @@ def _producer(raw: Any) -> str:
     return name if isinstance(name, str) and name else "unknown_client"
 
 
-# The row's fields by position (NamedTuple's own list of them is a private name).
-_ROW_INDEX = {
-    name: index
-    for index, name in enumerate(
-        (
-            "record_id",
-            "time_ns",
-            "trace_id",
-            "span_id",
-            "service_name",
-            "severity_number",
-            "severity_text",
-            "body",
-            "event_name",
-            "conversation_id",
-            "attributes",
-            "scope_name",
-        )
-    )
-}
+# The row's fields by position, from its annotations (the same order as its fields).
+_ROW_INDEX = {name: index for index, name in enumerate(ClientEventRow.__annotations__)}
 
 
 def add_rows(batch: Batch, rows: Sequence[tuple[Any, ...]]) -> None:
