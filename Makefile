@@ -28,11 +28,13 @@ demo: $(STAMP) webchat
 
 # ruff (lint and format), mypy --strict, then the suite; coverage (files under 100% and the
 # TOTAL line) is printed just before pytest's closing line.
+# Two workers (pytest-xdist), a test file to each at a time: the suite is mostly waiting on
+# real servers, browsers and child processes, and a file's fixtures are built once.
 test: $(STAMP) tools
 	$(BIN)/ruff check bot_telemetry sample_bot tests benchmarks
 	$(BIN)/ruff format --check bot_telemetry sample_bot tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.turn_overhead --json --runtime both
