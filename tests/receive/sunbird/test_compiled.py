@@ -74,7 +74,7 @@ def test_every_valid_event_is_accepted_by_its_compiled_check(eid: str) -> None:
     assert ACCEPTS[eid](valid) is True
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(near_misses())
 def test_the_compiled_checks_decide_as_the_schema_nodes(made: Any) -> None:
     expected = problem_of(made)
