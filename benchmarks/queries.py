@@ -27,6 +27,7 @@ from benchmarks._report import machine
 from benchmarks.ingest import generate_store
 from bot_telemetry.analytics import appmap, client_events, conversations, events, traces
 from bot_telemetry.analytics.query import Query
+from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.store.clickhouse import ChDBEngine
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine, Engine
@@ -108,11 +109,15 @@ def copy_to_clickhouse(store_path: Path, engine: ChDBEngine, folder: Path) -> di
     }
 
 
-def checks(engine: Engine, some_trace: str) -> dict[str, Callable[[], Any]]:
-    """Every query a view or the CLI runs, by name."""
+def checks(engine: Engine, some_trace: str, latest_ns: int) -> dict[str, Callable[[], Any]]:
+    """Every query a view or the CLI runs, by name. ``app_map_last_hour`` is the map of the
+    data's last hour (what the UI's "last hour" asks for, measured on data that may have
+    been generated earlier: the hour ends at the latest span, not now)."""
     everything = {"start": 0, "end": 2**63 - 1}
+    last_hour = TimeWindow(latest_ns - 3600 * 10**9, latest_ns + 1)
     return {
         "app_map": lambda: appmap.build_app_map(engine),
+        "app_map_last_hour": lambda: appmap.build_app_map(engine, last_hour),
         "node_operations": lambda: appmap.node_operations(engine, "nlu"),
         "node_trace_ids": lambda: appmap.node_trace_ids(engine, "nlu"),
         "search_recent": lambda: traces.search_traces(engine, traces.TraceQuery()),
@@ -194,14 +199,15 @@ def measure(
     some_trace = duckdb.query(
         "SELECT trace_id FROM spans WHERE status_code = 2 ORDER BY trace_id LIMIT 1"
     ).scalar()
+    latest_ns = duckdb.query("SELECT max(start_ns) FROM spans").scalar()
     results: dict[str, Any] = {}
     try:
         on: dict[str, dict[str, Callable[[], Any]]] = {}
         if "duckdb" in engines:
-            on["duckdb"] = checks(duckdb, some_trace)
+            on["duckdb"] = checks(duckdb, some_trace, latest_ns)
         if clickhouse is not None:
-            on["chdb"] = checks(clickhouse, some_trace)
-        for name in checks(duckdb, some_trace):
+            on["chdb"] = checks(clickhouse, some_trace, latest_ns)
+        for name in checks(duckdb, some_trace, latest_ns):
             if only and name not in only:
                 continue
             row: dict[str, Any] = {}
