@@ -305,7 +305,7 @@ def generate_store(path: Path, spans: int) -> dict[str, int]:
         INSERT INTO spans (trace_id, span_id, parent_span_id, service_name, name, kind,
             start_ns, end_ns, duration_ns, status_code, status_message, peer, conversation_id,
             attributes, links, resource_id, scope_name, scope_version, channel_id, activity_type,
-            trace_key)
+            trace_key, span_number, parent_number)
         SELECT md5(t.range::VARCHAR) AS trace_id,
                substr(md5(t.range::VARCHAR || '-' || p.idx), 1, 16) AS span_id,
                CASE WHEN p.parent IS NULL THEN NULL
@@ -325,7 +325,10 @@ def generate_store(path: Path, spans: int) -> dict[str, int]:
                NULL, NULL, 'benchmark', NULL,
                CASE WHEN p.name = 'bot.turn' THEN 'directline' END,
                CASE WHEN p.name = 'bot.turn' THEN 'message' END,
-               CAST('0x' || substr(md5(t.range::VARCHAR), 1, 16) AS UBIGINT)
+               CAST('0x' || substr(md5(t.range::VARCHAR), 1, 16) AS UBIGINT),
+               CAST('0x' || substr(md5(t.range::VARCHAR || '-' || p.idx), 1, 16) AS UBIGINT),
+               CASE WHEN p.parent IS NOT NULL THEN CAST(
+                   '0x' || substr(md5(t.range::VARCHAR || '-' || p.parent), 1, 16) AS UBIGINT) END
         FROM range({turns}) t CROSS JOIN template p;
         INSERT INTO logs (record_id, time_ns, trace_id, span_id, service_name, severity_number,
             severity_text, body, event_name, conversation_id, attributes, resource_id,

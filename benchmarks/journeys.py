@@ -189,17 +189,19 @@ FROM read_parquet('{folder}/events.parquet')
 _STORE_SPANS = """
 INSERT INTO spans (trace_id, span_id, parent_span_id, service_name, name, kind, start_ns,
     end_ns, duration_ns, status_code, status_message, peer, conversation_id, attributes,
-    links, resource_id, scope_name)
+    links, resource_id, scope_name, span_number, parent_number)
 SELECT trace_id, span_id, NULL, 'bot', 'bot.turn', 1, turn_ns, turn_ns + duration_ns,
     duration_ns, 0, NULL, NULL, conversation_id,
     CAST(json_object('activity.conversation.id', conversation_id, 'enduser.pseudo.id',
         user_id, 'activity.channel_id', channel, 'activity.type', 'message') AS VARCHAR),
-    NULL, 'bench', 'bot_telemetry'
+    NULL, 'bench', 'bot_telemetry', CAST('0x' || span_id AS UBIGINT), NULL
 FROM read_parquet('{folder}/turns.parquet')
 UNION ALL
 SELECT trace_id, substr(md5(trace_id || 'call'), 1, 16), span_id, 'bot', 'GET /luis/predict',
     3, turn_ns + 5000000, turn_ns + 30000000, 25000000, 2, '503', 'nlu', NULL,
-    '{{"peer.service":"nlu"}}', NULL, 'bench', 'bot_telemetry'
+    '{{"peer.service":"nlu"}}', NULL, 'bench', 'bot_telemetry',
+    CAST('0x' || substr(md5(trace_id || 'call'), 1, 16) AS UBIGINT),
+    CAST('0x' || span_id AS UBIGINT)
 FROM read_parquet('{folder}/turns.parquet') WHERE fails
 """
 

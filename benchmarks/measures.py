@@ -37,7 +37,7 @@ from bot_telemetry import contract
 from bot_telemetry.analytics.measures import MEASURES, query
 from bot_telemetry.store.clickhouse import ChDBEngine
 from bot_telemetry.store.clickhouse_relations import Tables
-from bot_telemetry.store.database import Store, trace_key_sql
+from bot_telemetry.store.database import Store, span_number_sql, trace_key_sql
 from bot_telemetry.store.engine import DuckDBEngine, Engine
 
 DAY_NS = 86_400 * 10**9
@@ -156,7 +156,7 @@ INSERT INTO resources VALUES
 INSERT INTO spans (trace_id, span_id, parent_span_id, service_name, name, kind, start_ns,
     end_ns, duration_ns, status_code, status_message, peer, conversation_id, attributes, links,
     resource_id, scope_name, user_id, session_id, channel_id, activity_id, activity_type, locale,
-    trace_key)
+    trace_key, span_number, parent_number)
 SELECT trace_id, span_id, parent_span_id, service, name, kind, s_start, s_start + s_duration,
        s_duration, status, NULL, peer,
        CASE WHEN idx = 2 THEN 'c' || conv END,
@@ -171,7 +171,8 @@ SELECT trace_id, span_id, parent_span_id, service, name, kind, s_start, s_start 
        CASE WHEN idx = 2 THEN 'u' || usr END, CASE WHEN idx = 2 THEN 's' || conv END,
        CASE WHEN idx = 2 THEN channel END, CASE WHEN idx = 2 THEN 'a' || t END,
        CASE WHEN idx = 2 THEN activity_type END, CASE WHEN idx = 2 THEN locale END,
-       {trace_key_sql("trace_id")}
+       {trace_key_sql("trace_id")}, {span_number_sql("span_id")},
+       {span_number_sql("parent_span_id")}
 FROM g_spans;
 INSERT INTO span_events
 SELECT trace_id, span_id, 0, s_start + s_duration - 1000000, 'exception',

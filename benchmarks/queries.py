@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from benchmarks._report import machine
 from benchmarks.ingest import generate_store
 from bot_telemetry.analytics import appmap, client_events, conversations, events, traces
 from bot_telemetry.analytics.query import Query
+from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.store.clickhouse import ChDBEngine
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine, Engine
@@ -107,11 +109,15 @@ def copy_to_clickhouse(store_path: Path, engine: ChDBEngine, folder: Path) -> di
     }
 
 
-def checks(engine: Engine, some_trace: str) -> dict[str, Callable[[], Any]]:
-    """Every query a view or the CLI runs, by name."""
+def checks(engine: Engine, some_trace: str, latest_ns: int) -> dict[str, Callable[[], Any]]:
+    """Every query a view or the CLI runs, by name. ``app_map_last_hour`` is the map of the
+    data's last hour (what the UI's "last hour" asks for, measured on data that may have
+    been generated earlier: the hour ends at the latest span, not now)."""
     everything = {"start": 0, "end": 2**63 - 1}
+    last_hour = TimeWindow(latest_ns - 3600 * 10**9, latest_ns + 1)
     return {
         "app_map": lambda: appmap.build_app_map(engine),
+        "app_map_last_hour": lambda: appmap.build_app_map(engine, last_hour),
         "node_operations": lambda: appmap.node_operations(engine, "nlu"),
         "node_trace_ids": lambda: appmap.node_trace_ids(engine, "nlu"),
         "search_recent": lambda: traces.search_traces(engine, traces.TraceQuery()),
@@ -132,15 +138,19 @@ def checks(engine: Engine, some_trace: str) -> dict[str, Callable[[], Any]]:
     }
 
 
-def timed(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+def timed(run: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
+    """The median wall time and the median process CPU time (both engines run in this
+    process, on every core they can use: CPU above wall means parallel work), in ms."""
     answer = run()  # warm-up
-    durations = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         run()
-        durations.append(time.perf_counter() - started)
-    durations.sort()
-    return durations[len(durations) // 2] * 1000, answer
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu_started)
+    walls.sort()
+    cpus.sort()
+    return walls[len(walls) // 2] * 1000, cpus[len(cpus) // 2] * 1000, answer
 
 
 def comparable(answer: Any) -> Any:
@@ -149,41 +159,74 @@ def comparable(answer: Any) -> Any:
     return json.loads(json.dumps(answer, default=str), parse_float=str, parse_int=str)
 
 
-def measure(spans: int, repeats: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as directory:
-        folder = Path(directory)
-        started = time.perf_counter()
-        counts = generate_store(folder / "store.duckdb", spans)
-        generated = time.perf_counter() - started
-        clickhouse = ChDBEngine(str(folder / "chdb"))
+def prepare(folder: Path, spans: int) -> dict[str, Any]:
+    """Generate the store and its chDB copy in ``folder``, or reuse what an earlier run with
+    the same ``--folder`` left there (a ``done.json`` marks a complete pair)."""
+    done = folder / "done.json"
+    if done.exists():
+        prepared: dict[str, Any] = json.loads(done.read_text())
+        prepared["reused"] = True
+        return prepared
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    counts = generate_store(folder / "store.duckdb", spans)
+    generated = time.perf_counter() - started
+    clickhouse = ChDBEngine(str(folder / "chdb"))
+    try:
         loaded = copy_to_clickhouse(folder / "store.duckdb", clickhouse, folder)
-        store = Store.open(folder / "store.duckdb", read_only=True)
-        duckdb = DuckDBEngine(store)
-        some_trace = duckdb.query(
-            "SELECT trace_id FROM spans WHERE status_code = 2 ORDER BY trace_id LIMIT 1"
-        ).scalar()
-        results: dict[str, Any] = {}
-        try:
-            on_duckdb, on_clickhouse = checks(duckdb, some_trace), checks(clickhouse, some_trace)
-            for name in on_duckdb:
-                duck_ms, duck_answer = timed(on_duckdb[name], repeats)
-                house_ms, house_answer = timed(on_clickhouse[name], repeats)
-                results[name] = {
-                    "duckdb_ms": round(duck_ms, 1),
-                    "chdb_ms": round(house_ms, 1),
-                    "ratio": round(house_ms / duck_ms, 2) if duck_ms else None,
-                    "same": comparable(duck_answer) == comparable(house_answer),
-                }
-        finally:
-            store.close()
-            clickhouse.close()
-    return {
+    finally:
+        clickhouse.close()
+    for table in ("spans", "logs"):
+        (folder / f"{table}.parquet").unlink(missing_ok=True)
+    prepared = {
         "spans": counts["spans"],
         "log_records": counts["logs"],
         "generate_seconds": round(generated, 1),
         **loaded,
-        "queries": results,
     }
+    done.write_text(json.dumps(prepared))
+    prepared["reused"] = False
+    return prepared
+
+
+def measure(
+    folder: Path, spans: int, repeats: int, engines: list[str], only: list[str] | None
+) -> dict[str, Any]:
+    prepared = prepare(folder, spans)
+    store = Store.open(folder / "store.duckdb", read_only=True)
+    duckdb = DuckDBEngine(store)
+    clickhouse = ChDBEngine(str(folder / "chdb")) if "chdb" in engines else None
+    some_trace = duckdb.query(
+        "SELECT trace_id FROM spans WHERE status_code = 2 ORDER BY trace_id LIMIT 1"
+    ).scalar()
+    latest_ns = duckdb.query("SELECT max(start_ns) FROM spans").scalar()
+    results: dict[str, Any] = {}
+    try:
+        on: dict[str, dict[str, Callable[[], Any]]] = {}
+        if "duckdb" in engines:
+            on["duckdb"] = checks(duckdb, some_trace, latest_ns)
+        if clickhouse is not None:
+            on["chdb"] = checks(clickhouse, some_trace, latest_ns)
+        for name in checks(duckdb, some_trace, latest_ns):
+            if only and name not in only:
+                continue
+            row: dict[str, Any] = {}
+            answers = []
+            for engine, runs in on.items():
+                wall_ms, cpu_ms, answer = timed(runs[name], repeats)
+                row[f"{engine}_ms"] = round(wall_ms, 1)
+                row[f"{engine}_cpu_ms"] = round(cpu_ms, 1)
+                answers.append(comparable(answer))
+            if len(on) == 2:
+                duck_ms, house_ms = row["duckdb_ms"], row["chdb_ms"]
+                row["ratio"] = round(house_ms / duck_ms, 2) if duck_ms else None
+                row["same"] = answers[0] == answers[1]
+            results[name] = row
+    finally:
+        store.close()
+        if clickhouse is not None:
+            clickhouse.close()
+    return {**prepared, "queries": results}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,23 +234,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spans", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        help="keep the generated data in FOLDER/<spans>/ and reuse it in later runs "
+        "(the data's times are those of the run that generated it); default: a temporary folder",
+    )
+    parser.add_argument(
+        "--engines", nargs="+", choices=("duckdb", "chdb"), default=["duckdb", "chdb"]
+    )
+    parser.add_argument("--only", nargs="+", help="only these queries (names as printed)")
     options = parser.parse_args(argv)
     report: dict[str, Any] = {"machine": machine(), "sizes": []}
     for spans in options.spans:
-        found = measure(spans, options.repeats)
+        with tempfile.TemporaryDirectory() as directory:
+            base = options.folder or Path(directory)
+            found = measure(
+                base / str(spans), spans, options.repeats, options.engines, options.only
+            )
         report["sizes"].append(found)
         if not options.json:
             print(
                 f"{found['spans']:,} spans, {found['log_records']:,} log records "
                 f"(DuckDB generated in {found['generate_seconds']} s; chDB loaded in "
-                f"{found['load_seconds']} s)"
+                f"{found['load_seconds']} s{'; reused' if found['reused'] else ''})"
             )
-            print(f"  {'query':<22} {'DuckDB ms':>10} {'chDB ms':>10} {'ratio':>7}  same")
+            print(
+                f"  {'query':<22} {'DuckDB ms':>10} {'CPU ms':>8} {'chDB ms':>10} {'CPU ms':>8}"
+                f" {'ratio':>7}  same"
+            )
             for name, row in found["queries"].items():
                 print(
-                    f"  {name:<22} {row['duckdb_ms']:>10.1f} {row['chdb_ms']:>10.1f} "
-                    f"{row['ratio'] or 0:>7.2f}  {'yes' if row['same'] else 'NO'}"
+                    f"  {name:<22} {row.get('duckdb_ms', 0):>10.1f} "
+                    f"{row.get('duckdb_cpu_ms', 0):>8.1f} {row.get('chdb_ms', 0):>10.1f} "
+                    f"{row.get('chdb_cpu_ms', 0):>8.1f} {row.get('ratio') or 0:>7.2f}  "
+                    f"{ {True: 'yes', False: 'NO'}.get(row.get('same'), '-') }"
                 )
+    report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     if options.json:
         print(json.dumps(report, indent=2))
     return 0

@@ -13,7 +13,7 @@ from ..store.database import KIND_NAMES, STATUS_ERROR
 from ..store.engine import Engine
 from .json_values import load_json, load_object
 from .query import Query
-from .window import TimeWindow
+from .window import FIRST_STEP_NS, TimeWindow, latest_first
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 STATUS_NAMES = {0: "unset", 1: "ok", 2: "error"}
@@ -68,14 +68,15 @@ SELECT trace_id, min(start_ns) AS first_ns, max(end_ns) - min(start_ns) AS lengt
        first(name ORDER BY parent_span_id IS NOT NULL, start_ns, span_id) AS root_name,
        list(DISTINCT service_name ORDER BY service_name) AS services,
        max(conversation_id) AS conversation
-FROM spans WHERE trace_id IN (SELECT unnest($trace_ids))
+FROM spans WHERE trace_id IN (SELECT unnest($trace_ids)) AND start_ns >= $since
 GROUP BY trace_id ORDER BY first_ns DESC, trace_id
 """,
 )
 
 
-def summarize(engine: Engine, trace_ids: list[str]) -> list[TraceSummary]:
-    """One line per trace, most recent first."""
+def summarize(engine: Engine, trace_ids: list[str], since_ns: int = -(2**63)) -> list[TraceSummary]:
+    """One line per trace, most recent first. ``since_ns``: the traces have no span that
+    started before it (so only the spans after it are read)."""
     if not trace_ids:
         return []
     return [
@@ -101,7 +102,7 @@ def summarize(engine: Engine, trace_ids: list[str]) -> list[TraceSummary]:
             root_name,
             services,
             conversation_id,
-        ) in SUMMARIES.run(engine, trace_ids=list(trace_ids))
+        ) in SUMMARIES.run(engine, trace_ids=list(trace_ids), since=since_ns)
     ]
 
 
@@ -123,18 +124,60 @@ ORDER BY min(start_ns) DESC, trace_id LIMIT $limit
 )
 
 
-def search_traces(engine: Engine, query: TraceQuery) -> list[TraceSummary]:
-    """Traces that started in the window and match every given criterion, newest first."""
-    rows = SEARCH.run(
-        engine,
-        service=query.service or None,
-        conversation=query.conversation_id or None,
-        event=query.event_name or None,
-        failed=query.failed,
-        limit=max(1, min(query.limit, 1000)),
-        **query.window.bounds,
-    )
-    return summarize(engine, [row[0] for row in rows])
+LATEST = Query(
+    "traces.latest",
+    "SELECT max(start_ns) AS latest_ns FROM spans WHERE start_ns >= $start AND start_ns < $end",
+)
+# Whether any of the traces has a span before $before (in the window or not): the traces'
+# keys are taken from their spans after $before (few rows), so the long scan compares
+# integers, not ids. Another trace with the same key (the ids' first 8 bytes) only makes the
+# answer "maybe": the search then reads further back, as it would for a real one.
+EARLIER = Query(
+    "traces.earlier",
+    """SELECT count(*) AS spans FROM spans
+       WHERE start_ns < $before
+         AND trace_key IN (SELECT trace_key FROM spans WHERE start_ns >= $before
+                           AND trace_id IN (SELECT unnest($trace_ids)))""",
+)
+
+
+def search_traces(
+    engine: Engine, query: TraceQuery, *, step_ns: int = FIRST_STEP_NS
+) -> list[TraceSummary]:
+    """Traces that started in the window and match every given criterion, newest first.
+
+    The search reads the window's last minute first, then longer stretches
+    (``window.latest_first``), until one holds ``limit`` traces none of which has a span
+    before it: a trace's start is its first span's, so no trace left out can be newer than
+    those found, and each one found was read whole (and is summed from that stretch only).
+    At 10M spans a search for the newest traces reads thousands of spans instead of grouping
+    ten million by trace; one that matches little (one conversation's traces) reads the
+    whole window after the first minute, as it always did.
+    """
+    limit = max(1, min(query.limit, 1000))
+    criteria = {
+        "service": query.service or None,
+        "conversation": query.conversation_id or None,
+        "event": query.event_name or None,
+        "failed": query.failed,
+        "limit": limit,
+    }
+    whole = query.window
+    latest = LATEST.run(engine, **whole.bounds).scalar()
+    if latest is None:
+        return []
+    stretches = latest_first(whole, latest, step_ns)
+    stretch = next(stretches)
+    while True:
+        found = [row[0] for row in SEARCH.run(engine, **criteria, **stretch.bounds)]
+        if stretch == whole:
+            return summarize(engine, found)
+        if (
+            len(found) == limit
+            and not EARLIER.run(engine, before=stretch.start_ns, trace_ids=found).scalar()
+        ):
+            return summarize(engine, found, since_ns=stretch.start_ns)
+        stretch = stretches.send(len(found) / limit)
 
 
 class SpanEvent(TypedDict):

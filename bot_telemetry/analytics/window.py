@@ -6,8 +6,10 @@ TimeWindow.parse()            # everything stored
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -67,3 +69,32 @@ class TimeWindow:
 
 #: The window of everything stored.
 EVERYTHING = TimeWindow()
+
+#: The first stretch ``latest_first`` reads: the last minute before the latest row.
+FIRST_STEP_NS = 60 * 10**9
+_GROWTH = 16
+
+
+def latest_first(
+    window: TimeWindow, latest_ns: int, step_ns: int = FIRST_STEP_NS
+) -> Generator[TimeWindow, float | None, None]:
+    """Ever longer stretches of ``window`` ending where it does, the first the last
+    ``step_ns`` up to ``latest_ns`` (the latest row in ``window``), the last ``window``
+    itself.
+
+    A list of the most recent things needs only the rows of its last minutes when they hold
+    enough of them: 100 conversations of 10,000, 50 traces of a million. The caller asks
+    each stretch in turn and stops at the first whose answer it can prove whole. It may
+    send each stretch's share of what it wants (``stretches.send(found / wanted)``): the
+    next stretch is then long enough to hold it all at the same density (twice over), and
+    after a stretch with nothing the next is the whole window. Without a share, each
+    stretch is 16 times longer than the one before.
+    """
+    length = max(step_ns, 1)
+    while latest_ns + 1 - length > window.start_ns:
+        share = yield TimeWindow(latest_ns + 1 - length, window.end_ns)
+        if share is not None and share <= 0:
+            break
+        growth = _GROWTH if share is None else max(_GROWTH, 2 * math.ceil(1 / share))
+        length *= growth
+    yield window

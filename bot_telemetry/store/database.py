@@ -39,8 +39,9 @@ STORE_FILE_NAME = DEFAULT_STORE.name
 #: 2: spans and logs keep the scope version; metric points keep kind, temporality,
 #: histogram buckets, min and max, resource and scope. 3: promoted turn and event columns and
 #: the trace key (``rows.PROMOTED_*``, ``rows.trace_key``), filled from the attributes of the
-#: rows already stored. Older files are upgraded on open.
-SCHEMA_VERSION = "3"
+#: rows already stored. 4: spans keep their span and parent ids as integers too
+#: (``rows.span_number``), the app map's join keys. Older files are upgraded on open.
+SCHEMA_VERSION = "4"
 
 # Kinds and status codes keep their OTLP enum numbers.
 KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = 1, 2, 3, 4, 5
@@ -71,7 +72,8 @@ CREATE TABLE IF NOT EXISTS spans (
     start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL, duration_ns BIGINT NOT NULL,
     status_code TINYINT NOT NULL, status_message VARCHAR, peer VARCHAR, conversation_id VARCHAR,
     attributes VARCHAR, links VARCHAR, resource_id VARCHAR, scope_name VARCHAR,
-    scope_version VARCHAR, trace_key UBIGINT{_SPAN_PROMOTED},
+    scope_version VARCHAR, trace_key UBIGINT, span_number UBIGINT,
+    parent_number UBIGINT{_SPAN_PROMOTED},
     PRIMARY KEY (trace_id, span_id));
 CREATE TABLE IF NOT EXISTS span_events (
     trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, seq INTEGER NOT NULL,
@@ -124,6 +126,11 @@ _UPGRADE_FROM_1 = (
 )
 
 
+def span_number_sql(column: str) -> str:
+    """SQL for ``rows.span_number``: a span id's 16 hex digits as an integer."""
+    return f"CAST('0x' || {column} AS UBIGINT)"
+
+
 def trace_key_sql(column: str) -> str:
     """SQL for ``rows.trace_key``: the trace id's first 16 hex digits as an integer."""
     return f"CAST('0x' || substr({column}, 1, 16) AS UBIGINT)"
@@ -160,6 +167,14 @@ _UPGRADE_FROM_2 = tuple(
         f"UPDATE {table} SET trace_key = {trace_key_sql('trace_id')}, "
         + ", ".join(f"{name} = {promoted_sql(name, keys)}" for name, keys in promoted.items()),
     )
+)
+
+# From schema 3: the span and parent ids as integers (what ingest fills for new rows).
+_UPGRADE_FROM_3 = (
+    "ALTER TABLE spans ADD COLUMN span_number UBIGINT",
+    "ALTER TABLE spans ADD COLUMN parent_number UBIGINT",
+    f"UPDATE spans SET span_number = {span_number_sql('span_id')}, "
+    f"parent_number = {span_number_sql('parent_span_id')}",
 )
 
 # (table, its columns, the Batch field holding its rows)
@@ -303,7 +318,11 @@ class Store:
             return
         self._check_version()
         if version < int(SCHEMA_VERSION):
-            steps = (*(_UPGRADE_FROM_1 if version == 1 else ()), *_UPGRADE_FROM_2)
+            steps = (
+                *(_UPGRADE_FROM_1 if version == 1 else ()),
+                *(_UPGRADE_FROM_2 if version <= 2 else ()),
+                *_UPGRADE_FROM_3,
+            )
             db.execute("BEGIN TRANSACTION")
             try:
                 for statement in steps:

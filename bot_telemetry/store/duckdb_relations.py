@@ -58,8 +58,8 @@ def spans(mentioned: frozenset[str] | None) -> str:
     s.start_ns, s.end_ns, s.duration_ns, s.status_code, s.status_message, s.peer,
     s.conversation_id, s.attributes, s.scope_name, s.scope_version, s.links,
     {resource} AS resource_attributes,
-    hash(s.trace_id, s.span_id) AS span_key, hash(s.trace_id, s.parent_span_id) AS parent_key,
-    s.trace_key
+    hash(s.trace_key, s.span_number) AS span_key,
+    hash(s.trace_key, s.parent_number) AS parent_key, s.trace_key
 FROM main.spans s {join}"""
 
 

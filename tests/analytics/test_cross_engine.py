@@ -138,6 +138,11 @@ def test_traces(engines: Engines, pair: tuple[Engine, Engine]) -> None:
         expected = traces.search_traces(duckdb, query)
         assert traces.search_traces(clickhouse, query) == expected, query
         assert expected
+        # Read from the latest nanosecond back (every stretch the search may stop at),
+        # then as one window: the same traces.
+        for engine in pair:
+            assert traces.search_traces(engine, query, step_ns=1) == expected, query
+            assert traces.search_traces(engine, query, step_ns=2**63) == expected, query
 
 
 def test_conversations(engines: Engines, pair: tuple[Engine, Engine]) -> None:
@@ -147,6 +152,11 @@ def test_conversations(engines: Engines, pair: tuple[Engine, Engine]) -> None:
     expected = conversations.list_conversations(duckdb)
     assert conversations.list_conversations(clickhouse) == expected
     assert len(expected) == len(engines.traffic.conversations)
+    for engine in pair:
+        for limit in (1, 2, 100):
+            whole = conversations.list_conversations(engine, limit=limit, step_ns=2**63)
+            assert whole == expected[:limit]
+            assert conversations.list_conversations(engine, limit=limit, step_ns=1) == whole
     one = conversations.get_conversation(duckdb, "conv-2")
     assert conversations.get_conversation(clickhouse, "conv-2") == one
     assert one is not None and one["client_events"] and one["turns"][0]["client_events"]

@@ -1,19 +1,22 @@
 """One trace as the UI shows it: span links (marked when the linked trace is stored), the
-instrumentation scope, the resources, and values that are always valid JSON."""
+instrumentation scope, the resources, and values that are always valid JSON; the search,
+newest traces first, read from the latest minute back."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import duckdb
 
-from bot_telemetry.analytics.traces import get_trace
+from bot_telemetry.analytics.traces import TraceQuery, get_trace, search_traces
+from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine
 from bot_telemetry.store.rows import spans_batch
-from tests.support.otlp_messages import new_span_id, new_trace_id, spans_request
+from tests.support.otlp_messages import T0, new_span_id, new_trace_id, spans_request
 
 
 def test_links_scope_and_resources(tmp_path: Path) -> None:
@@ -79,3 +82,59 @@ def test_bare_nan_in_an_older_store_reads_back_as_strings(tmp_path: Path) -> Non
     assert not any(
         isinstance(v, float) and math.isnan(v) for v in found["spans"][0]["attributes"].values()
     )
+
+
+def test_a_search_from_the_latest_minute_still_orders_by_each_traces_first_span(
+    tmp_path: Path,
+) -> None:
+    minute = 60 * 10**9
+    store = Store.open(tmp_path / "s.duckdb")
+    # Random ids, as real ones are: the search tells traces apart by their first 8 bytes
+    # before it compares whole ids.
+    short = [os.urandom(16) for _ in range(40)]
+    store.write(
+        spans_batch(
+            spans_request(
+                [
+                    {"trace_id": trace_id, "start": T0 + i * minute, "end": T0 + i * minute + 10}
+                    for i, trace_id in enumerate(short)
+                ]
+            )
+        )
+    )
+    # A long trace: its first span is older than every short trace but one, its last span
+    # newer than all of them; the last minutes show only its end.
+    long_trace, root = os.urandom(16), new_span_id()
+    store.write(
+        spans_batch(
+            spans_request(
+                [
+                    {"trace_id": long_trace, "span_id": root, "start": T0 + minute // 2},
+                    {
+                        "trace_id": long_trace,
+                        "parent_span_id": root,
+                        "start": T0 + 39 * minute + minute // 2,
+                        "end": T0 + 40 * minute,
+                    },
+                ]
+            )
+        )
+    )
+    engine = DuckDBEngine(store)
+    try:
+        # The whole store, and a window that ends before the long trace's end (its start
+        # then is its first span's, and the search can stop at the last 16 minutes).
+        for window in (TimeWindow(), TimeWindow(0, T0 + 39 * minute + 1)):
+            for limit in (1, 3, 39, 41):
+                query = TraceQuery(window=window, limit=limit)
+                whole = [t["trace_id"] for t in search_traces(engine, query, step_ns=2**63)]
+                for step in (1, minute, 16 * minute):
+                    found = [t["trace_id"] for t in search_traces(engine, query, step_ns=step)]
+                    assert found == whole, (window, limit, step)
+        newest_three = [t["trace_id"] for t in search_traces(engine, TraceQuery(limit=3))]
+        assert newest_three == [trace_id.hex() for trace_id in reversed(short[-3:])]
+        everything = [t["trace_id"] for t in search_traces(engine, TraceQuery(limit=41))]
+        assert everything.index(long_trace.hex()) == 39  # second oldest start
+        assert search_traces(engine, TraceQuery(window=TimeWindow(1, 2))) == []
+    finally:
+        store.close()

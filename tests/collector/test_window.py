@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from bot_telemetry.analytics.window import TimeWindow, parse_duration
+from bot_telemetry.analytics.window import TimeWindow, latest_first, parse_duration
 
 
 def test_durations_and_instants() -> None:
@@ -30,3 +30,24 @@ def test_bad_windows(since: str, until: str | None, message: str) -> None:
         TimeWindow.parse(since, until)
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("ten minutes")
+
+
+def test_latest_first_grows_from_the_latest_row_to_the_whole_window() -> None:
+    window = TimeWindow(1_000, 10_000)
+    stretches = list(latest_first(window, latest_ns=9_000, step_ns=10))
+    assert stretches == [
+        TimeWindow(8_991, 10_000),  # the last 10 ns up to and with the latest row
+        TimeWindow(8_841, 10_000),  # 16 times longer
+        TimeWindow(6_441, 10_000),
+        window,  # 40,960 ns would start before the window: the window itself
+    ]
+    assert list(latest_first(window, latest_ns=9_000, step_ns=2**63)) == [window]
+    assert list(latest_first(window, latest_ns=1_000, step_ns=1)) == [window]
+    # Told what share of the rows wanted each stretch held: long enough for all of them.
+    stretches = latest_first(window, latest_ns=9_000, step_ns=10)
+    assert next(stretches) == TimeWindow(8_991, 10_000)
+    assert stretches.send(1 / 50) == TimeWindow(8_001, 10_000)  # 100 times longer
+    assert stretches.send(0.9) == window  # 16 times longer starts before the window
+    nothing = latest_first(window, latest_ns=9_000, step_ns=10)
+    next(nothing)
+    assert nothing.send(0) == window  # nothing in the last 10 ns: read it all

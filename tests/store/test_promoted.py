@@ -1,6 +1,6 @@
-"""Promoted columns: a turn's and an event's vocabulary (and the trace key) kept in columns at
-ingest; a store written before them (schema 2) gets them, filled from its rows, when opened,
-and reads the same."""
+"""Promoted columns: a turn's and an event's vocabulary (and the trace key, the span and parent
+numbers) kept in columns at ingest; a store written before them (schema 2 or 3) gets them,
+filled from its rows, when opened, and reads the same."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 
 from bot_telemetry import contract
-from bot_telemetry.store.database import Store
+from bot_telemetry.analytics import appmap
+from bot_telemetry.store.database import SCHEMA_VERSION, Store
 from bot_telemetry.store.engine import DuckDBEngine
 from bot_telemetry.store.rows import promoted_values
 from tests.support.measure_traffic import planned_store
@@ -49,8 +50,18 @@ def test_values_are_the_first_present_as_their_column_wants() -> None:
     assert found["article_found"] is True and found["intent_score"] is None
 
 
+def _without_span_numbers(path: Path) -> None:
+    """Make the store what schema version 3 wrote: no span and parent numbers."""
+    db = duckdb.connect(str(path))
+    db.execute("ALTER TABLE spans DROP COLUMN span_number")
+    db.execute("ALTER TABLE spans DROP COLUMN parent_number")
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.close()
+
+
 def _without_promoted_columns(path: Path) -> None:
     """Make the store what schema version 2 wrote: no promoted columns, no trace key."""
+    _without_span_numbers(path)
     db = duckdb.connect(str(path))
     for table, promoted in (
         ("spans", contract.PROMOTED_SPAN_ATTRIBUTES),
@@ -78,4 +89,34 @@ def test_an_older_store_is_upgraded_and_reads_the_same(tmp_path: Path) -> None:
         assert engine.query(EVERY_EVENT).rows == events
         with upgraded.reader() as db:
             version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("3",)
+    assert version == (SCHEMA_VERSION,)
+
+
+def test_a_version_3_store_gets_span_numbers_and_draws_the_same_app_map(tmp_path: Path) -> None:
+    path = tmp_path / "store.duckdb"
+    planned_store(path)
+    with closing(Store.open(path, read_only=True)) as current:
+        engine = DuckDBEngine(current)
+        drawn = appmap.build_app_map(engine)
+        with current.reader() as db:
+            numbers = db.execute(
+                "SELECT span_id, parent_span_id, span_number, parent_number FROM spans"
+            ).fetchall()
+    assert drawn["edges"]  # calls paired on the numbers
+    assert all(number == int(span_id, 16) for span_id, _, number, _ in numbers)
+    assert all(
+        (parent is None and number is None) or number == int(parent, 16)
+        for _, parent, _, number in numbers
+    )
+    assert any(parent is not None for _, parent, _, _ in numbers)
+    _without_span_numbers(path)
+
+    with closing(Store.open(path, read_only=True)) as upgraded:
+        assert appmap.build_app_map(DuckDBEngine(upgraded)) == drawn
+        with upgraded.reader() as db:
+            assert (
+                db.execute(
+                    "SELECT span_id, parent_span_id, span_number, parent_number FROM spans"
+                ).fetchall()
+                == numbers
+            )
