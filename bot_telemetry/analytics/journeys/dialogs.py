@@ -15,7 +15,6 @@ from typing import Any, TypedDict
 
 from ...contract import (
     DIALOG_ID,
-    INSTANCE_ID,
     STEP_NAME,
     WATERFALL_CANCEL,
     WATERFALL_COMPLETE,
@@ -42,13 +41,12 @@ class DialogFunnel(TypedDict):
     funnel: dict[str, Any]
 
 
-_STEP_ORDER = f"""
+_STEP_ORDER = """
 WITH waterfall AS (
-    SELECT name, dialog_id, attr(attributes, '{STEP_NAME}') AS step_name,
-        coalesce(attr(attributes, '{INSTANCE_ID}'), conversation_id) AS run, time_ns
+    SELECT name, dialog_id, step_name, coalesce(instance_id, conversation_id) AS run, time_ns
     FROM events
     WHERE name IN ($start_event, $step_event, $complete_event, $cancel_event)
-        AND dialog_id IS NOT NULL AND time_ns >= $start AND time_ns < $end AND {{context}}
+        AND dialog_id IS NOT NULL AND time_ns >= $start AND time_ns < $end AND {context}
 ), steps AS (
     SELECT dialog_id, step_name, row_number() OVER (
             PARTITION BY dialog_id, run ORDER BY time_ns, step_name) AS place

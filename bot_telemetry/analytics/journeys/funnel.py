@@ -1,5 +1,5 @@
 """Funnels: how many users, conversations or sessions go through a list of steps, where they
-stop, how long each step takes, and why those who stopped did (docs/funnels.md).
+stop, how long each step takes, and why those who stopped did (docs/journeys.md).
 
     result = funnel(engine, {
         "steps": [{"event": "WaterfallStart", "where": {"DialogId": "booking"}},
@@ -46,6 +46,7 @@ from .matching import (
     context_condition,
     event_condition,
     name_condition,
+    property_columns,
     property_value,
     read_properties,
     scoped_events,
@@ -152,11 +153,14 @@ class _FunnelQuery:
 
     def _scoped(self) -> str:
         request = self.request
-        names = ["time_ns", "name", "trace_id", "span_id", "conversation_id", "attributes"]
-        if request.breakdown is not None:
-            column = property_value(request.breakdown)
-            if not column.startswith("attr("):
-                names.append(column)
+        names = ["time_ns", "name", "trace_id", "span_id", "conversation_id"]
+        # Only the columns the steps, exclusions and breakdown read (the attributes only for
+        # a property that is not promoted: reading them is most of a funnel's cost on DuckDB).
+        matches = [*request.steps, *(e.match for e in request.exclusions)]
+        breakdown = () if request.breakdown is None else (request.breakdown,)
+        names += property_columns(matches, *breakdown)
+        if request.drop_off and request.count_by == "session":
+            names += ["fallback", "escalation"]
 
         cte, _ = scoped_events(request.count_by, names, self._in_range(), self.params)
         return cte
@@ -461,7 +465,7 @@ attempts AS (
         else:
             column = "conversation_id" if request.count_by == "conversation" else "user_id"
             source = f"""(
-    SELECT {column} AS entity, time_ns, trace_id, name, attributes FROM events
+    SELECT {column} AS entity, time_ns, trace_id, name, fallback, escalation FROM events
     WHERE {self._in_range()})"""
         grouped = ", ".join(f"c.{c} AS {c}" for c in columns)
         return [
@@ -492,10 +496,9 @@ evidence AS (
             -- last may have been degraded before the step's event).
             WHEN s.failed_ns IS NOT NULL THEN 0
             WHEN s.slow = 1 THEN 1
-            -- The vocabulary, read only for the events after a step where someone stopped.
-            WHEN e.time_ns > c.t_last AND is_fallback(e.name, e.attributes) THEN 2
-            WHEN s.handoff = 1
-                OR (e.time_ns > c.t_last AND is_escalation(e.name, e.attributes)) THEN 3
+            -- The vocabulary (events' columns, over the promoted ones).
+            WHEN e.time_ns > c.t_last AND e.fallback THEN 2
+            WHEN s.handoff = 1 OR (e.time_ns > c.t_last AND e.escalation) THEN 3
             WHEN e.time_ns > c.t_last AND e.name = {cancel} THEN 4
             -- Another turn's event (an event in no trace cannot be told apart: it counts).
             WHEN e.time_ns > c.t_last AND (e.trace_id IS NULL OR c.step_trace IS NULL
