@@ -1,5 +1,5 @@
 """User flows: the paths conversations (or sessions, users) take through events, as nodes and
-edges for a Sankey diagram (docs/funnels.md).
+edges for a Sankey diagram (docs/journeys.md).
 
     paths(engine, {"startEvent": "LuisIntent.BookTable", "stepLimit": 5,
                    "groupings": ["LuisIntent.*"]})
