@@ -3,9 +3,10 @@ bot and channel as processes), show up as the booking dialog's funnel and its dr
 finished bookings complete, the cancelled one stops as cancelled, and the abandoned one, whose
 last message the nlu service fails on purpose, stops with a bot error on that very turn.
 
-One conversation per script (sample_bot/scripts.py). The nlu service fails its 18th request:
-user messages before the abandoned booking's are 5 + 3 + 5 + 3 + 1 (scripts 0-4), so the 18th
-is its last ("tomorrow"); the Q&A service does not fail.
+One conversation per script (sample_bot/scripts.py). The nlu service fails its 21st request:
+user messages before the abandoned booking's are 6 + 3 + 6 + 3 (scripts 0-3) and it has 3
+(the booking asks for consent first), so the 21st is its last ("tomorrow"); the 35 messages
+reach no 42nd request; the Q&A service does not fail.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def test_scripted_bookings_and_an_injected_failure_are_the_funnel_and_its_causes
         "--conversations",
         str(len(SCRIPTS)),
         "--nlu-fail-every",
-        "18",
+        "21",
         "--qna-fail-every",
         "0",
         "--exit",
@@ -69,7 +70,9 @@ def test_scripted_bookings_and_an_injected_failure_are_the_funnel_and_its_causes
     booking = next(d for d in dialogs if d["dialogId"] == "booking.steps")
     # Five scripts book; three finish (one of them says "no" at the end), one cancels.
     assert (booking["starts"], booking["completes"], booking["cancels"]) == (5, 3, 1)
+    # The booking asks for consent first (docs/exhaust.md), then its questions.
     assert [step.split(".")[-1] for step in booking["steps"]] == [
+        "_consent",
         "_day",
         "_party_size",
         "_name",
@@ -78,12 +81,12 @@ def test_scripted_bookings_and_an_injected_failure_are_the_funnel_and_its_causes
     ]
 
     result = _json("funnel", "--store", str(store), "--dialog", "booking.steps", "--format", "json")
-    assert [s["count"] for s in result["steps"]] == [5, 5, 5, 4, 3, 3, 3]
+    assert [s["count"] for s in result["steps"]] == [5, 5, 5, 5, 4, 3, 3, 3]
     dropped = {d["conversationId"]: d for d in result["dropped"]}
     assert len(dropped) == 2
 
     abandoned = dropped[by_script["abandoned booking"]]
-    assert (abandoned["step"], abandoned["cause"]) == (2, "botError")  # after _party_size
+    assert (abandoned["step"], abandoned["cause"]) == (3, "botError")  # after _party_size
     transcript = _json(
         "conversations", abandoned["conversationId"], "--store", str(store), "--format", "json"
     )
@@ -93,7 +96,7 @@ def test_scripted_bookings_and_an_injected_failure_are_the_funnel_and_its_causes
     assert any(span["status"] == "error" for span in trace["spans"])
 
     cancelled = dropped[by_script["cancelled booking"]]
-    assert (cancelled["step"], cancelled["cause"]) == (3, "cancelled")  # after _name
+    assert (cancelled["step"], cancelled["cause"]) == (4, "cancelled")  # after _name
     transcript = _json(
         "conversations", cancelled["conversationId"], "--store", str(store), "--format", "json"
     )
