@@ -77,8 +77,11 @@ class Tables:
 Columns = Mapping[str, Mapping[str, str]]
 
 
-_FALLBACK = translate_expression(vocabulary.fallback("name", "attributes"), "clickhouse")
-_ESCALATION = translate_expression(vocabulary.escalation("name", "attributes"), "clickhouse")
+# Over the events view's own promoted columns (read from the map once).
+_FALLBACK = translate_expression(
+    vocabulary.fallback("name", "intent", "intent_score", "article_found"), "clickhouse"
+)
+_ESCALATION = translate_expression(vocabulary.escalation("name", "activity_type"), "clickhouse")
 
 
 def _text(value: str) -> str:

@@ -275,11 +275,21 @@ def _parameter_name(node: exp.Expression) -> str:
     return name
 
 
-def _mentioned_columns(tree: exp.Expr) -> frozenset[str] | None:
-    """Every column name the query mentions, or None if it selects ``*`` somewhere."""
+def _mentioned_columns(tree: exp.Expr, relations: set[str]) -> frozenset[str] | None:
+    """Every column name the query mentions, or None if it selects ``*`` from one of the
+    ``relations`` (a ``*`` over a CTE or a subquery takes only what they select)."""
     for star in tree.find_all(exp.Star):
-        if not isinstance(star.parent, exp.Count):
+        if isinstance(star.parent, exp.Count):
+            continue
+        select = star.find_ancestor(exp.Select)
+        if select is None:
             return None
+        found = select.args.get("from_") or select.args.get("from")  # (sqlglot renamed it)
+        sources = [found, *(select.args.get("joins") or [])]
+        for source in sources:
+            if source is not None and isinstance(source.this, exp.Table):
+                if source.this.name in relations:
+                    return None
     return frozenset(column.name for column in tree.find_all(exp.Column))
 
 
@@ -378,7 +388,9 @@ def compile_query(
         raise QueryError(f"cannot parse the query: {error}") from error
     _check_aliases(tree)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    mentioned = _mentioned_columns(tree)
+    mentioned = _mentioned_columns(
+        tree, {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
+    )
     tree = tree.transform(_expand_macros(dialect))
     if null_parameters:
         tree = _fold_null_parameters(tree, null_parameters)

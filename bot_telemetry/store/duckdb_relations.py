@@ -19,8 +19,13 @@ from . import vocabulary
 from .compiler import Definition, translate_expression
 from .database import STATUS_ERROR
 
-_FALLBACK = translate_expression(vocabulary.fallback("l.event_name", "l.attributes"), "duckdb")
-_ESCALATION = translate_expression(vocabulary.escalation("l.event_name", "l.attributes"), "duckdb")
+# Over the promoted columns: no JSON is parsed.
+_FALLBACK = translate_expression(
+    vocabulary.fallback("l.event_name", "l.intent", "l.intent_score", "l.article_found"), "duckdb"
+)
+_ESCALATION = translate_expression(
+    vocabulary.escalation("l.event_name", "l.activity_type"), "duckdb"
+)
 
 
 def _attr(column: str, key: str) -> str:

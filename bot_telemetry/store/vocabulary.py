@@ -1,11 +1,12 @@
-"""The analytics vocabulary's definitions over an event's name and attributes, written once as
-DuckDB SQL with the ``attr()`` macro (contract/analytics.py says what they mean).
+"""The analytics vocabulary's definitions over an event's name and its promoted columns,
+written once as DuckDB SQL (contract/analytics.py says what they mean).
 
 They are the ``events`` relation's ``fallback`` and ``escalation`` columns on every engine,
-and the compiler's macros ``is_fallback(name, attributes)`` and
-``is_escalation(name, attributes)``, for a query that should read attributes only for the
-rows it keeps (reading one parses JSON on DuckDB): a funnel judges only the events after a
-step where someone stopped.
+read from the promoted columns (``intent``, ``intent_score``, ``article_found``,
+``activity_type``): real columns in the DuckDB store, map reads on ClickHouse, so neither
+parses JSON. The compiler's macros ``is_fallback(name, attributes)`` and
+``is_escalation(name, attributes)`` give the same definitions over an attributes map, for a
+query that has only that: they read the keys as ingest promotes them (``store.rows``).
 """
 
 from __future__ import annotations
@@ -27,26 +28,44 @@ from ..contract import (
 )
 
 
-def fallback(name: str, attributes: str) -> str:
+def fallback(name: str, intent: str, intent_score: str, article_found: str) -> str:
     """A recognizer result whose intent is None or scores below FALLBACK_SCORE, or a Q&A
-    result with no answer. The event's name decides first: attributes are read only for the
-    events that can be either."""
+    result with no answer (``article_found`` false). The event's name decides first."""
     return f"""CASE
     WHEN {name} = '{LUIS_INTENT_PREFIX}{NONE_INTENT}' THEN true
     WHEN starts_with({name}, '{LUIS_INTENT_PREFIX}') OR {name} = '{BOTBUILDER_LUIS_RESULT}'
-    THEN coalesce(attr({attributes}, '{INTENT}') = '{NONE_INTENT}'
-        OR TRY_CAST(attr({attributes}, '{INTENT_SCORE}') AS DOUBLE) < {FALLBACK_SCORE}, false)
+    THEN coalesce({intent} = '{NONE_INTENT}' OR {intent_score} < {FALLBACK_SCORE}, false)
     WHEN {name} IN ('{QNA_MESSAGE}', '{BOTBUILDER_QNA_MESSAGE}')
-    THEN coalesce(attr({attributes}, '{ARTICLE_FOUND}') = 'false', false)
+    THEN coalesce(NOT {article_found}, false)
     ELSE false END"""
 
 
-def escalation(name: str, attributes: str) -> str:
+def escalation(name: str, activity_type: str) -> str:
     """An activity in or out whose type is a handoff."""
     return f"""CASE WHEN {name} IN ('{BOT_MESSAGE_SEND}', '{BOT_MESSAGE_RECEIVED}')
-    THEN coalesce(attr({attributes}, '{ACTIVITY_TYPE}') = '{HANDOFF_ACTIVITY_TYPE}', false)
+    THEN coalesce({activity_type} = '{HANDOFF_ACTIVITY_TYPE}', false)
     ELSE false END"""
 
 
-#: Macro name -> definition, for the compiler.
-MACROS = {"is_fallback": fallback, "is_escalation": escalation}
+def _flag(text: str) -> str:
+    # As ingest reads a flag (store.rows): true or false in any case, else nothing.
+    return f"CASE lower({text}) WHEN 'true' THEN true WHEN 'false' THEN false END"
+
+
+def fallback_of_attributes(name: str, attributes: str) -> str:
+    """``fallback`` over an attributes map (uses attr(); the macro ``is_fallback``)."""
+    return fallback(
+        name,
+        f"attr({attributes}, '{INTENT}')",
+        f"TRY_CAST(attr({attributes}, '{INTENT_SCORE}') AS DOUBLE)",
+        _flag(f"attr({attributes}, '{ARTICLE_FOUND}')"),
+    )
+
+
+def escalation_of_attributes(name: str, attributes: str) -> str:
+    """``escalation`` over an attributes map (the macro ``is_escalation``)."""
+    return escalation(name, f"attr({attributes}, '{ACTIVITY_TYPE}')")
+
+
+#: Macro name -> definition over (name, attributes), for the compiler.
+MACROS = {"is_fallback": fallback_of_attributes, "is_escalation": escalation_of_attributes}

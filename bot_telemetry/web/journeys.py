@@ -1,4 +1,4 @@
-"""The journeys API (docs/funnels.md), on whichever engine serve reads:
+"""The journeys API (docs/journeys.md), on whichever engine serve reads:
 
     POST /analytics/funnel            a funnel, its drop-off causes and dropped entities
     POST /analytics/funnel/dialogs    every dialog's funnel, ready to POST to /analytics/funnel

@@ -3,9 +3,10 @@ bot and channel as processes), show up as the booking dialog's funnel and its dr
 finished bookings complete, the cancelled one stops as cancelled, and the abandoned one, whose
 last message the nlu service fails on purpose, stops with a bot error on that very turn.
 
-One conversation per script (sample_bot/scripts.py). The nlu service fails its 18th request:
-user messages before the abandoned booking's are 5 + 3 + 5 + 3 + 1 (scripts 0-4), so the 18th
-is its last ("tomorrow"); the Q&A service does not fail.
+One conversation per script (sample_bot/scripts.py). The nlu service fails its 21st request:
+user messages before the abandoned booking's are 6 + 3 + 6 + 3 (scripts 0-3) and it has 3
+(the booking asks for consent first), so the 21st is its last ("tomorrow"); the 35 messages
+reach no 42nd request; the Q&A service does not fail.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def test_scripted_bookings_and_an_injected_failure_are_the_funnel_and_its_causes
     booking = next(d for d in dialogs if d["dialogId"] == "booking.steps")
     # Five scripts book; three finish (one of them says "no" at the end), one cancels.
     assert (booking["starts"], booking["completes"], booking["cancels"]) == (5, 3, 1)
+    # The booking asks for consent first (docs/exhaust.md), then its questions.
     assert [step.split(".")[-1] for step in booking["steps"]] == [
         "_consent",  # each scripted user is new, so each is asked first
         "_day",

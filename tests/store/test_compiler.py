@@ -32,6 +32,19 @@ def test_star_asks_for_every_column_and_count_star_does_not() -> None:
     assert seen == [frozenset(), None]
 
 
+def test_star_over_a_cte_or_subquery_asks_only_for_what_they_select() -> None:
+    seen: list[frozenset[str] | None] = []
+    compile_query(
+        "WITH s AS (SELECT trace_id FROM spans) SELECT * FROM (SELECT *, 1 AS one FROM s) t",
+        "duckdb",
+        definitions(seen),
+    )
+    compile_query(
+        "WITH s AS (SELECT * FROM spans) SELECT x.* FROM s x", "duckdb", definitions(seen)
+    )
+    assert seen == [frozenset({"trace_id"}), None]
+
+
 def test_a_cte_of_the_same_name_is_not_replaced() -> None:
     compiled = compile_query(
         "WITH spans AS (SELECT 2 AS x) SELECT x FROM spans", "duckdb", definitions([])

@@ -21,6 +21,9 @@ EVENTS = [
     ("QnAMessage", {"articleFound": False}, True, False),
     ("QnAMessage", {"articleFound": True}, False, False),
     ("QnaMessage", {"articleFound": False}, True, False),
+    # A flag sent as text is read as ingest reads it, in any case.
+    ("QnAMessage", {"articleFound": "False"}, True, False),
+    ("QnAMessage", {"articleFound": "yes"}, False, False),
     ("BotMessageSend", {"activityType": "handoff"}, False, True),
     ("BotMessageReceived", {"activityType": "handoff"}, False, True),
     ("BotMessageSend", {"activityType": "message"}, False, False),

@@ -1,4 +1,4 @@
-"""Funnels as docs/funnels.md defines them, computed the plain way in Python (every attempt
+"""Funnels as docs/journeys.md defines them, computed the plain way in Python (every attempt
 walked one event at a time), to check the SQL against on generated streams.
 
     expected = oracle_funnel(stream.records, request)

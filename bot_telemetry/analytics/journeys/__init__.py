@@ -1,6 +1,6 @@
 """Journeys: funnels (and why users dropped off), dialog funnels, user flows (paths) and
 retention, each one query over the logical model that runs on every engine
-(docs/funnels.md).
+(docs/journeys.md).
 
     from bot_telemetry.analytics import journeys
     journeys.funnel(engine, {"steps": ["LuisIntent.BookTable", "WaterfallComplete"]})

@@ -1,5 +1,5 @@
 """Funnels: how many users, conversations or sessions go through a list of steps, where they
-stop, how long each step takes, and why those who stopped did (docs/funnels.md).
+stop, how long each step takes, and why those who stopped did (docs/journeys.md).
 
     result = funnel(engine, {
         "steps": [{"event": "WaterfallStart", "where": {"DialogId": "booking"}},
@@ -46,6 +46,7 @@ from .matching import (
     context_condition,
     event_condition,
     name_condition,
+    property_columns,
     property_value,
     read_properties,
     scoped_events,
@@ -152,11 +153,14 @@ class _FunnelQuery:
 
     def _scoped(self) -> str:
         request = self.request
-        names = ["time_ns", "name", "trace_id", "span_id", "conversation_id", "attributes"]
-        if request.breakdown is not None:
-            column = property_value(request.breakdown)
-            if not column.startswith("attr("):
-                names.append(column)
+        names = ["time_ns", "name", "trace_id", "span_id", "conversation_id"]
+        # Only the columns the steps, exclusions and breakdown read (the attributes only for
+        # a property that is not promoted: reading them is most of a funnel's cost on DuckDB).
+        matches = [*request.steps, *(e.match for e in request.exclusions)]
+        breakdown = () if request.breakdown is None else (request.breakdown,)
+        names += property_columns(matches, *breakdown)
+        if request.drop_off and request.count_by == "session":
+            names += ["fallback", "escalation"]
 
         cte, _ = scoped_events(request.count_by, names, self._in_range(), self.params)
         return cte
@@ -461,9 +465,12 @@ attempts AS (
         else:
             column = "conversation_id" if request.count_by == "conversation" else "user_id"
             source = f"""(
-    SELECT {column} AS entity, time_ns, trace_id, name, attributes FROM events
+    SELECT {column} AS entity, time_ns, trace_id, name, fallback, escalation FROM events
     WHERE {self._in_range()})"""
-        grouped = ", ".join(f"c.{c} AS {c}" for c in columns)
+        counted = ", ".join(f"c.{c} AS {c}" for c in columns)
+        # Only the entities that stopped part-way are judged, each against its own events
+        # (grouped by the entity alone: grouping by every column of counted cost more than
+        # the join); the others keep no cause and their last step's trace.
         return [
             f"""signals AS (
     SELECT trace_id AS turn_trace, max(failed_ns) AS failed_ns, max(slow) AS slow,
@@ -484,36 +491,41 @@ attempts AS (
             AND start_ns < {self.until}) s
     GROUP BY trace_id
 ),
+stopped AS (
+    SELECT entity, t0, t_last, deadline, step_trace FROM counted
+    WHERE level > 0 AND level < {self.n}
+),
 evidence AS (
-    SELECT {grouped}, e.time_ns, e.trace_id,
+    SELECT d.entity AS entity, e.time_ns AS time_ns, e.trace_id AS trace_id,
         CASE
-            WHEN c.level = 0 OR c.level = {self.n} THEN NULL
             -- A span of the step's own turn or a later one failed (the turn the user saw
             -- last may have been degraded before the step's event).
             WHEN s.failed_ns IS NOT NULL THEN 0
             WHEN s.slow = 1 THEN 1
-            -- The vocabulary, read only for the events after a step where someone stopped.
-            WHEN e.time_ns > c.t_last AND is_fallback(e.name, e.attributes) THEN 2
-            WHEN s.handoff = 1
-                OR (e.time_ns > c.t_last AND is_escalation(e.name, e.attributes)) THEN 3
-            WHEN e.time_ns > c.t_last AND e.name = {cancel} THEN 4
+            -- The vocabulary (events' columns, over the promoted ones).
+            WHEN e.time_ns > d.t_last AND e.fallback THEN 2
+            WHEN s.handoff = 1 OR (e.time_ns > d.t_last AND e.escalation) THEN 3
+            WHEN e.time_ns > d.t_last AND e.name = {cancel} THEN 4
             -- Another turn's event (an event in no trace cannot be told apart: it counts).
-            WHEN e.time_ns > c.t_last AND (e.trace_id IS NULL OR c.step_trace IS NULL
-                OR e.trace_id <> c.step_trace) THEN 5
+            WHEN e.time_ns > d.t_last AND (e.trace_id IS NULL OR d.step_trace IS NULL
+                OR e.trace_id <> d.step_trace) THEN 5
         END AS row_rank
-    FROM counted c
-        JOIN {source} e ON e.entity = c.entity
+    FROM stopped d
+        JOIN {source} e ON e.entity = d.entity
         LEFT JOIN signals s ON s.turn_trace = e.trace_id
-    WHERE (e.time_ns >= c.t_last AND e.time_ns <= c.deadline) OR e.time_ns = c.t0
+    WHERE (e.time_ns >= d.t_last AND e.time_ns <= d.deadline) OR e.time_ns = d.t0
+),
+causes AS (
+    SELECT entity, coalesce(min(row_rank), {_USER_LEFT}) AS cause_rank,
+        min(row_rank) IS NOT NULL AS found,
+        first(trace_id ORDER BY coalesce(row_rank, 99), time_ns, trace_id) AS found_trace
+    FROM evidence GROUP BY entity
 ),
 classified AS (
-    SELECT {", ".join(columns)},
-        CASE WHEN level > 0 AND level < {self.n}
-            THEN coalesce(min(row_rank), {_USER_LEFT}) END AS cause_rank,
-        CASE WHEN min(row_rank) IS NULL THEN step_trace
-            ELSE first(trace_id ORDER BY coalesce(row_rank, 99), time_ns, trace_id) END
+    SELECT {counted}, x.cause_rank AS cause_rank,
+        CASE WHEN coalesce(x.found, false) THEN x.found_trace ELSE c.step_trace END
             AS cause_trace
-    FROM evidence GROUP BY {", ".join(columns)}
+    FROM counted c LEFT JOIN causes x ON x.entity = c.entity
 )"""
         ]
 

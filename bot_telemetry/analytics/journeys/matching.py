@@ -13,8 +13,18 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...contract import SESSION_GAP_SECONDS
+from ...contract import PROMOTED_EVENT_PROPERTIES, SESSION_GAP_SECONDS
+from ...store.rows import PROMOTED_TYPES
 from .requests import DIMENSIONS, CountBy, EventMatch
+
+#: Event properties the ``events`` relation also has as text columns (promoted at ingest,
+#: the same value ``attr()`` reads): compared there, not in the attributes, which DuckDB
+#: would parse as JSON for every event.
+PROMOTED_PROPERTIES = {
+    keys[0]: column
+    for column, keys in PROMOTED_EVENT_PROPERTIES.items()
+    if len(keys) == 1 and column not in PROMOTED_TYPES
+}
 
 
 class Params:
@@ -50,7 +60,7 @@ def event_condition(
     if not match.where:
         return f"({name})"
     properties = " AND ".join(
-        f"coalesce({(read or {}).get(key) or f'attr(attributes, {chr(39)}{key}{chr(39)})'} IN "
+        f"coalesce({(read or {}).get(key) or property_column(key)} IN "
         f"({', '.join(params.add(value) for value in values)}), false)"
         for key, values in match.where
     )
@@ -63,7 +73,8 @@ def read_properties(matches: list[EventMatch], params: Params) -> tuple[list[str
     keys: dict[str, list[EventMatch]] = {}
     for match in matches:
         for key, _ in match.where:
-            keys.setdefault(key, []).append(match)
+            if key not in PROMOTED_PROPERTIES:
+                keys.setdefault(key, []).append(match)
     selects, columns = [], {}
     for i, (key, users) in enumerate(keys.items()):
         names = " OR ".join(dict.fromkeys(name_condition(m, params) for m in users))
@@ -81,9 +92,25 @@ def context_condition(context: tuple[tuple[str, tuple[str, ...]], ...], params: 
     return " AND ".join(parts) if parts else "true"
 
 
+def property_column(key: str) -> str:
+    """An event property: its promoted column, else read from the attributes."""
+    return PROMOTED_PROPERTIES.get(key) or f"attr(attributes, '{key}')"
+
+
 def property_value(key: str) -> str:
     """A dimension's column (``channelId`` is ``channel_id``), else the event property."""
-    return DIMENSIONS.get(key) or f"attr(attributes, '{key}')"
+    return DIMENSIONS.get(key) or property_column(key)
+
+
+def property_columns(matches: list[EventMatch], *keys: str) -> list[str]:
+    """The ``events`` columns reading the properties of ``matches`` and the dimensions or
+    properties ``keys`` takes: promoted columns, and ``attributes`` only if some property is
+    not promoted."""
+    found = [property_column(key) for match in matches for key, _ in match.where]
+    found += [property_value(key) for key in keys]
+    return list(
+        dict.fromkeys("attributes" if column.startswith("attr(") else column for column in found)
+    )
 
 
 def scoped_events(

@@ -1,5 +1,5 @@
 """User flows: the paths conversations (or sessions, users) take through events, as nodes and
-edges for a Sankey diagram (docs/funnels.md).
+edges for a Sankey diagram (docs/journeys.md).
 
     paths(engine, {"startEvent": "LuisIntent.BookTable", "stepLimit": 5,
                    "groupings": ["LuisIntent.*"]})
@@ -21,7 +21,14 @@ from typing import Any, TypedDict
 
 from ...store.engine import Engine
 from ..traces import iso
-from .matching import Params, context_condition, event_condition, name_condition, scoped_events
+from .matching import (
+    Params,
+    context_condition,
+    event_condition,
+    name_condition,
+    property_columns,
+    scoped_events,
+)
 from .requests import EventMatch, PathsRequest
 
 
@@ -94,7 +101,9 @@ def paths_sql(request: PathsRequest) -> tuple[str, dict[str, Any]]:
     where = (
         f"time_ns >= {start} AND time_ns < {end} AND {context_condition(request.context, params)}"
     )
-    scoped, _ = scoped_events(request.count_by, ["time_ns", "name", "attributes"], where, params)
+    anchors = [] if anchor is None else [anchor]
+    columns = ["time_ns", "name", *property_columns(anchors)]
+    scoped, _ = scoped_events(request.count_by, columns, where, params)
     ordering = "PARTITION BY entity ORDER BY time_ns, node"
     if request.start is not None:
         anchor_ns = "min(CASE WHEN anchors THEN time_ns END) OVER (PARTITION BY entity)"

@@ -302,7 +302,7 @@ _FUNNEL_FIELDS = (
 
 @dataclass(frozen=True)
 class FunnelRequest:
-    """``POST /analytics/funnel``'s body (docs/funnels.md)."""
+    """``POST /analytics/funnel``'s body (docs/journeys.md)."""
 
     steps: tuple[EventMatch, ...]
     range: TimeRange = field(default_factory=TimeRange)

@@ -1,5 +1,5 @@
 """Retention: of the users who first came in a period (their cohort), how many came back in
-each period after (docs/funnels.md).
+each period after (docs/journeys.md).
 
     retention(engine, {"startTime": "2026-11-02T00:00:00Z", "period": "week",
                        "totalIntervals": 8})

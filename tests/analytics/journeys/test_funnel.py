@@ -1,5 +1,5 @@
 """Funnels on a generated stream: DuckDB and ClickHouse give the same answer, and it is the
-one docs/funnels.md defines (computed the plain way by tests/support/funnel_oracle.py)."""
+one docs/journeys.md defines (computed the plain way by tests/support/funnel_oracle.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """On ClickHouse, our portable funnel gives windowFunnel's counts where the two definitions
-are the same (docs/funnels.md says where they differ and why):
+are the same (docs/journeys.md says where they differ and why):
 
 * ``ordered`` is ``windowFunnel(window, 'strict_once')`` (one event fills one step), and
   plain ``windowFunnel(window)`` when no event can match two steps;
