@@ -2,6 +2,7 @@
 
     python -m benchmarks.measures                          # 1M and 10M spans, a table
     python -m benchmarks.measures --spans 1000000 --json   # one size, one JSON document
+    python -m benchmarks.measures --folder /tmp/bench --only turnLatency   # reuse the data
 
 Bot-shaped telemetry is generated with SQL, once per size, into a DuckDB store (its own
 tables, as ingest writes them) and from the same rows into chDB (the Collector exporter's
@@ -9,10 +10,11 @@ tables): ten spans a turn (the channel's call, the bot's request and turn, recog
 storage read and write, the reply, the services' own requests), about five events a turn
 (BotMessageReceived/Send, LuisIntent.*, QnAMessage, waterfall events, handoffs, a web chat
 page's INTERACT and FEEDBACK), exceptions on failed turns and recognizer calls, over seven
-days. Then each measure is run (hour buckets over the seven days, no context; and once
-narrowed by channelId, which most measures answer through the turn) after a warm-up, and the
-median of the repeats is reported, with whether the two engines gave the same answer.
-The goal (docs/measures.md): every measure under 500 ms at 10M spans on DuckDB.
+days (``--folder`` keeps it, and the next run with the same folder reuses it). Then each
+measure is run (hour buckets over the seven days, no context; and once narrowed by
+channelId, which most measures answer through the turn) after a warm-up, and the median of
+the repeats is reported, with whether the two engines gave the same answer. The goal
+(docs/measures.md): every measure under 500 ms at 10M spans on DuckDB.
 
 Figures depend on the machine (printed with them); nothing here is asserted.
 """
@@ -206,8 +208,8 @@ FROM g_events;
 """)
 
 
-def _export_parquet(db: duckdb.DuckDBPyConnection, folder: Path) -> tuple[Path, Path]:
-    spans, events = folder / "spans.parquet", folder / "events.parquet"
+def _export_parquet(db: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    spans, events = _parquet(folder)
     db.execute(f"""
 COPY (SELECT s.*, e.time_ns AS e_time,
              CASE WHEN s.idx = 2 THEN 'KeyError' ELSE 'aiohttp.ClientResponseError' END AS e_type
@@ -217,7 +219,6 @@ COPY (SELECT s.*, e.time_ns AS e_time,
 TO '{spans}' (FORMAT parquet);
 COPY g_events TO '{events}' (FORMAT parquet);
 """)
-    return spans, events
 
 
 _KINDS = {1: "Internal", 2: "Server", 3: "Client"}
@@ -277,30 +278,43 @@ FROM file('{events}', Parquet)
 SETTINGS max_insert_threads = 2""")
 
 
-def generate(
-    folder: Path, spans: int, clickhouse: bool
-) -> tuple[Path, ChDBEngine | None, dict[str, int]]:
-    """The store file and (if asked) a chDB engine holding the same telemetry."""
+def generate(folder: Path, spans: int) -> dict[str, int]:
+    """The store file ``store.duckdb`` and the same rows as Parquet for chDB, in ``folder``;
+    kept when a finished set is already there (``done`` written last)."""
     path = folder / "store.duckdb"
-    Store.open(path).close()
-    db = duckdb.connect(str(path))
+    done = folder / "done"
+    if not done.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in (path, folder / "store.duckdb.wal", *_parquet(folder)):
+            stale.unlink(missing_ok=True)
+        Store.open(path).close()
+        db = duckdb.connect(str(path))
+        try:
+            _generate_duckdb(db, spans // SPANS_PER_TURN)
+            db.execute("CHECKPOINT")
+            _export_parquet(db, folder)
+        finally:
+            db.close()
+        done.write_text("complete\n")
+    db = duckdb.connect(str(path), read_only=True)
     try:
-        _generate_duckdb(db, spans // SPANS_PER_TURN)
-        db.execute("CHECKPOINT")
-        counts = {
+        return {
             table: int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
             for table in ("spans", "logs", "span_events")
         }
-        engine = None
-        if clickhouse:
-            spans_file, events_file = _export_parquet(db, folder)
-            engine = ChDBEngine(tables=Tables(database="measures_bench"))
-            _load_clickhouse(engine, spans_file, events_file)
-            spans_file.unlink()
-            events_file.unlink()
     finally:
         db.close()
-    return path, engine, counts
+
+
+def _parquet(folder: Path) -> tuple[Path, Path]:
+    return folder / "spans.parquet", folder / "events.parquet"
+
+
+def load_chdb(folder: Path) -> ChDBEngine:
+    """A chDB engine (in a temporary directory) holding the rows ``generate`` wrote."""
+    engine = ChDBEngine(tables=Tables(database="measures_bench"))
+    _load_clickhouse(engine, *_parquet(folder))
+    return engine
 
 
 def _request(name: str, context: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -336,18 +350,29 @@ def _close(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def measure_size(spans: int, repeats: int, clickhouse: bool) -> dict[str, Any]:
+def measure_size(
+    spans: int,
+    repeats: int,
+    clickhouse: bool,
+    folder: Path | None = None,
+    only: list[str] | None = None,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="measures-bench-") as directory:
+        data = (folder or Path(directory)) / str(spans)
+        reused = (data / "done").exists()
         started = time.perf_counter()
-        path, chdb, counts = generate(Path(directory), spans, clickhouse)
+        counts = generate(data, spans)
         generated = round(time.perf_counter() - started, 1)
-        store = Store.open(path, read_only=True)
+        chdb = load_chdb(data) if clickhouse else None
+        store = Store.open(data / "store.duckdb", read_only=True)
         engines: dict[str, Engine] = {"duckdb": DuckDBEngine(store)}
         if chdb is not None:
             engines["chdb"] = chdb
         results: dict[str, Any] = {}
         try:
             for name, measure in MEASURES.items():
+                if only and name not in only:
+                    continue
                 # Narrowed by the channel (through the turn, for most), or for client
                 # events, which take no channel, by a user.
                 narrowed = (
@@ -381,6 +406,7 @@ def measure_size(spans: int, repeats: int, clickhouse: bool) -> dict[str, Any]:
         "events": counts["logs"],
         "span_events": counts["span_events"],
         "generate_seconds": generated,
+        "reused_data": reused,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "duckdb_slowest_ms": slowest,
         "duckdb_slowest_cpu_ms": slowest_cpu,
@@ -395,10 +421,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-clickhouse", action="store_true", help="DuckDB only")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        help="keep the generated data here (a folder per size) and reuse it on the next run",
+    )
+    parser.add_argument("--only", nargs="+", metavar="MEASURE", help="time only these measures")
     options = parser.parse_args(argv)
+    unknown = sorted(set(options.only or ()) - set(MEASURES))
+    if unknown:
+        parser.error(f"unknown measures {unknown}; valid: {sorted(MEASURES)}")
     report: dict[str, Any] = {"benchmark": "measures", "machine": machine(), "sizes": []}
     for spans in options.spans:
-        report["sizes"].append(measure_size(spans, options.repeats, not options.no_clickhouse))
+        report["sizes"].append(
+            measure_size(
+                spans, options.repeats, not options.no_clickhouse, options.folder, options.only
+            )
+        )
         print(f"measured {spans:,} spans", file=sys.stderr)
     if options.json:
         print(json.dumps(report, indent=2))
