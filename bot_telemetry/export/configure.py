@@ -166,7 +166,7 @@ def configure(
     readers = (
         list(metric_readers)
         if metric_readers is not None
-        else [d.reader for d in from_environment if d.reader is not None]
+        else [d.reader() for d in from_environment if d.reader is not None]
     )
 
     # No exemplars unless OTEL_METRICS_EXEMPLAR_FILTER asks for them: inside a turn (a

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +28,15 @@ EMBEDDED_ENDPOINT = "http://127.0.0.1:4318"
 
 @dataclass
 class Destination:
-    """One backend: an exporter per signal (``None`` where that signal is switched off)."""
+    """One backend: an exporter per signal (``None`` where that signal is switched off).
+
+    The metric reader is made only when it is used: a periodic reader starts its thread when
+    it is made, and one never given to a MeterProvider would warn on every interval."""
 
     name: str
     spans: SpanExporter | None
     logs: LogRecordExporter | None
-    reader: MetricReader | None
+    reader: Callable[[], MetricReader] | None
 
 
 def named(
@@ -62,7 +65,7 @@ def destinations_from_environment() -> list[Destination]:
                 f"OTLP {otlp}",
                 OTLPSpanExporter(),
                 OTLPLogExporter(),
-                PeriodicExportingMetricReader(OTLPMetricExporter()),
+                lambda: PeriodicExportingMetricReader(OTLPMetricExporter()),
             )
         )
     if connection_string:
@@ -73,7 +76,7 @@ def destinations_from_environment() -> list[Destination]:
                 f"embedded collector {EMBEDDED_ENDPOINT}",
                 OTLPSpanExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/traces"),
                 OTLPLogExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/logs"),
-                PeriodicExportingMetricReader(
+                lambda: PeriodicExportingMetricReader(
                     OTLPMetricExporter(endpoint=f"{EMBEDDED_ENDPOINT}/v1/metrics")
                 ),
             )
@@ -136,7 +139,7 @@ def _azure_monitor(connection_string: str) -> Destination:
             AzureMonitorTraceExporter(connection_string=connection_string)
         ),
         AzureMonitorLogExporter(connection_string=connection_string),
-        PeriodicExportingMetricReader(
+        lambda: PeriodicExportingMetricReader(
             AzureMonitorMetricExporter(connection_string=connection_string)
         ),
     )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 from opentelemetry import _logs as logs
 from opentelemetry import metrics, propagate, trace
@@ -84,6 +86,30 @@ def test_connection_string_selects_azure_monitor(monkeypatch):
     assert destination.name == "Azure Monitor"
     assert isinstance(destination.spans, WithoutCustomEventSpanEvents)
     assert isinstance(destination.spans.exporter, AzureMonitorTraceExporter)
+
+
+def _reader_threads() -> int:
+    return sum(t.name == "OtelPeriodicExportingMetricReader" for t in threading.enumerate())
+
+
+def test_no_metric_reader_is_started_that_nothing_reads(monkeypatch):
+    """A periodic reader starts its thread when it is made; one never given to a MeterProvider
+    (metrics switched off, or readers passed explicitly) would warn on every interval."""
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    before = _reader_threads()
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    (destination,) = destinations_from_environment()
+    assert destination.reader is None and destination.spans is not None
+    monkeypatch.delenv("OTEL_METRICS_EXPORTER")
+    (destination,) = destinations_from_environment()
+    assert _reader_threads() == before, "a reader was made before anything asked for it"
+    assert destination.reader is not None
+    reader = destination.reader()
+    try:
+        assert _reader_threads() == before + 1
+    finally:
+        reader.shutdown()
 
 
 def test_otel_propagators_is_honoured(monkeypatch):
