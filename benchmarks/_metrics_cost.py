@@ -116,7 +116,7 @@ def measure() -> dict[str, float]:
             metric_readers=[reader] if reader is not None else [],
         )
         if state == "sync":
-            metrics.defer_durations(False)
+            metrics.record_durations(metrics.AT_ONCE)
         tracer = handle.tracer_provider.get_tracer("benchmark")
         with tracer.start_as_current_span("bot.turn"):
             for kind, run in (("echo", echo_turn), ("full", full_turn)):

@@ -83,7 +83,7 @@ class Telemetry:
         self.meter_provider.shutdown()
         self.accounting.remove_log_folding()
         if _current is self:
-            bot_metrics.defer_durations(False)
+            bot_metrics.record_durations(bot_metrics.OFF)  # the meters are no-ops now
             providers.uninstall()
             set_current_policy(None)
             _current = None
@@ -208,11 +208,14 @@ def configure(
     # cost the bot nothing, where the SDK's would still aggregate every measurement.
     installed_meters = meter_provider if readers else metrics.NoOpMeterProvider()
     providers.install(tracer_provider, logger_provider, installed_meters, silenced_scopes)
-    # Turns hand their durations to the histograms at collection time only when a reader
-    # collects them, and when no exemplar wants the turn's span (benchmarks._metrics_cost).
-    bot_metrics.defer_durations(
-        bool(readers) and exemplars is not None and bot_metrics.SCOPE not in silenced_scopes
-    )
+    # Turns hand their durations to the histograms at collection time when a reader collects
+    # them and no exemplar wants the turn's span (benchmarks._metrics_cost).
+    if not readers or bot_metrics.SCOPE in silenced_scopes:
+        bot_metrics.record_durations(bot_metrics.OFF)
+    elif exemplars is None:
+        bot_metrics.record_durations(bot_metrics.AT_ONCE)
+    else:
+        bot_metrics.record_durations(bot_metrics.AT_COLLECTION)
     set_current_policy(privacy)
     _current = Telemetry(
         resource=resource,

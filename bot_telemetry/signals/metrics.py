@@ -25,7 +25,7 @@ import time
 from array import array
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
-from typing import Final
+from typing import Final, Literal
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -63,6 +63,14 @@ _OVERFLOW: Final = ("otel.metric.overflow",)
 #: them a duration is recorded at once (nothing is dropped: a turn then pays the SDK's 6-7 µs).
 PENDING_LIMIT: Final = 16_384
 PENDING_SETS_LIMIT: Final = 32
+
+DurationsMode = Literal["at_once", "at_collection", "off"]
+#: Durations go to the SDK's histogram as they happen (the default: exemplars want it).
+AT_ONCE: Final = "at_once"
+#: They wait until a reader collects (``configure()`` with a reader, no exemplars).
+AT_COLLECTION: Final = "at_collection"
+#: No reader: nothing would be exported, so nothing is recorded.
+OFF: Final = "off"
 
 
 class Tally:
@@ -108,11 +116,11 @@ class Durations:
     the histograms, records them into the real histogram on the collecting thread: the same
     values, attributes and buckets as recording each at once, but off the turn's path. The
     measurements reach every reader's storage, so several readers each see each duration.
-    Deferred only while ``configure()`` says a reader collects and no exemplars are wanted
-    (an exemplar needs the turn's span as the current context). Bounded: at most
-    ``sets_limit`` attribute sets of ``limit`` durations each wait (4 MB); beyond that, or
-    while the collections lag, a duration is recorded at once, as before — a turn pays the
-    SDK's 6-7 µs but nothing is dropped.
+    Only while ``configure()`` says a reader collects and no exemplars are wanted (an
+    exemplar needs the turn's span as the current context): ``mode`` is AT_COLLECTION.
+    Bounded: at most ``sets_limit`` attribute sets of ``limit`` durations each wait (4 MB);
+    beyond that, or while the collections lag, a duration is recorded at once, as before —
+    a turn pays the SDK's 6-7 µs but nothing is dropped.
     """
 
     def __init__(
@@ -126,14 +134,16 @@ class Durations:
         self.keys = keys
         self.limit = limit
         self.sets_limit = sets_limit
-        self.deferred = False
+        #: ``configure()`` sets it: AT_ONCE, AT_COLLECTION or OFF.
+        self.mode: DurationsMode = AT_ONCE
         self._pending: dict[tuple[str | None, ...], array[float]] = {}
         self._attributes: dict[tuple[str | None, ...], dict[str, str]] = {}
         self._collecting = threading.Lock()
 
     def record(self, seconds: float, values: tuple[str | None, ...]) -> None:
         """Record a duration with its attribute values (``None``: the attribute is left out)."""
-        if self.deferred:
+        mode = self.mode
+        if mode is AT_COLLECTION:
             waiting = self._pending.get(values)
             if waiting is None and len(self._pending) < self.sets_limit:
                 waiting = self._pending.setdefault(values, array("d"))
@@ -143,6 +153,8 @@ class Durations:
             if waiting is not None and len(waiting) < self.limit:
                 waiting.append(seconds)
                 return
+        elif mode is OFF:
+            return
         self.histogram.record(seconds, self.attributes(values))
 
     def record_pending(self) -> int:
@@ -198,11 +210,12 @@ DEPENDENCY_DURATION = Durations(
 DURATIONS: Final = (TURN_DURATION, DEPENDENCY_DURATION)
 
 
-def defer_durations(deferred: bool) -> None:
-    """Whether durations wait for the next collection (``configure()`` sets it: only when a
-    metric reader collects them and no exemplars are wanted)."""
+def record_durations(mode: DurationsMode) -> None:
+    """How durations are recorded from now on: ``AT_COLLECTION`` when a metric reader
+    collects them and no exemplars are wanted, ``AT_ONCE`` (exemplars, or a meter provider
+    set up without ``configure()``) or ``OFF`` (no reader: the meters are no-ops)."""
     for durations in DURATIONS:
-        durations.deferred = deferred
+        durations.mode = mode
 
 
 def record_pending_durations() -> int:

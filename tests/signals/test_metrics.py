@@ -375,7 +375,7 @@ def test_waiting_durations_export_as_if_recorded_at_once() -> None:
     at_once = InMemoryMetricReader()
     handle = configured(at_once)
     try:
-        bot_metrics.defer_durations(False)
+        bot_metrics.record_durations(bot_metrics.AT_ONCE)
         record_calls(times=3)
         assert bot_metrics.DEPENDENCY_DURATION.pending() == 0
         expected = histograms(at_once.get_metrics_data())
@@ -385,7 +385,8 @@ def test_waiting_durations_export_as_if_recorded_at_once() -> None:
     waiting = InMemoryMetricReader()
     handle = configured(waiting)
     try:
-        assert bot_metrics.DEPENDENCY_DURATION.deferred  # configure() defers with a reader
+        # configure() with a reader: the durations wait for the collection.
+        assert bot_metrics.DEPENDENCY_DURATION.mode == bot_metrics.AT_COLLECTION
         record_calls(times=3)
         assert bot_metrics.DEPENDENCY_DURATION.pending() == 3 * len(CALLS)
         assert bot_metrics.TURN_DURATION.pending() == 3 * len(TURNS)
@@ -486,7 +487,7 @@ def test_flush_and_shutdown_export_every_waiting_duration() -> None:
         assert sum(flushed.values()) == 2 * (len(CALLS) + len(TURNS))
         record_calls(times=3)
         handle.shutdown()  # as a bot's exit does
-        assert not bot_metrics.DEPENDENCY_DURATION.deferred
+        assert bot_metrics.DEPENDENCY_DURATION.mode == bot_metrics.OFF
     assert bot_metrics.DEPENDENCY_DURATION.pending() == 0
     assert exported_counts(requests) == {key: count * 5 // 2 for key, count in flushed.items()}
 
@@ -496,7 +497,7 @@ def test_a_full_queue_records_at_once_and_loses_nothing() -> None:
     provider = MeterProvider(metric_readers=[reader])
     histogram = provider.get_meter("probe").create_histogram("probe.duration", unit="s")
     durations = bot_metrics.Durations(histogram, ("peer.service",), limit=3, sets_limit=1)
-    durations.deferred = True
+    durations.mode = bot_metrics.AT_COLLECTION
     try:
         for seconds in (1.0, 2.0, 3.0, 4.0, 5.0):
             durations.record(seconds, ("a",))
@@ -567,3 +568,36 @@ def test_turns_on_other_threads_while_a_reader_collects_lose_nothing() -> None:
         handle.shutdown()
     assert collections > 1
     assert found[key][1] - counted_before == 12_000
+
+
+def dependency_mode() -> str:
+    return bot_metrics.DEPENDENCY_DURATION.mode
+
+
+def test_durations_wait_only_with_a_reader_and_no_exemplars(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handle = configured()  # no reader: the meters are no-ops, nothing is kept
+    bot_metrics.dependency_call_ended("nlu", "Recognizer", 0.01)
+    assert dependency_mode() == bot_metrics.OFF
+    assert bot_metrics.DEPENDENCY_DURATION.pending() == 0
+    handle.shutdown()
+
+    # Exemplars need the turn's span as the current context: recorded at once.
+    monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_on")
+    reader = InMemoryMetricReader()
+    handle = configured(reader)
+    try:
+        with handle.tracer_provider.get_tracer("test").start_as_current_span("bot.turn"):
+            bot_metrics.dependency_call_ended("nlu", "Recognizer", 0.01)
+        assert dependency_mode() == bot_metrics.AT_ONCE
+        assert bot_metrics.DEPENDENCY_DURATION.pending() == 0
+        exemplars = [
+            exemplar
+            for point in metric_points(reader.get_metrics_data())
+            if dict(point.attributes or {}).get("peer.service") == "nlu"
+            for exemplar in point.exemplars
+        ]
+        assert exemplars and exemplars[0].span_id is not None
+    finally:
+        handle.shutdown()
