@@ -58,10 +58,11 @@ _log = logging.getLogger(__name__)
 #: ``otel.metric.overflow`` (as the SDK does for its own instruments).
 ATTRIBUTE_SETS_LIMIT: Final = 256
 _OVERFLOW: Final = ("otel.metric.overflow",)
-#: Durations of one attribute set that wait for the next collection (16,384: 273 a second
-#: with the SDK's default 60 s interval), and attribute sets of a histogram that wait; beyond
-#: them a duration is recorded at once (nothing is dropped: a turn then pays the SDK's 6-7 µs).
-PENDING_LIMIT: Final = 16_384
+#: Durations of one attribute set that wait for the next collection (32,768: 546 a second
+#: with the SDK's default 60 s interval, 256 KB), and attribute sets of a histogram that wait
+#: (32: 8 MB at most, if the collections stop); beyond them a duration is recorded at once
+#: (nothing is dropped: a turn then pays the SDK's 6-7 µs).
+PENDING_LIMIT: Final = 32_768
 PENDING_SETS_LIMIT: Final = 32
 
 DurationsMode = Literal["at_once", "at_collection", "off"]
@@ -118,7 +119,7 @@ class Durations:
     measurements reach every reader's storage, so several readers each see each duration.
     Only while ``configure()`` says a reader collects and no exemplars are wanted (an
     exemplar needs the turn's span as the current context): ``mode`` is AT_COLLECTION.
-    Bounded: at most ``sets_limit`` attribute sets of ``limit`` durations each wait (4 MB);
+    Bounded: at most ``sets_limit`` attribute sets of ``limit`` durations each wait (8 MB);
     beyond that, or while the collections lag, a duration is recorded at once, as before —
     a turn pays the SDK's 6-7 µs but nothing is dropped.
     """
