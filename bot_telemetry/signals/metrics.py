@@ -113,7 +113,7 @@ class Durations:
     """A histogram whose durations wait, per attribute set, until the SDK collects.
 
     ``record`` appends the duration to its attribute set's ``array('d')`` (8 bytes, about
-    0.3 µs); ``record_pending``, called back by the SDK at each collection before it reads
+    0.2 µs); ``record_pending``, called back by the SDK at each collection before it reads
     the histograms, records them into the real histogram on the collecting thread: the same
     values, attributes and buckets as recording each at once, but off the turn's path. The
     measurements reach every reader's storage, so several readers each see each duration.
