@@ -5,6 +5,15 @@ metric reader, and with metrics off (no reader: ``configure()`` installs no-op m
 
     python -m benchmarks._metrics_cost      # one JSON object; turn_overhead runs it
 
+Three states: ``off`` (no reader), ``on`` (a reader; the durations wait for the collection,
+as ``configure()`` sets it) and ``sync`` (a reader, the durations recorded into the SDK's
+histograms on the turn's path, as before). A collection follows every 5,000 turns, as a
+periodic reader's would (more often than its 60 s: the same work in more pieces).
+``*_us`` is the CPU per turn of the turns alone (the turn's path); ``*_all_us`` adds the
+collections' (the reader's thread: recording the waiting durations, reading the storages);
+``*_added_us`` is ``on`` minus ``off`` on the turn's path (``*_sync_added_us`` the same for
+``sync``), ``*_moved_us`` what the collections do more with ``on`` than with ``sync``.
+
 The turn-level variants of ``turn_overhead`` (``*_bot_telemetry_metrics``) measure the same
 inside whole turns; on a shared machine their rounds swing by far more than these few
 microseconds, so this one takes the best of several repeats of many calls (CPU time): what
@@ -47,33 +56,63 @@ def full_turn() -> None:
     metrics.turn_ended(token, None)
 
 
-def best_us(run: Callable[[], None], calls: int = 20_000, repeats: int = 7) -> float:
-    """The fastest of ``repeats`` runs, in CPU microseconds per call."""
-    best = float("inf")
+def best_us(
+    run: Callable[[], None],
+    reader: InMemoryMetricReader | None,
+    calls: int = 20_000,
+    repeats: int = 7,
+    collect_every: int = 5_000,
+) -> tuple[float, float]:
+    """The fastest of ``repeats`` runs, in CPU microseconds per call: the turns' alone (the
+    turn's path) and with the collections made every ``collect_every`` turns (what a
+    reader's thread does, here in the same thread so that the scheduling of a loaded
+    machine does not decide how much waits)."""
+    best_turns = best_all = float("inf")
     for _ in range(repeats):
-        started = time.process_time()
-        for _ in range(calls):
-            run()
-        best = min(best, (time.process_time() - started) / calls * 1e6)
-    return round(best, 2)
+        turns = collecting = 0.0
+        for _ in range(calls // collect_every):
+            started = time.process_time()
+            for _ in range(collect_every):
+                run()
+            collected = time.process_time()
+            if reader is not None:
+                reader.collect()
+            turns += collected - started
+            collecting += time.process_time() - collected
+        best_turns = min(best_turns, turns / calls * 1e6)
+        best_all = min(best_all, (turns + collecting) / calls * 1e6)
+    return round(best_turns, 2), round(best_all, 2)
 
 
 def measure() -> dict[str, float]:
     found: dict[str, float] = {}
-    for state, readers in (("off", []), ("on", [InMemoryMetricReader()])):
+    for state in ("off", "sync", "on"):
+        reader = None if state == "off" else InMemoryMetricReader()
         handle = bot_telemetry.configure(
             "bench-bot",
             span_exporters=[InMemorySpanExporter()],
             log_exporters=[],
-            metric_readers=readers,
+            metric_readers=[reader] if reader is not None else [],
         )
+        if state == "sync":
+            metrics.record_durations(metrics.AT_ONCE)
         tracer = handle.tracer_provider.get_tracer("benchmark")
         with tracer.start_as_current_span("bot.turn"):
-            found[f"echo_{state}_us"] = best_us(echo_turn)
-            found[f"full_{state}_us"] = best_us(full_turn)
+            for kind, run in (("echo", echo_turn), ("full", full_turn)):
+                turn, every = best_us(run, reader)
+                found[f"{kind}_{state}_us"] = turn
+                found[f"{kind}_{state}_all_us"] = every
         handle.shutdown()
     for kind in ("echo", "full"):
-        found[f"{kind}_added_us"] = round(found[f"{kind}_on_us"] - found[f"{kind}_off_us"], 2)
+        for state in ("on", "sync"):
+            added = found[f"{kind}_{state}_us"] - found[f"{kind}_off_us"]
+            found[f"{kind}_{state}_added_us" if state == "sync" else f"{kind}_added_us"] = round(
+                added, 2
+            )
+        moved = (found[f"{kind}_on_all_us"] - found[f"{kind}_on_us"]) - (
+            found[f"{kind}_sync_all_us"] - found[f"{kind}_sync_us"]
+        )
+        found[f"{kind}_moved_us"] = round(moved, 2)
     return found
 
 

@@ -30,6 +30,10 @@ METRIC_TURN_FALLBACKS: Final = "bot.turn.fallbacks"
 #: bot.dialog.id, bot.dialog.outcome. Abandoned runs are the absence of an event; the
 #: collector's dialogOutcomes measure judges them.
 METRIC_DIALOG_RUNS: Final = "bot.dialog.runs"
+#: Not a metric: the observable instrument whose callback hands the durations kept on the
+#: turn's path to the two histograms at each collection. It observes nothing, so the SDK
+#: never exports it.
+INSTRUMENT_PENDING_DURATIONS: Final = "bot_telemetry.pending_durations"
 
 UNIT_SECONDS: Final = "s"
 UNIT_MESSAGE: Final = "{message}"
@@ -86,6 +90,7 @@ __all__ = [
     "FALLBACK_LOW_SCORE",
     "FALLBACK_NONE_INTENT",
     "FALLBACK_NO_ANSWER",
+    "INSTRUMENT_PENDING_DURATIONS",
     "METRIC_DEPENDENCY_DURATION",
     "METRIC_DIALOG_RUNS",
     "METRIC_MESSAGES_RECEIVED",

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from ..contract import RESOURCE_POSTHOG_FORWARDED
 from ..delivery import ExportAccounting
 from ..privacy import DEFAULT_POLICY, PrivacyPolicy, set_current_policy
+from ..signals import metrics as bot_metrics
 from . import providers
 from .batching import QueuedLogRecordProcessor, QueuedSpanProcessor
 from .destinations import destinations_from_environment, env_int, named
@@ -75,9 +76,14 @@ class Telemetry:
         logs.start()
         self.tracer_provider.shutdown()
         logs.join()
+        if _current is self:
+            # The turns' durations still waiting go to this provider's readers, as if
+            # recorded at once (a periodic reader's last collection would take them too).
+            bot_metrics.record_pending_durations()
         self.meter_provider.shutdown()
         self.accounting.remove_log_folding()
         if _current is self:
+            bot_metrics.record_durations(bot_metrics.OFF)  # the meters are no-ops now
             providers.uninstall()
             set_current_policy(None)
             _current = None
@@ -202,6 +208,14 @@ def configure(
     # cost the bot nothing, where the SDK's would still aggregate every measurement.
     installed_meters = meter_provider if readers else metrics.NoOpMeterProvider()
     providers.install(tracer_provider, logger_provider, installed_meters, silenced_scopes)
+    # Turns hand their durations to the histograms at collection time when a reader collects
+    # them and no exemplar wants the turn's span (benchmarks._metrics_cost).
+    if not readers or bot_metrics.SCOPE in silenced_scopes:
+        bot_metrics.record_durations(bot_metrics.OFF)
+    elif exemplars is None:
+        bot_metrics.record_durations(bot_metrics.AT_ONCE)
+    else:
+        bot_metrics.record_durations(bot_metrics.AT_COLLECTION)
     set_current_policy(privacy)
     _current = Telemetry(
         resource=resource,

@@ -4,11 +4,14 @@ read back from the real SDK with an in-memory reader: names, units, attributes a
 
 from __future__ import annotations
 
+import gzip
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from botbuilder.core import (
     ConversationState,
     MemoryStorage,
@@ -20,16 +23,23 @@ from botbuilder.core.adapters import TestAdapter
 from botbuilder.core.intent_score import IntentScore
 from botbuilder.dialogs import DialogSet, DialogTurnStatus, WaterfallDialog, WaterfallStepContext
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     HistogramDataPoint,
     InMemoryMetricReader,
     NumberDataPoint,
+    PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import bot_telemetry
 from bot_telemetry import contract
 from bot_telemetry.signals import metrics as bot_metrics
+from tests.support.servers import serving_in_thread
 
 SECRET_USER = "user-secret-42"
 SECRET_CONVERSATION = "conversation-secret-7"
@@ -293,5 +303,301 @@ async def test_without_a_reader_nothing_is_aggregated() -> None:
         from bot_telemetry.export import providers
 
         assert isinstance(providers._meter_provider.delegate, metrics.NoOpMeterProvider)
+    finally:
+        handle.shutdown()
+
+
+# The durations wait on the turn's path and are recorded into the SDK's histograms when a
+# reader collects (Durations): what the readers export must not change.
+
+#: Durations across the buckets (0.005 ... 10 s, and beyond), several attribute sets.
+CALLS: list[tuple[str, str, float, BaseException | None]] = [
+    ("MemoryStorage", "Storage", 0.0004, None),
+    ("nlu", "Recognizer", 0.012, None),
+    ("qna", "QnA", 0.3, None),
+    ("qna", "QnA", 2.0, ConnectionError("down")),
+    ("MemoryStorage", "Storage", 0.007, None),
+    ("nlu", "Recognizer", 12.5, TimeoutError()),
+    ("qna", "QnA", 0.049, None),
+    ("MemoryStorage", "Storage", 0.0051, None),
+]
+TURNS: list[tuple[float, tuple[str | None, ...]]] = [
+    (0.02, ("msteams", "message", None)),
+    (0.75, ("msteams", "message", "KeyError")),
+    (0.0031, ("directline", "conversationUpdate", None)),
+    (4.2, ("msteams", "message", None)),
+]
+
+
+def record_calls(times: int = 1) -> None:
+    for _ in range(times):
+        for peer, component, seconds, error in CALLS:
+            bot_metrics.dependency_call_ended(peer, component, seconds, error)
+        for seconds, values in TURNS:
+            bot_metrics.TURN_DURATION.record(seconds, values)
+
+
+def histograms(data: Any) -> dict[tuple[str, frozenset[tuple[str, Any]]], tuple[Any, ...]]:
+    """Each duration histogram's data points: count, sum, min, max, bounds, bucket counts."""
+    found: dict[tuple[str, frozenset[tuple[str, Any]]], tuple[Any, ...]] = {}
+    for resource in data.resource_metrics if data is not None else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name not in (
+                    contract.METRIC_DEPENDENCY_DURATION,
+                    contract.METRIC_TURN_DURATION,
+                ):
+                    continue
+                for point in metric.data.data_points:
+                    key = (metric.name, frozenset(dict(point.attributes or {}).items()))
+                    found[key] = (
+                        metric.unit,
+                        point.count,
+                        point.sum,
+                        point.min,
+                        point.max,
+                        tuple(point.explicit_bounds),
+                        tuple(point.bucket_counts),
+                    )
+    return found
+
+
+def configured(*readers: Any) -> bot_telemetry.Telemetry:
+    return bot_telemetry.configure(
+        "metrics-bot",
+        span_exporters=[InMemorySpanExporter()],
+        log_exporters=[],
+        metric_readers=list(readers),
+    )
+
+
+def test_waiting_durations_export_as_if_recorded_at_once() -> None:
+    at_once = InMemoryMetricReader()
+    handle = configured(at_once)
+    try:
+        bot_metrics.record_durations(bot_metrics.AT_ONCE)
+        record_calls(times=3)
+        assert bot_metrics.DEPENDENCY_DURATION.pending() == 0
+        expected = histograms(at_once.get_metrics_data())
+    finally:
+        handle.shutdown()
+
+    waiting = InMemoryMetricReader()
+    handle = configured(waiting)
+    try:
+        # configure() with a reader: the durations wait for the collection.
+        assert bot_metrics.DEPENDENCY_DURATION.mode == bot_metrics.AT_COLLECTION
+        record_calls(times=3)
+        assert bot_metrics.DEPENDENCY_DURATION.pending() == 3 * len(CALLS)
+        assert bot_metrics.TURN_DURATION.pending() == 3 * len(TURNS)
+        found = histograms(waiting.get_metrics_data())
+        assert bot_metrics.DEPENDENCY_DURATION.pending() == 0
+        assert bot_metrics.TURN_DURATION.pending() == 0
+    finally:
+        handle.shutdown()
+
+    assert found == expected
+    assert len(found) == 8  # three dependency sets, two failed calls, three turn sets
+    failed = (
+        contract.METRIC_DEPENDENCY_DURATION,
+        frozenset(
+            {
+                "peer.service": "qna",
+                "bot.dependency.component": "QnA",
+                "error.type": "ConnectionError",
+            }.items()
+        ),
+    )
+    unit, count, total, *_, bounds, buckets = found[failed]
+    assert (unit, count, total) == ("s", 3, 6.0)
+    assert bounds == tuple(contract.DURATION_BUCKETS_SECONDS)
+    assert sum(buckets) == 3
+
+
+def test_two_readers_each_see_every_duration() -> None:
+    first, second = InMemoryMetricReader(), InMemoryMetricReader()
+    handle = configured(first, second)
+    try:
+        record_calls()
+        # The first collection records what waited into both readers' storages.
+        seen_first = histograms(first.get_metrics_data())
+        record_calls()
+        seen_second = histograms(second.get_metrics_data())
+        seen_first_again = histograms(first.get_metrics_data())
+    finally:
+        handle.shutdown()
+    counts = {key: point[1] for key, point in seen_first.items()}
+    assert sum(counts.values()) == len(CALLS) + len(TURNS)
+    # Cumulative: the second reader saw both rounds, as did the first at its second look.
+    assert {key: point[1] for key, point in seen_second.items()} == {
+        key: 2 * count for key, count in counts.items()
+    }
+    # The same points; the sums only as close as floats added in another order are (the
+    # first reader's cumulative sum adds two collections' sums).
+    for key, (unit, count, total, *rest) in seen_second.items():
+        again_unit, again_count, again_total, *again_rest = seen_first_again[key]
+        assert (again_unit, again_count, again_rest) == (unit, count, rest)
+        assert again_total == pytest.approx(total)
+    assert seen_first_again.keys() == seen_second.keys()
+
+
+def otlp_receiver(requests: list[bytes]) -> web.Application:
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        requests.append(body)
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    app = web.Application()
+    app.router.add_post("/v1/metrics", receive)
+    return app
+
+
+def exported_counts(requests: list[bytes]) -> dict[tuple[str, frozenset[Any]], int]:
+    """The last exported count of each duration histogram's data point (cumulative)."""
+    found: dict[tuple[str, frozenset[Any]], int] = {}
+    for body in requests:
+        message = ExportMetricsServiceRequest.FromString(body)
+        for resource in message.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if not metric.name.endswith(".duration"):
+                        continue
+                    for point in metric.histogram.data_points:
+                        attributes = frozenset(
+                            (item.key, item.value.string_value) for item in point.attributes
+                        )
+                        found[(metric.name, attributes)] = point.count
+    return found
+
+
+def test_flush_and_shutdown_export_every_waiting_duration() -> None:
+    requests: list[bytes] = []
+    with serving_in_thread(otlp_receiver(requests)) as url:
+        reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(endpoint=f"{url}/v1/metrics"),
+            export_interval_millis=3_600_000,  # only flush and shutdown export
+        )
+        handle = configured(reader)
+        record_calls(times=2)
+        assert bot_metrics.DEPENDENCY_DURATION.pending() == 2 * len(CALLS)
+        assert handle.force_flush(10_000)
+        flushed = exported_counts(requests)
+        assert sum(flushed.values()) == 2 * (len(CALLS) + len(TURNS))
+        record_calls(times=3)
+        handle.shutdown()  # as a bot's exit does
+        assert bot_metrics.DEPENDENCY_DURATION.mode == bot_metrics.OFF
+    assert bot_metrics.DEPENDENCY_DURATION.pending() == 0
+    assert exported_counts(requests) == {key: count * 5 // 2 for key, count in flushed.items()}
+
+
+def test_a_full_queue_records_at_once_and_loses_nothing() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    histogram = provider.get_meter("probe").create_histogram("probe.duration", unit="s")
+    durations = bot_metrics.Durations(histogram, ("peer.service",), limit=3, sets_limit=1)
+    durations.mode = bot_metrics.AT_COLLECTION
+    try:
+        for seconds in (1.0, 2.0, 3.0, 4.0, 5.0):
+            durations.record(seconds, ("a",))
+        durations.record(10.0, ("b",))  # a second attribute set: beyond sets_limit
+        assert durations.pending() == 3  # 4.0, 5.0 and 10.0 were recorded at once
+        at_once = {
+            dict(p.attributes or {})["peer.service"]: (p.count, p.sum)
+            for p in metric_points(reader.get_metrics_data())
+        }
+        assert at_once == {"a": (2, 9.0), "b": (1, 10.0)}
+        assert durations.record_pending() == 3
+        assert durations.pending() == 0
+        found = {
+            dict(p.attributes or {})["peer.service"]: (p.count, p.sum)
+            for p in metric_points(reader.get_metrics_data())
+        }
+        assert found == {"a": (5, 15.0), "b": (1, 10.0)}
+    finally:
+        provider.shutdown()
+
+
+def metric_points(data: Any) -> list[Any]:
+    return [
+        point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        for point in metric.data.data_points
+    ]
+
+
+def test_turns_on_other_threads_while_a_reader_collects_lose_nothing() -> None:
+    reader = InMemoryMetricReader()
+    handle = configured(reader)
+    stop = threading.Event()
+    collections = 0
+
+    def collect() -> None:
+        nonlocal collections
+        while not stop.is_set():
+            reader.collect()
+            collections += 1
+
+    def turns() -> None:
+        for _ in range(3_000):
+            bot_metrics.dependency_call_ended("MemoryStorage", "Storage", 0.25)
+
+    try:
+        before = histograms(reader.get_metrics_data())
+        key = (
+            contract.METRIC_DEPENDENCY_DURATION,
+            frozenset(
+                {"peer.service": "MemoryStorage", "bot.dependency.component": "Storage"}.items()
+            ),
+        )
+        counted_before = before[key][1] if key in before else 0
+        collector = threading.Thread(target=collect)
+        collector.start()
+        workers = [threading.Thread(target=turns) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        stop.set()
+        collector.join()
+        found = histograms(reader.get_metrics_data())
+    finally:
+        handle.shutdown()
+    assert collections > 1
+    assert found[key][1] - counted_before == 12_000
+
+
+def dependency_mode() -> str:
+    return bot_metrics.DEPENDENCY_DURATION.mode
+
+
+def test_durations_wait_only_with_a_reader_and_no_exemplars(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handle = configured()  # no reader: the meters are no-ops, nothing is kept
+    bot_metrics.dependency_call_ended("nlu", "Recognizer", 0.01)
+    assert dependency_mode() == bot_metrics.OFF
+    assert bot_metrics.DEPENDENCY_DURATION.pending() == 0
+    handle.shutdown()
+
+    # Exemplars need the turn's span as the current context: recorded at once.
+    monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_on")
+    reader = InMemoryMetricReader()
+    handle = configured(reader)
+    try:
+        with handle.tracer_provider.get_tracer("test").start_as_current_span("bot.turn"):
+            bot_metrics.dependency_call_ended("nlu", "Recognizer", 0.01)
+        assert dependency_mode() == bot_metrics.AT_ONCE
+        assert bot_metrics.DEPENDENCY_DURATION.pending() == 0
+        exemplars = [
+            exemplar
+            for point in metric_points(reader.get_metrics_data())
+            if dict(point.attributes or {}).get("peer.service") == "nlu"
+            for exemplar in point.exemplars
+        ]
+        assert exemplars and exemplars[0].span_id is not None
     finally:
         handle.shutdown()
