@@ -45,7 +45,7 @@ from .matching import (
     Params,
     context_condition,
     event_condition,
-    name_condition,
+    names_condition,
     property_columns,
     property_value,
     read_properties,
@@ -194,9 +194,8 @@ class _FunnelQuery:
         if request.order != "strict":
             # Only the events that match a step or an exclusion take part (by name first: a
             # property is read only for an event whose name matches).
-            names = [name_condition(m, self.params) for m in request.steps]
-            names += [name_condition(e.match, self.params) for e in request.exclusions]
-            where = "WHERE " + " OR ".join(dict.fromkeys(names))
+            matches = [*request.steps, *(e.match for e in request.exclusions)]
+            where = "WHERE " + names_condition(matches, self.params)
         properties = "".join(f", {expression}" for expression in reads)
         return f"""flagged AS (
     SELECT entity, time_ns, name, trace_id, span_id, conversation_id, {breakdown} AS bd,
@@ -499,7 +498,8 @@ attempts AS (
         counted = ", ".join(f"c.{c} AS {c}" for c in columns)
         # Only the entities that stopped part-way are judged, each against its own events
         # (grouped by the entity alone: grouping by every column of counted cost more than
-        # the join); the others keep no cause and their last step's trace.
+        # the join; and only the events that show a cause: one that shows none is "user
+        # left"); the others keep no cause and their last step's trace.
         return [
             f"""signals AS (
     SELECT trace_id AS turn_trace, max(failed_ns) AS failed_ns, max(slow) AS slow,
@@ -545,14 +545,15 @@ evidence AS (
     WHERE (e.time_ns >= d.t_last AND e.time_ns <= d.deadline) OR e.time_ns = d.t0
 ),
 causes AS (
-    SELECT entity, coalesce(min(row_rank), {_USER_LEFT}) AS cause_rank,
-        min(row_rank) IS NOT NULL AS found,
-        first(trace_id ORDER BY coalesce(row_rank, 99), time_ns, trace_id) AS found_trace
-    FROM evidence GROUP BY entity
+    SELECT entity, min(row_rank) AS cause_rank,
+        first(trace_id ORDER BY row_rank, time_ns, trace_id) AS found_trace
+    FROM evidence WHERE row_rank IS NOT NULL GROUP BY entity
 ),
 classified AS (
-    SELECT {counted}, x.cause_rank AS cause_rank,
-        CASE WHEN coalesce(x.found, false) THEN x.found_trace ELSE c.step_trace END
+    SELECT {counted},
+        CASE WHEN c.level > 0 AND c.level < {self.n}
+            THEN coalesce(x.cause_rank, {_USER_LEFT}) END AS cause_rank,
+        CASE WHEN x.entity IS NOT NULL THEN x.found_trace ELSE c.step_trace END
             AS cause_trace
     FROM counted c LEFT JOIN causes x ON x.entity = c.entity
 )"""
