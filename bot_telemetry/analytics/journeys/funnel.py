@@ -14,7 +14,7 @@ later than ``window`` after the first. The query is one definition over the logi
 the same answer (the tests compare it with ``windowFunnel`` on ClickHouse).
 
 How an attempt is found, per entity, over its events sorted by time (equal times: the event
-matching the earlier step first):
+matching the earlier step first, see ``_sorted``):
 
 * ``ordered``: an attempt begins at a first-step event (the last one before the second step,
   if several come before it) and takes, for each next step, the earliest matching event after
@@ -119,9 +119,10 @@ def funnel_sql(request: FunnelRequest) -> tuple[str, dict[str, Any]]:
 
 
 class _FunnelQuery:
-    """The query is a pipeline: each step reads the one before it (only ``pointers`` is read
-    once per step), because ClickHouse expands every reference to a CTE when it plans a
-    query, and a query whose CTEs read each other many times takes seconds to plan."""
+    """The query is a pipeline: each step reads the one before it (only ``numbered`` is read
+    once per step of an ordered funnel), because ClickHouse expands every reference to a CTE
+    when it plans a query, and a query whose CTEs read each other many times takes seconds
+    to plan."""
 
     def __init__(self, request: FunnelRequest):
         self.request = request
