@@ -14,7 +14,7 @@ later than ``window`` after the first. The query is one definition over the logi
 the same answer (the tests compare it with ``windowFunnel`` on ClickHouse).
 
 How an attempt is found, per entity, over its events sorted by time (equal times: the event
-matching the earlier step first):
+matching the earlier step first, see ``_sorted``):
 
 * ``ordered``: an attempt begins at a first-step event (the last one before the second step,
   if several come before it) and takes, for each next step, the earliest matching event after
@@ -29,7 +29,7 @@ The entity counts at the furthest step of its best attempt that no exclusion dis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from ...contract import (
@@ -45,7 +45,7 @@ from .matching import (
     Params,
     context_condition,
     event_condition,
-    name_condition,
+    names_condition,
     property_columns,
     property_value,
     read_properties,
@@ -119,9 +119,10 @@ def funnel_sql(request: FunnelRequest) -> tuple[str, dict[str, Any]]:
 
 
 class _FunnelQuery:
-    """The query is a pipeline: each step reads the one before it (only ``pointers`` is read
-    once per step), because ClickHouse expands every reference to a CTE when it plans a
-    query, and a query whose CTEs read each other many times takes seconds to plan."""
+    """The query is a pipeline: each step reads the one before it (only ``numbered`` is read
+    once per step of an ordered funnel), because ClickHouse expands every reference to a CTE
+    when it plans a query, and a query whose CTEs read each other many times takes seconds
+    to plan."""
 
     def __init__(self, request: FunnelRequest):
         self.request = request
@@ -136,13 +137,13 @@ class _FunnelQuery:
 
     def build(self) -> tuple[str, dict[str, Any]]:
         request = self.request
-        ctes = [self._scoped(), self._flagged(), self._positions()]
+        ctes = [self._scoped(), self._flagged()]
         if request.order == "ordered":
             ctes += self._ordered()
         elif request.order == "strict":
-            ctes += self._strict()
+            ctes += [self._positions(), *self._strict()]
         else:
-            ctes += self._unordered()
+            ctes += [self._positions(), *self._unordered()]
         ctes.append(self._counted())
         ctes += self._classified()
         ctes.append(self._ranked())
@@ -194,9 +195,8 @@ class _FunnelQuery:
         if request.order != "strict":
             # Only the events that match a step or an exclusion take part (by name first: a
             # property is read only for an event whose name matches).
-            names = [name_condition(m, self.params) for m in request.steps]
-            names += [name_condition(e.match, self.params) for e in request.exclusions]
-            where = "WHERE " + " OR ".join(dict.fromkeys(names))
+            matches = [*request.steps, *(e.match for e in request.exclusions)]
+            where = "WHERE " + names_condition(matches, self.params)
         properties = "".join(f", {expression}" for expression in reads)
         return f"""flagged AS (
     SELECT entity, time_ns, name, trace_id, span_id, conversation_id, {breakdown} AS bd,
@@ -204,15 +204,27 @@ class _FunnelQuery:
     FROM (SELECT *{properties} FROM scoped {where}) s
 )"""
 
-    def _positions(self) -> str:
-        # Equal times: the event that can fill the earliest step first, then the one whose
-        # latest step is earliest (a LuisIntent.None before a LuisIntent.Book when the steps
-        # are LuisIntent.* then LuisIntent.Book).
+    def _sorted(self) -> tuple[str, str]:
+        """The window over an entity's events in order, and the rows it sorts (``flagged``
+        with ``first_step``, ``last_step``).
+
+        Equal times: the event that can fill the earliest step first, then the one whose
+        latest step is earliest (a LuisIntent.None before a LuisIntent.Book when the steps
+        are LuisIntent.* then LuisIntent.Book), then by which steps and exclusions it matches
+        (flags, not the name: a string in the sort key cost a third of the sort on DuckDB).
+        Two events matching the same ones at the same nanosecond count the same either way;
+        only which one's trace is shown can differ."""
         first_step = " ".join(f"WHEN m{k} THEN {k}" for k in range(self.n))
         last_step = " ".join(f"WHEN m{k} THEN {k}" for k in reversed(range(self.n)))
-        # (Sorting by strings is what costs here: no trace or span id, so two events of one
-        # name at the same nanosecond in one entity come in either order.)
-        order = "PARTITION BY entity ORDER BY time_ns, first_step, last_step, name"
+        flags = [f"m{k}" for k in range(self.n)]
+        flags += [f"x{j}" for j in range(len(self.request.exclusions))]
+        order = f"PARTITION BY entity ORDER BY time_ns, first_step, last_step, {', '.join(flags)}"
+        rows = f"""(SELECT *, CASE {first_step} ELSE {self.n} END AS first_step,
+            CASE {last_step} ELSE {self.n} END AS last_step FROM flagged) f"""
+        return order, rows
+
+    def _positions(self) -> str:
+        order, rows = self._sorted()
         extra = ""
         if self.request.order == "strict":
             # The first exclusion event after each event (for attempts that break off).
@@ -223,8 +235,7 @@ class _FunnelQuery:
             )
         return f"""positioned AS (
     SELECT *, row_number() OVER ({order}) AS pos{extra}
-    FROM (SELECT *, CASE {first_step} ELSE {self.n} END AS first_step,
-            CASE {last_step} ELSE {self.n} END AS last_step FROM flagged) f
+    FROM {rows}
 )"""
 
     # attempts, by order: one row per attempt with its level (steps reached), the times of
@@ -240,67 +251,84 @@ class _FunnelQuery:
         arms = " ".join(f"WHEN {k + 1} THEN {column}{k}" for k in range(self.n))
         return f"CASE level {arms} END"
 
-    def _disqualified(self, reached: Callable[[int], str]) -> str:
+    def _disqualified(self) -> str:
         """An exclusion event came after the attempt's ``fromStep`` and before its ``toStep``
-        (or, short of it, within the window). ``reached(k)``: the position of step k;
-        ``ex{j}``/``ext{j}``: the next exclusion's position and time after ``fromStep``."""
+        (or, short of it, within the window). ``ex{j}``: the exclusion events up to the
+        ``fromStep`` event, ``ext{j}`` the time of the next one after it; ``eb{j}``: the
+        exclusion events before the ``toStep`` event."""
         parts = []
         for j, exclusion in enumerate(self.request.exclusions):
             a, b = exclusion.from_step, exclusion.to_step
             parts.append(
-                f"(level > {a} AND ex{j} IS NOT NULL AND CASE "
-                f"WHEN level > {b} THEN ex{j} < {reached(b)} "
+                f"(level > {a} AND ext{j} IS NOT NULL AND CASE "
+                f"WHEN level > {b} THEN eb{j} > ex{j} "
                 f"ELSE ext{j} <= t0 + {self.window} END)"
             )
         return f"coalesce({' OR '.join(parts)}, false)" if parts else "false"
 
     def _ordered(self) -> list[str]:
+        """One window pass numbers each step's events in order (``c{k}``: the events matching
+        step k up to this one), so the next event of step k after any event is the one
+        numbered ``c{k} + 1``: each step of an attempt is one join on (entity, number) with
+        that step's events (a second window pass, the next position of each step after
+        every event, took as long as the first on DuckDB)."""
         n = self.n
         exclusions = self.request.exclusions
-        after = "PARTITION BY entity ORDER BY pos ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
-        pointers = [f"min(CASE WHEN m{k} THEN pos END) OVER ({after}) AS n{k}" for k in range(n)]
+        order, rows = self._sorted()
+        upto = f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+        numbered = [f"count(CASE WHEN m{k} THEN 1 END) OVER ({upto}) AS c{k}" for k in range(n)]
         for j in range(len(exclusions)):
-            pointers.append(f"min(CASE WHEN x{j} THEN pos END) OVER ({after}) AS nx{j}")
-            pointers.append(f"min(CASE WHEN x{j} THEN time_ns END) OVER ({after}) AS tx{j}")
+            numbered.append(f"count(CASE WHEN x{j} THEN 1 END) OVER ({upto}) AS cx{j}")
+            numbered.append(
+                f"count(CASE WHEN x{j} THEN 1 END) OVER ({order} ROWS BETWEEN "
+                f"UNBOUNDED PRECEDING AND 1 PRECEDING) AS bx{j}"
+            )
+            numbered.append(
+                f"min(CASE WHEN x{j} THEN time_ns END) OVER ({order} ROWS BETWEEN "
+                f"1 FOLLOWING AND UNBOUNDED FOLLOWING) AS tx{j}"
+            )
+        flags = ", ".join(f"m{k}" for k in range(n))
         ctes = [
-            f"""pointers AS (
-    SELECT entity, pos, time_ns, bd, trace_id, conversation_id, m0, {", ".join(pointers)}
-    FROM positioned
+            f"""numbered AS (
+    SELECT entity, time_ns, bd, trace_id, conversation_id, {flags}, {", ".join(numbered)}
+    FROM {rows}
 )"""
         ]
 
-        def from_here(step: int) -> list[str]:
-            return [
-                f"{kind}{j}"
-                for j, e in enumerate(exclusions)
-                if e.from_step == step
-                for kind in ("ex", "ext")
-            ]
+        def carried_at(step: int) -> list[str]:
+            """What the attempt keeps from step ``step``'s event for the exclusions."""
+            kept = []
+            for j, e in enumerate(exclusions):
+                if e.from_step == step:
+                    kept += [f"p.cx{j} AS ex{j}", f"p.tx{j} AS ext{j}"]
+                if e.to_step == step:
+                    kept.append(f"p.bx{j} AS eb{j}")
+            return kept
 
-        def pointer(column: str) -> str:
-            """ex{j} is the pointer nx{j} taken at the step's event, ext{j} its tx{j}."""
-            return f"p.tx{column[3:]}" if column.startswith("ext") else f"p.nx{column[2:]}"
-
-        # An attempt begins at the last first-step event before the second step.
-        superseded = "n0 IS NOT NULL" if n == 1 else "n0 IS NOT NULL AND (n1 IS NULL OR n0 < n1)"
+        # An attempt begins at the last first-step event before the second step: of the
+        # first-step events followed by the same second-step event (the same c1), the last.
         first = [
             "p.entity AS entity",
-            "p.pos AS s0",
+            "p.c0 AS s0",
             "p.time_ns AS t0",
             "p.bd AS bd",
             "p.trace_id AS trace0",
             "p.conversation_id AS conversation0",
         ]
         if n > 1:
-            first.append("p.n1 AS r1")
-        first += [f"{pointer(c)} AS {c}" for c in from_here(0)]
+            first.append("p.c1 + 1 AS r1")
+        first += carried_at(0)
+        following = ", c1" if n > 1 else ""
         ctes.append(
             f"""chain0 AS (
-    SELECT {", ".join(first)} FROM pointers p WHERE p.m0 AND NOT ({superseded})
+    SELECT {", ".join(first)}
+    FROM (SELECT *, max(c0) OVER (PARTITION BY entity{following}) AS last0
+        FROM numbered WHERE m0) p
+    WHERE p.c0 = p.last0
 )"""
         )
         # Joined tables share column names (ClickHouse then qualifies c.*): name them all.
-        carried = [item.rsplit(" AS ", 1)[1] for item in first]
+        carried = _names(first)
         for k in range(1, n):
             added = [
                 f"p.time_ns AS t{k}",
@@ -308,22 +336,23 @@ class _FunnelQuery:
                 f"p.conversation_id AS conversation{k}",
             ]
             if k + 1 < n:
-                added.append(f"p.n{k + 1} AS r{k + 1}")
-            added += [f"{pointer(c)} AS {c}" for c in from_here(k)]
+                added.append(f"p.c{k + 1} + 1 AS r{k + 1}")
+            added += carried_at(k)
             kept = [f"c.{column} AS {column}" for column in carried]
             ctes.append(
                 f"""chain{k} AS (
     SELECT {", ".join(kept + added)}
-    FROM chain{k - 1} c LEFT JOIN pointers p ON p.entity = c.entity AND p.pos = c.r{k}
+    FROM chain{k - 1} c
+        LEFT JOIN (SELECT * FROM numbered WHERE m{k}) p
+        ON p.entity = c.entity AND p.c{k} = c.r{k}
 )"""
             )
-            carried += [item.rsplit(" AS ", 1)[1] for item in added]
-        level = self._level("r{k} IS NULL OR t{k} > t0 + " + self.window)
-        positions = ["s0"] + [f"r{k}" for k in range(1, n)]
+            carried += _names(added)
+        level = self._level("t{k} IS NULL OR t{k} > t0 + " + self.window)
         ctes.append(
             f"""leveled AS (SELECT *, {level} AS level FROM chain{n - 1}),
 attempts AS (
-    SELECT *, {self._disqualified(lambda k: positions[k])} AS disqualified,
+    SELECT *, {self._disqualified()} AS disqualified,
         {self._at_level("t")} AS t_last, {self._at_level("trace")} AS step_trace,
         {self._at_level("conversation")} AS step_conversation
     FROM leveled
@@ -470,7 +499,8 @@ attempts AS (
         counted = ", ".join(f"c.{c} AS {c}" for c in columns)
         # Only the entities that stopped part-way are judged, each against its own events
         # (grouped by the entity alone: grouping by every column of counted cost more than
-        # the join); the others keep no cause and their last step's trace.
+        # the join; and only the events that show a cause: one that shows none is "user
+        # left"); the others keep no cause and their last step's trace.
         return [
             f"""signals AS (
     SELECT trace_id AS turn_trace, max(failed_ns) AS failed_ns, max(slow) AS slow,
@@ -516,14 +546,15 @@ evidence AS (
     WHERE (e.time_ns >= d.t_last AND e.time_ns <= d.deadline) OR e.time_ns = d.t0
 ),
 causes AS (
-    SELECT entity, coalesce(min(row_rank), {_USER_LEFT}) AS cause_rank,
-        min(row_rank) IS NOT NULL AS found,
-        first(trace_id ORDER BY coalesce(row_rank, 99), time_ns, trace_id) AS found_trace
-    FROM evidence GROUP BY entity
+    SELECT entity, min(row_rank) AS cause_rank,
+        first(trace_id ORDER BY row_rank, time_ns, trace_id) AS found_trace
+    FROM evidence WHERE row_rank IS NOT NULL GROUP BY entity
 ),
 classified AS (
-    SELECT {counted}, x.cause_rank AS cause_rank,
-        CASE WHEN coalesce(x.found, false) THEN x.found_trace ELSE c.step_trace END
+    SELECT {counted},
+        CASE WHEN c.level > 0 AND c.level < {self.n}
+            THEN coalesce(x.cause_rank, {_USER_LEFT}) END AS cause_rank,
+        CASE WHEN x.entity IS NOT NULL THEN x.found_trace ELSE c.step_trace END
             AS cause_trace
     FROM counted c LEFT JOIN causes x ON x.entity = c.entity
 )"""
