@@ -154,3 +154,19 @@ def ratio(part: int | None, whole: int | None) -> float | None:
 
 def rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
+
+
+def latency_quantiles(counted: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """``finish`` for a row holding ``latency`` (p50, p95, p99 in ns) and a count named
+    ``counted``: the percentiles in milliseconds beside that count."""
+
+    def finish(raw: dict[str, Any]) -> dict[str, Any]:
+        p50, p95, p99 = raw["latency"] or (None, None, None)
+        return {
+            "p50Ms": milliseconds(p50),
+            "p95Ms": milliseconds(p95),
+            "p99Ms": milliseconds(p99),
+            counted: raw[counted],
+        }
+
+    return finish

@@ -11,7 +11,7 @@ from typing import Any
 
 from ... import contract
 from .context import EVENTS, LOCALE
-from .definition import COUNT, MILLISECONDS, Measure, Sql, Value, milliseconds, register
+from .definition import COUNT, MILLISECONDS, Measure, Sql, Value, latency_quantiles, register
 
 #: Message events: their locale is a property of their own.
 _MESSAGE_EVENTS = EVENTS.with_columns(
@@ -66,16 +66,6 @@ WHERE in_ns < $end AND out_ns >= in_ns
 GROUP BY bucket"""
 
 
-def _quantiles(raw: dict[str, Any]) -> dict[str, Any]:
-    p50, p95, p99 = raw["latency"] or (None, None, None)
-    return {
-        "p50Ms": milliseconds(p50),
-        "p95Ms": milliseconds(p95),
-        "p99Ms": milliseconds(p99),
-        "replied": raw["replied"],
-    }
-
-
 REPLY_LATENCY = register(
     Measure(
         "replyLatency",
@@ -90,6 +80,6 @@ REPLY_LATENCY = register(
             Value("replied", COUNT, "messages answered in their turn"),
         ),
         sql=_reply_latency,
-        finish=_quantiles,
+        finish=latency_quantiles("replied"),
     )
 )

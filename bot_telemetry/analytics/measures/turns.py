@@ -17,7 +17,7 @@ from .definition import (
     Measure,
     Sql,
     Value,
-    milliseconds,
+    latency_quantiles,
     ratio,
     register,
 )
@@ -45,16 +45,6 @@ def _latency(q: Sql) -> str:
 FROM turns WHERE {q.window("start_ns")} {q.filters} GROUP BY bucket"""
 
 
-def _quantiles(raw: dict[str, Any]) -> dict[str, Any]:
-    p50, p95, p99 = raw["latency"] or (None, None, None)
-    return {
-        "p50Ms": milliseconds(p50),
-        "p95Ms": milliseconds(p95),
-        "p99Ms": milliseconds(p99),
-        "turns": raw["turns"],
-    }
-
-
 TURN_LATENCY = register(
     Measure(
         "turnLatency",
@@ -68,7 +58,7 @@ TURN_LATENCY = register(
             Value("turns", COUNT, "turns"),
         ),
         sql=_latency,
-        finish=_quantiles,
+        finish=latency_quantiles("turns"),
     )
 )
 
