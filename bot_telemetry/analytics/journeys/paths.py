@@ -111,10 +111,11 @@ def paths_sql(request: PathsRequest) -> tuple[str, dict[str, Any]]:
     if request.start is not None:
         # The runs from the anchor's (the anchor starts a run even inside a run of its node).
         reached = """anchored_at AS (
-    SELECT entity, min(time_ns) AS anchor_ns FROM named WHERE anchors GROUP BY entity
+    SELECT entity, row_number() OVER () AS entity_no, min(time_ns) AS anchor_ns
+    FROM named WHERE anchors GROUP BY entity
 ),
 reached AS (
-    SELECT n.entity AS entity, n.time_ns AS time_ns, n.node AS node, n.anchors AS anchors,
+    SELECT a.entity_no AS entity, n.time_ns AS time_ns, n.node AS node, n.anchors AS anchors,
         a.anchor_ns AS anchor_ns
     FROM named n JOIN anchored_at a ON n.entity = a.entity WHERE n.time_ns >= a.anchor_ns
 )"""
@@ -123,12 +124,12 @@ reached AS (
         # The runs up to the end event's; the entity did nothing after it if its last event
         # is at the end event's time.
         reached = """anchored_at AS (
-    SELECT entity, min(CASE WHEN anchors THEN time_ns END) AS anchor_ns,
-        max(time_ns) AS last_ns
+    SELECT entity, row_number() OVER () AS entity_no,
+        min(CASE WHEN anchors THEN time_ns END) AS anchor_ns, max(time_ns) AS last_ns
     FROM named GROUP BY entity
 ),
 reached AS (
-    SELECT n.entity AS entity, n.time_ns AS time_ns, n.node AS node,
+    SELECT a.entity_no AS entity, n.time_ns AS time_ns, n.node AS node,
         a.anchor_ns = a.last_ns AS last_at_end
     FROM named n JOIN anchored_at a ON n.entity = a.entity WHERE n.time_ns <= a.anchor_ns
 )"""
