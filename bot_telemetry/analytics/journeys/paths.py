@@ -115,9 +115,10 @@ def paths_sql(request: PathsRequest) -> tuple[str, dict[str, Any]]:
     FROM named WHERE anchors GROUP BY entity
 ),
 reached AS (
-    SELECT a.entity_no AS entity, n.time_ns AS time_ns, n.node AS node, n.anchors AS anchors,
-        a.anchor_ns AS anchor_ns
-    FROM named n JOIN anchored_at a ON n.entity = a.entity WHERE n.time_ns >= a.anchor_ns
+    SELECT a.entity_no AS entity, n.time_ns AS time_ns, k.node_no AS node,
+        n.anchors AS anchors, a.anchor_ns AS anchor_ns
+    FROM named n JOIN anchored_at a ON n.entity = a.entity JOIN nodes k ON n.node = k.node
+    WHERE n.time_ns >= a.anchor_ns
 )"""
         starts_run = "previous IS NULL OR previous <> node OR (anchors AND time_ns = anchor_ns)"
     elif request.end is not None:
@@ -129,14 +130,18 @@ reached AS (
     FROM named GROUP BY entity
 ),
 reached AS (
-    SELECT a.entity_no AS entity, n.time_ns AS time_ns, n.node AS node,
+    SELECT a.entity_no AS entity, n.time_ns AS time_ns, k.node_no AS node,
         a.anchor_ns = a.last_ns AS last_at_end
-    FROM named n JOIN anchored_at a ON n.entity = a.entity WHERE n.time_ns <= a.anchor_ns
+    FROM named n JOIN anchored_at a ON n.entity = a.entity JOIN nodes k ON n.node = k.node
+    WHERE n.time_ns <= a.anchor_ns
 )"""
         starts_run = "previous IS NULL OR previous <> node"
     else:
         # Every event is reached: the paths begin at each entity's first.
-        reached = "reached AS (SELECT * FROM named WHERE entity IS NOT NULL)"
+        reached = """reached AS (
+    SELECT n.entity AS entity, n.time_ns AS time_ns, k.node_no AS node, n.anchors AS anchors
+    FROM named n JOIN nodes k ON n.node = k.node WHERE n.entity IS NOT NULL
+)"""
         starts_run = "previous IS NULL OR previous <> node"
     if request.end is not None:
         # Numbered back from the end event's run (it is at step stepLimit).
@@ -156,6 +161,9 @@ named AS (
     SELECT entity, time_ns, {node} AS node, {anchored} AS anchors FROM scoped
     WHERE ({kept}) OR {anchored}
 ),
+nodes AS (
+    SELECT node, row_number() OVER (ORDER BY node) AS node_no FROM named GROUP BY node
+),
 {reached},
 marked AS (
     SELECT *, lag(node) OVER ({ordering}) AS previous, row_number() OVER ({ordering}) AS pos
@@ -167,11 +175,17 @@ runs AS (
 ),
 stepped AS (
     SELECT entity, node, {numbered} FROM runs
+),
+counted AS (
+    SELECT step, node, CASE WHEN step < {limit} THEN next_node END AS next_node,
+        count(*) AS entities, count(*) FILTER (WHERE ends) AS ended
+    FROM stepped WHERE step BETWEEN 1 AND {limit}
+    GROUP BY ALL
 )
-SELECT step, node, CASE WHEN step < {limit} THEN next_node END AS next_node,
-    count(*) AS entities, count(*) FILTER (WHERE ends) AS ended
-FROM stepped WHERE step BETWEEN 1 AND {limit}
-GROUP BY ALL ORDER BY step, node, next_node NULLS FIRST"""
+SELECT c.step AS step, k.node AS node, j.node AS next_node, c.entities AS entities,
+    c.ended AS ended
+FROM counted c JOIN nodes k ON c.node = k.node_no LEFT JOIN nodes j ON c.next_node = j.node_no
+ORDER BY step, node, next_node NULLS FIRST"""
     return sql, params.values
 
 
