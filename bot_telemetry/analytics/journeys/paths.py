@@ -28,6 +28,7 @@ from .matching import (
     name_condition,
     property_columns,
     scoped_events,
+    with_clause,
 )
 from .requests import EventMatch, PathsRequest
 
@@ -164,7 +165,7 @@ reached AS (
         lead(node) OVER ({forth}) AS next_node,
         lead(node) OVER ({forth}) IS NULL AS ends"""
         carried = ""
-    sql = f"""WITH {scoped},
+    ctes = f"""{scoped},
 named AS (
     SELECT entity, time_ns, {node} AS node, {anchored} AS anchors FROM scoped
     WHERE ({kept}) OR {anchored}
@@ -189,12 +190,13 @@ counted AS (
         count(*) AS entities, count(*) FILTER (WHERE ends) AS ended
     FROM stepped WHERE step BETWEEN 1 AND {limit}
     GROUP BY ALL
-)
-SELECT c.step AS step, k.node AS node, j.node AS next_node, c.entities AS entities,
-    c.ended AS ended
+)"""
+    # Read more than once (named, nodes): MATERIALIZED, else chDB runs them again at each use.
+    query = """SELECT c.step AS step, k.node AS node, j.node AS next_node,
+    c.entities AS entities, c.ended AS ended
 FROM counted c JOIN nodes k ON c.node = k.node_no LEFT JOIN nodes j ON c.next_node = j.node_no
 ORDER BY step, node, next_node NULLS FIRST"""
-    return sql, params.values
+    return with_clause([ctes], query) + "\n" + query, params.values
 
 
 def _shape(request: PathsRequest, rows: list[tuple[Any, ...]]) -> PathsResult:
