@@ -2,6 +2,7 @@
 
     python -m benchmarks.journeys --events 1000000 --json
     python -m benchmarks.journeys --events 10000000 --runs 3
+    python -m benchmarks.journeys --events 10000000 --folder DIR --no-chdb --only paths
 
 Bot-shaped data is generated with SQL (not through the OTLP ingest path, which would take
 longer than the queries): ~10 events per conversation, two conversations per user over eight
