@@ -2,6 +2,7 @@
 
     python -m benchmarks.journeys --events 1000000 --json
     python -m benchmarks.journeys --events 10000000 --runs 3
+    python -m benchmarks.journeys --events 10000000 --folder DIR --no-chdb --only paths
 
 Bot-shaped data is generated with SQL (not through the OTLP ingest path, which would take
 longer than the queries): ~10 events per conversation, two conversations per user over eight
@@ -77,6 +78,8 @@ PATHS = {
     "startTime": FUNNEL["startTime"],
     "endTime": FUNNEL["endTime"],
 }
+#: The queries --only can pick.
+KINDS = ("funnel", "paths", "retention")
 RETENTION = {
     "period": "week",
     "totalIntervals": 8,
@@ -298,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-chdb", action="store_true", help="DuckDB only")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--folder", type=Path, help="keep the data here (default: temporary)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=KINDS,
+        help="time only this query (funnel includes funnel_plain and windowfunnel); repeatable",
+    )
     options = parser.parse_args(argv)
     folder = options.folder or Path(tempfile.mkdtemp(prefix="bench-journeys-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -327,17 +336,21 @@ def main(argv: list[str] | None = None) -> int:
         if fresh:
             load_chdb(chdb, folder)
         engines.append(("chdb", chdb))
+    kinds = options.only or list(KINDS)
     answers = {}
     for name, engine in engines:
         timings = results.setdefault(name, {})
-        answers[name] = funnel(engine, request)
-        timings["funnel"] = _time(lambda e=engine: funnel(e, request), options.runs)
-        timings["funnel_plain"] = _time(lambda e=engine: funnel(e, plain), options.runs)
-        answers[name + ".paths"] = paths(engine, PATHS)
-        timings["paths"] = _time(lambda e=engine: paths(e, PATHS), options.runs)
-        answers[name + ".retention"] = retention(engine, RETENTION)
-        timings["retention"] = _time(lambda e=engine: retention(e, RETENTION), options.runs)
-        if name == "chdb":
+        if "funnel" in kinds:
+            answers[name] = funnel(engine, request)
+            timings["funnel"] = _time(lambda e=engine: funnel(e, request), options.runs)
+            timings["funnel_plain"] = _time(lambda e=engine: funnel(e, plain), options.runs)
+        if "paths" in kinds:
+            answers[name + ".paths"] = paths(engine, PATHS)
+            timings["paths"] = _time(lambda e=engine: paths(e, PATHS), options.runs)
+        if "retention" in kinds:
+            answers[name + ".retention"] = retention(engine, RETENTION)
+            timings["retention"] = _time(lambda e=engine: retention(e, RETENTION), options.runs)
+        if name == "chdb" and "funnel" in kinds:
             levels = window_funnel_levels(engine, request)
             timings["windowfunnel"] = _time(
                 lambda e=engine: window_funnel_levels(e, request), options.runs
@@ -345,14 +358,18 @@ def main(argv: list[str] | None = None) -> int:
             ours = [s["count"] for s in answers[name]["steps"]]
             report["windowfunnel_agrees"] = ours == step_counts(levels, len(ours))
         engine.close()
-    report["funnel_counts"] = [s["count"] for s in answers["duckdb"]["steps"]]
-    report["paths_nodes"] = len(answers["duckdb.paths"]["nodes"])
-    report["retention_first_cohort"] = answers["duckdb.retention"]["cohorts"][0]["values"]
-    report["drop_off_causes"] = [s["dropOffCauses"] for s in answers["duckdb"]["steps"]]
-    if "chdb" in answers:
+    if "funnel" in kinds:
+        report["funnel_counts"] = [s["count"] for s in answers["duckdb"]["steps"]]
+        report["drop_off_causes"] = [s["dropOffCauses"] for s in answers["duckdb"]["steps"]]
+    if "paths" in kinds:
+        report["paths_nodes"] = len(answers["duckdb.paths"]["nodes"])
+    if "retention" in kinds:
+        report["retention_first_cohort"] = answers["duckdb.retention"]["cohorts"][0]["values"]
+    if not options.no_chdb:
         report["engines_agree"] = all(
-            answers[f"chdb{kind}"] == answers[f"duckdb{kind}"]
-            for kind in ("", ".paths", ".retention")
+            answers[f"chdb{suffix}"] == answers[f"duckdb{suffix}"]
+            for kind, suffix in zip(KINDS, ("", ".paths", ".retention"), strict=True)
+            if kind in kinds
         )
     report["results"] = results
     if options.json:

@@ -4,6 +4,7 @@ include/exclude, drop-off per node; the same on DuckDB and ClickHouse."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,3 +117,25 @@ def test_include_and_exclude(engines: tuple[Engine, Engine]) -> None:
     assert edges(excluded)[("2_Step", "3_Complete")] == 1
     included = run(engines, startEvent="Start", include=["Complete"])
     assert nodes(included) == {"1_Start": (3, 2), "2_Complete": (1, 1)}
+
+
+def test_equal_times_at_the_anchor(tmp_path: Path) -> None:
+    # Equal times are in name order; from the anchor's time on, an event is not the repeat of
+    # one before that time (t1's second Alpha starts its path, sorted before Start).
+    s = Stream()
+    for conversation, events in {
+        "t1": [(0, "Alpha"), (10, "Alpha"), (10, "Start"), (20, "Step")],
+        "t2": [(0, "Alpha"), (10, "Start"), (10, "Step"), (10, "Zed")],
+    }.items():
+        for at, name in events:
+            s.event(conversation, at, name)
+    with journey_engines(s, tmp_path, "paths_ties") as found:
+        result = run(found, startEvent="Start")
+        assert nodes(result) == {
+            "1_Alpha": (1, 0),
+            "1_Start": (1, 0),
+            "2_Start": (1, 0),
+            "2_Step": (1, 0),
+            "3_Step": (1, 1),
+            "3_Zed": (1, 1),
+        }
