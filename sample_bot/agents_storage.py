@@ -56,7 +56,7 @@ class _Flattened(StoreItem):
 
     @staticmethod
     def from_json_to_store_item(json_data: Any) -> StoreItem:
-        raise NotImplementedError  # reads go through _restoring()
+        raise TypeError("a flattened item is only written; reads restore through _restoring()")
 
 
 def _restoring(target_cls: type[StoreItemT]) -> type[StoreItemT]:

@@ -15,6 +15,7 @@ reference:
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import Token
@@ -46,7 +47,7 @@ _ESCAPED = "exception.escaped"
 DEFAULT_SKIP_SEND_TYPES = ("trace", "typing")
 
 
-class TurnTelemetry:
+class TurnTelemetry(ABC):
     """Records each turn as a ``bot.turn`` span and its activities as custom events.
 
     Subclasses set ``_tracer`` and ``skip_send_types``, give ``privacy``, implement
@@ -59,8 +60,9 @@ class TurnTelemetry:
     skip_send_types: frozenset[str] = frozenset(DEFAULT_SKIP_SEND_TYPES)
 
     @property
+    @abstractmethod
     def privacy(self) -> PrivacyPolicy:
-        raise NotImplementedError
+        """The policy events and the turn span are filtered by."""
 
     @staticmethod
     def send_types(kinds: Collection[object]) -> frozenset[str]:
@@ -96,9 +98,9 @@ class TurnTelemetry:
             if span is not None:
                 span.end()
 
+    @abstractmethod
     def _deleted_activity(self, reference: Any) -> Any:
         """The runtime's ``messageDelete`` activity for a deleted conversation reference."""
-        raise NotImplementedError
 
     # --- botbuilder's hooks --------------------------------------------------------------
 
