@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from pathlib import Path
 from typing import Any
 
 from ..analytics.window import parse_duration
@@ -78,8 +79,28 @@ def register(commands: Any) -> dict[str, Handler]:
         default="1h",
         help="how long client events' mids are remembered to drop repeats (default 1h)",
     )
+    serve.add_argument(
+        "--client-journal",
+        default=None,
+        metavar="PATH|off",
+        help="where client bundles are kept from their answer until their rows are "
+        "committed (default beside a DuckDB store: STORE.client-journal; ClickHouse: none); "
+        "'off' answers each bundle only once its rows are committed",
+    )
+    serve.add_argument(
+        "--client-linger",
+        default="0.5s",
+        help="how long client rows kept by the journal may wait to be committed together "
+        "(default 0.5s; reads through serve never wait for it)",
+    )
     exhaust.serve_options(serve)
     return {"serve": run}
+
+
+def _journal(given: str | None) -> Path | bool:
+    if given is None:
+        return True
+    return False if given.strip().lower() == "off" else Path(given)
 
 
 def _grpc_port(given: int | None) -> int:
@@ -102,6 +123,8 @@ def run(options: argparse.Namespace) -> int:
         retention_seconds=parse_duration(options.retention) if options.retention else 0,
         cors_origins=tuple(check_origin(origin) for origin in options.cors_origin),
         client_dedup_seconds=parse_duration(options.client_dedup_window),
+        client_journal=_journal(options.client_journal),
+        client_linger_seconds=parse_duration(options.client_linger),
         read_only=options.read_only,
         create_schema=options.create_schema,
         **exhaust.serve_settings(options),

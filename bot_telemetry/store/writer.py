@@ -1,17 +1,19 @@
 """The store's single writer: a thread that commits batches and applies retention.
 
 Requests hand their rows to ``submit`` and await the returned future; it resolves only
-once the rows are committed, which is when the receiver acknowledges the export. Batches
+once the rows are committed, which is when the OTLP receiver acknowledges the export. Batches
 waiting together are written in one transaction (group commit), so many small exports cost
 one commit, and DuckDB work never runs on the server's event loop. When a group's
 transaction fails, each batch in it is written again on its own: only a batch that fails
 alone is refused, and the good exports grouped with it are stored and acknowledged.
 
 A transaction has a fixed cost (~3 ms of CPU in DuckDB, whatever its size), so small batches
-from many senders are worth gathering: a batch submitted with ``gather=True`` (a browser's
-bundle of a few events) lets its group wait up to ``LINGER_SECONDS`` for more batches while
-the group is under ``LINGER_ROWS`` rows, then commits them together. Its answer is that much
-later; batches submitted without it (OTLP exports, already hundreds of items) never wait.
+are worth gathering: a batch submitted with a ``linger`` lets its group wait that long for more
+batches while the group is under ``enough`` rows, then commits them together. A browser's
+bundle whose answer waits for the commit lingers ``LINGER_SECONDS``; one the receipt journal
+already keeps (``receive/journal.py``) is answered at once and lingers ``DEFER_SECONDS``, so
+its group holds thousands of rows. ``flush()`` commits whatever lingers now (readers call it
+first, so what was answered is what they read). OTLP exports never wait.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ GROUP_ROWS = 20_000
 #: longer waits: the fixed cost of a transaction is already spread thinly.
 LINGER_SECONDS = 0.005
 LINGER_ROWS = 2_000
+#: The same for batches whose answer does not wait for the commit (kept by the journal).
+DEFER_SECONDS = 0.5
+DEFER_ROWS = 10_000
 
 
 class Sink(Protocol):
@@ -60,11 +65,16 @@ class WriterBusy(Exception):
 class _Job:
     batch: Batch
     future: Future[Written]
-    gather: bool = False
+    linger: float = 0.0
+    enough: int = 0
 
 
 def _written(batch: Batch) -> Written:
     return Written(batch.span_count, batch.log_count, batch.point_count)
+
+
+def _rows(batch: Batch) -> int:
+    return batch.span_count + batch.log_count + batch.point_count
 
 
 class StoreWriter:
@@ -77,13 +87,13 @@ class StoreWriter:
         max_pending: int = 256,
         retention_seconds: float = 0,
         retention_every: float = 300.0,
-        linger_seconds: float = LINGER_SECONDS,
     ):
         self.store = store
-        self.linger_seconds = linger_seconds
         self.retention_seconds = retention_seconds
         self.retention_every = retention_every
         self.max_pending = max_pending
+        #: Rows submitted and not yet committed (or failed): readers flush when there are any.
+        self.waiting_rows = 0
         # Batches waiting (None: stop).
         self._jobs: deque[_Job | None] = deque()
         self._changed = threading.Condition(threading.Lock())
@@ -94,16 +104,24 @@ class StoreWriter:
         self.on_written: Callable[[Batch], None] | None = None
         self._thread.start()
 
-    def submit(self, batch: Batch, *, gather: bool = False) -> Future[Written]:
-        """Queue ``batch``; the future resolves once it is committed. ``gather``: a small
-        batch whose group may wait up to ``linger_seconds`` for others to share its commit."""
+    def submit(
+        self, batch: Batch, *, linger: float = 0.0, enough: int = LINGER_ROWS
+    ) -> Future[Written]:
+        """Queue ``batch``; the future resolves once it is committed. ``linger``: seconds its
+        group may wait for other batches to share its commit, while under ``enough`` rows."""
         future: Future[Written] = Future()
+        rows = _rows(batch)
         with self._changed:
             if len(self._jobs) >= self.max_pending:
                 raise WriterBusy("the store is busy writing earlier batches; retry shortly")
-            self._jobs.append(_Job(batch, future, gather))
+            self._jobs.append(_Job(batch, future, linger, enough))
+            self.waiting_rows += rows
             self._changed.notify()
         return future
+
+    def flush(self) -> Future[Written]:
+        """Commit what is waiting now, lingering or not; the future resolves once it is."""
+        return self.submit(Batch())
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop the thread."""
@@ -118,8 +136,10 @@ class StoreWriter:
             self._apply_retention()
             jobs: list[_Job] = []
             rows = 0
-            gather = False
-            deadline = None
+            # The group commits at the earliest of its batches' deadlines, or once it holds
+            # the fewest rows any of them is content with.
+            deadline = float("inf")
+            enough = GROUP_ROWS
             with self._changed:
                 if not self._jobs:
                     self._changed.wait(1.0)
@@ -130,16 +150,13 @@ class StoreWriter:
                             stopping = True
                             break
                         jobs.append(job)
-                        rows += job.batch.span_count + job.batch.log_count + job.batch.point_count
-                        gather = gather or job.gather
+                        rows += _rows(job.batch)
+                        deadline = min(deadline, time.monotonic() + job.linger)
+                        enough = min(enough, job.enough if job.linger > 0 else 0)
                         continue
-                    # Nothing waiting: a small group of gathering batches waits a little.
-                    if not gather or rows >= LINGER_ROWS:
-                        break
+                    # Nothing waiting: a small group of lingering batches waits for more.
                     now = time.monotonic()
-                    if deadline is None:
-                        deadline = now + self.linger_seconds
-                    if now >= deadline:
+                    if not jobs or rows >= enough or now >= deadline:
                         break
                     self._changed.wait(deadline - now)
             if jobs:
@@ -166,7 +183,7 @@ class StoreWriter:
                 self._write_alone(job)
             return
         for job in jobs:
-            job.future.set_result(_written(job.batch))
+            self._settle(job)
         self._hand_on(merged)
 
     def _write_alone(self, job: _Job) -> None:
@@ -174,10 +191,19 @@ class StoreWriter:
             self.store.write(job.batch)
         except Exception as error:
             _log.exception("could not write a batch to %s", self.store.path)
-            job.future.set_exception(error)
+            self._settle(job, error)
             return
-        job.future.set_result(_written(job.batch))
+        self._settle(job)
         self._hand_on(job.batch)
+
+    def _settle(self, job: _Job, error: Exception | None = None) -> None:
+        # Counted out before the future resolves: whoever waited on it sees the count without it.
+        with self._changed:
+            self.waiting_rows -= _rows(job.batch)
+        if error is None:
+            job.future.set_result(_written(job.batch))
+        else:
+            job.future.set_exception(error)
 
     def _hand_on(self, written: Batch) -> None:
         # The forwarding hook: committed rows handed on; its failure never fails a write.

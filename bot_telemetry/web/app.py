@@ -4,17 +4,19 @@ over one store."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 
 from ..posthog import PostHogSettings
 from ..receive import otlp_http
 from ..receive.cors import cors_middleware
+from ..receive.journal import Journal
 from ..receive.sunbird import add_telemetry_routes
 from ..store.database import Store
 from ..store.engine import DuckDBEngine, Engine
 from ..store.location import ClickHouseLocation
-from ..store.writer import Sink, StoreWriter
+from ..store.writer import Sink, StoreWriter, WriterBusy
 from .auth import guard
 from .client_events import add_client_event_routes
 from .config import ServerConfig
@@ -45,6 +47,23 @@ def _open(config: ServerConfig, store: Store | None) -> tuple[Engine, Sink | Non
     return DuckDBEngine(opened, owns_store=store is None), None if config.read_only else opened
 
 
+def _reads_after_writes(writer: StoreWriter) -> Any:
+    """A middleware: a request that reads (anything but the receivers) first has the writer
+    commit the rows it holds, so what a receiver answered as received is what is read."""
+
+    @web.middleware
+    async def fresh(request: web.Request, handler: Any) -> web.StreamResponse:
+        if writer.waiting_rows and not request.path.startswith("/v1/"):
+            try:
+                await asyncio.wrap_future(writer.flush())
+            except WriterBusy:
+                pass  # the writer is busy committing already; read what is there
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return fresh
+
+
 def create_app(config: ServerConfig, store: Store | None = None) -> web.Application:
     """The aiohttp application; it opens the store (unless given one) or connects to ClickHouse,
     and closes it on cleanup."""
@@ -56,11 +75,28 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
     app = web.Application(client_max_size=config.max_body, middlewares=middlewares)
     writer = None
     receiver = None
+    journal = None
     if sink is not None:
         writer = StoreWriter(sink, retention_seconds=config.retention_seconds)
         app[WRITER] = writer
+        app.middlewares.append(_reads_after_writes(writer))
         otlp_http.add_routes(app, writer, config.max_body)
-        receiver = add_telemetry_routes(app, writer, dedup_window=config.client_dedup_seconds)
+        path = config.journal_path()
+        journal = Journal.open(path) if path is not None else None
+        receiver = add_telemetry_routes(
+            app,
+            writer,
+            dedup_window=config.client_dedup_seconds,
+            journal=journal,
+            linger=config.client_linger_seconds,
+        )
+        if journal is not None:
+
+            async def replay(_: web.Application) -> None:
+                # Before the first request: what an earlier run answered and did not commit.
+                await asyncio.get_running_loop().run_in_executor(None, receiver.replay_journal)
+
+            app.on_startup.append(replay)
     add_routes(app, queries)
     add_metrics_routes(app, queries)
     add_client_event_routes(app, queries, receiver)
@@ -72,6 +108,8 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
         loop = asyncio.get_running_loop()
         if writer is not None:
             await loop.run_in_executor(None, writer.close)
+        if journal is not None:  # after the writer: its last commits release their bodies
+            await loop.run_in_executor(None, journal.close)
         queries.close()
         engine.close()
 

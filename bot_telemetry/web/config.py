@@ -10,10 +10,13 @@ from ..receive import otlp_http
 from ..receive.otlp import DEFAULT_GRPC_PORT
 from ..store.database import DEFAULT_STORE, store_file
 from ..store.location import ClickHouseLocation
+from ..store.writer import DEFER_SECONDS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4318
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+#: The receipt journal's file beside a DuckDB store: ``telemetry.duckdb.client-journal``.
+JOURNAL_SUFFIX = ".client-journal"
 
 
 class ConfigError(ValueError):
@@ -41,6 +44,12 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     #: How long a client event's mid (and a bundle) is remembered to drop repeats.
     client_dedup_seconds: float = 3600.0
+    #: The receipt journal of client bundles (``receive/journal.py``): True keeps it beside a
+    #: DuckDB store (``<store>.client-journal``; ClickHouse has none unless given a path),
+    #: False answers each bundle only once its rows are committed.
+    client_journal: Path | bool = True
+    #: How long client rows answered from the journal may wait to share a commit.
+    client_linger_seconds: float = DEFER_SECONDS
     #: Serve the UI and API only, no receivers (ClickHouse filled by a Collector: a stateless
     #: reader, run as many as needed).
     read_only: bool = False
@@ -56,6 +65,14 @@ class ServerConfig:
         # A folder means the store file inside it, here as everywhere.
         if not isinstance(self.store, ClickHouseLocation):
             object.__setattr__(self, "store", store_file(self.store))
+
+    def journal_path(self) -> Path | None:
+        """Where the receipt journal is, or None when there is none."""
+        if isinstance(self.client_journal, Path):
+            return self.client_journal
+        if self.client_journal and not isinstance(self.store, ClickHouseLocation):
+            return self.store.with_name(self.store.name + JOURNAL_SUFFIX)
+        return None
 
     def check(self) -> None:
         """Refuse a non-loopback bind unless it is explicit and protected by a token."""

@@ -81,10 +81,10 @@ def test_gathering_batches_wait_for_others_to_share_their_commit(tmp_path: Path)
     store = RecordingStore.open(tmp_path / "s.duckdb")
     # A long linger: the small group waits until the group is big enough, however slow this
     # thread is to submit the next batch.
-    writer = StoreWriter(store, linger_seconds=60)
+    writer = StoreWriter(store)
     try:
-        first = writer.submit(named("first"), gather=True)
-        second = writer.submit(named("second", 2), gather=True)
+        first = writer.submit(named("first"), linger=60)
+        second = writer.submit(named("second", 2), linger=60)
         assert not first.done() and not second.done()
         third = writer.submit(named("third", LINGER_ROWS))
         assert first.result(30) == Written(1, 0, 0) and second.result(30) == Written(2, 0, 0)
@@ -97,7 +97,7 @@ def test_gathering_batches_wait_for_others_to_share_their_commit(tmp_path: Path)
 
 def test_other_batches_never_wait(tmp_path: Path) -> None:
     store = RecordingStore.open(tmp_path / "s.duckdb")
-    writer = StoreWriter(store, linger_seconds=60)
+    writer = StoreWriter(store)
     try:
         # Far sooner than the linger: a batch that does not gather is committed at once.
         assert writer.submit(named("alone")).result(30) == Written(1, 0, 0)
@@ -110,9 +110,9 @@ def test_other_batches_never_wait(tmp_path: Path) -> None:
 
 def test_the_linger_is_bounded(tmp_path: Path) -> None:
     store = RecordingStore.open(tmp_path / "s.duckdb")
-    writer = StoreWriter(store, linger_seconds=0.05)
+    writer = StoreWriter(store)
     try:
-        assert writer.submit(named("waited"), gather=True).result(30) == Written(1, 0, 0)
+        assert writer.submit(named("waited"), linger=0.05).result(30) == Written(1, 0, 0)
     finally:
         writer.close()
     assert store.groups == [1]
@@ -121,9 +121,40 @@ def test_the_linger_is_bounded(tmp_path: Path) -> None:
 
 def test_closing_commits_a_waiting_group(tmp_path: Path) -> None:
     store = RecordingStore.open(tmp_path / "s.duckdb")
-    writer = StoreWriter(store, linger_seconds=60)
-    waiting = writer.submit(named("waiting"), gather=True)
+    writer = StoreWriter(store)
+    waiting = writer.submit(named("waiting"), linger=60)
     writer.close()
     assert waiting.result(0) == Written(1, 0, 0)
     assert store.groups == [1]
+    store.close()
+
+
+def test_a_group_waits_only_until_it_holds_enough_rows(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store)
+    try:
+        first = writer.submit(named("first", 2), linger=60, enough=5)
+        assert not first.done()
+        second = writer.submit(named("second", 3), linger=60, enough=100)
+        assert first.result(30) == Written(2, 0, 0) and second.result(30) == Written(3, 0, 0)
+    finally:
+        writer.close()
+    assert store.groups == [5]
+    store.close()
+
+
+def test_flush_commits_a_lingering_group_at_once(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store)
+    try:
+        lingering = writer.submit(named("lingering", 2), linger=60, enough=10_000)
+        assert writer.waiting_rows == 2 and not lingering.done()
+        writer.flush().result(30)
+        assert lingering.result(0) == Written(2, 0, 0)
+        assert writer.waiting_rows == 0
+        with store.reader() as db:
+            assert db.execute("SELECT count(*) FROM spans").fetchone() == (2,)
+    finally:
+        writer.close()
+    assert store.groups == [2]
     store.close()

@@ -151,7 +151,8 @@ def add_telemetry_routes(
 ) -> SunbirdReceiver:
     """Serve ``POST /v1/telemetry`` on ``app``, storing through ``writer``; returns the receiver
     (its ``counts`` say what it took). ``options`` go to ``SunbirdReceiver``: ``dedup_window``
-    (seconds, default 3600), ``max_body``, ``max_events``, ``policy``.
+    (seconds, default 3600), ``max_body``, ``max_events``, ``policy``, ``journal`` (a
+    ``receive.journal.Journal``: bundles are answered once kept there, not once committed).
 
     Pages on other origins also need ``cors_middleware`` on the app."""
     receiver = SunbirdReceiver(writer, **options)

@@ -7,7 +7,10 @@ store, independent of HTTP (``http.py`` serves it; tests and benchmarks call it 
 
 A bundle that cannot be read at all raises ``BundleError`` (status and reason). Otherwise
 every event is accounted for: stored, a duplicate (already stored), or failed (kept in the
-failed set with its reason). The outcome is known only once the rows are committed.
+failed set with its reason). The outcome is known only once nothing can lose the rows: with a
+receipt journal (``journal=``, what ``serve`` uses) once the body is on disk in the journal,
+the rows following into the store within ``linger`` seconds; without one, once they are
+committed.
 """
 
 from __future__ import annotations
@@ -15,14 +18,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...privacy import PrivacyPolicy, current_policy
+from ...store.database import Written
 from ...store.rows import Batch
-from ...store.writer import StoreWriter, WriterBusy
+from ...store.writer import (
+    DEFER_ROWS,
+    DEFER_SECONDS,
+    LINGER_ROWS,
+    LINGER_SECONDS,
+    StoreWriter,
+    WriterBusy,
+)
+from ..journal import Journal, JournalError, Record
 from ..otlp import OtlpError, decompress
 from .dedup import DEFAULT_WINDOW_SECONDS, DedupWindow
 from .enrich import Sessions, fill_from_headers
@@ -39,6 +53,8 @@ MAX_LISTED_FAILURES = 100
 #: Bodies up to this size (about 100 web-chat events, ~2 ms of CPU at worst) are read and
 #: enriched on the event loop; bigger ones on a worker thread, so the loop never stalls long.
 INLINE_BYTES = 64 * 1024
+
+_log = logging.getLogger(__name__)
 
 
 class BundleError(Exception):
@@ -210,8 +226,13 @@ class SunbirdReceiver:
         max_events: int = DEFAULT_MAX_EVENTS,
         policy: PrivacyPolicy | Callable[[], PrivacyPolicy] = current_policy,
         sessions: Sessions | None = None,
+        journal: Journal | None = None,
+        linger: float = DEFER_SECONDS,
     ) -> None:
         self.writer = writer
+        self.journal = journal
+        #: How long rows answered from the journal may wait to share a commit.
+        self.linger = linger
         self.window = DedupWindow(dedup_window)
         self.sessions = sessions or Sessions()
         self.max_body = max_body
@@ -275,8 +296,13 @@ class SunbirdReceiver:
         reserved: list[Hashable] = [parsed.bundle_key]
         reserved.extend(parsed.keys[index] for index in new)
         ticket = window.reserve(reserved)
+        received_ms = time.time_ns() // 1_000_000
+        kept: Future[int] | None = None
         try:
-            bundle = bundle_info(parsed, time.time_ns() // 1_000_000)
+            if self.journal is not None and (new or parsed.failures):
+                # On disk while the rows are made (the journal's thread syncs it meanwhile).
+                kept = self._keep(body, content_encoding, headers, received_ms)
+            bundle = bundle_info(parsed, received_ms)
             policy = self.policy()
             if inline:
                 batch = build_batch(parsed, new, bundle, policy, self.sessions, headers.device)
@@ -291,19 +317,27 @@ class SunbirdReceiver:
                     self.sessions,
                     headers.device,
                 )
-            if batch.log_count:
+            if kept is not None:
                 try:
-                    # A bundle is a few events: its commit may wait a moment to be shared
-                    # with other senders' (store/writer.py, LINGER_SECONDS).
-                    written = self.writer.submit(batch, gather=True)
-                except WriterBusy as error:
+                    seq = await asyncio.wrap_future(kept)
+                except JournalError as error:
+                    kept = None
                     raise BundleError(503, str(error)) from error
+                # Kept: the answer need not wait for the store, whose commit is shared with
+                # thousands of other rows (store/writer.py, DEFER_SECONDS).
+                self._submit(batch, seq, self.linger, DEFER_ROWS)
+            elif batch.log_count:
+                # A bundle is a few events: its commit may wait a moment to be shared with
+                # other senders' (store/writer.py, LINGER_SECONDS).
+                written = self._submit(batch, None, LINGER_SECONDS, LINGER_ROWS)
                 try:
                     await asyncio.wrap_future(written)
                 except Exception as error:
                     raise BundleError(500, f"the events could not be stored: {error}") from error
         except BaseException:
             window.release(ticket)
+            if kept is not None:
+                kept.add_done_callback(self._forget)
             raise
         window.commit(ticket)
         window.duplicates += duplicates
@@ -316,6 +350,103 @@ class SunbirdReceiver:
         ]
         self._count(outcome)
         return outcome
+
+    def _keep(
+        self, body: bytes, encoding: str | None, headers: ClientHeaders, received_ms: int
+    ) -> Future[int]:
+        assert self.journal is not None
+        meta = {
+            "received_ms": received_ms,
+            "encoding": encoding,
+            "device": headers.device,
+            "channel": headers.channel,
+            "app": headers.app,
+        }
+        try:
+            return self.journal.append(body, meta)
+        except JournalError as error:
+            raise BundleError(503, str(error)) from error
+
+    def _forget(self, kept: Future[int]) -> None:
+        # A kept body whose request failed after all: the client retries, so it must not
+        # also come back from the journal.
+        if self.journal is not None and kept.exception() is None:
+            self.journal.release(kept.result())
+
+    def _submit(self, batch: Batch, seq: int | None, linger: float, enough: int) -> Future[Written]:
+        try:
+            written = self.writer.submit(batch, linger=linger, enough=enough)
+        except WriterBusy as error:
+            if seq is not None and self.journal is not None:
+                self.journal.release(seq)  # answered 503: the client sends it again
+            raise BundleError(503, str(error)) from error
+        if seq is not None:
+            written.add_done_callback(lambda future: self._stored(seq, future))
+        return written
+
+    def _stored(self, seq: int, written: Future[Written]) -> None:
+        # On the writer's thread, once the rows are committed (or could not be).
+        if self.journal is None:
+            return
+        error = written.exception()
+        if error is None:
+            self.journal.release(seq)
+        else:
+            _log.error(
+                "client events answered as received could not be stored (%s); their bundle "
+                "stays in the receipt journal %s and is stored when serve starts again",
+                error,
+                self.journal.path,
+            )
+
+    def replay_journal(self) -> int:
+        """Store the bundles an earlier run answered but did not commit (call at start-up,
+        before requests come); returns how many bundles were replayed. The store skips rows
+        it already holds, so a bundle committed just before a crash is not stored twice."""
+        if self.journal is None:
+            return 0
+        records = self.journal.pending()
+        for record in records:
+            self._replay(record)
+        if records:
+            _log.info("replayed %d client bundles from %s", len(records), self.journal.path)
+        return len(records)
+
+    def _replay(self, record: Record) -> None:
+        assert self.journal is not None
+        meta = record.meta
+        headers = ClientHeaders(
+            device=str(meta.get("device") or ""),
+            channel=str(meta.get("channel") or ""),
+            app=str(meta.get("app") or ""),
+        )
+        encoding = meta.get("encoding")
+        try:
+            parsed = parse_bundle(
+                record.body,
+                encoding if isinstance(encoding, str) else None,
+                headers,
+                max_body=self.max_body,
+                max_events=self.max_events,
+            )
+        except BundleError as error:  # it was read once; a changed limit can refuse it now
+            _log.error("dropped a journaled client bundle that is refused now: %s", error.reason)
+            self.journal.release(record.seq)
+            return
+        received = meta.get("received_ms")
+        bundle = bundle_info(parsed, received if isinstance(received, int) else 0)
+        # Remembered as if just received, so a client's retry after the restart is a repeat.
+        new, _, _ = self.window.classify(parsed.keys)
+        self.window.commit(self.window.reserve([parsed.keys[index] for index in new]))
+        batch = build_batch(
+            parsed,
+            new,
+            bundle,
+            self.policy(),
+            self.sessions,
+            headers.device,
+        )
+        self._submit(batch, record.seq, self.linger, DEFER_ROWS)
 
     def _count(self, outcome: Outcome) -> None:
         counts = self.counts
