@@ -321,7 +321,7 @@ def add_rows(batch: Batch, rows: Sequence[tuple[Any, ...]]) -> None:
     promoted = dict(zip(contract.PROMOTED_EVENT_PROPERTIES, zip(*values, strict=True), strict=True))
     for name in LOG_COLUMNS:
         if name == "attributes":
-            columns[name].extend(map(_to_json, attributes))
+            columns[name].extend([to_json(a, finite=True) for a in attributes])
         elif name in promoted:  # the actor, session, ... as the bot's events have them
             columns[name].extend(promoted[name])
         elif name == "trace_key":
@@ -330,10 +330,3 @@ def add_rows(batch: Batch, rows: Sequence[tuple[Any, ...]]) -> None:
             columns[name].extend(by_field[_ROW_INDEX[name]])
         else:
             columns[name].extend([None] * len(rows))
-
-
-# Attributes come from decoded JSON and our own values: never circular, so the encoder need
-# not keep track (a fifth of its time); otherwise it is the store's own ``to_json``.
-_to_json = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False
-).encode
