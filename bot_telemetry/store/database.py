@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from ..contract import EVENT_NAME, PROMOTED_EVENT_PROPERTIES, PROMOTED_SPAN_ATTRIBUTES
+from .jsontext import document_json
 from .rows import (
     EVENT_COLUMNS,
     LOG_COLUMNS,
@@ -240,8 +241,18 @@ def store_file(path: str | Path) -> Path:
     return resolved
 
 
+# The columns that hold floats (or lists of them): NaN and ±Infinity are looked for there.
+_FLOAT_COLUMNS = (
+    "value",
+    "min",
+    "max",
+    "bounds",
+    *(name for name, kind in PROMOTED_TYPES.items() if kind == "DOUBLE"),
+)
+
+
 def _document(values: dict[str, list[Any]]) -> str:
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+    return document_json(values, _FLOAT_COLUMNS)
 
 
 class Store:

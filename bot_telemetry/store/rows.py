@@ -20,7 +20,6 @@ attribute values are kept as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infin
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ from ..contract import (
     PROMOTED_EVENT_PROPERTIES,
     PROMOTED_SPAN_ATTRIBUTES,
 )
+from .jsontext import to_json as to_json  # the store's one JSON encoder, re-exported
 
 UNKNOWN_SERVICE = "unknown_service"
 #: The promoted columns' types: text unless listed here.
@@ -232,14 +232,6 @@ def non_finite(number: float) -> str:
 def attributes_dict(attributes: Any) -> dict[str, Any]:
     pairs: list[KeyValue] = list(attributes)
     return {pair.key: any_value(pair.value) for pair in pairs}
-
-
-# One encoder for every call: json.dumps with options builds a new encoder each time.
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def to_json(value: Any) -> str:
-    return _JSON.encode(value)
 
 
 def peer_of(attributes: dict[str, Any]) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from ... import contract
 from ...privacy import PrivacyPolicy
-from ...store.rows import LOG_COLUMNS, Batch, promoted_values, to_json, trace_key
+from ...store.rows import LOG_COLUMNS, Batch, to_json, trace_key
 from .enrich import private_edata
 from .schemas import Problem
 
@@ -55,6 +55,12 @@ class ClientEventRow(NamedTuple):
     conversation_id: str | None
     attributes: dict[str, Any]
     scope_name: str
+    # The promoted columns a client event fills (``contract.PROMOTED_EVENT_PROPERTIES``): its
+    # attributes are all under ``sunbird.`` but ``fromId``, ``session.id`` and
+    # ``conversationId``, so the user (``fromId``) and the session are the only ones, and
+    # the row says them rather than ``add_rows`` looking them up in the attributes.
+    user_id: str | None = None
+    session_id: str | None = None
 
 
 def event_key(event: dict[str, Any]) -> tuple[str, str, str]:
@@ -231,6 +237,8 @@ def event_values(
         conversation_id,
         attributes,
         _SCOPE,
+        actor_id or None,
+        sid or None,
     )
 
 
@@ -311,29 +319,19 @@ _ROW_INDEX = {name: index for index, name in enumerate(ClientEventRow.__annotati
 
 def add_rows(batch: Batch, rows: Sequence[tuple[Any, ...]]) -> None:
     """Append rows (``ClientEventRow``s, or their fields as tuples) to the batch's log
-    records, column by column (a column the mapping does not know is left empty)."""
+    records, column by column (a column the mapping does not know is left empty: the
+    promoted columns but the user and the session, which the row carries)."""
     if not rows:
         return
     columns = batch.logs
     by_field = list(zip(*rows, strict=True))
     attributes = by_field[_ROW_INDEX["attributes"]]
-    values = [promoted_values(a, contract.PROMOTED_EVENT_PROPERTIES) for a in attributes]
-    promoted = dict(zip(contract.PROMOTED_EVENT_PROPERTIES, zip(*values, strict=True), strict=True))
     for name in LOG_COLUMNS:
         if name == "attributes":
-            columns[name].extend(map(_to_json, attributes))
-        elif name in promoted:  # the actor, session, ... as the bot's events have them
-            columns[name].extend(promoted[name])
+            columns[name].extend([to_json(a, finite=True) for a in attributes])
         elif name == "trace_key":
             columns[name].extend(map(trace_key, by_field[_ROW_INDEX["trace_id"]]))
         elif name in _ROW_INDEX:
             columns[name].extend(by_field[_ROW_INDEX[name]])
         else:
             columns[name].extend([None] * len(rows))
-
-
-# Attributes come from decoded JSON and our own values: never circular, so the encoder need
-# not keep track (a fifth of its time); otherwise it is the store's own ``to_json``.
-_to_json = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False
-).encode

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+from bot_telemetry.contract import PROMOTED_EVENT_PROPERTIES
 from bot_telemetry.privacy import PrivacyPolicy
 from bot_telemetry.receive.sunbird.enrich import Sessions
 from bot_telemetry.receive.sunbird.ingest import ClientHeaders, build_batch, parse_bundle
 from bot_telemetry.receive.sunbird.rows import BundleInfo
-from bot_telemetry.store.rows import LOG_COLUMNS
+from bot_telemetry.store.rows import LOG_COLUMNS, promoted_values
 
 from .events import EIDS, event
 
@@ -103,3 +104,16 @@ def test_promoted_columns_hold_the_events_own_values(name: str) -> None:
         assert key == int(trace_id[:16], 16)
     untraced = [k for t, k in zip(made["trace_id"], made["trace_key"], strict=True) if not t]
     assert untraced and set(untraced) == {None}
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_promoted_columns_are_what_the_stores_lookup_gives(name: str) -> None:
+    """The row carries the user and the session itself (issue 19); every promoted column
+    holds what ``promoted_values`` finds in the stored attributes, as the bot's events do."""
+    made = rows(POLICIES[name])
+    looked_up = [
+        promoted_values(json.loads(document), PROMOTED_EVENT_PROPERTIES)
+        for document in made["attributes"]
+    ]
+    for column, values in zip(PROMOTED_EVENT_PROPERTIES, zip(*looked_up, strict=True), strict=True):
+        assert made[column] == list(values), column
