@@ -23,41 +23,77 @@ from tests.support.processes import running
 
 
 def test_a_kept_body_survives_a_reopen_until_released(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    journal = Journal.open(path)
+    folder = tmp_path / "journal"
+    journal = Journal.open(folder)
     first = journal.append(b"first body", {"device": "d-1", "received_ms": 5}).result(10)
     second = journal.append(b"second body", {"device": None}).result(10)
     assert second > first and len(journal) == 2
     journal.close()
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # bodies precede the privacy policy
+    # Only the owner may read them: bodies precede the privacy policy.
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
 
-    reopened = Journal.open(path)
+    reopened = Journal.open(folder)
     kept = reopened.pending()
     assert [(r.seq, r.body, r.meta) for r in kept] == [
         (first, b"first body", {"device": "d-1", "received_ms": 5}),
         (second, b"second body", {"device": None}),
     ]
     reopened.release(first)
-    # A release is written with the next group (or on close).
-    reopened.append(b"third", {}).result(10)
-    assert [r.body for r in reopened.pending()] == [b"second body", b"third"]
-    assert len(reopened) == 2
+    third = reopened.append(b"third", {}).result(10)
+    assert third > second
+    reopened.close()
+    again = Journal.open(folder)
+    assert [r.body for r in again.pending()] == [b"second body", b"third"]
+    assert len(again) == 2
+    again.close()
+
+
+def test_a_torn_write_is_dropped_and_the_records_before_it_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "journal"
+    journal = Journal.open(folder)
+    journal.append(b"whole", {}).result(10)
+    journal.append(b"torn apart", {}).result(10)
+    journal.close()
+    (segment,) = [p for p in folder.iterdir() if p.suffix == ".journal" and p.stat().st_size]
+    segment.write_bytes(segment.read_bytes()[:-4])  # a crash cut the last write short
+    reopened = Journal.open(folder)
+    assert [r.body for r in reopened.pending()] == [b"whole"]
+    # New records go on after the highest number kept, in a segment of their own (the torn
+    # record's number was never answered to anyone).
+    assert reopened.append(b"next", {}).result(10) == 2
     reopened.close()
 
 
-def test_a_released_body_leaves_no_trace_in_the_files(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    journal = Journal.open(path)
+def test_released_bodies_leave_no_trace_in_the_files(tmp_path: Path) -> None:
+    folder = tmp_path / "journal"
+    journal = Journal.open(folder)
     marker = b"grace.hopper@example.com-" + b"x" * 200
-    seq = journal.append(marker, {}).result(10)
-    journal.release(seq)
+    seqs = [journal.append(marker, {}).result(10) for _ in range(3)]
+    later = journal.append(b"a later body", {}).result(10)
+    for seq in seqs:
+        journal.release(seq)
     journal.close()
-    files = [p for p in tmp_path.iterdir() if p.name.startswith("j.sqlite")]
+    # Released beside one still kept: noted as released, its bytes stay until the segment
+    # empties (a restart does not bring them back).
+    reopened = Journal.open(folder)
+    assert [r.body for r in reopened.pending()] == [b"a later body"]
+    reopened.release(later)
+    reopened.close()
+    files = list(folder.iterdir())
     assert files and all(marker[:25] not in p.read_bytes() for p in files)
 
 
+def test_a_journal_is_one_process_s(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "journal")
+    with pytest.raises(JournalError, match="in use by another process"):
+        Journal.open(tmp_path / "journal")
+    journal.close()
+    Journal.open(tmp_path / "journal").close()
+
+
 def test_a_full_journal_refuses_more(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path / "j.sqlite", max_records=1)
+    journal = Journal.open(tmp_path / "journal", max_records=1)
     journal.append(b"one", {}).result(10)
     with pytest.raises(JournalError, match="holds 1 bodies"):
         journal.append(b"two", {})
@@ -69,7 +105,7 @@ def test_a_full_journal_refuses_more(tmp_path: Path) -> None:
 def test_a_journal_that_cannot_be_opened_says_where(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(JournalError, match="cannot open the receipt journal"):
-        Journal.open(tmp_path / "file" / "j.sqlite")
+        Journal.open(tmp_path / "file" / "journal")
 
 
 def _client_bundle(user: str, count: int) -> bytes:
@@ -81,7 +117,7 @@ def test_a_full_journal_answers_503_and_the_client_retries(tmp_path: Path) -> No
     async def scenario() -> tuple[int, list[int]]:
         store = Store.open(tmp_path / "s.duckdb")
         writer = StoreWriter(store)
-        journal = Journal.open(tmp_path / "j.sqlite", max_records=1)
+        journal = Journal.open(tmp_path / "journal", max_records=1)
         # A long linger: the first bundle's rows wait, so its body stays in the journal.
         receiver = SunbirdReceiver(writer, journal=journal, linger=60)
         stored = (await receiver.ingest(_client_bundle("u1", 3))).stored
@@ -97,7 +133,7 @@ def test_a_full_journal_answers_503_and_the_client_retries(tmp_path: Path) -> No
 
     stored, statuses = asyncio.run(scenario())
     assert stored == 3 and statuses == [503]
-    assert Journal.open(tmp_path / "j.sqlite").pending() == []
+    assert Journal.open(tmp_path / "journal").pending() == []
     opened = Store.open(tmp_path / "s.duckdb", read_only=True)
     with opened.reader() as db:
         assert db.execute("SELECT count(*) FROM logs").fetchone() == (3,)
@@ -221,7 +257,7 @@ def test_receiver_headers_are_kept_for_the_replay(tmp_path: Path) -> None:
     async def answer() -> int:
         store = Store.open(tmp_path / "s.duckdb")
         writer = StoreWriter(store)
-        journal = Journal.open(tmp_path / "j.sqlite")
+        journal = Journal.open(tmp_path / "journal")
         receiver = SunbirdReceiver(writer, journal=journal, linger=3600)
         events = [event("INTERACT", actor="u9", mid="m-1", did=None)]
         outcome = await receiver.ingest(
@@ -233,6 +269,6 @@ def test_receiver_headers_are_kept_for_the_replay(tmp_path: Path) -> None:
         return outcome.stored
 
     assert asyncio.run(answer()) == 1
-    (record,) = Journal.open(tmp_path / "j.sqlite").pending()
+    (record,) = Journal.open(tmp_path / "journal").pending()
     assert record.meta["device"] == "dev-9" and record.meta["app"] == "web"
     assert isinstance(record.meta["received_ms"], int)

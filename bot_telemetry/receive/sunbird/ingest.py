@@ -426,7 +426,7 @@ class SunbirdReceiver:
                 "client events answered as received could not be stored (%s); their bundle "
                 "stays in the receipt journal %s and is stored when serve starts again",
                 error,
-                self.journal.path,
+                self.journal.folder,
             )
 
     def replay_journal(self) -> int:
@@ -439,7 +439,7 @@ class SunbirdReceiver:
         for record in records:
             self._replay(record)
         if records:
-            _log.info("replayed %d client bundles from %s", len(records), self.journal.path)
+            _log.info("replayed %d client bundles from %s", len(records), self.journal.folder)
         return len(records)
 
     def _replay(self, record: Record) -> None:
