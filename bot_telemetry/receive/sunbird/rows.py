@@ -320,7 +320,9 @@ _ROW_INDEX = {name: index for index, name in enumerate(ClientEventRow.__annotati
 def add_rows(batch: Batch, rows: Sequence[tuple[Any, ...]]) -> None:
     """Append rows (``ClientEventRow``s, or their fields as tuples) to the batch's log
     records, column by column (a column the mapping does not know is left empty: the
-    promoted columns but the user and the session, which the row carries)."""
+    promoted columns but the user and the session, which the row carries). The attributes
+    hold no NaN or ±Infinity float, as ``parse_bundle`` reads JSON and ``event_values`` and
+    ``failed_row`` make rows (``to_json(..., finite=True)``)."""
     if not rows:
         return
     columns = batch.logs
