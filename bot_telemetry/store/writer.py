@@ -85,6 +85,7 @@ class StoreWriter:
         store: Sink,
         *,
         max_pending: int = 256,
+        max_waiting_rows: int = 100_000,
         retention_seconds: float = 0,
         retention_every: float = 300.0,
     ):
@@ -92,6 +93,9 @@ class StoreWriter:
         self.retention_seconds = retention_seconds
         self.retention_every = retention_every
         self.max_pending = max_pending
+        # Lingering batches are counted in rows: thousands of small ones wait while a large
+        # group commits, and what bounds their memory is their rows.
+        self.max_waiting_rows = max_waiting_rows
         #: Rows submitted and not yet committed (or failed): readers flush when there are any.
         self.waiting_rows = 0
         # Batches waiting (None: stop).
@@ -112,7 +116,11 @@ class StoreWriter:
         future: Future[Written] = Future()
         rows = _rows(batch)
         with self._changed:
-            if len(self._jobs) >= self.max_pending:
+            if (
+                self.waiting_rows + rows > self.max_waiting_rows and self.waiting_rows
+                if linger > 0
+                else len(self._jobs) >= self.max_pending
+            ):
                 raise WriterBusy("the store is busy writing earlier batches; retry shortly")
             self._jobs.append(_Job(batch, future, linger, enough))
             self.waiting_rows += rows
@@ -120,8 +128,13 @@ class StoreWriter:
         return future
 
     def flush(self) -> Future[Written]:
-        """Commit what is waiting now, lingering or not; the future resolves once it is."""
-        return self.submit(Batch())
+        """Commit what is waiting now, lingering or not; the future resolves once it is.
+        Never refused: it adds no rows."""
+        future: Future[Written] = Future()
+        with self._changed:
+            self._jobs.append(_Job(Batch(), future))
+            self._changed.notify()
+        return future
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop the thread."""

@@ -10,7 +10,7 @@ import pytest
 
 from bot_telemetry.store.database import Store, Written
 from bot_telemetry.store.rows import Batch, spans_batch
-from bot_telemetry.store.writer import LINGER_ROWS, StoreWriter
+from bot_telemetry.store.writer import LINGER_ROWS, StoreWriter, WriterBusy
 from tests.support.otlp_messages import spans_request
 
 
@@ -157,4 +157,19 @@ def test_flush_commits_a_lingering_group_at_once(tmp_path: Path) -> None:
     finally:
         writer.close()
     assert store.groups == [2]
+    store.close()
+
+
+def test_lingering_batches_are_bounded_by_their_rows_not_their_count(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store, max_pending=2, max_waiting_rows=10)
+    try:
+        # Far more than max_pending small batches may linger while their rows are few.
+        waiting = [writer.submit(named(f"b{index}"), linger=60, enough=1_000) for index in range(9)]
+        with pytest.raises(WriterBusy, match="busy"):
+            writer.submit(named("too many", 2), linger=60, enough=1_000)
+        writer.flush().result(30)
+        assert [future.result(0) for future in waiting] == [Written(1, 0, 0)] * 9
+    finally:
+        writer.close()
     store.close()
