@@ -15,12 +15,14 @@ writer is backed up and 500 ``SERVER_ERROR`` when it failed, so the client retri
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from ... import contract
@@ -52,7 +54,19 @@ def _answer(
     }
     if result is not None:
         body["result"] = result
-    return web.json_response(body, status=status, headers=headers)
+    try:
+        # orjson: ~0.3 µs where json.dumps took ~4 (per request); a reason or failure
+        # listing a lone surrogate from the client's JSON is written by json, escaped.
+        text = orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        text = json.dumps(body).encode()
+    return web.Response(
+        body=text,
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
 
 
 def _success(outcome: Outcome) -> web.Response:

@@ -19,6 +19,7 @@ import pytest
 
 from bot_telemetry import contract
 from bot_telemetry.privacy import PrivacyPolicy
+from bot_telemetry.receive.sunbird.http import _answer
 from bot_telemetry.receive.sunbird.ingest import INLINE_BYTES
 from bot_telemetry.store.database import Store
 from bot_telemetry.web import CollectorThread, ServerConfig
@@ -152,6 +153,19 @@ def test_invalid_events_are_kept_in_the_failed_set_beside_valid_ones(
     assert len(get(served.url, "/api/client-events?failed=true")) == 5
     stats = get(served.url, "/api/client-events/stats")
     assert stats["stored"] == {"START": 1} and stats["failed"] == 5
+
+
+def test_an_answer_listing_a_lone_surrogate_is_json() -> None:
+    # A JavaScript string cut in the middle of an emoji, in a listed failure: orjson refuses
+    # to write it, so json writes the answer (escaped), still one valid JSON document.
+    failures = [{"index": 0, "field": "ets", "mid": "cut-\ud83d"}]
+    answer = _answer(200, "SUCCESS", {"status": "partial"}, {"failures": failures})
+    assert answer.content_type == "application/json" and answer.charset == "utf-8"
+    assert isinstance(answer.body, bytes)
+    assert json.loads(answer.body)["result"]["failures"] == failures
+    plain = _answer(200, "SUCCESS", {"status": "successful", "note": "é"})
+    assert isinstance(plain.body, bytes)
+    assert json.loads(plain.body)["params"]["note"] == "é"
 
 
 @pytest.mark.parametrize(
