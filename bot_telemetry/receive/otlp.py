@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import zlib
 from dataclasses import dataclass
 from enum import Enum
@@ -28,6 +27,8 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from .unicode import REPLACEMENT, SURROGATE, may_hold_surrogates
+
 Encoding = Literal["protobuf", "json"]
 
 #: The OTLP specification's default ports: gRPC and HTTP.
@@ -39,10 +40,6 @@ JSON_TYPES = frozenset({"application/json"})
 
 # Keys whose values are ids: hex in OTLP/JSON, bytes in protobuf.
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
-# A \\uD800-\\uDFFF escape in the JSON text: only then can a decoded string hold a lone surrogate.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-REPLACEMENT = "\ufffd"
 
 
 class Signal(Enum):
@@ -136,7 +133,7 @@ def decode(signal: Signal, body: bytes, encoding: Encoding) -> Message:
         document = json.loads(body.decode("utf-8", "replace"))
         if not isinstance(document, dict):
             raise OtlpError(400, f"body must be a JSON object holding a {_name(message)}")
-        surrogates = _SURROGATE_ESCAPE.search(body) is not None
+        surrogates = may_hold_surrogates(body)
         json_format.ParseDict(
             _prepare_json(document, "", surrogates), message, ignore_unknown_fields=True
         )
@@ -174,7 +171,7 @@ def _prepare_json(value: Any, key: str, surrogates: bool) -> Any:
     if isinstance(value, dict):
         if surrogates:
             return {
-                _SURROGATE.sub(REPLACEMENT, name): _prepare_json(item, name, surrogates)
+                SURROGATE.sub(REPLACEMENT, name): _prepare_json(item, name, surrogates)
                 for name, item in value.items()
             }
         return {name: _prepare_json(item, name, surrogates) for name, item in value.items()}
@@ -188,7 +185,7 @@ def _prepare_json(value: Any, key: str, surrogates: bool) -> Any:
                 raise OtlpError(400, f"{key} {value!r} is not a hex string") from error
             return base64.b64encode(raw).decode()
         if surrogates:
-            return _SURROGATE.sub(REPLACEMENT, value)
+            return SURROGATE.sub(REPLACEMENT, value)
     return value
 
 

@@ -40,6 +40,7 @@ from ...store.writer import (
 )
 from ..journal import Journal, JournalError, Record
 from ..otlp import OtlpError, decompress
+from ..unicode import may_hold_surrogates, without_surrogates
 from .dedup import DEFAULT_WINDOW_SECONDS, DedupWindow
 from .enrich import Sessions, fill_from_headers
 from .rows import BundleInfo, add_rows, event_key, event_values, failed_row
@@ -129,7 +130,8 @@ def load_json(data: bytes) -> Any:
     fast) when that gives the same: orjson refuses NaN, Infinity, 1e400, lone surrogates
     (``"\\ud800"``), a BOM and UTF-16, and those bodies, big ints and the very deeply nested
     are read by json, with its errors. Duplicate keys, ``-0`` and floats read alike in both
-    (tests/receive/sunbird/test_ingest.py compares them)."""
+    (tests/receive/sunbird/test_ingest.py compares them). A lone surrogate is read as U+FFFD,
+    as OTLP's receiver does: it is no text the store (or any UTF-8) can hold."""
     try:
         document = orjson.loads(data)
         written = orjson.dumps(document)
@@ -138,7 +140,8 @@ def load_json(data: bytes) -> Any:
     else:
         if b"+" not in written or _LONG_NUMBER not in data.translate(_DIGITS_AS_ZERO):
             return document
-    return json.loads(data, parse_constant=_as_text, parse_float=_finite_or_text)
+    document = json.loads(data, parse_constant=_as_text, parse_float=_finite_or_text)
+    return without_surrogates(document) if may_hold_surrogates(data) else document
 
 
 def parse_bundle(

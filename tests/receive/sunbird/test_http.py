@@ -332,6 +332,25 @@ def test_non_finite_numbers_are_refused_alone_or_kept_as_text(served: CollectorT
     assert stored["HEARTBEAT"]["properties"]["sunbird.edata.min"] == "-Infinity"
 
 
+def test_a_lone_surrogate_is_repaired_not_the_bundle_lost(served: CollectorThread) -> None:
+    # Half an emoji, cut by a JavaScript client: JSON may escape it, UTF-8 cannot hold it. As
+    # on the OTLP receiver it becomes U+FFFD, in values and keys; the event beside it is kept.
+    good = event("INTERACT", actor="user-good", mid="good-1")
+    cut = event("INTERACT", actor="user-cut", mid="cut-1")
+    cut["edata"]["plugin"] = {"id": "EMOJI", "ver": "1"}
+    raw = (
+        json.dumps(bundle([good, cut]))
+        .replace('"EMOJI"', '"half \\ud83d"')
+        .replace('"cut-1"', '"cut-\\udc00"')
+    )
+    status, answer, _ = post(served.url, None, raw=raw.encode())
+    assert status == 200, answer
+    assert answer["result"]["stored"] == 2 and answer["result"]["failed"] == 0
+    stored = {e["properties"]["sunbird.mid"]: e for e in stored_events(served.url)}
+    assert sorted(stored) == ["cut-\ufffd", "good-1"]
+    assert stored["cut-\ufffd"]["properties"]["sunbird.edata.plugin.id"] == "half \ufffd"
+
+
 def test_concurrent_senders_store_each_event_once(served: CollectorThread) -> None:
     events = [event("INTERACT", actor=f"user-{n}") for n in range(40)]
     bundles = [bundle(events[start : start + 20]) for start in range(0, 40, 10)]  # overlapping

@@ -1,5 +1,5 @@
 """``load_json`` reads a body as ``json.loads`` with the receiver's hooks does, whichever
-parser reads it (orjson when it gives the same, json otherwise)."""
+parser reads it (orjson when it gives the same, json otherwise), lone surrogates as U+FFFD."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot_telemetry.receive.sunbird.ingest import _as_text, _finite_or_text, load_json
+from bot_telemetry.receive.unicode import may_hold_surrogates, without_surrogates
 
 
 def stdlib(data: bytes) -> Any:
-    return json.loads(data, parse_constant=_as_text, parse_float=_finite_or_text)
+    read = json.loads(data, parse_constant=_as_text, parse_float=_finite_or_text)
+    return without_surrogates(read) if may_hold_surrogates(data) else read
 
 
 def same(data: bytes) -> None:
@@ -45,6 +47,13 @@ BODIES = {
 @pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
 def test_bodies_are_read_as_json_with_the_hooks_reads_them(body: bytes) -> None:
     same(body)
+
+
+def test_a_lone_surrogate_is_the_replacement_character() -> None:
+    assert load_json(b'{"a\\udc00":"x\\ud800y","b":"\\ud83d\\ude00"}') == {
+        "a\ufffd": "x\ufffdy",
+        "b": "\U0001f600",
+    }
 
 
 def test_a_non_finite_number_is_text_and_a_big_int_an_int() -> None:
