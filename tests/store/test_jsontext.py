@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot_telemetry.store.jsontext import document_json, to_json
+from tests.support.json_values import json_values as json_values_of
 
 
 def stdlib(value: Any) -> str:
@@ -102,17 +103,7 @@ def test_a_document_orjson_refuses_is_refused_as_the_standard_library_refuses_it
         document_json({"a": [object()]}, ())
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(st.characters(codec=None)),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+json_values = json_values_of(non_finite=True)
 
 
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot_telemetry.receive.sunbird.ingest import _as_text, _finite_or_text, load_json
 from bot_telemetry.receive.unicode import may_hold_surrogates, without_surrogates
+from tests.support.json_values import json_values as json_values_of
 
 
 def stdlib(data: bytes) -> Any:
@@ -78,17 +79,7 @@ def test_a_bad_body_fails_as_json_fails(body: bytes, error: type[Exception]) -> 
         load_json(body)
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(st.characters(codec=None)),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+json_values = json_values_of(non_finite=False)
 
 
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
