@@ -170,7 +170,7 @@ def _serve(store: Path, port: int, *extra: str) -> Any:
     )
 
 
-def _stored(store: Path) -> list[tuple[str, str]]:
+def _stored(store: Path) -> list[tuple[str | None, str]]:
     opened = Store.open(store, read_only=True)
     with opened.reader() as db:
         rows = db.execute(
@@ -178,7 +178,7 @@ def _stored(store: Path) -> list[tuple[str, str]]:
             "FROM logs ORDER BY 2"
         ).fetchall()
     opened.close()
-    return [(str(name), str(mid)) for name, mid in rows]
+    return [(name, str(mid)) for name, mid in rows]
 
 
 def test_what_a_killed_serve_answered_is_stored_once_when_it_starts_again(
@@ -211,6 +211,31 @@ def test_what_a_killed_serve_answered_is_stored_once_when_it_starts_again(
     emptied = Journal.open(journal)
     assert emptied.pending() == []
     emptied.close()
+
+
+def test_a_replayed_bundle_keeps_its_invalid_events_in_the_failed_set_once(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "store.duckdb"
+    port = free_port()
+    bad = event("FEEDBACK", actor="u3", mid="u3-bad")
+    bad["edata"]["rating"] = "five"  # a number is expected
+    body = json.dumps(bundle([event("INTERACT", actor="u3", mid="u3-good"), bad])).encode()
+    with _serve(store, port, "--client-linger", "1h") as serve:
+        answer = _post(port, body)
+        serve.stop(signal.SIGKILL)
+    assert (answer["result"]["stored"], answer["result"]["failed"]) == (1, 1)
+
+    port = free_port()
+    with _serve(store, port) as serve:
+        assert _post(port, body)["result"]["repeatedBundle"] is False  # a new process's window
+        url = f"http://127.0.0.1:{port}/api/client-events?failed=true&limit=10"
+        with urllib.request.urlopen(url) as response:
+            failed = json.loads(response.read())
+        serve.stop(signal.SIGTERM)
+    assert [(f["field"], f["mid"]) for f in failed] == [("edata.rating", "u3-bad")]
+    # The failed one has no event name; each is stored once.
+    assert _stored(store) == [(None, "u3-bad"), ("INTERACT", "u3-good")]
 
 
 def test_reads_through_serve_see_what_was_answered_at_once(tmp_path: Path) -> None:
