@@ -53,10 +53,10 @@ class NullAdapter(BotAdapter):  # type: ignore[misc]
         return [ResourceResponse()]
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> None:
-        raise NotImplementedError()
+        raise AssertionError("the LUIS tests never update an activity")
 
     async def delete_activity(self, context: TurnContext, reference: ConversationReference) -> None:
-        raise NotImplementedError()
+        raise AssertionError("the LUIS tests never delete an activity")
 
 
 class TelemetryOverrideRecognizer(LuisRecognizer):  # type: ignore[misc]
