@@ -394,7 +394,10 @@ class Store:
             for table, columns, field in _TABLES:
                 values: dict[str, list[Any]] = getattr(batch, field)
                 if values[columns[0]]:
-                    db.execute(inserts[table], [_document(values)])
+                    # Every column, as a plain dict: a batch makes a column's list when it is
+                    # first filled (rows.Columns), and orjson writes plain dicts only.
+                    whole = {name: values[name] for name in columns}
+                    db.execute(inserts[table], [_document(whole)])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot_telemetry.store.database import Store
 from bot_telemetry.store.rows import (
+    LOG_COLUMNS,
     MAX_INT64,
     SEVERITY_NAMES,
+    Batch,
     logs_batch,
     metrics_batch,
     spans_batch,
@@ -281,3 +285,35 @@ def test_a_nan_gauge_stays_nan_and_a_staleness_marker_has_no_value() -> None:
     assert batch.points["kind"] == ["gauge", "gauge", "gauge", "sum"]
     assert batch.points["monotonic"] == [None, None, None, False]
     assert batch.points["temporality"] == [None, None, None, 2]
+
+
+def test_a_batch_makes_a_column_only_when_it_is_first_used() -> None:
+    batch = Batch()
+    assert (len(batch.spans), len(batch.logs), len(batch.points)) == (0, 0, 0)
+    assert batch.log_count == 0  # reading a column makes that one, empty
+    assert list(batch.logs) == ["record_id"]
+    with pytest.raises(KeyError):
+        batch.logs["no_such_column"]
+
+    merged = Batch()
+    merged.extend(logs_batch(logs_request([{"time_unix_nano": T0}])))
+    assert set(merged.logs) == set(LOG_COLUMNS)
+    assert len(merged.spans) == 0  # a logs-only batch leaves the other tables without lists
+
+
+def test_a_batch_filling_one_table_is_stored_with_every_column(tmp_path: Path) -> None:
+    logs = logs_batch(logs_request([{"time_unix_nano": T0}, {"time_unix_nano": T0 + 1}]))
+    merged = Batch()
+    merged.extend(logs)
+    merged.extend(spans_batch(spans_request([{"name": "turn"}])))
+    store = Store.open(tmp_path / "store.duckdb")
+    try:
+        written = store.write(merged)
+        with store.reader() as db:
+            stored = db.execute("SELECT count(*), count(time_ns) FROM logs").fetchone()
+            spans = db.execute("SELECT count(*) FROM spans").fetchone()
+    finally:
+        store.close()
+    assert written.logs == logs.log_count > 0
+    assert stored == (logs.log_count, logs.log_count)
+    assert spans == (merged.span_count,)
