@@ -288,9 +288,12 @@ def measure(events: int, batch: int, senders: int, rounds: int = 1) -> dict[str,
     # The most any pipeline storing these rows in DuckDB could reach: the baseline's cost and
     # the store's alone (parse-only µs an event from the chosen round).
     floor = store_floor(bodies)
-    baseline_us = 1e6 / figures["parse_only"]["events_per_server_cpu_second"]
+    parse_only = figures["parse_only"]["events_per_server_cpu_second"]
     figures["store_floor_us_per_event"] = round(floor, 2)
-    figures["best_share_with_this_store"] = round(baseline_us / (baseline_us + floor), 3)
+    # None when the run was too short for /proc's 10 ms clock to see the baseline's CPU.
+    figures["best_share_with_this_store"] = (
+        round(1e6 / parse_only / (1e6 / parse_only + floor), 3) if parse_only else None
+    )
     return figures
 
 

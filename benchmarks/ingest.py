@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__)
     parser.add_argument("--ingest-spans", type=int, default=102_400)
     parser.add_argument("--senders", type=int, default=4)
-    parser.add_argument("--query-spans", type=int, default=1_000_000)
+    parser.add_argument("--query-spans", type=int, default=1_000_000, help="0: measure ingest only")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--rounds", type=int, default=1, help="ingest rounds, HTTP then gRPC in each (default 1)"
@@ -438,8 +438,9 @@ def main(argv: list[str] | None = None) -> int:
             if len(rounds) > 1
             else {}
         ),
-        "queries": measure_queries(options.query_spans, options.repeats),
     }
+    if options.query_spans > 0:
+        report["queries"] = measure_queries(options.query_spans, options.repeats)
     if options.json:
         print(json.dumps(report, indent=2))
     else:
@@ -451,9 +452,10 @@ def main(argv: list[str] | None = None) -> int:
                 if isinstance(value, dict)
                 else value
             )
-            for name, value in report["queries"].items()
+            for name, value in report.get("queries", {}).items()
         }
-        print_table(f"queries over {report['queries']['spans']:,} stored spans", flat)
+        if flat:
+            print_table(f"queries over {report['queries']['spans']:,} stored spans", flat)
     return 0
 
 
