@@ -122,7 +122,7 @@ async def serve(config: ServerConfig, ready: Callable[[Running], None] | None = 
     # This process is the server's: what it holds once started (modules, routes, caches,
     # ~80,000 objects) lives as long as it does, so the cyclic GC need not walk it again.
     # Under client ingest a full collection ran every ~5,000 events, ~50 ms each: ~7% of
-    # the server's CPU, then ~2%.
+    # the server's CPU, then 2-6%.
     gc.freeze()
     # What a request allocates (a client bundle's parsed JSON and rows: ~250 containers) is
     # still alive when a young collection runs every 700 allocations, so it was walked and
