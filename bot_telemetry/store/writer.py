@@ -69,6 +69,16 @@ class _Job:
     enough: int = 0
 
 
+@dataclass(frozen=True)
+class _Wait:
+    """What the writer's thread waits for: its group's deadline, the rows that would be
+    enough for it, and the rows it holds."""
+
+    until: float
+    enough: int
+    rows: int
+
+
 def _written(batch: Batch) -> Written:
     return Written(batch.span_count, batch.log_count, batch.point_count)
 
@@ -101,6 +111,10 @@ class StoreWriter:
         # Batches waiting (None: stop).
         self._jobs: deque[_Job | None] = deque()
         self._changed = threading.Condition(threading.Lock())
+        # While the thread waits: until when, and what would end its wait sooner (see
+        # _must_wake). None while it works: it looks at the queue before it waits again.
+        self._asleep: _Wait | None = None
+        self._queued_rows = 0
         self._thread = threading.Thread(target=self._run, name="bot-telemetry-writer", daemon=True)
         self._next_retention = 0.0
         # Forwarding hook (PostHog): called on the writer thread with each committed batch;
@@ -124,8 +138,22 @@ class StoreWriter:
                 raise WriterBusy("the store is busy writing earlier batches; retry shortly")
             self._jobs.append(_Job(batch, future, linger, enough))
             self.waiting_rows += rows
-            self._changed.notify()
+            self._queued_rows += rows
+            if self._must_wake(linger, enough):
+                self._changed.notify()
         return future
+
+    def _must_wake(self, linger: float, enough: int) -> bool:
+        # Called holding the lock, after queueing a batch. A thread lingering over a group
+        # wakes at its deadline anyway and then takes every queued batch: waking it for each
+        # bundle cost a thread switch a bundle. It is woken when the new batch must not wait
+        # that long, or when the rows now waiting are enough for the group.
+        asleep = self._asleep
+        if asleep is None:
+            return False
+        if linger <= 0 or time.monotonic() + linger < asleep.until:
+            return True
+        return asleep.rows + self._queued_rows >= min(asleep.enough, enough)
 
     def flush(self) -> Future[Written]:
         """Commit what is waiting now, lingering or not; the future resolves once it is.
@@ -155,7 +183,9 @@ class StoreWriter:
             enough = GROUP_ROWS
             with self._changed:
                 if not self._jobs:
+                    self._asleep = _Wait(float("inf"), 0, 0)
                     self._changed.wait(1.0)
+                    self._asleep = None
                 while not stopping and rows < GROUP_ROWS:
                     if self._jobs:
                         job = self._jobs.popleft()
@@ -163,7 +193,9 @@ class StoreWriter:
                             stopping = True
                             break
                         jobs.append(job)
-                        rows += _rows(job.batch)
+                        job_rows = _rows(job.batch)
+                        rows += job_rows
+                        self._queued_rows -= job_rows
                         deadline = min(deadline, time.monotonic() + job.linger)
                         enough = min(enough, job.enough if job.linger > 0 else 0)
                         continue
@@ -171,7 +203,9 @@ class StoreWriter:
                     now = time.monotonic()
                     if not jobs or rows >= enough or now >= deadline:
                         break
+                    self._asleep = _Wait(deadline, enough, rows)
                     self._changed.wait(deadline - now)
+                    self._asleep = None
             if jobs:
                 self._write(jobs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def test_gathering_batches_wait_for_others_to_share_their_commit(tmp_path: Path)
     try:
         first = writer.submit(named("first"), linger=60)
         second = writer.submit(named("second", 2), linger=60)
-        assert not first.done() and not second.done()
+        assert lingering(writer) and not first.done() and not second.done()
         third = writer.submit(named("third", LINGER_ROWS))
         assert first.result(30) == Written(1, 0, 0) and second.result(30) == Written(2, 0, 0)
         assert third.result(30).spans == LINGER_ROWS
@@ -119,6 +120,36 @@ def test_the_linger_is_bounded(tmp_path: Path) -> None:
     store.close()
 
 
+def lingering(writer: StoreWriter) -> bool:
+    """Whether the writer's thread comes to wait over a group (its deadline set), within 10 s."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with writer._changed:
+            asleep = writer._asleep
+            if asleep is not None and asleep.until != float("inf"):
+                return True
+            writer._changed.wait(0.01)
+    return False
+
+
+def test_a_batch_with_a_shorter_linger_ends_the_groups_wait(tmp_path: Path) -> None:
+    store = RecordingStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store)
+    try:
+        # The writer is not woken for every lingering batch (it takes them at its deadline),
+        # but one that may wait less than the group's deadline wakes it.
+        patient = writer.submit(named("patient"), linger=60, enough=10_000)
+        assert lingering(writer)
+        assert not patient.done()
+        hurried = writer.submit(named("hurried", 2), linger=0.05, enough=10_000)
+        assert hurried.result(30) == Written(2, 0, 0)
+        assert patient.result(0) == Written(1, 0, 0)
+    finally:
+        writer.close()
+    assert store.groups == [3]
+    store.close()
+
+
 def test_closing_commits_a_waiting_group(tmp_path: Path) -> None:
     store = RecordingStore.open(tmp_path / "s.duckdb")
     writer = StoreWriter(store)
@@ -134,7 +165,7 @@ def test_a_group_waits_only_until_it_holds_enough_rows(tmp_path: Path) -> None:
     writer = StoreWriter(store)
     try:
         first = writer.submit(named("first", 2), linger=60, enough=5)
-        assert not first.done()
+        assert lingering(writer) and not first.done()
         second = writer.submit(named("second", 3), linger=60, enough=100)
         assert first.result(30) == Written(2, 0, 0) and second.result(30) == Written(3, 0, 0)
     finally:
