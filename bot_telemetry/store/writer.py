@@ -13,7 +13,8 @@ batches while the group is under ``enough`` rows, then commits them together. A 
 bundle whose answer waits for the commit lingers ``LINGER_SECONDS``; one the receipt journal
 already keeps (``receive/journal.py``) is answered at once and lingers ``DEFER_SECONDS``, so
 its group holds thousands of rows. ``flush()`` commits whatever lingers now (readers call it
-first, so what was answered is what they read). OTLP exports never wait.
+first, so what was answered is what they read). OTLP exports never wait. A lingering group's
+thread is woken only by a batch that cannot wait for its deadline, or by enough rows.
 """
 
 from __future__ import annotations
