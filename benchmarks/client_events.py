@@ -15,7 +15,10 @@ parses it. Each server's own CPU time (user + system from /proc) is measured, so
 pipeline's CPU is read only after a read through serve has had every answered row committed,
 so the deferred commits are counted. The stored count is checked, and each request's latency
 (send to answer) is reported as p50/p99: the endpoint answers once the bundle is on disk in
-the journal. With ``--rounds N`` the two servers
+the journal. The pipeline's CPU is also split into its event loop (the main thread) and
+its other threads (the writer, the journal, DuckDB's workers), with the voluntary thread
+switches a bundle costs (waits on locks, the GIL, conditions and I/O), from
+/proc/<pid>/task. With ``--rounds N`` the two servers
 alternate N times (a fresh store each round), so a change in the machine's load hits both
 alike; the median share is reported with every round's. Nothing is asserted; figures depend
 on the machine (printed).
@@ -27,6 +30,7 @@ import argparse
 import hashlib
 import http.client
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -198,6 +202,7 @@ def _round(bodies: list[bytes], warm: list[bytes], senders: int) -> dict[str, An
             try:
                 _send(port, warm, 1)  # imports, first allocations, the store's first pages
                 before = cpu_seconds(server.pid)
+                threads_before = thread_times(server.pid)
                 seconds, failures, stored = _send(port, bodies, senders, latencies)
                 if name == "pipeline":
                     # A read through serve commits what lingers first: count that CPU too.
@@ -205,6 +210,7 @@ def _round(bodies: list[bytes], warm: list[bytes], senders: int) -> dict[str, An
                         f"http://127.0.0.1:{port}/api/client-events/stats", timeout=120
                     ).read()
                 after = cpu_seconds(server.pid)
+                threads_after = thread_times(server.pid)
             finally:
                 server.terminate()
                 server.wait(60)
@@ -225,12 +231,58 @@ def _round(bodies: list[bytes], warm: list[bytes], senders: int) -> dict[str, An
                 opened.close()
                 results[name]["stored"] = stored
                 results[name]["rows_in_store"] = int(row[0]) if row else 0
+                results[name].update(
+                    _by_thread(server.pid, threads_before, threads_after, used, events, bodies)
+                )
     pipeline = results["pipeline"]["events_per_server_cpu_second"]
     baseline = results["parse_only"]["events_per_server_cpu_second"]
     results["pipeline_share_of_baseline"] = (
         round(pipeline / baseline, 3) if pipeline and baseline else None
     )
     return results
+
+
+def thread_times(pid: int) -> dict[int, tuple[float, int]]:
+    """Each thread's CPU seconds (user + system) and voluntary switches so far, by thread id
+    (empty off Linux)."""
+    found: dict[int, tuple[float, int]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        switches = status.split("voluntary_ctxt_switches:", 1)[1].split()[0]
+        found[int(tid)] = ((int(fields[11]) + int(fields[12])) / tick, int(switches))
+    return found
+
+
+def _by_thread(
+    pid: int,
+    before: dict[int, tuple[float, int]],
+    after: dict[int, tuple[float, int]],
+    used: float,
+    events: int,
+    bodies: list[bytes],
+) -> dict[str, Any]:
+    # The event loop is the main thread (its id is the process's); the rest is the writer,
+    # the journal, DuckDB's workers and the executor. A thread's voluntary switches are its
+    # waits: on a lock, the GIL, a condition or I/O.
+    if pid not in before or pid not in after or events == 0:
+        return {}
+    loop = after[pid][0] - before[pid][0]
+    switches = sum(count - before.get(tid, (0.0, 0))[1] for tid, (_, count) in after.items())
+    return {
+        "event_loop_us_per_event": round(1e6 * loop / events, 1),
+        "other_threads_us_per_event": round(1e6 * max(used - loop, 0.0) / events, 1),
+        "thread_switches_per_bundle": round(switches / len(bodies), 2),
+    }
 
 
 def store_floor(bodies: list[bytes], group_rows: int = DEFER_ROWS) -> float:
@@ -346,6 +398,13 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "stored (answers / rows incl. warm-up)": (
                 f"{figures['pipeline']['stored']} / {figures['pipeline']['rows_in_store']}"
+            ),
+            "pipeline µs an event: event loop / other threads": (
+                f"{figures['pipeline'].get('event_loop_us_per_event')} / "
+                f"{figures['pipeline'].get('other_threads_us_per_event')}"
+            ),
+            "pipeline thread switches a bundle (voluntary)": figures["pipeline"].get(
+                "thread_switches_per_bundle"
             ),
         },
     )

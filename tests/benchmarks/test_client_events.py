@@ -5,6 +5,7 @@ fast (nothing judges speed)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -26,6 +27,13 @@ def test_json_report_stores_every_event_and_compares_with_the_baseline() -> None
     # times differ: making 2,000 events takes more than the millisecond of an event's ets).
     assert pipeline["rows_in_store"] == 2400
     assert pipeline["server_cpu_seconds"] > 0 and pipeline["events_per_server_cpu_second"] > 0
+    # The event loop's CPU and the other threads' add up to the server's, within one tick of
+    # /proc's clock (the process and its threads are read one after the other).
+    split = pipeline["event_loop_us_per_event"] + pipeline["other_threads_us_per_event"]
+    tick_us_per_event = 1e6 / os.sysconf("SC_CLK_TCK") / 2000
+    assert pipeline["event_loop_us_per_event"] > 0
+    assert abs(split - 1e6 * pipeline["server_cpu_seconds"] / 2000) <= tick_us_per_event + 0.5
+    assert pipeline["thread_switches_per_bundle"] > 0
     assert report["store_floor_us_per_event"] > 0
     measured = baseline["events_per_server_cpu_second"]
     if measured is None:  # a baseline this short can take under /proc's 10 ms clock tick
