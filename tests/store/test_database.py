@@ -1,15 +1,17 @@
 """The store file: a store written by schema version 1 is upgraded on open, by a writer or
-a reader; a newer one is refused; a folder means the store file inside it."""
+a reader; a newer one is refused; a folder means the store file inside it; an insert names
+the columns that hold values; JSON text is compressed with zstd."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from bot_telemetry.store.database import SCHEMA_VERSION, Store, StoreError, store_file
-from bot_telemetry.store.rows import metrics_batch
+from bot_telemetry.store.rows import LOG_COLUMNS, Batch, metrics_batch
 from tests.support.otlp_messages import metrics_request
 
 # Schema version 1, as bot-telemetry 0.1.0 wrote it (the tables these tests need).
@@ -117,3 +119,73 @@ def test_a_folder_means_the_store_file_inside_it(tmp_path: Path) -> None:
     assert store.path == tmp_path / "telemetry.duckdb"
     store.close()
     Store.open(tmp_path, read_only=True).close()
+
+
+def _log_rows(batch: Batch, rows: list[dict[str, Any]]) -> None:
+    # Rows as a receiver makes them: every column of the table, None where a row has none.
+    for row in rows:
+        for name in LOG_COLUMNS:
+            batch.logs[name].append(row.get(name))
+
+
+def test_an_insert_names_only_the_columns_holding_a_value_and_keeps_rows_aligned(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "t.duckdb")
+    first, second = Batch(), Batch()
+    common = {"service_name": "svc", "attributes": "{}"}
+    _log_rows(first, [{"record_id": "a", "time_ns": 1, "user_id": "u-1", **common}])
+    _log_rows(
+        second,
+        [
+            {"record_id": "b", "time_ns": 2, "locale": "fr", **common},
+            {"record_id": "c", "time_ns": 3, "user_id": "u-3", "intent_score": 0.5, **common},
+        ],
+    )
+    store.write(first)
+    store.write(second)
+    with store.reader() as db:
+        rows = db.execute(
+            "SELECT record_id, user_id, locale, intent_score, body FROM logs ORDER BY 1"
+        ).fetchall()
+    store.close()
+    assert rows == [
+        ("a", "u-1", None, None, None),
+        ("b", None, "fr", None, None),
+        ("c", "u-3", None, 0.5, None),
+    ]
+
+
+def test_a_missing_required_value_still_fails_the_insert(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "t.duckdb")
+    batch = Batch()
+    _log_rows(batch, [{"record_id": "a", "service_name": "svc"}])  # no time_ns
+    with pytest.raises(duckdb.ConstraintException):
+        store.write(batch)
+    with store.reader() as db:
+        assert db.execute("SELECT count(*) FROM logs").fetchone() == (0,)
+    store.close()
+
+
+def test_json_text_is_stored_with_zstd(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "t.duckdb")
+    batch = Batch()
+    attributes = '{"sunbird.edata.type":"session","sunbird.context.env":"webchat"}'
+    _log_rows(
+        batch,
+        [
+            {"record_id": f"r{i}", "time_ns": i, "service_name": "svc", "attributes": attributes}
+            for i in range(5000)
+        ],
+    )
+    store.write(batch)
+    with store.reader() as db:
+        db.execute("CHECKPOINT")
+        methods = db.execute(
+            "SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info('logs') "
+            "WHERE column_name IN ('attributes', 'record_id') AND segment_type = 'VARCHAR' "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    store.close()
+    assert methods[0][0] == "attributes" and methods[0][1] == ["ZSTD"]
+    assert methods[1][0] == "record_id" and "ZSTD" not in methods[1][1]
