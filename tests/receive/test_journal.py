@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import stat
 import urllib.request
@@ -22,11 +23,20 @@ from tests.support.ports import free_port
 from tests.support.processes import running
 
 
+def kept(journal: Journal, body: bytes, meta: dict[str, Any]) -> int:
+    """``body`` kept, from an event loop as a receiver keeps it; its sequence number."""
+
+    async def keep() -> int:
+        return await journal.keep(body, meta)
+
+    return asyncio.run(keep())
+
+
 def test_a_kept_body_survives_a_reopen_until_released(tmp_path: Path) -> None:
     folder = tmp_path / "journal"
     journal = Journal.open(folder)
-    first = journal.append(b"first body", {"device": "d-1", "received_ms": 5}).result(10)
-    second = journal.append(b"second body", {"device": None}).result(10)
+    first = kept(journal, b"first body", {"device": "d-1", "received_ms": 5})
+    second = kept(journal, b"second body", {"device": None})
     assert second > first and len(journal) == 2
     journal.close()
     # Only the owner may read them: bodies precede the privacy policy.
@@ -34,13 +44,13 @@ def test_a_kept_body_survives_a_reopen_until_released(tmp_path: Path) -> None:
     assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
 
     reopened = Journal.open(folder)
-    kept = reopened.pending()
-    assert [(r.seq, r.body, r.meta) for r in kept] == [
+    left = reopened.pending()
+    assert [(r.seq, r.body, r.meta) for r in left] == [
         (first, b"first body", {"device": "d-1", "received_ms": 5}),
         (second, b"second body", {"device": None}),
     ]
     reopened.release(first)
-    third = reopened.append(b"third", {}).result(10)
+    third = kept(reopened, b"third", {})
     assert third > second
     reopened.close()
     again = Journal.open(folder)
@@ -52,8 +62,8 @@ def test_a_kept_body_survives_a_reopen_until_released(tmp_path: Path) -> None:
 def test_a_torn_write_is_dropped_and_the_records_before_it_kept(tmp_path: Path) -> None:
     folder = tmp_path / "journal"
     journal = Journal.open(folder)
-    journal.append(b"whole", {}).result(10)
-    journal.append(b"torn apart", {}).result(10)
+    kept(journal, b"whole", {})
+    kept(journal, b"torn apart", {})
     journal.close()
     (segment,) = [p for p in folder.iterdir() if p.suffix == ".journal" and p.stat().st_size]
     segment.write_bytes(segment.read_bytes()[:-4])  # a crash cut the last write short
@@ -61,7 +71,7 @@ def test_a_torn_write_is_dropped_and_the_records_before_it_kept(tmp_path: Path) 
     assert [r.body for r in reopened.pending()] == [b"whole"]
     # New records go on after the highest number kept, in a segment of their own (the torn
     # record's number was never answered to anyone).
-    assert reopened.append(b"next", {}).result(10) == 2
+    assert kept(reopened, b"next", {}) == 2
     reopened.close()
 
 
@@ -69,8 +79,8 @@ def test_released_bodies_leave_no_trace_in_the_files(tmp_path: Path) -> None:
     folder = tmp_path / "journal"
     journal = Journal.open(folder)
     marker = b"grace.hopper@example.com-" + b"x" * 200
-    seqs = [journal.append(marker, {}).result(10) for _ in range(3)]
-    later = journal.append(b"a later body", {}).result(10)
+    seqs = [kept(journal, marker, {}) for _ in range(3)]
+    later = kept(journal, b"a later body", {})
     for seq in seqs:
         journal.release(seq)
     journal.close()
@@ -84,6 +94,62 @@ def test_released_bodies_leave_no_trace_in_the_files(tmp_path: Path) -> None:
     assert files and all(marker[:25] not in p.read_bytes() for p in files)
 
 
+def test_bodies_synced_together_are_answered_in_one_call_into_the_loop(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "journal")
+    kept(journal, b"first", {})  # a sync now: the next bodies wait for the next one together
+    calls: list[int] = []
+
+    async def keep_many() -> list[int]:
+        loop = asyncio.get_running_loop()
+        calls_before = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            return calls_before(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        futures = [journal.keep(f"body {i}".encode(), {}) for i in range(5)]
+        return list(await asyncio.gather(*futures))
+
+    seqs = asyncio.run(keep_many())
+    journal.close()
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    # One call for all five when they shared a sync; never one each.
+    assert 1 <= len(calls) < 5
+
+
+def test_a_body_whose_wait_was_cancelled_is_released_by_the_journal(tmp_path: Path) -> None:
+    folder = tmp_path / "journal"
+    journal = Journal.open(folder)
+
+    async def cancel_one() -> int:
+        abandoned = journal.keep(b"abandoned", {})
+        abandoned.cancel()  # its request went away before it was answered
+        return await journal.keep(b"answered", {})
+
+    answered = asyncio.run(cancel_one())
+    journal.close()
+    reopened = Journal.open(folder)
+    # The client sends the abandoned one again: it must not also come back from here.
+    assert [(r.seq, r.body) for r in reopened.pending()] == [(answered, b"answered")]
+    reopened.close()
+
+
+def test_a_failed_write_fails_the_waiting_bodies_and_the_journal_goes_on(
+    tmp_path: Path,
+) -> None:
+    journal = Journal.open(tmp_path / "journal")
+    real_fd = journal._fd
+    journal._fd = os.open(tmp_path, os.O_RDONLY)  # a descriptor a write fails on (EBADF/EISDIR)
+    with pytest.raises(JournalError, match="the receipt journal failed"):
+        kept(journal, b"lost", {})
+    os.close(journal._fd)
+    journal._fd = real_fd
+    assert len(journal) == 0
+    assert kept(journal, b"kept", {}) > 0
+    journal.close()
+
+
 def test_a_journal_is_one_process_s(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "journal")
     with pytest.raises(JournalError, match="in use by another process"):
@@ -94,12 +160,12 @@ def test_a_journal_is_one_process_s(tmp_path: Path) -> None:
 
 def test_a_full_journal_refuses_more(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "journal", max_records=1)
-    journal.append(b"one", {}).result(10)
+    kept(journal, b"one", {})
     with pytest.raises(JournalError, match="holds 1 bodies"):
-        journal.append(b"two", {})
+        kept(journal, b"two", {})
     journal.close()
     with pytest.raises(JournalError, match="closed"):
-        journal.append(b"three", {})
+        kept(journal, b"three", {})
 
 
 def test_a_journal_that_cannot_be_opened_says_where(tmp_path: Path) -> None:
@@ -258,7 +324,7 @@ def test_a_journal_left_with_a_bundle_the_store_already_has_stores_it_once(
         assert _post(port, body)["result"]["stored"] == 2
     # As if the process had died after the commit and before the release.
     journal = Journal.open(tmp_path / "store.duckdb.client-journal")
-    journal.append(body, {"received_ms": 1, "encoding": None, "device": ""}).result(10)
+    kept(journal, body, {"received_ms": 1, "encoding": None, "device": ""})
     journal.close()
     with _serve(store, port) as serve:
         serve.stop(signal.SIGTERM)  # replayed at start, committed and released on the way out

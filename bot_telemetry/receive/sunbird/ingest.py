@@ -330,7 +330,7 @@ class SunbirdReceiver:
         reserved.extend(parsed.keys[index] for index in new)
         ticket = window.reserve(reserved)
         received_ms = time.time_ns() // 1_000_000
-        kept: Future[int] | None = None
+        kept: asyncio.Future[int] | None = None
         try:
             if self.journal is not None and (new or parsed.failures):
                 # On disk while the rows are made (the journal's thread syncs it meanwhile).
@@ -352,7 +352,7 @@ class SunbirdReceiver:
                 )
             if kept is not None:
                 try:
-                    seq = await asyncio.wrap_future(kept)
+                    seq = await kept
                 except JournalError as error:
                     kept = None
                     raise BundleError(503, str(error)) from error
@@ -386,7 +386,7 @@ class SunbirdReceiver:
 
     def _keep(
         self, body: bytes, encoding: str | None, headers: ClientHeaders, received_ms: int
-    ) -> Future[int]:
+    ) -> asyncio.Future[int]:
         assert self.journal is not None
         meta = {
             "received_ms": received_ms,
@@ -396,14 +396,14 @@ class SunbirdReceiver:
             "app": headers.app,
         }
         try:
-            return self.journal.append(body, meta)
+            return self.journal.keep(body, meta)
         except JournalError as error:
             raise BundleError(503, str(error)) from error
 
-    def _forget(self, kept: Future[int]) -> None:
+    def _forget(self, kept: asyncio.Future[int]) -> None:
         # A kept body whose request failed after all: the client retries, so it must not
-        # also come back from the journal.
-        if self.journal is not None and kept.exception() is None:
+        # also come back from the journal (a cancelled wait the journal releases itself).
+        if self.journal is not None and not kept.cancelled() and kept.exception() is None:
             self.journal.release(kept.result())
 
     def _submit(self, batch: Batch, seq: int | None, linger: float, enough: int) -> Future[Written]:
