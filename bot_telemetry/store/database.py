@@ -71,7 +71,29 @@ _LOG_PROMOTED = _promoted_ddl(PROMOTED_EVENT_PROPERTIES)
 # ZSTD for these columns too. A column's compression is set when its table is made: stores
 # made before keep the default.
 _JSON_TEXT = "VARCHAR USING COMPRESSION zstd"
-_SCHEMA = f"""
+# zstd for text needs a file in DuckDB 1.2's storage format or later: DuckDB 2 writes its own
+# by default, 1.x writes 0.10's (where 1.2-1.4 would store the column uncompressed and 1.1
+# refuses the clause), so there the column keeps DuckDB's choice.
+_ZSTD_STORAGE = (1, 2)
+
+
+def json_text_type(db: duckdb.DuckDBPyConnection) -> str:
+    """The column type for JSON text in a store made through ``db``."""
+    try:
+        row = db.execute("SELECT current_setting('storage_compatibility_version')").fetchone()
+    except duckdb.Error:
+        return "VARCHAR"
+    version = str(row[0]) if row else ""
+    if version == "latest":
+        return _JSON_TEXT
+    found = re.fullmatch(r"v(\d+)\.(\d+)\.\d+\+?", version)
+    if found and (int(found.group(1)), int(found.group(2))) >= _ZSTD_STORAGE:
+        return _JSON_TEXT
+    return "VARCHAR"
+
+
+def _schema(json_text: str) -> str:
+    return f"""
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS resources (
     resource_id VARCHAR PRIMARY KEY, service_name VARCHAR NOT NULL, attributes VARCHAR);
@@ -91,7 +113,7 @@ CREATE TABLE IF NOT EXISTS span_events (
 CREATE TABLE IF NOT EXISTS logs (
     record_id VARCHAR PRIMARY KEY, time_ns BIGINT NOT NULL, trace_id VARCHAR, span_id VARCHAR,
     service_name VARCHAR NOT NULL, severity_number INTEGER, severity_text VARCHAR,
-    body {_JSON_TEXT}, event_name VARCHAR, conversation_id VARCHAR, attributes {_JSON_TEXT},
+    body {json_text}, event_name VARCHAR, conversation_id VARCHAR, attributes {json_text},
     resource_id VARCHAR, scope_name VARCHAR, scope_version VARCHAR,
     trace_key UBIGINT{_LOG_PROMOTED});
 CREATE TABLE IF NOT EXISTS metric_points (
@@ -101,6 +123,7 @@ CREATE TABLE IF NOT EXISTS metric_points (
     count BIGINT, min DOUBLE, max DOUBLE, bounds DOUBLE[], bucket_counts BIGINT[],
     attributes VARCHAR, resource_id VARCHAR, scope_name VARCHAR);
 """
+
 
 # From schema 1: the columns version 2 added, and what can be recovered for old rows.
 # Version 1 kept a number point's value and a histogram's sum and count only, so old points
@@ -322,7 +345,7 @@ class Store:
         store = cls(connection, path, read_only)
         try:
             if not read_only:
-                connection.execute(_SCHEMA)
+                connection.execute(_schema(json_text_type(connection)))
                 store._upgrade()
                 store._prepare_writes()
                 return store
@@ -355,7 +378,7 @@ class Store:
     def _upgrade(self) -> None:
         db = self._connection
         version = self._version()
-        if version == 0:  # a new file: _SCHEMA made the current tables
+        if version == 0:  # a new file: _schema made the current tables
             db.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             return
         self._check_version()

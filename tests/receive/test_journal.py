@@ -107,7 +107,7 @@ def test_bodies_synced_together_are_answered_in_one_call_into_the_loop(tmp_path:
             calls.append(1)
             return calls_before(*args, **kwargs)
 
-        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]
         futures = [journal.keep(f"body {i}".encode(), {}) for i in range(5)]
         return list(await asyncio.gather(*futures))
 

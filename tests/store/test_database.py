@@ -10,7 +10,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from bot_telemetry.store.database import SCHEMA_VERSION, Store, StoreError, store_file
+from bot_telemetry.store.database import (
+    SCHEMA_VERSION,
+    Store,
+    StoreError,
+    json_text_type,
+    store_file,
+)
 from bot_telemetry.store.rows import LOG_COLUMNS, Batch, metrics_batch
 from tests.support.otlp_messages import metrics_request
 
@@ -189,3 +195,28 @@ def test_json_text_is_stored_with_zstd(tmp_path: Path) -> None:
     store.close()
     assert methods[0][0] == "attributes" and methods[0][1] == ["ZSTD"]
     assert methods[1][0] == "record_id" and "ZSTD" not in methods[1][1]
+
+
+@pytest.mark.parametrize(
+    ("storage", "expected"),
+    [
+        ("latest", "VARCHAR USING COMPRESSION zstd"),
+        ("v1.2.0", "VARCHAR USING COMPRESSION zstd"),
+        # DuckDB 1.x's default: there zstd would leave the column uncompressed (1.2-1.4) or
+        # be refused (1.1).
+        ("v0.10.2", "VARCHAR"),
+    ],
+)
+def test_json_text_uses_zstd_only_where_the_file_s_format_has_it(
+    tmp_path: Path, storage: str, expected: str
+) -> None:
+    db = duckdb.connect(
+        str(tmp_path / "t.duckdb"), config={"storage_compatibility_version": storage}
+    )
+    assert json_text_type(db) == expected
+    # A store made in that format works either way.
+    db.execute(f"CREATE TABLE logs (attributes {json_text_type(db)})")
+    db.execute("INSERT INTO logs SELECT '{\"a\":' || i || '}' FROM range(3000) r(i)")
+    db.execute("CHECKPOINT")
+    assert db.execute("SELECT count(*) FROM logs").fetchone() == (3000,)
+    db.close()
