@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 
 from opentelemetry.metrics import Meter
@@ -36,6 +37,7 @@ class ExportAccounting:
         self._lock = threading.Lock()
         self._dropped: Counter[tuple[str, str]] = Counter()
         self._failing: dict[str, int] = {}
+        self._recovered: dict[str, float] = {}  # when each destination last recovered
         self._last_reason = ""
         self._counter = meter.create_counter(
             DROPPED_METRIC, unit="{item}", description="Telemetry items dropped before export"
@@ -53,12 +55,23 @@ class ExportAccounting:
         self._counter.add(items, {"signal": signal, "reason": reason})
 
     def export_failed(
-        self, destination: str, signal: str, items: int, error: BaseException | None = None
+        self,
+        destination: str,
+        signal: str,
+        items: int,
+        error: BaseException | None = None,
+        started: float | None = None,
     ) -> None:
         """A batch was not delivered; the first failure of an outage is logged, with the
-        exporter's exception (and its traceback) when it raised one."""
+        exporter's exception (and its traceback) when it raised one. ``started`` (the
+        ``time.monotonic()`` its export began) tells a request sent during the last outage,
+        answered only after the destination recovered, from a new outage: such a late
+        failure is counted, and starts no outage."""
         self.count(signal, "export_failed", items)
         with self._lock:
+            recovered = self._recovered.get(destination)
+            if started is not None and recovered is not None and started < recovered:
+                return
             starting = destination not in self._failing
             self._failing[destination] = self._failing.get(destination, 0) + items
             reason = f"{type(error).__name__}: {error}"[:200] if error else self._last_reason
@@ -75,6 +88,8 @@ class ExportAccounting:
     def export_succeeded(self, destination: str) -> None:
         with self._lock:
             lost = self._failing.pop(destination, None)
+            if lost is not None:
+                self._recovered[destination] = time.monotonic()
         if lost is not None:
             _log.warning(
                 "telemetry export to %s recovered; %d items were dropped during the outage",

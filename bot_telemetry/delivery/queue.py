@@ -179,6 +179,7 @@ class BatchQueue(Generic[Item]):
                 # Exporters use HTTP clients; their own instrumentation must not trace the export.
                 token = attach(set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
                 error: Exception | None = None
+                started = time.monotonic()
                 try:
                     outcome = self._export(batch)
                 except Exception as raised:
@@ -192,7 +193,9 @@ class BatchQueue(Generic[Item]):
                 if not failed:
                     self._accounting.export_succeeded(self._destination)
                 else:
-                    self._accounting.export_failed(self._destination, self._signal, failed, error)
+                    self._accounting.export_failed(
+                        self._destination, self._signal, failed, error, started
+                    )
                     # One try per round while the backend fails: the worker tries again on its
                     # next tick, a flush returns instead of waiting out timeout after timeout.
                     return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -72,3 +73,23 @@ def test_a_partial_delivery_is_counted_by_reason_with_one_outage_line(
     assert len(lines) == 2, lines
     assert "is failing (503 twice)" in lines[0]
     assert "recovered; 15 items were dropped" in lines[1]
+
+
+def test_a_request_sent_during_an_outage_that_fails_after_recovery_starts_no_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    counts = accounting()
+    sent_during_outage = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+        counts.export_failed("OTLP", "traces", 3, started=sent_during_outage)
+        counts.export_succeeded("OTLP")
+        # A hung request from the outage, answered (with a failure) once the backend was back.
+        counts.export_failed("OTLP", "logs", 2, started=sent_during_outage)
+        assert not counts.is_failing("OTLP")
+        # A request sent after the recovery that fails is a new outage.
+        counts.export_failed("OTLP", "logs", 1, started=time.monotonic())
+    lines = [r.getMessage() for r in caplog.records if "telemetry export to" in r.getMessage()]
+    kinds = ["failing" if " is failing" in line else "recovered" for line in lines]
+    assert kinds == ["failing", "recovered", "failing"]
+    assert counts.dropped() == {"traces/export_failed": 3, "logs/export_failed": 3}
+    assert counts.is_failing("OTLP")
