@@ -8,14 +8,19 @@ RUNTIME ?= botbuilder
 
 .PHONY: demo test lint bench tools webchat clean
 
+# A target's prerequisites are made side by side: the virtualenv (pip) while the test tools
+# (apt, npm) or the web chat page (npm) install, about a minute less on a fresh machine.
+MAKEFLAGS += --jobs=2
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,azure,ai,bench,clickhouse,agents]'
 	touch $(STAMP)
 
-# Debian's Chromium for the UI tests and Azurite (npm) for the Blob storage tests.
-tools: $(STAMP)
+# Debian's Chromium for the UI tests and Azurite (npm) for the Blob storage tests; none of it
+# needs the virtualenv.
+tools:
 	bash scripts/install-test-tools
 
 # The sample's web chat page from npm packages (Web Chat, OpenTelemetry JS, the Sunbird SDK);

@@ -3,7 +3,10 @@ the wrappers make for an echo turn (a turn, one reply) and a full turn (the same
 dependency calls: storage read, recognizer, Q&A, storage write), through the real SDK with a
 metric reader, and with metrics off (no reader: ``configure()`` installs no-op meters).
 
-    python -m benchmarks._metrics_cost      # one JSON object; turn_overhead runs it
+    python -m benchmarks._metrics_cost [--calls 20000] [--repeats 7]   # one JSON object
+
+``turn_overhead`` runs it with its ``--isolated-calls`` (its tests with a few hundred: they
+check the report, not the figures).
 
 Three states: ``off`` (no reader), ``on`` (a reader; the durations wait for the collection,
 as ``configure()`` sets it) and ``sync`` (a reader, the durations recorded into the SDK's
@@ -22,6 +25,7 @@ the calls cost when nothing else gets in the way. Inside a turn a span is curren
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -68,6 +72,8 @@ def best_us(
     reader's thread does, here in the same thread so that the scheduling of a loaded
     machine does not decide how much waits)."""
     best_turns = best_all = float("inf")
+    collect_every = min(collect_every, calls)
+    calls -= calls % collect_every
     for _ in range(repeats):
         turns = collecting = 0.0
         for _ in range(calls // collect_every):
@@ -84,7 +90,9 @@ def best_us(
     return round(best_turns, 2), round(best_all, 2)
 
 
-def measure() -> dict[str, float]:
+def measure(calls: int = 20_000, repeats: int = 7) -> dict[str, float]:
+    if calls < 1 or repeats < 1:
+        raise ValueError("calls and repeats must be at least 1")
     found: dict[str, float] = {}
     for state in ("off", "sync", "on"):
         reader = None if state == "off" else InMemoryMetricReader()
@@ -99,7 +107,7 @@ def measure() -> dict[str, float]:
         tracer = handle.tracer_provider.get_tracer("benchmark")
         with tracer.start_as_current_span("bot.turn"):
             for kind, run in (("echo", echo_turn), ("full", full_turn)):
-                turn, every = best_us(run, reader)
+                turn, every = best_us(run, reader, calls, repeats)
                 found[f"{kind}_{state}_us"] = turn
                 found[f"{kind}_{state}_all_us"] = every
         handle.shutdown()
@@ -116,6 +124,18 @@ def measure() -> dict[str, float]:
     return found
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="What the bot's own metrics cost a turn.")
+    parser.add_argument("--calls", type=int, default=20_000, help="turns a repeat (20,000)")
+    parser.add_argument("--repeats", type=int, default=7, help="repeats; the best counts (7)")
+    args = parser.parse_args(argv)
+    try:
+        found = measure(args.calls, args.repeats)
+    except ValueError as error:
+        parser.error(str(error))
+    print(json.dumps(found))
+    return 0
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure()))
-    sys.exit(0)
+    sys.exit(main())

@@ -10,9 +10,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .export import Telemetry, configure
-from .privacy import PrivacyPolicy
-
 if TYPE_CHECKING:
     from .bot.consent import record_consent
     from .bot.dialogs import set_telemetry_client
@@ -25,10 +22,16 @@ if TYPE_CHECKING:
     from .dependencies.qna import TelemetryQnA
     from .dependencies.recognizer import TelemetryRecognizer
     from .dependencies.storage import TelemetryStorage
+    from .export.configure import Telemetry, configure
+    from .privacy import PrivacyPolicy
 
-# Imported on first use so that `import bot_telemetry` stays light for services that only
-# call configure() (and so that botbuilder is not imported by the collector).
+# Imported on first use: botbuilder only by a bot, the OpenTelemetry SDK only by what calls
+# configure(), so the collector and the command line (which import bot_telemetry.* modules,
+# and so this package) start without them.
 _LAZY = {
+    "configure": ".export",
+    "Telemetry": ".export",
+    "PrivacyPolicy": ".privacy",
     "TelemetryMiddleware": ".bot.middleware",
     "OpenTelemetryBotTelemetryClient": ".bot.telemetry_client",
     "set_telemetry_client": ".bot.dialogs",

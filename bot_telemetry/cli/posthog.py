@@ -19,15 +19,17 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..analytics.events import StoredEvent
 from ..analytics.window import TimeWindow
-from ..posthog import CaptureSender, EventRecord, PostHogSettings, map_and_send
 from ..privacy import DEFAULT_POLICY
 from ..store.database import DEFAULT_STORE
 from ..store.location import ClickHouseLocation
 from .common import PROG, CommandError, Handler, open_for, store_options
+
+if TYPE_CHECKING:  # imported by the command itself: it brings an HTTP client
+    from ..posthog import EventRecord, PostHogSettings
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -53,6 +55,8 @@ def register(commands: Any) -> dict[str, Handler]:
 
 
 def run(options: argparse.Namespace) -> int:
+    from ..posthog import PostHogSettings
+
     settings = PostHogSettings.from_environment()
     if settings is None:
         raise CommandError("POSTHOG_API_KEY is not set: say which PostHog project to send to")
@@ -79,6 +83,8 @@ def run(options: argparse.Namespace) -> int:
 
 
 def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint: Checkpoint) -> int:
+    from ..posthog import CaptureSender, map_and_send
+
     sender = CaptureSender(settings)
     window = TimeWindow(checkpoint.since_ns, checkpoint.until_ns)
     progress: Progress | None = None
@@ -131,6 +137,8 @@ def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint:
 
 
 def event_record(event: StoredEvent) -> EventRecord:
+    from ..posthog import EventRecord
+
     return EventRecord(
         event["name"],
         event["time_ns"],

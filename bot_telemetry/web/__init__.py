@@ -6,10 +6,38 @@ with CollectorThread(ServerConfig(store=path, port=0)) as collector:
     print(collector.url)
 """
 
-from .app import create_app
-from .config import ConfigError, ServerConfig, is_loopback
-from .discovery import discovery_path
-from .lifecycle import CollectorThread, Running, serve, start
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .config import ConfigError, ServerConfig, is_loopback
+    from .discovery import discovery_path
+    from .lifecycle import CollectorThread, Running, serve, start
+
+# Imported on first use: the command line reads discovery_path and ConfigError without
+# starting a server, and the server's modules import aiohttp and every layer below.
+_LAZY = {
+    "create_app": ".app",
+    "ConfigError": ".config",
+    "ServerConfig": ".config",
+    "is_loopback": ".config",
+    "discovery_path": ".discovery",
+    "CollectorThread": ".lifecycle",
+    "Running": ".lifecycle",
+    "serve": ".lifecycle",
+    "start": ".lifecycle",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bot_telemetry.web' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
 
 __all__ = [
     "CollectorThread",

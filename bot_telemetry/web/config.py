@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..receive import otlp_http
+from ..receive.export import DEFAULT_MAX_BODY
 from ..receive.otlp import DEFAULT_GRPC_PORT
 from ..store.database import DEFAULT_STORE, store_file
 from ..store.location import ClickHouseLocation
@@ -38,7 +38,7 @@ class ServerConfig:
     grpc_optional: bool = False
     allow_remote: bool = False
     token: str | None = None
-    max_body: int = otlp_http.DEFAULT_MAX_BODY
+    max_body: int = DEFAULT_MAX_BODY
     retention_seconds: float = 0
     #: Origins of pages allowed to send telemetry from a browser (CORS on /v1/*); "*": any.
     cors_origins: tuple[str, ...] = ()

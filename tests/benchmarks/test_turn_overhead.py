@@ -33,6 +33,8 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
             "3",
             "--warm-up",
             "0",
+            "--isolated-calls",
+            "500",
         ],
         cwd=REPO,
         capture_output=True,
