@@ -13,15 +13,28 @@ __all__ = ["azurite", "browser"]  # one Azurite for the session; Chromium per mo
 # The longest files (`pytest --durations=0`, summed per file): first, so that with two
 # workers taking a file at a time (`make test`) none of them starts last and runs alone.
 LONGEST_FIRST = (
-    "tests/benchmarks/test_turn_overhead.py",
-    "tests/cli/test_clickhouse.py",
-    "tests/reliability/test_shutdown.py",
     "tests/reliability/test_soak.py",
+    "tests/reliability/test_shutdown.py",
     "tests/reliability/test_faults.py",
-    "tests/reliability/test_privacy.py",
+    "tests/benchmarks/test_turn_overhead.py",
+    "tests/sample_bot/test_demo_measures.py",
     "tests/web/test_journeys_ui.py",
-    "tests/collector/test_cli.py",
+    "tests/reliability/test_privacy.py",
+    "tests/cli/test_clickhouse.py",
     "tests/reliability/test_ui.py",
+    "tests/collector/test_cli.py",
+    "tests/deploy/test_rotel_clickhouse.py",
+    "tests/analytics/test_measures.py",
+    "tests/sample_bot/test_demo.py",
+    "tests/exhaust/test_cli.py",
+    "tests/deploy/test_rotel_collector.py",
+    "tests/analytics/journeys/test_funnel.py",
+    "tests/sample_bot/test_runtimes.py",
+    "tests/cli/test_journeys.py",
+    "tests/analytics/test_cross_engine.py",
+    "tests/sample_bot/test_journeys.py",
+    "tests/analytics/journeys/test_funnel_cases.py",
+    "tests/benchmarks/test_measures.py",
 )
 
 
