@@ -193,10 +193,17 @@ class StoreWriter:
                         if job is None:
                             stopping = True
                             break
-                        jobs.append(job)
                         job_rows = _rows(job.batch)
-                        rows += job_rows
                         self._queued_rows -= job_rows
+                        # From here on its future can no longer be cancelled. One that was
+                        # (its request cancelled: a client's deadline, a server stopping) is
+                        # not written: it was never acknowledged, and the client sends it
+                        # again. Setting a result on it would raise and end this thread.
+                        if not job.future.set_running_or_notify_cancel():
+                            self.waiting_rows -= job_rows
+                            continue
+                        jobs.append(job)
+                        rows += job_rows
                         deadline = min(deadline, time.monotonic() + job.linger)
                         enough = min(enough, job.enough if job.linger > 0 else 0)
                         continue

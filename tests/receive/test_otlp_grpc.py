@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from bot_telemetry.receive.otlp_grpc import start_grpc
 from bot_telemetry.store.database import Store, Written
 from bot_telemetry.store.rows import Batch
-from bot_telemetry.store.writer import StoreWriter
+from bot_telemetry.store.writer import LINGER_ROWS, StoreWriter
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.otlp_messages import (
     T0,
@@ -141,25 +142,47 @@ class GatedStore(Store):
     """A real store whose writes wait for the test, to watch what happens before a commit."""
 
     gate = threading.Event()
+    entered = threading.Event()
 
     def write(self, batch: Batch) -> Written:
+        self.entered.set()
         self.gate.wait(10)
         return super().write(batch)
+
+
+class WatchedWriter(StoreWriter):
+    """The real writer, keeping the futures it hands out; ``second`` is set once a second
+    batch is queued (its handler ran), so a test can act on a queued batch."""
+
+    def __init__(self, store: Store, **options: Any) -> None:
+        super().__init__(store, **options)
+        self.submitted: list[Future[Written]] = []
+        self.second = asyncio.Event()
+
+    def submit(
+        self, batch: Batch, *, linger: float = 0.0, enough: int = LINGER_ROWS
+    ) -> Future[Written]:
+        future = super().submit(batch, linger=linger, enough=enough)
+        self.submitted.append(future)
+        if len(self.submitted) == 2:
+            self.second.set()
+        return future
 
 
 async def test_acknowledged_only_after_commit_and_unavailable_with_retry_info_when_busy(
     tmp_path: Path,
 ) -> None:
-    GatedStore.gate = threading.Event()
+    GatedStore.gate, GatedStore.entered = threading.Event(), threading.Event()
     store = GatedStore.open(tmp_path / "s.duckdb")
-    writer = StoreWriter(store, max_pending=1)
+    writer = WatchedWriter(store, max_pending=1)
     server, port = await start_grpc(writer, "127.0.0.1", 0, max_body=1 << 20)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             export = channel.unary_unary(TRACES)
             first = asyncio.ensure_future(export(spans_request([{}]).SerializeToString()))
+            assert await asyncio.to_thread(GatedStore.entered.wait, 10)  # being written
             second = asyncio.ensure_future(export(spans_request([{}]).SerializeToString()))
-            await asyncio.sleep(0.5)
+            await asyncio.wait_for(writer.second.wait(), 10)  # the second waits in the queue
             assert not first.done() and not second.done()  # nothing committed: no answer yet
             with pytest.raises(grpc.aio.AioRpcError) as busy:  # one writing, one waiting: full
                 await export(spans_request([{}]).SerializeToString())
@@ -176,6 +199,40 @@ async def test_acknowledged_only_after_commit_and_unavailable_with_retry_info_wh
         await server.stop(5)
         writer.close()
     assert store.counts()["spans"] == 2
+    store.close()
+
+
+async def test_an_export_past_its_deadline_is_not_stored_and_the_next_one_is(
+    tmp_path: Path,
+) -> None:
+    GatedStore.gate, GatedStore.entered = threading.Event(), threading.Event()
+    store = GatedStore.open(tmp_path / "s.duckdb")
+    writer = WatchedWriter(store)
+    server, port = await start_grpc(writer, "127.0.0.1", 0, max_body=1 << 20)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary(TRACES)
+            first = asyncio.ensure_future(export(spans_request([{}]).SerializeToString()))
+            assert await asyncio.to_thread(GatedStore.entered.wait, 10)
+            # Queued behind the commit, its client gives up: the server cancels its handler.
+            late = asyncio.ensure_future(
+                export(spans_request([{}, {}]).SerializeToString(), timeout=1.0)
+            )
+            await asyncio.wait_for(writer.second.wait(), 10)
+            with pytest.raises(grpc.aio.AioRpcError) as gave_up:
+                await late
+            assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            queued = writer.submitted[1]
+            await asyncio.to_thread(wait, [queued], 10)
+            assert queued.cancelled()
+            GatedStore.gate.set()
+            assert await first == b""
+            # The writer is still there for the next export.
+            assert await export(spans_request([{}]).SerializeToString(), timeout=10) == b""
+    finally:
+        await server.stop(5)
+        writer.close()
+    assert store.counts()["spans"] == 2  # the first and the last: the late one was not answered
     store.close()
 
 

@@ -204,3 +204,29 @@ def test_lingering_batches_are_bounded_by_their_rows_not_their_count(tmp_path: P
     finally:
         writer.close()
     store.close()
+
+
+def test_a_cancelled_batch_is_not_written_and_the_writer_goes_on(tmp_path: Path) -> None:
+    GatedStore.gate, GatedStore.entered = threading.Event(), threading.Event()
+    store = GatedStore.open(tmp_path / "s.duckdb")
+    writer = StoreWriter(store)
+    try:
+        first = writer.submit(spans_batch(spans_request([{"name": "first"}])))
+        assert GatedStore.entered.wait(10)
+        # Taken by the thread: too late to cancel, it is answered.
+        assert not first.cancel()
+        # Still queued: its request went away (a deadline, a server stopping).
+        cancelled = writer.submit(spans_batch(spans_request([{"name": "cancelled"}])))
+        assert cancelled.cancel()
+        after = writer.submit(spans_batch(spans_request([{"name": "after"}])))
+        GatedStore.gate.set()
+        assert first.result(10) == Written(1, 0, 0)
+        assert after.result(10) == Written(1, 0, 0)
+        assert writer.flush().result(10) == Written(0, 0, 0)
+        assert writer.waiting_rows == 0
+    finally:
+        writer.close()
+    with store.reader() as db:
+        names = sorted(row[0] for row in db.execute("SELECT name FROM spans").fetchall())
+    assert names == ["after", "first"]
+    store.close()
