@@ -33,14 +33,14 @@ demo: $(STAMP) webchat
 
 # ruff (lint and format), mypy --strict, then the suite; coverage (files under 100% and the
 # TOTAL line) is printed just before pytest's closing line.
-# Three workers (pytest-xdist) on two cores, a test file to each at a time (a file's fixtures
-# are built once): with two, both cores were ~93% busy; the third fills the gaps while a
-# worker waits for a server or a browser to start (docs/architecture.md).
+# Two workers (pytest-xdist), a test file to each at a time (a file's fixtures are built
+# once). The suite keeps both cores ~90% busy: a third worker made it no faster
+# (docs/architecture.md).
 test: $(STAMP) tools
 	$(BIN)/ruff check bot_telemetry sample_bot tests benchmarks
 	$(BIN)/ruff format --check bot_telemetry sample_bot tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -n 3 --dist loadfile --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.turn_overhead --json --runtime both
