@@ -43,7 +43,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
 }
 #: Modules at the package's top: helpers any layer may use (they import nothing of ours).
-HELPERS = frozenset({"_deprecated", "_private"})
+HELPERS = frozenset({"_deprecated", "_lazy", "_private"})
 #: Old spellings kept for a deprecation period: they forward by name, importing nothing.
 SHIMS = frozenset({"collector"})
 COLLECTOR_SIDE = frozenset({"store", "receive", "analytics", "exhaust", "web", "cli"})

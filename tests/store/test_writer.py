@@ -28,6 +28,12 @@ class GatedStore(Store):
         return super().write(batch)
 
 
+def gated_store(tmp_path: Path) -> GatedStore:
+    """A new gated store, its gate closed."""
+    GatedStore.gate, GatedStore.entered = threading.Event(), threading.Event()
+    return GatedStore.open(tmp_path / "s.duckdb")
+
+
 def unstorable() -> Batch:
     """A batch the store refuses: rows that skipped validation (a kind its column cannot hold)."""
     batch = spans_batch(spans_request([{"name": "bad"}]))
@@ -36,8 +42,7 @@ def unstorable() -> Batch:
 
 
 def test_a_bad_batch_in_a_group_fails_alone(tmp_path: Path) -> None:
-    GatedStore.gate, GatedStore.entered = threading.Event(), threading.Event()
-    store = GatedStore.open(tmp_path / "s.duckdb")
+    store = gated_store(tmp_path)
     writer = StoreWriter(store)
     try:
         first = writer.submit(spans_batch(spans_request([{"name": "first"}])))
@@ -207,8 +212,7 @@ def test_lingering_batches_are_bounded_by_their_rows_not_their_count(tmp_path: P
 
 
 def test_a_cancelled_batch_is_not_written_and_the_writer_goes_on(tmp_path: Path) -> None:
-    GatedStore.gate, GatedStore.entered = threading.Event(), threading.Event()
-    store = GatedStore.open(tmp_path / "s.duckdb")
+    store = gated_store(tmp_path)
     writer = StoreWriter(store)
     try:
         first = writer.submit(spans_batch(spans_request([{"name": "first"}])))
