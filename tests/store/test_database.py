@@ -1,6 +1,7 @@
 """The store file: a store written by schema version 1 is upgraded on open, by a writer or
 a reader; a newer one is refused; a folder means the store file inside it; an insert names
-the columns that hold values; JSON text is compressed with zstd."""
+the columns that hold values; a large batch is several inserts in one transaction; JSON text
+is compressed with zstd."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from bot_telemetry.store import database
 from bot_telemetry.store.database import (
     SCHEMA_VERSION,
     Store,
@@ -170,6 +172,70 @@ def test_a_missing_required_value_still_fails_the_insert(tmp_path: Path) -> None
         store.write(batch)
     with store.reader() as db:
         assert db.execute("SELECT count(*) FROM logs").fetchone() == (0,)
+    store.close()
+
+
+def _numbered_logs(count: int, *, missing_time_at: int | None = None) -> Batch:
+    batch = Batch()
+    _log_rows(
+        batch,
+        [
+            {
+                "record_id": f"r{index:06d}",
+                "time_ns": None if index == missing_time_at else index,
+                "service_name": "svc",
+                "attributes": f'{{"n":{index}}}',
+            }
+            for index in range(count)
+        ],
+    )
+    return batch
+
+
+# Small pieces, so a batch of a few rows is several inserts (the real size is ~4 MiB of text).
+PIECE_BYTES = 64
+
+
+def test_a_batch_is_cut_into_even_pieces_by_its_text() -> None:
+    text: dict[str, list[Any]] = {"attributes": ["x" * 100] * 50, "body": [None] * 50}
+    assert database._piece_rows(text, 50) == 50  # well under INSERT_PIECE_BYTES: one insert
+    pieces = 1 + 5_000 // PIECE_BYTES
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(database, "INSERT_PIECE_BYTES", PIECE_BYTES)
+        assert database._piece_rows(text, 50) == -(-50 // pieces)
+        assert database._piece_rows({"attributes": [None] * 3}, 3) == 3
+
+
+def test_a_batch_larger_than_one_insert_is_stored_whole_in_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "INSERT_PIECE_BYTES", PIECE_BYTES)
+    count = 203  # about 30 pieces, the last one short
+    store = Store.open(tmp_path / "t.duckdb")
+    store.write(_numbered_logs(count))
+    store.write(_numbered_logs(count))  # a retry: each piece skips the rows it holds
+    with store.reader() as db:
+        stored = db.execute(
+            "SELECT count(*), count(DISTINCT record_id), min(time_ns), max(time_ns), "
+            "sum(CAST(json_extract(attributes, '$.n') AS BIGINT)) FROM logs"
+        ).fetchone()
+    store.close()
+    assert stored == (count, count, 0, count - 1, count * (count - 1) // 2)
+
+
+def test_a_bad_row_in_a_later_insert_stores_nothing_of_its_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "INSERT_PIECE_BYTES", PIECE_BYTES)
+    store = Store.open(tmp_path / "t.duckdb")
+    bad = _numbered_logs(100, missing_time_at=95)  # in the last of about 15 pieces
+    with pytest.raises(duckdb.ConstraintException):
+        store.write(bad)
+    store.write(_numbered_logs(2))  # the store goes on
+    with store.reader() as db:
+        assert db.execute("SELECT list(record_id ORDER BY 1) FROM logs").fetchone() == (
+            ["r000000", "r000001"],
+        )
     store.close()
 
 
