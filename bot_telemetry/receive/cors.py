@@ -5,8 +5,8 @@ OpenTelemetry JS to ``/v1/traces``.
     app = web.Application(middlewares=[cors_middleware(["http://127.0.0.1:5103"]), ...])
 
 Only the listed origins get CORS answers (``"*"`` allows any); a preflight from another origin
-is refused with 403. Put it before any middleware that checks a token: a browser's preflight
-never carries one.
+(from any, when none is listed) is refused with 403 and what to change. Put it before any
+middleware that checks a token: a browser's preflight never carries one.
 """
 
 from __future__ import annotations
@@ -54,18 +54,19 @@ def cors_middleware(origins: Iterable[str], paths: tuple[str, ...] = ("/v1/",)) 
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        if not allowed or origin is None or not request.path.startswith(paths):
+        if origin is None or not request.path.startswith(paths):
             return await handler(request)
-        permitted = any_origin or origin in allowed
         preflight = (
             request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
         )
+        if not allowed and not preflight:
+            return await handler(request)
+        permitted = any_origin or origin in allowed
         if preflight:
             if not permitted:
-                return web.json_response(
-                    {"error": f"origin {origin!r} may not send here; see serve --cors-origin"},
-                    status=403,
-                )
+                # Said even when no origin is listed: a bare 405 from the router told the
+                # page's developer nothing about what to change.
+                return web.json_response({"error": _refusal(origin, allowed)}, status=403)
             return web.Response(
                 status=204,
                 headers={
@@ -90,3 +91,12 @@ def cors_middleware(origins: Iterable[str], paths: tuple[str, ...] = ("/v1/",)) 
 
     middleware: Middleware = cors
     return middleware
+
+
+def _refusal(origin: str, allowed: frozenset[str]) -> str:
+    if not allowed:
+        return (
+            f"origin {origin!r} may not send here: this collector allows no other origin; "
+            f"start it with --cors-origin {origin}"
+        )
+    return f"origin {origin!r} may not send here; see serve --cors-origin"

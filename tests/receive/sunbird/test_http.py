@@ -412,6 +412,22 @@ def test_cors_for_listed_pages_and_the_token_rule(tmp_path: Path) -> None:
         assert "Access-Control-Allow-Origin" not in headers
 
 
+def test_without_listed_pages_a_preflight_is_refused_with_what_to_change(
+    tmp_path: Path,
+) -> None:
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0)
+    with CollectorThread(config) as running:
+        preflight = {"Origin": PAGE, "Access-Control-Request-Method": "POST"}
+        status, answer, headers = post(running.url, None, preflight, method="OPTIONS")
+        assert status == 403
+        assert f"--cors-origin {PAGE}" in answer["error"]
+        assert "Access-Control-Allow-Origin" not in headers
+        # A request that is not a preflight is served as before, with no CORS headers.
+        status, answer, headers = post(running.url, bundle([event("START")]), {"Origin": PAGE})
+        assert status == 200 and answer["result"]["stored"] == 1
+        assert "Access-Control-Allow-Origin" not in headers
+
+
 def test_client_events_join_the_conversation_and_the_trace(served: CollectorThread) -> None:
     sent = run_conversation(served.url)
     turn_trace = sent.turn_traces[1]
