@@ -154,3 +154,38 @@ def test_the_pages_are_in_the_navigation(ui: Page, tmp_path: Path) -> None:
     page = ui.open("#/funnels")
     labels = page.locator("header nav a").all_text_contents()
     assert {"Funnels", "User flows", "Retention"} <= set(labels)
+
+
+def shown_whole(page: Any, chart: str) -> dict[str, int]:
+    """The chart's frame: how wide its content is and how wide the frame shows it."""
+    return page.eval_on_selector(
+        f".chart-frame:has({chart})",
+        "frame => ({content: frame.scrollWidth, shown: frame.clientWidth})",
+    )  # type: ignore[no-any-return]
+
+
+def test_long_funnels_and_flows_fit_a_wide_window_without_scrolling(ui: Page) -> None:
+    # An 8-step funnel is 1,120 px wide, a 5-step flow 1,030: both fit the 1,280 px window.
+    # The measures' 900 px chart width once applied to these frames too and cut them off.
+    steps = [
+        "LuisIntent.BookTable",
+        "WaterfallStart:DialogId=booking",
+        "WaterfallStep:StepName=ask_day",
+        "LuisIntent.None",
+        "WaterfallStep:StepName=ask_size",
+        "WaterfallStep:StepName=confirm",
+        "WaterfallComplete:DialogId=booking",
+        "TableBooked",
+    ]
+    page = ui.open("#/funnels")
+    page.fill("textarea[name=steps]", "\n".join(steps))
+    page.click("#funnel-form button")
+    page.wait_for_selector('body[data-ready*="request="]')
+    assert page.locator("svg.funnel-chart g.funnel-step").count() == 8
+    funnel = shown_whole(page, "svg.funnel-chart")
+    assert funnel["content"] >= 1120 and funnel["content"] <= funnel["shown"], funnel
+
+    page = ui.open("#/paths?start=LuisIntent.BookTable")
+    assert page.locator('svg.sankey g.node[data-node^="5_"]').count() >= 1
+    flows = shown_whole(page, "svg.sankey")
+    assert flows["content"] >= 1030 and flows["content"] <= flows["shown"], flows
