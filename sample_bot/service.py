@@ -87,12 +87,19 @@ def add_plumbing(app: web.Application, service_name: str, ledger: RequestLedger)
     app.router.add_post("/telemetry/flush", flush)
 
 
+#: The web chat page's scripts and styles (served by the channel): a trace each per page load
+#: would crowd the turns out of the transaction list.
+UNTRACED_PREFIXES = ("/webchat/static/", "/webchat/dist/")
+
+
 @web.middleware
 async def traced_unless_plumbing(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """``telemetry_middleware`` for every route but the plumbing ones: readiness polls and
-    flushes are not the service's traffic and would only add unparented requests to the
-    app map."""
-    if request.path in PLUMBING_PATHS:
+    """``telemetry_middleware`` for every route but the plumbing ones and the page's files:
+    readiness polls and flushes are not the service's traffic and would only add unparented
+    requests to the app map. (A bot leaves its own out with
+    ``OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS``; the sample decides per app because the tests
+    run several of its apps in one process.)"""
+    if request.path in PLUMBING_PATHS or request.path.startswith(UNTRACED_PREFIXES):
         return await handler(request)
     return await bot_telemetry.telemetry_middleware(request, handler)
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from .excluded import excluded
 from .headers import header_getter
 from .http_attributes import (
     MAX_URL_LENGTH,
@@ -39,7 +40,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def telemetry_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Open the request's SERVER span around ``handler``; errors are recorded and re-raised."""
+    """Open the request's SERVER span around ``handler``; errors are recorded and re-raised.
+    Paths matched by ``OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS`` get none (``excluded``)."""
+    if excluded(request.path):
+        return await handler(request)
     try:
         span, token = _start(request)
     except Exception:
