@@ -114,8 +114,10 @@ def _mermaid_text(text: str) -> str:
 def as_mermaid(app_map: AppMap) -> str:
     ids = {node["id"]: f"n{index}" for index, node in enumerate(app_map["nodes"])}
     lines = ["flowchart LR"]
+    calls_out = _calls_out(app_map)
     for node in app_map["nodes"]:
-        label = _mermaid_text(f"{node['id']}\n{_node_figures(node)}").replace("\n", "<br/>")
+        figures = _node_figures(node, calls_out)
+        label = _mermaid_text(f"{node['id']}\n{figures}").replace("\n", "<br/>")
         opening, closing = ('["', '"]') if node["kind"] == "service" else ('[("', '")]')
         lines.append(f"  {ids[node['id']]}{opening}{label}{closing}")
     for edge in app_map["edges"]:
@@ -127,10 +129,23 @@ def as_mermaid(app_map: AppMap) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _node_figures(node: Node) -> str:
-    noun = "requests" if node["kind"] == "service" else "calls"
+def _calls_out(app_map: AppMap) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for edge in app_map["edges"]:
+        out[edge["source"]] = out.get(edge["source"], 0) + edge["calls"]
+    return out
+
+
+def _node_figures(node: Node, calls_out: dict[str, int]) -> str:
     failed = f", {node['failures']} failed" if node["failures"] else ""
-    return f"{node['requests']} {noun}{failed}"
+    if node["kind"] != "service":
+        return f"{node['requests']} calls{failed}"
+    sent = calls_out.get(node["id"], 0)
+    if not node["requests"] and sent:
+        # A client only (a browser page, a script): nothing calls it; "0 requests" would
+        # read as telemetry missing, so say what it sent.
+        return f"{sent} calls out{failed}"
+    return f"{node['requests']} requests{failed}"
 
 
 def _duration(milliseconds: float) -> str:
@@ -283,21 +298,23 @@ def as_svg(app_map: AppMap) -> str:
             f'<text x="{label_x}" y="{label_y}" text-anchor="{anchor}">'
             f"{escape(_edge_label(edge))}</text></g>"
         )
+    calls_out = _calls_out(app_map)
     for name, place in placed.items():
         node = nodes[name]
+        figures = _node_figures(node, calls_out)
         classes = f"node {node['kind']}" + (" failed" if node["failures"] else "")
         shown = name if len(name) <= 22 else name[:21] + "…"
         parts.append(
             f"<g class={quoteattr(classes)} data-node={quoteattr(name)} "
             f'data-kind={quoteattr(node["kind"])} tabindex="0">'
-            f"<title>{escape(name)} ({escape(node['kind'])}): {escape(_node_figures(node))}"
+            f"<title>{escape(name)} ({escape(node['kind'])}): {escape(figures)}"
             "</title>"
             f'<rect x="{place.x}" y="{place.y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" '
             'rx="10"/>'
             f'<text x="{place.x + NODE_WIDTH // 2}" y="{place.y + 24}" text-anchor="middle" '
             f'class="name">{escape(shown)}</text>'
             f'<text x="{place.x + NODE_WIDTH // 2}" y="{place.y + 44}" text-anchor="middle" '
-            f'class="figures">{escape(_node_figures(node))}</text></g>'
+            f'class="figures">{escape(figures)}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts) + "\n"

@@ -75,3 +75,32 @@ def test_each_label_is_beside_its_own_edge_and_covers_nothing() -> None:
         nearest = min(nodes, key=lambda name: distance(box, nodes[name]))
         if (source, target) != ("gateway", "channel"):  # the reply arcs under the nodes
             assert nearest in (source, target), f"{source}->{target} is beside {nearest}"
+
+
+def test_a_client_only_service_shows_the_calls_it_sent_not_zero_requests() -> None:
+    app_map = AppMap(
+        nodes=[
+            Node(id="webchat", kind="service", requests=0, failures=0),
+            Node(id="channel", kind="service", requests=7, failures=1),
+            Node(id="blob", kind="dependency", requests=4, failures=0),
+        ],
+        edges=[
+            Edge(source="webchat", target="channel", calls=3, failures=0, p50_ms=2, p95_ms=5),
+            Edge(source="webchat", target="channel", calls=2, failures=0, p50_ms=2, p95_ms=5),
+            Edge(source="channel", target="blob", calls=4, failures=0, p50_ms=1, p95_ms=2),
+        ],
+    )
+    root = ElementTree.fromstring(render.as_svg(app_map))
+    figures = {
+        group.attrib["data-node"]: "".join(
+            text.text or "" for text in group.iter(f"{SVG}text") if text.get("class") == "figures"
+        )
+        for group in root.iter(f"{SVG}g")
+        if "node" in group.attrib.get("class", "").split()
+    }
+    assert figures == {
+        "webchat": "5 calls out",
+        "channel": "7 requests, 1 failed",
+        "blob": "4 calls",
+    }
+    assert "webchat<br/>5 calls out" in render.as_mermaid(app_map)
