@@ -39,7 +39,7 @@ from . import (
     queries,
     serve,
 )
-from .common import PROG, CommandError, Handler
+from .common import PROG, CommandError, Handler, described
 
 #: The command groups, in the order ``--help`` lists them.
 COMMAND_GROUPS = (
@@ -56,7 +56,7 @@ COMMAND_GROUPS = (
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, **described(__doc__))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     handlers: dict[str, Handler] = {}
     for group in COMMAND_GROUPS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,19 @@ Handler = Callable[[argparse.Namespace], int]
 
 class CommandError(Exception):
     """A failure to report as one line and exit status 1."""
+
+
+def described(doc: str | None) -> dict[str, Any]:
+    """``ArgumentParser`` keywords from a module docstring: its first paragraph as the
+    description and its indented examples as the epilog, both without reST's double
+    backquotes, which ``--help`` would print as they are."""
+    paragraphs = inspect.cleandoc(doc or "").replace("``", "").split("\n\n")
+    examples = [part for part in paragraphs[1:] if part.startswith("    ")]
+    return {
+        "description": paragraphs[0],
+        "epilog": "examples:\n" + "\n".join(examples) if examples else None,
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
 
 
 def store_options(parser: argparse.ArgumentParser, window: bool = True) -> None:

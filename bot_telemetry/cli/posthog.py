@@ -26,7 +26,7 @@ from ..analytics.window import TimeWindow
 from ..privacy import DEFAULT_POLICY
 from ..store.database import DEFAULT_STORE
 from ..store.location import ClickHouseLocation
-from .common import PROG, CommandError, Handler, open_for, store_options
+from .common import PROG, CommandError, Handler, described, open_for, store_options
 
 if TYPE_CHECKING:  # imported by the command itself: it brings an HTTP client
     from ..posthog import EventRecord, PostHogSettings
@@ -38,7 +38,7 @@ def register(commands: Any) -> dict[str, Handler]:
     backfill = actions.add_parser(
         "backfill",
         help="send stored history (historical_migration), resumable",
-        description=__doc__.split("\n\n")[0],
+        **described(__doc__),
     )
     store_options(backfill)
     backfill.add_argument("--batch", type=int, default=500, help="events per page (default 500)")
