@@ -9,6 +9,7 @@ the event as sent (ids pseudonymised) in their body.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypedDict
 
 from .. import contract
@@ -60,8 +61,9 @@ def label(eid: str, properties: dict[str, Any]) -> str:
     }
     parts = [eid]
     if eid == "FEEDBACK":
-        if "rating" in edata:
-            parts.append(f"rating {edata['rating']:g}" if _is_number(edata["rating"]) else "")
+        rating = _number(edata.get("rating"))
+        if rating is not None:
+            parts.append(f"rating {rating:g}")
         rated = properties.get(contract.SUNBIRD_OBJECT_PREFIX + "id")
         if rated:
             parts.append(f"on {rated}")
@@ -70,13 +72,25 @@ def label(eid: str, properties: dict[str, Any]) -> str:
             value = edata.get(name)
             if isinstance(value, str) and value and value not in parts:
                 parts.append(value)
-        if eid == "END" and _is_number(edata.get("duration")):
-            parts.append(f"after {edata['duration']:g} s")
+        duration = _number(edata.get("duration"))
+        if eid == "END" and duration is not None:
+            parts.append(f"after {duration:g} s")
     return " ".join(part for part in parts if part)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: Any) -> float | None:
+    """A number, or its text: ClickHouse's tables keep every attribute value as text."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
 
 
 CLIENT_EVENTS = Query(

@@ -1,0 +1,165 @@
+"""``serve --store clickhouse://...`` as an ingest front end: OTLP and a web page's Sunbird
+events posted to it land in the Collector exporter's tables, and its API answers what a
+``serve`` on DuckDB answers for the same posts. Two real ``serve`` processes, the ClickHouse
+HTTP interface of tests/support/clickhouse_server.py (chDB behind it) for the second.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from tests.receive.sunbird.events import bundle, event
+from tests.support.clickhouse import clickhouse_server
+from tests.support.otlp_messages import (
+    T0,
+    logs_request,
+    new_span_id,
+    new_trace_id,
+    spans_request,
+)
+from tests.support.ports import free_port
+from tests.support.processes import REPO, running
+
+pytestmark = pytest.mark.timeout(120)
+KEY = {"BOT_TELEMETRY_PSEUDONYM_KEY": "the same key on both collectors"}
+
+
+def post(url: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+            return response.status, json.loads(text) if text.startswith(b"{") else {}
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@contextmanager
+def serve(store: str) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["-m", "bot_telemetry.cli", "serve", "--store", store, "--port", str(port)]
+    with running([*args, "--no-grpc"], ready_url=f"{url}/api/health", env=KEY):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def collectors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    folder = tmp_path_factory.mktemp("clickhouse-ingest")
+    with clickhouse_server(folder / "clickhouse") as server:
+        store = server.url("otel")
+        subprocess.run(
+            [sys.executable, "-m", "bot_telemetry.cli", "clickhouse-schema", "--store", store],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        with serve(str(folder / "store.duckdb")) as on_duckdb, serve(store) as on_clickhouse:
+            yield {"duckdb": on_duckdb, "clickhouse": on_clickhouse}
+
+
+def send_the_same(url: str) -> list[int]:
+    """One turn's spans, a custom event, the page's events (one invalid) and a retry."""
+    trace, server_span, turn = new_trace_id(), new_span_id(), new_span_id()
+    spans = spans_request(
+        [
+            {"trace_id": trace, "span_id": server_span, "name": "POST /api/messages", "kind": 2},
+            {
+                "trace_id": trace,
+                "span_id": turn,
+                "parent_span_id": server_span,
+                "name": "bot.turn",
+                "kind": 1,
+                "attributes": {"activity.conversation.id": "conv-1", "activity.type": "message"},
+            },
+            {
+                "trace_id": trace,
+                "parent_span_id": turn,
+                "name": "Recognizer Query",
+                "kind": 3,
+                "attributes": {"peer.service": "nlu"},
+                "status": 2,
+            },
+        ],
+        service="bot",
+    )
+    logs = logs_request(
+        [
+            {
+                "trace_id": trace,
+                "span_id": server_span,
+                "time_unix_nano": T0,
+                "event_name": "BotMessageReceived",
+                "attributes": {"conversationId": "conv-1", "channelId": "webchat"},
+            }
+        ],
+        service="bot",
+    )
+    page = bundle(
+        [
+            event("START"),
+            event("INTERACT"),
+            event("FEEDBACK"),
+            {**event("LOG"), "ver": "2.0"},  # invalid: kept in the failed set
+        ]
+    )
+    text = json.dumps(page).encode()
+    statuses = [
+        post(f"{url}/v1/traces", spans.SerializeToString(), "application/x-protobuf")[0],
+        post(f"{url}/v1/logs", logs.SerializeToString(), "application/x-protobuf")[0],
+    ]
+    answers = [post(f"{url}/v1/telemetry", text, "application/json") for _ in range(2)]
+    assert answers[0][1]["params"]["status"] == "partial", answers  # the second: a retry
+    return statuses + [status for status, _ in answers]
+
+
+def seen(url: str) -> dict[str, Any]:
+    """What the API says, in terms both engines share (ClickHouse keeps values as text)."""
+    conversation = get(f"{url}/api/conversations/conv-1")
+    return {
+        "stats": get(f"{url}/api/client-events/stats"),
+        "page": sorted(
+            (e["eid"], e["label"], e["conversation_id"], e["actor"])
+            for e in get(f"{url}/api/client-events?conversation=conv-1")
+        ),
+        "failed": [
+            (f["eid"], f["field"], f["reason"]) for f in get(f"{url}/api/client-events?failed=1")
+        ],
+        "app map": get(f"{url}/api/appmap"),
+        "events": sorted(e["name"] for e in get(f"{url}/api/events?limit=100")),
+        "in the conversation": sorted(
+            [note["eid"] for turn in conversation["turns"] for note in turn["client_events"]]
+            + [note["eid"] for note in conversation["client_events"]]
+        ),
+    }
+
+
+def test_serve_on_clickhouse_stores_and_answers_what_serve_on_duckdb_does(
+    collectors: dict[str, str],
+) -> None:
+    for url in collectors.values():
+        assert send_the_same(url) == [200, 200, 200, 200]
+    on_duckdb, on_clickhouse = seen(collectors["duckdb"]), seen(collectors["clickhouse"])
+    assert on_duckdb["stats"]["stored"] == {"FEEDBACK": 1, "INTERACT": 1, "START": 1}
+    assert on_duckdb["stats"]["receiver"]["duplicates"] == 3  # the retry's valid events
+    assert [eid for eid, *_ in on_duckdb["page"]] == ["FEEDBACK", "INTERACT", "START"]
+    assert on_duckdb["failed"][0][:2] == ("LOG", "ver")
+    assert ("bot", "nlu") in {(e["source"], e["target"]) for e in on_duckdb["app map"]["edges"]}
+    assert "BotMessageReceived" in on_duckdb["events"]
+    for name, answer in on_duckdb.items():
+        assert on_clickhouse[name] == answer, name
