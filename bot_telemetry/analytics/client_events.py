@@ -9,11 +9,11 @@ the event as sent (ids pseudonymised) in their body.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, TypedDict
 
 from .. import contract
 from ..store.engine import Engine
+from .json_values import attribute_number
 from .query import Query
 from .traces import iso
 from .window import EVERYTHING, TimeWindow
@@ -61,7 +61,7 @@ def label(eid: str, properties: dict[str, Any]) -> str:
     }
     parts = [eid]
     if eid == "FEEDBACK":
-        rating = _number(edata.get("rating"))
+        rating = attribute_number(edata.get("rating"))
         if rating is not None:
             parts.append(f"rating {rating:g}")
         rated = properties.get(contract.SUNBIRD_OBJECT_PREFIX + "id")
@@ -72,25 +72,10 @@ def label(eid: str, properties: dict[str, Any]) -> str:
             value = edata.get(name)
             if isinstance(value, str) and value and value not in parts:
                 parts.append(value)
-        duration = _number(edata.get("duration"))
+        duration = attribute_number(edata.get("duration"))
         if eid == "END" and duration is not None:
             parts.append(f"after {duration:g} s")
     return " ".join(part for part in parts if part)
-
-
-def _number(value: Any) -> float | None:
-    """A number, or its text: ClickHouse's tables keep every attribute value as text."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
 
 
 CLIENT_EVENTS = Query(

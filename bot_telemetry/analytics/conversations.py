@@ -16,7 +16,7 @@ from .. import contract
 from ..store.database import KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATUS_ERROR
 from ..store.engine import Engine
 from .client_events import ClientEventNote, conversation_notes
-from .json_values import load_object
+from .json_values import attribute_number, load_object
 from .query import Query
 from .traces import iso
 from .window import EVERYTHING, FIRST_STEP_NS, TimeWindow, latest_first
@@ -293,13 +293,6 @@ def _new_turn(span: dict[str, Any]) -> Turn:
     )
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _flag(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
@@ -317,15 +310,14 @@ def _annotate(turn: Turn, event: str, properties: dict[str, Any]) -> None:
         turn["replies"].append(text if isinstance(text, str) else None)
     elif event.startswith(contract.LUIS_INTENT_PREFIX):
         intent = properties.get(contract.INTENT) or event.removeprefix(contract.LUIS_INTENT_PREFIX)
-        turn["intents"].append(
-            Intent(intent=str(intent), score=_number(properties.get(contract.INTENT_SCORE)))
-        )
+        score = attribute_number(properties.get(contract.INTENT_SCORE))
+        turn["intents"].append(Intent(intent=str(intent), score=score))
     elif event == contract.QNA_MESSAGE:
         answer = properties.get(contract.ANSWER)
         turn["answers"].append(
             Answer(
                 answer=answer if isinstance(answer, str) else None,
-                score=_number(properties.get(contract.SCORE)),
+                score=attribute_number(properties.get(contract.SCORE)),
                 article_found=_flag(properties.get(contract.ARTICLE_FOUND)),
             )
         )

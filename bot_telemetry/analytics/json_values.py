@@ -39,3 +39,15 @@ def number(value: float | int | None) -> float | int | str | None:
             return "NaN"
         return "Infinity" if value > 0 else "-Infinity"
     return value
+
+
+def attribute_number(value: Any) -> float | None:
+    """An attribute's value as a finite number, from a number or from its text (ClickHouse's
+    tables keep every attribute value as text); None for anything else, bools included."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        found = float(value)
+    except ValueError:
+        return None
+    return found if math.isfinite(found) else None
