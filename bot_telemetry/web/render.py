@@ -3,12 +3,13 @@ the web UI shows), a trace as a span tree, a conversation as a transcript, table
 
 The layout reads left to right: nodes nobody calls (the channel) in the first column, every
 other node one column right of its furthest caller, calls that go back (a reply to the
-channel) drawn as arcs under the nodes. An edge's label goes just before its arrowhead; when
-that spot is taken (several callers of one node) or the label would cover a node, above or
-below the line just after the caller, else at the first point along its own curve where it
-covers nothing, so
-with many services each label stays beside the edge it belongs to. Every value from
-telemetry is XML-escaped.
+channel) drawn as arcs under the nodes. An edge's label goes just beside its arrowhead, on
+the side its curve does not come from; when that spot is taken (several callers of one
+node) or the label would cover a node, above or below the line just after the caller, else
+at the first point along its own curve where it covers nothing, so with many services each
+label stays beside the edge it belongs to. Among those spots, one that no line crosses wins,
+and labels are drawn after every line, so a line that must cross one runs under its white
+halo. Every value from telemetry is XML-escaped.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ LABEL_CHAR_WIDTH, LABEL_HEIGHT = 6.4, 14
 LABEL_POSITIONS = (0.5, 0.35, 0.65, 0.2, 0.8)
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom
+Corners = tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]  # a cubic
 
 
 def _overlap(a: Box, b: Box) -> float:
@@ -48,31 +50,37 @@ def _bezier(points: Sequence[tuple[float, float]], t: float) -> tuple[float, flo
 
 
 def _place_label(
-    curve: Sequence[tuple[float, float]], text: str, taken: list[Box]
+    curve: Sequence[tuple[float, float]], text: str, taken: list[Box], lines: Sequence[Box] = ()
 ) -> tuple[float, float, str]:
     """Where a label goes (x, baseline y, text-anchor): the candidate that covers the fewest
-    taken boxes (nodes and labels placed before); its box is added to ``taken``."""
+    taken boxes (nodes and labels placed before), then the fewest points of the edges'
+    lines; its box is added to ``taken``."""
     width = len(text) * LABEL_CHAR_WIDTH
     (x1, y1), (x2, y2) = curve[0], curve[-1]
-    # Above the arrowhead, above or below the line where it leaves the caller, below the
-    # arrowhead: each beside one end of this very edge.
-    candidates = [
-        (x2 - 8, y2 - 7, "end"),
-        (x1 + 8, y1 - 7, "start"),
-        (x1 + 8, y1 + 16, "start"),
-        (x2 - 8, y2 + 16, "end"),
-    ]
+    # Beside the arrowhead, on the side the curve does not come from (a curve coming down
+    # into its callee runs through the space above the arrowhead), then above or below the
+    # line where it leaves the caller, then the arrowhead's other side: each beside one end
+    # of this very edge.
+    above, below = (x2 - 8, y2 - 7, "end"), (x2 - 8, y2 + 16, "end")
+    first, last = (below, above) if y1 < y2 else (above, below)
+    candidates = [first, (x1 + 8, y1 - 7, "start"), (x1 + 8, y1 + 16, "start"), last]
     for t in LABEL_POSITIONS:
         x, y = _bezier(curve, t)
         candidates.append((x, y - 4, "middle"))
-    best: tuple[float, Box, tuple[float, float, str]] | None = None
+    # Covering a node or a label is worst; then leaving both ends of its own edge (along the
+    # curve); then lying across a line.
+    best: tuple[tuple[float, bool, int], Box, tuple[float, float, str]] | None = None
     for x, y, anchor in candidates:
         left = x - width if anchor == "end" else x - width / 2 if anchor == "middle" else x
         box = (left, y - LABEL_HEIGHT + 3, left + width, y + 3)
-        covered = sum(_overlap(box, other) for other in taken)
+        covered = (
+            sum(_overlap(box, other) for other in taken),
+            anchor == "middle",
+            sum(1 for line in lines if _overlap(box, line)),
+        )
         if best is None or covered < best[0]:
             best = (covered, box, (x, y, anchor))
-        if covered == 0:
+        if covered == (0, False, 0):
             break
     assert best is not None
     taken.append(best[1])
@@ -263,41 +271,59 @@ def as_svg(app_map: AppMap) -> str:
     taken: list[Box] = [
         (p.x - 4, p.y - 4, p.x + NODE_WIDTH + 4, p.y + NODE_HEIGHT + 4) for p in placed.values()
     ]
+    curves: list[tuple[Edge, Corners, bool]] = []
     for edge in app_map["edges"]:
         source, target = placed.get(edge["source"]), placed.get(edge["target"])
         if source is None or target is None:
             continue
-        failed = edge["failures"] > 0
         if target.column > source.column:
             x1, y1 = source.x + NODE_WIDTH, source.y + NODE_HEIGHT // 2
             x2, y2 = target.x, target.y + NODE_HEIGHT // 2
             bend = (x2 - x1) // 2
-            path = f"M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}"
-            at_x, at_y, anchor = _place_label(
-                ((x1, y1), (x1 + bend, y1), (x2 - bend, y2), (x2, y2)), _edge_label(edge), taken
-            )
-            label_x, label_y = round(at_x), round(at_y)
+            curves.append((edge, ((x1, y1), (x1 + bend, y1), (x2 - bend, y2), (x2, y2)), True))
         else:
             back_index += 1
             x1, y1 = source.x + NODE_WIDTH // 2, source.y + NODE_HEIGHT
             x2, y2 = target.x + NODE_WIDTH // 2, target.y + NODE_HEIGHT
             low = bottom + 20 + 26 * back_index
-            path = f"M {x1} {y1} C {x1} {low}, {x2} {low}, {x2} {y2}"
+            curves.append((edge, ((x1, y1), (x1, low), (x2, low), (x2, y2)), False))
+    # Every line as points a few pixels apart: a label should lie across none of them.
+    lines = [
+        (x - 1, y - 1, x + 1, y + 1)
+        for _, corners, _ in curves
+        for x, y in (_bezier(corners, step / 40) for step in range(41))
+    ]
+    labels: list[str] = []
+    for edge, corners, forward in curves:
+        failed = edge["failures"] > 0
+        (x1, y1), (a, b), (c, d), (x2, y2) = corners
+        path = f"M {x1} {y1} C {a} {b}, {c} {d}, {x2} {y2}"
+        if forward:
+            at_x, at_y, anchor = _place_label(corners, _edge_label(edge), taken, lines)
+            label_x, label_y = round(at_x), round(at_y)
+        else:
+            low = b
             # A cubic with both control points at ``low`` bottoms out three quarters down.
             label_x = (x1 + x2) // 2
             label_y, anchor = y1 + (low - y1) * 3 // 4 + 14, "middle"
             half = len(_edge_label(edge)) * LABEL_CHAR_WIDTH / 2
             taken.append((label_x - half, label_y - LABEL_HEIGHT + 3, label_x + half, label_y + 3))
         marker = "arrow-failed" if failed else "arrow"
+        classes = " failed" if failed else ""
+        ends = f"data-source={quoteattr(edge['source'])} data-target={quoteattr(edge['target'])}"
         parts.append(
-            f'<g class="edge{" failed" if failed else ""}" '
-            f"data-source={quoteattr(edge['source'])} data-target={quoteattr(edge['target'])}>"
+            f'<g class="edge{classes}" {ends}>'
             f"<title>{escape(edge['source'])} → {escape(edge['target'])}: "
             f"{escape(_edge_figures(edge))}</title>"
-            f'<path d="{path}" fill="none" marker-end="url(#{marker})"/>'
-            f'<text x="{label_x}" y="{label_y}" text-anchor="{anchor}">'
-            f"{escape(_edge_label(edge))}</text></g>"
+            f'<path d="{path}" fill="none" marker-end="url(#{marker})"/></g>'
         )
+        labels.append(
+            f'<text class="edge-label{classes}" {ends} x="{label_x}" y="{label_y}" '
+            f'text-anchor="{anchor}">{escape(_edge_label(edge))}</text>'
+        )
+    # After every line, so that a line crossing a label (sometimes unavoidable) runs under
+    # its white halo instead of over its text.
+    parts.append(f'<g class="edge-labels">{"".join(labels)}</g>')
     calls_out = _calls_out(app_map)
     for name, place in placed.items():
         node = nodes[name]
@@ -335,9 +361,9 @@ APPMAP_CSS = """
 .appmap .node .figures { font-size: 12px; fill: #484644; }
 .appmap .edge path { stroke: #605e5c; stroke-width: 1.6; }
 .appmap .edge.failed path { stroke: #d13438; stroke-width: 2.4; }
-.appmap .edge text { font-size: 11px; fill: #323130; paint-order: stroke; stroke: #fff;
-                     stroke-width: 3px; stroke-linejoin: round; }
-.appmap .edge.failed text { fill: #a4262c; font-weight: 600; }
+.appmap .edge-label { font-size: 11px; fill: #323130; paint-order: stroke; stroke: #fff;
+                      stroke-width: 3px; stroke-linejoin: round; }
+.appmap .edge-label.failed { fill: #a4262c; font-weight: 600; }
 """
 SVG_STYLE = f"<style>{APPMAP_CSS}</style>"
 

@@ -38,7 +38,8 @@ def test_app_map_reads_left_to_right_and_opens_a_node(ui: Page) -> None:
     assert boxes["channel"]["x"] < boxes["bot"]["x"] < boxes["nlu"]["x"]
     assert "failed" in (page.locator('g.node[data-node="nlu"]').get_attribute("class") or "")
     assert page.locator("g.edge.failed").count() == 1
-    assert "3 calls" in (page.locator('g.edge[data-source="channel"] text').text_content() or "")
+    label = page.locator('text.edge-label[data-source="channel"]')
+    assert "3 calls" in (label.text_content() or "")
     rows = page.locator("table tbody tr")
     assert rows.count() == 5
     ui.shot("appmap")

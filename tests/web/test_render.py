@@ -57,13 +57,10 @@ def test_each_label_is_beside_its_own_edge_and_covers_nothing() -> None:
             x, y = float(rect.attrib["x"]), float(rect.attrib["y"])
             nodes[group.attrib["data-node"]] = (x, y, x + render.NODE_WIDTH, y + render.NODE_HEIGHT)
     labels = []
-    for group in root.iter(f"{SVG}g"):
-        if "edge" in group.attrib.get("class", "").split():
-            text = group.find(f"{SVG}text")
-            assert text is not None and re.match(r"\d+ calls", text.text or "")
-            labels.append(
-                (group.attrib["data-source"], group.attrib["data-target"], label_box(text))
-            )
+    for text in root.iter(f"{SVG}text"):
+        if "edge-label" in text.attrib.get("class", "").split():
+            assert re.match(r"\d+ calls", text.text or "")
+            labels.append((text.attrib["data-source"], text.attrib["data-target"], label_box(text)))
     assert len(labels) == len(app_map["edges"])
     for index, (source, target, box) in enumerate(labels):
         for name, node_box in nodes.items():
@@ -104,3 +101,55 @@ def test_a_client_only_service_shows_the_calls_it_sent_not_zero_requests() -> No
         "blob": "4 calls",
     }
     assert "webchat<br/>5 calls out" in render.as_mermaid(app_map)
+
+
+def curve_points(path: str) -> list[tuple[float, float]]:
+    numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", path)]
+    corners = list(zip(numbers[0::2], numbers[1::2], strict=True))
+    return [render._bezier(corners, step / 100) for step in range(101)]
+
+
+def test_no_label_of_the_demos_map_lies_across_its_own_edge() -> None:
+    # The demo's shape: a browser, the channel, the bot fanning out to three callees below
+    # one another (curves coming down into nlu and qna), and the reply arcing back.
+    def edge(source: str, target: str, failures: int = 0) -> Edge:
+        return Edge(
+            source=source, target=target, calls=319, failures=failures, p50_ms=2.4, p95_ms=5.5
+        )
+
+    names = ["webchat", "channel", "bot", "MemoryStorage", "nlu", "qna"]
+    app_map = AppMap(
+        nodes=[Node(id=name, kind="service", requests=10, failures=0) for name in names],
+        edges=[
+            edge("webchat", "channel"),
+            edge("channel", "bot"),
+            edge("bot", "MemoryStorage"),
+            edge("bot", "nlu", failures=24),
+            edge("bot", "qna", failures=15),
+            edge("bot", "channel"),
+        ],
+    )
+    root = ElementTree.fromstring(render.as_svg(app_map))
+    paths = {
+        (group.attrib["data-source"], group.attrib["data-target"]): group.find(f"{SVG}path")
+        for group in root.iter(f"{SVG}g")
+        if "edge" in group.attrib.get("class", "").split()
+    }
+    texts = [t for t in root.iter(f"{SVG}text") if "edge-label" in t.attrib.get("class", "")]
+    assert len(texts) == len(paths) == 6
+    # Labels come after every line, so a line never runs over a label's text.
+    order = list(root.iter())
+    assert min(map(order.index, texts)) > max(map(order.index, paths.values()))
+    crossed = []
+    for text in texts:
+        path = paths[text.attrib["data-source"], text.attrib["data-target"]]
+        assert path is not None
+        left, top, right, bottom = label_box(text)
+        inside = [
+            (x, y)
+            for x, y in curve_points(path.attrib["d"])
+            if left <= x <= right and top <= y <= bottom
+        ]
+        if inside:
+            crossed.append(f"{text.attrib['data-source']}->{text.attrib['data-target']}")
+    assert crossed == []
