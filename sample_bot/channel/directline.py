@@ -295,6 +295,7 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="webchat-nonce" content="{nonce}">
 <title>Corner Bistro — web chat</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/webchat/static/page.css">
 <script src="/webchat/dist/webchat.js"></script>
 <script src="/webchat/dist/otel.js"></script>
