@@ -36,6 +36,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _STATIC = {
     "app.js": "text/javascript",
     "style.css": "text/css",
+    "favicon.svg": "image/svg+xml",
 }
 # The UI only talks to its own origin; values from telemetry are never markup.
 SECURITY_HEADERS = {

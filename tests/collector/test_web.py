@@ -5,6 +5,8 @@ Screenshots go to test-artifacts/collector/ for a person to look at.
 
 from __future__ import annotations
 
+import urllib.request
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from typing import Any
 
@@ -98,3 +100,14 @@ def test_unknown_trace_and_bad_links_show_an_error(ui: Page) -> None:
     assert "No trace" in page.locator("#view").inner_text()
     page = ui.open("#/trace/not-hex")
     assert "is not a trace id" in page.locator("#view .error").inner_text()
+
+
+def test_the_page_names_its_icon_and_the_icon_is_served(populated: Populated) -> None:
+    # Without a named icon every browser asks for /favicon.ico, a 404 on each load.
+    with urllib.request.urlopen(f"{populated.url}/", timeout=10) as response:
+        page = response.read().decode()
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    with urllib.request.urlopen(f"{populated.url}/static/favicon.svg", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("image/svg+xml")
+        icon = ElementTree.fromstring(response.read())
+    assert icon.tag == "{http://www.w3.org/2000/svg}svg"
