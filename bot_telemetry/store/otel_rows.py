@@ -62,8 +62,10 @@ METRIC_COLUMN_NAMES = {kind: _flat_names(columns) for kind, columns in METRIC_CO
 
 
 def timestamp(nanoseconds: int) -> str:
-    """A ``DateTime64(9)`` value as text ClickHouse parses exactly."""
-    return f"{nanoseconds // 1_000_000_000}.{nanoseconds % 1_000_000_000:09d}"
+    """A ``DateTime64(9)`` value as text ClickHouse parses exactly: Unix seconds, padded to
+    ten digits (ClickHouse reads ``0.000000000`` or ``5.000000000`` as a broken date and
+    refuses the row: a point with no start time, a gauge's, has ``0``), and nanoseconds."""
+    return f"{nanoseconds // 1_000_000_000:010d}.{nanoseconds % 1_000_000_000:09d}"
 
 
 def _go_float(number: float) -> str:

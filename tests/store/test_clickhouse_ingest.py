@@ -1,7 +1,8 @@
-"""``serve --store clickhouse://...`` as an ingest front end: OTLP and a web page's Sunbird
-events posted to it land in the Collector exporter's tables, and its API answers what a
-``serve`` on DuckDB answers for the same posts. Two real ``serve`` processes, the ClickHouse
-HTTP interface of tests/support/clickhouse_server.py (chDB behind it) for the second.
+"""``serve --store clickhouse://...`` as an ingest front end: OTLP spans, logs and metrics and
+a web page's Sunbird events posted to it land in the Collector exporter's tables, and its API
+answers what a ``serve`` on DuckDB answers for the same posts. Two real ``serve`` processes,
+the ClickHouse HTTP interface of tests/support/clickhouse_server.py (chDB behind it) for the
+second.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tests.support.clickhouse import clickhouse_server
 from tests.support.otlp_messages import (
     T0,
     logs_request,
+    metrics_request,
     new_span_id,
     new_trace_id,
     spans_request,
@@ -118,10 +120,38 @@ def send_the_same(url: str) -> list[int]:
             {**event("LOG"), "ver": "2.0"},  # invalid: kept in the failed set
         ]
     )
+    metrics = metrics_request(
+        [
+            {
+                "name": "bot.messages.received",
+                "kind": "sum",
+                "unit": "{message}",
+                "points": [{"as_int": 3, "attributes": {"channel": "webchat"}}],
+            },
+            {
+                "name": "bot.turn.duration",
+                "kind": "histogram",
+                "unit": "s",
+                "points": [
+                    {
+                        "count": 3,
+                        "sum": 0.6,
+                        "min": 0.1,
+                        "max": 0.3,
+                        "explicit_bounds": [0.1, 0.25],
+                        "bucket_counts": [1, 1, 1],
+                    }
+                ],
+            },
+            {"name": "queue.depth", "kind": "gauge", "points": [{"as_double": 7.5}]},
+        ],
+        service="bot",
+    )
     text = json.dumps(page).encode()
     statuses = [
         post(f"{url}/v1/traces", spans.SerializeToString(), "application/x-protobuf")[0],
         post(f"{url}/v1/logs", logs.SerializeToString(), "application/x-protobuf")[0],
+        post(f"{url}/v1/metrics", metrics.SerializeToString(), "application/x-protobuf")[0],
     ]
     answers = [post(f"{url}/v1/telemetry", text, "application/json") for _ in range(2)]
     assert answers[0][1]["params"]["status"] == "partial", answers  # the second: a retry
@@ -142,6 +172,11 @@ def seen(url: str) -> dict[str, Any]:
         ],
         "app map": get(f"{url}/api/appmap"),
         "events": sorted(e["name"] for e in get(f"{url}/api/events?limit=100")),
+        "metrics": sorted(
+            (m["name"], m["kind"], m["unit"], m["series"], m["points"])
+            for m in get(f"{url}/api/metrics")
+        ),
+        "a histogram": get(f"{url}/api/metrics/bot.turn.duration"),
         "in the conversation": sorted(
             [note["eid"] for turn in conversation["turns"] for note in turn["client_events"]]
             + [note["eid"] for note in conversation["client_events"]]
@@ -153,7 +188,7 @@ def test_serve_on_clickhouse_stores_and_answers_what_serve_on_duckdb_does(
     collectors: dict[str, str],
 ) -> None:
     for url in collectors.values():
-        assert send_the_same(url) == [200, 200, 200, 200]
+        assert send_the_same(url) == [200, 200, 200, 200, 200]
     on_duckdb, on_clickhouse = seen(collectors["duckdb"]), seen(collectors["clickhouse"])
     assert on_duckdb["stats"]["stored"] == {"FEEDBACK": 1, "INTERACT": 1, "START": 1}
     assert on_duckdb["stats"]["receiver"]["duplicates"] == 3  # the retry's valid events
@@ -161,5 +196,10 @@ def test_serve_on_clickhouse_stores_and_answers_what_serve_on_duckdb_does(
     assert on_duckdb["failed"][0][:2] == ("LOG", "ver")
     assert ("bot", "nlu") in {(e["source"], e["target"]) for e in on_duckdb["app map"]["edges"]}
     assert "BotMessageReceived" in on_duckdb["events"]
+    assert [name for name, *_ in on_duckdb["metrics"]] == [
+        "bot.messages.received",
+        "bot.turn.duration",
+        "queue.depth",
+    ]
     for name, answer in on_duckdb.items():
         assert on_clickhouse[name] == answer, name
