@@ -286,6 +286,10 @@ def _distribution(points: list[tuple[Any, ...]], before: tuple[Any, ...] | None)
         lows = [p[10] for p in same if p[10] is not None]
         highs = [p[11] for p in same if p[11] is not None]
         low, high = (min(lows) if lows else None), (max(highs) if highs else None)
+    if low == high == 0 and total:
+        # Only zeros would have a min and max of 0, and they add up to 0: these were not
+        # recorded (the exporter's tables write 0 for an absent min and max).
+        low = high = None
     return Distribution(
         count=count,
         sum=number(total),
@@ -339,9 +343,11 @@ def percentile(
             upper = lower
         if lower is None or upper is None:  # no bounds at all, nor min and max
             return None
-        if low is not None:
+        # The min and max narrow the bucket they fall in; one outside it contradicts the
+        # buckets (an exporter's 0 for "not recorded") and is not used.
+        if low is not None and low <= upper:
             lower = max(lower, low)
-        if high is not None:
+        if high is not None and high >= lower:
             upper = min(upper, high)
         value = lower + (upper - lower) * max(0.0, rank - seen) / count
         return float(value)

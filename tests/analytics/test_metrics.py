@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot_telemetry.analytics.metrics import QUANTILES as QS
 from bot_telemetry.analytics.metrics import get_metric, list_metrics, percentile
 from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.store.database import Store
@@ -55,6 +56,26 @@ def test_percentiles_interpolate_inside_the_bucket_and_respect_min_and_max() -> 
     assert percentile([], [4], 0.5, low=1.0, high=3.0) == 2.0  # no buckets, min and max
     assert percentile([10.0], [0, 0], 0.5) is None
     assert percentile([], [3], 0.5) is None
+
+
+def test_a_min_or_max_outside_its_bucket_is_not_used_and_percentiles_never_fall() -> None:
+    # A max of 0 (the exporter's tables write 0 when none was recorded) beside values in
+    # (4, 8]: it once pulled the estimates down to 0.8, 0.4, 0.08 for p90, p95, p99.
+    estimates = [percentile([0.0, 4.0, 8.0], [1, 2, 3, 0], q, low=0.0, high=0.0) for q in QS]
+    assert estimates == sorted(estimates)
+    assert estimates[-1] == pytest.approx(7.92)
+    assert percentile([10.0, 20.0], [0, 4, 0], 0.5, low=25.0) == 15.0  # min above the bucket
+    assert percentile([10.0, 20.0], [0, 4, 0], 0.5, high=5.0) == 15.0  # max below it
+
+
+def test_a_histogram_with_min_and_max_of_zero_but_a_sum_has_neither(store: Store) -> None:
+    points = [histogram_point(0, [1, 2, 3, 0], min=0.0, max=0.0)]
+    write(store, {"name": "size", "kind": "histogram", "temporality": 1, "points": points})
+    found = get_metric(DuckDBEngine(store), "size")
+    assert found is not None
+    distribution = found["series"][0]["distribution"]
+    assert distribution is not None and distribution["sum"]
+    assert (distribution["min"], distribution["max"]) == (None, None)
 
 
 def test_names_kinds_and_series(store: Store) -> None:
