@@ -77,7 +77,7 @@ def collectors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
 
 def send_the_same(url: str) -> list[int]:
     """One turn's spans, a custom event, the page's events (one invalid) and a retry."""
-    trace, server_span, turn = new_trace_id(), new_span_id(), new_span_id()
+    trace, server_span, turn = TRACE, SERVER_SPAN, TURN
     spans = spans_request(
         [
             {"trace_id": trace, "span_id": server_span, "name": "POST /api/messages", "kind": 2},
@@ -177,6 +177,8 @@ def send_the_same(url: str) -> list[int]:
     return statuses + [status for status, _ in answers]
 
 
+# The same ids in both collectors, so their traces can be compared.
+TRACE, SERVER_SPAN, TURN = new_trace_id(), new_span_id(), new_span_id()
 METRIC_NAMES = (
     "bot.messages.received",
     "bot.turn.duration",
@@ -215,6 +217,11 @@ def seen(url: str) -> dict[str, Any]:
             {**found, "kind": kind_read(found["kind"])}
             for found in (get(f"{url}/api/metrics/{name}") for name in METRIC_NAMES)
         ],
+        "the trace": sorted(
+            (span["service"], span["name"], span["kind"], span["status"], span["parent_span_id"])
+            for span in get(f"{url}/api/traces/{TRACE.hex()}")["spans"]
+        ),
+        "a node": get(f"{url}/api/nodes/bot"),
         "in the conversation": sorted(
             [note["eid"] for turn in conversation["turns"] for note in turn["client_events"]]
             + [note["eid"] for note in conversation["client_events"]]
@@ -235,5 +242,11 @@ def test_serve_on_clickhouse_stores_and_answers_what_serve_on_duckdb_does(
     assert ("bot", "nlu") in {(e["source"], e["target"]) for e in on_duckdb["app map"]["edges"]}
     assert "BotMessageReceived" in on_duckdb["events"]
     assert tuple(name for name, *_ in on_duckdb["metrics"]) == METRIC_NAMES
+    assert [name for _, name, *_ in on_duckdb["the trace"]] == [
+        "POST /api/messages",
+        "Recognizer Query",
+        "bot.turn",
+    ]
+    assert len(on_duckdb["a node"]["operations"]) == 3
     for name, answer in on_duckdb.items():
         assert on_clickhouse[name] == answer, name
