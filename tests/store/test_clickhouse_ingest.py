@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -40,9 +41,15 @@ def post(url: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             text = response.read()
-            return response.status, json.loads(text) if text.startswith(b"{") else {}
+            return response.status, json.loads(text) if text else {}
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def post_json(url: str, body: dict[str, Any]) -> Any:
+    status, answer = post(url, json.dumps(body).encode(), "application/json")
+    assert status == 200, answer
+    return answer
 
 
 def get(url: str) -> Any:
@@ -112,14 +119,6 @@ def send_the_same(url: str) -> list[int]:
         ],
         service="bot",
     )
-    page = bundle(
-        [
-            event("START"),
-            event("INTERACT"),
-            event("FEEDBACK"),
-            {**event("LOG"), "ver": "2.0"},  # invalid: kept in the failed set
-        ]
-    )
     metrics = metrics_request(
         [
             {
@@ -166,7 +165,7 @@ def send_the_same(url: str) -> list[int]:
         ],
         service="bot",
     )
-    text = json.dumps(page).encode()
+    text = json.dumps(PAGE).encode()
     statuses = [
         post(f"{url}/v1/traces", spans.SerializeToString(), "application/x-protobuf")[0],
         post(f"{url}/v1/logs", logs.SerializeToString(), "application/x-protobuf")[0],
@@ -177,8 +176,17 @@ def send_the_same(url: str) -> list[int]:
     return statuses + [status for status, _ in answers]
 
 
-# The same ids in both collectors, so their traces can be compared.
+# The same ids and times in both collectors, so their answers can be compared.
 TRACE, SERVER_SPAN, TURN = new_trace_id(), new_span_id(), new_span_id()
+NOW_MS = time.time_ns() // 1_000_000
+PAGE = bundle(
+    [
+        event("START", ets=NOW_MS - 3_000),
+        event("INTERACT", ets=NOW_MS - 2_000),
+        event("FEEDBACK", ets=NOW_MS - 1_000),
+        {**event("LOG", ets=NOW_MS), "ver": "2.0"},  # invalid: kept in the failed set
+    ]
+)
 METRIC_NAMES = (
     "bot.messages.received",
     "bot.turn.duration",
@@ -222,6 +230,29 @@ def seen(url: str) -> dict[str, Any]:
             for span in get(f"{url}/api/traces/{TRACE.hex()}")["spans"]
         ),
         "a node": get(f"{url}/api/nodes/bot"),
+        # A step's condition on a page event's number (text on ClickHouse).
+        "a funnel": post_json(
+            f"{url}/analytics/funnel",
+            {
+                "startTime": None,
+                "countBy": "conversation",
+                "steps": [
+                    {"event": "START"},
+                    {"event": "INTERACT"},
+                    {"event": "FEEDBACK", "where": {"sunbird.edata.rating": "5"}},
+                ],
+            },
+        )["steps"],
+        "measures": post_json(
+            f"{url}/analytics/query",
+            {
+                "startTime": "2020-01-01T00:00:00Z",
+                "measures": [
+                    {"measureType": name, "timeGranularity": ["month"]}
+                    for name in ("clientEvents", "feedback", "activeUsers")
+                ],
+            },
+        ),
         "in the conversation": sorted(
             [note["eid"] for turn in conversation["turns"] for note in turn["client_events"]]
             + [note["eid"] for note in conversation["client_events"]]
@@ -248,5 +279,11 @@ def test_serve_on_clickhouse_stores_and_answers_what_serve_on_duckdb_does(
         "bot.turn",
     ]
     assert len(on_duckdb["a node"]["operations"]) == 3
+    assert [step["count"] for step in on_duckdb["a funnel"]] == [1, 1, 1]
+    assert [answer["measureType"] for answer in on_duckdb["measures"]] == [
+        "clientEvents",
+        "feedback",
+        "activeUsers",
+    ]
     for name, answer in on_duckdb.items():
         assert on_clickhouse[name] == answer, name
