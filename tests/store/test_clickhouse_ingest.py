@@ -179,6 +179,7 @@ def send_the_same(url: str) -> list[int]:
 # The same ids and times in both collectors, so their answers can be compared.
 TRACE, SERVER_SPAN, TURN = new_trace_id(), new_span_id(), new_span_id()
 NOW_MS = time.time_ns() // 1_000_000
+START, END = "2020-01-01T00:00:00Z", NOW_MS + 3_600_000  # epoch milliseconds are taken too
 PAGE = bundle(
     [
         event("START", ets=NOW_MS - 3_000),
@@ -243,10 +244,19 @@ def seen(url: str) -> dict[str, Any]:
                 ],
             },
         )["steps"],
+        "user flows": post_json(
+            f"{url}/analytics/paths",
+            {"startTime": START, "endTime": END, "startEvent": "START", "countBy": "user"},
+        ),
+        "retention": post_json(
+            f"{url}/analytics/retention",
+            {"endTime": END, "period": "day", "cohortEvent": {"event": "START"}},
+        ),
         "measures": post_json(
             f"{url}/analytics/query",
             {
-                "startTime": "2020-01-01T00:00:00Z",
+                "startTime": START,
+                "endTime": END,
                 "measures": [
                     {"measureType": name, "timeGranularity": ["month"]}
                     for name in ("clientEvents", "feedback", "activeUsers")
@@ -280,6 +290,8 @@ def test_serve_on_clickhouse_stores_and_answers_what_serve_on_duckdb_does(
     ]
     assert len(on_duckdb["a node"]["operations"]) == 3
     assert [step["count"] for step in on_duckdb["a funnel"]] == [1, 1, 1]
+    assert {node["event"] for node in on_duckdb["user flows"]["nodes"]} >= {"START", "FEEDBACK"}
+    assert sum(cohort["size"] for cohort in on_duckdb["retention"]["cohorts"]) == 1
     assert [answer["measureType"] for answer in on_duckdb["measures"]] == [
         "clientEvents",
         "feedback",
