@@ -49,8 +49,28 @@ def _bezier(points: Sequence[tuple[float, float]], t: float) -> tuple[float, flo
     )
 
 
+class _Points:
+    """Points of the drawn lines in a grid of cells, so a box counts only those near it."""
+
+    CELL = 64.0
+
+    def __init__(self, points: Sequence[tuple[float, float]] = ()):
+        self._cells: dict[tuple[int, int], list[tuple[float, float]]] = {}
+        for x, y in points:
+            self._cells.setdefault((int(x // self.CELL), int(y // self.CELL)), []).append((x, y))
+
+    def inside(self, box: Box) -> int:
+        left, top, right, bottom = box
+        found = 0
+        for cx in range(int(left // self.CELL), int(right // self.CELL) + 1):
+            for cy in range(int(top // self.CELL), int(bottom // self.CELL) + 1):
+                for x, y in self._cells.get((cx, cy), ()):
+                    found += left <= x <= right and top <= y <= bottom
+        return found
+
+
 def _place_label(
-    curve: Sequence[tuple[float, float]], text: str, taken: list[Box], lines: Sequence[Box] = ()
+    curve: Sequence[tuple[float, float]], text: str, taken: list[Box], lines: _Points | None = None
 ) -> tuple[float, float, str]:
     """Where a label goes (x, baseline y, text-anchor): the candidate that covers the fewest
     taken boxes (nodes and labels placed before), then the fewest points of the edges'
@@ -76,7 +96,7 @@ def _place_label(
         covered = (
             sum(_overlap(box, other) for other in taken),
             anchor == "middle",
-            sum(1 for line in lines if _overlap(box, line)),
+            lines.inside(box) if lines is not None else 0,
         )
         if best is None or covered < best[0]:
             best = (covered, box, (x, y, anchor))
@@ -288,11 +308,7 @@ def as_svg(app_map: AppMap) -> str:
             low = bottom + 20 + 26 * back_index
             curves.append((edge, ((x1, y1), (x1, low), (x2, low), (x2, y2)), False))
     # Every line as points a few pixels apart: a label should lie across none of them.
-    lines = [
-        (x - 1, y - 1, x + 1, y + 1)
-        for _, corners, _ in curves
-        for x, y in (_bezier(corners, step / 40) for step in range(41))
-    ]
+    lines = _Points([_bezier(corners, step / 40) for _, corners, _ in curves for step in range(41)])
     labels: list[str] = []
     for edge, corners, forward in curves:
         failed = edge["failures"] > 0
