@@ -93,11 +93,10 @@ def _place_label(
     for x, y, anchor in candidates:
         left = x - width if anchor == "end" else x - width / 2 if anchor == "middle" else x
         box = (left, y - LABEL_HEIGHT + 3, left + width, y + 3)
-        covered = (
-            sum(_overlap(box, other) for other in taken),
-            anchor == "middle",
-            lines.inside(box) if lines is not None else 0,
-        )
+        worse = sum(_overlap(box, other) for other in taken), anchor == "middle"
+        if best is not None and worse > best[0][:2]:
+            continue  # no need to count the lines it crosses
+        covered = (*worse, lines.inside(box) if lines is not None else 0)
         if best is None or covered < best[0]:
             best = (covered, box, (x, y, anchor))
         if covered == (0, False, 0):
