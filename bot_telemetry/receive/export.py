@@ -15,6 +15,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from ..store.engine import EngineUnavailable
 from ..store.rows import Batch, logs_batch, metrics_batch, spans_batch
 from ..store.writer import StoreWriter, WriterBusy
 from . import otlp
@@ -53,14 +54,17 @@ async def decode_export(
 
 
 async def store_export(writer: StoreWriter, batch: Batch, where: str) -> None:
-    """Returns once the batch is committed; OtlpError 503 when the writer is backed up,
-    500 when the store refused the batch."""
+    """Returns once the batch is committed; OtlpError 503 when the writer is backed up or
+    the store cannot be reached (the sender retries), 500 when the store refused the batch."""
     try:
         written = writer.submit(batch)
     except WriterBusy as error:
         raise OtlpError(503, str(error)) from error
     try:
         await asyncio.wrap_future(written)
+    except EngineUnavailable as error:
+        _log.warning("export to %s not stored, the store is unavailable: %s", where, error)
+        raise OtlpError(503, f"the store is unavailable: {error}") from error
     except Exception as error:
         _log.exception("export to %s not stored", where)
         raise OtlpError(500, f"the batch could not be stored: {error}") from error

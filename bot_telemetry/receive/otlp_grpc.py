@@ -11,7 +11,7 @@ case                                   HTTP                 gRPC
 =====================================  ===================  ===========================
 undecodable body, bad id               400                  INVALID_ARGUMENT (no retry)
 over the size limit                    413                  RESOURCE_EXHAUSTED
-writer backed up                       503 + Retry-After    UNAVAILABLE + RetryInfo 1 s
+writer backed up, store unreachable    503 + Retry-After    UNAVAILABLE + RetryInfo 1 s
 store refused the batch                500                  INTERNAL
 missing or wrong token                 401                  UNAUTHENTICATED
 =====================================  ===================  ===========================

@@ -2,8 +2,8 @@
 
 An export is answered 200 only after its rows are committed. Refusals follow the OTLP/HTTP
 specification: 400 undecodable, 413 too large, 415 wrong content type or encoding, 503 when
-the writer is backed up (OTLP exporters retry 503), each with a ``google.rpc.Status`` body
-whose message is the reason.
+the writer is backed up or the store cannot be reached (OTLP exporters retry 503), each with
+a ``google.rpc.Status`` body whose message is the reason.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typing import Any
 from . import otel_schema
 from .clickhouse_relations import METRIC_KINDS, Columns, Tables, definitions
 from .compiler import Compiled, Definition
-from .engine import Engine, EngineError, Result
+from .engine import Engine, EngineError, EngineUnavailable, Result
 from .location import PASSWORD_VARIABLE, ClickHouseLocation
 
 #: The tables every reader needs; metric tables are optional (rotel writes none).
@@ -398,7 +398,7 @@ class HTTPClickHouseEngine(ClickHouseEngine):
         try:
             result = self._client.query(sql, parameters=dict(values or {}))
         except Exception as error:  # clickhouse-connect's own exception classes
-            raise EngineError(str(error).strip()) from error
+            raise _engine_error(error) from error
         columns = tuple(result.column_names)
         return Result(columns, [tuple(plain(value) for value in row) for row in result.result_rows])
 
@@ -416,7 +416,7 @@ class HTTPClickHouseEngine(ClickHouseEngine):
         except EngineError:
             raise
         except Exception as error:  # clickhouse-connect's own exception classes
-            raise EngineError(str(error).strip()) from error
+            raise _engine_error(error) from error
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
@@ -431,8 +431,17 @@ class HTTPClickHouseEngine(ClickHouseEngine):
                 fmt="JSONEachRow",
             )
         except Exception as error:
-            raise EngineError(str(error).strip()) from error
+            raise _engine_error(error) from error
         return len(rows)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _engine_error(error: Exception) -> EngineError:
+    """clickhouse-connect's error as ours: its OperationalError is the server not reached
+    (refused, timed out), which a later try may not meet; the rest are the server's answers."""
+    from clickhouse_connect.driver.exceptions import OperationalError
+
+    kind = EngineUnavailable if isinstance(error, OperationalError) else EngineError
+    return kind(str(error).strip())

@@ -35,6 +35,11 @@ class EngineError(Exception):
     """A query failed in the engine (the message is the engine's own)."""
 
 
+class EngineUnavailable(EngineError):
+    """The engine could not be reached (a refused connection, a timeout, a server
+    restarting): the same request may succeed later, so receivers answer 503."""
+
+
 @dataclass(frozen=True)
 class Result:
     """A query's rows, as tuples in the order of ``columns``."""

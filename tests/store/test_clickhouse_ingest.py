@@ -7,6 +7,7 @@ second.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,18 +68,26 @@ def serve(store: str) -> Iterator[str]:
         yield url
 
 
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+JSON = {"Content-Type": "application/json"}
+
+
+def create_schema(store: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", "clickhouse-schema", "--store", store],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
 @pytest.fixture(scope="module")
 def collectors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     folder = tmp_path_factory.mktemp("clickhouse-ingest")
     with clickhouse_server(folder / "clickhouse") as server:
         store = server.url("otel")
-        subprocess.run(
-            [sys.executable, "-m", "bot_telemetry.cli", "clickhouse-schema", "--store", store],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        create_schema(store)
         with serve(str(folder / "store.duckdb")) as on_duckdb, serve(store) as on_clickhouse:
             yield {"duckdb": on_duckdb, "clickhouse": on_clickhouse}
 
@@ -299,3 +309,34 @@ def test_serve_on_clickhouse_stores_and_answers_what_serve_on_duckdb_does(
     ]
     for name, answer in on_duckdb.items():
         assert on_clickhouse[name] == answer, name
+
+
+def test_while_clickhouse_is_down_posts_are_503s_and_their_retries_are_stored(
+    tmp_path: Path,
+) -> None:
+    port, folder = free_port(), tmp_path / "clickhouse"
+    spans = spans_request([{"name": "kept for later"}], service="bot").SerializeToString()
+    page = json.dumps(bundle([event("START", actor="back-later")])).encode()
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(clickhouse_server(folder, port))
+        store = first.url("otel")
+        create_schema(store)
+        url = stack.enter_context(serve(store))
+        first.process.stop()
+
+        refused = [
+            urllib.request.Request(f"{url}/v1/traces", data=spans, headers=PROTOBUF),
+            urllib.request.Request(f"{url}/v1/telemetry", data=page, headers=JSON),
+        ]
+        for request in refused:
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                urllib.request.urlopen(request, timeout=60)
+            # Unavailable, not failed: OTLP senders and the Sunbird SDK retry a 503.
+            assert answer.value.code == 503, answer.value.read()
+            assert answer.value.headers["Retry-After"]
+
+        stack.enter_context(clickhouse_server(folder, port))  # back, on the same data
+        assert post(f"{url}/v1/traces", spans, PROTOBUF["Content-Type"])[0] == 200
+        assert post(f"{url}/v1/telemetry", page, JSON["Content-Type"])[0] == 200
+        assert get(f"{url}/api/client-events/stats")["stored"] == {"START": 1}
+        assert [t["root_name"] for t in get(f"{url}/api/traces")] == ["kept for later"]

@@ -51,11 +51,12 @@ class ClickHouseServer:
 
 
 @contextmanager
-def clickhouse_server(folder: Path) -> Iterator[ClickHouseServer]:
-    """tests/support/clickhouse_server.py on a free port, its data in ``folder``."""
+def clickhouse_server(folder: Path, port: int | None = None) -> Iterator[ClickHouseServer]:
+    """tests/support/clickhouse_server.py on ``port`` (default: a free one), its data in
+    ``folder``."""
     pytest.importorskip("chdb", reason="the clickhouse extra is not installed")
     pytest.importorskip("clickhouse_connect", reason="the clickhouse extra is not installed")
-    port = free_port()
+    port = port or free_port()
     users = [f"--user={name}:{password}" for name, password in USERS.items()]
     args = ["-m", "tests.support.clickhouse_server", "--path", str(folder), "--port", str(port)]
     with running([*args, *users], ready_url=f"http://127.0.0.1:{port}/ping") as process:

@@ -10,7 +10,8 @@ Answers as Sunbird's ingest service does (``{"id": "api.telemetry", "ver": "1.0"
 were invalid (they are kept in the failed set and listed with their reasons; the SDK would
 retry a refused batch forever, so invalid events never fail the request); 400/413/415
 ``CLIENT_ERROR`` when the bundle is refused whole; 503 (``Retry-After``) when the store's
-writer is backed up and 500 ``SERVER_ERROR`` when it failed, so the client retries.
+writer is backed up or the store cannot be reached, and 500 ``SERVER_ERROR`` when the write
+failed, so the client retries.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ import orjson
 
 from ...privacy import PrivacyPolicy, current_policy
 from ...store.database import Written
+from ...store.engine import EngineUnavailable
 from ...store.rows import Batch
 from ...store.writer import (
     DEFER_ROWS,
@@ -365,6 +366,8 @@ class SunbirdReceiver:
                 written = self._submit(batch, None, LINGER_SECONDS, LINGER_ROWS)
                 try:
                     await asyncio.wrap_future(written)
+                except EngineUnavailable as error:
+                    raise BundleError(503, f"the store is unavailable: {error}") from error
                 except Exception as error:
                     raise BundleError(500, f"the events could not be stored: {error}") from error
         except BaseException:
