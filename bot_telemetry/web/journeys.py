@@ -20,7 +20,7 @@ from aiohttp import web
 from ..analytics import journeys
 from ..analytics.journeys import RequestError
 from ..store.engine import EngineError
-from .routes import Queries, _error, _json
+from .routes import Queries, _json, store_failed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -47,7 +47,7 @@ def add_journey_routes(app: web.Application, queries: Queries) -> None:
             except RequestError as error:
                 return _json({"error": str(error), "field": error.field}, 400)
             except EngineError as error:
-                return _error(500, f"store query failed: {error}")
+                return store_failed(error)
 
         return handle
 

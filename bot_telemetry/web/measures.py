@@ -22,7 +22,7 @@ from ..analytics.measures import RequestError, catalog, parse_request, run
 from ..analytics.query import Query
 from ..analytics.traces import iso
 from ..store.engine import Engine, EngineError
-from .routes import Queries, _json
+from .routes import Queries, _json, store_failed
 
 STORED_RANGE = Query(
     "measures.stored_range",
@@ -56,14 +56,14 @@ def add_measure_routes(app: web.Application, queries: Queries) -> None:
         try:
             results = await queries.run(run, checked)
         except EngineError as error:
-            return _json({"error": f"store query failed: {error}"}, 500)
+            return store_failed(error)
         return _json([result.as_json() for result in results])
 
     async def measures(request: web.Request) -> web.StreamResponse:
         try:
             stored = await queries.run(stored_range)
         except EngineError as error:
-            return _json({"error": f"store query failed: {error}"}, 500)
+            return store_failed(error)
         described: dict[str, Any] = {**catalog(), "stored": stored}
         return _json(described)
 

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from ..analytics import appmap, conversations, events, traces
 from ..analytics.window import TimeWindow
-from ..store.engine import Engine, EngineError
+from ..store.engine import Engine, EngineError, EngineUnavailable
 from . import render
 
 T = TypeVar("T")
@@ -91,6 +91,16 @@ def _error(status: int, message: str) -> web.Response:
     return _json({"error": message}, status)
 
 
+def store_failed(error: EngineError) -> web.Response:
+    """A query the store failed: 503 with ``Retry-After`` when it could not be reached (the
+    same request may be answered soon), else 500."""
+    if isinstance(error, EngineUnavailable):
+        response = _error(503, f"the store is unavailable: {error}")
+        response.headers["Retry-After"] = "1"
+        return response
+    return _error(500, f"store query failed: {error}")
+
+
 def _window(request: web.Request) -> TimeWindow:
     return TimeWindow.parse(request.query.get("since") or None, request.query.get("until") or None)
 
@@ -123,7 +133,7 @@ def _bad_input(handler: Handler) -> Handler:
         except ValueError as error:
             return _error(400, str(error))
         except EngineError as error:
-            return _error(500, f"store query failed: {error}")
+            return store_failed(error)
 
     return wrapped
 

@@ -324,9 +324,13 @@ def test_while_clickhouse_is_down_posts_are_503s_and_their_retries_are_stored(
         url = stack.enter_context(serve(store))
         first.process.stop()
 
+        funnel = json.dumps({"steps": [{"event": "START"}, {"event": "END"}]}).encode()
         refused = [
             urllib.request.Request(f"{url}/v1/traces", data=spans, headers=PROTOBUF),
             urllib.request.Request(f"{url}/v1/telemetry", data=page, headers=JSON),
+            # Reads too: the UI and API say the store is away, not that a query broke.
+            urllib.request.Request(f"{url}/api/client-events/stats"),
+            urllib.request.Request(f"{url}/analytics/funnel", data=funnel, headers=JSON),
         ]
         for request in refused:
             with pytest.raises(urllib.error.HTTPError) as answer:
