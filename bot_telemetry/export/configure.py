@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 import socket
 import threading
@@ -21,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from ..contract import RESOURCE_POSTHOG_FORWARDED
 from ..delivery import ExportAccounting
+from ..delivery.queue import EXIT_FLUSH_MILLIS
 from ..privacy import DEFAULT_POLICY, PrivacyPolicy, set_current_policy
 from ..signals import metrics as bot_metrics
 from . import providers
@@ -227,6 +230,35 @@ def configure(
         destinations=sorted({name for name, _ in [*spans, *logs]}),
     )
     return _current
+
+
+def _flush_metrics_at_exit() -> None:
+    """The last interval's metrics when the interpreter exits, as the export queues do for
+    spans and logs: a script or a worker that never calls ``shutdown()`` still exports them.
+    The providers are made with ``shutdown_on_exit=False`` (a provider ``configure`` replaced
+    must not be shut down again, and the SDK's exit shutdown may wait 30 s)."""
+    current = _current
+    if current is None:
+        return
+
+    def flush() -> None:
+        try:
+            current.meter_provider.force_flush(EXIT_FLUSH_MILLIS)
+        except Exception:  # the process is leaving: nothing more to do than say so
+            logging.getLogger(__name__).warning("could not export the last metrics", exc_info=True)
+
+    # On a thread of its own, so the exit waits EXIT_FLUSH_MILLIS at most: the exporters'
+    # own timeouts (10 s by default) do not heed the flush's.
+    flushing = threading.Thread(target=flush, name="bot-telemetry-exit-metrics", daemon=True)
+    try:
+        flushing.start()
+    except RuntimeError:  # no new threads this late in the interpreter's shutdown
+        flush()
+        return
+    flushing.join(EXIT_FLUSH_MILLIS / 1000)
+
+
+atexit.register(_flush_metrics_at_exit)
 
 
 def _instance_id() -> str:

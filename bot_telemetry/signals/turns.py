@@ -18,7 +18,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
-from contextvars import Token
+from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -42,6 +42,13 @@ from .turn_context import turn_context_scope
 
 _log = logging.getLogger(__name__)
 _ESCAPED = "exception.escaped"
+
+#: The errors already recorded on the turn in progress (by ``fail_current_turn``), so the
+#: same error reaching the turn's middleware afterwards is not recorded twice. A list set
+#: when the turn starts: tasks the turn spawns share it.
+_recorded_errors: ContextVar[list[BaseException] | None] = ContextVar(
+    "bot_telemetry_turn_errors", default=None
+)
 
 #: Activity types that get no BotMessageSend unless asked (as in botbuilder).
 DEFAULT_SKIP_SEND_TYPES = ("trace", "typing")
@@ -76,6 +83,8 @@ class TurnTelemetry(ABC):
         consent = await self._turn_consent(context)
         span, token = self._start_turn(context, consent)
         measured = _measure_turn(context.activity)
+        recorded: list[BaseException] = []
+        errors = _recorded_errors.set(recorded)
         failure: BaseException | None = None
         try:
             try:
@@ -87,10 +96,12 @@ class TurnTelemetry(ABC):
                 await logic()
         except BaseException as error:
             failure = error
-            if span is not None and span.is_recording():
+            already = any(each is error for each in recorded)
+            if span is not None and span.is_recording() and not already:
                 self._record_error(span, error)
             raise
         finally:
+            _recorded_errors.reset(errors)
             if measured is not None:
                 metrics.turn_ended(measured, failure)
             if token is not None:
@@ -262,11 +273,17 @@ def fail_current_turn(error: BaseException, policy: PrivacyPolicy) -> bool:
     """Mark the turn this code runs in as failed with ``error``; False outside a turn.
 
     For runtimes whose error handlers swallow the exception before the turn middleware
-    sees it (the Agents SDK's ``@app.error``).
+    sees it (the Agents SDK's ``@app.error``). The same error reaching the turn's middleware
+    afterwards (no handler took it) is not recorded again.
     """
     span = turn_span()
     if not span.is_recording():
         return False
+    recorded = _recorded_errors.get()
+    if recorded is not None:
+        if any(each is error for each in recorded):
+            return True
+        recorded.append(error)
     record_error(span, error, policy)
     metrics.note_turn_failed(error)
     return True

@@ -242,6 +242,19 @@ async def test_an_error_handler_swallows_the_error_unless_its_errors_are_recorde
         assert turn.status.status_code is StatusCode.UNSET
 
 
+async def test_recorded_errors_without_a_handler_are_recorded_once(
+    telemetry: CapturedTelemetry,
+) -> None:
+    # The docs' set-up calls record_application_errors whether or not the app has an
+    # @app.error: with none, the error also reaches the turn's middleware.
+    async with running_agent(failing, configure_app=record_application_errors) as agent:
+        await say(agent)
+    assert [type(e) for e in agent.turn_errors] == [ValueError]
+    turn = telemetry.span_named("bot.turn")
+    assert turn.status.status_code is StatusCode.ERROR
+    assert [event.name for event in turn.events].count("exception") == 1
+
+
 def test_record_application_errors_refuses_what_is_not_an_application() -> None:
     with pytest.raises(TypeError, match="takes an AgentApplication"):
         record_application_errors(object())  # type: ignore[arg-type]

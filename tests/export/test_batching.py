@@ -47,7 +47,7 @@ def _span_names(store: Path) -> list[str]:
         return sorted(row[0] for row in db.execute("SELECT name FROM spans").fetchall())
 
 
-def _run(script: str, endpoint: str) -> None:
+def _run(script: str, endpoint: str, **environment: str) -> None:
     subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)],
         cwd=REPO,
@@ -55,6 +55,7 @@ def _run(script: str, endpoint: str) -> None:
             "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
             "PATH": "/usr/bin:/bin",
             "OTEL_METRICS_EXPORTER": "none",
+            **environment,
         },
         check=True,
         timeout=60,
@@ -89,6 +90,29 @@ def test_exit_flushes_what_is_queued(tmp_path: Path) -> None:
     with CollectorThread(ServerConfig(store=store, port=0)) as collector:
         _run(script, collector.url)
     assert _span_names(store) == [f"span-{index:03}" for index in range(300)]
+
+
+def test_exit_exports_the_last_metrics(tmp_path: Path) -> None:
+    store = tmp_path / "store.duckdb"
+    # An interval of a minute: only the exit's collection can export the counter.
+    script = """
+        from opentelemetry import metrics
+        import bot_telemetry
+        bot_telemetry.configure(service_name="leaving")
+        metrics.get_meter("leaving").create_counter("leaving.runs").add(3)
+    """
+    with CollectorThread(ServerConfig(store=store, port=0)) as collector:
+        _run(
+            script,
+            collector.url,
+            OTEL_METRICS_EXPORTER="otlp",
+            OTEL_METRIC_EXPORT_INTERVAL="60000",
+        )
+    with duckdb.connect(str(store), read_only=True) as db:
+        points = db.execute(
+            "SELECT service_name, value FROM metric_points WHERE metric_name = 'leaving.runs'"
+        ).fetchall()
+    assert points == [("leaving", 3.0)]
 
 
 class _Raising(SpanExporter):
