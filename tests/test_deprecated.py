@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from botbuilder.core import MemoryStorage
@@ -50,9 +51,18 @@ def test_renamed_arguments_warn_and_still_apply() -> None:
     assert qna._target.name == "faq"
 
 
-def test_the_demo_command_points_at_the_sample() -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "bot_telemetry.cli"],
+        # The console script: its sys.path starts at the virtualenv's bin/, not the clone.
+        [str(Path(sys.executable).parent / "bot-telemetry")],
+    ],
+    ids=["module", "console-script"],
+)
+def test_the_demo_command_points_at_the_sample(command: list[str]) -> None:
     ran = subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", "demo", "--help"],
+        [*command, "demo", "--help"],
         cwd=REPO,
         capture_output=True,
         text=True,

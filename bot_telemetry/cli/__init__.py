@@ -22,6 +22,7 @@ handlers.
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import importlib.util
 import logging
 import os
@@ -118,7 +119,10 @@ def _demo(arguments: list[str]) -> int:
         "in a clone of the repository",
         file=sys.stderr,
     )
-    if importlib.util.find_spec("sample_bot") is None:
+    # ``python -m`` (the exec below) looks in the working directory first; the console
+    # script's own path starts at the virtualenv's bin/, so look there too.
+    here = importlib.machinery.PathFinder.find_spec("sample_bot", [os.getcwd()])
+    if here is None and importlib.util.find_spec("sample_bot") is None:
         print(
             f"{PROG}: error: the sample bot is not on the path; the demo lives in the "
             "repository's sample_bot/ folder",
