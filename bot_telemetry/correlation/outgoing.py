@@ -8,7 +8,9 @@ injected and described, so the callee's SERVER span is its direct child.
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context, propagate, trace
@@ -33,12 +35,48 @@ def set_peer_service(address: str, name: str) -> None:
     _peer_services[address.strip().lower()] = name
 
 
+#: The channel the turn in progress answers: its address (host, port) and its name.
+_channel: ContextVar[tuple[str, int | None, str] | None] = ContextVar(
+    "bot_telemetry_channel", default=None
+)
+
+
+@contextmanager
+def channel_peer_scope(service_url: object, channel: str | None) -> Iterator[None]:
+    """Within, requests to ``service_url``'s host and port are named ``channel`` (the
+    activity's channel id: ``msteams``, ``webchat``, ``emulator``) unless the peer map names
+    that address: a turn's replies then reach a node named after the channel, not its host.
+
+    with channel_peer_scope(activity.service_url, "msteams"):
+        await logic()
+    """
+    token = None
+    try:
+        if isinstance(service_url, str) and channel:
+            url = URL(service_url)
+            if url.host:
+                token = _channel.set((url.host.lower(), url.port, channel.split(":", 1)[0]))
+    except ValueError:  # not a URL: the replies keep their host's name
+        pass
+    try:
+        yield
+    finally:
+        if token is not None:
+            _channel.reset(token)
+
+
 def peer_service(host: str | None, port: int | None) -> str | None:
-    """The configured name of the service at ``host:port`` (or ``host``), if any."""
+    """The name of the service at ``host:port``: the peer map's (by ``host:port``, then
+    ``host``), else the current turn's channel's when it is that channel's address."""
     if not host:
         return None
     host = host.lower()
-    return _peer_services.get(f"{host}:{port}") or _peer_services.get(host)
+    named = _peer_services.get(f"{host}:{port}") or _peer_services.get(host)
+    if named is None:
+        channel = _channel.get()
+        if channel is not None and channel[0] == host and channel[1] == port:
+            return channel[2]
+    return named
 
 
 class OutgoingRequest:

@@ -26,6 +26,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import contract
+from ..correlation.outgoing import channel_peer_scope
 from ..privacy import PrivacyPolicy
 from . import activities, metrics
 from .activities import Properties
@@ -92,7 +93,14 @@ class TurnTelemetry(ABC):
             except Exception:  # an overridden hook that fails must not fail the turn
                 _log.exception("could not record %s", contract.BOT_MESSAGE_RECEIVED)
             # Storage is not handed the turn; its trace activities find the turn through this.
-            with turn_context_scope(context):
+            activity = context.activity
+            with (
+                turn_context_scope(context),
+                channel_peer_scope(
+                    getattr(activity, "service_url", None),
+                    activities.channel_name(getattr(activity, "channel_id", None)),
+                ),
+            ):
                 await logic()
         except BaseException as error:
             failure = error

@@ -242,6 +242,19 @@ async def test_an_error_handler_swallows_the_error_unless_its_errors_are_recorde
         assert turn.status.status_code is StatusCode.UNSET
 
 
+async def test_a_reply_is_named_after_the_turns_channel(telemetry: CapturedTelemetry) -> None:
+    async with running_agent(chatty) as agent:
+        await say(agent, channel="msteams")
+    replies = [
+        span
+        for span in telemetry.spans()
+        if span.kind is SpanKind.CLIENT
+        and str((span.attributes or {}).get("url.full", "")).startswith(agent.connector_url)
+    ]
+    assert len(replies) == 2  # typing and the message (the trace activity is not sent)
+    assert {(span.attributes or {}).get("peer.service") for span in replies} == {"msteams"}
+
+
 async def test_recorded_errors_without_a_handler_are_recorded_once(
     telemetry: CapturedTelemetry,
 ) -> None:

@@ -74,6 +74,8 @@ async def test_concurrent_conversations_each_stay_in_their_own_turns_trace(
             and bot.connector_url.split("//")[1] in str((s.attributes or {}).get("url.full", ""))
         ]
         assert len(replies_sent) == 1
+        # named after the turn's channel: the peer map does not name the connector
+        assert (replies_sent[0].attributes or {}).get("peer.service") == "directline"
         # the connector saw this trace in the reply's traceparent
         traceparent = replies[conversation]["headers"]["traceparent"]
         assert traceparent.split("-")[1] == f"{turn.context.trace_id:032x}"

@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from bot_telemetry import instrument_aiohttp_client
 from bot_telemetry.correlation.client import TRACE_CONFIG, set_peer_service
 from bot_telemetry.correlation.dependency_context import dependency_span_scope
+from bot_telemetry.correlation.outgoing import channel_peer_scope
 from tests.support.ports import free_port
 from tests.support.processes import REPO
 from tests.support.servers import serving
@@ -122,6 +123,22 @@ async def test_peer_service_comes_from_the_map(
     assert span.attributes is not None
     assert span.attributes["peer.service"] == "nlu"
     assert span.attributes["service.peer.name"] == "nlu"
+
+
+async def test_a_turns_channel_names_its_address_unless_the_map_does(
+    telemetry: CapturedTelemetry, target: Target
+) -> None:
+    with channel_peer_scope(f"{target.url}/", "msteams:COPILOT"):
+        await get(f"{target.url}/v3/conversations/c1/activities")
+        await get(f"http://localhost:{target.port}/x")  # another address: no name
+    await get(f"{target.url}/v3/conversations/c1/activities")  # after the turn: no name
+    with channel_peer_scope("not a url", "msteams"), channel_peer_scope(None, "msteams"):
+        await get(target.url)
+    set_peer_service(f"127.0.0.1:{target.port}", "channel")
+    with channel_peer_scope(target.url, "msteams"):
+        await get(target.url)
+    names = [(s.attributes or {}).get("peer.service") for s in client_spans(telemetry)]
+    assert names == ["msteams", None, None, None, "channel"]
 
 
 async def test_peer_service_is_omitted_when_unknown(
