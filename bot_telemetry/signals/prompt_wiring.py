@@ -178,6 +178,7 @@ class _Asked:
                 step_index=step_index,
                 step_name=step_name,
                 quotable=self.quotable,
+                answer_text=text,
             ),
             privacy=privacy,
         )

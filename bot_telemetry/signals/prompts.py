@@ -8,9 +8,12 @@ The runtime's adapter (``bot_telemetry.bot.prompts`` for botbuilder's dialog pro
   for this user (``log_personal_information``, or ``consent_mode`` and the user's consent);
 * the question's texts are bot-authored, so they are kept, but a prompt may quote the user
   ("a table under the name Ana?"): unless personal data is allowed, the personal values it
-  may quote (the turn's message, the user's name and id, and ``quotable``: what the user had
-  said when the prompt was sent, their earlier answers in the dialog) and the redaction
-  patterns are replaced in them;
+  may quote (the user's name and id, and ``quotable``: what the user had said when the
+  prompt was sent, their earlier answers in the dialog) and the redaction patterns are
+  replaced in them. Not the answer (``answer_text``): the question was written before it,
+  and replacing it in a choice's options would show which option was chosen. Under
+  ``consent_mode`` the texts are made safe whatever the user's consent, so a later
+  withdrawal leaves nothing personal in them;
 * the rest (ids, type, scores, duration, dialog path) holds no personal data.
 
     track_prompt_answer(PromptAnswer(question_id="booking.steps#1", question_type="number",
@@ -55,15 +58,22 @@ class PromptAnswer:
     #: Personal values the question's texts may quote besides the current turn's: what the
     #: user said when the prompt was sent, their earlier answers in the dialog.
     quotable: Sequence[str] = ()
+    #: What the user sent in answer (the turn's message): not looked for in the question.
+    answer_text: str | None = None
 
     @property
     def score(self) -> int:
         return 1 if self.valid else 0
 
 
-def prompt_answer_properties(answer: PromptAnswer, policy: PrivacyPolicy) -> dict[str, Any]:
-    """The event's properties before the policy filters them (texts already made safe)."""
-    known = _longest_first([*turn_personal_values(), *answer.quotable])
+def prompt_answer_properties(
+    answer: PromptAnswer, policy: PrivacyPolicy, *, texts: PrivacyPolicy | None = None
+) -> dict[str, Any]:
+    """The event's properties before the policy filters them (texts already made safe, by
+    ``texts``, else ``policy``)."""
+    turn = [value for value in turn_personal_values() if value != answer.answer_text]
+    known = _longest_first([*turn, *answer.quotable])
+    texts = texts or policy
     properties: dict[str, Any] = {
         contract.QUESTION_ID: answer.question_id,
         contract.QUESTION_TYPE: answer.question_type,
@@ -78,11 +88,11 @@ def prompt_answer_properties(answer: PromptAnswer, policy: PrivacyPolicy) -> dic
         contract.QUESTION_DURATION_MS: answer.duration_ms,
     }
     if answer.title:
-        properties[contract.QUESTION_TITLE] = policy.free_text(answer.title, known)
+        properties[contract.QUESTION_TITLE] = texts.free_text(answer.title, known)
     if answer.description:
-        properties[contract.QUESTION_DESCRIPTION] = policy.free_text(answer.description, known)
+        properties[contract.QUESTION_DESCRIPTION] = texts.free_text(answer.description, known)
     if answer.options:
-        safe = [policy.free_text(str(option), known) for option in answer.options]
+        safe = [texts.free_text(str(option), known) for option in answer.options]
         properties[contract.QUESTION_OPTIONS] = json.dumps(safe, ensure_ascii=False)
     if answer.response is not None and policy.allows(contract.PROMPT_RESPONSE):
         properties[contract.PROMPT_RESPONSE] = json.dumps(
@@ -99,10 +109,11 @@ def _longest_first(values: Sequence[str]) -> list[str]:
 
 def track_prompt_answer(answer: PromptAnswer, *, privacy: PrivacyPolicy | None = None) -> None:
     """Record ``answer`` as a ``PromptAnswered`` event in the current turn."""
-    policy = (privacy or current_policy()).for_consent(turn_consent_granted())
+    base = privacy or current_policy()
+    policy = base.for_consent(turn_consent_granted())
     track_custom_event(
         contract.PROMPT_ANSWERED,
-        prompt_answer_properties(answer, policy),
+        prompt_answer_properties(answer, policy, texts=base),
         privacy=policy,
         known_safe=_MADE_SAFE,
     )

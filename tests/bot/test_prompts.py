@@ -225,6 +225,8 @@ async def test_the_default_policy_keeps_answers_and_quoted_names_out(
     assert all("promptResponse" not in e for e in events)
     # the size question quotes the name the user gave in that turn
     assert events[1]["questionTitle"] == "How many of you, [REDACTED]?"
+    # the answer ("green") is not looked for in the question: its options would say it
+    assert json.loads(events[3]["questionOptions"]) == ["red", "green", "blue"]
     raw = json.dumps(events)
     assert "Grace" not in raw and "cat.png" not in raw
 
