@@ -5,7 +5,8 @@
     request.stored_tag                    # '<tag>:<channel>'
 
 The request id is the MD5 of ``dataset|tag|requestedBy|requestedChannel|yyyy-MM-dd|type``
-(the submission's UTC date), so the same request on the same day is the same job.
+(the submission's UTC date), so the same request on the same day is the same job; a ``|``
+inside tag, requestedBy or requestedChannel is refused, or two requests could share an id.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ PRIVATE_EXHAUST: Final = "uci-private-exhaust"
 DATASETS: Final = (RESPONSE_EXHAUST, PRIVATE_EXHAUST)
 OUTPUT_FORMATS: Final = ("csv",)
 MIN_KEY_LENGTH: Final = 8
+#: What the request id joins its fields with (UCI's rule); refused inside them.
+ID_SEPARATOR: Final = "|"
 _NAME = re.compile(r"[^:/\\\s]{1,200}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DAY_NS: Final = 86_400 * 10**9
+_MIN_NS: Final = -(2**63)
+_MAX_NS: Final = 2**63 - 1
+_EPOCH: Final = dt.date(1970, 1, 1)
 
 
 class RequestError(ValueError):
@@ -54,10 +61,13 @@ class DatasetConfig:
     @property
     def bounds_ns(self) -> tuple[int, int]:
         """The window in ns: from the start date's midnight (UTC) to the midnight after the
-        end date (both dates included)."""
-        start = dt.datetime.combine(self.start_date, dt.time(), dt.UTC)
-        end = dt.datetime.combine(self.end_date + dt.timedelta(days=1), dt.time(), dt.UTC)
-        return int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
+        end date (both dates included), within what a 64-bit count of nanoseconds holds
+        (1677-09-21 to 2262-04-11), as every stored time is: an end date such as 9999-12-31
+        ("until now") takes everything after the start, a start date such as 0001-01-01
+        everything before the end."""
+        start = _midnight_ns(self.start_date)
+        end = _midnight_ns(self.end_date) + _DAY_NS
+        return _in_range(start), _in_range(end)
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,16 @@ class ExhaustRequest:
         )
 
 
+def _midnight_ns(day: dt.date) -> int:
+    """The date's UTC midnight in ns since the epoch (any date: no datetime arithmetic that
+    could leave datetime's range)."""
+    return (day - _EPOCH).days * _DAY_NS
+
+
+def _in_range(ns: int) -> int:
+    return min(max(ns, _MIN_NS), _MAX_NS)
+
+
 def stored_tag(tag: str, channel: str) -> str:
     return f"{tag}:{channel}"
 
@@ -93,7 +113,7 @@ def request_id(
     >>> request_id(dataset, "t1", "u1", "c1", dt.date(2022, 4, 6), dataset)
     '97E756BD9A4F8CDA77C4EB8599BF8BCD'
     """
-    text = "|".join((dataset, tag, requested_by, channel, on.isoformat(), kind))
+    text = ID_SEPARATOR.join((dataset, tag, requested_by, channel, on.isoformat(), kind))
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest().upper()
 
 
@@ -105,9 +125,13 @@ def parse_submit(body: Any) -> ExhaustRequest:
     if not isinstance(request, dict):
         raise RequestError("request", "is missing: expected an object")
     dataset = _text(request, "dataset", "request.dataset", DATASETS)
-    tag = _name(request, "tag", "request.tag")
-    requested_by = _text(request, "requestedBy", "request.requestedBy")
-    channel = _name(request, "requestedChannel", "request.requestedChannel")
+    tag = _id_part(_name(request, "tag", "request.tag"), "request.tag")
+    requested_by = _id_part(
+        _text(request, "requestedBy", "request.requestedBy"), "request.requestedBy"
+    )
+    channel = _id_part(
+        _name(request, "requestedChannel", "request.requestedChannel"), "request.requestedChannel"
+    )
     config = request.get("datasetConfig")
     if not isinstance(config, dict):
         raise RequestError("request.datasetConfig", "is missing: expected an object")
@@ -162,6 +186,18 @@ def _name(obj: dict[str, Any], key: str, field: str) -> str:
     value = _text(obj, key, field)
     if not _NAME.fullmatch(value):
         raise RequestError(field, "expected up to 200 characters without ':', '/' or spaces")
+    return value
+
+
+def _id_part(value: str, field: str) -> str:
+    """A field the request id joins with ``|``: one holding a ``|`` could give two different
+    requests one id (tag ``p|q`` by ``r``, tag ``p`` by ``q|r``)."""
+    if ID_SEPARATOR in value:
+        raise RequestError(
+            field,
+            f"must not contain {ID_SEPARATOR!r}: the request id joins dataset, tag, "
+            f"requestedBy and requestedChannel with it, got {value!r}",
+        )
     return value
 
 

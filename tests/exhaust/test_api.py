@@ -233,6 +233,25 @@ def test_a_window_without_answers_fails_with_no_data_and_can_be_submitted_again(
     assert (again["requestId"], again["status"]) == (request_id, "SUBMITTED")
 
 
+@pytest.mark.parametrize(
+    "dates",
+    [{"endDate": "9999-12-31"}, {"startDate": "0001-01-01"}],
+    ids=["until-9999", "since-0001"],
+)
+def test_dates_at_the_ends_of_the_calendar_take_everything_on_that_side(
+    served: Served, dates: dict[str, str]
+) -> None:
+    request = body(**dates)
+    tag = request["request"]["tag"]
+    answer = submitted(served, request)["result"]
+    assert answer["datasetConfig"] == request["request"]["datasetConfig"]
+    result = finished(served, tag, answer["requestId"])["result"]
+    assert (result["status"], result["statusMessage"], result["attempts"]) == ("SUCCESS", "", 1)
+    (url,) = result["downloadUrls"]
+    _, rows = rows_of(requests.get(url, timeout=30).content.decode())
+    assert len(rows) == served.driven.answers
+
+
 # --- the private exhaust -----------------------------------------------------------------
 
 
@@ -301,6 +320,9 @@ def test_private_rows_are_decrypted_exactly_for_consenting_users(guarded: Served
         ({"conversationId": ""}, "request.datasetConfig.conversationId"),
         ({"output_format": "json"}, "request.output_format"),
         ({"type": "uci-private-exhaust"}, "request.datasetConfig.type"),
+        ({"tag": "p|q"}, "request.tag"),
+        ({"requestedBy": "q|r"}, "request.requestedBy"),
+        ({"requestedChannel": "ORG|001"}, "request.requestedChannel"),
     ],
 )
 def test_bad_requests_get_a_client_error_naming_the_field(
@@ -313,6 +335,19 @@ def test_bad_requests_get_a_client_error_naming_the_field(
     assert found["params"]["status"] == "failed"
     assert found["params"]["errmsg"].startswith(f"{field}: "), found["params"]["errmsg"]
     assert found["result"] == {}
+
+
+def test_a_bar_inside_the_fields_of_the_request_id_is_refused_so_no_two_requests_share_one(
+    served: Served,
+) -> None:
+    # MD5 of "...|p|q|r|..." both times: without the rule they would be one job
+    tag = str(uuid.uuid4())
+    one = served.post("/dataset/v1/request/submit", body(tag=f"{tag}|q", requestedBy="r"))
+    other = served.post("/dataset/v1/request/submit", body(tag=tag, requestedBy="q|r"))
+    assert (one.status_code, other.status_code) == (400, 400)
+    assert one.json()["params"]["errmsg"].startswith("request.tag: must not contain '|'")
+    assert other.json()["params"]["errmsg"].startswith("request.requestedBy: must not contain")
+    assert served.get(f"/dataset/v1/request/list/{tag}").status_code == 404  # no job at all
 
 
 def test_a_private_request_needs_its_encryption_key(served: Served) -> None:

@@ -41,6 +41,23 @@ def test_the_window_runs_from_the_start_dates_midnight_past_the_end_date() -> No
     assert end == int(dt.datetime(2022, 4, 2, tzinfo=dt.UTC).timestamp()) * 10**9
 
 
+@pytest.mark.parametrize(
+    ("start_date", "end_date", "expected"),
+    [
+        # "until now": past the last nanosecond a stored time can have
+        (dt.date(2026, 11, 1), dt.date(9999, 12, 31), (1_793_491_200 * 10**9, 2**63 - 1)),
+        (dt.date(1, 1, 1), dt.date(1970, 1, 1), (-(2**63), 86_400 * 10**9)),
+        (dt.date(1, 1, 1), dt.date(1, 1, 1), (-(2**63), -(2**63))),
+        (dt.date(9999, 12, 31), dt.date(9999, 12, 31), (2**63 - 1, 2**63 - 1)),
+    ],
+)
+def test_the_window_of_any_valid_dates_is_clamped_to_what_stored_times_can_be(
+    start_date: dt.date, end_date: dt.date, expected: tuple[int, int]
+) -> None:
+    config = DatasetConfig("uci-response-exhaust", "bot", start_date, end_date)
+    assert config.bounds_ns == expected
+
+
 @pytest.fixture
 def jobs(tmp_path: Path) -> JobStore:
     return JobStore(tmp_path / "jobs.sqlite3", lease_seconds=60)
