@@ -329,9 +329,12 @@ class PrivacyPolicy:
         '[REDACTED] asked'
         """
         if not self.log_personal_information:
+            folded = text.casefold()
             for value in known_personal:
-                if value and value in text:
-                    text = text.replace(value, self.replacement)
+                # Whatever the case: a bot writes "Ana" for the "ana" a user typed.
+                if value and value.casefold() in folded:
+                    text = _ignoring_case(value).sub(self.replacement, text)
+                    folded = text.casefold()
         return self._redacted(text)
 
     def url(self, url: str) -> str:
@@ -382,6 +385,12 @@ def _keyed_hash(key: bytes, identifier: str) -> str:
 
 
 DEFAULT_POLICY = PrivacyPolicy()
+
+
+@lru_cache(maxsize=1024)
+def _ignoring_case(value: str) -> re.Pattern[str]:
+    return re.compile(re.escape(value), re.IGNORECASE)
+
 
 __all__ = [
     "BUILTIN_PATTERNS",

@@ -230,6 +230,10 @@ def test_free_text_loses_the_turns_personal_values_unless_they_may_be_logged() -
     assert PrivacyPolicy(log_personal_information=True).free_text(text, known) == (
         "Grace Hopper said: book a table for 2, mail [REDACTED]"
     )
+    # whatever the case the bot wrote the value in
+    assert PrivacyPolicy().free_text("Thanks GRACE hopper, ana.", ["grace Hopper", "Ana"]) == (
+        "Thanks [REDACTED], [REDACTED]."
+    )
 
 
 def test_urls_lose_credentials_and_under_the_default_policy_query_and_fragment() -> None:
