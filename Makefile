@@ -37,8 +37,8 @@ demo: $(STAMP) webchat
 # once). The suite keeps both cores ~90% busy: a third worker made it no faster
 # (docs/architecture.md).
 test: $(STAMP) tools
-	$(BIN)/ruff check bot_telemetry sample_bot tests benchmarks
-	$(BIN)/ruff format --check bot_telemetry sample_bot tests benchmarks
+	$(BIN)/ruff check bot_telemetry sample_bot tests benchmarks examples
+	$(BIN)/ruff format --check bot_telemetry sample_bot tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
 
