@@ -172,7 +172,7 @@ def _local(options: argparse.Namespace) -> Any:
     exhaust = Exhaust(None, settings)  # submit, status, list and audit need no store
     try:
         if options.action == "submit":
-            return exhaust.submit(_submit_body(options))[1]
+            return exhaust.submit(_submit_body(options), base_url=options.base_url)[1]
         if options.action == "status":
             return exhaust.read(options.tag, options.request_id, base_url=options.base_url)[1]
         if options.action == "list":

@@ -3,7 +3,7 @@ data exhaust jobs (submit, read, list; a runner; files behind links that expire)
 
     from bot_telemetry.exhaust import Exhaust, ExhaustSettings
     exhaust = Exhaust(engine, ExhaustSettings.beside(store_path))
-    exhaust.submit(body); exhaust.run_pending(); exhaust.read(tag, request_id, base_url=url)
+    exhaust.submit(body, base_url=url); exhaust.run_pending(); exhaust.read(tag, rid, base_url=url)
 
 See docs/exhaust.md.
 """

@@ -15,6 +15,7 @@ holder's process is gone; then the job is submitted again, or FAILED after ``MAX
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import socket
@@ -178,12 +179,17 @@ class JobStore:
 
     def submit(self, request: ExhaustRequest, request_id: str) -> tuple[Job, bool]:
         """The job for ``request``: a new one, or the existing one (a FAILED one submitted
-        again with this request's key). Returns the job and whether it was created."""
+        again with this request's key). Returns the job and whether it was created.
+        ``JobConflict`` when the job with this id was asked with other parameters."""
         now = now_ms()
         with self._transaction() as db:
             existing = db.execute(
                 "SELECT * FROM exhaust_jobs WHERE request_id = ?", [request_id]
             ).fetchone()
+            if existing is not None:
+                found = differences(_job(existing), request)
+                if found:
+                    raise JobConflict(_job(existing), found)
             if existing is None:
                 db.execute(
                     "INSERT INTO exhaust_jobs (request_id, tag, dataset, requested_by, "
@@ -380,6 +386,67 @@ class JobStore:
         return [AuditRecord(*tuple(row)) for row in rows]
 
 
+@dataclass(frozen=True)
+class Difference:
+    """A parameter of a request that differs from the job with its id."""
+
+    field: str
+    there: str
+    here: str
+
+    def __str__(self) -> str:
+        return f"{self.field} is {self.there} there, {self.here} here"
+
+
+class JobConflict(Exception):
+    """A request whose id (dataset, tag, requestedBy, requestedChannel, day, type) is an
+    existing job's, with other parameters: returning that job would answer another question."""
+
+    def __init__(self, job: Job, found: list[Difference]):
+        super().__init__(", ".join(str(d) for d in found))
+        self.job = job
+        self.differences = found
+
+
+def differences(job: Job, request: ExhaustRequest) -> list[Difference]:
+    """What ``request`` asks otherwise than ``job`` did (the fields its id leaves out). The
+    encryption key is compared while the job holds it (until it ends); after that only
+    whether there is one (a finished job's file is a ZIP or not); never shown."""
+    found: list[Difference] = []
+    asked = request.config.as_json()
+    for key, value in asked.items():
+        before = job.dataset_config.get(key)
+        if before != value:
+            found.append(Difference(f"request.datasetConfig.{key}", repr(before), repr(value)))
+    if job.output_format != request.output_format:
+        found.append(
+            Difference(
+                "request.output_format", repr(job.output_format), repr(request.output_format)
+            )
+        )
+    had_key: bool | None = None
+    if job.status in (SUBMITTED, PROCESSING):
+        had_key = job.encryption_key is not None
+    elif job.status == SUCCESS:
+        had_key = any(name.endswith(".zip") for name in job.files)
+    # FAILED: the job starts again with this request's key, whatever it had.
+    if had_key is not None and had_key != (request.encryption_key is not None):
+        found.append(
+            Difference(
+                "request.encryptionKey",
+                "given" if had_key else "absent",
+                "given" if request.encryption_key is not None else "absent",
+            )
+        )
+    elif (
+        job.encryption_key is not None
+        and request.encryption_key is not None
+        and not hmac.compare_digest(job.encryption_key.encode(), request.encryption_key.encode())
+    ):
+        found.append(Difference("request.encryptionKey", "one key", "another"))
+    return found
+
+
 def _tag_matches(stored: str, tag: str, channel: str | None) -> bool:
     if channel:
         return stored == f"{tag}:{channel}"
@@ -415,8 +482,11 @@ __all__ = [
     "SUBMITTED",
     "SUCCESS",
     "AuditRecord",
+    "Difference",
     "Job",
+    "JobConflict",
     "JobStore",
+    "differences",
     "holder_id",
     "now_ms",
 ]

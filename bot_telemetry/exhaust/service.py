@@ -1,7 +1,7 @@
 """The data exhaust service: UCI's three API calls over the jobs, the runner and the files.
 
     exhaust = Exhaust(engine, ExhaustSettings(folder=Path(".bot-telemetry/exhaust")))
-    status, answer = exhaust.submit(body)                    # 200 and the envelope
+    status, answer = exhaust.submit(body, base_url=...)      # 200 and the envelope
     status, answer = exhaust.read(tag, request_id, base_url=...)
     status, answer = exhaust.list_jobs(tag, limit, base_url=...)
     exhaust.run_pending()
@@ -28,7 +28,7 @@ from ..privacy import IdentityVault
 from ..store.engine import Engine
 from . import envelope
 from .destinations import AzureBlobFolder, Destination, LinkSigner, LocalFolder
-from .jobs import SUCCESS, AuditRecord, Job, JobStore, now_ms
+from .jobs import SUCCESS, AuditRecord, Job, JobConflict, JobStore, now_ms
 from .requests import RequestError, parse_submit
 from .runner import Runner
 
@@ -91,16 +91,23 @@ class Exhaust:
 
     # --- the API ----------------------------------------------------------------------
 
-    def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
+    def submit(self, body: Any, *, base_url: str, client: str = "") -> tuple[int, dict[str, Any]]:
+        """A new job, or the job this request already is (as read answers it: a finished
+        one with fresh links); 400 for a bad request, 409 when the job with its id was asked
+        with other parameters."""
         try:
             request = parse_submit(body)
         except RequestError as error:
             return error.status, envelope.error(envelope.SUBMIT_ID, error.field, _message(error))
         request_id = request.request_id(dt.datetime.now(dt.UTC).date())
-        job, _ = self.jobs.submit(request, request_id)
+        try:
+            job, _ = self.jobs.submit(request, request_id)
+        except JobConflict as conflict:
+            return 409, _conflict(conflict)
         expires = self._expires()
+        urls = self.links(job, expires, base_url, client)
         return 200, envelope.ok(
-            envelope.SUBMIT_ID, envelope.job_result(job, [], expires, with_message=False)
+            envelope.SUBMIT_ID, envelope.job_result(job, urls, expires, with_message=False)
         )
 
     def read(
@@ -197,6 +204,20 @@ class Exhaust:
 
     def close(self) -> None:
         self.jobs.close()
+
+
+def _conflict(conflict: JobConflict) -> dict[str, Any]:
+    first, *_ = conflict.differences
+    job = conflict.job
+    return envelope.error(
+        envelope.SUBMIT_ID,
+        first.field,
+        f"differs from job {job.request_id!r}, which has this request's id (the same dataset, "
+        f"tag, requestedBy, requestedChannel, type and day) and is {job.status}: "
+        + "; ".join(str(d) for d in conflict.differences)
+        + ". Read that job as it is, or submit these parameters with another tag",
+        err="CONFLICT",
+    )
 
 
 def _message(error: RequestError) -> str:

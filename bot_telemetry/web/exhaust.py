@@ -78,7 +78,9 @@ def add_exhaust_routes(
         except (ValueError, UnicodeDecodeError):
             answer = envelope.error(envelope.SUBMIT_ID, "body", "expected a JSON object")
             return web.json_response(answer, status=400)
-        status, answer = await blocking(exhaust.submit, body)
+        status, answer = await blocking(
+            exhaust.submit, body, base_url=_base_url(request), client=_client(request)
+        )
         if status == 200:
             scheduler.wake()
         return web.json_response(answer, status=status)

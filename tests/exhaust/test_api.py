@@ -139,6 +139,57 @@ def test_submit_answers_as_uci_and_the_same_request_is_the_same_job(served: Serv
     assert again["jobStats"]["dtJobSubmitted"] == result["jobStats"]["dtJobSubmitted"]
 
 
+def test_the_same_id_with_other_parameters_is_a_conflict_naming_them_and_the_job(
+    served: Served,
+) -> None:
+    request = body()
+    request_id = submitted(served, request)["result"]["requestId"]
+    other = body(
+        tag=request["request"]["tag"], conversationId="another-bot", startDate="2025-01-01"
+    )
+    answer = served.post("/dataset/v1/request/submit", other)
+    assert answer.status_code == 409, answer.text
+    found = answer.json()
+    assert (found["responseCode"], found["params"]["err"]) == ("CLIENT_ERROR", "CONFLICT")
+    message = found["params"]["errmsg"]
+    assert message.startswith(
+        f"request.datasetConfig.conversationId: differs from job '{request_id}'"
+    ), message
+    assert f"request.datasetConfig.conversationId is '{BOT}' there, 'another-bot' here" in message
+    start = request["request"]["datasetConfig"]["startDate"]
+    assert f"request.datasetConfig.startDate is '{start}' there, '2025-01-01' here" in message
+    assert "endDate" not in message and found["result"] == {}
+    # asking for a ZIP where the job makes a CSV (the key itself is never shown)
+    keyed = served.post(
+        "/dataset/v1/request/submit",
+        {**request, "request": {**request["request"], "encryptionKey": "a-zip-password"}},
+    )
+    assert keyed.status_code == 409
+    assert keyed.json()["params"]["errmsg"].startswith("request.encryptionKey: differs")
+    assert "a-zip-password" not in keyed.text
+    # the very same request is still the job as it stands
+    again = submitted(served, request)["result"]
+    assert again["requestId"] == request_id
+    assert again["datasetConfig"] == request["request"]["datasetConfig"]
+
+
+def test_a_finished_job_submitted_again_has_fresh_links_as_read_gives(served: Served) -> None:
+    request = body()
+    tag = request["request"]["tag"]
+    request_id = submitted(served, request)["result"]["requestId"]
+    (read_url,) = finished(served, tag, request_id)["result"]["downloadUrls"]
+    again = submitted(served, request)["result"]
+    assert (again["requestId"], again["status"]) == (request_id, "SUCCESS")
+    assert "statusMessage" not in again  # as UCI's submit answers
+    assert abs(again["expiresAt"] - (time.time() * 1000 + 30 * 60 * 1000)) < 60_000
+    (url,) = again["downloadUrls"]
+    assert url.split("?")[0] == read_url.split("?")[0]
+    assert f"expires={again['expiresAt'] // 1000}" in url
+    download = requests.get(url, timeout=30)
+    assert download.status_code == 200, download.text
+    assert download.content == requests.get(read_url, timeout=30).content
+
+
 def test_the_response_file_has_one_row_per_answer_and_only_consented_responses(
     served: Served,
 ) -> None:

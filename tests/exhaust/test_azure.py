@@ -45,7 +45,7 @@ def exhaust(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _run(exhaust: Exhaust, request: dict[str, object]) -> dict[str, object]:
-    status, answer = exhaust.submit(request)
+    status, answer = exhaust.submit(request, base_url="http://unused", client="tester")
     assert status == 200
     tag = request["request"]["tag"]  # type: ignore[index]
     request_id = answer["result"]["requestId"]

@@ -3,6 +3,7 @@ attempts, jobs of runners that died put back."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot_telemetry.exhaust.jobs import MAX_ATTEMPTS, JobStore, holder_id
+from bot_telemetry.exhaust.jobs import MAX_ATTEMPTS, JobConflict, JobStore, holder_id
 from bot_telemetry.exhaust.requests import DatasetConfig, ExhaustRequest, request_id
 
 REQUEST = ExhaustRequest(
@@ -136,3 +137,34 @@ def test_after_three_deaths_the_job_fails_saying_so(tmp_path: Path) -> None:
     assert job is not None and job.status == "FAILED"
     assert job.status_message == "stopped before finishing 3 times; not tried again"
     assert job.encryption_key is None
+
+
+def test_a_request_with_the_jobs_id_but_other_parameters_is_a_conflict(jobs: JobStore) -> None:
+    keyed = dataclasses.replace(REQUEST, encryption_key="first-password")
+    key = keyed.request_id(DAY)
+    jobs.submit(keyed, key)
+    later = dataclasses.replace(
+        keyed,
+        encryption_key="second-password",
+        config=dataclasses.replace(REQUEST.config, end_date=dt.date(2022, 4, 5)),
+    )
+    with pytest.raises(JobConflict) as raised:
+        jobs.submit(later, key)
+    assert raised.value.job.request_id == key
+    assert [str(d) for d in raised.value.differences] == [
+        "request.datasetConfig.endDate is '2022-04-01' there, '2022-04-05' here",
+        "request.encryptionKey is one key there, another here",
+    ]
+    assert "password" not in str(raised.value)
+    job, created = jobs.submit(keyed, key)  # the same request: the job, unchanged
+    assert not created and job.encryption_key == "first-password"
+    assert job.dataset_config["endDate"] == "2022-04-01"
+    # a FAILED job starts again with the new request's key: only the key differs, no conflict
+    jobs.claim()
+    jobs.fail(key, "boom", retry=False)
+    job, created = jobs.submit(dataclasses.replace(keyed, encryption_key="new-password"), key)
+    assert (job.status, job.encryption_key) == ("SUBMITTED", "new-password")
+    jobs.claim()
+    jobs.fail(key, "boom", retry=False)
+    with pytest.raises(JobConflict):  # but other dates are another request
+        jobs.submit(later, key)
