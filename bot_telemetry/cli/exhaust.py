@@ -11,13 +11,15 @@
 They work on the jobs file in the exhaust folder (next to ``--store`` unless
 ``--exhaust-dir``), which ``serve`` shares; ``run`` reads the store, and while ``serve``
 holds it asks ``serve`` to run them. ``--url`` sends everything to a running ``serve``'s API
-instead. Answers are UCI's JSON envelopes.
+instead. Answers are UCI's JSON envelopes; any error answer (a token refused too) exits 1.
+Links printed from the jobs file point at ``--base-url``, else the serve running on the store.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,6 +29,9 @@ from typing import Any
 from ..analytics.window import parse_duration
 from ..store.location import ClickHouseLocation
 from .common import CommandError, Handler, remote_options, store_options
+
+#: Where serve answers by default, for links when neither --base-url nor a running serve says.
+DEFAULT_BASE_URL = "http://127.0.0.1:4318"
 
 
 def schedule_argument(text: str) -> str:
@@ -119,8 +124,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exhaust-dir", type=Path, default=None)
     parser.add_argument(
         "--base-url",
-        default="http://127.0.0.1:4318",
-        help="where serve answers, for links to files in the local folder",
+        default=None,
+        help="where serve answers, for the links to files in the local folder that status and "
+        "list print without --url (default: the URL of the serve running on --store, else "
+        f"{DEFAULT_BASE_URL})",
     )
 
 
@@ -131,12 +138,14 @@ def _exhaust(options: argparse.Namespace) -> int:
         print(new_key())
         return 0
     if options.url:
-        answer = _remote(options)
+        status, answer = _remote(options)
     else:
-        answer = _local(options)
+        status, answer = _local(options)
     print(json.dumps(answer, indent=2, ensure_ascii=False))
+    # Any error answer fails the command (cron sees it): HTTP 4xx/5xx (a token refused
+    # included, whose answer is no UCI envelope) or an envelope that is not OK.
     code = answer.get("responseCode") if isinstance(answer, dict) else None
-    return 0 if code in (None, "OK") else 1
+    return 0 if status < 400 and code in (None, "OK") else 1
 
 
 def _submit_body(options: argparse.Namespace) -> dict[str, Any]:
@@ -158,7 +167,7 @@ def _submit_body(options: argparse.Namespace) -> dict[str, Any]:
     return {"id": "bot-telemetry.exhaust.submit", "ver": "1.0", "params": {}, "request": request}
 
 
-def _local(options: argparse.Namespace) -> Any:
+def _local(options: argparse.Namespace) -> tuple[int, Any]:
     from ..exhaust import Exhaust, ExhaustSettings
 
     if isinstance(options.store, ClickHouseLocation) and options.exhaust_dir is None:
@@ -170,21 +179,51 @@ def _local(options: argparse.Namespace) -> Any:
     if options.action == "run":
         return _run_local(options, settings)
     exhaust = Exhaust(None, settings)  # submit, status, list and audit need no store
+    base_url = _base_url(options)
     try:
         if options.action == "submit":
-            return exhaust.submit(_submit_body(options), base_url=options.base_url)[1]
+            return exhaust.submit(_submit_body(options), base_url=base_url)
         if options.action == "status":
-            return exhaust.read(options.tag, options.request_id, base_url=options.base_url)[1]
+            return exhaust.read(options.tag, options.request_id, base_url=base_url)
         if options.action == "list":
-            return exhaust.list_jobs(options.tag, options.limit, base_url=options.base_url)[1]
+            return exhaust.list_jobs(options.tag, options.limit, base_url=base_url)
         trail = exhaust.jobs.audit_trail(options.request_id, options.limit)
-        return {"audit": [record.__dict__ for record in trail]}
+        return 200, {"audit": [record.__dict__ for record in trail]}
     finally:
         exhaust.close()
 
 
-def _run_local(options: argparse.Namespace, settings: Any) -> Any:
+def _base_url(options: argparse.Namespace) -> str:
+    """Where the links to files in the local folder point: ``--base-url``, else the serve
+    running on the store (its discovery file, if its process is alive), else the default."""
+    if options.base_url:
+        return str(options.base_url)
+    if isinstance(options.store, Path):
+        from ..web.discovery import discovery_path
+
+        try:
+            found = json.loads(discovery_path(options.store).read_text())
+            url, pid = str(found["url"]), int(found["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return DEFAULT_BASE_URL
+        if _alive(pid):
+            return url
+    return DEFAULT_BASE_URL
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_local(options: argparse.Namespace, settings: Any) -> tuple[int, Any]:
     from ..exhaust import Exhaust
+    from ..exhaust.service import ran
     from ..store.database import StoreBusy
     from ..store.location import open_engine
     from ..web.discovery import discovery_path
@@ -201,19 +240,13 @@ def _run_local(options: argparse.Namespace, settings: Any) -> Any:
         return _remote(options)
     exhaust = Exhaust(engine, settings)
     try:
-        done = exhaust.run_pending()
-        return {
-            "ran": [
-                {"requestId": job.request_id, "status": job.status, "message": job.status_message}
-                for job in done
-            ]
-        }
+        return 200, ran(exhaust.run_pending())
     finally:
         exhaust.close()
         engine.close()
 
 
-def _remote(options: argparse.Namespace) -> Any:
+def _remote(options: argparse.Namespace) -> tuple[int, Any]:
     base = options.url.rstrip("/")
     quote = urllib.parse.quote
     if options.action == "submit":
@@ -229,7 +262,8 @@ def _remote(options: argparse.Namespace) -> Any:
     raise CommandError("the audit trail is read from the exhaust folder: leave out --url")
 
 
-def _call(options: argparse.Namespace, method: str, url: str, body: Any = None) -> Any:
+def _call(options: argparse.Namespace, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    """The HTTP status and the JSON answer."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
@@ -237,10 +271,10 @@ def _call(options: argparse.Namespace, method: str, url: str, body: Any = None) 
         request.add_header("Authorization", f"Bearer {options.token}")
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
-            return json.loads(response.read())
+            return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         try:
-            return json.loads(error.read())
+            return error.code, json.loads(error.read())
         except ValueError:
             raise CommandError(f"{url} answered {error.code}") from error
     except (urllib.error.URLError, OSError) as error:

@@ -206,6 +206,18 @@ class Exhaust:
         self.jobs.close()
 
 
+def ran(done: list[Job]) -> dict[str, Any]:
+    """What running the submitted jobs answers (``POST /api/exhaust/run`` and
+    ``bot-telemetry exhaust run``, on the store or through serve): each job as it ended, its
+    message under read's name for it, ``statusMessage``."""
+    return {
+        "ran": [
+            {"requestId": job.request_id, "status": job.status, "statusMessage": job.status_message}
+            for job in done
+        ]
+    }
+
+
 def _conflict(conflict: JobConflict) -> dict[str, Any]:
     first, *_ = conflict.differences
     job = conflict.job
@@ -226,4 +238,4 @@ def _message(error: RequestError) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-__all__ = ["BLOB_ENV", "DEFAULT_EXPIRY_SECONDS", "Exhaust", "ExhaustSettings"]
+__all__ = ["BLOB_ENV", "DEFAULT_EXPIRY_SECONDS", "Exhaust", "ExhaustSettings", "ran"]

@@ -30,7 +30,7 @@ from ..exhaust import envelope
 from ..exhaust.jobs import AuditRecord
 from ..exhaust.requests import PRIVATE_EXHAUST
 from ..exhaust.schedule import Schedule, Scheduler
-from ..exhaust.service import Exhaust, ExhaustSettings
+from ..exhaust.service import Exhaust, ExhaustSettings, ran
 from ..store.engine import Engine
 from ..store.rows import LOG_COLUMNS, Batch, to_json
 from ..store.writer import StoreWriter
@@ -141,18 +141,7 @@ def add_exhaust_routes(
 
     async def run_now(request: web.Request) -> web.Response:
         done = await blocking(exhaust.run_pending)
-        return web.json_response(
-            {
-                "ran": [
-                    {
-                        "requestId": j.request_id,
-                        "status": j.status,
-                        "statusMessage": j.status_message,
-                    }
-                    for j in done
-                ]
-            }
-        )
+        return web.json_response(ran(done))
 
     app.router.add_post("/dataset/v1/request/submit", submit)
     app.router.add_get("/dataset/v1/request/read/{tag}", read)

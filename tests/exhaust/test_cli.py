@@ -91,7 +91,7 @@ def test_a_runner_killed_midway_leaves_no_file_and_the_next_run_finishes(store: 
     assert not list((folder / "files").rglob("*.csv")), "a partial file was put in place"
 
     ran = cli("run", *where)
-    assert ran["ran"] == [{"requestId": request_id, "status": "SUCCESS", "message": ""}]
+    assert ran["ran"] == [{"requestId": request_id, "status": "SUCCESS", "statusMessage": ""}]
     status = cli("status", "cron-tag", request_id, *where)["result"]
     assert (status["status"], status["attempts"]) == ("SUCCESS", 2)
     (file,) = (folder / "files").rglob("*.csv")

@@ -1,0 +1,153 @@
+"""``bot-telemetry exhaust`` beside a running ``bot-telemetry serve --token``, as a shell or
+cron uses them: every error answer fails the command (a refused token too), ``run`` names a
+job's message as the API does whether it runs on the store or through serve, and ``status``
+on the store links to where that serve answers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from benchmarks.exhaust import BOT, load_duckdb
+from bot_telemetry.cli.common import TOKEN_VARIABLE
+from bot_telemetry.store.database import Store
+from tests.support.ports import free_port
+from tests.support.processes import REPO, running
+
+TOKEN = "exhaust-cli-token-0123456789"
+ROWS = 300
+
+
+@dataclass
+class Serving:
+    url: str
+    store: Path
+
+
+@dataclass
+class Ran:
+    code: int
+    answer: Any
+    stderr: str
+
+
+def cli(*arguments: str) -> Ran:
+    """``bot-telemetry exhaust ...`` in a process of its own, with no token in its
+    environment (only a ``--token`` given here)."""
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_VARIABLE}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", "exhaust", *arguments],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    answer = json.loads(done.stdout) if done.stdout.strip() else None
+    return Ran(done.returncode, answer, done.stderr)
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
+    store = tmp_path_factory.mktemp("exhaust-cli-serve") / "telemetry.duckdb"
+    opened = Store.open(store)
+    load_duckdb(opened, ROWS)  # answers from 2025-06-15 on
+    opened.close()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["-m", "bot_telemetry.cli", "serve", "--port", str(port), "--store", str(store)]
+    # off: jobs run only when asked (exhaust run), so each test knows what ran
+    args += ["--token", TOKEN, "--no-grpc", "--exhaust-schedule", "off"]
+    with running(args, ready_url=f"{url}/api/health"):
+        yield Serving(url, store)
+
+
+def submit(serving: Serving, tag: str, *extra: str, bot: str = BOT) -> Ran:
+    return cli(
+        "submit",
+        *extra,
+        "--dataset",
+        "uci-response-exhaust",
+        "--tag",
+        tag,
+        "--requested-by",
+        "ops",
+        "--channel",
+        "ORG_9",
+        "--bot",
+        bot,
+        "--start",
+        "2025-06-14",
+        "--end",
+        "2025-06-20",
+    )
+
+
+def test_every_error_answer_fails_the_command_a_refused_token_too(serving: Serving) -> None:
+    refused = submit(serving, "no-token", "--url", serving.url)
+    assert refused.answer == {"error": "missing or wrong token: send Authorization: Bearer TOKEN"}
+    assert refused.code == 1
+    wrong = submit(serving, "no-token", "--url", serving.url, "--token", "not-the-token")
+    assert (wrong.code, set(wrong.answer)) == (1, {"error"})
+    # run on the store, which serve holds: it asks serve, which refuses it without the token
+    ran = cli("run", "--store", str(serving.store))
+    assert (ran.code, set(ran.answer)) == (1, {"error"}), ran.stderr
+    status = cli("status", "no-token", "0" * 32, "--url", serving.url, "--token", TOKEN)
+    assert (status.code, status.answer["params"]["err"]) == (1, "RESOURCE_NOT_FOUND")
+    accepted = submit(serving, "with-token", "--url", serving.url, "--token", TOKEN)
+    assert (accepted.code, accepted.answer["responseCode"]) == (0, "OK")
+    # the answer on the jobs file for what serve refused: nothing was submitted
+    listed = cli("list", "no-token", "--store", str(serving.store))
+    assert (listed.code, listed.answer["params"]["err"]) == (1, "RESOURCE_NOT_FOUND")
+
+
+def test_run_through_serve_names_the_message_statusMessage(serving: Serving) -> None:
+    where = ["--url", serving.url, "--token", TOKEN]
+    found = submit(serving, "run-names", *where).answer["result"]["requestId"]
+    nothing = submit(serving, "run-names-empty", *where, bot="nobody").answer["result"]
+    ran = cli("run", "--store", str(serving.store), "--token", TOKEN)
+    assert ran.code == 0, ran.stderr
+    by_id = {job["requestId"]: job for job in ran.answer["ran"]}  # other tests' jobs too
+    assert by_id[found] == {"requestId": found, "status": "SUCCESS", "statusMessage": ""}
+    assert by_id[nothing["requestId"]] == {
+        "requestId": nothing["requestId"],
+        "status": "FAILED",
+        "statusMessage": "No data found",
+    }
+
+
+def test_status_on_the_store_links_to_the_serve_running_on_it(serving: Serving) -> None:
+    submitted = submit(serving, "links-here", "--store", str(serving.store))
+    assert submitted.code == 0, submitted.stderr
+    request_id = submitted.answer["result"]["requestId"]
+    assert cli("run", "--store", str(serving.store), "--token", TOKEN).code == 0
+    status = cli("status", "links-here", request_id, "--store", str(serving.store))
+    assert status.code == 0 and status.answer["result"]["status"] == "SUCCESS"
+    (url,) = status.answer["result"]["downloadUrls"]
+    assert url.startswith(f"{serving.url}/dataset/v1/download/"), url
+    download = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    assert download.status_code == 200, download.text
+    assert len(list(csv.reader(io.StringIO(download.text)))) == ROWS + 1
+    # where serve is reached from elsewhere (a proxy): --base-url says so
+    named = cli(
+        "status",
+        "links-here",
+        request_id,
+        "--store",
+        str(serving.store),
+        "--base-url",
+        "https://exhausts.example.org/",
+    )
+    (url,) = named.answer["result"]["downloadUrls"]
+    assert url.startswith("https://exhausts.example.org/dataset/v1/download/"), url
