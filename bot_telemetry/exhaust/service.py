@@ -191,6 +191,19 @@ class Exhaust:
         self.jobs.audit(record)
         return record
 
+    def audit_file(
+        self, action: str, job: Job | None, name: str, client: str, outcome: str
+    ) -> AuditRecord:
+        """``audit`` for a file named in a link, whether or not it is a job's (a forged link
+        is recorded as refused either way, under the dataset and request id its name gives)."""
+        if job is not None:
+            return self.audit(action, job, name, client, outcome)
+        parts = name.split("/")
+        dataset, request_id = (parts[0], parts[1]) if len(parts) == 3 else ("", "")
+        record = AuditRecord(now_ms(), action, request_id, dataset, "", name, client, outcome)
+        self.jobs.audit(record)
+        return record
+
     def job_for_file(self, name: str) -> Job | None:
         """The job a file name belongs to (``<dataset>/<request id>/<file>``)."""
         parts = name.split("/")

@@ -110,27 +110,36 @@ def add_exhaust_routes(
     async def download(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         local = exhaust.local
-        job = await blocking(exhaust.job_for_file, name)
-        path = local.path(name) if local is not None else None
-        if job is None or path is None or not path.is_file():
+        if local is None:  # files are in Azure Blob Storage: links go there
             return web.json_response({"error": f"no exhaust file {name!r}"}, status=404)
-        checked = local.signer.check(  # type: ignore[union-attr]
+        # The link first: whether a file exists is told only to a link this server signed
+        # (request ids are predictable, so a 404 for a forged link would say which exist).
+        checked = local.signer.check(
             name,
             request.query.get("expires"),
             request.query.get("signature"),
             int(time.time()),
         )
         refusal = None if checked.ok else checked.reason
-        if refusal is None and job.dataset == PRIVATE_EXHAUST and not config.token:
-            refusal = (
-                "private exhausts are served only with a token: start bot-telemetry serve "
-                "with --token (even on loopback) and send Authorization: Bearer TOKEN"
-            )
+        job = await blocking(exhaust.job_for_file, name)
+        path = local.path(name)
+        exists = job is not None and path is not None and path.is_file()
+        if refusal is None and not exists:
+            return web.json_response({"error": f"no exhaust file {name!r}"}, status=404)
+        if refusal is None and job is not None and job.dataset == PRIVATE_EXHAUST:
+            if not config.token:
+                refusal = (
+                    "private exhausts are served only with a token: start bot-telemetry serve "
+                    "with --token (even on loopback) and send Authorization: Bearer TOKEN"
+                )
         outcome = "served" if refusal is None else f"refused: {refusal}"
-        record = await blocking(exhaust.audit, "download", job, name, _client(request), outcome)
+        record = await blocking(
+            exhaust.audit_file, "download", job, name, _client(request), outcome
+        )
         _store_audit(writer, record)
         if refusal is not None:
             return web.json_response({"error": refusal}, status=403)
+        assert path is not None
         return web.FileResponse(
             path,
             headers={

@@ -16,6 +16,7 @@ import requests
 
 from bot_telemetry.exhaust.destinations import LinkSigner
 from bot_telemetry.exhaust.files import PRIVATE_HEADERS, RESPONSE_HEADERS, read_encrypted_zip
+from bot_telemetry.exhaust.jobs import JobStore
 from tests.exhaust.conftest import Served
 from tests.exhaust.traffic import (
     ANSWERS,
@@ -256,6 +257,42 @@ def test_links_are_signed_again_on_every_read_and_refuse_tampering_and_expiry(
     # the same link made to last longer no longer matches its signature
     longer = url.replace(f"expires={second['expiresAt'] // 1000}", f"expires={2**40}")
     assert requests.get(longer, timeout=30).json()["error"].startswith("the link was tampered")
+
+
+def test_a_forged_link_is_refused_alike_whether_or_not_its_file_exists(served: Served) -> None:
+    request = body()
+    tag = request["request"]["tag"]
+    request_id = submitted(served, request)["result"]["requestId"]
+    (url,) = finished(served, tag, request_id)["result"]["downloadUrls"]
+    path = url.partition("?")[0]
+    # the same name under another (predictable) request id: no such job, no such file
+    absent = path.replace(request_id, "0" * 32)
+    forged_query = "expires=9999999999&signature=" + "0" * 64
+    for asked in (f"{path}?{forged_query}", f"{absent}?{forged_query}"):
+        refused = requests.get(asked, timeout=30)
+        assert refused.status_code == 403, (asked, refused.text)
+        assert refused.json() == {
+            "error": "the link was tampered with: its signature does not match"
+        }
+    for unsigned in (path, absent):
+        refused = requests.get(unsigned, timeout=30)
+        assert refused.status_code == 403 and "not signed" in refused.json()["error"]
+    # only a link this server signed learns that its file is not there
+    name = absent.split("/dataset/v1/download/", 1)[1]
+    expires = int(time.time()) + 60
+    signature = LinkSigner.for_folder(served.folder).signature(name, expires)
+    missing = requests.get(f"{absent}?expires={expires}&signature={signature}", timeout=30)
+    assert missing.status_code == 404
+    assert requests.get(url, timeout=30).status_code == 200
+    # the refused attempts are in the audit trail, for the absent file too
+    jobs = JobStore(served.folder / "jobs.sqlite3")
+    try:
+        absent_trail = [(r.file, r.outcome) for r in jobs.audit_trail("0" * 32)]
+    finally:
+        jobs.close()
+    assert (name, "refused: the link was tampered with: its signature does not match") in (
+        absent_trail
+    )
 
 
 def test_list_gives_a_tags_newest_jobs(served: Served) -> None:
