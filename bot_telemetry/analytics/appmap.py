@@ -13,6 +13,9 @@ the points that matter here:
 
 Where we depart from Tempo:
 
+* A request whose bot turn failed (its ``bot.turn`` child is ERROR) failed, whatever the
+  HTTP answer: a bot's ``on_turn_error`` apologises and the request is answered 200, 201 or
+  202, so by status alone a bot whose every turn fails would show no failure.
 * Edge latency (p50/p95) is the CLIENT span's duration, what the caller waited, as App
   Insights shows on a dependency; Tempo keeps client and server histograms apart.
 * Tempo draws a "user" node for root SERVER spans; we don't: the channel is instrumented
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
+from ..contract import TURN_SPAN_NAME
 from ..store.database import (
     KIND_CLIENT,
     KIND_CONSUMER,
@@ -68,6 +72,12 @@ _CALLEES = f"({KIND_SERVER}, {KIND_CONSUMER})"
 # the ids' text is never read. A root callee's parent_key matches no span, so roots need no
 # filter of their own (testing parent_span_id for NULL read that text again: a third of the
 # join's time at 3M spans).
+# A request failed when its span is ERROR or the bot turn it ran failed (a failed turn's
+# request may be answered 2xx). Failed turns are few: one small set, looked up by key.
+_REQUEST_FAILED = f"""(status_code = {STATUS_ERROR} OR span_key IN (
+        SELECT parent_key FROM spans
+        WHERE name = '{TURN_SPAN_NAME}' AND status_code = {STATUS_ERROR} AND start_ns >= $start))"""
+
 EDGES = Query(
     "appmap.edges",
     f"""
@@ -75,14 +85,13 @@ WITH callers AS (
     SELECT span_key, service_name, peer, duration_ns, status_code FROM spans
     WHERE kind IN {_CALLERS} AND start_ns >= $start AND start_ns < $end
 ), callees AS (
-    SELECT parent_key, service_name, status_code FROM spans
+    SELECT parent_key, service_name, {_REQUEST_FAILED} AS failed FROM spans
     WHERE kind IN {_CALLEES} AND start_ns >= $start
 ), pairs AS (
     SELECT c.service_name AS source,
            coalesce(s.service_name, c.peer) AS target,
            c.duration_ns,
-           c.status_code = {STATUS_ERROR} OR coalesce(s.status_code = {STATUS_ERROR}, false)
-               AS failed
+           c.status_code = {STATUS_ERROR} OR coalesce(s.failed, false) AS failed
     FROM callers c LEFT JOIN callees s
       ON s.parent_key = c.span_key AND s.service_name <> c.service_name
 )
@@ -98,7 +107,7 @@ SERVICES = Query(
     f"""
 SELECT service_name,
        count(*) FILTER (WHERE kind IN {_CALLEES}) AS requests,
-       count(*) FILTER (WHERE kind IN {_CALLEES} AND status_code = {STATUS_ERROR}) AS failures
+       count(*) FILTER (WHERE kind IN {_CALLEES} AND {_REQUEST_FAILED}) AS failures
 FROM spans WHERE start_ns >= $start AND start_ns < $end
 GROUP BY service_name
 ORDER BY count(*) FILTER (WHERE parent_span_id IS NULL) DESC, service_name

@@ -41,7 +41,12 @@ def test_app_map(engines: Engines, legacy: bool) -> None:
     assert appmap.build_app_map(clickhouse) == expected
     edges = {(e["source"], e["target"]): (e["calls"], e["failures"]) for e in expected["edges"]}
     turns = len(engines.traffic.turn_traces)
-    assert edges[("channel", "bot")] == (turns, 0)
+    # a request whose turn failed failed, though the bot answered it (on_turn_error)
+    failed_turns = len(engines.traffic.failed_turn_traces)
+    assert failed_turns > 0
+    assert edges[("channel", "bot")] == (turns, failed_turns)
+    bot = next(n for n in expected["nodes"] if n["id"] == "bot")
+    assert (bot["requests"], bot["failures"]) == (turns, failed_turns)
     assert edges[("bot", "nlu")][1] > 0
     assert edges[("bot", "azure.blob")] == (turns, 0)
     assert {n["id"] for n in expected["nodes"]} == {"channel", "bot", "nlu", "qna", "azure.blob"}

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from bot_telemetry import contract
 from bot_telemetry.analytics.appmap import build_app_map, node_operations, node_trace_ids
 from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.store.database import Store
@@ -157,6 +158,23 @@ def test_failures_count_on_either_side_and_in_process_calls_make_no_edge(shaper:
     assert edges == {("bot", "qna"): (2, 2)}
     assert nodes["qna"] == ("service", 2, 1)
     assert nodes["bot"] == ("service", 1, 0)
+
+
+def test_a_request_whose_turn_failed_failed_though_answered(shaper: Shaper) -> None:
+    channel, bot = shaper.tracer("channel"), shaper.tracer("bot")
+    for turn_fails in (True, False):
+        with channel.start_as_current_span("POST /api/messages", kind=SpanKind.CLIENT):
+            # on_turn_error apologised: the request is answered 201, its span not ERROR
+            with bot.start_as_current_span("POST /api/messages", kind=SpanKind.SERVER):
+                with bot.start_as_current_span(contract.TURN_SPAN_NAME) as turn:
+                    if turn_fails:
+                        turn.set_status(Status(StatusCode.ERROR, "KeyError"))
+    # a failed turn under no request (a test adapter, a proactive turn) changes nothing
+    with bot.start_as_current_span(contract.TURN_SPAN_NAME) as orphan:
+        orphan.set_status(Status(StatusCode.ERROR, "KeyError"))
+    nodes, edges = app_map_of(shaper)
+    assert nodes["bot"] == ("service", 2, 1)
+    assert edges == {("channel", "bot"): (2, 1)}
 
 
 def test_node_operations_and_recent_traces(populated: Populated) -> None:

@@ -54,6 +54,7 @@ class Traffic:
 
     requests: list[Request] = field(default_factory=list)
     turn_traces: list[str] = field(default_factory=list)
+    failed_turn_traces: list[str] = field(default_factory=list)
     conversations: list[str] = field(default_factory=list)
     first_ns: int = T0
     last_ns: int = T0
@@ -273,6 +274,7 @@ def generate(conversations: int = 4, turns_per_conversation: int = 4) -> Traffic
             )
             turn.event(bot_turn, contract.BOT_MESSAGE_SEND, {**properties, "text": "ok"})
             if turn_fails:
+                traffic.failed_turn_traces.append(traffic.turn_traces[-1])
                 bot_turn.add_event("exception", {"exception.type": "KeyError"}, turn.tick(1))
                 bot_turn.set_status(Status(StatusCode.ERROR, "turn failed"))
                 bot.logger.emit(
