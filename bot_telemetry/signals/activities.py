@@ -129,6 +129,8 @@ def turn_span_attributes(activity: Any, policy: PrivacyPolicy) -> Properties:
         contract.ATTR_ACTIVITY_ID: activity.id,
         contract.ATTR_ACTIVITY_TYPE: type_name(activity.type),
         contract.ATTR_CHANNEL_ID: channel_name(activity.channel_id),
+        # The analytics model's turns.locale (measures narrowed by locale read it).
+        contract.ATTR_LOCALE: activity.locale or None,
         contract.ATTR_CONVERSATION_ID: conversation_id,
         contract.ATTR_GEN_AI_CONVERSATION_ID: conversation_id,
         contract.ATTR_SESSION_ID: policy.pseudonymize(conversation_id) if conversation_id else None,

@@ -60,6 +60,7 @@ async def test_turn_span_is_a_child_of_the_request_span_with_the_contract_attrib
         "activity.id": sent["id"],
         "activity.type": "message",
         "activity.channel_id": "directline",
+        "activity.locale": "en-US",
         "activity.conversation.id": "conv-7",
         "gen_ai.conversation.id": "conv-7",
         "session.id": policy.pseudonymize("conv-7"),

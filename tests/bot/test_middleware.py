@@ -77,6 +77,7 @@ async def test_turn_span_is_a_child_of_the_request_span_with_the_contract_attrib
         "activity.id": attributes["activity.id"],
         "activity.type": "message",
         "activity.channel_id": "test",
+        "activity.locale": "en-GB",
         "activity.conversation.id": "conv-7",
         "gen_ai.conversation.id": "conv-7",
         "session.id": policy.pseudonymize("conv-7"),
