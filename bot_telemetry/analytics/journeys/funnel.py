@@ -543,7 +543,7 @@ evidence AS (
     FROM stopped d
         JOIN {source} e ON e.entity = d.entity
         LEFT JOIN signals s ON s.turn_trace = e.trace_id
-    WHERE (e.time_ns >= d.t_last AND e.time_ns <= d.deadline) OR e.time_ns = d.t0
+    WHERE e.time_ns >= d.t_last AND e.time_ns <= d.deadline
 ),
 causes AS (
     SELECT entity, min(row_rank) AS cause_rank,

@@ -112,6 +112,12 @@ def build() -> Stream:
     ev("d_ok", 40, "dB")
     # M: one step.
     ev("o1", 0, "oA"), ev("o2", 0, "oA")
+    # N: an earlier step's failed turn is not why the entity stopped after a later step.
+    first = s.turn("e_earlier", 0, failing_call=0.01)
+    ev("e_earlier", 0.05, "eA", turn=first)
+    second = s.turn("e_earlier", 30)
+    ev("e_earlier", 30.05, "eB", turn=second)
+    TRACES["e_earlier"] = second
     return s
 
 
@@ -284,6 +290,14 @@ def test_why_each_one_stopped(engines: tuple[Engine, Engine]) -> None:
     ):
         assert stopped[conversation]["cause"] == cause, conversation
         assert stopped[conversation]["traceId"] == TRACES[conversation].trace_id
+
+
+def test_an_earlier_steps_failure_is_not_the_cause(engines: tuple[Engine, Engine]) -> None:
+    result = run(engines, steps=["eA", "eB", "eC"])
+    assert counts(result) == [1, 1, 0]
+    (stopped,) = result["dropped"]
+    assert (stopped["step"], stopped["cause"]) == (1, "userLeft")
+    assert stopped["traceId"] == stopped["stepTraceId"] == TRACES["e_earlier"].trace_id
 
 
 def test_the_slow_reply_threshold_is_a_parameter(engines: tuple[Engine, Engine]) -> None:
