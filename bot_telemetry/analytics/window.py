@@ -11,11 +11,38 @@ import re
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+#: The last time the store can hold: nanoseconds since 1970 in a signed 64-bit integer
+#: (2262-04-11T23:47:16.854775807Z).
 _MAX_NS = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The times a request may name (the measures' and the journeys' alike), as their refusals
+#: say it: the times the store can hold, ``[0, _MAX_NS]`` nanoseconds.
+TIME_RANGE = "from 1970-01-01 to 2262-04-11"
+#: The longest duration a request's number of seconds may give (a funnel's window, a slow
+#: reply, a session gap, a dialog's abandonment): 366 days, which keeps every time computed
+#: with it within a 64-bit integer of nanoseconds.
+MAX_DURATION_SECONDS = 366 * 86400
+
+
+def request_time_ns(value: float | datetime) -> int | None:
+    """Nanoseconds since the epoch of epoch milliseconds or a datetime (naive: UTC), exactly
+    (to the microsecond); None when it is not a time in ``TIME_RANGE`` (not finite, before
+    1970 or after 2262-04-11), so that each request's parser refuses it in its own words."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        ns = (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+    elif isinstance(value, int):  # any size: JSON's 400-digit number too
+        ns = value * 1_000_000
+    elif not math.isfinite(value):
+        return None
+    else:
+        whole = int(value)
+        ns = whole * 1_000_000 + round((value - whole) * 1_000_000)
+    return ns if 0 <= ns <= _MAX_NS else None
 
 
 def parse_duration(text: str) -> float:

@@ -76,6 +76,11 @@ def test_times_in_iso_8601_or_epoch_milliseconds() -> None:
         (body(startTime="yesterday"), "startTime", "ISO 8601"),
         (body(startTime=True), "startTime", "ISO 8601"),
         (body(startTime=-5), "startTime", "from 1970"),
+        (body(startTime="9999-12-31"), "startTime", "from 1970-01-01 to 2262-04-11"),
+        (body(startTime=1e30), "startTime", "from 1970-01-01 to 2262-04-11"),
+        (body(startTime=float("inf")), "startTime", "from 1970-01-01 to 2262-04-11"),
+        (body(startTime=10**400), "startTime", "from 1970-01-01 to 2262-04-11"),
+        (body(endTime="9999-12-31"), "endTime", "from 1970-01-01 to 2262-04-11"),
         (body(endTime="2026-09-19T00:00:00Z"), "endTime", "after startTime"),
         (body(endTime="2026-09-20T00:00:00Z"), "endTime", "after startTime"),
         (body(startTime="2026-09-22T00:00:00Z"), "endTime", "after startTime"),  # after now
@@ -139,6 +144,20 @@ def test_times_in_iso_8601_or_epoch_milliseconds() -> None:
             "measures[0].params.gapSeconds",
             "a whole number",
         ),
+        # Each number of seconds is at most 366 days: more overflowed the engines' 64-bit
+        # nanoseconds (a 500 "store query failed").
+        *(
+            (
+                body(measures=[{"measureType": measure, "params": {name: value}}]),
+                f"measures[0].params.{name}",
+                "a whole number from 1 to 31,622,400",
+            )
+            for measure, name in (
+                ("sessions", "gapSeconds"),
+                ("dialogOutcomes", "abandonmentSeconds"),
+            )
+            for value in (31_622_401, 10**10, 10**12, 1e30, 1e300, 10**400)
+        ),
         (
             body(measures=[{"measureType": "turns", "granularity": ["day"]}]),
             "measures[0].granularity",
@@ -176,6 +195,26 @@ def test_every_measure_takes_some_dimensions_and_the_bot_side_ones_take_all() ->
             assert measure.dimensions == ("conversationId", "userId", "serviceName")
         else:
             assert measure.dimensions == DIMENSIONS, name
+
+
+def test_times_from_1970_to_2262_are_accepted() -> None:
+    """The range the refusals name, both ends included (microseconds: ISO text's finest)."""
+    assert parse_time(0, "startTime") == 0
+    assert parse_time("1970-01-01T00:00:00Z", "startTime") == 0
+    last = "2262-04-11T23:47:16.854775Z"
+    assert parse_time(last, "endTime") == 9_223_372_036_854_775_000
+    for past_the_end in ("2262-04-11T23:47:16.854776Z", 9_223_372_036_855):
+        with pytest.raises(RequestError):
+            parse_time(past_the_end, "endTime")
+
+
+def test_every_parameter_has_an_upper_bound() -> None:
+    """A number without a bound reaches the engines (seconds times 10^9 overflowing)."""
+    for measure in MEASURES.values():
+        for param in measure.params:
+            assert param.maximum is not None, (measure.name, param.name)
+            largest = {"measureType": measure.name, "params": {param.name: param.maximum}}
+            parse_request(body(measures=[largest]), now_ns=NOW)
 
 
 def test_ten_thousand_buckets_are_allowed_one_more_is_not() -> None:

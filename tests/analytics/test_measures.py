@@ -175,6 +175,18 @@ def test_parameters(loaded: Loaded, measure: str, params: dict[str, float]) -> N
     assert with_params != without  # the parameter changed the answer
 
 
+@pytest.mark.parametrize(
+    ("measure", "param"),
+    [(m.name, p.name) for m in MEASURES.values() for p in m.params],
+)
+def test_each_parameter_at_its_upper_bound(loaded: Loaded, measure: str, param: str) -> None:
+    """The largest value a request may give runs on both engines and gives the expected
+    answer (seconds beyond it overflowed the engines' 64-bit nanoseconds: a 500)."""
+    (largest,) = (p.maximum for p in MEASURES[measure].params if p.name == param)
+    assert largest is not None
+    check(loaded, measure, params={param: largest}, granularities=["day"])
+
+
 def test_dialogs_are_never_abandoned_for_being_recent(loaded: Loaded) -> None:
     """Runs whose last event is within the abandonment timeout before endTime are in
     progress; with endTime long after, the same runs are abandoned."""

@@ -143,6 +143,29 @@ def test_bad_input_is_one_line_and_status_1(store_file: Path) -> None:
     assert cli("funnel", "--store", str(store_file)).returncode == 1  # no steps
     bad = cli("funnel", "--store", str(store_file), "A", "--exclude", "X:one:2")
     assert "expected EVENT:FROM:TO" in bad.stderr
+    # A traceback (OverflowError: date value out of range), and a message naming "toStep".
+    for args, line in (
+        (
+            [
+                "retention",
+                "--since",
+                "9999-12-31",
+                "--until",
+                "9999-12-31T12:00Z",
+                "--period",
+                "day",
+            ],
+            "startTime: expected an ISO 8601 time (2026-11-01T00:00:00Z), epoch milliseconds "
+            "or a duration ago (7d), from 1970-01-01 to 2262-04-11, got '9999-12-31'",
+        ),
+        (
+            ["funnel", "A", "B", "--exclude", "X:0:5"],
+            "exclusions[0].toStep: expected a whole number from 0 to 1, got 5",
+        ),
+    ):
+        ran = cli(*args, "--store", str(store_file))
+        assert ran.returncode == 1
+        assert ran.stderr.splitlines() == [f"bot-telemetry: error: {line}"]
 
 
 def test_through_a_running_serve(store_file: Path, tmp_path: Path) -> None:

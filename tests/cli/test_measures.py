@@ -140,6 +140,16 @@ def test_the_progress_bar_appears_after_the_threshold(planned: tuple[Path, Plan]
     assert len(json.loads(ran.stdout)) == 6
 
 
+def test_a_refused_request_is_one_line_and_status_1(planned: tuple[Path, Plan]) -> None:
+    """The 400's message, not a traceback (a gap beyond 366 days overflowed the engine)."""
+    ran = cli("sessions", *window_args(planned[0]), "--param", "gapSeconds=10000000000")
+    assert ran.returncode == 1
+    assert ran.stderr.splitlines() == [
+        "bot-telemetry: error: measures[0].params.gapSeconds: expected a whole number from 1 "
+        "to 31,622,400, found 10000000000.0"
+    ]
+
+
 def test_listing_the_measures() -> None:
     ran = cli()
     assert ran.returncode == 0, ran.stderr

@@ -140,25 +140,77 @@ def test_both_engines_answer_the_same_over_http(served: str, served_clickhouse: 
         assert post(served_clickhouse + path, body) == (200, on_duckdb)
 
 
+RANGE = "from 1970-01-01 to 2262-04-11"
+#: Each analysis with the least body it takes.
+JOURNEYS: dict[str, dict[str, Any]] = {
+    "/analytics/funnel": {"steps": ["A"]},
+    "/analytics/funnel/dialogs": {},
+    "/analytics/paths": {},
+    "/analytics/retention": {},
+}
+
+
 @pytest.mark.parametrize(
-    ("path", "body", "field"),
+    ("path", "body", "field", "says"),
     [
-        ("/analytics/funnel", {"steps": []}, "steps"),
-        ("/analytics/funnel", {"steps": ["A"], "order": "backwards"}, "order"),
-        ("/analytics/funnel", {"steps": ["A"], "window": "forever"}, "window"),
-        ("/analytics/funnel", {"steps": ["A"] * 21}, "steps"),
-        ("/analytics/paths", {"stepLimit": 100}, "stepLimit"),
-        ("/analytics/retention", {"period": "decade"}, "period"),
-        ("/analytics/funnel/dialogs", {"context": {"channelId": "x"}}, "context.channelId"),
-        ("/analytics/funnel", b"{not json", "request body"),
-        ("/analytics/funnel", [1], "request body"),
+        ("/analytics/funnel", {"steps": []}, "steps", "1 to 20 steps"),
+        ("/analytics/funnel", {"steps": ["A"], "order": "backwards"}, "order", "ordered"),
+        ("/analytics/funnel", {"steps": ["A"], "window": "forever"}, "window", "a duration"),
+        ("/analytics/funnel", {"steps": ["A"] * 21}, "steps", "at most 20 steps"),
+        ("/analytics/paths", {"stepLimit": 100}, "stepLimit", "from 2 to 20"),
+        ("/analytics/retention", {"period": "decade"}, "period", "day, week, month"),
+        ("/analytics/funnel/dialogs", {"context": {"channelId": "x"}}, "context.channelId", "list"),
+        ("/analytics/funnel", b"{not json", "request body", "JSON"),
+        ("/analytics/funnel", [1], "request body", "JSON object"),
+        # each of these was a 500
+        (
+            "/analytics/funnel",
+            {"steps": ["A"], "slowReplySeconds": 1e300},
+            "slowReplySeconds",
+            "at most 31,622,400",
+        ),
+        ("/analytics/retention", {"startTime": "9999-12-31", "period": "day"}, "startTime", RANGE),
+        (
+            "/analytics/retention",
+            {
+                "startTime": "9999-12-31",
+                "endTime": "9999-12-31T12:00Z",
+                "period": "month",
+                "totalIntervals": 120,
+            },
+            "startTime",
+            RANGE,
+        ),
+        ("/analytics/retention", {"startTime": -1e15}, "startTime", RANGE),
+        # the whole field, not "toStep" / "fromStep"
+        (
+            "/analytics/funnel",
+            {"steps": ["A", "B"], "exclusions": [{"event": "X", "toStep": 5}]},
+            "exclusions[0].toStep",
+            "from 0 to 1",
+        ),
+        (
+            "/analytics/funnel",
+            {"steps": ["A", "B"], "exclusions": [{"event": "X", "fromStep": -1}]},
+            "exclusions[0].fromStep",
+            "from 0 to 1",
+        ),
+        # startTime out of range: it is named (was "endTime: expected a time after
+        # startTime"), and 1900 or a negative epoch is refused (was a 200)
+        *(
+            (path, {**body, "startTime": start}, "startTime", RANGE)
+            for path, body in JOURNEYS.items()
+            for start in ("9999-12-31", 1e30, "1900-01-01", -5)
+        ),
     ],
 )
-def test_bad_input_is_a_400_naming_the_field(served: str, path: str, body: Any, field: str) -> None:
+def test_bad_input_is_a_400_naming_the_field(
+    served: str, path: str, body: Any, field: str, says: str
+) -> None:
     status, answer = post(served + path, body)
-    assert status == 400
-    assert answer["field"] == field
+    assert (status, answer["field"]) == (400, field), answer
     assert answer["error"].startswith(f"{field}: ")
+    assert says in answer["error"]
 
 
 def test_the_token_guards_the_api(served: str) -> None:

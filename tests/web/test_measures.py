@@ -136,6 +136,25 @@ def test_the_answer_has_one_element_per_measure_and_granularity_in_order(
             "context.dialogId",
             "conversationId, userId, serviceName",
         ),
+        # Seconds beyond 366 days overflowed the engines' nanoseconds: a 500 "store query
+        # failed: Overflow ..." before.
+        *(
+            (
+                {
+                    "startTime": "2026-11-01T00:00:00Z",
+                    "endTime": "2026-11-02T00:00:00Z",
+                    "measures": [{"measureType": measure, "params": {name: value}}],
+                },
+                f"measures[0].params.{name}",
+                "a whole number from 1 to 31,622,400",
+            )
+            for measure, name, value in (
+                ("sessions", "gapSeconds", 10**10),
+                ("sessions", "gapSeconds", 10**12),
+                ("sessions", "gapSeconds", 1e300),
+                ("dialogOutcomes", "abandonmentSeconds", 1e30),
+            )
+        ),
     ],
 )
 def test_bad_requests_are_400s_naming_the_field(

@@ -7,7 +7,8 @@ Python ``RequestError`` say the same thing:
     # RequestError: steps: expected a list of 1 to 20 steps, got none
 
 Times are ISO 8601 (``2026-11-01T00:00:00Z``), epoch milliseconds, or a duration ago
-(``7d``); ``null`` means the beginning (``startTime``) or now (``endTime``).
+(``7d``), from 1970 to 2262-04-11 as in the measures API (``TIME_RANGE``); ``null`` means the
+beginning (``startTime``) or now (``endTime``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from ...contract import SLOW_TURN_SECONDS
-from ..window import _MAX_NS, parse_duration
+from ..window import (
+    _MAX_NS,
+    MAX_DURATION_SECONDS,
+    TIME_RANGE,
+    parse_duration,
+    request_time_ns,
+)
 
 MAX_STEPS: Final = 20
-MAX_WINDOW_SECONDS: Final = 366 * 86400
+MAX_WINDOW_SECONDS: Final = MAX_DURATION_SECONDS
 DEFAULT_WINDOW: Final = "14d"
 
 Order = Literal["ordered", "strict", "unordered"]
@@ -76,32 +83,36 @@ def _unknown(body: Mapping[str, Any], known: Sequence[str], where: str) -> None:
 
 
 def parse_time(value: object, field: str, now_ns: int) -> int | None:
-    """Nanoseconds since the epoch, or None for null."""
+    """Nanoseconds since the epoch, or None for null; a time out of ``TIME_RANGE`` (1970 to
+    2262-04-11, as in the measures API) is refused."""
     if value is None or value == "":
         return None
+    expected = (
+        "expected an ISO 8601 time (2026-11-01T00:00:00Z), epoch milliseconds or a duration "
+        "ago (7d)"
+    )
     if isinstance(value, bool):
-        raise RequestError(field, f"expected an ISO 8601 time or epoch milliseconds, got {value}")
+        raise RequestError(field, f"{expected}, got {value}")
+    found: int | None = None
     if isinstance(value, int | float):
-        return int(value * 1_000_000)
-    if isinstance(value, str):
+        found = request_time_ns(value)
+    elif isinstance(value, str):
         text = value.strip()
         if _WINDOW.match(text):
-            return now_ns - int(parse_duration(text) * 1e9)
-        if re.fullmatch(r"\d{10,}", text):
-            return int(text) * 1_000_000
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
+            ago = parse_duration(text) * 1e9  # inf for 400 digits
+            found = now_ns - int(ago) if ago <= now_ns else None  # not before 1970
+        elif re.fullmatch(r"\d{10,}", text):
+            found = request_time_ns(int(text))
         else:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return int(moment.timestamp() * 1_000_000) * 1000
-    raise RequestError(
-        field,
-        f"expected an ISO 8601 time (2026-11-01T00:00:00Z), epoch milliseconds or a duration "
-        f"ago (7d), got {_describe(value)}",
-    )
+            try:
+                found = request_time_ns(datetime.fromisoformat(text.replace("Z", "+00:00")))
+            except ValueError:
+                raise RequestError(field, f"{expected}, got {_describe(value)}") from None
+    else:
+        raise RequestError(field, f"{expected}, got {_describe(value)}")
+    if found is None:
+        raise RequestError(field, f"{expected}, {TIME_RANGE}, got {_describe(value)}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,8 @@ class TimeRange:
         end = parse_time(body.get("endTime"), "endTime", now)
         found = cls(0 if start is None else start, now if end is None else end)
         if found.end_ns <= found.start_ns:
-            raise RequestError("endTime", "expected a time after startTime")
+            given = "" if end is not None else ", got now (the default)"
+            raise RequestError("endTime", f"expected a time after startTime{given}")
         return found
 
 
@@ -229,23 +241,35 @@ def _choice(body: Mapping[str, Any], name: str, choices: Sequence[str], default:
     return str(value)
 
 
-def _integer(body: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+def _integer(
+    body: Mapping[str, Any], name: str, default: int, low: int, high: int, where: str = ""
+) -> int:
+    """``body[name]``, a whole number from low to high; ``where`` is the path to ``body``
+    (``exclusions[0].``), so that the refusal names the whole field."""
     value = body.get(name)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise RequestError(
-            name, f"expected a whole number from {low} to {high}, got {_describe(value)}"
+            f"{where}{name}",
+            f"expected a whole number from {low} to {high}, got {_describe(value)}",
         )
     return value
 
 
-def _number(body: Mapping[str, Any], name: str, default: float, low: float) -> float:
+def _number(body: Mapping[str, Any], name: str, default: float, low: int, high: int) -> float:
+    """``body[name]``, a number above low and at most high."""
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= low:
-        raise RequestError(name, f"expected a number above {low}, got {_describe(value)}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not low < value <= high  # False for NaN too
+    ):
+        raise RequestError(
+            name, f"expected a number above {low} and at most {high:,}, got {_describe(value)}"
+        )
     return float(value)
 
 
@@ -253,8 +277,10 @@ def parse_window(value: object) -> tuple[str, int]:
     """The window's text and nanoseconds: ``"30m"``, ``"14d"``, or a number of seconds."""
     if value is None:
         value = DEFAULT_WINDOW
+    seconds: float
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds, text = float(value), f"{value}s"
+        # (compared as given: float() of JSON's 400-digit number would overflow)
+        seconds, text = value, f"{value}s"
     elif isinstance(value, str) and _WINDOW.match(value):
         seconds, text = parse_duration(value), value.strip()
     else:
@@ -346,8 +372,8 @@ class FunnelRequest:
             entry = _object(item, name)
             _unknown(entry, ("event", "where", "fromStep", "toStep"), f"{name}.")
             match = EventMatch.parse({k: entry[k] for k in ("event", "where") if k in entry}, name)
-            low = _integer(entry, "fromStep", 0, 0, len(steps) - 1)
-            high = _integer(entry, "toStep", len(steps) - 1, 0, len(steps) - 1)
+            low = _integer(entry, "fromStep", 0, 0, len(steps) - 1, f"{name}.")
+            high = _integer(entry, "toStep", len(steps) - 1, 0, len(steps) - 1, f"{name}.")
             if high <= low:
                 raise RequestError(
                     f"{name}.toStep",
@@ -368,7 +394,9 @@ class FunnelRequest:
             breakdown=parse_breakdown(request.get("breakdown")),
             breakdown_limit=_integer(request, "breakdownLimit", 25, 1, 1000),
             exclusions=tuple(exclusions),
-            slow_reply_seconds=_number(request, "slowReplySeconds", SLOW_TURN_SECONDS, 0),
+            slow_reply_seconds=_number(
+                request, "slowReplySeconds", SLOW_TURN_SECONDS, 0, MAX_DURATION_SECONDS
+            ),
             drop_off=drop_off,
             drop_off_limit=_integer(request, "dropOffLimit", 20, 0, 1000),
         )

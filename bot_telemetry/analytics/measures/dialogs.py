@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import contract
+from ..window import MAX_DURATION_SECONDS
 from .context import DIALOG_ID, EVENTS, WATERFALL_EVENT_NAMES
 from .definition import COUNT, Measure, Param, Sql, Value, register
 
@@ -83,6 +84,7 @@ DIALOG_OUTCOMES = register(
                 "a run with no event for this long before endTime is abandoned",
                 float(contract.ABANDONMENT_SECONDS),
                 minimum=1,
+                maximum=float(MAX_DURATION_SECONDS),
                 integer=True,
             ),
         ),

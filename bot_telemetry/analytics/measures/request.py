@@ -16,9 +16,10 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
+from ..window import TIME_RANGE, request_time_ns
 from .context import DIMENSIONS
 from .definition import MEASURES, Measure
 from .granularity import GRANULARITIES, MAX_BUCKETS, Buckets
@@ -36,8 +37,6 @@ _MEASURE_FIELDS: Final = (
     "pageSize",
     "sortDirection",
 )
-#: Times the store can hold: 1970 to 2262 (nanoseconds in a signed 64-bit integer).
-_MAX_MS: Final = (2**63 - 1) // 1_000_000
 
 
 class RequestError(ValueError):
@@ -95,16 +94,13 @@ class AnalyticsRequest:
 
 
 def parse_time(value: object, field: str) -> int:
-    """Nanoseconds since the epoch from ISO 8601 text or epoch milliseconds."""
+    """Nanoseconds since the epoch from ISO 8601 text or epoch milliseconds, from 1970 to
+    2262-04-11 (``TIME_RANGE``: the times the store can hold)."""
     expected = "an ISO 8601 time (2026-11-01T00:00:00Z) or epoch milliseconds"
     if isinstance(value, bool):
         raise RequestError(field, expected, value)
-    if isinstance(value, int | float):
-        if not math.isfinite(value) or not 0 <= value <= _MAX_MS:
-            raise RequestError(field, expected + " from 1970 on", value)
-        return int(value) * 1_000_000 + round((value - int(value)) * 1_000_000)
-    if isinstance(value, datetime):
-        moment = value
+    if isinstance(value, int | float | datetime):
+        moment: float | datetime = value
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -112,12 +108,10 @@ def parse_time(value: object, field: str) -> int:
             raise RequestError(field, expected, value) from None
     else:
         raise RequestError(field, expected, value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    seconds = moment.timestamp()
-    if not 0 <= seconds <= _MAX_MS / 1000:
-        raise RequestError(field, expected + " from 1970 on", value)
-    return int(seconds) * 1_000_000_000 + moment.microsecond * 1_000
+    ns = request_time_ns(moment)
+    if ns is None:
+        raise RequestError(field, f"{expected}, {TIME_RANGE}", value)
+    return ns
 
 
 def _list_of_strings(value: object, field: str) -> tuple[str, ...]:
@@ -153,6 +147,11 @@ def _context(value: object) -> dict[str, tuple[str, ...]]:
     return {name: _list_of_strings(values, f"context.{name}") for name, values in value.items()}
 
 
+def _amount(number: float) -> str:
+    """A bound as the refusal says it: ``0.5``, ``1``, ``31,622,400``."""
+    return f"{number:,.0f}" if float(number).is_integer() else f"{number:g}"
+
+
 def _params(measure: Measure, value: object, field: str) -> dict[str, float]:
     if value is None:
         return {}
@@ -166,13 +165,14 @@ def _params(measure: Measure, value: object, field: str) -> dict[str, float]:
     params = {}
     for name, given in value.items():
         param = known[name]
-        top = "" if param.maximum is None else f" to {param.maximum:g}"
+        top = "" if param.maximum is None else f" to {_amount(param.maximum)}"
         kind = "a whole number" if param.integer else "a number"
-        expected = f"{kind} from {param.minimum:g}{top}"
+        expected = f"{kind} from {_amount(param.minimum)}{top}"
         ok = isinstance(given, int | float) and not isinstance(given, bool)
-        if ok and param.integer and not float(given).is_integer():
-            ok = False
-        if not ok or not math.isfinite(given) or given < param.minimum:
+        if ok and isinstance(given, float):
+            ok = math.isfinite(given) and (given.is_integer() or not param.integer)
+        # (An int is compared as it is: float() of JSON's 400-digit number would overflow.)
+        if not ok or given < param.minimum:
             raise RequestError(f"{field}.{name}", expected, given)
         if param.maximum is not None and given > param.maximum:
             raise RequestError(f"{field}.{name}", expected, given)

@@ -7,6 +7,7 @@ user's turns with no gap longer than ``SESSION_GAP_SECONDS`` (the ``gapSeconds``
 from __future__ import annotations
 
 from ... import contract
+from ..window import MAX_DURATION_SECONDS
 from .context import TURNS
 from .definition import COUNT, Measure, Param, Sql, Value, register
 
@@ -79,6 +80,7 @@ SESSIONS = register(
                 "the longest pause within one session, in seconds",
                 float(contract.SESSION_GAP_SECONDS),
                 minimum=1,
+                maximum=float(MAX_DURATION_SECONDS),
                 integer=True,
             ),
         ),

@@ -137,3 +137,21 @@ def test_the_cases_cover_every_order_and_count(
     assert {p.order for p in parsed} == {"ordered", "strict", "unordered"}
     assert {p.count_by for p in parsed} == {"conversation", "user", "session"}
     assert T0 < FunnelRequest.parse(_request("time-range")).range.start_ns
+
+
+def test_the_largest_accepted_values_are_answered_alike(
+    random_engines: tuple[Stream, Engine, Engine],
+) -> None:
+    """The window and slowReplySeconds at their bounds (366 days), over the whole time range
+    (1970 to 2262-04-11): no overflow on either engine (past the bounds, a 400)."""
+    _, duckdb, clickhouse = random_engines
+    body = {
+        "steps": ["A", "B"],
+        "startTime": 0,
+        "endTime": "2262-04-11T23:47:16.854775Z",
+        "window": 366 * 86400,
+        "slowReplySeconds": 366 * 86400,
+    }
+    on_duckdb = funnel(duckdb, body)
+    assert funnel(clickhouse, body) == on_duckdb
+    assert on_duckdb["steps"][0]["count"] > 0

@@ -98,3 +98,23 @@ def test_weekly_retention(engines: tuple[Engine, Engine]) -> None:
     result = run(engines, period="week", totalIntervals=2)
     # u5's first visit (Saturday) is in the first week too; u4's was the week before.
     assert [(c["size"], c["values"]) for c in result["cohorts"]] == [(4, [4, 0]), (0, [0])]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # periods up to 120 months past startTime, beyond the last time the store holds
+        {"startTime": "2262-01-01T00:00:00Z", "period": "month", "totalIntervals": 120},
+        {"startTime": "2262-04-11T00:00:00Z", "period": "day", "totalIntervals": 120},
+        # periods back from endTime, before 1970
+        {"startTime": None, "endTime": "1970-02-01T00:00:00Z", "period": "month"},
+    ],
+)
+def test_the_ends_of_the_time_range_are_answered(
+    engines: tuple[Engine, Engine], body: dict[str, Any]
+) -> None:
+    """Any startTime and endTime accepted (1970 to 2262-04-11) is answered, alike on both
+    engines (past it, a 500: the periods' dates were out of Python's range)."""
+    found = run(engines, **{"endTime": "2262-04-11T23:47:16.854775Z", **body})
+    assert len(found["periods"]) == found["totalIntervals"]
+    assert [cohort["size"] for cohort in found["cohorts"]] == [0] * found["totalIntervals"]
