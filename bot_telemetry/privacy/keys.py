@@ -43,6 +43,12 @@ PSEUDONYMOUS_KEYS: frozenset[str] = frozenset(
     {"fromId", "recipientId", "userId", "TeamsUserAadObjectId"}
 )
 
+#: Keys that hold the channel's conversation id: as they are unless the id holds personal
+#: data (``PrivacyPolicy.conversation_id``).
+CONVERSATION_KEYS: frozenset[str] = frozenset(
+    {contract.CONVERSATION_ID, contract.ATTR_CONVERSATION_ID, contract.ATTR_GEN_AI_CONVERSATION_ID}
+)
+
 #: Keys whose values we know hold no personal data, recorded as they are: ids the channel
 #: or we generate, scores, intents, the knowledge base's own questions and answers, dialog
 #: and step names, and what botbuilder's own components send under these names.

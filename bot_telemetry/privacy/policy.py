@@ -22,7 +22,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import detection, exceptions
-from .keys import JUDGED_BY_VALUE, PERSONAL_KEYS, PSEUDONYMOUS_KEYS, SAFE_KEYS, named_personal
+from .keys import (
+    CONVERSATION_KEYS,
+    JUDGED_BY_VALUE,
+    PERSONAL_KEYS,
+    PSEUDONYMOUS_KEYS,
+    SAFE_KEYS,
+    named_personal,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -71,8 +78,12 @@ class Treatment(IntEnum):
     #: A key the policy does not know, personal data not allowed: each value is recorded
     #: only if it cannot be personal (numbers, ids, single tokens; not free text).
     DETECT = 4
+    #: A conversation id: as it is, or a keyed hash when it holds personal data (see
+    #: ``PrivacyPolicy.conversation_id``).
+    CONVERSATION = 5
 
 
+_CONVERSATION = Treatment.CONVERSATION
 _DROP, _KEEP, _HASH, _REDACT, _DETECT = (
     Treatment.DROP,
     Treatment.KEEP,
@@ -120,6 +131,9 @@ class PrivacyPolicy:
         init=False, repr=False, compare=False, default_factory=dict
     )
     _detected_values: dict[str, str | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _conversation_ids: dict[str, str] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
     _consented: PrivacyPolicy | None = field(init=False, repr=False, compare=False, default=None)
@@ -185,6 +199,8 @@ class PrivacyPolicy:
             return Treatment.DROP
         if key in self.pseudonymous_keys:
             return Treatment.HASH
+        if key in CONVERSATION_KEYS:
+            return Treatment.CONVERSATION
         if self.is_personal(key):
             allowed = self.log_personal_information or listed
             return Treatment.REDACT if allowed else Treatment.DROP
@@ -254,6 +270,8 @@ class PrivacyPolicy:
             if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
                 return self.pseudonymize(str(value))
             return value
+        if treatment is _CONVERSATION:
+            return self.conversation_id(value) if isinstance(value, str) else value
         return self.redact_value(value)
 
     def _detected(self, value: Any) -> Any:
@@ -371,6 +389,28 @@ class PrivacyPolicy:
         """A stable, keyed, one-way id for a user or session id."""
         return _keyed_hash(self._key or _default_key(), identifier)
 
+    def conversation_id(self, conversation_id: str) -> str:
+        """A conversation id as it may be recorded: as it is, unless it holds personal data
+        (SMS and WhatsApp channels name a conversation after the user's phone number), then
+        a keyed hash — whatever ``log_personal_information`` says, as for user ids, so every
+        signal of a conversation carries the same id and still joins. A Teams thread id
+        (``19:…@thread.tacv2``) is not an email.
+
+        >>> policy = PrivacyPolicy(pseudonymization_key=b"k")
+        >>> policy.conversation_id("8bcQ2xJ-us"), len(policy.conversation_id("sms:+14155550123"))
+        ('8bcQ2xJ-us', 32)
+        """
+        found = self._conversation_ids.get(conversation_id)
+        if found is None:
+            personal = not _TEAMS_THREAD.fullmatch(conversation_id) and (
+                detection.personal(conversation_id)
+                or self._redacted(conversation_id) != conversation_id
+            )
+            found = self.pseudonymize(conversation_id) if personal else conversation_id
+            if len(self._conversation_ids) < _REMEMBERED_VALUES:
+                self._conversation_ids[conversation_id] = found
+        return found
+
 
 def plain_key(key: Any) -> str:
     """A property key as text: an ``Enum`` member (botbuilder's ``LuisTelemetryConstants``)
@@ -385,6 +425,8 @@ def _keyed_hash(key: bytes, identifier: str) -> str:
 
 
 DEFAULT_POLICY = PrivacyPolicy()
+
+_TEAMS_THREAD = re.compile(r"\d+:[^\s@]+@thread\.[a-z0-9]+(?:;.*)?", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1024)

@@ -123,7 +123,9 @@ def deleted_properties(activity: Any) -> Properties:
 
 def turn_span_attributes(activity: Any, policy: PrivacyPolicy) -> Properties:
     """The turn span's attributes. User and session ids are pseudonymized."""
-    conversation_id = activity.conversation.id if activity.conversation else None
+    raw_conversation = activity.conversation.id if activity.conversation else None
+    conversation_id = policy.conversation_id(raw_conversation) if raw_conversation else None
+    session_id = policy.pseudonymize(raw_conversation) if raw_conversation else None
     user_id = activity.from_property.id if activity.from_property else None
     attributes: Properties = {
         contract.ATTR_ACTIVITY_ID: activity.id,
@@ -133,7 +135,7 @@ def turn_span_attributes(activity: Any, policy: PrivacyPolicy) -> Properties:
         contract.ATTR_LOCALE: activity.locale or None,
         contract.ATTR_CONVERSATION_ID: conversation_id,
         contract.ATTR_GEN_AI_CONVERSATION_ID: conversation_id,
-        contract.ATTR_SESSION_ID: policy.pseudonymize(conversation_id) if conversation_id else None,
+        contract.ATTR_SESSION_ID: session_id,
         contract.ATTR_ENDUSER_PSEUDO_ID: policy.pseudonymize(user_id) if user_id else None,
     }
     return {key: value for key, value in attributes.items() if value is not None}

@@ -94,3 +94,30 @@ async def test_concurrent_conversations_each_stay_in_their_own_turns_trace(
             assert record.log_record.trace_id == turn_of[conversation], (name, conversation)
             if name == "OrderLookup":
                 assert attributes["order"] == f"order-{conversation}"
+
+
+async def test_a_conversation_named_after_a_phone_number_leaves_as_a_hash(
+    telemetry: CapturedTelemetry,
+) -> None:
+    async def logic(context: TurnContext) -> None:
+        await context.send_activity("noted")
+
+    number = "whatsapp:+14155550123"
+    async with running_bot(logic) as bot:
+        async with aiohttp.ClientSession() as http:
+            body = bot.activity("hi", number)
+            async with http.post(bot.url, json=body) as response:
+                assert response.status in (200, 201)
+    assert bot.connector.requests[0]["conversation"] == number  # the reply still reaches it
+
+    hashed = telemetry.handle.privacy.conversation_id(number)
+    assert hashed != number
+    turn = telemetry.span_named(contract.TURN_SPAN_NAME)
+    assert (turn.attributes or {})["activity.conversation.id"] == hashed
+    for record in telemetry.events():
+        assert (record.log_record.attributes or {})[contract.CONVERSATION_ID] == hashed
+    recorded = repr([dict(s.attributes or {}) for s in telemetry.spans()])
+    recorded += repr([dict(r.log_record.attributes or {}) for r in telemetry.logs()])
+    recorded += repr([dict(e.attributes or {}) for s in telemetry.spans() for e in s.events])
+    assert "4155550123" not in recorded  # the reply's url.full included
+    assert f"/v3/conversations/{hashed}/activities" in recorded

@@ -169,15 +169,9 @@ def test_a_listed_key_is_vouched_for() -> None:
 
 
 def test_known_keys_are_recorded_without_value_checks() -> None:
-    # the knowledge base's answer is bot content; a conversation id may look like anything
-    kept = PrivacyPolicy().apply(
-        {"answer": "Call us on +44 20 7946 0958", "conversationId": "a:1 b", "intentScore": 0.9}
-    )
-    assert kept == {
-        "answer": "Call us on +44 20 7946 0958",
-        "conversationId": "a:1 b",
-        "intentScore": 0.9,
-    }
+    # the knowledge base's answer is bot content (conversation ids: their own rule, below)
+    kept = PrivacyPolicy().apply({"answer": "Call us on +44 20 7946 0958", "intentScore": 0.9})
+    assert kept == {"answer": "Call us on +44 20 7946 0958", "intentScore": 0.9}
 
 
 def test_a_conversation_name_is_judged_by_its_value() -> None:
@@ -243,3 +237,22 @@ def test_urls_lose_credentials_and_under_the_default_policy_query_and_fragment()
         "https://bot.example.net:8443/users/[REDACTED]/x?q=Grace#f"
     )
     assert PrivacyPolicy().url("http://[::1]:80/a") == "http://[::1]:80/a"
+
+
+# --- conversation ids -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("personal", [False, True], ids=["default", "log_personal_information"])
+def test_a_conversation_id_is_kept_unless_it_holds_personal_data(personal: bool) -> None:
+    policy = PrivacyPolicy(pseudonymization_key=b"k", log_personal_information=personal)
+    for kept in ("8bcQ2xJ-us", "a:1xYz-9", "19:abc123@thread.tacv2", "19:m@thread.v2;messageid=1"):
+        assert policy.conversation_id(kept) == kept
+        assert policy.apply({"conversationId": kept}) == {"conversationId": kept}
+    # SMS and WhatsApp name a conversation after the user's number: a keyed hash, the same
+    # everywhere (events, the turn span, URLs), and stable (a hash is kept as it is)
+    for personal_id in ("whatsapp:+14155550123", "sms:+44 7700 900123", "ada@example.org"):
+        hashed = policy.conversation_id(personal_id)
+        assert hashed == policy.pseudonymize(personal_id)
+        assert policy.conversation_id(hashed) == hashed
+        for key in ("conversationId", "activity.conversation.id", "gen_ai.conversation.id"):
+            assert policy.apply({key: personal_id}) == {key: hashed}

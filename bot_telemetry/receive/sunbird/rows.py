@@ -204,14 +204,19 @@ def event_values(
         attributes[_CDATA] = cdata
         for item in cdata:
             kind, value = item["type"], item["id"]
-            attributes[_CDATA_PREFIX + kind] = value
             lowered = kind.lower()
             if lowered == _CONVERSATION:
+                # The bot's own rule for conversation ids, so the page's events still join.
+                safe = policy.conversation_id(value) if value else value
+                if safe != value:
+                    value = safe
+                    attributes[_CDATA] = _with_id(attributes[_CDATA], item, safe)
                 conversation_id = conversation_id or value or None
             elif lowered == _TRACE:
                 trace_id = trace_id or _hex_id(value, 32)
             elif lowered == _SPAN:
                 span_id = span_id or _hex_id(value, 16)
+            attributes[_CDATA_PREFIX + kind] = value
     if conversation_id:
         attributes[_CONVERSATION_ID] = conversation_id
     if trace_id is None:
@@ -242,6 +247,10 @@ def event_values(
     )
 
 
+def _with_id(cdata: list[Any], item: Any, new_id: str) -> list[Any]:
+    return [{**each, "id": new_id} if each is item else each for each in cdata]
+
+
 _CONTEXT_DONE = frozenset({"channel", "env", "pdata", "did", "sid", "cdata"})
 _CONVERSATION = contract.CDATA_CONVERSATION.lower()
 _TRACE = contract.CDATA_TRACE.lower()
@@ -258,7 +267,18 @@ def scrubbed(raw: Any, policy: PrivacyPolicy) -> Any:
         kept["actor"] = {**actor, "id": policy.pseudonymize(actor["id"])}
     context = kept.get("context")
     if type(context) is dict and isinstance(context.get("did"), str):
-        kept["context"] = {**context, "did": policy.pseudonymize(context["did"])}
+        context = kept["context"] = {**context, "did": policy.pseudonymize(context["did"])}
+    if type(context) is dict and type(context.get("cdata")) is list:
+        cdata = context["cdata"]
+        for item in cdata:
+            if (
+                type(item) is dict
+                and isinstance(item.get("type"), str)
+                and item["type"].lower() == _CONVERSATION
+                and isinstance(item.get("id"), str)
+            ):
+                cdata = _with_id(cdata, item, policy.conversation_id(item["id"]))
+        kept["context"] = {**context, "cdata": cdata}
     edata = kept.get("edata")
     if isinstance(kept.get("eid"), str) and type(edata) is dict:
         kept["edata"] = private_edata(kept["eid"], edata, policy)

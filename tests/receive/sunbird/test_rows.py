@@ -117,3 +117,23 @@ def test_promoted_columns_are_what_the_stores_lookup_gives(name: str) -> None:
     ]
     for column, values in zip(PROMOTED_EVENT_PROPERTIES, zip(*looked_up, strict=True), strict=True):
         assert made[column] == list(values), column
+
+
+def test_a_conversation_id_holding_a_phone_number_is_stored_as_the_bot_stores_it() -> None:
+    policy = POLICIES["default"]
+    number = "whatsapp:+14155550123"
+    hashed = policy.conversation_id(number)
+    assert hashed != number
+    good = event("INTERACT", ets=ETS, conversation=number)
+    bad = event("INTERACT", ets=ETS + 1, conversation=number)
+    bad["edata"]["type"] = 3  # kept in the failed set, scrubbed
+    body = json.dumps({"id": "api.sunbird.telemetry", "events": [good, bad]}).encode()
+    parsed = parse_bundle(body, None, ClientHeaders())
+    batch = build_batch(parsed, list(range(len(parsed.events))), BUNDLE, policy, Sessions(), "")
+    logs = batch.logs
+    assert logs["conversation_id"][0] == hashed  # joins the bot's conversation
+    stored = json.dumps([logs["attributes"], logs["body"]])
+    assert "4155550123" not in stored
+    attributes = json.loads(logs["attributes"][0])
+    assert attributes["conversationId"] == attributes["sunbird.cdata.Conversation"] == hashed
+    assert attributes["sunbird.context.cdata"] == [{"type": "Conversation", "id": hashed}]
