@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -32,7 +33,7 @@ from ..contract import (
     SESSION_ATTRIBUTES,
     USER_ATTRIBUTES,
 )
-from ..privacy import PrivacyPolicy
+from ..privacy import PrivacyPolicy, Treatment
 from .settings import PostHogSettings
 
 #: The namespace of our event uuids (UUIDv5): a constant, so every process derives the same.
@@ -44,6 +45,8 @@ except importlib.metadata.PackageNotFoundError:  # running from a tree without m
     LIB_VERSION = "0.0.0"
 
 _DAY_MS = 86_400_000
+#: The form of the policy's pseudonyms (``PrivacyPolicy.pseudonymize``: a keyed hash).
+_PSEUDONYM = re.compile(r"[0-9a-f]{32}")
 # Attributes that say how the record was made, not what happened.
 _NOT_PROPERTIES = frozenset({CUSTOM_EVENT_NAME, "event.name"})
 
@@ -72,18 +75,22 @@ def capture_event(
     record: EventRecord, settings: PostHogSettings, policy: PrivacyPolicy
 ) -> dict[str, Any]:
     """The capture API's event for ``record``; properties the policy does not allow are left
-    out, personal text it allows is redacted (user ids arrive pseudonymized)."""
+    out, personal text it allows is redacted. User ids arrive pseudonymized by the policy and
+    are not hashed again (one of another form is: see ``_judged``)."""
     attributes = record.attributes
-    user = _first(attributes, USER_ATTRIBUTES) or _first(record.turn, USER_ATTRIBUTES)
+    user = _user(attributes, policy) or _user(record.turn, policy)
     session = _first(attributes, SESSION_ATTRIBUTES) or _first(record.turn, SESSION_ATTRIBUTES)
     conversation = _first(attributes, CONVERSATION_ATTRIBUTES)
     channel = attributes.get(CHANNEL_ID) or attributes.get(ATTR_CHANNEL_ID)
 
     # The one privacy decision of the project (known keys, key names, values of unknown keys):
-    # PostHog gets exactly what the other destinations get.
-    properties = policy.apply(
-        (key, value) for key, value in attributes.items() if key not in _NOT_PROPERTIES
-    )
+    # PostHog gets exactly what the other destinations get. What reaches here has passed the
+    # policy already (the bot's signals, serve's client-event receiver), so a user id is one
+    # of its pseudonyms: kept as it is, hashing it again would make it disagree with the
+    # store's, the distinct id's and (under a per-process key) the other sender's.
+    pseudonyms: dict[str, str] = {}
+    properties = policy.apply(_judged(attributes, policy, pseudonyms))
+    properties.update(pseudonyms)
     # Measurements travel as one JSON attribute (for Azure Monitor); PostHog wants them as
     # plain numeric properties.
     properties.update(_measurements(properties.pop(CUSTOM_MEASUREMENTS, None)))
@@ -181,6 +188,44 @@ def iso_time(time_ns: int) -> str:
     """ISO 8601 in UTC with microseconds, as the capture API takes timestamps."""
     seconds, rest = divmod(time_ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1000:06d}Z"
+
+
+def is_pseudonym(value: Any) -> bool:
+    """Whether ``value`` has the form of the policy's pseudonyms (a keyed hash, 32 lowercase
+    hex digits): a user id that passed the policy, not to be hashed again."""
+    return type(value) is str and _PSEUDONYM.fullmatch(value) is not None
+
+
+def _judged(
+    attributes: Mapping[str, Any], policy: PrivacyPolicy, pseudonyms: dict[str, str]
+) -> Iterator[tuple[str, Any]]:
+    """The attributes the policy is to judge; user ids it would hash that are already its
+    pseudonyms go to ``pseudonyms`` instead. A value of another form under such a key (a raw
+    id recorded past the policy) is judged, so hashed: no raw id leaves."""
+    hashed = policy.pseudonymous_keys
+    for key, value in attributes.items():
+        if key in _NOT_PROPERTIES:
+            continue
+        if key in hashed and is_pseudonym(value) and policy.treatment(key) is Treatment.HASH:
+            pseudonyms[key] = value
+        else:
+            yield key, value
+
+
+def _user(attributes: Mapping[str, Any] | None, policy: PrivacyPolicy) -> str | None:
+    """The pseudonymous user: the turn's ``enduser.pseudo.id``, else ``fromId``. A ``fromId``
+    that is not one of the policy's pseudonyms (recorded past the policy) is hashed."""
+    if not attributes:
+        return None
+    for key in USER_ATTRIBUTES:
+        value = attributes.get(key)
+        if value in (None, ""):
+            continue
+        text = str(value)
+        if key in policy.pseudonymous_keys and not is_pseudonym(text):
+            return policy.pseudonymize(text)
+        return text
+    return None
 
 
 def _first(attributes: Mapping[str, Any] | None, keys: tuple[str, ...]) -> str | None:

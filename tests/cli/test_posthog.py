@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,10 @@ from bot_telemetry.cli import main
 from bot_telemetry.posthog import EventRecord, event_uuid
 from bot_telemetry.signals import track_custom_event, with_turn_properties
 from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.receive.sunbird.events import bundle, event
 from tests.reliability.stack import stored
 from tests.support.posthog import PostHogServer
+from tests.support.waiting import wait_for
 
 TURNS = 30
 
@@ -140,6 +143,63 @@ def test_a_running_serve_is_asked_for_the_events(
     with CollectorThread(ServerConfig(store=store, port=0)) as collector:
         assert backfill(store, "--batch", "25", "--url", collector.url) == 0
     assert {r.uuid for r in posthog.received()} == history.uuids
+
+
+def test_user_ids_are_the_stored_ones_forwarded_and_backfilled(
+    posthog: PostHogServer, tmp_path: Path
+) -> None:
+    store = tmp_path / "store.duckdb"
+    raw = {"fromId": "29:1AliceRaw", "recipientId": "28:bot-raw"}
+    with CollectorThread(ServerConfig(store=store, port=0)) as collector:
+        # A bot that leaves PostHog to serve, and a page's client event for the same user.
+        handle = configure(
+            "bot",
+            span_exporters=[OTLPSpanExporter(endpoint=f"{collector.url}/v1/traces")],
+            log_exporters=[OTLPLogExporter(endpoint=f"{collector.url}/v1/logs")],
+            metric_readers=[],
+        )
+        try:
+            with trace.get_tracer("test").start_as_current_span("bot.turn"):
+                token = context.attach(with_turn_properties({"conversationId": "c-1"}))
+                try:
+                    track_custom_event("BotMessageReceived", {**raw, "text": "I am Alice"})
+                    track_custom_event("BotMessageSend", {**raw, "text": "Hi Alice"})
+                finally:
+                    context.detach(token)
+            assert handle.force_flush(10_000)
+        finally:
+            handle.shutdown()
+        page = event("INTERACT", actor=raw["fromId"], did="device-raw", conversation="c-1")
+        request = urllib.request.Request(
+            f"{collector.url}/v1/telemetry",
+            data=json.dumps(bundle([page])).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        wait_for(lambda: len(posthog.received()) >= 3, timeout=20, what="3 forwarded events")
+    rows = stored(
+        store,
+        "SELECT event_name, time_ns, trace_id, span_id, service_name, attributes FROM logs "
+        "WHERE event_name IS NOT NULL",
+    )
+    expected = {}
+    for name, time_ns, trace_id, span_id, service, attributes in rows:
+        found = json.loads(attributes)
+        record = EventRecord(name, time_ns, trace_id, span_id, found, service)
+        expected[str(event_uuid(record))] = {key: found.get(key) for key in raw}
+    assert len(expected) == 3 and all(ids["fromId"] != raw["fromId"] for ids in expected.values())
+    assert sum(ids["recipientId"] is not None for ids in expected.values()) == 2  # the bot's
+
+    assert backfill(store) == 0
+    got = posthog.received()
+    assert len(got) == 6 and sum(r.historical for r in got) == 3
+    for item in got:  # live from serve, then from the backfill
+        assert {key: item.properties.get(key) for key in raw} == expected[item.uuid or ""]
+        assert item.distinct_id == expected[item.uuid or ""]["fromId"]
+    assert not any(
+        text.encode() in posthog.wire() for text in (*raw.values(), "Alice", "device-raw")
+    )
 
 
 def test_without_a_key_it_says_what_is_missing(

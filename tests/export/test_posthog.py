@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import _logs, trace
+from opentelemetry import _logs, context, trace
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 
 from bot_telemetry import configure
@@ -40,8 +40,6 @@ def environment(server: PostHogServer, monkeypatch: pytest.MonkeyPatch) -> PostH
 
 
 def emit_turn(count: int, name: str = "QnAMessage") -> None:
-    from opentelemetry import context
-
     turn = {"conversationId": "conv-1", "enduser.pseudo.id": "u-hash", "session.id": "s-hash"}
     with trace.get_tracer("test").start_as_current_span("bot.turn"):
         token = context.attach(with_turn_properties(turn))
@@ -104,6 +102,38 @@ def test_custom_events_arrive_mapped_with_their_uuids(server: PostHogServer) -> 
         assert item.properties["score"] == 0.5
         assert "text" not in item.properties and b"my secret" not in server.wire()
         assert item.properties["trace_id"] == f"{events[0].log_record.trace_id:032x}"
+
+
+def test_user_ids_are_those_of_the_bots_record_not_hashed_again(server: PostHogServer) -> None:
+    memory = InMemoryLogRecordExporter()
+    settings = PostHogSettings(api_key=server.api_key, host=server.url)
+    handle = configure(
+        "bot",
+        span_exporters=[],
+        log_exporters=[memory, PostHogLogExporter(settings)],
+        metric_readers=[],
+    )
+    try:
+        with trace.get_tracer("test").start_as_current_span("bot.turn"):
+            token = context.attach(with_turn_properties({"conversationId": "conv-1"}))
+            try:
+                track_custom_event(
+                    "BotMessageReceived",
+                    {"fromId": "29:1AliceRaw", "recipientId": "28:bot-raw", "text": "I am Alice"},
+                )
+            finally:
+                context.detach(token)
+        assert handle.force_flush(10_000)
+    finally:
+        handle.shutdown()
+    (record,) = [r.log_record for r in memory.get_finished_logs() if r.log_record.event_name]
+    assert record.attributes is not None
+    (got,) = server.received()
+    # What the store and the other destinations get (the policy's pseudonyms), not hashed again.
+    assert got.properties["fromId"] == record.attributes["fromId"] == got.distinct_id
+    assert got.properties["recipientId"] == record.attributes["recipientId"]
+    assert got.properties["fromId"] != "29:1AliceRaw"
+    assert not any(raw in server.wire() for raw in (b"29:1AliceRaw", b"28:bot-raw", b"Alice"))
 
 
 def test_excluded_events_are_not_even_queued(environment: PostHogServer, monkeypatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -85,8 +86,8 @@ def test_without_a_user_the_conversation_then_the_service_is_the_distinct_id() -
     assert capture_event(no_user, SETTINGS, PrivacyPolicy())["distinct_id"] == "conversation:c9"
     alone = EventRecord("X", NOW, None, None, {}, "nlu")
     assert capture_event(alone, SETTINGS, PrivacyPolicy())["distinct_id"] == "service:nlu"
-    received = EventRecord("BotMessageReceived", NOW, None, None, {"fromId": "h1"}, "bot")
-    assert capture_event(received, SETTINGS, PrivacyPolicy())["distinct_id"] == "h1"
+    received = EventRecord("BotMessageReceived", NOW, None, None, {"fromId": "ab" * 16}, "bot")
+    assert capture_event(received, SETTINGS, PrivacyPolicy())["distinct_id"] == "ab" * 16
 
 
 def test_the_turn_span_supplies_user_and_session_for_older_events() -> None:
@@ -112,6 +113,41 @@ def test_the_policy_applies_before_anything_leaves() -> None:
     assert opened["properties"]["text"] == "call me at [REDACTED]"
     denied = capture_event(personal, SETTINGS, PrivacyPolicy(deny_keys=frozenset({"answer"})))
     assert "answer" not in denied["properties"]
+
+
+def test_user_ids_the_policy_made_are_not_hashed_again() -> None:
+    # What the bot's signals and serve's client-event receiver store: the policy's pseudonyms.
+    policy = PrivacyPolicy(pseudonymization_key="k")
+    user, bot = policy.pseudonymize("29:1AliceRaw"), policy.pseudonymize("28:bot-raw")
+    stored = {"fromId": user, "recipientId": bot, "userId": user, "TeamsUserAadObjectId": user}
+    received = EventRecord("BotMessageReceived", NOW, None, None, stored, "bot")
+    for applied in (policy, PrivacyPolicy(pseudonymization_key="k", log_personal_information=True)):
+        event = capture_event(received, SETTINGS, applied)
+        assert event["distinct_id"] == user
+        assert {key: event["properties"][key] for key in stored} == stored
+    denied = PrivacyPolicy(pseudonymization_key="k", deny_keys=frozenset({"recipientId"}))
+    assert "recipientId" not in capture_event(received, SETTINGS, denied)["properties"]
+
+
+def test_a_raw_id_or_free_text_recorded_past_the_policy_does_not_leave() -> None:
+    # A log record made by other code: the raw ids are hashed, unknown free text judged.
+    policy = PrivacyPolicy(pseudonymization_key="k")
+    raw = {
+        "fromId": "29:1AliceRaw",
+        "recipientId": "28:bot-raw",
+        "TeamsUserAadObjectId": "6f1c0a8e-1f55-4a55-9a52-3b1a4f0e8c21",
+        "visitorNote": "Alice Smith, flat 4, ring twice",
+        "tally": 3,
+    }
+    event = capture_event(EventRecord("X", NOW, None, None, raw, "bot"), SETTINGS, policy)
+    assert event["distinct_id"] == policy.pseudonymize("29:1AliceRaw")
+    properties = event["properties"]
+    for key in ("fromId", "recipientId", "TeamsUserAadObjectId"):
+        assert properties[key] == policy.pseudonymize(raw[key])
+    assert "visitorNote" not in properties and properties["tally"] == 3
+    sent = json.dumps(event)
+    assert not any(str(raw[key]) in sent for key in ("fromId", "recipientId", "visitorNote"))
+    assert "6f1c0a8e" not in sent
 
 
 def test_include_and_exclude_by_name_or_pattern() -> None:
