@@ -6,14 +6,17 @@
 Events are read page by page (oldest first) from the store, or from the ``serve`` that
 holds it, mapped as the live forwarders map them (same uuids, so PostHog collapses what
 was already sent) and sent with ``historical_migration``. After each page PostHog took, a
-checkpoint next to the store (``<store>.posthog-backfill.json``) records where the walk
-is: run the same command again to resume after an interruption or an outage.
+checkpoint next to the store (``<store>.posthog-backfill.<walk>.json``) records where the
+walk is: run the same command again to resume after an interruption or an outage. A walk is
+one PostHog host, project (a fingerprint of the API key; the key is not stored) and window
+(``--since``/``--until`` as given): another project or window starts its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -63,20 +66,22 @@ def run(options: argparse.Namespace) -> int:
     settings = dataclasses.replace(settings, retry_seconds=options.retry_seconds)
     if options.batch < 1:
         raise CommandError("--batch must be at least 1")
-    checkpoint = Checkpoint.load(checkpoint_path(options.store))
     window = TimeWindow.parse(options.since, options.until)
-    if options.restart or checkpoint is None or checkpoint.host != settings.host:
-        checkpoint = Checkpoint.start(checkpoint_path(options.store), settings.host, window)
+    walk = Walk(settings.host, project_fingerprint(settings.api_key), options.since, options.until)
+    path = checkpoint_path(options.store, walk)
+    checkpoint = None if options.restart else Checkpoint.load(path)
+    if checkpoint is None or checkpoint.walk != walk:
+        checkpoint = Checkpoint.start(path, walk, window)
     elif checkpoint.done:
         print(
-            f"{PROG}: the backfill to {settings.host} is complete ({checkpoint.sent:,} events); "
+            f"{PROG}: the backfill {walk} is complete ({checkpoint.sent:,} events); "
             "pass --restart to send again",
             file=sys.stderr,
         )
         return 0
     else:
         print(
-            f"{PROG}: resuming the backfill to {settings.host}: {checkpoint.sent:,} events sent",
+            f"{PROG}: resuming the backfill {walk}: {checkpoint.sent:,} events sent",
             file=sys.stderr,
         )
     return backfill(options, settings, checkpoint)
@@ -151,21 +156,53 @@ def event_record(event: StoredEvent) -> EventRecord:
     )
 
 
-def checkpoint_path(store: Path | ClickHouseLocation) -> Path:
-    """Next to the store file; for ClickHouse (no file of ours), under .bot-telemetry/ named
-    by the server and database."""
+def project_fingerprint(api_key: str) -> str:
+    """Which PostHog project, without the key: the start of the key's SHA-256."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class Walk:
+    """What a backfill walks: to which host and project, over which window (``--since`` and
+    ``--until`` as given, so that the same command finds its walk again whenever it runs)."""
+
+    host: str
+    project: str  # project_fingerprint of the API key
+    since: str | None
+    until: str | None
+
+    @property
+    def name(self) -> str:
+        """A short name for the walk's checkpoint file."""
+        text = json.dumps([self.host, self.project, self.since, self.until])
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def __str__(self) -> str:
+        window = " ".join(
+            f"--{bound} {value}"
+            for bound, value in (("since", self.since), ("until", self.until))
+            if value
+        )
+        return f"to {self.host} (project {self.project[:8]}, {window or 'all history'})"
+
+
+def checkpoint_path(store: Path | ClickHouseLocation, walk: Walk) -> Path:
+    """Next to the store file, one per walk; for ClickHouse (no file of ours), under
+    .bot-telemetry/ named by the server and database."""
+    suffix = f".posthog-backfill.{walk.name}.json"
     if isinstance(store, ClickHouseLocation):
         name = f"clickhouse-{store.host}-{store.port}-{store.tables.database}"
-        return DEFAULT_STORE.parent / f"{name}.posthog-backfill.json"
-    return store.with_name(store.name + ".posthog-backfill.json")
+        return DEFAULT_STORE.parent / f"{name}{suffix}"
+    return store.with_name(store.name + suffix)
 
 
 @dataclasses.dataclass
 class Checkpoint:
-    """Where a backfill is: its window, the last event PostHog took, what was sent."""
+    """Where a backfill is: what it walks, its fixed window, the last event PostHog took,
+    what was sent."""
 
     path: Path
-    host: str
+    walk: Walk
     since_ns: int
     until_ns: int
     after: tuple[int, str] | None = None
@@ -174,20 +211,26 @@ class Checkpoint:
     done: bool = False
 
     @classmethod
-    def start(cls, path: Path, host: str, window: TimeWindow) -> Checkpoint:
+    def start(cls, path: Path, walk: Walk, window: TimeWindow) -> Checkpoint:
         # The end is fixed now: events stored later are the live forwarder's. Whole
         # milliseconds, as the window travels to a running serve.
         until = min(window.end_ns, time.time_ns())
-        return cls(path, host, _whole_ms(window.start_ns), _whole_ms(until))
+        return cls(path, walk, _whole_ms(window.start_ns), _whole_ms(until))
 
     @classmethod
     def load(cls, path: Path) -> Checkpoint | None:
         try:
             found = json.loads(path.read_text())
             after = found.get("after")
+            walk = Walk(
+                str(found["host"]),
+                str(found["project"]),
+                _optional_text(found.get("since")),
+                _optional_text(found.get("until")),
+            )
             return cls(
                 path,
-                str(found["host"]),
+                walk,
                 int(found["since_ns"]),
                 int(found["until_ns"]),
                 (int(after[0]), str(after[1])) if after else None,
@@ -204,7 +247,10 @@ class Checkpoint:
 
     def save(self) -> None:
         data = {
-            "host": self.host,
+            "host": self.walk.host,
+            "project": self.walk.project,
+            "since": self.walk.since,
+            "until": self.walk.until,
             "since_ns": self.since_ns,
             "until_ns": self.until_ns,
             "after": list(self.after) if self.after else None,
@@ -216,6 +262,10 @@ class Checkpoint:
         partial = self.path.with_name(self.path.name + ".tmp")
         partial.write_text(json.dumps(data))
         os.replace(partial, self.path)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _whole_ms(nanoseconds: int) -> int:

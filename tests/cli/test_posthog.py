@@ -124,7 +124,8 @@ def test_an_outage_stops_it_and_the_same_command_resumes(
     posthog.answer = third_request_on_fails  # type: ignore[method-assign]
     assert backfill(store, "--batch", "10", "--retry-seconds", "0") == 1
     assert "503" in capsys.readouterr().err
-    checkpoint = json.loads((tmp_path / "store.duckdb.posthog-backfill.json").read_text())
+    (path,) = tmp_path.glob("store.duckdb.posthog-backfill.*.json")
+    checkpoint = json.loads(path.read_text())
     assert checkpoint["sent"] == 20 and not checkpoint["done"]
 
     posthog.answer = real_answer  # type: ignore[method-assign]
@@ -133,6 +134,40 @@ def test_an_outage_stops_it_and_the_same_command_resumes(
     got = posthog.received()
     assert len(got) == 2 * TURNS, "nothing sent twice, nothing missing"
     assert {r.uuid for r in got} == history.uuids
+
+
+def test_another_project_or_a_wider_window_walks_again_and_each_keeps_its_place(
+    history: History,
+    posthog: PostHogServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = tmp_path / "store.duckdb"
+    store.write_bytes(history.store.read_bytes())
+    first_key, other_key = posthog.api_key, "phc_second_project"
+
+    def sent_with(key: str, *args: str) -> list[str]:
+        posthog.api_key = key  # the server takes this project's key only
+        monkeypatch.setenv("POSTHOG_API_KEY", key)
+        before = len(posthog.received())
+        assert main(["posthog", "backfill", "--store", str(store), *args]) == 0
+        return [r.uuid or "" for r in posthog.received()[before:]]
+
+    assert set(sent_with(first_key, "--since", "1d")) == history.uuids
+    capsys.readouterr()
+    # The same host, another project: its own walk, the whole history.
+    assert set(sent_with(other_key, "--since", "1d")) == history.uuids
+    # The same project, a wider window: its own walk too.
+    assert set(sent_with(other_key, "--since", "30d")) == history.uuids
+    assert "complete" not in capsys.readouterr().err
+    # Each walk is still where it was: the same commands send nothing again.
+    for key, since in ((first_key, "1d"), (other_key, "1d"), (other_key, "30d")):
+        assert sent_with(key, "--since", since) == []
+        assert "is complete (60 events)" in capsys.readouterr().err
+    checkpoints = [path.read_text() for path in tmp_path.glob("*.posthog-backfill.*.json")]
+    assert len(checkpoints) == 3
+    assert not any(key in text for text in checkpoints for key in (first_key, other_key))
 
 
 def test_a_running_serve_is_asked_for_the_events(
