@@ -6,7 +6,7 @@ the collector side's forwarders. It imports only the OpenTelemetry API.
     queue.put(item)          # the caller pays a lock and an append
 """
 
-from .accounting import DROPPED_METRIC, ExportAccounting
+from .accounting import DEFERRED_METRIC, DROPPED_METRIC, ExportAccounting
 from .queue import BatchQueue, Delivery
 
-__all__ = ["DROPPED_METRIC", "BatchQueue", "Delivery", "ExportAccounting"]
+__all__ = ["DEFERRED_METRIC", "DROPPED_METRIC", "BatchQueue", "Delivery", "ExportAccounting"]

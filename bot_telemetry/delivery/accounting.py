@@ -3,7 +3,13 @@
 With the backend down the SDK would log a line per dropped span (queue full) and the
 OTLP exporter one per failed batch and retry: a bot under load would drown its own logs.
 Instead we count what is lost in a metric (``bot_telemetry.telemetry.dropped``) and log
-one line when an outage starts and one when export recovers.
+one line when an outage starts and one when export recovers. What an exporter keeps to send
+again itself (Azure Monitor's offline storage) is not lost: it is counted apart
+(``bot_telemetry.telemetry.deferred``).
+
+Why an export failed is the attempt's own: what the exporter logs while it runs (the SDK's
+per-batch lines, folded here) is noted on the thread of that export (``export_attempt``),
+so one destination's outage line never carries another's error.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from opentelemetry.metrics import Meter
 
@@ -19,6 +28,7 @@ _log = logging.getLogger("bot_telemetry.export")
 
 
 DROPPED_METRIC = "bot_telemetry.telemetry.dropped"
+DEFERRED_METRIC = "bot_telemetry.telemetry.deferred"
 
 # The SDK's and OTLP exporter's loggers whose per-item and per-batch lines we fold into ours.
 _NOISY_LOGGERS = (
@@ -28,6 +38,47 @@ _NOISY_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
 )
 _NOISY_PREFIXES = ("Failed to export", "Transient error")
+# The Azure Monitor exporter's per-batch line when a request got no answer; folded only
+# inside one of our export attempts (its metric exporter's lines are left alone).
+_AZURE_LOGGER = "azure.monitor.opentelemetry.exporter.export._base"
+_AZURE_PREFIXES = ("Retrying due to server request error", "Retrying due to server response error")
+
+
+@dataclass
+class Attempt:
+    """One export call: why it failed, as the exporter logged it while it ran."""
+
+    reason: str = ""
+
+
+_attempts = threading.local()
+
+
+@contextmanager
+def export_attempt() -> Iterator[Attempt]:
+    """Marks an export call on this thread: reasons the exporter logs meanwhile are its own."""
+    attempt = Attempt()
+    outer = getattr(_attempts, "current", None)
+    _attempts.current = attempt
+    try:
+        yield attempt
+    finally:
+        _attempts.current = outer
+
+
+def note_reason(reason: str) -> bool:
+    """Why the export running on this thread fails; False when no export is running here."""
+    attempt: Attempt | None = getattr(_attempts, "current", None)
+    if attempt is None:
+        return False
+    attempt.reason = reason
+    return True
+
+
+@dataclass
+class _Outage:
+    dropped: int = 0
+    deferred: int = 0
 
 
 class ExportAccounting:
@@ -36,11 +87,16 @@ class ExportAccounting:
     def __init__(self, meter: Meter) -> None:
         self._lock = threading.Lock()
         self._dropped: Counter[tuple[str, str]] = Counter()
-        self._failing: dict[str, int] = {}
+        self._deferred: Counter[str] = Counter()
+        self._failing: dict[str, _Outage] = {}
         self._recovered: dict[str, float] = {}  # when each destination last recovered
-        self._last_reason = ""
         self._counter = meter.create_counter(
             DROPPED_METRIC, unit="{item}", description="Telemetry items dropped before export"
+        )
+        self._deferred_counter = meter.create_counter(
+            DEFERRED_METRIC,
+            unit="{item}",
+            description="Telemetry items an exporter could not send and kept to send again",
         )
         self._filter = _FoldSdkNoise(self)
 
@@ -48,6 +104,11 @@ class ExportAccounting:
         """Items dropped so far, keyed ``"<signal>/<reason>"``."""
         with self._lock:
             return {f"{signal}/{reason}": n for (signal, reason), n in self._dropped.items()}
+
+    def deferred(self) -> dict[str, int]:
+        """Items an exporter could not send and kept to send again itself, by signal."""
+        with self._lock:
+            return dict(self._deferred)
 
     def count(self, signal: str, reason: str, items: int) -> None:
         with self._lock:
@@ -61,40 +122,58 @@ class ExportAccounting:
         items: int,
         error: BaseException | None = None,
         started: float | None = None,
+        *,
+        reason: str = "",
+        deferred: int = 0,
     ) -> None:
-        """A batch was not delivered; the first failure of an outage is logged, with the
-        exporter's exception (and its traceback) when it raised one. ``started`` (the
-        ``time.monotonic()`` its export began) tells a request sent during the last outage,
-        answered only after the destination recovered, from a new outage: such a late
-        failure is counted, and starts no outage."""
-        self.count(signal, "export_failed", items)
+        """A batch was not delivered: ``items`` are lost, ``deferred`` more the exporter kept
+        to send again. The first failure of an outage is logged, with the exporter's
+        exception (and its traceback) when it raised one, else ``reason`` (this attempt's,
+        see ``export_attempt``). ``started`` (the ``time.monotonic()`` its export began)
+        tells a request sent during the last outage, answered only after the destination
+        recovered, from a new outage: such a late failure is counted, and starts no outage."""
+        if items:
+            self.count(signal, "export_failed", items)
+        if deferred:
+            with self._lock:
+                self._deferred[signal] += deferred
+            self._deferred_counter.add(deferred, {"signal": signal})
         with self._lock:
             recovered = self._recovered.get(destination)
             if started is not None and recovered is not None and started < recovered:
                 return
             starting = destination not in self._failing
-            self._failing[destination] = self._failing.get(destination, 0) + items
-            reason = f"{type(error).__name__}: {error}"[:200] if error else self._last_reason
+            outage = self._failing.setdefault(destination, _Outage())
+            outage.dropped += items
+            outage.deferred += deferred
+        if error:
+            reason = f"{type(error).__name__}: {error}"[:200]
         if starting:
+            details = [reason] if reason else []
+            if deferred:
+                details.append(f"the exporter keeps what it could not send ({DEFERRED_METRIC})")
             _log.warning(
                 "telemetry export to %s is failing%s; dropped telemetry is counted in the "
                 "metric %s and export resumes by itself when the backend answers again",
                 destination,
-                f" ({reason})" if reason else "",
+                f" ({'; '.join(details)})" if details else "",
                 DROPPED_METRIC,
                 exc_info=error,
             )
 
     def export_succeeded(self, destination: str) -> None:
         with self._lock:
-            lost = self._failing.pop(destination, None)
-            if lost is not None:
+            outage = self._failing.pop(destination, None)
+            if outage is not None:
                 self._recovered[destination] = time.monotonic()
-        if lost is not None:
+        if outage is not None:
             _log.warning(
-                "telemetry export to %s recovered; %d items were dropped during the outage",
+                "telemetry export to %s recovered; %d items were dropped during the outage%s",
                 destination,
-                lost,
+                outage.dropped,
+                f" ({outage.deferred} more were kept by the exporter, to be sent again)"
+                if outage.deferred
+                else "",
             )
 
     def is_failing(self, destination: str) -> bool:
@@ -102,16 +181,12 @@ class ExportAccounting:
         with self._lock:
             return destination in self._failing
 
-    def note_reason(self, reason: str) -> None:
-        with self._lock:
-            self._last_reason = reason
-
     def install_log_folding(self) -> None:
-        for name in _NOISY_LOGGERS:
+        for name in (*_NOISY_LOGGERS, _AZURE_LOGGER):
             logging.getLogger(name).addFilter(self._filter)
 
     def remove_log_folding(self) -> None:
-        for name in _NOISY_LOGGERS:
+        for name in (*_NOISY_LOGGERS, _AZURE_LOGGER):
             logging.getLogger(name).removeFilter(self._filter)
 
 
@@ -121,7 +196,15 @@ class _FoldSdkNoise(logging.Filter):
         self._accounting = accounting
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith(_NOISY_PREFIXES):
+        message = str(record.msg)
+        if record.name == _AZURE_LOGGER:
+            # Folded only when it is about one of our exports, which reports the outage.
+            return not (message.startswith(_AZURE_PREFIXES) and note_reason(_reason(record)))
+        if not message.startswith(_NOISY_PREFIXES):
             return True
-        self._accounting.note_reason(record.getMessage()[:200])
+        note_reason(_reason(record))
         return False
+
+
+def _reason(record: logging.LogRecord) -> str:
+    return record.getMessage()[:200]

@@ -3,6 +3,6 @@ forwarders count their losses the same way); these names stay importable from he
 
 from __future__ import annotations
 
-from ..delivery.accounting import DROPPED_METRIC, ExportAccounting
+from ..delivery.accounting import DEFERRED_METRIC, DROPPED_METRIC, ExportAccounting
 
-__all__ = ["DROPPED_METRIC", "ExportAccounting"]
+__all__ = ["DEFERRED_METRIC", "DROPPED_METRIC", "ExportAccounting"]

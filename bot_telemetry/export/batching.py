@@ -9,8 +9,8 @@ counted (``ExportAccounting``) with one log line per outage.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry._logs import LogRecord
 from opentelemetry.context import Context
@@ -24,7 +24,21 @@ from ..delivery import BatchQueue, ExportAccounting
 from ..delivery.queue import Outcome
 from .otlp_encoding import otlp_sender
 
-__all__ = ["BatchQueue", "Forwarding", "QueuedLogRecordProcessor", "QueuedSpanProcessor"]
+__all__ = [
+    "BatchQueue",
+    "Delivering",
+    "Forwarding",
+    "QueuedLogRecordProcessor",
+    "QueuedSpanProcessor",
+]
+
+
+@runtime_checkable
+class Delivering(Protocol):
+    """An exporter that says what became of a batch (a ``Delivery``: what it delivered, what
+    it lost, what it kept to send again), where ``export`` could only say success or not."""
+
+    def deliver(self, batch: Sequence[Any]) -> Outcome: ...
 
 
 @runtime_checkable
@@ -54,8 +68,15 @@ class QueuedSpanProcessor(SpanProcessor):
         **options: float,
     ) -> None:
         self._exporter = exporter
+        send: Callable[[Sequence[ReadableSpan]], Outcome] = (
+            exporter.deliver
+            if isinstance(exporter, Delivering)
+            else otlp_sender(
+                exporter, lambda batch: exporter.export(batch) is SpanExportResult.SUCCESS
+            )
+        )
         self._queue: BatchQueue[ReadableSpan] = BatchQueue(
-            otlp_sender(exporter, lambda batch: exporter.export(batch) is SpanExportResult.SUCCESS),
+            send,
             signal="traces",
             destination=destination,
             accounting=accounting,
@@ -90,15 +111,21 @@ class QueuedLogRecordProcessor(LogRecordProcessor):
     ) -> None:
         self._exporter = exporter
         self._forwarding = exporter if isinstance(exporter, Forwarding) else None
-        self._queue: BatchQueue[ReadableLogRecord] = BatchQueue(
-            self._forwarding.deliver
-            if self._forwarding is not None
+        send: Callable[[Sequence[ReadableLogRecord]], Outcome] = (
+            exporter.deliver
+            if isinstance(exporter, Delivering)
             else otlp_sender(
                 exporter, lambda batch: exporter.export(batch) is LogRecordExportResult.SUCCESS
-            ),
+            )
+        )
+        self._queue: BatchQueue[ReadableLogRecord] = BatchQueue(
+            send,
             signal=self._forwarding.signal if self._forwarding is not None else "logs",
             destination=destination,
             accounting=accounting,
+            # Closing (shutdown, or the interpreter's exit), a batch waiting out a backoff
+            # gives up and what is left is tried once.
+            on_close=self._forwarding.stop_retrying if self._forwarding is not None else None,
             **options,  # type: ignore[arg-type]
         )
 
@@ -121,8 +148,5 @@ class QueuedLogRecordProcessor(LogRecordProcessor):
         return self._queue.flush(timeout_millis)
 
     def shutdown(self) -> None:
-        if self._forwarding is not None:
-            # A batch waiting out a backoff gives up now; close() tries what is left once.
-            self._forwarding.stop_retrying()
         self._queue.close()
         self._exporter.shutdown()  # type: ignore[no-untyped-call]

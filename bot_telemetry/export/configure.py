@@ -55,6 +55,11 @@ class Telemetry:
         """Telemetry items dropped so far (backend down, queue full), by signal and reason."""
         return self.accounting.dropped()
 
+    def deferred(self) -> dict[str, int]:
+        """Items an exporter could not send and kept to send again itself (Azure Monitor's
+        offline storage), by signal. They are not lost, so not in ``dropped()``."""
+        return self.accounting.deferred()
+
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Export everything queued so far; False if some of it could not be exported in time."""
         # Side by side, as in shutdown: one after the other, a hanging backend would make the

@@ -18,7 +18,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from .azure_monitor import WithoutCustomEventSpanEvents
+from .azure_monitor import WithOfflineStorage, WithoutCustomEventSpanEvents, exporter_options
 
 _log = logging.getLogger(__name__)
 
@@ -133,13 +133,15 @@ def _azure_monitor(connection_string: str) -> Destination:
             "APPLICATIONINSIGHTS_CONNECTION_STRING is set but the Azure Monitor exporter is "
             "not installed: pip install 'bot-telemetry[azure]'"
         ) from error
+    # Connect and read bounded by the export timeout (azure-core would read for 300 s).
+    options = exporter_options()
     return Destination(
         "Azure Monitor",
         WithoutCustomEventSpanEvents(
-            AzureMonitorTraceExporter(connection_string=connection_string)
+            AzureMonitorTraceExporter(connection_string=connection_string, **options)
         ),
-        AzureMonitorLogExporter(connection_string=connection_string),
+        WithOfflineStorage(AzureMonitorLogExporter(connection_string=connection_string, **options)),
         lambda: PeriodicExportingMetricReader(
-            AzureMonitorMetricExporter(connection_string=connection_string)
+            AzureMonitorMetricExporter(connection_string=connection_string, **options)
         ),
     )

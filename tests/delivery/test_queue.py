@@ -93,3 +93,50 @@ def test_a_request_sent_during_an_outage_that_fails_after_recovery_starts_no_out
     assert kinds == ["failing", "recovered", "failing"]
     assert counts.dropped() == {"traces/export_failed": 3, "logs/export_failed": 3}
     assert counts.is_failing("OTLP")
+
+
+def test_each_outage_line_gives_its_own_destinations_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One process, three destinations failing: a sender's own reason (PostHog), a reason the
+    exporter logs while it exports (the OTLP exporter's "Failed to export" line, folded), and
+    an exporter that says nothing. Each outage line tells its own, and nothing of another's."""
+    counts = accounting()
+    counts.install_log_folding()
+    otlp_log = logging.getLogger("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+
+    def posthog(batch: Sequence[int]) -> Delivery:
+        return Delivery(dropped={"export_failed": len(batch)}, reason="no answer from PostHog")
+
+    def otlp(batch: Sequence[int]) -> bool:
+        otlp_log.error("Failed to export span batch code: 503, reason: %s", "OTLP unavailable")
+        return False
+
+    def silent(batch: Sequence[int]) -> bool:
+        return False
+
+    senders = {"PostHog": posthog, "OTLP": otlp, "Azure Monitor": silent}
+    queues = [
+        BatchQueue(send, signal="traces", destination=name, accounting=counts)
+        for name, send in senders.items()
+    ]
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+            # The silent one's outage starts just after PostHog's.
+            for queue in (queues[0], queues[2], queues[1]):
+                queue.put(1)
+                queue.flush(5_000)
+    finally:
+        counts.remove_log_folding()
+        for queue in queues:
+            queue.close()
+    lines = {
+        name: [r.getMessage() for r in caplog.records if f"export to {name} is" in r.getMessage()]
+        for name in senders
+    }
+    assert [len(found) for found in lines.values()] == [1, 1, 1], lines
+    assert "is failing (no answer from PostHog)" in lines["PostHog"][0]
+    assert "OTLP unavailable" in lines["OTLP"][0] and "PostHog" not in lines["OTLP"][0]
+    silent_line = lines["Azure Monitor"][0]
+    assert "PostHog" not in silent_line and "OTLP" not in silent_line, silent_line
+    assert counts.dropped() == {"traces/export_failed": 3}

@@ -4,11 +4,15 @@ It answers as the test says (accept, 500, 429 with Retry-After, hang, or not lis
 all), keeps every body it was sent (the bytes on the wire, for the privacy searches) and
 decodes what it accepted. With ``forward_to`` it passes accepted exports on to
 ``bot-telemetry serve`` and answers with the store's answer, so the test has both the wire
-bytes and a store.
+bytes and a store. It also speaks Application Insights' ingestion (``POST /v2.1/track``,
+gzipped JSON envelopes, answered as the service does), for the Azure Monitor exporter.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -52,6 +56,8 @@ class Received:
     turn_conversations: list[str] = field(default_factory=list)  # bot.turn spans' conversation
     # (service, signal, reason) -> the last cumulative value of the dropped-telemetry metric
     dropped: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # Application Insights envelopes: (base type, name), e.g. ("RemoteDependencyData", "work")
+    envelopes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 class Backend:
@@ -106,7 +112,8 @@ class Backend:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Type", "application/x-protobuf")
+                if "Content-Type" not in headers:
+                    self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
@@ -141,6 +148,8 @@ class Backend:
             return 500, b"", {}
         if mode == THROTTLE_429:
             return 429, b"", {"Retry-After": str(self.retry_after)}
+        if re.sub("/+", "/", path) == "/v2.1/track":
+            return self._track(body)
         if self.forward_to is not None:
             status, answer = self._forward(path, body, headers)
             if status != 200:
@@ -149,6 +158,22 @@ class Backend:
             answer = b""
         self._decode(path, body)
         return 200, answer, {}
+
+    def _track(self, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        """Application Insights' ingestion: every envelope accepted."""
+        text = (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).decode().strip()
+        items = (
+            json.loads(text)
+            if text.startswith("[")
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
+        with self._lock:
+            for item in items:
+                data = item.get("data", {})
+                name = str(data.get("baseData", {}).get("name", ""))
+                self.received.envelopes[(str(data.get("baseType", "")), name)] += 1
+        answer = {"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []}
+        return 200, json.dumps(answer).encode(), {"Content-Type": "application/json"}
 
     def _forward(self, path: str, body: bytes, headers: Any) -> tuple[int, bytes]:
         request = urllib.request.Request(

@@ -1,0 +1,165 @@
+"""Azure Monitor through a real ingestion endpoint that hangs or answers (``Backend`` speaks
+Application Insights' ``POST /v2.1/track``): a batch the exporter keeps in its offline
+storage is deferred, not dropped, and arrives later; a hanging ingestion costs one export
+timeout, not azure-core's 300 s read timeout; each destination's outage line gives its own
+reason."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import _logs, trace
+
+from bot_telemetry import configure
+from bot_telemetry.export.azure_monitor import WithoutCustomEventSpanEvents
+from bot_telemetry.export.posthog import PostHogLogExporter
+from bot_telemetry.posthog import PostHogSettings
+from bot_telemetry.signals import track_custom_event
+from tests.reliability.backend import ACCEPT, HANG, Backend
+from tests.support.posthog import PostHogServer
+from tests.support.waiting import wait_for
+
+SPAN = "RemoteDependencyData"  # what an internal span becomes in Application Insights
+
+
+@pytest.fixture
+def ingestion(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Backend]:
+    # Nothing of the exporter's own: no statsbeat, no remote settings, storage under tmp_path.
+    for variable in ("STATSBEAT_DISABLED_ALL", "SDKSTATS_DISABLED", "CONTROLPLANE_DISABLED"):
+        monkeypatch.setenv(f"APPLICATIONINSIGHTS_{variable}", "true")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for variable in ("OTEL_EXPORTER_OTLP_ENDPOINT", "POSTHOG_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    backend = Backend(hang_seconds=120)
+    yield backend
+    backend.close()
+
+
+def connection_string(backend: Backend) -> str:
+    return f"InstrumentationKey={uuid.uuid4()};IngestionEndpoint={backend.url}/"
+
+
+def azure_spans(backend: Backend, tmp_path: Path) -> WithoutCustomEventSpanEvents:
+    """The span exporter as the environment makes it, with a 1 s timeout and no wait before
+    its offline storage may send a stored batch again."""
+    from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
+
+    return WithoutCustomEventSpanEvents(
+        AzureMonitorTraceExporter(
+            connection_string=connection_string(backend),
+            timeout=1.0,
+            read_timeout=1.0,
+            storage_directory=str(tmp_path / "azure"),
+            storage_min_retry_interval=0,
+        )
+    )
+
+
+def emit(names: list[str]) -> None:
+    for name in names:
+        trace.get_tracer("test").start_span(name).end()
+
+
+def test_a_batch_the_exporter_stores_for_a_retry_is_deferred_not_dropped(
+    ingestion: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ingestion.set_mode(HANG)
+    handle = configure(
+        "bot",
+        span_exporters=[azure_spans(ingestion, tmp_path)],
+        log_exporters=[],
+        metric_readers=[],
+    )
+    names = [f"span-{index:02}" for index in range(16)]
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+            for part in (names[:10], names[10:15]):
+                emit(part)
+                handle.force_flush(10_000)  # no answer: the exporter stores the batch
+            # Not lost: the exporter keeps both batches on disk to send again.
+            assert handle.dropped() == {}
+            assert handle.deferred() == {"traces": 15}
+            ingestion.set_mode(ACCEPT)
+            emit(names[15:])
+            # Delivered, and after it the exporter sent what it had stored.
+            assert handle.force_flush(10_000)
+    finally:
+        handle.shutdown()
+    spans = {name: n for (kind, name), n in ingestion.received.envelopes.items() if kind == SPAN}
+    assert spans == dict.fromkeys(names, 1)
+    lines = [r.getMessage() for r in caplog.records if "telemetry export to" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert "WithoutCustomEventSpanEvents is failing (" in lines[0]
+    assert "the exporter keeps what it could not send" in lines[0]
+    assert "Read timed out" in lines[0]  # the exporter's own line, folded into ours
+    assert lines[1].endswith(
+        "recovered; 0 items were dropped during the outage "
+        "(15 more were kept by the exporter, to be sent again)"
+    )
+
+
+def test_a_hanging_ingestion_costs_one_export_timeout_not_five_minutes(
+    ingestion: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the environment, as a bot sets it up: azure-core's read timeout (300 s) held the
+    export thread and ``shutdown()`` for five minutes; the export timeout is 10 s."""
+    monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", connection_string(ingestion))
+    ingestion.set_mode(HANG)
+    handle = configure("bot")
+    assert handle.destinations == ["Azure Monitor"]
+    emit(["work"])
+    _logs.get_logger("test").emit(body="a log line")
+    wait_for(lambda: ingestion.requests[HANG] >= 2, what="a request per signal, hanging")
+    closing = threading.Thread(target=handle.shutdown)
+    started = time.monotonic()
+    closing.start()
+    closing.join(25)
+    took = time.monotonic() - started
+    ingestion.close()  # answers what still hangs
+    closing.join(60)
+    assert took < 25, f"shutdown took {took:.0f}s with the ingestion hanging"
+    # Both batches are on disk for the next run, and counted so.
+    assert handle.dropped() == {}
+    assert handle.deferred() == {"traces": 1, "logs": 1}
+    print(f"\nshutdown with Application Insights hanging: {took:.1f}s")
+
+
+def test_each_destinations_outage_line_gives_its_own_reason(
+    ingestion: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostHog fails with a reason of its own, then Azure Monitor, whose exporter logs none
+    for a 429: Azure Monitor's line said PostHog's error."""
+    posthog = PostHogServer()
+    posthog.fail_next(503, times=100)
+    settings = PostHogSettings(api_key=posthog.api_key, host=posthog.url, retry_seconds=0)
+    ingestion.set_mode(HANG)
+    handle = configure(
+        "bot",
+        span_exporters=[azure_spans(ingestion, tmp_path)],
+        log_exporters=[PostHogLogExporter(settings)],
+        metric_readers=[],
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+            with trace.get_tracer("test").start_as_current_span("turn"):
+                track_custom_event("QnAMessage", {"conversationId": "c1"})
+            handle.logger_provider.force_flush(10_000)
+            handle.tracer_provider.force_flush(10_000)
+    finally:
+        handle.shutdown()
+        posthog.close()
+    lines = [r.getMessage() for r in caplog.records if " is failing" in r.getMessage()]
+    # Exporters passed to configure() are named by their class.
+    (posthog_line,) = [line for line in lines if "export to PostHogLogExporter" in line]
+    (azure_line,) = [line for line in lines if "export to WithoutCustomEventSpanEvents" in line]
+    assert "answered 503" in posthog_line
+    assert "PostHog" not in azure_line and "503" not in azure_line, azure_line
+    assert "Read timed out" in azure_line
