@@ -61,6 +61,12 @@ USES: Final = {
     "microsoft-agents-hosting-core 1.9": [
         ("AgentApplication._on_error", "record_application_errors: failed turns stay failed"),
     ],
+    "azure-monitor-opentelemetry-exporter 1.0.0b58": [
+        (
+            "._handle_transmit_from_storage",
+            "tell a batch it stored to send again (deferred) from one it lost",
+        ),
+    ],
     "botbuilder-ai 4.17": [
         ("LuisRecognizer._application", "the LUIS endpoint (app-map node and server.address)"),
         ("QnAMaker._endpoint", "the QnA host and knowledge base id"),
@@ -159,11 +165,28 @@ def otlp_http_max_request_size(exporter: object) -> int:
     return limit if isinstance(limit, int) and limit > 0 else 0
 
 
+def azure_transmit_handler(exporter: object) -> Any:
+    """An Azure Monitor exporter's ``_handle_transmit_from_storage(envelopes, result)``: it
+    gets the result of each transmission (``FAILED_RETRYABLE`` when the batch went to its
+    offline storage) and puts the batch there."""
+    return _read(
+        exporter,
+        "_handle_transmit_from_storage",
+        f"{type(exporter).__name__}._handle_transmit_from_storage",
+    )
+
+
+def replace_azure_transmit_handler(exporter: object, handler: Any) -> None:
+    """Put ``handler`` in place of the exporter's own (an instance attribute)."""
+    setattr(exporter, "_handle_transmit_from_storage", handler)  # noqa: B010 (this module's job)
+
+
 __all__ = [
     "SUPPRESS_INSTRUMENTATION_KEY",
     "USES",
     "agnosticcontextmanager",
     "application_error_dispatch",
+    "azure_transmit_handler",
     "blob_container_client",
     "component_dialog_set",
     "dialog_set_dialogs",
@@ -173,4 +196,5 @@ __all__ = [
     "otlp_http_max_request_size",
     "qna_endpoint",
     "replace_application_error_dispatch",
+    "replace_azure_transmit_handler",
 ]

@@ -127,6 +127,26 @@ def test_the_agents_sdks_dialogs_blob_storage_and_error_dispatch(
     assert "not there any more" not in caplog.text
 
 
+def test_azure_monitor_exporter_transmit_handler(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
+
+    exporter = AzureMonitorTraceExporter(
+        connection_string="InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+        "IngestionEndpoint=http://127.0.0.1:9/",
+        storage_directory=str(tmp_path),
+    )
+    handler = _private.azure_transmit_handler(exporter)
+    assert callable(handler) and handler.__func__.__name__ == "_handle_transmit_from_storage"
+    assert callable(exporter.storage.put)  # public: what OfflineStorageWatch also wraps
+    replacement = object()
+    _private.replace_azure_transmit_handler(exporter, replacement)
+    assert _private.azure_transmit_handler(exporter) is replacement
+    assert "not there any more" not in caplog.text
+    exporter.shutdown()
+
+
 @pytest.mark.parametrize("kind", [OTLPSpanExporter, OTLPLogExporter])
 def test_otlp_http_exporter_client(kind: type) -> None:
     exporter = kind(endpoint="http://127.0.0.1:9/v1/x", timeout=1)

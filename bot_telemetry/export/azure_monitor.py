@@ -28,6 +28,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from .._private import azure_transmit_handler, replace_azure_transmit_handler
 from ..contract import CUSTOM_EVENT_NAME
 from ..delivery.queue import EXPORT_FAILED, Delivery
 
@@ -77,7 +78,7 @@ class OfflineStorageWatch:
         self._seen = _Seen()
         storage = getattr(exporter, "storage", None)
         put = getattr(storage, "put", None)
-        handle = getattr(exporter, "_handle_transmit_from_storage", None)
+        handle = azure_transmit_handler(exporter) if callable(put) else None
         self.watching = callable(put) and callable(handle)
         if not self.watching:
             return
@@ -96,7 +97,7 @@ class OfflineStorageWatch:
             return handle(envelopes, result)  # type: ignore[misc]
 
         storage.put = watched_put  # type: ignore[union-attr]
-        exporter._handle_transmit_from_storage = watched_handle  # type: ignore[attr-defined]
+        replace_azure_transmit_handler(exporter, watched_handle)
 
     def deliver(self, export: Callable[[], bool], items: int) -> Delivery:
         seen = self._seen
