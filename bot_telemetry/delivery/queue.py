@@ -151,7 +151,8 @@ class BatchQueue(Generic[Item]):
 
     def flush(self, timeout_millis: float = 30_000) -> bool:
         """Export everything queued now; False if that took longer than the timeout (a
-        request in flight on the export thread is waited for until then, not longer)."""
+        request in flight on the export thread is waited for until then, not longer) or an
+        export failed (its items are counted as dropped, or deferred, not exported)."""
         deadline = time.monotonic() + timeout_millis / 1000
         drained = self._drain(deadline)
         with self._lock:
@@ -203,7 +204,8 @@ class BatchQueue(Generic[Item]):
 
     def _drain(self, deadline: float | None) -> bool:
         """Export queued batches until the queue is empty, an export fails or the deadline
-        passes; False if the export lock (a request in flight) was not free before it."""
+        passes; False if the export lock (a request in flight) was not free before it, or an
+        export failed."""
         if deadline is None:
             self._export_lock.acquire()
         elif not self._export_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
@@ -219,7 +221,7 @@ class BatchQueue(Generic[Item]):
                 if not self._export_one(batch):
                     # One try per round while the backend fails: the worker tries again on its
                     # next tick, a flush returns instead of waiting out timeout after timeout.
-                    return True
+                    return False
             return True
         finally:
             self._export_lock.release()

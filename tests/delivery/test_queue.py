@@ -42,6 +42,24 @@ def test_put_many_takes_what_fits_and_counts_the_rest() -> None:
     assert counts.dropped() == {"posthog/queue_full": 15, "posthog/shutdown": 2}
 
 
+def test_a_flush_whose_export_failed_says_so() -> None:
+    counts = accounting()
+    answers = [False, True]
+
+    def send(batch: Sequence[int]) -> bool:
+        return answers.pop(0)
+
+    queue: BatchQueue[int] = BatchQueue(
+        send, signal="traces", destination="d", accounting=counts, schedule_delay_millis=60_000
+    )
+    queue.put_many([1, 2, 3])
+    assert not queue.flush(10_000), "nothing was exported"
+    assert counts.dropped() == {"traces/export_failed": 3}
+    queue.put_many([4])
+    assert queue.flush(10_000)
+    queue.close()
+
+
 def test_a_partial_delivery_is_counted_by_reason_with_one_outage_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
