@@ -115,6 +115,13 @@ function shownValue(value) {
   return holder;
 }
 
+// Under a list the API cut at `limit` rows: it is the latest `limit`, not everything.
+function shownCount(count, limit, what) {
+  return el("p", { class: "shown-count" }, count >= limit
+    ? `Showing the latest ${limit} ${what} only: there may be more (narrow the search or the time window).`
+    : `${count} ${what}.`);
+}
+
 function go(hash) {
   window.location.hash = hash;
 }
@@ -177,7 +184,7 @@ async function route() {
 
 window.BotTelemetry = {
   el, query, windowParams, getJson, postJson, svg, ms, table, go, traceRows, TRACE_HEADINGS,
-  view, register, shownValue,
+  view, register, shownValue, shownCount,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

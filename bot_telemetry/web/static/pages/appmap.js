@@ -2,8 +2,13 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register } =
-  window.BotTelemetry;
+const {
+  el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
+  shownCount,
+} = window.BotTelemetry;
+
+// /api/nodes/{node} answers a node's latest 20 traces.
+const NODE_TRACES = 20;
 
 async function showAppMap() {
   const [svgResponse, map] = await Promise.all([
@@ -46,6 +51,7 @@ async function showNode(name) {
       { label: "Calls", num: true }, { label: "Failures", num: true }, { label: "p50", num: true },
       { label: "p95", num: true }], operations),
     el("h3", {}, "Recent traces"),
+    shownCount(details.traces.length, NODE_TRACES, "traces"),
     table(TRACE_HEADINGS, traceRows(details.traces), (row) => go(`#/trace/${row.trace}`)),
   );
 }

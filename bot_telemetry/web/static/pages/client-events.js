@@ -2,7 +2,10 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, table, go, view, register } = window.BotTelemetry;
+const { el, query, windowParams, getJson, table, go, view, register, shownCount } =
+  window.BotTelemetry;
+
+const EVENT_LIMIT = 100;
 
 async function showClientEvents(arg, params) {
   const failed = params.get("failed") === "true";
@@ -26,14 +29,17 @@ async function showClientEvents(arg, params) {
       + `${stats.receiver.failed} failed.`)
     : null;
   let listing;
+  let count;
   if (failed) {
-    const found = await getJson(`/api/client-events${query({ ...windowParams(), failed: "true" })}`);
+    const found = await getJson(`/api/client-events${query({ ...windowParams(), failed: "true", limit: EVENT_LIMIT })}`);
+    count = shownCount(found.length, EVENT_LIMIT, "failed events");
     listing = table([{ label: "Received" }, { label: "Service" }, { label: "Eid" }, { label: "Field" },
       { label: "Expected" }, { label: "Event as sent" }],
     found.map((f) => ({ failed: true, cells: [f.received, f.service, f.eid || "–", f.field || "–",
       f.expected || "–", el("code", {}, JSON.stringify(f.event).slice(0, 300))] })));
   } else {
-    const found = await getJson(`/api/client-events${query({ ...windowParams(), eid })}`);
+    const found = await getJson(`/api/client-events${query({ ...windowParams(), eid, limit: EVENT_LIMIT })}`);
+    count = shownCount(found.length, EVENT_LIMIT, "events");
     listing = table([{ label: "Time" }, { label: "Service" }, { label: "Event" },
       { label: "Conversation" }, { label: "Trace" }],
     found.map((e) => ({ conversation: e.conversation_id, trace: e.trace_id,
@@ -42,7 +48,7 @@ async function showClientEvents(arg, params) {
       : row.conversation ? `#/conversation/${encodeURIComponent(row.conversation)}` : "#/client-events"));
   }
   view.replaceChildren(...[el("h2", {}, failed ? "Client events: failed set" : "Client events"),
-    filters, received, listing].filter(Boolean));
+    filters, received, count, listing].filter(Boolean));
 }
 
 register("client-events", { nav: "Client events", order: 40, show: showClientEvents });

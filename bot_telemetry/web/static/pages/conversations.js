@@ -2,17 +2,21 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register } =
+const { el, query, windowParams, getJson, ms, table, go, view, register, shownCount } =
   window.BotTelemetry;
 
+const CONVERSATION_LIMIT = 100;
+
 async function showConversations() {
-  const found = await getJson(`/api/conversations${query(windowParams())}`);
+  const found = await getJson(
+    `/api/conversations${query({ ...windowParams(), limit: CONVERSATION_LIMIT })}`);
   const rows = found.map((c) => ({
     failed: c.failed_turns > 0,
     id: c.conversation_id,
     cells: [c.conversation_id, c.channel_id || "–", c.turns, c.failed_turns, c.first, c.last],
   }));
   view.replaceChildren(el("h2", {}, "Conversations"),
+    shownCount(found.length, CONVERSATION_LIMIT, "conversations"),
     table([{ label: "Conversation" }, { label: "Channel" }, { label: "Turns", num: true },
       { label: "Failed turns", num: true }, { label: "First" }, { label: "Last" }], rows,
     (row) => go(`#/conversation/${encodeURIComponent(row.id)}`)));

