@@ -60,3 +60,43 @@ def test_a_cut_trace_list_says_it_shows_only_the_latest(ui: Page) -> None:
     assert "latest 20 traces" in page.locator("#view .shown-count").inner_text()
     page = ui.open("#/traces?service=nobody")
     assert page.locator("#view .shown-count").inner_text() == "0 traces."
+
+
+def submitted(ui: Page, form: str, route: str) -> Any:
+    """Submit a form and wait until the page it leads to is drawn."""
+    page = ui.page
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_function(
+        "route => location.hash.startsWith(route) && document.body.dataset.ready === location.hash",
+        arg=route,
+    )
+    return page
+
+
+def test_a_bad_funnel_window_keeps_the_form_and_says_why(ui: Page) -> None:
+    page = ui.open("#/funnels")
+    page.fill("#funnel-form textarea[name=steps]", "request 1\nrequest 2")
+    page.fill("#funnel-form input[name=window]", "banana")
+    page = submitted(ui, "#funnel-form", "#/funnels?")
+    assert page.input_value("#funnel-form input[name=window]") == "banana"
+    assert page.input_value("#funnel-form textarea[name=steps]") == "request 1\nrequest 2"
+    assert "window" in page.locator("#view p.error").inner_text()
+    ui.shot("funnel-bad-window")
+
+
+def test_bad_paths_steps_keep_the_form_and_say_why(ui: Page) -> None:
+    page = ui.open("#/paths")
+    page.fill("#paths-form input[name=event]", "request 1")
+    page.fill("#paths-form input[name=steps]", "-4")
+    page = submitted(ui, "#paths-form", "#/paths?")
+    assert page.input_value("#paths-form input[name=steps]") == "-4"
+    assert page.input_value("#paths-form input[name=event]") == "request 1"
+    assert page.locator("#view p.error").inner_text() != ""
+
+
+def test_bad_retention_intervals_keep_the_form_and_say_why(ui: Page) -> None:
+    page = ui.open("#/retention")
+    page.fill("#retention-form input[name=intervals]", "-3")
+    page = submitted(ui, "#retention-form", "#/retention?")
+    assert page.input_value("#retention-form input[name=intervals]") == "-3"
+    assert page.locator("#view p.error").inner_text() != ""

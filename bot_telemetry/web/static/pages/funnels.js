@@ -240,7 +240,13 @@ async function showFunnels(params) {
       el("p", { class: "empty" }, "No dialog in this time window: describe a funnel above."));
     return;
   }
-  const result = await postJson("/analytics/funnel", { ...request, startTime: since() || request.startTime || null });
+  const result = await postJson("/analytics/funnel",
+    { ...request, startTime: since() || request.startTime || null }).catch((error) => error);
+  if (result instanceof Error) {
+    // A bad input (a 400): the form keeps what was typed, the message goes under it.
+    view.replaceChildren(...parts, form(request), el("p", { class: "error" }, result.message));
+    return;
+  }
   const slot = el("div");
   const select = (index) => {
     for (const bar of view.querySelectorAll(".funnel-step.selected")) bar.classList.remove("selected");

@@ -133,7 +133,14 @@ function sankey(result) {
 async function showPaths(params) {
   const request = requestIn(params);
   const startTime = windowParams().since || request.startTime || null;
-  const result = await postJson("/analytics/paths", { ...request, startTime });
+  const result = await postJson("/analytics/paths", { ...request, startTime })
+    .catch((error) => error);
+  if (result instanceof Error) {
+    // A bad input (a 400): the form keeps what was typed, the message goes under it.
+    view.replaceChildren(el("h2", {}, "User flows"), form(request),
+      el("p", { class: "error" }, result.message));
+    return;
+  }
   view.replaceChildren(
     el("h2", {}, "User flows"),
     form(request),

@@ -81,7 +81,14 @@ function heatMap(result) {
 async function showRetention(params) {
   const request = requestIn(params);
   const startTime = windowParams().since || request.startTime || null;
-  const result = await postJson("/analytics/retention", { ...request, startTime });
+  const result = await postJson("/analytics/retention", { ...request, startTime })
+    .catch((error) => error);
+  if (result instanceof Error) {
+    // A bad input (a 400): the form keeps what was typed, the message goes under it.
+    view.replaceChildren(el("h2", {}, "Retention"), form(request),
+      el("p", { class: "error" }, result.message));
+    return;
+  }
   const n = result.totalIntervals;
   view.replaceChildren(
     el("h2", {}, "Retention"),
