@@ -100,3 +100,34 @@ def test_bad_retention_intervals_keep_the_form_and_say_why(ui: Page) -> None:
     page = submitted(ui, "#retention-form", "#/retention?")
     assert page.input_value("#retention-form input[name=intervals]") == "-3"
     assert page.locator("#view p.error").inner_text() != ""
+
+
+def test_the_time_window_is_in_the_address(ui: Page) -> None:
+    page = ui.open("#/traces?failed=true")
+    assert page.input_value("#window") == ""
+    page.select_option("#window", "15m")
+    ui.ready("#/traces?failed=true&window=15m")
+    assert any("/api/traces?since=15m" in url for url in ui.requests)
+    page.reload()
+    ui.ready("#/traces?failed=true&window=15m")
+    assert page.input_value("#window") == "15m"
+    assert page.input_value("#trace-search select[name=failed]") == "true"
+    # The nav and the links of a page keep it.
+    page.click("nav a[data-view=conversations]")
+    ui.ready("#/conversations?window=15m")
+    assert page.input_value("#window") == "15m"
+    page.go_back()
+    ui.ready("#/traces?failed=true&window=15m")
+    page.go_back()
+    ui.ready("#/traces?failed=true")
+    assert page.input_value("#window") == ""
+    page.go_forward()
+    ui.ready("#/traces?failed=true&window=15m")
+    assert page.input_value("#window") == "15m"
+    # A page's own search keeps it too, and "everything" leaves it out.
+    page.click("#trace-search button[type=submit]")
+    ui.ready("#/traces?failed=true&window=15m")
+    page.select_option("#window", "")
+    ui.ready("#/traces?failed=true")
+    ui.open("#/appmap?window=1h")
+    assert ui.page.input_value("#window") == "1h"

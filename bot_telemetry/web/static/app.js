@@ -122,8 +122,15 @@ function shownCount(count, limit, what) {
     : `${count} ${what}.`);
 }
 
+// Every move inside the UI (go(), a link, the nav) keeps the time window chosen.
 function go(hash) {
-  window.location.hash = hash;
+  window.location.hash = keepWindow(hash);
+}
+
+function keepWindow(hash) {
+  const search = hash.split("?")[1];
+  if (new URLSearchParams(search || "").has("window") || !windowSelect.value) return hash;
+  return withWindow(hash, windowSelect.value);
 }
 
 function traceRows(traces) {
@@ -160,11 +167,46 @@ function buildNav() {
     el("a", { href: `#/${route}`, "data-view": route }, page.nav)));
 }
 
+// The time window lives in the hash's query (`window=15m`), so a reload, a shared link and
+// back/forward keep it; "everything" is no `window` at all.
+function chooseWindow(value) {
+  if (value && ![...windowSelect.options].some((option) => option.value === value)) {
+    windowSelect.append(el("option", { value }, `since ${value}`));
+  }
+  windowSelect.value = value;
+}
+
+function withWindow(hash, value) {
+  const [path, search] = hash.split("?");
+  const params = new URLSearchParams(search || "");
+  if (value) params.set("window", value);
+  else params.delete("window");
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+function windowChanged() {
+  window.location.hash = withWindow(window.location.hash || "#/appmap", windowSelect.value);
+}
+
+function followLink(event) {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey
+    || event.shiftKey || event.altKey) return;
+  const link = event.target.closest && event.target.closest("a[href^='#']");
+  if (!link) return;
+  const href = link.getAttribute("href");
+  const kept = keepWindow(href);
+  if (kept === href) return;
+  event.preventDefault();
+  window.location.hash = kept;
+}
+
 async function route() {
   const hash = window.location.hash || "#/appmap";
   const [path, search] = hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean);
   const params = new URLSearchParams(search || "");
+  chooseWindow(params.get("window") || "");
   const page = pages.get(parts[0]) || pages.get("appmap");
   for (const link of document.querySelectorAll("nav a")) {
     link.classList.toggle("active", link.dataset.view === page.section);
@@ -190,7 +232,8 @@ window.BotTelemetry = {
 // Page scripts are deferred too and run before this event: every page is registered by then.
 document.addEventListener("DOMContentLoaded", () => {
   buildNav();
-  windowSelect.addEventListener("change", route);
+  windowSelect.addEventListener("change", windowChanged);
+  document.addEventListener("click", followLink);
   window.addEventListener("hashchange", route);
   route();
 });
