@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from google.protobuf.message import Message
 
+from bot_telemetry import contract
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.browser import Page
-from tests.support.otlp_messages import T0, spans_request
+from tests.support.otlp_messages import T0, logs_request, new_span_id, new_trace_id, spans_request
 
 MS = 1_000_000
+TURN = (new_trace_id(), new_span_id())
 
 
 def post(url: str, path: str, message: Message) -> None:
@@ -40,6 +42,29 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorThr
             for i in range(55)
         ]
         post(running.url, "/v1/traces", spans_request(spans, service="api"))
+        # A conversation whose Q&A lookup found no answer.
+        turn = {
+            "trace_id": TURN[0],
+            "span_id": TURN[1],
+            "name": contract.TURN_SPAN_NAME,
+            "kind": 1,
+            "attributes": {
+                contract.ATTR_CONVERSATION_ID: "unanswered",
+                contract.ATTR_ACTIVITY_TYPE: "message",
+            },
+        }
+        post(running.url, "/v1/traces", spans_request([turn], service="bot"))
+        qna = {
+            "trace_id": TURN[0],
+            "span_id": TURN[1],
+            "time_unix_nano": T0 + MS // 2,
+            "attributes": {
+                contract.CUSTOM_EVENT_NAME: contract.QNA_MESSAGE,
+                contract.CONVERSATION_ID: "unanswered",
+                contract.ARTICLE_FOUND: False,
+            },
+        }
+        post(running.url, "/v1/logs", logs_request([qna], service="bot"))
         yield running
 
 
@@ -131,3 +156,9 @@ def test_the_time_window_is_in_the_address(ui: Page) -> None:
     ui.ready("#/traces?failed=true")
     ui.open("#/appmap?window=1h")
     assert ui.page.input_value("#window") == "1h"
+
+
+def test_a_qna_lookup_that_found_nothing_says_so(ui: Page) -> None:
+    page = ui.open("#/conversation/unanswered")
+    answer = page.locator("section.turn .chip.answer").inner_text()
+    assert answer == "no answer found", answer

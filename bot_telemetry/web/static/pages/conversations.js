@@ -35,8 +35,11 @@ function turnCard(turn, number) {
     el("div", {},
       turn.intents.map((i) => el("span", { class: "chip intent" },
         `intent ${i.intent}${i.score === null ? "" : ` (${i.score.toFixed(2)})`}`)),
-      turn.answers.map((a) => el("span", { class: "chip answer" },
-        `answer ${a.answer === null ? "(not recorded)" : a.answer}${a.score === null ? "" : ` (${a.score.toFixed(2)})`}`)),
+      turn.answers.map((a) => (a.article_found === false && a.answer === null
+        // The lookup found nothing (articleFound false): not an answer that went unrecorded.
+        ? el("span", { class: "chip answer unanswered" }, "no answer found")
+        : el("span", { class: "chip answer" },
+          `answer ${a.answer === null ? "(not recorded)" : a.answer}${a.score === null ? "" : ` (${a.score.toFixed(2)})`}`))),
       turn.failures.map((f) => el("span", { class: "chip failure" },
         `${f.service}: ${f.name}${f.message ? ` – ${f.message}` : ""}`))),
     turn.replies.map((reply) => said("bot", reply)),
