@@ -154,7 +154,10 @@ class BearerToken(grpc.aio.ServerInterceptor):
                 if value[:7].lower() == "bearer ":
                     presented = value[7:].strip()
                 break
-        if presented and hmac.compare_digest(presented, self._token):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a no).
+        if presented and hmac.compare_digest(
+            presented.encode(errors="surrogateescape"), self._token.encode()
+        ):
             return await continuation(details)
         return self._deny
 

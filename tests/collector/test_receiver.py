@@ -289,3 +289,51 @@ def test_a_loopback_server_refuses_foreign_host_names(collector: CollectorThread
         get_json(f"{collector.url}/api/appmap", {"Host": "attacker.example"})
     assert error.value.code == 403
     assert get_json(f"{collector.url}/api/appmap") == {"nodes": [], "edges": []}
+
+
+def test_a_token_with_other_than_ascii_is_a_no_not_a_500(tmp_path: Path) -> None:
+    token = "mot-de-passe-éèàçù-long"
+    config = ServerConfig(store=tmp_path / "store.duckdb", port=0, token=token)
+    with CollectorThread(config) as collector:
+        for presented in ("tökén-0123456789", "plain-ascii-token"):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                get_json(f"{collector.url}/api/health", {"Authorization": f"Bearer {presented}"})
+            assert error.value.code == 401
+        # urllib sends headers as Latin-1: the token's own bytes, as a client would
+        request = urllib.request.Request(f"{collector.url}/api/health")
+        request.add_header("Authorization", f"Bearer {token}".encode().decode("latin-1"))
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+
+
+def test_no_page_of_another_origin_may_change_anything(tmp_path: Path) -> None:
+    page = "http://chat.example"
+    config = ServerConfig(store=tmp_path / "store.duckdb", port=0, cors_origins=(page,))
+    with CollectorThread(config) as collector:
+        spans = json.dumps({"resourceSpans": []}).encode()
+        # a "simple" request (text/plain: no preflight first) where one is taken
+        plain = {"Content-Type": "text/plain"}
+        otlp = {"Content-Type": "application/json"}
+        # a listed page may send telemetry, and only telemetry
+        assert post(f"{collector.url}/v1/traces", spans, {**otlp, "Origin": page})[0] == 200
+        status, body, _ = post(f"{collector.url}/api/exhaust/run", b"{}", {**plain, "Origin": page})
+        assert status == 403 and b"only the collector's own pages" in body
+        # another site's page may send nothing
+        other = {**plain, "Origin": "http://evil.example"}
+        status, body, _ = post(f"{collector.url}/v1/telemetry", b"{}", other)
+        assert status == 403 and b"--cors-origin http://evil.example" in body
+        status, _, _ = post(f"{collector.url}/dataset/v1/request/submit", b"{}", other)
+        assert status == 403
+        # the UI's own pages (same origin) and clients that are not pages (no Origin) may
+        own = {**otlp, "Origin": collector.url}
+        assert post(f"{collector.url}/v1/traces", spans, own)[0] == 200
+        assert post(f"{collector.url}/v1/traces", spans, otlp)[0] == 200
+
+
+def test_a_server_bound_to_another_loopback_address_answers_its_own_name(
+    tmp_path: Path,
+) -> None:
+    config = ServerConfig(store=tmp_path / "store.duckdb", host="127.0.0.2", port=0)
+    with CollectorThread(config) as collector:
+        assert "127.0.0.2" in collector.url
+        assert get_json(f"{collector.url}/api/appmap") == {"nodes": [], "edges": []}

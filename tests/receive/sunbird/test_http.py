@@ -422,10 +422,14 @@ def test_without_listed_pages_a_preflight_is_refused_with_what_to_change(
         assert status == 403
         assert f"--cors-origin {PAGE}" in answer["error"]
         assert "Access-Control-Allow-Origin" not in headers
-        # A request that is not a preflight is served as before, with no CORS headers.
+        # Nor is a request that needs no preflight (text/plain): another site's page must not
+        # write to a collector on the user's machine. Clients that are not pages send no
+        # Origin and are served.
         status, answer, headers = post(running.url, bundle([event("START")]), {"Origin": PAGE})
-        assert status == 200 and answer["result"]["stored"] == 1
+        assert status == 403 and f"--cors-origin {PAGE}" in answer["error"]
         assert "Access-Control-Allow-Origin" not in headers
+        status, answer, _ = post(running.url, bundle([event("START")]), {})
+        assert status == 200 and answer["result"]["stored"] == 1
 
 
 def test_client_events_join_the_conversation_and_the_trace(served: CollectorThread) -> None:
