@@ -43,7 +43,9 @@ def guard(config: ServerConfig) -> Middleware:
                     {"error": f"host {request.host!r} not allowed"}, status=403
                 )
         origin = request.headers.get("Origin")
-        if origin is not None and request.method not in SAFE_METHODS:
+        # With a token, a page of another origin has none to send (the cookie is SameSite=
+        # Strict): the token decides, and a proxy that rewrites Host cannot lock the UI out.
+        if origin is not None and request.method not in SAFE_METHODS and not config.token:
             refusal = _foreign(request, origin, origins)
             if refusal:
                 return web.json_response({"error": refusal}, status=403)
