@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/ui-fixes/ for a person to look at.
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +29,36 @@ def post(url: str, path: str, message: Message) -> None:
         f"{url}{path}",
         data=message.SerializeToString(),
         headers={"Content-Type": "application/x-protobuf"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def sunbird(eid: str, mid: str, edata: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "eid": eid,
+        "ets": T0 // MS + 1000,
+        "ver": "3.0",
+        "mid": mid,
+        "actor": {"id": "user-1", "type": "User"},
+        "context": {"channel": "web", "env": "chat", "pdata": {"id": "webchat", "ver": "1.0"}},
+        "edata": edata,
+    }
+
+
+SUNBIRD_EVENTS = [
+    sunbird("FEEDBACK", "m1", {"rating": 2, "comments": "meh"}),
+    sunbird("FEEDBACK", "m2", {"rating": "five"}),  # fails
+    sunbird("INTERACT", "m3", {"type": "CLICK"}),  # fails: no id
+]
+
+
+def post_sunbird(url: str, events: list[dict[str, Any]]) -> None:
+    body = {"id": "api.sunbird.telemetry", "ver": "3.0", "params": {"msgid": "b1"}}
+    request = urllib.request.Request(
+        f"{url}/v1/telemetry",
+        data=json.dumps({**body, "ets": T0 // MS, "events": events}).encode(),
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
@@ -65,6 +96,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorThr
             },
         }
         post(running.url, "/v1/logs", logs_request([qna], service="bot"))
+        post_sunbird(running.url, SUNBIRD_EVENTS)
         yield running
 
 
@@ -162,3 +194,19 @@ def test_a_qna_lookup_that_found_nothing_says_so(ui: Page) -> None:
     page = ui.open("#/conversation/unanswered")
     answer = page.locator("section.turn .chip.answer").inner_text()
     assert answer == "no answer found", answer
+
+
+def test_the_failed_set_does_not_pretend_to_be_filtered_by_event(ui: Page) -> None:
+    page = ui.open("#/client-events?eid=FEEDBACK")
+    assert page.locator("#view tbody tr").count() == 1
+    page.check("input[name=failed]")
+    assert page.locator("select[name=eid]").is_disabled()
+    page.click("form.search button[type=submit]")
+    ui.ready("#/client-events?eid=FEEDBACK&failed=true")
+    eids = page.locator("#view tbody tr td:nth-child(3)").all_inner_texts()
+    assert sorted(eids) == ["FEEDBACK", "INTERACT"]
+    # Every event's failures are listed: the select says so, it does not claim FEEDBACK.
+    assert page.locator("select[name=eid]").is_disabled()
+    assert "not for the failed set" in page.locator("form.search").inner_text()
+    page.uncheck("input[name=failed]")
+    assert page.locator("select[name=eid]").is_enabled()

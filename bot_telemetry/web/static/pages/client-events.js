@@ -11,17 +11,27 @@ async function showClientEvents(arg, params) {
   const failed = params.get("failed") === "true";
   const eid = params.get("eid") || "";
   const stats = await getJson(`/api/client-events/stats${query(windowParams())}`);
+  // The failed set is not kept by event (/api/client-events?failed=true takes no eid): with
+  // it ticked the Event select is disabled and says so, rather than showing a filter it ignores.
+  const eidSelect = el("select", { name: "eid" },
+    el("option", { value: "" }, "any"),
+    Object.keys(stats.stored).map((name) =>
+      el("option", { value: name, selected: name === eid }, `${name} (${stats.stored[name]})`)));
+  const failedBox = el("input", { type: "checkbox", name: "failed", checked: failed });
+  const eidNote = el("span", { class: "eid-note" });
+  const showFailed = () => {
+    eidSelect.disabled = failedBox.checked;
+    eidNote.textContent = failedBox.checked ? " (not for the failed set: it lists every event)" : "";
+  };
+  failedBox.addEventListener("change", showFailed);
+  showFailed();
   const filters = el("form", { class: "search" },
-    el("label", {}, "Event ", el("select", { name: "eid" },
-      el("option", { value: "" }, "any"),
-      Object.keys(stats.stored).map((name) =>
-        el("option", { value: name, selected: name === eid }, `${name} (${stats.stored[name]})`)))),
-    el("label", {}, el("input", { type: "checkbox", name: "failed", checked: failed }),
-      ` failed set (${stats.failed})`),
+    el("label", {}, "Event ", eidSelect, eidNote),
+    el("label", {}, failedBox, ` failed set (${stats.failed})`),
     el("button", { type: "submit" }, "Show"));
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
-    go(`#/client-events${query({ eid: filters.eid.value, failed: filters.failed.checked ? "true" : "" })}`);
+    go(`#/client-events${query({ eid: eidSelect.value, failed: failedBox.checked ? "true" : "" })}`);
   });
   const received = stats.receiver
     ? el("p", { class: "meta" }, `Since this server started: ${stats.receiver.received} received, `
