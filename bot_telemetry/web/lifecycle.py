@@ -38,6 +38,11 @@ _log = logging.getLogger(__name__)
 
 #: How long in-flight gRPC exports may take to finish when the server stops.
 GRPC_GRACE_SECONDS = 10.0
+#: How long HTTP requests in flight may take to finish when the server stops (aiohttp's
+#: default is 60 s: one client stalled mid-body held SIGTERM that long). Then they are
+#: cancelled; what was answered 200 is committed by the writer's close that follows. With
+#: the gRPC grace, a stop takes at most ~15 s plus the last commit, inside Kubernetes' 30 s.
+HTTP_GRACE_SECONDS = 5.0
 #: ``serve``'s young-generation threshold for the cyclic GC (Python's default is 700).
 YOUNG_COLLECTION_THRESHOLD = 2_000
 
@@ -79,7 +84,9 @@ async def start(config: ServerConfig) -> Running:
     """Bind and start serving; the caller stops it with ``Running.stop()``."""
     app = create_app(config)
     # The receiver inflates gzip itself, so it can bound the inflated size (a gzip bomb).
-    runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+    runner = web.AppRunner(
+        app, access_log=None, auto_decompress=False, shutdown_timeout=HTTP_GRACE_SECONDS
+    )
     await runner.setup()
     grpc_server: grpc.aio.Server | None = None
     grpc_port: int | None = None
