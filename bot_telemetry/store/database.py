@@ -365,6 +365,14 @@ class Store:
         store = cls(connection, path, read_only)
         try:
             if not read_only:
+                # Not a DuckDB file of someone else's: our tables would be added to it, and
+                # its own of the same names (spans, logs) would fail every write and read.
+                foreign = store._foreign_tables()
+                if foreign:
+                    raise StoreError(
+                        f"{path} is not a bot-telemetry store: it holds other tables "
+                        f"({', '.join(foreign[:5])}); give --store another file"
+                    )
                 connection.execute(_schema(json_text_type(connection)))
                 store._upgrade()
                 store._prepare_writes()
@@ -381,6 +389,19 @@ class Store:
             connection.close()
             raise
         return store
+
+    def _foreign_tables(self) -> list[str]:
+        """The tables of a file that has some but no schema version of ours."""
+        tables = [
+            row[0]
+            for row in self._connection.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = current_database() ORDER BY table_name"
+            ).fetchall()
+        ]
+        if not tables or ("meta" in tables and self._version()):
+            return []
+        return tables
 
     def _version(self) -> int:
         found = self._connection.execute(

@@ -71,6 +71,19 @@ def test_clear_errors_for_a_missing_or_foreign_file(tmp_path: Path) -> None:
     opened.close()
 
 
+def test_a_duckdb_file_of_someone_elses_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "theirs.duckdb"
+    with duckdb.connect(str(path)) as theirs:
+        theirs.execute("CREATE TABLE spans (x INTEGER)")
+    with pytest.raises(StoreError, match=r"not a bot-telemetry store: it holds other tables"):
+        Store.open(path)
+    with duckdb.connect(str(path), read_only=True) as theirs:
+        tables = theirs.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    assert tables == [("spans",)]  # nothing of ours was added
+
+
 def test_the_collector_and_cli_do_not_import_botbuilder() -> None:
     import subprocess
     import sys
