@@ -48,7 +48,11 @@ def sunbird(eid: str, mid: str, edata: dict[str, Any]) -> dict[str, Any]:
 
 SUNBIRD_EVENTS = [
     sunbird("FEEDBACK", "m1", {"rating": 2, "comments": "meh"}),
-    sunbird("FEEDBACK", "m2", {"rating": "five"}),  # fails
+    # Fails on its rating, which comes after the first 300 characters of the event.
+    {
+        "tags": [f"tag-number-{i}" for i in range(30)],
+        **sunbird("FEEDBACK", "m2", {"rating": "five"}),
+    },
     sunbird("INTERACT", "m3", {"type": "CLICK"}),  # fails: no id
 ]
 
@@ -210,3 +214,15 @@ def test_the_failed_set_does_not_pretend_to_be_filtered_by_event(ui: Page) -> No
     assert "not for the failed set" in page.locator("form.search").inner_text()
     page.uncheck("input[name=failed]")
     assert page.locator("select[name=eid]").is_enabled()
+
+
+def test_a_cut_event_as_sent_is_marked_and_shown_whole_on_request(ui: Page) -> None:
+    page = ui.open("#/client-events?failed=true")
+    row = page.locator("#view tbody tr", has_text="FEEDBACK")
+    sent = row.locator("td").last
+    assert "…" in sent.inner_text() and '"five"' not in sent.inner_text()
+    button = sent.locator("button.show-all")
+    assert "show all" in button.inner_text()
+    button.click()
+    assert '"rating":"five"' in sent.inner_text()
+    assert "…" not in sent.inner_text()

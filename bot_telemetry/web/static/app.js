@@ -104,10 +104,10 @@ function table(headings, rows, onRow) {
 // would otherwise make a page thousands of pixels tall.
 const LONG_VALUE = 1000;
 
-function shownValue(value) {
+function shownValue(value, limit = LONG_VALUE) {
   const text = typeof value === "string" ? value : JSON.stringify(value);
-  if (text === undefined || text.length <= LONG_VALUE) return el("span", {}, text ?? "");
-  const holder = el("span", { class: "long-value" }, text.slice(0, LONG_VALUE), "… ");
+  if (text === undefined || text.length <= limit) return el("span", {}, text ?? "");
+  const holder = el("span", { class: "long-value" }, text.slice(0, limit), "… ");
   const more = el("button", { type: "button", class: "show-all" },
     `show all ${text.length.toLocaleString("en")} characters`);
   more.addEventListener("click", () => holder.replaceChildren(text));

@@ -2,10 +2,12 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, table, go, view, register, shownCount } =
+const { el, query, windowParams, getJson, table, go, view, register, shownCount, shownValue } =
   window.BotTelemetry;
 
 const EVENT_LIMIT = 100;
+// An event as sent is cut here, marked, with a button to show it whole.
+const EVENT_SHOWN = 300;
 
 async function showClientEvents(arg, params) {
   const failed = params.get("failed") === "true";
@@ -46,7 +48,7 @@ async function showClientEvents(arg, params) {
     listing = table([{ label: "Received" }, { label: "Service" }, { label: "Eid" }, { label: "Field" },
       { label: "Expected" }, { label: "Event as sent" }],
     found.map((f) => ({ failed: true, cells: [f.received, f.service, f.eid || "–", f.field || "–",
-      f.expected || "–", el("code", {}, JSON.stringify(f.event).slice(0, 300))] })));
+      f.expected || "–", el("code", {}, shownValue(JSON.stringify(f.event), EVENT_SHOWN))] })));
   } else {
     const found = await getJson(`/api/client-events${query({ ...windowParams(), eid, limit: EVENT_LIMIT })}`);
     count = shownCount(found.length, EVENT_LIMIT, "events");
