@@ -226,3 +226,18 @@ def test_a_cut_event_as_sent_is_marked_and_shown_whole_on_request(ui: Page) -> N
     button.click()
     assert '"rating":"five"' in sent.inner_text()
     assert "…" not in sent.inner_text()
+
+
+@pytest.mark.parametrize("hash_", ["#/traces", "#/node/api", "#/client-events?failed=true"])
+def test_a_narrow_window_wraps_the_header_and_scrolls_tables_in_their_box(
+    ui: Page, hash_: str
+) -> None:
+    ui.page.set_viewport_size({"width": 420, "height": 800})
+    page = ui.open(hash_)
+    box = page.locator("#window").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 420, box
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 420, f"the page is {width}px wide"
+    frame = page.locator("#view .table-scroll").first
+    assert frame.evaluate("node => node.scrollWidth > node.clientWidth")
+    ui.shot(f"narrow-{hash_.split('/')[1].split('?')[0]}")

@@ -96,8 +96,9 @@ function table(headings, rows, onRow) {
     body.append(el("tr", {}, el("td", { class: "empty", colspan: headings.length },
       "Nothing in this time window.")));
   }
-  return el("table", {}, el("thead", {}, el("tr", {},
-    headings.map((h) => el("th", { class: h.num ? "num" : "" }, h.label)))), body);
+  // In a box of its own that scrolls sideways: a wide table never widens the page.
+  return el("div", { class: "table-scroll" }, el("table", {}, el("thead", {}, el("tr", {},
+    headings.map((h) => el("th", { class: h.num ? "num" : "" }, h.label)))), body));
 }
 
 // Values longer than this are cut, with a button to show them whole: a 100 KB attribute
