@@ -241,3 +241,15 @@ def test_a_narrow_window_wraps_the_header_and_scrolls_tables_in_their_box(
     frame = page.locator("#view .table-scroll").first
     assert frame.evaluate("node => node.scrollWidth > node.clientWidth")
     ui.shot(f"narrow-{hash_.split('/')[1].split('?')[0]}")
+
+
+def test_odd_ids_in_the_address_get_plain_messages(ui: Page) -> None:
+    page = ui.open("#/trace/")
+    assert "undefined" not in page.locator("#view").inner_text()
+    assert "No trace id" in page.locator("#view .error").inner_text()
+    page = ui.open("#/trace/zz%zz")
+    message = page.locator("#view .error").inner_text()
+    assert "URI malformed" not in message and "zz%zz" in message, message
+    page = ui.open("#/node/nonexistent")
+    assert page.locator("#view table").count() == 0
+    assert "No node nonexistent in this time window" in page.locator("#view .error").inner_text()

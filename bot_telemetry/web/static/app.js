@@ -202,6 +202,15 @@ function followLink(event) {
   window.location.hash = kept;
 }
 
+// A path part as it was meant; one that is not valid percent-encoding ("zz%zz") as it is.
+function decoded(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch (error) {
+    return part;
+  }
+}
+
 async function route() {
   const hash = window.location.hash || "#/appmap";
   const [path, search] = hash.slice(1).split("?");
@@ -214,7 +223,7 @@ async function route() {
   }
   status.textContent = "loading…";
   try {
-    const arg = parts[1] === undefined ? undefined : decodeURIComponent(parts[1]);
+    const arg = parts[1] === undefined ? undefined : decoded(parts[1]);
     await page.show(arg, params);
     status.textContent = "";
     document.body.dataset.ready = hash;

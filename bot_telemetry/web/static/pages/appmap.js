@@ -39,6 +39,12 @@ async function showAppMap() {
 
 async function showNode(name) {
   const details = await getJson(`/api/nodes/${encodeURIComponent(name)}${query(windowParams())}`);
+  if (!details || (!details.operations.length && !details.traces.length)) {
+    view.replaceChildren(
+      el("p", {}, el("a", { href: "#/appmap" }, "← App map")),
+      el("p", { class: "error" }, `No node ${name} in this time window.`));
+    return;
+  }
   const operations = details.operations.map((o) => ({
     failed: o.failures > 0,
     cells: [o.service, o.name, o.kind, o.calls, o.failures, ms(o.p50_ms), ms(o.p95_ms)],

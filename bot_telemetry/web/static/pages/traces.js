@@ -74,6 +74,11 @@ function spanDetails(span, resources) {
 }
 
 async function showTrace(traceId) {
+  if (!traceId) {
+    view.replaceChildren(el("p", { class: "error" }, "No trace id in the address: ",
+      el("a", { href: "#/traces" }, "search the transactions"), "."));
+    return;
+  }
   const trace = await getJson(`/api/traces/${encodeURIComponent(traceId)}`);
   if (!trace) {
     view.replaceChildren(el("p", { class: "error" }, `No trace ${traceId} in the store.`));
