@@ -47,7 +47,7 @@ def register(commands: Any) -> dict[str, Handler]:
         "--max-body-mb",
         type=float,
         default=16.0,
-        help="largest export accepted, in MiB, compressed or not (default 16)",
+        help="largest export accepted, in MiB, compressed or not (default 16; more than 0)",
     )
     serve.add_argument(
         "--retention",

@@ -11,7 +11,7 @@ from aiohttp import web
 from ..posthog import PostHogSettings
 from ..receive import otlp_http
 from ..receive.cors import cors_middleware
-from ..receive.journal import Journal
+from ..receive.journal import Journal, JournalError
 from ..receive.sunbird import add_telemetry_routes
 from ..store.database import Store
 from ..store.engine import DuckDBEngine, Engine
@@ -19,7 +19,7 @@ from ..store.location import ClickHouseLocation
 from ..store.writer import Sink, StoreWriter
 from .auth import guard
 from .client_events import add_client_event_routes
-from .config import ServerConfig
+from .config import ConfigError, ServerConfig
 from .exhaust import add_exhaust
 from .journeys import add_journey_routes
 from .measures import add_measure_routes
@@ -66,9 +66,17 @@ def _reads_after_writes(writer: StoreWriter) -> Any:
 
 def create_app(config: ServerConfig, store: Store | None = None) -> web.Application:
     """The aiohttp application; it opens the store (unless given one) or connects to ClickHouse,
-    and closes it on cleanup."""
+    and closes it on cleanup (or at once when the application cannot be built)."""
     config.check()
     engine, sink = _open(config, store)
+    try:
+        return _assemble(config, engine, sink)
+    except BaseException:
+        engine.close()  # a failed start leaves no store open (DuckDB's objects leaked at exit)
+        raise
+
+
+def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Application:
     queries = Queries(engine)
     # CORS before the token check: a browser's preflight carries no token.
     middlewares = [cors_middleware(config.cors_origins), guard(config)]
@@ -82,7 +90,11 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
         app.middlewares.append(_reads_after_writes(writer))
         otlp_http.add_routes(app, writer, config.max_body)
         path = config.journal_path()
-        journal = Journal.open(path) if path is not None else None
+        try:
+            journal = Journal.open(path) if path is not None else None
+        except JournalError as error:  # in use by another serve: a start-up error, one line
+            writer.close()
+            raise ConfigError(str(error)) from error
         receiver = add_telemetry_routes(
             app,
             writer,

@@ -75,7 +75,16 @@ class ServerConfig:
         return None
 
     def check(self) -> None:
-        """Refuse a non-loopback bind unless it is explicit and protected by a token."""
+        """Refuse ports outside 0-65535, a body limit under one byte, and a non-loopback bind
+        unless it is explicit and protected by a token."""
+        for option, port in (("--port", self.port), ("--grpc-port", self.grpc_port)):
+            if port is not None and not 0 <= port <= 65535:
+                raise ConfigError(f"{option} {port} is not a TCP port (0-65535; 0 picks one)")
+        if self.max_body < 1:
+            raise ConfigError(
+                "--max-body-mb must be more than 0: with no room for a body every export "
+                "would be refused (413)"
+            )
         if not is_loopback(self.host):
             if not self.allow_remote:
                 raise ConfigError(
