@@ -58,7 +58,9 @@ def register(commands: Any) -> dict[str, Handler]:
     serve.add_argument(
         "--read-only",
         action="store_true",
-        help="serve the UI and API only, no receivers (a stateless reader of a ClickHouse "
+        help="serve the UI and API only: the receivers (/v1/traces, /v1/logs, /v1/metrics, "
+        "/v1/telemetry) and the data exhaust API answer 403 with the reason, no OTLP/gRPC, "
+        "and nothing is written beside the store (a stateless reader of a ClickHouse "
         "database the OpenTelemetry Collector fills; run as many as you need)",
     )
     serve.add_argument(

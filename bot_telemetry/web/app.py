@@ -25,6 +25,7 @@ from .journeys import add_journey_routes
 from .measures import add_measure_routes
 from .metrics_routes import add_metrics_routes
 from .posthog import add_posthog_routes
+from .read_only import add_read_only_routes
 from .routes import Queries, add_routes
 
 #: The store's single writer, shared with the OTLP/gRPC server (absent when read-only).
@@ -114,7 +115,10 @@ def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Ap
     add_client_event_routes(app, queries, receiver)
     add_journey_routes(app, queries)
     add_measure_routes(app, queries)
-    add_exhaust(app, config, queries.engine, writer)
+    if sink is None:  # read-only: receivers and exhausts refuse, nothing is kept on disk
+        add_read_only_routes(app)
+    else:
+        add_exhaust(app, config, queries.engine, writer)
 
     async def close(_: web.Application) -> None:
         loop = asyncio.get_running_loop()

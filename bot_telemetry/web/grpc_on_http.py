@@ -7,7 +7,8 @@ bytes of each connection: HTTP/1.x is handed to aiohttp's own protocol at once (
 changes for it after the first chunk); the HTTP/2 preface gets one WARNING line (repeats
 from one peer folded for a minute) and, on every stream the client opens, a gRPC answer
 with status UNIMPLEMENTED and the hint "this is the OTLP/HTTP port; send OTLP/gRPC to port
-4317", which exporters print and do not retry. Then the connection is closed.
+4317" (or that this serve runs no OTLP/gRPC, or is read-only), which exporters print and do
+not retry. Then the connection is closed.
 
 It frames only what a refusal needs (SETTINGS, one HEADERS block per stream, GOAWAY;
 HPACK literals without Huffman coding); every real gRPC call goes to the grpcio server.
@@ -31,9 +32,17 @@ _ACK = _END_STREAM = 0x1
 _END_HEADERS = 0x4
 
 
-def hint(grpc_port: int | None) -> str:
-    where = f"port {grpc_port}" if grpc_port else "the collector's OTLP/gRPC port (4317)"
-    return f"this is the OTLP/HTTP port; send OTLP/gRPC to {where}"
+def hint(grpc_port: int | None, read_only: bool = False) -> str:
+    """What a gRPC client at the HTTP port is told: the gRPC port this serve listens on, or
+    that it serves no OTLP/gRPC (``--no-grpc``, or 4317 was taken), or receives nothing."""
+    if read_only:
+        return "this bot-telemetry serve is read-only (--read-only): it receives no telemetry"
+    if grpc_port:
+        return f"this is the OTLP/HTTP port; send OTLP/gRPC to port {grpc_port}"
+    return (
+        "this is the OTLP/HTTP port and this bot-telemetry serve runs no OTLP/gRPC; "
+        "send OTLP/HTTP (http/protobuf) to this port"
+    )
 
 
 def _frame(kind: int, payload: bytes, flags: int = 0, stream: int = 0) -> bytes:
@@ -190,12 +199,13 @@ class GuardedTCPSite(web.BaseSite):
         port: int,
         *,
         grpc_port: int | None = None,
+        read_only: bool = False,
         backlog: int = 128,
     ):
         super().__init__(runner, backlog=backlog)
         self._host = host
         self._port = port
-        self._message = hint(grpc_port)
+        self._message = hint(grpc_port, read_only)
         self._folder = _Folder()
 
     @property

@@ -109,7 +109,9 @@ async def start(config: ServerConfig) -> Running:
                     "--no-grpc to serve none)",
                     error,
                 )
-        site = GuardedTCPSite(runner, config.host, config.port, grpc_port=grpc_port)
+        site = GuardedTCPSite(
+            runner, config.host, config.port, grpc_port=grpc_port, read_only=config.read_only
+        )
         await site.start()
     except OSError:
         if grpc_server is not None:

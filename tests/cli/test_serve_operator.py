@@ -3,12 +3,18 @@ their refusals."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import grpc
 import pytest
 
+from bot_telemetry.store.database import Store
+from tests.support.otlp_messages import spans_request
 from tests.support.ports import free_port
 from tests.support.processes import REPO, running
 
@@ -57,3 +63,66 @@ def test_a_journal_in_use_by_another_serve_is_one_line_and_exit_1(tmp_path: Path
             "--client-journal", str(journal),
         )  # fmt: skip
     assert_one_line_error(second, "is in use by another process")
+
+
+TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _grpc_at(port: int) -> grpc.RpcError:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        export = channel.unary_unary(TRACES)
+        with pytest.raises(grpc.RpcError) as refused:
+            export(spans_request([{}]).SerializeToString(), timeout=10)
+    return refused.value
+
+
+def _post(url: str, body: bytes, content_type: str) -> tuple[int, str, dict[str, object]]:
+    request = urllib.request.Request(url, body, {"Content-Type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = response
+            return answer.status, answer.headers.get_content_type(), json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get_content_type(), json.loads(error.read())
+
+
+def test_read_only_refuses_ingest_and_exhausts_with_a_reason_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "store"
+    Store.open(folder / "telemetry.duckdb").close()
+    before = sorted(p.name for p in folder.iterdir())
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["-m", "bot_telemetry.cli", "serve", "--store", str(folder), "--port", str(port)]
+    with running([*args, "--read-only"], ready_url=f"{url}/api/health") as process:
+        protobuf = spans_request([{}]).SerializeToString()
+        for path in ("/v1/traces", "/v1/logs", "/v1/metrics"):
+            status, kind, answer = _post(url + path, protobuf, "application/x-protobuf")
+            assert (status, kind) == (403, "application/json"), (path, answer)
+            assert "read-only" in str(answer["message"])
+        for path, body in (
+            ("/v1/telemetry", b'{"events": []}'),
+            ("/dataset/v1/request/submit", b'{"request": {}}'),
+            ("/api/exhaust/run", b""),
+        ):
+            status, kind, answer = _post(url + path, body, "application/json")
+            assert (status, kind) == (403, "application/json"), (path, answer)
+            assert "read-only" in str(answer["error"])
+        refused = _grpc_at(port)
+        assert refused.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert "read-only" in str(refused.details())
+        assert process.stop() == 0, process.output()
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_no_grpc_tells_a_grpc_client_at_the_http_port_that_it_serves_none(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    args = ["-m", "bot_telemetry.cli", "serve", "--store", str(tmp_path), "--port", str(port)]
+    with running([*args, "--no-grpc"], ready_url=f"http://127.0.0.1:{port}/api/health"):
+        refused = _grpc_at(port)
+    assert refused.code() == grpc.StatusCode.UNIMPLEMENTED
+    details = str(refused.details())
+    assert "runs no OTLP/gRPC" in details and "4317" not in details, details
