@@ -47,7 +47,9 @@ def register(commands: Any) -> dict[str, Handler]:
         "--max-body-mb",
         type=float,
         default=16.0,
-        help="largest export accepted, in MiB, compressed or not (default 16; more than 0)",
+        help="largest OTLP export accepted (/v1/traces, /v1/logs, /v1/metrics and OTLP/gRPC), "
+        "in MiB, compressed or once inflated (default 16; more than 0). Client telemetry "
+        "(/v1/telemetry) keeps Sunbird's own limit of 5 MiB whatever this says",
     )
     serve.add_argument(
         "--retention",

@@ -126,3 +126,18 @@ def test_no_grpc_tells_a_grpc_client_at_the_http_port_that_it_serves_none(
     assert refused.code() == grpc.StatusCode.UNIMPLEMENTED
     details = str(refused.details())
     assert "runs no OTLP/gRPC" in details and "4317" not in details, details
+
+
+def test_max_body_mb_covers_otlp_and_client_telemetry_keeps_5_mib(tmp_path: Path) -> None:
+    help_text = " ".join(serve("--help").stdout.split())
+    assert "Client telemetry (/v1/telemetry) keeps Sunbird's own limit of 5 MiB" in help_text
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["-m", "bot_telemetry.cli", "serve", "--store", str(tmp_path), "--port", str(port)]
+    with running([*args, "--no-grpc", "--max-body-mb", "1"], ready_url=f"{url}/api/health"):
+        two_mib = b'{"events": [], "pad": "' + b"x" * (2 << 20) + b'"}'
+        assert _post(url + "/v1/traces", two_mib, "application/json")[0] == 413
+        assert _post(url + "/v1/telemetry", two_mib, "application/json")[0] != 413
+        six_mib = b'{"events": [], "pad": "' + b"x" * (6 << 20) + b'"}'
+        status, _, answer = _post(url + "/v1/telemetry", six_mib, "application/json")
+        assert status == 413 and str(5 << 20) in json.dumps(answer), answer
