@@ -229,6 +229,14 @@ def event_name(value: object, field: str) -> str:
     name = value.strip()
     if "*" in name[:-1]:
         raise RequestError(field, f"a pattern may only end in * (LuisIntent.*), got {name!r}")
+    if "|" in name:
+        # The text syntax (the UI's forms, the CLI) reads `|` as alternatives of a property
+        # value only: taken literally here, `A|B` would quietly match nothing.
+        raise RequestError(
+            field,
+            "an event name cannot hold | (alternatives are for property values, EVENT:key=a|b; "
+            f"for either of several events use a pattern like LuisIntent.*), got {name!r}",
+        )
     return name
 
 

@@ -123,6 +123,33 @@ function shownCount(count, limit, what) {
     : `${count} ${what}.`);
 }
 
+// An event match (a funnel step, a path's anchor) as one line, "EVENT" or
+// "EVENT:key=value,key=a|b", and back: the CLI's syntax, so the forms and the CLI read a line
+// the same way. `|` separates alternatives of a property value only; in a name the API
+// refuses it.
+function eventLine(match) {
+  if (!match) return "";
+  if (typeof match === "string") return match;
+  const where = Object.entries(match.where || {})
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join("|") : value}`).join(",");
+  return where ? `${match.event}:${where}` : match.event;
+}
+
+function parseEventLine(text) {
+  const line = text.trim();
+  if (!line) return null;
+  const colon = line.indexOf(":");
+  if (colon < 0) return line;
+  const where = {};
+  for (const part of line.slice(colon + 1).split(",")) {
+    const equals = part.indexOf("=");
+    if (equals < 1) continue;
+    const alternatives = part.slice(equals + 1).split("|");
+    where[part.slice(0, equals).trim()] = alternatives.length > 1 ? alternatives : alternatives[0];
+  }
+  return { event: line.slice(0, colon).trim(), where };
+}
+
 // Every move inside the UI (go(), a link, the nav) keeps the time window chosen.
 function go(hash) {
   window.location.hash = keepWindow(hash);
@@ -211,6 +238,24 @@ function decoded(part) {
   }
 }
 
+// After a route change, focus goes to the new page's heading (else the main region), as a
+// page load would put a screen reader and the Tab key at the page's start: the link or form
+// that had focus is gone with the old page. Not on the first load (the browser's own start
+// is right then), and not while the time window select is in use (keyboard users change it
+// with the arrow keys, each change a new route).
+let firstRoute = true;
+
+function focusNewPage() {
+  if (firstRoute) {
+    firstRoute = false;
+    return;
+  }
+  if (document.activeElement === windowSelect) return;
+  const target = view.querySelector("h2") || view;
+  if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+  target.focus();
+}
+
 async function route() {
   const hash = window.location.hash || "#/appmap";
   const [path, search] = hash.slice(1).split("?");
@@ -225,18 +270,17 @@ async function route() {
   try {
     const arg = parts[1] === undefined ? undefined : decoded(parts[1]);
     await page.show(arg, params);
-    status.textContent = "";
-    document.body.dataset.ready = hash;
   } catch (error) {
     view.replaceChildren(el("p", { class: "error" }, String(error.message || error)));
-    status.textContent = "";
-    document.body.dataset.ready = hash;
   }
+  status.textContent = "";
+  focusNewPage();
+  document.body.dataset.ready = hash;
 }
 
 window.BotTelemetry = {
   el, query, windowParams, getJson, postJson, svg, ms, table, go, traceRows, TRACE_HEADINGS,
-  view, register, shownValue, shownCount,
+  view, register, shownValue, shownCount, eventLine, parseEventLine,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

@@ -4,7 +4,9 @@
 "use strict";
 
 (() => {
-const { el, windowParams, postJson, svg, table, go, view, register } = window.BotTelemetry;
+const {
+  el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
+} = window.BotTelemetry;
 
 const CAUSES = {
   botError: "bot error",
@@ -32,27 +34,6 @@ function duration(seconds) {
   return `${(seconds / 60).toFixed(1)} min`;
 }
 
-// A step as one line, "EVENT" or "EVENT:key=value,key=a|b" (the CLI's syntax), and back.
-function stepLine(step) {
-  if (typeof step === "string") return step;
-  const where = Object.entries(step.where || {})
-    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join("|") : value}`).join(",");
-  return where ? `${step.event}:${where}` : step.event;
-}
-
-function parseStep(line) {
-  const colon = line.indexOf(":");
-  if (colon < 0) return line.trim();
-  const where = {};
-  for (const part of line.slice(colon + 1).split(",")) {
-    const equals = part.indexOf("=");
-    if (equals < 1) continue;
-    const alternatives = part.slice(equals + 1).split("|");
-    where[part.slice(0, equals).trim()] = alternatives.length > 1 ? alternatives : alternatives[0];
-  }
-  return { event: line.slice(0, colon).trim(), where };
-}
-
 function requestIn(params) {
   const text = params.get("request");
   if (!text) return null;
@@ -71,7 +52,7 @@ function funnelLink(request, extra) {
 function form(request) {
   const field = (label, input) => el("label", {}, label, input);
   const steps = el("textarea", { name: "steps", rows: 4, cols: 48 },
-    (request.steps || []).map(stepLine).join("\n"));
+    (request.steps || []).map(eventLine).join("\n"));
   const select = (name, options, value) => el("select", { name },
     options.map((option) => el("option", { value: option, selected: option === value ? "selected" : null }, option)));
   const order = select("order", ["ordered", "strict", "unordered"], request.order || "ordered");
@@ -81,9 +62,9 @@ function form(request) {
     placeholder: "e.g. channelId" });
   const exclusions = el("textarea", { name: "exclusions", rows: 2, cols: 28,
     placeholder: "EVENT:FROM:TO" },
-  (request.exclusions || []).map((e) => `${stepLine(e)}:${e.fromStep}:${e.toStep}`).join("\n"));
+  (request.exclusions || []).map((e) => `${eventLine(e)}:${e.fromStep}:${e.toStep}`).join("\n"));
   const built = el("form", { class: "search", id: "funnel-form" },
-    field("Steps (one per line: EVENT or EVENT:key=value)", steps),
+    field("Steps (one per line: EVENT or EVENT:key=value, a|b for either value)", steps),
     field("Order", order), field("Window", window_), field("Count", countBy),
     field("Breakdown", breakdown), field("Exclusions", exclusions),
     el("button", { type: "submit" }, "Show funnel"));
@@ -94,11 +75,11 @@ function form(request) {
         const parts = line.split(":");
         const to = Number(parts.pop());
         const from = Number(parts.pop());
-        const step = parseStep(parts.join(":"));
+        const step = parseEventLine(parts.join(":"));
         return { ...(typeof step === "string" ? { event: step } : step), fromStep: from, toStep: to };
       });
     go(funnelLink({
-      steps: steps.value.split("\n").map((line) => line.trim()).filter(Boolean).map(parseStep),
+      steps: steps.value.split("\n").map((line) => line.trim()).filter(Boolean).map(parseEventLine),
       order: order.value, window: window_.value, countBy: countBy.value,
       breakdown: breakdown.value || null, exclusions: excluded,
     }));
@@ -220,6 +201,18 @@ function breakdownTable(result) {
   return [el("h3", {}, `By ${result.breakdown}`), table(headings, rows)];
 }
 
+// The open drop-off panel lives in the address (`step=2`) beside the funnel and the time
+// window, so a reload, a shared link and back/forward keep it. A new history entry without
+// a hashchange: opening a panel does not ask for the funnel again, and back (which does fire
+// hashchange) renders the address it returns to.
+function keepStep(index) {
+  const [path, search] = window.location.hash.split("?");
+  const params = new URLSearchParams(search || "");
+  if (params.get("step") === String(index)) return;
+  params.set("step", String(index));
+  history.pushState(null, "", `${path}?${params}`);
+}
+
 async function showFunnels(params) {
   const dialogs = await postJson("/analytics/funnel/dialogs", { startTime: since() });
   let request = requestIn(params);
@@ -252,6 +245,7 @@ async function showFunnels(params) {
     for (const bar of view.querySelectorAll(".funnel-step.selected")) bar.classList.remove("selected");
     view.querySelector(`.funnel-step[data-step="${index}"]`)?.classList.add("selected");
     slot.replaceChildren(dropPanel(result, index, request));
+    keepStep(index);
   };
   view.replaceChildren(...parts,
     form(request),

@@ -7,7 +7,9 @@
 const { el, query, windowParams, getJson, table, go, view, register } = window.BotTelemetry;
 
 const SVG = "http://www.w3.org/2000/svg";
-const CHART = { width: 760, height: 260, left: 64, right: 16, top: 12, bottom: 36 };
+// `top` leaves a row above the plot for the unit: beside the y axis it sat on the top
+// value's label.
+const CHART = { width: 760, height: 276, left: 64, right: 16, top: 28, bottom: 36 };
 const MAX_LINES = 10;
 
 function svg(tag, attributes, ...children) {
@@ -81,7 +83,7 @@ function lineChart(series, unit) {
     svg("text", { class: "tick", x: left, y: height - bottom + 16 }, new Date(t0).toISOString()),
     svg("text", { class: "tick", x: width - right, y: height - bottom + 16, "text-anchor": "end" },
       new Date(t1).toISOString()),
-    unit ? svg("text", { class: "tick", x: 4, y: top + 10 }, unit) : null,
+    unit ? svg("text", { class: "tick unit", x: 4, y: top - 12 }, unit) : null,
   );
   lines.forEach((s, index) => {
     // Split at missing values so a gap is drawn as a gap, not as a line through it.
@@ -158,7 +160,7 @@ async function showMetric(name) {
       number(d.percentiles.p99), number(d.max)] };
   });
   const charts = metric.series.filter((s) => s.distribution && s.distribution.buckets.length)
-    .slice(0, 5).map((s) => el("section", { class: "histogram" },
+    .map((s) => el("section", { class: "histogram" },
       el("h3", {}, seriesName(s)), bucketChart(s.distribution.buckets)));
   view.replaceChildren(...heading.filter(Boolean),
     table([{ label: "Series" }, { label: "Count", num: true }, { label: "Sum", num: true },

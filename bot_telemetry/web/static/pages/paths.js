@@ -3,7 +3,9 @@
 "use strict";
 
 (() => {
-const { el, windowParams, postJson, svg, table, go, view, register } = window.BotTelemetry;
+const {
+  el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
+} = window.BotTelemetry;
 
 function requestIn(params) {
   const text = params.get("request");
@@ -15,33 +17,13 @@ function requestIn(params) {
   }
 }
 
-function eventText(value) {
-  if (!value) return "";
-  if (typeof value === "string") return value;
-  const where = Object.entries(value.where || {})
-    .map(([key, v]) => `${key}=${Array.isArray(v) ? v.join("|") : v}`).join(",");
-  return where ? `${value.event}:${where}` : value.event;
-}
-
-function parseEvent(text) {
-  const line = text.trim();
-  if (!line) return null;
-  const colon = line.indexOf(":");
-  if (colon < 0) return line;
-  const where = {};
-  for (const part of line.slice(colon + 1).split(",")) {
-    const equals = part.indexOf("=");
-    if (equals > 0) where[part.slice(0, equals).trim()] = part.slice(equals + 1);
-  }
-  return { event: line.slice(0, colon), where };
-}
-
 function form(request) {
   const anchor = el("select", { name: "anchor" },
     [["start", "starting at"], ["end", "ending at"]].map(([value, label]) => el("option", {
       value, selected: (request.endEvent ? "end" : "start") === value ? "selected" : null }, label)));
-  const event = el("input", { name: "event", size: 28, placeholder: "an event, e.g. LuisIntent.BookTable",
-    value: eventText(request.endEvent || request.startEvent) });
+  const event = el("input", { name: "event", size: 28,
+    placeholder: "EVENT or EVENT:key=a|b, e.g. LuisIntent.BookTable",
+    value: eventLine(request.endEvent || request.startEvent) });
   const steps = el("input", { name: "steps", size: 3, value: request.stepLimit || 5 });
   const groupings = el("input", { name: "groupings", size: 20,
     value: (request.groupings || []).join(" "), placeholder: "LuisIntent.*" });
@@ -53,7 +35,7 @@ function form(request) {
     el("label", {}, "Leave out", exclude), el("button", { type: "submit" }, "Show paths"));
   built.addEventListener("submit", (submitted) => {
     submitted.preventDefault();
-    const chosen = parseEvent(event.value);
+    const chosen = parseEventLine(event.value);
     const words = (input) => input.value.split(/\s+/).filter(Boolean);
     const next = {
       startEvent: anchor.value === "start" ? chosen : null,

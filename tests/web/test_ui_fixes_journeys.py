@@ -1,0 +1,325 @@
+"""UI fixes found by a QA pass acting as a bot owner, in headless Chromium against serve on
+a real store: `|` in a user flow's event means one thing everywhere (alternatives of a
+property value; refused in a name, by the API, the CLI and the form alike), a funnel's open
+drop-off panel is in the address, a metric's unit does not sit on the top value's label and
+every histogram series is charted, and keyboard focus follows a route change.
+
+Screenshots go to test-artifacts/ui-fixes-journeys/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot_telemetry.store.database import Store
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support.browser import Page
+from tests.support.journeys import Stream, booking, converse, load_duckdb
+from tests.support.otlp_messages import T0, metrics_request
+from tests.support.processes import REPO
+
+SECOND = 1_000_000_000
+EITHER = "BotMessageReceived|LuisIntent.Greeting"
+#: Seven series of one histogram: the page charted the first five only.
+ROUTES = [f"/route-{i}" for i in range(7)]
+
+
+def post_json(url: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        f"{url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorThread]:
+    path = tmp_path_factory.mktemp("ui-fixes-journeys") / "store.duckdb"
+    stream = Stream()
+    for i, (name, script) in enumerate(booking().items()):
+        converse(stream, name, i * 300, script, user=f"user-{name}")
+    store = Store.open(path)
+    load_duckdb(store, stream)
+    store.close()
+    with CollectorThread(ServerConfig(store=path, port=0)) as running:
+        memory = [
+            {"as_int": value, "time_unix_nano": T0 + i * SECOND}
+            for i, value in enumerate([524_288, 786_432, 1_048_576])
+        ]
+        latency = [
+            {
+                "time_unix_nano": T0,
+                "count": 3,
+                "sum": 60.0,
+                "explicit_bounds": [10.0, 100.0],
+                "bucket_counts": [1, 2, 0],
+                "attributes": {"http.route": route},
+            }
+            for route in ROUTES
+        ]
+        body = metrics_request(
+            [
+                {"name": "process.memory", "kind": "gauge", "unit": "By", "points": memory},
+                {"name": "http.latency", "kind": "histogram", "unit": "ms", "points": latency},
+            ]
+        )
+        request = urllib.request.Request(
+            f"{running.url}/v1/metrics",
+            data=body.SerializeToString(),
+            headers={"Content-Type": "application/x-protobuf"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        yield running
+
+
+@pytest.fixture
+def ui(browser: Any, collector: CollectorThread) -> Iterator[Page]:
+    page = Page(browser, collector.url, artifacts="ui-fixes-journeys")
+    yield page
+    page.close()
+
+
+# ---- 1. `|` in an event: alternatives of a value, refused in a name ---------------------
+
+
+def test_the_api_refuses_a_bar_in_an_event_name_naming_the_field(
+    collector: CollectorThread,
+) -> None:
+    status, answer = post_json(collector.url, "/analytics/paths", {"startEvent": EITHER})
+    assert status == 400, answer
+    assert answer["error"].startswith("startEvent: an event name cannot hold |"), answer
+    assert "EVENT:key=a|b" in answer["error"] and repr(EITHER) in answer["error"]
+    status, answer = post_json(
+        collector.url, "/analytics/funnel", {"steps": ["WaterfallStart", EITHER]}
+    )
+    assert status == 400 and answer["error"].startswith("steps[1]: an event name cannot hold |")
+    status, answer = post_json(collector.url, "/analytics/paths", {"exclude": [EITHER]})
+    assert status == 400 and answer["error"].startswith("exclude[0]: an event name cannot hold")
+    # Alternatives of a property value are what `|` is for: a list in JSON, matched.
+    status, answer = post_json(
+        collector.url,
+        "/analytics/paths",
+        {"startEvent": {"event": "WaterfallStep", "where": {"StepName": ["ask_day", "nothing"]}}},
+    )
+    assert status == 200 and answer["entities"] == 5, answer
+
+
+def test_the_cli_says_the_same_as_the_api(collector: CollectorThread) -> None:
+    command = ["paths", "--url", collector.url, "--start", EITHER]
+    done = subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", *command],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done
+    assert done.stderr.startswith("bot-telemetry: error: ")
+    assert "400: startEvent: an event name cannot hold |" in done.stderr
+
+
+def test_the_flows_form_refuses_a_bar_in_a_name_and_keeps_what_was_typed(ui: Page) -> None:
+    page = ui.open("#/paths")
+    page.fill("#paths-form input[name=event]", EITHER)
+    page.click("#paths-form button")
+    page.wait_for_selector('body[data-ready*="request="]')
+    error = page.locator("#view p.error").inner_text()
+    assert "an event name cannot hold |" in error and EITHER in error
+    assert page.locator("#paths-form input[name=event]").input_value() == EITHER
+    assert page.locator("svg.sankey").count() == 0
+    ui.shot("paths-bar-refused")
+
+
+def test_the_flows_form_reads_value_alternatives_as_the_funnel_form_does(ui: Page) -> None:
+    page = ui.open("#/paths")
+    typed = "WaterfallStep:StepName=ask_day|nothing"
+    page.fill("#paths-form input[name=event]", typed)
+    page.click("#paths-form button")
+    page.wait_for_selector('body[data-ready*="request="]')
+    # Each of the five conversations has an ask_day step; "ask_day|nothing" taken literally
+    # matched none.
+    summary = page.locator(".funnel-summary").inner_text()
+    assert summary.startswith("5 conversations from WaterfallStep (StepName=ask_day|nothing)")
+    assert page.locator("svg.sankey g.node").count() >= 2
+    request = json.loads(
+        urllib.parse.parse_qs(page.url.split("?", 1)[1])["request"][0]  # the shared address
+    )
+    assert request["startEvent"] == {
+        "event": "WaterfallStep",
+        "where": {"StepName": ["ask_day", "nothing"]},
+    }
+    # Sent again unchanged, it is still the same request (the line round-trips).
+    assert page.locator("#paths-form input[name=event]").input_value() == typed
+
+
+# ---- 2. the funnel's drop-off panel is in the address -------------------------------------
+
+
+def bar(page: Any, step: int) -> Any:
+    return page.locator(f'svg.funnel-chart g.funnel-step[data-step="{step}"]')
+
+
+def rendered_again(ui: Page, move: str, hash_: str) -> None:
+    """Go back or forward and wait for the page to render ``hash_`` anew (the address it
+    leaves may be the same, so the previous render's mark is cleared first)."""
+    ui.page.evaluate("delete document.body.dataset.ready")
+    getattr(ui.page, move)()
+    ui.ready(hash_)
+
+
+def test_the_open_drop_off_panel_is_in_the_address(ui: Page) -> None:
+    page = ui.open("#/funnels")
+    asked = [url for url in ui.requests if url.endswith("/analytics/funnel")]
+    bar(page, 2).click()
+    assert "#/funnels?step=2" in page.url
+    heading = page.locator("#drop-off h3").first.inner_text()
+    assert "ask_size" in heading
+    # Opening a panel does not ask for the funnel again.
+    assert [url for url in ui.requests if url.endswith("/analytics/funnel")] == asked
+
+    page.reload()
+    ui.ready("#/funnels?step=2")
+    assert page.locator("#drop-off h3").first.inner_text() == heading
+    assert bar(page, 2).get_attribute("class") == "funnel-step selected"
+
+    bar(page, 1).click()
+    assert "#/funnels?step=1" in page.url
+    assert "ask_day" in page.locator("#drop-off h3").first.inner_text()
+    rendered_again(ui, "go_back", "#/funnels?step=2")
+    assert page.locator("#drop-off h3").first.inner_text() == heading
+    rendered_again(ui, "go_forward", "#/funnels?step=1")
+    assert "ask_day" in page.locator("#drop-off h3").first.inner_text()
+
+    # A shared link with a time window (the data is from 2026-11-02) opens the panel too,
+    # and a panel opened then keeps the window.
+    page = ui.open("#/funnels?window=60d&step=2")
+    assert page.locator("#window").input_value() == "60d"
+    assert page.locator("#drop-off h3").first.inner_text() == heading
+    bar(page, 1).click()
+    assert page.url.endswith("#/funnels?window=60d&step=1")
+
+
+def test_a_funnel_from_a_dialog_row_or_the_form_starts_with_no_panel(ui: Page) -> None:
+    page = ui.open("#/funnels")
+    bar(page, 2).click()
+    page.click("#funnel-form button")
+    page.wait_for_selector('body[data-ready*="request="]')
+    assert "step=" not in page.url
+    assert page.locator("#drop-off").count() == 0
+
+
+# ---- 3. metrics: the unit beside the top value, every histogram series -------------------
+
+
+def box(locator: Any) -> dict[str, float]:
+    found = locator.bounding_box()
+    assert found is not None
+    return found  # type: ignore[no-any-return]
+
+
+def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+def inside(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] >= b["x"]
+        and a["y"] >= b["y"]
+        and a["x"] + a["width"] <= b["x"] + b["width"]
+        and a["y"] + a["height"] <= b["y"] + b["height"]
+    )
+
+
+def test_a_metric_unit_does_not_overlap_the_top_value(ui: Page) -> None:
+    page = ui.open("#/metric/process.memory")
+    chart = page.locator("svg.chart")
+    unit = chart.locator("text", has_text="By")
+    top = chart.locator("text.tick", has_text="1,048,576")
+    assert unit.count() == 1 and top.count() == 1
+    unit_box, top_box, chart_box = box(unit), box(top), box(chart)
+    assert not overlap(unit_box, top_box), (unit_box, top_box)
+    assert inside(unit_box, chart_box) and inside(top_box, chart_box)
+    # Nor the lowest value, nor the line.
+    assert not overlap(unit_box, box(chart.locator("text.tick", has_text="524,288")))
+    assert not overlap(unit_box, box(chart.locator("g.series polyline")))
+    ui.shot("metric-unit")
+
+
+def test_every_histogram_series_is_charted(ui: Page) -> None:
+    page = ui.open("#/metric/http.latency")
+    assert page.locator("#view table tbody tr").count() == len(ROUTES)
+    sections = page.locator("section.histogram")
+    assert sections.count() == len(ROUTES)
+    names = sections.locator("h3").all_inner_texts()
+    assert names == [f"svc http.route={route}" for route in ROUTES]
+    assert page.locator("section.histogram svg.buckets").count() == len(ROUTES)
+
+
+# ---- 4. keyboard focus follows the route ------------------------------------------------
+
+
+def focused(page: Any) -> str:
+    """The focused element as `tag` or `tag:text`: what a screen reader would announce."""
+    return page.evaluate(  # type: ignore[no-any-return]
+        """() => {
+          const node = document.activeElement;
+          const tag = node.tagName.toLowerCase();
+          return ["h2", "a", "main"].includes(tag) ? `${tag}:${node.textContent}` : tag;
+        }"""
+    )
+
+
+def test_focus_moves_to_the_new_pages_heading(ui: Page) -> None:
+    page = ui.open("#/funnels")
+    assert focused(page) == "body"  # the first load leaves focus where the browser put it
+
+    page.click("header nav a[data-view=paths]")
+    ui.ready("#/paths")
+    assert focused(page) == "h2:User flows"
+    page.keyboard.press("Tab")  # on from the top of the new page
+    assert page.evaluate("document.activeElement.closest('#view') !== null")
+
+    page.focus("header nav a[data-view=funnels]")
+    page.keyboard.press("Enter")
+    ui.ready("#/funnels")
+    assert focused(page) == "h2:Funnels"
+
+    # A link inside a page.
+    bar(page, 2).click()
+    page.locator("#drop-off a", has_text="Paths out of this step").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector('body[data-ready^="#/paths?request="]')
+    assert focused(page) == "h2:User flows"
+
+    # Back renders the funnel again: its heading, not the removed link.
+    rendered_again(ui, "go_back", "#/funnels?step=2")
+    assert focused(page) == "h2:Funnels"
+
+
+def test_the_time_window_select_keeps_focus(ui: Page) -> None:
+    page = ui.open("#/funnels")
+    page.focus("#window")
+    page.select_option("#window", "24h")
+    ui.ready("#/funnels?window=24h")
+    assert focused(page) == "select"
+    assert page.evaluate("document.activeElement.id") == "window"
