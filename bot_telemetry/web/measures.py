@@ -5,6 +5,9 @@ POST /analytics/query       {"startTime": ..., "endTime": ..., "context": {...},
                             -> [{"measureType", "timeGranularity", "response": [rows]}, ...]
 GET  /analytics/measures    every measure (definition, values, keys, dimensions, params),
                             the granularities and dimensions, and the stored time range
+POST /analytics/granularities  {"startTime": ..., "endTime": ...}
+                            -> each granularity's bucket count in that window and whether a
+                            query may ask for it (the query's own rule: the UI offers these)
 
 A bad request is a 400 whose body names the field and what was expected there:
 ``{"error": "...", "field": "measures[0].timeGranularity", "expected": "..."}``. The guard of
@@ -19,6 +22,8 @@ from typing import Any
 from aiohttp import web
 
 from ..analytics.measures import RequestError, catalog, parse_request, run
+from ..analytics.measures.granularity import MAX_BUCKETS
+from ..analytics.measures.request import parse_window, usable_granularities
 from ..analytics.query import Query
 from ..analytics.traces import iso
 from ..store.engine import Engine, EngineError
@@ -42,15 +47,17 @@ def stored_range(engine: Engine) -> dict[str, str | None]:
     }
 
 
+async def _body(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read() or b"null")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RequestError("body", "a JSON object", detail=f"it is not JSON: {error}") from None
+
+
 def add_measure_routes(app: web.Application, queries: Queries) -> None:
     async def analytics_query(request: web.Request) -> web.StreamResponse:
         try:
-            body = json.loads(await request.read() or b"null")
-        except (ValueError, UnicodeDecodeError) as error:
-            problem = RequestError("body", "a JSON object", detail=f"it is not JSON: {error}")
-            return _json(problem.as_json(), 400)
-        try:
-            checked = parse_request(body)
+            checked = parse_request(await _body(request))
         except RequestError as error:
             return _json(error.as_json(), 400)
         try:
@@ -67,5 +74,23 @@ def add_measure_routes(app: web.Application, queries: Queries) -> None:
         described: dict[str, Any] = {**catalog(), "stored": stored}
         return _json(described)
 
+    async def granularities(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _body(request)
+            if not isinstance(body, dict):
+                raise RequestError("body", 'a JSON object like {"startTime": ...}', body)
+            start_ns, end_ns = parse_window(body)
+        except RequestError as error:
+            return _json(error.as_json(), 400)
+        return _json(
+            {
+                "startTime": iso(start_ns),
+                "endTime": iso(end_ns),
+                "maxBuckets": MAX_BUCKETS,
+                "granularities": usable_granularities(start_ns, end_ns),
+            }
+        )
+
     app.router.add_post("/analytics/query", analytics_query)
+    app.router.add_post("/analytics/granularities", granularities)
     app.router.add_get("/analytics/measures", measures)

@@ -175,11 +175,11 @@ def test_refusals_name_the_field(request_body: Any, field: str, expected: str) -
     assert error.as_json() == {"error": str(error), "field": field, "expected": error.expected}
 
 
-def test_a_dimension_a_measure_does_not_take_is_refused_naming_both() -> None:
+def test_a_dimension_no_measure_takes_is_refused_naming_both() -> None:
     error = refused(
         body(
             context={"locale": ["en-US"]},
-            measures=[{"measureType": "turns"}, {"measureType": "clientEvents"}],
+            measures=[{"measureType": "clientEvents"}, {"measureType": "feedback"}],
         )
     )
     assert error.field == "context.locale"
@@ -187,6 +187,21 @@ def test_a_dimension_a_measure_does_not_take_is_refused_naming_both() -> None:
         "one of the dimensions clientEvents takes: conversationId, userId, serviceName"
     )
     assert "locale does not apply to client events" in str(error)
+
+
+def test_a_dimension_only_some_measures_take_narrows_those_and_refuses_the_others() -> None:
+    request = parse_request(
+        body(
+            context={"locale": ["en-US"]},
+            measures=[{"measureType": "turns"}, {"measureType": "clientEvents"}],
+        )
+    )
+    turns, client = request.measures
+    assert turns.refused is None
+    assert client.refused is not None and client.refused.field == "context.locale"
+    assert client.refused.expected == (
+        "one of the dimensions clientEvents takes: conversationId, userId, serviceName"
+    )
 
 
 def test_every_measure_takes_some_dimensions_and_the_bot_side_ones_take_all() -> None:

@@ -6,9 +6,12 @@ each period after (docs/journeys.md).
 
 A user's cohort is the period of their first conversation ever (or of their first
 ``cohortEvent``), among ``totalIntervals`` periods from the one holding ``startTime`` (without
-it: the periods up to the one holding ``endTime``). They count as back in a later period when
-they had a conversation (or a ``returningEvent``) in it. Periods are UTC days, weeks from
-Monday, and calendar months; interval 0 is the cohort's own period.
+it: the periods up to the one holding ``endTime``), when that first time is in [startTime,
+endTime): a 15-minute window holds only the users who first came in those 15 minutes, not
+everyone of the week around them. Periods starting at or after ``endTime`` have no cohort.
+They count as back in a later period when they had a conversation (or a ``returningEvent``)
+in it before ``endTime``. Periods are UTC days, weeks from Monday, and calendar months;
+interval 0 is the cohort's own period.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class Cohort(TypedDict):
     #: Users back in each interval from 0 (None: the interval has not begun by endTime).
     values: list[int | None]
     rates: list[float | None]
+    #: Whether each interval was over by endTime: one that is not counts only who came so far.
+    complete: list[bool]
 
 
 class RetentionResult(TypedDict):
@@ -92,7 +97,10 @@ def retention_sql(request: RetentionRequest, bounds: list[int]) -> tuple[str, di
     """One pass over the events: per user and period, the first cohort event and whether they
     came back; the cohorts and the table from that."""
     params = Params()
-    first, last = params.add(bounds[0], "first"), params.add(bounds[-1], "last")
+    # The window bounds who is new in it, not only the periods it touches.
+    since = max(bounds[0], request.range.start_ns) if request.start_given else bounds[0]
+    first = params.add(since, "first")
+    last = params.add(min(bounds[-1], request.range.end_ns), "last")
     end = params.add(request.range.end_ns, "end")
     context = context_condition(request.context, params)
     cohort = (
@@ -147,17 +155,27 @@ def _shape(
             sizes[int(cohort)] = int(users)
         elif int(interval) >= 0:
             back[(int(cohort), int(interval))] = int(users)
+    end = request.range.end_ns
     cohorts = []
-    for i in range(n):
+    # A period starting at or after endTime has had no one come yet: no cohort, not an empty one.
+    for i in (i for i in range(n) if bounds[i] < end):
         size = sizes.get(i, 0)
         values: list[int | None] = []
         rates: list[float | None] = []
         for j in range(n - i):
-            begun = bounds[i + j] < request.range.end_ns
-            value = back.get((i, j), 0) if begun else None
+            value = back.get((i, j), 0) if bounds[i + j] < end else None
             values.append(value)
             rates.append(None if value is None or not size else round(value / size, 6))
-        cohorts.append(Cohort(cohortStart=iso(bounds[i]), size=size, values=values, rates=rates))
+        complete = [bounds[i + j + 1] <= end for j in range(n - i)]
+        cohorts.append(
+            Cohort(
+                cohortStart=iso(bounds[i]),
+                size=size,
+                values=values,
+                rates=rates,
+                complete=complete,
+            )
+        )
     return RetentionResult(
         period=request.period,
         totalIntervals=n,

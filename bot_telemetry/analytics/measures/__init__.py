@@ -137,6 +137,7 @@ def _described(measure: Measure) -> dict[str, Any]:
         "values": [
             {"name": value.name, "kind": value.kind, "doc": value.doc} for value in measure.values
         ],
+        "charted": list(measure.chart_values),
         "dimensions": [
             {"name": name, "via": measure.subject.how(name)} for name in measure.dimensions
         ],

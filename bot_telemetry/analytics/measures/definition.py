@@ -112,6 +112,10 @@ class Measure:
     params: tuple[Param, ...] = ()
     #: The SQL row (by column name) as the row's values; default: the values by name.
     finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    #: The values the Measures page charts together; default: the first value and those
+    #: right after it of its kind (p50/p95/p99). Given where a value of that kind is only a
+    #: denominator: charted beside failed turns, all turns flattened them to the axis.
+    charted: tuple[str, ...] = ()
 
     def values_of(self, raw: dict[str, Any]) -> dict[str, Any]:
         return (self.finish or _by_name(self.values))(raw)
@@ -122,6 +126,23 @@ class Measure:
     @property
     def dimensions(self) -> tuple[str, ...]:
         return self.subject.dimensions
+
+    @property
+    def chart_values(self) -> tuple[str, ...]:
+        if self.charted:
+            return self.charted
+        first = self.values[0]
+        drawn = []
+        for value in self.values:
+            if value.kind != first.kind:
+                break
+            drawn.append(value.name)
+        return tuple(drawn)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.charted) - {value.name for value in self.values}
+        if unknown:
+            raise ValueError(f"{self.name} charts values it does not have: {sorted(unknown)}")
 
 
 #: Every measure, by name (filled by the measure modules as they are imported).

@@ -81,6 +81,9 @@ class MeasureSpec:
     page: int = 0
     page_size: int | None = None
     sort_direction: str = "ascending"
+    #: Why the measure is not run: a context dimension it cannot take, when another measure
+    #: of the request takes it (it is answered with this instead of rows).
+    refused: RequestError | None = None
 
 
 @dataclass(frozen=True)
@@ -189,13 +192,12 @@ def _measure(item: object, index: int, request: dict[str, Any]) -> MeasureSpec:
     if not isinstance(name, str) or name not in MEASURES:
         raise RequestError(f"{where}.measureType", "one of " + ", ".join(MEASURES), name)
     measure = MEASURES[name]
-    for dimension in request["context"]:
-        if dimension not in measure.dimensions:
-            raise RequestError(
-                f"context.{dimension}",
-                f"one of the dimensions {name} takes: " + ", ".join(measure.dimensions),
-                detail=f"{dimension} does not apply to {measure.subject.doc}",
-            )
+    untaken = [dimension for dimension in request["context"] if dimension not in measure.dimensions]
+    for dimension in untaken:
+        # A dimension none of the measures takes is a mistake in the request; one that only
+        # some take narrows those, and the others say they do not take it.
+        if dimension not in request["taken"]:
+            raise _untaken(measure, dimension)
     granularities = item.get("timeGranularity", list(DEFAULT_GRANULARITY))
     field = f"{where}.timeGranularity"
     if not isinstance(granularities, list | tuple) or not granularities:
@@ -205,13 +207,12 @@ def _measure(item: object, index: int, request: dict[str, Any]) -> MeasureSpec:
             raise RequestError(
                 f"{field}[{number}]", "one of " + ", ".join(GRANULARITIES), granularity
             )
-        buckets = Buckets.of(granularity, request["start_ns"], request["end_ns"])
-        if buckets.count > MAX_BUCKETS:
+        count = bucket_count(granularity, request["start_ns"], request["end_ns"])
+        if count > MAX_BUCKETS:
             raise RequestError(
                 f"{field}[{number}]",
                 f"a granularity giving at most {MAX_BUCKETS:,} buckets in the window",
-                detail=f"{granularity} gives {buckets.count:,}: choose a coarser one or a "
-                "shorter window",
+                detail=f"{granularity} gives {count:,}: choose a coarser one or a shorter window",
             )
     sort = item.get("sortDirection", "ascending")
     if sort not in SORT_DIRECTIONS:
@@ -226,7 +227,32 @@ def _measure(item: object, index: int, request: dict[str, Any]) -> MeasureSpec:
         if page_size is None
         else _whole_number(page_size, f"{where}.pageSize", 1, MAX_PAGE_SIZE),
         sort_direction=sort,
+        refused=_untaken(measure, untaken[0]) if untaken else None,
     )
+
+
+def _untaken(measure: Measure, dimension: str) -> RequestError:
+    return RequestError(
+        f"context.{dimension}",
+        f"one of the dimensions {measure.name} takes: " + ", ".join(measure.dimensions),
+        detail=f"{dimension} does not apply to {measure.subject.doc}",
+    )
+
+
+def bucket_count(granularity: str, start_ns: int, end_ns: int) -> int:
+    """How many buckets of ``granularity`` the window has: a measure may ask for at most
+    ``MAX_BUCKETS`` (the request refuses more, and ``usable_granularities`` says which fit)."""
+    return Buckets.of(granularity, start_ns, end_ns).count
+
+
+def usable_granularities(start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+    """Every granularity with its bucket count in the window and whether a request may ask
+    for it (``GET /analytics/granularities``: the UI offers only those, by this same rule)."""
+    found = []
+    for granularity in GRANULARITIES:
+        count = bucket_count(granularity, start_ns, end_ns)
+        found.append({"granularity": granularity, "buckets": count, "usable": count <= MAX_BUCKETS})
+    return found
 
 
 def parse_request(body: object, now_ns: int | None = None) -> AnalyticsRequest:
@@ -234,6 +260,30 @@ def parse_request(body: object, now_ns: int | None = None) -> AnalyticsRequest:
     if not isinstance(body, Mapping):
         raise RequestError("body", 'a JSON object like {"startTime": ..., "measures": [...]}', body)
     _unknown_keys(body, _FIELDS, "")
+    start_ns, end_ns = parse_window(body, now_ns)
+    request: dict[str, Any] = {
+        "start_ns": start_ns,
+        "end_ns": end_ns,
+        "context": _context(body.get("context")),
+    }
+    measures = body.get("measures")
+    if not isinstance(measures, list | tuple) or not measures:
+        raise RequestError(
+            "measures", 'a non-empty list like [{"measureType": "activeUsers"}]', measures
+        )
+    named = (item.get("measureType") for item in measures if isinstance(item, Mapping))
+    request["taken"] = {
+        dimension
+        for name in named
+        if isinstance(name, str) and name in MEASURES
+        for dimension in MEASURES[name].dimensions
+    }
+    specs = tuple(_measure(item, index, request) for index, item in enumerate(measures))
+    return AnalyticsRequest(start_ns, end_ns, request["context"], specs)
+
+
+def parse_window(body: Mapping[str, Any], now_ns: int | None = None) -> tuple[int, int]:
+    """``startTime`` (required) and ``endTime`` (default: now) of ``body``, in nanoseconds."""
     if body.get("startTime") is None:
         raise RequestError(
             "startTime", "an ISO 8601 time or epoch milliseconds", detail="it is required"
@@ -249,15 +299,4 @@ def parse_request(body: object, now_ns: int | None = None) -> AnalyticsRequest:
         raise RequestError(
             "endTime", "a time after startTime", end if end is not None else "now (the default)"
         )
-    request: dict[str, Any] = {
-        "start_ns": start_ns,
-        "end_ns": end_ns,
-        "context": _context(body.get("context")),
-    }
-    measures = body.get("measures")
-    if not isinstance(measures, list | tuple) or not measures:
-        raise RequestError(
-            "measures", 'a non-empty list like [{"measureType": "activeUsers"}]', measures
-        )
-    specs = tuple(_measure(item, index, request) for index, item in enumerate(measures))
-    return AnalyticsRequest(start_ns, end_ns, request["context"], specs)
+    return start_ns, end_ns

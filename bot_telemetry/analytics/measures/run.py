@@ -5,7 +5,8 @@ bucket's start (``time``, ISO 8601 UTC), the grouping keys and the values. Every
 window is there: where nothing happened a count is 0 and any other value None; a grouped
 measure has a row for every key seen in the window in every bucket. Rows are ordered by time
 (``sortDirection``), within a bucket by the first value, largest first, then by key; then
-``page``/``pageSize`` cut them.
+``page``/``pageSize`` cut them. A measure that cannot take a dimension of the context (that
+another measure of the request takes) has no rows and says why in ``refused``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..traces import iso
 from .context import parameter
 from .definition import MEASURES, Measure, Row, Sql
 from .granularity import Buckets
-from .request import AnalyticsRequest, MeasureSpec
+from .request import AnalyticsRequest, MeasureSpec, RequestError
 
 #: Called after each (measure, granularity) with how many are done and how many there are.
 Progress = Callable[[int, int], None]
@@ -32,13 +33,18 @@ class MeasureResult:
     measure_type: str
     time_granularity: str
     response: list[Row]
+    #: Set instead of rows when the measure cannot take a dimension of the context.
+    refused: RequestError | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "measureType": self.measure_type,
             "timeGranularity": self.time_granularity,
             "response": self.response,
         }
+        if self.refused is not None:
+            found["refused"] = self.refused.as_json()
+        return found
 
 
 def run(
@@ -50,6 +56,11 @@ def run(
     for spec in request.measures:
         measure = MEASURES[spec.measure_type]
         for granularity in spec.time_granularity:
+            if spec.refused is not None:
+                results.append(MeasureResult(measure.name, granularity, [], spec.refused))
+                if progress is not None:
+                    progress(len(results), total)
+                continue
             buckets = Buckets.of(granularity, request.start_ns, request.end_ns)
             rows = measure_rows(engine, measure, buckets, request, spec)
             results.append(MeasureResult(measure.name, granularity, _page(rows, measure, spec)))

@@ -91,6 +91,7 @@ FAILED_TURNS = register(
         ),
         sql=_failed,
         finish=_failed_rate,
+        charted=("failed",),
     )
 )
 

@@ -42,12 +42,37 @@ async function postJson(path, body) {
 }
 
 // The page's own "from", else the global window: a duration ago, or the first thing stored.
-function startTime(stored, from) {
+function startTime(stored, from, now) {
   if (from) return from;
   const since = windowParams().since;
   const match = /^(\d+)([mhdw])$/.exec(since || "");
-  if (match) return Date.now() - Number(match[1]) * DURATIONS[match[2]];
-  return stored.first || new Date(Date.now() - 7 * DURATIONS.d).toISOString();
+  if (match) return now - Number(match[1]) * DURATIONS[match[2]];
+  return stored.first || new Date(now - 7 * DURATIONS.d).toISOString();
+}
+
+// The granularity to ask for: the one picked if the API takes it for this window, else the
+// nearest it takes, coarser first (a finer one only has more buckets), with a note saying so.
+// One the API does not know is asked as it is, for the API to name it.
+function granularityFor(asked, usable) {
+  const all = usable ? usable.granularities : [];
+  const at = all.findIndex((g) => g.granularity === asked);
+  if (at < 0 || all[at].usable) return { granularity: asked, note: null };
+  const chosen = all.slice(at + 1).find((g) => g.usable)
+    || all.slice(0, at).reverse().find((g) => g.usable);
+  if (!chosen) return { granularity: asked, note: null };
+  return { granularity: chosen.granularity,
+    note: `${asked} would give ${all[at].buckets.toLocaleString("en")} buckets in this ` +
+      `window, more than the ${usable.maxBuckets.toLocaleString("en")} a chart may have: ` +
+      `showing ${chosen.granularity} instead.` };
+}
+
+// A measure that does not take one of the filters: a plain note where its chart would be.
+function refusedNote(measure, result) {
+  const dimension = result.refused.field.replace(/^context\./, "");
+  const takes = measure.dimensions.map((d) => d.name).join(", ");
+  return el("p", { class: "meta untaken" },
+    `${result.measureType} does not take the ${dimension} filter, so it is not charted ` +
+    `(it takes ${takes}).`);
 }
 
 function format(value, kind) {
@@ -72,8 +97,8 @@ function timeLabel(iso, granularity) {
   return `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
 }
 
-// What one chart draws: the first value, and the values after it of the same kind
-// (p50/p95/p99; started/completed/...); a grouped measure: the first value per key.
+// What one chart draws: the values the catalog says are charted together (p50/p95/p99;
+// failed turns without the all-turns denominator); a grouped measure: the first value per key.
 function seriesOf(measure, rows) {
   const times = [...new Set(rows.map((row) => row.time))].sort();
   const index = new Map(times.map((time, i) => [time, i]));
@@ -92,21 +117,16 @@ function seriesOf(measure, rows) {
     }
     return { times, kind: first.kind, series, hidden: totals.size - keys.length };
   }
-  const drawn = [];
-  for (const value of measure.values) {
-    if (value.kind !== first.kind) break;
-    drawn.push(value);
-  }
+  const drawn = measure.values.filter((value) => measure.charted.includes(value.name));
   const series = drawn.map((value) => ({ name: value.name, values: times.map(() => null) }));
   for (const row of rows) {
     drawn.forEach((value, i) => { series[i].values[index.get(row.time)] = row[value.name]; });
   }
-  return { times, kind: first.kind, series, hidden: 0 };
+  return { times, kind: drawn[0].kind, series, hidden: 0 };
 }
 
 function chart(measure, result, kind) {
-  const { times, series, hidden } = seriesOf(measure, result.response);
-  const valueKind = measure.values[0].kind;
+  const { times, series, hidden, kind: valueKind } = seriesOf(measure, result.response);
   const plotWidth = WIDTH - PAD.left - PAD.right;
   const plotHeight = HEIGHT - PAD.top - PAD.bottom;
   const all = series.flatMap((s) => s.values).filter((v) => v !== null);
@@ -198,7 +218,6 @@ async function showMeasures(arg, params) {
   const catalog = await getJson("/analytics/measures");
   const byName = new Map(catalog.measures.map((m) => [m.measureType, m]));
   const picked = (params.get("m") || "activeUsers,messagesReceived").split(",").filter((m) => byName.has(m));
-  const granularity = params.get("g") || "day";
   const kind = params.get("chart") === "bar" ? "bar" : "line";
   const from = params.get("from") || "";
   const to = params.get("to") || "";
@@ -207,6 +226,16 @@ async function showMeasures(arg, params) {
     const values = (params.get(dimension) || "").split(",").map((v) => v.trim()).filter(Boolean);
     if (values.length) context[dimension] = values;
   }
+  const now = Date.now();
+  const windowStart = startTime(catalog.stored, from, now);
+  const windowEnd = to || now;
+  // A bad "from" or "to" is left to the query below, which names it.
+  const usable = await postJson("/analytics/granularities",
+    { startTime: windowStart, endTime: windowEnd }).catch(() => null);
+  const { granularity, note } = granularityFor(params.get("g") || "day", usable);
+  const offered = usable
+    ? usable.granularities.filter((g) => g.usable).map((g) => g.granularity)
+    : catalog.granularities;
   const form = el("form", { class: "search measures-form" },
     el("fieldset", { class: "measure-picks" }, el("legend", {}, "Measures"),
       catalog.measures.map((m) => el("label", { title: m.doc },
@@ -214,7 +243,7 @@ async function showMeasures(arg, params) {
           checked: picked.includes(m.measureType) }), ` ${m.measureType}`))),
     el("div", { class: "measure-options" },
       el("label", {}, "Granularity", el("select", { name: "granularity" },
-        catalog.granularities.map((g) => el("option", { value: g, selected: g === granularity }, g)))),
+        offered.map((g) => el("option", { value: g, selected: g === granularity }, g)))),
       el("label", {}, "Chart", el("select", { name: "chart" },
         ["line", "bar"].map((c) => el("option", { value: c, selected: c === kind }, c)))),
       el("label", {}, "From", el("input", { name: "from", value: from, size: 20,
@@ -234,9 +263,10 @@ async function showMeasures(arg, params) {
       to: form.elements.to.value.trim(), ...filters })}`);
   });
   const sections = [];
+  if (note) sections.push(el("p", { class: "meta granularity-note" }, note));
   if (picked.length) {
     const answer = await postJson("/analytics/query", {
-      startTime: startTime(catalog.stored, from), endTime: to || null, context,
+      startTime: windowStart, endTime: windowEnd, context,
       measures: picked.map((m) => ({ measureType: m, timeGranularity: [granularity] })),
     }).catch((error) => error);
     if (answer instanceof Error) {
@@ -244,6 +274,12 @@ async function showMeasures(arg, params) {
     } else {
       for (const result of answer) {
         const measure = byName.get(result.measureType);
+        if (result.refused) {
+          sections.push(el("section", { class: "measure", "data-measure": result.measureType },
+            el("h3", {}, `${result.measureType} by ${result.timeGranularity}`),
+            refusedNote(measure, result)));
+          continue;
+        }
         sections.push(el("section", { class: "measure", "data-measure": result.measureType },
           el("h3", {}, `${result.measureType} by ${result.timeGranularity}`),
           el("p", { class: "meta" }, measure.doc),

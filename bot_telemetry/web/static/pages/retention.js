@@ -23,6 +23,13 @@ function day(iso) {
   return iso.slice(0, 10);
 }
 
+// An interval not over by the end of the window: who came back is not known yet (a 0 there
+// would read as nobody came back).
+function pending(cohort, i) {
+  return cohort.values[i] !== null && cohort.values[i] !== undefined
+    && cohort.complete !== undefined && !cohort.complete[i];
+}
+
 function form(request) {
   const period = el("select", { name: "period" }, ["day", "week", "month"].map((p) =>
     el("option", { value: p, selected: p === (request.period || "week") ? "selected" : null }, p)));
@@ -65,6 +72,15 @@ function heatMap(result) {
       text: `${day(cohort.cohortStart)} (${cohort.size})` }));
     cohort.values.forEach((value, i) => {
       if (value === null) return;
+      if (pending(cohort, i)) {
+        root.append(svg("g", { class: "cell pending", "data-cohort": row, "data-interval": i },
+          svg("title", { text: `cohort ${day(cohort.cohortStart)}, ${result.period} ${i}: ` +
+            `not over yet (${value} of ${cohort.size} back so far)` }),
+          svg("rect", { x: left + i * cell, y, width: cell - 2, height: 28 }),
+          svg("text", { x: left + i * cell + cell / 2 - 1, y: y + 18, "text-anchor": "middle",
+            text: "not yet" })));
+        return;
+      }
       const rate = cohort.rates[i] || 0;
       root.append(svg("g", { class: "cell", "data-cohort": row, "data-interval": i },
         svg("title", { text: `cohort ${day(cohort.cohortStart)}, ${result.period} ${i}: ` +
@@ -78,8 +94,17 @@ function heatMap(result) {
   return root;
 }
 
+function tableCell(cohort, i) {
+  const value = cohort.values[i];
+  if (value === null || value === undefined) return "";
+  if (pending(cohort, i)) return `not over yet (${value} so far)`;
+  return `${value} (${percent(cohort.rates[i]) || "–"})`;
+}
+
 async function showRetention(params) {
   const request = requestIn(params);
+  // The header's window, as funnels and user flows take it: who first came in it, and who
+  // came back until now; the API has no cohort for a period that has not begun.
   const startTime = windowParams().since || request.startTime || null;
   const result = await postJson("/analytics/retention", { ...request, startTime })
     .catch((error) => error);
@@ -96,12 +121,15 @@ async function showRetention(params) {
     el("p", { class: "funnel-summary" }, `cohort: ${result.cohortEvent} · back: ` +
       `${result.returningEvent} · by ${result.period}`),
     el("div", { class: "chart-frame" }, heatMap(result)),
+    result.cohorts.some((c) => c.values.some((_, i) => pending(c, i)))
+      ? el("p", { class: "meta retention-pending" }, `not yet: the ${result.period} is not ` +
+        "over, so who came back in it is not known yet (hover for who came so far).")
+      : null,
     el("h3", {}, "Cohorts"),
     table([{ label: "Cohort" }, { label: "Users", num: true },
       ...Array.from({ length: n }, (_, i) => ({ label: `${result.period} ${i}`, num: true }))],
     result.cohorts.map((c) => ({ cells: [day(c.cohortStart), c.size,
-      ...Array.from({ length: n }, (_, i) => (c.values[i] === null || c.values[i] === undefined
-        ? "" : `${c.values[i]} (${percent(c.rates[i]) || "–"})`))] }))),
+      ...Array.from({ length: n }, (_, i) => tableCell(c, i))] }))),
   );
 }
 
