@@ -31,6 +31,8 @@ SECOND = 1_000_000_000
 EITHER = "BotMessageReceived|LuisIntent.Greeting"
 #: Seven series of one histogram: the page charted the first five only.
 ROUTES = [f"/route-{i}" for i in range(7)]
+#: Twelve series of one gauge: more than the page has line colours (10).
+QUEUES = [f"queue-{i:02d}" for i in range(12)]
 
 
 def post_json(url: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -71,10 +73,16 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorThr
             }
             for route in ROUTES
         ]
+        depths = [
+            {"as_int": i, "time_unix_nano": T0 + j * SECOND, "attributes": {"queue": queue}}
+            for i, queue in enumerate(QUEUES)
+            for j in range(2)
+        ]
         body = metrics_request(
             [
                 {"name": "process.memory", "kind": "gauge", "unit": "By", "points": memory},
                 {"name": "http.latency", "kind": "histogram", "unit": "ms", "points": latency},
+                {"name": "queue.depth", "kind": "gauge", "unit": "1", "points": depths},
             ]
         )
         request = urllib.request.Request(
@@ -273,6 +281,20 @@ def test_every_histogram_series_is_charted(ui: Page) -> None:
     names = sections.locator("h3").all_inner_texts()
     assert names == [f"svc http.route={route}" for route in ROUTES]
     assert page.locator("section.histogram svg.buckets").count() == len(ROUTES)
+
+
+def test_lines_past_the_colours_say_how_many_are_drawn(ui: Page) -> None:
+    page = ui.open("#/metric/queue.depth")
+    assert page.locator("#view table tbody tr").count() == len(QUEUES)
+    assert page.locator("svg.chart g.series").count() == 10
+    assert page.locator("ul.legend li").count() == 10
+    note = page.locator("p.lines-cut")
+    assert note.inner_text() == (
+        "Lines for the first 10 of 12 series (one colour each); the table below lists every series."
+    )
+    # Under the cap, no note.
+    ui.open("#/metric/process.memory")
+    assert page.locator("p.lines-cut").count() == 0
 
 
 # ---- 4. keyboard focus follows the route ------------------------------------------------

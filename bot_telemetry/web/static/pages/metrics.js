@@ -147,8 +147,13 @@ async function showMetric(name) {
     const rows = metric.series.map((s) => ({
       cells: [seriesName(s), number(s.latest), s.points, s.temporality || "–", s.last],
     }));
+    // Lines stop at MAX_LINES, one colour each, and the page says so: the table lists all.
+    const cut = metric.series.length > MAX_LINES
+      ? el("p", { class: "note lines-cut" }, `Lines for the first ${MAX_LINES} of ` +
+        `${metric.series.length} series (one colour each); the table below lists every series.`)
+      : null;
     view.replaceChildren(...heading.filter(Boolean), lineChart(metric.series, metric.unit),
-      legend(metric.series),
+      legend(metric.series), ...(cut ? [cut] : []),
       table([{ label: "Series" }, { label: "Latest", num: true }, { label: "Points", num: true },
         { label: "Temporality" }, { label: "Last" }], rows));
     return;
