@@ -22,6 +22,7 @@ import pytest
 
 from bot_telemetry.store.database import Store
 from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support import http_json
 from tests.support.browser import Page
 from tests.support.journeys import Stream, booking, converse, load_duckdb
 from tests.support.otlp_messages import T0, metrics_request
@@ -35,17 +36,8 @@ ROUTES = [f"/route-{i}" for i in range(7)]
 QUEUES = [f"queue-{i:02d}" for i in range(12)]
 
 
-def post_json(url: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        f"{url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+def post_json(url: str, path: str, body: Any) -> tuple[int, Any]:
+    return http_json.post_json(f"{url}{path}", body)
 
 
 @pytest.fixture(scope="module")

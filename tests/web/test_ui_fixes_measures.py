@@ -29,6 +29,7 @@ from bot_telemetry.store.database import Store
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.analytics.measures_expected import EXPECTED, Window
 from tests.support.browser import Page
+from tests.support.http_json import post_json
 from tests.support.journeys import T0, Stream, booking, converse, load_duckdb
 from tests.support.measure_traffic import END, START, Plan, planned_store
 
@@ -37,17 +38,7 @@ SECOND = 10**9
 
 
 def post(url: str, path: str, body: Any) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        f"{url}{path}",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return post_json(f"{url}{path}", body)
 
 
 def served_stream(stream: Stream, path: Path) -> CollectorThread:
