@@ -50,19 +50,37 @@ def channel_peer_scope(service_url: object, channel: str | None) -> Iterator[Non
     with channel_peer_scope(activity.service_url, "msteams"):
         await logic()
     """
-    token = None
-    try:
-        if isinstance(service_url, str) and channel:
-            url = URL(service_url)
-            if url.host:
-                token = _channel.set((url.host.lower(), url.port, channel.split(":", 1)[0]))
-    except ValueError:  # not a URL: the replies keep their host's name
-        pass
+    named = _channel_at(service_url, channel)
+    token = _channel.set(named) if named is not None else None
     try:
         yield
     finally:
         if token is not None:
             _channel.reset(token)
+
+
+def name_channel_requests(service_url: object, channel: str | None) -> None:
+    """``channel_peer_scope`` without an end: requests to ``service_url`` are named
+    ``channel`` until the enclosing scope ends, else for the rest of the current task.
+
+    For sends that happen after the turn's scope ended (botbuilder's adapters call
+    ``on_turn_error`` with the turn's context once its pipeline raised): a send handler calls
+    it and the adapter then sends, in the same task.
+    """
+    named = _channel_at(service_url, channel)
+    if named is not None and _channel.get() != named:
+        _channel.set(named)
+
+
+def _channel_at(service_url: object, channel: str | None) -> tuple[str, int | None, str] | None:
+    try:
+        if isinstance(service_url, str) and channel:
+            url = URL(service_url)
+            if url.host:
+                return (url.host.lower(), url.port, channel.split(":", 1)[0])
+    except ValueError:  # not a URL: the replies keep their host's name
+        pass
+    return None
 
 
 def peer_service(host: str | None, port: int | None) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -26,7 +26,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import contract
-from ..correlation.outgoing import channel_peer_scope
+from ..correlation.outgoing import channel_peer_scope, name_channel_requests
 from ..privacy import PrivacyPolicy
 from . import activities, metrics
 from .activities import Properties
@@ -93,14 +93,7 @@ class TurnTelemetry(ABC):
             except Exception:  # an overridden hook that fails must not fail the turn
                 _log.exception("could not record %s", contract.BOT_MESSAGE_RECEIVED)
             # Storage is not handed the turn; its trace activities find the turn through this.
-            activity = context.activity
-            with (
-                turn_context_scope(context),
-                channel_peer_scope(
-                    getattr(activity, "service_url", None),
-                    activities.channel_name(getattr(activity, "channel_id", None)),
-                ),
-            ):
+            with turn_context_scope(context), _channel_scope(context):
                 await logic()
         except BaseException as error:
             failure = error
@@ -228,7 +221,14 @@ class TurnTelemetry(ABC):
             return None, None
 
     def _hook_pipeline(self, context: Any, scope: otel_context.Context) -> None:
-        async def on_send(_: Any, sent: list[Any], next_send: Callable[[], Awaitable[Any]]) -> Any:
+        # botbuilder sends once every handler has returned, so a handler cannot wrap the send;
+        # it names the turn's channel for what follows in this task instead. Within the turn
+        # that is already so (and undone when the turn ends); it matters for the replies the
+        # adapter's on_turn_error sends after the turn span ended.
+        async def on_send(
+            turn: Any, sent: list[Any], next_send: Callable[[], Awaitable[Any]]
+        ) -> Any:
+            _name_channel(turn)
             responses = await next_send()
             with _within(scope):
                 for activity in sent:
@@ -239,16 +239,18 @@ class TurnTelemetry(ABC):
             return responses
 
         async def on_update(
-            _: Any, activity: Any, next_update: Callable[[], Awaitable[Any]]
+            turn: Any, activity: Any, next_update: Callable[[], Awaitable[Any]]
         ) -> Any:
+            _name_channel(turn)
             response = await next_update()
             with _within(scope):
                 await self.on_update_activity(activity)
             return response
 
         async def on_delete(
-            _: Any, reference: Any, next_delete: Callable[[], Awaitable[Any]]
+            turn: Any, reference: Any, next_delete: Callable[[], Awaitable[Any]]
         ) -> None:
+            _name_channel(turn)
             await next_delete()
             with _within(scope):
                 await self.on_delete_activity(self._deleted_activity(reference))
@@ -329,3 +331,24 @@ def _within(scope: otel_context.Context) -> Iterator[None]:
         _log.exception("could not record an outgoing activity")
     finally:
         otel_context.detach(token)
+
+
+def _channel_of(context: Any) -> tuple[object, str | None]:
+    """The turn's channel: its ``service_url`` and its name."""
+    activity = getattr(context, "activity", None)
+    return (
+        getattr(activity, "service_url", None),
+        activities.channel_name(getattr(activity, "channel_id", None)),
+    )
+
+
+def _channel_scope(context: Any) -> AbstractContextManager[None]:
+    """Within, requests to the turn's channel are named after the channel."""
+    return channel_peer_scope(*_channel_of(context))
+
+
+def _name_channel(context: Any) -> None:
+    try:
+        name_channel_requests(*_channel_of(context))
+    except Exception:  # naming a peer must never fail a send
+        _log.debug("could not name the turn's channel", exc_info=True)

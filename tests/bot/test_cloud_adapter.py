@@ -121,3 +121,33 @@ async def test_a_conversation_named_after_a_phone_number_leaves_as_a_hash(
     recorded += repr([dict(e.attributes or {}) for s in telemetry.spans() for e in s.events])
     assert "4155550123" not in recorded  # the reply's url.full included
     assert f"/v3/conversations/{hashed}/activities" in recorded
+
+
+async def test_a_reply_sent_by_on_turn_error_is_named_after_the_channel_too(
+    telemetry: CapturedTelemetry,
+) -> None:
+    # The turn span has ended when the adapter calls on_turn_error, but its reply still goes
+    # to the channel: the app map must not grow a node named after the channel's host.
+    async def logic(context: TurnContext) -> None:
+        raise RuntimeError("the bot failed")
+
+    async def on_turn_error(context: TurnContext, error: Exception) -> None:
+        await context.send_activity("Sorry, something went wrong.")
+
+    async with running_bot(logic) as bot:
+        bot.adapter.on_turn_error = on_turn_error
+        async with aiohttp.ClientSession() as http:
+            async with http.post(bot.url, json=bot.activity("hi", "conv-error")) as response:
+                assert response.status in (200, 201)
+    assert [r["activity"]["text"] for r in bot.connector.requests] == [
+        "Sorry, something went wrong."
+    ]
+
+    host = bot.connector_url.split("//")[1]
+    (reply,) = [
+        s
+        for s in telemetry.spans()
+        if s.kind is SpanKind.CLIENT and host in str((s.attributes or {}).get("url.full", ""))
+    ]
+    assert (reply.attributes or {}).get("peer.service") == "directline"
+    assert (reply.attributes or {}).get("service.peer.name") == "directline"
