@@ -7,6 +7,7 @@ bot-telemetry clickhouse-schema --store clickhouse://admin:pw@ch:8123/otel --ttl
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -41,16 +42,18 @@ def _schema(options: argparse.Namespace) -> int:
     from ..store.clickhouse_relations import Tables
     from ..store.location import ClickHouseLocation
 
-    ttl_days = int(parse_duration(options.ttl) // 86400) if options.ttl else 0
+    ttl_seconds = math.ceil(parse_duration(options.ttl)) if options.ttl else 0
     location = options.store
     if location is None:
-        for statement in otel_schema.statements(Tables(), engine=options.engine, ttl_days=ttl_days):
+        for statement in otel_schema.statements(
+            Tables(), engine=options.engine, ttl_seconds=ttl_seconds
+        ):
             sys.stdout.write(statement + ";\n\n")
         return 0
     if not isinstance(location, ClickHouseLocation):
         raise ClickHouseError("--store must be a clickhouse:// URL here")
     engine = HTTPClickHouseEngine.open(
-        location, create_schema=True, ttl_days=ttl_days, table_engine=options.engine
+        location, create_schema=True, ttl_seconds=ttl_seconds, table_engine=options.engine
     )
     engine.close()
     print(f"{PROG}: the exporter's tables are in {location}", file=sys.stderr)

@@ -136,9 +136,11 @@ class ClickHouseEngine(Engine):
         with self._lock:
             self._compiled.clear()
 
-    def create_schema(self, *, ttl_days: int = 0, table_engine: str = "MergeTree()") -> None:
+    def create_schema(self, *, ttl_seconds: int = 0, table_engine: str = "MergeTree()") -> None:
         """Create the exporter's database and tables (as its ``create_schema`` would)."""
-        statements = otel_schema.statements(self.tables, engine=table_engine, ttl_days=ttl_days)
+        statements = otel_schema.statements(
+            self.tables, engine=table_engine, ttl_seconds=ttl_seconds
+        )
         for statement in statements:
             self.raw(statement)
         self.refresh()
@@ -335,7 +337,7 @@ class HTTPClickHouseEngine(ClickHouseEngine):
         location: ClickHouseLocation,
         *,
         create_schema: bool = False,
-        ttl_days: int = 0,
+        ttl_seconds: int = 0,
         table_engine: str = "MergeTree()",
         timeout: float = 30.0,
     ) -> HTTPClickHouseEngine:
@@ -365,7 +367,7 @@ class HTTPClickHouseEngine(ClickHouseEngine):
         engine = cls(client, str(location), location.tables)
         if create_schema:
             try:
-                engine.create_schema(ttl_days=ttl_days, table_engine=table_engine)
+                engine.create_schema(ttl_seconds=ttl_seconds, table_engine=table_engine)
             except EngineError as error:
                 engine.close()
                 raise ClickHouseError(

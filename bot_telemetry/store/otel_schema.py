@@ -158,8 +158,21 @@ def _columns(columns: tuple[tuple[str, str, str], ...]) -> list[str]:
     return [f"`{name}` {kind} {codec}".rstrip() for name, kind, codec in columns]
 
 
-def _ttl(column: str, ttl_days: int) -> str:
-    return f"\nTTL {column} + toIntervalDay({ttl_days})" if ttl_days > 0 else ""
+#: ClickHouse's interval functions, largest first, with their length in seconds.
+_TTL_UNITS = (("Day", 86400), ("Hour", 3600), ("Minute", 60), ("Second", 1))
+
+
+def ttl_interval(ttl_seconds: int) -> str:
+    """``toIntervalDay(30)``, or the largest unit that divides the TTL, as the exporter's
+    ``ttl`` becomes (720h: 30 days; 12h: 12 hours, not 0 days)."""
+    for unit, length in _TTL_UNITS:
+        if ttl_seconds % length == 0:
+            return f"toInterval{unit}({ttl_seconds // length})"
+    raise AssertionError("every whole number of seconds divides by 1")
+
+
+def _ttl(column: str, ttl_seconds: int) -> str:
+    return f"\nTTL {column} + {ttl_interval(ttl_seconds)}" if ttl_seconds > 0 else ""
 
 
 def _table(name: str, body: list[str], tail: str, engine: str) -> str:
@@ -170,7 +183,7 @@ def _table(name: str, body: list[str], tail: str, engine: str) -> str:
     )
 
 
-def traces_table(tables: Tables, engine: str = "MergeTree()", ttl_days: int = 0) -> str:
+def traces_table(tables: Tables, engine: str = "MergeTree()", ttl_seconds: int = 0) -> str:
     body = [
         *_columns(TRACE_COLUMNS),
         _bloom("idx_trace_id", "TraceId", "0.001"),
@@ -183,13 +196,13 @@ def traces_table(tables: Tables, engine: str = "MergeTree()", ttl_days: int = 0)
         "PARTITION BY toDate(Timestamp)\n"
         "PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))\n"
         "ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)"
-        + _ttl("toDateTime(Timestamp)", ttl_days)
+        + _ttl("toDateTime(Timestamp)", ttl_seconds)
     )
     return _table(tables.qualified(tables.traces), body, tail, engine)
 
 
 def trace_id_ts_statements(
-    tables: Tables, engine: str = "MergeTree()", ttl_days: int = 0
+    tables: Tables, engine: str = "MergeTree()", ttl_seconds: int = 0
 ) -> list[str]:
     """The trace-id lookup table (a trace's time range, to find it by id) and its view."""
     lookup = tables.qualified(f"{tables.traces}_trace_id_ts")
@@ -200,7 +213,7 @@ def trace_id_ts_statements(
         "    Start SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),\n"
         "    End SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))\n"
         f") ENGINE = {engine}\nPARTITION BY toStartOfWeek(Start)\nORDER BY (TraceId)"
-        + _ttl("Start", ttl_days)
+        + _ttl("Start", ttl_seconds)
         + "\nSETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {lookup} AS\n"
         "SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End\n"
@@ -208,7 +221,7 @@ def trace_id_ts_statements(
     ]
 
 
-def logs_table(tables: Tables, engine: str = "MergeTree()", ttl_days: int = 0) -> str:
+def logs_table(tables: Tables, engine: str = "MergeTree()", ttl_seconds: int = 0) -> str:
     body = [
         *_columns(LOG_COLUMNS),
         _bloom("idx_trace_id", "TraceId", "0.001"),
@@ -220,12 +233,14 @@ def logs_table(tables: Tables, engine: str = "MergeTree()", ttl_days: int = 0) -
     tail = (
         "PARTITION BY toDate(TimestampTime)\n"
         "PRIMARY KEY (ServiceName, TimestampTime)\n"
-        "ORDER BY (ServiceName, TimestampTime, Timestamp)" + _ttl("TimestampTime", ttl_days)
+        "ORDER BY (ServiceName, TimestampTime, Timestamp)" + _ttl("TimestampTime", ttl_seconds)
     )
     return _table(tables.qualified(tables.logs), body, tail, engine)
 
 
-def metrics_table(tables: Tables, kind: str, engine: str = "MergeTree()", ttl_days: int = 0) -> str:
+def metrics_table(
+    tables: Tables, kind: str, engine: str = "MergeTree()", ttl_seconds: int = 0
+) -> str:
     body = [
         *_columns(METRIC_COLUMNS[kind]),
         *_map_indexes("res_attr", "ResourceAttributes"),
@@ -235,17 +250,17 @@ def metrics_table(tables: Tables, kind: str, engine: str = "MergeTree()", ttl_da
     tail = (
         "PARTITION BY toDate(TimeUnix)\n"
         "ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))"
-        + _ttl("toDateTime(TimeUnix)", ttl_days)
+        + _ttl("toDateTime(TimeUnix)", ttl_seconds)
     )
     return _table(tables.qualified(tables.metrics(kind)), body, tail, engine)
 
 
-def statements(tables: Tables, *, engine: str = "MergeTree()", ttl_days: int = 0) -> list[str]:
+def statements(tables: Tables, *, engine: str = "MergeTree()", ttl_seconds: int = 0) -> list[str]:
     """Every statement, in order: the database, traces (with the lookup), logs, metrics."""
     return [
         f"CREATE DATABASE IF NOT EXISTS `{tables.database}`",
-        traces_table(tables, engine, ttl_days),
-        *trace_id_ts_statements(tables, engine, ttl_days),
-        logs_table(tables, engine, ttl_days),
-        *(metrics_table(tables, kind, engine, ttl_days) for kind in METRIC_KINDS),
+        traces_table(tables, engine, ttl_seconds),
+        *trace_id_ts_statements(tables, engine, ttl_seconds),
+        logs_table(tables, engine, ttl_seconds),
+        *(metrics_table(tables, kind, engine, ttl_seconds) for kind in METRIC_KINDS),
     ]

@@ -4,6 +4,7 @@ over one store."""
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from aiohttp import web
@@ -41,7 +42,7 @@ def _open(config: ServerConfig, store: Store | None) -> tuple[Engine, Sink | Non
         engine = HTTPClickHouseEngine.open(
             config.store,
             create_schema=config.create_schema,
-            ttl_days=int(config.retention_seconds // 86400),
+            ttl_seconds=math.ceil(config.retention_seconds),
         )
         return engine, None if config.read_only else ClickHouseSink(engine)
     opened = store or Store.open(config.store, read_only=config.read_only)

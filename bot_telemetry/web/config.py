@@ -75,8 +75,9 @@ class ServerConfig:
         return None
 
     def check(self) -> None:
-        """Refuse ports outside 0-65535, a body limit under one byte, and a non-loopback bind
-        unless it is explicit and protected by a token."""
+        """Refuse ports outside 0-65535, a body limit under one byte, a retention on a
+        ClickHouse store that would change nothing, and a non-loopback bind unless it is
+        explicit and protected by a token."""
         for option, port in (("--port", self.port), ("--grpc-port", self.grpc_port)):
             if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{option} {port} is not a TCP port (0-65535; 0 picks one)")
@@ -84,6 +85,16 @@ class ServerConfig:
             raise ConfigError(
                 "--max-body-mb must be more than 0: with no room for a body every export "
                 "would be refused (413)"
+            )
+        if (
+            isinstance(self.store, ClickHouseLocation)
+            and self.retention_seconds > 0
+            and not self.create_schema
+        ):
+            raise ConfigError(
+                "--retention on a ClickHouse store is the TTL of the tables --create-schema "
+                "creates; without --create-schema it would drop nothing (the tables' own TTL, "
+                "the exporter's ttl, decides)"
             )
         if not is_loopback(self.host):
             if not self.allow_remote:

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -79,6 +80,62 @@ def test_the_schema_command_prints_or_creates_the_exporter_tables(
     empty = cli("appmap", "--store", server.url("made"), "--format", "json")
     assert empty.returncode == 0, empty.stderr
     assert json.loads(empty.stdout) == {"nodes": [], "edges": []}
+
+
+@pytest.mark.parametrize(
+    ("ttl", "interval"),
+    [
+        ("30d", "toIntervalDay(30)"),
+        ("720h", "toIntervalDay(30)"),
+        ("12h", "toIntervalHour(12)"),
+        ("36h", "toIntervalHour(36)"),
+        ("90m", "toIntervalMinute(90)"),
+    ],
+)
+def test_a_ttl_keeps_its_length_in_the_largest_unit_that_divides_it(
+    ttl: str, interval: str
+) -> None:
+    """As the exporter's ``ttl`` becomes; 12h was 0 days (no TTL: kept for ever), 36h 1 day."""
+    printed = cli("clickhouse-schema", "--ttl", ttl)
+    assert printed.returncode == 0, printed.stderr
+    assert f"TTL toDateTime(Timestamp) + {interval}\n" in printed.stdout
+    assert f"TTL TimestampTime + {interval}\n" in printed.stdout
+
+
+def test_serve_retention_is_the_ttl_of_the_tables_it_creates(server: ClickHouseServer) -> None:
+    port = free_port()
+    store = server.url("retained")
+    args = ["-m", "bot_telemetry.cli", "serve", "--store", store, "--port", str(port)]
+    with running(
+        [*args, "--no-grpc", "--create-schema", "--retention", "12h"],
+        ready_url=f"http://127.0.0.1:{port}/api/appmap",
+    ):
+        pass
+    query = urllib.parse.urlencode(
+        {
+            "query": "SELECT name, engine_full FROM system.tables WHERE database = 'retained' "
+            "AND name IN ('otel_traces', 'otel_logs') FORMAT JSONEachRow",
+            "user": "reader",
+            "password": "s3cret pass",
+        }
+    )
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/?{query}", timeout=30) as answer:
+        tables = [json.loads(line) for line in answer.read().splitlines()]
+    assert len(tables) == 2
+    for table in tables:
+        assert "+ toIntervalHour(12)" in table["engine_full"], table
+
+
+def test_serve_retention_on_clickhouse_without_create_schema_is_refused(
+    server: ClickHouseServer,
+) -> None:
+    """It would drop nothing: ClickHouse drops by the tables' TTL, not by serve's passes."""
+    done = cli("serve", "--store", server.url("retained"), "--port", "0", "--retention", "7d")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "--retention on a ClickHouse store is the TTL of the tables --create-schema" in (
+        done.stderr
+    )
 
 
 @pytest.fixture(scope="module")
