@@ -437,6 +437,10 @@ def conversation_as_text(found: Conversation) -> str:
         for intent in turn["intents"]:
             lines.append(f"  intent: {intent['intent']} ({_score(intent['score'])})")
         for answer in turn["answers"]:
+            if answer["article_found"] is False and answer["answer"] is None:
+                # The lookup found nothing: not an answer that went unrecorded (as the UI).
+                lines.append("  answer: no answer found")
+                continue
             shown = answer["answer"] if answer["answer"] is not None else "(not recorded)"
             lines.append(f"  answer: {shown} ({_score(answer['score'])})")
         for reply in turn["replies"]:

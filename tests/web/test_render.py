@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 from bot_telemetry.analytics.appmap import AppMap, Edge, Node
+from bot_telemetry.analytics.conversations import Answer, Conversation, Turn
 from bot_telemetry.web import render
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -153,3 +154,42 @@ def test_no_label_of_the_demos_map_lies_across_its_own_edge() -> None:
         if inside:
             crossed.append(f"{text.attrib['data-source']}->{text.attrib['data-target']}")
     assert crossed == []
+
+
+def test_the_text_transcript_says_a_q_and_a_miss_found_no_answer_as_the_ui_does() -> None:
+    # `bot-telemetry conversations <id>`: a lookup with articleFound false found nothing; it is
+    # not an answer that went unrecorded (the Conversations page says "no answer found").
+    def turn(answers: list[Answer]) -> Turn:
+        return Turn(
+            trace_id="ab" * 16,
+            start="2026-01-01T00:00:00.000Z",
+            duration_ms=12.0,
+            activity_id="a1",
+            activity_type="message",
+            channel_id="directline",
+            text=None,
+            replies=[None],
+            intents=[],
+            answers=answers,
+            events=["QnAMessage"],
+            dependencies=[],
+            failures=[],
+            client_events=[],
+        )
+
+    missed = Answer(answer=None, score=None, article_found=False)
+    found = Answer(answer="Use the reset link.", score=0.875, article_found=True)
+    unrecorded = Answer(answer=None, score=0.5, article_found=True)
+    text = render.conversation_as_text(
+        Conversation(
+            conversation_id="conv-1",
+            turns=[turn([missed]), turn([found]), turn([unrecorded])],
+            client_events=[],
+        )
+    )
+    answers = [line.strip() for line in text.splitlines() if line.strip().startswith("answer")]
+    assert answers == [
+        "answer: no answer found",
+        "answer: Use the reset link. (score 0.88)",
+        "answer: (not recorded) (score 0.50)",
+    ]
