@@ -122,10 +122,12 @@ def run_service(
     )
     try:
         privacy = privacy_from_environment()
-    except ValueError as error:
+        # A bad telemetry variable (an endpoint without http://, a connection string that
+        # is not one, POSTHOG_HOST without https://, a missing extra) is one line, not a trace.
+        telemetry = bot_telemetry.configure(service_name=service_name, privacy=privacy)
+    except (ValueError, RuntimeError) as error:
         print(f"{service_name}: {error}", file=sys.stderr)
         return 2
-    telemetry = bot_telemetry.configure(service_name=service_name, privacy=privacy)
     try:
         # Before the app exists, so every client session it creates is traced.
         bot_telemetry.instrument_aiohttp_client(peer_services=dict(peer_services or {}))

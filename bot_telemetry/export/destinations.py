@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,13 @@ def destinations_from_environment() -> list[Destination]:
     otlp = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
     connection_string = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()
     if otlp:
+        if not re.match(r"^https?://[^/\s]+", otlp):
+            # The SDK would take it and fail every export ("No connection adapters were
+            # found"), an outage that never ends.
+            raise ValueError(
+                f"OTEL_EXPORTER_OTLP_ENDPOINT={otlp!r} is not an http(s) URL such as "
+                "http://otel-collector:4318"
+            )
         # The exporters read the endpoint, headers and timeouts from the standard variables.
         destinations.append(
             Destination(
@@ -96,14 +104,19 @@ def destinations_from_environment() -> list[Destination]:
 
 
 def env_int(variable: str, default: int) -> int:
-    """A positive whole number from the environment; a bad value is logged and ignored."""
+    """A positive whole number from the environment; a bad value (not a whole number, or
+    0 or less) is logged and the default used."""
     raw = os.environ.get(variable, "").strip()
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        _log.warning("%s=%r is not a whole number; using %d", variable, raw, default)
+    if not raw:
         return default
-    return max(1, value)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        _log.warning("%s=%r is not a positive whole number; using %d", variable, raw, default)
+        return default
+    return value
 
 
 def _disabled(variable: str) -> bool:
@@ -135,11 +148,17 @@ def _azure_monitor(connection_string: str) -> Destination:
         ) from error
     # Connect and read bounded by the export timeout (azure-core would read for 300 s).
     options = exporter_options()
+    try:
+        spans = AzureMonitorTraceExporter(connection_string=connection_string, **options)
+    except ValueError as error:  # the exporter's own says only "Invalid connection string"
+        raise ValueError(
+            f"APPLICATIONINSIGHTS_CONNECTION_STRING is not an Application Insights connection "
+            f"string ({error}); copy it from the resource's Overview page: "
+            "InstrumentationKey=...;IngestionEndpoint=https://..."
+        ) from None
     return Destination(
         "Azure Monitor",
-        WithoutCustomEventSpanEvents(
-            AzureMonitorTraceExporter(connection_string=connection_string, **options)
-        ),
+        WithoutCustomEventSpanEvents(spans),
         WithOfflineStorage(AzureMonitorLogExporter(connection_string=connection_string, **options)),
         lambda: PeriodicExportingMetricReader(
             AzureMonitorMetricExporter(connection_string=connection_string, **options)

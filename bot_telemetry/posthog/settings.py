@@ -103,7 +103,7 @@ class PostHogSettings:
             exclude=_patterns(env.get(EXCLUDE_ENV, "")),
             person_profiles=env.get(PERSON_PROFILES_ENV, "").strip().lower() or "never",
             forward=env.get(FORWARD_ENV, "").strip().lower() or "events",
-            timeout_seconds=_seconds(env, TIMEOUT_ENV, 10.0),
+            timeout_seconds=_seconds(env, TIMEOUT_ENV, 10.0, positive=True),
             retry_seconds=_seconds(env, RETRY_SECONDS_ENV, 30.0),
         )
 
@@ -116,7 +116,9 @@ def _matches(name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def _seconds(env: Mapping[str, str], variable: str, default: float) -> float:
+def _seconds(
+    env: Mapping[str, str], variable: str, default: float, *, positive: bool = False
+) -> float:
     raw = env.get(variable, "").strip()
     if not raw:
         return default
@@ -126,4 +128,7 @@ def _seconds(env: Mapping[str, str], variable: str, default: float) -> float:
         raise ValueError(f"{variable}={raw!r} is not a number of seconds") from None
     if value < 0:
         raise ValueError(f"{variable}={raw!r} must not be negative")
+    if positive and value == 0:
+        # requests refuses a timeout of 0: every request would fail.
+        raise ValueError(f"{variable}={raw!r} must be more than 0 seconds")
     return value

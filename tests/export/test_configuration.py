@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import re
 import threading
 
 import pytest
@@ -10,7 +12,7 @@ from opentelemetry.sdk.resources import Resource
 
 from bot_telemetry import configure
 from bot_telemetry.export.azure_monitor import WithoutCustomEventSpanEvents
-from bot_telemetry.export.destinations import destinations_from_environment
+from bot_telemetry.export.destinations import destinations_from_environment, env_int
 from tests.support.telemetry import capture
 
 
@@ -71,6 +73,38 @@ def test_otlp_endpoint_variable_selects_otlp(monkeypatch):
     (destination,) = destinations_from_environment()
     assert destination.name == "OTLP http://127.0.0.1:9"
     assert destination.spans._endpoint == "http://127.0.0.1:9/v1/traces"
+
+
+@pytest.mark.parametrize("endpoint", ["otel-collector:4318", "127.0.0.1:4318", "grpc://h:4317"])
+def test_an_otlp_endpoint_that_is_not_an_http_url_is_a_clear_error(monkeypatch, endpoint):
+    """The SDK took it and failed every export, an outage said to end "when the backend
+    answers again", which it never would."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    with pytest.raises(
+        ValueError, match=f"^OTEL_EXPORTER_OTLP_ENDPOINT={re.escape(repr(endpoint))} is not an"
+    ):
+        destinations_from_environment()
+
+
+def test_a_connection_string_that_is_not_one_names_the_variable(monkeypatch):
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", "garbage")
+    with pytest.raises(ValueError, match=r"^APPLICATIONINSIGHTS_CONNECTION_STRING is not an"):
+        destinations_from_environment()
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many", "1.5"])
+def test_a_queue_size_that_is_not_a_positive_whole_number_is_logged_and_the_default_used(
+    monkeypatch, caplog, value
+):
+    """-5 and 0 became a queue of one item, silently: nearly every span dropped."""
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", value)
+    with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+        assert env_int("OTEL_BSP_MAX_QUEUE_SIZE", 2048) == 2048
+    assert f"OTEL_BSP_MAX_QUEUE_SIZE={value!r} is not a positive whole number" in caplog.text
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "3")
+    assert env_int("OTEL_BSP_MAX_QUEUE_SIZE", 2048) == 3
 
 
 def test_connection_string_selects_azure_monitor(monkeypatch):

@@ -177,6 +177,8 @@ def test_settings_from_the_environment_and_clear_errors() -> None:
         ({"POSTHOG_HOST": "eu.i.posthog.com"}, "POSTHOG_HOST"),
         ({"POSTHOG_PERSON_PROFILES": "sometimes"}, "POSTHOG_PERSON_PROFILES"),
         ({"POSTHOG_RETRY_SECONDS": "soon"}, "POSTHOG_RETRY_SECONDS"),
+        # requests refuses a timeout of 0: every batch would fail.
+        ({"POSTHOG_TIMEOUT": "0"}, "POSTHOG_TIMEOUT"),
     ):
         try:
             PostHogSettings.from_environment({"POSTHOG_API_KEY": "k", **bad})

@@ -5,6 +5,7 @@ also shows that each process flushes its telemetry on SIGTERM)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -140,3 +141,20 @@ def test_one_trace_across_the_processes(tmp_path: Path) -> None:
         )
     names = {event["name"] for span in spans.values() for event in span["events"]}
     assert {"BotMessageReceived", "LuisIntent.None", "QnAMessage", "BotMessageSend"} <= names
+
+
+def test_a_bad_telemetry_variable_is_one_line_and_exit_status_2() -> None:
+    """configure()'s ValueError was a traceback from every process of a Compose project."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sample_bot.nlu", "--port", str(free_port())],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector:4318"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "nlu: OTEL_EXPORTER_OTLP_ENDPOINT='otel-collector:4318' is not an http(s) URL such as "
+        "http://otel-collector:4318\n"
+    )
