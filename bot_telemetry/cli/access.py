@@ -186,6 +186,15 @@ class ServerSource(_Closing):
                 message = json.loads(error.read()).get("error", error.reason)
             except (ValueError, AttributeError):
                 message = error.reason
+            if error.code == 401:
+                # The server's words are for any client; this one is the CLI.
+                message = (
+                    f"{message} (give this command --token TOKEN or set BOT_TELEMETRY_TOKEN "
+                    "to the token the collector was started with)"
+                    if not self.token
+                    else f"{message} (the token given by --token or BOT_TELEMETRY_TOKEN is "
+                    "not the collector's)"
+                )
             raise RemoteError(f"{self.url} answered {error.code}: {message}") from error
         except (urllib.error.URLError, OSError) as error:
             raise RemoteError(f"cannot reach the collector at {self.url}: {error}") from error

@@ -5,12 +5,16 @@ OpenTelemetry JS to ``/v1/traces``.
     app = web.Application(middlewares=[cors_middleware(["http://127.0.0.1:5103"]), ...])
 
 Only the listed origins get CORS answers (``"*"`` allows any); a preflight from another origin
-(from any, when none is listed) is refused with 403 and what to change. Put it before any
-middleware that checks a token: a browser's preflight never carries one.
+(from any, when none is listed) is refused with 403 and what to change. The page cannot read
+that answer (the browser only says no ``Access-Control-Allow-Origin`` header came), so the
+first refusal of each origin is also logged, with the origins that are allowed: a page on
+``http://localhost:8080`` is not ``http://127.0.0.1:8080``. Put it before any middleware that
+checks a token: a browser's preflight never carries one.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -29,6 +33,11 @@ ALLOWED_HEADERS = (
     "x-device-id",
 )
 PREFLIGHT_MAX_AGE = 600
+#: How many refused origins are remembered so that each is logged once; later ones are not
+#: logged (a page probing many origins must not fill the log).
+LOGGED_REFUSALS = 64
+
+_log = logging.getLogger(__name__)
 
 
 def check_origin(origin: str) -> str:
@@ -47,6 +56,7 @@ def cors_middleware(origins: Iterable[str], paths: tuple[str, ...] = ("/v1/",)) 
     """Answer CORS preflights and mark responses readable, for ``origins`` on ``paths``."""
     allowed = frozenset(check_origin(origin) for origin in origins)
     any_origin = "*" in allowed
+    logged: set[str] = set()
 
     @web.middleware
     async def cors(
@@ -66,7 +76,19 @@ def cors_middleware(origins: Iterable[str], paths: tuple[str, ...] = ("/v1/",)) 
             if not permitted:
                 # Said even when no origin is listed: a bare 405 from the router told the
                 # page's developer nothing about what to change.
-                return web.json_response({"error": _refusal(origin, allowed)}, status=403)
+                refusal = _refusal(origin, allowed)
+                if origin not in logged and len(logged) < LOGGED_REFUSALS:
+                    logged.add(origin)
+                    _log.warning(
+                        "refused a CORS preflight to %s from a page on %r (allowed: %s). "
+                        "Its browser says only that no Access-Control-Allow-Origin header "
+                        "came; %s",
+                        request.path[:256],
+                        origin[:256],
+                        ", ".join(sorted(allowed)) or "none",
+                        _remedy(origin[:256]),
+                    )
+                return web.json_response({"error": refusal}, status=403)
             return web.Response(
                 status=204,
                 headers={
@@ -91,6 +113,13 @@ def cors_middleware(origins: Iterable[str], paths: tuple[str, ...] = ("/v1/",)) 
 
     middleware: Middleware = cors
     return middleware
+
+
+def _remedy(origin: str) -> str:
+    return (
+        f"list it: serve --cors-origin {origin} (repeatable), or cors_middleware([..., "
+        f"{origin!r}]) in your own app"
+    )
 
 
 def _refusal(origin: str, allowed: frozenset[str]) -> str:

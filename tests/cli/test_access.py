@@ -1,0 +1,42 @@
+"""The CLI asking a running collector (``--url``, or ``--store`` of a file a ``serve`` holds):
+what it says when the collector wants a token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support.processes import REPO
+
+
+def client_events(
+    url: str, *args: str, env_token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "BOT_TELEMETRY_TOKEN"}
+    if env_token is not None:
+        env["BOT_TELEMETRY_TOKEN"] = env_token
+    return subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", "client-events", "--url", url, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_missing_or_wrong_token_says_how_to_give_one(tmp_path: Path) -> None:
+    token = "t" * 20
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0, token=token)
+    with CollectorThread(config) as running:
+        missing = client_events(running.url)
+        assert missing.returncode == 1
+        assert "answered 401" in missing.stderr
+        assert "--token TOKEN or set BOT_TELEMETRY_TOKEN" in missing.stderr
+        wrong = client_events(running.url, "--token", "nope")
+        assert wrong.returncode == 1 and "is not the collector's" in wrong.stderr
+        given = client_events(running.url, env_token=token)
+        assert given.returncode == 0, given.stderr
