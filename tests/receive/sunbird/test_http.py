@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +26,8 @@ from bot_telemetry.store.database import Store
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.collector.scenario import run_conversation
 from tests.receive.sunbird.events import EIDS, bundle, event
-from tests.support.processes import REPO
+from tests.support.ports import free_port
+from tests.support.processes import REPO, running
 
 PAGE = "http://127.0.0.1:5999"
 
@@ -497,3 +499,58 @@ def test_cli_lists_client_events_and_the_failed_set(tmp_path: Path) -> None:
     finally:
         opened.close()
     assert dict(scopes) == {contract.CLIENT_EVENT_SCOPE: 1, contract.CLIENT_FAILED_SCOPE: 1}
+
+
+def docs_mounting_snippet() -> str:
+    """The Python block of docs/client-telemetry.md that mounts the route in your own app."""
+    text = (REPO / "docs" / "client-telemetry.md").read_text()
+    start = text.index("can be mounted in any aiohttp")
+    block = text[text.index("```python\n", start) + len("```python\n") :]
+    return block[: block.index("```")]
+
+
+def test_the_docs_mounting_snippet_runs_as_written(tmp_path: Path) -> None:
+    """Your own aiohttp app with the route mounted as the docs show: it starts, stores a
+    page's bundle, stops cleanly with the rows committed, and the CLI then lists them."""
+    snippet = docs_mounting_snippet()
+    # Only the values a reader changes: the store's path, the page's origin, the port.
+    port = free_port()
+    for value in ('"telemetry.duckdb"', '"https://chat.example.com"', "port=8080"):
+        assert value in snippet, value
+    script = tmp_path / "app.py"
+    script.write_text(
+        snippet.replace('"telemetry.duckdb"', repr(str(tmp_path / "s.duckdb")))
+        .replace('"https://chat.example.com"', repr(PAGE))
+        .replace("port=8080", f"port={port}")
+    )
+    url = f"http://127.0.0.1:{port}"
+    with running([str(script)], ready_url=f"{url}/") as app:
+        status, answer, headers = post(url, bundle([event("START"), event("FEEDBACK")]))
+        assert status == 200 and answer["result"]["stored"] == 2, answer
+        preflight = {"Origin": PAGE, "Access-Control-Request-Method": "POST"}
+        status, _, headers = post(url, None, preflight, method="OPTIONS")
+        assert status == 204 and headers["Access-Control-Allow-Origin"] == PAGE
+        assert app.stop(signal.SIGINT) == 0
+        output = app.output()
+    assert "Traceback" not in output and "leaked" not in output, output
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot_telemetry.cli",
+            "client-events",
+            "--format",
+            "jsonl",
+            "--store",
+            str(tmp_path / "s.duckdb"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(json.loads(line)["eid"] for line in done.stdout.splitlines()) == [
+        "FEEDBACK",
+        "START",
+    ]
