@@ -223,3 +223,18 @@ def test_every_variable_the_configs_read_is_documented() -> None:
             assert f"`{name}`" in readme, f"{path.name} reads {name}; README does not say"
             if default is not None:
                 assert default in readme, f"README should give {name}'s default {default}"
+
+
+@pytest.mark.parametrize("overlay", ["bot-telemetry.yaml", "clickhouse.yaml"])
+def test_overlays_that_forward_everything_forward_every_signal_unsampled(overlay: str) -> None:
+    """bot-telemetry.yaml said "everything" and forwarded no metrics: the embedded
+    collector's Metrics page stayed empty behind a shared collector."""
+    config = load(COLLECTOR / overlay)
+    forwarded = {
+        signal(name): spec
+        for name, spec in config["service"]["pipelines"].items()
+        if spec["receivers"] == ["otlp"]
+    }
+    assert set(forwarded) == {"traces", "logs", "metrics"}
+    for spec in forwarded.values():
+        assert "tail_sampling" not in spec["processors"]
