@@ -129,11 +129,20 @@ class RecognizerTelemetry:
             _log.warning("could not read the recognizer result for telemetry", exc_info=True)
             return
         name = BOTBUILDER_LUIS_RESULT if self._luis_result_event else luis_intent_event(intent)
-        track_custom_event(name, properties, privacy=self._privacy, span=call.span)
+        # A LuisRecognizer given a telemetry client has recorded botbuilder's own LuisResult
+        # of this call: a second one would count the recognition twice.
+        if name != BOTBUILDER_LUIS_RESULT or not _recorded_on(call.span, name):
+            track_custom_event(name, properties, privacy=self._privacy, span=call.span)
         if intent == NO_INTENT:
             note_fallback(FALLBACK_NONE_INTENT)
         elif score is not None and score < FALLBACK_SCORE:
             note_fallback(FALLBACK_LOW_SCORE)
+
+
+def _recorded_on(span: Any, name: str) -> bool:
+    # An SDK span lists the span events recorded on it so far (custom events are added to
+    # their span); a non-recording span has none, and the event is recorded as usual.
+    return any(event.name == name for event in getattr(span, "events", ()))
 
 
 def top_intent(result: Any) -> tuple[str, float | None]:

@@ -11,7 +11,7 @@ from botbuilder.ai.luis import LuisApplication, LuisRecognizer, LuisRecognizerOp
 from botbuilder.core import Recognizer, RecognizerResult, TurnContext
 from opentelemetry.trace import SpanKind, StatusCode
 
-from bot_telemetry import PrivacyPolicy, TelemetryRecognizer
+from bot_telemetry import OpenTelemetryBotTelemetryClient, PrivacyPolicy, TelemetryRecognizer
 from tests.bot.servers import Recorded, luis_app
 from tests.dependencies.conftest import Service
 from tests.dependencies.services import HttpRecognizer
@@ -196,6 +196,37 @@ async def test_botbuilders_luis_recognizer_is_named_luis_with_its_endpoint(
     assert traceparent.split("-")[2] == f"{span.context.span_id:016x}"
     [event] = telemetry.events("LuisIntent.BookFlight")
     assert attributes_of(event)["sentimentLabel"] == "neutral"
+
+
+@pytest.mark.parametrize("luis_result_event", [False, True])
+async def test_a_luis_recognizer_with_its_own_telemetry_client_inside_the_wrapper(
+    telemetry: CapturedTelemetry, instrumented_client: None, luis_result_event: bool
+) -> None:
+    # A migrating bot keeps telemetry_client on its LuisRecognizer and wraps it too: botbuilder's
+    # LuisResult and ours are on the one dependency span (the measures count one recognition),
+    # and with luis_result_event=True the wrapper adds no second LuisResult.
+    async with serving(luis_app(Recorded())) as base:
+        luis = LuisRecognizer(
+            LuisApplication(
+                "b31aeaf3-3511-495b-a07f-571fc873214b", "0123456789abcdef0123456789abcdef", base
+            ),
+            LuisRecognizerOptionsV3(telemetry_client=OpenTelemetryBotTelemetryClient()),
+        )
+        recognizer = TelemetryRecognizer(luis, luis_result_event=luis_result_event)
+        adapter = bot_adapter(recognizing(recognizer, []))
+        await adapter.receive_activity("book a flight")
+
+    span = telemetry.span_named("Recognizer Query")
+    [botbuilders] = telemetry.events("LuisResult")
+    assert botbuilders.log_record.span_id == span.context.span_id
+    assert attributes_of(botbuilders)["intent"] == "BookFlight"
+    ours = telemetry.events("LuisIntent.BookFlight")
+    if luis_result_event:
+        assert ours == []
+    else:
+        [event] = ours
+        assert event.log_record.span_id == span.context.span_id
+    assert [e.name for e in span.events].count("LuisResult") == 1
 
 
 def test_something_that_is_not_a_recognizer_is_refused() -> None:

@@ -61,12 +61,28 @@ def _names(names: tuple[str, ...]) -> str:
     return ", ".join(f"'{name}'" for name in names)
 
 
-#: Event names a recognizer's result is recorded under (ours and botbuilder-ai's).
-INTENT_EVENT_CONDITION: Final = (
-    f"(name LIKE '{contract.LUIS_INTENT_PREFIX}%' OR name = '{contract.BOTBUILDER_LUIS_RESULT}')"
+def _ours_else_botbuilders(ours: str, botbuilders: str) -> str:
+    # A bot that wraps botbuilder-ai's LuisRecognizer or QnAMaker (TelemetryRecognizer,
+    # TelemetryQnA) and also gives it a telemetry client, as a migrating bot does, records
+    # two events of one result on the same dependency span: botbuilder-ai's and ours. One
+    # result is counted once: botbuilder-ai's event only where no event of ours is on its
+    # span (a bot without the wrapper records botbuilder-ai's alone).
+    return (
+        f"({ours} OR ({botbuilders} AND (span_id IS NULL OR span_id NOT IN "
+        f"(SELECT span_id FROM events WHERE {ours} AND span_id IS NOT NULL))))"
+    )
+
+
+#: The events a recognizer's result is recorded as: ours (``LuisIntent.<Intent>``), or
+#: botbuilder-ai's (``LuisResult``) where ours is not on the same span.
+INTENT_EVENT_CONDITION: Final = _ours_else_botbuilders(
+    f"name LIKE '{contract.LUIS_INTENT_PREFIX}%'", f"name = '{contract.BOTBUILDER_LUIS_RESULT}'"
 )
-#: Event names a Q&A result is recorded under (ours and botbuilder-ai's).
-QNA_EVENT_NAMES: Final = _names((contract.QNA_MESSAGE, contract.BOTBUILDER_QNA_MESSAGE))
+#: The events a Q&A result is recorded as: ours (``QnAMessage``), or botbuilder-ai's
+#: (``QnaMessage``) where ours is not on the same span.
+QNA_EVENT_CONDITION: Final = _ours_else_botbuilders(
+    f"name = '{contract.QNA_MESSAGE}'", f"name = '{contract.BOTBUILDER_QNA_MESSAGE}'"
+)
 WATERFALL_EVENT_NAMES: Final = _names(contract.WATERFALL_EVENTS)
 
 #: The turns that have a value of each dimension, as their ``{key}`` (``trace_key``, the

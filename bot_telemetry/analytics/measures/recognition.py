@@ -1,8 +1,9 @@
 """Understanding the user: intents, fallbackRate, qnaAnswerRate.
 
 Intents come from the recognizer's events (``LuisIntent.<Intent>``, or botbuilder-ai's
-``LuisResult``) with their ``intent`` and ``intentScore``; Q&A results from ``QnAMessage``
-(or botbuilder-ai's ``QnaMessage``) with ``articleFound``. A **fallback turn** is a message
+``LuisResult`` where ours is not on the same span) with their ``intent`` and ``intentScore``;
+Q&A results from ``QnAMessage`` (or botbuilder-ai's ``QnaMessage``, likewise) with
+``articleFound``. A **fallback turn** is a message
 turn where the top intent was ``None`` or scored below the threshold, or the Q&A found no
 answer.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import contract
-from .context import EVENTS, INTENT, INTENT_EVENT_CONDITION, QNA_EVENT_NAMES, TURNS
+from .context import EVENTS, INTENT, INTENT_EVENT_CONDITION, QNA_EVENT_CONDITION, TURNS
 from .definition import COUNT, NUMBER, RATIO, Measure, Param, Sql, Value, ratio, register, rounded
 
 _INTENT = "intent"
@@ -59,7 +60,7 @@ def _fallbacks(q: Sql) -> str:
     WHERE time_ns >= $start AND trace_key IS NOT NULL
       AND ((({INTENT_EVENT_CONDITION}) AND ({_INTENT} = '{contract.NONE_INTENT}'
                                               OR {_SCORE} < $threshold))
-           OR (name IN ({QNA_EVENT_NAMES}) AND {_NOT_FOUND}))
+           OR ({QNA_EVENT_CONDITION} AND {_NOT_FOUND}))
 )
 SELECT {q.bucket("m.start_ns")} AS bucket, count(*) AS turns,
        count(f.trace_key) AS fallback_turns
@@ -107,7 +108,7 @@ FALLBACK_RATE = register(
 def _answers(q: Sql) -> str:
     return f"""SELECT {q.bucket("time_ns")} AS bucket, count(*) AS questions,
        count(*) FILTER (WHERE article_found) AS answered
-FROM events WHERE name IN ({QNA_EVENT_NAMES}) AND {q.window("time_ns")} {q.filters}
+FROM events WHERE {QNA_EVENT_CONDITION} AND {q.window("time_ns")} {q.filters}
 GROUP BY bucket"""
 
 
