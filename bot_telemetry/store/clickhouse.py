@@ -383,7 +383,8 @@ class HTTPClickHouseEngine(ClickHouseEngine):
             raise ClickHouseError(
                 f"ClickHouse at {where} has no database {database!r}: name the exporter's "
                 "database in the URL (clickhouse://user:password@host:8123/DATABASE), or create "
-                "it with the Collector's clickhouse exporter (create_schema: true)"
+                "it with the Collector's clickhouse exporter (create_schema: true) or "
+                "`bot-telemetry clickhouse-schema --store URL`"
             )
         try:
             engine.definitions()

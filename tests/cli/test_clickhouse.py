@@ -48,10 +48,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServe
         ("clickhouse://reader:x@127.0.0.1:{closed}/otel", "cannot reach ClickHouse at 127.0.0.1"),
         ("clickhouse://reader:wrong@127.0.0.1:{port}/otel", "refused user 'reader': wrong user"),
         ("{url:nowhere}", "has no database 'nowhere'"),
+        # Both ways to create it, as for missing tables (only the Collector's was named).
+        ("{url:nowhere}", "or `bot-telemetry clickhouse-schema --store URL`"),
         ("{url:default}", "has no table otel_traces or otel_logs"),
         ("clickhouse://:8123/otel", "needs a host"),
     ],
-    ids=["unreachable", "wrong-password", "no-database", "no-tables", "malformed"],
+    ids=[
+        "unreachable",
+        "wrong-password",
+        "no-database",
+        "no-database-fix",
+        "no-tables",
+        "malformed",
+    ],
 )
 def test_a_store_that_cannot_be_used_is_one_line_and_status_2(
     server: ClickHouseServer, store: str, says: str
