@@ -61,28 +61,39 @@ def _names(names: tuple[str, ...]) -> str:
     return ", ".join(f"'{name}'" for name in names)
 
 
-def _ours_else_botbuilders(ours: str, botbuilders: str) -> str:
+_LUIS_OURS: Final = f"name LIKE '{contract.LUIS_INTENT_PREFIX}%'"
+_LUIS_BOTBUILDERS: Final = f"name = '{contract.BOTBUILDER_LUIS_RESULT}'"
+_QNA_OURS: Final = f"name = '{contract.QNA_MESSAGE}'"
+_QNA_BOTBUILDERS: Final = f"name = '{contract.BOTBUILDER_QNA_MESSAGE}'"
+
+#: Events that report a recognizer's result (ours, ``LuisIntent.<Intent>``, and
+#: botbuilder-ai's ``LuisResult``): what a turn recognized, whichever recorded it.
+INTENT_EVENT_CONDITION: Final = f"({_LUIS_OURS} OR {_LUIS_BOTBUILDERS})"
+#: Event names a Q&A result is recorded under (ours and botbuilder-ai's).
+QNA_EVENT_NAMES: Final = _names((contract.QNA_MESSAGE, contract.BOTBUILDER_QNA_MESSAGE))
+
+
+def _once(ours: str, botbuilders: str) -> str:
     # A bot that wraps botbuilder-ai's LuisRecognizer or QnAMaker (TelemetryRecognizer,
     # TelemetryQnA) and also gives it a telemetry client, as a migrating bot does, records
-    # two events of one result on the same dependency span: botbuilder-ai's and ours. One
-    # result is counted once: botbuilder-ai's event only where no event of ours is on its
-    # span (a bot without the wrapper records botbuilder-ai's alone).
+    # two events of one result on the same dependency span: botbuilder-ai's and ours. Where
+    # results are counted, botbuilder-ai's event counts only where no event of ours is on its
+    # span (a bot without the wrapper records botbuilder-ai's alone). Ours is recorded after
+    # botbuilder-ai's, in the same call, so the window's events and a minute past it will do.
     return (
         f"({ours} OR ({botbuilders} AND (span_id IS NULL OR span_id NOT IN "
-        f"(SELECT span_id FROM events WHERE {ours} AND span_id IS NOT NULL))))"
+        f"(SELECT span_id FROM events WHERE {ours} AND span_id IS NOT NULL "
+        f"AND time_ns >= $start AND time_ns < $end + {_AFTER_NS}))))"
     )
 
 
-#: The events a recognizer's result is recorded as: ours (``LuisIntent.<Intent>``), or
-#: botbuilder-ai's (``LuisResult``) where ours is not on the same span.
-INTENT_EVENT_CONDITION: Final = _ours_else_botbuilders(
-    f"name LIKE '{contract.LUIS_INTENT_PREFIX}%'", f"name = '{contract.BOTBUILDER_LUIS_RESULT}'"
-)
-#: The events a Q&A result is recorded as: ours (``QnAMessage``), or botbuilder-ai's
-#: (``QnaMessage``) where ours is not on the same span.
-QNA_EVENT_CONDITION: Final = _ours_else_botbuilders(
-    f"name = '{contract.QNA_MESSAGE}'", f"name = '{contract.BOTBUILDER_QNA_MESSAGE}'"
-)
+_AFTER_NS: Final = 60 * 1_000_000_000
+
+#: Each recognizer result once: ``INTENT_EVENT_CONDITION`` without botbuilder-ai's copy of
+#: a result of ours. What counts turns (fallbackRate, the intent filter) needs no such care.
+INTENT_RESULT_CONDITION: Final = _once(_LUIS_OURS, _LUIS_BOTBUILDERS)
+#: Each Q&A result once (``QnAMessage``, or ``QnaMessage`` without a ``QnAMessage`` beside it).
+QNA_RESULT_CONDITION: Final = _once(_QNA_OURS, _QNA_BOTBUILDERS)
 WATERFALL_EVENT_NAMES: Final = _names(contract.WATERFALL_EVENTS)
 
 #: The turns that have a value of each dimension, as their ``{key}`` (``trace_key``, the

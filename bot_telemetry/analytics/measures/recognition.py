@@ -13,7 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from ... import contract
-from .context import EVENTS, INTENT, INTENT_EVENT_CONDITION, QNA_EVENT_CONDITION, TURNS
+from .context import (
+    EVENTS,
+    INTENT,
+    INTENT_EVENT_CONDITION,
+    INTENT_RESULT_CONDITION,
+    QNA_EVENT_NAMES,
+    QNA_RESULT_CONDITION,
+    TURNS,
+)
 from .definition import COUNT, NUMBER, RATIO, Measure, Param, Sql, Value, ratio, register, rounded
 
 _INTENT = "intent"
@@ -26,7 +34,7 @@ def _intents(q: Sql) -> str:
     return f"""SELECT {q.bucket("time_ns")} AS bucket, intent,
        count(*) AS recognitions, avg({_SCORE}) AS mean_score
 FROM events
-WHERE {INTENT_EVENT_CONDITION} AND {q.window("time_ns")} AND {_INTENT} IS NOT NULL
+WHERE {INTENT_RESULT_CONDITION} AND {q.window("time_ns")} AND {_INTENT} IS NOT NULL
   {at_least} {q.filters}
 GROUP BY bucket, intent"""
 
@@ -60,7 +68,7 @@ def _fallbacks(q: Sql) -> str:
     WHERE time_ns >= $start AND trace_key IS NOT NULL
       AND ((({INTENT_EVENT_CONDITION}) AND ({_INTENT} = '{contract.NONE_INTENT}'
                                               OR {_SCORE} < $threshold))
-           OR ({QNA_EVENT_CONDITION} AND {_NOT_FOUND}))
+           OR (name IN ({QNA_EVENT_NAMES}) AND {_NOT_FOUND}))
 )
 SELECT {q.bucket("m.start_ns")} AS bucket, count(*) AS turns,
        count(f.trace_key) AS fallback_turns
@@ -108,7 +116,7 @@ FALLBACK_RATE = register(
 def _answers(q: Sql) -> str:
     return f"""SELECT {q.bucket("time_ns")} AS bucket, count(*) AS questions,
        count(*) FILTER (WHERE article_found) AS answered
-FROM events WHERE {QNA_EVENT_CONDITION} AND {q.window("time_ns")} {q.filters}
+FROM events WHERE {QNA_RESULT_CONDITION} AND {q.window("time_ns")} {q.filters}
 GROUP BY bucket"""
 
 
