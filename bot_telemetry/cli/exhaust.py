@@ -50,7 +50,8 @@ def serve_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="the data exhausts' folder: jobs, files, link key (default: exhaust/ next to the "
-        "store; name one when the store is ClickHouse)",
+        "store; with a ClickHouse store .bot-telemetry/exhaust under the working directory, "
+        "so name one); serve prints the one it uses",
     )
     parser.add_argument(
         "--exhaust-schedule",

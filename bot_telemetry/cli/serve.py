@@ -11,7 +11,7 @@ from typing import Any
 from ..analytics.window import parse_duration
 from ..receive.otlp import DEFAULT_GRPC_PORT
 from . import exhaust
-from .common import PROG, TOKEN_VARIABLE, Handler, store_options
+from .common import PROG, TOKEN_VARIABLE, CommandError, Handler, store_options
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -54,8 +54,8 @@ def register(commands: Any) -> dict[str, Handler]:
     serve.add_argument(
         "--retention",
         default=None,
-        help="drop telemetry older than this (e.g. 7d); default keep everything "
-        "(ClickHouse: the TTL of the tables --create-schema creates)",
+        help="drop telemetry older than this (e.g. 7d; more than 0); leave it out to keep "
+        "everything (ClickHouse: the TTL of the tables --create-schema creates)",
     )
     serve.add_argument(
         "--read-only",
@@ -68,7 +68,8 @@ def register(commands: Any) -> dict[str, Handler]:
     serve.add_argument(
         "--create-schema",
         action="store_true",
-        help="ClickHouse: create the exporter's database and tables when they are missing",
+        help="ClickHouse: create the exporter's database and tables when they are missing "
+        "(refused on a DuckDB store, which creates its own)",
     )
     serve.add_argument(
         "--cors-origin",
@@ -107,6 +108,20 @@ def _journal(given: str | None) -> Path | bool:
     return False if given.strip().lower() == "off" else Path(given)
 
 
+def _retention(given: str | None) -> float:
+    if given is None:
+        return 0
+    seconds = parse_duration(given)
+    # 0 is ServerConfig's "no retention": taken as it is, --retention 0d kept everything
+    # without a word, whether the operator meant that or "keep nothing".
+    if seconds <= 0:
+        raise CommandError(
+            f"--retention {given} is no retention: give more than 0, or leave --retention "
+            "out to keep everything"
+        )
+    return seconds
+
+
 def _grpc_port(given: int | None) -> int:
     return DEFAULT_GRPC_PORT if given is None else given
 
@@ -114,6 +129,7 @@ def _grpc_port(given: int | None) -> int:
 def run(options: argparse.Namespace) -> int:
     from ..receive.cors import check_origin
     from ..web import Running, ServerConfig, serve
+    from ..web.exhaust import EXHAUST_KEY
 
     config = ServerConfig(
         store=options.store,
@@ -124,7 +140,7 @@ def run(options: argparse.Namespace) -> int:
         allow_remote=options.allow_remote,
         token=options.token or None,
         max_body=int(options.max_body_mb * 1024 * 1024),
-        retention_seconds=parse_duration(options.retention) if options.retention else 0,
+        retention_seconds=_retention(options.retention),
         cors_origins=tuple(check_origin(origin) for origin in options.cors_origin),
         client_dedup_seconds=parse_duration(options.client_dedup_window),
         client_journal=_journal(options.client_journal),
@@ -148,6 +164,10 @@ def run(options: argparse.Namespace) -> int:
             f"client telemetry /v1/telemetry{grpc}; web UI {running.url}/)  store {config.store}",
             flush=True,
         )
+        # Said because with a ClickHouse store the default is relative to the working
+        # directory: jobs.sqlite3 and link.key appeared wherever serve was started.
+        folder = running.runner.app[EXHAUST_KEY].settings.folder.resolve()
+        print(f"{PROG} data exhaust folder {folder}  (--exhaust-dir moves it)", flush=True)
 
     asyncio.run(serve(config, ready))
     return 0

@@ -75,9 +75,9 @@ class ServerConfig:
         return None
 
     def check(self) -> None:
-        """Refuse ports outside 0-65535, a body limit under one byte, a retention on a
-        ClickHouse store that would change nothing, and a non-loopback bind unless it is
-        explicit and protected by a token."""
+        """Refuse ports outside 0-65535, a body limit under one byte, --create-schema on a
+        DuckDB store, a retention on a ClickHouse store that would change nothing, and a
+        non-loopback bind unless it is explicit and protected by a token."""
         for option, port in (("--port", self.port), ("--grpc-port", self.grpc_port)):
             if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{option} {port} is not a TCP port (0-65535; 0 picks one)")
@@ -85,6 +85,11 @@ class ServerConfig:
             raise ConfigError(
                 "--max-body-mb must be more than 0: with no room for a body every export "
                 "would be refused (413)"
+            )
+        if self.create_schema and not isinstance(self.store, ClickHouseLocation):
+            raise ConfigError(
+                "--create-schema applies to a ClickHouse store (--store clickhouse://...); "
+                "a DuckDB store creates its own tables: leave it out"
             )
         if (
             isinstance(self.store, ClickHouseLocation)

@@ -118,8 +118,10 @@ def test_serve_retention_is_the_ttl_of_the_tables_it_creates(server: ClickHouseS
     with running(
         [*args, "--no-grpc", "--create-schema", "--retention", "12h"],
         ready_url=f"http://127.0.0.1:{port}/api/appmap",
-    ):
-        pass
+    ) as process:
+        # No store file to put it beside: the working directory's, which serve now says.
+        exhaust = REPO / ".bot-telemetry" / "exhaust"
+        assert f"data exhaust folder {exhaust}  (--exhaust-dir moves it)" in process.output()
     query = urllib.parse.urlencode(
         {
             "query": "SELECT name, engine_full FROM system.tables WHERE database = 'retained' "

@@ -44,6 +44,11 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str
         (["--grpc-port", "65536"], "--grpc-port 65536 is not a TCP port"),
         (["--max-body-mb", "0"], "--max-body-mb must be more than 0"),
         (["--max-body-mb", "-1"], "--max-body-mb must be more than 0"),
+        # 0 is the internal "no retention": it kept everything without a word.
+        (["--retention", "0d"], "leave --retention out to keep everything"),
+        (["--retention", "0h"], "leave --retention out to keep everything"),
+        # It was ignored: only a ClickHouse store has tables to create.
+        (["--create-schema"], "--create-schema applies to a ClickHouse store"),
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_1(
@@ -134,7 +139,12 @@ def test_max_body_mb_covers_otlp_and_client_telemetry_keeps_5_mib(tmp_path: Path
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["-m", "bot_telemetry.cli", "serve", "--store", str(tmp_path), "--port", str(port)]
-    with running([*args, "--no-grpc", "--max-body-mb", "1"], ready_url=f"{url}/api/health"):
+    with running(
+        [*args, "--no-grpc", "--max-body-mb", "1"], ready_url=f"{url}/api/health"
+    ) as process:
+        # Among the start-up lines: where jobs and link keys are kept (with a ClickHouse
+        # store the default is under the working directory, which nothing said).
+        assert f"data exhaust folder {tmp_path.resolve() / 'exhaust'}  " in process.output()
         two_mib = b'{"events": [], "pad": "' + b"x" * (2 << 20) + b'"}'
         assert _post(url + "/v1/traces", two_mib, "application/json")[0] == 413
         assert _post(url + "/v1/telemetry", two_mib, "application/json")[0] != 413
