@@ -38,6 +38,8 @@ _NOISY_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
 )
 _NOISY_PREFIXES = ("Failed to export", "Transient error")
+# The line of an answer the exporter will not retry; its second argument is the status.
+_OTLP_REFUSED = "Failed to export %s batch code: %s"
 # The Azure Monitor exporter's per-batch line when a request got no answer; folded only
 # inside one of our export attempts (its metric exporter's lines are left alone).
 _AZURE_LOGGER = "azure.monitor.opentelemetry.exporter.export._base"
@@ -46,9 +48,11 @@ _AZURE_PREFIXES = ("Retrying due to server request error", "Retrying due to serv
 
 @dataclass
 class Attempt:
-    """One export call: why it failed, as the exporter logged it while it ran."""
+    """One export call: why it failed, as the exporter logged it while it ran, and the HTTP
+    status it was answered (0 when none was logged)."""
 
     reason: str = ""
+    status: int = 0
 
 
 _attempts = threading.local()
@@ -66,13 +70,30 @@ def export_attempt() -> Iterator[Attempt]:
         _attempts.current = outer
 
 
-def note_reason(reason: str) -> bool:
-    """Why the export running on this thread fails; False when no export is running here."""
+def note_reason(reason: str, status: int = 0) -> bool:
+    """Why the export running on this thread fails (and the HTTP status it was answered, if
+    known); False when no export is running here."""
     attempt: Attempt | None = getattr(_attempts, "current", None)
     if attempt is None:
         return False
     attempt.reason = reason
+    attempt.status = status
     return True
+
+
+#: Answers that say the credentials were refused: no retry fixes them, the operator must.
+CREDENTIALS_REFUSED = frozenset({401, 403})
+
+
+def _credentials_to_check(destination: str) -> str:
+    # Only PostHog's sender and the OTLP exporter report the status (Azure Monitor keeps a
+    # 401/403 batch to send again and logs its own line about the credential).
+    if "posthog" in destination.lower():
+        return "POSTHOG_API_KEY"
+    return (
+        "the token it is sent, in OTEL_EXPORTER_OTLP_HEADERS (Authorization=Bearer TOKEN, the "
+        "token a serve started with --token expects)"
+    )
 
 
 @dataclass
@@ -125,13 +146,16 @@ class ExportAccounting:
         *,
         reason: str = "",
         deferred: int = 0,
+        status: int = 0,
     ) -> None:
         """A batch was not delivered: ``items`` are lost, ``deferred`` more the exporter kept
         to send again. The first failure of an outage is logged, with the exporter's
         exception (and its traceback) when it raised one, else ``reason`` (this attempt's,
-        see ``export_attempt``). ``started`` (the ``time.monotonic()`` its export began)
-        tells a request sent during the last outage, answered only after the destination
-        recovered, from a new outage: such a late failure is counted, and starts no outage."""
+        see ``export_attempt``); a ``status`` of 401 or 403 makes the line say the
+        credentials were refused and what to check. ``started`` (the ``time.monotonic()``
+        its export began) tells a request sent during the last outage, answered only after
+        the destination recovered, from a new outage: such a late failure is counted, and
+        starts no outage."""
         if items:
             self.count(signal, "export_failed", items)
         if deferred:
@@ -152,12 +176,22 @@ class ExportAccounting:
             details = [reason] if reason else []
             if deferred:
                 details.append(f"the exporter keeps what it could not send ({DEFERRED_METRIC})")
+            # A refused credential never heals: saying export resumes by itself sent the
+            # operator waiting for a backend that was answering all along.
+            if status in CREDENTIALS_REFUSED:
+                ending = (
+                    f"the credentials were refused ({status}), so export resumes only once "
+                    f"they are fixed: check {_credentials_to_check(destination)}"
+                )
+            else:
+                ending = "export resumes by itself when the backend answers again"
             _log.warning(
                 "telemetry export to %s is failing%s; dropped telemetry is counted in the "
-                "metric %s and export resumes by itself when the backend answers again",
+                "metric %s and %s",
                 destination,
                 f" ({'; '.join(details)})" if details else "",
                 DROPPED_METRIC,
+                ending,
                 exc_info=error,
             )
 
@@ -202,9 +236,18 @@ class _FoldSdkNoise(logging.Filter):
             return not (message.startswith(_AZURE_PREFIXES) and note_reason(_reason(record)))
         if not message.startswith(_NOISY_PREFIXES):
             return True
-        note_reason(_reason(record))
+        note_reason(_reason(record), _status(record))
         return False
 
 
 def _reason(record: logging.LogRecord) -> str:
     return record.getMessage()[:200]
+
+
+def _status(record: logging.LogRecord) -> int:
+    """The HTTP status of the OTLP exporter's "Failed to export %s batch code: %s, ..."."""
+    args = record.args
+    if str(record.msg).startswith(_OTLP_REFUSED) and isinstance(args, tuple) and len(args) > 1:
+        status = args[1]
+        return status if isinstance(status, int) else 0
+    return 0

@@ -49,6 +49,8 @@ class Delivery:
     dropped: dict[str, int] = field(default_factory=dict)
     reason: str = ""
     deferred: int = 0
+    #: The HTTP status the backend answered when it refused the batch (0: none, or not HTTP).
+    status: int = 0
 
     def drop(self, reason: str, items: int = 1) -> None:
         if items:
@@ -244,9 +246,10 @@ class BatchQueue(Generic[Item]):
         if abandoned:
             return True  # close counted it as shutdown and stopped waiting for it
         if isinstance(outcome, bool):
-            failed, deferred, reason = (0 if outcome else len(batch)), 0, ""
+            failed, deferred, reason, status = (0 if outcome else len(batch)), 0, "", 0
         else:
-            failed, deferred, reason = self._settle(outcome), outcome.deferred, outcome.reason
+            failed, deferred = self._settle(outcome), outcome.deferred
+            reason, status = outcome.reason, outcome.status
         if not failed and not deferred:
             self._accounting.export_succeeded(self._destination)
             return True
@@ -258,6 +261,7 @@ class BatchQueue(Generic[Item]):
             started,
             reason=reason or attempt.reason,
             deferred=deferred,
+            status=status if reason else attempt.status,
         )
         return False
 

@@ -122,6 +122,7 @@ class CaptureSender:
                     continue
             delivery.drop(EXPORT_FAILED, len(chunk))
             delivery.reason = self._failure(answer)
+            delivery.status = answer.status
             return False
 
     def _failure(self, answer: Answer) -> str:

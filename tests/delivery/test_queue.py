@@ -158,3 +158,26 @@ def test_each_outage_line_gives_its_own_destinations_reason(
     silent_line = lines["Azure Monitor"][0]
     assert "PostHog" not in silent_line and "OTLP" not in silent_line, silent_line
     assert counts.dropped() == {"traces/export_failed": 3}
+
+
+def test_a_sender_refused_its_credentials_says_so_and_what_to_check(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 403 (a wrong key) never heals by itself: the outage line says what to fix instead."""
+    refused = "PostHog at https://eu.i.posthog.com refused the project API key (403: bad key)"
+
+    def send(batch: Sequence[int]) -> Delivery:
+        return Delivery(dropped={"export_failed": len(batch)}, reason=refused, status=403)
+
+    queue: BatchQueue[int] = BatchQueue(
+        send, signal="posthog", destination="PostHog https://eu.i.posthog.com",
+        accounting=accounting(),
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+        queue.put_many(range(3))
+        queue.flush(5_000)
+    queue.close()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert f"is failing ({refused})" in line
+    assert "the credentials were refused (403)" in line and "check POSTHOG_API_KEY" in line
+    assert "resumes by itself" not in line

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -13,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from bot_telemetry import configure
 from bot_telemetry.export.accounting import DROPPED_METRIC
+from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.waiting import wait_for
 
 
@@ -87,6 +89,7 @@ def test_failed_export_is_counted_logged_once_and_recovers(backend, caplog):
         ours = [r for r in caplog.records if r.name == "bot_telemetry.export"]
         assert len(ours) == 1 and "is failing" in ours[0].getMessage()
         assert DROPPED_METRIC in ours[0].getMessage()
+        assert "resumes by itself when the backend answers again" in ours[0].getMessage()
         assert not [r for r in caplog.records if r.name.startswith("opentelemetry")]
 
         backend.status = 200
@@ -169,3 +172,35 @@ def test_shutdown_with_the_backend_failing_waits_for_the_batch_in_flight_only(ba
         "traces/export_failed": 512,
         "traces/shutdown": 1536 + probes,
     }
+
+
+@pytest.mark.parametrize("headers", [None, "Authorization=Bearer wrong-token-0123456789"])
+def test_a_refused_credential_says_so_and_what_to_check(
+    headers: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """A serve with --token and a bot without it (or with another): the 401 never heals by
+    itself, so the line must not promise that export resumes when the backend answers."""
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0, token="the-right-token-0123456789")
+    with CollectorThread(config) as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
+        monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+        monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+        if headers is None:
+            monkeypatch.delenv("OTEL_EXPORTER_OTLP_HEADERS", raising=False)
+        else:
+            monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", headers)
+        handle = configure("bot")
+        try:
+            with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+                emit(3)
+                handle.force_flush()
+        finally:
+            handle.shutdown()
+    assert handle.dropped() == {"traces/export_failed": 3}
+    ours = [r.getMessage() for r in caplog.records if r.name == "bot_telemetry.export"]
+    assert len(ours) == 1, ours
+    assert "code: 401" in ours[0]  # the exporter's reason, code included, is kept
+    assert "the credentials were refused (401)" in ours[0]
+    assert "OTEL_EXPORTER_OTLP_HEADERS" in ours[0] and "--token" in ours[0]
+    assert "resumes by itself" not in ours[0]

@@ -75,6 +75,7 @@ def test_a_bad_key_is_not_retried_and_says_so(posthog_server: PostHogServer) -> 
     assert delivery.failed == 4 and delivery.delivered == 0
     assert posthog_server.answers == {401: 1}
     assert "POSTHOG_API_KEY" in delivery.reason and "401" in delivery.reason
+    assert delivery.status == 401  # the outage line then says the key was refused
 
 
 def test_a_refused_event_is_dropped_alone_with_one_log_line(
