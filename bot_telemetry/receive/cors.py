@@ -5,11 +5,15 @@ OpenTelemetry JS to ``/v1/traces``.
     app = web.Application(middlewares=[cors_middleware(["http://127.0.0.1:5103"]), ...])
 
 Only the listed origins get CORS answers (``"*"`` allows any); a preflight from another origin
-(from any, when none is listed) is refused with 403 and what to change. The page cannot read
-that answer (the browser only says no ``Access-Control-Allow-Origin`` header came), so the
-first refusal of each origin is also logged, with the origins that are allowed: a page on
-``http://localhost:8080`` is not ``http://127.0.0.1:8080``. Put it before any middleware that
-checks a token: a browser's preflight never carries one.
+(from any, when none is listed) is refused with 403 and what to change. So is a POST from
+another origin that needs no preflight (``text/plain``, what ``navigator.sendBeacon`` sends):
+CORS only hides the answer from the page, and the telemetry would be stored all the same. A
+request without ``Origin`` (not a page: a server, curl) and a page of the app's own origin are
+not concerned. The page cannot read the refusal (the browser only says no
+``Access-Control-Allow-Origin`` header came), so the first refusal of each origin is also
+logged, with the origins that are allowed: a page on ``http://localhost:8080`` is not
+``http://127.0.0.1:8080``. Put it before any middleware that checks a token: a browser's
+preflight never carries one.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ ALLOWED_HEADERS = (
     "x-device-id",
 )
 PREFLIGHT_MAX_AGE = 600
+#: Methods that change nothing: any origin may send them (CORS then decides who reads).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: What a refusal tells the developer to change, ``{origin}`` being the refused origin: in
+#: their own app, the origins given to this middleware (``serve`` gives its flag).
+OWN_APP_REMEDY = "list it in your app: cors_middleware([..., '{origin}'])"
 #: How many refused origins are remembered so that each is logged once; later ones are not
 #: logged (a page probing many origins must not fill the log).
 LOGGED_REFUSALS = 64
@@ -52,11 +61,44 @@ def check_origin(origin: str) -> str:
     return origin.rstrip("/")
 
 
-def cors_middleware(origins: Iterable[str], paths: tuple[str, ...] = ("/v1/",)) -> Middleware:
-    """Answer CORS preflights and mark responses readable, for ``origins`` on ``paths``."""
+def same_origin(request: web.Request, origin: str) -> bool:
+    """Whether a page of ``origin`` is one of the server's own (its host, as the request names
+    it)."""
+    return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+def cors_middleware(
+    origins: Iterable[str],
+    paths: tuple[str, ...] = ("/v1/",),
+    *,
+    remedy: str = OWN_APP_REMEDY,
+    refuse_unlisted: bool = True,
+) -> Middleware:
+    """Answer CORS preflights and mark responses readable, for ``origins`` on ``paths``; refuse
+    (403) a request that may change something from a page of any other origin.
+
+    ``remedy`` is what a refusal says to do, ``{origin}`` standing for the refused origin.
+    ``refuse_unlisted=False`` leaves unlisted pages' requests to a token check of your own
+    that follows (as ``serve --token`` does): only preflights are refused then."""
     allowed = frozenset(check_origin(origin) for origin in origins)
     any_origin = "*" in allowed
     logged: set[str] = set()
+
+    def refuse(request: web.Request, origin: str, what: str) -> web.Response:
+        advice = remedy.replace("{origin}", origin[:256])
+        if origin not in logged and len(logged) < LOGGED_REFUSALS:
+            logged.add(origin)
+            _log.warning(
+                "refused a CORS %s to %s from a page on %r (allowed: %s). The page cannot "
+                "read why: its browser says at most that no Access-Control-Allow-Origin "
+                "header came; %s",
+                what,
+                request.path[:256],
+                origin[:256],
+                ", ".join(sorted(allowed)) or "none",
+                advice,
+            )
+        return web.json_response({"error": _refusal(origin, allowed, advice)}, status=403)
 
     @web.middleware
     async def cors(
@@ -69,26 +111,12 @@ def cors_middleware(origins: Iterable[str], paths: tuple[str, ...] = ("/v1/",)) 
         preflight = (
             request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
         )
-        if not allowed and not preflight:
-            return await handler(request)
         permitted = any_origin or origin in allowed
         if preflight:
             if not permitted:
                 # Said even when no origin is listed: a bare 405 from the router told the
                 # page's developer nothing about what to change.
-                refusal = _refusal(origin, allowed)
-                if origin not in logged and len(logged) < LOGGED_REFUSALS:
-                    logged.add(origin)
-                    _log.warning(
-                        "refused a CORS preflight to %s from a page on %r (allowed: %s). "
-                        "Its browser says only that no Access-Control-Allow-Origin header "
-                        "came; %s",
-                        request.path[:256],
-                        origin[:256],
-                        ", ".join(sorted(allowed)) or "none",
-                        _remedy(origin[:256]),
-                    )
-                return web.json_response({"error": refusal}, status=403)
+                return refuse(request, origin, "preflight")
             return web.Response(
                 status=204,
                 headers={
@@ -99,6 +127,15 @@ def cors_middleware(origins: Iterable[str], paths: tuple[str, ...] = ("/v1/",)) 
                     "Vary": "Origin",
                 },
             )
+        if (
+            not permitted
+            and refuse_unlisted
+            and request.method not in SAFE_METHODS
+            and not same_origin(request, origin)
+        ):
+            # Withholding CORS headers would only hide the answer: a text/plain POST needs
+            # no preflight, and its telemetry would be stored.
+            return refuse(request, origin, f"{request.method[:16]} without preflight")
         try:
             response = await handler(request)
         except web.HTTPException as error:
@@ -115,17 +152,7 @@ def cors_middleware(origins: Iterable[str], paths: tuple[str, ...] = ("/v1/",)) 
     return middleware
 
 
-def _remedy(origin: str) -> str:
-    return (
-        f"list it: serve --cors-origin {origin} (repeatable), or cors_middleware([..., "
-        f"{origin!r}]) in your own app"
-    )
-
-
-def _refusal(origin: str, allowed: frozenset[str]) -> str:
+def _refusal(origin: str, allowed: frozenset[str], advice: str) -> str:
     if not allowed:
-        return (
-            f"origin {origin!r} may not send here: this collector allows no other origin; "
-            f"start it with --cors-origin {origin}"
-        )
-    return f"origin {origin!r} may not send here; see serve --cors-origin"
+        return f"origin {origin!r} may not send here: no other origin is allowed; {advice}"
+    return f"origin {origin!r} may not send here; {advice}"

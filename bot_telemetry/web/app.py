@@ -11,14 +11,13 @@ from aiohttp import web
 
 from ..posthog import PostHogSettings
 from ..receive import otlp_http
-from ..receive.cors import cors_middleware
 from ..receive.journal import Journal, JournalError
 from ..receive.sunbird import add_telemetry_routes
 from ..store.database import Store
 from ..store.engine import DuckDBEngine, Engine
 from ..store.location import ClickHouseLocation
 from ..store.writer import Sink, StoreWriter
-from .auth import guard
+from .auth import guard, receiver_cors
 from .client_events import add_client_event_routes
 from .config import ConfigError, ServerConfig
 from .exhaust import add_exhaust
@@ -81,7 +80,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
 def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Application:
     queries = Queries(engine)
     # CORS before the token check: a browser's preflight carries no token.
-    middlewares = [cors_middleware(config.cors_origins), guard(config)]
+    middlewares = [receiver_cors(config), guard(config)]
     app = web.Application(client_max_size=config.max_body, middlewares=middlewares)
     writer = None
     receiver = None

@@ -1,34 +1,45 @@
 """Who may ask: loopback host names only on a loopback server (no DNS rebinding); no page of
 another origin may change anything (a cross-origin POST of ``text/plain`` needs no preflight,
-so CORS alone does not stop it), unless ``--cors-origin`` lists it for the receivers
-(``/v1/``); and the bearer token on every request when one is set (the browser may pass
-``?token=`` once and keeps a cookie)."""
+so CORS alone does not stop it), except on the receivers (``/v1/``), where ``cors_middleware``
+lets the pages ``--cors-origin`` lists send, as it does in a developer's own app; and the
+bearer token on every request when one is set (the browser may pass ``?token=`` once and
+keeps a cookie)."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from ..receive.cors import check_origin
+from ..receive.cors import SAFE_METHODS, cors_middleware, same_origin
 from .config import LOOPBACK_NAMES, ServerConfig, is_loopback
 from .routes import SECURITY_HEADERS
 
 TOKEN_COOKIE = "bot_telemetry_token"
-#: Methods that change nothing: any origin may send them (CORS then decides who reads).
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Where ``--cors-origin`` lets other origins send: the receivers.
 CORS_PATHS = "/v1/"
+#: What a refusal on the receivers says to do (``cors_middleware``'s ``remedy``).
+SERVE_REMEDY = "start the collector with --cors-origin {origin} to let that page send telemetry"
+
+
+def receiver_cors(config: ServerConfig) -> Middleware:
+    """``serve``'s CORS for the receivers: the same middleware, and so the same rule, as a
+    developer's own app mounting them; put before ``guard``."""
+    # With a token, the token decides (guard): another site's page has none to send.
+    return cors_middleware(
+        config.cors_origins,
+        (CORS_PATHS,),
+        remedy=SERVE_REMEDY,
+        refuse_unlisted=not config.token,
+    )
 
 
 def guard(config: ServerConfig) -> Middleware:
     loopback_only = is_loopback(config.host)
     # The host it was bound to too (127.0.0.2 is loopback, and its own name).
     host_names = LOOPBACK_NAMES | {config.host.lower()}
-    origins = frozenset(check_origin(origin) for origin in config.cors_origins)
 
     @web.middleware
     async def guard(
@@ -45,10 +56,17 @@ def guard(config: ServerConfig) -> Middleware:
         origin = request.headers.get("Origin")
         # With a token, a page of another origin has none to send (the cookie is SameSite=
         # Strict): the token decides, and a proxy that rewrites Host cannot lock the UI out.
-        if origin is not None and request.method not in SAFE_METHODS and not config.token:
-            refusal = _foreign(request, origin, origins)
-            if refusal:
-                return web.json_response({"error": refusal}, status=403)
+        # The receivers are receiver_cors's to refuse, by the rule a developer's own app
+        # mounting them has too: one rule, not a second copy here.
+        if (
+            origin is not None
+            and request.method not in SAFE_METHODS
+            and not config.token
+            and not request.path.startswith(CORS_PATHS)
+            and not same_origin(request, origin)
+        ):
+            refusal = f"origin {origin!r} may not send here: only the collector's own pages may"
+            return web.json_response({"error": refusal}, status=403)
         set_cookie = False
         if config.token:
             presented = _presented_token(request)
@@ -71,21 +89,6 @@ def guard(config: ServerConfig) -> Middleware:
 
     middleware: Middleware = guard
     return middleware
-
-
-def _foreign(request: web.Request, origin: str, allowed: frozenset[str]) -> str | None:
-    """Why a page of ``origin`` may not send this request, or None if it may: the UI's own
-    origin, and on the receivers an origin ``--cors-origin`` lists."""
-    if urlsplit(origin).netloc.lower() == request.host.lower():
-        return None
-    if request.path.startswith(CORS_PATHS) and ("*" in allowed or origin in allowed):
-        return None
-    if request.path.startswith(CORS_PATHS):
-        return (
-            f"origin {origin!r} may not send here; start the collector with --cors-origin "
-            f"{origin} to let that page send telemetry"
-        )
-    return f"origin {origin!r} may not send here: only the collector's own pages may"
 
 
 def _presented_token(request: web.Request) -> str | None:

@@ -169,7 +169,9 @@ def add_telemetry_routes(
     (seconds, default 3600), ``max_body``, ``max_events``, ``policy``, ``journal`` (a
     ``receive.journal.Journal``: bundles are answered once kept there, not once committed).
 
-    Pages on other origins also need ``cors_middleware`` on the app."""
+    Pages on other origins also need ``cors_middleware`` on the app: it answers their
+    preflights, and refuses (403) pages of origins it does not list, even for a ``text/plain``
+    POST that needs no preflight, as ``serve`` does; without it any site's page may send."""
     receiver = SunbirdReceiver(writer, **options)
     app[RECEIVER_KEY] = receiver
     app.router.add_post(TELEMETRY_PATH, telemetry_handler(receiver))

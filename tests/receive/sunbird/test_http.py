@@ -408,10 +408,15 @@ def test_cors_for_listed_pages_and_the_token_rule(tmp_path: Path) -> None:
         )
         assert status == 200 and answer["result"]["stored"] == 1
         assert headers["Access-Control-Allow-Origin"] == PAGE
+        # With a token, the token decides, for an unlisted page too; its answer stays unread.
         status, _, headers = post(
             url, made, {"Origin": "http://evil.test", "Authorization": f"Bearer {'t' * 20}"}
         )
+        assert status == 200
         assert "Access-Control-Allow-Origin" not in headers
+        beacon = {"Origin": "http://evil.test", "Content-Type": "text/plain"}
+        status, answer, _ = post(url, made, beacon)
+        assert status == 401 and "token" in answer["error"]
 
 
 def test_without_listed_pages_a_preflight_is_refused_with_what_to_change(
@@ -511,7 +516,8 @@ def docs_mounting_snippet() -> str:
 
 def test_the_docs_mounting_snippet_runs_as_written(tmp_path: Path) -> None:
     """Your own aiohttp app with the route mounted as the docs show: it starts, stores a
-    page's bundle, stops cleanly with the rows committed, and the CLI then lists them."""
+    page's bundle, refuses an unlisted page's, stops cleanly with the rows committed, and the
+    CLI then lists them."""
     snippet = docs_mounting_snippet()
     # Only the values a reader changes: the store's path, the page's origin, the port.
     port = free_port()
@@ -530,6 +536,19 @@ def test_the_docs_mounting_snippet_runs_as_written(tmp_path: Path) -> None:
         preflight = {"Origin": PAGE, "Access-Control-Request-Method": "POST"}
         status, _, headers = post(url, None, preflight, method="OPTIONS")
         assert status == 204 and headers["Access-Control-Allow-Origin"] == PAGE
+        # The rule serve has: a page the app does not list sends nothing, even a beacon
+        # (text/plain, no preflight), and is told what to change in this app; the listed
+        # page's beacon is stored.
+        other = "http://evil.example"
+        beacon = {"Content-Type": "text/plain;charset=UTF-8"}
+        status, answer, _ = post(url, bundle([event("INTERACT")]), {**beacon, "Origin": other})
+        assert status == 403, answer
+        assert f"cors_middleware([..., '{other}'])" in answer["error"]
+        status, _, _ = post(url, None, {**preflight, "Origin": other}, method="OPTIONS")
+        assert status == 403
+        status, answer, headers = post(url, bundle([event("END")]), {**beacon, "Origin": PAGE})
+        assert status == 200 and answer["result"]["stored"] == 1, answer
+        assert headers["Access-Control-Allow-Origin"] == PAGE
         assert app.stop(signal.SIGINT) == 0
         output = app.output()
     assert "Traceback" not in output and "leaked" not in output, output
@@ -551,6 +570,7 @@ def test_the_docs_mounting_snippet_runs_as_written(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert sorted(json.loads(line)["eid"] for line in done.stdout.splitlines()) == [
+        "END",
         "FEEDBACK",
         "START",
     ]
