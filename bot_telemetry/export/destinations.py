@@ -2,7 +2,8 @@
 
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` sends OTLP/HTTP there, ``APPLICATIONINSIGHTS_CONNECTION_STRING``
 sends to Azure Monitor, neither sends OTLP/HTTP to the embedded collector on 127.0.0.1:4318.
-``OTEL_{TRACES,LOGS,METRICS}_EXPORTER=none`` switches one signal off for those.
+``OTEL_{TRACES,LOGS,METRICS}_EXPORTER=none`` switches one signal off for those; ``otlp`` (the
+default) leaves it on; any other value (``console``, ``zipkin``) is logged and ignored.
 ``POSTHOG_API_KEY`` (with ``POSTHOG_HOST``) adds PostHog, for custom events, beside them.
 """
 
@@ -89,12 +90,15 @@ def destinations_from_environment() -> list[Destination]:
                 ),
             )
         )
+    no_spans, no_logs, no_metrics = (
+        _disabled(f"OTEL_{signal}_EXPORTER") for signal in ("TRACES", "LOGS", "METRICS")
+    )
     for destination in destinations:
-        if _disabled("OTEL_TRACES_EXPORTER"):
+        if no_spans:
             destination.spans = None
-        if _disabled("OTEL_LOGS_EXPORTER"):
+        if no_logs:
             destination.logs = None
-        if _disabled("OTEL_METRICS_EXPORTER"):
+        if no_metrics:
             destination.reader = None
     # Beside the others, never instead of them; its own variables switch it on and off.
     posthog = _posthog()
@@ -119,8 +123,23 @@ def env_int(variable: str, default: int) -> int:
     return value
 
 
+#: What ``OTEL_{TRACES,LOGS,METRICS}_EXPORTER`` may say: the signal on (the spec's default,
+#: ``otlp``) or off. The destinations come from the variables above, not from these.
+EXPORTER_VALUES = ("otlp", "none")
+
+
 def _disabled(variable: str) -> bool:
-    return os.environ.get(variable, "").strip().lower() == "none"
+    raw = os.environ.get(variable, "").strip()
+    if raw and raw.lower() not in EXPORTER_VALUES:
+        # It was ignored without a word: OTEL_TRACES_EXPORTER=console printed nothing and
+        # exported as before, so the operator could not tell their setting had no effect.
+        _log.warning(
+            "%s=%r is not supported and is ignored: configure() takes 'otlp' (the default: "
+            "the signal goes to the destinations it exports to) or 'none' (the signal off)",
+            variable,
+            raw,
+        )
+    return raw.lower() == "none"
 
 
 def _posthog() -> Destination | None:

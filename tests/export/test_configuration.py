@@ -224,3 +224,33 @@ def test_a_silenced_scope_records_nothing_and_its_children_join_the_nearest_reco
         ]
     finally:
         handle.shutdown()
+
+
+@pytest.mark.parametrize(
+    "variable", ["OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_METRICS_EXPORTER"]
+)
+def test_an_exporter_value_other_than_otlp_or_none_is_logged_and_ignored(
+    monkeypatch, caplog, variable
+):
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    monkeypatch.setenv(variable, "console")
+    with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+        (destination,) = destinations_from_environment()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert f"{variable}='console' is not supported and is ignored" in line
+    assert "'otlp'" in line and "'none'" in line
+    # Ignored: the signal still goes to the destination.
+    assert destination.spans is not None and destination.logs is not None
+    assert destination.reader is not None
+
+
+def test_otlp_and_none_are_taken_without_a_word(monkeypatch, caplog):
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_LOGS_EXPORTER", "None")
+    with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+        (destination,) = destinations_from_environment()
+    assert caplog.records == []
+    assert destination.spans is not None and destination.logs is None
