@@ -3,7 +3,7 @@ another origin may change anything (a cross-origin POST of ``text/plain`` needs 
 so CORS alone does not stop it), except on the receivers (``/v1/``), where ``cors_middleware``
 lets the pages ``--cors-origin`` lists send, as it does in a developer's own app; and the
 bearer token on every request when one is set (the browser may pass ``?token=`` once and
-keeps a cookie)."""
+keeps a cookie, which changes something only for the collector's own pages)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,16 @@ def guard(config: ServerConfig) -> Middleware:
         set_cookie = False
         if config.token:
             presented = _presented_token(request)
+            if presented is None and _cookie_from_another_origin(request):
+                return web.json_response(
+                    {
+                        "error": f"origin {request.headers['Origin']!r} may not send with the "
+                        "collector's cookie (it is for the collector's own pages): send "
+                        "Authorization: Bearer TOKEN"
+                    },
+                    status=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
             if presented is None or not hmac.compare_digest(
                 presented.encode(errors="surrogateescape"), config.token.encode()
@@ -95,4 +105,23 @@ def _presented_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.query.get("token") or request.cookies.get(TOKEN_COOKIE)
+    query = request.query.get("token")
+    if query:
+        return query
+    if _cookie_from_another_origin(request):
+        return None
+    return request.cookies.get(TOKEN_COOKIE)
+
+
+def _cookie_from_another_origin(request: web.Request) -> bool:
+    # SameSite=Strict keeps the cookie from other sites, but a site is a host whatever its
+    # port: a page on another port of this host (another app, the sample's web chat) sends
+    # it too. The cookie stands for the collector's own pages, so it changes nothing for
+    # another origin's page; a page that was given the token sends it in the header.
+    origin = request.headers.get("Origin")
+    return (
+        TOKEN_COOKIE in request.cookies
+        and request.method not in SAFE_METHODS
+        and origin is not None
+        and not same_origin(request, origin)
+    )

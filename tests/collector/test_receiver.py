@@ -283,6 +283,32 @@ def test_a_token_is_required_when_set(tmp_path: Path) -> None:
         assert len(found) == 1
 
 
+def test_the_token_cookie_changes_nothing_for_a_page_of_another_port(tmp_path: Path) -> None:
+    # A browser sends a SameSite=Strict cookie to every port of its host: a page on another
+    # port must not write with the UI's cookie.
+    token = "s3cret-token-0123456789"
+    config = ServerConfig(store=tmp_path / "store.duckdb", port=0, token=token)
+    with CollectorThread(config) as collector:
+        with urllib.request.urlopen(f"{collector.url}/?token={token}", timeout=30) as page:
+            cookie = page.headers["Set-Cookie"].split(";")[0]
+        assert cookie == f"bot_telemetry_token={token}"
+        spans = json.dumps({"resourceSpans": []}).encode()
+        sent = {"Content-Type": "text/plain", "Cookie": cookie}
+        other = "http://127.0.0.1:1"  # another port of the same host
+        for path in ("/v1/traces", "/api/exhaust/run"):
+            status, body, _ = post(f"{collector.url}{path}", spans, {**sent, "Origin": other})
+            assert status == 401, (path, body)
+            assert b"for the collector's own pages" in body and other.encode() in body
+        # The collector's own page, and a page that sends the token itself, still may.
+        own = {**sent, "Content-Type": "application/json", "Origin": collector.url}
+        assert post(f"{collector.url}/v1/traces", spans, own)[0] == 200
+        header = {"Authorization": f"Bearer {token}", "Origin": other}
+        assert post(f"{collector.url}/v1/traces", spans, {**own, **header})[0] == 200
+        # Reading with the cookie is the collector's own pages' way too (no Origin on a GET).
+        found = get_json(f"{collector.url}/api/traces", {"Cookie": cookie})
+        assert found == []
+
+
 def test_a_loopback_server_refuses_foreign_host_names(collector: CollectorThread) -> None:
     # What a DNS-rebinding page would send: our address, someone else's host name.
     with pytest.raises(urllib.error.HTTPError) as error:
