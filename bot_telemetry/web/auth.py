@@ -118,10 +118,15 @@ def _cookie_from_another_origin(request: web.Request) -> bool:
     # port: a page on another port of this host (another app, the sample's web chat) sends
     # it too. The cookie stands for the collector's own pages, so it changes nothing for
     # another origin's page; a page that was given the token sends it in the header.
+    if TOKEN_COOKIE not in request.cookies or request.method in SAFE_METHODS:
+        return False
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        # The browser's own answer, which a proxy rewriting Host cannot spoil.
+        return site not in _OWN_PAGE
     origin = request.headers.get("Origin")
-    return (
-        TOKEN_COOKIE in request.cookies
-        and request.method not in SAFE_METHODS
-        and origin is not None
-        and not same_origin(request, origin)
-    )
+    return origin is not None and not same_origin(request, origin)
+
+
+#: Sec-Fetch-Site of a request from the collector's own page, or one the user made.
+_OWN_PAGE = frozenset({"same-origin", "none"})

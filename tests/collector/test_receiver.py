@@ -304,6 +304,12 @@ def test_the_token_cookie_changes_nothing_for_a_page_of_another_port(tmp_path: P
         assert post(f"{collector.url}/v1/traces", spans, own)[0] == 200
         header = {"Authorization": f"Bearer {token}", "Origin": other}
         assert post(f"{collector.url}/v1/traces", spans, {**own, **header})[0] == 200
+        # Behind a proxy that rewrites Host, the browser's Sec-Fetch-Site still tells the
+        # collector's own page (same-origin) from another port's (same-site).
+        proxied = {**own, "Origin": "https://telemetry.example"}
+        site = "Sec-Fetch-Site"
+        assert post(f"{collector.url}/v1/traces", spans, {**proxied, site: "same-origin"})[0] == 200
+        assert post(f"{collector.url}/v1/traces", spans, {**proxied, site: "same-site"})[0] == 401
         # Reading with the cookie is the collector's own pages' way too (no Origin on a GET).
         found = get_json(f"{collector.url}/api/traces", {"Cookie": cookie})
         assert found == []

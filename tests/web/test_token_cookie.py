@@ -1,0 +1,112 @@
+"""serve --token in Chromium: the UI opened with ?token= keeps a SameSite=Strict cookie, and
+the browser sends it from every port of the host. A page on another port of the same host
+cannot send telemetry with it; the collector's own pages still work with it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support.ports import free_port
+
+TOKEN = "s3cret-token-0123456789"
+BUNDLE = {
+    "id": "ekstep.telemetry",
+    "ver": "3.0",
+    "ets": 1_793_577_600_000,
+    "events": [
+        {
+            "eid": "INTERACT",
+            "ets": 1_793_577_600_000,
+            "ver": "3.0",
+            "mid": "INTERACT:cookie-test",
+            "actor": {"id": "user-1", "type": "User"},
+            "context": {"channel": "web", "env": "chat", "pdata": {"id": "page", "ver": "1"}},
+            "edata": {"type": "CLICK", "id": "send"},
+        }
+    ],
+}
+# What a page on another port would run: a beacon-style POST, no preflight, with cookies.
+SEND = """async (url) => {
+  await fetch(url, {method: "POST", mode: "no-cors", credentials: "include",
+                    headers: {"Content-Type": "text/plain"}, body: %s});
+}"""
+
+READ = """async (url) => { await fetch(url, {mode: "no-cors", credentials: "include"}); }"""
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[CollectorThread]:
+    config = ServerConfig(store=tmp_path / "store.duckdb", port=0, token=TOKEN)
+    with CollectorThread(config) as running:
+        yield running
+
+
+@pytest.fixture
+def other_port(tmp_path: Path) -> Iterator[str]:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<!doctype html><title>another app</title>")
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), partial(_Quiet, directory=site))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def stored(url: str) -> int:
+    request = urllib.request.Request(
+        f"{url}/api/client-events?limit=10", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return len(json.loads(answer.read()))
+
+
+def test_a_page_on_another_port_cannot_send_with_the_uis_cookie(
+    browser: Any, collector: CollectorThread, other_port: str
+) -> None:
+    context = browser.new_context()
+    try:
+        ui = context.new_page()
+        ui.goto(f"{collector.url}/?token={TOKEN}")
+        [cookie] = context.cookies(collector.url)
+        assert (cookie["name"], cookie["sameSite"]) == ("bot_telemetry_token", "Strict")
+
+        page = context.new_page()
+        page.goto(f"{other_port}/index.html")
+        with page.expect_response(f"{collector.url}/v1/telemetry") as answered:
+            page.evaluate(SEND % json.dumps(json.dumps(BUNDLE)), f"{collector.url}/v1/telemetry")
+        assert answered.value.status == 401
+        assert stored(collector.url) == 0
+        # The browser does send the cookie from the other port: a read with it is let through.
+        with page.expect_response(f"{collector.url}/api/health") as read:
+            page.evaluate(READ, f"{collector.url}/api/health")
+        assert read.value.status == 200
+
+        # The UI's own page still writes with the cookie alone.
+        status = ui.evaluate(
+            """async (body) => (await fetch("/v1/telemetry", {method: "POST",
+                 headers: {"Content-Type": "application/json"}, body})).status""",
+            json.dumps(BUNDLE),
+        )
+        assert status == 200
+        assert stored(collector.url) == 1
+    finally:
+        context.close()
