@@ -71,32 +71,22 @@ def default_port(scheme: str) -> int | None:
 
 def full_url(url: URL) -> str:
     """``url.full`` without credentials, query or fragment (they may hold secrets), and
-    with a Bot Connector path's conversation id as the policy records conversation ids (an
-    SMS or WhatsApp conversation is named after the user's phone number)."""
+    with its path as the policy records paths (``PrivacyPolicy.url_path``): a Bot Connector
+    path's conversation id as conversation ids are recorded (an SMS or WhatsApp
+    conversation is named after the user's phone number), a member's id pseudonymous, and
+    a segment holding an email, a phone number or a name left out."""
+    policy = current_policy()
     try:
         clean = url.with_user(None).with_query(None).with_fragment(None)
-        path = _connector_path(clean.path)
-        if path is not None:
-            clean = clean.with_path(path)
-        return bounded(str(clean), MAX_URL_LENGTH)
+        text = str(clean)
+        raw = clean.raw_path
+        if raw and text.endswith(raw):
+            text = text[: len(text) - len(raw)] + policy.url_path(raw)
+        else:
+            text = policy.url(text)
+        return bounded(text, MAX_URL_LENGTH)
     except (ValueError, TypeError):
-        return bounded(_connector_path(url.path) or url.path, MAX_URL_LENGTH)
-
-
-_CONNECTOR = "/v3/conversations/"
-
-
-def _connector_path(path: str) -> str | None:
-    """``…/v3/conversations/{id}/…`` with the id as recorded, or None if it is unchanged."""
-    at = path.find(_CONNECTOR)
-    if at == -1:
-        return None
-    start = at + len(_CONNECTOR)
-    conversation, slash, rest = path[start:].partition("/")
-    if not conversation:
-        return None
-    recorded = current_policy().conversation_id(conversation)
-    return None if recorded == conversation else path[:start] + recorded + slash + rest
+        return bounded(policy.url_path(url.raw_path), MAX_URL_LENGTH)
 
 
 def record_error(span: Span, error: BaseException, privacy: PrivacyPolicy | None = None) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from ..privacy import current_policy
 from .excluded import excluded
 from .headers import header_getter
 from .http_attributes import (
@@ -86,10 +87,13 @@ def _start(request: web.Request) -> tuple[trace.Span, Any]:
         attributes["http.route"] = route
         name = f"{name} {route}"
     scheme = request.scheme
+    path = current_policy().url_path(request.rel_url.raw_path)
     address, port = host_and_port(request.host, default_port(scheme))
     attributes.update(
         {
-            "url.path": bounded(request.rel_url.raw_path, MAX_URL_LENGTH),
+            # The route's values may be personal (``/users/{email}``): the route says
+            # which resource was asked for, the path only what the policy lets through.
+            "url.path": bounded(path, MAX_URL_LENGTH),
             "url.scheme": bounded(scheme),
             "server.address": address,
             "network.protocol.version": f"{request.version.major}.{request.version.minor}",

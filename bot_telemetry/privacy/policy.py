@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from . import detection, exceptions
 from .keys import (
@@ -136,6 +136,7 @@ class PrivacyPolicy:
     _conversation_ids: dict[str, str] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    _paths: dict[str, str] = field(init=False, repr=False, compare=False, default_factory=dict)
     _consented: PrivacyPolicy | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -373,7 +374,44 @@ class PrivacyPolicy:
         netloc = f"{host}:{port}" if port else host
         opened = self.log_personal_information
         query, fragment = (parts.query, parts.fragment) if opened else ("", "")
-        return self._redacted(urlunsplit((parts.scheme, netloc, parts.path, query, fragment)))
+        path = self.url_path(parts.path)
+        return self._redacted(urlunsplit((parts.scheme, netloc, path, query, fragment)))
+
+    def url_path(self, path: str) -> str:
+        """A URL's path (percent-encoded or not) as it may be recorded: a Bot Connector
+        conversation id as ``conversation_id`` records it and a member's id (the user's)
+        pseudonymous; any other segment that may be personal (an email, a phone number,
+        a name: free text) replaced, unless personal data may be logged, and then with
+        the patterns replaced in it. Routes, ids and versions stay as they are.
+
+        >>> PrivacyPolicy().url_path("/api/users/grace%40example.org/orders/42")
+        '/api/users/[REDACTED]/orders/42'
+        """
+        found = self._paths.get(path)
+        if found is None:
+            segments = path.split("/")
+            connector = _connector_start(segments)
+            found = "/".join(
+                self._path_segment(segment, _connector_role(segments, index, connector))
+                for index, segment in enumerate(segments)
+            )
+            if len(self._paths) < _REMEMBERED_VALUES:
+                self._paths[path] = found
+        return found
+
+    def _path_segment(self, segment: str, role: str) -> str:
+        if not segment:
+            return segment
+        decoded = unquote(segment)
+        if role == "conversation":
+            recorded = self.conversation_id(decoded)
+            return segment if recorded == decoded else recorded
+        if role == "member":
+            return self.pseudonymize(decoded)
+        if not self.log_personal_information and detection.personal(decoded):
+            return self.replacement
+        redacted = self.redact_text(decoded)
+        return segment if redacted == decoded else redacted
 
     def exception_attributes(self, error: BaseException) -> dict[str, str]:
         """``exception.type``/``.message``/``.stacktrace`` as this policy lets them leave:
@@ -410,6 +448,24 @@ class PrivacyPolicy:
             if len(self._conversation_ids) < _REMEMBERED_VALUES:
                 self._conversation_ids[conversation_id] = found
         return found
+
+
+def _connector_start(segments: list[str]) -> int:
+    """The index of the conversation id in a Bot Connector path (``…/v3/conversations/{id}``),
+    or -1."""
+    for index in range(1, len(segments) - 1):
+        if segments[index] == "conversations" and segments[index - 1] == "v3":
+            return index + 1
+    return -1
+
+
+def _connector_role(segments: list[str], index: int, conversation: int) -> str:
+    if conversation < 0 or index < conversation:
+        return ""
+    if index == conversation:
+        return "conversation"
+    # ``…/members/{memberId}`` and ``…/pagedmembers``' ids: a member is a user of the channel.
+    return "member" if segments[index - 1] == "members" else ""
 
 
 def plain_key(key: Any) -> str:
