@@ -196,7 +196,10 @@ class OpenTelemetryBotTelemetryClient(BotTelemetryClient):  # type: ignore[misc]
             if request_id:
                 attributes["bot.request.id"] = request_id
             span = _tracer.start_span(
-                text_of(name), kind=SpanKind.SERVER, attributes=attributes, start_time=start_ns
+                policy.name(text_of(name)),
+                kind=SpanKind.SERVER,
+                attributes=attributes,
+                start_time=start_ns,
             )
             span.set_status(Status(StatusCode.OK if success else StatusCode.ERROR))
             span.end(end_time=end_ns)

@@ -137,6 +137,7 @@ class PrivacyPolicy:
         init=False, repr=False, compare=False, default_factory=dict
     )
     _paths: dict[str, str] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _names: dict[str, str] = field(init=False, repr=False, compare=False, default_factory=dict)
     _consented: PrivacyPolicy | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -355,6 +356,22 @@ class PrivacyPolicy:
                     text = _ignoring_case(value).sub(self.replacement, text)
                     folded = text.casefold()
         return self._redacted(text)
+
+    def name(self, text: str) -> str:
+        """A name the developer gave a custom event or a span, as it may be recorded: with
+        the patterns replaced (an event named after a user's email), whatever
+        ``log_personal_information`` says, as in every other text. Names repeat on every
+        turn, so each one's answer is remembered.
+
+        >>> PrivacyPolicy().name("Signup grace@example.org"), PrivacyPolicy().name("QnAMessage")
+        ('Signup [REDACTED]', 'QnAMessage')
+        """
+        found = self._names.get(text)
+        if found is None:
+            found = self.redact_text(text)
+            if len(self._names) < _REMEMBERED_VALUES:
+                self._names[text] = found
+        return found
 
     def url(self, url: str) -> str:
         """A URL as it may be recorded: never with credentials; without query or fragment

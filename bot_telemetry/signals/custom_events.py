@@ -116,6 +116,7 @@ def track_custom_event(
             policy = policy.for_consent(turn_consent_granted())
         if type(name) is not str:
             name = plain_key(name)
+        name = policy.name(name)
         merged = dict(turn_properties())
         for key, value in (properties or {}).items():
             if value is not None:

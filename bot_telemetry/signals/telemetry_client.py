@@ -164,7 +164,10 @@ def record_dependency(
             if result_code:
                 attributes["db.response.status_code"] = str(result_code)
         span = tracer.start_span(
-            text_of(name), kind=SpanKind.CLIENT, attributes=attributes, start_time=start_ns
+            policy.name(text_of(name)),
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=start_ns,
         )
         if success is not None:
             span.set_status(Status(StatusCode.OK if success else StatusCode.ERROR))

@@ -111,3 +111,29 @@ def test_url_paths_under_the_opened_policy_keep_names_but_not_patterns() -> None
     assert opened.url("https://example.org/u/grace%40example.org?q=1") == (
         "https://example.org/u/[REDACTED]?q=1"
     )
+
+
+def test_names_given_to_the_client_lose_emails_phone_and_card_numbers(
+    default_policy: CapturedTelemetry,
+) -> None:
+    """A request named after its path, a dependency or an event named after what it was
+    for: names are the developer's, but built from a user's data they would carry it."""
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+
+    from bot_telemetry import OpenTelemetryBotTelemetryClient
+
+    client = OpenTelemetryBotTelemetryClient()
+    client.track_request(f"GET /users/{EMAIL}", f"https://bot.example/users/{EMAIL}", True)
+    client.track_dependency(f"lookup {PHONE}", "select 1", "SQL", "db", 3, True)
+    client.track_event(f"Signup {EMAIL}", {"plan": "free"})
+    client.track_pageview(f"card 4111 1111 1111 1111 of {EMAIL}", "https://x.example/y", 4)
+    client.track_event("BotMessageReceived", {})
+    spans, records = default_policy.spans(), default_policy.logs()
+    data = encode_spans(list(spans)).SerializeToString()
+    data += encode_logs(list(records)).SerializeToString()
+    for value in (EMAIL, PHONE, PHONE[1:], "4111 1111 1111 1111"):
+        for form in forms(value):
+            assert form not in data, form
+    assert sorted(span.name for span in spans) == ["GET /users/[REDACTED]", "lookup [REDACTED]"]
+    names = sorted(str(r.log_record.event_name) for r in records)
+    assert names == ["BotMessageReceived", "Signup [REDACTED]", "card [REDACTED] of [REDACTED]"]
