@@ -14,6 +14,7 @@ from opentelemetry import baggage, trace
 from opentelemetry.context import Context, create_key, get_current, get_value, set_value
 from opentelemetry.propagators import textmap
 
+from ..privacy import PrivacyPolicy, Treatment, current_policy
 from .baggage import Member, format_baggage, parse_baggage, valid_key
 from .headers import header_getter
 from .legacy import HEADER as REQUEST_ID
@@ -115,7 +116,9 @@ def traceparent_of(span_context: trace.SpanContext) -> str:
 
 
 class BaggagePropagator(textmap.TextMapPropagator):
-    """``baggage`` in and out, with properties kept and the W3C limits applied both ways."""
+    """``baggage`` in and out, with properties kept and the W3C limits applied both ways;
+    members holding personal data (as the privacy policy judges a property) are not
+    passed on."""
 
     def extract(
         self,
@@ -147,11 +150,18 @@ class BaggagePropagator(textmap.TextMapPropagator):
         setter: textmap.Setter[textmap.CarrierT] = textmap.default_setter,
     ) -> None:
         properties = _properties(context)
+        policy = current_policy()
         members = []
         for key, value in baggage.get_all(context).items():
             if not valid_key(key):
                 continue
             text = str(value)
+            # Passed on to every service the bot calls (LUIS, storage, the Bot Connector):
+            # not a member under a personal key or a user id's (``user.id``, ``userId``,
+            # ``userName``), nor one holding an email, phone or card number, whoever put
+            # it in the baggage. Free text under other keys is the application's own.
+            if _personal_member(policy, key, text):
+                continue
             kept = properties.get(key)
             # Properties belong to the value they came with; a changed value drops them.
             extra = kept[1] if kept is not None and kept[0] == text else ""
@@ -163,6 +173,12 @@ class BaggagePropagator(textmap.TextMapPropagator):
     @property
     def fields(self) -> set[str]:
         return {BAGGAGE}
+
+
+def _personal_member(policy: PrivacyPolicy, key: str, value: str) -> bool:
+    if policy.treatment(key) is Treatment.DETECT:
+        return policy.redact_text(value) != value
+    return bool(policy.value(key, value) != value)
 
 
 def _properties(context: Context | None) -> Mapping[str, tuple[str, str]]:
