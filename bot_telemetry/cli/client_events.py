@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from .common import Handler, open_for, store_options, time_window
+from .common import Handler, limit_option, open_for, store_options, time_window
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -25,7 +25,7 @@ def register(commands: Any) -> dict[str, Handler]:
     )
     parser.add_argument("--eid", help="only events of this eid (START, INTERACT, ...)")
     parser.add_argument("--conversation", help="only events linked to this conversation")
-    parser.add_argument("--limit", type=int, default=50)
+    limit_option(parser, 50, "events")
     parser.add_argument("--format", choices=("table", "jsonl"), default="table")
     return {"client-events": _client_events}
 

@@ -61,6 +61,32 @@ def store_argument(text: str) -> Path | ClickHouseLocation:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+def limit_option(parser: argparse.ArgumentParser, default: int, rows: str) -> None:
+    """``--limit``: how many rows at most, a whole number from 1 (0 or less is a usage error:
+    the store and a running serve would answer it differently, nothing and one row)."""
+    parser.add_argument(
+        "--limit",
+        type=limit_argument,
+        default=default,
+        help=f"at most this many {rows} (default {default}; a running serve answers at most "
+        f"{SERVE_LIMIT})",
+    )
+
+
+#: The most rows serve's list routes answer (``?limit=`` beyond it is cut to it).
+SERVE_LIMIT = 1000
+
+
+def limit_argument(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
 def remote_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="ask this running collector instead of the store file")
     parser.add_argument(

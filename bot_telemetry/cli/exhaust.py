@@ -28,7 +28,7 @@ from typing import Any
 
 from ..analytics.window import parse_duration
 from ..store.location import ClickHouseLocation
-from .common import CommandError, Handler, remote_options, store_options
+from .common import CommandError, Handler, limit_argument, remote_options, store_options
 
 #: Where serve answers by default, for links when neither --base-url nor a running serve says.
 DEFAULT_BASE_URL = "http://127.0.0.1:4318"
@@ -105,15 +105,19 @@ def register(commands: Any) -> dict[str, Handler]:
     listing = actions.add_parser("list", help="a tag's newest jobs")
     _common(listing)
     listing.add_argument("tag")
-    listing.add_argument("--limit", type=int, default=10)
+    listing.add_argument(
+        "--limit", type=int, default=10, help="at most this many jobs (default 10; 1 to 1000)"
+    )
 
     run = actions.add_parser("run", help="run submitted jobs now")
     _common(run)
 
     audit = actions.add_parser("audit", help="the downloads of exhaust files, newest first")
     _common(audit)
-    audit.add_argument("--request-id")
-    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--request-id", help="only the downloads of this job")
+    audit.add_argument(
+        "--limit", type=limit_argument, default=50, help="at most this many (default 50)"
+    )
 
     actions.add_parser("vault-key", help="print a new identity vault key (base64, 256 bits)")
     return {"exhaust": _exhaust}
@@ -122,7 +126,12 @@ def register(commands: Any) -> dict[str, Handler]:
 def _common(parser: argparse.ArgumentParser) -> None:
     store_options(parser, window=False)
     remote_options(parser)
-    parser.add_argument("--exhaust-dir", type=Path, default=None)
+    parser.add_argument(
+        "--exhaust-dir",
+        type=Path,
+        default=None,
+        help="the data exhausts' folder serve uses (default: exhaust/ next to the store)",
+    )
     parser.add_argument(
         "--base-url",
         default=None,

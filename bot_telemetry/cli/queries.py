@@ -8,7 +8,15 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .common import CommandError, Handler, open_for, remote_options, store_options, time_window
+from .common import (
+    CommandError,
+    Handler,
+    limit_option,
+    open_for,
+    remote_options,
+    store_options,
+    time_window,
+)
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -19,7 +27,7 @@ def register(commands: Any) -> dict[str, Handler]:
     events = commands.add_parser("events", help="list custom events, newest first")
     store_options(events)
     events.add_argument("--name", help="only events of this name")
-    events.add_argument("--limit", type=int, default=50)
+    limit_option(events, 50, "events")
     events.add_argument("--format", choices=("table", "jsonl"), default="table")
 
     trace = commands.add_parser("trace", help="print one trace as a span tree")
@@ -31,7 +39,7 @@ def register(commands: Any) -> dict[str, Handler]:
     talks = commands.add_parser("conversations", help="list conversations, or show one")
     store_options(talks)
     talks.add_argument("conversation_id", nargs="?", metavar="CONVERSATION_ID")
-    talks.add_argument("--limit", type=int, default=50)
+    limit_option(talks, 50, "conversations")
     talks.add_argument("--format", choices=("text", "json"), default="text")
     return {"appmap": _appmap, "events": _events, "trace": _trace, "conversations": _conversations}
 

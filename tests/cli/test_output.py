@@ -78,3 +78,29 @@ def test_store_accepts_a_folder_or_the_file(store_folder: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert "Clicked" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["events", "conversations", "client-events"])
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_a_limit_below_1_is_a_usage_error(
+    store_folder: Path, tmp_path: Path, command: str, limit: str
+) -> None:
+    """The store answered --limit 0 or -1 with nothing ("none in this time window") and a
+    running serve with one row: now both are refused before asking either."""
+    from bot_telemetry.web import CollectorThread, ServerConfig
+
+    with CollectorThread(ServerConfig(store=tmp_path / "served.duckdb", port=0)) as running:
+        for where in (["--store", str(store_folder)], ["--url", running.url]):
+            ran = subprocess.run(
+                [sys.executable, "-m", "bot_telemetry.cli", command, *where, f"--limit={limit}"],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert ran.returncode == 2, (where, ran.stdout)
+            assert ran.stdout == ""
+            assert ran.stderr.splitlines()[-1] == (
+                f"bot-telemetry {command}: error: argument --limit: expected at least 1, "
+                f"got {limit}"
+            )
