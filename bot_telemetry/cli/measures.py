@@ -6,7 +6,8 @@ bot-telemetry measures intents --param minScore=0.5 --page-size 20 --sort descen
 bot-telemetry measures                     # list the measures, their values and dimensions
 
 Each (measure, granularity) is one request, so a progress bar on stderr can say how far a
-long run got; it appears once the run has taken more than a second.
+long run got; it appears once the run has taken more than a second (on a terminal redrawn in
+place, elsewhere a line each time it moves).
 """
 
 from __future__ import annotations
@@ -132,12 +133,15 @@ def _requests(options: argparse.Namespace) -> list[dict[str, Any]]:
 
 class ProgressBar:
     """Draws ``measures [####......] 3/8`` on ``stream`` once ``after`` seconds have passed,
-    until ``close()``."""
+    until ``close()``: redrawn in place on a terminal, elsewhere (a log file, a pipe) a line
+    each time the count moves, not a redraw every 0.2 s."""
 
     def __init__(self, total: int, after: float, stream: TextIO = sys.stderr):
         self.total = total
         self.done = 0
         self.stream = stream
+        self.terminal = stream.isatty()
+        self._drawn: int | None = None  # the count of the last line written elsewhere
         self._stop = threading.Event()
         self._shown = False
         self._thread = threading.Thread(target=self._draw, args=(after,), daemon=True)
@@ -148,23 +152,27 @@ class ProgressBar:
             return
         self._shown = True
         while True:
-            self._line(end="")
+            self._line(final=False)
             if self._stop.wait(0.2):
                 return
 
-    def _line(self, end: str) -> None:
+    def _line(self, final: bool) -> None:
+        done = self.done
         width = 30
-        filled = width * self.done // max(self.total, 1)
-        self.stream.write(
-            f"\rmeasures [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}{end}"
-        )
+        filled = width * done // max(self.total, 1)
+        bar = f"measures [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}"
+        if self.terminal:
+            self.stream.write(f"\r{bar}" + ("\n" if final else ""))
+        elif done != self._drawn:
+            self._drawn = done
+            self.stream.write(bar + "\n")
         self.stream.flush()
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
         if self._shown:
-            self._line(end="\n")
+            self._line(final=True)
 
 
 def _measures(options: argparse.Namespace) -> int:

@@ -138,6 +138,11 @@ def test_the_progress_bar_appears_after_the_threshold(planned: tuple[Path, Plan]
     assert ran.returncode == 0, ran.stderr
     assert ran.stderr.rstrip("\n").endswith("measures [" + "#" * 30 + "] 6/6")
     assert len(json.loads(ran.stdout)) == 6
+    # stderr is a pipe here, as in a log file or cron's mail: a line each time the count
+    # moves, never a carriage-return redraw (it wrote one every 0.2 s, count moved or not).
+    assert "\r" not in ran.stderr
+    counts = [int(line.rsplit(" ", 1)[1].split("/")[0]) for line in ran.stderr.splitlines()]
+    assert counts == sorted(set(counts)) and counts[-1] == 6
 
 
 def test_a_refused_request_is_one_line_and_status_1(planned: tuple[Path, Plan]) -> None:
