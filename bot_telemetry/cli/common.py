@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,12 +89,28 @@ def limit_argument(text: str) -> int:
 
 
 def remote_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="ask this running collector instead of the store file")
+    parser.add_argument(
+        "--url",
+        type=url_argument,
+        help="ask this running collector (http://HOST:PORT, as serve prints it) instead of the "
+        "store file",
+    )
     parser.add_argument(
         "--token",
         default=os.environ.get(TOKEN_VARIABLE),
         help=f"token of a remote collector (default ${TOKEN_VARIABLE})",
     )
+
+
+def url_argument(text: str) -> str:
+    """``--url``: a collector's http(s):// address. Without a scheme (``127.0.0.1:4318``)
+    urllib said "unknown url type: 127.0.0.1"."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(
+            f"expected the collector's address, http://HOST:PORT as serve prints it, got {text!r}"
+        )
+    return text
 
 
 def time_window(options: argparse.Namespace) -> TimeWindow:

@@ -40,3 +40,17 @@ def test_a_missing_or_wrong_token_says_how_to_give_one(tmp_path: Path) -> None:
         assert wrong.returncode == 1 and "is not the collector's" in wrong.stderr
         given = client_events(running.url, env_token=token)
         assert given.returncode == 0, given.stderr
+
+
+def test_a_url_without_its_scheme_is_a_usage_error(tmp_path: Path) -> None:
+    """``--url 127.0.0.1:PORT`` (the address without http://) said "cannot reach the
+    collector at 127.0.0.1:PORT: <urlopen error unknown url type: 127.0.0.1>"."""
+    with CollectorThread(ServerConfig(store=tmp_path / "s.duckdb", port=0)) as running:
+        bare = running.url.removeprefix("http://")
+        ran = client_events(bare)
+        assert ran.returncode == 2
+        assert ran.stderr.splitlines()[-1] == (
+            "bot-telemetry client-events: error: argument --url: expected the collector's "
+            f"address, http://HOST:PORT as serve prints it, got {bare!r}"
+        )
+        assert client_events(running.url).returncode == 0
