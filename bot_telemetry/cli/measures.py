@@ -107,6 +107,12 @@ def _requests(options: argparse.Namespace) -> list[dict[str, Any]]:
     params = _params(options)
     # The same end for every request, even when it is "now".
     end_ms = window.end_ns // 1_000_000 if options.until else time.time_ns() // 1_000_000
+    if end_ms <= window.start_ns // 1_000_000:
+        # Said as the other commands say it, not as the API's "endTime ... found <epoch ms>".
+        raise CommandError(
+            f"the time window is empty: --since {options.since} is after now "
+            "(the end when --until is left out)"
+        )
     bodies = []
     for name in options.measure:
         for granularity in granularities:

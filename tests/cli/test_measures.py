@@ -186,3 +186,13 @@ def test_while_serve_holds_the_store_the_cli_asks_it(
     bad = cli("feedback", *window_args(store), "--url", serving.url, "--locale", "de-DE")
     assert bad.returncode == 1
     assert "answered 400: context.locale: expected one of the dimensions feedback" in bad.stderr
+
+
+def test_a_since_in_the_future_is_said_in_the_options_words(planned: tuple[Path, Plan]) -> None:
+    """It said "measures[0]... endTime: expected a time after startTime, found 1796074102730"."""
+    ran = cli("turns", "--store", str(planned[0]), "--since", "2200-01-01")
+    assert ran.returncode == 1
+    assert ran.stderr.splitlines() == [
+        "bot-telemetry: error: the time window is empty: --since 2200-01-01 is after now "
+        "(the end when --until is left out)"
+    ]
