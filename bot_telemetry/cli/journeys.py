@@ -20,10 +20,11 @@ import csv
 import io
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from .common import CommandError, Handler, open_for, store_options
+from .common import CommandError, Handler, open_for, store_options, time_window
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -106,12 +107,28 @@ def _body(options: argparse.Namespace, fields: dict[str, Any]) -> dict[str, Any]
             raise CommandError("--request: expected a JSON object")
     else:
         body = {}
+    if options.since or options.until:
+        _check_window(options)
     if options.since:
         body["startTime"] = options.since
     if options.until:
         body["endTime"] = options.until
     body.update({key: value for key, value in fields.items() if value not in (None, [], "")})
     return body
+
+
+def _check_window(options: argparse.Namespace) -> None:
+    # Said in the options' words, as the other commands say it, before the API would say it
+    # in its fields' (startTime, endTime) and epoch milliseconds.
+    try:
+        window = time_window(options)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    if not options.until and window.start_ns >= time.time_ns():
+        raise CommandError(
+            f"the time window is empty: --since {options.since} is after now "
+            "(the end when --until is left out)"
+        )
 
 
 def _ask(options: argparse.Namespace, kind: str, body: dict[str, Any]) -> Any:

@@ -168,6 +168,25 @@ def test_bad_input_is_one_line_and_status_1(store_file: Path) -> None:
         assert ran.stderr.splitlines() == [f"bot-telemetry: error: {line}"]
 
 
+@pytest.mark.parametrize("command", ["funnel", "paths", "retention"])
+def test_a_window_error_is_said_in_the_options_words(store_file: Path, command: str) -> None:
+    steps = ["A", "B"] if command == "funnel" else []
+    for window, line in (
+        (
+            ["--since", "2h", "--until", "3h"],
+            "the time window is empty: --until must be after --since",
+        ),
+        (
+            ["--since", "2200-01-01"],
+            "the time window is empty: --since 2200-01-01 is after now (the end when --until is "
+            "left out)",
+        ),
+    ):
+        ran = cli(command, *steps, *window, "--store", str(store_file))
+        assert ran.returncode == 1
+        assert ran.stderr.splitlines() == [f"bot-telemetry: error: {line}"], ran.stderr
+
+
 def test_through_a_running_serve(store_file: Path, tmp_path: Path) -> None:
     with CollectorThread(ServerConfig(store=store_file, port=0)) as running:
         # serve holds the store: the CLI finds it and asks its API instead.
