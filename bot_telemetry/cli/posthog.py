@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -63,9 +64,14 @@ def run(options: argparse.Namespace) -> int:
     settings = PostHogSettings.from_environment()
     if settings is None:
         raise CommandError("POSTHOG_API_KEY is not set: say which PostHog project to send to")
-    settings = dataclasses.replace(settings, retry_seconds=options.retry_seconds)
     if options.batch < 1:
         raise CommandError("--batch must be at least 1")
+    if not 0 <= options.retry_seconds < math.inf:
+        # -1 meant no retry and inf (or nan) retrying for ever, without a word.
+        raise CommandError(
+            f"--retry-seconds must be a number of seconds, 0 or more, got {options.retry_seconds}"
+        )
+    settings = dataclasses.replace(settings, retry_seconds=options.retry_seconds)
     window = TimeWindow.parse(options.since, options.until)
     walk = Walk(settings.host, project_fingerprint(settings.api_key), options.since, options.until)
     path = checkpoint_path(options.store, walk)

@@ -243,3 +243,15 @@ def test_without_a_key_it_says_what_is_missing(
     monkeypatch.delenv("POSTHOG_API_KEY", raising=False)
     assert backfill(history.store) == 1
     assert "POSTHOG_API_KEY is not set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seconds", ["-1", "inf", "nan"])
+def test_a_retry_budget_that_is_no_number_of_seconds_is_refused(
+    history: History,
+    posthog: PostHogServer,
+    seconds: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert backfill(history.store, "--retry-seconds", seconds) == 1
+    assert "--retry-seconds must be a number of seconds, 0 or more" in capsys.readouterr().err
+    assert posthog.wire() == b""  # nothing was sent
