@@ -43,7 +43,8 @@ BUILTIN_PATTERNS: dict[str, re.Pattern[str]] = {
 PSEUDONYM_KEY_ENV = "BOT_TELEMETRY_PSEUDONYM_KEY"
 #: How many keys a policy remembers its decision for; keys past that are decided each time.
 _REMEMBERED_KEYS = 1024
-#: How many values under unknown keys a policy remembers its judgement of.
+#: How many values (under unknown keys, conversation ids, paths, names, pseudonyms) a policy
+#: remembers its judgement of; past that the oldest is forgotten.
 _REMEMBERED_VALUES = 4096
 _process_key: bytes | None = None
 
@@ -138,6 +139,9 @@ class PrivacyPolicy:
     )
     _paths: dict[str, str] = field(init=False, repr=False, compare=False, default_factory=dict)
     _names: dict[str, str] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _pseudonyms: dict[tuple[bytes, str], str] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
     _consented: PrivacyPolicy | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -287,8 +291,7 @@ class PrivacyPolicy:
                 found = detection.map_json_strings(value, self._kept_if_not_personal)
             if found is None:
                 found = self._kept_if_not_personal(value)
-            if len(cache) < _REMEMBERED_VALUES:
-                cache[value] = found
+            _remember(cache, value, found)
             return found
         if isinstance(value, Mapping | list | tuple):
             return detection.map_strings(value, self._kept_if_not_personal)
@@ -369,8 +372,7 @@ class PrivacyPolicy:
         found = self._names.get(text)
         if found is None:
             found = self.redact_text(text)
-            if len(self._names) < _REMEMBERED_VALUES:
-                self._names[text] = found
+            _remember(self._names, text, found)
         return found
 
     def url(self, url: str) -> str:
@@ -412,8 +414,7 @@ class PrivacyPolicy:
                 self._path_segment(segment, _connector_role(segments, index, connector))
                 for index, segment in enumerate(segments)
             )
-            if len(self._paths) < _REMEMBERED_VALUES:
-                self._paths[path] = found
+            _remember(self._paths, path, found)
         return found
 
     def _path_segment(self, segment: str, role: str) -> str:
@@ -442,7 +443,13 @@ class PrivacyPolicy:
 
     def pseudonymize(self, identifier: str) -> str:
         """A stable, keyed, one-way id for a user or session id."""
-        return _keyed_hash(self._key or _default_key(), identifier)
+        # By key too: without one of its own, the policy uses the environment's, read each time.
+        key = self._key or _default_key()
+        found = self._pseudonyms.get((key, identifier))
+        if found is None:
+            found = _keyed_hash(key, identifier)
+            _remember(self._pseudonyms, (key, identifier), found)
+        return found
 
     def conversation_id(self, conversation_id: str) -> str:
         """A conversation id as it may be recorded: as it is, unless it holds personal data
@@ -462,9 +469,20 @@ class PrivacyPolicy:
                 or self._redacted(conversation_id) != conversation_id
             )
             found = self.pseudonymize(conversation_id) if personal else conversation_id
-            if len(self._conversation_ids) < _REMEMBERED_VALUES:
-                self._conversation_ids[conversation_id] = found
+            _remember(self._conversation_ids, conversation_id, found)
         return found
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    # Values come without end (every conversation, user and path a process ever sees): the
+    # oldest is forgotten, so one running for weeks still remembers the recent ones (a cache
+    # that stopped growing made every later conversation's id cost ~3 µs an event for good).
+    if len(cache) >= _REMEMBERED_VALUES:
+        try:
+            del cache[next(iter(cache))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+            pass
+    cache[key] = value
 
 
 def _connector_start(segments: list[str]) -> int:

@@ -256,3 +256,31 @@ def test_a_conversation_id_is_kept_unless_it_holds_personal_data(personal: bool)
         assert policy.conversation_id(hashed) == hashed
         for key in ("conversationId", "activity.conversation.id", "gen_ai.conversation.id"):
             assert policy.apply({key: personal_id}) == {key: hashed}
+
+
+def test_a_long_running_policy_remembers_the_recent_values_and_no_more() -> None:
+    # Conversations, users and paths come without end: past the bound the oldest is
+    # forgotten (a memory that stopped growing judged every later value again, for good).
+    from bot_telemetry.privacy import policy as module
+
+    bound = module._REMEMBERED_VALUES
+    policy = PrivacyPolicy(pseudonymization_key=b"k")
+    ids = [f"whatsapp:+1415{n:07d}" for n in range(bound + 100)]
+    first = [policy.conversation_id(each) for each in ids]
+    users = [policy.pseudonymize(each) for each in ids]
+    assert len(policy._conversation_ids) == bound and len(policy._pseudonyms) == bound
+    assert ids[-1] in policy._conversation_ids and ids[0] not in policy._conversation_ids
+    # The same answers, remembered or judged again.
+    assert [policy.conversation_id(each) for each in ids] == first
+    assert [policy.pseudonymize(each) for each in ids] == users
+    assert first[0] == users[0] != ids[0]
+
+
+def test_a_pseudonym_follows_the_environments_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = PrivacyPolicy()  # no key of its own: the environment's, read each time
+    monkeypatch.setenv("BOT_TELEMETRY_PSEUDONYM_KEY", "one")
+    first = policy.pseudonymize("user-1")
+    monkeypatch.setenv("BOT_TELEMETRY_PSEUDONYM_KEY", "two")
+    assert policy.pseudonymize("user-1") != first
+    monkeypatch.setenv("BOT_TELEMETRY_PSEUDONYM_KEY", "one")
+    assert policy.pseudonymize("user-1") == first
