@@ -245,13 +245,15 @@ class TraceDetail(TypedDict):
     logs: list[LogEntry]
     #: The resources (service.version, host.name, ...) the trace's spans came from.
     resources: list[ResourceDetail]
+    #: The conversation the trace's spans name (a turn's trace), else None.
+    conversation_id: str | None
 
 
 TRACE_SPANS = Query(
     "traces.spans",
     """SELECT span_id, parent_span_id, service_name, name, kind, start_ns, end_ns,
               duration_ns, status_code, status_message, attributes, links, scope_name,
-              scope_version, resource_attributes
+              scope_version, resource_attributes, conversation_id
        FROM spans WHERE trace_id = $trace_id ORDER BY start_ns, span_id""",
 )
 STORED_TRACES = Query(
@@ -328,6 +330,7 @@ def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
             scope_name,
             scope_version,
             _,
+            _,
         ) = by_id[span_id]
         spans.append(
             SpanDetail(
@@ -376,6 +379,7 @@ def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
         spans=spans,
         logs=logs,
         resources=sorted(resources.values(), key=lambda r: (r["service"], r["resource_id"])),
+        conversation_id=max((row[15] for row in rows if row[15]), default=None),
     )
 
 

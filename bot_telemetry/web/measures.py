@@ -34,12 +34,19 @@ STORED_RANGE = Query(
     """SELECT min(first_ns) AS earliest_ns, max(last_ns) AS latest_ns FROM (
            SELECT min(start_ns) AS first_ns, max(start_ns) AS last_ns FROM turns
            UNION ALL
-           SELECT min(time_ns) AS first_ns, max(time_ns) AS last_ns FROM events) found""",
+           SELECT min(time_ns) AS first_ns, max(time_ns) AS last_ns FROM events
+           UNION ALL
+           SELECT min(start_ns) AS first_ns, max(start_ns) AS last_ns FROM spans) found""",
 )
 
 
 def stored_range(engine: Engine) -> dict[str, str | None]:
-    """When the first and the last turn or event stored happened (None: nothing stored)."""
+    """When the first and the last turn, event or span stored began (None: nothing stored).
+
+    Spans too: dependencyCalls counts them, and a call can start before any turn (the
+    channel's call into the bot starts before the bot's turn; a refused call has no turn),
+    so a window from the first turn or event left such calls out.
+    """
     row = STORED_RANGE.run(engine).dicts()[0]
     return {
         "first": iso(row["earliest_ns"]) if row["earliest_ns"] is not None else None,

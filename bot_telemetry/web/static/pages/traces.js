@@ -125,7 +125,12 @@ async function showTrace(traceId) {
     el("h2", {}, `Trace ${trace.trace_id}`),
     el("p", {}, `${trace.start} · ${ms(trace.duration_ms)} · ${trace.spans.length} spans · `,
       el("span", { class: trace.errors ? "error" : "" }, `${trace.errors} errors`),
-      ` · ${trace.services.join(", ")}`),
+      ` · ${trace.services.join(", ")}`,
+      // A turn's trace: its transcript is a click away (the id alone was a copy and paste).
+      trace.conversation_id ? " · " : null,
+      trace.conversation_id ? el("a", { class: "conversation-link",
+        href: `#/conversation/${encodeURIComponent(trace.conversation_id)}` },
+      `conversation ${trace.conversation_id}`) : null),
     el("div", { class: "waterfall" }, rows),
     detailSlot,
     el("h3", {}, "Events and log records"),
