@@ -8,7 +8,9 @@ storage):
   channel's first call, whose span starts 30 ms before the bot's turn) was left out, and
   dependencyCalls said fewer calls than the app map for the same window;
 * a trace links to its conversation, so app map → node → trace → transcript is clicks, not
-  a copied id.
+  a copied id;
+* in the waterfall a span's duration stays in the time track: the root span's bar fills it,
+  and its duration was drawn before the bar, over the span's name (at 1280 and 420 px).
 
 Screenshots go to test-artifacts/ui-sweep/ for a person to look at.
 """
@@ -116,4 +118,30 @@ def test_a_trace_links_to_its_conversation(
     page = ui.ready(f"#/conversation/{conversation}?window=7d")
     assert page.locator(f'section.turn[data-trace="{trace}"]').count() == 1
     ui.shot("trace-to-conversation")
+    ui.close()
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_a_span_duration_stays_in_the_waterfall_track(
+    browser: Any, served: tuple[CollectorThread, Traffic], width: int
+) -> None:
+    """The root span fills the track: its duration sat before the bar, over its name."""
+    running, traffic = served
+    ui = Page(browser, running.url, artifacts="ui-sweep")
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    trace = traffic.turn_traces[0]
+    page = ui.open(f"#/trace/{trace}")
+    rows = page.eval_on_selector_all(
+        ".span-row",
+        """rows => rows.map((row) => {
+          const time = row.querySelector('.span-time').getBoundingClientRect();
+          const track = row.querySelector('.span-track').getBoundingClientRect();
+          return [row.querySelector('.span-label').textContent, time.left - track.left,
+                  track.right - time.right];
+        })""",
+    )
+    assert rows
+    outside = [row for row in rows if row[1] < 0 or row[2] < 0]
+    ui.shot(f"waterfall-{width}")
+    assert outside == []
     ui.close()

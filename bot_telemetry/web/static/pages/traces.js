@@ -93,9 +93,15 @@ async function showTrace(traceId) {
     const time = el("span", { class: "span-time" }, ms(span.duration_ms));
     const start = (span.offset_ms / total) * 100;
     const end = start + (span.duration_ms / total) * 100;
-    // Beside the bar: after it when there is room, else before it.
+    // Beside the bar: after it when there is room, else before it; a bar with room on
+    // neither side (the root span, from start to end) has it inside, at its right end:
+    // before it, it sat in the name column, over the span's name.
     if (end < 82) time.style.left = `calc(${end}% + 4px)`;
-    else time.style.right = `calc(${100 - start}% + 4px)`;
+    else if (start >= 25) time.style.right = `calc(${100 - start}% + 4px)`;
+    else {
+      time.classList.add("inside");
+      time.style.right = `calc(${100 - end}% + 4px)`;
+    }
     const label = el("div", { class: "span-label", title: span.name },
       el("span", { class: "service" }, span.service), span.name);
     label.style.paddingLeft = `${8 + span.depth * 16}px`;
