@@ -8,11 +8,18 @@ bot-telemetry client-events --failed                   # invalid events, with th
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from .common import Handler, limit_option, open_for, store_options, time_window
+from .common import (
+    Handler,
+    format_option,
+    limit_option,
+    open_for,
+    store_options,
+    time_window,
+    write_json,
+)
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -26,7 +33,7 @@ def register(commands: Any) -> dict[str, Handler]:
     parser.add_argument("--eid", help="only events of this eid (START, INTERACT, ...)")
     parser.add_argument("--conversation", help="only events linked to this conversation")
     limit_option(parser, 50, "events")
-    parser.add_argument("--format", choices=("table", "jsonl"), default="table")
+    format_option(parser, ("table", "jsonl", "json"))
     return {"client-events": _client_events}
 
 
@@ -39,9 +46,8 @@ def _client_events(options: argparse.Namespace) -> int:
             found: list[Any] = source.failed_client_events(window, options.limit)
         else:
             found = source.client_events(window, options.eid, options.conversation, options.limit)
-    if options.format == "jsonl":
-        for item in found:
-            print(json.dumps(item, ensure_ascii=False))
+    if options.format != "table":
+        write_json(found, lines=options.format == "jsonl")
         return 0
     if options.failed:
         headings = ("RECEIVED", "SERVICE", "EID", "MID", "REASON")

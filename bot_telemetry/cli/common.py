@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import os
 import urllib.parse
 from collections.abc import Callable
@@ -72,6 +73,39 @@ def limit_option(parser: argparse.ArgumentParser, default: int, rows: str) -> No
         help=f"at most this many {rows} (default {default}; a running serve answers at most "
         f"{SERVE_LIMIT})",
     )
+
+
+#: Names one output format goes by across commands: a command that writes ``text`` takes
+#: ``table`` for it, and one that writes ``table`` takes ``text``.
+_FORMAT_ALIASES = {"text": "table", "table": "text"}
+
+
+def format_option(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    """``--format``, the first of ``formats`` by default; ``text`` and ``table`` are one
+    format, whichever name the command prints it under, so one habit works everywhere."""
+
+    def parse(text: str) -> str:
+        name = text.strip().lower()
+        alias = _FORMAT_ALIASES.get(name)
+        return alias if name not in formats and alias in formats else name
+
+    parser.add_argument(
+        "--format",
+        type=parse,
+        choices=formats,
+        default=formats[0],
+        help=f"how to write the answer: {', '.join(formats)} (default {formats[0]}; text and "
+        "table are the same)",
+    )
+
+
+def write_json(items: list[Any], *, lines: bool) -> None:
+    """``items`` on stdout: a JSON document a line (``jsonl``) or one JSON array (``json``)."""
+    if lines:
+        for item in items:
+            print(json.dumps(item, ensure_ascii=False))
+    else:
+        print(json.dumps(items, ensure_ascii=False, indent=2))
 
 
 #: The most rows serve's list routes answer (``?limit=`` beyond it is cut to it).

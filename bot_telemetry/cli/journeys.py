@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import CommandError, Handler, open_for, store_options, time_window
+from .common import CommandError, Handler, format_option, open_for, store_options, time_window
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -78,7 +78,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--request", type=Path, metavar="FILE", help="the JSON body to send ('-': stdin)"
     )
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    format_option(parser, ("table", "json", "csv"))
 
 
 def parse_step(text: str) -> Any:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from .common import CommandError, Handler, open_for, store_options, time_window
+from .common import CommandError, Handler, format_option, open_for, store_options, time_window
 
 #: Context dimensions as options: (option, dimension).
 DIMENSION_OPTIONS = (
@@ -67,7 +67,7 @@ def register(commands: Any) -> dict[str, Handler]:
     parser.add_argument("--page", type=int, help="which page of rows (from 0)")
     parser.add_argument("--page-size", type=int, help="rows per page")
     parser.add_argument("--sort", choices=("ascending", "descending"), help="by time")
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    format_option(parser, ("table", "json", "csv"))
     parser.add_argument(
         "--progress-after",
         type=float,

@@ -13,7 +13,7 @@ import math
 import sys
 from typing import Any
 
-from .common import CommandError, Handler, open_for, store_options, time_window
+from .common import CommandError, Handler, format_option, open_for, store_options, time_window
 
 _BARS = "▁▂▃▄▅▆▇█"
 SPARKLINE_WIDTH = 40
@@ -23,7 +23,7 @@ def register(commands: Any) -> dict[str, Handler]:
     metrics = commands.add_parser("metrics", help="list metrics, or show one metric's series")
     store_options(metrics)
     metrics.add_argument("name", nargs="?", metavar="METRIC", help="a metric's name")
-    metrics.add_argument("--format", choices=("text", "json"), default="text")
+    format_option(metrics, ("text", "json"))
     return {"metrics": _metrics}
 
 

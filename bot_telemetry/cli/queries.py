@@ -11,36 +11,38 @@ from typing import Any
 from .common import (
     CommandError,
     Handler,
+    format_option,
     limit_option,
     open_for,
     remote_options,
     store_options,
     time_window,
+    write_json,
 )
 
 
 def register(commands: Any) -> dict[str, Handler]:
     appmap = commands.add_parser("appmap", help="print the app map")
     store_options(appmap)
-    appmap.add_argument("--format", choices=("text", "json", "mermaid", "svg"), default="text")
+    format_option(appmap, ("text", "json", "mermaid", "svg"))
 
     events = commands.add_parser("events", help="list custom events, newest first")
     store_options(events)
     events.add_argument("--name", help="only events of this name")
     limit_option(events, 50, "events")
-    events.add_argument("--format", choices=("table", "jsonl"), default="table")
+    format_option(events, ("table", "jsonl", "json"))
 
     trace = commands.add_parser("trace", help="print one trace as a span tree")
     store_options(trace, window=False)
     remote_options(trace)
     trace.add_argument("trace_id", metavar="TRACE_ID")
-    trace.add_argument("--format", choices=("text", "json"), default="text")
+    format_option(trace, ("text", "json"))
 
     talks = commands.add_parser("conversations", help="list conversations, or show one")
     store_options(talks)
     talks.add_argument("conversation_id", nargs="?", metavar="CONVERSATION_ID")
     limit_option(talks, 50, "conversations")
-    talks.add_argument("--format", choices=("text", "json"), default="text")
+    format_option(talks, ("text", "json"))
     return {"appmap": _appmap, "events": _events, "trace": _trace, "conversations": _conversations}
 
 
@@ -64,9 +66,8 @@ def _events(options: argparse.Namespace) -> int:
     window = time_window(options)
     with open_for(options) as source:
         found = source.events(window, options.name, options.limit)
-    if options.format == "jsonl":
-        for event in found:
-            print(json.dumps(event, ensure_ascii=False))
+    if options.format != "table":
+        write_json(found, lines=options.format == "jsonl")
         return 0
     from ..web import render
 

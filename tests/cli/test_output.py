@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bot_telemetry.cli import PIPE_CLOSED_STATUS
+from bot_telemetry.cli import PIPE_CLOSED_STATUS, main
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.rows import logs_batch
 from tests.support.otlp_messages import T0, logs_request
@@ -104,3 +105,44 @@ def test_a_limit_below_1_is_a_usage_error(
                 f"bot-telemetry {command}: error: argument --limit: expected at least 1, "
                 f"got {limit}"
             )
+
+
+def cli_output(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main([*args, "--since", "2000-01-01"]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("command", "given", "named"),
+    [
+        (["appmap"], "table", "text"),
+        (["conversations"], "table", "text"),
+        (["metrics"], "table", "text"),
+        (["events"], "text", "table"),
+        (["client-events"], "text", "table"),
+        (["measures", "turns", "--granularity", "month"], "text", "table"),
+    ],
+)
+def test_text_and_table_are_one_format_everywhere(
+    store_folder: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    given: str,
+    named: str,
+) -> None:
+    # One habit for every command: the name a command does not print under is taken as the
+    # one it does (it was "invalid choice"), and the output is the same.
+    store = ["--store", str(store_folder)]
+    first = cli_output(capsys, *command, *store, "--format", given)
+    assert first.strip() and first == cli_output(capsys, *command, *store, "--format", named)
+
+
+@pytest.mark.parametrize("command", ["events", "client-events"])
+def test_events_as_one_json_array_or_a_document_a_line(
+    store_folder: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    store = ["--store", str(store_folder)]
+    array = json.loads(cli_output(capsys, command, *store, "--format", "json"))
+    lines = cli_output(capsys, command, *store, "--format", "jsonl").splitlines()
+    assert array == [json.loads(line) for line in lines]
+    assert (len(array) == 50) == (command == "events")  # events' default --limit
