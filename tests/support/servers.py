@@ -7,6 +7,7 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -61,3 +62,13 @@ def serving_in_thread(app: web.Application) -> Iterator[str]:
         loop.call_soon_threadsafe(stopping.set)
         thread.join(30)
         loop.close()
+
+
+@contextmanager
+def serving_folder(folder: Path) -> Iterator[str]:
+    """A static web site: the files of ``folder`` on 127.0.0.1, served from a thread (another
+    origin than the collector's, for a page that sends to it); yields its URL."""
+    app = web.Application()
+    app.router.add_static("/", folder)
+    with serving_in_thread(app) as url:
+        yield url

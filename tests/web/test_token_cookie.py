@@ -5,18 +5,15 @@ cannot send telemetry with it; the collector's own pages still work with it."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot_telemetry.web import CollectorThread, ServerConfig
-from tests.support.ports import free_port
+from tests.support.servers import serving_folder
 
 TOKEN = "s3cret-token-0123456789"
 BUNDLE = {
@@ -44,11 +41,6 @@ SEND = """async (url) => {
 READ = """async (url) => { await fetch(url, {mode: "no-cors", credentials: "include"}); }"""
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def collector(tmp_path: Path) -> Iterator[CollectorThread]:
     config = ServerConfig(store=tmp_path / "store.duckdb", port=0, token=TOKEN)
@@ -61,14 +53,8 @@ def other_port(tmp_path: Path) -> Iterator[str]:
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("<!doctype html><title>another app</title>")
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), partial(_Quiet, directory=site))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_folder(site) as url:
+        yield url
 
 
 def stored(url: str) -> int:

@@ -6,11 +6,8 @@ arrives when the user leaves, and only the click names the turn's trace."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +15,8 @@ import pytest
 
 from bot_telemetry.privacy import PrivacyPolicy
 from bot_telemetry.web import CollectorThread, ServerConfig
-from tests.support.ports import free_port
 from tests.support.processes import REPO
+from tests.support.servers import serving_folder
 from tests.support.tools import webchat
 from tests.support.waiting import wait_for
 
@@ -46,11 +43,6 @@ def docs_page_snippet() -> str:
     return block[: block.index("```")]
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def page_site(tmp_path: Path) -> Iterator[str]:
     """Our own site on another origin than the collector's: the page, the SDK, the script."""
@@ -60,14 +52,8 @@ def page_site(tmp_path: Path) -> Iterator[str]:
     (site / "left.html").write_text("<!doctype html><title>elsewhere</title>")
     # The SDK's ESM build bundled with ajv stubbed, as the docs say (scripts/build-webchat).
     (site / "js" / "sunbird.js").write_bytes((webchat() / "sunbird.js").read_bytes())
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), partial(_Quiet, directory=site))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_folder(site) as url:
+        yield url
 
 
 def stored(url: str) -> list[dict[str, Any]]:
