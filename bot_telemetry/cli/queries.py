@@ -114,7 +114,7 @@ def _conversations(options: argparse.Namespace) -> int:
     else:
         sys.stdout.write(
             render.as_table(
-                ("CONVERSATION", "CHANNEL", "TURNS", "FAILED", "FIRST", "LAST"),
+                ("CONVERSATION", "CHANNEL", "TURNS", "WITH A FAILURE", "FIRST", "LAST"),
                 [
                     (
                         c["conversation_id"],

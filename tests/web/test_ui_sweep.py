@@ -17,6 +17,8 @@ Screenshots go to test-artifacts/ui-sweep/ for a person to look at.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,3 +147,24 @@ def test_a_span_duration_stays_in_the_waterfall_track(
     ui.shot(f"waterfall-{width}")
     assert outside == []
     ui.close()
+
+
+def test_the_conversations_list_does_not_call_its_count_failed_turns(
+    browser: Any, served: tuple[CollectorThread, Traffic]
+) -> None:
+    # It counts turns with any failed span (a call the bot recovered from too), which the
+    # failedTurns measure and the app map do not: the same words said two numbers.
+    running, _ = served
+    ui = Page(browser, running.url, artifacts="ui-sweep")
+    page = ui.open("#/conversations?window=7d")
+    headings = page.locator("#view th").all_inner_texts()
+    assert "Turns with a failure" in headings and "Failed turns" not in headings
+    ui.close()
+    ran = subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", "conversations", "--url", running.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "WITH A FAILURE" in ran.stdout.splitlines()[0]

@@ -18,7 +18,9 @@ async function showConversations() {
   view.replaceChildren(el("h2", {}, "Conversations"),
     shownCount(found.length, CONVERSATION_LIMIT, "conversations"),
     table([{ label: "Conversation" }, { label: "Channel" }, { label: "Turns", num: true },
-      { label: "Failed turns", num: true }, { label: "First" }, { label: "Last" }], rows,
+      // Not "failed turns": a failed call the bot recovered from counts here, not in the
+      // failedTurns measure or on the app map.
+      { label: "Turns with a failure", num: true }, { label: "First" }, { label: "Last" }], rows,
     (row) => go(`#/conversation/${encodeURIComponent(row.id)}`)));
 }
 
