@@ -8,8 +8,9 @@ holds it, mapped as the live forwarders map them (same uuids, so PostHog collaps
 was already sent) and sent with ``historical_migration``. After each page PostHog took, a
 checkpoint next to the store (``<store>.posthog-backfill.<walk>.json``) records where the
 walk is: run the same command again to resume after an interruption or an outage. A walk is
-one PostHog host, project (a fingerprint of the API key; the key is not stored) and window
-(``--since``/``--until`` as given): another project or window starts its own.
+one PostHog host, project (a fingerprint of the API key; the key is not stored), window
+(``--since``/``--until`` as given) and choice of events (``POSTHOG_EVENTS``,
+``POSTHOG_EXCLUDE_EVENTS``, which hold here as for live forwarding): another starts its own.
 """
 
 from __future__ import annotations
@@ -73,7 +74,13 @@ def run(options: argparse.Namespace) -> int:
         )
     settings = dataclasses.replace(settings, retry_seconds=options.retry_seconds)
     window = TimeWindow.parse(options.since, options.until)
-    walk = Walk(settings.host, project_fingerprint(settings.api_key), options.since, options.until)
+    walk = Walk(
+        settings.host,
+        project_fingerprint(settings.api_key),
+        options.since,
+        options.until,
+        event_choice(settings),
+    )
     path = checkpoint_path(options.store, walk)
     checkpoint = None if options.restart else Checkpoint.load(path)
     if checkpoint is None or checkpoint.walk != walk:
@@ -106,14 +113,18 @@ def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint:
                     window, checkpoint.after, options.batch, progress is None
                 )
                 if progress is None:
-                    handled = checkpoint.sent + sum(checkpoint.dropped.values())
+                    handled = checkpoint.handled
                     progress = Progress(handled, handled + (page["remaining"] or 0), sys.stderr)
                     progress.show(handled)
                 stored = page["events"]
                 if not stored:
                     break
+                # The live forwarders' rules (POSTHOG_EVENTS, POSTHOG_EXCLUDE_EVENTS) hold for
+                # history too: what PostHog is not to get live, it does not get afterwards.
+                wanted = [event for event in stored if settings.wants(event["name"])]
+                checkpoint.left_out += len(stored) - len(wanted)
                 delivery = map_and_send(
-                    [event_record(event) for event in stored],
+                    [event_record(event) for event in wanted],
                     settings,
                     DEFAULT_POLICY,
                     sender,
@@ -131,7 +142,7 @@ def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint:
                 last = stored[-1]
                 checkpoint.after = (last["time_ns"], last["record_id"])
                 checkpoint.save()
-                progress.show(checkpoint.sent + sum(checkpoint.dropped.values()))
+                progress.show(checkpoint.handled)
     finally:
         sender.close()
         if progress is not None:
@@ -139,12 +150,26 @@ def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint:
     checkpoint.done = True
     checkpoint.save()
     dropped = ", ".join(f"{n:,} {reason}" for reason, n in sorted(checkpoint.dropped.items()))
+    left_out = (
+        f"; left out {checkpoint.left_out:,} (POSTHOG_EVENTS, POSTHOG_EXCLUDE_EVENTS)"
+        if checkpoint.left_out
+        else ""
+    )
     print(
         f"{PROG}: sent {checkpoint.sent:,} events to {settings.host}"
-        + (f"; dropped {dropped}" if dropped else ""),
+        + (f"; dropped {dropped}" if dropped else "")
+        + left_out,
         file=sys.stderr,
     )
     return 0
+
+
+def event_choice(settings: PostHogSettings) -> str | None:
+    """Which events a walk sends (``POSTHOG_EVENTS``, ``POSTHOG_EXCLUDE_EVENTS``); None for
+    every event, so walks started before the choice counted keep their checkpoints."""
+    if settings.include == ("*",) and not settings.exclude:
+        return None
+    return f"{','.join(settings.include)} except {','.join(settings.exclude) or 'none'}"
 
 
 def event_record(event: StoredEvent) -> EventRecord:
@@ -170,18 +195,23 @@ def project_fingerprint(api_key: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class Walk:
     """What a backfill walks: to which host and project, over which window (``--since`` and
-    ``--until`` as given, so that the same command finds its walk again whenever it runs)."""
+    ``--until`` as given, so that the same command finds its walk again whenever it runs),
+    and which events (``event_choice``): another choice walks again, sending what the last
+    one left out."""
 
     host: str
     project: str  # project_fingerprint of the API key
     since: str | None
     until: str | None
+    events: str | None = None
 
     @property
     def name(self) -> str:
         """A short name for the walk's checkpoint file."""
-        text = json.dumps([self.host, self.project, self.since, self.until])
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        fields: list[str | None] = [self.host, self.project, self.since, self.until]
+        if self.events is not None:
+            fields.append(self.events)
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:12]
 
     def __str__(self) -> str:
         window = " ".join(
@@ -189,7 +219,8 @@ class Walk:
             for bound, value in (("since", self.since), ("until", self.until))
             if value
         )
-        return f"to {self.host} (project {self.project[:8]}, {window or 'all history'})"
+        events = f", events {self.events}" if self.events is not None else ""
+        return f"to {self.host} (project {self.project[:8]}, {window or 'all history'}{events})"
 
 
 def checkpoint_path(store: Path | ClickHouseLocation, walk: Walk) -> Path:
@@ -215,6 +246,11 @@ class Checkpoint:
     sent: int = 0
     dropped: dict[str, int] = dataclasses.field(default_factory=dict)
     done: bool = False
+    left_out: int = 0  # events the walk's choice of events does not send
+
+    @property
+    def handled(self) -> int:
+        return self.sent + sum(self.dropped.values()) + self.left_out
 
     @classmethod
     def start(cls, path: Path, walk: Walk, window: TimeWindow) -> Checkpoint:
@@ -233,6 +269,7 @@ class Checkpoint:
                 str(found["project"]),
                 _optional_text(found.get("since")),
                 _optional_text(found.get("until")),
+                _optional_text(found.get("events")),
             )
             return cls(
                 path,
@@ -243,6 +280,7 @@ class Checkpoint:
                 int(found.get("sent", 0)),
                 {str(k): int(v) for k, v in found.get("dropped", {}).items()},
                 bool(found.get("done", False)),
+                int(found.get("left_out", 0)),
             )
         except FileNotFoundError:
             return None
@@ -257,12 +295,14 @@ class Checkpoint:
             "project": self.walk.project,
             "since": self.walk.since,
             "until": self.walk.until,
+            "events": self.walk.events,
             "since_ns": self.since_ns,
             "until_ns": self.until_ns,
             "after": list(self.after) if self.after else None,
             "sent": self.sent,
             "dropped": self.dropped,
             "done": self.done,
+            "left_out": self.left_out,
         }
         # Written whole or not at all: an interrupted backfill must find a readable one.
         partial = self.path.with_name(self.path.name + ".tmp")

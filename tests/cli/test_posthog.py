@@ -255,3 +255,27 @@ def test_a_retry_budget_that_is_no_number_of_seconds_is_refused(
     assert backfill(history.store, "--retry-seconds", seconds) == 1
     assert "--retry-seconds must be a number of seconds, 0 or more" in capsys.readouterr().err
     assert posthog.wire() == b""  # nothing was sent
+
+
+def test_the_events_posthog_is_told_to_leave_out_are_not_backfilled(
+    history: History,
+    posthog: PostHogServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = tmp_path / "store.duckdb"
+    store.write_bytes(history.store.read_bytes())
+    monkeypatch.setenv("POSTHOG_EXCLUDE_EVENTS", "BotMessage*")
+    assert backfill(store) == 0
+    assert {r.name for r in posthog.received()} == {"QnAMessage"}
+    assert len(posthog.received()) == TURNS
+    assert f"sent {TURNS} events" in capsys.readouterr().err
+
+    # Another choice of events is another walk: the events left out before go now.
+    monkeypatch.delenv("POSTHOG_EXCLUDE_EVENTS")
+    monkeypatch.setenv("POSTHOG_EVENTS", "BotMessage*")
+    assert backfill(store) == 0
+    assert "complete" not in capsys.readouterr().err
+    assert {r.uuid for r in posthog.received()} == history.uuids
+    assert len(posthog.received()) == 2 * TURNS
