@@ -242,8 +242,13 @@ function decoded(part) {
 // page load would put a screen reader and the Tab key at the page's start: the link or form
 // that had focus is gone with the old page. Not on the first load (the browser's own start
 // is right then), and not while the time window select is in use (keyboard users change it
-// with the arrow keys, each change a new route).
+// with the arrow keys, each change a new route). The focus ring shows only when the keyboard
+// was the last thing used: Chromium drew it after a change made without a key (a window
+// picked, the browser's back button) when nothing had been clicked since the page loaded.
 let firstRoute = true;
+let keyboardUsed = false;
+document.addEventListener("keydown", () => { keyboardUsed = true; }, true);
+document.addEventListener("pointerdown", () => { keyboardUsed = false; }, true);
 
 function focusNewPage() {
   if (firstRoute) {
@@ -253,7 +258,7 @@ function focusNewPage() {
   if (document.activeElement === windowSelect) return;
   const target = view.querySelector("h2") || view;
   if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
-  target.focus();
+  target.focus({ focusVisible: keyboardUsed });
 }
 
 async function route() {

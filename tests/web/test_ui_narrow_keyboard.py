@@ -1,0 +1,142 @@
+"""A bot owner on a laptop (1280 px) and a phone (420 px), with a mouse and a keyboard, in
+headless Chromium, on the test bot traffic:
+
+* a span's name in the trace waterfall is read whole at 420 px (it was cut with "…", the full
+  name only in the hover and the details), and the 1280 px layout keeps name and bar on one row;
+* after a route change focus moves to the new page's heading, with a focus ring only when the
+  keyboard is in use (:focus-visible): after a mouse-driven change the ring showed too.
+
+Screenshots go to test-artifacts/ui-narrow-keyboard/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot_telemetry.store.database import Store
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support.bot_traffic import Traffic, generate, load_duckdb
+from tests.support.browser import Page
+
+ARTIFACTS = "ui-narrow-keyboard"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CollectorThread, Traffic]]:
+    path: Path = tmp_path_factory.mktemp("ui-narrow-keyboard") / "store.duckdb"
+    traffic = generate()
+    store = Store.open(path)
+    load_duckdb(store, traffic)
+    store.close()
+    with CollectorThread(ServerConfig(store=path, port=0)) as running:
+        yield running, traffic
+
+
+@pytest.fixture
+def ui(browser: Any, served: tuple[CollectorThread, Traffic]) -> Iterator[Page]:
+    page = Page(browser, served[0].url, artifacts=ARTIFACTS)
+    yield page
+    page.close()
+
+
+def labels(page: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = page.eval_on_selector_all(
+        ".span-row",
+        """rows => rows.map((row) => {
+          const label = row.querySelector('.span-label');
+          const track = row.querySelector('.span-track').getBoundingClientRect();
+          const box = label.getBoundingClientRect();
+          return { name: label.title, text: label.innerText,
+                   cutWide: label.scrollWidth > label.clientWidth,
+                   cutTall: label.scrollHeight > label.clientHeight,
+                   labelTop: box.top, labelRight: box.right, labelBottom: box.bottom,
+                   trackTop: track.top, trackLeft: track.left, trackWidth: track.width };
+        })""",
+    )
+    return found
+
+
+@pytest.mark.parametrize("width", [420, 1280])
+def test_a_span_name_is_read_whole_in_the_waterfall(
+    ui: Page, served: tuple[CollectorThread, Traffic], width: int
+) -> None:
+    _, traffic = served
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    page = ui.open(f"#/trace/{traffic.turn_traces[0]}")
+    rows = labels(page)
+    assert len(rows) > 4
+    ui.shot(f"waterfall-{width}")
+    cut = [row["name"] for row in rows if row["cutWide"] or row["cutTall"]]
+    assert cut == [], f"names cut at {width} px: {cut}"
+    for row in rows:
+        assert row["name"] in row["text"].replace("\n", " "), row
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    if width == 1280:
+        # Name and bar side by side, the track two thirds of the row as before.
+        for row in rows:
+            assert row["trackTop"] == row["labelTop"] and row["trackLeft"] >= row["labelRight"]
+            assert row["trackWidth"] > 700, row
+    else:
+        # The name on its own line and the time track under it, the screen's width.
+        for row in rows:
+            assert row["trackTop"] >= row["labelBottom"] - 1 and row["trackWidth"] > 350, row
+
+
+def routed(page: Any, prefix: str) -> None:
+    """Wait until a page under ``prefix`` is drawn (its id is not known beforehand)."""
+    page.wait_for_function(
+        "p => location.hash.startsWith(p) && document.body.dataset.ready === location.hash",
+        arg=prefix,
+    )
+
+
+FOCUS = """() => { const node = document.activeElement;
+  return [node.tagName, node.matches(':focus-visible'), getComputedStyle(node).outlineStyle]; }"""
+
+
+def test_a_route_change_without_the_keyboard_moves_focus_without_a_ring(
+    ui: Page, served: tuple[CollectorThread, Traffic]
+) -> None:
+    # A shared link opened, then the time window picked without a key pressed: Chromium
+    # drew its ring on the heading the script focused.
+    page = ui.open("#/traces")
+    page.select_option("#window", "7d")
+    ui.ready("#/traces?window=7d")
+    assert page.evaluate(FOCUS) == ["H2", False, "none"]
+    ui.shot("window-picked-heading")
+    # The browser's back button.
+    page.go_back()
+    ui.ready("#/traces")
+    assert page.evaluate(FOCUS) == ["H2", False, "none"]
+    # A trace opened with the mouse, and back again.
+    row = page.locator("#view tbody tr").first.bounding_box()
+    assert row is not None
+    page.mouse.click(row["x"] + 10, row["y"] + 10)
+    routed(page, "#/trace/")
+    assert page.evaluate(FOCUS) == ["H2", False, "none"]
+    page.go_back()
+    ui.ready("#/traces")
+    assert page.evaluate(FOCUS) == ["H2", False, "none"]
+
+
+def test_a_keyboard_driven_route_change_shows_the_ring(ui: Page) -> None:
+    page = ui.open("#/traces")
+    page.focus("nav a[data-view=conversations]")
+    page.keyboard.press("Enter")
+    ui.ready("#/conversations")
+    tag, visible, outline = page.evaluate(FOCUS)
+    assert tag == "H2" and visible and outline != "none"
+    # The keyboard after a mouse click: the ring is back.
+    row = page.locator("#view tbody tr").first.bounding_box()
+    assert row is not None
+    page.mouse.click(row["x"] + 10, row["y"] + 10)
+    routed(page, "#/conversation/")
+    assert page.evaluate(FOCUS)[1] is False
+    page.focus("nav a[data-view=traces]")
+    page.keyboard.press("Enter")
+    ui.ready("#/traces")
+    assert page.evaluate(FOCUS)[:2] == ["H2", True]
