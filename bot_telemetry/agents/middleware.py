@@ -46,6 +46,16 @@ class TelemetryMiddleware(TurnTelemetry):
         *,
         skip_send_types: Collection[str] = DEFAULT_SKIP_SEND_TYPES,
     ) -> None:
+        if privacy is not None and not isinstance(privacy, PrivacyPolicy):
+            # botbuilder's TelemetryMiddleware(telemetry_client, flag) moved here as is
+            # would otherwise make every turn record nothing, silently.
+            raise TypeError(
+                "TelemetryMiddleware(privacy=...) takes a PrivacyPolicy or None, got "
+                f"{type(privacy).__name__}. On the Agents SDK the middleware takes no "
+                "telemetry client (events go through configure()): write "
+                "TelemetryMiddleware(), or TelemetryMiddleware(PrivacyPolicy("
+                "log_personal_information=True)) for botbuilder's flag"
+            )
         self._privacy = privacy
         self.skip_send_types = self.send_types(skip_send_types)
 

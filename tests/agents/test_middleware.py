@@ -15,7 +15,11 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from bot_telemetry import PrivacyPolicy, contract
-from bot_telemetry.agents import TelemetryMiddleware, record_application_errors
+from bot_telemetry.agents import (
+    OpenTelemetryAgentTelemetryClient,
+    TelemetryMiddleware,
+    record_application_errors,
+)
 from tests.agents.harness import RunningAgent, running_agent
 from tests.support.telemetry import CapturedTelemetry
 
@@ -272,6 +276,31 @@ async def test_recorded_errors_without_a_handler_are_recorded_once(
 def test_record_application_errors_refuses_what_is_not_an_application() -> None:
     with pytest.raises(TypeError, match="takes an AgentApplication"):
         record_application_errors(object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "botbuilder_style",
+    [OpenTelemetryAgentTelemetryClient(), True],
+    ids=["telemetry_client", "log_personal_information"],
+)
+async def test_botbuilders_first_argument_is_refused_with_what_to_write(
+    telemetry: CapturedTelemetry, botbuilder_style: object
+) -> None:
+    """``TelemetryMiddleware(client)`` is botbuilder's constructor; here the one argument
+    is the policy. Taken as a policy it made every turn record nothing at all (no turn
+    span, no event), without a word; it is refused when the bot is built, with the fix."""
+    with pytest.raises(TypeError) as refused:
+        TelemetryMiddleware(botbuilder_style)  # type: ignore[arg-type]
+    message = str(refused.value)
+    assert "TelemetryMiddleware(privacy=...) takes a PrivacyPolicy" in message
+    assert type(botbuilder_style).__name__ in message
+    assert "TelemetryMiddleware()" in message
+    assert "PrivacyPolicy(log_personal_information=True)" in message
+    # What the message says to write works.
+    async with running_agent(middleware=TelemetryMiddleware()) as agent:
+        await say(agent)
+    assert telemetry.span_named("bot.turn")
+    assert telemetry.events(contract.BOT_MESSAGE_RECEIVED)
 
 
 async def test_opened_policy_records_text_redacted(telemetry: CapturedTelemetry) -> None:
