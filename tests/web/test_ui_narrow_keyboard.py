@@ -140,3 +140,30 @@ def test_a_keyboard_driven_route_change_shows_the_ring(ui: Page) -> None:
     page.keyboard.press("Enter")
     ui.ready("#/traces")
     assert page.evaluate(FOCUS)[:2] == ["H2", True]
+
+
+BROKEN_CELLS = """() => [...document.querySelectorAll('#view td')].filter((cell) => {
+  const text = cell.textContent.trim();
+  const wanted = cell.classList.contains('num') || /\\d\\sms$/.test(text)
+    || /^\\d{4}-\\d{2}-\\d{2}(T[\\d:.]+Z?)?$/.test(text);
+  if (!wanted || !text) return false;
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  const tops = new Set([...range.getClientRects()].map((rect) => Math.round(rect.top)));
+  return tops.size > 1;
+}).map((cell) => cell.textContent)"""
+
+
+@pytest.mark.parametrize("route", ["appmap", "node/bot", "traces", "trace", "retention"])
+def test_numbers_with_units_and_times_stay_on_one_line_on_a_phone(
+    ui: Page, served: tuple[CollectorThread, Traffic], route: str
+) -> None:
+    _, traffic = served
+    ui.page.set_viewport_size({"width": 420, "height": 860})
+    hash_ = f"#/trace/{traffic.turn_traces[0]}" if route == "trace" else f"#/{route}"
+    page = ui.open(hash_)
+    assert page.locator("#view td").count() > 3
+    broken = page.evaluate(BROKEN_CELLS)
+    ui.shot(f"cells-{route.replace('/', '-')}-420")
+    assert broken == [], f"cut over two lines: {broken[:6]}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 420

@@ -76,15 +76,25 @@ function svg(tag, props, ...children) {
   return node;
 }
 
+// A no-break space: a line never ends between a number and its unit.
 function ms(value) {
-  return `${Number(value).toFixed(value < 10 ? 2 : 1)} ms`;
+  return `${Number(value).toFixed(value < 10 ? 2 : 1)}\u00a0ms`;
+}
+
+// An ISO time or date ("2026-11-03T19:41:34.460Z", "2026-10-12") in a table cell: kept on
+// one line (it broke at its hyphens on a phone).
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T[\d:.]+Z?)?$/;
+
+function cellClass(heading, cell) {
+  if (heading.num) return "num";
+  return typeof cell === "string" && ISO_TIME.test(cell) ? "time" : "";
 }
 
 function table(headings, rows, onRow) {
   const body = el("tbody");
   for (const row of rows) {
     const tr = el("tr", { class: [row.failed ? "failed" : "", onRow ? "clickable" : ""].join(" ") },
-      row.cells.map((cell, i) => el("td", { class: headings[i].num ? "num" : "" }, cell)));
+      row.cells.map((cell, i) => el("td", { class: cellClass(headings[i], cell) }, cell)));
     if (onRow) {
       tr.tabIndex = 0;
       tr.addEventListener("click", () => onRow(row));

@@ -140,7 +140,7 @@ async function showTrace(traceId) {
     el("div", { class: "waterfall" }, rows),
     detailSlot,
     el("h3", {}, "Events and log records"),
-    table([{ label: "At" }, { label: "Service" }, { label: "Event" }, { label: "Properties" }], logs),
+    table([{ label: "At", num: true }, { label: "Service" }, { label: "Event" }, { label: "Properties" }], logs),
     el("h3", {}, "Resources"),
     el("div", { class: "resources" }, resources),
   );
