@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -111,6 +111,7 @@ class ExportAccounting:
         self._deferred: Counter[str] = Counter()
         self._failing: dict[str, _Outage] = {}
         self._recovered: dict[str, float] = {}  # when each destination last recovered
+        self._remedies: dict[str, Callable[[bool], str]] = {}
         self._counter = meter.create_counter(
             DROPPED_METRIC, unit="{item}", description="Telemetry items dropped before export"
         )
@@ -120,6 +121,19 @@ class ExportAccounting:
             description="Telemetry items an exporter could not send and kept to send again",
         )
         self._filter = _FoldSdkNoise(self)
+
+    def set_remedy(self, destination: str, remedy: Callable[[bool], str]) -> None:
+        """What an operator can do about what an outage of ``destination`` lost (PostHog:
+        send it again from the store), said in the outage's lines: ``remedy(ended)`` is asked
+        when the outage starts (False) and, if it lost anything, when it ends (True); ""
+        says nothing."""
+        with self._lock:
+            self._remedies[destination] = remedy
+
+    def _remedy(self, destination: str, ended: bool) -> str:
+        with self._lock:
+            remedy = self._remedies.get(destination)
+        return f"; {found}" if remedy is not None and (found := remedy(ended)) else ""
 
     def dropped(self) -> dict[str, int]:
         """Items dropped so far, keyed ``"<signal>/<reason>"``."""
@@ -187,11 +201,12 @@ class ExportAccounting:
                 ending = "export resumes by itself when the backend answers again"
             _log.warning(
                 "telemetry export to %s is failing%s; dropped telemetry is counted in the "
-                "metric %s and %s",
+                "metric %s and %s%s",
                 destination,
                 f" ({'; '.join(details)})" if details else "",
                 DROPPED_METRIC,
                 ending,
+                self._remedy(destination, False),
                 exc_info=error,
             )
 
@@ -202,12 +217,13 @@ class ExportAccounting:
                 self._recovered[destination] = time.monotonic()
         if outage is not None:
             _log.warning(
-                "telemetry export to %s recovered; %d items were dropped during the outage%s",
+                "telemetry export to %s recovered; %d items were dropped during the outage%s%s",
                 destination,
                 outage.dropped,
                 f" ({outage.deferred} more were kept by the exporter, to be sent again)"
                 if outage.deferred
                 else "",
+                self._remedy(destination, True) if outage.dropped else "",
             )
 
     def is_failing(self, destination: str) -> bool:

@@ -14,6 +14,8 @@ counted (``ExportAccounting``: ``posthog/queue_full``, ``export_failed``, ``too_
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, Protocol, TypeVar
 
@@ -31,6 +33,9 @@ SIGNAL = "posthog"
 class Named(Protocol):
     @property
     def name(self) -> str: ...
+
+    @property
+    def time_ns(self) -> int: ...
 
 
 Item = TypeVar("Item", bound=Named)
@@ -82,6 +87,7 @@ class PostHogForwarder(Generic[Item]):
         max_queue_size: int = 8192,
         max_batch_size: int = 512,
         schedule_delay_millis: float = 1000,
+        backfill_from: str | None = None,
     ) -> None:
         self.settings = settings
         self.accounting = accounting
@@ -99,13 +105,30 @@ class PostHogForwarder(Generic[Item]):
             schedule_delay_millis=schedule_delay_millis,
         )
         self.sent = 0
+        # What an outage lost is in the store the items came from (``backfill_from``, the
+        # backfill's --store): the lines say how to send it again, from the oldest time lost.
+        self._backfill_from = backfill_from
+        self._times = threading.Lock()
+        self._lost_since_ns: int | None = None  # the oldest event lost to an outage
+        self._unconfirmed_since_ns: int | None = None  # the oldest queued, not yet sent
+        if backfill_from is not None:
+            accounting.set_remedy(self.destination, self._remedy)
 
     def put(self, item: Item) -> None:
-        if self.settings.wants(item.name):
-            self._queue.put(item)
+        self.put_many((item,))
 
     def put_many(self, items: Iterable[Item]) -> None:
-        self._queue.put_many(item for item in items if self.settings.wants(item.name))
+        wanted = [item for item in items if self.settings.wants(item.name)]
+        if not wanted:
+            return
+        if self._backfill_from is None:
+            self._queue.put_many(wanted)
+            return
+        oldest = min(item.time_ns for item in wanted)
+        with self._times:
+            self._queue.put_many(wanted)
+            if self._unconfirmed_since_ns is None or oldest < self._unconfirmed_since_ns:
+                self._unconfirmed_since_ns = oldest
 
     def pending(self) -> int:
         return self._queue.pending()
@@ -114,10 +137,49 @@ class PostHogForwarder(Generic[Item]):
         return self._queue.flush(timeout_millis)
 
     def close(self, timeout_millis: float = 30_000) -> None:
-        """Send what is queued (tried once each if PostHog is failing), then stop."""
+        """Send what is queued (tried once each if PostHog is failing), then stop; what could
+        not be sent is counted as ``shutdown`` and, with ``backfill_from``, one line says how
+        to send it later."""
         self._sender.stop_retrying()
+        before = self._shutdown_drops()
         self._queue.close(timeout_millis)
         self._sender.close()
+        lost = self._shutdown_drops() - before
+        if lost and self._backfill_from is not None:
+            with self._times:
+                since = _earliest(self._lost_since_ns, self._unconfirmed_since_ns)
+            _log.warning(
+                "%d events were not sent to %s before shutdown (counted as %s/shutdown); %s",
+                lost,
+                self.destination,
+                SIGNAL,
+                self._backfill_command(since),
+            )
+
+    def _shutdown_drops(self) -> int:
+        return self.accounting.dropped().get(f"{SIGNAL}/shutdown", 0)
+
+    def _remedy(self, ended: bool) -> str:
+        with self._times:
+            since = self._lost_since_ns
+            if ended:  # said at the recovery: the next outage starts afresh
+                self._lost_since_ns = None
+        return self._backfill_command(since) if since is not None else ""
+
+    def _backfill_command(self, since_ns: int | None) -> str:
+        # Whole seconds, rounded down: the command must take in the oldest event lost.
+        since = (
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since_ns // 1_000_000_000))
+            if since_ns is not None
+            else None
+        )
+        command = f"bot-telemetry posthog backfill {self._backfill_from}"
+        if since is not None:
+            command += f" --since {since}"
+        return (
+            f"the events are in the store: once PostHog answers, `{command}` sends them (with "
+            "POSTHOG_API_KEY and POSTHOG_HOST as here; PostHog collapses any it already has)"
+        )
 
     def _deliver(self, batch: Sequence[Item]) -> Delivery:
         records, unreadable = [], 0
@@ -130,4 +192,21 @@ class PostHogForwarder(Generic[Item]):
         delivery = map_and_send(records, self.settings, self.policy, self._sender)
         delivery.drop("rejected", unreadable)
         self.sent += delivery.delivered
+        if self._backfill_from is not None:
+            self._note_times(batch, delivery)
         return delivery
+
+    def _note_times(self, batch: Sequence[Item], delivery: Delivery) -> None:
+        with self._times:
+            if delivery.failed:
+                oldest = min(item.time_ns for item in batch)
+                self._lost_since_ns = _earliest(self._lost_since_ns, oldest)
+            elif not self._queue.pending():
+                # Everything put so far is sent or counted as lost (in _lost_since_ns).
+                self._unconfirmed_since_ns = None
+
+
+def _earliest(first: int | None, second: int | None) -> int | None:
+    if first is None or second is None:
+        return first if second is None else second
+    return min(first, second)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shlex
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from aiohttp import web
@@ -27,6 +29,7 @@ from ..contract import RESOURCE_POSTHOG_FORWARDED
 from ..delivery import ExportAccounting
 from ..posthog import EventRecord, PostHogForwarder, PostHogSettings
 from ..store.database import KIND_NAMES
+from ..store.location import ClickHouseLocation
 from ..store.rows import Batch
 from ..store.writer import StoreWriter
 from .routes import Queries
@@ -72,14 +75,18 @@ def add_posthog_routes(
     writer: StoreWriter | None,
     queries: Queries,
     settings: PostHogSettings | None,
+    store: Path | ClickHouseLocation | None = None,
 ) -> None:
     """The routes, and the forwarder when ``settings`` say so and this server stores what it
     receives (``writer``; a read-only reader forwards nothing). Call after the app's own
-    cleanup is registered, so the writer has handed over its last rows when it closes."""
+    cleanup is registered, so the writer has handed over its last rows when it closes.
+    ``store`` is named in the backfill command the outage lines give."""
     forwarder: PostHogForwarder[StoredRow] | None = None
     if writer is not None and settings is not None and settings.forward != "off":
         accounting = ExportAccounting(metrics.get_meter("bot_telemetry.posthog"))
-        forwarder = PostHogForwarder(settings, accounting, to_record=to_record)
+        forwarder = PostHogForwarder(
+            settings, accounting, to_record=to_record, backfill_from=store_option(store)
+        )
         resources: dict[str, tuple[str | None, bool]] = {}
         everything = settings.forward == "all"
 
@@ -125,6 +132,17 @@ def add_posthog_routes(
 
     app.router.add_get("/api/posthog", status)
     app.router.add_get("/api/posthog/events", events)
+
+
+def store_option(store: Path | ClickHouseLocation | None) -> str:
+    """The backfill's ``--store`` for this server's store (a ClickHouse one without its
+    password, which the operator has)."""
+    if isinstance(store, Path):
+        return f"--store {shlex.quote(str(store.absolute()))}"
+    if isinstance(store, ClickHouseLocation):
+        where = f"clickhouse://{store.host}:{store.port}/{store.tables.database}"
+        return f"--store {shlex.quote(where)} (and its credentials)"
+    return "--store STORE"
 
 
 def stored_rows(

@@ -4,6 +4,7 @@ exporting OTLP to it, and a local server speaking PostHog's capture protocol."""
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import urllib.request
 from collections.abc import Iterator
@@ -17,10 +18,11 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 
 from bot_telemetry import configure
+from bot_telemetry.cli import main
 from bot_telemetry.export.posthog import PostHogLogExporter, event_record
-from bot_telemetry.posthog import PostHogSettings, event_uuid
+from bot_telemetry.posthog import EventRecord, PostHogSettings, event_uuid
 from bot_telemetry.signals import track_custom_event, with_turn_properties
-from tests.reliability.stack import serve_args
+from tests.reliability.stack import serve_args, stored
 from tests.support.ports import free_port
 from tests.support.posthog import PostHogServer
 from tests.support.processes import RunningProcess, running
@@ -158,3 +160,54 @@ def test_posthog_down_is_counted_and_serve_keeps_storing(
         assert len(events) == 8
     log = process.output()
     assert log.count("is failing") == 1 and log.count("recovered; 6 items were dropped") == 1
+    # Both lines say how to send what was lost; done as the recovery line says, PostHog has
+    # every stored event, each once in the end (the uuids collapse).
+    (starting,) = [line for line in log.splitlines() if "is failing" in line]
+    (recovered,) = [line for line in log.splitlines() if "recovered;" in line]
+    assert backfill_command(starting) == backfill_command(recovered)
+    assert posthog_backfill(recovered, posthog) == 0
+    stored = stored_uuids(tmp_path / "store.duckdb")
+    assert len(stored) == 8 and {r.uuid for r in posthog.received()} == stored
+
+
+def test_events_posthog_did_not_get_before_shutdown_are_named_with_how_to_send_them(
+    tmp_path: Path, posthog: PostHogServer
+) -> None:
+    with serve(tmp_path / "store.duckdb", posthog, POSTHOG_RETRY_SECONDS="60") as process:
+        url = url_of(process)
+        posthog.down()
+        bot_turns(url, 2)  # stored; the forwarder waits out its backoff for PostHog
+        assert process.stop(signal.SIGTERM) == 0
+    # Shutting down cuts the backoff short for one last try, which fails: the outage's line
+    # (or, for what was still queued behind it, the shutdown's) says how to send them.
+    lines = [line for line in process.output().splitlines() if "posthog backfill" in line]
+    assert lines
+    posthog.up()
+    assert posthog_backfill(lines[-1], posthog) == 0
+    stored = stored_uuids(tmp_path / "store.duckdb")
+    assert len(stored) == 4 and {r.uuid for r in posthog.received()} == stored
+
+
+def backfill_command(line: str) -> list[str]:
+    """The command a log line gives, as arguments of ``bot-telemetry``."""
+    command = shlex.split(line.split("`")[1])
+    assert command[:3] == ["bot-telemetry", "posthog", "backfill"], line
+    return command[1:]
+
+
+def posthog_backfill(line: str, posthog: PostHogServer) -> int:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POSTHOG_API_KEY", posthog.api_key)
+        patch.setenv("POSTHOG_HOST", posthog.url)
+        return main(backfill_command(line))
+
+
+def stored_uuids(store: Path) -> set[str]:
+    rows = stored(
+        store,
+        "SELECT event_name, time_ns, trace_id, span_id FROM logs WHERE event_name IS NOT NULL",
+    )
+    return {
+        str(event_uuid(EventRecord(name, time_ns, trace_id, span_id, {}, "bot")))
+        for name, time_ns, trace_id, span_id in rows
+    }
