@@ -30,6 +30,7 @@ from ..contract import (
     CONVERSATION_ATTRIBUTES,
     CUSTOM_EVENT_NAME,
     CUSTOM_MEASUREMENTS,
+    ENCRYPTED_USER_ID,
     SESSION_ATTRIBUTES,
     USER_ATTRIBUTES,
 )
@@ -47,8 +48,10 @@ except importlib.metadata.PackageNotFoundError:  # running from a tree without m
 _DAY_MS = 86_400_000
 #: The form of the policy's pseudonyms (``PrivacyPolicy.pseudonymize``: a keyed hash).
 _PSEUDONYM = re.compile(r"[0-9a-f]{32}")
-# Attributes that say how the record was made, not what happened.
-_NOT_PROPERTIES = frozenset({CUSTOM_EVENT_NAME, "event.name"})
+# Attributes that say how the record was made, not what happened; and the identity vault's
+# ciphertext of a consenting user's real id (ConsentChanged), which serves the private
+# exhaust alone: that hides it once the user withdraws, PostHog would keep it for good.
+_NOT_PROPERTIES = frozenset({CUSTOM_EVENT_NAME, "event.name", ENCRYPTED_USER_ID})
 
 
 class EventRecord(NamedTuple):

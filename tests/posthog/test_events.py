@@ -198,3 +198,16 @@ def test_the_uuid_sent_is_the_uuid5_of_the_event() -> None:
     for item in (record(), record("LuisIntent.Book", n=1), record()._replace(key="span:x:y")):
         sent = capture_event(item, SETTINGS, PrivacyPolicy())["uuid"]
         assert sent == str(event_uuid(item)) and uuid.UUID(sent).version == 5
+
+
+def test_the_vaults_ciphertext_of_a_real_id_never_goes_to_posthog() -> None:
+    # ConsentChanged carries a consenting user's real id encrypted, for the private exhaust
+    # (which hides it once they withdraw). PostHog would keep it whatever they decide later.
+    token = "v1:k1:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo"
+    granted = record("ConsentChanged", consent="granted", encryptedUserId=token)
+    for policy in (PrivacyPolicy(), PrivacyPolicy(log_personal_information=True)):
+        event = capture_event(granted, SETTINGS, policy)
+        assert event["properties"]["consent"] == "granted"
+        assert event["distinct_id"] == "user-hash"
+        assert "encryptedUserId" not in event["properties"]
+        assert token not in json.dumps(event)
