@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -126,6 +127,9 @@ def _seconds(
         value = float(raw)
     except ValueError:
         raise ValueError(f"{variable}={raw!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        # inf retried a failing batch for ever; nan made every request fail.
+        raise ValueError(f"{variable}={raw!r} is not a number of seconds, such as {default:g}")
     if value < 0:
         raise ValueError(f"{variable}={raw!r} must not be negative")
     if positive and value == 0:

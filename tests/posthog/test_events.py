@@ -179,6 +179,12 @@ def test_settings_from_the_environment_and_clear_errors() -> None:
         ({"POSTHOG_RETRY_SECONDS": "soon"}, "POSTHOG_RETRY_SECONDS"),
         # requests refuses a timeout of 0: every batch would fail.
         ({"POSTHOG_TIMEOUT": "0"}, "POSTHOG_TIMEOUT"),
+        # A batch retried for ever (the queue behind it filling up), a timeout requests
+        # refuses on every request: no number of seconds.
+        ({"POSTHOG_RETRY_SECONDS": "inf"}, "POSTHOG_RETRY_SECONDS"),
+        ({"POSTHOG_RETRY_SECONDS": "nan"}, "POSTHOG_RETRY_SECONDS"),
+        ({"POSTHOG_TIMEOUT": "inf"}, "POSTHOG_TIMEOUT"),
+        ({"POSTHOG_TIMEOUT": "NaN"}, "POSTHOG_TIMEOUT"),
     ):
         try:
             PostHogSettings.from_environment({"POSTHOG_API_KEY": "k", **bad})
