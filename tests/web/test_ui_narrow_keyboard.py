@@ -167,3 +167,24 @@ def test_numbers_with_units_and_times_stay_on_one_line_on_a_phone(
     ui.shot(f"cells-{route.replace('/', '-')}-420")
     assert broken == [], f"cut over two lines: {broken[:6]}"
     assert page.evaluate("document.documentElement.scrollWidth") <= 420
+
+
+CHART_SCALES = """() => [...document.querySelectorAll('#view svg.chart')].map((chart) =>
+  chart.getBoundingClientRect().width / chart.viewBox.baseVal.width)"""
+
+
+@pytest.mark.parametrize(
+    "hash_",
+    ["#/measures?m=activeUsers,turns&g=day", "#/metric/bot.turns", "#/metric/bot.turn.duration"],
+)
+def test_charts_keep_readable_labels_on_a_phone(ui: Page, hash_: str) -> None:
+    """A chart scrolls sideways in its frame rather than shrink its 11 px labels to 5 px."""
+    ui.page.set_viewport_size({"width": 420, "height": 860})
+    page = ui.open(hash_)
+    scales = page.evaluate(CHART_SCALES)
+    ui.shot(f"chart-{hash_.split('/')[-1].split('?')[0]}-420")
+    assert scales and min(scales) >= 0.85, scales
+    assert page.evaluate("document.documentElement.scrollWidth") <= 420
+    frames = page.locator("#view .chart-frame")
+    assert frames.count() == len(scales)
+    assert frames.first.evaluate("node => node.scrollWidth > node.clientWidth")

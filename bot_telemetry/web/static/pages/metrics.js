@@ -152,7 +152,8 @@ async function showMetric(name) {
       ? el("p", { class: "note lines-cut" }, `Lines for the first ${MAX_LINES} of ` +
         `${metric.series.length} series (one colour each); the table below lists every series.`)
       : null;
-    view.replaceChildren(...heading.filter(Boolean), lineChart(metric.series, metric.unit),
+    view.replaceChildren(...heading.filter(Boolean),
+      el("div", { class: "chart-frame" }, lineChart(metric.series, metric.unit)),
       legend(metric.series), ...(cut ? [cut] : []),
       table([{ label: "Series" }, { label: "Latest", num: true }, { label: "Points", num: true },
         { label: "Temporality" }, { label: "Last" }], rows));
@@ -166,7 +167,8 @@ async function showMetric(name) {
   });
   const charts = metric.series.filter((s) => s.distribution && s.distribution.buckets.length)
     .map((s) => el("section", { class: "histogram" },
-      el("h3", {}, seriesName(s)), bucketChart(s.distribution.buckets)));
+      el("h3", {}, seriesName(s)),
+      el("div", { class: "chart-frame" }, bucketChart(s.distribution.buckets))));
   view.replaceChildren(...heading.filter(Boolean),
     table([{ label: "Series" }, { label: "Count", num: true }, { label: "Sum", num: true },
       { label: "Min", num: true }, { label: "p50", num: true }, { label: "p90", num: true },
