@@ -151,7 +151,8 @@ def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint:
     checkpoint.save()
     dropped = ", ".join(f"{n:,} {reason}" for reason, n in sorted(checkpoint.dropped.items()))
     left_out = (
-        f"; left out {checkpoint.left_out:,} (POSTHOG_EVENTS, POSTHOG_EXCLUDE_EVENTS)"
+        f"; left out {checkpoint.left_out:,} (POSTHOG_EVENTS, POSTHOG_EXCLUDE_EVENTS, serve's "
+        "audit events)"
         if checkpoint.left_out
         else ""
     )

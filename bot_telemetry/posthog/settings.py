@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..contract import EXHAUST_DOWNLOADED
+
 _log = logging.getLogger(__name__)
 
 API_KEY_ENV = "POSTHOG_API_KEY"
@@ -31,6 +33,10 @@ DEFAULT_HOST = "https://us.i.posthog.com"
 #: What ``serve`` forwards: stored events; everything (spans and plain log records too); none.
 FORWARD_MODES = ("events", "all", "off")
 PERSON_PROFILE_MODES = ("never", "always")
+#: Events never sent, whatever the patterns: serve's audit of data export downloads (who
+#: fetched which file, from which address) is an operator's trail, kept in the jobs file and
+#: the store, not product analytics for a third party.
+NEVER_SENT = frozenset({EXHAUST_DOWNLOADED})
 #: How many event names a filter remembers its decision for (names are few; ids are not).
 _REMEMBERED_NAMES = 1024
 
@@ -79,10 +85,15 @@ class PostHogSettings:
         return f"{self.host}/batch/"
 
     def wants(self, name: str) -> bool:
-        """Whether events of this name go to PostHog (include, then exclude)."""
+        """Whether events of this name go to PostHog (include, then exclude; never the
+        events of ``NEVER_SENT``)."""
         decision = self._decisions.get(name)
         if decision is None:
-            decision = _matches(name, self.include) and not _matches(name, self.exclude)
+            decision = (
+                name not in NEVER_SENT
+                and _matches(name, self.include)
+                and not _matches(name, self.exclude)
+            )
             if len(self._decisions) < _REMEMBERED_NAMES:
                 self._decisions[name] = decision
         return decision

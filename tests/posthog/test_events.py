@@ -157,6 +157,8 @@ def test_include_and_exclude_by_name_or_pattern() -> None:
     assert settings.wants("BotMessageReceived") and settings.wants("LuisIntent.Book")
     assert not settings.wants("BotMessageDelete") and not settings.wants("QnAMessage")
     assert PostHogSettings(api_key="k").wants("anything")
+    # serve's audit of exhaust downloads (the downloader's address) whatever the patterns.
+    assert not PostHogSettings(api_key="k", include=("Exhaust*",)).wants("ExhaustDownloaded")
 
 
 def test_settings_from_the_environment_and_clear_errors() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import signal
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,3 +212,24 @@ def stored_uuids(store: Path) -> set[str]:
         str(event_uuid(EventRecord(name, time_ns, trace_id, span_id, {}, "bot")))
         for name, time_ns, trace_id, span_id in rows
     }
+
+
+def test_serves_own_audit_of_exhaust_downloads_is_not_forwarded(
+    tmp_path: Path, posthog: PostHogServer
+) -> None:
+    with serve(tmp_path / "store.duckdb", posthog) as process:
+        url = url_of(process)
+        # A download refused (a link serve did not sign): audited, and stored as an event
+        # with the client's address.
+        link = f"{url}/dataset/v1/download/uci-private-exhaust/ABC/bot_private_20250601.zip"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(link, timeout=10)
+        assert refused.value.code == 403
+        events = json.loads(
+            urllib.request.urlopen(f"{url}/api/events?name=ExhaustDownloaded", timeout=10).read()
+        )
+        assert len(events) == 1
+        bot_turns(url, 1)  # stored after it: forwarded after it
+        wait_for(lambda: status(url)["sent"] >= 2, timeout=20, what="the bot's 2 events sent")
+    assert sorted(r.name for r in posthog.received()) == ["BotMessageReceived", "QnAMessage"]
+    assert b"ExhaustDownloaded" not in posthog.wire() and b"127.0.0.1" not in posthog.wire()
