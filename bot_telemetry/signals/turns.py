@@ -75,6 +75,13 @@ class TurnTelemetry(ABC):
     @staticmethod
     def send_types(kinds: Collection[object]) -> frozenset[str]:
         """``skip_send_types`` from activity types of either runtime."""
+        if isinstance(kinds, str):
+            # ("typing") without its comma: a set of letters would skip nothing, silently.
+            name = activities.type_name(kinds)
+            raise TypeError(
+                "skip_send_types takes a collection of activity types, such as "
+                f"({name!r},) or ('trace', 'typing'), got the string {name!r}"
+            )
         return frozenset(activities.type_name(kind) for kind in kinds)
 
     # --- the turn -----------------------------------------------------------------------

@@ -303,6 +303,18 @@ async def test_botbuilders_first_argument_is_refused_with_what_to_write(
     assert telemetry.events(contract.BOT_MESSAGE_RECEIVED)
 
 
+@pytest.mark.parametrize("one_type", ["typing", ActivityTypes.typing])
+def test_skip_send_types_given_one_type_for_a_collection_is_refused(one_type: str) -> None:
+    """``skip_send_types=("typing")`` (no comma) is the string ``"typing"``; taken as the
+    set of its letters it skipped nothing, so typing and trace got BotMessageSend."""
+    with pytest.raises(TypeError) as refused:
+        TelemetryMiddleware(skip_send_types=one_type)
+    message = str(refused.value)
+    assert "skip_send_types takes a collection of activity types" in message
+    assert "('typing',)" in message and "'typing'" in message
+    assert TelemetryMiddleware(skip_send_types=("typing",)).skip_send_types == {"typing"}
+
+
 async def test_opened_policy_records_text_redacted(telemetry: CapturedTelemetry) -> None:
     middleware = TelemetryMiddleware(PrivacyPolicy(log_personal_information=True))
     async with running_agent(middleware=middleware) as agent:
