@@ -42,6 +42,13 @@ class OpenTelemetryAgentTelemetryClient:
     """
 
     def __init__(self, privacy: PrivacyPolicy | None = None) -> None:
+        if privacy is not None and not isinstance(privacy, PrivacyPolicy):
+            # Accepted, it failed every event later, one logged traceback each.
+            raise TypeError(
+                "OpenTelemetryAgentTelemetryClient(privacy=...) takes a PrivacyPolicy or None, "
+                f"got {type(privacy).__name__}; for botbuilder's log_personal_information "
+                "flag write PrivacyPolicy(log_personal_information=True)"
+            )
         self._privacy = privacy
 
     @property

@@ -150,3 +150,15 @@ def test_flush_exports_what_is_queued(client: OpenTelemetryAgentTelemetryClient)
         assert [r.log_record.body for r in exported.get_finished_logs()] == ["Queued"]
     finally:
         handle.shutdown()
+
+
+def test_a_privacy_that_is_not_a_policy_is_refused_when_the_client_is_built() -> None:
+    """``OpenTelemetryAgentTelemetryClient(True)`` (botbuilder's log_personal_information
+    flag) was accepted, then every event failed to record with an AttributeError logged."""
+    with pytest.raises(TypeError) as refused:
+        OpenTelemetryAgentTelemetryClient(True)  # type: ignore[arg-type]
+    message = str(refused.value)
+    assert "OpenTelemetryAgentTelemetryClient(privacy=...) takes a PrivacyPolicy" in message
+    assert "PrivacyPolicy(log_personal_information=True)" in message
+    policy = PrivacyPolicy(log_personal_information=True)
+    assert OpenTelemetryAgentTelemetryClient(policy).privacy is policy
