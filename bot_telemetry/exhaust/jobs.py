@@ -8,9 +8,11 @@ change; the standard library has it, and the DuckDB store cannot be opened by a 
 process while ``serve`` writes it.
 
 Status: ``SUBMITTED -> PROCESSING -> SUCCESS | FAILED``. A runner claims the oldest submitted
-job (attempt + 1) and holds it under a lease; a runner that dies leaves the job PROCESSING
-until its lease runs out, or at once when the next runner on the same machine sees the
-holder's process is gone; then the job is submitted again, or FAILED after ``MAX_ATTEMPTS``.
+job (attempt + 1) and holds it under a lease, which it renews while it works (``renew``); a
+runner that dies leaves the job PROCESSING until its lease runs out, or at once when the next
+runner on the same machine sees the holder's process is gone; then the job is submitted
+again, or FAILED after ``MAX_ATTEMPTS``. An attempt that lost its job that way (stalled past
+its lease) cannot finish or fail it: ``succeed`` and ``fail`` given its holder do nothing.
 """
 
 from __future__ import annotations
@@ -283,6 +285,17 @@ class JobStore:
             ).fetchone()
         return _job(claimed)
 
+    def renew(self, request_id: str, holder: str) -> bool:
+        """Extend the lease of a job ``holder`` still holds (a runner at work on it); False
+        when it holds it no longer."""
+        with self._transaction() as db:
+            renewed = db.execute(
+                "UPDATE exhaust_jobs SET lease_until_ms = ? "
+                "WHERE request_id = ? AND status = ? AND holder = ?",
+                [now_ms() + self.lease_ms, request_id, PROCESSING, holder],
+            )
+            return renewed.rowcount == 1
+
     def recover(self) -> int:
         """Put back (or fail) jobs whose runner died; how many."""
         with self._transaction() as db:
@@ -320,23 +333,47 @@ class JobStore:
                 )
         return recovered
 
-    def succeed(self, request_id: str, files: list[str], rows: int, started_ms: int) -> Job | None:
+    def succeed(
+        self,
+        request_id: str,
+        files: list[str],
+        rows: int,
+        started_ms: int,
+        *,
+        holder: str | None = None,
+    ) -> Job | None:
+        """The job done; None when ``holder`` (if given) no longer holds it."""
         now = now_ms()
         with self._transaction() as db:
-            db.execute(
+            done = db.execute(
                 "UPDATE exhaust_jobs SET status = ?, status_message = '', files = ?, rows = ?, "
                 "completed_ms = ?, execution_ms = ?, updated_ms = ?, holder = NULL, "
-                "lease_until_ms = NULL, encryption_key = NULL WHERE request_id = ?",
-                [SUCCESS, json.dumps(files), rows, now, now - started_ms, now, request_id],
+                "lease_until_ms = NULL, encryption_key = NULL WHERE request_id = ?" + _HELD,
+                [
+                    SUCCESS,
+                    json.dumps(files),
+                    rows,
+                    now,
+                    now - started_ms,
+                    now,
+                    request_id,
+                    *_held(holder),
+                ],
             )
+            if done.rowcount != 1:
+                return None
         return self.get(request_id)
 
-    def fail(self, request_id: str, message: str, *, retry: bool) -> Job | None:
-        """A failed attempt: submitted again while attempts remain (``retry``), else FAILED."""
+    def fail(
+        self, request_id: str, message: str, *, retry: bool, holder: str | None = None
+    ) -> Job | None:
+        """A failed attempt: submitted again while attempts remain (``retry``), else FAILED;
+        None when ``holder`` (if given) no longer holds the job."""
         now = now_ms()
         with self._transaction() as db:
             row = db.execute(
-                "SELECT attempts FROM exhaust_jobs WHERE request_id = ?", [request_id]
+                "SELECT attempts FROM exhaust_jobs WHERE request_id = ?" + _HELD,
+                [request_id, *_held(holder)],
             ).fetchone()
             if row is None:
                 return None
@@ -445,6 +482,14 @@ def differences(job: Job, request: ExhaustRequest) -> list[Difference]:
     ):
         found.append(Difference("request.encryptionKey", "one key", "another"))
     return found
+
+
+#: The condition that the holder given still holds the job (``_held`` gives its values).
+_HELD: Final = " AND (? IS NULL OR (status = 'PROCESSING' AND holder = ?))"
+
+
+def _held(holder: str | None) -> list[str | None]:
+    return [holder, holder]
 
 
 def _tag_matches(stored: str, tag: str, channel: str | None) -> bool:

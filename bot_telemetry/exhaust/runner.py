@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,27 +79,53 @@ class Runner:
             job = self.jobs.claim(holder)
             if job is None:
                 break
-            ended = self.run(job)
+            ended = self.run(job, holder)
             if ended is not None:
                 done.append(ended)
         return done
 
-    def run(self, job: Job) -> Job | None:
-        """One attempt at a claimed job."""
+    def run(self, job: Job, holder: str | None = None) -> Job | None:
+        """One attempt at a job claimed by ``holder`` (this process by default); None when
+        the attempt lost the job to another runner before it ended."""
+        holder = holder or holder_id()
         started = now_ms()
         attempt_dir = self.work / f"{job.request_id}.{job.attempts}"
         self._clear(job.request_id)
+        ended = threading.Event()
+        keeping = threading.Thread(
+            target=self._keep_lease,
+            args=(job.request_id, holder, ended),
+            name="bot-telemetry-exhaust-lease",
+            daemon=True,
+        )
+        keeping.start()
         try:
             attempt_dir.mkdir(parents=True)
             produced = self.produce(job, attempt_dir)
         except NoData:
-            return self.jobs.fail(job.request_id, NO_DATA, retry=False)
+            return self.jobs.fail(job.request_id, NO_DATA, retry=False, holder=holder)
         except Exception as error:
             _log.exception("exhaust job %s failed (attempt %d)", job.request_id, job.attempts)
-            return self.jobs.fail(job.request_id, f"{type(error).__name__}: {error}", retry=True)
+            message = f"{type(error).__name__}: {error}"
+            return self.jobs.fail(job.request_id, message, retry=True, holder=holder)
         finally:
+            ended.set()
+            keeping.join()
             shutil.rmtree(attempt_dir, ignore_errors=True)
-        return self.jobs.succeed(job.request_id, [produced.name], produced.rows, started)
+        return self.jobs.succeed(
+            job.request_id, [produced.name], produced.rows, started, holder=holder
+        )
+
+    def _keep_lease(self, request_id: str, holder: str, ended: threading.Event) -> None:
+        """Renew the job's lease while the attempt works (a third of the lease apart), so a
+        job that takes longer than its lease is not taken by another runner."""
+        interval = self.jobs.lease_ms / 3000
+        if interval <= 0:
+            return
+        while not ended.wait(interval):
+            if not self.jobs.renew(request_id, holder):
+                _log.warning("exhaust job %s was taken by another runner", request_id)
+                return
 
     def produce(self, job: Job, directory: Path) -> Produced:
         config = DatasetConfig(
