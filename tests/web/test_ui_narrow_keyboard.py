@@ -188,3 +188,19 @@ def test_charts_keep_readable_labels_on_a_phone(ui: Page, hash_: str) -> None:
     frames = page.locator("#view .chart-frame")
     assert frames.count() == len(scales)
     assert frames.first.evaluate("node => node.scrollWidth > node.clientWidth")
+
+
+def test_an_empty_list_says_what_was_looked_at_and_what_may_show_more(ui: Page) -> None:
+    # It said "Nothing in this time window." with the window "everything" too.
+    page = ui.open("#/traces?service=nobody")
+    assert page.locator("#view td.empty").inner_text() == (
+        "No trace matches this search in the store."
+    )
+    page = ui.open("#/traces?window=15m")
+    assert page.locator("#view td.empty").inner_text() == (
+        "No traces in the last 15 minutes: a longer time window may show more."
+    )
+    page = ui.open("#/conversations?window=1h")
+    assert "in the last hour: a longer time window" in page.locator("#view td.empty").inner_text()
+    page = ui.open("#/metric/nope")
+    assert page.locator("#view .empty").inner_text() == "No points of metric nope in the store."

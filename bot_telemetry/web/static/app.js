@@ -90,7 +90,22 @@ function cellClass(heading, cell) {
   return typeof cell === "string" && ISO_TIME.test(cell) ? "time" : "";
 }
 
-function table(headings, rows, onRow) {
+// "in the last hour", "since 2026-11-01", "in the store" (the window "everything").
+function windowPhrase() {
+  if (!windowSelect.value) return "in the store";
+  const label = windowSelect.selectedOptions[0].textContent;
+  return label.startsWith("since") ? label : `in the ${label}`;
+}
+
+// An empty list says what was looked at and what may show more: "Nothing in this time
+// window." said it with "everything" chosen too, where no longer window exists.
+function nothingFound(what = "Nothing") {
+  return windowSelect.value
+    ? `${what} ${windowPhrase()}: a longer time window may show more.`
+    : `${what} ${windowPhrase()}.`;
+}
+
+function table(headings, rows, onRow, empty) {
   const body = el("tbody");
   for (const row of rows) {
     const tr = el("tr", { class: [row.failed ? "failed" : "", onRow ? "clickable" : ""].join(" ") },
@@ -104,7 +119,7 @@ function table(headings, rows, onRow) {
   }
   if (!rows.length) {
     body.append(el("tr", {}, el("td", { class: "empty", colspan: headings.length },
-      "Nothing in this time window.")));
+      empty || nothingFound())));
   }
   // In a box of its own that scrolls sideways: a wide table never widens the page.
   return el("div", { class: "table-scroll" }, el("table", {}, el("thead", {}, el("tr", {},
@@ -295,7 +310,7 @@ async function route() {
 
 window.BotTelemetry = {
   el, query, windowParams, getJson, postJson, svg, ms, table, go, traceRows, TRACE_HEADINGS,
-  view, register, shownValue, shownCount, eventLine, parseEventLine,
+  view, register, shownValue, shownCount, eventLine, parseEventLine, windowPhrase, nothingFound,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

@@ -6,6 +6,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
+  windowPhrase,
 } = window.BotTelemetry;
 
 const CAUSES = {
@@ -230,7 +231,7 @@ async function showFunnels(params) {
   ];
   if (!request) {
     view.replaceChildren(...parts, form({}),
-      el("p", { class: "empty" }, "No dialog in this time window: describe a funnel above."));
+      el("p", { class: "empty" }, `No dialog ${windowPhrase()}: describe a funnel above.`));
     return;
   }
   const result = await postJson("/analytics/funnel",

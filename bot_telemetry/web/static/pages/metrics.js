@@ -4,7 +4,8 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, table, go, view, register } = window.BotTelemetry;
+const { el, query, windowParams, getJson, table, go, view, register, nothingFound } =
+  window.BotTelemetry;
 
 const SVG = "http://www.w3.org/2000/svg";
 // `top` leaves a row above the plot for the unit: beside the y axis it sat on the top
@@ -138,7 +139,7 @@ async function showMetric(name) {
   const back = el("p", {}, el("a", { href: "#/metrics" }, "← Metrics"));
   if (!metric) {
     view.replaceChildren(back, el("p", { class: "empty" },
-      `No points of metric ${name} in this time window.`));
+      nothingFound(`No points of metric ${name}`)));
     return;
   }
   const heading = [back, el("h2", {}, `${metric.name} (${metric.kind}${metric.unit ? `, ${metric.unit}` : ""})`),

@@ -5,6 +5,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
+  nothingFound,
 } = window.BotTelemetry;
 
 function requestIn(params) {
@@ -131,7 +132,7 @@ async function showPaths(params) {
       (result.endEvent ? ` into ${result.endEvent}` : "") +
       (result.otherEdges ? ` · ${result.otherEdges} smaller edges left out` : "")),
     result.nodes.length ? el("div", { class: "chart-frame" }, sankey(result))
-      : el("p", { class: "empty" }, "No path in this time window."),
+      : el("p", { class: "empty" }, nothingFound("No path")),
     el("h3", {}, "Steps"),
     table([{ label: "Step", num: true }, { label: "Event" }, { label: "Count", num: true },
       { label: "Did nothing after", num: true }],

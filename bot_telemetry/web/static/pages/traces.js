@@ -4,7 +4,7 @@
 (() => {
 const {
   el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
-  shownValue, shownCount,
+  shownValue, shownCount, nothingFound,
 } = window.BotTelemetry;
 
 const TRACE_LIMIT = 50;
@@ -32,7 +32,9 @@ async function showTraces(params) {
   })}`);
   view.replaceChildren(el("h2", {}, "Transactions"), form,
     shownCount(found.length, TRACE_LIMIT, "traces"),
-    table(TRACE_HEADINGS, traceRows(found), (row) => go(`#/trace/${row.trace}`)));
+    table(TRACE_HEADINGS, traceRows(found), (row) => go(`#/trace/${row.trace}`),
+      nothingFound(["conversation", "event", "service", "failed"].some((name) => params.get(name))
+        ? "No trace matches this search" : "No traces")));
 }
 
 function attributesTable(attributes, cls) {
