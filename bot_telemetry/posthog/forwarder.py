@@ -176,9 +176,13 @@ class PostHogForwarder(Generic[Item]):
         command = f"bot-telemetry posthog backfill {self._backfill_from}"
         if since is not None:
             command += f" --since {since}"
+        # POSTHOG_FORWARD=all: spans and plain log records were lost too, which the backfill
+        # does not send.
+        which = " (not spans or plain log records)" if self.settings.forward == "all" else ""
         return (
-            f"the events are in the store: once PostHog answers, `{command}` sends them (with "
-            "POSTHOG_API_KEY and POSTHOG_HOST as here; PostHog collapses any it already has)"
+            f"the events are in the store: once PostHog answers, `{command}` sends them{which} "
+            "(with POSTHOG_API_KEY and POSTHOG_HOST as here; PostHog collapses any it already "
+            "has)"
         )
 
     def _deliver(self, batch: Sequence[Item]) -> Delivery:

@@ -24,8 +24,10 @@ def record(n: int) -> EventRecord:
     return EventRecord("QnAMessage", START + n * SECOND, "ab" * 16, "cd" * 8, attributes, "bot")
 
 
-def forwarder(server: PostHogServer) -> PostHogForwarder[EventRecord]:
-    settings = PostHogSettings(api_key=server.api_key, host=server.url, retry_seconds=0)
+def forwarder(server: PostHogServer, forward: str = "events") -> PostHogForwarder[EventRecord]:
+    settings = PostHogSettings(
+        api_key=server.api_key, host=server.url, retry_seconds=0, forward=forward
+    )
     return PostHogForwarder(
         settings,
         ExportAccounting(MeterProvider().get_meter("test")),
@@ -94,3 +96,16 @@ def test_without_a_store_to_name_no_command_is_given(
     sending.put_many([record(1)])
     sending.close()
     assert not any("backfill" in r.getMessage() for r in caplog.records)
+
+
+def test_with_forward_all_the_line_says_the_backfill_sends_events_only(
+    posthog_server: PostHogServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    sending = forwarder(posthog_server, forward="all")
+    posthog_server.down()
+    sending.put_many([record(1)])
+    assert not sending.flush()
+    sending.close()
+    (failing,) = [r.getMessage() for r in caplog.records if "is failing" in r.getMessage()]
+    assert since_in(failing) == START // SECOND * SECOND + SECOND
+    assert "not spans or plain log records" in failing
