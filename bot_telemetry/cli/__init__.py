@@ -13,7 +13,8 @@
     bot-telemetry posthog backfill --since 30d   # stored history to PostHog (POSTHOG_API_KEY)
     bot-telemetry exhaust submit|status|list|run  # data exhaust jobs (UCI's API)
 
-Errors are one line on stderr and a non-zero exit status. Output cut short by a closed pipe
+Errors are one line on stderr, exit status 2 for bad input and 1 for an operation that
+failed (docs/cli.md). Output cut short by a closed pipe
 (``bot-telemetry events | head -1``) ends quietly with status 141, as a command killed by
 SIGPIPE does. Each command group is a module with a ``register(subparsers)`` returning its
 handlers.
@@ -40,7 +41,7 @@ from . import (
     queries,
     serve,
 )
-from .common import PROG, CommandError, Handler, described
+from .common import PROG, CommandError, Handler, UsageError, attach_dashed_values, described
 
 #: The command groups, in the order ``--help`` lists them.
 COMMAND_GROUPS = (
@@ -72,27 +73,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Everything after "demo" is the demo's own to parse.
         return _demo(arguments[1:])
     parser, handlers = build_parser()
-    options = parser.parse_args(arguments)
-    from ..store.clickhouse import ClickHouseError
+    options = parser.parse_args(attach_dashed_values(parser, arguments))
+    from ..receive.journal import JournalError
     from ..store.database import StoreError
-    from ..web import ConfigError
+    from ..store.engine import EngineError
     from .access import RemoteError
 
     # clickhouse-connect logs a warning of its own before raising; the error line says it all.
     logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
     try:
         return handlers[options.command](options)
-    except ClickHouseError as error:
-        # The store named by --store cannot be used as it is: what to fix, like a usage error.
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         return _pipe_closed()
-    except (CommandError, StoreError, RemoteError, ConfigError, ValueError, OSError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except (
+        CommandError,
+        StoreError,
+        RemoteError,
+        EngineError,
+        JournalError,
+        ValueError,
+        OSError,
+    ) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return exit_status(error)
+
+
+#: Exit statuses: the command as given cannot run (argparse's own usage errors too), and the
+#: operation was tried and failed.
+USAGE_STATUS = 2
+FAILURE_STATUS = 1
+
+
+def exit_status(error: Exception) -> int:
+    """The one rule: bad input is 2, whichever layer found it (an option's value, a request
+    the analytics refused here or through a running serve, a ClickHouse URL naming a database
+    that is not usable); a failure of the operation itself is 1 (nothing found, a server down
+    or refusing the token, a store busy or unreadable)."""
+    from ..store.clickhouse import ClickHouseError, ClickHouseUnreachable
+    from .access import RemoteError
+
+    if isinstance(error, ClickHouseUnreachable):
+        return FAILURE_STATUS
+    if isinstance(error, UsageError | ValueError | ClickHouseError):
+        return USAGE_STATUS
+    if isinstance(error, RemoteError) and error.status == 400:
+        return USAGE_STATUS
+    return FAILURE_STATUS
 
 
 #: The status of a command killed by SIGPIPE in a shell (128 + 13).
@@ -133,4 +161,4 @@ def _demo(arguments: list[str]) -> int:
     os.execv(sys.executable, [sys.executable, "-m", "sample_bot.demo", *arguments])
 
 
-__all__ = ["CommandError", "build_parser", "main"]
+__all__ = ["CommandError", "UsageError", "build_parser", "exit_status", "main"]

@@ -148,7 +148,11 @@ JOURNEYS: dict[str, Any] = {
 
 
 class RemoteError(Exception):
-    """The running server could not answer."""
+    """The running server could not answer; ``status`` is its HTTP status, if it answered."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class ServerSource(_Closing):
@@ -195,7 +199,7 @@ class ServerSource(_Closing):
                     else f"{message} (the token given by --token or BOT_TELEMETRY_TOKEN is "
                     "not the collector's)"
                 )
-            raise RemoteError(f"{self.url} answered {error.code}: {message}") from error
+            raise RemoteError(f"{self.url} answered {error.code}: {message}", error.code) from error
         except (urllib.error.URLError, OSError) as error:
             raise RemoteError(f"cannot reach the collector at {self.url}: {error}") from error
 

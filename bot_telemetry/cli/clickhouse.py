@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from ..analytics.window import parse_duration
-from .common import PROG, Handler, store_argument
+from .common import PROG, Handler, duration_argument, store_argument
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -26,7 +26,11 @@ def register(commands: Any) -> dict[str, Handler]:
         help="create them in this database (clickhouse://user:password@host:8123/otel); "
         "without it the statements are printed",
     )
-    parser.add_argument("--ttl", help="drop rows older than this (e.g. 30d); default keep all")
+    parser.add_argument(
+        "--ttl",
+        type=duration_argument,
+        help="drop rows older than this (e.g. 30d); default keep all",
+    )
     parser.add_argument(
         "--engine",
         default="MergeTree()",

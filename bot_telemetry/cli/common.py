@@ -6,12 +6,14 @@ import argparse
 import inspect
 import json
 import os
+import re
+import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..analytics.window import TimeWindow
+from ..analytics.window import TimeWindow, parse_duration, parse_instant
 from ..store.database import DEFAULT_STORE
 from ..store.location import ClickHouseLocation, parse_store
 
@@ -23,7 +25,13 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 class CommandError(Exception):
-    """A failure to report as one line and exit status 1."""
+    """The operation failed (nothing found, a server down or refusing): one line on stderr
+    and exit status 1."""
+
+
+class UsageError(CommandError):
+    """The command as given cannot run (a malformed value, options that do not go together):
+    one line on stderr and exit status 2, as argparse's own usage errors."""
 
 
 def described(doc: str | None) -> dict[str, Any]:
@@ -50,9 +58,80 @@ def store_options(parser: argparse.ArgumentParser, window: bool = True) -> None:
         "clickhouse://user:password@host:8123/otel",
     )
     if window:
-        parser.add_argument("--since", help="start of the window: 15m, 2h, 7d or an ISO time")
-        parser.add_argument("--until", help="end of the window: a duration ago or an ISO time")
+        parser.add_argument(
+            "--since",
+            type=instant_argument,
+            help="start of the window: a duration ago (15m, 2h, 7d; -15m too) or an ISO time",
+        )
+        parser.add_argument(
+            "--until",
+            type=instant_argument,
+            help="end of the window: a duration ago (30m; -30m too) or an ISO time",
+        )
         remote_options(parser)
+
+
+#: A duration ago written as journalctl and date take it, ``-15m``: the same as ``15m``.
+_MINUS_DURATION = re.compile(r"^\s*-\s*(\d+(?:\.\d+)?\s*[smhdw])\s*$")
+
+
+def instant_argument(text: str) -> str:
+    """``--since``/``--until``: a duration ago (``15m``, or ``-15m``) or an ISO time, checked
+    here so a bad one is a usage error naming the option; ``-15m`` is given on as ``15m``."""
+    minus = _MINUS_DURATION.match(text)
+    given = minus.group(1) if minus else text
+    try:
+        parse_instant(given, time.time_ns())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return given
+
+
+def duration_argument(text: str) -> str:
+    """An option holding a length of time (``30m``, ``7d``): checked here, given on as it is."""
+    if _MINUS_DURATION.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a length of time, not a time ago: leave out the '-'"
+        )
+    try:
+        parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+#: The value types of options that take a time or a duration (see ``attach_dashed_values``).
+TIME_TYPES: tuple[Callable[[str], str], ...] = (instant_argument, duration_argument)
+
+
+def attach_dashed_values(parser: argparse.ArgumentParser, arguments: Sequence[str]) -> list[str]:
+    """``--since -5m`` as ``--since=-5m``, for every option whose type is in ``TIME_TYPES``.
+
+    argparse takes a word starting with '-' for an option unless it is a plain negative
+    number, so ``--since -5m`` said "expected one argument"; only ``--since=-5m`` reached the
+    option. No option of ours starts with a dash and a digit, so such a word after one of
+    these options can only be its value."""
+    names = _time_option_names(parser)
+    joined: list[str] = []
+    for index, word in enumerate(arguments):
+        if word == "--":
+            return joined + list(arguments[index:])
+        if joined and joined[-1] in names and re.match(r"^\s*-\s*\d", word):
+            joined[-1] = f"{joined[-1]}={word}"
+        else:
+            joined.append(word)
+    return joined
+
+
+def _time_option_names(parser: argparse.ArgumentParser) -> set[str]:
+    names: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names |= _time_option_names(sub)
+        elif action.type in TIME_TYPES:
+            names.update(action.option_strings)
+    return names
 
 
 def store_argument(text: str) -> Path | ClickHouseLocation:
@@ -148,7 +227,10 @@ def url_argument(text: str) -> str:
 
 
 def time_window(options: argparse.Namespace) -> TimeWindow:
-    return TimeWindow.parse(options.since, options.until)
+    try:
+        return TimeWindow.parse(options.since, options.until)
+    except ValueError as error:  # an empty window: --until before --since
+        raise UsageError(str(error)) from None
 
 
 def open_for(options: argparse.Namespace) -> Any:

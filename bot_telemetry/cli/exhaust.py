@@ -11,7 +11,9 @@
 They work on the jobs file in the exhaust folder (next to ``--store`` unless
 ``--exhaust-dir``), which ``serve`` shares; ``run`` reads the store, and while ``serve``
 holds it asks ``serve`` to run them. ``--url`` sends everything to a running ``serve``'s API
-instead. Answers are UCI's JSON envelopes; any error answer (a token refused too) exits 1.
+instead. Answers are UCI's JSON envelopes, on stdout; an error answer is one line on stderr
+instead (its errmsg and err), exit status 2 for a request refused as invalid, else 1 (a job
+or tag not found, a token refused, serve down).
 Links printed from the jobs file point at ``--base-url``, else the serve running on the store.
 """
 
@@ -28,7 +30,15 @@ from typing import Any
 
 from ..analytics.window import parse_duration
 from ..store.location import ClickHouseLocation
-from .common import CommandError, Handler, limit_argument, remote_options, store_options
+from .common import (
+    CommandError,
+    Handler,
+    UsageError,
+    duration_argument,
+    limit_argument,
+    remote_options,
+    store_options,
+)
 
 #: Where serve answers by default, for links when neither --base-url nor a running serve says.
 DEFAULT_BASE_URL = "http://127.0.0.1:4318"
@@ -62,6 +72,7 @@ def serve_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--exhaust-link-expiry",
+        type=duration_argument,
         default="30m",
         help="how long a download link works after each read (default 30m)",
     )
@@ -106,7 +117,10 @@ def register(commands: Any) -> dict[str, Handler]:
     _common(listing)
     listing.add_argument("tag")
     listing.add_argument(
-        "--limit", type=int, default=10, help="at most this many jobs (default 10; 1 to 1000)"
+        "--limit",
+        type=limit_argument,
+        default=10,
+        help="at most this many jobs (default 10; 1 to 1000)",
     )
 
     run = actions.add_parser("run", help="run submitted jobs now")
@@ -151,11 +165,26 @@ def _exhaust(options: argparse.Namespace) -> int:
         status, answer = _remote(options)
     else:
         status, answer = _local(options)
-    print(json.dumps(answer, indent=2, ensure_ascii=False))
-    # Any error answer fails the command (cron sees it): HTTP 4xx/5xx (a token refused
-    # included, whose answer is no UCI envelope) or an envelope that is not OK.
     code = answer.get("responseCode") if isinstance(answer, dict) else None
-    return 0 if status < 400 and code in (None, "OK") else 1
+    if status < 400 and code in (None, "OK"):
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        return 0
+    # An error answer fails the command (cron sees it) on stderr: stdout is for the data a
+    # script reads, which an error envelope is not (a token refused answers no envelope).
+    raise _refusal(options.action, status, answer)
+
+
+def _refusal(action: str, status: int, answer: Any) -> CommandError:
+    params = answer.get("params") if isinstance(answer, dict) else None
+    if isinstance(params, dict) and params.get("errmsg"):
+        said = f"{params['errmsg']} ({params.get('err') or answer.get('responseCode')})"
+        invalid = params.get("err") == "INVALID_REQUEST"
+    else:
+        reason = answer.get("error") if isinstance(answer, dict) else None
+        said = f"answered {status}: {reason or json.dumps(answer, ensure_ascii=False)}"
+        invalid = False
+    error = UsageError if invalid else CommandError
+    return error(f"exhaust {action}: {said}")
 
 
 def _submit_body(options: argparse.Namespace) -> dict[str, Any]:
@@ -181,7 +210,7 @@ def _local(options: argparse.Namespace) -> tuple[int, Any]:
     from ..exhaust import Exhaust, ExhaustSettings
 
     if isinstance(options.store, ClickHouseLocation) and options.exhaust_dir is None:
-        raise CommandError(
+        raise UsageError(
             "the store is ClickHouse: name the exhaust folder serve uses with --exhaust-dir"
         )
     store_file = options.store if isinstance(options.store, Path) else None
@@ -269,7 +298,7 @@ def _remote(options: argparse.Namespace) -> tuple[int, Any]:
         return _call(options, "GET", f"{base}/dataset/v1/request/list/{quote(options.tag)}?{query}")
     if options.action == "run":
         return _call(options, "POST", f"{base}/api/exhaust/run", {})
-    raise CommandError("the audit trail is read from the exhaust folder: leave out --url")
+    raise UsageError("the audit trail is read from the exhaust folder: leave out --url")
 
 
 def _call(options: argparse.Namespace, method: str, url: str, body: Any = None) -> tuple[int, Any]:

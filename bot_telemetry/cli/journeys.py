@@ -24,7 +24,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import CommandError, Handler, format_option, open_for, store_options, time_window
+from .common import (
+    CommandError,
+    Handler,
+    UsageError,
+    duration_argument,
+    format_option,
+    open_for,
+    store_options,
+    time_window,
+)
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -34,7 +43,11 @@ def register(commands: Any) -> dict[str, Handler]:
     store_options(funnel)
     funnel.add_argument("steps", nargs="*", metavar="STEP", help="EVENT or EVENT:key=value,...")
     funnel.add_argument("--order", choices=("ordered", "strict", "unordered"))
-    funnel.add_argument("--window", help="first to last step at most this long (default 14d)")
+    funnel.add_argument(
+        "--window",
+        type=duration_argument,
+        help="first to last step at most this long (default 14d)",
+    )
     funnel.add_argument("--count-by", choices=("user", "conversation", "session"))
     funnel.add_argument("--breakdown", help="a property or dimension (channelId, ...)")
     funnel.add_argument(
@@ -90,7 +103,7 @@ def parse_step(text: str) -> Any:
     for condition in conditions.split(","):
         key, equals, value = condition.partition("=")
         if not equals or not key:
-            raise CommandError(f"step {text!r}: expected key=value after the ':'")
+            raise UsageError(f"step {text!r}: expected key=value after the ':'")
         alternatives = value.split("|")
         where[key] = alternatives if len(alternatives) > 1 else value
     return {"event": event, "where": where}
@@ -102,9 +115,9 @@ def _body(options: argparse.Namespace, fields: dict[str, Any]) -> dict[str, Any]
         try:
             body = json.loads(text)
         except ValueError as error:
-            raise CommandError(f"--request: not JSON: {error}") from error
+            raise UsageError(f"--request: not JSON: {error}") from error
         if not isinstance(body, dict):
-            raise CommandError("--request: expected a JSON object")
+            raise UsageError("--request: expected a JSON object")
     else:
         body = {}
     if options.since or options.until:
@@ -120,12 +133,9 @@ def _body(options: argparse.Namespace, fields: dict[str, Any]) -> dict[str, Any]
 def _check_window(options: argparse.Namespace) -> None:
     # Said in the options' words, as the other commands say it, before the API would say it
     # in its fields' (startTime, endTime) and epoch milliseconds.
-    try:
-        window = time_window(options)
-    except ValueError as error:
-        raise CommandError(str(error)) from None
+    window = time_window(options)
     if not options.until and window.start_ns >= time.time_ns():
-        raise CommandError(
+        raise UsageError(
             f"the time window is empty: --since {options.since} is after now "
             "(the end when --until is left out)"
         )
@@ -179,7 +189,7 @@ def _funnel(options: argparse.Namespace) -> int:
         for item in options.exclude:
             parts = item.rsplit(":", 2)
             if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-                raise CommandError(f"--exclude {item!r}: expected EVENT:FROM:TO, e.g. X:0:2")
+                raise UsageError(f"--exclude {item!r}: expected EVENT:FROM:TO, e.g. X:0:2")
             exclusions.append(
                 {"event": parts[0], "fromStep": int(parts[1]), "toStep": int(parts[2])}
             )

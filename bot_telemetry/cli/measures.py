@@ -22,7 +22,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from .common import CommandError, Handler, format_option, open_for, store_options, time_window
+from .common import (
+    Handler,
+    UsageError,
+    format_option,
+    open_for,
+    store_options,
+    time_window,
+)
 
 #: Context dimensions as options: (option, dimension).
 DIMENSION_OPTIONS = (
@@ -87,9 +94,7 @@ def _params(options: argparse.Namespace) -> dict[str, float]:
                 raise ValueError
             params[name.strip()] = float(value)
         except ValueError:
-            raise CommandError(
-                f"--param {item!r}: expected NAME=NUMBER, e.g. minScore=0.5"
-            ) from None
+            raise UsageError(f"--param {item!r}: expected NAME=NUMBER, e.g. minScore=0.5") from None
     return params
 
 
@@ -109,7 +114,7 @@ def _requests(options: argparse.Namespace) -> list[dict[str, Any]]:
     end_ms = window.end_ns // 1_000_000 if options.until else time.time_ns() // 1_000_000
     if end_ms <= window.start_ns // 1_000_000:
         # Said as the other commands say it, not as the API's "endTime ... found <epoch ms>".
-        raise CommandError(
+        raise UsageError(
             f"the time window is empty: --since {options.since} is after now "
             "(the end when --until is left out)"
         )

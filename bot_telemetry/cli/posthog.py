@@ -31,7 +31,15 @@ from ..analytics.window import TimeWindow
 from ..privacy import DEFAULT_POLICY
 from ..store.database import DEFAULT_STORE
 from ..store.location import ClickHouseLocation
-from .common import PROG, CommandError, Handler, described, open_for, store_options
+from .common import (
+    PROG,
+    CommandError,
+    Handler,
+    UsageError,
+    described,
+    open_for,
+    store_options,
+)
 
 if TYPE_CHECKING:  # imported by the command itself: it brings an HTTP client
     from ..posthog import EventRecord, PostHogSettings
@@ -64,12 +72,12 @@ def run(options: argparse.Namespace) -> int:
 
     settings = PostHogSettings.from_environment()
     if settings is None:
-        raise CommandError("POSTHOG_API_KEY is not set: say which PostHog project to send to")
+        raise UsageError("POSTHOG_API_KEY is not set: say which PostHog project to send to")
     if options.batch < 1:
-        raise CommandError("--batch must be at least 1")
+        raise UsageError("--batch must be at least 1")
     if not 0 <= options.retry_seconds < math.inf:
         # -1 meant no retry and inf (or nan) retrying for ever, without a word.
-        raise CommandError(
+        raise UsageError(
             f"--retry-seconds must be a number of seconds, 0 or more, got {options.retry_seconds}"
         )
     settings = dataclasses.replace(settings, retry_seconds=options.retry_seconds)

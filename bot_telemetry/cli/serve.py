@@ -11,7 +11,7 @@ from typing import Any
 from ..analytics.window import parse_duration
 from ..receive.otlp import DEFAULT_GRPC_PORT
 from . import exhaust
-from .common import PROG, TOKEN_VARIABLE, CommandError, Handler, store_options
+from .common import PROG, TOKEN_VARIABLE, Handler, UsageError, duration_argument, store_options
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -53,6 +53,7 @@ def register(commands: Any) -> dict[str, Handler]:
     )
     serve.add_argument(
         "--retention",
+        type=duration_argument,
         default=None,
         help="drop telemetry older than this (e.g. 7d; more than 0); leave it out to keep "
         "everything (ClickHouse: the TTL of the tables --create-schema creates)",
@@ -81,6 +82,7 @@ def register(commands: Any) -> dict[str, Handler]:
     )
     serve.add_argument(
         "--client-dedup-window",
+        type=duration_argument,
         default="1h",
         help="how long client events' mids are remembered to drop repeats (default 1h)",
     )
@@ -94,6 +96,7 @@ def register(commands: Any) -> dict[str, Handler]:
     )
     serve.add_argument(
         "--client-linger",
+        type=duration_argument,
         default="0.5s",
         help="how long client rows kept by the journal may wait to be committed together "
         "(default 0.5s; reads through serve never wait for it)",
@@ -115,7 +118,7 @@ def _retention(given: str | None) -> float:
     # 0 is ServerConfig's "no retention": taken as it is, --retention 0d kept everything
     # without a word, whether the operator meant that or "keep nothing".
     if seconds <= 0:
-        raise CommandError(
+        raise UsageError(
             f"--retention {given} is no retention: give more than 0, or leave --retention "
             "out to keep everything"
         )

@@ -34,6 +34,11 @@ class ClickHouseError(EngineError):
     """The ClickHouse database cannot be used as it is; the message says what to fix."""
 
 
+class ClickHouseUnreachable(ClickHouseError):
+    """No ClickHouse answered at the address: it may be down, not the address wrong (the CLI
+    exits 1 for it, as for any server down, and 2 for a database that is not usable)."""
+
+
 def parameter_type(value: Any) -> str:
     """ClickHouse's type for a parameter value."""
     if isinstance(value, bool):
@@ -160,7 +165,7 @@ def _connection_error(error: Exception, location: ClickHouseLocation) -> ClickHo
         )
     if code:
         return ClickHouseError(f"ClickHouse at {where} answered with an error: {_first_line(text)}")
-    return ClickHouseError(
+    return ClickHouseUnreachable(
         f"cannot reach ClickHouse at {where}"
         + (" over HTTPS" if location.secure else "")
         + f": {_reason(text)} (is the server running, and is the host and HTTP port right?)"

@@ -19,7 +19,7 @@ from ..store.location import ClickHouseLocation
 from ..store.writer import Sink, StoreWriter
 from .auth import guard, receiver_cors
 from .client_events import add_client_event_routes
-from .config import ConfigError, ServerConfig
+from .config import ServerConfig
 from .exhaust import add_exhaust
 from .journeys import add_journey_routes
 from .measures import add_measure_routes
@@ -93,9 +93,11 @@ def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Ap
         path = config.journal_path()
         try:
             journal = Journal.open(path) if path is not None else None
-        except JournalError as error:  # in use by another serve: a start-up error, one line
+        except JournalError:
+            # In use by another serve: a start-up failure, one line and status 1 from the
+            # CLI, as a port in use (not a ConfigError, which is bad input, status 2).
             writer.close()
-            raise ConfigError(str(error)) from error
+            raise
         receiver = add_telemetry_routes(
             app,
             writer,

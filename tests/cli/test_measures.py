@@ -62,7 +62,7 @@ def test_json_is_the_api_answer(planned: tuple[Path, Plan]) -> None:
         "json",
     )
     # activeUsers takes no minScore: the error names the field.
-    assert ran.returncode == 1
+    assert ran.returncode == 2
     assert "measures[0].params.minScore: expected no parameters" in ran.stderr
 
     ran = cli(
@@ -145,10 +145,10 @@ def test_the_progress_bar_appears_after_the_threshold(planned: tuple[Path, Plan]
     assert counts == sorted(set(counts)) and counts[-1] == 6
 
 
-def test_a_refused_request_is_one_line_and_status_1(planned: tuple[Path, Plan]) -> None:
+def test_a_refused_request_is_one_line_and_status_2(planned: tuple[Path, Plan]) -> None:
     """The 400's message, not a traceback (a gap beyond 366 days overflowed the engine)."""
     ran = cli("sessions", *window_args(planned[0]), "--param", "gapSeconds=10000000000")
-    assert ran.returncode == 1
+    assert ran.returncode == 2
     assert ran.stderr.splitlines() == [
         "bot-telemetry: error: measures[0].params.gapSeconds: expected a whole number from 1 "
         "to 31,622,400, found 10000000000.0"
@@ -184,14 +184,14 @@ def test_while_serve_holds_the_store_the_cli_asks_it(
     assert same(response, EXPECTED["messagesReceived"](plan, Window(START, END, "day", {}, {})))
 
     bad = cli("feedback", *window_args(store), "--url", serving.url, "--locale", "de-DE")
-    assert bad.returncode == 1
+    assert bad.returncode == 2
     assert "answered 400: context.locale: expected one of the dimensions feedback" in bad.stderr
 
 
 def test_a_since_in_the_future_is_said_in_the_options_words(planned: tuple[Path, Plan]) -> None:
     """It said "measures[0]... endTime: expected a time after startTime, found 1796074102730"."""
     ran = cli("turns", "--store", str(planned[0]), "--since", "2200-01-01")
-    assert ran.returncode == 1
+    assert ran.returncode == 2
     assert ran.stderr.splitlines() == [
         "bot-telemetry: error: the time window is empty: --since 2200-01-01 is after now "
         "(the end when --until is left out)"

@@ -241,7 +241,7 @@ def test_without_a_key_it_says_what_is_missing(
     history: History, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("POSTHOG_API_KEY", raising=False)
-    assert backfill(history.store) == 1
+    assert backfill(history.store) == 2  # the command as given cannot run
     assert "POSTHOG_API_KEY is not set" in capsys.readouterr().err
 
 
@@ -252,7 +252,7 @@ def test_a_retry_budget_that_is_no_number_of_seconds_is_refused(
     seconds: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert backfill(history.store, "--retry-seconds", seconds) == 1
+    assert backfill(history.store, "--retry-seconds", seconds) == 2
     assert "--retry-seconds must be a number of seconds, 0 or more" in capsys.readouterr().err
     assert posthog.wire() == b""  # nothing was sent
 

@@ -29,8 +29,10 @@ def serve(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
-    assert result.returncode == 1, result.stderr[-3000:]
+def assert_one_line_error(
+    result: subprocess.CompletedProcess[str], message: str, status: int
+) -> None:
+    assert result.returncode == status, result.stderr[-3000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr[-3000:]
     assert lines[0].startswith("bot-telemetry: error: ") and message in lines[0], lines[0]
@@ -51,10 +53,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str
         (["--create-schema"], "--create-schema applies to a ClickHouse store"),
     ],
 )
-def test_a_bad_setting_is_one_line_and_exit_1(
+def test_a_bad_setting_is_one_line_and_exit_2(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
-    assert_one_line_error(serve("--store", str(tmp_path / "s"), *args), message)
+    assert_one_line_error(serve("--store", str(tmp_path / "s"), *args), message, 2)
     assert not (tmp_path / "s").exists()
 
 
@@ -67,7 +69,7 @@ def test_a_journal_in_use_by_another_serve_is_one_line_and_exit_1(tmp_path: Path
             "--store", str(tmp_path / "b"), "--no-grpc", "--port", str(free_port()),
             "--client-journal", str(journal),
         )  # fmt: skip
-    assert_one_line_error(second, "is in use by another process")
+    assert_one_line_error(second, "is in use by another process", 1)
 
 
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"

@@ -106,23 +106,33 @@ def test_events_trace_and_conversations(served: Served) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "status"),
     [
-        (["appmap", "--store", "{missing}"], "no store at"),
-        (["trace", "0123456789abcdef0123456789abcdef", "--store", "{store}"], "no trace"),
-        (["trace", "xyz", "--store", "{store}"], "is not a trace id"),
-        (["conversations", "nobody", "--store", "{store}"], "no conversation 'nobody'"),
-        (["events", "--store", "{store}", "--since", "lately"], "neither a duration"),
-        (["serve", "--store", "{missing}", "--host", "0.0.0.0"], "--allow-remote"),
-        (["appmap", "--url", "http://127.0.0.1:9"], "cannot reach the collector"),
+        # the operation failed: 1
+        (["appmap", "--store", "{missing}"], "no store at", 1),
+        (["trace", "0123456789abcdef0123456789abcdef", "--store", "{store}"], "no trace", 1),
+        (["conversations", "nobody", "--store", "{store}"], "no conversation 'nobody'", 1),
+        (["appmap", "--url", "http://127.0.0.1:9"], "cannot reach the collector", 1),
+        # bad input: 2 (docs/cli.md#exit-status)
+        (["trace", "xyz", "--store", "{store}"], "is not a trace id", 2),
+        (["serve", "--store", "{missing}", "--host", "0.0.0.0"], "--allow-remote", 2),
     ],
 )
 def test_errors_are_one_line_and_a_failing_exit(
-    served: Served, tmp_path: Path, args: list[str], message: str
+    served: Served, tmp_path: Path, args: list[str], message: str, status: int
 ) -> None:
     filled = [a.format(store=served.store, missing=tmp_path / "none.duckdb") for a in args]
     result = cli(*filled)
-    assert result.returncode == 1
+    assert result.returncode == status
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stderr.startswith("bot-telemetry: error: ") and message in result.stderr
+
+
+def test_a_bad_time_is_a_usage_error_naming_the_option(served: Served) -> None:
+    result = cli("events", "--store", str(served.store), "--since", "lately")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1] == (
+        "bot-telemetry events: error: argument --since: 'lately' is neither a duration "
+        "(15m, 2h, 7d) nor an ISO time (2026-01-02T10:00Z)"
+    )

@@ -95,21 +95,35 @@ def submit(serving: Serving, tag: str, *extra: str, bot: str = BOT) -> Ran:
 
 
 def test_every_error_answer_fails_the_command_a_refused_token_too(serving: Serving) -> None:
+    """An error is one line on stderr, nothing on stdout (a script reading the data there
+    read the error envelope as if it were some), exit status 1 (2 for an invalid request)."""
     refused = submit(serving, "no-token", "--url", serving.url)
-    assert refused.answer == {"error": "missing or wrong token: send Authorization: Bearer TOKEN"}
-    assert refused.code == 1
+    assert (refused.code, refused.answer) == (1, None)
+    assert refused.stderr == (
+        "bot-telemetry: error: exhaust submit: answered 401: missing or wrong token: send "
+        "Authorization: Bearer TOKEN\n"
+    )
     wrong = submit(serving, "no-token", "--url", serving.url, "--token", "not-the-token")
-    assert (wrong.code, set(wrong.answer)) == (1, {"error"})
+    assert (wrong.code, wrong.answer) == (1, None) and "answered 401" in wrong.stderr
     # run on the store, which serve holds: it asks serve, which refuses it without the token
     ran = cli("run", "--store", str(serving.store))
-    assert (ran.code, set(ran.answer)) == (1, {"error"}), ran.stderr
+    assert (ran.code, ran.answer) == (1, None) and "answered 401" in ran.stderr, ran.stderr
     status = cli("status", "no-token", "0" * 32, "--url", serving.url, "--token", TOKEN)
-    assert (status.code, status.answer["params"]["err"]) == (1, "RESOURCE_NOT_FOUND")
+    assert (status.code, status.answer) == (1, None)
+    assert status.stderr.endswith("(RESOURCE_NOT_FOUND)\n"), status.stderr
     accepted = submit(serving, "with-token", "--url", serving.url, "--token", TOKEN)
     assert (accepted.code, accepted.answer["responseCode"]) == (0, "OK")
     # the answer on the jobs file for what serve refused: nothing was submitted
     listed = cli("list", "no-token", "--store", str(serving.store))
-    assert (listed.code, listed.answer["params"]["err"]) == (1, "RESOURCE_NOT_FOUND")
+    assert (listed.code, listed.answer) == (1, None)
+    assert listed.stderr == (
+        "bot-telemetry: error: exhaust list: tag: no job has the tag 'no-token' "
+        "(RESOURCE_NOT_FOUND)\n"
+    )
+    invalid = submit(serving, "bad-dates", "--url", serving.url, "--token", TOKEN, bot="")
+    assert (invalid.code, invalid.answer) == (2, None), invalid.stderr
+    assert invalid.stderr.startswith("bot-telemetry: error: exhaust submit: request.")
+    assert invalid.stderr.endswith("(INVALID_REQUEST)\n"), invalid.stderr
 
 
 def test_run_through_serve_names_the_message_statusMessage(serving: Serving) -> None:
