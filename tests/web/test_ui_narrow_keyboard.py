@@ -204,3 +204,30 @@ def test_an_empty_list_says_what_was_looked_at_and_what_may_show_more(ui: Page) 
     assert "in the last hour: a longer time window" in page.locator("#view td.empty").inner_text()
     page = ui.open("#/metric/nope")
     assert page.locator("#view .empty").inner_text() == "No points of metric nope in the store."
+
+
+ACTIVE_HIT = """() => { const node = document.activeElement;
+  return node.matches('svg.chart rect.hit')
+    ? [node.closest('section.measure').dataset.measure, Number(node.dataset.index)] : null; }"""
+
+
+def test_a_measure_chart_is_one_tab_stop_with_arrow_keys_between_buckets(ui: Page) -> None:
+    # Every bucket was a Tab stop: by day over a month, 31 Tabs to get past one chart.
+    page = ui.open("#/measures?m=activeUsers,turns&g=day&from=2025-06-01&to=2025-07-01")
+    first = page.locator("section[data-measure=activeUsers] svg.chart rect.hit")
+    assert first.count() == 30
+    first.first.focus()
+    assert page.evaluate(ACTIVE_HIT) == ["activeUsers", 0]
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(ACTIVE_HIT) == ["activeUsers", 1]
+    tip = page.locator("section[data-measure=activeUsers] svg.chart g.tip")
+    assert tip.get_attribute("visibility") == "visible"
+    assert tip.locator("text").first.text_content() == "2025-06-02"
+    page.keyboard.press("End")
+    assert page.evaluate(ACTIVE_HIT) == ["activeUsers", 29]
+    page.keyboard.press("Tab")
+    assert page.evaluate(ACTIVE_HIT) != ["activeUsers", 29]
+    assert page.evaluate(ACTIVE_HIT) in (None, ["turns", 0])
+    # Back into the chart with Shift+Tab: the bucket last shown.
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(ACTIVE_HIT) == ["activeUsers", 29]

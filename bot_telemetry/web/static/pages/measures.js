@@ -177,9 +177,23 @@ function chart(measure, result, kind) {
   const guide = svg("line", { class: "guide", y1: PAD.top, y2: PAD.top + plotHeight, visibility: "hidden" });
   const tip = svg("g", { class: "tip", visibility: "hidden" });
   root.append(guide);
+  // One Tab stop per chart (the first bucket); the arrow keys, Home and End move between its
+  // buckets. A stop per bucket made a month by day 31 Tabs before the table under it.
+  const hits = [];
+  const moveTo = (event, i) => {
+    const keys = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1,
+      Home: 0, End: times.length - 1 };
+    if (!(event.key in keys)) return;
+    event.preventDefault();
+    const target = hits[Math.min(Math.max(keys[event.key], 0), times.length - 1)];
+    for (const other of hits) other.setAttribute("tabindex", other === target ? "0" : "-1");
+    target.focus();
+  };
   times.forEach((time, i) => {
     const hit = svg("rect", { class: "hit", x: PAD.left + i * band, y: PAD.top, width: band, height: plotHeight,
-      tabindex: 0, "data-index": i });
+      tabindex: i === 0 ? 0 : -1, "data-index": i });
+    hits.push(hit);
+    hit.addEventListener("keydown", (event) => moveTo(event, i));
     const show = () => {
       guide.setAttribute("x1", x(i)); guide.setAttribute("x2", x(i)); guide.setAttribute("visibility", "visible");
       const lines = [timeLabel(time, result.timeGranularity),
