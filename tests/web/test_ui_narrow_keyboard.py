@@ -21,6 +21,8 @@ from bot_telemetry.store.database import Store
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.bot_traffic import Traffic, generate, load_duckdb
 from tests.support.browser import Page
+from tests.support.journeys import Stream, booking, converse
+from tests.support.journeys import load_duckdb as load_journeys
 
 ARTIFACTS = "ui-narrow-keyboard"
 
@@ -231,3 +233,29 @@ def test_a_measure_chart_is_one_tab_stop_with_arrow_keys_between_buckets(ui: Pag
     # Back into the chart with Shift+Tab: the bucket last shown.
     page.keyboard.press("Shift+Tab")
     assert page.evaluate(ACTIVE_HIT) == ["activeUsers", 29]
+
+
+@pytest.fixture(scope="module")
+def journeys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    path: Path = tmp_path_factory.mktemp("ui-keyboard-journeys") / "store.duckdb"
+    stream = Stream()
+    for i, (name, script) in enumerate(booking().items()):
+        converse(stream, name, i * 300, script, user=f"user-{name}")
+    store = Store.open(path)
+    load_journeys(store, stream)
+    store.close()
+    with CollectorThread(ServerConfig(store=path, port=0)) as running:
+        yield running.url
+
+
+def test_a_funnel_step_opens_with_space_as_a_button_does(browser: Any, journeys: str) -> None:
+    ui = Page(browser, journeys, artifacts=ARTIFACTS)
+    page = ui.open("#/funnels")
+    step = page.locator('svg.funnel-chart g.funnel-step[data-step="2"]')
+    assert step.get_attribute("role") == "button"
+    step.focus()
+    page.keyboard.press(" ")
+    page.wait_for_selector("#drop-off h3")
+    assert "#/funnels?step=2" in page.url
+    assert page.evaluate("window.scrollY") == 0
+    ui.close()

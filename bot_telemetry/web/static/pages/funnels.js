@@ -140,7 +140,12 @@ function chart(result, onSelect) {
         "text-anchor": "middle", text: `${step.dropOff} stopped` }) : null);
     const select = () => onSelect(index);
     group.addEventListener("click", select);
-    group.addEventListener("keydown", (event) => { if (event.key === "Enter") select(); });
+    // A button (role) takes Space as well as Enter; Space alone scrolled the page.
+    group.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      select();
+    });
     root.append(group);
   });
   return root;
