@@ -259,3 +259,11 @@ def test_a_funnel_step_opens_with_space_as_a_button_does(browser: Any, journeys:
     assert "#/funnels?step=2" in page.url
     assert page.evaluate("window.scrollY") == 0
     ui.close()
+
+
+def test_a_metric_table_says_the_unit_of_its_values(ui: Page) -> None:
+    page = ui.open("#/metric/bot.turn.duration")
+    headings = page.locator("#view th").all_inner_texts()
+    assert "Count" in headings and "p95 (ms)" in headings and "Sum (ms)" in headings, headings
+    page = ui.open("#/metric/bot.turns")  # unit "1": no unit to say
+    assert "Latest" in page.locator("#view th").all_inner_texts()

@@ -142,6 +142,9 @@ async function showMetric(name) {
       nothingFound(`No points of metric ${name}`)));
     return;
   }
+  // Every value column says its unit ("p95 (ms)"): it was only in the heading, far above a
+  // table of bare numbers. "1" is UCUM's "no unit".
+  const unit = metric.unit && metric.unit !== "1" ? ` (${metric.unit})` : "";
   const heading = [back, el("h2", {}, `${metric.name} (${metric.kind}${metric.unit ? `, ${metric.unit}` : ""})`),
     metric.description ? el("p", {}, metric.description) : null];
   if (metric.kind === "gauge" || metric.kind === "sum") {
@@ -156,7 +159,7 @@ async function showMetric(name) {
     view.replaceChildren(...heading.filter(Boolean),
       el("div", { class: "chart-frame" }, lineChart(metric.series, metric.unit)),
       legend(metric.series), ...(cut ? [cut] : []),
-      table([{ label: "Series" }, { label: "Latest", num: true }, { label: "Points", num: true },
+      table([{ label: "Series" }, { label: `Latest${unit}`, num: true }, { label: "Points", num: true },
         { label: "Temporality" }, { label: "Last" }], rows));
     return;
   }
@@ -171,9 +174,9 @@ async function showMetric(name) {
       el("h3", {}, seriesName(s)),
       el("div", { class: "chart-frame" }, bucketChart(s.distribution.buckets))));
   view.replaceChildren(...heading.filter(Boolean),
-    table([{ label: "Series" }, { label: "Count", num: true }, { label: "Sum", num: true },
-      { label: "Min", num: true }, { label: "p50", num: true }, { label: "p90", num: true },
-      { label: "p95", num: true }, { label: "p99", num: true }, { label: "Max", num: true }], rows),
+    table([{ label: "Series" }, { label: "Count", num: true },
+      ...["Sum", "Min", "p50", "p90", "p95", "p99", "Max"].map((label) =>
+        ({ label: `${label}${unit}`, num: true }))], rows),
     ...charts);
 }
 
