@@ -11,6 +11,8 @@ Screenshots go to test-artifacts/ui-narrow-keyboard/ for a person to look at.
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -267,3 +269,15 @@ def test_a_metric_table_says_the_unit_of_its_values(ui: Page) -> None:
     assert "Count" in headings and "p95 (ms)" in headings and "Sum (ms)" in headings, headings
     page = ui.open("#/metric/bot.turns")  # unit "1": no unit to say
     assert "Latest" in page.locator("#view th").all_inner_texts()
+
+
+def test_a_trace_with_one_failed_span_says_1_error(
+    ui: Page, served: tuple[CollectorThread, Traffic]
+) -> None:
+    running, _ = served
+    with urllib.request.urlopen(f"{running.url}/api/traces?limit=100", timeout=10) as answer:
+        traces = json.load(answer)
+    one = next(trace["trace_id"] for trace in traces if trace["errors"] == 1)
+    page = ui.open(f"#/trace/{one}")
+    summary = page.locator("#view h2 + p").inner_text()
+    assert " · 1 error · " in summary and "1 errors" not in summary, summary

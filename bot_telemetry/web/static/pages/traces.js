@@ -37,6 +37,11 @@ async function showTraces(params) {
         ? "No trace matches this search" : "No traces")));
 }
 
+// "1 error", "2 errors": the trace summary said "1 errors".
+function count(n, what) {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
+
 function attributesTable(attributes, cls) {
   const rows = Object.entries(attributes || {}).map(([key, value]) =>
     el("tr", {}, el("td", {}, key), el("td", {}, shownValue(value))));
@@ -131,8 +136,8 @@ async function showTrace(traceId) {
     el("strong", {}, resource.service), attributesTable(resource.attributes)));
   view.replaceChildren(
     el("h2", {}, `Trace ${trace.trace_id}`),
-    el("p", {}, `${trace.start} · ${ms(trace.duration_ms)} · ${trace.spans.length} spans · `,
-      el("span", { class: trace.errors ? "error" : "" }, `${trace.errors} errors`),
+    el("p", {}, `${trace.start} · ${ms(trace.duration_ms)} · ${count(trace.spans.length, "span")} · `,
+      el("span", { class: trace.errors ? "error" : "" }, count(trace.errors, "error")),
       ` · ${trace.services.join(", ")}`,
       // A turn's trace: its transcript is a click away (the id alone was a copy and paste).
       trace.conversation_id ? " · " : null,
