@@ -281,3 +281,19 @@ def test_a_trace_with_one_failed_span_says_1_error(
     page = ui.open(f"#/trace/{one}")
     summary = page.locator("#view h2 + p").inner_text()
     assert " · 1 error · " in summary and "1 errors" not in summary, summary
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_every_funnel_step_is_in_sight_in_the_form(browser: Any, journeys: str, width: int) -> None:
+    ui = Page(browser, journeys, artifacts=ARTIFACTS)
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    page = ui.open("#/funnels")
+    steps = page.locator("#funnel-form textarea[name=steps]")
+    lines = steps.input_value().splitlines()
+    assert len(lines) >= 5
+    assert steps.evaluate("node => node.scrollHeight <= node.clientHeight"), "steps below the edge"
+    box = steps.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    ui.shot(f"funnel-form-{width}")
+    ui.close()
