@@ -109,3 +109,27 @@ def test_with_forward_all_the_line_says_the_backfill_sends_events_only(
     (failing,) = [r.getMessage() for r in caplog.records if "is failing" in r.getMessage()]
     assert since_in(failing) == START // SECOND * SECOND + SECOND
     assert "not spans or plain log records" in failing
+
+
+def test_a_full_queue_says_once_what_it_dropped_and_how_to_send_it(
+    posthog_server: PostHogServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PostHog slower than the events come: no request fails, the queue fills up.
+    settings = PostHogSettings(api_key=posthog_server.api_key, host=posthog_server.url)
+    sending: PostHogForwarder[EventRecord] = PostHogForwarder(
+        settings,
+        ExportAccounting(MeterProvider().get_meter("test")),
+        max_queue_size=2,
+        schedule_delay_millis=3_600_000,
+        backfill_from="--store /data/telemetry.duckdb",
+    )
+    sending.put_many([record(4), record(5)])
+    sending.put_many([record(3), record(6)])  # both dropped
+    sending.put_many([record(7)])  # dropped, and said no more
+    assert sending.accounting.dropped() == {"posthog/queue_full": 3}
+    (line,) = [r.getMessage() for r in caplog.records if "queue" in r.getMessage()]
+    assert "PostHog takes events slower than they come" in line
+    assert since_in(line) == START // SECOND * SECOND + 3 * SECOND
+    assert sending.flush()
+    sending.close()
+    assert len(posthog_server.received()) == 2
