@@ -93,6 +93,8 @@ class Stream:
 
     channel: str = "webchat"
     logs: list[LogRecord] = field(default_factory=list)
+    #: Client (Sunbird) events: log records of the client scope, as the collector stores them.
+    client_logs: list[LogRecord] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)
     records: list[Record] = field(default_factory=list)
@@ -215,6 +217,33 @@ class Stream:
             )
         )
 
+    def client_event(
+        self,
+        conversation: str,
+        at: float,
+        eid: str,
+        *,
+        turn: Turn | None = None,
+        user: str | None = None,
+    ) -> None:
+        """A Sunbird client event as the collector stores it (docs/client-telemetry.md): named
+        by its eid, of the client scope, its actor as ``fromId`` (the bot's pseudonym of the
+        same user), in the conversation its cdata names and in ``turn``'s trace when given."""
+        attributes = {
+            contract.ATTR_SUNBIRD_EID: eid,
+            contract.CONVERSATION_ID: conversation,
+            contract.FROM_ID: self.user_of(conversation, user),
+            "n": self._next("event"),
+        }
+        record = LogRecord(
+            time_unix_nano=ns(at),
+            event_name=eid,
+            attributes=_attributes(attributes),
+        )
+        if turn is not None:
+            record.trace_id = bytes.fromhex(turn.trace_id)
+        self.client_logs.append(record)
+
     def requests(self) -> list[ExportTraceServiceRequest | ExportLogsServiceRequest]:
         resource = Resource(attributes=_attributes({"service.name": "bot"}))
         found: list[ExportTraceServiceRequest | ExportLogsServiceRequest] = []
@@ -230,6 +259,13 @@ class Stream:
             scoped_logs.scope.name = "bot_telemetry.events"
             scoped_logs.log_records.extend(self.logs)
             found.append(logs)
+        if self.client_logs:
+            client = ExportLogsServiceRequest()
+            page = Resource(attributes=_attributes({"service.name": "webchat"}))
+            scoped_client = client.resource_logs.add(resource=page).scope_logs.add()
+            scoped_client.scope.name = contract.CLIENT_EVENT_SCOPE
+            scoped_client.log_records.extend(self.client_logs)
+            found.append(client)
         return found
 
 

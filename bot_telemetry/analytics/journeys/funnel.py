@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from ...contract import (
+    CLIENT_EVENT_SCOPE,
     DROP_OFF_CAUSES,
     HANDOFF_ACTIVITY_TYPE,
     WATERFALL_CANCEL,
@@ -161,7 +162,7 @@ class _FunnelQuery:
         breakdown = () if request.breakdown is None else (request.breakdown,)
         names += property_columns(matches, *breakdown)
         if request.drop_off and request.count_by == "session":
-            names += ["fallback", "escalation"]
+            names += ["fallback", "escalation", "scope_name"]
 
         cte, _ = scoped_events(request.count_by, names, self._in_range(), self.params)
         return cte
@@ -489,12 +490,14 @@ attempts AS (
         slow = self.params.add(int(request.slow_reply_seconds * 1e9), "slow")
         cancel = self.params.add(WATERFALL_CANCEL, "cancel")
         handoff = self.params.add(HANDOFF_ACTIVITY_TYPE, "handoff")
+        client = self.params.add(CLIENT_EVENT_SCOPE, "client_scope")
         if request.count_by == "session":
             source = "scoped"
         else:
             column = "conversation_id" if request.count_by == "conversation" else "user_id"
             source = f"""(
-    SELECT {column} AS entity, time_ns, trace_id, name, fallback, escalation FROM events
+    SELECT {column} AS entity, time_ns, trace_id, name, fallback, escalation, scope_name
+    FROM events
     WHERE {self._in_range()})"""
         counted = ", ".join(f"c.{c} AS {c}" for c in columns)
         # Only the entities that stopped part-way are judged, each against its own events
@@ -543,11 +546,18 @@ evidence AS (
     FROM stopped d
         JOIN {source} e ON e.entity = d.entity
         LEFT JOIN signals s ON s.turn_trace = e.trace_id
+    -- The page's own (client) events say nothing of what the bot did, and the page's END
+    -- or a click that reached no turn is not going elsewhere: a user who then did nothing
+    -- with the bot left.
     WHERE e.time_ns >= d.t_last AND e.time_ns <= d.deadline
+        AND coalesce(e.scope_name <> {client}, true)
 ),
 causes AS (
     SELECT entity, min(row_rank) AS cause_rank,
-        first(trace_id ORDER BY row_rank, time_ns, trace_id) AS found_trace
+        -- The earliest of the cause's events that has a trace (one to open): argMin on
+        -- ClickHouse skips NULLs where DuckDB's first() keeps them, so none is given.
+        nullif(first(coalesce(trace_id, '') ORDER BY row_rank, trace_id IS NULL, time_ns,
+            trace_id), '') AS found_trace
     FROM evidence WHERE row_rank IS NOT NULL GROUP BY entity
 ),
 classified AS (

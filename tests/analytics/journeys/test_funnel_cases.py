@@ -118,6 +118,21 @@ def build() -> Stream:
     second = s.turn("e_earlier", 30)
     ev("e_earlier", 30.05, "eB", turn=second)
     TRACES["e_earlier"] = second
+    # O: the page's own (Sunbird) events after the step: closing the page is leaving, not
+    # going elsewhere; a later bot turn still is.
+    for conversation in ("c_end", "c_then_turn"):
+        first = s.turn(conversation, 0)
+        ev(conversation, 0.05, "cA", turn=first)
+        TRACES[conversation] = first
+        s.client_event(conversation, 30, "INTERACT")
+        s.client_event(conversation, 31, "END")
+    TRACES["c_then_turn.later"] = later("c_then_turn", 40)
+    # P: a bot event in no trace (sent outside a turn), then a turn: the turn to open is the
+    # first with a trace (it was the engine's choice: none on DuckDB, this one on ClickHouse).
+    first = s.turn("c_no_trace", 0)
+    ev("c_no_trace", 0.05, "cA", turn=first)
+    ev("c_no_trace", 30, "ProactiveReminder")
+    TRACES["c_no_trace.later"] = later("c_no_trace", 40)
     return s
 
 
@@ -298,6 +313,26 @@ def test_an_earlier_steps_failure_is_not_the_cause(engines: tuple[Engine, Engine
     (stopped,) = result["dropped"]
     assert (stopped["step"], stopped["cause"]) == (1, "userLeft")
     assert stopped["traceId"] == stopped["stepTraceId"] == TRACES["e_earlier"].trace_id
+
+
+@pytest.mark.parametrize("count_by", ["conversation", "user", "session"])
+def test_the_pages_own_events_are_not_going_elsewhere(
+    engines: tuple[Engine, Engine], count_by: str
+) -> None:
+    # c_end: cA, then the page's INTERACT and END (no trace) and nothing else: user left,
+    # shown with the step's own turn. c_then_turn: the same, then a bot turn 40 s after
+    # the step: went elsewhere, shown with that turn. c_no_trace: a bot event in no trace,
+    # then a turn: went elsewhere, shown with the turn (the first evidence with a trace).
+    result = run(engines, steps=["cA", "cB"], countBy=count_by)
+    assert counts(result) == [3, 0]
+    causes = result["steps"][0]["dropOffCauses"]
+    assert (causes["userLeft"], causes["wentElsewhere"]) == (1, 2)
+    stopped = {d["conversationId"]: d for d in result["dropped"]}
+    assert stopped["c_end"]["cause"] == "userLeft"
+    assert stopped["c_end"]["traceId"] == TRACES["c_end"].trace_id
+    for conversation in ("c_then_turn", "c_no_trace"):
+        assert stopped[conversation]["cause"] == "wentElsewhere"
+        assert stopped[conversation]["traceId"] == TRACES[conversation + ".later"].trace_id
 
 
 def test_the_slow_reply_threshold_is_a_parameter(engines: tuple[Engine, Engine]) -> None:
