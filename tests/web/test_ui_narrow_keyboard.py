@@ -25,6 +25,7 @@ from tests.support.bot_traffic import Traffic, generate, load_duckdb
 from tests.support.browser import Page
 from tests.support.journeys import Stream, booking, converse
 from tests.support.journeys import load_duckdb as load_journeys
+from tests.support.otlp_messages import spans_request
 
 ARTIFACTS = "ui-narrow-keyboard"
 
@@ -297,3 +298,31 @@ def test_every_funnel_step_is_in_sight_in_the_form(browser: Any, journeys: str, 
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     ui.shot(f"funnel-form-{width}")
     ui.close()
+
+
+def test_a_search_run_again_reads_the_store_again(
+    ui: Page, served: tuple[CollectorThread, Traffic]
+) -> None:
+    """Searching with the same fields, or the nav entry of the page one is on, did nothing:
+    the address did not change, so the page was not drawn again and new traces stayed out."""
+    running, _ = served
+    page = ui.open("#/traces?service=late")
+    assert page.locator("#view td.empty").count() == 1
+    request = spans_request([{"name": "late call"}], service="late")
+    posted = urllib.request.Request(
+        f"{running.url}/v1/traces",
+        data=request.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    with urllib.request.urlopen(posted, timeout=10) as answer:
+        assert answer.status == 200
+    page.evaluate("delete document.body.dataset.ready")
+    page.click("#trace-search button[type=submit]")
+    ui.ready("#/traces?service=late")
+    assert page.locator("#view tbody tr.clickable").count() == 1
+    page = ui.open("#/traces")
+    rows = page.locator("#view tbody tr").count()
+    page.evaluate("delete document.body.dataset.ready")
+    page.click("nav a[data-view=traces]")
+    ui.ready("#/traces")
+    assert page.locator("#view tbody tr").count() == rows

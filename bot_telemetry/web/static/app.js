@@ -177,7 +177,15 @@ function parseEventLine(text) {
 
 // Every move inside the UI (go(), a link, the nav) keeps the time window chosen.
 function go(hash) {
-  window.location.hash = keepWindow(hash);
+  moveTo(keepWindow(hash));
+}
+
+// A move to the page already shown draws it again: a search run twice, or the nav entry of
+// the page one is on, read the store again (setting the same hash fires no hashchange, so
+// the button did nothing and new telemetry stayed out of sight).
+function moveTo(hash) {
+  if (new URL(hash, window.location.href).hash === window.location.hash) route();
+  else window.location.hash = hash;
 }
 
 function keepWindow(hash) {
@@ -249,9 +257,9 @@ function followLink(event) {
   if (!link) return;
   const href = link.getAttribute("href");
   const kept = keepWindow(href);
-  if (kept === href) return;
+  if (kept === href && new URL(href, window.location.href).hash !== window.location.hash) return;
   event.preventDefault();
-  window.location.hash = kept;
+  moveTo(kept);
 }
 
 // A path part as it was meant; one that is not valid percent-encoding ("zz%zz") as it is.
