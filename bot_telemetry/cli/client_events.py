@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from . import layout
 from .common import (
     Handler,
     format_option,
@@ -38,7 +39,6 @@ def register(commands: Any) -> dict[str, Handler]:
 
 
 def _client_events(options: argparse.Namespace) -> int:
-    from ..web import render
 
     window = time_window(options)
     with open_for(options) as source:
@@ -67,5 +67,5 @@ def _client_events(options: argparse.Namespace) -> int:
             )
             for e in found
         ]
-    sys.stdout.write(render.as_table(headings, rows))
+    sys.stdout.write(layout.table(headings, rows))
     return 0

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .common import (
     CommandError,
     Handler,
@@ -166,7 +167,6 @@ def _number(value: Any) -> str:
 
 
 def _funnel(options: argparse.Namespace) -> int:
-    from ..web import render
 
     if options.dialogs or options.dialog:
         dialogs = _ask(options, "funnel/dialogs", _body(options, {}))
@@ -176,7 +176,7 @@ def _funnel(options: argparse.Namespace) -> int:
                 for d in dialogs
             ]
             headings = ["DIALOG", "STARTS", "COMPLETES", "CANCELS", "STEPS"]
-            text = render.as_table(headings, [[str(c) for c in row] for row in rows])
+            text = layout.table(headings, [[str(c) for c in row] for row in rows])
             _write(options, dialogs, text, [[h.lower() for h in headings], *rows])
             return 0
         chosen = next((d for d in dialogs if d["dialogId"] == options.dialog), None)
@@ -229,24 +229,51 @@ def _funnel(options: argparse.Namespace) -> int:
         ]
         label = "all" if value is None else f"{result['breakdown']}={value}"
         rows += [[label, *line] for line in lines]
-        table += f"{label}:\n" + render.as_table(
+        table += f"{label}:\n" + layout.table(
             headings + [c.upper() for c in causes],
             [[_number(cell) for cell in line] for line in lines],
         )
     if result["excluded"]:
-        table += f"excluded (an exclusion event came between the steps): {result['excluded']}\n"
-    for dropped in result["dropped"][:10]:
-        table += (
-            f"stopped after step {dropped['step']}: {dropped['entity']} ({dropped['cause']}) "
-            f"conversation {dropped['conversationId']} trace {dropped['traceId']}\n"
+        table += layout.wrap(
+            f"excluded (an exclusion event came between the steps): {result['excluded']}"
         )
+    if result["dropped"]:
+        table += "\n" + dropped_table(result["dropped"], result["countBy"], result["steps"])
     header = ["group", *[h.lower() for h in headings], *causes]
     _write(options, result, table, [header, *rows])
     return 0
 
 
+#: The drop-offs the table lists (JSON has them all).
+DROPPED_SHOWN = 10
+
+
+def dropped_table(dropped: list[dict[str, Any]], count_by: str, steps: list[dict[str, Any]]) -> str:
+    """Who stopped after which step, and why. The conversation is one column: counted by
+    conversation, the entity is the conversation, and a line said its id twice."""
+    by_conversation = count_by == "conversation"
+    headings = ["STOPPED AFTER", "WHY", *([] if by_conversation else [count_by.upper()])]
+    headings += ["CONVERSATION", "TRACE"]
+    rows = []
+    for item in dropped[:DROPPED_SHOWN]:
+        step = item["step"]
+        name = steps[step]["name"] if 0 <= step < len(steps) else str(step)
+        rows.append(
+            [
+                name,
+                item["cause"],
+                *([] if by_conversation else [item["entity"]]),
+                (item["entity"] if by_conversation else item.get("conversationId")) or "-",
+                item.get("traceId") or "-",
+            ]
+        )
+    text = layout.table(headings, rows)
+    if len(dropped) > len(rows):
+        text += f"and {len(dropped) - len(rows)} more (--format json lists them all)\n"
+    return text
+
+
 def _paths(options: argparse.Namespace) -> int:
-    from ..web import render
 
     body = _body(
         options,
@@ -264,9 +291,9 @@ def _paths(options: argparse.Namespace) -> int:
     result = _ask(options, "paths", body)
     nodes = [[n["step"], n["event"], n["count"], n["dropOff"]] for n in result["nodes"]]
     edges = [[e["source"], e["target"], e["count"]] for e in result["edges"]]
-    table = render.as_table(
+    table = layout.table(
         ["STEP", "EVENT", "COUNT", "DROP_OFF"], [[str(c) for c in row] for row in nodes]
-    ) + render.as_table(["FROM", "TO", "COUNT"], [[str(c) for c in row] for row in edges])
+    ) + layout.table(["FROM", "TO", "COUNT"], [[str(c) for c in row] for row in edges])
     rows = [["kind", "step", "event", "source", "target", "count", "drop_off"]]
     rows += [["node", step, event, "", "", count, drop] for step, event, count, drop in nodes]
     rows += [["edge", "", "", source, target, count, ""] for source, target, count in edges]
@@ -275,7 +302,6 @@ def _paths(options: argparse.Namespace) -> int:
 
 
 def _retention(options: argparse.Namespace) -> int:
-    from ..web import render
 
     body = _body(
         options,
@@ -295,7 +321,7 @@ def _retention(options: argparse.Namespace) -> int:
         [c["cohortStart"], c["size"], *c["values"], *([None] * (n - len(c["values"])))]
         for c in result["cohorts"]
     ]
-    table = render.as_table(headings, [[_number(cell) for cell in line] for line in lines])
+    table = layout.table(headings, [[_number(cell) for cell in line] for line in lines])
     rows = [[h.lower() for h in headings], *lines]
     _write(options, result, table, [[("" if c is None else c) for c in row] for row in rows])
     return 0

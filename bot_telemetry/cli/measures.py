@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from . import layout
 from .common import (
     Handler,
     UsageError,
@@ -225,14 +226,13 @@ def _text(value: Any) -> str:
 
 def as_tables(results: list[dict[str, Any]]) -> str:
     """Each result as a heading and a table."""
-    from ..web import render
 
     parts = []
     for result in results:
         columns = _columns(result) or ["time"]
         rows = [[_text(row.get(c)) for c in columns] for row in result["response"]]
         heading = f"{result['measureType']} by {result['timeGranularity']}"
-        parts.append(heading + "\n" + render.as_table([c.upper() for c in columns], rows))
+        parts.append(heading + "\n" + layout.table([c.upper() for c in columns], rows))
     return "\n".join(parts)
 
 
@@ -254,13 +254,12 @@ def as_csv(results: list[dict[str, Any]]) -> str:
 
 def _list() -> int:
     from ..analytics.measures import catalog
-    from ..web import render
 
     rows = []
     for measure in catalog()["measures"]:
         values = ", ".join(value["name"] for value in measure["values"])
         keys = ", ".join(measure["keys"]) or "-"
         rows.append([measure["measureType"], keys, values])
-    sys.stdout.write(render.as_table(["MEASURE", "PER", "VALUES"], rows))
-    sys.stdout.write("\nGranularities: " + ", ".join(catalog()["granularities"]) + "\n")
+    sys.stdout.write(layout.table(["MEASURE", "PER", "VALUES"], rows))
+    sys.stdout.write("\n" + layout.wrap("Granularities: " + ", ".join(catalog()["granularities"])))
     return 0

@@ -13,6 +13,7 @@ import math
 import sys
 from typing import Any
 
+from . import layout
 from .common import CommandError, Handler, format_option, open_for, store_options, time_window
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -28,7 +29,6 @@ def register(commands: Any) -> dict[str, Handler]:
 
 
 def _metrics(options: argparse.Namespace) -> int:
-    from ..web import render
 
     window = time_window(options)
     with open_for(options) as source:
@@ -45,7 +45,7 @@ def _metrics(options: argparse.Namespace) -> int:
             for m in found
         ]
         headings = ("METRIC", "KIND", "UNIT", "SERIES", "POINTS", "LAST")
-        sys.stdout.write(render.as_table(headings, rows))
+        sys.stdout.write(layout.table(headings, rows))
     return 0
 
 
@@ -84,12 +84,11 @@ def _service(series: Any) -> str:
 
 
 def metric_as_text(metric: Any) -> str:
-    from ..web import render
 
     unit = f", {metric['unit']}" if metric["unit"] else ""
-    lines = [f"{metric['name']} ({metric['kind']}{unit})"]
+    lines = [layout.wrap(f"{metric['name']} ({metric['kind']}{unit})").rstrip("\n")]
     if metric["description"]:
-        lines.append(metric["description"])
+        lines.append(layout.wrap(metric["description"]).rstrip("\n"))
     series = metric["series"]
     rows: list[tuple[str, ...]]
     if metric["kind"] in ("gauge", "sum"):
@@ -112,7 +111,7 @@ def metric_as_text(metric: Any) -> str:
             "LAST",
             "OVER TIME",
         )
-        return "\n".join(lines) + "\n" + render.as_table(headings, rows)
+        return "\n".join(lines) + "\n" + layout.table(headings, rows)
     rows = []
     for s in series:
         d = s["distribution"] or {}
@@ -129,15 +128,16 @@ def metric_as_text(metric: Any) -> str:
             )
         )
     headings = ("SERVICE", "ATTRIBUTES", "COUNT", "SUM", "MIN", "P50", "P90", "P95", "P99", "MAX")
-    text = "\n".join(lines) + "\n" + render.as_table(headings, rows)
+    text = "\n".join(lines) + "\n" + layout.table(headings, rows)
     for s in series:
         buckets = (s["distribution"] or {}).get("buckets") or []
         if buckets:
-            shown = "  ".join(
+            # A bucket a line would be hundreds of lines; all on one, hundreds of columns.
+            shown = [
                 f"({_bound(b['low'], '-inf')}, {_bound(b['high'], '+inf')}] {b['count']}"
                 for b in buckets
-            )
-            text += f"buckets {_service(s)} {_labels(s['attributes'])}: {shown}\n"
+            ]
+            text += layout.wrap_items(f"buckets {_service(s)} {_labels(s['attributes'])}:", shown)
     return text
 
 

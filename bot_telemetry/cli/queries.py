@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from . import layout
 from .common import (
     CommandError,
     Handler,
@@ -53,7 +54,7 @@ def _appmap(options: argparse.Namespace) -> int:
     with open_for(options) as source:
         built = source.app_map(window)
     formats: dict[str, Callable[[Any], str]] = {
-        "text": render.as_text,
+        "text": lambda built: layout.fit_text(render.as_text(built)),
         "json": render.as_json,
         "mermaid": render.as_mermaid,
         "svg": render.as_standalone_svg,
@@ -69,13 +70,12 @@ def _events(options: argparse.Namespace) -> int:
     if options.format != "table":
         write_json(found, lines=options.format == "jsonl")
         return 0
-    from ..web import render
 
     rows = [
         (e["time"], e["service"], e["name"], e["conversation_id"] or "-", e["trace_id"] or "-")
         for e in found
     ]
-    sys.stdout.write(render.as_table(("TIME", "SERVICE", "EVENT", "CONVERSATION", "TRACE"), rows))
+    sys.stdout.write(layout.table(("TIME", "SERVICE", "EVENT", "CONVERSATION", "TRACE"), rows))
     return 0
 
 
@@ -91,7 +91,7 @@ def _trace(options: argparse.Namespace) -> int:
     if options.format == "json":
         print(json.dumps(found, indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(render.trace_as_text(found))
+        sys.stdout.write(layout.fit_text(render.trace_as_text(found)))
     return 0
 
 
@@ -110,10 +110,10 @@ def _conversations(options: argparse.Namespace) -> int:
     if options.format == "json":
         print(json.dumps(shown, indent=2, ensure_ascii=False))
     elif options.conversation_id:
-        sys.stdout.write(render.conversation_as_text(shown))
+        sys.stdout.write(layout.fit_text(render.conversation_as_text(shown)))
     else:
         sys.stdout.write(
-            render.as_table(
+            layout.table(
                 ("CONVERSATION", "CHANNEL", "TURNS", "WITH A FAILURE", "FIRST", "LAST"),
                 [
                     (
