@@ -88,7 +88,7 @@ def read_properties(matches: list[EventMatch], params: Params) -> tuple[list[str
     selects, columns = [], {}
     for i, (key, users) in enumerate(keys.items()):
         names = " OR ".join(dict.fromkeys(name_condition(m, params) for m in users))
-        selects.append(f"CASE WHEN {names} THEN attr(attributes, '{key}') END AS prop{i}")
+        selects.append(f"CASE WHEN {names} THEN {attribute_text(key)} END AS prop{i}")
         columns[key] = f"prop{i}"
     return selects, columns
 
@@ -102,9 +102,17 @@ def context_condition(context: tuple[tuple[str, tuple[str, ...]], ...], params: 
     return " AND ".join(parts) if parts else "true"
 
 
+def attribute_text(key: str) -> str:
+    """An event property read from the attributes, as text the same on both engines: a
+    whole number without its ``.0``. DuckDB's JSON renders the float 3.0 as ``3.0``, the
+    ClickHouse exporter's map as ``3`` (Go's FormatFloat): one would match ``seats=3`` and
+    the other not. ``where`` values are made alike by ``requests.property_text``."""
+    return rf"regexp_replace(attr(attributes, '{key}'), '^(-?[0-9]+)\.0$', '\1')"
+
+
 def property_column(key: str) -> str:
     """An event property: its promoted column, else read from the attributes."""
-    return PROMOTED_PROPERTIES.get(key) or f"attr(attributes, '{key}')"
+    return PROMOTED_PROPERTIES.get(key) or attribute_text(key)
 
 
 def property_value(key: str) -> str:
@@ -119,7 +127,10 @@ def property_columns(matches: list[EventMatch], *keys: str) -> list[str]:
     found = [property_column(key) for match in matches for key, _ in match.where]
     found += [property_value(key) for key in keys]
     return list(
-        dict.fromkeys("attributes" if column.startswith("attr(") else column for column in found)
+        dict.fromkeys(
+            "attributes" if column.startswith("regexp_replace(attr(") else column
+            for column in found
+        )
     )
 
 

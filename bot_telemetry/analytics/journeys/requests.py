@@ -134,6 +134,15 @@ class TimeRange:
         return found
 
 
+_WHOLE = re.compile(r"-?[0-9]+\.0")
+
+
+def property_text(text: str) -> str:
+    """A ``where`` value as the stored properties are compared (``matching.attribute_text``):
+    a whole number without its ``.0``, so ``3``, ``3.0`` and ``"3.0"`` all match 3.0."""
+    return text[:-2] if _WHOLE.fullmatch(text) else text
+
+
 def _text_values(value: object, field: str) -> tuple[str, ...]:
     """One value or a list of alternatives, each compared as text (numbers and booleans as
     their JSON text)."""
@@ -145,7 +154,7 @@ def _text_values(value: object, field: str) -> tuple[str, ...]:
         if isinstance(item, bool):
             found.append("true" if item else "false")
         elif isinstance(item, str | int | float):
-            found.append(str(item))
+            found.append(property_text(str(item)))
         else:
             raise RequestError(field, f"expected strings or numbers, got {_describe(item)}")
     return tuple(found)

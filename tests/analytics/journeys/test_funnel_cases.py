@@ -133,6 +133,9 @@ def build() -> Stream:
     ev("c_no_trace", 0.05, "cA", turn=first)
     ev("c_no_trace", 30, "ProactiveReminder")
     TRACES["c_no_trace.later"] = later("c_no_trace", 40)
+    # Q: a number property, as the bot recorded it: a float that is whole, an int, text.
+    ev("n1", 0, "nA", seats=3.0), ev("n2", 0, "nA", seats=3), ev("n3", 0, "nA", seats="3")
+    ev("n4", 0, "nA", seats=4.0), ev("n5", 0, "nA", seats=0.5)
     return s
 
 
@@ -260,6 +263,25 @@ def test_an_attempt_starts_in_the_time_range(engines: tuple[Engine, Engine]) -> 
 def test_alternatives_and_patterns(engines: tuple[Engine, Engine]) -> None:
     result = run(engines, steps=[{"event": "pw.*", "where": {"k": ["1", "2"]}}, "pw.done"])
     assert counts(result) == [2, 1]
+
+
+@pytest.mark.parametrize("value", [3, 3.0, "3", "3.0"])
+def test_a_whole_number_property_matches_with_or_without_its_point_zero(
+    engines: tuple[Engine, Engine], value: object
+) -> None:
+    # n1 (3.0), n2 (3) and n3 ("3"); DuckDB read the float as "3.0", ClickHouse as "3".
+    assert counts(run(engines, steps=[{"event": "nA", "where": {"seats": value}}])) == [3]
+
+
+def test_a_breakdown_by_a_number_property_is_the_same_on_both_engines(
+    engines: tuple[Engine, Engine],
+) -> None:
+    result = run(engines, steps=["nA"], breakdown="seats")
+    assert {v["value"]: counts(v) for v in result["breakdownValues"]} == {
+        "3": [3],
+        "4": [1],
+        "0.5": [1],
+    }
 
 
 def test_one_step(engines: tuple[Engine, Engine]) -> None:
