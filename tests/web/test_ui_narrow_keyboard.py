@@ -326,3 +326,19 @@ def test_a_search_run_again_reads_the_store_again(
     page.click("nav a[data-view=traces]")
     ui.ready("#/traces")
     assert page.locator("#view tbody tr").count() == rows
+
+
+@pytest.mark.parametrize("route", ["conversations", "appmap", "measures"])
+def test_a_stopped_collector_is_said_in_words(browser: Any, tmp_path: Path, route: str) -> None:
+    """The page said the browser's "Failed to fetch" once serve had stopped."""
+    with CollectorThread(ServerConfig(store=tmp_path / "store.duckdb", port=0)) as running:
+        ui = Page(browser, running.url, artifacts=ARTIFACTS)
+        ui.open("#/traces")
+    page = ui.page
+    page.evaluate("delete document.body.dataset.ready")
+    page.click(f"nav a[data-view={route}]")
+    ui.ready(f"#/{route}")
+    message = page.locator("#view .error").inner_text()
+    assert "Failed to fetch" not in message, message
+    assert "The collector did not answer" in message and "serve" in message, message
+    ui.close()

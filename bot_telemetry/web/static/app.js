@@ -38,8 +38,19 @@ function windowParams() {
   return { since: windowSelect.value };
 }
 
+// fetch(), with a refused or dropped connection said in words: the page showed the browser's
+// "Failed to fetch" when the collector had stopped.
+async function answerOf(path, options) {
+  try {
+    return await fetch(path, options);
+  } catch (error) {
+    throw new Error("The collector did not answer: is bot-telemetry serve still running? "
+      + "Start it again, then reload the page.");
+  }
+}
+
 async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const response = await answerOf(path, { headers: { Accept: "application/json" } });
   const body = await response.json().catch(() => ({}));
   if (response.status === 404) return null;
   if (!response.ok) throw new Error(body.error || `${path} answered ${response.status}`);
@@ -49,7 +60,7 @@ async function getJson(path) {
 // POST a JSON body; the answer's JSON, or an Error with the server's message (a 400 names
 // the field).
 async function postJson(path, payload) {
-  const response = await fetch(path, {
+  const response = await answerOf(path, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify(payload),
@@ -319,6 +330,7 @@ async function route() {
 window.BotTelemetry = {
   el, query, windowParams, getJson, postJson, svg, ms, table, go, traceRows, TRACE_HEADINGS,
   view, register, shownValue, shownCount, eventLine, parseEventLine, windowPhrase, nothingFound,
+  answerOf,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

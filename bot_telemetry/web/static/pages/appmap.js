@@ -4,7 +4,7 @@
 (() => {
 const {
   el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
-  shownCount,
+  shownCount, answerOf,
 } = window.BotTelemetry;
 
 // /api/nodes/{node} answers a node's latest 20 traces.
@@ -12,7 +12,7 @@ const NODE_TRACES = 20;
 
 async function showAppMap() {
   const [svgResponse, map] = await Promise.all([
-    fetch(`/api/appmap.svg${query(windowParams())}`),
+    answerOf(`/api/appmap.svg${query(windowParams())}`),
     getJson(`/api/appmap${query(windowParams())}`),
   ]);
   if (!svgResponse.ok) throw new Error(`app map answered ${svgResponse.status}`);

@@ -4,7 +4,8 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, table, go, view, register } = window.BotTelemetry;
+const { el, query, windowParams, getJson, postJson, table, go, view, register } =
+  window.BotTelemetry;
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 880;
@@ -28,17 +29,6 @@ function text(x, y, content, cls, anchor) {
   const node = svg("text", { x, y, class: cls, "text-anchor": anchor || "start" });
   node.textContent = String(content);
   return node;
-}
-
-async function postJson(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-  });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.error || `${path} answered ${response.status}`);
-  return answer;
 }
 
 // The page's own "from", else the global window: a duration ago, or the first thing stored.
