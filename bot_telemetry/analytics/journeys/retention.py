@@ -77,11 +77,13 @@ def _next(moment: datetime, period: Period, count: int = 1) -> datetime:
 def period_bounds(request: RetentionRequest) -> list[int]:
     """The ``totalIntervals + 1`` boundaries of the periods, in nanoseconds."""
     n = request.total_intervals
+    # Whole seconds, floored: a float of the seconds rounds endTime - 1 ns up to endTime,
+    # and an endTime on a boundary then gave the period starting at it (no cohort).
     if request.start_given:
-        anchor = datetime.fromtimestamp(request.range.start_ns / 1e9, tz=UTC)
+        anchor = datetime.fromtimestamp(request.range.start_ns // 10**9, tz=UTC)
         first = _period_start(anchor, request.period)
     else:
-        anchor = datetime.fromtimestamp((request.range.end_ns - 1) / 1e9, tz=UTC)
+        anchor = datetime.fromtimestamp((request.range.end_ns - 1) // 10**9, tz=UTC)
         first = _next(_period_start(anchor, request.period), request.period, -(n - 1))
     return [int(_next(first, request.period, i).timestamp()) * 10**9 for i in range(n + 1)]
 

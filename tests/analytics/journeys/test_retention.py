@@ -94,6 +94,38 @@ def test_weeks_and_months() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # the months up to December 1st: October and November, not November and December
+        (
+            {"endTime": "2026-12-01T00:00:00Z", "period": "month", "totalIntervals": 2},
+            ["2026-10-01", "2026-11-01", "2026-12-01"],
+        ),
+        (
+            {"endTime": "2026-11-09T00:00:00Z", "period": "week", "totalIntervals": 2},
+            ["2026-10-26", "2026-11-02", "2026-11-09"],
+        ),
+    ],
+)
+def test_periods_from_a_time_on_a_boundary(body: dict[str, Any], expected: list[str]) -> None:
+    """The periods are found from the times in whole nanoseconds: a float of the seconds
+    rounded endTime - 1 ns up to the boundary itself, so the last period asked for began at
+    endTime and had no cohort."""
+    assert [iso(b)[:10] for b in period_bounds(RetentionRequest.parse(body))] == expected
+
+
+def test_the_last_months_up_to_a_boundary(engines: tuple[Engine, Engine]) -> None:
+    result = run(
+        engines, startTime=None, endTime="2026-12-01T00:00:00Z", period="month", totalIntervals=2
+    )
+    # Every user's first visit is in November but u4's (October 31st).
+    assert [(c["cohortStart"][:10], c["size"], c["values"]) for c in result["cohorts"]] == [
+        ("2026-10-01", 1, [1, 1]),
+        ("2026-11-01", 4, [4]),
+    ]
+
+
 def test_weekly_retention(engines: tuple[Engine, Engine]) -> None:
     result = run(engines, period="week", totalIntervals=2)
     # u5's first visit (Saturday) is in the first week too; u4's was the week before.
