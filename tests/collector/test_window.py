@@ -18,6 +18,17 @@ def test_durations_and_instants() -> None:
     assert TimeWindow.parse() == TimeWindow()
 
 
+def test_instants_are_exact_to_the_microsecond() -> None:
+    # A float of the seconds times 1e9 gave ...000999936: 64 ns early, so an event 50 ns
+    # before the millisecond was inside a window from it.
+    window = TimeWindow.parse(since="2026-11-02T00:00:00.001Z", until="2026-11-02T10:15:30.123Z")
+    assert window.start_ns == 1_793_577_600_001_000_000
+    assert window.end_ns == 1_793_614_530_123_000_000
+    assert TimeWindow.parse(since="2026-11-02T01:00:00.000001+01:00").start_ns == (
+        1_793_577_600_000_001_000
+    )
+
+
 @pytest.mark.parametrize(
     ("since", "until", "message"),
     [
