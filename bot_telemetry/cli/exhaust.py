@@ -97,9 +97,11 @@ def register(commands: Any) -> dict[str, Handler]:
         "--dataset",
         required=True,
         choices=("uci-response-exhaust", "uci-private-exhaust"),
+        help="response: a row per answer to a prompt; private: a row per user, with their real "
+        "id where they consented, in a ZIP encrypted with --encryption-key",
     )
     submit.add_argument("--tag", required=True, help="the request's tag (a UUID in UCI)")
-    submit.add_argument("--requested-by", required=True)
+    submit.add_argument("--requested-by", required=True, help="who asks (requestedBy)")
     submit.add_argument("--channel", required=True, help="requestedChannel")
     submit.add_argument(
         "--bot", required=True, help="the bot (UCI's conversationId): its service.name"
@@ -110,12 +112,12 @@ def register(commands: Any) -> dict[str, Handler]:
 
     status = actions.add_parser("status", help="a job, with fresh download links")
     _common(status)
-    status.add_argument("tag")
-    status.add_argument("request_id")
+    status.add_argument("tag", help="the tag the job was submitted with")
+    status.add_argument("request_id", help="the requestId submit printed")
 
     listing = actions.add_parser("list", help="a tag's newest jobs")
     _common(listing)
-    listing.add_argument("tag")
+    listing.add_argument("tag", help="the tag the jobs were submitted with")
     listing.add_argument(
         "--limit",
         type=limit_argument,

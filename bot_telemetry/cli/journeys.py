@@ -1,16 +1,15 @@
-"""``funnel``, ``paths`` and ``retention``: the journeys API from the command line.
+"""``funnel``, ``paths`` and ``retention``: the journeys API from the command line
+(docs/journeys.md). A step is ``EVENT`` or ``EVENT:key=value,key=a|b`` (a value, or
+alternatives); ``EVENT`` may be a pattern like ``LuisIntent.*``. Output: a table,
+``--format json`` (the API's answer) or ``--format csv``.
 
-bot-telemetry funnel LuisIntent.BookTable "WaterfallStart:DialogId=booking" \\
-    WaterfallComplete --window 30m --since 7d
-bot-telemetry funnel --dialogs                      # every dialog's funnel, ready to run
-bot-telemetry funnel --dialog booking --format json
-bot-telemetry funnel --request funnel.json          # the body of POST /analytics/funnel
-bot-telemetry paths --start LuisIntent.BookTable --group "LuisIntent.*" --format csv
-bot-telemetry retention --period week --intervals 8
-
-A step is ``EVENT`` or ``EVENT:key=value,key=a|b`` (a value, or alternatives); ``EVENT`` may
-be a pattern like ``LuisIntent.*``. Output: a table, ``--format json`` (the API's answer) or
-``--format csv``.
+    bot-telemetry funnel LuisIntent.BookTable "WaterfallStart:DialogId=booking" \\
+        WaterfallComplete --window 30m --since 7d
+    bot-telemetry funnel --dialogs                   # every dialog's funnel, ready to run
+    bot-telemetry funnel --dialog booking --format json
+    bot-telemetry funnel --request funnel.json       # the body of POST /analytics/funnel
+    bot-telemetry paths --start LuisIntent.BookTable --group "LuisIntent.*" --format csv
+    bot-telemetry retention --period week --intervals 8
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from .common import (
     CommandError,
     Handler,
     UsageError,
+    described,
     duration_argument,
     format_option,
     open_for,
@@ -36,20 +36,30 @@ from .common import (
     time_window,
 )
 
+COUNT_BY = ("conversation", "user", "session")
+COUNT_BY_HELP = "what one entity is: a conversation (default), a user, or a user's session"
+
 
 def register(commands: Any) -> dict[str, Handler]:
     funnel = commands.add_parser(
-        "funnel", help="a funnel: entities per step, time to convert, why they dropped off"
+        "funnel",
+        help="a funnel: entities per step, time to convert, why they dropped off",
+        **described(__doc__),
     )
     store_options(funnel)
     funnel.add_argument("steps", nargs="*", metavar="STEP", help="EVENT or EVENT:key=value,...")
-    funnel.add_argument("--order", choices=("ordered", "strict", "unordered"))
+    funnel.add_argument(
+        "--order",
+        choices=("ordered", "strict", "unordered"),
+        help="ordered: steps in order, other events between (default); strict: each step the "
+        "very next event; unordered: any order",
+    )
     funnel.add_argument(
         "--window",
         type=duration_argument,
         help="first to last step at most this long (default 14d)",
     )
-    funnel.add_argument("--count-by", choices=("user", "conversation", "session"))
+    funnel.add_argument("--count-by", choices=COUNT_BY, help=COUNT_BY_HELP)
     funnel.add_argument("--breakdown", help="a property or dimension (channelId, ...)")
     funnel.add_argument(
         "--exclude",
@@ -58,29 +68,52 @@ def register(commands: Any) -> dict[str, Handler]:
         metavar="EVENT:FROM:TO",
         help="not counted when EVENT comes between steps FROM and TO (from 0)",
     )
-    funnel.add_argument("--slow-reply", type=float, metavar="SECONDS")
+    funnel.add_argument(
+        "--slow-reply",
+        type=float,
+        metavar="SECONDS",
+        help="a turn longer than this is a slow reply, a drop-off cause (default 3)",
+    )
     funnel.add_argument("--dialogs", action="store_true", help="list every dialog's funnel")
     funnel.add_argument("--dialog", metavar="DIALOG_ID", help="run this dialog's funnel")
     _common(funnel)
 
-    paths = commands.add_parser("paths", help="user flows: where entities go from an event")
+    paths = commands.add_parser(
+        "paths", help="user flows: where entities go from an event", **described(__doc__)
+    )
     store_options(paths)
     anchor = paths.add_mutually_exclusive_group()
     anchor.add_argument("--start", metavar="STEP", help="paths from this event")
     anchor.add_argument("--end", metavar="STEP", help="paths into this event")
     paths.add_argument("--steps", type=int, help="nodes per path (default 5)")
     paths.add_argument("--edges", type=int, help="the most taken edges shown (default 50)")
-    paths.add_argument("--count-by", choices=("user", "conversation", "session"))
-    paths.add_argument("--include", action="append", default=[], metavar="EVENT")
-    paths.add_argument("--exclude", action="append", default=[], metavar="EVENT")
+    paths.add_argument("--count-by", choices=COUNT_BY, help=COUNT_BY_HELP)
+    paths.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="EVENT",
+        help="only these events take part (a name or a pattern; repeat for more)",
+    )
+    paths.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="EVENT",
+        help="these events do not take part (a name or a pattern; repeat for more)",
+    )
     paths.add_argument(
         "--group", action="append", default=[], metavar="PATTERN", help="e.g. 'LuisIntent.*'"
     )
     _common(paths)
 
-    retention = commands.add_parser("retention", help="cohorts of users and who came back")
+    retention = commands.add_parser(
+        "retention", help="cohorts of users and who came back", **described(__doc__)
+    )
     store_options(retention)
-    retention.add_argument("--period", choices=("day", "week", "month"))
+    retention.add_argument(
+        "--period", choices=("day", "week", "month"), help="a cohort's length (default week)"
+    )
     retention.add_argument("--intervals", type=int, help="periods (default 8)")
     retention.add_argument("--cohort-event", metavar="STEP", help="default: first conversation")
     retention.add_argument("--returning-event", metavar="STEP", help="default: any conversation")
@@ -112,7 +145,10 @@ def parse_step(text: str) -> Any:
 
 def _body(options: argparse.Namespace, fields: dict[str, Any]) -> dict[str, Any]:
     if options.request is not None:
-        text = sys.stdin.read() if str(options.request) == "-" else options.request.read_text()
+        try:
+            text = sys.stdin.read() if str(options.request) == "-" else options.request.read_text()
+        except OSError as error:
+            raise UsageError(f"--request {options.request}: {error.strerror or error}") from None
         try:
             body = json.loads(text)
         except ValueError as error:

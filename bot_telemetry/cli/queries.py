@@ -36,12 +36,17 @@ def register(commands: Any) -> dict[str, Handler]:
     trace = commands.add_parser("trace", help="print one trace as a span tree")
     store_options(trace, window=False)
     remote_options(trace)
-    trace.add_argument("trace_id", metavar="TRACE_ID")
+    trace.add_argument("trace_id", metavar="TRACE_ID", help="32 hex digits, as events print it")
     format_option(trace, ("text", "json"))
 
     talks = commands.add_parser("conversations", help="list conversations, or show one")
     store_options(talks)
-    talks.add_argument("conversation_id", nargs="?", metavar="CONVERSATION_ID")
+    talks.add_argument(
+        "conversation_id",
+        nargs="?",
+        metavar="CONVERSATION_ID",
+        help="show this conversation's turns, as a transcript (without it: list them)",
+    )
     limit_option(talks, 50, "conversations")
     format_option(talks, ("text", "json"))
     return {"appmap": _appmap, "events": _events, "trace": _trace, "conversations": _conversations}

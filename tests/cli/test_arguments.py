@@ -172,3 +172,13 @@ def test_a_collector_down_is_a_failure_and_a_request_it_refuses_bad_input(
         assert "answered 400: stepLimit" in refused.stderr
         missing = cli("trace", VALID_TRACE, "--url", running.url)
         assert missing.returncode == 1, missing.stderr
+
+
+def test_a_request_file_that_cannot_be_read_names_the_option(
+    store_file: Path, tmp_path: Path
+) -> None:
+    """It said "[Errno 2] No such file or directory: '...'", exit status 1."""
+    missing = tmp_path / "funnel.json"
+    ran = cli("funnel", "--store", str(store_file), "--request", str(missing))
+    assert (ran.returncode, ran.stdout) == (2, "")
+    assert ran.stderr == f"bot-telemetry: error: --request {missing}: No such file or directory\n"

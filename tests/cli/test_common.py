@@ -50,3 +50,30 @@ def test_every_commands_help_is_free_of_markup() -> None:
     texts = [parser.format_help()] + [sub.format_help() for sub in commands.choices.values()]
     assert len(texts) > len(handlers) // 2
     assert [text.splitlines()[0] for text in texts if "``" in text] == []
+
+
+def _options_without_help(parser: argparse.ArgumentParser, path: str = "") -> list[str]:
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                missing += _options_without_help(sub, f"{path} {name}".strip())
+        elif action.help is None:
+            missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_option_and_argument_says_what_it_takes() -> None:
+    """``funnel --order``, ``--count-by``, ``--slow-reply``, ``trace TRACE_ID``, ``exhaust
+    submit --dataset``, ... printed their name and nothing else: no meaning, no default."""
+    parser, _ = build_parser()
+    assert _options_without_help(parser) == []
+
+
+@pytest.mark.parametrize("command", ["funnel", "paths", "retention"])
+def test_the_journeys_commands_help_shows_the_step_syntax_and_examples(command: str) -> None:
+    parser, _ = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    shown = commands.choices[command].format_help()
+    assert "A step is EVENT or EVENT:key=value,key=a|b" in " ".join(shown.split())
+    assert "examples:\n    bot-telemetry funnel LuisIntent.BookTable" in shown
