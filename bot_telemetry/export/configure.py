@@ -206,7 +206,11 @@ def configure(
             QueuedSpanProcessor(span_exporter, destination, accounting, **queue_options)
         )
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    stored_too = any(not isinstance(exporter, PostHogLogExporter) for _, exporter in logs)
     for destination, log_exporter in logs:
+        if stored_too and isinstance(log_exporter, PostHogLogExporter):
+            # The events PostHog misses go elsewhere too: its lines say how to send them.
+            accounting.set_remedy(destination, log_exporter.remedy)
         logger_provider.add_log_record_processor(
             QueuedLogRecordProcessor(log_exporter, destination, accounting, **queue_options)
         )

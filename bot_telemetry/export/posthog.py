@@ -11,6 +11,7 @@ export thread. It is also a plain SDK ``LogRecordExporter``:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 
@@ -21,7 +22,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from ..contract import CUSTOM_EVENT_NAME
 from ..delivery import Delivery
 from ..posthog import CaptureSender, EventRecord, PostHogSettings, map_and_send
-from ..posthog.forwarder import SIGNAL
+from ..posthog.forwarder import SIGNAL, backfill_command
 from ..privacy import PrivacyPolicy, current_policy
 
 UNKNOWN_SERVICE = "unknown_service"
@@ -37,6 +38,26 @@ class PostHogLogExporter(LogRecordExporter):
         self.settings = settings
         self._privacy = privacy
         self._sender = CaptureSender(settings)
+        self._lost = threading.Lock()
+        self._lost_since_ns: int | None = None  # the oldest event an outage lost
+
+    def remedy(self, ended: bool) -> str:
+        """What to do about the events an outage lost, for its log lines
+        (``ExportAccounting.set_remedy``; ``configure()`` sets it when the process exports
+        its events to another destination too, a store that holds them)."""
+        with self._lost:
+            since = self._lost_since_ns
+            if ended:
+                self._lost_since_ns = None
+        if since is None:
+            return ""
+        command = backfill_command("--store STORE", since)
+        return (
+            "if a store holds these events too (this process exports them to bot-telemetry "
+            f"serve, or through a Collector to ClickHouse), `{command}` on it sends them once "
+            "PostHog answers (with POSTHOG_API_KEY and POSTHOG_HOST as here; PostHog collapses "
+            "any it already has)"
+        )
 
     def wants(self, record: LogRecord) -> bool:
         """On the turn's path: a dictionary look-up or two."""
@@ -47,7 +68,15 @@ class PostHogLogExporter(LogRecordExporter):
 
     def deliver(self, batch: Sequence[ReadableLogRecord]) -> Delivery:
         records = [event_record(item) for item in batch]
-        return map_and_send(records, self.settings, self._privacy or current_policy(), self._sender)
+        delivery = map_and_send(
+            records, self.settings, self._privacy or current_policy(), self._sender
+        )
+        if delivery.failed and records:
+            oldest = min(record.time_ns for record in records)
+            with self._lost:
+                if self._lost_since_ns is None or oldest < self._lost_since_ns:
+                    self._lost_since_ns = oldest
+        return delivery
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         delivery = self.deliver([item for item in batch if self.wants(item.log_record)])

@@ -188,18 +188,10 @@ class PostHogForwarder(Generic[Item]):
         return self._backfill_command(since) if since is not None else ""
 
     def _backfill_command(self, since_ns: int | None) -> str:
-        # Whole seconds, rounded down: the command must take in the oldest event lost.
-        since = (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since_ns // 1_000_000_000))
-            if since_ns is not None
-            else None
-        )
-        command = f"bot-telemetry posthog backfill {self._backfill_from}"
-        if since is not None:
-            command += f" --since {since}"
         # POSTHOG_FORWARD=all: spans and plain log records were lost too, which the backfill
         # does not send.
         which = " (not spans or plain log records)" if self.settings.forward == "all" else ""
+        command = backfill_command(self._backfill_from or "", since_ns)
         return (
             f"the events are in the store: once PostHog answers, `{command}` sends them{which} "
             "(with POSTHOG_API_KEY and POSTHOG_HOST as here; PostHog collapses any it already "
@@ -230,6 +222,16 @@ class PostHogForwarder(Generic[Item]):
                 # Everything put so far is sent or counted as lost (in _lost_since_ns).
                 self._unconfirmed_since_ns = None
                 self._overflowing = False
+
+
+def backfill_command(store_option: str, since_ns: int | None) -> str:
+    """The ``bot-telemetry posthog backfill`` that sends the events from ``since_ns`` on
+    (whole seconds, rounded down: it must take in the oldest event lost)."""
+    command = f"bot-telemetry posthog backfill {store_option}"
+    if since_ns is not None:
+        moment = time.gmtime(since_ns // 1_000_000_000)
+        command += f" --since {time.strftime('%Y-%m-%dT%H:%M:%SZ', moment)}"
+    return command
 
 
 def _earliest(first: int | None, second: int | None) -> int | None:

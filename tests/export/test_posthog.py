@@ -4,19 +4,25 @@ turn never waits for PostHog; what is lost is counted; shutdown sends what is qu
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from opentelemetry import _logs, context, trace
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 
 from bot_telemetry import configure
+from bot_telemetry.cli import main
 from bot_telemetry.contract import RESOURCE_POSTHOG_FORWARDED
 from bot_telemetry.export import Telemetry
 from bot_telemetry.export.posthog import PostHogLogExporter, event_record
 from bot_telemetry.posthog import PostHogSettings, event_uuid
 from bot_telemetry.signals import track_custom_event, with_turn_properties
+from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.posthog import PostHogServer
 from tests.support.waiting import wait_for
 
@@ -180,3 +186,57 @@ def test_shutdown_sends_what_is_queued(environment: PostHogServer) -> None:
     assert environment.received() == []
     handle.shutdown()
     assert len(environment.received()) == 5 and handle.dropped() == {}
+
+
+def test_what_posthog_missed_is_sent_by_the_backfill_the_outage_line_names(
+    server: PostHogServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = tmp_path / "store.duckdb"
+    own = PostHogSettings(api_key=server.api_key, host=server.url, retry_seconds=0)
+    server.down()
+    with CollectorThread(ServerConfig(store=store, port=0)) as collector:
+        # A bot sending its events to PostHog itself and to serve, which stores them.
+        handle = configure(
+            "bot",
+            span_exporters=[OTLPSpanExporter(endpoint=f"{collector.url}/v1/traces")],
+            log_exporters=[
+                OTLPLogExporter(endpoint=f"{collector.url}/v1/logs"),
+                PostHogLogExporter(own),
+            ],
+            metric_readers=[],
+        )
+        try:
+            with caplog.at_level(logging.WARNING):
+                emit_turn(3)
+                handle.force_flush(10_000)
+        finally:
+            handle.shutdown()
+    assert handle.dropped() == {"posthog/export_failed": 3}
+    (line,) = [r.getMessage() for r in caplog.records if "is failing" in r.getMessage()]
+    command = shlex.split(line.split("`")[1])
+    assert command[:5] == ["bot-telemetry", "posthog", "backfill", "--store", "STORE"]
+    # Done as the line says, on the store that holds them: PostHog gets all three.
+    server.up()
+    monkeypatch.setenv("POSTHOG_API_KEY", server.api_key)
+    monkeypatch.setenv("POSTHOG_HOST", server.url)
+    assert main([*command[1:4], str(store), *command[5:]]) == 0
+    assert [r.name for r in server.received()] == ["QnAMessage"] * 3
+
+
+def test_without_another_destination_the_line_names_no_backfill(
+    server: PostHogServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.down()
+    own = PostHogSettings(api_key=server.api_key, host=server.url, retry_seconds=0)
+    handle = configure("bot", span_exporters=[], log_exporters=[PostHogLogExporter(own)])
+    try:
+        with caplog.at_level(logging.WARNING):
+            emit_turn(1)
+            handle.force_flush(10_000)
+    finally:
+        handle.shutdown()
+    (line,) = [r.getMessage() for r in caplog.records if "is failing" in r.getMessage()]
+    assert "backfill" not in line

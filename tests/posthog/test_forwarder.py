@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import socket
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -13,6 +14,7 @@ from bot_telemetry.analytics.window import parse_instant
 from bot_telemetry.delivery import ExportAccounting
 from bot_telemetry.posthog import EventRecord, PostHogForwarder, PostHogSettings
 from tests.support.posthog import PostHogServer
+from tests.support.waiting import wait_for
 
 SECOND = 1_000_000_000
 #: 2025-06-01T10:00:00Z, with a fraction: the command's --since is a whole second before it.
@@ -112,24 +114,27 @@ def test_with_forward_all_the_line_says_the_backfill_sends_events_only(
 
 
 def test_a_full_queue_says_once_what_it_dropped_and_how_to_send_it(
-    posthog_server: PostHogServer, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # PostHog slower than the events come: no request fails, the queue fills up.
-    settings = PostHogSettings(api_key=posthog_server.api_key, host=posthog_server.url)
-    sending: PostHogForwarder[EventRecord] = PostHogForwarder(
-        settings,
-        ExportAccounting(MeterProvider().get_meter("test")),
-        max_queue_size=2,
-        schedule_delay_millis=3_600_000,
-        backfill_from="--store /data/telemetry.duckdb",
-    )
-    sending.put_many([record(4), record(5)])
-    sending.put_many([record(3), record(6)])  # both dropped
-    sending.put_many([record(7)])  # dropped, and said no more
-    assert sending.accounting.dropped() == {"posthog/queue_full": 3}
+    # PostHog slower than the events come: a server that takes the request and never answers
+    # holds the sending thread, no request fails, and the queue fills up.
+    with socket.create_server(("127.0.0.1", 0)) as hanging:
+        host, port = hanging.getsockname()[:2]
+        settings = PostHogSettings(api_key="phc_key", host=f"http://{host}:{port}")
+        sending: PostHogForwarder[EventRecord] = PostHogForwarder(
+            settings,
+            ExportAccounting(MeterProvider().get_meter("test")),
+            max_queue_size=2,
+            schedule_delay_millis=3_600_000,
+            backfill_from="--store /data/telemetry.duckdb",
+        )
+        sending.put_many([record(8), record(9)])  # a full batch: taken at once, then held
+        wait_for(lambda: sending.pending() == 0, what="the sending thread to take the batch")
+        sending.put_many([record(4), record(5)])
+        sending.put_many([record(3), record(6)])  # both dropped
+        sending.put_many([record(7)])  # dropped, and said no more
+        assert sending.accounting.dropped() == {"posthog/queue_full": 3}
     (line,) = [r.getMessage() for r in caplog.records if "queue" in r.getMessage()]
     assert "PostHog takes events slower than they come" in line
     assert since_in(line) == START // SECOND * SECOND + 3 * SECOND
-    assert sending.flush()
-    sending.close()
-    assert len(posthog_server.received()) == 2
+    sending.close(timeout_millis=1)
