@@ -1,6 +1,7 @@
 """The Exhausts page in headless Chromium, on a serve holding the survey's telemetry: a
 request made with the form runs and its file downloads from the link shown; a refused
-request shows the field it names; a tag without jobs says so."""
+request shows the field it names; a tag without jobs says so; behind a token, a private
+export is requested and its AES ZIP downloaded with the cookie the page keeps."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-from bot_telemetry.exhaust.files import RESPONSE_HEADERS
+import pytest
+
+from bot_telemetry.exhaust.files import PRIVATE_HEADERS, RESPONSE_HEADERS, read_encrypted_zip
 from tests.exhaust.conftest import Served
 from tests.exhaust.traffic import ANSWERS, BOT, USERS, Driven, expected_responses
 from tests.support.browser import Page
@@ -25,9 +28,17 @@ def fill(page: Any, **values: str) -> None:
             field.fill(value)
 
 
-# The served fixture first: it drives the bot with asyncio.run, which the browser's
-# Playwright loop, once running in this thread, would not allow.
-def test_a_request_from_the_form_runs_and_its_file_downloads(served: Served, browser: Any) -> None:
+@pytest.fixture(scope="module")
+def serves(served: Served, guarded: Served) -> tuple[Served, Served]:
+    """Both serves (without and with a token), made before the browser: they drive the bot
+    with asyncio.run, which Playwright's loop, once running in this thread, would not allow."""
+    return served, guarded
+
+
+def test_a_request_from_the_form_runs_and_its_file_downloads(
+    serves: tuple[Served, Served], browser: Any
+) -> None:
+    served, _ = serves
     ui = Page(browser, served.url, artifacts="exhausts")
     page = ui.open("#/exhausts")
     assert page.locator("header nav a[data-view=exhausts]").text_content() == "Exhausts"
@@ -74,7 +85,8 @@ def test_a_request_from_the_form_runs_and_its_file_downloads(served: Served, bro
     ui.close()
 
 
-def test_a_tag_without_jobs_says_so(served: Served, browser: Any) -> None:
+def test_a_tag_without_jobs_says_so(serves: tuple[Served, Served], browser: Any) -> None:
+    served, _ = serves
     ui = Page(browser, served.url, artifacts="exhausts")
     page = ui.open("#/exhausts")
     page.fill("#exhaust-lookup [name=tag]", "no-such-tag")
@@ -83,4 +95,39 @@ def test_a_tag_without_jobs_says_so(served: Served, browser: Any) -> None:
     message = page.locator(".exhaust-jobs p.error")
     message.wait_for()
     assert message.text_content() == "tag: no job has the tag 'no-such-tag'"
+    ui.close()
+
+
+def test_a_private_export_is_requested_and_downloaded_behind_the_token(
+    serves: tuple[Served, Served], browser: Any
+) -> None:
+    _, guarded = serves
+    ui = Page(browser, guarded.url, artifacts="exhausts")
+    # The token given once in the address: the page keeps it as its cookie.
+    ui.page.goto(f"{guarded.url}/?token={guarded.token}#/exhausts")
+    page = ui.ready("#/exhausts")
+    today = dt.datetime.now(dt.UTC).date()
+    fill(
+        page,
+        dataset="uci-private-exhaust",
+        conversationId=BOT,
+        startDate=today.isoformat(),
+        endDate=today.isoformat(),
+        requestedBy="auditor",
+        requestedChannel="ORG_001",
+        tag="ui-private",
+        encryptionKey="zip password 1",
+    )
+    page.click("#exhaust-form button[type=submit]")
+    ui.ready("#/exhausts/ui-private")
+    page.wait_for_selector(".exhaust-jobs[data-following=no]", timeout=60_000)
+    assert page.locator(".job-status").all_text_contents() == ["SUCCESS"]
+    with page.expect_download() as downloading:
+        page.locator(".exhaust-jobs a[download]").click()
+    (member,) = read_encrypted_zip(Path(downloading.value.path()), "zip password 1").values()
+    rows = list(csv.reader(io.StringIO(member.decode())))
+    assert rows[0] == list(PRIVATE_HEADERS) and len(rows) == 1 + len(USERS)
+    decrypted = {row[2] for row in rows[1:]}
+    assert USERS["consenting"] in decrypted
+    assert not {USERS["silent"], USERS["withdrawn"]} & decrypted
     ui.close()
