@@ -80,10 +80,17 @@ def serve_options(parser: argparse.ArgumentParser) -> None:
 
 def serve_settings(options: argparse.Namespace) -> dict[str, Any]:
     """``ServerConfig``'s exhaust fields from ``serve_options``."""
+    expiry = parse_duration(options.exhaust_link_expiry)
+    if expiry <= 0:
+        # serve started, and every link it signed had expired when it was read.
+        raise UsageError(
+            f"--exhaust-link-expiry {options.exhaust_link_expiry}: a link that expires at once "
+            "cannot be used; give more than 0 (default 30m)"
+        )
     return {
         "exhaust_dir": options.exhaust_dir,
         "exhaust_schedule": options.exhaust_schedule,
-        "exhaust_expiry_seconds": parse_duration(options.exhaust_link_expiry),
+        "exhaust_expiry_seconds": expiry,
     }
 
 

@@ -49,6 +49,8 @@ def assert_one_line_error(
         # 0 is the internal "no retention": it kept everything without a word.
         (["--retention", "0d"], "leave --retention out to keep everything"),
         (["--retention", "0h"], "leave --retention out to keep everything"),
+        # serve started, and every download link it signed had expired when it was read
+        (["--exhaust-link-expiry", "0m"], "a link that expires at once cannot be used"),
         # It was ignored: only a ClickHouse store has tables to create.
         (["--create-schema"], "--create-schema applies to a ClickHouse store"),
     ],
