@@ -12,6 +12,7 @@ Screenshots go to test-artifacts/ui-narrow-keyboard/ for a person to look at.
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +20,14 @@ from typing import Any
 
 import pytest
 
+from bot_telemetry import contract
 from bot_telemetry.store.database import Store
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.bot_traffic import Traffic, generate, load_duckdb
 from tests.support.browser import Page
 from tests.support.journeys import Stream, booking, converse
 from tests.support.journeys import load_duckdb as load_journeys
-from tests.support.otlp_messages import spans_request
+from tests.support.otlp_messages import new_span_id, new_trace_id, spans_request
 
 ARTIFACTS = "ui-narrow-keyboard"
 
@@ -342,3 +344,47 @@ def test_a_stopped_collector_is_said_in_words(browser: Any, tmp_path: Path, rout
     assert "Failed to fetch" not in message, message
     assert "The collector did not answer" in message and "serve" in message, message
     ui.close()
+
+
+# A Teams conversation id: one word of 90 characters.
+TEAMS_ID = (
+    "19:meeting_ZjE2YzY0NTctYTIxOS00MmRiLWJmZDMtYTU3NDQ2ZjVkMWQ4@thread.v2;messageid=1732990000"
+)
+
+
+@pytest.mark.parametrize("route", ["conversation", "trace"])
+def test_a_long_conversation_id_wraps_on_a_phone(
+    ui: Page, served: tuple[CollectorThread, Traffic], route: str
+) -> None:
+    running, _ = served
+    trace, span = new_trace_id(), new_span_id()
+    turn = {
+        "trace_id": trace,
+        "span_id": span,
+        "name": contract.TURN_SPAN_NAME,
+        "kind": 1,
+        "status": 2,
+        "attributes": {
+            contract.ATTR_CONVERSATION_ID: TEAMS_ID,
+            contract.ATTR_ACTIVITY_TYPE: "message",
+        },
+    }
+    request = spans_request([turn], service="bot")
+    failed = request.resource_spans[0].scope_spans[0].spans[0]
+    failed.status.message = f"https://smba.trafficmanager.net/emea/v3/conversations/{TEAMS_ID}"
+    posted = urllib.request.Request(
+        f"{running.url}/v1/traces",
+        data=request.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    with urllib.request.urlopen(posted, timeout=10) as answer:
+        assert answer.status == 200
+    ui.page.set_viewport_size({"width": 420, "height": 860})
+    path = urllib.parse.quote(TEAMS_ID, safe="")
+    page = ui.open(
+        f"#/conversation/{path}" if route == "conversation" else f"#/trace/{trace.hex()}"
+    )
+    assert TEAMS_ID in page.locator("#view").inner_text()
+    ui.shot(f"long-id-{route}-420")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 420, f"the page is {width}px wide"
