@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.machinery
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -59,12 +60,22 @@ COMMAND_GROUPS = (
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     parser = argparse.ArgumentParser(prog=PROG, **described(__doc__))
+    parser.add_argument(
+        "--version", action="version", version=f"{PROG} {_version()}", help="print the version"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     handlers: dict[str, Handler] = {}
     for group in COMMAND_GROUPS:
         handlers.update(group.register(commands))
     commands.add_parser("demo", help="deprecated: run `make demo` in a clone", add_help=False)
     return parser, handlers
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("bot-telemetry")
+    except importlib.metadata.PackageNotFoundError:  # run from a clone, not installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

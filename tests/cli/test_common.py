@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import subprocess
 import sys
 
@@ -77,3 +78,16 @@ def test_the_journeys_commands_help_shows_the_step_syntax_and_examples(command: 
     shown = commands.choices[command].format_help()
     assert "A step is EVENT or EVENT:key=value,key=a|b" in " ".join(shown.split())
     assert "examples:\n    bot-telemetry funnel LuisIntent.BookTable" in shown
+
+
+def test_version() -> None:
+    """``bot-telemetry --version`` said "the following arguments are required: COMMAND"."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", "--version"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert shown.stdout == f"bot-telemetry {importlib.metadata.version('bot-telemetry')}\n"
