@@ -4,7 +4,8 @@ edges for a Sankey diagram (docs/journeys.md).
     paths(engine, {"startEvent": "LuisIntent.BookTable", "stepLimit": 5,
                    "groupings": ["LuisIntent.*"]})
 
-Each entity's events in the time range are taken in time order (equal times: by name), a
+Each entity's events in the time range are taken in time order (equal times: by name, the
+anchor first for ``startEvent`` and last for ``endEvent``), a
 grouping pattern turning every name it matches into the pattern, and repeats in a row
 counted once (a user asking three questions in a row is one ``QnAMessage`` node). With
 ``startEvent`` a path begins at the entity's first such event in the range and has up to
@@ -112,6 +113,9 @@ def paths_sql(request: PathsRequest) -> tuple[str, dict[str, Any]]:
     # order (equal times are still sorted by name; the names cost ~20% of the sort).
     ordering = "PARTITION BY entity ORDER BY time_ns, node"
     if request.start is not None:
+        # At equal times the anchor first: a path from it begins with it (sorted by name, an
+        # event at its very time named before it began the path).
+        ordering = "PARTITION BY entity ORDER BY time_ns, NOT anchors, node"
         # The runs from the anchor's time (the anchor starts a run even inside a run of its
         # node; a run before the anchor's time does not go on into it).
         reached = """anchored_at AS (
@@ -127,7 +131,9 @@ reached AS (
         starts_run = "previous IS NULL OR previous <> node OR (anchors AND time_ns = anchor_ns)"
     elif request.end is not None:
         # The runs up to the end event's; the entity did nothing after it if its last event
-        # is at the end event's time.
+        # is at the end event's time. At equal times the anchor last: a path into it ends
+        # with it, what came at its very time before it.
+        ordering = "PARTITION BY entity ORDER BY time_ns, anchors, node"
         reached = """anchored_at AS (
     SELECT entity, row_number() OVER () AS entity_no,
         min(CASE WHEN anchors THEN time_ns END) AS anchor_ns, max(time_ns) AS last_ns
@@ -135,7 +141,7 @@ reached AS (
 ),
 reached AS (
     SELECT a.entity_no AS entity, n.time_ns AS time_ns, k.node_no AS node,
-        a.anchor_ns = a.last_ns AS last_at_end
+        n.anchors AS anchors, a.anchor_ns = a.last_ns AS last_at_end
     FROM named n JOIN anchored_at a ON n.entity = a.entity JOIN nodes k ON n.node = k.node
     WHERE n.time_ns <= a.anchor_ns
 )"""

@@ -120,8 +120,9 @@ def test_include_and_exclude(engines: tuple[Engine, Engine]) -> None:
 
 
 def test_equal_times_at_the_anchor(tmp_path: Path) -> None:
-    # Equal times are in name order; from the anchor's time on, an event is not the repeat of
-    # one before that time (t1's second Alpha starts its path, sorted before Start).
+    # Equal times are in name order, but a path from an event begins with it and a path into
+    # one ends with it. From the anchor's time on, an event is not the repeat of one before
+    # that time (t1's second Alpha comes after Start, not merged into the first Alpha).
     s = Stream()
     for conversation, events in {
         "t1": [(0, "Alpha"), (10, "Alpha"), (10, "Start"), (20, "Step")],
@@ -131,11 +132,24 @@ def test_equal_times_at_the_anchor(tmp_path: Path) -> None:
             s.event(conversation, at, name)
     with journey_engines(s, tmp_path, "paths_ties") as found:
         result = run(found, startEvent="Start")
+        # t1: Start, Alpha, Step; t2: Start, Step, Zed. (Alpha, sorting before Start, was
+        # t1's first step: a path "from Start" began elsewhere.)
+        assert result["entities"] == 2
         assert nodes(result) == {
-            "1_Alpha": (1, 0),
-            "1_Start": (1, 0),
-            "2_Start": (1, 0),
+            "1_Start": (2, 0),
+            "2_Alpha": (1, 0),
             "2_Step": (1, 0),
             "3_Step": (1, 1),
             "3_Zed": (1, 1),
+        }
+        # Into Start: what came at its very time comes before it. t1: Alpha (at 0 and 10,
+        # one run), Start, and Step later; t2: Alpha, Step, Zed, Start (the last three kept),
+        # nothing after. (Zed, sorting after Start, ended t2's path "into Start".)
+        into = run(found, endEvent="Start", stepLimit=3)
+        assert into["entities"] == 2
+        assert nodes(into) == {
+            "1_Step": (1, 0),
+            "2_Alpha": (1, 0),
+            "2_Zed": (1, 0),
+            "3_Start": (2, 1),
         }
