@@ -265,9 +265,13 @@ def _funnel(options: argparse.Namespace) -> int:
         ]
         label = "all" if value is None else f"{result['breakdown']}={value}"
         rows += [[label, *line] for line in lines]
-        table += f"{label}:\n" + layout.table(
-            headings + [c.upper() for c in causes],
-            [[_number(cell) for cell in line] for line in lines],
+        table += (
+            ("\n" if table else "")
+            + f"{label}:\n"
+            + layout.table(
+                headings + [c.upper() for c in causes],
+                [[_number(cell) for cell in line] for line in lines],
+            )
         )
     if result["excluded"]:
         table += layout.wrap(

@@ -183,3 +183,10 @@ def test_items_wrap_whole_under_a_hanging_indent() -> None:
     assert widest(text) <= 50
     assert all(line.startswith("  (") for line in text.splitlines()[1:])
     assert "(39, 40] 5" in text and "(0, 1] 5" in text.splitlines()[0]
+
+
+def test_a_breakdowns_groups_are_apart(store_file: Path) -> None:
+    """Each value's label came right under the last line of the group before."""
+    text = piped(*FUNNEL, "--store", str(store_file), "--breakdown", "channelId")
+    assert "\n\nchannelId=webchat:\n" in text, text
+    assert text.startswith("all:\n")
