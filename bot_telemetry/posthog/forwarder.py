@@ -13,10 +13,13 @@ counted (``ExportAccounting``: ``posthog/queue_full``, ``export_failed``, ``too_
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from ..delivery import BatchQueue, Delivery, ExportAccounting
@@ -88,6 +91,7 @@ class PostHogForwarder(Generic[Item]):
         max_batch_size: int = 512,
         schedule_delay_millis: float = 1000,
         backfill_from: str | None = None,
+        unsent_file: Path | None = None,
     ) -> None:
         self.settings = settings
         self.accounting = accounting
@@ -113,8 +117,14 @@ class PostHogForwarder(Generic[Item]):
         self._unconfirmed_since_ns: int | None = None  # the oldest queued, not yet sent
         self._overflowing = False  # the queue was full since it last emptied: said once
         self._max_queue_size = max_queue_size
+        # The oldest event not known to be sent, kept on disk while there is one, so that a
+        # process killed before it could say so has it said when it starts again.
+        self._unsent_file = unsent_file if backfill_from is not None else None
+        self._unsent_written: int | None = None
         if backfill_from is not None:
             accounting.set_remedy(self.destination, self._remedy)
+        if self._unsent_file is not None:
+            self._tell_unsent_of_last_run(self._unsent_file)
 
     def put(self, item: Item) -> None:
         self.put_many((item,))
@@ -133,6 +143,7 @@ class PostHogForwarder(Generic[Item]):
             refused = self._queue_full() - full  # the last ones: a full queue takes the first
             if self._unconfirmed_since_ns is None or oldest < self._unconfirmed_since_ns:
                 self._unconfirmed_since_ns = oldest
+            self._keep_unsent()
             tell = bool(refused) and not self._overflowing
             self._overflowing = self._overflowing or bool(refused)
         if tell:
@@ -163,9 +174,11 @@ class PostHogForwarder(Generic[Item]):
         self._queue.close(timeout_millis)
         self._sender.close()
         lost = self._shutdown_drops() - before
-        if lost and self._backfill_from is not None:
+        if self._backfill_from is not None:
             with self._times:
                 since = _earliest(self._lost_since_ns, self._unconfirmed_since_ns)
+                self._keep_unsent()  # kept for the next start while anything went unsent
+        if lost and self._backfill_from is not None:
             _log.warning(
                 "%d events were not sent to %s before shutdown (counted as %s/shutdown); %s",
                 lost,
@@ -185,7 +198,43 @@ class PostHogForwarder(Generic[Item]):
             since = self._lost_since_ns
             if ended:  # said at the recovery: the next outage starts afresh
                 self._lost_since_ns = None
+                self._keep_unsent()
         return self._backfill_command(since) if since is not None else ""
+
+    def _keep_unsent(self) -> None:
+        """The oldest event not known to be sent, on disk (under ``_times``); written only
+        when it changes, removed when there is none."""
+        if self._unsent_file is None:
+            return
+        since = _earliest(self._lost_since_ns, self._unconfirmed_since_ns)
+        if since == self._unsent_written:
+            return
+        try:
+            if since is None:
+                self._unsent_file.unlink(missing_ok=True)
+            else:
+                partial = self._unsent_file.with_name(self._unsent_file.name + ".tmp")
+                partial.write_text(json.dumps({"unsent_since_ns": since}))
+                os.replace(partial, self._unsent_file)
+        except OSError as error:  # a read-only folder: only the log lines say it then
+            _log.debug("could not keep %s: %s", self._unsent_file, error)
+            return
+        self._unsent_written = since
+
+    def _tell_unsent_of_last_run(self, path: Path) -> None:
+        try:
+            since = int(json.loads(path.read_text())["unsent_since_ns"])
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError):
+            since = None
+        _log.warning(
+            "the last run stopped before it had sent every event to %s (it was killed, or "
+            "PostHog failed to the end): they were not sent to PostHog; %s",
+            self.destination,
+            self._backfill_command(since),
+        )
+        path.unlink(missing_ok=True)
 
     def _backfill_command(self, since_ns: int | None) -> str:
         # POSTHOG_FORWARD=all: spans and plain log records were lost too, which the backfill
@@ -222,6 +271,7 @@ class PostHogForwarder(Generic[Item]):
                 # Everything put so far is sent or counted as lost (in _lost_since_ns).
                 self._unconfirmed_since_ns = None
                 self._overflowing = False
+            self._keep_unsent()
 
 
 def backfill_command(store_option: str, since_ns: int | None) -> str:

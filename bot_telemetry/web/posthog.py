@@ -36,6 +36,8 @@ from .routes import Queries
 
 _log = logging.getLogger(__name__)
 
+#: Next to the store: the oldest stored event not yet sent to PostHog, while there is one.
+UNSENT_SUFFIX = ".posthog-unsent.json"
 #: The event name plain log records get under ``POSTHOG_FORWARD=all``.
 LOG_EVENT = "log"
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
@@ -85,7 +87,11 @@ def add_posthog_routes(
     if writer is not None and settings is not None and settings.forward != "off":
         accounting = ExportAccounting(metrics.get_meter("bot_telemetry.posthog"))
         forwarder = PostHogForwarder(
-            settings, accounting, to_record=to_record, backfill_from=store_option(store)
+            settings,
+            accounting,
+            to_record=to_record,
+            backfill_from=store_option(store),
+            unsent_file=unsent_file(store),
         )
         resources: dict[str, tuple[str | None, bool]] = {}
         everything = settings.forward == "all"
@@ -143,6 +149,12 @@ def store_option(store: Path | ClickHouseLocation | None) -> str:
         where = f"clickhouse://{store.host}:{store.port}/{store.tables.database}"
         return f"--store {shlex.quote(where)} (and its credentials)"
     return "--store STORE"
+
+
+def unsent_file(store: Path | ClickHouseLocation | None) -> Path | None:
+    """Where the forwarder keeps the time of the oldest event it has not sent yet, next to
+    the store file (a ClickHouse store has no file of ours: the lines alone say it there)."""
+    return store.with_name(store.name + UNSENT_SUFFIX) if isinstance(store, Path) else None
 
 
 def stored_rows(

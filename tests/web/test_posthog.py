@@ -203,11 +203,16 @@ def posthog_backfill(line: str, posthog: PostHogServer) -> int:
         return main(backfill_command(line))
 
 
-def stored_uuids(store: Path) -> set[str]:
-    rows = stored(
-        store,
-        "SELECT event_name, time_ns, trace_id, span_id FROM logs WHERE event_name IS NOT NULL",
-    )
+def stored_uuids(store: Path, url: str | None = None) -> set[str]:
+    """The uuids of the stored events (asked of the serve at ``url`` while it holds them)."""
+    if url is not None:
+        found = json.loads(urllib.request.urlopen(f"{url}/api/posthog/events", timeout=10).read())
+        rows = [(e["name"], e["time_ns"], e["trace_id"], e["span_id"]) for e in found["events"]]
+    else:
+        rows = stored(
+            store,
+            "SELECT event_name, time_ns, trace_id, span_id FROM logs WHERE event_name IS NOT NULL",
+        )
     return {
         str(event_uuid(EventRecord(name, time_ns, trace_id, span_id, {}, "bot")))
         for name, time_ns, trace_id, span_id in rows
@@ -233,3 +238,25 @@ def test_serves_own_audit_of_exhaust_downloads_is_not_forwarded(
         wait_for(lambda: status(url)["sent"] >= 2, timeout=20, what="the bot's 2 events sent")
     assert sorted(r.name for r in posthog.received()) == ["BotMessageReceived", "QnAMessage"]
     assert b"ExhaustDownloaded" not in posthog.wire() and b"127.0.0.1" not in posthog.wire()
+
+
+def test_events_a_killed_serve_had_not_sent_are_named_when_it_starts_again(
+    tmp_path: Path, posthog: PostHogServer
+) -> None:
+    store = tmp_path / "store.duckdb"
+    posthog.down()
+    with serve(store, posthog, POSTHOG_RETRY_SECONDS="600") as process:
+        url = url_of(process)
+        bot_turns(url, 2)  # stored, and waiting for PostHog, which is down
+        wait_for(lambda: len(stored_uuids(store, url)) == 4, timeout=20, what="4 stored events")
+        # Killed: no shutdown, nothing said, nothing sent.
+        process.stop(signal.SIGKILL)
+    posthog.up()
+    with serve(store, posthog) as again:
+        pass
+    lines = [line for line in again.output().splitlines() if "posthog backfill" in line]
+    assert len(lines) == 1 and "not sent to PostHog" in lines[0], again.output()
+    assert posthog.received() == []  # the second serve had nothing new to forward
+    assert posthog_backfill(lines[0], posthog) == 0
+    stored = stored_uuids(store)
+    assert len(stored) == 4 and {r.uuid for r in posthog.received()} == stored
