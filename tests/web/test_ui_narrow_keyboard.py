@@ -388,3 +388,23 @@ def test_a_long_conversation_id_wraps_on_a_phone(
     ui.shot(f"long-id-{route}-420")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 420, f"the page is {width}px wide"
+
+
+CUT_PLACEHOLDERS = """() => {
+  const context = document.createElement('canvas').getContext('2d');
+  return [...document.querySelectorAll('#view input[placeholder]')].filter((input) => {
+    const style = getComputedStyle(input);
+    context.font = `${style.fontSize} ${style.fontFamily}`;
+    const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return context.measureText(input.placeholder).width > room;
+  }).map((input) => input.placeholder);
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+@pytest.mark.parametrize("route", ["traces", "measures", "funnels", "paths", "retention"])
+def test_a_form_hint_is_read_whole(ui: Page, route: str, width: int) -> None:
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    page = ui.open(f"#/{route}")
+    assert page.locator("#view input[placeholder]").count() > 0
+    assert page.evaluate(CUT_PLACEHOLDERS) == []

@@ -22,7 +22,7 @@ function form(request) {
   const anchor = el("select", { name: "anchor" },
     [["start", "starting at"], ["end", "ending at"]].map(([value, label]) => el("option", {
       value, selected: (request.endEvent ? "end" : "start") === value ? "selected" : null }, label)));
-  const event = el("input", { name: "event", size: 28,
+  const event = el("input", { name: "event", size: 52,
     placeholder: "EVENT or EVENT:key=a|b, e.g. LuisIntent.BookTable",
     value: eventLine(request.endEvent || request.startEvent) });
   const steps = el("input", { name: "steps", size: 3, value: request.stepLimit || 5 });
