@@ -408,3 +408,25 @@ def test_a_form_hint_is_read_whole(ui: Page, route: str, width: int) -> None:
     page = ui.open(f"#/{route}")
     assert page.locator("#view input[placeholder]").count() > 0
     assert page.evaluate(CUT_PLACEHOLDERS) == []
+
+
+MISALIGNED_HEADINGS = """() => [...document.querySelectorAll('#view table')].flatMap((table) => {
+  const headings = [...table.querySelectorAll('thead th')];
+  const row = table.querySelector('tbody tr');
+  if (!row || row.cells.length !== headings.length) return [];
+  return headings.filter((th, i) => row.cells[i].classList.contains('num')).filter((th, i) => {
+    const range = document.createRange();
+    range.selectNodeContents(th);
+    const text = range.getBoundingClientRect();
+    const cell = th.getBoundingClientRect();
+    return cell.right - text.right > 12;
+  }).map((th) => th.textContent);
+})"""
+
+
+@pytest.mark.parametrize("route", ["conversations", "appmap", "traces", "retention"])
+def test_a_number_column_heading_sits_over_its_numbers(ui: Page, route: str) -> None:
+    # Numbers are right-aligned; their headings were left-aligned, "Turns with a failure"
+    # 200 px left of its 0s.
+    page = ui.open(f"#/{route}")
+    assert page.evaluate(MISALIGNED_HEADINGS) == []
