@@ -13,6 +13,7 @@ from typing import Any
 
 from . import layout
 from .common import (
+    SERVE_LIMIT,
     Handler,
     format_option,
     limit_option,
@@ -68,4 +69,5 @@ def _client_events(options: argparse.Namespace) -> int:
             for e in found
         ]
     sys.stdout.write(layout.table(headings, rows))
+    sys.stdout.write(layout.limit_note(len(rows), options.limit, "events", SERVE_LIMIT))
     return 0

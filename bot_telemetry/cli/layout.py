@@ -152,3 +152,11 @@ def fit_text(text: str, width: int | None = None) -> str:
     for line in text.splitlines():
         out.append(wrap(line, width).rstrip("\n") if len(line) > width else line)
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def limit_note(shown: int, limit: int, what: str, cap: int) -> str:
+    """A line under a list that stopped at its limit (``cap``: the most a running serve
+    answers), which otherwise looks like all there is."""
+    if shown < limit and not (shown == cap < limit):
+        return ""
+    return f"(the newest {shown} {what}; there may be more: --limit, --since, --until)\n"

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import layout
 from .common import (
+    SERVE_LIMIT,
     CommandError,
     Handler,
     format_option,
@@ -81,6 +82,7 @@ def _events(options: argparse.Namespace) -> int:
         for e in found
     ]
     sys.stdout.write(layout.table(("TIME", "SERVICE", "EVENT", "CONVERSATION", "TRACE"), rows))
+    sys.stdout.write(layout.limit_note(len(rows), options.limit, "events", SERVE_LIMIT))
     return 0
 
 
@@ -133,4 +135,5 @@ def _conversations(options: argparse.Namespace) -> int:
                 ],
             )
         )
+        sys.stdout.write(layout.limit_note(len(shown), options.limit, "conversations", SERVE_LIMIT))
     return 0

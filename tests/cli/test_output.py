@@ -146,3 +146,26 @@ def test_events_as_one_json_array_or_a_document_a_line(
     lines = cli_output(capsys, command, *store, "--format", "jsonl").splitlines()
     assert array == [json.loads(line) for line in lines]
     assert (len(array) == 50) == (command == "events")  # events' default --limit
+
+
+def test_a_table_that_stopped_at_its_limit_says_so(store_folder: Path) -> None:
+    """50 rows of 2,000 looked like all there was."""
+
+    def events(*args: str) -> list[str]:
+        command = [sys.executable, "-m", "bot_telemetry.cli", "events"]
+        ran = subprocess.run(
+            [*command, "--store", str(store_folder), *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ran.returncode == 0, ran.stderr
+        return ran.stdout.splitlines()
+
+    cut = events("--limit", "5")
+    assert len(cut) == 1 + 5 + 1
+    assert cut[-1] == "(the newest 5 events; there may be more: --limit, --since, --until)"
+    whole = events("--limit", "2001")
+    assert len(whole) == 1 + 2000 and whole[-1].split()[2] == "Clicked"  # all: no note
+    assert events("--limit", "5", "--format", "jsonl")[-1].startswith("{")  # data only
