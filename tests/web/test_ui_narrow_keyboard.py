@@ -430,3 +430,16 @@ def test_a_number_column_heading_sits_over_its_numbers(ui: Page, route: str) -> 
     # 200 px left of its 0s.
     page = ui.open(f"#/{route}")
     assert page.evaluate(MISALIGNED_HEADINGS) == []
+
+
+def test_an_empty_app_map_says_how_telemetry_gets_here(browser: Any, tmp_path: Path) -> None:
+    with CollectorThread(ServerConfig(store=tmp_path / "store.duckdb", port=0)) as running:
+        ui = Page(browser, running.url, artifacts=ARTIFACTS)
+        page = ui.open("#/appmap")
+        said = page.locator("#view .appmap-frame").inner_text()
+        assert said.startswith("No telemetry in the store."), said
+        assert f"OTEL_EXPORTER_OTLP_ENDPOINT={running.url}" in said, said
+        page = ui.open("#/appmap?window=15m")
+        said = page.locator("#view .appmap-frame").inner_text()
+        assert said == "No telemetry in the last 15 minutes: a longer time window may show more."
+        ui.close()

@@ -4,7 +4,7 @@
 (() => {
 const {
   el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
-  shownCount, answerOf,
+  shownCount, answerOf, nothingFound,
 } = window.BotTelemetry;
 
 // /api/nodes/{node} answers a node's latest 20 traces.
@@ -27,9 +27,14 @@ async function showAppMap() {
     failed: e.failures > 0,
     cells: [e.source, e.target, e.calls, e.failures, ms(e.p50_ms), ms(e.p95_ms)],
   }));
+  // An empty map (the first page a new collector shows) says how telemetry gets here; the
+  // SVG's own line said "No telemetry in this time window." with "everything" chosen too.
+  const empty = map.nodes.length ? null : el("p", { class: "empty" }, nothingFound("No telemetry"),
+    windowParams().since ? null : ` A bot that calls bot_telemetry.configure() sends here with `
+      + `OTEL_EXPORTER_OTLP_ENDPOINT=${window.location.origin}.`);
   view.replaceChildren(
     el("h2", {}, "App map"),
-    el("div", { class: "appmap-frame" }, svg),
+    el("div", { class: "appmap-frame" }, empty || svg),
     el("h3", {}, "Calls"),
     table([{ label: "From" }, { label: "To" }, { label: "Calls", num: true },
       { label: "Failures", num: true }, { label: "p50", num: true }, { label: "p95", num: true }],
