@@ -35,9 +35,14 @@ def output_width() -> int:
     return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
 
 
-def table(headings: Sequence[str], rows: Sequence[Sequence[str]], width: int | None = None) -> str:
-    """Left-aligned columns within ``width`` (the output's by default); a line saying so
-    when there are no rows."""
+def table(
+    headings: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int | None = None,
+    empty: str = NO_ROWS,
+) -> str:
+    """Left-aligned columns within ``width`` (the output's by default); ``empty`` under the
+    headings when there are no rows."""
     width = output_width() if width is None else width
     natural = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headings)]
     groups = [list(range(len(headings)))]
@@ -58,7 +63,7 @@ def table(headings: Sequence[str], rows: Sequence[Sequence[str]], width: int | N
         groups.append([0, *group])
     parts = [_lines([headings, *rows], [(i, widths[i]) for i in group]) for group in groups]
     text = "\n\n".join(parts) + "\n"
-    return text + NO_ROWS + "\n" if not rows else text
+    return text + empty + "\n" if not rows else text
 
 
 #: Columns no longer than this are never narrowed (a trace id, 32 hex digits, a time, a

@@ -30,7 +30,7 @@ def register(commands: Any) -> dict[str, Handler]:
 
     events = commands.add_parser("events", help="list custom events, newest first")
     store_options(events)
-    events.add_argument("--name", help="only events of this name")
+    events.add_argument("--name", help="only events of this name (a whole name, e.g. QnAMessage)")
     limit_option(events, 50, "events")
     format_option(events, ("table", "jsonl", "json"))
 
@@ -81,7 +81,12 @@ def _events(options: argparse.Namespace) -> int:
         (e["time"], e["service"], e["name"], e["conversation_id"] or "-", e["trace_id"] or "-")
         for e in found
     ]
-    sys.stdout.write(layout.table(("TIME", "SERVICE", "EVENT", "CONVERSATION", "TRACE"), rows))
+    empty = layout.NO_ROWS
+    if options.name and "*" in options.name:
+        # A funnel's steps take LuisIntent.*; this found nothing and said only "none".
+        empty = f"(no event is named {options.name!r}: --name is a whole name, not a pattern)"
+    headings = ("TIME", "SERVICE", "EVENT", "CONVERSATION", "TRACE")
+    sys.stdout.write(layout.table(headings, rows, empty=empty))
     sys.stdout.write(layout.limit_note(len(rows), options.limit, "events", SERVE_LIMIT))
     return 0
 

@@ -169,3 +169,20 @@ def test_a_table_that_stopped_at_its_limit_says_so(store_folder: Path) -> None:
     whole = events("--limit", "2001")
     assert len(whole) == 1 + 2000 and whole[-1].split()[2] == "Clicked"  # all: no note
     assert events("--limit", "5", "--format", "jsonl")[-1].startswith("{")  # data only
+
+
+def test_a_pattern_given_to_events_name_is_said_to_be_no_pattern(store_folder: Path) -> None:
+    """A funnel's steps take ``LuisIntent.*``; ``events --name 'Click*'`` said only "(none in
+    this time window)" beside 2,000 events named Clicked."""
+    command = [sys.executable, "-m", "bot_telemetry.cli", "events", "--name", "Click*"]
+    ran = subprocess.run(
+        [*command, "--store", str(store_folder)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[-1] == (
+        "(no event is named 'Click*': --name is a whole name, not a pattern)"
+    )
