@@ -226,6 +226,13 @@ def _local(options: argparse.Namespace) -> tuple[int, Any]:
     settings = ExhaustSettings.beside(store_file, options.exhaust_dir)
     if options.action == "run":
         return _run_local(options, settings)
+    if store_file is not None and not store_file.exists() and not settings.folder.exists():
+        # A mistyped --store: a job submitted there would wait for a runner that never
+        # comes, status and list would say there is no such job.
+        raise CommandError(
+            f"no store at {store_file} and no exhaust folder at {settings.folder}: pass the "
+            "--store serve uses (or its --exhaust-dir), or --url of the serve"
+        )
     exhaust = Exhaust(None, settings)  # submit, status, list and audit need no store
     base_url = _base_url(options)
     try:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from benchmarks.exhaust import BOT, load_duckdb
+from bot_telemetry.cli import main
 from bot_telemetry.store.database import Store
 from tests.support.processes import REPO
 
@@ -112,3 +113,26 @@ def test_a_new_vault_key_is_printed() -> None:
     import base64
 
     assert len(base64.b64decode(done.stdout.strip())) == 32
+
+
+@pytest.mark.parametrize("action", ["submit", "status", "list", "audit"])
+def test_a_store_no_serve_uses_is_refused_and_nothing_is_made_there(
+    action: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A mistyped --store: a job submitted there would wait for a runner that never comes,
+    # and status or list would say the tag has no job.
+    typo = tmp_path / "telemtry.duckdb"
+    arguments = {
+        "submit": [
+            *("--dataset", "uci-response-exhaust", "--tag", "t", "--requested-by", "me"),
+            *("--channel", "C", "--bot", BOT, "--start", "2025-06-14", "--end", "2025-06-20"),
+        ],
+        "status": ["t", "REQUEST"],
+        "list": ["t"],
+        "audit": [],
+    }[action]
+    assert main(["exhaust", action, "--store", str(typo), *arguments]) == 1
+    error = capsys.readouterr().err
+    assert f"no store at {typo} and no exhaust folder at {tmp_path / 'exhaust'}" in error
+    assert "--store" in error and "--exhaust-dir" in error
+    assert list(tmp_path.iterdir()) == []
