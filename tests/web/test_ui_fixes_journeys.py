@@ -128,7 +128,7 @@ def test_the_cli_says_the_same_as_the_api(collector: CollectorThread) -> None:
         text=True,
         timeout=120,
     )
-    assert done.returncode == 1, done
+    assert done.returncode == 2, done  # bad input (docs/cli.md#exit-status)
     assert done.stderr.startswith("bot-telemetry: error: ")
     assert "400: startEvent: an event name cannot hold |" in done.stderr
 
