@@ -125,7 +125,12 @@ async function jobsOf(tag) {
   return result.jobs;
 }
 
+// Each showing of the page follows its own jobs; one left and come back to stops following.
+let showing = 0;
+
 async function showExhausts(tag) {
+  showing += 1;
+  const mine = showing;
   const [form, said] = requestForm();
   const parts = [el("h2", {}, "Data exhausts"), form, said, lookupForm(tag)];
   if (tag === undefined) {
@@ -143,7 +148,7 @@ async function showExhausts(tag) {
       jobs.replaceChildren(el("p", { class: "error" }, error.message));
       return;
     }
-    if (window.location.hash !== hash) return; // another page by now
+    if (mine !== showing || window.location.hash !== hash) return; // another page by now
     const running = found.some((job) => job.status === "SUBMITTED" || job.status === "PROCESSING");
     jobs.dataset.following = running ? "yes" : "no";
     jobs.replaceChildren(table(HEADINGS, found.map(jobRow)), el("p", { class: "shown-count" },
