@@ -443,3 +443,28 @@ def test_an_empty_app_map_says_how_telemetry_gets_here(browser: Any, tmp_path: P
         said = page.locator("#view .appmap-frame").inner_text()
         assert said == "No telemetry in the last 15 minutes: a longer time window may show more."
         ui.close()
+
+
+DETAILS_IN_SIGHT = """() => {
+  const box = document.getElementById('span-details').getBoundingClientRect();
+  return box.top >= 0 && box.top < window.innerHeight - 40;
+}"""
+
+
+def test_a_span_opened_on_a_phone_shows_its_details(
+    ui: Page, served: tuple[CollectorThread, Traffic]
+) -> None:
+    """They opened below the screen's edge: the tap or Enter seemed to do nothing."""
+    _, traffic = served
+    ui.page.set_viewport_size({"width": 420, "height": 640})
+    page = ui.open(f"#/trace/{traffic.turn_traces[0]}")
+    row = page.locator(".span-row").nth(2)
+    row.focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate(DETAILS_IN_SIGHT)
+    ui.shot("span-details-420")
+    # Another span, with the mouse.
+    page.locator(".span-row").nth(3).click()
+    assert page.evaluate(DETAILS_IN_SIGHT)
+    name = page.locator(".span-row .span-label").nth(3).get_attribute("title")
+    assert name and page.locator("#span-details h3").first.inner_text().endswith(name)

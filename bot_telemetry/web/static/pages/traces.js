@@ -120,6 +120,9 @@ async function showTrace(traceId) {
       for (const other of view.querySelectorAll(".span-row.selected")) other.classList.remove("selected");
       row.classList.add("selected");
       detailSlot.replaceChildren(spanDetails(span, trace.resources || []));
+      // Into sight when it opened below the screen's edge (a phone, a long trace): the click
+      // or Enter seemed to do nothing. "nearest": no jump when it is in sight already.
+      detailSlot.scrollIntoView({ block: "nearest" });
     };
     row.addEventListener("click", open);
     row.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
