@@ -202,8 +202,30 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _funnel(options: argparse.Namespace) -> int:
+def _check_funnel_choice(options: argparse.Namespace) -> None:
+    """One funnel to run: the steps, a --request, or a dialog's. The steps beside --dialogs
+    were ignored without a word; none at all was the API's "steps: expected a list of 1 to 20
+    steps, got none", which does not say how to name them here."""
+    chosen = [
+        name
+        for name, given in (
+            ("STEP", options.steps),
+            ("--dialogs", options.dialogs),
+            ("--dialog", options.dialog),
+        )
+        if given
+    ]
+    if len(chosen) > 1:
+        raise UsageError(f"funnel: {' and '.join(chosen)} do not go together: give one of them")
+    if not chosen and options.request is None:
+        raise UsageError(
+            "funnel: name its steps (bot-telemetry funnel LuisIntent.BookTable "
+            "WaterfallComplete), give --request FILE, or list the dialogs' funnels with --dialogs"
+        )
 
+
+def _funnel(options: argparse.Namespace) -> int:
+    _check_funnel_choice(options)
     if options.dialogs or options.dialog:
         dialogs = _ask(options, "funnel/dialogs", _body(options, {}))
         if options.dialogs:

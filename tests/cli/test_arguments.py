@@ -182,3 +182,19 @@ def test_a_request_file_that_cannot_be_read_names_the_option(
     ran = cli("funnel", "--store", str(store_file), "--request", str(missing))
     assert (ran.returncode, ran.stdout) == (2, "")
     assert ran.stderr == f"bot-telemetry: error: --request {missing}: No such file or directory\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        # the API's "steps: expected a list of 1 to 20 steps, got none" said no way to name them
+        ([], "funnel: name its steps (bot-telemetry funnel LuisIntent.BookTable"),
+        # the steps were ignored without a word, and the dialogs listed
+        (["A", "B", "--dialogs"], "funnel: STEP and --dialogs do not go together"),
+        (["--dialogs", "--dialog", "booking"], "funnel: --dialogs and --dialog do not go"),
+    ],
+)
+def test_a_funnel_is_its_steps_or_a_dialogs(store_file: Path, args: list[str], says: str) -> None:
+    ran = cli("funnel", "--store", str(store_file), *args)
+    assert (ran.returncode, ran.stdout) == (2, "")
+    assert ran.stderr.startswith(f"bot-telemetry: error: {says}"), ran.stderr
