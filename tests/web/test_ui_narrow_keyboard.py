@@ -468,3 +468,15 @@ def test_a_span_opened_on_a_phone_shows_its_details(
     assert page.evaluate(DETAILS_IN_SIGHT)
     name = page.locator(".span-row .span-label").nth(3).get_attribute("title")
     assert name and page.locator("#span-details h3").first.inner_text().endswith(name)
+
+
+def test_a_funnel_step_tapped_on_a_phone_shows_its_panel(browser: Any, journeys: str) -> None:
+    ui = Page(browser, journeys, artifacts=ARTIFACTS)
+    ui.page.set_viewport_size({"width": 420, "height": 860})
+    page = ui.open("#/funnels")
+    page.locator('svg.funnel-chart g.funnel-step[data-step="2"]').click()
+    heading = page.locator("#drop-off h3").first
+    box = heading.bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 860, box
+    ui.shot("funnel-panel-420")
+    ui.close()

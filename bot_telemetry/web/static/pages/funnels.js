@@ -251,6 +251,9 @@ async function showFunnels(params) {
     for (const bar of view.querySelectorAll(".funnel-step.selected")) bar.classList.remove("selected");
     view.querySelector(`.funnel-step[data-step="${index}"]`)?.classList.add("selected");
     slot.replaceChildren(dropPanel(result, index, request));
+    // Into sight when it opened below the screen's edge (on a phone, under the chart): the
+    // tap seemed to do nothing.
+    if (slot.getBoundingClientRect().top > window.innerHeight - 80) slot.scrollIntoView({ block: "start" });
     keepStep(index);
   };
   view.replaceChildren(...parts,
