@@ -492,13 +492,17 @@ attempts AS (
         handoff = self.params.add(HANDOFF_ACTIVITY_TYPE, "handoff")
         client = self.params.add(CLIENT_EVENT_SCOPE, "client_scope")
         if request.count_by == "session":
+            # A session is made of the events the context keeps: its own are the evidence.
             source = "scoped"
         else:
+            # All the entity's events, whatever the context: it picks who is counted, not
+            # what happened to them (narrowed to a dialog, a fallback or a failed turn outside
+            # the dialog's events was "user left").
             column = "conversation_id" if request.count_by == "conversation" else "user_id"
             source = f"""(
     SELECT {column} AS entity, time_ns, trace_id, name, fallback, escalation, scope_name
     FROM events
-    WHERE {self._in_range()})"""
+    WHERE time_ns >= {self.start} AND time_ns < {self.until})"""
         counted = ", ".join(f"c.{c} AS {c}" for c in columns)
         # Only the entities that stopped part-way are judged, each against its own events
         # (grouped by the entity alone: grouping by every column of counted cost more than

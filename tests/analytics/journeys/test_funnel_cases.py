@@ -133,6 +133,11 @@ def build() -> Stream:
     ev("c_no_trace", 0.05, "cA", turn=first)
     ev("c_no_trace", 30, "ProactiveReminder")
     TRACES["c_no_trace.later"] = later("c_no_trace", 40)
+    # R: a dialog's step, then a turn outside the dialog (no DialogId): a fallback, a failure.
+    for conversation, cause in (("z_fb", {"name": "LuisIntent.None"}), ("z_err", {})):
+        first = s.turn(conversation, 0)
+        ev(conversation, 0.05, "zA", turn=first, DialogId="dz")
+        later(conversation, 30, failing_call=0.05 if not cause else None, **cause)
     # Q: a number property, as the bot recorded it: a float that is whole, an int, text.
     ev("n1", 0, "nA", seats=3.0), ev("n2", 0, "nA", seats=3), ev("n3", 0, "nA", seats="3")
     ev("n4", 0, "nA", seats=4.0), ev("n5", 0, "nA", seats=0.5)
@@ -355,6 +360,22 @@ def test_the_pages_own_events_are_not_going_elsewhere(
     for conversation in ("c_then_turn", "c_no_trace"):
         assert stopped[conversation]["cause"] == "wentElsewhere"
         assert stopped[conversation]["traceId"] == TRACES[conversation + ".later"].trace_id
+
+
+@pytest.mark.parametrize("count_by", ["conversation", "user"])
+def test_a_context_picks_who_is_counted_not_what_happened_to_them(
+    engines: tuple[Engine, Engine], count_by: str
+) -> None:
+    # z_fb and z_err stopped after the dialog's step zA; their next turns (a LuisIntent.None,
+    # a failing call) carry no DialogId. Narrowed to the dialog, they were "user left".
+    for context in (None, {"dialogId": ["dz"]}):
+        body: dict[str, Any] = {"steps": ["zA", "zB"], "countBy": count_by}
+        if context:
+            body["context"] = context
+        result = run(engines, **body)
+        assert counts(result) == [2, 0]
+        causes = result["steps"][0]["dropOffCauses"]
+        assert (causes["fallback"], causes["botError"], causes["userLeft"]) == (1, 1, 0)
 
 
 def test_the_slow_reply_threshold_is_a_parameter(engines: tuple[Engine, Engine]) -> None:
