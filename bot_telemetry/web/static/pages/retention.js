@@ -120,6 +120,13 @@ async function showRetention(params) {
     form(request),
     el("p", { class: "funnel-summary" }, `cohort: ${result.cohortEvent} · back: ` +
       `${result.returningEvent} · by ${result.period}`),
+    // No one in any cohort: an empty grid of 0s said nothing of why, nor what reaches further.
+    result.cohorts.length && result.cohorts.every((c) => !c.size)
+      ? el("p", { class: "empty retention-empty" }, `No one came first in these ${n} `
+        + `${result.period}s (${day(result.cohorts[0].cohortStart)} to `
+        + `${day(result.cohorts[result.cohorts.length - 1].cohortStart)}): more intervals or a `
+        + "longer period reach further back.")
+      : null,
     el("div", { class: "chart-frame" }, heatMap(result)),
     result.cohorts.some((c) => c.values.some((_, i) => pending(c, i)))
       ? el("p", { class: "meta retention-pending" }, `not yet: the ${result.period} is not ` +
