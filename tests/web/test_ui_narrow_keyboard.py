@@ -4,7 +4,11 @@ headless Chromium, on the test bot traffic:
 * a span's name in the trace waterfall is read whole at 420 px (it was cut with "…", the full
   name only in the hover and the details), and the 1280 px layout keeps name and bar on one row;
 * after a route change focus moves to the new page's heading, with a focus ring only when the
-  keyboard is in use (:focus-visible): after a mouse-driven change the ring showed too.
+  keyboard is in use (:focus-visible): after a mouse-driven change the ring showed too;
+* and what a sweep of every page at both widths found: numbers split from their units, charts
+  shrunk to 5 px labels, long ids widening the page, cut form hints, empty states that said
+  nothing useful, "Failed to fetch", a chart of 31 Tab stops, panels opening out of sight,
+  a search that did nothing when run again.
 
 Screenshots go to test-artifacts/ui-narrow-keyboard/ for a person to look at.
 """
