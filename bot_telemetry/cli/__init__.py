@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Everything after "demo" is the demo's own to parse.
         return _demo(arguments[1:])
     parser, handlers = build_parser()
-    options = parser.parse_args(attach_dashed_values(parser, arguments))
+    options = parser.parse_args(attach_dashed_values(arguments))
     from ..receive.journal import JournalError
     from ..store.database import StoreError
     from ..store.engine import EngineError

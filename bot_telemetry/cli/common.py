@@ -100,38 +100,31 @@ def duration_argument(text: str) -> str:
     return text
 
 
+_DASHED_VALUE = re.compile(r"^\s*-\s*\d")
+
 #: The value types of options that take a time or a duration (see ``attach_dashed_values``).
 TIME_TYPES: tuple[Callable[[str], str], ...] = (instant_argument, duration_argument)
 
 
-def attach_dashed_values(parser: argparse.ArgumentParser, arguments: Sequence[str]) -> list[str]:
-    """``--since -5m`` as ``--since=-5m``, for every option whose type is in ``TIME_TYPES``.
+def attach_dashed_values(arguments: Sequence[str]) -> list[str]:
+    """``--since -5m`` as ``--since=-5m``: a word of a minus and a digit after a long option
+    is that option's value, whichever option it is (those whose type is in ``TIME_TYPES``
+    take ``-5m`` or refuse it with the reason; a number's type takes ``-5`` as before).
 
     argparse takes a word starting with '-' for an option unless it is a plain negative
     number, so ``--since -5m`` said "expected one argument"; only ``--since=-5m`` reached the
-    option. No option of ours starts with a dash and a digit, so such a word after one of
-    these options can only be its value."""
-    names = _time_option_names(parser)
+    option. No option of ours starts with a minus and a digit, so after an option such a word
+    can only be a value."""
     joined: list[str] = []
     for index, word in enumerate(arguments):
         if word == "--":
             return joined + list(arguments[index:])
-        if joined and joined[-1] in names and re.match(r"^\s*-\s*\d", word):
-            joined[-1] = f"{joined[-1]}={word}"
+        previous = joined[-1] if joined else ""
+        if _DASHED_VALUE.match(word) and previous.startswith("--") and "=" not in previous:
+            joined[-1] = f"{previous}={word}"
         else:
             joined.append(word)
     return joined
-
-
-def _time_option_names(parser: argparse.ArgumentParser) -> set[str]:
-    names: set[str] = set()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                names |= _time_option_names(sub)
-        elif action.type in TIME_TYPES:
-            names.update(action.option_strings)
-    return names
 
 
 def store_argument(text: str) -> Path | ClickHouseLocation:

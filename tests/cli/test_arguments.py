@@ -102,13 +102,13 @@ def test_every_time_or_duration_option_takes_a_dashed_value_after_a_space() -> N
     assert {"--since", "--until", "--window", "--retention", "--ttl"} <= names
     assert {"--client-dedup-window", "--client-linger", "--exhaust-link-expiry"} <= names
     for path, option, kind in options:
-        joined = attach_dashed_values(parser, [*path, option, "-5m"])
+        joined = attach_dashed_values([*path, option, "-5m"])
         assert joined == [*path, f"{option}=-5m"], (path, option)
         if kind is instant_argument:
             assert instant_argument("-5m") == "5m"
     # only after such an option: a measure's name, a step, "--" and what follows stay
     words = ["funnel", "-5m", "--window", "30m", "--", "--since", "-5m"]
-    assert attach_dashed_values(parser, words) == words
+    assert attach_dashed_values(words) == words
 
 
 @pytest.mark.parametrize(
