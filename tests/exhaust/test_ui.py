@@ -85,6 +85,27 @@ def test_a_request_from_the_form_runs_and_its_file_downloads(
     ui.close()
 
 
+def test_a_request_for_a_bot_with_no_answers_says_what_to_check(
+    serves: tuple[Served, Served], browser: Any
+) -> None:
+    served, _ = serves
+    ui = Page(browser, served.url, artifacts="exhausts")
+    page = ui.open("#/exhausts")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    fill(page, conversationId="surveybot", startDate=today, endDate=today, tag="ui-typo")
+    fill(page, requestedBy="analyst-1", requestedChannel="ORG_001")
+    page.click("#exhaust-form button[type=submit]")
+    ui.ready("#/exhausts/ui-typo")
+    page.wait_for_selector(".exhaust-jobs[data-following=no]", timeout=60_000)
+    assert page.locator(".job-status").all_text_contents() == ["FAILED"]
+    row = page.locator(".exhaust-jobs tbody tr td").all_text_contents()
+    assert (
+        f'No data found: no answers of the bot "surveybot" from {today} to {today} (a bot is '
+        "named by its service.name; submit again once it has some)"
+    ) in row
+    ui.close()
+
+
 def test_a_tag_without_jobs_says_so(serves: tuple[Served, Served], browser: Any) -> None:
     served, _ = serves
     ui = Page(browser, served.url, artifacts="exhausts")

@@ -106,6 +106,17 @@ const HEADINGS = [
   { label: "Download" }, { label: "Request id" },
 ];
 
+// UCI's words, and for "No data found" what to check: a bot is named by its service.name, the
+// most likely slip when the bot did have traffic.
+function message(job) {
+  const said = job.statusMessage || "";
+  if (said !== "No data found") return said;
+  const config = job.datasetConfig || {};
+  const what = job.dataset === "uci-private-exhaust" ? "users" : "answers";
+  return `${said}: no ${what} of the bot "${config.conversationId}" from ${config.startDate} `
+    + `to ${config.endDate} (a bot is named by its service.name; submit again once it has some)`;
+}
+
 function jobRow(job) {
   const config = job.datasetConfig || {};
   const links = (job.downloadUrls || []).map((url) =>
@@ -115,7 +126,7 @@ function jobRow(job) {
     cells: [new Date(job.jobStats.dtJobSubmitted).toISOString(), DATASETS[job.dataset] || job.dataset,
       config.conversationId, config.startDate, config.endDate,
       el("span", { class: "job-status", "data-status": job.status }, job.status), job.attempts,
-      job.statusMessage || "", links.length ? el("span", {}, links) : "–", job.requestId],
+      message(job), links.length ? el("span", {}, links) : "–", job.requestId],
   };
 }
 
