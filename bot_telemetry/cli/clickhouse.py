@@ -1,7 +1,8 @@
-"""``bot-telemetry clickhouse-schema``: the OpenTelemetry Collector exporter's tables.
+"""``bot-telemetry clickhouse-schema``: print, or create in ClickHouse, the tables the
+OpenTelemetry Collector's clickhouse exporter uses (docs/deploy.md).
 
-bot-telemetry clickhouse-schema                                  # print the DDL (database otel)
-bot-telemetry clickhouse-schema --store clickhouse://admin:pw@ch:8123/otel --ttl 30d  # create them
+    bot-telemetry clickhouse-schema                   # print the DDL (database otel)
+    bot-telemetry clickhouse-schema --store clickhouse://admin:pw@ch:8123/otel --ttl 30d
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import sys
 from typing import Any
 
 from ..analytics.window import parse_duration
-from .common import PROG, Handler, duration_argument, store_argument
+from .common import PROG, Handler, described, duration_argument, store_argument
 
 
 def register(commands: Any) -> dict[str, Handler]:
     parser = commands.add_parser(
         "clickhouse-schema",
         help="print, or create in ClickHouse, the tables the Collector's clickhouse exporter uses",
+        **described(__doc__),
     )
     parser.add_argument(
         "--store",

@@ -1,8 +1,10 @@
 """``bot-telemetry client-events``: the page's own events (Sunbird v3), and the failed set.
 
-bot-telemetry client-events --since 1h                 # stored client events, newest first
-bot-telemetry client-events --eid FEEDBACK --format jsonl
-bot-telemetry client-events --failed                   # invalid events, with the reason
+    bot-telemetry client-events --since 1h         # stored client events, newest first
+    bot-telemetry client-events --eid FEEDBACK --format jsonl
+    bot-telemetry client-events --failed           # invalid events, with the reason
+
+Client telemetry, its checks and the failed set: docs/client-telemetry.md.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from . import layout
 from .common import (
     SERVE_LIMIT,
     Handler,
+    described,
     format_option,
     limit_option,
     open_for,
@@ -26,7 +29,9 @@ from .common import (
 
 def register(commands: Any) -> dict[str, Handler]:
     parser = commands.add_parser(
-        "client-events", help="list client (Sunbird) events, or the failed set with --failed"
+        "client-events",
+        help="list client (Sunbird) events, or the failed set with --failed",
+        **described(__doc__),
     )
     store_options(parser)
     parser.add_argument(

@@ -34,6 +34,7 @@ from .common import (
     CommandError,
     Handler,
     UsageError,
+    described,
     duration_argument,
     limit_argument,
     remote_options,
@@ -95,10 +96,16 @@ def serve_settings(options: argparse.Namespace) -> dict[str, Any]:
 
 
 def register(commands: Any) -> dict[str, Handler]:
-    parser = commands.add_parser("exhaust", help="data exhaust jobs (UCI response/private)")
+    parser = commands.add_parser(
+        "exhaust", help="data exhaust jobs (UCI response/private)", **described(__doc__)
+    )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    # Each action's --help ends with the examples of them all, as `exhaust --help` does.
+    examples = {key: value for key, value in described(__doc__).items() if key != "description"}
 
-    submit = actions.add_parser("submit", help="submit a job (the same request again: the job)")
+    submit = actions.add_parser(
+        "submit", help="submit a job (the same request again: the job)", **examples
+    )
     _common(submit)
     submit.add_argument(
         "--dataset",
@@ -117,12 +124,12 @@ def register(commands: Any) -> dict[str, Handler]:
     submit.add_argument("--end", required=True, help="endDate, yyyy-MM-dd (included)")
     submit.add_argument("--encryption-key", help="the ZIP's password (required for private)")
 
-    status = actions.add_parser("status", help="a job, with fresh download links")
+    status = actions.add_parser("status", help="a job, with fresh download links", **examples)
     _common(status)
     status.add_argument("tag", help="the tag the job was submitted with")
     status.add_argument("request_id", help="the requestId submit printed")
 
-    listing = actions.add_parser("list", help="a tag's newest jobs")
+    listing = actions.add_parser("list", help="a tag's newest jobs", **examples)
     _common(listing)
     listing.add_argument("tag", help="the tag the jobs were submitted with")
     listing.add_argument(
@@ -132,17 +139,21 @@ def register(commands: Any) -> dict[str, Handler]:
         help="at most this many jobs (default 10; 1 to 1000)",
     )
 
-    run = actions.add_parser("run", help="run submitted jobs now")
+    run = actions.add_parser("run", help="run submitted jobs now", **examples)
     _common(run)
 
-    audit = actions.add_parser("audit", help="the downloads of exhaust files, newest first")
+    audit = actions.add_parser(
+        "audit", help="the downloads of exhaust files, newest first", **examples
+    )
     _common(audit)
     audit.add_argument("--request-id", help="only the downloads of this job")
     audit.add_argument(
         "--limit", type=limit_argument, default=50, help="at most this many (default 50)"
     )
 
-    actions.add_parser("vault-key", help="print a new identity vault key (base64, 256 bits)")
+    actions.add_parser(
+        "vault-key", help="print a new identity vault key (base64, 256 bits)", **examples
+    )
     return {"exhaust": _exhaust}
 
 

@@ -1,9 +1,10 @@
-"""``bot-telemetry measures``: the bot's KPIs over time, as ``POST /analytics/query`` answers.
+"""``bot-telemetry measures``: the bot's KPIs over time, as ``POST /analytics/query`` answers
+(docs/measures.md). Without a measure, list them. The window is the last 7 days by default.
 
-bot-telemetry measures activeUsers intents --since 7d --granularity day --channel msteams
-bot-telemetry measures turnLatency --granularity hour --format csv > latency.csv
-bot-telemetry measures intents --param minScore=0.5 --page-size 20 --sort descending
-bot-telemetry measures                     # list the measures, their values and dimensions
+    bot-telemetry measures activeUsers intents --since 7d --granularity day --channel msteams
+    bot-telemetry measures turnLatency --granularity hour --format csv > latency.csv
+    bot-telemetry measures intents --param minScore=0.5 --page-size 20 --sort descending
+    bot-telemetry measures                 # list the measures, their values and dimensions
 
 Each (measure, granularity) is one request, so a progress bar on stderr can say how far a
 long run got; it appears once the run has taken more than a second (on a terminal redrawn in
@@ -26,6 +27,7 @@ from . import layout
 from .common import (
     Handler,
     UsageError,
+    described,
     format_option,
     open_for,
     store_options,
@@ -50,7 +52,7 @@ def register(commands: Any) -> dict[str, Handler]:
     parser = commands.add_parser(
         "measures",
         help="measures over time: users, messages, intents, latency, dialogs, ...",
-        description="Measures over time (docs/measures.md). Without a measure, list them.",
+        **described(__doc__),
     )
     parser.add_argument("measure", nargs="*", metavar="MEASURE", help="activeUsers, intents, ...")
     store_options(parser)

@@ -1,8 +1,10 @@
 """``bot-telemetry metrics``: the metrics in the store, and one metric's series.
 
-bot-telemetry metrics                          # names, kinds, units, series, points
-bot-telemetry metrics http.server.duration     # per series: percentiles and buckets
-bot-telemetry metrics queue.depth --since 1h   # per series: latest value and a sparkline
+    bot-telemetry metrics                          # names, kinds, units, series, points
+    bot-telemetry metrics http.server.duration     # per series: percentiles and buckets
+    bot-telemetry metrics queue.depth --since 1h   # per series: latest value and a sparkline
+
+How a metric's series are read: docs/collector.md ("How a metric's series are read").
 """
 
 from __future__ import annotations
@@ -14,14 +16,24 @@ import sys
 from typing import Any
 
 from . import layout
-from .common import CommandError, Handler, format_option, open_for, store_options, time_window
+from .common import (
+    CommandError,
+    Handler,
+    described,
+    format_option,
+    open_for,
+    store_options,
+    time_window,
+)
 
 _BARS = "▁▂▃▄▅▆▇█"
 SPARKLINE_WIDTH = 40
 
 
 def register(commands: Any) -> dict[str, Handler]:
-    metrics = commands.add_parser("metrics", help="list metrics, or show one metric's series")
+    metrics = commands.add_parser(
+        "metrics", help="list metrics, or show one metric's series", **described(__doc__)
+    )
     store_options(metrics)
     metrics.add_argument("name", nargs="?", metavar="METRIC", help="a metric's name")
     format_option(metrics, ("text", "json"))

@@ -13,6 +13,7 @@ from .common import (
     SERVE_LIMIT,
     CommandError,
     Handler,
+    described,
     format_option,
     limit_option,
     open_for,
@@ -22,25 +23,58 @@ from .common import (
     write_json,
 )
 
+APPMAP = """Print the app map: each service and dependency, the calls between them, their
+failures and latency (p50, p95), over the window.
+
+    bot-telemetry appmap --since 1h
+    bot-telemetry appmap --format mermaid > appmap.mmd
+    bot-telemetry appmap --format svg --since 7d > appmap.svg
+"""
+
+EVENTS = """List custom events (BotMessageReceived, LuisIntent.Greeting, QnAMessage, ...),
+newest first, with their conversation and trace.
+
+    bot-telemetry events --since 15m
+    bot-telemetry events --name QnAMessage --limit 20 --format jsonl | jq .properties
+"""
+
+TRACE = """Print one trace as a span tree: each span's start, duration, service and error,
+and the events recorded in it.
+
+    bot-telemetry trace 4bf92f3577b34da6a3ce929d0e0e4736
+    bot-telemetry trace 4bf92f3577b34da6a3ce929d0e0e4736 --format json
+"""
+
+CONVERSATIONS = """List conversations (newest first), or show one as a transcript: each turn's
+messages, intent, answer, calls and failures.
+
+    bot-telemetry conversations --since 1d
+    bot-telemetry conversations 19:meeting_abc@thread.v2 --format json
+"""
+
 
 def register(commands: Any) -> dict[str, Handler]:
-    appmap = commands.add_parser("appmap", help="print the app map")
+    appmap = commands.add_parser("appmap", help="print the app map", **described(APPMAP))
     store_options(appmap)
     format_option(appmap, ("text", "json", "mermaid", "svg"))
 
-    events = commands.add_parser("events", help="list custom events, newest first")
+    events = commands.add_parser(
+        "events", help="list custom events, newest first", **described(EVENTS)
+    )
     store_options(events)
     events.add_argument("--name", help="only events of this name (a whole name, e.g. QnAMessage)")
     limit_option(events, 50, "events")
     format_option(events, ("table", "jsonl", "json"))
 
-    trace = commands.add_parser("trace", help="print one trace as a span tree")
+    trace = commands.add_parser("trace", help="print one trace as a span tree", **described(TRACE))
     store_options(trace, window=False)
     remote_options(trace)
     trace.add_argument("trace_id", metavar="TRACE_ID", help="32 hex digits, as events print it")
     format_option(trace, ("text", "json"))
 
-    talks = commands.add_parser("conversations", help="list conversations, or show one")
+    talks = commands.add_parser(
+        "conversations", help="list conversations, or show one", **described(CONVERSATIONS)
+    )
     store_options(talks)
     talks.add_argument(
         "conversation_id",

@@ -1,4 +1,11 @@
-"""``bot-telemetry serve``: the OTLP receivers (HTTP and gRPC) and the web UI over one store."""
+"""``bot-telemetry serve``: the OTLP receivers (HTTP and gRPC), client telemetry (Sunbird)
+and the web UI over one store (docs/collector.md).
+
+    bot-telemetry serve                            # http://127.0.0.1:4318, .bot-telemetry/
+    bot-telemetry serve --store ./telemetry --port 0 --no-grpc --retention 7d
+    bot-telemetry serve --store clickhouse://reader:pw@ch:8123/otel --read-only
+    bot-telemetry serve --host 0.0.0.0 --allow-remote --token "$BOT_TELEMETRY_TOKEN"
+"""
 
 from __future__ import annotations
 
@@ -11,12 +18,20 @@ from typing import Any
 from ..analytics.window import parse_duration
 from ..receive.otlp import DEFAULT_GRPC_PORT
 from . import exhaust
-from .common import PROG, TOKEN_VARIABLE, Handler, UsageError, duration_argument, store_options
+from .common import (
+    PROG,
+    TOKEN_VARIABLE,
+    Handler,
+    UsageError,
+    described,
+    duration_argument,
+    store_options,
+)
 
 
 def register(commands: Any) -> dict[str, Handler]:
     serve = commands.add_parser(
-        "serve", help="run the OTLP receivers (HTTP and gRPC) and the web UI"
+        "serve", help="run the OTLP receivers (HTTP and gRPC) and the web UI", **described(__doc__)
     )
     store_options(serve, window=False)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
