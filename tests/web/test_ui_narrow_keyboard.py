@@ -493,3 +493,19 @@ def test_a_retention_with_no_one_in_it_says_why(ui: Page) -> None:
     assert said.startswith("No one came first in these 8 weeks (") and "further back" in said
     page = ui.open("#/retention?window=7d")
     assert page.locator("#view p.retention-empty").count() == 1
+
+
+def test_a_table_wider_than_the_phone_says_it_scrolls(ui: Page) -> None:
+    # The box's edge cut a column mid-word ("Fi") and nothing said more columns followed.
+    ui.page.set_viewport_size({"width": 420, "height": 860})
+    page = ui.open("#/traces")
+    page.wait_for_selector("#view .table-scroll[data-overflow=yes]")
+    hint = page.locator("#view .table-scroll .scroll-hint").first
+    assert hint.is_visible() and "scroll the table sideways" in hint.inner_text()
+    # Still in sight when the table is scrolled to its end.
+    page.locator("#view .table-scroll").first.evaluate("box => { box.scrollLeft = 10000; }")
+    box = hint.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + 100 <= 420, box
+    ui.page.set_viewport_size({"width": 1280, "height": 860})
+    page.wait_for_selector("#view .table-scroll[data-overflow=no]")
+    assert not hint.is_visible()

@@ -132,10 +132,26 @@ function table(headings, rows, onRow, empty) {
     body.append(el("tr", {}, el("td", { class: "empty", colspan: headings.length },
       empty || nothingFound())));
   }
-  // In a box of its own that scrolls sideways: a wide table never widens the page.
-  return el("div", { class: "table-scroll" }, el("table", {}, el("thead", {}, el("tr", {},
-    headings.map((h) => el("th", { class: h.num ? "num" : "" }, h.label)))), body));
+  // In a box of its own that scrolls sideways: a wide table never widens the page. When it
+  // is wider than its box a line above it says so: on a phone the box's edge cut a column
+  // mid-word ("Fi") and nothing told the columns after it were there.
+  const box = el("div", { class: "table-scroll" },
+    el("p", { class: "scroll-hint", hidden: true }, "More columns to the right: scroll the table sideways."),
+    el("table", {}, el("thead", {}, el("tr", {},
+      headings.map((h) => el("th", { class: h.num ? "num" : "" }, h.label)))), body));
+  overflowWatch.observe(box);
+  return box;
 }
+
+// Each table box, as its size changes: wider content than box, or not (data-overflow).
+const overflowWatch = new ResizeObserver((entries) => {
+  for (const { target } of entries) {
+    const table = target.querySelector(":scope > table");
+    const wide = table.scrollWidth > target.clientWidth + 1;
+    target.dataset.overflow = wide ? "yes" : "no";
+    target.querySelector(":scope > .scroll-hint").hidden = !wide;
+  }
+});
 
 // Values longer than this are cut, with a button to show them whole: a 100 KB attribute
 // would otherwise make a page thousands of pixels tall.
