@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 from ..store.database import KIND_NAMES, STATUS_ERROR
@@ -16,12 +16,15 @@ from .query import Query
 from .window import FIRST_STEP_NS, TimeWindow, latest_first
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUS_NAMES = {0: "unset", 1: "ok", 2: "error"}
 
 
 def iso(nanoseconds: int) -> str:
     """An epoch time in nanoseconds as ISO 8601 UTC with milliseconds."""
-    moment = datetime.fromtimestamp(nanoseconds / 1e9, tz=UTC)
+    # In whole microseconds: a float of the seconds rounded a time 100 ns before midnight up
+    # to midnight, showing it on the next day.
+    moment = _EPOCH + timedelta(microseconds=nanoseconds // 1000)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

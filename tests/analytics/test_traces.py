@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from bot_telemetry.analytics.traces import TraceQuery, get_trace, search_traces
+from bot_telemetry.analytics.traces import TraceQuery, get_trace, iso, search_traces
 from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine
@@ -138,3 +138,11 @@ def test_a_search_from_the_latest_minute_still_orders_by_each_traces_first_span(
         assert search_traces(engine, TraceQuery(window=TimeWindow(1, 2))) == []
     finally:
         store.close()
+
+
+def test_times_are_shown_truncated_never_rounded_into_the_next_day() -> None:
+    # 100 ns before midnight (2026-11-03T00:00:00Z): a float of the seconds rounded it up
+    # to midnight, so an event of Monday evening showed on Tuesday.
+    assert iso(1_793_663_999_999_999_900) == "2026-11-02T23:59:59.999Z"
+    assert iso(1_793_664_000_000_000_000) == "2026-11-03T00:00:00.000Z"
+    assert iso(-1) == "1969-12-31T23:59:59.999Z"
