@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -101,8 +101,14 @@ def private_rows(
         yield found
 
 
-def write_csv(path: Path, headers: tuple[str, ...], rows: Iterable[Sequence[Sequence[Any]]]) -> int:
-    """Write the header and every batch of rows; the number of rows written."""
+def write_csv(
+    path: Path,
+    headers: tuple[str, ...],
+    rows: Iterable[Sequence[Sequence[Any]]],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the header and every batch of rows; the number of rows written. ``progress``
+    is told the rows written so far after each batch."""
     written = 0
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
@@ -110,6 +116,8 @@ def write_csv(path: Path, headers: tuple[str, ...], rows: Iterable[Sequence[Sequ
         for batch in rows:
             writer.writerows(batch)
             written += len(batch)
+            if progress is not None:
+                progress(written)
     return written
 
 

@@ -296,6 +296,17 @@ class JobStore:
             )
             return renewed.rowcount == 1
 
+    def progress(self, request_id: str, holder: str, message: str) -> bool:
+        """Say how a job ``holder`` still holds is getting on (its ``statusMessage`` while
+        PROCESSING); False when it holds it no longer."""
+        with self._transaction() as db:
+            said = db.execute(
+                "UPDATE exhaust_jobs SET status_message = ? "
+                "WHERE request_id = ? AND status = ? AND holder = ?",
+                [message, request_id, PROCESSING, holder],
+            )
+            return said.rowcount == 1
+
     def recover(self) -> int:
         """Put back (or fail) jobs whose runner died; how many."""
         with self._transaction() as db:
@@ -326,10 +337,16 @@ class JobStore:
                     ],
                 )
             else:
+                # Not the dead attempt's progress, which would read as if it were still going.
                 db.execute(
-                    "UPDATE exhaust_jobs SET status = ?, holder = NULL, lease_until_ms = NULL, "
-                    "updated_ms = ? WHERE request_id = ?",
-                    [SUBMITTED, now, row["request_id"]],
+                    "UPDATE exhaust_jobs SET status = ?, status_message = ?, holder = NULL, "
+                    "lease_until_ms = NULL, updated_ms = ? WHERE request_id = ?",
+                    [
+                        SUBMITTED,
+                        f"attempt {row['attempts']} stopped before finishing; it is tried again",
+                        now,
+                        row["request_id"],
+                    ],
                 )
         return recovered
 

@@ -18,6 +18,7 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +102,7 @@ class Runner:
         keeping.start()
         try:
             attempt_dir.mkdir(parents=True)
-            produced = self.produce(job, attempt_dir)
+            produced = self.produce(job, attempt_dir, _Progress(self.jobs, job.request_id, holder))
         except NoData:
             return self.jobs.fail(job.request_id, NO_DATA, retry=False, holder=holder)
         except Exception as error:
@@ -127,7 +128,11 @@ class Runner:
                 _log.warning("exhaust job %s was taken by another runner", request_id)
                 return
 
-    def produce(self, job: Job, directory: Path) -> Produced:
+    def produce(
+        self, job: Job, directory: Path, progress: Callable[[int], None] | None = None
+    ) -> Produced:
+        """Write the job's file under ``directory`` and put it in place; ``progress`` is told
+        the rows written so far."""
         config = DatasetConfig(
             job.dataset_config["type"],
             job.dataset_config["conversationId"],
@@ -140,7 +145,9 @@ class Runner:
         csv_path = directory / Path(file_name(job)).with_suffix(".csv").name
         if job.dataset == RESPONSE_EXHAUST:
             batches = self.engine.stream(queries.RESPONSES.sql, values, batch_rows=self.batch_rows)
-            rows = files.write_csv(csv_path, files.RESPONSE_HEADERS, files.response_rows(batches))
+            rows = files.write_csv(
+                csv_path, files.RESPONSE_HEADERS, files.response_rows(batches), progress
+            )
         else:
             undecrypted = [0]
             batches = self.engine.stream(queries.USERS.sql, values, batch_rows=self.batch_rows)
@@ -148,6 +155,7 @@ class Runner:
                 csv_path,
                 files.PRIVATE_HEADERS,
                 files.private_rows(batches, bot, self.vault, undecrypted),
+                progress,
             )
             if undecrypted[0]:
                 _log.warning(
@@ -158,6 +166,8 @@ class Runner:
                 )
         if rows == 0:
             raise NoData()
+        if progress is not None:
+            progress(rows)  # the whole count, whatever the last batch's timing
         final = csv_path
         if job.encryption_key:
             final = directory / Path(file_name(job)).name
@@ -170,6 +180,27 @@ class Runner:
         # What an earlier attempt that died left behind.
         for left in self.work.glob(f"{request_id}.*"):
             shutil.rmtree(left, ignore_errors=True)
+
+
+class _Progress:
+    """Tells the jobs file how many rows an attempt has written: after its first batch, then
+    at most once a second (one SQLite write, not one per 10,000 rows), and at the end."""
+
+    def __init__(self, jobs: JobStore, request_id: str, holder: str) -> None:
+        self.jobs = jobs
+        self.request_id = request_id
+        self.holder = holder
+        self._said_at: float | None = None
+        self._rows = 0
+
+    def __call__(self, rows: int) -> None:
+        # The same count again is the end (produce repeats write_csv's last): said whatever
+        # the time, so the final count is never one a throttle skipped.
+        now = time.monotonic()
+        if rows == self._rows or self._said_at is None or now - self._said_at >= 1.0:
+            self._said_at = now
+            self.jobs.progress(self.request_id, self.holder, f"{rows:,} rows written")
+        self._rows = rows
 
 
 def _date(text: str) -> dt.date:

@@ -105,8 +105,16 @@ def test_the_job_of_a_runner_that_died_is_put_back(jobs: JobStore) -> None:
     )
     dead = holder_id().rsplit(":", 1)[0] + ":" + gone.stdout.strip()
     assert jobs.claim(dead) is not None
-    assert jobs.claim() is not None  # recovered at once: same machine, no such process
+    assert jobs.progress(key, dead, "40,000 rows written")
+    assert jobs.recover() == 1  # at once: same machine, no such process
+    put_back = jobs.get(key)
+    assert put_back is not None and (put_back.status, put_back.status_message) == (
+        "SUBMITTED",
+        "attempt 1 stopped before finishing; it is tried again",
+    )
+    assert jobs.claim() is not None
     assert jobs.get(key).attempts == 2  # type: ignore[union-attr]
+    assert not jobs.progress(key, dead, "50,000 rows written")  # no longer its job
 
 
 def test_a_live_runners_job_waits_for_its_lease(jobs: JobStore, tmp_path: Path) -> None:

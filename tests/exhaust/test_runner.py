@@ -74,6 +74,8 @@ def test_a_job_running_past_its_lease_keeps_it_and_finishes_once(
         assert folder.entered.wait(60), "the job did not reach its file"
         claimed = jobs.get(KEY)
         assert claimed is not None and claimed.status == "PROCESSING"
+        # Its progress, for whoever reads the job meanwhile.
+        assert claimed.status_message == f"{ROWS:,} rows written"
         # Twice the lease later the job is still being written: nobody else may take it.
         past = claimed.updated_ms + int(2 * lease * 1000)
         wait_for(lambda: now_ms() > past, timeout=30, what="two leases to pass")
@@ -83,7 +85,7 @@ def test_a_job_running_past_its_lease_keeps_it_and_finishes_once(
         folder.release.set()
         running.join(60)
     (job,) = ended
-    assert (job.status, job.attempts, job.rows) == ("SUCCESS", 1, ROWS)
+    assert (job.status, job.attempts, job.rows, job.status_message) == ("SUCCESS", 1, ROWS, "")
     assert [p.name for p in (tmp_path / "files").rglob("*.csv")] == [Path(job.files[0]).name]
 
 
