@@ -509,3 +509,24 @@ def test_a_table_wider_than_the_phone_says_it_scrolls(ui: Page) -> None:
     ui.page.set_viewport_size({"width": 1280, "height": 860})
     page.wait_for_selector("#view .table-scroll[data-overflow=no]")
     assert not hint.is_visible()
+
+
+def test_a_stopped_collector_is_said_in_words_on_the_exhausts_page(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The Exhausts page had its own fetch: its job list and its form said "Failed to fetch"."""
+    with CollectorThread(ServerConfig(store=tmp_path / "store.duckdb", port=0)) as running:
+        ui = Page(browser, running.url, artifacts=ARTIFACTS)
+        page = ui.open("#/exhausts")
+    page.fill("#exhaust-lookup [name=tag]", "gone")
+    page.evaluate("delete document.body.dataset.ready")
+    page.click("#exhaust-lookup button[type=submit]")
+    ui.ready("#/exhausts/gone")
+    listed = page.locator(".exhaust-jobs .error").inner_text()
+    assert "Failed to fetch" not in listed, listed
+    assert "The collector did not answer" in listed and "serve" in listed, listed
+    page.click("#exhaust-form button[type=submit]")
+    said = page.locator("#exhaust-form + p.error")
+    said.wait_for(state="visible")
+    assert "The collector did not answer" in said.inner_text(), said.inner_text()
+    ui.close()

@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-const { el, table, go, view, register } = window.BotTelemetry;
+const { el, table, go, view, register, answerOf } = window.BotTelemetry;
 
 const DATASETS = { "uci-response-exhaust": "response", "uci-private-exhaust": "private" };
 const LIST_LIMIT = 50;
@@ -12,8 +12,9 @@ const LIST_LIMIT = 50;
 const FOLLOW_MILLIS = 2000;
 
 // UCI's envelope: the result, or an Error with its errmsg (the field and what was expected).
+// Through answerOf, as every page: a stopped collector is said in words, not "Failed to fetch".
 async function uci(path, options) {
-  const response = await fetch(path, { headers: { Accept: "application/json" }, ...options });
+  const response = await answerOf(path, { headers: { Accept: "application/json" }, ...options });
   const body = await response.json().catch(() => ({}));
   if (response.ok && body.responseCode === "OK") return body.result;
   const said = (body.params && body.params.errmsg) || body.error;
