@@ -35,6 +35,11 @@ VAULT_KEYS_ENV: Final = "BOT_TELEMETRY_VAULT_KEYS"
 TOKEN_VERSION: Final = "v1"
 _KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 _NONCE_BYTES = 12
+_FORM = (
+    "write each key as id:base64key, e.g. 2025a:<32 bytes in base64> "
+    "(make one with `bot-telemetry exhaust vault-key`), keys separated by ','"
+)
+_ID_RULE = f"its id (before the ':') must be 1-40 letters, digits, '.', '_' or '-'; {_FORM}"
 
 
 class VaultError(ValueError):
@@ -53,11 +58,10 @@ class IdentityVault:
         if not keys:
             raise VaultError("an identity vault needs at least one key")
         self._keys: dict[str, AESGCM] = {}
-        for key_id, key in keys:
+        for number, (key_id, key) in enumerate(keys, 1):
             if not _KEY_ID.fullmatch(key_id):
-                raise VaultError(
-                    f"vault key id {key_id!r}: use 1-40 letters, digits, '.', '_' or '-'"
-                )
+                # Not echoed: a key written before its id ("<key>:2025a") would be the "id".
+                raise VaultError(f"vault key {number}: {_ID_RULE}")
             if len(key) != 32:
                 raise VaultError(
                     f"vault key {key_id!r} is {len(key)} bytes; AES-256 needs 32 "
@@ -76,17 +80,22 @@ class IdentityVault:
     def parse(cls, text: str) -> IdentityVault:
         """Keys written as ``id:base64,id:base64`` (the first encrypts)."""
         keys: list[tuple[str, bytes]] = []
-        for item in (part.strip() for part in text.split(",")):
-            if not item:
-                continue
+        items = [part.strip() for part in text.split(",") if part.strip()]
+        # An error names a key by its place in the list, never by what was written: that may
+        # be the key itself (written without its id, or before it), and errors reach logs.
+        for number, item in enumerate(items, 1):
             key_id, colon, encoded = item.partition(":")
+            where = f"{VAULT_KEYS_ENV}: key {number} of {len(items)}"
             if not colon:
-                raise VaultError(f"{VAULT_KEYS_ENV}: {key_id[:8]}... has no id: write id:base64key")
+                raise VaultError(f"{where} has no id: {_FORM}")
+            key_id = key_id.strip()
+            if not _KEY_ID.fullmatch(key_id):
+                raise VaultError(f"{where}: {_ID_RULE}")
             try:
                 key = base64.b64decode(encoded, validate=True)
             except (binascii.Error, ValueError) as error:
-                raise VaultError(f"{VAULT_KEYS_ENV}: key {key_id!r} is not base64") from error
-            keys.append((key_id.strip(), key))
+                raise VaultError(f"{where} ({key_id!r}) is not base64: {_FORM}") from error
+            keys.append((key_id, key))
         return cls(keys)
 
     @classmethod

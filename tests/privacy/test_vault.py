@@ -53,7 +53,7 @@ def test_rotation_encrypts_with_the_first_key_and_decrypts_with_all() -> None:
         ("a:not-base64!", "not base64"),
         (f"a:{base64.b64encode(b'short').decode()}", "32"),
         (f"a:{new_key()},a:{new_key()}", "twice"),
-        (f"bad id:{new_key()}", "vault key id"),
+        (f"bad id:{new_key()}", "key 1 of 1: its id"),
     ],
     # The keys are random: name the cases by what they test (parallel workers must agree).
     ids=["no-id", "not-base64", "short", "id-twice", "bad-id"],
@@ -61,6 +61,25 @@ def test_rotation_encrypts_with_the_first_key_and_decrypts_with_all() -> None:
 def test_malformed_keys_are_refused_saying_why(text: str, says: str) -> None:
     with pytest.raises(VaultError, match=says):
         IdentityVault.parse(text)
+
+
+KEY = new_key()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [KEY, f"{KEY}:2025a", f"2025a:{new_key()},{KEY}"],
+    ids=["no-id", "key-before-id", "second-without-id"],
+)
+def test_an_error_never_shows_key_material(text: str) -> None:
+    # A key written without its id was shown by its first 8 characters in the error, which
+    # reaches logs and terminals; the error says the form expected instead.
+    with pytest.raises(VaultError) as refused:
+        IdentityVault.parse(text)
+    said = str(refused.value)
+    fragments = {KEY[i : i + 6] for i in range(len(KEY) - 5)}
+    assert not any(fragment in said for fragment in fragments), said
+    assert "id:base64key" in said and "vault-key" in said, said
 
 
 def test_the_environment_names_the_keys(monkeypatch: pytest.MonkeyPatch) -> None:
