@@ -558,8 +558,9 @@ evidence AS (
 ),
 causes AS (
     SELECT entity, min(row_rank) AS cause_rank,
-        -- The earliest of the cause's events that has a trace (one to open): argMin on
-        -- ClickHouse skips NULLs where DuckDB's first() keeps them, so none is given.
+        -- The earliest of the cause's events that has a trace (one to open). first() is
+        -- never given a NULL: ClickHouse's argMin skips them where DuckDB's first() keeps
+        -- them, and the engines showed different turns.
         nullif(first(coalesce(trace_id, '') ORDER BY row_rank, trace_id IS NULL, time_ns,
             trace_id), '') AS found_trace
     FROM evidence WHERE row_rank IS NOT NULL GROUP BY entity

@@ -124,14 +124,10 @@ def property_columns(matches: list[EventMatch], *keys: str) -> list[str]:
     """The ``events`` columns reading the properties of ``matches`` and the dimensions or
     properties ``keys`` takes: promoted columns, and ``attributes`` only if some property is
     not promoted."""
-    found = [property_column(key) for match in matches for key, _ in match.where]
-    found += [property_value(key) for key in keys]
-    return list(
-        dict.fromkeys(
-            "attributes" if column.startswith("regexp_replace(attr(") else column
-            for column in found
-        )
-    )
+    wanted = [key for match in matches for key, _ in match.where]
+    found = [PROMOTED_PROPERTIES.get(key, "attributes") for key in wanted]
+    found += [DIMENSIONS.get(key) or PROMOTED_PROPERTIES.get(key, "attributes") for key in keys]
+    return list(dict.fromkeys(found))
 
 
 def scoped_events(
