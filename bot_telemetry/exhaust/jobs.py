@@ -358,16 +358,19 @@ class JobStore:
         started_ms: int,
         *,
         holder: str | None = None,
+        message: str = "",
     ) -> Job | None:
-        """The job done; None when ``holder`` (if given) no longer holds it."""
+        """The job done, ``message`` its statusMessage (what the file's reader must know);
+        None when ``holder`` (if given) no longer holds it."""
         now = now_ms()
         with self._transaction() as db:
             done = db.execute(
-                "UPDATE exhaust_jobs SET status = ?, status_message = '', files = ?, rows = ?, "
+                "UPDATE exhaust_jobs SET status = ?, status_message = ?, files = ?, rows = ?, "
                 "completed_ms = ?, execution_ms = ?, updated_ms = ?, holder = NULL, "
                 "lease_until_ms = NULL, encryption_key = NULL WHERE request_id = ?" + _HELD,
                 [
                     SUCCESS,
+                    message,
                     json.dumps(files),
                     rows,
                     now,

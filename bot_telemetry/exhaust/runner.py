@@ -42,6 +42,8 @@ class NoData(Exception):
 class Produced:
     name: str
     rows: int
+    #: What the analyst must know about the file (its job's statusMessage on success).
+    note: str = ""
 
 
 def file_name(job: Job) -> str:
@@ -114,7 +116,12 @@ class Runner:
             keeping.join()
             shutil.rmtree(attempt_dir, ignore_errors=True)
         return self.jobs.succeed(
-            job.request_id, [produced.name], produced.rows, started, holder=holder
+            job.request_id,
+            [produced.name],
+            produced.rows,
+            started,
+            holder=holder,
+            message=produced.note,
         )
 
     def _keep_lease(self, request_id: str, holder: str, ended: threading.Event) -> None:
@@ -143,6 +150,7 @@ class Runner:
         bot = config.conversation_id
         values = {"bot": bot, "start": start, "end": end}
         csv_path = directory / Path(file_name(job)).with_suffix(".csv").name
+        note = ""
         if job.dataset == RESPONSE_EXHAUST:
             batches = self.engine.stream(queries.RESPONSES.sql, values, batch_rows=self.batch_rows)
             rows = files.write_csv(
@@ -157,13 +165,11 @@ class Runner:
                 files.private_rows(batches, bot, self.vault, undecrypted),
                 progress,
             )
-            if undecrypted[0]:
-                _log.warning(
-                    "exhaust job %s: %d consenting users' ids could not be decrypted (%s)",
-                    job.request_id,
-                    undecrypted[0],
-                    "no vault key" if self.vault is None else "a key the vault lacks",
-                )
+            note = _vault_note(self.vault, undecrypted[0])
+            if note:
+                # In the job's statusMessage too: the file alone does not show that a
+                # "Decrypted Device ID" is a pseudonymous id, and the analyst never sees logs.
+                _log.warning("exhaust job %s: %s", job.request_id, note)
         if rows == 0:
             raise NoData()
         if progress is not None:
@@ -174,7 +180,7 @@ class Runner:
             files.encrypted_zip(csv_path, final, job.encryption_key)
         name = file_name(job)
         self.destination.put(final, name)
-        return Produced(name, rows)
+        return Produced(name, rows, note)
 
     def _clear(self, request_id: str) -> None:
         # What an earlier attempt that died left behind.
@@ -201,6 +207,25 @@ class _Progress:
             self._said_at = now
             self.jobs.progress(self.request_id, self.holder, f"{rows:,} rows written")
         self._rows = rows
+
+
+def _vault_note(vault: IdentityVault | None, undecrypted: int) -> str:
+    """Why a private file's Decrypted Device IDs are pseudonymous ids where consent stands;
+    "" when the vault opened every token."""
+    if vault is None:
+        return (
+            "no vault key on this collector (BOT_TELEMETRY_VAULT_KEYS is not set): Decrypted "
+            "Device ID is the pseudonymous id for every user, consenting ones included; set the "
+            "bots' key on serve (or exhaust run) and submit again"
+        )
+    if undecrypted:
+        users = "user's id was" if undecrypted == 1 else "users' ids were"
+        return (
+            f"{undecrypted} consenting {users} encrypted with a key the vault lacks: their "
+            "Decrypted Device ID is the pseudonymous id; add that key to BOT_TELEMETRY_VAULT_KEYS "
+            "and submit again"
+        )
+    return ""
 
 
 def _date(text: str) -> dt.date:

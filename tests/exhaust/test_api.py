@@ -9,6 +9,7 @@ import hashlib
 import io
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,9 @@ import requests
 from bot_telemetry.exhaust.destinations import LinkSigner
 from bot_telemetry.exhaust.files import PRIVATE_HEADERS, RESPONSE_HEADERS, read_encrypted_zip
 from bot_telemetry.exhaust.jobs import JobStore
-from tests.exhaust.conftest import Served
+from bot_telemetry.privacy.vault import VAULT_KEYS_ENV
+from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.exhaust.conftest import TOKEN, Served
 from tests.exhaust.traffic import (
     ANSWERS,
     BOT,
@@ -389,6 +392,48 @@ def test_private_rows_are_decrypted_exactly_for_consenting_users(guarded: Served
     # the download is in the audit trail, as an event beside the telemetry
     events = guarded.get("/api/events", name="ExhaustDownloaded").json()
     assert any(request_id in str(event) for event in events)
+
+
+def test_a_private_export_on_a_serve_without_a_vault_key_says_so(
+    guarded: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consenting users' real ids were quietly pseudonymous ids: the job said SUCCESS
+    and nothing else, the reason only in serve's log, which the analyst does not read."""
+    monkeypatch.delenv(VAULT_KEYS_ENV, raising=False)
+    with CollectorThread(ServerConfig(store=tmp_path / "t.duckdb", port=0, token=TOKEN)) as bare:
+        keyless = Served(bare.url, tmp_path / "t.duckdb", guarded.driven, TOKEN)
+        for posted in guarded.driven.requests:
+            answer = requests.post(
+                f"{bare.url}/v1/logs",
+                data=posted.SerializeToString(),
+                headers={"Content-Type": "application/x-protobuf", **keyless.headers()},
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text
+        request = body(PRIVATE)
+        tag = request["request"]["tag"]
+        request_id = submitted(keyless, request)["result"]["requestId"]
+        result = finished(keyless, tag, request_id)["result"]
+        assert result["status"] == "SUCCESS", result
+        said = result["statusMessage"]
+        assert said.startswith("no vault key on this collector (BOT_TELEMETRY_VAULT_KEYS"), said
+        assert "pseudonymous id" in said and "consenting" in said, said
+        listed = keyless.get(f"/dataset/v1/request/list/{tag}").json()["result"]["jobs"]
+        assert [job["statusMessage"] for job in listed] == [said]
+        (url,) = result["downloadUrls"]
+        archive = tmp_path / "private.zip"
+        archive.write_bytes(requests.get(url, headers=keyless.headers(), timeout=30).content)
+        (member,) = read_encrypted_zip(archive, "s3cret-zip-password").values()
+        _, rows = rows_of(member.decode())
+        consenting = Driven.pseudonym(USERS["consenting"])
+        (row,) = [row for row in rows if row["Device UUID"] == consenting]
+        assert row["Decrypted Device ID"] == consenting
+        assert row["Encrypted Device ID"].startswith("v1:k1:")
+    # With the key, nothing to say.
+    request = body(PRIVATE)
+    request_id = submitted(guarded, request)["result"]["requestId"]
+    result = finished(guarded, request["request"]["tag"], request_id)["result"]
+    assert (result["status"], result["statusMessage"]) == ("SUCCESS", "")
 
 
 # --- errors, in UCI's envelope -------------------------------------------------------------
