@@ -305,7 +305,8 @@ def parse_window(value: object) -> tuple[str, int]:
             "window",
             f"expected a duration like 30m, 2h, 14d or a number of seconds, got {_describe(value)}",
         )
-    if not 0 < seconds <= MAX_WINDOW_SECONDS:
+    # (Less than a nanosecond is 0 ns, a window in which only equal times would count.)
+    if not 0 < seconds <= MAX_WINDOW_SECONDS or int(seconds * 1e9) == 0:
         raise RequestError("window", f"expected a duration above 0 and at most 366d, got {text}")
     return text, int(seconds * 1e9)
 

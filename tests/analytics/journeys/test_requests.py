@@ -83,6 +83,9 @@ NOW = 1_800_000_000_000_000_000
         ({"steps": ["A"], "window": 1e300}, "window", "at most 366d"),
         ({"steps": ["A"], "window": float("nan")}, "window", "at most 366d"),
         ({"steps": ["A"], "window": 10**400}, "window", "at most 366d"),
+        # less than a nanosecond: a window of 0 ns (steps at the same instant only) it was
+        ({"steps": ["A"], "window": 1e-12}, "window", "above 0"),
+        ({"steps": ["A"], "window": "0.0000000001s"}, "window", "above 0"),
         ({"steps": ["A"], "dropOff": "yes"}, "dropOff", "true or false"),
         ({"steps": ["A"], "colour": "red"}, "colour", "unknown field"),
         ([1, 2], "request body", "JSON object"),
