@@ -147,6 +147,13 @@ JOURNEYS: dict[str, Any] = {
 }
 
 
+#: What a collector that answers as none does may be instead.
+_NOT_SERVE = (
+    "is --url the address `bot-telemetry serve` printed (not the bot's or a web page's), and "
+    "is that serve as new as this command?"
+)
+
+
 class RemoteError(Exception):
     """The running server could not answer; ``status`` is its HTTP status, if it answered."""
 
@@ -182,7 +189,7 @@ class ServerSource(_Closing):
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
+                answer = response.read()
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
@@ -202,6 +209,18 @@ class ServerSource(_Closing):
             raise RemoteError(f"{self.url} answered {error.code}: {message}", error.code) from error
         except (urllib.error.URLError, OSError) as error:
             raise RemoteError(f"cannot reach the collector at {self.url}: {error}") from error
+        try:
+            return json.loads(answer)
+        except ValueError:
+            # Another web server at that address (a web page's, the bot's) answers HTML.
+            path = urllib.parse.urlsplit(request.full_url).path
+            raise RemoteError(f"{self.url} answered {path} with no JSON: {_NOT_SERVE}") from None
+
+    def _required(self, found: Any, path: str) -> Any:
+        """A list route's answer; its 404 means no such route, not an empty list."""
+        if found is None:
+            raise RemoteError(f"{self.url} has no {path}: {_NOT_SERVE}", 404)
+        return found
 
     @staticmethod
     def _window(window: TimeWindow) -> dict[str, Any]:
@@ -211,11 +230,12 @@ class ServerSource(_Closing):
         }
 
     def app_map(self, window: TimeWindow) -> AppMap:
-        return cast(AppMap, self._get("/api/appmap", self._window(window)))
+        found = self._get("/api/appmap", self._window(window))
+        return cast(AppMap, self._required(found, "/api/appmap"))
 
     def events(self, window: TimeWindow, name: str | None, limit: int) -> list[Event]:
         found = self._get("/api/events", {**self._window(window), "name": name, "limit": limit})
-        return cast(list[Event], found)
+        return cast(list[Event], self._required(found, "/api/events"))
 
     def trace(self, trace_id: str) -> TraceDetail | None:
         trace_id = traces.valid_trace_id(trace_id)
@@ -223,14 +243,15 @@ class ServerSource(_Closing):
 
     def conversations(self, window: TimeWindow, limit: int) -> list[ConversationSummary]:
         found = self._get("/api/conversations", {**self._window(window), "limit": limit})
-        return cast(list[ConversationSummary], found)
+        return cast(list[ConversationSummary], self._required(found, "/api/conversations"))
 
     def conversation(self, conversation_id: str) -> Conversation | None:
         quoted = urllib.parse.quote(conversation_id, safe="")
         return cast(Conversation | None, self._get(f"/api/conversations/{quoted}"))
 
     def metrics(self, window: TimeWindow) -> list[MetricSummary]:
-        return cast(list[MetricSummary], self._get("/api/metrics", self._window(window)))
+        found = self._get("/api/metrics", self._window(window))
+        return cast(list[MetricSummary], self._required(found, "/api/metrics"))
 
     def metric(self, name: str, window: TimeWindow) -> MetricDetail | None:
         quoted = urllib.parse.quote(name, safe="")
@@ -242,12 +263,12 @@ class ServerSource(_Closing):
     ) -> list[ClientEvent]:
         params = {"eid": eid, "conversation": conversation_id, "limit": limit}
         found = self._get("/api/client-events", {**self._window(window), **params})
-        return cast(list[ClientEvent], found)
+        return cast(list[ClientEvent], self._required(found, "/api/client-events"))
 
     def failed_client_events(self, window: TimeWindow, limit: int) -> list[FailedEvent]:
         params = {"failed": "true", "limit": limit}
         found = self._get("/api/client-events", {**self._window(window), **params})
-        return cast(list[FailedEvent], found)
+        return cast(list[FailedEvent], self._required(found, "/api/client-events"))
 
     def stored_events_page(
         self, window: TimeWindow, after: tuple[int, str] | None, limit: int, count: bool
@@ -260,20 +281,13 @@ class ServerSource(_Closing):
             "count": "true" if count else None,
         }
         found = self._get("/api/posthog/events", params)
-        if found is None:
-            raise RemoteError(f"{self.url} has no /api/posthog/events: is it an older version?")
-        return cast(EventsPage, found)
+        return cast(EventsPage, self._required(found, "/api/posthog/events"))
 
     def journey(self, kind: str, body: dict[str, Any]) -> Any:
-        found = self._post(f"/analytics/{kind}", body)
-        if found is None:
-            raise RemoteError(f"{self.url} has no /analytics/{kind}: is it an older version?")
-        return found
+        return self._required(self._post(f"/analytics/{kind}", body), f"/analytics/{kind}")
 
     def measures(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        found = self._post("/analytics/query", body)
-        if found is None:
-            raise RemoteError(f"{self.url} has no /analytics/query: is it an older version?")
+        found = self._required(self._post("/analytics/query", body), "/analytics/query")
         return cast(list[dict[str, Any]], found)
 
 

@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from aiohttp import web
+
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.processes import REPO
+from tests.support.servers import serving_in_thread
 
 
 def client_events(
@@ -54,3 +58,39 @@ def test_a_url_without_its_scheme_is_a_usage_error(tmp_path: Path) -> None:
             f"address, http://HOST:PORT as serve prints it, got {bare!r}"
         )
         assert client_events(running.url).returncode == 0
+
+
+async def _page(request: web.Request) -> web.Response:
+    if request.path.startswith("/api/"):
+        raise web.HTTPNotFound(text="<html>not here</html>", content_type="text/html")
+    return web.Response(text="<html>a web page</html>", content_type="text/html")
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["events"], "has no /api/events: is --url the address `bot-telemetry serve` printed"),
+        (["appmap"], "has no /api/appmap: is --url"),
+        (["conversations"], "has no /api/conversations: is --url"),
+        (["metrics"], "has no /api/metrics: is --url"),
+        (["client-events", "--failed"], "has no /api/client-events: is --url"),
+        (["funnel", "A", "B"], "answered /analytics/funnel with no JSON: is --url"),
+        (["measures", "turns"], "answered /analytics/query with no JSON: is --url"),
+    ],
+)
+def test_a_url_that_is_not_a_collector_is_one_line(command: list[str], says: str) -> None:
+    """``--url`` at the bot's or a web page's port: a traceback ('NoneType' object is not
+    iterable) for a 404, a JSONDecodeError's "Expecting value" for a page."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", _page)
+    with serving_in_thread(app) as url:
+        ran = subprocess.run(
+            [sys.executable, "-m", "bot_telemetry.cli", *command, "--url", url],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert (ran.returncode, ran.stdout) == (1, ""), ran.stderr
+    assert ran.stderr.startswith(f"bot-telemetry: error: {url} "), ran.stderr
+    assert says in ran.stderr and ran.stderr.count("\n") == 1, ran.stderr
