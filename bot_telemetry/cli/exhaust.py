@@ -337,11 +337,16 @@ def _call(options: argparse.Namespace, method: str, url: str, body: Any = None) 
         request.add_header("Authorization", f"Bearer {options.token}")
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
-            return response.status, json.loads(response.read())
+            status, answer = response.status, response.read()
     except urllib.error.HTTPError as error:
-        try:
-            return error.code, json.loads(error.read())
-        except ValueError:
-            raise CommandError(f"{url} answered {error.code}") from error
+        status, answer = error.code, error.read()
     except (urllib.error.URLError, OSError) as error:
         raise CommandError(f"cannot reach {url}: {error}") from error
+    try:
+        return status, json.loads(answer)
+    except ValueError:
+        # Another web server at that address (the bot's, a web page's) answers HTML.
+        raise CommandError(
+            f"{url} answered {status} with no JSON: is --url the address `bot-telemetry serve` "
+            "printed?"
+        ) from None

@@ -94,3 +94,22 @@ def test_a_url_that_is_not_a_collector_is_one_line(command: list[str], says: str
     assert (ran.returncode, ran.stdout) == (1, ""), ran.stderr
     assert ran.stderr.startswith(f"bot-telemetry: error: {url} "), ran.stderr
     assert says in ran.stderr and ran.stderr.count("\n") == 1, ran.stderr
+
+
+def test_exhaust_at_a_url_that_is_not_a_collector_is_one_line() -> None:
+    """It said "Expecting value: line 1 column 1 (char 0)", exit status 2."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", _page)
+    with serving_in_thread(app) as url:
+        ran = subprocess.run(
+            [sys.executable, "-m", "bot_telemetry.cli", "exhaust", "list", "T", "--url", url],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert (ran.returncode, ran.stdout) == (1, ""), ran.stderr
+    assert ran.stderr == (
+        f"bot-telemetry: error: {url}/dataset/v1/request/list/T?limit=10 answered 200 with no "
+        "JSON: is --url the address `bot-telemetry serve` printed?\n"
+    )
