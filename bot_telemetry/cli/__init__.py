@@ -79,6 +79,15 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C while the command line is read or a command's modules load, too: a
+        # traceback from argparse's innards said nothing the user did not know.
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["demo"]:
         # Everything after "demo" is the demo's own to parse.
@@ -96,8 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[options.command](options)
     except BrokenPipeError:
         return _pipe_closed()
-    except KeyboardInterrupt:
-        return 130
     except (
         CommandError,
         StoreError,

@@ -186,3 +186,22 @@ def test_a_pattern_given_to_events_name_is_said_to_be_no_pattern(store_folder: P
     assert ran.stdout.splitlines()[-1] == (
         "(no event is named 'Click*': --name is a whole name, not a pattern)"
     )
+
+
+def test_ctrl_c_while_the_command_line_is_read_ends_quietly_with_130(tmp_path: Path) -> None:
+    """SIGINT (a real one, sent by the process to itself) while argparse reads --since: it
+    was a traceback from argparse's innards."""
+    code = (
+        "import os, signal, sys\n"
+        "from bot_telemetry.cli import common, main\n"
+        "checked = common.instant_argument\n"
+        "def interrupted(text):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return checked(text)\n"
+        "common.instant_argument = interrupted\n"
+        f"sys.exit(main(['events', '--store', {str(tmp_path)!r}, '--since', '1h']))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert (ran.returncode, ran.stdout, ran.stderr) == (130, "", "")
