@@ -3,9 +3,13 @@
 With the backend down the SDK would log a line per dropped span (queue full) and the
 OTLP exporter one per failed batch and retry: a bot under load would drown its own logs.
 Instead we count what is lost in a metric (``bot_telemetry.telemetry.dropped``) and log
-one line when an outage starts and one when export recovers. What an exporter keeps to send
-again itself (Azure Monitor's offline storage) is not lost: it is counted apart
-(``bot_telemetry.telemetry.deferred``).
+one line when an outage starts and one when export recovers. A destination that answers, but
+slower than telemetry comes, fails no export: its queue fills and drops new items
+(``queue_full``), said the same way: one line when an export succeeds while the queue has
+been full (a queue full behind an export that hangs until it fails is that outage's, told by
+its lines) and one when it drains, with the episode's count. What an exporter
+keeps to send again itself (Azure Monitor's offline storage) is not lost: it is counted
+apart (``bot_telemetry.telemetry.deferred``).
 
 Why an export failed is the attempt's own: what the exporter logs while it runs (the SDK's
 per-batch lines, folded here) is noted on the thread of that export (``export_attempt``),
@@ -102,6 +106,16 @@ class _Outage:
     deferred: int = 0
 
 
+@dataclass
+class _Overflow:
+    """A queue full since it last drained: what it dropped, and whether that was said."""
+
+    capacity: int
+    remedy: Callable[[], str] | None
+    dropped: int = 0
+    said: bool = False
+
+
 class ExportAccounting:
     """Counts dropped telemetry per (signal, reason) and tracks outages per destination."""
 
@@ -112,6 +126,7 @@ class ExportAccounting:
         self._failing: dict[str, _Outage] = {}
         self._recovered: dict[str, float] = {}  # when each destination last recovered
         self._remedies: dict[str, Callable[[bool], str]] = {}
+        self._overflowing: dict[tuple[str, str], _Overflow] = {}  # by (destination, signal)
         self._counter = meter.create_counter(
             DROPPED_METRIC, unit="{item}", description="Telemetry items dropped before export"
         )
@@ -181,6 +196,10 @@ class ExportAccounting:
             if started is not None and recovered is not None and started < recovered:
                 return
             starting = destination not in self._failing
+            if starting:
+                # The outage's lines take over from a full queue's: one story per destination.
+                for key in [key for key in self._overflowing if key[0] == destination]:
+                    del self._overflowing[key]
             outage = self._failing.setdefault(destination, _Outage())
             outage.dropped += items
             outage.deferred += deferred
@@ -215,6 +234,12 @@ class ExportAccounting:
             outage = self._failing.pop(destination, None)
             if outage is not None:
                 self._recovered[destination] = time.monotonic()
+            slow = any(
+                name == destination and not episode.said
+                for (name, _), episode in self._overflowing.items()
+            )
+        if slow:
+            self._say_slow(destination)
         if outage is not None:
             _log.warning(
                 "telemetry export to %s recovered; %d items were dropped during the outage%s%s",
@@ -225,6 +250,76 @@ class ExportAccounting:
                 else "",
                 self._remedy(destination, True) if outage.dropped else "",
             )
+
+    def queue_full(
+        self,
+        destination: str,
+        signal: str,
+        items: int,
+        capacity: int,
+        remedy: Callable[[], str] | None = None,
+    ) -> None:
+        """A full queue dropped ``items``: counted as ``queue_full``. The episode (until
+        ``queue_drained``) is said once, with ``remedy()`` when that says something (PostHog:
+        how to send the dropped events again): when an export to the destination next
+        succeeds, so a destination that is slow, not failing, is told from one whose export
+        hangs until it fails (that one's outage line says it)."""
+        if not items:
+            return
+        self.count(signal, "queue_full", items)
+        with self._lock:
+            if destination in self._failing:
+                return  # part of the outage, which its lines tell
+            episode = self._overflowing.setdefault(
+                (destination, signal), _Overflow(capacity, remedy)
+            )
+            episode.dropped += items
+
+    def _say_slow(self, destination: str) -> None:
+        with self._lock:
+            unsaid = [
+                (signal, episode)
+                for (name, signal), episode in self._overflowing.items()
+                if name == destination and not episode.said
+            ]
+            for _, episode in unsaid:
+                episode.said = True
+        for signal, episode in unsaid:
+            # No export failed, so no outage line: without this a slow destination lost
+            # telemetry with nothing said.
+            found = episode.remedy() if episode.remedy is not None else ""
+            _log.warning(
+                "telemetry export to %s is falling behind: its queue of %d %s items is full "
+                "(the destination takes them slower than they come), so new ones are dropped "
+                "(%d so far), counted in the metric %s as queue_full; said once until the "
+                "queue drains%s",
+                destination,
+                episode.capacity,
+                signal,
+                episode.dropped,
+                DROPPED_METRIC,
+                f"; {found}" if found else "",
+            )
+
+    def queue_drained(self, destination: str, signal: str, *, closing: bool = False) -> None:
+        """The queue that was full is empty again (or, ``closing``, stops while full): the
+        episode's last line, with the count it dropped."""
+        with self._lock:
+            episode = self._overflowing.pop((destination, signal), None)
+        if episode is None:
+            return
+        what = "stopped with its queue still full" if closing else "caught up: its queue drained"
+        # Not said yet (the queue filled while an export hung until shutdown): the remedy too.
+        found = episode.remedy() if episode.remedy is not None and not episode.said else ""
+        _log.warning(
+            "telemetry export to %s %s; %d %s items were dropped while its queue was full%s%s",
+            destination,
+            what,
+            episode.dropped,
+            signal,
+            f" (counted in the metric {DROPPED_METRIC} as queue_full)" if not episode.said else "",
+            f"; {found}" if found else "",
+        )
 
     def is_failing(self, destination: str) -> bool:
         """Whether the last export to ``destination`` failed."""

@@ -3,7 +3,9 @@
 The SDK's batch processors would do the batching, but they log a line for every item
 dropped from a full queue and count drops only in opt-in internal metrics. A bot whose
 backend is down needs the opposite: the turn pays one lock and an append, and every
-dropped item is counted (``ExportAccounting``) with one log line per outage.
+dropped item is counted (``ExportAccounting``) with one log line per outage, and for a
+destination slower than telemetry comes, one when its queue is found full and one when it
+drains.
 
 Like the SDK's processors, a queue survives ``fork()`` (a gunicorn ``--preload`` worker starts
 its own export thread, with an empty queue: what was queued is the parent's to send) and is
@@ -71,7 +73,9 @@ class BatchQueue(Generic[Item]):
     ``export`` returns True when the batch was delivered (see ``Outcome``). When the queue
     is full the new item is dropped and counted; nothing on the caller's path waits for
     the network. ``on_close`` is called when the queue closes, before it waits for what is
-    queued (a sender stops waiting out backoffs).
+    queued (a sender stops waiting out backoffs). ``full_remedy`` is given the first items a
+    full queue drops in an episode and says, in its log line, how to get them back ("": say
+    nothing).
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class BatchQueue(Generic[Item]):
         max_batch_size: int = 512,
         schedule_delay_millis: float = 1000,
         on_close: Callable[[], None] | None = None,
+        full_remedy: Callable[[Sequence[Item]], str] | None = None,
     ) -> None:
         if max_queue_size < 1 or max_batch_size < 1:
             raise ValueError("max_queue_size and max_batch_size must be at least 1")
@@ -96,6 +101,7 @@ class BatchQueue(Generic[Item]):
         self._max_batch_size = min(max_batch_size, max_queue_size)
         self._delay = schedule_delay_millis / 1000
         self._on_close = on_close
+        self._full_remedy = full_remedy
         self._closed = False
         self._start()
         _live.add(self)
@@ -106,6 +112,7 @@ class BatchQueue(Generic[Item]):
         self._queue: deque[Item] = deque()
         self._in_flight = 0  # items of the batch being exported
         self._abandoned = False  # close stopped waiting for that batch (counted as shutdown)
+        self._full = False  # dropped items as full since the queue last drained
         self._lock = threading.Lock()
         self._export_lock = threading.Lock()
         self._wake = threading.Event()
@@ -120,11 +127,14 @@ class BatchQueue(Generic[Item]):
                 refused = "shutdown"
             elif len(self._queue) >= self._max_queue_size:
                 refused = "queue_full"
+                self._full = True
             else:
                 refused = ""
                 self._queue.append(item)
                 wake = len(self._queue) >= self._max_batch_size
-        if refused:
+        if refused == "queue_full":
+            self._dropped_full([item])
+        elif refused:
             self._accounting.count(self._signal, refused, 1)
         elif wake:
             self._wake.set()
@@ -140,11 +150,24 @@ class BatchQueue(Generic[Item]):
                 self._queue.extend(items[:taken])
                 if taken < len(items):
                     refused = "queue_full"
+                    self._full = True
             wake = len(self._queue) >= self._max_batch_size
-        if refused:
+        if refused == "queue_full":
+            self._dropped_full(items[taken:])
+        elif refused:
             self._accounting.count(self._signal, refused, len(items) - taken)
         if wake:
             self._wake.set()
+
+    def _dropped_full(self, items: Sequence[Item]) -> None:
+        remedy = self._full_remedy
+        self._accounting.queue_full(
+            self._destination,
+            self._signal,
+            len(items),
+            self._max_queue_size,
+            (lambda: remedy(items)) if remedy is not None else None,
+        )
 
     def pending(self) -> int:
         """Items queued and not yet handed to ``export``."""
@@ -186,6 +209,9 @@ class BatchQueue(Generic[Item]):
             # A request still in flight is given up on: counted here, not when it ends.
             abandoned, self._in_flight = self._in_flight, 0
             self._abandoned = bool(abandoned)
+            full, self._full = self._full, False
+        if full:
+            self._accounting.queue_drained(self._destination, self._signal, closing=True)
         if left + abandoned:
             self._accounting.count(self._signal, "shutdown", left + abandoned)
 
@@ -218,6 +244,9 @@ class BatchQueue(Generic[Item]):
                     count = min(self._max_batch_size, len(self._queue))
                     batch = [self._queue.popleft() for _ in range(count)]
                     self._in_flight = count
+                    drained, self._full = self._full and not batch, self._full and bool(batch)
+                if drained:
+                    self._accounting.queue_drained(self._destination, self._signal)
                 if not batch:
                     return True
                 if not self._export_one(batch):

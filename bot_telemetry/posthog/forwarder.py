@@ -107,6 +107,7 @@ class PostHogForwarder(Generic[Item]):
             max_queue_size=max_queue_size,
             max_batch_size=max_batch_size,
             schedule_delay_millis=schedule_delay_millis,
+            full_remedy=self._full_remedy if backfill_from is not None else None,
         )
         self.sent = 0
         # What an outage lost is in the store the items came from (``backfill_from``, the
@@ -115,8 +116,6 @@ class PostHogForwarder(Generic[Item]):
         self._times = threading.Lock()
         self._lost_since_ns: int | None = None  # the oldest event lost to an outage
         self._unconfirmed_since_ns: int | None = None  # the oldest queued, not yet sent
-        self._overflowing = False  # the queue was full since it last emptied: said once
-        self._max_queue_size = max_queue_size
         # The oldest event not known to be sent, kept on disk while there is one, so that a
         # process killed before it could say so has it said when it starts again.
         self._unsent_file = unsent_file if backfill_from is not None else None
@@ -138,26 +137,10 @@ class PostHogForwarder(Generic[Item]):
             return
         oldest = min(item.time_ns for item in wanted)
         with self._times:
-            full = self._queue_full()
             self._queue.put_many(wanted)
-            refused = self._queue_full() - full  # the last ones: a full queue takes the first
             if self._unconfirmed_since_ns is None or oldest < self._unconfirmed_since_ns:
                 self._unconfirmed_since_ns = oldest
             self._keep_unsent()
-            tell = bool(refused) and not self._overflowing
-            self._overflowing = self._overflowing or bool(refused)
-        if tell:
-            # No request failed, so no outage line: without this the loss was only counted.
-            since = min(item.time_ns for item in wanted[-refused:])
-            _log.warning(
-                "the queue of events for %s is full (%d; PostHog takes events slower than "
-                "they come): new events are dropped, counted as %s/queue_full, until it "
-                "empties, and this is said once till then; %s",
-                self.destination,
-                self._max_queue_size,
-                SIGNAL,
-                self._backfill_command(since),
-            )
 
     def pending(self) -> int:
         return self._queue.pending()
@@ -190,8 +173,10 @@ class PostHogForwarder(Generic[Item]):
     def _shutdown_drops(self) -> int:
         return self.accounting.dropped().get(f"{SIGNAL}/shutdown", 0)
 
-    def _queue_full(self) -> int:
-        return self.accounting.dropped().get(f"{SIGNAL}/queue_full", 0)
+    def _full_remedy(self, dropped: Sequence[Item]) -> str:
+        # Said in the queue's line when it is first full (the queue's one mechanism for every
+        # destination): the events it drops are in the store, from the oldest of them.
+        return self._backfill_command(min(item.time_ns for item in dropped))
 
     def _remedy(self, ended: bool) -> str:
         with self._times:
@@ -270,7 +255,6 @@ class PostHogForwarder(Generic[Item]):
             elif not self._queue.pending():
                 # Everything put so far is sent or counted as lost (in _lost_since_ns).
                 self._unconfirmed_since_ns = None
-                self._overflowing = False
             self._keep_unsent()
 
 

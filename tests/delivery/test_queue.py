@@ -12,6 +12,7 @@ import pytest
 from opentelemetry.metrics import NoOpMeter
 
 from bot_telemetry.delivery import BatchQueue, Delivery, ExportAccounting
+from tests.support.waiting import wait_for
 
 
 def accounting() -> ExportAccounting:
@@ -181,3 +182,74 @@ def test_a_sender_refused_its_credentials_says_so_and_what_to_check(
     assert f"is failing ({refused})" in line
     assert "the credentials were refused (403)" in line and "check POSTHOG_API_KEY" in line
     assert "resumes by itself" not in line
+
+
+def test_a_slow_destination_says_once_per_episode_what_its_full_queue_drops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A destination that answers, slower than telemetry comes, fails no export: its full
+    queue's drops were only counted (queue_full), with no line in the log."""
+    caplog.set_level(logging.WARNING, logger="bot_telemetry.export")
+    counts = accounting()
+    release = threading.Event()
+    taken = threading.Event()
+
+    def send(batch: Sequence[int]) -> bool:
+        taken.set()
+        return release.wait(10)
+
+    queue: BatchQueue[int] = BatchQueue(
+        send,
+        signal="traces",
+        destination="otlp http://slow:4318",
+        accounting=counts,
+        max_queue_size=2,
+        schedule_delay_millis=3_600_000,
+    )
+    queue.put_many([1, 2])  # a full batch: taken at once, then held by the slow send
+    assert taken.wait(10)
+    wait_for(lambda: queue.pending() == 0, what="the export thread to take the batch")
+    queue.put_many([3, 4])
+    queue.put_many([5, 6, 7])  # dropped
+    queue.put(8)  # dropped, and said no more
+    assert counts.dropped() == {"traces/queue_full": 4}
+    # Said when the slow export ends well: one that hangs until it fails is an outage, and
+    # its line says it.
+    release.set()
+    assert queue.flush(10_000)
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot_telemetry.export"]
+    assert len(lines) == 2, lines
+    assert "otlp http://slow:4318 is falling behind" in lines[0], lines[0]
+    assert "queue of 2 traces items is full" in lines[0] and "(4 so far)" in lines[0]
+    assert "queue_full; said once until the queue drains" in lines[0]
+    assert lines[1] == (
+        "telemetry export to otlp http://slow:4318 caught up: its queue drained; "
+        "4 traces items were dropped while its queue was full"
+    )
+    # A new episode is said again.
+    release.clear()
+    taken.clear()
+    queue.put_many([9, 10])
+    assert taken.wait(10)
+    wait_for(lambda: queue.pending() == 0, what="the export thread to take the batch")
+    queue.put_many([11, 12, 13])
+    release.set()
+    queue.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot_telemetry.export"]
+    assert len(lines) == 4 and "is falling behind" in lines[2] and "(1 so far)" in lines[2], lines
+    assert "caught up" in lines[3] and "1 traces items were dropped" in lines[3], lines
+
+
+def test_a_full_queue_during_an_outage_is_the_outage_s_to_say(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot_telemetry.export")
+    counts = accounting()
+    # A queue full while an export hangs, which then fails: an outage, said as one.
+    counts.queue_full("d", "traces", 3, 10)
+    counts.export_failed("d", "traces", 5, reason="timed out")
+    counts.queue_full("d", "traces", 4, 10)  # counted, not said
+    counts.queue_drained("d", "traces")  # the episode was the outage's: not said either
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot_telemetry.export"]
+    assert len(lines) == 1 and "is failing" in lines[0], lines
+    assert counts.dropped() == {"traces/queue_full": 7, "traces/export_failed": 5}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-import socket
+import threading
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -114,27 +114,37 @@ def test_with_forward_all_the_line_says_the_backfill_sends_events_only(
 
 
 def test_a_full_queue_says_once_what_it_dropped_and_how_to_send_it(
-    caplog: pytest.LogCaptureFixture,
+    posthog_server: PostHogServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # PostHog slower than the events come: a server that takes the request and never answers
-    # holds the sending thread, no request fails, and the queue fills up.
-    with socket.create_server(("127.0.0.1", 0)) as hanging:
-        host, port = hanging.getsockname()[:2]
-        settings = PostHogSettings(api_key="phc_key", host=f"http://{host}:{port}")
-        sending: PostHogForwarder[EventRecord] = PostHogForwarder(
-            settings,
-            ExportAccounting(MeterProvider().get_meter("test")),
-            max_queue_size=2,
-            schedule_delay_millis=3_600_000,
-            backfill_from="--store /data/telemetry.duckdb",
-        )
-        sending.put_many([record(8), record(9)])  # a full batch: taken at once, then held
-        wait_for(lambda: sending.pending() == 0, what="the sending thread to take the batch")
-        sending.put_many([record(4), record(5)])
-        sending.put_many([record(3), record(6)])  # both dropped
-        sending.put_many([record(7)])  # dropped, and said no more
-        assert sending.accounting.dropped() == {"posthog/queue_full": 3}
-    (line,) = [r.getMessage() for r in caplog.records if "queue" in r.getMessage()]
-    assert "PostHog takes events slower than they come" in line
-    assert since_in(line) == START // SECOND * SECOND + 3 * SECOND
-    sending.close(timeout_millis=1)
+    # PostHog slower than the events come: the sending thread is held (here while it reads
+    # the first batch) and answered in the end, no request fails, and the queue fills up.
+    release = threading.Event()
+
+    def slowly(item: EventRecord) -> EventRecord:
+        assert release.wait(30), "the test never let the batch go"
+        return item
+
+    settings = PostHogSettings(api_key=posthog_server.api_key, host=posthog_server.url)
+    sending: PostHogForwarder[EventRecord] = PostHogForwarder(
+        settings,
+        ExportAccounting(MeterProvider().get_meter("test")),
+        to_record=slowly,
+        max_queue_size=2,
+        schedule_delay_millis=3_600_000,
+        backfill_from="--store /data/telemetry.duckdb",
+    )
+    sending.put_many([record(8), record(9)])  # a full batch: taken at once, then held
+    wait_for(lambda: sending.pending() == 0, what="the sending thread to take the batch")
+    sending.put_many([record(4), record(5)])
+    sending.put_many([record(3), record(6)])  # both dropped
+    sending.put_many([record(7)])  # dropped, and said no more
+    assert sending.accounting.dropped() == {"posthog/queue_full": 3}
+    release.set()
+    assert sending.flush()
+    lines = [r.getMessage() for r in caplog.records if "queue" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert f"{sending.destination} is falling behind" in lines[0], lines[0]
+    assert "takes them slower than they come" in lines[0] and "(3 so far)" in lines[0]
+    assert since_in(lines[0]) == START // SECOND * SECOND + 3 * SECOND
+    assert "caught up" in lines[1] and "3 posthog items were dropped" in lines[1], lines[1]
+    sending.close()
