@@ -169,23 +169,26 @@ def run(options: argparse.Namespace) -> int:
     )
 
     def ready(running: Running) -> None:
+        # A line each, all on one was 200 columns; not wrapped, so a path or an address is
+        # whole on its line to copy.
         if config.read_only:
-            print(
-                f"{PROG} reader on {running.url}  (web UI {running.url}/, no receivers)  "
-                f"store {config.store}",
-                flush=True,
-            )
-            return
-        grpc = f"; OTLP/gRPC {running.grpc_url}" if running.grpc_url else ""
-        print(
-            f"{PROG} collector on {running.url}  (OTLP/HTTP /v1/traces /v1/logs /v1/metrics, "
-            f"client telemetry /v1/telemetry{grpc}; web UI {running.url}/)  store {config.store}",
-            flush=True,
-        )
-        # Said because with a ClickHouse store the default is relative to the working
-        # directory: jobs.sqlite3 and link.key appeared wherever serve was started.
-        folder = running.runner.app[EXHAUST_KEY].settings.folder.resolve()
-        print(f"{PROG} data exhaust folder {folder}  (--exhaust-dir moves it)", flush=True)
+            said = [
+                f"{PROG} reader on {running.url}  (web UI {running.url}/, no receivers)",
+                f"  store {config.store}",
+            ]
+        else:
+            grpc = f"; OTLP/gRPC {running.grpc_url}" if running.grpc_url else ""
+            # Said because with a ClickHouse store the default is relative to the working
+            # directory: jobs.sqlite3 and link.key appeared wherever serve was started.
+            folder = running.runner.app[EXHAUST_KEY].settings.folder.resolve()
+            said = [
+                f"{PROG} collector on {running.url}  (web UI {running.url}/)",
+                "  receives OTLP/HTTP /v1/traces /v1/logs /v1/metrics, client telemetry "
+                f"/v1/telemetry{grpc}",
+                f"  store {config.store}",
+                f"{PROG} data exhaust folder {folder}  (--exhaust-dir moves it)",
+            ]
+        print("\n".join(said), flush=True)
 
     asyncio.run(serve(config, ready))
     return 0

@@ -149,6 +149,13 @@ def test_max_body_mb_covers_otlp_and_client_telemetry_keeps_5_mib(tmp_path: Path
         # Among the start-up lines: where jobs and link keys are kept (with a ClickHouse
         # store the default is under the working directory, which nothing said).
         assert f"data exhaust folder {tmp_path.resolve() / 'exhaust'}  " in process.output()
+        # Each a line of its own: the address, what it receives and the store were one line
+        # of 200 columns.
+        started = process.output().splitlines()[:4]
+        assert started[0] == f"bot-telemetry collector on {url}  (web UI {url}/)", started
+        assert started[1].startswith("  receives OTLP/HTTP /v1/traces /v1/logs /v1/metrics, ")
+        assert started[2] == f"  store {tmp_path / 'telemetry.duckdb'}", started
+        assert max(len(line) for line in started[:2]) <= 120, started
         two_mib = b'{"events": [], "pad": "' + b"x" * (2 << 20) + b'"}'
         assert _post(url + "/v1/traces", two_mib, "application/json")[0] == 413
         assert _post(url + "/v1/telemetry", two_mib, "application/json")[0] != 413
