@@ -207,7 +207,7 @@ def test_the_failed_set_does_not_pretend_to_be_filtered_by_event(ui: Page) -> No
     assert page.locator("select[name=eid]").is_disabled()
     page.click("form.search button[type=submit]")
     ui.ready("#/client-events?eid=FEEDBACK&failed=true")
-    eids = page.locator("#view tbody tr td:nth-child(3)").all_inner_texts()
+    eids = page.locator("#view tbody tr td:nth-child(1)").all_inner_texts()
     assert sorted(eids) == ["FEEDBACK", "INTERACT"]
     # Every event's failures are listed: the select says so, it does not claim FEEDBACK.
     assert page.locator("select[name=eid]").is_disabled()
@@ -226,6 +226,30 @@ def test_a_cut_event_as_sent_is_marked_and_shown_whole_on_request(ui: Page) -> N
     button.click()
     assert '"rating":"five"' in sent.inner_text()
     assert "…" not in sent.inner_text()
+
+
+REASONS_IN_SIGHT = """() => {
+  const headings = [...document.querySelectorAll('#view thead th')].map((th) => th.textContent);
+  const box = document.querySelector('#view .table-scroll').getBoundingClientRect();
+  return [...document.querySelectorAll('#view tbody tr')].map((row) =>
+    ['Eid', 'Field', 'Expected'].map((label) => {
+      const cell = row.cells[headings.indexOf(label)].getBoundingClientRect();
+      return [label, cell.left >= box.left && cell.right <= Math.min(box.right, innerWidth)];
+    }));
+}"""
+
+
+def test_a_failed_event_s_reason_is_in_sight_on_a_phone(ui: Page) -> None:
+    # Field and Expected, which say why an event failed, were the 4th and 5th columns: at
+    # 420 px they were off-screen to the right, behind Received and Service.
+    ui.page.set_viewport_size({"width": 420, "height": 860})
+    page = ui.open("#/client-events?failed=true")
+    rows = page.evaluate(REASONS_IN_SIGHT)
+    ui.shot("client-events-failed-420")
+    assert len(rows) == 2
+    for row in rows:
+        assert row == [["Eid", True], ["Field", True], ["Expected", True]], row
+    assert "FEEDBACK" in page.locator("#view tbody").inner_text()
 
 
 @pytest.mark.parametrize("hash_", ["#/traces", "#/node/api", "#/client-events?failed=true"])

@@ -45,10 +45,12 @@ async function showClientEvents(arg, params) {
   if (failed) {
     const found = await getJson(`/api/client-events${query({ ...windowParams(), failed: "true", limit: EVENT_LIMIT })}`);
     count = shownCount(found.length, EVENT_LIMIT, "failed events");
-    listing = table([{ label: "Received" }, { label: "Service" }, { label: "Eid" }, { label: "Field" },
-      { label: "Expected" }, { label: "Event as sent" }],
-    found.map((f) => ({ failed: true, cells: [f.received, f.service, f.eid || "–", f.field || "–",
-      f.expected || "–", el("code", {}, shownValue(JSON.stringify(f.event), EVENT_SHOWN))] })));
+    // Why each failed first, after the event it is about: on a phone the columns after the
+    // third are off-screen, and Field and Expected were the fourth and fifth.
+    listing = table([{ label: "Eid" }, { label: "Field" }, { label: "Expected" },
+      { label: "Received" }, { label: "Service" }, { label: "Event as sent" }],
+    found.map((f) => ({ failed: true, cells: [f.eid || "–", f.field || "–", f.expected || "–",
+      f.received, f.service, el("code", {}, shownValue(JSON.stringify(f.event), EVENT_SHOWN))] })));
   } else {
     const found = await getJson(`/api/client-events${query({ ...windowParams(), eid, limit: EVENT_LIMIT })}`);
     count = shownCount(found.length, EVENT_LIMIT, "events");
