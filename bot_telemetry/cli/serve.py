@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from . import exhaust
 from .common import (
     PROG,
     TOKEN_VARIABLE,
+    CommandError,
     Handler,
     UsageError,
     described,
@@ -190,5 +192,14 @@ def run(options: argparse.Namespace) -> int:
             ]
         print("\n".join(said), flush=True)
 
-    asyncio.run(serve(config, ready))
+    try:
+        asyncio.run(serve(config, ready))
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        # It said "[Errno 98] error while attempting to bind on address (...)".
+        raise CommandError(
+            f"{config.host}:{config.port} is in use (another serve, an OpenTelemetry "
+            "Collector?): give another --port, or --port 0 to pick a free one"
+        ) from None
     return 0

@@ -4,6 +4,7 @@ their refusals."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -162,3 +163,19 @@ def test_max_body_mb_covers_otlp_and_client_telemetry_keeps_5_mib(tmp_path: Path
         six_mib = b'{"events": [], "pad": "' + b"x" * (6 << 20) + b'"}'
         status, _, answer = _post(url + "/v1/telemetry", six_mib, "application/json")
         assert status == 413 and str(5 << 20) in json.dumps(answer), answer
+
+
+def test_a_port_in_use_says_how_to_choose_another(tmp_path: Path) -> None:
+    """It said "[Errno 98] error while attempting to bind on address ('127.0.0.1', N):
+    address already in use"."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = serve("--store", str(tmp_path / "s"), "--port", str(port), "--no-grpc")
+    assert_one_line_error(
+        result,
+        f"127.0.0.1:{port} is in use (another serve, an OpenTelemetry Collector?): give "
+        "another --port, or --port 0 to pick a free one",
+        1,
+    )
