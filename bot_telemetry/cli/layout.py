@@ -2,11 +2,11 @@
 
 The width is the terminal's when stdout is one (``$COLUMNS`` first, as ``shutil`` reads it),
 else 120, so a file or a pipe gets the same lines whoever runs the command and whatever
-``$COLUMNS`` a parent process left in the environment. A table wider
-than that is split into column groups, each repeating the first column (the row's key)
-the way a wide data frame prints; a cell still too long for its group wraps inside its column.
-A line of prose or of items (a funnel's drop-offs, a histogram's buckets) wraps with a
-hanging indent. Nothing is cut: every value is printed whole, only across lines.
+``$COLUMNS`` a parent process left in the environment. A table wider than that has its long
+columns narrowed, their values wrapping inside them; if that is not enough it is split into
+column groups, each repeating the first column (the row's key) the way a wide data frame
+prints. A line of prose or of items (a histogram's buckets) wraps with a hanging indent.
+Nothing is cut: every value is printed whole, only across lines (docs/cli.md#width).
 """
 
 from __future__ import annotations
