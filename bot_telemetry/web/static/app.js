@@ -8,6 +8,7 @@
 const view = document.getElementById("view");
 const status = document.getElementById("status");
 const windowSelect = document.getElementById("window");
+const windowNote = document.getElementById("window-note");
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -243,6 +244,8 @@ const pages = new Map();
 
 // Register a page for "#/<route>/<arg>?<params>". `nav` (a label) puts it in the header,
 // ordered by `order`; `section` is the nav entry it belongs to (default: its own route).
+// `window: false` for a page the time window does not change (one trace, one transcript):
+// there the select is disabled and says so, rather than offer a choice that does nothing.
 function register(route, page) {
   pages.set(route, { section: route, ...page });
 }
@@ -328,6 +331,9 @@ async function route() {
   const params = new URLSearchParams(search || "");
   chooseWindow(params.get("window") || "");
   const page = pages.get(parts[0]) || pages.get("appmap");
+  // Still set to the hash's window, which links from this page keep.
+  windowSelect.disabled = page.window === false;
+  windowNote.hidden = page.window !== false;
   for (const link of document.querySelectorAll("nav a")) {
     link.classList.toggle("active", link.dataset.view === page.section);
   }

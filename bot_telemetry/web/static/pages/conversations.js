@@ -75,5 +75,6 @@ async function showConversation(conversationId) {
 }
 
 register("conversations", { nav: "Conversations", order: 30, show: () => showConversations() });
-register("conversation", { section: "conversations", show: (id) => showConversation(id) });
+register("conversation", { section: "conversations", window: false,
+  show: (id) => showConversation(id) });
 })();

@@ -170,5 +170,5 @@ async function showExhausts(tag) {
   await show();
 }
 
-register("exhausts", { nav: "Exhausts", order: 60, show: (tag) => showExhausts(tag) });
+register("exhausts", { nav: "Exhausts", order: 60, window: false, show: (tag) => showExhausts(tag) });
 })();

@@ -157,5 +157,5 @@ async function showTrace(traceId) {
 }
 
 register("traces", { nav: "Transactions", order: 20, show: (_, params) => showTraces(params) });
-register("trace", { section: "traces", show: (traceId) => showTrace(traceId) });
+register("trace", { section: "traces", window: false, show: (traceId) => showTrace(traceId) });
 })();
