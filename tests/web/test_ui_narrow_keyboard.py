@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bot_telemetry import contract
 from bot_telemetry.store.database import Store
@@ -450,9 +451,20 @@ def test_an_empty_app_map_says_how_telemetry_gets_here(browser: Any, tmp_path: P
 
 
 DETAILS_IN_SIGHT = """() => {
-  const box = document.getElementById('span-details').getBoundingClientRect();
-  return box.top >= 0 && box.top < window.innerHeight - 40;
+  const box = document.getElementById('span-details')?.getBoundingClientRect();
+  return box !== undefined && box.top >= 0 && box.top < window.innerHeight - 40;
 }"""
+WHERE_DETAILS_ARE = """() => [document.getElementById('span-details')?.getBoundingClientRect().top,
+  window.innerHeight, window.scrollY, document.activeElement.className]"""
+
+
+def details_in_sight(page: Any) -> None:
+    """Wait for the opened span's details to be in sight (a frame may still be due after the
+    key or the click); on a timeout, say where they were."""
+    try:
+        page.wait_for_function(DETAILS_IN_SIGHT, timeout=5_000)
+    except PlaywrightTimeout as error:
+        raise AssertionError(f"details not in sight: {page.evaluate(WHERE_DETAILS_ARE)}") from error
 
 
 def test_a_span_opened_on_a_phone_shows_its_details(
@@ -465,11 +477,11 @@ def test_a_span_opened_on_a_phone_shows_its_details(
     row = page.locator(".span-row").nth(2)
     row.focus()
     page.keyboard.press("Enter")
-    assert page.evaluate(DETAILS_IN_SIGHT)
+    details_in_sight(page)
     ui.shot("span-details-420")
     # Another span, with the mouse.
     page.locator(".span-row").nth(3).click()
-    assert page.evaluate(DETAILS_IN_SIGHT)
+    details_in_sight(page)
     name = page.locator(".span-row .span-label").nth(3).get_attribute("title")
     assert name and page.locator("#span-details h3").first.inner_text().endswith(name)
 
