@@ -231,7 +231,9 @@ def test_without_another_destination_the_line_names_no_backfill(
 ) -> None:
     server.down()
     own = PostHogSettings(api_key=server.api_key, host=server.url, retry_seconds=0)
-    handle = configure("bot", span_exporters=[], log_exporters=[PostHogLogExporter(own)])
+    handle = configure(
+        "bot", span_exporters=[], log_exporters=[PostHogLogExporter(own)], metric_readers=[]
+    )
     try:
         with caplog.at_level(logging.WARNING):
             emit_turn(1)
