@@ -15,12 +15,15 @@ __all__ = ["azurite", "browser"]  # one Azurite for the session; Chromium per mo
 LONGEST_FIRST = (
     "tests/reliability/test_soak.py",
     "tests/reliability/test_shutdown.py",
+    "tests/web/test_ui_narrow_keyboard.py",
     "tests/reliability/test_faults.py",
     "tests/benchmarks/test_turn_overhead.py",
     "tests/sample_bot/test_demo_measures.py",
     "tests/web/test_journeys_ui.py",
     "tests/reliability/test_privacy.py",
+    "tests/analytics/journeys/test_funnel_cases.py",
     "tests/cli/test_clickhouse.py",
+    "tests/cli/test_serve_operator.py",
     "tests/reliability/test_ui.py",
     "tests/collector/test_cli.py",
     "tests/deploy/test_rotel_clickhouse.py",
@@ -33,7 +36,6 @@ LONGEST_FIRST = (
     "tests/cli/test_journeys.py",
     "tests/analytics/test_cross_engine.py",
     "tests/sample_bot/test_journeys.py",
-    "tests/analytics/journeys/test_funnel_cases.py",
     "tests/benchmarks/test_measures.py",
 )
 
