@@ -6,41 +6,26 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot_telemetry.cli import build_parser
 from bot_telemetry.cli.common import TIME_TYPES, attach_dashed_values, instant_argument
-from bot_telemetry.store.database import Store
-from tests.support.journeys import Stream, booking, converse, load_duckdb
+from tests.support.journeys import booking_store
 from tests.support.ports import free_port
-from tests.support.processes import REPO
+from tests.support.processes import run_cli
 
 END = "2026-11-10T00:00:00Z"
 
 
 @pytest.fixture(scope="module")
 def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    stream = Stream()
-    for i, (name, script) in enumerate(booking().items()):
-        converse(stream, name, i * 300, script, user=f"user-{i % 2}")
-    path = tmp_path_factory.mktemp("cli-arguments") / "store.duckdb"
-    store = Store.open(path)
-    load_duckdb(store, stream)
-    store.close()
-    return path
+    return booking_store(tmp_path_factory.mktemp("cli-arguments") / "store.duckdb")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args)
 
 
 @pytest.mark.parametrize(

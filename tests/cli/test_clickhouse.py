@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,17 +17,11 @@ import pytest
 from tests.collector.scenario import Sent, run_conversation
 from tests.support.clickhouse import ClickHouseServer, clickhouse_server
 from tests.support.ports import free_port
-from tests.support.processes import REPO, running
+from tests.support.processes import REPO, run_cli, running
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, timeout=60)
 
 
 def get_json(url: str) -> Any:

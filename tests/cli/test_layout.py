@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from bot_telemetry.cli.layout import DEFAULT_WIDTH, NO_ROWS, table, wrap_items
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.rows import metrics_batch
-from tests.support.journeys import Stream, booking, converse, load_duckdb
+from tests.support.journeys import booking_store
 from tests.support.otlp_messages import metrics_request
 from tests.support.processes import REPO
 
@@ -42,12 +42,8 @@ BOUNDS = [round(0.5 * 1.25**i, 3) for i in range(60)]
 
 @pytest.fixture(scope="module")
 def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    stream = Stream()
-    for i, (name, script) in enumerate(booking().items()):
-        converse(stream, name, i * 300, script, user=f"user-{i % 2}")
-    path = tmp_path_factory.mktemp("cli-layout") / "store.duckdb"
+    path = booking_store(tmp_path_factory.mktemp("cli-layout") / "store.duckdb")
     store = Store.open(path)
-    load_duckdb(store, stream)
     histogram = {
         "count": 61,
         "sum": 1000.0,

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.analytics.measures_expected import EXPECTED, Window
 from tests.analytics.test_measures import same
 from tests.support.measure_traffic import START, Plan, planned_store
-from tests.support.processes import REPO
+from tests.support.processes import run_cli
 
 SINCE = "2026-10-30T20:00:00Z"
 UNTIL = "2026-11-03T20:00:00Z"
@@ -31,13 +30,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Plan]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", "measures", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("measures", *args)
 
 
 def window_args(store: Path) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 from bot_telemetry.cli.metrics import sparkline
@@ -13,19 +12,13 @@ from bot_telemetry.store.database import Store
 from bot_telemetry.store.rows import metrics_batch
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.otlp_messages import T0, metrics_request
-from tests.support.processes import REPO
+from tests.support.processes import run_cli
 
 SECOND = 1_000_000_000
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, timeout=60)
 
 
 def fill(store_path: Path) -> None:

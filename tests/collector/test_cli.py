@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,17 +13,11 @@ import pytest
 from bot_telemetry.web import discovery_path
 from tests.collector.scenario import Sent, run_conversation
 from tests.support.ports import free_port
-from tests.support.processes import REPO, running
+from tests.support.processes import run_cli, running
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, timeout=60)
 
 
 @dataclass

@@ -365,3 +365,18 @@ def converse(
         stream.event(conversation, start + 0.15, "BotMessageSend", turn=turn)
         turns.append(turn)
     return turns
+
+
+def booking_store(path: Path, user_per_conversation: bool = False) -> Path:
+    """A DuckDB store at ``path`` holding ``booking()``'s conversations, 5 minutes apart: by two
+    users taking turns, or (``user_per_conversation``) each by its own user."""
+    stream = Stream()
+    for i, (name, script) in enumerate(booking().items()):
+        user = f"user-{name}" if user_per_conversation else f"user-{i % 2}"
+        converse(stream, name, i * 300, script, user=user)
+    store = Store.open(path)
+    try:
+        load_duckdb(store, stream)
+    finally:
+        store.close()
+    return path

@@ -18,6 +18,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``bot-telemetry ARGS`` in a process of its own, as a user runs it, its output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot_telemetry.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @dataclass
 class RunningProcess:
     process: subprocess.Popen[bytes]

@@ -20,11 +20,10 @@ from typing import Any
 
 import pytest
 
-from bot_telemetry.store.database import Store
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support import http_json
 from tests.support.browser import Page
-from tests.support.journeys import Stream, booking, converse, load_duckdb
+from tests.support.journeys import booking_store
 from tests.support.otlp_messages import T0, metrics_request
 from tests.support.processes import REPO
 
@@ -42,13 +41,9 @@ def post_json(url: str, path: str, body: Any) -> tuple[int, Any]:
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorThread]:
-    path = tmp_path_factory.mktemp("ui-fixes-journeys") / "store.duckdb"
-    stream = Stream()
-    for i, (name, script) in enumerate(booking().items()):
-        converse(stream, name, i * 300, script, user=f"user-{name}")
-    store = Store.open(path)
-    load_duckdb(store, stream)
-    store.close()
+    path = booking_store(
+        tmp_path_factory.mktemp("ui-fixes-journeys") / "store.duckdb", user_per_conversation=True
+    )
     with CollectorThread(ServerConfig(store=path, port=0)) as running:
         memory = [
             {"as_int": value, "time_unix_nano": T0 + i * SECOND}
