@@ -4,8 +4,10 @@ values an SDK would never produce."""
 from __future__ import annotations
 
 import itertools
+import urllib.request
 from typing import Any
 
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -139,3 +141,15 @@ def metrics_request(
                     getattr(point, side).offset = offset
                     getattr(point, side).bucket_counts.extend(counts)
     return request
+
+
+def post_otlp(url: str, path: str, message: Message) -> None:
+    """POST an export request to ``url`` + ``path`` (``/v1/traces``, ``/v1/logs``,
+    ``/v1/metrics``) as an exporter does, protobuf over HTTP; it must be taken (200)."""
+    request = urllib.request.Request(
+        f"{url}{path}",
+        data=message.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200

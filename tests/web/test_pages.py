@@ -8,12 +8,10 @@ Screenshots go to test-artifacts/web/ for a person to look at.
 from __future__ import annotations
 
 import math
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from google.protobuf.message import Message
 
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.browser import Page
@@ -24,21 +22,12 @@ from tests.support.otlp_messages import (
     new_trace_id,
     spans_request,
 )
+from tests.support.otlp_messages import post_otlp as post
 
 SECOND = 1_000_000_000
 LINKED = (new_trace_id(), new_span_id())
 MISSING = (new_trace_id(), new_span_id())
 TRACE = new_trace_id()
-
-
-def post(url: str, path: str, message: Message) -> None:
-    request = urllib.request.Request(
-        f"{url}{path}",
-        data=message.SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
 
 
 @pytest.fixture(scope="module")

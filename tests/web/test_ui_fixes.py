@@ -13,25 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from google.protobuf.message import Message
 
 from bot_telemetry import contract
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.browser import Page
 from tests.support.otlp_messages import T0, logs_request, new_span_id, new_trace_id, spans_request
+from tests.support.otlp_messages import post_otlp as post
 
 MS = 1_000_000
 TURN = (new_trace_id(), new_span_id())
-
-
-def post(url: str, path: str, message: Message) -> None:
-    request = urllib.request.Request(
-        f"{url}{path}",
-        data=message.SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
 
 
 def sunbird(eid: str, mid: str, edata: dict[str, Any]) -> dict[str, Any]:

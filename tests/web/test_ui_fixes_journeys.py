@@ -24,7 +24,7 @@ from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support import http_json
 from tests.support.browser import Page
 from tests.support.journeys import booking_store
-from tests.support.otlp_messages import T0, metrics_request
+from tests.support.otlp_messages import T0, metrics_request, post_otlp
 from tests.support.processes import REPO
 
 SECOND = 1_000_000_000
@@ -72,13 +72,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorThr
                 {"name": "queue.depth", "kind": "gauge", "unit": "1", "points": depths},
             ]
         )
-        request = urllib.request.Request(
-            f"{running.url}/v1/metrics",
-            data=body.SerializeToString(),
-            headers={"Content-Type": "application/x-protobuf"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
+        post_otlp(running.url, "/v1/metrics", body)
         yield running
 
 

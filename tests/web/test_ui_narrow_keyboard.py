@@ -32,7 +32,7 @@ from tests.support.bot_traffic import Traffic, generate, load_duckdb
 from tests.support.browser import Page
 from tests.support.journeys import Stream, booking, converse
 from tests.support.journeys import load_duckdb as load_journeys
-from tests.support.otlp_messages import new_span_id, new_trace_id, spans_request
+from tests.support.otlp_messages import new_span_id, new_trace_id, post_otlp, spans_request
 
 ARTIFACTS = "ui-narrow-keyboard"
 
@@ -316,13 +316,7 @@ def test_a_search_run_again_reads_the_store_again(
     page = ui.open("#/traces?service=late")
     assert page.locator("#view td.empty").count() == 1
     request = spans_request([{"name": "late call"}], service="late")
-    posted = urllib.request.Request(
-        f"{running.url}/v1/traces",
-        data=request.SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-    )
-    with urllib.request.urlopen(posted, timeout=10) as answer:
-        assert answer.status == 200
+    post_otlp(running.url, "/v1/traces", request)
     page.evaluate("delete document.body.dataset.ready")
     page.click("#trace-search button[type=submit]")
     ui.ready("#/traces?service=late")
@@ -377,13 +371,7 @@ def test_a_long_conversation_id_wraps_on_a_phone(
     request = spans_request([turn], service="bot")
     failed = request.resource_spans[0].scope_spans[0].spans[0]
     failed.status.message = f"https://smba.trafficmanager.net/emea/v3/conversations/{TEAMS_ID}"
-    posted = urllib.request.Request(
-        f"{running.url}/v1/traces",
-        data=request.SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-    )
-    with urllib.request.urlopen(posted, timeout=10) as answer:
-        assert answer.status == 200
+    post_otlp(running.url, "/v1/traces", request)
     ui.page.set_viewport_size({"width": 420, "height": 860})
     path = urllib.parse.quote(TEAMS_ID, safe="")
     page = ui.open(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from bot_telemetry.store.database import Store
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.bot_traffic import T0, Traffic, generate, load_duckdb
 from tests.support.browser import Page
-from tests.support.otlp_messages import spans_request
+from tests.support.otlp_messages import post_otlp, spans_request
 
 SECOND = 10**9
 CLIENT = 3
@@ -52,13 +51,7 @@ def refused_call(url: str) -> None:
         ],
         service="channel",
     )
-    posted = urllib.request.Request(
-        f"{url}/v1/traces",
-        data=request.SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-    )
-    with urllib.request.urlopen(posted, timeout=10) as response:
-        assert response.status == 200
+    post_otlp(url, "/v1/traces", request)
 
 
 @pytest.fixture(scope="module")
