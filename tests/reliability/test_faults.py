@@ -104,18 +104,25 @@ def test_a_failing_backend_never_fails_a_turn(faulty: Faulty, fault: str) -> Non
     backend.set_mode(ACCEPT)
     assert stack.flush("bot")  # what is still queued goes out now
 
+    seen: dict[str, int] = {}
+
     def accounted() -> bool:
-        spans = backend.spans_of("bot") - spans_before
-        events = bot_events(backend) - events_before
-        lost_spans = dropped(backend, "traces") - dropped_before["traces"]
-        lost_events = dropped(backend, "logs") - dropped_before["logs"]
-        return (spans + lost_spans, events + lost_events) == (
+        seen["spans"] = backend.spans_of("bot") - spans_before
+        seen["events"] = bot_events(backend) - events_before
+        seen["lost_spans"] = dropped(backend, "traces") - dropped_before["traces"]
+        seen["lost_events"] = dropped(backend, "logs") - dropped_before["logs"]
+        return (seen["spans"] + seen["lost_spans"], seen["events"] + seen["lost_events"]) == (
             faulty.spans_per_run,
             faulty.events_per_run,
         )
 
     # The dropped metric reaches the backend once it is back (cumulative, every 300 ms).
-    wait_for(accounted, timeout=15, what=f"every item delivered or counted as dropped ({fault})")
+    try:
+        wait_for(accounted, timeout=15, what=f"every item delivered or counted ({fault})")
+    except AssertionError as error:
+        # Short or over: which one tells a slow flush from items counted twice.
+        expected = {"spans": faulty.spans_per_run, "events": faulty.events_per_run}
+        raise AssertionError(f"{error}: expected {expected}, last seen {seen}") from None
     assert dropped(backend, "traces") > dropped_before["traces"]
     # What survived the outage is what the queues held: at most a queue and a batch in flight
     # per signal. Anything more would mean the bot kept telemetry beyond its bound.
