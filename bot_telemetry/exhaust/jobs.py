@@ -13,6 +13,12 @@ runner that dies leaves the job PROCESSING until its lease runs out, or at once 
 runner on the same machine sees the holder's process is gone; then the job is submitted
 again, or FAILED after ``MAX_ATTEMPTS``. An attempt that lost its job that way (stalled past
 its lease) cannot finish or fail it: ``succeed`` and ``fail`` given its holder do nothing.
+
+An attempt that fails (``fail(retry=True)``) is not tried again at once: a store or network
+outage usually lasts longer than the second three attempts in a row would take. The job waits
+``RETRY_DELAYS_SECONDS`` (30 s after the first attempt, 2 minutes after the second) and says
+so in its statusMessage; ``claim`` leaves it until then. Nothing sleeps meanwhile: the runner
+takes other jobs, and the schedule wakes for the retry (``next_retry_ms``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +44,8 @@ SUCCESS: Final = "SUCCESS"
 FAILED: Final = "FAILED"
 MAX_ATTEMPTS: Final = 3
 DEFAULT_LEASE_SECONDS: Final = 600.0
+#: How long a job waits after a failed attempt before the next: after attempt 1, after 2.
+RETRY_DELAYS_SECONDS: Final = (30.0, 120.0)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS exhaust_jobs (
@@ -59,7 +67,8 @@ CREATE TABLE IF NOT EXISTS exhaust_jobs (
     files TEXT NOT NULL DEFAULT '[]',
     rows INTEGER,
     holder TEXT,
-    lease_until_ms INTEGER
+    lease_until_ms INTEGER,
+    retry_at_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS exhaust_jobs_tag ON exhaust_jobs (tag, submitted_ms);
 CREATE INDEX IF NOT EXISTS exhaust_jobs_status ON exhaust_jobs (status, submitted_ms);
@@ -99,6 +108,8 @@ class Job:
     execution_ms: int | None
     files: list[str] = field(default_factory=list)
     rows: int | None = None
+    #: When a job waiting after a failed attempt may be tried again (epoch ms); else None.
+    retry_at_ms: int | None = None
 
     @property
     def conversation_id(self) -> str:
@@ -142,13 +153,30 @@ class JobStore:
     """The jobs file. Safe to share between threads (a connection per call) and processes
     (SQLite's locks; changes in ``BEGIN IMMEDIATE`` transactions)."""
 
-    def __init__(self, path: Path, *, lease_seconds: float = DEFAULT_LEASE_SECONDS):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        retry_delays_seconds: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+        clock: Callable[[], int] = now_ms,
+    ):
+        """``clock`` gives the time in epoch ms (tests pass one they can move on)."""
         self.path = Path(path)
         self.lease_ms = int(lease_seconds * 1000)
+        self.retry_delays_ms = [int(seconds * 1000) for seconds in retry_delays_seconds]
+        self.clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         # executescript commits on its own; every statement is IF NOT EXISTS.
-        self._connection().executescript(_SCHEMA)
+        db = self._connection()
+        db.executescript(_SCHEMA)
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(exhaust_jobs)")}
+        if "retry_at_ms" not in columns:  # a jobs file from before retries waited
+            try:
+                db.execute("ALTER TABLE exhaust_jobs ADD COLUMN retry_at_ms INTEGER")
+            except sqlite3.OperationalError:
+                pass  # another process added it first
 
     def _connection(self) -> sqlite3.Connection:
         found: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -183,7 +211,7 @@ class JobStore:
         """The job for ``request``: a new one, or the existing one (a FAILED one submitted
         again with this request's key). Returns the job and whether it was created.
         ``JobConflict`` when the job with this id was asked with other parameters."""
-        now = now_ms()
+        now = self.clock()
         with self._transaction() as db:
             existing = db.execute(
                 "SELECT * FROM exhaust_jobs WHERE request_id = ?", [request_id]
@@ -219,7 +247,7 @@ class JobStore:
                         "UPDATE exhaust_jobs SET status = ?, status_message = '', attempts = 0, "
                         "encryption_key = ?, updated_ms = ?, completed_ms = NULL, "
                         "execution_ms = NULL, files = '[]', rows = NULL, holder = NULL, "
-                        "lease_until_ms = NULL WHERE request_id = ?",
+                        "lease_until_ms = NULL, retry_at_ms = NULL WHERE request_id = ?",
                         [SUBMITTED, request.encryption_key, now, request_id],
                     )
             row = db.execute(
@@ -261,23 +289,25 @@ class JobStore:
 
     # --- the runner's side ----------------------------------------------------------------
 
-    def claim(self, holder: str | None = None) -> Job | None:
+    def claim(self, holder: str | None = None, *, retries_only: bool = False) -> Job | None:
         """Take the oldest submitted job (attempt + 1) after putting back jobs whose runner
-        died; None when there is nothing to do."""
+        died, leaving those waiting to retry until their time; only jobs tried before with
+        ``retries_only``. None when there is nothing to do."""
         holder = holder or holder_id()
-        now = now_ms()
+        now = self.clock()
         with self._transaction() as db:
             self._recover(db, now)
             row = db.execute(
                 "SELECT request_id FROM exhaust_jobs WHERE status = ? "
+                "AND (retry_at_ms IS NULL OR retry_at_ms <= ?) AND (? = 0 OR attempts > 0) "
                 "ORDER BY submitted_ms, request_id LIMIT 1",
-                [SUBMITTED],
+                [SUBMITTED, now, int(retries_only)],
             ).fetchone()
             if row is None:
                 return None
             db.execute(
                 "UPDATE exhaust_jobs SET status = ?, attempts = attempts + 1, holder = ?, "
-                "lease_until_ms = ?, updated_ms = ? WHERE request_id = ?",
+                "lease_until_ms = ?, updated_ms = ?, retry_at_ms = NULL WHERE request_id = ?",
                 [PROCESSING, holder, now + self.lease_ms, now, row["request_id"]],
             )
             claimed = db.execute(
@@ -292,7 +322,7 @@ class JobStore:
             renewed = db.execute(
                 "UPDATE exhaust_jobs SET lease_until_ms = ? "
                 "WHERE request_id = ? AND status = ? AND holder = ?",
-                [now_ms() + self.lease_ms, request_id, PROCESSING, holder],
+                [self.clock() + self.lease_ms, request_id, PROCESSING, holder],
             )
             return renewed.rowcount == 1
 
@@ -307,10 +337,19 @@ class JobStore:
             )
             return said.rowcount == 1
 
+    def next_retry_ms(self) -> int | None:
+        """When the first job waiting after a failed attempt may be tried again (epoch ms)."""
+        row = (
+            self._connection()
+            .execute("SELECT min(retry_at_ms) FROM exhaust_jobs WHERE status = ?", [SUBMITTED])
+            .fetchone()
+        )
+        return int(row[0]) if row is not None and row[0] is not None else None
+
     def recover(self) -> int:
         """Put back (or fail) jobs whose runner died; how many."""
         with self._transaction() as db:
-            return self._recover(db, now_ms())
+            return self._recover(db, self.clock())
 
     def _recover(self, db: sqlite3.Connection, now: int) -> int:
         stuck = db.execute(
@@ -362,7 +401,7 @@ class JobStore:
     ) -> Job | None:
         """The job done, ``message`` its statusMessage (what the file's reader must know);
         None when ``holder`` (if given) no longer holds it."""
-        now = now_ms()
+        now = self.clock()
         with self._transaction() as db:
             done = db.execute(
                 "UPDATE exhaust_jobs SET status = ?, status_message = ?, files = ?, rows = ?, "
@@ -387,9 +426,10 @@ class JobStore:
     def fail(
         self, request_id: str, message: str, *, retry: bool, holder: str | None = None
     ) -> Job | None:
-        """A failed attempt: submitted again while attempts remain (``retry``), else FAILED;
-        None when ``holder`` (if given) no longer holds the job."""
-        now = now_ms()
+        """A failed attempt: submitted again while attempts remain (``retry``), to be tried
+        after its delay (the statusMessage says when, and ``message`` as the last error),
+        else FAILED; None when ``holder`` (if given) no longer holds the job."""
+        now = self.clock()
         with self._transaction() as db:
             row = db.execute(
                 "SELECT attempts FROM exhaust_jobs WHERE request_id = ?" + _HELD,
@@ -397,11 +437,19 @@ class JobStore:
             ).fetchone()
             if row is None:
                 return None
-            if retry and row["attempts"] < MAX_ATTEMPTS:
+            attempts = row["attempts"]
+            if retry and attempts < MAX_ATTEMPTS:
+                delays = self.retry_delays_ms or [0]
+                retry_at = now + delays[min(attempts, len(delays)) - 1]
+                waiting = (
+                    f"retrying at {_utc(retry_at)}, attempt {attempts + 1} of {MAX_ATTEMPTS}, "
+                    f"last error: {message}"
+                )
                 db.execute(
                     "UPDATE exhaust_jobs SET status = ?, status_message = ?, holder = NULL, "
-                    "lease_until_ms = NULL, updated_ms = ? WHERE request_id = ?",
-                    [SUBMITTED, message, now, request_id],
+                    "lease_until_ms = NULL, updated_ms = ?, retry_at_ms = ? "
+                    "WHERE request_id = ?",
+                    [SUBMITTED, waiting, now, retry_at, request_id],
                 )
             else:
                 db.execute(
@@ -512,6 +560,10 @@ def _held(holder: str | None) -> list[str | None]:
     return [holder, holder]
 
 
+def _utc(epoch_ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch_ms / 1000))
+
+
 def _tag_matches(stored: str, tag: str, channel: str | None) -> bool:
     if channel:
         return stored == f"{tag}:{channel}"
@@ -537,6 +589,7 @@ def _job(row: sqlite3.Row) -> Job:
         execution_ms=row["execution_ms"],
         files=json.loads(row["files"]),
         rows=row["rows"],
+        retry_at_ms=row["retry_at_ms"],
     )
 
 
@@ -544,6 +597,7 @@ __all__ = [
     "FAILED",
     "MAX_ATTEMPTS",
     "PROCESSING",
+    "RETRY_DELAYS_SECONDS",
     "SUBMITTED",
     "SUCCESS",
     "AuditRecord",

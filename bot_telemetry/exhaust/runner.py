@@ -6,8 +6,8 @@
 Each attempt writes under ``tmp/<request id>.<attempt>/`` and only a finished file is moved
 (or uploaded) to its name, so a runner that dies midway leaves nothing a link could serve;
 the next attempt clears what it left. A query or write that fails is retried (at most
-``MAX_ATTEMPTS`` attempts); a window with no answers (or users) fails at once with
-``No data found``, as UCI's job does.
+``MAX_ATTEMPTS`` attempts, after a growing delay: ``RETRY_DELAYS_SECONDS``); a window with no
+answers (or users) fails at once with ``No data found``, as UCI's job does.
 """
 
 from __future__ import annotations
@@ -74,12 +74,14 @@ class Runner:
         self.work = Path(work)
         self.batch_rows = batch_rows
 
-    def run_pending(self, limit: int | None = None) -> list[Job]:
-        """Run submitted jobs until none is left (or ``limit``); the jobs as they ended."""
+    def run_pending(self, limit: int | None = None, *, retries_only: bool = False) -> list[Job]:
+        """Run submitted jobs until none is left (or ``limit``), only those tried before
+        with ``retries_only``; the jobs as they ended. A job waiting to retry after a failed
+        attempt is left until its time (a failed attempt is among the jobs returned, waiting)."""
         done: list[Job] = []
         holder = holder_id()
         while limit is None or len(done) < limit:
-            job = self.jobs.claim(holder)
+            job = self.jobs.claim(holder, retries_only=retries_only)
             if job is None:
                 break
             ended = self.run(job, holder)

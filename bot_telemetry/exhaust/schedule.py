@@ -2,7 +2,9 @@
 ``poll_seconds`` for jobs submitted from elsewhere), ``daily@HH:MM`` (local time, as UCI's
 02:00 run), or ``off`` (``bot-telemetry exhaust run`` from cron does it).
 
-The runner works on a thread of its own, never on the server's event loop.
+The runner works on a thread of its own, never on the server's event loop. A job waiting to
+retry after a failed attempt wakes the thread at its time, whatever the schedule (but ``off``):
+a daily schedule then runs the retries only, not the jobs waiting for the day's run.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as dt
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,10 +50,22 @@ class Schedule:
 
 
 class Scheduler:
-    """Calls ``run`` on a thread by the schedule; ``wake()`` after a submit (mode ``now``)."""
+    """Calls ``run`` on a thread by the schedule; ``wake()`` after a submit (mode ``now``).
+    ``next_retry_ms`` says when the first retry is due (epoch ms, None for none); at that
+    time ``now`` calls ``run`` and ``daily`` calls ``retries``."""
 
-    def __init__(self, run: Callable[[], object], schedule: Schedule, poll_seconds: float = 60.0):
+    def __init__(
+        self,
+        run: Callable[[], object],
+        schedule: Schedule,
+        poll_seconds: float = 60.0,
+        *,
+        retries: Callable[[], object] | None = None,
+        next_retry_ms: Callable[[], int | None] | None = None,
+    ):
         self._run = run
+        self._retries = retries
+        self._next_retry_ms = next_retry_ms
         self.schedule = schedule
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
@@ -83,17 +98,38 @@ class Scheduler:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            run: Callable[[], object] | None = self._run
             if self.schedule.mode == "daily" and not self._due():
+                due = self._retry_in()
+                run = self._retries if due is not None and due <= 0 else None
+            if run is None:
                 continue
             try:
-                self._run()
+                run()
             except Exception:
                 _log.exception("the exhaust runner failed")
 
     def _wait_seconds(self) -> float:
         if self._next is not None:
-            return max(0.5, (self._next - dt.datetime.now()).total_seconds())
-        return self.poll_seconds
+            wait = max(0.5, (self._next - dt.datetime.now()).total_seconds())
+        else:
+            wait = self.poll_seconds
+        retry = self._retry_in()
+        if retry is not None:
+            # Not sooner than half a second: a retry due now is run by this wake-up.
+            wait = min(wait, max(0.5, retry))
+        return wait
+
+    def _retry_in(self) -> float | None:
+        """Seconds until the first retry is due (0 or less: due), None when none waits."""
+        if self._next_retry_ms is None:
+            return None
+        try:
+            at = self._next_retry_ms()
+        except Exception:
+            _log.exception("could not read when the next exhaust retry is due")
+            return None
+        return None if at is None else (at - time.time_ns() // 1_000_000) / 1000
 
     def _due(self) -> bool:
         # A daily run, once its time has come (however late the thread woke).

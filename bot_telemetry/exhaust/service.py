@@ -177,12 +177,13 @@ class Exhaust:
 
     # --- jobs ---------------------------------------------------------------------------
 
-    def run_pending(self, limit: int | None = None) -> list[Job]:
-        """Run every submitted job now (one runner at a time in this process)."""
+    def run_pending(self, limit: int | None = None, *, retries_only: bool = False) -> list[Job]:
+        """Run every submitted job now (one runner at a time in this process), except those
+        waiting to retry after a failed attempt, whose time has not come."""
         if self.runner is None:
             raise RuntimeError("this exhaust service has no store to read: give it an engine")
         with self._run_lock:
-            return self.runner.run_pending(limit)
+            return self.runner.run_pending(limit, retries_only=retries_only)
 
     def audit(self, action: str, job: Job, name: str, client: str, outcome: str) -> AuditRecord:
         record = AuditRecord(

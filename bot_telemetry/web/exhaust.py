@@ -52,7 +52,12 @@ def add_exhaust(
         store, config.exhaust_dir, expiry_seconds=config.exhaust_expiry_seconds
     )
     exhaust = Exhaust(engine, settings)
-    scheduler = Scheduler(exhaust.run_pending, Schedule.parse(config.exhaust_schedule))
+    scheduler = Scheduler(
+        exhaust.run_pending,
+        Schedule.parse(config.exhaust_schedule),
+        retries=partial(exhaust.run_pending, retries_only=True),
+        next_retry_ms=exhaust.jobs.next_retry_ms,
+    )
     add_exhaust_routes(app, exhaust, scheduler, config, writer)
     return exhaust
 

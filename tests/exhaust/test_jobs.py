@@ -82,7 +82,9 @@ def test_the_same_request_is_one_job_and_a_failed_one_starts_again(jobs: JobStor
     assert (reset.status, reset.attempts, reset.status_message) == ("SUBMITTED", 0, "")
 
 
-def test_a_job_that_keeps_failing_stops_after_three_attempts(jobs: JobStore) -> None:
+def test_a_job_that_keeps_failing_stops_after_three_attempts(tmp_path: Path) -> None:
+    # Retries wait (tests/exhaust/test_retries.py); here the time passes at once.
+    jobs = JobStore(tmp_path / "jobs.sqlite3", retry_delays_seconds=(0.0,))
     key = REQUEST.request_id(DAY)
     jobs.submit(REQUEST, key)
     statuses = []
