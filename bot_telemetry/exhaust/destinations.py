@@ -46,6 +46,8 @@ class Destination(Protocol):
 class Checked:
     ok: bool
     reason: str = ""
+    #: A genuine link past its time: when it expired (unix s); None otherwise.
+    expired_at: int | None = None
 
 
 class LinkSigner:
@@ -83,7 +85,11 @@ class LinkSigner:
             return Checked(False, "the link was tampered with: its signature does not match")
         if int(expires) <= now_s:
             moment = datetime.fromtimestamp(int(expires), UTC).isoformat()
-            return Checked(False, f"the link expired at {moment}: read the job again for a new one")
+            return Checked(
+                False,
+                f"the link expired at {moment}: read the job again for a new one",
+                expired_at=int(expires),
+            )
         return Checked(True)
 
 

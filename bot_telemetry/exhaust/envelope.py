@@ -19,6 +19,8 @@ from .jobs import Job
 SUBMIT_ID: Final = "ekstep.analytics.dataset.request.submit"
 READ_ID: Final = "ekstep.analytics.dataset.request.info"
 LIST_ID: Final = "ekstep.analytics.dataset.request.list"
+#: Our download route's (UCI's API has none: its links go to cloud storage).
+DOWNLOAD_ID: Final = "bot-telemetry.exhaust.download"
 VERSION: Final = "1.0"
 
 
@@ -46,7 +48,7 @@ def error(
     code: str = "CLIENT_ERROR",
 ) -> dict[str, Any]:
     """An error answer; ``errmsg`` starts with the field (``err``: INVALID_REQUEST,
-    RESOURCE_NOT_FOUND)."""
+    RESOURCE_NOT_FOUND, CONFLICT, LINK_EXPIRED)."""
     return {
         "id": api_id,
         "ver": VERSION,
@@ -90,4 +92,4 @@ def job_result(
     return result
 
 
-__all__ = ["LIST_ID", "READ_ID", "SUBMIT_ID", "error", "job_result", "ok"]
+__all__ = ["DOWNLOAD_ID", "LIST_ID", "READ_ID", "SUBMIT_ID", "error", "job_result", "ok"]

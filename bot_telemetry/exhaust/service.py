@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -205,6 +207,32 @@ class Exhaust:
         self.jobs.audit(record)
         return record
 
+    def expired_link(
+        self, job: Job | None, expired_at_s: int, base_url: str
+    ) -> tuple[int, dict[str, Any]]:
+        """The answer to a genuine link past its time (410 Gone): when it expired, and where
+        a fresh one is (each read of the job signs new links)."""
+        moment = dt.datetime.fromtimestamp(expired_at_s, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        minutes = self.settings.expiry_seconds / 60
+        lasting = f"{minutes:g} minutes" if minutes != 1 else "1 minute"
+        if job is not None:
+            tag = _asked_tag(job)
+            fresh = (
+                f"open {base_url.rstrip('/')}/#/exhausts/{urllib.parse.quote(tag, safe='')} "
+                f"or run `bot-telemetry exhaust status {shlex.quote(tag)} {job.request_id}` "
+                f"(or GET /dataset/v1/request/read/{tag}?requestId={job.request_id})"
+            )
+        else:
+            fresh = (
+                f"open {base_url.rstrip('/')}/#/exhausts and look up the job's tag, or run "
+                "`bot-telemetry exhaust status TAG REQUEST_ID`"
+            )
+        message = (
+            f"the link expired at {moment} (links last {lasting} from the read that signed "
+            f"them); for a fresh link, {fresh}"
+        )
+        return 410, envelope.error(envelope.DOWNLOAD_ID, "expires", message, err="LINK_EXPIRED")
+
     def job_for_file(self, name: str) -> Job | None:
         """The job a file name belongs to (``<dataset>/<request id>/<file>``)."""
         parts = name.split("/")
@@ -244,6 +272,12 @@ def _conflict(conflict: JobConflict) -> dict[str, Any]:
         + ". Read that job as it is, or submit these parameters with another tag",
         err="CONFLICT",
     )
+
+
+def _asked_tag(job: Job) -> str:
+    """The tag as the requester gave it (stored as ``tag:channel``)."""
+    suffix = f":{job.requested_channel}"
+    return job.tag[: -len(suffix)] if job.tag.endswith(suffix) else job.tag
 
 
 def _message(error: RequestError) -> str:

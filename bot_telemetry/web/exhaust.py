@@ -142,6 +142,10 @@ def add_exhaust_routes(
             exhaust.audit_file, "download", job, name, _client(request), outcome
         )
         _store_audit(writer, record)
+        if checked.expired_at is not None:
+            # Signed here, so whose link it is may be told: say where a fresh one is.
+            status, answer = exhaust.expired_link(job, checked.expired_at, _base_url(request))
+            return web.json_response(answer, status=status)
         if refusal is not None:
             return web.json_response({"error": refusal}, status=403)
         assert path is not None

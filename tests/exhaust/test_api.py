@@ -256,7 +256,25 @@ def test_links_are_signed_again_on_every_read_and_refuse_tampering_and_expiry(
     expired_at = int(time.time()) - 5
     expired = f"{path}?expires={expired_at}&signature={signer.signature(name, expired_at)}"
     refused = requests.get(expired, timeout=30)
-    assert refused.status_code == 403 and "expired" in refused.json()["error"]
+    # Gone, in the API's envelope, saying when and where a fresh link is.
+    assert refused.status_code == 410, refused.text
+    params = refused.json()["params"]
+    assert (params["status"], params["err"]) == ("failed", "LINK_EXPIRED")
+    moment = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expired_at))
+    assert params["errmsg"] == (
+        f"expires: the link expired at {moment} (links last 30 minutes from the read that "
+        f"signed them); for a fresh link, open {served.url}/#/exhausts/{tag} or run "
+        f"`bot-telemetry exhaust status {tag} {request_id}` "
+        f"(or GET /dataset/v1/request/read/{tag}?requestId={request_id})"
+    )
+    # ... whether or not the file is still there (the link is genuine either way).
+    gone_name = name.replace(request_id, "0" * 32)
+    gone = (
+        f"{path.replace(request_id, '0' * 32)}?expires={expired_at}"
+        f"&signature={signer.signature(gone_name, expired_at)}"
+    )
+    refused = requests.get(gone, timeout=30)
+    assert refused.status_code == 410 and "exhaust status TAG REQUEST_ID" in refused.text
     # the same link made to last longer no longer matches its signature
     longer = url.replace(f"expires={second['expiresAt'] // 1000}", f"expires={2**40}")
     assert requests.get(longer, timeout=30).json()["error"].startswith("the link was tampered")
