@@ -18,6 +18,12 @@ ATTR_GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 ATTR_SESSION_ID: Final = "session.id"
 ATTR_ENDUSER_PSEUDO_ID: Final = "enduser.pseudo.id"
 ATTR_SERVICE_VERSION: Final = "service.version"
+#: ``true`` on a turn the bot started itself (``continue_conversation``: a proactive
+#: message, a reminder), which no user activity started; absent on every other turn.
+ATTR_TURN_PROACTIVE: Final = "bot.turn.proactive"
+#: The names of the event activities both runtimes run a turn the bot started with
+#: (``ActivityEventNames``: ``continue_conversation``, ``create_conversation``).
+PROACTIVE_EVENT_NAMES: Final = ("ContinueConversation", "CreateConversation")
 
 ATTR_PEER_SERVICE: Final = "peer.service"
 ATTR_SERVICE_PEER_NAME: Final = "service.peer.name"
@@ -93,11 +99,13 @@ __all__ = [
     "ATTR_SERVICE_PEER_NAME",
     "ATTR_SERVICE_VERSION",
     "ATTR_SESSION_ID",
+    "ATTR_TURN_PROACTIVE",
     "CONVERSATION_ATTRIBUTES",
     "CUSTOM_EVENT_NAME",
     "CUSTOM_MEASUREMENTS",
     "EVENT_NAME",
     "PEER_ATTRIBUTES",
+    "PROACTIVE_EVENT_NAMES",
     "PROMOTED_SPAN_ATTRIBUTES",
     "RESOURCE_POSTHOG_FORWARDED",
     "SESSION_ATTRIBUTES",

@@ -51,6 +51,17 @@ def channel_name(channel_id: object) -> str | None:
     return str.__str__(channel_id) if isinstance(channel_id, str) else None
 
 
+def is_proactive(activity: Any) -> bool:
+    """Whether the activity is one both runtimes make up for ``continue_conversation`` or
+    ``create_conversation``: the turn is the bot's own (a proactive message, a reminder);
+    nobody sent it anything."""
+    return (
+        activity is not None
+        and type_name(activity.type) == "event"
+        and type_name(getattr(activity, "name", None)) in contract.PROACTIVE_EVENT_NAMES
+    )
+
+
 def activity_properties(activity: Any) -> Properties:
     """``activityId``, ``activityType``, ``channelId`` and ``conversationId``: every
     BotMessage* event carries them, and so does every other event of the turn."""
@@ -137,6 +148,9 @@ def turn_span_attributes(activity: Any, policy: PrivacyPolicy) -> Properties:
         contract.ATTR_GEN_AI_CONVERSATION_ID: conversation_id,
         contract.ATTR_SESSION_ID: session_id,
         contract.ATTR_ENDUSER_PSEUDO_ID: policy.pseudonymize(user_id) if user_id else None,
+        # The user is the one the bot writes to; analytics leave such turns out of user
+        # activity (activeUsers, sessions) and the conversation view shows no user line.
+        contract.ATTR_TURN_PROACTIVE: True if is_proactive(activity) else None,
     }
     return {key: value for key, value in attributes.items() if value is not None}
 

@@ -286,9 +286,13 @@ class TurnMarks:
 _turn: ContextVar[TurnMarks | None] = ContextVar("bot_telemetry_turn_marks", default=None)
 
 
-def turn_started(channel: str | None, activity_type: str | None) -> Token[TurnMarks | None]:
-    """Count the activity received and start timing its turn."""
-    RECEIVED.add(channel, activity_type)
+def turn_started(
+    channel: str | None, activity_type: str | None, *, received: bool = True
+) -> Token[TurnMarks | None]:
+    """Count the activity received (unless the bot made it up: a proactive turn) and start
+    timing its turn."""
+    if received:
+        RECEIVED.add(channel, activity_type)
     return _turn.set(TurnMarks(channel, activity_type))
 
 

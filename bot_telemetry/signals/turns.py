@@ -96,7 +96,10 @@ class TurnTelemetry(ABC):
         failure: BaseException | None = None
         try:
             try:
-                await self.on_receive_activity(context.activity)
+                # A proactive turn's activity is made up by continue_conversation: nobody
+                # sent it, so it is no BotMessageReceived (the turn span says proactive).
+                if not activities.is_proactive(context.activity):
+                    await self.on_receive_activity(context.activity)
             except Exception:  # an overridden hook that fails must not fail the turn
                 _log.exception("could not record %s", contract.BOT_MESSAGE_RECEIVED)
             # Storage is not handed the turn; its trace activities find the turn through this.
@@ -321,7 +324,8 @@ def _measure_turn(activity: Any) -> Token[metrics.TurnMarks | None] | None:
         if activity is None:
             return None
         channel = activities.channel_name(activity.channel_id)
-        return metrics.turn_started(channel, activities.type_name(activity.type))
+        kind = activities.type_name(activity.type)
+        return metrics.turn_started(channel, kind, received=not activities.is_proactive(activity))
     except Exception:
         _log.warning("could not start the turn's metrics", exc_info=True)
         return None

@@ -8,7 +8,7 @@ auth-disabled configuration: no app id, no password.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +69,9 @@ class RunningBot:
 async def running_bot(
     logic: Callable[[TurnContext], Awaitable[None]],
     middleware: TelemetryMiddleware | None = None,
+    routes: Mapping[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] | None = None,
 ) -> AsyncIterator[RunningBot]:
+    """``routes``: more GET routes on the bot's app (a proactive bot's ``/api/notify``)."""
     instrument_aiohttp_client()
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(AuthDisabled()))
     adapter.use(middleware or TelemetryMiddleware())
@@ -81,6 +83,8 @@ async def running_bot(
 
     app = web.Application(middlewares=[telemetry_middleware])
     app.router.add_post("/api/messages", messages)
+    for path, handler in (routes or {}).items():
+        app.router.add_get(path, handler)
     connector = Recorded()
     async with serving(connector_app(connector)) as connector_url, serving(app) as url:
         yield RunningBot(f"{url}/api/messages", connector_url, connector, adapter)
