@@ -78,8 +78,9 @@ def test_a_dialog_funnel_down_to_the_failing_span(ui: Page) -> None:
     assert "booking" in page.locator("table").first.inner_text()
     counts = page.locator("svg.funnel-chart text.count").all_text_contents()
     assert counts == ["11", "11", "5", "3", "3"]
-    # Values on hover: every bar says its numbers in its title.
-    assert "stopped here: 6" in (bar(page, 1).locator("title").text_content() or "")
+    # Every bar says its numbers in its name (read by a screen reader, and under the chart
+    # while it is focused or pointed at).
+    assert "stopped here: 6" in (bar(page, 1).get_attribute("aria-label") or "")
     ui.shot(f"funnel-{ui.engine}")  # type: ignore[attr-defined]
 
     bar(page, 2).click()  # first click: why the two who stopped after ask_size did
@@ -144,8 +145,8 @@ def test_retention_heat_map(ui: Page) -> None:
     page = ui.open("#/retention?" + urllib.parse.urlencode({"request": json.dumps(request)}))
     cells = page.locator("svg.heatmap g.cell")
     assert cells.count() == 6  # 3 + 2 + 1 intervals
-    back = page.locator('svg.heatmap g.cell[data-cohort="0"][data-interval="1"] title')
-    assert "1 of 5" in (back.text_content() or "")  # user-finished came back the next day
+    back = page.locator('svg.heatmap g.cell[data-cohort="0"][data-interval="1"]')
+    assert "1 of 5" in (back.get_attribute("aria-label") or "")  # user-finished came back
     ui.shot(f"retention-{ui.engine}")  # type: ignore[attr-defined]
 
 

@@ -568,3 +568,108 @@ def test_the_time_window_says_it_is_not_used_where_it_changes_nothing(
     ui.ready("#/traces?window=24h")
     assert page.evaluate("document.activeElement.id") == "window"
     assert page.evaluate(WINDOW_STATE) == [False, "24h", ""]
+
+
+# ---- hover-only figures reached by the keyboard: one Tab stop, arrow keys, words -----------
+
+FOCUSED = """() => { const node = document.activeElement;
+  return { step: node.dataset.step ?? null, cohort: node.dataset.cohort ?? null,
+    interval: node.dataset.interval ?? null, label: node.getAttribute('aria-label'),
+    ring: node.matches(':focus-visible') && node.querySelector('rect')
+      ? getComputedStyle(node.querySelector('rect')).strokeWidth : null }; }"""
+
+
+def tip_in_sight(page: Any, selector: str, width: int) -> str:
+    tip = page.locator(selector)
+    box = tip.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+    return str(tip.inner_text())
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_a_funnel_bars_figures_are_read_by_keyboard_from_one_tab_stop(
+    browser: Any, journeys: str, width: int
+) -> None:
+    # The figures were in a hover title only, and each bar was a Tab stop of its own.
+    ui = Page(browser, journeys, artifacts=ARTIFACTS)
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    page = ui.open("#/funnels")
+    bars = page.locator("svg.funnel-chart g.funnel-step")
+    assert bars.count() == 5
+    assert page.locator("svg.funnel-chart [tabindex='0']").count() == 1
+    assert "arrow keys" in tip_in_sight(page, ".funnel-tip", width)
+    page.locator("#funnel-form button[type=submit]").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["step"] == "0"
+    page.keyboard.press("ArrowRight")
+    focused = page.evaluate(FOCUSED)
+    assert focused["step"] == "1" and focused["ring"] == "3px", focused
+    said = tip_in_sight(page, ".funnel-tip", width)
+    assert said == focused["label"], (said, focused)
+    assert said.startswith("WaterfallStep (DialogId=booking, StepName=ask_day) · ") and (
+        "stopped here: 3" in said and "of the first step" in said and "time to convert" in said
+    ), said
+    page.keyboard.press("End")
+    assert page.evaluate(FOCUSED)["step"] == "4"
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["step"] is None  # past the chart in one Tab
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(FOCUSED)["step"] == "4"  # back to the bar last reached
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#drop-off h3")
+    assert "ask_day" in page.locator("#drop-off h3").first.inner_text()
+    assert bars.nth(1).get_attribute("aria-pressed") == "true"
+    ui.shot(f"funnel-keyboard-{width}")
+    ui.close()
+
+
+RETENTION_DAYS = {"period": "day", "totalIntervals": 3, "startTime": "2026-11-02T00:00:00Z"}
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_a_retention_cells_figures_are_read_by_keyboard_from_one_tab_stop(
+    browser: Any, journeys: str, width: int
+) -> None:
+    # Each cell's figures, and all a "not yet" cell knew, were in a hover title only.
+    ui = Page(browser, journeys, artifacts=ARTIFACTS)
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    page = ui.open("#/retention?" + urllib.parse.urlencode({"request": json.dumps(RETENTION_DAYS)}))
+    cells = page.locator("svg.heatmap g.cell")
+    assert cells.count() == 6  # 3 + 2 + 1 intervals
+    assert page.locator("svg.heatmap [tabindex='0']").count() == 1
+    page.locator("#retention-form button[type=submit]").focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate(FOCUSED)
+    assert (focused["cohort"], focused["interval"]) == ("0", "0") and focused["ring"] == "3px"
+    said = tip_in_sight(page, ".retention-tip", width)
+    assert said == focused["label"] == "cohort 2026-11-02, day 0: 5 of 5 (100%)", said
+    moves = [
+        ("ArrowRight", "0", "1"),
+        ("ArrowDown", "1", "1"),
+        ("ArrowDown", "2", "0"),
+        ("ArrowUp", "1", "0"),
+        ("End", "1", "1"),
+        ("Home", "1", "0"),
+    ]
+    for key, cohort, interval in moves:
+        page.keyboard.press(key)
+        focused = page.evaluate(FOCUSED)
+        assert (focused["cohort"], focused["interval"]) == (cohort, interval), (key, focused)
+    said = tip_in_sight(page, ".retention-tip", width)
+    assert said == "cohort 2026-11-03, day 0: 0 of 0 (\u2013)", said
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["cohort"] is None  # past the map in one Tab
+    # The interval not over yet (this week's): what came so far, from the keyboard.
+    page = ui.open("#/retention")
+    page.locator("svg.heatmap [tabindex='0']").focus()
+    for _ in range(8):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("End")
+    said = tip_in_sight(page, ".retention-tip", width)
+    assert said.endswith("week 0: not over yet (0 of 0 back so far)"), said
+    assert page.evaluate(FOCUSED)["label"] == said
+    assert "hover" not in page.locator("#view p.retention-pending").inner_text()
+    ui.shot(f"retention-keyboard-{width}")
+    ui.close()

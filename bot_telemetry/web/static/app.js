@@ -237,6 +237,33 @@ const TRACE_HEADINGS = [
   { label: "Trace" },
 ];
 
+// One Tab stop for a chart of many parts (a funnel's bars, a heat map's cells): the part last
+// reached has tabindex 0, the others -1, and the keys `moves` names move between them
+// (`moves(key, index)` answers the index to go to, or undefined). A stop per part made a
+// retention map of 36 cells 36 Tabs to get past. `onShow(index)` runs as a part is focused or
+// pointed at, `onHide()` as it is left: the page says its figures in a line of text there,
+// for the keyboard, the mouse and the screen alike (a hover-only title reached none but the
+// mouse).
+function rovingFocus(parts, moves, onShow, onHide, start = 0) {
+  parts.forEach((part, index) => {
+    part.setAttribute("tabindex", index === start ? "0" : "-1");
+    part.addEventListener("keydown", (event) => {
+      const next = moves(event.key, index);
+      if (next === undefined || !parts[next]) return;
+      event.preventDefault();
+      for (const other of parts) other.setAttribute("tabindex", other === parts[next] ? "0" : "-1");
+      parts[next].focus();
+    });
+    part.addEventListener("focus", () => onShow(index));
+    part.addEventListener("mouseenter", () => onShow(index));
+    part.addEventListener("blur", onHide);
+    part.addEventListener("mouseleave", () => {
+      if (parts.includes(document.activeElement)) onShow(parts.indexOf(document.activeElement));
+      else onHide();
+    });
+  });
+}
+
 // ---- pages and routing -----------------------------------------------------------------
 
 // route name -> { show(arg, params), section, nav, order }
@@ -352,7 +379,7 @@ async function route() {
 window.BotTelemetry = {
   el, query, windowParams, getJson, postJson, svg, ms, table, go, traceRows, TRACE_HEADINGS,
   view, register, shownValue, shownCount, eventLine, parseEventLine, windowPhrase, nothingFound,
-  answerOf,
+  answerOf, rovingFocus,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

@@ -6,7 +6,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
-  windowPhrase,
+  windowPhrase, rovingFocus,
 } = window.BotTelemetry;
 
 const CAUSES = {
@@ -99,9 +99,29 @@ function shortName(step) {
   return shortLines(step, 24).filter(Boolean).join(" ");
 }
 
+// A step's figures in words: the bar's name for a screen reader, and the line under the chart
+// while the bar is focused or pointed at.
+function stepFigures(step) {
+  return [
+    step.name,
+    `${step.count} (${percent(step.conversionFromFirst)} of the first step, ` +
+      `${percent(step.conversionFromPrevious)} of the previous)`,
+    `stopped here: ${step.dropOff}`,
+    step.medianSecondsToConvert === null ? "" :
+      `time to convert: median ${duration(step.medianSecondsToConvert)}, ` +
+      `p90 ${duration(step.p90SecondsToConvert)}`,
+  ].filter(Boolean).join(" · ");
+}
+
+const TIP_HINT = "Point at a bar, or Tab to the chart and move with the arrow keys, for its "
+  + "figures; a click, Enter or Space opens why those who stopped there did.";
+
 // A bar per step (its height: the entities that reached it), on the first step's height in
-// grey; a click opens why those who stopped there did.
-function chart(result, onSelect) {
+// grey; a click opens why those who stopped there did. The chart is one Tab stop: the arrow
+// keys, Home and End move between the bars (a stop per bar put up to 20 before the table).
+// The figures a hover title held are in the line under the chart (`tip`) and in each bar's
+// name: the title reached neither a keyboard nor a screen reader.
+function chart(result, onSelect, tip, chosen) {
   const steps = result.steps;
   const width = Math.max(640, 140 * steps.length);
   const height = 300;
@@ -111,23 +131,17 @@ function chart(result, onSelect) {
   const first = Math.max(steps.length ? steps[0].count : 0, 1);
   const slot = width / Math.max(steps.length, 1);
   const barWidth = Math.min(110, slot * 0.62);
+  // A group, not an img: an img's parts are hidden from a screen reader, and the bars are
+  // buttons.
   const root = svg("svg", { class: "funnel-chart", width, height, viewBox: `0 0 ${width} ${height}`,
-    role: "img", "aria-label": "funnel" });
-  steps.forEach((step, index) => {
+    role: "group", "aria-label": `funnel of ${steps.length} steps: arrow keys move between them` });
+  const bars = steps.map((step, index) => {
     const x = index * slot + (slot - barWidth) / 2;
     const barHeight = Math.max((step.count / first) * plot, 1);
     const y = top + plot - barHeight;
     const middle = x + barWidth / 2;
-    const group = svg("g", { class: "funnel-step", "data-step": index, tabindex: 0, role: "button" },
-      svg("title", { text: [
-        step.name,
-        `${step.count} (${percent(step.conversionFromFirst)} of the first step, ` +
-          `${percent(step.conversionFromPrevious)} of the previous)`,
-        `stopped here: ${step.dropOff}`,
-        step.medianSecondsToConvert === null ? "" :
-          `time to convert: median ${duration(step.medianSecondsToConvert)}, ` +
-          `p90 ${duration(step.p90SecondsToConvert)}`,
-      ].filter(Boolean).join("\n") }),
+    const group = svg("g", { class: "funnel-step", "data-step": index, role: "button",
+      "aria-label": stepFigures(step), "aria-pressed": "false" },
       svg("rect", { class: "ghost", x, y: top, width: barWidth, height: plot }),
       svg("rect", { class: "bar", x, y, width: barWidth, height: barHeight }),
       svg("text", { class: "count", x: middle, y: y - 6, "text-anchor": "middle", text: step.count }),
@@ -147,7 +161,14 @@ function chart(result, onSelect) {
       select();
     });
     root.append(group);
+    return group;
   });
+  const last = steps.length - 1;
+  const moves = (key, i) => ({ ArrowRight: Math.min(i + 1, last), ArrowDown: Math.min(i + 1, last),
+    ArrowLeft: Math.max(i - 1, 0), ArrowUp: Math.max(i - 1, 0), Home: 0, End: last })[key];
+  rovingFocus(bars, moves, (i) => { tip.textContent = stepFigures(steps[i]); },
+    () => { tip.textContent = TIP_HINT; }, chosen !== null && steps[chosen] ? chosen : 0);
+  tip.textContent = TIP_HINT;
   return root;
 }
 
@@ -248,24 +269,32 @@ async function showFunnels(params) {
   }
   const slot = el("div");
   const select = (index) => {
-    for (const bar of view.querySelectorAll(".funnel-step.selected")) bar.classList.remove("selected");
-    view.querySelector(`.funnel-step[data-step="${index}"]`)?.classList.add("selected");
+    for (const bar of view.querySelectorAll(".funnel-step.selected")) {
+      bar.classList.remove("selected");
+      bar.setAttribute("aria-pressed", "false");
+    }
+    const bar = view.querySelector(`.funnel-step[data-step="${index}"]`);
+    bar?.classList.add("selected");
+    bar?.setAttribute("aria-pressed", "true");
     slot.replaceChildren(dropPanel(result, index, request));
     // Into sight when it opened below the screen's edge (on a phone, under the chart): the
     // tap seemed to do nothing.
     if (slot.getBoundingClientRect().top > window.innerHeight - 80) slot.scrollIntoView({ block: "start" });
     keepStep(index);
   };
+  const chosen = params.get("step");
+  const tip = el("p", { class: "chart-tip funnel-tip" });
   view.replaceChildren(...parts,
     form(request),
     el("p", { class: "funnel-summary" }, `${result.order} · window ${result.window} · counting ` +
       `${result.countBy}s`, result.excluded ? ` · ${result.excluded} excluded` : ""),
-    el("div", { class: "chart-frame" }, chart(result, select)),
+    el("div", { class: "chart-frame" },
+      chart(result, select, tip, chosen === null ? null : Number(chosen))),
+    tip,
     slot,
     el("h3", {}, "Steps"),
     stepsTable(result.steps),
     ...(breakdownTable(result) || []));
-  const chosen = params.get("step");
   if (chosen !== null && result.steps[Number(chosen)]) select(Number(chosen));
 }
 

@@ -3,7 +3,8 @@
 "use strict";
 
 (() => {
-const { el, windowParams, postJson, svg, table, go, view, register } = window.BotTelemetry;
+const { el, windowParams, postJson, svg, table, go, view, register, rovingFocus } =
+  window.BotTelemetry;
 
 function requestIn(params) {
   const text = params.get("request");
@@ -52,8 +53,25 @@ function form(request) {
   return built;
 }
 
-// A row per cohort, a cell per interval; the darker, the more came back.
-function heatMap(result) {
+// A cell's figures in words: its name for a screen reader, and the line under the map while
+// it is focused or pointed at.
+function cellFigures(result, cohort, i) {
+  const value = cohort.values[i];
+  const where = `cohort ${day(cohort.cohortStart)}, ${result.period} ${i}: `;
+  if (pending(cohort, i)) {
+    return `${where}not over yet (${value} of ${cohort.size} back so far)`;
+  }
+  return `${where}${value} of ${cohort.size} (${percent(cohort.rates[i]) || "–"})`;
+}
+
+const TIP_HINT = "Point at a cell, or Tab to the map and move with the arrow keys, for who "
+  + "came back in it.";
+
+// A row per cohort, a cell per interval; the darker, the more came back. A grid (rows of
+// cells) with one Tab stop: the arrow keys move between cells, Home and End along a row. A
+// hover title per cell held the figures (and all a "not yet" cell knew): neither a keyboard
+// nor a screen reader reached it; a Tab stop per cell would have made 36 for 8 weeks.
+function heatMap(result, tip) {
   const n = result.totalIntervals;
   const cell = 56;
   const left = 150;
@@ -61,36 +79,58 @@ function heatMap(result) {
   const width = left + n * cell + 10;
   const height = top + result.cohorts.length * 30 + 10;
   const root = svg("svg", { class: "heatmap", width, height, viewBox: `0 0 ${width} ${height}`,
-    role: "img", "aria-label": "retention" });
-  for (let i = 0; i < n; i += 1) {
-    root.append(svg("text", { class: "axis", x: left + i * cell + cell / 2, y: 16,
-      "text-anchor": "middle", text: `${result.period} ${i}` }));
-  }
+    role: "grid", "aria-label": `retention by ${result.period}: arrow keys move between cells` });
+  root.append(svg("g", { role: "row" }, svg("text", { role: "columnheader", x: left - 8, y: 16,
+    "text-anchor": "end", class: "axis", text: "cohort (users)" }),
+  Array.from({ length: n }, (_, i) => svg("text", { class: "axis", role: "columnheader",
+    x: left + i * cell + cell / 2, y: 16, "text-anchor": "middle", text: `${result.period} ${i}` }))));
+  // grid[row][interval]: the cell there, or undefined where the cohort has no such interval.
+  const grid = [];
+  const parts = [];
   result.cohorts.forEach((cohort, row) => {
     const y = top + row * 30;
-    root.append(svg("text", { class: "axis", x: left - 8, y: y + 19, "text-anchor": "end",
+    const line = svg("g", { role: "row" }, svg("text", { class: "axis", role: "rowheader",
+      x: left - 8, y: y + 19, "text-anchor": "end",
       text: `${day(cohort.cohortStart)} (${cohort.size})` }));
+    grid.push([]);
     cohort.values.forEach((value, i) => {
       if (value === null) return;
-      if (pending(cohort, i)) {
-        root.append(svg("g", { class: "cell pending", "data-cohort": row, "data-interval": i },
-          svg("title", { text: `cohort ${day(cohort.cohortStart)}, ${result.period} ${i}: ` +
-            `not over yet (${value} of ${cohort.size} back so far)` }),
-          svg("rect", { x: left + i * cell, y, width: cell - 2, height: 28 }),
-          svg("text", { x: left + i * cell + cell / 2 - 1, y: y + 18, "text-anchor": "middle",
-            text: "not yet" })));
-        return;
-      }
+      const waiting = pending(cohort, i);
       const rate = cohort.rates[i] || 0;
-      root.append(svg("g", { class: "cell", "data-cohort": row, "data-interval": i },
-        svg("title", { text: `cohort ${day(cohort.cohortStart)}, ${result.period} ${i}: ` +
-          `${value} of ${cohort.size} (${percent(cohort.rates[i]) || "–"})` }),
-        svg("rect", { x: left + i * cell, y, width: cell - 2, height: 28,
-          "fill-opacity": (0.08 + 0.92 * rate).toFixed(3) }),
-        svg("text", { x: left + i * cell + cell / 2 - 1, y: y + 18, "text-anchor": "middle",
-          class: rate > 0.55 ? "light" : "", text: percent(cohort.rates[i]) })));
+      const node = svg("g", { class: waiting ? "cell pending" : "cell", "data-cohort": row,
+        "data-interval": i, role: "gridcell", "aria-label": cellFigures(result, cohort, i) },
+      svg("rect", { x: left + i * cell, y, width: cell - 2, height: 28,
+        "fill-opacity": waiting ? null : (0.08 + 0.92 * rate).toFixed(3) }),
+      svg("text", { x: left + i * cell + cell / 2 - 1, y: y + 18, "text-anchor": "middle",
+        class: !waiting && rate > 0.55 ? "light" : "",
+        text: waiting ? "not yet" : percent(cohort.rates[i]) }));
+      grid[row][i] = parts.length;
+      parts.push({ node, row, interval: i, figures: cellFigures(result, cohort, i) });
+      line.append(node);
     });
+    root.append(line);
   });
+  // The cell a key leads to from parts[at]: along its row, or the same interval a row up or
+  // down (the row's last cell where that row is shorter: the newest cohorts have fewer).
+  const moves = (key, at) => {
+    const { row, interval } = parts[at];
+    const cells = grid[row].flatMap((p, i) => (p === undefined ? [] : [i]));
+    const inRow = (r, i) => {
+      const found = grid[r].flatMap((p, j) => (p === undefined || j > i ? [] : [p]));
+      return found.length ? found[found.length - 1] : undefined;
+    };
+    const position = cells.indexOf(interval);
+    if (key === "ArrowRight") return grid[row][cells[Math.min(position + 1, cells.length - 1)]];
+    if (key === "ArrowLeft") return grid[row][cells[Math.max(position - 1, 0)]];
+    if (key === "Home") return grid[row][cells[0]];
+    if (key === "End") return grid[row][cells[cells.length - 1]];
+    if (key === "ArrowDown" && row + 1 < grid.length) return inRow(row + 1, interval) ?? at;
+    if (key === "ArrowUp" && row > 0) return inRow(row - 1, interval) ?? at;
+    return key === "ArrowDown" || key === "ArrowUp" ? at : undefined;
+  };
+  rovingFocus(parts.map((p) => p.node), moves, (i) => { tip.textContent = parts[i].figures; },
+    () => { tip.textContent = TIP_HINT; });
+  tip.textContent = parts.length ? TIP_HINT : "";
   return root;
 }
 
@@ -115,6 +155,7 @@ async function showRetention(params) {
     return;
   }
   const n = result.totalIntervals;
+  const tip = el("p", { class: "chart-tip retention-tip" });
   view.replaceChildren(
     el("h2", {}, "Retention"),
     form(request),
@@ -127,10 +168,12 @@ async function showRetention(params) {
         + `${day(result.cohorts[result.cohorts.length - 1].cohortStart)}): more intervals or a `
         + "longer period reach further back.")
       : null,
-    el("div", { class: "chart-frame" }, heatMap(result)),
+    el("div", { class: "chart-frame" }, heatMap(result, tip)),
+    tip,
     result.cohorts.some((c) => c.values.some((_, i) => pending(c, i)))
       ? el("p", { class: "meta retention-pending" }, `not yet: the ${result.period} is not ` +
-        "over, so who came back in it is not known yet (hover for who came so far).")
+        "over, so who came back in it is not known yet (the cell's line above and the table "
+        + "below say who came so far).")
       : null,
     el("h3", {}, "Cohorts"),
     table([{ label: "Cohort" }, { label: "Users", num: true },
