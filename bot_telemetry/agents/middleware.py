@@ -43,9 +43,21 @@ class TelemetryMiddleware(TurnTelemetry):
     def __init__(
         self,
         privacy: PrivacyPolicy | None = None,
-        *,
+        *refused: object,
         skip_send_types: Collection[str] = DEFAULT_SKIP_SEND_TYPES,
     ) -> None:
+        # ``refused`` is never valid: it is there so that botbuilder's two-argument line,
+        # TelemetryMiddleware(telemetry_client, True), is told what to write here rather
+        # than Python's "takes from 1 to 2 positional arguments".
+        if refused:
+            raise TypeError(
+                f"TelemetryMiddleware takes one positional argument, a PrivacyPolicy, got "
+                f"{1 + len(refused)} (botbuilder's TelemetryMiddleware(telemetry_client, "
+                "log_personal_information)?). On the Agents SDK the middleware takes no "
+                "telemetry client (events go through configure()): write "
+                "TelemetryMiddleware(PrivacyPolicy(log_personal_information=True)) for "
+                "botbuilder's True, TelemetryMiddleware() for False; skip_send_types= by keyword"
+            )
         if privacy is not None and not isinstance(privacy, PrivacyPolicy):
             # botbuilder's TelemetryMiddleware(telemetry_client, flag) moved here as is
             # would otherwise make every turn record nothing, silently.

@@ -56,10 +56,19 @@ class TelemetryMiddleware(TurnTelemetry, Middleware):  # type: ignore[misc]
         self,
         telemetry_client: BotTelemetryClient | None = None,
         log_personal_information: bool | None = None,
-        *,
+        *refused: object,
         privacy: PrivacyPolicy | None = None,
         skip_send_types: Collection[str] = (ActivityTypes.trace, ActivityTypes.typing),
     ) -> None:
+        # ``refused`` is never valid: it turns Python's "takes from 1 to 3 positional
+        # arguments" into what to write (botbuilder's class takes exactly two).
+        if refused:
+            raise TypeError(
+                "TelemetryMiddleware(telemetry_client, log_personal_information) takes two "
+                f"positional arguments, as botbuilder's TelemetryLoggerMiddleware, got "
+                f"{2 + len(refused)}: pass the others by keyword, privacy=PrivacyPolicy(...) "
+                "or skip_send_types=(...)"
+            )
         if isinstance(telemetry_client, PrivacyPolicy):
             raise TypeError(
                 "TelemetryMiddleware's first argument is botbuilder's telemetry_client; pass "

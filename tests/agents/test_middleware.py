@@ -303,6 +303,27 @@ async def test_botbuilders_first_argument_is_refused_with_what_to_write(
     assert telemetry.events(contract.BOT_MESSAGE_RECEIVED)
 
 
+@pytest.mark.parametrize("flag", [True, False])
+async def test_botbuilders_two_arguments_are_refused_with_what_to_write(
+    telemetry: CapturedTelemetry, flag: bool
+) -> None:
+    """botbuilder's drop-in line, ``TelemetryMiddleware(client, True)``, moved to the Agents
+    SDK: Python's own "takes from 1 to 2 positional arguments" said nothing of what to
+    write instead."""
+    with pytest.raises(TypeError) as refused:
+        TelemetryMiddleware(OpenTelemetryAgentTelemetryClient(), flag)  # type: ignore[arg-type]
+    message = str(refused.value)
+    assert "positional arguments but" not in message
+    assert "takes one positional argument, a PrivacyPolicy, got 2" in message
+    assert "botbuilder's TelemetryMiddleware(telemetry_client, log_personal_information)" in (
+        message
+    )
+    assert "TelemetryMiddleware(PrivacyPolicy(log_personal_information=True))" in message
+    # What the message says to write works, and records personal data as the flag did.
+    middleware = TelemetryMiddleware(PrivacyPolicy(log_personal_information=True))
+    assert middleware.log_personal_information is True
+
+
 @pytest.mark.parametrize("one_type", ["typing", ActivityTypes.typing])
 def test_skip_send_types_given_one_type_for_a_collection_is_refused(one_type: str) -> None:
     """``skip_send_types=("typing")`` (no comma) is the string ``"typing"``; taken as the

@@ -335,8 +335,20 @@ async def test_constructed_like_telemetry_logger_middleware(
         (("my-client",), {}, "must be a botbuilder BotTelemetryClient"),
         ((None, "yes"), {}, "must be True, False or None"),
         ((), {"privacy": True}, "takes a PrivacyPolicy"),
+        (
+            (None, True, PrivacyPolicy()),
+            {},
+            "takes two positional arguments, as botbuilder's TelemetryLoggerMiddleware, got 3: "
+            "pass the others by keyword, privacy=PrivacyPolicy(...) or skip_send_types=(...)",
+        ),
     ],
-    ids=["policy in first place", "not a client", "flag not a bool", "privacy not a policy"],
+    ids=[
+        "policy in first place",
+        "not a client",
+        "flag not a bool",
+        "privacy not a policy",
+        "a third positional",
+    ],
 )
 def test_a_wrong_argument_is_a_type_error_saying_what_to_pass(
     args: tuple[Any, ...], kwargs: dict[str, Any], says: str
