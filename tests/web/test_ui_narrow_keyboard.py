@@ -625,6 +625,8 @@ def test_a_funnel_bars_figures_are_read_by_keyboard_from_one_tab_stop(
     ui.close()
 
 
+LOOSE_TEXT = """() => [...document.getElementById('view').childNodes]
+  .filter((node) => node.nodeType === Node.TEXT_NODE).map((node) => node.textContent)"""
 RETENTION_DAYS = {"period": "day", "totalIntervals": 3, "startTime": "2026-11-02T00:00:00Z"}
 
 
@@ -638,6 +640,8 @@ def test_a_retention_cells_figures_are_read_by_keyboard_from_one_tab_stop(
     page = ui.open("#/retention?" + urllib.parse.urlencode({"request": json.dumps(RETENTION_DAYS)}))
     cells = page.locator("svg.heatmap g.cell")
     assert cells.count() == 6  # 3 + 2 + 1 intervals
+    # No stray text between the page's parts: a "null" stood above the map.
+    assert page.evaluate(LOOSE_TEXT) == []
     assert page.locator("svg.heatmap [tabindex='0']").count() == 1
     page.locator("#retention-form button[type=submit]").focus()
     page.keyboard.press("Tab")

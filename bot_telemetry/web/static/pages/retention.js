@@ -156,7 +156,10 @@ async function showRetention(params) {
   }
   const n = result.totalIntervals;
   const tip = el("p", { class: "chart-tip retention-tip" });
-  view.replaceChildren(
+  // Without the parts a result has no use for: replaceChildren writes a null as "null" (the
+  // page showed a stray "null" above the map whenever everyone's interval was over, or
+  // someone had come).
+  view.replaceChildren(...[
     el("h2", {}, "Retention"),
     form(request),
     el("p", { class: "funnel-summary" }, `cohort: ${result.cohortEvent} · back: ` +
@@ -180,7 +183,7 @@ async function showRetention(params) {
       ...Array.from({ length: n }, (_, i) => ({ label: `${result.period} ${i}`, num: true }))],
     result.cohorts.map((c) => ({ cells: [day(c.cohortStart), c.size,
       ...Array.from({ length: n }, (_, i) => tableCell(c, i))] }))),
-  );
+  ].filter(Boolean));
 }
 
 register("retention", { nav: "Retention", order: 47, show: (_, params) => showRetention(params) });
