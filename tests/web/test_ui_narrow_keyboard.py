@@ -677,3 +677,25 @@ def test_a_retention_cells_figures_are_read_by_keyboard_from_one_tab_stop(
     assert "hover" not in page.locator("#view p.retention-pending").inner_text()
     ui.shot(f"retention-keyboard-{width}")
     ui.close()
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_an_app_map_node_is_a_link_that_says_its_figures(ui: Page, width: int) -> None:
+    # As a role=img picture its nodes were hidden from a screen reader, and a node's whole
+    # name and figures were in a hover title only.
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    page = ui.open("#/appmap")
+    assert page.locator("svg.appmap").get_attribute("role") == "group"
+    node = page.locator('svg.appmap g.node[data-node="nlu"]')
+    label = node.get_attribute("aria-label") or ""
+    assert label.startswith("nlu (service): ") and "requests" in label, label
+    assert f'link "{label}"' in page.locator("svg.appmap").aria_snapshot()
+    assert "Tab to it" in tip_in_sight(page, ".appmap-tip", width)
+    node.focus()
+    assert tip_in_sight(page, ".appmap-tip", width) == label
+    page.keyboard.press("Enter")
+    ui.ready("#/node/nlu")
+    page = ui.open("#/appmap")
+    page.locator('svg.appmap g.node[data-node="qna"]').hover()
+    said = tip_in_sight(page, ".appmap-tip", width)
+    assert said.startswith("qna (service): "), said

@@ -7,6 +7,9 @@ const {
   shownCount, answerOf, nothingFound,
 } = window.BotTelemetry;
 
+const NODE_HINT = "Point at a node, or Tab to it, for its whole name and figures; a click "
+  + "or Enter opens its operations and traces.";
+
 // /api/nodes/{node} answers a node's latest 20 traces.
 const NODE_TRACES = 20;
 
@@ -18,7 +21,26 @@ async function showAppMap() {
   if (!svgResponse.ok) throw new Error(`app map answered ${svgResponse.status}`);
   const parsed = new DOMParser().parseFromString(await svgResponse.text(), "image/svg+xml");
   const svg = document.importNode(parsed.documentElement, true);
+  // On the page the map is a group of links, not one picture: as an img (the role the file
+  // keeps for the CLI) its nodes were hidden from a screen reader, and a long name, cut at 22
+  // characters, was whole only in a hover title. A node focused or pointed at says its name
+  // and figures in a line under the map.
+  svg.setAttribute("role", "group");
+  svg.setAttribute("aria-label", "App map: a link per node");
+  const tip = el("p", { class: "chart-tip appmap-tip" }, NODE_HINT);
   for (const node of svg.querySelectorAll("g.node")) {
+    const said = node.querySelector("title")?.textContent || node.getAttribute("data-node");
+    node.setAttribute("role", "link");
+    node.setAttribute("aria-label", said);
+    const show = () => { tip.textContent = said; };
+    const hide = () => {
+      const focused = svg.contains(document.activeElement) ? document.activeElement : null;
+      tip.textContent = focused?.getAttribute("aria-label") || NODE_HINT;
+    };
+    node.addEventListener("focus", show);
+    node.addEventListener("mouseenter", show);
+    node.addEventListener("blur", () => { tip.textContent = NODE_HINT; });
+    node.addEventListener("mouseleave", hide);
     const open = () => go(`#/node/${encodeURIComponent(node.getAttribute("data-node"))}`);
     node.addEventListener("click", open);
     node.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
@@ -32,14 +54,15 @@ async function showAppMap() {
   const empty = map.nodes.length ? null : el("p", { class: "empty" }, nothingFound("No telemetry"),
     windowParams().since ? null : ` A bot that calls bot_telemetry.configure() sends here with `
       + `OTEL_EXPORTER_OTLP_ENDPOINT=${window.location.origin}.`);
-  view.replaceChildren(
+  view.replaceChildren(...[
     el("h2", {}, "App map"),
     el("div", { class: "appmap-frame" }, empty || svg),
+    empty ? null : tip,
     el("h3", {}, "Calls"),
     table([{ label: "From" }, { label: "To" }, { label: "Calls", num: true },
       { label: "Failures", num: true }, { label: "p50", num: true }, { label: "p95", num: true }],
     edges),
-  );
+  ].filter(Boolean));
 }
 
 async function showNode(name) {
