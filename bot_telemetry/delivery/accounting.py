@@ -19,8 +19,10 @@ so one destination's outage line never carries another's error.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -120,13 +122,11 @@ class ExportAccounting:
     """Counts dropped telemetry per (signal, reason) and tracks outages per destination."""
 
     def __init__(self, meter: Meter) -> None:
-        self._lock = threading.Lock()
         self._dropped: Counter[tuple[str, str]] = Counter()
         self._deferred: Counter[str] = Counter()
-        self._failing: dict[str, _Outage] = {}
-        self._recovered: dict[str, float] = {}  # when each destination last recovered
         self._remedies: dict[str, Callable[[bool], str]] = {}
-        self._overflowing: dict[tuple[str, str], _Overflow] = {}  # by (destination, signal)
+        self._start_afresh()
+        _live.add(self)
         self._counter = meter.create_counter(
             DROPPED_METRIC, unit="{item}", description="Telemetry items dropped before export"
         )
@@ -136,6 +136,17 @@ class ExportAccounting:
             description="Telemetry items an exporter could not send and kept to send again",
         )
         self._filter = _FoldSdkNoise(self)
+
+    def _start_afresh(self) -> None:
+        # Also a forked child's, after fork(): its queues start empty (delivery/queue.py), so
+        # the parent's outages and full-queue episodes are not its own: kept, the child would
+        # say a "recovered" or "caught up" line for the parent's drops, or stay silent through
+        # its own next episode (already "said"). A lock another thread held at the fork would
+        # stay held in the child.
+        self._lock = threading.Lock()
+        self._failing: dict[str, _Outage] = {}
+        self._recovered: dict[str, float] = {}  # when each destination last recovered
+        self._overflowing: dict[tuple[str, str], _Overflow] = {}  # by (destination, signal)
 
     def set_remedy(self, destination: str, remedy: Callable[[bool], str]) -> None:
         """What an operator can do about what an outage of ``destination`` lost (PostHog:
@@ -333,6 +344,18 @@ class ExportAccounting:
     def remove_log_folding(self) -> None:
         for name in (*_NOISY_LOGGERS, _AZURE_LOGGER):
             logging.getLogger(name).removeFilter(self._filter)
+
+
+_live: weakref.WeakSet[ExportAccounting] = weakref.WeakSet()
+
+
+def _start_afresh_after_fork() -> None:
+    for accounting in list(_live):
+        accounting._start_afresh()
+
+
+# Registered on import, before delivery/queue.py's hook restarts the queues' export threads.
+os.register_at_fork(after_in_child=_start_afresh_after_fork)
 
 
 class _FoldSdkNoise(logging.Filter):

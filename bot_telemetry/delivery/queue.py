@@ -8,7 +8,8 @@ destination slower than telemetry comes, one when its queue is found full and on
 drains.
 
 Like the SDK's processors, a queue survives ``fork()`` (a gunicorn ``--preload`` worker starts
-its own export thread, with an empty queue: what was queued is the parent's to send) and is
+its own export thread, with an empty queue: what was queued is the parent's to send, and
+``ExportAccounting`` forgets the parent's outages and full-queue episodes) and is
 flushed when the interpreter exits: every queue side by side, ``EXIT_FLUSH_MILLIS`` in all.
 Closing never waits past its deadline, not even for a request in flight: what it gives up
 on, that batch included, is counted as ``shutdown``.

@@ -3,7 +3,10 @@ exactly by reason."""
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -12,6 +15,7 @@ import pytest
 from opentelemetry.metrics import NoOpMeter
 
 from bot_telemetry.delivery import BatchQueue, Delivery, ExportAccounting
+from tests.support.processes import REPO
 from tests.support.waiting import wait_for
 
 
@@ -253,3 +257,96 @@ def test_a_full_queue_during_an_outage_is_the_outage_s_to_say(
     lines = [r.getMessage() for r in caplog.records if r.name == "bot_telemetry.export"]
     assert len(lines) == 1 and "is failing" in lines[0], lines
     assert counts.dropped() == {"traces/queue_full": 7, "traces/export_failed": 5}
+
+
+# A parent whose queue is in a full-queue episode (said, not drained) and whose other
+# destination is in an outage forks; the child, with queues of its own, has an episode of its
+# own and a first export that succeeds. It prints its log lines as JSON.
+_FORKED_EPISODES = """
+import json, logging, os, sys, threading
+from opentelemetry.metrics import NoOpMeter
+from bot_telemetry.delivery import BatchQueue, ExportAccounting
+
+lines = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        lines.append(record.getMessage())
+logging.getLogger("bot_telemetry.export").addHandler(Keep())
+logging.getLogger("bot_telemetry.export").setLevel(logging.WARNING)
+
+gate = threading.Semaphore(0)
+taken = threading.Event()
+def slow(batch):
+    taken.set()
+    return gate.acquire(timeout=30)
+
+working = [False]
+def down(batch):
+    return working[0]
+
+def wait(condition):
+    for _ in range(3000):
+        if condition():
+            return
+        threading.Event().wait(0.01)
+    raise SystemExit("timed out: " + json.dumps(lines))
+
+counts = ExportAccounting(NoOpMeter("t"))
+queue = BatchQueue(slow, signal="traces", destination="slow", accounting=counts,
+                   max_queue_size=2, schedule_delay_millis=3_600_000)
+failing = BatchQueue(down, signal="logs", destination="down", accounting=counts,
+                     schedule_delay_millis=3_600_000)
+failing.put(1)
+assert not failing.flush(10_000)
+queue.put_many([1, 2])
+wait(lambda: taken.is_set() and queue.pending() == 0)
+queue.put_many([3, 4])
+queue.put_many([5, 6, 7])  # 3 dropped: the parent's episode
+taken.clear()
+gate.release()  # the first batch ends well: the episode is said; [3, 4] is taken and held
+wait(lambda: taken.is_set() and queue.pending() == 0)
+assert len(lines) == 2 and "falling behind" in lines[1], lines
+parents = len(lines)
+
+pid = os.fork()
+if pid == 0:
+    gate, taken = threading.Semaphore(0), threading.Event()
+    working[0] = True
+    failing.put(1)
+    failing.flush(10_000)
+    queue.put_many([11, 12])
+    wait(lambda: taken.is_set() and queue.pending() == 0)
+    queue.put_many([13, 14])
+    queue.put(15)  # 1 dropped: the child's own episode
+    for _ in range(10):
+        gate.release()
+    queue.flush(10_000)
+    print(json.dumps(lines[parents:]))
+    sys.stdout.flush()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+for _ in range(10):
+    gate.release()
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_starts_with_no_episode_or_outage_of_its_parent() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKED_EPISODES],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    # Its own episode, said when it starts and counted from nothing; no line of the parent's
+    # outage ("recovered") nor of its episode.
+    assert len(child) == 2, child
+    assert "telemetry export to slow is falling behind" in child[0], child
+    assert "(1 so far)" in child[0], child
+    assert child[1] == (
+        "telemetry export to slow caught up: its queue drained; 1 traces items were dropped "
+        "while its queue was full"
+    )
