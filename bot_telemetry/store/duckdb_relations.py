@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..contract import (
     ATTR_SERVICE_VERSION,
+    ATTR_TURN_PROACTIVE,
     TURN_SPAN_NAME,
 )
 from . import vocabulary
@@ -94,11 +95,18 @@ FROM main.logs l {join}
 WHERE l.event_name IS NOT NULL"""
 
 
+# A proactive turn's activity is always an event: only those few turns parse their JSON
+# (CASE evaluates a branch for the rows that take it), so the turn queries stay column reads.
+_PROACTIVE = f"""CASE WHEN s.activity_type = 'event'
+    THEN coalesce({_attr("s.attributes", ATTR_TURN_PROACTIVE)} = 'true', false)
+    ELSE false END"""
+
+
 def turns(mentioned: frozenset[str] | None) -> str:
     resource, join = _resources(mentioned, "s", "service_version")
     return f"""SELECT s.trace_id, s.span_id, s.start_ns, s.end_ns, s.duration_ns,
     s.status_code = {STATUS_ERROR} AS failed, s.conversation_id, s.user_id, s.session_id,
-    s.channel_id, s.activity_id, s.activity_type, s.locale,
+    s.channel_id, s.activity_id, s.activity_type, {_PROACTIVE} AS proactive, s.locale,
     s.service_name, {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version, s.trace_key
 FROM main.spans s {join}
 WHERE s.name = '{TURN_SPAN_NAME}'"""

@@ -221,6 +221,11 @@ TURNS = Relation(
         Column("channel_id", "VARCHAR", "activity.channel_id, NULL if none"),
         Column("activity_id", "VARCHAR", "activity.id, NULL if none"),
         Column("activity_type", "VARCHAR", "activity.type, NULL if none"),
+        Column(
+            "proactive",
+            "BOOLEAN",
+            "the bot started the turn itself (bot.turn.proactive: continue_conversation)",
+        ),
         Column("locale", "VARCHAR", "activity.locale, NULL if none"),
         Column("service_name", "VARCHAR", "the bot's service.name"),
         Column("service_version", "VARCHAR", "the bot's service.version, NULL if none"),

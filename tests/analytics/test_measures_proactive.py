@@ -1,0 +1,117 @@
+"""Proactive turns in the measures, on DuckDB and ClickHouse (chDB): a real botbuilder bot
+over HTTP answers two users, then writes to them and to a third user unasked (as a reminder
+job does, ``adapter.continue_conversation``). The bot writing to a user makes nobody active,
+new or in a session; the turns and the messages sent still count."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from botbuilder.core import TurnContext
+from botbuilder.schema import ChannelAccount, ConversationAccount, ConversationReference
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+from bot_telemetry.analytics import query
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine, Engine
+from tests.bot.harness import running_bot
+from tests.support.bot_traffic import Traffic, load_clickhouse, load_duckdb
+from tests.support.clickhouse import chdb_engine
+from tests.support.telemetry import CapturedTelemetry
+
+GRANULARITIES = ["minute", "hour"]
+
+
+async def _record(telemetry: CapturedTelemetry) -> tuple[Traffic, int, int]:
+    references: dict[str, ConversationReference] = {}
+
+    async def logic(context: TurnContext) -> None:
+        reference = TurnContext.get_conversation_reference(context.activity)
+        references[reference.user.id] = reference
+        await context.send_activity("noted")
+
+    async def remind(context: TurnContext) -> None:
+        await context.send_activity("Your table is booked for 8 pm")
+
+    start_ns = time.time_ns()
+    async with running_bot(logic) as bot:
+        async with aiohttp.ClientSession() as http:
+            for user in ("user-1", "user-2"):
+                body = bot.activity("remind me", f"conv-{user}", user=user)
+                async with http.post(bot.url, json=body) as response:
+                    assert response.status in (200, 201)
+        # A user the bot only writes to (a reference kept from long ago, or imported).
+        references["user-3"] = ConversationReference(
+            channel_id="directline",
+            service_url=bot.connector_url,
+            conversation=ConversationAccount(id="conv-user-3"),
+            user=ChannelAccount(id="user-3"),
+            bot=ChannelAccount(id="bot-1", name="Bot"),
+        )
+        for reference in references.values():
+            await bot.adapter.continue_conversation(reference, remind, "")
+    assert len(bot.connector.requests) == 5
+    traffic = Traffic(requests=[encode_spans(telemetry.spans()), encode_logs(telemetry.logs())])
+    return traffic, start_ns, time.time_ns()
+
+
+@pytest.fixture
+def engines(
+    telemetry: CapturedTelemetry, tmp_path: Path
+) -> Iterator[tuple[list[Engine], int, int]]:
+    traffic, start_ns, end_ns = asyncio.run(_record(telemetry))
+    store = Store.open(tmp_path / "store.duckdb")
+    load_duckdb(store, traffic)
+    with chdb_engine("proactive") as clickhouse:
+        load_clickhouse(clickhouse, traffic)
+        yield [DuckDBEngine(store), clickhouse], start_ns, end_ns
+    store.close()
+
+
+def _total(
+    engine: Engine, measure: str, value: str, window: tuple[int, int], user: str | None = None
+) -> list[Any]:
+    """The value summed over the buckets, for each granularity."""
+    results = query(
+        engine,
+        start_time=window[0] // 1_000_000 - 1000,
+        end_time=window[1] // 1_000_000 + 1000,
+        context={"userId": [user]} if user else None,
+        measures=[{"measureType": measure, "timeGranularity": GRANULARITIES}],
+    )
+    return [sum(row[value] for row in result.response) for result in results]
+
+
+def test_proactive_turns_count_as_turns_and_sends_but_make_no_user_active(
+    engines: tuple[list[Engine], int, int], telemetry: CapturedTelemetry
+) -> None:
+    found, start_ns, end_ns = engines
+    window = (start_ns, end_ns)
+    only_written_to = telemetry.handle.privacy.pseudonymize("user-3")
+    answered = telemetry.handle.privacy.pseudonymize("user-1")
+    for engine in found:
+        dialect = engine.dialect
+        # The turns and messages the bot had: two answers and three reminders.
+        assert _total(engine, "turns", "turns", window) == [5, 5], dialect
+        assert _total(engine, "messagesSent", "messages", window) == [5, 5], dialect
+        assert _total(engine, "messagesReceived", "messages", window) == [2, 2], dialect
+        # The user the bot only wrote to did nothing.
+        for measure in ("activeUsers", "newUsers"):
+            assert _total(engine, measure, "users", window, only_written_to) == [0, 0], (
+                dialect,
+                measure,
+            )
+        assert _total(engine, "sessions", "sessions", window, only_written_to) == [0, 0]
+        assert _total(engine, "turns", "turns", window, only_written_to) == [1, 1], dialect
+        # A user who spoke is active, new, in one session: the reminder that followed
+        # started no second one.
+        assert _total(engine, "activeUsers", "users", window, answered) == [1, 1], dialect
+        assert _total(engine, "newUsers", "users", window, answered) == [1, 1], dialect
+        assert _total(engine, "sessions", "sessions", window, answered) == [1, 1], dialect
