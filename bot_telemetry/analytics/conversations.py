@@ -141,6 +141,8 @@ class Turn(TypedDict):
     duration_ms: float
     activity_id: str | None
     activity_type: str | None
+    #: The bot started the turn itself (a proactive message): no user said anything.
+    proactive: bool
     channel_id: str | None
     text: str | None
     replies: list[str | None]
@@ -281,6 +283,7 @@ def _new_turn(span: dict[str, Any]) -> Turn:
         duration_ms=round(span["duration_ns"] / 1e6, 3),
         activity_id=attributes.get(contract.ATTR_ACTIVITY_ID),
         activity_type=attributes.get(contract.ATTR_ACTIVITY_TYPE),
+        proactive=_flag(attributes.get(contract.ATTR_TURN_PROACTIVE)) is True,
         channel_id=attributes.get(contract.ATTR_CHANNEL_ID),
         text=None,
         replies=[],

@@ -430,10 +430,15 @@ def conversation_as_text(found: Conversation) -> str:
             kind = turn["activity_type"]
             text = f"({kind} activity)" if kind and kind != "message" else "(text not recorded)"
         lines.append(
-            f"\n#{number} {turn['start']}  {turn['activity_type'] or '?'}  "
+            f"\n#{number} {turn['start']}  "
+            f"{'proactive' if turn.get('proactive') else turn['activity_type'] or '?'}  "
             f"{turn['duration_ms']:.1f} ms  trace {turn['trace_id']}"
         )
-        lines.append(f"  user: {text}")
+        if turn.get("proactive"):
+            # Nobody said anything: the bot wrote unasked (continue_conversation).
+            lines.append("  proactive: the bot wrote unasked")
+        else:
+            lines.append(f"  user: {text}")
         for intent in turn["intents"]:
             lines.append(f"  intent: {intent['intent']} ({_score(intent['score'])})")
         for answer in turn["answers"]:

@@ -6,67 +6,28 @@ new or in a session; the turns and the messages sent still count."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from botbuilder.core import TurnContext
-from botbuilder.schema import ChannelAccount, ConversationAccount, ConversationReference
-from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from bot_telemetry.analytics import query
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine, Engine
-from tests.bot.harness import running_bot
-from tests.support.bot_traffic import Traffic, load_clickhouse, load_duckdb
+from tests.support.bot_traffic import load_clickhouse, load_duckdb
 from tests.support.clickhouse import chdb_engine
+from tests.support.proactive import record_proactive_traffic
 from tests.support.telemetry import CapturedTelemetry
 
 GRANULARITIES = ["minute", "hour"]
-
-
-async def _record(telemetry: CapturedTelemetry) -> tuple[Traffic, int, int]:
-    references: dict[str, ConversationReference] = {}
-
-    async def logic(context: TurnContext) -> None:
-        reference = TurnContext.get_conversation_reference(context.activity)
-        references[reference.user.id] = reference
-        await context.send_activity("noted")
-
-    async def remind(context: TurnContext) -> None:
-        await context.send_activity("Your table is booked for 8 pm")
-
-    start_ns = time.time_ns()
-    async with running_bot(logic) as bot:
-        async with aiohttp.ClientSession() as http:
-            for user in ("user-1", "user-2"):
-                body = bot.activity("remind me", f"conv-{user}", user=user)
-                async with http.post(bot.url, json=body) as response:
-                    assert response.status in (200, 201)
-        # A user the bot only writes to (a reference kept from long ago, or imported).
-        references["user-3"] = ConversationReference(
-            channel_id="directline",
-            service_url=bot.connector_url,
-            conversation=ConversationAccount(id="conv-user-3"),
-            user=ChannelAccount(id="user-3"),
-            bot=ChannelAccount(id="bot-1", name="Bot"),
-        )
-        for reference in references.values():
-            await bot.adapter.continue_conversation(reference, remind, "")
-    assert len(bot.connector.requests) == 5
-    traffic = Traffic(requests=[encode_spans(telemetry.spans()), encode_logs(telemetry.logs())])
-    return traffic, start_ns, time.time_ns()
 
 
 @pytest.fixture
 def engines(
     telemetry: CapturedTelemetry, tmp_path: Path
 ) -> Iterator[tuple[list[Engine], int, int]]:
-    traffic, start_ns, end_ns = asyncio.run(_record(telemetry))
+    traffic, start_ns, end_ns = asyncio.run(record_proactive_traffic(telemetry))
     store = Store.open(tmp_path / "store.duckdb")
     load_duckdb(store, traffic)
     with chdb_engine("proactive") as clickhouse:

@@ -29,9 +29,12 @@ function turnCard(turn, number) {
   const said = (cls, text) => el("div", { class: cls },
     text === null || text === undefined ? el("span", { class: "norecord" }, "(text not recorded)") : text);
   return el("section", { class: `turn${failed ? " failed" : ""}`, "data-trace": turn.trace_id },
-    el("div", { class: "meta" }, `#${number} · ${turn.start} · ${turn.activity_type || "?"} · `,
+    el("div", { class: "meta" }, `#${number} · ${turn.start} · ${turn.proactive ? "proactive" : turn.activity_type || "?"} · `,
       ms(turn.duration_ms), " · ", el("a", { href: `#/trace/${turn.trace_id}` }, "trace")),
-    turn.text === null && turn.activity_type && turn.activity_type !== "message"
+    // A proactive turn: nobody said anything, the bot wrote unasked (continue_conversation).
+    turn.proactive
+      ? el("div", { class: "proactive" }, el("span", { class: "norecord" }, "(proactive: the bot wrote unasked)"))
+      : turn.text === null && turn.activity_type && turn.activity_type !== "message"
       ? el("div", { class: "user" }, el("span", { class: "norecord" }, `(${turn.activity_type} activity)`))
       : said("user", turn.text),
     el("div", {},
