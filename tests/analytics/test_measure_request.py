@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot_telemetry.analytics.measures import MEASURES, RequestError, parse_request
+from bot_telemetry.analytics.measures import MEASURES, RequestError, parse_request, query
 from bot_telemetry.analytics.measures.context import DIMENSIONS
 from bot_telemetry.analytics.measures.request import parse_time
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine
 
 NOW = 1_790_000_000_000_000_000  # 2026-09-21, nanoseconds
 
@@ -240,3 +243,34 @@ def test_ten_thousand_buckets_are_allowed_one_more_is_not() -> None:
     one_more = dict(exactly, endTime="2026-09-20T02:46:41Z")
     error = refused(one_more)
     assert "second gives 10,001" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        # A str is a Sequence[str]: taken letter by letter, 'msteams' was the channels m, s,
+        # t, e, a and every bucket came back 0, with no error.
+        (
+            {"context": {"channelId": "msteams"}},
+            "context.channelId: expected a non-empty list of strings, found 'msteams'",
+        ),
+        # ... and 'activeUsers' was the measure 'a', refused as not a measure.
+        (
+            {"measures": "activeUsers"},
+            'measures: expected a non-empty list like [{"measureType": "activeUsers"}], '
+            "found 'activeUsers'",
+        ),
+    ],
+)
+def test_query_refuses_one_string_where_a_list_is_expected(
+    tmp_path: Path, arguments: dict[str, Any], error: str
+) -> None:
+    store = Store.open(tmp_path / "telemetry.duckdb")
+    try:
+        given: dict[str, Any] = {"measures": ["activeUsers"], **arguments}
+        with pytest.raises(RequestError) as caught:
+            query(DuckDBEngine(store), start_time="2026-11-01T00:00:00Z", **given)
+        assert str(caught.value) == error
+        assert caught.value.field == error.partition(":")[0]
+    finally:
+        store.close()

@@ -111,10 +111,16 @@ def query(
     body = {
         "startTime": start_time,
         "endTime": end_time,
-        "context": {name: list(values) for name, values in (context or {}).items()},
-        "measures": [_as_json(item) for item in measures],
+        "context": {name: _listed(values) for name, values in (context or {}).items()},
+        "measures": measures if isinstance(measures, str) else [_as_json(i) for i in measures],
     }
     return run(engine, parse_request(body), progress)
+
+
+def _listed(values: Sequence[str]) -> object:
+    # A str is a Sequence[str] too: listed, "msteams" would be the channels m, s, t, e, a,
+    # answered with zeros. Passed on as it is, the request refuses it naming the field.
+    return values if isinstance(values, str) else list(values)
 
 
 def catalog() -> dict[str, Any]:
