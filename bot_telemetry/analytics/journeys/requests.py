@@ -1,4 +1,5 @@
-"""The requests of funnels, paths and retention, read from their JSON bodies.
+"""The requests of funnels, paths and retention, read from their JSON bodies (or the same
+from Python, where a tuple is taken for a list).
 
 Every check names the field and what was expected, so that an HTTP 400, a CLI error and a
 Python ``RequestError`` say the same thing:
@@ -146,7 +147,7 @@ def property_text(text: str) -> str:
 def _text_values(value: object, field: str) -> tuple[str, ...]:
     """One value or a list of alternatives, each compared as text (numbers and booleans as
     their JSON text)."""
-    values = value if isinstance(value, list) else [value]
+    values = value if isinstance(value, list | tuple) else [value]
     if not values:
         raise RequestError(field, "expected a value or a non-empty list of alternatives")
     found = []
@@ -180,7 +181,7 @@ def parse_context(value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
                 f"context.{name}",
                 f"unknown dimension; the dimensions are {', '.join(sorted(DIMENSIONS))}",
             )
-        if not isinstance(values, list) or not values:
+        if not isinstance(values, list | tuple) or not values:
             raise RequestError(f"context.{name}", "expected a non-empty list of strings")
         found.append((DIMENSIONS[name], _text_values(values, f"context.{name}")))
     return tuple(found)
@@ -367,8 +368,9 @@ class FunnelRequest:
         request = _object(body)
         _unknown(request, _FUNNEL_FIELDS, "")
         steps_body = request.get("steps")
-        if not isinstance(steps_body, list) or not steps_body:
-            raise RequestError("steps", f"expected a list of 1 to {MAX_STEPS} steps, got none")
+        if not isinstance(steps_body, list | tuple) or not steps_body:
+            got = _describe(steps_body) if steps_body else "none"
+            raise RequestError("steps", f"expected a list of 1 to {MAX_STEPS} steps, got {got}")
         if len(steps_body) > MAX_STEPS:
             raise RequestError(
                 "steps", f"expected at most {MAX_STEPS} steps, got {len(steps_body)}"
@@ -378,7 +380,7 @@ class FunnelRequest:
         window, window_ns = parse_window(request.get("window"))
         exclusions_body = request.get("exclusions")
         exclusions_body = [] if exclusions_body is None else exclusions_body
-        if not isinstance(exclusions_body, list):
+        if not isinstance(exclusions_body, list | tuple):
             raise RequestError("exclusions", "expected a list of {event, fromStep, toStep}")
         if exclusions_body and order == "unordered":
             raise RequestError(
@@ -439,7 +441,7 @@ def _patterns(body: Mapping[str, Any], name: str) -> tuple[str, ...]:
     value = body.get(name)
     if value is None:
         return ()
-    if not isinstance(value, list):
+    if not isinstance(value, list | tuple):
         raise RequestError(name, "expected a list of event names or patterns (LuisIntent.*)")
     return tuple(event_name(item, f"{name}[{i}]") for i, item in enumerate(value))
 

@@ -227,3 +227,32 @@ def test_a_bad_retention_request_is_refused(body: dict[str, Any], field: str) ->
     with pytest.raises(RequestError) as refused:
         RetentionRequest.parse(body, NOW)
     assert refused.value.field == field
+
+
+def test_tuples_are_lists_from_python() -> None:
+    """A notebook builds its request in Python: a tuple where the JSON has a list is the same
+    request (steps, alternatives, exclusions, context, include, exclude, groupings)."""
+    as_lists: dict[str, Any] = {
+        "steps": ["A", {"event": "B", "where": {"StepName": ["ask_day", "ask_size"]}}],
+        "exclusions": [{"event": "X", "fromStep": 0, "toStep": 1}],
+        "context": {"channelId": ["webchat"]},
+    }
+    as_tuples: dict[str, Any] = {
+        "steps": ("A", {"event": "B", "where": {"StepName": ("ask_day", "ask_size")}}),
+        "exclusions": ({"event": "X", "fromStep": 0, "toStep": 1},),
+        "context": {"channelId": ("webchat",)},
+    }
+    assert FunnelRequest.parse(as_tuples, NOW) == FunnelRequest.parse(as_lists, NOW)
+    paths = {"include": ["A", "B*"], "exclude": ["C"], "groupings": ["B*"]}
+    assert PathsRequest.parse({k: tuple(v) for k, v in paths.items()}, NOW) == (
+        PathsRequest.parse(paths, NOW)
+    )
+
+
+def test_steps_that_are_not_a_list_are_shown_as_given() -> None:
+    # Not "got none": the reader gave something, and sees what.
+    with pytest.raises(RequestError) as caught:
+        FunnelRequest.parse({"steps": "LuisIntent.BookTable"}, NOW)
+    assert str(caught.value) == (
+        "steps: expected a list of 1 to 20 steps, got 'LuisIntent.BookTable'"
+    )
