@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from bot_telemetry import contract
 from bot_telemetry.store.database import Store
@@ -699,3 +700,22 @@ def test_an_app_map_node_is_a_link_that_says_its_figures(ui: Page, width: int) -
     page.locator('svg.appmap g.node[data-node="qna"]').hover()
     said = tip_in_sight(page, ".appmap-tip", width)
     assert said.startswith("qna (service): "), said
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_what_a_measure_counts_is_read_by_keyboard(ui: Page, width: int) -> None:
+    # It was a hover title on the checkbox's label only.
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    page = ui.open("#/measures?m=turns&from=2025-06-01&to=2025-07-01")
+    with urllib.request.urlopen(f"{ui.base}/analytics/measures", timeout=10) as answer:
+        docs = {m["measureType"]: m["doc"] for m in json.load(answer)["measures"]}
+    assert "Tab to it" in tip_in_sight(page, ".measure-doc", width)
+    box = page.locator("input[name=measure][value=activeUsers]")
+    expect(box).to_have_accessible_description(docs["activeUsers"])
+    box.focus()
+    assert tip_in_sight(page, ".measure-doc", width) == f"activeUsers: {docs['activeUsers']}"
+    page.keyboard.press("Tab")
+    said = tip_in_sight(page, ".measure-doc", width)
+    assert said != f"activeUsers: {docs['activeUsers']}" and said.split(": ", 1)[1] in docs.values()
+    page.locator("label:has(input[name=measure][value=turns])").hover()
+    assert tip_in_sight(page, ".measure-doc", width).startswith("turns: ")

@@ -12,6 +12,7 @@ const WIDTH = 880;
 const HEIGHT = 240;
 const PAD = { left: 58, right: 16, top: 14, bottom: 30 };
 const MAX_SERIES = 8;
+const MEASURE_HINT = "Point at a measure, or Tab to it, for what it counts.";
 const DURATIONS = { m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };
 
 function svg(tag, attributes, ...children) {
@@ -240,11 +241,29 @@ async function showMeasures(arg, params) {
   const offered = usable
     ? usable.granularities.filter((g) => g.usable).map((g) => g.granularity)
     : catalog.granularities;
+  // What a measure counts: its checkbox's description (a screen reader reads it), and the
+  // line under the boxes while one is focused or pointed at. It was a hover title on the
+  // label, which neither a keyboard nor a screen reader reached.
+  const docLine = el("p", { class: "chart-tip measure-doc" }, MEASURE_HINT);
+  const picks = catalog.measures.map((m) => {
+    const box = el("input", { type: "checkbox", name: "measure", value: m.measureType,
+      checked: picked.includes(m.measureType), "aria-description": m.doc });
+    const label = el("label", { title: m.doc }, box, ` ${m.measureType}`);
+    const show = () => { docLine.textContent = `${m.measureType}: ${m.doc}`; };
+    box.addEventListener("focus", show);
+    label.addEventListener("mouseenter", show);
+    box.addEventListener("blur", () => { docLine.textContent = MEASURE_HINT; });
+    // Back to the box that has focus, if one has.
+    label.addEventListener("mouseleave", () => {
+      const focused = document.activeElement;
+      docLine.textContent = focused?.name === "measure" && form.contains(focused)
+        ? `${focused.value}: ${focused.getAttribute("aria-description")}` : MEASURE_HINT;
+    });
+    return label;
+  });
   const form = el("form", { class: "search measures-form" },
-    el("fieldset", { class: "measure-picks" }, el("legend", {}, "Measures"),
-      catalog.measures.map((m) => el("label", { title: m.doc },
-        el("input", { type: "checkbox", name: "measure", value: m.measureType,
-          checked: picked.includes(m.measureType) }), ` ${m.measureType}`))),
+    el("fieldset", { class: "measure-picks" }, el("legend", {}, "Measures"), picks),
+    docLine,
     el("div", { class: "measure-options" },
       el("label", {}, "Granularity", el("select", { name: "granularity" },
         offered.map((g) => el("option", { value: g, selected: g === granularity }, g)))),
