@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from ...contract import SLOW_TURN_SECONDS
+from ..measures.request import RequestError as AnalyticsRequestError
 from ..window import (
     _MAX_NS,
     MAX_DURATION_SECONDS,
@@ -56,12 +57,17 @@ _PROPERTY_KEY = re.compile(r"^[^\"'\\]+$")
 _WINDOW = re.compile(r"^\s*\d+(?:\.\d+)?\s*[smhdw]\s*$")
 
 
-class RequestError(ValueError):
-    """A request that cannot be answered; the message names the field and what it needs."""
+class RequestError(AnalyticsRequestError):
+    """A request that cannot be answered; the message names the field and what it needs.
+    A kind of the measures' ``RequestError`` (``bot_telemetry.analytics.RequestError``), so
+    that one ``except`` catches a bad request of any analysis."""
 
     def __init__(self, field: str, expected: str):
-        super().__init__(f"{field}: {expected}")
+        # The journeys' messages are whole ("steps[0]: unknown field; the fields are ..."),
+        # not always "expected X, found Y": the text is kept as it is.
+        ValueError.__init__(self, f"{field}: {expected}")
         self.field = field
+        self.expected = expected.removeprefix("expected ")
 
 
 def _describe(value: object) -> str:

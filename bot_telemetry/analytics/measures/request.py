@@ -41,7 +41,7 @@ _MEASURE_FIELDS: Final = (
 
 class RequestError(ValueError):
     """A request that cannot be run: ``field`` names what is wrong, ``expected`` what
-    should be there."""
+    should be there. The journeys' (funnels, paths, retention) is a kind of this one."""
 
     def __init__(self, field: str, expected: str, found: object = None, *, detail: str = ""):
         self.field = field

@@ -256,3 +256,19 @@ def test_steps_that_are_not_a_list_are_shown_as_given() -> None:
     assert str(caught.value) == (
         "steps: expected a list of 1 to 20 steps, got 'LuisIntent.BookTable'"
     )
+
+
+def test_the_analytics_request_error_is_the_one_to_catch_for_journeys_too() -> None:
+    """``bot_telemetry.analytics.RequestError`` (what ``query()`` raises) also catches a bad
+    funnel, paths or retention request: a notebook catches one error for every analysis."""
+    from bot_telemetry.analytics import RequestError as AnalyticsRequestError
+
+    for parse, body in (
+        (FunnelRequest.parse, {"steps": []}),
+        (PathsRequest.parse, {"stepLimit": 1}),
+        (RetentionRequest.parse, {"period": "fortnight"}),
+    ):
+        with pytest.raises(AnalyticsRequestError) as caught:
+            parse(body, NOW)
+        assert caught.value.as_json()["error"] == str(caught.value)
+        assert caught.value.as_json()["field"] == caught.value.field
