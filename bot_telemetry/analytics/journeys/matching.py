@@ -102,12 +102,47 @@ def context_condition(context: tuple[tuple[str, tuple[str, ...]], ...], params: 
     return " AND ".join(parts) if parts else "true"
 
 
+#: A number DuckDB's JSON writes with an exponent (``1e21``, ``-1.5e300``: 1e21 and over)
+#: and ClickHouse's exporter in full (Go's ``strconv.FormatFloat(f, 'f', -1, 64)``); groups:
+#: sign, first digit, ``.fraction``, fraction, exponent.
+_LARGE = r"^(-?)([0-9])(\.([0-9]+))?e\+?(2[1-9]|[3-9][0-9]|[1-9][0-9][0-9])$"
+#: The same under 1e-6: ``1e-7``, ``1.25e-7`` (``0.0000001``, ``0.000000125`` in full).
+_SMALL = r"^(-?)([0-9])(\.([0-9]+))?e-([7-9]|[1-9][0-9]+)$"
+
+
 def attribute_text(key: str) -> str:
-    """An event property read from the attributes, as text the same on both engines: a
-    whole number without its ``.0``. DuckDB's JSON renders the float 3.0 as ``3.0``, the
-    ClickHouse exporter's map as ``3`` (Go's FormatFloat): one would match ``seats=3`` and
-    the other not. ``where`` values are made alike by ``requests.property_text``."""
-    return rf"regexp_replace(attr(attributes, '{key}'), '^(-?[0-9]+)\.0$', '\1')"
+    """An event property read from the attributes, as text the same on both engines, as the
+    ClickHouse exporter's map has it (Go's FormatFloat): a whole number without its ``.0``
+    (DuckDB's JSON writes the float 3.0 as ``3.0``), a very large or small one in full
+    (DuckDB's ``1e21`` and ``1e-7`` are ``1000000000000000000000`` and ``0.0000001``), so
+    ``seats=3`` or ``amount=1e21`` matches, and a breakdown reads, alike on both. Text that
+    looks the same is read the same (the engines cannot tell it from a number on
+    ClickHouse). ``where`` values are made alike by ``requests.property_text``."""
+    return number_text(f"attr(attributes, '{key}')")
+
+
+def number_text(text: str) -> str:
+    """``text`` (an SQL expression) with a number in DuckDB's JSON spelling rewritten as the
+    ClickHouse exporter spells it (``attribute_text``); other text as it is."""
+    whole = rf"regexp_replace({text}, '^(-?[0-9]+)\.0$', '\1')"
+
+    def group(pattern: str, which: str) -> str:
+        return f"regexp_replace({text}, '{pattern}', '{which}')"
+
+    large_digits, large_fraction = group(_LARGE, r"\1\2\4"), group(_LARGE, r"\4")
+    small_sign, small_digits = group(_SMALL, r"\1"), group(_SMALL, r"\2\4")
+    exponent = r"\5"
+    large_exponent = f"CAST({group(_LARGE, exponent)} AS INTEGER)"
+    small_exponent = f"CAST({group(_SMALL, exponent)} AS INTEGER)"
+    large = f"{large_digits} || repeat('0', {large_exponent} - length({large_fraction}))"
+    small = f"{small_sign} || '0.' || repeat('0', {small_exponent} - 1) || {small_digits}"
+    # The LIKE first: most values hold no "e" and pay one test, not two regular expressions.
+    return (
+        f"CASE WHEN {text} NOT LIKE '%e%' THEN {whole} "
+        f"WHEN regexp_matches({text}, '{_LARGE}') THEN {large} "
+        f"WHEN regexp_matches({text}, '{_SMALL}') THEN {small} "
+        f"ELSE {whole} END"
+    )
 
 
 def property_column(key: str) -> str:

@@ -14,6 +14,7 @@ beginning (``startTime``) or now (``endTime``).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from ...contract import SLOW_TURN_SECONDS
+from ...store.otel_rows import attribute_text
 from ..measures.request import RequestError as AnalyticsRequestError
 from ..window import (
     _MAX_NS,
@@ -142,12 +144,21 @@ class TimeRange:
 
 
 _WHOLE = re.compile(r"-?[0-9]+\.0")
+_EXPONENT = re.compile(r"-?[0-9]+(\.[0-9]+)?[eE][-+]?[0-9]+")
 
 
 def property_text(text: str) -> str:
-    """A ``where`` value as the stored properties are compared (``matching.attribute_text``):
-    a whole number without its ``.0``, so ``3``, ``3.0`` and ``"3.0"`` all match 3.0."""
-    return text[:-2] if _WHOLE.fullmatch(text) else text
+    """A ``where`` value as the stored properties are compared (``matching.attribute_text``,
+    the ClickHouse exporter's spelling): a whole number without its ``.0``, so ``3``, ``3.0``
+    and ``"3.0"`` all match 3.0; a number with an exponent in full, so ``1e21``, ``1e+21``
+    and ``1000000000000000000000`` all match 1e21, ``1e-07`` matches 1e-7."""
+    if _WHOLE.fullmatch(text):
+        return text[:-2]
+    if _EXPONENT.fullmatch(text):
+        number = float(text)
+        if math.isfinite(number):
+            return attribute_text(number)
+    return text
 
 
 def _text_values(value: object, field: str) -> tuple[str, ...]:

@@ -141,6 +141,12 @@ def build() -> Stream:
     # Q: a number property, as the bot recorded it: a float that is whole, an int, text.
     ev("n1", 0, "nA", seats=3.0), ev("n2", 0, "nA", seats=3), ev("n3", 0, "nA", seats="3")
     ev("n4", 0, "nA", seats=4.0), ev("n5", 0, "nA", seats=0.5)
+    # S: numbers DuckDB's JSON writes with an exponent (1e21, 1e-7), ClickHouse's exporter
+    # without (Go's FormatFloat: 1000000000000000000000, 0.0000001); one just short of each.
+    ev("m1", 0, "mA", amount=1e21), ev("m2", 0, "mA", amount=1.5e21)
+    ev("m3", 0, "mA", amount=1e-7), ev("m4", 0, "mA", amount=1.25e-7)
+    ev("m5", 0, "mA", amount=1e20), ev("m6", 0, "mA", amount=1e-6)
+    ev("m7", 0, "mA", amount=-1e22)
     return s
 
 
@@ -287,6 +293,41 @@ def test_a_breakdown_by_a_number_property_is_the_same_on_both_engines(
         "4": [1],
         "0.5": [1],
     }
+
+
+def test_a_breakdown_by_very_large_or_small_numbers_is_the_same_text_on_both_engines(
+    engines: tuple[Engine, Engine],
+) -> None:
+    result = run(engines, steps=["mA"], breakdown="amount")
+    assert {v["value"]: counts(v) for v in result["breakdownValues"]} == {
+        "1000000000000000000000": [1],
+        "1500000000000000000000": [1],
+        "0.0000001": [1],
+        "0.000000125": [1],
+        "100000000000000000000": [1],
+        "0.000001": [1],
+        "-10000000000000000000000": [1],
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "matched"),
+    [
+        (1e21, 1),
+        ("1e21", 1),
+        ("1e+21", 1),
+        ("1000000000000000000000", 1),
+        ([1e-7, 1.25e-7], 2),
+        ("1e-07", 1),
+        ("0.0000001", 1),
+        (-1e22, 1),
+        (1e20, 1),
+    ],
+)
+def test_a_very_large_or_small_number_property_matches_on_both_engines(
+    engines: tuple[Engine, Engine], value: object, matched: int
+) -> None:
+    assert counts(run(engines, steps=[{"event": "mA", "where": {"amount": value}}])) == [matched]
 
 
 def test_one_step(engines: tuple[Engine, Engine]) -> None:
