@@ -212,6 +212,13 @@ def scoped_events(
 _CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
 
 
+#: An event recorded in a proactive turn (``turns.proactive``: the bot wrote unasked, with
+#: ``continue_conversation``): the bot's doing, not the user's, so it neither brings a user
+#: into a cohort nor back, nor counts as what a user did after dropping off.
+PROACTIVE_EVENT = """coalesce((trace_id, span_id) IN (
+        SELECT trace_id, span_id FROM turns WHERE proactive), false)"""
+
+
 def with_clause(ctes: list[str], query: str) -> str:
     """``WITH`` the CTEs (each ``name AS (...)``, possibly several in one string), those read
     more than once marked MATERIALIZED: computed once on both engines (ClickHouse otherwise

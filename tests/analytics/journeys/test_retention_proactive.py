@@ -1,0 +1,52 @@
+"""Retention with proactive turns, on DuckDB and ClickHouse (chDB): a user the bot only
+wrote to (a reminder, ``continue_conversation``) is in no cohort; the users who wrote are."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot_telemetry.analytics.journeys import retention
+from bot_telemetry.analytics.traces import iso
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine, Engine
+from tests.support.bot_traffic import load_clickhouse, load_duckdb
+from tests.support.clickhouse import chdb_engine
+from tests.support.proactive import record_proactive_traffic
+from tests.support.telemetry import CapturedTelemetry
+
+
+@pytest.fixture
+def engines(
+    telemetry: CapturedTelemetry, tmp_path: Path
+) -> Iterator[tuple[list[Engine], int, int]]:
+    traffic, start_ns, end_ns = asyncio.run(record_proactive_traffic(telemetry))
+    store = Store.open(tmp_path / "store.duckdb")
+    load_duckdb(store, traffic)
+    with chdb_engine("proactive_retention") as clickhouse:
+        load_clickhouse(clickhouse, traffic)
+        yield [DuckDBEngine(store), clickhouse], start_ns, end_ns
+    store.close()
+
+
+def test_a_user_the_bot_only_wrote_to_is_in_no_cohort(
+    engines: tuple[list[Engine], int, int],
+) -> None:
+    found, start_ns, end_ns = engines
+    request = {
+        "startTime": iso(start_ns - 10**9),
+        "endTime": iso(end_ns + 10**9),
+        "period": "day",
+        "totalIntervals": 2,
+    }
+    for engine in found:
+        answer = retention(engine, request)
+        sizes = [cohort["size"] for cohort in answer["cohorts"]]
+        assert sum(sizes) == 2, (engine.dialect, answer)
+        # The reminders to the two who wrote are not them coming back either: only
+        # interval 0, their own first day, counts them.
+        for cohort in answer["cohorts"]:
+            assert cohort["values"][0] == cohort["size"], (engine.dialect, cohort)
