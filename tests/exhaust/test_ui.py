@@ -70,17 +70,17 @@ def test_a_request_from_the_form_runs_and_its_file_downloads(
     assert responses == expected_responses("consenting")
     ui.shot("exhaust-jobs")
 
-    # A request the API refuses: its message, naming the field, on the form.
+    # A request the API refuses: its message, naming the field by the form's label, on the form.
     fill(page, startDate=today.isoformat(), endDate=(today - dt.timedelta(days=3)).isoformat())
     page.click("#exhaust-form button[type=submit]")
     error = page.locator("#exhaust-form + p.error")
     error.wait_for(state="visible")
     assert (error.text_content() or "").startswith(
-        "request.datasetConfig.endDate: " + (today - dt.timedelta(days=3)).isoformat()
+        "To (included): " + (today - dt.timedelta(days=3)).isoformat()
     )
     fill(page, dataset="uci-private-exhaust", endDate=today.isoformat(), tag="ui-private")
     page.click("#exhaust-form button[type=submit]")
-    page.locator("#exhaust-form + p.error", has_text="request.encryptionKey: is missing").wait_for()
+    page.locator("#exhaust-form + p.error", has_text="ZIP password: is missing").wait_for()
     ui.shot("exhaust-refused")
     ui.close()
 
@@ -115,7 +115,7 @@ def test_a_tag_without_jobs_says_so(serves: tuple[Served, Served], browser: Any)
     ui.ready("#/exhausts/no-such-tag")
     message = page.locator(".exhaust-jobs p.error")
     message.wait_for()
-    assert message.text_content() == "tag: no job has the tag 'no-such-tag'"
+    assert message.text_content() == "Jobs of the tag: no job has the tag 'no-such-tag'"
     ui.close()
 
 

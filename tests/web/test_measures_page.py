@@ -112,12 +112,13 @@ def test_the_form_and_a_refusal(browser: Any, planned: tuple[CollectorThread, Pl
     expected = EXPECTED["dependencyCalls"](plan, Window(START, END, "day", context, {}))
     assert calls.locator("table tbody tr").count() == len(expected)
     assert calls.locator(".legend-item").all_text_contents()[0] == "azure.blob"  # most calls
-    # A dimension the measure does not take: the page shows the API's message.
+    # A dimension the measure does not take: the page shows the API's message, naming the
+    # filter by its label (the dimension).
     page = ui.open(f"#/measures?m=feedback&g=day&from={FROM}&to={TO}&locale=de-DE")
     assert (
         page.locator("p.error")
         .inner_text()
-        .startswith("context.locale: expected one of the dimensions feedback takes")
+        .startswith("locale: expected one of the dimensions feedback takes")
     )
     ui.shot("measures-refused")
     ui.close()

@@ -131,7 +131,8 @@ def test_a_bad_funnel_window_keeps_the_form_and_says_why(ui: Page) -> None:
     page = submitted(ui, "#funnel-form", "#/funnels?")
     assert page.input_value("#funnel-form input[name=window]") == "banana"
     assert page.input_value("#funnel-form textarea[name=steps]") == "request 1\nrequest 2"
-    assert "window" in page.locator("#view p.error").inner_text()
+    said = page.locator("#view p.error").inner_text()
+    assert said.startswith("Window: expected a duration like 30m"), said
     ui.shot("funnel-bad-window")
 
 
@@ -267,3 +268,99 @@ def test_odd_ids_in_the_address_get_plain_messages(ui: Page) -> None:
     page = ui.open("#/node/nonexistent")
     assert page.locator("#view table").count() == 0
     assert "No node nonexistent in this time window" in page.locator("#view .error").inner_text()
+
+
+# ---- a refusal says the form's labels, not the API's field names --------------------------
+
+EITHER = "BotMessageReceived|LuisIntent.Greeting"
+
+
+def refused(ui: Page, form: str, route: str, **fields: str) -> str:
+    """Fill the form's fields (by name), submit it and answer the error the page shows."""
+    for name, value in fields.items():
+        ui.page.fill(f"{form} [name={name}]", value)
+    page = submitted(ui, form, route)
+    said: str = page.locator("#view p.error").inner_text()
+    return said
+
+
+def test_a_funnel_refusal_says_the_forms_labels(ui: Page) -> None:
+    # They said "steps[1]: …", "exclusions[0].toStep: … after fromStep (1) …", "startTime: …".
+    ui.open("#/funnels")
+    said = refused(ui, "#funnel-form", "#/funnels?", steps=f"request 1\n{EITHER}")
+    assert said.startswith("Steps, line 2: an event name cannot hold |"), said
+    said = refused(
+        ui, "#funnel-form", "#/funnels?", steps="request 1\nrequest 2", exclusions="request 3:1:0"
+    )
+    assert said.startswith("Exclusions, line 1, its TO: expected a step after FROM (1)"), said
+    page = ui.open("#/funnels?window=banana")  # an edited address: the header's time window
+    said = page.locator("#view p.error").inner_text()
+    assert said.startswith("Time window: expected an ISO 8601 time") and "banana" in said, said
+    assert "startTime" not in said
+
+
+def test_a_paths_refusal_says_the_forms_labels(ui: Page) -> None:
+    # They said "startEvent: …", "stepLimit: …", "groupings[0]: …", "exclude[1]: …".
+    ui.open("#/paths")
+    said = refused(ui, "#paths-form", "#/paths?", event=EITHER)
+    assert said.startswith("Event: an event name cannot hold |"), said
+    said = refused(ui, "#paths-form", "#/paths?", event="request 1", steps="-4")
+    assert said == "Steps: expected a whole number from 2 to 20, got -4", said
+    said = refused(ui, "#paths-form", "#/paths?", steps="5", groupings="LuisIntent")
+    assert said.startswith("Group, event 1: expected a pattern like LuisIntent.*"), said
+    said = refused(ui, "#paths-form", "#/paths?", groupings="", exclude=f"request {EITHER}")
+    assert said.startswith("Leave out, event 2: an event name cannot hold |"), said
+
+
+def test_a_retention_refusal_says_the_forms_labels(ui: Page) -> None:
+    # They said "totalIntervals: …", "cohortEvent: …", "returningEvent: …".
+    ui.open("#/retention")
+    said = refused(ui, "#retention-form", "#/retention?", intervals="-3")
+    assert said.startswith("Intervals: expected a whole number from 1 to "), said
+    said = refused(ui, "#retention-form", "#/retention?", intervals="4", cohortEvent=EITHER)
+    assert said.startswith("Cohort event: an event name cannot hold |"), said
+    said = refused(ui, "#retention-form", "#/retention?", cohortEvent="", returningEvent=EITHER)
+    assert said.startswith("Returning event: an event name cannot hold |"), said
+
+
+def test_a_measures_refusal_says_the_forms_labels(ui: Page) -> None:
+    # They said "endTime: expected a time after startTime", "startTime: …" and
+    # "measures[0].timeGranularity[0]: …".
+    page = ui.open("#/measures?m=turns")
+    page.fill("form.measures-form input[name=from]", "2026-11-05")
+    page.fill("form.measures-form input[name=to]", "2026-11-01")
+    page = submitted(ui, "form.measures-form", "#/measures?")
+    said = page.locator("#view p.error").inner_text()
+    assert said.startswith("To: expected a time after From, found '2026-11-01"), said
+    page.fill("form.measures-form input[name=from]", "banana")
+    page.fill("form.measures-form input[name=to]", "")
+    page = submitted(ui, "form.measures-form", "#/measures?")
+    said = page.locator("#view p.error").inner_text()
+    assert said.startswith("From: expected an ISO 8601 time") and "banana" in said, said
+    page = ui.open("#/measures?m=turns&g=fortnight")  # an edited address
+    said = page.locator("#view p.error").inner_text()
+    assert said.startswith("Granularity: expected one of second, minute"), said
+
+
+def test_an_exhaust_refusal_says_the_forms_labels(ui: Page) -> None:
+    # They said "request.datasetConfig.endDate: … is before startDate …",
+    # "request.requestedBy: …" and "tag: …".
+    page = ui.open("#/exhausts")
+    said = page.locator("#exhaust-form + p.error")
+    for name, value in {"conversationId": "bot", "requestedChannel": "ORG_001"}.items():
+        page.fill(f"#exhaust-form [name={name}]", value)
+    page.fill("#exhaust-form [name=startDate]", "2026-03-01")
+    page.fill("#exhaust-form [name=endDate]", "2026-02-01")
+    page.click("#exhaust-form button[type=submit]")
+    said.wait_for(state="visible")
+    assert said.inner_text() == "Requested by: is missing: expected a non-empty string"
+    page.fill("#exhaust-form [name=requestedBy]", "analyst-1")
+    page.click("#exhaust-form button[type=submit]")
+    page.locator("#exhaust-form + p.error", has_text="To (included)").wait_for()
+    assert said.inner_text() == "To (included): 2026-02-01 is before From 2026-03-01"
+    page.fill("#exhaust-lookup [name=tag]", "no-such-tag")
+    page.click("#exhaust-lookup button[type=submit]")
+    ui.ready("#/exhausts/no-such-tag")
+    listed = page.locator(".exhaust-jobs p.error")
+    listed.wait_for()
+    assert listed.inner_text() == "Jobs of the tag: no job has the tag 'no-such-tag'"

@@ -71,6 +71,27 @@ async function postJson(path, payload) {
   return body;
 }
 
+// An API's refusal in the words of the page that sent it. The API names its fields
+// ("steps[1]: …", "endTime: expected a time after startTime", "request.datasetConfig.endDate:
+// …"); the page knows them by its labels. `labelOf(field)` answers a field's label, or
+// undefined. The field the message starts with becomes its label; so does any other name of
+// a field in it written as the API writes one (startTime, fromStep: a capital, a dot, a
+// bracket or an underscore inside), but never one inside quotes (a value as given). A
+// message starting with a field the page has no label for (on the journeys pages only an
+// edited address holds one) is prefixed with `unlabelled`.
+const QUOTED_OR_NAME = /'[^']*'|"[^"]*"|[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*/g;
+const FIELD_HEAD = /^([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): /;
+
+function inPageWords(message, labelOf, unlabelled = "In the address, ") {
+  const text = String(message);
+  const head = FIELD_HEAD.exec(text);
+  const label = head && labelOf(head[1]);
+  if (head && !label) return `${unlabelled}${text}`;
+  const rest = (head ? text.slice(head[0].length) : text).replace(QUOTED_OR_NAME, (word) =>
+    (/^['"]/.test(word) || !/.[A-Z_.[]/.test(word) ? word : labelOf(word) || word));
+  return head ? `${label}: ${rest}` : rest;
+}
+
 // An SVG element, like el(): attributes through setAttribute, text through textContent.
 const SVG_NS = "http://www.w3.org/2000/svg";
 function svg(tag, props, ...children) {
@@ -379,7 +400,7 @@ async function route() {
 window.BotTelemetry = {
   el, query, windowParams, getJson, postJson, svg, ms, table, go, traceRows, TRACE_HEADINGS,
   view, register, shownValue, shownCount, eventLine, parseEventLine, windowPhrase, nothingFound,
-  answerOf, rovingFocus,
+  answerOf, rovingFocus, inPageWords,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

@@ -4,7 +4,19 @@
 "use strict";
 
 (() => {
-const { el, table, go, view, register, answerOf } = window.BotTelemetry;
+const { el, table, go, view, register, answerOf, inPageWords } = window.BotTelemetry;
+
+// The form's labels of the fields UCI's API names in a refusal ("request.datasetConfig.endDate:
+// … is before startDate …" is the To date, before the From date).
+const LABELS = {
+  "request.dataset": "Dataset", "request.datasetConfig.type": "Dataset", "request.tag": "Tag",
+  "request.requestedBy": "Requested by", "request.requestedChannel": "Channel",
+  "request.datasetConfig.conversationId": "Bot", "request.datasetConfig.startDate": "From",
+  "request.datasetConfig.endDate": "To (included)", "request.encryptionKey": "ZIP password",
+  requestedBy: "Requested by", requestedChannel: "Channel", startDate: "From",
+  endDate: "To (included)", conversationId: "Bot", encryptionKey: "ZIP password",
+};
+const labelOf = (field) => LABELS[field];
 
 const DATASETS = { "uci-response-exhaust": "response", "uci-private-exhaust": "private" };
 const LIST_LIMIT = 50;
@@ -80,7 +92,7 @@ function requestForm() {
           request }),
       });
     } catch (error) {
-      said.textContent = error.message;
+      said.textContent = inPageWords(error.message, labelOf, "");
       said.hidden = false;
       return;
     }
@@ -157,7 +169,8 @@ async function showExhausts(tag) {
     try {
       found = await jobsOf(tag);
     } catch (error) {
-      jobs.replaceChildren(el("p", { class: "error" }, error.message));
+      jobs.replaceChildren(el("p", { class: "error" }, inPageWords(error.message,
+        (field) => (field === "tag" ? "Jobs of the tag" : undefined), "")));
       return;
     }
     if (mine !== showing || window.location.hash !== hash) return; // another page by now

@@ -6,7 +6,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
-  windowPhrase, rovingFocus,
+  windowPhrase, rovingFocus, inPageWords,
 } = window.BotTelemetry;
 
 const CAUSES = {
@@ -18,6 +18,22 @@ const CAUSES = {
   wentElsewhere: "went elsewhere",
   userLeft: "user left",
 };
+
+// The form's label of a field the funnel API names in a refusal ("steps[1]" is the second
+// line of Steps); undefined for one only an edited address gives.
+function labelOf(field) {
+  const step = /^steps\[(\d+)\]/.exec(field);
+  if (step) return `Steps, line ${Number(step[1]) + 1}`;
+  const excluded = /^exclusions\[(\d+)\](?:\.(fromStep|toStep))?/.exec(field);
+  if (excluded) {
+    const part = { fromStep: ", its FROM", toStep: ", its TO" }[excluded[2]] || "";
+    return `Exclusions, line ${Number(excluded[1]) + 1}${part}`;
+  }
+  return {
+    steps: "Steps", order: "Order", window: "Window", countBy: "Count", breakdown: "Breakdown",
+    exclusions: "Exclusions", fromStep: "FROM", toStep: "TO", startTime: "Time window",
+  }[field];
+}
 
 // The header's time window, as the API's startTime (a duration ago); null: everything.
 function since() {
@@ -241,7 +257,8 @@ function keepStep(index) {
 }
 
 async function showFunnels(params) {
-  const dialogs = await postJson("/analytics/funnel/dialogs", { startTime: since() });
+  const dialogs = await postJson("/analytics/funnel/dialogs", { startTime: since() })
+    .catch((error) => { throw new Error(inPageWords(error.message, labelOf)); });
   let request = requestIn(params);
   if (!request && dialogs.length) request = dialogs[0].funnel;
   const dialogRows = dialogs.map((d) => ({
@@ -264,7 +281,8 @@ async function showFunnels(params) {
     { ...request, startTime: since() || request.startTime || null }).catch((error) => error);
   if (result instanceof Error) {
     // A bad input (a 400): the form keeps what was typed, the message goes under it.
-    view.replaceChildren(...parts, form(request), el("p", { class: "error" }, result.message));
+    view.replaceChildren(...parts, form(request),
+      el("p", { class: "error" }, inPageWords(result.message, labelOf)));
     return;
   }
   const slot = el("div");

@@ -4,8 +4,19 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, postJson, table, go, view, register } =
-  window.BotTelemetry;
+const {
+  el, query, windowParams, getJson, postJson, table, go, view, register, inPageWords,
+} = window.BotTelemetry;
+
+// The form's label of a field the query API names in a refusal: a context dimension's label
+// is its name; undefined for one only an edited address gives.
+function labelOf(field) {
+  if (/^measures\[\d+\]\.timeGranularity/.test(field)) return "Granularity";
+  if (/^measures\[\d+\]\.measureType/.test(field)) return "Measures";
+  const dimension = /^context\.(\w+)/.exec(field);
+  if (dimension) return dimension[1];
+  return { startTime: "From", endTime: "To" }[field];
+}
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 880;
@@ -293,7 +304,7 @@ async function showMeasures(arg, params) {
       measures: picked.map((m) => ({ measureType: m, timeGranularity: [granularity] })),
     }).catch((error) => error);
     if (answer instanceof Error) {
-      sections.push(el("p", { class: "error" }, answer.message));
+      sections.push(el("p", { class: "error" }, inPageWords(answer.message, labelOf)));
     } else {
       for (const result of answer) {
         const measure = byName.get(result.measureType);

@@ -5,8 +5,20 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
-  nothingFound,
+  nothingFound, inPageWords,
 } = window.BotTelemetry;
+
+// The form's label of a field the paths API names in a refusal; undefined for one only an
+// edited address gives.
+function labelOf(field) {
+  if (/^(startEvent|endEvent)(\.|$)/.test(field)) return "Event";
+  const listed = /^(groupings|exclude)\[(\d+)\]/.exec(field);
+  if (listed) {
+    return `${listed[1] === "groupings" ? "Group" : "Leave out"}, event ${Number(listed[2]) + 1}`;
+  }
+  return { stepLimit: "Steps", groupings: "Group", exclude: "Leave out",
+    startTime: "Time window" }[field];
+}
 
 function requestIn(params) {
   const text = params.get("request");
@@ -121,7 +133,7 @@ async function showPaths(params) {
   if (result instanceof Error) {
     // A bad input (a 400): the form keeps what was typed, the message goes under it.
     view.replaceChildren(el("h2", {}, "User flows"), form(request),
-      el("p", { class: "error" }, result.message));
+      el("p", { class: "error" }, inPageWords(result.message, labelOf)));
     return;
   }
   view.replaceChildren(

@@ -3,8 +3,17 @@
 "use strict";
 
 (() => {
-const { el, windowParams, postJson, svg, table, go, view, register, rovingFocus } =
-  window.BotTelemetry;
+const {
+  el, windowParams, postJson, svg, table, go, view, register, rovingFocus, inPageWords,
+} = window.BotTelemetry;
+
+// The form's label of a field the retention API names in a refusal; undefined for one only
+// an edited address gives.
+function labelOf(field) {
+  const event = /^(cohortEvent|returningEvent)(\.|$)/.exec(field);
+  if (event) return event[1] === "cohortEvent" ? "Cohort event" : "Returning event";
+  return { period: "Period", totalIntervals: "Intervals", startTime: "Time window" }[field];
+}
 
 function requestIn(params) {
   const text = params.get("request");
@@ -151,7 +160,7 @@ async function showRetention(params) {
   if (result instanceof Error) {
     // A bad input (a 400): the form keeps what was typed, the message goes under it.
     view.replaceChildren(el("h2", {}, "Retention"), form(request),
-      el("p", { class: "error" }, result.message));
+      el("p", { class: "error" }, inPageWords(result.message, labelOf)));
     return;
   }
   const n = result.totalIntervals;
