@@ -148,13 +148,16 @@ def configure(
     (2048 items, 1000 ms). Calling it again replaces the previous setup (its queues are
     flushed first), so nothing is exported twice. Spans and metrics of the instrumentation
     scopes in ``silenced_scopes`` are not recorded (default: the Agents SDK's own, which
-    ours replace; pass ``()`` to keep them).
+    ours replace; pass ``()`` to keep them). A bad option raises ``ValueError`` or
+    ``TypeError`` naming it, and the setup in force stays.
 
         telemetry = bot_telemetry.configure(service_name="bot")
         ...
         telemetry.shutdown()
     """
     global _current
+    # Checked before the setup in force is shut down: a refused call leaves it exporting.
+    _check_options(service_name, privacy, silenced_scopes, max_queue_size, schedule_delay_millis)
     if _current is not None:
         _current.shutdown()
 
@@ -239,6 +242,40 @@ def configure(
         destinations=sorted({name for name, _ in [*spans, *logs]}),
     )
     return _current
+
+
+def _check_options(
+    service_name: object,
+    privacy: object,
+    silenced_scopes: object,
+    max_queue_size: object,
+    schedule_delay_millis: object,
+) -> None:
+    """Refuse what the SDK would take silently or fail on later, naming the option."""
+    if not isinstance(service_name, str) or not service_name.strip():
+        raise ValueError(
+            f"configure(service_name={service_name!r}): expected the bot's name on the app map "
+            'and in every backend, e.g. configure(service_name="my-bot")'
+        )
+    if privacy is not None and not isinstance(privacy, PrivacyPolicy):
+        raise TypeError(
+            f"configure(privacy={privacy!r}): expected a PrivacyPolicy, e.g. "
+            "privacy=PrivacyPolicy(log_personal_information=True) (from bot_telemetry)"
+        )
+    if isinstance(silenced_scopes, str):
+        raise TypeError(
+            f"configure(silenced_scopes={silenced_scopes!r}): expected a list of scope names, "
+            f"e.g. ({silenced_scopes!r},); a string would be taken letter by letter"
+        )
+    for name, value in (
+        ("max_queue_size", max_queue_size),
+        ("schedule_delay_millis", schedule_delay_millis),
+    ):
+        if value is not None and (type(value) is not int or value < 1):
+            raise ValueError(
+                f"configure({name}={value!r}): expected a whole number of at least 1, "
+                "or None for the OTEL_BSP_* variable's value"
+            )
 
 
 def _flush_metrics_at_exit() -> None:

@@ -254,3 +254,47 @@ def test_otlp_and_none_are_taken_without_a_word(monkeypatch, caplog):
         (destination,) = destinations_from_environment()
     assert caplog.records == []
     assert destination.spans is not None and destination.logs is None
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        # The app map showed "unknown_service:python" for the bot.
+        ({"service_name": ""}, r"^configure\(service_name=''\): expected the bot's name"),
+        ({"service_name": None}, r"^configure\(service_name=None\): expected the bot's name"),
+        # botbuilder's flag habit (TelemetryMiddleware(client, True)): accepted as the
+        # policy, a bool with none of a policy's methods.
+        (
+            {"privacy": True},
+            r"^configure\(privacy=True\): expected a PrivacyPolicy, e\.g\. "
+            r"privacy=PrivacyPolicy\(log_personal_information=True\)",
+        ),
+        # A string is a collection of its letters: nothing was silenced.
+        (
+            {"silenced_scopes": "microsoft_agents"},
+            r"^configure\(silenced_scopes='microsoft_agents'\): expected a list of scope "
+            r"names, e\.g\. \('microsoft_agents',\)",
+        ),
+        ({"max_queue_size": -5}, r"^configure\(max_queue_size=-5\): expected a whole number"),
+        # '<' not supported between instances of 'str' and 'int', from the SDK.
+        ({"max_queue_size": "100"}, r"^configure\(max_queue_size='100'\): expected a whole"),
+        # Taken: a delay of -1 ms.
+        (
+            {"schedule_delay_millis": -1},
+            r"^configure\(schedule_delay_millis=-1\): expected a whole number",
+        ),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_it_and_the_setup_in_force_stays(options, says):
+    """Refused before anything changes: the previous configure() still exports (a refused
+    call used to shut it down first, and the bot went on with no telemetry at all)."""
+    current = capture("bot")
+    try:
+        given = {"service_name": "bot", **options}
+        with pytest.raises((TypeError, ValueError), match=says):
+            configure(**given, span_exporters=[], log_exporters=[], metric_readers=[])
+        with trace.get_tracer("t").start_as_current_span("still exported"):
+            pass
+        assert [span.name for span in current.spans()] == ["still exported"]
+    finally:
+        current.handle.shutdown()
