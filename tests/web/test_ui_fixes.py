@@ -364,3 +364,20 @@ def test_an_exhaust_refusal_says_the_forms_labels(ui: Page) -> None:
     listed = page.locator(".exhaust-jobs p.error")
     listed.wait_for()
     assert listed.inner_text() == "Jobs of the tag: no job has the tag 'no-such-tag'"
+
+
+@pytest.mark.parametrize(
+    "route", ["traces", "appmap", "conversations", "metrics", "client-events", "node/api"]
+)
+def test_a_bad_time_window_in_the_address_is_named_by_its_label(ui: Page, route: str) -> None:
+    # The API's message named nothing ("'banana' is neither a duration …").
+    page = ui.open(f"#/{route}?window=banana")
+    said = page.locator("#view p.error").inner_text()
+    assert said.startswith("Time window: 'banana' is neither a duration"), said
+
+
+def test_a_bad_outcome_in_the_address_is_named_by_its_label(ui: Page) -> None:
+    # It said "failed must be true or false, not 'maybe'".
+    page = ui.open("#/traces?failed=maybe")
+    said = page.locator("#view p.error").inner_text()
+    assert said == "Outcome: must be true or false, not 'maybe'", said

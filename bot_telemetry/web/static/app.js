@@ -54,8 +54,18 @@ async function getJson(path) {
   const response = await answerOf(path, { headers: { Accept: "application/json" } });
   const body = await response.json().catch(() => ({}));
   if (response.status === 404) return null;
-  if (!response.ok) throw new Error(body.error || `${path} answered ${response.status}`);
+  if (!response.ok) {
+    throw new Error(sinceSaid(path, body.error) || `${path} answered ${response.status}`);
+  }
   return body;
+}
+
+// A `since` the API cannot read comes from the header's time window (only an edited address
+// gives one: `window=banana`); the API's message names no field, so the page names the label.
+function sinceSaid(path, message) {
+  const since = new URL(path, window.location.href).searchParams.get("since");
+  return message && since && message.startsWith(`'${since}' is neither`)
+    ? `Time window: ${message}` : message;
 }
 
 // POST a JSON body; the answer's JSON, or an Error with the server's message (a 400 names

@@ -26,10 +26,13 @@ async function showTraces(params) {
     const data = new FormData(form);
     go(`#/traces${query(Object.fromEntries(data.entries()))}`);
   });
+  // The API names the outcome `failed` (only an edited address gives a bad one).
   const found = await getJson(`/api/traces${query({
     ...windowParams(), conversation: params.get("conversation"), event: params.get("event"),
     service: params.get("service"), failed: params.get("failed"), limit: TRACE_LIMIT,
-  })}`);
+  })}`).catch((error) => {
+    throw new Error(String(error.message).replace(/^failed must be /, "Outcome: must be "));
+  });
   view.replaceChildren(el("h2", {}, "Transactions"), form,
     shownCount(found.length, TRACE_LIMIT, "traces"),
     table(TRACE_HEADINGS, traceRows(found), (row) => go(`#/trace/${row.trace}`),
