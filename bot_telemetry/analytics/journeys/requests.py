@@ -103,7 +103,7 @@ def parse_time(value: object, field: str, now_ns: int) -> int | None:
     if isinstance(value, bool):
         raise RequestError(field, f"{expected}, got {value}")
     found: int | None = None
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | datetime):  # a datetime from Python, as query() takes
         found = request_time_ns(value)
     elif isinstance(value, str):
         text = value.strip()

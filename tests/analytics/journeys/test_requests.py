@@ -272,3 +272,21 @@ def test_the_analytics_request_error_is_the_one_to_catch_for_journeys_too() -> N
             parse(body, NOW)
         assert caught.value.as_json()["error"] == str(caught.value)
         assert caught.value.as_json()["field"] == caught.value.field
+
+
+def test_a_datetime_is_a_time_from_python_as_in_the_measures_query() -> None:
+    """``query(start_time=datetime(...))`` was taken and a funnel's ``startTime`` refused it
+    ("expected an ISO 8601 time ..., got datetime.datetime(2026, 11, 1, 0, 0)"); a naive one
+    is UTC in both."""
+    from datetime import UTC, datetime
+
+    iso = {"startTime": "2026-11-01T00:00:00Z", "endTime": "2026-11-08T12:30:00Z"}
+    given = {
+        "startTime": datetime(2026, 11, 1),
+        "endTime": datetime(2026, 11, 8, 12, 30, tzinfo=UTC),
+    }
+    assert FunnelRequest.parse({"steps": ["A"], **given}, NOW) == (
+        FunnelRequest.parse({"steps": ["A"], **iso}, NOW)
+    )
+    assert PathsRequest.parse(given, NOW) == PathsRequest.parse(iso, NOW)
+    assert RetentionRequest.parse(given, NOW) == RetentionRequest.parse(iso, NOW)
