@@ -156,6 +156,16 @@ def test_the_flows_form_reads_value_alternatives_as_the_funnel_form_does(ui: Pag
     assert page.locator("#paths-form input[name=event]").input_value() == typed
 
 
+def test_the_edges_table_names_each_end_by_its_event_and_step(ui: Page) -> None:
+    # It showed the API's node ids ("1_WaterfallStep", "2_LuisIntent.*").
+    page = ui.open("#/paths?start=WaterfallStart")
+    edges = page.locator("#view table").nth(1)
+    first = edges.locator("tbody tr").first.locator("td").all_inner_texts()
+    assert first[0] == "WaterfallStart (step 1)" and first[1].endswith(" (step 2)"), first
+    cells = edges.locator("tbody td").all_inner_texts()
+    assert not any(cell[:1].isdigit() and "_" in cell for cell in cells), cells
+
+
 # ---- 2. the funnel's drop-off panel is in the address -------------------------------------
 
 

@@ -136,6 +136,8 @@ async function showPaths(params) {
       el("p", { class: "error" }, inPageWords(result.message, labelOf)));
     return;
   }
+  const nodes = new Map(result.nodes.map((n) => [n.id, n]));
+  const nodeName = (id) => (nodes.has(id) ? `${nodes.get(id).event} (step ${nodes.get(id).step})` : id);
   view.replaceChildren(
     el("h2", {}, "User flows"),
     form(request),
@@ -150,8 +152,10 @@ async function showPaths(params) {
       { label: "Did nothing after", num: true }],
     result.nodes.map((n) => ({ cells: [n.step, n.event, n.count, n.dropOff] }))),
     el("h3", {}, "Edges"),
+    // Each end as its event and step, as the Steps table says them: the node ids
+    // ("2_LuisIntent.*") are the API's keys, not words a reader knows.
     table([{ label: "From" }, { label: "To" }, { label: "Count", num: true }],
-      result.edges.map((e) => ({ cells: [e.source, e.target, e.count] }))),
+      result.edges.map((e) => ({ cells: [nodeName(e.source), nodeName(e.target), e.count] }))),
   );
 }
 
