@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 
 from ..contract import CUSTOM_EVENT_NAME, EVENT_NAME, TURN_IDENTITY_KEYS
 from ..store.engine import Engine
+from .journeys.requests import EventMatch
 from .json_values import load_object
 from .query import Query
 from .traces import iso
@@ -31,6 +32,7 @@ RECENT_EVENTS = Query(
     """SELECT time_ns, service_name, name, trace_id, span_id, conversation_id, attributes
        FROM events
        WHERE time_ns >= $start AND time_ns < $end AND ($name IS NULL OR name = $name)
+         AND ($prefix IS NULL OR starts_with(name, $prefix))
        ORDER BY time_ns DESC, name, span_id LIMIT $limit""",
 )
 
@@ -41,8 +43,17 @@ def list_events(
     name: str | None = None,
     limit: int = 100,
 ) -> list[Event]:
-    """The most recent events in the window, newest first, optionally of one name."""
-    rows = RECENT_EVENTS.run(engine, name=name or None, limit=max(0, limit), **window.bounds)
+    """The most recent events in the window, newest first, optionally of one name: a whole
+    name, or a pattern ending in ``*`` as a funnel's steps take it (``LuisIntent.*``: every
+    name that starts ``LuisIntent.``; ``*``: any). A ``*`` elsewhere (or a ``|``) is a
+    ``RequestError`` naming ``name``."""
+    exact = prefix = None
+    if name:
+        match = EventMatch.parse(name, "name")
+        exact, prefix = (match.event, None) if match.prefix is None else (None, match.prefix)
+    rows = RECENT_EVENTS.run(
+        engine, name=exact, prefix=prefix, limit=max(0, limit), **window.bounds
+    )
     events = []
     for time_ns, service, event, trace_id, span_id, conversation_id, attributes in rows:
         properties = load_object(attributes)

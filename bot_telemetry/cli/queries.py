@@ -36,6 +36,7 @@ newest first, with their conversation and trace.
 
     bot-telemetry events --since 15m
     bot-telemetry events --name QnAMessage --limit 20 --format jsonl | jq .properties
+    bot-telemetry events --name 'LuisIntent.*'      # every LuisIntent event
 """
 
 TRACE = """Print one trace as a span tree: each span's start, duration, service and error,
@@ -62,7 +63,11 @@ def register(commands: Any) -> dict[str, Handler]:
         "events", help="list custom events, newest first", **described(EVENTS)
     )
     store_options(events)
-    events.add_argument("--name", help="only events of this name (a whole name, e.g. QnAMessage)")
+    events.add_argument(
+        "--name",
+        help="only events of this name (QnAMessage), or, ending in *, of every name it starts "
+        "(LuisIntent.*), as a funnel's steps take them",
+    )
     limit_option(events, 50, "events")
     format_option(events, ("table", "jsonl", "json"))
 
@@ -104,7 +109,11 @@ def _appmap(options: argparse.Namespace) -> int:
 
 
 def _events(options: argparse.Namespace) -> int:
+    from ..analytics.journeys.requests import EventMatch
+
     window = time_window(options)
+    if options.name:
+        EventMatch.parse(options.name, "--name")  # a bad pattern named as the option is
     with open_for(options) as source:
         found = source.events(window, options.name, options.limit)
     if options.format != "table":
@@ -115,12 +124,8 @@ def _events(options: argparse.Namespace) -> int:
         (e["time"], e["service"], e["name"], e["conversation_id"] or "-", e["trace_id"] or "-")
         for e in found
     ]
-    empty = layout.NO_ROWS
-    if options.name and "*" in options.name:
-        # A funnel's steps take LuisIntent.*; this found nothing and said only "none".
-        empty = f"(no event is named {options.name!r}: --name is a whole name, not a pattern)"
     headings = ("TIME", "SERVICE", "EVENT", "CONVERSATION", "TRACE")
-    sys.stdout.write(layout.table(headings, rows, empty=empty))
+    sys.stdout.write(layout.table(headings, rows))
     sys.stdout.write(layout.limit_note(len(rows), options.limit, "events", SERVE_LIMIT))
     return 0
 

@@ -6,7 +6,7 @@
     GET /api/traces              search (?conversation=&event=&service=&failed=true|false&limit=)
     GET /api/traces/{trace_id}   one trace: span tree, span events, log records
     GET /api/conversations       the list;  /api/conversations/{id}: the transcript
-    GET /api/events              custom events (?name=&limit=)
+    GET /api/events              custom events (?name=&limit=; name=LuisIntent.* a prefix)
 
 Queries run on an engine (the DuckDB store, or ClickHouse) on a small thread pool, never on
 the event loop.

@@ -122,11 +122,16 @@ def test_recent_events(engines: Engines, pair: tuple[Engine, Engine]) -> None:
     from bot_telemetry.analytics.events import list_events
 
     duckdb, clickhouse = pair
-    for name in (None, "QnAMessage", "INTERACT"):
+    for name in (None, "QnAMessage", "INTERACT", "LuisIntent.*", "*"):
         expected = list_events(duckdb, name=name, limit=30)
         found = list_events(clickhouse, name=name, limit=30)
         assert texts(found) == texts(expected)
         assert len(expected) > 0
+    # A pattern is a prefix of the name, on both engines alike.
+    luis = list_events(clickhouse, name="LuisIntent.*", limit=100_000)
+    every = list_events(clickhouse, limit=100_000)
+    assert luis == [e for e in every if e["name"].startswith("LuisIntent.")]
+    assert {e["name"] for e in luis} == {"LuisIntent.Book"} and len(every) > len(luis)
 
 
 def test_traces(engines: Engines, pair: tuple[Engine, Engine]) -> None:

@@ -14,7 +14,7 @@ from bot_telemetry.cli import PIPE_CLOSED_STATUS, main
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.rows import logs_batch
 from tests.support.otlp_messages import T0, logs_request
-from tests.support.processes import REPO
+from tests.support.processes import REPO, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -171,20 +171,30 @@ def test_a_table_that_stopped_at_its_limit_says_so(store_folder: Path) -> None:
     assert events("--limit", "5", "--format", "jsonl")[-1].startswith("{")  # data only
 
 
-def test_a_pattern_given_to_events_name_is_said_to_be_no_pattern(store_folder: Path) -> None:
-    """A funnel's steps take ``LuisIntent.*``; ``events --name 'Click*'`` said only "(none in
-    this time window)" beside 2,000 events named Clicked."""
-    command = [sys.executable, "-m", "bot_telemetry.cli", "events", "--name", "Click*"]
-    ran = subprocess.run(
-        [*command, "--store", str(store_folder)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.splitlines()[-1] == (
-        "(no event is named 'Click*': --name is a whole name, not a pattern)"
+def test_events_name_takes_a_pattern_as_a_funnels_steps_do(tmp_path: Path) -> None:
+    """``events --name 'LuisIntent.*'`` said "--name is a whole name, not a pattern"; users
+    wanted every LuisIntent event, as a funnel's step ``LuisIntent.*`` matches them."""
+    store = Store.open(tmp_path / "telemetry.duckdb")
+    names = ["LuisIntent.Greeting", "LuisIntent.None", "LuisIntentional", "QnAMessage"]
+    records = [{"time_unix_nano": T0 + i, "event_name": name} for i, name in enumerate(names)]
+    store.write(logs_batch(logs_request(records)))
+    store.close()
+
+    def listed(name: str) -> list[str]:
+        ran = run_cli("events", "--store", str(tmp_path), "--name", name, "--format", "jsonl")
+        assert ran.returncode == 0, ran.stderr
+        return [json.loads(line)["name"] for line in ran.stdout.splitlines()]
+
+    assert listed("LuisIntent.*") == ["LuisIntent.None", "LuisIntent.Greeting"]
+    assert listed("LuisIntent*") == ["LuisIntentional", "LuisIntent.None", "LuisIntent.Greeting"]
+    assert listed("*") == list(reversed(names))
+    assert listed("LuisIntent.None") == ["LuisIntent.None"]
+    assert listed("LuisIntent.") == []  # a whole name without its *
+    # A * elsewhere is refused, as a funnel's step is, naming the option.
+    ran = run_cli("events", "--store", str(tmp_path), "--name", "Luis*.None")
+    assert ran.returncode == 2, ran.stdout
+    assert ran.stderr.strip() == (
+        "bot-telemetry: error: --name: a pattern may only end in * (LuisIntent.*), got 'Luis*.None'"
     )
 
 
