@@ -47,6 +47,7 @@ from .matching import (
     context_condition,
     event_condition,
     names_condition,
+    proactive_event,
     property_columns,
     property_value,
     read_properties,
@@ -500,7 +501,8 @@ attempts AS (
             # the dialog's events was "user left").
             column = "conversation_id" if request.count_by == "conversation" else "user_id"
             source = f"""(
-    SELECT {column} AS entity, time_ns, trace_id, name, fallback, escalation, scope_name
+    SELECT {column} AS entity, time_ns, trace_id, span_id, name, fallback, escalation,
+        scope_name
     FROM events
     WHERE time_ns >= {self.start} AND time_ns < {self.until})"""
         counted = ", ".join(f"c.{c} AS {c}" for c in columns)
@@ -555,6 +557,8 @@ evidence AS (
     -- with the bot left.
     WHERE e.time_ns >= d.t_last AND e.time_ns <= d.deadline
         AND coalesce(e.scope_name <> {client}, true)
+        -- Nor does what the bot sent unasked (a reminder): the user did nothing more.
+        AND NOT {proactive_event("e.trace_id", "e.span_id")}
 ),
 causes AS (
     SELECT entity, min(row_rank) AS cause_rank,

@@ -215,8 +215,13 @@ _CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
 #: An event recorded in a proactive turn (``turns.proactive``: the bot wrote unasked, with
 #: ``continue_conversation``): the bot's doing, not the user's, so it neither brings a user
 #: into a cohort nor back, nor counts as what a user did after dropping off.
-PROACTIVE_EVENT = """coalesce((trace_id, span_id) IN (
+def proactive_event(trace_id: str = "trace_id", span_id: str = "span_id") -> str:
+    """Whether the event whose ids are the columns ``trace_id`` and ``span_id`` is one."""
+    return f"""coalesce(({trace_id}, {span_id}) IN (
         SELECT trace_id, span_id FROM turns WHERE proactive), false)"""
+
+
+PROACTIVE_EVENT = proactive_event()
 
 
 def with_clause(ctes: list[str], query: str) -> str:

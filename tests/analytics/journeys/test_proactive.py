@@ -1,5 +1,7 @@
-"""Retention with proactive turns, on DuckDB and ClickHouse (chDB): a user the bot only
-wrote to (a reminder, ``continue_conversation``) is in no cohort; the users who wrote are."""
+"""Funnels and retention with proactive turns, on DuckDB and ClickHouse (chDB), over a real
+botbuilder bot's telemetry (tests/support/proactive.py): what the bot sent unasked (a
+reminder, ``continue_conversation``) is not something the user did. A user who stopped and
+was then reminded left (not "went elsewhere"); a user the bot only wrote to is in no cohort."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot_telemetry.analytics.journeys import retention
+from bot_telemetry.analytics.journeys import funnel, retention
 from bot_telemetry.analytics.traces import iso
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine, Engine
@@ -50,3 +52,20 @@ def test_a_user_the_bot_only_wrote_to_is_in_no_cohort(
         # interval 0, their own first day, counts them.
         for cohort in answer["cohorts"]:
             assert cohort["values"][0] == cohort["size"], (engine.dialect, cohort)
+
+
+def test_a_user_reminded_after_stopping_left_rather_than_went_elsewhere(
+    engines: tuple[list[Engine], int, int],
+) -> None:
+    found, start_ns, end_ns = engines
+    request = {
+        "startTime": iso(start_ns - 10**9),
+        "endTime": iso(end_ns + 10**9),
+        "steps": [{"event": "BotMessageReceived"}, {"event": "TableBooked"}],
+        "countBy": "user",
+        "window": "1h",
+    }
+    for engine in found:
+        answer = funnel(engine, request)
+        causes = sorted(d["cause"] for d in answer["dropped"])
+        assert causes == ["userLeft", "userLeft"], (engine.dialect, answer["dropped"])
