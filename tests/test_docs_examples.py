@@ -8,7 +8,8 @@ folder whose ``.bot-telemetry/telemetry.duckdb`` holds the test helpers' traffic
 Python literal (with no ``...`` in it) must show what the expression gives.
 
 Blocks that do not run are still checked: they must parse (top-level ``await`` allowed, as
-fragments of async handlers), and every ``bot_telemetry`` name they import or use must exist.
+fragments of async handlers), and every ``bot_telemetry`` name they import or use must exist,
+as must every ``bot_telemetry.x.Name`` the package's docstrings give.
 Blocks that start a server are run by their own tests (tests/agents/test_docs.py,
 tests/receive/sunbird/test_http.py).
 """
@@ -101,8 +102,8 @@ def test_every_block_parses_and_names_what_exists(block: Block) -> None:
                 pytest.fail(f"{block.where}: {module_name} has no {name}")
 
 
-@pytest.mark.parametrize("document", RUN, ids=lambda path: str(path.relative_to(REPO)))
-def test_the_blocks_that_run_run_as_written(document: Path, tmp_path: Path) -> None:
+def test_the_blocks_that_run_run_as_written(tmp_path: Path) -> None:
+    """All documents in one process (one start, one store), each in its own namespace."""
     from tests.support.measure_traffic import planned_store
 
     (tmp_path / ".bot-telemetry").mkdir()
@@ -116,7 +117,7 @@ def test_the_blocks_that_run_run_as_written(document: Path, tmp_path: Path) -> N
         **{f"OTEL_{signal}_EXPORTER": "none" for signal in ("TRACES", "LOGS", "METRICS")},
     }
     done = subprocess.run(
-        [sys.executable, "-m", "tests.test_docs_examples", str(document)],
+        [sys.executable, "-m", "tests.test_docs_examples", *map(str, RUN)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -124,6 +125,76 @@ def test_the_blocks_that_run_run_as_written(document: Path, tmp_path: Path) -> N
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _docstrings() -> list[tuple[str, str]]:
+    """(where, docstring) of every module of the package and of its classes, functions and
+    methods."""
+    import inspect
+    import pkgutil
+
+    import bot_telemetry
+
+    found = []
+    for info in pkgutil.walk_packages(bot_telemetry.__path__, "bot_telemetry."):
+        if info.name.endswith("__main__"):  # runs the command
+            continue
+        module = importlib.import_module(info.name)
+        found.append((info.name, module.__doc__ or ""))
+        for name, value in vars(module).items():
+            if getattr(value, "__module__", None) != info.name:
+                continue
+            if inspect.isfunction(value) or inspect.isclass(value):
+                found.append((f"{info.name}.{name}", value.__doc__ or ""))
+            if inspect.isclass(value):
+                found += [
+                    (f"{info.name}.{name}.{member}", method.__doc__ or "")
+                    for member, method in vars(value).items()
+                    if inspect.isfunction(method)
+                ]
+    return found
+
+
+def _resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:end]))
+        except ModuleNotFoundError:
+            continue
+        for part in parts[end:]:
+            if not hasattr(found, part):
+                return False
+            found = getattr(found, part)
+        return True
+    return False
+
+
+def test_every_bot_telemetry_name_a_docstring_gives_exists() -> None:
+    """``bot_telemetry.x.Name`` in a docstring, and ``from bot_telemetry.x import Name`` in
+    its examples, name something there (``help()`` is documentation a reader copies from).
+    Telemetry names that look dotted (the metric ``bot_telemetry.telemetry.dropped``) are
+    constants of the contract or the delivery layer, not Python names."""
+    from bot_telemetry import contract, delivery
+
+    telemetry_names = {
+        value
+        for module in (contract, delivery)
+        for value in vars(module).values()
+        if isinstance(value, str)
+    }
+    wrong = []
+    for where, text in _docstrings():
+        for dotted in re.findall(r"``(bot_telemetry(?:\.\w+)+)(?:\(\))?``", text):
+            if dotted not in telemetry_names and not _resolves(dotted):
+                wrong.append(f"{where}: {dotted}")
+        for module, names in re.findall(r"from (bot_telemetry[\w.]*) import \(?([\w, ]+)", text):
+            wrong += [
+                f"{where}: from {module} import {name}"
+                for name in (part.strip() for part in names.split(","))
+                if name and not _resolves(f"{module}.{name}")
+            ]
+    assert not wrong, wrong
 
 
 def _shown(line: str) -> object:
@@ -158,4 +229,13 @@ def run_document(document: Path) -> None:
 
 
 if __name__ == "__main__":
-    run_document(Path(sys.argv[1]))
+    import traceback
+
+    failed = []
+    for argument in sys.argv[1:]:
+        try:
+            run_document(Path(argument))
+        except Exception:
+            failed.append(argument)
+            traceback.print_exc()
+    sys.exit(f"failed: {', '.join(failed)}" if failed else 0)

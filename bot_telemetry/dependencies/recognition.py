@@ -5,7 +5,7 @@ result has LUIS's shape (``intents`` mapping names to scores, ``entities``,
 ``properties["sentiment"]``): botbuilder's ``RecognizerResult`` or a plain object.
 botbuilder users wrap with ``bot_telemetry.TelemetryRecognizer`` (also a botbuilder
 ``Recognizer``); the Agents SDK, which has no recognizer type, with
-``bot_telemetry.agents.TelemetryRecognizer``.
+``bot_telemetry.dependencies.agents.TelemetryRecognizer``.
 
     recognizer = TelemetryRecognizer(LuisRecognizer(app), name="LUIS")
     result = await recognizer.recognize(turn_context)   # same result, now traced
