@@ -601,3 +601,41 @@ def test_durations_wait_only_with_a_reader_and_no_exemplars(
         assert exemplars and exemplars[0].span_id is not None
     finally:
         handle.shutdown()
+
+
+async def test_a_proactive_turn_sends_a_message_and_receives_none(
+    reader: InMemoryMetricReader,
+) -> None:
+    before = points(reader)
+
+    def since(name: str) -> list[Any]:
+        return before.get(name, ("", []))[1]
+
+    adapter = build_bot()
+    reference = TurnContext.get_conversation_reference(
+        Activity(
+            type=ActivityTypes.message,
+            id="m1",
+            channel_id="msteams",
+            service_url="https://test.example",
+            from_property=ChannelAccount(id=SECRET_USER),
+            recipient=ChannelAccount(id="bot", name="Bot"),
+            conversation=ConversationAccount(id=SECRET_CONVERSATION),
+        )
+    )
+
+    async def remind(context: TurnContext) -> None:
+        await context.send_activity("Your table is booked for 8 pm.")
+
+    # What a reminder job does (botbuilder's adapters all run it as a made-up event).
+    await adapter.continue_conversation(reference, remind, "")
+    found = points(reader)
+    _, data = found.get(contract.METRIC_MESSAGES_RECEIVED, ("", []))
+    received = since(contract.METRIC_MESSAGES_RECEIVED)
+    assert by_attributes(data, "activity.type", before=received) == {}
+    _, data = found[contract.METRIC_MESSAGES_SENT]
+    sent = since(contract.METRIC_MESSAGES_SENT)
+    assert by_attributes(data, "activity.type", before=sent) == {("message",): 1}
+    _, data = found[contract.METRIC_TURN_DURATION]
+    turns = since(contract.METRIC_TURN_DURATION)
+    assert by_attributes(data, "activity.type", before=turns) == {("event",): 1}
