@@ -100,7 +100,10 @@ def test_json_report_has_every_figure_and_real_exports(adapter: str) -> None:
 
 
 def test_both_runtimes_side_by_side_each_against_its_own_baseline() -> None:
+    # The echo variants include a metrics one, so the metrics' isolated measurement runs too:
+    # a few hundred calls, not the default 20,000 (13 s of CPU for figures not checked here).
     tiny = ["--variants", "echo", "--rounds", "2", "--turns", "3", "--warm-up", "0"]
+    tiny += ["--isolated-calls", "500"]
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.turn_overhead", "--json", "--runtime", "both", *tiny],
         cwd=REPO,
