@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from bot_telemetry.analytics.measures import MEASURES, RequestError, parse_request, query
+from bot_telemetry.analytics.measures import (
+    MEASURES,
+    MeasureSpec,
+    RequestError,
+    parse_request,
+    query,
+)
 from bot_telemetry.analytics.measures.context import DIMENSIONS
 from bot_telemetry.analytics.measures.request import parse_time
 from bot_telemetry.store.database import Store
@@ -253,6 +259,12 @@ def test_ten_thousand_buckets_are_allowed_one_more_is_not() -> None:
         (
             {"context": {"channelId": "msteams"}},
             "context.channelId: expected a non-empty list of strings, found 'msteams'",
+        ),
+        # ... and a MeasureSpec's granularity 'day' the granularity 'd'.
+        (
+            {"measures": [MeasureSpec("turns", time_granularity="day")]},  # type: ignore[arg-type]
+            "measures[0].timeGranularity: expected a non-empty list of second, minute, hour, "
+            "day, week, month, found 'day'",
         ),
         # ... and 'activeUsers' was the measure 'a', refused as not a measure.
         (

@@ -83,7 +83,7 @@ def _as_json(item: MeasureItem) -> Any:
     if isinstance(item, MeasureSpec):
         found: dict[str, Any] = {
             "measureType": item.measure_type,
-            "timeGranularity": list(item.time_granularity),
+            "timeGranularity": _listed(item.time_granularity),
             "page": item.page,
             "sortDirection": item.sort_direction,
         }
