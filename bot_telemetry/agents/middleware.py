@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any
+from typing import Any, Never
 
 from microsoft_agents.activity import Activity, ActivityTypes, ConversationReference
 from microsoft_agents.hosting.core import AgentApplication, TurnContext
@@ -43,7 +43,7 @@ class TelemetryMiddleware(TurnTelemetry):
     def __init__(
         self,
         privacy: PrivacyPolicy | None = None,
-        *refused: object,
+        *refused: Never,
         skip_send_types: Collection[str] = DEFAULT_SKIP_SEND_TYPES,
     ) -> None:
         # ``refused`` is never valid: it is there so that botbuilder's two-argument line,

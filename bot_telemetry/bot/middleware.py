@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any
+from typing import Any, Never
 
 from botbuilder.core import BotTelemetryClient, Middleware, NullTelemetryClient, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference
@@ -56,7 +56,7 @@ class TelemetryMiddleware(TurnTelemetry, Middleware):  # type: ignore[misc]
         self,
         telemetry_client: BotTelemetryClient | None = None,
         log_personal_information: bool | None = None,
-        *refused: object,
+        *refused: Never,
         privacy: PrivacyPolicy | None = None,
         skip_send_types: Collection[str] = (ActivityTypes.trace, ActivityTypes.typing),
     ) -> None:
