@@ -15,7 +15,7 @@ import pytest
 from bot_telemetry.cli.journeys import parse_step
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.journeys import booking_store
-from tests.support.processes import run_cli
+from tests.support.processes import run_cli, run_cli_here
 
 END = "2026-11-10T00:00:00Z"
 
@@ -26,7 +26,8 @@ def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args)
+    # In this process; test_through_a_running_serve runs each command as its own process.
+    return run_cli_here(*args)
 
 
 def funnel_args(store: Path, *extra: str) -> list[str]:
@@ -176,13 +177,14 @@ def test_a_window_error_is_said_in_the_options_words(store_file: Path, command: 
 
 def test_through_a_running_serve(store_file: Path, tmp_path: Path) -> None:
     with CollectorThread(ServerConfig(store=store_file, port=0)) as running:
-        # serve holds the store: the CLI finds it and asks its API instead.
-        ran = cli(*funnel_args(store_file, "--format", "json"))
+        # serve holds the store: the CLI (a process of its own, as a user runs it) finds it
+        # and asks its API instead.
+        ran = run_cli(*funnel_args(store_file, "--format", "json"))
         assert ran.returncode == 0, ran.stderr
         assert [s["count"] for s in json.loads(ran.stdout)["steps"]] == [5, 2, 1]
-        by_url = cli("retention", "--url", running.url, "--period", "week", "--format", "json")
+        by_url = run_cli("retention", "--url", running.url, "--period", "week", "--format", "json")
         assert json.loads(by_url.stdout)["period"] == "week"
-        refused = cli("paths", "--url", running.url, "--steps", "50")
+        refused = run_cli("paths", "--url", running.url, "--steps", "50")
         # refused by serve's 400 as by the analytics in process: bad input either way
         assert refused.returncode == 2 and "stepLimit" in refused.stderr
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -26,6 +28,30 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+def run_cli_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """``bot-telemetry ARGS`` through ``main()`` in this process, its output kept as
+    ``run_cli`` keeps it: the same parsing, commands, messages and exit status, without
+    starting Python and importing the CLI again (about 0.5 s of CPU a run). ``run_cli``
+    stays where a process of its own is the point: a store another process holds, signals,
+    what the console script itself does; each command keeps at least one such test."""
+    from bot_telemetry.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(args))
+        except SystemExit as exit:  # argparse's usage errors and --help
+            code = exit.code
+            if code is None or isinstance(code, int):
+                status = code or 0
+            else:  # as the interpreter does with sys.exit("message")
+                print(code, file=sys.stderr)
+                status = 1
+    return subprocess.CompletedProcess(
+        ["bot-telemetry", *args], status, out.getvalue(), err.getvalue()
     )
 
 
