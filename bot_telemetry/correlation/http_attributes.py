@@ -12,6 +12,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from yarl import URL
 
 from ..privacy import PrivacyPolicy, current_policy
+from ..privacy.exceptions import already_recorded
 
 MAX_LENGTH = 256
 MAX_URL_LENGTH = 2048
@@ -98,14 +99,16 @@ def record_error(span: Span, error: BaseException, privacy: PrivacyPolicy | None
     """
     policy = privacy or current_policy()
     span.set_attribute("error.type", type(error).__qualname__)
-    details = policy.exception_attributes(error)
-    span.add_event(
-        "exception",
-        {
-            key: bounded(value, _LIMITS.get(key, MAX_LENGTH), multiline=True)
-            for key, value in details.items()
-        },
-    )
+    # A bot turn inside this request recorded it already: one error, one exception event.
+    if not already_recorded(error):
+        details = policy.exception_attributes(error)
+        span.add_event(
+            "exception",
+            {
+                key: bounded(value, _LIMITS.get(key, MAX_LENGTH), multiline=True)
+                for key, value in details.items()
+            },
+        )
     span.set_status(
         Status(StatusCode.ERROR, bounded(policy.error_description(error), MAX_MESSAGE_LENGTH))
     )

@@ -33,6 +33,24 @@ _CONTEXT: Final = "\nDuring handling of the above exception, another exception o
 _MAX_CHAIN: Final = 16
 
 
+_RECORDED: Final = "_bot_telemetry_recorded"
+
+
+def mark_recorded(error: BaseException) -> None:
+    """Remember that ``error`` is recorded where it was raised (a failed turn's ``exception``
+    event): a request span it escapes through, or ``track_exception`` in an error handler,
+    then does not record it a second time (one error, one ``exceptions`` row and count)."""
+    try:
+        setattr(error, _RECORDED, True)
+    except (AttributeError, TypeError):  # an exception type without a __dict__
+        pass
+
+
+def already_recorded(error: BaseException | None) -> bool:
+    """Whether ``mark_recorded`` was called on ``error``."""
+    return getattr(error, _RECORDED, False) is True
+
+
 def type_name(kind: type[BaseException]) -> str:
     """``ValueError`` for built-ins, ``package.module.Name`` for the rest."""
     module = kind.__module__

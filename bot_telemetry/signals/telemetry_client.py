@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import contract
 from ..privacy import PrivacyPolicy
+from ..privacy.exceptions import already_recorded
 from ..privacy.policy import plain_key
 from .custom_events import (
     attribute_value,
@@ -95,7 +96,11 @@ def record_exception(
         details["exception.type"] = kind
         message = details.get("exception.message", kind)
         span = trace.get_current_span()
-        if span.is_recording():
+        if already_recorded(value):
+            # The failed turn's span has it (an on_turn_error handler tracking the turn's
+            # error): the log record says which type, and it is counted once.
+            attributes["error.type"] = kind
+        elif span.is_recording():
             # record_exception would format the raw message; pass ours.
             span.add_event("exception", {**attributes, **details})
             # Azure Monitor turns both the span event and an exception.* log record into

@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from .. import contract
 from ..correlation.outgoing import channel_peer_scope, name_channel_requests
 from ..privacy import PrivacyPolicy
+from ..privacy.exceptions import mark_recorded
 from . import activities, metrics
 from .activities import Properties
 from .consent import lookup_consent
@@ -315,6 +316,7 @@ def record_error(span: trace.Span, error: BaseException, policy: PrivacyPolicy) 
         # Not span.record_exception: it would record the raw message and stack trace.
         span.add_event("exception", {**policy.exception_attributes(error), _ESCAPED: True})
         span.set_status(Status(StatusCode.ERROR, policy.error_description(error)))
+        mark_recorded(error)
     except Exception:
         _log.exception("could not record the turn's exception")
 

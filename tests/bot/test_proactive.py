@@ -14,7 +14,7 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationReference
 from opentelemetry.trace import SpanKind, StatusCode
 
-from bot_telemetry import contract
+from bot_telemetry import OpenTelemetryBotTelemetryClient, contract
 from tests.bot.harness import RunningBot, running_bot
 from tests.support.telemetry import CapturedTelemetry
 
@@ -177,3 +177,50 @@ async def test_a_turn_a_user_started_is_not_proactive(telemetry: CapturedTelemet
     assert len(turns) == 2
     assert all(contract.ATTR_TURN_PROACTIVE not in _attributes(turn) for turn in turns)
     assert len(telemetry.events(contract.BOT_MESSAGE_RECEIVED)) == 2
+
+
+async def _exceptions_after_a_failing_notify(
+    telemetry: CapturedTelemetry, on_turn_error: Any
+) -> tuple[int, list[Any]]:
+    proactive = ProactiveBot()
+    async with running_bot(proactive.on_turn, routes={"/api/notify": proactive.notify}) as bot:
+        proactive.bot = bot
+        if on_turn_error is not None:
+            bot.adapter.on_turn_error = on_turn_error
+        await _say(bot, "remind me", "conv-5", "user-5")
+        telemetry.clear()
+        notify = bot.url.replace("/api/messages", "/api/notify?fail=1")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(notify) as response:
+                status = response.status
+    spans = telemetry.spans()
+    return status, [(s, e) for s in spans for e in s.events if e.name == "exception"]
+
+
+async def test_a_failed_proactive_turn_is_one_exception_when_on_turn_error_tracks_it(
+    telemetry: CapturedTelemetry,
+) -> None:
+    # botbuilder code often tracks the error in on_turn_error; the turn span has it already.
+    client = OpenTelemetryBotTelemetryClient()
+
+    async def on_turn_error(context: TurnContext, error: Exception) -> None:
+        client.track_exception()
+        await context.send_activity("Sorry, the reminder failed.")
+
+    status, exceptions = await _exceptions_after_a_failing_notify(telemetry, on_turn_error)
+    assert status == 200
+    assert [span.name for span, _ in exceptions] == [contract.TURN_SPAN_NAME]
+    # Still an error record, for a log backend, saying which type.
+    errors = [r for r in telemetry.logs() if r.log_record.severity_text == "ERROR"]
+    assert [(r.log_record.attributes or {}).get("error.type") for r in errors] == ["KeyError"]
+
+
+async def test_a_failed_proactive_turn_no_handler_took_is_one_exception(
+    telemetry: CapturedTelemetry,
+) -> None:
+    status, exceptions = await _exceptions_after_a_failing_notify(telemetry, None)
+    assert status == 500  # the request failed, the app did not
+    assert [span.name for span, _ in exceptions] == [contract.TURN_SPAN_NAME]
+    (server,) = [s for s in telemetry.spans() if s.kind is SpanKind.SERVER]
+    assert server.status.status_code is StatusCode.ERROR
+    assert _attributes(server)["error.type"] == "KeyError"
