@@ -156,8 +156,13 @@ def configure(
         telemetry.shutdown()
     """
     global _current
-    # Checked before the setup in force is shut down: a refused call leaves it exporting.
+    # Checked, and the variables read, before the setup in force is shut down: a refused
+    # call leaves it exporting.
     _check_options(service_name, privacy, silenced_scopes, max_queue_size, schedule_delay_millis)
+    explicit = span_exporters is not None and log_exporters is not None
+    from_environment = (
+        [] if explicit and metric_readers is not None else destinations_from_environment()
+    )
     if _current is not None:
         _current.shutdown()
 
@@ -169,10 +174,6 @@ def configure(
     }
     attributes.update(resource_attributes or {})
 
-    explicit = span_exporters is not None and log_exporters is not None
-    from_environment = (
-        [] if explicit and metric_readers is not None else destinations_from_environment()
-    )
     spans = named(span_exporters, from_environment, "spans")
     logs = named(log_exporters, from_environment, "logs")
     if any(isinstance(exporter, PostHogLogExporter) for _, exporter in logs):

@@ -298,3 +298,17 @@ def test_a_bad_setting_is_refused_naming_it_and_the_setup_in_force_stays(options
         assert [span.name for span in current.spans()] == ["still exported"]
     finally:
         current.handle.shutdown()
+
+
+def test_a_bad_variable_on_a_second_configure_leaves_the_first_exporting(monkeypatch):
+    """The variables are read before the setup in force is shut down, as the options are."""
+    current = capture("bot")
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "otel-collector:4318")
+        with pytest.raises(ValueError, match=r"^OTEL_EXPORTER_OTLP_ENDPOINT"):
+            configure("bot")
+        with trace.get_tracer("t").start_as_current_span("still exported"):
+            pass
+        assert [span.name for span in current.spans()] == ["still exported"]
+    finally:
+        current.handle.shutdown()
