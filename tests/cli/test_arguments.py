@@ -14,7 +14,7 @@ from bot_telemetry.cli import build_parser
 from bot_telemetry.cli.common import TIME_TYPES, attach_dashed_values, instant_argument
 from tests.support.journeys import booking_store
 from tests.support.ports import free_port
-from tests.support.processes import run_cli
+from tests.support.processes import run_cli, run_cli_here
 
 END = "2026-11-10T00:00:00Z"
 
@@ -25,7 +25,8 @@ def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args)
+    # In this process; the collector test runs events, paths and trace as processes of their own.
+    return run_cli_here(*args)
 
 
 @pytest.mark.parametrize(
@@ -146,16 +147,16 @@ def test_one_exit_status_rule(store_file: Path, args: list[str], status: int) ->
 def test_a_collector_down_is_a_failure_and_a_request_it_refuses_bad_input(
     store_file: Path,
 ) -> None:
-    down = cli("events", "--url", f"http://127.0.0.1:{free_port()}")
+    down = run_cli("events", "--url", f"http://127.0.0.1:{free_port()}")
     assert down.returncode == 1, down.stderr
     assert down.stderr.startswith("bot-telemetry: error: cannot reach the collector at ")
     from bot_telemetry.web import CollectorThread, ServerConfig
 
     with CollectorThread(ServerConfig(store=store_file, port=0)) as running:
-        refused = cli("paths", "--url", running.url, "--steps", "50")
+        refused = run_cli("paths", "--url", running.url, "--steps", "50")
         assert refused.returncode == 2, refused.stderr
         assert "answered 400: stepLimit" in refused.stderr
-        missing = cli("trace", VALID_TRACE, "--url", running.url)
+        missing = run_cli("trace", VALID_TRACE, "--url", running.url)
         assert missing.returncode == 1, missing.stderr
 
 
