@@ -8,8 +8,9 @@ folder whose ``.bot-telemetry/telemetry.duckdb`` holds the test helpers' traffic
 Python literal (with no ``...`` in it) must show what the expression gives.
 
 Blocks that do not run are still checked: they must parse (top-level ``await`` allowed, as
-fragments of async handlers), and every ``bot_telemetry`` name they import or use must exist,
-as must every ``bot_telemetry.x.Name`` the package's docstrings give.
+fragments of async handlers), every ``bot_telemetry`` name they import or use must exist and
+take the arguments they give it, and so must every ``bot_telemetry.x.Name`` the package's
+docstrings give.
 Blocks that start a server are run by their own tests (tests/agents/test_docs.py,
 tests/receive/sunbird/test_http.py).
 """
@@ -81,6 +82,51 @@ def _names_used(tree: ast.AST) -> list[tuple[str, str]]:
     return used
 
 
+def _wrong_calls(tree: ast.AST, where: str) -> list[str]:
+    """Calls of ``bot_telemetry`` names whose arguments their signature does not take (a
+    keyword renamed, one positional too many)."""
+    import inspect
+
+    import bot_telemetry
+
+    imported: dict[str, object] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bot_telemetry"):
+            module = importlib.import_module(node.module or "")
+            for alias in node.names:
+                if hasattr(module, alias.name):
+                    imported[alias.asname or alias.name] = getattr(module, alias.name)
+    wrong = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in imported:
+            name, called = func.id, imported[func.id]
+        elif (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "bot_telemetry"
+            and hasattr(bot_telemetry, func.attr)
+        ):
+            name, called = f"bot_telemetry.{func.attr}", getattr(bot_telemetry, func.attr)
+        else:
+            continue
+        if any(isinstance(arg, ast.Starred) for arg in node.args) or any(
+            keyword.arg is None for keyword in node.keywords
+        ):
+            continue
+        try:
+            signature = inspect.signature(called)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        try:
+            signature.bind(*node.args, **{keyword.arg or "": None for keyword in node.keywords})
+        except TypeError as error:
+            wrong.append(f"{where}, line {node.lineno}: {name}{signature}: {error}")
+    return wrong
+
+
 def test_the_documents_have_python_blocks_and_some_run() -> None:
     # The pattern finds what a reader sees: if it stopped matching, nothing would be checked.
     assert len(ALL_BLOCKS) >= 20, [block.where for block in ALL_BLOCKS]
@@ -100,6 +146,8 @@ def test_every_block_parses_and_names_what_exists(block: Block) -> None:
                 importlib.import_module(f"{module_name}.{name}")
             except ModuleNotFoundError:
                 pytest.fail(f"{block.where}: {module_name} has no {name}")
+    wrong = _wrong_calls(tree, block.where)
+    assert not wrong, wrong
 
 
 def test_the_blocks_that_run_run_as_written(tmp_path: Path) -> None:
