@@ -13,11 +13,12 @@ import pytest
 from bot_telemetry.web import discovery_path
 from tests.collector.scenario import Sent, run_conversation
 from tests.support.ports import free_port
-from tests.support.processes import run_cli, running
+from tests.support.processes import run_cli, run_cli_here, running
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, timeout=60)
+    # In this process; the fixture runs appmap as a process of its own, beside serve and after.
+    return run_cli_here(*args)
 
 
 @dataclass
@@ -36,14 +37,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with running(args, ready_url=f"http://127.0.0.1:{port}/api/health") as process:
         sent = run_conversation(f"http://127.0.0.1:{port}")
         # While serve holds the store, the CLI asks it over HTTP and gets the same answers.
-        live = cli("appmap", "--store", str(store), "--format", "json")
+        live = run_cli("appmap", "--store", str(store), "--format", "json", timeout=60)
         assert live.returncode == 0, live.stderr
         assert discovery_path(store).exists()
         exit_code = process.stop()
         assert exit_code == 0, process.output()
         output = process.output()
     assert not discovery_path(store).exists()
-    stored = cli("appmap", "--store", str(store), "--format", "json")
+    stored = run_cli("appmap", "--store", str(store), "--format", "json", timeout=60)
     assert stored.returncode == 0, stored.stderr
     assert json.loads(live.stdout) == json.loads(stored.stdout)
     yield Served(store, sent, output)
