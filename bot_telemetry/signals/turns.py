@@ -206,6 +206,9 @@ class TurnTelemetry(ABC):
             # users and sessions from events alone.
             for key in contract.TURN_IDENTITY_KEYS:
                 turn[key] = attributes.get(key)
+            # And whether the bot wrote unasked, so a backend that reads events alone
+            # (customEvents, PostHog) can keep reminders out of its user activity.
+            turn[contract.ATTR_TURN_PROACTIVE] = attributes.get(contract.ATTR_TURN_PROACTIVE)
             scope = with_turn_properties(
                 {key: value for key, value in turn.items() if value is not None},
                 trace.set_span_in_context(span),

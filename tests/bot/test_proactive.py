@@ -100,6 +100,7 @@ async def test_a_proactive_send_continues_the_notify_requests_trace_as_the_bots_
     assert properties[contract.CONVERSATION_ID] == "conv-1"
     assert properties[contract.RECIPIENT_ID] == user
     assert properties[contract.ATTR_ENDUSER_PSEUDO_ID] == user
+    assert properties[contract.ATTR_TURN_PROACTIVE] is True  # for event-only backends
     assert contract.TEXT not in properties
     assert f"{send.log_record.trace_id:032x}" == CALLER_TRACE
 
@@ -177,6 +178,8 @@ async def test_a_turn_a_user_started_is_not_proactive(telemetry: CapturedTelemet
     assert len(turns) == 2
     assert all(contract.ATTR_TURN_PROACTIVE not in _attributes(turn) for turn in turns)
     assert len(telemetry.events(contract.BOT_MESSAGE_RECEIVED)) == 2
+    for event in telemetry.events():
+        assert contract.ATTR_TURN_PROACTIVE not in _attributes(event.log_record)
 
 
 async def _exceptions_after_a_failing_notify(
