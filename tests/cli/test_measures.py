@@ -1,5 +1,6 @@
-"""``bot-telemetry measures`` as a user runs it (a child process): on the store file, through
-the running ``serve`` that holds it, as a table, JSON and CSV, with the progress bar."""
+"""``bot-telemetry measures``: on the store file, through the running ``serve`` that holds it,
+as a table, JSON and CSV, with the progress bar. The progress bar and serve's tests run it as
+a user does (a child process, stderr a pipe); the others through ``main()`` in this process."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.analytics.measures_expected import EXPECTED, Window
 from tests.analytics.test_measures import same
 from tests.support.measure_traffic import START, Plan, planned_store
-from tests.support.processes import run_cli
+from tests.support.processes import run_cli, run_cli_here
 
 SINCE = "2026-10-30T20:00:00Z"
 UNTIL = "2026-11-03T20:00:00Z"
@@ -30,6 +31,10 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Plan]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli_here("measures", *args)
+
+
+def cli_process(*args: str) -> subprocess.CompletedProcess[str]:
     return run_cli("measures", *args)
 
 
@@ -116,7 +121,7 @@ def test_table_and_csv(planned: tuple[Path, Plan]) -> None:
 
 def test_the_progress_bar_appears_after_the_threshold(planned: tuple[Path, Plan]) -> None:
     store, _ = planned
-    ran = cli(
+    ran = cli_process(
         "turns",
         "sessions",
         "intents",
@@ -169,14 +174,14 @@ def test_while_serve_holds_the_store_the_cli_asks_it(
 ) -> None:
     store, plan = planned
     args = ("messagesReceived", *window_args(store), "--granularity", "day", "--format", "json")
-    through_discovery = cli(*args)
+    through_discovery = cli_process(*args)
     assert through_discovery.returncode == 0, through_discovery.stderr
-    through_url = cli(*args, "--url", serving.url)
+    through_url = cli_process(*args, "--url", serving.url)
     assert json.loads(through_url.stdout) == json.loads(through_discovery.stdout)
     response = json.loads(through_url.stdout)[0]["response"]
     assert same(response, EXPECTED["messagesReceived"](plan, Window(START, END, "day", {}, {})))
 
-    bad = cli("feedback", *window_args(store), "--url", serving.url, "--locale", "de-DE")
+    bad = cli_process("feedback", *window_args(store), "--url", serving.url, "--locale", "de-DE")
     assert bad.returncode == 2
     assert "answered 400: context.locale: expected one of the dimensions feedback" in bad.stderr
 
