@@ -719,3 +719,38 @@ def test_what_a_measure_counts_is_read_by_keyboard(ui: Page, width: int) -> None
     assert said != f"activeUsers: {docs['activeUsers']}" and said.split(": ", 1)[1] in docs.values()
     page.locator("label:has(input[name=measure][value=turns])").hover()
     assert tip_in_sight(page, ".measure-doc", width).startswith("turns: ")
+
+
+@pytest.mark.parametrize(
+    ("route", "opens"),
+    [
+        ("traces", "#/trace/"),
+        ("conversations", "#/conversation/"),
+        ("metrics", "#/metric/"),
+        ("node/bot", "#/trace/"),
+    ],
+)
+def test_a_row_that_opens_a_page_is_a_link(ui: Page, route: str, opens: str) -> None:
+    # A row was only clickable: a screen reader read it as a plain row, and it could not be
+    # opened in a new tab beside the list.
+    page = ui.open(f"#/{route}")
+    row = page.locator("#view tbody tr.clickable").first
+    link = row.locator("td").first.locator("a.row-link")
+    assert link.count() == 1
+    href = link.get_attribute("href") or ""
+    assert href.startswith(opens), href
+    assert row.get_attribute("tabindex") is None  # one Tab stop per row: its link
+    assert "- link " in row.aria_snapshot()
+    with page.context.expect_page() as opened:
+        link.click(modifiers=["Control"])
+    beside = opened.value
+    beside.wait_for_selector(f'body[data-ready="{href}"]')
+    assert ui.page.url.endswith(f"#/{route}")  # the list stays where it was
+    beside.close()
+    link.focus()
+    page.keyboard.press("Enter")
+    ui.ready(href)
+    page.go_back()
+    ui.ready(f"#/{route}")
+    page.locator("#view tbody tr.clickable").first.locator("td").nth(1).click()
+    ui.ready(href)

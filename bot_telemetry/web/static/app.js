@@ -148,12 +148,22 @@ function nothingFound(what = "Nothing") {
     : `${what} ${windowPhrase()}.`;
 }
 
+// A row with an `href` opens it: its first cell is a link there (the row's Tab stop, named
+// as a link to a screen reader, and a Ctrl- or middle-click opens it in a new tab), and a
+// click anywhere else on the row follows it too. A row that was only clickable read as a
+// plain row and could not be opened beside the list.
 function table(headings, rows, onRow, empty) {
   const body = el("tbody");
   for (const row of rows) {
-    const tr = el("tr", { class: [row.failed ? "failed" : "", onRow ? "clickable" : ""].join(" ") },
-      row.cells.map((cell, i) => el("td", { class: cellClass(headings[i], cell) }, cell)));
-    if (onRow) {
+    const opens = Boolean(row.href || onRow);
+    const tr = el("tr", { class: [row.failed ? "failed" : "", opens ? "clickable" : ""].join(" ") },
+      row.cells.map((cell, i) => el("td", { class: cellClass(headings[i], cell) },
+        i === 0 && row.href ? el("a", { href: row.href, class: "row-link" }, cell) : cell)));
+    if (row.href) {
+      tr.addEventListener("click", (event) => {
+        if (!event.target.closest("a, button")) go(row.href);
+      });
+    } else if (onRow) {
       tr.tabIndex = 0;
       tr.addEventListener("click", () => onRow(row));
       tr.addEventListener("keydown", (event) => { if (event.key === "Enter") onRow(row); });
@@ -257,6 +267,7 @@ function traceRows(traces) {
   return traces.map((t) => ({
     failed: t.errors > 0,
     trace: t.trace_id,
+    href: `#/trace/${t.trace_id}`,
     cells: [t.start, `${t.root_service}: ${t.root_name}`, ms(t.duration_ms), t.spans, t.errors,
       t.conversation_id || "–", t.trace_id],
   }));

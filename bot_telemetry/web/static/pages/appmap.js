@@ -86,7 +86,7 @@ async function showNode(name) {
       { label: "p95", num: true }], operations),
     el("h3", {}, "Recent traces"),
     shownCount(details.traces.length, NODE_TRACES, "traces"),
-    table(TRACE_HEADINGS, traceRows(details.traces), (row) => go(`#/trace/${row.trace}`)),
+    table(TRACE_HEADINGS, traceRows(details.traces)),
   );
 }
 

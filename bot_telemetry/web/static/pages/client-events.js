@@ -56,10 +56,11 @@ async function showClientEvents(arg, params) {
     count = shownCount(found.length, EVENT_LIMIT, "events");
     listing = table([{ label: "Time" }, { label: "Service" }, { label: "Event" },
       { label: "Conversation" }, { label: "Trace" }],
-    found.map((e) => ({ conversation: e.conversation_id, trace: e.trace_id,
-      cells: [e.time, e.service, e.label, e.conversation_id || "–", e.trace_id || "–"] })),
-    (row) => go(row.trace ? `#/trace/${row.trace}`
-      : row.conversation ? `#/conversation/${encodeURIComponent(row.conversation)}` : "#/client-events"));
+    // An event with neither a trace nor a conversation opens nothing (it led back here).
+    found.map((e) => ({
+      href: e.trace_id ? `#/trace/${e.trace_id}`
+        : e.conversation_id ? `#/conversation/${encodeURIComponent(e.conversation_id)}` : null,
+      cells: [e.time, e.service, e.label, e.conversation_id || "–", e.trace_id || "–"] })));
   }
   view.replaceChildren(...[el("h2", {}, failed ? "Client events: failed set" : "Client events"),
     filters, received, count, listing].filter(Boolean));

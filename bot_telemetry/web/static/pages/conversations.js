@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, ms, table, go, view, register, shownCount } =
+const { el, query, windowParams, getJson, ms, table, view, register, shownCount } =
   window.BotTelemetry;
 
 const CONVERSATION_LIMIT = 100;
@@ -12,7 +12,7 @@ async function showConversations() {
     `/api/conversations${query({ ...windowParams(), limit: CONVERSATION_LIMIT })}`);
   const rows = found.map((c) => ({
     failed: c.failed_turns > 0,
-    id: c.conversation_id,
+    href: `#/conversation/${encodeURIComponent(c.conversation_id)}`,
     cells: [c.conversation_id, c.channel_id || "–", c.turns, c.failed_turns, c.first, c.last],
   }));
   view.replaceChildren(el("h2", {}, "Conversations"),
@@ -20,8 +20,7 @@ async function showConversations() {
     table([{ label: "Conversation" }, { label: "Channel" }, { label: "Turns", num: true },
       // Not "failed turns": a failed call the bot recovered from counts here, not in the
       // failedTurns measure or on the app map.
-      { label: "Turns with a failure", num: true }, { label: "First" }, { label: "Last" }], rows,
-    (row) => go(`#/conversation/${encodeURIComponent(row.id)}`)));
+      { label: "Turns with a failure", num: true }, { label: "First" }, { label: "Last" }], rows));
 }
 
 function turnCard(turn, number) {

@@ -262,15 +262,14 @@ async function showFunnels(params) {
   let request = requestIn(params);
   if (!request && dialogs.length) request = dialogs[0].funnel;
   const dialogRows = dialogs.map((d) => ({
-    request: d.funnel,
+    href: funnelLink(d.funnel),
     cells: [d.dialogId, d.starts, d.completes, d.cancels, d.steps.length],
   }));
   const parts = [
     el("h2", {}, "Funnels"),
     el("h3", {}, "Dialogs"),
     table([{ label: "Dialog" }, { label: "Started", num: true }, { label: "Completed", num: true },
-      { label: "Cancelled", num: true }, { label: "Steps", num: true }], dialogRows,
-    (row) => go(funnelLink(row.request))),
+      { label: "Cancelled", num: true }, { label: "Steps", num: true }], dialogRows),
   ];
   if (!request) {
     view.replaceChildren(...parts, form({}),

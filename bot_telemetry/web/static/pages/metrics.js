@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, table, go, view, register, nothingFound } =
+const { el, query, windowParams, getJson, table, view, register, nothingFound } =
   window.BotTelemetry;
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -46,13 +46,13 @@ function seriesName(series) {
 async function showMetrics() {
   const found = await getJson(`/api/metrics${query(windowParams())}`);
   const rows = found.map((m) => ({
-    name: m.name,
+    href: `#/metric/${encodeURIComponent(m.name)}`,
     cells: [m.name, m.kind, m.unit || "–", m.series, m.points, m.services.join(", "), m.last],
   }));
   view.replaceChildren(el("h2", {}, "Metrics"),
     table([{ label: "Metric" }, { label: "Kind" }, { label: "Unit" },
       { label: "Series", num: true }, { label: "Points", num: true }, { label: "Services" },
-      { label: "Last" }], rows, (row) => go(`#/metric/${encodeURIComponent(row.name)}`)));
+      { label: "Last" }], rows));
 }
 
 // One polyline per series (gaps where a value is missing or not finite), axes with the

@@ -35,7 +35,7 @@ async function showTraces(params) {
   });
   view.replaceChildren(el("h2", {}, "Transactions"), form,
     shownCount(found.length, TRACE_LIMIT, "traces"),
-    table(TRACE_HEADINGS, traceRows(found), (row) => go(`#/trace/${row.trace}`),
+    table(TRACE_HEADINGS, traceRows(found), null,
       nothingFound(["conversation", "event", "service", "failed"].some((name) => params.get(name))
         ? "No trace matches this search" : "No traces")));
 }
