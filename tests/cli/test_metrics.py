@@ -12,13 +12,14 @@ from bot_telemetry.store.database import Store
 from bot_telemetry.store.rows import metrics_batch
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.otlp_messages import T0, metrics_request
-from tests.support.processes import run_cli
+from tests.support.processes import run_cli, run_cli_here
 
 SECOND = 1_000_000_000
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, timeout=60)
+    # In this process; with serve holding the file the CLI runs as a process of its own.
+    return run_cli_here(*args)
 
 
 def fill(store_path: Path) -> None:
@@ -72,10 +73,10 @@ def test_metrics_from_the_file_and_from_serve_agree(tmp_path: Path) -> None:
     )
     with CollectorThread(ServerConfig(store=tmp_path, port=0)):
         # The file is held by serve now: the CLI asks it and gets the same answer.
-        from_server = cli("metrics", "latency", "--store", str(tmp_path), "--format", "json")
+        from_server = run_cli("metrics", "latency", "--store", str(tmp_path), "--format", "json")
         assert from_server.returncode == 0, from_server.stderr
         assert json.loads(from_server.stdout) == from_file
-        missing = cli("metrics", "nothing", "--store", str(tmp_path))
+        missing = run_cli("metrics", "nothing", "--store", str(tmp_path))
     assert missing.returncode == 1
     assert (
         missing.stderr
