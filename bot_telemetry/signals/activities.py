@@ -27,6 +27,9 @@ Properties = dict[str, Any]
 
 #: The channel id Microsoft Teams uses (botframework-connector's ``Channels.ms_teams``).
 TEAMS_CHANNEL = "msteams"
+#: The activity type of an invoke's answer: botbuilder and the Agents SDK send it through
+#: the turn's send pipeline, its ``value`` the ``InvokeResponse``.
+INVOKE_RESPONSE = "invokeResponse"
 
 
 def type_name(kind: object) -> str:
@@ -60,6 +63,16 @@ def is_proactive(activity: Any) -> bool:
         and type_name(activity.type) == "event"
         and type_name(getattr(activity, "name", None)) in contract.PROACTIVE_EVENT_NAMES
     )
+
+
+def invoke_status(activity: Any) -> int | None:
+    """The HTTP status an ``invokeResponse`` activity answers its invoke with, or None:
+    its ``value`` is botbuilder's ``InvokeResponse``, the Agents SDK's, or a dict."""
+    value = getattr(activity, "value", None)
+    status = value.get("status") if isinstance(value, Mapping) else getattr(value, "status", None)
+    if isinstance(status, bool) or not isinstance(status, int):
+        return None
+    return status
 
 
 def activity_properties(activity: Any) -> Properties:

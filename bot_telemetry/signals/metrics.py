@@ -323,6 +323,14 @@ def note_turn_failed(error: BaseException) -> None:
         marks.error_type = error_type(error)
 
 
+def note_turn_error_type(kind: str) -> None:
+    """The turn in progress failed without an exception (an invoke answered with a server
+    error): ``kind`` is its ``error.type``."""
+    marks = _turn.get()
+    if marks is not None:
+        marks.error_type = kind
+
+
 def message_sent(channel: str | None, activity_type: str | None) -> None:
     SENT.add(channel, activity_type)
 

@@ -249,6 +249,8 @@ class TurnTelemetry(ABC):
                     kind = activities.type_name(activity.type)
                     if kind not in self.skip_send_types:
                         metrics.message_sent(activities.channel_name(activity.channel_id), kind)
+                    if kind == activities.INVOKE_RESPONSE:
+                        _note_invoke_answer(activity)
                     await self.on_send_activity(activity)
             return responses
 
@@ -322,6 +324,21 @@ def record_error(span: trace.Span, error: BaseException, policy: PrivacyPolicy) 
         mark_recorded(error)
     except Exception:
         _log.exception("could not record the turn's exception")
+
+
+def _note_invoke_answer(activity: Any) -> None:
+    """An invoke the bot answered with a server error (its own 500, botbuilder's 501 for an
+    invoke no handler took) failed in Teams as surely as one that raised, though no
+    exception reached the turn: the turn span (in whose scope this runs) says so."""
+    status = activities.invoke_status(activity)
+    if status is None or status < 500:
+        return
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    span.set_attribute(contract.ATTR_ERROR_TYPE, str(status))
+    span.set_status(Status(StatusCode.ERROR, f"invoke answered {status}"))
+    metrics.note_turn_error_type(str(status))
 
 
 def _measure_turn(activity: Any) -> Token[metrics.TurnMarks | None] | None:

@@ -1,0 +1,80 @@
+"""A Teams bot (botbuilder's TeamsActivityHandler) on CloudAdapter over real HTTP: Teams-shaped
+activities in, the connector's REST API (replies, update, delete) a local server."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import aiohttp
+from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema.teams import TaskModuleRequest
+from opentelemetry.trace import StatusCode
+
+from bot_telemetry import contract
+from tests.bot.harness import RunningBot, running_bot
+from tests.support.telemetry import CapturedTelemetry
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+USER = {
+    "id": "29:1AbCdEfGhIjKlMnOpQrStUvWxYz",
+    "name": "Grace Hopper",
+    "aadObjectId": "6b7a1f3e-1111-2222-3333-444455556666",
+}
+BOT = {"id": "28:8c5b6c0e-0000-4000-8000-000000000001", "name": "HelpBot"}
+PERSONAL_CHAT = {"id": "a:1Zx9PersonalChat", "conversationType": "personal", "tenantId": TENANT}
+
+
+def teams_activity(bot: RunningBot, kind: str, **fields: Any) -> dict[str, Any]:
+    """An activity as Teams posts it to the bot's endpoint."""
+    return {
+        "type": kind,
+        "id": f"1700000{uuid.uuid4().int % 10**6:06d}",
+        "channelId": "msteams",
+        "serviceUrl": bot.connector_url,
+        "locale": "en-US",
+        "from": USER,
+        "recipient": BOT,
+        "conversation": PERSONAL_CHAT,
+        "channelData": {"tenant": {"id": TENANT}},
+        **fields,
+    }
+
+
+class InvokeBot(TeamsActivityHandler):  # type: ignore[misc]
+    """Answers invokes as Teams samples do; ``custom/unavailable`` as a bot whose backend is
+    down would (a 500 it chose), ``task/fetch`` not at all (botbuilder answers 501)."""
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        if turn_context.activity.name == "custom/unavailable":
+            return InvokeResponse(status=500)
+        return await super().on_invoke_activity(turn_context)
+
+    async def on_teams_task_module_submit(
+        self, turn_context: TurnContext, task_module_request: TaskModuleRequest
+    ) -> None:
+        await turn_context.send_activity(MessageFactory.text("Saved."))
+
+
+async def test_an_invoke_the_bot_answers_with_a_server_error_is_a_failed_turn(
+    telemetry: CapturedTelemetry,
+) -> None:
+    bot_logic = InvokeBot()
+    statuses: dict[str, int] = {}
+    async with running_bot(bot_logic.on_turn) as bot:
+        async with aiohttp.ClientSession() as http:
+            for name in ("task/submit", "custom/unavailable", "task/fetch"):
+                body = teams_activity(bot, "invoke", name=name, value={"data": {"id": 7}})
+                async with http.post(bot.url, json=body) as response:
+                    statuses[name] = response.status
+    # What Teams got: the bot's answers, and botbuilder's 501 for an invoke nobody handles.
+    assert statuses == {"task/submit": 200, "custom/unavailable": 500, "task/fetch": 501}
+
+    turns = [span for span in telemetry.spans() if span.name == contract.TURN_SPAN_NAME]
+    answered, unavailable, unhandled = sorted(turns, key=lambda span: span.start_time or 0)
+    assert answered.status.status_code is StatusCode.UNSET
+    for failed, status in ((unavailable, "500"), (unhandled, "501")):
+        assert failed.status.status_code is StatusCode.ERROR
+        assert failed.status.description == f"invoke answered {status}"
+        assert (failed.attributes or {})["error.type"] == status
