@@ -17,11 +17,17 @@ import pytest
 from tests.collector.scenario import Sent, run_conversation
 from tests.support.clickhouse import ClickHouseServer, clickhouse_server
 from tests.support.ports import free_port
-from tests.support.processes import REPO, run_cli, running
+from tests.support.processes import REPO, run_cli, run_cli_here, running
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, timeout=60)
+
+
+def cli_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """In this process: the refusals and the printed schema (the other tests run each command
+    as a process of its own)."""
+    return run_cli_here(*args)
 
 
 def get_json(url: str) -> Any:
@@ -64,7 +70,7 @@ def test_a_store_that_cannot_be_used_is_one_line_and_status_2_or_1_when_down(
         store = server.url(store[5:-1])
     store = store.format(closed=free_port(), port=server.port)
     for command in (["appmap"], ["events"], ["serve", "--port", "0"]):
-        done = cli(*command, "--store", store)
+        done = cli_here(*command, "--store", store)
         assert done.returncode == (1 if says.startswith("cannot reach") else 2), done.stderr
         assert says in done.stderr
         if says != "needs a host":  # argparse prints its usage first for a malformed value
@@ -100,7 +106,7 @@ def test_a_ttl_keeps_its_length_in_the_largest_unit_that_divides_it(
     ttl: str, interval: str
 ) -> None:
     """As the exporter's ``ttl`` becomes; 12h was 0 days (no TTL: kept for ever), 36h 1 day."""
-    printed = cli("clickhouse-schema", "--ttl", ttl)
+    printed = cli_here("clickhouse-schema", "--ttl", ttl)
     assert printed.returncode == 0, printed.stderr
     assert f"TTL toDateTime(Timestamp) + {interval}\n" in printed.stdout
     assert f"TTL TimestampTime + {interval}\n" in printed.stdout
@@ -136,7 +142,7 @@ def test_serve_retention_on_clickhouse_without_create_schema_is_refused(
     server: ClickHouseServer,
 ) -> None:
     """It would drop nothing: ClickHouse drops by the tables' TTL, not by serve's passes."""
-    done = cli("serve", "--store", server.url("retained"), "--port", "0", "--retention", "7d")
+    done = cli_here("serve", "--store", server.url("retained"), "--port", "0", "--retention", "7d")
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert "--retention on a ClickHouse store is the TTL of the tables --create-schema" in (
