@@ -89,6 +89,12 @@ class TurnTelemetry(ABC):
 
     async def _run_turn(self, context: Any, logic: Callable[[], Awaitable[Any]]) -> None:
         """Run the rest of the pipeline (``logic``) as one turn."""
+        if context.turn_state.get(_RECORDED_BY) is not None:
+            # Ours again on the same adapter (a set-up run twice): the first one records the
+            # turn; this one would make a second bot.turn span and record every event twice.
+            await logic()
+            return
+        context.turn_state[_RECORDED_BY] = self
         consent = await self._turn_consent(context)
         span, token = self._start_turn(context, consent)
         measured = _measure_turn(context.activity)
@@ -339,6 +345,10 @@ def _note_invoke_answer(activity: Any) -> None:
     span.set_attribute(contract.ATTR_ERROR_TYPE, str(status))
     span.set_status(Status(StatusCode.ERROR, f"invoke answered {status}"))
     metrics.note_turn_error_type(str(status))
+
+
+#: The turn_state key of the middleware recording the turn.
+_RECORDED_BY = "bot_telemetry.turn_recorded_by"
 
 
 def _measure_turn(activity: Any) -> Token[metrics.TurnMarks | None] | None:

@@ -386,3 +386,15 @@ async def test_the_default_policy_keeps_personal_data_out_of_every_signal(
     assert "BotMessageReceived" in everything and "BotMessageSend" in everything
     for personal_value in ("user-42", "Ada", "ada@example.org", "4111", "Thanks", "noted"):
         assert personal_value not in everything, personal_value
+
+
+async def test_the_middleware_added_twice_records_each_turn_once(
+    telemetry: CapturedTelemetry,
+) -> None:
+    """A set-up run twice on one adapter recorded two bot.turn spans and every event twice."""
+    async with running_agent(chatty, [TelemetryMiddleware(), TelemetryMiddleware()]) as agent:
+        await say(agent)
+
+    assert [span.name for span in telemetry.spans()].count("bot.turn") == 1
+    assert len(telemetry.events(contract.BOT_MESSAGE_RECEIVED)) == 1
+    assert len(telemetry.events(contract.BOT_MESSAGE_SEND)) == 1

@@ -507,3 +507,20 @@ async def test_the_turns_personal_values_are_kept_out_of_developer_text(
     assert trace_record.log_record.body == "[REDACTED] ([REDACTED]) said: [REDACTED]"
     crm = dict(telemetry.span_named("crm").attributes or {})
     assert crm["db.query.text"] == "lookup [REDACTED]"
+
+
+async def test_the_middleware_added_twice_records_each_turn_once(
+    telemetry: CapturedTelemetry,
+) -> None:
+    """A set-up run twice on one adapter (an app factory and a startup hook, a notebook cell
+    run again) recorded two bot.turn spans and every BotMessage* event twice."""
+    adapter = TestAdapter(echo)
+    adapter.use(TelemetryMiddleware())
+    adapter.use(TelemetryMiddleware())
+    await run(adapter, incoming())
+
+    assert [span.name for span in telemetry.spans()].count("bot.turn") == 1
+    assert len(telemetry.events(contract.BOT_MESSAGE_RECEIVED)) == 1
+    assert len(telemetry.events(contract.BOT_MESSAGE_SEND)) == 1
+    replies = [each.text for each in adapter.activity_buffer if each.type == ActivityTypes.message]
+    assert replies == ["you said hello"]
