@@ -754,3 +754,39 @@ def test_a_row_that_opens_a_page_is_a_link(ui: Page, route: str, opens: str) -> 
     ui.ready(f"#/{route}")
     page.locator("#view tbody tr.clickable").first.locator("td").nth(1).click()
     ui.ready(href)
+
+
+ACTIVE_SPAN = """() => { const node = document.activeElement;
+  return node.matches('.span-row') ? [...node.parentNode.children].indexOf(node) : null; }"""
+
+
+def test_the_waterfall_is_one_tab_stop_with_arrow_keys_between_spans(
+    ui: Page, served: tuple[CollectorThread, Traffic]
+) -> None:
+    # Every span was a Tab stop, with no role (a screen reader did not say it opens its
+    # details), and Space scrolled the page instead of opening one.
+    _, traffic = served
+    page = ui.open(f"#/trace/{traffic.turn_traces[0]}")
+    rows = page.locator(".span-row")
+    count = rows.count()
+    assert count >= 3
+    assert page.locator(".waterfall [tabindex='0']").count() == 1
+    assert rows.nth(1).get_attribute("role") == "button"
+    page.locator("#view a.conversation-link").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate(ACTIVE_SPAN) == 0
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(ACTIVE_SPAN) == 1
+    label = rows.nth(1).get_attribute("aria-label") or ""
+    name = rows.nth(1).locator(".span-label").get_attribute("title") or ""
+    assert name and name in label and label.endswith("\u00a0ms"), label
+    page.keyboard.press(" ")
+    page.wait_for_selector("#span-details h3")
+    assert page.locator("#span-details h3").first.inner_text().endswith(name)
+    assert rows.nth(1).get_attribute("aria-pressed") == "true"
+    page.keyboard.press("End")
+    assert page.evaluate(ACTIVE_SPAN) == count - 1
+    page.keyboard.press("Tab")
+    assert page.evaluate(ACTIVE_SPAN) is None  # past the waterfall in one Tab
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(ACTIVE_SPAN) == count - 1

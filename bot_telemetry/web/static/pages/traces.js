@@ -4,7 +4,7 @@
 (() => {
 const {
   el, query, windowParams, getJson, ms, table, go, traceRows, TRACE_HEADINGS, view, register,
-  shownValue, shownCount, nothingFound,
+  shownValue, shownCount, nothingFound, rovingFocus,
 } = window.BotTelemetry;
 
 const TRACE_LIMIT = 50;
@@ -115,22 +115,40 @@ async function showTrace(traceId) {
     const label = el("div", { class: "span-label", title: span.name },
       el("span", { class: "service" }, span.service), span.name);
     label.style.paddingLeft = `${8 + span.depth * 16}px`;
+    // A button that opens the span's details, named by its service, name, duration and
+    // status; the waterfall is one Tab stop (see below).
     const row = el("div", {
       class: `span-row${span.status === "error" ? " error" : ""}`, "data-span": span.span_id,
-      tabindex: 0,
+      role: "button", "aria-pressed": "false",
+      "aria-label": `${span.service}: ${span.name}, ${ms(span.duration_ms)}`
+        + `${span.status === "error" ? ", failed" : ""}`,
     }, label, el("div", { class: "span-track" }, bar, time));
     const open = () => {
-      for (const other of view.querySelectorAll(".span-row.selected")) other.classList.remove("selected");
+      for (const other of view.querySelectorAll(".span-row.selected")) {
+        other.classList.remove("selected");
+        other.setAttribute("aria-pressed", "false");
+      }
       row.classList.add("selected");
+      row.setAttribute("aria-pressed", "true");
       detailSlot.replaceChildren(spanDetails(span, trace.resources || []));
       // Into sight when it opened below the screen's edge (a phone, a long trace): the click
       // or Enter seemed to do nothing. "nearest": no jump when it is in sight already.
       detailSlot.scrollIntoView({ block: "nearest" });
     };
     row.addEventListener("click", open);
-    row.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
+    // A button takes Space as well as Enter (Space alone scrolled the page).
+    row.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      open();
+    });
     return row;
   });
+  // One Tab stop for the waterfall: the arrow keys, Home and End move between its spans. A
+  // stop per span put a trace's 40 spans between the summary and the events under them.
+  const last = rows.length - 1;
+  rovingFocus(rows, (key, i) => ({ ArrowDown: Math.min(i + 1, last), ArrowUp: Math.max(i - 1, 0),
+    Home: 0, End: last })[key], () => {}, () => {});
   const logs = trace.logs.map((log) => ({
     cells: [`+${ms(log.offset_ms)}`, log.service, log.event_name || log.severity || "log",
       shownValue(log.event_name ? Object.entries(log.attributes)
@@ -150,7 +168,9 @@ async function showTrace(traceId) {
       trace.conversation_id ? el("a", { class: "conversation-link",
         href: `#/conversation/${encodeURIComponent(trace.conversation_id)}` },
       `conversation ${trace.conversation_id}`) : null),
-    el("div", { class: "waterfall" }, rows),
+    el("div", { class: "waterfall", role: "group",
+      "aria-label": `${count(trace.spans.length, "span")}: arrow keys move between them, `
+        + "Enter opens one" }, rows),
     detailSlot,
     el("h3", {}, "Events and log records"),
     table([{ label: "At", num: true }, { label: "Service" }, { label: "Event" }, { label: "Properties" }], logs),
