@@ -1,5 +1,6 @@
 """``bot-telemetry serve`` as an operator runs it: real processes, their start-up errors and
-their refusals."""
+their refusals. The bad settings, refused before anything starts, are read by ``main()`` in
+this process (the journal in use and the port in use are the start-up errors of a process)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from bot_telemetry.store.database import Store
 from tests.support.otlp_messages import spans_request
 from tests.support.ports import free_port
-from tests.support.processes import REPO, running
+from tests.support.processes import REPO, run_cli_here, running
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
@@ -59,7 +60,7 @@ def assert_one_line_error(
 def test_a_bad_setting_is_one_line_and_exit_2(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
-    assert_one_line_error(serve("--store", str(tmp_path / "s"), *args), message, 2)
+    assert_one_line_error(run_cli_here("serve", "--store", str(tmp_path / "s"), *args), message, 2)
     assert not (tmp_path / "s").exists()
 
 
