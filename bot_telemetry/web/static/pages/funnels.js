@@ -30,7 +30,8 @@ function labelOf(field) {
     return `Exclusions, line ${Number(excluded[1]) + 1}${part}`;
   }
   return {
-    steps: "Steps", order: "Order", window: "Window", countBy: "Count", breakdown: "Breakdown",
+    steps: "Steps", order: "Order", window: "Conversion window", countBy: "Count",
+    breakdown: "Breakdown",
     exclusions: "Exclusions", fromStep: "FROM", toStep: "TO", startTime: "Time window",
   }[field];
 }
@@ -82,7 +83,9 @@ function form(request) {
   (request.exclusions || []).map((e) => `${eventLine(e)}:${e.fromStep}:${e.toStep}`).join("\n"));
   const built = el("form", { class: "search", id: "funnel-form" },
     field("Steps (one per line: EVENT or EVENT:key=value, a|b for either value)", steps),
-    field("Order", order), field("Window", window_), field("Count", countBy),
+    // "Conversion window", not "Window": beside the header's "Time window" (which attempts
+    // count) the two read as one setting.
+    field("Order", order), field("Conversion window", window_), field("Count", countBy),
     field("Breakdown", breakdown), field("Exclusions", exclusions),
     el("button", { type: "submit" }, "Show funnel"));
   built.addEventListener("submit", (event) => {
@@ -303,7 +306,7 @@ async function showFunnels(params) {
   const tip = el("p", { class: "chart-tip funnel-tip" });
   view.replaceChildren(...parts,
     form(request),
-    el("p", { class: "funnel-summary" }, `${result.order} · window ${result.window} · counting ` +
+    el("p", { class: "funnel-summary" }, `${result.order} · converting within ${result.window} · counting ` +
       `${result.countBy}s`, result.excluded ? ` · ${result.excluded} excluded` : ""),
     el("div", { class: "chart-frame" },
       chart(result, select, tip, chosen === null ? null : Number(chosen))),
