@@ -131,6 +131,8 @@ def test_the_documents_have_python_blocks_and_some_run() -> None:
     # The pattern finds what a reader sees: if it stopped matching, nothing would be checked.
     assert len(ALL_BLOCKS) >= 20, [block.where for block in ALL_BLOCKS]
     assert REPO / "docs" / "measures.md" in RUN, RUN
+    unexplained = [block.where for block in ALL_BLOCKS if block.not_run == ""]
+    assert not unexplained, f"<!-- not run: ... --> says why: {unexplained}"
 
 
 @pytest.mark.parametrize("block", ALL_BLOCKS, ids=lambda block: block.where)
