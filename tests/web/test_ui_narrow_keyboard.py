@@ -790,3 +790,17 @@ def test_the_waterfall_is_one_tab_stop_with_arrow_keys_between_spans(
     assert page.evaluate(ACTIVE_SPAN) is None  # past the waterfall in one Tab
     page.keyboard.press("Shift+Tab")
     assert page.evaluate(ACTIVE_SPAN) == count - 1
+
+
+def test_each_turns_trace_link_says_which_turn(
+    ui: Page, served: tuple[CollectorThread, Traffic]
+) -> None:
+    # A screen reader's list of links read "trace", "trace", "trace".
+    page = ui.open("#/conversations")
+    page.locator("#view a.row-link").first.click()
+    page.wait_for_selector('body[data-ready^="#/conversation/"]')
+    links = page.locator("section.turn .meta a")
+    assert links.count() >= 2
+    names = [f"trace of turn {i + 1}" for i in range(links.count())]
+    for i, name in enumerate(names):
+        expect(links.nth(i)).to_have_accessible_name(name)

@@ -29,7 +29,9 @@ function turnCard(turn, number) {
     text === null || text === undefined ? el("span", { class: "norecord" }, "(text not recorded)") : text);
   return el("section", { class: `turn${failed ? " failed" : ""}`, "data-trace": turn.trace_id },
     el("div", { class: "meta" }, `#${number} · ${turn.start} · ${turn.proactive ? "proactive" : turn.activity_type || "?"} · `,
-      ms(turn.duration_ms), " · ", el("a", { href: `#/trace/${turn.trace_id}` }, "trace")),
+      // Named by its turn: a screen reader's list of links read "trace" once per turn.
+      ms(turn.duration_ms), " · ", el("a", { href: `#/trace/${turn.trace_id}`,
+        "aria-label": `trace of turn ${number}` }, "trace")),
     // A proactive turn: nobody said anything, the bot wrote unasked (continue_conversation).
     turn.proactive
       ? el("div", { class: "proactive" }, el("span", { class: "norecord" }, "(proactive: the bot wrote unasked)"))
