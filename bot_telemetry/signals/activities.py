@@ -16,7 +16,8 @@ out when the event is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
@@ -73,6 +74,26 @@ def invoke_status(activity: Any) -> int | None:
     if isinstance(status, bool) or not isinstance(status, int):
         return None
     return status
+
+
+def as_sent(activity: Any, responses: Any, index: int) -> Any:
+    """The sent ``activity`` with the id the channel gave it (the ``ResourceResponse`` at
+    ``index``), which is the id ``update_activity`` and ``delete_activity`` name it by.
+
+    Both runtimes clear an outgoing activity's id and return the channel's id apart;
+    recorded as it was, a reply would have no id of its own and take the turn's (the
+    incoming activity's). A copy: the activity is the bot's.
+    """
+    if getattr(activity, "id", None) or not isinstance(responses, Sequence):
+        return activity
+    if index >= len(responses):
+        return activity
+    given = getattr(responses[index], "id", None)
+    if not isinstance(given, str) or not given:
+        return activity
+    sent = copy.copy(activity)
+    sent.id = given
+    return sent
 
 
 def activity_properties(activity: Any) -> Properties:

@@ -245,20 +245,29 @@ class TurnTelemetry(ABC):
         # it names the turn's channel for what follows in this task instead. Within the turn
         # that is already so (and undone when the turn ends); it matters for the replies the
         # adapter's on_turn_error sends after the turn span ended.
-        async def on_send(
-            turn: Any, sent: list[Any], next_send: Callable[[], Awaitable[Any]]
-        ) -> Any:
-            _name_channel(turn)
-            responses = await next_send()
+        async def record_sent(sent: list[Any], responses: Any) -> None:
             with _within(scope):
-                for activity in sent:
+                for index, activity in enumerate(sent):
                     kind = activities.type_name(activity.type)
                     if kind not in self.skip_send_types:
                         metrics.message_sent(activities.channel_name(activity.channel_id), kind)
                     if kind == activities.INVOKE_RESPONSE:
                         _note_invoke_answer(activity)
-                    await self.on_send_activity(activity)
+                    await self.on_send_activity(activities.as_sent(activity, responses, index))
+
+        async def on_send(
+            turn: Any, sent: list[Any], next_send: Callable[[], Awaitable[Any]]
+        ) -> Any:
+            _name_channel(turn)
+            responses = await next_send()
+            waiting = _sends_waiting.get()
+            if responses is None and waiting is not None:
+                waiting.append(sent)  # botbuilder: sent after this returns (send_activities)
+            else:
+                await record_sent(sent, responses)
             return responses
+
+        _record_after_sending(context, record_sent)
 
         async def on_update(
             turn: Any, activity: Any, next_update: Callable[[], Awaitable[Any]]
@@ -330,6 +339,47 @@ def record_error(span: trace.Span, error: BaseException, policy: PrivacyPolicy) 
         mark_recorded(error)
     except Exception:
         _log.exception("could not record the turn's exception")
+
+
+#: The activities a ``send_activities`` call in progress is sending, for it to record once
+#: the channel has given their ids (set by ``_record_after_sending``'s wrapper).
+_sends_waiting: ContextVar[list[list[Any]] | None] = ContextVar(
+    "bot_telemetry_sends_waiting", default=None
+)
+
+
+def _record_after_sending(
+    context: Any, record_sent: Callable[[list[Any], Any], Awaitable[None]]
+) -> None:
+    """Make the turn's ``send_activities`` record what it sent once it was sent.
+
+    botbuilder runs the send handlers before it sends (``TurnContext._emit`` awaits the
+    send after every handler has returned), so a handler never sees the ids the channel
+    gives the replies, the ids ``update_activity`` and ``delete_activity`` name them by. The
+    context's own ``send_activities`` (``send_activity`` calls it too) returns them: this
+    turn's context gets a wrapper that collects what the handler saw and records it then.
+    The Agents SDK's handlers get the ids themselves; the wrapper finds nothing waiting.
+    """
+    original = getattr(context, "send_activities", None)
+    if not callable(original):
+        return
+
+    async def send_activities(*args: Any, **kwargs: Any) -> Any:
+        waiting: list[list[Any]] = []
+        token = _sends_waiting.set(waiting)
+        responses: Any = None
+        try:
+            responses = await original(*args, **kwargs)
+            return responses
+        finally:
+            _sends_waiting.reset(token)
+            for sent in waiting:  # a send that failed is recorded without ids, as before
+                await record_sent(sent, responses)
+
+    try:
+        context.send_activities = send_activities
+    except Exception:  # a context that takes no attribute: replies keep the turn's id
+        _log.debug("could not wrap the turn's send_activities", exc_info=True)
 
 
 def _note_invoke_answer(activity: Any) -> None:

@@ -78,3 +78,41 @@ async def test_an_invoke_the_bot_answers_with_a_server_error_is_a_failed_turn(
         assert failed.status.status_code is StatusCode.ERROR
         assert failed.status.description == f"invoke answered {status}"
         assert (failed.attributes or {})["error.type"] == status
+
+
+class EditingBot(TeamsActivityHandler):  # type: ignore[misc]
+    """Replies, then edits its reply and takes it back, as Teams samples' update/delete do."""
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        sent = await turn_context.send_activity(MessageFactory.text("Working on it"))
+        done = MessageFactory.text("Done")
+        done.id = sent.id
+        await turn_context.update_activity(done)
+        await turn_context.delete_activity(sent.id)
+
+
+async def test_a_reply_its_update_and_its_delete_carry_the_id_the_connector_gave_the_reply(
+    telemetry: CapturedTelemetry,
+) -> None:
+    bot_logic = EditingBot()
+    async with running_bot(bot_logic.on_turn) as bot:
+        message = teams_activity(bot, "message", text="<at>HelpBot</at> report")
+        async with aiohttp.ClientSession() as http:
+            async with http.post(bot.url, json=message) as response:
+                assert response.status in (200, 201)
+    # The connector named the reply; the bot updated and deleted it by that id.
+    post, put, delete = bot.connector.requests
+    assert (post["method"], put["method"], delete["method"]) == ("POST", "PUT", "DELETE")
+    reply_id = put["reply_to"]
+    assert delete["reply_to"] == reply_id != message["id"]
+
+    def properties(name: str) -> dict[str, Any]:
+        (event,) = telemetry.events(name)
+        return dict(event.log_record.attributes or {})
+
+    sent = properties(contract.BOT_MESSAGE_SEND)
+    assert sent[contract.ACTIVITY_ID] == reply_id
+    assert sent[contract.REPLY_ACTIVITY_ID] == message["id"]
+    assert properties(contract.BOT_MESSAGE_UPDATE)[contract.ACTIVITY_ID] == reply_id
+    assert properties(contract.BOT_MESSAGE_DELETE)[contract.ACTIVITY_ID] == reply_id
+    assert properties(contract.BOT_MESSAGE_RECEIVED)[contract.ACTIVITY_ID] == message["id"]
