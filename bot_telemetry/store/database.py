@@ -360,6 +360,23 @@ class Store:
                 by = f" by process {holder.group(1)}" if holder else ""
                 raise StoreBusy(f"the store {path} is in use{by}") from error
             raise StoreError(f"cannot open the store {path}: {error}") from error
+        except duckdb.ConnectionException as error:
+            if "different configuration" not in str(error):
+                raise StoreError(f"cannot open the store {path}: {error}") from error
+            # DuckDB keeps one database per file in a process, opened one way: a notebook
+            # that runs a CollectorThread (writing) and then opens the file to read, or the
+            # other way round.
+            if read_only:
+                raise StoreError(
+                    f"cannot open the store {path} to read: it is open for writing in this "
+                    "process (a CollectorThread or serve started here): ask that server over "
+                    "HTTP (POST /analytics/query, /analytics/funnel, ...: the bodies the Python "
+                    "functions take), or stop it first"
+                ) from error
+            raise StoreError(
+                f"cannot open the store {path} to write: it is open for reading in this "
+                "process (an engine from open_engine()): close that first"
+            ) from error
         except duckdb.Error as error:
             raise StoreError(f"cannot open the store {path}: {error}") from error
         store = cls(connection, path, read_only)

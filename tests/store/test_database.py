@@ -19,6 +19,7 @@ from bot_telemetry.store.database import (
     json_text_type,
     store_file,
 )
+from bot_telemetry.store.location import open_engine
 from bot_telemetry.store.rows import LOG_COLUMNS, Batch, metrics_batch
 from tests.support.otlp_messages import metrics_request
 
@@ -286,3 +287,26 @@ def test_json_text_uses_zstd_only_where_the_file_s_format_has_it(
     db.execute("CHECKPOINT")
     assert db.execute("SELECT count(*) FROM logs").fetchone() == (3000,)
     db.close()
+
+
+def test_a_store_open_for_writing_in_this_process_is_refused_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    """A notebook running a CollectorThread (which holds the store for writing) and then
+    opening the store to analyse it got DuckDB's "Can't open a connection to same database
+    file with a different configuration than existing connections"."""
+    writing = Store.open(tmp_path / "telemetry.duckdb")
+    try:
+        with pytest.raises(StoreError) as refused:
+            open_engine(tmp_path / "telemetry.duckdb")
+        message = str(refused.value)
+        assert "is open for writing in this process" in message, message
+        assert "POST /analytics/query" in message and "stop it first" in message, message
+    finally:
+        writing.close()
+    reading = open_engine(tmp_path / "telemetry.duckdb")  # once closed, it opens
+    try:
+        with pytest.raises(StoreError, match="is open for reading in this process"):
+            Store.open(tmp_path / "telemetry.duckdb")
+    finally:
+        reading.close()
