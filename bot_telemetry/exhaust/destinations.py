@@ -78,10 +78,14 @@ class LinkSigner:
         """Whether a link may be served: a wrong signature is ``tampered`` (whatever the
         expiry says, since it is not to be trusted then), a right one past its time
         ``expired``."""
-        if not expires or not signature or not expires.isdigit():
+        # ASCII only: str.isdigit() takes '²', which int() refuses, and compare_digest refuses
+        # str with non-ASCII characters; either was a 500 for a hand-edited link.
+        if not expires or not signature or not (expires.isascii() and expires.isdigit()):
             return Checked(False, "the link is not signed: ask the job's read API for a new one")
+        if len(expires) > 20:  # no link signed here has one; int() refuses 4,300 digits
+            return Checked(False, "the link was tampered with: its signature does not match")
         expected = self.signature(name, int(expires))
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode(errors="surrogateescape")):
             return Checked(False, "the link was tampered with: its signature does not match")
         if int(expires) <= now_s:
             moment = datetime.fromtimestamp(int(expires), UTC).isoformat()

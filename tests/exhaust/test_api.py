@@ -316,6 +316,27 @@ def test_a_forged_link_is_refused_alike_whether_or_not_its_file_exists(served: S
     )
 
 
+def test_a_hand_edited_link_is_refused_with_its_reason_never_a_server_error(
+    served: Served,
+) -> None:
+    request = body()
+    tag = request["request"]["tag"]
+    request_id = submitted(served, request)["result"]["requestId"]
+    (url,) = finished(served, tag, request_id)["result"]["downloadUrls"]
+    path = url.partition("?")[0]
+    good = "0" * 64
+    for query, reason in (
+        # '²' passes str.isdigit(), not int(); a signature outside ASCII, compare_digest
+        ("expires=%C2%B2&signature=" + good, "not signed"),
+        ("expires=%D9%A1%D9%A2&signature=" + good, "not signed"),
+        ("expires=9999999999&signature=%C3%A9" + good, "tampered"),
+        ("expires=" + "9" * 5000 + "&signature=" + good, "tampered"),
+    ):
+        refused = requests.get(f"{path}?{query}", timeout=30)
+        assert refused.status_code == 403, (query[:60], refused.status_code, refused.text)
+        assert reason in refused.json()["error"]
+
+
 def test_list_gives_a_tags_newest_jobs(served: Served) -> None:
     tag = str(uuid.uuid4())
     first = submitted(served, body(tag=tag))["result"]["requestId"]
