@@ -49,7 +49,14 @@ def guard(config: ServerConfig) -> Middleware:
         if loopback_only:
             # A loopback server answers only loopback host names, so a web page cannot reach
             # it through DNS rebinding.
-            if (request.url.host or "").lower() not in host_names:
+            try:
+                named = request.url.host or ""
+            except ValueError:  # "Host: 127.0.0.1:x": yarl refuses it (it was a 500)
+                return web.json_response(
+                    {"error": f"the Host header {request.host[:256]!r} is not host[:port]"},
+                    status=400,
+                )
+            if named.lower() not in host_names:
                 return web.json_response(
                     {"error": f"host {request.host!r} not allowed"}, status=403
                 )

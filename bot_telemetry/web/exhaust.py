@@ -83,6 +83,11 @@ def add_exhaust_routes(
         except (ValueError, UnicodeDecodeError):
             answer = envelope.error(envelope.SUBMIT_ID, "body", "expected a JSON object")
             return web.json_response(answer, status=400)
+        except RecursionError:  # a client's deep nesting is bad input, not a 500
+            answer = envelope.error(
+                envelope.SUBMIT_ID, "body", "expected a JSON object nested less deeply"
+            )
+            return web.json_response(answer, status=400)
         status, answer = await blocking(
             exhaust.submit, body, base_url=_base_url(request), client=_client(request)
         )

@@ -33,6 +33,8 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
         body = json.loads(text)
     except ValueError as error:
         raise RequestError("request body", f"expected JSON: {error}") from error
+    except RecursionError:  # a client's deep nesting is bad input, not a 500
+        raise RequestError("request body", "expected JSON nested less deeply") from None
     if not isinstance(body, dict):
         raise RequestError("request body", "expected a JSON object")
     return body

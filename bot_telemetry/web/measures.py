@@ -59,6 +59,8 @@ async def _body(request: web.Request) -> Any:
         return json.loads(await request.read() or b"null")
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError("body", "a JSON object", detail=f"it is not JSON: {error}") from None
+    except RecursionError:  # a client's deep nesting is bad input, not a 500
+        raise RequestError("body", "a JSON object", detail="it is nested too deeply") from None
 
 
 def add_measure_routes(app: web.Application, queries: Queries) -> None:

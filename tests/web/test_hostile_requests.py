@@ -1,0 +1,87 @@
+"""Hostile requests to a real ``serve`` (in this process, on a free port), over real HTTP: bad
+input is a 4xx naming what is wrong, never a 500 (whose traceback fills the log)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot_telemetry.web import CollectorThread, ServerConfig
+
+# Deeper than Python's json module recurses (1,000): json.loads raises RecursionError.
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorThread]:
+    store = tmp_path_factory.mktemp("hostile-requests") / "store.duckdb"
+    with CollectorThread(ServerConfig(store=store, port=0)) as running:
+        yield running
+
+
+def post(url: str, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        return error.code, json.loads(text) if error.code != 500 else text
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/analytics/query", "body: expected a JSON object; it is nested too deeply"),
+        ("/analytics/granularities", "body: expected a JSON object; it is nested too deeply"),
+        ("/analytics/funnel", "request body: expected JSON nested less deeply"),
+        ("/analytics/funnel/dialogs", "request body: expected JSON nested less deeply"),
+        ("/analytics/paths", "request body: expected JSON nested less deeply"),
+        ("/analytics/retention", "request body: expected JSON nested less deeply"),
+    ],
+)
+def test_deeply_nested_json_is_a_400_naming_the_body(
+    collector: CollectorThread, path: str, said: str
+) -> None:
+    status, answer = post(collector.url + path, DEEP)
+    assert status == 400, answer
+    assert answer["error"] == said and answer["field"] in ("body", "request body")
+
+
+def test_a_deeply_nested_exhaust_request_is_a_client_error_naming_the_body(
+    collector: CollectorThread,
+) -> None:
+    status, answer = post(collector.url + "/dataset/v1/request/submit", DEEP)
+    assert status == 400, answer
+    assert answer["params"]["errmsg"] == "body: expected a JSON object nested less deeply"
+
+
+def raw_status(url: str, request: bytes) -> tuple[int, bytes]:
+    """Send ``request`` as it is (no client library would send a broken Host); the answer's
+    status and body."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+@pytest.mark.parametrize("host", [b"127.0.0.1:x", b"127.0.0.1:4318 evil", b"localhost:99999"])
+def test_a_host_header_that_is_not_host_and_port_is_a_400(
+    collector: CollectorThread, host: bytes
+) -> None:
+    request = b"GET /api/health HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n"
+    status, body = raw_status(collector.url, request)
+    assert status == 400, body
+    assert json.loads(body)["error"] == f"the Host header {host.decode()!r} is not host[:port]"
