@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from ...contract import SLOW_TURN_SECONDS
@@ -309,11 +309,15 @@ def _number(body: Mapping[str, Any], name: str, default: float, low: int, high: 
 
 
 def parse_window(value: object) -> tuple[str, int]:
-    """The window's text and nanoseconds: ``"30m"``, ``"14d"``, or a number of seconds."""
+    """The window's text and nanoseconds: ``"30m"``, ``"14d"``, a number of seconds, or (from
+    Python) a ``timedelta``."""
     if value is None:
         value = DEFAULT_WINDOW
     seconds: float
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, timedelta):  # from Python, as a datetime is a time
+        seconds = value.total_seconds()
+        text = f"{int(seconds)}s" if seconds.is_integer() else f"{seconds}s"
+    elif isinstance(value, int | float) and not isinstance(value, bool):
         # (compared as given: float() of JSON's 400-digit number would overflow)
         seconds, text = value, f"{value}s"
     elif isinstance(value, str) and _WINDOW.match(value):

@@ -290,3 +290,16 @@ def test_a_datetime_is_a_time_from_python_as_in_the_measures_query() -> None:
     )
     assert PathsRequest.parse(given, NOW) == PathsRequest.parse(iso, NOW)
     assert RetentionRequest.parse(given, NOW) == RetentionRequest.parse(iso, NOW)
+
+
+def test_a_timedelta_is_a_window_from_python() -> None:
+    """As a datetime is a time: ``timedelta(minutes=30)`` was refused ("window: expected a
+    duration like 30m, 2h, 14d or a number of seconds, got datetime.timedelta(seconds=1800)")."""
+    from datetime import timedelta
+
+    given = FunnelRequest.parse({"steps": ["A"], "window": timedelta(minutes=30)}, NOW)
+    assert given == FunnelRequest.parse({"steps": ["A"], "window": 1800}, NOW)
+    two_weeks = FunnelRequest.parse({"steps": ["A"], "window": timedelta(days=14)}, NOW)
+    assert two_weeks == FunnelRequest.parse({"steps": ["A"], "window": 1_209_600}, NOW)
+    with pytest.raises(RequestError, match=r"^window: expected a duration above 0"):
+        FunnelRequest.parse({"steps": ["A"], "window": timedelta(0)}, NOW)
