@@ -840,3 +840,19 @@ def test_a_drop_off_panel_keeps_its_words_whole(browser: Any, journeys: str, wid
     assert max(heights) < 100 and min(heights) < 40, heights  # words wrap, ids do not pile up
     ui.shot(f"drop-off-panel-{width}")
     ui.close()
+
+
+def test_the_nav_says_which_page_is_open(ui: Page, served: tuple[CollectorThread, Traffic]) -> None:
+    # Only its colour and underline said it.
+    _, traffic = served
+    for hash_, entry in [
+        ("#/traces", "Transactions"),
+        (f"#/trace/{traffic.turn_traces[0]}", "Transactions"),
+        ("#/retention", "Retention"),
+    ]:
+        page = ui.open(hash_)
+        current = page.locator("header nav a[aria-current=page]")
+        assert current.count() == 1 and current.inner_text() == entry, hash_
+        expect(page.get_by_role("link", name=entry, exact=True)).to_have_attribute(
+            "aria-current", "page"
+        )

@@ -403,8 +403,12 @@ async function route() {
   // Still set to the hash's window, which links from this page keep.
   windowSelect.disabled = page.window === false;
   windowNote.hidden = page.window !== false;
+  // The page's own entry says so to a screen reader too (the colour and underline did alone).
   for (const link of document.querySelectorAll("nav a")) {
-    link.classList.toggle("active", link.dataset.view === page.section);
+    const current = link.dataset.view === page.section;
+    link.classList.toggle("active", current);
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
   status.textContent = "loading…";
   try {
