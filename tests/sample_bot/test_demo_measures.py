@@ -20,7 +20,7 @@ from bot_telemetry import contract
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine
 from tests.support.ports import free_port
-from tests.support.processes import REPO
+from tests.support.processes import REPO, run_cli_here
 
 NAMES = ("collector", "nlu", "qna", "bot", "channel")
 
@@ -36,8 +36,8 @@ def _run(module: str, *args: str, timeout: float = 120) -> subprocess.CompletedP
 
 
 def measures(store: Path, *args: str) -> list[dict[str, Any]]:
-    ran = _run(
-        "bot_telemetry.cli",
+    # Read back in this process (the demo ran as processes; tests/cli runs measures as one).
+    ran = run_cli_here(
         "measures",
         *args,
         "--store",

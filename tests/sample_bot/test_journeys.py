@@ -19,7 +19,7 @@ from typing import Any
 
 from sample_bot.scripts import SCRIPTS
 from tests.support.ports import free_port
-from tests.support.processes import REPO
+from tests.support.processes import REPO, run_cli_here
 
 NAMES = ("collector", "nlu", "qna", "bot", "channel")
 
@@ -35,7 +35,8 @@ def _run(module: str, *args: str, timeout: float = 120) -> subprocess.CompletedP
 
 
 def _json(*args: str) -> Any:
-    ran = _run("bot_telemetry.cli", *args)
+    # Read back in this process (the demo ran as processes; tests/cli runs each as one).
+    ran = run_cli_here(*args)
     assert ran.returncode == 0, ran.stderr
     return json.loads(ran.stdout)
 
