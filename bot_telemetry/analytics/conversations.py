@@ -146,6 +146,10 @@ class Turn(TypedDict):
     channel_id: str | None
     text: str | None
     replies: list[str | None]
+    #: Per reply (same order): ``"updated"`` or ``"deleted"`` when the bot later changed it
+    #: (``update_activity``, ``delete_activity``, in this turn or a later one), else None.
+    #: An updated reply's text is its last version's when that was recorded.
+    reply_changes: list[str | None]
     intents: list[Intent]
     answers: list[Answer]
     events: list[str]
@@ -234,12 +238,13 @@ def get_conversation(engine: Engine, conversation_id: str) -> Conversation | Non
                 Failure(service=span["service"], name=span["name"], message=span["message"])
             )
 
+    sent: dict[str, tuple[Turn, int]] = {}
     for trace_id, span_id, event, attributes in CONVERSATION_EVENTS.run(
         engine, trace_ids=trace_ids
     ):
         turn = turns.get(owner.get((trace_id, span_id), ("", "")))
         if turn is not None:
-            _annotate(turn, event, load_object(attributes))
+            _annotate(turn, event, load_object(attributes), sent)
     ordered = [turns[key] for key in turn_keys]
     by_trace = {turn["trace_id"]: turn for turn in ordered}
     outside: list[ClientEventNote] = []
@@ -287,6 +292,7 @@ def _new_turn(span: dict[str, Any]) -> Turn:
         channel_id=attributes.get(contract.ATTR_CHANNEL_ID),
         text=None,
         replies=[],
+        reply_changes=[],
         intents=[],
         answers=[],
         events=[],
@@ -304,13 +310,36 @@ def _flag(value: Any) -> bool | None:
     return None
 
 
-def _annotate(turn: Turn, event: str, properties: dict[str, Any]) -> None:
+def _annotate(
+    turn: Turn, event: str, properties: dict[str, Any], sent: dict[str, tuple[Turn, int]]
+) -> None:
+    """Add one event to its turn. ``sent``: the replies so far by activity id (a reply's
+    BotMessageSend, its update and its delete share it), where an update or a delete,
+    maybe a turn later, finds the reply it changes."""
     turn["events"].append(event)
     text = properties.get(contract.TEXT)
+    activity_id = properties.get(contract.ACTIVITY_ID)
     if event == contract.BOT_MESSAGE_RECEIVED and turn["text"] is None and isinstance(text, str):
         turn["text"] = text
     elif event == contract.BOT_MESSAGE_SEND:
+        if properties.get(contract.ACTIVITY_TYPE) == contract.INVOKE_RESPONSE_ACTIVITY_TYPE:
+            return  # an invoke's answer (a card, a task module), not a line of the chat
         turn["replies"].append(text if isinstance(text, str) else None)
+        turn["reply_changes"].append(None)
+        # An id of its own: a reply without one carries the turn's (its activity's).
+        if isinstance(activity_id, str) and activity_id != turn["activity_id"]:
+            sent[activity_id] = (turn, len(turn["replies"]) - 1)
+    elif event in (contract.BOT_MESSAGE_UPDATE, contract.BOT_MESSAGE_DELETE):
+        found = sent.get(activity_id) if isinstance(activity_id, str) else None
+        if found is None:
+            return
+        owner, index = found
+        if event == contract.BOT_MESSAGE_DELETE:
+            owner["reply_changes"][index] = "deleted"
+            return
+        owner["reply_changes"][index] = "updated"
+        if isinstance(text, str):
+            owner["replies"][index] = text
     elif event.startswith(contract.LUIS_INTENT_PREFIX):
         intent = properties.get(contract.INTENT) or event.removeprefix(contract.LUIS_INTENT_PREFIX)
         score = attribute_number(properties.get(contract.INTENT_SCORE))

@@ -43,6 +43,9 @@ DIALOG_OUTCOMES: Final = (
 HANDOFF_ACTIVITY_TYPE: Final = "handoff"
 #: The activity type of what a user says (and of the bot's replies): a **message**.
 MESSAGE_ACTIVITY_TYPE: Final = "message"
+#: The activity type of the bot's answer to an invoke (a Teams card action, messaging
+#: extension, task module): sent through the turn, a BotMessageSend, not a chat line.
+INVOKE_RESPONSE_ACTIVITY_TYPE: Final = "invokeResponse"
 #: The span event an exception is recorded as (OpenTelemetry's name).
 EXCEPTION_EVENT: Final = "exception"
 #: The client event (Sunbird eid) that carries a user's rating, under ``sunbird.edata.rating``.
@@ -84,6 +87,7 @@ __all__ = [
     "FALLBACK_SCORE",
     "FEEDBACK_EID",
     "HANDOFF_ACTIVITY_TYPE",
+    "INVOKE_RESPONSE_ACTIVITY_TYPE",
     "MESSAGE_ACTIVITY_TYPE",
     "NONE_INTENT",
     "OUTCOME_ABANDONED",

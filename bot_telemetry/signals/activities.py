@@ -30,7 +30,7 @@ Properties = dict[str, Any]
 TEAMS_CHANNEL = "msteams"
 #: The activity type of an invoke's answer: botbuilder and the Agents SDK send it through
 #: the turn's send pipeline, its ``value`` the ``InvokeResponse``.
-INVOKE_RESPONSE = "invokeResponse"
+INVOKE_RESPONSE = contract.INVOKE_RESPONSE_ACTIVITY_TYPE
 
 
 def type_name(kind: object) -> str:

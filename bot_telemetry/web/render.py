@@ -448,8 +448,11 @@ def conversation_as_text(found: Conversation) -> str:
                 continue
             shown = answer["answer"] if answer["answer"] is not None else "(not recorded)"
             lines.append(f"  answer: {shown} ({_score(answer['score'])})")
-        for reply in turn["replies"]:
-            lines.append(f"  bot: {reply if reply is not None else '(text not recorded)'}")
+        changes = turn.get("reply_changes") or []
+        for index, reply in enumerate(turn["replies"]):
+            change = changes[index] if index < len(changes) else None
+            later = f"  ({change} later)" if change else ""
+            lines.append(f"  bot: {reply if reply is not None else '(text not recorded)'}{later}")
         for dependency in turn["dependencies"]:
             failed = "  FAILED" if dependency["failed"] else ""
             lines.append(

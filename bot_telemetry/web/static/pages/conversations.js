@@ -48,7 +48,14 @@ function turnCard(turn, number) {
           `answer ${a.answer === null ? "(not recorded)" : a.answer}${a.score === null ? "" : ` (${a.score.toFixed(2)})`}`))),
       turn.failures.map((f) => el("span", { class: "chip failure" },
         `${f.service}: ${f.name}${f.message ? ` – ${f.message}` : ""}`))),
-    turn.replies.map((reply) => said("bot", reply)),
+    // A reply the bot later edited or took back (update_activity, delete_activity) stays in
+    // the turn that sent it, as it now reads, saying so.
+    turn.replies.map((reply, index) => {
+      const change = (turn.reply_changes || [])[index];
+      const line = said(`bot${change ? ` ${change}` : ""}`, reply);
+      if (change) line.append(" ", el("span", { class: "chip change" }, `(${change} later)`));
+      return line;
+    }),
     el("ul", { class: "deps" }, turn.dependencies.map((d) => el("li", { class: d.failed ? "failed" : "" },
       `${d.source} → ${d.target}: ${d.name} ${ms(d.duration_ms)}${d.failed ? " (failed)" : ""}`))),
     pageNotes(turn.client_events || []));
