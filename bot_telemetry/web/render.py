@@ -9,12 +9,14 @@ node) or the label would cover a node, above or below the line just after the ca
 at the first point along its own curve where it covers nothing, so with many services each
 label stays beside the edge it belongs to. Among those spots, one that no line crosses wins,
 and labels are drawn after every line, so a line that must cross one runs under its white
-halo. Every value from telemetry is XML-escaped.
+halo. Every value from telemetry is XML-escaped, and a character XML cannot hold (a control
+character) is drawn as U+FFFD.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
@@ -32,6 +34,9 @@ LABEL_POSITIONS = (0.5, 0.35, 0.65, 0.2, 0.8)
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom
 Corners = tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]  # a cubic
+# Characters XML 1.0 cannot hold even escaped: one in a service or peer name (an OTLP client
+# may send any) made the whole SVG not well-formed, and the UI's app map a parser error.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _overlap(a: Box, b: Box) -> float:
@@ -256,6 +261,16 @@ def layout(app_map: AppMap) -> dict[str, Placed]:
     return placed
 
 
+def _text(value: str) -> str:
+    """``value`` as XML character data: escaped, and U+FFFD for what XML cannot hold."""
+    return escape(_NOT_XML.sub("\ufffd", value))
+
+
+def _attr(value: str) -> str:
+    """``value`` as a quoted XML attribute value, as ``_text``."""
+    return quoteattr(_NOT_XML.sub("\ufffd", value))
+
+
 def as_svg(app_map: AppMap) -> str:
     """A standalone SVG document; nodes carry ``data-node`` for the web UI to open."""
     placed = layout(app_map)
@@ -325,16 +340,16 @@ def as_svg(app_map: AppMap) -> str:
             taken.append((label_x - half, label_y - LABEL_HEIGHT + 3, label_x + half, label_y + 3))
         marker = "arrow-failed" if failed else "arrow"
         classes = " failed" if failed else ""
-        ends = f"data-source={quoteattr(edge['source'])} data-target={quoteattr(edge['target'])}"
+        ends = f"data-source={_attr(edge['source'])} data-target={_attr(edge['target'])}"
         parts.append(
             f'<g class="edge{classes}" {ends}>'
-            f"<title>{escape(edge['source'])} → {escape(edge['target'])}: "
-            f"{escape(_edge_figures(edge))}</title>"
+            f"<title>{_text(edge['source'])} → {_text(edge['target'])}: "
+            f"{_text(_edge_figures(edge))}</title>"
             f'<path d="{path}" fill="none" marker-end="url(#{marker})"/></g>'
         )
         labels.append(
             f'<text class="edge-label{classes}" {ends} x="{label_x}" y="{label_y}" '
-            f'text-anchor="{anchor}">{escape(_edge_label(edge))}</text>'
+            f'text-anchor="{anchor}">{_text(_edge_label(edge))}</text>'
         )
     # After every line, so that a line crossing a label (sometimes unavoidable) runs under
     # its white halo instead of over its text.
@@ -346,16 +361,16 @@ def as_svg(app_map: AppMap) -> str:
         classes = f"node {node['kind']}" + (" failed" if node["failures"] else "")
         shown = name if len(name) <= 22 else name[:21] + "…"
         parts.append(
-            f"<g class={quoteattr(classes)} data-node={quoteattr(name)} "
-            f'data-kind={quoteattr(node["kind"])} tabindex="0">'
-            f"<title>{escape(name)} ({escape(node['kind'])}): {escape(figures)}"
+            f"<g class={_attr(classes)} data-node={_attr(name)} "
+            f'data-kind={_attr(node["kind"])} tabindex="0">'
+            f"<title>{_text(name)} ({_text(node['kind'])}): {_text(figures)}"
             "</title>"
             f'<rect x="{place.x}" y="{place.y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" '
             'rx="10"/>'
             f'<text x="{place.x + NODE_WIDTH // 2}" y="{place.y + 24}" text-anchor="middle" '
-            f'class="name">{escape(shown)}</text>'
+            f'class="name">{_text(shown)}</text>'
             f'<text x="{place.x + NODE_WIDTH // 2}" y="{place.y + 44}" text-anchor="middle" '
-            f'class="figures">{escape(figures)}</text></g>'
+            f'class="figures">{_text(figures)}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts) + "\n"

@@ -5,6 +5,7 @@ Screenshots go to test-artifacts/collector/ for a person to look at.
 
 from __future__ import annotations
 
+import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from bot_telemetry.web import CollectorThread
 from tests.collector.conftest import Populated
 from tests.support.browser import Page
+from tests.support.otlp_messages import new_span_id, new_trace_id, post_otlp, spans_request
 
 
 @pytest.fixture
@@ -111,3 +114,43 @@ def test_the_page_names_its_icon_and_the_icon_is_served(populated: Populated) ->
         assert response.headers["Content-Type"].startswith("image/svg+xml")
         icon = ElementTree.fromstring(response.read())
     assert icon.tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_a_name_with_characters_xml_cannot_hold_leaves_the_app_map_whole(
+    browser: Any, collector: CollectorThread
+) -> None:
+    # Any OTLP client may send control characters in a service or peer name; one made the
+    # SVG not well-formed, and the page showed a parser error instead of the map.
+    service, peer = "bad\x01svc<b>x</b>", "peer\x00\x1f</title><script>alert(1)</script>"
+    trace_id, root = new_trace_id(), new_span_id()
+    spans = [
+        {"trace_id": trace_id, "span_id": root, "name": "turn", "kind": 2},
+        {
+            "trace_id": trace_id,
+            "parent_span_id": root,
+            "name": "call",
+            "kind": 3,
+            "attributes": {"peer.service": peer},
+        },
+    ]
+    post_otlp(collector.url, "/v1/traces", spans_request(spans, service=service))
+    with urllib.request.urlopen(f"{collector.url}/api/appmap.svg", timeout=10) as response:
+        ElementTree.fromstring(response.read())  # well-formed
+    ui = Page(browser, collector.url)
+    try:
+        page = ui.open("#/appmap")
+        assert page.locator("parsererror").count() == 0
+        shown = page.locator("svg.appmap g.node").evaluate_all(
+            "els => els.map(e => e.dataset.node)"
+        )
+        assert sorted(shown) == [
+            "bad\ufffdsvc<b>x</b>",
+            "peer\ufffd\ufffd</title><script>alert(1)</script>",
+        ]
+        assert page.locator("#view b, #view script").count() == 0
+        # A node still opens by its real name, which the JSON keeps.
+        page.locator("svg.appmap g.node.service").click()
+        ui.ready(f"#/node/{urllib.parse.quote(service, safe='')}")
+        assert "turn" in page.locator("table").first.inner_text()
+    finally:
+        ui.close()

@@ -10,6 +10,9 @@ const {
 const NODE_HINT = "Point at a node, or Tab to it, for its whole name and figures; a click "
   + "or Enter opens its operations and traces.";
 
+// What render.py's _NOT_XML replaces: characters XML 1.0 cannot hold.
+const NOT_XML = /[^\t\n\r\x20-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
+
 // /api/nodes/{node} answers a node's latest 20 traces.
 const NODE_TRACES = 20;
 
@@ -25,6 +28,9 @@ async function showAppMap() {
   // keeps for the CLI) its nodes were hidden from a screen reader, and a long name, cut at 22
   // characters, was whole only in a hover title. A node focused or pointed at says its name
   // and figures in a line under the map.
+  // The SVG holds U+FFFD where a name has a character XML cannot (a control character from
+  // an OTLP client); a node opens by its real name, which the JSON keeps.
+  const realName = new Map(map.nodes.map((n) => [n.id.replace(NOT_XML, "\ufffd"), n.id]));
   svg.setAttribute("role", "group");
   svg.setAttribute("aria-label", "App map: a link per node");
   const tip = el("p", { class: "chart-tip appmap-tip" }, NODE_HINT);
@@ -41,7 +47,8 @@ async function showAppMap() {
     node.addEventListener("mouseenter", show);
     node.addEventListener("blur", () => { tip.textContent = NODE_HINT; });
     node.addEventListener("mouseleave", hide);
-    const open = () => go(`#/node/${encodeURIComponent(node.getAttribute("data-node"))}`);
+    const shownName = node.getAttribute("data-node");
+    const open = () => go(`#/node/${encodeURIComponent(realName.get(shownName) ?? shownName)}`);
     node.addEventListener("click", open);
     node.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
   }
