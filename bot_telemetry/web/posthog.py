@@ -128,8 +128,12 @@ def add_posthog_routes(
                 request.query.get("since") or None, request.query.get("until") or None
             )
             after_time, after_id = request.query.get("after_time"), request.query.get("after_id")
-            after = (int(after_time), after_id) if after_time and after_id is not None else None
-            limit = max(1, min(int(request.query.get("limit") or 500), 5000))
+            after = (
+                (_whole(after_time, "after_time"), after_id)
+                if after_time and after_id is not None
+                else None
+            )
+            limit = max(1, min(_whole(request.query.get("limit") or "500", "limit"), 5000))
         except ValueError as error:
             return web.json_response({"error": str(error)}, status=400)
         count = request.query.get("count", "").lower() in ("1", "true", "yes")
@@ -138,6 +142,14 @@ def add_posthog_routes(
 
     app.router.add_get("/api/posthog", status)
     app.router.add_get("/api/posthog/events", events)
+
+
+def _whole(text: str, name: str) -> int:
+    # int()'s own message ("invalid literal for int() with base 10") named no parameter.
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {text[:64]!r}") from None
 
 
 def store_option(store: Path | ClickHouseLocation | None) -> str:

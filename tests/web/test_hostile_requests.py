@@ -85,3 +85,20 @@ def test_a_host_header_that_is_not_host_and_port_is_a_400(
     status, body = raw_status(collector.url, request)
     assert status == 400, body
     assert json.loads(body)["error"] == f"the Host header {host.decode()!r} is not host[:port]"
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("limit=%C2%B2", "limit must be a whole number, not '²'"),
+        ("limit=ten", "limit must be a whole number, not 'ten'"),
+        ("after_time=soon&after_id=x", "after_time must be a whole number, not 'soon'"),
+    ],
+)
+def test_a_bad_number_for_the_posthog_backfill_names_its_parameter(
+    collector: CollectorThread, query: str, said: str
+) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{collector.url}/api/posthog/events?{query}", timeout=30)
+    assert refused.value.code == 400
+    assert json.loads(refused.value.read()) == {"error": said}
