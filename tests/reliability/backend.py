@@ -127,7 +127,10 @@ class Backend:
 
         server = Server(("127.0.0.1", port), Handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # shutdown() (close, DOWN) waits for the loop's next poll: 0.5 s by default
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return server
 
     def _stop_listening(self) -> None:

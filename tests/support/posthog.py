@@ -240,7 +240,13 @@ class PostHogServer:
 
         server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         server.daemon_threads = True
-        serving = threading.Thread(target=server.serve_forever, name="posthog-server", daemon=True)
+        # shutdown() (close) waits for the loop's next poll: 0.5 s by default, a test's each
+        serving = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="posthog-server",
+            daemon=True,
+        )
         serving.start()
         return server
 
