@@ -309,6 +309,6 @@ def open_source(
             return ServerSource(str(found["url"]), token)
         except (OSError, ValueError, KeyError, TypeError):
             raise StoreError(
-                f"{busy}, and no running `bot-telemetry serve` says it holds it "
+                f"{busy.held}, and no running `bot-telemetry serve` says it holds it "
                 f"({discovery} is missing); pass --url of the server that does"
             ) from busy

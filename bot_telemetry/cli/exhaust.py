@@ -301,7 +301,7 @@ def _run_local(options: argparse.Namespace, settings: Any) -> tuple[int, Any]:
         try:
             url = json.loads(discovery_path(options.store).read_text())["url"]
         except (OSError, ValueError, KeyError, TypeError):
-            raise CommandError(f"{busy}, and no running serve says it holds it") from busy
+            raise CommandError(f"{busy.held}, and no running serve says it holds it") from busy
         options.url = url
         return _remote(options)
     exhaust = Exhaust(engine, settings)

@@ -225,7 +225,13 @@ class StoreError(Exception):
 
 
 class StoreBusy(StoreError):
-    """Another process (normally ``bot-telemetry serve``) holds the store's write lock."""
+    """Another process (normally ``bot-telemetry serve``) holds the store's write lock.
+    ``held`` says only that (the CLI goes on to find the server itself); the message also
+    says what to do."""
+
+    def __init__(self, held: str, what_to_do: str):
+        super().__init__(f"{held}: {what_to_do}")
+        self.held = held
 
 
 @dataclass(frozen=True)
@@ -358,7 +364,16 @@ class Store:
             if "lock" in str(error).lower():
                 holder = re.search(r"PID (\d+)", str(error))
                 by = f" by process {holder.group(1)}" if holder else ""
-                raise StoreBusy(f"the store {path} is in use{by}") from error
+                raise StoreBusy(
+                    f"the store {path} is in use{by}",
+                    (
+                        "the `bot-telemetry serve` holding it answers the same questions over "
+                        "HTTP (its URL: POST /analytics/query, /analytics/funnel, ...: the "
+                        "bodies the Python functions take), or stop it to open the file"
+                    )
+                    if read_only
+                    else "stop that process, or use another store",
+                ) from error
             raise StoreError(f"cannot open the store {path}: {error}") from error
         except duckdb.ConnectionException as error:
             if "different configuration" not in str(error):

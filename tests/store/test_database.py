@@ -5,6 +5,8 @@ is compressed with zstd."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from bot_telemetry.store import database
 from bot_telemetry.store.database import (
     SCHEMA_VERSION,
     Store,
+    StoreBusy,
     StoreError,
     json_text_type,
     store_file,
@@ -310,3 +313,33 @@ def test_a_store_open_for_writing_in_this_process_is_refused_saying_what_to_do(
             Store.open(tmp_path / "telemetry.duckdb")
     finally:
         reading.close()
+
+
+def test_a_store_another_process_holds_is_refused_saying_what_to_do(tmp_path: Path) -> None:
+    """A notebook opening the store of a running `bot-telemetry serve` (make demo) got "the
+    store ... is in use by process N" and no way on."""
+    path = tmp_path / "telemetry.duckdb"
+    Store.open(path).close()
+    hold = "import sys; from bot_telemetry.store.database import Store; "
+    hold += "store = Store.open(sys.argv[1]); print('open', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(StoreBusy) as reading:
+            open_engine(path)
+        held = f"the store {path} is in use by process {holder.pid}"
+        assert reading.value.held == held  # what the CLI says before finding the server
+        assert str(reading.value).startswith(f"{held}: the `bot-telemetry serve` holding it")
+        assert "POST /analytics/query" in str(reading.value), reading.value
+        with pytest.raises(StoreBusy) as writing:
+            Store.open(path)
+        assert str(writing.value) == f"{held}: stop that process, or use another store"
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(30)
