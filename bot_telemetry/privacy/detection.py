@@ -24,7 +24,15 @@ from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import unquote_plus
 
-EMAIL: Final = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Not a Teams thread or chat id (``19:3fJk…@thread.tacv2``, ``19:meeting_…@thread.v2``,
+# ``19:…@unq.gbl.spaces``: the conversation, team and channel ids of every Teams bot), whose
+# ``…@thread.tacv`` looked like an email: a team's id was left out, and under an opened
+# policy cut to ``19:[REDACTED]2``. An address after ``1:`` or at thread.com still is one.
+EMAIL: Final = re.compile(
+    r"(?<![A-Za-z0-9._%+-])"
+    r"(?:(?<!\d:)|(?=[A-Za-z0-9._%+-]+@(?!thread\.[A-Za-z0-9]+\b|unq\.gbl\.spaces\b)))"
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+)
 # Cards before phones: a 16-digit card number also looks like a long phone number.
 CARD: Final = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-])")
 # Not after a word character or an id's separator, so a GUID's last group is not a phone.

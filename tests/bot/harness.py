@@ -70,8 +70,10 @@ async def running_bot(
     logic: Callable[[TurnContext], Awaitable[None]],
     middleware: TelemetryMiddleware | None = None,
     routes: Mapping[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] | None = None,
+    members: Mapping[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[RunningBot]:
-    """``routes``: more GET routes on the bot's app (a proactive bot's ``/api/notify``)."""
+    """``routes``: more GET routes on the bot's app (a proactive bot's ``/api/notify``);
+    ``members``: the conversation members the connector knows (``TeamsInfo.get_member``)."""
     instrument_aiohttp_client()
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(AuthDisabled()))
     adapter.use(middleware or TelemetryMiddleware())
@@ -86,5 +88,5 @@ async def running_bot(
     for path, handler in (routes or {}).items():
         app.router.add_get(path, handler)
     connector = Recorded()
-    async with serving(connector_app(connector)) as connector_url, serving(app) as url:
+    async with serving(connector_app(connector, members)) as connector_url, serving(app) as url:
         yield RunningBot(f"{url}/api/messages", connector_url, connector, adapter)

@@ -13,7 +13,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,9 +177,25 @@ def ingestion_app(ingestion: Ingestion) -> web.Application:
 # --- Bot Connector (replies from the bot) ----------------------------------------------
 
 
-def connector_app(recorded: Recorded) -> web.Application:
-    """The Bot Connector's send/reply routes (each reply gets a fresh activity id) and its
-    update (PUT) and delete (DELETE) routes."""
+def connector_app(
+    recorded: Recorded, members: Mapping[str, dict[str, Any]] | None = None
+) -> web.Application:
+    """The Bot Connector's send/reply routes (each reply gets a fresh activity id), its
+    update (PUT) and delete (DELETE) routes, and a conversation's member (``members``: by
+    id, as botbuilder's ``TeamsInfo.get_member`` reads them; 404 for anyone else)."""
+
+    async def member(request: web.Request) -> web.Response:
+        recorded.requests.append(
+            {
+                "method": request.method,
+                "conversation": request.match_info["conversation"],
+                "reply_to": None,
+                "activity": None,
+                "headers": dict(request.headers),
+            }
+        )
+        found = (members or {}).get(request.match_info["member"])
+        return web.json_response(found) if found else web.json_response({}, status=404)
 
     async def send(request: web.Request) -> web.Response:
         activity = await request.json() if request.method != "DELETE" else None
@@ -208,4 +224,5 @@ def connector_app(recorded: Recorded) -> web.Application:
     app.router.add_put(activity, send)
     app.router.add_delete(activity, send)
     app.router.add_post("/v3/conversations/{conversation}/activities", send)
+    app.router.add_get("/v3/conversations/{conversation}/members/{member}", member)
     return app

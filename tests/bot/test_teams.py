@@ -3,12 +3,14 @@ activities in, the connector's REST API (replies, update, delete) a local server
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import aiohttp
 from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
-from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
+from botbuilder.schema import ChannelAccount, Mention
 from botbuilder.schema.teams import TaskModuleRequest
 from opentelemetry.trace import StatusCode
 
@@ -116,3 +118,110 @@ async def test_a_reply_its_update_and_its_delete_carry_the_id_the_connector_gave
     assert properties(contract.BOT_MESSAGE_UPDATE)[contract.ACTIVITY_ID] == reply_id
     assert properties(contract.BOT_MESSAGE_DELETE)[contract.ACTIVITY_ID] == reply_id
     assert properties(contract.BOT_MESSAGE_RECEIVED)[contract.ACTIVITY_ID] == message["id"]
+
+
+TEAM = {"id": "19:teamAbC2d3@thread.tacv2", "name": "Contoso Finance", "aadGroupId": "0a1b2c3d"}
+CHANNEL = "19:3fJk2lmnOPqrSTuv@thread.tacv2"
+CHANNEL_THREAD = {
+    "id": f"{CHANNEL};messageid=1700000000001",
+    "conversationType": "channel",
+    "isGroup": True,
+    "tenantId": TENANT,
+    "name": "Payroll for Grace Hopper",
+}
+MEMBER = {
+    "id": USER["id"],
+    "name": "Grace Hopper",
+    "givenName": "Grace",
+    "email": "grace.hopper@contoso.com",
+    "userPrincipalName": "grace.hopper@contoso.com",
+    "aadObjectId": USER["aadObjectId"],
+    "tenantId": TENANT,
+}
+#: What none of the bot's telemetry may hold under the default policy.
+PERSONAL = ("Grace", "Hopper", "grace.hopper", "Ada", "Lovelace", "salary", USER["aadObjectId"])
+
+
+class TeamsInfoBot(TeamsActivityHandler):  # type: ignore[misc]
+    """Looks the sender up (TeamsInfo) and answers with an @mention, as Teams samples do."""
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        member = await TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id)
+        TurnContext.remove_recipient_mention(turn_context.activity)
+        reply = MessageFactory.text(f"<at>{member.name}</at>, about {turn_context.activity.text}")
+        reply.entities = [
+            Mention(
+                mentioned=ChannelAccount(id=member.id, name=member.name),
+                text=f"<at>{member.name}</at>",
+                type="mention",
+            )
+        ]
+        await turn_context.send_activity(reply)
+
+
+async def test_a_channel_thread_message_leaves_no_name_email_or_object_id_and_keeps_teams_ids(
+    telemetry: CapturedTelemetry,
+) -> None:
+    bot_logic = TeamsInfoBot()
+    async with running_bot(bot_logic.on_turn, members={USER["id"]: MEMBER}) as bot:
+        message = teams_activity(
+            bot,
+            "message",
+            text="<at>HelpBot</at> Grace Hopper's salary, mail grace.hopper@contoso.com",
+            conversation=CHANNEL_THREAD,
+            entities=[
+                {"type": "mention", "mentioned": BOT, "text": "<at>HelpBot</at>"},
+                {"type": "clientInfo", "locale": "en-US", "country": "US", "platform": "Web"},
+            ],
+            channelData={
+                "tenant": {"id": TENANT},
+                "team": TEAM,
+                "channel": {"id": CHANNEL, "name": "Payroll for Grace"},
+                "teamsChannelId": CHANNEL,
+                "teamsTeamId": TEAM["id"],
+                # keys we have never seen, as Teams adds them
+                "onBehalfOf": [{"itemId": 0, "mri": USER["id"], "displayName": "Ada Lovelace"}],
+                "userPrincipalName": "grace.hopper@contoso.com",
+                "source": {"name": "message"},
+            },
+        )
+        async with aiohttp.ClientSession() as http:
+            async with http.post(bot.url, json=message) as response:
+                assert response.status in (200, 201)
+    assert [r["method"] for r in bot.connector.requests] == ["GET", "POST"]
+
+    spans = telemetry.spans()
+    logs = telemetry.logs()
+    recorded = [dict(span.attributes or {}) for span in spans]
+    recorded += [dict(event.attributes or {}) for span in spans for event in span.events]
+    recorded += [dict(record.log_record.attributes or {}) for record in logs]
+    recorded += [{"body": str(record.log_record.body)} for record in logs]
+    for attributes in recorded:
+        for key, value in attributes.items():
+            for word in PERSONAL:
+                assert word.lower() not in f"{key}={value}".lower(), (key, value)
+
+    (received,) = telemetry.events(contract.BOT_MESSAGE_RECEIVED)
+    properties = dict(received.log_record.attributes or {})
+    # The team's own ids are kept (its name is judged personal: free text): not taken for
+    # an email address.
+    assert json.loads(str(properties[contract.TEAMS_TEAM_INFO])) == {
+        "id": TEAM["id"],
+        "name": None,
+        "aadGroupId": TEAM["aadGroupId"],
+    }
+    # One conversation id, as Teams sent it, on the turn, its events and the connector calls.
+    (turn,) = [span for span in spans if span.name == contract.TURN_SPAN_NAME]
+    assert (turn.attributes or {})[contract.ATTR_CONVERSATION_ID] == CHANNEL_THREAD["id"]
+    for event in telemetry.events():
+        attributes = event.log_record.attributes or {}
+        assert attributes[contract.CONVERSATION_ID] == CHANNEL_THREAD["id"]
+    calls = [
+        span
+        for span in spans
+        if str((span.attributes or {}).get("url.full", "")).startswith(bot.connector_url)
+    ]
+    assert len(calls) == 2
+    for call in calls:
+        url = str((call.attributes or {})["url.full"])
+        assert f"/v3/conversations/{CHANNEL_THREAD['id']}/" in url

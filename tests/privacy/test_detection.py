@@ -30,6 +30,12 @@ LOOKALIKES = [
     "4bf92f3577b34da6a3ce929d0e0e4736",  # a trace id
     "00f067aa0ba902b7",  # a span id
     "ORD-2024-000123",
+    # Teams conversation, team, channel, meeting and chat ids: not email addresses
+    "19:3fJk2lmnOPqrSTuv@thread.tacv2",
+    "19:3fJk2lmnOPqrSTuv@thread.tacv2;messageid=1700000000001",
+    "19:meeting_MjA1ZTAwYjUtOTQ@thread.v2",
+    "19:5a1b2c3d-e4f5@unq.gbl.spaces",
+    "19:a6e3bf18c8b24a31@thread.skype",
 ]
 
 
@@ -139,3 +145,11 @@ def test_names_and_free_text_under_unknown_keys_are_left_out() -> None:
 )
 def test_url_encoding_does_not_hide_a_match(text: str, redacted: str) -> None:
     assert OPENED.redact_text(text) == redacted
+
+
+@pytest.mark.parametrize(
+    "value", ["1:grace@example.org", "19:grace@example.org", "grace@thread.com", "g@thread.tacv2"]
+)
+def test_an_address_beside_a_teams_lookalike_is_still_an_email(value: str) -> None:
+    assert personal(value)
+    assert "[REDACTED]" in OPENED.redact_text(value)
