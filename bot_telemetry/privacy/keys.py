@@ -38,9 +38,11 @@ PERSONAL_KEYS: frozenset[str] = frozenset(
 )
 
 #: Keys whose values identify a user: recorded as a keyed hash (see ``pseudonymize``) so
-#: one user's events still join up without the raw id leaving the bot.
+#: one user's events still join up without the raw id leaving the bot. A Teams tenant id
+#: too: it names the user's organisation (and with an aadObjectId, the user's directory
+#: entry); hashed, a tenant's events still group together.
 PSEUDONYMOUS_KEYS: frozenset[str] = frozenset(
-    {"fromId", "recipientId", "userId", "TeamsUserAadObjectId"}
+    {"fromId", "recipientId", "userId", "TeamsUserAadObjectId", "TeamsTenantId"}
 )
 
 #: Keys that hold the channel's conversation id: as they are unless the id holds personal
@@ -79,7 +81,6 @@ SAFE_KEYS: frozenset[str] = frozenset(
         contract.DIALOG_ID,
         contract.STEP_NAME,
         contract.INSTANCE_ID,
-        contract.TEAMS_TENANT_ID,
         contract.CUSTOM_EVENT_NAME,
         contract.CUSTOM_MEASUREMENTS,
         # Already pseudonymous: the turn span's keyed hashes of the user and conversation ids.

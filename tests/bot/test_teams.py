@@ -139,7 +139,16 @@ MEMBER = {
     "tenantId": TENANT,
 }
 #: What none of the bot's telemetry may hold under the default policy.
-PERSONAL = ("Grace", "Hopper", "grace.hopper", "Ada", "Lovelace", "salary", USER["aadObjectId"])
+PERSONAL = (
+    "Grace",
+    "Hopper",
+    "grace.hopper",
+    "Ada",
+    "Lovelace",
+    "salary",
+    USER["aadObjectId"],
+    TENANT,
+)
 
 
 class TeamsInfoBot(TeamsActivityHandler):  # type: ignore[misc]
@@ -203,6 +212,12 @@ async def test_a_channel_thread_message_leaves_no_name_email_or_object_id_and_ke
 
     (received,) = telemetry.events(contract.BOT_MESSAGE_RECEIVED)
     properties = dict(received.log_record.attributes or {})
+    # The tenant and the user's directory object as keyed hashes: they still group.
+    privacy = telemetry.handle.privacy
+    assert properties[contract.TEAMS_TENANT_ID] == privacy.pseudonymize(TENANT)
+    assert properties[contract.TEAMS_USER_AAD_OBJECT_ID] == privacy.pseudonymize(
+        USER["aadObjectId"]
+    )
     # The team's own ids are kept (its name is judged personal: free text): not taken for
     # an email address.
     assert json.loads(str(properties[contract.TEAMS_TEAM_INFO])) == {

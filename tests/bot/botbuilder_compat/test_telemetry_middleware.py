@@ -255,7 +255,7 @@ async def test_log_teams(telemetry: CapturedTelemetry, ids: str) -> None:
                     "fromId": user_id(ids, "userId", telemetry),
                     "recipientId": user_id(ids, "bot", telemetry),
                     "recipientName": "Bot",
-                    "TeamsTenantId": "tenantId",
+                    "TeamsTenantId": user_id(ids, "tenantId", telemetry),
                     "TeamsUserAadObjectId": user_id(ids, "aaId", telemetry),
                 },
             )
