@@ -97,6 +97,21 @@ def guard(config: ServerConfig) -> Middleware:
                     headers={"WWW-Authenticate": "Bearer"},
                 )
             set_cookie = request.query.get("token") is not None
+            if set_cookie and request.method == "GET" and request.path == "/":
+                # The page opened with ?token=: the cookie, then the same page without the
+                # token, so that it leaves the address bar and the browser's history (the
+                # fragment, #/traces, is kept by the browser).
+                kept = {name: value for name, value in request.query.items() if name != "token"}
+                page = web.Response(
+                    status=303,
+                    headers={
+                        "Location": str(request.rel_url.with_query(kept)),
+                        "Cache-Control": "no-store",
+                        **SECURITY_HEADERS,
+                    },
+                )
+                page.set_cookie(TOKEN_COOKIE, config.token, httponly=True, samesite="Strict")
+                return page
         response = await handler(request)
         if not request.path.startswith("/v1/"):
             response.headers.update(SECURITY_HEADERS)

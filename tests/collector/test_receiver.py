@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from google.rpc import status_pb2
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -289,8 +290,13 @@ def test_the_token_cookie_changes_nothing_for_a_page_of_another_port(tmp_path: P
     token = "s3cret-token-0123456789"
     config = ServerConfig(store=tmp_path / "store.duckdb", port=0, token=token)
     with CollectorThread(config) as collector:
-        with urllib.request.urlopen(f"{collector.url}/?token={token}", timeout=30) as page:
-            cookie = page.headers["Set-Cookie"].split(";")[0]
+        page = requests.get(
+            f"{collector.url}/?token={token}&a=1", allow_redirects=False, timeout=30
+        )
+        # The cookie, and the page again without the token (out of the address bar).
+        assert (page.status_code, page.headers["Location"]) == (303, "/?a=1")
+        assert token not in page.text
+        cookie = page.headers["Set-Cookie"].split(";")[0]
         assert cookie == f"bot_telemetry_token={token}"
         spans = json.dumps({"resourceSpans": []}).encode()
         sent = {"Content-Type": "text/plain", "Cookie": cookie}
