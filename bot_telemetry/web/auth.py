@@ -3,7 +3,9 @@ another origin may change anything (a cross-origin POST of ``text/plain`` needs 
 so CORS alone does not stop it), except on the receivers (``/v1/``), where ``cors_middleware``
 lets the pages ``--cors-origin`` lists send, as it does in a developer's own app; and the
 bearer token on every request when one is set (the browser may pass ``?token=`` once and
-keeps a cookie, which changes something only for the collector's own pages)."""
+keeps a cookie, which changes something only for the collector's own pages). A page of
+another site may not even load anything but the receivers (Fetch Metadata: ``Sec-Fetch-Site:
+cross-site`` outside a navigation)."""
 
 from __future__ import annotations
 
@@ -74,6 +76,14 @@ def guard(config: ServerConfig) -> Middleware:
         ):
             refusal = f"origin {origin!r} may not send here: only the collector's own pages may"
             return web.json_response({"error": refusal}, status=403)
+        if _from_another_site(request):
+            return web.json_response(
+                {
+                    "error": "a page of another site may not load the collector's pages, API "
+                    "or files; open the collector's address itself"
+                },
+                status=403,
+            )
         set_cookie = False
         if config.token:
             presented = _presented_token(request)
@@ -121,6 +131,19 @@ def guard(config: ServerConfig) -> Middleware:
 
     middleware: Middleware = guard
     return middleware
+
+
+def _from_another_site(request: web.Request) -> bool:
+    # Fetch Metadata: a GET from another site's page (an img, a script, a no-cors fetch) is
+    # sent by the browser as any other and, without a token, answered: CORS hides the
+    # answer, not the work (a heavy query, an audit row for a forged download link) nor its
+    # timing. The receivers are CORS's (--cors-origin); a navigation (a link followed, a
+    # download link in a mail) is the person's own.
+    return (
+        request.headers.get("Sec-Fetch-Site") == "cross-site"
+        and request.headers.get("Sec-Fetch-Mode") != "navigate"
+        and not request.path.startswith(CORS_PATHS)
+    )
 
 
 def _presented_token(request: web.Request) -> str | None:

@@ -98,3 +98,29 @@ def test_a_page_on_another_port_cannot_send_with_the_uis_cookie(
         assert stored(collector.url) == 1
     finally:
         context.close()
+
+
+def test_a_page_of_another_site_cannot_load_the_api_of_a_collector_without_a_token(
+    browser: Any, tmp_path: Path, other_port: str
+) -> None:
+    # localhost is another site than 127.0.0.1. Without a token its page's GETs were answered
+    # (CORS only hid the answer): the query ran, and a forged download link left an audit row.
+    with CollectorThread(ServerConfig(store=tmp_path / "open.duckdb", port=0)) as collector:
+        page = browser.new_page()
+        try:
+            page.goto(f"{other_port.replace('127.0.0.1', 'localhost')}/index.html")
+            for path in (
+                "/api/traces",
+                "/api/appmap.svg",
+                "/dataset/v1/download/uci-response-exhaust/0/x.csv?expires=1&signature=0",
+            ):
+                url = f"{collector.url}{path}"
+                with page.expect_response(lambda answer, url=url: answer.url == url) as answered:
+                    page.evaluate(READ, url)
+                assert answered.value.status == 403, path
+            # A link to the collector followed from that page (a navigation) still opens it.
+            with page.expect_navigation(url=f"{collector.url}/"):
+                page.evaluate("(url) => { window.location.href = url; }", f"{collector.url}/")
+            page.wait_for_selector('body[data-ready="#/appmap"]', timeout=10_000)
+        finally:
+            page.close()
