@@ -185,15 +185,28 @@ function table(headings, rows, onRow, empty) {
   return box;
 }
 
-// Each table box, as its size changes: wider content than box, or not (data-overflow).
+// Each table box or chart frame, as its size changes: wider content (its last child) than
+// box, or not (data-overflow).
 const overflowWatch = new ResizeObserver((entries) => {
   for (const { target } of entries) {
-    const table = target.querySelector(":scope > table");
-    const wide = table.scrollWidth > target.clientWidth + 1;
+    const content = target.lastElementChild;
+    const wide = content.scrollWidth > target.clientWidth + 1
+      || content.getBoundingClientRect().width > target.clientWidth + 1;
     target.dataset.overflow = wide ? "yes" : "no";
     target.querySelector(":scope > .scroll-hint").hidden = !wide;
   }
 });
+
+// A chart in a frame that scrolls sideways, with a line above it when it is wider than the
+// frame, as a table's box has: on a phone a funnel's bars, a flow's steps and a heat map's
+// intervals past the frame's edge were out of sight with nothing saying they were there.
+function chartFrame(chart) {
+  const frame = el("div", { class: "chart-frame" },
+    el("p", { class: "scroll-hint", hidden: true }, "More of the chart to the right: scroll it sideways."),
+    chart);
+  overflowWatch.observe(frame);
+  return frame;
+}
 
 // Values longer than this are cut, with a button to show them whole: a 100 KB attribute
 // would otherwise make a page thousands of pixels tall.
@@ -425,7 +438,7 @@ async function route() {
 window.BotTelemetry = {
   el, query, windowParams, getJson, postJson, svg, ms, table, go, traceRows, TRACE_HEADINGS,
   view, register, shownValue, shownCount, eventLine, parseEventLine, windowPhrase, nothingFound,
-  answerOf, rovingFocus, inPageWords,
+  answerOf, rovingFocus, inPageWords, chartFrame,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

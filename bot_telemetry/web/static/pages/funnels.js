@@ -6,7 +6,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
-  windowPhrase, rovingFocus, inPageWords,
+  windowPhrase, rovingFocus, inPageWords, chartFrame,
 } = window.BotTelemetry;
 
 const CAUSES = {
@@ -308,8 +308,7 @@ async function showFunnels(params) {
     form(request),
     el("p", { class: "funnel-summary" }, `${result.order} · converting within ${result.window} · counting ` +
       `${result.countBy}s`, result.excluded ? ` · ${result.excluded} excluded` : ""),
-    el("div", { class: "chart-frame" },
-      chart(result, select, tip, chosen === null ? null : Number(chosen))),
+    chartFrame(chart(result, select, tip, chosen === null ? null : Number(chosen))),
     tip,
     slot,
     el("h3", {}, "Steps"),

@@ -5,7 +5,7 @@
 
 (() => {
 const {
-  el, query, windowParams, getJson, postJson, table, go, view, register, inPageWords,
+  el, query, windowParams, getJson, postJson, table, go, view, register, inPageWords, chartFrame,
 } = window.BotTelemetry;
 
 // The form's label of a field the query API names in a refusal: a context dimension's label
@@ -217,7 +217,7 @@ function chart(measure, result, kind) {
   const legend = el("p", { class: "legend" }, series.map((s, number) =>
     el("span", { class: "legend-item" }, el("span", { class: `swatch series-${number}` }), s.name)),
   hidden > 0 ? el("span", { class: "meta" }, ` and ${hidden} more in the table`) : null);
-  return [el("div", { class: "chart-frame" }, root), legend];
+  return [chartFrame(root), legend];
 }
 
 function resultTable(measure, result) {

@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-const { el, query, windowParams, getJson, table, view, register, nothingFound } =
+const { el, query, windowParams, getJson, table, view, register, nothingFound, chartFrame } =
   window.BotTelemetry;
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -157,7 +157,7 @@ async function showMetric(name) {
         `${metric.series.length} series (one colour each); the table below lists every series.`)
       : null;
     view.replaceChildren(...heading.filter(Boolean),
-      el("div", { class: "chart-frame" }, lineChart(metric.series, metric.unit)),
+      chartFrame(lineChart(metric.series, metric.unit)),
       legend(metric.series), ...(cut ? [cut] : []),
       table([{ label: "Series" }, { label: `Latest${unit}`, num: true }, { label: "Points", num: true },
         { label: "Temporality" }, { label: "Last" }], rows));
@@ -172,7 +172,7 @@ async function showMetric(name) {
   const charts = metric.series.filter((s) => s.distribution && s.distribution.buckets.length)
     .map((s) => el("section", { class: "histogram" },
       el("h3", {}, seriesName(s)),
-      el("div", { class: "chart-frame" }, bucketChart(s.distribution.buckets))));
+      chartFrame(bucketChart(s.distribution.buckets))));
   view.replaceChildren(...heading.filter(Boolean),
     table([{ label: "Series" }, { label: "Count", num: true },
       ...["Sum", "Min", "p50", "p90", "p95", "p99", "Max"].map((label) =>

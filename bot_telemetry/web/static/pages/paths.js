@@ -5,7 +5,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
-  nothingFound, inPageWords,
+  nothingFound, inPageWords, chartFrame,
 } = window.BotTelemetry;
 
 // The form's label of a field the paths API names in a refusal; undefined for one only an
@@ -145,7 +145,7 @@ async function showPaths(params) {
       (result.startEvent ? ` from ${result.startEvent}` : "") +
       (result.endEvent ? ` into ${result.endEvent}` : "") +
       (result.otherEdges ? ` · ${result.otherEdges} smaller edges left out` : "")),
-    result.nodes.length ? el("div", { class: "chart-frame" }, sankey(result))
+    result.nodes.length ? chartFrame(sankey(result))
       : el("p", { class: "empty" }, nothingFound("No path")),
     el("h3", {}, "Steps"),
     table([{ label: "Step", num: true }, { label: "Event" }, { label: "Count", num: true },

@@ -5,6 +5,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, rovingFocus, inPageWords,
+  chartFrame,
 } = window.BotTelemetry;
 
 // The form's label of a field the retention API names in a refusal; undefined for one only
@@ -180,7 +181,7 @@ async function showRetention(params) {
         + `${day(result.cohorts[result.cohorts.length - 1].cohortStart)}): more intervals or a `
         + "longer period reach further back.")
       : null,
-    el("div", { class: "chart-frame" }, heatMap(result, tip)),
+    chartFrame(heatMap(result, tip)),
     tip,
     result.cohorts.some((c) => c.values.some((_, i) => pending(c, i)))
       ? el("p", { class: "meta retention-pending" }, `not yet: the ${result.period} is not ` +
