@@ -141,6 +141,8 @@ class Turn(TypedDict):
     duration_ms: float
     activity_id: str | None
     activity_type: str | None
+    #: What an invoke or event activity named (``adaptiveCard/action``, ``task/fetch``).
+    activity_name: str | None
     #: The bot started the turn itself (a proactive message): no user said anything.
     proactive: bool
     channel_id: str | None
@@ -288,6 +290,7 @@ def _new_turn(span: dict[str, Any]) -> Turn:
         duration_ms=round(span["duration_ns"] / 1e6, 3),
         activity_id=attributes.get(contract.ATTR_ACTIVITY_ID),
         activity_type=attributes.get(contract.ATTR_ACTIVITY_TYPE),
+        activity_name=attributes.get(contract.ATTR_ACTIVITY_NAME),
         proactive=_flag(attributes.get(contract.ATTR_TURN_PROACTIVE)) is True,
         channel_id=attributes.get(contract.ATTR_CHANNEL_ID),
         text=None,

@@ -7,6 +7,9 @@ from typing import Final
 
 ACTIVITY_ID: Final = "activityId"
 ACTIVITY_TYPE: Final = "activityType"
+#: BotMessageReceived's: what an invoke or event activity names (``adaptiveCard/action``);
+#: not botbuilder's, absent when the activity has no name.
+ACTIVITY_NAME: Final = "activityName"
 CHANNEL_ID: Final = "channelId"
 CONVERSATION_ID: Final = "conversationId"
 CONVERSATION_NAME: Final = "conversationName"
@@ -72,6 +75,7 @@ PROMOTED_EVENT_PROPERTIES: Final = {
 
 __all__ = [
     "ACTIVITY_ID",
+    "ACTIVITY_NAME",
     "ACTIVITY_PROPERTIES",
     "ACTIVITY_TYPE",
     "ANSWER",

@@ -12,6 +12,9 @@ ATTR_ACTIVITY_ID: Final = "activity.id"
 ATTR_ACTIVITY_TYPE: Final = "activity.type"
 ATTR_CHANNEL_ID: Final = "activity.channel_id"
 ATTR_LOCALE: Final = "activity.locale"
+#: What an invoke or event activity names (``adaptiveCard/action``, ``task/fetch``,
+#: ``composeExtension/query``, ``webchat/join``); absent on activities without a name.
+ATTR_ACTIVITY_NAME: Final = "activity.name"
 #: The collector groups traces into conversations by this attribute.
 ATTR_CONVERSATION_ID: Final = "activity.conversation.id"
 ATTR_GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
@@ -84,6 +87,7 @@ PROMOTED_SPAN_ATTRIBUTES: Final = {
 
 __all__ = [
     "ATTR_ACTIVITY_ID",
+    "ATTR_ACTIVITY_NAME",
     "ATTR_ACTIVITY_TYPE",
     "ATTR_CHANNEL_ID",
     "ATTR_CONVERSATION_ID",

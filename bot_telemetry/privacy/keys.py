@@ -101,9 +101,18 @@ SAFE_KEYS: frozenset[str] = frozenset(
 )
 
 #: Keys we know whose values may or may not be personal: a conversation's name is often a
-#: channel's ("support") but can be a group chat's title; a team's name likewise. Under a
-#: policy that keeps personal data out they are judged by value, like unknown keys.
-JUDGED_BY_VALUE: frozenset[str] = frozenset({contract.CONVERSATION_NAME, contract.TEAMS_TEAM_INFO})
+#: channel's ("support") but can be a group chat's title; a team's name likewise; an invoke's
+#: or event's name is a protocol's (``adaptiveCard/action``) but a client may choose any.
+#: Under a policy that keeps personal data out they are judged by value, like unknown keys
+#: (not dropped for ending in "name").
+JUDGED_BY_VALUE: frozenset[str] = frozenset(
+    {
+        contract.CONVERSATION_NAME,
+        contract.TEAMS_TEAM_INFO,
+        contract.ACTIVITY_NAME,
+        contract.ATTR_ACTIVITY_NAME,
+    }
+)
 
 # Words that name personal data wherever they appear in a key (contactEmail, phoneNumber).
 _ANYWHERE: Final = ("email", "mail", "phone", "mobile", "password", "passwd", "ssn", "birth")

@@ -121,6 +121,7 @@ def received_properties(activity: Any) -> Properties:
         contract.RECIPIENT_ID: recipient.id if recipient else None,
         contract.RECIPIENT_NAME: recipient.name if recipient else None,
         contract.LOCALE: activity.locale,
+        contract.ACTIVITY_NAME: activity_name(activity),
         contract.TEXT: non_blank(activity.text),
         contract.SPEAK: non_blank(activity.speak),
         **teams_properties(activity),
@@ -178,6 +179,11 @@ def turn_span_attributes(activity: Any, policy: PrivacyPolicy) -> Properties:
         contract.ATTR_CHANNEL_ID: channel_name(activity.channel_id),
         # The analytics model's turns.locale (measures narrowed by locale read it).
         contract.ATTR_LOCALE: activity.locale or None,
+        # Which invoke (a card action, a task module) or event: the client chose the name,
+        # so it is judged as a value the policy does not know (a single token is kept).
+        contract.ATTR_ACTIVITY_NAME: _judged(policy, contract.ATTR_ACTIVITY_NAME, name)
+        if (name := activity_name(activity))
+        else None,
         contract.ATTR_CONVERSATION_ID: conversation_id,
         contract.ATTR_GEN_AI_CONVERSATION_ID: conversation_id,
         contract.ATTR_SESSION_ID: session_id,
@@ -187,6 +193,20 @@ def turn_span_attributes(activity: Any, policy: PrivacyPolicy) -> Properties:
         contract.ATTR_TURN_PROACTIVE: True if is_proactive(activity) else None,
     }
     return {key: value for key, value in attributes.items() if value is not None}
+
+
+def activity_name(activity: Any) -> str | None:
+    """An invoke's or event's name (``adaptiveCard/action``), or None: the made-up events of
+    a proactive turn keep theirs off (``bot.turn.proactive`` says what they are)."""
+    if is_proactive(activity):
+        return None
+    name = type_name(getattr(activity, "name", None))
+    return name or None
+
+
+def _judged(policy: PrivacyPolicy, key: str, value: str) -> str | None:
+    found = policy.apply({key: value}).get(key)
+    return found if isinstance(found, str) else None
 
 
 def merged(properties: Properties, additional: Mapping[str, Any] | None) -> Properties:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from ..analytics.appmap import AppMap, Edge, Node
-from ..analytics.conversations import Conversation
+from ..analytics.conversations import Conversation, Turn
 from ..analytics.traces import TraceDetail
 
 NODE_WIDTH, NODE_HEIGHT = 170, 58
@@ -446,7 +446,7 @@ def conversation_as_text(found: Conversation) -> str:
             text = f"({kind} activity)" if kind and kind != "message" else "(text not recorded)"
         lines.append(
             f"\n#{number} {turn['start']}  "
-            f"{'proactive' if turn.get('proactive') else turn['activity_type'] or '?'}  "
+            f"{'proactive' if turn.get('proactive') else _activity(turn)}  "
             f"{turn['duration_ms']:.1f} ms  trace {turn['trace_id']}"
         )
         if turn.get("proactive"):
@@ -485,6 +485,12 @@ def conversation_as_text(found: Conversation) -> str:
         if note["before_turn"] >= len(found["turns"]):
             lines.append(f"\n  page: {note['label']}  ({note['time']})")
     return "\n".join(lines) + "\n"
+
+
+def _activity(turn: Turn) -> str:
+    """What started the turn: its activity type, and what an invoke or event named."""
+    name = turn.get("activity_name")
+    return f"{turn['activity_type'] or '?'}{f' {name}' if name else ''}"
 
 
 def _score(score: float | None) -> str:

@@ -97,12 +97,15 @@ def test_updated_and_deleted_replies_are_shown_in_place(engines: list[Engine]) -
             ([], []),
         ], engine.dialect
         assert turns[2]["events"] == ["BotMessageReceived", "BotMessageSend"]
+        assert [t["activity_name"] for t in turns] == [None, None, "task/submit"]
         assert turns[1]["events"][-3:] == [
             "BotMessageUpdate",
             "BotMessageDelete",
             "BotMessageSend",
         ]
-        first, second, _ = conversation_as_text(found).split("\n#")[1:]
+        first, second, invoked = conversation_as_text(found).split("\n#")[1:]
+        assert "  invoke task/submit  " in invoked.splitlines()[0]
+        assert "user: (invoke activity)" in invoked
         assert "bot: Report ready  (updated later)" in first
         assert "bot: Draft figures  (deleted later)" in first
         assert "bot: Done\n" in second + "\n"

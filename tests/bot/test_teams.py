@@ -240,3 +240,27 @@ async def test_a_channel_thread_message_leaves_no_name_email_or_object_id_and_ke
     for call in calls:
         url = str((call.attributes or {})["url.full"])
         assert f"/v3/conversations/{CHANNEL_THREAD['id']}/" in url
+
+
+async def test_an_invoke_turn_and_its_event_name_what_was_invoked(
+    telemetry: CapturedTelemetry,
+) -> None:
+    bot_logic = InvokeBot()
+    async with running_bot(bot_logic.on_turn) as bot:
+        async with aiohttp.ClientSession() as http:
+            invoke = teams_activity(bot, "invoke", name="task/submit", value={"data": {}})
+            message = teams_activity(bot, "message", text="hi")
+            for body in (invoke, message):
+                async with http.post(bot.url, json=body) as response:
+                    assert response.status in (200, 201)
+
+    turns = [span for span in telemetry.spans() if span.name == contract.TURN_SPAN_NAME]
+    invoked, said = sorted(turns, key=lambda span: span.start_time or 0)
+    assert (invoked.attributes or {})[contract.ATTR_ACTIVITY_NAME] == "task/submit"
+    assert contract.ATTR_ACTIVITY_NAME not in (said.attributes or {})
+    received = {
+        (event.log_record.attributes or {})[contract.ACTIVITY_TYPE]: event.log_record.attributes
+        for event in telemetry.events(contract.BOT_MESSAGE_RECEIVED)
+    }
+    assert (received["invoke"] or {})[contract.ACTIVITY_NAME] == "task/submit"
+    assert contract.ACTIVITY_NAME not in (received["message"] or {})

@@ -52,6 +52,8 @@ def test_updated_and_deleted_replies_show_in_place(
         ]
         assert second.locator(".bot").all_inner_texts() == ["Done"]
         assert invoke.locator(".bot").count() == 0
+        # Which invoke it was, where the turn says what kind of activity started it.
+        assert " · invoke task/submit · " in invoke.locator(".meta").inner_text()
         assert ui.errors == []
     finally:
         ui.close()

@@ -28,7 +28,8 @@ function turnCard(turn, number) {
   const said = (cls, text) => el("div", { class: cls },
     text === null || text === undefined ? el("span", { class: "norecord" }, "(text not recorded)") : text);
   return el("section", { class: `turn${failed ? " failed" : ""}`, "data-trace": turn.trace_id },
-    el("div", { class: "meta" }, `#${number} · ${turn.start} · ${turn.proactive ? "proactive" : turn.activity_type || "?"} · `,
+    el("div", { class: "meta" }, `#${number} · ${turn.start} · ${turn.proactive ? "proactive"
+      : `${turn.activity_type || "?"}${turn.activity_name ? ` ${turn.activity_name}` : ""}`} · `,
       // Named by its turn: a screen reader's list of links read "trace" once per turn.
       ms(turn.duration_ms), " · ", el("a", { href: `#/trace/${turn.trace_id}`,
         "aria-label": `trace of turn ${number}` }, "trace")),
