@@ -13,6 +13,8 @@ What is kept in the exhaust folder (next to the store by default; name it with
 * ``files/``: finished files, when they are not sent to Azure Blob Storage;
 * ``tmp/``: attempts being written (cleared by the next attempt);
 * ``link.key``: the key signing download links (unless ``BOT_TELEMETRY_EXHAUST_SECRET``).
+
+A folder it creates is its user's only (mode 0700); one that exists keeps its mode.
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ class Exhaust:
         self.engine = engine
         self.settings = settings
         self.vault = vault if vault is not None else IdentityVault.from_environment()
+        # Its own user's only, as the client journal: the files are people's answers (and
+        # user ids), jobs.sqlite3 holds a pending private export's password. Under the
+        # usual umask (022) they were readable by every user of the machine.
+        settings.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.jobs = JobStore(settings.folder / "jobs.sqlite3", lease_seconds=settings.lease_seconds)
         self.local: LocalFolder | None = None
         self.destination: Destination

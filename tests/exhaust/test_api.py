@@ -7,6 +7,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import os
+import stat
 import time
 import uuid
 from pathlib import Path
@@ -335,6 +337,18 @@ def test_a_hand_edited_link_is_refused_with_its_reason_never_a_server_error(
         refused = requests.get(f"{path}?{query}", timeout=30)
         assert refused.status_code == 403, (query[:60], refused.status_code, refused.text)
         assert reason in refused.json()["error"]
+
+
+def test_the_exhaust_folder_serve_creates_is_its_users_only(tmp_path: Path) -> None:
+    # Under the usual umask the answers' files and a pending private export's password (in
+    # jobs.sqlite3) were readable by every user of the machine.
+    previous = os.umask(0o022)
+    try:
+        with CollectorThread(ServerConfig(store=tmp_path / "store.duckdb", port=0)):
+            pass
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "exhaust").stat().st_mode) == 0o700
 
 
 def test_list_gives_a_tags_newest_jobs(served: Served) -> None:
