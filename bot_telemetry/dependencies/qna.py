@@ -8,8 +8,11 @@
 The client is botbuilder-ai's ``QnAMaker`` (or anything with its
 ``get_answers(turn_context, options)``) or an async callable taking the turn context and
 returning answers. Answers are read as QnA Maker's: objects or dicts with ``answer``,
-``score``, ``id`` and ``questions``, best first; ``id == -1``, no answer or an empty list
-means nothing matched, reported as ``articleFound: false`` with no answer fields.
+``score``, ``id`` and ``questions``, best first; or as Azure AI Language custom question
+answering's (its SDK's ``KnowledgeBaseAnswer`` with ``confidence`` and ``qna_id``, or the
+REST answer with ``confidenceScore``). ``id == -1`` (both services' "no good match"), no
+answer or an empty list means nothing matched, reported as ``articleFound: false`` with no
+answer fields.
 """
 
 from __future__ import annotations
@@ -126,10 +129,10 @@ class TelemetryQnA:
             best = best_answer(answers)
             properties[ARTICLE_FOUND] = best is not None
             if best is not None:
-                score = number(_field(best, "score"))
+                score = number(_field(best, *_SCORE_FIELDS))
                 properties[ANSWER] = _field(best, "answer")
                 properties[SCORE] = score
-                properties[QUESTION_ID] = _text(_field(best, "id"))
+                properties[QUESTION_ID] = _text(_field(best, *_ID_FIELDS))
                 properties[MATCHED_QUESTION] = _field(best, "questions")
                 if score is not None:
                     call.set_attribute(ATTR_SCORE, score)
@@ -158,15 +161,25 @@ def best_answer(answers: Any) -> Any | None:
     if not isinstance(answers, Sequence) or isinstance(answers, str) or not answers:
         return None
     first = answers[0]
-    if _field(first, "answer") is None or _field(first, "id") == NO_MATCH_ID:
+    if _field(first, "answer") is None or _field(first, *_ID_FIELDS) == NO_MATCH_ID:
         return None
     return first
 
 
-def _field(answer: Any, name: str) -> Any:
-    if isinstance(answer, Mapping):
-        return answer.get(name)
-    return getattr(answer, name, None)
+#: QnA Maker's name, then Azure AI Language question answering's: the SDK's
+#: ``KnowledgeBaseAnswer`` and the REST answer (``confidenceScore``).
+_SCORE_FIELDS: Final = ("score", "confidence", "confidenceScore")
+#: QnA Maker's and the REST answer's ``id``; the question answering SDK's ``qna_id``.
+_ID_FIELDS: Final = ("id", "qna_id")
+
+
+def _field(answer: Any, *names: str) -> Any:
+    """The first of ``names`` the answer has (a dict's key or an object's attribute)."""
+    for name in names:
+        value = answer.get(name) if isinstance(answer, Mapping) else getattr(answer, name, None)
+        if value is not None:
+            return value
+    return None
 
 
 def _text(value: Any) -> str | None:

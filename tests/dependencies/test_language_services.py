@@ -1,0 +1,282 @@
+"""After LUIS and QnA Maker: a botbuilder bot recognizing with Azure AI Language CLU, answering
+with custom question answering (the real azure-ai-language async clients over their
+aiohttp transport) and recognizing with an LLM over httpx, each wrapped as
+docs/dependencies.md says, against local services speaking those protocols."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from azure.ai.language.conversations.aio import ConversationAnalysisClient
+from azure.ai.language.questionanswering.aio import QuestionAnsweringClient
+from azure.core.credentials import AzureKeyCredential
+from botbuilder.core import IntentScore, Recognizer, RecognizerResult, TurnContext
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, StatusCode
+
+from bot_telemetry import TelemetryMiddleware, TelemetryQnA, TelemetryRecognizer
+from tests.dependencies.language_services import (
+    LANGUAGE_KEY,
+    LLM_KEY,
+    NO_ANSWER,
+    Received,
+    language_app,
+)
+from tests.dependencies.turns import bot_adapter as dependency_adapter
+from tests.support.servers import serving
+from tests.support.telemetry import CapturedTelemetry
+
+UTTERANCE = "book a flight to Paris for ada@example.com"
+INTENTS = {"BookFlight", "None"}
+
+
+class CluRecognizer(Recognizer):  # type: ignore[misc]
+    """What a bot moving off LUIS writes: CLU's prediction as a botbuilder RecognizerResult."""
+
+    def __init__(self, endpoint: str, key: str = LANGUAGE_KEY) -> None:
+        # No retries: a test waits for no back-off (the SDK's default retries 429 three times).
+        self.client = ConversationAnalysisClient(endpoint, AzureKeyCredential(key), retry_total=0)
+
+    async def recognize(self, turn_context: TurnContext) -> RecognizerResult:
+        text = turn_context.activity.text
+        task = {
+            "kind": "Conversation",
+            "analysisInput": {
+                "conversationItem": {"id": "1", "participantId": "user", "text": text}
+            },
+            "parameters": {"projectName": "travel", "deploymentName": "production"},
+        }
+        response = await self.client.analyze_conversation(task)
+        prediction = response["result"]["prediction"]
+        return RecognizerResult(
+            text=text,
+            intents={
+                i["category"]: IntentScore(score=i["confidenceScore"])
+                for i in prediction["intents"]
+            },
+            entities={e["category"]: [e["text"]] for e in prediction["entities"]},
+        )
+
+
+async def inject_trace(request: httpx.Request) -> None:
+    propagate.inject(request.headers)
+
+
+class LlmRecognizer(Recognizer):  # type: ignore[misc]
+    """An intent from an OpenAI-compatible chat completions endpoint, over httpx."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {LLM_KEY}"},
+            event_hooks={"request": [inject_trace]},
+        )
+
+    async def recognize(self, turn_context: TurnContext) -> RecognizerResult:
+        text = turn_context.activity.text
+        messages = [
+            {"role": "system", "content": "Answer JSON {intent, score}; intents: BookFlight."},
+            {"role": "user", "content": text},
+        ]
+        response = await self.client.post(
+            "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": messages}
+        )
+        response.raise_for_status()
+        answer = json.loads(response.json()["choices"][0]["message"]["content"])
+        intent = answer["intent"] if answer["intent"] in INTENTS else "None"
+        return RecognizerResult(text=text, intents={intent: IntentScore(score=answer["score"])})
+
+
+@pytest.fixture
+async def language(instrumented_client: None) -> AsyncIterator[tuple[str, Received]]:
+    received = Received()
+    async with serving(language_app(received)) as base:
+        yield base, received
+        received.release.set()
+
+
+def bot_adapter(logic: Any) -> Any:
+    adapter = dependency_adapter(logic)
+    adapter.use(TelemetryMiddleware())
+    return adapter
+
+
+def every_value(telemetry: CapturedTelemetry) -> Iterator[str]:
+    """Every span attribute, span event attribute, status and log record attribute, as text."""
+    for span in telemetry.spans():
+        yield span.name
+        yield str(span.status.description)
+        yield from (str(v) for v in (span.attributes or {}).values())
+        for event in span.events:
+            yield from (str(v) for v in (event.attributes or {}).values())
+    for record in telemetry.logs():
+        yield str(record.log_record.body)
+        yield from (str(v) for v in (record.log_record.attributes or {}).values())
+
+
+def event_properties(telemetry: CapturedTelemetry, name: str) -> dict[str, Any]:
+    [event] = telemetry.events(name)
+    return dict(event.log_record.attributes or {})
+
+
+async def test_question_answering_no_answer_is_no_article_and_a_match_keeps_its_score(
+    telemetry: CapturedTelemetry, language: tuple[str, Received]
+) -> None:
+    base, _ = language
+    client = QuestionAnsweringClient(base, AzureKeyCredential(LANGUAGE_KEY))
+
+    async def answer(turn_context: TurnContext) -> Any:
+        found = await client.get_answers(
+            question=turn_context.activity.text, project_name="faq", deployment_name="production"
+        )
+        return found.answers
+
+    qna = TelemetryQnA(answer, name="QuestionAnswering", knowledge_base_id="faq")
+    replies: list[str] = []
+
+    async def logic(turn_context: TurnContext) -> None:
+        answers = await qna.get_answers(turn_context)
+        replies.append(answers[0].answer)
+
+    adapter = bot_adapter(logic)
+    await adapter.receive_activity("what is the meaning of life")
+    assert replies == [NO_ANSWER], "the service's default answer, id -1"
+    properties = event_properties(telemetry, "QnAMessage")
+    assert properties["articleFound"] is False
+    assert not {"answer", "score", "questionId", "matchedQuestion"} & set(properties)
+    assert (telemetry.span_named("QnA Query").attributes or {})["bot.qna.article_found"] is False
+
+    telemetry.clear()
+    await adapter.receive_activity("how do I reset my password?")
+    properties = event_properties(telemetry, "QnAMessage")
+    assert properties["articleFound"] is True
+    assert properties["answer"] == "Use the reset link on the sign-in page."
+    assert properties["score"] == pytest.approx(0.87)
+    assert properties["questionId"] == "12"
+    assert json.loads(properties["matchedQuestion"]) == ["How do I reset my password?"]
+    assert (telemetry.span_named("QnA Query").attributes or {})["bot.qna.score"] == pytest.approx(
+        0.87
+    )
+    await client.close()
+
+
+async def test_a_clu_recognition_is_an_intent_event_under_the_turn(
+    telemetry: CapturedTelemetry, language: tuple[str, Received]
+) -> None:
+    base, received = language
+    recognizer = TelemetryRecognizer(CluRecognizer(base), name="CLU", endpoint=base)
+
+    async def logic(turn_context: TurnContext) -> None:
+        result = await recognizer.recognize(turn_context)
+        await turn_context.send_activity(f"intent {result.get_top_scoring_intent().intent}")
+
+    adapter = bot_adapter(logic)
+    await adapter.receive_activity(UTTERANCE)
+    assert adapter.activity_buffer[-1].text == "intent BookFlight"
+
+    span = telemetry.span_named("Recognizer Query")
+    attributes = span.attributes or {}
+    assert attributes["peer.service"] == "CLU"
+    assert attributes["bot.dependency.result_code"] == "200"
+    [traceparent] = received.traceparents("/language/:analyze-conversations")
+    assert traceparent is not None
+    assert traceparent[:52] == f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}"
+    [server] = [s for s in telemetry.spans() if s.kind is SpanKind.SERVER]
+    assert server.parent is not None and server.parent.span_id == span.context.span_id
+    properties = event_properties(telemetry, "LuisIntent.BookFlight")
+    assert properties["intentScore"] == pytest.approx(0.92)
+    assert json.loads(properties["entities"]) == ["Destination"]
+    leaked = [v for v in every_value(telemetry) if "Paris" in v or "ada@" in v]
+    assert leaked == []
+
+
+async def test_an_llm_recognizer_over_httpx_carries_the_trace_and_keeps_the_prompt(
+    telemetry: CapturedTelemetry, language: tuple[str, Received]
+) -> None:
+    base, received = language
+    recognizer = TelemetryRecognizer(LlmRecognizer(base), name="LLM", endpoint=base)
+
+    async def logic(turn_context: TurnContext) -> None:
+        result = await recognizer.recognize(turn_context)
+        await turn_context.send_activity(f"intent {result.get_top_scoring_intent().intent}")
+
+    adapter = bot_adapter(logic)
+    await adapter.receive_activity(UTTERANCE)
+    assert adapter.activity_buffer[-1].text == "intent BookFlight"
+    span = telemetry.span_named("Recognizer Query")
+    assert (span.attributes or {})["peer.service"] == "LLM"
+    [traceparent] = received.traceparents("/v1/chat/completions")
+    assert traceparent is not None
+    assert traceparent[:52] == f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}"
+    assert event_properties(telemetry, "LuisIntent.BookFlight")["intentScore"] == 0.8
+    leaked = [v for v in every_value(telemetry) if "Paris" in v or "JSON {intent" in v]
+    assert leaked == []
+
+
+async def failed_turn(
+    telemetry: CapturedTelemetry, recognizer: TelemetryRecognizer, text: str
+) -> tuple[dict[str, Any], str]:
+    """The bot catches the recognizer's error and answers; the dependency span's attributes
+    and the bot's reply."""
+
+    async def logic(turn_context: TurnContext) -> None:
+        try:
+            await recognizer.recognize(turn_context)
+        except Exception as error:  # what the bot itself does with a failed recognition
+            await turn_context.send_activity(f"sorry ({type(error).__name__})")
+
+    adapter = bot_adapter(logic)
+    await adapter.receive_activity(text)
+    span = telemetry.span_named("Recognizer Query")
+    assert span.status.status_code is StatusCode.ERROR
+    assert telemetry.span_named("bot.turn").status.status_code is not StatusCode.ERROR
+    [reply] = [a for a in adapter.activity_buffer if a.type == "message"]
+    leaked = [v for v in every_value(telemetry) if "Paris" in v or "ada@" in v]
+    assert leaked == []
+    return dict(span.attributes or {}), reply.text
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "error_type"),
+    [
+        ("throttle: " + UTTERANCE, "429", "httpx.HTTPStatusError"),
+        ("slow: " + UTTERANCE, "ReadTimeout", "httpx.ReadTimeout"),
+    ],
+)
+async def test_llm_failures_are_failed_calls_with_their_reason(
+    telemetry: CapturedTelemetry,
+    language: tuple[str, Received],
+    text: str,
+    code: str,
+    error_type: str,
+) -> None:
+    base, _ = language
+    recognizer = TelemetryRecognizer(LlmRecognizer(base, timeout=0.2), name="LLM")
+    attributes, reply = await failed_turn(telemetry, recognizer, text)
+    assert attributes["bot.dependency.result_code"] == code
+    assert attributes["error.type"] == error_type
+    assert reply.startswith("sorry")
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "code"),
+    [("wrong-key", UTTERANCE, "401"), (LANGUAGE_KEY, "throttle: " + UTTERANCE, "429")],
+)
+async def test_clu_failures_are_failed_calls_with_their_status(
+    telemetry: CapturedTelemetry,
+    language: tuple[str, Received],
+    key: str,
+    text: str,
+    code: str,
+) -> None:
+    base, _ = language
+    recognizer = TelemetryRecognizer(CluRecognizer(base, key), name="CLU")
+    attributes, reply = await failed_turn(telemetry, recognizer, text)
+    assert attributes["bot.dependency.result_code"] == code
+    assert attributes["error.type"].startswith("azure.core.exceptions.")
+    assert reply.startswith("sorry")
