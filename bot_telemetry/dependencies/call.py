@@ -274,9 +274,11 @@ def _recorded_status(span: trace.Span) -> int | None:
 
 
 def _error_code(error: BaseException, recorded: int | None) -> str:
-    # azure-core's HttpResponseError has status_code, aiohttp's ClientResponseError status.
-    for attribute in ("status_code", "status"):
-        status = getattr(error, attribute, None)
+    # azure-core's HttpResponseError has status_code, aiohttp's ClientResponseError status;
+    # httpx's HTTPStatusError (raise_for_status) and requests' HTTPError keep the response.
+    response = getattr(error, "response", None)
+    for owner, attribute in ((error, "status_code"), (error, "status"), (response, "status_code")):
+        status = getattr(owner, attribute, None)
         if isinstance(status, int) and not isinstance(status, bool):
             return str(status)
     if recorded is not None and recorded >= 400:
