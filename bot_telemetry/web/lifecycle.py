@@ -27,6 +27,7 @@ from types import TracebackType
 
 import grpc
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..receive.otlp_grpc import start_grpc
 from .app import WRITER, create_app
@@ -45,6 +46,28 @@ GRPC_GRACE_SECONDS = 10.0
 HTTP_GRACE_SECONDS = 5.0
 #: ``serve``'s young-generation threshold for the cyclic GC (Python's default is 700).
 YOUNG_COLLECTION_THRESHOLD = 2_000
+
+
+class _OneLineBadRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (a header over 8 KiB, a NUL in the path), and a
+    client gone mid-body, at ERROR with a traceback: ~10 lines that any client, without a
+    token, could write as fast as it sends. They are the client's doing: one WARNING line
+    saying from whom and why (its own bugs keep their tracebacks)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError | ConnectionError):
+            why = " ".join(str(error).split())[:200] or type(error).__name__
+            record.msg, record.args = f"{record.getMessage()}: {why}", ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _one_line_bad_requests() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _OneLineBadRequests) for f in server_log.filters):
+        server_log.addFilter(_OneLineBadRequests())
 
 
 def _shown(host: str) -> str:
@@ -82,6 +105,7 @@ class Running:
 
 async def start(config: ServerConfig) -> Running:
     """Bind and start serving; the caller stops it with ``Running.stop()``."""
+    _one_line_bad_requests()
     app = create_app(config)
     # The receiver inflates gzip itself, so it can bound the inflated size (a gzip bomb).
     runner = web.AppRunner(

@@ -4,6 +4,7 @@ input is a 4xx naming what is wrong, never a 500 (whose traceback fills the log)
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import urllib.error
 import urllib.request
@@ -102,3 +103,22 @@ def test_a_bad_number_for_the_posthog_backfill_names_its_parameter(
         urllib.request.urlopen(f"{collector.url}/api/posthog/events?{query}", timeout=30)
     assert refused.value.code == 400
     assert json.loads(refused.value.read()) == {"error": said}
+
+
+def test_a_request_that_cannot_be_parsed_is_one_line_in_the_log(
+    collector: CollectorThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    # aiohttp logged each at ERROR with a ~10-line traceback; any client could send them.
+    caplog.set_level(logging.WARNING, logger="aiohttp.server")
+    for request in (
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n",
+    ):
+        assert raw_status(collector.url, request)[0] == 400
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(records) == 2, [r.getMessage() for r in records]
+    for record in records:
+        assert (record.levelname, record.exc_info) == ("WARNING", None)
+        said = record.getMessage()
+        assert said.startswith("Error handling request from 127.0.0.1: 400") and "\n" not in said
+    assert "Got more than 8190 bytes" in records[0].getMessage()
