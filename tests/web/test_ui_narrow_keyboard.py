@@ -882,3 +882,27 @@ def test_a_chart_wider_than_the_phone_says_it_scrolls(
         page.wait_for_selector("#view .chart-frame[data-overflow=no]")
         assert hint.is_hidden()
     ui.close()
+
+
+LIVE = """node => node.closest('[aria-live]')?.getAttribute('aria-live') ?? null"""
+
+
+@pytest.mark.parametrize(
+    ("route", "tip"),
+    [
+        ("funnels", ".funnel-tip"),
+        ("retention", ".retention-tip"),
+        ("appmap", ".appmap-tip"),
+        ("measures", ".measure-doc"),
+    ],
+)
+def test_a_figures_line_is_not_announced_twice(
+    browser: Any, journeys: str, route: str, tip: str
+) -> None:
+    # The line under a chart sat in the main region (aria-live=polite): each arrow key had a
+    # screen reader read the focused part's name and then the same figures again.
+    ui = Page(browser, journeys, artifacts=ARTIFACTS)
+    page = ui.open(f"#/{route}")
+    assert page.locator("#view").get_attribute("aria-live") == "polite"
+    assert page.locator(tip).evaluate(LIVE) == "off"
+    ui.close()

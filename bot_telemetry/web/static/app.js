@@ -298,7 +298,8 @@ const TRACE_HEADINGS = [
 // retention map of 36 cells 36 Tabs to get past. `onShow(index)` runs as a part is focused or
 // pointed at, `onHide()` as it is left: the page says its figures in a line of text there,
 // for the keyboard, the mouse and the screen alike (a hover-only title reached none but the
-// mouse).
+// mouse). That line is aria-live="off" inside the live main region: a screen reader reads the
+// part's own name as focus moves, and announcing the line too read each figure twice.
 function rovingFocus(parts, moves, onShow, onHide, start = 0) {
   parts.forEach((part, index) => {
     part.setAttribute("tabindex", index === start ? "0" : "-1");

@@ -33,7 +33,7 @@ async function showAppMap() {
   const realName = new Map(map.nodes.map((n) => [n.id.replace(NOT_XML, "\ufffd"), n.id]));
   svg.setAttribute("role", "group");
   svg.setAttribute("aria-label", "App map: a link per node");
-  const tip = el("p", { class: "chart-tip appmap-tip" }, NODE_HINT);
+  const tip = el("p", { class: "chart-tip appmap-tip", "aria-live": "off" }, NODE_HINT);
   for (const node of svg.querySelectorAll("g.node")) {
     const said = node.querySelector("title")?.textContent || node.getAttribute("data-node");
     node.setAttribute("role", "link");

@@ -303,7 +303,7 @@ async function showFunnels(params) {
     keepStep(index);
   };
   const chosen = params.get("step");
-  const tip = el("p", { class: "chart-tip funnel-tip" });
+  const tip = el("p", { class: "chart-tip funnel-tip", "aria-live": "off" });
   view.replaceChildren(...parts,
     form(request),
     el("p", { class: "funnel-summary" }, `${result.order} · converting within ${result.window} · counting ` +

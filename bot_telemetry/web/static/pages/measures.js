@@ -255,7 +255,7 @@ async function showMeasures(arg, params) {
   // What a measure counts: its checkbox's description (a screen reader reads it), and the
   // line under the boxes while one is focused or pointed at. It was a hover title on the
   // label, which neither a keyboard nor a screen reader reached.
-  const docLine = el("p", { class: "chart-tip measure-doc" }, MEASURE_HINT);
+  const docLine = el("p", { class: "chart-tip measure-doc", "aria-live": "off" }, MEASURE_HINT);
   const picks = catalog.measures.map((m) => {
     const box = el("input", { type: "checkbox", name: "measure", value: m.measureType,
       checked: picked.includes(m.measureType), "aria-description": m.doc });

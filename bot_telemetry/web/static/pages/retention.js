@@ -165,7 +165,7 @@ async function showRetention(params) {
     return;
   }
   const n = result.totalIntervals;
-  const tip = el("p", { class: "chart-tip retention-tip" });
+  const tip = el("p", { class: "chart-tip retention-tip", "aria-live": "off" });
   // Without the parts a result has no use for: replaceChildren writes a null as "null" (the
   // page showed a stray "null" above the map whenever everyone's interval was over, or
   // someone had come).
