@@ -80,6 +80,16 @@ class TelemetryQnA:
         name = renamed("TelemetryQnA", "service_name", "name", service_name, name)
         privacy = renamed("TelemetryQnA", "policy", "privacy", policy, privacy)
         method = getattr(client, "get_answers", None)
+        if _is_question_answering_client(client):
+            # Its get_answers takes the question, project and deployment, not a turn: it
+            # would be handed the turn context as its options and fail at the first turn.
+            raise TypeError(
+                "TelemetryQnA wraps a client with QnA Maker's get_answers(turn_context, "
+                "options) or an async function taking the turn context; azure-ai-language-"
+                "questionanswering's QuestionAnsweringClient is asked get_answers(question=..., "
+                "project_name=..., deployment_name=...): wrap an async function that calls it "
+                "with turn_context.activity.text (docs/dependencies.md, After LUIS and QnA Maker)"
+            )
         if callable(method):
             self._ask: AnswerFunction = method
             default_name = type(client).__name__
@@ -184,6 +194,15 @@ def _field(answer: Any, *names: str) -> Any:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _is_question_answering_client(client: object) -> bool:
+    # By name, the sync client and the aio one alike: the SDK is an optional extra.
+    return any(
+        kind.__name__ == "QuestionAnsweringClient"
+        and kind.__module__.startswith("azure.ai.language.questionanswering")
+        for kind in type(client).__mro__
+    )
 
 
 def _is_qna_maker(client: object) -> bool:

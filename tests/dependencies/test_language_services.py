@@ -280,3 +280,18 @@ async def test_clu_failures_are_failed_calls_with_their_status(
     assert attributes["bot.dependency.result_code"] == code
     assert attributes["error.type"].startswith("azure.core.exceptions.")
     assert reply.startswith("sorry")
+
+
+async def test_the_question_answering_client_itself_is_refused_saying_what_to_wrap(
+    language: tuple[str, Received],
+) -> None:
+    base, received = language
+    client = QuestionAnsweringClient(base, AzureKeyCredential(LANGUAGE_KEY))
+    with pytest.raises(TypeError) as refused:
+        # Its get_answers would take the turn context as its options, failing at a turn.
+        TelemetryQnA(client, name="QuestionAnswering")
+    message = str(refused.value)
+    assert "QuestionAnsweringClient" in message
+    assert "async function" in message and "turn_context.activity.text" in message
+    assert received.requests == []
+    await client.close()
