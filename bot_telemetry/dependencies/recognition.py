@@ -146,15 +146,27 @@ def _recorded_on(span: Any, name: str) -> bool:
 
 
 def top_intent(result: Any) -> tuple[str, float | None]:
-    """The best-scoring intent and its score; ``("None", None)`` when there is none."""
+    """The best-scoring intent and its score; ``("None", None)`` when there is none.
+
+    Intents without a score (an LLM gives no confidence) count when none has one: the
+    first of them, with no score, rather than ``None``, which would make it a fallback.
+
+    >>> top_intent(type("R", (), {"intents": {"BookFlight": {}}})())
+    ('BookFlight', None)
+    """
     intents = getattr(result, "intents", None)
     best: tuple[str, float | None] = (NO_INTENT, None)
     if not isinstance(intents, Mapping):
         return best
+    unscored: str | None = None
     for name, intent in intents.items():
         score = _score(intent)
-        if score is not None and (best[1] is None or score > best[1]):
+        if score is None:
+            unscored = unscored if unscored is not None else str(name)
+        elif best[1] is None or score > best[1]:
             best = (str(name), score)
+    if best[1] is None and unscored is not None:
+        return unscored, None
     return best
 
 

@@ -69,7 +69,8 @@ async def inject_trace(request: httpx.Request) -> None:
 class LlmRecognizer(Recognizer):  # type: ignore[misc]
     """An intent from an OpenAI-compatible chat completions endpoint, over httpx."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, *, scored: bool = True) -> None:
+        self.scored = scored
         self.client = httpx.AsyncClient(
             base_url=base_url,
             timeout=timeout,
@@ -89,7 +90,8 @@ class LlmRecognizer(Recognizer):  # type: ignore[misc]
         response.raise_for_status()
         answer = json.loads(response.json()["choices"][0]["message"]["content"])
         intent = answer["intent"] if answer["intent"] in INTENTS else "None"
-        return RecognizerResult(text=text, intents={intent: IntentScore(score=answer["score"])})
+        score = IntentScore(score=answer["score"]) if self.scored else IntentScore()
+        return RecognizerResult(text=text, intents={intent: score})
 
 
 @pytest.fixture
@@ -295,3 +297,24 @@ async def test_the_question_answering_client_itself_is_refused_saying_what_to_wr
     assert "async function" in message and "turn_context.activity.text" in message
     assert received.requests == []
     await client.close()
+
+
+async def test_an_llm_intent_without_a_score_is_that_intent_not_a_fallback(
+    telemetry: CapturedTelemetry, language: tuple[str, Received]
+) -> None:
+    base, _ = language
+    recognizer = TelemetryRecognizer(LlmRecognizer(base, scored=False), name="LLM")
+    intents: list[str] = []
+
+    async def logic(turn_context: TurnContext) -> None:
+        result = await recognizer.recognize(turn_context)
+        intents.extend(result.intents)  # no score to rank by: the bot takes the LLM's label
+
+    await bot_adapter(logic).receive_activity(UTTERANCE)
+    assert intents == ["BookFlight"]
+    properties = event_properties(telemetry, "LuisIntent.BookFlight")
+    assert properties["intent"] == "BookFlight"
+    assert "intentScore" not in properties
+    assert telemetry.events("LuisIntent.None") == []
+    attributes = telemetry.span_named("Recognizer Query").attributes or {}
+    assert attributes["bot.recognizer.intent"] == "BookFlight"
