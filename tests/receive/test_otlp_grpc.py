@@ -7,7 +7,7 @@ import asyncio
 import gzip
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.support.otlp_messages import (
     new_trace_id,
     spans_request,
 )
+from tests.support.waiting import wait_for
 
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
@@ -223,7 +224,9 @@ async def test_an_export_past_its_deadline_is_not_stored_and_the_next_one_is(
                 await late
             assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             queued = writer.submitted[1]
-            await asyncio.to_thread(wait, [queued], 10)
+            # Not concurrent.futures.wait: a future cancelled while queued wakes its waiters
+            # only once an executor takes it up, so wait() sat out its whole 10 s here.
+            await asyncio.to_thread(wait_for, queued.cancelled, 10, "the late export cancelled")
             assert queued.cancelled()
             GatedStore.gate.set()
             assert await first == b""
