@@ -236,6 +236,13 @@ def test_a_measure_chart_is_one_tab_stop_with_arrow_keys_between_buckets(ui: Pag
     tip = page.locator("section[data-measure=activeUsers] svg.chart g.tip")
     assert tip.get_attribute("visibility") == "visible"
     assert tip.locator("text").first.text_content() == "2025-06-02"
+    # A screen reader reads the bucket as the tip draws it (inside a role=img chart it read
+    # nothing, then the tip's text as it changed).
+    bucket = page.locator("section[data-measure=activeUsers] svg.chart rect.hit").nth(1)
+    drawn = ", ".join(tip.locator("text").all_text_contents())
+    assert drawn.startswith("2025-06-02, users: ")
+    expect(bucket).to_have_accessible_name(drawn)
+    assert tip.get_attribute("aria-hidden") == "true"
     page.keyboard.press("End")
     assert page.evaluate(ACTIVE_HIT) == ["activeUsers", 29]
     page.keyboard.press("Tab")

@@ -136,9 +136,12 @@ function chart(measure, result, kind) {
   const band = plotWidth / Math.max(times.length, 1);
   const x = (i) => PAD.left + (i + 0.5) * band;
   const y = (v) => PAD.top + plotHeight - (v / top) * plotHeight;
+  // A group, not an img: an img's parts are hidden from a screen reader, and each bucket is
+  // a stop the keyboard reaches, named by its time and values.
   const root = svg("svg", {
-    class: "chart", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img",
-    "aria-label": `${result.measureType} by ${result.timeGranularity}`,
+    class: "chart", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "group",
+    "aria-label": `${result.measureType} by ${result.timeGranularity}: arrow keys move between `
+      + "buckets",
     "data-measure": result.measureType, "data-kind": kind,
   });
   // axes and grid
@@ -177,7 +180,9 @@ function chart(measure, result, kind) {
   });
   // hover: a band per bucket shows every series' value there
   const guide = svg("line", { class: "guide", y1: PAD.top, y2: PAD.top + plotHeight, visibility: "hidden" });
-  const tip = svg("g", { class: "tip", visibility: "hidden" });
+  // The tip draws what the focused bucket's name says: hidden from a screen reader, which
+  // read a bucket as nothing and then the tip's text as it changed.
+  const tip = svg("g", { class: "tip", visibility: "hidden", "aria-hidden": "true" });
   root.append(guide);
   // One Tab stop per chart (the first bucket); the arrow keys, Home and End move between its
   // buckets. A stop per bucket made a month by day 31 Tabs before the table under it.
@@ -191,15 +196,17 @@ function chart(measure, result, kind) {
     for (const other of hits) other.setAttribute("tabindex", other === target ? "0" : "-1");
     target.focus();
   };
+  const bucketLines = (i) => [timeLabel(times[i], result.timeGranularity),
+    ...series.map((s) => `${s.name}: ${format(s.values[i], valueKind)}`)];
   times.forEach((time, i) => {
     const hit = svg("rect", { class: "hit", x: PAD.left + i * band, y: PAD.top, width: band, height: plotHeight,
-      tabindex: i === 0 ? 0 : -1, "data-index": i });
+      tabindex: i === 0 ? 0 : -1, "data-index": i, role: "img",
+      "aria-label": bucketLines(i).join(", ") });
     hits.push(hit);
     hit.addEventListener("keydown", (event) => moveTo(event, i));
     const show = () => {
       guide.setAttribute("x1", x(i)); guide.setAttribute("x2", x(i)); guide.setAttribute("visibility", "visible");
-      const lines = [timeLabel(time, result.timeGranularity),
-        ...series.map((s) => `${s.name}: ${format(s.values[i], valueKind)}`)];
+      const lines = bucketLines(i);
       const tipWidth = 12 + 7 * Math.max(...lines.map((line) => line.length));
       const left = x(i) + 10 + tipWidth > WIDTH ? x(i) - 10 - tipWidth : x(i) + 10;
       tip.replaceChildren(svg("rect", { x: left, y: PAD.top, width: tipWidth, height: 8 + 16 * lines.length, rx: 4 }),
