@@ -39,7 +39,9 @@ class CluRecognizer(Recognizer):  # type: ignore[misc]
 
     def __init__(self, endpoint: str, key: str = LANGUAGE_KEY) -> None:
         # No retries: a test waits for no back-off (the SDK's default retries 429 three times).
-        self.client = ConversationAnalysisClient(endpoint, AzureKeyCredential(key), retry_total=0)
+        self.client = ConversationAnalysisClient(
+            endpoint, AzureKeyCredential(key), retry_total=0, read_timeout=0.5
+        )
 
     async def recognize(self, turn_context: TurnContext) -> RecognizerResult:
         text = turn_context.activity.text
@@ -267,7 +269,11 @@ async def test_llm_failures_are_failed_calls_with_their_reason(
 
 @pytest.mark.parametrize(
     ("key", "text", "code"),
-    [("wrong-key", UTTERANCE, "401"), (LANGUAGE_KEY, "throttle: " + UTTERANCE, "429")],
+    [
+        ("wrong-key", UTTERANCE, "401"),
+        (LANGUAGE_KEY, "throttle: " + UTTERANCE, "429"),
+        (LANGUAGE_KEY, "slow: " + UTTERANCE, "ServiceResponseTimeoutError"),
+    ],
 )
 async def test_clu_failures_are_failed_calls_with_their_status(
     telemetry: CapturedTelemetry,
