@@ -384,3 +384,18 @@ def test_a_bad_outcome_in_the_address_is_named_by_its_label(ui: Page) -> None:
     page = ui.open("#/traces?failed=maybe")
     said = page.locator("#view p.error").inner_text()
     assert said == "Outcome: must be true or false, not 'maybe'", said
+
+
+def test_showing_the_jobs_of_no_tag_says_what_it_needs(ui: Page) -> None:
+    # Show with an empty (or blank) tag did nothing at all.
+    page = ui.open("#/exhausts")
+    field = page.locator("#exhaust-lookup [name=tag]")
+    field.fill("   ")
+    page.click("#exhaust-lookup button[type=submit]")
+    said = field.evaluate("node => node.validationMessage")
+    assert said == "Type the tag of a request to list its jobs.", said
+    assert page.evaluate("document.activeElement.name") == "tag"
+    assert page.url.endswith("#/exhausts")
+    field.fill("no-such-tag")  # typing clears it, and Show goes on
+    page.click("#exhaust-lookup button[type=submit]")
+    ui.ready("#/exhausts/no-such-tag")

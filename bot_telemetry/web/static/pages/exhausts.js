@@ -105,9 +105,13 @@ function lookupForm(tag) {
   const field = el("input", { name: "tag", size: 38, value: tag || "" });
   const built = el("form", { class: "search", id: "exhaust-lookup" },
     el("label", {}, "Jobs of the tag", field), el("button", { type: "submit" }, "Show"));
+  // Show with no tag says what it needs (it did nothing at all); typing clears the message.
+  field.addEventListener("input", () => field.setCustomValidity(""));
   built.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (field.value.trim()) go(`#/exhausts/${encodeURIComponent(field.value.trim())}`);
+    const tag = field.value.trim();
+    field.setCustomValidity(tag ? "" : "Type the tag of a request to list its jobs.");
+    if (field.reportValidity()) go(`#/exhausts/${encodeURIComponent(tag)}`);
   });
   return built;
 }
