@@ -181,8 +181,9 @@ def connector_app(
     recorded: Recorded, members: Mapping[str, dict[str, Any]] | None = None
 ) -> web.Application:
     """The Bot Connector's send/reply routes (each reply gets a fresh activity id), its
-    update (PUT) and delete (DELETE) routes, and a conversation's member (``members``: by
-    id, as botbuilder's ``TeamsInfo.get_member`` reads them; 404 for anyone else)."""
+    update (PUT) and delete (DELETE) routes, a conversation's member (``members``: by id,
+    as botbuilder's ``TeamsInfo.get_member`` reads them; 404 for anyone else) and a team's
+    details (``TeamsInfo.get_team_details``)."""
 
     async def member(request: web.Request) -> web.Response:
         recorded.requests.append(
@@ -196,6 +197,19 @@ def connector_app(
         )
         found = (members or {}).get(request.match_info["member"])
         return web.json_response(found) if found else web.json_response({}, status=404)
+
+    async def team(request: web.Request) -> web.Response:
+        # TeamsInfo.get_team_details: botbuilder's TeamsConnectorClient, a synchronous client
+        recorded.requests.append(
+            {
+                "method": request.method,
+                "conversation": request.match_info["team"],
+                "reply_to": None,
+                "activity": None,
+                "headers": dict(request.headers),
+            }
+        )
+        return web.json_response({"id": request.match_info["team"], "name": "A team"})
 
     async def send(request: web.Request) -> web.Response:
         activity = await request.json() if request.method != "DELETE" else None
@@ -225,4 +239,5 @@ def connector_app(
     app.router.add_delete(activity, send)
     app.router.add_post("/v3/conversations/{conversation}/activities", send)
     app.router.add_get("/v3/conversations/{conversation}/members/{member}", member)
+    app.router.add_get("/v3/teams/{team}", team)
     return app

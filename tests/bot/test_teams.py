@@ -16,6 +16,8 @@ from opentelemetry.trace import StatusCode
 
 from bot_telemetry import contract
 from tests.bot.harness import RunningBot, running_bot
+from tests.bot.servers import Recorded, connector_app
+from tests.support.servers import serving_in_thread
 from tests.support.telemetry import CapturedTelemetry
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -264,3 +266,48 @@ async def test_an_invoke_turn_and_its_event_name_what_was_invoked(
     }
     assert (received["invoke"] or {})[contract.ACTIVITY_NAME] == "task/submit"
     assert contract.ACTIVITY_NAME not in (received["message"] or {})
+
+
+class TeamDetailsBot(TeamsActivityHandler):  # type: ignore[misc]
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        details = await TeamsInfo.get_team_details(turn_context)
+        await turn_context.send_activity(f"This is {details.name}")
+
+
+async def test_a_teams_info_call_through_botbuilders_synchronous_teams_client_is_in_the_turn(
+    telemetry: CapturedTelemetry,
+) -> None:
+    bot_logic = TeamDetailsBot()
+    # The client blocks the event loop while it waits: the connector answers from a thread,
+    # as the real one answers from elsewhere.
+    connector = Recorded()
+    with serving_in_thread(connector_app(connector)) as connector_url:
+        async with running_bot(bot_logic.on_turn) as bot:
+            message = teams_activity(
+                bot,
+                "message",
+                text="<at>HelpBot</at> which team?",
+                conversation=CHANNEL_THREAD,
+                channelData={"tenant": {"id": TENANT}, "team": TEAM},
+                serviceUrl=connector_url,
+            )
+            async with aiohttp.ClientSession() as http:
+                async with http.post(bot.url, json=message) as response:
+                    assert response.status in (200, 201)
+    team_request, reply = connector.requests
+    assert team_request["conversation"] == TEAM["id"]
+    assert reply["activity"]["text"] == "This is A team"
+
+    spans = telemetry.spans()
+    (turn,) = [span for span in spans if span.name == contract.TURN_SPAN_NAME]
+    (call,) = [
+        span
+        for span in spans
+        if str((span.attributes or {}).get("url.full", "")).startswith(f"{connector_url}/v3/teams/")
+    ]
+    assert call.parent is not None and call.parent.span_id == turn.context.span_id
+    assert (call.attributes or {})["peer.service"] == "msteams"
+    assert (call.attributes or {})["http.response.status_code"] == 200
+    # The connector got the call's own context.
+    trace_id, span_id = team_request["headers"]["traceparent"].split("-")[1:3]
+    assert (int(trace_id, 16), int(span_id, 16)) == (turn.context.trace_id, call.context.span_id)

@@ -308,8 +308,12 @@ def test_msrest_is_not_imported_for_its_sender_but_wrapped_once_it_is() -> None:
         "assert 'msrest' not in sys.modules, 'instrumenting imported msrest'\n"
         "from msrest.universal_http.async_requests import AsyncRequestsHTTPSender\n"
         "assert AsyncRequestsHTTPSender.send.__bot_telemetry__\n"
+        # The synchronous sender too (botbuilder's TeamsConnectorClient sends through it).
+        "from msrest.universal_http.requests import RequestsHTTPSender\n"
+        "assert RequestsHTTPSender.send.__bot_telemetry__\n"
         "instrument_aiohttp_client()\n"
         "import botframework.connector\n"
+        "assert not [f for f in sys.meta_path if 'WrapOnImport' in type(f).__name__]\n"
         "print('wrapped')\n"
     )
     done = subprocess.run(
