@@ -98,6 +98,14 @@ def register(commands: Any) -> dict[str, Handler]:
         "from a browser; repeat for more; '*' allows any",
     )
     serve.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the address people open when it is not the one serve is asked on (behind a "
+        "reverse proxy: https://telemetry.example.com); data exhaust download links point "
+        "there",
+    )
+    serve.add_argument(
         "--client-dedup-window",
         type=duration_argument,
         default="1h",
@@ -167,6 +175,7 @@ def run(options: argparse.Namespace) -> int:
         client_linger_seconds=parse_duration(options.client_linger),
         read_only=options.read_only,
         create_schema=options.create_schema,
+        public_url=options.public_url,
         **exhaust.serve_settings(options),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..receive.export import DEFAULT_MAX_BODY
 from ..receive.otlp import DEFAULT_GRPC_PORT
@@ -60,6 +61,9 @@ class ServerConfig:
     exhaust_dir: Path | None = None
     exhaust_schedule: str = "now"
     exhaust_expiry_seconds: float = 30 * 60
+    #: Where people reach this serve (``https://telemetry.example.com``) when that is not
+    #: the address it is asked on (behind a reverse proxy): download links point there.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         # A folder means the store file inside it, here as everywhere.
@@ -101,6 +105,20 @@ class ServerConfig:
                 "creates; without --create-schema it would drop nothing (the tables' own TTL, "
                 "the exporter's ttl, decides)"
             )
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+            ):
+                raise ConfigError(
+                    f"--public-url {self.public_url!r} is not scheme://host[:port]: give the "
+                    "address people open, e.g. https://telemetry.example.com (serve answers "
+                    "at the root of it, not under a path)"
+                )
         if not is_loopback(self.host):
             if not self.allow_remote:
                 raise ConfigError(

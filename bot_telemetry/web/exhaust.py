@@ -71,6 +71,13 @@ def add_exhaust_routes(
 ) -> None:
     app[EXHAUST_KEY] = exhaust
 
+    def base_url(request: web.Request) -> str:
+        # Behind a proxy the address asked on is the proxy's upstream (http://127.0.0.1:4318)
+        # and plain HTTP: links built from it do not open for the people it serves.
+        if config.public_url:
+            return config.public_url.rstrip("/")
+        return f"{request.scheme}://{request.host}"
+
     async def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         # SQLite and file work off the event loop.
         return await asyncio.get_running_loop().run_in_executor(
@@ -89,7 +96,7 @@ def add_exhaust_routes(
             )
             return web.json_response(answer, status=400)
         status, answer = await blocking(
-            exhaust.submit, body, base_url=_base_url(request), client=_client(request)
+            exhaust.submit, body, base_url=base_url(request), client=_client(request)
         )
         if status == 200:
             scheduler.wake()
@@ -100,7 +107,7 @@ def add_exhaust_routes(
             exhaust.read,
             request.match_info["tag"],
             request.query.get("requestId"),
-            base_url=_base_url(request),
+            base_url=base_url(request),
             channel=request.headers.get("X-Channel-ID"),
             client=_client(request),
         )
@@ -111,7 +118,7 @@ def add_exhaust_routes(
             exhaust.list_jobs,
             request.match_info["tag"],
             request.query.get("limit"),
-            base_url=_base_url(request),
+            base_url=base_url(request),
             channel=request.headers.get("X-Channel-ID"),
             client=_client(request),
         )
@@ -149,7 +156,7 @@ def add_exhaust_routes(
         _store_audit(writer, record)
         if checked.expired_at is not None:
             # Signed here, so whose link it is may be told: say where a fresh one is.
-            status, answer = exhaust.expired_link(job, checked.expired_at, _base_url(request))
+            status, answer = exhaust.expired_link(job, checked.expired_at, base_url(request))
             return web.json_response(answer, status=status)
         if refusal is not None:
             return web.json_response({"error": refusal}, status=403)
@@ -181,10 +188,6 @@ def add_exhaust_routes(
 
     app.on_startup.append(start)
     app.on_cleanup.insert(0, stop)
-
-
-def _base_url(request: web.Request) -> str:
-    return f"{request.scheme}://{request.host}"
 
 
 def _client(request: web.Request) -> str:

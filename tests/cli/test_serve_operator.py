@@ -55,6 +55,8 @@ def assert_one_line_error(
         (["--exhaust-link-expiry", "0m"], "a link that expires at once cannot be used"),
         # It was ignored: only a ClickHouse store has tables to create.
         (["--create-schema"], "--create-schema applies to a ClickHouse store"),
+        (["--public-url", "telemetry.example.com"], "is not scheme://host[:port]"),
+        (["--public-url", "https://example.com/telemetry"], "not under a path"),
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_2(

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -39,12 +40,13 @@ class Served:
         return requests.post(self.url + path, json=body, headers=self.headers(), timeout=30)
 
 
-def _serve(tmp: Path, token: str | None) -> Iterator[Served]:
+def _serve(tmp: Path, token: str | None, **config: Any) -> Iterator[Served]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(VAULT_KEYS_ENV, VAULT_KEYS)
         driven = asyncio.run(drive(IdentityVault.parse(VAULT_KEYS)))
         store = tmp / "telemetry.duckdb"
-        with CollectorThread(ServerConfig(store=store, port=0, token=token)) as collector:
+        settings = ServerConfig(store=store, port=0, token=token, **config)
+        with CollectorThread(settings) as collector:
             headers = {"Content-Type": "application/x-protobuf"}
             if token:
                 headers["Authorization"] = f"Bearer {token}"

@@ -22,7 +22,7 @@ from bot_telemetry.exhaust.files import PRIVATE_HEADERS, RESPONSE_HEADERS, read_
 from bot_telemetry.exhaust.jobs import JobStore
 from bot_telemetry.privacy.vault import VAULT_KEYS_ENV
 from bot_telemetry.web import CollectorThread, ServerConfig
-from tests.exhaust.conftest import TOKEN, Served
+from tests.exhaust.conftest import TOKEN, Served, _serve
 from tests.exhaust.traffic import (
     ANSWERS,
     BOT,
@@ -349,6 +349,31 @@ def test_the_exhaust_folder_serve_creates_is_its_users_only(tmp_path: Path) -> N
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "exhaust").stat().st_mode) == 0o700
+
+
+def test_behind_a_proxy_links_point_at_the_public_url(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # Links were built from the address asked on: behind a proxy, its upstream address
+    # (http://127.0.0.1:4318), which the people it serves cannot open.
+    public = "https://telemetry.example.com"
+    folder = tmp_path_factory.mktemp("exhaust-proxied")
+    for proxied in _serve(folder, None, public_url=public):
+        request = body()
+        tag = request["request"]["tag"]
+        request_id = submitted(proxied, request)["result"]["requestId"]
+        (url,) = finished(proxied, tag, request_id)["result"]["downloadUrls"]
+        assert url.startswith(f"{public}/dataset/v1/download/uci-response-exhaust/{request_id}/")
+        # The same path and query on the address serve is asked on (what the proxy does).
+        local = url.replace(public, proxied.url)
+        assert requests.get(local, timeout=30).status_code == 200
+        name = url.partition("?")[0].split("/dataset/v1/download/", 1)[1]
+        expired_at = int(time.time()) - 5
+        signature = LinkSigner.for_folder(proxied.folder).signature(name, expired_at)
+        gone = requests.get(
+            f"{local.partition('?')[0]}?expires={expired_at}&signature={signature}", timeout=30
+        )
+        assert gone.status_code == 410 and f"open {public}/#/exhausts/{tag}" in gone.text
 
 
 def test_list_gives_a_tags_newest_jobs(served: Served) -> None:
