@@ -399,3 +399,21 @@ def test_showing_the_jobs_of_no_tag_says_what_it_needs(ui: Page) -> None:
     field.fill("no-such-tag")  # typing clears it, and Show goes on
     page.click("#exhaust-lookup button[type=submit]")
     ui.ready("#/exhausts/no-such-tag")
+
+
+def test_a_number_field_that_is_not_a_number_is_refused_not_replaced(ui: Page) -> None:
+    # "abc" in Intervals or Steps was quietly sent as the default (8, 5) and the form then
+    # showed the default, as though it had been typed.
+    ui.open("#/retention")
+    said = refused(ui, "#retention-form", "#/retention?", intervals="abc")
+    assert said == "Intervals: expected a whole number from 1 to 120, got 'abc'", said
+    assert ui.page.input_value("#retention-form input[name=intervals]") == "abc"
+    ui.open("#/paths")
+    said = refused(ui, "#paths-form", "#/paths?", steps="3.5")
+    assert said == "Steps: expected a whole number from 2 to 20, got '3.5'", said
+    assert ui.page.input_value("#paths-form input[name=steps]") == "3.5"
+    # Empty is the default, as before.
+    ui.open("#/retention")
+    ui.page.fill("#retention-form input[name=intervals]", "")
+    page = submitted(ui, "#retention-form", "#/retention?")
+    assert page.input_value("#retention-form input[name=intervals]") == "8"

@@ -257,6 +257,15 @@ function parseEventLine(text) {
   return { event: line.slice(0, colon).trim(), where };
 }
 
+// A form's whole-number field as the API is to read it: empty, the default; a whole number, that
+// number; anything else as typed, for the API to refuse naming the field ("abc" in Intervals
+// was quietly sent as the default 8).
+function wholeNumber(text, fallback) {
+  const typed = text.trim();
+  if (!typed) return fallback;
+  return /^-?\d+$/.test(typed) ? Number(typed) : typed;
+}
+
 // Every move inside the UI (go(), a link, the nav) keeps the time window chosen.
 function go(hash) {
   moveTo(keepWindow(hash));
@@ -439,7 +448,7 @@ async function route() {
 window.BotTelemetry = {
   el, query, windowParams, getJson, postJson, svg, ms, table, go, traceRows, TRACE_HEADINGS,
   view, register, shownValue, shownCount, eventLine, parseEventLine, windowPhrase, nothingFound,
-  answerOf, rovingFocus, inPageWords, chartFrame,
+  answerOf, rovingFocus, inPageWords, chartFrame, wholeNumber,
 };
 
 // Page scripts are deferred too and run before this event: every page is registered by then.

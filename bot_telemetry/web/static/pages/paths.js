@@ -5,7 +5,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
-  nothingFound, inPageWords, chartFrame,
+  nothingFound, inPageWords, chartFrame, wholeNumber,
 } = window.BotTelemetry;
 
 // The form's label of a field the paths API names in a refusal; undefined for one only an
@@ -53,7 +53,7 @@ function form(request) {
     const next = {
       startEvent: anchor.value === "start" ? chosen : null,
       endEvent: anchor.value === "end" ? chosen : null,
-      stepLimit: Number(steps.value) || 5,
+      stepLimit: wholeNumber(steps.value, 5),
       groupings: words(groupings),
       exclude: words(exclude),
       countBy: request.countBy || "conversation",

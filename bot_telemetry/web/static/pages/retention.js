@@ -5,7 +5,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, rovingFocus, inPageWords,
-  chartFrame,
+  chartFrame, wholeNumber,
 } = window.BotTelemetry;
 
 // The form's label of a field the retention API names in a refusal; undefined for one only
@@ -56,7 +56,7 @@ function form(request) {
   built.addEventListener("submit", (event) => {
     event.preventDefault();
     go(`#/retention?${new URLSearchParams({ request: JSON.stringify({
-      period: period.value, totalIntervals: Number(intervals.value) || 8,
+      period: period.value, totalIntervals: wholeNumber(intervals.value, 8),
       cohortEvent: cohort.value.trim() || null, returningEvent: returning.value.trim() || null,
     }) })}`);
   });
