@@ -36,7 +36,13 @@ from .propagation import propagator_from_environment
 #: storage, connector) and carry raw ids the privacy policy never sees: silenced unless
 #: ``configure(silenced_scopes=())`` asks for them (docs/agents.md).
 AGENTS_SDK_SCOPE = "microsoft_agents"
-DEFAULT_SILENCED_SCOPES: tuple[str, ...] = (AGENTS_SDK_SCOPE,)
+#: azure-core's own tracer, on when AZURE_TRACING_ENABLED or a tracing implementation is set.
+#: Under our dependency wrappers its method and HTTP spans are a second CLIENT span per call
+#: (an app-map node named after the host), and its ``url.full`` keeps the path as it is: a
+#: BlobStorage state key, with the user's id in it. Our HTTP instrumentation already traces
+#: Azure SDK calls the wrappers do not cover, through the privacy policy.
+AZURE_CORE_SCOPE = "azure-core"
+DEFAULT_SILENCED_SCOPES: tuple[str, ...] = (AGENTS_SDK_SCOPE, AZURE_CORE_SCOPE)
 
 
 @dataclass
@@ -147,9 +153,9 @@ def configure(
     size and delay default to ``OTEL_BSP_MAX_QUEUE_SIZE`` and ``OTEL_BSP_SCHEDULE_DELAY``
     (2048 items, 1000 ms). Calling it again replaces the previous setup (its queues are
     flushed first), so nothing is exported twice. Spans and metrics of the instrumentation
-    scopes in ``silenced_scopes`` are not recorded (default: the Agents SDK's own, which
-    ours replace; pass ``()`` to keep them). A bad option raises ``ValueError`` or
-    ``TypeError`` naming it, and the setup in force stays.
+    scopes in ``silenced_scopes`` are not recorded (default: the Agents SDK's and
+    azure-core's own, which ours replace; pass ``()`` to keep them). A bad option raises
+    ``ValueError`` or ``TypeError`` naming it, and the setup in force stays.
 
         telemetry = bot_telemetry.configure(service_name="bot")
         ...

@@ -14,6 +14,7 @@ import pytest
 from azure.ai.language.conversations.aio import ConversationAnalysisClient
 from azure.ai.language.questionanswering.aio import QuestionAnsweringClient
 from azure.core.credentials import AzureKeyCredential
+from azure.core.settings import settings as azure_settings
 from botbuilder.core import IntentScore, Recognizer, RecognizerResult, TurnContext
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, StatusCode
@@ -324,3 +325,36 @@ async def test_an_llm_intent_without_a_score_is_that_intent_not_a_fallback(
     assert telemetry.events("LuisIntent.None") == []
     attributes = telemetry.span_named("Recognizer Query").attributes or {}
     assert attributes["bot.recognizer.intent"] == "BookFlight"
+
+
+@pytest.fixture
+def azure_sdk_tracing() -> Iterator[None]:
+    """azure-core's own OpenTelemetry spans on, as AZURE_TRACING_ENABLED=true turns them on."""
+    azure_settings.tracing_enabled.set_value(True)
+    yield
+    azure_settings.tracing_enabled.unset_value()
+
+
+async def test_azure_sdk_tracing_adds_no_second_node_under_the_wrapper(
+    azure_sdk_tracing: None, telemetry: CapturedTelemetry, language: tuple[str, Received]
+) -> None:
+    base, received = language
+    recognizer = TelemetryRecognizer(CluRecognizer(base), name="CLU")
+
+    async def logic(turn_context: TurnContext) -> None:
+        await recognizer.recognize(turn_context)
+
+    await bot_adapter(logic).receive_activity(UTTERANCE)
+    # azure-core's method span and its CLIENT span (url.full: the blob path of a state key,
+    # with the user id, for BlobStorage) would be a node named after the host and a second
+    # HTTP span beside ours; the call is the wrapper's one span.
+    client_spans = [s for s in telemetry.spans() if s.kind is SpanKind.CLIENT]
+    assert [(s.name, s.instrumentation_scope.name) for s in client_spans] == [
+        ("Recognizer Query", "bot_telemetry.dependencies")
+    ]
+    assert not [s for s in telemetry.spans() if s.instrumentation_scope.name == "azure-core"]
+    [span] = client_spans
+    [traceparent] = received.traceparents("/language/:analyze-conversations")
+    assert traceparent is not None
+    assert traceparent[:52] == f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}"
+    assert (span.attributes or {})["http.response.status_code"] == 200
