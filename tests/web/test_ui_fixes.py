@@ -417,3 +417,19 @@ def test_a_number_field_that_is_not_a_number_is_refused_not_replaced(ui: Page) -
     ui.page.fill("#retention-form input[name=intervals]", "")
     page = submitted(ui, "#retention-form", "#/retention?")
     assert page.input_value("#retention-form input[name=intervals]") == "8"
+
+
+def test_an_exclusion_line_without_its_steps_says_so(ui: Page) -> None:
+    # "request 3" went as an exclusion with no event and NaN steps; "request 3:a:b" quietly
+    # as one over the whole funnel.
+    page = ui.open("#/funnels")
+    page.fill("#funnel-form textarea[name=steps]", "request 1\nrequest 2\nrequest 4")
+    field = page.locator("#funnel-form textarea[name=exclusions]")
+    field.fill("request 3")
+    page.click("#funnel-form button[type=submit]")
+    said = field.evaluate("node => node.validationMessage")
+    assert said.startswith("Exclusions, line 1: expected EVENT:FROM:TO"), said
+    assert page.url.endswith("#/funnels")
+    said = refused(ui, "#funnel-form", "#/funnels?", exclusions="request 3:0:2\nrequest 3:a:1")
+    assert said == "Exclusions, line 2, its FROM: expected a whole number from 0 to 2, got 'a'"
+    assert page.input_value("#funnel-form textarea[name=exclusions]").endswith("request 3:a:1")

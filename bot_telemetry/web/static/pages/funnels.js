@@ -6,7 +6,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, eventLine, parseEventLine,
-  windowPhrase, rovingFocus, inPageWords, chartFrame,
+  windowPhrase, rovingFocus, inPageWords, chartFrame, wholeNumber,
 } = window.BotTelemetry;
 
 const CAUSES = {
@@ -88,16 +88,24 @@ function form(request) {
     field("Order", order), field("Conversion window", window_), field("Count", countBy),
     field("Breakdown", breakdown), field("Exclusions", exclusions),
     el("button", { type: "submit" }, "Show funnel"));
+  // A line of Exclusions without its FROM and TO says so on the field; FROM or TO that is
+  // not a whole number goes as typed, for the API to refuse naming it. A line "EVENT" was
+  // sent with no event and NaN steps, and "EVENT:a:b" quietly as the whole funnel.
+  exclusions.addEventListener("input", () => exclusions.setCustomValidity(""));
   built.addEventListener("submit", (event) => {
     event.preventDefault();
-    const excluded = exclusions.value.split("\n").map((line) => line.trim()).filter(Boolean)
-      .map((line) => {
-        const parts = line.split(":");
-        const to = Number(parts.pop());
-        const from = Number(parts.pop());
-        const step = parseEventLine(parts.join(":"));
-        return { ...(typeof step === "string" ? { event: step } : step), fromStep: from, toStep: to };
-      });
+    const lines = exclusions.value.split("\n").map((line) => line.trim()).filter(Boolean);
+    const short = lines.findIndex((line) => !/^[^:].*:[^:]*:[^:]*$/.test(line));
+    exclusions.setCustomValidity(short < 0 ? "" : `Exclusions, line ${short + 1}: expected `
+      + `EVENT:FROM:TO (the steps it may not come between, counted from 0), got "${lines[short]}"`);
+    if (!exclusions.reportValidity()) return;
+    const excluded = lines.map((line) => {
+      const parts = line.split(":");
+      const to = wholeNumber(parts.pop(), null);
+      const from = wholeNumber(parts.pop(), null);
+      const step = parseEventLine(parts.join(":"));
+      return { ...(typeof step === "string" ? { event: step } : step), fromStep: from, toStep: to };
+    });
     go(funnelLink({
       steps: steps.value.split("\n").map((line) => line.trim()).filter(Boolean).map(parseEventLine),
       order: order.value, window: window_.value, countBy: countBy.value,
