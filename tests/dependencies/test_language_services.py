@@ -35,14 +35,27 @@ UTTERANCE = "book a flight to Paris for ada@example.com"
 INTENTS = {"BookFlight", "None"}
 
 
+#: Clients the recognizers opened in the test running, closed after it.
+OPENED: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_clients() -> AsyncIterator[None]:
+    yield
+    while OPENED:
+        client = OPENED.pop()
+        await (client.aclose() if isinstance(client, httpx.AsyncClient) else client.close())
+
+
 class CluRecognizer(Recognizer):  # type: ignore[misc]
     """What a bot moving off LUIS writes: CLU's prediction as a botbuilder RecognizerResult."""
 
-    def __init__(self, endpoint: str, key: str = LANGUAGE_KEY) -> None:
+    def __init__(self, endpoint: str, key: str = LANGUAGE_KEY, read_timeout: float = 60) -> None:
         # No retries: a test waits for no back-off (the SDK's default retries 429 three times).
         self.client = ConversationAnalysisClient(
-            endpoint, AzureKeyCredential(key), retry_total=0, read_timeout=0.5
+            endpoint, AzureKeyCredential(key), retry_total=0, read_timeout=read_timeout
         )
+        OPENED.append(self.client)
 
     async def recognize(self, turn_context: TurnContext) -> RecognizerResult:
         text = turn_context.activity.text
@@ -80,6 +93,7 @@ class LlmRecognizer(Recognizer):  # type: ignore[misc]
             headers={"Authorization": f"Bearer {LLM_KEY}"},
             event_hooks={"request": [inject_trace]},
         )
+        OPENED.append(self.client)
 
     async def recognize(self, turn_context: TurnContext) -> RecognizerResult:
         text = turn_context.activity.text
@@ -261,7 +275,9 @@ async def test_llm_failures_are_failed_calls_with_their_reason(
     error_type: str,
 ) -> None:
     base, _ = language
-    recognizer = TelemetryRecognizer(LlmRecognizer(base, timeout=0.2), name="LLM")
+    # Only a held answer times out (the service waits until the test ends).
+    timeout = 0.5 if text.startswith("slow") else 60
+    recognizer = TelemetryRecognizer(LlmRecognizer(base, timeout=timeout), name="LLM")
     attributes, reply = await failed_turn(telemetry, recognizer, text)
     assert attributes["bot.dependency.result_code"] == code
     assert attributes["error.type"] == error_type
@@ -284,7 +300,8 @@ async def test_clu_failures_are_failed_calls_with_their_status(
     code: str,
 ) -> None:
     base, _ = language
-    recognizer = TelemetryRecognizer(CluRecognizer(base, key), name="CLU")
+    timeout = 0.5 if text.startswith("slow") else 60
+    recognizer = TelemetryRecognizer(CluRecognizer(base, key, timeout), name="CLU")
     attributes, reply = await failed_turn(telemetry, recognizer, text)
     assert attributes["bot.dependency.result_code"] == code
     assert attributes["error.type"].startswith("azure.core.exceptions.")
