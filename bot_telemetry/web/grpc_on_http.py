@@ -113,6 +113,8 @@ class _Sniffer(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._closer: asyncio.TimerHandle | None = None
         self._last_stream = 0
+        #: Payload bytes of the current frame still to come, passed over unread.
+        self._skip = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -122,10 +124,10 @@ class _Sniffer(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         transport = self._transport
         assert transport is not None
-        self._buffer += data
         if self._refusing:
-            self._answer_streams()
+            self._answer_streams(data)
             return
+        self._buffer += data
         head = self._buffer[: len(PREFACE)]
         if len(head) < len(PREFACE) and PREFACE.startswith(head):
             return  # maybe the preface, split across reads
@@ -138,31 +140,38 @@ class _Sniffer(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self._folder.log(str(peer[0]) if peer else "?", self._message)
         self._refusing = True
-        self._buffer = self._buffer[len(PREFACE) :]
+        rest, self._buffer = self._buffer[len(PREFACE) :], b""
         # Our (empty) SETTINGS and the ACK of the client's; then an answer per stream.
         transport.write(_frame(_SETTINGS, b"") + _frame(_SETTINGS, b"", _ACK))
         self._closer = asyncio.get_running_loop().call_later(5.0, self._close)
-        self._answer_streams()
+        self._answer_streams(rest)
 
-    def _answer_streams(self) -> None:
+    def _answer_streams(self, data: bytes) -> None:
         # A client multiplexes several exports on one connection: each stream gets the
         # answer (one left unanswered reports "stream refused"), then we close shortly after.
+        # Only frame headers are kept: payloads are passed over as they come. Buffered until
+        # whole, a frame announcing 16 MiB was 16 MiB held (and copied on every read, the
+        # event loop's CPU) per connection, before any token was asked for.
         transport = self._transport
         assert transport is not None
-        buffer = self._buffer
-        while len(buffer) >= 9:
-            length = int.from_bytes(buffer[:3], "big")
-            if len(buffer) < 9 + length:
-                break
-            stream = int.from_bytes(buffer[5:9], "big") & 0x7FFFFFFF
-            if buffer[3] == _HEADERS and stream > self._last_stream:
+        if self._skip:
+            passed = min(self._skip, len(data))
+            self._skip -= passed
+            data = data[passed:]
+        buffer = self._buffer + data
+        at = 0  # an offset, not slices: a read of many small frames was copied once each
+        while len(buffer) - at >= 9:
+            length = int.from_bytes(buffer[at : at + 3], "big")
+            stream = int.from_bytes(buffer[at + 5 : at + 9], "big") & 0x7FFFFFFF
+            if buffer[at + 3] == _HEADERS and stream > self._last_stream:
                 transport.write(refusal(stream, self._message))
                 if not self._last_stream and self._closer is not None:
                     self._closer.cancel()
                     self._closer = asyncio.get_running_loop().call_later(0.05, self._close)
                 self._last_stream = stream
-            buffer = buffer[9 + length :]
-        self._buffer = buffer
+            at += 9 + length
+            self._skip = max(0, at - len(buffer))
+        self._buffer = buffer[at:]
 
     def _close(self) -> None:
         transport = self._transport
