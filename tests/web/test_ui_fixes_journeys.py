@@ -156,6 +156,23 @@ def test_the_flows_form_reads_value_alternatives_as_the_funnel_form_does(ui: Pag
     assert page.locator("#paths-form input[name=event]").input_value() == typed
 
 
+def test_the_retention_form_reads_events_as_the_funnel_form_does(ui: Page) -> None:
+    # "WaterfallStep:StepName=ask_size" went whole as an event name and matched no one; an
+    # event with properties from a shared address showed as "[object Object]".
+    page = ui.open("#/retention?window=2026-11-02T00:00:00Z")
+    page.select_option("#retention-form select[name=period]", "day")
+    page.fill("#retention-form input[name=intervals]", "2")
+    typed = "WaterfallStep:StepName=ask_size|confirm"
+    page.fill("#retention-form input[name=cohortEvent]", typed)
+    page.click("#retention-form button[type=submit]")
+    page.wait_for_selector('body[data-ready*="request="]')
+    summary = page.locator(".funnel-summary").inner_text()
+    assert summary.startswith("cohort: WaterfallStep (StepName=ask_size|confirm) · "), summary
+    users = page.locator("#view table").last.locator("tbody tr").first.locator("td").nth(1)
+    assert int(users.inner_text()) > 0
+    assert page.input_value("#retention-form input[name=cohortEvent]") == typed
+
+
 def test_the_edges_table_names_each_end_by_its_event_and_step(ui: Page) -> None:
     # It showed the API's node ids ("1_WaterfallStep", "2_LuisIntent.*").
     page = ui.open("#/paths?start=WaterfallStart")

@@ -5,7 +5,7 @@
 (() => {
 const {
   el, windowParams, postJson, svg, table, go, view, register, rovingFocus, inPageWords,
-  chartFrame, wholeNumber,
+  chartFrame, wholeNumber, eventLine, parseEventLine,
 } = window.BotTelemetry;
 
 // The form's label of a field the retention API names in a refusal; undefined for one only
@@ -45,10 +45,13 @@ function form(request) {
   const period = el("select", { name: "period" }, ["day", "week", "month"].map((p) =>
     el("option", { value: p, selected: p === (request.period || "week") ? "selected" : null }, p)));
   const intervals = el("input", { name: "intervals", size: 3, value: request.totalIntervals || 8 });
-  const cohort = el("input", { name: "cohortEvent", size: 22, value: request.cohortEvent || "",
-    placeholder: "first conversation" });
+  // Typed as a funnel step is (EVENT or EVENT:key=a|b, the same parser): taken whole, a
+  // line with a property matched no event at all, and an event with properties from a
+  // shared address showed as "[object Object]".
+  const cohort = el("input", { name: "cohortEvent", size: 22,
+    value: eventLine(request.cohortEvent), placeholder: "first conversation" });
   const returning = el("input", { name: "returningEvent", size: 22,
-    value: request.returningEvent || "", placeholder: "any conversation" });
+    value: eventLine(request.returningEvent), placeholder: "any conversation" });
   const built = el("form", { class: "search", id: "retention-form" },
     el("label", {}, "Period", period), el("label", {}, "Intervals", intervals),
     el("label", {}, "Cohort event", cohort), el("label", {}, "Returning event", returning),
@@ -57,7 +60,7 @@ function form(request) {
     event.preventDefault();
     go(`#/retention?${new URLSearchParams({ request: JSON.stringify({
       period: period.value, totalIntervals: wholeNumber(intervals.value, 8),
-      cohortEvent: cohort.value.trim() || null, returningEvent: returning.value.trim() || null,
+      cohortEvent: parseEventLine(cohort.value), returningEvent: parseEventLine(returning.value),
     }) })}`);
   });
   return built;
