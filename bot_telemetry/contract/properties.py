@@ -10,6 +10,11 @@ ACTIVITY_TYPE: Final = "activityType"
 #: BotMessageReceived's: what an invoke or event activity names (``adaptiveCard/action``);
 #: not botbuilder's, absent when the activity has no name.
 ACTIVITY_NAME: Final = "activityName"
+#: BotMessageReceived's, ours, on a ``messageReaction``: the reaction types added or
+#: removed (``like``, ``heart``), comma-separated; ``replyActivityId`` is the message they
+#: are about.
+REACTIONS_ADDED: Final = "reactionsAdded"
+REACTIONS_REMOVED: Final = "reactionsRemoved"
 CHANNEL_ID: Final = "channelId"
 CONVERSATION_ID: Final = "conversationId"
 CONVERSATION_NAME: Final = "conversationName"
@@ -102,6 +107,8 @@ __all__ = [
     "PROMOTED_EVENT_PROPERTIES",
     "QUESTION",
     "QUESTION_ID",
+    "REACTIONS_ADDED",
+    "REACTIONS_REMOVED",
     "RECIPIENT_ID",
     "RECIPIENT_NAME",
     "REPLY_ACTIVITY_ID",

@@ -124,6 +124,7 @@ def received_properties(activity: Any) -> Properties:
         contract.ACTIVITY_NAME: activity_name(activity),
         contract.TEXT: non_blank(activity.text),
         contract.SPEAK: non_blank(activity.speak),
+        **reaction_properties(activity),
         **teams_properties(activity),
     }
 
@@ -202,6 +203,25 @@ def activity_name(activity: Any) -> str | None:
         return None
     name = type_name(getattr(activity, "name", None))
     return name or None
+
+
+def reaction_properties(activity: Any) -> Properties:
+    """A ``messageReaction``'s reaction types and the message they are about (a reply of
+    the bot's: Teams users' feedback on it)."""
+    if type_name(activity.type) != "messageReaction":
+        return {}
+    return {
+        contract.REACTIONS_ADDED: _reaction_types(getattr(activity, "reactions_added", None)),
+        contract.REACTIONS_REMOVED: _reaction_types(getattr(activity, "reactions_removed", None)),
+        contract.REPLY_ACTIVITY_ID: getattr(activity, "reply_to_id", None),
+    }
+
+
+def _reaction_types(reactions: Any) -> str | None:
+    if not isinstance(reactions, list):
+        return None
+    kinds = [type_name(getattr(each, "type", None)) for each in reactions]
+    return ",".join(kind for kind in kinds if kind) or None
 
 
 def _judged(policy: PrivacyPolicy, key: str, value: str) -> str | None:

@@ -311,3 +311,48 @@ async def test_a_teams_info_call_through_botbuilders_synchronous_teams_client_is
     # The connector got the call's own context.
     trace_id, span_id = team_request["headers"]["traceparent"].split("-")[1:3]
     assert (int(trace_id, 16), int(span_id, 16)) == (turn.context.trace_id, call.context.span_id)
+
+
+class ReactionBot(TeamsActivityHandler):  # type: ignore[misc]
+    async def on_reactions_added(self, message_reactions: Any, turn_context: TurnContext) -> None:
+        await turn_context.send_activity("Thanks for the feedback")
+
+
+async def test_a_reaction_says_which_reactions_to_which_reply(
+    telemetry: CapturedTelemetry,
+) -> None:
+    bot_logic = ReactionBot()
+    async with running_bot(bot_logic.on_turn) as bot:
+        reaction = teams_activity(
+            bot,
+            "messageReaction",
+            conversation=CHANNEL_THREAD,
+            replyToId="1700000000777",
+            reactionsAdded=[{"type": "like"}, {"type": "heart"}],
+        )
+        removed = teams_activity(
+            bot,
+            "messageReaction",
+            conversation=CHANNEL_THREAD,
+            replyToId="1700000000777",
+            reactionsRemoved=[{"type": "heart"}],
+        )
+        async with aiohttp.ClientSession() as http:
+            for body in (reaction, removed):
+                async with http.post(bot.url, json=body) as response:
+                    assert response.status in (200, 201)
+
+    added, taken_back = sorted(
+        (
+            dict(event.log_record.attributes or {})
+            for event in telemetry.events(contract.BOT_MESSAGE_RECEIVED)
+        ),
+        key=lambda properties: properties[contract.ACTIVITY_ID] != reaction["id"],
+    )
+    assert added[contract.REACTIONS_ADDED] == "like,heart"
+    assert contract.REACTIONS_REMOVED not in added
+    assert taken_back[contract.REACTIONS_REMOVED] == "heart"
+    assert contract.REACTIONS_ADDED not in taken_back
+    # The reply they are about: a funnel or a query can join them to it.
+    assert added[contract.REPLY_ACTIVITY_ID] == taken_back[contract.REPLY_ACTIVITY_ID]
+    assert added[contract.REPLY_ACTIVITY_ID] == "1700000000777"
