@@ -107,7 +107,10 @@ class LocalFolder:
 
     def path(self, name: str) -> Path | None:
         """The file ``name`` names, if it is inside the folder."""
-        target = (self.root / name).resolve()
+        try:
+            target = (self.root / name).resolve()
+        except (ValueError, OSError):  # a NUL in a link's name (was a 500), a symlink loop
+            return None
         root = self.root.resolve()
         return target if target.is_relative_to(root) and target != root else None
 

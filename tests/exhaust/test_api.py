@@ -337,6 +337,10 @@ def test_a_hand_edited_link_is_refused_with_its_reason_never_a_server_error(
         refused = requests.get(f"{path}?{query}", timeout=30)
         assert refused.status_code == 403, (query[:60], refused.status_code, refused.text)
         assert reason in refused.json()["error"]
+    # a NUL in the file's name, which no path may hold
+    refused = requests.get(f"{path[:-4]}%00.csv?expires=9999999999&signature={good}", timeout=30)
+    assert refused.status_code == 403, refused.text
+    assert "tampered" in refused.json()["error"]
 
 
 def test_the_exhaust_folder_serve_creates_is_its_users_only(tmp_path: Path) -> None:
