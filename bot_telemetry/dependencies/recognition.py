@@ -2,7 +2,9 @@
 
 ``RecognizerTelemetry`` wraps anything with an async ``recognize(turn_context)`` whose
 result has LUIS's shape (``intents`` mapping names to scores, ``entities``,
-``properties["sentiment"]``): botbuilder's ``RecognizerResult`` or a plain object.
+``properties["sentiment"]``): botbuilder's ``RecognizerResult``, a plain object or dict; or
+CLU's (Azure AI Language conversations: ``analyze_conversation``'s response, or its
+prediction, with ``intents`` and ``entities`` lists of ``category`` and ``confidenceScore``).
 botbuilder users wrap with ``bot_telemetry.TelemetryRecognizer`` (also a botbuilder
 ``Recognizer``); the Agents SDK, which has no recognizer type, with
 ``bot_telemetry.dependencies.agents.TelemetryRecognizer``.
@@ -21,7 +23,7 @@ allows it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from .._deprecated import renamed
@@ -154,13 +156,18 @@ def top_intent(result: Any) -> tuple[str, float | None]:
     >>> top_intent(type("R", (), {"intents": {"BookFlight": {}}})())
     ('BookFlight', None)
     """
-    intents = getattr(result, "intents", None)
+    intents = _member(_prediction(result), "intents")
     best: tuple[str, float | None] = (NO_INTENT, None)
-    if not isinstance(intents, Mapping):
+    if isinstance(intents, Mapping):
+        scored = [(name, _score(intent)) for name, intent in intents.items()]
+    elif _is_list(intents):  # CLU's: [{"category": ..., "confidenceScore": ...}, ...]
+        scored = [(_member(i, "category"), _score(i)) for i in intents]
+    else:
         return best
     unscored: str | None = None
-    for name, intent in intents.items():
-        score = _score(intent)
+    for name, score in scored:
+        if name is None:
+            continue
         if score is None:
             unscored = unscored if unscored is not None else str(name)
         elif best[1] is None or score > best[1]:
@@ -171,15 +178,40 @@ def top_intent(result: Any) -> tuple[str, float | None]:
 
 
 def entity_names(result: Any) -> list[str]:
-    """Entity names only (values can be personal); LUIS's ``$instance`` metadata left out."""
-    entities = getattr(result, "entities", None)
-    if not isinstance(entities, Mapping):
-        return []
-    return sorted(str(name) for name in entities if not str(name).startswith("$"))
+    """Entity names only (values can be personal); LUIS's ``$instance`` metadata left out.
+    CLU's entities are a list: their categories, each once."""
+    entities = _member(_prediction(result), "entities")
+    if isinstance(entities, Mapping):
+        return sorted(str(name) for name in entities if not str(name).startswith("$"))
+    if _is_list(entities):
+        found = (_member(entity, "category") for entity in entities)
+        return sorted({str(category) for category in found if category is not None})
+    return []
+
+
+def _prediction(result: Any) -> Any:
+    """What holds the intents: the result, or in CLU's ``analyze_conversation`` response
+    (``{"kind": "ConversationResult", "result": {"prediction": ...}}``) its prediction."""
+    if isinstance(result, Mapping):
+        inner = result.get("result")
+        if isinstance(inner, Mapping) and isinstance(inner.get("prediction"), Mapping):
+            return inner["prediction"]
+    return result
+
+
+def _member(value: Any, name: str) -> Any:
+    # A dict's key (CLU's JSON, a LUIS-shaped dict) or an object's attribute.
+    if isinstance(value, Mapping):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
 def _sentiment(result: Any) -> dict[str, Any]:
-    properties = getattr(result, "properties", None)
+    properties = _member(result, "properties")
     sentiment = properties.get("sentiment") if isinstance(properties, Mapping) else None
     if not isinstance(sentiment, Mapping):
         return {}
@@ -193,9 +225,9 @@ def _sentiment(result: Any) -> dict[str, Any]:
 
 
 def _score(intent: Any) -> float | None:
-    if isinstance(intent, Mapping):
-        return number(intent.get("score"))
-    return number(getattr(intent, "score", None))
+    # LUIS's score, else CLU's confidenceScore (its intents, an orchestration's targets).
+    score = number(_member(intent, "score"))
+    return score if score is not None else number(_member(intent, "confidenceScore"))
 
 
 def _is_luis(recognizer: object) -> bool:

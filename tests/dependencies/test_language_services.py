@@ -78,6 +78,25 @@ class CluRecognizer(Recognizer):  # type: ignore[misc]
         )
 
 
+class RawCluRecognizer(CluRecognizer):
+    """Hands back analyze_conversation's response as it is (an Agents SDK agent, which has no
+    RecognizerResult, reads CLU's JSON itself)."""
+
+    async def recognize(self, turn_context: TurnContext) -> Any:  # type: ignore[override]
+        task = {
+            "kind": "Conversation",
+            "analysisInput": {
+                "conversationItem": {
+                    "id": "1",
+                    "participantId": "user",
+                    "text": turn_context.activity.text,
+                }
+            },
+            "parameters": {"projectName": "travel", "deploymentName": "production"},
+        }
+        return await self.client.analyze_conversation(task)
+
+
 async def inject_trace(request: httpx.Request) -> None:
     propagate.inject(request.headers)
 
@@ -375,3 +394,34 @@ async def test_azure_sdk_tracing_adds_no_second_node_under_the_wrapper(
     assert traceparent is not None
     assert traceparent[:52] == f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}"
     assert (span.attributes or {})["http.response.status_code"] == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "score", "entities"),
+    [(UTTERANCE, "BookFlight", 0.92, ["Destination"]), ("hello there", "None", 0.61, [])],
+)
+async def test_clus_own_response_is_read_as_clu_answered_it(
+    telemetry: CapturedTelemetry,
+    language: tuple[str, Received],
+    text: str,
+    intent: str,
+    score: float,
+    entities: list[str],
+) -> None:
+    base, _ = language
+    recognizer = TelemetryRecognizer(RawCluRecognizer(base), name="CLU")
+    responses: list[Any] = []
+
+    async def logic(turn_context: TurnContext) -> None:
+        responses.append(await recognizer.recognize(turn_context))
+
+    await bot_adapter(logic).receive_activity(text)
+    [response] = responses
+    assert response["result"]["prediction"]["topIntent"] == intent, "returned as it is"
+    properties = event_properties(telemetry, f"LuisIntent.{intent}")
+    assert properties["intent"] == intent
+    assert properties["intentScore"] == pytest.approx(score)
+    assert json.loads(properties["entities"]) == entities
+    attributes = telemetry.span_named("Recognizer Query").attributes or {}
+    assert attributes["bot.recognizer.intent_score"] == pytest.approx(score)
+    assert [v for v in every_value(telemetry) if "Paris" in v] == []
