@@ -433,3 +433,15 @@ def test_an_exclusion_line_without_its_steps_says_so(ui: Page) -> None:
     said = refused(ui, "#funnel-form", "#/funnels?", exclusions="request 3:0:2\nrequest 3:a:1")
     assert said == "Exclusions, line 2, its FROM: expected a whole number from 0 to 2, got 'a'"
     assert page.input_value("#funnel-form textarea[name=exclusions]").endswith("request 3:a:1")
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_the_failed_set_checkbox_sits_beside_its_words(ui: Page, width: int) -> None:
+    # It sat above "failed set (N)", in the column the other labels use.
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    page = ui.open("#/client-events")
+    box = page.locator("input[name=failed]").bounding_box()
+    words = page.locator("label:has(> input[name=failed])").bounding_box()
+    assert box and words
+    assert words["height"] < box["height"] * 2.5, (box, words)  # one line
+    assert abs((box["y"] + box["height"] / 2) - (words["y"] + words["height"] / 2)) < 4
