@@ -4,7 +4,7 @@ and the web UI over one store (docs/collector.md).
     bot-telemetry serve                            # http://127.0.0.1:4318, .bot-telemetry/
     bot-telemetry serve --store ./telemetry --port 0 --no-grpc --retention 7d
     bot-telemetry serve --store clickhouse://reader:pw@ch:8123/otel --read-only
-    bot-telemetry serve --host 0.0.0.0 --allow-remote --token "$BOT_TELEMETRY_TOKEN"
+    BOT_TELEMETRY_TOKEN=... bot-telemetry serve --host 0.0.0.0 --allow-remote
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def register(commands: Any) -> dict[str, Handler]:
     serve.add_argument(
         "--token",
         default=os.environ.get(TOKEN_VARIABLE),
-        help=f"token every client must send (default ${TOKEN_VARIABLE})",
+        help=f"token every client must send (default ${TOKEN_VARIABLE}; prefer the variable: "
+        "a command line is readable by every user of the machine, in ps)",
     )
     serve.add_argument(
         "--max-body-mb",
