@@ -140,12 +140,12 @@ MEMBER = {
     "aadObjectId": USER["aadObjectId"],
     "tenantId": TENANT,
 }
-#: What none of the bot's telemetry may hold under the default policy.
+#: What none of the bot's telemetry may hold under the default policy (not "Ada": keyed
+#: hashes are hex, and may spell it).
 PERSONAL = (
     "Grace",
     "Hopper",
     "grace.hopper",
-    "Ada",
     "Lovelace",
     "salary",
     USER["aadObjectId"],
