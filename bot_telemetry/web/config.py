@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,7 +38,8 @@ class ServerConfig:
     grpc_port: int | None = None
     grpc_optional: bool = False
     allow_remote: bool = False
-    token: str | None = None
+    #: Out of the repr, as a ClickHouse password: a config in a log or a traceback.
+    token: str | None = field(default=None, repr=False)
     max_body: int = DEFAULT_MAX_BODY
     retention_seconds: float = 0
     #: Origins of pages allowed to send telemetry from a browser (CORS on /v1/*); "*": any.
@@ -80,8 +81,9 @@ class ServerConfig:
 
     def check(self) -> None:
         """Refuse ports outside 0-65535, a body limit under one byte, --create-schema on a
-        DuckDB store, a retention on a ClickHouse store that would change nothing, and a
-        non-loopback bind unless it is explicit and protected by a token."""
+        DuckDB store, a retention on a ClickHouse store that would change nothing, a public
+        URL that is not scheme://host[:port], and a non-loopback bind unless it is explicit
+        and protected by a token."""
         for option, port in (("--port", self.port), ("--grpc-port", self.grpc_port)):
             if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{option} {port} is not a TCP port (0-65535; 0 picks one)")

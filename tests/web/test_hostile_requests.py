@@ -9,6 +9,7 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +123,9 @@ def test_a_request_that_cannot_be_parsed_is_one_line_in_the_log(
         said = record.getMessage()
         assert said.startswith("Error handling request from 127.0.0.1: 400") and "\n" not in said
     assert "Got more than 8190 bytes" in records[0].getMessage()
+
+
+def test_the_token_is_in_no_repr_of_the_settings(tmp_path: Path) -> None:
+    token = "s3cret-token-0123456789"
+    config = ServerConfig(store=tmp_path / "store.duckdb", token=token)
+    assert token not in repr(config) and token not in str(config)
