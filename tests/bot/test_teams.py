@@ -115,7 +115,7 @@ async def test_a_reply_its_update_and_its_delete_carry_the_id_the_connector_gave
         return dict(event.log_record.attributes or {})
 
     sent = properties(contract.BOT_MESSAGE_SEND)
-    assert sent[contract.ACTIVITY_ID] == reply_id
+    assert sent[contract.ACTIVITY_ID] == reply_id  # D13: botbuilder's send has no id
     assert sent[contract.REPLY_ACTIVITY_ID] == message["id"]
     assert properties(contract.BOT_MESSAGE_UPDATE)[contract.ACTIVITY_ID] == reply_id
     assert properties(contract.BOT_MESSAGE_DELETE)[contract.ACTIVITY_ID] == reply_id
@@ -349,7 +349,7 @@ async def test_a_reaction_says_which_reactions_to_which_reply(
         ),
         key=lambda properties: properties[contract.ACTIVITY_ID] != reaction["id"],
     )
-    assert added[contract.REACTIONS_ADDED] == "like,heart"
+    assert added[contract.REACTIONS_ADDED] == "like,heart"  # D14
     assert contract.REACTIONS_REMOVED not in added
     assert taken_back[contract.REACTIONS_REMOVED] == "heart"
     assert contract.REACTIONS_ADDED not in taken_back
