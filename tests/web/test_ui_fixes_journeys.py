@@ -173,6 +173,35 @@ def test_the_retention_form_reads_events_as_the_funnel_form_does(ui: Page) -> No
     assert page.input_value("#retention-form input[name=cohortEvent]") == typed
 
 
+def test_a_form_keeps_what_it_does_not_show_of_a_shared_address(ui: Page) -> None:
+    # A shared retention's startTime (no field of the form) was dropped by the next Show,
+    # and the cohorts moved to the last weeks before now.
+    shared = {"period": "day", "totalIntervals": 3, "startTime": "2026-11-02T00:00:00Z"}
+    page = ui.open("#/retention?" + urllib.parse.urlencode({"request": json.dumps(shared)}))
+    page.fill("#retention-form input[name=intervals]", "2")
+    page.click("#retention-form button[type=submit]")
+    page.wait_for_selector('body[data-ready*="totalIntervals%22%3A2"]')
+    request = json.loads(urllib.parse.parse_qs(page.url.split("?", 1)[1])["request"][0])
+    assert request["startTime"] == shared["startTime"] and request["totalIntervals"] == 2
+    cohorts = page.locator("#view table").last.locator("tbody tr td:first-child")
+    assert cohorts.all_inner_texts() == ["2026-11-02", "2026-11-03"]
+    # The same for a funnel's and a flow's fields the form has none for.
+    funnel = {"steps": ["WaterfallStart", "WaterfallComplete"], "slowReplySeconds": 9}
+    page = ui.open("#/funnels?" + urllib.parse.urlencode({"request": json.dumps(funnel)}))
+    page.fill("#funnel-form input[name=window]", "1h")
+    page.click("#funnel-form button[type=submit]")
+    page.wait_for_selector('body[data-ready*="1h"]')
+    request = json.loads(urllib.parse.parse_qs(page.url.split("?", 1)[1])["request"][0])
+    assert request["slowReplySeconds"] == 9 and request["window"] == "1h"
+    flow = {"startEvent": "WaterfallStart", "include": ["Waterfall*"]}
+    page = ui.open("#/paths?" + urllib.parse.urlencode({"request": json.dumps(flow)}))
+    page.fill("#paths-form input[name=steps]", "3")
+    page.click("#paths-form button[type=submit]")
+    page.wait_for_selector('body[data-ready*="stepLimit%22%3A3"]')
+    request = json.loads(urllib.parse.parse_qs(page.url.split("?", 1)[1])["request"][0])
+    assert request["include"] == ["Waterfall*"] and request["stepLimit"] == 3
+
+
 def test_the_edges_table_names_each_end_by_its_event_and_step(ui: Page) -> None:
     # It showed the API's node ids ("1_WaterfallStep", "2_LuisIntent.*").
     page = ui.open("#/paths?start=WaterfallStart")

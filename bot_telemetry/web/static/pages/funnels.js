@@ -106,7 +106,9 @@ function form(request) {
       const step = parseEventLine(parts.join(":"));
       return { ...(typeof step === "string" ? { event: step } : step), fromStep: from, toStep: to };
     });
-    go(funnelLink({
+    // What the form does not show (a shared address's startTime, context, slowReplySeconds)
+    // is kept.
+    go(funnelLink({ ...request,
       steps: steps.value.split("\n").map((line) => line.trim()).filter(Boolean).map(parseEventLine),
       order: order.value, window: window_.value, countBy: countBy.value,
       breakdown: breakdown.value || null, exclusions: excluded,

@@ -50,7 +50,8 @@ function form(request) {
     submitted.preventDefault();
     const chosen = parseEventLine(event.value);
     const words = (input) => input.value.split(/\s+/).filter(Boolean);
-    const next = {
+    // What the form does not show (a shared address's startTime, context, include) is kept.
+    const next = { ...request,
       startEvent: anchor.value === "start" ? chosen : null,
       endEvent: anchor.value === "end" ? chosen : null,
       stepLimit: wholeNumber(steps.value, 5),

@@ -58,7 +58,9 @@ function form(request) {
     el("button", { type: "submit" }, "Show retention"));
   built.addEventListener("submit", (event) => {
     event.preventDefault();
-    go(`#/retention?${new URLSearchParams({ request: JSON.stringify({
+    // What the form does not show (a shared address's startTime, context) is kept: a change
+    // of period quietly dropped it and moved the cohorts.
+    go(`#/retention?${new URLSearchParams({ request: JSON.stringify({ ...request,
       period: period.value, totalIntervals: wholeNumber(intervals.value, 8),
       cohortEvent: parseEventLine(cohort.value), returningEvent: parseEventLine(returning.value),
     }) })}`);
