@@ -632,6 +632,11 @@ def test_a_funnel_bars_figures_are_read_by_keyboard_from_one_tab_stop(
     page.wait_for_selector("#drop-off h3")
     assert "ask_day" in page.locator("#drop-off h3").first.inner_text()
     assert bars.nth(1).get_attribute("aria-pressed") == "true"
+    # A bar clicked is where the keyboard comes back to.
+    bars.nth(3).click()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(FOCUSED)["step"] == "3"
     ui.shot(f"funnel-keyboard-{width}")
     ui.close()
 

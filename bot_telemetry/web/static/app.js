@@ -319,7 +319,11 @@ function rovingFocus(parts, moves, onShow, onHide, start = 0) {
       for (const other of parts) other.setAttribute("tabindex", other === parts[next] ? "0" : "-1");
       parts[next].focus();
     });
-    part.addEventListener("focus", () => onShow(index));
+    // Whatever focused it (a key, a click, a tap), the part focused last is the Tab stop.
+    part.addEventListener("focus", () => {
+      for (const other of parts) other.setAttribute("tabindex", other === part ? "0" : "-1");
+      onShow(index);
+    });
     part.addEventListener("mouseenter", () => onShow(index));
     part.addEventListener("blur", onHide);
     part.addEventListener("mouseleave", () => {
