@@ -10,34 +10,51 @@ from tests.support.telemetry import CapturedTelemetry, capture
 
 __all__ = ["azurite", "browser"]  # one Azurite for the session; Chromium per module
 
-# The longest files (`pytest --durations=0`, summed per file): first, so that with two
-# workers taking a file at a time (`make test`) none of them starts last and runs alone.
+# The longest files (`pytest --durations=0`, summed per file, the ones above ~12 s): first,
+# so that with two workers taking a file at a time (`make test`) none of them starts last and
+# runs alone. The rest follow in collection order, each a few seconds at most.
 LONGEST_FIRST = (
     "tests/reliability/test_soak.py",
+    "tests/benchmarks/test_turn_overhead.py",
     "tests/reliability/test_shutdown.py",
     "tests/web/test_ui_narrow_keyboard.py",
-    "tests/reliability/test_faults.py",
-    "tests/benchmarks/test_turn_overhead.py",
-    "tests/sample_bot/test_demo_measures.py",
-    "tests/web/test_journeys_ui.py",
     "tests/reliability/test_privacy.py",
+    "tests/reliability/test_faults.py",
     "tests/analytics/journeys/test_funnel_cases.py",
-    "tests/cli/test_clickhouse.py",
-    "tests/cli/test_serve_operator.py",
+    "tests/web/test_journeys_ui.py",
+    "tests/sample_bot/test_runtimes.py",
+    "tests/sample_bot/test_journeys.py",
+    "tests/web/test_ui_sweep.py",
     "tests/reliability/test_ui.py",
-    "tests/collector/test_cli.py",
+    "tests/store/test_clickhouse_ingest.py",
+    "tests/cli/test_serve_operator.py",
+    "tests/web/test_posthog.py",
     "tests/deploy/test_rotel_clickhouse.py",
+    "tests/sample_bot/test_demo_measures.py",
+    "tests/analytics/journeys/test_booking_week.py",
+    "tests/cli/test_journeys.py",
+    "tests/cli/test_clickhouse.py",
+    "tests/export/test_batching.py",
+    "tests/web/test_ui_fixes.py",
+    "tests/exhaust/test_ui.py",
+    "tests/deploy/test_rotel_collector.py",
+    "tests/export/test_azure_monitor.py",
     "tests/analytics/test_measures.py",
+    "tests/analytics/journeys/test_window_funnel.py",
     "tests/sample_bot/test_demo.py",
     "tests/exhaust/test_cli.py",
-    "tests/deploy/test_rotel_collector.py",
-    "tests/analytics/journeys/test_funnel.py",
-    "tests/sample_bot/test_runtimes.py",
-    "tests/cli/test_journeys.py",
     "tests/analytics/test_cross_engine.py",
-    "tests/sample_bot/test_journeys.py",
-    "tests/benchmarks/test_measures.py",
+    "tests/exhaust/test_cli_serve.py",
+    "tests/analytics/journeys/test_funnel.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's --dist loadfile queues files by their number of tests (most first)
+    # unless told not to, which undid LONGEST_FIRST: the one-test files (the soak, the
+    # demo's runs, rotel) went last, and a worker ran them alone at the end.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
