@@ -1,5 +1,6 @@
 """The CLI's output end: a reader that goes away (``| head -1``) ends the command quietly;
-``--store`` takes the folder users pass."""
+``--store`` takes the folder users pass. The closed pipe and Ctrl-C run the CLI as a process
+of its own; the rest through ``main()`` in this process (``run_cli_here``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot_telemetry.cli import PIPE_CLOSED_STATUS, main
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.rows import logs_batch
 from tests.support.otlp_messages import T0, logs_request
-from tests.support.processes import REPO, run_cli
+from tests.support.processes import REPO, run_cli_here
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +71,7 @@ def test_in_a_shell_pipeline_head_gets_its_line(store_folder: Path) -> None:
 
 def test_store_accepts_a_folder_or_the_file(store_folder: Path) -> None:
     for given in (str(store_folder), f"{store_folder}/", str(store_folder / "telemetry.duckdb")):
-        result = subprocess.run(
-            [sys.executable, "-m", "bot_telemetry.cli", "events", "--store", given, "--limit", "1"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_cli_here("events", "--store", given, "--limit", "1")
         assert result.returncode == 0, result.stderr
         assert "Clicked" in result.stdout
 
@@ -92,13 +87,7 @@ def test_a_limit_below_1_is_a_usage_error(
 
     with CollectorThread(ServerConfig(store=tmp_path / "served.duckdb", port=0)) as running:
         for where in (["--store", str(store_folder)], ["--url", running.url]):
-            ran = subprocess.run(
-                [sys.executable, "-m", "bot_telemetry.cli", command, *where, f"--limit={limit}"],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            ran = run_cli_here(command, *where, f"--limit={limit}")
             assert ran.returncode == 2, (where, ran.stdout)
             assert ran.stdout == ""
             assert ran.stderr.splitlines()[-1] == (
@@ -152,14 +141,7 @@ def test_a_table_that_stopped_at_its_limit_says_so(store_folder: Path) -> None:
     """50 rows of 2,000 looked like all there was."""
 
     def events(*args: str) -> list[str]:
-        command = [sys.executable, "-m", "bot_telemetry.cli", "events"]
-        ran = subprocess.run(
-            [*command, "--store", str(store_folder), *args],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        ran = run_cli_here("events", "--store", str(store_folder), *args)
         assert ran.returncode == 0, ran.stderr
         return ran.stdout.splitlines()
 
@@ -181,7 +163,7 @@ def test_events_name_takes_a_pattern_as_a_funnels_steps_do(tmp_path: Path) -> No
     store.close()
 
     def listed(name: str) -> list[str]:
-        ran = run_cli("events", "--store", str(tmp_path), "--name", name, "--format", "jsonl")
+        ran = run_cli_here("events", "--store", str(tmp_path), "--name", name, "--format", "jsonl")
         assert ran.returncode == 0, ran.stderr
         return [json.loads(line)["name"] for line in ran.stdout.splitlines()]
 
@@ -191,7 +173,7 @@ def test_events_name_takes_a_pattern_as_a_funnels_steps_do(tmp_path: Path) -> No
     assert listed("LuisIntent.None") == ["LuisIntent.None"]
     assert listed("LuisIntent.") == []  # a whole name without its *
     # A * elsewhere is refused, as a funnel's step is, naming the option.
-    ran = run_cli("events", "--store", str(tmp_path), "--name", "Luis*.None")
+    ran = run_cli_here("events", "--store", str(tmp_path), "--name", "Luis*.None")
     assert ran.returncode == 2, ran.stdout
     assert ran.stderr.strip() == (
         "bot-telemetry: error: --name: a pattern may only end in * (LuisIntent.*), got 'Luis*.None'"
