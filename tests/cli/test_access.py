@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from bot_telemetry.web import CollectorThread, ServerConfig
-from tests.support.processes import REPO
+from tests.support.processes import REPO, run_cli_here
 from tests.support.servers import serving_in_thread
 
 
@@ -84,13 +84,7 @@ def test_a_url_that_is_not_a_collector_is_one_line(command: list[str], says: str
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", _page)
     with serving_in_thread(app) as url:
-        ran = subprocess.run(
-            [sys.executable, "-m", "bot_telemetry.cli", *command, "--url", url],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        ran = run_cli_here(*command, "--url", url)  # client_events() runs it as a process
     assert (ran.returncode, ran.stdout) == (1, ""), ran.stderr
     assert ran.stderr.startswith(f"bot-telemetry: error: {url} "), ran.stderr
     assert says in ran.stderr and ran.stderr.count("\n") == 1, ran.stderr
@@ -101,13 +95,7 @@ def test_exhaust_at_a_url_that_is_not_a_collector_is_one_line() -> None:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", _page)
     with serving_in_thread(app) as url:
-        ran = subprocess.run(
-            [sys.executable, "-m", "bot_telemetry.cli", "exhaust", "list", "T", "--url", url],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        ran = run_cli_here("exhaust", "list", "T", "--url", url)
     assert (ran.returncode, ran.stdout) == (1, ""), ran.stderr
     assert ran.stderr == (
         f"bot-telemetry: error: {url}/dataset/v1/request/list/T?limit=10 answered 200 with no "
