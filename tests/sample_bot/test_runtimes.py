@@ -24,7 +24,7 @@ from bot_telemetry.store.database import Store, rows_as_dicts
 from sample_bot.scripts import SCRIPTS
 from sample_bot.settings import RUNTIMES
 from tests.support.ports import free_port
-from tests.support.processes import REPO
+from tests.support.processes import REPO, run_cli_here
 
 NAMES = ("collector", "nlu", "qna", "bot", "channel")
 SPAN_KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}
@@ -100,17 +100,10 @@ def _shape(path: Path) -> Shape:
     for record in records:
         events[record["event_name"]] += 1
         event_keys[record["event_name"]] |= set(json.loads(record["attributes"] or "{}"))
-    appmap = ["-m", "bot_telemetry.cli", "appmap", "--store", str(path), "--format", "json"]
-    app_map = json.loads(
-        subprocess.run(
-            [sys.executable, *appmap],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-    )
+    # In this process: the demo ran as processes; tests/collector runs appmap as one.
+    mapped = run_cli_here("appmap", "--store", str(path), "--format", "json")
+    assert mapped.returncode == 0, mapped.stderr
+    app_map = json.loads(mapped.stdout)
     scopes = {str(s["scope_name"]) for s in spans}
     return Shape(paths, dict(span_keys), events, dict(event_keys), scopes, app_map)
 

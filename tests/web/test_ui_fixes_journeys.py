@@ -10,8 +10,6 @@ Screenshots go to test-artifacts/ui-fixes-journeys/ for a person to look at.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,7 +23,7 @@ from tests.support import http_json
 from tests.support.browser import Page
 from tests.support.journeys import booking_store
 from tests.support.otlp_messages import T0, metrics_request, post_otlp
-from tests.support.processes import REPO
+from tests.support.processes import run_cli_here
 
 SECOND = 1_000_000_000
 EITHER = "BotMessageReceived|LuisIntent.Greeting"
@@ -110,13 +108,7 @@ def test_the_api_refuses_a_bar_in_an_event_name_naming_the_field(
 
 def test_the_cli_says_the_same_as_the_api(collector: CollectorThread) -> None:
     command = ["paths", "--url", collector.url, "--start", EITHER]
-    done = subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", *command],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cli_here(*command)
     assert done.returncode == 2, done  # bad input (docs/cli.md#exit-status)
     assert done.stderr.startswith("bot-telemetry: error: ")
     assert "400: startEvent: an event name cannot hold |" in done.stderr

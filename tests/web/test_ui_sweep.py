@@ -17,8 +17,6 @@ Screenshots go to test-artifacts/ui-sweep/ for a person to look at.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.support.bot_traffic import T0, Traffic, generate, load_duckdb
 from tests.support.browser import Page
 from tests.support.otlp_messages import post_otlp, spans_request
+from tests.support.processes import run_cli_here
 
 SECOND = 10**9
 CLIENT = 3
@@ -153,11 +152,6 @@ def test_the_conversations_list_does_not_call_its_count_failed_turns(
     headings = page.locator("#view th").all_inner_texts()
     assert "Turns with a failure" in headings and "Failed turns" not in headings
     ui.close()
-    ran = subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", "conversations", "--url", running.url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    ran = run_cli_here("conversations", "--url", running.url)
     assert ran.returncode == 0, ran.stderr
     assert "WITH A FAILURE" in ran.stdout.splitlines()[0]
