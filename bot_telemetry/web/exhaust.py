@@ -16,6 +16,7 @@ telemetry, as an ``ExhaustDownloaded`` event.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from ..store.engine import Engine
 from ..store.rows import LOG_COLUMNS, Batch, to_json
 from ..store.writer import StoreWriter
 from .config import ServerConfig
+from .routes import BodyTooLarge, json_body
 
 T = TypeVar("T")
 EXHAUST_KEY = web.AppKey("exhaust", Exhaust)
@@ -86,8 +88,13 @@ def add_exhaust_routes(
 
     async def submit(request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
+            # Bytes, for json to decode (request.json() raised on a charset Python does not
+            # know: a 500), read up to the API's limit.
+            body = json.loads(await json_body(request))
+        except BodyTooLarge:
+            answer = envelope.error(envelope.SUBMIT_ID, "body", BodyTooLarge.message)
+            return web.json_response(answer, status=413)
+        except ValueError:  # UnicodeDecodeError is one
             answer = envelope.error(envelope.SUBMIT_ID, "body", "expected a JSON object")
             return web.json_response(answer, status=400)
         except RecursionError:  # a client's deep nesting is bad input, not a 500

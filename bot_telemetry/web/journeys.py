@@ -20,18 +20,20 @@ from aiohttp import web
 from ..analytics import journeys
 from ..analytics.journeys import RequestError
 from ..store.engine import EngineError
-from .routes import Queries, _json, store_failed
+from .routes import BodyTooLarge, Queries, _json, body_too_large, json_body, store_failed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _body(request: web.Request) -> Mapping[str, Any]:
-    text = await request.text()
-    if not text.strip():
+    raw = await json_body(request)  # BodyTooLarge: the handler's 413
+    if not raw.strip():
         return {}
     try:
-        body = json.loads(text)
-    except ValueError as error:
+        # Bytes: json decodes UTF-8 (or -16, -32) itself; request.text() raised on bytes
+        # that are not UTF-8, or a charset Python does not know (a 500).
+        body = json.loads(raw)
+    except ValueError as error:  # UnicodeDecodeError is one
         raise RequestError("request body", f"expected JSON: {error}") from error
     except RecursionError:  # a client's deep nesting is bad input, not a 500
         raise RequestError("request body", "expected JSON nested less deeply") from None
@@ -48,6 +50,8 @@ def add_journey_routes(app: web.Application, queries: Queries) -> None:
                 return _json(await queries.run(analysis, body))
             except RequestError as error:
                 return _json({"error": str(error), "field": error.field}, 400)
+            except BodyTooLarge:
+                return body_too_large("request body")
             except EngineError as error:
                 return store_failed(error)
 

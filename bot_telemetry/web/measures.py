@@ -27,7 +27,7 @@ from ..analytics.measures.request import parse_window, usable_granularities
 from ..analytics.query import Query
 from ..analytics.traces import iso
 from ..store.engine import Engine, EngineError
-from .routes import Queries, _json, store_failed
+from .routes import BodyTooLarge, Queries, _json, body_too_large, json_body, store_failed
 
 STORED_RANGE = Query(
     "measures.stored_range",
@@ -55,8 +55,9 @@ def stored_range(engine: Engine) -> dict[str, str | None]:
 
 
 async def _body(request: web.Request) -> Any:
+    raw = await json_body(request)  # BodyTooLarge: the handler's 413
     try:
-        return json.loads(await request.read() or b"null")
+        return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError("body", "a JSON object", detail=f"it is not JSON: {error}") from None
     except RecursionError:  # a client's deep nesting is bad input, not a 500
@@ -69,6 +70,8 @@ def add_measure_routes(app: web.Application, queries: Queries) -> None:
             checked = parse_request(await _body(request))
         except RequestError as error:
             return _json(error.as_json(), 400)
+        except BodyTooLarge:
+            return body_too_large()
         try:
             results = await queries.run(run, checked)
         except EngineError as error:
@@ -91,6 +94,8 @@ def add_measure_routes(app: web.Application, queries: Queries) -> None:
             start_ns, end_ns = parse_window(body)
         except RequestError as error:
             return _json(error.as_json(), 400)
+        except BodyTooLarge:
+            return body_too_large()
         return _json(
             {
                 "startTime": iso(start_ns),

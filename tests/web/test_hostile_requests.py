@@ -129,3 +129,45 @@ def test_the_token_is_in_no_repr_of_the_settings(tmp_path: Path) -> None:
     token = "s3cret-token-0123456789"
     config = ServerConfig(store=tmp_path / "store.duckdb", token=token)
     assert token not in repr(config) and token not in str(config)
+
+
+JSON_ROUTES = [
+    "/analytics/query",
+    "/analytics/granularities",
+    "/analytics/funnel",
+    "/analytics/funnel/dialogs",
+    "/analytics/paths",
+    "/analytics/retention",
+]
+
+
+@pytest.mark.parametrize("path", [*JSON_ROUTES, "/dataset/v1/request/submit"])
+def test_a_json_request_over_a_mib_is_a_413(collector: CollectorThread, path: str) -> None:
+    # The app's limit is the receivers' (16 MiB), whose JSON parse held the event loop ~0.5 s.
+    body = json.dumps({"padding": "x" * (2 << 20)}).encode()
+    status, answer = post(collector.url + path, body)
+    assert status == 413, answer
+    said = answer["params"]["errmsg"] if "params" in answer else answer["error"]
+    assert "the request body is over 1,048,576 bytes" in said
+
+
+@pytest.mark.parametrize("path", [*JSON_ROUTES, "/dataset/v1/request/submit"])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\xff\xfe\xfd{", "application/json"),  # not UTF-8 (nor -16, -32)
+        (b"{}", "application/json; charset=no-such-charset"),
+    ],
+)
+def test_a_body_that_cannot_be_decoded_is_a_400(
+    collector: CollectorThread, path: str, body: bytes, content_type: str
+) -> None:
+    request = urllib.request.Request(
+        collector.url + path, data=body, method="POST", headers={"Content-Type": content_type}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    assert status in (200, 400), (path, status)
