@@ -19,6 +19,7 @@ import gc
 import json
 import logging
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -48,6 +49,9 @@ HTTP_GRACE_SECONDS = 5.0
 YOUNG_COLLECTION_THRESHOLD = 2_000
 
 
+_TOKEN_IN_QUERY = re.compile(r"([?&])token=[^&\s'\"]*")
+
+
 class _OneLineBadRequests(logging.Filter):
     """aiohttp logs a request it cannot parse (a header over 8 KiB, a NUL in the path), and a
     client gone mid-body, at ERROR with a traceback: ~10 lines that any client, without a
@@ -57,7 +61,9 @@ class _OneLineBadRequests(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError | ConnectionError):
-            why = " ".join(str(error).split())[:200] or type(error).__name__
+            # aiohttp quotes the start of the line it refused: a ?token= in it stays out.
+            said = _TOKEN_IN_QUERY.sub(r"\1token=…", str(error))
+            why = " ".join(said.split())[:200] or type(error).__name__
             record.msg, record.args = f"{record.getMessage()}: {why}", ()
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
