@@ -29,7 +29,7 @@ from sample_bot.driver import ChannelDriver
 from sample_bot.processes import Fleet
 from sample_bot.scripts import script_for
 from tests.support.ports import free_port
-from tests.support.processes import REPO, wait_until_ready
+from tests.support.processes import run_cli_here, wait_until_ready
 
 CONVERSATIONS = 4
 #: nlu answers 503 to every 4th request, so the maps also carry failed dependency calls.
@@ -168,14 +168,9 @@ def get_json(url: str) -> Any:
 
 
 def cli(*arguments: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", *arguments],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    # In this process: polled until both sides agree, four readouts a round (tests/cli runs
+    # each command as a process of its own).
+    result = run_cli_here(*arguments)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
