@@ -915,6 +915,22 @@ def test_a_figures_line_is_not_announced_twice(
     # screen reader read the focused part's name and then the same figures again.
     ui = Page(browser, journeys, artifacts=ARTIFACTS)
     page = ui.open(f"#/{route}")
-    assert page.locator("#view").get_attribute("aria-live") == "polite"
     assert page.locator(tip).evaluate(LIVE) == "off"
     ui.close()
+
+
+def test_a_new_page_is_not_read_whole_and_its_error_is_said_once(ui: Page) -> None:
+    # The main region was live (polite): every move had a screen reader read the whole new
+    # page (a list of 100 rows), over the heading focus moves to.
+    page = ui.open("#/conversations")
+    assert page.locator("#view").evaluate(LIVE) is None
+    assert page.locator("#announce").text_content() == ""
+    page = ui.open("#/traces?window=banana")
+    said = page.locator("#view p.error").inner_text()
+    assert page.locator("#announce").text_content() == said
+    assert page.locator("#announce").get_attribute("role") == "status"
+    assert page.locator("#announce").is_visible() is False or (
+        (page.locator("#announce").bounding_box() or {"width": 0})["width"] <= 1
+    )
+    page = ui.open("#/traces")
+    assert page.locator("#announce").text_content() == ""

@@ -7,6 +7,7 @@
 
 const view = document.getElementById("view");
 const status = document.getElementById("status");
+const announce = document.getElementById("announce");
 const windowSelect = document.getElementById("window");
 const windowNote = document.getElementById("window-note");
 
@@ -307,8 +308,8 @@ const TRACE_HEADINGS = [
 // retention map of 36 cells 36 Tabs to get past. `onShow(index)` runs as a part is focused or
 // pointed at, `onHide()` as it is left: the page says its figures in a line of text there,
 // for the keyboard, the mouse and the screen alike (a hover-only title reached none but the
-// mouse). That line is aria-live="off" inside the live main region: a screen reader reads the
-// part's own name as focus moves, and announcing the line too read each figure twice.
+// mouse). That line is aria-live="off": a screen reader reads the part's own name as focus
+// moves, and announcing the line too would read each figure twice.
 function rovingFocus(parts, moves, onShow, onHide, start = 0) {
   parts.forEach((part, index) => {
     part.setAttribute("tabindex", index === start ? "0" : "-1");
@@ -445,6 +446,11 @@ async function route() {
     view.replaceChildren(el("p", { class: "error" }, String(error.message || error)));
   }
   status.textContent = "";
+  // The main region is not live: it read a whole new page (a list of 100 rows) to a screen
+  // reader on every move, over the heading focus moves to. What a new page refuses or failed
+  // is said once, here.
+  announce.textContent = [...view.querySelectorAll(".error")]
+    .map((node) => node.textContent).join(" ");
   focusNewPage();
   document.body.dataset.ready = hash;
 }

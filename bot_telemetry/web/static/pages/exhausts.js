@@ -173,7 +173,8 @@ async function showExhausts(tag) {
     try {
       found = await jobsOf(tag);
     } catch (error) {
-      jobs.replaceChildren(el("p", { class: "error" }, inPageWords(error.message,
+      // An alert: the list is read again after the page was drawn (following its jobs).
+      jobs.replaceChildren(el("p", { class: "error", role: "alert" }, inPageWords(error.message,
         (field) => (field === "tag" ? "Jobs of the tag" : undefined), "")));
       return;
     }
