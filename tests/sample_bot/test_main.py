@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.ports import free_port
-from tests.support.processes import REPO, running
+from tests.support.processes import REPO, run_cli_here, running
 
 
 def _post(url: str, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -27,23 +27,8 @@ def _post(url: str, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def _trace(store: Path, trace_id: str) -> dict[str, Any] | None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot_telemetry.cli",
-            "trace",
-            trace_id,
-            "--store",
-            str(store),
-            "--format",
-            "json",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    # In this process (polled; tests/cli/test_clickhouse runs trace as a process of its own).
+    done = run_cli_here("trace", trace_id, "--store", str(store), "--format", "json")
     if done.returncode != 0:
         return None
     found: dict[str, Any] = json.loads(done.stdout)
