@@ -61,6 +61,23 @@ def _schema(options: argparse.Namespace) -> int:
     engine = HTTPClickHouseEngine.open(
         location, create_schema=True, ttl_seconds=ttl_seconds, table_engine=options.engine
     )
-    engine.close()
+    try:
+        changes = engine.ttl_changes(ttl_seconds) if ttl_seconds else []
+    finally:
+        engine.close()
     print(f"{PROG}: the exporter's tables are in {location}", file=sys.stderr)
-    return 0
+    if not changes:
+        return 0
+    # Not altered here: a shorter TTL drops data at once and ClickHouse rewrites every part
+    # for a new one, which the person running this should choose to do (and when).
+    kept = ", ".join(f"{table} ({ttl or 'no TTL'})" for table, ttl, _ in changes)
+    print(
+        f"{PROG}: tables that existed keep the TTL they were made with, not --ttl "
+        f"{options.ttl}: {kept}; run the statements printed on stdout to change it "
+        "(ALTER TABLE ... MODIFY TTL; an earlier version made --ttl 36h one day and "
+        "--ttl 12h none)",
+        file=sys.stderr,
+    )
+    for _, _, alter in changes:
+        sys.stdout.write(alter + ";\n")
+    return 1

@@ -150,6 +150,20 @@ class ClickHouseEngine(Engine):
             self.raw(statement)
         self.refresh()
 
+    def ttl_changes(self, ttl_seconds: int) -> list[tuple[str, str, str]]:
+        """The exporter's tables whose TTL is not ``ttl_seconds``': (table, its TTL or '',
+        the ALTER TABLE giving it this one). Tables that exist keep theirs through
+        ``create_schema``."""
+        existing = {
+            name: (str(engine), str(engine_full))
+            for name, engine, engine_full in self.raw(
+                "SELECT name, engine, engine_full FROM system.tables "
+                "WHERE database = {database:String}",
+                {"database": self.tables.database},
+            )
+        }
+        return otel_schema.ttl_changes(self.tables, ttl_seconds, existing)
+
     def metric_tables(self) -> list[str]:
         return [self.tables.metrics(kind) for kind in METRIC_KINDS]
 

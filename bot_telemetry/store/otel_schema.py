@@ -18,6 +18,9 @@ Tests and ``serve --store clickhouse://...`` (when it ingests itself) use it;
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 from .clickhouse_relations import METRIC_KINDS, Tables
 
 _ATTRIBUTES = "Map(LowCardinality(String), String)"
@@ -175,6 +178,45 @@ def _ttl(column: str, ttl_seconds: int) -> str:
     return f"\nTTL {column} + {ttl_interval(ttl_seconds)}" if ttl_seconds > 0 else ""
 
 
+# The time each table's TTL counts from, as the exporter writes it.
+_TRACES_TTL, _LOOKUP_TTL, _LOGS_TTL, _METRICS_TTL = (
+    "toDateTime(Timestamp)",
+    "Start",
+    "TimestampTime",
+    "toDateTime(TimeUnix)",
+)
+# A TTL as system.tables' engine_full shows it: between "TTL" and SETTINGS (or the end).
+_TTL_CLAUSE = re.compile(r"\sTTL\s+(.+?)(?:\s+SETTINGS\s|$)")
+
+
+def ttl_changes(
+    tables: Tables, ttl_seconds: int, existing: Mapping[str, tuple[str, str]]
+) -> list[tuple[str, str, str]]:
+    """The tables whose TTL is not ``ttl_seconds``' (``CREATE TABLE IF NOT EXISTS`` leaves
+    a table's TTL as it was made: by an earlier version, whose 36h was one day and 12h none,
+    or another --ttl): (table, its TTL or '', the ALTER TABLE that gives it this one).
+    ``existing`` is system.tables' engine and engine_full by table name; a table in front
+    of others (Distributed) has no TTL of its own and is left out."""
+    counted_from = {
+        tables.traces: _TRACES_TTL,
+        f"{tables.traces}_trace_id_ts": _LOOKUP_TTL,
+        tables.logs: _LOGS_TTL,
+        **{tables.metrics(kind): _METRICS_TTL for kind in METRIC_KINDS},
+    }
+    changes = []
+    for table, column in counted_from.items():
+        engine, engine_full = existing.get(table, ("", ""))
+        if not engine.endswith("MergeTree"):
+            continue
+        found = _TTL_CLAUSE.search(engine_full)
+        current = found.group(1).strip() if found else ""
+        wanted = f"{column} + {ttl_interval(ttl_seconds)}"
+        if current != wanted:
+            alter = f"ALTER TABLE {tables.qualified(table)} MODIFY TTL {wanted}"
+            changes.append((table, current, alter))
+    return changes
+
+
 def _table(name: str, body: list[str], tail: str, engine: str) -> str:
     inner = ",\n    ".join(body)
     return (
@@ -196,7 +238,7 @@ def traces_table(tables: Tables, engine: str = "MergeTree()", ttl_seconds: int =
         "PARTITION BY toDate(Timestamp)\n"
         "PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))\n"
         "ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)"
-        + _ttl("toDateTime(Timestamp)", ttl_seconds)
+        + _ttl(_TRACES_TTL, ttl_seconds)
     )
     return _table(tables.qualified(tables.traces), body, tail, engine)
 
@@ -213,7 +255,7 @@ def trace_id_ts_statements(
         "    Start SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),\n"
         "    End SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))\n"
         f") ENGINE = {engine}\nPARTITION BY toStartOfWeek(Start)\nORDER BY (TraceId)"
-        + _ttl("Start", ttl_seconds)
+        + _ttl(_LOOKUP_TTL, ttl_seconds)
         + "\nSETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {lookup} AS\n"
         "SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End\n"
@@ -233,7 +275,7 @@ def logs_table(tables: Tables, engine: str = "MergeTree()", ttl_seconds: int = 0
     tail = (
         "PARTITION BY toDate(TimestampTime)\n"
         "PRIMARY KEY (ServiceName, TimestampTime)\n"
-        "ORDER BY (ServiceName, TimestampTime, Timestamp)" + _ttl("TimestampTime", ttl_seconds)
+        "ORDER BY (ServiceName, TimestampTime, Timestamp)" + _ttl(_LOGS_TTL, ttl_seconds)
     )
     return _table(tables.qualified(tables.logs), body, tail, engine)
 
@@ -250,7 +292,7 @@ def metrics_table(
     tail = (
         "PARTITION BY toDate(TimeUnix)\n"
         "ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))"
-        + _ttl("toDateTime(TimeUnix)", ttl_seconds)
+        + _ttl(_METRICS_TTL, ttl_seconds)
     )
     return _table(tables.qualified(tables.metrics(kind)), body, tail, engine)
 

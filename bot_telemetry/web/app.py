@@ -4,8 +4,9 @@ over one store."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -28,8 +29,13 @@ from .posthog import add_posthog_routes
 from .read_only import add_read_only_routes
 from .routes import Queries, add_routes
 
+if TYPE_CHECKING:
+    from ..store.clickhouse import ClickHouseEngine
+
 #: The store's single writer, shared with the OTLP/gRPC server (absent when read-only).
 WRITER = web.AppKey("writer", StoreWriter)
+
+_log = logging.getLogger(__name__)
 
 
 def _open(config: ServerConfig, store: Store | None) -> tuple[Engine, Sink | None]:
@@ -38,14 +44,44 @@ def _open(config: ServerConfig, store: Store | None) -> tuple[Engine, Sink | Non
         from ..store.clickhouse import HTTPClickHouseEngine
         from ..store.clickhouse_ingest import ClickHouseSink
 
+        ttl_seconds = math.ceil(config.retention_seconds)
         engine = HTTPClickHouseEngine.open(
-            config.store,
-            create_schema=config.create_schema,
-            ttl_seconds=math.ceil(config.retention_seconds),
+            config.store, create_schema=config.create_schema, ttl_seconds=ttl_seconds
         )
+        if config.create_schema and ttl_seconds:
+            _warn_of_other_ttls(engine, ttl_seconds)
         return engine, None if config.read_only else ClickHouseSink(engine)
     opened = store or Store.open(config.store, read_only=config.read_only)
     return DuckDBEngine(opened, owns_store=store is None), None if config.read_only else opened
+
+
+def _warn_of_other_ttls(engine: ClickHouseEngine, ttl_seconds: int) -> None:
+    """Tables that existed keep the TTL they were made with (an earlier version made
+    --retention 36h one day, 12h none): said, with the command that prints the fix."""
+    try:
+        changes = engine.ttl_changes(ttl_seconds)
+    except Exception as error:  # only a warning: the tables are there and usable
+        _log.debug("could not compare the tables' TTL: %s", error)
+        return
+    if changes:
+        retention = _duration(ttl_seconds)
+        kept = ", ".join(f"{table} ({ttl or 'no TTL'})" for table, ttl, _ in changes)
+        _log.warning(
+            "tables that existed keep the TTL they were made with, not --retention %s: %s; "
+            "`bot-telemetry clickhouse-schema --store URL --ttl %s` prints the ALTER TABLE "
+            "statements that change it",
+            retention,
+            kept,
+            retention,
+        )
+
+
+def _duration(seconds: int) -> str:
+    """36h, 30d: as --retention is written (its largest unit that divides it)."""
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % length == 0:
+            return f"{seconds // length}{unit}"
+    return f"{seconds}s"
 
 
 def _reads_after_writes(writer: StoreWriter) -> Any:

@@ -112,6 +112,73 @@ def test_a_ttl_keeps_its_length_in_the_largest_unit_that_divides_it(
     assert f"TTL TimestampTime + {interval}\n" in printed.stdout
 
 
+def _server_sql(server: ClickHouseServer, sql: str) -> str:
+    query = urllib.parse.urlencode({"user": "reader", "password": "s3cret pass"})
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{server.port}/?{query}", data=sql.encode(), timeout=30
+    ) as answer:
+        return str(answer.read().decode())
+
+
+@pytest.mark.parametrize(
+    ("made_with", "interval"),
+    # What an earlier version made of --ttl 36h (one day) and of --ttl 12h (no TTL).
+    [("1d", "toIntervalDay(1)"), (None, None)],
+    ids=["36h-made-1-day", "12h-made-none"],
+)
+def test_the_schema_command_on_tables_with_another_ttl_prints_what_to_run(
+    server: ClickHouseServer, made_with: str | None, interval: str | None
+) -> None:
+    """Tables that exist keep their TTL; the command said they were there and exited 0, so a
+    user who upgraded to get 36h (or any TTL) went on keeping one day (or everything)."""
+    store = server.url(f"aged_{made_with or 'none'}")
+    made = cli("clickhouse-schema", "--store", store, *(["--ttl", made_with] if made_with else []))
+    assert made.returncode == 0, made.stderr
+
+    asked = cli("clickhouse-schema", "--store", store, "--ttl", "36h")
+    assert asked.returncode == 1, asked.stderr
+    database = f"aged_{made_with or 'none'}"
+    alters = [line for line in asked.stdout.splitlines() if line]
+    assert f"ALTER TABLE `{database}`.`otel_traces` MODIFY TTL toDateTime(Timestamp) + " in (
+        asked.stdout
+    )
+    assert len(alters) == 8, asked.stdout  # traces, its lookup, logs, five metrics tables
+    assert all(line.endswith("+ toIntervalHour(36);") for line in alters), asked.stdout
+    assert "keep the TTL they were made with" in asked.stderr
+    assert (interval or "no TTL") in asked.stderr
+    assert "Traceback" not in asked.stderr
+
+    for statement in alters:
+        _server_sql(server, statement.rstrip(";"))
+    again = cli("clickhouse-schema", "--store", store, "--ttl", "36h")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout == ""
+    # Without --ttl nothing is asked of the TTL: the tables' own stands.
+    plain = cli("clickhouse-schema", "--store", store)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+
+
+def test_serve_retention_over_tables_with_another_ttl_warns_with_the_command(
+    server: ClickHouseServer,
+) -> None:
+    """serve --create-schema --retention leaves existing tables' TTL as it is (made by an
+    earlier version's --retention 36h: one day): it said nothing, as though it had set it."""
+    store = server.url("aged_serve")
+    made = cli("clickhouse-schema", "--store", store, "--ttl", "1d")
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    args = ["-m", "bot_telemetry.cli", "serve", "--store", store, "--port", str(port)]
+    with running(
+        [*args, "--no-grpc", "--create-schema", "--retention", "36h"],
+        ready_url=f"http://127.0.0.1:{port}/api/health",
+    ) as process:
+        output = process.output()
+    assert "keep the TTL they were made with, not --retention 36h" in output, output
+    assert "otel_traces (toDateTime(Timestamp) + toIntervalDay(1))" in output, output
+    assert "bot-telemetry clickhouse-schema --store URL --ttl 36h" in output, output
+    assert "s3cret" not in output
+
+
 def test_serve_retention_is_the_ttl_of_the_tables_it_creates(server: ClickHouseServer) -> None:
     port = free_port()
     store = server.url("retained")
