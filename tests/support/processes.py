@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import signal
 import subprocess
@@ -35,10 +36,13 @@ def run_cli_here(*args: str) -> subprocess.CompletedProcess[str]:
     """``bot-telemetry ARGS`` through ``main()`` in this process, its output kept as
     ``run_cli`` keeps it: the same parsing, commands, messages and exit status, without
     starting Python and importing the CLI again (about 0.5 s of CPU a run). ``run_cli``
-    stays where a process of its own is the point: a store another process holds, signals,
-    what the console script itself does; each command keeps at least one such test."""
+    stays where a process of its own is the point: a store that a serve in the test's process
+    holds, signals, a pipe or terminal, the environment; each command keeps such a test."""
     from bot_telemetry.cli import main
 
+    # main() quiets clickhouse-connect's logger for the process; this process goes on.
+    quieted = logging.getLogger("clickhouse_connect")
+    level = quieted.level
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -50,6 +54,8 @@ def run_cli_here(*args: str) -> subprocess.CompletedProcess[str]:
             else:  # as the interpreter does with sys.exit("message")
                 print(code, file=sys.stderr)
                 status = 1
+        finally:
+            quieted.setLevel(level)
     return subprocess.CompletedProcess(
         ["bot-telemetry", *args], status, out.getvalue(), err.getvalue()
     )
