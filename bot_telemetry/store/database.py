@@ -357,7 +357,10 @@ class Store:
                 "it telemetry first"
             )
         if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # A folder it creates (.bot-telemetry/) is its user's only: it will hold people's
+            # messages and ids (the store, the client journal, the data exhausts), readable
+            # by every user of the machine under the usual umask. One that exists keeps its mode.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             connection = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as error:

@@ -5,6 +5,8 @@ is compressed with zstd."""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +123,18 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     for read_only in (False, True):
         with pytest.raises(StoreError, match="newer bot-telemetry"):
             Store.open(tmp_path / "new.duckdb", read_only=read_only)
+
+
+def test_the_folder_a_store_creates_is_its_users_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # the usual one: a folder made with it is readable by all
+    try:
+        Store.open(tmp_path / "new" / "telemetry.duckdb").close()
+        (tmp_path / "kept").mkdir()
+        Store.open(tmp_path / "kept" / "telemetry.duckdb").close()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "kept").stat().st_mode) == 0o755  # one that exists
 
 
 def test_a_folder_means_the_store_file_inside_it(tmp_path: Path) -> None:
