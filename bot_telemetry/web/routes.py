@@ -145,9 +145,13 @@ def _int(request: web.Request, name: str, default: int) -> int:
     if not text:
         return default
     try:
-        return max(1, min(int(text), 1000))
+        number = int(text)
     except ValueError as error:
         raise ValueError(f"{name} must be a whole number, not {text!r}") from error
+    if number < 1:
+        # limit=-1 answered one row, as though asked for it.
+        raise ValueError(f"{name} must be at least 1, not {number}")
+    return min(number, 1000)  # more is answered as 1,000 (the docs say so)
 
 
 def _failed(request: web.Request) -> bool | None:

@@ -85,6 +85,8 @@ def test_one_trace_as_a_span_tree_with_events_and_logs(populated: Populated) -> 
         ("/api/traces?failed=maybe", 400, "failed must be true or false"),
         ("/api/traces?since=yesterday", 400, "neither a duration"),
         ("/api/traces?limit=many", 400, "limit must be a whole number"),
+        ("/api/traces?limit=-1", 400, "limit must be at least 1, not -1"),
+        ("/api/events?limit=0", 400, "limit must be at least 1, not 0"),
         ("/api/conversations/unknown", 404, "no conversation"),
     ],
 )
