@@ -1,5 +1,5 @@
-"""When ``serve`` runs exhaust jobs: ``now`` (as soon as one is submitted, and every
-``poll_seconds`` for jobs submitted from elsewhere), ``daily@HH:MM`` (local time, as UCI's
+"""When ``serve`` runs exhaust jobs: ``now`` (at start, as soon as one is submitted, and
+every ``poll_seconds`` for jobs submitted from elsewhere), ``daily@HH:MM`` (local time, as UCI's
 02:00 run), or ``off`` (``bot-telemetry exhaust run`` from cron does it).
 
 The runner works on a thread of its own, never on the server's event loop. A job waiting to
@@ -76,6 +76,10 @@ class Scheduler:
     def start(self) -> None:
         if self.schedule.mode == "off" or self._thread is not None:
             return
+        if self.schedule.mode == "now":
+            # Jobs the last run left submitted (stopped, killed, upgraded) run at once, not
+            # after a poll: no submit will wake the runner for them.
+            self._wake.set()
         self._thread = threading.Thread(
             target=self._loop, name="bot-telemetry-exhaust", daemon=True
         )

@@ -40,3 +40,15 @@ def test_now_runs_when_woken_and_off_never_starts() -> None:
     off.wake()
     off.stop()
     assert never == []
+
+
+def test_now_runs_once_at_start_for_jobs_left_waiting_by_the_last_run() -> None:
+    """A job submitted before serve stopped (or was upgraded and started again) waited a whole
+    poll (a minute in serve) before anything ran it; nothing wakes the runner for it."""
+    runs = threading.Semaphore(0)
+    scheduler = Scheduler(runs.release, Schedule.parse("now"), poll_seconds=3600)
+    scheduler.start()
+    try:
+        assert runs.acquire(timeout=30), "nothing ran at start: the job waits an hour's poll"
+    finally:
+        scheduler.stop()
