@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import errno
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,17 @@ def run(options: argparse.Namespace) -> int:
         public_url=options.public_url,
         **exhaust.serve_settings(options),
     )
+
+    if "*" in config.cors_origins and config.token is None and not config.read_only:
+        # Said because it is easy to miss: with no token, any page any visitor opens in a
+        # browser on a machine that reaches serve can write telemetry into this store.
+        print(
+            f"{PROG}: warning: --cors-origin '*' with no token: any web page can send "
+            "client telemetry and traces into this store; list the pages' origins, or set "
+            "BOT_TELEMETRY_TOKEN",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def ready(running: Running) -> None:
         # A line each, all on one was 200 columns; not wrapped, so a path or an address is

@@ -164,3 +164,18 @@ def test_a_refused_preflight_is_logged_once_with_the_allowed_origins(tmp_path: P
         assert status == 403 and f"--cors-origin {third}" in answer["error"]
         wait_for(lambda: len(logged()) == 2, what="serve to log the refused beacon")
         assert repr(third) in logged()[1] and "POST without preflight" in logged()[1]
+
+
+@pytest.mark.parametrize("token", [None, "s3cret-token-for-the-test"])
+def test_any_origin_without_a_token_is_warned_of_at_start(
+    tmp_path: Path, token: str | None
+) -> None:
+    port = free_port()
+    args = ["-m", "bot_telemetry.cli", "serve", "--port", str(port), "--no-grpc"]
+    args += ["--store", str(tmp_path / "s.duckdb"), "--cors-origin", "*"]
+    env = {"BOT_TELEMETRY_TOKEN": token or ""}
+    with running(args, ready_url=f"http://127.0.0.1:{port}/api/health", env=env) as serve:
+        wait_for(lambda: "collector on" in serve.output(), what="serve's start-up lines")
+        warned = "--cors-origin '*' with no token" in serve.output()
+    # Without a token any page can write into the store: said once, at start.
+    assert warned == (token is None), serve.output()
