@@ -314,10 +314,14 @@ def _collected_app_map(
 
 def _exhaust_line(collector_url: str) -> str:
     """Ask serve for today's response exhaust (UCI's API) and say where it is."""
-    today = time.strftime("%Y-%m-%d", time.gmtime())
+    now = time.gmtime()
+    today = time.strftime("%Y-%m-%d", now)
+    # A tag of this run's: one tag gives one request id a day, so a run on a store an earlier
+    # run (of this or another version) used that day got that run's job and file back.
+    tag = time.strftime("demo-%H%M%S", now)
     request = {
         "dataset": "uci-response-exhaust",
-        "tag": "demo",
+        "tag": tag,
         "requestedBy": "demo",
         "requestedChannel": "demo",
         "datasetConfig": {
@@ -333,7 +337,7 @@ def _exhaust_line(collector_url: str) -> str:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             read = _get_json(
-                f"{collector_url}/dataset/v1/request/read/demo?requestId={request_id}"
+                f"{collector_url}/dataset/v1/request/read/{tag}?requestId={request_id}"
             )["result"]
             if read["status"] in ("SUCCESS", "FAILED"):
                 break

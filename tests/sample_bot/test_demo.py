@@ -187,3 +187,28 @@ def test_runs_until_ctrl_c_then_stops_what_it_started(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     assert [name for name in NAMES if port_in_use(ports[name])] == []
+
+
+def test_the_demo_run_again_on_its_store_exports_every_answer_of_the_day(tmp_path: Path) -> None:
+    """A second run on the same store the same day (the demo of an earlier version, then this
+    one) was handed the first run's job (one tag, so one request id a day) and its file: the
+    link said 'every answered prompt' and held the first run's answers only."""
+    store = tmp_path / "demo.duckdb"
+    for _ in range(2):
+        ports = {name: free_port() for name in NAMES}
+        ran = _demo(
+            "--conversations", "4", "--exit", "--store", str(store), *_port_options(ports),
+            timeout=90,
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+    link = next(line for line in ran.stdout.splitlines() if line.startswith("Data exhaust"))
+    path = link.split("/dataset/v1/download/", 1)[1].split("?", 1)[0]
+    exported = store.parent / "exhaust" / "files" / path
+    listed = _cli("events", "--store", str(store), "--limit", "100000", "--format", "jsonl")
+    answered = sum(
+        json.loads(line)["name"] == "PromptAnswered" for line in listed.stdout.splitlines()
+    )
+    with exported.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert answered > 0
+    assert len(rows) == answered, (len(rows), answered)
