@@ -8,6 +8,7 @@ OpenTelemetry API only. Imports inside functions and under ``TYPE_CHECKING`` cou
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path, source: str) -> list[Import]:
+# Parsed once per file and text: every test reads the whole package again (nine times).
+@functools.cache
+def _imports(path: Path, source: str) -> tuple[Import, ...]:
     tree = ast.parse(source, str(path))
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
@@ -85,7 +88,7 @@ def _imports(path: Path, source: str) -> list[Import]:
             targets = [f"{module}.{alias.name}" for alias in node.names] if node.level else []
             found.append(Import(path, node.lineno, module))
             found.extend(Import(path, node.lineno, target) for target in targets)
-    return found
+    return tuple(found)
 
 
 def _layer(module: str) -> str | None:
