@@ -21,7 +21,7 @@ from sample_bot import demo
 from sample_bot.processes import port_in_use
 from sample_bot.scripts import script_for
 from tests.support.ports import free_port
-from tests.support.processes import REPO
+from tests.support.processes import REPO, run_cli_here
 
 NAMES = ("collector", "nlu", "qna", "bot", "channel")
 PSEUDONYM_KEY = "demo-test-pseudonym-key"
@@ -40,8 +40,9 @@ def _module(
     )
 
 
-def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return _module("bot_telemetry.cli", *args, timeout=timeout)
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    # The demo's store read back in this process (tests/cli runs each command as a process).
+    return run_cli_here(*args)
 
 
 def _demo(
