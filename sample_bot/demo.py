@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    args.store.parent.mkdir(parents=True, exist_ok=True)
+    # Its user's only, as serve makes it: serve keeps the mode of a folder that exists, and
+    # the store, client journal and exhausts in it hold people's messages and ids.
+    args.store.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="bot-telemetry-demo-"))
     collector_url = f"http://127.0.0.1:{args.collector_port}"
     env = {

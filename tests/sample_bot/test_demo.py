@@ -157,6 +157,9 @@ def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> N
 def test_runs_until_ctrl_c_then_stops_what_it_started(tmp_path: Path) -> None:
     ports = {name: free_port() for name in NAMES}
     log = tmp_path / "demo.log"
+    # A folder of its own, as make demo's .bot-telemetry/ on a fresh clone: the demo made it
+    # before serve could, under the umask (0755), so the store was readable by every user.
+    store = tmp_path / "fresh" / "demo.duckdb"
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [
@@ -166,7 +169,7 @@ def test_runs_until_ctrl_c_then_stops_what_it_started(tmp_path: Path) -> None:
                 "--conversations",
                 "2",
                 "--store",
-                str(tmp_path / "demo.duckdb"),
+                str(store),
                 *_port_options(ports),
             ],
             cwd=REPO,
@@ -180,6 +183,7 @@ def test_runs_until_ctrl_c_then_stops_what_it_started(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert process.poll() is None, log.read_text()  # still running, serving the Emulator
         assert f"UI: http://127.0.0.1:{ports['collector']}/" in log.read_text()
+        assert oct(store.parent.stat().st_mode & 0o777) == oct(0o700)
         for name in NAMES:
             assert port_in_use(ports[name]), name
         process.send_signal(signal.SIGINT)
