@@ -164,10 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.summary:
             args.summary.write_text(json.dumps(asdict(summary), indent=2))
         if args.exit:
-            print(
-                f"The store is {args.store}: `bot-telemetry serve --store {args.store}` opens "
-                f"the UI on it again.   (logs in {log_dir})"
-            )
+            print(_store_line(args, log_dir))
         else:
             print(f"UI: {collector_url}/   (logs in {log_dir})")
             print(_webchat_line(args))
@@ -179,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         print("\nstopping...", file=sys.stderr)
+        fleet.stop()
+        # The UI's address just went away: say where what was collected is, as --exit does.
+        if args.store.exists():
+            print(_store_line(args, log_dir), flush=True)
         return 0
     except (StartupError, DriverError) as error:
         print(f"demo: {error}\n(logs in {log_dir})", file=sys.stderr)
@@ -187,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         fleet.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _store_line(args: argparse.Namespace, log_dir: Path) -> str:
+    return (
+        f"The store is {args.store}: `bot-telemetry serve --store {args.store}` opens the UI "
+        f"on it again, and the demo run again adds to it.   (logs in {log_dir})"
+    )
 
 
 def _webchat_line(args: argparse.Namespace) -> str:

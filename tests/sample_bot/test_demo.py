@@ -192,6 +192,15 @@ def test_runs_until_ctrl_c_then_stops_what_it_started(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     assert [name for name in NAMES if port_in_use(ports[name])] == []
+    # Its last words say where what it collected is: the UI's address it printed is gone.
+    assert (
+        log.read_text()
+        .rstrip()
+        .splitlines()[-1]
+        .startswith(
+            f"The store is {store}: `bot-telemetry serve --store {store}` opens the UI on it again"
+        )
+    ), log.read_text()
 
 
 def test_the_demo_run_again_on_its_store_exports_every_answer_of_the_day(tmp_path: Path) -> None:
