@@ -934,3 +934,52 @@ def test_a_new_page_is_not_read_whole_and_its_error_is_said_once(ui: Page) -> No
     )
     page = ui.open("#/traces")
     assert page.locator("#announce").text_content() == ""
+
+
+SKIP_ROUTES = [
+    "appmap",
+    "node/bot",
+    "traces",
+    "conversations",
+    "metrics",
+    "measures",
+    "funnels",
+    "paths",
+    "retention",
+    "client-events",
+    "exhausts",
+]
+IN_SIGHT = """(node) => { const box = node.getBoundingClientRect();
+  return box.width > 0 && box.top >= 0 && box.left >= 0 && box.right <= innerWidth; }"""
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_skip_to_content_is_the_first_tab_stop_of_every_page(
+    ui: Page, served: tuple[CollectorThread, Traffic], width: int
+) -> None:
+    _, traffic = served
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    routes = [
+        *SKIP_ROUTES,
+        f"trace/{traffic.turn_traces[0]}",
+        f"conversation/{traffic.conversations[0]}",
+    ]
+    for route in routes:
+        # A load of its own: the first Tab of a page the browser opens.
+        ui.page.goto("about:blank")
+        page = ui.open(f"#/{route}")
+        skip = page.locator("a.skip-link")
+        assert skip.evaluate(IN_SIGHT) is False, route
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip-link", route
+        assert skip.evaluate(IN_SIGHT) is True, route
+        expect(skip).to_have_accessible_name("Skip to content")
+        if route == "traces":
+            ui.shot(f"skip-link-{width}")
+        page.keyboard.press("Enter")
+        assert page.evaluate(FOCUS)[:2] == ["H2", True], route
+        assert page.evaluate("location.hash") == f"#/{route}", route
+        assert page.locator("#view h2").evaluate("(h) => h === document.activeElement")
+        page.keyboard.press("Tab")
+        inside = page.evaluate("document.getElementById('view').contains(document.activeElement)")
+        assert inside, route

@@ -416,9 +416,22 @@ function focusNewPage() {
     return;
   }
   if (document.activeElement === windowSelect) return;
+  focusHeading();
+}
+
+function focusHeading() {
   const target = view.querySelector("h2") || view;
   if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
   target.focus({ focusVisible: keyboardUsed });
+}
+
+// "Skip to content", the first Tab stop of every page: past the header's nav and time window
+// to the page's heading, as a route change moves focus. Its "#view" is not a route: followed,
+// the router would read it as an unknown page and show the app map.
+function skipToContent(event) {
+  if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  event.preventDefault();
+  focusHeading();
 }
 
 async function route() {
@@ -464,6 +477,7 @@ window.BotTelemetry = {
 // Page scripts are deferred too and run before this event: every page is registered by then.
 document.addEventListener("DOMContentLoaded", () => {
   buildNav();
+  document.querySelector(".skip-link").addEventListener("click", skipToContent);
   windowSelect.addEventListener("change", windowChanged);
   document.addEventListener("click", followLink);
   window.addEventListener("hashchange", route);
