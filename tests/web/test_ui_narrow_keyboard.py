@@ -983,3 +983,19 @@ def test_skip_to_content_is_the_first_tab_stop_of_every_page(
         page.keyboard.press("Tab")
         inside = page.evaluate("document.getElementById('view').contains(document.activeElement)")
         assert inside, route
+
+
+def test_retention_on_an_empty_store_says_how_telemetry_gets_there(
+    browser: Any, tmp_path: Path
+) -> None:
+    # "more intervals or a longer period reach further back" on a store holding nothing.
+    with CollectorThread(ServerConfig(store=tmp_path / "store.duckdb", port=0)) as running:
+        ui = Page(browser, running.url, artifacts=ARTIFACTS)
+        for hash_ in ("#/retention", "#/retention?window=15m"):
+            page = ui.open(hash_)
+            said = page.locator("#view p.retention-empty").inner_text()
+            assert said.startswith("The store holds no events yet."), said
+            assert f"OTEL_EXPORTER_OTLP_ENDPOINT={running.url}." in said, said
+            assert "further back" not in said
+        ui.shot("retention-empty-store")
+        ui.close()

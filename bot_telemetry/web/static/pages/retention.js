@@ -4,7 +4,7 @@
 
 (() => {
 const {
-  el, windowParams, postJson, svg, table, go, view, register, rovingFocus, inPageWords,
+  el, windowParams, postJson, getJson, svg, table, go, view, register, rovingFocus, inPageWords,
   chartFrame, wholeNumber, eventLine, parseEventLine,
 } = window.BotTelemetry;
 
@@ -170,6 +170,21 @@ async function showRetention(params) {
     return;
   }
   const n = result.totalIntervals;
+  // No one in any cohort: why. On an empty store "a longer period reaches further back" was
+  // wrong advice: nothing is stored anywhere, so say how telemetry gets here (as the empty
+  // app map does). Asked only then: the store's first time is a query of its own.
+  const nobody = result.cohorts.every((c) => !c.size);
+  const stored = nobody ? await getJson("/analytics/measures").then((m) => m?.stored) : null;
+  const empty = !nobody ? null : stored && !stored.first
+    ? el("p", { class: "empty retention-empty" }, "The store holds no events yet. A bot that "
+      + "calls bot_telemetry.configure() sends its telemetry here with "
+      + `OTEL_EXPORTER_OTLP_ENDPOINT=${window.location.origin}.`)
+    : result.cohorts.length
+      ? el("p", { class: "empty retention-empty" }, `No one came first in these ${n} `
+        + `${result.period}s (${day(result.cohorts[0].cohortStart)} to `
+        + `${day(result.cohorts[result.cohorts.length - 1].cohortStart)}): more intervals or a `
+        + "longer period reach further back.")
+      : null;
   const tip = el("p", { class: "chart-tip retention-tip", "aria-live": "off" });
   // Without the parts a result has no use for: replaceChildren writes a null as "null" (the
   // page showed a stray "null" above the map whenever everyone's interval was over, or
@@ -180,12 +195,7 @@ async function showRetention(params) {
     el("p", { class: "funnel-summary" }, `cohort: ${result.cohortEvent} · back: ` +
       `${result.returningEvent} · by ${result.period}`),
     // No one in any cohort: an empty grid of 0s said nothing of why, nor what reaches further.
-    result.cohorts.length && result.cohorts.every((c) => !c.size)
-      ? el("p", { class: "empty retention-empty" }, `No one came first in these ${n} `
-        + `${result.period}s (${day(result.cohorts[0].cohortStart)} to `
-        + `${day(result.cohorts[result.cohorts.length - 1].cohortStart)}): more intervals or a `
-        + "longer period reach further back.")
-      : null,
+    empty,
     chartFrame(heatMap(result, tip)),
     tip,
     result.cohorts.some((c) => c.values.some((_, i) => pending(c, i)))
