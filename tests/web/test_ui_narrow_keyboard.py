@@ -999,3 +999,44 @@ def test_retention_on_an_empty_store_says_how_telemetry_gets_there(
             assert "further back" not in said
         ui.shot("retention-empty-store")
         ui.close()
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_a_long_series_folds_its_table_and_offers_coarser_buckets(ui: Page, width: int) -> None:
+    # "everything" by day on a store from 2025: ~530 buckets and a table of as many rows, a
+    # page ~35,000 px tall with the chart lost at its top.
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    page = ui.open("#/measures?m=activeUsers&g=day")
+    section = page.locator("section[data-measure=activeUsers]")
+    hits = section.locator("svg.chart rect.hit")
+    days = hits.count()
+    assert days > 500, days
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 2_000, height
+    ui.shot(f"long-series-{width}")
+    folded = section.locator("details.long-table")
+    assert folded.get_attribute("open") is None
+    assert folded.locator("summary").inner_text() == f"Table: {days:,} rows, one per day"
+    assert section.locator("table").is_visible() is False
+    # The chart is still one Tab stop with the arrow keys between its buckets.
+    hits.first.focus()
+    page.keyboard.press("End")
+    assert page.evaluate(ACTIVE_HIT) == ["activeUsers", days - 1]
+    # The fold opens from the keyboard, with every row.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    page.keyboard.press("Enter")
+    assert section.locator("table").is_visible()
+    assert section.locator("tbody tr").count() == days
+    # Coarser buckets, offered with their counts; by month the table is open.
+    note = page.locator("#view p.long-series")
+    said = note.inner_text()
+    assert said.startswith(f"{days:,} days in this window: each table is folded"), said
+    assert note.locator("a").all_text_contents() == ["by week", "by month"]
+    href = note.locator("a", has_text="by month").get_attribute("href")
+    assert href == "#/measures?m=activeUsers&g=month"
+    note.locator("a", has_text="by month").click()
+    page = ui.ready(href)
+    assert section.locator("h3").inner_text() == "activeUsers by month"
+    assert section.locator("details").count() == 0 and section.locator("table").is_visible()
+    assert page.locator("#view p.long-series").count() == 0

@@ -25,6 +25,11 @@ const PAD = { left: 58, right: 16, top: 14, bottom: 30 };
 const MAX_SERIES = 8;
 const MEASURE_HINT = "Point at a measure, or Tab to it, for what it counts.";
 const DURATIONS = { m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };
+// More rows than this and a measure's table is folded under its chart, its size in the line
+// that opens it; more buckets than this and the page offers the coarser granularities.
+// "everything" by day on a store a year and a half old drew 530 rows a measure: a page
+// 35,000 px tall, the chart (one Tab stop, arrow keys between buckets) lost above them.
+const LONG_SERIES = 60;
 
 function svg(tag, attributes, ...children) {
   const node = document.createElementNS(SVG, tag);
@@ -234,7 +239,32 @@ function resultTable(measure, result) {
     cells: [row.time, ...measure.keys.map((k) => (row[k] === null ? "–" : row[k])),
       ...measure.values.map((v) => format(row[v.name], v.kind))],
   }));
-  return table(headings, rows);
+  const shown = table(headings, rows);
+  if (rows.length <= LONG_SERIES) return shown;
+  return el("details", { class: "long-table" },
+    el("summary", {}, `Table: ${rows.length.toLocaleString("en")} rows, one per `
+      + `${measure.keys.length ? `${result.timeGranularity} and ${measure.keys.join(" / ")}`
+        : result.timeGranularity}`),
+    shown);
+}
+
+// Over a long series, the coarser granularities the window takes, each a link with its
+// number of buckets: the fold keeps the page short, and these give a chart one can read.
+function coarserNote(granularity, usable, params) {
+  const all = usable ? usable.granularities : [];
+  const at = all.findIndex((g) => g.granularity === granularity);
+  if (at < 0 || all[at].buckets <= LONG_SERIES) return null;
+  const coarser = all.slice(at + 1).filter((g) => g.usable);
+  const links = coarser.flatMap((g, i) => {
+    const next = new URLSearchParams(params);
+    next.set("g", g.granularity);
+    return [i ? ", " : "", el("a", { href: `#/measures?${next}` }, `by ${g.granularity}`),
+      ` (${g.buckets.toLocaleString("en")} bucket${g.buckets === 1 ? "" : "s"})`];
+  });
+  return el("p", { class: "meta long-series" },
+    `${all[at].buckets.toLocaleString("en")} ${granularity}s in this window: each table is `
+    + "folded under its chart.", coarser.length ? " Fewer, longer buckets: " : null,
+    ...links, coarser.length ? "." : null);
 }
 
 async function showMeasures(arg, params) {
@@ -305,6 +335,8 @@ async function showMeasures(arg, params) {
   });
   const sections = [];
   if (note) sections.push(el("p", { class: "meta granularity-note" }, note));
+  const long = picked.length ? coarserNote(granularity, usable, params) : null;
+  if (long) sections.push(long);
   if (picked.length) {
     const answer = await postJson("/analytics/query", {
       startTime: windowStart, endTime: windowEnd, context,
