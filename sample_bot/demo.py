@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -192,9 +193,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def _store_line(args: argparse.Namespace, log_dir: Path) -> str:
     return (
-        f"The store is {args.store}: `bot-telemetry serve --store {args.store}` opens the UI "
-        f"on it again, and the demo run again adds to it.   (logs in {log_dir})"
+        f"The store is {args.store}: `{_cli_command()} serve --store {args.store}` opens the "
+        f"UI on it again, and the demo run again adds to it.   (logs in {log_dir})"
     )
+
+
+def _cli_command() -> str:
+    """``bot-telemetry`` as this shell can run it: make demo runs .venv/bin/python, and a fresh
+    clone's .venv is not on PATH, so a bare name would be 'command not found'."""
+    beside = Path(sys.executable).parent / "bot-telemetry"
+    on_path = shutil.which("bot-telemetry")
+    if not beside.is_file() or (on_path and Path(on_path).resolve() == beside.resolve()):
+        return "bot-telemetry"
+    try:
+        return str(beside.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
 
 
 def _webchat_line(args: argparse.Namespace) -> str:
