@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -117,6 +118,37 @@ async def test_questions_answered_and_missed(runtime: str, telemetry: CapturedTe
     assert not_found["articleFound"] is False
     # The user's words are personal: the default policy keeps them out.
     assert "question" not in found and "originalQuestion" not in found
+
+
+async def test_a_thumbs_up_from_web_chat_is_a_turn_not_a_server_error(
+    runtime: str, telemetry: CapturedTelemetry
+) -> None:
+    """Web Chat posts the vote as an event whose entity is the LikeAction the answer offered,
+    with an @type and no type: the Agents SDK's Activity refused it, a 500 on every thumb."""
+    async with sample_stack(runtime=runtime) as stack:
+        conversation = await stack.channel.start("u1", "Ben")
+        await stack.channel.say(conversation, "do you have parking?")
+        vote = {"@type": "LikeAction", "@id": "urn:vote:like:out-1", "name": "Like"}
+        activity = {
+            "type": "event",
+            "name": "webchat:activity-status/feedback",
+            "id": "in-vote",
+            "channelId": "sample-channel",
+            "serviceUrl": stack.urls["channel"],
+            "conversation": {"id": conversation},
+            "from": {"id": "u1", "name": "Ben"},
+            "recipient": {"id": "bot", "name": "Sample Bot"},
+            "entities": [vote],
+        }
+        async with aiohttp.ClientSession() as session:
+            url = f"{stack.urls['bot']}/api/messages"
+            async with session.post(url, json=activity) as response:
+                assert response.status < 300, await response.text()
+        after = await stack.channel.say(conversation, "do you have parking?")
+    assert _texts(after)[0].startswith("There is a public car park")
+    received = _props(telemetry, "BotMessageReceived")
+    [vote_received] = [props for props in received if props["activityId"] == "in-vote"]
+    assert vote_received["activityType"] == "event"
 
 
 async def test_failing_dependencies_degrade_the_answer_not_the_turn(
