@@ -118,10 +118,17 @@ def as_json(app_map: AppMap) -> str:
 def as_text(app_map: AppMap) -> str:
     lines = ["nodes:"]
     width = max([len(node["id"]) for node in app_map["nodes"]] + [4])
+    calls_out = _calls_out(app_map)
     for node in app_map["nodes"]:
+        sent = calls_out.get(node["id"], 0)
+        # A client only (the web chat page) is called by nothing: say what it sent, as the
+        # SVG does; "requests 0" read as its telemetry missing.
+        if node["kind"] == "service" and not node["requests"] and sent:
+            figure = f"calls out {sent:>5}"
+        else:
+            figure = f"requests {node['requests']:>6}"
         lines.append(
-            f"  {node['id']:<{width}}  {node['kind']:<10}  requests {node['requests']:>6}"
-            f"  failures {node['failures']:>5}"
+            f"  {node['id']:<{width}}  {node['kind']:<10}  {figure}  failures {node['failures']:>5}"
         )
     lines.append("edges:")
     pair_width = max([len(e["source"]) + len(e["target"]) + 4 for e in app_map["edges"]] + [4])

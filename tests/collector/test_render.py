@@ -85,6 +85,24 @@ def test_text_json_and_mermaid() -> None:
     assert "stroke:#d13438" in mermaid
 
 
+def test_text_says_what_a_client_only_node_sent() -> None:
+    """The web chat page calls the channel and is called by nothing: 'requests 0' (what make
+    demo and 'bot-telemetry appmap' printed) read as its telemetry missing; the SVG and
+    Mermaid already said 'calls out'."""
+    app_map = demo_map()
+    app_map["nodes"].append(Node(id="webchat", kind="service", requests=0, failures=0))
+    app_map["edges"].append(
+        Edge(source="webchat", target="channel", calls=7, failures=0, p50_ms=1.0, p95_ms=2.0)
+    )
+    text = as_text(app_map)
+    nodes = text.split("nodes:\n", 1)[1].split("edges:", 1)[0].splitlines()
+    [webchat] = [line for line in nodes if line.startswith("  webchat ")]
+    [channel] = [line for line in nodes if line.startswith("  channel ")]
+    assert "calls out     7" in webchat and "requests" not in webchat
+    assert "requests      4" in channel
+    assert webchat.index("failures") == channel.index("failures")  # the columns still line up
+
+
 def test_an_empty_map_still_renders() -> None:
     empty = AppMap(nodes=[], edges=[])
     assert "no telemetry" in as_text(empty)
