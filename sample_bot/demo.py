@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         app_map = _collected_app_map(args, collector_url, summary, started)
         print(as_text(app_map))
         _print_summary(summary)
-        print(_exhaust_line(collector_url))
+        print(_exhaust_line(collector_url, args.store))
         if args.summary:
             args.summary.write_text(json.dumps(asdict(summary), indent=2))
         if args.exit:
@@ -336,8 +336,9 @@ def _collected_app_map(
         time.sleep(0.2)
 
 
-def _exhaust_line(collector_url: str) -> str:
-    """Ask serve for today's response exhaust (UCI's API) and say where it is."""
+def _exhaust_line(collector_url: str, store: Path) -> str:
+    """Ask serve for today's response exhaust (UCI's API), say where it is and how to find it
+    again once its link has expired (the tag is this run's, so no one could guess it)."""
     now = time.gmtime()
     today = time.strftime("%Y-%m-%d", now)
     # A tag of this run's: one tag gives one request id a day, so a run on a store an earlier
@@ -372,7 +373,9 @@ def _exhaust_line(collector_url: str) -> str:
         return f"Data exhaust: {read['status']} {read.get('statusMessage', '')}"
     return (
         "Data exhaust (every answered prompt; answers only of users who consented), link "
-        f"valid 30 minutes: {read['downloadUrls'][0]}"
+        f"valid 30 minutes: {read['downloadUrls'][0]}\n"
+        f"  fresh links later: tag {tag} on the UI's Exhausts page, or "
+        f"`{_cli_command()} exhaust list {tag} --store {store}`"
     )
 
 

@@ -217,7 +217,9 @@ def test_the_demo_run_again_on_its_store_exports_every_answer_of_the_day(tmp_pat
             timeout=90,
         )  # fmt: skip
         assert ran.returncode == 0, ran.stdout + ran.stderr
-    link = next(line for line in ran.stdout.splitlines() if line.startswith("Data exhaust"))
+    lines = ran.stdout.splitlines()
+    at = next(index for index, line in enumerate(lines) if line.startswith("Data exhaust"))
+    link = lines[at]
     path = link.split("/dataset/v1/download/", 1)[1].split("?", 1)[0]
     exported = store.parent / "exhaust" / "files" / path
     listed = _cli("events", "--store", str(store), "--limit", "100000", "--format", "jsonl")
@@ -228,3 +230,9 @@ def test_the_demo_run_again_on_its_store_exports_every_answer_of_the_day(tmp_pat
         rows = list(csv.DictReader(file))
     assert answered > 0
     assert len(rows) == answered, (len(rows), answered)
+    # Once the link has expired, the line after it says how to find the job again: the tag
+    # is this run's own, so no one could guess it to list its jobs.
+    tag = lines[at + 1].split("tag ", 1)[1].split()[0]
+    listed_jobs = json.loads(_cli("exhaust", "list", tag, "--store", str(store)).stdout)
+    request_id = path.split("/")[1]
+    assert [job["requestId"] for job in listed_jobs["result"]["jobs"]] == [request_id]
