@@ -161,6 +161,15 @@ class IntentModel:
                     add(kind, canonical, match)
         for match in re.finditer(r"\b\d+\b", folded):
             add("number", int(match.group()), match)
+        # "twenty-two" as one number, before the "two" in it is taken as one on its own.
+        tens = [w for w, n in self._number_words.items() if n in range(20, 100, 10)]
+        units = {w: n for w, n in self._number_words.items() if n in range(1, 10) and " " not in w}
+        if tens and units:
+            pattern = (
+                rf"\b({'|'.join(map(re.escape, tens))})[- ]({'|'.join(map(re.escape, units))})\b"
+            )
+            for match in re.finditer(pattern, folded):
+                add("number", self._number_words[match[1]] + units[match[2]], match)
         for phrase, number in sorted(self._number_words.items(), key=lambda kv: -len(kv[0])):
             for match in re.finditer(rf"\b{re.escape(phrase)}\b", folded):
                 add("number", number, match)

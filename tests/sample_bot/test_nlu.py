@@ -51,6 +51,19 @@ def test_entities_with_positions_in_the_original_text(model: IntentModel) -> Non
         assert query[entity.start : entity.start + entity.length] == entity.text
 
 
+def test_tens_and_their_compounds_are_read_whole(model: IntentModel) -> None:
+    """'twenty-two' was read as the 'two' in it: a booking for 22 quietly became one for 2."""
+
+    def numbers(query: str) -> list[tuple[int, str]]:
+        return [(e.value, e.text) for e in model.predict(query).entities if e.type == "number"]
+
+    assert numbers("a table for Twenty-Two on friday") == [(22, "Twenty-Two")]
+    assert numbers("twenty one of us") == [(21, "twenty one")]
+    assert numbers("we are fifteen") == [(15, "fifteen")]
+    assert numbers("thirty people") == [(30, "thirty")]
+    assert numbers("four") == [(4, "four")]
+
+
 def test_longest_synonym_wins(model: IntentModel) -> None:
     entities = model.predict("tomorrow night for 2").entities
     assert [(e.type, e.text) for e in entities] == [("day", "tomorrow night"), ("number", "2")]
