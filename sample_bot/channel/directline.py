@@ -36,6 +36,10 @@ from aiohttp import WSMsgType, web
 from .simulator import MAX_CONVERSATIONS, MAX_TEXT_LENGTH, BotUnavailable, ChannelSimulator
 
 TOKEN_SECONDS = 1800  # as Direct Line's tokens
+#: The channelId Azure's Direct Line gives Web Chat's activities: botbuilder and the Agents SDK
+#: draw a prompt's choices as buttons on it, and as '(1) Yes or (2) No' text on a channel they
+#: do not know (the simulator's own).
+WEBCHAT_CHANNEL = "webchat"
 WEBCHAT_DIR = Path(__file__).resolve().parents[1] / "webchat"
 #: The files the page loads: ours (static/) and the bundles scripts/build-webchat makes (dist/).
 PAGE_FILES = {
@@ -152,7 +156,7 @@ class DirectLine:
             await self.append(conversation_id, {**activity, "from": sender})
 
     def open(self, user_id: str) -> str:
-        conversation_id = self.simulator.open_conversation(user_id, "Web user")
+        conversation_id = self.simulator.open_conversation(user_id, "Web user", WEBCHAT_CHANNEL)
         self._transcripts[conversation_id] = _Transcript()
         while len(self._transcripts) > MAX_CONVERSATIONS:
             self._transcripts.popitem(last=False)
@@ -330,7 +334,7 @@ async def page(request: web.Request) -> web.Response:
     text = PAGE.format(
         nonce=nonce,
         collector=html.escape(collector),
-        channel=html.escape(line.simulator.channel_id),
+        channel=html.escape(WEBCHAT_CHANNEL),
     )
     headers = {"Content-Security-Policy": policy, "Cache-Control": "no-store"}
     return web.Response(text=text, content_type="text/html", headers=headers)

@@ -42,6 +42,8 @@ MAX_TEXT_LENGTH = 4_000
 class _Conversation:
     id: str
     user: dict[str, str]
+    #: The simulator's own, or the channel a client of it stands for (Direct Line: webchat).
+    channel_id: str
     activities: list[dict[str, Any]] = field(default_factory=list)  # what the bot sent
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -90,7 +92,7 @@ class ChannelSimulator:
             "timestamp": now,
             "localTimestamp": now,
             "serviceUrl": self.service_url,
-            "channelId": self.channel_id,
+            "channelId": conversation.channel_id,
             "from": conversation.user,
             "recipient": self.bot,
             "conversation": {"id": conversation.id},
@@ -111,10 +113,11 @@ class ChannelSimulator:
         conversation_id = self.open_conversation(user_id, user_name)
         return conversation_id, await self.greet(conversation_id)
 
-    def open_conversation(self, user_id: str, user_name: str) -> str:
+    def open_conversation(self, user_id: str, user_name: str, channel_id: str | None = None) -> str:
         conversation = _Conversation(
             id=f"conv-{uuid.uuid4().hex[:12]}",
             user={"id": user_id, "name": user_name, "role": "user"},
+            channel_id=channel_id or self.channel_id,
         )
         self._conversations[conversation.id] = conversation
         while len(self._conversations) > MAX_CONVERSATIONS:

@@ -244,3 +244,38 @@ def test_page_is_served_with_a_strict_policy(demo: dict[str, str]) -> None:
     assert demo["collector"] in policy
     assert "<script>" not in html and "cdn" not in html.lower()
     assert Path(REPO / "sample_bot" / "webchat" / "dist" / "sunbird.js").is_file()
+
+
+def test_the_consent_question_offers_yes_and_no_buttons(demo: dict[str, str]) -> None:
+    """Direct Line said its activities came from 'sample-channel', a channel botbuilder does
+    not know to draw buttons on, so the page asked '(1) Yes or (2) No' in text to type; Azure's
+    Direct Line says 'webchat' for Web Chat, as the Emulator says 'emulator'."""
+    base = f"{demo['channel']}/v3/directline/conversations"
+    token = get_token(demo["channel"])
+
+    def call(url: str, body: dict[str, Any] | None = None, bearer: str = token) -> Any:
+        request = urllib.request.Request(
+            url,
+            data=None if body is None else json.dumps(body).encode(),
+            method="GET" if body is None else "POST",
+            headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    started = call(base, {})
+    activities = f"{base}/{started['conversationId']}/activities"
+    call(activities, {"type": "message", "text": "book a table"}, started["token"])
+    found: list[dict[str, Any]] = []
+
+    def asked() -> bool:
+        polled = call(f"{activities}?watermark=", bearer=started["token"])["activities"]
+        found[:] = [a for a in polled if (a.get("text") or "").startswith("Before we start")]
+        return bool(found)
+
+    wait_for(asked, timeout=20, what="the consent question")
+    [question] = found
+    assert question["channelId"] == "webchat"
+    actions = question.get("suggestedActions", {}).get("actions", [])
+    assert [action["value"] for action in actions] == ["Yes", "No"], question
+    assert "(1)" not in question["text"]
