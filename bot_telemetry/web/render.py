@@ -456,6 +456,12 @@ def conversation_as_text(found: Conversation) -> str:
             f"{'proactive' if turn.get('proactive') else _activity(turn)}  "
             f"{turn['duration_ms']:.1f} ms  trace {turn['trace_id']}"
         )
+        # The page's events in the turn's trace, by time: what the page did to start the turn
+        # (a click on send, a suggested action) is read before what the user said.
+        page_before = [n for n in turn.get("client_events", []) if n["time"] <= turn["start"]]
+        page_after = [n for n in turn.get("client_events", []) if n["time"] > turn["start"]]
+        for note in page_before:
+            lines.append(f"  page: {note['label']}")
         if turn.get("proactive"):
             # Nobody said anything: the bot wrote unasked (continue_conversation).
             lines.append("  proactive: the bot wrote unasked")
@@ -486,7 +492,7 @@ def conversation_as_text(found: Conversation) -> str:
                 f"  failure: [{failure['service']}] {failure['name']}"
                 + (f": {failure['message']}" if failure["message"] else "")
             )
-        for note in turn.get("client_events", []):
+        for note in page_after:
             lines.append(f"  page: {note['label']}")
     for note in outside:
         if note["before_turn"] >= len(found["turns"]):

@@ -448,16 +448,20 @@ def test_client_events_join_the_conversation_and_the_trace(served: CollectorThre
 
     before = int(datetime.fromisoformat(first_start.replace("Z", "+00:00")).timestamp() * 1000)
     start = event("START", conversation=sent.conversation_id, ets=before - 5_000)
-    interact = event("INTERACT", conversation=sent.conversation_id)
+    turn_start = next(t["start"] for t in summaries if t["trace_id"] == turn_trace)
+    turn_ms = int(datetime.fromisoformat(turn_start.replace("Z", "+00:00")).timestamp() * 1000)
+    # The click on send comes before the turn it starts; the thumbs up after its reply.
+    interact = event("INTERACT", conversation=sent.conversation_id, ets=turn_ms - 40)
     interact["context"]["cdata"].append({"type": "Trace", "id": turn_trace.upper()})
-    post(served.url, bundle([start, interact]))
+    feedback = event("FEEDBACK", conversation=sent.conversation_id, ets=turn_ms + 60_000)
+    feedback["context"]["cdata"].append({"type": "Trace", "id": turn_trace})
+    post(served.url, bundle([start, interact, feedback]))
     found = get(served.url, f"/api/conversations/{sent.conversation_id}")
     assert [note["eid"] for note in found["client_events"]] == ["START"]
     assert found["client_events"][0]["before_turn"] == 0
     turn = next(t for t in found["turns"] if t["trace_id"] == turn_trace)
-    assert [note["label"] for note in turn["client_events"]] == [
-        "INTERACT CLICK imBack suggested-action"
-    ]
+    assert [note["eid"] for note in turn["client_events"]] == ["INTERACT", "FEEDBACK"]
+    assert turn["client_events"][0]["label"] == "INTERACT CLICK imBack suggested-action"
     trace = get(served.url, f"/api/traces/{turn_trace}")
     assert "INTERACT" in [entry["event_name"] for entry in trace["logs"]]
     # The CLI's transcript shows them in place too.
@@ -465,7 +469,14 @@ def test_client_events_join_the_conversation_and_the_trace(served: CollectorThre
 
     text = conversation_as_text(found)
     assert text.index("page: START") < text.index("#1 ")
-    assert "  page: INTERACT CLICK imBack suggested-action" in text
+    number = found["turns"].index(turn) + 1
+    block = text[text.index(f"#{number} ") :]
+    block = block[: block.index(f"#{number + 1} ")] if f"#{number + 1} " in block else block
+    # In the turn, by time: the click that sent the message, what the user said, the bot's
+    # reply, then the page's feedback on it.
+    assert "  page: INTERACT CLICK imBack suggested-action" in block
+    assert block.index("page: INTERACT") < block.index("  user: ") < block.index("  bot: ")
+    assert block.index("  bot: ") < block.index("page: FEEDBACK")
 
 
 def test_cli_lists_client_events_and_the_failed_set(tmp_path: Path) -> None:

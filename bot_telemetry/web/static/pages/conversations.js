@@ -33,6 +33,9 @@ function turnCard(turn, number) {
       // Named by its turn: a screen reader's list of links read "trace" once per turn.
       ms(turn.duration_ms), " · ", el("a", { href: `#/trace/${turn.trace_id}`,
         "aria-label": `trace of turn ${number}` }, "trace")),
+    // The page's events in the turn's trace, by time (ISO, same form): what the page did to
+    // start the turn (a click on send, a suggested action) comes before what the user said.
+    pageNotes((turn.client_events || []).filter((note) => note.time <= turn.start)),
     // A proactive turn: nobody said anything, the bot wrote unasked (continue_conversation).
     turn.proactive
       ? el("div", { class: "proactive" }, el("span", { class: "norecord" }, "(proactive: the bot wrote unasked)"))
@@ -59,7 +62,7 @@ function turnCard(turn, number) {
     }),
     el("ul", { class: "deps" }, turn.dependencies.map((d) => el("li", { class: d.failed ? "failed" : "" },
       `${d.source} → ${d.target}: ${d.name} ${ms(d.duration_ms)}${d.failed ? " (failed)" : ""}`))),
-    pageNotes(turn.client_events || []));
+    pageNotes((turn.client_events || []).filter((note) => note.time > turn.start)));
 }
 
 // The page's own events (client telemetry): in their turn when they carry its trace.
