@@ -244,9 +244,13 @@ def _start_all(fleet: Fleet, args: argparse.Namespace) -> None:
         ],
     )
     fleet.wait_ready(collector, f"{_url(args, 'collector')}/api/health")
+    # Stopped in the reverse order: the bot before the channel, so the turns in flight when
+    # Ctrl-C comes still deliver their replies (to a stopped channel each was refused and
+    # retried by botbuilder's connector, ~10 s) and their calls to nlu and qna.
     services = [
         ("nlu", ["-m", "sample_bot.nlu", "--fail-every", str(args.nlu_fail_every)]),
         ("qna", ["-m", "sample_bot.qna", "--fail-every", str(args.qna_fail_every)]),
+        ("channel", ["-m", "sample_bot.channel", "--bot-url", f"{_url(args, 'bot')}/api/messages"]),
         (
             "bot",
             [
@@ -262,7 +266,6 @@ def _start_all(fleet: Fleet, args: argparse.Namespace) -> None:
                 _url(args, "channel"),
             ],
         ),
-        ("channel", ["-m", "sample_bot.channel", "--bot-url", f"{_url(args, 'bot')}/api/messages"]),
     ]
     # Start them all, then wait: they import their SDKs in parallel.
     children = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -129,6 +130,11 @@ def test_sigterm_to_the_demo_under_load(tmp_path: Path) -> None:
     output = (tmp_path / "demo.log").read_text()
     assert "stopping" in output, output
     assert not [name for name, port in ports.items() if port_in_use(port)], "a process is left"
+    # The bot stops before the channel, so the replies of the turns in flight reach it: with
+    # the channel stopped first, each was refused and retried (~10 s of a Ctrl-C).
+    logs = Path(re.findall(r"\(logs in (\S+)\)", output)[-1])
+    refused = [line for line in (logs / "bot.log").read_text().splitlines() if "refused" in line]
+    assert not refused, refused[:3]
 
     message_turns = stored(
         store,
