@@ -26,7 +26,7 @@ from typing import Any
 
 from yarl import URL
 
-from .outgoing import start_quietly
+from .outgoing import OutgoingRequest, start_quietly
 
 _log = logging.getLogger(__name__)
 
@@ -97,11 +97,7 @@ def _wrap(module: ModuleType) -> bool:
 
     @functools.wraps(original)
     async def send(self: Any, request: Any, **kwargs: Any) -> Any:
-        outgoing = None
-        try:
-            outgoing = start_quietly(str(request.method), URL(str(request.url)), request.headers)
-        except ValueError:
-            _log.debug("unparsable URL in an msrest request", exc_info=True)
+        outgoing = _start(request)
         if outgoing is None:
             return await original(self, request, **kwargs)
         try:
@@ -109,11 +105,9 @@ def _wrap(module: ModuleType) -> bool:
         except BaseException as error:
             outgoing.fail(error)
             raise
-        outgoing.finish(int(getattr(response, "status_code", 0) or 0))
-        return response
+        return _finished(outgoing, response)
 
-    send.__bot_telemetry__ = True  # type: ignore[attr-defined]
-    sender.send = send
+    _install(sender, send)
     return True
 
 
@@ -125,11 +119,7 @@ def _wrap_sync(module: ModuleType) -> bool:
 
     @functools.wraps(original)
     def send(self: Any, request: Any, **kwargs: Any) -> Any:
-        outgoing = None
-        try:
-            outgoing = start_quietly(str(request.method), URL(str(request.url)), request.headers)
-        except ValueError:
-            _log.debug("unparsable URL in an msrest request", exc_info=True)
+        outgoing = _start(request)
         if outgoing is None:
             return original(self, request, **kwargs)
         try:
@@ -137,9 +127,25 @@ def _wrap_sync(module: ModuleType) -> bool:
         except BaseException as error:
             outgoing.fail(error)
             raise
-        outgoing.finish(int(getattr(response, "status_code", 0) or 0))
-        return response
+        return _finished(outgoing, response)
 
-    send.__bot_telemetry__ = True  # type: ignore[attr-defined]
-    sender.send = send
+    _install(sender, send)
     return True
+
+
+def _start(request: Any) -> OutgoingRequest | None:
+    try:
+        return start_quietly(str(request.method), URL(str(request.url)), request.headers)
+    except ValueError:
+        _log.debug("unparsable URL in an msrest request", exc_info=True)
+        return None
+
+
+def _finished(outgoing: OutgoingRequest, response: Any) -> Any:
+    outgoing.finish(int(getattr(response, "status_code", 0) or 0))
+    return response
+
+
+def _install(sender: Any, send: Any) -> None:
+    send.__bot_telemetry__ = True
+    sender.send = send
