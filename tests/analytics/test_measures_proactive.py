@@ -5,7 +5,6 @@ new or in a session; the turns and the messages sent still count."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,8 @@ from typing import Any
 import pytest
 
 from bot_telemetry.analytics import query
-from bot_telemetry.store.database import Store
-from bot_telemetry.store.engine import DuckDBEngine, Engine
-from tests.support.bot_traffic import load_clickhouse, load_duckdb
-from tests.support.clickhouse import chdb_engine
-from tests.support.proactive import record_proactive_traffic
+from bot_telemetry.store.engine import Engine
+from tests.support.proactive import proactive_engines
 from tests.support.telemetry import CapturedTelemetry
 
 GRANULARITIES = ["minute", "hour"]
@@ -27,13 +23,8 @@ GRANULARITIES = ["minute", "hour"]
 def engines(
     telemetry: CapturedTelemetry, tmp_path: Path
 ) -> Iterator[tuple[list[Engine], int, int]]:
-    traffic, start_ns, end_ns = asyncio.run(record_proactive_traffic(telemetry))
-    store = Store.open(tmp_path / "store.duckdb")
-    load_duckdb(store, traffic)
-    with chdb_engine("proactive") as clickhouse:
-        load_clickhouse(clickhouse, traffic)
-        yield [DuckDBEngine(store), clickhouse], start_ns, end_ns
-    store.close()
+    with proactive_engines(telemetry, tmp_path, "proactive") as found:
+        yield found
 
 
 def _total(

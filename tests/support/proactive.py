@@ -4,7 +4,11 @@ its telemetry as OTLP export requests, for loading into any engine."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import aiohttp
 from botbuilder.core import TurnContext
@@ -12,8 +16,11 @@ from botbuilder.schema import ChannelAccount, ConversationAccount, ConversationR
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine, Engine
 from tests.bot.harness import running_bot
-from tests.support.bot_traffic import Traffic
+from tests.support.bot_traffic import Traffic, load_clickhouse, load_duckdb
+from tests.support.clickhouse import chdb_engine
 from tests.support.telemetry import CapturedTelemetry
 
 
@@ -51,3 +58,20 @@ async def record_proactive_traffic(telemetry: CapturedTelemetry) -> tuple[Traffi
     assert len(bot.connector.requests) == 5
     traffic = Traffic(requests=[encode_spans(telemetry.spans()), encode_logs(telemetry.logs())])
     return traffic, start_ns, time.time_ns()
+
+
+@contextmanager
+def proactive_engines(
+    telemetry: CapturedTelemetry, folder: Path, database: str
+) -> Iterator[tuple[list[Engine], int, int]]:
+    """The proactive traffic loaded into DuckDB (a store in ``folder``) and ClickHouse (chDB,
+    ``database``): both engines, and the time before and after it (ns)."""
+    traffic, start_ns, end_ns = asyncio.run(record_proactive_traffic(telemetry))
+    store = Store.open(folder / "store.duckdb")
+    load_duckdb(store, traffic)
+    try:
+        with chdb_engine(database) as clickhouse:
+            load_clickhouse(clickhouse, traffic)
+            yield [DuckDBEngine(store), clickhouse], start_ns, end_ns
+    finally:
+        store.close()

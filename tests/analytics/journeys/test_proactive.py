@@ -5,7 +5,6 @@ was then reminded left (not "went elsewhere"); a user the bot only wrote to is i
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +12,8 @@ import pytest
 
 from bot_telemetry.analytics.journeys import funnel, retention
 from bot_telemetry.analytics.traces import iso
-from bot_telemetry.store.database import Store
-from bot_telemetry.store.engine import DuckDBEngine, Engine
-from tests.support.bot_traffic import load_clickhouse, load_duckdb
-from tests.support.clickhouse import chdb_engine
-from tests.support.proactive import record_proactive_traffic
+from bot_telemetry.store.engine import Engine
+from tests.support.proactive import proactive_engines
 from tests.support.telemetry import CapturedTelemetry
 
 
@@ -25,13 +21,8 @@ from tests.support.telemetry import CapturedTelemetry
 def engines(
     telemetry: CapturedTelemetry, tmp_path: Path
 ) -> Iterator[tuple[list[Engine], int, int]]:
-    traffic, start_ns, end_ns = asyncio.run(record_proactive_traffic(telemetry))
-    store = Store.open(tmp_path / "store.duckdb")
-    load_duckdb(store, traffic)
-    with chdb_engine("proactive_retention") as clickhouse:
-        load_clickhouse(clickhouse, traffic)
-        yield [DuckDBEngine(store), clickhouse], start_ns, end_ns
-    store.close()
+    with proactive_engines(telemetry, tmp_path, "proactive_retention") as found:
+        yield found
 
 
 def test_a_user_the_bot_only_wrote_to_is_in_no_cohort(
