@@ -182,13 +182,15 @@ def test_events_name_takes_a_pattern_as_a_funnels_steps_do(tmp_path: Path) -> No
 
 def test_ctrl_c_while_the_command_line_is_read_ends_quietly_with_130(tmp_path: Path) -> None:
     """SIGINT (a real one, sent by the process to itself) while argparse reads --since: it
-    was a traceback from argparse's innards."""
+    was a traceback from argparse's innards. Raised in the main thread (raise_signal): sent
+    to the process (os.kill), another thread could take it and, on a busy machine, the
+    handler ran only after argparse had finished."""
     code = (
-        "import os, signal, sys\n"
+        "import signal, sys\n"
         "from bot_telemetry.cli import common, main\n"
         "checked = common.instant_argument\n"
         "def interrupted(text):\n"
-        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    signal.raise_signal(signal.SIGINT)\n"
         "    return checked(text)\n"
         "common.instant_argument = interrupted\n"
         f"sys.exit(main(['events', '--store', {str(tmp_path)!r}, '--since', '1h']))\n"
