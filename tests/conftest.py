@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -63,6 +65,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: every file keeps its tests together and in order
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temp_under_basetemp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Temp files made by the tests and by the processes they start (the demo's
+    bot-telemetry-demo-* log folders, running()'s proc-*.log) go under pytest's basetemp,
+    which pytest prunes (it keeps the last 3 runs), not in /tmp, where a folder a demo run
+    piled up. Processes inherit TMPDIR; a test that builds a process's environment from
+    nothing passes it on (tests/reliability/stack.exporting_to)."""
+    folder = str(tmp_path_factory.mktemp("tmp"))
+    previous, previous_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = tempfile.tempdir = folder
+    yield folder
+    tempfile.tempdir = previous
+    if previous_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = previous_env
 
 
 @pytest.fixture

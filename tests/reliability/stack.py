@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -179,7 +180,13 @@ async def drive(
 
 def exporting_to(url: str, **extra: str) -> dict[str, str]:
     """The environment that points every process's exporters at ``url``."""
-    return {"OTEL_EXPORTER_OTLP_ENDPOINT": url, **extra, "PATH": os.environ.get("PATH", "")}
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": url,
+        **extra,
+        "PATH": os.environ.get("PATH", ""),
+        # The tests' temp folder (tests/conftest.py), so the demo's logs are not left in /tmp.
+        "TMPDIR": tempfile.gettempdir(),
+    }
 
 
 @dataclass

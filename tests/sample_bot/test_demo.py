@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -55,7 +56,9 @@ def _port_options(ports: dict[str, int]) -> list[str]:
     return [option for name in NAMES for option in (f"--{name}-port", str(ports[name]))]
 
 
-def test_twenty_conversations_make_the_app_map_and_events(tmp_path: Path) -> None:
+def test_twenty_conversations_make_the_app_map_and_events(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     store, summary_file = tmp_path / "demo.duckdb", tmp_path / "summary.json"
     ports = {name: free_port() for name in NAMES}
     ran = _demo(
@@ -75,6 +78,11 @@ def test_twenty_conversations_make_the_app_map_and_events(tmp_path: Path) -> Non
     assert f"bot-telemetry serve --store {store}" in ran.stdout
     assert "channel -> bot" in ran.stdout  # the app map, printed
     assert "20/20" in ran.stderr  # the progress bar's end
+    # Its services' logs are kept (it says where), in the tests' temp folder (tests/conftest.py),
+    # which pytest prunes: each run's bot-telemetry-demo-* folder was left in /tmp.
+    logs = Path(re.findall(r"\(logs in (\S+)\)", ran.stdout)[-1])
+    assert (logs / "bot.log").is_file()
+    assert logs.is_relative_to(tmp_path_factory.getbasetemp())
 
     summary: dict[str, Any] = json.loads(summary_file.read_text())
     nlu, qna = summary["services"]["nlu"], summary["services"]["qna"]
