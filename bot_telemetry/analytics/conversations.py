@@ -348,7 +348,8 @@ def _annotate(
         score = attribute_number(properties.get(contract.INTENT_SCORE))
         turn["intents"].append(Intent(intent=str(intent), score=score))
     elif event == contract.QNA_MESSAGE:
-        answer = properties.get(contract.ANSWER)
+        # A model's answer is recorded (as generatedAnswer) only where the policy allowed it.
+        answer = properties.get(contract.ANSWER, properties.get(contract.GENERATED_ANSWER))
         turn["answers"].append(
             Answer(
                 answer=answer if isinstance(answer, str) else None,

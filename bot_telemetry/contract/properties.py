@@ -37,6 +37,8 @@ QUESTION: Final = "question"
 ORIGINAL_QUESTION: Final = "originalQuestion"
 USERNAME: Final = "username"
 ANSWER: Final = "answer"
+#: An answer a model wrote (an LLM), not a knowledge base's text: personal, like message text.
+GENERATED_ANSWER: Final = "generatedAnswer"
 SCORE: Final = "score"
 ARTICLE_FOUND: Final = "articleFound"
 KNOWLEDGE_BASE_ID: Final = "knowledgeBaseId"
@@ -95,6 +97,7 @@ __all__ = [
     "ENTITIES",
     "FROM_ID",
     "FROM_NAME",
+    "GENERATED_ANSWER",
     "INSTANCE_ID",
     "INTENT",
     "INTENT_2",

@@ -12,7 +12,14 @@ returning answers. Answers are read as QnA Maker's: objects or dicts with ``answ
 answering's (its SDK's ``KnowledgeBaseAnswer`` with ``confidence`` and ``qna_id``, or the
 REST answer with ``confidenceScore``). ``id == -1`` (both services' "no good match"), no
 answer or an empty list means nothing matched, reported as ``articleFound: false`` with no
-answer fields.
+answer fields. A model's answer (a string, or an OpenAI-compatible chat completion) is read
+too.
+
+A knowledge base's answer is its own text, recorded as ``answer``. An answer a model wrote
+(an LLM) can repeat what the user said, so it is ``generatedAnswer``, personal like message
+text: recorded only when the privacy policy allows message text. Unless ``generated=`` says,
+an answer is taken as generated when it has no knowledge base id (QnA Maker's ``id``, the
+question answering SDK's ``qna_id``): QnA Maker's client never is.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from ..contract import (
     ANSWER,
     ARTICLE_FOUND,
     FALLBACK_NO_ANSWER,
+    GENERATED_ANSWER,
     KNOWLEDGE_BASE_ID,
     MATCHED_QUESTION,
     ORIGINAL_QUESTION,
@@ -62,7 +70,9 @@ class TelemetryQnA:
 
     ``name`` names the app-map node (default ``QnAMaker`` for botbuilder's client,
     the class name for other clients, ``QnA`` for a function); ``endpoint`` and
-    ``knowledge_base_id`` default to a ``QnAMaker``'s own.
+    ``knowledge_base_id`` default to a ``QnAMaker``'s own. ``generated=True`` records every
+    answer as a model's (personal), ``False`` as a knowledge base's; by default an answer
+    with no knowledge base id is a model's.
     """
 
     def __init__(
@@ -72,6 +82,7 @@ class TelemetryQnA:
         name: str | None = None,
         endpoint: str | None = None,
         knowledge_base_id: str | None = None,
+        generated: bool | None = None,
         trace_activities: TraceActivities | str | None = None,
         privacy: PrivacyPolicy | None = None,
         service_name: str | None = None,
@@ -102,6 +113,8 @@ class TelemetryQnA:
                 f"async callable taking the turn context, got {type(client).__name__}"
             )
         self.inner = client
+        # QnA Maker answers from its knowledge base only.
+        self._generated = False if generated is None and _is_qna_maker(client) else generated
         own_endpoint = qna_endpoint(client) if _is_qna_maker(client) else None
         url = endpoint or string(getattr(own_endpoint, "host", None))
         self._knowledge_base_id = knowledge_base_id or string(
@@ -140,10 +153,18 @@ class TelemetryQnA:
             properties[ARTICLE_FOUND] = best is not None
             if best is not None:
                 score = number(_field(best, *_SCORE_FIELDS))
-                properties[ANSWER] = _field(best, "answer")
+                question_id = _field(best, *_ID_FIELDS)
+                generated = self._generated
+                if generated is None:
+                    # A knowledge base's answers have ids; a model's text has none.
+                    generated = question_id is None
+                if generated:
+                    properties[GENERATED_ANSWER] = _field(best, "answer")
+                else:
+                    properties[ANSWER] = _field(best, "answer")
+                    properties[MATCHED_QUESTION] = _field(best, "questions")
                 properties[SCORE] = score
-                properties[QUESTION_ID] = _text(_field(best, *_ID_FIELDS))
-                properties[MATCHED_QUESTION] = _field(best, "questions")
+                properties[QUESTION_ID] = _text(question_id)
                 if score is not None:
                     call.set_attribute(ATTR_SCORE, score)
             call.set_attribute(ATTR_ARTICLE_FOUND, best is not None)
@@ -161,11 +182,17 @@ class TelemetryQnA:
 
 
 def best_answer(answers: Any) -> Any | None:
-    """The first answer if it is a match, else None.
+    """The first answer if it is a match, else None. A model's text (a string, or a chat
+    completion's first choice) is an answer with no id.
 
     >>> best_answer([{"id": -1, "answer": "No good match found in KB.", "score": 0}]) is None
     True
+    >>> best_answer({"choices": [{"message": {"role": "assistant", "content": "Hi"}}]})
+    {'answer': 'Hi'}
     """
+    written = _model_text(answers)
+    if written is not None:
+        return {"answer": written} if written.strip() else None
     if not isinstance(answers, Sequence) and hasattr(answers, "answers"):
         answers = answers.answers  # QnAMaker.get_answers_raw's QueryResults
     if not isinstance(answers, Sequence) or isinstance(answers, str) or not answers:
@@ -181,6 +208,18 @@ def best_answer(answers: Any) -> Any | None:
 _SCORE_FIELDS: Final = ("score", "confidence", "confidenceScore")
 #: QnA Maker's and the REST answer's ``id``; the question answering SDK's ``qna_id``.
 _ID_FIELDS: Final = ("id", "qna_id")
+
+
+def _model_text(answers: Any) -> str | None:
+    """A model's answer: a string, or an OpenAI-compatible chat completion's first choice
+    (the response's JSON, or the ``openai`` package's ``ChatCompletion``); else None."""
+    if isinstance(answers, str):
+        return answers
+    choices = _field(answers, "choices") if not isinstance(answers, Sequence) else None
+    if not isinstance(choices, Sequence) or isinstance(choices, str) or not choices:
+        return None
+    content = _field(_field(choices[0], "message"), "content")
+    return content if isinstance(content, str) else None
 
 
 def _field(answer: Any, *names: str) -> Any:

@@ -34,6 +34,8 @@ PERSONAL_KEYS: frozenset[str] = frozenset(
         # a prompt's answer: recorded only for a user whose consent stands (or when
         # personal data may be logged for everyone)
         contract.PROMPT_RESPONSE,
+        # an answer a model wrote: it can repeat the user's words, names and ids
+        contract.GENERATED_ANSWER,
     }
 )
 

@@ -107,8 +107,11 @@ class Topology:
             if fail:
                 client.set_status(Status(StatusCode.ERROR, f"{callee} answered 500"))
 
-    def turn(self, sent: Sent, text: str, *, nlu_fails: bool = False) -> str:
-        """One message from the channel through the bot and its dependencies, and the reply."""
+    def turn(
+        self, sent: Sent, text: str, *, nlu_fails: bool = False, generated: bool = False
+    ) -> str:
+        """One message from the channel through the bot and its dependencies, and the reply;
+        ``generated``: the answer is an LLM's (``generatedAnswer``), not the knowledge base's."""
         conversation = sent.conversation_id
         with self._call("channel", "bot", "POST /api/messages", {"peer.service": "bot"}):
             bot = self.tracers["bot"]
@@ -139,7 +142,7 @@ class Topology:
                     "QnAMessage",
                     {
                         "conversationId": conversation,
-                        "answer": "Hello <b>there</b>",
+                        "generatedAnswer" if generated else "answer": "Hello <b>there</b>",
                         "score": 0.81,
                         "articleFound": True,
                     },

@@ -6,6 +6,7 @@ import json
 import urllib.request
 from typing import Any
 
+from bot_telemetry import PrivacyPolicy
 from tests.collector.conftest import Populated
 
 
@@ -90,3 +91,24 @@ def test_text_is_absent_when_the_policy_did_not_record_it(collector: Any) -> Non
     assert turn["text"] is None
     assert turn["replies"] == [None]
     assert turn["intents"][0]["intent"] == "Greeting"
+
+
+def test_an_llms_answer_shows_where_the_policy_recorded_it(collector: Any) -> None:
+    from tests.collector.scenario import Sent, Topology
+
+    for conversation, privacy in (
+        ("llm-open", PrivacyPolicy(log_personal_information=True)),
+        ("llm-private", None),
+    ):
+        topology = Topology(collector.url, privacy=privacy)
+        try:
+            topology.turn(Sent(conversation_id=conversation), "hi", generated=True)
+            topology.flush()
+        finally:
+            topology.shutdown()
+    (turn,) = get_json(f"{collector.url}/api/conversations/llm-open")["turns"]
+    assert turn["answers"] == [
+        {"answer": "Hello <b>there</b>", "score": 0.81, "article_found": True}
+    ]
+    (turn,) = get_json(f"{collector.url}/api/conversations/llm-private")["turns"]
+    assert turn["answers"] == [{"answer": None, "score": 0.81, "article_found": True}]

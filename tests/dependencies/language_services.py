@@ -9,7 +9,9 @@
   ``POST /language/:query-knowledgebases?projectName=..&deploymentName=..&api-version=2021-10-01``
   (``azure-ai-language-questionanswering``'s ``get_answers``), answering ``answers`` with
   ``confidenceScore`` and ``id``; no match is the service's default answer, id -1;
-- an OpenAI-compatible ``POST /v1/chat/completions``, the way bots call an LLM today.
+- an OpenAI-compatible ``POST /v1/chat/completions``, the way bots call an LLM today: an
+  intent as JSON, or (system prompt ``ANSWER_PROMPT``) a written answer quoting the user;
+  the model answering is the one asked with ``MODEL_VERSION`` after it.
 
 Each checks the key header the real service wants (401 otherwise) and records what it
 received. A text containing ``throttle`` is answered 429 with ``Retry-After``, ``slow``
@@ -30,6 +32,10 @@ from bot_telemetry import instrument_app
 LANGUAGE_KEY = "test-language-key"
 LLM_KEY = "sk-test-llm-key"
 NO_ANSWER = "No answer found"
+#: A system prompt starting so asks the LLM for a written answer (else it recognizes an intent).
+ANSWER_PROMPT = "Answer the user's question"
+ANSWER_OPENING = "You asked:"
+MODEL_VERSION = "-2024-07-18"
 
 
 @dataclass
@@ -135,18 +141,25 @@ def language_app(received: Received) -> web.Application:
         refused = await _refused(request, received, text)
         if refused is not None:
             return refused
-        content = {"intent": "BookFlight" if "flight" in text else "None", "score": 0.8}
+        if body["messages"][0]["content"].startswith(ANSWER_PROMPT):
+            # A written answer, repeating the user's words as models do.
+            content = f"{ANSWER_OPENING} {text}. We fly there daily."
+        else:
+            intent = {"intent": "BookFlight" if "flight" in text else "None", "score": 0.8}
+            content = json.dumps(intent)
+        model = body.get("model")
         return web.json_response(
             {
                 "id": "chatcmpl-1",
                 "object": "chat.completion",
                 "created": 0,
-                "model": body.get("model"),
+                # The deployment's dated version, as OpenAI answers for an alias.
+                "model": f"{model}{MODEL_VERSION}" if isinstance(model, str) else model,
                 "choices": [
                     {
                         "index": 0,
                         "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": json.dumps(content)},
+                        "message": {"role": "assistant", "content": content},
                     }
                 ],
                 "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18},

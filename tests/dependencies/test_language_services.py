@@ -19,8 +19,18 @@ from botbuilder.core import IntentScore, Recognizer, RecognizerResult, TurnConte
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, StatusCode
 
-from bot_telemetry import TelemetryMiddleware, TelemetryQnA, TelemetryRecognizer
+from bot_telemetry import (
+    PrivacyPolicy,
+    TelemetryMiddleware,
+    TelemetryQnA,
+    TelemetryRecognizer,
+    configure,
+)
+from bot_telemetry.export.posthog import PostHogLogExporter
+from bot_telemetry.posthog import PostHogSettings
 from tests.dependencies.language_services import (
+    ANSWER_OPENING,
+    ANSWER_PROMPT,
     LANGUAGE_KEY,
     LLM_KEY,
     NO_ANSWER,
@@ -28,8 +38,9 @@ from tests.dependencies.language_services import (
     language_app,
 )
 from tests.dependencies.turns import bot_adapter as dependency_adapter
+from tests.support.posthog import PostHogServer
 from tests.support.servers import serving
-from tests.support.telemetry import CapturedTelemetry
+from tests.support.telemetry import CapturedTelemetry, capture
 
 UTTERANCE = "book a flight to Paris for ada@example.com"
 INTENTS = {"BookFlight", "None"}
@@ -128,6 +139,36 @@ class LlmRecognizer(Recognizer):  # type: ignore[misc]
         intent = answer["intent"] if answer["intent"] in INTENTS else "None"
         score = IntentScore(score=answer["score"]) if self.scored else IntentScore()
         return RecognizerResult(text=text, intents={intent: score})
+
+
+class LlmAnswerer:
+    """An answer an LLM writes (OpenAI-compatible chat completions over httpx), handed back
+    as ``shape`` says: QnA-like ``answers`` with no knowledge base id, the ``text``, or the
+    ``completion`` as the API returned it."""
+
+    def __init__(self, base_url: str, shape: str = "answers") -> None:
+        self.shape = shape
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {LLM_KEY}"},
+            event_hooks={"request": [inject_trace]},
+        )
+        OPENED.append(self.client)
+
+    async def __call__(self, turn_context: TurnContext) -> Any:
+        messages = [
+            {"role": "system", "content": f"{ANSWER_PROMPT} about our flights."},
+            {"role": "user", "content": turn_context.activity.text},
+        ]
+        response = await self.client.post(
+            "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": messages}
+        )
+        response.raise_for_status()
+        completion = response.json()
+        if self.shape == "completion":
+            return completion
+        text = completion["choices"][0]["message"]["content"]
+        return text if self.shape == "text" else [{"answer": text, "score": 1.0}]
 
 
 @pytest.fixture
@@ -425,3 +466,79 @@ async def test_clus_own_response_is_read_as_clu_answered_it(
     attributes = telemetry.span_named("Recognizer Query").attributes or {}
     assert attributes["bot.recognizer.intent_score"] == pytest.approx(score)
     assert [v for v in every_value(telemetry) if "Paris" in v] == []
+
+
+async def answer_turn(qna: TelemetryQnA) -> None:
+    async def logic(turn_context: TurnContext) -> None:
+        await qna.get_answers(turn_context)
+
+    await bot_adapter(logic).receive_activity(UTTERANCE)
+
+
+@pytest.mark.parametrize("shape", ["answers", "text", "completion"])
+async def test_an_llms_answer_is_private_by_default(
+    telemetry: CapturedTelemetry, language: tuple[str, Received], shape: str
+) -> None:
+    base, _ = language
+    await answer_turn(TelemetryQnA(LlmAnswerer(base, shape), name="LLM", endpoint=base))
+    properties = event_properties(telemetry, "QnAMessage")
+    assert properties["articleFound"] is True
+    assert not {"answer", "generatedAnswer", "matchedQuestion"} & set(properties)
+    # Not in the span event, the log record or any span attribute.
+    assert [v for v in every_value(telemetry) if ANSWER_OPENING in v or "Paris" in v] == []
+
+
+async def test_an_llms_answer_is_recorded_where_message_text_is(
+    language: tuple[str, Received],
+) -> None:
+    base, _ = language
+    telemetry = capture(privacy=PrivacyPolicy(log_personal_information=True))
+    try:
+        await answer_turn(TelemetryQnA(LlmAnswerer(base, "completion"), name="LLM"))
+        properties = event_properties(telemetry, "QnAMessage")
+    finally:
+        telemetry.handle.shutdown()
+    assert properties["generatedAnswer"] == (
+        f"{ANSWER_OPENING} book a flight to Paris for [REDACTED]. We fly there daily."
+    )
+    assert "answer" not in properties
+
+
+@pytest.mark.parametrize(
+    ("generated", "answers", "recorded"),
+    [
+        (False, [{"answer": "Our own index's text.", "score": 0.9}], "answer"),
+        (True, [{"answer": "From the user's documents.", "id": 3}], None),
+    ],
+)
+async def test_generated_says_whose_text_an_answer_is(
+    telemetry: CapturedTelemetry, generated: bool, answers: Any, recorded: str | None
+) -> None:
+    async def answer(turn_context: TurnContext) -> Any:
+        return answers
+
+    await answer_turn(TelemetryQnA(answer, generated=generated))
+    properties = event_properties(telemetry, "QnAMessage")
+    found = {key: properties[key] for key in ("answer", "generatedAnswer") if key in properties}
+    assert found == ({recorded: answers[0]["answer"]} if recorded else {})
+
+
+async def test_an_llms_answer_does_not_reach_posthog(language: tuple[str, Received]) -> None:
+    base, _ = language
+    server = PostHogServer()
+    settings = PostHogSettings(api_key=server.api_key, host=server.url)
+    handle = configure(
+        "bot",
+        span_exporters=[],
+        log_exporters=[PostHogLogExporter(settings)],
+        metric_readers=[],
+    )
+    try:
+        await answer_turn(TelemetryQnA(LlmAnswerer(base), name="LLM"))
+        assert handle.force_flush(10_000)
+        [event] = [r for r in server.received() if r.name == "QnAMessage"]
+        assert event.event["properties"]["articleFound"] is True
+        assert ANSWER_OPENING.encode() not in server.wire()
+    finally:
+        handle.shutdown()
+        server.close()
