@@ -140,6 +140,7 @@ def test_azure_monitor_exporter_transmit_handler(
     handler = _private.azure_transmit_handler(exporter)
     assert callable(handler) and handler.__func__.__name__ == "_handle_transmit_from_storage"
     assert callable(exporter.storage.put)  # public: what OfflineStorageWatch also wraps
+    assert callable(exporter.client.track)  # public too: the watch reads a 206's errors
     replacement = object()
     _private.replace_azure_transmit_handler(exporter, replacement)
     assert _private.azure_transmit_handler(exporter) is replacement

@@ -13,12 +13,15 @@ and azure-core's own retries of a request, by ``EXPORT_TIMEOUT_SECONDS``.
 
 Offline storage: when Application Insights does not take a batch and may later (no answer,
 408, 429, 5xx, 401/403), the exporter writes it to local disk and sends it again after a
-later export succeeds, but its ``export()`` answers FAILURE either way. ``OfflineStorageWatch``
-tells the two apart from what the exporter did with the batch (see its docstring).
+later export succeeds, but its ``export()`` answers FAILURE either way, and also when the
+service took part of the batch (206). ``OfflineStorageWatch`` tells them apart from what the
+exporter did with the batch, and counts a 206 item by item (see its docstring).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +33,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .._private import azure_transmit_handler, replace_azure_transmit_handler
 from ..contract import CUSTOM_EVENT_NAME
+from ..delivery.accounting import DROPPED_METRIC
 from ..delivery.queue import EXPORT_FAILED, Delivery
 
 #: Connect and read timeout of the Azure Monitor exporters' requests, and azure-core's
@@ -47,62 +51,126 @@ def exporter_options(timeout: float = EXPORT_TIMEOUT_SECONDS) -> dict[str, float
 # The exporter's names, as strings: they live in its private modules.
 _RETRYABLE = "FAILED_RETRYABLE"  # export._base.ExportResult
 _STORED = "LOCAL_FILE_BLOB_SUCCESS"  # _storage.StorageExportResult
+#: Item errors the exporter stores to send again (401/403: a credential that may be fixed).
+_RETRYABLE_STATUSES = frozenset({401, 403, 408, 429, 500, 502, 503, 504})
+#: What Application Insights says of an item its ingestion sampling left out.
+_SAMPLED_OUT = "telemetry sampled out."
+#: Reasons an item of a partial success is lost for (``Delivery.dropped``); the worst first.
+REJECTED, SAMPLED_OUT = "rejected", "sampled_out"
+_DEFERRED, _DELIVERED = "deferred", "delivered"
+_FATES = (REJECTED, EXPORT_FAILED, SAMPLED_OUT, _DEFERRED, _DELIVERED)
+
+_log = logging.getLogger("bot_telemetry.export")
 
 
 class _Seen(threading.local):
     result = ""  # what the exporter's _transmit answered for the batch
     stored = 0  # envelopes its offline storage took
     refused = 0  # envelopes it did not take (full, switched off, not writable)
+    handling = False  # the exporter is in _handle_transmit_from_storage (put: not our batch's)
+    answered = False  # a track request of the batch was answered (its errors are below)
+    errors: list[tuple[int, int, str]]  # (index, statusCode, message) of that answer
+    sent: list[Any]  # the envelopes of the batch the exporter sent
+    overflow: list[tuple[int, bool]]  # rate limiter: (envelopes stored before sending, taken)
+    resent: list[tuple[Any, bool]]  # 206: (an envelope stored to send again, taken)
+
+    def start(self) -> None:
+        self.result, self.stored, self.refused = "", 0, 0
+        self.handling = self.answered = False
+        self.errors, self.sent, self.overflow, self.resent = [], [], [], []
 
 
 class OfflineStorageWatch:
-    """What an Azure Monitor exporter did with a batch it could not send.
+    """What an Azure Monitor exporter did with a batch it could not send, or sent in part.
 
     ``export()`` answers FAILURE both when the batch is lost and when the exporter stored it
     to send again (its offline storage: on unless ``disable_offline_storage=True``, in
     ``<tempdir>/Microsoft-AzureMonitor-<hash>/opentelemetry-python-<ikey>``, 50 MiB, kept
-    48 h, sent again after a later export succeeds). The watch sees the result the exporter
-    hands to its ``_handle_transmit_from_storage`` and what its storage's ``put`` answered:
+    48 h, sent again after a later export succeeds), and when Application Insights took part
+    of the batch (206). The watch sees the result the exporter hands to its
+    ``_handle_transmit_from_storage``, what its storage's ``put`` answered and the answer of
+    its client's ``track``:
 
     - retryable (no answer, 408, 429, 5xx, 401/403) and every envelope stored: deferred;
+    - a 206 lists the envelopes refused, each with a status: the others were taken
+      (delivered); one the exporter stored to send again (408, 429, 5xx, 401/403) is
+      deferred; one it did not is lost: ``rejected`` (400 and the like, 402/439 over quota),
+      ``sampled_out`` (ingestion sampling), ``export_failed`` (retryable, not stored). The
+      rate limiter's overflow, stored before sending, is deferred too. An item is as its
+      worst envelope (a span with its events is several);
     - anything else is lost: not retryable (400, 402/439, an error), storage off, full or
-      not writable, and a 206 (the service took part of the batch; the exporter stores the
-      part it may retry, but which of our items those envelopes are is not known): the batch
-      is counted as ``export_failed``.
+      not writable: the batch is counted as ``export_failed``, as is a 206 whose envelopes
+      cannot be told apart (another exporter version).
 
-    An exporter without those two (another version, storage disabled) is not watched: every
-    failure counts as lost, as before.
+    An exporter without the handler (another version) is not watched: every failure counts
+    as lost, as before.
     """
 
     def __init__(self, exporter: object) -> None:
         self._seen = _Seen()
-        storage = getattr(exporter, "storage", None)
-        put = getattr(storage, "put", None)
-        handle = azure_transmit_handler(exporter) if callable(put) else None
-        self.watching = callable(put) and callable(handle)
+        self._told: set[tuple[str, str]] = set()
+        handle = azure_transmit_handler(exporter)
+        self.watching = callable(handle)
         if not self.watching:
             return
         seen = self._seen
+        storage = getattr(exporter, "storage", None)
+        put = getattr(storage, "put", None)
+        client = getattr(exporter, "client", None)
+        track = getattr(client, "track", None)
 
         def watched_put(data: Any, *args: Any, **kwargs: Any) -> Any:
             answer = put(data, *args, **kwargs)  # type: ignore[misc]
-            if getattr(answer, "name", None) == _STORED:
+            taken = getattr(answer, "name", None) == _STORED
+            if taken:
                 seen.stored += len(data)
             else:
                 seen.refused += len(data)
+            # In the handler: the whole batch (retryable), or a stored one sent again.
+            if seen.handling:
+                return answer
+            if seen.answered:  # a 206's envelopes to retry
+                seen.resent.extend((envelope, taken) for envelope in data)
+            else:  # what the rate limiter did not admit, stored before sending
+                seen.overflow.append((len(data), taken))
+            return answer
+
+        def watched_track(*args: Any, **kwargs: Any) -> Any:
+            seen.answered, seen.errors = False, []
+            answer = track(*args, **kwargs)  # type: ignore[misc]
+            if not seen.handling:
+                response = answer[0] if isinstance(answer, tuple) else answer
+                seen.answered = True
+                seen.errors = [
+                    (_number(e.index, -1), _number(e.status_code, 0), str(e.message or ""))
+                    for e in getattr(response, "errors", None) or []
+                ]
             return answer
 
         def watched_handle(envelopes: Any, result: Any) -> Any:
             seen.result = str(getattr(result, "name", ""))
-            return handle(envelopes, result)  # type: ignore[misc]
+            seen.sent = list(envelopes)
+            seen.handling = True
+            return handle(envelopes, result)
 
-        storage.put = watched_put  # type: ignore[union-attr]
+        if callable(put):
+            storage.put = watched_put  # type: ignore[union-attr]
+        if callable(track):
+            client.track = watched_track  # type: ignore[union-attr]
         replace_azure_transmit_handler(exporter, watched_handle)
 
-    def deliver(self, export: Callable[[], bool], items: int) -> Delivery:
+    def deliver(self, export: Callable[[], bool], sizes: Sequence[int]) -> Delivery:
+        """Export, and say what became of the batch's items; ``sizes`` are the envelopes
+        each item becomes, in order."""
         seen = self._seen
-        seen.result, seen.stored, seen.refused = "", 0, 0
-        if export():
+        seen.start()
+        items = len(sizes)
+        exported = export()
+        if self.watching and (seen.errors or seen.overflow) and seen.result != _RETRYABLE:
+            delivery = self._in_part(sizes)
+            if delivery is not None:
+                return delivery
+        if exported:
             return Delivery(delivered=items)
         if self.watching and seen.result == _RETRYABLE and seen.stored and not seen.refused:
             return Delivery(deferred=items)
@@ -111,6 +179,112 @@ class OfflineStorageWatch:
         if seen.refused:
             delivery.reason = "the exporter's offline storage did not take the batch"
         return delivery
+
+    def _in_part(self, sizes: Sequence[int]) -> Delivery | None:
+        """The items of a batch sent in part (206, rate limiter), or None when which of our
+        items the envelopes are is not known."""
+        seen = self._seen
+        sent = seen.sent
+        fates = [_DELIVERED] * len(sent)
+        why: dict[str, str] = {}  # the first cause of each reason, for the outage line
+        for index, status, message in seen.errors:
+            if not 0 <= index < len(sent):
+                return None
+            kept = _kept(sent[index], seen.resent)
+            if kept is not None:
+                fates[index] = _DEFERRED if kept else EXPORT_FAILED
+                if not kept:
+                    why.setdefault(EXPORT_FAILED, "the exporter's offline storage refused them")
+            elif message.strip().lower() == _SAMPLED_OUT:
+                fates[index] = SAMPLED_OUT
+            elif status in _RETRYABLE_STATUSES:
+                fates[index] = EXPORT_FAILED
+                why.setdefault(EXPORT_FAILED, f"{status}, and no offline storage to keep them")
+            else:
+                fates[index] = REJECTED
+                why.setdefault(REJECTED, _error_text(status, message))
+        for count, taken in seen.overflow:
+            fates.extend([_DEFERRED if taken else EXPORT_FAILED] * count)
+        extra = len(fates) - sum(sizes)
+        if extra == 1 and sent and _is_resource(sent[0]):
+            fates = fates[1:]  # the exporter's own resource envelope, not one of our items
+        elif extra:
+            return None
+        delivery = Delivery()
+        at = 0
+        for size in sizes:
+            fate = min(fates[at : at + size], key=_FATES.index, default=_DELIVERED)
+            at += size
+            if fate == _DELIVERED:
+                delivery.delivered += 1
+            elif fate == _DEFERRED:
+                delivery.deferred += 1
+            else:
+                delivery.drop(fate)
+        parts = [f"Application Insights took {delivery.delivered} of {len(sizes)} items"]
+        if delivery.deferred:
+            parts.append(f"{delivery.deferred} kept to send again")
+        for reason, count in delivery.dropped.items():
+            parts.append(f"{count} {reason}" + (f" ({why[reason]})" if reason in why else ""))
+        delivery.reason = "; ".join(parts)
+        if REJECTED in delivery.dropped:
+            self._tell(REJECTED, why[REJECTED])
+        return delivery
+
+    def _tell(self, reason: str, text: str) -> None:
+        # The outage line says an export that failed; refusals of items in a batch that was
+        # otherwise delivered are said here, once per kind (the status).
+        kind = (reason, text.split(":", 1)[0])
+        if kind in self._told:
+            return
+        self._told.add(kind)
+        _log.warning(
+            "Application Insights refused telemetry items (%s); they are counted in the metric "
+            "%s as %s, and further items refused this way are only counted",
+            text,
+            DROPPED_METRIC,
+            reason,
+        )
+
+
+def _kept(envelope: Any, stored: list[tuple[Any, bool]]) -> bool | None:
+    """Whether the storage took ``envelope`` (None: the exporter did not store it)."""
+    if not stored:
+        return None
+    as_dict = getattr(envelope, "as_dict", None)
+    mine = as_dict() if callable(as_dict) else envelope
+    for other, taken in stored:
+        if other == mine:
+            return taken
+    return None
+
+
+def _number(value: Any, default: int) -> int:
+    return value if isinstance(value, int) else default
+
+
+def _is_resource(envelope: Any) -> bool:
+    # The trace exporter's _OTELRESOURCE_ metric, sent first with each batch of spans.
+    return getattr(getattr(envelope, "data", None), "base_type", None) == "MetricData"
+
+
+#: What an error message may go on with that is the item's data, not the service's words.
+_ITS_DATA = re.compile(r"\s*(Expected|Actual)\s*:.*", re.DOTALL | re.IGNORECASE)
+_QUOTED = re.compile(r"'([^']*)'")
+_NAMED = re.compile(r"(field|type|property|key)\s*$", re.IGNORECASE)
+
+
+def _error_text(status: int, message: str) -> str:
+    """``status: message``, the message without what may be the item's own data: what follows
+    "Expected:"/"Actual:" goes, and a quoted word stays only as a field or type name."""
+    text = _ITS_DATA.sub("", message).strip()
+
+    def quoted(found: re.Match[str]) -> str:
+        named = _NAMED.search(text, 0, found.start())
+        return found.group(0) if named and re.fullmatch(r"[\w.]+", found.group(1)) else "'…'"
+
+    text = _QUOTED.sub(quoted, text).rstrip(" .,;")[:160]
+    return f"{status}: {text}" if text else str(status)
 
 
 class WithoutCustomEventSpanEvents(SpanExporter):
@@ -125,8 +299,10 @@ class WithoutCustomEventSpanEvents(SpanExporter):
 
     def deliver(self, spans: Sequence[ReadableSpan]) -> Delivery:
         """Export, telling a batch the exporter stored to send again from one it lost."""
+        sent = [_without_custom_events(span) for span in spans]
         return self._watch.deliver(
-            lambda: self.export(spans) is SpanExportResult.SUCCESS, len(spans)
+            lambda: self.exporter.export(sent) is SpanExportResult.SUCCESS,
+            [1 + len(span.events) for span in sent],  # a span's envelope and its events'
         )
 
     def shutdown(self) -> None:
@@ -149,7 +325,7 @@ class WithOfflineStorage(LogRecordExporter):
 
     def deliver(self, batch: Sequence[ReadableLogRecord]) -> Delivery:
         return self._watch.deliver(
-            lambda: self.exporter.export(batch) is LogRecordExportResult.SUCCESS, len(batch)
+            lambda: self.exporter.export(batch) is LogRecordExportResult.SUCCESS, [1] * len(batch)
         )
 
     def shutdown(self) -> None:

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry import _logs, trace
@@ -47,7 +48,7 @@ def connection_string(backend: Backend) -> str:
     return f"InstrumentationKey={uuid.uuid4()};IngestionEndpoint={backend.url}/"
 
 
-def azure_spans(backend: Backend, tmp_path: Path) -> WithoutCustomEventSpanEvents:
+def azure_spans(backend: Backend, tmp_path: Path, **options: Any) -> WithoutCustomEventSpanEvents:
     """The span exporter as the environment makes it, with a 1 s timeout and no wait before
     its offline storage may send a stored batch again."""
     from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
@@ -59,6 +60,7 @@ def azure_spans(backend: Backend, tmp_path: Path) -> WithoutCustomEventSpanEvent
             read_timeout=1.0,
             storage_directory=str(tmp_path / "azure"),
             storage_min_retry_interval=0,
+            **options,
         )
     )
 
@@ -163,3 +165,96 @@ def test_each_destinations_outage_line_gives_its_own_reason(
     assert "answered 503" in posthog_line
     assert "PostHog" not in azure_line and "503" not in azure_line, azure_line
     assert "Read timed out" in azure_line
+
+
+def test_a_partial_success_counts_only_the_refused_items_as_lost(
+    ingestion: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Application Insights answers 206: it took part of the batch and lists the envelopes it
+    refused, each with its own status. The whole batch counted as lost; now what it took is
+    delivered, what the exporter stores to retry (429) is deferred and arrives later, and
+    only the refused items are lost, by reason, without the message's data in any log."""
+    secret = "alice@example.com"
+    ingestion.refusals = {
+        "bad": (400, f"Field 'name' on type 'RequestData' is invalid. Actual: {secret}"),
+        "bad-event": (400, f"Field 'message' on type 'MessageData' is invalid. Actual: {secret}"),
+        "busy": (429, "Too many requests"),
+        "sampled": (206, "Telemetry sampled out."),
+    }
+    handle = configure(
+        "bot",
+        span_exporters=[azure_spans(ingestion, tmp_path)],
+        log_exporters=[],
+        metric_readers=[],
+    )
+    tracer = trace.get_tracer("test")
+    try:
+        with caplog.at_level(logging.DEBUG):
+            emit(["ok-1", "bad", "busy", "sampled", "ok-2"])
+            with tracer.start_as_current_span("has-bad-event") as span:
+                span.add_event("bad-event", {"user.email": secret})
+            handle.force_flush(10_000)
+            assert handle.dropped() == {"traces/rejected": 2, "traces/sampled_out": 1}
+            assert handle.deferred() == {"traces": 1}
+            ingestion.refusals = {}
+            emit(["later"])
+            # Delivered, and after it the exporter sent the item it had stored.
+            assert handle.force_flush(10_000)
+    finally:
+        handle.shutdown()
+    spans = {name: n for (kind, name), n in ingestion.received.envelopes.items() if kind == SPAN}
+    assert spans == dict.fromkeys(["ok-1", "busy", "ok-2", "has-bad-event", "later"], 1)
+    assert secret not in caplog.text
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot_telemetry.export"]
+    refused = [line for line in lines if "refused" in line]
+    assert refused and "400: Field 'name' on type 'RequestData' is invalid" in refused[0]
+    assert handle.dropped() == {"traces/rejected": 2, "traces/sampled_out": 1}
+
+
+def test_what_the_rate_limiter_stores_before_sending_is_deferred_not_delivered(
+    ingestion: Backend, tmp_path: Path
+) -> None:
+    """The exporter's rate limiter sends what it admits and stores the rest to send later,
+    and its export() answers SUCCESS: every item counted as delivered, some were on disk."""
+    handle = configure(
+        "bot",
+        span_exporters=[azure_spans(ingestion, tmp_path, max_envelopes_per_second=3)],
+        log_exporters=[],
+        metric_readers=[],
+    )
+    try:
+        emit([f"span-{index}" for index in range(5)])
+        handle.force_flush(10_000)
+        # Three envelopes admitted: the exporter's resource envelope and two spans.
+        assert handle.deferred() == {"traces": 3}
+        assert handle.dropped() == {}
+    finally:
+        handle.shutdown()
+    spans = {name: n for (kind, name), n in ingestion.received.envelopes.items() if kind == SPAN}
+    assert spans == {"span-0": 1, "span-1": 1}
+
+
+def test_a_partial_success_of_custom_events_counts_the_refused_one(
+    ingestion: Backend, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From the environment, as a bot sets it up: custom events are log records, one envelope
+    each; the one refused is lost, the others delivered, and the reason keeps the service's
+    words but not a value it quotes."""
+    monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", connection_string(ingestion))
+    ingestion.refusals = {"Refused": (400, "The value 'bob@example.com' of field 'x' is bad.")}
+    handle = configure("bot")
+    try:
+        with caplog.at_level(logging.INFO):
+            with trace.get_tracer("test").start_as_current_span("turn"):
+                for name in ("Kept", "Refused", "AlsoKept"):
+                    track_custom_event(name, {"conversationId": "c1"})
+            assert handle.force_flush(10_000)
+    finally:
+        handle.shutdown()
+    assert handle.dropped() == {"logs/rejected": 1}
+    assert handle.deferred() == {}
+    events = {name for (kind, name) in ingestion.received.envelopes if kind == "EventData"}
+    assert events == {"Kept", "AlsoKept"}
+    assert "bob@example.com" not in caplog.text
+    (line,) = [r.getMessage() for r in caplog.records if "refused telemetry" in r.getMessage()]
+    assert "(400: The value '…' of field 'x' is bad)" in line

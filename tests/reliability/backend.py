@@ -5,7 +5,8 @@ all), keeps every body it was sent (the bytes on the wire, for the privacy searc
 decodes what it accepted. With ``forward_to`` it passes accepted exports on to
 ``bot-telemetry serve`` and answers with the store's answer, so the test has both the wire
 bytes and a store. It also speaks Application Insights' ingestion (``POST /v2.1/track``,
-gzipped JSON envelopes, answered as the service does), for the Azure Monitor exporter.
+gzipped JSON envelopes, answered as the service does), for the Azure Monitor exporter: an
+envelope named in ``refusals`` is refused on its own, with a 206 (partial success) answer.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class Backend:
         self.bodies: list[bytes] = []
         self.requests: Counter[str] = Counter()  # by mode at arrival
         self.received = Received()
+        #: Application Insights: envelope name (or message) -> (statusCode, message) of the
+        #: error that refuses it, in a 206 answer that accepts the others.
+        self.refusals: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._server = self._listen(0)
@@ -163,20 +167,31 @@ class Backend:
         return 200, answer, {}
 
     def _track(self, body: bytes) -> tuple[int, bytes, dict[str, str]]:
-        """Application Insights' ingestion: every envelope accepted."""
+        """Application Insights' ingestion: every envelope accepted but those ``refusals``
+        names, which a 206 lists by index (``{"itemsReceived", "itemsAccepted", "errors":
+        [{"index", "statusCode", "message"}]}``)."""
         text = (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).decode().strip()
         items = (
             json.loads(text)
             if text.startswith("[")
             else [json.loads(line) for line in text.splitlines() if line.strip()]
         )
+        errors = []
         with self._lock:
-            for item in items:
+            for index, item in enumerate(items):
                 data = item.get("data", {})
-                name = str(data.get("baseData", {}).get("name", ""))
+                base = data.get("baseData", {})
+                name = str(base.get("name") or base.get("message") or "")
+                refusal = self.refusals.get(name)
+                if refusal is not None:
+                    status, message = refusal
+                    errors.append({"index": index, "statusCode": status, "message": message})
+                    continue
                 self.received.envelopes[(str(data.get("baseType", "")), name)] += 1
-        answer = {"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []}
-        return 200, json.dumps(answer).encode(), {"Content-Type": "application/json"}
+        accepted = len(items) - len(errors)
+        answer = {"itemsReceived": len(items), "itemsAccepted": accepted, "errors": errors}
+        status = 206 if errors else 200
+        return status, json.dumps(answer).encode(), {"Content-Type": "application/json"}
 
     def _forward(self, path: str, body: bytes, headers: Any) -> tuple[int, bytes]:
         request = urllib.request.Request(
