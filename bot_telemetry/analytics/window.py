@@ -13,8 +13,27 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+#: A duration's units as people write them, each the seconds it stands for: ``7d``, ``7D``
+#: (pandas), ``7 days``, ``90min``, ``2 hrs``. ``M`` alone is refused: months or minutes?
+_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), 604800),
+}
+#: One part of a duration, ``1h`` or ``30 minutes``: a duration is one or more (``1h30m``).
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*,?")
+#: ISO 8601's durations of fixed length (``PT30M``, ``P7D``, ``P1DT12H``): weeks to seconds.
+_ISO_DURATION = re.compile(
+    r"P(?:(?P<w>\d+(?:\.\d+)?)W)?(?:(?P<d>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?=\d)(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?",
+    re.IGNORECASE,
+)
+#: A duration ago as journalctl and date take it (``-15m``), or said so (``15 minutes ago``).
+_AGO = re.compile(r"^\s*-\s*(?=\d)(?P<minus>.*)$|^(?P<said>.*\S)\s+ago\s*$", re.IGNORECASE)
+#: The forms a duration may take, as a refusal says them.
+DURATION_FORMS = "30s, 15m, 2h, 7d, 1w, 1h30m, 90 minutes or PT1H30M"
 #: The last time the store can hold: nanoseconds since 1970 in a signed 64-bit integer
 #: (2262-04-11T23:47:16.854775807Z).
 _MAX_NS = 2**63 - 1
@@ -45,28 +64,91 @@ def request_time_ns(value: float | datetime) -> int | None:
     return ns if 0 <= ns <= _MAX_NS else None
 
 
+def duration_seconds(text: str) -> float | None:
+    """Seconds in a length of time written as ``DURATION_FORMS`` says (several parts are
+    summed), or None when ``text`` is not one. The one reading of a duration: the HTTP API's
+    and Python's ``window``/``startTime``, and every CLI option that takes one."""
+    text = text.strip()
+    iso = _ISO_DURATION.fullmatch(text)
+    if iso and any(iso.groupdict().values()):
+        return sum(float(n) * _UNITS[unit] for unit, n in iso.groupdict().items() if n)
+    seconds, at = 0.0, 0
+    while at < len(text):
+        part = _PART.match(text, at)
+        if part is None:
+            return None
+        number, unit = part.groups()
+        if unit != "M":  # months or minutes: refused rather than guessed
+            unit = unit.lower()
+        if unit not in _UNITS:
+            return None
+        seconds += float(number) * _UNITS[unit]
+        at = part.end()
+    return seconds if text else None
+
+
 def parse_duration(text: str) -> float:
-    """Seconds in ``30s``, ``15m``, ``2h``, ``7d`` or ``1w``."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 2h, 7d")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    """Seconds in ``30s``, ``15m``, ``2h``, ``7d``, ``1w``, ``1h30m``, ``90 minutes``,
+    ``PT1H30M`` (``duration_seconds``); ValueError naming ``text`` for anything else."""
+    seconds = duration_seconds(text)
+    if seconds is None:
+        raise ValueError(f"{text!r} is not a duration like {DURATION_FORMS}")
+    return seconds
+
+
+def duration_ago(text: str) -> float | None:
+    """The seconds of a duration ago (``7d``, ``-7d``, ``7 days ago``), or None when ``text``
+    is not one."""
+    ago = _AGO.match(text)
+    if ago:
+        text = ago.group("minus") or ago.group("said")
+    return duration_seconds(text)
+
+
+def instant_ns(value: object, now_ns: int) -> int | None:
+    """Nanoseconds since the epoch of a time as a request gives it: ISO 8601 text, epoch
+    milliseconds (a number or its digits), a duration ago (``duration_ago``), ``now``, or
+    from Python a ``datetime`` (naive: UTC) or a ``timedelta`` ago. None when it is none of
+    these or not in ``TIME_RANGE``; each request's parser refuses it in its own words."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+        return now_ns - int(value * 1e9) if value * 1e9 <= now_ns else None
+    if isinstance(value, int | float | datetime):
+        return request_time_ns(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.lower() == "now":
+        return now_ns
+    if re.fullmatch(r"\d{10,}", text):  # epoch milliseconds as text (a query string's)
+        return request_time_ns(int(text))
+    seconds = duration_ago(text)
+    if seconds is not None:
+        ago = seconds * 1e9  # inf for 400 digits
+        return now_ns - int(ago) if ago <= now_ns else None  # not before 1970
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return request_time_ns(moment)
+
+
+#: The forms ``instant_ns`` takes, as a refusal says them.
+INSTANT_FORMS = "an ISO 8601 time (2026-11-01T00:00:00Z), epoch milliseconds or a duration ago (7d)"
 
 
 def parse_instant(text: str, now_ns: int) -> int:
-    """Nanoseconds since the epoch for a duration ago (``15m``) or an ISO 8601 time."""
-    if _DURATION.match(text):
-        return now_ns - int(parse_duration(text) * 1e9)
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as error:
+    """Nanoseconds since the epoch for a duration ago (``15m``) or an ISO 8601 time
+    (``instant_ns``); ValueError naming ``text`` for anything else."""
+    found = instant_ns(text, now_ns)
+    if found is None:
         raise ValueError(
-            f"{text!r} is neither a duration (15m, 2h, 7d) nor an ISO time (2026-01-02T10:00Z)"
-        ) from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    # Exactly, as request_time_ns: a float of the seconds times 1e9 is off by up to 256 ns.
-    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+            f"{text!r} is neither a duration ({DURATION_FORMS}) nor an ISO time "
+            f"(2026-01-02T10:00Z), {TIME_RANGE}"
+        )
+    return found
 
 
 @dataclass(frozen=True)

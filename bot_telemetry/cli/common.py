@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..analytics.window import TimeWindow, parse_duration, parse_instant
+from ..analytics.window import TimeWindow, duration_ago, parse_duration, parse_instant
 from ..store.database import DEFAULT_STORE
 from ..store.location import ClickHouseLocation, parse_store
 
@@ -71,25 +71,21 @@ def store_options(parser: argparse.ArgumentParser, window: bool = True) -> None:
         remote_options(parser)
 
 
-#: A duration ago written as journalctl and date take it, ``-15m``: the same as ``15m``.
-_MINUS_DURATION = re.compile(r"^\s*-\s*(\d+(?:\.\d+)?\s*[smhdw])\s*$")
-
-
 def instant_argument(text: str) -> str:
-    """``--since``/``--until``: a duration ago (``15m``, or ``-15m``) or an ISO time, checked
-    here so a bad one is a usage error naming the option; ``-15m`` is given on as ``15m``."""
-    minus = _MINUS_DURATION.match(text)
-    given = minus.group(1) if minus else text
+    """``--since``/``--until``: a duration ago (``15m``, ``-15m``, ``15 minutes ago``) or an
+    ISO time, checked here so a bad one is a usage error naming the option."""
     try:
-        parse_instant(given, time.time_ns())
+        parse_instant(text, time.time_ns())
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-    return given
+    if text.strip().startswith("-"):  # given on as 15m, which a collector of any version reads
+        return text.strip()[1:].strip()
+    return text
 
 
 def duration_argument(text: str) -> str:
     """An option holding a length of time (``30m``, ``7d``): checked here, given on as it is."""
-    if _MINUS_DURATION.match(text):
+    if text.strip().startswith("-") and duration_ago(text) is not None:
         raise argparse.ArgumentTypeError(
             f"{text!r} is a length of time, not a time ago: leave out the '-'"
         )

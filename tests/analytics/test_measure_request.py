@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,37 @@ def test_times_in_iso_8601_or_epoch_milliseconds() -> None:
     assert parse_time("2026-09-20T00:00:00", "startTime") == 1_789_862_400_000_000_000  # UTC
     assert parse_time(1_789_862_400_000, "startTime") == 1_789_862_400_000_000_000
     assert parse_time(1_789_862_400_000.5, "startTime") == 1_789_862_400_000_500_000
+
+
+@pytest.mark.parametrize(
+    "start", ["7d", "7 days", "-7d", "7d ago", "P7D", "168h", timedelta(days=7)]
+)
+def test_a_start_time_may_be_a_duration_ago(start: object) -> None:
+    """``query(start_time="7d")`` was refused ("expected an ISO 8601 time ... or epoch
+    milliseconds"), where the journeys and the CLI took it."""
+    request = parse_request(body(startTime=start), now_ns=NOW)
+    assert (request.start_ns, request.end_ns) == (NOW - 7 * 86400 * 10**9, NOW)
+
+
+def test_query_takes_a_duration_ago_from_python(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "telemetry.duckdb")
+    try:
+        (result,) = query(
+            DuckDBEngine(store),
+            start_time="7 days",
+            end_time="now",
+            measures=[{"measureType": "turns", "timeGranularity": ["day"]}],
+        )
+        assert len(result.response) in (7, 8)  # days the last 7 days touch
+        with pytest.raises(RequestError) as caught:
+            query(DuckDBEngine(store), start_time="7 dayz", measures=["turns"])
+        assert (
+            "expected an ISO 8601 time (2026-11-01T00:00:00Z), epoch milliseconds or a "
+            "duration ago (7d)" in str(caught.value)
+        )
+        assert str(caught.value).endswith("found '7 dayz'")
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(

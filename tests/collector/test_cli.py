@@ -128,5 +128,6 @@ def test_a_bad_time_is_a_usage_error_naming_the_option(served: Served) -> None:
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines()[-1] == (
         "bot-telemetry events: error: argument --since: 'lately' is neither a duration "
-        "(15m, 2h, 7d) nor an ISO time (2026-01-02T10:00Z)"
+        "(30s, 15m, 2h, 7d, 1w, 1h30m, 90 minutes or PT1H30M) nor an ISO time "
+        "(2026-01-02T10:00Z), from 1970-01-01 to 2262-04-11"
     )

@@ -167,6 +167,23 @@ def test_bad_requests_are_400s_naming_the_field(
     assert answer["error"].startswith(f"{field}: expected {answer['expected']}")
 
 
+def test_a_start_time_may_be_a_duration_ago(collector: CollectorThread) -> None:
+    """The same forms as from Python and the CLI: "7d" was a 400 here."""
+    for start in ("7d", "7 days ago", "P7D"):
+        status, answer = post(
+            collector.url,
+            {
+                "startTime": start,
+                "measures": [{"measureType": "turns", "timeGranularity": ["day"]}],
+            },
+        )
+        assert status == 200, answer
+        assert len(answer[0]["response"]) in (7, 8)  # days the last 7 days touch
+    status, answer = post(collector.url, {"startTime": "7 dayz", "measures": ["turns"]})
+    assert (status, answer["field"]) == (400, "startTime")
+    assert "a duration ago (7d)" in answer["error"]
+
+
 def test_a_body_that_is_not_json(collector: CollectorThread) -> None:
     status, answer = post(collector.url, b"{startTime: 0")
     assert status == 400

@@ -132,7 +132,7 @@ def test_a_bad_funnel_window_keeps_the_form_and_says_why(ui: Page) -> None:
     assert page.input_value("#funnel-form input[name=window]") == "banana"
     assert page.input_value("#funnel-form textarea[name=steps]") == "request 1\nrequest 2"
     said = page.locator("#view p.error").inner_text()
-    assert said.startswith("Conversion window: expected a duration like 30m"), said
+    assert said.startswith("Conversion window: expected a duration like 30s"), said
     # Not "Window" beside the header's "Time window": two names for what read as one setting.
     labels = page.locator("#funnel-form label").all_inner_texts()
     assert any(label.startswith("Conversion window") for label in labels), labels

@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final, Literal
 
 from ...contract import SLOW_TURN_SECONDS
@@ -27,10 +27,12 @@ from ...store.otel_rows import attribute_text
 from ..measures.request import RequestError as AnalyticsRequestError
 from ..window import (
     _MAX_NS,
+    DURATION_FORMS,
+    INSTANT_FORMS,
     MAX_DURATION_SECONDS,
     TIME_RANGE,
-    parse_duration,
-    request_time_ns,
+    duration_seconds,
+    instant_ns,
 )
 
 MAX_STEPS: Final = 20
@@ -56,7 +58,6 @@ DIMENSIONS: Final = {
 }
 
 _PROPERTY_KEY = re.compile(r"^[^\"'\\]+$")
-_WINDOW = re.compile(r"^\s*\d+(?:\.\d+)?\s*[smhdw]\s*$")
 
 
 class RequestError(AnalyticsRequestError):
@@ -92,35 +93,13 @@ def _unknown(body: Mapping[str, Any], known: Sequence[str], where: str) -> None:
 
 
 def parse_time(value: object, field: str, now_ns: int) -> int | None:
-    """Nanoseconds since the epoch, or None for null; a time out of ``TIME_RANGE`` (1970 to
-    2262-04-11, as in the measures API) is refused."""
+    """Nanoseconds since the epoch (``instant_ns``: the measures' times too), or None for
+    null; a time out of ``TIME_RANGE`` (1970 to 2262-04-11) is refused."""
     if value is None or value == "":
         return None
-    expected = (
-        "expected an ISO 8601 time (2026-11-01T00:00:00Z), epoch milliseconds or a duration "
-        "ago (7d)"
-    )
-    if isinstance(value, bool):
-        raise RequestError(field, f"{expected}, got {value}")
-    found: int | None = None
-    if isinstance(value, int | float | datetime):  # a datetime from Python, as query() takes
-        found = request_time_ns(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if _WINDOW.match(text):
-            ago = parse_duration(text) * 1e9  # inf for 400 digits
-            found = now_ns - int(ago) if ago <= now_ns else None  # not before 1970
-        elif re.fullmatch(r"\d{10,}", text):
-            found = request_time_ns(int(text))
-        else:
-            try:
-                found = request_time_ns(datetime.fromisoformat(text.replace("Z", "+00:00")))
-            except ValueError:
-                raise RequestError(field, f"{expected}, got {_describe(value)}") from None
-    else:
-        raise RequestError(field, f"{expected}, got {_describe(value)}")
+    found = instant_ns(value, now_ns)
     if found is None:
-        raise RequestError(field, f"{expected}, {TIME_RANGE}, got {_describe(value)}")
+        raise RequestError(field, f"expected {INSTANT_FORMS}, {TIME_RANGE}, got {_describe(value)}")
     return found
 
 
@@ -320,12 +299,13 @@ def parse_window(value: object) -> tuple[str, int]:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         # (compared as given: float() of JSON's 400-digit number would overflow)
         seconds, text = value, f"{value}s"
-    elif isinstance(value, str) and _WINDOW.match(value):
-        seconds, text = parse_duration(value), value.strip()
+    elif isinstance(value, str) and (given := duration_seconds(value)) is not None:
+        seconds, text = given, value.strip()
     else:
         raise RequestError(
             "window",
-            f"expected a duration like 30m, 2h, 14d or a number of seconds, got {_describe(value)}",
+            f"expected a duration like {DURATION_FORMS}, or a number of seconds, "
+            f"got {_describe(value)}",
         )
     # (Less than a nanosecond is 0 ns, a window in which only equal times would count.)
     if not 0 < seconds <= MAX_WINDOW_SECONDS or int(seconds * 1e9) == 0:

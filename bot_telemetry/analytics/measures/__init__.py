@@ -19,7 +19,7 @@ same request. Each measure is defined once (a module per topic here, registered 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ...store.engine import Engine
@@ -98,15 +98,16 @@ def _as_json(item: MeasureItem) -> Any:
 def query(
     engine: Engine,
     *,
-    start_time: str | int | float | datetime,
+    start_time: str | int | float | datetime | timedelta,
     measures: Sequence[MeasureItem],
-    end_time: str | int | float | datetime | None = None,
+    end_time: str | int | float | datetime | timedelta | None = None,
     context: Mapping[str, Sequence[str]] | None = None,
     progress: Progress | None = None,
 ) -> list[MeasureResult]:
     """The measures over [start_time, end_time) (end: now by default), narrowed to
     ``context``: one result per (measure, granularity), in order. Times are ISO 8601 text,
-    epoch milliseconds or datetimes; a bad request raises ``RequestError`` naming the field.
+    epoch milliseconds, datetimes, or a duration ago (``"7d"``, ``"1h30m"``, a ``timedelta``);
+    a bad request raises ``RequestError`` naming the field.
     """
     body = {
         "startTime": start_time,

@@ -16,10 +16,9 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Final
 
-from ..window import TIME_RANGE, request_time_ns
+from ..window import INSTANT_FORMS, TIME_RANGE, instant_ns
 from .context import DIMENSIONS
 from .definition import MEASURES, Measure
 from .granularity import GRANULARITIES, MAX_BUCKETS, Buckets
@@ -96,24 +95,13 @@ class AnalyticsRequest:
     measures: tuple[MeasureSpec, ...]
 
 
-def parse_time(value: object, field: str) -> int:
-    """Nanoseconds since the epoch from ISO 8601 text or epoch milliseconds, from 1970 to
-    2262-04-11 (``TIME_RANGE``: the times the store can hold)."""
-    expected = "an ISO 8601 time (2026-11-01T00:00:00Z) or epoch milliseconds"
-    if isinstance(value, bool):
-        raise RequestError(field, expected, value)
-    if isinstance(value, int | float | datetime):
-        moment: float | datetime = value
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise RequestError(field, expected, value) from None
-    else:
-        raise RequestError(field, expected, value)
-    ns = request_time_ns(moment)
+def parse_time(value: object, field: str, now_ns: int | None = None) -> int:
+    """Nanoseconds since the epoch from ISO 8601 text, epoch milliseconds or a duration ago
+    (``instant_ns``: the journeys' times too), from 1970 to 2262-04-11 (``TIME_RANGE``: the
+    times the store can hold)."""
+    ns = instant_ns(value, time.time_ns() if now_ns is None else now_ns)
     if ns is None:
-        raise RequestError(field, f"{expected}, {TIME_RANGE}", value)
+        raise RequestError(field, f"{INSTANT_FORMS}, {TIME_RANGE}", value)
     return ns
 
 
@@ -285,16 +273,11 @@ def parse_request(body: object, now_ns: int | None = None) -> AnalyticsRequest:
 def parse_window(body: Mapping[str, Any], now_ns: int | None = None) -> tuple[int, int]:
     """``startTime`` (required) and ``endTime`` (default: now) of ``body``, in nanoseconds."""
     if body.get("startTime") is None:
-        raise RequestError(
-            "startTime", "an ISO 8601 time or epoch milliseconds", detail="it is required"
-        )
-    start_ns = parse_time(body["startTime"], "startTime")
+        raise RequestError("startTime", INSTANT_FORMS, detail="it is required")
+    now = time.time_ns() if now_ns is None else now_ns
+    start_ns = parse_time(body["startTime"], "startTime", now)
     end = body.get("endTime")
-    end_ns = (
-        (time.time_ns() if now_ns is None else now_ns)
-        if end is None
-        else parse_time(end, "endTime")
-    )
+    end_ns = now if end is None else parse_time(end, "endTime", now)
     if end_ns <= start_ns:
         raise RequestError(
             "endTime", "a time after startTime", end if end is not None else "now (the default)"

@@ -25,7 +25,7 @@ NOW = 1_800_000_000_000_000_000
         ({"steps": []}, "steps", "got none"),
         ({"steps": ["A"] * 21}, "steps", "at most 20 steps, got 21"),
         ({"steps": ["A"], "order": "sideways"}, "order", "ordered, strict, unordered"),
-        ({"steps": ["A"], "window": "soon"}, "window", "a duration like 30m"),
+        ({"steps": ["A"], "window": "soon"}, "window", "a duration like 30s"),
         ({"steps": ["A"], "window": "0s"}, "window", "above 0"),
         ({"steps": ["A"], "window": "400d"}, "window", "at most 366d"),
         ({"steps": ["A"], "countBy": "team"}, "countBy", "user, conversation, session"),
