@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .bot.telemetry_client import OpenTelemetryBotTelemetryClient
     from .correlation.client import instrument_aiohttp_client
     from .correlation.server import instrument_app, telemetry_middleware
+    from .dependencies.llm import llm_event_hooks
     from .dependencies.middleware import TimedMiddleware
     from .dependencies.qna import TelemetryQnA
     from .dependencies.recognizer import TelemetryRecognizer
@@ -45,6 +46,7 @@ _LAZY = {
     "TelemetryQnA": ".dependencies.qna",
     "TelemetryStorage": ".dependencies.storage",
     "TimedMiddleware": ".dependencies.middleware",
+    "llm_event_hooks": ".dependencies.llm",
 }
 
 
@@ -63,6 +65,7 @@ __all__ = [
     "configure",
     "instrument_aiohttp_client",
     "instrument_app",
+    "llm_event_hooks",
     "record_consent",
     "record_prompt_answers",
     "set_telemetry_client",

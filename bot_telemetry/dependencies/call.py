@@ -87,7 +87,7 @@ class Target:
         >>> Target.for_url("nlu", "http://127.0.0.1:8081/predict").server_port
         8081
         """
-        address, port = _address_of(url)
+        address, port = address_of(url)
         return cls(name, address, port, **storage)
 
     def attributes(self) -> dict[str, AttributeValue]:
@@ -286,7 +286,8 @@ def _error_code(error: BaseException, recorded: int | None) -> str:
     return type(error).__name__
 
 
-def _address_of(url: str | None) -> tuple[str | None, int | None]:
+def address_of(url: str | None) -> tuple[str | None, int | None]:
+    """``server.address`` and ``server.port`` of ``url`` (the scheme's port by default)."""
     if not url:
         return None, None
     try:

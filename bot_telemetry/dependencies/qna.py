@@ -19,7 +19,8 @@ A knowledge base's answer is its own text, recorded as ``answer``. An answer a m
 (an LLM) can repeat what the user said, so it is ``generatedAnswer``, personal like message
 text: recorded only when the privacy policy allows message text. Unless ``generated=`` says,
 an answer is taken as generated when it has no knowledge base id (QnA Maker's ``id``, the
-question answering SDK's ``qna_id``): QnA Maker's client never is.
+question answering SDK's ``qna_id``) or a model was called for it (``llm_event_hooks``):
+QnA Maker's client never is.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from ..signals.metrics import note_fallback
 from ..signals.turn_context import TurnContextLike
 from .call import DependencyCall, Target, dependency_call
 from .events import number, string, turn_event_properties
+from .llm import called_a_model
 from .trace_activities import TraceActivities
 
 COMPONENT: Final = "QnA"
@@ -156,8 +158,9 @@ class TelemetryQnA:
                 question_id = _field(best, *_ID_FIELDS)
                 generated = self._generated
                 if generated is None:
-                    # A knowledge base's answers have ids; a model's text has none.
-                    generated = question_id is None
+                    # A knowledge base's answers have ids; a model's text has none. A model
+                    # called in the call (llm_event_hooks) may have rewritten one that has.
+                    generated = question_id is None or called_a_model(call.span)
                 if generated:
                     properties[GENERATED_ANSWER] = _field(best, "answer")
                 else:

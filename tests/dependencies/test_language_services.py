@@ -25,6 +25,7 @@ from bot_telemetry import (
     TelemetryQnA,
     TelemetryRecognizer,
     configure,
+    llm_event_hooks,
 )
 from bot_telemetry.export.posthog import PostHogLogExporter
 from bot_telemetry.posthog import PostHogSettings
@@ -115,13 +116,15 @@ async def inject_trace(request: httpx.Request) -> None:
 class LlmRecognizer(Recognizer):  # type: ignore[misc]
     """An intent from an OpenAI-compatible chat completions endpoint, over httpx."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, *, scored: bool = True) -> None:
+    def __init__(
+        self, base_url: str, timeout: float = 10.0, *, scored: bool = True, hooks: Any = None
+    ) -> None:
         self.scored = scored
         self.client = httpx.AsyncClient(
             base_url=base_url,
             timeout=timeout,
             headers={"Authorization": f"Bearer {LLM_KEY}"},
-            event_hooks={"request": [inject_trace]},
+            event_hooks=hooks or {"request": [inject_trace]},
         )
         OPENED.append(self.client)
 
@@ -146,12 +149,12 @@ class LlmAnswerer:
     as ``shape`` says: QnA-like ``answers`` with no knowledge base id, the ``text``, or the
     ``completion`` as the API returned it."""
 
-    def __init__(self, base_url: str, shape: str = "answers") -> None:
+    def __init__(self, base_url: str, shape: str = "answers", hooks: Any = None) -> None:
         self.shape = shape
         self.client = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {LLM_KEY}"},
-            event_hooks={"request": [inject_trace]},
+            event_hooks=hooks or {"request": [inject_trace]},
         )
         OPENED.append(self.client)
 
@@ -168,6 +171,8 @@ class LlmAnswerer:
         if self.shape == "completion":
             return completion
         text = completion["choices"][0]["message"]["content"]
+        if self.shape == "rewritten":  # a knowledge base's answer (its id) the LLM rewrote
+            return [{"answer": text, "score": 0.9, "id": 7}]
         return text if self.shape == "text" else [{"answer": text, "score": 1.0}]
 
 
@@ -311,7 +316,7 @@ async def failed_turn(
 
     adapter = bot_adapter(logic)
     await adapter.receive_activity(text)
-    span = telemetry.span_named("Recognizer Query")
+    span = the_call(telemetry)  # Recognizer Query, or chat {model} with llm_event_hooks
     assert span.status.status_code is StatusCode.ERROR
     assert telemetry.span_named("bot.turn").status.status_code is not StatusCode.ERROR
     [reply] = [a for a in adapter.activity_buffer if a.type == "message"]
@@ -542,3 +547,80 @@ async def test_an_llms_answer_does_not_reach_posthog(language: tuple[str, Receiv
     finally:
         handle.shutdown()
         server.close()
+
+
+GEN_AI_CHAT = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.system": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+    "gen_ai.response.id": "chatcmpl-1",
+    "gen_ai.response.finish_reasons": ("stop",),
+    "gen_ai.usage.input_tokens": 12,
+    "gen_ai.usage.output_tokens": 6,
+}
+
+
+def the_call(telemetry: CapturedTelemetry) -> Any:
+    [span] = [s for s in telemetry.spans() if s.kind is SpanKind.CLIENT]
+    return span
+
+
+async def test_an_llm_call_is_a_gen_ai_chat_span(
+    telemetry: CapturedTelemetry, language: tuple[str, Received]
+) -> None:
+    base, received = language
+    llm = LlmRecognizer(base, hooks=llm_event_hooks())
+    recognizer = TelemetryRecognizer(llm, name="LLM")
+
+    async def logic(turn_context: TurnContext) -> None:
+        result = await recognizer.recognize(turn_context)
+        await turn_context.send_activity(f"intent {result.get_top_scoring_intent().intent}")
+
+    adapter = bot_adapter(logic)
+    await adapter.receive_activity(UTTERANCE)
+    assert adapter.activity_buffer[-1].text == "intent BookFlight", "the response still reads"
+    span = the_call(telemetry)
+    attributes = dict(span.attributes or {})
+    assert span.name == "chat gpt-4o-mini"
+    assert {key: attributes.get(key) for key in GEN_AI_CHAT} == GEN_AI_CHAT
+    assert attributes["bot.dependency.component"] == "Recognizer"
+    assert attributes["peer.service"] == "LLM"
+    assert attributes["server.port"] == int(base.rsplit(":", 1)[1])
+    assert attributes["bot.dependency.result_code"] == "200"
+    [traceparent] = received.traceparents("/v1/chat/completions")
+    assert traceparent is not None
+    assert traceparent[:52] == f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}"
+    assert event_properties(telemetry, "LuisIntent.BookFlight")["intentScore"] == 0.8
+    leaked = [v for v in every_value(telemetry) if "Paris" in v or "JSON {intent" in v]
+    assert leaked == []
+
+
+async def test_an_answer_a_model_rewrote_is_a_models_answer(
+    telemetry: CapturedTelemetry, language: tuple[str, Received]
+) -> None:
+    base, _ = language
+    answerer = LlmAnswerer(base, "rewritten", hooks=llm_event_hooks())
+    await answer_turn(TelemetryQnA(answerer, name="LLM"))
+    properties = event_properties(telemetry, "QnAMessage")
+    assert properties["questionId"] == "7"
+    assert not {"answer", "generatedAnswer"} & set(properties), "written by the model"
+    span = the_call(telemetry)
+    assert span.name == "chat gpt-4o-mini"
+    assert (span.attributes or {})["gen_ai.usage.output_tokens"] == 6
+    assert [v for v in every_value(telemetry) if ANSWER_OPENING in v or "Paris" in v] == []
+
+
+async def test_a_refused_model_call_is_a_failed_chat_span(
+    telemetry: CapturedTelemetry, language: tuple[str, Received]
+) -> None:
+    base, _ = language
+    llm = LlmRecognizer(base, hooks=llm_event_hooks())
+    recognizer = TelemetryRecognizer(llm, name="LLM")
+    attributes, _ = await failed_turn(telemetry, recognizer, "throttle: " + UTTERANCE)
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    assert attributes["error.type"] == "httpx.HTTPStatusError"
+    assert attributes["bot.dependency.result_code"] == "429"
+    assert "gen_ai.response.model" not in attributes
