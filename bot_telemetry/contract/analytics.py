@@ -17,6 +17,10 @@
   was handed to a person, the dialog was cancelled, the user did something else, or nothing
   more (the user left).
 * **message**: an activity of type ``message``: what a user says, and the bot's replies.
+* **the user's doing**: a turn whose activity the user sent (a message, a reaction, an
+  edit, a card action or other invoke, an event such as Web Chat's feedback); not one of
+  ``CHANNEL_ACTIVITY_TYPES``, which the channel sends on its own, nor a proactive turn (the
+  bot wrote unasked). Only those make a user active, new, in a session or back.
 """
 
 from __future__ import annotations
@@ -46,6 +50,17 @@ MESSAGE_ACTIVITY_TYPE: Final = "message"
 #: The activity type of the bot's answer to an invoke (a Teams card action, messaging
 #: extension, task module): sent through the turn, a BotMessageSend, not a chat line.
 INVOKE_RESPONSE_ACTIVITY_TYPE: Final = "invokeResponse"
+#: Activity types a channel sends on its own, whoever their ``from`` is: the members of a
+#: conversation changed (Web Chat opening, the bot added to a team), the bot was installed
+#: or added as a contact, someone is typing, the conversation ended. A turn of one is not
+#: the user's doing.
+CHANNEL_ACTIVITY_TYPES: Final = (
+    "conversationUpdate",
+    "installationUpdate",
+    "contactRelationUpdate",
+    "typing",
+    "endOfConversation",
+)
 #: The span event an exception is recorded as (OpenTelemetry's name).
 EXCEPTION_EVENT: Final = "exception"
 #: The client event (Sunbird eid) that carries a user's rating, under ``sunbird.edata.rating``.
@@ -81,6 +96,7 @@ __all__ = [
     "CAUSE_SLOW_REPLY",
     "CAUSE_USER_LEFT",
     "CAUSE_WENT_ELSEWHERE",
+    "CHANNEL_ACTIVITY_TYPES",
     "DIALOG_OUTCOMES",
     "DROP_OFF_CAUSES",
     "EXCEPTION_EVENT",

@@ -89,6 +89,12 @@ def _text(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+_PROACTIVE = f"SpanAttributes[{_text(ATTR_TURN_PROACTIVE)}] = 'true'"
+# The map's value as read ('' when absent), not NULL: ClickHouse's NULL NOT IN (...) is
+# false where DuckDB's is NULL, and a turn with no type is the user's on both.
+_BY_USER = vocabulary.by_user(f"SpanAttributes[{_text(ATTR_ACTIVITY_TYPE)}]", _PROACTIVE)
+
+
 def _attr(column: str, key: str) -> str:
     return f"nullIf({column}[{_text(key)}], '')"
 
@@ -278,7 +284,8 @@ WHERE name IS NOT NULL"""
     {_attr("SpanAttributes", ATTR_CHANNEL_ID)} AS channel_id,
     {_attr("SpanAttributes", ATTR_ACTIVITY_ID)} AS activity_id,
     {_attr("SpanAttributes", ATTR_ACTIVITY_TYPE)} AS activity_type,
-    SpanAttributes[{_text(ATTR_TURN_PROACTIVE)}] = 'true' AS proactive,
+    {_PROACTIVE} AS proactive,
+    {_BY_USER} AS by_user,
     {_attr("SpanAttributes", ATTR_LOCALE)} AS locale,
     ServiceName AS service_name,
     {_attr("ResourceAttributes", ATTR_SERVICE_VERSION)} AS service_version,

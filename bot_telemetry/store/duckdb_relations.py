@@ -100,13 +100,15 @@ WHERE l.event_name IS NOT NULL"""
 _PROACTIVE = f"""CASE WHEN s.activity_type = 'event'
     THEN coalesce({_attr("s.attributes", ATTR_TURN_PROACTIVE)} = 'true', false)
     ELSE false END"""
+_BY_USER = vocabulary.by_user("s.activity_type", _PROACTIVE)
 
 
 def turns(mentioned: frozenset[str] | None) -> str:
     resource, join = _resources(mentioned, "s", "service_version")
     return f"""SELECT s.trace_id, s.span_id, s.start_ns, s.end_ns, s.duration_ns,
     s.status_code = {STATUS_ERROR} AS failed, s.conversation_id, s.user_id, s.session_id,
-    s.channel_id, s.activity_id, s.activity_type, {_PROACTIVE} AS proactive, s.locale,
+    s.channel_id, s.activity_id, s.activity_type, {_PROACTIVE} AS proactive,
+    {_BY_USER} AS by_user, s.locale,
     s.service_name, {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version, s.trace_key
 FROM main.spans s {join}
 WHERE s.name = '{TURN_SPAN_NAME}'"""

@@ -226,6 +226,13 @@ TURNS = Relation(
             "BOOLEAN",
             "the bot started the turn itself (bot.turn.proactive: continue_conversation)",
         ),
+        Column(
+            "by_user",
+            "BOOLEAN",
+            "the turn is the user's doing (contract.analytics): not proactive, and its activity "
+            "is not one the channel sends on its own (CHANNEL_ACTIVITY_TYPES: "
+            "conversationUpdate, installationUpdate, typing, ...)",
+        ),
         Column("locale", "VARCHAR", "activity.locale, NULL if none"),
         Column("service_name", "VARCHAR", "the bot's service.name"),
         Column("service_version", "VARCHAR", "the bot's service.version, NULL if none"),

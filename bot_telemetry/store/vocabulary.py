@@ -18,6 +18,7 @@ from ..contract import (
     BOT_MESSAGE_SEND,
     BOTBUILDER_LUIS_RESULT,
     BOTBUILDER_QNA_MESSAGE,
+    CHANNEL_ACTIVITY_TYPES,
     FALLBACK_SCORE,
     HANDOFF_ACTIVITY_TYPE,
     INTENT,
@@ -45,6 +46,15 @@ def escalation(name: str, activity_type: str) -> str:
     return f"""CASE WHEN {name} IN ('{BOT_MESSAGE_SEND}', '{BOT_MESSAGE_RECEIVED}')
     THEN coalesce({activity_type} = '{HANDOFF_ACTIVITY_TYPE}', false)
     ELSE false END"""
+
+
+def by_user(activity_type: str, proactive: str) -> str:
+    """A turn that is the user's doing (contract.analytics): neither an activity the channel
+    sends on its own (CHANNEL_ACTIVITY_TYPES) nor proactive. A turn with no activity type
+    (none recorded) counts as the user's. Plain SQL both engines read as written: each
+    passes its own expressions for the turn's type and proactive flag."""
+    kinds = ", ".join(f"'{kind}'" for kind in CHANNEL_ACTIVITY_TYPES)
+    return f"(coalesce({activity_type} NOT IN ({kinds}), true) AND NOT ({proactive}))"
 
 
 def _flag(text: str) -> str:

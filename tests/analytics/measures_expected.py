@@ -153,23 +153,32 @@ def _count_by_bucket(w: Window, times: Iterable[int], name: str) -> list[Row]:
     return filled(w, counts, (), {name: 0})
 
 
+def _by_user(turn: Turn) -> bool:
+    """The turn is the user's doing: not one the channel sends on its own."""
+    return turn.activity_type not in contract.CHANNEL_ACTIVITY_TYPES
+
+
 def active_users(plan: Plan, w: Window) -> list[Row]:
     users: dict[str, set[str]] = defaultdict(set)
-    for turn in _turns(plan, w):
+    for turn in filter(_by_user, _turns(plan, w)):
         users[w.bucket(turn.start_ns)].add(turn.user)
     return filled(w, {(b,): {"users": len(u)} for b, u in users.items()}, (), {"users": 0})
 
 
-def _firsts(plan: Plan, w: Window, key: Callable[[Turn], str]) -> dict[str, int]:
+def _firsts(
+    plan: Plan, w: Window, key: Callable[[Turn], str], only_by_user: bool = False
+) -> dict[str, int]:
     firsts: dict[str, int] = {}
     for turn in plan.turns:
+        if only_by_user and not _by_user(turn):
+            continue
         if turn.start_ns < w.end and turn_matches(turn, w.context):
             firsts[key(turn)] = min(firsts.get(key(turn), turn.start_ns), turn.start_ns)
     return firsts
 
 
 def new_users(plan: Plan, w: Window) -> list[Row]:
-    firsts = _firsts(plan, w, lambda t: t.user)
+    firsts = _firsts(plan, w, lambda t: t.user, only_by_user=True)
     return _count_by_bucket(w, (ns for ns in firsts.values() if ns >= w.start), "users")
 
 
@@ -189,7 +198,11 @@ def sessions(plan: Plan, w: Window) -> list[Row]:
     gap = int(w.params.get("gapSeconds", contract.SESSION_GAP_SECONDS)) * SECOND
     by_user: dict[str, list[int]] = defaultdict(list)
     for turn in plan.turns:
-        if w.start - gap <= turn.start_ns < w.end and turn_matches(turn, w.context):
+        if (
+            w.start - gap <= turn.start_ns < w.end
+            and turn_matches(turn, w.context)
+            and _by_user(turn)
+        ):
             by_user[turn.user].append(turn.start_ns)
     starts = []
     for times in by_user.values():

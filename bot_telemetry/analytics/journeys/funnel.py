@@ -47,7 +47,7 @@ from .matching import (
     context_condition,
     event_condition,
     names_condition,
-    proactive_event,
+    not_by_user_event,
     property_columns,
     property_value,
     read_properties,
@@ -557,8 +557,9 @@ evidence AS (
     -- with the bot left.
     WHERE e.time_ns >= d.t_last AND e.time_ns <= d.deadline
         AND coalesce(e.scope_name <> {client}, true)
-        -- Nor does what the bot sent unasked (a reminder): the user did nothing more.
-        AND NOT {proactive_event("e.trace_id", "e.span_id")}
+        -- Nor does what the bot sent unasked (a reminder) or the channel sent on its own
+        -- (the page opened again, typing): the user did nothing more.
+        AND NOT {not_by_user_event("e.trace_id", "e.span_id")}
 ),
 causes AS (
     SELECT entity, min(row_rank) AS cause_rank,

@@ -212,16 +212,18 @@ def scoped_events(
 _CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
 
 
-#: An event recorded in a proactive turn (``turns.proactive``: the bot wrote unasked, with
-#: ``continue_conversation``): the bot's doing, not the user's, so it neither brings a user
-#: into a cohort nor back, nor counts as what a user did after dropping off.
-def proactive_event(trace_id: str = "trace_id", span_id: str = "span_id") -> str:
+#: An event recorded in a turn that is not the user's doing (``turns.by_user`` false): a
+#: proactive turn (the bot wrote unasked, with ``continue_conversation``) or one the channel
+#: sent on its own (Web Chat opening, the bot added to a team or installed, typing). It
+#: neither brings a user into a cohort nor back, nor counts as what a user did after
+#: dropping off.
+def not_by_user_event(trace_id: str = "trace_id", span_id: str = "span_id") -> str:
     """Whether the event whose ids are the columns ``trace_id`` and ``span_id`` is one."""
     return f"""coalesce(({trace_id}, {span_id}) IN (
-        SELECT trace_id, span_id FROM turns WHERE proactive), false)"""
+        SELECT trace_id, span_id FROM turns WHERE NOT by_user), false)"""
 
 
-PROACTIVE_EVENT = proactive_event()
+NOT_BY_USER_EVENT = not_by_user_event()
 
 
 def with_clause(ctes: list[str], query: str) -> str:

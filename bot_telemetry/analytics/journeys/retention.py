@@ -10,9 +10,10 @@ it: the periods up to the one holding ``endTime``), when that first time is in [
 endTime): a 15-minute window holds only the users who first came in those 15 minutes, not
 everyone of the week around them. Periods starting at or after ``endTime`` have no cohort.
 They count as back in a later period when they had a conversation (or a ``returningEvent``)
-in it before ``endTime``. Events of proactive turns (the bot wrote unasked) count for
-neither. Periods are UTC days, weeks from Monday, and calendar months;
-interval 0 is the cohort's own period.
+in it before ``endTime``. Events of turns that are not the user's doing (``turns.by_user``:
+proactive turns, where the bot wrote unasked, and those the channel sent on its own, such as
+Web Chat opening a conversation) count for neither. Periods are UTC days, weeks from Monday,
+and calendar months; interval 0 is the cohort's own period.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, TypedDict
 from ...store.engine import Engine
 from ..traces import iso
 from .matching import (
-    PROACTIVE_EVENT,
+    NOT_BY_USER_EVENT,
     Params,
     context_condition,
     event_condition,
@@ -128,7 +129,7 @@ def retention_sql(request: RetentionRequest, bounds: list[int]) -> tuple[str, di
     SELECT user_id, {period} AS period_index,
         min(CASE WHEN {cohort} THEN time_ns END) AS first_in,
         max(CASE WHEN {returning} THEN 1 ELSE 0 END) AS active
-    FROM events WHERE time_ns < {end} AND {context} AND NOT {PROACTIVE_EVENT}
+    FROM events WHERE time_ns < {end} AND {context} AND NOT {NOT_BY_USER_EVENT}
     GROUP BY user_id, period_index
 )""",
         f"""cohorts AS (

@@ -2,8 +2,10 @@
 
 A **user** is the pseudonymous id on a turn (``enduser.pseudo.id``); a **session** is one
 user's turns with no gap longer than ``SESSION_GAP_SECONDS`` (the ``gapSeconds`` parameter).
-A proactive turn (the bot wrote to the user unasked: a reminder, a notification) is not the
-user's doing: it makes no user active or new and neither starts nor extends a session.
+Only a turn that is the user's doing (``turns.by_user``) counts: not a proactive turn (the bot
+wrote unasked: a reminder, a notification), nor one the channel sent on its own (Web Chat
+opening a conversation, the bot added to a team or installed, typing): such a turn makes no
+user active or new and neither starts nor extends a session.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from .definition import COUNT, Measure, Param, Sql, Value, register
 
 def _active_users(q: Sql) -> str:
     return f"""SELECT {q.bucket("start_ns")} AS bucket, count(DISTINCT user_id) AS users
-FROM turns WHERE {q.window("start_ns")} AND user_id IS NOT NULL AND NOT proactive {q.filters}
+FROM turns WHERE {q.window("start_ns")} AND user_id IS NOT NULL AND by_user {q.filters}
 GROUP BY bucket"""
 
 
 ACTIVE_USERS = register(
     Measure(
         "activeUsers",
-        "Distinct users with at least one turn in the bucket (not counting proactive turns: "
-        "the bot writing to a user makes nobody active).",
+        "Distinct users with at least one turn of their own doing in the bucket: not a "
+        "proactive turn (the bot writing to a user makes nobody active), nor one the channel "
+        "sent (conversationUpdate, installationUpdate, typing, endOfConversation).",
         TURNS,
         values=(Value("users", COUNT, "distinct pseudonymous users"),),
         sql=_active_users,
@@ -36,7 +39,7 @@ def _new_users(q: Sql) -> str:
     # A user's first turn ever (of those the context keeps), wherever the window starts.
     return f"""SELECT {q.bucket("first_ns")} AS bucket, count(*) AS users
 FROM (SELECT user_id, min(start_ns) AS first_ns FROM turns
-      WHERE start_ns < $end AND user_id IS NOT NULL AND NOT proactive {q.filters}
+      WHERE start_ns < $end AND user_id IS NOT NULL AND by_user {q.filters}
       GROUP BY user_id) firsts
 WHERE first_ns >= $start
 GROUP BY bucket"""
@@ -45,8 +48,9 @@ GROUP BY bucket"""
 NEW_USERS = register(
     Measure(
         "newUsers",
-        "Users whose first turn ever (among the turns the context keeps, proactive ones "
-        "left out) is in the bucket: a user first seen before startTime is not new.",
+        "Users whose first turn of their own doing ever (among the turns the context keeps; "
+        "proactive and channel-sent turns left out) is in the bucket: a user first seen "
+        "before startTime is not new.",
         TURNS,
         values=(Value("users", COUNT, "users seen for the first time"),),
         sql=_new_users,
@@ -64,7 +68,7 @@ FROM (SELECT start_ns, lag(start_ns) OVER (PARTITION BY user_id ORDER BY start_n
              AS previous_ns
       FROM turns
       WHERE start_ns >= $start - $gapSeconds * CAST(1000000000 AS BIGINT) AND start_ns < $end
-        AND user_id IS NOT NULL AND NOT proactive {q.filters}) ordered
+        AND user_id IS NOT NULL AND by_user {q.filters}) ordered
 WHERE start_ns >= $start
   AND (previous_ns IS NULL OR start_ns - previous_ns > $gapSeconds * CAST(1000000000 AS BIGINT))
 GROUP BY bucket"""
@@ -73,8 +77,9 @@ GROUP BY bucket"""
 SESSIONS = register(
     Measure(
         "sessions",
-        "Sessions started in the bucket: a session is one user's turns (proactive ones "
-        "left out) with no gap longer than gapSeconds between two of them.",
+        "Sessions started in the bucket: a session is one user's turns of their own doing "
+        "(proactive and channel-sent turns left out) with no gap longer than gapSeconds "
+        "between two of them.",
         TURNS,
         values=(Value("sessions", COUNT, "sessions that started in the bucket"),),
         sql=_sessions,

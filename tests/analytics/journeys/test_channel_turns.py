@@ -1,0 +1,55 @@
+"""Funnels and retention with turns the channel sends on its own, on DuckDB and ClickHouse
+(chDB), over a real botbuilder bot's telemetry (tests/support/channel_turns.py): Web Chat
+opening a conversation, the bot added to a team or installed, typing, the conversation
+ending are not something the user did. Users who only had those are in no cohort; a user who
+stopped and then only had those left (not "went elsewhere")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot_telemetry.analytics.journeys import funnel, retention
+from bot_telemetry.analytics.traces import iso
+from tests.support.channel_turns import ACTING, ChannelTraffic, channel_engines
+from tests.support.telemetry import CapturedTelemetry
+
+
+@pytest.fixture
+def traffic(telemetry: CapturedTelemetry, tmp_path: Path) -> Iterator[ChannelTraffic]:
+    with channel_engines(telemetry, tmp_path, "channel_journeys") as found:
+        yield found
+
+
+def _window(traffic: ChannelTraffic) -> dict[str, str]:
+    return {"startTime": iso(traffic.start_ns - 10**9), "endTime": iso(traffic.end_ns + 10**9)}
+
+
+def test_users_the_channel_alone_brought_are_in_no_cohort(traffic: ChannelTraffic) -> None:
+    request = {**_window(traffic), "period": "day", "totalIntervals": 2}
+    for engine in traffic.engines:
+        answer = retention(engine, request)
+        sizes = [cohort["size"] for cohort in answer["cohorts"]]
+        assert sum(sizes) == len(ACTING), (engine.dialect, answer)
+
+
+def test_a_user_who_stopped_then_only_had_the_channels_turns_left(
+    traffic: ChannelTraffic,
+) -> None:
+    request = {
+        **_window(traffic),
+        "steps": [
+            {"event": "BotMessageReceived", "where": {"activityType": "message"}},
+            {"event": "TableBooked"},
+        ],
+        "countBy": "user",
+        "window": "1h",
+    }
+    for engine in traffic.engines:
+        answer = funnel(engine, request)
+        # leaver (typing, the page opened again, the conversation ended after "hi") and
+        # late-talker (nothing after "hello").
+        causes = sorted(d["cause"] for d in answer["dropped"])
+        assert causes == ["userLeft", "userLeft"], (engine.dialect, answer["dropped"])

@@ -1,0 +1,148 @@
+"""A real botbuilder bot (CloudAdapter, real HTTP) that gets what Web Chat and Teams send on
+their own besides what users do: its telemetry as OTLP export requests, loaded into DuckDB and
+ClickHouse (chDB).
+
+What each user id does, in this order:
+
+* ``web-visitor``: Web Chat opens a conversation (a ``conversationUpdate`` from them, the
+  bot welcomes them) and they say nothing;
+* ``team-owner``: adds the bot to a team (a Teams ``conversationUpdate`` from them, the bot
+  says hello to the team) and Teams says the bot was installed (``installationUpdate``);
+* ``leaver``: says "hi" (answered), then is typing, then opens the page again (a
+  ``conversationUpdate``) and the conversation ends (``endOfConversation``);
+* ``late-talker``: Web Chat opens their conversation, then (after ``middle_ns``) they say
+  "hello";
+* ``reactor``: likes a reply in Teams (``messageReaction``);
+* ``clicker``: presses a card's button in Teams (an ``invoke``, ``adaptiveCard/action``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ActivityTypes
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine, Engine
+from tests.bot.harness import RunningBot, running_bot
+from tests.support.bot_traffic import Traffic, load_clickhouse, load_duckdb
+from tests.support.clickhouse import chdb_engine
+from tests.support.telemetry import CapturedTelemetry
+
+#: The users whose turns were their own doing, and those who only had the channel's.
+ACTING = ("leaver", "late-talker", "reactor", "clicker")
+NOT_ACTING = ("web-visitor", "team-owner")
+
+
+@dataclass
+class ChannelTraffic:
+    engines: list[Engine]
+    start_ns: int
+    #: After late-talker's conversationUpdate, before their message.
+    middle_ns: int
+    end_ns: int
+
+
+async def _logic(context: TurnContext) -> None:
+    activity = context.activity
+    if activity.type == ActivityTypes.message:
+        await context.send_activity("hi there")
+    elif activity.type == ActivityTypes.conversation_update:
+        await context.send_activity("Welcome! Ask me to book a table.")
+    elif activity.type == ActivityTypes.invoke:
+        await context.send_activity(
+            Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200))
+        )
+
+
+def _activity(bot: RunningBot, kind: str, user: str, conversation: str, **extra: Any) -> Any:
+    return {
+        "type": kind,
+        "id": uuid.uuid4().hex,
+        "channelId": extra.pop("channelId", "webchat"),
+        "serviceUrl": bot.connector_url,
+        "from": {"id": user},
+        "recipient": {"id": "bot-1", "name": "Bot"},
+        "conversation": {"id": conversation},
+        **extra,
+    }
+
+
+async def _record() -> tuple[Traffic, int, int, int]:
+    start_ns = time.time_ns()
+    async with running_bot(_logic) as bot, aiohttp.ClientSession() as http:
+
+        async def post(kind: str, user: str, conversation: str, **extra: Any) -> None:
+            body = _activity(bot, kind, user, conversation, **extra)
+            async with http.post(bot.url, json=body) as response:
+                assert response.status in (200, 201), (kind, response.status)
+
+        joined = [{"id": "bot-1"}]
+        await post("conversationUpdate", "web-visitor", "conv-web", membersAdded=joined)
+        team = {"team": {"id": "19:team@thread.tacv2"}, "eventType": "teamMemberAdded"}
+        await post(
+            "conversationUpdate",
+            "team-owner",
+            "19:team@thread.tacv2",
+            channelId="msteams",
+            membersAdded=joined,
+            channelData=team,
+        )
+        await post("installationUpdate", "team-owner", "19:team@thread.tacv2", action="add")
+        await post("message", "leaver", "conv-leaver", text="hi")
+        await post("typing", "leaver", "conv-leaver")
+        await post("conversationUpdate", "leaver", "conv-leaver", membersAdded=joined)
+        await post("endOfConversation", "leaver", "conv-leaver")
+        await post("conversationUpdate", "late-talker", "conv-late", membersAdded=joined)
+        # A whole millisecond between the two turns (measures take their window in ms):
+        # the clock passes the next one within a millisecond.
+        middle_ns = (time.time_ns() // 1_000_000 + 1) * 1_000_000
+        while time.time_ns() <= middle_ns:
+            pass
+        await post("message", "late-talker", "conv-late", text="hello")
+        await post(
+            "messageReaction",
+            "reactor",
+            "a:teams-reactor",
+            channelId="msteams",
+            reactionsAdded=[{"type": "like"}],
+            replyToId="reply-1",
+        )
+        await post(
+            "invoke",
+            "clicker",
+            "a:teams-clicker",
+            channelId="msteams",
+            name="adaptiveCard/action",
+            value={"action": {"type": "Action.Execute", "verb": "book"}},
+        )
+    return Traffic(requests=[]), start_ns, middle_ns, time.time_ns()
+
+
+@contextmanager
+def channel_engines(
+    telemetry: CapturedTelemetry, folder: Path, database: str
+) -> Iterator[ChannelTraffic]:
+    """The traffic loaded into DuckDB (a store in ``folder``) and ClickHouse (chDB,
+    ``database``)."""
+    traffic, start_ns, middle_ns, end_ns = asyncio.run(_record())
+    traffic.requests = [encode_spans(telemetry.spans()), encode_logs(telemetry.logs())]
+    store = Store.open(folder / "store.duckdb")
+    load_duckdb(store, traffic)
+    try:
+        with chdb_engine(database) as clickhouse:
+            load_clickhouse(clickhouse, traffic)
+            yield ChannelTraffic([DuckDBEngine(store), clickhouse], start_ns, middle_ns, end_ns)
+    finally:
+        store.close()
