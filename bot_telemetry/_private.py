@@ -34,6 +34,7 @@ USES: Final = {
         ("OTLPSpanExporter._client / OTLPLogExporter._client (.export)", "post our encoding"),
         ("._shutdown", "leave a shut-down exporter's batches to its own export()"),
         ("._max_request_size", "leave an oversized batch to its own export()"),
+        ("._client._transport (.request)", "read an answer's partial_success"),
     ],
     "opentelemetry-api 1.45": [
         ("opentelemetry.context._SUPPRESS_INSTRUMENTATION_KEY", "exports are not traced"),
@@ -154,6 +155,17 @@ def otlp_http_client(exporter: object) -> Any:
     return client
 
 
+def otlp_http_transport(client: object) -> Any:
+    """The transport of an OTLP/HTTP exporter's client: its ``request`` answers a result
+    whose ``content()`` is the response body (the client's ``export`` keeps only the
+    status), or ``None``."""
+    transport = _read(client, "_transport", f"{type(client).__name__}._transport")
+    if transport is not None and not callable(getattr(transport, "request", None)):
+        _changed(f"{type(client).__name__}._transport.request")
+        return None
+    return transport
+
+
 def otlp_http_is_shut_down(exporter: object) -> bool:
     shut_down = _read(exporter, "_shutdown", f"{type(exporter).__name__}._shutdown")
     return shut_down is not False
@@ -194,6 +206,7 @@ __all__ = [
     "otlp_http_client",
     "otlp_http_is_shut_down",
     "otlp_http_max_request_size",
+    "otlp_http_transport",
     "qna_endpoint",
     "replace_application_error_dispatch",
     "replace_azure_transmit_handler",

@@ -152,6 +152,7 @@ def test_azure_monitor_exporter_transmit_handler(
 def test_otlp_http_exporter_client(kind: type) -> None:
     exporter = kind(endpoint="http://127.0.0.1:9/v1/x", timeout=1)
     assert callable(_private.otlp_http_client(exporter).export)
+    assert callable(_private.otlp_http_transport(_private.otlp_http_client(exporter)).request)
     assert _private.otlp_http_is_shut_down(exporter) is False
     assert _private.otlp_http_max_request_size(exporter) >= 0
     exporter.shutdown()

@@ -20,8 +20,6 @@ exporter did with the batch, and counts a 206 item by item (see its docstring).
 
 from __future__ import annotations
 
-import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,8 +31,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .._private import azure_transmit_handler, replace_azure_transmit_handler
 from ..contract import CUSTOM_EVENT_NAME
-from ..delivery.accounting import DROPPED_METRIC
 from ..delivery.queue import EXPORT_FAILED, Delivery
+from .refusals import REJECTED, Refusals, without_item_data
 
 #: Connect and read timeout of the Azure Monitor exporters' requests, and azure-core's
 #: budget for retrying one: the OTLP exporters' and PostHog's default.
@@ -56,11 +54,9 @@ _RETRYABLE_STATUSES = frozenset({401, 403, 408, 429, 500, 502, 503, 504})
 #: What Application Insights says of an item its ingestion sampling left out.
 _SAMPLED_OUT = "telemetry sampled out."
 #: Reasons an item of a partial success is lost for (``Delivery.dropped``); the worst first.
-REJECTED, SAMPLED_OUT = "rejected", "sampled_out"
+SAMPLED_OUT = "sampled_out"
 _DEFERRED, _DELIVERED = "deferred", "delivered"
 _FATES = (REJECTED, EXPORT_FAILED, SAMPLED_OUT, _DEFERRED, _DELIVERED)
-
-_log = logging.getLogger("bot_telemetry.export")
 
 
 class _Seen(threading.local):
@@ -108,7 +104,7 @@ class OfflineStorageWatch:
 
     def __init__(self, exporter: object) -> None:
         self._seen = _Seen()
-        self._told: set[tuple[str, str]] = set()
+        self._refusals = Refusals()
         handle = azure_transmit_handler(exporter)
         self.watching = callable(handle)
         if not self.watching:
@@ -228,23 +224,10 @@ class OfflineStorageWatch:
             parts.append(f"{count} {reason}" + (f" ({why[reason]})" if reason in why else ""))
         delivery.reason = "; ".join(parts)
         if REJECTED in delivery.dropped:
-            self._tell(REJECTED, why[REJECTED])
+            text = why[REJECTED]
+            kind = text.split(":", 1)[0]  # the status
+            self._refusals.tell(kind, f"Application Insights refused telemetry items ({text})")
         return delivery
-
-    def _tell(self, reason: str, text: str) -> None:
-        # The outage line says an export that failed; refusals of items in a batch that was
-        # otherwise delivered are said here, once per kind (the status).
-        kind = (reason, text.split(":", 1)[0])
-        if kind in self._told:
-            return
-        self._told.add(kind)
-        _log.warning(
-            "Application Insights refused telemetry items (%s); they are counted in the metric "
-            "%s as %s, and further items refused this way are only counted",
-            text,
-            DROPPED_METRIC,
-            reason,
-        )
 
 
 def _kept(envelope: Any, stored: list[tuple[Any, bool]]) -> bool | None:
@@ -268,22 +251,8 @@ def _is_resource(envelope: Any) -> bool:
     return getattr(getattr(envelope, "data", None), "base_type", None) == "MetricData"
 
 
-#: What an error message may go on with that is the item's data, not the service's words.
-_ITS_DATA = re.compile(r"\s*(Expected|Actual)\s*:.*", re.DOTALL | re.IGNORECASE)
-_QUOTED = re.compile(r"'([^']*)'")
-_NAMED = re.compile(r"(field|type|property|key)\s*$", re.IGNORECASE)
-
-
 def _error_text(status: int, message: str) -> str:
-    """``status: message``, the message without what may be the item's own data: what follows
-    "Expected:"/"Actual:" goes, and a quoted word stays only as a field or type name."""
-    text = _ITS_DATA.sub("", message).strip()
-
-    def quoted(found: re.Match[str]) -> str:
-        named = _NAMED.search(text, 0, found.start())
-        return found.group(0) if named and re.fullmatch(r"[\w.]+", found.group(1)) else "'…'"
-
-    text = _QUOTED.sub(quoted, text).rstrip(" .,;")[:160]
+    text = without_item_data(message)
     return f"{status}: {text}" if text else str(status)
 
 

@@ -27,6 +27,8 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
 from .._private import otlp_http_client, otlp_http_is_shut_down, otlp_http_max_request_size
+from ..delivery.queue import Outcome
+from .otlp_partial import PartialSuccess
 
 _logger = logging.getLogger(__name__)
 Item = TypeVar("Item")
@@ -303,10 +305,11 @@ def _encoder_for(exporter: object) -> Callable[[Sequence[Any]], bytes] | None:
 
 def otlp_sender(
     exporter: object, fallback: Callable[[Sequence[Item]], bool]
-) -> Callable[[Sequence[Item]], bool]:
+) -> Callable[[Sequence[Item]], Outcome]:
     """How a batch reaches ``exporter``: for the SDK's OTLP/HTTP span and log exporters,
-    encoded here and posted by the exporter's own HTTP client (True when delivered); for
-    any other exporter, ``fallback``.
+    encoded here and posted by the exporter's own HTTP client (True when delivered, a
+    ``Delivery`` when the backend rejected part of it: ``PartialSuccess``); for any other
+    exporter, ``fallback``.
 
     The client is the exporter's private ``_client`` (see ``bot_telemetry._private``); an
     SDK without one gets ``fallback``, with one warning.
@@ -323,7 +326,9 @@ def otlp_sender(
     if os.environ.get(OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED, "").strip().lower() == "true":
         return fallback
 
-    def send(batch: Sequence[Item]) -> bool:
+    partial = PartialSuccess(client, "spans" if encode is encode_spans else "logs")
+
+    def send(batch: Sequence[Item]) -> Outcome:
         if otlp_http_is_shut_down(exporter):
             return fallback(batch)
         try:
@@ -333,6 +338,6 @@ def otlp_sender(
         limit = otlp_http_max_request_size(exporter)
         if limit and limit < len(data):
             return fallback(batch)
-        return bool(client.export(data).success)
+        return partial.send(lambda: bool(client.export(data).success), len(batch))
 
     return send

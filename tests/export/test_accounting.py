@@ -207,3 +207,37 @@ def test_a_refused_credential_says_so_and_what_to_check(
     assert "the credentials were refused (401)" in ours[0]
     assert "OTEL_EXPORTER_OTLP_HEADERS" in ours[0] and "--token" in ours[0]
     assert "resumes by itself" not in ours[0]
+
+
+def test_a_partial_success_counts_only_the_rejected_spans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """serve stores what it can and answers 200 with ``partial_success.rejected_spans`` for
+    the rest (a span ending after 2262): every span was counted as delivered; now the one
+    rejected is lost, as rejected, and said once without the span's name."""
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0)
+    with CollectorThread(config) as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
+        monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+        monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_HEADERS", raising=False)
+        handle = configure("bot")
+        try:
+            with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+                emit(3)
+                late = trace.get_tracer("test").start_span("alice's span")
+                late.end(end_time=2**63 + 1)
+                assert handle.force_flush()
+                emit(2)  # a second refusal of the kind is only counted
+                late = trace.get_tracer("test").start_span("alice's span")
+                late.end(end_time=2**63 + 1)
+                assert handle.force_flush()
+        finally:
+            handle.shutdown()
+    assert handle.dropped() == {"traces/rejected": 2}
+    ours = [r.getMessage() for r in caplog.records if r.name == "bot_telemetry.export"]
+    assert len(ours) == 1, ours
+    assert "refused 1 of 4 spans" in ours[0]
+    assert "has a start or end time after 2262" in ours[0]
+    assert "alice" not in ours[0]
