@@ -258,3 +258,27 @@ def test_a_partial_success_of_custom_events_counts_the_refused_one(
     assert "bob@example.com" not in caplog.text
     (line,) = [r.getMessage() for r in caplog.records if "refused telemetry" in r.getMessage()]
     assert "(400: The value '…' of field 'x' is bad)" in line
+
+
+def test_a_partial_success_without_offline_storage_loses_the_retryable_items(
+    ingestion: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Storage switched off: an item refused with 429 is not kept, so it is lost (as
+    export_failed, the backend failing), and the items taken are still delivered."""
+    ingestion.refusals = {"busy": (429, "Too many requests")}
+    handle = configure(
+        "bot",
+        span_exporters=[azure_spans(ingestion, tmp_path, disable_offline_storage=True)],
+        log_exporters=[],
+        metric_readers=[],
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+            emit(["ok", "busy"])
+            handle.force_flush(10_000)
+    finally:
+        handle.shutdown()
+    assert handle.dropped() == {"traces/export_failed": 1}
+    assert handle.deferred() == {}
+    (line,) = [r.getMessage() for r in caplog.records if " is failing" in r.getMessage()]
+    assert "took 1 of 2 items; 1 export_failed (429, and no offline storage" in line
