@@ -70,6 +70,9 @@ class _Seen(threading.local):
     overflow: list[tuple[int, bool]]  # rate limiter: (envelopes stored before sending, taken)
     resent: list[tuple[Any, bool]]  # 206: (an envelope stored to send again, taken)
 
+    def __init__(self) -> None:  # per thread, on its first use
+        self.start()
+
     def start(self) -> None:
         self.result, self.stored, self.refused = "", 0, 0
         self.handling = self.answered = False
@@ -132,15 +135,16 @@ class OfflineStorageWatch:
             return answer
 
         def watched_track(*args: Any, **kwargs: Any) -> Any:
-            seen.answered, seen.errors = False, []
+            if seen.handling:  # a stored batch sent again: not ours
+                return track(*args, **kwargs)  # type: ignore[misc]
+            seen.answered, seen.errors = False, []  # raising (a redirect, a failure): none
             answer = track(*args, **kwargs)  # type: ignore[misc]
-            if not seen.handling:
-                response = answer[0] if isinstance(answer, tuple) else answer
-                seen.answered = True
-                seen.errors = [
-                    (_number(e.index, -1), _number(e.status_code, 0), str(e.message or ""))
-                    for e in getattr(response, "errors", None) or []
-                ]
+            response = answer[0] if isinstance(answer, tuple) else answer
+            seen.answered = True
+            seen.errors = [
+                (_number(e.index, -1), _number(e.status_code, 0), str(e.message or ""))
+                for e in getattr(response, "errors", None) or []
+            ]
             return answer
 
         def watched_handle(envelopes: Any, result: Any) -> Any:
@@ -160,8 +164,14 @@ class OfflineStorageWatch:
         each item becomes, in order."""
         seen = self._seen
         seen.start()
+        try:
+            return self._outcome(export(), sizes)
+        finally:
+            seen.start()  # the batch's envelopes are not held until the next one
+
+    def _outcome(self, exported: bool, sizes: Sequence[int]) -> Delivery:
+        seen = self._seen
         items = len(sizes)
-        exported = export()
         if self.watching and (seen.errors or seen.overflow) and seen.result != _RETRYABLE:
             delivery = self._in_part(sizes)
             if delivery is not None:
