@@ -295,7 +295,7 @@ def test_ten_thousand_buckets_are_allowed_one_more_is_not() -> None:
         # ... and a MeasureSpec's granularity 'day' the granularity 'd'.
         (
             {"measures": [MeasureSpec("turns", time_granularity="day")]},  # type: ignore[arg-type]
-            "measures[0].timeGranularity: expected a non-empty list of second, minute, hour, "
+            "measures[0].time_granularity: expected a non-empty list of second, minute, hour, "
             "day, week, month, found 'day'",
         ),
         # ... and 'activeUsers' was the measure 'a', refused as not a measure.
@@ -316,5 +316,47 @@ def test_query_refuses_one_string_where_a_list_is_expected(
             query(DuckDBEngine(store), start_time="2026-11-01T00:00:00Z", **given)
         assert str(caught.value) == error
         assert caught.value.field == error.partition(":")[0]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        ({"start_time": "soon"}, "start_time: expected an ISO 8601 time"),
+        ({"start_time": "2200-01-01"}, "end_time: expected a time after start_time, found"),
+        ({"end_time": "yesterday"}, "end_time: expected an ISO 8601 time"),
+        (
+            {"measures": [MeasureSpec("turns", time_granularity=("year",))]},
+            "measures[0].time_granularity[0]: expected one of second",
+        ),
+        ({"measures": ["turns", MeasureSpec("turns", page_size=0)]}, "measures[1].page_size: "),
+        (
+            {"measures": [MeasureSpec("turns", sort_direction="up")]},
+            "measures[0].sort_direction: expected ascending or descending",
+        ),
+        # A measure given by its name: the name is wrong, not a measureType the caller never wrote.
+        ({"measures": ["activeUsers", "users"]}, "measures[1]: expected one of activeUsers"),
+        # What the caller wrote as a dict keeps its keys, as the HTTP API names them.
+        (
+            {"measures": [{"measureType": "turns", "timeGranularity": ["year"]}]},
+            "measures[0].timeGranularity[0]: expected one of second",
+        ),
+        ({"context": {"channel": ["x"]}}, "context.channel: expected one of channelId"),
+    ],
+)
+def test_query_refusals_name_the_arguments_as_written(
+    tmp_path: Path, arguments: dict[str, Any], said: str
+) -> None:
+    """``query(start_time="soon")`` was refused as "startTime: ...", a JSON name the Python
+    caller never typed; the HTTP API's 400s keep the JSON names (tests/web/test_measures.py)."""
+    store = Store.open(tmp_path / "telemetry.duckdb")
+    try:
+        given = {"start_time": "2026-09-20T00:00:00Z", "measures": ["turns"], **arguments}
+        with pytest.raises(RequestError) as caught:
+            query(DuckDBEngine(store), **given)
+        assert str(caught.value).startswith(said), str(caught.value)
+        assert caught.value.field == said.partition(":")[0]
+        assert caught.value.as_json()["error"] == str(caught.value)
     finally:
         store.close()

@@ -22,8 +22,9 @@ from ...contract import (
     WATERFALL_STEP,
 )
 from ...store.engine import Engine
+from ..measures.arguments import in_python_words, json_body, python_names
 from .matching import Params, context_condition
-from .requests import MAX_STEPS, TimeRange, _object, _unknown, parse_context
+from .requests import MAX_STEPS, RequestError, TimeRange, _object, _unknown, parse_context
 
 #: The window of a dialog funnel: a run's last step within a day of its start.
 DIALOG_WINDOW = "1d"
@@ -66,15 +67,26 @@ ORDER BY t.dialog_id, s.average_place, s.step_name
 """
 
 
+_FIELDS = ("startTime", "endTime", "context")
+
+
 def dialog_funnels(
-    engine: Engine, request: Mapping[str, Any] | None = None, now_ns: int | None = None
+    engine: Engine,
+    request: Mapping[str, Any] | None = None,
+    now_ns: int | None = None,
+    **arguments: Any,
 ) -> list[DialogFunnel]:
     """Every dialog with waterfall events in the time range (``startTime``, ``endTime``,
-    ``context`` as for funnels), most started first."""
-    body = _object(request or {})
-    _unknown(body, ("startTime", "endTime", "context"), "")
-    window = TimeRange.parse(body, now_ns)
-    context = parse_context(body.get("context"))
+    ``context`` as for funnels; from Python also ``start_time=``, ...), most started first."""
+    if arguments and request is not None:
+        raise TypeError("dialog_funnels() takes a request body or keyword arguments, not both")
+    body = _object(request or json_body(arguments, _FIELDS, "dialog_funnels"))
+    _unknown(body, _FIELDS, "")
+    try:
+        window = TimeRange.parse(body, now_ns)
+        context = parse_context(body.get("context"))
+    except RequestError as error:
+        raise in_python_words(error, python_names(_FIELDS) if arguments else {}) from None
     params = Params()
     sql = _STEP_ORDER.replace("{context}", context_condition(context, params))
     values = {

@@ -54,7 +54,7 @@ from .matching import (
     scoped_events,
     with_clause,
 )
-from .requests import FunnelRequest
+from .requests import FunnelRequest, request_of
 
 #: The rank ``userLeft`` gets when no other cause applies.
 _USER_LEFT = DROP_OFF_CAUSES.index("userLeft")
@@ -104,9 +104,12 @@ class FunnelResult(TypedDict):
     dropped: list[DroppedEntity]
 
 
-def funnel(engine: Engine, request: FunnelRequest | Mapping[str, Any]) -> FunnelResult:
-    """The funnel ``request`` describes (a FunnelRequest or its JSON body), on ``engine``."""
-    parsed = request if isinstance(request, FunnelRequest) else FunnelRequest.parse(request)
+def funnel(
+    engine: Engine, request: FunnelRequest | Mapping[str, Any] | None = None, **arguments: Any
+) -> FunnelResult:
+    """The funnel ``request`` describes (a FunnelRequest or its JSON body), or the keyword
+    arguments do (``steps=[...], window="1h", count_by="user"``), on ``engine``."""
+    parsed = request_of(FunnelRequest, request, arguments, "funnel")
     sql, values = funnel_sql(parsed)
     rows = engine.query(sql, values).dicts()
     return _shape(parsed, rows)

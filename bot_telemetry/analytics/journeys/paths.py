@@ -31,7 +31,7 @@ from .matching import (
     scoped_events,
     with_clause,
 )
-from .requests import EventMatch, PathsRequest
+from .requests import EventMatch, PathsRequest, request_of
 
 
 class Node(TypedDict):
@@ -62,9 +62,12 @@ class PathsResult(TypedDict):
     otherEdges: int
 
 
-def paths(engine: Engine, request: PathsRequest | Mapping[str, Any]) -> PathsResult:
-    """The user flows ``request`` describes (a PathsRequest or its JSON body), on ``engine``."""
-    parsed = request if isinstance(request, PathsRequest) else PathsRequest.parse(request)
+def paths(
+    engine: Engine, request: PathsRequest | Mapping[str, Any] | None = None, **arguments: Any
+) -> PathsResult:
+    """The user flows ``request`` describes (a PathsRequest or its JSON body), or the keyword
+    arguments do (``start_event="LuisIntent.*", step_limit=4``), on ``engine``."""
+    parsed = request_of(PathsRequest, request, arguments, "paths")
     sql, values = paths_sql(parsed)
     rows = engine.query(sql, values).rows
     return _shape(parsed, rows)

@@ -20,10 +20,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal, TypeVar
 
 from ...contract import SLOW_TURN_SECONDS
 from ...store.otel_rows import attribute_text
+from ..measures.arguments import in_python_words, json_body, python_names
 from ..measures.request import RequestError as AnalyticsRequestError
 from ..window import (
     _MAX_NS,
@@ -350,6 +351,9 @@ _FUNNEL_FIELDS = (
 class FunnelRequest:
     """``POST /analytics/funnel``'s body (docs/journeys.md)."""
 
+    #: The body's fields (from Python: keyword arguments, ``python_name`` of each).
+    FIELDS: ClassVar[tuple[str, ...]] = _FUNNEL_FIELDS
+
     steps: tuple[EventMatch, ...]
     range: TimeRange = field(default_factory=TimeRange)
     context: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -451,6 +455,9 @@ def _patterns(body: Mapping[str, Any], name: str) -> tuple[str, ...]:
 class PathsRequest:
     """``POST /analytics/paths``'s body."""
 
+    #: The body's fields (from Python: keyword arguments, ``python_name`` of each).
+    FIELDS: ClassVar[tuple[str, ...]] = _PATHS_FIELDS
+
     range: TimeRange = field(default_factory=TimeRange)
     context: tuple[tuple[str, tuple[str, ...]], ...] = ()
     start: EventMatch | None = None
@@ -506,6 +513,9 @@ class RetentionRequest:
     """``POST /analytics/retention``'s body. No cohort event: a user's first conversation;
     no returning event: any event (a conversation) of the user."""
 
+    #: The body's fields (from Python: keyword arguments, ``python_name`` of each).
+    FIELDS: ClassVar[tuple[str, ...]] = _RETENTION_FIELDS
+
     range: TimeRange = field(default_factory=TimeRange)
     start_given: bool = False
     context: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -529,3 +539,27 @@ class RetentionRequest:
             period=_choice(request, "period", PERIODS, "week"),  # type: ignore[arg-type]
             total_intervals=_integer(request, "totalIntervals", 8, 1, 120),
         )
+
+
+_Parsed = TypeVar("_Parsed", FunnelRequest, PathsRequest, RetentionRequest)
+
+
+def request_of(
+    kind: type[_Parsed],
+    request: _Parsed | Mapping[str, Any] | None,
+    arguments: Mapping[str, Any],
+    function: str,
+) -> _Parsed:
+    """``request`` (parsed, or its JSON body) or, from Python, the keyword ``arguments`` that
+    stand for its body (``count_by="user"``), whose refusals name them as the caller wrote
+    them (``count_by: expected one of ...``)."""
+    if arguments and request is not None:
+        raise TypeError(f"{function}() takes a request body or keyword arguments, not both")
+    if isinstance(request, kind):
+        return request
+    if not arguments:
+        return kind.parse({} if request is None else request)
+    try:
+        return kind.parse(json_body(arguments, kind.FIELDS, function))
+    except RequestError as error:
+        raise in_python_words(error, python_names(kind.FIELDS)) from None

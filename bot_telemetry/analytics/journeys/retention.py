@@ -31,7 +31,7 @@ from .matching import (
     event_condition,
     with_clause,
 )
-from .requests import EventMatch, Period, RetentionRequest
+from .requests import EventMatch, Period, RetentionRequest, request_of
 
 
 class Cohort(TypedDict):
@@ -55,9 +55,12 @@ class RetentionResult(TypedDict):
     cohorts: list[Cohort]
 
 
-def retention(engine: Engine, request: RetentionRequest | Mapping[str, Any]) -> RetentionResult:
-    """The cohort table ``request`` describes (a RetentionRequest or its JSON body)."""
-    parsed = request if isinstance(request, RetentionRequest) else RetentionRequest.parse(request)
+def retention(
+    engine: Engine, request: RetentionRequest | Mapping[str, Any] | None = None, **arguments: Any
+) -> RetentionResult:
+    """The cohort table ``request`` describes (a RetentionRequest or its JSON body), or the
+    keyword arguments do (``period="week", total_intervals=4``)."""
+    parsed = request_of(RetentionRequest, request, arguments, "retention")
     bounds = period_bounds(parsed)
     sql, values = retention_sql(parsed, bounds)
     rows = engine.query(sql, values).rows

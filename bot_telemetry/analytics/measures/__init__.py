@@ -35,10 +35,18 @@ from . import (  # noqa: F401
     turns,
     users,
 )
+from .arguments import in_python_words, python_names
 from .context import DIMENSIONS
 from .definition import MEASURES, Measure, Row, Value
 from .granularity import GRANULARITIES, MAX_BUCKETS
-from .request import AnalyticsRequest, MeasureSpec, RequestError, parse_request
+from .request import (
+    _FIELDS,
+    _MEASURE_FIELDS,
+    AnalyticsRequest,
+    MeasureSpec,
+    RequestError,
+    parse_request,
+)
 from .run import MeasureResult, Progress, run
 
 #: The measures in the order the docs, the catalog and the UI list them.
@@ -107,7 +115,8 @@ def query(
     """The measures over [start_time, end_time) (end: now by default), narrowed to
     ``context``: one result per (measure, granularity), in order. Times are ISO 8601 text,
     epoch milliseconds, datetimes, or a duration ago (``"7d"``, ``"1h30m"``, a ``timedelta``);
-    a bad request raises ``RequestError`` naming the field.
+    a bad request raises ``RequestError`` naming the argument as written here (``start_time``,
+    ``measures[0].time_granularity`` of a MeasureSpec).
     """
     body = {
         "startTime": start_time,
@@ -115,7 +124,25 @@ def query(
         "context": {name: _listed(values) for name, values in (context or {}).items()},
         "measures": measures if isinstance(measures, str) else [_as_json(i) for i in measures],
     }
-    return run(engine, parse_request(body), progress)
+    try:
+        request = parse_request(body)
+    except RequestError as error:
+        raise in_python_words(error, _python_names(measures)) from None
+    return run(engine, request, progress)
+
+
+def _python_names(measures: Sequence[MeasureItem]) -> dict[str, str]:
+    """The request's JSON names as the caller of ``query()`` wrote them: the arguments
+    (``start_time``), a MeasureSpec's attributes (``measures[0].time_granularity``), a
+    measure given by its name (``measures[0]``, not its ``measureType``)."""
+    names = python_names(_FIELDS)
+    for index, item in enumerate([] if isinstance(measures, str) else measures):
+        where = f"measures[{index}]"
+        if isinstance(item, MeasureSpec):
+            names.update(python_names(_MEASURE_FIELDS, f"{where}."))
+        elif isinstance(item, str):
+            names[f"{where}.measureType"] = where
+    return names
 
 
 def _listed(values: Sequence[str]) -> object:

@@ -3,10 +3,12 @@ expected (the HTTP API returns the same text as its 400)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from bot_telemetry.analytics import journeys
 from bot_telemetry.analytics.journeys import (
     FunnelRequest,
     PathsRequest,
@@ -14,6 +16,8 @@ from bot_telemetry.analytics.journeys import (
     RetentionRequest,
 )
 from bot_telemetry.analytics.journeys.requests import EventMatch, TimeRange
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine, Engine
 
 NOW = 1_800_000_000_000_000_000
 
@@ -303,3 +307,93 @@ def test_a_timedelta_is_a_window_from_python() -> None:
     assert two_weeks == FunnelRequest.parse({"steps": ["A"], "window": 1_209_600}, NOW)
     with pytest.raises(RequestError, match=r"^window: expected a duration above 0"):
         FunnelRequest.parse({"steps": ["A"], "window": timedelta(0)}, NOW)
+
+
+@pytest.fixture(scope="module")
+def empty_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    store = Store.open(tmp_path_factory.mktemp("python-arguments") / "telemetry.duckdb")
+    yield DuckDBEngine(store)
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("analysis", "arguments", "said"),
+    [
+        (journeys.funnel, {"steps": ["A"], "count_by": "x"}, "count_by: expected one of user"),
+        (
+            journeys.funnel,
+            {"steps": ["A"], "start_time": "soon"},
+            "start_time: expected an ISO 8601 time",
+        ),
+        (
+            journeys.funnel,
+            {"steps": ["A"], "start_time": "2200-01-01"},
+            "end_time: expected a time after start_time, got now (the default)",
+        ),
+        (journeys.funnel, {"steps": ["A"], "breakdown_limit": 0}, "breakdown_limit: expected"),
+        (journeys.funnel, {"steps": ["A"], "slow_reply_seconds": -1}, "slow_reply_seconds: "),
+        (journeys.funnel, {"steps": ["A"], "drop_off": "yes"}, "drop_off: expected true or"),
+        # What the caller typed inside a value is theirs: an exclusion's dict keeps its keys.
+        (
+            journeys.funnel,
+            {"steps": ["A", "B"], "exclusions": [{"event": "X", "fromStep": 1, "toStep": 5}]},
+            "exclusions[0].toStep: expected a whole number from 0 to 1",
+        ),
+        (
+            journeys.paths,
+            {"start_event": "A", "end_event": "B"},
+            "end_event: give start_event or end_event, not both",
+        ),
+        (journeys.paths, {"step_limit": 1}, "step_limit: expected a whole number from 2"),
+        (journeys.retention, {"total_intervals": 0}, "total_intervals: expected a whole number"),
+        (journeys.retention, {"cohort_event": "A*B"}, "cohort_event: a pattern may only end in *"),
+        (journeys.dialog_funnels, {"end_time": "soon"}, "end_time: expected an ISO 8601 time"),
+    ],
+)
+def test_from_python_keyword_arguments_refusals_name_them_as_written(
+    empty_engine: Engine, analysis: Callable[..., Any], arguments: dict[str, Any], said: str
+) -> None:
+    """Python's ``count_by="x"`` was refused as "countBy: ...", a name the caller never typed."""
+    with pytest.raises(RequestError) as refused:
+        analysis(empty_engine, **arguments)
+    assert str(refused.value).startswith(said), str(refused.value)
+    assert refused.value.field == said.partition(":")[0]
+
+
+def test_keyword_arguments_ask_what_the_json_body_asks(empty_engine: Engine) -> None:
+    body = {
+        "steps": ["A", "B"],
+        "countBy": "user",
+        "window": "1h30m",
+        "breakdown": "channelId",
+        "startTime": "2026-11-01T00:00:00Z",
+        "endTime": "2026-11-08T00:00:00Z",
+    }
+    asked = journeys.funnel(
+        empty_engine,
+        steps=["A", "B"],
+        count_by="user",
+        window="1h30m",
+        breakdown="channelId",
+        start_time="2026-11-01T00:00:00Z",
+        end_time="2026-11-08T00:00:00Z",
+    )
+    assert asked == journeys.funnel(empty_engine, body)
+    assert (asked["countBy"], asked["window"], asked["breakdown"]) == ("user", "1h30m", "channelId")
+    assert asked["startTime"].startswith("2026-11-01T00:00:00")
+    # The JSON body keeps its JSON names, as the HTTP API says them.
+    with pytest.raises(RequestError, match=r"^countBy: expected one of"):
+        journeys.funnel(empty_engine, {"steps": ["A"], "countBy": "x"})
+
+
+def test_an_unknown_keyword_argument_is_a_type_error_naming_the_arguments(
+    empty_engine: Engine,
+) -> None:
+    with pytest.raises(TypeError) as refused:
+        journeys.funnel(empty_engine, steps=["A"], breakDown="channelId")
+    assert str(refused.value).startswith(
+        "funnel() got an unexpected keyword argument 'breakDown' (did you mean breakdown?); "
+        "it takes start_time, end_time, context, steps, order, window, count_by, breakdown,"
+    )
+    with pytest.raises(TypeError, match="not both"):
+        journeys.retention(empty_engine, {"period": "day"}, period="week")
