@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import _logs, trace
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from bot_telemetry import configure
 from bot_telemetry.export.azure_monitor import WithoutCustomEventSpanEvents
@@ -282,3 +283,24 @@ def test_a_partial_success_without_offline_storage_loses_the_retryable_items(
     assert handle.deferred() == {}
     (line,) = [r.getMessage() for r in caplog.records if " is failing" in r.getMessage()]
     assert "took 1 of 2 items; 1 export_failed (429, and no offline storage" in line
+
+
+def test_the_wrapped_exporter_still_exports_through_export_alone(
+    ingestion: Backend, tmp_path: Path
+) -> None:
+    """Used by the SDK's own processors (export(), never deliver()), the watched exporter
+    exports as before, its rate limiter's overflow stored on the way."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    spans = []
+    for name in ("one", "two", "three"):
+        span = tracer.start_span(name)
+        span.end()
+        spans.append(span)
+    exporter = azure_spans(ingestion, tmp_path, max_envelopes_per_second=2)
+    try:
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+    assert {name for (kind, name) in ingestion.received.envelopes if kind == SPAN} == {"one", "two"}
