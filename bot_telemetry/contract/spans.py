@@ -18,6 +18,21 @@ ATTR_ACTIVITY_NAME: Final = "activity.name"
 #: The collector groups traces into conversations by this attribute.
 ATTR_CONVERSATION_ID: Final = "activity.conversation.id"
 ATTR_GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+
+#: A model call's description (OpenTelemetry's GenAI conventions, as of semantic conventions
+#: 1.37; ``gen_ai.system`` is the older name Azure Monitor still reads). Our own constants: the
+#: semconv package keeps them only in its private ``_incubating`` module.
+ATTR_GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+ATTR_GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+ATTR_GEN_AI_SYSTEM: Final = "gen_ai.system"
+ATTR_GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+ATTR_GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+ATTR_GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+ATTR_GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+ATTR_GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+ATTR_GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+ATTR_GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+ATTR_GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 ATTR_SESSION_ID: Final = "session.id"
 ATTR_ENDUSER_PSEUDO_ID: Final = "enduser.pseudo.id"
 ATTR_SERVICE_VERSION: Final = "service.version"
@@ -95,6 +110,17 @@ __all__ = [
     "ATTR_DB_SYSTEM_NAME",
     "ATTR_ENDUSER_PSEUDO_ID",
     "ATTR_GEN_AI_CONVERSATION_ID",
+    "ATTR_GEN_AI_OPERATION_NAME",
+    "ATTR_GEN_AI_PROVIDER_NAME",
+    "ATTR_GEN_AI_REQUEST_MAX_TOKENS",
+    "ATTR_GEN_AI_REQUEST_MODEL",
+    "ATTR_GEN_AI_REQUEST_TEMPERATURE",
+    "ATTR_GEN_AI_RESPONSE_FINISH_REASONS",
+    "ATTR_GEN_AI_RESPONSE_ID",
+    "ATTR_GEN_AI_RESPONSE_MODEL",
+    "ATTR_GEN_AI_SYSTEM",
+    "ATTR_GEN_AI_USAGE_INPUT_TOKENS",
+    "ATTR_GEN_AI_USAGE_OUTPUT_TOKENS",
     "ATTR_LOCALE",
     "ATTR_LOG_RECORD_UID",
     "ATTR_PEER_SERVICE",

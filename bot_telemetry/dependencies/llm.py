@@ -21,11 +21,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from opentelemetry import propagate, trace
-
-# The GenAI names moved to their own conventions repository; this package still has them.
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.util.types import AttributeValue
 
+from .. import contract
 from ..contract import ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT
 from ..correlation.dependency_context import current_dependency_span
 from .call import address_of
@@ -86,14 +84,14 @@ def record_chat_request(
         return
     model = _text(_member(body, "model"))
     found: dict[str, AttributeValue | None] = {
-        gen_ai.GEN_AI_OPERATION_NAME: OPERATION_CHAT,
-        gen_ai.GEN_AI_PROVIDER_NAME: provider,
-        gen_ai.GEN_AI_SYSTEM: provider,
-        gen_ai.GEN_AI_REQUEST_MODEL: model,
-        gen_ai.GEN_AI_REQUEST_MAX_TOKENS: _count(
+        contract.ATTR_GEN_AI_OPERATION_NAME: OPERATION_CHAT,
+        contract.ATTR_GEN_AI_PROVIDER_NAME: provider,
+        contract.ATTR_GEN_AI_SYSTEM: provider,
+        contract.ATTR_GEN_AI_REQUEST_MODEL: model,
+        contract.ATTR_GEN_AI_REQUEST_MAX_TOKENS: _count(
             _member(body, "max_completion_tokens", "max_tokens")
         ),
-        gen_ai.GEN_AI_REQUEST_TEMPERATURE: _number(_member(body, "temperature")),
+        contract.ATTR_GEN_AI_REQUEST_TEMPERATURE: _number(_member(body, "temperature")),
     }
     span.set_attributes({key: value for key, value in found.items() if value is not None})
     span.update_name(f"{OPERATION_CHAT} {model}" if model else OPERATION_CHAT)
@@ -114,12 +112,14 @@ def record_chat_completion(completion: Any, *, span: trace.Span | None = None) -
         if reason is not None
     ]
     found: dict[str, AttributeValue | None] = {
-        gen_ai.GEN_AI_RESPONSE_ID: _text(_member(completion, "id")),
-        gen_ai.GEN_AI_RESPONSE_MODEL: _text(_member(completion, "model")),
-        gen_ai.GEN_AI_RESPONSE_FINISH_REASONS: reasons or None,
+        contract.ATTR_GEN_AI_RESPONSE_ID: _text(_member(completion, "id")),
+        contract.ATTR_GEN_AI_RESPONSE_MODEL: _text(_member(completion, "model")),
+        contract.ATTR_GEN_AI_RESPONSE_FINISH_REASONS: reasons or None,
         # Chat completions' names, then the Responses API's (also the conventions' own).
-        gen_ai.GEN_AI_USAGE_INPUT_TOKENS: _count(_member(usage, "prompt_tokens", "input_tokens")),
-        gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS: _count(
+        contract.ATTR_GEN_AI_USAGE_INPUT_TOKENS: _count(
+            _member(usage, "prompt_tokens", "input_tokens")
+        ),
+        contract.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS: _count(
             _member(usage, "completion_tokens", "output_tokens")
         ),
     }
@@ -129,7 +129,7 @@ def record_chat_completion(completion: Any, *, span: trace.Span | None = None) -
 def called_a_model(span: trace.Span) -> bool:
     """Whether a model call was described on ``span`` (its ``gen_ai.operation.name``)."""
     attributes = getattr(span, "attributes", None)
-    return isinstance(attributes, Mapping) and gen_ai.GEN_AI_OPERATION_NAME in attributes
+    return isinstance(attributes, Mapping) and contract.ATTR_GEN_AI_OPERATION_NAME in attributes
 
 
 def _record_server(span: trace.Span, url: str) -> None:
