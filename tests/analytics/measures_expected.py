@@ -12,7 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot_telemetry import contract
-from tests.support.measure_traffic import DIALOG, MS, ClientEvent, Event, Plan, Turn
+from tests.support.measure_traffic import (
+    DIALOG,
+    MS,
+    RECOGNIZER,
+    ClientEvent,
+    Event,
+    Plan,
+    Turn,
+)
 
 Row = dict[str, Any]
 Context = Mapping[str, Sequence[str]]
@@ -302,12 +310,13 @@ def intents(plan: Plan, w: Window) -> list[Row]:
         intent, score = str(event.properties["intent"]), float(str(event.properties["intentScore"]))
         if minimum is not None and score < minimum:
             continue
-        if turn_matches(turn, w.context, {"intent": intent}):
-            scores[(w.bucket(event.time_ns), intent)].append(score)
+        # The recognizer is the call the result was recorded on: the plan's nlu call.
+        if turn_matches(turn, w.context, {"intent": intent, "dependency": RECOGNIZER}):
+            scores[(w.bucket(event.time_ns), intent, RECOGNIZER)].append(score)
     found = {
         key: {"count": len(v), "meanScore": round(sum(v) / len(v), 6)} for key, v in scores.items()
     }
-    return filled(w, found, ("intent",), {"count": 0, "meanScore": None})
+    return filled(w, found, ("intent", "recognizer"), {"count": 0, "meanScore": None})
 
 
 def fallback_rate(plan: Plan, w: Window) -> list[Row]:

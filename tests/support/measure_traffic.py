@@ -45,6 +45,8 @@ LOCALES = ("en-US", "de-DE")
 USERS = tuple(f"user-{n}" for n in range(7))
 INTENTS = ("BookTable", "Greeting", "Help", "None")
 PEERS = ("nlu", "qna", "azure.blob")
+#: The recognizer's dependency: its results are recorded on its call's span.
+RECOGNIZER = "nlu"
 DIALOG = "BookingDialog"
 STEPS = ("AskDay", "AskPartySize", "AskName", "Confirm")
 FAILURE_TYPES = ("KeyError", "TimeoutError")
@@ -215,7 +217,7 @@ def make_plan(seed: int = 16, conversations: int = 48) -> Plan:
 def _recognize_and_answer(rng: random.Random, clock: _Clock, turn: Turn, tick: int) -> int:
     nlu_fails = rng.random() < 0.1
     call = Call(
-        "nlu",
+        RECOGNIZER,
         clock.distinct(tick + MS),
         (10 + rng.randrange(60)) * MS + rng.randrange(MS),
         nlu_fails,
@@ -376,6 +378,8 @@ def record(plan: Plan) -> tuple[Traffic, dict[int, str]]:
         spans[turn.index] = span
         traces[turn.index] = format(span.get_span_context().trace_id, "032x")
         context = trace.set_span_in_context(span)
+        # A recognizer's result is recorded on its call's span, as TelemetryRecognizer does.
+        recognizer_context = context
         for call in turn.calls:
             attributes = (
                 {contract.ATTR_DB_SYSTEM_NAME: call.peer}
@@ -397,6 +401,8 @@ def record(plan: Plan) -> tuple[Traffic, dict[int, str]]:
                 )
                 client.set_status(Status(StatusCode.ERROR, "503"))
             client.end(call.start_ns + call.duration_ns)
+            if call.peer == RECOGNIZER:
+                recognizer_context = trace.set_span_in_context(client)
         turn_properties = {
             contract.ACTIVITY_ID: f"a{turn.index}",
             contract.ACTIVITY_TYPE: turn.activity_type,
@@ -417,9 +423,10 @@ def record(plan: Plan) -> tuple[Traffic, dict[int, str]]:
             else:
                 properties.update(event.properties)
             attributes = {**properties, contract.CUSTOM_EVENT_NAME: event.name}
+            recognized = event.name.startswith(contract.LUIS_INTENT_PREFIX)
             bot.logger.emit(
                 timestamp=event.time_ns,
-                context=context,
+                context=recognizer_context if recognized else context,
                 severity_text="INFO",
                 body=event.name,
                 event_name=event.name,

@@ -199,9 +199,10 @@ def test_the_catalog(collector: CollectorThread, planned: tuple[Path, Plan]) -> 
     assert len(names) == 22
     assert found["granularities"] == ["second", "minute", "hour", "day", "week", "month"]
     intents = next(m for m in found["measures"] if m["measureType"] == "intents")
-    assert intents["keys"] == ["intent"]
+    assert intents["keys"] == ["intent", "recognizer"]
     assert intents["params"][0]["name"] == "minScore"
     assert {"name": "intent", "via": "row"} in intents["dimensions"]
+    assert {"name": "dependency", "via": "row"} in intents["dimensions"]
     assert {"name": "dialogId", "via": "turn"} in intents["dimensions"]
     plan = planned[1]
     times = [t.start_ns for t in plan.turns] + [e.time_ns for e in plan.client_events]

@@ -4,9 +4,11 @@ from elsewhere, no telemetry text run as markup."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.analytics.measures_expected import EXPECTED, Window
 from tests.support.browser import Page
 from tests.support.measure_traffic import END, START, Plan, planned_store
+from tests.support.telemetry import CapturedTelemetry
 
 FROM, TO = "2026-10-30T20:00:00Z", "2026-11-03T20:00:00Z"
 
@@ -150,3 +153,36 @@ def test_telemetry_text_is_never_markup(browser: Any, tmp_path: Path) -> None:
         assert hostile in section.locator("table tbody").inner_text()
         assert page.locator("img").count() == 0
         ui.close()  # fails on a dialog (alert) or a script error
+
+
+def test_two_recognizers_intents_are_apart_in_the_legend(
+    browser: Any, telemetry: CapturedTelemetry, tmp_path: Path
+) -> None:
+    """A bot asking two recognizers (tests/support/recognizers.py): a line per intent and
+    recognizer, named by both; with one recognizer (the other tests) by the intent alone."""
+    from bot_telemetry.analytics.traces import iso
+    from bot_telemetry.store.database import Store
+    from tests.support.bot_traffic import load_duckdb
+    from tests.support.recognizers import record_two_recognizers
+
+    # In a thread of its own: Playwright's sync API keeps an event loop in this one.
+    with ThreadPoolExecutor(1) as thread:
+        recorded = thread.submit(asyncio.run, record_two_recognizers(telemetry))
+        traffic, start_ns, end_ns = recorded.result(timeout=60)
+    store = Store.open(tmp_path / "store.duckdb")
+    load_duckdb(store, traffic)
+    store.close()
+    window = f"from={iso(start_ns - 10**9)}&to={iso(end_ns + 10**9)}"
+    with CollectorThread(ServerConfig(store=tmp_path / "store.duckdb", port=0)) as running:
+        ui = Page(browser, running.url, artifacts="measures")
+        page = ui.open(f"#/measures?m=intents&g=hour&{window}")
+        section = page.locator("section[data-measure=intents]")
+        assert sorted(section.locator(".legend-item").all_text_contents()) == [
+            "BookTable / clu",
+            "BookTable / llm",
+            "Greeting / clu",
+            "SmallTalk / llm",
+        ]
+        headings = section.locator("table thead th").all_text_contents()
+        assert headings[:3] == ["Time", "intent", "recognizer"]
+        ui.close()

@@ -141,6 +141,10 @@ class Subject:
         """The same subject with more (or other) columns, described as ``doc``."""
         return Subject(doc, {**self.columns, **columns}, self.trace, self.conditions)
 
+    def with_conditions(self, **conditions: str) -> Subject:
+        """The same subject answering more dimensions by its rows' own conditions."""
+        return Subject(self.doc, self.columns, self.trace, {**self.conditions, **conditions})
+
     def applies(self, dimension: str) -> bool:
         return dimension in self.columns or dimension in self.conditions or self.trace is not None
 

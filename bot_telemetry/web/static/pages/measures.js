@@ -106,12 +106,15 @@ function timeLabel(iso, granularity) {
 
 // What one chart draws: the values the catalog says are charted together (p50/p95/p99;
 // failed turns without the all-turns denominator); a grouped measure: the first value per key.
+// A series is named by the first key and by each other key that differs between rows: a bot
+// with one recognizer sees "BookTable", one with two "BookTable / clu" and "BookTable / llm".
 function seriesOf(measure, rows) {
   const times = [...new Set(rows.map((row) => row.time))].sort();
   const index = new Map(times.map((time, i) => [time, i]));
   const first = measure.values[0];
   if (measure.keys.length) {
-    const keyOf = (row) => measure.keys.map((k) => row[k]).join(" / ");
+    const named = measure.keys.filter((k, i) => i === 0 || new Set(rows.map((row) => row[k])).size > 1);
+    const keyOf = (row) => named.map((k) => (row[k] === null ? "–" : row[k])).join(" / ");
     const totals = new Map();
     for (const row of rows) totals.set(keyOf(row), (totals.get(keyOf(row)) || 0) + (row[first.name] || 0));
     const keys = [...totals.keys()].sort((a, b) => totals.get(b) - totals.get(a) || (a < b ? -1 : 1))
