@@ -125,6 +125,11 @@ def test_the_measures_equal_what_the_demo_drove(tmp_path: Path, runtime: str) ->
     assert total(outcomes, "inProgress") >= 2  # scripts 4 and 12: "abandoned booking"
     assert total(outcomes, "completed") > 0 and total(outcomes, "cancelled") > 0
     (fallbacks,) = measures(store, "fallbackRate")
+    # A modest rate, from what the sample's NLU does not know (a joke, a guest's name) and the
+    # Q&A misses: not the 71% of every "yes", "2" and question that the booking and the Q&A
+    # answered (the NLU had no intent for them).
+    rate = total(fallbacks, "fallbackTurns") / total(fallbacks, "turns")
+    assert 0.03 <= rate <= 0.16, rate
 
     # The bot's own metrics, exported by configure() when the demo flushed it, stored by serve.
     metrics = latest_metric_points(store)

@@ -125,7 +125,7 @@ def test_one_trace_across_the_processes(tmp_path: Path) -> None:
             "client",
         )
     names = {event["name"] for span in spans.values() for event in span["events"]}
-    assert {"BotMessageReceived", "LuisIntent.None", "QnAMessage", "BotMessageSend"} <= names
+    assert {"BotMessageReceived", "LuisIntent.Faq", "QnAMessage", "BotMessageSend"} <= names
 
 
 def test_a_bad_telemetry_variable_is_one_line_and_exit_status_2() -> None:

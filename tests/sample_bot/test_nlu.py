@@ -8,6 +8,7 @@ import pytest
 
 from sample_bot.nlu.api import build_app
 from sample_bot.nlu.model import IntentModel, load_model
+from sample_bot.qna.knowledge_base import DEFAULT_KB_FILE
 from tests.support.servers import serving
 
 PREDICT = "/luis/prediction/v3.0/apps/sample-restaurant/slots/production/predict"
@@ -27,12 +28,32 @@ def model() -> IntentModel:
         ("cancel that please", "Cancel"),
         ("what can you do?", "Help"),
         ("ok bye", "Goodbye"),
-        ("what is the wifi password", "None"),
+        # The knowledge base's questions, as a dispatch model (LUIS + QnA Maker) has them:
+        # the bot asks the Q&A service, and the turn is no fallback.
+        ("what is the wifi password", "Faq"),
+        # Answers to the booking's questions.
+        ("yes", "Confirm"),
+        ("no", "Reject"),
+        ("saturday", "BookTable"),
+        ("2", "BookTable"),
+        ("tell me a joke", "None"),
+        ("what is the meaning of life", "None"),
         ("Ana", "None"),
     ],
 )
 def test_top_intent(model: IntentModel, query: str, intent: str) -> None:
     assert model.predict(query).top_intent == intent
+
+
+def test_every_knowledge_base_question_is_the_faq_intent(model: IntentModel) -> None:
+    """The Faq intent holds the knowledge base's questions, as the Dispatch tool copies a QnA
+    Maker knowledge base into the LUIS app: a question added to one is added to the other."""
+    knowledge = json.loads(DEFAULT_KB_FILE.read_text())
+    questions = [q for entry in knowledge["entries"] for q in entry["questions"]]
+    assert questions
+    for question in questions:
+        prediction = model.predict(question)
+        assert (prediction.top_intent, prediction.intents["Faq"]) == ("Faq", 1.0), question
 
 
 def test_scores_cover_every_intent_best_first(model: IntentModel) -> None:
