@@ -2,14 +2,17 @@
 
 Two jobs, both on values whose meaning we do not know:
 
-* ``redact``: replace emails, phone and card numbers in text, and nothing that only looks
-  like them: a score ``0.8446753``, a version ``10.0.19041``, a date, the tail of a GUID or
-  an epoch in milliseconds survive. A card must pass the Luhn check and start like a card
-  (2-6); a phone number needs 7 to 15 digits (12 without separators) and is not a decimal
-  number, a date, or a dotted version or address. JSON is redacted inside its strings
-  only, so it stays valid.
+* ``redact``: replace emails, UPI payment addresses, IBANs, phone and card numbers and
+  Indian PAN in text, and nothing that only looks like them: a score ``0.8446753``, a
+  version ``10.0.19041``, a date, the tail of a GUID or an epoch in milliseconds survive. A
+  card must pass the Luhn check and start like a card (2-6); an IBAN its mod-97 check and
+  name a country; a phone number needs 7 to 15 digits (12 without separators) and is not a
+  decimal number, a date, or a dotted version or address. JSON is redacted inside its
+  strings only, so it stays valid.
 * ``personal``: whether a value might be personal data at all. Free text (anything with
-  whitespace, or encoded whitespace) might be; so might anything the patterns find. Numbers,
+  whitespace, or encoded whitespace) might be; so might anything the patterns find, and a
+  number only in digits shaped like an Aadhaar number (12 digits passing the Verhoeff
+  check) or an Indian mobile number (10 digits from 6-9, after 0 or 91). Other numbers,
   identifiers, GUIDs, timestamps, versions and other single tokens are not.
 
 Both are pure functions of the text, so results are cached: values repeat turn after turn.
@@ -32,6 +35,23 @@ EMAIL: Final = re.compile(
     r"(?<![A-Za-z0-9._%+-])"
     r"(?:(?<!\d:)|(?=[A-Za-z0-9._%+-]+@(?!thread\.[A-Za-z0-9]+\b|unq\.gbl\.spaces\b)))"
     r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+)
+# A UPI payment address (India): a handle, "@" and its bank's name with no dot after it
+# (``grace.h@okaxis``, ``9876543210@ybl``), so neither an email (matched first) nor a Teams
+# id (``…@thread.tacv2``) nor an image digest (``…@sha256:…``) nor a package's version.
+UPI: Final = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}(?![\w.@/-]|:\S)"
+)
+# An IBAN, compact or in groups of four (``DE89 3704 0044 0532 0130 00``); ``is_iban`` checks
+# its country and mod-97 check digits. Before cards and phones, which would take its digits.
+IBAN: Final = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+# An Indian PAN: five letters (the fourth the holder's kind: P a person, H a family, ...),
+# four digits, a letter.
+PAN: Final = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{3}[ABCFGHJLPT][A-Z]\d{4}[A-Z](?![A-Za-z0-9])", re.IGNORECASE
 )
 # Cards before phones: a 16-digit card number also looks like a long phone number.
 CARD: Final = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-])")
@@ -72,6 +92,67 @@ def is_card(candidate: str) -> bool:
     return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn(digits)
 
 
+# Countries whose banks issue IBANs (SWIFT's registry), with each one's length.
+_IBAN_LENGTHS: Final = dict(
+    (entry[:2], int(entry[2:]))
+    for entry in (
+        "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BI27 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 "
+        "DJ27 DK18 DO28 EE20 EG29 ES24 FI18 FK18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 "
+        "HU28 IE22 IL23 IQ23 IS26 IT27 JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 LY25 MC27 "
+        "MD24 ME22 MK19 MN20 MR27 MT31 MU30 NI28 NL18 NO15 OM23 PK24 PL28 PS29 PT25 QA29 RO24 "
+        "RS22 RU33 SA24 SC31 SD18 SE24 SI19 SK24 SM27 SO23 ST25 SV28 TL23 TN24 TR26 UA29 VA22 "
+        "VG24 XK20 YE30"
+    ).split()
+)
+
+
+def is_iban(candidate: str) -> bool:
+    """Whether ``candidate`` is an IBAN: its country's length, and mod 97 of its digits
+    (letters as 10-35, the first four moved to the end) is 1."""
+    compact = candidate.replace(" ", "").upper()
+    if _IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in moved)) % 97 == 1
+
+
+# The Verhoeff check's tables: the dihedral group D5's products and the digit permutations.
+_VERHOEFF_D: Final = tuple(
+    tuple(int(d) for d in row)
+    for row in "0123456789 1234067895 2340178956 3401289567 4012395678 "
+    "5987604321 6598710432 7659821043 8765932104 9876543210".split()
+)
+_VERHOEFF_P: Final = tuple(
+    tuple(int(d) for d in row)
+    for row in "0123456789 1576283094 5803796142 8916043527 9453126870 "
+    "4286573901 2793806415 7046913258".split()
+)
+
+
+def is_aadhaar(digits: str) -> bool:
+    """Whether 12 digits are an Aadhaar number: not starting with 0 or 1, and passing the
+    Verhoeff check (so only 1 in 10 other 12-digit numbers look like one)."""
+    if len(digits) != 12 or digits[0] in "01" or not digits.isdigit():
+        return False
+    check = 0
+    for index, char in enumerate(reversed(digits)):
+        check = _VERHOEFF_D[check][_VERHOEFF_P[index % 8][ord(char) - 48]]
+    return check == 0
+
+
+def is_indian_id(digits: str) -> bool:
+    """Whether a number written only in digits is an Indian mobile number (10 digits from
+    6-9, or after 0 or 91) or an Aadhaar number. Epochs in seconds start with 1 until 2033."""
+    length = len(digits)
+    if length == 10:
+        return digits[0] in "6789"
+    if length == 11:
+        return digits[0] == "0" and digits[1] in "6789"
+    if length == 12:
+        return (digits[:2] == "91" and digits[2] in "6789") or is_aadhaar(digits)
+    return False
+
+
 def is_phone(candidate: str) -> bool:
     text = candidate.strip()
     digits = sum(ch.isdigit() for ch in text)
@@ -86,19 +167,23 @@ def is_phone(candidate: str) -> bool:
     return True
 
 
-#: The built-in patterns by name, each with the check a match must pass.
-BUILTIN: Final[dict[str, tuple[re.Pattern[str], Callable[[str], bool] | None]]] = {
-    "email": (EMAIL, None),
-    "card": (CARD, is_card),
-    "phone": (PHONE, is_phone),
+#: A pattern, the check a match must pass (or None), and a character every match holds
+#: ("" for none): text without it is not searched, which halves the cost of the two "@"
+#: patterns on values that hold none (most).
+Finder = tuple[re.Pattern[str], Callable[[str], bool] | None, str]
+
+#: The built-in patterns by name, in the order they are applied.
+BUILTIN: Final[dict[str, Finder]] = {
+    "email": (EMAIL, None, "@"),
+    "upi": (UPI, None, "@"),
+    "iban": (IBAN, is_iban, ""),
+    "card": (CARD, is_card, ""),
+    "phone": (PHONE, is_phone, ""),
+    "pan": (PAN, None, ""),
 }
 
 
-def redact_text(
-    text: str,
-    patterns: tuple[tuple[re.Pattern[str], Callable[[str], bool] | None], ...],
-    replacement: str,
-) -> str:
+def redact_text(text: str, patterns: tuple[Finder, ...], replacement: str) -> str:
     """``text`` with every validated match of ``patterns`` replaced.
 
     URL encoding hides a match (``grace%40example.org``, ``%2B44+20+7946+0958`` in a query
@@ -115,12 +200,10 @@ def redact_text(
     return redacted
 
 
-def _redact(
-    text: str,
-    patterns: tuple[tuple[re.Pattern[str], Callable[[str], bool] | None], ...],
-    replacement: str,
-) -> str:
-    for pattern, valid in patterns:
+def _redact(text: str, patterns: tuple[Finder, ...], replacement: str) -> str:
+    for pattern, valid, needs in patterns:
+        if needs not in text:
+            continue
         if valid is None:
             text = pattern.sub(replacement, text)
         else:
@@ -188,11 +271,22 @@ def personal(text: str) -> bool:
         return _TIMESTAMP.fullmatch(text.strip()) is None
     if ("%" in text or "+" in text) and _SPACE.search(unquote_plus(text)):
         return True  # URL-encoded free text: Grace%20Hopper, Grace+Hopper
-    if "@" in text and EMAIL.search(text):
+    if "@" in text and (EMAIL.search(text) or UPI.search(text)):
         return True
-    if sum(ch.isdigit() for ch in text) < 7:
+    digits = sum(ch.isdigit() for ch in text)
+    if digits < 4:
         return False
-    return _found(text, CARD, is_card) or _found(text, PHONE, _phone_token)
+    if len(text) >= 10 and PAN.search(text):
+        return True
+    if digits < 7:
+        return False
+    if digits == len(text):  # a number: only a card's, an Aadhaar or an Indian mobile's
+        return is_card(text) or is_indian_id(text)
+    return (
+        _found(text, IBAN, is_iban)
+        or _found(text, CARD, is_card)
+        or _found(text, PHONE, _phone_token)
+    )
 
 
 def _found(text: str, pattern: re.Pattern[str], valid: Callable[[str], bool]) -> bool:

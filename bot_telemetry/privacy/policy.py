@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from functools import lru_cache
@@ -37,7 +37,7 @@ _log = logging.getLogger(__name__)
 #: is checked before it is replaced (a card passes the Luhn check, a phone number is not a
 #: decimal number or a date): see ``bot_telemetry.privacy.detection``.
 BUILTIN_PATTERNS: dict[str, re.Pattern[str]] = {
-    name: pattern for name, (pattern, _) in detection.BUILTIN.items()
+    name: pattern for name, (pattern, _, _) in detection.BUILTIN.items()
 }
 
 PSEUDONYM_KEY_ENV = "BOT_TELEMETRY_PSEUDONYM_KEY"
@@ -112,7 +112,7 @@ class PrivacyPolicy:
     """
 
     log_personal_information: bool = False
-    redact: tuple[str, ...] = ("email", "phone", "card")
+    redact: tuple[str, ...] = ("email", "phone", "card", "upi", "iban", "pan")
     extra_patterns: tuple[str | re.Pattern[str], ...] = ()
     allow_keys: frozenset[str] | None = None
     deny_keys: frozenset[str] = frozenset()
@@ -122,7 +122,7 @@ class PrivacyPolicy:
     pseudonymous_keys: frozenset[str] = PSEUDONYMOUS_KEYS
     safe_keys: frozenset[str] = frozenset()
     consent_mode: bool = False
-    _patterns: tuple[tuple[re.Pattern[str], Callable[[str], bool] | None], ...] = field(
+    _patterns: tuple[detection.Finder, ...] = field(
         init=False, repr=False, compare=False, default=()
     )
     _key: bytes | None = field(init=False, repr=False, compare=False, default=None)
@@ -153,7 +153,8 @@ class PrivacyPolicy:
         # Built-ins in their own order (cards before phones), whatever order they were named in.
         patterns = [found for name, found in detection.BUILTIN.items() if name in self.redact]
         patterns += [
-            (p if isinstance(p, re.Pattern) else re.compile(p), None) for p in self.extra_patterns
+            (p if isinstance(p, re.Pattern) else re.compile(p), None, "")
+            for p in self.extra_patterns
         ]
         object.__setattr__(self, "_patterns", tuple(patterns))
         key = self.pseudonymization_key

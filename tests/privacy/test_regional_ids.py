@@ -1,0 +1,172 @@
+"""The ids of the people this project's bots serve, in India and in Europe: Aadhaar numbers,
+Indian mobile numbers typed as bare digits, UPI payment addresses, PAN and IBANs.
+
+Each went out as it was, under a key the policy had never seen and in text that personal
+data may be logged in: none looks like an email, a card, or a phone number written with
+``+`` or separators. Through a real bot (CloudAdapter over HTTP, ``TelemetryMiddleware``,
+the client's ``track_event``, ``track_trace`` and a failing turn) to the OTLP encoders,
+and the lookalikes that must survive (amounts, counts, epochs, order numbers, hex ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest
+from botbuilder.core import TurnContext
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from bot_telemetry import OpenTelemetryBotTelemetryClient, PrivacyPolicy, configure
+from bot_telemetry.privacy.detection import is_aadhaar, is_iban, personal
+from tests.bot.harness import running_bot
+
+OPENED = PrivacyPolicy(log_personal_information=True)
+
+#: Single tokens a bot hands over under keys of its own; each is someone's.
+IDS = {
+    "aadhaar": "498712365400",  # passes the Verhoeff check, as every Aadhaar number does
+    "msisdn": "9876543210",  # an Indian mobile number, as typed
+    "whatsapp": "919876543210",  # the same with the country code, as WhatsApp APIs give it
+    "landline": "09876543210",  # with the trunk prefix
+    "vpa": "grace.h@okaxis",  # a UPI payment address
+    "payee": "9876543210@ybl",
+    "pan": "ABCPD1234F",
+    "account": "DE89370400440532013000",  # an IBAN, compact
+    "iban_gb": "GB82WEST12345698765432",
+    "iban_fr": "FR1420041010050500013M02606",
+}
+
+#: The same people's ids in a sentence (written with the spaces people use).
+SENTENCES = {
+    "pay grace.h@okaxis: thanks": "grace.h@okaxis",
+    "PAN ABCPD1234F on file": "ABCPD1234F",
+    "my pan is abcpd1234f": "abcpd1234f",
+    "IBAN DE89 3704 0044 0532 0130 00 (EUR)": "DE89 3704 0044 0532 0130 00",
+    "to NL91ABNA0417164300 please": "NL91ABNA0417164300",
+    "rent to GB82 WEST 1234 5698 7654 32 monthly": "GB82 WEST 1234 5698 7654 32",
+}
+
+#: What a bot's properties are full of, none of it anyone's: kept under unknown keys and
+#: left alone in text.
+ORDINARY = [
+    "498712365401",  # 12 digits failing the Verhoeff check: an order number
+    "123456789012",
+    "1714567890",  # epoch seconds
+    "1714567890123",  # epoch milliseconds
+    "5000000",  # an amount
+    "42",
+    "0.8446753",
+    "4bf92f3577b34da6a3ce929d0e0e4736",  # a trace id
+    "00f067aa0ba902b7",
+    "ORD-2024-000123",
+    "PB-PGR-2024-05-01-000123",  # a DIGIT complaint number
+    "pb.amritsar",  # a DIGIT tenant
+    "DE89370400440532013001",  # an IBAN's shape, failing mod 97
+    "XX89370400440532013000",  # no such country
+    "ABCDE12345",
+    "botbuilder-core@4.14.0",
+    "mcr.microsoft.com/bot@sha256:4bf92f3577b34da6",
+    "19:3fJk2lmnOPqrSTuv@thread.tacv2",
+    "2024-05-01T12:34:56.789Z",
+]
+
+
+def test_the_validators() -> None:
+    assert is_aadhaar("498712365400") and not is_aadhaar("498712365401")
+    assert not is_aadhaar("098712365400")  # no Aadhaar number starts with 0 or 1
+    assert is_iban("DE89 3704 0044 0532 0130 00") and not is_iban("DE89 3704 0044 0532 0130 01")
+
+
+@pytest.mark.parametrize("key, value", IDS.items())
+def test_an_id_under_an_unknown_key_is_left_out(key: str, value: str) -> None:
+    assert personal(value)
+    assert PrivacyPolicy().apply({f"{key}Value": value, "turns": 3}) == {"turns": 3}
+
+
+@pytest.mark.parametrize("text, secret", SENTENCES.items())
+def test_an_id_in_allowed_text_is_redacted(text: str, secret: str) -> None:
+    redacted = OPENED.redact_text(text)
+    assert secret not in redacted and "[REDACTED]" in redacted
+    # the words around it stay
+    assert redacted.split()[0] == text.split()[0]
+
+
+@pytest.mark.parametrize("value", ORDINARY)
+def test_ordinary_values_are_kept(value: str) -> None:
+    assert not personal(value)
+    assert PrivacyPolicy().apply({"orderRef": value}) == {"orderRef": value}
+    text = f"order {value} shipped"
+    assert OPENED.redact_text(text) == text or value.isdigit()  # digits alone: a phone's shape
+
+
+# --- through a real bot, to the OTLP encoders -------------------------------------------------
+
+Exported = Callable[[], Awaitable[bytes]]
+
+
+@pytest.fixture
+async def otlp(request: pytest.FixtureRequest) -> AsyncIterator[Exported]:
+    spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()
+    handle = configure(
+        "bot",
+        privacy=getattr(request, "param", None),
+        span_exporters=[spans],
+        log_exporters=[logs],
+        metric_readers=[InMemoryMetricReader()],  # none given: the OTLP default, retrying
+    )
+
+    async def exported() -> bytes:
+        assert handle.force_flush(10_000)
+        found = encode_spans(list(spans.get_finished_spans())).SerializeToString()
+        return found + encode_logs(list(logs.get_finished_logs())).SerializeToString()
+
+    try:
+        yield exported
+    finally:
+        handle.shutdown()
+
+
+async def converse(exported: Exported) -> bytes:
+    client = OpenTelemetryBotTelemetryClient()
+
+    async def logic(context: TurnContext) -> None:
+        # a DIGIT-style bot recording what it collected, under keys of its own
+        client.track_event("Applied", {**IDS, "orderRef": "498712365401", "ward": "pb.amritsar"})
+        client.track_trace(f"payment from {IDS['vpa']} for PAN {IDS['pan']} sent")
+        if context.activity.text == "fail":
+            raise ValueError(f"no account {IDS['iban_gb']} for {IDS['vpa']}")
+
+    async with running_bot(logic) as bot, aiohttp.ClientSession() as http:
+        statuses = []
+        for text in ("apply", "fail"):
+            async with http.post(bot.url, json=bot.activity(text, "conv-1")) as response:
+                statuses.append(response.status)
+    assert statuses == [201, 500]
+    return await exported()
+
+
+def assert_no_ids(data: bytes) -> None:
+    assert b"Applied" in data and b"ValueError" in data
+    for value in IDS.values():
+        assert value.encode() not in data, value
+
+
+async def test_default_policy_exports_none_of_the_ids(otlp: Exported) -> None:
+    data = await converse(otlp)
+    assert_no_ids(data)
+    # the developer's words stay, the ordinary values too
+    assert b"payment from [REDACTED] for PAN [REDACTED] sent" in data
+    assert b"498712365401" in data and b"pb.amritsar" in data
+
+
+@pytest.mark.parametrize("otlp", [OPENED], indirect=True)
+async def test_opened_policy_exports_the_ids_redacted(otlp: Exported) -> None:
+    data = await converse(otlp)
+    assert_no_ids(data)
+    # the exception's message is there, without the ids it quotes
+    assert b"no account [REDACTED] for [REDACTED]" in data
