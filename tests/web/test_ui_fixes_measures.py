@@ -349,3 +349,22 @@ def test_the_page_charts_the_measures_that_take_the_filter(
     assert note.startswith("feedback does not take the locale filter"), note
     ui.shot("filter-not-taken")
     ui.close()
+
+
+def test_the_page_asks_for_the_header_window_the_api_reads(
+    browser: Any, planned: tuple[CollectorThread, Plan]
+) -> None:
+    """The page read the header's window itself, 15m, 2h, 7d only: an address's 1h30m was
+    the first thing stored (weeks of minutes, moved to hours). The API reads it, as it reads
+    every time; a window it cannot read is said as the header's, not the form's "From"."""
+    running, _ = planned
+    ui = Page(browser, running.url, artifacts="ui-fixes-measures")
+    page = ui.open("#/measures?m=turns&g=minute&window=1h30m")
+    assert page.locator("p.granularity-note").count() == 0
+    assert page.locator("section[data-measure=turns] h3").inner_text() == "turns by minute"
+    size = page.locator("section[data-measure=turns] summary").inner_text()
+    assert size in ("Table: 90 rows, one per minute", "Table: 91 rows, one per minute"), size
+    page = ui.open("#/measures?m=turns&g=day&window=banana")
+    said = page.locator("#view p.error").inner_text()
+    assert said.startswith("Time window: expected an ISO 8601 time") and "banana" in said, said
+    ui.close()

@@ -9,13 +9,14 @@ const {
 } = window.BotTelemetry;
 
 // The form's label of a field the query API names in a refusal: a context dimension's label
-// is its name; undefined for one only an edited address gives.
-function labelOf(field) {
+// is its name; the start is the header's "Time window" when the form has no "From";
+// undefined for one only an edited address gives.
+function labelOf(field, from) {
   if (/^measures\[\d+\]\.timeGranularity/.test(field)) return "Granularity";
   if (/^measures\[\d+\]\.measureType/.test(field)) return "Measures";
   const dimension = /^context\.(\w+)/.exec(field);
   if (dimension) return dimension[1];
-  return { startTime: "From", endTime: "To" }[field];
+  return { startTime: from ? "From" : "Time window", endTime: "To" }[field];
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -24,7 +25,7 @@ const HEIGHT = 240;
 const PAD = { left: 58, right: 16, top: 14, bottom: 30 };
 const MAX_SERIES = 8;
 const MEASURE_HINT = "Point at a measure, or Tab to it, for what it counts.";
-const DURATIONS = { m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };
+const WEEK_MS = 604800e3;
 // More rows than this and a measure's table is folded under its chart, its size in the line
 // that opens it; more buckets than this and the page offers the coarser granularities.
 // "everything" by day on a store a year and a half old drew 530 rows a measure: a page
@@ -48,13 +49,14 @@ function text(x, y, content, cls, anchor) {
   return node;
 }
 
-// The page's own "from", else the global window: a duration ago, or the first thing stored.
+// The page's own "from", else the global window (a duration ago, which the API reads as it
+// reads every time: 15m, 1h30m, 7 days; it was read here, and a window this page could not
+// read, such as 1h30m, was silently the first thing stored), else the first thing stored.
 function startTime(stored, from, now) {
   if (from) return from;
   const since = windowParams().since;
-  const match = /^(\d+)([mhdw])$/.exec(since || "");
-  if (match) return now - Number(match[1]) * DURATIONS[match[2]];
-  return stored.first || new Date(now - 7 * DURATIONS.d).toISOString();
+  if (since) return since;
+  return stored.first || new Date(now - WEEK_MS).toISOString();
 }
 
 // The granularity to ask for: the one picked if the API takes it for this window, else the
@@ -346,7 +348,8 @@ async function showMeasures(arg, params) {
       measures: picked.map((m) => ({ measureType: m, timeGranularity: [granularity] })),
     }).catch((error) => error);
     if (answer instanceof Error) {
-      sections.push(el("p", { class: "error" }, inPageWords(answer.message, labelOf)));
+      const said = inPageWords(answer.message, (field) => labelOf(field, from));
+      sections.push(el("p", { class: "error" }, said));
     } else {
       for (const result of answer) {
         const measure = byName.get(result.measureType);
