@@ -294,9 +294,10 @@ def _found(text: str, pattern: re.Pattern[str], valid: Callable[[str], bool]) ->
 
 
 def _phone_token(candidate: str) -> bool:
-    # A value that is only digits is a number or an id (a counter, an epoch, an order
-    # number); in a token, a phone number is written with "+" or separators.
+    # Digits alone are a number or an id (a counter, an epoch, an order number), unless
+    # shaped like an Indian id (``?mobile=9876543210``, ``tel:9876543210``); in a token,
+    # another phone number is written with "+" or separators.
     stripped = candidate.strip()
     if stripped.isdigit():
-        return False
+        return is_indian_id(stripped)
     return is_phone(stripped)

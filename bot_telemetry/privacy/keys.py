@@ -117,7 +117,23 @@ JUDGED_BY_VALUE: frozenset[str] = frozenset(
 )
 
 # Words that name personal data wherever they appear in a key (contactEmail, phoneNumber).
-_ANYWHERE: Final = ("email", "mail", "phone", "mobile", "password", "passwd", "ssn", "birth")
+_ANYWHERE: Final = (
+    "email",
+    "mail",
+    "phone",
+    "mobile",
+    "msisdn",
+    "password",
+    "passwd",
+    "ssn",
+    "birth",
+    "aadhaar",
+    "aadhar",
+    "iban",
+)
+# Short words that name personal data only as the key's last word itself (clientIp, dob,
+# payeeVpa), never as the end of a longer one (tooltip, membership, dobbin).
+_LAST_WORD: Final = ("ip", "dob", "vpa", "upi", "pan")
 # Words that name personal data when a key ends with them (userQuestion, guest_name,
 # feedbackText), but not when they only qualify it (messageCount, questionId, textLength).
 _LAST: Final = (
@@ -167,4 +183,8 @@ def named_personal(key: str) -> bool:
     if any(word in joined for word in _ANYWHERE):
         return True
     # "username", "displayname": compounds written without a break end with the word too.
-    return words[-1] in _LAST or any(joined.endswith(word) for word in _LAST)
+    return (
+        words[-1] in _LAST
+        or words[-1] in _LAST_WORD
+        or any(joined.endswith(word) for word in _LAST)
+    )

@@ -170,3 +170,24 @@ async def test_opened_policy_exports_the_ids_redacted(otlp: Exported) -> None:
     assert_no_ids(data)
     # the exception's message is there, without the ids it quotes
     assert b"no account [REDACTED] for [REDACTED]" in data
+
+
+@pytest.mark.parametrize(
+    "key", ["aadhaarNumber", "aadhar_no", "msisdn", "beneficiaryMsisdn", "dob", "clientIp", "vpa"]
+)
+def test_keys_naming_these_ids_are_personal(key: str) -> None:
+    # by name, whatever the value looks like (a date of birth is a date; an IP, a dotted number)
+    assert PrivacyPolicy().apply({key: "1990-05-01", "turns": 3}) == {"turns": 3}
+
+
+@pytest.mark.parametrize("key", ["tooltip", "membership", "timeSpan", "dobbin", "zipCode"])
+def test_keys_that_only_end_like_them_are_judged_by_value(key: str) -> None:
+    assert PrivacyPolicy().apply({key: "v1"}) == {key: "v1"}
+
+
+@pytest.mark.parametrize(
+    "value", ["/pay?mobile=9876543210", "tel:9876543210", "whatsapp:919876543210"]
+)
+def test_a_mobile_number_inside_a_token_is_found(value: str) -> None:
+    assert personal(value)
+    assert PrivacyPolicy().apply({"link": value}) == {}
