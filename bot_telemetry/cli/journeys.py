@@ -299,6 +299,9 @@ def _funnel(options: argparse.Namespace) -> int:
         table += layout.wrap(
             f"excluded (an exclusion event came between the steps): {result['excluded']}"
         )
+    # Why the counts are what they are, when they alone would mislead (a strict funnel).
+    for note in result.get("notes", []):
+        table += layout.wrap(f"note: {note}")
     if result["dropped"]:
         table += "\n" + dropped_table(result["dropped"], result["countBy"], result["steps"])
     header = ["group", *[h.lower() for h in headings], *causes]

@@ -186,3 +186,18 @@ def test_the_step_syntax() -> None:
         "event": "WaterfallStep",
         "where": {"StepName": ["a", "b"], "DialogId": "booking"},
     }
+
+
+def test_a_strict_funnel_across_turns_says_why_in_the_table(store_file: Path) -> None:
+    """The booking's recognized intent and its completion are in different turns: strict, no
+    conversation gets from one to the other, and the table says why under it (JSON too)."""
+    steps = ["LuisIntent.BookTable", "WaterfallComplete:DialogId=booking"]
+    args = ["funnel", "--store", str(store_file), "--until", END, *steps, "--window", "30m"]
+    table = cli(*args, "--order", "strict").stdout
+    notes = table[table.index("note: ") :]
+    assert notes.startswith("note: No conversation went from 'LuisIntent.BookTable' to"), table
+    assert "order ordered" in " ".join(notes.split()), table
+    result = json.loads(cli(*args, "--order", "strict", "--format", "json").stdout)
+    assert [s["count"] for s in result["steps"]] == [5, 0]
+    assert len(result["notes"]) == 1
+    assert "note: " not in cli(*args).stdout  # ordered: 1 completed, nothing to say

@@ -8,7 +8,10 @@ a CLU-like one and an LLM one, each wrapped in TelemetryRecognizer under its own
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,8 +20,9 @@ from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from bot_telemetry import TelemetryRecognizer
+from bot_telemetry.store.database import Store
 from tests.bot.harness import running_bot
-from tests.support.bot_traffic import Traffic
+from tests.support.bot_traffic import Traffic, load_duckdb
 from tests.support.telemetry import CapturedTelemetry
 
 
@@ -54,3 +58,18 @@ async def record_two_recognizers(telemetry: CapturedTelemetry) -> tuple[Traffic,
                 assert response.status in (200, 201)
     traffic = Traffic(requests=[encode_spans(telemetry.spans()), encode_logs(telemetry.logs())])
     return traffic, start_ns, time.time_ns()
+
+
+def two_recognizers_store(telemetry: CapturedTelemetry, path: Path) -> tuple[int, int]:
+    """The traffic in a DuckDB store at ``path`` (closed again); the time before and after it
+    (ns). Recorded in a thread of its own: a caller may have an event loop running (the
+    browser tests' Playwright)."""
+    with ThreadPoolExecutor(1) as thread:
+        recorded = thread.submit(asyncio.run, record_two_recognizers(telemetry))
+        traffic, start_ns, end_ns = recorded.result(timeout=60)
+    store = Store.open(path)
+    try:
+        load_duckdb(store, traffic)
+    finally:
+        store.close()
+    return start_ns, end_ns

@@ -124,6 +124,25 @@ def test_a_funnel_from_the_form(ui: Page) -> None:
     assert page.locator("table").nth(1).locator("tbody tr").count() == 2
 
 
+def test_a_strict_funnel_across_turns_says_why(ui: Page) -> None:
+    """The intent and the completion are in different turns: strict, nobody gets from one to
+    the other, and a note under the summary says why (and that in order, 3 did)."""
+    page = ui.open("#/funnels")
+    page.fill("textarea[name=steps]", "LuisIntent.BookTable\nWaterfallComplete:DialogId=booking")
+    page.fill("input[name=window]", "1h")
+    page.select_option("select[name=order]", "strict")
+    page.click("#funnel-form button")
+    page.wait_for_selector('body[data-ready*="request="]')
+    page.wait_for_selector("svg.funnel-chart")
+    assert page.locator("svg.funnel-chart text.count").all_text_contents() == ["11", "0"]
+    note = page.locator("p.note[role=note]")
+    assert note.count() == 1
+    text = note.inner_text()
+    assert "3 conversations did with other events between" in text, text
+    assert "ask for order ordered" in text, text
+    ui.shot(f"funnel-strict-note-{ui.engine}")  # type: ignore[attr-defined]
+
+
 def test_user_flows_as_a_sankey(ui: Page) -> None:
     page = ui.open("#/paths?start=LuisIntent.BookTable")
     nodes = page.locator("svg.sankey g.node")

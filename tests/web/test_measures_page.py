@@ -4,11 +4,9 @@ from elsewhere, no telemetry text run as markup."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -161,17 +159,9 @@ def test_two_recognizers_intents_are_apart_in_the_legend(
     """A bot asking two recognizers (tests/support/recognizers.py): a line per intent and
     recognizer, named by both; with one recognizer (the other tests) by the intent alone."""
     from bot_telemetry.analytics.traces import iso
-    from bot_telemetry.store.database import Store
-    from tests.support.bot_traffic import load_duckdb
-    from tests.support.recognizers import record_two_recognizers
+    from tests.support.recognizers import two_recognizers_store
 
-    # In a thread of its own: Playwright's sync API keeps an event loop in this one.
-    with ThreadPoolExecutor(1) as thread:
-        recorded = thread.submit(asyncio.run, record_two_recognizers(telemetry))
-        traffic, start_ns, end_ns = recorded.result(timeout=60)
-    store = Store.open(tmp_path / "store.duckdb")
-    load_duckdb(store, traffic)
-    store.close()
+    start_ns, end_ns = two_recognizers_store(telemetry, tmp_path / "store.duckdb")
     window = f"from={iso(start_ns - 10**9)}&to={iso(end_ns + 10**9)}"
     with CollectorThread(ServerConfig(store=tmp_path / "store.duckdb", port=0)) as running:
         ui = Page(browser, running.url, artifacts="measures")

@@ -30,6 +30,7 @@ The entity counts at the furthest step of its best attempt that no exclusion dis
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, TypedDict
 
 from ...contract import (
@@ -102,6 +103,9 @@ class FunnelResult(TypedDict):
     breakdown: str | None
     breakdownValues: list[BreakdownValue]
     dropped: list[DroppedEntity]
+    #: What the counts alone would not tell (a strict funnel stopped by events between its
+    #: steps), as sentences; empty when nothing needs saying.
+    notes: list[str]
 
 
 def funnel(
@@ -112,7 +116,39 @@ def funnel(
     parsed = request_of(FunnelRequest, request, arguments, "funnel")
     sql, values = funnel_sql(parsed)
     rows = engine.query(sql, values).dicts()
-    return _shape(parsed, rows)
+    result = _shape(parsed, rows)
+    result["notes"] = _strict_notes(engine, parsed, result["steps"])
+    return result
+
+
+def _strict_notes(engine: Engine, request: FunnelRequest, steps: list[Step]) -> list[str]:
+    """Why a strict funnel stopped everyone at a step, when it is the order: nobody reached
+    the step though some reached the one before, and in order (other events allowed between)
+    some did. Every turn records several events (BotMessageReceived, a recognizer's result,
+    BotMessageSend, ...), so steps in different turns are never adjacent, and the answer was
+    a silent 0. The funnel is asked again as ordered only in that case."""
+    if request.order != "strict":
+        return []
+    stuck = next(
+        (k for k in range(1, len(steps)) if not steps[k]["count"] and steps[k - 1]["count"]),
+        None,
+    )
+    if stuck is None:
+        return []
+    ordered = replace(request, order="ordered", breakdown=None, drop_off=False)
+    sql, values = funnel_sql(ordered)
+    reached = _shape(ordered, engine.query(sql, values).dicts())["steps"][stuck]["count"]
+    if not reached:
+        return []
+    entity = request.count_by if reached == 1 else f"{request.count_by}s"
+    before, step = steps[stuck - 1]["name"], steps[stuck]["name"]
+    return [
+        f"No {request.count_by} went from '{before}' to '{step}' with no other event between, "
+        f"as a strict funnel asks; {reached} {entity} did with other events between (order "
+        "ordered). Every turn records several events (BotMessageReceived, a recognizer's "
+        "result, BotMessageSend, ...), so steps in different turns are never adjacent: ask "
+        "for order ordered, with exclusions for what must not come between."
+    ]
 
 
 # --- the query ---------------------------------------------------------------------------
@@ -757,6 +793,7 @@ def _shape(request: FunnelRequest, rows: list[dict[str, Any]]) -> FunnelResult:
         breakdown=request.breakdown,
         breakdownValues=values,
         dropped=dropped,
+        notes=[],
     )
 
 

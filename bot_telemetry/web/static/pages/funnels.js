@@ -318,6 +318,8 @@ async function showFunnels(params) {
     form(request),
     el("p", { class: "funnel-summary" }, `${result.order} · converting within ${result.window} · counting ` +
       `${result.countBy}s`, result.excluded ? ` · ${result.excluded} excluded` : ""),
+    // Why the counts are what they are, when they alone would mislead (a strict funnel).
+    ...(result.notes || []).map((note) => el("p", { class: "note", role: "note" }, note)),
     chartFrame(chart(result, select, tip, chosen === null ? null : Number(chosen))),
     tip,
     slot,
