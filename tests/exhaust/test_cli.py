@@ -18,19 +18,15 @@ import pytest
 from benchmarks.exhaust import BOT, load_duckdb
 from bot_telemetry.cli import main
 from bot_telemetry.store.database import Store
-from tests.support.processes import REPO
+from tests.support.processes import REPO, run_cli_here
 
 ROWS = 60_000
 
 
 def cli(*arguments: str) -> Any:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", "exhaust", *arguments],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # In this process (run_cli_here): the runner killed midway is the process of its own
+    # here, and the vault key's test runs the command as one.
+    done = run_cli_here("exhaust", *arguments)
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
 
