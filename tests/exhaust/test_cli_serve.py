@@ -8,9 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +20,7 @@ from benchmarks.exhaust import BOT, load_duckdb
 from bot_telemetry.cli.common import TOKEN_VARIABLE
 from bot_telemetry.store.database import Store
 from tests.support.ports import free_port
-from tests.support.processes import REPO, running
+from tests.support.processes import run_cli_here, running
 
 TOKEN = "exhaust-cli-token-0123456789"
 ROWS = 300
@@ -43,17 +40,12 @@ class Ran:
 
 
 def cli(*arguments: str) -> Ran:
-    """``bot-telemetry exhaust ...`` in a process of its own, with no token in its
-    environment (only a ``--token`` given here)."""
-    env = {k: v for k, v in os.environ.items() if k != TOKEN_VARIABLE}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", "exhaust", *arguments],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """``bot-telemetry exhaust ...`` through main() in this process (run_cli_here: serve is
+    the process of its own here), with no token in the environment (only a ``--token``
+    given here)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(TOKEN_VARIABLE, raising=False)
+        done = run_cli_here("exhaust", *arguments)
     answer = json.loads(done.stdout) if done.stdout.strip() else None
     return Ran(done.returncode, answer, done.stderr)
 
