@@ -91,6 +91,8 @@ HEADER_APP_ID: Final = "X-App-ID"
 #: and then redacted. ``extra`` is INTERACT's open object (a suggested action's value is what
 #: the user said).
 CLIENT_FREE_TEXT: Final = {
+    # START's ``loc``: where the device is (a city, or coordinates): personal like a name
+    "START": ("loc",),
     "FEEDBACK": ("comments", "commenttxt"),
     "SEARCH": ("query",),
     "LOG": ("message",),

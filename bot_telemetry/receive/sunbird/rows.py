@@ -191,13 +191,19 @@ def event_values(
         attributes[_SID] = sid
         attributes[_SESSION_ID] = sid
         attributes[_SESSION_SOURCE] = "client" if client_sid else "server"
+    # What the client filled in freely (more context, context items, the object, tags, edata
+    # and a page's address): judged by the policy as the bot's own properties are, by key and
+    # then by value.
+    judged: dict[str, Any] = {}
     if len(context) > 3:  # more than channel, env and pdata
         for name, value in context.items():
             if name not in _CONTEXT_DONE:
                 if type(value) is dict:
-                    _flatten(f"{_CONTEXT_PREFIX}{name}.", value, attributes)
+                    _flatten(f"{_CONTEXT_PREFIX}{name}.", value, judged)
                 else:
-                    attributes[_CONTEXT_PREFIX + name] = value
+                    judged[_CONTEXT_PREFIX + name] = value
+        attributes.update(policy.apply(judged))
+        judged = {}
     conversation_id = trace_id = span_id = None
     cdata = context.get("cdata")
     if cdata:
@@ -216,18 +222,31 @@ def event_values(
                 trace_id = trace_id or _hex_id(value, 32)
             elif lowered == _SPAN:
                 span_id = span_id or _hex_id(value, 16)
-            attributes[_CDATA_PREFIX + kind] = value
+            else:
+                # any other item (a beneficiary, an application) may name or number a person
+                judged_id = policy.value(_CDATA_PREFIX + kind, value)
+                if judged_id != value:
+                    value = judged_id
+                    attributes[_CDATA] = _with_id(attributes[_CDATA], item, judged_id)
+            if value is not None:
+                attributes[_CDATA_PREFIX + kind] = value
     if conversation_id:
         attributes[_CONVERSATION_ID] = conversation_id
     if trace_id is None:
         span_id = None  # a span id means nothing without its trace
     obj = event.get("object")
     if obj:
-        _flatten(_OBJECT_PREFIX, obj, attributes)
+        _flatten(_OBJECT_PREFIX, obj, judged)
     tags = event.get("tags")
     if tags:
-        attributes[_TAGS] = tags
-    _flatten(_EDATA_PREFIX, private_edata(eid, event["edata"], policy), attributes)
+        judged[_TAGS] = tags
+    _flatten(_EDATA_PREFIX, private_edata(eid, event["edata"], policy), judged)
+    uri = judged.get(_URI)
+    if type(uri) is str:
+        # a page's address as every URL the bot records: no query, fragment or credentials
+        # unless personal data may be logged, personal path segments replaced
+        judged[_URI] = policy.url(uri)
+    attributes.update(policy.apply(judged, _KNOWN_SAFE))
     severity = SEVERITY_ERROR if eid == "ERROR" else SEVERITY_INFO
     return (
         record_id((mid, actor["id"], did or "")),
@@ -252,6 +271,18 @@ def _with_id(cdata: list[Any], item: Any, new_id: str) -> list[Any]:
 
 
 _CONTEXT_DONE = frozenset({"channel", "env", "pdata", "did", "sid", "cdata"})
+_URI = _EDATA_PREFIX + "uri"
+#: Fields the policy only bounds: the address (made safe by ``policy.url``) and START's
+#: user agent (the browser's, with spaces in it: free text to the value rule).
+_KNOWN_SAFE = frozenset(
+    {
+        _URI,
+        *(
+            f"{_EDATA_PREFIX}uaspec.{name}"
+            for name in ("agent", "ver", "system", "platform", "raw")
+        ),
+    }
+)
 _CONVERSATION = contract.CDATA_CONVERSATION.lower()
 _TRACE = contract.CDATA_TRACE.lower()
 _SPAN = contract.CDATA_SPAN.lower()
