@@ -81,7 +81,11 @@ _MAX_PREFIXES = 256
 _MAX_NAMES_PER_PREFIX = 256
 
 
-def _flatten(prefix: str, value: dict[str, Any], into: dict[str, Any]) -> None:
+def _flatten(
+    prefix: str, value: dict[str, Any], into: dict[str, Any], policy: PrivacyPolicy | None = None
+) -> None:
+    """``value``'s fields into ``into`` under ``prefix``, nested objects by dotted keys; with a
+    ``policy``, each text, list or object as the policy records it (left out if not)."""
     names = _NAMES.get(prefix)
     if names is None:
         names = {}
@@ -94,9 +98,23 @@ def _flatten(prefix: str, value: dict[str, Any], into: dict[str, Any]) -> None:
             if len(names) < _MAX_NAMES_PER_PREFIX:
                 names[name] = key
         if type(item) is dict:
-            _flatten(key + ".", item, into)
-        else:
+            _flatten(key + ".", item, into, policy)
+        elif policy is None or type(item) in _PLAIN:
             into[key] = item
+        else:
+            kept = _judged(key, item, policy)
+            if kept is not None:
+                into[key] = kept
+
+
+def _judged(key: str, item: Any, policy: PrivacyPolicy) -> Any:
+    if key in _KNOWN_SAFE:
+        if key == _URI and type(item) is str:
+            # a page's address as every URL the bot records: no query, fragment or
+            # credentials unless personal data may be logged, personal path segments replaced
+            item = policy.url(item)
+        return policy.apply({key: item}, _KNOWN_SAFE).get(key)
+    return policy.value(key, item)
 
 
 def _hex_id(value: Any, size: int) -> str | None:
@@ -192,18 +210,15 @@ def event_values(
         attributes[_SESSION_ID] = sid
         attributes[_SESSION_SOURCE] = "client" if client_sid else "server"
     # What the client filled in freely (more context, context items, the object, tags, edata
-    # and a page's address): judged by the policy as the bot's own properties are, by key and
-    # then by value.
-    judged: dict[str, Any] = {}
+    # and a page's address) is judged by the policy as the bot's own properties are, by key
+    # and then by value.
     if len(context) > 3:  # more than channel, env and pdata
         for name, value in context.items():
             if name not in _CONTEXT_DONE:
                 if type(value) is dict:
-                    _flatten(f"{_CONTEXT_PREFIX}{name}.", value, judged)
+                    _flatten(f"{_CONTEXT_PREFIX}{name}.", value, attributes, policy)
                 else:
-                    judged[_CONTEXT_PREFIX + name] = value
-        attributes.update(policy.apply(judged))
-        judged = {}
+                    _flatten(_CONTEXT_PREFIX, {name: value}, attributes, policy)
     conversation_id = trace_id = span_id = None
     cdata = context.get("cdata")
     if cdata:
@@ -236,17 +251,11 @@ def event_values(
         span_id = None  # a span id means nothing without its trace
     obj = event.get("object")
     if obj:
-        _flatten(_OBJECT_PREFIX, obj, judged)
+        _flatten(_OBJECT_PREFIX, obj, attributes, policy)
     tags = event.get("tags")
     if tags:
-        judged[_TAGS] = tags
-    _flatten(_EDATA_PREFIX, private_edata(eid, event["edata"], policy), judged)
-    uri = judged.get(_URI)
-    if type(uri) is str:
-        # a page's address as every URL the bot records: no query, fragment or credentials
-        # unless personal data may be logged, personal path segments replaced
-        judged[_URI] = policy.url(uri)
-    attributes.update(policy.apply(judged, _KNOWN_SAFE))
+        attributes[_TAGS] = policy.value(_TAGS, tags)
+    _flatten(_EDATA_PREFIX, private_edata(eid, event["edata"], policy), attributes, policy)
     severity = SEVERITY_ERROR if eid == "ERROR" else SEVERITY_INFO
     return (
         record_id((mid, actor["id"], did or "")),
@@ -274,6 +283,7 @@ _CONTEXT_DONE = frozenset({"channel", "env", "pdata", "did", "sid", "cdata"})
 _URI = _EDATA_PREFIX + "uri"
 #: Fields the policy only bounds: the address (made safe by ``policy.url``) and START's
 #: user agent (the browser's, with spaces in it: free text to the value rule).
+_PLAIN = frozenset({int, float, bool, type(None)})
 _KNOWN_SAFE = frozenset(
     {
         _URI,
