@@ -312,18 +312,46 @@ def scrubbed(raw: Any, policy: PrivacyPolicy) -> Any:
     if type(context) is dict and type(context.get("cdata")) is list:
         cdata = context["cdata"]
         for item in cdata:
-            if (
-                type(item) is dict
-                and isinstance(item.get("type"), str)
-                and item["type"].lower() == _CONVERSATION
-                and isinstance(item.get("id"), str)
-            ):
-                cdata = _with_id(cdata, item, policy.conversation_id(item["id"]))
+            if type(item) is not dict or not isinstance(item.get("type"), str):
+                continue
+            kind, found = item["type"], item.get("id")
+            if kind.lower() == _CONVERSATION and isinstance(found, str):
+                cdata = _with_id(cdata, item, policy.conversation_id(found))
+            elif kind.lower() not in (_TRACE, _SPAN):
+                cdata = _with_id(cdata, item, policy.value(_CDATA_PREFIX + kind, found))
         kept["context"] = {**context, "cdata": cdata}
+    if type(context) is dict:
+        # the rest judged as a valid event's fields are, in the event's own shape
+        judged = {}
+        for name, value in kept["context"].items():
+            if name not in _CONTEXT_DONE:
+                value = _judged_fields(f"{_CONTEXT_PREFIX}{name}.", value, policy)
+            if value is not None:
+                judged[name] = value
+        kept["context"] = judged
     edata = kept.get("edata")
     if isinstance(kept.get("eid"), str) and type(edata) is dict:
         kept["edata"] = private_edata(kept["eid"], edata, policy)
+    for name, prefix in (("edata", _EDATA_PREFIX), ("object", _OBJECT_PREFIX)):
+        if name in kept:
+            kept[name] = _judged_fields(prefix, kept[name], policy)
+    if "tags" in kept:
+        kept["tags"] = policy.value(_TAGS, kept["tags"])
     return kept
+
+
+def _judged_fields(prefix: str, value: Any, policy: PrivacyPolicy) -> Any:
+    """``value`` (a field of an invalid event, any shape) with each of its fields as
+    ``_flatten`` would record it under its dotted key; a left-out field is not there."""
+    if type(value) is not dict:
+        return value if type(value) in _PLAIN else _judged(prefix[:-1], value, policy)
+    found = {}
+    for name, item in value.items():
+        key = f"{prefix}{name}"
+        kept = _judged_fields(key + ".", item, policy)
+        if kept is not None:
+            found[name] = kept
+    return found
 
 
 def failed_row(

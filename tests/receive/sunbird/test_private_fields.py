@@ -17,7 +17,7 @@ from bot_telemetry.privacy import PrivacyPolicy
 from bot_telemetry.privacy.current import set_current_policy
 from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.receive.sunbird.events import bundle, event, mid_of
-from tests.receive.sunbird.test_http import post, stored_events
+from tests.receive.sunbird.test_http import get, post, stored_events
 
 URI = "https://portal.example/citizen/status?mobile=9876543210&name=Grace%20Hopper#otp=761234"
 SECRETS = ["9876543210", "Grace", "761234", "12.9716", "grace@example.org", "ABCPD1234F", "okaxis"]
@@ -104,3 +104,19 @@ def test_an_opened_policy_stores_them_redacted(served: CollectorThread) -> None:
     assert by_eid["IMPRESSION"]["sunbird.edata.uri"].startswith(
         "https://portal.example/citizen/status?mobile=[REDACTED]"
     )
+
+
+def test_an_invalid_event_is_kept_in_the_failed_set_without_them(served: CollectorThread) -> None:
+    made = events()
+    for each in made:
+        each["edata"]["duration"] = "long"  # a number expected: every event fails
+        each["mid"] = ""
+        each["mid"] = mid_of(each)
+    status, answer, _ = post(served.url, bundle(made))
+    assert status == 200 and answer["result"]["failed"] == 5, answer
+    failed = get(served.url, "/api/client-events?failed=true")
+    assert len(failed) == 5
+    text = json.dumps(failed)
+    for secret in SECRETS:
+        assert secret not in text, secret
+    assert "https://portal.example/citizen/status" in text and "Applicant" in text
