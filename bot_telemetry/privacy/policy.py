@@ -204,6 +204,10 @@ class PrivacyPolicy:
         listed = self.allow_keys is not None and key in self.allow_keys
         if self.allow_keys is not None and not listed:
             return Treatment.DROP
+        if not listed and key not in SAFE_KEYS and self.redact_text(key) != key:
+            # the key itself is personal (a map keyed by users' emails or numbers): a key
+            # cannot be redacted without merging others into it, so it is left out
+            return Treatment.DROP
         if key in self.pseudonymous_keys:
             return Treatment.HASH
         if key in CONVERSATION_KEYS:

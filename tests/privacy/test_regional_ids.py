@@ -191,3 +191,16 @@ def test_keys_that_only_end_like_them_are_judged_by_value(key: str) -> None:
 def test_a_mobile_number_inside_a_token_is_found(value: str) -> None:
     assert personal(value)
     assert PrivacyPolicy().apply({"link": value}) == {}
+
+
+@pytest.mark.parametrize("policy", [PrivacyPolicy(), OPENED], ids=["default", "opened"])
+def test_a_key_that_is_itself_an_id_is_left_out(policy: PrivacyPolicy) -> None:
+    # a bot's map keyed by its users: the key is the personal data
+    scores = {"grace@example.org": 3, "9876543210": 2, "grace.h@okaxis": 1, "ABCPD1234F": 1}
+    assert policy.apply({**scores, "stars": 4, "order_2024_05": "ok"}) == {
+        "stars": 4,
+        "order_2024_05": "ok",
+    }
+    # unless the developer lists it
+    listed = PrivacyPolicy(allow_keys=frozenset({"9876543210"}))
+    assert listed.apply({"9876543210": 2}) == {"9876543210": 2}
