@@ -74,6 +74,13 @@ class Page:
         self.page.wait_for_selector(f'body[data-ready="{hash_}"]', timeout=10_000)
         return self.page
 
+    def fake_clock(self) -> Any:
+        """Playwright's clock, installed in this page before it opens: the test moves the
+        page's time on rather than sitting out its timers. The tab is not reused after."""
+        self.page.clock.install()
+        _Tabs.of(self.page.context.browser).clocked.add(self.page)
+        return self.page.clock
+
     def shot(self, name: str) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
         # The whole page up to SHOT_HEIGHT: a page of thousands of rows (84,000 px) took
@@ -102,6 +109,7 @@ class _Tabs:
         self.browser = browser
         self.spare: Any = None
         self.owner: dict[Any, Page] = {}
+        self.clocked: set[Any] = set()  # tabs with a fake clock, which no reset removes
 
     @classmethod
     def of(cls, browser: Any) -> _Tabs:
@@ -140,6 +148,11 @@ class _Tabs:
         for other in tab.context.pages:  # a tab the page opened (a link opened beside it)
             if other is not tab:
                 other.close()
+        if tab in self.clocked:
+            self.clocked.discard(tab)
+            self.owner.pop(tab, None)
+            tab.close()
+            return
         if self.spare is not None:  # two Pages at once: keep one tab
             self.owner.pop(self.spare, None)
             self.spare.close()
