@@ -15,10 +15,11 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from ..privacy import current_policy
 from ..store.engine import EngineUnavailable
 from ..store.rows import Batch, logs_batch, metrics_batch, spans_batch
 from ..store.writer import StoreWriter, WriterBusy
-from . import otlp
+from . import browser, otlp
 from .otlp import Encoding, OtlpError, Signal
 
 _log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def parse(
 ) -> Batch:
     """Body bytes to rows; CPU work, so the servers run it off their event loop."""
     message = otlp.decode(signal, otlp.decompress(body, content_encoding, limit), encoding)
+    if signal is Signal.TRACES:
+        browser.make_safe(message, current_policy())
     return _FLATTEN[signal](message)
 
 
