@@ -160,6 +160,11 @@ def is_phone(candidate: str) -> bool:
     # 12, and a longer run is an epoch in milliseconds or an id.
     if not 7 <= digits <= (12 if text.isdigit() else 15):
         return False
+    if digits == 10 and text[0] == "1" and text.isdigit():
+        # an epoch in seconds (2001-2033); North American, Indian and British numbers of 10
+        # digits never start with 1 (a few elsewhere do, São Paulo's: written with +55 they
+        # are still found)
+        return False
     if _DECIMAL.fullmatch(text) or _DATE.match(text):
         return False
     if _DOTTED.fullmatch(text):  # versions and addresses, unless written like a phone

@@ -204,3 +204,9 @@ def test_a_key_that_is_itself_an_id_is_left_out(policy: PrivacyPolicy) -> None:
     # unless the developer lists it
     listed = PrivacyPolicy(allow_keys=frozenset({"9876543210"}))
     assert listed.apply({"9876543210": 2}) == {"9876543210": 2}
+
+
+def test_an_epoch_in_seconds_in_allowed_text_is_not_a_phone_number() -> None:
+    # 10 digits from 1: no North American, Indian or British number starts so
+    text = "token for 9876543210 expired at 1714567890"
+    assert OPENED.redact_text(text) == "token for [REDACTED] expired at 1714567890"
