@@ -236,11 +236,17 @@ def map_json_strings(text: str, change: Callable[[str], str | None]) -> str | No
     changed to None drops its member, a value changed to None becomes ``null``. None if
     ``text`` does not parse. Unchanged text is returned as it was, formatting and all.
     """
+    return map_json(text, lambda parsed: map_strings(parsed, change))
+
+
+def map_json(text: str, transform: Callable[[Any], Any]) -> str | None:
+    """``text`` (JSON) parsed, transformed and written again; None if it does not parse.
+    Unchanged text is returned as it was, formatting and all."""
     try:
         parsed = json.loads(text)
     except ValueError:
         return None
-    changed = map_strings(parsed, change)
+    changed = transform(parsed)
     if changed == parsed:
         return text
     return json.dumps(changed, ensure_ascii=False, separators=(",", ":"))

@@ -293,13 +293,32 @@ class PrivacyPolicy:
                 return cache[value]
             found: str | None = None
             if detection.looks_like_json(value):
-                found = detection.map_json_strings(value, self._kept_if_not_personal)
+                found = detection.map_json(value, self._members)
             if found is None:
                 found = self._kept_if_not_personal(value)
             _remember(cache, value, found)
             return found
         if isinstance(value, Mapping | list | tuple):
-            return detection.map_strings(value, self._kept_if_not_personal)
+            return self._members(value)
+        return value
+
+    def _members(self, value: Any) -> Any:
+        """A structure (JSON, a dict or list) under a key judged by value: each member as
+        the policy treats its key at the top level (``firstName`` left out, ``userId``
+        hashed, an unknown key's value judged by value), a member whose key is itself
+        personal dropped, other strings kept only if they cannot be personal."""
+        if isinstance(value, str):
+            return self._kept_if_not_personal(value)
+        if isinstance(value, Mapping):
+            found = {}
+            for key, item in value.items():
+                name = plain_key(key)
+                if detection.personal(name):
+                    continue
+                found[name] = None if item is None else self.value(name, item)
+            return found
+        if isinstance(value, list | tuple):
+            return [self._members(item) for item in value]
         return value
 
     def apply(

@@ -10,6 +10,7 @@ and the lookalikes that must survive (amounts, counts, epochs, order numbers, he
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -136,7 +137,10 @@ async def converse(exported: Exported) -> bytes:
 
     async def logic(context: TurnContext) -> None:
         # a DIGIT-style bot recording what it collected, under keys of its own
-        client.track_event("Applied", {**IDS, "orderRef": "498712365401", "ward": "pb.amritsar"})
+        form = json.dumps({"firstName": "Asha", "district": "Pune"})
+        client.track_event(
+            "Applied", {**IDS, "orderRef": "498712365401", "ward": "pb.amritsar", "form": form}
+        )
         client.track_trace(f"payment from {IDS['vpa']} for PAN {IDS['pan']} sent")
         if context.activity.text == "fail":
             raise ValueError(f"no account {IDS['iban_gb']} for {IDS['vpa']}")
@@ -162,6 +166,8 @@ async def test_default_policy_exports_none_of_the_ids(otlp: Exported) -> None:
     # the developer's words stay, the ordinary values too
     assert b"payment from [REDACTED] for PAN [REDACTED] sent" in data
     assert b"498712365401" in data and b"pb.amritsar" in data
+    # a form's JSON keeps its district, not the first name its key names
+    assert b"Pune" in data and b"Asha" not in data
 
 
 @pytest.mark.parametrize("otlp", [OPENED], indirect=True)
@@ -210,3 +216,20 @@ def test_an_epoch_in_seconds_in_allowed_text_is_not_a_phone_number() -> None:
     # 10 digits from 1: no North American, Indian or British number starts so
     text = "token for 9876543210 expired at 1714567890"
     assert OPENED.redact_text(text) == "token for [REDACTED] expired at 1714567890"
+
+
+def test_members_of_json_under_an_unknown_key_are_judged_by_their_keys_too() -> None:
+    # a form dumped as JSON: a single-word name under "firstName" is a token to the value
+    # rule, but its key says what it is, as it would at the top level
+    form = {"firstName": "Asha", "district": "Pune", "userId": "29:1raw", "stars": 4, "n": None}
+    policy = PrivacyPolicy(pseudonymization_key=b"k")
+    judged = json.loads(policy.apply({"form": json.dumps(form)})["form"])
+    assert judged == {
+        "firstName": None,
+        "district": "Pune",
+        "userId": policy.pseudonymize("29:1raw"),
+        "stars": 4,
+        "n": None,
+    }
+    assert policy.apply({"form": form})["form"] == judged  # a dict the same
+    assert policy.apply({"forms": [form]})["forms"] == [judged]
