@@ -89,9 +89,30 @@ def test_any_json_text_is_read_as_json_reads_it(value: Any, ascii_only: bool) ->
     same(text.encode("utf-8", "surrogatepass"))
 
 
-@settings(max_examples=2000, deadline=None)
-@given(
-    st.from_regex(r"-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,25})?([eE][-+]?[0-9]{1,3})?", fullmatch=True)
+DIGITS = "0123456789"
+# JSON numbers: -?(0|[1-9][0-9]{0,25})(\.[0-9]{1,25})?([eE][-+]?[0-9]{1,3})?, built part by
+# part (st.from_regex of that pattern made the same numbers at half the speed).
+json_numbers = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["", "-"]),
+        st.just("0")
+        | st.builds(str.__add__, st.sampled_from(DIGITS[1:]), st.text(DIGITS, max_size=25)),
+        st.just("") | st.text(DIGITS, min_size=1, max_size=25).map(".".__add__),
+        st.just("")
+        | st.builds(
+            "".join,
+            st.tuples(
+                st.sampled_from("eE"),
+                st.sampled_from(["", "-", "+"]),
+                st.text(DIGITS, min_size=1, max_size=3),
+            ),
+        ),
+    ),
 )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(json_numbers)
 def test_any_number_is_read_as_json_reads_it(number: str) -> None:
     same(f'{{"n":{number}}}'.encode())
