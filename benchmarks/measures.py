@@ -184,7 +184,7 @@ FROM g_spans WHERE status = 2;
 INSERT INTO logs (record_id, time_ns, trace_id, span_id, service_name, severity_number,
     severity_text, body, event_name, conversation_id, attributes, resource_id, scope_name,
     user_id, session_id, channel_id, dialog_id, activity_type, locale, intent, intent_score,
-    article_found, instance_id, step_name, trace_key)
+    article_found, instance_id, step_name, recognizer, trace_key)
 SELECT md5(t::VARCHAR || '-' || k), time_ns, trace_id, span_id,
        CASE WHEN client THEN 'webchat' ELSE 'bot' END, 9, 'INFO', name, name, 'c' || conv,
        CASE WHEN client THEN json_object(
@@ -196,6 +196,7 @@ SELECT md5(t::VARCHAR || '-' || k), time_ns, trace_id, span_id,
                 'conversationId', 'c' || conv, 'enduser.pseudo.id', 'u' || usr,
                 'session.id', 's' || conv, 'locale', locale, 'fromId', 'u' || usr,
                 'intent', intent, 'intentScore', score, 'articleFound', found,
+                'recognizer', CASE WHEN intent IS NOT NULL THEN 'nlu' END,
                 'DialogId', dialog, 'InstanceId', instance, 'StepName', step)::VARCHAR END,
        CASE WHEN client THEN 'webchat' ELSE resource END,
        CASE WHEN client THEN '{contract.CLIENT_EVENT_SCOPE}' ELSE 'bot_telemetry.events' END,
@@ -203,7 +204,7 @@ SELECT md5(t::VARCHAR || '-' || k), time_ns, trace_id, span_id,
        CASE WHEN NOT client THEN channel END, dialog,
        CASE WHEN NOT client THEN coalesce(activity_type, 'message') END,
        CASE WHEN NOT client THEN locale END, intent, score, found, instance, step,
-       {trace_key_sql("trace_id")}
+       CASE WHEN intent IS NOT NULL THEN 'nlu' END, {trace_key_sql("trace_id")}
 FROM g_events;
 """)
 
@@ -270,6 +271,7 @@ SELECT fromUnixTimestamp64Nano(time_ns), trace_id, span_id, 'INFO', 9,
            'session.id', concat('s', toString(conv)), 'locale', locale,
            'fromId', concat('u', toString(usr)), 'intent', ifNull(intent, ''),
            'intentScore', ifNull(toString(score), ''),
+           'recognizer', if(intent IS NULL, '', 'nlu'),
            'articleFound', ifNull(if(found, 'true', 'false'), ''),
            'DialogId', ifNull(dialog, ''), 'InstanceId', ifNull(instance, ''),
            'StepName', ifNull(step, '')))),

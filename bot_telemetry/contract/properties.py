@@ -46,6 +46,10 @@ QUESTION_ID: Final = "questionId"
 MATCHED_QUESTION: Final = "matchedQuestion"
 #: botbuilder-ai's LuisResult event (``LuisTelemetryConstants``).
 APPLICATION_ID: Final = "applicationId"
+#: Ours, on a recognizer result (``LuisIntent.<Intent>``): the ``name`` of the
+#: ``TelemetryRecognizer`` that recorded it (its app-map node), so a bot asking two
+#: recognizers sees each one's intents apart, in every backend.
+RECOGNIZER: Final = "recognizer"
 INTENT_2: Final = "intent2"
 INTENT_SCORE_2: Final = "intentScore2"
 #: botbuilder's Teams properties on BotMessageReceived.
@@ -75,6 +79,8 @@ PROMOTED_EVENT_PROPERTIES: Final = {
     "locale": (LOCALE,),
     "intent": (INTENT,),
     "intent_score": (INTENT_SCORE,),
+    # A result's recognizer: ours, else botbuilder-ai's LuisResult's application id.
+    "recognizer": (RECOGNIZER, APPLICATION_ID),
     "article_found": (ARTICLE_FOUND,),
     "instance_id": (INSTANCE_ID,),
     "step_name": (STEP_NAME,),
@@ -114,6 +120,7 @@ __all__ = [
     "REACTIONS_REMOVED",
     "RECIPIENT_ID",
     "RECIPIENT_NAME",
+    "RECOGNIZER",
     "REPLY_ACTIVITY_ID",
     "SCORE",
     "SENTIMENT_LABEL",

@@ -37,6 +37,7 @@ from ..contract import (
     INTENT,
     INTENT_SCORE,
     QUESTION,
+    RECOGNIZER,
     SENTIMENT_LABEL,
     SENTIMENT_SCORE,
     luis_intent_event,
@@ -124,6 +125,7 @@ class RecognizerTelemetry:
             properties = turn_event_properties(turn_context, call.span)
             properties[INTENT] = intent
             properties[INTENT_SCORE] = score
+            properties[RECOGNIZER] = self._target.name
             properties.update(_sentiment(result))
             properties[ENTITIES] = entity_names(result)
             properties[QUESTION] = getattr(turn_context.activity, "text", None)

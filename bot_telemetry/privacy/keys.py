@@ -72,6 +72,7 @@ SAFE_KEYS: frozenset[str] = frozenset(
         contract.INTENT_2,
         contract.INTENT_SCORE_2,
         contract.APPLICATION_ID,
+        contract.RECOGNIZER,
         contract.SENTIMENT_LABEL,
         contract.SENTIMENT_SCORE,
         contract.ANSWER,

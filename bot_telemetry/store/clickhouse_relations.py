@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from ..contract import (
     ACTIVITY_TYPE,
+    APPLICATION_ID,
     ARTICLE_FOUND,
     ATTR_ACTIVITY_ID,
     ATTR_ACTIVITY_TYPE,
@@ -43,6 +44,7 @@ from ..contract import (
     INTENT_SCORE,
     LOCALE,
     PEER_ATTRIBUTES,
+    RECOGNIZER,
     STEP_NAME,
     TURN_SPAN_NAME,
 )
@@ -248,8 +250,8 @@ FROM {logs_table}"""
         found = f"lower(LogAttributes[{_text(ARTICLE_FOUND)}])"
         return f"""SELECT time_ns, service_name, service_version, name, trace_id, span_id,
     conversation_id, user_id, session_id, channel_id, dialog_id, activity_type, locale, intent,
-    intent_score, article_found, instance_id, step_name, attributes, scope_name, trace_key,
-    event_id,
+    intent_score, article_found, instance_id, step_name, recognizer, attributes, scope_name,
+    trace_key, event_id,
     {_FALLBACK} AS fallback,
     {_ESCALATION} AS escalation
 FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
@@ -267,6 +269,7 @@ FROM (SELECT {log_time} AS time_ns, ServiceName AS service_name,
     multiIf({found} = 'true', true, {found} = 'false', false, NULL) AS article_found,
     {_attr("LogAttributes", INSTANCE_ID)} AS instance_id,
     {_attr("LogAttributes", STEP_NAME)} AS step_name,
+    {_first_attr("LogAttributes", (RECOGNIZER, APPLICATION_ID))} AS recognizer,
     LogAttributes AS attributes, ScopeName AS scope_name,
     if(TraceId = '', NULL, {_trace_key("TraceId")}) AS trace_key,
     lower(hex(sipHash128(Timestamp, TraceId, SpanId, ServiceName, Body, LogAttributes,

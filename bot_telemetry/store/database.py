@@ -41,8 +41,10 @@ STORE_FILE_NAME = DEFAULT_STORE.name
 #: histogram buckets, min and max, resource and scope. 3: promoted turn and event columns and
 #: the trace key (``rows.PROMOTED_*``, ``rows.trace_key``), filled from the attributes of the
 #: rows already stored. 4: spans keep their span and parent ids as integers too
-#: (``rows.span_number``), the app map's join keys. Older files are upgraded on open.
-SCHEMA_VERSION = "4"
+#: (``rows.span_number``), the app map's join keys. 5: events keep their recognizer
+#: (``recognizer``), so the intents measure splits recognizers without a join. Older files
+#: are upgraded on open.
+SCHEMA_VERSION = "5"
 
 # Kinds and status codes keep their OTLP enum numbers.
 KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = 1, 2, 3, 4, 5
@@ -183,13 +185,23 @@ def promoted_sql(column: str, keys: tuple[str, ...], attributes: str = "attribut
     return text
 
 
-# From schema 2: the promoted columns and the trace key, filled from the rows' attributes
-# and trace ids (what ingest fills for new rows).
+# Promoted event columns added after schema 3, each by its own upgrade step below.
+_LOG_PROMOTED_LATER = ("recognizer",)
+
+# From schema 2: the promoted columns of schema 3 and the trace key, filled from the rows'
+# attributes and trace ids (what ingest fills for new rows).
 _UPGRADE_FROM_2 = tuple(
     statement
     for table, promoted in (
         ("spans", PROMOTED_SPAN_ATTRIBUTES),
-        ("logs", PROMOTED_EVENT_PROPERTIES),
+        (
+            "logs",
+            {
+                name: keys
+                for name, keys in PROMOTED_EVENT_PROPERTIES.items()
+                if name not in _LOG_PROMOTED_LATER
+            },
+        ),
     )
     for statement in (
         f"ALTER TABLE {table} ADD COLUMN trace_key UBIGINT",
@@ -208,6 +220,19 @@ _UPGRADE_FROM_3 = (
     "ALTER TABLE spans ADD COLUMN parent_number UBIGINT",
     f"UPDATE spans SET span_number = {span_number_sql('span_id')}, "
     f"parent_number = {span_number_sql('parent_span_id')}",
+)
+
+# From schema 4: a recognizer result's recognizer. Rows recorded before the property existed
+# take the application id (botbuilder-ai's LuisResult), else the dependency they were
+# recorded on (TelemetryRecognizer's span: its peer is the recognizer's name). Only the
+# results are read: a recognizer's name is nothing other events have.
+_UPGRADE_FROM_4 = (
+    "ALTER TABLE logs ADD COLUMN recognizer VARCHAR",
+    "UPDATE logs SET recognizer = coalesce("
+    f"{promoted_sql('recognizer', PROMOTED_EVENT_PROPERTIES['recognizer'])}, "
+    "(SELECT any_value(s.peer) FROM spans s "
+    "WHERE s.span_id = logs.span_id AND s.trace_id = logs.trace_id)) "
+    "WHERE intent IS NOT NULL",
 )
 
 # (table, its columns, the Batch field holding its rows)
@@ -459,10 +484,13 @@ class Store:
             return
         self._check_version()
         if version < int(SCHEMA_VERSION):
+            # DuckDB draws a progress bar on stdout for a long UPDATE: serve's output is a log.
+            db.execute("SET enable_progress_bar = false")
             steps = (
                 *(_UPGRADE_FROM_1 if version == 1 else ()),
                 *(_UPGRADE_FROM_2 if version <= 2 else ()),
-                *_UPGRADE_FROM_3,
+                *(_UPGRADE_FROM_3 if version <= 3 else ()),
+                *_UPGRADE_FROM_4,
             )
             db.execute("BEGIN TRANSACTION")
             try:

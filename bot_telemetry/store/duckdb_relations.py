@@ -87,8 +87,8 @@ def events(mentioned: frozenset[str] | None) -> str:
     {_attr(resource, ATTR_SERVICE_VERSION)} AS service_version,
     l.event_name AS name, l.trace_id, l.span_id, l.conversation_id, l.user_id, l.session_id,
     l.channel_id, l.dialog_id, l.activity_type, l.locale, l.intent, l.intent_score,
-    l.article_found, l.instance_id, l.step_name, l.attributes, l.scope_name, l.trace_key,
-    l.record_id AS event_id,
+    l.article_found, l.instance_id, l.step_name, l.recognizer, l.attributes, l.scope_name,
+    l.trace_key, l.record_id AS event_id,
     {_FALLBACK} AS fallback,
     {_ESCALATION} AS escalation
 FROM main.logs l {join}

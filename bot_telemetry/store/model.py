@@ -176,6 +176,12 @@ EVENTS = Relation(
         ),
         Column("instance_id", "VARCHAR", "InstanceId (a waterfall dialog's run), NULL if none"),
         Column("step_name", "VARCHAR", "StepName (a waterfall step), NULL if none"),
+        Column(
+            "recognizer",
+            "VARCHAR",
+            "a recognizer result's recognizer: recognizer (TelemetryRecognizer's name), else "
+            "applicationId (botbuilder-ai's LuisResult), NULL if none",
+        ),
         Column("attributes", "ATTRIBUTES", "the event's properties and measurements"),
         Column(
             "scope_name",

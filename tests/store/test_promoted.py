@@ -1,6 +1,6 @@
 """Promoted columns: a turn's and an event's vocabulary (and the trace key, the span and parent
-numbers) kept in columns at ingest; a store written before them (schema 2 or 3) gets them,
-filled from its rows, when opened, and reads the same."""
+numbers, a result's recognizer) kept in columns at ingest; a store written before them (schema
+2, 3 or 4) gets them, filled from its rows, when opened, and reads the same."""
 
 from __future__ import annotations
 
@@ -50,8 +50,20 @@ def test_values_are_the_first_present_as_their_column_wants() -> None:
     assert found["article_found"] is True and found["intent_score"] is None
 
 
+def _without_recognizers(path: Path, *, keep_property: bool = True) -> None:
+    """Make the store what schema version 4 wrote: no recognizer column; and, unless
+    ``keep_property``, results recorded before the ``recognizer`` property existed."""
+    db = duckdb.connect(str(path))
+    db.execute("ALTER TABLE logs DROP COLUMN recognizer")
+    if not keep_property:
+        db.execute("UPDATE logs SET attributes = json_remove(attributes, '$.recognizer')")
+    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    db.close()
+
+
 def _without_span_numbers(path: Path) -> None:
     """Make the store what schema version 3 wrote: no span and parent numbers."""
+    _without_recognizers(path)
     db = duckdb.connect(str(path))
     db.execute("ALTER TABLE spans DROP COLUMN span_number")
     db.execute("ALTER TABLE spans DROP COLUMN parent_number")
@@ -68,6 +80,8 @@ def _without_promoted_columns(path: Path) -> None:
         ("logs", contract.PROMOTED_EVENT_PROPERTIES),
     ):
         for column in (*promoted, "trace_key"):
+            if column == "recognizer":  # already gone: schema 4's
+                continue
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.close()
@@ -120,3 +134,22 @@ def test_a_version_3_store_gets_span_numbers_and_draws_the_same_app_map(tmp_path
                 ).fetchall()
                 == numbers
             )
+
+
+def test_a_version_4_store_gets_each_results_recognizer(tmp_path: Path) -> None:
+    """Results recorded before the property existed take the recognizer they were recorded
+    on (TelemetryRecognizer's span: its peer), as the property would have said."""
+    path = tmp_path / "store.duckdb"
+    planned_store(path)
+    with closing(Store.open(path, read_only=True)) as current:
+        events = DuckDBEngine(current).query(EVERY_EVENT).rows
+    recognized = [row for row in events if row[13] is not None]  # intent
+    assert recognized and all(row[18] == "nlu" for row in recognized)  # recognizer
+    assert all(row[18] is None for row in events if row[13] is None)
+    _without_recognizers(path, keep_property=False)
+
+    with closing(Store.open(path, read_only=True)) as upgraded:
+        again = DuckDBEngine(upgraded).query(EVERY_EVENT).rows
+    # The same rows, but each result's attributes: the property was taken out above.
+    assert [row[:18] + row[20:] for row in again] == [row[:18] + row[20:] for row in events]
+    assert [row[18] for row in again] == [row[18] for row in events]

@@ -231,7 +231,9 @@ def _recognize_and_answer(rng: random.Random, clock: _Clock, turn: Turn, tick: i
         tick = clock.distinct(tick + MS)
         turn.events.append(
             Event(
-                contract.luis_intent_event(intent), tick, {"intent": intent, "intentScore": score}
+                contract.luis_intent_event(intent),
+                tick,
+                {"intent": intent, "intentScore": score, "recognizer": RECOGNIZER},
             )
         )
     if turn.intent is None or turn.intent[0] == "None":

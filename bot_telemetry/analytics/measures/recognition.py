@@ -30,32 +30,20 @@ _SCORE = "intent_score"
 _NOT_FOUND = "NOT article_found"
 
 
-#: A result's recognizer: the dependency it was recorded on (TelemetryRecognizer's
-#: ``name``: its span's peer), else botbuilder-ai's ``applicationId`` (its LuisResult
-#: recorded with no wrapper, on no recognizer span), else NULL.
-_APPLICATION_ID = f"attr(attributes, '{contract.APPLICATION_ID}')"
-_OWN_RECOGNIZER = (
-    "(span_id IN (SELECT span_id FROM spans WHERE peer IN {values}) "
-    f"OR {_APPLICATION_ID} IN {{values}})"
-)
-# A recognizer's span starts before its result's event; a call of more than this before the
-# window's start is not looked for.
-_CALL_NS = 60 * 1_000_000_000
+#: A result's recognizer is the events' ``recognizer`` column: the ``name`` of the
+#: TelemetryRecognizer that recorded it (its app-map node), else botbuilder-ai's
+#: ``applicationId``, else NULL; a column, so splitting recognizers costs no join.
+_RECOGNIZER = "recognizer"
+_OWN_RECOGNIZER = f"{_RECOGNIZER} IN {{values}}"
 
 
 def _intents(q: Sql) -> str:
     at_least = " AND " + _SCORE + " >= $minScore" if q.params.get("minScore") is not None else ""
-    return f"""SELECT {q.bucket("r.time_ns")} AS bucket, r.intent AS intent,
-       coalesce(c.peer, r.application_id) AS recognizer,
-       count(*) AS recognitions, avg(r.{_SCORE}) AS mean_score
-FROM (SELECT time_ns, {_INTENT} AS intent, {_SCORE}, span_id,
-             {_APPLICATION_ID} AS application_id
-      FROM events
-      WHERE {INTENT_RESULT_CONDITION} AND {q.window("time_ns")} AND {_INTENT} IS NOT NULL
-        {at_least} {q.filters}) r
-LEFT JOIN (SELECT span_id AS call_span, peer FROM spans
-           WHERE peer IS NOT NULL AND start_ns >= $start - {_CALL_NS} AND start_ns < $end) c
-  ON c.call_span = r.span_id
+    return f"""SELECT {q.bucket("time_ns")} AS bucket, {_INTENT} AS intent,
+       {_RECOGNIZER} AS recognizer, count(*) AS recognitions, avg({_SCORE}) AS mean_score
+FROM events
+WHERE {INTENT_RESULT_CONDITION} AND {q.window("time_ns")} AND {_INTENT} IS NOT NULL
+  {at_least} {q.filters}
 GROUP BY bucket, intent, recognizer"""
 
 
