@@ -204,14 +204,30 @@ def collector(store: Path, port: int | None = None) -> Iterator[Collector]:
         yield Collector(process, url)
 
 
-def stored(store: Path, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Rows of a query over the store file (read-only: the collector must have stopped)."""
+Query = Callable[..., list[tuple[Any, ...]]]
+
+
+@contextmanager
+def reading(store: Path) -> Iterator[Query]:
+    """``query(sql, parameters=())``: rows of queries over the store file, on one read-only
+    connection (the collector must have stopped). Opening the file costs far more than a
+    small query: a test that opened it per query (or per turn) spent seconds on it."""
     db = Store.open(store, read_only=True)
     try:
         with db.reader() as connection:
-            return [tuple(row) for row in connection.execute(sql, list(parameters)).fetchall()]
+
+            def query(sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+                return [tuple(row) for row in connection.execute(sql, list(parameters)).fetchall()]
+
+            yield query
     finally:
         db.close()
+
+
+def stored(store: Path, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a query over the store file (read-only: the collector must have stopped)."""
+    with reading(store) as query:
+        return query(sql, parameters)
 
 
 @dataclass

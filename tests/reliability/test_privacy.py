@@ -30,10 +30,10 @@ from tests.reliability.backend import Backend
 from tests.reliability.stack import (
     collector,
     exporting_to,
+    reading,
     sample_stack,
     say,
     start_conversation,
-    stored,
 )
 from tests.support.ports import free_port
 from tests.support.processes import REPO
@@ -64,19 +64,17 @@ def forms_of_text(value: str) -> set[str]:
 
 def text_columns(store: Path) -> bytes:
     """Every text value in the store, read back through SQL (the file may compress strings)."""
-    rows = stored(
-        store,
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE data_type = 'VARCHAR'",
-    )
-    values = []
-    for table, column in rows:
-        values += [
-            row[0]
-            for row in stored(
-                store, f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'
-            )
-        ]
+    with reading(store) as query:
+        rows = query(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE data_type = 'VARCHAR'"
+        )
+        values = []
+        for table, column in rows:
+            values += [
+                row[0]
+                for row in query(f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL')
+            ]
     return "\n".join(values).encode()
 
 
