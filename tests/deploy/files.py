@@ -8,8 +8,10 @@ definition wins, ``environment`` merges by key).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
-import subprocess
+import runpy
 import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,14 +142,16 @@ def host_port(address: str, default_scheme: str = "http") -> tuple[str, int]:
 
 @cache
 def help_text(*command: str) -> str:
-    """``python -m <command...> --help``: the options a program of ours accepts."""
-    result = subprocess.run(
-        [sys.executable, "-m", *command, "--help"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    """``python -m <command...> --help``: the options a program of ours accepts. Run as -m
+    runs it (runpy), in this process: a process per program cost a second or more each, for
+    a parser that prints its help and exits."""
+    module, *arguments = command
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", [module, *arguments, "--help"])
+        patch.setenv("COLUMNS", "80")  # as in a process whose output is a pipe
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with pytest.raises(SystemExit) as exited:
+                runpy.run_module(module, run_name="__main__")
+    assert exited.value.code in (0, None), err.getvalue()
+    return out.getvalue()
