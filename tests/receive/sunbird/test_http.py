@@ -27,7 +27,7 @@ from bot_telemetry.web import CollectorThread, ServerConfig
 from tests.collector.scenario import run_conversation
 from tests.receive.sunbird.events import EIDS, bundle, event
 from tests.support.ports import free_port
-from tests.support.processes import REPO, running
+from tests.support.processes import REPO, run_cli_here, running
 
 PAGE = "http://127.0.0.1:5999"
 
@@ -485,21 +485,8 @@ def test_cli_lists_client_events_and_the_failed_set(tmp_path: Path) -> None:
         post(running.url, bundle([event("FEEDBACK"), event("START", ver="9")]))
 
     def cli(*args: str) -> str:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bot_telemetry.cli",
-                "client-events",
-                "--store",
-                str(path),
-                *list(args),
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        # In this process: the store is closed, and a process per command only adds start-up.
+        done = run_cli_here("client-events", "--store", str(path), *args)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
