@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -32,7 +30,7 @@ from tests.support.otlp_messages import (
     spans_request,
 )
 from tests.support.ports import free_port
-from tests.support.processes import REPO, running
+from tests.support.processes import run_cli_here, running
 
 pytestmark = pytest.mark.timeout(120)
 KEY = {"BOT_TELEMETRY_PSEUDONYM_KEY": "the same key on both collectors"}
@@ -73,13 +71,9 @@ JSON = {"Content-Type": "application/json"}
 
 
 def create_schema(store: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "bot_telemetry.cli", "clickhouse-schema", "--store", store],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    # In this process: the command's own tests run it as a process (tests/cli/test_clickhouse.py).
+    done = run_cli_here("clickhouse-schema", "--store", store)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture(scope="module")
