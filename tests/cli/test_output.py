@@ -184,9 +184,12 @@ def test_ctrl_c_while_the_command_line_is_read_ends_quietly_with_130(tmp_path: P
     """SIGINT (a real one, sent by the process to itself) while argparse reads --since: it
     was a traceback from argparse's innards. Raised in the main thread (raise_signal): sent
     to the process (os.kill), another thread could take it and, on a busy machine, the
-    handler ran only after argparse had finished."""
+    handler ran only after argparse had finished. Python's own SIGINT handler is put back
+    first: a process started with SIGINT ignored (a background job's, as `make test &`
+    starts pytest) inherits that, and Python then never raises KeyboardInterrupt."""
     code = (
         "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from bot_telemetry.cli import common, main\n"
         "checked = common.instant_argument\n"
         "def interrupted(text):\n"
