@@ -15,7 +15,28 @@ named query of the model.
     journeys.funnel(engine, {"steps": ["LuisIntent.BookTable", "WaterfallComplete"]})["steps"]
 """
 
-from .measures import MeasureResult, MeasureSpec, RequestError, query
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy
 from .window import EVERYTHING, TimeWindow
+
+if TYPE_CHECKING:
+    from .measures import MeasureResult, MeasureSpec, RequestError, query
+
+# Imported on first use: .measures imports the engines (DuckDB, sqlglot), which the command
+# line's argument parsing (.window's durations and times) has no use for.
+__getattr__ = lazy(
+    __name__,
+    {name: ".measures" for name in ("MeasureResult", "MeasureSpec", "RequestError", "query")},
+)
+
+# ``query`` here is measures' function, but importing the submodule .query (Query) sets this
+# package's ``query`` to that module, and then __getattr__ is never asked. Import it now (it
+# is light) and drop the attribute its import set: the name goes to the function, as it did.
+importlib.import_module(".query", __name__)
+del globals()["query"]
 
 __all__ = ["EVERYTHING", "MeasureResult", "MeasureSpec", "RequestError", "TimeWindow", "query"]

@@ -13,9 +13,10 @@ cross-engine test and the query benchmark walk.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store.engine import Engine, Result
+if TYPE_CHECKING:
+    from ..store.engine import Engine, Result
 
 #: Every query defined in the package, by name.
 QUERIES: dict[str, Query] = {}

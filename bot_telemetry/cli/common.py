@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analytics.window import TimeWindow, duration_ago, parse_duration, parse_instant
-from ..store.database import DEFAULT_STORE
-from ..store.location import ClickHouseLocation, parse_store
+from ..store.location import DEFAULT_STORE, ClickHouseLocation, parse_store
 
 PROG = "bot-telemetry"
 TOKEN_VARIABLE = "BOT_TELEMETRY_TOKEN"

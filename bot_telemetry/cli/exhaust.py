@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +328,10 @@ def _remote(options: argparse.Namespace) -> tuple[int, Any]:
 
 def _call(options: argparse.Namespace, method: str, url: str, body: Any = None) -> tuple[int, Any]:
     """The HTTP status and the JSON answer."""
+    # Here, not at the top: only the commands that call a server need an HTTP client.
+    import urllib.error
+    import urllib.request
+
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")

@@ -26,11 +26,8 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..analytics.events import StoredEvent
 from ..analytics.window import TimeWindow
-from ..privacy import DEFAULT_POLICY
-from ..store.database import DEFAULT_STORE
-from ..store.location import ClickHouseLocation
+from ..store.location import DEFAULT_STORE, ClickHouseLocation
 from .common import (
     PROG,
     CommandError,
@@ -42,6 +39,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:  # imported by the command itself: it brings an HTTP client
+    from ..analytics.events import StoredEvent
     from ..posthog import EventRecord, PostHogSettings
 
 
@@ -110,6 +108,7 @@ def run(options: argparse.Namespace) -> int:
 
 def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint: Checkpoint) -> int:
     from ..posthog import CaptureSender, map_and_send
+    from ..privacy import DEFAULT_POLICY
 
     sender = CaptureSender(settings)
     window = TimeWindow(checkpoint.since_ns, checkpoint.until_ns)

@@ -10,7 +10,6 @@ and the web UI over one store (docs/collector.md).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import os
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analytics.window import parse_duration
-from ..receive.otlp import DEFAULT_GRPC_PORT
+from ..receive.ports import DEFAULT_GRPC_PORT
 from . import exhaust
 from .common import (
     PROG,
@@ -157,6 +156,8 @@ def _grpc_port(given: int | None) -> int:
 
 
 def run(options: argparse.Namespace) -> int:
+    import asyncio
+
     from ..receive.cors import check_origin
     from ..web import Running, ServerConfig, serve
     from ..web.exhaust import EXHAUST_KEY

@@ -8,8 +8,29 @@ data exhaust jobs (submit, read, list; a runner; files behind links that expire)
 See docs/exhaust.md.
 """
 
-from .requests import DATASETS, PRIVATE_EXHAUST, RESPONSE_EXHAUST, RequestError, parse_submit
-from .service import Exhaust, ExhaustSettings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy
+
+if TYPE_CHECKING:
+    from .requests import DATASETS, PRIVATE_EXHAUST, RESPONSE_EXHAUST, RequestError, parse_submit
+    from .service import Exhaust, ExhaustSettings
+
+# Imported on first use: `serve --exhaust-schedule` is checked with .schedule alone, and
+# .service imports the engines (DuckDB, sqlglot) the command line's parsing has no use for.
+__getattr__ = lazy(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("DATASETS", "PRIVATE_EXHAUST", "RESPONSE_EXHAUST", "RequestError", "parse_submit"),
+            ".requests",
+        ),
+        "Exhaust": ".service",
+        "ExhaustSettings": ".service",
+    },
+)
 
 __all__ = [
     "DATASETS",

@@ -27,13 +27,11 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from .ports import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT
 from .unicode import REPLACEMENT, SURROGATE, may_hold_surrogates
 
 Encoding = Literal["protobuf", "json"]
 
-#: The OTLP specification's default ports: gRPC and HTTP.
-DEFAULT_GRPC_PORT = 4317
-DEFAULT_HTTP_PORT = 4318
 
 PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
 JSON_TYPES = frozenset({"application/json"})

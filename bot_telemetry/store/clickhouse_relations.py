@@ -19,7 +19,6 @@ as the exporter itself does, so which variant a database holds never has to be c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ..contract import (
     ACTIVITY_TYPE,
@@ -51,29 +50,15 @@ from ..contract import (
 from . import vocabulary
 from .compiler import Definition, translate_expression
 
+# Tables lives with the location (no sqlglot there); named here too, where it always was.
+from .location import Tables as Tables
+
 #: The exporter's metric tables, by the kind of point they hold.
 METRIC_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 #: OTLP numbers of the exporter's strings, in both spellings.
 _KINDS = {"Internal": 1, "Server": 2, "Client": 3, "Producer": 4, "Consumer": 5}
 _STATUSES = {"Ok": 1, "Error": 2}
-
-
-@dataclass(frozen=True)
-class Tables:
-    """Where the exporter writes: its ``database``, ``traces_table_name``,
-    ``logs_table_name`` and the prefix of its metrics tables (the Collector's defaults)."""
-
-    database: str = "otel"
-    traces: str = "otel_traces"
-    logs: str = "otel_logs"
-    metrics_prefix: str = "otel_metrics"
-
-    def metrics(self, kind: str) -> str:
-        return f"{self.metrics_prefix}_{kind}"
-
-    def qualified(self, table: str) -> str:
-        return f"`{self.database}`.`{table}`"
 
 
 #: Each table's columns and their types, as the server describes them.

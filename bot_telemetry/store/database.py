@@ -23,6 +23,11 @@ import duckdb
 
 from ..contract import EVENT_NAME, PROMOTED_EVENT_PROPERTIES, PROMOTED_SPAN_ATTRIBUTES
 from .jsontext import document_json
+
+# Where a store is lives in .location, which the command line imports without DuckDB.
+from .location import DEFAULT_STORE as DEFAULT_STORE
+from .location import STORE_FILE_NAME as STORE_FILE_NAME
+from .location import store_file as store_file
 from .rows import (
     EVENT_COLUMNS,
     LOG_COLUMNS,
@@ -34,9 +39,6 @@ from .rows import (
     Batch,
 )
 
-DEFAULT_STORE = Path(".bot-telemetry") / "telemetry.duckdb"
-#: The file name a store folder holds (``--store DIR`` means ``DIR/telemetry.duckdb``).
-STORE_FILE_NAME = DEFAULT_STORE.name
 #: 2: spans and logs keep the scope version; metric points keep kind, temporality,
 #: histogram buckets, min and max, resource and scope. 3: promoted turn and event columns and
 #: the trace key (``rows.PROMOTED_*``, ``rows.trace_key``), filled from the attributes of the
@@ -323,16 +325,6 @@ def _json_shape(data_type: str) -> Any:
     if data_type.endswith("[]"):
         return [_json_shape(data_type[:-2])]
     return data_type
-
-
-def store_file(path: str | Path) -> Path:
-    """The store file ``path`` names: a folder (existing, or written with a trailing slash)
-    means the store file inside it."""
-    text = str(path)
-    resolved = Path(path)
-    if resolved.is_dir() or text.endswith(("/", "\\")):
-        return resolved / STORE_FILE_NAME
-    return resolved
 
 
 # The columns that hold floats (or lists of them): NaN and ±Infinity are looked for there.

@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .clickhouse_relations import Tables
-
+# Nothing here imports DuckDB or sqlglot: the command line parses --store with it before
+# it knows whether the command reads a store at all.
 if TYPE_CHECKING:
     from .engine import Engine
 
+DEFAULT_STORE = Path(".bot-telemetry") / "telemetry.duckdb"
+#: The file name a store folder holds (``--store DIR`` means ``DIR/telemetry.duckdb``).
+STORE_FILE_NAME = DEFAULT_STORE.name
 PASSWORD_VARIABLE = "BOT_TELEMETRY_CLICKHOUSE_PASSWORD"
 SCHEMES = ("clickhouse", "clickhouses")
 _TABLE_OPTIONS = {
@@ -31,6 +34,23 @@ _TABLE_OPTIONS = {
     "logs_table": "logs",
     "metrics_table_prefix": "metrics_prefix",
 }
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Where the exporter writes: its ``database``, ``traces_table_name``,
+    ``logs_table_name`` and the prefix of its metrics tables (the Collector's defaults)."""
+
+    database: str = "otel"
+    traces: str = "otel_traces"
+    logs: str = "otel_logs"
+    metrics_prefix: str = "otel_metrics"
+
+    def metrics(self, kind: str) -> str:
+        return f"{self.metrics_prefix}_{kind}"
+
+    def qualified(self, table: str) -> str:
+        return f"`{self.database}`.`{table}`"
 
 
 @dataclass(frozen=True)
@@ -94,9 +114,17 @@ def parse_store(text: str | Path) -> Path | ClickHouseLocation:
     ``telemetry.duckdb`` in it)."""
     if isinstance(text, str) and is_clickhouse(text):
         return ClickHouseLocation.parse(text)
-    from .database import store_file
-
     return store_file(text)
+
+
+def store_file(path: str | Path) -> Path:
+    """The store file ``path`` names: a folder (existing, or written with a trailing slash)
+    means the store file inside it."""
+    text = str(path)
+    resolved = Path(path)
+    if resolved.is_dir() or text.endswith(("/", "\\")):
+        return resolved / STORE_FILE_NAME
+    return resolved
 
 
 def open_engine(location: Path | ClickHouseLocation) -> Engine:
