@@ -14,8 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
-import pyzipper
-
 from ..privacy import IdentityVault
 from ..store.engine import Result
 
@@ -123,6 +121,10 @@ def write_csv(
 
 def encrypted_zip(source: Path, target: Path, password: str, name: str | None = None) -> None:
     """``source`` in a ZIP at ``target``, AES-256 encrypted with ``password``."""
+    # Imported here: serve loads this module at start, and pyzipper with its ciphers is a
+    # twentieth of a second of it; only a private exhaust's files need it.
+    import pyzipper
+
     with pyzipper.AESZipFile(
         target, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
     ) as archive:
@@ -133,6 +135,8 @@ def encrypted_zip(source: Path, target: Path, password: str, name: str | None = 
 
 def read_encrypted_zip(path: Path, password: str) -> dict[str, bytes]:
     """Every member of an AES ZIP (tests and ``bot-telemetry exhaust``'s checks)."""
+    import pyzipper
+
     with pyzipper.AESZipFile(path) as archive:
         archive.setpassword(password.encode())
         return {name: archive.read(name) for name in archive.namelist()}

@@ -14,12 +14,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from .events import LIB, LIB_VERSION
 from .settings import PostHogSettings
+
+if TYPE_CHECKING:
+    import requests
 
 _log = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ class CaptureClient:
         self.settings = settings
         self.url = settings.batch_url
         self._head = b'{"api_key":' + encode(settings.api_key)
+        # Imported here: serve loads this module whether or not it sends to PostHog,
+        # and requests is a twentieth of a second of its start.
+        import requests
+
         self._session = requests.Session()
         self._session.headers.update(
             {
@@ -82,6 +87,8 @@ class CaptureClient:
         return b"".join(parts)
 
     def post(self, events: list[bytes], historical: bool = False) -> Answer:
+        import requests
+
         data = gzip.compress(self.body(events, historical), compresslevel=5, mtime=0)
         try:
             response = self._session.post(

@@ -88,3 +88,23 @@ def test_reading_the_command_line_imports_neither_duckdb_nor_sqlglot() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     expected = [f"{args} []" for args in [*ENDED_BY_ARGPARSE, *PARSED]]
     assert result.stdout.splitlines() == expected
+
+
+def test_serve_answers_without_the_posthog_client_or_the_zip_encryption(tmp_path: Path) -> None:
+    """A collector answering /api/health had imported requests (PostHog's client, used only
+    when events are sent) and pyzipper with its ciphers (used only when an exhaust job
+    writes a private file): about 70 ms of each serve start."""
+    code = (
+        "import sys, urllib.request\n"
+        "from bot_telemetry.web import CollectorThread, ServerConfig\n"
+        f"config = ServerConfig(store={str(tmp_path)!r}, port=0, grpc_port=0)\n"
+        "with CollectorThread(config) as running:\n"
+        "    urllib.request.urlopen(running.url + '/api/health', timeout=30).read()\n"
+        "    print(sorted({m.split('.')[0] for m in sys.modules "
+        "if m.startswith(('requests', 'pyzipper', 'Cryptodome'))}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr[-2000:]
