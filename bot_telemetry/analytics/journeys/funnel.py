@@ -59,6 +59,8 @@ from .requests import FunnelRequest, request_of
 
 #: The rank ``userLeft`` gets when no other cause applies.
 _USER_LEFT = DROP_OFF_CAUSES.index("userLeft")
+#: Above every cause's rank: an event that shows no cause sorts after those that do.
+_NO_RANK = len(DROP_OFF_CAUSES)
 
 
 class Step(TypedDict):
@@ -544,10 +546,14 @@ attempts AS (
         scope_name
     FROM events
     WHERE time_ns >= {self.start} AND time_ns < {self.until})"""
-        counted = ", ".join(f"c.{c} AS {c}" for c in columns)
-        # Only the entities that stopped part-way are judged, each against its own events
-        # (grouped by the entity alone: grouping by every column of counted cost more than
-        # the join; and only the events that show a cause: one that shows none is "user
+        kept = ", ".join(f"c.{c} AS {c}" for c in columns)
+        carried = ", ".join(f"max({c}) AS {c}" for c in columns if c != "entity")
+        # counted is read once: ClickHouse analyses a CTE again at each reference (and hashes
+        # the whole subquery under a column wherever it compares expressions), and a second
+        # read of counted for the causes doubled a funnel's planning time. Every entity is
+        # joined, but only one that stopped part-way (its join key is NULL otherwise) is
+        # judged against its own events (an equality join, as both engines run it best);
+        # only the events that show a cause have a rank (one that shows none is "user
         # left"); the others keep no cause and their last step's trace.
         return [
             f"""signals AS (
@@ -569,53 +575,50 @@ attempts AS (
             AND start_ns < {self.until}) s
     GROUP BY trace_id
 ),
-stopped AS (
-    SELECT entity, t0, t_last, deadline, step_trace FROM counted
-    WHERE level > 0 AND level < {self.n}
-),
-evidence AS (
-    SELECT d.entity AS entity, e.time_ns AS time_ns, e.trace_id AS trace_id,
-        CASE
+judged AS (
+    SELECT {kept}, e.time_ns AS event_ns, e.trace_id AS event_trace,
+        CASE WHEN e.time_ns >= c.t_last AND e.time_ns <= c.deadline
+            -- The page's own (client) events say nothing of what the bot did, and the
+            -- page's END or a click that reached no turn is not going elsewhere: a user who
+            -- then did nothing with the bot left.
+            AND coalesce(e.scope_name <> {client}, true)
+            -- Nor does what the bot sent unasked (a reminder) or the channel sent on its
+            -- own (the page opened again, typing): the user did nothing more.
+            AND NOT {not_by_user_event("e.trace_id", "e.span_id")}
+        THEN CASE
             -- A span of the step's own turn or a later one failed (the turn the user saw
             -- last may have been degraded before the step's event).
             WHEN s.failed_ns IS NOT NULL THEN 0
             WHEN s.slow = 1 THEN 1
             -- The vocabulary (events' columns, over the promoted ones).
-            WHEN e.time_ns > d.t_last AND e.fallback THEN 2
-            WHEN s.handoff = 1 OR (e.time_ns > d.t_last AND e.escalation) THEN 3
-            WHEN e.time_ns > d.t_last AND e.name = {cancel} THEN 4
+            WHEN e.time_ns > c.t_last AND e.fallback THEN 2
+            WHEN s.handoff = 1 OR (e.time_ns > c.t_last AND e.escalation) THEN 3
+            WHEN e.time_ns > c.t_last AND e.name = {cancel} THEN 4
             -- Another turn's event (an event in no trace cannot be told apart: it counts).
-            WHEN e.time_ns > d.t_last AND (e.trace_id IS NULL OR d.step_trace IS NULL
-                OR e.trace_id <> d.step_trace) THEN 5
-        END AS row_rank
-    FROM stopped d
-        JOIN {source} e ON e.entity = d.entity
+            WHEN e.time_ns > c.t_last AND (e.trace_id IS NULL OR c.step_trace IS NULL
+                OR e.trace_id <> c.step_trace) THEN 5
+        END END AS row_rank
+    FROM counted c
+        LEFT JOIN {source} e
+            ON e.entity = CASE WHEN c.level > 0 AND c.level < {self.n} THEN c.entity END
         LEFT JOIN signals s ON s.turn_trace = e.trace_id
-    -- The page's own (client) events say nothing of what the bot did, and the page's END
-    -- or a click that reached no turn is not going elsewhere: a user who then did nothing
-    -- with the bot left.
-    WHERE e.time_ns >= d.t_last AND e.time_ns <= d.deadline
-        AND coalesce(e.scope_name <> {client}, true)
-        -- Nor does what the bot sent unasked (a reminder) or the channel sent on its own
-        -- (the page opened again, typing): the user did nothing more.
-        AND NOT {not_by_user_event("e.trace_id", "e.span_id")}
 ),
 causes AS (
-    SELECT entity, min(row_rank) AS cause_rank,
+    SELECT entity, {carried}, min(row_rank) AS found_rank,
         -- The earliest of the cause's events that has a trace (one to open). first() is
-        -- never given a NULL: ClickHouse's argMin skips them where DuckDB's first() keeps
-        -- them, and the engines showed different turns.
-        nullif(first(coalesce(trace_id, '') ORDER BY row_rank, trace_id IS NULL, time_ns,
-            trace_id), '') AS found_trace
-    FROM evidence WHERE row_rank IS NOT NULL GROUP BY entity
+        -- never given a NULL, nor a NULL in its order: ClickHouse's argMin skips them
+        -- where DuckDB's first() keeps them, and the engines showed different turns.
+        nullif(first(coalesce(event_trace, '') ORDER BY coalesce(row_rank, {_NO_RANK}),
+            event_trace IS NULL, coalesce(event_ns, 0), coalesce(event_trace, '')), '')
+            AS found_trace
+    FROM judged GROUP BY entity
 ),
 classified AS (
-    SELECT {counted},
-        CASE WHEN c.level > 0 AND c.level < {self.n}
-            THEN coalesce(x.cause_rank, {_USER_LEFT}) END AS cause_rank,
-        CASE WHEN x.entity IS NOT NULL THEN x.found_trace ELSE c.step_trace END
-            AS cause_trace
-    FROM counted c LEFT JOIN causes x ON x.entity = c.entity
+    SELECT {", ".join(columns)},
+        CASE WHEN level > 0 AND level < {self.n}
+            THEN coalesce(found_rank, {_USER_LEFT}) END AS cause_rank,
+        CASE WHEN found_rank IS NOT NULL THEN found_trace ELSE step_trace END AS cause_trace
+    FROM causes
 )"""
         ]
 
@@ -671,7 +674,11 @@ classified AS (
             "sample_ns": "CASE WHEN sampled THEN t_last END",
         }
         listed = ", ".join(f"{value} AS {name}" for name, value in sample.items())
-        keys = ["bd_key", "bd_other", "level", "cause_rank", *sample]
+        # A listed entity is one row (counted has one per entity): the rest of its sample
+        # goes with it, as aggregates, not keys (ClickHouse hashes the whole query under each
+        # key's column, in several passes: nine keys were a fifth of a funnel's planning).
+        keys = ["bd_key", "bd_other", "level", "cause_rank", "sample_entity"]
+        kept += [f"max({name}) AS {name}" for name in sample if name not in keys]
         return f"""SELECT {", ".join(keys)}, count(*) AS entities{"".join(", " + k for k in kept)}
 FROM (SELECT *, {", ".join([*quantiles, listed])} FROM ranked) r
 GROUP BY {", ".join(keys)}"""
