@@ -11,7 +11,13 @@ from pathlib import Path
 
 import duckdb
 
-from bot_telemetry.analytics.traces import TraceQuery, get_trace, iso, search_traces
+from bot_telemetry.analytics.traces import (
+    EARLIER,
+    TraceQuery,
+    get_trace,
+    iso,
+    search_traces,
+)
 from bot_telemetry.analytics.window import TimeWindow
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine
@@ -146,3 +152,39 @@ def test_times_are_shown_truncated_never_rounded_into_the_next_day() -> None:
     assert iso(1_793_663_999_999_999_900) == "2026-11-02T23:59:59.999Z"
     assert iso(1_793_664_000_000_000_000) == "2026-11-03T00:00:00.000Z"
     assert iso(-1) == "1969-12-31T23:59:59.999Z"
+
+
+def test_a_search_whose_first_minute_holds_the_whole_store_reads_nothing_older(
+    tmp_path: Path,
+) -> None:
+    # A demo's store: 60 traces within half a minute. The last minute holds every span, so
+    # the search answers from it without the proof that its traces started in it (a scan of
+    # every older span: 50 ms of the 60 at 10M spans).
+    store = Store.open(tmp_path / "s.duckdb")
+    second = 10**9
+    trace_ids = [os.urandom(16) for _ in range(60)]
+    store.write(
+        spans_batch(
+            spans_request(
+                [
+                    {"trace_id": trace_id, "start": T0 + i * second // 2, "end": T0 + i * second}
+                    for i, trace_id in enumerate(trace_ids)
+                ]
+            )
+        )
+    )
+    engine = DuckDBEngine(store)
+    try:
+        whole = search_traces(engine, TraceQuery(), step_ns=2**63)
+        with store.reader() as db:
+            # DuckDB's own log of the statements the database ran.
+            db.execute("CALL enable_logging('QueryLog')")
+        found = search_traces(engine, TraceQuery())
+        with store.reader() as db:
+            ran = [row[0] for row in db.execute("SELECT message FROM duckdb_logs").fetchall()]
+        assert found == whole
+        assert [t["trace_id"] for t in found] == [t.hex() for t in reversed(trace_ids[10:])]
+        earlier = engine.compile(EARLIER.sql, {"before": 0, "trace_ids": ["x"]}).sql
+        assert ran and earlier not in ran
+    finally:
+        store.close()
