@@ -61,6 +61,8 @@ class TraceQuery:
     limit: int = 50
 
 
+# The services are sorted in Python, not by the SQL: for list(DISTINCT ... ORDER BY ...) DuckDB
+# grouped the spans twice and joined the two (the query 5.4 -> 3.5 ms on a demo's store).
 SUMMARIES = Query(
     "traces.summaries",
     f"""
@@ -69,7 +71,7 @@ SELECT trace_id, min(start_ns) AS first_ns, max(end_ns) - min(start_ns) AS lengt
        first(service_name ORDER BY parent_span_id IS NOT NULL, start_ns, span_id)
            AS root_service,
        first(name ORDER BY parent_span_id IS NOT NULL, start_ns, span_id) AS root_name,
-       list(DISTINCT service_name ORDER BY service_name) AS services,
+       list_distinct(list(service_name)) AS services,
        max(conversation_id) AS conversation
 FROM spans WHERE trace_id IN (SELECT unnest($trace_ids)) AND start_ns >= $since
 GROUP BY trace_id ORDER BY first_ns DESC, trace_id
@@ -92,7 +94,7 @@ def summarize(engine: Engine, trace_ids: list[str], since_ns: int = -(2**63)) ->
             errors=errors,
             root_service=root_service,
             root_name=root_name,
-            services=list(services),
+            services=sorted(services),
             conversation_id=conversation_id,
         )
         for (

@@ -13,12 +13,15 @@ import duckdb
 
 from bot_telemetry.analytics.traces import (
     EARLIER,
+    SUMMARIES,
     TraceQuery,
     get_trace,
     iso,
     search_traces,
+    summarize,
 )
 from bot_telemetry.analytics.window import TimeWindow
+from bot_telemetry.store.compiler import bound
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine
 from bot_telemetry.store.rows import spans_batch
@@ -186,5 +189,28 @@ def test_a_search_whose_first_minute_holds_the_whole_store_reads_nothing_older(
         assert [t["trace_id"] for t in found] == [t.hex() for t in reversed(trace_ids[10:])]
         earlier = engine.compile(EARLIER.sql, {"before": 0, "trace_ids": ["x"]}).sql
         assert ran and earlier not in ran
+    finally:
+        store.close()
+
+
+def test_a_trace_summary_is_one_grouping_of_its_spans(tmp_path: Path) -> None:
+    # Its services distinct and sorted, from Python: list(DISTINCT ... ORDER BY ...) in the
+    # SQL made DuckDB group the spans twice and join the two (a third of a small store's
+    # search).
+    store = Store.open(tmp_path / "s.duckdb")
+    trace_id = new_trace_id()
+    for i, service in enumerate(["qna", "bot", "nlu", "bot", "Channel"]):
+        store.write(spans_batch(spans_request([{"trace_id": trace_id, "start": T0 + i}], service)))
+    engine = DuckDBEngine(store)
+    try:
+        (summary,) = summarize(engine, [trace_id.hex()])
+        assert summary["services"] == ["Channel", "bot", "nlu", "qna"]
+        assert (summary["spans"], summary["root_service"]) == (5, "qna")
+        values = {"trace_ids": [trace_id.hex()], "since": 0}
+        compiled = engine.compile(SUMMARIES.sql, values)
+        with store.reader() as db:
+            db.execute(f"EXPLAIN {compiled.sql}", bound(compiled, values))
+            plan = db.fetchall()[0][1]
+        assert "Group By" in plan and "CTE" not in plan
     finally:
         store.close()
