@@ -150,6 +150,9 @@ def help_text(*command: str) -> str:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "argv", [module, *arguments, "--help"])
         patch.setenv("COLUMNS", "80")  # as in a process whose output is a pipe
+        # As -m finds it: a package's __main__ another test imported would be run again over
+        # the imported one (runpy warns of "unpredictable behaviour").
+        patch.delitem(sys.modules, f"{module}.__main__", raising=False)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             with pytest.raises(SystemExit) as exited:
                 runpy.run_module(module, run_name="__main__")
