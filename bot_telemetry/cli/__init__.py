@@ -131,6 +131,7 @@ _REPORTED = (
     ("bot_telemetry.store.engine", "EngineError"),
     ("bot_telemetry.receive.journal", "JournalError"),
     ("bot_telemetry.cli.access", "RemoteError"),
+    ("bot_telemetry.exhaust.jobs", "JobsFileError"),
 )
 
 

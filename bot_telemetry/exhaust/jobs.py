@@ -149,6 +149,10 @@ def _holder_gone(holder: str | None) -> bool:
     return False
 
 
+class JobsFileError(Exception):
+    """The jobs file cannot be used as it is (an upgrade that could not be written)."""
+
+
 class JobStore:
     """The jobs file. Safe to share between threads (a connection per call) and processes
     (SQLite's locks; changes in ``BEGIN IMMEDIATE`` transactions)."""
@@ -160,9 +164,12 @@ class JobStore:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         retry_delays_seconds: tuple[float, ...] = RETRY_DELAYS_SECONDS,
         clock: Callable[[], int] = now_ms,
+        busy_seconds: float = 30.0,
     ):
-        """``clock`` gives the time in epoch ms (tests pass one they can move on)."""
+        """``clock`` gives the time in epoch ms (tests pass one they can move on);
+        ``busy_seconds``, how long a change waits for another process's lock."""
         self.path = Path(path)
+        self.busy_seconds = busy_seconds
         self.lease_ms = int(lease_seconds * 1000)
         self.retry_delays_ms = [int(seconds * 1000) for seconds in retry_delays_seconds]
         self.clock = clock
@@ -175,16 +182,23 @@ class JobStore:
         if "retry_at_ms" not in columns:  # a jobs file from before retries waited
             try:
                 db.execute("ALTER TABLE exhaust_jobs ADD COLUMN retry_at_ms INTEGER")
-            except sqlite3.OperationalError:
-                pass  # another process added it first
+            except sqlite3.OperationalError as error:
+                # Another process added it first: nothing to do. Anything else (a file that
+                # cannot be written, locked past the timeout, not our table) left the column
+                # out, and every claim would fail later with "no such column".
+                if "duplicate column" not in str(error):
+                    raise JobsFileError(
+                        f"cannot upgrade the exhaust jobs file {self.path} (adding its "
+                        f"retry_at_ms column): {error}"
+                    ) from error
 
     def _connection(self) -> sqlite3.Connection:
         found: sqlite3.Connection | None = getattr(self._local, "db", None)
         if found is None:
-            found = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            found = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None)
             found.row_factory = sqlite3.Row
             found.execute("PRAGMA journal_mode=WAL")
-            found.execute("PRAGMA busy_timeout=30000")
+            found.execute(f"PRAGMA busy_timeout={int(self.busy_seconds * 1000)}")
             self._local.db = found
         return found
 
@@ -605,6 +619,7 @@ __all__ = [
     "Job",
     "JobConflict",
     "JobStore",
+    "JobsFileError",
     "differences",
     "holder_id",
     "now_ms",

@@ -165,3 +165,37 @@ def test_the_schedule_wakes_for_a_retry_and_a_daily_one_runs_only_retries() -> N
     finally:
         daily.stop()
     assert not runs.acquire(blocking=False), "the day's run ran before its time"
+
+
+def test_a_jobs_file_that_cannot_be_upgraded_says_so_at_once(tmp_path: Path) -> None:
+    """Only "duplicate column" (another process upgraded it first) is let pass: any other
+    refusal (here: another process holding the file's lock past the wait) left the column
+    out, and every claim failed later with "no such column: retry_at_ms"."""
+    import sqlite3
+
+    from bot_telemetry.exhaust.jobs import JobsFileError
+
+    path = tmp_path / "jobs.sqlite3"
+    JobStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE exhaust_jobs DROP COLUMN retry_at_ms")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process mid-change (cron's exhaust run)
+    try:
+        JobStore(path, busy_seconds=0.05)
+    except JobsFileError as error:
+        said = str(error)
+    else:
+        raise AssertionError("the jobs file was taken without its retry_at_ms column")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert said == (
+        f"cannot upgrade the exhaust jobs file {path} (adding its retry_at_ms column): "
+        "database is locked"
+    ), said
+    # Once the lock is let go, the same file is upgraded.
+    jobs = JobStore(path)
+    jobs.submit(parse_submit(body()), "R")
+    claimed = jobs.claim("a:1")
+    assert claimed is not None and claimed.retry_at_ms is None
