@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from opentelemetry import trace
+from opentelemetry._logs import LogRecord, get_logger
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bot_telemetry import configure
@@ -240,4 +243,41 @@ def test_a_partial_success_counts_only_the_rejected_spans(
     assert len(ours) == 1, ours
     assert "refused 1 of 4 spans" in ours[0]
     assert "has a start or end time after 2262" in ours[0]
+    assert "alice" not in ours[0]
+
+
+def test_a_partial_success_counts_only_the_rejected_log_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """The same for custom events and other log records: serve answers
+    ``partial_success.rejected_log_records`` for a record dated after 2262; only that record
+    is lost (``logs/rejected``), said once without its body."""
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0)
+    with CollectorThread(config) as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+        monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+        monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_HEADERS", raising=False)
+        handle = configure("bot")
+        logger = get_logger("test")
+        try:
+            with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+                for index in range(3):
+                    logger.emit(LogRecord(body=f"fine {index}", event_name="Fine"))
+                logger.emit(LogRecord(timestamp=2**63 + 1, body="alice's order"))
+                assert handle.force_flush()
+                logger.emit(LogRecord(body="fine again", event_name="Fine"))
+                logger.emit(LogRecord(timestamp=2**63 + 1, body="alice's order"))
+                assert handle.force_flush()
+        finally:
+            handle.shutdown()
+        with urllib.request.urlopen(f"{collector.url}/api/events?name=Fine", timeout=30) as got:
+            stored = json.loads(got.read())
+    assert handle.dropped() == {"logs/rejected": 2}
+    assert len(stored) == 4
+    ours = [r.getMessage() for r in caplog.records if r.name == "bot_telemetry.export"]
+    assert len(ours) == 1, ours
+    assert "refused 1 of 4 log records" in ours[0]
+    assert "a log record has a time after 2262" in ours[0]
     assert "alice" not in ours[0]
