@@ -2,17 +2,20 @@
 
 Two jobs, both on values whose meaning we do not know:
 
-* ``redact``: replace emails, UPI payment addresses, IBANs, phone and card numbers and
-  Indian PAN in text, and nothing that only looks like them: a score ``0.8446753``, a
-  version ``10.0.19041``, a date, the tail of a GUID or an epoch in milliseconds survive. A
-  card must pass the Luhn check and start like a card (2-6); an IBAN its mod-97 check and
-  name a country; a phone number needs 7 to 15 digits (12 without separators) and is not a
-  decimal number, a date, or a dotted version or address. JSON is redacted inside its
-  strings only, so it stays valid.
+* ``redact``: replace emails, UPI payment addresses, IBANs, Aadhaar numbers, phone and
+  card numbers and Indian PAN in text, and nothing that only looks like them: a score
+  ``0.8446753``, a version ``10.0.19041``, a date, the tail of a GUID, an amount, a count or
+  an order number survive. A card must pass the Luhn check and start like a card (2-6); an
+  IBAN its mod-97 check and name a country; an Aadhaar number (12 digits) or virtual id
+  (16) the Verhoeff check; a phone number needs 7 to 15 digits and a phone's shape: ``+``
+  or separators, or in bare digits an Indian mobile's (10 digits from 6-9, after 91), a
+  national number's trunk 0 (``07700900123``) or an international call's 00; it is not a
+  decimal number, a date, an amount grouped in thousands, or a dotted version or address.
+  JSON is redacted inside its strings only, so it stays valid.
 * ``personal``: whether a value might be personal data at all. Free text (anything with
-  whitespace, or encoded whitespace) might be; so might anything the patterns find, and a
-  number only in digits shaped like an Aadhaar number (12 digits passing the Verhoeff
-  check) or an Indian mobile number (10 digits from 6-9, after 0 or 91). Other numbers,
+  whitespace, or encoded whitespace) might be; so might anything the patterns find, a
+  number only in digits the patterns would take (a card's, an Aadhaar number or virtual id,
+  a phone number in the bare shapes above), and an IP address. Other numbers,
   identifiers, GUIDs, timestamps, versions and other single tokens are not.
 
 Both are pure functions of the text, so results are cached: values repeat turn after turn.
@@ -55,6 +58,10 @@ PAN: Final = re.compile(
 )
 # Cards before phones: a 16-digit card number also looks like a long phone number.
 CARD: Final = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-])")
+# An Aadhaar number (12 digits) or virtual id (16), bare or in groups of four; never 0 or 1
+# first. Before phones, which would take a 12-digit one written bare. The first digit
+# comes before the look behind it, so the search skips to digits from 2-9.
+AADHAAR: Final = re.compile(r"[2-9](?<![\w.+-].)\d{3}([ -]?)\d{4}\1\d{4}(?:\1\d{4})?(?![\w-])")
 # Not after a word character or an id's separator, so a GUID's last group is not a phone.
 PHONE: Final = re.compile(r"(?<![\w+.\-/])\+?\(?\d[\d\s().-]{5,}\d(?![\w-])")
 
@@ -63,6 +70,10 @@ _DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}")
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 # Dotted phone numbers written the usual ways: 415.555.0132, 01.23.45.67.89.
 _DOTTED_PHONE = re.compile(r"\d{3}\.\d{3}\.\d{4}|\d{2}(?:\.\d{2}){4}")
+# An amount grouped in thousands by spaces (1 250 000, 12 500 000): no phone is written
+# so without "+" (a national number starts with its trunk 0; Spain's 612 345 678 starts
+# with three digits, so it is still a phone).
+_THOUSANDS = re.compile(r"[1-9]\d?(?:[ \u00a0\u202f]\d{3})+")
 _SPACE = re.compile(r"\s")
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?: ?(?:Z|[+-]\d{2}:?\d{2}|UTC))?"
@@ -130,9 +141,10 @@ _VERHOEFF_P: Final = tuple(
 
 
 def is_aadhaar(digits: str) -> bool:
-    """Whether 12 digits are an Aadhaar number: not starting with 0 or 1, and passing the
-    Verhoeff check (so only 1 in 10 other 12-digit numbers look like one)."""
-    if len(digits) != 12 or digits[0] in "01" or not digits.isdigit():
+    """Whether 12 digits are an Aadhaar number, or 16 its virtual id: not starting with 0
+    or 1, and passing the Verhoeff check (so 1 in 10 other such numbers from 2-9 look like
+    one)."""
+    if len(digits) not in (12, 16) or digits[0] in "01" or not digits.isdigit():
         return False
     check = 0
     for index, char in enumerate(reversed(digits)):
@@ -140,32 +152,44 @@ def is_aadhaar(digits: str) -> bool:
     return check == 0
 
 
-def is_indian_id(digits: str) -> bool:
-    """Whether a number written only in digits is an Indian mobile number (10 digits from
-    6-9, or after 0 or 91) or an Aadhaar number. Epochs in seconds start with 1 until 2033."""
+def is_aadhaar_match(candidate: str) -> bool:
+    return is_aadhaar(candidate.replace(" ", "").replace("-", ""))
+
+
+def is_bare_phone(digits: str) -> bool:
+    """Whether a number written only in digits has a phone number's shape: an Indian mobile
+    number (10 digits from 6-9, or after 91 as WhatsApp gives it), a national number after
+    its trunk 0 (10-12 digits: ``07700900123`` in Britain, ``0612345678`` in France,
+    ``09876543210`` in India), or an international one after 00 (``00442079460958``).
+    Amounts, counts, order numbers and epochs (which start with 1 until 2033) are not."""
     length = len(digits)
+    first = digits[:1]
+    if first == "0":
+        if digits[1:2] == "0":
+            # 00, a country code (never 0) and at most E.164's 15 digits
+            return 11 <= length <= 17 and digits[2] != "0"
+        return 10 <= length <= 12
     if length == 10:
-        return digits[0] in "6789"
-    if length == 11:
-        return digits[0] == "0" and digits[1] in "6789"
-    if length == 12:
-        return (digits[:2] == "91" and digits[2] in "6789") or is_aadhaar(digits)
-    return False
+        return first in "6789"
+    return length == 12 and digits[:2] == "91" and digits[2] in "6789"
+
+
+def is_personal_number(digits: str) -> bool:
+    """Whether a number written only in digits is one the patterns would take: a card's, an
+    Aadhaar number or virtual id, or a phone number in a bare phone's shape."""
+    return is_card(digits) or is_aadhaar(digits) or is_bare_phone(digits)
 
 
 def is_phone(candidate: str) -> bool:
     text = candidate.strip()
+    if text.isdigit():
+        # bare digits are a number (an amount in paise, a count, an order number, an epoch)
+        # unless shaped like a phone number
+        return is_bare_phone(text)
     digits = sum(ch.isdigit() for ch in text)
-    # E.164 allows 15 digits; written without "+" or separators a phone number has at most
-    # 12, and a longer run is an epoch in milliseconds or an id.
-    if not 7 <= digits <= (12 if text.isdigit() else 15):
+    if not 7 <= digits <= 15:  # E.164 allows 15 digits
         return False
-    if digits == 10 and text[0] == "1" and text.isdigit():
-        # an epoch in seconds (2001-2033); North American, Indian and British numbers of 10
-        # digits never start with 1 (a few elsewhere do, São Paulo's: written with +55 they
-        # are still found)
-        return False
-    if _DECIMAL.fullmatch(text) or _DATE.match(text):
+    if _DECIMAL.fullmatch(text) or _DATE.match(text) or _THOUSANDS.fullmatch(text):
         return False
     if _DOTTED.fullmatch(text):  # versions and addresses, unless written like a phone
         return _DOTTED_PHONE.fullmatch(text) is not None
@@ -183,6 +207,7 @@ BUILTIN: Final[dict[str, Finder]] = {
     "upi": (UPI, None, "@"),
     "iban": (IBAN, is_iban, ""),
     "card": (CARD, is_card, ""),
+    "aadhaar": (AADHAAR, is_aadhaar_match, ""),
     "phone": (PHONE, is_phone, ""),
     "pan": (PAN, None, ""),
 }
@@ -216,6 +241,8 @@ def _redact(text: str, patterns: tuple[Finder, ...], replacement: str) -> str:
     return text
 
 
+# One per pattern and replacement, not a closure made for every pattern of every text.
+@lru_cache(maxsize=64)
 def _replacer(valid: Callable[[str], bool], replacement: str) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
         found = match.group()
@@ -291,8 +318,8 @@ def personal(text: str) -> bool:
         return True
     if digits < 7:
         return False
-    if digits == len(text):  # a number: only a card's, an Aadhaar or an Indian mobile's
-        return is_card(text) or is_indian_id(text)
+    if digits == len(text):  # a number: only one the patterns would take
+        return is_personal_number(text)
     return (
         _found(text, IBAN, is_iban)
         or _found(text, CARD, is_card)
@@ -306,9 +333,9 @@ def _found(text: str, pattern: re.Pattern[str], valid: Callable[[str], bool]) ->
 
 def _phone_token(candidate: str) -> bool:
     # Digits alone are a number or an id (a counter, an epoch, an order number), unless
-    # shaped like an Indian id (``?mobile=9876543210``, ``tel:9876543210``); in a token,
-    # another phone number is written with "+" or separators.
+    # shaped like a phone number or an Aadhaar (``?mobile=9876543210``, ``tel:9876543210``);
+    # in a token, another phone number is written with "+" or separators.
     stripped = candidate.strip()
     if stripped.isdigit():
-        return is_indian_id(stripped)
+        return is_personal_number(stripped)
     return is_phone(stripped)

@@ -112,7 +112,7 @@ class PrivacyPolicy:
     """
 
     log_personal_information: bool = False
-    redact: tuple[str, ...] = ("email", "phone", "card", "upi", "iban", "pan")
+    redact: tuple[str, ...] = ("email", "phone", "card", "upi", "iban", "pan", "aadhaar")
     extra_patterns: tuple[str | re.Pattern[str], ...] = ()
     allow_keys: frozenset[str] | None = None
     deny_keys: frozenset[str] = frozenset()

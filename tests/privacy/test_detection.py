@@ -92,8 +92,23 @@ def test_card_numbers_must_pass_luhn_and_start_like_a_card() -> None:
     [
         ("(415) 555-0132", True),
         ("+44 20 7946 0958", True),
-        ("4155550132", True),
+        ("415-555-0132", True),
         ("01.23.45.67.89", True),
+        ("612 345 678", True),  # Spain's way
+        ("98765 43210", True),  # India's
+        # bare digits: only in a phone's shape (a mobile's, a trunk 0, an international 00)
+        ("9876543210", True),
+        ("919876543210", True),
+        ("07700900123", True),
+        ("0612345678", True),
+        ("00442079460958", True),
+        ("4155550132", False),  # a North American number without separators: a number
+        ("48213579", False),
+        ("125000000", False),
+        ("1714567890", False),
+        ("0012345", False),
+        ("1 250 000", False),  # an amount grouped in thousands
+        ("12 500 000", False),
         ("0.8446753", False),
         ("2024-05-01", False),
         ("10.0.19041.1234", False),

@@ -34,6 +34,10 @@ IDS = {
     "msisdn": "9876543210",  # an Indian mobile number, as typed
     "whatsapp": "919876543210",  # the same with the country code, as WhatsApp APIs give it
     "landline": "09876543210",  # with the trunk prefix
+    "vid": "9176543210987651",  # an Aadhaar virtual id: 16 digits, Verhoeff too
+    "abroad": "00442079460958",  # an international call's 00, without separators
+    "uk_mobile": "07700900123",  # a British mobile number, as typed
+    "fr_mobile": "0612345678",  # a French one
     "vpa": "grace.h@okaxis",  # a UPI payment address
     "payee": "9876543210@ybl",
     "pan": "ABCPD1234F",
@@ -57,6 +61,10 @@ SENTENCES = {
 ORDINARY = [
     "498712365401",  # 12 digits failing the Verhoeff check: an order number
     "123456789012",
+    "48213579",  # an order number
+    "125000000",  # an amount in paise (Rs 12.5 lakh)
+    "3456789",  # a count
+    "5123456789",  # 10 digits, not from 6-9: no Indian mobile number
     "1714567890",  # epoch seconds
     "1714567890123",  # epoch milliseconds
     "5000000",  # an amount
@@ -79,6 +87,7 @@ ORDINARY = [
 
 def test_the_validators() -> None:
     assert is_aadhaar("498712365400") and not is_aadhaar("498712365401")
+    assert is_aadhaar("9176543210987651") and not is_aadhaar("9176543210987652")  # a VID
     assert not is_aadhaar("098712365400")  # no Aadhaar number starts with 0 or 1
     assert is_iban("DE89 3704 0044 0532 0130 00") and not is_iban("DE89 3704 0044 0532 0130 01")
 
@@ -102,7 +111,7 @@ def test_ordinary_values_are_kept(value: str) -> None:
     assert not personal(value)
     assert PrivacyPolicy().apply({"orderRef": value}) == {"orderRef": value}
     text = f"order {value} shipped"
-    assert OPENED.redact_text(text) == text or value.isdigit()  # digits alone: a phone's shape
+    assert OPENED.redact_text(text) == text
 
 
 # --- through a real bot, to the OTLP encoders -------------------------------------------------
@@ -176,6 +185,39 @@ async def test_opened_policy_exports_the_ids_redacted(otlp: Exported) -> None:
     assert_no_ids(data)
     # the exception's message is there, without the ids it quotes
     assert b"no account [REDACTED] for [REDACTED]" in data
+
+
+async def test_numbers_in_allowed_text_are_kept_beside_the_phone_numbers() -> None:
+    # Where personal data may be logged, an order number, an amount in paise and a count
+    # in a trace or a property were redacted as phone numbers (any 7-12 bare digits).
+    spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()
+    handle = configure(
+        "bot",
+        privacy=OPENED,
+        span_exporters=[spans],
+        log_exporters=[logs],
+        metric_readers=[InMemoryMetricReader()],
+    )
+    client = OpenTelemetryBotTelemetryClient()
+    numbers = "order 48213579: 125000000 paise (Rs 1 250 000), 3456789 views"
+
+    async def logic(context: TurnContext) -> None:
+        client.track_event("Paid", {"summary": numbers, "orderNo": "48213579"})
+        client.track_trace(f"{numbers}, paid by 9876543210 from +44 20 7946 0958")
+
+    try:
+        async with running_bot(logic) as bot, aiohttp.ClientSession() as http:
+            async with http.post(bot.url, json=bot.activity("pay", "conv-1")) as response:
+                assert response.status == 201
+        assert handle.force_flush(10_000)
+        data = encode_spans(list(spans.get_finished_spans())).SerializeToString()
+        data += encode_logs(list(logs.get_finished_logs())).SerializeToString()
+    finally:
+        handle.shutdown()
+    assert data.count(numbers.encode()) >= 2  # the event's property and the trace message
+    assert b"48213579" in data
+    assert b"9876543210" not in data and b"7946" not in data
+    assert f"{numbers}, paid by [REDACTED] from [REDACTED]".encode() in data
 
 
 @pytest.mark.parametrize(
