@@ -19,8 +19,10 @@
 * **message**: an activity of type ``message``: what a user says, and the bot's replies.
 * **the user's doing**: a turn whose activity the user sent (a message, a reaction, an
   edit, a card action or other invoke, an event such as Web Chat's feedback); not one of
-  ``CHANNEL_ACTIVITY_TYPES``, which the channel sends on its own, nor a proactive turn (the
-  bot wrote unasked). Only those make a user active, new, in a session or back.
+  ``CHANNEL_ACTIVITY_TYPES``, which the channel sends on its own, nor an event named in
+  ``CLIENT_HOUSEKEEPING_EVENTS``, which the page sends on its own when it opens, nor a
+  proactive turn (the bot wrote unasked). Only those make a user active, new, in a session
+  or back.
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ CHANNEL_ACTIVITY_TYPES: Final = (
     "typing",
     "endOfConversation",
 )
+#: Names of ``event`` activities a chat page sends by itself when it opens, before the user
+#: does anything: Web Chat's welcome samples post ``webchat/join`` on connecting, Copilot
+#: Studio's canvas ``startConversation``. A turn of one is not the user's doing, like a
+#: ``conversationUpdate``; any other event (Web Chat's feedback, a page's own button) is.
+CLIENT_HOUSEKEEPING_EVENTS: Final = ("webchat/join", "startConversation")
 #: The span event an exception is recorded as (OpenTelemetry's name).
 EXCEPTION_EVENT: Final = "exception"
 #: The client event (Sunbird eid) that carries a user's rating, under ``sunbird.edata.rating``.
@@ -97,6 +104,7 @@ __all__ = [
     "CAUSE_USER_LEFT",
     "CAUSE_WENT_ELSEWHERE",
     "CHANNEL_ACTIVITY_TYPES",
+    "CLIENT_HOUSEKEEPING_EVENTS",
     "DIALOG_OUTCOMES",
     "DROP_OFF_CAUSES",
     "EXCEPTION_EVENT",

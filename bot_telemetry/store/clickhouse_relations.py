@@ -25,6 +25,7 @@ from ..contract import (
     APPLICATION_ID,
     ARTICLE_FOUND,
     ATTR_ACTIVITY_ID,
+    ATTR_ACTIVITY_NAME,
     ATTR_ACTIVITY_TYPE,
     ATTR_CHANNEL_ID,
     ATTR_ENDUSER_PSEUDO_ID,
@@ -79,7 +80,11 @@ def _text(value: str) -> str:
 _PROACTIVE = f"SpanAttributes[{_text(ATTR_TURN_PROACTIVE)}] = 'true'"
 # The map's value as read ('' when absent), not NULL: ClickHouse's NULL NOT IN (...) is
 # false where DuckDB's is NULL, and a turn with no type is the user's on both.
-_BY_USER = vocabulary.by_user(f"SpanAttributes[{_text(ATTR_ACTIVITY_TYPE)}]", _PROACTIVE)
+_BY_USER = vocabulary.by_user(
+    f"SpanAttributes[{_text(ATTR_ACTIVITY_TYPE)}]",
+    f"SpanAttributes[{_text(ATTR_ACTIVITY_NAME)}]",
+    _PROACTIVE,
+)
 
 
 def _attr(column: str, key: str) -> str:

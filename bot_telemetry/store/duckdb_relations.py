@@ -12,6 +12,7 @@ name a column needing it (DuckDB does not drop an unused LEFT JOIN by itself).
 from __future__ import annotations
 
 from ..contract import (
+    ATTR_ACTIVITY_NAME,
     ATTR_SERVICE_VERSION,
     ATTR_TURN_PROACTIVE,
     TURN_SPAN_NAME,
@@ -100,7 +101,9 @@ WHERE l.event_name IS NOT NULL"""
 _PROACTIVE = f"""CASE WHEN s.activity_type = 'event'
     THEN coalesce({_attr("s.attributes", ATTR_TURN_PROACTIVE)} = 'true', false)
     ELSE false END"""
-_BY_USER = vocabulary.by_user("s.activity_type", _PROACTIVE)
+_BY_USER = vocabulary.by_user(
+    "s.activity_type", _attr("s.attributes", ATTR_ACTIVITY_NAME), _PROACTIVE
+)
 
 
 def turns(mentioned: frozenset[str] | None) -> str:

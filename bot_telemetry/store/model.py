@@ -237,7 +237,8 @@ TURNS = Relation(
             "BOOLEAN",
             "the turn is the user's doing (contract.analytics): not proactive, and its activity "
             "is not one the channel sends on its own (CHANNEL_ACTIVITY_TYPES: "
-            "conversationUpdate, installationUpdate, typing, ...)",
+            "conversationUpdate, installationUpdate, typing, ...) nor an event the page sends "
+            "on its own (CLIENT_HOUSEKEEPING_EVENTS: webchat/join, startConversation)",
         ),
         Column("locale", "VARCHAR", "activity.locale, NULL if none"),
         Column("service_name", "VARCHAR", "the bot's service.name"),

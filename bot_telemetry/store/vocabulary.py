@@ -19,6 +19,7 @@ from ..contract import (
     BOTBUILDER_LUIS_RESULT,
     BOTBUILDER_QNA_MESSAGE,
     CHANNEL_ACTIVITY_TYPES,
+    CLIENT_HOUSEKEEPING_EVENTS,
     FALLBACK_SCORE,
     HANDOFF_ACTIVITY_TYPE,
     INTENT,
@@ -48,13 +49,21 @@ def escalation(name: str, activity_type: str) -> str:
     ELSE false END"""
 
 
-def by_user(activity_type: str, proactive: str) -> str:
+def by_user(activity_type: str, activity_name: str, proactive: str) -> str:
     """A turn that is the user's doing (contract.analytics): neither an activity the channel
-    sends on its own (CHANNEL_ACTIVITY_TYPES) nor proactive. A turn with no activity type
-    (none recorded) counts as the user's. Plain SQL both engines read as written: each
-    passes its own expressions for the turn's type and proactive flag."""
+    sends on its own (CHANNEL_ACTIVITY_TYPES), nor an event the page sends on its own
+    (CLIENT_HOUSEKEEPING_EVENTS), nor proactive. A turn with no activity type (none
+    recorded) counts as the user's. Plain SQL both engines read as written: each passes its
+    own expressions for the turn's type, name and proactive flag; the name is read only for
+    ``event`` turns (on DuckDB a JSON read: CASE evaluates it for those rows alone)."""
     kinds = ", ".join(f"'{kind}'" for kind in CHANNEL_ACTIVITY_TYPES)
-    return f"(coalesce({activity_type} NOT IN ({kinds}), true) AND NOT ({proactive}))"
+    names = ", ".join(f"'{name}'" for name in CLIENT_HOUSEKEEPING_EVENTS)
+    housekeeping = f"""CASE WHEN {activity_type} = 'event'
+        THEN coalesce({activity_name} IN ({names}), false) ELSE false END"""
+    return (
+        f"(coalesce({activity_type} NOT IN ({kinds}), true) AND NOT ({housekeeping}) "
+        f"AND NOT ({proactive}))"
+    )
 
 
 def _flag(text: str) -> str:

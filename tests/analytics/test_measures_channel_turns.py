@@ -44,7 +44,7 @@ def test_only_what_users_did_makes_them_active_new_or_in_a_session(
     everything = (traffic.start_ns - 10**9, traffic.end_ns)
     for engine in traffic.engines:
         dialect = engine.dialect
-        assert _total(engine, "turns", "turns", everything) == 11, dialect
+        assert _total(engine, "turns", "turns", everything) == 13, dialect
         for user in NOT_ACTING:
             for measure, value in (
                 ("activeUsers", "users"),

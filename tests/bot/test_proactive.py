@@ -168,7 +168,8 @@ async def test_a_turn_a_user_started_is_not_proactive(telemetry: CapturedTelemet
 
     async with running_bot(logic) as bot:
         await _say(bot, "hello", "conv-4", "user-4")
-        # An event a channel sends (Web Chat's join) is the user's, whatever its name.
+        # An event a page sends (Web Chat's join) is not proactive, whatever its name (nor
+        # the user's doing: the analytics' rule, contract.CLIENT_HOUSEKEEPING_EVENTS).
         async with aiohttp.ClientSession() as http:
             body = bot.activity("", "conv-4", user="user-4", type="event", name="webchat/join")
             async with http.post(bot.url, json=body) as response:

@@ -12,6 +12,9 @@ What each user id does, in this order:
   ``conversationUpdate``) and the conversation ends (``endOfConversation``);
 * ``late-talker``: Web Chat opens their conversation, then (after ``middle_ns``) they say
   "hello";
+* ``web-joiner``: Web Chat opens a conversation and the page sends its ``webchat/join``
+  event (an ``event`` activity, as Web Chat's welcome samples do on connecting); they say
+  nothing;
 * ``reactor``: likes a reply in Teams (``messageReaction``);
 * ``clicker``: presses a card's button in Teams (an ``invoke``, ``adaptiveCard/action``).
 """
@@ -42,7 +45,7 @@ from tests.support.telemetry import CapturedTelemetry
 
 #: The users whose turns were their own doing, and those who only had the channel's.
 ACTING = ("leaver", "late-talker", "reactor", "clicker")
-NOT_ACTING = ("web-visitor", "team-owner")
+NOT_ACTING = ("web-visitor", "team-owner", "web-joiner")
 
 
 @dataclass
@@ -111,6 +114,8 @@ async def _record() -> tuple[Traffic, int, int, int]:
         while time.time_ns() <= middle_ns:
             pass
         await post("message", "late-talker", "conv-late", text="hello")
+        await post("conversationUpdate", "web-joiner", "conv-join", membersAdded=joined)
+        await post("event", "web-joiner", "conv-join", name="webchat/join", value={})
         await post(
             "messageReaction",
             "reactor",
