@@ -79,5 +79,6 @@ def export_response(signal: Signal, batch: Batch) -> Message:
     if batch.rejected:
         partial = getattr(response, "partial_success")  # noqa: B009 - not on Message's type
         setattr(partial, _REJECTED[signal], batch.rejected)
-        partial.error_message = "; ".join(batch.problems)
+        # Each problem once: rows refused for the same reason (ClickHouse's) say the same.
+        partial.error_message = "; ".join(dict.fromkeys(batch.problems))
     return response

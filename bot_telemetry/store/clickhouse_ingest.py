@@ -11,16 +11,26 @@ primary key, so an export the sender retries after a lost acknowledgement is sto
 (as with the Collector); retention is the tables' TTL (``create_schema(ttl_days=...)``), not
 a periodic delete. Exponential histograms are written to the histogram table with the
 explicit buckets the store converts them to.
+
+A bad row is refused alone: ClickHouse refuses a whole insert for one row it cannot take (a
+log record's negative severity into the exporter's ``UInt8``, a table's ``CONSTRAINT``), and
+says at which row. ``insert_keeping_the_good`` then inserts the rows before it, tries it
+alone and goes on with the rest (in halves when no row is named), at most
+``ISOLATING_INSERTS`` inserts: the good rows land, each refused one is reported
+(``Written.refused``) with ClickHouse's reason, and the receiver answers partial success.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .clickhouse import ClickHouseEngine
-from .database import KIND_NAMES, Written
+from .database import KIND_NAMES, Refused, Written
+from .engine import EngineError, EngineUnavailable
 from .otel_rows import attribute_text, timestamp
 from .rows import Batch
 
@@ -46,6 +56,14 @@ def exporter_rows(batch: Batch, resources: dict[str, dict[str, str]]) -> dict[st
     ``resources`` maps resource ids to their attributes; the batch's own are added to it (a
     writer keeps it across batches: each resource is sent once per batch that first used it).
     """
+    return _exporter_rows(batch, resources)[0]
+
+
+def _exporter_rows(
+    batch: Batch, resources: dict[str, dict[str, str]]
+) -> tuple[dict[str, list[Any]], dict[str, list[int]]]:
+    """``exporter_rows``, and for each metric kind the index in ``batch.points`` of each of
+    its rows (spans and log records keep the batch's order)."""
     for resource in _rows(batch.resources):
         resources[resource["resource_id"]] = _text_map(resource["attributes"])
     events: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -100,7 +118,8 @@ def exporter_rows(batch: Batch, resources: dict[str, dict[str, str]]) -> dict[st
         for record in _rows(batch.logs)
     ]
     points: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for point in _rows(batch.points):
+    positions: dict[str, list[int]] = defaultdict(list)
+    for position, point in enumerate(_rows(batch.points)):
         kind = point.get("kind") or ("gauge" if point["count"] is None else "summary")
         row: dict[str, Any] = {
             "ResourceAttributes": resources.get(point.get("resource_id") or "", {}),
@@ -134,7 +153,8 @@ def exporter_rows(batch: Batch, resources: dict[str, dict[str, str]]) -> dict[st
                 AggregationTemporality=point.get("temporality") or 0,
             )
         points[kind].append(row)
-    return {"traces": traces, "logs": logs, **points}
+        positions[kind].append(position)
+    return {"traces": traces, "logs": logs, **points}, positions
 
 
 class ClickHouseSink:
@@ -151,11 +171,100 @@ class ClickHouseSink:
     def write(self, batch: Batch) -> Written:
         tables = self.engine.tables
         names = {"traces": tables.traces, "logs": tables.logs}
-        for kind, rows in exporter_rows(batch, self._resources).items():
-            if rows:
-                self.engine.insert(names.get(kind) or tables.metrics(kind), rows)
-        return Written(batch.span_count, batch.log_count, batch.point_count)
+        rows_by_kind, positions = _exporter_rows(batch, self._resources)
+        refused: list[Refused] = []
+        for kind, rows in rows_by_kind.items():
+            if not rows:
+                continue
+            table = names.get(kind) or tables.metrics(kind)
+            for index, reason in insert_keeping_the_good(self.engine, table, rows):
+                if kind == "traces":
+                    refused.append(Refused("spans", index, reason))
+                elif kind == "logs":
+                    refused.append(Refused("logs", index, reason))
+                else:
+                    refused.append(Refused("points", positions[kind][index], reason))
+        return Written(batch.span_count, batch.log_count, batch.point_count, tuple(refused))
 
     def delete_older_than(self, cutoff_ns: int) -> int:
         """ClickHouse drops old parts by the tables' TTL; nothing to do here."""
         return 0
+
+
+#: Inserts one table's rows may take to find the rows ClickHouse refuses (bad rows cost about
+#: three each); past that, the rows not yet placed are counted as refused with them.
+ISOLATING_INSERTS = 64
+
+# ClickHouse names the row an insert failed on: "(at row 2)" for a value it cannot parse,
+# "is violated at row 2" for a CONSTRAINT. An error without one is not about a row.
+_AT_ROW = re.compile(r"\bat row (\d+)")
+_EXCEPTION = re.compile(r"DB::Exception:\s*")
+_CODE_NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)\s*\(version ")
+# Where ClickHouse quotes the data it read ("before: 'alice@...'"), up to its next clause.
+_QUOTED_INPUT = re.compile(r"\s*before:.*?(?=: \(while|$)", re.DOTALL)
+
+
+def insert_keeping_the_good(
+    engine: ClickHouseEngine, table: str, rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[int, str]]:
+    """Insert ``rows``; when ClickHouse refuses the insert for a row, insert the others and
+    return the rows it refuses alone, as (index in ``rows``, its reason). An error that names
+    no row (the table, the server) is raised, as are those met while isolating: the batch is
+    then refused whole, as before (some of its rows may be in already)."""
+    try:
+        engine.insert(table, rows)
+        return []
+    except EngineUnavailable:
+        raise
+    except EngineError as error:
+        if _AT_ROW.search(str(error)) is None:
+            raise
+        failing = [(0, len(rows), str(error))]
+    refused: list[tuple[int, str]] = []
+    budget = ISOLATING_INSERTS
+    while failing:
+        start, end, message = failing.pop()
+        if end - start == 1:
+            refused.append((start, refusal_reason(message)))
+            continue
+        for low, high in _pieces(start, end, message):
+            if budget <= 0:
+                refused.extend((index, refusal_reason(message)) for index in range(low, high))
+                continue
+            budget -= 1
+            try:
+                engine.insert(table, rows[low:high])
+            except EngineUnavailable:
+                raise
+            except EngineError as again:
+                if _AT_ROW.search(str(again)) is None:
+                    raise
+                failing.append((low, high, str(again)))
+    return sorted(refused)
+
+
+def _pieces(start: int, end: int, message: str) -> list[tuple[int, int]]:
+    """The rows before the one ClickHouse named, that row, and the rest; halves when the row
+    it names is not in the insert."""
+    found = _AT_ROW.search(message)
+    at = start + int(found.group(1)) - 1 if found else -1
+    if not start <= at < end:
+        middle = (start + end) // 2
+        return [(start, middle), (middle, end)]
+    return [(low, high) for low, high in ((start, at), (at, at + 1), (at + 1, end)) if low < high]
+
+
+def refusal_reason(message: str) -> str:
+    """ClickHouse's reason for refusing a row, without the row's data: its words up to "at
+    row" (a constraint's expression and column values, and the input it quoted, follow
+    there), and the error's name."""
+    found = _EXCEPTION.search(message)
+    text = message[found.end() :] if found else message
+    name = _CODE_NAME.search(text)
+    text = _AT_ROW.split(text, maxsplit=1)[0]
+    text = _QUOTED_INPUT.sub("", text).strip().rstrip("(:;,. ").strip()
+    text = " ".join(text.split())
+    reason = f"ClickHouse refused the row: {text}" if text else "ClickHouse refused the row"
+    if name and name.group(1) not in text:
+        reason += f" ({name.group(1)})"
+    return reason[:300]

@@ -262,10 +262,22 @@ class StoreBusy(StoreError):
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A row the store refused while it took the rest of the batch: which of the batch's
+    ``spans``, ``logs`` or ``points`` (its index there) and why."""
+
+    rows: str
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Written:
     spans: int
     logs: int
     points: int
+    #: Rows refused one by one (ClickHouse's ``clickhouse_ingest``); DuckDB takes all or none.
+    refused: tuple[Refused, ...] = ()
 
 
 def _declared_types(db: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:

@@ -5,7 +5,10 @@ once the rows are committed, which is when the OTLP receiver acknowledges the ex
 waiting together are written in one transaction (group commit), so many small exports cost
 one commit, and DuckDB work never runs on the server's event loop. When a group's
 transaction fails, each batch in it is written again on its own: only a batch that fails
-alone is refused, and the good exports grouped with it are stored and acknowledged.
+alone is refused, and the good exports grouped with it are stored and acknowledged. Rows a
+store refuses one by one while it takes the others (ClickHouse: ``Written.refused``) are
+rejected in the batch they came from (``Batch.reject``), which the receiver answers with
+partial success.
 
 A transaction has a fixed cost (~3 ms of CPU in DuckDB, whatever its size), so small batches
 are worth gathering: a batch submitted with a ``linger`` lets its group wait that long for more
@@ -28,7 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .database import Written
+from .database import Refused, Written
 from .rows import Batch
 
 _log = logging.getLogger(__name__)
@@ -86,6 +89,26 @@ def _written(batch: Batch) -> Written:
 
 def _rows(batch: Batch) -> int:
     return batch.span_count + batch.log_count + batch.point_count
+
+
+_ROW_KINDS = ("spans", "logs", "points")
+
+
+def _by_job(jobs: list[_Job], refused: tuple[Refused, ...]) -> list[list[Refused]]:
+    """The rows refused in a group's merged batch, each given to the job it came from (the
+    merged batch holds the jobs' rows in their order), at its index in that job's batch."""
+    found: list[list[Refused]] = [[] for _ in jobs]
+    for row in refused:
+        index = row.index
+        for position, job in enumerate(jobs):
+            count = {"spans": job.batch.span_count, "logs": job.batch.log_count}.get(
+                row.rows, job.batch.point_count
+            )
+            if index < count:
+                found[position].append(Refused(row.rows, index, row.reason))
+                break
+            index -= count
+    return found
 
 
 class StoreWriter:
@@ -225,7 +248,7 @@ class StoreWriter:
         for job in jobs:
             merged.extend(job.batch)
         try:
-            self.store.write(merged)
+            written = self.store.write(merged)
         except Exception as error:
             # The transaction rolled back; find the culprit by writing each batch alone.
             _log.warning(
@@ -237,28 +260,42 @@ class StoreWriter:
             for job in jobs:
                 self._write_alone(job)
             return
-        for job in jobs:
-            self._settle(job)
+        refused = _by_job(jobs, written.refused)
+        for job, own in zip(jobs, refused, strict=True):
+            self._settle(job, refused=own)
         self._hand_on(merged)
 
     def _write_alone(self, job: _Job) -> None:
         try:
-            self.store.write(job.batch)
+            written = self.store.write(job.batch)
         except Exception as error:
             _log.exception("could not write a batch to %s", self.store.path)
             self._settle(job, error)
             return
-        self._settle(job)
+        self._settle(job, refused=list(written.refused))
         self._hand_on(job.batch)
 
-    def _settle(self, job: _Job, error: Exception | None = None) -> None:
+    def _settle(
+        self, job: _Job, error: Exception | None = None, refused: list[Refused] | None = None
+    ) -> None:
         # Counted out before the future resolves: whoever waited on it sees the count without it.
         with self._changed:
             self.waiting_rows -= _rows(job.batch)
-        if error is None:
-            job.future.set_result(_written(job.batch))
-        else:
+        if error is not None:
             job.future.set_exception(error)
+            return
+        written = _written(job.batch)
+        for row in refused or ():
+            job.batch.reject(row.reason)
+        if refused:
+            lost = {kind: sum(1 for row in refused if row.rows == kind) for kind in _ROW_KINDS}
+            written = Written(
+                written.spans - lost["spans"],
+                written.logs - lost["logs"],
+                written.points - lost["points"],
+                tuple(refused),
+            )
+        job.future.set_result(written)
 
     def _hand_on(self, written: Batch) -> None:
         # The forwarding hook: committed rows handed on; its failure never fails a write.

@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+from bot_telemetry.store.clickhouse_ingest import ClickHouseSink, insert_keeping_the_good
+from bot_telemetry.store.rows import Batch, logs_batch
+from bot_telemetry.store.writer import StoreWriter
 from tests.receive.sunbird.events import bundle, event
-from tests.support.clickhouse import clickhouse_server
+from tests.support.clickhouse import chdb_engine, clickhouse_server
 from tests.support.otlp_messages import (
     T0,
     logs_request,
@@ -338,3 +342,107 @@ def test_while_clickhouse_is_down_posts_are_503s_and_their_retries_are_stored(
         assert post(f"{url}/v1/telemetry", page, JSON["Content-Type"])[0] == 200
         assert get(f"{url}/api/client-events/stats")["stored"] == {"START": 1}
         assert [t["root_name"] for t in get(f"{url}/api/traces")] == ["kept for later"]
+
+
+def test_a_row_clickhouse_refuses_is_refused_alone_and_the_others_are_stored(
+    collectors: dict[str, str],
+) -> None:
+    """ClickHouse refuses a whole insert for one row it cannot take (a log record's negative
+    severity into the exporter's UInt8): the export was a 500 and every record of it lost. Now
+    the other records are stored and the answer is a partial success naming ClickHouse's
+    reason, without the record's data."""
+    good = [
+        {"time_unix_nano": T0 + n, "event_name": f"kept beside a bad row {n}", "severity_number": 9}
+        for n in range(5)
+    ]
+    bad = {
+        "time_unix_nano": T0,
+        "event_name": "refused by ClickHouse",
+        "severity_number": -1,
+        "body": "alice@example.com",
+    }
+    records = [good[0], bad, *good[1:4], {**bad, "event_name": "refused too"}, good[4]]
+    status, answer = post_protobuf(
+        f"{collectors['clickhouse']}/v1/logs", logs_request(records, service="bot")
+    )
+    assert status == 200, answer
+    partial = ExportLogsServiceResponse.FromString(answer).partial_success
+    assert partial.rejected_log_records == 2
+    assert "SeverityNumber" in partial.error_message, partial.error_message
+    assert "CANNOT_PARSE_NUMBER" in partial.error_message
+    assert "alice" not in partial.error_message
+    names = {e["name"] for e in get(f"{collectors['clickhouse']}/api/events?limit=1000")}
+    assert {record["event_name"] for record in good} <= names
+    assert not {"refused by ClickHouse", "refused too"} & names
+
+
+def post_protobuf(url: str, message: Any) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=message.SerializeToString(), headers=PROTOBUF)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_rows_refused_in_a_group_commit_are_rejected_in_the_export_they_came_from() -> None:
+    """The writer inserts the batches waiting together as one: the rows ClickHouse refuses
+    there are told to each export they came from (its partial success), not lost from view."""
+
+    def records(name: str, bad: set[int]) -> Batch:
+        return logs_batch(
+            logs_request(
+                [
+                    {"time_unix_nano": T0, "event_name": f"{name} {n}", "severity_number": -1}
+                    if n in bad
+                    else {"time_unix_nano": T0, "event_name": f"{name} {n}"}
+                    for n in range(6)
+                ]
+            )
+        )
+
+    with chdb_engine("grouped") as engine:
+        engine.create_schema()
+        writer = StoreWriter(ClickHouseSink(engine))
+        try:
+            # Lingering, both wait for the flush, which writes them as one group.
+            exports = [records("first", {4}), records("second", {0, 5})]
+            written = [writer.submit(batch, linger=30, enough=10_000) for batch in exports]
+            writer.flush().result(30)
+            done = [future.result(30) for future in written]
+        finally:
+            writer.close()
+        stored = engine.raw(f"SELECT EventName FROM {engine.tables.qualified('otel_logs')}")
+    assert [batch.rejected for batch in exports] == [1, 2]
+    assert [(d.logs, len(d.refused)) for d in done] == [(5, 1), (4, 2)]
+    assert sorted(name for (name,) in stored.rows) == sorted(
+        [f"first {n}" for n in (0, 1, 2, 3, 5)] + [f"second {n}" for n in (1, 2, 3, 4)]
+    )
+
+
+def test_isolating_bad_rows_is_bounded_and_every_row_is_stored_or_refused() -> None:
+    """Half of 200 rows bad: past ISOLATING_INSERTS the rows not yet placed are refused with
+    them, so a batch of bad rows costs a bounded number of inserts, and no row is unaccounted."""
+    rows = [
+        {
+            "Timestamp": "2026-01-01 00:00:00",
+            "ServiceName": "bot",
+            "EventName": f"row {n}",
+            "SeverityNumber": -1 if n % 2 else 9,
+        }
+        for n in range(200)
+    ]
+    with chdb_engine("bounded") as engine:
+        engine.create_schema()
+        refused = insert_keeping_the_good(engine, engine.tables.logs, rows)
+        stored = engine.raw(f"SELECT EventName FROM {engine.tables.qualified('otel_logs')}")
+    refused_rows = {index for index, _ in refused}
+    assert {n for n in range(200) if n % 2} <= refused_rows
+    assert 0 < len(stored.rows) < 100  # some good rows landed before the budget ran out
+    assert sorted(name for (name,) in stored.rows) == sorted(
+        f"row {n}" for n in range(200) if n not in refused_rows
+    )
+    assert {reason for _, reason in refused} == {
+        "ClickHouse refused the row: Unsigned type must not contain '-' symbol: (while reading "
+        "the value of key SeverityNumber) (CANNOT_PARSE_NUMBER)"
+    }
