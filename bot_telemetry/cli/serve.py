@@ -30,6 +30,12 @@ from .common import (
     store_options,
 )
 
+#: Requests a second per client address (web/ratelimit.py): far above what the demo, a bot's
+#: exporters or benchmarks.client_events (2,000 bundles at once, within the 20 s burst) send,
+#: under what one client would need to take the server from the others.
+DEFAULT_INGEST_RATE_LIMIT = 250.0
+DEFAULT_QUERY_RATE_LIMIT = 20.0
+
 
 def register(commands: Any) -> dict[str, Handler]:
     serve = commands.add_parser(
@@ -127,8 +133,37 @@ def register(commands: Any) -> dict[str, Handler]:
         help="how long client rows kept by the journal may wait to be committed together "
         "(default 0.5s; reads through serve never wait for it)",
     )
+    serve.add_argument(
+        "--ingest-rate-limit",
+        type=_rate,
+        default=DEFAULT_INGEST_RATE_LIMIT,
+        metavar="N",
+        help="requests a second each client address may send to the receivers (/v1/*), in "
+        "bursts of up to 20 s of it; over it, 429 with Retry-After (default 250; 0: no limit)",
+    )
+    serve.add_argument(
+        "--query-rate-limit",
+        type=_rate,
+        default=DEFAULT_QUERY_RATE_LIMIT,
+        metavar="N",
+        help="requests a second each client address may make to the API (/api/*, "
+        "/analytics/*, /dataset/*; never /api/health), in bursts of up to 20 s of it "
+        "(default 20; 0: no limit)",
+    )
     exhaust.serve_options(serve)
     return {"serve": run}
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if not 0 <= rate < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a rate: give requests a second, more than 0, or 0 for no limit"
+        )
+    return rate
 
 
 def _journal(given: str | None) -> Path | bool:
@@ -179,6 +214,8 @@ def run(options: argparse.Namespace) -> int:
         read_only=options.read_only,
         create_schema=options.create_schema,
         public_url=options.public_url,
+        ingest_rate_limit=options.ingest_rate_limit,
+        query_rate_limit=options.query_rate_limit,
         **exhaust.serve_settings(options),
     )
 

@@ -155,8 +155,9 @@ def encode(message: Message, encoding: Encoding) -> tuple[bytes, str]:
 
 def status_body(error: OtlpError, encoding: Encoding | None) -> tuple[bytes, str]:
     """The google.rpc.Status body OTLP/HTTP asks for on a 4xx answer."""
-    # 3 is INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED; the HTTP status carries the finer meaning.
-    status = status_pb2.Status(code=8 if error.status == 413 else 3, message=error.reason)
+    # 3 is INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED (too large, too many); the HTTP status
+    # carries the finer meaning.
+    status = status_pb2.Status(code=8 if error.status in (413, 429) else 3, message=error.reason)
     return encode(status, encoding or "json")
 
 

@@ -26,6 +26,7 @@ from .journeys import add_journey_routes
 from .measures import add_measure_routes
 from .metrics_routes import add_metrics_routes
 from .posthog import add_posthog_routes
+from .ratelimit import rate_limits
 from .read_only import add_read_only_routes
 from .routes import Queries, add_routes
 
@@ -115,8 +116,12 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
 
 def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Application:
     queries = Queries(engine)
-    # CORS before the token check: a browser's preflight carries no token.
+    # CORS before the token check: a browser's preflight carries no token. The rate limit
+    # first of all: a flood is refused before any other work.
+    limit = rate_limits(config.ingest_rate_limit, config.query_rate_limit)
     middlewares = [receiver_cors(config), guard(config)]
+    if limit is not None:
+        middlewares.insert(0, limit)
     app = web.Application(client_max_size=config.max_body, middlewares=middlewares)
     writer = None
     receiver = None

@@ -65,6 +65,12 @@ class ServerConfig:
     #: Where people reach this serve (``https://telemetry.example.com``) when that is not
     #: the address it is asked on (behind a reverse proxy): download links point there.
     public_url: str | None = None
+    #: Requests a second each client address may make to the receivers (``/v1/*``) and to
+    #: the reads (``/api/*`` but health, ``/analytics/*``, ``/dataset/*``), with bursts of
+    #: 20 s of it (``web/ratelimit.py``); 0, the default here, is no limit, so tests and
+    #: notebooks are never refused by surprise (``bot-telemetry serve`` passes 250 and 20).
+    ingest_rate_limit: float = 0.0
+    query_rate_limit: float = 0.0
 
     def __post_init__(self) -> None:
         # A folder means the store file inside it, here as everywhere.
@@ -87,6 +93,15 @@ class ServerConfig:
         for option, port in (("--port", self.port), ("--grpc-port", self.grpc_port)):
             if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{option} {port} is not a TCP port (0-65535; 0 picks one)")
+        for option, rate in (
+            ("--ingest-rate-limit", self.ingest_rate_limit),
+            ("--query-rate-limit", self.query_rate_limit),
+        ):
+            if not rate >= 0 or rate == float("inf"):
+                raise ConfigError(
+                    f"{option} {rate:g} is not a rate: give requests a second per client "
+                    "address, more than 0, or 0 for no limit"
+                )
         if self.max_body < 1:
             raise ConfigError(
                 "--max-body-mb must be more than 0: with no room for a body every export "

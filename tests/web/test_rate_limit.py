@@ -1,0 +1,139 @@
+"""Rate limits of a real ``serve`` (in this process, on a free port) over real HTTP: one
+client over its limit is answered 429 with Retry-After, others are not, the health check never
+is, and ``serve``'s defaults never refuse a benchmark-sized burst."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from google.rpc import status_pb2
+
+from bot_telemetry.cli.serve import DEFAULT_INGEST_RATE_LIMIT, DEFAULT_QUERY_RATE_LIMIT
+from bot_telemetry.web import CollectorThread, ServerConfig
+
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+
+
+def connect(collector: CollectorThread, source: str = "127.0.0.1") -> http.client.HTTPConnection:
+    """A keep-alive connection from ``source`` (another loopback address is another client)."""
+    port = int(collector.url.rsplit(":", 1)[1])
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
+
+
+def ask(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, dict(response.headers), response.read()
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Iterator[CollectorThread]:
+    # 1 request a second, bursts of 20 (20 s of it), on both.
+    config = ServerConfig(
+        store=tmp_path / "store.duckdb", port=0, ingest_rate_limit=1, query_rate_limit=1
+    )
+    with CollectorThread(config) as running:
+        yield running
+
+
+def test_a_client_over_its_limit_gets_429_with_retry_after_and_others_do_not(
+    limited: CollectorThread,
+) -> None:
+    flooding = connect(limited)
+    for _ in range(20):  # the burst goes through
+        status, _, _ = ask(flooding, "POST", "/v1/traces", b"", PROTOBUF)
+        assert status == 200
+    status, headers, body = ask(flooding, "POST", "/v1/traces", b"", PROTOBUF)
+    assert status == 429 and headers["Retry-After"] == "1", (status, headers)
+    # OTLP/HTTP's refusal: a google.rpc.Status in the request's encoding, RESOURCE_EXHAUSTED.
+    refusal = status_pb2.Status.FromString(body)
+    assert refusal.code == 8
+    assert refusal.message.startswith("too many requests from this client: at most 1 a second")
+    # Client telemetry shares the receivers' bucket; its refusal is JSON.
+    status, headers, body = ask(
+        flooding, "POST", "/v1/telemetry", b"{}", {"Content-Type": "application/json"}
+    )
+    assert (status, headers["Retry-After"]) == (429, "1")
+    assert json.loads(body)["error"].startswith("too many requests from this client")
+    # The health check is never limited; reads have a bucket of their own, not yet used.
+    assert ask(flooding, "GET", "/api/health")[0] == 200
+    assert ask(flooding, "GET", "/api/traces")[0] == 200
+    # Another client address is not held back by this one.
+    other = connect(limited, "127.0.0.2")
+    assert ask(other, "POST", "/v1/traces", b"", PROTOBUF)[0] == 200
+    # After Retry-After the flooding client may send again (a token a second).
+    deadline = time.monotonic() + 10
+    while ask(flooding, "POST", "/v1/traces", b"", PROTOBUF)[0] == 429:
+        assert time.monotonic() < deadline, "still refused long after Retry-After"
+        time.sleep(0.1)
+    flooding.close()
+    other.close()
+
+
+def test_a_script_hammering_the_api_is_limited_but_the_health_check_never(
+    limited: CollectorThread,
+) -> None:
+    script = connect(limited)
+    query = json.dumps({"measures": ["turns.count"]}).encode()
+    statuses = [
+        ask(script, "POST", "/analytics/query", query, {"Content-Type": "application/json"})[0]
+        for _ in range(21)
+    ]
+    assert 429 not in statuses[:20] and statuses[20] == 429, statuses
+    status, headers, body = ask(script, "GET", "/api/traces")
+    assert (status, headers["Retry-After"]) == (429, "1"), (status, headers)
+    assert "at most 1 a second (bursts of 20)" in json.loads(body)["error"]
+    for _ in range(50):
+        assert ask(script, "GET", "/api/health")[0] == 200
+    # The page and its files are not limited either.
+    assert ask(script, "GET", "/")[0] == 200
+    script.close()
+
+
+def test_serves_defaults_never_refuse_a_benchmark_burst(tmp_path: Path) -> None:
+    """benchmarks.client_events: 4 senders, 2,000 bundles as fast as they go (here empty
+    exports, which the server answers faster than any bundle), all from one address."""
+    config = ServerConfig(
+        store=tmp_path / "store.duckdb",
+        port=0,
+        ingest_rate_limit=DEFAULT_INGEST_RATE_LIMIT,
+        query_rate_limit=DEFAULT_QUERY_RATE_LIMIT,
+    )
+    refused: list[int] = []
+    with CollectorThread(config) as collector:
+
+        def send() -> None:
+            connection = connect(collector)
+            for _ in range(500):
+                status = ask(connection, "POST", "/v1/traces", b"", PROTOBUF)[0]
+                if status != 200:
+                    refused.append(status)
+            connection.close()
+
+        senders = [threading.Thread(target=send) for _ in range(4)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+    assert refused == []
+
+
+@pytest.mark.parametrize("given", ["-1", "fast", "inf"])
+def test_a_rate_that_is_not_one_is_refused_at_start(given: str) -> None:
+    from tests.support.processes import run_cli_here
+
+    done = run_cli_here("serve", "--ingest-rate-limit", given, "--port", "0")
+    assert done.returncode == 2, done
+    assert f"argument --ingest-rate-limit: {given!r} is not a rate" in done.stderr, done.stderr
