@@ -108,12 +108,19 @@ class DependencyCall:
     def __init__(self, span: trace.Span) -> None:
         self.span = span
         self.result_code: str | None = None
+        self.failed = False
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         self.span.set_attribute(key, value)
 
     def set_result_code(self, code: str | int) -> None:
         self.result_code = str(code)
+
+    def set_failed(self, code: str | int) -> None:
+        """The call failed without raising (an HTTP error status read by a hook): ``code`` is
+        its result code and ``error.type``."""
+        self.result_code = str(code)
+        self.failed = True
 
 
 def dependency_call(
@@ -127,15 +134,19 @@ def dependency_call(
     trace_activities: TraceActivities = TraceActivities.EMULATOR,
     privacy: PrivacyPolicy | None = None,
     policy: PrivacyPolicy | None = None,
+    current: bool = True,
 ) -> AbstractAsyncContextManager[DependencyCall]:
     """Time the block as one call to ``target``; an exception is recorded and re-raised as is.
 
     Afterwards the call is sent to ``turn_context``'s conversation (or the turn this task is
     in) as a trace activity, unless ``trace_activities`` says otherwise.
+
+    ``current=False`` leaves the span out of the context: for a call entered and exited by
+    hooks (an HTTP client's request and response hooks), whose caller's code runs between.
     """
     privacy = renamed("dependency_call", "policy", "privacy", policy, privacy)
     return _DependencyScope(
-        name, target, component, turn_context, kind, attributes, trace_activities, privacy
+        name, target, component, turn_context, kind, attributes, trace_activities, privacy, current
     )
 
 
@@ -151,8 +162,10 @@ class _DependencyScope(AbstractAsyncContextManager[DependencyCall]):
         attributes: Mapping[str, AttributeValue] | None,
         trace_activities: TraceActivities,
         policy: PrivacyPolicy | None,
+        current: bool = True,
     ) -> None:
         self._name = name
+        self._current = current
         self._target = target
         self._component = component
         self._turn_context = turn_context
@@ -175,7 +188,9 @@ class _DependencyScope(AbstractAsyncContextManager[DependencyCall]):
         )
         self._call = DependencyCall(span)
         self._started = time.perf_counter_ns()
-        self._token = otel_context.attach(_call_context(span, self._kind))
+        self._token = (
+            otel_context.attach(_call_context(span, self._kind)) if self._current else None
+        )
         return self._call
 
     async def __aexit__(
@@ -184,14 +199,15 @@ class _DependencyScope(AbstractAsyncContextManager[DependencyCall]):
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
-        otel_context.detach(self._token)
+        if self._token is not None:
+            otel_context.detach(self._token)
         elapsed_ns = time.perf_counter_ns() - self._started
         duration_ms = elapsed_ns / 1e6
         code = _finish(self._call, self._name, error, self._policy)
         dependency_call_ended(self._target.name, self._component, elapsed_ns / 1e9, error)
         # A cancelled task must stop now; anything else is reported before it propagates.
         if error is None or isinstance(error, Exception):
-            await self._send(duration_ms, code, error is None)
+            await self._send(duration_ms, code, error is None and not self._call.failed)
         return False
 
     async def _send(self, duration_ms: float, code: str, success: bool) -> None:
@@ -249,7 +265,11 @@ def _record_outcome(
 ) -> str:
     span = call.span
     status = _recorded_status(span)
-    if error is None:
+    if error is None and call.failed:
+        code = call.result_code or RESULT_OK
+        span.set_attribute(ATTR_ERROR_TYPE, code)
+        span.set_status(Status(StatusCode.ERROR))
+    elif error is None:
         # A library may retry or shrug off a failed request (a blob that is not there is
         # an empty read); the call as a whole succeeded, whatever the last response said.
         failed_request = status is not None and status >= 400

@@ -1,16 +1,18 @@
-"""A model call inside a dependency wrapper, described by OpenTelemetry's GenAI conventions.
+"""A model call, described by OpenTelemetry's GenAI conventions.
 
     client = httpx.AsyncClient(base_url=llm_url, event_hooks=llm_event_hooks())
     recognizer = TelemetryRecognizer(MyLlmRecognizer(client), name="LLM")
 
-The hooks put the trace on each request (``traceparent`` of the wrapper's span) and, when
-the request is an OpenAI-compatible chat completion made inside a wrapper
-(``TelemetryRecognizer``, ``TelemetryQnA``), describe that call on the wrapper's CLIENT span:
-``gen_ai.operation.name`` ``chat``, ``gen_ai.provider.name`` (and the older ``gen_ai.system``
-Azure Monitor reads), the requested and the answering model, the token usage, the finish
-reasons and the response id; the span is renamed ``chat {model}``. Never the prompt or the
-completion: those are the user's words. A streamed answer is not read (its usage comes last).
-``record_chat_completion`` does the same for a completion got some other way.
+The hooks put the trace on each request and describe each OpenAI-compatible model call
+(chat completions, the Responses API, embeddings): ``gen_ai.operation.name`` (``chat``,
+``embeddings``), ``gen_ai.provider.name`` (and the older ``gen_ai.system`` Azure Monitor
+reads), the requested and the answering model, the token usage, the finish reasons and the
+response id; the span is named ``{operation} {model}``. Made inside a wrapper
+(``TelemetryRecognizer``, ``TelemetryQnA``) the call is described on the wrapper's CLIENT span;
+made anywhere else it is a dependency call of its own (``dependency_call``, component ``LLM``),
+from the request to the end of its answer. A streamed answer (server-sent events) is read as
+the bot reads it (``llm_stream``). Never the prompt or the completion: those are the user's
+words. ``record_chat_completion`` describes a completion got some other way.
 """
 
 from __future__ import annotations
@@ -20,87 +22,231 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.util.types import AttributeValue
 
 from .. import contract
 from ..contract import ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT
 from ..correlation.dependency_context import current_dependency_span
-from .call import address_of
+from ..correlation.outgoing import peer_service
+from .call import DependencyCall, Target, address_of, dependency_call
 
 OPERATION_CHAT: Final = "chat"
+OPERATION_EMBEDDINGS: Final = "embeddings"
+#: ``bot.dependency.component`` of a model call made outside the wrappers.
+COMPONENT: Final = "LLM"
 #: ``gen_ai.provider.name`` of an OpenAI-compatible endpoint, and of Azure OpenAI's.
 PROVIDER_OPENAI: Final = "openai"
 PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
 _AZURE_OPENAI_HOST: Final = ".openai.azure.com"
-_CHAT_PATH: Final = "/chat/completions"
+#: The operation of a POST, by the end of its path: OpenAI's ``/v1/...``, Azure OpenAI's
+#: ``/openai/deployments/{name}/...`` and ``/openai/v1/...``.
+_OPERATIONS: Final = (
+    ("/chat/completions", OPERATION_CHAT),
+    ("/responses", OPERATION_CHAT),
+    ("/embeddings", OPERATION_EMBEDDINGS),
+)
 _HTTP_STATUS: Final = "http.response.status_code"
+#: Where a request keeps the model call its hooks opened (``request.extensions``).
+_CALL: Final = "bot_telemetry.model_call"
+#: httpcore's trace extension: how a request that got no response is seen to fail.
+_TRACE: Final = "trace"
 
 _log = logging.getLogger(__name__)
 
 Hook = Callable[[Any], Awaitable[None]]
 
 
-def llm_event_hooks(provider: str | None = None) -> dict[str, list[Hook]]:
+def llm_event_hooks(
+    provider: str | None = None, *, name: str | None = None
+) -> dict[str, list[Hook]]:
     """httpx ``event_hooks`` for an ``AsyncClient`` that calls an LLM (or that the ``openai``
     package is given as ``http_client``). ``provider`` is ``gen_ai.provider.name``; by
-    default ``azure.ai.openai`` for an ``*.openai.azure.com`` host, else ``openai``."""
+    default ``azure.ai.openai`` for an ``*.openai.azure.com`` host, else ``openai``. ``name``
+    is the app map's node (``peer.service``) of a call made outside the wrappers; by default
+    the name ``instrument_aiohttp_client`` gave its address, else its host."""
 
     async def on_request(request: Any) -> None:
-        propagate.inject(request.headers)  # the wrapper's span, current while it calls
+        call = None
         try:
-            span = current_dependency_span()
-            if span is not None and _is_chat(request.url.path):
-                _record_server(span, str(request.url))
-                body = _json(request.content)
-                record_chat_request(body, provider or _provider(request.url.host), span=span)
+            operation = _operation(request)
+            if operation is not None:
+                call = await _describe_request(request, operation, provider, name)
         except Exception:  # telemetry must never fail the call
             _log.debug("could not describe a model request", exc_info=True)
+        # The call's own span, else the wrapper's (current while it calls), with the baggage.
+        current = otel_context.get_current()
+        if call is not None:
+            current = trace.set_span_in_context(call.span, current)
+        propagate.inject(request.headers, context=current)
 
     async def on_response(response: Any) -> None:
+        request = response.request
+        call: _ModelCall | None = request.extensions.get(_CALL)
+        streamed = False
         try:
-            span = current_dependency_span()
-            if span is None or not _is_chat(response.request.url.path):
+            span = call.span if call is not None else current_dependency_span()
+            if span is None or _operation(request) is None:
                 return
             span.set_attribute(_HTTP_STATUS, response.status_code)
-            streamed = "event-stream" in response.headers.get("content-type", "")
-            if response.status_code < 400 and not streamed:
+            if response.status_code >= 400:
+                if call is not None:
+                    call.call.set_failed(response.status_code)
+                return
+            if "event-stream" in response.headers.get("content-type", ""):
+                from .llm_stream import observe_stream
+
+                events = _StreamedAnswer(span)
+                observe_stream(response, events.read, call.end if call is not None else None)
+                streamed = True
+            else:
                 await response.aread()  # kept: the caller's response.json() reads it again
                 record_chat_completion(_json(response.content), span=span)
         except Exception:
             _log.debug("could not describe a model response", exc_info=True)
+        finally:
+            if call is not None and not streamed:
+                await call.end(None)
 
     return {"request": [on_request], "response": [on_response]}
 
 
+async def _describe_request(
+    request: Any, operation: str, provider: str | None, name: str | None
+) -> _ModelCall | None:
+    """Describe the request on the wrapper's span, or open its own call; that call."""
+    body = _json(request.content)
+    provider = provider or _provider(request.url.host)
+    span = current_dependency_span()
+    call = None
+    if span is None:
+        call = await _ModelCall.open(request, _span_name(operation, body), name)
+        span = call.span
+    _record_server(span, str(request.url))
+    record_chat_request(body, provider, span=span, operation=operation)
+    return call
+
+
+class _ModelCall:
+    """A model call made outside the wrappers: ``dependency_call``'s call, opened by the
+    request hook and ended by the response (its hook, or its stream's end), or by the
+    transport's failure when no response came."""
+
+    def __init__(self, scope: Any, call: DependencyCall) -> None:
+        self._scope = scope
+        self.call = call
+        self.span = call.span
+        self._open = True
+
+    @classmethod
+    async def open(cls, request: Any, span_name: str, name: str | None) -> _ModelCall:
+        url = str(request.url)
+        address, port = address_of(url)
+        node = name or peer_service(address, port) or address or COMPONENT
+        target = Target(node, address, port)
+        # Not made current: the caller's own code runs between the hooks.
+        scope = dependency_call(span_name, target, component=COMPONENT, current=False)
+        model_call = cls(scope, await scope.__aenter__())
+        request.extensions[_CALL] = model_call
+        previous = request.extensions.get(_TRACE)
+
+        async def on_trace(event: str, info: dict[str, Any]) -> None:
+            if previous is not None:
+                await previous(event, info)
+            if event.endswith(".failed"):  # no response will come (or no more of it)
+                await model_call.end(_as_httpx_error(info.get("exception"), request))
+
+        request.extensions[_TRACE] = on_trace
+        return model_call
+
+    async def end(self, error: BaseException | None) -> None:
+        if not self._open:
+            return
+        self._open = False
+        try:
+            await self._scope.__aexit__(type(error) if error is not None else None, error, None)
+        except Exception:
+            _log.debug("could not end a model call", exc_info=True)
+
+
+def _as_httpx_error(error: Any, request: Any) -> BaseException | None:
+    """What httpx will raise for httpcore's ``error``: its exception of the same name."""
+    import httpx  # the hooks are httpx's: it is there
+
+    kind = getattr(httpx, type(error).__name__, None)
+    if (
+        type(error).__module__.startswith("httpcore")
+        and isinstance(kind, type)
+        and issubclass(kind, httpx.RequestError)
+    ):
+        return kind(str(error), request=request)
+    return error if isinstance(error, BaseException) else None
+
+
+class _StreamedAnswer:
+    """What a streamed answer's events say about the call, put on ``span`` as they come:
+    a chat completion's chunks (the finish reasons by choice, the usage last when asked
+    for), or the Responses API's events (the response they carry)."""
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+        self._reasons: dict[int, str] = {}
+
+    def read(self, event: Any) -> None:
+        if not self._span.is_recording():  # read after its wrapper's call ended
+            return
+        response = _member(event, "response")
+        if isinstance(_member(event, "type"), str) and isinstance(response, Mapping):
+            record_chat_completion(response, span=self._span)
+            return
+        for number, choice in enumerate(_list(_member(event, "choices"))):
+            reason = _member(choice, "finish_reason")
+            if reason is not None:
+                index = _member(choice, "index")
+                self._reasons[index if isinstance(index, int) else number] = str(reason)
+        found = {
+            "id": _member(event, "id"),
+            "model": _member(event, "model"),
+            "usage": _member(event, "usage"),
+            "choices": [{"finish_reason": self._reasons[i]} for i in sorted(self._reasons)],
+        }
+        record_chat_completion(found, span=self._span)
+
+
 def record_chat_request(
-    body: Any, provider: str = PROVIDER_OPENAI, *, span: trace.Span | None = None
+    body: Any,
+    provider: str = PROVIDER_OPENAI,
+    *,
+    span: trace.Span | None = None,
+    operation: str = OPERATION_CHAT,
 ) -> None:
-    """Describe a chat completions request (its JSON body) on ``span``, by default the
-    current dependency span: operation, provider, the model and its settings, the name
-    ``chat {model}``. The messages are not read."""
+    """Describe a model request (its JSON body) on ``span``, by default the current
+    dependency span: operation, provider, the model and its settings, the name
+    ``{operation} {model}``. The messages (the input) are not read."""
     span = span or current_dependency_span()
     if span is None:
         return
     model = _text(_member(body, "model"))
     found: dict[str, AttributeValue | None] = {
-        contract.ATTR_GEN_AI_OPERATION_NAME: OPERATION_CHAT,
+        contract.ATTR_GEN_AI_OPERATION_NAME: operation,
         contract.ATTR_GEN_AI_PROVIDER_NAME: provider,
         contract.ATTR_GEN_AI_SYSTEM: provider,
         contract.ATTR_GEN_AI_REQUEST_MODEL: model,
         contract.ATTR_GEN_AI_REQUEST_MAX_TOKENS: _count(
-            _member(body, "max_completion_tokens", "max_tokens")
+            _member(body, "max_completion_tokens", "max_tokens", "max_output_tokens")
         ),
         contract.ATTR_GEN_AI_REQUEST_TEMPERATURE: _number(_member(body, "temperature")),
     }
     span.set_attributes({key: value for key, value in found.items() if value is not None})
-    span.update_name(f"{OPERATION_CHAT} {model}" if model else OPERATION_CHAT)
+    span.update_name(_span_name(operation, body))
 
 
 def record_chat_completion(completion: Any, *, span: trace.Span | None = None) -> None:
-    """Describe a chat completion (the response's JSON, or the ``openai`` package's
-    ``ChatCompletion``) on ``span``, by default the current dependency span: the model that
-    answered, the token usage, the finish reasons and the response id. Not its text."""
+    """Describe a model's answer (a chat completion, a Responses API response or embeddings:
+    the response's JSON, or the ``openai`` package's objects) on ``span``, by default the
+    current dependency span: the model that answered, the token usage, the finish reasons
+    and the response id. Not its text."""
     span = span or current_dependency_span()
     if span is None:
         return
@@ -142,9 +288,20 @@ def _record_server(span: trace.Span, url: str) -> None:
         span.set_attributes({key: value for key, value in found.items() if value is not None})
 
 
-def _is_chat(path: str) -> bool:
-    # OpenAI's /v1/chat/completions, Azure OpenAI's /openai/deployments/{name}/chat/completions
-    return path.rstrip("/").endswith(_CHAT_PATH)
+def _operation(request: Any) -> str | None:
+    """The model operation a request is, if it is one."""
+    if request.method != "POST":
+        return None
+    path = request.url.path.rstrip("/")
+    for ending, operation in _OPERATIONS:
+        if path.endswith(ending):
+            return operation
+    return None
+
+
+def _span_name(operation: str, body: Any) -> str:
+    model = _text(_member(body, "model"))
+    return f"{operation} {model}" if model else operation
 
 
 def _provider(host: str) -> str:

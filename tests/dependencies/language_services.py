@@ -11,7 +11,13 @@
   ``confidenceScore`` and ``id``; no match is the service's default answer, id -1;
 - an OpenAI-compatible ``POST /v1/chat/completions``, the way bots call an LLM today: an
   intent as JSON, or (system prompt ``ANSWER_PROMPT``) a written answer quoting the user;
-  the model answering is the one asked with ``MODEL_VERSION`` after it.
+  the model answering is the one asked with ``MODEL_VERSION`` after it. With ``"stream":
+  true`` the answer is server-sent events, a word a chunk, each event written in two halves
+  (so lines are split across reads), the usage in a last chunk with no choices when
+  ``stream_options.include_usage`` asks, then ``data: [DONE]``; ``pause`` in the text holds
+  the stream after its first two events until the test releases it, ``gzip`` compresses it;
+- ``POST /v1/embeddings`` and the Responses API's ``POST /v1/responses`` (streamed too: its
+  ``response.created``, ``response.output_text.delta`` and ``response.completed`` events).
 
 Each checks the key header the real service wants (401 otherwise) and records what it
 received. A text containing ``throttle`` is answered 429 with ``Retry-After``, ``slow``
@@ -38,10 +44,21 @@ ANSWER_OPENING = "You asked:"
 MODEL_VERSION = "-2024-07-18"
 
 
+CHAT_USAGE = {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}
+
+
+def answered(body: Any) -> Any:
+    """The model that answers: the deployment's dated version, as OpenAI answers for an alias."""
+    model = body.get("model")
+    return f"{model}{MODEL_VERSION}" if isinstance(model, str) else model
+
+
 @dataclass
 class Received:
     requests: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The bytes of every streamed answer, as written.
+    streamed: bytearray = field(default_factory=bytearray)
 
     def traceparents(self, path: str) -> list[str | None]:
         return [headers.get("traceparent") for at, headers, _ in self.requests if at == path]
@@ -133,28 +150,36 @@ def language_app(received: Received) -> web.Application:
             }
         return web.json_response({"answers": [answer]})
 
-    async def complete(request: web.Request) -> web.Response:
+    async def model_request(request: web.Request) -> tuple[Any, str, web.Response | None]:
         body = await remember(request)
         if request.headers.get("Authorization") != f"Bearer {LLM_KEY}":
-            return web.json_response({"error": {"message": "Incorrect API key"}}, status=401)
-        text = body["messages"][-1]["content"]
-        refused = await _refused(request, received, text)
+            refused = web.json_response({"error": {"message": "Incorrect API key"}}, status=401)
+            return body, "", refused
+        messages = body.get("messages") or body.get("input")
+        text = messages[-1]["content"] if isinstance(messages, list) else str(messages)
+        return body, text, await _refused(request, received, text)
+
+    def written(body: Any, text: str) -> str:
+        messages = body.get("messages") or body.get("input")
+        if isinstance(messages, list) and messages[0]["content"].startswith(ANSWER_PROMPT):
+            # A written answer, repeating the user's words as models do.
+            return f"{ANSWER_OPENING} {text}. We fly there daily."
+        return json.dumps({"intent": "BookFlight" if "flight" in text else "None", "score": 0.8})
+
+    async def complete(request: web.Request) -> web.StreamResponse:
+        body, text, refused = await model_request(request)
         if refused is not None:
             return refused
-        if body["messages"][0]["content"].startswith(ANSWER_PROMPT):
-            # A written answer, repeating the user's words as models do.
-            content = f"{ANSWER_OPENING} {text}. We fly there daily."
-        else:
-            intent = {"intent": "BookFlight" if "flight" in text else "None", "score": 0.8}
-            content = json.dumps(intent)
-        model = body.get("model")
+        content = written(body, text)
+        if body.get("stream"):
+            usage = (body.get("stream_options") or {}).get("include_usage", False)
+            return await stream_chat(request, answered(body), content, text, usage=usage)
         return web.json_response(
             {
                 "id": "chatcmpl-1",
                 "object": "chat.completion",
                 "created": 0,
-                # The deployment's dated version, as OpenAI answers for an alias.
-                "model": f"{model}{MODEL_VERSION}" if isinstance(model, str) else model,
+                "model": answered(body),
                 "choices": [
                     {
                         "index": 0,
@@ -162,13 +187,100 @@ def language_app(received: Received) -> web.Application:
                         "message": {"role": "assistant", "content": content},
                     }
                 ],
-                "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18},
+                "usage": CHAT_USAGE,
             }
         )
+
+    async def stream_chat(
+        request: web.Request, model: Any, content: str, text: str, *, usage: bool
+    ) -> web.StreamResponse:
+        base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0}
+        base["model"] = model
+        if usage:
+            base["usage"] = None
+        deltas = [{"role": "assistant", "content": ""}]
+        deltas += [{"content": word + " "} for word in content.split(" ")]
+        events: list[Any] = [
+            {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            for delta in deltas
+        ]
+        events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if usage:
+            events.append({**base, "choices": [], "usage": CHAT_USAGE})
+        lines = [f"data: {json.dumps(event)}" for event in events] + ["data: [DONE]"]
+        return await stream_events(request, lines, text)
+
+    async def stream_events(request: web.Request, lines: list[str], text: str) -> Any:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        if "gzip" in text:
+            response.enable_compression(web.ContentCoding.gzip)
+        await response.prepare(request)
+        for number, line in enumerate(lines):
+            payload = f"{line}\n\n".encode()
+            received.streamed += payload
+            half = len(payload) // 2
+            await response.write(payload[:half])
+            await response.write(payload[half:])
+            if number == 1 and "pause" in text:
+                await received.release.wait()
+        await response.write_eof()
+        return response
+
+    async def embed(request: web.Request) -> web.Response:
+        body, _, refused = await model_request(request)
+        if refused is not None:
+            return refused
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [{"object": "embedding", "index": 0, "embedding": [0.1, -0.2, 0.3]}],
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": 9, "total_tokens": 9},
+            }
+        )
+
+    async def respond(request: web.Request) -> web.StreamResponse:
+        body, text, refused = await model_request(request)
+        if refused is not None:
+            return refused
+        content = written(body, text)
+        message = {"type": "output_text", "text": content, "annotations": []}
+        done = {
+            "id": "resp_1",
+            "object": "response",
+            "created_at": 0,
+            "status": "completed",
+            "model": answered(body),
+            "output": [
+                {
+                    "type": "message",
+                    "id": "msg_1",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [message],
+                }
+            ],
+            "usage": {"input_tokens": 14, "output_tokens": 7, "total_tokens": 21},
+        }
+        if not body.get("stream"):
+            return web.json_response(done)
+        started = {**done, "status": "in_progress", "output": [], "usage": None}
+        events = [("response.created", {"type": "response.created", "response": started})]
+        events += [
+            (kind, {"type": kind, "item_id": "msg_1", "delta": word + " "})
+            for kind, word in (("response.output_text.delta", w) for w in content.split(" "))
+        ]
+        events.append(("response.completed", {"type": "response.completed", "response": done}))
+        lines = [f"event: {kind}\ndata: {json.dumps(event)}" for kind, event in events]
+        return await stream_events(request, lines, text)
 
     app = web.Application()
     instrument_app(app)
     app.router.add_post("/language/:analyze-conversations", analyze)
     app.router.add_post("/language/:query-knowledgebases", query)
     app.router.add_post("/v1/chat/completions", complete)
+    app.router.add_post("/v1/embeddings", embed)
+    app.router.add_post("/v1/responses", respond)
     return app
