@@ -176,7 +176,7 @@ class BaggagePropagator(textmap.TextMapPropagator):
 
 
 def _personal_member(policy: PrivacyPolicy, key: str, value: str) -> bool:
-    if policy.treatment(key) is Treatment.DETECT:
+    if policy.treatment(key) in (Treatment.DETECT, Treatment.VERSION):
         return policy.redact_text(value) != value
     return bool(policy.value(key, value) != value)
 

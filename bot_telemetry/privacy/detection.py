@@ -15,14 +15,16 @@ Two jobs, both on values whose meaning we do not know:
 * ``personal``: whether a value might be personal data at all. Free text (anything with
   whitespace, or encoded whitespace) might be; so might anything the patterns find, a
   number only in digits the patterns would take (a card's, an Aadhaar number or virtual id,
-  a phone number in the bare shapes above), and an IP address. Other numbers,
-  identifiers, GUIDs, timestamps, versions and other single tokens are not.
+  a phone number in the bare shapes above), and a public IP address (an online identifier
+  of the user's device or network). Other numbers, identifiers, GUIDs, timestamps,
+  versions and other single tokens are not.
 
 Both are pure functions of the text, so results are cached: values repeat turn after turn.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -75,6 +77,10 @@ _DOTTED_PHONE = re.compile(r"\d{3}\.\d{3}\.\d{4}|\d{2}(?:\.\d{2}){4}")
 # with three digits, so it is still a phone).
 _THOUSANDS = re.compile(r"[1-9]\d?(?:[ \u00a0\u202f]\d{3})+")
 _SPACE = re.compile(r"\s")
+# What an IP address can be written with: a dotted quad (with a port, perhaps), or IPv6's
+# hex groups and colons; ``ipaddress`` decides.
+_IPV4 = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?")
+_IPV6 = re.compile(r"\[?([0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,4})\]?(?::\d{1,5})?")
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?: ?(?:Z|[+-]\d{2}:?\d{2}|UTC))?"
 )
@@ -196,6 +202,36 @@ def is_phone(candidate: str) -> bool:
     return True
 
 
+def is_ip_address(text: str) -> bool:
+    """Whether a token is a public IP address, v4 (perhaps with a port) or v6: an online
+    identifier of a user's device or network. Private, loopback, link-local and
+    documentation addresses are a deployment's own; a dotted quad ending in 0 names a
+    network, or is a version (``131.0.0.0``, a browser's reduced user agent)."""
+    if text.count(":") >= 2:
+        found = _IPV6.fullmatch(text)
+        if found is None:
+            return False
+        try:
+            v6 = ipaddress.IPv6Address(found.group(1))
+        except ValueError:
+            return False
+        return (v6.ipv4_mapped or v6).is_global
+    found = _IPV4.fullmatch(text)
+    if found is None or found.group(1).endswith(".0"):
+        return False
+    try:
+        return ipaddress.IPv4Address(found.group(1)).is_global
+    except ValueError:  # a part over 255 or with a leading 0: a version, a build
+        return False
+
+
+def is_dotted_quad(text: str) -> bool:
+    """Whether ``text`` is four numbers joined by dots, the shape IPv4 addresses and
+    versions share (``4.17.1.2``)."""
+    found = _IPV4.fullmatch(text)
+    return found is not None and found.end(1) == len(text)
+
+
 #: A pattern, the check a match must pass (or None), and a character every match holds
 #: ("" for none): text without it is not searched, which halves the cost of the two "@"
 #: patterns on values that hold none (most).
@@ -310,6 +346,8 @@ def personal(text: str) -> bool:
     if ("%" in text or "+" in text) and _SPACE.search(unquote_plus(text)):
         return True  # URL-encoded free text: Grace%20Hopper, Grace+Hopper
     if "@" in text and (EMAIL.search(text) or UPI.search(text)):
+        return True
+    if ("." in text or ":" in text) and is_ip_address(text):
         return True
     digits = sum(ch.isdigit() for ch in text)
     if digits < 4:

@@ -189,3 +189,16 @@ def named_personal(key: str) -> bool:
         or words[-1] in _LAST_WORD
         or any(joined.endswith(word) for word in _LAST)
     )
+
+
+def named_version(key: str) -> bool:
+    """Whether a key's last word says its value is a version (``appVersion``,
+    ``pdata.ver``): a dotted quad under it is a version, not an IP address.
+
+    >>> named_version("appVersion"), named_version("sunbird.context.pdata.ver")
+    (True, True)
+    >>> named_version("versionNote"), named_version("server")
+    (False, False)
+    """
+    words = [word for word in _WORD_BREAK.split(key) if word]
+    return bool(words) and words[-1].lower() in ("version", "ver")

@@ -29,6 +29,7 @@ from .keys import (
     PSEUDONYMOUS_KEYS,
     SAFE_KEYS,
     named_personal,
+    named_version,
 )
 
 _log = logging.getLogger(__name__)
@@ -82,9 +83,13 @@ class Treatment(IntEnum):
     #: A conversation id: as it is, or a keyed hash when it holds personal data (see
     #: ``PrivacyPolicy.conversation_id``).
     CONVERSATION = 5
+    #: DETECT for a key named like a version (``appVersion``): a dotted quad (``4.17.1.2``)
+    #: under it is a version, kept, where elsewhere it is taken for an IP address.
+    VERSION = 6
 
 
 _CONVERSATION = Treatment.CONVERSATION
+_VERSION = Treatment.VERSION
 _DROP, _KEEP, _HASH, _REDACT, _DETECT = (
     Treatment.DROP,
     Treatment.KEEP,
@@ -217,7 +222,9 @@ class PrivacyPolicy:
             return Treatment.REDACT if allowed else Treatment.DROP
         if listed or key in SAFE_KEYS or key in self.safe_keys:
             return Treatment.KEEP
-        return Treatment.REDACT if self.log_personal_information else Treatment.DETECT
+        if self.log_personal_information:
+            return Treatment.REDACT
+        return Treatment.VERSION if named_version(key) else Treatment.DETECT
 
     def redact_text(self, text: str) -> str:
         """Replace every configured pattern in ``text`` (matches that only look like an
@@ -276,6 +283,10 @@ class PrivacyPolicy:
 
     def _treated(self, treatment: Treatment, value: Any) -> Any:
         if treatment is _DETECT:
+            return self._detected(value)
+        if treatment is _VERSION:
+            if isinstance(value, str) and detection.is_dotted_quad(value):
+                return value
             return self._detected(value)
         if treatment is _HASH:
             if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):

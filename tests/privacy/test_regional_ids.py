@@ -187,17 +187,19 @@ async def test_opened_policy_exports_the_ids_redacted(otlp: Exported) -> None:
     assert b"no account [REDACTED] for [REDACTED]" in data
 
 
-async def test_numbers_in_allowed_text_are_kept_beside_the_phone_numbers() -> None:
+async def exported_turn(
+    exported: Exported, logic: Callable[[TurnContext], Awaitable[None]]
+) -> bytes:
+    async with running_bot(logic) as bot, aiohttp.ClientSession() as http:
+        async with http.post(bot.url, json=bot.activity("go", "conv-1")) as response:
+            assert response.status == 201
+    return await exported()
+
+
+@pytest.mark.parametrize("otlp", [OPENED], indirect=True)
+async def test_numbers_in_allowed_text_are_kept_beside_the_phone_numbers(otlp: Exported) -> None:
     # Where personal data may be logged, an order number, an amount in paise and a count
     # in a trace or a property were redacted as phone numbers (any 7-12 bare digits).
-    spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()
-    handle = configure(
-        "bot",
-        privacy=OPENED,
-        span_exporters=[spans],
-        log_exporters=[logs],
-        metric_readers=[InMemoryMetricReader()],
-    )
     client = OpenTelemetryBotTelemetryClient()
     numbers = "order 48213579: 125000000 paise (Rs 1 250 000), 3456789 views"
 
@@ -205,19 +207,52 @@ async def test_numbers_in_allowed_text_are_kept_beside_the_phone_numbers() -> No
         client.track_event("Paid", {"summary": numbers, "orderNo": "48213579"})
         client.track_trace(f"{numbers}, paid by 9876543210 from +44 20 7946 0958")
 
-    try:
-        async with running_bot(logic) as bot, aiohttp.ClientSession() as http:
-            async with http.post(bot.url, json=bot.activity("pay", "conv-1")) as response:
-                assert response.status == 201
-        assert handle.force_flush(10_000)
-        data = encode_spans(list(spans.get_finished_spans())).SerializeToString()
-        data += encode_logs(list(logs.get_finished_logs())).SerializeToString()
-    finally:
-        handle.shutdown()
+    data = await exported_turn(otlp, logic)
     assert data.count(numbers.encode()) >= 2  # the event's property and the trace message
     assert b"48213579" in data
     assert b"9876543210" not in data and b"7946" not in data
     assert f"{numbers}, paid by [REDACTED] from [REDACTED]".encode() in data
+
+
+#: A user's public addresses, and what shares their shape without being anyone's.
+PUBLIC_ADDRESSES = ["49.36.128.17", "49.36.128.18:52114", "2405:201:abcd:1234::1"]
+NOT_ADDRESSES = {
+    "appVersion": "4.17.1.2",  # a version under a key that says so
+    "browser": "131.0.0.0",  # Chrome's reduced user agent version: a network, not a host
+    "upstream": "10.0.0.5",  # a deployment's own private address
+    "loopback": "::1",
+    "build": "10.0.19041.1234",  # a part over 255
+    "at": "12:34:56",
+}
+
+
+@pytest.mark.parametrize("value", PUBLIC_ADDRESSES)
+def test_a_public_ip_address_is_personal(value: str) -> None:
+    assert personal(value)
+
+
+@pytest.mark.parametrize("key, value", NOT_ADDRESSES.items())
+def test_what_only_looks_like_an_ip_address_is_kept(key: str, value: str) -> None:
+    assert PrivacyPolicy().apply({key: value}) == {key: value}
+
+
+async def test_ip_addresses_under_unknown_keys_stay_in_the_bot(otlp: Exported) -> None:
+    # A user's IP address under a key that does not name it (origin, peer, forwardedFor)
+    # is an online identifier; it went out as a single token.
+    client = OpenTelemetryBotTelemetryClient()
+    found = {f"seen{index}": value for index, value in enumerate(PUBLIC_ADDRESSES)}
+
+    async def logic(context: TurnContext) -> None:
+        client.track_event("Connected", {**found, **NOT_ADDRESSES, "pkg": "4.17.1.2"})
+
+    data = await exported_turn(otlp, logic)
+    assert b"Connected" in data
+    for value in PUBLIC_ADDRESSES:
+        assert value.encode() not in data, value
+    for value in NOT_ADDRESSES.values():
+        assert value.encode() in data, value
+    # the same quad under a key that does not say it is a version is taken for an address
+    assert data.count(b"4.17.1.2") == data.count(b"appVersion")
 
 
 @pytest.mark.parametrize(
