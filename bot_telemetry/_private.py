@@ -188,6 +188,17 @@ def azure_transmit_handler(exporter: object) -> Any:
     )
 
 
+def azure_span_to_envelope(exporter: object) -> Any:
+    """An Azure Monitor trace exporter's ``_span_to_envelope(span)``: the telemetry item it
+    sends for a span (``data.base_data`` a ``RemoteDependencyData`` for a dependency)."""
+    return _read(exporter, "_span_to_envelope", f"{type(exporter).__name__}._span_to_envelope")
+
+
+def replace_azure_span_to_envelope(exporter: object, convert: Any) -> None:
+    """Put ``convert`` in place of the exporter's own (an instance attribute)."""
+    setattr(exporter, "_span_to_envelope", convert)  # noqa: B010 (this module's job)
+
+
 def replace_azure_transmit_handler(exporter: object, handler: Any) -> None:
     """Put ``handler`` in place of the exporter's own (an instance attribute)."""
     setattr(exporter, "_handle_transmit_from_storage", handler)  # noqa: B010 (this module's job)
@@ -198,6 +209,7 @@ __all__ = [
     "USES",
     "agnosticcontextmanager",
     "application_error_dispatch",
+    "azure_span_to_envelope",
     "azure_transmit_handler",
     "blob_container_client",
     "component_dialog_set",
@@ -209,5 +221,6 @@ __all__ = [
     "otlp_http_transport",
     "qna_endpoint",
     "replace_application_error_dispatch",
+    "replace_azure_span_to_envelope",
     "replace_azure_transmit_handler",
 ]

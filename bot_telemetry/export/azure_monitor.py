@@ -16,6 +16,13 @@ Offline storage: when Application Insights does not take a batch and may later (
 later export succeeds, but its ``export()`` answers FAILURE either way, and also when the
 service took part of the batch (206). ``OfflineStorageWatch`` tells them apart from what the
 exporter did with the batch, and counts a 206 item by item (see its docstring).
+
+Result codes: the exporter gives a dependency the ``resultCode`` of its HTTP status only
+(``http.response.status_code``); every other dependency (recognizer, QnA, storage,
+middleware, a failed HTTP call that got no answer) showed ``0``. The span exporter gives those
+the span's own result code (``bot.dependency.result_code``: ``OK``, ``404``,
+``ReadTimeout``; ``db.response.status_code`` of ``track_dependency``); ``success`` is already
+the span's status.
 """
 
 from __future__ import annotations
@@ -29,7 +36,12 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .._private import azure_transmit_handler, replace_azure_transmit_handler
+from .._private import (
+    azure_span_to_envelope,
+    azure_transmit_handler,
+    replace_azure_span_to_envelope,
+    replace_azure_transmit_handler,
+)
 from ..contract import CUSTOM_EVENT_NAME
 from ..delivery.queue import EXPORT_FAILED, Delivery
 from .refusals import REJECTED, Refusals, without_item_data
@@ -266,12 +278,41 @@ def _error_text(status: int, message: str) -> str:
     return f"{status}: {text}" if text else str(status)
 
 
+#: The dependency wrappers' result code (``dependencies.call.ATTR_RESULT_CODE``; the export
+#: layer does not import them), then ``track_dependency``'s for a type other than HTTP.
+RESULT_CODE_ATTRIBUTES = ("bot.dependency.result_code", "db.response.status_code")
+#: What the exporter puts in ``resultCode`` when it found no HTTP status.
+_NO_RESULT_CODE = "0"
+
+
+def _with_result_codes(convert: Callable[[ReadableSpan], Any]) -> Callable[[ReadableSpan], Any]:
+    def span_to_envelope(span: ReadableSpan) -> Any:
+        envelope = convert(span)
+        data: Any = getattr(getattr(envelope, "data", None), "base_data", None)
+        if getattr(data, "result_code", None) != _NO_RESULT_CODE or not span.attributes:
+            return envelope  # a request, or a dependency with its HTTP status
+        for attribute in RESULT_CODE_ATTRIBUTES:
+            code = span.attributes.get(attribute)
+            if code is not None and str(code):
+                data.result_code = str(code)[:1024]  # the exporter's own limit
+                break
+        return envelope
+
+    return span_to_envelope
+
+
 class WithoutCustomEventSpanEvents(SpanExporter):
-    """Passes spans to ``exporter`` without the span-event copies of custom events."""
+    """Passes spans to ``exporter`` without the span-event copies of custom events, each
+    dependency with its result code."""
 
     def __init__(self, exporter: SpanExporter) -> None:
         self.exporter = exporter
         self._watch = OfflineStorageWatch(exporter)
+        convert = azure_span_to_envelope(exporter)
+        if callable(convert) and not getattr(convert, "gives_result_codes", False):
+            with_codes = _with_result_codes(convert)
+            with_codes.gives_result_codes = True  # type: ignore[attr-defined]
+            replace_azure_span_to_envelope(exporter, with_codes)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self.exporter.export([_without_custom_events(span) for span in spans])

@@ -6,6 +6,10 @@ reason."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gzip
+import json
 import logging
 import tempfile
 import threading
@@ -20,7 +24,12 @@ from opentelemetry import _logs, trace
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from bot_telemetry import configure
-from bot_telemetry.export.azure_monitor import WithoutCustomEventSpanEvents
+from bot_telemetry.bot.telemetry_client import OpenTelemetryBotTelemetryClient
+from bot_telemetry.dependencies.call import ATTR_RESULT_CODE, Target, dependency_call
+from bot_telemetry.export.azure_monitor import (
+    RESULT_CODE_ATTRIBUTES,
+    WithoutCustomEventSpanEvents,
+)
 from bot_telemetry.export.posthog import PostHogLogExporter
 from bot_telemetry.posthog import PostHogSettings
 from bot_telemetry.signals import track_custom_event
@@ -307,3 +316,68 @@ def test_the_wrapped_exporter_still_exports_through_export_alone(
     finally:
         exporter.shutdown()
     assert {name for (kind, name) in ingestion.received.envelopes if kind == SPAN} == {"one", "two"}
+
+
+def test_a_dependency_that_is_not_http_has_its_result_code_in_application_insights(
+    ingestion: Backend, tmp_path: Path
+) -> None:
+    """The exporter reads a dependency's resultCode from its HTTP status only: a recognizer,
+    QnA, storage or middleware call showed 0, failed or not. Now it is the call's own result
+    code (the dependency wrappers'; track_dependency's for a type other than HTTP), and a
+    dependency with an HTTP status keeps it."""
+    handle = configure(
+        "bot",
+        span_exporters=[azure_spans(ingestion, tmp_path)],
+        log_exporters=[],
+        metric_readers=[],
+    )
+
+    async def calls() -> None:
+        async with dependency_call("QnA Query", Target("qna"), component="QnA"):
+            pass
+        with contextlib.suppress(TimeoutError):
+            async with dependency_call("Recognizer Query", Target("nlu"), component="Recognizer"):
+                raise TimeoutError
+
+    try:
+        asyncio.run(calls())
+        OpenTelemetryBotTelemetryClient().track_dependency(
+            "Read state", "read", "Azure DocumentDB", "cosmos", 12, False, "404"
+        )
+        tracer = trace.get_tracer("test")
+        with tracer.start_as_current_span(
+            "GET /answer",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"http.request.method": "GET", "http.response.status_code": 503},
+        ):
+            pass
+        assert handle.force_flush(10_000)
+    finally:
+        handle.shutdown()
+    codes = {
+        item["data"]["baseData"]["name"]: (
+            item["data"]["baseData"]["resultCode"],
+            item["data"]["baseData"]["success"],
+        )
+        for item in track_items(ingestion)
+        if item["data"]["baseType"] == SPAN
+    }
+    assert codes == {
+        "QnA Query": ("OK", True),
+        "Recognizer Query": ("TimeoutError", False),
+        "Read state": ("404", False),
+        "GET /": ("503", True),  # the exporter names an HTTP dependency by method and path
+    }
+    assert RESULT_CODE_ATTRIBUTES[0] == ATTR_RESULT_CODE
+
+
+def track_items(backend: Backend) -> list[dict[str, Any]]:
+    """The envelopes the ingestion was sent (gzipped JSON lines or a JSON list)."""
+    items: list[dict[str, Any]] = []
+    for body in backend.bodies:
+        text = (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).decode().strip()
+        if text.startswith("["):
+            items.extend(json.loads(text))
+        else:
+            items.extend(json.loads(line) for line in text.splitlines() if line.strip())
+    return items
