@@ -23,6 +23,7 @@ alone and goes on with the rest (in halves when no row is named), at most
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,8 @@ from .database import KIND_NAMES, Refused, Written
 from .engine import EngineError, EngineUnavailable
 from .otel_rows import attribute_text, timestamp
 from .rows import Batch
+
+_log = logging.getLogger(__name__)
 
 _STATUS_NAMES = {0: "Unset", 1: "Ok", 2: "Error"}
 
@@ -163,6 +166,7 @@ class ClickHouseSink:
     def __init__(self, engine: ClickHouseEngine):
         self.engine = engine
         self._resources: dict[str, dict[str, str]] = {}
+        self._told: set[str] = set()  # reasons said in the log (client events get no answer)
 
     @property
     def path(self) -> str:
@@ -184,6 +188,14 @@ class ClickHouseSink:
                     refused.append(Refused("logs", index, reason))
                 else:
                     refused.append(Refused("points", positions[kind][index], reason))
+        for reason in dict.fromkeys(row.reason for row in refused):
+            if reason not in self._told:
+                self._told.add(reason)
+                _log.warning(
+                    "%s; it is left out and the rest of its batch stored (the sender is told "
+                    "through OTLP partial success); further rows refused so are not logged",
+                    reason,
+                )
         return Written(batch.span_count, batch.log_count, batch.point_count, tuple(refused))
 
     def delete_older_than(self, cutoff_ns: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -385,9 +386,13 @@ def post_protobuf(url: str, message: Any) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def test_rows_refused_in_a_group_commit_are_rejected_in_the_export_they_came_from() -> None:
+def test_rows_refused_in_a_group_commit_are_rejected_in_the_export_they_came_from(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """The writer inserts the batches waiting together as one: the rows ClickHouse refuses
-    there are told to each export they came from (its partial success), not lost from view."""
+    there are told to each export they came from (its partial success), not lost from view,
+    and said once in serve's log (client events, answered before they are stored, get no
+    partial success)."""
 
     def records(name: str, bad: set[int]) -> Batch:
         return logs_batch(
@@ -405,6 +410,7 @@ def test_rows_refused_in_a_group_commit_are_rejected_in_the_export_they_came_fro
         engine.create_schema()
         writer = StoreWriter(ClickHouseSink(engine))
         try:
+            caplog.set_level(logging.WARNING, logger="bot_telemetry.store.clickhouse_ingest")
             # Lingering, both wait for the flush, which writes them as one group.
             exports = [records("first", {4}), records("second", {0, 5})]
             written = [writer.submit(batch, linger=30, enough=10_000) for batch in exports]
@@ -414,6 +420,8 @@ def test_rows_refused_in_a_group_commit_are_rejected_in_the_export_they_came_fro
             writer.close()
         stored = engine.raw(f"SELECT EventName FROM {engine.tables.qualified('otel_logs')}")
     assert [batch.rejected for batch in exports] == [1, 2]
+    said = [r.getMessage() for r in caplog.records if r.name.endswith("clickhouse_ingest")]
+    assert len(said) == 1 and "SeverityNumber" in said[0], said
     assert [(d.logs, len(d.refused)) for d in done] == [(5, 1), (4, 2)]
     assert sorted(name for (name,) in stored.rows) == sorted(
         [f"first {n}" for n in (0, 1, 2, 3, 5)] + [f"second {n}" for n in (1, 2, 3, 4)]
