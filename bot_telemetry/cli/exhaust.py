@@ -5,6 +5,7 @@
     bot-telemetry exhaust status T REQUEST_ID      # the job, with fresh download links
     bot-telemetry exhaust list T --limit 5
     bot-telemetry exhaust run                      # run submitted jobs now (cron: daily)
+    bot-telemetry exhaust retry T REQUEST_ID       # a job waiting to retry: run it now
     bot-telemetry exhaust audit                    # who downloaded what
     bot-telemetry exhaust vault-key                # a new key for BOT_TELEMETRY_VAULT_KEYS
 
@@ -140,6 +141,15 @@ def register(commands: Any) -> dict[str, Handler]:
     run = actions.add_parser("run", help="run submitted jobs now", **examples)
     _common(run)
 
+    retry = actions.add_parser(
+        "retry",
+        help="a job waiting to retry after a failed attempt: run it now, not after the wait",
+        **examples,
+    )
+    _common(retry)
+    retry.add_argument("tag", help="the tag the job was submitted with")
+    retry.add_argument("request_id", help="the requestId submit printed")
+
     audit = actions.add_parser(
         "audit", help="the downloads of exhaust files, newest first", **examples
     )
@@ -242,6 +252,8 @@ def _local(options: argparse.Namespace) -> tuple[int, Any]:
             f"no store at {store_file} and no exhaust folder at {settings.folder}: pass the "
             "--store serve uses (or its --exhaust-dir), or --url of the serve"
         )
+    if options.action == "retry":
+        return _retry_local(options, settings)
     exhaust = Exhaust(None, settings)  # submit, status, list and audit need no store
     base_url = _base_url(options)
     try:
@@ -310,6 +322,28 @@ def _run_local(options: argparse.Namespace, settings: Any) -> tuple[int, Any]:
         engine.close()
 
 
+def _retry_local(options: argparse.Namespace, settings: Any) -> tuple[int, Any]:
+    """The job made due in the jobs file, then run as ``run`` runs: here on the store, or by
+    the serve holding it (asked through its API, which wakes its runner)."""
+    from ..exhaust import Exhaust
+
+    exhaust = Exhaust(None, settings)
+    try:
+        status, answer = exhaust.retry(options.tag, options.request_id)
+    finally:
+        exhaust.close()
+    if status != 200:
+        return status, answer
+    status, ran_or_retried = _run_local(options, settings)
+    if options.url:  # serve held the store: its answer is the job as it retries
+        return status, ran_or_retried
+    exhaust = Exhaust(None, settings)
+    try:
+        return exhaust.read(options.tag, options.request_id, base_url=_base_url(options))
+    finally:
+        exhaust.close()
+
+
 def _remote(options: argparse.Namespace) -> tuple[int, Any]:
     base = options.url.rstrip("/")
     quote = urllib.parse.quote
@@ -323,6 +357,9 @@ def _remote(options: argparse.Namespace) -> tuple[int, Any]:
         return _call(options, "GET", f"{base}/dataset/v1/request/list/{quote(options.tag)}?{query}")
     if options.action == "run":
         return _call(options, "POST", f"{base}/api/exhaust/run", {})
+    if options.action == "retry":
+        query = urllib.parse.urlencode({"requestId": options.request_id})
+        return _call(options, "POST", f"{base}/api/exhaust/retry/{quote(options.tag)}?{query}", {})
     raise UsageError("the audit trail is read from the exhaust folder: leave out --url")
 
 

@@ -21,6 +21,8 @@ READ_ID: Final = "ekstep.analytics.dataset.request.info"
 LIST_ID: Final = "ekstep.analytics.dataset.request.list"
 #: Our download route's (UCI's API has none: its links go to cloud storage).
 DOWNLOAD_ID: Final = "bot-telemetry.exhaust.download"
+#: Our "retry now" route's (``POST /api/exhaust/retry/{tag}``).
+RETRY_ID: Final = "bot-telemetry.exhaust.retry"
 VERSION: Final = "1.0"
 
 
@@ -89,7 +91,19 @@ def job_result(
     }
     if with_message:
         result["statusMessage"] = job.status_message
+        # Ours, beside UCI's fields: when a job waiting after a failed attempt is tried
+        # again (epoch ms; null otherwise), so a page can offer to retry it now.
+        result["retryAt"] = job.retry_at_ms
     return result
 
 
-__all__ = ["DOWNLOAD_ID", "LIST_ID", "READ_ID", "SUBMIT_ID", "error", "job_result", "ok"]
+__all__ = [
+    "DOWNLOAD_ID",
+    "LIST_ID",
+    "READ_ID",
+    "RETRY_ID",
+    "SUBMIT_ID",
+    "error",
+    "job_result",
+    "ok",
+]

@@ -351,6 +351,38 @@ class JobStore:
             )
             return said.rowcount == 1
 
+    def retry_now(self, request_id: str) -> Job:
+        """A job waiting to retry after a failed attempt, made due now (the operator's "retry
+        now": the store or network is back before the wait is over); the runner takes it at
+        its next look, which ``serve`` makes at once. ``NotWaiting`` for a job that is not
+        waiting (KeyError for none)."""
+        now = self.clock()
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT * FROM exhaust_jobs WHERE request_id = ?", [request_id]
+            ).fetchone()
+            if row is None:
+                raise KeyError(request_id)
+            job = _job(row)
+            if job.status != SUBMITTED or job.retry_at_ms is None:
+                raise NotWaiting(job)
+            if job.retry_at_ms > now:
+                # "retrying at <then>, attempt N of 3, last error: ..." says when it runs.
+                message = job.status_message.replace(
+                    f"retrying at {_utc(job.retry_at_ms)}",
+                    f"retrying now (asked at {_utc(now)})",
+                    1,
+                )
+                db.execute(
+                    "UPDATE exhaust_jobs SET retry_at_ms = ?, status_message = ?, updated_ms = ? "
+                    "WHERE request_id = ?",
+                    [now, message, now, request_id],
+                )
+            row = db.execute(
+                "SELECT * FROM exhaust_jobs WHERE request_id = ?", [request_id]
+            ).fetchone()
+        return _job(row)
+
     def next_retry_ms(self) -> int | None:
         """When the first job waiting after a failed attempt may be tried again (epoch ms)."""
         row = (
@@ -517,6 +549,25 @@ class Difference:
         return f"{self.field} is {self.there} there, {self.here} here"
 
 
+class NotWaiting(Exception):
+    """A job asked to retry now that is not waiting to retry: what it is instead."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        if job.status == SUBMITTED:
+            said = (
+                "it is SUBMITTED for its first attempt, which the next run takes "
+                "(POST /api/exhaust/run or `bot-telemetry exhaust run` runs it now)"
+            )
+        elif job.status == PROCESSING:
+            said = f"it is PROCESSING (attempt {job.attempts} is running)"
+        elif job.status == FAILED:
+            said = "it is FAILED: submit the same request again to start it afresh"
+        else:
+            said = f"it is {job.status}"
+        super().__init__(f"job {job.request_id!r} is not waiting to retry: {said}")
+
+
 class JobConflict(Exception):
     """A request whose id (dataset, tag, requestedBy, requestedChannel, day, type) is an
     existing job's, with other parameters: returning that job would answer another question."""
@@ -620,6 +671,7 @@ __all__ = [
     "JobConflict",
     "JobStore",
     "JobsFileError",
+    "NotWaiting",
     "differences",
     "holder_id",
     "now_ms",

@@ -50,7 +50,7 @@ class Schedule:
 
 
 class Scheduler:
-    """Calls ``run`` on a thread by the schedule; ``wake()`` after a submit (mode ``now``).
+    """Calls ``run`` on a thread by the schedule; ``wake()`` after a submit or a retry made due.
     ``next_retry_ms`` says when the first retry is due (epoch ms, None for none); at that
     time ``now`` calls ``run`` and ``daily`` calls ``retries``."""
 
@@ -86,7 +86,9 @@ class Scheduler:
         self._thread.start()
 
     def wake(self) -> None:
-        if self.schedule.mode == "now":
+        """Look now: under ``now`` every submitted job runs, under ``daily`` the retries due
+        (a job made due by "retry now"); nothing under ``off`` (no thread)."""
+        if self.schedule.mode != "off":
             self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -32,7 +32,7 @@ from ..privacy import IdentityVault
 from ..store.engine import Engine
 from . import envelope
 from .destinations import AzureBlobFolder, Destination, LinkSigner, LocalFolder
-from .jobs import SUCCESS, AuditRecord, Job, JobConflict, JobStore, now_ms
+from .jobs import SUCCESS, AuditRecord, Job, JobConflict, JobStore, NotWaiting, now_ms
 from .requests import RequestError, parse_submit
 from .runner import Runner
 
@@ -133,15 +133,39 @@ class Exhaust:
             )
         job = self.jobs.find(tag, request_id, channel)
         if job is None:
-            field, message = (
-                ("tag", f"no job has the tag {tag!r}")
-                if not self.jobs.tag_exists(tag, channel)
-                else ("requestId", f"no job {request_id!r} has the tag {tag!r}")
-            )
-            return 404, envelope.error(envelope.READ_ID, field, message, "RESOURCE_NOT_FOUND")
+            return self._not_found(envelope.READ_ID, tag, request_id, channel)
         expires = self._expires()
         urls = self.links(job, expires, base_url, client)
         return 200, envelope.ok(envelope.READ_ID, envelope.job_result(job, urls, expires))
+
+    def retry(
+        self, tag: str, request_id: str | None, *, channel: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """The operator's "retry now": a job waiting to retry after a failed attempt is made
+        due at once (the runner takes it at its next look; ``serve`` wakes it), answered as
+        read answers; 409 for a job that is not waiting, naming what it is instead."""
+        if not request_id:
+            return 400, envelope.error(
+                envelope.RETRY_ID, "requestId", "is missing: expected the id submit returned"
+            )
+        job = self.jobs.find(tag, request_id, channel)
+        if job is None:
+            return self._not_found(envelope.RETRY_ID, tag, request_id, channel)
+        try:
+            job = self.jobs.retry_now(job.request_id)
+        except NotWaiting as waiting:
+            return 409, envelope.error(envelope.RETRY_ID, "requestId", str(waiting), "CONFLICT")
+        return 200, envelope.ok(envelope.RETRY_ID, envelope.job_result(job, [], self._expires()))
+
+    def _not_found(
+        self, api_id: str, tag: str, request_id: str, channel: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        field, message = (
+            ("tag", f"no job has the tag {tag!r}")
+            if not self.jobs.tag_exists(tag, channel)
+            else ("requestId", f"no job {request_id!r} has the tag {tag!r}")
+        )
+        return 404, envelope.error(api_id, field, message, "RESOURCE_NOT_FOUND")
 
     def list_jobs(
         self,

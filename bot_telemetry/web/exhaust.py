@@ -5,6 +5,7 @@
     GET  /dataset/v1/request/list/{tag}?limit=N
     GET  /dataset/v1/download/{file}?expires=...&signature=...   (files in the local folder)
     POST /api/exhaust/run                                           (run submitted jobs now)
+    POST /api/exhaust/retry/{tag}?requestId=...                     (a waiting retry, now)
 
 ``X-Channel-ID`` narrows read and list to one channel's jobs (the stored tag is
 ``tag:channel``). The guard of every route applies (loopback host names, the token when
@@ -176,6 +177,17 @@ def add_exhaust_routes(
             },
         )
 
+    async def retry_now(request: web.Request) -> web.Response:
+        status, answer = await blocking(
+            exhaust.retry,
+            request.match_info["tag"],
+            request.query.get("requestId"),
+            channel=request.headers.get("X-Channel-ID"),
+        )
+        if status == 200:
+            scheduler.wake()  # the runner takes it now, not at the retry's old time
+        return web.json_response(answer, status=status)
+
     async def run_now(request: web.Request) -> web.Response:
         done = await blocking(exhaust.run_pending)
         return web.json_response(ran(done))
@@ -185,6 +197,7 @@ def add_exhaust_routes(
     app.router.add_get("/dataset/v1/request/list/{tag}", list_jobs)
     app.router.add_get("/dataset/v1/download/{name:.+}", download)
     app.router.add_post("/api/exhaust/run", run_now)
+    app.router.add_post("/api/exhaust/retry/{tag}", retry_now)
 
     async def start(_: web.Application) -> None:
         scheduler.start()

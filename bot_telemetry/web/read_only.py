@@ -19,7 +19,7 @@ READ_ONLY = (
 )
 OTLP_PATHS = ("/v1/traces", "/v1/logs", "/v1/metrics")
 TELEMETRY_PATH = "/v1/telemetry"
-EXHAUST_POSTS = ("/dataset/v1/request/submit", "/api/exhaust/run")
+EXHAUST_POSTS = ("/dataset/v1/request/submit", "/api/exhaust/run", "/api/exhaust/retry/{tag}")
 EXHAUST_GETS = (
     "/dataset/v1/request/read/{tag}",
     "/dataset/v1/request/list/{tag}",

@@ -134,16 +134,31 @@ function message(job) {
     + `to ${config.endDate} (a bot is named by its service.name; submit again once it has some)`;
 }
 
-function jobRow(job) {
+// A job waiting to retry after a failed attempt (retryAt set) can be run now: the operator
+// knows the store or network is back before the wait is over.
+function retryButton(job, retry) {
+  if (job.status !== "SUBMITTED" || job.retryAt == null) return null;
+  const button = el("button", { type: "button", class: "retry-now",
+    "aria-label": `Retry job ${job.requestId} now` }, "Retry now");
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    retry(job);
+  });
+  return button;
+}
+
+function jobRow(job, retry) {
   const config = job.datasetConfig || {};
   const links = (job.downloadUrls || []).map((url) =>
     el("a", { href: url, download: "" }, decodeURIComponent(url.split("?")[0].split("/").pop())));
+  const button = retryButton(job, retry);
   return {
     failed: job.status === "FAILED",
     cells: [new Date(job.jobStats.dtJobSubmitted).toISOString(), DATASETS[job.dataset] || job.dataset,
       config.conversationId, config.startDate, config.endDate,
       el("span", { class: "job-status", "data-status": job.status }, job.status), job.attempts,
-      message(job), links.length ? el("span", {}, links) : "–", job.requestId],
+      button ? el("span", {}, message(job), " ", button) : message(job),
+      links.length ? el("span", {}, links) : "–", job.requestId],
   };
 }
 
@@ -168,7 +183,20 @@ async function showExhausts(tag) {
   const jobs = el("section", { class: "exhaust-jobs", "data-tag": tag });
   view.replaceChildren(...parts, el("h3", {}, `Jobs of the tag ${tag}`), jobs);
   const hash = window.location.hash;
-  const show = async () => {
+  const refused = el("p", { class: "error", role: "alert", hidden: true });
+  let show;
+  const retry = async (job) => {
+    try {
+      await uci(`/api/exhaust/retry/${encodeURIComponent(tag)}?requestId=${
+        encodeURIComponent(job.requestId)}`, { method: "POST" });
+      refused.hidden = true;
+    } catch (error) {
+      refused.textContent = inPageWords(error.message, () => undefined, "");
+      refused.hidden = false;
+    }
+    await show();
+  };
+  show = async () => {
     let found;
     try {
       found = await jobsOf(tag);
@@ -181,7 +209,8 @@ async function showExhausts(tag) {
     if (mine !== showing || window.location.hash !== hash) return; // another page by now
     const running = found.some((job) => job.status === "SUBMITTED" || job.status === "PROCESSING");
     jobs.dataset.following = running ? "yes" : "no";
-    jobs.replaceChildren(table(HEADINGS, found.map(jobRow)), el("p", { class: "shown-count" },
+    jobs.replaceChildren(refused, table(HEADINGS, found.map((job) => jobRow(job, retry))),
+      el("p", { class: "shown-count" },
       running ? "Following the jobs still to run…" : "Links work for a limited time: read again for fresh ones."));
     if (running) setTimeout(show, FOLLOW_MILLIS);
   };
