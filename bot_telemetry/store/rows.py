@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,6 +203,28 @@ class Batch:
                     self.resources[name].append(other.resources[name][index])
         self.rejected += other.rejected
         self.problems.extend(other.problems)
+
+    def without(
+        self, spans: Collection[int] = (), logs: Collection[int] = (), points: Collection[int] = ()
+    ) -> Batch:
+        """A copy without the rows at these indices (a span's events go with it): what a
+        store took of the batch when it refused those rows (``Written.refused``)."""
+        kept = Batch(rejected=self.rejected, problems=list(self.problems))
+        gone_spans = set(spans)
+        removed = {(self.spans["trace_id"][i], self.spans["span_id"][i]) for i in gone_spans}
+        events = zip(self.events["trace_id"], self.events["span_id"], strict=True)
+        gone_events = {i for i, key in enumerate(events) if key in removed} if removed else set()
+        for table, into, gone in (
+            (self.spans, kept.spans, gone_spans),
+            (self.events, kept.events, gone_events),
+            (self.logs, kept.logs, set(logs)),
+            (self.points, kept.points, set(points)),
+            (self.resources, kept.resources, set()),
+        ):
+            for name, values in table.items():
+                into[name].extend(value for i, value in enumerate(values) if i not in gone)
+        kept._seen_resources = set(self._seen_resources)
+        return kept
 
     def add_resource(self, resource: Resource) -> tuple[str, str]:
         """Record a resource once; returns its id and service name."""

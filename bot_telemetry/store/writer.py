@@ -263,7 +263,7 @@ class StoreWriter:
         refused = _by_job(jobs, written.refused)
         for job, own in zip(jobs, refused, strict=True):
             self._settle(job, refused=own)
-        self._hand_on(merged)
+        self._hand_on(merged, written.refused)
 
     def _write_alone(self, job: _Job) -> None:
         try:
@@ -273,7 +273,7 @@ class StoreWriter:
             self._settle(job, error)
             return
         self._settle(job, refused=list(written.refused))
-        self._hand_on(job.batch)
+        self._hand_on(job.batch, written.refused)
 
     def _settle(
         self, job: _Job, error: Exception | None = None, refused: list[Refused] | None = None
@@ -297,10 +297,17 @@ class StoreWriter:
             )
         job.future.set_result(written)
 
-    def _hand_on(self, written: Batch) -> None:
-        # The forwarding hook: committed rows handed on; its failure never fails a write.
+    def _hand_on(self, written: Batch, refused: tuple[Refused, ...] = ()) -> None:
+        # The forwarding hook: committed rows handed on (not those the store refused: their
+        # sender was told they are lost); its failure never fails a write.
         if self.on_written is not None:
             try:
+                if refused:
+                    gone = {
+                        kind: [row.index for row in refused if row.rows == kind]
+                        for kind in _ROW_KINDS
+                    }
+                    written = written.without(**gone)
                 self.on_written(written)
             except Exception:
                 _log.exception("could not hand written rows to the forwarder")

@@ -35,7 +35,9 @@ from tests.support.otlp_messages import (
     spans_request,
 )
 from tests.support.ports import free_port
+from tests.support.posthog import PostHogServer
 from tests.support.processes import run_cli_here, running
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 KEY = {"BOT_TELEMETRY_PSEUDONYM_KEY": "the same key on both collectors"}
@@ -63,11 +65,11 @@ def get(url: str) -> Any:
 
 
 @contextmanager
-def serve(store: str) -> Iterator[str]:
+def serve(store: str, env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["-m", "bot_telemetry.cli", "serve", "--store", store, "--port", str(port)]
-    with running([*args, "--no-grpc"], ready_url=f"{url}/api/health", env=KEY):
+    with running([*args, "--no-grpc"], ready_url=f"{url}/api/health", env={**KEY, **(env or {})}):
         yield url
 
 
@@ -454,3 +456,28 @@ def test_isolating_bad_rows_is_bounded_and_every_row_is_stored_or_refused() -> N
         "ClickHouse refused the row: Unsigned type must not contain '-' symbol: (while reading "
         "the value of key SeverityNumber) (CANNOT_PARSE_NUMBER)"
     }
+
+
+def test_rows_clickhouse_refused_are_not_forwarded_to_posthog(tmp_path: Path) -> None:
+    """serve forwards what it stored to PostHog: not the records ClickHouse refused, which
+    their sender counts as lost."""
+    posthog = PostHogServer()
+    records = [
+        {"time_unix_nano": T0, "event_name": "Stored", "severity_number": 9},
+        {"time_unix_nano": T0, "event_name": "RefusedByClickHouse", "severity_number": -1},
+        {"time_unix_nano": T0 + 1, "event_name": "StoredToo"},
+    ]
+    try:
+        with clickhouse_server(tmp_path / "clickhouse") as server:
+            store = server.url("otel")
+            create_schema(store)
+            env = {"POSTHOG_API_KEY": posthog.api_key, "POSTHOG_HOST": posthog.url}
+            with serve(store, env) as url:
+                status, answer = post_protobuf(f"{url}/v1/logs", logs_request(records))
+                assert status == 200, answer
+                rejected = ExportLogsServiceResponse.FromString(answer).partial_success
+                assert rejected.rejected_log_records == 1
+                wait_for(lambda: len(posthog.received()) >= 2, timeout=30)
+        assert sorted(event.name for event in posthog.received()) == ["Stored", "StoredToo"]
+    finally:
+        posthog.close()

@@ -317,3 +317,20 @@ def test_a_batch_filling_one_table_is_stored_with_every_column(tmp_path: Path) -
     assert written.logs == logs.log_count > 0
     assert stored == (logs.log_count, logs.log_count)
     assert spans == (merged.span_count,)
+
+
+def test_a_batch_without_refused_rows_keeps_the_others_and_drops_a_spans_events() -> None:
+    """What the writer forwards when the store refused some rows (``Written.refused``)."""
+    batch = spans_batch(
+        spans_request(
+            [
+                {"name": "refused", "events": [{"name": "its event", "time": T0}]},
+                {"name": "kept", "events": [{"name": "kept event", "time": T0}]},
+            ]
+        )
+    )
+    kept = batch.without(spans=[0])
+    assert kept.spans["name"] == ["kept"]
+    assert kept.events["name"] == ["kept event"]
+    assert kept.resources == batch.resources
+    assert batch.spans["name"] == ["refused", "kept"]  # the batch itself is left as it was
