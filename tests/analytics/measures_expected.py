@@ -416,6 +416,25 @@ def dependency_calls(plan: Plan, w: Window) -> list[Row]:
     return filled(w, found, ("dependency",), empty)
 
 
+def token_usage(plan: Plan, w: Window) -> list[Row]:
+    usage: dict[tuple[str, str], Row] = {}
+    for turn in plan.turns:
+        for call in turn.calls:
+            own = {"dependency": call.peer, "serviceName": "bot"}
+            if call.model is None or not w.within(call.start_ns):
+                continue
+            if turn_matches(turn, w.context, own):
+                row = usage.setdefault(
+                    (w.bucket(call.start_ns), call.model),
+                    {"calls": 0, "inputTokens": 0, "outputTokens": 0},
+                )
+                row["calls"] += 1
+                row["inputTokens"] += call.tokens[0] if call.tokens else 0
+                row["outputTokens"] += call.tokens[1] if call.tokens else 0
+    empty = {"calls": 0, "inputTokens": 0, "outputTokens": 0}
+    return filled(w, usage, ("model",), empty)
+
+
 def failed_turns(plan: Plan, w: Window) -> list[Row]:
     counts: dict[tuple[Any, ...], Row] = {}
     for turn in _turns(plan, w):
@@ -538,6 +557,7 @@ EXPECTED: dict[str, Callable[[Plan, Window], list[Row]]] = {
     "dialogOutcomes": dialog_outcomes,
     "dialogSteps": dialog_steps,
     "dependencyCalls": dependency_calls,
+    "tokenUsage": token_usage,
     "failedTurns": failed_turns,
     "exceptions": exceptions,
     "escalationRate": escalation_rate,

@@ -8,7 +8,8 @@ the plan, without running any query.
 The plan is random but seeded, over about four days from ``START`` (crossing a month's and a
 week's end): users on three channels and two locales, two bot versions, conversations with
 gaps longer than a session, recognized intents (some None, some scoring low), Q&A hits and
-misses, booking dialogs completed, cancelled, abandoned and still going at ``END``, failing
+misses (the answers a model's: its calls are GenAI chat spans with token usage, two models),
+booking dialogs completed, cancelled, abandoned and still going at ``END``, failing
 dependencies and turns, handoffs, client events with ratings. Every time is distinct, so no
 order depends on a tie.
 """
@@ -47,6 +48,11 @@ INTENTS = ("BookTable", "Greeting", "Help", "None")
 PEERS = ("nlu", "qna", "azure.blob")
 #: The recognizer's dependency: its results are recorded on its call's span.
 RECOGNIZER = "nlu"
+#: The models answering in the Q&A's place (by turn, without drawing from the random stream,
+#: so every other measure's data is as it was).
+MODELS = ("gpt-4o-mini", "gpt-4.1")
+#: What the models answer as (gen_ai.response.model): the measure keys the requested one.
+MODEL_VERSION = "-2025-04-14"
 DIALOG = "BookingDialog"
 STEPS = ("AskDay", "AskPartySize", "AskName", "Confirm")
 FAILURE_TYPES = ("KeyError", "TimeoutError")
@@ -65,6 +71,9 @@ class Call:
     start_ns: int
     duration_ns: int
     failed: bool
+    #: A model call's requested model, and its (input, output) tokens when it answered.
+    model: str | None = None
+    tokens: tuple[int, int] | None = None
 
 
 @dataclass
@@ -239,6 +248,9 @@ def _recognize_and_answer(rng: random.Random, clock: _Clock, turn: Turn, tick: i
     if turn.intent is None or turn.intent[0] == "None":
         qna_fails = rng.random() < 0.15
         call = Call("qna", clock.distinct(tick + MS), (15 + rng.randrange(90)) * MS, qna_fails)
+        call.model = MODELS[turn.index % len(MODELS)]
+        if not qna_fails:
+            call.tokens = (180 + turn.index % 41, 25 + turn.index % 13)
         turn.calls.append(call)
         tick = call.start_ns + call.duration_ns
         if not qna_fails:
@@ -348,6 +360,19 @@ class _Process:
         return found
 
 
+def _model_attributes(model: str, tokens: tuple[int, int] | None) -> dict[str, object]:
+    found: dict[str, object] = {
+        contract.ATTR_GEN_AI_OPERATION_NAME: "chat",
+        contract.ATTR_GEN_AI_PROVIDER_NAME: "openai",
+        contract.ATTR_GEN_AI_REQUEST_MODEL: model,
+    }
+    if tokens is not None:
+        found[contract.ATTR_GEN_AI_RESPONSE_MODEL] = model + MODEL_VERSION
+        found[contract.ATTR_GEN_AI_USAGE_INPUT_TOKENS] = tokens[0]
+        found[contract.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = tokens[1]
+    return found
+
+
 def record(plan: Plan) -> tuple[Traffic, dict[int, str]]:
     """The plan as OTLP export requests, made with the real SDK; and each turn's trace id."""
     services = {
@@ -383,13 +408,15 @@ def record(plan: Plan) -> tuple[Traffic, dict[int, str]]:
         # A recognizer's result is recorded on its call's span, as TelemetryRecognizer does.
         recognizer_context = context
         for call in turn.calls:
-            attributes = (
+            attributes: dict[str, object] = (
                 {contract.ATTR_DB_SYSTEM_NAME: call.peer}
                 if call.peer == "azure.blob"
                 else {contract.ATTR_PEER_SERVICE: call.peer}
             )
+            if call.model is not None:  # as llm_event_hooks describes it
+                attributes.update(_model_attributes(call.model, call.tokens))
             client = bot.tracer.start_span(
-                f"{call.peer} call",
+                f"chat {call.model}" if call.model else f"{call.peer} call",
                 context=context,
                 kind=SpanKind.CLIENT,
                 start_time=call.start_ns,

@@ -196,7 +196,7 @@ def test_the_catalog(collector: CollectorThread, planned: tuple[Path, Plan]) -> 
         found = json.loads(response.read())
     names = [m["measureType"] for m in found["measures"]]
     assert names[:3] == ["activeUsers", "newUsers", "conversations"]
-    assert len(names) == 22
+    assert len(names) == 23
     assert found["granularities"] == ["second", "minute", "hour", "day", "week", "month"]
     intents = next(m for m in found["measures"] if m["measureType"] == "intents")
     assert intents["keys"] == ["intent", "recognizer"]

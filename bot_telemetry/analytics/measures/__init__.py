@@ -67,6 +67,7 @@ ORDER = (
     "dialogOutcomes",
     "dialogSteps",
     "dependencyCalls",
+    "tokenUsage",
     "failedTurns",
     "exceptions",
     "escalationRate",
