@@ -1,40 +1,21 @@
 """Items a backend refuses one by one while it takes the rest of the batch (Application
 Insights' 206, OTLP's ``partial_success``): counted as lost, by reason, and said once per
-kind, in the backend's words without the items' data.
-
-A backend's message may quote what it refused ("Actual: alice@example.com", "span 'Alice's
-order'"): ``without_item_data`` keeps the service's words and drops what follows
-``Expected:``/``Actual:`` and any quoted value that is not a field or type name.
+kind, in the backend's words without the items' data (``privacy.item_data``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 
 from ..delivery.accounting import DROPPED_METRIC
+from ..privacy.item_data import without_item_data
 
 _log = logging.getLogger("bot_telemetry.export")
 
 REJECTED = "rejected"
 
-_ITS_DATA = re.compile(r"\s*(Expected|Actual)\s*:.*", re.DOTALL | re.IGNORECASE)
-_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
-_NAMED = re.compile(r"(field|type|property|key|attribute)\s*$", re.IGNORECASE)
-_NAME = re.compile(r"[\w.]+")
-
-
-def without_item_data(message: str, limit: int = 160) -> str:
-    """``message`` without what may be the refused item's own data (see the module doc)."""
-    text = _ITS_DATA.sub("", message).strip()
-
-    def quoted(found: re.Match[str]) -> str:
-        value = found.group(1) if found.group(1) is not None else found.group(2)
-        named = _NAMED.search(text, 0, found.start())
-        return found.group(0) if named and _NAME.fullmatch(value) else "'…'"
-
-    return _QUOTED.sub(quoted, text).rstrip(" .,;")[:limit]
+__all__ = ["REJECTED", "Refusals", "without_item_data"]
 
 
 class Refusals:

@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..privacy.item_data import without_item_data
 from .clickhouse import ClickHouseEngine
 from .database import KIND_NAMES, Refused, Written
 from .engine import EngineError, EngineUnavailable
@@ -268,14 +269,14 @@ def _pieces(start: int, end: int, message: str) -> list[tuple[int, int]]:
 
 def refusal_reason(message: str) -> str:
     """ClickHouse's reason for refusing a row, without the row's data: its words up to "at
-    row" (a constraint's expression and column values, and the input it quoted, follow
-    there), and the error's name."""
+    row" (a constraint's expression and column values follow there), without the input it
+    quoted, and the error's name."""
     found = _EXCEPTION.search(message)
     text = message[found.end() :] if found else message
     name = _CODE_NAME.search(text)
     text = _AT_ROW.split(text, maxsplit=1)[0]
     text = _QUOTED_INPUT.sub("", text).strip().rstrip("(:;,. ").strip()
-    text = " ".join(text.split())
+    text = without_item_data(" ".join(text.split()), limit=240)
     reason = f"ClickHouse refused the row: {text}" if text else "ClickHouse refused the row"
     if name and name.group(1) not in text:
         reason += f" ({name.group(1)})"

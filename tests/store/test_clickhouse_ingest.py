@@ -21,7 +21,11 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
-from bot_telemetry.store.clickhouse_ingest import ClickHouseSink, insert_keeping_the_good
+from bot_telemetry.store.clickhouse_ingest import (
+    ClickHouseSink,
+    insert_keeping_the_good,
+    refusal_reason,
+)
 from bot_telemetry.store.rows import Batch, logs_batch
 from bot_telemetry.store.writer import StoreWriter
 from tests.receive.sunbird.events import bundle, event
@@ -453,7 +457,7 @@ def test_isolating_bad_rows_is_bounded_and_every_row_is_stored_or_refused() -> N
         f"row {n}" for n in range(200) if n not in refused_rows
     )
     assert {reason for _, reason in refused} == {
-        "ClickHouse refused the row: Unsigned type must not contain '-' symbol: (while reading "
+        "ClickHouse refused the row: Unsigned type must not contain '…' symbol: (while reading "
         "the value of key SeverityNumber) (CANNOT_PARSE_NUMBER)"
     }
 
@@ -481,3 +485,33 @@ def test_rows_clickhouse_refused_are_not_forwarded_to_posthog(tmp_path: Path) ->
         assert sorted(event.name for event in posthog.received()) == ["Stored", "StoredToo"]
     finally:
         posthog.close()
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (
+            "Code: 27. DB::Exception: Cannot parse input: expected '\"' before: 'alice@example.com"
+            "\"}': (while reading the value of key Body): (at row 3)\n: While executing "
+            "JSONEachRowRowInputFormat. (CANNOT_PARSE_INPUT_ASSERTION_FAILED) (version 26.9.2.1)",
+            "ClickHouse refused the row: Cannot parse input: expected '…': (while reading the "
+            "value of key Body) (CANNOT_PARSE_INPUT_ASSERTION_FAILED)",
+        ),
+        (
+            "Received ClickHouse exception, code: 469, server response: Code: 469. "
+            "DB::Exception: Constraint `short_body` for table otel.otel_logs is violated at row "
+            "1. Expression: (length(Body) < 10). Column values: Body = 'alice@example.com'. "
+            "(VIOLATED_CONSTRAINT) (version 25.8.1.1) (for url http://clickhouse:8123)",
+            "ClickHouse refused the row: Constraint `short_body` for table otel.otel_logs is "
+            "violated (VIOLATED_CONSTRAINT)",
+        ),
+        (
+            "Code: 6. DB::Exception: Cannot parse string 'alice' as UInt8: syntax error at "
+            "begin of string. (at row 1) (CANNOT_PARSE_TEXT) (version 26.9.2.1)",
+            "ClickHouse refused the row: Cannot parse string '…' as UInt8: syntax error at "
+            "begin of string (CANNOT_PARSE_TEXT)",
+        ),
+    ],
+)
+def test_clickhouses_reason_is_said_without_the_rows_data(message: str, reason: str) -> None:
+    assert refusal_reason(message) == reason
