@@ -23,8 +23,11 @@ _log = logging.getLogger(__name__)
 
 #: A line worth parsing after the first: a usage object or a finish reason that is set.
 _WANTED: Final = re.compile(rb'"(?:usage|finish_reason)"\s*:\s*[{"]')
-#: A longer line (a long answer in one event) is skipped rather than gathered.
+#: A longer line (a long answer in one event) is skipped rather than gathered, but for the
+#: end of it, where a usage object would be.
 _LINE_LIMIT: Final = 64 * 1024
+_TAIL: Final = 4096
+_USAGE: Final = re.compile(rb'"usage"\s*:\s*\{')
 #: Content encodings read (zlib's); an answer in another (br, zstd) goes on unread.
 _WBITS: Final = {"": None, "identity": None, "gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -40,6 +43,7 @@ class EventReader:
         self._decoder = zlib.decompressobj(wbits) if wbits is not None else None
         self._pending = b""
         self._skipping = False
+        self._tail = b""
         self._first = True
 
     def feed(self, chunk: bytes) -> None:
@@ -47,27 +51,45 @@ class EventReader:
             return
         try:
             data = self._decoder.decompress(chunk) if self._decoder is not None else chunk
+            if self._skipping:
+                end = data.find(b"\n")
+                if end < 0:
+                    self._tail = (self._tail + data)[-_TAIL:]
+                    return
+                self._read_tail(self._tail + data[:end])
+                self._skipping, self._tail, data = False, b"", data[end + 1 :]
             lines = (self._pending + data).split(b"\n")
             self._pending = lines.pop()
             for line in lines:
-                if self._skipping:  # the end of a line too long to read
-                    self._skipping = False
-                else:
-                    self._line(line)
+                self._line(line)
             if len(self._pending) > _LINE_LIMIT:
-                self._pending, self._skipping = b"", True
+                self._skipping, self._tail = True, self._pending[-_TAIL:]
+                self._pending = b""
         except Exception:  # telemetry must never fail the answer: stop reading it
             self.usable = False
             _log.debug("could not read a streamed model answer", exc_info=True)
 
+    def _read_tail(self, tail: bytes) -> None:
+        # A line too long to gather (the Responses API's response.completed repeats the
+        # whole answer): its usage comes last, so the end of the line is enough.
+        found = list(_USAGE.finditer(tail))
+        if found:
+            text = tail[found[-1].end() - 1 :].decode("utf-8", "replace")
+            usage, _ = json.JSONDecoder().raw_decode(text)
+            self._on_event({"usage": usage})
+
     def close(self) -> None:
         """The stream ended: its last line, if it had no line break."""
-        if self.usable and self._pending and not self._skipping:
-            pending, self._pending = self._pending, b""
-            try:
-                self._line(pending)
-            except Exception:
-                _log.debug("could not read a streamed model answer", exc_info=True)
+        if not self.usable:
+            return
+        try:
+            if self._skipping:
+                self._read_tail(self._tail)
+            elif self._pending:
+                self._line(self._pending)
+        except Exception:
+            _log.debug("could not read a streamed model answer", exc_info=True)
+        self._pending, self._tail, self._skipping = b"", b"", False
 
     def _line(self, line: bytes) -> None:
         if not line.startswith(b"data:"):

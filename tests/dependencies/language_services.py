@@ -17,7 +17,8 @@
   ``stream_options.include_usage`` asks, then ``data: [DONE]``; ``pause`` in the text holds
   the stream after its first two events until the test releases it, ``gzip`` compresses it;
 - ``POST /v1/embeddings`` and the Responses API's ``POST /v1/responses`` (streamed too: its
-  ``response.created``, ``response.output_text.delta`` and ``response.completed`` events).
+  ``response.created``, ``response.output_text.delta`` and ``response.completed`` events);
+  ``long`` in the text makes the answer long (``LONG_REPEATS``).
 
 Each checks the key header the real service wants (401 otherwise) and records what it
 received. A text containing ``throttle`` is answered 429 with ``Retry-After``, ``slow``
@@ -42,6 +43,18 @@ NO_ANSWER = "No answer found"
 ANSWER_PROMPT = "Answer the user's question"
 ANSWER_OPENING = "You asked:"
 MODEL_VERSION = "-2024-07-18"
+
+
+#: ``long`` in the text: an answer of about 110 KB, whose Responses API ``response.completed``
+#: event (repeating the whole answer) is one line longer than a reader should gather.
+LONG_REPEATS = 10_000
+
+
+def pieces(content: str) -> list[str]:
+    """How the answer streams: a word at a time, or 4 KB at a time when it is long."""
+    if len(content) > 4096:
+        return [content[i : i + 4096] for i in range(0, len(content), 4096)]
+    return [word + " " for word in content.split(" ")]
 
 
 CHAT_USAGE = {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}
@@ -163,7 +176,8 @@ def language_app(received: Received) -> web.Application:
         messages = body.get("messages") or body.get("input")
         if isinstance(messages, list) and messages[0]["content"].startswith(ANSWER_PROMPT):
             # A written answer, repeating the user's words as models do.
-            return f"{ANSWER_OPENING} {text}. We fly there daily."
+            written = f"{ANSWER_OPENING} {text}. We fly there daily."
+            return written + " Every day." * LONG_REPEATS if "long" in text else written
         return json.dumps({"intent": "BookFlight" if "flight" in text else "None", "score": 0.8})
 
     async def complete(request: web.Request) -> web.StreamResponse:
@@ -199,7 +213,7 @@ def language_app(received: Received) -> web.Application:
         if usage:
             base["usage"] = None
         deltas = [{"role": "assistant", "content": ""}]
-        deltas += [{"content": word + " "} for word in content.split(" ")]
+        deltas += [{"content": piece} for piece in pieces(content)]
         events: list[Any] = [
             {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             for delta in deltas
@@ -268,9 +282,9 @@ def language_app(received: Received) -> web.Application:
             return web.json_response(done)
         started = {**done, "status": "in_progress", "output": [], "usage": None}
         events = [("response.created", {"type": "response.created", "response": started})]
+        kind = "response.output_text.delta"
         events += [
-            (kind, {"type": kind, "item_id": "msg_1", "delta": word + " "})
-            for kind, word in (("response.output_text.delta", w) for w in content.split(" "))
+            (kind, {"type": kind, "item_id": "msg_1", "delta": piece}) for piece in pieces(content)
         ]
         events.append(("response.completed", {"type": "response.completed", "response": done}))
         lines = [f"event: {kind}\ndata: {json.dumps(event)}" for kind, event in events]

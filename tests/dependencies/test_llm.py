@@ -342,15 +342,22 @@ RESPONSE = {
 }
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize(
+    ("stream", "text"),
+    [(False, UTTERANCE), (True, UTTERANCE), (True, "long: " + UTTERANCE)],
+    ids=["whole", "streamed", "streamed long"],
+)
 async def test_a_responses_api_call_is_a_chat_span(
     telemetry: CapturedTelemetry,
     model: tuple[str, Received],
     client: httpx.AsyncClient,
     stream: bool,
+    text: str,
 ) -> None:
+    """A long answer's last event (the whole response again, over 100 KB in one line) is
+    not gathered: its usage is read from the end of the line."""
     _, received = model
-    messages = chat()["messages"]
+    messages = chat(text)["messages"]
     body = {"model": "gpt-4o-mini", "input": messages, "max_output_tokens": 100}
     got: list[bytes] = []
 
@@ -363,8 +370,10 @@ async def test_a_responses_api_call_is_a_chat_span(
             response = await client.post("/v1/responses", json=body)
             got.append(response.content)
 
-    await run_turn(logic)
+    await run_turn(logic, text)
     assert b"daily" in got[0]
+    if stream:
+        assert got[0] == bytes(received.streamed)
     span = model_span(telemetry)
     assert span.name == "chat gpt-4o-mini"
     assert attributes_of(span, RESPONSE) == RESPONSE
