@@ -62,6 +62,11 @@ ATTR_LOG_RECORD_UID: Final = "log.record.uid"
 #: A resource attribute a process sets when it forwards its own events to PostHog, so that
 #: ``bot-telemetry serve`` does not forward them a second time.
 RESOURCE_POSTHOG_FORWARDED: Final = "bot_telemetry.posthog.forwarded"
+#: OpenTelemetry's resource attribute naming the distribution a process's SDK came with, and
+#: ours (``configure()`` sets it): ``bot-telemetry serve`` knows its sender applied the
+#: privacy policy already, and applies it to other services' telemetry.
+RESOURCE_DISTRO_NAME: Final = "telemetry.distro.name"
+DISTRO_NAME: Final = "bot-telemetry"
 
 #: The log record attribute Azure Monitor turns into a customEvents row.
 CUSTOM_EVENT_NAME: Final = "microsoft.custom_event.name"
@@ -133,10 +138,12 @@ __all__ = [
     "CONVERSATION_ATTRIBUTES",
     "CUSTOM_EVENT_NAME",
     "CUSTOM_MEASUREMENTS",
+    "DISTRO_NAME",
     "EVENT_NAME",
     "PEER_ATTRIBUTES",
     "PROACTIVE_EVENT_NAMES",
     "PROMOTED_SPAN_ATTRIBUTES",
+    "RESOURCE_DISTRO_NAME",
     "RESOURCE_POSTHOG_FORWARDED",
     "SESSION_ATTRIBUTES",
     "TURN_SPAN_NAME",

@@ -21,7 +21,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from ..contract import RESOURCE_POSTHOG_FORWARDED
+from ..contract import DISTRO_NAME, RESOURCE_DISTRO_NAME, RESOURCE_POSTHOG_FORWARDED
 from ..delivery import ExportAccounting
 from ..delivery.queue import EXIT_FLUSH_MILLIS
 from ..privacy import DEFAULT_POLICY, PrivacyPolicy, set_current_policy
@@ -177,6 +177,8 @@ def configure(
         "service.namespace": service_namespace,
         "service.version": service_version,
         "service.instance.id": service_instance_id or _instance_id(),
+        # So that `bot-telemetry serve` knows the policy was applied here already.
+        RESOURCE_DISTRO_NAME: DISTRO_NAME,
     }
     attributes.update(resource_attributes or {})
 

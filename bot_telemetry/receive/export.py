@@ -19,7 +19,7 @@ from ..privacy import current_policy
 from ..store.engine import EngineUnavailable
 from ..store.rows import Batch, logs_batch, metrics_batch, spans_batch
 from ..store.writer import StoreWriter, WriterBusy
-from . import browser, otlp
+from . import otlp, services
 from .otlp import Encoding, OtlpError, Signal
 
 _log = logging.getLogger(__name__)
@@ -43,8 +43,7 @@ def parse(
 ) -> Batch:
     """Body bytes to rows; CPU work, so the servers run it off their event loop."""
     message = otlp.decode(signal, otlp.decompress(body, content_encoding, limit), encoding)
-    if signal is Signal.TRACES:
-        browser.make_safe(message, current_policy())
+    services.make_safe(signal, message, current_policy())
     return _FLATTEN[signal](message)
 
 

@@ -1,7 +1,8 @@
 """Spans a browser sends straight to ``serve`` (the web chat page's XHR instrumentation, the
 OpenTelemetry JS web SDK) never passed a bot's privacy policy: a page's call to
 ``/api/profile?mobile=…&email=…`` was stored with its query. Over real OTLP/HTTP to a real
-``serve``; the bot's own spans (Python SDK) are stored as the bot's policy made them."""
+``serve``; the bot's own spans (its resource marked by ``configure()``) are stored as the
+bot's policy made them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
+from bot_telemetry.contract import DISTRO_NAME, RESOURCE_DISTRO_NAME
 from bot_telemetry.privacy import PrivacyPolicy
 from bot_telemetry.privacy.current import set_current_policy
 from bot_telemetry.web import CollectorThread, ServerConfig
@@ -35,9 +37,12 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collector
         set_current_policy(None)
 
 
-def send(url: str, language: str) -> dict[str, Any]:
+def send(url: str, language: str, bot: bool = False) -> dict[str, Any]:
     """One CLIENT span as the XHR instrumentation records it; its stored attributes."""
-    resource = Resource.create({"service.name": "webchat", "telemetry.sdk.language": language})
+    attributes = {"service.name": "webchat", "telemetry.sdk.language": language}
+    if bot:
+        attributes[RESOURCE_DISTRO_NAME] = DISTRO_NAME
+    resource = Resource.create(attributes)
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces")))
     tracer = provider.get_tracer("@opentelemetry/instrumentation-xml-http-request")
@@ -72,4 +77,4 @@ def test_an_opened_policy_keeps_the_query_redacted(served: CollectorThread) -> N
 
 
 def test_a_bots_span_is_stored_as_its_policy_made_it(served: CollectorThread) -> None:
-    assert send(served.url, "python")["http.url"] == URL
+    assert send(served.url, "python", bot=True)["http.url"] == URL
