@@ -15,8 +15,9 @@ Two jobs, both on values whose meaning we do not know:
 * ``personal``: whether a value might be personal data at all. Free text (anything with
   whitespace, or encoded whitespace) might be; so might anything the patterns find, a
   number only in digits the patterns would take (a card's, an Aadhaar number or virtual id,
-  a phone number in the bare shapes above), and a public IP address (an online identifier
-  of the user's device or network). Other numbers, identifiers, GUIDs, timestamps,
+  a phone number in the bare shapes above), a public IP address (an online identifier
+  of the user's device or network) and a British postcode written as one token
+  (``SW1A1AA``: some 40 people share one). Other numbers, identifiers, GUIDs, timestamps,
   versions and other single tokens are not.
 
 Both are pure functions of the text, so results are cached: values repeat turn after turn.
@@ -83,6 +84,18 @@ _IPV4 = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?")
 _IPV6 = re.compile(r"\[?([0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,4})\]?(?::\d{1,5})?")
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?: ?(?:Z|[+-]\d{2}:?\d{2}|UTC))?"
+)
+
+# A British postcode: an area, its district, and the inward code (a digit and two letters,
+# never C, I, K, M, O or V); the area must be one of the postcode areas, so a product
+# code of the same shape (XY12AB) is not one.
+_UK_POSTCODE = re.compile(r"([A-Z]{1,2})\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2}", re.IGNORECASE)
+_UK_POSTCODE_AREAS: Final = frozenset(
+    "AB AL B BA BB BD BH BL BN BR BS BT CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL DN "
+    "DT DY E EC EH EN EX FK FY G GL GU GY HA HD HG HP HR HS HU HX IG IM IP IV JE KA KT KW KY "
+    "L LA LD LE LL LN LS LU M ME MK ML N NE NG NN NP NR NW OL OX PA PE PH PL PO PR RG RH RM "
+    "S SA SE SG SK SL SM SN SO SP SR SS ST SW SY TA TD TF TN TQ TR TS TW UB W WA WC WD WF WN "
+    "WR WS WV YO ZE".split()
 )
 
 #: How many distinct values the caches remember.
@@ -225,6 +238,12 @@ def is_ip_address(text: str) -> bool:
         return False
 
 
+def is_uk_postcode(text: str) -> bool:
+    """Whether ``text`` is a British postcode (``SW1A 1AA``, ``sw1a1aa``) in a real area."""
+    found = _UK_POSTCODE.fullmatch(text)
+    return found is not None and found.group(1).upper() in _UK_POSTCODE_AREAS
+
+
 def is_dotted_quad(text: str) -> bool:
     """Whether ``text`` is four numbers joined by dots, the shape IPv4 addresses and
     versions share (``4.17.1.2``)."""
@@ -348,6 +367,8 @@ def personal(text: str) -> bool:
     if "@" in text and (EMAIL.search(text) or UPI.search(text)):
         return True
     if ("." in text or ":" in text) and is_ip_address(text):
+        return True
+    if 5 <= len(text) <= 7 and is_uk_postcode(text):
         return True
     digits = sum(ch.isdigit() for ch in text)
     if digits < 4:

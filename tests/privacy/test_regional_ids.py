@@ -255,6 +255,30 @@ async def test_ip_addresses_under_unknown_keys_stay_in_the_bot(otlp: Exported) -
     assert data.count(b"4.17.1.2") == data.count(b"appVersion")
 
 
+@pytest.mark.parametrize("value", ["SW1A1AA", "sw1a1aa", "EC1A1BB", "M11AE", "DN551PT"])
+def test_a_british_postcode_in_one_token_is_personal(value: str) -> None:
+    # some 40 people share one; written with its space it is free text already
+    assert personal(value) and personal(f"{value[:-3]} {value[-3:]}")
+
+
+@pytest.mark.parametrize("value", ["XY12AB", "AB12CD", "SW1A1AC", "560001", "ORD12"])
+def test_what_only_looks_like_a_postcode_is_not(value: str) -> None:
+    # no such area, an inward code's letter never used (C), an Indian PIN: a district's
+    # area of ~70,000 people, kept like the district itself
+    assert not personal(value)
+
+
+async def test_a_postcode_under_an_unknown_key_stays_in_the_bot(otlp: Exported) -> None:
+    client = OpenTelemetryBotTelemetryClient()
+
+    async def logic(context: TurnContext) -> None:
+        client.track_event("Delivery", {"deliverTo": "SW1A1AA", "pin": "560001", "sku": "XY12AB"})
+
+    data = await exported_turn(otlp, logic)
+    assert b"Delivery" in data and b"560001" in data and b"XY12AB" in data
+    assert b"SW1A1AA" not in data
+
+
 @pytest.mark.parametrize(
     "key", ["aadhaarNumber", "aadhar_no", "msisdn", "beneficiaryMsisdn", "dob", "clientIp", "vpa"]
 )
