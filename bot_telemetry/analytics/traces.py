@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 
 from ..store.database import KIND_NAMES, STATUS_ERROR
 from ..store.engine import Engine
+from ..store.rows import trace_key
 from .json_values import load_json, load_object
 from .query import Query
 from .window import FIRST_STEP_NS, TimeWindow, latest_first
@@ -259,12 +260,23 @@ class TraceDetail(TypedDict):
     conversation_id: str | None
 
 
+# One trace is read in two steps, so that a store of 10M spans is not read whole for it
+# (spans are kept in arrival order, not by trace): when its spans start, from the trace_key
+# column alone (one integer a row; the text trace_id is compared only where the integer
+# matches), then its spans between those times, which DuckDB's zone maps (and ClickHouse's
+# daily partitions and time-ordered key) narrow to the row groups (parts) of that stretch.
+TRACE_TIMES = Query(
+    "traces.times",
+    """SELECT min(start_ns), max(start_ns) FROM spans
+       WHERE trace_key = $trace_key AND trace_id = $trace_id""",
+)
 TRACE_SPANS = Query(
     "traces.spans",
     """SELECT span_id, parent_span_id, service_name, name, kind, start_ns, end_ns,
               duration_ns, status_code, status_message, attributes, links, scope_name,
               scope_version, resource_attributes, conversation_id
-       FROM spans WHERE trace_id = $trace_id ORDER BY start_ns, span_id""",
+       FROM spans WHERE trace_id = $trace_id AND start_ns BETWEEN $first_ns AND $last_ns
+       ORDER BY start_ns, span_id""",
 )
 STORED_TRACES = Query(
     "traces.stored",
@@ -276,17 +288,24 @@ TRACE_SPAN_EVENTS = Query(
     """SELECT span_id, time_ns, name, attributes FROM span_events WHERE trace_id = $trace_id
        ORDER BY span_id, seq""",
 )
+# Log records by the integer key too, not by time: a record's clock (a browser's, another
+# service's) need not agree with the spans'.
 TRACE_LOGS = Query(
     "traces.logs",
     """SELECT time_ns, service_name, span_id, event_name, severity_text, body, attributes
-       FROM logs WHERE trace_id = $trace_id ORDER BY time_ns, span_id, event_name, body""",
+       FROM logs WHERE trace_key = $trace_key AND trace_id = $trace_id
+       ORDER BY time_ns, span_id, event_name, body""",
 )
 
 
 def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
     """The whole trace in tree order (children after their parent), or None if unknown."""
     trace_id = valid_trace_id(trace_id)
-    rows = TRACE_SPANS.run(engine, trace_id=trace_id).rows
+    key = trace_key(trace_id)
+    first_ns, last_ns = TRACE_TIMES.run(engine, trace_key=key, trace_id=trace_id).rows[0]
+    if first_ns is None:
+        return None
+    rows = TRACE_SPANS.run(engine, trace_id=trace_id, first_ns=first_ns, last_ns=last_ns).rows
     if not rows:
         return None
     links = {row[0]: _links(row[11]) for row in rows if row[11]}
@@ -377,7 +396,7 @@ def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
             attributes=_load(attributes),
         )
         for time_ns, service, span_id, event_name, severity, body, attributes in TRACE_LOGS.run(
-            engine, trace_id=trace_id
+            engine, trace_key=key, trace_id=trace_id
         )
     ]
     return TraceDetail(

@@ -44,7 +44,8 @@ def parameter_type(value: Any) -> str:
     if isinstance(value, bool):
         return "Bool"
     if isinstance(value, int):
-        return "Int64"
+        # A trace_key (an id's first 8 bytes) is past Int64 half the time.
+        return "UInt64" if value >= 2**63 else "Int64"
     if isinstance(value, float):
         return "Float64"
     if value is None:

@@ -233,7 +233,8 @@ ARRAY JOIN arrayZip(`Events.Timestamp`, `Events.Name`, `Events.Attributes`) AS e
     nullIf(Body, '') AS body, {event_name} AS event_name,
     {_first_attr("LogAttributes", CONVERSATION_ATTRIBUTES)} AS conversation_id,
     LogAttributes AS attributes, ScopeName AS scope_name,
-    ResourceAttributes AS resource_attributes
+    ResourceAttributes AS resource_attributes,
+    if(TraceId = '', NULL, {_trace_key("TraceId")}) AS trace_key
 FROM {logs_table}"""
 
     def events(mentioned: frozenset[str] | None) -> str:

@@ -78,7 +78,7 @@ def logs(mentioned: frozenset[str] | None) -> str:
     resource, join = _resources(mentioned, "l", "resource_attributes")
     return f"""SELECT l.time_ns, l.trace_id, l.span_id, l.service_name, l.severity_number,
     l.severity_text, l.body, l.event_name, l.conversation_id, l.attributes, l.scope_name,
-    {resource} AS resource_attributes
+    {resource} AS resource_attributes, l.trace_key
 FROM main.logs l {join}"""
 
 

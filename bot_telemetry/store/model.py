@@ -138,6 +138,7 @@ LOGS = Relation(
         Column("attributes", "ATTRIBUTES", "the record's attributes"),
         Column("scope_name", "VARCHAR", "the instrumentation scope"),
         Column("resource_attributes", "ATTRIBUTES", "the resource's attributes"),
+        Column("trace_key", "UBIGINT", "as on spans"),
     ),
 )
 
