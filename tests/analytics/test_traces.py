@@ -25,7 +25,7 @@ from bot_telemetry.store.compiler import bound
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine
 from bot_telemetry.store.rows import spans_batch
-from tests.support.otlp_messages import T0, new_span_id, new_trace_id, spans_request
+from tests.support.otlp_messages import BOT, T0, new_span_id, new_trace_id, spans_request
 
 
 def test_links_scope_and_resources(tmp_path: Path) -> None:
@@ -62,6 +62,7 @@ def test_links_scope_and_resources(tmp_path: Path) -> None:
     assert resource["service"] == "api"
     assert resource["attributes"] == {
         "service.name": "api",
+        **BOT,
         "service.version": "1.4.2",
         "host.name": "box-1",
     }

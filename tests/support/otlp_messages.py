@@ -1,5 +1,7 @@
 """Small OTLP export requests built field by field, for tests that need exact (and hostile)
-values an SDK would never produce."""
+values an SDK would never produce. Their resource is marked as a bot's (``configure()``'s
+``telemetry.distro.name``), so ``serve`` stores them as they are: other services' telemetry
+gets its privacy policy (tests/receive/test_other_services.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from bot_telemetry.contract import DISTRO_NAME, RESOURCE_DISTRO_NAME
+
 T0 = 1_700_000_000_000_000_000
+#: What every request's resource says besides its service's name.
+BOT: dict[str, Any] = {RESOURCE_DISTRO_NAME: DISTRO_NAME}
 _ids = itertools.count(1)
 
 
@@ -59,7 +65,7 @@ def spans_request(
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend(
-        attributes({"service.name": service, **(resource or {})})
+        attributes({"service.name": service, **BOT, **(resource or {})})
     )
     scope = resource_spans.scope_spans.add()
     scope.scope.name, scope.scope.version = "tests", "1.2.3"
@@ -92,7 +98,7 @@ def spans_request(
 def logs_request(records: list[dict[str, Any]], service: str = "svc") -> ExportLogsServiceRequest:
     request = ExportLogsServiceRequest()
     resource_logs = request.resource_logs.add()
-    resource_logs.resource.attributes.extend(attributes({"service.name": service}))
+    resource_logs.resource.attributes.extend(attributes({"service.name": service, **BOT}))
     scope = resource_logs.scope_logs.add()
     for fields in records:
         fields = dict(fields)
@@ -113,7 +119,7 @@ def metrics_request(
     ``monotonic``, ``unit``, ``description``."""
     request = ExportMetricsServiceRequest()
     resource_metrics = request.resource_metrics.add()
-    resource_metrics.resource.attributes.extend(attributes({"service.name": service}))
+    resource_metrics.resource.attributes.extend(attributes({"service.name": service, **BOT}))
     scope = resource_metrics.scope_metrics.add()
     scope.scope.name = "tests"
     for spec in metrics:
