@@ -36,6 +36,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
+from bot_telemetry.contract import TURN_SPAN_NAME
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine, Engine
 from tests.bot.harness import RunningBot, running_bot
@@ -135,14 +136,78 @@ async def _record() -> tuple[Traffic, int, int, int]:
     return Traffic(requests=[]), start_ns, middle_ns, time.time_ns()
 
 
+#: ``returner``'s turns, in order, and how many minutes after the first each is stored (the
+#: bot runs them at once; their telemetry is moved later, trace by trace): they say "hi",
+#: Web Chat opens their page again 20 minutes later, they say "hi again" 20 minutes after
+#: that; 32 minutes later the page opens again and 23 minutes after that they say "back".
+#: Their sessions, by what they did: at 0, at 40, and at 95 (with the page opened at 72).
+RETURNER_TURNS = (
+    ("message", 0),
+    ("conversationUpdate", 20),
+    ("message", 40),
+    ("conversationUpdate", 72),
+    ("message", 95),
+)
+
+
+async def _record_returner() -> tuple[Traffic, int, int, int]:
+    start_ns = time.time_ns()
+    async with running_bot(_logic) as bot, aiohttp.ClientSession() as http:
+        for kind, _ in RETURNER_TURNS:
+            extra: dict[str, Any] = {"text": "hi"} if kind == "message" else {}
+            if kind == "conversationUpdate":
+                extra["membersAdded"] = [{"id": "bot-1"}]
+            body = _activity(bot, kind, "returner", "conv-returner", **extra)
+            async with http.post(bot.url, json=body) as response:
+                assert response.status in (200, 201), (kind, response.status)
+    end_ns = time.time_ns() + RETURNER_TURNS[-1][1] * 60 * 10**9
+    return Traffic(requests=[]), start_ns, start_ns, end_ns
+
+
+def _moved(requests: list[Any], minutes: dict[bytes, int]) -> None:
+    """Each span and log record of a trace in ``minutes`` moved that many minutes later."""
+    for request in requests:
+        for resource in getattr(request, "resource_spans", ()):
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    shift = minutes.get(span.trace_id, 0) * 60 * 10**9
+                    span.start_time_unix_nano += shift
+                    span.end_time_unix_nano += shift
+                    for event in span.events:
+                        event.time_unix_nano += shift
+        for resource in getattr(request, "resource_logs", ()):
+            for scope in resource.scope_logs:
+                for record in scope.log_records:
+                    shift = minutes.get(record.trace_id, 0) * 60 * 10**9
+                    # A record's time may be unset (0): the observed time stands for it.
+                    if record.time_unix_nano:
+                        record.time_unix_nano += shift
+                    record.observed_time_unix_nano += shift
+
+
 @contextmanager
 def channel_engines(
-    telemetry: CapturedTelemetry, folder: Path, database: str
+    telemetry: CapturedTelemetry, folder: Path, database: str, *, returner: bool = False
 ) -> Iterator[ChannelTraffic]:
     """The traffic loaded into DuckDB (a store in ``folder``) and ClickHouse (chDB,
-    ``database``)."""
-    traffic, start_ns, middle_ns, end_ns = asyncio.run(_record())
+    ``database``); with ``returner``, ``RETURNER_TURNS`` instead (``middle_ns`` is the
+    start)."""
+    record = _record_returner if returner else _record
+    traffic, start_ns, middle_ns, end_ns = asyncio.run(record())
     traffic.requests = [encode_spans(telemetry.spans()), encode_logs(telemetry.logs())]
+    if returner:
+        turns = sorted(
+            (s for s in telemetry.spans() if s.name == TURN_SPAN_NAME),
+            key=lambda s: s.start_time or 0,
+        )
+        assert len(turns) == len(RETURNER_TURNS)
+        _moved(
+            traffic.requests,
+            {
+                turn.context.trace_id.to_bytes(16, "big"): minutes
+                for turn, (_, minutes) in zip(turns, RETURNER_TURNS, strict=True)
+            },
+        )
     store = Store.open(folder / "store.duckdb")
     load_duckdb(store, traffic)
     try:

@@ -173,8 +173,9 @@ def scoped_events(
 ) -> tuple[str, str]:
     """CTEs giving ``entity`` (what is counted) and the ``events`` columns ``names`` for the
     events ``where`` selects, and the name of the last one. A session is a user's run of
-    events with no gap longer than SESSION_GAP_SECONDS; its key is the user and the time the
-    session began."""
+    events of their own doing (not of a turn that is not ``by_user``) with no gap longer than
+    SESSION_GAP_SECONDS; its key is the user and the time the session began (docs/journeys.md,
+    Sessions)."""
     columns = ", ".join(dict.fromkeys(names))
     if count_by == "conversation":
         return (
@@ -190,20 +191,41 @@ def scoped_events(
             "scoped",
         )
     gap = params.add(SESSION_GAP_SECONDS * 10**9, "session_gap")
-    # Equal times are one moment: the RANGE frame gives all of them the same session.
     others = ", ".join(name for name in dict.fromkeys(names) if name != "user_id")
+    # As the sessions measure counts them, only events of the user's own doing open or extend
+    # a session: a conversationUpdate 20 minutes after the user left keeps nothing open.
+    # Such an event (a turn not by_user) belongs to the session of the user's nearest event
+    # of their own within the gap (the earlier one on a tie), else to none: a welcome sent
+    # when the page opened goes with what the user then said, an endOfConversation with
+    # what they said last. Equal times are one moment (RANGE frames): the same session.
+    mine = "PARTITION BY user_id ORDER BY time_ns RANGE BETWEEN UNBOUNDED PRECEDING AND"
     return (
         f"""user_events AS (
-    SELECT user_id, {others},
-        coalesce(time_ns - lag(time_ns) OVER (PARTITION BY user_id ORDER BY time_ns) > {gap},
-                 true) AS opens
-    FROM events WHERE {where} AND user_id IS NOT NULL
-), scoped AS (
-    SELECT user_id || '@' || CAST(max(CASE WHEN opens THEN time_ns END) OVER (
-               PARTITION BY user_id ORDER BY time_ns
-               RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR) AS entity,
-        {columns}
+    SELECT user_id, {others}, own,
+        own AND coalesce(time_ns - max(CASE WHEN own THEN time_ns END) OVER ({mine} 1 PRECEDING)
+            > {gap}, true) AS opens
+    FROM (SELECT *, NOT {NOT_BY_USER_EVENT} AS own FROM events
+        WHERE {where} AND user_id IS NOT NULL) e
+), user_sessions AS (
+    SELECT *,
+        max(CASE WHEN opens THEN time_ns END) OVER ({mine} CURRENT ROW) AS began,
+        max(CASE WHEN own THEN time_ns END) OVER ({mine} CURRENT ROW) AS own_before,
+        min(CASE WHEN own THEN time_ns END) OVER (PARTITION BY user_id ORDER BY time_ns
+            RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS own_after,
+        min(CASE WHEN opens THEN time_ns END) OVER (PARTITION BY user_id ORDER BY time_ns
+            RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS opens_after
     FROM user_events
+), scoped AS (
+    SELECT user_id || '@' || CAST(CASE
+            WHEN own THEN began
+            WHEN time_ns - own_before <= {gap}
+                AND coalesce(time_ns - own_before <= own_after - time_ns, true) THEN began
+            -- The next own event begins a session, or goes on with the one before.
+            WHEN own_after - time_ns <= {gap}
+                THEN CASE WHEN opens_after = own_after THEN own_after ELSE began END
+        END AS VARCHAR) AS entity,
+        {columns}
+    FROM user_sessions
 )""",
         "scoped",
     )
