@@ -117,11 +117,12 @@ def create_app(config: ServerConfig, store: Store | None = None) -> web.Applicat
 def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Application:
     queries = Queries(engine)
     # CORS before the token check: a browser's preflight carries no token. The rate limit
-    # first of all: a flood is refused before any other work.
+    # after CORS (a listed page's 429 carries its CORS headers, so the page can read it, and
+    # preflights cost no token) and before the rest: a flood is refused before other work.
     limit = rate_limits(config.ingest_rate_limit, config.query_rate_limit)
     middlewares = [receiver_cors(config), guard(config)]
     if limit is not None:
-        middlewares.insert(0, limit)
+        middlewares.insert(1, limit)
     app = web.Application(client_max_size=config.max_body, middlewares=middlewares)
     writer = None
     receiver = None

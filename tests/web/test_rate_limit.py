@@ -18,6 +18,7 @@ from bot_telemetry.cli.serve import DEFAULT_INGEST_RATE_LIMIT, DEFAULT_QUERY_RAT
 from bot_telemetry.web import CollectorThread, ServerConfig
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
+PAGE = "http://chat.example.com"
 
 
 def connect(collector: CollectorThread, source: str = "127.0.0.1") -> http.client.HTTPConnection:
@@ -58,7 +59,11 @@ def flood(
 def limited(tmp_path: Path) -> Iterator[CollectorThread]:
     # 1 request a second, bursts of 20 (20 s of it), on both.
     config = ServerConfig(
-        store=tmp_path / "store.duckdb", port=0, ingest_rate_limit=1, query_rate_limit=1
+        store=tmp_path / "store.duckdb",
+        port=0,
+        ingest_rate_limit=1,
+        query_rate_limit=1,
+        cors_origins=(PAGE,),
     )
     with CollectorThread(config) as running:
         yield running
@@ -77,11 +82,17 @@ def test_a_client_over_its_limit_gets_429_with_retry_after_and_others_do_not(
     refusal = status_pb2.Status.FromString(body)
     assert refusal.code == 8
     assert refusal.message.startswith("too many requests from this client: at most 1 a second")
-    # Client telemetry shares the receivers' bucket; its refusal is JSON.
+    # Client telemetry shares the receivers' bucket; its refusal is JSON, with the CORS
+    # headers a listed page needs to read it.
     status, headers, body = ask(
-        flooding, "POST", "/v1/telemetry", b"{}", {"Content-Type": "application/json"}
+        flooding,
+        "POST",
+        "/v1/telemetry",
+        b"{}",
+        {"Content-Type": "application/json", "Origin": PAGE},
     )
     assert (status, headers["Retry-After"]) == (429, "1")
+    assert headers["Access-Control-Allow-Origin"] == PAGE
     assert json.loads(body)["error"].startswith("too many requests from this client")
     # The health check is never limited; reads have a bucket of their own, not yet used.
     assert ask(flooding, "GET", "/api/health")[0] == 200
