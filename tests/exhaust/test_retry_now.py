@@ -9,12 +9,15 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks.exhaust import BOT, load_duckdb
 from bot_telemetry.exhaust.jobs import JobStore
 from bot_telemetry.exhaust.requests import parse_submit
+from bot_telemetry.store.database import Store
 from tests.exhaust.conftest import Served, _serve
 from tests.exhaust.test_api import body
 from tests.exhaust.test_ui import followed_to_the_end
@@ -126,3 +129,29 @@ def test_the_exhausts_page_retries_a_waiting_job(daily: Served, browser: Any) ->
     job = read(daily, tag, request_id)
     assert (job["status"], job["attempts"]) == ("SUCCESS", 2)
     ui.close()
+
+
+def test_on_a_store_no_serve_holds_the_command_runs_the_job_itself(tmp_path: Path) -> None:
+    """cron's case (serve --exhaust-schedule off, or none running): the command makes the job
+    due and runs it on the store, printing it as it ended."""
+    store = tmp_path / "telemetry.duckdb"
+    opened = Store.open(store)
+    load_duckdb(opened, 200)  # answers from 2025-06-15 on
+    opened.close()
+    submitted = run_cli_here(
+        "exhaust", "submit", "--store", str(store), "--dataset", "uci-response-exhaust",
+        "--tag", "cron-retry", "--requested-by", "ops", "--channel", "ORG_9", "--bot", BOT,
+        "--start", "2025-06-14", "--end", "2025-06-16",
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    request_id = json.loads(submitted.stdout)["result"]["requestId"]
+    jobs = JobStore(tmp_path / "exhaust" / "jobs.sqlite3")
+    assert jobs.claim("cron:1") is not None
+    assert jobs.fail(request_id, "OSError: down", retry=True, holder="cron:1") is not None
+    jobs.close()
+
+    done = run_cli_here("exhaust", "retry", "cron-retry", request_id, "--store", str(store))
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)["result"]
+    assert (job["status"], job["attempts"], job["retryAt"]) == ("SUCCESS", 2, None)
+    assert len(job["downloadUrls"]) == 1
