@@ -66,7 +66,14 @@ CARD: Final = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-])")
 # comes before the look behind it, so the search skips to digits from 2-9.
 AADHAAR: Final = re.compile(r"[2-9](?<![\w.+-].)\d{3}([ -]?)\d{4}\1\d{4}(?:\1\d{4})?(?![\w-])")
 # Not after a word character or an id's separator, so a GUID's last group is not a phone.
-PHONE: Final = re.compile(r"(?<![\w+.\-/])\+?\(?\d[\d\s().-]{5,}\d(?![\w-])")
+# A number written with "+" or its trunk 0 runs on over any spaces; any other stops before
+# a space and 7 digits, which start another number: "3456789 1250000" is a count and an
+# amount, not one phone number, and "9876543210 1250000" a mobile number and an amount.
+PHONE: Final = re.compile(
+    r"(?<![\w+.\-/])"
+    r"(?:\+\(?\d[\d\s().-]{5,}|\(?0[\d\s().-]{5,}|\(?[1-9](?:[\d().-]|\s(?!\d{7})){5,})"
+    r"\d(?![\w-])"
+)
 
 _DECIMAL = re.compile(r"\d+\.\d+")
 _DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}")
@@ -229,6 +236,8 @@ def is_ip_address(text: str) -> bool:
         except ValueError:
             return False
         return (v6.ipv4_mapped or v6).is_global
+    if text.count(".") != 3:  # most dotted values: a decimal, a version, a host name
+        return False
     found = _IPV4.fullmatch(text)
     if found is None or found.group(1).endswith(".0"):
         return False

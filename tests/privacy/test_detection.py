@@ -121,6 +121,21 @@ def test_phone_candidates(candidate: str, phone: bool) -> None:
     assert is_phone(candidate) is phone
 
 
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("views 3456789 1250000 total", "views 3456789 1250000 total"),
+        ("call 9876543210 1250000", "call [REDACTED] 1250000"),
+        ("call 9876 543210", "call [REDACTED]"),
+        ("call 030 12345678", "call [REDACTED]"),
+        ("call +91 9876543210", "call [REDACTED]"),
+    ],
+)
+def test_two_numbers_side_by_side_are_not_one_phone_number(text: str, redacted: str) -> None:
+    # without "+" or a trunk 0, a space and 7 digits start another number
+    assert OPENED.redact_text(text) == redacted
+
+
 def test_json_is_redacted_inside_its_strings_and_stays_valid() -> None:
     entities = {
         "email": ["ada@example.org"],
