@@ -11,6 +11,7 @@ to the store) and gets the very same answers.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -162,13 +163,35 @@ class RemoteError(Exception):
         self.status = status
 
 
-class ServerSource(_Closing):
-    """Asks a running ``bot-telemetry serve`` through its JSON API."""
+#: How long the CLI waits out a serve's rate limit (429, its Retry-After) before failing.
+RATE_LIMITED_SECONDS = 120.0
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0):
+
+class _RateLimited(Exception):
+    """A 429: the refusal to raise if it cannot be waited out, and how long to wait."""
+
+    def __init__(self, refusal: RemoteError, wait: float):
+        super().__init__(str(refusal))
+        self.refusal = refusal
+        self.wait = wait
+
+
+class ServerSource(_Closing):
+    """Asks a running ``bot-telemetry serve`` through its JSON API. A 429 (the serve's rate
+    limit: ``posthog backfill`` asks for page after page) is waited out as its Retry-After
+    says, for up to ``rate_limited_seconds`` in all."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        timeout: float = 30.0,
+        rate_limited_seconds: float = RATE_LIMITED_SECONDS,
+    ):
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.rate_limited_seconds = rate_limited_seconds
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
@@ -187,9 +210,31 @@ class ServerSource(_Closing):
     def _send(self, request: urllib.request.Request) -> Any:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
+        deadline = time.monotonic() + self.rate_limited_seconds
+        while True:
+            try:
+                answer = self._answer(request)
+            except _RateLimited as limited:
+                if time.monotonic() + limited.wait > deadline:
+                    raise limited.refusal from None
+                time.sleep(limited.wait)  # as long as serve asked: its limit's protocol
+                continue
+            break
+        if answer is None:  # 404
+            return None
+        try:
+            return json.loads(answer)
+        except ValueError:
+            # Another web server at that address (a web page's, the bot's) answers HTML.
+            path = urllib.parse.urlsplit(request.full_url).path
+            raise RemoteError(f"{self.url} answered {path} with no JSON: {_NOT_SERVE}") from None
+
+    def _answer(self, request: urllib.request.Request) -> bytes | None:
+        """The answer's body; None for a 404; ``_RateLimited`` for a 429."""
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                answer = response.read()
+                answer: bytes = response.read()
+                return answer
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
@@ -206,15 +251,15 @@ class ServerSource(_Closing):
                     else f"{message} (the token given by --token or BOT_TELEMETRY_TOKEN is "
                     "not the collector's)"
                 )
-            raise RemoteError(f"{self.url} answered {error.code}: {message}", error.code) from error
+            refusal = RemoteError(f"{self.url} answered {error.code}: {message}", error.code)
+            if error.code == 429:
+                from ..posthog.capture import retry_after
+
+                waited = retry_after(error.headers.get("Retry-After"))
+                raise _RateLimited(refusal, 1.0 if waited is None else waited) from error
+            raise refusal from error
         except (urllib.error.URLError, OSError) as error:
             raise RemoteError(f"cannot reach the collector at {self.url}: {error}") from error
-        try:
-            return json.loads(answer)
-        except ValueError:
-            # Another web server at that address (a web page's, the bot's) answers HTML.
-            path = urllib.parse.urlsplit(request.full_url).path
-            raise RemoteError(f"{self.url} answered {path} with no JSON: {_NOT_SERVE}") from None
 
     def _required(self, found: Any, path: str) -> Any:
         """A list route's answer; its 404 means no such route, not an empty list."""

@@ -101,7 +101,7 @@ class CaptureClient:
         return Answer(
             response.status_code,
             _detail(response),
-            _retry_after(response.headers.get("Retry-After")),
+            retry_after(response.headers.get("Retry-After")),
         )
 
     def close(self) -> None:
@@ -118,8 +118,9 @@ def _detail(response: requests.Response) -> str:
     return str(found)[:300]
 
 
-def _retry_after(header: str | None) -> float | None:
-    """Seconds from ``Retry-After``: a number, or an HTTP date."""
+def retry_after(header: str | None) -> float | None:
+    """Seconds from ``Retry-After``: a number, or an HTTP date (None: absent or unreadable).
+    Also the CLI's, when a ``serve`` it asks answers 429."""
     if not header:
         return None
     try:

@@ -163,3 +163,25 @@ def test_a_rate_that_is_not_one_is_refused_at_start(given: str) -> None:
     done = run_cli_here("serve", "--ingest-rate-limit", given, "--port", "0")
     assert done.returncode == 2, done
     assert f"argument --ingest-rate-limit: {given!r} is not a rate" in done.stderr, done.stderr
+
+
+def test_the_command_line_waits_out_the_limit_as_retry_after_says(
+    limited: CollectorThread,
+) -> None:
+    """``posthog backfill`` through serve asks for page after page: a 429 is waited out (for
+    a while), not the command's failure."""
+    from bot_telemetry.analytics.window import TimeWindow
+    from bot_telemetry.cli.access import RemoteError, ServerSource
+
+    patient = ServerSource(limited.url)
+    for _ in range(22):  # the burst of 20, then two that wait for their tokens
+        assert patient.events(TimeWindow(), None, 10) == []
+    impatient = ServerSource(limited.url, rate_limited_seconds=0)
+    try:
+        for _ in range(100):  # the bucket is empty: the first, unless the machine stalled
+            impatient.events(TimeWindow(), None, 10)
+    except RemoteError as refused:
+        assert refused.status == 429
+        assert "answered 429: too many requests from this client" in str(refused)
+    else:
+        raise AssertionError("a 429 it may not wait for was not said")
