@@ -192,14 +192,20 @@ def new_users(plan: Plan, w: Window) -> list[Row]:
 
 def conversations(plan: Plan, w: Window) -> list[Row]:
     active: dict[str, set[str]] = defaultdict(set)
+    with_user: dict[str, set[str]] = defaultdict(set)
     for turn in _turns(plan, w):
         active[w.bucket(turn.start_ns)].add(turn.conversation)
+        if _by_user(turn):
+            with_user[w.bucket(turn.start_ns)].add(turn.conversation)
     started: dict[str, int] = defaultdict(int)
     for ns in _firsts(plan, w, lambda t: t.conversation).values():
         if ns >= w.start:
             started[w.bucket(ns)] += 1
-    found = {(b,): {"conversations": len(c), "started": started[b]} for b, c in active.items()}
-    return filled(w, found, (), {"conversations": 0, "started": 0})
+    found = {
+        (b,): {"conversations": len(c), "started": started[b], "withUser": len(with_user[b])}
+        for b, c in active.items()
+    }
+    return filled(w, found, (), {"conversations": 0, "started": 0, "withUser": 0})
 
 
 def sessions(plan: Plan, w: Window) -> list[Row]:

@@ -68,3 +68,18 @@ def test_only_what_users_did_makes_them_active_new_or_in_a_session(
         late = pseudonym("late-talker")
         assert _total(engine, "newUsers", "users", later, late) == 1, dialect
         assert _total(engine, "sessions", "sessions", later, late) == 1, dialect
+
+
+def test_conversations_say_in_how_many_the_user_did_something(
+    traffic: ChannelTraffic,
+) -> None:
+    # A conversation is the channel's id: the pages opened with nobody speaking and the
+    # team the bot was added to are conversations, but the user did nothing in them.
+    everything = (traffic.start_ns - 10**9, traffic.end_ns)
+    for engine in traffic.engines:
+        dialect = engine.dialect
+        assert _total(engine, "conversations", "conversations", everything) == 7, dialect
+        assert _total(engine, "conversations", "withUser", everything) == len(ACTING), dialect
+        # late-talker's conversation opened before this window: active in it, by the user.
+        later = (traffic.middle_ns, traffic.end_ns)
+        assert _total(engine, "conversations", "withUser", later) == 3, dialect

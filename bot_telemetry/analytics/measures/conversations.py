@@ -1,6 +1,8 @@
 """Conversations: conversations, turnsPerConversation, escalationRate, containmentRate.
 
-A **conversation** is the channel's conversation id on a turn. It is **escalated** when a
+A **conversation** is the channel's conversation id on a turn (DESIGN.md), whoever's doing
+the turn was: a Web Chat page opened with nobody speaking is one; ``withUser`` counts those
+with a turn of the user's own doing (``turns.by_user``). It is **escalated** when a
 handoff activity went either way in the window (a BotMessageSend or BotMessageReceived of
 type ``handoff``), and **contained** when a user sent it a message (it engaged the bot) and
 it was not escalated. The rates are over the conversations active in each bucket; whether a
@@ -19,8 +21,11 @@ from .definition import COUNT, NUMBER, RATIO, Measure, Sql, Value, ratio, regist
 
 def _conversations(q: Sql) -> str:
     return f"""WITH active AS (
-    SELECT {q.bucket("start_ns")} AS bucket, count(DISTINCT conversation_id) AS conversations
-    FROM turns WHERE {q.window("start_ns")} AND conversation_id IS NOT NULL {q.filters}
+    -- One grouping by (bucket, conversation): two distinct counts hashed every turn twice.
+    SELECT bucket, count(*) AS conversations, count(CASE WHEN user_did THEN 1 END) AS with_user
+    FROM (SELECT {q.bucket("start_ns")} AS bucket, conversation_id, bool_or(by_user) AS user_did
+          FROM turns WHERE {q.window("start_ns")} AND conversation_id IS NOT NULL {q.filters}
+          GROUP BY bucket, conversation_id) per_conversation
     GROUP BY bucket
 ), begun AS (
     SELECT {q.bucket("first_ns")} AS bucket, count(*) AS started
@@ -29,21 +34,38 @@ def _conversations(q: Sql) -> str:
           GROUP BY conversation_id) firsts
     WHERE first_ns >= $start GROUP BY bucket
 )
-SELECT a.bucket AS bucket, a.conversations AS conversations, coalesce(b.started, 0) AS started
+SELECT a.bucket AS bucket, a.conversations AS conversations, coalesce(b.started, 0) AS started,
+    a.with_user AS with_user
 FROM active a LEFT JOIN begun b ON b.bucket = a.bucket"""
+
+
+def _conversation_counts(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "conversations": raw["conversations"],
+        "started": raw["started"],
+        "withUser": raw["with_user"],
+    }
 
 
 CONVERSATIONS = register(
     Measure(
         "conversations",
-        "Conversations with at least one turn in the bucket, and those whose first turn "
-        "ever is in it (a conversation begun before startTime is not started).",
+        "Conversations with at least one turn in the bucket, those whose first turn ever is "
+        "in it (a conversation begun before startTime is not started), and those with a "
+        "turn of the user's own doing in it (a Web Chat page opened with nobody speaking, "
+        "the bot added to a team, are conversations, not with a user).",
         TURNS,
         values=(
             Value("conversations", COUNT, "conversations active in the bucket"),
             Value("started", COUNT, "conversations whose first turn is in the bucket"),
+            Value(
+                "withUser",
+                COUNT,
+                "conversations with a turn of the user's own doing in the bucket (turns.by_user)",
+            ),
         ),
         sql=_conversations,
+        finish=_conversation_counts,
     )
 )
 
