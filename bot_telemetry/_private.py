@@ -36,6 +36,13 @@ USES: Final = {
         ("._max_request_size", "leave an oversized batch to its own export()"),
         ("._client._transport (.request)", "read an answer's partial_success"),
     ],
+    "opentelemetry-exporter-otlp-proto-grpc 1.45": [
+        (
+            "OTLPSpanExporter._stub / OTLPLogExporter._stub, ._client (.Export)",
+            "read an answer's partial_success (export() drops the Export call's answer)",
+        ),
+        ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", "OTLPLogExporter's only home"),
+    ],
     "opentelemetry-api 1.45": [
         ("opentelemetry.context._SUPPRESS_INSTRUMENTATION_KEY", "exports are not traced"),
         ("opentelemetry.util._decorator._agnosticcontextmanager", "the tracer proxy"),
@@ -177,6 +184,34 @@ def otlp_http_max_request_size(exporter: object) -> int:
     return limit if isinstance(limit, int) and limit > 0 else 0
 
 
+def otlp_grpc_stub(exporter: object) -> Any:
+    """What the SDK's OTLP/gRPC span or log exporter makes its client with: ``_stub(channel)``
+    (the service's stub class), called again whenever the exporter rebuilds its channel (after
+    UNAVAILABLE); or ``None``."""
+    stub = _read(exporter, "_stub", f"{type(exporter).__name__}._stub")
+    if stub is not None and not callable(stub):
+        _changed(f"{type(exporter).__name__}._stub")
+        return None
+    return stub
+
+
+def otlp_grpc_client(exporter: object) -> Any:
+    """The OTLP/gRPC exporter's current client (its ``Export`` answers the response message,
+    which the exporter's ``export()`` drops), or ``None``."""
+    client = _read(exporter, "_client", f"{type(exporter).__name__}._client")
+    if client is not None and not callable(getattr(client, "Export", None)):
+        _changed(f"{type(exporter).__name__}._client.Export")
+        return None
+    return client
+
+
+def replace_otlp_grpc_stub(exporter: object, stub: Any, client: Any) -> None:
+    """Put ``stub`` in place of the exporter's stub factory and ``client`` in place of the
+    client it made already (instance attributes)."""
+    setattr(exporter, "_stub", stub)  # noqa: B010 (a private name: this module's job)
+    setattr(exporter, "_client", client)  # noqa: B010
+
+
 def azure_transmit_handler(exporter: object) -> Any:
     """An Azure Monitor exporter's ``_handle_transmit_from_storage(envelopes, result)``: it
     gets the result of each transmission (``FAILED_RETRYABLE`` when the batch went to its
@@ -215,6 +250,8 @@ __all__ = [
     "component_dialog_set",
     "dialog_set_dialogs",
     "luis_application",
+    "otlp_grpc_client",
+    "otlp_grpc_stub",
     "otlp_http_client",
     "otlp_http_is_shut_down",
     "otlp_http_max_request_size",
@@ -223,4 +260,5 @@ __all__ = [
     "replace_application_error_dispatch",
     "replace_azure_span_to_envelope",
     "replace_azure_transmit_handler",
+    "replace_otlp_grpc_stub",
 ]

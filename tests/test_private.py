@@ -159,6 +159,28 @@ def test_otlp_http_exporter_client(kind: type) -> None:
     assert _private.otlp_http_is_shut_down(exporter) is True
 
 
+@pytest.mark.parametrize("signal", ["trace", "log"])
+def test_otlp_grpc_exporter_stub_and_client(signal: str, caplog: pytest.LogCaptureFixture) -> None:
+    if signal == "trace":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as kind
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as kind
+    exporter = kind(endpoint="http://127.0.0.1:9", insecure=True, timeout=1)
+    stub, client = _private.otlp_grpc_stub(exporter), _private.otlp_grpc_client(exporter)
+    assert isinstance(client, stub) and callable(client.Export)
+    made: list[object] = []
+
+    def factory(channel: object) -> object:
+        made.append(channel)
+        return client
+
+    _private.replace_otlp_grpc_stub(exporter, factory, client)
+    exporter._initialize_channel_and_stub()  # what the exporter does after UNAVAILABLE
+    assert made == [exporter._channel] and _private.otlp_grpc_client(exporter) is client
+    assert "not there any more" not in caplog.text
+    exporter.shutdown()
+
+
 def test_a_change_is_one_warning_and_no_failure(caplog: pytest.LogCaptureFixture) -> None:
     class Changed:
         pass

@@ -303,13 +303,21 @@ def _encoder_for(exporter: object) -> Callable[[Sequence[Any]], bytes] | None:
     return encoders.get(kind)
 
 
+#: The SDK's OTLP/gRPC exporters (those classes exactly), by module: what they export.
+_GRPC_KINDS = {
+    ("opentelemetry.exporter.otlp.proto.grpc.trace_exporter", "OTLPSpanExporter"): "spans",
+    ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", "OTLPLogExporter"): "logs",
+}
+
+
 def otlp_sender(
     exporter: object, fallback: Callable[[Sequence[Item]], bool]
 ) -> Callable[[Sequence[Item]], Outcome]:
     """How a batch reaches ``exporter``: for the SDK's OTLP/HTTP span and log exporters,
     encoded here and posted by the exporter's own HTTP client (True when delivered, a
     ``Delivery`` when the backend rejected part of it: ``PartialSuccess``); for any other
-    exporter, ``fallback``.
+    exporter, ``fallback``; for the SDK's OTLP/gRPC span and log exporters, ``fallback`` (their
+    own ``export()``) with the partial success of the ``Export`` answer read as well.
 
     The client is the exporter's private ``_client`` (see ``bot_telemetry._private``); an
     SDK without one gets ``fallback``, with one warning.
@@ -319,14 +327,14 @@ def otlp_sender(
     """
     encode = _encoder_for(exporter)
     if encode is None:
-        return fallback
+        return _grpc_sender(exporter, fallback)
     client = otlp_http_client(exporter)
     if client is None:
         return fallback
     if os.environ.get(OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED, "").strip().lower() == "true":
         return fallback
 
-    partial = PartialSuccess(client, "spans" if encode is encode_spans else "logs")
+    partial = PartialSuccess.over_http(client, "spans" if encode is encode_spans else "logs")
 
     def send(batch: Sequence[Item]) -> Outcome:
         if otlp_http_is_shut_down(exporter):
@@ -339,5 +347,21 @@ def otlp_sender(
         if limit and limit < len(data):
             return fallback(batch)
         return partial.send(lambda: bool(client.export(data).success), len(batch))
+
+    return send
+
+
+def _grpc_sender(
+    exporter: object, fallback: Callable[[Sequence[Item]], bool]
+) -> Callable[[Sequence[Item]], Outcome]:
+    kind = _GRPC_KINDS.get((type(exporter).__module__, type(exporter).__name__))
+    if kind is None:
+        return fallback
+    partial = PartialSuccess.over_grpc(exporter, kind)
+    if not partial.watching:
+        return fallback
+
+    def send(batch: Sequence[Item]) -> Outcome:
+        return partial.send(lambda: fallback(batch), len(batch))
 
     return send

@@ -1,9 +1,10 @@
-"""OTLP partial success: a backend that stores part of a batch answers 200 with
+"""OTLP partial success: a backend that stores part of a batch answers 200 (gRPC: OK) with
 ``partial_success`` (``rejected_spans`` / ``rejected_log_records`` and an
-``error_message``). The SDK's HTTP client keeps only the status of the answer, so every
-item counted as delivered; ``PartialSuccess`` reads the body from the client's transport
-(the result it hands the client) and counts the rejected items as lost (``rejected``), the
-others delivered, said once per signal (``refusals``).
+``error_message``). The SDK's exporters keep only the status of the answer, so every item
+counted as delivered; ``PartialSuccess`` reads the answer where the exporter gets it (the
+OTLP/HTTP client's transport's result, the OTLP/gRPC stub's ``Export`` response) and counts
+the rejected items as lost (``rejected``), the others delivered, said once per signal
+(``refusals``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from .._private import otlp_http_transport
+from .._private import (
+    otlp_grpc_client,
+    otlp_grpc_stub,
+    otlp_http_transport,
+    replace_otlp_grpc_stub,
+)
 from ..delivery.queue import Delivery, Outcome
 from .refusals import REJECTED, Refusals, without_item_data
 
@@ -26,11 +32,12 @@ _RESPONSES: dict[str, tuple[type[Message], str, str]] = {
     "logs": (ExportLogsServiceResponse, "rejected_log_records", "log records"),
 }
 
-_answered = threading.local()  # the transport's last result on this thread
+_answered = threading.local()  # the transport's (or stub's) last answer on this thread
 
 
 class _Remembering:
-    """The transport's ``request``, remembering its result on the calling thread."""
+    """The transport's ``request`` (or a gRPC stub's ``Export``), remembering its result on
+    the calling thread."""
 
     def __init__(self, request: Callable[..., Any]) -> None:
         self.request = request
@@ -42,17 +49,34 @@ class _Remembering:
 
 
 class PartialSuccess:
-    """Reads the partial success of the answers of one OTLP/HTTP client (``kind``: "spans"
-    or "logs"); ``watching`` is False when its transport cannot be read (then every 200
-    counts as delivered, as before)."""
+    """Reads the partial success of one exporter's answers (``kind``: "spans" or "logs");
+    ``watching`` is False when they cannot be read (then every 200 counts as delivered, as
+    before). ``over_http`` and ``over_grpc`` make one for the SDK's OTLP exporters."""
 
-    def __init__(self, client: object, kind: str) -> None:
+    def __init__(self, kind: str, watching: bool) -> None:
         self._response = _RESPONSES.get(kind)
         self._refusals = Refusals()
-        transport = otlp_http_transport(client) if self._response is not None else None
-        self.watching = transport is not None
+        self.watching = watching and self._response is not None
+
+    @classmethod
+    def over_http(cls, client: object, kind: str) -> PartialSuccess:
+        """For an OTLP/HTTP exporter's client: its transport's results hold the body."""
+        transport = otlp_http_transport(client) if kind in _RESPONSES else None
         if transport is not None and not isinstance(transport.request, _Remembering):
             transport.request = _Remembering(transport.request)
+        return cls(kind, transport is not None)
+
+    @classmethod
+    def over_grpc(cls, exporter: object, kind: str) -> PartialSuccess:
+        """For an OTLP/gRPC exporter: each client it makes from its stub (now, and again
+        when it rebuilds its channel after UNAVAILABLE) remembers ``Export``'s answer."""
+        stub = otlp_grpc_stub(exporter) if kind in _RESPONSES else None
+        client = otlp_grpc_client(exporter) if stub is not None else None
+        if stub is None or client is None:
+            return cls(kind, False)
+        if not isinstance(stub, _RememberingStub):
+            replace_otlp_grpc_stub(exporter, _RememberingStub(stub), _remember_export(client))
+        return cls(kind, True)
 
     def send(self, export: Callable[[], bool], items: int) -> Outcome:
         """``export()`` (True: the backend answered 2xx), and the items it rejected."""
@@ -63,10 +87,13 @@ class PartialSuccess:
         if not self.watching or self._response is None or result is None:
             return True
         kind, field, noun = self._response
-        try:
-            response = kind.FromString(result.content())
-        except (DecodeError, ValueError, OSError, TypeError, AttributeError):
-            return True  # not an OTLP answer (an empty body is one: no partial success)
+        if isinstance(result, kind):
+            response = result  # gRPC's answer, deserialized already
+        else:
+            try:
+                response = kind.FromString(result.content())
+            except (DecodeError, ValueError, OSError, TypeError, AttributeError):
+                return True  # not an OTLP answer (an empty body is one: no partial success)
         partial = getattr(response, "partial_success")  # noqa: B009 - not on Message's type
         rejected = min(int(getattr(partial, field)), items)
         if rejected <= 0:
@@ -80,3 +107,19 @@ class PartialSuccess:
             + (f" ({text})" if text else ""),
         )
         return delivery
+
+
+def _remember_export(client: Any) -> Any:
+    if not isinstance(client.Export, _Remembering):
+        client.Export = _Remembering(client.Export)
+    return client
+
+
+class _RememberingStub:
+    """An OTLP/gRPC exporter's stub factory whose clients remember ``Export``'s answer."""
+
+    def __init__(self, stub: Callable[[Any], Any]) -> None:
+        self.stub = stub
+
+    def __call__(self, channel: Any) -> Any:
+        return _remember_export(self.stub(channel))

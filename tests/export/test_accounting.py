@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from bot_telemetry import configure
 from bot_telemetry.export.accounting import DROPPED_METRIC
 from bot_telemetry.web import CollectorThread, ServerConfig
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 
 
@@ -281,3 +282,84 @@ def test_a_partial_success_counts_only_the_rejected_log_records(
     assert "refused 1 of 4 log records" in ours[0]
     assert "a log record has a time after 2262" in ours[0]
     assert "alice" not in ours[0]
+
+
+def test_a_grpc_partial_success_counts_only_the_rejected_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """The same through the SDK's OTLP/gRPC exporters given to ``configure()``: serve's gRPC
+    receiver answers ``partial_success`` too, which the exporter's ``export()`` drops (every
+    span and record counted as delivered); now only the rejected ones are lost, by serve's
+    reason, said once per signal without their data."""
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
+        OTLPLogExporter as GrpcLogExporter,
+    )
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+        OTLPSpanExporter as GrpcSpanExporter,
+    )
+
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_HEADERS", raising=False)
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0, grpc_port=0)
+    with CollectorThread(config) as collector:
+        assert collector._running is not None and collector._running.grpc_url
+        url = collector._running.grpc_url
+        handle = configure(
+            "bot",
+            span_exporters=[GrpcSpanExporter(endpoint=url, insecure=True)],
+            log_exporters=[GrpcLogExporter(endpoint=url, insecure=True)],
+            metric_readers=[],
+        )
+        logger = get_logger("test")
+        try:
+            with caplog.at_level(logging.WARNING, logger="bot_telemetry.export"):
+                for _ in range(2):  # a second refusal of each kind is only counted
+                    emit(3)
+                    late = trace.get_tracer("test").start_span("alice's span")
+                    late.end(end_time=2**63 + 1)
+                    for index in range(2):
+                        logger.emit(LogRecord(body=f"fine {index}", event_name="Fine"))
+                    logger.emit(LogRecord(timestamp=2**63 + 1, body="alice's order"))
+                    assert handle.force_flush()
+        finally:
+            handle.shutdown()
+        with urllib.request.urlopen(f"{collector.url}/api/events?name=Fine", timeout=30) as got:
+            stored = json.loads(got.read())
+    assert handle.dropped() == {"traces/rejected": 2, "logs/rejected": 2}
+    assert len(stored) == 4
+    ours = sorted(r.getMessage() for r in caplog.records if r.name == "bot_telemetry.export")
+    assert len(ours) == 2, ours
+    assert "refused 1 of 3 log records" in ours[0]
+    assert "a log record has a time after 2262" in ours[0]
+    assert "refused 1 of 4 spans" in ours[1]
+    assert "has a start or end time after 2262" in ours[1]
+    assert "alice" not in " ".join(ours)
+
+
+def test_a_grpc_partial_success_is_read_after_the_exporter_reconnects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After UNAVAILABLE the gRPC exporter makes a new channel and client: that client's
+    answers are read too (the exporter starts while serve is not there yet)."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+        OTLPSpanExporter as GrpcSpanExporter,
+    )
+
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_HEADERS", raising=False)
+    port = free_port()
+    # A timeout shorter than the first backoff: one try, then the batch is lost.
+    exporter = GrpcSpanExporter(endpoint=f"http://127.0.0.1:{port}", insecure=True, timeout=0.5)
+    first_client = exporter._client
+    handle = configure("bot", span_exporters=[exporter], log_exporters=[], metric_readers=[])
+    try:
+        emit(1)
+        assert not handle.force_flush()  # nothing listens: UNAVAILABLE, a new channel
+        assert exporter._client is not first_client
+        config = ServerConfig(store=tmp_path / "s.duckdb", port=0, grpc_port=port)
+        with CollectorThread(config) as _collector:
+            emit(2)
+            late = trace.get_tracer("test").start_span("late")
+            late.end(end_time=2**63 + 1)
+            assert handle.force_flush()
+    finally:
+        handle.shutdown()
+    assert handle.dropped() == {"traces/export_failed": 1, "traces/rejected": 1}
