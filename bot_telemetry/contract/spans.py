@@ -39,6 +39,12 @@ ATTR_SERVICE_VERSION: Final = "service.version"
 #: ``true`` on a turn the bot started itself (``continue_conversation``: a proactive
 #: message, a reminder), which no user activity started; absent on every other turn.
 ATTR_TURN_PROACTIVE: Final = "bot.turn.proactive"
+#: ``true`` on a turn whose activity the channel or its page sent on its own, nobody having
+#: done anything (contract.analytics: ``CHANNEL_ACTIVITY_TYPES``, ``CLIENT_HOUSEKEEPING_EVENTS``:
+#: a conversationUpdate, typing, Web Chat's ``webchat/join``); absent on every other turn.
+#: Every event of the turn carries it too, so a backend that reads events alone (customEvents,
+#: PostHog) can keep them out of user activity, as the collector's ``turns.by_user`` does.
+ATTR_TURN_CHANNEL_SENT: Final = "bot.turn.channel_sent"
 #: The names of the event activities both runtimes run a turn the bot started with
 #: (``ActivityEventNames``: ``continue_conversation``, ``create_conversation``).
 PROACTIVE_EVENT_NAMES: Final = ("ContinueConversation", "CreateConversation")
@@ -134,6 +140,7 @@ __all__ = [
     "ATTR_SERVICE_PEER_NAME",
     "ATTR_SERVICE_VERSION",
     "ATTR_SESSION_ID",
+    "ATTR_TURN_CHANNEL_SENT",
     "ATTR_TURN_PROACTIVE",
     "CONVERSATION_ATTRIBUTES",
     "CUSTOM_EVENT_NAME",

@@ -66,6 +66,21 @@ def is_proactive(activity: Any) -> bool:
     )
 
 
+def is_channel_sent(activity: Any) -> bool:
+    """Whether the channel, or its page, sent the activity on its own, nobody having done
+    anything: a conversationUpdate, typing, ... (``CHANNEL_ACTIVITY_TYPES``) or an event a
+    page sends when it opens (``CLIENT_HOUSEKEEPING_EVENTS``: Web Chat's ``webchat/join``).
+    The collector's ``turns.by_user`` holds the same rule (store.vocabulary)."""
+    if activity is None:
+        return False
+    kind = type_name(activity.type)
+    if kind in contract.CHANNEL_ACTIVITY_TYPES:
+        return True
+    return kind == "event" and (
+        type_name(getattr(activity, "name", None)) in contract.CLIENT_HOUSEKEEPING_EVENTS
+    )
+
+
 def invoke_status(activity: Any) -> int | None:
     """The HTTP status an ``invokeResponse`` activity answers its invoke with, or None:
     its ``value`` is botbuilder's ``InvokeResponse``, the Agents SDK's, or a dict."""
@@ -192,6 +207,8 @@ def turn_span_attributes(activity: Any, policy: PrivacyPolicy) -> Properties:
         # The user is the one the bot writes to; analytics leave such turns out of user
         # activity (activeUsers, sessions) and the conversation view shows no user line.
         contract.ATTR_TURN_PROACTIVE: True if is_proactive(activity) else None,
+        # Nor a turn the channel or the page sent on its own (Web Chat opening, typing).
+        contract.ATTR_TURN_CHANNEL_SENT: True if is_channel_sent(activity) else None,
     }
     return {key: value for key, value in attributes.items() if value is not None}
 

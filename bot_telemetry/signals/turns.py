@@ -215,6 +215,9 @@ class TurnTelemetry(ABC):
             # And whether the bot wrote unasked, so a backend that reads events alone
             # (customEvents, PostHog) can keep reminders out of its user activity.
             turn[contract.ATTR_TURN_PROACTIVE] = attributes.get(contract.ATTR_TURN_PROACTIVE)
+            # Or whether the channel sent the turn's activity on its own (a welcome's
+            # BotMessageSend is a message: its activityType cannot tell).
+            turn[contract.ATTR_TURN_CHANNEL_SENT] = attributes.get(contract.ATTR_TURN_CHANNEL_SENT)
             scope = with_turn_properties(
                 {key: value for key, value in turn.items() if value is not None},
                 trace.set_span_in_context(span),
