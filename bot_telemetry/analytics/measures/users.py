@@ -4,7 +4,8 @@ A **user** is the pseudonymous id on a turn (``enduser.pseudo.id``); a **session
 user's turns with no gap longer than ``SESSION_GAP_SECONDS`` (the ``gapSeconds`` parameter).
 Only a turn that is the user's doing (``turns.by_user``) counts: not a proactive turn (the bot
 wrote unasked: a reminder, a notification), nor one the channel sent on its own (Web Chat
-opening a conversation, the bot added to a team or installed, typing): such a turn makes no
+opening a conversation, the bot added to a team or installed, typing) or the chat page sent
+when it opened (``webchat/join``): such a turn makes no
 user active or new and neither starts nor extends a session.
 """
 
@@ -27,7 +28,8 @@ ACTIVE_USERS = register(
         "activeUsers",
         "Distinct users with at least one turn of their own doing in the bucket: not a "
         "proactive turn (the bot writing to a user makes nobody active), nor one the channel "
-        "sent (conversationUpdate, installationUpdate, typing, endOfConversation).",
+        f"sent ({', '.join(contract.CHANNEL_ACTIVITY_TYPES)}), nor an event the chat page "
+        f"sends by itself when it opens ({', '.join(contract.CLIENT_HOUSEKEEPING_EVENTS)}).",
         TURNS,
         values=(Value("users", COUNT, "distinct pseudonymous users"),),
         sql=_active_users,
