@@ -267,6 +267,13 @@ class TraceDetail(TypedDict):
 # daily partitions and time-ordered key) narrow to the row groups (parts) of that stretch.
 TRACE_TIMES = Query(
     "traces.times",
+    """SELECT first_ns, last_ns FROM trace_times
+       WHERE trace_key = $trace_key AND trace_id = $trace_id""",
+)
+# A trace ClickHouse's lookup table lacks (a database whose view feeding it was dropped, rows
+# inserted before it existed) is looked for in the spans, as on DuckDB.
+TRACE_TIMES_FROM_SPANS = Query(
+    "traces.times_from_spans",
     """SELECT min(start_ns), max(start_ns) FROM spans
        WHERE trace_key = $trace_key AND trace_id = $trace_id""",
 )
@@ -302,9 +309,12 @@ def get_trace(engine: Engine, trace_id: str) -> TraceDetail | None:
     """The whole trace in tree order (children after their parent), or None if unknown."""
     trace_id = valid_trace_id(trace_id)
     key = trace_key(trace_id)
-    first_ns, last_ns = TRACE_TIMES.run(engine, trace_key=key, trace_id=trace_id).rows[0]
-    if first_ns is None:
+    times = TRACE_TIMES.run(engine, trace_key=key, trace_id=trace_id).rows
+    if not times:
+        times = TRACE_TIMES_FROM_SPANS.run(engine, trace_key=key, trace_id=trace_id).rows
+    if not times or times[0][0] is None:
         return None
+    first_ns, last_ns = times[0]
     rows = TRACE_SPANS.run(engine, trace_id=trace_id, first_ns=first_ns, last_ns=last_ns).rows
     if not rows:
         return None

@@ -297,6 +297,21 @@ WHERE SpanName = {_text(TURN_SPAN_NAME)}"""
             return _NO_METRIC_POINTS
         return "\nUNION ALL\n".join(parts)
 
+    lookup = f"{tables.traces}_trace_id_ts"
+
+    def trace_times(mentioned: frozenset[str] | None) -> str:
+        if lookup in columns:
+            # The exporter's lookup, ordered by TraceId: a trace is found by its primary key
+            # (the spans' bloom filter made every part's index be read). Whole seconds, so
+            # the bounds are widened to the seconds they fall in.
+            return f"""SELECT TraceId AS trace_id, {_trace_key("TraceId")} AS trace_key,
+    toInt64(toUnixTimestamp(min(Start))) * 1000000000 AS first_ns,
+    (toInt64(toUnixTimestamp(max(End))) + 1) * 1000000000 - 1 AS last_ns
+FROM {tables.qualified(lookup)} GROUP BY TraceId"""
+        return f"""SELECT TraceId AS trace_id, {_trace_key("TraceId")} AS trace_key,
+    min({start}) AS first_ns, max({start}) AS last_ns
+FROM {traces} GROUP BY TraceId"""
+
     return {
         "spans": spans,
         "span_events": span_events,
@@ -304,4 +319,5 @@ WHERE SpanName = {_text(TURN_SPAN_NAME)}"""
         "events": events,
         "turns": turns,
         "metric_points": metric_points,
+        "trace_times": trace_times,
     }

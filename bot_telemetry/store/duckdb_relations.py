@@ -126,6 +126,14 @@ def metric_points(mentioned: frozenset[str] | None) -> str:
 FROM main.metric_points p {join}"""
 
 
+def trace_times(mentioned: frozenset[str] | None) -> str:
+    # The spans themselves: DuckDB has no index a trace id could be looked up in (the
+    # primary key's ART index serves no scan), so its integer key is the cheapest read.
+    # A filter on the trace is pushed below the grouping: only its spans are grouped.
+    return """SELECT trace_id, trace_key, min(start_ns) AS first_ns, max(start_ns) AS last_ns
+FROM main.spans GROUP BY trace_id, trace_key"""
+
+
 DEFINITIONS: dict[str, Definition] = {
     "spans": spans,
     "span_events": span_events,
@@ -133,4 +141,5 @@ DEFINITIONS: dict[str, Definition] = {
     "events": events,
     "turns": turns,
     "metric_points": metric_points,
+    "trace_times": trace_times,
 }

@@ -302,7 +302,34 @@ METRIC_POINTS = Relation(
     ),
 )
 
+TRACE_TIMES = Relation(
+    "trace_times",
+    "Where a trace's spans start, to find one trace without reading every span: on "
+    "ClickHouse the exporter's lookup table (otel_traces_trace_id_ts, ordered by TraceId) "
+    "when the database has it, else the spans; on DuckDB the spans. One row per trace: its "
+    "spans start between first_ns and last_ns.",
+    (
+        Column("trace_id", "VARCHAR", "the trace"),
+        Column("trace_key", "UBIGINT", "as on spans"),
+        Column(
+            "first_ns",
+            "BIGINT",
+            "no span of the trace starts before it (the lookup table keeps whole seconds); for "
+            "bounds only",
+            per_engine=True,
+        ),
+        Column(
+            "last_ns",
+            "BIGINT",
+            "no span of the trace starts after it (the lookup table keeps whole seconds); for "
+            "bounds only",
+            per_engine=True,
+        ),
+    ),
+)
+
 #: Every logical relation, by name.
 RELATIONS: dict[str, Relation] = {
-    relation.name: relation for relation in (SPANS, SPAN_EVENTS, LOGS, EVENTS, TURNS, METRIC_POINTS)
+    relation.name: relation
+    for relation in (SPANS, SPAN_EVENTS, LOGS, EVENTS, TURNS, METRIC_POINTS, TRACE_TIMES)
 }

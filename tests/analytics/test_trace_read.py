@@ -15,7 +15,10 @@ from bot_telemetry.analytics.traces import TRACE_SPANS, TRACE_TIMES, get_trace
 from bot_telemetry.store.compiler import bound
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine
+from bot_telemetry.store.otel_rows import table_rows
 from bot_telemetry.store.rows import trace_key
+from tests.support.clickhouse import chdb_engine
+from tests.support.otlp_messages import T0, new_trace_id, spans_request
 
 #: Three of DuckDB's row groups (122,880 rows each) of demo-shaped turns.
 SPANS = 3 * 122_880
@@ -56,3 +59,39 @@ def test_a_trace_reads_the_row_group_of_its_time_and_the_same_spans(tmp_path: Pa
     # The spans table's scan: one row group of three (two when the turn straddles a border).
     spans_scan = max(scanned, key=lambda pair: int(pair[1]))
     assert int(spans_scan[1]) == 3 and int(spans_scan[0]) <= 2, plan
+
+
+def test_on_clickhouse_a_trace_is_found_by_the_lookup_table_or_else_its_spans() -> None:
+    """ClickHouse: the exporter's lookup table (ordered by TraceId) says when a trace's spans
+    start; a trace it lacks (its feeding view dropped, rows from before it) is found in the
+    spans, as before."""
+    trace_id, other = new_trace_id(), new_trace_id()
+    request = spans_request(
+        [
+            {"trace_id": trace_id, "name": "first"},
+            {
+                "trace_id": trace_id,
+                "name": "an hour on",
+                "start": T0 + 3600 * 10**9,
+                "end": T0 + 3600 * 10**9 + 1_000_000,
+            },
+            {"trace_id": other, "name": "another trace"},
+        ]
+    )
+    with chdb_engine("trace_read") as engine:
+        engine.create_schema()
+        for table, (_, rows) in table_rows(request, engine.tables).items():
+            engine.insert(table, rows)
+        values = {"trace_key": trace_key(trace_id.hex()), "trace_id": trace_id.hex()}
+        assert "otel_traces_trace_id_ts" in engine.compile(TRACE_TIMES.sql, values).sql
+        ((first_ns, last_ns),) = TRACE_TIMES.run(engine, **values).rows
+        assert first_ns <= T0 and T0 + 3600 * 10**9 <= last_ns
+        found = get_trace(engine, trace_id.hex())
+        assert found is not None
+        assert [span["name"] for span in found["spans"]] == ["first", "an hour on"]
+
+        engine.raw("TRUNCATE TABLE `trace_read`.`otel_traces_trace_id_ts`")
+        assert TRACE_TIMES.run(engine, **values).rows == []
+        again = get_trace(engine, trace_id.hex())
+        assert again is not None and again["spans"] == found["spans"]
+        assert get_trace(engine, new_trace_id().hex()) is None
