@@ -11,7 +11,7 @@
     bot-telemetry paths --start LuisIntent.BookTable;  bot-telemetry retention --period week
     bot-telemetry client-events [--failed]
     bot-telemetry posthog backfill --since 30d   # stored history to PostHog (POSTHOG_API_KEY)
-    bot-telemetry exhaust submit|status|list|run  # data exhaust jobs (UCI's API)
+    bot-telemetry exhaust submit|status|list|run|retry|audit|vault-key   # data exhaust jobs
 
 Errors are one line on stderr, exit status 2 for bad input and 1 for an operation that
 failed (docs/cli.md). Output cut short by a closed pipe

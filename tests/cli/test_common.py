@@ -113,3 +113,17 @@ def test_every_commands_help_shows_examples() -> None:
     assert len(shown) > 15
     missing = [path for path, text in shown.items() if "\nexamples:\n    " not in text]
     assert missing == ["demo"]
+
+
+def test_the_top_level_examples_name_every_action_of_a_command_group() -> None:
+    # `exhaust retry` and `exhaust audit` were missing from `bot-telemetry --help`.
+    parser, _ = build_parser()
+    epilog = parser.epilog or ""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for group in ("exhaust", "posthog"):
+        actions = next(
+            a for a in commands.choices[group]._actions if isinstance(a, argparse._SubParsersAction)
+        )
+        line = next(line for line in epilog.splitlines() if f"bot-telemetry {group} " in line)
+        named = line.split(f"bot-telemetry {group} ", 1)[1].split()[0].split("|")
+        assert sorted(named) == sorted(actions.choices), group
