@@ -13,8 +13,8 @@ a periodic delete. Exponential histograms are written to the histogram table wit
 explicit buckets the store converts them to.
 
 A bad row is refused alone: ClickHouse refuses a whole insert for one row it cannot take (a
-log record's negative severity into the exporter's ``UInt8``, a table's ``CONSTRAINT``), and
-says at which row. ``insert_keeping_the_good`` then inserts the rows before it, tries it
+value a column the operator narrowed cannot hold, a table's ``CONSTRAINT``), and says at
+which row. ``insert_keeping_the_good`` then inserts the rows before it, tries it
 alone and goes on with the rest (in halves when no row is named), at most
 ``ISOLATING_INSERTS`` inserts: the good rows land, each refused one is reported
 (``Written.refused``) with ClickHouse's reason, and the receiver answers partial success.

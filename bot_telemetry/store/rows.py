@@ -53,6 +53,9 @@ MAX_INT64 = 2**63 - 1
 #: Span kinds and status codes the OTLP enums define.
 SPAN_KINDS = range(6)
 STATUS_CODES = range(3)
+#: Severity numbers the OTLP logs data model defines (0 unspecified, 1-24 TRACE to FATAL4):
+#: ClickHouse's UInt8 column would store 300 as 44.
+SEVERITY_NUMBERS = range(25)
 #: Exponential histogram scales the OTLP specification allows.
 EXPONENTIAL_SCALES = range(-10, 21)
 #: Short severity names by SeverityNumber (OTLP logs data model), for records sending none.
@@ -504,6 +507,10 @@ def logs_batch(request: ExportLogsServiceRequest) -> Batch:
                 if moment > MAX_INT64:
                     batch.reject("a log record has a time after 2262 (over 2^63-1 ns)")
                     continue
+                severity = record.severity_number
+                if severity not in SEVERITY_NUMBERS:
+                    batch.reject(f"a log record has severity_number {severity}, not one of 0-24")
+                    continue
                 attributes = attributes_dict(record.attributes)
                 body = any_value(record.body)
                 # No id in OTLP logs: the record's own bytes identify it, so a retried
@@ -519,8 +526,8 @@ def logs_batch(request: ExportLogsServiceRequest) -> Batch:
                         trace_id,
                         record.span_id.hex() if _valid_id(record.span_id, 8) else None,
                         service,
-                        record.severity_number,
-                        record.severity_text or SEVERITY_NAMES.get(record.severity_number),
+                        severity,
+                        record.severity_text or SEVERITY_NAMES.get(severity),
                         body if isinstance(body, str) or body is None else to_json(body),
                         event_name_of(record, attributes),
                         conversation_of(attributes),

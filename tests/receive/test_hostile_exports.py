@@ -4,8 +4,9 @@ stored in part with the reasons (partial success), never a 500 that takes good o
 and everything stored reads back as valid JSON.
 
 The hostile side: values out of range for the store (times up to 2^64-1, kinds and status
-codes up to 2^31, counts over 2^63), NaN and Infinity, lone surrogates in OTLP/JSON, ids of
-the wrong length, garbage bytes, over OTLP/HTTP (protobuf, JSON, gzip) and OTLP/gRPC.
+codes up to 2^31, severity numbers outside 0-24, counts over 2^63), NaN and Infinity, lone
+surrogates in OTLP/JSON, ids of the wrong length, garbage bytes, over OTLP/HTTP (protobuf,
+JSON, gzip) and OTLP/gRPC.
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def record_fields(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
     fields: dict[str, Any] = {
         "time_unix_nano": draw(valid_time),
         "observed_time_unix_nano": draw(valid_time),
-        "severity_number": draw(st.integers(-(2**31), 2**31 - 1)),
+        "severity_number": draw(st.integers(0, 24)),
         "severity_text": draw(st.text(max_size=8)),
         "event_name": draw(st.text(max_size=12)),
         "trace_id": draw(st.one_of(trace_ids, bad_trace_ids)),  # a bad one is just dropped
@@ -277,8 +278,12 @@ def record_fields(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
         "attributes": draw(attribute_sets),
     }
     broken = draw(st.booleans())
-    if broken:
+    if broken and draw(st.booleans()):
         fields["time_unix_nano"] = draw(too_big)
+    elif broken:  # OTLP's severity numbers are 0-24 (ClickHouse's UInt8 wrapped 300 to 44)
+        fields["severity_number"] = draw(
+            st.one_of(st.integers(-(2**31), -1), st.integers(25, 2**31 - 1))
+        )
     return fields, broken
 
 

@@ -21,12 +21,14 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+from bot_telemetry.store.clickhouse import ClickHouseEngine, HTTPClickHouseEngine
 from bot_telemetry.store.clickhouse_ingest import (
     ClickHouseSink,
     insert_keeping_the_good,
     refusal_reason,
 )
-from bot_telemetry.store.rows import Batch, logs_batch
+from bot_telemetry.store.location import ClickHouseLocation
+from bot_telemetry.store.rows import SEVERITY_NAMES, Batch, logs_batch
 from bot_telemetry.store.writer import StoreWriter
 from tests.receive.sunbird.events import bundle, event
 from tests.support.clickhouse import chdb_engine, clickhouse_server
@@ -87,12 +89,37 @@ def create_schema(store: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+#: A severity text other than OTLP's short names (as .NET's loggers write it): a row that
+#: passes serve's checks and that a table taking only those names refuses.
+REFUSED = "Information"
+
+
+def severity_names_only(engine: ClickHouseEngine) -> None:
+    """The logs table's SeverityText as an Enum of OTLP's short severity names (an operator's
+    choice, smaller than a String): ClickHouse then refuses a whole insert for one record with
+    another text (``REFUSED``)."""
+    names = ", ".join(f"'{name}' = {number}" for number, name in SEVERITY_NAMES.items())
+    engine.raw(
+        f"ALTER TABLE {engine.tables.qualified('otel_logs')} "
+        f"MODIFY COLUMN SeverityText Enum8('' = 0, {names})"
+    )
+
+
+def severity_names_only_at(store: str) -> None:
+    engine = HTTPClickHouseEngine.open(ClickHouseLocation.parse(store))
+    try:
+        severity_names_only(engine)
+    finally:
+        engine.close()
+
+
 @pytest.fixture(scope="module")
 def collectors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     folder = tmp_path_factory.mktemp("clickhouse-ingest")
     with clickhouse_server(folder / "clickhouse") as server:
         store = server.url("otel")
         create_schema(store)
+        severity_names_only_at(store)
         with serve(str(folder / "store.duckdb")) as on_duckdb, serve(store) as on_clickhouse:
             yield {"duckdb": on_duckdb, "clickhouse": on_clickhouse}
 
@@ -354,10 +381,10 @@ def test_while_clickhouse_is_down_posts_are_503s_and_their_retries_are_stored(
 def test_a_row_clickhouse_refuses_is_refused_alone_and_the_others_are_stored(
     collectors: dict[str, str],
 ) -> None:
-    """ClickHouse refuses a whole insert for one row it cannot take (a log record's negative
-    severity into the exporter's UInt8): the export was a 500 and every record of it lost. Now
-    the other records are stored and the answer is a partial success naming ClickHouse's
-    reason, without the record's data."""
+    """ClickHouse refuses a whole insert for one row it cannot take (here a severity text the
+    table's Enum does not hold): the export was a 500 and every record of it lost. Now the
+    other records are stored and the answer is a partial success naming ClickHouse's reason,
+    without the record's data."""
     good = [
         {"time_unix_nano": T0 + n, "event_name": f"kept beside a bad row {n}", "severity_number": 9}
         for n in range(5)
@@ -365,7 +392,7 @@ def test_a_row_clickhouse_refuses_is_refused_alone_and_the_others_are_stored(
     bad = {
         "time_unix_nano": T0,
         "event_name": "refused by ClickHouse",
-        "severity_number": -1,
+        "severity_text": REFUSED,
         "body": "alice@example.com",
     }
     records = [good[0], bad, *good[1:4], {**bad, "event_name": "refused too"}, good[4]]
@@ -375,12 +402,40 @@ def test_a_row_clickhouse_refuses_is_refused_alone_and_the_others_are_stored(
     assert status == 200, answer
     partial = ExportLogsServiceResponse.FromString(answer).partial_success
     assert partial.rejected_log_records == 2
-    assert "SeverityNumber" in partial.error_message, partial.error_message
-    assert "CANNOT_PARSE_NUMBER" in partial.error_message
-    assert "alice" not in partial.error_message
+    assert "SeverityText" in partial.error_message, partial.error_message
+    assert "UNKNOWN_ELEMENT_OF_ENUM" in partial.error_message
+    assert "alice" not in partial.error_message and REFUSED not in partial.error_message
     names = {e["name"] for e in get(f"{collectors['clickhouse']}/api/events?limit=1000")}
     assert {record["event_name"] for record in good} <= names
     assert not {"refused by ClickHouse", "refused too"} & names
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "clickhouse"])
+def test_a_severity_number_outside_otlps_is_refused_alone_on_both_engines(
+    collectors: dict[str, str], engine: str
+) -> None:
+    """OTLP severity numbers are 0-24. ClickHouse's UInt8 column stored 300 as 44 (and
+    refused -1 with a parse error), DuckDB stored 300 as sent; now such a record is refused
+    at receive, alone, with the reason, on both engines."""
+    name = f"severity on {engine}"
+    good = [
+        {"time_unix_nano": T0 + n, "event_name": f"{name} kept {n}", "severity_number": n}
+        for n in (0, 9, 24)
+    ]
+    bad = [
+        {"time_unix_nano": T0, "event_name": f"{name} refused {n}", "severity_number": n}
+        for n in (300, -1)
+    ]
+    status, answer = post_protobuf(
+        f"{collectors[engine]}/v1/logs", logs_request([good[0], bad[0], *good[1:], bad[1]])
+    )
+    assert status == 200, answer
+    partial = ExportLogsServiceResponse.FromString(answer).partial_success
+    assert partial.rejected_log_records == 2
+    assert "a log record has severity_number 300, not one of 0-24" in partial.error_message
+    assert "a log record has severity_number -1, not one of 0-24" in partial.error_message
+    names = {e["name"] for e in get(f"{collectors[engine]}/api/events?limit=1000")}
+    assert {n for n in names if n.startswith(name)} == {record["event_name"] for record in good}
 
 
 def post_protobuf(url: str, message: Any) -> tuple[int, bytes]:
@@ -404,7 +459,7 @@ def test_rows_refused_in_a_group_commit_are_rejected_in_the_export_they_came_fro
         return logs_batch(
             logs_request(
                 [
-                    {"time_unix_nano": T0, "event_name": f"{name} {n}", "severity_number": -1}
+                    {"time_unix_nano": T0, "event_name": f"{name} {n}", "severity_text": REFUSED}
                     if n in bad
                     else {"time_unix_nano": T0, "event_name": f"{name} {n}"}
                     for n in range(6)
@@ -414,6 +469,7 @@ def test_rows_refused_in_a_group_commit_are_rejected_in_the_export_they_came_fro
 
     with chdb_engine("grouped") as engine:
         engine.create_schema()
+        severity_names_only(engine)
         writer = StoreWriter(ClickHouseSink(engine))
         try:
             caplog.set_level(logging.WARNING, logger="bot_telemetry.store.clickhouse_ingest")
@@ -427,7 +483,7 @@ def test_rows_refused_in_a_group_commit_are_rejected_in_the_export_they_came_fro
         stored = engine.raw(f"SELECT EventName FROM {engine.tables.qualified('otel_logs')}")
     assert [batch.rejected for batch in exports] == [1, 2]
     said = [r.getMessage() for r in caplog.records if r.name.endswith("clickhouse_ingest")]
-    assert len(said) == 1 and "SeverityNumber" in said[0], said
+    assert len(said) == 1 and "UNKNOWN_ELEMENT_OF_ENUM" in said[0], said
     assert [(d.logs, len(d.refused)) for d in done] == [(5, 1), (4, 2)]
     assert sorted(name for (name,) in stored.rows) == sorted(
         [f"first {n}" for n in (0, 1, 2, 3, 5)] + [f"second {n}" for n in (1, 2, 3, 4)]
@@ -468,13 +524,14 @@ def test_rows_clickhouse_refused_are_not_forwarded_to_posthog(tmp_path: Path) ->
     posthog = PostHogServer()
     records = [
         {"time_unix_nano": T0, "event_name": "Stored", "severity_number": 9},
-        {"time_unix_nano": T0, "event_name": "RefusedByClickHouse", "severity_number": -1},
+        {"time_unix_nano": T0, "event_name": "RefusedByClickHouse", "severity_text": REFUSED},
         {"time_unix_nano": T0 + 1, "event_name": "StoredToo"},
     ]
     try:
         with clickhouse_server(tmp_path / "clickhouse") as server:
             store = server.url("otel")
             create_schema(store)
+            severity_names_only_at(store)
             env = {"POSTHOG_API_KEY": posthog.api_key, "POSTHOG_HOST": posthog.url}
             with serve(store, env) as url:
                 status, answer = post_protobuf(f"{url}/v1/logs", logs_request(records))

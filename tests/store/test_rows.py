@@ -153,6 +153,19 @@ def test_a_record_with_a_time_past_2262_is_refused_alone() -> None:
     assert "after 2262" in batch.problems[0]
 
 
+def test_a_record_with_a_severity_number_outside_0_to_24_is_refused_alone() -> None:
+    batch = logs_batch(
+        logs_request(
+            [{"time_unix_nano": T0, "severity_number": n} for n in (0, 300, 24, -1, 2**31 - 1)]
+        )
+    )
+    assert (batch.log_count, batch.rejected) == (2, 3)
+    assert batch.logs["severity_number"] == [0, 24]
+    assert batch.problems == [
+        f"a log record has severity_number {n}, not one of 0-24" for n in (300, -1, 2**31 - 1)
+    ]
+
+
 def test_histograms_keep_buckets_min_max_and_temporality() -> None:
     batch = metrics_batch(
         metrics_request(
