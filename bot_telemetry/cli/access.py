@@ -167,13 +167,29 @@ class RemoteError(Exception):
 RATE_LIMITED_SECONDS = 120.0
 
 
-class _RateLimited(Exception):
-    """A 429: the refusal to raise if it cannot be waited out, and how long to wait."""
+def open_waiting(
+    request: urllib.request.Request,
+    timeout: float,
+    rate_limited_seconds: float = RATE_LIMITED_SECONDS,
+) -> Any:
+    """``urlopen(request)``, a 429 (a serve's rate limit) waited out as its Retry-After says,
+    for up to ``rate_limited_seconds`` in all; past that its ``HTTPError`` is raised as any
+    other status's. Every command asking a serve sends through it."""
+    from ..posthog.capture import retry_after
 
-    def __init__(self, refusal: RemoteError, wait: float):
-        super().__init__(str(refusal))
-        self.refusal = refusal
-        self.wait = wait
+    deadline = time.monotonic() + rate_limited_seconds
+    while True:
+        try:
+            return urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as error:
+            if error.code != 429:
+                raise
+            waited = retry_after(error.headers.get("Retry-After"))
+            wait = 1.0 if waited is None else waited
+            if time.monotonic() + wait > deadline:
+                raise
+            error.close()
+            time.sleep(wait)  # as long as serve asked: its limit's protocol
 
 
 class ServerSource(_Closing):
@@ -210,16 +226,7 @@ class ServerSource(_Closing):
     def _send(self, request: urllib.request.Request) -> Any:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
-        deadline = time.monotonic() + self.rate_limited_seconds
-        while True:
-            try:
-                answer = self._answer(request)
-            except _RateLimited as limited:
-                if time.monotonic() + limited.wait > deadline:
-                    raise limited.refusal from None
-                time.sleep(limited.wait)  # as long as serve asked: its limit's protocol
-                continue
-            break
+        answer = self._answer(request)
         if answer is None:  # 404
             return None
         try:
@@ -230,9 +237,9 @@ class ServerSource(_Closing):
             raise RemoteError(f"{self.url} answered {path} with no JSON: {_NOT_SERVE}") from None
 
     def _answer(self, request: urllib.request.Request) -> bytes | None:
-        """The answer's body; None for a 404; ``_RateLimited`` for a 429."""
+        """The answer's body; None for a 404."""
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with open_waiting(request, self.timeout, self.rate_limited_seconds) as response:
                 answer: bytes = response.read()
                 return answer
         except urllib.error.HTTPError as error:
@@ -251,13 +258,7 @@ class ServerSource(_Closing):
                     else f"{message} (the token given by --token or BOT_TELEMETRY_TOKEN is "
                     "not the collector's)"
                 )
-            refusal = RemoteError(f"{self.url} answered {error.code}: {message}", error.code)
-            if error.code == 429:
-                from ..posthog.capture import retry_after
-
-                waited = retry_after(error.headers.get("Retry-After"))
-                raise _RateLimited(refusal, 1.0 if waited is None else waited) from error
-            raise refusal from error
+            raise RemoteError(f"{self.url} answered {error.code}: {message}", error.code) from error
         except (urllib.error.URLError, OSError) as error:
             raise RemoteError(f"cannot reach the collector at {self.url}: {error}") from error
 

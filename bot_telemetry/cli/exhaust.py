@@ -369,13 +369,15 @@ def _call(options: argparse.Namespace, method: str, url: str, body: Any = None) 
     import urllib.error
     import urllib.request
 
+    from .access import open_waiting
+
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     if options.token:
         request.add_header("Authorization", f"Bearer {options.token}")
     try:
-        with urllib.request.urlopen(request, timeout=600) as response:
+        with open_waiting(request, 600) as response:
             status, answer = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, answer = error.code, error.read()

@@ -185,3 +185,13 @@ def test_the_command_line_waits_out_the_limit_as_retry_after_says(
         assert "answered 429: too many requests from this client" in str(refused)
     else:
         raise AssertionError("a 429 it may not wait for was not said")
+
+
+def test_exhaust_commands_through_serve_wait_out_the_limit_too(limited: CollectorThread) -> None:
+    """``bot-telemetry exhaust ... --url`` has its own requests (it needs every answer's
+    envelope, a 404's and a 409's too): a 429 is waited out there as well, not the answer."""
+    from tests.support.processes import run_cli_here
+
+    flood(connect(limited), "GET", "/dataset/v1/request/list/T")  # the bucket is empty
+    done = run_cli_here("exhaust", "list", "T", "--url", limited.url)
+    assert "no job has the tag 'T' (RESOURCE_NOT_FOUND)" in done.stderr, done.stderr
