@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from bot_telemetry import PrivacyPolicy, Telemetry, configure
+from bot_telemetry.contract import DISTRO_NAME, RESOURCE_DISTRO_NAME
 from bot_telemetry.signals.custom_events import track_custom_event
 
 SERVICES = ("channel", "nlu", "qna")
@@ -48,7 +49,12 @@ class Topology:
     ):
         self.providers: dict[str, TracerProvider] = {}
         for index, name in enumerate(SERVICES):
-            provider = TracerProvider(resource=Resource.create({"service.name": name}))
+            attributes = {"service.name": name}
+            if name == "bot":
+                # the bot stands for one set up by configure(): serve stores its telemetry as
+                # sent; the other services' gets serve's policy (their status messages go)
+                attributes[RESOURCE_DISTRO_NAME] = DISTRO_NAME
+            provider = TracerProvider(resource=Resource.create(attributes))
             # One service compresses its exports, as many collectors' clients do.
             compression = Compression.Gzip if index == 0 else Compression.NoCompression
             provider.add_span_processor(
