@@ -138,12 +138,14 @@ async def _record() -> tuple[Traffic, int, int, int]:
 
 #: ``returner``'s turns, in order, and how many minutes after the first each is stored (the
 #: bot runs them at once; their telemetry is moved later, trace by trace): they say "hi",
-#: Web Chat opens their page again 20 minutes later, they say "hi again" 20 minutes after
+#: Web Chat opens their page again 15 minutes later, they say "hi again" 25 minutes after
 #: that; 32 minutes later the page opens again and 23 minutes after that they say "back".
-#: Their sessions, by what they did: at 0, at 40, and at 95 (with the page opened at 72).
+#: Their sessions, by what they did: at 0 (with the page opened at 15: nearer than 40, never a
+#: tie, which the turns' real durations would break either way), at 40, and at 95 (with the
+#: page opened at 72).
 RETURNER_TURNS = (
     ("message", 0),
-    ("conversationUpdate", 20),
+    ("conversationUpdate", 15),
     ("message", 40),
     ("conversationUpdate", 72),
     ("message", 95),

@@ -1,6 +1,6 @@
 """Sessions in funnels and user flows with turns the channel sends on its own, on DuckDB and
 ClickHouse (chDB), over a real botbuilder bot's telemetry (tests/support/channel_turns.py,
-``RETURNER_TURNS``): Web Chat opening the page again 20 minutes after the user's last
+``RETURNER_TURNS``): Web Chat opening the page again 15 minutes after the user's last
 message neither keeps their session open nor joins it to the next one, as the ``sessions``
 measure counts them; its events belong to the session of the user's nearest turn of their
 own within the gap."""
@@ -60,9 +60,9 @@ def test_the_page_opened_again_neither_extends_nor_joins_a_session(
 
 
 def test_the_pages_turn_belongs_to_the_nearest_session(traffic: ChannelTraffic) -> None:
-    # The page opened at 20 minutes is as near the message before as the one after: it is
-    # in the first session (nothing follows it there); the one at 72 is 32 minutes after
-    # the last message and 23 before the next: in the session it began.
+    # The page opened at 15 minutes is nearer the message before (15) than the one after
+    # (25): it is in the first session (nothing follows it there); the one at 72 is 32
+    # minutes after the last message and 23 before the next: in the session it began.
     request = {
         **_window(traffic),
         "steps": [_received("conversationUpdate"), _received("message")],
