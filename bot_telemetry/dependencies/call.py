@@ -109,6 +109,7 @@ class DependencyCall:
         self.span = span
         self.result_code: str | None = None
         self.failed = False
+        self.description: str | None = None
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         self.span.set_attribute(key, value)
@@ -116,11 +117,12 @@ class DependencyCall:
     def set_result_code(self, code: str | int) -> None:
         self.result_code = str(code)
 
-    def set_failed(self, code: str | int) -> None:
+    def set_failed(self, code: str | int, description: str | None = None) -> None:
         """The call failed without raising (an HTTP error status read by a hook): ``code`` is
-        its result code and ``error.type``."""
+        its result code and ``error.type``, ``description`` its status's (never user data)."""
         self.result_code = str(code)
         self.failed = True
+        self.description = description
 
 
 def dependency_call(
@@ -135,7 +137,7 @@ def dependency_call(
     privacy: PrivacyPolicy | None = None,
     policy: PrivacyPolicy | None = None,
     current: bool = True,
-) -> AbstractAsyncContextManager[DependencyCall]:
+) -> DependencyScope:
     """Time the block as one call to ``target``; an exception is recorded and re-raised as is.
 
     Afterwards the call is sent to ``turn_context``'s conversation (or the turn this task is
@@ -145,12 +147,14 @@ def dependency_call(
     hooks (an HTTP client's request and response hooks), whose caller's code runs between.
     """
     privacy = renamed("dependency_call", "policy", "privacy", policy, privacy)
-    return _DependencyScope(
+    return DependencyScope(
         name, target, component, turn_context, kind, attributes, trace_activities, privacy, current
     )
 
 
-class _DependencyScope(AbstractAsyncContextManager[DependencyCall]):
+class DependencyScope(AbstractAsyncContextManager[DependencyCall]):
+    """``dependency_call``'s scope."""
+
     # A class rather than @asynccontextmanager: the generator machinery cost ~4 µs per call.
     def __init__(
         self,
@@ -199,16 +203,25 @@ class _DependencyScope(AbstractAsyncContextManager[DependencyCall]):
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
-        if self._token is not None:
-            otel_context.detach(self._token)
-        elapsed_ns = time.perf_counter_ns() - self._started
-        duration_ms = elapsed_ns / 1e6
-        code = _finish(self._call, self._name, error, self._policy)
-        dependency_call_ended(self._target.name, self._component, elapsed_ns / 1e9, error)
+        duration_ms, code = self._end(error)
         # A cancelled task must stop now; anything else is reported before it propagates.
         if error is None or isinstance(error, Exception):
             await self._send(duration_ms, code, error is None and not self._call.failed)
         return False
+
+    def end_unreported(self, error: BaseException | None = None) -> None:
+        """End the call now, without its trace activity: for a call that ends outside its
+        turn (a hook's call whose response was garbage-collected)."""
+        self._end(error)
+
+    def _end(self, error: BaseException | None) -> tuple[float, str]:
+        """End the span and count the call; its duration in ms and its result code."""
+        if self._token is not None:
+            otel_context.detach(self._token)
+        elapsed_ns = time.perf_counter_ns() - self._started
+        code = _finish(self._call, self._name, error, self._policy)
+        dependency_call_ended(self._target.name, self._component, elapsed_ns / 1e9, error)
+        return elapsed_ns / 1e6, code
 
     async def _send(self, duration_ms: float, code: str, success: bool) -> None:
         context = self._turn_context
@@ -268,7 +281,7 @@ def _record_outcome(
     if error is None and call.failed:
         code = call.result_code or RESULT_OK
         span.set_attribute(ATTR_ERROR_TYPE, code)
-        span.set_status(Status(StatusCode.ERROR))
+        span.set_status(Status(StatusCode.ERROR, call.description))
     elif error is None:
         # A library may retry or shrug off a failed request (a blob that is not there is
         # an empty read); the call as a whole succeeded, whatever the last response said.

@@ -17,8 +17,10 @@ words. ``record_chat_completion`` describes a completion got some other way.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -30,7 +32,7 @@ from .. import contract
 from ..contract import ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT
 from ..correlation.dependency_context import current_dependency_span
 from ..correlation.outgoing import peer_service
-from .call import DependencyCall, Target, address_of, dependency_call
+from .call import DependencyCall, DependencyScope, Target, address_of, dependency_call
 
 OPERATION_CHAT: Final = "chat"
 OPERATION_EMBEDDINGS: Final = "embeddings"
@@ -52,6 +54,13 @@ _HTTP_STATUS: Final = "http.response.status_code"
 _CALL: Final = "bot_telemetry.model_call"
 #: httpcore's trace extension: how a request that got no response is seen to fail.
 _TRACE: Final = "trace"
+#: The result code of a call whose streamed answer was dropped unread and unclosed, and of
+#: one whose request was dropped with no response seen (a failure the hooks cannot see: a
+#: pool timeout, a transport that does not call the trace extension).
+NOT_READ: Final = "NotReadToEnd"
+NO_RESPONSE: Final = "NoResponse"
+_NOT_READ_WHY: Final = "the answer was not read to the end: the response was dropped unclosed"
+_NO_RESPONSE_WHY: Final = "no response was seen: the request failed where its hooks cannot see"
 
 _log = logging.getLogger(__name__)
 
@@ -97,6 +106,8 @@ def llm_event_hooks(
             if "event-stream" in response.headers.get("content-type", ""):
                 from .llm_stream import observe_stream
 
+                if call is not None:
+                    call.responded = True
                 events = _StreamedAnswer(span)
                 observe_stream(response, events.read, call.end if call is not None else None)
                 streamed = True
@@ -131,13 +142,17 @@ async def _describe_request(
 class _ModelCall:
     """A model call made outside the wrappers: ``dependency_call``'s call, opened by the
     request hook and ended by the response (its hook, or its stream's end), or by the
-    transport's failure when no response came."""
+    transport's failure when no response came; else, failed, when its request is
+    garbage-collected (the bot dropped a stream unread and unclosed, or it failed unseen)."""
 
-    def __init__(self, scope: Any, call: DependencyCall) -> None:
+    def __init__(self, scope: DependencyScope, call: DependencyCall) -> None:
         self._scope = scope
         self.call = call
         self.span = call.span
         self._open = True
+        #: Whether a streamed answer came: what a dropped request means.
+        self.responded = False
+        self._dropped: weakref.finalize[Any, Any] | None = None
 
     @classmethod
     async def open(cls, request: Any, span_name: str, name: str | None) -> _ModelCall:
@@ -150,24 +165,58 @@ class _ModelCall:
         model_call = cls(scope, await scope.__aenter__())
         request.extensions[_CALL] = model_call
         previous = request.extensions.get(_TRACE)
+        # Weak: the request keeps this hook, and its finalizer must see it freed.
+        dropped = weakref.ref(request)
 
         async def on_trace(event: str, info: dict[str, Any]) -> None:
             if previous is not None:
                 await previous(event, info)
-            if event.endswith(".failed"):  # no response will come (or no more of it)
-                await model_call.end(_as_httpx_error(info.get("exception"), request))
+            if not event.endswith(".failed"):
+                return
+            error = info.get("exception")
+            if isinstance(error, GeneratorExit):  # asyncio closing a reader the bot dropped
+                model_call.abandon()
+            else:  # no response will come (or no more of it)
+                await model_call.end(_as_httpx_error(error, dropped()))
 
         request.extensions[_TRACE] = on_trace
+        loop = asyncio.get_running_loop()
+        model_call._dropped = weakref.finalize(request, _ended_on_loop, model_call, loop)
         return model_call
 
     async def end(self, error: BaseException | None) -> None:
         if not self._open:
             return
         self._open = False
+        if self._dropped is not None:
+            self._dropped.detach()
         try:
             await self._scope.__aexit__(type(error) if error is not None else None, error, None)
         except Exception:
             _log.debug("could not end a model call", exc_info=True)
+
+    def abandon(self) -> None:
+        """End the call, failed, outside its turn (no trace activity): the bot dropped it."""
+        if not self._open:
+            return
+        self._open = False
+        if self.responded:
+            self.call.set_failed(NOT_READ, _NOT_READ_WHY)
+        else:
+            self.call.set_failed(NO_RESPONSE, _NO_RESPONSE_WHY)
+        try:
+            self._scope.end_unreported()
+        except Exception:
+            _log.debug("could not end a model call", exc_info=True)
+
+
+def _ended_on_loop(call: _ModelCall, loop: asyncio.AbstractEventLoop) -> None:
+    """A request's finalizer: abandon its call, if still open, on its loop. Not here: the
+    garbage collector may run inside code holding a lock the span's end takes."""
+    try:
+        loop.call_soon_threadsafe(call.abandon)
+    except RuntimeError:  # the loop is closed
+        call.abandon()
 
 
 def _as_httpx_error(error: Any, request: Any) -> BaseException | None:
@@ -179,6 +228,7 @@ def _as_httpx_error(error: Any, request: Any) -> BaseException | None:
         type(error).__module__.startswith("httpcore")
         and isinstance(kind, type)
         and issubclass(kind, httpx.RequestError)
+        and request is not None
     ):
         return kind(str(error), request=request)
     return error if isinstance(error, BaseException) else None

@@ -5,8 +5,9 @@ server speaking OpenAI's protocol (tests/dependencies/language_services.py), SSE
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -307,6 +308,74 @@ async def test_a_stream_the_bot_stops_reading_still_ends_its_span(
     attributes = dict(span.attributes or {})
     assert attributes["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
     assert "gen_ai.response.finish_reasons" not in attributes
+
+
+async def ended_spans(telemetry: CapturedTelemetry) -> Sequence[ReadableSpan]:
+    """The model's span once it ended: ``gc.collect()`` frees what the bot dropped (asyncio
+    closes a dropped generator in a task of its own, so the loop turns between tries)."""
+    async with asyncio.timeout(DEADLINE):
+        while not (ended := [s for s in telemetry.spans() if s.kind is SpanKind.CLIENT]):
+            gc.collect()
+            await asyncio.sleep(0)
+    return ended
+
+
+@pytest.mark.parametrize("reads", [True, False], ids=["first chunk", "status only"])
+async def test_a_stream_the_bot_drops_unread_and_unclosed_ends_its_span(
+    telemetry: CapturedTelemetry,
+    model: tuple[str, Received],
+    client: httpx.AsyncClient,
+    reads: bool,
+) -> None:
+    """Nothing reads it to the end nor closes it: the span ends when the response is
+    garbage-collected, failed, saying the answer was not read to the end."""
+
+    async def logic(turn_context: TurnContext) -> None:
+        body = chat("pause: " + UTTERANCE, stream=True)
+        request = client.build_request("POST", "/v1/chat/completions", json=body)
+        response = await client.send(request, stream=True)
+        assert response.status_code == 200
+        if reads:
+            async for _ in response.aiter_lines():
+                break  # the first useful chunk; the response is dropped, never closed
+
+    await run_turn(logic, "pause: " + UTTERANCE)
+    [span] = await ended_spans(telemetry)
+    attributes = dict(span.attributes or {})
+    if reads:
+        assert attributes["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18", "what was read"
+    assert attributes["bot.dependency.result_code"] == "NotReadToEnd"
+    assert attributes["error.type"] == "NotReadToEnd"
+    assert span.status.status_code is StatusCode.ERROR
+    assert "not read to the end" in str(span.status.description)
+    assert_private(telemetry)
+
+
+async def test_a_request_that_failed_unseen_ends_its_span_when_dropped(
+    telemetry: CapturedTelemetry, model: tuple[str, Received]
+) -> None:
+    """A pool timeout raises before httpcore's trace extension is called: no hook sees the
+    failure, so the span ends, failed, once the request is garbage-collected."""
+    base, received = model
+    limits = httpx.Limits(max_connections=1)
+    timeout = httpx.Timeout(DEADLINE, pool=0.05)
+    headers = {"Authorization": f"Bearer {LLM_KEY}"}
+    hooks = llm_event_hooks()
+    async with httpx.AsyncClient(
+        base_url=base, limits=limits, timeout=timeout, headers=headers, event_hooks=hooks
+    ) as client:
+        body = chat("pause: " + UTTERANCE, stream=True)
+        async with client.stream("POST", "/v1/chat/completions", json=body):
+            # The only connection is busy with the held stream.
+            with pytest.raises(httpx.PoolTimeout):
+                await client.post("/v1/chat/completions", json=chat())
+            [span] = await ended_spans(telemetry)
+            received.release.set()
+    attributes = dict(span.attributes or {})
+    assert attributes["bot.dependency.result_code"] == "NoResponse"
+    assert attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    assert span.status.status_code is StatusCode.ERROR
+    assert "no response was seen" in str(span.status.description)
 
 
 async def test_an_embedding_is_an_embeddings_span(
