@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
@@ -49,6 +50,8 @@ _OPERATIONS: Final = (
     ("/responses", OPERATION_CHAT),
     ("/embeddings", OPERATION_EMBEDDINGS),
 )
+#: Azure OpenAI's deployment in a path: the model asked for when the body names none.
+_DEPLOYMENT: Final = re.compile(r"/openai/deployments/([^/]+)/")
 _HTTP_STATUS: Final = "http.response.status_code"
 #: Where a request keeps the model call its hooks opened (``request.extensions``).
 _CALL: Final = "bot_telemetry.model_call"
@@ -129,13 +132,14 @@ async def _describe_request(
     """Describe the request on the wrapper's span, or open its own call; that call."""
     body = _json(request.content)
     provider = provider or _provider(request.url.host)
+    model = _text(_member(body, "model")) or _deployment(request.url.path)
     span = current_dependency_span()
     call = None
     if span is None:
-        call = await _ModelCall.open(request, _span_name(operation, body), name)
+        call = await _ModelCall.open(request, _span_name(operation, model), name)
         span = call.span
     _record_server(span, str(request.url))
-    record_chat_request(body, provider, span=span, operation=operation)
+    record_chat_request(body, provider, span=span, operation=operation, model=model)
     return call
 
 
@@ -270,14 +274,16 @@ def record_chat_request(
     *,
     span: trace.Span | None = None,
     operation: str = OPERATION_CHAT,
+    model: str | None = None,
 ) -> None:
     """Describe a model request (its JSON body) on ``span``, by default the current
     dependency span: operation, provider, the model and its settings, the name
-    ``{operation} {model}``. The messages (the input) are not read."""
+    ``{operation} {model}``. ``model`` is the one asked for when the body names none (an
+    Azure OpenAI deployment). The messages (the input) are not read."""
     span = span or current_dependency_span()
     if span is None:
         return
-    model = _text(_member(body, "model"))
+    model = _text(_member(body, "model")) or model
     found: dict[str, AttributeValue | None] = {
         contract.ATTR_GEN_AI_OPERATION_NAME: operation,
         contract.ATTR_GEN_AI_PROVIDER_NAME: provider,
@@ -289,7 +295,7 @@ def record_chat_request(
         contract.ATTR_GEN_AI_REQUEST_TEMPERATURE: _number(_member(body, "temperature")),
     }
     span.set_attributes({key: value for key, value in found.items() if value is not None})
-    span.update_name(_span_name(operation, body))
+    span.update_name(_span_name(operation, model))
 
 
 def record_chat_completion(completion: Any, *, span: trace.Span | None = None) -> None:
@@ -349,9 +355,14 @@ def _operation(request: Any) -> str | None:
     return None
 
 
-def _span_name(operation: str, body: Any) -> str:
-    model = _text(_member(body, "model"))
+def _span_name(operation: str, model: str | None) -> str:
     return f"{operation} {model}" if model else operation
+
+
+def _deployment(path: str) -> str | None:
+    """The Azure OpenAI deployment a request's path names (``/openai/deployments/{name}/``)."""
+    found = _DEPLOYMENT.search(path)
+    return found.group(1) if found else None
 
 
 def _provider(host: str) -> str:

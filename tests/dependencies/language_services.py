@@ -18,7 +18,10 @@
   the stream after its first two events until the test releases it, ``gzip`` compresses it;
 - ``POST /v1/embeddings`` and the Responses API's ``POST /v1/responses`` (streamed too: its
   ``response.created``, ``response.output_text.delta`` and ``response.completed`` events);
-  ``long`` in the text makes the answer long (``LONG_REPEATS``).
+  ``long`` in the text makes the answer long (``LONG_REPEATS``);
+- Azure OpenAI's ``POST /openai/deployments/{deployment}/chat/completions`` and
+  ``.../embeddings`` (``?api-version=`` required, the key in ``api-key``): the body need not
+  name a model, the deployment's (``AZURE_DEPLOYMENTS``) answers; an unknown one is a 404.
 
 Each checks the key header the real service wants (401 otherwise) and records what it
 received. A text containing ``throttle`` is answered 429 with ``Retry-After``, ``slow``
@@ -58,6 +61,8 @@ def pieces(content: str) -> list[str]:
 
 
 CHAT_USAGE = {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}
+#: Azure OpenAI deployments (named by their owner) and the model each deploys.
+AZURE_DEPLOYMENTS = {"support-bot": "gpt-4o-mini", "search-vectors": "text-embedding-3-small"}
 
 
 def answered(body: Any) -> Any:
@@ -165,7 +170,15 @@ def language_app(received: Received) -> web.Application:
 
     async def model_request(request: web.Request) -> tuple[Any, str, web.Response | None]:
         body = await remember(request)
-        if request.headers.get("Authorization") != f"Bearer {LLM_KEY}":
+        deployment = request.match_info.get("deployment")
+        if deployment is not None:  # Azure OpenAI: its key header, and the deployment's model
+            if request.headers.get("api-key") != LLM_KEY or "api-version" not in request.query:
+                return body, "", unauthorized()
+            if deployment not in AZURE_DEPLOYMENTS:
+                error = {"code": "DeploymentNotFound", "message": "The deployment does not exist."}
+                return body, "", web.json_response({"error": error}, status=404)
+            body = {**body, "model": AZURE_DEPLOYMENTS[deployment]}
+        elif request.headers.get("Authorization") != f"Bearer {LLM_KEY}":
             refused = web.json_response({"error": {"message": "Incorrect API key"}}, status=401)
             return body, "", refused
         messages = body.get("messages") or body.get("input")
@@ -297,4 +310,6 @@ def language_app(received: Received) -> web.Application:
     app.router.add_post("/v1/chat/completions", complete)
     app.router.add_post("/v1/embeddings", embed)
     app.router.add_post("/v1/responses", respond)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", complete)
+    app.router.add_post("/openai/deployments/{deployment}/embeddings", embed)
     return app

@@ -20,6 +20,7 @@ from bot_telemetry import TelemetryMiddleware, TelemetryQnA, llm_event_hooks
 from tests.dependencies.language_services import (
     ANSWER_OPENING,
     ANSWER_PROMPT,
+    AZURE_DEPLOYMENTS,
     LLM_KEY,
     Received,
     language_app,
@@ -446,4 +447,52 @@ async def test_a_responses_api_call_is_a_chat_span(
     span = model_span(telemetry)
     assert span.name == "chat gpt-4o-mini"
     assert attributes_of(span, RESPONSE) == RESPONSE
+    assert_private(telemetry)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "operation", "answered"),
+    [
+        ("chat/completions", {}, "chat", "gpt-4o-mini-2024-07-18"),
+        ("chat/completions", {"stream": True}, "chat", "gpt-4o-mini-2024-07-18"),
+        ("embeddings", {}, "embeddings", "text-embedding-3-small"),
+    ],
+    ids=["chat", "streamed chat", "embeddings"],
+)
+async def test_an_azure_openai_deployment_is_the_requested_model(
+    telemetry: CapturedTelemetry,
+    model: tuple[str, Received],
+    path: str,
+    body: dict[str, Any],
+    operation: str,
+    answered: str,
+) -> None:
+    """Azure OpenAI's request names no model: the deployment in its path is the model asked
+    for, as the conventions' ``gen_ai.request.model`` (and tokenUsage, keyed on it) want."""
+    deployment = "support-bot" if operation == "chat" else "search-vectors"
+    assert deployment in AZURE_DEPLOYMENTS
+    async with httpx.AsyncClient(
+        base_url=f"{model[0]}/openai/deployments/{deployment}",
+        params={"api-version": "2024-10-21"},
+        headers={"api-key": LLM_KEY},
+        event_hooks=llm_event_hooks(),
+    ) as azure:
+
+        async def logic(turn_context: TurnContext) -> None:
+            text = turn_context.activity.text
+            sent = {**body, "input": text} if operation == "embeddings" else chat(text, **body)
+            sent.pop("model", None)
+            async with azure.stream("POST", path, json=sent) as response:
+                assert response.status_code == 200
+                await response.aread()
+
+        await run_turn(logic)
+    span = model_span(telemetry)
+    expected = {
+        "gen_ai.operation.name": operation,
+        "gen_ai.request.model": deployment,
+        "gen_ai.response.model": answered,
+    }
+    assert span.name == f"{operation} {deployment}"
+    assert attributes_of(span, expected) == expected
     assert_private(telemetry)
