@@ -5,6 +5,7 @@ and the web UI over one store (docs/collector.md).
     bot-telemetry serve --store ./telemetry --port 0 --no-grpc --retention 7d
     bot-telemetry serve --store clickhouse://reader:pw@ch:8123/otel --read-only
     BOT_TELEMETRY_TOKEN=... bot-telemetry serve --host 0.0.0.0 --allow-remote
+    bot-telemetry serve --privacy privacy.json     # other services' personal data, redacted
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import errno
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..analytics.window import parse_duration
 from ..receive.ports import DEFAULT_GRPC_PORT
@@ -29,6 +30,9 @@ from .common import (
     duration_argument,
     store_options,
 )
+
+if TYPE_CHECKING:
+    from ..privacy import PrivacyPolicy
 
 #: Requests a second per client address (web/ratelimit.py): far above what the demo, a bot's
 #: exporters or benchmarks.client_events (2,000 bundles at once, within the 20 s burst) send,
@@ -150,6 +154,15 @@ def register(commands: Any) -> dict[str, Handler]:
         "/analytics/*, /dataset/*; never /api/health), in bursts of up to 20 s of it "
         "(default 20; 0: no limit)",
     )
+    serve.add_argument(
+        "--privacy",
+        default=None,
+        metavar="FILE",
+        help="the privacy policy for telemetry from services other than a bot and for client "
+        "events: a JSON file (TOML if named .toml) of PrivacyPolicy's fields, e.g. "
+        '{"log_personal_information": true, "deny_keys": ["account.number"]} '
+        "(default: no personal data)",
+    )
     exhaust.serve_options(serve)
     return {"serve": run}
 
@@ -186,6 +199,17 @@ def _retention(given: str | None) -> float:
     return seconds
 
 
+def _privacy(given: str | None) -> PrivacyPolicy | None:
+    if given is None:
+        return None
+    from ..privacy.document import PolicyDocumentError, load_policy
+
+    try:
+        return load_policy(given)
+    except PolicyDocumentError as error:
+        raise UsageError(f"--privacy {error}") from None
+
+
 def _grpc_port(given: int | None) -> int:
     return DEFAULT_GRPC_PORT if given is None else given
 
@@ -216,6 +240,7 @@ def run(options: argparse.Namespace) -> int:
         public_url=options.public_url,
         ingest_rate_limit=options.ingest_rate_limit,
         query_rate_limit=options.query_rate_limit,
+        privacy=_privacy(options.privacy),
         **exhaust.serve_settings(options),
     )
 

@@ -190,6 +190,11 @@ class PrivacyPolicy:
             return False
         return key in PERSONAL_KEYS or named_personal(key)
 
+    def admits(self, key: str) -> bool:
+        """Whether ``deny_keys`` and ``allow_keys`` let this key through at all (before
+        its name and value are judged)."""
+        return key not in self.deny_keys and (self.allow_keys is None or key in self.allow_keys)
+
     def allows(self, key: str) -> bool:
         """Whether a property or attribute with this key may be recorded at all."""
         return self.treatment(key) is not Treatment.DROP
@@ -357,9 +362,7 @@ class PrivacyPolicy:
                 key = plain_key(key)
             if known_safe and key in known_safe:
                 kept = self._bounded(value) if isinstance(value, str) else value
-                if key in self.deny_keys or (
-                    self.allow_keys is not None and key not in self.allow_keys
-                ):
+                if not self.admits(key):
                     continue
             else:
                 # The common case inline: a key decided before, kept as it is.

@@ -15,7 +15,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from ..privacy import current_policy
+from ..privacy import PrivacyPolicy, current_policy
 from ..store.engine import EngineUnavailable
 from ..store.rows import Batch, logs_batch, metrics_batch, spans_batch
 from ..store.writer import StoreWriter, WriterBusy
@@ -25,6 +25,9 @@ from .otlp import Encoding, OtlpError, Signal
 _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+#: Where the receivers read the policy for other services' telemetry (``services.py``), at
+#: each export: ``ServerConfig.policy`` in ``serve``; the process's, unless told otherwise.
+PolicySource = Callable[[], PrivacyPolicy]
 
 _FLATTEN: dict[Signal, Callable[[Any], Batch]] = {
     Signal.TRACES: spans_batch,
@@ -39,20 +42,32 @@ _REJECTED = {
 
 
 def parse(
-    signal: Signal, body: bytes, encoding: Encoding, content_encoding: str | None, limit: int
+    signal: Signal,
+    body: bytes,
+    encoding: Encoding,
+    content_encoding: str | None,
+    limit: int,
+    policy: PolicySource = current_policy,
 ) -> Batch:
     """Body bytes to rows; CPU work, so the servers run it off their event loop."""
     message = otlp.decode(signal, otlp.decompress(body, content_encoding, limit), encoding)
-    services.make_safe(signal, message, current_policy())
+    services.make_safe(signal, message, policy())
     return _FLATTEN[signal](message)
 
 
 async def decode_export(
-    signal: Signal, body: bytes, encoding: Encoding, content_encoding: str | None, limit: int
+    signal: Signal,
+    body: bytes,
+    encoding: Encoding,
+    content_encoding: str | None,
+    limit: int,
+    policy: PolicySource = current_policy,
 ) -> Batch:
     """``parse`` on a worker thread."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, parse, signal, body, encoding, content_encoding, limit)
+    return await loop.run_in_executor(
+        None, parse, signal, body, encoding, content_encoding, limit, policy
+    )
 
 
 async def store_export(writer: StoreWriter, batch: Batch, where: str) -> None:

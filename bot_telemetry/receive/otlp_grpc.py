@@ -36,8 +36,9 @@ from google.protobuf import duration_pb2
 from google.protobuf.any_pb2 import Any as AnyMessage
 from google.rpc import error_details_pb2, status_pb2
 
+from ..privacy import current_policy
 from ..store.writer import StoreWriter
-from .export import decode_export, export_response, store_export
+from .export import PolicySource, decode_export, export_response, store_export
 from .otlp import DEFAULT_GRPC_PORT, OtlpError, Signal
 
 _log = logging.getLogger(__name__)
@@ -96,14 +97,14 @@ async def _abort(context: Context, error: OtlpError) -> NoReturn:
 
 
 def _handler(
-    signal: Signal, writer: StoreWriter, max_body: int
+    signal: Signal, writer: StoreWriter, max_body: int, policy: PolicySource
 ) -> Callable[[bytes, Context], Awaitable[bytes]]:
     where = f"{SERVICES[signal]}/Export"
 
     async def export(body: bytes, context: Context) -> bytes:
         try:
             # gRPC has inflated the message and checked it against max_body already.
-            batch = await decode_export(signal, body, "protobuf", None, max_body)
+            batch = await decode_export(signal, body, "protobuf", None, max_body, policy)
             await store_export(writer, batch, where)
         except OtlpError as error:
             if error.status >= 500:
@@ -114,14 +115,20 @@ def _handler(
     return export
 
 
-def export_handlers(writer: StoreWriter, max_body: int) -> list[grpc.GenericRpcHandler]:
+def export_handlers(
+    writer: StoreWriter, max_body: int, policy: PolicySource = current_policy
+) -> list[grpc.GenericRpcHandler]:
     """The three services' handlers. No (de)serializer: bytes in, bytes out, so decoding
     runs on a worker thread like the HTTP path's, and an undecodable body is our
     INVALID_ARGUMENT with the reason rather than gRPC's UNKNOWN and a logged traceback."""
     return [
         grpc.method_handlers_generic_handler(
             SERVICES[signal],
-            {"Export": grpc.unary_unary_rpc_method_handler(_handler(signal, writer, max_body))},
+            {
+                "Export": grpc.unary_unary_rpc_method_handler(
+                    _handler(signal, writer, max_body, policy)
+                )
+            },
         )
         for signal in Signal
     ]
@@ -203,14 +210,20 @@ def _refuse_if_taken(host: str, port: int) -> None:
 
 
 async def start_grpc(
-    writer: StoreWriter, host: str, port: int, *, max_body: int, token: str | None = None
+    writer: StoreWriter,
+    host: str,
+    port: int,
+    *,
+    max_body: int,
+    token: str | None = None,
+    policy: PolicySource = current_policy,
 ) -> tuple[grpc.aio.Server, int]:
     """Create, bind and start the gRPC server on the running loop; returns it and its port."""
     server = grpc.aio.server(
         interceptors=[BearerToken(token)] if token else None,
         options=server_options(max_body),
     )
-    server.add_generic_rpc_handlers(export_handlers(writer, max_body))
+    server.add_generic_rpc_handlers(export_handlers(writer, max_body, policy))
     if port:
         _refuse_if_taken(host, port)
     address = _address(host, port)

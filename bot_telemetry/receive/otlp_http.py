@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ..privacy import current_policy
 from ..store.writer import StoreWriter
 from . import otlp
 from .export import (
     DEFAULT_MAX_BODY,
+    PolicySource,
     decode_export,
     export_response,
     parse,
@@ -40,9 +42,13 @@ def _refusal(error: OtlpError, encoding: Encoding | None) -> web.Response:
 
 
 def otlp_handler(
-    signal: Signal, writer: StoreWriter, max_body: int = DEFAULT_MAX_BODY
+    signal: Signal,
+    writer: StoreWriter,
+    max_body: int = DEFAULT_MAX_BODY,
+    policy: PolicySource = current_policy,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The aiohttp handler for one signal's export path."""
+    """The aiohttp handler for one signal's export path; ``policy`` makes other services'
+    telemetry safe (``services.py``)."""
 
     async def handle(request: web.Request) -> web.Response:
         encoding: Encoding | None = None
@@ -61,7 +67,7 @@ def otlp_handler(
                     413, f"body is over the limit of {max_body} bytes; send smaller batches"
                 ) from error
             batch = await decode_export(
-                signal, body, encoding, request.headers.get("Content-Encoding"), max_body
+                signal, body, encoding, request.headers.get("Content-Encoding"), max_body, policy
             )
             await store_export(writer, batch, request.path)
         except OtlpError as error:
@@ -74,13 +80,18 @@ def otlp_handler(
     return handle
 
 
-def add_routes(app: web.Application, writer: StoreWriter, max_body: int) -> None:
+def add_routes(
+    app: web.Application,
+    writer: StoreWriter,
+    max_body: int,
+    policy: PolicySource = current_policy,
+) -> None:
     for path, signal in (
         ("/v1/traces", Signal.TRACES),
         ("/v1/logs", Signal.LOGS),
         ("/v1/metrics", Signal.METRICS),
     ):
-        app.router.add_post(path, otlp_handler(signal, writer, max_body))
+        app.router.add_post(path, otlp_handler(signal, writer, max_body, policy))
 
 
 __all__ = ["DEFAULT_MAX_BODY", "add_routes", "otlp_handler", "parse"]

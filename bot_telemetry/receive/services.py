@@ -4,8 +4,9 @@ A bot's process (``configure()`` marks its resource ``telemetry.distro.name``
 ``bot-telemetry``) applied its policy before sending, and is stored as it came. Everything
 else did not: a web page's spans (the OpenTelemetry JS web SDK records every URL the page
 calls: ``/api/profile?mobile=…``), and any other service pointed at ``serve``. For those,
-``serve`` applies its policy (``current_policy()``) where the OpenTelemetry semantic
-conventions say what a value is:
+``serve`` applies its policy (``ServerConfig.policy()``: ``--privacy FILE``, else the
+process's ``current_policy()``) where the OpenTelemetry semantic conventions say what a
+value is:
 
 * URLs (``url.full``, ``http.url``, ``http.target``, ``url.path``) as the bot records its
   own (``PrivacyPolicy.url``): no query, fragment or credentials unless personal data may
@@ -18,6 +19,9 @@ conventions say what a value is:
 * span, event and log record names with the patterns replaced (``PrivacyPolicy.name``),
   and a log record's text body too, as the developer's own text is (inside its strings when
   it is JSON).
+
+The policy's own lists hold too: a key in ``deny_keys`` (or, with ``allow_keys``, one it does
+not list) is left out wherever it is; one in ``safe_keys`` is stored as sent.
 
 Other attributes are stored as sent: judged by the bot's rules for keys it has never seen,
 a service's ``server.address``, ``db.name`` or ``messaging.destination.name`` would be left
@@ -121,10 +125,19 @@ def _attributes(attributes: Any, policy: PrivacyPolicy, peer: frozenset[str]) ->
     dropped: list[int] = []
     message = ""
     stacktraces = []
+    # The policy's own lists of keys: what it denies (or does not allow) is left out,
+    # what it calls safe is stored as sent. Usually none, and then nothing more is asked.
+    listed = bool(policy.deny_keys) or policy.allow_keys is not None
+    safe = policy.safe_keys
     for index, pair in enumerate(attributes):
         key = pair.key
+        if listed and not policy.admits(key):
+            dropped.append(index)
+            continue
         if key not in _JUDGED and key not in peer:
             continue  # most: one set lookup, the value not read
+        if safe and key in safe:
+            continue
         value = pair.value
         text = value.WhichOneof("value") == "string_value"
         if key in _URLS:

@@ -131,7 +131,7 @@ def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Ap
         writer = StoreWriter(sink, retention_seconds=config.retention_seconds)
         app[WRITER] = writer
         app.middlewares.append(_reads_after_writes(writer))
-        otlp_http.add_routes(app, writer, config.max_body)
+        otlp_http.add_routes(app, writer, config.max_body, config.policy)
         path = config.journal_path()
         try:
             journal = Journal.open(path) if path is not None else None
@@ -146,6 +146,7 @@ def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Ap
             dedup_window=config.client_dedup_seconds,
             journal=journal,
             linger=config.client_linger_seconds,
+            policy=config.policy,
         )
         if journal is not None:
 

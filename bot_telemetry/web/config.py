@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..privacy import PrivacyPolicy, current_policy
 from ..receive.export import DEFAULT_MAX_BODY
 from ..receive.otlp import DEFAULT_GRPC_PORT
 from ..store.database import DEFAULT_STORE, store_file
@@ -71,11 +72,19 @@ class ServerConfig:
     #: notebooks are never refused by surprise (``bot-telemetry serve`` passes 250 and 20).
     ingest_rate_limit: float = 0.0
     query_rate_limit: float = 0.0
+    #: The privacy policy for telemetry that did not pass a bot's (other services' OTLP,
+    #: client events): ``bot-telemetry serve --privacy FILE``. None, the default, is the
+    #: process's own (``configure(privacy=...)``), read at each export.
+    privacy: PrivacyPolicy | None = None
 
     def __post_init__(self) -> None:
         # A folder means the store file inside it, here as everywhere.
         if not isinstance(self.store, ClickHouseLocation):
             object.__setattr__(self, "store", store_file(self.store))
+
+    def policy(self) -> PrivacyPolicy:
+        """The policy the receivers apply (``privacy``, else the process's current one)."""
+        return self.privacy if self.privacy is not None else current_policy()
 
     def journal_path(self) -> Path | None:
         """Where the receipt journal is, or None when there is none."""
@@ -86,10 +95,10 @@ class ServerConfig:
         return None
 
     def check(self) -> None:
-        """Refuse ports outside 0-65535, a body limit under one byte, --create-schema on a
-        DuckDB store, a retention on a ClickHouse store that would change nothing, a public
-        URL that is not scheme://host[:port], and a non-loopback bind unless it is explicit
-        and protected by a token."""
+        """Refuse ports outside 0-65535, a body limit under one byte, --privacy when
+        read-only, --create-schema on a DuckDB store, a retention on a ClickHouse store that
+        would change nothing, a public URL that is not scheme://host[:port], and a
+        non-loopback bind unless it is explicit and protected by a token."""
         for option, port in (("--port", self.port), ("--grpc-port", self.grpc_port)):
             if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{option} {port} is not a TCP port (0-65535; 0 picks one)")
@@ -106,6 +115,12 @@ class ServerConfig:
             raise ConfigError(
                 "--max-body-mb must be more than 0: with no room for a body every export "
                 "would be refused (413)"
+            )
+        if self.read_only and self.privacy is not None:
+            raise ConfigError(
+                "--privacy applies to the telemetry serve receives, and a --read-only serve "
+                "receives none (what it reads was stored under the policy of whoever stored "
+                "it): leave it out"
             )
         if self.create_schema and not isinstance(self.store, ClickHouseLocation):
             raise ConfigError(

@@ -130,6 +130,7 @@ async def start(config: ServerConfig) -> Running:
                     config.grpc_port,
                     max_body=config.max_body,
                     token=config.token,
+                    policy=config.policy,
                 )
             except OSError as error:
                 if not config.grpc_optional:

@@ -130,3 +130,19 @@ def test_a_bots_telemetry_is_stored_as_its_policy_made_it(tmp_path: Path) -> Non
     found = stored(path)
     for secret in SECRETS:
         assert secret in found, secret
+
+
+def test_serve_config_privacy_is_the_policy_whatever_the_process_has(tmp_path: Path) -> None:
+    """``ServerConfig(privacy=...)``: the policy of the collector, not of its process."""
+    path = tmp_path / "store.duckdb"
+    opened = PrivacyPolicy(
+        log_personal_information=True,
+        deny_keys=frozenset({"db.name"}),
+        safe_keys=frozenset({"enduser.id"}),  # the owner's word: stored as sent
+    )
+    with CollectorThread(ServerConfig(store=path, port=0, privacy=opened)) as running:
+        send(running.url, "payments", marked=False)
+    found = stored(path)
+    assert "no account [REDACTED] for Grace" in found  # kept, as the config's policy says
+    assert "payments-db" not in found and "api.example.org" in found  # its deny_keys
+    assert '"enduser.id":"grace@example.org"' in found  # its safe_keys

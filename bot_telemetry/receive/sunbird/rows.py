@@ -99,7 +99,8 @@ def _flatten(
                 names[name] = key
         if type(item) is dict:
             _flatten(key + ".", item, into, policy)
-        elif policy is None or type(item) in _PLAIN:
+        elif policy is None or (type(item) in _PLAIN and policy.admits(key)):
+            # a number says nothing of a person, but a key the policy denies is left out
             into[key] = item
         else:
             kept = _judged(key, item, policy)
@@ -344,7 +345,8 @@ def _judged_fields(prefix: str, value: Any, policy: PrivacyPolicy) -> Any:
     """``value`` (a field of an invalid event, any shape) with each of its fields as
     ``_flatten`` would record it under its dotted key; a left-out field is not there."""
     if type(value) is not dict:
-        return value if type(value) in _PLAIN else _judged(prefix[:-1], value, policy)
+        plain = type(value) in _PLAIN and policy.admits(prefix[:-1])
+        return value if plain else _judged(prefix[:-1], value, policy)
     found = {}
     for name, item in value.items():
         key = f"{prefix}{name}"

@@ -1,0 +1,107 @@
+"""``bot-telemetry serve --privacy FILE``: the policy for telemetry that did not pass a bot's.
+Before it, serve always applied the default (closed) policy to other services and client
+events: an owner whose users consented could not keep a service's exception messages, nor
+add a personal key of their own to ``deny_keys``. Real serve processes, a service's real
+OpenTelemetry SDK exporters and a page's Sunbird bundle, every stored row read back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind
+
+from tests.cli.test_serve_operator import assert_one_line_error
+from tests.receive.sunbird.events import bundle, event
+from tests.receive.sunbird.test_http import post
+from tests.receive.test_other_services import stored
+from tests.support.ports import free_port
+from tests.support.processes import run_cli_here, running
+
+MESSAGE = "no account GB82WEST12345698765432 for Grace"
+
+
+def send_span(url: str) -> None:
+    """A payments service's SERVER span: an exception, its own account attribute."""
+    resource = Resource.create({"service.name": "payments"})
+    tracing = TracerProvider(resource=resource)
+    tracing.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces")))
+    with tracing.get_tracer("payments").start_as_current_span(
+        "POST /pay", kind=SpanKind.SERVER, record_exception=False
+    ) as span:
+        span.set_attributes({"customer.account": "ACCT-20417", "db.name": "payments-db"})
+        span.record_exception(ValueError(MESSAGE))
+    tracing.shutdown()  # the span exported, answered, before this returns
+
+
+def serve_with(tmp_path: Path, policy: str, name: str = "privacy.json") -> tuple[Path, str]:
+    """Run a serve process with ``policy`` as its --privacy file, send to it; its store."""
+    (tmp_path / name).write_text(policy)
+    store, port = tmp_path / "store.duckdb", free_port()
+    args = ["-m", "bot_telemetry.cli", "serve", "--store", str(store), "--no-grpc"]
+    args += ["--port", str(port), "--privacy", str(tmp_path / name)]
+    url = f"http://127.0.0.1:{port}"
+    with running(args, ready_url=f"{url}/api/health"):
+        send_span(url)
+        feedback = event("FEEDBACK", edata={"rating": 4, "commenttxt": "mail me a@b.co"})
+        failed = {**event("FEEDBACK", edata={"rating": 5}), "ets": "soon"}  # kept as failed
+        status, answer, _ = post(url, bundle([feedback, failed]))
+        assert status == 200 and answer["result"]["stored"] == 1, answer
+        assert answer["result"]["failed"] == 1, answer
+    return store, stored(store)  # client events are log records: in it too
+
+
+def test_an_opened_policy_keeps_a_services_exception_message_redacted(tmp_path: Path) -> None:
+    policy = {"log_personal_information": True, "deny_keys": ["customer.account"]}
+    _, found = serve_with(tmp_path, json.dumps(policy))
+    assert "no account [REDACTED] for Grace" in found  # the IBAN replaced, the rest kept
+    assert "GB82WEST12345698765432" not in found
+    # deny_keys: the service's own personal key is left out, its other attributes kept.
+    assert "customer.account" not in found and "ACCT-20417" not in found
+    assert "payments-db" in found
+    # The page's client events get the same policy: its comment kept, redacted.
+    assert "mail me [REDACTED]" in found and "a@b.co" not in found
+    assert '"sunbird.edata.rating":4' in found and '"rating":5' in found
+
+
+def test_a_toml_policy_file_is_read_alike(tmp_path: Path) -> None:
+    toml = 'deny_keys = ["customer.account", "sunbird.edata.rating"]\n'
+    _, found = serve_with(tmp_path, toml, "privacy.toml")
+    assert "ACCT-20417" not in found and "payments-db" in found
+    assert "Grace" not in found and "mail me" not in found  # personal data still closed
+    # A client event's number, denied too: on the stored event and the failed one's copy.
+    assert "rating" not in found
+
+
+def test_a_bad_policy_file_is_refused_naming_the_field(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    for document, said in (
+        ('{"deny_keys": "customer.account"}', "deny_keys: expected a list of strings"),
+        ('{"deny_keys": ["a", 7]}', "deny_keys[1]: expected a string, got the number 7"),
+        ('{"log_personal_info": true}', "unknown field 'log_personal_info'"),
+        ('{"log_personal_information": "yes"}', "log_personal_information: expected true"),
+        ('{"redact": ["emails"]}', "redact: unknown redaction pattern(s) ['emails']"),
+        ('{"extra_patterns": ["(a"]}', "extra_patterns: '(a' is not a regular expression"),
+        ('{"max_value_length": 0}', "max_value_length: expected a number more than 0"),
+        ('{"deny_keys": [', "privacy.json: not JSON"),
+    ):
+        (tmp_path / "privacy.json").write_text(document)
+        result = run_cli_here(
+            "serve", "--store", str(store), "--privacy", str(tmp_path / "privacy.json")
+        )
+        assert_one_line_error(result, f"--privacy {tmp_path / 'privacy.json'}", 2)
+        assert said in result.stderr, result.stderr
+        assert not store.exists()  # refused before anything started
+    missing = run_cli_here("serve", "--store", str(store), "--privacy", str(tmp_path / "none.json"))
+    assert_one_line_error(missing, "none.json: cannot read it", 2)
+
+
+def test_a_policy_for_a_reader_that_receives_nothing_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "privacy.json").write_text('{"deny_keys": ["customer.account"]}')
+    args = ["serve", "--store", str(tmp_path / "s"), "--read-only"]
+    result = run_cli_here(*args, "--privacy", str(tmp_path / "privacy.json"))
+    assert_one_line_error(result, "a --read-only serve receives none", 2)
