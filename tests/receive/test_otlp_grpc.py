@@ -268,3 +268,32 @@ def test_links_and_scope_survive_grpc(collector: CollectorThread) -> None:
         }
     ]
     assert span["scope"] == {"name": "tests", "version": "1.2.3"}
+
+
+def test_other_services_get_the_configs_privacy_policy_over_grpc_too(tmp_path: Path) -> None:
+    """``ServerConfig(privacy=...)`` (``serve --privacy``) holds on OTLP/gRPC as on HTTP."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from bot_telemetry.privacy import PrivacyPolicy
+    from tests.receive.test_other_services import stored
+
+    request = ExportTraceServiceRequest()
+    resource = request.resource_spans.add()
+    resource.resource.attributes.add(key="service.name").value.string_value = "payments"
+    span = resource.scope_spans.add().spans.add(name="POST /pay", kind=2)
+    span.trace_id, span.span_id = bytes(range(1, 17)), bytes(range(1, 9))
+    span.attributes.add(key="customer.account").value.string_value = "ACCT-20417"
+    span.attributes.add(key="db.name").value.string_value = "payments-db"
+    event = span.events.add(name="exception")
+    message = "no account GB82WEST12345698765432 for Grace"
+    event.attributes.add(key="exception.message").value.string_value = message
+    opened = PrivacyPolicy(log_personal_information=True, deny_keys=frozenset({"customer.account"}))
+    path = tmp_path / "store.duckdb"
+    config = ServerConfig(store=path, port=0, grpc_port=0, privacy=opened)
+    with CollectorThread(config) as running:
+        call(grpc_target(running), TRACES, request.SerializeToString())
+    found = stored(path)
+    assert "no account [REDACTED] for Grace" in found and "payments-db" in found
+    assert "ACCT-20417" not in found
