@@ -21,8 +21,10 @@ import asyncio
 import json
 import logging
 import re
+import sys
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import FrameType
 from typing import Any, Final
 
 from opentelemetry import context as otel_context
@@ -57,6 +59,10 @@ _HTTP_STATUS: Final = "http.response.status_code"
 _CALL: Final = "bot_telemetry.model_call"
 #: httpcore's trace extension: how a request that got no response is seen to fail.
 _TRACE: Final = "trace"
+#: Its events for a failed connect, which the transport may retry (``retries=n``).
+_CONNECT_FAILED: Final = ("connection.connect_tcp.failed", "connection.connect_unix_socket.failed")
+#: How far up from the trace hook httpcore's connect is looked for (it is 2-3 frames up).
+_FRAMES: Final = 8
 #: The result code of a call whose streamed answer was dropped unread and unclosed, and of
 #: one whose request was dropped with no response seen (a failure the hooks cannot see: a
 #: pool timeout, a transport that does not call the trace extension).
@@ -180,6 +186,8 @@ class _ModelCall:
             error = info.get("exception")
             if isinstance(error, GeneratorExit):  # asyncio closing a reader the bot dropped
                 model_call.abandon()
+            elif event in _CONNECT_FAILED and _retried(error):
+                return  # the call ends by the retry's outcome
             else:  # no response will come (or no more of it)
                 await model_call.end(_as_httpx_error(error, dropped()))
 
@@ -221,6 +229,25 @@ def _ended_on_loop(call: _ModelCall, loop: asyncio.AbstractEventLoop) -> None:
         loop.call_soon_threadsafe(call.abandon)
     except RuntimeError:  # the loop is closed
         call.abandon()
+
+
+def _retried(error: Any) -> bool:
+    """Whether httpcore will retry the connect that just failed: a transport with retries
+    (``AsyncHTTPTransport(retries=n)``) and some left, as its connection's ``_connect``, up
+    the stack from its trace hook, counts them. Not found (another transport, another
+    httpcore): not retried, the call ends by this failure as before."""
+    if type(error).__name__ not in ("ConnectError", "ConnectTimeout"):
+        return False  # the only failures httpcore retries
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(_FRAMES):
+        if frame is None:
+            break
+        code = frame.f_code
+        if code.co_name == "_connect" and "httpcore" in code.co_filename:
+            left = frame.f_locals.get("retries_left")
+            return isinstance(left, int) and left > 0
+        frame = frame.f_back
+    return False
 
 
 def _as_httpx_error(error: Any, request: Any) -> BaseException | None:

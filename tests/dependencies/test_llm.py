@@ -5,6 +5,7 @@ server speaking OpenAI's protocol (tests/dependencies/language_services.py), SSE
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -199,9 +200,15 @@ async def test_a_failed_model_call_outside_the_wrappers_is_a_failed_span(
     assert_private(telemetry)
 
 
-async def test_a_model_nobody_answers_at_is_a_failed_span(telemetry: CapturedTelemetry) -> None:
+@pytest.mark.parametrize("retries", [0, 1])
+async def test_a_model_nobody_answers_at_is_a_failed_span(
+    telemetry: CapturedTelemetry, retries: int
+) -> None:
+    """With retries, the span ends by the last connect's failure."""
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{free_port()}", event_hooks=llm_event_hooks()
+        transport=httpx.AsyncHTTPTransport(retries=retries),
+        base_url=f"http://127.0.0.1:{free_port()}",
+        event_hooks=llm_event_hooks(),
     ) as client:
 
         async def logic(turn_context: TurnContext) -> None:
@@ -212,6 +219,46 @@ async def test_a_model_nobody_answers_at_is_a_failed_span(telemetry: CapturedTel
     span = model_span(telemetry)
     assert span.status.status_code is StatusCode.ERROR
     assert (span.attributes or {})["bot.dependency.result_code"] == "ConnectError"
+
+
+async def test_a_connect_the_transport_retries_ends_by_the_retry(
+    telemetry: CapturedTelemetry,
+) -> None:
+    """``AsyncHTTPTransport(retries=1)``: the first connect is refused, the model's server
+    starts (when httpcore's trace says the connect failed), the retry is answered: the span
+    ends by that answer, not by the first ConnectError."""
+    port = free_port()
+    received = Received()
+    async with contextlib.AsyncExitStack() as servers:
+
+        async def start_on_refusal(event: str, info: dict[str, Any]) -> None:
+            if event == "connection.connect_tcp.failed":
+                await servers.enter_async_context(serving(language_app(received), port))
+
+        async with httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(retries=1),
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {LLM_KEY}"},
+            event_hooks=llm_event_hooks(),
+        ) as client:
+
+            async def logic(turn_context: TurnContext) -> None:
+                request = client.build_request(
+                    "POST",
+                    "/v1/chat/completions",
+                    json=chat(),
+                    extensions={"trace": start_on_refusal},
+                )
+                response = await client.send(request)
+                assert response.status_code == 200
+
+            await run_turn(logic)
+    span = model_span(telemetry)
+    attributes = dict(span.attributes or {})
+    assert len(received.requests) == 1, "answered on the retry"
+    assert span.status.status_code is StatusCode.UNSET
+    assert attributes["bot.dependency.result_code"] == "200"
+    assert attributes["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
 
 
 async def read_stream(
