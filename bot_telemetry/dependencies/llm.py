@@ -212,6 +212,8 @@ class _ModelCall:
         if not self._open:
             return
         self._open = False
+        if self._dropped is not None:
+            self._dropped.detach()
         if self.responded:
             self.call.set_failed(NOT_READ, _NOT_READ_WHY)
         else:
