@@ -7,10 +7,14 @@
 Bot-shaped telemetry is generated with SQL, once per size, into a DuckDB store (its own
 tables, as ingest writes them) and from the same rows into chDB (the Collector exporter's
 tables): ten spans a turn (the channel's call, the bot's request and turn, recognizer, Q&A,
-storage read and write, the reply, the services' own requests), about five events a turn
+storage read and write, the reply, the services' own requests; in every other conversation
+the Q&A call of each message turn asks a model: a ``chat gpt-4o-mini`` or ``chat gpt-4o``
+CLIENT span with the GenAI attributes and token counts, or a few ``embeddings
+text-embedding-3-small``, for tokenUsage), about five events a turn
 (BotMessageReceived/Send, LuisIntent.*, QnAMessage, waterfall events, handoffs, a web chat
 page's INTERACT and FEEDBACK), exceptions on failed turns and recognizer calls, over seven
-days (``--folder`` keeps it, and the next run with the same folder reuses it). Then each
+days (``--folder`` keeps it, and the next run with the same folder reuses it, unless it was
+generated before the data last changed). Then each
 measure is run (hour buckets over the seven days, no context; and once narrowed by
 channelId, which most measures answer through the turn) after a warm-up, and the median of
 the repeats is reported, with whether the two engines gave the same answer. The goal
@@ -37,6 +41,7 @@ import duckdb
 from benchmarks._report import machine
 from bot_telemetry import contract
 from bot_telemetry.analytics.measures import MEASURES, query
+from bot_telemetry.dependencies.llm import PROVIDER_AZURE_OPENAI
 from bot_telemetry.store.clickhouse import ChDBEngine
 from bot_telemetry.store.clickhouse_relations import Tables
 from bot_telemetry.store.database import Store, span_number_sql, trace_key_sql
@@ -62,6 +67,25 @@ _TEMPLATE = [
     (8, 2, "bot", "Storage Write", 3, "MemoryStorage", 70_000, 400),
     (9, 2, "bot", "POST /v3/conversations/activities", 3, "channel", 72_000, 6_000),
 ]
+#: The Q&A call (index 5) of a message turn in every other conversation asks a model (a
+#: generative answer: ``TelemetryQnA`` describes the call on its own CLIENT span, as
+#: ``llm_event_hooks`` does): ``chat gpt-4o-mini``, or ``chat gpt-4o`` in a fifth of those
+#: conversations, and in a third of them the first question is an ``embeddings`` call instead.
+_MODEL_CALL = "idx = 5 AND llm_operation IS NOT NULL"
+#: The GenAI attributes of a model call, but its token counts (key, SQL value) pairs.
+_GEN_AI = (
+    (contract.ATTR_GEN_AI_OPERATION_NAME, "llm_operation"),
+    (contract.ATTR_GEN_AI_PROVIDER_NAME, f"'{PROVIDER_AZURE_OPENAI}'"),
+    (contract.ATTR_GEN_AI_SYSTEM, f"'{PROVIDER_AZURE_OPENAI}'"),
+    (contract.ATTR_GEN_AI_REQUEST_MODEL, "llm_model"),
+    (contract.ATTR_GEN_AI_RESPONSE_MODEL, "llm_answered_by"),
+)
+_GEN_AI_PAIRS = ", ".join(f"'{key}', {value}" for key, value in _GEN_AI)
+
+#: What ``done`` holds: a kept folder from before the data last changed (``complete``: no
+#: model calls) is generated again rather than timed as if it were today's.
+_DONE = "complete, version 2: Q&A model calls\n"
+
 _TEMPLATE_VALUES = ", ".join(
     "({}, {}, '{}', '{}', {}, {}, {}, {})".format(
         index,
@@ -99,11 +123,28 @@ FROM range({turns}) r(t);
 ALTER TABLE g_turns ADD COLUMN intent VARCHAR;
 UPDATE g_turns SET intent = CASE WHEN pos = 0 OR nlu_failed THEN NULL
     ELSE ['BookTable', 'Greeting', 'Help', 'None'][h % 4 + 1] END;
+ALTER TABLE g_turns ADD COLUMN llm_operation VARCHAR;
+UPDATE g_turns SET llm_operation = CASE WHEN pos = 0 OR conv % 2 = 0 THEN NULL
+    WHEN pos = 1 AND (conv // 6) % 3 = 0 THEN 'embeddings' ELSE 'chat' END;
+ALTER TABLE g_turns ADD COLUMN llm_model VARCHAR;
+UPDATE g_turns SET llm_model = CASE llm_operation WHEN 'embeddings' THEN 'text-embedding-3-small'
+    WHEN 'chat' THEN CASE WHEN (conv // 2) % 5 = 0 THEN 'gpt-4o' ELSE 'gpt-4o-mini' END END;
+ALTER TABLE g_turns ADD COLUMN llm_answered_by VARCHAR;
+UPDATE g_turns SET llm_answered_by = CASE llm_model WHEN 'gpt-4o' THEN 'gpt-4o-2024-08-06'
+    WHEN 'gpt-4o-mini' THEN 'gpt-4o-mini-2024-07-18' ELSE llm_model END;
+ALTER TABLE g_turns ADD COLUMN llm_input BIGINT;
+UPDATE g_turns SET llm_input = CASE llm_operation WHEN 'embeddings' THEN 8 + (h // 17) % 60
+    WHEN 'chat' THEN 350 + (h // 17) % 1800 END;
+ALTER TABLE g_turns ADD COLUMN llm_output BIGINT;
+UPDATE g_turns SET llm_output = CASE WHEN llm_operation = 'chat' THEN 20 + (h // 19) % 400 END;
 CREATE TEMP TABLE g_template (idx INT, parent INT, service VARCHAR, name VARCHAR, kind INT,
     peer VARCHAR, offset_us BIGINT, duration_us BIGINT);
 INSERT INTO g_template VALUES {_TEMPLATE_VALUES};
 CREATE TEMP TABLE g_spans AS
-SELECT g.*, p.idx, p.service, p.name, p.kind, p.peer,
+SELECT g.*, p.idx, p.service,
+       CASE WHEN {_MODEL_CALL} THEN g.llm_operation || ' ' || g.llm_model ELSE p.name END
+           AS name,
+       p.kind, p.peer,
        substr(md5(g.t::VARCHAR || '-' || p.idx), 1, 16) AS span_id,
        CASE WHEN p.parent IS NULL THEN NULL
             ELSE substr(md5(g.t::VARCHAR || '-' || p.parent), 1, 16) END AS parent_span_id,
@@ -167,6 +208,11 @@ SELECT trace_id, span_id, parent_span_id, service, name, kind, s_start, s_start 
                 'activity.locale', locale, 'activity.conversation.id', 'c' || conv,
                 'gen_ai.conversation.id', 'c' || conv, 'enduser.pseudo.id', 'u' || usr,
                 'session.id', 's' || conv)::VARCHAR
+            WHEN {_MODEL_CALL} AND llm_output IS NULL THEN json_object('peer.service', peer,
+                {_GEN_AI_PAIRS}, '{contract.ATTR_GEN_AI_USAGE_INPUT_TOKENS}', llm_input)::VARCHAR
+            WHEN {_MODEL_CALL} THEN json_object('peer.service', peer,
+                {_GEN_AI_PAIRS}, '{contract.ATTR_GEN_AI_USAGE_INPUT_TOKENS}', llm_input,
+                '{contract.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS}', llm_output)::VARCHAR
             WHEN peer IS NOT NULL THEN json_object('peer.service', peer)::VARCHAR
             ELSE '{{}}' END,
        NULL, resource_id, 'benchmark',
@@ -225,6 +271,19 @@ COPY g_events TO '{events}' (FORMAT parquet);
 _KINDS = {1: "Internal", 2: "Server", 3: "Client"}
 
 
+def _clickhouse_gen_ai() -> str:
+    """A model call's GenAI attributes as ``map`` pairs, empty (then filtered out) on the
+    other spans and for the output tokens of embeddings, as the exporter writes them."""
+    values = (
+        *_GEN_AI,
+        (contract.ATTR_GEN_AI_USAGE_INPUT_TOKENS, "toString(llm_input)"),
+        (contract.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, "toString(llm_output)"),
+    )
+    return ", ".join(
+        f"'{key}', if({_MODEL_CALL}, ifNull({value}, ''), '')" for key, value in values
+    )
+
+
 def _load_clickhouse(engine: ChDBEngine, spans: Path, events: Path) -> None:
     engine.create_schema()
     traces = engine.tables.qualified(engine.tables.traces)
@@ -244,7 +303,8 @@ SELECT fromUnixTimestamp64Nano(s_start), trace_id, span_id, ifNull(parent_span_i
            'gen_ai.conversation.id', concat('c', toString(conv)),
            'enduser.pseudo.id', concat('u', toString(usr)),
            'session.id', concat('s', toString(conv))),
-       mapFilter((k, v) -> v != '', map('peer.service', ifNull(peer, '')))),
+       mapFilter((k, v) -> v != '', map('peer.service', ifNull(peer, ''),
+           {_clickhouse_gen_ai()}))),
     toUInt64(s_duration), if(status = 2, 'Error', 'Unset'),
     if(e_time IS NULL, [], [fromUnixTimestamp64Nano(assumeNotNull(e_time))]),
     if(e_time IS NULL, [], ['exception']),
@@ -282,12 +342,13 @@ SETTINGS max_insert_threads = 2""")
 
 def generate(folder: Path, spans: int) -> dict[str, int]:
     """The store file ``store.duckdb`` and the same rows as Parquet for chDB, in ``folder``;
-    kept when a finished set is already there (``done`` written last)."""
+    kept when a finished set of this data's version is already there (``done`` written
+    last)."""
     path = folder / "store.duckdb"
     done = folder / "done"
-    if not done.exists():
+    if not finished(folder):
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in (path, folder / "store.duckdb.wal", *_parquet(folder)):
+        for stale in (done, path, folder / "store.duckdb.wal", *_parquet(folder)):
             stale.unlink(missing_ok=True)
         Store.open(path).close()
         db = duckdb.connect(str(path))
@@ -297,7 +358,7 @@ def generate(folder: Path, spans: int) -> dict[str, int]:
             _export_parquet(db, folder)
         finally:
             db.close()
-        done.write_text("complete\n")
+        done.write_text(_DONE)
     db = duckdb.connect(str(path), read_only=True)
     try:
         return {
@@ -308,13 +369,20 @@ def generate(folder: Path, spans: int) -> dict[str, int]:
         db.close()
 
 
+def finished(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished set of the data ``generate`` now makes."""
+    done = folder / "done"
+    return done.exists() and done.read_text() == _DONE
+
+
 def _parquet(folder: Path) -> tuple[Path, Path]:
     return folder / "spans.parquet", folder / "events.parquet"
 
 
-def load_chdb(folder: Path) -> ChDBEngine:
-    """A chDB engine (in a temporary directory) holding the rows ``generate`` wrote."""
-    engine = ChDBEngine(tables=Tables(database="measures_bench"))
+def load_chdb(folder: Path, engine: ChDBEngine | None = None) -> ChDBEngine:
+    """A chDB engine (by default a new one, in a temporary directory) holding the rows
+    ``generate`` wrote."""
+    engine = engine or ChDBEngine(tables=Tables(database="measures_bench"))
     _load_clickhouse(engine, *_parquet(folder))
     return engine
 
@@ -361,7 +429,7 @@ def measure_size(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="measures-bench-") as directory:
         data = (folder or Path(directory)) / str(spans)
-        reused = (data / "done").exists()
+        reused = finished(data)
         started = time.perf_counter()
         counts = generate(data, spans)
         generated = round(time.perf_counter() - started, 1)

@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks import measures
 from bot_telemetry.analytics.measures import MEASURES
+from bot_telemetry.store.database import Store
+from bot_telemetry.store.engine import DuckDBEngine
+from tests.analytics.test_measures_tokens import usage
+from tests.support.clickhouse import chdb_engine
 from tests.support.processes import REPO
 
 
@@ -77,3 +82,44 @@ def test_an_unknown_measure_to_time_is_refused_with_the_valid_ones() -> None:
     assert ran.returncode == 2
     assert "unknown measures ['turnz']" in ran.stderr
     assert "activeUsers" in ran.stderr
+
+
+def test_the_generated_q_and_a_calls_of_some_conversations_are_model_calls(
+    tmp_path: Path,
+) -> None:
+    # tokenUsage is timed on model calls, not on an empty filter, and both engines count
+    # the same tokens: chat calls with input and output tokens, embeddings with input only.
+    counts = measures.generate(tmp_path, 6000)  # 600 turns, 100 conversations
+    assert counts["spans"] == 6000
+    store = Store.open(tmp_path / "store.duckdb", read_only=True)
+    try:
+        with chdb_engine("measures_bench_tokens") as chdb:
+            measures.load_chdb(tmp_path, chdb)
+            found = {
+                name: usage(engine, measures.START_NS, measures.END_NS)
+                for name, engine in (("duckdb", DuckDBEngine(store)), ("chdb", chdb))
+            }
+    finally:
+        store.close()
+    assert found["duckdb"] == found["chdb"]
+    models = found["duckdb"]
+    assert set(models) == {"gpt-4o-mini", "gpt-4o", "text-embedding-3-small"}
+    for model in ("gpt-4o-mini", "gpt-4o"):
+        calls, given, taken = models[model]
+        assert 350 * calls <= given < 2150 * calls and 20 * calls <= taken < 420 * calls
+    calls, given, taken = models["text-embedding-3-small"]
+    assert 0 < calls and 8 * calls <= given < 68 * calls and taken == 0
+    # Every other conversation's message turns (5 of 6): about 250 of the 600 Q&A calls.
+    assert sum(calls for calls, _, _ in models.values()) == 250
+
+
+def test_a_folder_kept_from_before_the_model_calls_is_generated_again(tmp_path: Path) -> None:
+    measures.generate(tmp_path, 2000)
+    assert measures.finished(tmp_path)
+    # The set an earlier version left: its own ``done`` and other rows (here: none).
+    (tmp_path / "done").write_text("complete\n")
+    (tmp_path / "store.duckdb").unlink()
+    Store.open(tmp_path / "store.duckdb").close()
+    assert not measures.finished(tmp_path)
+    assert measures.generate(tmp_path, 2000)["spans"] == 2000
+    assert measures.finished(tmp_path)
