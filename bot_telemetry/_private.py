@@ -13,7 +13,9 @@ No module of ours reads another library's private attribute except through this 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+from types import FrameType
 from typing import Any, Final
 
 # opentelemetry-api 1.45: the context key the SDK's exporters and the HTTP instrumentations
@@ -79,7 +81,16 @@ USES: Final = {
         ("LuisRecognizer._application", "the LUIS endpoint (app-map node and server.address)"),
         ("QnAMaker._endpoint", "the QnA host and knowledge base id"),
     ],
+    "httpcore 1.0": [
+        (
+            "AsyncHTTPConnection._connect's local retries_left, up the stack of a trace hook",
+            "a connect httpcore will retry does not end a model call's span",
+        ),
+    ],
 }
+
+#: How far up the stack of httpcore's trace hook its connection's ``_connect`` may be.
+_CONNECT_FRAMES: Final = 8
 
 
 def _changed(what: str) -> None:
@@ -212,6 +223,23 @@ def replace_otlp_grpc_stub(exporter: object, stub: Any, client: Any) -> None:
     setattr(exporter, "_client", client)  # noqa: B010
 
 
+def httpcore_connect_retries_left(depth: int) -> int | None:
+    """How many retries httpcore's connection has left for the connect that just failed, read
+    from its ``_connect`` up the stack ``depth`` frames above the caller's caller (a trace
+    hook httpcore calls); ``None`` when no such frame is there (another transport, another
+    httpcore: the caller then treats the failure as final)."""
+    frame: FrameType | None = sys._getframe(depth + 1)
+    for _ in range(_CONNECT_FRAMES):
+        if frame is None:
+            return None
+        code = frame.f_code
+        if code.co_name == "_connect" and "httpcore" in code.co_filename:
+            left = frame.f_locals.get("retries_left")
+            return left if isinstance(left, int) else None
+        frame = frame.f_back
+    return None
+
+
 def azure_transmit_handler(exporter: object) -> Any:
     """An Azure Monitor exporter's ``_handle_transmit_from_storage(envelopes, result)``: it
     gets the result of each transmission (``FAILED_RETRYABLE`` when the batch went to its
@@ -249,6 +277,7 @@ __all__ = [
     "blob_container_client",
     "component_dialog_set",
     "dialog_set_dialogs",
+    "httpcore_connect_retries_left",
     "luis_application",
     "otlp_grpc_client",
     "otlp_grpc_stub",

@@ -181,6 +181,26 @@ def test_otlp_grpc_exporter_stub_and_client(signal: str, caplog: pytest.LogCaptu
     exporter.shutdown()
 
 
+async def test_httpcore_connect_retries_left_from_its_trace_hook() -> None:
+    import httpcore
+
+    from tests.support.ports import free_port
+
+    seen: list[int | None] = []
+
+    async def trace(event: str, info: dict[str, object]) -> None:
+        if event == "connection.connect_tcp.failed":
+            seen.append(_private.httpcore_connect_retries_left(0))
+
+    async with httpcore.AsyncConnectionPool(retries=1) as pool:
+        with pytest.raises(httpcore.ConnectError):  # nobody listens there
+            await pool.request(
+                "GET", f"http://127.0.0.1:{free_port()}/", extensions={"trace": trace}
+            )
+    assert seen == [1, 0]  # the first connect is retried once, the second is the last
+    assert _private.httpcore_connect_retries_left(0) is None  # not under httpcore's connect
+
+
 def test_a_change_is_one_warning_and_no_failure(caplog: pytest.LogCaptureFixture) -> None:
     class Changed:
         pass

@@ -21,10 +21,8 @@ import asyncio
 import json
 import logging
 import re
-import sys
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from types import FrameType
 from typing import Any, Final
 
 from opentelemetry import context as otel_context
@@ -32,6 +30,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.util.types import AttributeValue
 
 from .. import contract
+from .._private import httpcore_connect_retries_left
 from ..contract import ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT
 from ..correlation.dependency_context import current_dependency_span
 from ..correlation.outgoing import peer_service
@@ -61,8 +60,6 @@ _CALL: Final = "bot_telemetry.model_call"
 _TRACE: Final = "trace"
 #: Its events for a failed connect, which the transport may retry (``retries=n``).
 _CONNECT_FAILED: Final = ("connection.connect_tcp.failed", "connection.connect_unix_socket.failed")
-#: How far up from the trace hook httpcore's connect is looked for (it is 2-3 frames up).
-_FRAMES: Final = 8
 #: The result code of a call whose streamed answer was dropped unread and unclosed, and of
 #: one whose request was dropped with no response seen (a failure the hooks cannot see: a
 #: pool timeout, a transport that does not call the trace extension).
@@ -240,16 +237,8 @@ def _retried(error: Any) -> bool:
     httpcore): not retried, the call ends by this failure as before."""
     if type(error).__name__ not in ("ConnectError", "ConnectTimeout"):
         return False  # the only failures httpcore retries
-    frame: FrameType | None = sys._getframe(1)
-    for _ in range(_FRAMES):
-        if frame is None:
-            break
-        code = frame.f_code
-        if code.co_name == "_connect" and "httpcore" in code.co_filename:
-            left = frame.f_locals.get("retries_left")
-            return isinstance(left, int) and left > 0
-        frame = frame.f_back
-    return False
+    left = httpcore_connect_retries_left(1)  # from this function's caller, the hook
+    return left is not None and left > 0
 
 
 def _as_httpx_error(error: Any, request: Any) -> BaseException | None:
