@@ -59,7 +59,7 @@ class Summary:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="bot-telemetry demo",
+        prog="python -m sample_bot.demo",
         description="Run the sample bot, its services and the collector; drive conversations.",
     )
     parser.add_argument(
