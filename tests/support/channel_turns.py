@@ -2,7 +2,8 @@
 their own besides what users do: its telemetry as OTLP export requests, loaded into DuckDB and
 ClickHouse (chDB).
 
-What each user id does, in this order:
+Every ``conversationUpdate`` turn records a ``ProfileRead`` custom event under a dependency
+call's span (a child of the turn span). What each user id does, in this order:
 
 * ``web-visitor``: Web Chat opens a conversation (a ``conversationUpdate`` from them, the
   bot welcomes them) and they say nothing;
@@ -17,6 +18,11 @@ What each user id does, in this order:
   nothing;
 * ``reactor``: likes a reply in Teams (``messageReaction``);
 * ``clicker``: presses a card's button in Teams (an ``invoke``, ``adaptiveCard/action``).
+
+Their pages' client events (Sunbird, as the collector stores them), linked to a turn by its
+trace alone (a ``Trace`` cdata item, no ``Span``), as the sample's page links them: a
+``START`` in ``web-visitor``'s conversationUpdate turn (the page opened: its request to open
+the conversation) and an ``INTERACT`` in ``late-talker``'s message turn (the send button).
 """
 
 from __future__ import annotations
@@ -35,14 +41,23 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 
+from bot_telemetry import contract
 from bot_telemetry.contract import TURN_SPAN_NAME
+from bot_telemetry.dependencies.call import Target, dependency_call
+from bot_telemetry.signals.custom_events import track_custom_event
 from bot_telemetry.store.database import Store
 from bot_telemetry.store.engine import DuckDBEngine, Engine
 from tests.bot.harness import RunningBot, running_bot
 from tests.support.bot_traffic import Traffic, load_clickhouse, load_duckdb
 from tests.support.clickhouse import chdb_engine
 from tests.support.telemetry import CapturedTelemetry
+
+#: The custom event every conversationUpdate turn records under a dependency call's span.
+PROFILE_READ = "ProfileRead"
 
 #: The users whose turns were their own doing, and those who only had the channel's.
 ACTING = ("leaver", "late-talker", "reactor", "clicker")
@@ -63,6 +78,11 @@ async def _logic(context: TurnContext) -> None:
     if activity.type == ActivityTypes.message:
         await context.send_activity("hi there")
     elif activity.type == ActivityTypes.conversation_update:
+        # An event under a child span of the turn, not on the turn span itself: the welcome
+        # looks up a profile and records what it found. It is the channel's doing, as the
+        # turn is (one trace per turn).
+        async with dependency_call("Profile Read", Target("profiles"), component="Profile"):
+            track_custom_event(PROFILE_READ)
         await context.send_activity("Welcome! Ask me to book a table.")
     elif activity.type == ActivityTypes.invoke:
         await context.send_activity(
@@ -166,6 +186,52 @@ async def _record_returner() -> tuple[Traffic, int, int, int]:
     return Traffic(requests=[]), start_ns, start_ns, end_ns
 
 
+#: The page's events: (event name, user, conversation, the activity type of the turn whose
+#: trace they name).
+PAGE_EVENTS = (
+    ("START", "web-visitor", "conv-web", "conversationUpdate"),
+    ("INTERACT", "late-talker", "conv-late", "message"),
+)
+
+
+def _page_events(telemetry: CapturedTelemetry) -> ExportLogsServiceRequest:
+    """``PAGE_EVENTS`` as an OTLP request: the client events' rows, as the collector writes
+    them (``receive/sunbird/rows.py``): the conversation, the pseudonymous user, the trace."""
+    pseudonym = telemetry.handle.privacy.pseudonymize
+    records = []
+    for name, user, conversation, activity_type in PAGE_EVENTS:
+        (turn,) = (
+            s
+            for s in telemetry.spans()
+            if s.name == TURN_SPAN_NAME
+            and (s.attributes or {}).get(contract.CONVERSATION_ATTRIBUTES[0]) == conversation
+            and (s.attributes or {}).get(contract.ATTR_ACTIVITY_TYPE) == activity_type
+        )
+        attributes = {
+            contract.CONVERSATION_ID: conversation,
+            contract.FROM_ID: pseudonym(user),
+        }
+        records.append(
+            LogRecord(
+                time_unix_nano=turn.start_time or 0,
+                observed_time_unix_nano=turn.start_time or 0,
+                event_name=name,
+                trace_id=turn.context.trace_id.to_bytes(16, "big"),
+                attributes=[
+                    KeyValue(key=key, value=AnyValue(string_value=value))
+                    for key, value in attributes.items()
+                ],
+            )
+        )
+    scope = ScopeLogs(
+        scope=InstrumentationScope(name=contract.CLIENT_EVENT_SCOPE), log_records=records
+    )
+    page = KeyValue(key="service.name", value=AnyValue(string_value="webchat-page"))
+    resource = ResourceLogs(scope_logs=[scope])
+    resource.resource.attributes.append(page)
+    return ExportLogsServiceRequest(resource_logs=[resource])
+
+
 def _moved(requests: list[Any], minutes: dict[bytes, int]) -> None:
     """Each span and log record of a trace in ``minutes`` moved that many minutes later."""
     for request in requests:
@@ -197,6 +263,8 @@ def channel_engines(
     record = _record_returner if returner else _record
     traffic, start_ns, middle_ns, end_ns = asyncio.run(record())
     traffic.requests = [encode_spans(telemetry.spans()), encode_logs(telemetry.logs())]
+    if not returner:
+        traffic.requests.append(_page_events(telemetry))
     if returner:
         turns = sorted(
             (s for s in telemetry.spans() if s.name == TURN_SPAN_NAME),

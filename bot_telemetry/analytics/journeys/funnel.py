@@ -204,7 +204,7 @@ class _FunnelQuery:
         breakdown = () if request.breakdown is None else (request.breakdown,)
         names += property_columns(matches, *breakdown)
         if request.drop_off and request.count_by == "session":
-            names += ["fallback", "escalation", "scope_name"]
+            names += ["fallback", "escalation", "scope_name", "trace_key"]
 
         cte, _ = scoped_events(request.count_by, names, self._in_range(), self.params)
         return cte
@@ -542,8 +542,8 @@ attempts AS (
             # the dialog's events was "user left").
             column = "conversation_id" if request.count_by == "conversation" else "user_id"
             source = f"""(
-    SELECT {column} AS entity, time_ns, trace_id, span_id, name, fallback, escalation,
-        scope_name
+    SELECT {column} AS entity, time_ns, trace_key, trace_id, span_id, name, fallback,
+        escalation, scope_name
     FROM events
     WHERE time_ns >= {self.start} AND time_ns < {self.until})"""
         kept = ", ".join(f"c.{c} AS {c}" for c in columns)
@@ -584,7 +584,7 @@ judged AS (
             AND coalesce(e.scope_name <> {client}, true)
             -- Nor does what the bot sent unasked (a reminder) or the channel sent on its
             -- own (the page opened again, typing): the user did nothing more.
-            AND NOT {not_by_user_event("e.trace_id", "e.span_id")}
+            AND NOT {not_by_user_event("e.trace_key", "e.trace_id", "e.span_id")}
         THEN CASE
             -- A span of the step's own turn or a later one failed (the turn the user saw
             -- last may have been degraded before the step's event).
@@ -601,6 +601,7 @@ judged AS (
     FROM counted c
         LEFT JOIN {source} e
             ON e.entity = CASE WHEN c.level > 0 AND c.level < {self.n} THEN c.entity END
+            AND e.time_ns >= c.t_last AND e.time_ns <= c.deadline
         LEFT JOIN signals s ON s.turn_trace = e.trace_id
 ),
 causes AS (

@@ -239,10 +239,24 @@ _CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
 #: sent on its own (Web Chat opening, the bot added to a team or installed, typing). It
 #: neither brings a user into a cohort nor back, nor counts as what a user did after
 #: dropping off.
-def not_by_user_event(trace_id: str = "trace_id", span_id: str = "span_id") -> str:
-    """Whether the event whose ids are the columns ``trace_id`` and ``span_id`` is one."""
-    return f"""coalesce(({trace_id}, {span_id}) IN (
-        SELECT trace_id, span_id FROM turns WHERE NOT by_user), false)"""
+#:
+#: A turn is one trace (DESIGN.md), so an event belongs to the turn of its trace, whichever
+#: span it was recorded under: the turn span, a dependency call's, a middleware's, another
+#: service's, or the page's event that names the trace (a client event linked to the request
+#: that caused the turn). Matching the turn span's id alone took an event under a child span
+#: (a custom event inside a dependency call of a conversationUpdate) for the user's. A trace
+#: that holds turns of both kinds (a proactive turn started inside a user's turn) is judged
+#: by the span: only the events on a turn span that is not the user's doing are not theirs.
+#: An event in no trace, or in a trace with no turn, is the user's.
+def not_by_user_event(
+    trace_key: str = "trace_key", trace_id: str = "trace_id", span_id: str = "span_id"
+) -> str:
+    """Whether the event whose ids are the columns ``trace_key``, ``trace_id`` and
+    ``span_id`` is one."""
+    return f"""(coalesce({trace_key} IN (
+        SELECT trace_key FROM turns GROUP BY trace_key HAVING NOT bool_or(by_user)), false)
+    OR coalesce(({trace_id}, {span_id}) IN (
+        SELECT trace_id, span_id FROM turns WHERE NOT by_user), false))"""
 
 
 NOT_BY_USER_EVENT = not_by_user_event()

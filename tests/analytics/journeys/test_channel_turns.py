@@ -13,7 +13,7 @@ import pytest
 
 from bot_telemetry.analytics.journeys import funnel, retention
 from bot_telemetry.analytics.traces import iso
-from tests.support.channel_turns import ACTING, ChannelTraffic, channel_engines
+from tests.support.channel_turns import ACTING, PROFILE_READ, ChannelTraffic, channel_engines
 from tests.support.telemetry import CapturedTelemetry
 
 
@@ -53,3 +53,34 @@ def test_a_user_who_stopped_then_only_had_the_channels_turns_left(
         # late-talker (nothing after "hello").
         causes = sorted(d["cause"] for d in answer["dropped"])
         assert causes == ["userLeft", "userLeft"], (engine.dialect, answer["dropped"])
+
+
+def test_an_event_under_a_child_span_of_the_channels_turn_is_not_the_users(
+    traffic: ChannelTraffic,
+) -> None:
+    # Every conversationUpdate turn records ProfileRead under a dependency call's span, not
+    # on the turn span: it is in the turn's trace, so it is the channel's doing as the turn
+    # is. It puts nobody in a cohort (before: the five users the channel alone brought).
+    request = {**_window(traffic), "period": "day", "totalIntervals": 2}
+    for engine in traffic.engines:
+        answer = retention(engine, {**request, "cohortEvent": PROFILE_READ})
+        assert answer["cohorts"] and all(c["size"] == 0 for c in answer["cohorts"]), (
+            engine.dialect,
+            answer,
+        )
+        # A message still is the user's (the same rule, for a turn that is theirs).
+        answer = retention(engine, {**request, "cohortEvent": "BotMessageReceived"})
+        assert sum(c["size"] for c in answer["cohorts"]) == len(ACTING), (engine.dialect, answer)
+
+
+def test_a_page_event_is_the_doing_of_the_turn_whose_trace_it_names(
+    traffic: ChannelTraffic,
+) -> None:
+    # The page's START names the trace of its request that opened the conversation, whose
+    # turn (the conversationUpdate) the channel sent: the page opening is not the user's
+    # doing, as the webchat/join it may send is not. Its INTERACT names the user's message.
+    request = {**_window(traffic), "period": "day", "totalIntervals": 2}
+    for engine in traffic.engines:
+        for name, users in (("START", 0), ("INTERACT", 1)):
+            answer = retention(engine, {**request, "cohortEvent": name})
+            assert sum(c["size"] for c in answer["cohorts"]) == users, (engine.dialect, name)
