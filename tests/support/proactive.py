@@ -62,11 +62,13 @@ async def record_proactive_traffic(telemetry: CapturedTelemetry) -> tuple[Traffi
 
 @contextmanager
 def proactive_engines(
-    telemetry: CapturedTelemetry, folder: Path, database: str
+    telemetry: CapturedTelemetry, folder: Path, database: str, *, notifying: bool = False
 ) -> Iterator[tuple[list[Engine], int, int]]:
-    """The proactive traffic loaded into DuckDB (a store in ``folder``) and ClickHouse (chDB,
-    ``database``): both engines, and the time before and after it (ns)."""
-    traffic, start_ns, end_ns = asyncio.run(record_proactive_traffic(telemetry))
+    """The proactive traffic (with ``notifying``, ``record_notifying_traffic``'s) loaded into
+    DuckDB (a store in ``folder``) and ClickHouse (chDB, ``database``): both engines, and the
+    time before and after it (ns)."""
+    record = record_notifying_traffic if notifying else record_proactive_traffic
+    traffic, start_ns, end_ns = asyncio.run(record(telemetry))
     store = Store.open(folder / "store.duckdb")
     load_duckdb(store, traffic)
     try:
@@ -75,3 +77,32 @@ def proactive_engines(
             yield [DuckDBEngine(store), clickhouse], start_ns, end_ns
     finally:
         store.close()
+
+
+async def record_notifying_traffic(telemetry: CapturedTelemetry) -> tuple[Traffic, int, int]:
+    """A bot that, in ``user-1``'s turn ("talk to a person"), writes to an agent unasked
+    (``continue_conversation`` inside the turn, as a handoff bot notifies its agents): the
+    agent's proactive turn is a child of the user's, in the user's trace. The traffic, and
+    the time before and after it (ns)."""
+    agent = ConversationReference(
+        channel_id="directline",
+        conversation=ConversationAccount(id="conv-agent"),
+        user=ChannelAccount(id="agent-1"),
+        bot=ChannelAccount(id="bot-1", name="Bot"),
+    )
+
+    async def notify(context: TurnContext) -> None:
+        await context.send_activity("A user asks for a person")
+
+    async def logic(context: TurnContext) -> None:
+        agent.service_url = context.activity.service_url
+        await context.adapter.continue_conversation(agent, notify, "")
+        await context.send_activity("An agent will be with you")
+
+    start_ns = time.time_ns()
+    async with running_bot(logic) as bot, aiohttp.ClientSession() as http:
+        body = bot.activity("talk to a person", "conv-user-1", user="user-1")
+        async with http.post(bot.url, json=body) as response:
+            assert response.status in (200, 201)
+    traffic = Traffic(requests=[encode_spans(telemetry.spans()), encode_logs(telemetry.logs())])
+    return traffic, start_ns, time.time_ns()

@@ -60,3 +60,24 @@ def test_a_user_reminded_after_stopping_left_rather_than_went_elsewhere(
         answer = funnel(engine, request)
         causes = sorted(d["cause"] for d in answer["dropped"])
         assert causes == ["userLeft", "userLeft"], (engine.dialect, answer["dropped"])
+
+
+def test_a_proactive_turn_inside_a_users_turn_leaves_the_users_events_theirs(
+    telemetry: CapturedTelemetry, tmp_path: Path
+) -> None:
+    # The agent's proactive turn is a child of user-1's turn, in its trace: an event belongs
+    # to its trace's turn, but a trace with turns of both kinds is judged by the span, so
+    # user-1's message is theirs and the agent, only written to, is in no cohort.
+    with proactive_engines(telemetry, tmp_path, "proactive_nested", notifying=True) as found:
+        engines, start_ns, end_ns = found
+        turns = engines[0].query("SELECT count(DISTINCT trace_id) AS n FROM turns").scalar()
+        assert turns == 1
+        request = {
+            "startTime": iso(start_ns - 10**9),
+            "endTime": iso(end_ns + 10**9),
+            "period": "day",
+            "totalIntervals": 2,
+        }
+        for engine in engines:
+            answer = retention(engine, request)
+            assert sum(c["size"] for c in answer["cohorts"]) == 1, (engine.dialect, answer)
