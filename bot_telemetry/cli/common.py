@@ -11,13 +11,16 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..analytics.window import TimeWindow, duration_ago, parse_duration, parse_instant
 from ..store.location import DEFAULT_STORE, ClickHouseLocation, parse_store
 
 PROG = "bot-telemetry"
 TOKEN_VARIABLE = "BOT_TELEMETRY_TOKEN"
+
+if TYPE_CHECKING:
+    from ..privacy import PrivacyPolicy
 
 #: A command's handler: parsed options in, exit status out.
 Handler = Callable[[argparse.Namespace], int]
@@ -228,3 +231,22 @@ def open_for(options: argparse.Namespace) -> Any:
     return open_source(
         options.store, getattr(options, "url", None), getattr(options, "token", None)
     )
+
+
+def privacy_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--privacy FILE``: a privacy policy document (``privacy/document.py``); read with
+    ``privacy_file`` so that serve and the PostHog backfill read it alike."""
+    parser.add_argument("--privacy", default=None, metavar="FILE", help=help)
+
+
+def privacy_file(given: str | None) -> PrivacyPolicy | None:
+    """The policy ``--privacy FILE`` gives, None without one; a bad file is a usage error
+    naming the file and the field."""
+    if given is None:
+        return None
+    from ..privacy.document import PolicyDocumentError, load_policy
+
+    try:
+        return load_policy(given)
+    except PolicyDocumentError as error:
+        raise UsageError(f"--privacy {error}") from None

@@ -11,6 +11,8 @@ walk is: run the same command again to resume after an interruption or an outage
 one PostHog host, project (a fingerprint of the API key; the key is not stored), window
 (``--since``/``--until`` as given) and choice of events (``POSTHOG_EVENTS``,
 ``POSTHOG_EXCLUDE_EVENTS``, which hold here as for live forwarding): another starts its own.
+``--privacy FILE`` is the policy they go under: the file the serve that stored them has as its
+``--privacy``, so that backfilled events carry what it forwards live.
 """
 
 from __future__ import annotations
@@ -35,12 +37,15 @@ from .common import (
     UsageError,
     described,
     open_for,
+    privacy_file,
+    privacy_option,
     store_options,
 )
 
 if TYPE_CHECKING:  # imported by the command itself: it brings an HTTP client
     from ..analytics.events import StoredEvent
     from ..posthog import EventRecord, PostHogSettings
+    from ..privacy import PrivacyPolicy
 
 
 def register(commands: Any) -> dict[str, Handler]:
@@ -62,11 +67,18 @@ def register(commands: Any) -> dict[str, Handler]:
     backfill.add_argument(
         "--restart", action="store_true", help="ignore the checkpoint and start over"
     )
+    privacy_option(
+        backfill,
+        "the privacy policy the events are sent under: give the file the serve that stored "
+        "them has as its --privacy, so that backfilled events are what it forwards live "
+        "(default: no personal data)",
+    )
     return {"posthog": run}
 
 
 def run(options: argparse.Namespace) -> int:
     from ..posthog import PostHogSettings
+    from ..privacy import DEFAULT_POLICY
 
     settings = PostHogSettings.from_environment()
     if settings is None:
@@ -79,6 +91,7 @@ def run(options: argparse.Namespace) -> int:
             f"--retry-seconds must be a number of seconds, 0 or more, got {options.retry_seconds}"
         )
     settings = dataclasses.replace(settings, retry_seconds=options.retry_seconds)
+    policy = privacy_file(options.privacy)  # a bad file is refused before anything is read
     window = TimeWindow.parse(options.since, options.until)
     walk = Walk(
         settings.host,
@@ -103,12 +116,16 @@ def run(options: argparse.Namespace) -> int:
             f"{PROG}: resuming the backfill {walk}: {checkpoint.sent:,} events sent",
             file=sys.stderr,
         )
-    return backfill(options, settings, checkpoint)
+    return backfill(options, settings, checkpoint, policy or DEFAULT_POLICY)
 
 
-def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint: Checkpoint) -> int:
+def backfill(
+    options: argparse.Namespace,
+    settings: PostHogSettings,
+    checkpoint: Checkpoint,
+    policy: PrivacyPolicy,
+) -> int:
     from ..posthog import CaptureSender, map_and_send
-    from ..privacy import DEFAULT_POLICY
 
     sender = CaptureSender(settings)
     window = TimeWindow(checkpoint.since_ns, checkpoint.until_ns)
@@ -133,7 +150,7 @@ def backfill(options: argparse.Namespace, settings: PostHogSettings, checkpoint:
                 delivery = map_and_send(
                     [event_record(event) for event in wanted],
                     settings,
-                    DEFAULT_POLICY,
+                    policy,
                     sender,
                     historical=True,
                 )

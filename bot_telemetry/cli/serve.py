@@ -15,7 +15,7 @@ import errno
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..analytics.window import parse_duration
 from ..receive.ports import DEFAULT_GRPC_PORT
@@ -28,11 +28,10 @@ from .common import (
     UsageError,
     described,
     duration_argument,
+    privacy_file,
+    privacy_option,
     store_options,
 )
-
-if TYPE_CHECKING:
-    from ..privacy import PrivacyPolicy
 
 #: Requests a second per client address (web/ratelimit.py): far above what the demo, a bot's
 #: exporters or benchmarks.client_events (2,000 bundles at once, within the 20 s burst) send,
@@ -154,14 +153,12 @@ def register(commands: Any) -> dict[str, Handler]:
         "/analytics/*, /dataset/*; never /api/health), in bursts of up to 20 s of it "
         "(default 20; 0: no limit)",
     )
-    serve.add_argument(
-        "--privacy",
-        default=None,
-        metavar="FILE",
-        help="the privacy policy for telemetry from services other than a bot and for client "
-        "events: a JSON file (TOML if named .toml) of PrivacyPolicy's fields, e.g. "
-        '{"log_personal_information": true, "deny_keys": ["account.number"]} '
-        "(default: no personal data)",
+    privacy_option(
+        serve,
+        "the privacy policy for telemetry from services other than a bot and for client "
+        "events, and for what is forwarded to PostHog: a JSON file (TOML if named .toml) of "
+        'PrivacyPolicy\'s fields, e.g. {"log_personal_information": true, "deny_keys": '
+        '["account.number"]} (default: no personal data)',
     )
     exhaust.serve_options(serve)
     return {"serve": run}
@@ -199,17 +196,6 @@ def _retention(given: str | None) -> float:
     return seconds
 
 
-def _privacy(given: str | None) -> PrivacyPolicy | None:
-    if given is None:
-        return None
-    from ..privacy.document import PolicyDocumentError, load_policy
-
-    try:
-        return load_policy(given)
-    except PolicyDocumentError as error:
-        raise UsageError(f"--privacy {error}") from None
-
-
 def _grpc_port(given: int | None) -> int:
     return DEFAULT_GRPC_PORT if given is None else given
 
@@ -240,7 +226,7 @@ def run(options: argparse.Namespace) -> int:
         public_url=options.public_url,
         ingest_rate_limit=options.ingest_rate_limit,
         query_rate_limit=options.query_rate_limit,
-        privacy=_privacy(options.privacy),
+        privacy=privacy_file(options.privacy),
         **exhaust.serve_settings(options),
     )
 

@@ -86,7 +86,7 @@ class PostHogForwarder(Generic[Item]):
         accounting: ExportAccounting,
         *,
         to_record: Callable[[Item], EventRecord] = _as_record,  # type: ignore[assignment]
-        policy: PrivacyPolicy = DEFAULT_POLICY,
+        policy: PrivacyPolicy | Callable[[], PrivacyPolicy] = DEFAULT_POLICY,
         max_queue_size: int = 8192,
         max_batch_size: int = 512,
         schedule_delay_millis: float = 1000,
@@ -95,7 +95,9 @@ class PostHogForwarder(Generic[Item]):
     ) -> None:
         self.settings = settings
         self.accounting = accounting
-        self.policy = policy
+        # A callable is read at each batch (serve's ``ServerConfig.policy``, which its
+        # receivers read at each export): the events go out under the policy they were kept by.
+        self._policy = policy
         self.destination = destination_name(settings)
         self._to_record = to_record
         self._sender = CaptureSender(settings)
@@ -124,6 +126,11 @@ class PostHogForwarder(Generic[Item]):
             accounting.set_remedy(self.destination, self._remedy)
         if self._unsent_file is not None:
             self._tell_unsent_of_last_run(self._unsent_file)
+
+    @property
+    def policy(self) -> PrivacyPolicy:
+        """The policy the events are mapped under, now."""
+        return self._policy() if callable(self._policy) else self._policy
 
     def put(self, item: Item) -> None:
         self.put_many((item,))

@@ -175,5 +175,7 @@ def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Ap
         engine.close()
 
     app.on_cleanup.append(close)
-    add_posthog_routes(app, writer, queries, PostHogSettings.from_environment(), config.store)
+    add_posthog_routes(
+        app, writer, queries, PostHogSettings.from_environment(), config.store, config.policy
+    )
     return app

@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,6 +28,7 @@ from ..analytics.window import TimeWindow
 from ..contract import RESOURCE_POSTHOG_FORWARDED
 from ..delivery import ExportAccounting
 from ..posthog import EventRecord, PostHogForwarder, PostHogSettings
+from ..privacy import PrivacyPolicy, current_policy
 from ..store.database import KIND_NAMES
 from ..store.location import ClickHouseLocation
 from ..store.rows import Batch
@@ -78,11 +79,13 @@ def add_posthog_routes(
     queries: Queries,
     settings: PostHogSettings | None,
     store: Path | ClickHouseLocation | None = None,
+    policy: Callable[[], PrivacyPolicy] = current_policy,
 ) -> None:
     """The routes, and the forwarder when ``settings`` say so and this server stores what it
     receives (``writer``; a read-only reader forwards nothing). Call after the app's own
     cleanup is registered, so the writer has handed over its last rows when it closes.
-    ``store`` is named in the backfill command the outage lines give."""
+    ``store`` is named in the backfill command the outage lines give; ``policy`` is serve's
+    (``ServerConfig.policy``, ``--privacy``): PostHog gets what it stores, judged by it."""
     forwarder: PostHogForwarder[StoredRow] | None = None
     if writer is not None and settings is not None and settings.forward != "off":
         accounting = ExportAccounting(metrics.get_meter("bot_telemetry.posthog"))
@@ -92,6 +95,7 @@ def add_posthog_routes(
             to_record=to_record,
             backfill_from=store_option(store),
             unsent_file=unsent_file(store),
+            policy=policy,
         )
         resources: dict[str, tuple[str | None, bool]] = {}
         everything = settings.forward == "all"

@@ -7,20 +7,25 @@ OpenTelemetry SDK exporters and a page's Sunbird bundle, every stored row read b
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
+from bot_telemetry.cli import main
 from tests.cli.test_serve_operator import assert_one_line_error
 from tests.receive.sunbird.events import bundle, event
 from tests.receive.sunbird.test_http import post
 from tests.receive.test_other_services import stored
 from tests.support.ports import free_port
+from tests.support.posthog import PostHogServer
 from tests.support.processes import run_cli_here, running
+from tests.support.waiting import wait_for
 
 MESSAGE = "no account GB82WEST12345698765432 for Grace"
 
@@ -38,21 +43,39 @@ def send_span(url: str) -> None:
     tracing.shutdown()  # the span exported, answered, before this returns
 
 
-def serve_with(tmp_path: Path, policy: str, name: str = "privacy.json") -> tuple[Path, str]:
-    """Run a serve process with ``policy`` as its --privacy file, send to it; its store."""
+def serve_with(
+    tmp_path: Path,
+    policy: str,
+    name: str = "privacy.json",
+    posthog: PostHogServer | None = None,
+) -> tuple[Path, str]:
+    """Run a serve process with ``policy`` as its --privacy file, send to it; its store.
+    With ``posthog``, serve forwards to it, and the page's event has arrived there."""
     (tmp_path / name).write_text(policy)
     store, port = tmp_path / "store.duckdb", free_port()
     args = ["-m", "bot_telemetry.cli", "serve", "--store", str(store), "--no-grpc"]
     args += ["--port", str(port), "--privacy", str(tmp_path / name)]
     url = f"http://127.0.0.1:{port}"
-    with running(args, ready_url=f"{url}/api/health"):
+    env = {} if posthog is None else posthog_environment(posthog)
+    with running(args, ready_url=f"{url}/api/health", env=env):
         send_span(url)
         feedback = event("FEEDBACK", edata={"rating": 4, "commenttxt": "mail me a@b.co"})
         failed = {**event("FEEDBACK", edata={"rating": 5}), "ets": "soon"}  # kept as failed
         status, answer, _ = post(url, bundle([feedback, failed]))
         assert status == 200 and answer["result"]["stored"] == 1, answer
         assert answer["result"]["failed"] == 1, answer
+        if posthog is not None:
+            wait_for(lambda: feedback_events(posthog), timeout=20, what="FEEDBACK forwarded")
     return store, stored(store)  # client events are log records: in it too
+
+
+def posthog_environment(posthog: PostHogServer) -> dict[str, str]:
+    return {"POSTHOG_API_KEY": posthog.api_key, "POSTHOG_HOST": posthog.url}
+
+
+def feedback_events(posthog: PostHogServer) -> dict[str, Mapping[str, object]]:
+    """The page's FEEDBACK events PostHog has, by uuid: their properties."""
+    return {r.uuid or "": r.properties for r in posthog.received() if r.name == "FEEDBACK"}
 
 
 def test_an_opened_policy_keeps_a_services_exception_message_redacted(tmp_path: Path) -> None:
@@ -66,6 +89,47 @@ def test_an_opened_policy_keeps_a_services_exception_message_redacted(tmp_path: 
     # The page's client events get the same policy: its comment kept, redacted.
     assert "mail me [REDACTED]" in found and "a@b.co" not in found
     assert '"sunbird.edata.rating":4' in found and '"rating":5' in found
+
+
+def test_posthog_gets_what_serve_stores_live_and_backfilled_under_its_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forwarder and the backfill applied the default (closed) policy whatever --privacy
+    said: a comment serve kept, redacted, was left out of what PostHog got."""
+    posthog = PostHogServer()
+    try:
+        policy = {"log_personal_information": True, "deny_keys": ["customer.account"]}
+        store, found = serve_with(tmp_path, json.dumps(policy), posthog=posthog)
+        assert "mail me [REDACTED]" in found
+        (live,) = feedback_events(posthog).values()
+        assert live["sunbird.edata.commenttxt"] == "mail me [REDACTED]", live
+        assert b"a@b.co" not in posthog.wire()
+
+        for name, value in posthog_environment(posthog).items():
+            monkeypatch.setenv(name, value)
+        args = ["posthog", "backfill", "--store", str(store), "--since", "1d"]
+        assert main([*args, "--privacy", str(tmp_path / "privacy.json")]) == 0
+        historical = [r for r in posthog.received() if r.historical and r.name == "FEEDBACK"]
+        (again,) = historical
+        assert again.uuid in feedback_events(posthog)
+        assert again.properties == live  # the same event, the same properties
+        assert b"a@b.co" not in posthog.wire()
+    finally:
+        posthog.close()
+
+
+def test_a_bad_policy_file_is_refused_by_the_backfill_before_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTHOG_API_KEY", "phc_test_key")
+    monkeypatch.setenv("POSTHOG_HOST", "http://127.0.0.1:9")  # never asked
+    (tmp_path / "privacy.json").write_text('{"log_personal_info": true}')
+    store = tmp_path / "s.duckdb"
+    args = ["posthog", "backfill", "--store", str(store), "--privacy"]
+    result = run_cli_here(*args, str(tmp_path / "privacy.json"))
+    assert_one_line_error(result, f"--privacy {tmp_path / 'privacy.json'}", 2)
+    assert "unknown field 'log_personal_info'" in result.stderr
+    assert not store.exists() and not list(tmp_path.glob("*.posthog-backfill.*"))
 
 
 def test_a_toml_policy_file_is_read_alike(tmp_path: Path) -> None:
