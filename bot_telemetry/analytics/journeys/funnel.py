@@ -552,7 +552,10 @@ attempts AS (
         # the whole subquery under a column wherever it compares expressions), and a second
         # read of counted for the causes doubled a funnel's planning time. Every entity is
         # joined, but only one that stopped part-way (its join key is NULL otherwise) is
-        # judged against its own events (an equality join, as both engines run it best);
+        # judged against its own events (an equality join, as both engines run it best),
+        # and only those between its last step and its deadline (in the ON clause, so an
+        # entity with none keeps its row: at 9.3M events joining all of them to the signals
+        # and grouping them cost 2.4 of 7.7 CPU-seconds);
         # only the events that show a cause have a rank (one that shows none is "user
         # left"); the others keep no cause and their last step's trace.
         return [
