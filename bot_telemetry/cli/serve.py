@@ -227,6 +227,7 @@ def run(options: argparse.Namespace) -> int:
         ingest_rate_limit=options.ingest_rate_limit,
         query_rate_limit=options.query_rate_limit,
         privacy=privacy_file(options.privacy),
+        privacy_file=Path(options.privacy) if options.privacy else None,
         **exhaust.serve_settings(options),
     )
 

@@ -25,7 +25,7 @@ from .exhaust import add_exhaust
 from .journeys import add_journey_routes
 from .measures import add_measure_routes
 from .metrics_routes import add_metrics_routes
-from .posthog import add_posthog_routes
+from .posthog import add_posthog_routes, privacy_option
 from .ratelimit import rate_limits
 from .read_only import add_read_only_routes
 from .routes import Queries, add_routes
@@ -176,6 +176,12 @@ def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Ap
 
     app.on_cleanup.append(close)
     add_posthog_routes(
-        app, writer, queries, PostHogSettings.from_environment(), config.store, config.policy
+        app,
+        writer,
+        queries,
+        PostHogSettings.from_environment(),
+        config.store,
+        config.policy,
+        privacy_option(config.privacy, config.privacy_file),
     )
     return app

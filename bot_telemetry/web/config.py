@@ -76,6 +76,9 @@ class ServerConfig:
     #: client events): ``bot-telemetry serve --privacy FILE``. None, the default, is the
     #: process's own (``configure(privacy=...)``), read at each export.
     privacy: PrivacyPolicy | None = None
+    #: The file ``privacy`` was read from (``--privacy FILE``): named in the backfill command
+    #: the PostHog outage lines give, so that history goes out under the same policy.
+    privacy_file: Path | None = None
 
     def __post_init__(self) -> None:
         # A folder means the store file inside it, here as everywhere.

@@ -80,12 +80,14 @@ def add_posthog_routes(
     settings: PostHogSettings | None,
     store: Path | ClickHouseLocation | None = None,
     policy: Callable[[], PrivacyPolicy] = current_policy,
+    backfill_privacy: str = "",
 ) -> None:
     """The routes, and the forwarder when ``settings`` say so and this server stores what it
     receives (``writer``; a read-only reader forwards nothing). Call after the app's own
     cleanup is registered, so the writer has handed over its last rows when it closes.
     ``store`` is named in the backfill command the outage lines give; ``policy`` is serve's
-    (``ServerConfig.policy``, ``--privacy``): PostHog gets what it stores, judged by it."""
+    (``ServerConfig.policy``, ``--privacy``): PostHog gets what it stores, judged by it, and
+    the backfill command is given the same (``backfill_privacy``: ``privacy_option``)."""
     forwarder: PostHogForwarder[StoredRow] | None = None
     if writer is not None and settings is not None and settings.forward != "off":
         accounting = ExportAccounting(metrics.get_meter("bot_telemetry.posthog"))
@@ -93,7 +95,7 @@ def add_posthog_routes(
             settings,
             accounting,
             to_record=to_record,
-            backfill_from=store_option(store),
+            backfill_from=store_option(store) + backfill_privacy,
             unsent_file=unsent_file(store),
             policy=policy,
         )
@@ -165,6 +167,14 @@ def store_option(store: Path | ClickHouseLocation | None) -> str:
         where = f"clickhouse://{store.host}:{store.port}/{store.tables.database}"
         return f"--store {shlex.quote(where)} (and its credentials)"
     return "--store STORE"
+
+
+def privacy_option(policy: PrivacyPolicy | None, file: Path | None) -> str:
+    """The backfill's ``--privacy`` for this server's policy (its file, when it was read from
+    one): without it the backfill would send history under the default policy."""
+    if policy is None:
+        return ""
+    return f" --privacy {shlex.quote(str(file.absolute())) if file else 'FILE'}"
 
 
 def unsent_file(store: Path | ClickHouseLocation | None) -> Path | None:

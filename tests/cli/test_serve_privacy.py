@@ -26,6 +26,7 @@ from tests.support.ports import free_port
 from tests.support.posthog import PostHogServer
 from tests.support.processes import run_cli_here, running
 from tests.support.waiting import wait_for
+from tests.web.test_posthog import posthog_backfill
 
 MESSAGE = "no account GB82WEST12345698765432 for Grace"
 
@@ -114,6 +115,33 @@ def test_posthog_gets_what_serve_stores_live_and_backfilled_under_its_policy(
         assert again.uuid in feedback_events(posthog)
         assert again.properties == live  # the same event, the same properties
         assert b"a@b.co" not in posthog.wire()
+    finally:
+        posthog.close()
+
+
+def test_the_backfill_an_outage_line_gives_sends_under_serves_policy(tmp_path: Path) -> None:
+    """The line named the store alone: run as given, it sent history under the default
+    policy, without the comment PostHog would have had live."""
+    posthog = PostHogServer()
+    try:
+        (tmp_path / "privacy.json").write_text('{"log_personal_information": true}')
+        store, port = tmp_path / "store.duckdb", free_port()
+        args = ["-m", "bot_telemetry.cli", "serve", "--store", str(store), "--no-grpc"]
+        args += ["--port", str(port), "--privacy", str(tmp_path / "privacy.json")]
+        url = f"http://127.0.0.1:{port}"
+        env = {**posthog_environment(posthog), "POSTHOG_RETRY_SECONDS": "0"}
+        posthog.down()
+        with running(args, ready_url=f"{url}/api/health", env=env) as process:
+            feedback = event("FEEDBACK", edata={"commenttxt": "mail me a@b.co"})
+            status, answer, _ = post(url, bundle([feedback]))
+            assert status == 200 and answer["result"]["stored"] == 1, answer
+            wait_for(lambda: "posthog backfill" in process.output(), timeout=20, what="outage line")
+        (line, *_) = [line for line in process.output().splitlines() if "posthog backfill" in line]
+        assert f"--privacy {tmp_path / 'privacy.json'}" in line, line
+        posthog.up()
+        assert posthog_backfill(line, posthog) == 0
+        (sent,) = feedback_events(posthog).values()
+        assert sent["sunbird.edata.commenttxt"] == "mail me [REDACTED]", sent
     finally:
         posthog.close()
 
