@@ -141,8 +141,9 @@ def register(commands: Any) -> dict[str, Handler]:
         type=_rate,
         default=DEFAULT_INGEST_RATE_LIMIT,
         metavar="N",
-        help="requests a second each client address may send to the receivers (/v1/*), in "
-        "bursts of up to 20 s of it; over it, 429 with Retry-After (default 250; 0: no limit)",
+        help="requests a second each client address may send to the receivers (/v1/* and "
+        "OTLP/gRPC exports, one bucket), in bursts of up to 20 s of it; over it, 429 with "
+        "Retry-After (gRPC: RESOURCE_EXHAUSTED with RetryInfo) (default 250; 0: no limit)",
     )
     serve.add_argument(
         "--query-rate-limit",

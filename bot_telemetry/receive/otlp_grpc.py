@@ -14,7 +14,12 @@ over the size limit                    413                  RESOURCE_EXHAUSTED
 writer backed up, store unreachable    503 + Retry-After    UNAVAILABLE + RetryInfo 1 s
 store refused the batch                500                  INTERNAL
 missing or wrong token                 401                  UNAUTHENTICATED
+client over the ingest rate limit      429 + Retry-After    RESOURCE_EXHAUSTED + RetryInfo
 =====================================  ===================  ===========================
+
+The rate limit is serve's own per-address bucket (``web.ratelimit``), passed in as ``limit``:
+the client's address is the peer's, as HTTP's ``request.remote``, so one client is one client
+whichever protocol it exports over.
 
     server, port = await start_grpc(writer, "127.0.0.1", 4317, max_body=16 << 20)
     ...
@@ -27,6 +32,7 @@ import errno
 import hmac
 import ipaddress
 import logging
+import math
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
@@ -54,6 +60,8 @@ SERVICES: dict[Signal, str] = {
 }
 
 Context = grpc.aio.ServicerContext[Any, Any]
+#: A rate limit: (client address, what it asked for) -> 0.0 to go, else seconds to wait.
+Limit = Callable[[str, str], float]
 _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
 
@@ -74,12 +82,12 @@ def grpc_code(error: OtlpError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _retry_trailers(code: grpc.StatusCode, reason: str) -> tuple[tuple[str, bytes], ...]:
+def _retry_trailers(
+    code: grpc.StatusCode, reason: str, seconds: int = RETRY_DELAY_SECONDS
+) -> tuple[tuple[str, bytes], ...]:
     # RetryInfo where each client looks for it: the standard rich status
     # (grpc-status-details-bin) and the bare trailer the Python exporter reads.
-    info = error_details_pb2.RetryInfo(
-        retry_delay=duration_pb2.Duration(seconds=RETRY_DELAY_SECONDS)
-    )
+    info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds))
     packed = AnyMessage()
     packed.Pack(info)
     status = status_pb2.Status(code=code.value[0], message=reason, details=[packed])
@@ -96,12 +104,35 @@ async def _abort(context: Context, error: OtlpError) -> NoReturn:
     raise AssertionError("context.abort raises")  # for the type checker
 
 
+def client_address(peer: str) -> str:
+    """The address in a gRPC peer (``ipv4:10.0.0.7:5123``, ``ipv6:[::1]:5123``) as aiohttp's
+    ``request.remote`` gives it (``10.0.0.7``, ``::1``), so both protocols share a bucket."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    if kind == "ipv6":
+        return rest.rpartition(":")[0].strip("[]")
+    return peer
+
+
+async def _too_many(context: Context, wait: float) -> NoReturn:
+    reason = "too many requests from this client: retry after the RetryInfo delay"
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED  # with RetryInfo: retryable, after the delay
+    trailers = _retry_trailers(code, reason, max(1, math.ceil(wait)))
+    await context.abort(code, reason, trailing_metadata=trailers)
+    raise AssertionError("context.abort raises")  # for the type checker
+
+
 def _handler(
-    signal: Signal, writer: StoreWriter, max_body: int, policy: PolicySource
+    signal: Signal, writer: StoreWriter, max_body: int, policy: PolicySource, limit: Limit | None
 ) -> Callable[[bytes, Context], Awaitable[bytes]]:
     where = f"{SERVICES[signal]}/Export"
 
     async def export(body: bytes, context: Context) -> bytes:
+        if limit is not None:
+            wait = limit(client_address(context.peer()), where)
+            if wait:
+                await _too_many(context, wait)
         try:
             # gRPC has inflated the message and checked it against max_body already.
             batch = await decode_export(signal, body, "protobuf", None, max_body, policy)
@@ -116,7 +147,10 @@ def _handler(
 
 
 def export_handlers(
-    writer: StoreWriter, max_body: int, policy: PolicySource = current_policy
+    writer: StoreWriter,
+    max_body: int,
+    policy: PolicySource = current_policy,
+    limit: Limit | None = None,
 ) -> list[grpc.GenericRpcHandler]:
     """The three services' handlers. No (de)serializer: bytes in, bytes out, so decoding
     runs on a worker thread like the HTTP path's, and an undecodable body is our
@@ -126,7 +160,7 @@ def export_handlers(
             SERVICES[signal],
             {
                 "Export": grpc.unary_unary_rpc_method_handler(
-                    _handler(signal, writer, max_body, policy)
+                    _handler(signal, writer, max_body, policy, limit)
                 )
             },
         )
@@ -217,13 +251,15 @@ async def start_grpc(
     max_body: int,
     token: str | None = None,
     policy: PolicySource = current_policy,
+    limit: Limit | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Create, bind and start the gRPC server on the running loop; returns it and its port."""
+    """Create, bind and start the gRPC server on the running loop; returns it and its port.
+    ``limit`` (serve's ingest rate limit) is asked before each Export."""
     server = grpc.aio.server(
         interceptors=[BearerToken(token)] if token else None,
         options=server_options(max_body),
     )
-    server.add_generic_rpc_handlers(export_handlers(writer, max_body, policy))
+    server.add_generic_rpc_handlers(export_handlers(writer, max_body, policy, limit))
     if port:
         _refuse_if_taken(host, port)
     address = _address(host, port)

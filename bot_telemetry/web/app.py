@@ -26,7 +26,7 @@ from .journeys import add_journey_routes
 from .measures import add_measure_routes
 from .metrics_routes import add_metrics_routes
 from .posthog import add_posthog_routes, privacy_option
-from .ratelimit import rate_limits
+from .ratelimit import Buckets, limit_of, rate_limits
 from .read_only import add_read_only_routes
 from .routes import Queries, add_routes
 
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 #: The store's single writer, shared with the OTLP/gRPC server (absent when read-only).
 WRITER = web.AppKey("writer", StoreWriter)
+#: The receivers' rate limit (per client address), shared with serve's OTLP/gRPC port.
+INGEST_LIMIT = web.AppKey("ingest_limit", Buckets)
 
 _log = logging.getLogger(__name__)
 
@@ -119,11 +121,14 @@ def _assemble(config: ServerConfig, engine: Engine, sink: Sink | None) -> web.Ap
     # CORS before the token check: a browser's preflight carries no token. The rate limit
     # after CORS (a listed page's 429 carries its CORS headers, so the page can read it, and
     # preflights cost no token) and before the rest: a flood is refused before other work.
-    limit = rate_limits(config.ingest_rate_limit, config.query_rate_limit)
+    ingest = limit_of(config.ingest_rate_limit)
+    limit = rate_limits(ingest, limit_of(config.query_rate_limit))
     middlewares = [receiver_cors(config), guard(config)]
     if limit is not None:
         middlewares.insert(1, limit)
     app = web.Application(client_max_size=config.max_body, middlewares=middlewares)
+    if ingest is not None:
+        app[INGEST_LIMIT] = ingest
     writer = None
     receiver = None
     journal = None

@@ -31,7 +31,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..receive.otlp_grpc import start_grpc
-from .app import WRITER, create_app
+from .app import INGEST_LIMIT, WRITER, create_app
 from .config import ServerConfig
 from .discovery import discovery_path
 from .grpc_on_http import GuardedTCPSite
@@ -131,6 +131,7 @@ async def start(config: ServerConfig) -> Running:
                     max_body=config.max_body,
                     token=config.token,
                     policy=config.policy,
+                    limit=app[INGEST_LIMIT].admit if INGEST_LIMIT in app else None,
                 )
             except OSError as error:
                 if not config.grpc_optional:

@@ -2,11 +2,12 @@
 ``/v1/telemetry``, a script hammering ``/analytics/query``) cannot take the server from
 everyone else. Over its limit a client is answered ``429`` with ``Retry-After``.
 
-Two token buckets per address: the receivers (``/v1/*``) and the reads (``/api/*``,
-``/analytics/*``, the exhaust API ``/dataset/*``). ``/api/health``, the page and its static
-files are never limited. A bucket holds ``BURST_SECONDS`` of its rate, so a burst (a page
-flushing its queue, a dashboard opening, a benchmark's 2,000 bundles) goes through at full
-speed and only a sustained excess is refused.
+Two token buckets per address: the receivers (``/v1/*``, and serve's OTLP/gRPC ``Export``
+calls, which take from the same bucket: one client is one client whichever protocol) and the
+reads (``/api/*``, ``/analytics/*``, the exhaust API ``/dataset/*``). ``/api/health``, the
+page and its static files are never limited. A bucket holds ``BURST_SECONDS`` of its rate,
+so a burst (a page flushing its queue, a dashboard opening, a benchmark's 2,000 bundles) goes
+through at full speed and only a sustained excess is refused.
 
 A token bucket of our own rather than a library (``limits``): the check on the ingest path is
 one dict lookup and a few float operations in the event loop's thread, with no lock, no
@@ -72,6 +73,16 @@ class Buckets:
         # key -> [tokens, when they were counted]: a list changed in place, so a request
         # allocates no bucket, only the floats of its arithmetic.
         self._buckets: dict[str, list[float]] = {}
+        # client -> when the log last said it was refused.
+        self._said: dict[str, float] = {}
+
+    def admit(self, client: str, where: str) -> float:
+        """``take`` for ``client``, saying a refusal in the log (once a minute per client);
+        ``where`` names what it asked for. The one check of HTTP's middleware and gRPC's."""
+        wait = self.take(client)
+        if wait:
+            _say(self._said, client, where, self)
+        return wait
 
     def take(self, key: str) -> float:
         """0.0 when a request of ``key`` may go (a token taken), else the seconds until one
@@ -107,14 +118,17 @@ class Buckets:
             self._buckets.clear()
 
 
-def rate_limits(ingest_rate: float, query_rate: float) -> Middleware | None:
-    """The middleware limiting each client address to ``ingest_rate`` requests a second on
-    the receivers and ``query_rate`` on the reads (0: no limit); None when neither is set."""
-    ingest = Buckets(ingest_rate, ingest_rate * BURST_SECONDS) if ingest_rate > 0 else None
-    query = Buckets(query_rate, query_rate * BURST_SECONDS) if query_rate > 0 else None
+def limit_of(rate: float) -> Buckets | None:
+    """Buckets of ``rate`` requests a second and bursts of ``BURST_SECONDS`` of it; None for 0
+    (no limit)."""
+    return Buckets(rate, rate * BURST_SECONDS) if rate > 0 else None
+
+
+def rate_limits(ingest: Buckets | None, query: Buckets | None) -> Middleware | None:
+    """The middleware limiting each client address with ``ingest`` on the receivers and
+    ``query`` on the reads (None: no limit); None when neither is set."""
     if ingest is None and query is None:
         return None
-    said: dict[str, float] = {}
 
     @web.middleware
     async def rate_limit(
@@ -130,9 +144,8 @@ def rate_limits(ingest_rate: float, query_rate: float) -> Middleware | None:
             buckets = None
         if buckets is not None:
             client = request.remote or ""
-            wait = buckets.take(client)
+            wait = buckets.admit(client, path)
             if wait:
-                _say(said, client, path, buckets)
                 return _too_many(request, buckets, wait)
         return await handler(request)
 
@@ -149,8 +162,9 @@ def _say(said: dict[str, float], client: str, path: str, buckets: Buckets) -> No
         said.clear()
     said[client] = now
     _log.warning(
-        "client %s is over its rate limit (%g requests/s, bursts of %d) on %s: answered 429 "
-        "(said once a minute per client; --ingest-rate-limit and --query-rate-limit set them)",
+        "client %s is over its rate limit (%g requests/s, bursts of %d) on %s: refused (429, "
+        "gRPC RESOURCE_EXHAUSTED) (said once a minute per client; --ingest-rate-limit and "
+        "--query-rate-limit set them)",
         client or "?",
         buckets.rate,
         buckets.burst,
@@ -179,5 +193,6 @@ def _too_many(request: web.Request, buckets: Buckets, wait: float) -> web.Respon
 __all__ = [
     "BURST_SECONDS",
     "Buckets",
+    "limit_of",
     "rate_limits",
 ]

@@ -1,5 +1,6 @@
 """Rate limits of a real ``serve`` (in this process, on a free port) over real HTTP: one
-client over its limit is answered 429 with Retry-After, others are not, the health check never
+client over its limit is answered 429 with Retry-After (over OTLP/gRPC, from the same bucket:
+RESOURCE_EXHAUSTED with RetryInfo), others are not, the health check never
 is, and ``serve``'s defaults never refuse a benchmark-sized burst."""
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from bot_telemetry.cli.serve import DEFAULT_INGEST_RATE_LIMIT, DEFAULT_QUERY_RATE_LIMIT
 from bot_telemetry.web import CollectorThread, ServerConfig
@@ -195,3 +200,74 @@ def test_exhaust_commands_through_serve_wait_out_the_limit_too(limited: Collecto
     flood(connect(limited), "GET", "/dataset/v1/request/list/T")  # the bucket is empty
     done = run_cli_here("exhaust", "list", "T", "--url", limited.url)
     assert "no job has the tag 'T' (RESOURCE_NOT_FOUND)" in done.stderr, done.stderr
+
+
+TRACES_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def grpc_export(target: str) -> grpc.RpcError | None:
+    """One empty OTLP/gRPC trace export; the error it got, None when accepted."""
+    with grpc.insecure_channel(target) as channel:
+        try:
+            channel.unary_unary(TRACES_EXPORT)(b"", timeout=10)
+        except grpc.RpcError as error:
+            return error
+    return None
+
+
+def grpc_target_of(collector: CollectorThread) -> str:
+    assert collector._running is not None and collector._running.grpc_url
+    return collector._running.grpc_url.removeprefix("http://")
+
+
+def test_grpc_exports_take_from_the_same_bucket_and_are_told_when_to_retry(
+    tmp_path: Path,
+) -> None:
+    config = ServerConfig(store=tmp_path / "s.duckdb", port=0, grpc_port=0, ingest_rate_limit=1)
+    with CollectorThread(config) as collector:
+        target = grpc_target_of(collector)
+        refused = None
+        for _ in range(200):  # the burst of 20, then refused (a token comes back each second)
+            refused = grpc_export(target)
+            if refused is not None:
+                break
+        assert isinstance(refused, grpc.Call), "200 gRPC exports over a limit of 1/s all taken"
+        assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
+        assert (refused.details() or "").startswith("too many requests from this client")
+        # RetryInfo as the Python exporter reads it, and in the rich status.
+        trailers = dict(refused.trailing_metadata() or ())
+        info = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
+        assert info.retry_delay.seconds == 1
+        status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+        detail = error_details_pb2.RetryInfo()
+        assert status.details[0].Unpack(detail) and detail.retry_delay.seconds == 1
+        # One client whichever protocol: its OTLP/HTTP exports are refused too, another
+        # address's are not.
+        same = connect(collector)
+        assert ask(same, "POST", "/v1/traces", b"", PROTOBUF)[0] == 429
+        other = connect(collector, "127.0.0.2")
+        assert ask(other, "POST", "/v1/traces", b"", PROTOBUF)[0] == 200
+        same.close()
+        other.close()
+        # The SDK's gRPC exporter waits the RetryInfo delay and its retry is accepted.
+        provider = TracerProvider()
+        span = provider.get_tracer("t").start_span("limited")
+        span.end()
+        assert isinstance(span, ReadableSpan)
+        exporter = OTLPSpanExporter(endpoint=target, insecure=True, timeout=10)
+        assert exporter.export([span]) == SpanExportResult.SUCCESS
+        exporter.shutdown()
+
+
+def test_serves_defaults_never_refuse_a_grpc_burst(tmp_path: Path) -> None:
+    config = ServerConfig(
+        store=tmp_path / "s.duckdb",
+        port=0,
+        grpc_port=0,
+        ingest_rate_limit=DEFAULT_INGEST_RATE_LIMIT,
+    )
+    with CollectorThread(config) as collector:
+        with grpc.insecure_channel(grpc_target_of(collector)) as channel:
+            export = channel.unary_unary(TRACES_EXPORT)
+            for _ in range(1_000):  # as fast as one sender goes
+                assert export(b"", timeout=10) == b""
