@@ -115,12 +115,15 @@ def client_address(peer: str) -> str:
     return peer
 
 
-async def _too_many(context: Context, wait: float) -> NoReturn:
+async def _limit(limit: Limit, context: Context, where: str) -> None:
+    """Aborts the call with RESOURCE_EXHAUSTED and RetryInfo when its client is over ``limit``."""
+    wait = limit(client_address(context.peer()), where)
+    if not wait:
+        return
     reason = "too many requests from this client: retry after the RetryInfo delay"
     code = grpc.StatusCode.RESOURCE_EXHAUSTED  # with RetryInfo: retryable, after the delay
     trailers = _retry_trailers(code, reason, max(1, math.ceil(wait)))
     await context.abort(code, reason, trailing_metadata=trailers)
-    raise AssertionError("context.abort raises")  # for the type checker
 
 
 def _handler(
@@ -130,9 +133,7 @@ def _handler(
 
     async def export(body: bytes, context: Context) -> bytes:
         if limit is not None:
-            wait = limit(client_address(context.peer()), where)
-            if wait:
-                await _too_many(context, wait)
+            await _limit(limit, context, where)
         try:
             # gRPC has inflated the message and checked it against max_body already.
             batch = await decode_export(signal, body, "protobuf", None, max_body, policy)
@@ -169,12 +170,16 @@ def export_handlers(
 
 
 class BearerToken(grpc.aio.ServerInterceptor):
-    """Refuses calls without ``authorization: Bearer TOKEN`` metadata (UNAUTHENTICATED)."""
+    """Refuses calls without ``authorization: Bearer TOKEN`` metadata (UNAUTHENTICATED).
+    A refused call still takes from ``limit``, as on HTTP (the limit before the token check):
+    a client guessing tokens is held to the rate as well."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, limit: Limit | None = None):
         self._token = token
 
         async def deny(request: Any, context: Context) -> None:
+            if limit is not None:
+                await _limit(limit, context, "OTLP/gRPC without the token")
             await context.abort(
                 grpc.StatusCode.UNAUTHENTICATED,
                 "missing or wrong token: send the metadata authorization: Bearer TOKEN",
@@ -256,7 +261,7 @@ async def start_grpc(
     """Create, bind and start the gRPC server on the running loop; returns it and its port.
     ``limit`` (serve's ingest rate limit) is asked before each Export."""
     server = grpc.aio.server(
-        interceptors=[BearerToken(token)] if token else None,
+        interceptors=[BearerToken(token, limit)] if token else None,
         options=server_options(max_body),
     )
     server.add_generic_rpc_handlers(export_handlers(writer, max_body, policy, limit))

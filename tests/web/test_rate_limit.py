@@ -271,3 +271,20 @@ def test_serves_defaults_never_refuse_a_grpc_burst(tmp_path: Path) -> None:
             export = channel.unary_unary(TRACES_EXPORT)
             for _ in range(1_000):  # as fast as one sender goes
                 assert export(b"", timeout=10) == b""
+
+
+def test_grpc_calls_without_the_token_take_from_the_bucket_as_on_http(tmp_path: Path) -> None:
+    config = ServerConfig(
+        store=tmp_path / "s.duckdb", port=0, grpc_port=0, ingest_rate_limit=1, token="t" * 20
+    )
+    with CollectorThread(config) as collector:
+        target = grpc_target_of(collector)
+        codes = []
+        for _ in range(200):
+            refused = grpc_export(target)
+            assert isinstance(refused, grpc.Call)
+            codes.append(refused.code())
+            if refused.code() != grpc.StatusCode.UNAUTHENTICATED:
+                break
+        assert codes[-1] == grpc.StatusCode.RESOURCE_EXHAUSTED, codes[-1]
+        assert codes[0] == grpc.StatusCode.UNAUTHENTICATED
