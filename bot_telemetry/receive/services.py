@@ -20,8 +20,14 @@ value is:
   and a log record's text body too, as the developer's own text is (inside its strings when
   it is JSON).
 
-The policy's own lists hold too: a key in ``deny_keys`` (or, with ``allow_keys``, one it does
-not list) is left out wherever it is; one in ``safe_keys`` is stored as sent.
+* the sender's resource as a span's attributes: ``user.*``, ``enduser.*``,
+  ``process.owner``, ``device.id`` and, on a user's device (``browser.*``, ``device.*``),
+  ``host.name``, ``host.id``, ``host.ip`` and ``host.mac`` are the user's.
+
+The policy's own lists hold too (but never on a resource's ``service.*``, ``telemetry.*``
+and ``deployment.*``, which the app map and the stored rows need): a key in ``deny_keys``
+(or, with ``allow_keys``, one it does not list) is left out wherever it is; one in
+``safe_keys`` is stored as sent.
 
 Other attributes are stored as sent: judged by the bot's rules for keys it has never seen,
 a service's ``server.address``, ``db.name`` or ``messaging.destination.name`` would be left
@@ -62,6 +68,16 @@ _PERSONAL: Final = frozenset(
 #: The other end of a connection: on a SERVER span, the user's device.
 _PEER: Final = frozenset({"net.peer.ip", "net.sock.peer.addr", "network.peer.address"})
 _NO_PEER: Final = frozenset[str]()
+#: A resource's keys that name a person (OpenTelemetry's ``user.*`` and ``enduser.*``, the
+#: account a process runs as, a mobile device's id) ...
+_RESOURCE_PERSONAL: Final = frozenset({"process.owner", "device.id"})
+_RESOURCE_PERSONAL_PREFIXES: Final = ("user.", "enduser.")
+#: ... and, on a user's device (a browser's or a mobile app's resource: ``browser.*``,
+#: ``device.*``), its host's name ("Grace's iPhone"), id and addresses.
+_CLIENT_HOST: Final = frozenset({"host.name", "host.id", "host.ip", "host.mac"})
+_CLIENT_PREFIXES: Final = ("browser.", "device.")
+#: What the app map and the stored rows' service need: kept whatever the policy's key lists.
+_RESOURCE_NEEDED_PREFIXES: Final = ("service.", "telemetry.", "deployment.")
 _JUDGED: Final = _PERSONAL | _URLS | {_PATH, _QUERY, _STACKTRACE}
 _POINT_KINDS: Final = ("sum", "gauge", "histogram", "exponential_histogram", "summary")
 
@@ -80,24 +96,43 @@ def make_safe(signal: Signal, request: Any, policy: PrivacyPolicy) -> None:
     if signal is Signal.TRACES:
         for resource_spans in request.resource_spans:
             if not from_a_bot(resource_spans.resource):
+                _resource(resource_spans.resource, policy)
                 for scope_spans in resource_spans.scope_spans:
                     for span in scope_spans.spans:
                         _span(span, policy)
     elif signal is Signal.LOGS:
         for resource_logs in request.resource_logs:
             if not from_a_bot(resource_logs.resource):
+                _resource(resource_logs.resource, policy)
                 for scope_logs in resource_logs.scope_logs:
                     for record in scope_logs.log_records:
                         _log_record(record, policy)
     else:
         for resource_metrics in request.resource_metrics:
             if not from_a_bot(resource_metrics.resource):
+                _resource(resource_metrics.resource, policy)
                 for scope_metrics in resource_metrics.scope_metrics:
                     for metric in scope_metrics.metrics:
                         for kind in _POINT_KINDS:
                             if metric.HasField(kind):
                                 for point in getattr(metric, kind).data_points:
                                     _attributes(point.attributes, policy, _NO_PEER)
+
+
+def _resource(resource: Any, policy: PrivacyPolicy) -> None:
+    """A resource's attributes as a span's are treated: its keys that name a person are the
+    user's, its ``service.*``, ``telemetry.*`` and ``deployment.*`` never left out."""
+    keys = [pair.key for pair in resource.attributes]
+    client = any(key.startswith(_CLIENT_PREFIXES) for key in keys)
+    personal = frozenset(
+        key
+        for key in keys
+        if key in _RESOURCE_PERSONAL
+        or key.startswith(_RESOURCE_PERSONAL_PREFIXES)
+        or (client and key in _CLIENT_HOST)
+    )
+    needed = frozenset(key for key in keys if key.startswith(_RESOURCE_NEEDED_PREFIXES))
+    _attributes(resource.attributes, policy, personal, needed)
 
 
 def _span(span: Any, policy: PrivacyPolicy) -> None:
@@ -121,7 +156,14 @@ def _log_record(record: Any, policy: PrivacyPolicy) -> None:
     _attributes(record.attributes, policy, _NO_PEER)
 
 
-def _attributes(attributes: Any, policy: PrivacyPolicy, peer: frozenset[str]) -> None:
+def _attributes(
+    attributes: Any,
+    policy: PrivacyPolicy,
+    peer: frozenset[str],
+    needed: frozenset[str] = _NO_PEER,
+) -> None:
+    """``peer``: more keys whose values are the user's; ``needed``: keys the policy's key
+    lists never leave out."""
     dropped: list[int] = []
     message = ""
     stacktraces = []
@@ -131,7 +173,7 @@ def _attributes(attributes: Any, policy: PrivacyPolicy, peer: frozenset[str]) ->
     safe = policy.safe_keys
     for index, pair in enumerate(attributes):
         key = pair.key
-        if listed and not policy.admits(key):
+        if listed and not policy.admits(key) and key not in needed:
             dropped.append(index)
             continue
         if key not in _JUDGED and key not in peer:

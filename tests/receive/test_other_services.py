@@ -146,3 +146,60 @@ def test_serve_config_privacy_is_the_policy_whatever_the_process_has(tmp_path: P
     assert "no account [REDACTED] for Grace" in found  # kept, as the config's policy says
     assert "payments-db" not in found and "api.example.org" in found  # its deny_keys
     assert '"enduser.id":"grace@example.org"' in found  # its safe_keys
+
+
+def test_a_services_resource_loses_what_names_its_user(tmp_path: Path) -> None:
+    """A mobile app's resource names its user (``user.*``, ``enduser.id``), the account it
+    runs as and the phone ("Grace's iPhone", its device id): left out, as a span's user
+    attributes are; the policy's deny_keys apply there too, but never to ``service.name``."""
+    path = tmp_path / "store.duckdb"
+    policy = PrivacyPolicy(deny_keys=frozenset({"app.tenant", "service.name"}))
+    resource = Resource.create(
+        {
+            "service.name": "shop-app",
+            "user.email": "grace@example.org",
+            "enduser.id": "grace-7",
+            "process.owner": "gracehopper",
+            "device.id": "31B3A1C0-4B1E-4C7E-9B61-5F1C2A4D2E11",
+            "device.model.identifier": "iPhone15,2",
+            "host.name": "Graces-iPhone",
+            "app.tenant": "hopper-family",
+            "os.type": "darwin",
+        }
+    )
+    with CollectorThread(ServerConfig(store=path, port=0, privacy=policy)) as running:
+        tracing = TracerProvider(resource=resource)
+        exporter = OTLPSpanExporter(endpoint=f"{running.url}/v1/traces")
+        tracing.add_span_processor(SimpleSpanProcessor(exporter))
+        tracing.get_tracer("shop").start_span("checkout").end()
+        tracing.shutdown()
+    db = Store.open(path, read_only=True)
+    try:
+        with db.reader() as connection:
+            rows = connection.execute("SELECT t::VARCHAR FROM resources t").fetchall()
+            rows += connection.execute("SELECT t::VARCHAR FROM spans t").fetchall()
+    finally:
+        db.close()
+    found = "\n".join(row[0] for row in rows)
+    assert "checkout" in found and "shop-app" in found and "iPhone15,2" in found, found
+    for secret in ("grace", "31B3A1C0", "Graces-iPhone", "hopper-family"):
+        assert secret not in found, secret
+
+
+def test_a_servers_host_name_is_kept(tmp_path: Path) -> None:
+    """A server's resource (no ``browser.*`` or ``device.*``): its host is the deployment's."""
+    path = tmp_path / "store.duckdb"
+    resource = Resource.create({"service.name": "payments", "host.name": "pay-vm-3"})
+    with CollectorThread(ServerConfig(store=path, port=0)) as running:
+        tracing = TracerProvider(resource=resource)
+        exporter = OTLPSpanExporter(endpoint=f"{running.url}/v1/traces")
+        tracing.add_span_processor(SimpleSpanProcessor(exporter))
+        tracing.get_tracer("pay").start_span("pay").end()
+        tracing.shutdown()
+    db = Store.open(path, read_only=True)
+    try:
+        with db.reader() as connection:
+            rows = connection.execute("SELECT t::VARCHAR FROM resources t").fetchall()
+    finally:
+        db.close()
+    assert "pay-vm-3" in "\n".join(row[0] for row in rows)
