@@ -16,8 +16,9 @@ Two jobs, both on values whose meaning we do not know:
   whitespace, or encoded whitespace) might be; so might anything the patterns find, a
   number only in digits the patterns would take (a card's, an Aadhaar number or virtual id,
   a phone number in the bare shapes above), a public IP address (an online identifier
-  of the user's device or network) and a British postcode written as one token
-  (``SW1A1AA``: some 40 people share one). Other numbers, identifiers, GUIDs, timestamps,
+  of the user's device or network), an IPv6 address of any scope holding its device's MAC
+  (EUI-64) and a British postcode written as one token (``SW1A1AA``: some 40 people share
+  one). Other numbers, identifiers, GUIDs, timestamps,
   versions and other single tokens are not.
 
 Both are pure functions of the text, so results are cached: values repeat turn after turn.
@@ -89,6 +90,8 @@ _SPACE = re.compile(r"\s")
 # hex groups and colons; ``ipaddress`` decides.
 _IPV4 = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?")
 _IPV6 = re.compile(r"\[?([0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,4})\]?(?::\d{1,5})?")
+#: The middle of an EUI-64 interface id: bytes 11 and 12 of an IPv6 address.
+_EUI64: Final = b"\xff\xfe"
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?: ?(?:Z|[+-]\d{2}:?\d{2}|UTC))?"
 )
@@ -225,8 +228,9 @@ def is_phone(candidate: str) -> bool:
 def is_ip_address(text: str) -> bool:
     """Whether a token is a public IP address, v4 (perhaps with a port) or v6: an online
     identifier of a user's device or network. Private, loopback, link-local and
-    documentation addresses are a deployment's own; a dotted quad ending in 0 names a
-    network, or is a version (``131.0.0.0``, a browser's reduced user agent)."""
+    documentation addresses are a deployment's own, unless their interface id is built
+    from the device's MAC (EUI-64); a dotted quad ending in 0 names a network, or is a
+    version (``131.0.0.0``, a browser's reduced user agent)."""
     if text.count(":") >= 2:
         found = _IPV6.fullmatch(text)
         if found is None:
@@ -235,7 +239,11 @@ def is_ip_address(text: str) -> bool:
             v6 = ipaddress.IPv6Address(found.group(1))
         except ValueError:
             return False
-        return (v6.ipv4_mapped or v6).is_global
+        if v6.ipv4_mapped is not None:
+            return v6.ipv4_mapped.is_global
+        # An interface id built from the device's MAC (EUI-64: ff:fe in its middle) names
+        # the hardware, in any scope: fe80::21a:2bff:fe3c:4d5e is a phone, not a network.
+        return v6.is_global or v6.packed[11:13] == _EUI64
     if text.count(".") != 3:  # most dotted values: a decimal, a version, a host name
         return False
     found = _IPV4.fullmatch(text)

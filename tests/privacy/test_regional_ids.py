@@ -215,12 +215,21 @@ async def test_numbers_in_allowed_text_are_kept_beside_the_phone_numbers(otlp: E
 
 
 #: A user's public addresses, and what shares their shape without being anyone's.
-PUBLIC_ADDRESSES = ["49.36.128.17", "49.36.128.18:52114", "2405:201:abcd:1234::1"]
+PUBLIC_ADDRESSES = [
+    "49.36.128.17",
+    "49.36.128.18:52114",
+    "2405:201:abcd:1234::1",
+    # link-local and private, but with the device's MAC in them (EUI-64: ff:fe in the middle)
+    "fe80::21a:2bff:fe3c:4d5e",
+    "[fd12:3456:789a:1:21a:2bff:fe3c:4d5f]:443",
+]
 NOT_ADDRESSES = {
     "appVersion": "4.17.1.2",  # a version under a key that says so
     "browser": "131.0.0.0",  # Chrome's reduced user agent version: a network, not a host
     "upstream": "10.0.0.5",  # a deployment's own private address
     "loopback": "::1",
+    "linkLocal": "fe80::1",  # no MAC in it
+    "mapped": "::ffff:254.1.2.3",  # ff, fe in the middle, but a reserved v4 address
     "build": "10.0.19041.1234",  # a part over 255
     "at": "12:34:56",
 }
