@@ -36,6 +36,27 @@ CLIENT_EVENT_EIDS: Final = (
     "HEARTBEAT",
 )
 
+#: The page's own events, not something its user did (as Web Chat's ``webchat/join`` is not):
+#: it starts (``START``, on load) and ends (``END``, the tab closed), is shown
+#: (``IMPRESSION``: sent on load with ``START``, no choice of the user's; a user moving
+#: elsewhere in the page is an ``INTERACT``), goes to the background (``INTERRUPT``),
+#: sums itself up as it ends (``SUMMARY``), beats, logs, fails, reports figures or audits.
+#: Sessions and retention do not count them as the user's (docs/journeys.md, Whose doing an
+#: event is); ``INTERACT``, ``FEEDBACK``, ``SEARCH``, ``SHARE``, ``ASSESS``, ``RESPONSE``
+#: and ``EXDATA`` (the app's own data) go by the trace they name.
+CLIENT_LIFECYCLE_EIDS: Final = (
+    "START",
+    "END",
+    "IMPRESSION",
+    "INTERRUPT",
+    "SUMMARY",
+    "HEARTBEAT",
+    "LOG",
+    "ERROR",
+    "METRICS",
+    "AUDIT",
+)
+
 #: The instrumentation scope of stored client events, and of the failed set (invalid events
 #: kept with their reason; they have no event name, so event views do not list them).
 CLIENT_EVENT_SCOPE: Final = "bot_telemetry.client.sunbird"
@@ -133,6 +154,7 @@ __all__ = [
     "CLIENT_EVENT_SCOPE",
     "CLIENT_FAILED_SCOPE",
     "CLIENT_FREE_TEXT",
+    "CLIENT_LIFECYCLE_EIDS",
     "HEADER_APP_ID",
     "HEADER_CHANNEL_ID",
     "HEADER_DEVICE_ID",

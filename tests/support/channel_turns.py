@@ -22,7 +22,9 @@ call's span (a child of the turn span). What each user id does, in this order:
 Their pages' client events (Sunbird, as the collector stores them), linked to a turn by its
 trace alone (a ``Trace`` cdata item, no ``Span``), as the sample's page links them: a
 ``START`` in ``web-visitor``'s conversationUpdate turn (the page opened: its request to open
-the conversation) and an ``INTERACT`` in ``late-talker``'s message turn (the send button).
+the conversation) and an ``INTERACT`` in ``late-talker``'s message turn (the send button);
+and ``page-only``'s page, loaded before any turn and closed: its ``START``, ``IMPRESSION``,
+``HEARTBEAT`` and ``END`` name no trace (the telemetry SDK's, on load and on leave).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ PROFILE_READ = "ProfileRead"
 
 #: The users whose turns were their own doing, and those who only had the channel's.
 ACTING = ("leaver", "late-talker", "reactor", "clicker")
-NOT_ACTING = ("web-visitor", "team-owner", "web-joiner")
+NOT_ACTING = ("web-visitor", "team-owner", "web-joiner", "page-only")
 
 
 @dataclass
@@ -187,10 +189,14 @@ async def _record_returner() -> tuple[Traffic, int, int, int]:
 
 
 #: The page's events: (event name, user, conversation, the activity type of the turn whose
-#: trace they name).
-PAGE_EVENTS = (
+#: trace they name, None for none: then at the first turn's start).
+PAGE_EVENTS: tuple[tuple[str, str, str, str | None], ...] = (
     ("START", "web-visitor", "conv-web", "conversationUpdate"),
     ("INTERACT", "late-talker", "conv-late", "message"),
+    ("START", "page-only", "conv-page", None),
+    ("IMPRESSION", "page-only", "conv-page", None),
+    ("HEARTBEAT", "page-only", "conv-page", None),
+    ("END", "page-only", "conv-page", None),
 )
 
 
@@ -199,24 +205,29 @@ def _page_events(telemetry: CapturedTelemetry) -> ExportLogsServiceRequest:
     them (``receive/sunbird/rows.py``): the conversation, the pseudonymous user, the trace."""
     pseudonym = telemetry.handle.privacy.pseudonymize
     records = []
+    turns = [s for s in telemetry.spans() if s.name == TURN_SPAN_NAME]
+    first = min(s.start_time or 0 for s in turns)
     for name, user, conversation, activity_type in PAGE_EVENTS:
-        (turn,) = (
-            s
-            for s in telemetry.spans()
-            if s.name == TURN_SPAN_NAME
-            and (s.attributes or {}).get(contract.CONVERSATION_ATTRIBUTES[0]) == conversation
-            and (s.attributes or {}).get(contract.ATTR_ACTIVITY_TYPE) == activity_type
-        )
+        time_ns, trace_id = first, b""
+        if activity_type is not None:
+            (turn,) = (
+                s
+                for s in turns
+                if (s.attributes or {}).get(contract.CONVERSATION_ATTRIBUTES[0]) == conversation
+                and (s.attributes or {}).get(contract.ATTR_ACTIVITY_TYPE) == activity_type
+            )
+            time_ns = turn.start_time or 0
+            trace_id = turn.context.trace_id.to_bytes(16, "big")
         attributes = {
             contract.CONVERSATION_ID: conversation,
             contract.FROM_ID: pseudonym(user),
         }
         records.append(
             LogRecord(
-                time_unix_nano=turn.start_time or 0,
-                observed_time_unix_nano=turn.start_time or 0,
+                time_unix_nano=time_ns,
+                observed_time_unix_nano=time_ns,
                 event_name=name,
-                trace_id=turn.context.trace_id.to_bytes(16, "big"),
+                trace_id=trace_id,
                 attributes=[
                     KeyValue(key=key, value=AnyValue(string_value=value))
                     for key, value in attributes.items()

@@ -587,7 +587,7 @@ judged AS (
             AND coalesce(e.scope_name <> {client}, true)
             -- Nor does what the bot sent unasked (a reminder) or the channel sent on its
             -- own (the page opened again, typing): the user did nothing more.
-            AND NOT {not_by_user_event("e.trace_key", "e.span_id")}
+            AND NOT {not_by_user_event("e.trace_key", "e.span_id", "e.scope_name", "e.name")}
         THEN CASE
             -- A span of the step's own turn or a later one failed (the turn the user saw
             -- last may have been degraded before the step's event).

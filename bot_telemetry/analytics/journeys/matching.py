@@ -13,7 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...contract import PROMOTED_EVENT_PROPERTIES, SESSION_GAP_SECONDS
+from ...contract import (
+    CLIENT_EVENT_SCOPE,
+    CLIENT_LIFECYCLE_EIDS,
+    PROMOTED_EVENT_PROPERTIES,
+    SESSION_GAP_SECONDS,
+)
 from ...store.rows import PROMOTED_TYPES
 from .requests import DIMENSIONS, CountBy, EventMatch
 
@@ -234,6 +239,9 @@ def scoped_events(
 _CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
 
 
+_LIFECYCLE = ", ".join(f"'{eid}'" for eid in CLIENT_LIFECYCLE_EIDS)
+
+
 #: An event recorded in a turn that is not the user's doing (``turns.by_user`` false): a
 #: proactive turn (the bot wrote unasked, with ``continue_conversation``) or one the channel
 #: sent on its own (Web Chat opening, the bot added to a team or installed, typing). It
@@ -247,14 +255,23 @@ _CTE_NAME = re.compile(r"^(\w+) AS \(", re.MULTILINE)
 #: (a custom event inside a dependency call of a conversationUpdate) for the user's. A trace
 #: that holds turns of both kinds (a proactive turn started inside a user's turn) is judged
 #: by the span: only the events on a turn span that is not the user's doing are not theirs.
-#: An event in no trace, or in a trace with no turn, is the user's.
-def not_by_user_event(trace_key: str = "trace_key", span_id: str = "span_id") -> str:
-    """Whether the event whose trace and span are the columns ``trace_key`` and ``span_id``
-    is one."""
+#: An event in no trace, or in a trace with no turn, is the user's, except the page's own
+#: lifecycle events (``CLIENT_LIFECYCLE_EIDS``: its START on load, END as the tab closes),
+#: which are never the user's whatever trace they name: a page loaded before any turn names
+#: none.
+def not_by_user_event(
+    trace_key: str = "trace_key",
+    span_id: str = "span_id",
+    scope_name: str = "scope_name",
+    name: str = "name",
+) -> str:
+    """Whether the event whose trace, span, scope and name are the columns ``trace_key``,
+    ``span_id``, ``scope_name`` and ``name`` is one."""
     # trace_key, not trace_id, in both lookups: an integer is the cheaper join (at 1M events
     # the span lookup by (trace_id, span_id) cost about 6% more of a retention or a session
     # path on both engines); a collision of 64 bits and a span id is not worth a string.
-    return f"""(coalesce({trace_key} IN (
+    return f"""(coalesce({scope_name} = '{CLIENT_EVENT_SCOPE}' AND {name} IN ({_LIFECYCLE}), false)
+    OR coalesce({trace_key} IN (
         SELECT trace_key FROM turns GROUP BY trace_key HAVING NOT bool_or(by_user)), false)
     OR coalesce(({trace_key}, {span_id}) IN (
         SELECT trace_key, span_id FROM turns WHERE NOT by_user), false))"""

@@ -84,3 +84,19 @@ def test_a_page_event_is_the_doing_of_the_turn_whose_trace_it_names(
         for name, users in (("START", 0), ("INTERACT", 1)):
             answer = retention(engine, {**request, "cohortEvent": name})
             assert sum(c["size"] for c in answer["cohorts"]) == users, (engine.dialect, name)
+
+
+def test_the_pages_own_lifecycle_events_are_not_the_users(traffic: ChannelTraffic) -> None:
+    # page-only's page loaded before any turn and was closed: its START, IMPRESSION,
+    # HEARTBEAT and END name no trace. They are the page's doing, as webchat/join is: no
+    # cohort, no session (before: page-only was in a cohort and had a session of them).
+    request = {**_window(traffic), "period": "day", "totalIntervals": 2}
+    for engine in traffic.engines:
+        for name in ("START", "IMPRESSION", "HEARTBEAT", "END"):
+            answer = retention(engine, {**request, "cohortEvent": name})
+            assert sum(c["size"] for c in answer["cohorts"]) == 0, (engine.dialect, name)
+        sessions = funnel(
+            engine,
+            {**_window(traffic), "steps": [{"event": "START"}], "countBy": "session"},
+        )
+        assert [s["count"] for s in sessions["steps"]] == [0], (engine.dialect, sessions)
