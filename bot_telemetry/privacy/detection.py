@@ -67,12 +67,14 @@ CARD: Final = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-])")
 # comes before the look behind it, so the search skips to digits from 2-9.
 AADHAAR: Final = re.compile(r"[2-9](?<![\w.+-].)\d{3}([ -]?)\d{4}\1\d{4}(?:\1\d{4})?(?![\w-])")
 # Not after a word character or an id's separator, so a GUID's last group is not a phone.
-# A number written with "+" or its trunk 0 runs on over any spaces; any other stops before
-# a space and 7 digits, which start another number: "3456789 1250000" is a count and an
-# amount, not one phone number, and "9876543210 1250000" a mobile number and an amount.
+# A number written with "+" or its trunk 0 runs on over any spaces; any other stops at a
+# space before or after 7 digits, which no phone's group has without "+" or 0 (98765 43210,
+# 9876 543210, 612 345 678): "3456789 1250000" is a count and an amount, "1250000 123456"
+# an amount and a number, and "9876543210 123456" a mobile number and a number.
 PHONE: Final = re.compile(
     r"(?<![\w+.\-/])"
-    r"(?:\+\(?\d[\d\s().-]{5,}|\(?0[\d\s().-]{5,}|\(?[1-9](?:[\d().-]|\s(?!\d{7})){5,})"
+    r"(?:\+\(?\d[\d\s().-]{5,}|\(?0[\d\s().-]{5,}"
+    r"|\(?[1-9](?:[\d().-]|(?<!\d{7})\s(?!\d{7})){5,})"
     r"\d(?![\w-])"
 )
 

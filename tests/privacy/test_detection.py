@@ -127,12 +127,15 @@ def test_phone_candidates(candidate: str, phone: bool) -> None:
         ("views 3456789 1250000 total", "views 3456789 1250000 total"),
         ("call 9876543210 1250000", "call [REDACTED] 1250000"),
         ("call 9876 543210", "call [REDACTED]"),
+        ("call 98765 43210", "call [REDACTED]"),
+        ("paid 1250000 123456 today", "paid 1250000 123456 today"),
+        ("call 9876543210 123456", "call [REDACTED] 123456"),
         ("call 030 12345678", "call [REDACTED]"),
         ("call +91 9876543210", "call [REDACTED]"),
     ],
 )
 def test_two_numbers_side_by_side_are_not_one_phone_number(text: str, redacted: str) -> None:
-    # without "+" or a trunk 0, a space and 7 digits start another number
+    # without "+" or a trunk 0, a space before or after 7 digits parts two numbers
     assert OPENED.redact_text(text) == redacted
 
 

@@ -201,17 +201,23 @@ async def test_numbers_in_allowed_text_are_kept_beside_the_phone_numbers(otlp: E
     # Where personal data may be logged, an order number, an amount in paise and a count
     # in a trace or a property were redacted as phone numbers (any 7-12 bare digits).
     client = OpenTelemetryBotTelemetryClient()
-    numbers = "order 48213579: 125000000 paise (Rs 1 250 000), views 3456789 1250000"
+    numbers = (
+        "order 48213579: 125000000 paise (Rs 1 250 000), views 3456789 1250000, "
+        "paid in two: 1250000 123456"
+    )
 
     async def logic(context: TurnContext) -> None:
         client.track_event("Paid", {"summary": numbers, "orderNo": "48213579"})
-        client.track_trace(f"{numbers}, paid by 9876543210 1250000 from +44 20 7946 0958")
+        client.track_trace(
+            f"{numbers}, paid by 9876543210 1250000 from +44 20 7946 0958, 9876543210 123456"
+        )
 
     data = await exported_turn(otlp, logic)
     assert data.count(numbers.encode()) >= 2  # the event's property and the trace message
     assert b"48213579" in data
     assert b"9876543210" not in data and b"7946" not in data
-    assert f"{numbers}, paid by [REDACTED] 1250000 from [REDACTED]".encode() in data
+    trace = f"{numbers}, paid by [REDACTED] 1250000 from [REDACTED], [REDACTED] 123456"
+    assert trace.encode() in data
 
 
 #: A user's public addresses, and what shares their shape without being anyone's.
