@@ -292,7 +292,7 @@ def seen(url: str) -> dict[str, Any]:
         ),
         "retention": post_json(
             f"{url}/analytics/retention",
-            {"endTime": END, "period": "day", "cohortEvent": {"event": "START"}},
+            {"endTime": END, "period": "day", "cohortEvent": {"event": "INTERACT"}},
         ),
         "measures": post_json(
             f"{url}/analytics/query",
